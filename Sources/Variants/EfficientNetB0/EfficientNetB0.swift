@@ -1,0 +1,1 @@
+// The EfficientNetB0 model is generated from Specs/EfficientNetB0.effnet by EffNetGeneratorPlugin.

@@ -1,0 +1,1 @@
+// The EfficientNetB6 model is generated from Specs/EfficientNetB6.effnet by EffNetGeneratorPlugin.

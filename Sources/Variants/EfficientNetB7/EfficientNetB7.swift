@@ -1,0 +1,1 @@
+// The EfficientNetB7 model is generated from Specs/EfficientNetB7.effnet by EffNetGeneratorPlugin.

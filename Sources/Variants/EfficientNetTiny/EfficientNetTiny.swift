@@ -1,0 +1,1 @@
+// The EfficientNetTiny model is generated from Specs/EfficientNetTiny.effnet by EffNetGeneratorPlugin.

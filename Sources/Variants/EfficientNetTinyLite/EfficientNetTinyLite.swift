@@ -1,0 +1,1 @@
+// The EfficientNetTinyLite model is generated from Specs/EfficientNetTinyLite.effnet by EffNetGeneratorPlugin.
