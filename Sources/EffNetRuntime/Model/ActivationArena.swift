@@ -1,0 +1,21 @@
+/// The one buffer that holds every intermediate activation (and kernel workspace) of a forward
+/// pass, laid out by the planner. It grows when a larger batch arrives and is otherwise reused:
+/// no allocation happens per layer or per call.
+public final class ActivationArena: @unchecked Sendable {
+    private var storage: UnsafeMutablePointer<Float>?
+    public private(set) var capacity = 0
+
+    public init() {}
+
+    deinit { storage?.deallocate() }
+
+    /// A buffer of at least `floats` floats; contents are unspecified.
+    public func reserve(floats: Int) -> UnsafeMutablePointer<Float> {
+        if floats > capacity || storage == nil {
+            storage?.deallocate()
+            storage = .allocate(capacity: max(floats, 1))
+            capacity = max(floats, 1)
+        }
+        return storage!
+    }
+}

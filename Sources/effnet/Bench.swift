@@ -1,0 +1,81 @@
+import ArgumentParser
+import EffNetRuntime
+import Foundation
+
+/// Release-build inference benchmark: latency at a batch size (median and p90 after warm-up),
+/// throughput, peak RSS and achieved MACs/s.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Benchmark inference of a variant.")
+
+    @Option(help: "The variant, e.g. EfficientNetB0.") var variant: String = "EfficientNetB0"
+    @Option(help: "Batch sizes to measure.") var batch: [Int] = [1]
+    @Option(help: "Timed runs per batch size.") var iterations: Int = 30
+    @Option(help: "Untimed warm-up runs per batch size.") var warmup: Int = 3
+    @Option(help: "Weights (.safetensors); default: synthetic weights (speed does not depend on values).")
+    var weights: String?
+    @Flag(help: "Print one JSON object per batch size instead of a table.") var json = false
+    @OptionGroup var threading: ThreadOptions
+
+    func run() throws {
+        guard iterations >= 1, warmup >= 0 else { throw ValidationError("--iterations must be >= 1, --warmup >= 0") }
+        let model = try VariantLookup.find(variant)
+        let d = model.descriptor
+        let store: any WeightStore = try weights.map { try SafeTensorsFile(contentsOf: URL(fileURLWithPath: $0)) }
+            ?? SyntheticWeights(seed: 1)
+        let pool = try threading.pool()
+        let network = try model.init(weights: store, pool: pool)
+        let macs = try VariantLookup.plan(of: model).macs
+        if !json {
+            let header = "\(d.name) at \(d.resolution)x\(d.resolution), \(pool.threadCount) threads, "
+                + "\(iterations) runs after \(warmup) warm-up\n"
+            FileHandle.standardError.write(Data(header.utf8))
+            print("batch   median ms     p90 ms    images/s   GMAC/s   peak RSS")
+        }
+        for n in batch {
+            guard n >= 1 else { throw ValidationError("batch sizes must be at least 1") }
+            var input = [Float](repeating: 0, count: n * d.inputChannels * d.resolution * d.resolution)
+            for i in input.indices { input[i] = Float((i &* 7919) % 255) / 128 - 1 }
+            var logits = [Float](repeating: 0, count: n * d.classes)
+            var times: [Double] = []
+            input.withUnsafeBufferPointer { x in
+                logits.withUnsafeMutableBufferPointer { y in
+                    for run in 0..<(warmup + iterations) {
+                        let start = DispatchTime.now().uptimeNanoseconds
+                        network.forward(input: x.baseAddress!, batch: n, logits: y.baseAddress!)
+                        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+                        if run >= warmup { times.append(elapsed) }
+                    }
+                }
+            }
+            times.sort()
+            let median = times[times.count / 2]
+            let p90 = times[min(times.count - 1, Int(Double(times.count) * 0.9))]
+            let imagesPerSecond = Double(n) / (median / 1000)
+            let gmacs = Double(macs) * imagesPerSecond / 1e9
+            let rss = PeakMemory.residentBytes()
+            if json {
+                let object: [String: Any] = [
+                    "variant": d.name, "batch": n, "threads": pool.threadCount, "median_ms": median, "p90_ms": p90,
+                    "images_per_second": imagesPerSecond, "gmacs_per_second": gmacs, "peak_rss_bytes": rss,
+                ]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print(String(format: "%5d %11.2f %10.2f %11.1f %8.1f %7.0f MB", n, median, p90, imagesPerSecond, gmacs,
+                             Double(rss) / 1e6))
+            }
+        }
+    }
+}
+
+enum PeakMemory {
+    /// Peak resident set size (VmHWM) of this process, from /proc on Linux; 0 where unavailable.
+    static func residentBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
+            return kb * 1024
+        }
+        return 0
+    }
+}
