@@ -49,7 +49,7 @@ for variant in variants {
 
 let package = Package(
     name: "effnet",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "effnet", targets: ["effnet"]),
         .executable(name: "effnet-gen", targets: ["effnet-gen"]),
@@ -95,7 +95,13 @@ let package = Package(
             ] + variants.map { .target(name: $0) },
             plugins: ["EffNetGeneratorPlugin"]
         ),
-        .testTarget(name: "EffNetSpecTests", dependencies: ["EffNetSpec"], resources: [.copy("Specs")]),
+        // The README's example of linking a generated model into an app.
+        .executableTarget(
+            name: "classify-example",
+            dependencies: ["EffNetRuntime", "EfficientNetLite0"],
+            path: "Examples/ClassifyWithLite0"
+        ),
+        .testTarget(name: "EffNetSpecTests", dependencies: ["EffNetSpec"]),
         .testTarget(
             name: "EffNetCodegenTests",
             dependencies: ["EffNetSpec", "EffNetCodegen"]

@@ -1,18 +1,6 @@
 import EffNetSpec
 import Foundation
 
-/// A spec file's text, embedded in the generated code so the `effnet` tool can re-plan a linked
-/// variant (`effnet info`) exactly as the generator did, without the Specs folder at run time.
-public struct SpecSource: Sendable {
-    public var file: String
-    public var text: String
-
-    public init(file: String, text: String) {
-        self.file = file
-        self.text = text
-    }
-}
-
 /// Plan -> Swift source of one variant: a `GeneratedModel` class whose forward pass is unrolled
 /// into one function per block, every shape, offset and size a literal.
 public enum ModelEmitter {

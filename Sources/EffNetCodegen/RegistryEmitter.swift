@@ -8,7 +8,8 @@ public enum RegistryEmitter {
         for variant in variants { out += "import \(variant)\n" }
         out += "\n/// Every generated model linked into this program, in Package.swift order.\n"
         out += "enum LinkedVariants {\n"
-        out += "    static let all: [any GeneratedModel.Type] = [\n"
+        // Immutable after initialisation: a list of metatypes, safe to read from any thread.
+        out += "    nonisolated(unsafe) static let all: [any GeneratedModel.Type] = [\n"
         for variant in variants { out += "        \(variant).self,\n" }
         out += "    ]\n}\n"
         return out

@@ -20,15 +20,6 @@ func resolvePlan(specs: String, model: String) throws -> ModelPlan {
     return Planner.plan(try library.resolve(model))
 }
 
-/// The text of a plan's spec and its bases, as the generated code embeds them.
-func specSources(of plan: ModelPlan, specs: String) throws -> [SpecSource] {
-    let folder = URL(fileURLWithPath: specs)
-    return try ([plan.source] + plan.baseChain).map { file in
-        let name = URL(fileURLWithPath: file).lastPathComponent
-        return SpecSource(file: file, text: try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8))
-    }
-}
-
 /// Writes only when the text changed, so SwiftPM does not recompile an unchanged variant.
 func writeIfChanged(_ text: String, to path: String) throws {
     let url = URL(fileURLWithPath: path)
@@ -57,7 +48,7 @@ extension EffnetGen {
 
         func run() throws {
             let plan = try reportingSpecErrors { try resolvePlan(specs: specs, model: model) }
-            try writeIfChanged(ModelEmitter.emit(plan, specSources: try specSources(of: plan, specs: specs)), to: output)
+            try writeIfChanged(ModelEmitter.emit(plan, specSources: try SpecFiles.sources(of: plan, folder: URL(fileURLWithPath: specs))), to: output)
         }
     }
 
@@ -118,7 +109,7 @@ extension EffnetGen {
                 let library = try SpecFiles.loadLibrary(folder: URL(fileURLWithPath: specs))
                 for name in library.modelNames {
                     let plan = Planner.plan(try library.resolve(name))
-                    try writeIfChanged(ModelEmitter.emit(plan, specSources: try specSources(of: plan, specs: specs)),
+                    try writeIfChanged(ModelEmitter.emit(plan, specSources: try SpecFiles.sources(of: plan, folder: URL(fileURLWithPath: specs))),
                                        to: "\(output)/\(name)/\(name)+Generated.swift")
                     try writeIfChanged(PlanReport.json(plan) + "\n", to: "\(output)/\(name)/plan.json")
                     print("\(output)/\(name): \(PlanReport.grouped(plan.parameterCount)) parameters")

@@ -8,7 +8,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Benchmark inference of a variant.")
 
     @Option(help: "The variant, e.g. EfficientNetB0.") var variant: String = "EfficientNetB0"
-    @Option(help: "Batch sizes to measure.") var batch: [Int] = [1]
+    @Option(parsing: .upToNextOption, help: "Batch sizes to measure, e.g. --batch 1 16.") var batch: [Int] = [1]
     @Option(help: "Timed runs per batch size.") var iterations: Int = 30
     @Option(help: "Untimed warm-up runs per batch size.") var warmup: Int = 3
     @Option(help: "Weights (.safetensors); default: synthetic weights (speed does not depend on values).")

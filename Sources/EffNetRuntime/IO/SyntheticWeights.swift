@@ -18,7 +18,7 @@
 /// 2. name ends with `.running_mean`:          (-0.2, 0.2)
 /// 3. name ends with `.bias`:                  (-0.2, 0.2)
 /// 4. rank 1 and name ends with `.weight`:     (0.5, 1.5)      (BatchNorm gamma)
-/// 5. rank 4 `[out, in, kh, kw]`:              a = sqrt(3 / Double(in*kh*kw)), (-a, a)
+/// 5. rank 4 `[out, in, kh, kw]`:              a = sqrt(6 / Double(in*kh*kw)), (-a, a)
 /// 6. rank 2 `[out, in]`:                      a = 1 / sqrt(Double(in)), (-a, a)
 /// 7. anything else:                           (-0.1, 0.1)
 ///
@@ -53,7 +53,7 @@
 ///     if name.endswith(".running_var"): return 0.5, 1.5
 ///     if name.endswith(".running_mean") or name.endswith(".bias"): return -0.2, 0.2
 ///     if len(shape) == 1 and name.endswith(".weight"): return 0.5, 1.5
-///     if len(shape) == 4: a = math.sqrt(3.0 / (shape[1] * shape[2] * shape[3])); return -a, a
+///     if len(shape) == 4: a = math.sqrt(6.0 / (shape[1] * shape[2] * shape[3])); return -a, a
 ///     if len(shape) == 2: a = 1.0 / math.sqrt(shape[1]); return -a, a
 ///     return -0.1, 0.1
 /// ```
@@ -89,7 +89,7 @@ public struct SyntheticWeights: WeightStore, Sendable {
         if name.hasSuffix(".bias") { return (-0.2, 0.2) }
         if shape.count == 1 && name.hasSuffix(".weight") { return (0.5, 1.5) }
         if shape.count == 4 {
-            let a = (3.0 / Double(shape[1] * shape[2] * shape[3])).squareRoot()
+            let a = (6.0 / Double(shape[1] * shape[2] * shape[3])).squareRoot()
             return (-a, a)
         }
         if shape.count == 2 {

@@ -10,12 +10,8 @@ public final class PreparedWeights: @unchecked Sendable {
         count = descriptor.preparedFloats
         storage = .allocate(capacity: max(count, 1))
         storage.initialize(repeating: 0, count: max(count, 1))
-        do {
-            for step in descriptor.preparation { try prepare(step, from: store) }
-        } catch {
-            storage.deallocate()
-            throw error
-        }
+        // On a throw the object is fully initialised, so deinit runs and frees the storage.
+        for step in descriptor.preparation { try prepare(step, from: store) }
     }
 
     deinit { storage.deallocate() }

@@ -1,5 +1,17 @@
 import Foundation
 
+/// A spec file's text. The generated code embeds the spec of a variant (and its bases) so that
+/// the `effnet` tool can re-plan a linked variant exactly as the generator did.
+public struct SpecSource: Sendable {
+    public var file: String
+    public var text: String
+
+    public init(file: String, text: String) {
+        self.file = file
+        self.text = text
+    }
+}
+
 /// Reading spec files from disk: the only file I/O in this library.
 public enum SpecFiles {
     /// Parses every `*.effnet` file in a folder. File names in errors are relative to the folder's
@@ -29,5 +41,13 @@ public enum SpecFiles {
         }
         if !errors.isEmpty { throw SpecErrors(errors) }
         return try SpecLibrary(documents: documents)
+    }
+
+    /// The text of a plan's spec file and its bases, nearest first.
+    public static func sources(of plan: ModelPlan, folder: URL) throws -> [SpecSource] {
+        try ([plan.source] + plan.baseChain).map { file in
+            let name = URL(fileURLWithPath: file).lastPathComponent
+            return SpecSource(file: file, text: try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8))
+        }
     }
 }

@@ -24,7 +24,7 @@ import XCTest
 ///     if name.endswith(".running_var"): return 0.5, 1.5
 ///     if name.endswith(".running_mean") or name.endswith(".bias"): return -0.2, 0.2
 ///     if len(shape) == 1 and name.endswith(".weight"): return 0.5, 1.5
-///     if len(shape) == 4: a = math.sqrt(3.0 / (shape[1] * shape[2] * shape[3])); return -a, a
+///     if len(shape) == 4: a = math.sqrt(6.0 / (shape[1] * shape[2] * shape[3])); return -a, a
 ///     if len(shape) == 2: a = 1.0 / math.sqrt(shape[1]); return -a, a
 ///     return -0.1, 0.1
 /// def synthetic(name, shape, seed=0):
@@ -51,10 +51,10 @@ final class SyntheticWeightsTests: XCTestCase {
     func testConvWeightValuesMatchNumPyBitForBit() {
         let t = SyntheticWeights(seed: 0).tensor("features.0.0.weight", shape: [32, 3, 3, 3])
         XCTAssertEqual(t.shape, [32, 3, 3, 3])
-        // 0.29273054, 0.24492522, -0.3295441, 0.28270635
-        XCTAssertEqual(bits(t.values[0..<4]), [0x3E95_E0C7, 0x3E7A_CDAD, 0xBEA8_BA01, 0x3E90_BEE3])
-        XCTAssertEqual(t.values.last, -0.11971799284219742)
-        XCTAssertEqual(t.values.reduce(0.0) { $0 + Double($1) }, 14.69133596701431, accuracy: 1e-9)
+        // 0.41398349, 0.34637657, -0.46604574, 0.39980716
+        XCTAssertEqual(bits(t.values[0..<4]), [0x3ED3_F5A5, 0x3EB1_5845, 0xBEEE_9D8C, 0x3ECC_B386])
+        XCTAssertEqual(t.values.last, -0.16930681467056274)
+        XCTAssertEqual(t.values.reduce(0.0) { $0 + Double($1) }, 20.776686945260735, accuracy: 1e-9)
     }
 
     func testBatchNormAndBiasRangesMatchNumPyBitForBit() {
@@ -83,14 +83,14 @@ final class SyntheticWeightsTests: XCTestCase {
         XCTAssertTrue(range("a.bias", [4]) == (-0.2, 0.2))
         XCTAssertTrue(range("a.bias", [4, 4]) == (-0.2, 0.2))
         XCTAssertTrue(range("a.weight", [4]) == (0.5, 1.5))
-        XCTAssertTrue(range("a.weight", [8, 2, 3, 3]) == (-(1.0 / 6).squareRoot(), (1.0 / 6).squareRoot()))
+        XCTAssertTrue(range("a.weight", [8, 2, 3, 3]) == (-(1.0 / 3).squareRoot(), (1.0 / 3).squareRoot()))
         XCTAssertTrue(range("a.weight", [10, 16]) == (-0.25, 0.25))
         XCTAssertTrue(range("a.other", [2, 2, 2]) == (-0.1, 0.1))
     }
 
     func testValuesStayInsideTheirRangeAndDependOnSeedAndName() {
         let conv = SyntheticWeights(seed: 3).tensor("features.1.0.block.0.0.weight", shape: [32, 1, 3, 3])
-        let a = Float((3.0 / 9).squareRoot())
+        let a = Float((6.0 / 9).squareRoot())
         XCTAssertTrue(conv.values.allSatisfy { $0 >= -a && $0 <= a })
         XCTAssertNotEqual(conv.values, SyntheticWeights(seed: 4).tensor("features.1.0.block.0.0.weight", shape: [32, 1, 3, 3]).values)
         XCTAssertNotEqual(conv.values, SyntheticWeights(seed: 3).tensor("features.1.0.block.1.0.weight", shape: [32, 1, 3, 3]).values)

@@ -1,0 +1,33 @@
+/// Load-time weight preparation: BatchNorm folding and re-layout for the kernels.
+public enum WeightPrep {
+    /// Folds eval-mode BatchNorm into the preceding bias-free convolution:
+    /// scale = gamma / sqrt(var + eps) (in Double); foldedWeights[co][…] = weights[co][…]·scale[co];
+    /// foldedBias[co] = beta[co] − mean[co]·scale[co]. `weights` has outChannels rows of
+    /// `weightsPerChannel` floats. In-place use (foldedWeights == weights) is allowed.
+    public static func foldBatchNorm(
+        weights: UnsafePointer<Float>, outChannels: Int, weightsPerChannel: Int,
+        gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+        variance: UnsafePointer<Float>, eps: Double,
+        foldedWeights: UnsafeMutablePointer<Float>, foldedBias: UnsafeMutablePointer<Float>
+    ) {
+        for co in 0..<outChannels {
+            let scale = Double(gamma[co]) / (Double(variance[co]) + eps).squareRoot()
+            let row = co * weightsPerChannel
+            for i in 0..<weightsPerChannel {
+                foldedWeights[row + i] = Float(Double(weights[row + i]) * scale)
+            }
+            foldedBias[co] = Float(Double(beta[co]) - Double(mean[co]) * scale)
+        }
+    }
+
+    /// PyTorch depthwise weights [channels][1][k][k] → kernel layout [k][k][channels].
+    public static func depthwiseWeights(_ torchLayout: UnsafePointer<Float>, channels: Int, kernel: Int,
+                                        into: UnsafeMutablePointer<Float>) {
+        let taps = kernel * kernel
+        for c in 0..<channels {
+            for t in 0..<taps {
+                into[t * channels + c] = torchLayout[c * taps + t]
+            }
+        }
+    }
+}

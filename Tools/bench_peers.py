@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Inference speed of effnet against its peers, measured side by side in one run.
+
+    python Tools/bench_peers.py --variant EfficientNetB0 --batch 1 16 --threads 2 \
+        [--effnet .build/release/effnet] [--runs 30] [--warmup 5] [--json-out results.json]
+
+Peers (same plan, same threads, random weights: speed does not depend on values):
+  * PyTorch eager, float32, eval, torch.inference_mode(), torch.set_num_threads(threads);
+  * ONNX Runtime, CPU provider, intra_op_num_threads=threads, inter_op_num_threads=1,
+    graph optimizations on, the model exported to ONNX (one static-shape file per batch size,
+    in a temp dir);
+  * effnet itself when --effnet is given: `effnet bench --variant V --batch N --json
+    --threads T --iterations R --warmup W` as a subprocess (one JSON object with median_ms,
+    p90_ms, images_per_second).
+For each: median and p90 latency per batch over --runs timed runs after --warmup, and img/s =
+batch / median. Prints a table with effnet/peer ratios (speed-up = peer median / effnet median)
+and the results as JSON. Runs are sequential, never concurrent.
+The plan comes from `effnet info V --json` when --effnet is given, else
+Generated/<V>/plan.json, else Tools/bootstrap_plans.py.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+
+def get_plan(variant: str, effnet: str | None) -> dict:
+    if effnet:
+        out = subprocess.run([effnet, "info", variant, "--json"], capture_output=True, text=True,
+                             check=True).stdout
+        return json.loads(out)
+    path = os.path.join(ROOT, "Generated", variant, "plan.json")
+    if os.path.exists(path):
+        return json.load(open(path))
+    from bootstrap_plans import make
+    return make(variant)
+
+
+def summarize(times_s: list[float], batch: int) -> dict:
+    ms = sorted(t * 1000.0 for t in times_s)
+    med = statistics.median(ms)
+    p90 = ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))]
+    return {"median_ms": med, "p90_ms": p90, "images_per_second": batch * 1000.0 / med,
+            "runs": len(ms)}
+
+
+def time_fn(fn, warmup: int, runs: int) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def bench_torch(model, shape, batch, warmup, runs):
+    import torch
+    x = torch.randn(batch, *shape)
+    with torch.inference_mode():
+        return summarize(time_fn(lambda: model(x), warmup, runs), batch)
+
+
+def export_onnx(model, shape, batch, path):
+    import torch
+    x = torch.randn(batch, *shape)
+    try:
+        torch.onnx.export(model, (x,), path, input_names=["input"], output_names=["logits"],
+                          opset_version=17, dynamo=False)
+    except TypeError:  # older torch without the dynamo flag
+        torch.onnx.export(model, (x,), path, input_names=["input"], output_names=["logits"],
+                          opset_version=17)
+
+
+def bench_ort(path, shape, batch, threads, warmup, runs):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).standard_normal((batch, *shape)).astype(np.float32)
+    return summarize(time_fn(lambda: sess.run(None, {"input": x}), warmup, runs), batch)
+
+
+def bench_effnet(effnet, variant, batch, threads, warmup, runs):
+    cmd = [effnet, "bench", "--variant", variant, "--batch", str(batch), "--json",
+           "--threads", str(threads), "--iterations", str(runs), "--warmup", str(warmup)]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip()[-1000:]}")
+    objs = []
+    dec = json.JSONDecoder()
+    s = p.stdout
+    i = 0
+    while True:
+        j = s.find("{", i)
+        if j < 0:
+            break
+        obj, i = dec.raw_decode(s, j)
+        objs.append(obj)
+    objs = [o for o in objs if o.get("batch", batch) == batch] or objs
+    if not objs:
+        raise RuntimeError(f"no JSON in effnet bench output: {s[:500]}")
+    o = objs[-1]
+    return {"median_ms": float(o["median_ms"]), "p90_ms": float(o["p90_ms"]),
+            "images_per_second": float(o["images_per_second"]), "runs": runs,
+            **{k: v for k, v in o.items() if k not in ("median_ms", "p90_ms", "images_per_second")}}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--variant", default="EfficientNetB0")
+    ap.add_argument("--batch", type=int, nargs="+", default=[1, 16])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--effnet", help="path to the effnet binary (release build)")
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--peers", default="torch,onnxruntime", help="comma list of torch, onnxruntime")
+    ap.add_argument("--json-out", help="also write the JSON results to this file")
+    args = ap.parse_args(argv)
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    import torch
+    torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
+    from reference_model import build_reference
+
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        print(f"WARNING: load average {load:.2f}: other processes are running. Numbers will be "
+              f"noisy, and PyTorch's OpenMP threads spin-wait badly when cores are oversubscribed "
+              f"(seen here: 2 threads 100x slower than 1). Benchmark on a quiet machine.",
+              file=sys.stderr)
+    plan = get_plan(args.variant, args.effnet)
+    model = build_reference(plan).eval()
+    shape = (plan.get("inputChannels", 3), plan["resolution"], plan["resolution"])
+    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    import onnxruntime
+    import platform
+    results = {"variant": args.variant, "resolution": plan["resolution"], "threads": args.threads,
+               "runs": args.runs, "warmup": args.warmup, "macs": plan.get("macs"),
+               "machine": platform.processor() or platform.machine(), "load_average_1min": load,
+               "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__},
+               "batches": {}}
+    with tempfile.TemporaryDirectory(prefix="effnet-bench-") as tmp:
+        for b in args.batch:
+            row = {}
+            if args.effnet:
+                row["effnet"] = bench_effnet(args.effnet, args.variant, b, args.threads,
+                                             args.warmup, args.runs)
+                print(f"batch {b}: effnet {row['effnet']['median_ms']:.2f} ms", flush=True)
+            if "torch" in peers:
+                row["pytorch"] = bench_torch(model, shape, b, args.warmup, args.runs)
+                print(f"batch {b}: pytorch {row['pytorch']['median_ms']:.2f} ms", flush=True)
+            if "onnxruntime" in peers:
+                path = os.path.join(tmp, f"{args.variant}-b{b}.onnx")
+                export_onnx(model, shape, b, path)
+                row["onnxruntime"] = bench_ort(path, shape, b, args.threads, args.warmup, args.runs)
+                print(f"batch {b}: onnxruntime {row['onnxruntime']['median_ms']:.2f} ms", flush=True)
+            results["batches"][str(b)] = row
+
+    print()
+    print(f"{args.variant} @ {plan['resolution']}, {args.threads} threads, median of {args.runs} runs")
+    hdr = f"{'batch':>5}  {'runtime':<12} {'median ms':>10} {'p90 ms':>10} {'img/s':>9}  {'effnet speed-up':>15}"
+    print(hdr)
+    print("-" * len(hdr))
+    for b, row in results["batches"].items():
+        eff = row.get("effnet")
+        for name, r in row.items():
+            ratio = ""
+            if eff and name != "effnet":
+                ratio = f"{r['median_ms'] / eff['median_ms']:.2f}x"
+                r["effnet_speedup"] = r["median_ms"] / eff["median_ms"]
+            print(f"{b:>5}  {name:<12} {r['median_ms']:>10.2f} {r['p90_ms']:>10.2f} "
+                  f"{r['images_per_second']:>9.1f}  {ratio:>15}")
+    print()
+    print(json.dumps(results, indent=2))
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
