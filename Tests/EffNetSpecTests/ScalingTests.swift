@@ -47,6 +47,18 @@ final class ScalingTests: XCTestCase {
         XCTAssertEqual(plan.head.channels, 160)
     }
 
+    func testADerivedResolutionKeepsTheBasePreprocessRatio() throws {
+        let base = "model Base\nresolution 224\nstem conv 3x3 stride 2 channels 32\nstage mbconv 6 3 2 40 3 0.25\n"
+            + "head conv 1x1 expand 4\nclassifier classes 10\npreprocess resize 256 crop 224 normalize lite\n"
+        let child = "base Base\nmodel Half\nscale phi 0.5\n"
+        let library = try SpecLibrary(documents: [try SpecParser.parse(base, file: "Base.effnet"),
+                                                  try SpecParser.parse(child, file: "Half.effnet")])
+        let preprocess = Planner.plan(try library.resolve("Half")).preprocess
+        XCTAssertEqual(preprocess.crop, 240)
+        XCTAssertEqual(preprocess.resize, 274)   // 240 * 256 / 224
+        XCTAssertEqual(preprocess.normalization, .lite)
+    }
+
     func testFixedStemHeadAndRepeatsAreNotScaled() throws {
         let lite = "model L\nresolution 64\nscale width 1.4 depth 1.8\nstem conv 3x3 stride 2 channels 32 fixed\n"
             + "stage mbconv 1 3 1 16 1 none fixed-repeats\nstage mbconv 6 3 2 24 2 none\n"

@@ -132,6 +132,12 @@ final class SpecErrorTests: XCTestCase {
                     line: 1, column: 1, mentions: "stages")
     }
 
+    func testPreprocessMustCropToTheCompiledResolution() {
+        let wrongCrop = valid + "\npreprocess resize 72 crop 60 normalize imagenet\n"
+        assertError(resolveError([("Specs/Good.effnet", wrongCrop)], model: "Good"), .invalidValue,
+                    line: 8, column: 1, mentions: "expected `crop 64`")
+    }
+
     func testEveryErrorInAFileIsReported() {
         do {
             _ = try SpecParser.parse("model X\nresolution x\nstage mbconv 6 4 2 24 2 0.25\nfoo\n", file: "f")

@@ -79,23 +79,46 @@ public struct SpecLibrary: Sendable {
         let classes = try required(\.classes, "classifier")
         let scaling = inherited(\.scaling)?.value ?? ModelSpec.Defaults.scaling
 
+        /// How far up the chain (0 = this file) a statement was found.
+        func depth<T>(_ path: KeyPath<SpecDocument, Located<T>?>) -> Int? {
+            chain.firstIndex { $0[keyPath: path] != nil }
+        }
         // Resolution: stated (here or by a base) unless this file asks for compound scaling
         // without stating it; then the root's resolution is scaled by gamma^phi (multiple of 8).
         let resolution: Int
+        let resolutionDepth: Int
         if let own = document.resolution {
-            resolution = own.value
+            (resolution, resolutionDepth) = (own.value, 0)
         } else if case .compound(let phi, _, _, let gamma)? = document.scaling?.value {
             let root = chain.last(where: { $0.resolution != nil })?.resolution
             guard let root else {
                 throw SpecError(.missingStatement, at: modelLocation,
                                 "model `\(name)` uses `scale phi` but no resolution to scale; expected `resolution <pixels>`")
             }
-            resolution = CompoundScaling.resolution(base: root.value, gamma: gamma, phi: phi)
+            (resolution, resolutionDepth) = (CompoundScaling.resolution(base: root.value, gamma: gamma, phi: phi), 0)
         } else {
             resolution = try required(\.resolution, "resolution").value
+            resolutionDepth = depth(\.resolution) ?? 0
         }
-        let preprocess = inherited(\.preprocess)?.value
-            ?? PreprocessStatement(resize: resolution, crop: resolution, normalization: .imagenet)
+
+        // The eval preset must crop to the compiled resolution. A preset stated no farther up
+        // the chain than the resolution is checked; an older one (a base's, for another
+        // resolution) is carried over with its resize/crop ratio.
+        let preprocess: PreprocessStatement
+        if let stated = inherited(\.preprocess), let statedDepth = depth(\.preprocess), statedDepth <= resolutionDepth {
+            guard stated.value.crop == resolution else {
+                throw SpecError(.invalidValue, at: stated.location,
+                                "preprocess crops to \(stated.value.crop) but model `\(name)` is compiled for "
+                                + "\(resolution)x\(resolution); expected `crop \(resolution)`")
+            }
+            preprocess = stated.value
+        } else if let older = inherited(\.preprocess)?.value {
+            let ratio = Double(older.resize) / Double(older.crop)
+            preprocess = PreprocessStatement(resize: Int((Double(resolution) * ratio).rounded()), crop: resolution,
+                                             normalization: older.normalization)
+        } else {
+            preprocess = PreprocessStatement(resize: resolution, crop: resolution, normalization: .imagenet)
+        }
 
         return ModelSpec(
             name: name,
