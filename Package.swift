@@ -55,6 +55,7 @@ let package = Package(
         .executable(name: "effnet-gen", targets: ["effnet-gen"]),
         .library(name: "EffNetRuntime", targets: ["EffNetRuntime"]),
         .library(name: "EffNetSpec", targets: ["EffNetSpec"]),
+        .library(name: "EffNetData", targets: ["EffNetData"]),
         .plugin(name: "EffNetGeneratorPlugin", targets: ["EffNetGeneratorPlugin"]),
     ] + variants.map { .library(name: $0, targets: [$0]) },
     dependencies: [
@@ -66,6 +67,17 @@ let package = Package(
             name: "COpenBLAS",
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
+        ),
+        // Image codecs from Debian: libjpeg-turbo (TurboJPEG API) and libpng.
+        .systemLibrary(
+            name: "CTurboJPEG",
+            pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"])]
+        ),
+        .systemLibrary(
+            name: "CPNG",
+            pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]
         ),
         // Spec language: parse -> validate -> scale -> plan. Pure Swift, text in, values out.
         .target(name: "EffNetSpec"),
@@ -86,6 +98,8 @@ let package = Package(
         ),
         // Kernels, worker pool, weights and tensor files.
         .target(name: "EffNetRuntime", dependencies: ["COpenBLAS"]),
+        // Data pipeline: decoding, transforms (incl. AutoAugment), image-folder datasets, loaders.
+        .target(name: "EffNetData", dependencies: ["EffNetRuntime", "CTurboJPEG", "CPNG"]),
         // The command-line tool links every shipped variant; the plugin generates its registry.
         .executableTarget(
             name: "effnet",
@@ -107,6 +121,7 @@ let package = Package(
             dependencies: ["EffNetSpec", "EffNetCodegen"]
         ),
         .testTarget(name: "EffNetRuntimeTests", dependencies: ["EffNetRuntime"]),
+        .testTarget(name: "EffNetDataTests", dependencies: ["EffNetData"]),
         .testTarget(
             name: "EffNetModelTests",
             dependencies: [

@@ -8,7 +8,8 @@ deterministic input batch, and float64 PyTorch logits.
 Writes into --out:
     input.npy          '<f4' NCHW, np.random.default_rng(seed).standard_normal(...) as float32
     bn_stats.safetensors  float32 running_mean / running_var of every BatchNorm, calibrated on the
-                 input batch (see below)
+                 input batch (see below); for ReLU6 networks also the BatchNorm biases nudged by
+                 clear_relu6_kinks (no ReLU6 input within 1e-4 of 0 or 6 in a train-mode pass)
     logits.npy         '<f8' [batch, classes]: the reference model in float64 (eval mode) on exactly
                  the float32 input values, with synthetic_weights(seed) + bn_stats loaded
     meta.json          model, seed, batch, resolution, max_abs_logit, conditioning, versions, ...
@@ -59,6 +60,7 @@ def calibrate_batchnorm(model: torch.nn.Module, x: np.ndarray) -> dict:
     """Running statistics measured on `x` (float64 pass, BatchNorm layers alone in train mode,
     cumulative average), rounded to float32 and loaded back so both sides use the same values."""
     bns = {name: m for name, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    momentum = {name: m.momentum for name, m in bns.items()}
     for m in bns.values():
         m.reset_running_stats()
         m.momentum = None
@@ -68,11 +70,59 @@ def calibrate_batchnorm(model: torch.nn.Module, x: np.ndarray) -> dict:
     stats = {}
     for name, m in bns.items():
         m.eval()
+        m.momentum = momentum[name]
         for key in ("running_mean", "running_var"):
             value = getattr(m, key).numpy().astype(np.float32)
             stats[f"{name}.{key}"] = value
             getattr(m, key).copy_(torch.from_numpy(value.astype(np.float64)))
     return stats
+
+
+def clear_relu6_kinks(model: torch.nn.Module, x: np.ndarray, margin: float = 1e-4, step: float = 5e-4) -> dict:
+    """Nudges BatchNorm biases so that, in a train-mode pass on `x`, no ReLU6 input lies within
+    `margin` of a kink (0 or 6). At a kink float32 and float64 legitimately disagree about the
+    derivative (one sample flips between 0 and 1), which would make a gradient comparison test
+    rounding instead of code. Layers are visited in forward order, since a nudge changes
+    everything downstream. Returns the adjusted biases (float32 values, also loaded into `model`)."""
+    relu_layers = [m for m in model.modules()
+                   if isinstance(m, torch.nn.Sequential) and len(m) == 3 and isinstance(m[2], torch.nn.ReLU6)]
+    adjusted = {}
+    names = {m: n for n, m in model.named_modules()}
+    for layer in relu_layers:
+        bn = layer[1]
+        captured = {}
+        hook = bn.register_forward_hook(lambda m, i, o: captured.__setitem__("y", o.detach().numpy().copy()))
+        saved = [(m, m.training, m.momentum) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        for m, _, _ in saved:
+            m.train()
+            m.momentum = 0.0  # batch statistics, running statistics untouched
+        with torch.no_grad():
+            model(torch.from_numpy(x.astype(np.float64)))
+        for m, training, momentum in saved:
+            m.train(training)
+            m.momentum = momentum
+        hook.remove()
+        y = captured["y"]
+        bias = bn.bias.detach().numpy().copy()
+        changed = False
+        for c in range(y.shape[1]):
+            values = y[:, c].reshape(-1)
+            if np.minimum(np.abs(values), np.abs(values - 6)).min() >= margin:
+                continue
+            for attempt in range(1, 41):
+                delta = step * ((attempt + 1) // 2) * (1 if attempt % 2 else -1)
+                shifted = values + (np.float32(bias[c] + delta) - bias[c])
+                if np.minimum(np.abs(shifted), np.abs(shifted - 6)).min() >= margin:
+                    bias[c] = np.float32(bias[c] + delta)
+                    changed = True
+                    break
+            else:
+                raise RuntimeError(f"could not clear the ReLU6 kinks of channel {c} in {names[bn]}")
+        if changed:
+            with torch.no_grad():
+                bn.bias.copy_(torch.from_numpy(bias.astype(np.float64)))
+            adjusted[f"{names[bn]}.bias"] = bias.astype(np.float32)
+    return adjusted
 
 
 def reference_logits(model: torch.nn.Module, x: np.ndarray) -> np.ndarray:
@@ -103,6 +153,10 @@ def main(argv=None) -> int:
     x = make_input(plan, args.seed, args.batch)
     model = synthetic_model(plan, args.seed)
     stats = calibrate_batchnorm(model, x)
+    if plan["activation"] == "relu6":
+        # The gradient fixtures (make_grad_fixtures.py) use these weights in a train-mode step.
+        stats.update(clear_relu6_kinks(model, x))
+        stats.update(calibrate_batchnorm(model, x))
     y = reference_logits(model, x)
     y32 = float32_logits(model, x)
     os.makedirs(args.out, exist_ok=True)

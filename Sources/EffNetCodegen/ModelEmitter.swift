@@ -7,7 +7,7 @@ public enum ModelEmitter {
     public static func emit(_ plan: ModelPlan, specSources: [SpecSource]) -> String {
         var emitter = Emitter(plan: plan)
         emitter.emitFile(specSources: specSources)
-        return emitter.out
+        return emitter.out + "\n" + TrainingEmitter.emit(plan)
     }
 }
 

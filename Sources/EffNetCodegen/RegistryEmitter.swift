@@ -11,6 +11,10 @@ public enum RegistryEmitter {
         // Immutable after initialisation: a list of metatypes, safe to read from any thread.
         out += "    nonisolated(unsafe) static let all: [any GeneratedModel.Type] = [\n"
         for variant in variants { out += "        \(variant).self,\n" }
+        out += "    ]\n\n"
+        out += "    /// The same variants in training form, in the same order.\n"
+        out += "    nonisolated(unsafe) static let training: [any TrainableModel.Type] = [\n"
+        for variant in variants { out += "        \(variant)Training.self,\n" }
         out += "    ]\n}\n"
         return out
     }

@@ -17,6 +17,12 @@ enum VariantLookup {
         throw ValidationError("unknown variant `\(name)`; linked variants: \(known)")
     }
 
+    /// The training form of a linked variant.
+    static func training(_ name: String) throws -> any TrainableModel.Type {
+        let model = try find(name)
+        return LinkedVariants.training.first { $0.descriptor.name == model.descriptor.name }!
+    }
+
     /// Re-plans a linked variant from the spec text embedded in it: the same plan the generator made.
     static func plan(of model: any GeneratedModel.Type) throws -> ModelPlan {
         let descriptor = model.descriptor

@@ -135,7 +135,7 @@ final class SpecErrorTests: XCTestCase {
     func testPreprocessMustCropToTheCompiledResolution() {
         let wrongCrop = valid + "\npreprocess resize 72 crop 60 normalize imagenet\n"
         assertError(resolveError([("Specs/Good.effnet", wrongCrop)], model: "Good"), .invalidValue,
-                    line: 8, column: 1, mentions: "expected `crop 64`")
+                    line: 7, column: 1, mentions: "expected `crop 64`")
     }
 
     func testEveryErrorInAFileIsReported() {

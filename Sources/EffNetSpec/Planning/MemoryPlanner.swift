@@ -19,27 +19,13 @@ public enum MemoryPlanner {
                 last[id] = max(last[id], index)
             }
         }
-        func size(_ id: Int) -> Int { (tensors[id].shape.elements + alignment - 1) / alignment * alignment }
-
-        let order = tensors.indices
-            .filter { !externalTensors.contains($0) && last[$0] >= 0 }
-            .sorted { size($0) != size($1) ? size($0) > size($1) : first[$0] < first[$1] }
+        func size(_ id: Int) -> Int { aligned(tensors[id].shape.elements) }
+        let live = tensors.indices.filter { !externalTensors.contains($0) && last[$0] >= 0 }
+        let packed = pack(sizes: live.map(size), first: live.map { first[$0] }, last: live.map { last[$0] })
         var placed = tensors
-        var assigned: [(offset: Int, size: Int, first: Int, last: Int)] = []
-        var arena = 0
-        for id in order {
-            let overlapping = assigned
-                .filter { $0.first <= last[id] && first[id] <= $0.last }
-                .sorted { $0.offset < $1.offset }
-            var offset = 0
-            for other in overlapping {
-                if offset + size(id) <= other.offset { break }
-                offset = max(offset, other.offset + other.size)
-            }
-            placed[id].arenaOffset = offset
-            assigned.append((offset, size(id), first[id], last[id]))
-            arena = max(arena, offset + size(id))
-        }
+        for (index, id) in live.enumerated() { placed[id].arenaOffset = packed.offsets[index] }
+        let arena = packed.total
+        let order = live
         let unshared = order.reduce(0) { $0 + size($1) }
         let seWorkspace = layers
             .filter { $0.operation == .squeezeExcitation }
@@ -47,5 +33,32 @@ public enum MemoryPlanner {
             .max() ?? 0
         return (placed, MemoryPlan(arenaFloatsPerImage: arena, unsharedFloatsPerImage: unshared,
                                    squeezeExciteWorkspacePerImage: seWorkspace))
+    }
+
+    static func aligned(_ floats: Int) -> Int { (floats + alignment - 1) / alignment * alignment }
+
+    /// Packs buffers with lifetimes [first, last] (inclusive step indices) into one arena: largest
+    /// first, each at the lowest offset clear of every placed buffer alive at the same time.
+    /// Sizes are rounded up to the alignment.
+    public static func pack(sizes: [Int], first: [Int], last: [Int]) -> (offsets: [Int], total: Int) {
+        let sizes = sizes.map(aligned)
+        let order = sizes.indices.sorted { sizes[$0] != sizes[$1] ? sizes[$0] > sizes[$1] : first[$0] < first[$1] }
+        var offsets = [Int](repeating: 0, count: sizes.count)
+        var placed: [Int] = []
+        var total = 0
+        for id in order {
+            let overlapping = placed
+                .filter { first[$0] <= last[id] && first[id] <= last[$0] }
+                .sorted { offsets[$0] < offsets[$1] }
+            var offset = 0
+            for other in overlapping {
+                if offset + sizes[id] <= offsets[other] { break }
+                offset = max(offset, offsets[other] + sizes[other])
+            }
+            offsets[id] = offset
+            placed.append(id)
+            total = max(total, offset + sizes[id])
+        }
+        return (offsets, total)
     }
 }

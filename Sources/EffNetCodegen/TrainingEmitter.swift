@@ -1,0 +1,208 @@
+import EffNetSpec
+
+/// Renders the training program of a plan as a `TrainableModel` class (`<Model>Training`): the
+/// parameter layout, the memory plan of saved activations and gradients, and one forward and one
+/// backward function per block, the backward functions called in reverse order.
+enum TrainingEmitter {
+    static func emit(_ plan: ModelPlan) -> String {
+        let program = TrainingProgramBuilder.build(plan)
+        let layout = ParameterLayout(plan: plan)
+        let arena = ArenaLayout(program: program)
+        var out = ""
+        func line(_ text: String = "") { out += text.isEmpty ? "\n" : text + "\n" }
+        let type = "\(plan.model)Training"
+
+        line("/// \(plan.model) in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and")
+        line("/// stochastic depth, mean cross-entropy and the generated backward pass.")
+        line("/// Training arena: \(PlanReport.grouped(arena.floatsPerImage)) floats per image "
+             + "(saved activations and gradients, packed by lifetime); parameters: "
+             + "\(PlanReport.grouped(layout.totalFloats)) floats.")
+        line("public final class \(type): TrainableModel {")
+        line("    public static let descriptor = \(plan.model).descriptor")
+        line("    public static let trainingDescriptor = TrainingDescriptor(")
+        line("        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: \(layout.totalFloats),")
+        line("        arenaFloatsPerImage: \(arena.floatsPerImage), fixedFloats: \(program.fixedFloats))")
+        line()
+        line("    private let buffers: TrainingBuffers")
+        line("    private let pool: WorkerPool")
+        line("    private var loss = 0.0")
+        line("    public var random = CounterRandom(seed: 0)")
+        line("    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }")
+        line("    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }")
+        line()
+        line("    public init(weights store: any WeightStore, pool: WorkerPool) throws {")
+        line("        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)")
+        line("        self.pool = pool")
+        line("    }")
+        line()
+        let stem = plan.layers[0]
+        line("    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.")
+        line("    private func workspaceFloats(batch n: Int) -> Int {")
+        line("        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: \(stem.inputShape.channels), "
+             + "kernel: \(stem.kernel), threads: pool.threadCount),")
+        line("                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: \(stem.inputShape.channels), "
+             + "kernel: \(stem.kernel), outChannels: \(stem.outputShape.channels), threads: pool.threadCount))")
+        if let se = program.largestSqueezeExcite {
+            line("        floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, "
+                 + "channels: \(se.channels), squeezeChannels: \(se.squeeze)))")
+        }
+        line("        return floats")
+        line("    }")
+        line()
+        line("    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,")
+        line("                          logits: UnsafeMutablePointer<Float>) throws -> Double {")
+        line("        precondition(n >= 2 && labels.count == n, \"train-mode BatchNorm needs a batch of at least 2, one label each\")")
+        line("        let t = buffers.arena.reserve(floats: \(arena.floatsPerImage) &* n &+ workspaceFloats(batch: n))")
+        line("        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,")
+        line("                                    ws: t + \(arena.floatsPerImage) &* n, options: options, labels: labels, logits: logits)")
+        line("        TrainingKernels.zero(s.g, count: \(layout.totalFloats))")
+        for function in program.forward {
+            line("        try \(function.name)(s)")
+        }
+        for function in program.backward {
+            line("        \(function.name)(s)")
+        }
+        line("        return loss")
+        line("    }")
+
+        for (index, function) in (program.forward + program.backward).enumerated() {
+            let isForward = index < program.forward.count
+            line()
+            line("    /// \(function.block) \(isForward ? "forward" : "backward"): \(function.summary)")
+            line("    private func \(function.name)(_ s: TrainingStepContext)\(isForward ? " throws" : "") {")
+            for call in function.calls {
+                line("        // \(call.comment)")
+                var text = call.isTry ? "loss = try \(call.function)(" : "\(call.function)("
+                let args = call.arguments.map { argument -> String in
+                    let value = render(argument.value, layout: layout, arena: arena)
+                    return argument.label.isEmpty ? value : "\(argument.label): \(value)"
+                }
+                text += args.joined(separator: ", ") + ")"
+                if let condition = call.condition {
+                    line("        if \(condition) {")
+                    line(wrap(text, indent: "            "))
+                    line("        }")
+                } else {
+                    line(wrap(text, indent: "        "))
+                }
+            }
+            line("    }")
+        }
+        line()
+        line("    /// Trainable tensors in the parameter buffer (gradients at the same offsets).")
+        line("    static let trainableSlots: [ParameterSlot] = [")
+        for slot in layout.slots where slot.trainable {
+            line("        ParameterSlot(name: \(literal(slot.name)), offset: \(slot.offset), count: \(slot.count), kind: .\(slot.kind)),")
+        }
+        line("    ]")
+        line()
+        line("    /// BatchNorm running statistics in the parameter buffer.")
+        line("    static let statisticsSlots: [ParameterSlot] = [")
+        for slot in layout.slots where !slot.trainable {
+            line("        ParameterSlot(name: \(literal(slot.name)), offset: \(slot.offset), count: \(slot.count), kind: .\(slot.kind)),")
+        }
+        line("    ]")
+        line("}")
+        return out
+    }
+
+    static func render(_ arg: TrainingProgram.Arg, layout: ParameterLayout, arena: ArenaLayout) -> String {
+        switch arg {
+        case .tensor(let id):
+            let offset = arena.offsets[id]
+            return offset == 0 ? "s.t" : "s.t + \(offset) &* s.n"
+        case .optionalTensor(let id, let condition):
+            return "\(condition) ? \(render(.tensor(id), layout: layout, arena: arena)) : nil"
+        case .fixed(let offset):
+            return offset == 0 ? "s.f" : "s.f + \(offset)"
+        case .parameter(let name):
+            let offset = layout.offsets[name]!
+            return offset == 0 ? "s.p" : "s.p + \(offset)"
+        case .gradient(let name):
+            let offset = layout.offsets[name]!
+            return offset == 0 ? "s.g" : "s.g + \(offset)"
+        case .code(let text):
+            return text
+        }
+    }
+
+    /// Breaks a long call after commas so generated lines stay readable.
+    static func wrap(_ text: String, indent: String, width: Int = 118) -> String {
+        var lines: [String] = []
+        var current = indent
+        var first = true
+        for piece in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let chunk = (first ? "" : ",") + piece
+            if current.count + chunk.count > width && current.trimmingCharacters(in: .whitespaces).count > 0 {
+                lines.append(current + ",")
+                current = indent + "    " + piece.trimmingCharacters(in: .whitespaces)
+            } else {
+                current += chunk
+            }
+            first = false
+        }
+        lines.append(current)
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Where each parameter (torchvision layout) lives in the flat training parameter buffer.
+struct ParameterLayout {
+    struct Slot {
+        var name: String
+        var offset: Int
+        var count: Int
+        var kind: String
+        var trainable: Bool
+    }
+
+    private(set) var slots: [Slot] = []
+    private(set) var offsets: [String: Int] = [:]
+    private(set) var totalFloats = 0
+
+    init(plan: ModelPlan) {
+        for p in plan.parameters {
+            let count = p.shape.reduce(1, *)
+            slots.append(Slot(name: p.name, offset: totalFloats, count: count, kind: Self.kind(p), trainable: p.trainable))
+            offsets[p.name] = totalFloats
+            totalFloats += (count + 15) / 16 * 16
+        }
+    }
+
+    /// The optimizer's view of a tensor: decides weight decay by default.
+    static func kind(_ p: ParameterInfo) -> String {
+        if p.shape.count == 4 { return "convolutionWeight" }
+        if p.shape.count == 2 { return "linearWeight" }
+        if p.name.hasSuffix(".running_mean") || p.name.hasSuffix(".running_var") { return "batchNormBias" }
+        let isLayerBias = p.name.contains(".fc1.") || p.name.contains(".fc2.") || p.name.hasPrefix("classifier.")
+        if p.name.hasSuffix(".bias") { return isLayerBias ? "bias" : "batchNormBias" }
+        return "batchNormWeight"
+    }
+}
+
+/// Offsets (floats per image) of the training program's buffers, packed by lifetime.
+struct ArenaLayout {
+    private(set) var offsets: [Int] = []
+    private(set) var floatsPerImage = 0
+
+    init(program: TrainingProgram) {
+        var first = [Int](repeating: Int.max, count: program.buffers.count)
+        var last = [Int](repeating: -1, count: program.buffers.count)
+        for (index, call) in program.callsInOrder.enumerated() {
+            for argument in call.arguments {
+                let id: Int
+                switch argument.value {
+                case .tensor(let t), .optionalTensor(let t, _): id = t
+                default: continue
+                }
+                first[id] = min(first[id], index)
+                last[id] = max(last[id], index)
+            }
+        }
+        // A buffer never touched (cannot happen in a well-formed program) still gets a place.
+        for id in first.indices where last[id] < 0 { (first[id], last[id]) = (0, 0) }
+        let packed = MemoryPlanner.pack(sizes: program.buffers.map(\.floatsPerImage), first: first, last: last)
+        offsets = packed.offsets
+        floatsPerImage = packed.total
+    }
+}

@@ -1,0 +1,458 @@
+import EffNetSpec
+
+/// The training step of a plan as a list of kernel calls over named buffers, before any memory
+/// is assigned: the train-mode forward (saving what the backward needs), the loss, and the
+/// backward as the forward's layers in reverse.
+///
+/// Building the step as data first lets the memory planner see every buffer's lifetime (first
+/// and last call that touches it) and pack saved activations and gradients into one arena, the
+/// same way the inference plan is packed; rendering to Swift is a separate, mechanical pass.
+struct TrainingProgram {
+    /// A kernel argument.
+    enum Arg {
+        /// A batch-scaled buffer of the training arena (floats per image known).
+        case tensor(Int)
+        /// Batch-independent scratch at a fixed offset (BN batch statistics, re-laid weights).
+        case fixed(Int)
+        /// A parameter (or running statistic) in the parameter buffer, by name.
+        case parameter(String)
+        /// The gradient of a parameter, by name.
+        case gradient(String)
+        /// A batch-scaled buffer, or nil when `condition` is false at run time.
+        case optionalTensor(Int, condition: String)
+        /// Swift source as is (literals, `s.n`, `pool`, the input pointer...).
+        case code(String)
+    }
+
+    struct Call {
+        var comment: String
+        var function: String
+        var arguments: [(label: String, value: Arg)]
+        /// A guard around the call, e.g. `options.stochasticDepth`.
+        var condition: String?
+        var isTry = false
+    }
+
+    /// A generated function: the forward or backward part of one block.
+    struct Function {
+        var name: String
+        var block: String
+        var summary: String
+        var calls: [Call]
+    }
+
+    struct Buffer {
+        var name: String
+        var floatsPerImage: Int
+    }
+
+    var buffers: [Buffer] = []
+    var forward: [Function] = []
+    var backward: [Function] = []
+    var fixedFloats = 0
+    /// Largest squeeze-excitation (channels, squeeze channels), for the workspace size.
+    var largestSqueezeExcite: (channels: Int, squeeze: Int)?
+
+    mutating func buffer(_ name: String, _ floatsPerImage: Int) -> Int {
+        buffers.append(Buffer(name: name, floatsPerImage: floatsPerImage))
+        return buffers.count - 1
+    }
+
+    mutating func fixedScratch(_ floats: Int) -> Int {
+        let offset = fixedFloats
+        fixedFloats += (floats + 15) / 16 * 16
+        return offset
+    }
+
+    /// Every call in execution order (forward functions, then backward functions).
+    var callsInOrder: [Call] { (forward + backward).flatMap(\.calls) }
+}
+
+/// Builds the training program of a plan.
+struct TrainingProgramBuilder {
+    let plan: ModelPlan
+    var program = TrainingProgram()
+    /// The buffer holding each plan tensor's value in training (block outputs, activations).
+    var valueOf: [Int: Int] = [:]
+    /// The buffer holding the gradient with respect to each plan tensor.
+    var gradientOf: [Int: Int] = [:]
+    let zeroBias: Int
+
+    init(plan: ModelPlan) {
+        self.plan = plan
+        let widest = plan.layers.map(\.outputShape.channels).max() ?? 1
+        zeroBias = program.fixedScratch(widest)
+    }
+
+    static func build(_ plan: ModelPlan) -> TrainingProgram {
+        var builder = TrainingProgramBuilder(plan: plan)
+        builder.buildForward()
+        builder.buildBackward()
+        return builder.program
+    }
+
+    func name(_ layer: PlannedLayer) -> String { layer.name }
+    func act(_ kind: ActivationKind?) -> String { kind.map { ".\($0.rawValue)" } ?? ".identity" }
+    func shape(_ s: FeatureShape) -> String { "[n, \(s.height), \(s.width), \(s.channels)]" }
+    func bn(_ layer: PlannedLayer) -> String { String(layer.parameters[1].dropLast(".weight".count)) }
+
+    /// Per-layer training state kept between forward and backward.
+    struct ConvState {
+        var preActivation: Int  // z: conv output before BatchNorm (saved)
+        var input: Int          // the buffer the conv read
+        var statistics: Int     // fixed offset of saved mean, then invStd
+        var depthwiseWeights: Int?  // fixed offset of [k][k][C] weights, and of their gradient after them
+    }
+
+    var convStates: [String: ConvState] = [:]
+    var seStates: [String: (input: Int, pooled: Int, hidden: Int, scale: Int)] = [:]
+    var blockShortcut: [String: (shortcut: Int, keep: Int?, branch: Int)] = [:]
+    var classifier: (pooled: Int, mask: Int, dropped: Int, logits: Int, headOutput: Int)?
+
+    // MARK: forward
+
+    mutating func buildForward() {
+        for block in plan.blocks {
+            var calls: [TrainingProgram.Call] = []
+            for layer in block.layers { forward(layer, block: block, into: &calls) }
+            program.forward.append(.init(name: functionName(block) + "_forward", block: block.name, summary: block.summary, calls: calls))
+        }
+    }
+
+    func functionName(_ block: PlannedBlock) -> String { block.name.replacingOccurrences(of: ".", with: "_") }
+
+    mutating func convolutionForward(_ l: PlannedLayer, input: Int, into calls: inout [TrainingProgram.Call]) -> Int {
+        let z = program.buffer("\(l.name) conv output", l.outputShape.elements)
+        let statistics = program.fixedScratch(2 * l.outputShape.channels)
+        var state = ConvState(preActivation: z, input: input, statistics: statistics, depthwiseWeights: nil)
+        let weight = l.parameters[0]
+        let geometry: [(String, TrainingProgram.Arg)] = [
+            ("kernel", .code("\(l.kernel)")), ("stride", .code("\(l.stride)")),
+            ("padTop", .code("\(l.padding.top)")), ("padLeft", .code("\(l.padding.left)")),
+            ("outHeight", .code("\(l.outputShape.height)")), ("outWidth", .code("\(l.outputShape.width)")),
+        ]
+        switch l.operation {
+        case .stemConvolution:
+            calls.append(.init(
+                comment: "\(l.name) stem conv \(l.kernel)x\(l.kernel)/\(l.stride), [n, \(l.inputShape.channels), "
+                    + "\(l.inputShape.height), \(l.inputShape.width)] (NCHW) -> \(shape(l.outputShape))",
+                function: "Kernels.stemConv",
+                arguments: [("input", .code("s.x")), ("batch", .code("s.n")), ("inChannels", .code("\(l.inputShape.channels)")),
+                            ("height", .code("\(l.inputShape.height)")), ("width", .code("\(l.inputShape.width)"))]
+                    + geometry
+                    + [("weights", .parameter(weight)), ("bias", .fixed(zeroBias)),
+                       ("outChannels", .code("\(l.outputShape.channels)")), ("activation", .code(".identity")),
+                       ("output", .tensor(z)), ("workspace", .code("s.ws")), ("pool", .code("pool"))]))
+        case .pointwiseConvolution:
+            calls.append(.init(
+                comment: "\(l.name) \(l.role) conv 1x1, \(shape(l.inputShape)) -> \(shape(l.outputShape))",
+                function: "Kernels.pointwiseConv",
+                arguments: [("input", .tensor(input)), ("pixels", .code("\(l.inputShape.pixels) &* s.n")),
+                            ("inChannels", .code("\(l.inputShape.channels)")), ("weights", .parameter(weight)),
+                            ("bias", .fixed(zeroBias)), ("outChannels", .code("\(l.outputShape.channels)")),
+                            ("activation", .code(".identity")), ("residual", .code("nil")), ("output", .tensor(z)),
+                            ("pool", .code("pool"))]))
+        case .depthwiseConvolution:
+            let c = l.outputShape.channels, taps = l.kernel * l.kernel
+            let relaid = program.fixedScratch(2 * taps * c)
+            state.depthwiseWeights = relaid
+            calls.append(.init(
+                comment: "\(l.name) depthwise weights to the kernel layout [\(l.kernel)][\(l.kernel)][\(c)]",
+                function: "WeightPrep.depthwiseWeights",
+                arguments: [("", .parameter(weight)), ("channels", .code("\(c)")), ("kernel", .code("\(l.kernel)")),
+                            ("into", .fixed(relaid))]))
+            calls.append(.init(
+                comment: "\(l.name) depthwise \(l.kernel)x\(l.kernel)/\(l.stride), \(shape(l.inputShape)) -> \(shape(l.outputShape))",
+                function: "Kernels.depthwiseConv",
+                arguments: [("input", .tensor(input)), ("batch", .code("s.n")), ("height", .code("\(l.inputShape.height)")),
+                            ("width", .code("\(l.inputShape.width)")), ("channels", .code("\(c)"))]
+                    + geometry
+                    + [("weights", .fixed(relaid)), ("bias", .fixed(zeroBias)), ("activation", .code(".identity")),
+                       ("output", .tensor(z)), ("pool", .code("pool"))]))
+        default:
+            preconditionFailure("not a convolution: \(l.name)")
+        }
+        convStates[l.name] = state
+        let out = program.buffer("\(l.name) output", l.outputShape.elements)
+        let bnName = bn(l)
+        calls.append(.init(
+            comment: "\(l.name) BatchNorm (batch statistics) + \(l.activation?.rawValue ?? "identity")",
+            function: "TrainingKernels.batchNormForwardTraining",
+            arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
+                        ("channels", .code("\(l.outputShape.channels)")),
+                        ("gamma", .parameter("\(bnName).weight")), ("beta", .parameter("\(bnName).bias")),
+                        ("eps", .code("\(plan.batchNorm.eps)")), ("momentum", .code("\(plan.batchNorm.momentum)")),
+                        ("activation", .code(act(l.activation))), ("output", .tensor(out)),
+                        ("savedMean", .fixed(statistics)), ("savedInvStd", .fixed(statistics + l.outputShape.channels)),
+                        ("runningMean", .parameter("\(bnName).running_mean")),
+                        ("runningVar", .parameter("\(bnName).running_var")), ("pool", .code("pool"))]))
+        return out
+    }
+
+    mutating func forward(_ l: PlannedLayer, block: PlannedBlock, into calls: inout [TrainingProgram.Call]) {
+        switch l.operation {
+        case .stemConvolution:
+            valueOf[l.output] = convolutionForward(l, input: -1, into: &calls)
+        case .depthwiseConvolution:
+            valueOf[l.output] = convolutionForward(l, input: valueOf[l.input]!, into: &calls)
+        case .pointwiseConvolution:
+            let out = convolutionForward(l, input: valueOf[l.input]!, into: &calls)
+            guard let residual = l.residual else {
+                valueOf[l.output] = out
+                return
+            }
+            let sum = program.buffer("\(block.name) output", l.outputShape.elements)
+            let probability = block.stochasticDepth ?? 0
+            var keep: Int?
+            if probability > 0 {
+                let k = program.buffer("\(block.name) drop-path keep", 1)
+                keep = k
+                calls.append(.init(
+                    comment: "\(block.name) stochastic depth: keep each image's branch with probability \(1 - probability)",
+                    function: "TrainingKernels.stochasticDepthMask",
+                    arguments: [("batch", .code("s.n")), ("probability", .code("\(probability)")), ("into", .tensor(k)),
+                                ("random", .code("&random"))],
+                    condition: "s.options.stochasticDepth"))
+            }
+            calls.append(.init(
+                comment: "\(block.name) identity shortcut" + (keep != nil ? " with stochastic depth" : ""),
+                function: "TrainingKernels.residualAdd",
+                arguments: [("shortcut", .tensor(valueOf[residual]!)), ("branch", .tensor(out)),
+                            ("keep", keep.map { .optionalTensor($0, condition: "s.options.stochasticDepth") } ?? .code("nil")), ("batch", .code("s.n")),
+                            ("perImage", .code("\(l.outputShape.elements)")), ("output", .tensor(sum)),
+                            ("pool", .code("pool"))]))
+            blockShortcut[block.name] = (valueOf[residual]!, keep, out)
+            valueOf[l.output] = sum
+        case .squeezeExcitation:
+            let c = l.inputShape.channels, s = l.squeezeChannels ?? 1
+            let input = valueOf[l.input]!
+            let out = program.buffer("\(l.name) output", l.inputShape.elements)
+            let pooled = program.buffer("\(l.name) pooled", c)
+            let hidden = program.buffer("\(l.name) hidden", s)
+            let scale = program.buffer("\(l.name) scale", c)
+            seStates[l.name] = (input, pooled, hidden, scale)
+            if (program.largestSqueezeExcite?.channels ?? 0) < c || (program.largestSqueezeExcite?.squeeze ?? 0) < s {
+                program.largestSqueezeExcite = (max(c, program.largestSqueezeExcite?.channels ?? 0),
+                                                max(s, program.largestSqueezeExcite?.squeeze ?? 0))
+            }
+            calls.append(.init(
+                comment: "\(l.name) squeeze-excitation \(c) -> \(s) -> \(c) on \(shape(l.inputShape))",
+                function: "TrainingKernels.squeezeExciteForwardTraining",
+                arguments: [("input", .tensor(input)), ("output", .tensor(out)), ("batch", .code("s.n")),
+                            ("pixels", .code("\(l.inputShape.pixels)")), ("channels", .code("\(c)")),
+                            ("squeezeChannels", .code("\(s)")),
+                            ("reduceWeights", .parameter(l.parameters[0])), ("reduceBias", .parameter(l.parameters[1])),
+                            ("activation", .code(act(l.activation))),
+                            ("expandWeights", .parameter(l.parameters[2])), ("expandBias", .parameter(l.parameters[3])),
+                            ("savedPooled", .tensor(pooled)), ("savedHidden", .tensor(hidden)),
+                            ("savedScale", .tensor(scale)), ("pool", .code("pool"))]))
+            valueOf[l.output] = out
+        case .globalAveragePool:
+            let pooled = program.buffer("avgpool output", l.outputShape.channels)
+            calls.append(.init(
+                comment: "\(l.name) global average pool, \(shape(l.inputShape)) -> [n, \(l.outputShape.channels)]",
+                function: "Kernels.globalAveragePool",
+                arguments: [("input", .tensor(valueOf[l.input]!)), ("batch", .code("s.n")),
+                            ("pixels", .code("\(l.inputShape.pixels)")), ("channels", .code("\(l.inputShape.channels)")),
+                            ("output", .tensor(pooled)), ("pool", .code("pool"))]))
+            valueOf[l.output] = pooled
+            classifier = (pooled, -1, -1, -1, valueOf[l.input]!)
+        case .linear:
+            let features = l.inputShape.channels, classes = l.outputShape.channels
+            let mask = program.buffer("dropout mask", features)
+            let dropped = program.buffer("dropout output", features)
+            let logits = program.buffer("logits", classes)
+            calls.append(.init(
+                comment: "dropout p=\(plan.dropout) (when options.dropout) on [n, \(features)]",
+                function: "TrainingKernels.dropoutForward",
+                arguments: [("input", .tensor(valueOf[l.input]!)), ("output", .tensor(dropped)),
+                            ("count", .code("\(features) &* s.n")),
+                            ("probability", .code("s.options.dropout ? \(plan.dropout) : 0")),
+                            ("mask", .tensor(mask)), ("random", .code("&random"))]))
+            calls.append(.init(
+                comment: "\(l.name) linear, [n, \(features)] -> [n, \(classes)]",
+                function: "Kernels.linear",
+                arguments: [("input", .tensor(dropped)), ("batch", .code("s.n")), ("inFeatures", .code("\(features)")),
+                            ("weights", .parameter(l.parameters[0])), ("bias", .parameter(l.parameters[1])),
+                            ("outFeatures", .code("\(classes)")), ("output", .tensor(logits)), ("pool", .code("pool"))]))
+            let gradLogits = program.buffer("logits gradient", classes)
+            calls.append(.init(
+                comment: "mean cross-entropy (label smoothing options.labelSmoothing) and its gradient",
+                function: "CrossEntropy.forwardBackward",
+                arguments: [("logits", .tensor(logits)), ("labels", .code("s.labels")), ("classes", .code("\(classes)")),
+                            ("labelSmoothing", .code("s.options.labelSmoothing")), ("gradLogits", .tensor(gradLogits))],
+                condition: nil, isTry: true))
+            calls.append(.init(
+                comment: "hand the logits to the caller",
+                function: "s.logits.update",
+                arguments: [("from", .tensor(logits)), ("count", .code("\(classes) &* s.n"))]))
+            valueOf[l.output] = logits
+            gradientOf[l.output] = gradLogits
+            classifier = (classifier!.pooled, mask, dropped, logits, classifier!.headOutput)
+        }
+    }
+
+    // MARK: backward
+
+    mutating func buildBackward() {
+        for block in plan.blocks.reversed() {
+            var calls: [TrainingProgram.Call] = []
+            for layer in block.layers.reversed() { backward(layer, block: block, into: &calls) }
+            program.backward.append(.init(name: functionName(block) + "_backward", block: block.name, summary: block.summary, calls: calls))
+        }
+    }
+
+    /// The gradient buffer of a plan tensor, created on first use.
+    mutating func gradient(_ tensor: Int, _ name: String) -> Int {
+        if let g = gradientOf[tensor] { return g }
+        let g = program.buffer("gradient of \(name)", program.buffers[valueOf[tensor]!].floatsPerImage)
+        gradientOf[tensor] = g
+        return g
+    }
+
+    /// Backward of conv + BN + activation given the gradient of the layer's output (in `gradOut`,
+    /// overwritten in place by the BN backward), writing the gradient of its input to `gradIn`.
+    mutating func convolutionBackward(_ l: PlannedLayer, gradOut: Int, gradIn: Int?, into calls: inout [TrainingProgram.Call]) {
+        let state = convStates[l.name]!
+        let bnName = bn(l)
+        let c = l.outputShape.channels
+        calls.append(.init(
+            comment: "\(l.name) backward through \(l.activation?.rawValue ?? "identity") and BatchNorm (in place)",
+            function: "TrainingKernels.batchNormActivationBackward",
+            arguments: [("gradOutput", .tensor(gradOut)), ("input", .tensor(state.preActivation)),
+                        ("pixels", .code("\(l.outputShape.pixels) &* s.n")), ("channels", .code("\(c)")),
+                        ("gamma", .parameter("\(bnName).weight")), ("beta", .parameter("\(bnName).bias")),
+                        ("savedMean", .fixed(state.statistics)), ("savedInvStd", .fixed(state.statistics + c)),
+                        ("activation", .code(act(l.activation))), ("gradInput", .tensor(gradOut)),
+                        ("gradGamma", .gradient("\(bnName).weight")), ("gradBeta", .gradient("\(bnName).bias")),
+                        ("pool", .code("pool"))]))
+        let weight = l.parameters[0]
+        let geometry: [(String, TrainingProgram.Arg)] = [
+            ("kernel", .code("\(l.kernel)")), ("stride", .code("\(l.stride)")),
+            ("padTop", .code("\(l.padding.top)")), ("padLeft", .code("\(l.padding.left)")),
+            ("outHeight", .code("\(l.outputShape.height)")), ("outWidth", .code("\(l.outputShape.width)")),
+        ]
+        switch l.operation {
+        case .stemConvolution:
+            calls.append(.init(
+                comment: "\(l.name) stem weight gradient (the image needs none)",
+                function: "TrainingKernels.stemConvBackwardWeights",
+                arguments: [("gradOutput", .tensor(gradOut)), ("input", .code("s.x")), ("batch", .code("s.n")),
+                            ("inChannels", .code("\(l.inputShape.channels)")), ("height", .code("\(l.inputShape.height)")),
+                            ("width", .code("\(l.inputShape.width)"))] + geometry
+                    + [("outChannels", .code("\(c)")), ("gradWeights", .gradient(weight)),
+                       ("workspace", .code("s.ws")), ("pool", .code("pool"))]))
+        case .pointwiseConvolution:
+            calls.append(.init(
+                comment: "\(l.name) conv 1x1 backward: input and weight gradients",
+                function: "TrainingKernels.pointwiseConvBackward",
+                arguments: [("gradOutput", .tensor(gradOut)), ("input", .tensor(state.input)), ("weights", .parameter(weight)),
+                            ("pixels", .code("\(l.inputShape.pixels) &* s.n")), ("inChannels", .code("\(l.inputShape.channels)")),
+                            ("outChannels", .code("\(c)")), ("gradInput", gradIn.map { .tensor($0) } ?? .code("nil")),
+                            ("gradWeights", .gradient(weight)), ("pool", .code("pool"))]))
+        case .depthwiseConvolution:
+            let relaid = state.depthwiseWeights!, taps = l.kernel * l.kernel
+            calls.append(.init(
+                comment: "\(l.name) depthwise gradient buffer (kernel layout) starts at zero",
+                function: "TrainingKernels.zero",
+                arguments: [("", .fixed(relaid + taps * c)), ("count", .code("\(taps * c)"))]))
+            calls.append(.init(
+                comment: "\(l.name) depthwise backward: input and weight gradients",
+                function: "TrainingKernels.depthwiseConvBackward",
+                arguments: [("gradOutput", .tensor(gradOut)), ("input", .tensor(state.input)), ("batch", .code("s.n")),
+                            ("height", .code("\(l.inputShape.height)")), ("width", .code("\(l.inputShape.width)")),
+                            ("channels", .code("\(c)"))] + geometry
+                    + [("weights", .fixed(relaid)), ("gradInput", gradIn.map { .tensor($0) } ?? .code("nil")),
+                       ("gradWeights", .fixed(relaid + taps * c)), ("pool", .code("pool"))]))
+            calls.append(.init(
+                comment: "\(l.name) weight gradient back to PyTorch's [C][1][k][k]",
+                function: "TrainingSupport.accumulateDepthwiseGradient",
+                arguments: [("", .fixed(relaid + taps * c)), ("channels", .code("\(c)")), ("kernel", .code("\(l.kernel)")),
+                            ("into", .gradient(weight))]))
+        default:
+            preconditionFailure("not a convolution: \(l.name)")
+        }
+    }
+
+    mutating func backward(_ l: PlannedLayer, block: PlannedBlock, into calls: inout [TrainingProgram.Call]) {
+        switch l.operation {
+        case .linear:
+            let cls = classifier!
+            let features = l.inputShape.channels, classes = l.outputShape.channels
+            let gradDropped = program.buffer("gradient of dropout output", features)
+            calls.append(.init(
+                comment: "\(l.name) linear backward",
+                function: "TrainingKernels.linearBackward",
+                arguments: [("gradOutput", .tensor(gradientOf[l.output]!)), ("input", .tensor(cls.dropped)),
+                            ("weights", .parameter(l.parameters[0])), ("batch", .code("s.n")),
+                            ("inFeatures", .code("\(features)")), ("outFeatures", .code("\(classes)")),
+                            ("gradInput", .tensor(gradDropped)), ("gradWeights", .gradient(l.parameters[0])),
+                            ("gradBias", .gradient(l.parameters[1])), ("pool", .code("pool"))]))
+            calls.append(.init(
+                comment: "dropout backward",
+                function: "TrainingKernels.dropoutBackward",
+                arguments: [("gradOutput", .tensor(gradDropped)), ("mask", .tensor(cls.mask)),
+                            ("count", .code("\(features) &* s.n")), ("gradInput", .tensor(gradient(l.input, "avgpool")))]))
+        case .globalAveragePool:
+            calls.append(.init(
+                comment: "\(l.name) backward: spread each channel's gradient over the \(l.inputShape.pixels) pixels",
+                function: "TrainingKernels.globalAveragePoolBackward",
+                arguments: [("gradOutput", .tensor(gradientOf[l.output]!)), ("batch", .code("s.n")),
+                            ("pixels", .code("\(l.inputShape.pixels)")), ("channels", .code("\(l.inputShape.channels)")),
+                            ("gradInput", .tensor(gradient(l.input, "head output"))), ("pool", .code("pool"))]))
+        case .squeezeExcitation:
+            let state = seStates[l.name]!
+            let c = l.inputShape.channels, s = l.squeezeChannels ?? 1
+            // SE reads and writes one plan tensor; in training its input and output are separate
+            // buffers, so the gradient with respect to its input is a new buffer, and from here on
+            // (the depthwise layer before it) the plan tensor's gradient means that one.
+            let gradOutput = gradientOf[l.output]!
+            let gradInput = program.buffer("gradient of \(l.name) input", l.inputShape.elements)
+            calls.append(.init(
+                comment: "\(l.name) squeeze-excitation backward",
+                function: "TrainingKernels.squeezeExciteBackward",
+                arguments: [("gradOutput", .tensor(gradOutput)), ("input", .tensor(state.input)),
+                            ("batch", .code("s.n")), ("pixels", .code("\(l.inputShape.pixels)")),
+                            ("channels", .code("\(c)")), ("squeezeChannels", .code("\(s)")),
+                            ("reduceWeights", .parameter(l.parameters[0])), ("activation", .code(act(l.activation))),
+                            ("expandWeights", .parameter(l.parameters[2])),
+                            ("savedPooled", .tensor(state.pooled)), ("savedHidden", .tensor(state.hidden)),
+                            ("savedScale", .tensor(state.scale)), ("gradInput", .tensor(gradInput)),
+                            ("gradReduceWeights", .gradient(l.parameters[0])), ("gradReduceBias", .gradient(l.parameters[1])),
+                            ("gradExpandWeights", .gradient(l.parameters[2])), ("gradExpandBias", .gradient(l.parameters[3])),
+                            ("workspace", .code("s.ws")), ("pool", .code("pool"))]))
+            gradientOf[l.input] = gradInput
+        case .stemConvolution:
+            convolutionBackward(l, gradOut: gradientOf[l.output]!, gradIn: nil, into: &calls)
+        case .depthwiseConvolution, .pointwiseConvolution:
+            var gradOut = gradientOf[l.output]!
+            if l.residual != nil, let shortcut = blockShortcut[block.name] {
+                // out = shortcut + keep * branch: the branch gets keep * gradOut; the shortcut's
+                // gradient (gradOut itself) is added after the block's first layer writes its own.
+                let gradBranch = program.buffer("gradient of \(block.name) branch", l.outputShape.elements)
+                calls.append(.init(
+                    comment: "\(block.name) shortcut backward: the branch's gradient",
+                    function: "TrainingKernels.residualAddBackward",
+                    arguments: [("gradOutput", .tensor(gradOut)),
+                                ("keep", shortcut.keep.map { .optionalTensor($0, condition: "s.options.stochasticDepth") } ?? .code("nil")),
+                                ("batch", .code("s.n")), ("perImage", .code("\(l.outputShape.elements)")),
+                                ("gradBranch", .tensor(gradBranch)), ("pool", .code("pool"))]))
+                pendingShortcutGradient = (block.name, gradOut, l.residual!)
+                gradOut = gradBranch
+            }
+            let isFirstOfBlock = block.layers.first?.name == l.name
+            let gradIn = gradient(l.input, "\(l.name) input")
+            convolutionBackward(l, gradOut: gradOut, gradIn: gradIn, into: &calls)
+            if isFirstOfBlock, let pending = pendingShortcutGradient, pending.block == block.name {
+                calls.append(.init(
+                    comment: "\(block.name) shortcut gradient joins the branch's",
+                    function: "TrainingKernels.accumulate",
+                    arguments: [("", .tensor(gradIn)), ("", .tensor(pending.gradient)),
+                                ("count", .code("\(l.inputShape.elements) &* s.n")), ("pool", .code("pool"))]))
+                pendingShortcutGradient = nil
+            }
+        }
+    }
+
+    var pendingShortcutGradient: (block: String, gradient: Int, tensor: Int)?
+}

@@ -1,0 +1,221 @@
+import Foundation
+
+/// What the generated training code tells the runtime: where each parameter lives in the flat
+/// parameter buffer (torchvision layout, `state_dict` order) and how big its buffers are.
+public struct TrainingDescriptor: Sendable {
+    /// Trainable tensors (weights, BatchNorm weight/bias, biases); gradients use the same offsets.
+    public let parameterSlots: [ParameterSlot]
+    /// BatchNorm running statistics (state, updated by train-mode forward passes).
+    public let stateSlots: [ParameterSlot]
+    /// Floats of the parameter buffer (and of the gradient buffer).
+    public let parameterFloats: Int
+    /// Floats per image of the training arena: saved activations and gradients, with reuse.
+    public let arenaFloatsPerImage: Int
+    /// Floats of batch-independent scratch: BatchNorm batch statistics, re-laid depthwise weights.
+    public let fixedFloats: Int
+
+    public init(parameterSlots: [ParameterSlot], stateSlots: [ParameterSlot], parameterFloats: Int,
+                arenaFloatsPerImage: Int, fixedFloats: Int) {
+        self.parameterSlots = parameterSlots
+        self.stateSlots = stateSlots
+        self.parameterFloats = parameterFloats
+        self.arenaFloatsPerImage = arenaFloatsPerImage
+        self.fixedFloats = fixedFloats
+    }
+
+    public var allSlots: [ParameterSlot] { parameterSlots + stateSlots }
+
+    /// Bytes of the training memory at a batch size: parameters, gradients, fixed scratch and arena.
+    public func bytes(batch: Int) -> Int { (2 * parameterFloats + fixedFloats + arenaFloatsPerImage * batch) * 4 }
+}
+
+/// Switches of one training step.
+public struct TrainingOptions: Sendable {
+    /// Dropout before the classifier at the spec's rate (off: identity, as in `effnet grad`).
+    public var dropout: Bool
+    /// Stochastic depth on residual blocks at the spec's per-block rates.
+    public var stochasticDepth: Bool
+    /// Cross-entropy label smoothing.
+    public var labelSmoothing: Double
+
+    public init(dropout: Bool = true, stochasticDepth: Bool = true, labelSmoothing: Double = 0) {
+        self.dropout = dropout
+        self.stochasticDepth = stochasticDepth
+        self.labelSmoothing = labelSmoothing
+    }
+
+    /// Deterministic: train-mode BatchNorm only (the gradient-parity setting).
+    public static let deterministic = TrainingOptions(dropout: false, stochasticDepth: false, labelSmoothing: 0)
+}
+
+public enum TrainingInputError: Error, CustomStringConvertible, Equatable {
+    case wrongShape(model: String, expected: [Int], found: [Int])
+    case labelCount(expected: Int, found: Int)
+    case labelOutOfRange(index: Int, label: Int, classes: Int)
+    case batchTooSmall(model: String)
+
+    public var description: String {
+        switch self {
+        case let .wrongShape(model, expected, found):
+            return "\(model) trains on NCHW float32 batches of shape [N, \(expected.map(String.init).joined(separator: ", "))];"
+                + " got [\(found.map(String.init).joined(separator: ", "))]"
+        case let .labelCount(expected, found):
+            return "the batch has \(expected) images but \(found) labels"
+        case let .labelOutOfRange(index, label, classes):
+            return "label \(label) of image \(index) is outside 0..<\(classes)"
+        case let .batchTooSmall(model):
+            return "\(model): train-mode BatchNorm needs at least 2 images per batch"
+        }
+    }
+}
+
+/// A generated model in training form (`EfficientNetB0Training`, ...): parameters in PyTorch
+/// layout, train-mode forward, loss and a generated backward pass, no allocation per step.
+public protocol TrainableModel: AnyObject {
+    static var descriptor: ModelDescriptor { get }
+    static var trainingDescriptor: TrainingDescriptor { get }
+
+    init(weights: any WeightStore, pool: WorkerPool) throws
+
+    /// All parameters and running statistics, at the slots' offsets.
+    var parameters: UnsafeMutablePointer<Float> { get }
+    /// Gradients of the last step, at the parameter slots' offsets.
+    var gradients: UnsafeMutablePointer<Float> { get }
+    /// Random state for dropout and stochastic depth (saved with checkpoints).
+    var random: CounterRandom { get set }
+
+    /// Train-mode forward, mean cross-entropy and backward. Overwrites `gradients`, updates the
+    /// BatchNorm running statistics, writes the logits, returns the loss. Sizes are trusted:
+    /// use `trainStep(images:labels:options:)` for checked input.
+    func trainStep(input: UnsafePointer<Float>, labels: [Int], batch: Int, options: TrainingOptions,
+                   logits: UnsafeMutablePointer<Float>) throws -> Double
+}
+
+public struct TrainingStepResult: Sendable {
+    public var loss: Double
+    public var logits: HostTensor
+}
+
+extension TrainableModel {
+    public init(weights: any WeightStore) throws { try self.init(weights: weights, pool: .shared) }
+
+    /// Checks the batch and labels, then runs one training step (no optimizer update).
+    public func trainStep(images: HostTensor, labels: [Int], options: TrainingOptions) throws -> TrainingStepResult {
+        let d = Self.descriptor
+        guard images.shape.count == 4, images.shape[0] >= 1, Array(images.shape.dropFirst()) == d.inputShape else {
+            throw TrainingInputError.wrongShape(model: d.name, expected: d.inputShape, found: images.shape)
+        }
+        let batch = images.shape[0]
+        guard batch >= 2 else { throw TrainingInputError.batchTooSmall(model: d.name) }
+        guard labels.count == batch else { throw TrainingInputError.labelCount(expected: batch, found: labels.count) }
+        if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= d.classes }) {
+            throw TrainingInputError.labelOutOfRange(index: bad, label: labels[bad], classes: d.classes)
+        }
+        if let bad = images.values.firstIndex(where: { !$0.isFinite }) {
+            throw ModelInputError.nonFinite(model: d.name, index: bad)
+        }
+        var logits = [Float](repeating: 0, count: batch * d.classes)
+        let loss = try images.values.withUnsafeBufferPointer { x in
+            try logits.withUnsafeMutableBufferPointer { y in
+                try trainStep(input: x.baseAddress!, labels: labels, batch: batch, options: options, logits: y.baseAddress!)
+            }
+        }
+        return TrainingStepResult(loss: loss, logits: HostTensor(shape: [batch, d.classes], values: logits))
+    }
+
+    /// A tensor of the parameter buffer (or running statistics) by torchvision name.
+    public func parameter(_ name: String) -> HostTensor? {
+        slotTensor(name, from: parameters)
+    }
+
+    /// The gradient of a trainable parameter by torchvision name.
+    public func gradient(_ name: String) -> HostTensor? {
+        guard Self.trainingDescriptor.parameterSlots.contains(where: { $0.name == name }) else { return nil }
+        return slotTensor(name, from: gradients)
+    }
+
+    /// Every parameter and running statistic, torchvision names, for saving as safetensors.
+    public func exportWeights() -> [(name: String, tensor: HostTensor)] {
+        Self.descriptor.parameters.compactMap { p in parameter(p.name).map { (p.name, $0) } }
+    }
+
+    private func slotTensor(_ name: String, from buffer: UnsafeMutablePointer<Float>) -> HostTensor? {
+        guard let slot = Self.trainingDescriptor.allSlots.first(where: { $0.name == name }),
+              let shape = Self.descriptor.parameters.first(where: { $0.name == name })?.shape else { return nil }
+        return HostTensor(shape: shape, values: Array(UnsafeBufferPointer(start: buffer + slot.offset, count: slot.count)))
+    }
+}
+
+/// Owns the flat buffers of a training model. Generated training classes keep one.
+public final class TrainingBuffers: @unchecked Sendable {
+    public let parameters: UnsafeMutablePointer<Float>
+    public let gradients: UnsafeMutablePointer<Float>
+    public let fixed: UnsafeMutablePointer<Float>
+    public let arena = ActivationArena()
+
+    /// Loads every parameter and running statistic by name and shape from `store`.
+    public init(descriptor: ModelDescriptor, training: TrainingDescriptor, store: any WeightStore) throws {
+        parameters = .allocate(capacity: max(training.parameterFloats, 1))
+        parameters.initialize(repeating: 0, count: max(training.parameterFloats, 1))
+        gradients = .allocate(capacity: max(training.parameterFloats, 1))
+        gradients.initialize(repeating: 0, count: max(training.parameterFloats, 1))
+        fixed = .allocate(capacity: max(training.fixedFloats, 1))
+        fixed.initialize(repeating: 0, count: max(training.fixedFloats, 1))
+        let shapes = Dictionary(uniqueKeysWithValues: descriptor.parameters.map { ($0.name, $0.shape) })
+        // On a throw the object is fully initialised, so deinit frees the buffers.
+        for slot in training.allSlots {
+            let tensor = try store.tensor(slot.name, shape: shapes[slot.name] ?? [slot.count])
+            (parameters + slot.offset).update(from: tensor.values, count: slot.count)
+        }
+    }
+
+    deinit {
+        parameters.deallocate()
+        gradients.deallocate()
+        fixed.deallocate()
+    }
+}
+
+/// Small helpers the generated training code calls between kernels.
+public enum TrainingSupport {
+    /// Adds a depthwise weight gradient in the kernel layout [k][k][C] into PyTorch's [C][1][k][k].
+    public static func accumulateDepthwiseGradient(_ kernelLayout: UnsafePointer<Float>, channels: Int, kernel: Int,
+                                                   into torchLayout: UnsafeMutablePointer<Float>) {
+        let taps = kernel * kernel
+        for c in 0..<channels {
+            for t in 0..<taps {
+                torchLayout[c * taps + t] += kernelLayout[t * channels + c]
+            }
+        }
+    }
+}
+
+/// Everything one generated training step's functions read: the batch size, the caller's input,
+/// the arena (`t`), parameters (`p`), gradients (`g`), fixed scratch (`f`), kernel workspace.
+public struct TrainingStepContext {
+    public let n: Int
+    public let x: UnsafePointer<Float>
+    public let t: UnsafeMutablePointer<Float>
+    public let p: UnsafeMutablePointer<Float>
+    public let g: UnsafeMutablePointer<Float>
+    public let f: UnsafeMutablePointer<Float>
+    public let ws: UnsafeMutablePointer<Float>
+    public let options: TrainingOptions
+    public let labels: [Int]
+    public let logits: UnsafeMutablePointer<Float>
+
+    public init(n: Int, x: UnsafePointer<Float>, t: UnsafeMutablePointer<Float>, p: UnsafeMutablePointer<Float>,
+                g: UnsafeMutablePointer<Float>, f: UnsafeMutablePointer<Float>, ws: UnsafeMutablePointer<Float>,
+                options: TrainingOptions, labels: [Int], logits: UnsafeMutablePointer<Float>) {
+        self.n = n
+        self.x = x
+        self.t = t
+        self.p = p
+        self.g = g
+        self.f = f
+        self.ws = ws
+        self.options = options
+        self.labels = labels
+        self.logits = logits
+    }
+}

@@ -1,0 +1,182 @@
+import EffNetRuntime
+import XCTest
+
+final class TrainingConvolutionBackwardTests: XCTestCase {
+    // MARK: Pointwise
+
+    private func checkPointwise(pixels: Int, inChannels: Int, outChannels: Int, seed: UInt64, finiteDifferences: Bool,
+                                file: StaticString = #filePath, line: UInt = #line) {
+        var rng = TestRandom(seed: seed)
+        let x = rng.floats(pixels * inChannels, -2, 2)
+        let w = rng.floats(outChannels * inChannels)
+        let dZ = rng.floats(pixels * outChannels)
+        let xd = TrainingReference.doubles(x), wd = TrainingReference.doubles(w), dZd = TrainingReference.doubles(dZ)
+        // Naive: dX = dZ·W, dW = dZᵀ·X.
+        var refIn = [Double](repeating: 0, count: x.count), refW = [Double](repeating: 0, count: w.count)
+        for p in 0..<pixels {
+            for co in 0..<outChannels {
+                for ci in 0..<inChannels {
+                    refIn[p * inChannels + ci] += dZd[p * outChannels + co] * wd[co * inChannels + ci]
+                    refW[co * inChannels + ci] += dZd[p * outChannels + co] * xd[p * inChannels + ci]
+                }
+            }
+        }
+        let label = "pointwise bwd p\(pixels) \(inChannels)->\(outChannels)"
+        for pool in testPools {
+            var gIn = [Float](repeating: .nan, count: x.count)
+            var gW = [Float](repeating: 1, count: w.count)  // accumulates onto 1
+            TrainingKernels.pointwiseConvBackward(gradOutput: dZ, input: x, weights: w, pixels: pixels,
+                                                  inChannels: inChannels, outChannels: outChannels, gradInput: &gIn,
+                                                  gradWeights: &gW, pool: pool)
+            assertClose(gIn, refIn, "\(label) gradInput threads \(pool.threadCount)", file: file, line: line)
+            assertClose(gW, refW.map { $0 + 1 }, "\(label) gradWeights threads \(pool.threadCount)", file: file, line: line)
+            var gW2 = [Float](repeating: 0, count: w.count)
+            TrainingKernels.pointwiseConvBackward(gradOutput: dZ, input: x, weights: w, pixels: pixels,
+                                                  inChannels: inChannels, outChannels: outChannels, gradInput: nil,
+                                                  gradWeights: &gW2, pool: pool)
+            assertClose(gW2, refW, "\(label) gradWeights without gradInput threads \(pool.threadCount)",
+                        file: file, line: line)
+            if finiteDifferences && pool.threadCount == 2 {
+                let loss = { (x: [Double], w: [Double]) in
+                    TrainingReference.dot(dZd, TrainingReference.pointwise(x, w, pixels: pixels, inChannels: inChannels,
+                                                                            outChannels: outChannels))
+                }
+                TrainingReference.checkFiniteDifferences(gIn, base: xd, label + " input", file: file, line: line) { loss($0, wd) }
+                TrainingReference.checkFiniteDifferences(gW2, base: wd, label + " weights", file: file, line: line) { loss(xd, $0) }
+            }
+        }
+    }
+
+    func testPointwiseBackwardMatchesNaiveAndFiniteDifferences() {
+        checkPointwise(pixels: 7, inChannels: 3, outChannels: 13, seed: 1, finiteDifferences: true)
+        checkPointwise(pixels: 45, inChannels: 13, outChannels: 5, seed: 2, finiteDifferences: true)
+        checkPointwise(pixels: 300, inChannels: 24, outChannels: 40, seed: 3, finiteDifferences: false)
+        checkPointwise(pixels: 64, inChannels: 72, outChannels: 34, seed: 4, finiteDifferences: false)
+    }
+
+    // MARK: Depthwise
+
+    private typealias Geometry = TrainingReference.ConvGeometry
+
+    private func checkDepthwise(_ g: Geometry, seed: UInt64, finiteDifferences: Bool = true,
+                                file: StaticString = #filePath, line: UInt = #line) {
+        var rng = TestRandom(seed: seed)
+        let x = rng.floats(g.inputCount, -2, 2)
+        let w = rng.floats(g.kernel * g.kernel * g.channels)
+        let dZ = rng.floats(g.outputCount)
+        let xd = TrainingReference.doubles(x), wd = TrainingReference.doubles(w), dZd = TrainingReference.doubles(dZ)
+        let ref = TrainingReference.depthwiseBackward(dZd, xd, wd, g)
+        let label = "depthwise bwd b\(g.batch) \(g.height)x\(g.width)x\(g.channels) k\(g.kernel) s\(g.stride) "
+            + "pad \(g.padTop),\(g.padLeft) out \(g.outHeight)x\(g.outWidth)"
+        for pool in testPools {
+            var gIn = [Float](repeating: .nan, count: x.count)
+            var gW = [Float](repeating: 1, count: w.count)
+            TrainingKernels.depthwiseConvBackward(
+                gradOutput: dZ, input: x, batch: g.batch, height: g.height, width: g.width, channels: g.channels,
+                kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft, outHeight: g.outHeight,
+                outWidth: g.outWidth, weights: w, gradInput: &gIn, gradWeights: &gW, pool: pool)
+            assertClose(gIn, ref.input, "\(label) gradInput threads \(pool.threadCount)", file: file, line: line)
+            assertClose(gW, ref.weights.map { $0 + 1 }, "\(label) gradWeights threads \(pool.threadCount)",
+                        file: file, line: line)
+            var gW2 = [Float](repeating: 0, count: w.count)
+            TrainingKernels.depthwiseConvBackward(
+                gradOutput: dZ, input: x, batch: g.batch, height: g.height, width: g.width, channels: g.channels,
+                kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft, outHeight: g.outHeight,
+                outWidth: g.outWidth, weights: w, gradInput: nil, gradWeights: &gW2, pool: pool)
+            assertClose(gW2, ref.weights, "\(label) gradWeights without gradInput threads \(pool.threadCount)",
+                        file: file, line: line)
+            if finiteDifferences && pool.threadCount == 2 {
+                let loss = { (x: [Double], w: [Double]) in TrainingReference.dot(dZd, TrainingReference.depthwise(x, w, g)) }
+                TrainingReference.checkFiniteDifferences(gIn, base: xd, label + " input", file: file, line: line) { loss($0, wd) }
+                TrainingReference.checkFiniteDifferences(gW2, base: wd, label + " weights", file: file, line: line) { loss(xd, $0) }
+            }
+        }
+    }
+
+    func testDepthwiseBackwardStrideOneSymmetricPadding() {
+        checkDepthwise(Geometry(batch: 1, height: 9, width: 7, channels: 13, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                                outHeight: 9, outWidth: 7), seed: 10)
+        checkDepthwise(Geometry(batch: 3, height: 6, width: 6, channels: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                                outHeight: 6, outWidth: 6), seed: 11)
+        checkDepthwise(Geometry(batch: 1, height: 7, width: 10, channels: 3, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                                outHeight: 7, outWidth: 10), seed: 12)
+        checkDepthwise(Geometry(batch: 3, height: 8, width: 7, channels: 33, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                                outHeight: 8, outWidth: 7), seed: 13, finiteDifferences: false)
+    }
+
+    func testDepthwiseBackwardStrideTwoSymmetricPadding() {
+        checkDepthwise(Geometry(batch: 1, height: 8, width: 8, channels: 19, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                                outHeight: 4, outWidth: 4), seed: 20)
+        checkDepthwise(Geometry(batch: 3, height: 7, width: 7, channels: 13, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+                                outHeight: 4, outWidth: 4), seed: 21)
+        checkDepthwise(Geometry(batch: 1, height: 9, width: 11, channels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                                outHeight: 5, outWidth: 6), seed: 22, finiteDifferences: false)
+    }
+
+    /// TensorFlow SAME: for stride 2 the extra padding pixel goes bottom/right (padTop 0 when even).
+    func testDepthwiseBackwardTensorFlowSamePadding() {
+        // H=8, k=3, s=2: pad total 1 → top 0, bottom 1; out 4.
+        checkDepthwise(Geometry(batch: 1, height: 8, width: 8, channels: 13, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+                                outHeight: 4, outWidth: 4), seed: 30)
+        // H=10, k=5, s=2: pad total 3 → top 1, bottom 2; out 5.
+        checkDepthwise(Geometry(batch: 3, height: 10, width: 10, channels: 3, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+                                outHeight: 5, outWidth: 5), seed: 31)
+        // H=6, W=9, k=3, s=2, padTop 0: out 3x5 (right pad 1 on the odd width too).
+        checkDepthwise(Geometry(batch: 3, height: 6, width: 9, channels: 32, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+                                outHeight: 3, outWidth: 5), seed: 32, finiteDifferences: false)
+    }
+
+    func testDepthwiseBackwardGenericKernelAndTinyImages() {
+        // k=7 stride 1 (generic path) and a 2x2 image smaller than the kernel.
+        checkDepthwise(Geometry(batch: 1, height: 5, width: 6, channels: 17, kernel: 7, stride: 1, padTop: 3, padLeft: 3,
+                                outHeight: 5, outWidth: 6), seed: 40)
+        checkDepthwise(Geometry(batch: 3, height: 2, width: 2, channels: 21, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                                outHeight: 2, outWidth: 2), seed: 41)
+        checkDepthwise(Geometry(batch: 1, height: 1, width: 1, channels: 5, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                                outHeight: 1, outWidth: 1), seed: 42)
+    }
+
+    // MARK: Stem
+
+    private func checkStem(_ g: Geometry, inChannels: Int, seed: UInt64, finiteDifferences: Bool = true,
+                           file: StaticString = #filePath, line: UInt = #line) {
+        var rng = TestRandom(seed: seed)
+        let x = rng.floats(g.batch * inChannels * g.height * g.width, -2, 2)
+        let w = rng.floats(g.channels * inChannels * g.kernel * g.kernel)
+        let dZ = rng.floats(g.outputCount)
+        let xd = TrainingReference.doubles(x), dZd = TrainingReference.doubles(dZ)
+        let ref = TrainingReference.stemBackwardWeights(dZd, xd, inChannels: inChannels, g)
+        let label = "stem bwd b\(g.batch) \(inChannels)x\(g.height)x\(g.width) -> \(g.channels) k\(g.kernel) "
+            + "s\(g.stride) pad \(g.padTop),\(g.padLeft)"
+        for pool in testPools {
+            var gW = [Float](repeating: 1, count: w.count)
+            var workspace = [Float](repeating: .nan, count: TrainingKernels.stemConvBackwardWorkspaceFloats(
+                inChannels: inChannels, kernel: g.kernel, outChannels: g.channels, threads: pool.threadCount))
+            TrainingKernels.stemConvBackwardWeights(
+                gradOutput: dZ, input: x, batch: g.batch, inChannels: inChannels, height: g.height, width: g.width,
+                kernel: g.kernel, stride: g.stride, padTop: g.padTop, padLeft: g.padLeft, outHeight: g.outHeight,
+                outWidth: g.outWidth, outChannels: g.channels, gradWeights: &gW, workspace: &workspace, pool: pool)
+            let got = gW.map { $0 - 1 }
+            assertClose(got, ref, relativeTolerance: 2e-5, "\(label) threads \(pool.threadCount)", file: file, line: line)
+            if finiteDifferences && pool.threadCount == 2 {
+                TrainingReference.checkFiniteDifferences(got, base: TrainingReference.doubles(w), label,
+                                                         file: file, line: line) { w in
+                    TrainingReference.dot(dZd, TrainingReference.stem(xd, w, inChannels: inChannels, g))
+                }
+            }
+        }
+    }
+
+    func testStemBackwardWeightsMatchesNaiveAndFiniteDifferences() {
+        checkStem(Geometry(batch: 1, height: 9, width: 9, channels: 13, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+                           outHeight: 5, outWidth: 5), inChannels: 3, seed: 50)
+        // TF SAME, even size: padTop 0 and the extra pixel at the bottom/right.
+        checkStem(Geometry(batch: 3, height: 8, width: 10, channels: 8, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+                           outHeight: 4, outWidth: 5), inChannels: 3, seed: 51)
+        checkStem(Geometry(batch: 3, height: 7, width: 6, channels: 5, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+                           outHeight: 7, outWidth: 6), inChannels: 2, seed: 52)
+        // More output pixels than one 1024-pixel tile, so both workers and the partial sums are used.
+        checkStem(Geometry(batch: 3, height: 40, width: 36, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+                           outHeight: 40, outWidth: 36), inChannels: 3, seed: 53, finiteDifferences: false)
+    }
+}
