@@ -923,3 +923,1899 @@ extension EfficientNetB0 {
             """#),
     ]
 }
+
+/// EfficientNetB0 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 15,810,656 floats per image (saved activations and gradients, packed by lifetime); parameters: 5,330,800 floats.
+public final class EfficientNetB0Training: TrainableModel {
+    public static let descriptor = EfficientNetB0.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 5330800,
+        arenaFloatsPerImage: 15810656, fixedFloats: 407328)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 1152, squeezeChannels: 48))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 15810656 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 15810656 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 5330800)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_2_0_forward(s)
+        try features_2_1_forward(s)
+        try features_3_0_forward(s)
+        try features_3_1_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_4_2_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_5_2_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_6_2_forward(s)
+        try features_6_3_forward(s)
+        try features_7_0_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_0_backward(s)
+        features_6_3_backward(s)
+        features_6_2_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_2_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_2_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_1_backward(s)
+        features_3_0_backward(s)
+        features_2_1_backward(s)
+        features_2_0_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 224, width: 224, kernel: 3, stride: 2,
+            padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.p, bias: s.f, outChannels: 32,
+            activation: .identity, output: s.t + 6021120 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 6021120 &* s.n, pixels: 12544 &* s.n, channels: 32,
+            gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 6422528 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312, runningMean: s.p + 928,
+            runningVar: s.p + 960, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 112x112x32 -> 112x112x16, SE 32 -> 8 -> 32
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 1408)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]
+        Kernels.depthwiseConv(input: s.t + 6422528 &* s.n, batch: s.n, height: 112, width: 112, channels: 32,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 1408, bias: s.f,
+            activation: .identity, output: s.t + 6823936 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 6823936 &* s.n, pixels: 12544 &* s.n, channels: 32,
+            gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 7225344 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376, runningMean: s.p + 1344,
+            runningVar: s.p + 1376, pool: pool)
+        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 112, 112, 32]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 7225344 &* s.n, output: s.t + 7626752 &* s.n,
+            batch: s.n, pixels: 12544, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408,
+            reduceBias: s.p + 1664, activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936,
+            savedPooled: s.t + 15810176 &* s.n, savedHidden: s.t + 15810432 &* s.n, savedScale: s.t + 15810208 &* s.n,
+            pool: pool)
+        // features.1.0.block.2 project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]
+        Kernels.pointwiseConv(input: s.t + 7626752 &* s.n, pixels: 12544 &* s.n, inChannels: 32, weights: s.p + 1968,
+            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 8931328 &* s.n,
+            pool: pool)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 8931328 &* s.n, pixels: 12544 &* s.n, channels: 16,
+            gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 9132032 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000, runningMean: s.p + 2512,
+            runningVar: s.p + 2528, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]
+        Kernels.pointwiseConv(input: s.t + 9132032 &* s.n, pixels: 12544 &* s.n, inChannels: 16, weights: s.p + 2544,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
+            beta: s.p + 4176, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 1204224 &* s.n,
+            savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 4272, runningVar: s.p + 4368,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
+        WeightPrep.depthwiseWeights(s.p + 4464, channels: 96, kernel: 3, into: s.f + 2400)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
+        Kernels.depthwiseConv(input: s.t + 1204224 &* s.n, batch: s.n, height: 112, width: 112, channels: 96,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 2400, bias: s.f,
+            activation: .identity, output: s.t + 8028160 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 8028160 &* s.n, pixels: 3136 &* s.n, channels: 96,
+            gamma: s.p + 5328, beta: s.p + 5424, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 8329216 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304, runningMean: s.p + 5520,
+            runningVar: s.p + 5616, pool: pool)
+        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 56, 56, 96]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 8329216 &* s.n, output: s.t + 8630272 &* s.n,
+            batch: s.n, pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712,
+            reduceBias: s.p + 6096, activation: .silu, expandWeights: s.p + 6112, expandBias: s.p + 6496,
+            savedPooled: s.t + 15809984 &* s.n, savedHidden: s.t + 15810448 &* s.n, savedScale: s.t + 15810080 &* s.n,
+            pool: pool)
+        // features.2.0.block.3 project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]
+        Kernels.pointwiseConv(input: s.t + 8630272 &* s.n, pixels: 3136 &* s.n, inChannels: 96, weights: s.p + 6592,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 13735680 &* s.n,
+            pool: pool)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13735680 &* s.n, pixels: 3136 &* s.n, channels: 24,
+            gamma: s.p + 8896, beta: s.p + 8928, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 13810944 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 8960,
+            runningVar: s.p + 8992, pool: pool)
+    }
+
+    /// features.2.1 forward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, SE 144 -> 6 -> 144, identity shortcut
+    private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        Kernels.pointwiseConv(input: s.t + 13810944 &* s.n, pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 9024,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 2408448 &* s.n,
+            pool: pool)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            gamma: s.p + 12480, beta: s.p + 12624, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 2860032 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320, runningMean: s.p + 12768,
+            runningVar: s.p + 12912, pool: pool)
+        // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 13056, channels: 144, kernel: 3, into: s.f + 4752)
+        // features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
+        Kernels.depthwiseConv(input: s.t + 2860032 &* s.n, batch: s.n, height: 56, width: 56, channels: 144, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 4752, bias: s.f,
+            activation: .identity, output: s.t + 3311616 &* s.n, pool: pool)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            gamma: s.p + 14352, beta: s.p + 14496, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 3763200 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608, runningMean: s.p + 14640,
+            runningVar: s.p + 14784, pool: pool)
+        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 56, 56, 144]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3763200 &* s.n, output: s.t + 4214784 &* s.n,
+            batch: s.n, pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928,
+            reduceBias: s.p + 15792, activation: .silu, expandWeights: s.p + 15808, expandBias: s.p + 16672,
+            savedPooled: s.t + 15809408 &* s.n, savedHidden: s.t + 15810464 &* s.n, savedScale: s.t + 15809552 &* s.n,
+            pool: pool)
+        // features.2.1.block.3 project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]
+        Kernels.pointwiseConv(input: s.t + 4214784 &* s.n, pixels: 3136 &* s.n, inChannels: 144, weights: s.p + 16816,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 13886208 &* s.n,
+            pool: pool)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13886208 &* s.n, pixels: 3136 &* s.n, channels: 24,
+            gamma: s.p + 20272, beta: s.p + 20304, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 4666368 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368, runningMean: s.p + 20336,
+            runningVar: s.p + 20368, pool: pool)
+        // features.2.1 stochastic depth: keep each image's branch with probability 0.975
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.t + 15810480 &* s.n,
+                random: &random)
+        }
+        // features.2.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 13810944 &* s.n, branch: s.t + 4666368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 15810480 &* s.n : nil, batch: s.n, perImage: 75264,
+            output: s.t + 13961472 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        Kernels.pointwiseConv(input: s.t + 13961472 &* s.n, pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 20400,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 4666368 &* s.n,
+            pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4666368 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            gamma: s.p + 23856, beta: s.p + 24000, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 5117952 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536, runningMean: s.p + 24144,
+            runningVar: s.p + 24288, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
+        WeightPrep.depthwiseWeights(s.p + 24432, channels: 144, kernel: 5, into: s.f + 7968)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
+        Kernels.depthwiseConv(input: s.t + 5117952 &* s.n, batch: s.n, height: 56, width: 56, channels: 144, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 7968, bias: s.f,
+            activation: .identity, output: s.t + 11985792 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11985792 &* s.n, pixels: 784 &* s.n, channels: 144,
+            gamma: s.p + 28032, beta: s.p + 28176, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 12098688 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824, runningMean: s.p + 28320,
+            runningVar: s.p + 28464, pool: pool)
+        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 28, 28, 144]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 12098688 &* s.n, output: s.t + 12211584 &* s.n,
+            batch: s.n, pixels: 784, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608,
+            reduceBias: s.p + 29472, activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 30352,
+            savedPooled: s.t + 15809696 &* s.n, savedHidden: s.t + 15810496 &* s.n, savedScale: s.t + 15809840 &* s.n,
+            pool: pool)
+        // features.3.0.block.3 project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]
+        Kernels.pointwiseConv(input: s.t + 12211584 &* s.n, pixels: 784 &* s.n, inChannels: 144, weights: s.p + 30496,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 15349152 &* s.n,
+            pool: pool)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15349152 &* s.n, pixels: 784 &* s.n, channels: 40,
+            gamma: s.p + 36256, beta: s.p + 36304, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 15380512 &* s.n, savedMean: s.f + 15168, savedInvStd: s.f + 15208, runningMean: s.p + 36352,
+            runningVar: s.p + 36400, pool: pool)
+    }
+
+    /// features.3.1 forward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        Kernels.pointwiseConv(input: s.t + 15380512 &* s.n, pixels: 784 &* s.n, inChannels: 40, weights: s.p + 36448,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 5569536 &* s.n,
+            pool: pool)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 5569536 &* s.n, pixels: 784 &* s.n, channels: 240,
+            gamma: s.p + 46048, beta: s.p + 46288, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 5757696 &* s.n, savedMean: s.f + 15248, savedInvStd: s.f + 15488, runningMean: s.p + 46528,
+            runningVar: s.p + 46768, pool: pool)
+        // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
+        WeightPrep.depthwiseWeights(s.p + 47008, channels: 240, kernel: 5, into: s.f + 16208)
+        // features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
+        Kernels.depthwiseConv(input: s.t + 5757696 &* s.n, batch: s.n, height: 28, width: 28, channels: 240, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 16208, bias: s.f,
+            activation: .identity, output: s.t + 9332736 &* s.n, pool: pool)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 9332736 &* s.n, pixels: 784 &* s.n, channels: 240,
+            gamma: s.p + 53008, beta: s.p + 53248, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 9520896 &* s.n, savedMean: s.f + 15728, savedInvStd: s.f + 15968, runningMean: s.p + 53488,
+            runningVar: s.p + 53728, pool: pool)
+        // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 28, 28, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 9520896 &* s.n, output: s.t + 9709056 &* s.n,
+            batch: s.n, pixels: 784, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968,
+            reduceBias: s.p + 56368, activation: .silu, expandWeights: s.p + 56384, expandBias: s.p + 58784,
+            savedPooled: s.t + 15808448 &* s.n, savedHidden: s.t + 15810512 &* s.n, savedScale: s.t + 15808688 &* s.n,
+            pool: pool)
+        // features.3.1.block.3 project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]
+        Kernels.pointwiseConv(input: s.t + 9709056 &* s.n, pixels: 784 &* s.n, inChannels: 240, weights: s.p + 59024,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 15411872 &* s.n,
+            pool: pool)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15411872 &* s.n, pixels: 784 &* s.n, channels: 40,
+            gamma: s.p + 68624, beta: s.p + 68672, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 5945856 &* s.n, savedMean: s.f + 28208, savedInvStd: s.f + 28248, runningMean: s.p + 68720,
+            runningVar: s.p + 68768, pool: pool)
+        // features.3.1 stochastic depth: keep each image's branch with probability 0.95
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.t + 15810528 &* s.n,
+                random: &random)
+        }
+        // features.3.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 15380512 &* s.n, branch: s.t + 5945856 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 15810528 &* s.n : nil, batch: s.n, perImage: 31360,
+            output: s.t + 15443232 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        Kernels.pointwiseConv(input: s.t + 15443232 &* s.n, pixels: 784 &* s.n, inChannels: 40, weights: s.p + 68816,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 9897216 &* s.n,
+            pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 9897216 &* s.n, pixels: 784 &* s.n, channels: 240,
+            gamma: s.p + 78416, beta: s.p + 78656, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 10085376 &* s.n, savedMean: s.f + 28288, savedInvStd: s.f + 28528, runningMean: s.p + 78896,
+            runningVar: s.p + 79136, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
+        WeightPrep.depthwiseWeights(s.p + 79376, channels: 240, kernel: 3, into: s.f + 29248)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
+        Kernels.depthwiseConv(input: s.t + 10085376 &* s.n, batch: s.n, height: 28, width: 28, channels: 240,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 29248, bias: s.f,
+            activation: .identity, output: s.t + 15109248 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15109248 &* s.n, pixels: 196 &* s.n, channels: 240,
+            gamma: s.p + 81536, beta: s.p + 81776, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 15156288 &* s.n, savedMean: s.f + 28768, savedInvStd: s.f + 29008, runningMean: s.p + 82016,
+            runningVar: s.p + 82256, pool: pool)
+        // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 14, 14, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15156288 &* s.n, output: s.t + 15203328 &* s.n,
+            batch: s.n, pixels: 196, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496,
+            reduceBias: s.p + 84896, activation: .silu, expandWeights: s.p + 84912, expandBias: s.p + 87312,
+            savedPooled: s.t + 15808928 &* s.n, savedHidden: s.t + 15810544 &* s.n, savedScale: s.t + 15809168 &* s.n,
+            pool: pool)
+        // features.4.0.block.3 project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]
+        Kernels.pointwiseConv(input: s.t + 15203328 &* s.n, pixels: 196 &* s.n, inChannels: 240, weights: s.p + 87552,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 15606304 &* s.n,
+            pool: pool)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15606304 &* s.n, pixels: 196 &* s.n, channels: 80,
+            gamma: s.p + 106752, beta: s.p + 106832, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 15621984 &* s.n, savedMean: s.f + 33568, savedInvStd: s.f + 33648, runningMean: s.p + 106912,
+            runningVar: s.p + 106992, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        Kernels.pointwiseConv(input: s.t + 15621984 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 107072,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 12324480 &* s.n,
+            pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12324480 &* s.n, pixels: 196 &* s.n, channels: 480,
+            gamma: s.p + 145472, beta: s.p + 145952, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 12418560 &* s.n, savedMean: s.f + 33728, savedInvStd: s.f + 34208, runningMean: s.p + 146432,
+            runningVar: s.p + 146912, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
+        WeightPrep.depthwiseWeights(s.p + 147392, channels: 480, kernel: 3, into: s.f + 35648)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        Kernels.depthwiseConv(input: s.t + 12418560 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 35648, bias: s.f,
+            activation: .identity, output: s.t + 12512640 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12512640 &* s.n, pixels: 196 &* s.n, channels: 480,
+            gamma: s.p + 151712, beta: s.p + 152192, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 12606720 &* s.n, savedMean: s.f + 34688, savedInvStd: s.f + 35168, runningMean: s.p + 152672,
+            runningVar: s.p + 153152, pool: pool)
+        // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 12606720 &* s.n, output: s.t + 12700800 &* s.n,
+            batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632,
+            reduceBias: s.p + 163232, activation: .silu, expandWeights: s.p + 163264, expandBias: s.p + 172864,
+            savedPooled: s.t + 15805568 &* s.n, savedHidden: s.t + 15810240 &* s.n, savedScale: s.t + 15806048 &* s.n,
+            pool: pool)
+        // features.4.1.block.3 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        Kernels.pointwiseConv(input: s.t + 12700800 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 173344,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 15637664 &* s.n,
+            pool: pool)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15637664 &* s.n, pixels: 196 &* s.n, channels: 80,
+            gamma: s.p + 211744, beta: s.p + 211824, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 5945856 &* s.n, savedMean: s.f + 44288, savedInvStd: s.f + 44368, runningMean: s.p + 211904,
+            runningVar: s.p + 211984, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.925
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001,
+                into: s.t + 15810560 &* s.n, random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 15621984 &* s.n, branch: s.t + 5945856 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 15810560 &* s.n : nil, batch: s.n, perImage: 15680,
+            output: s.t + 15653344 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        Kernels.pointwiseConv(input: s.t + 15653344 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 212064,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 12794880 &* s.n,
+            pool: pool)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12794880 &* s.n, pixels: 196 &* s.n, channels: 480,
+            gamma: s.p + 250464, beta: s.p + 250944, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 12888960 &* s.n, savedMean: s.f + 44448, savedInvStd: s.f + 44928, runningMean: s.p + 251424,
+            runningVar: s.p + 251904, pool: pool)
+        // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
+        WeightPrep.depthwiseWeights(s.p + 252384, channels: 480, kernel: 3, into: s.f + 46368)
+        // features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        Kernels.depthwiseConv(input: s.t + 12888960 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 46368, bias: s.f,
+            activation: .identity, output: s.t + 12983040 &* s.n, pool: pool)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12983040 &* s.n, pixels: 196 &* s.n, channels: 480,
+            gamma: s.p + 256704, beta: s.p + 257184, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 13077120 &* s.n, savedMean: s.f + 45408, savedInvStd: s.f + 45888, runningMean: s.p + 257664,
+            runningVar: s.p + 258144, pool: pool)
+        // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 13077120 &* s.n, output: s.t + 13171200 &* s.n,
+            batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624,
+            reduceBias: s.p + 268224, activation: .silu, expandWeights: s.p + 268256, expandBias: s.p + 277856,
+            savedPooled: s.t + 15806528 &* s.n, savedHidden: s.t + 15810272 &* s.n, savedScale: s.t + 15807008 &* s.n,
+            pool: pool)
+        // features.4.2.block.3 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        Kernels.pointwiseConv(input: s.t + 13171200 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 278336,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 15669024 &* s.n,
+            pool: pool)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15669024 &* s.n, pixels: 196 &* s.n, channels: 80,
+            gamma: s.p + 316736, beta: s.p + 316816, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 5945856 &* s.n, savedMean: s.f + 55008, savedInvStd: s.f + 55088, runningMean: s.p + 316896,
+            runningVar: s.p + 316976, pool: pool)
+        // features.4.2 stochastic depth: keep each image's branch with probability 0.9125
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001,
+                into: s.t + 15810576 &* s.n, random: &random)
+        }
+        // features.4.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 15653344 &* s.n, branch: s.t + 5945856 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 15810576 &* s.n : nil, batch: s.n, perImage: 15680,
+            output: s.t + 15684704 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        Kernels.pointwiseConv(input: s.t + 15684704 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 317056,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 13265280 &* s.n,
+            pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13265280 &* s.n, pixels: 196 &* s.n, channels: 480,
+            gamma: s.p + 355456, beta: s.p + 355936, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 13359360 &* s.n, savedMean: s.f + 55168, savedInvStd: s.f + 55648, runningMean: s.p + 356416,
+            runningVar: s.p + 356896, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
+        WeightPrep.depthwiseWeights(s.p + 357376, channels: 480, kernel: 5, into: s.f + 57088)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        Kernels.depthwiseConv(input: s.t + 13359360 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 57088, bias: s.f,
+            activation: .identity, output: s.t + 13453440 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13453440 &* s.n, pixels: 196 &* s.n, channels: 480,
+            gamma: s.p + 369376, beta: s.p + 369856, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 13547520 &* s.n, savedMean: s.f + 56128, savedInvStd: s.f + 56608, runningMean: s.p + 370336,
+            runningVar: s.p + 370816, pool: pool)
+        // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 13547520 &* s.n, output: s.t + 13641600 &* s.n,
+            batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296,
+            reduceBias: s.p + 380896, activation: .silu, expandWeights: s.p + 380928, expandBias: s.p + 390528,
+            savedPooled: s.t + 15807488 &* s.n, savedHidden: s.t + 15810304 &* s.n, savedScale: s.t + 15807968 &* s.n,
+            pool: pool)
+        // features.5.0.block.3 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]
+        Kernels.pointwiseConv(input: s.t + 13641600 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 391008,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 15474592 &* s.n,
+            pool: pool)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15474592 &* s.n, pixels: 196 &* s.n, channels: 112,
+            gamma: s.p + 444768, beta: s.p + 444880, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 15496544 &* s.n, savedMean: s.f + 81088, savedInvStd: s.f + 81200, runningMean: s.p + 444992,
+            runningVar: s.p + 445104, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        Kernels.pointwiseConv(input: s.t + 15496544 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 445216,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 10273536 &* s.n,
+            pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 10273536 &* s.n, pixels: 196 &* s.n, channels: 672,
+            gamma: s.p + 520480, beta: s.p + 521152, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 10405248 &* s.n, savedMean: s.f + 81312, savedInvStd: s.f + 81984, runningMean: s.p + 521824,
+            runningVar: s.p + 522496, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
+        WeightPrep.depthwiseWeights(s.p + 523168, channels: 672, kernel: 5, into: s.f + 84000)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
+        Kernels.depthwiseConv(input: s.t + 10405248 &* s.n, batch: s.n, height: 14, width: 14, channels: 672,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 84000, bias: s.f,
+            activation: .identity, output: s.t + 10536960 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 10536960 &* s.n, pixels: 196 &* s.n, channels: 672,
+            gamma: s.p + 539968, beta: s.p + 540640, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 10668672 &* s.n, savedMean: s.f + 82656, savedInvStd: s.f + 83328, runningMean: s.p + 541312,
+            runningVar: s.p + 541984, pool: pool)
+        // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 10668672 &* s.n, output: s.t + 10800384 &* s.n,
+            batch: s.n, pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656,
+            reduceBias: s.p + 561472, activation: .silu, expandWeights: s.p + 561504, expandBias: s.p + 580320,
+            savedPooled: s.t + 15802208 &* s.n, savedHidden: s.t + 15810336 &* s.n, savedScale: s.t + 15802880 &* s.n,
+            pool: pool)
+        // features.5.1.block.3 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        Kernels.pointwiseConv(input: s.t + 10800384 &* s.n, pixels: 196 &* s.n, inChannels: 672, weights: s.p + 580992,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 15518496 &* s.n,
+            pool: pool)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15518496 &* s.n, pixels: 196 &* s.n, channels: 112,
+            gamma: s.p + 656256, beta: s.p + 656368, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 5945856 &* s.n, savedMean: s.f + 117600, savedInvStd: s.f + 117712,
+            runningMean: s.p + 656480, runningVar: s.p + 656592, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.8875
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.t + 15810592 &* s.n,
+                random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 15496544 &* s.n, branch: s.t + 5945856 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 15810592 &* s.n : nil, batch: s.n, perImage: 21952,
+            output: s.t + 15540448 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        Kernels.pointwiseConv(input: s.t + 15540448 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 656704,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 10932096 &* s.n,
+            pool: pool)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 10932096 &* s.n, pixels: 196 &* s.n, channels: 672,
+            gamma: s.p + 731968, beta: s.p + 732640, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 11063808 &* s.n, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
+            runningMean: s.p + 733312, runningVar: s.p + 733984, pool: pool)
+        // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
+        WeightPrep.depthwiseWeights(s.p + 734656, channels: 672, kernel: 5, into: s.f + 120512)
+        // features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
+        Kernels.depthwiseConv(input: s.t + 11063808 &* s.n, batch: s.n, height: 14, width: 14, channels: 672,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 120512, bias: s.f,
+            activation: .identity, output: s.t + 11195520 &* s.n, pool: pool)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11195520 &* s.n, pixels: 196 &* s.n, channels: 672,
+            gamma: s.p + 751456, beta: s.p + 752128, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 11327232 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
+            runningMean: s.p + 752800, runningVar: s.p + 753472, pool: pool)
+        // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 11327232 &* s.n, output: s.t + 11458944 &* s.n,
+            batch: s.n, pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144,
+            reduceBias: s.p + 772960, activation: .silu, expandWeights: s.p + 772992, expandBias: s.p + 791808,
+            savedPooled: s.t + 15803552 &* s.n, savedHidden: s.t + 15810368 &* s.n, savedScale: s.t + 15804224 &* s.n,
+            pool: pool)
+        // features.5.2.block.3 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        Kernels.pointwiseConv(input: s.t + 11458944 &* s.n, pixels: 196 &* s.n, inChannels: 672, weights: s.p + 792480,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 15562400 &* s.n,
+            pool: pool)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15562400 &* s.n, pixels: 196 &* s.n, channels: 112,
+            gamma: s.p + 867744, beta: s.p + 867856, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 5945856 &* s.n, savedMean: s.f + 154112, savedInvStd: s.f + 154224,
+            runningMean: s.p + 867968, runningVar: s.p + 868080, pool: pool)
+        // features.5.2 stochastic depth: keep each image's branch with probability 0.875
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 15810608 &* s.n,
+                random: &random)
+        }
+        // features.5.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 15540448 &* s.n, branch: s.t + 5945856 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 15810608 &* s.n : nil, batch: s.n, perImage: 21952,
+            output: s.t + 15584352 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        Kernels.pointwiseConv(input: s.t + 15584352 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 868192,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 11590656 &* s.n,
+            pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11590656 &* s.n, pixels: 196 &* s.n, channels: 672,
+            gamma: s.p + 943456, beta: s.p + 944128, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 11722368 &* s.n, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
+            runningMean: s.p + 944800, runningVar: s.p + 945472, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
+        WeightPrep.depthwiseWeights(s.p + 946144, channels: 672, kernel: 5, into: s.f + 157024)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
+        Kernels.depthwiseConv(input: s.t + 11722368 &* s.n, batch: s.n, height: 14, width: 14, channels: 672,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 157024, bias: s.f,
+            activation: .identity, output: s.t + 15250368 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15250368 &* s.n, pixels: 49 &* s.n, channels: 672,
+            gamma: s.p + 962944, beta: s.p + 963616, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 15283296 &* s.n, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
+            runningMean: s.p + 964288, runningVar: s.p + 964960, pool: pool)
+        // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 7, 7, 672]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15283296 &* s.n, output: s.t + 15316224 &* s.n,
+            batch: s.n, pixels: 49, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632,
+            reduceBias: s.p + 984448, activation: .silu, expandWeights: s.p + 984480, expandBias: s.p + 1003296,
+            savedPooled: s.t + 11984960 &* s.n, savedHidden: s.t + 15810400 &* s.n, savedScale: s.t + 15804896 &* s.n,
+            pool: pool)
+        // features.6.0.block.3 project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]
+        Kernels.pointwiseConv(input: s.t + 15316224 &* s.n, pixels: 49 &* s.n, inChannels: 672, weights: s.p + 1003968,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 11973248 &* s.n,
+            pool: pool)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11973248 &* s.n, pixels: 49 &* s.n, channels: 192,
+            gamma: s.p + 1132992, beta: s.p + 1133184, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 15731744 &* s.n, savedMean: s.f + 190624, savedInvStd: s.f + 190816,
+            runningMean: s.p + 1133376, runningVar: s.p + 1133568, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        Kernels.pointwiseConv(input: s.t + 15731744 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1133760,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 11916800 &* s.n,
+            pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11916800 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            gamma: s.p + 1354944, beta: s.p + 1356096, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 14036736 &* s.n, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
+            runningMean: s.p + 1357248, runningVar: s.p + 1358400, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
+        WeightPrep.depthwiseWeights(s.p + 1359552, channels: 1152, kernel: 5, into: s.f + 195616)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        Kernels.depthwiseConv(input: s.t + 14036736 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 195616, bias: s.f,
+            activation: .identity, output: s.t + 14093184 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 14093184 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            gamma: s.p + 1388352, beta: s.p + 1389504, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 14149632 &* s.n, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
+            runningMean: s.p + 1390656, runningVar: s.p + 1391808, pool: pool)
+        // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14149632 &* s.n, output: s.t + 14206080 &* s.n,
+            batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960,
+            reduceBias: s.p + 1448256, activation: .silu, expandWeights: s.p + 1448304, expandBias: s.p + 1503600,
+            savedPooled: s.t + 11982656 &* s.n, savedHidden: s.t + 11985632 &* s.n, savedScale: s.t + 11983808 &* s.n,
+            pool: pool)
+        // features.6.1.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        Kernels.pointwiseConv(input: s.t + 14206080 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
+            weights: s.p + 1504752, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+            output: s.t + 15741152 &* s.n, pool: pool)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15741152 &* s.n, pixels: 49 &* s.n, channels: 192,
+            gamma: s.p + 1725936, beta: s.p + 1726128, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 5945856 &* s.n, savedMean: s.f + 253216, savedInvStd: s.f + 253408,
+            runningMean: s.p + 1726320, runningVar: s.p + 1726512, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.85
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002,
+                into: s.t + 11985776 &* s.n, random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 15731744 &* s.n, branch: s.t + 5945856 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 11985776 &* s.n : nil, batch: s.n, perImage: 9408,
+            output: s.t + 15750560 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
+    private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        Kernels.pointwiseConv(input: s.t + 15750560 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1726704,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 14262528 &* s.n,
+            pool: pool)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 14262528 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            gamma: s.p + 1947888, beta: s.p + 1949040, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 14318976 &* s.n, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
+            runningMean: s.p + 1950192, runningVar: s.p + 1951344, pool: pool)
+        // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
+        WeightPrep.depthwiseWeights(s.p + 1952496, channels: 1152, kernel: 5, into: s.f + 258208)
+        // features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        Kernels.depthwiseConv(input: s.t + 14318976 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 258208, bias: s.f,
+            activation: .identity, output: s.t + 14375424 &* s.n, pool: pool)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 14375424 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            gamma: s.p + 1981296, beta: s.p + 1982448, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 14431872 &* s.n, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
+            runningMean: s.p + 1983600, runningVar: s.p + 1984752, pool: pool)
+        // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14431872 &* s.n, output: s.t + 14488320 &* s.n,
+            batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904,
+            reduceBias: s.p + 2041200, activation: .silu, expandWeights: s.p + 2041248, expandBias: s.p + 2096544,
+            savedPooled: s.t + 15797600 &* s.n, savedHidden: s.t + 11985680 &* s.n, savedScale: s.t + 15798752 &* s.n,
+            pool: pool)
+        // features.6.2.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        Kernels.pointwiseConv(input: s.t + 14488320 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
+            weights: s.p + 2097696, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+            output: s.t + 15759968 &* s.n, pool: pool)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15759968 &* s.n, pixels: 49 &* s.n, channels: 192,
+            gamma: s.p + 2318880, beta: s.p + 2319072, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 5945856 &* s.n, savedMean: s.f + 315808, savedInvStd: s.f + 316000,
+            runningMean: s.p + 2319264, runningVar: s.p + 2319456, pool: pool)
+        // features.6.2 stochastic depth: keep each image's branch with probability 0.8375
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.t + 15810624 &* s.n,
+                random: &random)
+        }
+        // features.6.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 15750560 &* s.n, branch: s.t + 5945856 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 15810624 &* s.n : nil, batch: s.n, perImage: 9408,
+            output: s.t + 15769376 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
+    private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        Kernels.pointwiseConv(input: s.t + 15769376 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 2319648,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 14544768 &* s.n,
+            pool: pool)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 14544768 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            gamma: s.p + 2540832, beta: s.p + 2541984, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 14601216 &* s.n, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
+            runningMean: s.p + 2543136, runningVar: s.p + 2544288, pool: pool)
+        // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
+        WeightPrep.depthwiseWeights(s.p + 2545440, channels: 1152, kernel: 5, into: s.f + 320800)
+        // features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        Kernels.depthwiseConv(input: s.t + 14601216 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 320800, bias: s.f,
+            activation: .identity, output: s.t + 14657664 &* s.n, pool: pool)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 14657664 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            gamma: s.p + 2574240, beta: s.p + 2575392, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 14714112 &* s.n, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
+            runningMean: s.p + 2576544, runningVar: s.p + 2577696, pool: pool)
+        // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14714112 &* s.n, output: s.t + 14770560 &* s.n,
+            batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848,
+            reduceBias: s.p + 2634144, activation: .silu, expandWeights: s.p + 2634192, expandBias: s.p + 2689488,
+            savedPooled: s.t + 15799904 &* s.n, savedHidden: s.t + 11985728 &* s.n, savedScale: s.t + 15801056 &* s.n,
+            pool: pool)
+        // features.6.3.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        Kernels.pointwiseConv(input: s.t + 14770560 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
+            weights: s.p + 2690640, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+            output: s.t + 15778784 &* s.n, pool: pool)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15778784 &* s.n, pixels: 49 &* s.n, channels: 192,
+            gamma: s.p + 2911824, beta: s.p + 2912016, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 5945856 &* s.n, savedMean: s.f + 378400, savedInvStd: s.f + 378592,
+            runningMean: s.p + 2912208, runningVar: s.p + 2912400, pool: pool)
+        // features.6.3 stochastic depth: keep each image's branch with probability 0.825
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
+                into: s.t + 15810640 &* s.n, random: &random)
+        }
+        // features.6.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 15769376 &* s.n, branch: s.t + 5945856 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 15810640 &* s.n : nil, batch: s.n, perImage: 9408,
+            output: s.t + 15788192 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 7x7x192 -> 7x7x320, SE 1152 -> 48 -> 1152
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        Kernels.pointwiseConv(input: s.t + 15788192 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 2912592,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 14827008 &* s.n,
+            pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 14827008 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            gamma: s.p + 3133776, beta: s.p + 3134928, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 14883456 &* s.n, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
+            runningMean: s.p + 3136080, runningVar: s.p + 3137232, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
+        WeightPrep.depthwiseWeights(s.p + 3138384, channels: 1152, kernel: 3, into: s.f + 383392)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        Kernels.depthwiseConv(input: s.t + 14883456 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 383392, bias: s.f,
+            activation: .identity, output: s.t + 14939904 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 14939904 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            gamma: s.p + 3148752, beta: s.p + 3149904, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 14996352 &* s.n, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
+            runningMean: s.p + 3151056, runningVar: s.p + 3152208, pool: pool)
+        // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14996352 &* s.n, output: s.t + 15052800 &* s.n,
+            batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360,
+            reduceBias: s.p + 3208656, activation: .silu, expandWeights: s.p + 3208704, expandBias: s.p + 3264000,
+            savedPooled: s.t + 6017984 &* s.n, savedHidden: s.t + 6020288 &* s.n, savedScale: s.t + 6019136 &* s.n,
+            pool: pool)
+        // features.7.0.block.3 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]
+        Kernels.pointwiseConv(input: s.t + 15052800 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
+            weights: s.p + 3265152, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
+            output: s.t + 15700384 &* s.n, pool: pool)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15700384 &* s.n, pixels: 49 &* s.n, channels: 320,
+            gamma: s.p + 3633792, beta: s.p + 3634112, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 15716064 &* s.n, savedMean: s.f + 404128, savedInvStd: s.f + 404448,
+            runningMean: s.p + 3634432, runningVar: s.p + 3634752, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]
+        Kernels.pointwiseConv(input: s.t + 15716064 &* s.n, pixels: 49 &* s.n, inChannels: 320, weights: s.p + 3635072,
+            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 5945856 &* s.n,
+            pool: pool)
+        // features.8 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 5945856 &* s.n, pixels: 49 &* s.n, channels: 1280,
+            gamma: s.p + 4044672, beta: s.p + 4045952, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 11854080 &* s.n, savedMean: s.f + 404768, savedInvStd: s.f + 406048,
+            runningMean: s.p + 4047232, runningVar: s.p + 4048512, pool: pool)
+        // avgpool global average pool, [n, 7, 7, 1280] -> [n, 1280]
+        Kernels.globalAveragePool(input: s.t + 11854080 &* s.n, batch: s.n, pixels: 49, channels: 1280,
+            output: s.t + 6008576 &* s.n, pool: pool)
+        // dropout p=0.2 (when options.dropout) on [n, 1280]
+        TrainingKernels.dropoutForward(input: s.t + 6008576 &* s.n, output: s.t + 6011136 &* s.n, count: 1280 &* s.n,
+            probability: s.options.dropout ? 0.2 : 0, mask: s.t + 6009856 &* s.n, random: &random)
+        // classifier.1 linear, [n, 1280] -> [n, 1000]
+        Kernels.linear(input: s.t + 6011136 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 4049792,
+            bias: s.p + 5329792, outFeatures: 1000, output: s.t + 6008576 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 6008576 &* s.n, labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 6012416 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 6008576 &* s.n, count: 1000 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 6012416 &* s.n, input: s.t + 6011136 &* s.n,
+            weights: s.p + 4049792, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 6008576 &* s.n,
+            gradWeights: s.g + 4049792, gradBias: s.g + 5329792, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 6008576 &* s.n, mask: s.t + 6009856 &* s.n,
+            count: 1280 &* s.n, gradInput: s.t + 6011136 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 49 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 6011136 &* s.n, batch: s.n, pixels: 49,
+            channels: 1280, gradInput: s.t + 11854080 &* s.n, pool: pool)
+        // features.8 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 5945856 &* s.n,
+            pixels: 49 &* s.n, channels: 1280, gamma: s.p + 4044672, beta: s.p + 4045952, savedMean: s.f + 404768,
+            savedInvStd: s.f + 406048, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 4044672,
+            gradBeta: s.g + 4045952, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 15716064 &* s.n,
+            weights: s.p + 3635072, pixels: 49 &* s.n, inChannels: 320, outChannels: 1280,
+            gradInput: s.t + 6002304 &* s.n, gradWeights: s.g + 3635072, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 7x7x192 -> 7x7x320, SE 1152 -> 48 -> 1152
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6002304 &* s.n, input: s.t + 15700384 &* s.n,
+            pixels: 49 &* s.n, channels: 320, gamma: s.p + 3633792, beta: s.p + 3634112, savedMean: s.f + 404128,
+            savedInvStd: s.f + 404448, activation: .identity, gradInput: s.t + 6002304 &* s.n,
+            gradGamma: s.g + 3633792, gradBeta: s.g + 3634112, pool: pool)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6002304 &* s.n, input: s.t + 15052800 &* s.n,
+            weights: s.p + 3265152, pixels: 49 &* s.n, inChannels: 1152, outChannels: 320,
+            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 3265152, pool: pool)
+        // features.7.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14996352 &* s.n,
+            batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360,
+            activation: .silu, expandWeights: s.p + 3208704, savedPooled: s.t + 6017984 &* s.n,
+            savedHidden: s.t + 6020288 &* s.n, savedScale: s.t + 6019136 &* s.n, gradInput: s.t + 11854080 &* s.n,
+            gradReduceWeights: s.g + 3153360, gradReduceBias: s.g + 3208656, gradExpandWeights: s.g + 3208704,
+            gradExpandBias: s.g + 3264000, workspace: s.ws, pool: pool)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14939904 &* s.n,
+            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 3148752, beta: s.p + 3149904, savedMean: s.f + 381088,
+            savedInvStd: s.f + 382240, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 3148752,
+            gradBeta: s.g + 3149904, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 393760, count: 10368)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14883456 &* s.n,
+            batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7,
+            outWidth: 7, weights: s.f + 383392, gradInput: s.t + 5945856 &* s.n, gradWeights: s.f + 393760,
+            pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 393760, channels: 1152, kernel: 3, into: s.g + 3138384)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14827008 &* s.n,
+            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 3133776, beta: s.p + 3134928, savedMean: s.f + 378784,
+            savedInvStd: s.f + 379936, activation: .silu, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 3133776,
+            gradBeta: s.g + 3134928, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15788192 &* s.n,
+            weights: s.p + 2912592, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 6002304 &* s.n, gradWeights: s.g + 2912592, pool: pool)
+    }
+
+    /// features.6.3 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
+    private func features_6_3_backward(_ s: TrainingStepContext) {
+        // features.6.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 6002304 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 15810640 &* s.n : nil, batch: s.n, perImage: 9408,
+            gradBranch: s.t + 6011712 &* s.n, pool: pool)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 15778784 &* s.n,
+            pixels: 49 &* s.n, channels: 192, gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 378400,
+            savedInvStd: s.f + 378592, activation: .identity, gradInput: s.t + 6011712 &* s.n,
+            gradGamma: s.g + 2911824, gradBeta: s.g + 2912016, pool: pool)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 14770560 &* s.n,
+            weights: s.p + 2690640, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
+            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 2690640, pool: pool)
+        // features.6.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14714112 &* s.n,
+            batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848,
+            activation: .silu, expandWeights: s.p + 2634192, savedPooled: s.t + 15799904 &* s.n,
+            savedHidden: s.t + 11985728 &* s.n, savedScale: s.t + 15801056 &* s.n, gradInput: s.t + 11854080 &* s.n,
+            gradReduceWeights: s.g + 2578848, gradReduceBias: s.g + 2634144, gradExpandWeights: s.g + 2634192,
+            gradExpandBias: s.g + 2689488, workspace: s.ws, pool: pool)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14657664 &* s.n,
+            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2574240, beta: s.p + 2575392, savedMean: s.f + 318496,
+            savedInvStd: s.f + 319648, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 2574240,
+            gradBeta: s.g + 2575392, pool: pool)
+        // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 349600, count: 28800)
+        // features.6.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14601216 &* s.n,
+            batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
+            outWidth: 7, weights: s.f + 320800, gradInput: s.t + 5945856 &* s.n, gradWeights: s.f + 349600,
+            pool: pool)
+        // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 349600, channels: 1152, kernel: 5, into: s.g + 2545440)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14544768 &* s.n,
+            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2540832, beta: s.p + 2541984, savedMean: s.f + 316192,
+            savedInvStd: s.f + 317344, activation: .silu, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 2540832,
+            gradBeta: s.g + 2541984, pool: pool)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15769376 &* s.n,
+            weights: s.p + 2319648, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 6011712 &* s.n, gradWeights: s.g + 2319648, pool: pool)
+        // features.6.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 6011712 &* s.n, s.t + 6002304 &* s.n, count: 9408 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
+    private func features_6_2_backward(_ s: TrainingStepContext) {
+        // features.6.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 6011712 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 15810624 &* s.n : nil, batch: s.n, perImage: 9408,
+            gradBranch: s.t + 6002304 &* s.n, pool: pool)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6002304 &* s.n, input: s.t + 15759968 &* s.n,
+            pixels: 49 &* s.n, channels: 192, gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 315808,
+            savedInvStd: s.f + 316000, activation: .identity, gradInput: s.t + 6002304 &* s.n,
+            gradGamma: s.g + 2318880, gradBeta: s.g + 2319072, pool: pool)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6002304 &* s.n, input: s.t + 14488320 &* s.n,
+            weights: s.p + 2097696, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
+            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 2097696, pool: pool)
+        // features.6.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14431872 &* s.n,
+            batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904,
+            activation: .silu, expandWeights: s.p + 2041248, savedPooled: s.t + 15797600 &* s.n,
+            savedHidden: s.t + 11985680 &* s.n, savedScale: s.t + 15798752 &* s.n, gradInput: s.t + 11854080 &* s.n,
+            gradReduceWeights: s.g + 1985904, gradReduceBias: s.g + 2041200, gradExpandWeights: s.g + 2041248,
+            gradExpandBias: s.g + 2096544, workspace: s.ws, pool: pool)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14375424 &* s.n,
+            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1981296, beta: s.p + 1982448, savedMean: s.f + 255904,
+            savedInvStd: s.f + 257056, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 1981296,
+            gradBeta: s.g + 1982448, pool: pool)
+        // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 287008, count: 28800)
+        // features.6.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14318976 &* s.n,
+            batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
+            outWidth: 7, weights: s.f + 258208, gradInput: s.t + 5945856 &* s.n, gradWeights: s.f + 287008,
+            pool: pool)
+        // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 287008, channels: 1152, kernel: 5, into: s.g + 1952496)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14262528 &* s.n,
+            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1947888, beta: s.p + 1949040, savedMean: s.f + 253600,
+            savedInvStd: s.f + 254752, activation: .silu, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 1947888,
+            gradBeta: s.g + 1949040, pool: pool)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15750560 &* s.n,
+            weights: s.p + 1726704, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 6002304 &* s.n, gradWeights: s.g + 1726704, pool: pool)
+        // features.6.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 6002304 &* s.n, s.t + 6011712 &* s.n, count: 9408 &* s.n, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 6002304 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 11985776 &* s.n : nil, batch: s.n, perImage: 9408,
+            gradBranch: s.t + 6011712 &* s.n, pool: pool)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 15741152 &* s.n,
+            pixels: 49 &* s.n, channels: 192, gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 253216,
+            savedInvStd: s.f + 253408, activation: .identity, gradInput: s.t + 6011712 &* s.n,
+            gradGamma: s.g + 1725936, gradBeta: s.g + 1726128, pool: pool)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 14206080 &* s.n,
+            weights: s.p + 1504752, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
+            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 1504752, pool: pool)
+        // features.6.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 14149632 &* s.n,
+            batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960,
+            activation: .silu, expandWeights: s.p + 1448304, savedPooled: s.t + 11982656 &* s.n,
+            savedHidden: s.t + 11985632 &* s.n, savedScale: s.t + 11983808 &* s.n, gradInput: s.t + 11854080 &* s.n,
+            gradReduceWeights: s.g + 1392960, gradReduceBias: s.g + 1448256, gradExpandWeights: s.g + 1448304,
+            gradExpandBias: s.g + 1503600, workspace: s.ws, pool: pool)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14093184 &* s.n,
+            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1388352, beta: s.p + 1389504, savedMean: s.f + 193312,
+            savedInvStd: s.f + 194464, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 1388352,
+            gradBeta: s.g + 1389504, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 224416, count: 28800)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 14036736 &* s.n,
+            batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
+            outWidth: 7, weights: s.f + 195616, gradInput: s.t + 5945856 &* s.n, gradWeights: s.f + 224416,
+            pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 224416, channels: 1152, kernel: 5, into: s.g + 1359552)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 11916800 &* s.n,
+            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1354944, beta: s.p + 1356096, savedMean: s.f + 191008,
+            savedInvStd: s.f + 192160, activation: .silu, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 1354944,
+            gradBeta: s.g + 1356096, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15731744 &* s.n,
+            weights: s.p + 1133760, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 6011712 &* s.n, gradWeights: s.g + 1133760, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 6011712 &* s.n, s.t + 6002304 &* s.n, count: 9408 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 11973248 &* s.n,
+            pixels: 49 &* s.n, channels: 192, gamma: s.p + 1132992, beta: s.p + 1133184, savedMean: s.f + 190624,
+            savedInvStd: s.f + 190816, activation: .identity, gradInput: s.t + 6011712 &* s.n,
+            gradGamma: s.g + 1132992, gradBeta: s.g + 1133184, pool: pool)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 15316224 &* s.n,
+            weights: s.p + 1003968, pixels: 49 &* s.n, inChannels: 672, outChannels: 192,
+            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 1003968, pool: pool)
+        // features.6.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15283296 &* s.n,
+            batch: s.n, pixels: 49, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632, activation: .silu,
+            expandWeights: s.p + 984480, savedPooled: s.t + 11984960 &* s.n, savedHidden: s.t + 15810400 &* s.n,
+            savedScale: s.t + 15804896 &* s.n, gradInput: s.t + 5978784 &* s.n, gradReduceWeights: s.g + 965632,
+            gradReduceBias: s.g + 984448, gradExpandWeights: s.g + 984480, gradExpandBias: s.g + 1003296,
+            workspace: s.ws, pool: pool)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5978784 &* s.n, input: s.t + 15250368 &* s.n,
+            pixels: 49 &* s.n, channels: 672, gamma: s.p + 962944, beta: s.p + 963616, savedMean: s.f + 155680,
+            savedInvStd: s.f + 156352, activation: .silu, gradInput: s.t + 5978784 &* s.n, gradGamma: s.g + 962944,
+            gradBeta: s.g + 963616, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 173824, count: 16800)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5978784 &* s.n, input: s.t + 11722368 &* s.n,
+            batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 7, outWidth: 7, weights: s.f + 157024, gradInput: s.t + 11854080 &* s.n,
+            gradWeights: s.f + 173824, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 173824, channels: 672, kernel: 5, into: s.g + 946144)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 11590656 &* s.n,
+            pixels: 196 &* s.n, channels: 672, gamma: s.p + 943456, beta: s.p + 944128, savedMean: s.f + 154336,
+            savedInvStd: s.f + 155008, activation: .silu, gradInput: s.t + 11854080 &* s.n, gradGamma: s.g + 943456,
+            gradBeta: s.g + 944128, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 15584352 &* s.n,
+            weights: s.p + 868192, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 868192, pool: pool)
+    }
+
+    /// features.5.2 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_5_2_backward(_ s: TrainingStepContext) {
+        // features.5.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5945856 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 15810608 &* s.n : nil, batch: s.n, perImage: 21952,
+            gradBranch: s.t + 5967808 &* s.n, pool: pool)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5967808 &* s.n, input: s.t + 15562400 &* s.n,
+            pixels: 196 &* s.n, channels: 112, gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 154112,
+            savedInvStd: s.f + 154224, activation: .identity, gradInput: s.t + 5967808 &* s.n, gradGamma: s.g + 867744,
+            gradBeta: s.g + 867856, pool: pool)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5967808 &* s.n, input: s.t + 11458944 &* s.n,
+            weights: s.p + 792480, pixels: 196 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 11590656 &* s.n, gradWeights: s.g + 792480, pool: pool)
+        // features.5.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 11590656 &* s.n, input: s.t + 11327232 &* s.n,
+            batch: s.n, pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144,
+            activation: .silu, expandWeights: s.p + 772992, savedPooled: s.t + 15803552 &* s.n,
+            savedHidden: s.t + 15810368 &* s.n, savedScale: s.t + 15804224 &* s.n, gradInput: s.t + 11458944 &* s.n,
+            gradReduceWeights: s.g + 754144, gradReduceBias: s.g + 772960, gradExpandWeights: s.g + 772992,
+            gradExpandBias: s.g + 791808, workspace: s.ws, pool: pool)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11458944 &* s.n, input: s.t + 11195520 &* s.n,
+            pixels: 196 &* s.n, channels: 672, gamma: s.p + 751456, beta: s.p + 752128, savedMean: s.f + 119168,
+            savedInvStd: s.f + 119840, activation: .silu, gradInput: s.t + 11458944 &* s.n, gradGamma: s.g + 751456,
+            gradBeta: s.g + 752128, pool: pool)
+        // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 137312, count: 16800)
+        // features.5.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11458944 &* s.n, input: s.t + 11063808 &* s.n,
+            batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 14, outWidth: 14, weights: s.f + 120512, gradInput: s.t + 11195520 &* s.n,
+            gradWeights: s.f + 137312, pool: pool)
+        // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 137312, channels: 672, kernel: 5, into: s.g + 734656)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11195520 &* s.n, input: s.t + 10932096 &* s.n,
+            pixels: 196 &* s.n, channels: 672, gamma: s.p + 731968, beta: s.p + 732640, savedMean: s.f + 117824,
+            savedInvStd: s.f + 118496, activation: .silu, gradInput: s.t + 11195520 &* s.n, gradGamma: s.g + 731968,
+            gradBeta: s.g + 732640, pool: pool)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11195520 &* s.n, input: s.t + 15540448 &* s.n,
+            weights: s.p + 656704, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 5967808 &* s.n, gradWeights: s.g + 656704, pool: pool)
+        // features.5.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5967808 &* s.n, s.t + 5945856 &* s.n, count: 21952 &* s.n, pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5967808 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 15810592 &* s.n : nil, batch: s.n, perImage: 21952,
+            gradBranch: s.t + 5945856 &* s.n, pool: pool)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15518496 &* s.n,
+            pixels: 196 &* s.n, channels: 112, gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 117600,
+            savedInvStd: s.f + 117712, activation: .identity, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 656256,
+            gradBeta: s.g + 656368, pool: pool)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 10800384 &* s.n,
+            weights: s.p + 580992, pixels: 196 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 10932096 &* s.n, gradWeights: s.g + 580992, pool: pool)
+        // features.5.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 10932096 &* s.n, input: s.t + 10668672 &* s.n,
+            batch: s.n, pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656,
+            activation: .silu, expandWeights: s.p + 561504, savedPooled: s.t + 15802208 &* s.n,
+            savedHidden: s.t + 15810336 &* s.n, savedScale: s.t + 15802880 &* s.n, gradInput: s.t + 10800384 &* s.n,
+            gradReduceWeights: s.g + 542656, gradReduceBias: s.g + 561472, gradExpandWeights: s.g + 561504,
+            gradExpandBias: s.g + 580320, workspace: s.ws, pool: pool)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10800384 &* s.n, input: s.t + 10536960 &* s.n,
+            pixels: 196 &* s.n, channels: 672, gamma: s.p + 539968, beta: s.p + 540640, savedMean: s.f + 82656,
+            savedInvStd: s.f + 83328, activation: .silu, gradInput: s.t + 10800384 &* s.n, gradGamma: s.g + 539968,
+            gradBeta: s.g + 540640, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 100800, count: 16800)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10800384 &* s.n, input: s.t + 10405248 &* s.n,
+            batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 14, outWidth: 14, weights: s.f + 84000, gradInput: s.t + 10536960 &* s.n,
+            gradWeights: s.f + 100800, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 100800, channels: 672, kernel: 5, into: s.g + 523168)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10536960 &* s.n, input: s.t + 10273536 &* s.n,
+            pixels: 196 &* s.n, channels: 672, gamma: s.p + 520480, beta: s.p + 521152, savedMean: s.f + 81312,
+            savedInvStd: s.f + 81984, activation: .silu, gradInput: s.t + 10536960 &* s.n, gradGamma: s.g + 520480,
+            gradBeta: s.g + 521152, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10536960 &* s.n, input: s.t + 15496544 &* s.n,
+            weights: s.p + 445216, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 445216, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5945856 &* s.n, s.t + 5967808 &* s.n, count: 21952 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15474592 &* s.n,
+            pixels: 196 &* s.n, channels: 112, gamma: s.p + 444768, beta: s.p + 444880, savedMean: s.f + 81088,
+            savedInvStd: s.f + 81200, activation: .identity, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 444768,
+            gradBeta: s.g + 444880, pool: pool)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 13641600 &* s.n,
+            weights: s.p + 391008, pixels: 196 &* s.n, inChannels: 480, outChannels: 112,
+            gradInput: s.t + 10273536 &* s.n, gradWeights: s.g + 391008, pool: pool)
+        // features.5.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 13547520 &* s.n,
+            batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296,
+            activation: .silu, expandWeights: s.p + 380928, savedPooled: s.t + 15807488 &* s.n,
+            savedHidden: s.t + 15810304 &* s.n, savedScale: s.t + 15807968 &* s.n, gradInput: s.t + 10367616 &* s.n,
+            gradReduceWeights: s.g + 371296, gradReduceBias: s.g + 380896, gradExpandWeights: s.g + 380928,
+            gradExpandBias: s.g + 390528, workspace: s.ws, pool: pool)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 13453440 &* s.n,
+            pixels: 196 &* s.n, channels: 480, gamma: s.p + 369376, beta: s.p + 369856, savedMean: s.f + 56128,
+            savedInvStd: s.f + 56608, activation: .silu, gradInput: s.t + 10367616 &* s.n, gradGamma: s.g + 369376,
+            gradBeta: s.g + 369856, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 69088, count: 12000)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 13359360 &* s.n,
+            batch: s.n, height: 14, width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 14, outWidth: 14, weights: s.f + 57088, gradInput: s.t + 10273536 &* s.n,
+            gradWeights: s.f + 69088, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 69088, channels: 480, kernel: 5, into: s.g + 357376)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 13265280 &* s.n,
+            pixels: 196 &* s.n, channels: 480, gamma: s.p + 355456, beta: s.p + 355936, savedMean: s.f + 55168,
+            savedInvStd: s.f + 55648, activation: .silu, gradInput: s.t + 10273536 &* s.n, gradGamma: s.g + 355456,
+            gradBeta: s.g + 355936, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 15684704 &* s.n,
+            weights: s.p + 317056, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 317056, pool: pool)
+    }
+
+    /// features.4.2 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_4_2_backward(_ s: TrainingStepContext) {
+        // features.4.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5945856 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 15810576 &* s.n : nil, batch: s.n, perImage: 15680,
+            gradBranch: s.t + 5961536 &* s.n, pool: pool)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5961536 &* s.n, input: s.t + 15669024 &* s.n,
+            pixels: 196 &* s.n, channels: 80, gamma: s.p + 316736, beta: s.p + 316816, savedMean: s.f + 55008,
+            savedInvStd: s.f + 55088, activation: .identity, gradInput: s.t + 5961536 &* s.n, gradGamma: s.g + 316736,
+            gradBeta: s.g + 316816, pool: pool)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5961536 &* s.n, input: s.t + 13171200 &* s.n,
+            weights: s.p + 278336, pixels: 196 &* s.n, inChannels: 480, outChannels: 80,
+            gradInput: s.t + 10273536 &* s.n, gradWeights: s.g + 278336, pool: pool)
+        // features.4.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 13077120 &* s.n,
+            batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624,
+            activation: .silu, expandWeights: s.p + 268256, savedPooled: s.t + 15806528 &* s.n,
+            savedHidden: s.t + 15810272 &* s.n, savedScale: s.t + 15807008 &* s.n, gradInput: s.t + 10367616 &* s.n,
+            gradReduceWeights: s.g + 258624, gradReduceBias: s.g + 268224, gradExpandWeights: s.g + 268256,
+            gradExpandBias: s.g + 277856, workspace: s.ws, pool: pool)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 12983040 &* s.n,
+            pixels: 196 &* s.n, channels: 480, gamma: s.p + 256704, beta: s.p + 257184, savedMean: s.f + 45408,
+            savedInvStd: s.f + 45888, activation: .silu, gradInput: s.t + 10367616 &* s.n, gradGamma: s.g + 256704,
+            gradBeta: s.g + 257184, pool: pool)
+        // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 50688, count: 4320)
+        // features.4.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 12888960 &* s.n,
+            batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 14, outWidth: 14, weights: s.f + 46368, gradInput: s.t + 10273536 &* s.n,
+            gradWeights: s.f + 50688, pool: pool)
+        // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 50688, channels: 480, kernel: 3, into: s.g + 252384)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 12794880 &* s.n,
+            pixels: 196 &* s.n, channels: 480, gamma: s.p + 250464, beta: s.p + 250944, savedMean: s.f + 44448,
+            savedInvStd: s.f + 44928, activation: .silu, gradInput: s.t + 10273536 &* s.n, gradGamma: s.g + 250464,
+            gradBeta: s.g + 250944, pool: pool)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 15653344 &* s.n,
+            weights: s.p + 212064, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 5961536 &* s.n, gradWeights: s.g + 212064, pool: pool)
+        // features.4.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5961536 &* s.n, s.t + 5945856 &* s.n, count: 15680 &* s.n, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5961536 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 15810560 &* s.n : nil, batch: s.n, perImage: 15680,
+            gradBranch: s.t + 5945856 &* s.n, pool: pool)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15637664 &* s.n,
+            pixels: 196 &* s.n, channels: 80, gamma: s.p + 211744, beta: s.p + 211824, savedMean: s.f + 44288,
+            savedInvStd: s.f + 44368, activation: .identity, gradInput: s.t + 5945856 &* s.n, gradGamma: s.g + 211744,
+            gradBeta: s.g + 211824, pool: pool)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 12700800 &* s.n,
+            weights: s.p + 173344, pixels: 196 &* s.n, inChannels: 480, outChannels: 80,
+            gradInput: s.t + 10273536 &* s.n, gradWeights: s.g + 173344, pool: pool)
+        // features.4.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 12606720 &* s.n,
+            batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632,
+            activation: .silu, expandWeights: s.p + 163264, savedPooled: s.t + 15805568 &* s.n,
+            savedHidden: s.t + 15810240 &* s.n, savedScale: s.t + 15806048 &* s.n, gradInput: s.t + 10367616 &* s.n,
+            gradReduceWeights: s.g + 153632, gradReduceBias: s.g + 163232, gradExpandWeights: s.g + 163264,
+            gradExpandBias: s.g + 172864, workspace: s.ws, pool: pool)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 12512640 &* s.n,
+            pixels: 196 &* s.n, channels: 480, gamma: s.p + 151712, beta: s.p + 152192, savedMean: s.f + 34688,
+            savedInvStd: s.f + 35168, activation: .silu, gradInput: s.t + 10367616 &* s.n, gradGamma: s.g + 151712,
+            gradBeta: s.g + 152192, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 39968, count: 4320)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10367616 &* s.n, input: s.t + 12418560 &* s.n,
+            batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 14, outWidth: 14, weights: s.f + 35648, gradInput: s.t + 10273536 &* s.n,
+            gradWeights: s.f + 39968, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 39968, channels: 480, kernel: 3, into: s.g + 147392)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 12324480 &* s.n,
+            pixels: 196 &* s.n, channels: 480, gamma: s.p + 145472, beta: s.p + 145952, savedMean: s.f + 33728,
+            savedInvStd: s.f + 34208, activation: .silu, gradInput: s.t + 10273536 &* s.n, gradGamma: s.g + 145472,
+            gradBeta: s.g + 145952, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 15621984 &* s.n,
+            weights: s.p + 107072, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 5992896 &* s.n, gradWeights: s.g + 107072, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5992896 &* s.n, s.t + 5961536 &* s.n, count: 15680 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5992896 &* s.n, input: s.t + 15606304 &* s.n,
+            pixels: 196 &* s.n, channels: 80, gamma: s.p + 106752, beta: s.p + 106832, savedMean: s.f + 33568,
+            savedInvStd: s.f + 33648, activation: .identity, gradInput: s.t + 5992896 &* s.n, gradGamma: s.g + 106752,
+            gradBeta: s.g + 106832, pool: pool)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5992896 &* s.n, input: s.t + 15203328 &* s.n,
+            weights: s.p + 87552, pixels: 196 &* s.n, inChannels: 240, outChannels: 80,
+            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 87552, pool: pool)
+        // features.4.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15156288 &* s.n,
+            batch: s.n, pixels: 196, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496, activation: .silu,
+            expandWeights: s.p + 84912, savedPooled: s.t + 15808928 &* s.n, savedHidden: s.t + 15810544 &* s.n,
+            savedScale: s.t + 15809168 &* s.n, gradInput: s.t + 10461696 &* s.n, gradReduceWeights: s.g + 82496,
+            gradReduceBias: s.g + 84896, gradExpandWeights: s.g + 84912, gradExpandBias: s.g + 87312, workspace: s.ws,
+            pool: pool)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10461696 &* s.n, input: s.t + 15109248 &* s.n,
+            pixels: 196 &* s.n, channels: 240, gamma: s.p + 81536, beta: s.p + 81776, savedMean: s.f + 28768,
+            savedInvStd: s.f + 29008, activation: .silu, gradInput: s.t + 10461696 &* s.n, gradGamma: s.g + 81536,
+            gradBeta: s.g + 81776, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 31408, count: 2160)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10461696 &* s.n, input: s.t + 10085376 &* s.n,
+            batch: s.n, height: 28, width: 28, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 14, outWidth: 14, weights: s.f + 29248, gradInput: s.t + 10273536 &* s.n,
+            gradWeights: s.f + 31408, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 31408, channels: 240, kernel: 3, into: s.g + 79376)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 9897216 &* s.n,
+            pixels: 784 &* s.n, channels: 240, gamma: s.p + 78416, beta: s.p + 78656, savedMean: s.f + 28288,
+            savedInvStd: s.f + 28528, activation: .silu, gradInput: s.t + 10273536 &* s.n, gradGamma: s.g + 78416,
+            gradBeta: s.g + 78656, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10273536 &* s.n, input: s.t + 15443232 &* s.n,
+            weights: s.p + 68816, pixels: 784 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 5945856 &* s.n, gradWeights: s.g + 68816, pool: pool)
+    }
+
+    /// features.3.1 backward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_3_1_backward(_ s: TrainingStepContext) {
+        // features.3.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5945856 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 15810528 &* s.n : nil, batch: s.n, perImage: 31360,
+            gradBranch: s.t + 5977216 &* s.n, pool: pool)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5977216 &* s.n, input: s.t + 15411872 &* s.n,
+            pixels: 784 &* s.n, channels: 40, gamma: s.p + 68624, beta: s.p + 68672, savedMean: s.f + 28208,
+            savedInvStd: s.f + 28248, activation: .identity, gradInput: s.t + 5977216 &* s.n, gradGamma: s.g + 68624,
+            gradBeta: s.g + 68672, pool: pool)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5977216 &* s.n, input: s.t + 9709056 &* s.n,
+            weights: s.p + 59024, pixels: 784 &* s.n, inChannels: 240, outChannels: 40,
+            gradInput: s.t + 9897216 &* s.n, gradWeights: s.g + 59024, pool: pool)
+        // features.3.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9897216 &* s.n, input: s.t + 9520896 &* s.n,
+            batch: s.n, pixels: 784, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968, activation: .silu,
+            expandWeights: s.p + 56384, savedPooled: s.t + 15808448 &* s.n, savedHidden: s.t + 15810512 &* s.n,
+            savedScale: s.t + 15808688 &* s.n, gradInput: s.t + 9709056 &* s.n, gradReduceWeights: s.g + 53968,
+            gradReduceBias: s.g + 56368, gradExpandWeights: s.g + 56384, gradExpandBias: s.g + 58784, workspace: s.ws,
+            pool: pool)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9709056 &* s.n, input: s.t + 9332736 &* s.n,
+            pixels: 784 &* s.n, channels: 240, gamma: s.p + 53008, beta: s.p + 53248, savedMean: s.f + 15728,
+            savedInvStd: s.f + 15968, activation: .silu, gradInput: s.t + 9709056 &* s.n, gradGamma: s.g + 53008,
+            gradBeta: s.g + 53248, pool: pool)
+        // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 22208, count: 6000)
+        // features.3.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9709056 &* s.n, input: s.t + 5757696 &* s.n,
+            batch: s.n, height: 28, width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 28, outWidth: 28, weights: s.f + 16208, gradInput: s.t + 9332736 &* s.n,
+            gradWeights: s.f + 22208, pool: pool)
+        // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 22208, channels: 240, kernel: 5, into: s.g + 47008)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9332736 &* s.n, input: s.t + 5569536 &* s.n,
+            pixels: 784 &* s.n, channels: 240, gamma: s.p + 46048, beta: s.p + 46288, savedMean: s.f + 15248,
+            savedInvStd: s.f + 15488, activation: .silu, gradInput: s.t + 9332736 &* s.n, gradGamma: s.g + 46048,
+            gradBeta: s.g + 46288, pool: pool)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9332736 &* s.n, input: s.t + 15380512 &* s.n,
+            weights: s.p + 36448, pixels: 784 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 5682432 &* s.n, gradWeights: s.g + 36448, pool: pool)
+        // features.3.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5682432 &* s.n, s.t + 5945856 &* s.n, count: 31360 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5682432 &* s.n, input: s.t + 15349152 &* s.n,
+            pixels: 784 &* s.n, channels: 40, gamma: s.p + 36256, beta: s.p + 36304, savedMean: s.f + 15168,
+            savedInvStd: s.f + 15208, activation: .identity, gradInput: s.t + 5682432 &* s.n, gradGamma: s.g + 36256,
+            gradBeta: s.g + 36304, pool: pool)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5682432 &* s.n, input: s.t + 12211584 &* s.n,
+            weights: s.p + 30496, pixels: 784 &* s.n, inChannels: 144, outChannels: 40,
+            gradInput: s.t + 5569536 &* s.n, gradWeights: s.g + 30496, pool: pool)
+        // features.3.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5569536 &* s.n, input: s.t + 12098688 &* s.n,
+            batch: s.n, pixels: 784, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608, activation: .silu,
+            expandWeights: s.p + 29488, savedPooled: s.t + 15809696 &* s.n, savedHidden: s.t + 15810496 &* s.n,
+            savedScale: s.t + 15809840 &* s.n, gradInput: s.t + 9332736 &* s.n, gradReduceWeights: s.g + 28608,
+            gradReduceBias: s.g + 29472, gradExpandWeights: s.g + 29488, gradExpandBias: s.g + 30352, workspace: s.ws,
+            pool: pool)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9332736 &* s.n, input: s.t + 11985792 &* s.n,
+            pixels: 784 &* s.n, channels: 144, gamma: s.p + 28032, beta: s.p + 28176, savedMean: s.f + 7680,
+            savedInvStd: s.f + 7824, activation: .silu, gradInput: s.t + 9332736 &* s.n, gradGamma: s.g + 28032,
+            gradBeta: s.g + 28176, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 11568, count: 3600)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9332736 &* s.n, input: s.t + 5117952 &* s.n,
+            batch: s.n, height: 56, width: 56, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 28, outWidth: 28, weights: s.f + 7968, gradInput: s.t + 5569536 &* s.n,
+            gradWeights: s.f + 11568, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 11568, channels: 144, kernel: 5, into: s.g + 24432)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5569536 &* s.n, input: s.t + 4666368 &* s.n,
+            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 23856, beta: s.p + 24000, savedMean: s.f + 7392,
+            savedInvStd: s.f + 7536, activation: .silu, gradInput: s.t + 5569536 &* s.n, gradGamma: s.g + 23856,
+            gradBeta: s.g + 24000, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5569536 &* s.n, input: s.t + 13961472 &* s.n,
+            weights: s.p + 20400, pixels: 3136 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 5117952 &* s.n, gradWeights: s.g + 20400, pool: pool)
+    }
+
+    /// features.2.1 backward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, SE 144 -> 6 -> 144, identity shortcut
+    private func features_2_1_backward(_ s: TrainingStepContext) {
+        // features.2.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5117952 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 15810480 &* s.n : nil, batch: s.n, perImage: 75264,
+            gradBranch: s.t + 5193216 &* s.n, pool: pool)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5193216 &* s.n, input: s.t + 13886208 &* s.n,
+            pixels: 3136 &* s.n, channels: 24, gamma: s.p + 20272, beta: s.p + 20304, savedMean: s.f + 7344,
+            savedInvStd: s.f + 7368, activation: .identity, gradInput: s.t + 5193216 &* s.n, gradGamma: s.g + 20272,
+            gradBeta: s.g + 20304, pool: pool)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5193216 &* s.n, input: s.t + 4214784 &* s.n,
+            weights: s.p + 16816, pixels: 3136 &* s.n, inChannels: 144, outChannels: 24,
+            gradInput: s.t + 4666368 &* s.n, gradWeights: s.g + 16816, pool: pool)
+        // features.2.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 4666368 &* s.n, input: s.t + 3763200 &* s.n,
+            batch: s.n, pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928, activation: .silu,
+            expandWeights: s.p + 15808, savedPooled: s.t + 15809408 &* s.n, savedHidden: s.t + 15810464 &* s.n,
+            savedScale: s.t + 15809552 &* s.n, gradInput: s.t + 4214784 &* s.n, gradReduceWeights: s.g + 14928,
+            gradReduceBias: s.g + 15792, gradExpandWeights: s.g + 15808, gradExpandBias: s.g + 16672, workspace: s.ws,
+            pool: pool)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4214784 &* s.n, input: s.t + 3311616 &* s.n,
+            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 4464,
+            savedInvStd: s.f + 4608, activation: .silu, gradInput: s.t + 4214784 &* s.n, gradGamma: s.g + 14352,
+            gradBeta: s.g + 14496, pool: pool)
+        // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 6048, count: 1296)
+        // features.2.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4214784 &* s.n, input: s.t + 2860032 &* s.n,
+            batch: s.n, height: 56, width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 56, outWidth: 56, weights: s.f + 4752, gradInput: s.t + 3311616 &* s.n, gradWeights: s.f + 6048,
+            pool: pool)
+        // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 6048, channels: 144, kernel: 3, into: s.g + 13056)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3311616 &* s.n, input: s.t + 2408448 &* s.n,
+            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12480, beta: s.p + 12624, savedMean: s.f + 4176,
+            savedInvStd: s.f + 4320, activation: .silu, gradInput: s.t + 3311616 &* s.n, gradGamma: s.g + 12480,
+            gradBeta: s.g + 12624, pool: pool)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3311616 &* s.n, input: s.t + 13810944 &* s.n,
+            weights: s.p + 9024, pixels: 3136 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 2709504 &* s.n, gradWeights: s.g + 9024, pool: pool)
+        // features.2.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 2709504 &* s.n, s.t + 5117952 &* s.n, count: 75264 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2709504 &* s.n, input: s.t + 13735680 &* s.n,
+            pixels: 3136 &* s.n, channels: 24, gamma: s.p + 8896, beta: s.p + 8928, savedMean: s.f + 4128,
+            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.t + 2709504 &* s.n, gradGamma: s.g + 8896,
+            gradBeta: s.g + 8928, pool: pool)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2709504 &* s.n, input: s.t + 8630272 &* s.n,
+            weights: s.p + 6592, pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 2408448 &* s.n,
+            gradWeights: s.g + 6592, pool: pool)
+        // features.2.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t + 8329216 &* s.n,
+            batch: s.n, pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712, activation: .silu,
+            expandWeights: s.p + 6112, savedPooled: s.t + 15809984 &* s.n, savedHidden: s.t + 15810448 &* s.n,
+            savedScale: s.t + 15810080 &* s.n, gradInput: s.t + 3612672 &* s.n, gradReduceWeights: s.g + 5712,
+            gradReduceBias: s.g + 6096, gradExpandWeights: s.g + 6112, gradExpandBias: s.g + 6496, workspace: s.ws,
+            pool: pool)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 8028160 &* s.n,
+            pixels: 3136 &* s.n, channels: 96, gamma: s.p + 5328, beta: s.p + 5424, savedMean: s.f + 2208,
+            savedInvStd: s.f + 2304, activation: .silu, gradInput: s.t + 3612672 &* s.n, gradGamma: s.g + 5328,
+            gradBeta: s.g + 5424, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3264, count: 864)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 1204224 &* s.n,
+            batch: s.n, height: 112, width: 112, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 56, outWidth: 56, weights: s.f + 2400, gradInput: s.t + 2408448 &* s.n, gradWeights: s.f + 3264,
+            pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3264, channels: 96, kernel: 3, into: s.g + 4464)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t, pixels: 12544 &* s.n,
+            channels: 96, gamma: s.p + 4080, beta: s.p + 4176, savedMean: s.f + 2016, savedInvStd: s.f + 2112,
+            activation: .silu, gradInput: s.t + 2408448 &* s.n, gradGamma: s.g + 4080, gradBeta: s.g + 4176,
+            pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t + 9132032 &* s.n,
+            weights: s.p + 2544, pixels: 12544 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 401408 &* s.n,
+            gradWeights: s.g + 2544, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 112x112x32 -> 112x112x16, SE 32 -> 8 -> 32
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 8931328 &* s.n,
+            pixels: 12544 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 1984,
+            savedInvStd: s.f + 2000, activation: .identity, gradInput: s.t + 401408 &* s.n, gradGamma: s.g + 2480,
+            gradBeta: s.g + 2496, pool: pool)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 7626752 &* s.n,
+            weights: s.p + 1968, pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
+            gradWeights: s.g + 1968, pool: pool)
+        // features.1.0.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 7225344 &* s.n, batch: s.n, pixels: 12544,
+            channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, activation: .silu, expandWeights: s.p + 1680,
+            savedPooled: s.t + 15810176 &* s.n, savedHidden: s.t + 15810432 &* s.n, savedScale: s.t + 15810208 &* s.n,
+            gradInput: s.t + 401408 &* s.n, gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
+            gradExpandWeights: s.g + 1680, gradExpandBias: s.g + 1936, workspace: s.ws, pool: pool)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 6823936 &* s.n,
+            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1344,
+            savedInvStd: s.f + 1376, activation: .silu, gradInput: s.t + 401408 &* s.n, gradGamma: s.g + 1280,
+            gradBeta: s.g + 1312, pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1696, count: 288)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 6422528 &* s.n, batch: s.n,
+            height: 112, width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112,
+            outWidth: 112, weights: s.f + 1408, gradInput: s.t, gradWeights: s.f + 1696, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1696, channels: 32, kernel: 3, into: s.g + 992)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 6021120 &* s.n, pixels: 12544 &* s.n,
+            channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1280, savedInvStd: s.f + 1312,
+            activation: .silu, gradInput: s.t, gradGamma: s.g + 864, gradBeta: s.g + 896, pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 224,
+            width: 224, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, outChannels: 32,
+            gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 864, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 896, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 992, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 1280, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 1312, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.fc1.weight", offset: 1408, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc1.bias", offset: 1664, count: 8, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.1.fc2.weight", offset: 1680, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc2.bias", offset: 1936, count: 32, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.2.0.weight", offset: 1968, count: 512, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.weight", offset: 2480, count: 16, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.bias", offset: 2496, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 2544, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 4080, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 4176, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 4464, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 5328, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 5424, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.fc1.weight", offset: 5712, count: 384, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc1.bias", offset: 6096, count: 4, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.2.fc2.weight", offset: 6112, count: 384, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc2.bias", offset: 6496, count: 96, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.3.0.weight", offset: 6592, count: 2304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.weight", offset: 8896, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.bias", offset: 8928, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.0.weight", offset: 9024, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.weight", offset: 12480, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.bias", offset: 12624, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.0.weight", offset: 13056, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.weight", offset: 14352, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.bias", offset: 14496, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.fc1.weight", offset: 14928, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc1.bias", offset: 15792, count: 6, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.2.fc2.weight", offset: 15808, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc2.bias", offset: 16672, count: 144, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.3.0.weight", offset: 16816, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.weight", offset: 20272, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.bias", offset: 20304, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 20400, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 23856, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 24000, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 24432, count: 3600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 28032, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 28176, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.fc1.weight", offset: 28608, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc1.bias", offset: 29472, count: 6, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.2.fc2.weight", offset: 29488, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc2.bias", offset: 30352, count: 144, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.3.0.weight", offset: 30496, count: 5760, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.weight", offset: 36256, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.bias", offset: 36304, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.0.weight", offset: 36448, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.weight", offset: 46048, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.bias", offset: 46288, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.0.weight", offset: 47008, count: 6000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.weight", offset: 53008, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.bias", offset: 53248, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.fc1.weight", offset: 53968, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc1.bias", offset: 56368, count: 10, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.2.fc2.weight", offset: 56384, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc2.bias", offset: 58784, count: 240, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.3.0.weight", offset: 59024, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.weight", offset: 68624, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.bias", offset: 68672, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 68816, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 78416, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 78656, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 79376, count: 2160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 81536, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 81776, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.fc1.weight", offset: 82496, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc1.bias", offset: 84896, count: 10, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.2.fc2.weight", offset: 84912, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc2.bias", offset: 87312, count: 240, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.3.0.weight", offset: 87552, count: 19200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.weight", offset: 106752, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.bias", offset: 106832, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 107072, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 145472, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 145952, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 147392, count: 4320, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 151712, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 152192, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.fc1.weight", offset: 153632, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc1.bias", offset: 163232, count: 20, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.2.fc2.weight", offset: 163264, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc2.bias", offset: 172864, count: 480, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.3.0.weight", offset: 173344, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.weight", offset: 211744, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.bias", offset: 211824, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.0.weight", offset: 212064, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.weight", offset: 250464, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.bias", offset: 250944, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.0.weight", offset: 252384, count: 4320, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.weight", offset: 256704, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.bias", offset: 257184, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.fc1.weight", offset: 258624, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc1.bias", offset: 268224, count: 20, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.2.fc2.weight", offset: 268256, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc2.bias", offset: 277856, count: 480, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.3.0.weight", offset: 278336, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.weight", offset: 316736, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.bias", offset: 316816, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 317056, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 355456, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 355936, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 357376, count: 12000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 369376, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 369856, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.fc1.weight", offset: 371296, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc1.bias", offset: 380896, count: 20, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.2.fc2.weight", offset: 380928, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc2.bias", offset: 390528, count: 480, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.3.0.weight", offset: 391008, count: 53760, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.weight", offset: 444768, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.bias", offset: 444880, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 445216, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 520480, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 521152, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 523168, count: 16800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 539968, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 540640, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.fc1.weight", offset: 542656, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc1.bias", offset: 561472, count: 28, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.2.fc2.weight", offset: 561504, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc2.bias", offset: 580320, count: 672, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.3.0.weight", offset: 580992, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.weight", offset: 656256, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.bias", offset: 656368, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.0.weight", offset: 656704, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.weight", offset: 731968, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.bias", offset: 732640, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.0.weight", offset: 734656, count: 16800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.weight", offset: 751456, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.bias", offset: 752128, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.fc1.weight", offset: 754144, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc1.bias", offset: 772960, count: 28, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.2.fc2.weight", offset: 772992, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc2.bias", offset: 791808, count: 672, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.3.0.weight", offset: 792480, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.weight", offset: 867744, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.bias", offset: 867856, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 868192, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 943456, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 944128, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 946144, count: 16800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 962944, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 963616, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.fc1.weight", offset: 965632, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc1.bias", offset: 984448, count: 28, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.2.fc2.weight", offset: 984480, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc2.bias", offset: 1003296, count: 672, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.3.0.weight", offset: 1003968, count: 129024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.weight", offset: 1132992, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.bias", offset: 1133184, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 1133760, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 1354944, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 1356096, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 1359552, count: 28800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 1388352, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 1389504, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.fc1.weight", offset: 1392960, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc1.bias", offset: 1448256, count: 48, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.2.fc2.weight", offset: 1448304, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc2.bias", offset: 1503600, count: 1152, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.3.0.weight", offset: 1504752, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.weight", offset: 1725936, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.bias", offset: 1726128, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.0.weight", offset: 1726704, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.weight", offset: 1947888, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.bias", offset: 1949040, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.0.weight", offset: 1952496, count: 28800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.weight", offset: 1981296, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.bias", offset: 1982448, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.fc1.weight", offset: 1985904, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc1.bias", offset: 2041200, count: 48, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.2.fc2.weight", offset: 2041248, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc2.bias", offset: 2096544, count: 1152, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.3.0.weight", offset: 2097696, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.weight", offset: 2318880, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.bias", offset: 2319072, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.0.weight", offset: 2319648, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.weight", offset: 2540832, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.bias", offset: 2541984, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.0.weight", offset: 2545440, count: 28800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.weight", offset: 2574240, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.bias", offset: 2575392, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.fc1.weight", offset: 2578848, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc1.bias", offset: 2634144, count: 48, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.2.fc2.weight", offset: 2634192, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc2.bias", offset: 2689488, count: 1152, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.3.0.weight", offset: 2690640, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.weight", offset: 2911824, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.bias", offset: 2912016, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 2912592, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 3133776, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 3134928, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 3138384, count: 10368, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 3148752, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 3149904, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.fc1.weight", offset: 3153360, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc1.bias", offset: 3208656, count: 48, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.2.fc2.weight", offset: 3208704, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc2.bias", offset: 3264000, count: 1152, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.3.0.weight", offset: 3265152, count: 368640, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.weight", offset: 3633792, count: 320, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.bias", offset: 3634112, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 3635072, count: 409600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 4044672, count: 1280, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 4045952, count: 1280, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 4049792, count: 1280000, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 5329792, count: 1000, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 928, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 960, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 1344, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 1376, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_mean", offset: 2512, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_var", offset: 2528, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 4272, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 4368, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 5520, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 5616, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_mean", offset: 8960, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_var", offset: 8992, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_mean", offset: 12768, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_var", offset: 12912, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_mean", offset: 14640, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_var", offset: 14784, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_mean", offset: 20336, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_var", offset: 20368, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 24144, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 24288, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 28320, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 28464, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_mean", offset: 36352, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_var", offset: 36400, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_mean", offset: 46528, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_var", offset: 46768, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_mean", offset: 53488, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_var", offset: 53728, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_mean", offset: 68720, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_var", offset: 68768, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 78896, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 79136, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 82016, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 82256, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_mean", offset: 106912, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_var", offset: 106992, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 146432, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 146912, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 152672, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 153152, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_mean", offset: 211904, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_var", offset: 211984, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_mean", offset: 251424, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_var", offset: 251904, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_mean", offset: 257664, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_var", offset: 258144, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_mean", offset: 316896, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_var", offset: 316976, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 356416, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 356896, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 370336, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 370816, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_mean", offset: 444992, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_var", offset: 445104, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 521824, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 522496, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 541312, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 541984, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_mean", offset: 656480, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_var", offset: 656592, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_mean", offset: 733312, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_var", offset: 733984, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_mean", offset: 752800, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_var", offset: 753472, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_mean", offset: 867968, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_var", offset: 868080, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 944800, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 945472, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 964288, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 964960, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_mean", offset: 1133376, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_var", offset: 1133568, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 1357248, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 1358400, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 1390656, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 1391808, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_mean", offset: 1726320, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_var", offset: 1726512, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_mean", offset: 1950192, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_var", offset: 1951344, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_mean", offset: 1983600, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_var", offset: 1984752, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_mean", offset: 2319264, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_var", offset: 2319456, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_mean", offset: 2543136, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_var", offset: 2544288, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_mean", offset: 2576544, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_var", offset: 2577696, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_mean", offset: 2912208, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_var", offset: 2912400, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 3136080, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 3137232, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 3151056, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 3152208, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_mean", offset: 3634432, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_var", offset: 3634752, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 4047232, count: 1280, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 4048512, count: 1280, kind: .batchNormBias),
+    ]
+}

@@ -1278,3 +1278,2702 @@ extension EfficientNetB1 {
             """#),
     ]
 }
+
+/// EfficientNetB1 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 25,880,016 floats per image (saved activations and gradients, packed by lifetime); parameters: 7,856,576 floats.
+public final class EfficientNetB1Training: TrainableModel {
+    public static let descriptor = EfficientNetB1.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 7856576,
+        arenaFloatsPerImage: 25880016, fixedFloats: 577280)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 1920, squeezeChannels: 80))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 25880016 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 25880016 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 7856576)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_1_1_forward(s)
+        try features_2_0_forward(s)
+        try features_2_1_forward(s)
+        try features_2_2_forward(s)
+        try features_3_0_forward(s)
+        try features_3_1_forward(s)
+        try features_3_2_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_4_2_forward(s)
+        try features_4_3_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_5_2_forward(s)
+        try features_5_3_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_6_2_forward(s)
+        try features_6_3_forward(s)
+        try features_6_4_forward(s)
+        try features_7_0_forward(s)
+        try features_7_1_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_1_backward(s)
+        features_7_0_backward(s)
+        features_6_4_backward(s)
+        features_6_3_backward(s)
+        features_6_2_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_3_backward(s)
+        features_5_2_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_3_backward(s)
+        features_4_2_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_2_backward(s)
+        features_3_1_backward(s)
+        features_3_0_backward(s)
+        features_2_2_backward(s)
+        features_2_1_backward(s)
+        features_2_0_backward(s)
+        features_1_1_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 240, 240] (NCHW) -> [n, 120, 120, 32]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 240, width: 240, kernel: 3, stride: 2,
+            padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.p, bias: s.f, outChannels: 32,
+            activation: .identity, output: s.t + 9504000 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 9504000 &* s.n, pixels: 14400 &* s.n, channels: 32,
+            gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 9964800 &* s.n, savedMean: s.f + 1920, savedInvStd: s.f + 1952, runningMean: s.p + 928,
+            runningVar: s.p + 960, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 120x120x32 -> 120x120x16, SE 32 -> 8 -> 32
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 2048)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]
+        Kernels.depthwiseConv(input: s.t + 9964800 &* s.n, batch: s.n, height: 120, width: 120, channels: 32,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 2048, bias: s.f,
+            activation: .identity, output: s.t + 10425600 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 10425600 &* s.n, pixels: 14400 &* s.n, channels: 32,
+            gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 10886400 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2016, runningMean: s.p + 1344,
+            runningVar: s.p + 1376, pool: pool)
+        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 120, 120, 32]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 10886400 &* s.n, output: s.t + 11347200 &* s.n,
+            batch: s.n, pixels: 14400, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408,
+            reduceBias: s.p + 1664, activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936,
+            savedPooled: s.t + 25879376 &* s.n, savedHidden: s.t + 25879664 &* s.n, savedScale: s.t + 25879408 &* s.n,
+            pool: pool)
+        // features.1.0.block.2 project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]
+        Kernels.pointwiseConv(input: s.t + 11347200 &* s.n, pixels: 14400 &* s.n, inChannels: 32, weights: s.p + 1968,
+            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 12844800 &* s.n,
+            pool: pool)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12844800 &* s.n, pixels: 14400 &* s.n, channels: 16,
+            gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 13075200 &* s.n, savedMean: s.f + 2624, savedInvStd: s.f + 2640, runningMean: s.p + 2512,
+            runningVar: s.p + 2528, pool: pool)
+    }
+
+    /// features.1.1 forward: MBConv1 k3 s1: 120x120x16 -> 120x120x16, SE 16 -> 4 -> 16, identity shortcut
+    private func features_1_1_forward(_ s: TrainingStepContext) throws {
+        // features.1.1.block.0 depthwise weights to the kernel layout [3][3][16]
+        WeightPrep.depthwiseWeights(s.p + 2544, channels: 16, kernel: 3, into: s.f + 2688)
+        // features.1.1.block.0 depthwise 3x3/1, [n, 120, 120, 16] -> [n, 120, 120, 16]
+        Kernels.depthwiseConv(input: s.t + 13075200 &* s.n, batch: s.n, height: 120, width: 120, channels: 16,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 2688, bias: s.f,
+            activation: .identity, output: s.t + 13305600 &* s.n, pool: pool)
+        // features.1.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13305600 &* s.n, pixels: 14400 &* s.n, channels: 16,
+            gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 13536000 &* s.n, savedMean: s.f + 2656, savedInvStd: s.f + 2672, runningMean: s.p + 2720,
+            runningVar: s.p + 2736, pool: pool)
+        // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 120, 120, 16]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 13536000 &* s.n, output: s.t + 13766400 &* s.n,
+            batch: s.n, pixels: 14400, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752,
+            reduceBias: s.p + 2816, activation: .silu, expandWeights: s.p + 2832, expandBias: s.p + 2896,
+            savedPooled: s.t + 25879680 &* s.n, savedHidden: s.t + 25879696 &* s.n, savedScale: s.t + 25879712 &* s.n,
+            pool: pool)
+        // features.1.1.block.2 project conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 16]
+        Kernels.pointwiseConv(input: s.t + 13766400 &* s.n, pixels: 14400 &* s.n, inChannels: 16, weights: s.p + 2912,
+            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 13996800 &* s.n,
+            pool: pool)
+        // features.1.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13996800 &* s.n, pixels: 14400 &* s.n, channels: 16,
+            gamma: s.p + 3168, beta: s.p + 3184, eps: 1e-05, momentum: 0.1, activation: .identity, output: s.t,
+            savedMean: s.f + 2976, savedInvStd: s.f + 2992, runningMean: s.p + 3200, runningVar: s.p + 3216,
+            pool: pool)
+        // features.1.1 stochastic depth: keep each image's branch with probability 0.991304347826087
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008695652173913044,
+                into: s.t + 25879728 &* s.n, random: &random)
+        }
+        // features.1.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 13075200 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 25879728 &* s.n : nil, batch: s.n, perImage: 230400,
+            output: s.t + 14227200 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]
+        Kernels.pointwiseConv(input: s.t + 14227200 &* s.n, pixels: 14400 &* s.n, inChannels: 16, weights: s.p + 3232,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
+            beta: s.p + 4864, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 1382400 &* s.n,
+            savedMean: s.f + 3008, savedInvStd: s.f + 3104, runningMean: s.p + 4960, runningVar: s.p + 5056,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
+        WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 3392)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
+        Kernels.depthwiseConv(input: s.t + 1382400 &* s.n, batch: s.n, height: 120, width: 120, channels: 96,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 3392, bias: s.f,
+            activation: .identity, output: s.t + 11808000 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11808000 &* s.n, pixels: 3600 &* s.n, channels: 96,
+            gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 12153600 &* s.n, savedMean: s.f + 3200, savedInvStd: s.f + 3296, runningMean: s.p + 6208,
+            runningVar: s.p + 6304, pool: pool)
+        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 60, 60, 96]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 12153600 &* s.n, output: s.t + 12499200 &* s.n,
+            batch: s.n, pixels: 3600, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400,
+            reduceBias: s.p + 6784, activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7184,
+            savedPooled: s.t + 25879184 &* s.n, savedHidden: s.t + 25879744 &* s.n, savedScale: s.t + 25879280 &* s.n,
+            pool: pool)
+        // features.2.0.block.3 project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]
+        Kernels.pointwiseConv(input: s.t + 12499200 &* s.n, pixels: 3600 &* s.n, inChannels: 96, weights: s.p + 7280,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22502400 &* s.n,
+            pool: pool)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22502400 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            gamma: s.p + 9584, beta: s.p + 9616, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 22588800 &* s.n, savedMean: s.f + 5120, savedInvStd: s.f + 5144, runningMean: s.p + 9648,
+            runningVar: s.p + 9680, pool: pool)
+    }
+
+    /// features.2.1 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
+    private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        Kernels.pointwiseConv(input: s.t + 22588800 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 9712,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 2764800 &* s.n,
+            pool: pool)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            gamma: s.p + 13168, beta: s.p + 13312, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 3283200 &* s.n, savedMean: s.f + 5168, savedInvStd: s.f + 5312, runningMean: s.p + 13456,
+            runningVar: s.p + 13600, pool: pool)
+        // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 5744)
+        // features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
+        Kernels.depthwiseConv(input: s.t + 3283200 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 5744, bias: s.f,
+            activation: .identity, output: s.t + 3801600 &* s.n, pool: pool)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 4320000 &* s.n, savedMean: s.f + 5456, savedInvStd: s.f + 5600, runningMean: s.p + 15328,
+            runningVar: s.p + 15472, pool: pool)
+        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 4320000 &* s.n, output: s.t + 4838400 &* s.n,
+            batch: s.n, pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616,
+            reduceBias: s.p + 16480, activation: .silu, expandWeights: s.p + 16496, expandBias: s.p + 17360,
+            savedPooled: s.t + 25878464 &* s.n, savedHidden: s.t + 25879760 &* s.n, savedScale: s.t + 25878608 &* s.n,
+            pool: pool)
+        // features.2.1.block.3 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        Kernels.pointwiseConv(input: s.t + 4838400 &* s.n, pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 17504,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22675200 &* s.n,
+            pool: pool)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22675200 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            gamma: s.p + 20960, beta: s.p + 20992, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 5356800 &* s.n, savedMean: s.f + 8336, savedInvStd: s.f + 8360, runningMean: s.p + 21024,
+            runningVar: s.p + 21056, pool: pool)
+        // features.2.1 stochastic depth: keep each image's branch with probability 0.9739130434782609
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026086956521739136,
+                into: s.t + 25879776 &* s.n, random: &random)
+        }
+        // features.2.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 22588800 &* s.n, branch: s.t + 5356800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879776 &* s.n : nil, batch: s.n, perImage: 86400,
+            output: s.t + 22761600 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
+    private func features_2_2_forward(_ s: TrainingStepContext) throws {
+        // features.2.2.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        Kernels.pointwiseConv(input: s.t + 22761600 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 21088,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 5356800 &* s.n,
+            pool: pool)
+        // features.2.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 5356800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            gamma: s.p + 24544, beta: s.p + 24688, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 5875200 &* s.n, savedMean: s.f + 8384, savedInvStd: s.f + 8528, runningMean: s.p + 24832,
+            runningVar: s.p + 24976, pool: pool)
+        // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 8960)
+        // features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
+        Kernels.depthwiseConv(input: s.t + 5875200 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 8960, bias: s.f,
+            activation: .identity, output: s.t + 6393600 &* s.n, pool: pool)
+        // features.2.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 6393600 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 6912000 &* s.n, savedMean: s.f + 8672, savedInvStd: s.f + 8816, runningMean: s.p + 26704,
+            runningVar: s.p + 26848, pool: pool)
+        // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 6912000 &* s.n, output: s.t + 7430400 &* s.n,
+            batch: s.n, pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992,
+            reduceBias: s.p + 27856, activation: .silu, expandWeights: s.p + 27872, expandBias: s.p + 28736,
+            savedPooled: s.t + 25878752 &* s.n, savedHidden: s.t + 25879792 &* s.n, savedScale: s.t + 25878896 &* s.n,
+            pool: pool)
+        // features.2.2.block.3 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        Kernels.pointwiseConv(input: s.t + 7430400 &* s.n, pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 28880,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22848000 &* s.n,
+            pool: pool)
+        // features.2.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22848000 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            gamma: s.p + 32336, beta: s.p + 32368, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 7948800 &* s.n, savedMean: s.f + 11552, savedInvStd: s.f + 11576, runningMean: s.p + 32400,
+            runningVar: s.p + 32432, pool: pool)
+        // features.2.2 stochastic depth: keep each image's branch with probability 0.9652173913043478
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.034782608695652174,
+                into: s.t + 25879808 &* s.n, random: &random)
+        }
+        // features.2.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 22761600 &* s.n, branch: s.t + 7948800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879808 &* s.n : nil, batch: s.n, perImage: 86400,
+            output: s.t + 22934400 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        Kernels.pointwiseConv(input: s.t + 22934400 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 32464,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 7948800 &* s.n,
+            pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 7948800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            gamma: s.p + 35920, beta: s.p + 36064, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 8467200 &* s.n, savedMean: s.f + 11600, savedInvStd: s.f + 11744, runningMean: s.p + 36208,
+            runningVar: s.p + 36352, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
+        WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 12176)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
+        Kernels.depthwiseConv(input: s.t + 8467200 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 12176, bias: s.f,
+            activation: .identity, output: s.t + 19339200 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19339200 &* s.n, pixels: 900 &* s.n, channels: 144,
+            gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 19468800 &* s.n, savedMean: s.f + 11888, savedInvStd: s.f + 12032, runningMean: s.p + 40384,
+            runningVar: s.p + 40528, pool: pool)
+        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 30, 30, 144]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 19468800 &* s.n, output: s.t + 19598400 &* s.n,
+            batch: s.n, pixels: 900, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672,
+            reduceBias: s.p + 41536, activation: .silu, expandWeights: s.p + 41552, expandBias: s.p + 42416,
+            savedPooled: s.t + 9503856 &* s.n, savedHidden: s.t + 25879824 &* s.n, savedScale: s.t + 25879040 &* s.n,
+            pool: pool)
+        // features.3.0.block.3 project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]
+        Kernels.pointwiseConv(input: s.t + 19598400 &* s.n, pixels: 900 &* s.n, inChannels: 144, weights: s.p + 42560,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 25155024 &* s.n,
+            pool: pool)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25155024 &* s.n, pixels: 900 &* s.n, channels: 40,
+            gamma: s.p + 48320, beta: s.p + 48368, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 25191024 &* s.n, savedMean: s.f + 19376, savedInvStd: s.f + 19416, runningMean: s.p + 48416,
+            runningVar: s.p + 48464, pool: pool)
+    }
+
+    /// features.3.1 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        Kernels.pointwiseConv(input: s.t + 25191024 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 48512,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 8985600 &* s.n,
+            pool: pool)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 8985600 &* s.n, pixels: 900 &* s.n, channels: 240,
+            gamma: s.p + 58112, beta: s.p + 58352, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 9201600 &* s.n, savedMean: s.f + 19456, savedInvStd: s.f + 19696, runningMean: s.p + 58592,
+            runningVar: s.p + 58832, pool: pool)
+        // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
+        WeightPrep.depthwiseWeights(s.p + 59072, channels: 240, kernel: 5, into: s.f + 20416)
+        // features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
+        Kernels.depthwiseConv(input: s.t + 9201600 &* s.n, batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 20416, bias: s.f,
+            activation: .identity, output: s.t + 14457600 &* s.n, pool: pool)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 14457600 &* s.n, pixels: 900 &* s.n, channels: 240,
+            gamma: s.p + 65072, beta: s.p + 65312, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 14673600 &* s.n, savedMean: s.f + 19936, savedInvStd: s.f + 20176, runningMean: s.p + 65552,
+            runningVar: s.p + 65792, pool: pool)
+        // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14673600 &* s.n, output: s.t + 14889600 &* s.n,
+            batch: s.n, pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 66032,
+            reduceBias: s.p + 68432, activation: .silu, expandWeights: s.p + 68448, expandBias: s.p + 70848,
+            savedPooled: s.t + 9503616 &* s.n, savedHidden: s.t + 25879840 &* s.n, savedScale: s.t + 25877264 &* s.n,
+            pool: pool)
+        // features.3.1.block.3 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        Kernels.pointwiseConv(input: s.t + 14889600 &* s.n, pixels: 900 &* s.n, inChannels: 240, weights: s.p + 71088,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 25227024 &* s.n,
+            pool: pool)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25227024 &* s.n, pixels: 900 &* s.n, channels: 40,
+            gamma: s.p + 80688, beta: s.p + 80736, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 9417600 &* s.n, savedMean: s.f + 32416, savedInvStd: s.f + 32456, runningMean: s.p + 80784,
+            runningVar: s.p + 80832, pool: pool)
+        // features.3.1 stochastic depth: keep each image's branch with probability 0.9478260869565217
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05217391304347827,
+                into: s.t + 25879856 &* s.n, random: &random)
+        }
+        // features.3.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25191024 &* s.n, branch: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879856 &* s.n : nil, batch: s.n, perImage: 36000,
+            output: s.t + 25263024 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_3_2_forward(_ s: TrainingStepContext) throws {
+        // features.3.2.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        Kernels.pointwiseConv(input: s.t + 25263024 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 80880,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 15105600 &* s.n,
+            pool: pool)
+        // features.3.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15105600 &* s.n, pixels: 900 &* s.n, channels: 240,
+            gamma: s.p + 90480, beta: s.p + 90720, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 15321600 &* s.n, savedMean: s.f + 32496, savedInvStd: s.f + 32736, runningMean: s.p + 90960,
+            runningVar: s.p + 91200, pool: pool)
+        // features.3.2.block.1 depthwise weights to the kernel layout [5][5][240]
+        WeightPrep.depthwiseWeights(s.p + 91440, channels: 240, kernel: 5, into: s.f + 33456)
+        // features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
+        Kernels.depthwiseConv(input: s.t + 15321600 &* s.n, batch: s.n, height: 30, width: 30, channels: 240,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 33456, bias: s.f,
+            activation: .identity, output: s.t + 15537600 &* s.n, pool: pool)
+        // features.3.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15537600 &* s.n, pixels: 900 &* s.n, channels: 240,
+            gamma: s.p + 97440, beta: s.p + 97680, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 15753600 &* s.n, savedMean: s.f + 32976, savedInvStd: s.f + 33216, runningMean: s.p + 97920,
+            runningVar: s.p + 98160, pool: pool)
+        // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15753600 &* s.n, output: s.t + 15969600 &* s.n,
+            batch: s.n, pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 98400,
+            reduceBias: s.p + 100800, activation: .silu, expandWeights: s.p + 100816, expandBias: s.p + 103216,
+            savedPooled: s.t + 25877504 &* s.n, savedHidden: s.t + 25879872 &* s.n, savedScale: s.t + 25877744 &* s.n,
+            pool: pool)
+        // features.3.2.block.3 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        Kernels.pointwiseConv(input: s.t + 15969600 &* s.n, pixels: 900 &* s.n, inChannels: 240, weights: s.p + 103456,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 25299024 &* s.n,
+            pool: pool)
+        // features.3.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25299024 &* s.n, pixels: 900 &* s.n, channels: 40,
+            gamma: s.p + 113056, beta: s.p + 113104, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 9417600 &* s.n, savedMean: s.f + 45456, savedInvStd: s.f + 45496, runningMean: s.p + 113152,
+            runningVar: s.p + 113200, pool: pool)
+        // features.3.2 stochastic depth: keep each image's branch with probability 0.9391304347826087
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06086956521739131,
+                into: s.t + 25879888 &* s.n, random: &random)
+        }
+        // features.3.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25263024 &* s.n, branch: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879888 &* s.n : nil, batch: s.n, perImage: 36000,
+            output: s.t + 25335024 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        Kernels.pointwiseConv(input: s.t + 25335024 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 113248,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 16185600 &* s.n,
+            pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 16185600 &* s.n, pixels: 900 &* s.n, channels: 240,
+            gamma: s.p + 122848, beta: s.p + 123088, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 16401600 &* s.n, savedMean: s.f + 45536, savedInvStd: s.f + 45776, runningMean: s.p + 123328,
+            runningVar: s.p + 123568, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
+        WeightPrep.depthwiseWeights(s.p + 123808, channels: 240, kernel: 3, into: s.f + 46496)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
+        Kernels.depthwiseConv(input: s.t + 16401600 &* s.n, batch: s.n, height: 30, width: 30, channels: 240,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 46496, bias: s.f,
+            activation: .identity, output: s.t + 24864000 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 24864000 &* s.n, pixels: 225 &* s.n, channels: 240,
+            gamma: s.p + 125968, beta: s.p + 126208, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 24918000 &* s.n, savedMean: s.f + 46016, savedInvStd: s.f + 46256, runningMean: s.p + 126448,
+            runningVar: s.p + 126688, pool: pool)
+        // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 15, 15, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24918000 &* s.n, output: s.t + 24972000 &* s.n,
+            batch: s.n, pixels: 225, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 126928,
+            reduceBias: s.p + 129328, activation: .silu, expandWeights: s.p + 129344, expandBias: s.p + 131744,
+            savedPooled: s.t + 25877984 &* s.n, savedHidden: s.t + 25879904 &* s.n, savedScale: s.t + 25878224 &* s.n,
+            pool: pool)
+        // features.4.0.block.3 project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]
+        Kernels.pointwiseConv(input: s.t + 24972000 &* s.n, pixels: 225 &* s.n, inChannels: 240, weights: s.p + 131984,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 25593104 &* s.n,
+            pool: pool)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25593104 &* s.n, pixels: 225 &* s.n, channels: 80,
+            gamma: s.p + 151184, beta: s.p + 151264, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 25611104 &* s.n, savedMean: s.f + 50816, savedInvStd: s.f + 50896, runningMean: s.p + 151344,
+            runningVar: s.p + 151424, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        Kernels.pointwiseConv(input: s.t + 25611104 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 151504,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 20342400 &* s.n,
+            pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20342400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            gamma: s.p + 189904, beta: s.p + 190384, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 20450400 &* s.n, savedMean: s.f + 50976, savedInvStd: s.f + 51456, runningMean: s.p + 190864,
+            runningVar: s.p + 191344, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
+        WeightPrep.depthwiseWeights(s.p + 191824, channels: 480, kernel: 3, into: s.f + 52896)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        Kernels.depthwiseConv(input: s.t + 20450400 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 52896, bias: s.f,
+            activation: .identity, output: s.t + 20558400 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20558400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            gamma: s.p + 196144, beta: s.p + 196624, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 20666400 &* s.n, savedMean: s.f + 51936, savedInvStd: s.f + 52416, runningMean: s.p + 197104,
+            runningVar: s.p + 197584, pool: pool)
+        // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 20666400 &* s.n, output: s.t + 20774400 &* s.n,
+            batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 198064,
+            reduceBias: s.p + 207664, activation: .silu, expandWeights: s.p + 207696, expandBias: s.p + 217296,
+            savedPooled: s.t + 25873424 &* s.n, savedHidden: s.t + 25879440 &* s.n, savedScale: s.t + 25873904 &* s.n,
+            pool: pool)
+        // features.4.1.block.3 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        Kernels.pointwiseConv(input: s.t + 20774400 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 217776,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 25629104 &* s.n,
+            pool: pool)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25629104 &* s.n, pixels: 225 &* s.n, channels: 80,
+            gamma: s.p + 256176, beta: s.p + 256256, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 9417600 &* s.n, savedMean: s.f + 61536, savedInvStd: s.f + 61616, runningMean: s.p + 256336,
+            runningVar: s.p + 256416, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.9217391304347826
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0782608695652174,
+                into: s.t + 25879920 &* s.n, random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25611104 &* s.n, branch: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879920 &* s.n : nil, batch: s.n, perImage: 18000,
+            output: s.t + 25647104 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        Kernels.pointwiseConv(input: s.t + 25647104 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 256496,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 20882400 &* s.n,
+            pool: pool)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20882400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            gamma: s.p + 294896, beta: s.p + 295376, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 20990400 &* s.n, savedMean: s.f + 61696, savedInvStd: s.f + 62176, runningMean: s.p + 295856,
+            runningVar: s.p + 296336, pool: pool)
+        // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
+        WeightPrep.depthwiseWeights(s.p + 296816, channels: 480, kernel: 3, into: s.f + 63616)
+        // features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        Kernels.depthwiseConv(input: s.t + 20990400 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 63616, bias: s.f,
+            activation: .identity, output: s.t + 21098400 &* s.n, pool: pool)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 21098400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            gamma: s.p + 301136, beta: s.p + 301616, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 21206400 &* s.n, savedMean: s.f + 62656, savedInvStd: s.f + 63136, runningMean: s.p + 302096,
+            runningVar: s.p + 302576, pool: pool)
+        // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 21206400 &* s.n, output: s.t + 21314400 &* s.n,
+            batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 303056,
+            reduceBias: s.p + 312656, activation: .silu, expandWeights: s.p + 312688, expandBias: s.p + 322288,
+            savedPooled: s.t + 25874384 &* s.n, savedHidden: s.t + 25879472 &* s.n, savedScale: s.t + 25874864 &* s.n,
+            pool: pool)
+        // features.4.2.block.3 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        Kernels.pointwiseConv(input: s.t + 21314400 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 322768,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 25665104 &* s.n,
+            pool: pool)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25665104 &* s.n, pixels: 225 &* s.n, channels: 80,
+            gamma: s.p + 361168, beta: s.p + 361248, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 9417600 &* s.n, savedMean: s.f + 72256, savedInvStd: s.f + 72336, runningMean: s.p + 361328,
+            runningVar: s.p + 361408, pool: pool)
+        // features.4.2 stochastic depth: keep each image's branch with probability 0.9130434782608696
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08695652173913043,
+                into: s.t + 25879936 &* s.n, random: &random)
+        }
+        // features.4.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25647104 &* s.n, branch: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879936 &* s.n : nil, batch: s.n, perImage: 18000,
+            output: s.t + 25683104 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_4_3_forward(_ s: TrainingStepContext) throws {
+        // features.4.3.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        Kernels.pointwiseConv(input: s.t + 25683104 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 361488,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 21422400 &* s.n,
+            pool: pool)
+        // features.4.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 21422400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            gamma: s.p + 399888, beta: s.p + 400368, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 21530400 &* s.n, savedMean: s.f + 72416, savedInvStd: s.f + 72896, runningMean: s.p + 400848,
+            runningVar: s.p + 401328, pool: pool)
+        // features.4.3.block.1 depthwise weights to the kernel layout [3][3][480]
+        WeightPrep.depthwiseWeights(s.p + 401808, channels: 480, kernel: 3, into: s.f + 74336)
+        // features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        Kernels.depthwiseConv(input: s.t + 21530400 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 74336, bias: s.f,
+            activation: .identity, output: s.t + 21638400 &* s.n, pool: pool)
+        // features.4.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 21638400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            gamma: s.p + 406128, beta: s.p + 406608, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 21746400 &* s.n, savedMean: s.f + 73376, savedInvStd: s.f + 73856, runningMean: s.p + 407088,
+            runningVar: s.p + 407568, pool: pool)
+        // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 21746400 &* s.n, output: s.t + 21854400 &* s.n,
+            batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 408048,
+            reduceBias: s.p + 417648, activation: .silu, expandWeights: s.p + 417680, expandBias: s.p + 427280,
+            savedPooled: s.t + 25875344 &* s.n, savedHidden: s.t + 25879504 &* s.n, savedScale: s.t + 25875824 &* s.n,
+            pool: pool)
+        // features.4.3.block.3 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        Kernels.pointwiseConv(input: s.t + 21854400 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 427760,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 25701104 &* s.n,
+            pool: pool)
+        // features.4.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25701104 &* s.n, pixels: 225 &* s.n, channels: 80,
+            gamma: s.p + 466160, beta: s.p + 466240, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 9417600 &* s.n, savedMean: s.f + 82976, savedInvStd: s.f + 83056, runningMean: s.p + 466320,
+            runningVar: s.p + 466400, pool: pool)
+        // features.4.3 stochastic depth: keep each image's branch with probability 0.9043478260869565
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09565217391304348,
+                into: s.t + 25879952 &* s.n, random: &random)
+        }
+        // features.4.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25683104 &* s.n, branch: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879952 &* s.n : nil, batch: s.n, perImage: 18000,
+            output: s.t + 25719104 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 15x15x80 -> 15x15x112, SE 480 -> 20 -> 480
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        Kernels.pointwiseConv(input: s.t + 25719104 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 466480,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 21962400 &* s.n,
+            pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 21962400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            gamma: s.p + 504880, beta: s.p + 505360, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 22070400 &* s.n, savedMean: s.f + 83136, savedInvStd: s.f + 83616, runningMean: s.p + 505840,
+            runningVar: s.p + 506320, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
+        WeightPrep.depthwiseWeights(s.p + 506800, channels: 480, kernel: 5, into: s.f + 85056)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        Kernels.depthwiseConv(input: s.t + 22070400 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 85056, bias: s.f,
+            activation: .identity, output: s.t + 22178400 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22178400 &* s.n, pixels: 225 &* s.n, channels: 480,
+            gamma: s.p + 518800, beta: s.p + 519280, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 22286400 &* s.n, savedMean: s.f + 84096, savedInvStd: s.f + 84576, runningMean: s.p + 519760,
+            runningVar: s.p + 520240, pool: pool)
+        // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 22286400 &* s.n, output: s.t + 22394400 &* s.n,
+            batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 520720,
+            reduceBias: s.p + 530320, activation: .silu, expandWeights: s.p + 530352, expandBias: s.p + 539952,
+            savedPooled: s.t + 25876304 &* s.n, savedHidden: s.t + 25879536 &* s.n, savedScale: s.t + 25876784 &* s.n,
+            pool: pool)
+        // features.5.0.block.3 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]
+        Kernels.pointwiseConv(input: s.t + 22394400 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 540432,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 25371024 &* s.n,
+            pool: pool)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25371024 &* s.n, pixels: 225 &* s.n, channels: 112,
+            gamma: s.p + 594192, beta: s.p + 594304, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 25396224 &* s.n, savedMean: s.f + 109056, savedInvStd: s.f + 109168,
+            runningMean: s.p + 594416, runningVar: s.p + 594528, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        Kernels.pointwiseConv(input: s.t + 25396224 &* s.n, pixels: 225 &* s.n, inChannels: 112, weights: s.p + 594640,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 16617600 &* s.n,
+            pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 16617600 &* s.n, pixels: 225 &* s.n, channels: 672,
+            gamma: s.p + 669904, beta: s.p + 670576, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 16768800 &* s.n, savedMean: s.f + 109280, savedInvStd: s.f + 109952,
+            runningMean: s.p + 671248, runningVar: s.p + 671920, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
+        WeightPrep.depthwiseWeights(s.p + 672592, channels: 672, kernel: 5, into: s.f + 111968)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        Kernels.depthwiseConv(input: s.t + 16768800 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 111968, bias: s.f,
+            activation: .identity, output: s.t + 16920000 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 16920000 &* s.n, pixels: 225 &* s.n, channels: 672,
+            gamma: s.p + 689392, beta: s.p + 690064, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 17071200 &* s.n, savedMean: s.f + 110624, savedInvStd: s.f + 111296,
+            runningMean: s.p + 690736, runningVar: s.p + 691408, pool: pool)
+        // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 17071200 &* s.n, output: s.t + 17222400 &* s.n,
+            batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 692080,
+            reduceBias: s.p + 710896, activation: .silu, expandWeights: s.p + 710928, expandBias: s.p + 729744,
+            savedPooled: s.t + 25868048 &* s.n, savedHidden: s.t + 25879568 &* s.n, savedScale: s.t + 25868720 &* s.n,
+            pool: pool)
+        // features.5.1.block.3 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        Kernels.pointwiseConv(input: s.t + 17222400 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 730416,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 25421424 &* s.n,
+            pool: pool)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25421424 &* s.n, pixels: 225 &* s.n, channels: 112,
+            gamma: s.p + 805680, beta: s.p + 805792, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 9417600 &* s.n, savedMean: s.f + 145568, savedInvStd: s.f + 145680,
+            runningMean: s.p + 805904, runningVar: s.p + 806016, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.8869565217391304
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11304347826086956,
+                into: s.t + 25879968 &* s.n, random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25396224 &* s.n, branch: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879968 &* s.n : nil, batch: s.n, perImage: 25200,
+            output: s.t + 25446624 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        Kernels.pointwiseConv(input: s.t + 25446624 &* s.n, pixels: 225 &* s.n, inChannels: 112, weights: s.p + 806128,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 17373600 &* s.n,
+            pool: pool)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 17373600 &* s.n, pixels: 225 &* s.n, channels: 672,
+            gamma: s.p + 881392, beta: s.p + 882064, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 17524800 &* s.n, savedMean: s.f + 145792, savedInvStd: s.f + 146464,
+            runningMean: s.p + 882736, runningVar: s.p + 883408, pool: pool)
+        // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
+        WeightPrep.depthwiseWeights(s.p + 884080, channels: 672, kernel: 5, into: s.f + 148480)
+        // features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        Kernels.depthwiseConv(input: s.t + 17524800 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 148480, bias: s.f,
+            activation: .identity, output: s.t + 17676000 &* s.n, pool: pool)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 17676000 &* s.n, pixels: 225 &* s.n, channels: 672,
+            gamma: s.p + 900880, beta: s.p + 901552, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 17827200 &* s.n, savedMean: s.f + 147136, savedInvStd: s.f + 147808,
+            runningMean: s.p + 902224, runningVar: s.p + 902896, pool: pool)
+        // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 17827200 &* s.n, output: s.t + 17978400 &* s.n,
+            batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 903568,
+            reduceBias: s.p + 922384, activation: .silu, expandWeights: s.p + 922416, expandBias: s.p + 941232,
+            savedPooled: s.t + 25869392 &* s.n, savedHidden: s.t + 25879600 &* s.n, savedScale: s.t + 25870064 &* s.n,
+            pool: pool)
+        // features.5.2.block.3 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        Kernels.pointwiseConv(input: s.t + 17978400 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 941904,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 25471824 &* s.n,
+            pool: pool)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25471824 &* s.n, pixels: 225 &* s.n, channels: 112,
+            gamma: s.p + 1017168, beta: s.p + 1017280, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 9417600 &* s.n, savedMean: s.f + 182080, savedInvStd: s.f + 182192,
+            runningMean: s.p + 1017392, runningVar: s.p + 1017504, pool: pool)
+        // features.5.2 stochastic depth: keep each image's branch with probability 0.8782608695652174
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12173913043478261,
+                into: s.t + 25879984 &* s.n, random: &random)
+        }
+        // features.5.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25446624 &* s.n, branch: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879984 &* s.n : nil, batch: s.n, perImage: 25200,
+            output: s.t + 25497024 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_5_3_forward(_ s: TrainingStepContext) throws {
+        // features.5.3.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        Kernels.pointwiseConv(input: s.t + 25497024 &* s.n, pixels: 225 &* s.n, inChannels: 112,
+            weights: s.p + 1017616, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+            output: s.t + 18129600 &* s.n, pool: pool)
+        // features.5.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 18129600 &* s.n, pixels: 225 &* s.n, channels: 672,
+            gamma: s.p + 1092880, beta: s.p + 1093552, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 18280800 &* s.n, savedMean: s.f + 182304, savedInvStd: s.f + 182976,
+            runningMean: s.p + 1094224, runningVar: s.p + 1094896, pool: pool)
+        // features.5.3.block.1 depthwise weights to the kernel layout [5][5][672]
+        WeightPrep.depthwiseWeights(s.p + 1095568, channels: 672, kernel: 5, into: s.f + 184992)
+        // features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        Kernels.depthwiseConv(input: s.t + 18280800 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 184992, bias: s.f,
+            activation: .identity, output: s.t + 18432000 &* s.n, pool: pool)
+        // features.5.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 18432000 &* s.n, pixels: 225 &* s.n, channels: 672,
+            gamma: s.p + 1112368, beta: s.p + 1113040, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 18583200 &* s.n, savedMean: s.f + 183648, savedInvStd: s.f + 184320,
+            runningMean: s.p + 1113712, runningVar: s.p + 1114384, pool: pool)
+        // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 18583200 &* s.n, output: s.t + 18734400 &* s.n,
+            batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1115056,
+            reduceBias: s.p + 1133872, activation: .silu, expandWeights: s.p + 1133904, expandBias: s.p + 1152720,
+            savedPooled: s.t + 25870736 &* s.n, savedHidden: s.t + 25879632 &* s.n, savedScale: s.t + 25871408 &* s.n,
+            pool: pool)
+        // features.5.3.block.3 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        Kernels.pointwiseConv(input: s.t + 18734400 &* s.n, pixels: 225 &* s.n, inChannels: 672,
+            weights: s.p + 1153392, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+            output: s.t + 25522224 &* s.n, pool: pool)
+        // features.5.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25522224 &* s.n, pixels: 225 &* s.n, channels: 112,
+            gamma: s.p + 1228656, beta: s.p + 1228768, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 9417600 &* s.n, savedMean: s.f + 218592, savedInvStd: s.f + 218704,
+            runningMean: s.p + 1228880, runningVar: s.p + 1228992, pool: pool)
+        // features.5.3 stochastic depth: keep each image's branch with probability 0.8695652173913043
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13043478260869565,
+                into: s.t + 25880000 &* s.n, random: &random)
+        }
+        // features.5.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25497024 &* s.n, branch: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25880000 &* s.n : nil, batch: s.n, perImage: 25200,
+            output: s.t + 25547424 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 15x15x112 -> 8x8x192, SE 672 -> 28 -> 672
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        Kernels.pointwiseConv(input: s.t + 25547424 &* s.n, pixels: 225 &* s.n, inChannels: 112,
+            weights: s.p + 1229104, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+            output: s.t + 18885600 &* s.n, pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 18885600 &* s.n, pixels: 225 &* s.n, channels: 672,
+            gamma: s.p + 1304368, beta: s.p + 1305040, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 19036800 &* s.n, savedMean: s.f + 218816, savedInvStd: s.f + 219488,
+            runningMean: s.p + 1305712, runningVar: s.p + 1306384, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
+        WeightPrep.depthwiseWeights(s.p + 1307056, channels: 672, kernel: 5, into: s.f + 221504)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
+        Kernels.depthwiseConv(input: s.t + 19036800 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 221504, bias: s.f,
+            activation: .identity, output: s.t + 25026000 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25026000 &* s.n, pixels: 64 &* s.n, channels: 672,
+            gamma: s.p + 1323856, beta: s.p + 1324528, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 25069008 &* s.n, savedMean: s.f + 220160, savedInvStd: s.f + 220832,
+            runningMean: s.p + 1325200, runningVar: s.p + 1325872, pool: pool)
+        // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 8, 8, 672]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 25069008 &* s.n, output: s.t + 25112016 &* s.n,
+            batch: s.n, pixels: 64, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1326544,
+            reduceBias: s.p + 1345360, activation: .silu, expandWeights: s.p + 1345392, expandBias: s.p + 1364208,
+            savedPooled: s.t + 25872080 &* s.n, savedHidden: s.t + 19338848 &* s.n, savedScale: s.t + 25872752 &* s.n,
+            pool: pool)
+        // features.6.0.block.3 project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]
+        Kernels.pointwiseConv(input: s.t + 25112016 &* s.n, pixels: 64 &* s.n, inChannels: 672, weights: s.p + 1364880,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 25737104 &* s.n,
+            pool: pool)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25737104 &* s.n, pixels: 64 &* s.n, channels: 192,
+            gamma: s.p + 1493904, beta: s.p + 1494096, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 25749392 &* s.n, savedMean: s.f + 255104, savedInvStd: s.f + 255296,
+            runningMean: s.p + 1494288, runningVar: s.p + 1494480, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        Kernels.pointwiseConv(input: s.t + 25749392 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 1494672,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 23020800 &* s.n,
+            pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 23020800 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 1715856, beta: s.p + 1717008, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 23094528 &* s.n, savedMean: s.f + 255488, savedInvStd: s.f + 256640,
+            runningMean: s.p + 1718160, runningVar: s.p + 1719312, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
+        WeightPrep.depthwiseWeights(s.p + 1720464, channels: 1152, kernel: 5, into: s.f + 260096)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        Kernels.depthwiseConv(input: s.t + 23094528 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 260096, bias: s.f,
+            activation: .identity, output: s.t + 23168256 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 23168256 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 1749264, beta: s.p + 1750416, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 23241984 &* s.n, savedMean: s.f + 257792, savedInvStd: s.f + 258944,
+            runningMean: s.p + 1751568, runningVar: s.p + 1752720, pool: pool)
+        // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23241984 &* s.n, output: s.t + 23315712 &* s.n,
+            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1753872,
+            reduceBias: s.p + 1809168, activation: .silu, expandWeights: s.p + 1809216, expandBias: s.p + 1864512,
+            savedPooled: s.t + 19335200 &* s.n, savedHidden: s.t + 19338656 &* s.n, savedScale: s.t + 19336352 &* s.n,
+            pool: pool)
+        // features.6.1.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        Kernels.pointwiseConv(input: s.t + 23315712 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
+            weights: s.p + 1865664, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+            output: s.t + 25761680 &* s.n, pool: pool)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25761680 &* s.n, pixels: 64 &* s.n, channels: 192,
+            gamma: s.p + 2086848, beta: s.p + 2087040, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 9417600 &* s.n, savedMean: s.f + 317696, savedInvStd: s.f + 317888,
+            runningMean: s.p + 2087232, runningVar: s.p + 2087424, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.8521739130434782
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14782608695652175,
+                into: s.t + 19338880 &* s.n, random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25749392 &* s.n, branch: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 19338880 &* s.n : nil, batch: s.n, perImage: 12288,
+            output: s.t + 25773968 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
+    private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        Kernels.pointwiseConv(input: s.t + 25773968 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2087616,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 23389440 &* s.n,
+            pool: pool)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 23389440 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 2308800, beta: s.p + 2309952, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 23463168 &* s.n, savedMean: s.f + 318080, savedInvStd: s.f + 319232,
+            runningMean: s.p + 2311104, runningVar: s.p + 2312256, pool: pool)
+        // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
+        WeightPrep.depthwiseWeights(s.p + 2313408, channels: 1152, kernel: 5, into: s.f + 322688)
+        // features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        Kernels.depthwiseConv(input: s.t + 23463168 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 322688, bias: s.f,
+            activation: .identity, output: s.t + 23536896 &* s.n, pool: pool)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 23536896 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 2342208, beta: s.p + 2343360, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 23610624 &* s.n, savedMean: s.f + 320384, savedInvStd: s.f + 321536,
+            runningMean: s.p + 2344512, runningVar: s.p + 2345664, pool: pool)
+        // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23610624 &* s.n, output: s.t + 23684352 &* s.n,
+            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2346816,
+            reduceBias: s.p + 2402112, activation: .silu, expandWeights: s.p + 2402160, expandBias: s.p + 2457456,
+            savedPooled: s.t + 19337504 &* s.n, savedHidden: s.t + 19338704 &* s.n, savedScale: s.t + 25859984 &* s.n,
+            pool: pool)
+        // features.6.2.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        Kernels.pointwiseConv(input: s.t + 23684352 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
+            weights: s.p + 2458608, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+            output: s.t + 25786256 &* s.n, pool: pool)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25786256 &* s.n, pixels: 64 &* s.n, channels: 192,
+            gamma: s.p + 2679792, beta: s.p + 2679984, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 9417600 &* s.n, savedMean: s.f + 380288, savedInvStd: s.f + 380480,
+            runningMean: s.p + 2680176, runningVar: s.p + 2680368, pool: pool)
+        // features.6.2 stochastic depth: keep each image's branch with probability 0.8434782608695652
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1565217391304348,
+                into: s.t + 19338896 &* s.n, random: &random)
+        }
+        // features.6.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25773968 &* s.n, branch: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 19338896 &* s.n : nil, batch: s.n, perImage: 12288,
+            output: s.t + 25798544 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
+    private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        Kernels.pointwiseConv(input: s.t + 25798544 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2680560,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 23758080 &* s.n,
+            pool: pool)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 23758080 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 2901744, beta: s.p + 2902896, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 23831808 &* s.n, savedMean: s.f + 380672, savedInvStd: s.f + 381824,
+            runningMean: s.p + 2904048, runningVar: s.p + 2905200, pool: pool)
+        // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
+        WeightPrep.depthwiseWeights(s.p + 2906352, channels: 1152, kernel: 5, into: s.f + 385280)
+        // features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        Kernels.depthwiseConv(input: s.t + 23831808 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 385280, bias: s.f,
+            activation: .identity, output: s.t + 23905536 &* s.n, pool: pool)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 23905536 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 2935152, beta: s.p + 2936304, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 23979264 &* s.n, savedMean: s.f + 382976, savedInvStd: s.f + 384128,
+            runningMean: s.p + 2937456, runningVar: s.p + 2938608, pool: pool)
+        // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23979264 &* s.n, output: s.t + 24052992 &* s.n,
+            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2939760,
+            reduceBias: s.p + 2995056, activation: .silu, expandWeights: s.p + 2995104, expandBias: s.p + 3050400,
+            savedPooled: s.t + 25861136 &* s.n, savedHidden: s.t + 19338752 &* s.n, savedScale: s.t + 25862288 &* s.n,
+            pool: pool)
+        // features.6.3.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        Kernels.pointwiseConv(input: s.t + 24052992 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
+            weights: s.p + 3051552, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+            output: s.t + 25810832 &* s.n, pool: pool)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25810832 &* s.n, pixels: 64 &* s.n, channels: 192,
+            gamma: s.p + 3272736, beta: s.p + 3272928, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 9417600 &* s.n, savedMean: s.f + 442880, savedInvStd: s.f + 443072,
+            runningMean: s.p + 3273120, runningVar: s.p + 3273312, pool: pool)
+        // features.6.3 stochastic depth: keep each image's branch with probability 0.8347826086956521
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16521739130434784,
+                into: s.t + 19338912 &* s.n, random: &random)
+        }
+        // features.6.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25798544 &* s.n, branch: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 19338912 &* s.n : nil, batch: s.n, perImage: 12288,
+            output: s.t + 25823120 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
+    private func features_6_4_forward(_ s: TrainingStepContext) throws {
+        // features.6.4.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        Kernels.pointwiseConv(input: s.t + 25823120 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 3273504,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 24126720 &* s.n,
+            pool: pool)
+        // features.6.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 24126720 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 3494688, beta: s.p + 3495840, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 24200448 &* s.n, savedMean: s.f + 443264, savedInvStd: s.f + 444416,
+            runningMean: s.p + 3496992, runningVar: s.p + 3498144, pool: pool)
+        // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1152]
+        WeightPrep.depthwiseWeights(s.p + 3499296, channels: 1152, kernel: 5, into: s.f + 447872)
+        // features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        Kernels.depthwiseConv(input: s.t + 24200448 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 447872, bias: s.f,
+            activation: .identity, output: s.t + 24274176 &* s.n, pool: pool)
+        // features.6.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 24274176 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 3528096, beta: s.p + 3529248, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 24347904 &* s.n, savedMean: s.f + 445568, savedInvStd: s.f + 446720,
+            runningMean: s.p + 3530400, runningVar: s.p + 3531552, pool: pool)
+        // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24347904 &* s.n, output: s.t + 24421632 &* s.n,
+            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3532704,
+            reduceBias: s.p + 3588000, activation: .silu, expandWeights: s.p + 3588048, expandBias: s.p + 3643344,
+            savedPooled: s.t + 25863440 &* s.n, savedHidden: s.t + 19338800 &* s.n, savedScale: s.t + 25864592 &* s.n,
+            pool: pool)
+        // features.6.4.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        Kernels.pointwiseConv(input: s.t + 24421632 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
+            weights: s.p + 3644496, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+            output: s.t + 25835408 &* s.n, pool: pool)
+        // features.6.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25835408 &* s.n, pixels: 64 &* s.n, channels: 192,
+            gamma: s.p + 3865680, beta: s.p + 3865872, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 9417600 &* s.n, savedMean: s.f + 505472, savedInvStd: s.f + 505664,
+            runningMean: s.p + 3866064, runningVar: s.p + 3866256, pool: pool)
+        // features.6.4 stochastic depth: keep each image's branch with probability 0.8260869565217391
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17391304347826086,
+                into: s.t + 19338928 &* s.n, random: &random)
+        }
+        // features.6.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25823120 &* s.n, branch: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 19338928 &* s.n : nil, batch: s.n, perImage: 12288,
+            output: s.t + 25847696 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 8x8x192 -> 8x8x320, SE 1152 -> 48 -> 1152
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        Kernels.pointwiseConv(input: s.t + 25847696 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 3866448,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 24495360 &* s.n,
+            pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 24495360 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 4087632, beta: s.p + 4088784, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 24569088 &* s.n, savedMean: s.f + 505856, savedInvStd: s.f + 507008,
+            runningMean: s.p + 4089936, runningVar: s.p + 4091088, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
+        WeightPrep.depthwiseWeights(s.p + 4092240, channels: 1152, kernel: 3, into: s.f + 510464)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        Kernels.depthwiseConv(input: s.t + 24569088 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 510464, bias: s.f,
+            activation: .identity, output: s.t + 24642816 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 24642816 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 4102608, beta: s.p + 4103760, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 24716544 &* s.n, savedMean: s.f + 508160, savedInvStd: s.f + 509312,
+            runningMean: s.p + 4104912, runningVar: s.p + 4106064, pool: pool)
+        // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24716544 &* s.n, output: s.t + 24790272 &* s.n,
+            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 4107216,
+            reduceBias: s.p + 4162512, activation: .silu, expandWeights: s.p + 4162560, expandBias: s.p + 4217856,
+            savedPooled: s.t + 25865744 &* s.n, savedHidden: s.t + 9503440 &* s.n, savedScale: s.t + 25866896 &* s.n,
+            pool: pool)
+        // features.7.0.block.3 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]
+        Kernels.pointwiseConv(input: s.t + 24790272 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
+            weights: s.p + 4219008, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
+            output: s.t + 19310880 &* s.n, pool: pool)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19310880 &* s.n, pixels: 64 &* s.n, channels: 320,
+            gamma: s.p + 4587648, beta: s.p + 4587968, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 25572624 &* s.n, savedMean: s.f + 531200, savedInvStd: s.f + 531520,
+            runningMean: s.p + 4588288, runningVar: s.p + 4588608, pool: pool)
+    }
+
+    /// features.7.1 forward: MBConv6 k3 s1: 8x8x320 -> 8x8x320, SE 1920 -> 80 -> 1920, identity shortcut
+    private func features_7_1_forward(_ s: TrainingStepContext) throws {
+        // features.7.1.block.0 expand conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1920]
+        Kernels.pointwiseConv(input: s.t + 25572624 &* s.n, pixels: 64 &* s.n, inChannels: 320, weights: s.p + 4588928,
+            bias: s.f, outChannels: 1920, activation: .identity, residual: nil, output: s.t + 19188000 &* s.n,
+            pool: pool)
+        // features.7.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19188000 &* s.n, pixels: 64 &* s.n, channels: 1920,
+            gamma: s.p + 5203328, beta: s.p + 5205248, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 19728000 &* s.n, savedMean: s.f + 531840, savedInvStd: s.f + 533760,
+            runningMean: s.p + 5207168, runningVar: s.p + 5209088, pool: pool)
+        // features.7.1.block.1 depthwise weights to the kernel layout [3][3][1920]
+        WeightPrep.depthwiseWeights(s.p + 5211008, channels: 1920, kernel: 3, into: s.f + 539520)
+        // features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]
+        Kernels.depthwiseConv(input: s.t + 19728000 &* s.n, batch: s.n, height: 8, width: 8, channels: 1920, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 539520, bias: s.f,
+            activation: .identity, output: s.t + 19850880 &* s.n, pool: pool)
+        // features.7.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19850880 &* s.n, pixels: 64 &* s.n, channels: 1920,
+            gamma: s.p + 5228288, beta: s.p + 5230208, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 19973760 &* s.n, savedMean: s.f + 535680, savedInvStd: s.f + 537600,
+            runningMean: s.p + 5232128, runningVar: s.p + 5234048, pool: pool)
+        // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 on [n, 8, 8, 1920]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 19973760 &* s.n, output: s.t + 20096640 &* s.n,
+            batch: s.n, pixels: 64, channels: 1920, squeezeChannels: 80, reduceWeights: s.p + 5235968,
+            reduceBias: s.p + 5389568, activation: .silu, expandWeights: s.p + 5389648, expandBias: s.p + 5543248,
+            savedPooled: s.t + 9499520 &* s.n, savedHidden: s.t + 9503360 &* s.n, savedScale: s.t + 9501440 &* s.n,
+            pool: pool)
+        // features.7.1.block.3 project conv 1x1, [n, 8, 8, 1920] -> [n, 8, 8, 320]
+        Kernels.pointwiseConv(input: s.t + 20096640 &* s.n, pixels: 64 &* s.n, inChannels: 1920,
+            weights: s.p + 5545168, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
+            output: s.t + 20301440 &* s.n, pool: pool)
+        // features.7.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20301440 &* s.n, pixels: 64 &* s.n, channels: 320,
+            gamma: s.p + 6159568, beta: s.p + 6159888, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 9417600 &* s.n, savedMean: s.f + 574080, savedInvStd: s.f + 574400,
+            runningMean: s.p + 6160208, runningVar: s.p + 6160528, pool: pool)
+        // features.7.1 stochastic depth: keep each image's branch with probability 0.808695652173913
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19130434782608696,
+                into: s.t + 9503488 &* s.n, random: &random)
+        }
+        // features.7.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25572624 &* s.n, branch: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9503488 &* s.n : nil, batch: s.n, perImage: 20480,
+            output: s.t + 20321920 &* s.n, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]
+        Kernels.pointwiseConv(input: s.t + 20321920 &* s.n, pixels: 64 &* s.n, inChannels: 320, weights: s.p + 6160848,
+            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 9417600 &* s.n,
+            pool: pool)
+        // features.8 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 9417600 &* s.n, pixels: 64 &* s.n, channels: 1280,
+            gamma: s.p + 6570448, beta: s.p + 6571728, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 20219520 &* s.n, savedMean: s.f + 574720, savedInvStd: s.f + 576000,
+            runningMean: s.p + 6573008, runningVar: s.p + 6574288, pool: pool)
+        // avgpool global average pool, [n, 8, 8, 1280] -> [n, 1280]
+        Kernels.globalAveragePool(input: s.t + 20219520 &* s.n, batch: s.n, pixels: 64, channels: 1280,
+            output: s.t + 19331360 &* s.n, pool: pool)
+        // dropout p=0.2 (when options.dropout) on [n, 1280]
+        TrainingKernels.dropoutForward(input: s.t + 19331360 &* s.n, output: s.t + 19333920 &* s.n, count: 1280 &* s.n,
+            probability: s.options.dropout ? 0.2 : 0, mask: s.t + 19332640 &* s.n, random: &random)
+        // classifier.1 linear, [n, 1280] -> [n, 1000]
+        Kernels.linear(input: s.t + 19333920 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 6575568,
+            bias: s.p + 7855568, outFeatures: 1000, output: s.t + 19331360 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 19331360 &* s.n, labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 20219520 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 19331360 &* s.n, count: 1000 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 20219520 &* s.n, input: s.t + 19333920 &* s.n,
+            weights: s.p + 6575568, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 19331360 &* s.n,
+            gradWeights: s.g + 6575568, gradBias: s.g + 7855568, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 19331360 &* s.n, mask: s.t + 19332640 &* s.n,
+            count: 1280 &* s.n, gradInput: s.t + 19333920 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 64 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 19333920 &* s.n, batch: s.n, pixels: 64,
+            channels: 1280, gradInput: s.t + 20219520 &* s.n, pool: pool)
+        // features.8 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20219520 &* s.n, input: s.t + 9417600 &* s.n,
+            pixels: 64 &* s.n, channels: 1280, gamma: s.p + 6570448, beta: s.p + 6571728, savedMean: s.f + 574720,
+            savedInvStd: s.f + 576000, activation: .silu, gradInput: s.t + 20219520 &* s.n, gradGamma: s.g + 6570448,
+            gradBeta: s.g + 6571728, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20219520 &* s.n, input: s.t + 20321920 &* s.n,
+            weights: s.p + 6160848, pixels: 64 &* s.n, inChannels: 320, outChannels: 1280,
+            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 6160848, pool: pool)
+    }
+
+    /// features.7.1 backward: MBConv6 k3 s1: 8x8x320 -> 8x8x320, SE 1920 -> 80 -> 1920, identity shortcut
+    private func features_7_1_backward(_ s: TrainingStepContext) {
+        // features.7.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9503488 &* s.n : nil, batch: s.n, perImage: 20480,
+            gradBranch: s.t + 9438080 &* s.n, pool: pool)
+        // features.7.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9438080 &* s.n, input: s.t + 20301440 &* s.n,
+            pixels: 64 &* s.n, channels: 320, gamma: s.p + 6159568, beta: s.p + 6159888, savedMean: s.f + 574080,
+            savedInvStd: s.f + 574400, activation: .identity, gradInput: s.t + 9438080 &* s.n,
+            gradGamma: s.g + 6159568, gradBeta: s.g + 6159888, pool: pool)
+        // features.7.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9438080 &* s.n, input: s.t + 20096640 &* s.n,
+            weights: s.p + 5545168, pixels: 64 &* s.n, inChannels: 1920, outChannels: 320,
+            gradInput: s.t + 20219520 &* s.n, gradWeights: s.g + 5545168, pool: pool)
+        // features.7.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20219520 &* s.n, input: s.t + 19973760 &* s.n,
+            batch: s.n, pixels: 64, channels: 1920, squeezeChannels: 80, reduceWeights: s.p + 5235968,
+            activation: .silu, expandWeights: s.p + 5389648, savedPooled: s.t + 9499520 &* s.n,
+            savedHidden: s.t + 9503360 &* s.n, savedScale: s.t + 9501440 &* s.n, gradInput: s.t + 20096640 &* s.n,
+            gradReduceWeights: s.g + 5235968, gradReduceBias: s.g + 5389568, gradExpandWeights: s.g + 5389648,
+            gradExpandBias: s.g + 5543248, workspace: s.ws, pool: pool)
+        // features.7.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20096640 &* s.n, input: s.t + 19850880 &* s.n,
+            pixels: 64 &* s.n, channels: 1920, gamma: s.p + 5228288, beta: s.p + 5230208, savedMean: s.f + 535680,
+            savedInvStd: s.f + 537600, activation: .silu, gradInput: s.t + 20096640 &* s.n, gradGamma: s.g + 5228288,
+            gradBeta: s.g + 5230208, pool: pool)
+        // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 556800, count: 17280)
+        // features.7.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 20096640 &* s.n, input: s.t + 19728000 &* s.n,
+            batch: s.n, height: 8, width: 8, channels: 1920, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8,
+            outWidth: 8, weights: s.f + 539520, gradInput: s.t + 19850880 &* s.n, gradWeights: s.f + 556800,
+            pool: pool)
+        // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 556800, channels: 1920, kernel: 3, into: s.g + 5211008)
+        // features.7.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19850880 &* s.n, input: s.t + 19188000 &* s.n,
+            pixels: 64 &* s.n, channels: 1920, gamma: s.p + 5203328, beta: s.p + 5205248, savedMean: s.f + 531840,
+            savedInvStd: s.f + 533760, activation: .silu, gradInput: s.t + 19850880 &* s.n, gradGamma: s.g + 5203328,
+            gradBeta: s.g + 5205248, pool: pool)
+        // features.7.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19850880 &* s.n, input: s.t + 25572624 &* s.n,
+            weights: s.p + 4588928, pixels: 64 &* s.n, inChannels: 320, outChannels: 1920,
+            gradInput: s.t + 19188000 &* s.n, gradWeights: s.g + 4588928, pool: pool)
+        // features.7.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 19188000 &* s.n, s.t + 9417600 &* s.n, count: 20480 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 8x8x192 -> 8x8x320, SE 1152 -> 48 -> 1152
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 19310880 &* s.n,
+            pixels: 64 &* s.n, channels: 320, gamma: s.p + 4587648, beta: s.p + 4587968, savedMean: s.f + 531200,
+            savedInvStd: s.f + 531520, activation: .identity, gradInput: s.t + 19188000 &* s.n,
+            gradGamma: s.g + 4587648, gradBeta: s.g + 4587968, pool: pool)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24790272 &* s.n,
+            weights: s.p + 4219008, pixels: 64 &* s.n, inChannels: 1152, outChannels: 320,
+            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 4219008, pool: pool)
+        // features.7.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 24716544 &* s.n,
+            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 4107216,
+            activation: .silu, expandWeights: s.p + 4162560, savedPooled: s.t + 25865744 &* s.n,
+            savedHidden: s.t + 9503440 &* s.n, savedScale: s.t + 25866896 &* s.n, gradInput: s.t + 19188000 &* s.n,
+            gradReduceWeights: s.g + 4107216, gradReduceBias: s.g + 4162512, gradExpandWeights: s.g + 4162560,
+            gradExpandBias: s.g + 4217856, workspace: s.ws, pool: pool)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24642816 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 4102608, beta: s.p + 4103760, savedMean: s.f + 508160,
+            savedInvStd: s.f + 509312, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 4102608,
+            gradBeta: s.g + 4103760, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 520832, count: 10368)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24569088 &* s.n,
+            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8,
+            outWidth: 8, weights: s.f + 510464, gradInput: s.t + 9417600 &* s.n, gradWeights: s.f + 520832,
+            pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 520832, channels: 1152, kernel: 3, into: s.g + 4092240)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 24495360 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 4087632, beta: s.p + 4088784, savedMean: s.f + 505856,
+            savedInvStd: s.f + 507008, activation: .silu, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 4087632,
+            gradBeta: s.g + 4088784, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25847696 &* s.n,
+            weights: s.p + 3866448, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 9491328 &* s.n, gradWeights: s.g + 3866448, pool: pool)
+    }
+
+    /// features.6.4 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
+    private func features_6_4_backward(_ s: TrainingStepContext) {
+        // features.6.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 9491328 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 19338928 &* s.n : nil, batch: s.n, perImage: 12288,
+            gradBranch: s.t + 19188000 &* s.n, pool: pool)
+        // features.6.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 25835408 &* s.n,
+            pixels: 64 &* s.n, channels: 192, gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 505472,
+            savedInvStd: s.f + 505664, activation: .identity, gradInput: s.t + 19188000 &* s.n,
+            gradGamma: s.g + 3865680, gradBeta: s.g + 3865872, pool: pool)
+        // features.6.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24421632 &* s.n,
+            weights: s.p + 3644496, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
+            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 3644496, pool: pool)
+        // features.6.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 24347904 &* s.n,
+            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3532704,
+            activation: .silu, expandWeights: s.p + 3588048, savedPooled: s.t + 25863440 &* s.n,
+            savedHidden: s.t + 19338800 &* s.n, savedScale: s.t + 25864592 &* s.n, gradInput: s.t + 19188000 &* s.n,
+            gradReduceWeights: s.g + 3532704, gradReduceBias: s.g + 3588000, gradExpandWeights: s.g + 3588048,
+            gradExpandBias: s.g + 3643344, workspace: s.ws, pool: pool)
+        // features.6.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24274176 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 3528096, beta: s.p + 3529248, savedMean: s.f + 445568,
+            savedInvStd: s.f + 446720, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 3528096,
+            gradBeta: s.g + 3529248, pool: pool)
+        // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 476672, count: 28800)
+        // features.6.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 24200448 &* s.n,
+            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
+            outWidth: 8, weights: s.f + 447872, gradInput: s.t + 9417600 &* s.n, gradWeights: s.f + 476672,
+            pool: pool)
+        // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 476672, channels: 1152, kernel: 5, into: s.g + 3499296)
+        // features.6.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 24126720 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 3494688, beta: s.p + 3495840, savedMean: s.f + 443264,
+            savedInvStd: s.f + 444416, activation: .silu, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 3494688,
+            gradBeta: s.g + 3495840, pool: pool)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25823120 &* s.n,
+            weights: s.p + 3273504, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 19261728 &* s.n, gradWeights: s.g + 3273504, pool: pool)
+        // features.6.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 19261728 &* s.n, s.t + 9491328 &* s.n, count: 12288 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
+    private func features_6_3_backward(_ s: TrainingStepContext) {
+        // features.6.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 19261728 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 19338912 &* s.n : nil, batch: s.n, perImage: 12288,
+            gradBranch: s.t + 9491328 &* s.n, pool: pool)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 25810832 &* s.n,
+            pixels: 64 &* s.n, channels: 192, gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 442880,
+            savedInvStd: s.f + 443072, activation: .identity, gradInput: s.t + 9491328 &* s.n,
+            gradGamma: s.g + 3272736, gradBeta: s.g + 3272928, pool: pool)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 24052992 &* s.n,
+            weights: s.p + 3051552, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
+            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 3051552, pool: pool)
+        // features.6.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23979264 &* s.n,
+            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2939760,
+            activation: .silu, expandWeights: s.p + 2995104, savedPooled: s.t + 25861136 &* s.n,
+            savedHidden: s.t + 19338752 &* s.n, savedScale: s.t + 25862288 &* s.n, gradInput: s.t + 19188000 &* s.n,
+            gradReduceWeights: s.g + 2939760, gradReduceBias: s.g + 2995056, gradExpandWeights: s.g + 2995104,
+            gradExpandBias: s.g + 3050400, workspace: s.ws, pool: pool)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23905536 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2935152, beta: s.p + 2936304, savedMean: s.f + 382976,
+            savedInvStd: s.f + 384128, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 2935152,
+            gradBeta: s.g + 2936304, pool: pool)
+        // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 414080, count: 28800)
+        // features.6.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23831808 &* s.n,
+            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
+            outWidth: 8, weights: s.f + 385280, gradInput: s.t + 9417600 &* s.n, gradWeights: s.f + 414080,
+            pool: pool)
+        // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 414080, channels: 1152, kernel: 5, into: s.g + 2906352)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23758080 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2901744, beta: s.p + 2902896, savedMean: s.f + 380672,
+            savedInvStd: s.f + 381824, activation: .silu, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 2901744,
+            gradBeta: s.g + 2902896, pool: pool)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25798544 &* s.n,
+            weights: s.p + 2680560, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 9491328 &* s.n, gradWeights: s.g + 2680560, pool: pool)
+        // features.6.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 9491328 &* s.n, s.t + 19261728 &* s.n, count: 12288 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
+    private func features_6_2_backward(_ s: TrainingStepContext) {
+        // features.6.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 9491328 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 19338896 &* s.n : nil, batch: s.n, perImage: 12288,
+            gradBranch: s.t + 19188000 &* s.n, pool: pool)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 25786256 &* s.n,
+            pixels: 64 &* s.n, channels: 192, gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 380288,
+            savedInvStd: s.f + 380480, activation: .identity, gradInput: s.t + 19188000 &* s.n,
+            gradGamma: s.g + 2679792, gradBeta: s.g + 2679984, pool: pool)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23684352 &* s.n,
+            weights: s.p + 2458608, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
+            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 2458608, pool: pool)
+        // features.6.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23610624 &* s.n,
+            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2346816,
+            activation: .silu, expandWeights: s.p + 2402160, savedPooled: s.t + 19337504 &* s.n,
+            savedHidden: s.t + 19338704 &* s.n, savedScale: s.t + 25859984 &* s.n, gradInput: s.t + 19188000 &* s.n,
+            gradReduceWeights: s.g + 2346816, gradReduceBias: s.g + 2402112, gradExpandWeights: s.g + 2402160,
+            gradExpandBias: s.g + 2457456, workspace: s.ws, pool: pool)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23536896 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2342208, beta: s.p + 2343360, savedMean: s.f + 320384,
+            savedInvStd: s.f + 321536, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 2342208,
+            gradBeta: s.g + 2343360, pool: pool)
+        // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 351488, count: 28800)
+        // features.6.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23463168 &* s.n,
+            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
+            outWidth: 8, weights: s.f + 322688, gradInput: s.t + 9417600 &* s.n, gradWeights: s.f + 351488,
+            pool: pool)
+        // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 351488, channels: 1152, kernel: 5, into: s.g + 2313408)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23389440 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2308800, beta: s.p + 2309952, savedMean: s.f + 318080,
+            savedInvStd: s.f + 319232, activation: .silu, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 2308800,
+            gradBeta: s.g + 2309952, pool: pool)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25773968 &* s.n,
+            weights: s.p + 2087616, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 19261728 &* s.n, gradWeights: s.g + 2087616, pool: pool)
+        // features.6.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 19261728 &* s.n, s.t + 9491328 &* s.n, count: 12288 &* s.n, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 19261728 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 19338880 &* s.n : nil, batch: s.n, perImage: 12288,
+            gradBranch: s.t + 9491328 &* s.n, pool: pool)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 25761680 &* s.n,
+            pixels: 64 &* s.n, channels: 192, gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 317696,
+            savedInvStd: s.f + 317888, activation: .identity, gradInput: s.t + 9491328 &* s.n,
+            gradGamma: s.g + 2086848, gradBeta: s.g + 2087040, pool: pool)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 23315712 &* s.n,
+            weights: s.p + 1865664, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
+            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 1865664, pool: pool)
+        // features.6.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23241984 &* s.n,
+            batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1753872,
+            activation: .silu, expandWeights: s.p + 1809216, savedPooled: s.t + 19335200 &* s.n,
+            savedHidden: s.t + 19338656 &* s.n, savedScale: s.t + 19336352 &* s.n, gradInput: s.t + 19188000 &* s.n,
+            gradReduceWeights: s.g + 1753872, gradReduceBias: s.g + 1809168, gradExpandWeights: s.g + 1809216,
+            gradExpandBias: s.g + 1864512, workspace: s.ws, pool: pool)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23168256 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1749264, beta: s.p + 1750416, savedMean: s.f + 257792,
+            savedInvStd: s.f + 258944, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 1749264,
+            gradBeta: s.g + 1750416, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 288896, count: 28800)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 23094528 &* s.n,
+            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
+            outWidth: 8, weights: s.f + 260096, gradInput: s.t + 9417600 &* s.n, gradWeights: s.f + 288896,
+            pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 288896, channels: 1152, kernel: 5, into: s.g + 1720464)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 23020800 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1715856, beta: s.p + 1717008, savedMean: s.f + 255488,
+            savedInvStd: s.f + 256640, activation: .silu, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 1715856,
+            gradBeta: s.g + 1717008, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25749392 &* s.n,
+            weights: s.p + 1494672, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 9491328 &* s.n, gradWeights: s.g + 1494672, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 9491328 &* s.n, s.t + 19261728 &* s.n, count: 12288 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 15x15x112 -> 8x8x192, SE 672 -> 28 -> 672
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 25737104 &* s.n,
+            pixels: 64 &* s.n, channels: 192, gamma: s.p + 1493904, beta: s.p + 1494096, savedMean: s.f + 255104,
+            savedInvStd: s.f + 255296, activation: .identity, gradInput: s.t + 9491328 &* s.n,
+            gradGamma: s.g + 1493904, gradBeta: s.g + 1494096, pool: pool)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 25112016 &* s.n,
+            weights: s.p + 1364880, pixels: 64 &* s.n, inChannels: 672, outChannels: 192,
+            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 1364880, pool: pool)
+        // features.6.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25069008 &* s.n,
+            batch: s.n, pixels: 64, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1326544,
+            activation: .silu, expandWeights: s.p + 1345392, savedPooled: s.t + 25872080 &* s.n,
+            savedHidden: s.t + 19338848 &* s.n, savedScale: s.t + 25872752 &* s.n, gradInput: s.t + 9460608 &* s.n,
+            gradReduceWeights: s.g + 1326544, gradReduceBias: s.g + 1345360, gradExpandWeights: s.g + 1345392,
+            gradExpandBias: s.g + 1364208, workspace: s.ws, pool: pool)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9460608 &* s.n, input: s.t + 25026000 &* s.n,
+            pixels: 64 &* s.n, channels: 672, gamma: s.p + 1323856, beta: s.p + 1324528, savedMean: s.f + 220160,
+            savedInvStd: s.f + 220832, activation: .silu, gradInput: s.t + 9460608 &* s.n, gradGamma: s.g + 1323856,
+            gradBeta: s.g + 1324528, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 238304, count: 16800)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9460608 &* s.n, input: s.t + 19036800 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 8, outWidth: 8, weights: s.f + 221504, gradInput: s.t + 19188000 &* s.n,
+            gradWeights: s.f + 238304, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 238304, channels: 672, kernel: 5, into: s.g + 1307056)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 18885600 &* s.n,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 1304368, beta: s.p + 1305040, savedMean: s.f + 218816,
+            savedInvStd: s.f + 219488, activation: .silu, gradInput: s.t + 19188000 &* s.n, gradGamma: s.g + 1304368,
+            gradBeta: s.g + 1305040, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 25547424 &* s.n,
+            weights: s.p + 1229104, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 1229104, pool: pool)
+    }
+
+    /// features.5.3 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_5_3_backward(_ s: TrainingStepContext) {
+        // features.5.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25880000 &* s.n : nil, batch: s.n, perImage: 25200,
+            gradBranch: s.t + 9442800 &* s.n, pool: pool)
+        // features.5.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 25522224 &* s.n,
+            pixels: 225 &* s.n, channels: 112, gamma: s.p + 1228656, beta: s.p + 1228768, savedMean: s.f + 218592,
+            savedInvStd: s.f + 218704, activation: .identity, gradInput: s.t + 9442800 &* s.n,
+            gradGamma: s.g + 1228656, gradBeta: s.g + 1228768, pool: pool)
+        // features.5.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 18734400 &* s.n,
+            weights: s.p + 1153392, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 18885600 &* s.n, gradWeights: s.g + 1153392, pool: pool)
+        // features.5.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 18885600 &* s.n, input: s.t + 18583200 &* s.n,
+            batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1115056,
+            activation: .silu, expandWeights: s.p + 1133904, savedPooled: s.t + 25870736 &* s.n,
+            savedHidden: s.t + 25879632 &* s.n, savedScale: s.t + 25871408 &* s.n, gradInput: s.t + 18734400 &* s.n,
+            gradReduceWeights: s.g + 1115056, gradReduceBias: s.g + 1133872, gradExpandWeights: s.g + 1133904,
+            gradExpandBias: s.g + 1152720, workspace: s.ws, pool: pool)
+        // features.5.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18734400 &* s.n, input: s.t + 18432000 &* s.n,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 1112368, beta: s.p + 1113040, savedMean: s.f + 183648,
+            savedInvStd: s.f + 184320, activation: .silu, gradInput: s.t + 18734400 &* s.n, gradGamma: s.g + 1112368,
+            gradBeta: s.g + 1113040, pool: pool)
+        // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 201792, count: 16800)
+        // features.5.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 18734400 &* s.n, input: s.t + 18280800 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 184992, gradInput: s.t + 18432000 &* s.n,
+            gradWeights: s.f + 201792, pool: pool)
+        // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 201792, channels: 672, kernel: 5, into: s.g + 1095568)
+        // features.5.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18432000 &* s.n, input: s.t + 18129600 &* s.n,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 1092880, beta: s.p + 1093552, savedMean: s.f + 182304,
+            savedInvStd: s.f + 182976, activation: .silu, gradInput: s.t + 18432000 &* s.n, gradGamma: s.g + 1092880,
+            gradBeta: s.g + 1093552, pool: pool)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 18432000 &* s.n, input: s.t + 25497024 &* s.n,
+            weights: s.p + 1017616, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 9442800 &* s.n, gradWeights: s.g + 1017616, pool: pool)
+        // features.5.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 9442800 &* s.n, s.t + 9417600 &* s.n, count: 25200 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_5_2_backward(_ s: TrainingStepContext) {
+        // features.5.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 9442800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879984 &* s.n : nil, batch: s.n, perImage: 25200,
+            gradBranch: s.t + 9417600 &* s.n, pool: pool)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25471824 &* s.n,
+            pixels: 225 &* s.n, channels: 112, gamma: s.p + 1017168, beta: s.p + 1017280, savedMean: s.f + 182080,
+            savedInvStd: s.f + 182192, activation: .identity, gradInput: s.t + 9417600 &* s.n,
+            gradGamma: s.g + 1017168, gradBeta: s.g + 1017280, pool: pool)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 17978400 &* s.n,
+            weights: s.p + 941904, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 18129600 &* s.n, gradWeights: s.g + 941904, pool: pool)
+        // features.5.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 18129600 &* s.n, input: s.t + 17827200 &* s.n,
+            batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 903568,
+            activation: .silu, expandWeights: s.p + 922416, savedPooled: s.t + 25869392 &* s.n,
+            savedHidden: s.t + 25879600 &* s.n, savedScale: s.t + 25870064 &* s.n, gradInput: s.t + 17978400 &* s.n,
+            gradReduceWeights: s.g + 903568, gradReduceBias: s.g + 922384, gradExpandWeights: s.g + 922416,
+            gradExpandBias: s.g + 941232, workspace: s.ws, pool: pool)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17978400 &* s.n, input: s.t + 17676000 &* s.n,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 900880, beta: s.p + 901552, savedMean: s.f + 147136,
+            savedInvStd: s.f + 147808, activation: .silu, gradInput: s.t + 17978400 &* s.n, gradGamma: s.g + 900880,
+            gradBeta: s.g + 901552, pool: pool)
+        // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 165280, count: 16800)
+        // features.5.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 17978400 &* s.n, input: s.t + 17524800 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 148480, gradInput: s.t + 17676000 &* s.n,
+            gradWeights: s.f + 165280, pool: pool)
+        // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 165280, channels: 672, kernel: 5, into: s.g + 884080)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17676000 &* s.n, input: s.t + 17373600 &* s.n,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 881392, beta: s.p + 882064, savedMean: s.f + 145792,
+            savedInvStd: s.f + 146464, activation: .silu, gradInput: s.t + 17676000 &* s.n, gradGamma: s.g + 881392,
+            gradBeta: s.g + 882064, pool: pool)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 17676000 &* s.n, input: s.t + 25446624 &* s.n,
+            weights: s.p + 806128, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 806128, pool: pool)
+        // features.5.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 9417600 &* s.n, s.t + 9442800 &* s.n, count: 25200 &* s.n, pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879968 &* s.n : nil, batch: s.n, perImage: 25200,
+            gradBranch: s.t + 9442800 &* s.n, pool: pool)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 25421424 &* s.n,
+            pixels: 225 &* s.n, channels: 112, gamma: s.p + 805680, beta: s.p + 805792, savedMean: s.f + 145568,
+            savedInvStd: s.f + 145680, activation: .identity, gradInput: s.t + 9442800 &* s.n, gradGamma: s.g + 805680,
+            gradBeta: s.g + 805792, pool: pool)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 17222400 &* s.n,
+            weights: s.p + 730416, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 17373600 &* s.n, gradWeights: s.g + 730416, pool: pool)
+        // features.5.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 17373600 &* s.n, input: s.t + 17071200 &* s.n,
+            batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 692080,
+            activation: .silu, expandWeights: s.p + 710928, savedPooled: s.t + 25868048 &* s.n,
+            savedHidden: s.t + 25879568 &* s.n, savedScale: s.t + 25868720 &* s.n, gradInput: s.t + 17222400 &* s.n,
+            gradReduceWeights: s.g + 692080, gradReduceBias: s.g + 710896, gradExpandWeights: s.g + 710928,
+            gradExpandBias: s.g + 729744, workspace: s.ws, pool: pool)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17222400 &* s.n, input: s.t + 16920000 &* s.n,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 689392, beta: s.p + 690064, savedMean: s.f + 110624,
+            savedInvStd: s.f + 111296, activation: .silu, gradInput: s.t + 17222400 &* s.n, gradGamma: s.g + 689392,
+            gradBeta: s.g + 690064, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 128768, count: 16800)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 17222400 &* s.n, input: s.t + 16768800 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 111968, gradInput: s.t + 16920000 &* s.n,
+            gradWeights: s.f + 128768, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 128768, channels: 672, kernel: 5, into: s.g + 672592)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16920000 &* s.n, input: s.t + 16617600 &* s.n,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 669904, beta: s.p + 670576, savedMean: s.f + 109280,
+            savedInvStd: s.f + 109952, activation: .silu, gradInput: s.t + 16920000 &* s.n, gradGamma: s.g + 669904,
+            gradBeta: s.g + 670576, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16920000 &* s.n, input: s.t + 25396224 &* s.n,
+            weights: s.p + 594640, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 9442800 &* s.n, gradWeights: s.g + 594640, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 9442800 &* s.n, s.t + 9417600 &* s.n, count: 25200 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 15x15x80 -> 15x15x112, SE 480 -> 20 -> 480
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 25371024 &* s.n,
+            pixels: 225 &* s.n, channels: 112, gamma: s.p + 594192, beta: s.p + 594304, savedMean: s.f + 109056,
+            savedInvStd: s.f + 109168, activation: .identity, gradInput: s.t + 9442800 &* s.n, gradGamma: s.g + 594192,
+            gradBeta: s.g + 594304, pool: pool)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 22394400 &* s.n,
+            weights: s.p + 540432, pixels: 225 &* s.n, inChannels: 480, outChannels: 112,
+            gradInput: s.t + 16617600 &* s.n, gradWeights: s.g + 540432, pool: pool)
+        // features.5.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 22286400 &* s.n,
+            batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 520720,
+            activation: .silu, expandWeights: s.p + 530352, savedPooled: s.t + 25876304 &* s.n,
+            savedHidden: s.t + 25879536 &* s.n, savedScale: s.t + 25876784 &* s.n, gradInput: s.t + 16725600 &* s.n,
+            gradReduceWeights: s.g + 520720, gradReduceBias: s.g + 530320, gradExpandWeights: s.g + 530352,
+            gradExpandBias: s.g + 539952, workspace: s.ws, pool: pool)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 22178400 &* s.n,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 518800, beta: s.p + 519280, savedMean: s.f + 84096,
+            savedInvStd: s.f + 84576, activation: .silu, gradInput: s.t + 16725600 &* s.n, gradGamma: s.g + 518800,
+            gradBeta: s.g + 519280, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 97056, count: 12000)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 22070400 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 85056, gradInput: s.t + 16617600 &* s.n,
+            gradWeights: s.f + 97056, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 97056, channels: 480, kernel: 5, into: s.g + 506800)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 21962400 &* s.n,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 504880, beta: s.p + 505360, savedMean: s.f + 83136,
+            savedInvStd: s.f + 83616, activation: .silu, gradInput: s.t + 16617600 &* s.n, gradGamma: s.g + 504880,
+            gradBeta: s.g + 505360, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 25719104 &* s.n,
+            weights: s.p + 466480, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 466480, pool: pool)
+    }
+
+    /// features.4.3 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_4_3_backward(_ s: TrainingStepContext) {
+        // features.4.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879952 &* s.n : nil, batch: s.n, perImage: 18000,
+            gradBranch: s.t + 9435600 &* s.n, pool: pool)
+        // features.4.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9435600 &* s.n, input: s.t + 25701104 &* s.n,
+            pixels: 225 &* s.n, channels: 80, gamma: s.p + 466160, beta: s.p + 466240, savedMean: s.f + 82976,
+            savedInvStd: s.f + 83056, activation: .identity, gradInput: s.t + 9435600 &* s.n, gradGamma: s.g + 466160,
+            gradBeta: s.g + 466240, pool: pool)
+        // features.4.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9435600 &* s.n, input: s.t + 21854400 &* s.n,
+            weights: s.p + 427760, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
+            gradInput: s.t + 16617600 &* s.n, gradWeights: s.g + 427760, pool: pool)
+        // features.4.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 21746400 &* s.n,
+            batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 408048,
+            activation: .silu, expandWeights: s.p + 417680, savedPooled: s.t + 25875344 &* s.n,
+            savedHidden: s.t + 25879504 &* s.n, savedScale: s.t + 25875824 &* s.n, gradInput: s.t + 16725600 &* s.n,
+            gradReduceWeights: s.g + 408048, gradReduceBias: s.g + 417648, gradExpandWeights: s.g + 417680,
+            gradExpandBias: s.g + 427280, workspace: s.ws, pool: pool)
+        // features.4.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 21638400 &* s.n,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 406128, beta: s.p + 406608, savedMean: s.f + 73376,
+            savedInvStd: s.f + 73856, activation: .silu, gradInput: s.t + 16725600 &* s.n, gradGamma: s.g + 406128,
+            gradBeta: s.g + 406608, pool: pool)
+        // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 78656, count: 4320)
+        // features.4.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 21530400 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15, weights: s.f + 74336, gradInput: s.t + 16617600 &* s.n,
+            gradWeights: s.f + 78656, pool: pool)
+        // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 78656, channels: 480, kernel: 3, into: s.g + 401808)
+        // features.4.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 21422400 &* s.n,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 399888, beta: s.p + 400368, savedMean: s.f + 72416,
+            savedInvStd: s.f + 72896, activation: .silu, gradInput: s.t + 16617600 &* s.n, gradGamma: s.g + 399888,
+            gradBeta: s.g + 400368, pool: pool)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 25683104 &* s.n,
+            weights: s.p + 361488, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 9435600 &* s.n, gradWeights: s.g + 361488, pool: pool)
+        // features.4.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 9435600 &* s.n, s.t + 9417600 &* s.n, count: 18000 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_4_2_backward(_ s: TrainingStepContext) {
+        // features.4.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 9435600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879936 &* s.n : nil, batch: s.n, perImage: 18000,
+            gradBranch: s.t + 9417600 &* s.n, pool: pool)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25665104 &* s.n,
+            pixels: 225 &* s.n, channels: 80, gamma: s.p + 361168, beta: s.p + 361248, savedMean: s.f + 72256,
+            savedInvStd: s.f + 72336, activation: .identity, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 361168,
+            gradBeta: s.g + 361248, pool: pool)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 21314400 &* s.n,
+            weights: s.p + 322768, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
+            gradInput: s.t + 16617600 &* s.n, gradWeights: s.g + 322768, pool: pool)
+        // features.4.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 21206400 &* s.n,
+            batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 303056,
+            activation: .silu, expandWeights: s.p + 312688, savedPooled: s.t + 25874384 &* s.n,
+            savedHidden: s.t + 25879472 &* s.n, savedScale: s.t + 25874864 &* s.n, gradInput: s.t + 16725600 &* s.n,
+            gradReduceWeights: s.g + 303056, gradReduceBias: s.g + 312656, gradExpandWeights: s.g + 312688,
+            gradExpandBias: s.g + 322288, workspace: s.ws, pool: pool)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 21098400 &* s.n,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 301136, beta: s.p + 301616, savedMean: s.f + 62656,
+            savedInvStd: s.f + 63136, activation: .silu, gradInput: s.t + 16725600 &* s.n, gradGamma: s.g + 301136,
+            gradBeta: s.g + 301616, pool: pool)
+        // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 67936, count: 4320)
+        // features.4.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 20990400 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15, weights: s.f + 63616, gradInput: s.t + 16617600 &* s.n,
+            gradWeights: s.f + 67936, pool: pool)
+        // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 67936, channels: 480, kernel: 3, into: s.g + 296816)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 20882400 &* s.n,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 294896, beta: s.p + 295376, savedMean: s.f + 61696,
+            savedInvStd: s.f + 62176, activation: .silu, gradInput: s.t + 16617600 &* s.n, gradGamma: s.g + 294896,
+            gradBeta: s.g + 295376, pool: pool)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 25647104 &* s.n,
+            weights: s.p + 256496, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 256496, pool: pool)
+        // features.4.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 9417600 &* s.n, s.t + 9435600 &* s.n, count: 18000 &* s.n, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879920 &* s.n : nil, batch: s.n, perImage: 18000,
+            gradBranch: s.t + 9435600 &* s.n, pool: pool)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9435600 &* s.n, input: s.t + 25629104 &* s.n,
+            pixels: 225 &* s.n, channels: 80, gamma: s.p + 256176, beta: s.p + 256256, savedMean: s.f + 61536,
+            savedInvStd: s.f + 61616, activation: .identity, gradInput: s.t + 9435600 &* s.n, gradGamma: s.g + 256176,
+            gradBeta: s.g + 256256, pool: pool)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9435600 &* s.n, input: s.t + 20774400 &* s.n,
+            weights: s.p + 217776, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
+            gradInput: s.t + 16617600 &* s.n, gradWeights: s.g + 217776, pool: pool)
+        // features.4.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 20666400 &* s.n,
+            batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 198064,
+            activation: .silu, expandWeights: s.p + 207696, savedPooled: s.t + 25873424 &* s.n,
+            savedHidden: s.t + 25879440 &* s.n, savedScale: s.t + 25873904 &* s.n, gradInput: s.t + 16725600 &* s.n,
+            gradReduceWeights: s.g + 198064, gradReduceBias: s.g + 207664, gradExpandWeights: s.g + 207696,
+            gradExpandBias: s.g + 217296, workspace: s.ws, pool: pool)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 20558400 &* s.n,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 196144, beta: s.p + 196624, savedMean: s.f + 51936,
+            savedInvStd: s.f + 52416, activation: .silu, gradInput: s.t + 16725600 &* s.n, gradGamma: s.g + 196144,
+            gradBeta: s.g + 196624, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 57216, count: 4320)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16725600 &* s.n, input: s.t + 20450400 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15, weights: s.f + 52896, gradInput: s.t + 16617600 &* s.n,
+            gradWeights: s.f + 57216, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 57216, channels: 480, kernel: 3, into: s.g + 191824)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 20342400 &* s.n,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 189904, beta: s.p + 190384, savedMean: s.f + 50976,
+            savedInvStd: s.f + 51456, activation: .silu, gradInput: s.t + 16617600 &* s.n, gradGamma: s.g + 189904,
+            gradBeta: s.g + 190384, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 25611104 &* s.n,
+            weights: s.p + 151504, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 9471600 &* s.n, gradWeights: s.g + 151504, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 9471600 &* s.n, s.t + 9417600 &* s.n, count: 18000 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9471600 &* s.n, input: s.t + 25593104 &* s.n,
+            pixels: 225 &* s.n, channels: 80, gamma: s.p + 151184, beta: s.p + 151264, savedMean: s.f + 50816,
+            savedInvStd: s.f + 50896, activation: .identity, gradInput: s.t + 9471600 &* s.n, gradGamma: s.g + 151184,
+            gradBeta: s.g + 151264, pool: pool)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9471600 &* s.n, input: s.t + 24972000 &* s.n,
+            weights: s.p + 131984, pixels: 225 &* s.n, inChannels: 240, outChannels: 80,
+            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 131984, pool: pool)
+        // features.4.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 24918000 &* s.n,
+            batch: s.n, pixels: 225, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 126928,
+            activation: .silu, expandWeights: s.p + 129344, savedPooled: s.t + 25877984 &* s.n,
+            savedHidden: s.t + 25879904 &* s.n, savedScale: s.t + 25878224 &* s.n, gradInput: s.t + 16833600 &* s.n,
+            gradReduceWeights: s.g + 126928, gradReduceBias: s.g + 129328, gradExpandWeights: s.g + 129344,
+            gradExpandBias: s.g + 131744, workspace: s.ws, pool: pool)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16833600 &* s.n, input: s.t + 24864000 &* s.n,
+            pixels: 225 &* s.n, channels: 240, gamma: s.p + 125968, beta: s.p + 126208, savedMean: s.f + 46016,
+            savedInvStd: s.f + 46256, activation: .silu, gradInput: s.t + 16833600 &* s.n, gradGamma: s.g + 125968,
+            gradBeta: s.g + 126208, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 48656, count: 2160)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16833600 &* s.n, input: s.t + 16401600 &* s.n,
+            batch: s.n, height: 30, width: 30, channels: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15, weights: s.f + 46496, gradInput: s.t + 16617600 &* s.n,
+            gradWeights: s.f + 48656, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 48656, channels: 240, kernel: 3, into: s.g + 123808)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 16185600 &* s.n,
+            pixels: 900 &* s.n, channels: 240, gamma: s.p + 122848, beta: s.p + 123088, savedMean: s.f + 45536,
+            savedInvStd: s.f + 45776, activation: .silu, gradInput: s.t + 16617600 &* s.n, gradGamma: s.g + 122848,
+            gradBeta: s.g + 123088, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16617600 &* s.n, input: s.t + 25335024 &* s.n,
+            weights: s.p + 113248, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 9417600 &* s.n, gradWeights: s.g + 113248, pool: pool)
+    }
+
+    /// features.3.2 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_3_2_backward(_ s: TrainingStepContext) {
+        // features.3.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879888 &* s.n : nil, batch: s.n, perImage: 36000,
+            gradBranch: s.t + 9453600 &* s.n, pool: pool)
+        // features.3.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9453600 &* s.n, input: s.t + 25299024 &* s.n,
+            pixels: 900 &* s.n, channels: 40, gamma: s.p + 113056, beta: s.p + 113104, savedMean: s.f + 45456,
+            savedInvStd: s.f + 45496, activation: .identity, gradInput: s.t + 9453600 &* s.n, gradGamma: s.g + 113056,
+            gradBeta: s.g + 113104, pool: pool)
+        // features.3.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9453600 &* s.n, input: s.t + 15969600 &* s.n,
+            weights: s.p + 103456, pixels: 900 &* s.n, inChannels: 240, outChannels: 40,
+            gradInput: s.t + 16185600 &* s.n, gradWeights: s.g + 103456, pool: pool)
+        // features.3.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 16185600 &* s.n, input: s.t + 15753600 &* s.n,
+            batch: s.n, pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 98400, activation: .silu,
+            expandWeights: s.p + 100816, savedPooled: s.t + 25877504 &* s.n, savedHidden: s.t + 25879872 &* s.n,
+            savedScale: s.t + 25877744 &* s.n, gradInput: s.t + 15969600 &* s.n, gradReduceWeights: s.g + 98400,
+            gradReduceBias: s.g + 100800, gradExpandWeights: s.g + 100816, gradExpandBias: s.g + 103216,
+            workspace: s.ws, pool: pool)
+        // features.3.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15969600 &* s.n, input: s.t + 15537600 &* s.n,
+            pixels: 900 &* s.n, channels: 240, gamma: s.p + 97440, beta: s.p + 97680, savedMean: s.f + 32976,
+            savedInvStd: s.f + 33216, activation: .silu, gradInput: s.t + 15969600 &* s.n, gradGamma: s.g + 97440,
+            gradBeta: s.g + 97680, pool: pool)
+        // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 39456, count: 6000)
+        // features.3.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15969600 &* s.n, input: s.t + 15321600 &* s.n,
+            batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 30, outWidth: 30, weights: s.f + 33456, gradInput: s.t + 15537600 &* s.n,
+            gradWeights: s.f + 39456, pool: pool)
+        // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 39456, channels: 240, kernel: 5, into: s.g + 91440)
+        // features.3.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15537600 &* s.n, input: s.t + 15105600 &* s.n,
+            pixels: 900 &* s.n, channels: 240, gamma: s.p + 90480, beta: s.p + 90720, savedMean: s.f + 32496,
+            savedInvStd: s.f + 32736, activation: .silu, gradInput: s.t + 15537600 &* s.n, gradGamma: s.g + 90480,
+            gradBeta: s.g + 90720, pool: pool)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15537600 &* s.n, input: s.t + 25263024 &* s.n,
+            weights: s.p + 80880, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 9453600 &* s.n, gradWeights: s.g + 80880, pool: pool)
+        // features.3.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 9453600 &* s.n, s.t + 9417600 &* s.n, count: 36000 &* s.n, pool: pool)
+    }
+
+    /// features.3.1 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_3_1_backward(_ s: TrainingStepContext) {
+        // features.3.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 9453600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879856 &* s.n : nil, batch: s.n, perImage: 36000,
+            gradBranch: s.t + 9417600 &* s.n, pool: pool)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25227024 &* s.n,
+            pixels: 900 &* s.n, channels: 40, gamma: s.p + 80688, beta: s.p + 80736, savedMean: s.f + 32416,
+            savedInvStd: s.f + 32456, activation: .identity, gradInput: s.t + 9417600 &* s.n, gradGamma: s.g + 80688,
+            gradBeta: s.g + 80736, pool: pool)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 14889600 &* s.n,
+            weights: s.p + 71088, pixels: 900 &* s.n, inChannels: 240, outChannels: 40,
+            gradInput: s.t + 15105600 &* s.n, gradWeights: s.g + 71088, pool: pool)
+        // features.3.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 15105600 &* s.n, input: s.t + 14673600 &* s.n,
+            batch: s.n, pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 66032, activation: .silu,
+            expandWeights: s.p + 68448, savedPooled: s.t + 9503616 &* s.n, savedHidden: s.t + 25879840 &* s.n,
+            savedScale: s.t + 25877264 &* s.n, gradInput: s.t + 14889600 &* s.n, gradReduceWeights: s.g + 66032,
+            gradReduceBias: s.g + 68432, gradExpandWeights: s.g + 68448, gradExpandBias: s.g + 70848, workspace: s.ws,
+            pool: pool)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14889600 &* s.n, input: s.t + 14457600 &* s.n,
+            pixels: 900 &* s.n, channels: 240, gamma: s.p + 65072, beta: s.p + 65312, savedMean: s.f + 19936,
+            savedInvStd: s.f + 20176, activation: .silu, gradInput: s.t + 14889600 &* s.n, gradGamma: s.g + 65072,
+            gradBeta: s.g + 65312, pool: pool)
+        // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 26416, count: 6000)
+        // features.3.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 14889600 &* s.n, input: s.t + 9201600 &* s.n,
+            batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 30, outWidth: 30, weights: s.f + 20416, gradInput: s.t + 14457600 &* s.n,
+            gradWeights: s.f + 26416, pool: pool)
+        // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 26416, channels: 240, kernel: 5, into: s.g + 59072)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14457600 &* s.n, input: s.t + 8985600 &* s.n,
+            pixels: 900 &* s.n, channels: 240, gamma: s.p + 58112, beta: s.p + 58352, savedMean: s.f + 19456,
+            savedInvStd: s.f + 19696, activation: .silu, gradInput: s.t + 14457600 &* s.n, gradGamma: s.g + 58112,
+            gradBeta: s.g + 58352, pool: pool)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14457600 &* s.n, input: s.t + 25191024 &* s.n,
+            weights: s.p + 48512, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 9115200 &* s.n, gradWeights: s.g + 48512, pool: pool)
+        // features.3.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 9115200 &* s.n, s.t + 9453600 &* s.n, count: 36000 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9115200 &* s.n, input: s.t + 25155024 &* s.n,
+            pixels: 900 &* s.n, channels: 40, gamma: s.p + 48320, beta: s.p + 48368, savedMean: s.f + 19376,
+            savedInvStd: s.f + 19416, activation: .identity, gradInput: s.t + 9115200 &* s.n, gradGamma: s.g + 48320,
+            gradBeta: s.g + 48368, pool: pool)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9115200 &* s.n, input: s.t + 19598400 &* s.n,
+            weights: s.p + 42560, pixels: 900 &* s.n, inChannels: 144, outChannels: 40,
+            gradInput: s.t + 8985600 &* s.n, gradWeights: s.g + 42560, pool: pool)
+        // features.3.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 8985600 &* s.n, input: s.t + 19468800 &* s.n,
+            batch: s.n, pixels: 900, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, activation: .silu,
+            expandWeights: s.p + 41552, savedPooled: s.t + 9503856 &* s.n, savedHidden: s.t + 25879824 &* s.n,
+            savedScale: s.t + 25879040 &* s.n, gradInput: s.t + 14457600 &* s.n, gradReduceWeights: s.g + 40672,
+            gradReduceBias: s.g + 41536, gradExpandWeights: s.g + 41552, gradExpandBias: s.g + 42416, workspace: s.ws,
+            pool: pool)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14457600 &* s.n, input: s.t + 19339200 &* s.n,
+            pixels: 900 &* s.n, channels: 144, gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 11888,
+            savedInvStd: s.f + 12032, activation: .silu, gradInput: s.t + 14457600 &* s.n, gradGamma: s.g + 40096,
+            gradBeta: s.g + 40240, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 15776, count: 3600)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 14457600 &* s.n, input: s.t + 8467200 &* s.n,
+            batch: s.n, height: 60, width: 60, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 30, outWidth: 30, weights: s.f + 12176, gradInput: s.t + 8985600 &* s.n,
+            gradWeights: s.f + 15776, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 15776, channels: 144, kernel: 5, into: s.g + 36496)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8985600 &* s.n, input: s.t + 7948800 &* s.n,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 11600,
+            savedInvStd: s.f + 11744, activation: .silu, gradInput: s.t + 8985600 &* s.n, gradGamma: s.g + 35920,
+            gradBeta: s.g + 36064, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8985600 &* s.n, input: s.t + 22934400 &* s.n,
+            weights: s.p + 32464, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 8467200 &* s.n, gradWeights: s.g + 32464, pool: pool)
+    }
+
+    /// features.2.2 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
+    private func features_2_2_backward(_ s: TrainingStepContext) {
+        // features.2.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 8467200 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879808 &* s.n : nil, batch: s.n, perImage: 86400,
+            gradBranch: s.t + 8553600 &* s.n, pool: pool)
+        // features.2.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8553600 &* s.n, input: s.t + 22848000 &* s.n,
+            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 11552,
+            savedInvStd: s.f + 11576, activation: .identity, gradInput: s.t + 8553600 &* s.n, gradGamma: s.g + 32336,
+            gradBeta: s.g + 32368, pool: pool)
+        // features.2.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8553600 &* s.n, input: s.t + 7430400 &* s.n,
+            weights: s.p + 28880, pixels: 3600 &* s.n, inChannels: 144, outChannels: 24,
+            gradInput: s.t + 7948800 &* s.n, gradWeights: s.g + 28880, pool: pool)
+        // features.2.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 7948800 &* s.n, input: s.t + 6912000 &* s.n,
+            batch: s.n, pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, activation: .silu,
+            expandWeights: s.p + 27872, savedPooled: s.t + 25878752 &* s.n, savedHidden: s.t + 25879792 &* s.n,
+            savedScale: s.t + 25878896 &* s.n, gradInput: s.t + 7430400 &* s.n, gradReduceWeights: s.g + 26992,
+            gradReduceBias: s.g + 27856, gradExpandWeights: s.g + 27872, gradExpandBias: s.g + 28736, workspace: s.ws,
+            pool: pool)
+        // features.2.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7430400 &* s.n, input: s.t + 6393600 &* s.n,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 8672,
+            savedInvStd: s.f + 8816, activation: .silu, gradInput: s.t + 7430400 &* s.n, gradGamma: s.g + 26416,
+            gradBeta: s.g + 26560, pool: pool)
+        // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 10256, count: 1296)
+        // features.2.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 7430400 &* s.n, input: s.t + 5875200 &* s.n,
+            batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 60, outWidth: 60, weights: s.f + 8960, gradInput: s.t + 6393600 &* s.n,
+            gradWeights: s.f + 10256, pool: pool)
+        // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 10256, channels: 144, kernel: 3, into: s.g + 25120)
+        // features.2.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6393600 &* s.n, input: s.t + 5356800 &* s.n,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 8384,
+            savedInvStd: s.f + 8528, activation: .silu, gradInput: s.t + 6393600 &* s.n, gradGamma: s.g + 24544,
+            gradBeta: s.g + 24688, pool: pool)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6393600 &* s.n, input: s.t + 22761600 &* s.n,
+            weights: s.p + 21088, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 5875200 &* s.n, gradWeights: s.g + 21088, pool: pool)
+        // features.2.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5875200 &* s.n, s.t + 8467200 &* s.n, count: 86400 &* s.n, pool: pool)
+    }
+
+    /// features.2.1 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
+    private func features_2_1_backward(_ s: TrainingStepContext) {
+        // features.2.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5875200 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25879776 &* s.n : nil, batch: s.n, perImage: 86400,
+            gradBranch: s.t + 5961600 &* s.n, pool: pool)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5961600 &* s.n, input: s.t + 22675200 &* s.n,
+            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 8336,
+            savedInvStd: s.f + 8360, activation: .identity, gradInput: s.t + 5961600 &* s.n, gradGamma: s.g + 20960,
+            gradBeta: s.g + 20992, pool: pool)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5961600 &* s.n, input: s.t + 4838400 &* s.n,
+            weights: s.p + 17504, pixels: 3600 &* s.n, inChannels: 144, outChannels: 24,
+            gradInput: s.t + 5356800 &* s.n, gradWeights: s.g + 17504, pool: pool)
+        // features.2.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5356800 &* s.n, input: s.t + 4320000 &* s.n,
+            batch: s.n, pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, activation: .silu,
+            expandWeights: s.p + 16496, savedPooled: s.t + 25878464 &* s.n, savedHidden: s.t + 25879760 &* s.n,
+            savedScale: s.t + 25878608 &* s.n, gradInput: s.t + 4838400 &* s.n, gradReduceWeights: s.g + 15616,
+            gradReduceBias: s.g + 16480, gradExpandWeights: s.g + 16496, gradExpandBias: s.g + 17360, workspace: s.ws,
+            pool: pool)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4838400 &* s.n, input: s.t + 3801600 &* s.n,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 5456,
+            savedInvStd: s.f + 5600, activation: .silu, gradInput: s.t + 4838400 &* s.n, gradGamma: s.g + 15040,
+            gradBeta: s.g + 15184, pool: pool)
+        // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 7040, count: 1296)
+        // features.2.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4838400 &* s.n, input: s.t + 3283200 &* s.n,
+            batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 60, outWidth: 60, weights: s.f + 5744, gradInput: s.t + 3801600 &* s.n, gradWeights: s.f + 7040,
+            pool: pool)
+        // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 7040, channels: 144, kernel: 3, into: s.g + 13744)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3801600 &* s.n, input: s.t + 2764800 &* s.n,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 5168,
+            savedInvStd: s.f + 5312, activation: .silu, gradInput: s.t + 3801600 &* s.n, gradGamma: s.g + 13168,
+            gradBeta: s.g + 13312, pool: pool)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3801600 &* s.n, input: s.t + 22588800 &* s.n,
+            weights: s.p + 9712, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 3110400 &* s.n, gradWeights: s.g + 9712, pool: pool)
+        // features.2.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 3110400 &* s.n, s.t + 5875200 &* s.n, count: 86400 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3110400 &* s.n, input: s.t + 22502400 &* s.n,
+            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 5120,
+            savedInvStd: s.f + 5144, activation: .identity, gradInput: s.t + 3110400 &* s.n, gradGamma: s.g + 9584,
+            gradBeta: s.g + 9616, pool: pool)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3110400 &* s.n, input: s.t + 12499200 &* s.n,
+            weights: s.p + 7280, pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 2764800 &* s.n,
+            gradWeights: s.g + 7280, pool: pool)
+        // features.2.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t + 12153600 &* s.n,
+            batch: s.n, pixels: 3600, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, activation: .silu,
+            expandWeights: s.p + 6800, savedPooled: s.t + 25879184 &* s.n, savedHidden: s.t + 25879744 &* s.n,
+            savedScale: s.t + 25879280 &* s.n, gradInput: s.t + 4147200 &* s.n, gradReduceWeights: s.g + 6400,
+            gradReduceBias: s.g + 6784, gradExpandWeights: s.g + 6800, gradExpandBias: s.g + 7184, workspace: s.ws,
+            pool: pool)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4147200 &* s.n, input: s.t + 11808000 &* s.n,
+            pixels: 3600 &* s.n, channels: 96, gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 3200,
+            savedInvStd: s.f + 3296, activation: .silu, gradInput: s.t + 4147200 &* s.n, gradGamma: s.g + 6016,
+            gradBeta: s.g + 6112, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 4256, count: 864)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4147200 &* s.n, input: s.t + 1382400 &* s.n,
+            batch: s.n, height: 120, width: 120, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 60, outWidth: 60, weights: s.f + 3392, gradInput: s.t + 2764800 &* s.n, gradWeights: s.f + 4256,
+            pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4256, channels: 96, kernel: 3, into: s.g + 5152)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t, pixels: 14400 &* s.n,
+            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 3008, savedInvStd: s.f + 3104,
+            activation: .silu, gradInput: s.t + 2764800 &* s.n, gradGamma: s.g + 4768, gradBeta: s.g + 4864,
+            pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t + 14227200 &* s.n,
+            weights: s.p + 3232, pixels: 14400 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t,
+            gradWeights: s.g + 3232, pool: pool)
+    }
+
+    /// features.1.1 backward: MBConv1 k3 s1: 120x120x16 -> 120x120x16, SE 16 -> 4 -> 16, identity shortcut
+    private func features_1_1_backward(_ s: TrainingStepContext) {
+        // features.1.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t,
+            keep: s.options.stochasticDepth ? s.t + 25879728 &* s.n : nil, batch: s.n, perImage: 230400,
+            gradBranch: s.t + 230400 &* s.n, pool: pool)
+        // features.1.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 230400 &* s.n, input: s.t + 13996800 &* s.n,
+            pixels: 14400 &* s.n, channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 2976,
+            savedInvStd: s.f + 2992, activation: .identity, gradInput: s.t + 230400 &* s.n, gradGamma: s.g + 3168,
+            gradBeta: s.g + 3184, pool: pool)
+        // features.1.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 230400 &* s.n, input: s.t + 13766400 &* s.n,
+            weights: s.p + 2912, pixels: 14400 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.t + 460800 &* s.n,
+            gradWeights: s.g + 2912, pool: pool)
+        // features.1.1.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 13536000 &* s.n,
+            batch: s.n, pixels: 14400, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, activation: .silu,
+            expandWeights: s.p + 2832, savedPooled: s.t + 25879680 &* s.n, savedHidden: s.t + 25879696 &* s.n,
+            savedScale: s.t + 25879712 &* s.n, gradInput: s.t + 230400 &* s.n, gradReduceWeights: s.g + 2752,
+            gradReduceBias: s.g + 2816, gradExpandWeights: s.g + 2832, gradExpandBias: s.g + 2896, workspace: s.ws,
+            pool: pool)
+        // features.1.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 230400 &* s.n, input: s.t + 13305600 &* s.n,
+            pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2688, beta: s.p + 2704, savedMean: s.f + 2656,
+            savedInvStd: s.f + 2672, activation: .silu, gradInput: s.t + 230400 &* s.n, gradGamma: s.g + 2688,
+            gradBeta: s.g + 2704, pool: pool)
+        // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2832, count: 144)
+        // features.1.1.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 230400 &* s.n, input: s.t + 13075200 &* s.n,
+            batch: s.n, height: 120, width: 120, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 120, outWidth: 120, weights: s.f + 2688, gradInput: s.t + 460800 &* s.n,
+            gradWeights: s.f + 2832, pool: pool)
+        // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2832, channels: 16, kernel: 3, into: s.g + 2544)
+        // features.1.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 460800 &* s.n, s.t, count: 230400 &* s.n, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 120x120x32 -> 120x120x16, SE 32 -> 8 -> 32
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 12844800 &* s.n,
+            pixels: 14400 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 2624,
+            savedInvStd: s.f + 2640, activation: .identity, gradInput: s.t + 460800 &* s.n, gradGamma: s.g + 2480,
+            gradBeta: s.g + 2496, pool: pool)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 11347200 &* s.n,
+            weights: s.p + 1968, pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
+            gradWeights: s.g + 1968, pool: pool)
+        // features.1.0.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 10886400 &* s.n, batch: s.n, pixels: 14400,
+            channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, activation: .silu, expandWeights: s.p + 1680,
+            savedPooled: s.t + 25879376 &* s.n, savedHidden: s.t + 25879664 &* s.n, savedScale: s.t + 25879408 &* s.n,
+            gradInput: s.t + 460800 &* s.n, gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
+            gradExpandWeights: s.g + 1680, gradExpandBias: s.g + 1936, workspace: s.ws, pool: pool)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 10425600 &* s.n,
+            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1984,
+            savedInvStd: s.f + 2016, activation: .silu, gradInput: s.t + 460800 &* s.n, gradGamma: s.g + 1280,
+            gradBeta: s.g + 1312, pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2336, count: 288)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 9964800 &* s.n, batch: s.n,
+            height: 120, width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120,
+            outWidth: 120, weights: s.f + 2048, gradInput: s.t, gradWeights: s.f + 2336, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2336, channels: 32, kernel: 3, into: s.g + 992)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 9504000 &* s.n, pixels: 14400 &* s.n,
+            channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1920, savedInvStd: s.f + 1952,
+            activation: .silu, gradInput: s.t, gradGamma: s.g + 864, gradBeta: s.g + 896, pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 240,
+            width: 240, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, outChannels: 32,
+            gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 864, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 896, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 992, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 1280, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 1312, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.fc1.weight", offset: 1408, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc1.bias", offset: 1664, count: 8, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.1.fc2.weight", offset: 1680, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc2.bias", offset: 1936, count: 32, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.2.0.weight", offset: 1968, count: 512, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.weight", offset: 2480, count: 16, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.bias", offset: 2496, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.0.weight", offset: 2544, count: 144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.weight", offset: 2688, count: 16, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.bias", offset: 2704, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.1.fc1.weight", offset: 2752, count: 64, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc1.bias", offset: 2816, count: 4, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.1.fc2.weight", offset: 2832, count: 64, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc2.bias", offset: 2896, count: 16, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.2.0.weight", offset: 2912, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.weight", offset: 3168, count: 16, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.bias", offset: 3184, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 3232, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 4768, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 4864, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 5152, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 6016, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 6112, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.fc1.weight", offset: 6400, count: 384, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc1.bias", offset: 6784, count: 4, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.2.fc2.weight", offset: 6800, count: 384, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc2.bias", offset: 7184, count: 96, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.3.0.weight", offset: 7280, count: 2304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.weight", offset: 9584, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.bias", offset: 9616, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.0.weight", offset: 9712, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.weight", offset: 13168, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.bias", offset: 13312, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.0.weight", offset: 13744, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.weight", offset: 15040, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.bias", offset: 15184, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.fc1.weight", offset: 15616, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc1.bias", offset: 16480, count: 6, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.2.fc2.weight", offset: 16496, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc2.bias", offset: 17360, count: 144, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.3.0.weight", offset: 17504, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.weight", offset: 20960, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.bias", offset: 20992, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.0.weight", offset: 21088, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.weight", offset: 24544, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.bias", offset: 24688, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.0.weight", offset: 25120, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.weight", offset: 26416, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.bias", offset: 26560, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.fc1.weight", offset: 26992, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc1.bias", offset: 27856, count: 6, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.2.fc2.weight", offset: 27872, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc2.bias", offset: 28736, count: 144, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.3.0.weight", offset: 28880, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.weight", offset: 32336, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.bias", offset: 32368, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 32464, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 35920, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 36064, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 36496, count: 3600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 40096, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 40240, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.fc1.weight", offset: 40672, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc1.bias", offset: 41536, count: 6, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.2.fc2.weight", offset: 41552, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc2.bias", offset: 42416, count: 144, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.3.0.weight", offset: 42560, count: 5760, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.weight", offset: 48320, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.bias", offset: 48368, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.0.weight", offset: 48512, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.weight", offset: 58112, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.bias", offset: 58352, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.0.weight", offset: 59072, count: 6000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.weight", offset: 65072, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.bias", offset: 65312, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.fc1.weight", offset: 66032, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc1.bias", offset: 68432, count: 10, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.2.fc2.weight", offset: 68448, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc2.bias", offset: 70848, count: 240, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.3.0.weight", offset: 71088, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.weight", offset: 80688, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.bias", offset: 80736, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.0.weight", offset: 80880, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.weight", offset: 90480, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.bias", offset: 90720, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.0.weight", offset: 91440, count: 6000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.weight", offset: 97440, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.bias", offset: 97680, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.fc1.weight", offset: 98400, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc1.bias", offset: 100800, count: 10, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.2.fc2.weight", offset: 100816, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc2.bias", offset: 103216, count: 240, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.3.0.weight", offset: 103456, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.weight", offset: 113056, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.bias", offset: 113104, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 113248, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 122848, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 123088, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 123808, count: 2160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 125968, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 126208, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.fc1.weight", offset: 126928, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc1.bias", offset: 129328, count: 10, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.2.fc2.weight", offset: 129344, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc2.bias", offset: 131744, count: 240, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.3.0.weight", offset: 131984, count: 19200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.weight", offset: 151184, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.bias", offset: 151264, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 151504, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 189904, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 190384, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 191824, count: 4320, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 196144, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 196624, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.fc1.weight", offset: 198064, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc1.bias", offset: 207664, count: 20, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.2.fc2.weight", offset: 207696, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc2.bias", offset: 217296, count: 480, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.3.0.weight", offset: 217776, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.weight", offset: 256176, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.bias", offset: 256256, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.0.weight", offset: 256496, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.weight", offset: 294896, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.bias", offset: 295376, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.0.weight", offset: 296816, count: 4320, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.weight", offset: 301136, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.bias", offset: 301616, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.fc1.weight", offset: 303056, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc1.bias", offset: 312656, count: 20, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.2.fc2.weight", offset: 312688, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc2.bias", offset: 322288, count: 480, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.3.0.weight", offset: 322768, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.weight", offset: 361168, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.bias", offset: 361248, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.0.weight", offset: 361488, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.weight", offset: 399888, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.bias", offset: 400368, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.0.weight", offset: 401808, count: 4320, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.weight", offset: 406128, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.bias", offset: 406608, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.fc1.weight", offset: 408048, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc1.bias", offset: 417648, count: 20, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.2.fc2.weight", offset: 417680, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc2.bias", offset: 427280, count: 480, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.3.0.weight", offset: 427760, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.weight", offset: 466160, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.bias", offset: 466240, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 466480, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 504880, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 505360, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 506800, count: 12000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 518800, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 519280, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.fc1.weight", offset: 520720, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc1.bias", offset: 530320, count: 20, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.2.fc2.weight", offset: 530352, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc2.bias", offset: 539952, count: 480, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.3.0.weight", offset: 540432, count: 53760, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.weight", offset: 594192, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.bias", offset: 594304, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 594640, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 669904, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 670576, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 672592, count: 16800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 689392, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 690064, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.fc1.weight", offset: 692080, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc1.bias", offset: 710896, count: 28, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.2.fc2.weight", offset: 710928, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc2.bias", offset: 729744, count: 672, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.3.0.weight", offset: 730416, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.weight", offset: 805680, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.bias", offset: 805792, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.0.weight", offset: 806128, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.weight", offset: 881392, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.bias", offset: 882064, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.0.weight", offset: 884080, count: 16800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.weight", offset: 900880, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.bias", offset: 901552, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.fc1.weight", offset: 903568, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc1.bias", offset: 922384, count: 28, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.2.fc2.weight", offset: 922416, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc2.bias", offset: 941232, count: 672, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.3.0.weight", offset: 941904, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.weight", offset: 1017168, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.bias", offset: 1017280, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.0.weight", offset: 1017616, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.weight", offset: 1092880, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.bias", offset: 1093552, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.0.weight", offset: 1095568, count: 16800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.weight", offset: 1112368, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.bias", offset: 1113040, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.fc1.weight", offset: 1115056, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc1.bias", offset: 1133872, count: 28, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.2.fc2.weight", offset: 1133904, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc2.bias", offset: 1152720, count: 672, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.3.0.weight", offset: 1153392, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.weight", offset: 1228656, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.bias", offset: 1228768, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 1229104, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 1304368, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 1305040, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 1307056, count: 16800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 1323856, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 1324528, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.fc1.weight", offset: 1326544, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc1.bias", offset: 1345360, count: 28, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.2.fc2.weight", offset: 1345392, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc2.bias", offset: 1364208, count: 672, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.3.0.weight", offset: 1364880, count: 129024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.weight", offset: 1493904, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.bias", offset: 1494096, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 1494672, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 1715856, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 1717008, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 1720464, count: 28800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 1749264, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 1750416, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.fc1.weight", offset: 1753872, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc1.bias", offset: 1809168, count: 48, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.2.fc2.weight", offset: 1809216, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc2.bias", offset: 1864512, count: 1152, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.3.0.weight", offset: 1865664, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.weight", offset: 2086848, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.bias", offset: 2087040, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.0.weight", offset: 2087616, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.weight", offset: 2308800, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.bias", offset: 2309952, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.0.weight", offset: 2313408, count: 28800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.weight", offset: 2342208, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.bias", offset: 2343360, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.fc1.weight", offset: 2346816, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc1.bias", offset: 2402112, count: 48, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.2.fc2.weight", offset: 2402160, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc2.bias", offset: 2457456, count: 1152, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.3.0.weight", offset: 2458608, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.weight", offset: 2679792, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.bias", offset: 2679984, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.0.weight", offset: 2680560, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.weight", offset: 2901744, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.bias", offset: 2902896, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.0.weight", offset: 2906352, count: 28800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.weight", offset: 2935152, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.bias", offset: 2936304, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.fc1.weight", offset: 2939760, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc1.bias", offset: 2995056, count: 48, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.2.fc2.weight", offset: 2995104, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc2.bias", offset: 3050400, count: 1152, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.3.0.weight", offset: 3051552, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.weight", offset: 3272736, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.bias", offset: 3272928, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.0.weight", offset: 3273504, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.weight", offset: 3494688, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.bias", offset: 3495840, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.0.weight", offset: 3499296, count: 28800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.weight", offset: 3528096, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.bias", offset: 3529248, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.fc1.weight", offset: 3532704, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc1.bias", offset: 3588000, count: 48, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.2.fc2.weight", offset: 3588048, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc2.bias", offset: 3643344, count: 1152, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.3.0.weight", offset: 3644496, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.weight", offset: 3865680, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.bias", offset: 3865872, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 3866448, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 4087632, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 4088784, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 4092240, count: 10368, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 4102608, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 4103760, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.fc1.weight", offset: 4107216, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc1.bias", offset: 4162512, count: 48, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.2.fc2.weight", offset: 4162560, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc2.bias", offset: 4217856, count: 1152, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.3.0.weight", offset: 4219008, count: 368640, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.weight", offset: 4587648, count: 320, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.bias", offset: 4587968, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.0.weight", offset: 4588928, count: 614400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.weight", offset: 5203328, count: 1920, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.bias", offset: 5205248, count: 1920, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.0.weight", offset: 5211008, count: 17280, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.weight", offset: 5228288, count: 1920, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.bias", offset: 5230208, count: 1920, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.2.fc1.weight", offset: 5235968, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc1.bias", offset: 5389568, count: 80, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.2.fc2.weight", offset: 5389648, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc2.bias", offset: 5543248, count: 1920, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.3.0.weight", offset: 5545168, count: 614400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.weight", offset: 6159568, count: 320, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.bias", offset: 6159888, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 6160848, count: 409600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 6570448, count: 1280, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 6571728, count: 1280, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 6575568, count: 1280000, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 7855568, count: 1000, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 928, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 960, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 1344, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 1376, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_mean", offset: 2512, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_var", offset: 2528, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_mean", offset: 2720, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_var", offset: 2736, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_mean", offset: 3200, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_var", offset: 3216, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 4960, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 5056, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 6208, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 6304, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_mean", offset: 9648, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_var", offset: 9680, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_mean", offset: 13456, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_var", offset: 13600, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_mean", offset: 15328, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_var", offset: 15472, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_mean", offset: 21024, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_var", offset: 21056, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_mean", offset: 24832, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_var", offset: 24976, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_mean", offset: 26704, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_var", offset: 26848, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_mean", offset: 32400, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_var", offset: 32432, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 36208, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 36352, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 40384, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 40528, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_mean", offset: 48416, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_var", offset: 48464, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_mean", offset: 58592, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_var", offset: 58832, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_mean", offset: 65552, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_var", offset: 65792, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_mean", offset: 80784, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_var", offset: 80832, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_mean", offset: 90960, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_var", offset: 91200, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_mean", offset: 97920, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_var", offset: 98160, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_mean", offset: 113152, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_var", offset: 113200, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 123328, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 123568, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 126448, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 126688, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_mean", offset: 151344, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_var", offset: 151424, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 190864, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 191344, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 197104, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 197584, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_mean", offset: 256336, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_var", offset: 256416, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_mean", offset: 295856, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_var", offset: 296336, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_mean", offset: 302096, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_var", offset: 302576, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_mean", offset: 361328, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_var", offset: 361408, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_mean", offset: 400848, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_var", offset: 401328, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_mean", offset: 407088, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_var", offset: 407568, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_mean", offset: 466320, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_var", offset: 466400, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 505840, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 506320, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 519760, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 520240, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_mean", offset: 594416, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_var", offset: 594528, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 671248, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 671920, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 690736, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 691408, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_mean", offset: 805904, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_var", offset: 806016, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_mean", offset: 882736, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_var", offset: 883408, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_mean", offset: 902224, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_var", offset: 902896, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_mean", offset: 1017392, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_var", offset: 1017504, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_mean", offset: 1094224, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_var", offset: 1094896, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_mean", offset: 1113712, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_var", offset: 1114384, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_mean", offset: 1228880, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_var", offset: 1228992, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 1305712, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 1306384, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 1325200, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 1325872, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_mean", offset: 1494288, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_var", offset: 1494480, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 1718160, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 1719312, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 1751568, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 1752720, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_mean", offset: 2087232, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_var", offset: 2087424, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_mean", offset: 2311104, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_var", offset: 2312256, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_mean", offset: 2344512, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_var", offset: 2345664, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_mean", offset: 2680176, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_var", offset: 2680368, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_mean", offset: 2904048, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_var", offset: 2905200, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_mean", offset: 2937456, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_var", offset: 2938608, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_mean", offset: 3273120, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_var", offset: 3273312, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_mean", offset: 3496992, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_var", offset: 3498144, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_mean", offset: 3530400, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_var", offset: 3531552, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_mean", offset: 3866064, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_var", offset: 3866256, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 4089936, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 4091088, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 4104912, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 4106064, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_mean", offset: 4588288, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_var", offset: 4588608, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_mean", offset: 5207168, count: 1920, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_var", offset: 5209088, count: 1920, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_mean", offset: 5232128, count: 1920, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_var", offset: 5234048, count: 1920, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_mean", offset: 6160208, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_var", offset: 6160528, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 6573008, count: 1280, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 6574288, count: 1280, kind: .batchNormBias),
+    ]
+}

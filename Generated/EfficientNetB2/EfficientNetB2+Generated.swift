@@ -1280,3 +1280,2703 @@ extension EfficientNetB2 {
             """#),
     ]
 }
+
+/// EfficientNetB2 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 38,549,936 floats per image (saved activations and gradients, packed by lifetime); parameters: 9,178,112 floats.
+public final class EfficientNetB2Training: TrainableModel {
+    public static let descriptor = EfficientNetB2.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 9178112,
+        arenaFloatsPerImage: 38549936, fixedFloats: 627632)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 2112, squeezeChannels: 88))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 38549936 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 38549936 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 9178112)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_1_1_forward(s)
+        try features_2_0_forward(s)
+        try features_2_1_forward(s)
+        try features_2_2_forward(s)
+        try features_3_0_forward(s)
+        try features_3_1_forward(s)
+        try features_3_2_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_4_2_forward(s)
+        try features_4_3_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_5_2_forward(s)
+        try features_5_3_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_6_2_forward(s)
+        try features_6_3_forward(s)
+        try features_6_4_forward(s)
+        try features_7_0_forward(s)
+        try features_7_1_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_1_backward(s)
+        features_7_0_backward(s)
+        features_6_4_backward(s)
+        features_6_3_backward(s)
+        features_6_2_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_3_backward(s)
+        features_5_2_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_3_backward(s)
+        features_4_2_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_2_backward(s)
+        features_3_1_backward(s)
+        features_3_0_backward(s)
+        features_2_2_backward(s)
+        features_2_1_backward(s)
+        features_2_0_backward(s)
+        features_1_1_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 288, 288] (NCHW) -> [n, 144, 144, 32]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 288, width: 288, kernel: 3, stride: 2,
+            padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.p, bias: s.f, outChannels: 32,
+            activation: .identity, output: s.t + 13685760 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13685760 &* s.n, pixels: 20736 &* s.n, channels: 32,
+            gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 14349312 &* s.n, savedMean: s.f + 2112, savedInvStd: s.f + 2144, runningMean: s.p + 928,
+            runningVar: s.p + 960, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 144x144x32 -> 144x144x16, SE 32 -> 8 -> 32
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 2240)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 144, 144, 32] -> [n, 144, 144, 32]
+        Kernels.depthwiseConv(input: s.t + 14349312 &* s.n, batch: s.n, height: 144, width: 144, channels: 32,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 2240, bias: s.f,
+            activation: .identity, output: s.t + 15012864 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15012864 &* s.n, pixels: 20736 &* s.n, channels: 32,
+            gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 15676416 &* s.n, savedMean: s.f + 2176, savedInvStd: s.f + 2208, runningMean: s.p + 1344,
+            runningVar: s.p + 1376, pool: pool)
+        // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 144, 144, 32]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15676416 &* s.n, output: s.t + 16339968 &* s.n,
+            batch: s.n, pixels: 20736, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408,
+            reduceBias: s.p + 1664, activation: .silu, expandWeights: s.p + 1680, expandBias: s.p + 1936,
+            savedPooled: s.t + 38549280 &* s.n, savedHidden: s.t + 38549568 &* s.n, savedScale: s.t + 38549312 &* s.n,
+            pool: pool)
+        // features.1.0.block.2 project conv 1x1, [n, 144, 144, 32] -> [n, 144, 144, 16]
+        Kernels.pointwiseConv(input: s.t + 16339968 &* s.n, pixels: 20736 &* s.n, inChannels: 32, weights: s.p + 1968,
+            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 22602240 &* s.n,
+            pool: pool)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22602240 &* s.n, pixels: 20736 &* s.n, channels: 16,
+            gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 22934016 &* s.n, savedMean: s.f + 2816, savedInvStd: s.f + 2832, runningMean: s.p + 2512,
+            runningVar: s.p + 2528, pool: pool)
+    }
+
+    /// features.1.1 forward: MBConv1 k3 s1: 144x144x16 -> 144x144x16, SE 16 -> 4 -> 16, identity shortcut
+    private func features_1_1_forward(_ s: TrainingStepContext) throws {
+        // features.1.1.block.0 depthwise weights to the kernel layout [3][3][16]
+        WeightPrep.depthwiseWeights(s.p + 2544, channels: 16, kernel: 3, into: s.f + 2880)
+        // features.1.1.block.0 depthwise 3x3/1, [n, 144, 144, 16] -> [n, 144, 144, 16]
+        Kernels.depthwiseConv(input: s.t + 22934016 &* s.n, batch: s.n, height: 144, width: 144, channels: 16,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 2880, bias: s.f,
+            activation: .identity, output: s.t + 23265792 &* s.n, pool: pool)
+        // features.1.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 23265792 &* s.n, pixels: 20736 &* s.n, channels: 16,
+            gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 23597568 &* s.n, savedMean: s.f + 2848, savedInvStd: s.f + 2864, runningMean: s.p + 2720,
+            runningVar: s.p + 2736, pool: pool)
+        // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 144, 144, 16]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23597568 &* s.n, output: s.t + 23929344 &* s.n,
+            batch: s.n, pixels: 20736, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752,
+            reduceBias: s.p + 2816, activation: .silu, expandWeights: s.p + 2832, expandBias: s.p + 2896,
+            savedPooled: s.t + 38549584 &* s.n, savedHidden: s.t + 38549600 &* s.n, savedScale: s.t + 38549616 &* s.n,
+            pool: pool)
+        // features.1.1.block.2 project conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 16]
+        Kernels.pointwiseConv(input: s.t + 23929344 &* s.n, pixels: 20736 &* s.n, inChannels: 16, weights: s.p + 2912,
+            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 24261120 &* s.n,
+            pool: pool)
+        // features.1.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 24261120 &* s.n, pixels: 20736 &* s.n, channels: 16,
+            gamma: s.p + 3168, beta: s.p + 3184, eps: 1e-05, momentum: 0.1, activation: .identity, output: s.t,
+            savedMean: s.f + 3168, savedInvStd: s.f + 3184, runningMean: s.p + 3200, runningVar: s.p + 3216,
+            pool: pool)
+        // features.1.1 stochastic depth: keep each image's branch with probability 0.991304347826087
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008695652173913044,
+                into: s.t + 38549632 &* s.n, random: &random)
+        }
+        // features.1.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 22934016 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 38549632 &* s.n : nil, batch: s.n, perImage: 331776,
+            output: s.t + 24592896 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 144, 144, 16] -> [n, 144, 144, 96]
+        Kernels.pointwiseConv(input: s.t + 24592896 &* s.n, pixels: 20736 &* s.n, inChannels: 16, weights: s.p + 3232,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
+            beta: s.p + 4864, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 1990656 &* s.n,
+            savedMean: s.f + 3200, savedInvStd: s.f + 3296, runningMean: s.p + 4960, runningVar: s.p + 5056,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
+        WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 3584)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96]
+        Kernels.depthwiseConv(input: s.t + 1990656 &* s.n, batch: s.n, height: 144, width: 144, channels: 96,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 3584, bias: s.f,
+            activation: .identity, output: s.t + 17003520 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 17003520 &* s.n, pixels: 5184 &* s.n, channels: 96,
+            gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 17501184 &* s.n, savedMean: s.f + 3392, savedInvStd: s.f + 3488, runningMean: s.p + 6208,
+            runningVar: s.p + 6304, pool: pool)
+        // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 72, 72, 96]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 17501184 &* s.n, output: s.t + 17998848 &* s.n,
+            batch: s.n, pixels: 5184, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400,
+            reduceBias: s.p + 6784, activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7184,
+            savedPooled: s.t + 38549088 &* s.n, savedHidden: s.t + 38549648 &* s.n, savedScale: s.t + 38549184 &* s.n,
+            pool: pool)
+        // features.2.0.block.3 project conv 1x1, [n, 72, 72, 96] -> [n, 72, 72, 24]
+        Kernels.pointwiseConv(input: s.t + 17998848 &* s.n, pixels: 5184 &* s.n, inChannels: 96, weights: s.p + 7280,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 33727104 &* s.n,
+            pool: pool)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 33727104 &* s.n, pixels: 5184 &* s.n, channels: 24,
+            gamma: s.p + 9584, beta: s.p + 9616, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 33851520 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5336, runningMean: s.p + 9648,
+            runningVar: s.p + 9680, pool: pool)
+    }
+
+    /// features.2.1 forward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
+    private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
+        Kernels.pointwiseConv(input: s.t + 33851520 &* s.n, pixels: 5184 &* s.n, inChannels: 24, weights: s.p + 9712,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 3981312 &* s.n,
+            pool: pool)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3981312 &* s.n, pixels: 5184 &* s.n, channels: 144,
+            gamma: s.p + 13168, beta: s.p + 13312, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 4727808 &* s.n, savedMean: s.f + 5360, savedInvStd: s.f + 5504, runningMean: s.p + 13456,
+            runningVar: s.p + 13600, pool: pool)
+        // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 5936)
+        // features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
+        Kernels.depthwiseConv(input: s.t + 4727808 &* s.n, batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 5936, bias: s.f,
+            activation: .identity, output: s.t + 5474304 &* s.n, pool: pool)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 5474304 &* s.n, pixels: 5184 &* s.n, channels: 144,
+            gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 6220800 &* s.n, savedMean: s.f + 5648, savedInvStd: s.f + 5792, runningMean: s.p + 15328,
+            runningVar: s.p + 15472, pool: pool)
+        // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 6220800 &* s.n, output: s.t + 6967296 &* s.n,
+            batch: s.n, pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616,
+            reduceBias: s.p + 16480, activation: .silu, expandWeights: s.p + 16496, expandBias: s.p + 17360,
+            savedPooled: s.t + 38548224 &* s.n, savedHidden: s.t + 38549664 &* s.n, savedScale: s.t + 38548368 &* s.n,
+            pool: pool)
+        // features.2.1.block.3 project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]
+        Kernels.pointwiseConv(input: s.t + 6967296 &* s.n, pixels: 5184 &* s.n, inChannels: 144, weights: s.p + 17504,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 33975936 &* s.n,
+            pool: pool)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 33975936 &* s.n, pixels: 5184 &* s.n, channels: 24,
+            gamma: s.p + 20960, beta: s.p + 20992, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 7713792 &* s.n, savedMean: s.f + 8528, savedInvStd: s.f + 8552, runningMean: s.p + 21024,
+            runningVar: s.p + 21056, pool: pool)
+        // features.2.1 stochastic depth: keep each image's branch with probability 0.9739130434782609
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026086956521739136,
+                into: s.t + 38549680 &* s.n, random: &random)
+        }
+        // features.2.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 33851520 &* s.n, branch: s.t + 7713792 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549680 &* s.n : nil, batch: s.n, perImage: 124416,
+            output: s.t + 34100352 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 forward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
+    private func features_2_2_forward(_ s: TrainingStepContext) throws {
+        // features.2.2.block.0 expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
+        Kernels.pointwiseConv(input: s.t + 34100352 &* s.n, pixels: 5184 &* s.n, inChannels: 24, weights: s.p + 21088,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 7713792 &* s.n,
+            pool: pool)
+        // features.2.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 7713792 &* s.n, pixels: 5184 &* s.n, channels: 144,
+            gamma: s.p + 24544, beta: s.p + 24688, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 8460288 &* s.n, savedMean: s.f + 8576, savedInvStd: s.f + 8720, runningMean: s.p + 24832,
+            runningVar: s.p + 24976, pool: pool)
+        // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 9152)
+        // features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
+        Kernels.depthwiseConv(input: s.t + 8460288 &* s.n, batch: s.n, height: 72, width: 72, channels: 144, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 9152, bias: s.f,
+            activation: .identity, output: s.t + 9206784 &* s.n, pool: pool)
+        // features.2.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 9206784 &* s.n, pixels: 5184 &* s.n, channels: 144,
+            gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 9953280 &* s.n, savedMean: s.f + 8864, savedInvStd: s.f + 9008, runningMean: s.p + 26704,
+            runningVar: s.p + 26848, pool: pool)
+        // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 9953280 &* s.n, output: s.t + 10699776 &* s.n,
+            batch: s.n, pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992,
+            reduceBias: s.p + 27856, activation: .silu, expandWeights: s.p + 27872, expandBias: s.p + 28736,
+            savedPooled: s.t + 38548512 &* s.n, savedHidden: s.t + 38549696 &* s.n, savedScale: s.t + 38548656 &* s.n,
+            pool: pool)
+        // features.2.2.block.3 project conv 1x1, [n, 72, 72, 144] -> [n, 72, 72, 24]
+        Kernels.pointwiseConv(input: s.t + 10699776 &* s.n, pixels: 5184 &* s.n, inChannels: 144, weights: s.p + 28880,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 34224768 &* s.n,
+            pool: pool)
+        // features.2.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 34224768 &* s.n, pixels: 5184 &* s.n, channels: 24,
+            gamma: s.p + 32336, beta: s.p + 32368, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 11446272 &* s.n, savedMean: s.f + 11744, savedInvStd: s.f + 11768, runningMean: s.p + 32400,
+            runningVar: s.p + 32432, pool: pool)
+        // features.2.2 stochastic depth: keep each image's branch with probability 0.9652173913043478
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.034782608695652174,
+                into: s.t + 38549712 &* s.n, random: &random)
+        }
+        // features.2.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 34100352 &* s.n, branch: s.t + 11446272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549712 &* s.n : nil, batch: s.n, perImage: 124416,
+            output: s.t + 34349184 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 72, 72, 24] -> [n, 72, 72, 144]
+        Kernels.pointwiseConv(input: s.t + 34349184 &* s.n, pixels: 5184 &* s.n, inChannels: 24, weights: s.p + 32464,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 11446272 &* s.n,
+            pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11446272 &* s.n, pixels: 5184 &* s.n, channels: 144,
+            gamma: s.p + 35920, beta: s.p + 36064, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 12192768 &* s.n, savedMean: s.f + 11792, savedInvStd: s.f + 11936, runningMean: s.p + 36208,
+            runningVar: s.p + 36352, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
+        WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 12368)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144]
+        Kernels.depthwiseConv(input: s.t + 12192768 &* s.n, batch: s.n, height: 72, width: 72, channels: 144,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 12368, bias: s.f,
+            activation: .identity, output: s.t + 28890432 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 28890432 &* s.n, pixels: 1296 &* s.n, channels: 144,
+            gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 29077056 &* s.n, savedMean: s.f + 12080, savedInvStd: s.f + 12224, runningMean: s.p + 40384,
+            runningVar: s.p + 40528, pool: pool)
+        // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 36, 36, 144]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 29077056 &* s.n, output: s.t + 29263680 &* s.n,
+            batch: s.n, pixels: 1296, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672,
+            reduceBias: s.p + 41536, activation: .silu, expandWeights: s.p + 41552, expandBias: s.p + 42416,
+            savedPooled: s.t + 38548800 &* s.n, savedHidden: s.t + 38549728 &* s.n, savedScale: s.t + 38548944 &* s.n,
+            pool: pool)
+        // features.3.0.block.3 project conv 1x1, [n, 36, 36, 144] -> [n, 36, 36, 48]
+        Kernels.pointwiseConv(input: s.t + 29263680 &* s.n, pixels: 1296 &* s.n, inChannels: 144, weights: s.p + 42560,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 37280736 &* s.n,
+            pool: pool)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37280736 &* s.n, pixels: 1296 &* s.n, channels: 48,
+            gamma: s.p + 49472, beta: s.p + 49520, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 37342944 &* s.n, savedMean: s.f + 19568, savedInvStd: s.f + 19616, runningMean: s.p + 49568,
+            runningVar: s.p + 49616, pool: pool)
+    }
+
+    /// features.3.1 forward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
+        Kernels.pointwiseConv(input: s.t + 37342944 &* s.n, pixels: 1296 &* s.n, inChannels: 48, weights: s.p + 49664,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 12939264 &* s.n,
+            pool: pool)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12939264 &* s.n, pixels: 1296 &* s.n, channels: 288,
+            gamma: s.p + 63488, beta: s.p + 63776, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 13312512 &* s.n, savedMean: s.f + 19664, savedInvStd: s.f + 19952, runningMean: s.p + 64064,
+            runningVar: s.p + 64352, pool: pool)
+        // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
+        WeightPrep.depthwiseWeights(s.p + 64640, channels: 288, kernel: 5, into: s.f + 20816)
+        // features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
+        Kernels.depthwiseConv(input: s.t + 13312512 &* s.n, batch: s.n, height: 36, width: 36, channels: 288,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 20816, bias: s.f,
+            activation: .identity, output: s.t + 18496512 &* s.n, pool: pool)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 18496512 &* s.n, pixels: 1296 &* s.n, channels: 288,
+            gamma: s.p + 71840, beta: s.p + 72128, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 18869760 &* s.n, savedMean: s.f + 20240, savedInvStd: s.f + 20528, runningMean: s.p + 72416,
+            runningVar: s.p + 72704, pool: pool)
+        // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 18869760 &* s.n, output: s.t + 19243008 &* s.n,
+            batch: s.n, pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 72992,
+            reduceBias: s.p + 76448, activation: .silu, expandWeights: s.p + 76464, expandBias: s.p + 79920,
+            savedPooled: s.t + 38546496 &* s.n, savedHidden: s.t + 38549744 &* s.n, savedScale: s.t + 38546784 &* s.n,
+            pool: pool)
+        // features.3.1.block.3 project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]
+        Kernels.pointwiseConv(input: s.t + 19243008 &* s.n, pixels: 1296 &* s.n, inChannels: 288, weights: s.p + 80208,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 37405152 &* s.n,
+            pool: pool)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37405152 &* s.n, pixels: 1296 &* s.n, channels: 48,
+            gamma: s.p + 94032, beta: s.p + 94080, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 19616256 &* s.n, savedMean: s.f + 35216, savedInvStd: s.f + 35264, runningMean: s.p + 94128,
+            runningVar: s.p + 94176, pool: pool)
+        // features.3.1 stochastic depth: keep each image's branch with probability 0.9478260869565217
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05217391304347827,
+                into: s.t + 38549760 &* s.n, random: &random)
+        }
+        // features.3.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37342944 &* s.n, branch: s.t + 19616256 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549760 &* s.n : nil, batch: s.n, perImage: 62208,
+            output: s.t + 37467360 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 forward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_3_2_forward(_ s: TrainingStepContext) throws {
+        // features.3.2.block.0 expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
+        Kernels.pointwiseConv(input: s.t + 37467360 &* s.n, pixels: 1296 &* s.n, inChannels: 48, weights: s.p + 94224,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 19616256 &* s.n,
+            pool: pool)
+        // features.3.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19616256 &* s.n, pixels: 1296 &* s.n, channels: 288,
+            gamma: s.p + 108048, beta: s.p + 108336, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 19989504 &* s.n, savedMean: s.f + 35312, savedInvStd: s.f + 35600, runningMean: s.p + 108624,
+            runningVar: s.p + 108912, pool: pool)
+        // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
+        WeightPrep.depthwiseWeights(s.p + 109200, channels: 288, kernel: 5, into: s.f + 36464)
+        // features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
+        Kernels.depthwiseConv(input: s.t + 19989504 &* s.n, batch: s.n, height: 36, width: 36, channels: 288,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 36464, bias: s.f,
+            activation: .identity, output: s.t + 20362752 &* s.n, pool: pool)
+        // features.3.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20362752 &* s.n, pixels: 1296 &* s.n, channels: 288,
+            gamma: s.p + 116400, beta: s.p + 116688, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 20736000 &* s.n, savedMean: s.f + 35888, savedInvStd: s.f + 36176, runningMean: s.p + 116976,
+            runningVar: s.p + 117264, pool: pool)
+        // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 20736000 &* s.n, output: s.t + 21109248 &* s.n,
+            batch: s.n, pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 117552,
+            reduceBias: s.p + 121008, activation: .silu, expandWeights: s.p + 121024, expandBias: s.p + 124480,
+            savedPooled: s.t + 38547072 &* s.n, savedHidden: s.t + 38549776 &* s.n, savedScale: s.t + 38547360 &* s.n,
+            pool: pool)
+        // features.3.2.block.3 project conv 1x1, [n, 36, 36, 288] -> [n, 36, 36, 48]
+        Kernels.pointwiseConv(input: s.t + 21109248 &* s.n, pixels: 1296 &* s.n, inChannels: 288,
+            weights: s.p + 124768, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+            output: s.t + 37529568 &* s.n, pool: pool)
+        // features.3.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37529568 &* s.n, pixels: 1296 &* s.n, channels: 48,
+            gamma: s.p + 138592, beta: s.p + 138640, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 21482496 &* s.n, savedMean: s.f + 50864, savedInvStd: s.f + 50912, runningMean: s.p + 138688,
+            runningVar: s.p + 138736, pool: pool)
+        // features.3.2 stochastic depth: keep each image's branch with probability 0.9391304347826087
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06086956521739131,
+                into: s.t + 38549792 &* s.n, random: &random)
+        }
+        // features.3.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37467360 &* s.n, branch: s.t + 21482496 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549792 &* s.n : nil, batch: s.n, perImage: 62208,
+            output: s.t + 37591776 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 36, 36, 48] -> [n, 36, 36, 288]
+        Kernels.pointwiseConv(input: s.t + 37591776 &* s.n, pixels: 1296 &* s.n, inChannels: 48, weights: s.p + 138784,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 21482496 &* s.n,
+            pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 21482496 &* s.n, pixels: 1296 &* s.n, channels: 288,
+            gamma: s.p + 152608, beta: s.p + 152896, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 21855744 &* s.n, savedMean: s.f + 50960, savedInvStd: s.f + 51248, runningMean: s.p + 153184,
+            runningVar: s.p + 153472, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
+        WeightPrep.depthwiseWeights(s.p + 153760, channels: 288, kernel: 3, into: s.f + 52112)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]
+        Kernels.depthwiseConv(input: s.t + 21855744 &* s.n, batch: s.n, height: 36, width: 36, channels: 288,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 52112, bias: s.f,
+            activation: .identity, output: s.t + 37000800 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37000800 &* s.n, pixels: 324 &* s.n, channels: 288,
+            gamma: s.p + 156352, beta: s.p + 156640, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 37094112 &* s.n, savedMean: s.f + 51536, savedInvStd: s.f + 51824, runningMean: s.p + 156928,
+            runningVar: s.p + 157216, pool: pool)
+        // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 18, 18, 288]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 37094112 &* s.n, output: s.t + 37187424 &* s.n,
+            batch: s.n, pixels: 324, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 157504,
+            reduceBias: s.p + 160960, activation: .silu, expandWeights: s.p + 160976, expandBias: s.p + 164432,
+            savedPooled: s.t + 38547648 &* s.n, savedHidden: s.t + 38549808 &* s.n, savedScale: s.t + 38547936 &* s.n,
+            pool: pool)
+        // features.4.0.block.3 project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 88]
+        Kernels.pointwiseConv(input: s.t + 37187424 &* s.n, pixels: 324 &* s.n, inChannels: 288, weights: s.p + 164720,
+            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 38081664 &* s.n,
+            pool: pool)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 38081664 &* s.n, pixels: 324 &* s.n, channels: 88,
+            gamma: s.p + 190064, beta: s.p + 190160, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 38110176 &* s.n, savedMean: s.f + 57296, savedInvStd: s.f + 57384, runningMean: s.p + 190256,
+            runningVar: s.p + 190352, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        Kernels.pointwiseConv(input: s.t + 38110176 &* s.n, pixels: 324 &* s.n, inChannels: 88, weights: s.p + 190448,
+            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 29450304 &* s.n,
+            pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 29450304 &* s.n, pixels: 324 &* s.n, channels: 528,
+            gamma: s.p + 236912, beta: s.p + 237440, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 29621376 &* s.n, savedMean: s.f + 57472, savedInvStd: s.f + 58000, runningMean: s.p + 237968,
+            runningVar: s.p + 238496, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][528]
+        WeightPrep.depthwiseWeights(s.p + 239024, channels: 528, kernel: 3, into: s.f + 59584)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
+        Kernels.depthwiseConv(input: s.t + 29621376 &* s.n, batch: s.n, height: 18, width: 18, channels: 528,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 59584, bias: s.f,
+            activation: .identity, output: s.t + 29792448 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 29792448 &* s.n, pixels: 324 &* s.n, channels: 528,
+            gamma: s.p + 243776, beta: s.p + 244304, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 29963520 &* s.n, savedMean: s.f + 58528, savedInvStd: s.f + 59056, runningMean: s.p + 244832,
+            runningVar: s.p + 245360, pool: pool)
+        // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 29963520 &* s.n, output: s.t + 30134592 &* s.n,
+            batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 245888,
+            reduceBias: s.p + 257504, activation: .silu, expandWeights: s.p + 257536, expandBias: s.p + 269152,
+            savedPooled: s.t + 38542272 &* s.n, savedHidden: s.t + 38549344 &* s.n, savedScale: s.t + 38542800 &* s.n,
+            pool: pool)
+        // features.4.1.block.3 project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        Kernels.pointwiseConv(input: s.t + 30134592 &* s.n, pixels: 324 &* s.n, inChannels: 528, weights: s.p + 269680,
+            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 38138688 &* s.n,
+            pool: pool)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 38138688 &* s.n, pixels: 324 &* s.n, channels: 88,
+            gamma: s.p + 316144, beta: s.p + 316240, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 22228992 &* s.n, savedMean: s.f + 69088, savedInvStd: s.f + 69176, runningMean: s.p + 316336,
+            runningVar: s.p + 316432, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.9217391304347826
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0782608695652174,
+                into: s.t + 38549824 &* s.n, random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 38110176 &* s.n, branch: s.t + 22228992 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549824 &* s.n : nil, batch: s.n, perImage: 28512,
+            output: s.t + 38167200 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 forward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        Kernels.pointwiseConv(input: s.t + 38167200 &* s.n, pixels: 324 &* s.n, inChannels: 88, weights: s.p + 316528,
+            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 30305664 &* s.n,
+            pool: pool)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 30305664 &* s.n, pixels: 324 &* s.n, channels: 528,
+            gamma: s.p + 362992, beta: s.p + 363520, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 30476736 &* s.n, savedMean: s.f + 69264, savedInvStd: s.f + 69792, runningMean: s.p + 364048,
+            runningVar: s.p + 364576, pool: pool)
+        // features.4.2.block.1 depthwise weights to the kernel layout [3][3][528]
+        WeightPrep.depthwiseWeights(s.p + 365104, channels: 528, kernel: 3, into: s.f + 71376)
+        // features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
+        Kernels.depthwiseConv(input: s.t + 30476736 &* s.n, batch: s.n, height: 18, width: 18, channels: 528,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 71376, bias: s.f,
+            activation: .identity, output: s.t + 30647808 &* s.n, pool: pool)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 30647808 &* s.n, pixels: 324 &* s.n, channels: 528,
+            gamma: s.p + 369856, beta: s.p + 370384, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 30818880 &* s.n, savedMean: s.f + 70320, savedInvStd: s.f + 70848, runningMean: s.p + 370912,
+            runningVar: s.p + 371440, pool: pool)
+        // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 30818880 &* s.n, output: s.t + 30989952 &* s.n,
+            batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 371968,
+            reduceBias: s.p + 383584, activation: .silu, expandWeights: s.p + 383616, expandBias: s.p + 395232,
+            savedPooled: s.t + 38543328 &* s.n, savedHidden: s.t + 38549376 &* s.n, savedScale: s.t + 38543856 &* s.n,
+            pool: pool)
+        // features.4.2.block.3 project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        Kernels.pointwiseConv(input: s.t + 30989952 &* s.n, pixels: 324 &* s.n, inChannels: 528, weights: s.p + 395760,
+            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 38195712 &* s.n,
+            pool: pool)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 38195712 &* s.n, pixels: 324 &* s.n, channels: 88,
+            gamma: s.p + 442224, beta: s.p + 442320, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 22228992 &* s.n, savedMean: s.f + 80880, savedInvStd: s.f + 80968, runningMean: s.p + 442416,
+            runningVar: s.p + 442512, pool: pool)
+        // features.4.2 stochastic depth: keep each image's branch with probability 0.9130434782608696
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08695652173913043,
+                into: s.t + 38549840 &* s.n, random: &random)
+        }
+        // features.4.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 38167200 &* s.n, branch: s.t + 22228992 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549840 &* s.n : nil, batch: s.n, perImage: 28512,
+            output: s.t + 38224224 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 forward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_4_3_forward(_ s: TrainingStepContext) throws {
+        // features.4.3.block.0 expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        Kernels.pointwiseConv(input: s.t + 38224224 &* s.n, pixels: 324 &* s.n, inChannels: 88, weights: s.p + 442608,
+            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 31161024 &* s.n,
+            pool: pool)
+        // features.4.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 31161024 &* s.n, pixels: 324 &* s.n, channels: 528,
+            gamma: s.p + 489072, beta: s.p + 489600, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 31332096 &* s.n, savedMean: s.f + 81056, savedInvStd: s.f + 81584, runningMean: s.p + 490128,
+            runningVar: s.p + 490656, pool: pool)
+        // features.4.3.block.1 depthwise weights to the kernel layout [3][3][528]
+        WeightPrep.depthwiseWeights(s.p + 491184, channels: 528, kernel: 3, into: s.f + 83168)
+        // features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
+        Kernels.depthwiseConv(input: s.t + 31332096 &* s.n, batch: s.n, height: 18, width: 18, channels: 528,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 83168, bias: s.f,
+            activation: .identity, output: s.t + 31503168 &* s.n, pool: pool)
+        // features.4.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 31503168 &* s.n, pixels: 324 &* s.n, channels: 528,
+            gamma: s.p + 495936, beta: s.p + 496464, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 31674240 &* s.n, savedMean: s.f + 82112, savedInvStd: s.f + 82640, runningMean: s.p + 496992,
+            runningVar: s.p + 497520, pool: pool)
+        // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 31674240 &* s.n, output: s.t + 31845312 &* s.n,
+            batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 498048,
+            reduceBias: s.p + 509664, activation: .silu, expandWeights: s.p + 509696, expandBias: s.p + 521312,
+            savedPooled: s.t + 38544384 &* s.n, savedHidden: s.t + 38549408 &* s.n, savedScale: s.t + 38544912 &* s.n,
+            pool: pool)
+        // features.4.3.block.3 project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 88]
+        Kernels.pointwiseConv(input: s.t + 31845312 &* s.n, pixels: 324 &* s.n, inChannels: 528, weights: s.p + 521840,
+            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 38252736 &* s.n,
+            pool: pool)
+        // features.4.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 38252736 &* s.n, pixels: 324 &* s.n, channels: 88,
+            gamma: s.p + 568304, beta: s.p + 568400, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 22228992 &* s.n, savedMean: s.f + 92672, savedInvStd: s.f + 92760, runningMean: s.p + 568496,
+            runningVar: s.p + 568592, pool: pool)
+        // features.4.3 stochastic depth: keep each image's branch with probability 0.9043478260869565
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09565217391304348,
+                into: s.t + 38549856 &* s.n, random: &random)
+        }
+        // features.4.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 38224224 &* s.n, branch: s.t + 22228992 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549856 &* s.n : nil, batch: s.n, perImage: 28512,
+            output: s.t + 38281248 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 18, 18, 88] -> [n, 18, 18, 528]
+        Kernels.pointwiseConv(input: s.t + 38281248 &* s.n, pixels: 324 &* s.n, inChannels: 88, weights: s.p + 568688,
+            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 32016384 &* s.n,
+            pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 32016384 &* s.n, pixels: 324 &* s.n, channels: 528,
+            gamma: s.p + 615152, beta: s.p + 615680, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 32187456 &* s.n, savedMean: s.f + 92848, savedInvStd: s.f + 93376, runningMean: s.p + 616208,
+            runningVar: s.p + 616736, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][528]
+        WeightPrep.depthwiseWeights(s.p + 617264, channels: 528, kernel: 5, into: s.f + 94960)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
+        Kernels.depthwiseConv(input: s.t + 32187456 &* s.n, batch: s.n, height: 18, width: 18, channels: 528,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 94960, bias: s.f,
+            activation: .identity, output: s.t + 32358528 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 32358528 &* s.n, pixels: 324 &* s.n, channels: 528,
+            gamma: s.p + 630464, beta: s.p + 630992, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 32529600 &* s.n, savedMean: s.f + 93904, savedInvStd: s.f + 94432, runningMean: s.p + 631520,
+            runningVar: s.p + 632048, pool: pool)
+        // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 32529600 &* s.n, output: s.t + 32700672 &* s.n,
+            batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 632576,
+            reduceBias: s.p + 644192, activation: .silu, expandWeights: s.p + 644224, expandBias: s.p + 655840,
+            savedPooled: s.t + 38545440 &* s.n, savedHidden: s.t + 38549440 &* s.n, savedScale: s.t + 38545968 &* s.n,
+            pool: pool)
+        // features.5.0.block.3 project conv 1x1, [n, 18, 18, 528] -> [n, 18, 18, 120]
+        Kernels.pointwiseConv(input: s.t + 32700672 &* s.n, pixels: 324 &* s.n, inChannels: 528, weights: s.p + 656368,
+            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 37770624 &* s.n,
+            pool: pool)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37770624 &* s.n, pixels: 324 &* s.n, channels: 120,
+            gamma: s.p + 719728, beta: s.p + 719856, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 37809504 &* s.n, savedMean: s.f + 121360, savedInvStd: s.f + 121480,
+            runningMean: s.p + 719984, runningVar: s.p + 720112, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        Kernels.pointwiseConv(input: s.t + 37809504 &* s.n, pixels: 324 &* s.n, inChannels: 120, weights: s.p + 720240,
+            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 22228992 &* s.n,
+            pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22228992 &* s.n, pixels: 324 &* s.n, channels: 720,
+            gamma: s.p + 806640, beta: s.p + 807360, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 24924672 &* s.n, savedMean: s.f + 121600, savedInvStd: s.f + 122320,
+            runningMean: s.p + 808080, runningVar: s.p + 808800, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][720]
+        WeightPrep.depthwiseWeights(s.p + 809520, channels: 720, kernel: 5, into: s.f + 124480)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
+        Kernels.depthwiseConv(input: s.t + 24924672 &* s.n, batch: s.n, height: 18, width: 18, channels: 720,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 124480, bias: s.f,
+            activation: .identity, output: s.t + 25157952 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25157952 &* s.n, pixels: 324 &* s.n, channels: 720,
+            gamma: s.p + 827520, beta: s.p + 828240, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 25391232 &* s.n, savedMean: s.f + 123040, savedInvStd: s.f + 123760,
+            runningMean: s.p + 828960, runningVar: s.p + 829680, pool: pool)
+        // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 25391232 &* s.n, output: s.t + 25624512 &* s.n,
+            batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 830400,
+            reduceBias: s.p + 852000, activation: .silu, expandWeights: s.p + 852032, expandBias: s.p + 873632,
+            savedPooled: s.t + 38536512 &* s.n, savedHidden: s.t + 38549472 &* s.n, savedScale: s.t + 38537232 &* s.n,
+            pool: pool)
+        // features.5.1.block.3 project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        Kernels.pointwiseConv(input: s.t + 25624512 &* s.n, pixels: 324 &* s.n, inChannels: 720, weights: s.p + 874352,
+            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 37848384 &* s.n,
+            pool: pool)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37848384 &* s.n, pixels: 324 &* s.n, channels: 120,
+            gamma: s.p + 960752, beta: s.p + 960880, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 22462272 &* s.n, savedMean: s.f + 160480, savedInvStd: s.f + 160600,
+            runningMean: s.p + 961008, runningVar: s.p + 961136, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.8869565217391304
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11304347826086956,
+                into: s.t + 38549872 &* s.n, random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37809504 &* s.n, branch: s.t + 22462272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549872 &* s.n : nil, batch: s.n, perImage: 38880,
+            output: s.t + 37887264 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 forward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
+    private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        Kernels.pointwiseConv(input: s.t + 37887264 &* s.n, pixels: 324 &* s.n, inChannels: 120, weights: s.p + 961264,
+            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 25857792 &* s.n,
+            pool: pool)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25857792 &* s.n, pixels: 324 &* s.n, channels: 720,
+            gamma: s.p + 1047664, beta: s.p + 1048384, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 26091072 &* s.n, savedMean: s.f + 160720, savedInvStd: s.f + 161440,
+            runningMean: s.p + 1049104, runningVar: s.p + 1049824, pool: pool)
+        // features.5.2.block.1 depthwise weights to the kernel layout [5][5][720]
+        WeightPrep.depthwiseWeights(s.p + 1050544, channels: 720, kernel: 5, into: s.f + 163600)
+        // features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
+        Kernels.depthwiseConv(input: s.t + 26091072 &* s.n, batch: s.n, height: 18, width: 18, channels: 720,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 163600, bias: s.f,
+            activation: .identity, output: s.t + 26324352 &* s.n, pool: pool)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 26324352 &* s.n, pixels: 324 &* s.n, channels: 720,
+            gamma: s.p + 1068544, beta: s.p + 1069264, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 26557632 &* s.n, savedMean: s.f + 162160, savedInvStd: s.f + 162880,
+            runningMean: s.p + 1069984, runningVar: s.p + 1070704, pool: pool)
+        // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 26557632 &* s.n, output: s.t + 26790912 &* s.n,
+            batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1071424,
+            reduceBias: s.p + 1093024, activation: .silu, expandWeights: s.p + 1093056, expandBias: s.p + 1114656,
+            savedPooled: s.t + 38537952 &* s.n, savedHidden: s.t + 38549504 &* s.n, savedScale: s.t + 38538672 &* s.n,
+            pool: pool)
+        // features.5.2.block.3 project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        Kernels.pointwiseConv(input: s.t + 26790912 &* s.n, pixels: 324 &* s.n, inChannels: 720,
+            weights: s.p + 1115376, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
+            output: s.t + 37926144 &* s.n, pool: pool)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37926144 &* s.n, pixels: 324 &* s.n, channels: 120,
+            gamma: s.p + 1201776, beta: s.p + 1201904, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 22462272 &* s.n, savedMean: s.f + 199600, savedInvStd: s.f + 199720,
+            runningMean: s.p + 1202032, runningVar: s.p + 1202160, pool: pool)
+        // features.5.2 stochastic depth: keep each image's branch with probability 0.8782608695652174
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12173913043478261,
+                into: s.t + 38549888 &* s.n, random: &random)
+        }
+        // features.5.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37887264 &* s.n, branch: s.t + 22462272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549888 &* s.n : nil, batch: s.n, perImage: 38880,
+            output: s.t + 37965024 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 forward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
+    private func features_5_3_forward(_ s: TrainingStepContext) throws {
+        // features.5.3.block.0 expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        Kernels.pointwiseConv(input: s.t + 37965024 &* s.n, pixels: 324 &* s.n, inChannels: 120,
+            weights: s.p + 1202288, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
+            output: s.t + 27024192 &* s.n, pool: pool)
+        // features.5.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 27024192 &* s.n, pixels: 324 &* s.n, channels: 720,
+            gamma: s.p + 1288688, beta: s.p + 1289408, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 27257472 &* s.n, savedMean: s.f + 199840, savedInvStd: s.f + 200560,
+            runningMean: s.p + 1290128, runningVar: s.p + 1290848, pool: pool)
+        // features.5.3.block.1 depthwise weights to the kernel layout [5][5][720]
+        WeightPrep.depthwiseWeights(s.p + 1291568, channels: 720, kernel: 5, into: s.f + 202720)
+        // features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
+        Kernels.depthwiseConv(input: s.t + 27257472 &* s.n, batch: s.n, height: 18, width: 18, channels: 720,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 202720, bias: s.f,
+            activation: .identity, output: s.t + 27490752 &* s.n, pool: pool)
+        // features.5.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 27490752 &* s.n, pixels: 324 &* s.n, channels: 720,
+            gamma: s.p + 1309568, beta: s.p + 1310288, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 27724032 &* s.n, savedMean: s.f + 201280, savedInvStd: s.f + 202000,
+            runningMean: s.p + 1311008, runningVar: s.p + 1311728, pool: pool)
+        // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 27724032 &* s.n, output: s.t + 27957312 &* s.n,
+            batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1312448,
+            reduceBias: s.p + 1334048, activation: .silu, expandWeights: s.p + 1334080, expandBias: s.p + 1355680,
+            savedPooled: s.t + 38539392 &* s.n, savedHidden: s.t + 38549536 &* s.n, savedScale: s.t + 38540112 &* s.n,
+            pool: pool)
+        // features.5.3.block.3 project conv 1x1, [n, 18, 18, 720] -> [n, 18, 18, 120]
+        Kernels.pointwiseConv(input: s.t + 27957312 &* s.n, pixels: 324 &* s.n, inChannels: 720,
+            weights: s.p + 1356400, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
+            output: s.t + 38003904 &* s.n, pool: pool)
+        // features.5.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 38003904 &* s.n, pixels: 324 &* s.n, channels: 120,
+            gamma: s.p + 1442800, beta: s.p + 1442928, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 22462272 &* s.n, savedMean: s.f + 238720, savedInvStd: s.f + 238840,
+            runningMean: s.p + 1443056, runningVar: s.p + 1443184, pool: pool)
+        // features.5.3 stochastic depth: keep each image's branch with probability 0.8695652173913043
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13043478260869565,
+                into: s.t + 38549904 &* s.n, random: &random)
+        }
+        // features.5.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37965024 &* s.n, branch: s.t + 22462272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549904 &* s.n : nil, batch: s.n, perImage: 38880,
+            output: s.t + 38042784 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 18, 18, 120] -> [n, 18, 18, 720]
+        Kernels.pointwiseConv(input: s.t + 38042784 &* s.n, pixels: 324 &* s.n, inChannels: 120,
+            weights: s.p + 1443312, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
+            output: s.t + 28190592 &* s.n, pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 28190592 &* s.n, pixels: 324 &* s.n, channels: 720,
+            gamma: s.p + 1529712, beta: s.p + 1530432, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 28423872 &* s.n, savedMean: s.f + 238960, savedInvStd: s.f + 239680,
+            runningMean: s.p + 1531152, runningVar: s.p + 1531872, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][720]
+        WeightPrep.depthwiseWeights(s.p + 1532592, channels: 720, kernel: 5, into: s.f + 241840)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]
+        Kernels.depthwiseConv(input: s.t + 28423872 &* s.n, batch: s.n, height: 18, width: 18, channels: 720,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 241840, bias: s.f,
+            activation: .identity, output: s.t + 28828224 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 28828224 &* s.n, pixels: 81 &* s.n, channels: 720,
+            gamma: s.p + 1550592, beta: s.p + 1551312, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 37653984 &* s.n, savedMean: s.f + 240400, savedInvStd: s.f + 241120,
+            runningMean: s.p + 1552032, runningVar: s.p + 1552752, pool: pool)
+        // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 9, 9, 720]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 37653984 &* s.n, output: s.t + 37712304 &* s.n,
+            batch: s.n, pixels: 81, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1553472,
+            reduceBias: s.p + 1575072, activation: .silu, expandWeights: s.p + 1575104, expandBias: s.p + 1596704,
+            savedPooled: s.t + 38540832 &* s.n, savedHidden: s.t + 28890352 &* s.n, savedScale: s.t + 38541552 &* s.n,
+            pool: pool)
+        // features.6.0.block.3 project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]
+        Kernels.pointwiseConv(input: s.t + 37712304 &* s.n, pixels: 81 &* s.n, inChannels: 720, weights: s.p + 1597424,
+            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.t + 38366784 &* s.n,
+            pool: pool)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 38366784 &* s.n, pixels: 81 &* s.n, channels: 208,
+            gamma: s.p + 1747184, beta: s.p + 1747392, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 38383632 &* s.n, savedMean: s.f + 277840, savedInvStd: s.f + 278048,
+            runningMean: s.p + 1747600, runningVar: s.p + 1747808, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        Kernels.pointwiseConv(input: s.t + 38383632 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 1748016,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 34473600 &* s.n,
+            pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 34473600 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 2007600, beta: s.p + 2008848, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 34574688 &* s.n, savedMean: s.f + 278256, savedInvStd: s.f + 279504,
+            runningMean: s.p + 2010096, runningVar: s.p + 2011344, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1248]
+        WeightPrep.depthwiseWeights(s.p + 2012592, channels: 1248, kernel: 5, into: s.f + 283248)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        Kernels.depthwiseConv(input: s.t + 34574688 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 283248, bias: s.f,
+            activation: .identity, output: s.t + 34675776 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 34675776 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 2043792, beta: s.p + 2045040, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 34776864 &* s.n, savedMean: s.f + 280752, savedInvStd: s.f + 282000,
+            runningMean: s.p + 2046288, runningVar: s.p + 2047536, pool: pool)
+        // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 34776864 &* s.n, output: s.t + 34877952 &* s.n,
+            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2048784,
+            reduceBias: s.p + 2113680, activation: .silu, expandWeights: s.p + 2113744, expandBias: s.p + 2178640,
+            savedPooled: s.t + 22597056 &* s.n, savedHidden: s.t + 22602048 &* s.n, savedScale: s.t + 22598304 &* s.n,
+            pool: pool)
+        // features.6.1.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        Kernels.pointwiseConv(input: s.t + 34877952 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
+            weights: s.p + 2179888, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+            output: s.t + 38400480 &* s.n, pool: pool)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 38400480 &* s.n, pixels: 81 &* s.n, channels: 208,
+            gamma: s.p + 2439472, beta: s.p + 2439680, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 22462272 &* s.n, savedMean: s.f + 345648, savedInvStd: s.f + 345856,
+            runningMean: s.p + 2439888, runningVar: s.p + 2440096, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.8521739130434782
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14782608695652175,
+                into: s.t + 28890384 &* s.n, random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 38383632 &* s.n, branch: s.t + 22462272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 28890384 &* s.n : nil, batch: s.n, perImage: 16848,
+            output: s.t + 38417328 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
+    private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        Kernels.pointwiseConv(input: s.t + 38417328 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 2440304,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 34979040 &* s.n,
+            pool: pool)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 34979040 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 2699888, beta: s.p + 2701136, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 35080128 &* s.n, savedMean: s.f + 346064, savedInvStd: s.f + 347312,
+            runningMean: s.p + 2702384, runningVar: s.p + 2703632, pool: pool)
+        // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1248]
+        WeightPrep.depthwiseWeights(s.p + 2704880, channels: 1248, kernel: 5, into: s.f + 351056)
+        // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        Kernels.depthwiseConv(input: s.t + 35080128 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 351056, bias: s.f,
+            activation: .identity, output: s.t + 35181216 &* s.n, pool: pool)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 35181216 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 2736080, beta: s.p + 2737328, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 35282304 &* s.n, savedMean: s.f + 348560, savedInvStd: s.f + 349808,
+            runningMean: s.p + 2738576, runningVar: s.p + 2739824, pool: pool)
+        // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 35282304 &* s.n, output: s.t + 35383392 &* s.n,
+            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2741072,
+            reduceBias: s.p + 2805968, activation: .silu, expandWeights: s.p + 2806032, expandBias: s.p + 2870928,
+            savedPooled: s.t + 22599552 &* s.n, savedHidden: s.t + 22602112 &* s.n, savedScale: s.t + 22600800 &* s.n,
+            pool: pool)
+        // features.6.2.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        Kernels.pointwiseConv(input: s.t + 35383392 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
+            weights: s.p + 2872176, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+            output: s.t + 38434176 &* s.n, pool: pool)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 38434176 &* s.n, pixels: 81 &* s.n, channels: 208,
+            gamma: s.p + 3131760, beta: s.p + 3131968, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 22462272 &* s.n, savedMean: s.f + 413456, savedInvStd: s.f + 413664,
+            runningMean: s.p + 3132176, runningVar: s.p + 3132384, pool: pool)
+        // features.6.2 stochastic depth: keep each image's branch with probability 0.8434782608695652
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1565217391304348,
+                into: s.t + 28890400 &* s.n, random: &random)
+        }
+        // features.6.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 38417328 &* s.n, branch: s.t + 22462272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 28890400 &* s.n : nil, batch: s.n, perImage: 16848,
+            output: s.t + 38451024 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
+    private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        Kernels.pointwiseConv(input: s.t + 38451024 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 3132592,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 35484480 &* s.n,
+            pool: pool)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 35484480 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 3392176, beta: s.p + 3393424, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 35585568 &* s.n, savedMean: s.f + 413872, savedInvStd: s.f + 415120,
+            runningMean: s.p + 3394672, runningVar: s.p + 3395920, pool: pool)
+        // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1248]
+        WeightPrep.depthwiseWeights(s.p + 3397168, channels: 1248, kernel: 5, into: s.f + 418864)
+        // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        Kernels.depthwiseConv(input: s.t + 35585568 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 418864, bias: s.f,
+            activation: .identity, output: s.t + 35686656 &* s.n, pool: pool)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 35686656 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 3428368, beta: s.p + 3429616, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 35787744 &* s.n, savedMean: s.f + 416368, savedInvStd: s.f + 417616,
+            runningMean: s.p + 3430864, runningVar: s.p + 3432112, pool: pool)
+        // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 35787744 &* s.n, output: s.t + 35888832 &* s.n,
+            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 3433360,
+            reduceBias: s.p + 3498256, activation: .silu, expandWeights: s.p + 3498320, expandBias: s.p + 3563216,
+            savedPooled: s.t + 28886544 &* s.n, savedHidden: s.t + 22602176 &* s.n, savedScale: s.t + 28887792 &* s.n,
+            pool: pool)
+        // features.6.3.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        Kernels.pointwiseConv(input: s.t + 35888832 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
+            weights: s.p + 3564464, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+            output: s.t + 38467872 &* s.n, pool: pool)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 38467872 &* s.n, pixels: 81 &* s.n, channels: 208,
+            gamma: s.p + 3824048, beta: s.p + 3824256, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 22462272 &* s.n, savedMean: s.f + 481264, savedInvStd: s.f + 481472,
+            runningMean: s.p + 3824464, runningVar: s.p + 3824672, pool: pool)
+        // features.6.3 stochastic depth: keep each image's branch with probability 0.8347826086956521
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16521739130434784,
+                into: s.t + 28890416 &* s.n, random: &random)
+        }
+        // features.6.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 38451024 &* s.n, branch: s.t + 22462272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 28890416 &* s.n : nil, batch: s.n, perImage: 16848,
+            output: s.t + 38484720 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
+    private func features_6_4_forward(_ s: TrainingStepContext) throws {
+        // features.6.4.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        Kernels.pointwiseConv(input: s.t + 38484720 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 3824880,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 35989920 &* s.n,
+            pool: pool)
+        // features.6.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 35989920 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 4084464, beta: s.p + 4085712, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 36091008 &* s.n, savedMean: s.f + 481680, savedInvStd: s.f + 482928,
+            runningMean: s.p + 4086960, runningVar: s.p + 4088208, pool: pool)
+        // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1248]
+        WeightPrep.depthwiseWeights(s.p + 4089456, channels: 1248, kernel: 5, into: s.f + 486672)
+        // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        Kernels.depthwiseConv(input: s.t + 36091008 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 486672, bias: s.f,
+            activation: .identity, output: s.t + 36192096 &* s.n, pool: pool)
+        // features.6.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 36192096 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 4120656, beta: s.p + 4121904, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 36293184 &* s.n, savedMean: s.f + 484176, savedInvStd: s.f + 485424,
+            runningMean: s.p + 4123152, runningVar: s.p + 4124400, pool: pool)
+        // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 36293184 &* s.n, output: s.t + 36394272 &* s.n,
+            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4125648,
+            reduceBias: s.p + 4190544, activation: .silu, expandWeights: s.p + 4190608, expandBias: s.p + 4255504,
+            savedPooled: s.t + 28889040 &* s.n, savedHidden: s.t + 28890288 &* s.n, savedScale: s.t + 38535264 &* s.n,
+            pool: pool)
+        // features.6.4.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        Kernels.pointwiseConv(input: s.t + 36394272 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
+            weights: s.p + 4256752, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+            output: s.t + 38501568 &* s.n, pool: pool)
+        // features.6.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 38501568 &* s.n, pixels: 81 &* s.n, channels: 208,
+            gamma: s.p + 4516336, beta: s.p + 4516544, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 22462272 &* s.n, savedMean: s.f + 549072, savedInvStd: s.f + 549280,
+            runningMean: s.p + 4516752, runningVar: s.p + 4516960, pool: pool)
+        // features.6.4 stochastic depth: keep each image's branch with probability 0.8260869565217391
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17391304347826086,
+                into: s.t + 38549920 &* s.n, random: &random)
+        }
+        // features.6.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 38484720 &* s.n, branch: s.t + 22462272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549920 &* s.n : nil, batch: s.n, perImage: 16848,
+            output: s.t + 38518416 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 9x9x208 -> 9x9x352, SE 1248 -> 52 -> 1248
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        Kernels.pointwiseConv(input: s.t + 38518416 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 4517168,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 36495360 &* s.n,
+            pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 36495360 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 4776752, beta: s.p + 4778000, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 36596448 &* s.n, savedMean: s.f + 549488, savedInvStd: s.f + 550736,
+            runningMean: s.p + 4779248, runningVar: s.p + 4780496, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1248]
+        WeightPrep.depthwiseWeights(s.p + 4781744, channels: 1248, kernel: 3, into: s.f + 554480)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        Kernels.depthwiseConv(input: s.t + 36596448 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 554480, bias: s.f,
+            activation: .identity, output: s.t + 36697536 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 36697536 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 4792976, beta: s.p + 4794224, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 36798624 &* s.n, savedMean: s.f + 551984, savedInvStd: s.f + 553232,
+            runningMean: s.p + 4795472, runningVar: s.p + 4796720, pool: pool)
+        // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 36798624 &* s.n, output: s.t + 36899712 &* s.n,
+            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4797968,
+            reduceBias: s.p + 4862864, activation: .silu, expandWeights: s.p + 4862928, expandBias: s.p + 4927824,
+            savedPooled: s.t + 22591872 &* s.n, savedHidden: s.t + 22594368 &* s.n, savedScale: s.t + 22593120 &* s.n,
+            pool: pool)
+        // features.7.0.block.3 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]
+        Kernels.pointwiseConv(input: s.t + 36899712 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
+            weights: s.p + 4929072, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
+            output: s.t + 38309760 &* s.n, pool: pool)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 38309760 &* s.n, pixels: 81 &* s.n, channels: 352,
+            gamma: s.p + 5368368, beta: s.p + 5368720, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 38338272 &* s.n, savedMean: s.f + 576944, savedInvStd: s.f + 577296,
+            runningMean: s.p + 5369072, runningVar: s.p + 5369424, pool: pool)
+    }
+
+    /// features.7.1 forward: MBConv6 k3 s1: 9x9x352 -> 9x9x352, SE 2112 -> 88 -> 2112, identity shortcut
+    private func features_7_1_forward(_ s: TrainingStepContext) throws {
+        // features.7.1.block.0 expand conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 2112]
+        Kernels.pointwiseConv(input: s.t + 38338272 &* s.n, pixels: 81 &* s.n, inChannels: 352, weights: s.p + 5369776,
+            bias: s.f, outChannels: 2112, activation: .identity, residual: nil, output: s.t + 28657152 &* s.n,
+            pool: pool)
+        // features.7.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 28657152 &* s.n, pixels: 81 &* s.n, channels: 2112,
+            gamma: s.p + 6113200, beta: s.p + 6115312, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 32871744 &* s.n, savedMean: s.f + 577648, savedInvStd: s.f + 579760,
+            runningMean: s.p + 6117424, runningVar: s.p + 6119536, pool: pool)
+        // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2112]
+        WeightPrep.depthwiseWeights(s.p + 6121648, channels: 2112, kernel: 3, into: s.f + 586096)
+        // features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]
+        Kernels.depthwiseConv(input: s.t + 32871744 &* s.n, batch: s.n, height: 9, width: 9, channels: 2112, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 586096, bias: s.f,
+            activation: .identity, output: s.t + 33042816 &* s.n, pool: pool)
+        // features.7.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 33042816 &* s.n, pixels: 81 &* s.n, channels: 2112,
+            gamma: s.p + 6140656, beta: s.p + 6142768, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 33213888 &* s.n, savedMean: s.f + 581872, savedInvStd: s.f + 583984,
+            runningMean: s.p + 6144880, runningVar: s.p + 6146992, pool: pool)
+        // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 on [n, 9, 9, 2112]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 33213888 &* s.n, output: s.t + 33384960 &* s.n,
+            batch: s.n, pixels: 81, channels: 2112, squeezeChannels: 88, reduceWeights: s.p + 6149104,
+            reduceBias: s.p + 6334960, activation: .silu, expandWeights: s.p + 6335056, expandBias: s.p + 6520912,
+            savedPooled: s.t + 22576320 &* s.n, savedHidden: s.t + 22585776 &* s.n, savedScale: s.t + 22578432 &* s.n,
+            pool: pool)
+        // features.7.1.block.3 project conv 1x1, [n, 9, 9, 2112] -> [n, 9, 9, 352]
+        Kernels.pointwiseConv(input: s.t + 33384960 &* s.n, pixels: 81 &* s.n, inChannels: 2112,
+            weights: s.p + 6523024, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
+            output: s.t + 33670080 &* s.n, pool: pool)
+        // features.7.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 33670080 &* s.n, pixels: 81 &* s.n, channels: 352,
+            gamma: s.p + 7266448, beta: s.p + 7266800, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 22462272 &* s.n, savedMean: s.f + 624112, savedInvStd: s.f + 624464,
+            runningMean: s.p + 7267152, runningVar: s.p + 7267504, pool: pool)
+        // features.7.1 stochastic depth: keep each image's branch with probability 0.808695652173913
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19130434782608696,
+                into: s.t + 22585872 &* s.n, random: &random)
+        }
+        // features.7.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 38338272 &* s.n, branch: s.t + 22462272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22585872 &* s.n : nil, batch: s.n, perImage: 28512,
+            output: s.t + 33698592 &* s.n, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 352 -> 1408, global average pool, dropout 0.3, linear -> 1000 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1408]
+        Kernels.pointwiseConv(input: s.t + 33698592 &* s.n, pixels: 81 &* s.n, inChannels: 352, weights: s.p + 7267856,
+            bias: s.f, outChannels: 1408, activation: .identity, residual: nil, output: s.t + 22462272 &* s.n,
+            pool: pool)
+        // features.8 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22462272 &* s.n, pixels: 81 &* s.n, channels: 1408,
+            gamma: s.p + 7763472, beta: s.p + 7764880, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 33556032 &* s.n, savedMean: s.f + 624816, savedInvStd: s.f + 626224,
+            runningMean: s.p + 7766288, runningVar: s.p + 7767696, pool: pool)
+        // avgpool global average pool, [n, 9, 9, 1408] -> [n, 1408]
+        Kernels.globalAveragePool(input: s.t + 33556032 &* s.n, batch: s.n, pixels: 81, channels: 1408,
+            output: s.t + 22580544 &* s.n, pool: pool)
+        // dropout p=0.3 (when options.dropout) on [n, 1408]
+        TrainingKernels.dropoutForward(input: s.t + 22580544 &* s.n, output: s.t + 22583360 &* s.n, count: 1408 &* s.n,
+            probability: s.options.dropout ? 0.3 : 0, mask: s.t + 22581952 &* s.n, random: &random)
+        // classifier.1 linear, [n, 1408] -> [n, 1000]
+        Kernels.linear(input: s.t + 22583360 &* s.n, batch: s.n, inFeatures: 1408, weights: s.p + 7769104,
+            bias: s.p + 9177104, outFeatures: 1000, output: s.t + 22580544 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 22580544 &* s.n, labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 22584768 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 22580544 &* s.n, count: 1000 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 352 -> 1408, global average pool, dropout 0.3, linear -> 1000 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 22584768 &* s.n, input: s.t + 22583360 &* s.n,
+            weights: s.p + 7769104, batch: s.n, inFeatures: 1408, outFeatures: 1000, gradInput: s.t + 22580544 &* s.n,
+            gradWeights: s.g + 7769104, gradBias: s.g + 9177104, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 22580544 &* s.n, mask: s.t + 22581952 &* s.n,
+            count: 1408 &* s.n, gradInput: s.t + 22583360 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 81 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 22583360 &* s.n, batch: s.n, pixels: 81,
+            channels: 1408, gradInput: s.t + 33556032 &* s.n, pool: pool)
+        // features.8 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33556032 &* s.n, input: s.t + 22462272 &* s.n,
+            pixels: 81 &* s.n, channels: 1408, gamma: s.p + 7763472, beta: s.p + 7764880, savedMean: s.f + 624816,
+            savedInvStd: s.f + 626224, activation: .silu, gradInput: s.t + 33556032 &* s.n, gradGamma: s.g + 7763472,
+            gradBeta: s.g + 7764880, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 33556032 &* s.n, input: s.t + 33698592 &* s.n,
+            weights: s.p + 7267856, pixels: 81 &* s.n, inChannels: 352, outChannels: 1408,
+            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 7267856, pool: pool)
+    }
+
+    /// features.7.1 backward: MBConv6 k3 s1: 9x9x352 -> 9x9x352, SE 2112 -> 88 -> 2112, identity shortcut
+    private func features_7_1_backward(_ s: TrainingStepContext) {
+        // features.7.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22462272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22585872 &* s.n : nil, batch: s.n, perImage: 28512,
+            gradBranch: s.t + 22490784 &* s.n, pool: pool)
+        // features.7.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22490784 &* s.n, input: s.t + 33670080 &* s.n,
+            pixels: 81 &* s.n, channels: 352, gamma: s.p + 7266448, beta: s.p + 7266800, savedMean: s.f + 624112,
+            savedInvStd: s.f + 624464, activation: .identity, gradInput: s.t + 22490784 &* s.n,
+            gradGamma: s.g + 7266448, gradBeta: s.g + 7266800, pool: pool)
+        // features.7.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22490784 &* s.n, input: s.t + 33384960 &* s.n,
+            weights: s.p + 6523024, pixels: 81 &* s.n, inChannels: 2112, outChannels: 352,
+            gradInput: s.t + 33556032 &* s.n, gradWeights: s.g + 6523024, pool: pool)
+        // features.7.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 33556032 &* s.n, input: s.t + 33213888 &* s.n,
+            batch: s.n, pixels: 81, channels: 2112, squeezeChannels: 88, reduceWeights: s.p + 6149104,
+            activation: .silu, expandWeights: s.p + 6335056, savedPooled: s.t + 22576320 &* s.n,
+            savedHidden: s.t + 22585776 &* s.n, savedScale: s.t + 22578432 &* s.n, gradInput: s.t + 33384960 &* s.n,
+            gradReduceWeights: s.g + 6149104, gradReduceBias: s.g + 6334960, gradExpandWeights: s.g + 6335056,
+            gradExpandBias: s.g + 6520912, workspace: s.ws, pool: pool)
+        // features.7.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33384960 &* s.n, input: s.t + 33042816 &* s.n,
+            pixels: 81 &* s.n, channels: 2112, gamma: s.p + 6140656, beta: s.p + 6142768, savedMean: s.f + 581872,
+            savedInvStd: s.f + 583984, activation: .silu, gradInput: s.t + 33384960 &* s.n, gradGamma: s.g + 6140656,
+            gradBeta: s.g + 6142768, pool: pool)
+        // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 605104, count: 19008)
+        // features.7.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 33384960 &* s.n, input: s.t + 32871744 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 2112, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9,
+            outWidth: 9, weights: s.f + 586096, gradInput: s.t + 33042816 &* s.n, gradWeights: s.f + 605104,
+            pool: pool)
+        // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 605104, channels: 2112, kernel: 3, into: s.g + 6121648)
+        // features.7.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33042816 &* s.n, input: s.t + 28657152 &* s.n,
+            pixels: 81 &* s.n, channels: 2112, gamma: s.p + 6113200, beta: s.p + 6115312, savedMean: s.f + 577648,
+            savedInvStd: s.f + 579760, activation: .silu, gradInput: s.t + 33042816 &* s.n, gradGamma: s.g + 6113200,
+            gradBeta: s.g + 6115312, pool: pool)
+        // features.7.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 33042816 &* s.n, input: s.t + 38338272 &* s.n,
+            weights: s.p + 5369776, pixels: 81 &* s.n, inChannels: 352, outChannels: 2112,
+            gradInput: s.t + 22563360 &* s.n, gradWeights: s.g + 5369776, pool: pool)
+        // features.7.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22563360 &* s.n, s.t + 22462272 &* s.n, count: 28512 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 9x9x208 -> 9x9x352, SE 1248 -> 52 -> 1248
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 38309760 &* s.n,
+            pixels: 81 &* s.n, channels: 352, gamma: s.p + 5368368, beta: s.p + 5368720, savedMean: s.f + 576944,
+            savedInvStd: s.f + 577296, activation: .identity, gradInput: s.t + 22563360 &* s.n,
+            gradGamma: s.g + 5368368, gradBeta: s.g + 5368720, pool: pool)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 36899712 &* s.n,
+            weights: s.p + 4929072, pixels: 81 &* s.n, inChannels: 1248, outChannels: 352,
+            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 4929072, pool: pool)
+        // features.7.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 36798624 &* s.n,
+            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4797968,
+            activation: .silu, expandWeights: s.p + 4862928, savedPooled: s.t + 22591872 &* s.n,
+            savedHidden: s.t + 22594368 &* s.n, savedScale: s.t + 22593120 &* s.n, gradInput: s.t + 28657152 &* s.n,
+            gradReduceWeights: s.g + 4797968, gradReduceBias: s.g + 4862864, gradExpandWeights: s.g + 4862928,
+            gradExpandBias: s.g + 4927824, workspace: s.ws, pool: pool)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 36697536 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 4792976, beta: s.p + 4794224, savedMean: s.f + 551984,
+            savedInvStd: s.f + 553232, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 4792976,
+            gradBeta: s.g + 4794224, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 565712, count: 11232)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 36596448 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9,
+            outWidth: 9, weights: s.f + 554480, gradInput: s.t + 22462272 &* s.n, gradWeights: s.f + 565712,
+            pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 565712, channels: 1248, kernel: 3, into: s.g + 4781744)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 36495360 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 4776752, beta: s.p + 4778000, savedMean: s.f + 549488,
+            savedInvStd: s.f + 550736, activation: .silu, gradInput: s.t + 22462272 &* s.n, gradGamma: s.g + 4776752,
+            gradBeta: s.g + 4778000, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 38518416 &* s.n,
+            weights: s.p + 4517168, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
+            gradInput: s.t + 22563360 &* s.n, gradWeights: s.g + 4517168, pool: pool)
+    }
+
+    /// features.6.4 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
+    private func features_6_4_backward(_ s: TrainingStepContext) {
+        // features.6.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22563360 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549920 &* s.n : nil, batch: s.n, perImage: 16848,
+            gradBranch: s.t + 22580208 &* s.n, pool: pool)
+        // features.6.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22580208 &* s.n, input: s.t + 38501568 &* s.n,
+            pixels: 81 &* s.n, channels: 208, gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 549072,
+            savedInvStd: s.f + 549280, activation: .identity, gradInput: s.t + 22580208 &* s.n,
+            gradGamma: s.g + 4516336, gradBeta: s.g + 4516544, pool: pool)
+        // features.6.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22580208 &* s.n, input: s.t + 36394272 &* s.n,
+            weights: s.p + 4256752, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
+            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 4256752, pool: pool)
+        // features.6.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 36293184 &* s.n,
+            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4125648,
+            activation: .silu, expandWeights: s.p + 4190608, savedPooled: s.t + 28889040 &* s.n,
+            savedHidden: s.t + 28890288 &* s.n, savedScale: s.t + 38535264 &* s.n, gradInput: s.t + 28657152 &* s.n,
+            gradReduceWeights: s.g + 4125648, gradReduceBias: s.g + 4190544, gradExpandWeights: s.g + 4190608,
+            gradExpandBias: s.g + 4255504, workspace: s.ws, pool: pool)
+        // features.6.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 36192096 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 4120656, beta: s.p + 4121904, savedMean: s.f + 484176,
+            savedInvStd: s.f + 485424, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 4120656,
+            gradBeta: s.g + 4121904, pool: pool)
+        // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 517872, count: 31200)
+        // features.6.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 36091008 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
+            outWidth: 9, weights: s.f + 486672, gradInput: s.t + 22462272 &* s.n, gradWeights: s.f + 517872,
+            pool: pool)
+        // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 517872, channels: 1248, kernel: 5, into: s.g + 4089456)
+        // features.6.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 35989920 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 4084464, beta: s.p + 4085712, savedMean: s.f + 481680,
+            savedInvStd: s.f + 482928, activation: .silu, gradInput: s.t + 22462272 &* s.n, gradGamma: s.g + 4084464,
+            gradBeta: s.g + 4085712, pool: pool)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 38484720 &* s.n,
+            weights: s.p + 3824880, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
+            gradInput: s.t + 22580208 &* s.n, gradWeights: s.g + 3824880, pool: pool)
+        // features.6.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22580208 &* s.n, s.t + 22563360 &* s.n, count: 16848 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
+    private func features_6_3_backward(_ s: TrainingStepContext) {
+        // features.6.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22580208 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 28890416 &* s.n : nil, batch: s.n, perImage: 16848,
+            gradBranch: s.t + 22563360 &* s.n, pool: pool)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 38467872 &* s.n,
+            pixels: 81 &* s.n, channels: 208, gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 481264,
+            savedInvStd: s.f + 481472, activation: .identity, gradInput: s.t + 22563360 &* s.n,
+            gradGamma: s.g + 3824048, gradBeta: s.g + 3824256, pool: pool)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 35888832 &* s.n,
+            weights: s.p + 3564464, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
+            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 3564464, pool: pool)
+        // features.6.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 35787744 &* s.n,
+            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 3433360,
+            activation: .silu, expandWeights: s.p + 3498320, savedPooled: s.t + 28886544 &* s.n,
+            savedHidden: s.t + 22602176 &* s.n, savedScale: s.t + 28887792 &* s.n, gradInput: s.t + 28657152 &* s.n,
+            gradReduceWeights: s.g + 3433360, gradReduceBias: s.g + 3498256, gradExpandWeights: s.g + 3498320,
+            gradExpandBias: s.g + 3563216, workspace: s.ws, pool: pool)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 35686656 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3428368, beta: s.p + 3429616, savedMean: s.f + 416368,
+            savedInvStd: s.f + 417616, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 3428368,
+            gradBeta: s.g + 3429616, pool: pool)
+        // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 450064, count: 31200)
+        // features.6.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 35585568 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
+            outWidth: 9, weights: s.f + 418864, gradInput: s.t + 22462272 &* s.n, gradWeights: s.f + 450064,
+            pool: pool)
+        // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 450064, channels: 1248, kernel: 5, into: s.g + 3397168)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 35484480 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3392176, beta: s.p + 3393424, savedMean: s.f + 413872,
+            savedInvStd: s.f + 415120, activation: .silu, gradInput: s.t + 22462272 &* s.n, gradGamma: s.g + 3392176,
+            gradBeta: s.g + 3393424, pool: pool)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 38451024 &* s.n,
+            weights: s.p + 3132592, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
+            gradInput: s.t + 22563360 &* s.n, gradWeights: s.g + 3132592, pool: pool)
+        // features.6.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22563360 &* s.n, s.t + 22580208 &* s.n, count: 16848 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
+    private func features_6_2_backward(_ s: TrainingStepContext) {
+        // features.6.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22563360 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 28890400 &* s.n : nil, batch: s.n, perImage: 16848,
+            gradBranch: s.t + 22580208 &* s.n, pool: pool)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22580208 &* s.n, input: s.t + 38434176 &* s.n,
+            pixels: 81 &* s.n, channels: 208, gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 413456,
+            savedInvStd: s.f + 413664, activation: .identity, gradInput: s.t + 22580208 &* s.n,
+            gradGamma: s.g + 3131760, gradBeta: s.g + 3131968, pool: pool)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22580208 &* s.n, input: s.t + 35383392 &* s.n,
+            weights: s.p + 2872176, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
+            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 2872176, pool: pool)
+        // features.6.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 35282304 &* s.n,
+            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2741072,
+            activation: .silu, expandWeights: s.p + 2806032, savedPooled: s.t + 22599552 &* s.n,
+            savedHidden: s.t + 22602112 &* s.n, savedScale: s.t + 22600800 &* s.n, gradInput: s.t + 28657152 &* s.n,
+            gradReduceWeights: s.g + 2741072, gradReduceBias: s.g + 2805968, gradExpandWeights: s.g + 2806032,
+            gradExpandBias: s.g + 2870928, workspace: s.ws, pool: pool)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 35181216 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2736080, beta: s.p + 2737328, savedMean: s.f + 348560,
+            savedInvStd: s.f + 349808, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 2736080,
+            gradBeta: s.g + 2737328, pool: pool)
+        // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 382256, count: 31200)
+        // features.6.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 35080128 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
+            outWidth: 9, weights: s.f + 351056, gradInput: s.t + 22462272 &* s.n, gradWeights: s.f + 382256,
+            pool: pool)
+        // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 382256, channels: 1248, kernel: 5, into: s.g + 2704880)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 34979040 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2699888, beta: s.p + 2701136, savedMean: s.f + 346064,
+            savedInvStd: s.f + 347312, activation: .silu, gradInput: s.t + 22462272 &* s.n, gradGamma: s.g + 2699888,
+            gradBeta: s.g + 2701136, pool: pool)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 38417328 &* s.n,
+            weights: s.p + 2440304, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
+            gradInput: s.t + 22580208 &* s.n, gradWeights: s.g + 2440304, pool: pool)
+        // features.6.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22580208 &* s.n, s.t + 22563360 &* s.n, count: 16848 &* s.n, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22580208 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 28890384 &* s.n : nil, batch: s.n, perImage: 16848,
+            gradBranch: s.t + 22563360 &* s.n, pool: pool)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 38400480 &* s.n,
+            pixels: 81 &* s.n, channels: 208, gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 345648,
+            savedInvStd: s.f + 345856, activation: .identity, gradInput: s.t + 22563360 &* s.n,
+            gradGamma: s.g + 2439472, gradBeta: s.g + 2439680, pool: pool)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 34877952 &* s.n,
+            weights: s.p + 2179888, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
+            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 2179888, pool: pool)
+        // features.6.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 34776864 &* s.n,
+            batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2048784,
+            activation: .silu, expandWeights: s.p + 2113744, savedPooled: s.t + 22597056 &* s.n,
+            savedHidden: s.t + 22602048 &* s.n, savedScale: s.t + 22598304 &* s.n, gradInput: s.t + 28657152 &* s.n,
+            gradReduceWeights: s.g + 2048784, gradReduceBias: s.g + 2113680, gradExpandWeights: s.g + 2113744,
+            gradExpandBias: s.g + 2178640, workspace: s.ws, pool: pool)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 34675776 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2043792, beta: s.p + 2045040, savedMean: s.f + 280752,
+            savedInvStd: s.f + 282000, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 2043792,
+            gradBeta: s.g + 2045040, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 314448, count: 31200)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 34574688 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
+            outWidth: 9, weights: s.f + 283248, gradInput: s.t + 22462272 &* s.n, gradWeights: s.f + 314448,
+            pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 314448, channels: 1248, kernel: 5, into: s.g + 2012592)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 34473600 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2007600, beta: s.p + 2008848, savedMean: s.f + 278256,
+            savedInvStd: s.f + 279504, activation: .silu, gradInput: s.t + 22462272 &* s.n, gradGamma: s.g + 2007600,
+            gradBeta: s.g + 2008848, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 38383632 &* s.n,
+            weights: s.p + 1748016, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
+            gradInput: s.t + 22563360 &* s.n, gradWeights: s.g + 1748016, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22563360 &* s.n, s.t + 22580208 &* s.n, count: 16848 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 38366784 &* s.n,
+            pixels: 81 &* s.n, channels: 208, gamma: s.p + 1747184, beta: s.p + 1747392, savedMean: s.f + 277840,
+            savedInvStd: s.f + 278048, activation: .identity, gradInput: s.t + 22563360 &* s.n,
+            gradGamma: s.g + 1747184, gradBeta: s.g + 1747392, pool: pool)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 37712304 &* s.n,
+            weights: s.p + 1597424, pixels: 81 &* s.n, inChannels: 720, outChannels: 208,
+            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 1597424, pool: pool)
+        // features.6.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 37653984 &* s.n,
+            batch: s.n, pixels: 81, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1553472,
+            activation: .silu, expandWeights: s.p + 1575104, savedPooled: s.t + 38540832 &* s.n,
+            savedHidden: s.t + 28890352 &* s.n, savedScale: s.t + 38541552 &* s.n, gradInput: s.t + 22520592 &* s.n,
+            gradReduceWeights: s.g + 1553472, gradReduceBias: s.g + 1575072, gradExpandWeights: s.g + 1575104,
+            gradExpandBias: s.g + 1596704, workspace: s.ws, pool: pool)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22520592 &* s.n, input: s.t + 28828224 &* s.n,
+            pixels: 81 &* s.n, channels: 720, gamma: s.p + 1550592, beta: s.p + 1551312, savedMean: s.f + 240400,
+            savedInvStd: s.f + 241120, activation: .silu, gradInput: s.t + 22520592 &* s.n, gradGamma: s.g + 1550592,
+            gradBeta: s.g + 1551312, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 259840, count: 18000)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22520592 &* s.n, input: s.t + 28423872 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9, weights: s.f + 241840, gradInput: s.t + 28657152 &* s.n,
+            gradWeights: s.f + 259840, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 259840, channels: 720, kernel: 5, into: s.g + 1532592)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 28190592 &* s.n,
+            pixels: 324 &* s.n, channels: 720, gamma: s.p + 1529712, beta: s.p + 1530432, savedMean: s.f + 238960,
+            savedInvStd: s.f + 239680, activation: .silu, gradInput: s.t + 28657152 &* s.n, gradGamma: s.g + 1529712,
+            gradBeta: s.g + 1530432, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28657152 &* s.n, input: s.t + 38042784 &* s.n,
+            weights: s.p + 1443312, pixels: 324 &* s.n, inChannels: 120, outChannels: 720,
+            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 1443312, pool: pool)
+    }
+
+    /// features.5.3 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
+    private func features_5_3_backward(_ s: TrainingStepContext) {
+        // features.5.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22462272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549904 &* s.n : nil, batch: s.n, perImage: 38880,
+            gradBranch: s.t + 22501152 &* s.n, pool: pool)
+        // features.5.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22501152 &* s.n, input: s.t + 38003904 &* s.n,
+            pixels: 324 &* s.n, channels: 120, gamma: s.p + 1442800, beta: s.p + 1442928, savedMean: s.f + 238720,
+            savedInvStd: s.f + 238840, activation: .identity, gradInput: s.t + 22501152 &* s.n,
+            gradGamma: s.g + 1442800, gradBeta: s.g + 1442928, pool: pool)
+        // features.5.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22501152 &* s.n, input: s.t + 27957312 &* s.n,
+            weights: s.p + 1356400, pixels: 324 &* s.n, inChannels: 720, outChannels: 120,
+            gradInput: s.t + 28190592 &* s.n, gradWeights: s.g + 1356400, pool: pool)
+        // features.5.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 28190592 &* s.n, input: s.t + 27724032 &* s.n,
+            batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1312448,
+            activation: .silu, expandWeights: s.p + 1334080, savedPooled: s.t + 38539392 &* s.n,
+            savedHidden: s.t + 38549536 &* s.n, savedScale: s.t + 38540112 &* s.n, gradInput: s.t + 27957312 &* s.n,
+            gradReduceWeights: s.g + 1312448, gradReduceBias: s.g + 1334048, gradExpandWeights: s.g + 1334080,
+            gradExpandBias: s.g + 1355680, workspace: s.ws, pool: pool)
+        // features.5.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27957312 &* s.n, input: s.t + 27490752 &* s.n,
+            pixels: 324 &* s.n, channels: 720, gamma: s.p + 1309568, beta: s.p + 1310288, savedMean: s.f + 201280,
+            savedInvStd: s.f + 202000, activation: .silu, gradInput: s.t + 27957312 &* s.n, gradGamma: s.g + 1309568,
+            gradBeta: s.g + 1310288, pool: pool)
+        // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 220720, count: 18000)
+        // features.5.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 27957312 &* s.n, input: s.t + 27257472 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18, weights: s.f + 202720, gradInput: s.t + 27490752 &* s.n,
+            gradWeights: s.f + 220720, pool: pool)
+        // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 220720, channels: 720, kernel: 5, into: s.g + 1291568)
+        // features.5.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27490752 &* s.n, input: s.t + 27024192 &* s.n,
+            pixels: 324 &* s.n, channels: 720, gamma: s.p + 1288688, beta: s.p + 1289408, savedMean: s.f + 199840,
+            savedInvStd: s.f + 200560, activation: .silu, gradInput: s.t + 27490752 &* s.n, gradGamma: s.g + 1288688,
+            gradBeta: s.g + 1289408, pool: pool)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 27490752 &* s.n, input: s.t + 37965024 &* s.n,
+            weights: s.p + 1202288, pixels: 324 &* s.n, inChannels: 120, outChannels: 720,
+            gradInput: s.t + 22501152 &* s.n, gradWeights: s.g + 1202288, pool: pool)
+        // features.5.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22501152 &* s.n, s.t + 22462272 &* s.n, count: 38880 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
+    private func features_5_2_backward(_ s: TrainingStepContext) {
+        // features.5.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22501152 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549888 &* s.n : nil, batch: s.n, perImage: 38880,
+            gradBranch: s.t + 22462272 &* s.n, pool: pool)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 37926144 &* s.n,
+            pixels: 324 &* s.n, channels: 120, gamma: s.p + 1201776, beta: s.p + 1201904, savedMean: s.f + 199600,
+            savedInvStd: s.f + 199720, activation: .identity, gradInput: s.t + 22462272 &* s.n,
+            gradGamma: s.g + 1201776, gradBeta: s.g + 1201904, pool: pool)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 26790912 &* s.n,
+            weights: s.p + 1115376, pixels: 324 &* s.n, inChannels: 720, outChannels: 120,
+            gradInput: s.t + 27024192 &* s.n, gradWeights: s.g + 1115376, pool: pool)
+        // features.5.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 27024192 &* s.n, input: s.t + 26557632 &* s.n,
+            batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1071424,
+            activation: .silu, expandWeights: s.p + 1093056, savedPooled: s.t + 38537952 &* s.n,
+            savedHidden: s.t + 38549504 &* s.n, savedScale: s.t + 38538672 &* s.n, gradInput: s.t + 26790912 &* s.n,
+            gradReduceWeights: s.g + 1071424, gradReduceBias: s.g + 1093024, gradExpandWeights: s.g + 1093056,
+            gradExpandBias: s.g + 1114656, workspace: s.ws, pool: pool)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26790912 &* s.n, input: s.t + 26324352 &* s.n,
+            pixels: 324 &* s.n, channels: 720, gamma: s.p + 1068544, beta: s.p + 1069264, savedMean: s.f + 162160,
+            savedInvStd: s.f + 162880, activation: .silu, gradInput: s.t + 26790912 &* s.n, gradGamma: s.g + 1068544,
+            gradBeta: s.g + 1069264, pool: pool)
+        // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 181600, count: 18000)
+        // features.5.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 26790912 &* s.n, input: s.t + 26091072 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18, weights: s.f + 163600, gradInput: s.t + 26324352 &* s.n,
+            gradWeights: s.f + 181600, pool: pool)
+        // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 181600, channels: 720, kernel: 5, into: s.g + 1050544)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26324352 &* s.n, input: s.t + 25857792 &* s.n,
+            pixels: 324 &* s.n, channels: 720, gamma: s.p + 1047664, beta: s.p + 1048384, savedMean: s.f + 160720,
+            savedInvStd: s.f + 161440, activation: .silu, gradInput: s.t + 26324352 &* s.n, gradGamma: s.g + 1047664,
+            gradBeta: s.g + 1048384, pool: pool)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 26324352 &* s.n, input: s.t + 37887264 &* s.n,
+            weights: s.p + 961264, pixels: 324 &* s.n, inChannels: 120, outChannels: 720,
+            gradInput: s.t + 22462272 &* s.n, gradWeights: s.g + 961264, pool: pool)
+        // features.5.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22462272 &* s.n, s.t + 22501152 &* s.n, count: 38880 &* s.n, pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22462272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549872 &* s.n : nil, batch: s.n, perImage: 38880,
+            gradBranch: s.t + 22501152 &* s.n, pool: pool)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22501152 &* s.n, input: s.t + 37848384 &* s.n,
+            pixels: 324 &* s.n, channels: 120, gamma: s.p + 960752, beta: s.p + 960880, savedMean: s.f + 160480,
+            savedInvStd: s.f + 160600, activation: .identity, gradInput: s.t + 22501152 &* s.n,
+            gradGamma: s.g + 960752, gradBeta: s.g + 960880, pool: pool)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22501152 &* s.n, input: s.t + 25624512 &* s.n,
+            weights: s.p + 874352, pixels: 324 &* s.n, inChannels: 720, outChannels: 120,
+            gradInput: s.t + 25857792 &* s.n, gradWeights: s.g + 874352, pool: pool)
+        // features.5.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 25857792 &* s.n, input: s.t + 25391232 &* s.n,
+            batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 830400,
+            activation: .silu, expandWeights: s.p + 852032, savedPooled: s.t + 38536512 &* s.n,
+            savedHidden: s.t + 38549472 &* s.n, savedScale: s.t + 38537232 &* s.n, gradInput: s.t + 25624512 &* s.n,
+            gradReduceWeights: s.g + 830400, gradReduceBias: s.g + 852000, gradExpandWeights: s.g + 852032,
+            gradExpandBias: s.g + 873632, workspace: s.ws, pool: pool)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25624512 &* s.n, input: s.t + 25157952 &* s.n,
+            pixels: 324 &* s.n, channels: 720, gamma: s.p + 827520, beta: s.p + 828240, savedMean: s.f + 123040,
+            savedInvStd: s.f + 123760, activation: .silu, gradInput: s.t + 25624512 &* s.n, gradGamma: s.g + 827520,
+            gradBeta: s.g + 828240, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 142480, count: 18000)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 25624512 &* s.n, input: s.t + 24924672 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18, weights: s.f + 124480, gradInput: s.t + 25157952 &* s.n,
+            gradWeights: s.f + 142480, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 142480, channels: 720, kernel: 5, into: s.g + 809520)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25157952 &* s.n, input: s.t + 22228992 &* s.n,
+            pixels: 324 &* s.n, channels: 720, gamma: s.p + 806640, beta: s.p + 807360, savedMean: s.f + 121600,
+            savedInvStd: s.f + 122320, activation: .silu, gradInput: s.t + 25157952 &* s.n, gradGamma: s.g + 806640,
+            gradBeta: s.g + 807360, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 25157952 &* s.n, input: s.t + 37809504 &* s.n,
+            weights: s.p + 720240, pixels: 324 &* s.n, inChannels: 120, outChannels: 720,
+            gradInput: s.t + 22400064 &* s.n, gradWeights: s.g + 720240, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22400064 &* s.n, s.t + 22462272 &* s.n, count: 38880 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 37770624 &* s.n,
+            pixels: 324 &* s.n, channels: 120, gamma: s.p + 719728, beta: s.p + 719856, savedMean: s.f + 121360,
+            savedInvStd: s.f + 121480, activation: .identity, gradInput: s.t + 22400064 &* s.n,
+            gradGamma: s.g + 719728, gradBeta: s.g + 719856, pool: pool)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 32700672 &* s.n,
+            weights: s.p + 656368, pixels: 324 &* s.n, inChannels: 528, outChannels: 120,
+            gradInput: s.t + 22228992 &* s.n, gradWeights: s.g + 656368, pool: pool)
+        // features.5.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 32529600 &* s.n,
+            batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 632576,
+            activation: .silu, expandWeights: s.p + 644224, savedPooled: s.t + 38545440 &* s.n,
+            savedHidden: s.t + 38549440 &* s.n, savedScale: s.t + 38545968 &* s.n, gradInput: s.t + 22400064 &* s.n,
+            gradReduceWeights: s.g + 632576, gradReduceBias: s.g + 644192, gradExpandWeights: s.g + 644224,
+            gradExpandBias: s.g + 655840, workspace: s.ws, pool: pool)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 32358528 &* s.n,
+            pixels: 324 &* s.n, channels: 528, gamma: s.p + 630464, beta: s.p + 630992, savedMean: s.f + 93904,
+            savedInvStd: s.f + 94432, activation: .silu, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 630464,
+            gradBeta: s.g + 630992, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 108160, count: 13200)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 32187456 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18, weights: s.f + 94960, gradInput: s.t + 22228992 &* s.n,
+            gradWeights: s.f + 108160, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 108160, channels: 528, kernel: 5, into: s.g + 617264)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 32016384 &* s.n,
+            pixels: 324 &* s.n, channels: 528, gamma: s.p + 615152, beta: s.p + 615680, savedMean: s.f + 92848,
+            savedInvStd: s.f + 93376, activation: .silu, gradInput: s.t + 22228992 &* s.n, gradGamma: s.g + 615152,
+            gradBeta: s.g + 615680, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 38281248 &* s.n,
+            weights: s.p + 568688, pixels: 324 &* s.n, inChannels: 88, outChannels: 528,
+            gradInput: s.t + 22571136 &* s.n, gradWeights: s.g + 568688, pool: pool)
+    }
+
+    /// features.4.3 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_4_3_backward(_ s: TrainingStepContext) {
+        // features.4.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22571136 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549856 &* s.n : nil, batch: s.n, perImage: 28512,
+            gradBranch: s.t + 22400064 &* s.n, pool: pool)
+        // features.4.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 38252736 &* s.n,
+            pixels: 324 &* s.n, channels: 88, gamma: s.p + 568304, beta: s.p + 568400, savedMean: s.f + 92672,
+            savedInvStd: s.f + 92760, activation: .identity, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 568304,
+            gradBeta: s.g + 568400, pool: pool)
+        // features.4.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 31845312 &* s.n,
+            weights: s.p + 521840, pixels: 324 &* s.n, inChannels: 528, outChannels: 88,
+            gradInput: s.t + 22228992 &* s.n, gradWeights: s.g + 521840, pool: pool)
+        // features.4.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 31674240 &* s.n,
+            batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 498048,
+            activation: .silu, expandWeights: s.p + 509696, savedPooled: s.t + 38544384 &* s.n,
+            savedHidden: s.t + 38549408 &* s.n, savedScale: s.t + 38544912 &* s.n, gradInput: s.t + 22400064 &* s.n,
+            gradReduceWeights: s.g + 498048, gradReduceBias: s.g + 509664, gradExpandWeights: s.g + 509696,
+            gradExpandBias: s.g + 521312, workspace: s.ws, pool: pool)
+        // features.4.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 31503168 &* s.n,
+            pixels: 324 &* s.n, channels: 528, gamma: s.p + 495936, beta: s.p + 496464, savedMean: s.f + 82112,
+            savedInvStd: s.f + 82640, activation: .silu, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 495936,
+            gradBeta: s.g + 496464, pool: pool)
+        // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 87920, count: 4752)
+        // features.4.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 31332096 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18, weights: s.f + 83168, gradInput: s.t + 22228992 &* s.n,
+            gradWeights: s.f + 87920, pool: pool)
+        // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 87920, channels: 528, kernel: 3, into: s.g + 491184)
+        // features.4.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 31161024 &* s.n,
+            pixels: 324 &* s.n, channels: 528, gamma: s.p + 489072, beta: s.p + 489600, savedMean: s.f + 81056,
+            savedInvStd: s.f + 81584, activation: .silu, gradInput: s.t + 22228992 &* s.n, gradGamma: s.g + 489072,
+            gradBeta: s.g + 489600, pool: pool)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 38224224 &* s.n,
+            weights: s.p + 442608, pixels: 324 &* s.n, inChannels: 88, outChannels: 528,
+            gradInput: s.t + 24924672 &* s.n, gradWeights: s.g + 442608, pool: pool)
+        // features.4.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 24924672 &* s.n, s.t + 22571136 &* s.n, count: 28512 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_4_2_backward(_ s: TrainingStepContext) {
+        // features.4.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 24924672 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549840 &* s.n : nil, batch: s.n, perImage: 28512,
+            gradBranch: s.t + 22400064 &* s.n, pool: pool)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 38195712 &* s.n,
+            pixels: 324 &* s.n, channels: 88, gamma: s.p + 442224, beta: s.p + 442320, savedMean: s.f + 80880,
+            savedInvStd: s.f + 80968, activation: .identity, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 442224,
+            gradBeta: s.g + 442320, pool: pool)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 30989952 &* s.n,
+            weights: s.p + 395760, pixels: 324 &* s.n, inChannels: 528, outChannels: 88,
+            gradInput: s.t + 22228992 &* s.n, gradWeights: s.g + 395760, pool: pool)
+        // features.4.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 30818880 &* s.n,
+            batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 371968,
+            activation: .silu, expandWeights: s.p + 383616, savedPooled: s.t + 38543328 &* s.n,
+            savedHidden: s.t + 38549376 &* s.n, savedScale: s.t + 38543856 &* s.n, gradInput: s.t + 22400064 &* s.n,
+            gradReduceWeights: s.g + 371968, gradReduceBias: s.g + 383584, gradExpandWeights: s.g + 383616,
+            gradExpandBias: s.g + 395232, workspace: s.ws, pool: pool)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 30647808 &* s.n,
+            pixels: 324 &* s.n, channels: 528, gamma: s.p + 369856, beta: s.p + 370384, savedMean: s.f + 70320,
+            savedInvStd: s.f + 70848, activation: .silu, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 369856,
+            gradBeta: s.g + 370384, pool: pool)
+        // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 76128, count: 4752)
+        // features.4.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 30476736 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18, weights: s.f + 71376, gradInput: s.t + 22228992 &* s.n,
+            gradWeights: s.f + 76128, pool: pool)
+        // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 76128, channels: 528, kernel: 3, into: s.g + 365104)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 30305664 &* s.n,
+            pixels: 324 &* s.n, channels: 528, gamma: s.p + 362992, beta: s.p + 363520, savedMean: s.f + 69264,
+            savedInvStd: s.f + 69792, activation: .silu, gradInput: s.t + 22228992 &* s.n, gradGamma: s.g + 362992,
+            gradBeta: s.g + 363520, pool: pool)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 38167200 &* s.n,
+            weights: s.p + 316528, pixels: 324 &* s.n, inChannels: 88, outChannels: 528,
+            gradInput: s.t + 22571136 &* s.n, gradWeights: s.g + 316528, pool: pool)
+        // features.4.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22571136 &* s.n, s.t + 24924672 &* s.n, count: 28512 &* s.n, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22571136 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549824 &* s.n : nil, batch: s.n, perImage: 28512,
+            gradBranch: s.t + 22400064 &* s.n, pool: pool)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 38138688 &* s.n,
+            pixels: 324 &* s.n, channels: 88, gamma: s.p + 316144, beta: s.p + 316240, savedMean: s.f + 69088,
+            savedInvStd: s.f + 69176, activation: .identity, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 316144,
+            gradBeta: s.g + 316240, pool: pool)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 30134592 &* s.n,
+            weights: s.p + 269680, pixels: 324 &* s.n, inChannels: 528, outChannels: 88,
+            gradInput: s.t + 22228992 &* s.n, gradWeights: s.g + 269680, pool: pool)
+        // features.4.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 29963520 &* s.n,
+            batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 245888,
+            activation: .silu, expandWeights: s.p + 257536, savedPooled: s.t + 38542272 &* s.n,
+            savedHidden: s.t + 38549344 &* s.n, savedScale: s.t + 38542800 &* s.n, gradInput: s.t + 22400064 &* s.n,
+            gradReduceWeights: s.g + 245888, gradReduceBias: s.g + 257504, gradExpandWeights: s.g + 257536,
+            gradExpandBias: s.g + 269152, workspace: s.ws, pool: pool)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 29792448 &* s.n,
+            pixels: 324 &* s.n, channels: 528, gamma: s.p + 243776, beta: s.p + 244304, savedMean: s.f + 58528,
+            savedInvStd: s.f + 59056, activation: .silu, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 243776,
+            gradBeta: s.g + 244304, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 64336, count: 4752)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 29621376 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18, weights: s.f + 59584, gradInput: s.t + 22228992 &* s.n,
+            gradWeights: s.f + 64336, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 64336, channels: 528, kernel: 3, into: s.g + 239024)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 29450304 &* s.n,
+            pixels: 324 &* s.n, channels: 528, gamma: s.p + 236912, beta: s.p + 237440, savedMean: s.f + 57472,
+            savedInvStd: s.f + 58000, activation: .silu, gradInput: s.t + 22228992 &* s.n, gradGamma: s.g + 236912,
+            gradBeta: s.g + 237440, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 38110176 &* s.n,
+            weights: s.p + 190448, pixels: 324 &* s.n, inChannels: 88, outChannels: 528,
+            gradInput: s.t + 22400064 &* s.n, gradWeights: s.g + 190448, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22400064 &* s.n, s.t + 22571136 &* s.n, count: 28512 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 38081664 &* s.n,
+            pixels: 324 &* s.n, channels: 88, gamma: s.p + 190064, beta: s.p + 190160, savedMean: s.f + 57296,
+            savedInvStd: s.f + 57384, activation: .identity, gradInput: s.t + 22400064 &* s.n, gradGamma: s.g + 190064,
+            gradBeta: s.g + 190160, pool: pool)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 37187424 &* s.n,
+            weights: s.p + 164720, pixels: 324 &* s.n, inChannels: 288, outChannels: 88,
+            gradInput: s.t + 22228992 &* s.n, gradWeights: s.g + 164720, pool: pool)
+        // features.4.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 37094112 &* s.n,
+            batch: s.n, pixels: 324, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 157504,
+            activation: .silu, expandWeights: s.p + 160976, savedPooled: s.t + 38547648 &* s.n,
+            savedHidden: s.t + 38549808 &* s.n, savedScale: s.t + 38547936 &* s.n, gradInput: s.t + 24924672 &* s.n,
+            gradReduceWeights: s.g + 157504, gradReduceBias: s.g + 160960, gradExpandWeights: s.g + 160976,
+            gradExpandBias: s.g + 164432, workspace: s.ws, pool: pool)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 24924672 &* s.n, input: s.t + 37000800 &* s.n,
+            pixels: 324 &* s.n, channels: 288, gamma: s.p + 156352, beta: s.p + 156640, savedMean: s.f + 51536,
+            savedInvStd: s.f + 51824, activation: .silu, gradInput: s.t + 24924672 &* s.n, gradGamma: s.g + 156352,
+            gradBeta: s.g + 156640, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 54704, count: 2592)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 24924672 &* s.n, input: s.t + 21855744 &* s.n,
+            batch: s.n, height: 36, width: 36, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18, weights: s.f + 52112, gradInput: s.t + 22228992 &* s.n,
+            gradWeights: s.f + 54704, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 54704, channels: 288, kernel: 3, into: s.g + 153760)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 21482496 &* s.n,
+            pixels: 1296 &* s.n, channels: 288, gamma: s.p + 152608, beta: s.p + 152896, savedMean: s.f + 50960,
+            savedInvStd: s.f + 51248, activation: .silu, gradInput: s.t + 22228992 &* s.n, gradGamma: s.g + 152608,
+            gradBeta: s.g + 152896, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22228992 &* s.n, input: s.t + 37591776 &* s.n,
+            weights: s.p + 138784, pixels: 1296 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 21855744 &* s.n, gradWeights: s.g + 138784, pool: pool)
+    }
+
+    /// features.3.2 backward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_3_2_backward(_ s: TrainingStepContext) {
+        // features.3.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 21855744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549792 &* s.n : nil, batch: s.n, perImage: 62208,
+            gradBranch: s.t + 21917952 &* s.n, pool: pool)
+        // features.3.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21917952 &* s.n, input: s.t + 37529568 &* s.n,
+            pixels: 1296 &* s.n, channels: 48, gamma: s.p + 138592, beta: s.p + 138640, savedMean: s.f + 50864,
+            savedInvStd: s.f + 50912, activation: .identity, gradInput: s.t + 21917952 &* s.n, gradGamma: s.g + 138592,
+            gradBeta: s.g + 138640, pool: pool)
+        // features.3.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 21917952 &* s.n, input: s.t + 21109248 &* s.n,
+            weights: s.p + 124768, pixels: 1296 &* s.n, inChannels: 288, outChannels: 48,
+            gradInput: s.t + 21482496 &* s.n, gradWeights: s.g + 124768, pool: pool)
+        // features.3.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 21482496 &* s.n, input: s.t + 20736000 &* s.n,
+            batch: s.n, pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 117552,
+            activation: .silu, expandWeights: s.p + 121024, savedPooled: s.t + 38547072 &* s.n,
+            savedHidden: s.t + 38549776 &* s.n, savedScale: s.t + 38547360 &* s.n, gradInput: s.t + 21109248 &* s.n,
+            gradReduceWeights: s.g + 117552, gradReduceBias: s.g + 121008, gradExpandWeights: s.g + 121024,
+            gradExpandBias: s.g + 124480, workspace: s.ws, pool: pool)
+        // features.3.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21109248 &* s.n, input: s.t + 20362752 &* s.n,
+            pixels: 1296 &* s.n, channels: 288, gamma: s.p + 116400, beta: s.p + 116688, savedMean: s.f + 35888,
+            savedInvStd: s.f + 36176, activation: .silu, gradInput: s.t + 21109248 &* s.n, gradGamma: s.g + 116400,
+            gradBeta: s.g + 116688, pool: pool)
+        // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 43664, count: 7200)
+        // features.3.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 21109248 &* s.n, input: s.t + 19989504 &* s.n,
+            batch: s.n, height: 36, width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 36, outWidth: 36, weights: s.f + 36464, gradInput: s.t + 20362752 &* s.n,
+            gradWeights: s.f + 43664, pool: pool)
+        // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 43664, channels: 288, kernel: 5, into: s.g + 109200)
+        // features.3.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20362752 &* s.n, input: s.t + 19616256 &* s.n,
+            pixels: 1296 &* s.n, channels: 288, gamma: s.p + 108048, beta: s.p + 108336, savedMean: s.f + 35312,
+            savedInvStd: s.f + 35600, activation: .silu, gradInput: s.t + 20362752 &* s.n, gradGamma: s.g + 108048,
+            gradBeta: s.g + 108336, pool: pool)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20362752 &* s.n, input: s.t + 37467360 &* s.n,
+            weights: s.p + 94224, pixels: 1296 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 19989504 &* s.n, gradWeights: s.g + 94224, pool: pool)
+        // features.3.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 19989504 &* s.n, s.t + 21855744 &* s.n, count: 62208 &* s.n, pool: pool)
+    }
+
+    /// features.3.1 backward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_3_1_backward(_ s: TrainingStepContext) {
+        // features.3.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 19989504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549760 &* s.n : nil, batch: s.n, perImage: 62208,
+            gradBranch: s.t + 20051712 &* s.n, pool: pool)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20051712 &* s.n, input: s.t + 37405152 &* s.n,
+            pixels: 1296 &* s.n, channels: 48, gamma: s.p + 94032, beta: s.p + 94080, savedMean: s.f + 35216,
+            savedInvStd: s.f + 35264, activation: .identity, gradInput: s.t + 20051712 &* s.n, gradGamma: s.g + 94032,
+            gradBeta: s.g + 94080, pool: pool)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20051712 &* s.n, input: s.t + 19243008 &* s.n,
+            weights: s.p + 80208, pixels: 1296 &* s.n, inChannels: 288, outChannels: 48,
+            gradInput: s.t + 19616256 &* s.n, gradWeights: s.g + 80208, pool: pool)
+        // features.3.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 19616256 &* s.n, input: s.t + 18869760 &* s.n,
+            batch: s.n, pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 72992,
+            activation: .silu, expandWeights: s.p + 76464, savedPooled: s.t + 38546496 &* s.n,
+            savedHidden: s.t + 38549744 &* s.n, savedScale: s.t + 38546784 &* s.n, gradInput: s.t + 19243008 &* s.n,
+            gradReduceWeights: s.g + 72992, gradReduceBias: s.g + 76448, gradExpandWeights: s.g + 76464,
+            gradExpandBias: s.g + 79920, workspace: s.ws, pool: pool)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19243008 &* s.n, input: s.t + 18496512 &* s.n,
+            pixels: 1296 &* s.n, channels: 288, gamma: s.p + 71840, beta: s.p + 72128, savedMean: s.f + 20240,
+            savedInvStd: s.f + 20528, activation: .silu, gradInput: s.t + 19243008 &* s.n, gradGamma: s.g + 71840,
+            gradBeta: s.g + 72128, pool: pool)
+        // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 28016, count: 7200)
+        // features.3.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19243008 &* s.n, input: s.t + 13312512 &* s.n,
+            batch: s.n, height: 36, width: 36, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 36, outWidth: 36, weights: s.f + 20816, gradInput: s.t + 18496512 &* s.n,
+            gradWeights: s.f + 28016, pool: pool)
+        // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 28016, channels: 288, kernel: 5, into: s.g + 64640)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18496512 &* s.n, input: s.t + 12939264 &* s.n,
+            pixels: 1296 &* s.n, channels: 288, gamma: s.p + 63488, beta: s.p + 63776, savedMean: s.f + 19664,
+            savedInvStd: s.f + 19952, activation: .silu, gradInput: s.t + 18496512 &* s.n, gradGamma: s.g + 63488,
+            gradBeta: s.g + 63776, pool: pool)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 18496512 &* s.n, input: s.t + 37342944 &* s.n,
+            weights: s.p + 49664, pixels: 1296 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 13125888 &* s.n, gradWeights: s.g + 49664, pool: pool)
+        // features.3.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 13125888 &* s.n, s.t + 19989504 &* s.n, count: 62208 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13125888 &* s.n, input: s.t + 37280736 &* s.n,
+            pixels: 1296 &* s.n, channels: 48, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 19568,
+            savedInvStd: s.f + 19616, activation: .identity, gradInput: s.t + 13125888 &* s.n, gradGamma: s.g + 49472,
+            gradBeta: s.g + 49520, pool: pool)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13125888 &* s.n, input: s.t + 29263680 &* s.n,
+            weights: s.p + 42560, pixels: 1296 &* s.n, inChannels: 144, outChannels: 48,
+            gradInput: s.t + 12939264 &* s.n, gradWeights: s.g + 42560, pool: pool)
+        // features.3.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 12939264 &* s.n, input: s.t + 29077056 &* s.n,
+            batch: s.n, pixels: 1296, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672, activation: .silu,
+            expandWeights: s.p + 41552, savedPooled: s.t + 38548800 &* s.n, savedHidden: s.t + 38549728 &* s.n,
+            savedScale: s.t + 38548944 &* s.n, gradInput: s.t + 18496512 &* s.n, gradReduceWeights: s.g + 40672,
+            gradReduceBias: s.g + 41536, gradExpandWeights: s.g + 41552, gradExpandBias: s.g + 42416, workspace: s.ws,
+            pool: pool)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18496512 &* s.n, input: s.t + 28890432 &* s.n,
+            pixels: 1296 &* s.n, channels: 144, gamma: s.p + 40096, beta: s.p + 40240, savedMean: s.f + 12080,
+            savedInvStd: s.f + 12224, activation: .silu, gradInput: s.t + 18496512 &* s.n, gradGamma: s.g + 40096,
+            gradBeta: s.g + 40240, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 15968, count: 3600)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 18496512 &* s.n, input: s.t + 12192768 &* s.n,
+            batch: s.n, height: 72, width: 72, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 36, outWidth: 36, weights: s.f + 12368, gradInput: s.t + 12939264 &* s.n,
+            gradWeights: s.f + 15968, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 15968, channels: 144, kernel: 5, into: s.g + 36496)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12939264 &* s.n, input: s.t + 11446272 &* s.n,
+            pixels: 5184 &* s.n, channels: 144, gamma: s.p + 35920, beta: s.p + 36064, savedMean: s.f + 11792,
+            savedInvStd: s.f + 11936, activation: .silu, gradInput: s.t + 12939264 &* s.n, gradGamma: s.g + 35920,
+            gradBeta: s.g + 36064, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 12939264 &* s.n, input: s.t + 34349184 &* s.n,
+            weights: s.p + 32464, pixels: 5184 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 12192768 &* s.n, gradWeights: s.g + 32464, pool: pool)
+    }
+
+    /// features.2.2 backward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
+    private func features_2_2_backward(_ s: TrainingStepContext) {
+        // features.2.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 12192768 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549712 &* s.n : nil, batch: s.n, perImage: 124416,
+            gradBranch: s.t + 12317184 &* s.n, pool: pool)
+        // features.2.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12317184 &* s.n, input: s.t + 34224768 &* s.n,
+            pixels: 5184 &* s.n, channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 11744,
+            savedInvStd: s.f + 11768, activation: .identity, gradInput: s.t + 12317184 &* s.n, gradGamma: s.g + 32336,
+            gradBeta: s.g + 32368, pool: pool)
+        // features.2.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 12317184 &* s.n, input: s.t + 10699776 &* s.n,
+            weights: s.p + 28880, pixels: 5184 &* s.n, inChannels: 144, outChannels: 24,
+            gradInput: s.t + 11446272 &* s.n, gradWeights: s.g + 28880, pool: pool)
+        // features.2.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 11446272 &* s.n, input: s.t + 9953280 &* s.n,
+            batch: s.n, pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992, activation: .silu,
+            expandWeights: s.p + 27872, savedPooled: s.t + 38548512 &* s.n, savedHidden: s.t + 38549696 &* s.n,
+            savedScale: s.t + 38548656 &* s.n, gradInput: s.t + 10699776 &* s.n, gradReduceWeights: s.g + 26992,
+            gradReduceBias: s.g + 27856, gradExpandWeights: s.g + 27872, gradExpandBias: s.g + 28736, workspace: s.ws,
+            pool: pool)
+        // features.2.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10699776 &* s.n, input: s.t + 9206784 &* s.n,
+            pixels: 5184 &* s.n, channels: 144, gamma: s.p + 26416, beta: s.p + 26560, savedMean: s.f + 8864,
+            savedInvStd: s.f + 9008, activation: .silu, gradInput: s.t + 10699776 &* s.n, gradGamma: s.g + 26416,
+            gradBeta: s.g + 26560, pool: pool)
+        // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 10448, count: 1296)
+        // features.2.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10699776 &* s.n, input: s.t + 8460288 &* s.n,
+            batch: s.n, height: 72, width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 72, outWidth: 72, weights: s.f + 9152, gradInput: s.t + 9206784 &* s.n,
+            gradWeights: s.f + 10448, pool: pool)
+        // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 10448, channels: 144, kernel: 3, into: s.g + 25120)
+        // features.2.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9206784 &* s.n, input: s.t + 7713792 &* s.n,
+            pixels: 5184 &* s.n, channels: 144, gamma: s.p + 24544, beta: s.p + 24688, savedMean: s.f + 8576,
+            savedInvStd: s.f + 8720, activation: .silu, gradInput: s.t + 9206784 &* s.n, gradGamma: s.g + 24544,
+            gradBeta: s.g + 24688, pool: pool)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9206784 &* s.n, input: s.t + 34100352 &* s.n,
+            weights: s.p + 21088, pixels: 5184 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 8460288 &* s.n, gradWeights: s.g + 21088, pool: pool)
+        // features.2.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 8460288 &* s.n, s.t + 12192768 &* s.n, count: 124416 &* s.n, pool: pool)
+    }
+
+    /// features.2.1 backward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
+    private func features_2_1_backward(_ s: TrainingStepContext) {
+        // features.2.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 8460288 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38549680 &* s.n : nil, batch: s.n, perImage: 124416,
+            gradBranch: s.t + 8584704 &* s.n, pool: pool)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8584704 &* s.n, input: s.t + 33975936 &* s.n,
+            pixels: 5184 &* s.n, channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 8528,
+            savedInvStd: s.f + 8552, activation: .identity, gradInput: s.t + 8584704 &* s.n, gradGamma: s.g + 20960,
+            gradBeta: s.g + 20992, pool: pool)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8584704 &* s.n, input: s.t + 6967296 &* s.n,
+            weights: s.p + 17504, pixels: 5184 &* s.n, inChannels: 144, outChannels: 24,
+            gradInput: s.t + 7713792 &* s.n, gradWeights: s.g + 17504, pool: pool)
+        // features.2.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 7713792 &* s.n, input: s.t + 6220800 &* s.n,
+            batch: s.n, pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616, activation: .silu,
+            expandWeights: s.p + 16496, savedPooled: s.t + 38548224 &* s.n, savedHidden: s.t + 38549664 &* s.n,
+            savedScale: s.t + 38548368 &* s.n, gradInput: s.t + 6967296 &* s.n, gradReduceWeights: s.g + 15616,
+            gradReduceBias: s.g + 16480, gradExpandWeights: s.g + 16496, gradExpandBias: s.g + 17360, workspace: s.ws,
+            pool: pool)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6967296 &* s.n, input: s.t + 5474304 &* s.n,
+            pixels: 5184 &* s.n, channels: 144, gamma: s.p + 15040, beta: s.p + 15184, savedMean: s.f + 5648,
+            savedInvStd: s.f + 5792, activation: .silu, gradInput: s.t + 6967296 &* s.n, gradGamma: s.g + 15040,
+            gradBeta: s.g + 15184, pool: pool)
+        // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 7232, count: 1296)
+        // features.2.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 6967296 &* s.n, input: s.t + 4727808 &* s.n,
+            batch: s.n, height: 72, width: 72, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 72, outWidth: 72, weights: s.f + 5936, gradInput: s.t + 5474304 &* s.n, gradWeights: s.f + 7232,
+            pool: pool)
+        // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 7232, channels: 144, kernel: 3, into: s.g + 13744)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5474304 &* s.n, input: s.t + 3981312 &* s.n,
+            pixels: 5184 &* s.n, channels: 144, gamma: s.p + 13168, beta: s.p + 13312, savedMean: s.f + 5360,
+            savedInvStd: s.f + 5504, activation: .silu, gradInput: s.t + 5474304 &* s.n, gradGamma: s.g + 13168,
+            gradBeta: s.g + 13312, pool: pool)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5474304 &* s.n, input: s.t + 33851520 &* s.n,
+            weights: s.p + 9712, pixels: 5184 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 4478976 &* s.n, gradWeights: s.g + 9712, pool: pool)
+        // features.2.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 4478976 &* s.n, s.t + 8460288 &* s.n, count: 124416 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4478976 &* s.n, input: s.t + 33727104 &* s.n,
+            pixels: 5184 &* s.n, channels: 24, gamma: s.p + 9584, beta: s.p + 9616, savedMean: s.f + 5312,
+            savedInvStd: s.f + 5336, activation: .identity, gradInput: s.t + 4478976 &* s.n, gradGamma: s.g + 9584,
+            gradBeta: s.g + 9616, pool: pool)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 4478976 &* s.n, input: s.t + 17998848 &* s.n,
+            weights: s.p + 7280, pixels: 5184 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 3981312 &* s.n,
+            gradWeights: s.g + 7280, pool: pool)
+        // features.2.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 3981312 &* s.n, input: s.t + 17501184 &* s.n,
+            batch: s.n, pixels: 5184, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400, activation: .silu,
+            expandWeights: s.p + 6800, savedPooled: s.t + 38549088 &* s.n, savedHidden: s.t + 38549648 &* s.n,
+            savedScale: s.t + 38549184 &* s.n, gradInput: s.t + 5971968 &* s.n, gradReduceWeights: s.g + 6400,
+            gradReduceBias: s.g + 6784, gradExpandWeights: s.g + 6800, gradExpandBias: s.g + 7184, workspace: s.ws,
+            pool: pool)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5971968 &* s.n, input: s.t + 17003520 &* s.n,
+            pixels: 5184 &* s.n, channels: 96, gamma: s.p + 6016, beta: s.p + 6112, savedMean: s.f + 3392,
+            savedInvStd: s.f + 3488, activation: .silu, gradInput: s.t + 5971968 &* s.n, gradGamma: s.g + 6016,
+            gradBeta: s.g + 6112, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 4448, count: 864)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5971968 &* s.n, input: s.t + 1990656 &* s.n,
+            batch: s.n, height: 144, width: 144, channels: 96, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 72, outWidth: 72, weights: s.f + 3584, gradInput: s.t + 3981312 &* s.n, gradWeights: s.f + 4448,
+            pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4448, channels: 96, kernel: 3, into: s.g + 5152)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3981312 &* s.n, input: s.t, pixels: 20736 &* s.n,
+            channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 3200, savedInvStd: s.f + 3296,
+            activation: .silu, gradInput: s.t + 3981312 &* s.n, gradGamma: s.g + 4768, gradBeta: s.g + 4864,
+            pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3981312 &* s.n, input: s.t + 24592896 &* s.n,
+            weights: s.p + 3232, pixels: 20736 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t,
+            gradWeights: s.g + 3232, pool: pool)
+    }
+
+    /// features.1.1 backward: MBConv1 k3 s1: 144x144x16 -> 144x144x16, SE 16 -> 4 -> 16, identity shortcut
+    private func features_1_1_backward(_ s: TrainingStepContext) {
+        // features.1.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t,
+            keep: s.options.stochasticDepth ? s.t + 38549632 &* s.n : nil, batch: s.n, perImage: 331776,
+            gradBranch: s.t + 331776 &* s.n, pool: pool)
+        // features.1.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 331776 &* s.n, input: s.t + 24261120 &* s.n,
+            pixels: 20736 &* s.n, channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 3168,
+            savedInvStd: s.f + 3184, activation: .identity, gradInput: s.t + 331776 &* s.n, gradGamma: s.g + 3168,
+            gradBeta: s.g + 3184, pool: pool)
+        // features.1.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 331776 &* s.n, input: s.t + 23929344 &* s.n,
+            weights: s.p + 2912, pixels: 20736 &* s.n, inChannels: 16, outChannels: 16, gradInput: s.t + 663552 &* s.n,
+            gradWeights: s.g + 2912, pool: pool)
+        // features.1.1.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 663552 &* s.n, input: s.t + 23597568 &* s.n,
+            batch: s.n, pixels: 20736, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752, activation: .silu,
+            expandWeights: s.p + 2832, savedPooled: s.t + 38549584 &* s.n, savedHidden: s.t + 38549600 &* s.n,
+            savedScale: s.t + 38549616 &* s.n, gradInput: s.t + 331776 &* s.n, gradReduceWeights: s.g + 2752,
+            gradReduceBias: s.g + 2816, gradExpandWeights: s.g + 2832, gradExpandBias: s.g + 2896, workspace: s.ws,
+            pool: pool)
+        // features.1.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 331776 &* s.n, input: s.t + 23265792 &* s.n,
+            pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2688, beta: s.p + 2704, savedMean: s.f + 2848,
+            savedInvStd: s.f + 2864, activation: .silu, gradInput: s.t + 331776 &* s.n, gradGamma: s.g + 2688,
+            gradBeta: s.g + 2704, pool: pool)
+        // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3024, count: 144)
+        // features.1.1.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 331776 &* s.n, input: s.t + 22934016 &* s.n,
+            batch: s.n, height: 144, width: 144, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 144, outWidth: 144, weights: s.f + 2880, gradInput: s.t + 663552 &* s.n,
+            gradWeights: s.f + 3024, pool: pool)
+        // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3024, channels: 16, kernel: 3, into: s.g + 2544)
+        // features.1.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 663552 &* s.n, s.t, count: 331776 &* s.n, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 144x144x32 -> 144x144x16, SE 32 -> 8 -> 32
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 663552 &* s.n, input: s.t + 22602240 &* s.n,
+            pixels: 20736 &* s.n, channels: 16, gamma: s.p + 2480, beta: s.p + 2496, savedMean: s.f + 2816,
+            savedInvStd: s.f + 2832, activation: .identity, gradInput: s.t + 663552 &* s.n, gradGamma: s.g + 2480,
+            gradBeta: s.g + 2496, pool: pool)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 663552 &* s.n, input: s.t + 16339968 &* s.n,
+            weights: s.p + 1968, pixels: 20736 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
+            gradWeights: s.g + 1968, pool: pool)
+        // features.1.0.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 15676416 &* s.n, batch: s.n, pixels: 20736,
+            channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408, activation: .silu, expandWeights: s.p + 1680,
+            savedPooled: s.t + 38549280 &* s.n, savedHidden: s.t + 38549568 &* s.n, savedScale: s.t + 38549312 &* s.n,
+            gradInput: s.t + 663552 &* s.n, gradReduceWeights: s.g + 1408, gradReduceBias: s.g + 1664,
+            gradExpandWeights: s.g + 1680, gradExpandBias: s.g + 1936, workspace: s.ws, pool: pool)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 663552 &* s.n, input: s.t + 15012864 &* s.n,
+            pixels: 20736 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 2176,
+            savedInvStd: s.f + 2208, activation: .silu, gradInput: s.t + 663552 &* s.n, gradGamma: s.g + 1280,
+            gradBeta: s.g + 1312, pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2528, count: 288)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 663552 &* s.n, input: s.t + 14349312 &* s.n,
+            batch: s.n, height: 144, width: 144, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 144, outWidth: 144, weights: s.f + 2240, gradInput: s.t, gradWeights: s.f + 2528, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2528, channels: 32, kernel: 3, into: s.g + 992)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 13685760 &* s.n,
+            pixels: 20736 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 2112,
+            savedInvStd: s.f + 2144, activation: .silu, gradInput: s.t, gradGamma: s.g + 864, gradBeta: s.g + 896,
+            pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 288,
+            width: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, outChannels: 32,
+            gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 864, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 896, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 992, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 1280, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 1312, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.fc1.weight", offset: 1408, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc1.bias", offset: 1664, count: 8, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.1.fc2.weight", offset: 1680, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc2.bias", offset: 1936, count: 32, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.2.0.weight", offset: 1968, count: 512, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.weight", offset: 2480, count: 16, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.bias", offset: 2496, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.0.weight", offset: 2544, count: 144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.weight", offset: 2688, count: 16, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.bias", offset: 2704, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.1.fc1.weight", offset: 2752, count: 64, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc1.bias", offset: 2816, count: 4, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.1.fc2.weight", offset: 2832, count: 64, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc2.bias", offset: 2896, count: 16, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.2.0.weight", offset: 2912, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.weight", offset: 3168, count: 16, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.bias", offset: 3184, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 3232, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 4768, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 4864, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 5152, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 6016, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 6112, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.fc1.weight", offset: 6400, count: 384, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc1.bias", offset: 6784, count: 4, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.2.fc2.weight", offset: 6800, count: 384, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc2.bias", offset: 7184, count: 96, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.3.0.weight", offset: 7280, count: 2304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.weight", offset: 9584, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.bias", offset: 9616, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.0.weight", offset: 9712, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.weight", offset: 13168, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.bias", offset: 13312, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.0.weight", offset: 13744, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.weight", offset: 15040, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.bias", offset: 15184, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.fc1.weight", offset: 15616, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc1.bias", offset: 16480, count: 6, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.2.fc2.weight", offset: 16496, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc2.bias", offset: 17360, count: 144, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.3.0.weight", offset: 17504, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.weight", offset: 20960, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.bias", offset: 20992, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.0.weight", offset: 21088, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.weight", offset: 24544, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.bias", offset: 24688, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.0.weight", offset: 25120, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.weight", offset: 26416, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.bias", offset: 26560, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.fc1.weight", offset: 26992, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc1.bias", offset: 27856, count: 6, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.2.fc2.weight", offset: 27872, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc2.bias", offset: 28736, count: 144, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.3.0.weight", offset: 28880, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.weight", offset: 32336, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.bias", offset: 32368, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 32464, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 35920, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 36064, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 36496, count: 3600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 40096, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 40240, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.fc1.weight", offset: 40672, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc1.bias", offset: 41536, count: 6, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.2.fc2.weight", offset: 41552, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc2.bias", offset: 42416, count: 144, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.3.0.weight", offset: 42560, count: 6912, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.weight", offset: 49472, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.bias", offset: 49520, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.0.weight", offset: 49664, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.weight", offset: 63488, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.bias", offset: 63776, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.0.weight", offset: 64640, count: 7200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.weight", offset: 71840, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.bias", offset: 72128, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.fc1.weight", offset: 72992, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc1.bias", offset: 76448, count: 12, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.2.fc2.weight", offset: 76464, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc2.bias", offset: 79920, count: 288, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.3.0.weight", offset: 80208, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.weight", offset: 94032, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.bias", offset: 94080, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.0.weight", offset: 94224, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.weight", offset: 108048, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.bias", offset: 108336, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.0.weight", offset: 109200, count: 7200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.weight", offset: 116400, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.bias", offset: 116688, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.fc1.weight", offset: 117552, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc1.bias", offset: 121008, count: 12, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.2.fc2.weight", offset: 121024, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc2.bias", offset: 124480, count: 288, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.3.0.weight", offset: 124768, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.weight", offset: 138592, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.bias", offset: 138640, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 138784, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 152608, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 152896, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 153760, count: 2592, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 156352, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 156640, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.fc1.weight", offset: 157504, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc1.bias", offset: 160960, count: 12, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.2.fc2.weight", offset: 160976, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc2.bias", offset: 164432, count: 288, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.3.0.weight", offset: 164720, count: 25344, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.weight", offset: 190064, count: 88, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.bias", offset: 190160, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 190448, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 236912, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 237440, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 239024, count: 4752, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 243776, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 244304, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.fc1.weight", offset: 245888, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc1.bias", offset: 257504, count: 22, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.2.fc2.weight", offset: 257536, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc2.bias", offset: 269152, count: 528, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.3.0.weight", offset: 269680, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.weight", offset: 316144, count: 88, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.bias", offset: 316240, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.0.weight", offset: 316528, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.weight", offset: 362992, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.bias", offset: 363520, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.0.weight", offset: 365104, count: 4752, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.weight", offset: 369856, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.bias", offset: 370384, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.fc1.weight", offset: 371968, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc1.bias", offset: 383584, count: 22, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.2.fc2.weight", offset: 383616, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc2.bias", offset: 395232, count: 528, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.3.0.weight", offset: 395760, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.weight", offset: 442224, count: 88, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.bias", offset: 442320, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.0.weight", offset: 442608, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.weight", offset: 489072, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.bias", offset: 489600, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.0.weight", offset: 491184, count: 4752, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.weight", offset: 495936, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.bias", offset: 496464, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.fc1.weight", offset: 498048, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc1.bias", offset: 509664, count: 22, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.2.fc2.weight", offset: 509696, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc2.bias", offset: 521312, count: 528, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.3.0.weight", offset: 521840, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.weight", offset: 568304, count: 88, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.bias", offset: 568400, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 568688, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 615152, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 615680, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 617264, count: 13200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 630464, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 630992, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.fc1.weight", offset: 632576, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc1.bias", offset: 644192, count: 22, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.2.fc2.weight", offset: 644224, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc2.bias", offset: 655840, count: 528, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.3.0.weight", offset: 656368, count: 63360, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.weight", offset: 719728, count: 120, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.bias", offset: 719856, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 720240, count: 86400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 806640, count: 720, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 807360, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 809520, count: 18000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 827520, count: 720, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 828240, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.fc1.weight", offset: 830400, count: 21600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc1.bias", offset: 852000, count: 30, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.2.fc2.weight", offset: 852032, count: 21600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc2.bias", offset: 873632, count: 720, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.3.0.weight", offset: 874352, count: 86400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.weight", offset: 960752, count: 120, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.bias", offset: 960880, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.0.weight", offset: 961264, count: 86400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.weight", offset: 1047664, count: 720, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.bias", offset: 1048384, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.0.weight", offset: 1050544, count: 18000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.weight", offset: 1068544, count: 720, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.bias", offset: 1069264, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.fc1.weight", offset: 1071424, count: 21600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc1.bias", offset: 1093024, count: 30, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.2.fc2.weight", offset: 1093056, count: 21600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc2.bias", offset: 1114656, count: 720, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.3.0.weight", offset: 1115376, count: 86400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.weight", offset: 1201776, count: 120, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.bias", offset: 1201904, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.0.weight", offset: 1202288, count: 86400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.weight", offset: 1288688, count: 720, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.bias", offset: 1289408, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.0.weight", offset: 1291568, count: 18000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.weight", offset: 1309568, count: 720, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.bias", offset: 1310288, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.fc1.weight", offset: 1312448, count: 21600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc1.bias", offset: 1334048, count: 30, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.2.fc2.weight", offset: 1334080, count: 21600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc2.bias", offset: 1355680, count: 720, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.3.0.weight", offset: 1356400, count: 86400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.weight", offset: 1442800, count: 120, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.bias", offset: 1442928, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 1443312, count: 86400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 1529712, count: 720, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 1530432, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 1532592, count: 18000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 1550592, count: 720, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 1551312, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.fc1.weight", offset: 1553472, count: 21600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc1.bias", offset: 1575072, count: 30, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.2.fc2.weight", offset: 1575104, count: 21600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc2.bias", offset: 1596704, count: 720, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.3.0.weight", offset: 1597424, count: 149760, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.weight", offset: 1747184, count: 208, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.bias", offset: 1747392, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 1748016, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 2007600, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 2008848, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 2012592, count: 31200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 2043792, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 2045040, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.fc1.weight", offset: 2048784, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc1.bias", offset: 2113680, count: 52, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.2.fc2.weight", offset: 2113744, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc2.bias", offset: 2178640, count: 1248, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.3.0.weight", offset: 2179888, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.weight", offset: 2439472, count: 208, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.bias", offset: 2439680, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.0.weight", offset: 2440304, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.weight", offset: 2699888, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.bias", offset: 2701136, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.0.weight", offset: 2704880, count: 31200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.weight", offset: 2736080, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.bias", offset: 2737328, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.fc1.weight", offset: 2741072, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc1.bias", offset: 2805968, count: 52, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.2.fc2.weight", offset: 2806032, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc2.bias", offset: 2870928, count: 1248, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.3.0.weight", offset: 2872176, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.weight", offset: 3131760, count: 208, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.bias", offset: 3131968, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.0.weight", offset: 3132592, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.weight", offset: 3392176, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.bias", offset: 3393424, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.0.weight", offset: 3397168, count: 31200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.weight", offset: 3428368, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.bias", offset: 3429616, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.fc1.weight", offset: 3433360, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc1.bias", offset: 3498256, count: 52, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.2.fc2.weight", offset: 3498320, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc2.bias", offset: 3563216, count: 1248, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.3.0.weight", offset: 3564464, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.weight", offset: 3824048, count: 208, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.bias", offset: 3824256, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.0.weight", offset: 3824880, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.weight", offset: 4084464, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.bias", offset: 4085712, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.0.weight", offset: 4089456, count: 31200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.weight", offset: 4120656, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.bias", offset: 4121904, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.fc1.weight", offset: 4125648, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc1.bias", offset: 4190544, count: 52, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.2.fc2.weight", offset: 4190608, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc2.bias", offset: 4255504, count: 1248, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.3.0.weight", offset: 4256752, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.weight", offset: 4516336, count: 208, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.bias", offset: 4516544, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 4517168, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 4776752, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 4778000, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 4781744, count: 11232, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 4792976, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 4794224, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.fc1.weight", offset: 4797968, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc1.bias", offset: 4862864, count: 52, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.2.fc2.weight", offset: 4862928, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc2.bias", offset: 4927824, count: 1248, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.3.0.weight", offset: 4929072, count: 439296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.weight", offset: 5368368, count: 352, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.bias", offset: 5368720, count: 352, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.0.weight", offset: 5369776, count: 743424, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.weight", offset: 6113200, count: 2112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.bias", offset: 6115312, count: 2112, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.0.weight", offset: 6121648, count: 19008, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.weight", offset: 6140656, count: 2112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.bias", offset: 6142768, count: 2112, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.2.fc1.weight", offset: 6149104, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc1.bias", offset: 6334960, count: 88, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.2.fc2.weight", offset: 6335056, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc2.bias", offset: 6520912, count: 2112, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.3.0.weight", offset: 6523024, count: 743424, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.weight", offset: 7266448, count: 352, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.bias", offset: 7266800, count: 352, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 7267856, count: 495616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 7763472, count: 1408, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 7764880, count: 1408, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 7769104, count: 1408000, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 9177104, count: 1000, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 928, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 960, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 1344, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 1376, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_mean", offset: 2512, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_var", offset: 2528, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_mean", offset: 2720, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_var", offset: 2736, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_mean", offset: 3200, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_var", offset: 3216, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 4960, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 5056, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 6208, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 6304, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_mean", offset: 9648, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_var", offset: 9680, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_mean", offset: 13456, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_var", offset: 13600, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_mean", offset: 15328, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_var", offset: 15472, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_mean", offset: 21024, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_var", offset: 21056, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_mean", offset: 24832, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_var", offset: 24976, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_mean", offset: 26704, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_var", offset: 26848, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_mean", offset: 32400, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_var", offset: 32432, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 36208, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 36352, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 40384, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 40528, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_mean", offset: 49568, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_var", offset: 49616, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_mean", offset: 64064, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_var", offset: 64352, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_mean", offset: 72416, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_var", offset: 72704, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_mean", offset: 94128, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_var", offset: 94176, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_mean", offset: 108624, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_var", offset: 108912, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_mean", offset: 116976, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_var", offset: 117264, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_mean", offset: 138688, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_var", offset: 138736, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 153184, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 153472, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 156928, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 157216, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_mean", offset: 190256, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_var", offset: 190352, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 237968, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 238496, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 244832, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 245360, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_mean", offset: 316336, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_var", offset: 316432, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_mean", offset: 364048, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_var", offset: 364576, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_mean", offset: 370912, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_var", offset: 371440, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_mean", offset: 442416, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_var", offset: 442512, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_mean", offset: 490128, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_var", offset: 490656, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_mean", offset: 496992, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_var", offset: 497520, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_mean", offset: 568496, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_var", offset: 568592, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 616208, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 616736, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 631520, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 632048, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_mean", offset: 719984, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_var", offset: 720112, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 808080, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 808800, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 828960, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 829680, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_mean", offset: 961008, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_var", offset: 961136, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_mean", offset: 1049104, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_var", offset: 1049824, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_mean", offset: 1069984, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_var", offset: 1070704, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_mean", offset: 1202032, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_var", offset: 1202160, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_mean", offset: 1290128, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_var", offset: 1290848, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_mean", offset: 1311008, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_var", offset: 1311728, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_mean", offset: 1443056, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_var", offset: 1443184, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 1531152, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 1531872, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 1552032, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 1552752, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_mean", offset: 1747600, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_var", offset: 1747808, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 2010096, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 2011344, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 2046288, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 2047536, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_mean", offset: 2439888, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_var", offset: 2440096, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_mean", offset: 2702384, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_var", offset: 2703632, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_mean", offset: 2738576, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_var", offset: 2739824, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_mean", offset: 3132176, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_var", offset: 3132384, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_mean", offset: 3394672, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_var", offset: 3395920, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_mean", offset: 3430864, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_var", offset: 3432112, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_mean", offset: 3824464, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_var", offset: 3824672, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_mean", offset: 4086960, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_var", offset: 4088208, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_mean", offset: 4123152, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_var", offset: 4124400, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_mean", offset: 4516752, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_var", offset: 4516960, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 4779248, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 4780496, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 4795472, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 4796720, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_mean", offset: 5369072, count: 352, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_var", offset: 5369424, count: 352, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_mean", offset: 6117424, count: 2112, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_var", offset: 6119536, count: 2112, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_mean", offset: 6144880, count: 2112, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_var", offset: 6146992, count: 2112, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_mean", offset: 7267152, count: 352, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_var", offset: 7267504, count: 352, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 7766288, count: 1408, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 7767696, count: 1408, kind: .batchNormBias),
+    ]
+}

@@ -1431,3 +1431,3057 @@ extension EfficientNetB3 {
             """#),
     ]
 }
+
+/// EfficientNetB3 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 56,692,560 floats per image (saved activations and gradients, packed by lifetime); parameters: 12,321,296 floats.
+public final class EfficientNetB3Training: TrainableModel {
+    public static let descriptor = EfficientNetB3.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 12321296,
+        arenaFloatsPerImage: 56692560, fixedFloats: 832640)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 40, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 2304, squeezeChannels: 96))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 56692560 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 56692560 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 12321296)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_1_1_forward(s)
+        try features_2_0_forward(s)
+        try features_2_1_forward(s)
+        try features_2_2_forward(s)
+        try features_3_0_forward(s)
+        try features_3_1_forward(s)
+        try features_3_2_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_4_2_forward(s)
+        try features_4_3_forward(s)
+        try features_4_4_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_5_2_forward(s)
+        try features_5_3_forward(s)
+        try features_5_4_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_6_2_forward(s)
+        try features_6_3_forward(s)
+        try features_6_4_forward(s)
+        try features_6_5_forward(s)
+        try features_7_0_forward(s)
+        try features_7_1_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_1_backward(s)
+        features_7_0_backward(s)
+        features_6_5_backward(s)
+        features_6_4_backward(s)
+        features_6_3_backward(s)
+        features_6_2_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_4_backward(s)
+        features_5_3_backward(s)
+        features_5_2_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_4_backward(s)
+        features_4_3_backward(s)
+        features_4_2_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_2_backward(s)
+        features_3_1_backward(s)
+        features_3_0_backward(s)
+        features_2_2_backward(s)
+        features_2_1_backward(s)
+        features_2_0_backward(s)
+        features_1_1_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 40 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 300, 300] (NCHW) -> [n, 150, 150, 40]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 300, width: 300, kernel: 3, stride: 2,
+            padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.p, bias: s.f, outChannels: 40,
+            activation: .identity, output: s.t + 20520000 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20520000 &* s.n, pixels: 22500 &* s.n, channels: 40,
+            gamma: s.p + 1088, beta: s.p + 1136, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 21420000 &* s.n, savedMean: s.f + 2304, savedInvStd: s.f + 2344, runningMean: s.p + 1184,
+            runningVar: s.p + 1232, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 150x150x40 -> 150x150x24, SE 40 -> 10 -> 40
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][40]
+        WeightPrep.depthwiseWeights(s.p + 1280, channels: 40, kernel: 3, into: s.f + 2464)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 150, 150, 40] -> [n, 150, 150, 40]
+        Kernels.depthwiseConv(input: s.t + 21420000 &* s.n, batch: s.n, height: 150, width: 150, channels: 40,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2464, bias: s.f,
+            activation: .identity, output: s.t + 22320000 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22320000 &* s.n, pixels: 22500 &* s.n, channels: 40,
+            gamma: s.p + 1648, beta: s.p + 1696, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 23220000 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2424, runningMean: s.p + 1744,
+            runningVar: s.p + 1792, pool: pool)
+        // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 on [n, 150, 150, 40]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23220000 &* s.n, output: s.t + 24120000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 40, squeezeChannels: 10, reduceWeights: s.p + 1840,
+            reduceBias: s.p + 2240, activation: .silu, expandWeights: s.p + 2256, expandBias: s.p + 2656,
+            savedPooled: s.t + 56691568 &* s.n, savedHidden: s.t + 56692128 &* s.n, savedScale: s.t + 56691616 &* s.n,
+            pool: pool)
+        // features.1.0.block.2 project conv 1x1, [n, 150, 150, 40] -> [n, 150, 150, 24]
+        Kernels.pointwiseConv(input: s.t + 24120000 &* s.n, pixels: 22500 &* s.n, inChannels: 40, weights: s.p + 2704,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 27450000 &* s.n,
+            pool: pool)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 27450000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+            gamma: s.p + 3664, beta: s.p + 3696, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 27990000 &* s.n, savedMean: s.f + 3184, savedInvStd: s.f + 3208, runningMean: s.p + 3728,
+            runningVar: s.p + 3760, pool: pool)
+    }
+
+    /// features.1.1 forward: MBConv1 k3 s1: 150x150x24 -> 150x150x24, SE 24 -> 6 -> 24, identity shortcut
+    private func features_1_1_forward(_ s: TrainingStepContext) throws {
+        // features.1.1.block.0 depthwise weights to the kernel layout [3][3][24]
+        WeightPrep.depthwiseWeights(s.p + 3792, channels: 24, kernel: 3, into: s.f + 3280)
+        // features.1.1.block.0 depthwise 3x3/1, [n, 150, 150, 24] -> [n, 150, 150, 24]
+        Kernels.depthwiseConv(input: s.t + 27990000 &* s.n, batch: s.n, height: 150, width: 150, channels: 24,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 3280, bias: s.f,
+            activation: .identity, output: s.t + 28530000 &* s.n, pool: pool)
+        // features.1.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 28530000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+            gamma: s.p + 4016, beta: s.p + 4048, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 29070000 &* s.n, savedMean: s.f + 3232, savedInvStd: s.f + 3256, runningMean: s.p + 4080,
+            runningVar: s.p + 4112, pool: pool)
+        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 150, 150, 24]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 29070000 &* s.n, output: s.t + 29610000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4144,
+            reduceBias: s.p + 4288, activation: .silu, expandWeights: s.p + 4304, expandBias: s.p + 4448,
+            savedPooled: s.t + 56691904 &* s.n, savedHidden: s.t + 56692144 &* s.n, savedScale: s.t + 56691936 &* s.n,
+            pool: pool)
+        // features.1.1.block.2 project conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 24]
+        Kernels.pointwiseConv(input: s.t + 29610000 &* s.n, pixels: 22500 &* s.n, inChannels: 24, weights: s.p + 4480,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 30150000 &* s.n,
+            pool: pool)
+        // features.1.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 30150000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+            gamma: s.p + 5056, beta: s.p + 5088, eps: 1e-05, momentum: 0.1, activation: .identity, output: s.t,
+            savedMean: s.f + 3712, savedInvStd: s.f + 3736, runningMean: s.p + 5120, runningVar: s.p + 5152,
+            pool: pool)
+        // features.1.1 stochastic depth: keep each image's branch with probability 0.9923076923076923
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.007692307692307693,
+                into: s.t + 56692160 &* s.n, random: &random)
+        }
+        // features.1.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 27990000 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 56692160 &* s.n : nil, batch: s.n, perImage: 540000,
+            output: s.t + 30690000 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]
+        Kernels.pointwiseConv(input: s.t + 30690000 &* s.n, pixels: 22500 &* s.n, inChannels: 24, weights: s.p + 5184,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 22500 &* s.n, channels: 144, gamma: s.p + 8640,
+            beta: s.p + 8784, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 3240000 &* s.n,
+            savedMean: s.f + 3760, savedInvStd: s.f + 3904, runningMean: s.p + 8928, runningVar: s.p + 9072,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 9216, channels: 144, kernel: 3, into: s.f + 4336)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
+        Kernels.depthwiseConv(input: s.t + 3240000 &* s.n, batch: s.n, height: 150, width: 150, channels: 144,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 4336, bias: s.f,
+            activation: .identity, output: s.t + 25020000 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25020000 &* s.n, pixels: 5625 &* s.n, channels: 144,
+            gamma: s.p + 10512, beta: s.p + 10656, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 25830000 &* s.n, savedMean: s.f + 4048, savedInvStd: s.f + 4192, runningMean: s.p + 10800,
+            runningVar: s.p + 10944, pool: pool)
+        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 75, 75, 144]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 25830000 &* s.n, output: s.t + 26640000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11088,
+            reduceBias: s.p + 11952, activation: .silu, expandWeights: s.p + 11968, expandBias: s.p + 12832,
+            savedPooled: s.t + 56690960 &* s.n, savedHidden: s.t + 56692176 &* s.n, savedScale: s.t + 56691104 &* s.n,
+            pool: pool)
+        // features.2.0.block.3 project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]
+        Kernels.pointwiseConv(input: s.t + 26640000 &* s.n, pixels: 5625 &* s.n, inChannels: 144, weights: s.p + 12976,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49115712 &* s.n,
+            pool: pool)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 49115712 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            gamma: s.p + 17584, beta: s.p + 17616, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 49295712 &* s.n, savedMean: s.f + 6928, savedInvStd: s.f + 6960, runningMean: s.p + 17648,
+            runningVar: s.p + 17680, pool: pool)
+    }
+
+    /// features.2.1 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
+    private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        Kernels.pointwiseConv(input: s.t + 49295712 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 17712,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 6480000 &* s.n,
+            pool: pool)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            gamma: s.p + 23856, beta: s.p + 24048, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 7560000 &* s.n, savedMean: s.f + 6992, savedInvStd: s.f + 7184, runningMean: s.p + 24240,
+            runningVar: s.p + 24432, pool: pool)
+        // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
+        WeightPrep.depthwiseWeights(s.p + 24624, channels: 192, kernel: 3, into: s.f + 7760)
+        // features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        Kernels.depthwiseConv(input: s.t + 7560000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 7760, bias: s.f,
+            activation: .identity, output: s.t + 8640000 &* s.n, pool: pool)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            gamma: s.p + 26352, beta: s.p + 26544, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 9720000 &* s.n, savedMean: s.f + 7376, savedInvStd: s.f + 7568, runningMean: s.p + 26736,
+            runningVar: s.p + 26928, pool: pool)
+        // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 9720000 &* s.n, output: s.t + 10800000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27120,
+            reduceBias: s.p + 28656, activation: .silu, expandWeights: s.p + 28672, expandBias: s.p + 30208,
+            savedPooled: s.t + 56689808 &* s.n, savedHidden: s.t + 56692192 &* s.n, savedScale: s.t + 56690000 &* s.n,
+            pool: pool)
+        // features.2.1.block.3 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        Kernels.pointwiseConv(input: s.t + 10800000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 30400,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49475712 &* s.n,
+            pool: pool)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 49475712 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            gamma: s.p + 36544, beta: s.p + 36576, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 11880000 &* s.n, savedMean: s.f + 11216, savedInvStd: s.f + 11248, runningMean: s.p + 36608,
+            runningVar: s.p + 36640, pool: pool)
+        // features.2.1 stochastic depth: keep each image's branch with probability 0.9769230769230769
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02307692307692308,
+                into: s.t + 56692208 &* s.n, random: &random)
+        }
+        // features.2.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 49295712 &* s.n, branch: s.t + 11880000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692208 &* s.n : nil, batch: s.n, perImage: 180000,
+            output: s.t + 49655712 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
+    private func features_2_2_forward(_ s: TrainingStepContext) throws {
+        // features.2.2.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        Kernels.pointwiseConv(input: s.t + 49655712 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 36672,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 11880000 &* s.n,
+            pool: pool)
+        // features.2.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11880000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            gamma: s.p + 42816, beta: s.p + 43008, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 12960000 &* s.n, savedMean: s.f + 11280, savedInvStd: s.f + 11472, runningMean: s.p + 43200,
+            runningVar: s.p + 43392, pool: pool)
+        // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
+        WeightPrep.depthwiseWeights(s.p + 43584, channels: 192, kernel: 3, into: s.f + 12048)
+        // features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        Kernels.depthwiseConv(input: s.t + 12960000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 12048, bias: s.f,
+            activation: .identity, output: s.t + 14040000 &* s.n, pool: pool)
+        // features.2.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 14040000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            gamma: s.p + 45312, beta: s.p + 45504, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 15120000 &* s.n, savedMean: s.f + 11664, savedInvStd: s.f + 11856, runningMean: s.p + 45696,
+            runningVar: s.p + 45888, pool: pool)
+        // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15120000 &* s.n, output: s.t + 16200000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46080,
+            reduceBias: s.p + 47616, activation: .silu, expandWeights: s.p + 47632, expandBias: s.p + 49168,
+            savedPooled: s.t + 56690192 &* s.n, savedHidden: s.t + 56692224 &* s.n, savedScale: s.t + 56690384 &* s.n,
+            pool: pool)
+        // features.2.2.block.3 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        Kernels.pointwiseConv(input: s.t + 16200000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 49360,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49835712 &* s.n,
+            pool: pool)
+        // features.2.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 49835712 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            gamma: s.p + 55504, beta: s.p + 55536, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 17280000 &* s.n, savedMean: s.f + 15504, savedInvStd: s.f + 15536, runningMean: s.p + 55568,
+            runningVar: s.p + 55600, pool: pool)
+        // features.2.2 stochastic depth: keep each image's branch with probability 0.9692307692307692
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03076923076923077,
+                into: s.t + 56692240 &* s.n, random: &random)
+        }
+        // features.2.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 49655712 &* s.n, branch: s.t + 17280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692240 &* s.n : nil, batch: s.n, perImage: 180000,
+            output: s.t + 50015712 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        Kernels.pointwiseConv(input: s.t + 50015712 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 55632,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 17280000 &* s.n,
+            pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            gamma: s.p + 61776, beta: s.p + 61968, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 18360000 &* s.n, savedMean: s.f + 15568, savedInvStd: s.f + 15760, runningMean: s.p + 62160,
+            runningVar: s.p + 62352, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
+        WeightPrep.depthwiseWeights(s.p + 62544, channels: 192, kernel: 5, into: s.f + 16336)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
+        Kernels.depthwiseConv(input: s.t + 18360000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 16336, bias: s.f,
+            activation: .identity, output: s.t + 42163968 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 42163968 &* s.n, pixels: 1444 &* s.n, channels: 192,
+            gamma: s.p + 67344, beta: s.p + 67536, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 42441216 &* s.n, savedMean: s.f + 15952, savedInvStd: s.f + 16144, runningMean: s.p + 67728,
+            runningVar: s.p + 67920, pool: pool)
+        // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 38, 38, 192]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 42441216 &* s.n, output: s.t + 42718464 &* s.n,
+            batch: s.n, pixels: 1444, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 68112,
+            reduceBias: s.p + 69648, activation: .silu, expandWeights: s.p + 69664, expandBias: s.p + 71200,
+            savedPooled: s.t + 56690576 &* s.n, savedHidden: s.t + 56692256 &* s.n, savedScale: s.t + 56690768 &* s.n,
+            pool: pool)
+        // features.3.0.block.3 project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 48]
+        Kernels.pointwiseConv(input: s.t + 42718464 &* s.n, pixels: 1444 &* s.n, inChannels: 192, weights: s.p + 71392,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 55082016 &* s.n,
+            pool: pool)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 55082016 &* s.n, pixels: 1444 &* s.n, channels: 48,
+            gamma: s.p + 80608, beta: s.p + 80656, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 55151328 &* s.n, savedMean: s.f + 25936, savedInvStd: s.f + 25984, runningMean: s.p + 80704,
+            runningVar: s.p + 80752, pool: pool)
+    }
+
+    /// features.3.1 forward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
+        Kernels.pointwiseConv(input: s.t + 55151328 &* s.n, pixels: 1444 &* s.n, inChannels: 48, weights: s.p + 80800,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 19440000 &* s.n,
+            pool: pool)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19440000 &* s.n, pixels: 1444 &* s.n, channels: 288,
+            gamma: s.p + 94624, beta: s.p + 94912, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 19855872 &* s.n, savedMean: s.f + 26032, savedInvStd: s.f + 26320, runningMean: s.p + 95200,
+            runningVar: s.p + 95488, pool: pool)
+        // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
+        WeightPrep.depthwiseWeights(s.p + 95776, channels: 288, kernel: 5, into: s.f + 27184)
+        // features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
+        Kernels.depthwiseConv(input: s.t + 19855872 &* s.n, batch: s.n, height: 38, width: 38, channels: 288,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 27184, bias: s.f,
+            activation: .identity, output: s.t + 31230000 &* s.n, pool: pool)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 31230000 &* s.n, pixels: 1444 &* s.n, channels: 288,
+            gamma: s.p + 102976, beta: s.p + 103264, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 31645872 &* s.n, savedMean: s.f + 26608, savedInvStd: s.f + 26896, runningMean: s.p + 103552,
+            runningVar: s.p + 103840, pool: pool)
+        // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 31645872 &* s.n, output: s.t + 32061744 &* s.n,
+            batch: s.n, pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 104128,
+            reduceBias: s.p + 107584, activation: .silu, expandWeights: s.p + 107600, expandBias: s.p + 111056,
+            savedPooled: s.t + 20519712 &* s.n, savedHidden: s.t + 56692272 &* s.n, savedScale: s.t + 56688368 &* s.n,
+            pool: pool)
+        // features.3.1.block.3 project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]
+        Kernels.pointwiseConv(input: s.t + 32061744 &* s.n, pixels: 1444 &* s.n, inChannels: 288,
+            weights: s.p + 111344, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+            output: s.t + 55220640 &* s.n, pool: pool)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 55220640 &* s.n, pixels: 1444 &* s.n, channels: 48,
+            gamma: s.p + 125168, beta: s.p + 125216, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 20271744 &* s.n, savedMean: s.f + 41584, savedInvStd: s.f + 41632, runningMean: s.p + 125264,
+            runningVar: s.p + 125312, pool: pool)
+        // features.3.1 stochastic depth: keep each image's branch with probability 0.9538461538461538
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04615384615384616,
+                into: s.t + 56692288 &* s.n, random: &random)
+        }
+        // features.3.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 55151328 &* s.n, branch: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692288 &* s.n : nil, batch: s.n, perImage: 69312,
+            output: s.t + 55289952 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 forward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_3_2_forward(_ s: TrainingStepContext) throws {
+        // features.3.2.block.0 expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
+        Kernels.pointwiseConv(input: s.t + 55289952 &* s.n, pixels: 1444 &* s.n, inChannels: 48, weights: s.p + 125360,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 32477616 &* s.n,
+            pool: pool)
+        // features.3.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 32477616 &* s.n, pixels: 1444 &* s.n, channels: 288,
+            gamma: s.p + 139184, beta: s.p + 139472, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 32893488 &* s.n, savedMean: s.f + 41680, savedInvStd: s.f + 41968, runningMean: s.p + 139760,
+            runningVar: s.p + 140048, pool: pool)
+        // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
+        WeightPrep.depthwiseWeights(s.p + 140336, channels: 288, kernel: 5, into: s.f + 42832)
+        // features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
+        Kernels.depthwiseConv(input: s.t + 32893488 &* s.n, batch: s.n, height: 38, width: 38, channels: 288,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 42832, bias: s.f,
+            activation: .identity, output: s.t + 33309360 &* s.n, pool: pool)
+        // features.3.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 33309360 &* s.n, pixels: 1444 &* s.n, channels: 288,
+            gamma: s.p + 147536, beta: s.p + 147824, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 33725232 &* s.n, savedMean: s.f + 42256, savedInvStd: s.f + 42544, runningMean: s.p + 148112,
+            runningVar: s.p + 148400, pool: pool)
+        // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 33725232 &* s.n, output: s.t + 34141104 &* s.n,
+            batch: s.n, pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 148688,
+            reduceBias: s.p + 152144, activation: .silu, expandWeights: s.p + 152160, expandBias: s.p + 155616,
+            savedPooled: s.t + 56688656 &* s.n, savedHidden: s.t + 56692304 &* s.n, savedScale: s.t + 56688944 &* s.n,
+            pool: pool)
+        // features.3.2.block.3 project conv 1x1, [n, 38, 38, 288] -> [n, 38, 38, 48]
+        Kernels.pointwiseConv(input: s.t + 34141104 &* s.n, pixels: 1444 &* s.n, inChannels: 288,
+            weights: s.p + 155904, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+            output: s.t + 55359264 &* s.n, pool: pool)
+        // features.3.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 55359264 &* s.n, pixels: 1444 &* s.n, channels: 48,
+            gamma: s.p + 169728, beta: s.p + 169776, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 20271744 &* s.n, savedMean: s.f + 57232, savedInvStd: s.f + 57280, runningMean: s.p + 169824,
+            runningVar: s.p + 169872, pool: pool)
+        // features.3.2 stochastic depth: keep each image's branch with probability 0.9461538461538461
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05384615384615385,
+                into: s.t + 56692320 &* s.n, random: &random)
+        }
+        // features.3.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 55289952 &* s.n, branch: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692320 &* s.n : nil, batch: s.n, perImage: 69312,
+            output: s.t + 55428576 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 38, 38, 48] -> [n, 38, 38, 288]
+        Kernels.pointwiseConv(input: s.t + 55428576 &* s.n, pixels: 1444 &* s.n, inChannels: 48, weights: s.p + 169920,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 34556976 &* s.n,
+            pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 34556976 &* s.n, pixels: 1444 &* s.n, channels: 288,
+            gamma: s.p + 183744, beta: s.p + 184032, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 34972848 &* s.n, savedMean: s.f + 57328, savedInvStd: s.f + 57616, runningMean: s.p + 184320,
+            runningVar: s.p + 184608, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
+        WeightPrep.depthwiseWeights(s.p + 184896, channels: 288, kernel: 3, into: s.f + 58480)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]
+        Kernels.depthwiseConv(input: s.t + 34972848 &* s.n, batch: s.n, height: 38, width: 38, channels: 288,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 58480, bias: s.f,
+            activation: .identity, output: s.t + 54525312 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 54525312 &* s.n, pixels: 361 &* s.n, channels: 288,
+            gamma: s.p + 187488, beta: s.p + 187776, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 54629280 &* s.n, savedMean: s.f + 57904, savedInvStd: s.f + 58192, runningMean: s.p + 188064,
+            runningVar: s.p + 188352, pool: pool)
+        // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 19, 19, 288]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 54629280 &* s.n, output: s.t + 54733248 &* s.n,
+            batch: s.n, pixels: 361, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 188640,
+            reduceBias: s.p + 192096, activation: .silu, expandWeights: s.p + 192112, expandBias: s.p + 195568,
+            savedPooled: s.t + 56689232 &* s.n, savedHidden: s.t + 56692336 &* s.n, savedScale: s.t + 56689520 &* s.n,
+            pool: pool)
+        // features.4.0.block.3 project conv 1x1, [n, 19, 19, 288] -> [n, 19, 19, 96]
+        Kernels.pointwiseConv(input: s.t + 54733248 &* s.n, pixels: 361 &* s.n, inChannels: 288, weights: s.p + 195856,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56065728 &* s.n,
+            pool: pool)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56065728 &* s.n, pixels: 361 &* s.n, channels: 96,
+            gamma: s.p + 223504, beta: s.p + 223600, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 56100384 &* s.n, savedMean: s.f + 63664, savedInvStd: s.f + 63760, runningMean: s.p + 223696,
+            runningVar: s.p + 223792, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        Kernels.pointwiseConv(input: s.t + 56100384 &* s.n, pixels: 361 &* s.n, inChannels: 96, weights: s.p + 223888,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 43917312 &* s.n,
+            pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 43917312 &* s.n, pixels: 361 &* s.n, channels: 576,
+            gamma: s.p + 279184, beta: s.p + 279760, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 44125248 &* s.n, savedMean: s.f + 63856, savedInvStd: s.f + 64432, runningMean: s.p + 280336,
+            runningVar: s.p + 280912, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][576]
+        WeightPrep.depthwiseWeights(s.p + 281488, channels: 576, kernel: 3, into: s.f + 66160)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        Kernels.depthwiseConv(input: s.t + 44125248 &* s.n, batch: s.n, height: 19, width: 19, channels: 576,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 66160, bias: s.f,
+            activation: .identity, output: s.t + 44333184 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 44333184 &* s.n, pixels: 361 &* s.n, channels: 576,
+            gamma: s.p + 286672, beta: s.p + 287248, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 44541120 &* s.n, savedMean: s.f + 65008, savedInvStd: s.f + 65584, runningMean: s.p + 287824,
+            runningVar: s.p + 288400, pool: pool)
+        // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 44541120 &* s.n, output: s.t + 44749056 &* s.n,
+            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 288976,
+            reduceBias: s.p + 302800, activation: .silu, expandWeights: s.p + 302832, expandBias: s.p + 316656,
+            savedPooled: s.t + 56682608 &* s.n, savedHidden: s.t + 56691968 &* s.n, savedScale: s.t + 56683184 &* s.n,
+            pool: pool)
+        // features.4.1.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        Kernels.pointwiseConv(input: s.t + 44749056 &* s.n, pixels: 361 &* s.n, inChannels: 576, weights: s.p + 317232,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56135040 &* s.n,
+            pool: pool)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56135040 &* s.n, pixels: 361 &* s.n, channels: 96,
+            gamma: s.p + 372528, beta: s.p + 372624, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 20271744 &* s.n, savedMean: s.f + 76528, savedInvStd: s.f + 76624, runningMean: s.p + 372720,
+            runningVar: s.p + 372816, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.9307692307692308
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06923076923076923,
+                into: s.t + 56692352 &* s.n, random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 56100384 &* s.n, branch: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692352 &* s.n : nil, batch: s.n, perImage: 34656,
+            output: s.t + 56169696 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
+    private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        Kernels.pointwiseConv(input: s.t + 56169696 &* s.n, pixels: 361 &* s.n, inChannels: 96, weights: s.p + 372912,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 44956992 &* s.n,
+            pool: pool)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 44956992 &* s.n, pixels: 361 &* s.n, channels: 576,
+            gamma: s.p + 428208, beta: s.p + 428784, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 45164928 &* s.n, savedMean: s.f + 76720, savedInvStd: s.f + 77296, runningMean: s.p + 429360,
+            runningVar: s.p + 429936, pool: pool)
+        // features.4.2.block.1 depthwise weights to the kernel layout [3][3][576]
+        WeightPrep.depthwiseWeights(s.p + 430512, channels: 576, kernel: 3, into: s.f + 79024)
+        // features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        Kernels.depthwiseConv(input: s.t + 45164928 &* s.n, batch: s.n, height: 19, width: 19, channels: 576,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 79024, bias: s.f,
+            activation: .identity, output: s.t + 45372864 &* s.n, pool: pool)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 45372864 &* s.n, pixels: 361 &* s.n, channels: 576,
+            gamma: s.p + 435696, beta: s.p + 436272, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 45580800 &* s.n, savedMean: s.f + 77872, savedInvStd: s.f + 78448, runningMean: s.p + 436848,
+            runningVar: s.p + 437424, pool: pool)
+        // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 45580800 &* s.n, output: s.t + 45788736 &* s.n,
+            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 438000,
+            reduceBias: s.p + 451824, activation: .silu, expandWeights: s.p + 451856, expandBias: s.p + 465680,
+            savedPooled: s.t + 56683760 &* s.n, savedHidden: s.t + 56692000 &* s.n, savedScale: s.t + 56684336 &* s.n,
+            pool: pool)
+        // features.4.2.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        Kernels.pointwiseConv(input: s.t + 45788736 &* s.n, pixels: 361 &* s.n, inChannels: 576, weights: s.p + 466256,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56204352 &* s.n,
+            pool: pool)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56204352 &* s.n, pixels: 361 &* s.n, channels: 96,
+            gamma: s.p + 521552, beta: s.p + 521648, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 20271744 &* s.n, savedMean: s.f + 89392, savedInvStd: s.f + 89488, runningMean: s.p + 521744,
+            runningVar: s.p + 521840, pool: pool)
+        // features.4.2 stochastic depth: keep each image's branch with probability 0.9230769230769231
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07692307692307693,
+                into: s.t + 56692368 &* s.n, random: &random)
+        }
+        // features.4.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 56169696 &* s.n, branch: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692368 &* s.n : nil, batch: s.n, perImage: 34656,
+            output: s.t + 56239008 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
+    private func features_4_3_forward(_ s: TrainingStepContext) throws {
+        // features.4.3.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        Kernels.pointwiseConv(input: s.t + 56239008 &* s.n, pixels: 361 &* s.n, inChannels: 96, weights: s.p + 521936,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 45996672 &* s.n,
+            pool: pool)
+        // features.4.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 45996672 &* s.n, pixels: 361 &* s.n, channels: 576,
+            gamma: s.p + 577232, beta: s.p + 577808, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 46204608 &* s.n, savedMean: s.f + 89584, savedInvStd: s.f + 90160, runningMean: s.p + 578384,
+            runningVar: s.p + 578960, pool: pool)
+        // features.4.3.block.1 depthwise weights to the kernel layout [3][3][576]
+        WeightPrep.depthwiseWeights(s.p + 579536, channels: 576, kernel: 3, into: s.f + 91888)
+        // features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        Kernels.depthwiseConv(input: s.t + 46204608 &* s.n, batch: s.n, height: 19, width: 19, channels: 576,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 91888, bias: s.f,
+            activation: .identity, output: s.t + 46412544 &* s.n, pool: pool)
+        // features.4.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 46412544 &* s.n, pixels: 361 &* s.n, channels: 576,
+            gamma: s.p + 584720, beta: s.p + 585296, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 46620480 &* s.n, savedMean: s.f + 90736, savedInvStd: s.f + 91312, runningMean: s.p + 585872,
+            runningVar: s.p + 586448, pool: pool)
+        // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 46620480 &* s.n, output: s.t + 46828416 &* s.n,
+            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 587024,
+            reduceBias: s.p + 600848, activation: .silu, expandWeights: s.p + 600880, expandBias: s.p + 614704,
+            savedPooled: s.t + 56684912 &* s.n, savedHidden: s.t + 56692032 &* s.n, savedScale: s.t + 56685488 &* s.n,
+            pool: pool)
+        // features.4.3.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        Kernels.pointwiseConv(input: s.t + 46828416 &* s.n, pixels: 361 &* s.n, inChannels: 576, weights: s.p + 615280,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56273664 &* s.n,
+            pool: pool)
+        // features.4.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56273664 &* s.n, pixels: 361 &* s.n, channels: 96,
+            gamma: s.p + 670576, beta: s.p + 670672, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 20271744 &* s.n, savedMean: s.f + 102256, savedInvStd: s.f + 102352,
+            runningMean: s.p + 670768, runningVar: s.p + 670864, pool: pool)
+        // features.4.3 stochastic depth: keep each image's branch with probability 0.9153846153846154
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08461538461538462,
+                into: s.t + 56692384 &* s.n, random: &random)
+        }
+        // features.4.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 56239008 &* s.n, branch: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692384 &* s.n : nil, batch: s.n, perImage: 34656,
+            output: s.t + 56308320 &* s.n, pool: pool)
+    }
+
+    /// features.4.4 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
+    private func features_4_4_forward(_ s: TrainingStepContext) throws {
+        // features.4.4.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        Kernels.pointwiseConv(input: s.t + 56308320 &* s.n, pixels: 361 &* s.n, inChannels: 96, weights: s.p + 670960,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 47036352 &* s.n,
+            pool: pool)
+        // features.4.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 47036352 &* s.n, pixels: 361 &* s.n, channels: 576,
+            gamma: s.p + 726256, beta: s.p + 726832, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 47244288 &* s.n, savedMean: s.f + 102448, savedInvStd: s.f + 103024,
+            runningMean: s.p + 727408, runningVar: s.p + 727984, pool: pool)
+        // features.4.4.block.1 depthwise weights to the kernel layout [3][3][576]
+        WeightPrep.depthwiseWeights(s.p + 728560, channels: 576, kernel: 3, into: s.f + 104752)
+        // features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        Kernels.depthwiseConv(input: s.t + 47244288 &* s.n, batch: s.n, height: 19, width: 19, channels: 576,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 104752, bias: s.f,
+            activation: .identity, output: s.t + 47452224 &* s.n, pool: pool)
+        // features.4.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 47452224 &* s.n, pixels: 361 &* s.n, channels: 576,
+            gamma: s.p + 733744, beta: s.p + 734320, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 47660160 &* s.n, savedMean: s.f + 103600, savedInvStd: s.f + 104176,
+            runningMean: s.p + 734896, runningVar: s.p + 735472, pool: pool)
+        // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 47660160 &* s.n, output: s.t + 47868096 &* s.n,
+            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 736048,
+            reduceBias: s.p + 749872, activation: .silu, expandWeights: s.p + 749904, expandBias: s.p + 763728,
+            savedPooled: s.t + 56686064 &* s.n, savedHidden: s.t + 56692064 &* s.n, savedScale: s.t + 56686640 &* s.n,
+            pool: pool)
+        // features.4.4.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 96]
+        Kernels.pointwiseConv(input: s.t + 47868096 &* s.n, pixels: 361 &* s.n, inChannels: 576, weights: s.p + 764304,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56342976 &* s.n,
+            pool: pool)
+        // features.4.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56342976 &* s.n, pixels: 361 &* s.n, channels: 96,
+            gamma: s.p + 819600, beta: s.p + 819696, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 20271744 &* s.n, savedMean: s.f + 115120, savedInvStd: s.f + 115216,
+            runningMean: s.p + 819792, runningVar: s.p + 819888, pool: pool)
+        // features.4.4 stochastic depth: keep each image's branch with probability 0.9076923076923077
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09230769230769233,
+                into: s.t + 56692400 &* s.n, random: &random)
+        }
+        // features.4.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 56308320 &* s.n, branch: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692400 &* s.n : nil, batch: s.n, perImage: 34656,
+            output: s.t + 56377632 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 19, 19, 96] -> [n, 19, 19, 576]
+        Kernels.pointwiseConv(input: s.t + 56377632 &* s.n, pixels: 361 &* s.n, inChannels: 96, weights: s.p + 819984,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 48076032 &* s.n,
+            pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 48076032 &* s.n, pixels: 361 &* s.n, channels: 576,
+            gamma: s.p + 875280, beta: s.p + 875856, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 48283968 &* s.n, savedMean: s.f + 115312, savedInvStd: s.f + 115888,
+            runningMean: s.p + 876432, runningVar: s.p + 877008, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][576]
+        WeightPrep.depthwiseWeights(s.p + 877584, channels: 576, kernel: 5, into: s.f + 117616)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
+        Kernels.depthwiseConv(input: s.t + 48283968 &* s.n, batch: s.n, height: 19, width: 19, channels: 576,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 117616, bias: s.f,
+            activation: .identity, output: s.t + 48491904 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 48491904 &* s.n, pixels: 361 &* s.n, channels: 576,
+            gamma: s.p + 891984, beta: s.p + 892560, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 48699840 &* s.n, savedMean: s.f + 116464, savedInvStd: s.f + 117040,
+            runningMean: s.p + 893136, runningVar: s.p + 893712, pool: pool)
+        // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 48699840 &* s.n, output: s.t + 48907776 &* s.n,
+            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 894288,
+            reduceBias: s.p + 908112, activation: .silu, expandWeights: s.p + 908144, expandBias: s.p + 921968,
+            savedPooled: s.t + 56687216 &* s.n, savedHidden: s.t + 56692096 &* s.n, savedScale: s.t + 56687792 &* s.n,
+            pool: pool)
+        // features.5.0.block.3 project conv 1x1, [n, 19, 19, 576] -> [n, 19, 19, 136]
+        Kernels.pointwiseConv(input: s.t + 48907776 &* s.n, pixels: 361 &* s.n, inChannels: 576, weights: s.p + 922544,
+            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.t + 55497888 &* s.n,
+            pool: pool)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 55497888 &* s.n, pixels: 361 &* s.n, channels: 136,
+            gamma: s.p + 1000880, beta: s.p + 1001024, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 55546992 &* s.n, savedMean: s.f + 146416, savedInvStd: s.f + 146552,
+            runningMean: s.p + 1001168, runningVar: s.p + 1001312, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        Kernels.pointwiseConv(input: s.t + 55546992 &* s.n, pixels: 361 &* s.n, inChannels: 136,
+            weights: s.p + 1001456, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
+            output: s.t + 35388720 &* s.n, pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 35388720 &* s.n, pixels: 361 &* s.n, channels: 816,
+            gamma: s.p + 1112432, beta: s.p + 1113248, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 35683296 &* s.n, savedMean: s.f + 146688, savedInvStd: s.f + 147504,
+            runningMean: s.p + 1114064, runningVar: s.p + 1114880, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][816]
+        WeightPrep.depthwiseWeights(s.p + 1115696, channels: 816, kernel: 5, into: s.f + 149952)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
+        Kernels.depthwiseConv(input: s.t + 35683296 &* s.n, batch: s.n, height: 19, width: 19, channels: 816,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 149952, bias: s.f,
+            activation: .identity, output: s.t + 35977872 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 35977872 &* s.n, pixels: 361 &* s.n, channels: 816,
+            gamma: s.p + 1136096, beta: s.p + 1136912, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 36272448 &* s.n, savedMean: s.f + 148320, savedInvStd: s.f + 149136,
+            runningMean: s.p + 1137728, runningVar: s.p + 1138544, pool: pool)
+        // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 36272448 &* s.n, output: s.t + 36567024 &* s.n,
+            batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1139360,
+            reduceBias: s.p + 1167104, activation: .silu, expandWeights: s.p + 1167152, expandBias: s.p + 1194896,
+            savedPooled: s.t + 56674448 &* s.n, savedHidden: s.t + 56691664 &* s.n, savedScale: s.t + 56675264 &* s.n,
+            pool: pool)
+        // features.5.1.block.3 project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        Kernels.pointwiseConv(input: s.t + 36567024 &* s.n, pixels: 361 &* s.n, inChannels: 816,
+            weights: s.p + 1195712, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
+            output: s.t + 55596096 &* s.n, pool: pool)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 55596096 &* s.n, pixels: 361 &* s.n, channels: 136,
+            gamma: s.p + 1306688, beta: s.p + 1306832, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 20271744 &* s.n, savedMean: s.f + 190752, savedInvStd: s.f + 190888,
+            runningMean: s.p + 1306976, runningVar: s.p + 1307120, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.8923076923076922
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1076923076923077,
+                into: s.t + 56692416 &* s.n, random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 55546992 &* s.n, branch: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692416 &* s.n : nil, batch: s.n, perImage: 49096,
+            output: s.t + 55645200 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
+    private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        Kernels.pointwiseConv(input: s.t + 55645200 &* s.n, pixels: 361 &* s.n, inChannels: 136,
+            weights: s.p + 1307264, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
+            output: s.t + 36861600 &* s.n, pool: pool)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 36861600 &* s.n, pixels: 361 &* s.n, channels: 816,
+            gamma: s.p + 1418240, beta: s.p + 1419056, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 37156176 &* s.n, savedMean: s.f + 191024, savedInvStd: s.f + 191840,
+            runningMean: s.p + 1419872, runningVar: s.p + 1420688, pool: pool)
+        // features.5.2.block.1 depthwise weights to the kernel layout [5][5][816]
+        WeightPrep.depthwiseWeights(s.p + 1421504, channels: 816, kernel: 5, into: s.f + 194288)
+        // features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
+        Kernels.depthwiseConv(input: s.t + 37156176 &* s.n, batch: s.n, height: 19, width: 19, channels: 816,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 194288, bias: s.f,
+            activation: .identity, output: s.t + 37450752 &* s.n, pool: pool)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37450752 &* s.n, pixels: 361 &* s.n, channels: 816,
+            gamma: s.p + 1441904, beta: s.p + 1442720, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 37745328 &* s.n, savedMean: s.f + 192656, savedInvStd: s.f + 193472,
+            runningMean: s.p + 1443536, runningVar: s.p + 1444352, pool: pool)
+        // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 37745328 &* s.n, output: s.t + 38039904 &* s.n,
+            batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1445168,
+            reduceBias: s.p + 1472912, activation: .silu, expandWeights: s.p + 1472960, expandBias: s.p + 1500704,
+            savedPooled: s.t + 56676080 &* s.n, savedHidden: s.t + 56691712 &* s.n, savedScale: s.t + 56676896 &* s.n,
+            pool: pool)
+        // features.5.2.block.3 project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        Kernels.pointwiseConv(input: s.t + 38039904 &* s.n, pixels: 361 &* s.n, inChannels: 816,
+            weights: s.p + 1501520, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
+            output: s.t + 55694304 &* s.n, pool: pool)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 55694304 &* s.n, pixels: 361 &* s.n, channels: 136,
+            gamma: s.p + 1612496, beta: s.p + 1612640, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 20271744 &* s.n, savedMean: s.f + 235088, savedInvStd: s.f + 235224,
+            runningMean: s.p + 1612784, runningVar: s.p + 1612928, pool: pool)
+        // features.5.2 stochastic depth: keep each image's branch with probability 0.8846153846153846
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11538461538461539,
+                into: s.t + 56692432 &* s.n, random: &random)
+        }
+        // features.5.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 55645200 &* s.n, branch: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692432 &* s.n : nil, batch: s.n, perImage: 49096,
+            output: s.t + 55743408 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
+    private func features_5_3_forward(_ s: TrainingStepContext) throws {
+        // features.5.3.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        Kernels.pointwiseConv(input: s.t + 55743408 &* s.n, pixels: 361 &* s.n, inChannels: 136,
+            weights: s.p + 1613072, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
+            output: s.t + 38334480 &* s.n, pool: pool)
+        // features.5.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 38334480 &* s.n, pixels: 361 &* s.n, channels: 816,
+            gamma: s.p + 1724048, beta: s.p + 1724864, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 38629056 &* s.n, savedMean: s.f + 235360, savedInvStd: s.f + 236176,
+            runningMean: s.p + 1725680, runningVar: s.p + 1726496, pool: pool)
+        // features.5.3.block.1 depthwise weights to the kernel layout [5][5][816]
+        WeightPrep.depthwiseWeights(s.p + 1727312, channels: 816, kernel: 5, into: s.f + 238624)
+        // features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
+        Kernels.depthwiseConv(input: s.t + 38629056 &* s.n, batch: s.n, height: 19, width: 19, channels: 816,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 238624, bias: s.f,
+            activation: .identity, output: s.t + 38923632 &* s.n, pool: pool)
+        // features.5.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 38923632 &* s.n, pixels: 361 &* s.n, channels: 816,
+            gamma: s.p + 1747712, beta: s.p + 1748528, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 39218208 &* s.n, savedMean: s.f + 236992, savedInvStd: s.f + 237808,
+            runningMean: s.p + 1749344, runningVar: s.p + 1750160, pool: pool)
+        // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 39218208 &* s.n, output: s.t + 39512784 &* s.n,
+            batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1750976,
+            reduceBias: s.p + 1778720, activation: .silu, expandWeights: s.p + 1778768, expandBias: s.p + 1806512,
+            savedPooled: s.t + 56677712 &* s.n, savedHidden: s.t + 56691760 &* s.n, savedScale: s.t + 56678528 &* s.n,
+            pool: pool)
+        // features.5.3.block.3 project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        Kernels.pointwiseConv(input: s.t + 39512784 &* s.n, pixels: 361 &* s.n, inChannels: 816,
+            weights: s.p + 1807328, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
+            output: s.t + 55792512 &* s.n, pool: pool)
+        // features.5.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 55792512 &* s.n, pixels: 361 &* s.n, channels: 136,
+            gamma: s.p + 1918304, beta: s.p + 1918448, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 20271744 &* s.n, savedMean: s.f + 279424, savedInvStd: s.f + 279560,
+            runningMean: s.p + 1918592, runningVar: s.p + 1918736, pool: pool)
+        // features.5.3 stochastic depth: keep each image's branch with probability 0.8769230769230769
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12307692307692308,
+                into: s.t + 56692448 &* s.n, random: &random)
+        }
+        // features.5.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 55743408 &* s.n, branch: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692448 &* s.n : nil, batch: s.n, perImage: 49096,
+            output: s.t + 55841616 &* s.n, pool: pool)
+    }
+
+    /// features.5.4 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
+    private func features_5_4_forward(_ s: TrainingStepContext) throws {
+        // features.5.4.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        Kernels.pointwiseConv(input: s.t + 55841616 &* s.n, pixels: 361 &* s.n, inChannels: 136,
+            weights: s.p + 1918880, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
+            output: s.t + 39807360 &* s.n, pool: pool)
+        // features.5.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 39807360 &* s.n, pixels: 361 &* s.n, channels: 816,
+            gamma: s.p + 2029856, beta: s.p + 2030672, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 40101936 &* s.n, savedMean: s.f + 279696, savedInvStd: s.f + 280512,
+            runningMean: s.p + 2031488, runningVar: s.p + 2032304, pool: pool)
+        // features.5.4.block.1 depthwise weights to the kernel layout [5][5][816]
+        WeightPrep.depthwiseWeights(s.p + 2033120, channels: 816, kernel: 5, into: s.f + 282960)
+        // features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
+        Kernels.depthwiseConv(input: s.t + 40101936 &* s.n, batch: s.n, height: 19, width: 19, channels: 816,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 282960, bias: s.f,
+            activation: .identity, output: s.t + 40396512 &* s.n, pool: pool)
+        // features.5.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 40396512 &* s.n, pixels: 361 &* s.n, channels: 816,
+            gamma: s.p + 2053520, beta: s.p + 2054336, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 40691088 &* s.n, savedMean: s.f + 281328, savedInvStd: s.f + 282144,
+            runningMean: s.p + 2055152, runningVar: s.p + 2055968, pool: pool)
+        // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 40691088 &* s.n, output: s.t + 40985664 &* s.n,
+            batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2056784,
+            reduceBias: s.p + 2084528, activation: .silu, expandWeights: s.p + 2084576, expandBias: s.p + 2112320,
+            savedPooled: s.t + 56679344 &* s.n, savedHidden: s.t + 56691808 &* s.n, savedScale: s.t + 56680160 &* s.n,
+            pool: pool)
+        // features.5.4.block.3 project conv 1x1, [n, 19, 19, 816] -> [n, 19, 19, 136]
+        Kernels.pointwiseConv(input: s.t + 40985664 &* s.n, pixels: 361 &* s.n, inChannels: 816,
+            weights: s.p + 2113136, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
+            output: s.t + 55890720 &* s.n, pool: pool)
+        // features.5.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 55890720 &* s.n, pixels: 361 &* s.n, channels: 136,
+            gamma: s.p + 2224112, beta: s.p + 2224256, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 20271744 &* s.n, savedMean: s.f + 323760, savedInvStd: s.f + 323896,
+            runningMean: s.p + 2224400, runningVar: s.p + 2224544, pool: pool)
+        // features.5.4 stochastic depth: keep each image's branch with probability 0.8692307692307693
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13076923076923078,
+                into: s.t + 56692464 &* s.n, random: &random)
+        }
+        // features.5.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 55841616 &* s.n, branch: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692464 &* s.n : nil, batch: s.n, perImage: 49096,
+            output: s.t + 55939824 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 19, 19, 136] -> [n, 19, 19, 816]
+        Kernels.pointwiseConv(input: s.t + 55939824 &* s.n, pixels: 361 &* s.n, inChannels: 136,
+            weights: s.p + 2224688, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
+            output: s.t + 41280240 &* s.n, pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 41280240 &* s.n, pixels: 361 &* s.n, channels: 816,
+            gamma: s.p + 2335664, beta: s.p + 2336480, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 41574816 &* s.n, savedMean: s.f + 324032, savedInvStd: s.f + 324848,
+            runningMean: s.p + 2337296, runningVar: s.p + 2338112, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][816]
+        WeightPrep.depthwiseWeights(s.p + 2338928, channels: 816, kernel: 5, into: s.f + 327296)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]
+        Kernels.depthwiseConv(input: s.t + 41574816 &* s.n, batch: s.n, height: 19, width: 19, channels: 816,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 327296, bias: s.f,
+            activation: .identity, output: s.t + 54837216 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 54837216 &* s.n, pixels: 100 &* s.n, channels: 816,
+            gamma: s.p + 2359328, beta: s.p + 2360144, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 54918816 &* s.n, savedMean: s.f + 325664, savedInvStd: s.f + 326480,
+            runningMean: s.p + 2360960, runningVar: s.p + 2361776, pool: pool)
+        // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 10, 10, 816]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 54918816 &* s.n, output: s.t + 55000416 &* s.n,
+            batch: s.n, pixels: 100, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2362592,
+            reduceBias: s.p + 2390336, activation: .silu, expandWeights: s.p + 2390384, expandBias: s.p + 2418128,
+            savedPooled: s.t + 56680976 &* s.n, savedHidden: s.t + 56691856 &* s.n, savedScale: s.t + 56681792 &* s.n,
+            pool: pool)
+        // features.6.0.block.3 project conv 1x1, [n, 10, 10, 816] -> [n, 10, 10, 232]
+        Kernels.pointwiseConv(input: s.t + 55000416 &* s.n, pixels: 100 &* s.n, inChannels: 816,
+            weights: s.p + 2418944, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+            output: s.t + 42138192 &* s.n, pool: pool)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 42138192 &* s.n, pixels: 100 &* s.n, channels: 232,
+            gamma: s.p + 2608256, beta: s.p + 2608496, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 56412288 &* s.n, savedMean: s.f + 368096, savedInvStd: s.f + 368328,
+            runningMean: s.p + 2608736, runningVar: s.p + 2608976, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        Kernels.pointwiseConv(input: s.t + 56412288 &* s.n, pixels: 100 &* s.n, inChannels: 232,
+            weights: s.p + 2609216, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
+            output: s.t + 50349312 &* s.n, pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 50349312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            gamma: s.p + 2932160, beta: s.p + 2933552, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 50488512 &* s.n, savedMean: s.f + 368560, savedInvStd: s.f + 369952,
+            runningMean: s.p + 2934944, runningVar: s.p + 2936336, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1392]
+        WeightPrep.depthwiseWeights(s.p + 2937728, channels: 1392, kernel: 5, into: s.f + 374128)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        Kernels.depthwiseConv(input: s.t + 50488512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 374128, bias: s.f,
+            activation: .identity, output: s.t + 50627712 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 50627712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            gamma: s.p + 2972528, beta: s.p + 2973920, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 50766912 &* s.n, savedMean: s.f + 371344, savedInvStd: s.f + 372736,
+            runningMean: s.p + 2975312, runningVar: s.p + 2976704, pool: pool)
+        // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 50766912 &* s.n, output: s.t + 50906112 &* s.n,
+            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 2978096,
+            reduceBias: s.p + 3058832, activation: .silu, expandWeights: s.p + 3058896, expandBias: s.p + 3139632,
+            savedPooled: s.t + 20511360 &* s.n, savedHidden: s.t + 42163888 &* s.n, savedScale: s.t + 20512752 &* s.n,
+            pool: pool)
+        // features.6.1.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        Kernels.pointwiseConv(input: s.t + 50906112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
+            weights: s.p + 3141024, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+            output: s.t + 56435488 &* s.n, pool: pool)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56435488 &* s.n, pixels: 100 &* s.n, channels: 232,
+            gamma: s.p + 3463968, beta: s.p + 3464208, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 20271744 &* s.n, savedMean: s.f + 443728, savedInvStd: s.f + 443960,
+            runningMean: s.p + 3464448, runningVar: s.p + 3464688, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.8538461538461538
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14615384615384616,
+                into: s.t + 42163952 &* s.n, random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 56412288 &* s.n, branch: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 42163952 &* s.n : nil, batch: s.n, perImage: 23200,
+            output: s.t + 56458688 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
+    private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        Kernels.pointwiseConv(input: s.t + 56458688 &* s.n, pixels: 100 &* s.n, inChannels: 232,
+            weights: s.p + 3464928, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
+            output: s.t + 51045312 &* s.n, pool: pool)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 51045312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            gamma: s.p + 3787872, beta: s.p + 3789264, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 51184512 &* s.n, savedMean: s.f + 444192, savedInvStd: s.f + 445584,
+            runningMean: s.p + 3790656, runningVar: s.p + 3792048, pool: pool)
+        // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1392]
+        WeightPrep.depthwiseWeights(s.p + 3793440, channels: 1392, kernel: 5, into: s.f + 449760)
+        // features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        Kernels.depthwiseConv(input: s.t + 51184512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 449760, bias: s.f,
+            activation: .identity, output: s.t + 51323712 &* s.n, pool: pool)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 51323712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            gamma: s.p + 3828240, beta: s.p + 3829632, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 51462912 &* s.n, savedMean: s.f + 446976, savedInvStd: s.f + 448368,
+            runningMean: s.p + 3831024, runningVar: s.p + 3832416, pool: pool)
+        // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 51462912 &* s.n, output: s.t + 51602112 &* s.n,
+            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 3833808,
+            reduceBias: s.p + 3914544, activation: .silu, expandWeights: s.p + 3914608, expandBias: s.p + 3995344,
+            savedPooled: s.t + 20514144 &* s.n, savedHidden: s.t + 56691248 &* s.n, savedScale: s.t + 20515536 &* s.n,
+            pool: pool)
+        // features.6.2.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        Kernels.pointwiseConv(input: s.t + 51602112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
+            weights: s.p + 3996736, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+            output: s.t + 56481888 &* s.n, pool: pool)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56481888 &* s.n, pixels: 100 &* s.n, channels: 232,
+            gamma: s.p + 4319680, beta: s.p + 4319920, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 20271744 &* s.n, savedMean: s.f + 519360, savedInvStd: s.f + 519592,
+            runningMean: s.p + 4320160, runningVar: s.p + 4320400, pool: pool)
+        // features.6.2 stochastic depth: keep each image's branch with probability 0.8461538461538461
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15384615384615385,
+                into: s.t + 56692480 &* s.n, random: &random)
+        }
+        // features.6.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 56458688 &* s.n, branch: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692480 &* s.n : nil, batch: s.n, perImage: 23200,
+            output: s.t + 56505088 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
+    private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        Kernels.pointwiseConv(input: s.t + 56505088 &* s.n, pixels: 100 &* s.n, inChannels: 232,
+            weights: s.p + 4320640, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
+            output: s.t + 51741312 &* s.n, pool: pool)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 51741312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            gamma: s.p + 4643584, beta: s.p + 4644976, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 51880512 &* s.n, savedMean: s.f + 519824, savedInvStd: s.f + 521216,
+            runningMean: s.p + 4646368, runningVar: s.p + 4647760, pool: pool)
+        // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1392]
+        WeightPrep.depthwiseWeights(s.p + 4649152, channels: 1392, kernel: 5, into: s.f + 525392)
+        // features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        Kernels.depthwiseConv(input: s.t + 51880512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 525392, bias: s.f,
+            activation: .identity, output: s.t + 52019712 &* s.n, pool: pool)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 52019712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            gamma: s.p + 4683952, beta: s.p + 4685344, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 52158912 &* s.n, savedMean: s.f + 522608, savedInvStd: s.f + 524000,
+            runningMean: s.p + 4686736, runningVar: s.p + 4688128, pool: pool)
+        // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 52158912 &* s.n, output: s.t + 52298112 &* s.n,
+            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 4689520,
+            reduceBias: s.p + 4770256, activation: .silu, expandWeights: s.p + 4770320, expandBias: s.p + 4851056,
+            savedPooled: s.t + 20516928 &* s.n, savedHidden: s.t + 56691312 &* s.n, savedScale: s.t + 20518320 &* s.n,
+            pool: pool)
+        // features.6.3.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        Kernels.pointwiseConv(input: s.t + 52298112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
+            weights: s.p + 4852448, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+            output: s.t + 56528288 &* s.n, pool: pool)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56528288 &* s.n, pixels: 100 &* s.n, channels: 232,
+            gamma: s.p + 5175392, beta: s.p + 5175632, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 20271744 &* s.n, savedMean: s.f + 594992, savedInvStd: s.f + 595224,
+            runningMean: s.p + 5175872, runningVar: s.p + 5176112, pool: pool)
+        // features.6.3 stochastic depth: keep each image's branch with probability 0.8384615384615385
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16153846153846155,
+                into: s.t + 56692496 &* s.n, random: &random)
+        }
+        // features.6.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 56505088 &* s.n, branch: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692496 &* s.n : nil, batch: s.n, perImage: 23200,
+            output: s.t + 56551488 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
+    private func features_6_4_forward(_ s: TrainingStepContext) throws {
+        // features.6.4.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        Kernels.pointwiseConv(input: s.t + 56551488 &* s.n, pixels: 100 &* s.n, inChannels: 232,
+            weights: s.p + 5176352, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
+            output: s.t + 52437312 &* s.n, pool: pool)
+        // features.6.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 52437312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            gamma: s.p + 5499296, beta: s.p + 5500688, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 52576512 &* s.n, savedMean: s.f + 595456, savedInvStd: s.f + 596848,
+            runningMean: s.p + 5502080, runningVar: s.p + 5503472, pool: pool)
+        // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1392]
+        WeightPrep.depthwiseWeights(s.p + 5504864, channels: 1392, kernel: 5, into: s.f + 601024)
+        // features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        Kernels.depthwiseConv(input: s.t + 52576512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 601024, bias: s.f,
+            activation: .identity, output: s.t + 52715712 &* s.n, pool: pool)
+        // features.6.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 52715712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            gamma: s.p + 5539664, beta: s.p + 5541056, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 52854912 &* s.n, savedMean: s.f + 598240, savedInvStd: s.f + 599632,
+            runningMean: s.p + 5542448, runningVar: s.p + 5543840, pool: pool)
+        // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 52854912 &* s.n, output: s.t + 52994112 &* s.n,
+            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 5545232,
+            reduceBias: s.p + 5625968, activation: .silu, expandWeights: s.p + 5626032, expandBias: s.p + 5706768,
+            savedPooled: s.t + 42161392 &* s.n, savedHidden: s.t + 56691376 &* s.n, savedScale: s.t + 56667488 &* s.n,
+            pool: pool)
+        // features.6.4.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        Kernels.pointwiseConv(input: s.t + 52994112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
+            weights: s.p + 5708160, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+            output: s.t + 56574688 &* s.n, pool: pool)
+        // features.6.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56574688 &* s.n, pixels: 100 &* s.n, channels: 232,
+            gamma: s.p + 6031104, beta: s.p + 6031344, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 20271744 &* s.n, savedMean: s.f + 670624, savedInvStd: s.f + 670856,
+            runningMean: s.p + 6031584, runningVar: s.p + 6031824, pool: pool)
+        // features.6.4 stochastic depth: keep each image's branch with probability 0.8307692307692307
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16923076923076924,
+                into: s.t + 56692512 &* s.n, random: &random)
+        }
+        // features.6.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 56551488 &* s.n, branch: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692512 &* s.n : nil, batch: s.n, perImage: 23200,
+            output: s.t + 56597888 &* s.n, pool: pool)
+    }
+
+    /// features.6.5 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
+    private func features_6_5_forward(_ s: TrainingStepContext) throws {
+        // features.6.5.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        Kernels.pointwiseConv(input: s.t + 56597888 &* s.n, pixels: 100 &* s.n, inChannels: 232,
+            weights: s.p + 6032064, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
+            output: s.t + 53133312 &* s.n, pool: pool)
+        // features.6.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 53133312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            gamma: s.p + 6355008, beta: s.p + 6356400, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 53272512 &* s.n, savedMean: s.f + 671088, savedInvStd: s.f + 672480,
+            runningMean: s.p + 6357792, runningVar: s.p + 6359184, pool: pool)
+        // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1392]
+        WeightPrep.depthwiseWeights(s.p + 6360576, channels: 1392, kernel: 5, into: s.f + 676656)
+        // features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        Kernels.depthwiseConv(input: s.t + 53272512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 676656, bias: s.f,
+            activation: .identity, output: s.t + 53411712 &* s.n, pool: pool)
+        // features.6.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 53411712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            gamma: s.p + 6395376, beta: s.p + 6396768, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 53550912 &* s.n, savedMean: s.f + 673872, savedInvStd: s.f + 675264,
+            runningMean: s.p + 6398160, runningVar: s.p + 6399552, pool: pool)
+        // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 53550912 &* s.n, output: s.t + 53690112 &* s.n,
+            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 6400944,
+            reduceBias: s.p + 6481680, activation: .silu, expandWeights: s.p + 6481744, expandBias: s.p + 6562480,
+            savedPooled: s.t + 56668880 &* s.n, savedHidden: s.t + 56691440 &* s.n, savedScale: s.t + 56670272 &* s.n,
+            pool: pool)
+        // features.6.5.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 232]
+        Kernels.pointwiseConv(input: s.t + 53690112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
+            weights: s.p + 6563872, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+            output: s.t + 56621088 &* s.n, pool: pool)
+        // features.6.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56621088 &* s.n, pixels: 100 &* s.n, channels: 232,
+            gamma: s.p + 6886816, beta: s.p + 6887056, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 20271744 &* s.n, savedMean: s.f + 746256, savedInvStd: s.f + 746488,
+            runningMean: s.p + 6887296, runningVar: s.p + 6887536, pool: pool)
+        // features.6.5 stochastic depth: keep each image's branch with probability 0.823076923076923
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17692307692307693,
+                into: s.t + 56692528 &* s.n, random: &random)
+        }
+        // features.6.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 56597888 &* s.n, branch: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692528 &* s.n : nil, batch: s.n, perImage: 23200,
+            output: s.t + 56644288 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 10x10x232 -> 10x10x384, SE 1392 -> 58 -> 1392
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 10, 10, 232] -> [n, 10, 10, 1392]
+        Kernels.pointwiseConv(input: s.t + 56644288 &* s.n, pixels: 100 &* s.n, inChannels: 232,
+            weights: s.p + 6887776, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
+            output: s.t + 53829312 &* s.n, pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 53829312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            gamma: s.p + 7210720, beta: s.p + 7212112, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 53968512 &* s.n, savedMean: s.f + 746720, savedInvStd: s.f + 748112,
+            runningMean: s.p + 7213504, runningVar: s.p + 7214896, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1392]
+        WeightPrep.depthwiseWeights(s.p + 7216288, channels: 1392, kernel: 3, into: s.f + 752288)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
+        Kernels.depthwiseConv(input: s.t + 53968512 &* s.n, batch: s.n, height: 10, width: 10, channels: 1392,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 752288, bias: s.f,
+            activation: .identity, output: s.t + 54107712 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 54107712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+            gamma: s.p + 7228816, beta: s.p + 7230208, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 54246912 &* s.n, savedMean: s.f + 749504, savedInvStd: s.f + 750896,
+            runningMean: s.p + 7231600, runningVar: s.p + 7232992, pool: pool)
+        // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 54246912 &* s.n, output: s.t + 54386112 &* s.n,
+            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 7234384,
+            reduceBias: s.p + 7315120, activation: .silu, expandWeights: s.p + 7315184, expandBias: s.p + 7395920,
+            savedPooled: s.t + 56671664 &* s.n, savedHidden: s.t + 56691504 &* s.n, savedScale: s.t + 56673056 &* s.n,
+            pool: pool)
+        // features.7.0.block.3 project conv 1x1, [n, 10, 10, 1392] -> [n, 10, 10, 384]
+        Kernels.pointwiseConv(input: s.t + 54386112 &* s.n, pixels: 100 &* s.n, inChannels: 1392,
+            weights: s.p + 7397312, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 42099792 &* s.n, pool: pool)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 42099792 &* s.n, pixels: 100 &* s.n, channels: 384,
+            gamma: s.p + 7931840, beta: s.p + 7932224, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 55988928 &* s.n, savedMean: s.f + 777344, savedInvStd: s.f + 777728,
+            runningMean: s.p + 7932608, runningVar: s.p + 7932992, pool: pool)
+    }
+
+    /// features.7.1 forward: MBConv6 k3 s1: 10x10x384 -> 10x10x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_7_1_forward(_ s: TrainingStepContext) throws {
+        // features.7.1.block.0 expand conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 2304]
+        Kernels.pointwiseConv(input: s.t + 55988928 &* s.n, pixels: 100 &* s.n, inChannels: 384,
+            weights: s.p + 7933376, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+            output: s.t + 20271744 &* s.n, pool: pool)
+        // features.7.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20271744 &* s.n, pixels: 100 &* s.n, channels: 2304,
+            gamma: s.p + 8818112, beta: s.p + 8820416, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 41869392 &* s.n, savedMean: s.f + 778112, savedInvStd: s.f + 780416,
+            runningMean: s.p + 8822720, runningVar: s.p + 8825024, pool: pool)
+        // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2304]
+        WeightPrep.depthwiseWeights(s.p + 8827328, channels: 2304, kernel: 3, into: s.f + 787328)
+        // features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]
+        Kernels.depthwiseConv(input: s.t + 41869392 &* s.n, batch: s.n, height: 10, width: 10, channels: 2304,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 787328, bias: s.f,
+            activation: .identity, output: s.t + 42995712 &* s.n, pool: pool)
+        // features.7.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 42995712 &* s.n, pixels: 100 &* s.n, channels: 2304,
+            gamma: s.p + 8848064, beta: s.p + 8850368, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 43226112 &* s.n, savedMean: s.f + 782720, savedInvStd: s.f + 785024,
+            runningMean: s.p + 8852672, runningVar: s.p + 8854976, pool: pool)
+        // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 10, 10, 2304]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 43226112 &* s.n, output: s.t + 43456512 &* s.n,
+            batch: s.n, pixels: 100, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 8857280,
+            reduceBias: s.p + 9078464, activation: .silu, expandWeights: s.p + 9078560, expandBias: s.p + 9299744,
+            savedPooled: s.t + 20502144 &* s.n, savedHidden: s.t + 42163792 &* s.n, savedScale: s.t + 20504448 &* s.n,
+            pool: pool)
+        // features.7.1.block.3 project conv 1x1, [n, 10, 10, 2304] -> [n, 10, 10, 384]
+        Kernels.pointwiseConv(input: s.t + 43456512 &* s.n, pixels: 100 &* s.n, inChannels: 2304,
+            weights: s.p + 9302048, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 43840512 &* s.n, pool: pool)
+        // features.7.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 43840512 &* s.n, pixels: 100 &* s.n, channels: 384,
+            gamma: s.p + 10186784, beta: s.p + 10187168, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 43686912 &* s.n, savedMean: s.f + 828800, savedInvStd: s.f + 829184,
+            runningMean: s.p + 10187552, runningVar: s.p + 10187936, pool: pool)
+        // features.7.1 stochastic depth: keep each image's branch with probability 0.8076923076923077
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19230769230769232,
+                into: s.t + 56692544 &* s.n, random: &random)
+        }
+        // features.7.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 55988928 &* s.n, branch: s.t + 43686912 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692544 &* s.n : nil, batch: s.n, perImage: 38400,
+            output: s.t + 43878912 &* s.n, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 384 -> 1536, global average pool, dropout 0.3, linear -> 1000 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 1536]
+        Kernels.pointwiseConv(input: s.t + 43878912 &* s.n, pixels: 100 &* s.n, inChannels: 384,
+            weights: s.p + 10188320, bias: s.f, outChannels: 1536, activation: .identity, residual: nil,
+            output: s.t + 43686912 &* s.n, pool: pool)
+        // features.8 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 43686912 &* s.n, pixels: 100 &* s.n, channels: 1536,
+            gamma: s.p + 10778144, beta: s.p + 10779680, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 50195712 &* s.n, savedMean: s.f + 829568, savedInvStd: s.f + 831104,
+            runningMean: s.p + 10781216, runningVar: s.p + 10782752, pool: pool)
+        // avgpool global average pool, [n, 10, 10, 1536] -> [n, 1536]
+        Kernels.globalAveragePool(input: s.t + 50195712 &* s.n, batch: s.n, pixels: 100, channels: 1536,
+            output: s.t + 20506752 &* s.n, pool: pool)
+        // dropout p=0.3 (when options.dropout) on [n, 1536]
+        TrainingKernels.dropoutForward(input: s.t + 20506752 &* s.n, output: s.t + 20509824 &* s.n, count: 1536 &* s.n,
+            probability: s.options.dropout ? 0.3 : 0, mask: s.t + 20508288 &* s.n, random: &random)
+        // classifier.1 linear, [n, 1536] -> [n, 1000]
+        Kernels.linear(input: s.t + 20509824 &* s.n, batch: s.n, inFeatures: 1536, weights: s.p + 10784288,
+            bias: s.p + 12320288, outFeatures: 1000, output: s.t + 20506752 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 20506752 &* s.n, labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 42162784 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 20506752 &* s.n, count: 1000 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 384 -> 1536, global average pool, dropout 0.3, linear -> 1000 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 42162784 &* s.n, input: s.t + 20509824 &* s.n,
+            weights: s.p + 10784288, batch: s.n, inFeatures: 1536, outFeatures: 1000, gradInput: s.t + 20506752 &* s.n,
+            gradWeights: s.g + 10784288, gradBias: s.g + 12320288, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 20506752 &* s.n, mask: s.t + 20508288 &* s.n,
+            count: 1536 &* s.n, gradInput: s.t + 20509824 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 100 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 20509824 &* s.n, batch: s.n, pixels: 100,
+            channels: 1536, gradInput: s.t + 50195712 &* s.n, pool: pool)
+        // features.8 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50195712 &* s.n, input: s.t + 43686912 &* s.n,
+            pixels: 100 &* s.n, channels: 1536, gamma: s.p + 10778144, beta: s.p + 10779680, savedMean: s.f + 829568,
+            savedInvStd: s.f + 831104, activation: .silu, gradInput: s.t + 50195712 &* s.n, gradGamma: s.g + 10778144,
+            gradBeta: s.g + 10779680, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50195712 &* s.n, input: s.t + 43878912 &* s.n,
+            weights: s.p + 10188320, pixels: 100 &* s.n, inChannels: 384, outChannels: 1536,
+            gradInput: s.t + 56027328 &* s.n, gradWeights: s.g + 10188320, pool: pool)
+    }
+
+    /// features.7.1 backward: MBConv6 k3 s1: 10x10x384 -> 10x10x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_7_1_backward(_ s: TrainingStepContext) {
+        // features.7.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 56027328 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692544 &* s.n : nil, batch: s.n, perImage: 38400,
+            gradBranch: s.t + 50195712 &* s.n, pool: pool)
+        // features.7.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50195712 &* s.n, input: s.t + 43840512 &* s.n,
+            pixels: 100 &* s.n, channels: 384, gamma: s.p + 10186784, beta: s.p + 10187168, savedMean: s.f + 828800,
+            savedInvStd: s.f + 829184, activation: .identity, gradInput: s.t + 50195712 &* s.n,
+            gradGamma: s.g + 10186784, gradBeta: s.g + 10187168, pool: pool)
+        // features.7.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50195712 &* s.n, input: s.t + 43456512 &* s.n,
+            weights: s.p + 9302048, pixels: 100 &* s.n, inChannels: 2304, outChannels: 384,
+            gradInput: s.t + 43686912 &* s.n, gradWeights: s.g + 9302048, pool: pool)
+        // features.7.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 43686912 &* s.n, input: s.t + 43226112 &* s.n,
+            batch: s.n, pixels: 100, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 8857280,
+            activation: .silu, expandWeights: s.p + 9078560, savedPooled: s.t + 20502144 &* s.n,
+            savedHidden: s.t + 42163792 &* s.n, savedScale: s.t + 20504448 &* s.n, gradInput: s.t + 43456512 &* s.n,
+            gradReduceWeights: s.g + 8857280, gradReduceBias: s.g + 9078464, gradExpandWeights: s.g + 9078560,
+            gradExpandBias: s.g + 9299744, workspace: s.ws, pool: pool)
+        // features.7.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 43456512 &* s.n, input: s.t + 42995712 &* s.n,
+            pixels: 100 &* s.n, channels: 2304, gamma: s.p + 8848064, beta: s.p + 8850368, savedMean: s.f + 782720,
+            savedInvStd: s.f + 785024, activation: .silu, gradInput: s.t + 43456512 &* s.n, gradGamma: s.g + 8848064,
+            gradBeta: s.g + 8850368, pool: pool)
+        // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 808064, count: 20736)
+        // features.7.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 43456512 &* s.n, input: s.t + 41869392 &* s.n,
+            batch: s.n, height: 10, width: 10, channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 10, outWidth: 10, weights: s.f + 787328, gradInput: s.t + 42995712 &* s.n,
+            gradWeights: s.f + 808064, pool: pool)
+        // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 808064, channels: 2304, kernel: 3, into: s.g + 8827328)
+        // features.7.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 42995712 &* s.n, input: s.t + 20271744 &* s.n,
+            pixels: 100 &* s.n, channels: 2304, gamma: s.p + 8818112, beta: s.p + 8820416, savedMean: s.f + 778112,
+            savedInvStd: s.f + 780416, activation: .silu, gradInput: s.t + 42995712 &* s.n, gradGamma: s.g + 8818112,
+            gradBeta: s.g + 8820416, pool: pool)
+        // features.7.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 42995712 &* s.n, input: s.t + 55988928 &* s.n,
+            weights: s.p + 7933376, pixels: 100 &* s.n, inChannels: 384, outChannels: 2304,
+            gradInput: s.t + 20410944 &* s.n, gradWeights: s.g + 7933376, pool: pool)
+        // features.7.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 20410944 &* s.n, s.t + 56027328 &* s.n, count: 38400 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 10x10x232 -> 10x10x384, SE 1392 -> 58 -> 1392
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 42099792 &* s.n,
+            pixels: 100 &* s.n, channels: 384, gamma: s.p + 7931840, beta: s.p + 7932224, savedMean: s.f + 777344,
+            savedInvStd: s.f + 777728, activation: .identity, gradInput: s.t + 20410944 &* s.n,
+            gradGamma: s.g + 7931840, gradBeta: s.g + 7932224, pool: pool)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 54386112 &* s.n,
+            weights: s.p + 7397312, pixels: 100 &* s.n, inChannels: 1392, outChannels: 384,
+            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 7397312, pool: pool)
+        // features.7.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 54246912 &* s.n,
+            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 7234384,
+            activation: .silu, expandWeights: s.p + 7315184, savedPooled: s.t + 56671664 &* s.n,
+            savedHidden: s.t + 56691504 &* s.n, savedScale: s.t + 56673056 &* s.n, gradInput: s.t + 41869392 &* s.n,
+            gradReduceWeights: s.g + 7234384, gradReduceBias: s.g + 7315120, gradExpandWeights: s.g + 7315184,
+            gradExpandBias: s.g + 7395920, workspace: s.ws, pool: pool)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 54107712 &* s.n,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 7228816, beta: s.p + 7230208, savedMean: s.f + 749504,
+            savedInvStd: s.f + 750896, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 7228816,
+            gradBeta: s.g + 7230208, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 764816, count: 12528)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 53968512 &* s.n,
+            batch: s.n, height: 10, width: 10, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 10, outWidth: 10, weights: s.f + 752288, gradInput: s.t + 20271744 &* s.n,
+            gradWeights: s.f + 764816, pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 764816, channels: 1392, kernel: 3, into: s.g + 7216288)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 53829312 &* s.n,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 7210720, beta: s.p + 7212112, savedMean: s.f + 746720,
+            savedInvStd: s.f + 748112, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 7210720,
+            gradBeta: s.g + 7212112, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56644288 &* s.n,
+            weights: s.p + 6887776, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
+            gradInput: s.t + 20410944 &* s.n, gradWeights: s.g + 6887776, pool: pool)
+    }
+
+    /// features.6.5 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
+    private func features_6_5_backward(_ s: TrainingStepContext) {
+        // features.6.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 20410944 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692528 &* s.n : nil, batch: s.n, perImage: 23200,
+            gradBranch: s.t + 20434144 &* s.n, pool: pool)
+        // features.6.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 56621088 &* s.n,
+            pixels: 100 &* s.n, channels: 232, gamma: s.p + 6886816, beta: s.p + 6887056, savedMean: s.f + 746256,
+            savedInvStd: s.f + 746488, activation: .identity, gradInput: s.t + 20434144 &* s.n,
+            gradGamma: s.g + 6886816, gradBeta: s.g + 6887056, pool: pool)
+        // features.6.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 53690112 &* s.n,
+            weights: s.p + 6563872, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232,
+            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 6563872, pool: pool)
+        // features.6.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 53550912 &* s.n,
+            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 6400944,
+            activation: .silu, expandWeights: s.p + 6481744, savedPooled: s.t + 56668880 &* s.n,
+            savedHidden: s.t + 56691440 &* s.n, savedScale: s.t + 56670272 &* s.n, gradInput: s.t + 41869392 &* s.n,
+            gradReduceWeights: s.g + 6400944, gradReduceBias: s.g + 6481680, gradExpandWeights: s.g + 6481744,
+            gradExpandBias: s.g + 6562480, workspace: s.ws, pool: pool)
+        // features.6.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 53411712 &* s.n,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 6395376, beta: s.p + 6396768, savedMean: s.f + 673872,
+            savedInvStd: s.f + 675264, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 6395376,
+            gradBeta: s.g + 6396768, pool: pool)
+        // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 711456, count: 34800)
+        // features.6.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 53272512 &* s.n,
+            batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10, weights: s.f + 676656, gradInput: s.t + 20271744 &* s.n,
+            gradWeights: s.f + 711456, pool: pool)
+        // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 711456, channels: 1392, kernel: 5, into: s.g + 6360576)
+        // features.6.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 53133312 &* s.n,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 6355008, beta: s.p + 6356400, savedMean: s.f + 671088,
+            savedInvStd: s.f + 672480, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 6355008,
+            gradBeta: s.g + 6356400, pool: pool)
+        // features.6.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56597888 &* s.n,
+            weights: s.p + 6032064, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
+            gradInput: s.t + 20434144 &* s.n, gradWeights: s.g + 6032064, pool: pool)
+        // features.6.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 20434144 &* s.n, s.t + 20410944 &* s.n, count: 23200 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
+    private func features_6_4_backward(_ s: TrainingStepContext) {
+        // features.6.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 20434144 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692512 &* s.n : nil, batch: s.n, perImage: 23200,
+            gradBranch: s.t + 20410944 &* s.n, pool: pool)
+        // features.6.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 56574688 &* s.n,
+            pixels: 100 &* s.n, channels: 232, gamma: s.p + 6031104, beta: s.p + 6031344, savedMean: s.f + 670624,
+            savedInvStd: s.f + 670856, activation: .identity, gradInput: s.t + 20410944 &* s.n,
+            gradGamma: s.g + 6031104, gradBeta: s.g + 6031344, pool: pool)
+        // features.6.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 52994112 &* s.n,
+            weights: s.p + 5708160, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232,
+            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 5708160, pool: pool)
+        // features.6.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 52854912 &* s.n,
+            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 5545232,
+            activation: .silu, expandWeights: s.p + 5626032, savedPooled: s.t + 42161392 &* s.n,
+            savedHidden: s.t + 56691376 &* s.n, savedScale: s.t + 56667488 &* s.n, gradInput: s.t + 41869392 &* s.n,
+            gradReduceWeights: s.g + 5545232, gradReduceBias: s.g + 5625968, gradExpandWeights: s.g + 5626032,
+            gradExpandBias: s.g + 5706768, workspace: s.ws, pool: pool)
+        // features.6.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 52715712 &* s.n,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 5539664, beta: s.p + 5541056, savedMean: s.f + 598240,
+            savedInvStd: s.f + 599632, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 5539664,
+            gradBeta: s.g + 5541056, pool: pool)
+        // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 635824, count: 34800)
+        // features.6.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 52576512 &* s.n,
+            batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10, weights: s.f + 601024, gradInput: s.t + 20271744 &* s.n,
+            gradWeights: s.f + 635824, pool: pool)
+        // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 635824, channels: 1392, kernel: 5, into: s.g + 5504864)
+        // features.6.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 52437312 &* s.n,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 5499296, beta: s.p + 5500688, savedMean: s.f + 595456,
+            savedInvStd: s.f + 596848, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 5499296,
+            gradBeta: s.g + 5500688, pool: pool)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56551488 &* s.n,
+            weights: s.p + 5176352, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
+            gradInput: s.t + 20410944 &* s.n, gradWeights: s.g + 5176352, pool: pool)
+        // features.6.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 20410944 &* s.n, s.t + 20434144 &* s.n, count: 23200 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
+    private func features_6_3_backward(_ s: TrainingStepContext) {
+        // features.6.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 20410944 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692496 &* s.n : nil, batch: s.n, perImage: 23200,
+            gradBranch: s.t + 20434144 &* s.n, pool: pool)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 56528288 &* s.n,
+            pixels: 100 &* s.n, channels: 232, gamma: s.p + 5175392, beta: s.p + 5175632, savedMean: s.f + 594992,
+            savedInvStd: s.f + 595224, activation: .identity, gradInput: s.t + 20434144 &* s.n,
+            gradGamma: s.g + 5175392, gradBeta: s.g + 5175632, pool: pool)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 52298112 &* s.n,
+            weights: s.p + 4852448, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232,
+            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 4852448, pool: pool)
+        // features.6.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 52158912 &* s.n,
+            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 4689520,
+            activation: .silu, expandWeights: s.p + 4770320, savedPooled: s.t + 20516928 &* s.n,
+            savedHidden: s.t + 56691312 &* s.n, savedScale: s.t + 20518320 &* s.n, gradInput: s.t + 41869392 &* s.n,
+            gradReduceWeights: s.g + 4689520, gradReduceBias: s.g + 4770256, gradExpandWeights: s.g + 4770320,
+            gradExpandBias: s.g + 4851056, workspace: s.ws, pool: pool)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 52019712 &* s.n,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 4683952, beta: s.p + 4685344, savedMean: s.f + 522608,
+            savedInvStd: s.f + 524000, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 4683952,
+            gradBeta: s.g + 4685344, pool: pool)
+        // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 560192, count: 34800)
+        // features.6.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 51880512 &* s.n,
+            batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10, weights: s.f + 525392, gradInput: s.t + 20271744 &* s.n,
+            gradWeights: s.f + 560192, pool: pool)
+        // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 560192, channels: 1392, kernel: 5, into: s.g + 4649152)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 51741312 &* s.n,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 4643584, beta: s.p + 4644976, savedMean: s.f + 519824,
+            savedInvStd: s.f + 521216, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 4643584,
+            gradBeta: s.g + 4644976, pool: pool)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56505088 &* s.n,
+            weights: s.p + 4320640, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
+            gradInput: s.t + 20434144 &* s.n, gradWeights: s.g + 4320640, pool: pool)
+        // features.6.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 20434144 &* s.n, s.t + 20410944 &* s.n, count: 23200 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
+    private func features_6_2_backward(_ s: TrainingStepContext) {
+        // features.6.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 20434144 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692480 &* s.n : nil, batch: s.n, perImage: 23200,
+            gradBranch: s.t + 20410944 &* s.n, pool: pool)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 56481888 &* s.n,
+            pixels: 100 &* s.n, channels: 232, gamma: s.p + 4319680, beta: s.p + 4319920, savedMean: s.f + 519360,
+            savedInvStd: s.f + 519592, activation: .identity, gradInput: s.t + 20410944 &* s.n,
+            gradGamma: s.g + 4319680, gradBeta: s.g + 4319920, pool: pool)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 51602112 &* s.n,
+            weights: s.p + 3996736, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232,
+            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 3996736, pool: pool)
+        // features.6.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 51462912 &* s.n,
+            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 3833808,
+            activation: .silu, expandWeights: s.p + 3914608, savedPooled: s.t + 20514144 &* s.n,
+            savedHidden: s.t + 56691248 &* s.n, savedScale: s.t + 20515536 &* s.n, gradInput: s.t + 41869392 &* s.n,
+            gradReduceWeights: s.g + 3833808, gradReduceBias: s.g + 3914544, gradExpandWeights: s.g + 3914608,
+            gradExpandBias: s.g + 3995344, workspace: s.ws, pool: pool)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 51323712 &* s.n,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 3828240, beta: s.p + 3829632, savedMean: s.f + 446976,
+            savedInvStd: s.f + 448368, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 3828240,
+            gradBeta: s.g + 3829632, pool: pool)
+        // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 484560, count: 34800)
+        // features.6.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 51184512 &* s.n,
+            batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10, weights: s.f + 449760, gradInput: s.t + 20271744 &* s.n,
+            gradWeights: s.f + 484560, pool: pool)
+        // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 484560, channels: 1392, kernel: 5, into: s.g + 3793440)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 51045312 &* s.n,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 3787872, beta: s.p + 3789264, savedMean: s.f + 444192,
+            savedInvStd: s.f + 445584, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 3787872,
+            gradBeta: s.g + 3789264, pool: pool)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56458688 &* s.n,
+            weights: s.p + 3464928, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
+            gradInput: s.t + 20410944 &* s.n, gradWeights: s.g + 3464928, pool: pool)
+        // features.6.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 20410944 &* s.n, s.t + 20434144 &* s.n, count: 23200 &* s.n, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 20410944 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 42163952 &* s.n : nil, batch: s.n, perImage: 23200,
+            gradBranch: s.t + 20434144 &* s.n, pool: pool)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 56435488 &* s.n,
+            pixels: 100 &* s.n, channels: 232, gamma: s.p + 3463968, beta: s.p + 3464208, savedMean: s.f + 443728,
+            savedInvStd: s.f + 443960, activation: .identity, gradInput: s.t + 20434144 &* s.n,
+            gradGamma: s.g + 3463968, gradBeta: s.g + 3464208, pool: pool)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 50906112 &* s.n,
+            weights: s.p + 3141024, pixels: 100 &* s.n, inChannels: 1392, outChannels: 232,
+            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 3141024, pool: pool)
+        // features.6.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 50766912 &* s.n,
+            batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 2978096,
+            activation: .silu, expandWeights: s.p + 3058896, savedPooled: s.t + 20511360 &* s.n,
+            savedHidden: s.t + 42163888 &* s.n, savedScale: s.t + 20512752 &* s.n, gradInput: s.t + 41869392 &* s.n,
+            gradReduceWeights: s.g + 2978096, gradReduceBias: s.g + 3058832, gradExpandWeights: s.g + 3058896,
+            gradExpandBias: s.g + 3139632, workspace: s.ws, pool: pool)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 50627712 &* s.n,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 2972528, beta: s.p + 2973920, savedMean: s.f + 371344,
+            savedInvStd: s.f + 372736, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 2972528,
+            gradBeta: s.g + 2973920, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 408928, count: 34800)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 50488512 &* s.n,
+            batch: s.n, height: 10, width: 10, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10, weights: s.f + 374128, gradInput: s.t + 20271744 &* s.n,
+            gradWeights: s.f + 408928, pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 408928, channels: 1392, kernel: 5, into: s.g + 2937728)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 50349312 &* s.n,
+            pixels: 100 &* s.n, channels: 1392, gamma: s.p + 2932160, beta: s.p + 2933552, savedMean: s.f + 368560,
+            savedInvStd: s.f + 369952, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 2932160,
+            gradBeta: s.g + 2933552, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56412288 &* s.n,
+            weights: s.p + 2609216, pixels: 100 &* s.n, inChannels: 232, outChannels: 1392,
+            gradInput: s.t + 20434144 &* s.n, gradWeights: s.g + 2609216, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 20434144 &* s.n, s.t + 20410944 &* s.n, count: 23200 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 42138192 &* s.n,
+            pixels: 100 &* s.n, channels: 232, gamma: s.p + 2608256, beta: s.p + 2608496, savedMean: s.f + 368096,
+            savedInvStd: s.f + 368328, activation: .identity, gradInput: s.t + 20434144 &* s.n,
+            gradGamma: s.g + 2608256, gradBeta: s.g + 2608496, pool: pool)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 55000416 &* s.n,
+            weights: s.p + 2418944, pixels: 100 &* s.n, inChannels: 816, outChannels: 232,
+            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 2418944, pool: pool)
+        // features.6.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 54918816 &* s.n,
+            batch: s.n, pixels: 100, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2362592,
+            activation: .silu, expandWeights: s.p + 2390384, savedPooled: s.t + 56680976 &* s.n,
+            savedHidden: s.t + 56691856 &* s.n, savedScale: s.t + 56681792 &* s.n, gradInput: s.t + 20353344 &* s.n,
+            gradReduceWeights: s.g + 2362592, gradReduceBias: s.g + 2390336, gradExpandWeights: s.g + 2390384,
+            gradExpandBias: s.g + 2418128, workspace: s.ws, pool: pool)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20353344 &* s.n, input: s.t + 54837216 &* s.n,
+            pixels: 100 &* s.n, channels: 816, gamma: s.p + 2359328, beta: s.p + 2360144, savedMean: s.f + 325664,
+            savedInvStd: s.f + 326480, activation: .silu, gradInput: s.t + 20353344 &* s.n, gradGamma: s.g + 2359328,
+            gradBeta: s.g + 2360144, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 347696, count: 20400)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 20353344 &* s.n, input: s.t + 41574816 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10, weights: s.f + 327296, gradInput: s.t + 41869392 &* s.n,
+            gradWeights: s.f + 347696, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 347696, channels: 816, kernel: 5, into: s.g + 2338928)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 41280240 &* s.n,
+            pixels: 361 &* s.n, channels: 816, gamma: s.p + 2335664, beta: s.p + 2336480, savedMean: s.f + 324032,
+            savedInvStd: s.f + 324848, activation: .silu, gradInput: s.t + 41869392 &* s.n, gradGamma: s.g + 2335664,
+            gradBeta: s.g + 2336480, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 41869392 &* s.n, input: s.t + 55939824 &* s.n,
+            weights: s.p + 2224688, pixels: 361 &* s.n, inChannels: 136, outChannels: 816,
+            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 2224688, pool: pool)
+    }
+
+    /// features.5.4 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
+    private func features_5_4_backward(_ s: TrainingStepContext) {
+        // features.5.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692464 &* s.n : nil, batch: s.n, perImage: 49096,
+            gradBranch: s.t + 20320848 &* s.n, pool: pool)
+        // features.5.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20320848 &* s.n, input: s.t + 55890720 &* s.n,
+            pixels: 361 &* s.n, channels: 136, gamma: s.p + 2224112, beta: s.p + 2224256, savedMean: s.f + 323760,
+            savedInvStd: s.f + 323896, activation: .identity, gradInput: s.t + 20320848 &* s.n,
+            gradGamma: s.g + 2224112, gradBeta: s.g + 2224256, pool: pool)
+        // features.5.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20320848 &* s.n, input: s.t + 40985664 &* s.n,
+            weights: s.p + 2113136, pixels: 361 &* s.n, inChannels: 816, outChannels: 136,
+            gradInput: s.t + 41280240 &* s.n, gradWeights: s.g + 2113136, pool: pool)
+        // features.5.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 41280240 &* s.n, input: s.t + 40691088 &* s.n,
+            batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2056784,
+            activation: .silu, expandWeights: s.p + 2084576, savedPooled: s.t + 56679344 &* s.n,
+            savedHidden: s.t + 56691808 &* s.n, savedScale: s.t + 56680160 &* s.n, gradInput: s.t + 40985664 &* s.n,
+            gradReduceWeights: s.g + 2056784, gradReduceBias: s.g + 2084528, gradExpandWeights: s.g + 2084576,
+            gradExpandBias: s.g + 2112320, workspace: s.ws, pool: pool)
+        // features.5.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 40985664 &* s.n, input: s.t + 40396512 &* s.n,
+            pixels: 361 &* s.n, channels: 816, gamma: s.p + 2053520, beta: s.p + 2054336, savedMean: s.f + 281328,
+            savedInvStd: s.f + 282144, activation: .silu, gradInput: s.t + 40985664 &* s.n, gradGamma: s.g + 2053520,
+            gradBeta: s.g + 2054336, pool: pool)
+        // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 303360, count: 20400)
+        // features.5.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 40985664 &* s.n, input: s.t + 40101936 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 282960, gradInput: s.t + 40396512 &* s.n,
+            gradWeights: s.f + 303360, pool: pool)
+        // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 303360, channels: 816, kernel: 5, into: s.g + 2033120)
+        // features.5.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 40396512 &* s.n, input: s.t + 39807360 &* s.n,
+            pixels: 361 &* s.n, channels: 816, gamma: s.p + 2029856, beta: s.p + 2030672, savedMean: s.f + 279696,
+            savedInvStd: s.f + 280512, activation: .silu, gradInput: s.t + 40396512 &* s.n, gradGamma: s.g + 2029856,
+            gradBeta: s.g + 2030672, pool: pool)
+        // features.5.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 40396512 &* s.n, input: s.t + 55841616 &* s.n,
+            weights: s.p + 1918880, pixels: 361 &* s.n, inChannels: 136, outChannels: 816,
+            gradInput: s.t + 20320848 &* s.n, gradWeights: s.g + 1918880, pool: pool)
+        // features.5.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 20320848 &* s.n, s.t + 20271744 &* s.n, count: 49096 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
+    private func features_5_3_backward(_ s: TrainingStepContext) {
+        // features.5.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 20320848 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692448 &* s.n : nil, batch: s.n, perImage: 49096,
+            gradBranch: s.t + 20271744 &* s.n, pool: pool)
+        // features.5.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 55792512 &* s.n,
+            pixels: 361 &* s.n, channels: 136, gamma: s.p + 1918304, beta: s.p + 1918448, savedMean: s.f + 279424,
+            savedInvStd: s.f + 279560, activation: .identity, gradInput: s.t + 20271744 &* s.n,
+            gradGamma: s.g + 1918304, gradBeta: s.g + 1918448, pool: pool)
+        // features.5.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 39512784 &* s.n,
+            weights: s.p + 1807328, pixels: 361 &* s.n, inChannels: 816, outChannels: 136,
+            gradInput: s.t + 39807360 &* s.n, gradWeights: s.g + 1807328, pool: pool)
+        // features.5.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 39807360 &* s.n, input: s.t + 39218208 &* s.n,
+            batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1750976,
+            activation: .silu, expandWeights: s.p + 1778768, savedPooled: s.t + 56677712 &* s.n,
+            savedHidden: s.t + 56691760 &* s.n, savedScale: s.t + 56678528 &* s.n, gradInput: s.t + 39512784 &* s.n,
+            gradReduceWeights: s.g + 1750976, gradReduceBias: s.g + 1778720, gradExpandWeights: s.g + 1778768,
+            gradExpandBias: s.g + 1806512, workspace: s.ws, pool: pool)
+        // features.5.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 39512784 &* s.n, input: s.t + 38923632 &* s.n,
+            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1747712, beta: s.p + 1748528, savedMean: s.f + 236992,
+            savedInvStd: s.f + 237808, activation: .silu, gradInput: s.t + 39512784 &* s.n, gradGamma: s.g + 1747712,
+            gradBeta: s.g + 1748528, pool: pool)
+        // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 259024, count: 20400)
+        // features.5.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 39512784 &* s.n, input: s.t + 38629056 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 238624, gradInput: s.t + 38923632 &* s.n,
+            gradWeights: s.f + 259024, pool: pool)
+        // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 259024, channels: 816, kernel: 5, into: s.g + 1727312)
+        // features.5.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38923632 &* s.n, input: s.t + 38334480 &* s.n,
+            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1724048, beta: s.p + 1724864, savedMean: s.f + 235360,
+            savedInvStd: s.f + 236176, activation: .silu, gradInput: s.t + 38923632 &* s.n, gradGamma: s.g + 1724048,
+            gradBeta: s.g + 1724864, pool: pool)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 38923632 &* s.n, input: s.t + 55743408 &* s.n,
+            weights: s.p + 1613072, pixels: 361 &* s.n, inChannels: 136, outChannels: 816,
+            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 1613072, pool: pool)
+        // features.5.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 20271744 &* s.n, s.t + 20320848 &* s.n, count: 49096 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
+    private func features_5_2_backward(_ s: TrainingStepContext) {
+        // features.5.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692432 &* s.n : nil, batch: s.n, perImage: 49096,
+            gradBranch: s.t + 20320848 &* s.n, pool: pool)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20320848 &* s.n, input: s.t + 55694304 &* s.n,
+            pixels: 361 &* s.n, channels: 136, gamma: s.p + 1612496, beta: s.p + 1612640, savedMean: s.f + 235088,
+            savedInvStd: s.f + 235224, activation: .identity, gradInput: s.t + 20320848 &* s.n,
+            gradGamma: s.g + 1612496, gradBeta: s.g + 1612640, pool: pool)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20320848 &* s.n, input: s.t + 38039904 &* s.n,
+            weights: s.p + 1501520, pixels: 361 &* s.n, inChannels: 816, outChannels: 136,
+            gradInput: s.t + 38334480 &* s.n, gradWeights: s.g + 1501520, pool: pool)
+        // features.5.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 38334480 &* s.n, input: s.t + 37745328 &* s.n,
+            batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1445168,
+            activation: .silu, expandWeights: s.p + 1472960, savedPooled: s.t + 56676080 &* s.n,
+            savedHidden: s.t + 56691712 &* s.n, savedScale: s.t + 56676896 &* s.n, gradInput: s.t + 38039904 &* s.n,
+            gradReduceWeights: s.g + 1445168, gradReduceBias: s.g + 1472912, gradExpandWeights: s.g + 1472960,
+            gradExpandBias: s.g + 1500704, workspace: s.ws, pool: pool)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38039904 &* s.n, input: s.t + 37450752 &* s.n,
+            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1441904, beta: s.p + 1442720, savedMean: s.f + 192656,
+            savedInvStd: s.f + 193472, activation: .silu, gradInput: s.t + 38039904 &* s.n, gradGamma: s.g + 1441904,
+            gradBeta: s.g + 1442720, pool: pool)
+        // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 214688, count: 20400)
+        // features.5.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 38039904 &* s.n, input: s.t + 37156176 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 194288, gradInput: s.t + 37450752 &* s.n,
+            gradWeights: s.f + 214688, pool: pool)
+        // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 214688, channels: 816, kernel: 5, into: s.g + 1421504)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 37450752 &* s.n, input: s.t + 36861600 &* s.n,
+            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1418240, beta: s.p + 1419056, savedMean: s.f + 191024,
+            savedInvStd: s.f + 191840, activation: .silu, gradInput: s.t + 37450752 &* s.n, gradGamma: s.g + 1418240,
+            gradBeta: s.g + 1419056, pool: pool)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 37450752 &* s.n, input: s.t + 55645200 &* s.n,
+            weights: s.p + 1307264, pixels: 361 &* s.n, inChannels: 136, outChannels: 816,
+            gradInput: s.t + 20320848 &* s.n, gradWeights: s.g + 1307264, pool: pool)
+        // features.5.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 20320848 &* s.n, s.t + 20271744 &* s.n, count: 49096 &* s.n, pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 20320848 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692416 &* s.n : nil, batch: s.n, perImage: 49096,
+            gradBranch: s.t + 20271744 &* s.n, pool: pool)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 55596096 &* s.n,
+            pixels: 361 &* s.n, channels: 136, gamma: s.p + 1306688, beta: s.p + 1306832, savedMean: s.f + 190752,
+            savedInvStd: s.f + 190888, activation: .identity, gradInput: s.t + 20271744 &* s.n,
+            gradGamma: s.g + 1306688, gradBeta: s.g + 1306832, pool: pool)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 36567024 &* s.n,
+            weights: s.p + 1195712, pixels: 361 &* s.n, inChannels: 816, outChannels: 136,
+            gradInput: s.t + 36861600 &* s.n, gradWeights: s.g + 1195712, pool: pool)
+        // features.5.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 36861600 &* s.n, input: s.t + 36272448 &* s.n,
+            batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1139360,
+            activation: .silu, expandWeights: s.p + 1167152, savedPooled: s.t + 56674448 &* s.n,
+            savedHidden: s.t + 56691664 &* s.n, savedScale: s.t + 56675264 &* s.n, gradInput: s.t + 36567024 &* s.n,
+            gradReduceWeights: s.g + 1139360, gradReduceBias: s.g + 1167104, gradExpandWeights: s.g + 1167152,
+            gradExpandBias: s.g + 1194896, workspace: s.ws, pool: pool)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36567024 &* s.n, input: s.t + 35977872 &* s.n,
+            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1136096, beta: s.p + 1136912, savedMean: s.f + 148320,
+            savedInvStd: s.f + 149136, activation: .silu, gradInput: s.t + 36567024 &* s.n, gradGamma: s.g + 1136096,
+            gradBeta: s.g + 1136912, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 170352, count: 20400)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 36567024 &* s.n, input: s.t + 35683296 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 149952, gradInput: s.t + 35977872 &* s.n,
+            gradWeights: s.f + 170352, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 170352, channels: 816, kernel: 5, into: s.g + 1115696)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35977872 &* s.n, input: s.t + 35388720 &* s.n,
+            pixels: 361 &* s.n, channels: 816, gamma: s.p + 1112432, beta: s.p + 1113248, savedMean: s.f + 146688,
+            savedInvStd: s.f + 147504, activation: .silu, gradInput: s.t + 35977872 &* s.n, gradGamma: s.g + 1112432,
+            gradBeta: s.g + 1113248, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35977872 &* s.n, input: s.t + 55546992 &* s.n,
+            weights: s.p + 1001456, pixels: 361 &* s.n, inChannels: 136, outChannels: 816,
+            gradInput: s.t + 35388720 &* s.n, gradWeights: s.g + 1001456, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 35388720 &* s.n, s.t + 20320848 &* s.n, count: 49096 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 55497888 &* s.n,
+            pixels: 361 &* s.n, channels: 136, gamma: s.p + 1000880, beta: s.p + 1001024, savedMean: s.f + 146416,
+            savedInvStd: s.f + 146552, activation: .identity, gradInput: s.t + 35388720 &* s.n,
+            gradGamma: s.g + 1000880, gradBeta: s.g + 1001024, pool: pool)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 48907776 &* s.n,
+            weights: s.p + 922544, pixels: 361 &* s.n, inChannels: 576, outChannels: 136,
+            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 922544, pool: pool)
+        // features.5.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 48699840 &* s.n,
+            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 894288,
+            activation: .silu, expandWeights: s.p + 908144, savedPooled: s.t + 56687216 &* s.n,
+            savedHidden: s.t + 56692096 &* s.n, savedScale: s.t + 56687792 &* s.n, gradInput: s.t + 35388720 &* s.n,
+            gradReduceWeights: s.g + 894288, gradReduceBias: s.g + 908112, gradExpandWeights: s.g + 908144,
+            gradExpandBias: s.g + 921968, workspace: s.ws, pool: pool)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 48491904 &* s.n,
+            pixels: 361 &* s.n, channels: 576, gamma: s.p + 891984, beta: s.p + 892560, savedMean: s.f + 116464,
+            savedInvStd: s.f + 117040, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 891984,
+            gradBeta: s.g + 892560, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 132016, count: 14400)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 48283968 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 117616, gradInput: s.t + 20271744 &* s.n,
+            gradWeights: s.f + 132016, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 132016, channels: 576, kernel: 5, into: s.g + 877584)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 48076032 &* s.n,
+            pixels: 361 &* s.n, channels: 576, gamma: s.p + 875280, beta: s.p + 875856, savedMean: s.f + 115312,
+            savedInvStd: s.f + 115888, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 875280,
+            gradBeta: s.g + 875856, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56377632 &* s.n,
+            weights: s.p + 819984, pixels: 361 &* s.n, inChannels: 96, outChannels: 576,
+            gradInput: s.t + 20479680 &* s.n, gradWeights: s.g + 819984, pool: pool)
+    }
+
+    /// features.4.4 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
+    private func features_4_4_backward(_ s: TrainingStepContext) {
+        // features.4.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 20479680 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692400 &* s.n : nil, batch: s.n, perImage: 34656,
+            gradBranch: s.t + 35388720 &* s.n, pool: pool)
+        // features.4.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 56342976 &* s.n,
+            pixels: 361 &* s.n, channels: 96, gamma: s.p + 819600, beta: s.p + 819696, savedMean: s.f + 115120,
+            savedInvStd: s.f + 115216, activation: .identity, gradInput: s.t + 35388720 &* s.n,
+            gradGamma: s.g + 819600, gradBeta: s.g + 819696, pool: pool)
+        // features.4.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 47868096 &* s.n,
+            weights: s.p + 764304, pixels: 361 &* s.n, inChannels: 576, outChannels: 96,
+            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 764304, pool: pool)
+        // features.4.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 47660160 &* s.n,
+            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 736048,
+            activation: .silu, expandWeights: s.p + 749904, savedPooled: s.t + 56686064 &* s.n,
+            savedHidden: s.t + 56692064 &* s.n, savedScale: s.t + 56686640 &* s.n, gradInput: s.t + 35388720 &* s.n,
+            gradReduceWeights: s.g + 736048, gradReduceBias: s.g + 749872, gradExpandWeights: s.g + 749904,
+            gradExpandBias: s.g + 763728, workspace: s.ws, pool: pool)
+        // features.4.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 47452224 &* s.n,
+            pixels: 361 &* s.n, channels: 576, gamma: s.p + 733744, beta: s.p + 734320, savedMean: s.f + 103600,
+            savedInvStd: s.f + 104176, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 733744,
+            gradBeta: s.g + 734320, pool: pool)
+        // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 109936, count: 5184)
+        // features.4.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 47244288 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19, weights: s.f + 104752, gradInput: s.t + 20271744 &* s.n,
+            gradWeights: s.f + 109936, pool: pool)
+        // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 109936, channels: 576, kernel: 3, into: s.g + 728560)
+        // features.4.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 47036352 &* s.n,
+            pixels: 361 &* s.n, channels: 576, gamma: s.p + 726256, beta: s.p + 726832, savedMean: s.f + 102448,
+            savedInvStd: s.f + 103024, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 726256,
+            gradBeta: s.g + 726832, pool: pool)
+        // features.4.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56308320 &* s.n,
+            weights: s.p + 670960, pixels: 361 &* s.n, inChannels: 96, outChannels: 576,
+            gradInput: s.t + 35596656 &* s.n, gradWeights: s.g + 670960, pool: pool)
+        // features.4.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 35596656 &* s.n, s.t + 20479680 &* s.n, count: 34656 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
+    private func features_4_3_backward(_ s: TrainingStepContext) {
+        // features.4.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 35596656 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692384 &* s.n : nil, batch: s.n, perImage: 34656,
+            gradBranch: s.t + 20479680 &* s.n, pool: pool)
+        // features.4.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 56273664 &* s.n,
+            pixels: 361 &* s.n, channels: 96, gamma: s.p + 670576, beta: s.p + 670672, savedMean: s.f + 102256,
+            savedInvStd: s.f + 102352, activation: .identity, gradInput: s.t + 20479680 &* s.n,
+            gradGamma: s.g + 670576, gradBeta: s.g + 670672, pool: pool)
+        // features.4.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 46828416 &* s.n,
+            weights: s.p + 615280, pixels: 361 &* s.n, inChannels: 576, outChannels: 96,
+            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 615280, pool: pool)
+        // features.4.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 46620480 &* s.n,
+            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 587024,
+            activation: .silu, expandWeights: s.p + 600880, savedPooled: s.t + 56684912 &* s.n,
+            savedHidden: s.t + 56692032 &* s.n, savedScale: s.t + 56685488 &* s.n, gradInput: s.t + 35388720 &* s.n,
+            gradReduceWeights: s.g + 587024, gradReduceBias: s.g + 600848, gradExpandWeights: s.g + 600880,
+            gradExpandBias: s.g + 614704, workspace: s.ws, pool: pool)
+        // features.4.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 46412544 &* s.n,
+            pixels: 361 &* s.n, channels: 576, gamma: s.p + 584720, beta: s.p + 585296, savedMean: s.f + 90736,
+            savedInvStd: s.f + 91312, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 584720,
+            gradBeta: s.g + 585296, pool: pool)
+        // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 97072, count: 5184)
+        // features.4.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 46204608 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19, weights: s.f + 91888, gradInput: s.t + 20271744 &* s.n,
+            gradWeights: s.f + 97072, pool: pool)
+        // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 97072, channels: 576, kernel: 3, into: s.g + 579536)
+        // features.4.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 45996672 &* s.n,
+            pixels: 361 &* s.n, channels: 576, gamma: s.p + 577232, beta: s.p + 577808, savedMean: s.f + 89584,
+            savedInvStd: s.f + 90160, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 577232,
+            gradBeta: s.g + 577808, pool: pool)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56239008 &* s.n,
+            weights: s.p + 521936, pixels: 361 &* s.n, inChannels: 96, outChannels: 576,
+            gradInput: s.t + 20479680 &* s.n, gradWeights: s.g + 521936, pool: pool)
+        // features.4.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 20479680 &* s.n, s.t + 35596656 &* s.n, count: 34656 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
+    private func features_4_2_backward(_ s: TrainingStepContext) {
+        // features.4.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 20479680 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692368 &* s.n : nil, batch: s.n, perImage: 34656,
+            gradBranch: s.t + 35388720 &* s.n, pool: pool)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 56204352 &* s.n,
+            pixels: 361 &* s.n, channels: 96, gamma: s.p + 521552, beta: s.p + 521648, savedMean: s.f + 89392,
+            savedInvStd: s.f + 89488, activation: .identity, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 521552,
+            gradBeta: s.g + 521648, pool: pool)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 45788736 &* s.n,
+            weights: s.p + 466256, pixels: 361 &* s.n, inChannels: 576, outChannels: 96,
+            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 466256, pool: pool)
+        // features.4.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 45580800 &* s.n,
+            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 438000,
+            activation: .silu, expandWeights: s.p + 451856, savedPooled: s.t + 56683760 &* s.n,
+            savedHidden: s.t + 56692000 &* s.n, savedScale: s.t + 56684336 &* s.n, gradInput: s.t + 35388720 &* s.n,
+            gradReduceWeights: s.g + 438000, gradReduceBias: s.g + 451824, gradExpandWeights: s.g + 451856,
+            gradExpandBias: s.g + 465680, workspace: s.ws, pool: pool)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 45372864 &* s.n,
+            pixels: 361 &* s.n, channels: 576, gamma: s.p + 435696, beta: s.p + 436272, savedMean: s.f + 77872,
+            savedInvStd: s.f + 78448, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 435696,
+            gradBeta: s.g + 436272, pool: pool)
+        // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 84208, count: 5184)
+        // features.4.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 45164928 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19, weights: s.f + 79024, gradInput: s.t + 20271744 &* s.n,
+            gradWeights: s.f + 84208, pool: pool)
+        // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 84208, channels: 576, kernel: 3, into: s.g + 430512)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 44956992 &* s.n,
+            pixels: 361 &* s.n, channels: 576, gamma: s.p + 428208, beta: s.p + 428784, savedMean: s.f + 76720,
+            savedInvStd: s.f + 77296, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 428208,
+            gradBeta: s.g + 428784, pool: pool)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56169696 &* s.n,
+            weights: s.p + 372912, pixels: 361 &* s.n, inChannels: 96, outChannels: 576,
+            gradInput: s.t + 35596656 &* s.n, gradWeights: s.g + 372912, pool: pool)
+        // features.4.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 35596656 &* s.n, s.t + 20479680 &* s.n, count: 34656 &* s.n, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 35596656 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692352 &* s.n : nil, batch: s.n, perImage: 34656,
+            gradBranch: s.t + 20479680 &* s.n, pool: pool)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 56135040 &* s.n,
+            pixels: 361 &* s.n, channels: 96, gamma: s.p + 372528, beta: s.p + 372624, savedMean: s.f + 76528,
+            savedInvStd: s.f + 76624, activation: .identity, gradInput: s.t + 20479680 &* s.n, gradGamma: s.g + 372528,
+            gradBeta: s.g + 372624, pool: pool)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 44749056 &* s.n,
+            weights: s.p + 317232, pixels: 361 &* s.n, inChannels: 576, outChannels: 96,
+            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 317232, pool: pool)
+        // features.4.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 44541120 &* s.n,
+            batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 288976,
+            activation: .silu, expandWeights: s.p + 302832, savedPooled: s.t + 56682608 &* s.n,
+            savedHidden: s.t + 56691968 &* s.n, savedScale: s.t + 56683184 &* s.n, gradInput: s.t + 35388720 &* s.n,
+            gradReduceWeights: s.g + 288976, gradReduceBias: s.g + 302800, gradExpandWeights: s.g + 302832,
+            gradExpandBias: s.g + 316656, workspace: s.ws, pool: pool)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 44333184 &* s.n,
+            pixels: 361 &* s.n, channels: 576, gamma: s.p + 286672, beta: s.p + 287248, savedMean: s.f + 65008,
+            savedInvStd: s.f + 65584, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 286672,
+            gradBeta: s.g + 287248, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 71344, count: 5184)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 44125248 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19, weights: s.f + 66160, gradInput: s.t + 20271744 &* s.n,
+            gradWeights: s.f + 71344, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 71344, channels: 576, kernel: 3, into: s.g + 281488)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 43917312 &* s.n,
+            pixels: 361 &* s.n, channels: 576, gamma: s.p + 279184, beta: s.p + 279760, savedMean: s.f + 63856,
+            savedInvStd: s.f + 64432, activation: .silu, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 279184,
+            gradBeta: s.g + 279760, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 56100384 &* s.n,
+            weights: s.p + 223888, pixels: 361 &* s.n, inChannels: 96, outChannels: 576,
+            gradInput: s.t + 20479680 &* s.n, gradWeights: s.g + 223888, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 20479680 &* s.n, s.t + 35596656 &* s.n, count: 34656 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 56065728 &* s.n,
+            pixels: 361 &* s.n, channels: 96, gamma: s.p + 223504, beta: s.p + 223600, savedMean: s.f + 63664,
+            savedInvStd: s.f + 63760, activation: .identity, gradInput: s.t + 20479680 &* s.n, gradGamma: s.g + 223504,
+            gradBeta: s.g + 223600, pool: pool)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 54733248 &* s.n,
+            weights: s.p + 195856, pixels: 361 &* s.n, inChannels: 288, outChannels: 96,
+            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 195856, pool: pool)
+        // features.4.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 54629280 &* s.n,
+            batch: s.n, pixels: 361, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 188640,
+            activation: .silu, expandWeights: s.p + 192112, savedPooled: s.t + 56689232 &* s.n,
+            savedHidden: s.t + 56692336 &* s.n, savedScale: s.t + 56689520 &* s.n, gradInput: s.t + 20375712 &* s.n,
+            gradReduceWeights: s.g + 188640, gradReduceBias: s.g + 192096, gradExpandWeights: s.g + 192112,
+            gradExpandBias: s.g + 195568, workspace: s.ws, pool: pool)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20375712 &* s.n, input: s.t + 54525312 &* s.n,
+            pixels: 361 &* s.n, channels: 288, gamma: s.p + 187488, beta: s.p + 187776, savedMean: s.f + 57904,
+            savedInvStd: s.f + 58192, activation: .silu, gradInput: s.t + 20375712 &* s.n, gradGamma: s.g + 187488,
+            gradBeta: s.g + 187776, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 61072, count: 2592)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 20375712 &* s.n, input: s.t + 34972848 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19, weights: s.f + 58480, gradInput: s.t + 35388720 &* s.n,
+            gradWeights: s.f + 61072, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 61072, channels: 288, kernel: 3, into: s.g + 184896)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 34556976 &* s.n,
+            pixels: 1444 &* s.n, channels: 288, gamma: s.p + 183744, beta: s.p + 184032, savedMean: s.f + 57328,
+            savedInvStd: s.f + 57616, activation: .silu, gradInput: s.t + 35388720 &* s.n, gradGamma: s.g + 183744,
+            gradBeta: s.g + 184032, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 55428576 &* s.n,
+            weights: s.p + 169920, pixels: 1444 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 20271744 &* s.n, gradWeights: s.g + 169920, pool: pool)
+    }
+
+    /// features.3.2 backward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_3_2_backward(_ s: TrainingStepContext) {
+        // features.3.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 20271744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692320 &* s.n : nil, batch: s.n, perImage: 69312,
+            gradBranch: s.t + 20341056 &* s.n, pool: pool)
+        // features.3.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20341056 &* s.n, input: s.t + 55359264 &* s.n,
+            pixels: 1444 &* s.n, channels: 48, gamma: s.p + 169728, beta: s.p + 169776, savedMean: s.f + 57232,
+            savedInvStd: s.f + 57280, activation: .identity, gradInput: s.t + 20341056 &* s.n, gradGamma: s.g + 169728,
+            gradBeta: s.g + 169776, pool: pool)
+        // features.3.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20341056 &* s.n, input: s.t + 34141104 &* s.n,
+            weights: s.p + 155904, pixels: 1444 &* s.n, inChannels: 288, outChannels: 48,
+            gradInput: s.t + 34556976 &* s.n, gradWeights: s.g + 155904, pool: pool)
+        // features.3.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 34556976 &* s.n, input: s.t + 33725232 &* s.n,
+            batch: s.n, pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 148688,
+            activation: .silu, expandWeights: s.p + 152160, savedPooled: s.t + 56688656 &* s.n,
+            savedHidden: s.t + 56692304 &* s.n, savedScale: s.t + 56688944 &* s.n, gradInput: s.t + 34141104 &* s.n,
+            gradReduceWeights: s.g + 148688, gradReduceBias: s.g + 152144, gradExpandWeights: s.g + 152160,
+            gradExpandBias: s.g + 155616, workspace: s.ws, pool: pool)
+        // features.3.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34141104 &* s.n, input: s.t + 33309360 &* s.n,
+            pixels: 1444 &* s.n, channels: 288, gamma: s.p + 147536, beta: s.p + 147824, savedMean: s.f + 42256,
+            savedInvStd: s.f + 42544, activation: .silu, gradInput: s.t + 34141104 &* s.n, gradGamma: s.g + 147536,
+            gradBeta: s.g + 147824, pool: pool)
+        // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 50032, count: 7200)
+        // features.3.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34141104 &* s.n, input: s.t + 32893488 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 42832, gradInput: s.t + 33309360 &* s.n,
+            gradWeights: s.f + 50032, pool: pool)
+        // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 50032, channels: 288, kernel: 5, into: s.g + 140336)
+        // features.3.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33309360 &* s.n, input: s.t + 32477616 &* s.n,
+            pixels: 1444 &* s.n, channels: 288, gamma: s.p + 139184, beta: s.p + 139472, savedMean: s.f + 41680,
+            savedInvStd: s.f + 41968, activation: .silu, gradInput: s.t + 33309360 &* s.n, gradGamma: s.g + 139184,
+            gradBeta: s.g + 139472, pool: pool)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 33309360 &* s.n, input: s.t + 55289952 &* s.n,
+            weights: s.p + 125360, pixels: 1444 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 20341056 &* s.n, gradWeights: s.g + 125360, pool: pool)
+        // features.3.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 20341056 &* s.n, s.t + 20271744 &* s.n, count: 69312 &* s.n, pool: pool)
+    }
+
+    /// features.3.1 backward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_3_1_backward(_ s: TrainingStepContext) {
+        // features.3.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 20341056 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692288 &* s.n : nil, batch: s.n, perImage: 69312,
+            gradBranch: s.t + 20271744 &* s.n, pool: pool)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 55220640 &* s.n,
+            pixels: 1444 &* s.n, channels: 48, gamma: s.p + 125168, beta: s.p + 125216, savedMean: s.f + 41584,
+            savedInvStd: s.f + 41632, activation: .identity, gradInput: s.t + 20271744 &* s.n, gradGamma: s.g + 125168,
+            gradBeta: s.g + 125216, pool: pool)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 32061744 &* s.n,
+            weights: s.p + 111344, pixels: 1444 &* s.n, inChannels: 288, outChannels: 48,
+            gradInput: s.t + 32477616 &* s.n, gradWeights: s.g + 111344, pool: pool)
+        // features.3.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 32477616 &* s.n, input: s.t + 31645872 &* s.n,
+            batch: s.n, pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 104128,
+            activation: .silu, expandWeights: s.p + 107600, savedPooled: s.t + 20519712 &* s.n,
+            savedHidden: s.t + 56692272 &* s.n, savedScale: s.t + 56688368 &* s.n, gradInput: s.t + 32061744 &* s.n,
+            gradReduceWeights: s.g + 104128, gradReduceBias: s.g + 107584, gradExpandWeights: s.g + 107600,
+            gradExpandBias: s.g + 111056, workspace: s.ws, pool: pool)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 32061744 &* s.n, input: s.t + 31230000 &* s.n,
+            pixels: 1444 &* s.n, channels: 288, gamma: s.p + 102976, beta: s.p + 103264, savedMean: s.f + 26608,
+            savedInvStd: s.f + 26896, activation: .silu, gradInput: s.t + 32061744 &* s.n, gradGamma: s.g + 102976,
+            gradBeta: s.g + 103264, pool: pool)
+        // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 34384, count: 7200)
+        // features.3.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 32061744 &* s.n, input: s.t + 19855872 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 27184, gradInput: s.t + 31230000 &* s.n,
+            gradWeights: s.f + 34384, pool: pool)
+        // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 34384, channels: 288, kernel: 5, into: s.g + 95776)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 31230000 &* s.n, input: s.t + 19440000 &* s.n,
+            pixels: 1444 &* s.n, channels: 288, gamma: s.p + 94624, beta: s.p + 94912, savedMean: s.f + 26032,
+            savedInvStd: s.f + 26320, activation: .silu, gradInput: s.t + 31230000 &* s.n, gradGamma: s.g + 94624,
+            gradBeta: s.g + 94912, pool: pool)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 31230000 &* s.n, input: s.t + 55151328 &* s.n,
+            weights: s.p + 80800, pixels: 1444 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 19717248 &* s.n, gradWeights: s.g + 80800, pool: pool)
+        // features.3.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 19717248 &* s.n, s.t + 20341056 &* s.n, count: 69312 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19717248 &* s.n, input: s.t + 55082016 &* s.n,
+            pixels: 1444 &* s.n, channels: 48, gamma: s.p + 80608, beta: s.p + 80656, savedMean: s.f + 25936,
+            savedInvStd: s.f + 25984, activation: .identity, gradInput: s.t + 19717248 &* s.n, gradGamma: s.g + 80608,
+            gradBeta: s.g + 80656, pool: pool)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19717248 &* s.n, input: s.t + 42718464 &* s.n,
+            weights: s.p + 71392, pixels: 1444 &* s.n, inChannels: 192, outChannels: 48,
+            gradInput: s.t + 19440000 &* s.n, gradWeights: s.g + 71392, pool: pool)
+        // features.3.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 19440000 &* s.n, input: s.t + 42441216 &* s.n,
+            batch: s.n, pixels: 1444, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 68112, activation: .silu,
+            expandWeights: s.p + 69664, savedPooled: s.t + 56690576 &* s.n, savedHidden: s.t + 56692256 &* s.n,
+            savedScale: s.t + 56690768 &* s.n, gradInput: s.t + 31230000 &* s.n, gradReduceWeights: s.g + 68112,
+            gradReduceBias: s.g + 69648, gradExpandWeights: s.g + 69664, gradExpandBias: s.g + 71200, workspace: s.ws,
+            pool: pool)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 31230000 &* s.n, input: s.t + 42163968 &* s.n,
+            pixels: 1444 &* s.n, channels: 192, gamma: s.p + 67344, beta: s.p + 67536, savedMean: s.f + 15952,
+            savedInvStd: s.f + 16144, activation: .silu, gradInput: s.t + 31230000 &* s.n, gradGamma: s.g + 67344,
+            gradBeta: s.g + 67536, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 21136, count: 4800)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 31230000 &* s.n, input: s.t + 18360000 &* s.n,
+            batch: s.n, height: 75, width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 16336, gradInput: s.t + 19440000 &* s.n,
+            gradWeights: s.f + 21136, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 21136, channels: 192, kernel: 5, into: s.g + 62544)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19440000 &* s.n, input: s.t + 17280000 &* s.n,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 61776, beta: s.p + 61968, savedMean: s.f + 15568,
+            savedInvStd: s.f + 15760, activation: .silu, gradInput: s.t + 19440000 &* s.n, gradGamma: s.g + 61776,
+            gradBeta: s.g + 61968, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19440000 &* s.n, input: s.t + 50015712 &* s.n,
+            weights: s.p + 55632, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
+            gradInput: s.t + 18360000 &* s.n, gradWeights: s.g + 55632, pool: pool)
+    }
+
+    /// features.2.2 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
+    private func features_2_2_backward(_ s: TrainingStepContext) {
+        // features.2.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 18360000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692240 &* s.n : nil, batch: s.n, perImage: 180000,
+            gradBranch: s.t + 18540000 &* s.n, pool: pool)
+        // features.2.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18540000 &* s.n, input: s.t + 49835712 &* s.n,
+            pixels: 5625 &* s.n, channels: 32, gamma: s.p + 55504, beta: s.p + 55536, savedMean: s.f + 15504,
+            savedInvStd: s.f + 15536, activation: .identity, gradInput: s.t + 18540000 &* s.n, gradGamma: s.g + 55504,
+            gradBeta: s.g + 55536, pool: pool)
+        // features.2.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 18540000 &* s.n, input: s.t + 16200000 &* s.n,
+            weights: s.p + 49360, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32,
+            gradInput: s.t + 17280000 &* s.n, gradWeights: s.g + 49360, pool: pool)
+        // features.2.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 17280000 &* s.n, input: s.t + 15120000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46080, activation: .silu,
+            expandWeights: s.p + 47632, savedPooled: s.t + 56690192 &* s.n, savedHidden: s.t + 56692224 &* s.n,
+            savedScale: s.t + 56690384 &* s.n, gradInput: s.t + 16200000 &* s.n, gradReduceWeights: s.g + 46080,
+            gradReduceBias: s.g + 47616, gradExpandWeights: s.g + 47632, gradExpandBias: s.g + 49168, workspace: s.ws,
+            pool: pool)
+        // features.2.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16200000 &* s.n, input: s.t + 14040000 &* s.n,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 45312, beta: s.p + 45504, savedMean: s.f + 11664,
+            savedInvStd: s.f + 11856, activation: .silu, gradInput: s.t + 16200000 &* s.n, gradGamma: s.g + 45312,
+            gradBeta: s.g + 45504, pool: pool)
+        // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 13776, count: 1728)
+        // features.2.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 16200000 &* s.n, input: s.t + 12960000 &* s.n,
+            batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 75, outWidth: 75, weights: s.f + 12048, gradInput: s.t + 14040000 &* s.n,
+            gradWeights: s.f + 13776, pool: pool)
+        // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 13776, channels: 192, kernel: 3, into: s.g + 43584)
+        // features.2.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14040000 &* s.n, input: s.t + 11880000 &* s.n,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 42816, beta: s.p + 43008, savedMean: s.f + 11280,
+            savedInvStd: s.f + 11472, activation: .silu, gradInput: s.t + 14040000 &* s.n, gradGamma: s.g + 42816,
+            gradBeta: s.g + 43008, pool: pool)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14040000 &* s.n, input: s.t + 49655712 &* s.n,
+            weights: s.p + 36672, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
+            gradInput: s.t + 12960000 &* s.n, gradWeights: s.g + 36672, pool: pool)
+        // features.2.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 12960000 &* s.n, s.t + 18360000 &* s.n, count: 180000 &* s.n, pool: pool)
+    }
+
+    /// features.2.1 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
+    private func features_2_1_backward(_ s: TrainingStepContext) {
+        // features.2.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 12960000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 56692208 &* s.n : nil, batch: s.n, perImage: 180000,
+            gradBranch: s.t + 13140000 &* s.n, pool: pool)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13140000 &* s.n, input: s.t + 49475712 &* s.n,
+            pixels: 5625 &* s.n, channels: 32, gamma: s.p + 36544, beta: s.p + 36576, savedMean: s.f + 11216,
+            savedInvStd: s.f + 11248, activation: .identity, gradInput: s.t + 13140000 &* s.n, gradGamma: s.g + 36544,
+            gradBeta: s.g + 36576, pool: pool)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13140000 &* s.n, input: s.t + 10800000 &* s.n,
+            weights: s.p + 30400, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32,
+            gradInput: s.t + 11880000 &* s.n, gradWeights: s.g + 30400, pool: pool)
+        // features.2.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 11880000 &* s.n, input: s.t + 9720000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27120, activation: .silu,
+            expandWeights: s.p + 28672, savedPooled: s.t + 56689808 &* s.n, savedHidden: s.t + 56692192 &* s.n,
+            savedScale: s.t + 56690000 &* s.n, gradInput: s.t + 10800000 &* s.n, gradReduceWeights: s.g + 27120,
+            gradReduceBias: s.g + 28656, gradExpandWeights: s.g + 28672, gradExpandBias: s.g + 30208, workspace: s.ws,
+            pool: pool)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10800000 &* s.n, input: s.t + 8640000 &* s.n,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 26352, beta: s.p + 26544, savedMean: s.f + 7376,
+            savedInvStd: s.f + 7568, activation: .silu, gradInput: s.t + 10800000 &* s.n, gradGamma: s.g + 26352,
+            gradBeta: s.g + 26544, pool: pool)
+        // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 9488, count: 1728)
+        // features.2.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10800000 &* s.n, input: s.t + 7560000 &* s.n,
+            batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 75, outWidth: 75, weights: s.f + 7760, gradInput: s.t + 8640000 &* s.n, gradWeights: s.f + 9488,
+            pool: pool)
+        // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 9488, channels: 192, kernel: 3, into: s.g + 24624)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8640000 &* s.n, input: s.t + 6480000 &* s.n,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 23856, beta: s.p + 24048, savedMean: s.f + 6992,
+            savedInvStd: s.f + 7184, activation: .silu, gradInput: s.t + 8640000 &* s.n, gradGamma: s.g + 23856,
+            gradBeta: s.g + 24048, pool: pool)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8640000 &* s.n, input: s.t + 49295712 &* s.n,
+            weights: s.p + 17712, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
+            gradInput: s.t + 7290000 &* s.n, gradWeights: s.g + 17712, pool: pool)
+        // features.2.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 7290000 &* s.n, s.t + 12960000 &* s.n, count: 180000 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7290000 &* s.n, input: s.t + 49115712 &* s.n,
+            pixels: 5625 &* s.n, channels: 32, gamma: s.p + 17584, beta: s.p + 17616, savedMean: s.f + 6928,
+            savedInvStd: s.f + 6960, activation: .identity, gradInput: s.t + 7290000 &* s.n, gradGamma: s.g + 17584,
+            gradBeta: s.g + 17616, pool: pool)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 7290000 &* s.n, input: s.t + 26640000 &* s.n,
+            weights: s.p + 12976, pixels: 5625 &* s.n, inChannels: 144, outChannels: 32,
+            gradInput: s.t + 6480000 &* s.n, gradWeights: s.g + 12976, pool: pool)
+        // features.2.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t + 25830000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11088, activation: .silu,
+            expandWeights: s.p + 11968, savedPooled: s.t + 56690960 &* s.n, savedHidden: s.t + 56692176 &* s.n,
+            savedScale: s.t + 56691104 &* s.n, gradInput: s.t + 9720000 &* s.n, gradReduceWeights: s.g + 11088,
+            gradReduceBias: s.g + 11952, gradExpandWeights: s.g + 11968, gradExpandBias: s.g + 12832, workspace: s.ws,
+            pool: pool)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9720000 &* s.n, input: s.t + 25020000 &* s.n,
+            pixels: 5625 &* s.n, channels: 144, gamma: s.p + 10512, beta: s.p + 10656, savedMean: s.f + 4048,
+            savedInvStd: s.f + 4192, activation: .silu, gradInput: s.t + 9720000 &* s.n, gradGamma: s.g + 10512,
+            gradBeta: s.g + 10656, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 5632, count: 1296)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9720000 &* s.n, input: s.t + 3240000 &* s.n,
+            batch: s.n, height: 150, width: 150, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 75, outWidth: 75, weights: s.f + 4336, gradInput: s.t + 6480000 &* s.n, gradWeights: s.f + 5632,
+            pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 5632, channels: 144, kernel: 3, into: s.g + 9216)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t, pixels: 22500 &* s.n,
+            channels: 144, gamma: s.p + 8640, beta: s.p + 8784, savedMean: s.f + 3760, savedInvStd: s.f + 3904,
+            activation: .silu, gradInput: s.t + 6480000 &* s.n, gradGamma: s.g + 8640, gradBeta: s.g + 8784,
+            pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t + 30690000 &* s.n,
+            weights: s.p + 5184, pixels: 22500 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.t,
+            gradWeights: s.g + 5184, pool: pool)
+    }
+
+    /// features.1.1 backward: MBConv1 k3 s1: 150x150x24 -> 150x150x24, SE 24 -> 6 -> 24, identity shortcut
+    private func features_1_1_backward(_ s: TrainingStepContext) {
+        // features.1.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t,
+            keep: s.options.stochasticDepth ? s.t + 56692160 &* s.n : nil, batch: s.n, perImage: 540000,
+            gradBranch: s.t + 540000 &* s.n, pool: pool)
+        // features.1.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 540000 &* s.n, input: s.t + 30150000 &* s.n,
+            pixels: 22500 &* s.n, channels: 24, gamma: s.p + 5056, beta: s.p + 5088, savedMean: s.f + 3712,
+            savedInvStd: s.f + 3736, activation: .identity, gradInput: s.t + 540000 &* s.n, gradGamma: s.g + 5056,
+            gradBeta: s.g + 5088, pool: pool)
+        // features.1.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 540000 &* s.n, input: s.t + 29610000 &* s.n,
+            weights: s.p + 4480, pixels: 22500 &* s.n, inChannels: 24, outChannels: 24,
+            gradInput: s.t + 1080000 &* s.n, gradWeights: s.g + 4480, pool: pool)
+        // features.1.1.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1080000 &* s.n, input: s.t + 29070000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4144, activation: .silu,
+            expandWeights: s.p + 4304, savedPooled: s.t + 56691904 &* s.n, savedHidden: s.t + 56692144 &* s.n,
+            savedScale: s.t + 56691936 &* s.n, gradInput: s.t + 540000 &* s.n, gradReduceWeights: s.g + 4144,
+            gradReduceBias: s.g + 4288, gradExpandWeights: s.g + 4304, gradExpandBias: s.g + 4448, workspace: s.ws,
+            pool: pool)
+        // features.1.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 540000 &* s.n, input: s.t + 28530000 &* s.n,
+            pixels: 22500 &* s.n, channels: 24, gamma: s.p + 4016, beta: s.p + 4048, savedMean: s.f + 3232,
+            savedInvStd: s.f + 3256, activation: .silu, gradInput: s.t + 540000 &* s.n, gradGamma: s.g + 4016,
+            gradBeta: s.g + 4048, pool: pool)
+        // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3496, count: 216)
+        // features.1.1.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 540000 &* s.n, input: s.t + 27990000 &* s.n,
+            batch: s.n, height: 150, width: 150, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 150, outWidth: 150, weights: s.f + 3280, gradInput: s.t + 1080000 &* s.n,
+            gradWeights: s.f + 3496, pool: pool)
+        // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3496, channels: 24, kernel: 3, into: s.g + 3792)
+        // features.1.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1080000 &* s.n, s.t, count: 540000 &* s.n, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 150x150x40 -> 150x150x24, SE 40 -> 10 -> 40
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1080000 &* s.n, input: s.t + 27450000 &* s.n,
+            pixels: 22500 &* s.n, channels: 24, gamma: s.p + 3664, beta: s.p + 3696, savedMean: s.f + 3184,
+            savedInvStd: s.f + 3208, activation: .identity, gradInput: s.t + 1080000 &* s.n, gradGamma: s.g + 3664,
+            gradBeta: s.g + 3696, pool: pool)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1080000 &* s.n, input: s.t + 24120000 &* s.n,
+            weights: s.p + 2704, pixels: 22500 &* s.n, inChannels: 40, outChannels: 24, gradInput: s.t,
+            gradWeights: s.g + 2704, pool: pool)
+        // features.1.0.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 23220000 &* s.n, batch: s.n, pixels: 22500,
+            channels: 40, squeezeChannels: 10, reduceWeights: s.p + 1840, activation: .silu, expandWeights: s.p + 2256,
+            savedPooled: s.t + 56691568 &* s.n, savedHidden: s.t + 56692128 &* s.n, savedScale: s.t + 56691616 &* s.n,
+            gradInput: s.t + 900000 &* s.n, gradReduceWeights: s.g + 1840, gradReduceBias: s.g + 2240,
+            gradExpandWeights: s.g + 2256, gradExpandBias: s.g + 2656, workspace: s.ws, pool: pool)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 900000 &* s.n, input: s.t + 22320000 &* s.n,
+            pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1648, beta: s.p + 1696, savedMean: s.f + 2384,
+            savedInvStd: s.f + 2424, activation: .silu, gradInput: s.t + 900000 &* s.n, gradGamma: s.g + 1648,
+            gradBeta: s.g + 1696, pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2824, count: 360)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 900000 &* s.n, input: s.t + 21420000 &* s.n,
+            batch: s.n, height: 150, width: 150, channels: 40, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 150, outWidth: 150, weights: s.f + 2464, gradInput: s.t, gradWeights: s.f + 2824, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2824, channels: 40, kernel: 3, into: s.g + 1280)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 40 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 20520000 &* s.n,
+            pixels: 22500 &* s.n, channels: 40, gamma: s.p + 1088, beta: s.p + 1136, savedMean: s.f + 2304,
+            savedInvStd: s.f + 2344, activation: .silu, gradInput: s.t, gradGamma: s.g + 1088, gradBeta: s.g + 1136,
+            pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 300,
+            width: 300, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, outChannels: 40,
+            gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 1080, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 1088, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 1136, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 1280, count: 360, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 1648, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 1696, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.fc1.weight", offset: 1840, count: 400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc1.bias", offset: 2240, count: 10, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.1.fc2.weight", offset: 2256, count: 400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc2.bias", offset: 2656, count: 40, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.2.0.weight", offset: 2704, count: 960, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.weight", offset: 3664, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.bias", offset: 3696, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.0.weight", offset: 3792, count: 216, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.weight", offset: 4016, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.bias", offset: 4048, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.1.fc1.weight", offset: 4144, count: 144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc1.bias", offset: 4288, count: 6, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.1.fc2.weight", offset: 4304, count: 144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc2.bias", offset: 4448, count: 24, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.2.0.weight", offset: 4480, count: 576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.weight", offset: 5056, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.bias", offset: 5088, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 5184, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 8640, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 8784, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 9216, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 10512, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 10656, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.fc1.weight", offset: 11088, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc1.bias", offset: 11952, count: 6, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.2.fc2.weight", offset: 11968, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc2.bias", offset: 12832, count: 144, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.3.0.weight", offset: 12976, count: 4608, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.weight", offset: 17584, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.bias", offset: 17616, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.0.weight", offset: 17712, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.weight", offset: 23856, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.bias", offset: 24048, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.0.weight", offset: 24624, count: 1728, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.weight", offset: 26352, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.bias", offset: 26544, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.fc1.weight", offset: 27120, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc1.bias", offset: 28656, count: 8, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.2.fc2.weight", offset: 28672, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc2.bias", offset: 30208, count: 192, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.3.0.weight", offset: 30400, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.weight", offset: 36544, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.bias", offset: 36576, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.0.weight", offset: 36672, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.weight", offset: 42816, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.bias", offset: 43008, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.0.weight", offset: 43584, count: 1728, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.weight", offset: 45312, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.bias", offset: 45504, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.fc1.weight", offset: 46080, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc1.bias", offset: 47616, count: 8, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.2.fc2.weight", offset: 47632, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc2.bias", offset: 49168, count: 192, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.3.0.weight", offset: 49360, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.weight", offset: 55504, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.bias", offset: 55536, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 55632, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 61776, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 61968, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 62544, count: 4800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 67344, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 67536, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.fc1.weight", offset: 68112, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc1.bias", offset: 69648, count: 8, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.2.fc2.weight", offset: 69664, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc2.bias", offset: 71200, count: 192, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.3.0.weight", offset: 71392, count: 9216, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.weight", offset: 80608, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.bias", offset: 80656, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.0.weight", offset: 80800, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.weight", offset: 94624, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.bias", offset: 94912, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.0.weight", offset: 95776, count: 7200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.weight", offset: 102976, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.bias", offset: 103264, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.fc1.weight", offset: 104128, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc1.bias", offset: 107584, count: 12, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.2.fc2.weight", offset: 107600, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc2.bias", offset: 111056, count: 288, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.3.0.weight", offset: 111344, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.weight", offset: 125168, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.bias", offset: 125216, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.0.weight", offset: 125360, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.weight", offset: 139184, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.bias", offset: 139472, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.0.weight", offset: 140336, count: 7200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.weight", offset: 147536, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.bias", offset: 147824, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.fc1.weight", offset: 148688, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc1.bias", offset: 152144, count: 12, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.2.fc2.weight", offset: 152160, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc2.bias", offset: 155616, count: 288, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.3.0.weight", offset: 155904, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.weight", offset: 169728, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.bias", offset: 169776, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 169920, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 183744, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 184032, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 184896, count: 2592, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 187488, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 187776, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.fc1.weight", offset: 188640, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc1.bias", offset: 192096, count: 12, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.2.fc2.weight", offset: 192112, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc2.bias", offset: 195568, count: 288, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.3.0.weight", offset: 195856, count: 27648, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.weight", offset: 223504, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.bias", offset: 223600, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 223888, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 279184, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 279760, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 281488, count: 5184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 286672, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 287248, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.fc1.weight", offset: 288976, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc1.bias", offset: 302800, count: 24, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.2.fc2.weight", offset: 302832, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc2.bias", offset: 316656, count: 576, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.3.0.weight", offset: 317232, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.weight", offset: 372528, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.bias", offset: 372624, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.0.weight", offset: 372912, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.weight", offset: 428208, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.bias", offset: 428784, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.0.weight", offset: 430512, count: 5184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.weight", offset: 435696, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.bias", offset: 436272, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.fc1.weight", offset: 438000, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc1.bias", offset: 451824, count: 24, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.2.fc2.weight", offset: 451856, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc2.bias", offset: 465680, count: 576, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.3.0.weight", offset: 466256, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.weight", offset: 521552, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.bias", offset: 521648, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.0.weight", offset: 521936, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.weight", offset: 577232, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.bias", offset: 577808, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.0.weight", offset: 579536, count: 5184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.weight", offset: 584720, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.bias", offset: 585296, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.fc1.weight", offset: 587024, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc1.bias", offset: 600848, count: 24, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.2.fc2.weight", offset: 600880, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc2.bias", offset: 614704, count: 576, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.3.0.weight", offset: 615280, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.weight", offset: 670576, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.bias", offset: 670672, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.0.weight", offset: 670960, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.weight", offset: 726256, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.bias", offset: 726832, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.0.weight", offset: 728560, count: 5184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.weight", offset: 733744, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.bias", offset: 734320, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.2.fc1.weight", offset: 736048, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.2.fc1.bias", offset: 749872, count: 24, kind: .bias),
+        ParameterSlot(name: "features.4.4.block.2.fc2.weight", offset: 749904, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.2.fc2.bias", offset: 763728, count: 576, kind: .bias),
+        ParameterSlot(name: "features.4.4.block.3.0.weight", offset: 764304, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.3.1.weight", offset: 819600, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.3.1.bias", offset: 819696, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 819984, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 875280, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 875856, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 877584, count: 14400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 891984, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 892560, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.fc1.weight", offset: 894288, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc1.bias", offset: 908112, count: 24, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.2.fc2.weight", offset: 908144, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc2.bias", offset: 921968, count: 576, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.3.0.weight", offset: 922544, count: 78336, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.weight", offset: 1000880, count: 136, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.bias", offset: 1001024, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 1001456, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 1112432, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 1113248, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 1115696, count: 20400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 1136096, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 1136912, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.fc1.weight", offset: 1139360, count: 27744, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc1.bias", offset: 1167104, count: 34, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.2.fc2.weight", offset: 1167152, count: 27744, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc2.bias", offset: 1194896, count: 816, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.3.0.weight", offset: 1195712, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.weight", offset: 1306688, count: 136, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.bias", offset: 1306832, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.0.weight", offset: 1307264, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.weight", offset: 1418240, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.bias", offset: 1419056, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.0.weight", offset: 1421504, count: 20400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.weight", offset: 1441904, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.bias", offset: 1442720, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.fc1.weight", offset: 1445168, count: 27744, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc1.bias", offset: 1472912, count: 34, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.2.fc2.weight", offset: 1472960, count: 27744, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc2.bias", offset: 1500704, count: 816, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.3.0.weight", offset: 1501520, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.weight", offset: 1612496, count: 136, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.bias", offset: 1612640, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.0.weight", offset: 1613072, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.weight", offset: 1724048, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.bias", offset: 1724864, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.0.weight", offset: 1727312, count: 20400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.weight", offset: 1747712, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.bias", offset: 1748528, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.fc1.weight", offset: 1750976, count: 27744, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc1.bias", offset: 1778720, count: 34, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.2.fc2.weight", offset: 1778768, count: 27744, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc2.bias", offset: 1806512, count: 816, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.3.0.weight", offset: 1807328, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.weight", offset: 1918304, count: 136, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.bias", offset: 1918448, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.0.weight", offset: 1918880, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.weight", offset: 2029856, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.bias", offset: 2030672, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.0.weight", offset: 2033120, count: 20400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.weight", offset: 2053520, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.bias", offset: 2054336, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.2.fc1.weight", offset: 2056784, count: 27744, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.2.fc1.bias", offset: 2084528, count: 34, kind: .bias),
+        ParameterSlot(name: "features.5.4.block.2.fc2.weight", offset: 2084576, count: 27744, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.2.fc2.bias", offset: 2112320, count: 816, kind: .bias),
+        ParameterSlot(name: "features.5.4.block.3.0.weight", offset: 2113136, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.3.1.weight", offset: 2224112, count: 136, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.3.1.bias", offset: 2224256, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 2224688, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 2335664, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 2336480, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 2338928, count: 20400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 2359328, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 2360144, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.fc1.weight", offset: 2362592, count: 27744, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc1.bias", offset: 2390336, count: 34, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.2.fc2.weight", offset: 2390384, count: 27744, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc2.bias", offset: 2418128, count: 816, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.3.0.weight", offset: 2418944, count: 189312, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.weight", offset: 2608256, count: 232, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.bias", offset: 2608496, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 2609216, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 2932160, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 2933552, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 2937728, count: 34800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 2972528, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 2973920, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.fc1.weight", offset: 2978096, count: 80736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc1.bias", offset: 3058832, count: 58, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.2.fc2.weight", offset: 3058896, count: 80736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc2.bias", offset: 3139632, count: 1392, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.3.0.weight", offset: 3141024, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.weight", offset: 3463968, count: 232, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.bias", offset: 3464208, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.0.weight", offset: 3464928, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.weight", offset: 3787872, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.bias", offset: 3789264, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.0.weight", offset: 3793440, count: 34800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.weight", offset: 3828240, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.bias", offset: 3829632, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.fc1.weight", offset: 3833808, count: 80736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc1.bias", offset: 3914544, count: 58, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.2.fc2.weight", offset: 3914608, count: 80736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc2.bias", offset: 3995344, count: 1392, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.3.0.weight", offset: 3996736, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.weight", offset: 4319680, count: 232, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.bias", offset: 4319920, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.0.weight", offset: 4320640, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.weight", offset: 4643584, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.bias", offset: 4644976, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.0.weight", offset: 4649152, count: 34800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.weight", offset: 4683952, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.bias", offset: 4685344, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.fc1.weight", offset: 4689520, count: 80736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc1.bias", offset: 4770256, count: 58, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.2.fc2.weight", offset: 4770320, count: 80736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc2.bias", offset: 4851056, count: 1392, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.3.0.weight", offset: 4852448, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.weight", offset: 5175392, count: 232, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.bias", offset: 5175632, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.0.weight", offset: 5176352, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.weight", offset: 5499296, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.bias", offset: 5500688, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.0.weight", offset: 5504864, count: 34800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.weight", offset: 5539664, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.bias", offset: 5541056, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.fc1.weight", offset: 5545232, count: 80736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc1.bias", offset: 5625968, count: 58, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.2.fc2.weight", offset: 5626032, count: 80736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc2.bias", offset: 5706768, count: 1392, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.3.0.weight", offset: 5708160, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.weight", offset: 6031104, count: 232, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.bias", offset: 6031344, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.0.weight", offset: 6032064, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.weight", offset: 6355008, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.bias", offset: 6356400, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.0.weight", offset: 6360576, count: 34800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.weight", offset: 6395376, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.bias", offset: 6396768, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.2.fc1.weight", offset: 6400944, count: 80736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.2.fc1.bias", offset: 6481680, count: 58, kind: .bias),
+        ParameterSlot(name: "features.6.5.block.2.fc2.weight", offset: 6481744, count: 80736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.2.fc2.bias", offset: 6562480, count: 1392, kind: .bias),
+        ParameterSlot(name: "features.6.5.block.3.0.weight", offset: 6563872, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.3.1.weight", offset: 6886816, count: 232, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.3.1.bias", offset: 6887056, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 6887776, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 7210720, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 7212112, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 7216288, count: 12528, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 7228816, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 7230208, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.fc1.weight", offset: 7234384, count: 80736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc1.bias", offset: 7315120, count: 58, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.2.fc2.weight", offset: 7315184, count: 80736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc2.bias", offset: 7395920, count: 1392, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.3.0.weight", offset: 7397312, count: 534528, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.weight", offset: 7931840, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.bias", offset: 7932224, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.0.weight", offset: 7933376, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.weight", offset: 8818112, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.bias", offset: 8820416, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.0.weight", offset: 8827328, count: 20736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.weight", offset: 8848064, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.bias", offset: 8850368, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.2.fc1.weight", offset: 8857280, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc1.bias", offset: 9078464, count: 96, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.2.fc2.weight", offset: 9078560, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc2.bias", offset: 9299744, count: 2304, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.3.0.weight", offset: 9302048, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.weight", offset: 10186784, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.bias", offset: 10187168, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 10188320, count: 589824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 10778144, count: 1536, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 10779680, count: 1536, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 10784288, count: 1536000, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 12320288, count: 1000, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 1184, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 1232, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 1744, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 1792, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_mean", offset: 3728, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_var", offset: 3760, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_mean", offset: 4080, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_var", offset: 4112, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_mean", offset: 5120, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_var", offset: 5152, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 8928, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 9072, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 10800, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 10944, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_mean", offset: 17648, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_var", offset: 17680, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_mean", offset: 24240, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_var", offset: 24432, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_mean", offset: 26736, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_var", offset: 26928, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_mean", offset: 36608, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_var", offset: 36640, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_mean", offset: 43200, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_var", offset: 43392, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_mean", offset: 45696, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_var", offset: 45888, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_mean", offset: 55568, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_var", offset: 55600, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 62160, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 62352, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 67728, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 67920, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_mean", offset: 80704, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_var", offset: 80752, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_mean", offset: 95200, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_var", offset: 95488, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_mean", offset: 103552, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_var", offset: 103840, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_mean", offset: 125264, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_var", offset: 125312, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_mean", offset: 139760, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_var", offset: 140048, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_mean", offset: 148112, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_var", offset: 148400, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_mean", offset: 169824, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_var", offset: 169872, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 184320, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 184608, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 188064, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 188352, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_mean", offset: 223696, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_var", offset: 223792, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 280336, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 280912, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 287824, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 288400, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_mean", offset: 372720, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_var", offset: 372816, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_mean", offset: 429360, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_var", offset: 429936, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_mean", offset: 436848, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_var", offset: 437424, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_mean", offset: 521744, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_var", offset: 521840, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_mean", offset: 578384, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_var", offset: 578960, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_mean", offset: 585872, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_var", offset: 586448, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_mean", offset: 670768, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_var", offset: 670864, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_mean", offset: 727408, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_var", offset: 727984, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_mean", offset: 734896, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_var", offset: 735472, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.3.1.running_mean", offset: 819792, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.3.1.running_var", offset: 819888, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 876432, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 877008, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 893136, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 893712, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_mean", offset: 1001168, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_var", offset: 1001312, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 1114064, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 1114880, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 1137728, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 1138544, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_mean", offset: 1306976, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_var", offset: 1307120, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_mean", offset: 1419872, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_var", offset: 1420688, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_mean", offset: 1443536, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_var", offset: 1444352, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_mean", offset: 1612784, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_var", offset: 1612928, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_mean", offset: 1725680, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_var", offset: 1726496, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_mean", offset: 1749344, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_var", offset: 1750160, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_mean", offset: 1918592, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_var", offset: 1918736, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_mean", offset: 2031488, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_var", offset: 2032304, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_mean", offset: 2055152, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_var", offset: 2055968, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.3.1.running_mean", offset: 2224400, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.3.1.running_var", offset: 2224544, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 2337296, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 2338112, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 2360960, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 2361776, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_mean", offset: 2608736, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_var", offset: 2608976, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 2934944, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 2936336, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 2975312, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 2976704, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_mean", offset: 3464448, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_var", offset: 3464688, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_mean", offset: 3790656, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_var", offset: 3792048, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_mean", offset: 3831024, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_var", offset: 3832416, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_mean", offset: 4320160, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_var", offset: 4320400, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_mean", offset: 4646368, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_var", offset: 4647760, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_mean", offset: 4686736, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_var", offset: 4688128, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_mean", offset: 5175872, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_var", offset: 5176112, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_mean", offset: 5502080, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_var", offset: 5503472, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_mean", offset: 5542448, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_var", offset: 5543840, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_mean", offset: 6031584, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_var", offset: 6031824, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_mean", offset: 6357792, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_var", offset: 6359184, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_mean", offset: 6398160, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_var", offset: 6399552, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.3.1.running_mean", offset: 6887296, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.3.1.running_var", offset: 6887536, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 7213504, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 7214896, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 7231600, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 7232992, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_mean", offset: 7932608, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_var", offset: 7932992, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_mean", offset: 8822720, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_var", offset: 8825024, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_mean", offset: 8852672, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_var", offset: 8854976, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_mean", offset: 10187552, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_var", offset: 10187936, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 10781216, count: 1536, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 10782752, count: 1536, kind: .batchNormBias),
+    ]
+}

@@ -1737,3 +1737,3766 @@ extension EfficientNetB4 {
             """#),
     ]
 }
+
+/// EfficientNetB4 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 118,613,616 floats per image (saved activations and gradients, packed by lifetime); parameters: 19,467,296 floats.
+public final class EfficientNetB4Training: TrainableModel {
+    public static let descriptor = EfficientNetB4.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 19467296,
+        arenaFloatsPerImage: 118613616, fixedFloats: 1239232)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 2688, squeezeChannels: 112))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 118613616 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 118613616 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 19467296)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_1_1_forward(s)
+        try features_2_0_forward(s)
+        try features_2_1_forward(s)
+        try features_2_2_forward(s)
+        try features_2_3_forward(s)
+        try features_3_0_forward(s)
+        try features_3_1_forward(s)
+        try features_3_2_forward(s)
+        try features_3_3_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_4_2_forward(s)
+        try features_4_3_forward(s)
+        try features_4_4_forward(s)
+        try features_4_5_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_5_2_forward(s)
+        try features_5_3_forward(s)
+        try features_5_4_forward(s)
+        try features_5_5_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_6_2_forward(s)
+        try features_6_3_forward(s)
+        try features_6_4_forward(s)
+        try features_6_5_forward(s)
+        try features_6_6_forward(s)
+        try features_6_7_forward(s)
+        try features_7_0_forward(s)
+        try features_7_1_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_1_backward(s)
+        features_7_0_backward(s)
+        features_6_7_backward(s)
+        features_6_6_backward(s)
+        features_6_5_backward(s)
+        features_6_4_backward(s)
+        features_6_3_backward(s)
+        features_6_2_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_5_backward(s)
+        features_5_4_backward(s)
+        features_5_3_backward(s)
+        features_5_2_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_5_backward(s)
+        features_4_4_backward(s)
+        features_4_3_backward(s)
+        features_4_2_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_3_backward(s)
+        features_3_2_backward(s)
+        features_3_1_backward(s)
+        features_3_0_backward(s)
+        features_2_3_backward(s)
+        features_2_2_backward(s)
+        features_2_1_backward(s)
+        features_2_0_backward(s)
+        features_1_1_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 48 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 380, 380] (NCHW) -> [n, 190, 190, 48]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 380, width: 380, kernel: 3, stride: 2,
+            padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.p, bias: s.f, outChannels: 48,
+            activation: .identity, output: s.t + 15595200 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15595200 &* s.n, pixels: 36100 &* s.n, channels: 48,
+            gamma: s.p + 1296, beta: s.p + 1344, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 17328000 &* s.n, savedMean: s.f + 2688, savedInvStd: s.f + 2736, runningMean: s.p + 1392,
+            runningVar: s.p + 1440, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 190x190x48 -> 190x190x24, SE 48 -> 12 -> 48
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][48]
+        WeightPrep.depthwiseWeights(s.p + 1488, channels: 48, kernel: 3, into: s.f + 2880)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 190, 190, 48] -> [n, 190, 190, 48]
+        Kernels.depthwiseConv(input: s.t + 17328000 &* s.n, batch: s.n, height: 190, width: 190, channels: 48,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 2880, bias: s.f,
+            activation: .identity, output: s.t + 19060800 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19060800 &* s.n, pixels: 36100 &* s.n, channels: 48,
+            gamma: s.p + 1920, beta: s.p + 1968, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 20793600 &* s.n, savedMean: s.f + 2784, savedInvStd: s.f + 2832, runningMean: s.p + 2016,
+            runningVar: s.p + 2064, pool: pool)
+        // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 on [n, 190, 190, 48]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 20793600 &* s.n, output: s.t + 22526400 &* s.n,
+            batch: s.n, pixels: 36100, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112,
+            reduceBias: s.p + 2688, activation: .silu, expandWeights: s.p + 2704, expandBias: s.p + 3280,
+            savedPooled: s.t + 118612512 &* s.n, savedHidden: s.t + 118613104 &* s.n,
+            savedScale: s.t + 118612560 &* s.n, pool: pool)
+        // features.1.0.block.2 project conv 1x1, [n, 190, 190, 48] -> [n, 190, 190, 24]
+        Kernels.pointwiseConv(input: s.t + 22526400 &* s.n, pixels: 36100 &* s.n, inChannels: 48, weights: s.p + 3328,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 54150000 &* s.n,
+            pool: pool)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 54150000 &* s.n, pixels: 36100 &* s.n, channels: 24,
+            gamma: s.p + 4480, beta: s.p + 4512, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 55016400 &* s.n, savedMean: s.f + 3744, savedInvStd: s.f + 3768, runningMean: s.p + 4544,
+            runningVar: s.p + 4576, pool: pool)
+    }
+
+    /// features.1.1 forward: MBConv1 k3 s1: 190x190x24 -> 190x190x24, SE 24 -> 6 -> 24, identity shortcut
+    private func features_1_1_forward(_ s: TrainingStepContext) throws {
+        // features.1.1.block.0 depthwise weights to the kernel layout [3][3][24]
+        WeightPrep.depthwiseWeights(s.p + 4608, channels: 24, kernel: 3, into: s.f + 3840)
+        // features.1.1.block.0 depthwise 3x3/1, [n, 190, 190, 24] -> [n, 190, 190, 24]
+        Kernels.depthwiseConv(input: s.t + 55016400 &* s.n, batch: s.n, height: 190, width: 190, channels: 24,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 3840, bias: s.f,
+            activation: .identity, output: s.t + 55882800 &* s.n, pool: pool)
+        // features.1.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 55882800 &* s.n, pixels: 36100 &* s.n, channels: 24,
+            gamma: s.p + 4832, beta: s.p + 4864, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 56749200 &* s.n, savedMean: s.f + 3792, savedInvStd: s.f + 3816, runningMean: s.p + 4896,
+            runningVar: s.p + 4928, pool: pool)
+        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 190, 190, 24]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 56749200 &* s.n, output: s.t + 57615600 &* s.n,
+            batch: s.n, pixels: 36100, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960,
+            reduceBias: s.p + 5104, activation: .silu, expandWeights: s.p + 5120, expandBias: s.p + 5264,
+            savedPooled: s.t + 118612848 &* s.n, savedHidden: s.t + 118613120 &* s.n,
+            savedScale: s.t + 118612880 &* s.n, pool: pool)
+        // features.1.1.block.2 project conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 24]
+        Kernels.pointwiseConv(input: s.t + 57615600 &* s.n, pixels: 36100 &* s.n, inChannels: 24, weights: s.p + 5296,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 58482000 &* s.n,
+            pool: pool)
+        // features.1.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 58482000 &* s.n, pixels: 36100 &* s.n, channels: 24,
+            gamma: s.p + 5872, beta: s.p + 5904, eps: 1e-05, momentum: 0.1, activation: .identity, output: s.t,
+            savedMean: s.f + 4272, savedInvStd: s.f + 4296, runningMean: s.p + 5936, runningVar: s.p + 5968,
+            pool: pool)
+        // features.1.1 stochastic depth: keep each image's branch with probability 0.99375
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.00625, into: s.t + 118613136 &* s.n,
+                random: &random)
+        }
+        // features.1.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 55016400 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 118613136 &* s.n : nil, batch: s.n, perImage: 866400,
+            output: s.t + 59348400 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 190, 190, 24] -> [n, 190, 190, 144]
+        Kernels.pointwiseConv(input: s.t + 59348400 &* s.n, pixels: 36100 &* s.n, inChannels: 24, weights: s.p + 6000,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456,
+            beta: s.p + 9600, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 5198400 &* s.n,
+            savedMean: s.f + 4320, savedInvStd: s.f + 4464, runningMean: s.p + 9744, runningVar: s.p + 9888,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 10032, channels: 144, kernel: 3, into: s.f + 4896)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]
+        Kernels.depthwiseConv(input: s.t + 5198400 &* s.n, batch: s.n, height: 190, width: 190, channels: 144,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 4896, bias: s.f,
+            activation: .identity, output: s.t + 50251200 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 50251200 &* s.n, pixels: 9025 &* s.n, channels: 144,
+            gamma: s.p + 11328, beta: s.p + 11472, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 51550800 &* s.n, savedMean: s.f + 4608, savedInvStd: s.f + 4752, runningMean: s.p + 11616,
+            runningVar: s.p + 11760, pool: pool)
+        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 95, 95, 144]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 51550800 &* s.n, output: s.t + 52850400 &* s.n,
+            batch: s.n, pixels: 9025, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11904,
+            reduceBias: s.p + 12768, activation: .silu, expandWeights: s.p + 12784, expandBias: s.p + 13648,
+            savedPooled: s.t + 118612144 &* s.n, savedHidden: s.t + 118613152 &* s.n,
+            savedScale: s.t + 118612288 &* s.n, pool: pool)
+        // features.2.0.block.3 project conv 1x1, [n, 95, 95, 144] -> [n, 95, 95, 32]
+        Kernels.pointwiseConv(input: s.t + 52850400 &* s.n, pixels: 9025 &* s.n, inChannels: 144, weights: s.p + 13792,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 102184464 &* s.n,
+            pool: pool)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 102184464 &* s.n, pixels: 9025 &* s.n, channels: 32,
+            gamma: s.p + 18400, beta: s.p + 18432, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 102473264 &* s.n, savedMean: s.f + 7488, savedInvStd: s.f + 7520, runningMean: s.p + 18464,
+            runningVar: s.p + 18496, pool: pool)
+    }
+
+    /// features.2.1 forward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
+    private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        Kernels.pointwiseConv(input: s.t + 102473264 &* s.n, pixels: 9025 &* s.n, inChannels: 32, weights: s.p + 18528,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 10396800 &* s.n,
+            pool: pool)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 10396800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            gamma: s.p + 24672, beta: s.p + 24864, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 12129600 &* s.n, savedMean: s.f + 7552, savedInvStd: s.f + 7744, runningMean: s.p + 25056,
+            runningVar: s.p + 25248, pool: pool)
+        // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
+        WeightPrep.depthwiseWeights(s.p + 25440, channels: 192, kernel: 3, into: s.f + 8320)
+        // features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
+        Kernels.depthwiseConv(input: s.t + 12129600 &* s.n, batch: s.n, height: 95, width: 95, channels: 192,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 8320, bias: s.f,
+            activation: .identity, output: s.t + 13862400 &* s.n, pool: pool)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13862400 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            gamma: s.p + 27168, beta: s.p + 27360, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 24259200 &* s.n, savedMean: s.f + 7936, savedInvStd: s.f + 8128, runningMean: s.p + 27552,
+            runningVar: s.p + 27744, pool: pool)
+        // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24259200 &* s.n, output: s.t + 25992000 &* s.n,
+            batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27936,
+            reduceBias: s.p + 29472, activation: .silu, expandWeights: s.p + 29488, expandBias: s.p + 31024,
+            savedPooled: s.t + 118610608 &* s.n, savedHidden: s.t + 118613168 &* s.n,
+            savedScale: s.t + 118610800 &* s.n, pool: pool)
+        // features.2.1.block.3 project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        Kernels.pointwiseConv(input: s.t + 25992000 &* s.n, pixels: 9025 &* s.n, inChannels: 192, weights: s.p + 31216,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 102762064 &* s.n,
+            pool: pool)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 102762064 &* s.n, pixels: 9025 &* s.n, channels: 32,
+            gamma: s.p + 37360, beta: s.p + 37392, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 27724800 &* s.n, savedMean: s.f + 11776, savedInvStd: s.f + 11808, runningMean: s.p + 37424,
+            runningVar: s.p + 37456, pool: pool)
+        // features.2.1 stochastic depth: keep each image's branch with probability 0.98125
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.018750000000000003,
+                into: s.t + 118613184 &* s.n, random: &random)
+        }
+        // features.2.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 102473264 &* s.n, branch: s.t + 27724800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613184 &* s.n : nil, batch: s.n, perImage: 288800,
+            output: s.t + 103050864 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 forward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
+    private func features_2_2_forward(_ s: TrainingStepContext) throws {
+        // features.2.2.block.0 expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        Kernels.pointwiseConv(input: s.t + 103050864 &* s.n, pixels: 9025 &* s.n, inChannels: 32, weights: s.p + 37488,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 27724800 &* s.n,
+            pool: pool)
+        // features.2.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 27724800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            gamma: s.p + 43632, beta: s.p + 43824, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 29457600 &* s.n, savedMean: s.f + 11840, savedInvStd: s.f + 12032, runningMean: s.p + 44016,
+            runningVar: s.p + 44208, pool: pool)
+        // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
+        WeightPrep.depthwiseWeights(s.p + 44400, channels: 192, kernel: 3, into: s.f + 12608)
+        // features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
+        Kernels.depthwiseConv(input: s.t + 29457600 &* s.n, batch: s.n, height: 95, width: 95, channels: 192,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 12608, bias: s.f,
+            activation: .identity, output: s.t + 31190400 &* s.n, pool: pool)
+        // features.2.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 31190400 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            gamma: s.p + 46128, beta: s.p + 46320, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 32923200 &* s.n, savedMean: s.f + 12224, savedInvStd: s.f + 12416, runningMean: s.p + 46512,
+            runningVar: s.p + 46704, pool: pool)
+        // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 32923200 &* s.n, output: s.t + 34656000 &* s.n,
+            batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46896,
+            reduceBias: s.p + 48432, activation: .silu, expandWeights: s.p + 48448, expandBias: s.p + 49984,
+            savedPooled: s.t + 118610992 &* s.n, savedHidden: s.t + 118613200 &* s.n,
+            savedScale: s.t + 118611184 &* s.n, pool: pool)
+        // features.2.2.block.3 project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        Kernels.pointwiseConv(input: s.t + 34656000 &* s.n, pixels: 9025 &* s.n, inChannels: 192, weights: s.p + 50176,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 103339664 &* s.n,
+            pool: pool)
+        // features.2.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 103339664 &* s.n, pixels: 9025 &* s.n, channels: 32,
+            gamma: s.p + 56320, beta: s.p + 56352, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 36388800 &* s.n, savedMean: s.f + 16064, savedInvStd: s.f + 16096, runningMean: s.p + 56384,
+            runningVar: s.p + 56416, pool: pool)
+        // features.2.2 stochastic depth: keep each image's branch with probability 0.975
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.t + 118613216 &* s.n,
+                random: &random)
+        }
+        // features.2.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 103050864 &* s.n, branch: s.t + 36388800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613216 &* s.n : nil, batch: s.n, perImage: 288800,
+            output: s.t + 103628464 &* s.n, pool: pool)
+    }
+
+    /// features.2.3 forward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
+    private func features_2_3_forward(_ s: TrainingStepContext) throws {
+        // features.2.3.block.0 expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        Kernels.pointwiseConv(input: s.t + 103628464 &* s.n, pixels: 9025 &* s.n, inChannels: 32, weights: s.p + 56448,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 36388800 &* s.n,
+            pool: pool)
+        // features.2.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 36388800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            gamma: s.p + 62592, beta: s.p + 62784, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 38121600 &* s.n, savedMean: s.f + 16128, savedInvStd: s.f + 16320, runningMean: s.p + 62976,
+            runningVar: s.p + 63168, pool: pool)
+        // features.2.3.block.1 depthwise weights to the kernel layout [3][3][192]
+        WeightPrep.depthwiseWeights(s.p + 63360, channels: 192, kernel: 3, into: s.f + 16896)
+        // features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
+        Kernels.depthwiseConv(input: s.t + 38121600 &* s.n, batch: s.n, height: 95, width: 95, channels: 192,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 16896, bias: s.f,
+            activation: .identity, output: s.t + 39854400 &* s.n, pool: pool)
+        // features.2.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 39854400 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            gamma: s.p + 65088, beta: s.p + 65280, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 41587200 &* s.n, savedMean: s.f + 16512, savedInvStd: s.f + 16704, runningMean: s.p + 65472,
+            runningVar: s.p + 65664, pool: pool)
+        // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 41587200 &* s.n, output: s.t + 43320000 &* s.n,
+            batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 65856,
+            reduceBias: s.p + 67392, activation: .silu, expandWeights: s.p + 67408, expandBias: s.p + 68944,
+            savedPooled: s.t + 118611376 &* s.n, savedHidden: s.t + 118613232 &* s.n,
+            savedScale: s.t + 118611568 &* s.n, pool: pool)
+        // features.2.3.block.3 project conv 1x1, [n, 95, 95, 192] -> [n, 95, 95, 32]
+        Kernels.pointwiseConv(input: s.t + 43320000 &* s.n, pixels: 9025 &* s.n, inChannels: 192, weights: s.p + 69136,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 103917264 &* s.n,
+            pool: pool)
+        // features.2.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 103917264 &* s.n, pixels: 9025 &* s.n, channels: 32,
+            gamma: s.p + 75280, beta: s.p + 75312, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 45052800 &* s.n, savedMean: s.f + 20352, savedInvStd: s.f + 20384, runningMean: s.p + 75344,
+            runningVar: s.p + 75376, pool: pool)
+        // features.2.3 stochastic depth: keep each image's branch with probability 0.96875
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03125, into: s.t + 118613248 &* s.n,
+                random: &random)
+        }
+        // features.2.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 103628464 &* s.n, branch: s.t + 45052800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613248 &* s.n : nil, batch: s.n, perImage: 288800,
+            output: s.t + 104206064 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 95, 95, 32] -> [n, 95, 95, 192]
+        Kernels.pointwiseConv(input: s.t + 104206064 &* s.n, pixels: 9025 &* s.n, inChannels: 32, weights: s.p + 75408,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 45052800 &* s.n,
+            pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 45052800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+            gamma: s.p + 81552, beta: s.p + 81744, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 46785600 &* s.n, savedMean: s.f + 20416, savedInvStd: s.f + 20608, runningMean: s.p + 81936,
+            runningVar: s.p + 82128, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
+        WeightPrep.depthwiseWeights(s.p + 82320, channels: 192, kernel: 5, into: s.f + 21184)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]
+        Kernels.depthwiseConv(input: s.t + 46785600 &* s.n, batch: s.n, height: 95, width: 95, channels: 192,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 21184, bias: s.f,
+            activation: .identity, output: s.t + 87309840 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 87309840 &* s.n, pixels: 2304 &* s.n, channels: 192,
+            gamma: s.p + 87120, beta: s.p + 87312, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 87752208 &* s.n, savedMean: s.f + 20800, savedInvStd: s.f + 20992, runningMean: s.p + 87504,
+            runningVar: s.p + 87696, pool: pool)
+        // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 48, 48, 192]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 87752208 &* s.n, output: s.t + 88194576 &* s.n,
+            batch: s.n, pixels: 2304, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 87888,
+            reduceBias: s.p + 89424, activation: .silu, expandWeights: s.p + 89440, expandBias: s.p + 90976,
+            savedPooled: s.t + 118611760 &* s.n, savedHidden: s.t + 50251184 &* s.n,
+            savedScale: s.t + 118611952 &* s.n, pool: pool)
+        // features.3.0.block.3 project conv 1x1, [n, 48, 48, 192] -> [n, 48, 48, 56]
+        Kernels.pointwiseConv(input: s.t + 88194576 &* s.n, pixels: 2304 &* s.n, inChannels: 192, weights: s.p + 91168,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 115010320 &* s.n,
+            pool: pool)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 115010320 &* s.n, pixels: 2304 &* s.n, channels: 56,
+            gamma: s.p + 101920, beta: s.p + 101984, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 115139344 &* s.n, savedMean: s.f + 30784, savedInvStd: s.f + 30840,
+            runningMean: s.p + 102048, runningVar: s.p + 102112, pool: pool)
+    }
+
+    /// features.3.1 forward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        Kernels.pointwiseConv(input: s.t + 115139344 &* s.n, pixels: 2304 &* s.n, inChannels: 56,
+            weights: s.p + 102176, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+            output: s.t + 48518400 &* s.n, pool: pool)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 48518400 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            gamma: s.p + 120992, beta: s.p + 121328, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 49292544 &* s.n, savedMean: s.f + 30896, savedInvStd: s.f + 31232, runningMean: s.p + 121664,
+            runningVar: s.p + 122000, pool: pool)
+        // features.3.1.block.1 depthwise weights to the kernel layout [5][5][336]
+        WeightPrep.depthwiseWeights(s.p + 122336, channels: 336, kernel: 5, into: s.f + 32240)
+        // features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
+        Kernels.depthwiseConv(input: s.t + 49292544 &* s.n, batch: s.n, height: 48, width: 48, channels: 336,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 32240, bias: s.f,
+            activation: .identity, output: s.t + 60214800 &* s.n, pool: pool)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 60214800 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            gamma: s.p + 130736, beta: s.p + 131072, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 60988944 &* s.n, savedMean: s.f + 31568, savedInvStd: s.f + 31904, runningMean: s.p + 131408,
+            runningVar: s.p + 131744, pool: pool)
+        // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 60988944 &* s.n, output: s.t + 61763088 &* s.n,
+            batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 132080,
+            reduceBias: s.p + 136784, activation: .silu, expandWeights: s.p + 136800, expandBias: s.p + 141504,
+            savedPooled: s.t + 118607920 &* s.n, savedHidden: s.t + 118613264 &* s.n,
+            savedScale: s.t + 118608256 &* s.n, pool: pool)
+        // features.3.1.block.3 project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        Kernels.pointwiseConv(input: s.t + 61763088 &* s.n, pixels: 2304 &* s.n, inChannels: 336,
+            weights: s.p + 141840, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+            output: s.t + 115268368 &* s.n, pool: pool)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 115268368 &* s.n, pixels: 2304 &* s.n, channels: 56,
+            gamma: s.p + 160656, beta: s.p + 160720, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 50066688 &* s.n, savedMean: s.f + 49040, savedInvStd: s.f + 49096, runningMean: s.p + 160784,
+            runningVar: s.p + 160848, pool: pool)
+        // features.3.1 stochastic depth: keep each image's branch with probability 0.95625
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.043750000000000004,
+                into: s.t + 118613280 &* s.n, random: &random)
+        }
+        // features.3.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 115139344 &* s.n, branch: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613280 &* s.n : nil, batch: s.n, perImage: 129024,
+            output: s.t + 115397392 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 forward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_3_2_forward(_ s: TrainingStepContext) throws {
+        // features.3.2.block.0 expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        Kernels.pointwiseConv(input: s.t + 115397392 &* s.n, pixels: 2304 &* s.n, inChannels: 56,
+            weights: s.p + 160912, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+            output: s.t + 62537232 &* s.n, pool: pool)
+        // features.3.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 62537232 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            gamma: s.p + 179728, beta: s.p + 180064, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 63311376 &* s.n, savedMean: s.f + 49152, savedInvStd: s.f + 49488, runningMean: s.p + 180400,
+            runningVar: s.p + 180736, pool: pool)
+        // features.3.2.block.1 depthwise weights to the kernel layout [5][5][336]
+        WeightPrep.depthwiseWeights(s.p + 181072, channels: 336, kernel: 5, into: s.f + 50496)
+        // features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
+        Kernels.depthwiseConv(input: s.t + 63311376 &* s.n, batch: s.n, height: 48, width: 48, channels: 336,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 50496, bias: s.f,
+            activation: .identity, output: s.t + 64085520 &* s.n, pool: pool)
+        // features.3.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 64085520 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            gamma: s.p + 189472, beta: s.p + 189808, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 64859664 &* s.n, savedMean: s.f + 49824, savedInvStd: s.f + 50160, runningMean: s.p + 190144,
+            runningVar: s.p + 190480, pool: pool)
+        // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 64859664 &* s.n, output: s.t + 65633808 &* s.n,
+            batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 190816,
+            reduceBias: s.p + 195520, activation: .silu, expandWeights: s.p + 195536, expandBias: s.p + 200240,
+            savedPooled: s.t + 118608592 &* s.n, savedHidden: s.t + 118613296 &* s.n,
+            savedScale: s.t + 118608928 &* s.n, pool: pool)
+        // features.3.2.block.3 project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        Kernels.pointwiseConv(input: s.t + 65633808 &* s.n, pixels: 2304 &* s.n, inChannels: 336,
+            weights: s.p + 200576, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+            output: s.t + 115526416 &* s.n, pool: pool)
+        // features.3.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 115526416 &* s.n, pixels: 2304 &* s.n, channels: 56,
+            gamma: s.p + 219392, beta: s.p + 219456, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 50066688 &* s.n, savedMean: s.f + 67296, savedInvStd: s.f + 67352, runningMean: s.p + 219520,
+            runningVar: s.p + 219584, pool: pool)
+        // features.3.2 stochastic depth: keep each image's branch with probability 0.95
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.t + 118613312 &* s.n,
+                random: &random)
+        }
+        // features.3.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 115397392 &* s.n, branch: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613312 &* s.n : nil, batch: s.n, perImage: 129024,
+            output: s.t + 115655440 &* s.n, pool: pool)
+    }
+
+    /// features.3.3 forward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_3_3_forward(_ s: TrainingStepContext) throws {
+        // features.3.3.block.0 expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        Kernels.pointwiseConv(input: s.t + 115655440 &* s.n, pixels: 2304 &* s.n, inChannels: 56,
+            weights: s.p + 219648, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+            output: s.t + 66407952 &* s.n, pool: pool)
+        // features.3.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 66407952 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            gamma: s.p + 238464, beta: s.p + 238800, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 67182096 &* s.n, savedMean: s.f + 67408, savedInvStd: s.f + 67744, runningMean: s.p + 239136,
+            runningVar: s.p + 239472, pool: pool)
+        // features.3.3.block.1 depthwise weights to the kernel layout [5][5][336]
+        WeightPrep.depthwiseWeights(s.p + 239808, channels: 336, kernel: 5, into: s.f + 68752)
+        // features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
+        Kernels.depthwiseConv(input: s.t + 67182096 &* s.n, batch: s.n, height: 48, width: 48, channels: 336,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 68752, bias: s.f,
+            activation: .identity, output: s.t + 67956240 &* s.n, pool: pool)
+        // features.3.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 67956240 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            gamma: s.p + 248208, beta: s.p + 248544, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 68730384 &* s.n, savedMean: s.f + 68080, savedInvStd: s.f + 68416, runningMean: s.p + 248880,
+            runningVar: s.p + 249216, pool: pool)
+        // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 68730384 &* s.n, output: s.t + 69504528 &* s.n,
+            batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 249552,
+            reduceBias: s.p + 254256, activation: .silu, expandWeights: s.p + 254272, expandBias: s.p + 258976,
+            savedPooled: s.t + 118609264 &* s.n, savedHidden: s.t + 118613328 &* s.n,
+            savedScale: s.t + 118609600 &* s.n, pool: pool)
+        // features.3.3.block.3 project conv 1x1, [n, 48, 48, 336] -> [n, 48, 48, 56]
+        Kernels.pointwiseConv(input: s.t + 69504528 &* s.n, pixels: 2304 &* s.n, inChannels: 336,
+            weights: s.p + 259312, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+            output: s.t + 115784464 &* s.n, pool: pool)
+        // features.3.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 115784464 &* s.n, pixels: 2304 &* s.n, channels: 56,
+            gamma: s.p + 278128, beta: s.p + 278192, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 50066688 &* s.n, savedMean: s.f + 85552, savedInvStd: s.f + 85608, runningMean: s.p + 278256,
+            runningVar: s.p + 278320, pool: pool)
+        // features.3.3 stochastic depth: keep each image's branch with probability 0.94375
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05625, into: s.t + 118613344 &* s.n,
+                random: &random)
+        }
+        // features.3.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 115655440 &* s.n, branch: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613344 &* s.n : nil, batch: s.n, perImage: 129024,
+            output: s.t + 115913488 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 48, 48, 56] -> [n, 48, 48, 336]
+        Kernels.pointwiseConv(input: s.t + 115913488 &* s.n, pixels: 2304 &* s.n, inChannels: 56,
+            weights: s.p + 278384, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+            output: s.t + 70278672 &* s.n, pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 70278672 &* s.n, pixels: 2304 &* s.n, channels: 336,
+            gamma: s.p + 297200, beta: s.p + 297536, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 71052816 &* s.n, savedMean: s.f + 85664, savedInvStd: s.f + 86000, runningMean: s.p + 297872,
+            runningVar: s.p + 298208, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][336]
+        WeightPrep.depthwiseWeights(s.p + 298544, channels: 336, kernel: 3, into: s.f + 87008)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]
+        Kernels.depthwiseConv(input: s.t + 71052816 &* s.n, batch: s.n, height: 48, width: 48, channels: 336,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 87008, bias: s.f,
+            activation: .identity, output: s.t + 114153232 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 114153232 &* s.n, pixels: 576 &* s.n, channels: 336,
+            gamma: s.p + 301568, beta: s.p + 301904, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 114346768 &* s.n, savedMean: s.f + 86336, savedInvStd: s.f + 86672,
+            runningMean: s.p + 302240, runningVar: s.p + 302576, pool: pool)
+        // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 24, 24, 336]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 114346768 &* s.n, output: s.t + 114540304 &* s.n,
+            batch: s.n, pixels: 576, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 302912,
+            reduceBias: s.p + 307616, activation: .silu, expandWeights: s.p + 307632, expandBias: s.p + 312336,
+            savedPooled: s.t + 118609936 &* s.n, savedHidden: s.t + 118613360 &* s.n,
+            savedScale: s.t + 118610272 &* s.n, pool: pool)
+        // features.4.0.block.3 project conv 1x1, [n, 24, 24, 336] -> [n, 24, 24, 112]
+        Kernels.pointwiseConv(input: s.t + 114540304 &* s.n, pixels: 576 &* s.n, inChannels: 336,
+            weights: s.p + 312672, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+            output: s.t + 117148432 &* s.n, pool: pool)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 117148432 &* s.n, pixels: 576 &* s.n, channels: 112,
+            gamma: s.p + 350304, beta: s.p + 350416, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 117212944 &* s.n, savedMean: s.f + 93056, savedInvStd: s.f + 93168,
+            runningMean: s.p + 350528, runningVar: s.p + 350640, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        Kernels.pointwiseConv(input: s.t + 117212944 &* s.n, pixels: 576 &* s.n, inChannels: 112,
+            weights: s.p + 350752, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+            output: s.t + 88636944 &* s.n, pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 88636944 &* s.n, pixels: 576 &* s.n, channels: 672,
+            gamma: s.p + 426016, beta: s.p + 426688, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 89024016 &* s.n, savedMean: s.f + 93280, savedInvStd: s.f + 93952, runningMean: s.p + 427360,
+            runningVar: s.p + 428032, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][672]
+        WeightPrep.depthwiseWeights(s.p + 428704, channels: 672, kernel: 3, into: s.f + 95968)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        Kernels.depthwiseConv(input: s.t + 89024016 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 95968, bias: s.f,
+            activation: .identity, output: s.t + 89411088 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 89411088 &* s.n, pixels: 576 &* s.n, channels: 672,
+            gamma: s.p + 434752, beta: s.p + 435424, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 89798160 &* s.n, savedMean: s.f + 94624, savedInvStd: s.f + 95296, runningMean: s.p + 436096,
+            runningVar: s.p + 436768, pool: pool)
+        // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 89798160 &* s.n, output: s.t + 90185232 &* s.n,
+            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 437440,
+            reduceBias: s.p + 456256, activation: .silu, expandWeights: s.p + 456288, expandBias: s.p + 475104,
+            savedPooled: s.t + 118599856 &* s.n, savedHidden: s.t + 118612912 &* s.n,
+            savedScale: s.t + 118600528 &* s.n, pool: pool)
+        // features.4.1.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        Kernels.pointwiseConv(input: s.t + 90185232 &* s.n, pixels: 576 &* s.n, inChannels: 672, weights: s.p + 475776,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 117277456 &* s.n,
+            pool: pool)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 117277456 &* s.n, pixels: 576 &* s.n, channels: 112,
+            gamma: s.p + 551040, beta: s.p + 551152, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 50066688 &* s.n, savedMean: s.f + 108064, savedInvStd: s.f + 108176,
+            runningMean: s.p + 551264, runningVar: s.p + 551376, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.93125
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06875, into: s.t + 118613376 &* s.n,
+                random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 117212944 &* s.n, branch: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613376 &* s.n : nil, batch: s.n, perImage: 64512,
+            output: s.t + 117341968 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        Kernels.pointwiseConv(input: s.t + 117341968 &* s.n, pixels: 576 &* s.n, inChannels: 112,
+            weights: s.p + 551488, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+            output: s.t + 90572304 &* s.n, pool: pool)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 90572304 &* s.n, pixels: 576 &* s.n, channels: 672,
+            gamma: s.p + 626752, beta: s.p + 627424, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 90959376 &* s.n, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
+            runningMean: s.p + 628096, runningVar: s.p + 628768, pool: pool)
+        // features.4.2.block.1 depthwise weights to the kernel layout [3][3][672]
+        WeightPrep.depthwiseWeights(s.p + 629440, channels: 672, kernel: 3, into: s.f + 110976)
+        // features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        Kernels.depthwiseConv(input: s.t + 90959376 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 110976, bias: s.f,
+            activation: .identity, output: s.t + 91346448 &* s.n, pool: pool)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 91346448 &* s.n, pixels: 576 &* s.n, channels: 672,
+            gamma: s.p + 635488, beta: s.p + 636160, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 91733520 &* s.n, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
+            runningMean: s.p + 636832, runningVar: s.p + 637504, pool: pool)
+        // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 91733520 &* s.n, output: s.t + 92120592 &* s.n,
+            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 638176,
+            reduceBias: s.p + 656992, activation: .silu, expandWeights: s.p + 657024, expandBias: s.p + 675840,
+            savedPooled: s.t + 118601200 &* s.n, savedHidden: s.t + 118612944 &* s.n,
+            savedScale: s.t + 118601872 &* s.n, pool: pool)
+        // features.4.2.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        Kernels.pointwiseConv(input: s.t + 92120592 &* s.n, pixels: 576 &* s.n, inChannels: 672, weights: s.p + 676512,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 117406480 &* s.n,
+            pool: pool)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 117406480 &* s.n, pixels: 576 &* s.n, channels: 112,
+            gamma: s.p + 751776, beta: s.p + 751888, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 50066688 &* s.n, savedMean: s.f + 123072, savedInvStd: s.f + 123184,
+            runningMean: s.p + 752000, runningVar: s.p + 752112, pool: pool)
+        // features.4.2 stochastic depth: keep each image's branch with probability 0.925
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001,
+                into: s.t + 118613392 &* s.n, random: &random)
+        }
+        // features.4.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 117341968 &* s.n, branch: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613392 &* s.n : nil, batch: s.n, perImage: 64512,
+            output: s.t + 117470992 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_4_3_forward(_ s: TrainingStepContext) throws {
+        // features.4.3.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        Kernels.pointwiseConv(input: s.t + 117470992 &* s.n, pixels: 576 &* s.n, inChannels: 112,
+            weights: s.p + 752224, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+            output: s.t + 92507664 &* s.n, pool: pool)
+        // features.4.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 92507664 &* s.n, pixels: 576 &* s.n, channels: 672,
+            gamma: s.p + 827488, beta: s.p + 828160, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 92894736 &* s.n, savedMean: s.f + 123296, savedInvStd: s.f + 123968,
+            runningMean: s.p + 828832, runningVar: s.p + 829504, pool: pool)
+        // features.4.3.block.1 depthwise weights to the kernel layout [3][3][672]
+        WeightPrep.depthwiseWeights(s.p + 830176, channels: 672, kernel: 3, into: s.f + 125984)
+        // features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        Kernels.depthwiseConv(input: s.t + 92894736 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 125984, bias: s.f,
+            activation: .identity, output: s.t + 93281808 &* s.n, pool: pool)
+        // features.4.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 93281808 &* s.n, pixels: 576 &* s.n, channels: 672,
+            gamma: s.p + 836224, beta: s.p + 836896, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 93668880 &* s.n, savedMean: s.f + 124640, savedInvStd: s.f + 125312,
+            runningMean: s.p + 837568, runningVar: s.p + 838240, pool: pool)
+        // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 93668880 &* s.n, output: s.t + 94055952 &* s.n,
+            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 838912,
+            reduceBias: s.p + 857728, activation: .silu, expandWeights: s.p + 857760, expandBias: s.p + 876576,
+            savedPooled: s.t + 118602544 &* s.n, savedHidden: s.t + 118612976 &* s.n,
+            savedScale: s.t + 118603216 &* s.n, pool: pool)
+        // features.4.3.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        Kernels.pointwiseConv(input: s.t + 94055952 &* s.n, pixels: 576 &* s.n, inChannels: 672, weights: s.p + 877248,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 117535504 &* s.n,
+            pool: pool)
+        // features.4.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 117535504 &* s.n, pixels: 576 &* s.n, channels: 112,
+            gamma: s.p + 952512, beta: s.p + 952624, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 50066688 &* s.n, savedMean: s.f + 138080, savedInvStd: s.f + 138192,
+            runningMean: s.p + 952736, runningVar: s.p + 952848, pool: pool)
+        // features.4.3 stochastic depth: keep each image's branch with probability 0.91875
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08125, into: s.t + 118613408 &* s.n,
+                random: &random)
+        }
+        // features.4.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 117470992 &* s.n, branch: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613408 &* s.n : nil, batch: s.n, perImage: 64512,
+            output: s.t + 117600016 &* s.n, pool: pool)
+    }
+
+    /// features.4.4 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_4_4_forward(_ s: TrainingStepContext) throws {
+        // features.4.4.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        Kernels.pointwiseConv(input: s.t + 117600016 &* s.n, pixels: 576 &* s.n, inChannels: 112,
+            weights: s.p + 952960, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+            output: s.t + 94443024 &* s.n, pool: pool)
+        // features.4.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 94443024 &* s.n, pixels: 576 &* s.n, channels: 672,
+            gamma: s.p + 1028224, beta: s.p + 1028896, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 94830096 &* s.n, savedMean: s.f + 138304, savedInvStd: s.f + 138976,
+            runningMean: s.p + 1029568, runningVar: s.p + 1030240, pool: pool)
+        // features.4.4.block.1 depthwise weights to the kernel layout [3][3][672]
+        WeightPrep.depthwiseWeights(s.p + 1030912, channels: 672, kernel: 3, into: s.f + 140992)
+        // features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        Kernels.depthwiseConv(input: s.t + 94830096 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 140992, bias: s.f,
+            activation: .identity, output: s.t + 95217168 &* s.n, pool: pool)
+        // features.4.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 95217168 &* s.n, pixels: 576 &* s.n, channels: 672,
+            gamma: s.p + 1036960, beta: s.p + 1037632, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 95604240 &* s.n, savedMean: s.f + 139648, savedInvStd: s.f + 140320,
+            runningMean: s.p + 1038304, runningVar: s.p + 1038976, pool: pool)
+        // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 95604240 &* s.n, output: s.t + 95991312 &* s.n,
+            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1039648,
+            reduceBias: s.p + 1058464, activation: .silu, expandWeights: s.p + 1058496, expandBias: s.p + 1077312,
+            savedPooled: s.t + 118603888 &* s.n, savedHidden: s.t + 118613008 &* s.n,
+            savedScale: s.t + 118604560 &* s.n, pool: pool)
+        // features.4.4.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        Kernels.pointwiseConv(input: s.t + 95991312 &* s.n, pixels: 576 &* s.n, inChannels: 672,
+            weights: s.p + 1077984, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+            output: s.t + 117664528 &* s.n, pool: pool)
+        // features.4.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 117664528 &* s.n, pixels: 576 &* s.n, channels: 112,
+            gamma: s.p + 1153248, beta: s.p + 1153360, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 50066688 &* s.n, savedMean: s.f + 153088, savedInvStd: s.f + 153200,
+            runningMean: s.p + 1153472, runningVar: s.p + 1153584, pool: pool)
+        // features.4.4 stochastic depth: keep each image's branch with probability 0.9125
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001,
+                into: s.t + 118613424 &* s.n, random: &random)
+        }
+        // features.4.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 117600016 &* s.n, branch: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613424 &* s.n : nil, batch: s.n, perImage: 64512,
+            output: s.t + 117729040 &* s.n, pool: pool)
+    }
+
+    /// features.4.5 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_4_5_forward(_ s: TrainingStepContext) throws {
+        // features.4.5.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        Kernels.pointwiseConv(input: s.t + 117729040 &* s.n, pixels: 576 &* s.n, inChannels: 112,
+            weights: s.p + 1153696, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+            output: s.t + 96378384 &* s.n, pool: pool)
+        // features.4.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 96378384 &* s.n, pixels: 576 &* s.n, channels: 672,
+            gamma: s.p + 1228960, beta: s.p + 1229632, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 96765456 &* s.n, savedMean: s.f + 153312, savedInvStd: s.f + 153984,
+            runningMean: s.p + 1230304, runningVar: s.p + 1230976, pool: pool)
+        // features.4.5.block.1 depthwise weights to the kernel layout [3][3][672]
+        WeightPrep.depthwiseWeights(s.p + 1231648, channels: 672, kernel: 3, into: s.f + 156000)
+        // features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        Kernels.depthwiseConv(input: s.t + 96765456 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 156000, bias: s.f,
+            activation: .identity, output: s.t + 97152528 &* s.n, pool: pool)
+        // features.4.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 97152528 &* s.n, pixels: 576 &* s.n, channels: 672,
+            gamma: s.p + 1237696, beta: s.p + 1238368, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 97539600 &* s.n, savedMean: s.f + 154656, savedInvStd: s.f + 155328,
+            runningMean: s.p + 1239040, runningVar: s.p + 1239712, pool: pool)
+        // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 97539600 &* s.n, output: s.t + 97926672 &* s.n,
+            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1240384,
+            reduceBias: s.p + 1259200, activation: .silu, expandWeights: s.p + 1259232, expandBias: s.p + 1278048,
+            savedPooled: s.t + 118605232 &* s.n, savedHidden: s.t + 118613040 &* s.n,
+            savedScale: s.t + 118605904 &* s.n, pool: pool)
+        // features.4.5.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 112]
+        Kernels.pointwiseConv(input: s.t + 97926672 &* s.n, pixels: 576 &* s.n, inChannels: 672,
+            weights: s.p + 1278720, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+            output: s.t + 117793552 &* s.n, pool: pool)
+        // features.4.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 117793552 &* s.n, pixels: 576 &* s.n, channels: 112,
+            gamma: s.p + 1353984, beta: s.p + 1354096, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 50066688 &* s.n, savedMean: s.f + 168096, savedInvStd: s.f + 168208,
+            runningMean: s.p + 1354208, runningVar: s.p + 1354320, pool: pool)
+        // features.4.5 stochastic depth: keep each image's branch with probability 0.90625
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09375, into: s.t + 118613440 &* s.n,
+                random: &random)
+        }
+        // features.4.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 117729040 &* s.n, branch: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613440 &* s.n : nil, batch: s.n, perImage: 64512,
+            output: s.t + 117858064 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 24, 24, 112] -> [n, 24, 24, 672]
+        Kernels.pointwiseConv(input: s.t + 117858064 &* s.n, pixels: 576 &* s.n, inChannels: 112,
+            weights: s.p + 1354432, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+            output: s.t + 98313744 &* s.n, pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 98313744 &* s.n, pixels: 576 &* s.n, channels: 672,
+            gamma: s.p + 1429696, beta: s.p + 1430368, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 98700816 &* s.n, savedMean: s.f + 168320, savedInvStd: s.f + 168992,
+            runningMean: s.p + 1431040, runningVar: s.p + 1431712, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][672]
+        WeightPrep.depthwiseWeights(s.p + 1432384, channels: 672, kernel: 5, into: s.f + 171008)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
+        Kernels.depthwiseConv(input: s.t + 98700816 &* s.n, batch: s.n, height: 24, width: 24, channels: 672,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 171008, bias: s.f,
+            activation: .identity, output: s.t + 99087888 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 99087888 &* s.n, pixels: 576 &* s.n, channels: 672,
+            gamma: s.p + 1449184, beta: s.p + 1449856, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 99474960 &* s.n, savedMean: s.f + 169664, savedInvStd: s.f + 170336,
+            runningMean: s.p + 1450528, runningVar: s.p + 1451200, pool: pool)
+        // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 99474960 &* s.n, output: s.t + 99862032 &* s.n,
+            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1451872,
+            reduceBias: s.p + 1470688, activation: .silu, expandWeights: s.p + 1470720, expandBias: s.p + 1489536,
+            savedPooled: s.t + 118606576 &* s.n, savedHidden: s.t + 118613072 &* s.n,
+            savedScale: s.t + 118607248 &* s.n, pool: pool)
+        // features.5.0.block.3 project conv 1x1, [n, 24, 24, 672] -> [n, 24, 24, 160]
+        Kernels.pointwiseConv(input: s.t + 99862032 &* s.n, pixels: 576 &* s.n, inChannels: 672,
+            weights: s.p + 1490208, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 116042512 &* s.n, pool: pool)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 116042512 &* s.n, pixels: 576 &* s.n, channels: 160,
+            gamma: s.p + 1597728, beta: s.p + 1597888, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 116134672 &* s.n, savedMean: s.f + 204608, savedInvStd: s.f + 204768,
+            runningMean: s.p + 1598048, runningVar: s.p + 1598208, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        Kernels.pointwiseConv(input: s.t + 116134672 &* s.n, pixels: 576 &* s.n, inChannels: 160,
+            weights: s.p + 1598368, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 71826960 &* s.n, pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 71826960 &* s.n, pixels: 576 &* s.n, channels: 960,
+            gamma: s.p + 1751968, beta: s.p + 1752928, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 72379920 &* s.n, savedMean: s.f + 204928, savedInvStd: s.f + 205888,
+            runningMean: s.p + 1753888, runningVar: s.p + 1754848, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][960]
+        WeightPrep.depthwiseWeights(s.p + 1755808, channels: 960, kernel: 5, into: s.f + 208768)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        Kernels.depthwiseConv(input: s.t + 72379920 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 208768, bias: s.f,
+            activation: .identity, output: s.t + 72932880 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 72932880 &* s.n, pixels: 576 &* s.n, channels: 960,
+            gamma: s.p + 1779808, beta: s.p + 1780768, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 73485840 &* s.n, savedMean: s.f + 206848, savedInvStd: s.f + 207808,
+            runningMean: s.p + 1781728, runningVar: s.p + 1782688, pool: pool)
+        // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 73485840 &* s.n, output: s.t + 74038800 &* s.n,
+            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1783648,
+            reduceBias: s.p + 1822048, activation: .silu, expandWeights: s.p + 1822096, expandBias: s.p + 1860496,
+            savedPooled: s.t + 118589296 &* s.n, savedHidden: s.t + 118612608 &* s.n,
+            savedScale: s.t + 118590256 &* s.n, pool: pool)
+        // features.5.1.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        Kernels.pointwiseConv(input: s.t + 74038800 &* s.n, pixels: 576 &* s.n, inChannels: 960,
+            weights: s.p + 1861456, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 116226832 &* s.n, pool: pool)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 116226832 &* s.n, pixels: 576 &* s.n, channels: 160,
+            gamma: s.p + 2015056, beta: s.p + 2015216, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 50066688 &* s.n, savedMean: s.f + 256768, savedInvStd: s.f + 256928,
+            runningMean: s.p + 2015376, runningVar: s.p + 2015536, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.89375
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10625000000000001,
+                into: s.t + 118613456 &* s.n, random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 116134672 &* s.n, branch: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613456 &* s.n : nil, batch: s.n, perImage: 92160,
+            output: s.t + 116318992 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        Kernels.pointwiseConv(input: s.t + 116318992 &* s.n, pixels: 576 &* s.n, inChannels: 160,
+            weights: s.p + 2015696, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 74591760 &* s.n, pool: pool)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 74591760 &* s.n, pixels: 576 &* s.n, channels: 960,
+            gamma: s.p + 2169296, beta: s.p + 2170256, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 75144720 &* s.n, savedMean: s.f + 257088, savedInvStd: s.f + 258048,
+            runningMean: s.p + 2171216, runningVar: s.p + 2172176, pool: pool)
+        // features.5.2.block.1 depthwise weights to the kernel layout [5][5][960]
+        WeightPrep.depthwiseWeights(s.p + 2173136, channels: 960, kernel: 5, into: s.f + 260928)
+        // features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        Kernels.depthwiseConv(input: s.t + 75144720 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 260928, bias: s.f,
+            activation: .identity, output: s.t + 75697680 &* s.n, pool: pool)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 75697680 &* s.n, pixels: 576 &* s.n, channels: 960,
+            gamma: s.p + 2197136, beta: s.p + 2198096, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 76250640 &* s.n, savedMean: s.f + 259008, savedInvStd: s.f + 259968,
+            runningMean: s.p + 2199056, runningVar: s.p + 2200016, pool: pool)
+        // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 76250640 &* s.n, output: s.t + 76803600 &* s.n,
+            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2200976,
+            reduceBias: s.p + 2239376, activation: .silu, expandWeights: s.p + 2239424, expandBias: s.p + 2277824,
+            savedPooled: s.t + 118591216 &* s.n, savedHidden: s.t + 118612656 &* s.n,
+            savedScale: s.t + 118592176 &* s.n, pool: pool)
+        // features.5.2.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        Kernels.pointwiseConv(input: s.t + 76803600 &* s.n, pixels: 576 &* s.n, inChannels: 960,
+            weights: s.p + 2278784, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 116411152 &* s.n, pool: pool)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 116411152 &* s.n, pixels: 576 &* s.n, channels: 160,
+            gamma: s.p + 2432384, beta: s.p + 2432544, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 50066688 &* s.n, savedMean: s.f + 308928, savedInvStd: s.f + 309088,
+            runningMean: s.p + 2432704, runningVar: s.p + 2432864, pool: pool)
+        // features.5.2 stochastic depth: keep each image's branch with probability 0.8875
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.t + 118613472 &* s.n,
+                random: &random)
+        }
+        // features.5.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 116318992 &* s.n, branch: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613472 &* s.n : nil, batch: s.n, perImage: 92160,
+            output: s.t + 116503312 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_5_3_forward(_ s: TrainingStepContext) throws {
+        // features.5.3.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        Kernels.pointwiseConv(input: s.t + 116503312 &* s.n, pixels: 576 &* s.n, inChannels: 160,
+            weights: s.p + 2433024, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 77356560 &* s.n, pool: pool)
+        // features.5.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 77356560 &* s.n, pixels: 576 &* s.n, channels: 960,
+            gamma: s.p + 2586624, beta: s.p + 2587584, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 77909520 &* s.n, savedMean: s.f + 309248, savedInvStd: s.f + 310208,
+            runningMean: s.p + 2588544, runningVar: s.p + 2589504, pool: pool)
+        // features.5.3.block.1 depthwise weights to the kernel layout [5][5][960]
+        WeightPrep.depthwiseWeights(s.p + 2590464, channels: 960, kernel: 5, into: s.f + 313088)
+        // features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        Kernels.depthwiseConv(input: s.t + 77909520 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 313088, bias: s.f,
+            activation: .identity, output: s.t + 78462480 &* s.n, pool: pool)
+        // features.5.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 78462480 &* s.n, pixels: 576 &* s.n, channels: 960,
+            gamma: s.p + 2614464, beta: s.p + 2615424, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 79015440 &* s.n, savedMean: s.f + 311168, savedInvStd: s.f + 312128,
+            runningMean: s.p + 2616384, runningVar: s.p + 2617344, pool: pool)
+        // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 79015440 &* s.n, output: s.t + 79568400 &* s.n,
+            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2618304,
+            reduceBias: s.p + 2656704, activation: .silu, expandWeights: s.p + 2656752, expandBias: s.p + 2695152,
+            savedPooled: s.t + 118593136 &* s.n, savedHidden: s.t + 118612704 &* s.n,
+            savedScale: s.t + 118594096 &* s.n, pool: pool)
+        // features.5.3.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        Kernels.pointwiseConv(input: s.t + 79568400 &* s.n, pixels: 576 &* s.n, inChannels: 960,
+            weights: s.p + 2696112, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 116595472 &* s.n, pool: pool)
+        // features.5.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 116595472 &* s.n, pixels: 576 &* s.n, channels: 160,
+            gamma: s.p + 2849712, beta: s.p + 2849872, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 50066688 &* s.n, savedMean: s.f + 361088, savedInvStd: s.f + 361248,
+            runningMean: s.p + 2850032, runningVar: s.p + 2850192, pool: pool)
+        // features.5.3 stochastic depth: keep each image's branch with probability 0.88125
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11875000000000001,
+                into: s.t + 118613488 &* s.n, random: &random)
+        }
+        // features.5.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 116503312 &* s.n, branch: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613488 &* s.n : nil, batch: s.n, perImage: 92160,
+            output: s.t + 116687632 &* s.n, pool: pool)
+    }
+
+    /// features.5.4 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_5_4_forward(_ s: TrainingStepContext) throws {
+        // features.5.4.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        Kernels.pointwiseConv(input: s.t + 116687632 &* s.n, pixels: 576 &* s.n, inChannels: 160,
+            weights: s.p + 2850352, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 80121360 &* s.n, pool: pool)
+        // features.5.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 80121360 &* s.n, pixels: 576 &* s.n, channels: 960,
+            gamma: s.p + 3003952, beta: s.p + 3004912, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 80674320 &* s.n, savedMean: s.f + 361408, savedInvStd: s.f + 362368,
+            runningMean: s.p + 3005872, runningVar: s.p + 3006832, pool: pool)
+        // features.5.4.block.1 depthwise weights to the kernel layout [5][5][960]
+        WeightPrep.depthwiseWeights(s.p + 3007792, channels: 960, kernel: 5, into: s.f + 365248)
+        // features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        Kernels.depthwiseConv(input: s.t + 80674320 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 365248, bias: s.f,
+            activation: .identity, output: s.t + 81227280 &* s.n, pool: pool)
+        // features.5.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 81227280 &* s.n, pixels: 576 &* s.n, channels: 960,
+            gamma: s.p + 3031792, beta: s.p + 3032752, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 81780240 &* s.n, savedMean: s.f + 363328, savedInvStd: s.f + 364288,
+            runningMean: s.p + 3033712, runningVar: s.p + 3034672, pool: pool)
+        // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 81780240 &* s.n, output: s.t + 82333200 &* s.n,
+            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3035632,
+            reduceBias: s.p + 3074032, activation: .silu, expandWeights: s.p + 3074080, expandBias: s.p + 3112480,
+            savedPooled: s.t + 118595056 &* s.n, savedHidden: s.t + 118612752 &* s.n,
+            savedScale: s.t + 118596016 &* s.n, pool: pool)
+        // features.5.4.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        Kernels.pointwiseConv(input: s.t + 82333200 &* s.n, pixels: 576 &* s.n, inChannels: 960,
+            weights: s.p + 3113440, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 116779792 &* s.n, pool: pool)
+        // features.5.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 116779792 &* s.n, pixels: 576 &* s.n, channels: 160,
+            gamma: s.p + 3267040, beta: s.p + 3267200, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 50066688 &* s.n, savedMean: s.f + 413248, savedInvStd: s.f + 413408,
+            runningMean: s.p + 3267360, runningVar: s.p + 3267520, pool: pool)
+        // features.5.4 stochastic depth: keep each image's branch with probability 0.875
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 118613504 &* s.n,
+                random: &random)
+        }
+        // features.5.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 116687632 &* s.n, branch: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613504 &* s.n : nil, batch: s.n, perImage: 92160,
+            output: s.t + 116871952 &* s.n, pool: pool)
+    }
+
+    /// features.5.5 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_5_5_forward(_ s: TrainingStepContext) throws {
+        // features.5.5.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        Kernels.pointwiseConv(input: s.t + 116871952 &* s.n, pixels: 576 &* s.n, inChannels: 160,
+            weights: s.p + 3267680, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 82886160 &* s.n, pool: pool)
+        // features.5.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 82886160 &* s.n, pixels: 576 &* s.n, channels: 960,
+            gamma: s.p + 3421280, beta: s.p + 3422240, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 83439120 &* s.n, savedMean: s.f + 413568, savedInvStd: s.f + 414528,
+            runningMean: s.p + 3423200, runningVar: s.p + 3424160, pool: pool)
+        // features.5.5.block.1 depthwise weights to the kernel layout [5][5][960]
+        WeightPrep.depthwiseWeights(s.p + 3425120, channels: 960, kernel: 5, into: s.f + 417408)
+        // features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
+        Kernels.depthwiseConv(input: s.t + 83439120 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 417408, bias: s.f,
+            activation: .identity, output: s.t + 83992080 &* s.n, pool: pool)
+        // features.5.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 83992080 &* s.n, pixels: 576 &* s.n, channels: 960,
+            gamma: s.p + 3449120, beta: s.p + 3450080, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 84545040 &* s.n, savedMean: s.f + 415488, savedInvStd: s.f + 416448,
+            runningMean: s.p + 3451040, runningVar: s.p + 3452000, pool: pool)
+        // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 84545040 &* s.n, output: s.t + 85098000 &* s.n,
+            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3452960,
+            reduceBias: s.p + 3491360, activation: .silu, expandWeights: s.p + 3491408, expandBias: s.p + 3529808,
+            savedPooled: s.t + 118596976 &* s.n, savedHidden: s.t + 118612800 &* s.n,
+            savedScale: s.t + 118597936 &* s.n, pool: pool)
+        // features.5.5.block.3 project conv 1x1, [n, 24, 24, 960] -> [n, 24, 24, 160]
+        Kernels.pointwiseConv(input: s.t + 85098000 &* s.n, pixels: 576 &* s.n, inChannels: 960,
+            weights: s.p + 3530768, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 116964112 &* s.n, pool: pool)
+        // features.5.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 116964112 &* s.n, pixels: 576 &* s.n, channels: 160,
+            gamma: s.p + 3684368, beta: s.p + 3684528, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 50066688 &* s.n, savedMean: s.f + 465408, savedInvStd: s.f + 465568,
+            runningMean: s.p + 3684688, runningVar: s.p + 3684848, pool: pool)
+        // features.5.5 stochastic depth: keep each image's branch with probability 0.86875
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13125, into: s.t + 118613520 &* s.n,
+                random: &random)
+        }
+        // features.5.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 116871952 &* s.n, branch: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613520 &* s.n : nil, batch: s.n, perImage: 92160,
+            output: s.t + 117056272 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 24, 24, 160] -> [n, 24, 24, 960]
+        Kernels.pointwiseConv(input: s.t + 117056272 &* s.n, pixels: 576 &* s.n, inChannels: 160,
+            weights: s.p + 3685008, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 85650960 &* s.n, pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 85650960 &* s.n, pixels: 576 &* s.n, channels: 960,
+            gamma: s.p + 3838608, beta: s.p + 3839568, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 86203920 &* s.n, savedMean: s.f + 465728, savedInvStd: s.f + 466688,
+            runningMean: s.p + 3840528, runningVar: s.p + 3841488, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][960]
+        WeightPrep.depthwiseWeights(s.p + 3842448, channels: 960, kernel: 5, into: s.f + 469568)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]
+        Kernels.depthwiseConv(input: s.t + 86203920 &* s.n, batch: s.n, height: 24, width: 24, channels: 960,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 469568, bias: s.f,
+            activation: .identity, output: s.t + 50066688 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 50066688 &* s.n, pixels: 144 &* s.n, channels: 960,
+            gamma: s.p + 3866448, beta: s.p + 3867408, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 114733840 &* s.n, savedMean: s.f + 467648, savedInvStd: s.f + 468608,
+            runningMean: s.p + 3868368, runningVar: s.p + 3869328, pool: pool)
+        // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 12, 12, 960]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 114733840 &* s.n, output: s.t + 114872080 &* s.n,
+            batch: s.n, pixels: 144, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3870288,
+            reduceBias: s.p + 3908688, activation: .silu, expandWeights: s.p + 3908736, expandBias: s.p + 3947136,
+            savedPooled: s.t + 87308496 &* s.n, savedHidden: s.t + 87309776 &* s.n, savedScale: s.t + 118598896 &* s.n,
+            pool: pool)
+        // features.6.0.block.3 project conv 1x1, [n, 12, 12, 960] -> [n, 12, 12, 272]
+        Kernels.pointwiseConv(input: s.t + 114872080 &* s.n, pixels: 144 &* s.n, inChannels: 960,
+            weights: s.p + 3948096, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+            output: s.t + 50204928 &* s.n, pool: pool)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 50204928 &* s.n, pixels: 144 &* s.n, channels: 272,
+            gamma: s.p + 4209216, beta: s.p + 4209488, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 117987088 &* s.n, savedMean: s.f + 517568, savedInvStd: s.f + 517840,
+            runningMean: s.p + 4209760, runningVar: s.p + 4210032, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        Kernels.pointwiseConv(input: s.t + 117987088 &* s.n, pixels: 144 &* s.n, inChannels: 272,
+            weights: s.p + 4210304, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+            output: s.t + 104752912 &* s.n, pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 104752912 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            gamma: s.p + 4654208, beta: s.p + 4655840, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 104987920 &* s.n, savedMean: s.f + 518112, savedInvStd: s.f + 519744,
+            runningMean: s.p + 4657472, runningVar: s.p + 4659104, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1632]
+        WeightPrep.depthwiseWeights(s.p + 4660736, channels: 1632, kernel: 5, into: s.f + 524640)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        Kernels.depthwiseConv(input: s.t + 104987920 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 524640, bias: s.f,
+            activation: .identity, output: s.t + 105222928 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 105222928 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            gamma: s.p + 4701536, beta: s.p + 4703168, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 105457936 &* s.n, savedMean: s.f + 521376, savedInvStd: s.f + 523008,
+            runningMean: s.p + 4704800, runningVar: s.p + 4706432, pool: pool)
+        // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 105457936 &* s.n, output: s.t + 105692944 &* s.n,
+            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 4708064,
+            reduceBias: s.p + 4819040, activation: .silu, expandWeights: s.p + 4819120, expandBias: s.p + 4930096,
+            savedPooled: s.t + 50249472 &* s.n, savedHidden: s.t + 50251104 &* s.n, savedScale: s.t + 87305232 &* s.n,
+            pool: pool)
+        // features.6.1.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        Kernels.pointwiseConv(input: s.t + 105692944 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
+            weights: s.p + 4931728, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+            output: s.t + 118026256 &* s.n, pool: pool)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 118026256 &* s.n, pixels: 144 &* s.n, channels: 272,
+            gamma: s.p + 5375632, beta: s.p + 5375904, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 86756880 &* s.n, savedMean: s.f + 606240, savedInvStd: s.f + 606512,
+            runningMean: s.p + 5376176, runningVar: s.p + 5376448, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.85625
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14375000000000002,
+                into: s.t + 87309824 &* s.n, random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 117987088 &* s.n, branch: s.t + 86756880 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 87309824 &* s.n : nil, batch: s.n, perImage: 39168,
+            output: s.t + 118065424 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
+    private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        Kernels.pointwiseConv(input: s.t + 118065424 &* s.n, pixels: 144 &* s.n, inChannels: 272,
+            weights: s.p + 5376720, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+            output: s.t + 105927952 &* s.n, pool: pool)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 105927952 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            gamma: s.p + 5820624, beta: s.p + 5822256, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 106162960 &* s.n, savedMean: s.f + 606784, savedInvStd: s.f + 608416,
+            runningMean: s.p + 5823888, runningVar: s.p + 5825520, pool: pool)
+        // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1632]
+        WeightPrep.depthwiseWeights(s.p + 5827152, channels: 1632, kernel: 5, into: s.f + 613312)
+        // features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        Kernels.depthwiseConv(input: s.t + 106162960 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 613312, bias: s.f,
+            activation: .identity, output: s.t + 106397968 &* s.n, pool: pool)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 106397968 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            gamma: s.p + 5867952, beta: s.p + 5869584, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 106632976 &* s.n, savedMean: s.f + 610048, savedInvStd: s.f + 611680,
+            runningMean: s.p + 5871216, runningVar: s.p + 5872848, pool: pool)
+        // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 106632976 &* s.n, output: s.t + 106867984 &* s.n,
+            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 5874480,
+            reduceBias: s.p + 5985456, activation: .silu, expandWeights: s.p + 5985536, expandBias: s.p + 6096512,
+            savedPooled: s.t + 87306864 &* s.n, savedHidden: s.t + 87309456 &* s.n, savedScale: s.t + 118574608 &* s.n,
+            pool: pool)
+        // features.6.2.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        Kernels.pointwiseConv(input: s.t + 106867984 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
+            weights: s.p + 6098144, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+            output: s.t + 118104592 &* s.n, pool: pool)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 118104592 &* s.n, pixels: 144 &* s.n, channels: 272,
+            gamma: s.p + 6542048, beta: s.p + 6542320, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 86756880 &* s.n, savedMean: s.f + 694912, savedInvStd: s.f + 695184,
+            runningMean: s.p + 6542592, runningVar: s.p + 6542864, pool: pool)
+        // features.6.2 stochastic depth: keep each image's branch with probability 0.85
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002,
+                into: s.t + 118613536 &* s.n, random: &random)
+        }
+        // features.6.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 118065424 &* s.n, branch: s.t + 86756880 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613536 &* s.n : nil, batch: s.n, perImage: 39168,
+            output: s.t + 118143760 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
+    private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        Kernels.pointwiseConv(input: s.t + 118143760 &* s.n, pixels: 144 &* s.n, inChannels: 272,
+            weights: s.p + 6543136, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+            output: s.t + 107102992 &* s.n, pool: pool)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 107102992 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            gamma: s.p + 6987040, beta: s.p + 6988672, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 107338000 &* s.n, savedMean: s.f + 695456, savedInvStd: s.f + 697088,
+            runningMean: s.p + 6990304, runningVar: s.p + 6991936, pool: pool)
+        // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1632]
+        WeightPrep.depthwiseWeights(s.p + 6993568, channels: 1632, kernel: 5, into: s.f + 701984)
+        // features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        Kernels.depthwiseConv(input: s.t + 107338000 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 701984, bias: s.f,
+            activation: .identity, output: s.t + 107573008 &* s.n, pool: pool)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 107573008 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            gamma: s.p + 7034368, beta: s.p + 7036000, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 107808016 &* s.n, savedMean: s.f + 698720, savedInvStd: s.f + 700352,
+            runningMean: s.p + 7037632, runningVar: s.p + 7039264, pool: pool)
+        // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 107808016 &* s.n, output: s.t + 108043024 &* s.n,
+            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 7040896,
+            reduceBias: s.p + 7151872, activation: .silu, expandWeights: s.p + 7151952, expandBias: s.p + 7262928,
+            savedPooled: s.t + 118576240 &* s.n, savedHidden: s.t + 87309536 &* s.n,
+            savedScale: s.t + 118577872 &* s.n, pool: pool)
+        // features.6.3.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        Kernels.pointwiseConv(input: s.t + 108043024 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
+            weights: s.p + 7264560, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+            output: s.t + 118182928 &* s.n, pool: pool)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 118182928 &* s.n, pixels: 144 &* s.n, channels: 272,
+            gamma: s.p + 7708464, beta: s.p + 7708736, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 86756880 &* s.n, savedMean: s.f + 783584, savedInvStd: s.f + 783856,
+            runningMean: s.p + 7709008, runningVar: s.p + 7709280, pool: pool)
+        // features.6.3 stochastic depth: keep each image's branch with probability 0.84375
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15625, into: s.t + 118613552 &* s.n,
+                random: &random)
+        }
+        // features.6.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 118143760 &* s.n, branch: s.t + 86756880 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613552 &* s.n : nil, batch: s.n, perImage: 39168,
+            output: s.t + 118222096 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
+    private func features_6_4_forward(_ s: TrainingStepContext) throws {
+        // features.6.4.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        Kernels.pointwiseConv(input: s.t + 118222096 &* s.n, pixels: 144 &* s.n, inChannels: 272,
+            weights: s.p + 7709552, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+            output: s.t + 108278032 &* s.n, pool: pool)
+        // features.6.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 108278032 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            gamma: s.p + 8153456, beta: s.p + 8155088, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 108513040 &* s.n, savedMean: s.f + 784128, savedInvStd: s.f + 785760,
+            runningMean: s.p + 8156720, runningVar: s.p + 8158352, pool: pool)
+        // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1632]
+        WeightPrep.depthwiseWeights(s.p + 8159984, channels: 1632, kernel: 5, into: s.f + 790656)
+        // features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        Kernels.depthwiseConv(input: s.t + 108513040 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 790656, bias: s.f,
+            activation: .identity, output: s.t + 108748048 &* s.n, pool: pool)
+        // features.6.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 108748048 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            gamma: s.p + 8200784, beta: s.p + 8202416, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 108983056 &* s.n, savedMean: s.f + 787392, savedInvStd: s.f + 789024,
+            runningMean: s.p + 8204048, runningVar: s.p + 8205680, pool: pool)
+        // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 108983056 &* s.n, output: s.t + 109218064 &* s.n,
+            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 8207312,
+            reduceBias: s.p + 8318288, activation: .silu, expandWeights: s.p + 8318368, expandBias: s.p + 8429344,
+            savedPooled: s.t + 118579504 &* s.n, savedHidden: s.t + 87309616 &* s.n,
+            savedScale: s.t + 118581136 &* s.n, pool: pool)
+        // features.6.4.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        Kernels.pointwiseConv(input: s.t + 109218064 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
+            weights: s.p + 8430976, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+            output: s.t + 118261264 &* s.n, pool: pool)
+        // features.6.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 118261264 &* s.n, pixels: 144 &* s.n, channels: 272,
+            gamma: s.p + 8874880, beta: s.p + 8875152, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 86756880 &* s.n, savedMean: s.f + 872256, savedInvStd: s.f + 872528,
+            runningMean: s.p + 8875424, runningVar: s.p + 8875696, pool: pool)
+        // features.6.4 stochastic depth: keep each image's branch with probability 0.8375
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.t + 118613568 &* s.n,
+                random: &random)
+        }
+        // features.6.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 118222096 &* s.n, branch: s.t + 86756880 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613568 &* s.n : nil, batch: s.n, perImage: 39168,
+            output: s.t + 118300432 &* s.n, pool: pool)
+    }
+
+    /// features.6.5 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
+    private func features_6_5_forward(_ s: TrainingStepContext) throws {
+        // features.6.5.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        Kernels.pointwiseConv(input: s.t + 118300432 &* s.n, pixels: 144 &* s.n, inChannels: 272,
+            weights: s.p + 8875968, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+            output: s.t + 109453072 &* s.n, pool: pool)
+        // features.6.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 109453072 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            gamma: s.p + 9319872, beta: s.p + 9321504, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 109688080 &* s.n, savedMean: s.f + 872800, savedInvStd: s.f + 874432,
+            runningMean: s.p + 9323136, runningVar: s.p + 9324768, pool: pool)
+        // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1632]
+        WeightPrep.depthwiseWeights(s.p + 9326400, channels: 1632, kernel: 5, into: s.f + 879328)
+        // features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        Kernels.depthwiseConv(input: s.t + 109688080 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 879328, bias: s.f,
+            activation: .identity, output: s.t + 109923088 &* s.n, pool: pool)
+        // features.6.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 109923088 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            gamma: s.p + 9367200, beta: s.p + 9368832, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 110158096 &* s.n, savedMean: s.f + 876064, savedInvStd: s.f + 877696,
+            runningMean: s.p + 9370464, runningVar: s.p + 9372096, pool: pool)
+        // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 110158096 &* s.n, output: s.t + 110393104 &* s.n,
+            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 9373728,
+            reduceBias: s.p + 9484704, activation: .silu, expandWeights: s.p + 9484784, expandBias: s.p + 9595760,
+            savedPooled: s.t + 118582768 &* s.n, savedHidden: s.t + 87309696 &* s.n,
+            savedScale: s.t + 118584400 &* s.n, pool: pool)
+        // features.6.5.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        Kernels.pointwiseConv(input: s.t + 110393104 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
+            weights: s.p + 9597392, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+            output: s.t + 118339600 &* s.n, pool: pool)
+        // features.6.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 118339600 &* s.n, pixels: 144 &* s.n, channels: 272,
+            gamma: s.p + 10041296, beta: s.p + 10041568, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 86756880 &* s.n, savedMean: s.f + 960928, savedInvStd: s.f + 961200,
+            runningMean: s.p + 10041840, runningVar: s.p + 10042112, pool: pool)
+        // features.6.5 stochastic depth: keep each image's branch with probability 0.83125
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16875, into: s.t + 118613584 &* s.n,
+                random: &random)
+        }
+        // features.6.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 118300432 &* s.n, branch: s.t + 86756880 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613584 &* s.n : nil, batch: s.n, perImage: 39168,
+            output: s.t + 118378768 &* s.n, pool: pool)
+    }
+
+    /// features.6.6 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
+    private func features_6_6_forward(_ s: TrainingStepContext) throws {
+        // features.6.6.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        Kernels.pointwiseConv(input: s.t + 118378768 &* s.n, pixels: 144 &* s.n, inChannels: 272,
+            weights: s.p + 10042384, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+            output: s.t + 110628112 &* s.n, pool: pool)
+        // features.6.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 110628112 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            gamma: s.p + 10486288, beta: s.p + 10487920, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 110863120 &* s.n, savedMean: s.f + 961472, savedInvStd: s.f + 963104,
+            runningMean: s.p + 10489552, runningVar: s.p + 10491184, pool: pool)
+        // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1632]
+        WeightPrep.depthwiseWeights(s.p + 10492816, channels: 1632, kernel: 5, into: s.f + 968000)
+        // features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        Kernels.depthwiseConv(input: s.t + 110863120 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 968000, bias: s.f,
+            activation: .identity, output: s.t + 111098128 &* s.n, pool: pool)
+        // features.6.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 111098128 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            gamma: s.p + 10533616, beta: s.p + 10535248, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 111333136 &* s.n, savedMean: s.f + 964736, savedInvStd: s.f + 966368,
+            runningMean: s.p + 10536880, runningVar: s.p + 10538512, pool: pool)
+        // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 111333136 &* s.n, output: s.t + 111568144 &* s.n,
+            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 10540144,
+            reduceBias: s.p + 10651120, activation: .silu, expandWeights: s.p + 10651200, expandBias: s.p + 10762176,
+            savedPooled: s.t + 118586032 &* s.n, savedHidden: s.t + 118612432 &* s.n,
+            savedScale: s.t + 118587664 &* s.n, pool: pool)
+        // features.6.6.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        Kernels.pointwiseConv(input: s.t + 111568144 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
+            weights: s.p + 10763808, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+            output: s.t + 118417936 &* s.n, pool: pool)
+        // features.6.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 118417936 &* s.n, pixels: 144 &* s.n, channels: 272,
+            gamma: s.p + 11207712, beta: s.p + 11207984, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 86756880 &* s.n, savedMean: s.f + 1049600, savedInvStd: s.f + 1049872,
+            runningMean: s.p + 11208256, runningVar: s.p + 11208528, pool: pool)
+        // features.6.6 stochastic depth: keep each image's branch with probability 0.825
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
+                into: s.t + 118613600 &* s.n, random: &random)
+        }
+        // features.6.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 118378768 &* s.n, branch: s.t + 86756880 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613600 &* s.n : nil, batch: s.n, perImage: 39168,
+            output: s.t + 118457104 &* s.n, pool: pool)
+    }
+
+    /// features.6.7 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
+    private func features_6_7_forward(_ s: TrainingStepContext) throws {
+        // features.6.7.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        Kernels.pointwiseConv(input: s.t + 118457104 &* s.n, pixels: 144 &* s.n, inChannels: 272,
+            weights: s.p + 11208800, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+            output: s.t + 111803152 &* s.n, pool: pool)
+        // features.6.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 111803152 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            gamma: s.p + 11652704, beta: s.p + 11654336, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 112038160 &* s.n, savedMean: s.f + 1050144, savedInvStd: s.f + 1051776,
+            runningMean: s.p + 11655968, runningVar: s.p + 11657600, pool: pool)
+        // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1632]
+        WeightPrep.depthwiseWeights(s.p + 11659232, channels: 1632, kernel: 5, into: s.f + 1056672)
+        // features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        Kernels.depthwiseConv(input: s.t + 112038160 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1056672,
+            bias: s.f, activation: .identity, output: s.t + 112273168 &* s.n, pool: pool)
+        // features.6.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 112273168 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            gamma: s.p + 11700032, beta: s.p + 11701664, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 112508176 &* s.n, savedMean: s.f + 1053408, savedInvStd: s.f + 1055040,
+            runningMean: s.p + 11703296, runningVar: s.p + 11704928, pool: pool)
+        // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 112508176 &* s.n, output: s.t + 112743184 &* s.n,
+            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 11706560,
+            reduceBias: s.p + 11817536, activation: .silu, expandWeights: s.p + 11817616, expandBias: s.p + 11928592,
+            savedPooled: s.t + 87278352 &* s.n, savedHidden: s.t + 87286000 &* s.n, savedScale: s.t + 87279984 &* s.n,
+            pool: pool)
+        // features.6.7.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 272]
+        Kernels.pointwiseConv(input: s.t + 112743184 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
+            weights: s.p + 11930224, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+            output: s.t + 118496272 &* s.n, pool: pool)
+        // features.6.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 118496272 &* s.n, pixels: 144 &* s.n, channels: 272,
+            gamma: s.p + 12374128, beta: s.p + 12374400, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 86756880 &* s.n, savedMean: s.f + 1138272, savedInvStd: s.f + 1138544,
+            runningMean: s.p + 12374672, runningVar: s.p + 12374944, pool: pool)
+        // features.6.7 stochastic depth: keep each image's branch with probability 0.81875
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18125000000000002,
+                into: s.t + 87286160 &* s.n, random: &random)
+        }
+        // features.6.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 118457104 &* s.n, branch: s.t + 86756880 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 87286160 &* s.n : nil, batch: s.n, perImage: 39168,
+            output: s.t + 118535440 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 12x12x272 -> 12x12x448, SE 1632 -> 68 -> 1632
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 12, 12, 272] -> [n, 12, 12, 1632]
+        Kernels.pointwiseConv(input: s.t + 118535440 &* s.n, pixels: 144 &* s.n, inChannels: 272,
+            weights: s.p + 12375216, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+            output: s.t + 112978192 &* s.n, pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 112978192 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            gamma: s.p + 12819120, beta: s.p + 12820752, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 113213200 &* s.n, savedMean: s.f + 1138816, savedInvStd: s.f + 1140448,
+            runningMean: s.p + 12822384, runningVar: s.p + 12824016, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1632]
+        WeightPrep.depthwiseWeights(s.p + 12825648, channels: 1632, kernel: 3, into: s.f + 1145344)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
+        Kernels.depthwiseConv(input: s.t + 113213200 &* s.n, batch: s.n, height: 12, width: 12, channels: 1632,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 1145344,
+            bias: s.f, activation: .identity, output: s.t + 113448208 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 113448208 &* s.n, pixels: 144 &* s.n, channels: 1632,
+            gamma: s.p + 12840336, beta: s.p + 12841968, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 113683216 &* s.n, savedMean: s.f + 1142080, savedInvStd: s.f + 1143712,
+            runningMean: s.p + 12843600, runningVar: s.p + 12845232, pool: pool)
+        // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 113683216 &* s.n, output: s.t + 113918224 &* s.n,
+            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 12846864,
+            reduceBias: s.p + 12957840, activation: .silu, expandWeights: s.p + 12957920, expandBias: s.p + 13068896,
+            savedPooled: s.t + 87281616 &* s.n, savedHidden: s.t + 87286080 &* s.n, savedScale: s.t + 87283248 &* s.n,
+            pool: pool)
+        // features.7.0.block.3 project conv 1x1, [n, 12, 12, 1632] -> [n, 12, 12, 448]
+        Kernels.pointwiseConv(input: s.t + 113918224 &* s.n, pixels: 144 &* s.n, inChannels: 1632,
+            weights: s.p + 13070528, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
+            output: s.t + 87143952 &* s.n, pool: pool)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 87143952 &* s.n, pixels: 144 &* s.n, channels: 448,
+            gamma: s.p + 13801664, beta: s.p + 13802112, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 87208464 &* s.n, savedMean: s.f + 1174720, savedInvStd: s.f + 1175168,
+            runningMean: s.p + 13802560, runningVar: s.p + 13803008, pool: pool)
+    }
+
+    /// features.7.1 forward: MBConv6 k3 s1: 12x12x448 -> 12x12x448, SE 2688 -> 112 -> 2688, identity shortcut
+    private func features_7_1_forward(_ s: TrainingStepContext) throws {
+        // features.7.1.block.0 expand conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 2688]
+        Kernels.pointwiseConv(input: s.t + 87208464 &* s.n, pixels: 144 &* s.n, inChannels: 448,
+            weights: s.p + 13803456, bias: s.f, outChannels: 2688, activation: .identity, residual: nil,
+            output: s.t + 86756880 &* s.n, pool: pool)
+        // features.7.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 86756880 &* s.n, pixels: 144 &* s.n, channels: 2688,
+            gamma: s.p + 15007680, beta: s.p + 15010368, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 100249104 &* s.n, savedMean: s.f + 1175616, savedInvStd: s.f + 1178304,
+            runningMean: s.p + 15013056, runningVar: s.p + 15015744, pool: pool)
+        // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2688]
+        WeightPrep.depthwiseWeights(s.p + 15018432, channels: 2688, kernel: 3, into: s.f + 1186368)
+        // features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]
+        Kernels.depthwiseConv(input: s.t + 100249104 &* s.n, batch: s.n, height: 12, width: 12, channels: 2688,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 1186368,
+            bias: s.f, activation: .identity, output: s.t + 100636176 &* s.n, pool: pool)
+        // features.7.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 100636176 &* s.n, pixels: 144 &* s.n, channels: 2688,
+            gamma: s.p + 15042624, beta: s.p + 15045312, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 101023248 &* s.n, savedMean: s.f + 1180992, savedInvStd: s.f + 1183680,
+            runningMean: s.p + 15048000, runningVar: s.p + 15050688, pool: pool)
+        // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 on [n, 12, 12, 2688]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 101023248 &* s.n, output: s.t + 101410320 &* s.n,
+            batch: s.n, pixels: 144, channels: 2688, squeezeChannels: 112, reduceWeights: s.p + 15053376,
+            reduceBias: s.p + 15354432, activation: .silu, expandWeights: s.p + 15354544, expandBias: s.p + 15655600,
+            savedPooled: s.t + 50244096 &* s.n, savedHidden: s.t + 87285888 &* s.n, savedScale: s.t + 50246784 &* s.n,
+            pool: pool)
+        // features.7.1.block.3 project conv 1x1, [n, 12, 12, 2688] -> [n, 12, 12, 448]
+        Kernels.pointwiseConv(input: s.t + 101410320 &* s.n, pixels: 144 &* s.n, inChannels: 2688,
+            weights: s.p + 15658288, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
+            output: s.t + 102055440 &* s.n, pool: pool)
+        // features.7.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 102055440 &* s.n, pixels: 144 &* s.n, channels: 448,
+            gamma: s.p + 16862512, beta: s.p + 16862960, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 101797392 &* s.n, savedMean: s.f + 1234752, savedInvStd: s.f + 1235200,
+            runningMean: s.p + 16863408, runningVar: s.p + 16863856, pool: pool)
+        // features.7.1 stochastic depth: keep each image's branch with probability 0.80625
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19375, into: s.t + 87286176 &* s.n,
+                random: &random)
+        }
+        // features.7.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 87208464 &* s.n, branch: s.t + 101797392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 87286176 &* s.n : nil, batch: s.n, perImage: 64512,
+            output: s.t + 102119952 &* s.n, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 448 -> 1792, global average pool, dropout 0.4, linear -> 1000 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 1792]
+        Kernels.pointwiseConv(input: s.t + 102119952 &* s.n, pixels: 144 &* s.n, inChannels: 448,
+            weights: s.p + 16864304, bias: s.f, outChannels: 1792, activation: .identity, residual: nil,
+            output: s.t + 101797392 &* s.n, pool: pool)
+        // features.8 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 101797392 &* s.n, pixels: 144 &* s.n, channels: 1792,
+            gamma: s.p + 17667120, beta: s.p + 17668912, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 104494864 &* s.n, savedMean: s.f + 1235648, savedInvStd: s.f + 1237440,
+            runningMean: s.p + 17670704, runningVar: s.p + 17672496, pool: pool)
+        // avgpool global average pool, [n, 12, 12, 1792] -> [n, 1792]
+        Kernels.globalAveragePool(input: s.t + 104494864 &* s.n, batch: s.n, pixels: 144, channels: 1792,
+            output: s.t + 87272976 &* s.n, pool: pool)
+        // dropout p=0.4 (when options.dropout) on [n, 1792]
+        TrainingKernels.dropoutForward(input: s.t + 87272976 &* s.n, output: s.t + 87276560 &* s.n, count: 1792 &* s.n,
+            probability: s.options.dropout ? 0.4 : 0, mask: s.t + 87274768 &* s.n, random: &random)
+        // classifier.1 linear, [n, 1792] -> [n, 1000]
+        Kernels.linear(input: s.t + 87276560 &* s.n, batch: s.n, inFeatures: 1792, weights: s.p + 17674288,
+            bias: s.p + 19466288, outFeatures: 1000, output: s.t + 87272976 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 87272976 &* s.n, labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 87284880 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 87272976 &* s.n, count: 1000 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 448 -> 1792, global average pool, dropout 0.4, linear -> 1000 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 87284880 &* s.n, input: s.t + 87276560 &* s.n,
+            weights: s.p + 17674288, batch: s.n, inFeatures: 1792, outFeatures: 1000, gradInput: s.t + 87272976 &* s.n,
+            gradWeights: s.g + 17674288, gradBias: s.g + 19466288, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 87272976 &* s.n, mask: s.t + 87274768 &* s.n,
+            count: 1792 &* s.n, gradInput: s.t + 87276560 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 144 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 87276560 &* s.n, batch: s.n, pixels: 144,
+            channels: 1792, gradInput: s.t + 104494864 &* s.n, pool: pool)
+        // features.8 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 104494864 &* s.n, input: s.t + 101797392 &* s.n,
+            pixels: 144 &* s.n, channels: 1792, gamma: s.p + 17667120, beta: s.p + 17668912, savedMean: s.f + 1235648,
+            savedInvStd: s.f + 1237440, activation: .silu, gradInput: s.t + 104494864 &* s.n,
+            gradGamma: s.g + 17667120, gradBeta: s.g + 17668912, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 104494864 &* s.n, input: s.t + 102119952 &* s.n,
+            weights: s.p + 16864304, pixels: 144 &* s.n, inChannels: 448, outChannels: 1792,
+            gradInput: s.t + 117922576 &* s.n, gradWeights: s.g + 16864304, pool: pool)
+    }
+
+    /// features.7.1 backward: MBConv6 k3 s1: 12x12x448 -> 12x12x448, SE 2688 -> 112 -> 2688, identity shortcut
+    private func features_7_1_backward(_ s: TrainingStepContext) {
+        // features.7.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 117922576 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 87286176 &* s.n : nil, batch: s.n, perImage: 64512,
+            gradBranch: s.t + 104494864 &* s.n, pool: pool)
+        // features.7.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 104494864 &* s.n, input: s.t + 102055440 &* s.n,
+            pixels: 144 &* s.n, channels: 448, gamma: s.p + 16862512, beta: s.p + 16862960, savedMean: s.f + 1234752,
+            savedInvStd: s.f + 1235200, activation: .identity, gradInput: s.t + 104494864 &* s.n,
+            gradGamma: s.g + 16862512, gradBeta: s.g + 16862960, pool: pool)
+        // features.7.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 104494864 &* s.n, input: s.t + 101410320 &* s.n,
+            weights: s.p + 15658288, pixels: 144 &* s.n, inChannels: 2688, outChannels: 448,
+            gradInput: s.t + 101797392 &* s.n, gradWeights: s.g + 15658288, pool: pool)
+        // features.7.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 101797392 &* s.n, input: s.t + 101023248 &* s.n,
+            batch: s.n, pixels: 144, channels: 2688, squeezeChannels: 112, reduceWeights: s.p + 15053376,
+            activation: .silu, expandWeights: s.p + 15354544, savedPooled: s.t + 50244096 &* s.n,
+            savedHidden: s.t + 87285888 &* s.n, savedScale: s.t + 50246784 &* s.n, gradInput: s.t + 101410320 &* s.n,
+            gradReduceWeights: s.g + 15053376, gradReduceBias: s.g + 15354432, gradExpandWeights: s.g + 15354544,
+            gradExpandBias: s.g + 15655600, workspace: s.ws, pool: pool)
+        // features.7.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 101410320 &* s.n, input: s.t + 100636176 &* s.n,
+            pixels: 144 &* s.n, channels: 2688, gamma: s.p + 15042624, beta: s.p + 15045312, savedMean: s.f + 1180992,
+            savedInvStd: s.f + 1183680, activation: .silu, gradInput: s.t + 101410320 &* s.n,
+            gradGamma: s.g + 15042624, gradBeta: s.g + 15045312, pool: pool)
+        // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1210560, count: 24192)
+        // features.7.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 101410320 &* s.n, input: s.t + 100249104 &* s.n,
+            batch: s.n, height: 12, width: 12, channels: 2688, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 12, outWidth: 12, weights: s.f + 1186368, gradInput: s.t + 100636176 &* s.n,
+            gradWeights: s.f + 1210560, pool: pool)
+        // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1210560, channels: 2688, kernel: 3, into: s.g + 15018432)
+        // features.7.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 100636176 &* s.n, input: s.t + 86756880 &* s.n,
+            pixels: 144 &* s.n, channels: 2688, gamma: s.p + 15007680, beta: s.p + 15010368, savedMean: s.f + 1175616,
+            savedInvStd: s.f + 1178304, activation: .silu, gradInput: s.t + 100636176 &* s.n,
+            gradGamma: s.g + 15007680, gradBeta: s.g + 15010368, pool: pool)
+        // features.7.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 100636176 &* s.n, input: s.t + 87208464 &* s.n,
+            weights: s.p + 13803456, pixels: 144 &* s.n, inChannels: 448, outChannels: 2688,
+            gradInput: s.t + 86991888 &* s.n, gradWeights: s.g + 13803456, pool: pool)
+        // features.7.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86991888 &* s.n, s.t + 117922576 &* s.n, count: 64512 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 12x12x272 -> 12x12x448, SE 1632 -> 68 -> 1632
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 87143952 &* s.n,
+            pixels: 144 &* s.n, channels: 448, gamma: s.p + 13801664, beta: s.p + 13802112, savedMean: s.f + 1174720,
+            savedInvStd: s.f + 1175168, activation: .identity, gradInput: s.t + 86991888 &* s.n,
+            gradGamma: s.g + 13801664, gradBeta: s.g + 13802112, pool: pool)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 113918224 &* s.n,
+            weights: s.p + 13070528, pixels: 144 &* s.n, inChannels: 1632, outChannels: 448,
+            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 13070528, pool: pool)
+        // features.7.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 113683216 &* s.n,
+            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 12846864,
+            activation: .silu, expandWeights: s.p + 12957920, savedPooled: s.t + 87281616 &* s.n,
+            savedHidden: s.t + 87286080 &* s.n, savedScale: s.t + 87283248 &* s.n, gradInput: s.t + 86991888 &* s.n,
+            gradReduceWeights: s.g + 12846864, gradReduceBias: s.g + 12957840, gradExpandWeights: s.g + 12957920,
+            gradExpandBias: s.g + 13068896, workspace: s.ws, pool: pool)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 113448208 &* s.n,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 12840336, beta: s.p + 12841968, savedMean: s.f + 1142080,
+            savedInvStd: s.f + 1143712, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 12840336,
+            gradBeta: s.g + 12841968, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1160032, count: 14688)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 113213200 &* s.n,
+            batch: s.n, height: 12, width: 12, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 12, outWidth: 12, weights: s.f + 1145344, gradInput: s.t + 86756880 &* s.n,
+            gradWeights: s.f + 1160032, pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1160032, channels: 1632, kernel: 3, into: s.g + 12825648)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 112978192 &* s.n,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 12819120, beta: s.p + 12820752, savedMean: s.f + 1138816,
+            savedInvStd: s.f + 1140448, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 12819120,
+            gradBeta: s.g + 12820752, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118535440 &* s.n,
+            weights: s.p + 12375216, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
+            gradInput: s.t + 87226896 &* s.n, gradWeights: s.g + 12375216, pool: pool)
+    }
+
+    /// features.6.7 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
+    private func features_6_7_backward(_ s: TrainingStepContext) {
+        // features.6.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 87226896 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 87286160 &* s.n : nil, batch: s.n, perImage: 39168,
+            gradBranch: s.t + 86991888 &* s.n, pool: pool)
+        // features.6.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118496272 &* s.n,
+            pixels: 144 &* s.n, channels: 272, gamma: s.p + 12374128, beta: s.p + 12374400, savedMean: s.f + 1138272,
+            savedInvStd: s.f + 1138544, activation: .identity, gradInput: s.t + 86991888 &* s.n,
+            gradGamma: s.g + 12374128, gradBeta: s.g + 12374400, pool: pool)
+        // features.6.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 112743184 &* s.n,
+            weights: s.p + 11930224, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
+            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 11930224, pool: pool)
+        // features.6.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 112508176 &* s.n,
+            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 11706560,
+            activation: .silu, expandWeights: s.p + 11817616, savedPooled: s.t + 87278352 &* s.n,
+            savedHidden: s.t + 87286000 &* s.n, savedScale: s.t + 87279984 &* s.n, gradInput: s.t + 86991888 &* s.n,
+            gradReduceWeights: s.g + 11706560, gradReduceBias: s.g + 11817536, gradExpandWeights: s.g + 11817616,
+            gradExpandBias: s.g + 11928592, workspace: s.ws, pool: pool)
+        // features.6.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 112273168 &* s.n,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 11700032, beta: s.p + 11701664, savedMean: s.f + 1053408,
+            savedInvStd: s.f + 1055040, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 11700032,
+            gradBeta: s.g + 11701664, pool: pool)
+        // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1097472, count: 40800)
+        // features.6.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 112038160 &* s.n,
+            batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 12, outWidth: 12, weights: s.f + 1056672, gradInput: s.t + 86756880 &* s.n,
+            gradWeights: s.f + 1097472, pool: pool)
+        // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1097472, channels: 1632, kernel: 5, into: s.g + 11659232)
+        // features.6.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 111803152 &* s.n,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 11652704, beta: s.p + 11654336, savedMean: s.f + 1050144,
+            savedInvStd: s.f + 1051776, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 11652704,
+            gradBeta: s.g + 11654336, pool: pool)
+        // features.6.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118457104 &* s.n,
+            weights: s.p + 11208800, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
+            gradInput: s.t + 87266064 &* s.n, gradWeights: s.g + 11208800, pool: pool)
+        // features.6.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 87266064 &* s.n, s.t + 87226896 &* s.n, count: 39168 &* s.n, pool: pool)
+    }
+
+    /// features.6.6 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
+    private func features_6_6_backward(_ s: TrainingStepContext) {
+        // features.6.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 87266064 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613600 &* s.n : nil, batch: s.n, perImage: 39168,
+            gradBranch: s.t + 86991888 &* s.n, pool: pool)
+        // features.6.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118417936 &* s.n,
+            pixels: 144 &* s.n, channels: 272, gamma: s.p + 11207712, beta: s.p + 11207984, savedMean: s.f + 1049600,
+            savedInvStd: s.f + 1049872, activation: .identity, gradInput: s.t + 86991888 &* s.n,
+            gradGamma: s.g + 11207712, gradBeta: s.g + 11207984, pool: pool)
+        // features.6.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 111568144 &* s.n,
+            weights: s.p + 10763808, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
+            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 10763808, pool: pool)
+        // features.6.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 111333136 &* s.n,
+            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 10540144,
+            activation: .silu, expandWeights: s.p + 10651200, savedPooled: s.t + 118586032 &* s.n,
+            savedHidden: s.t + 118612432 &* s.n, savedScale: s.t + 118587664 &* s.n, gradInput: s.t + 86991888 &* s.n,
+            gradReduceWeights: s.g + 10540144, gradReduceBias: s.g + 10651120, gradExpandWeights: s.g + 10651200,
+            gradExpandBias: s.g + 10762176, workspace: s.ws, pool: pool)
+        // features.6.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 111098128 &* s.n,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 10533616, beta: s.p + 10535248, savedMean: s.f + 964736,
+            savedInvStd: s.f + 966368, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 10533616,
+            gradBeta: s.g + 10535248, pool: pool)
+        // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1008800, count: 40800)
+        // features.6.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 110863120 &* s.n,
+            batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 12, outWidth: 12, weights: s.f + 968000, gradInput: s.t + 86756880 &* s.n,
+            gradWeights: s.f + 1008800, pool: pool)
+        // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1008800, channels: 1632, kernel: 5, into: s.g + 10492816)
+        // features.6.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 110628112 &* s.n,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 10486288, beta: s.p + 10487920, savedMean: s.f + 961472,
+            savedInvStd: s.f + 963104, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 10486288,
+            gradBeta: s.g + 10487920, pool: pool)
+        // features.6.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118378768 &* s.n,
+            weights: s.p + 10042384, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
+            gradInput: s.t + 87226896 &* s.n, gradWeights: s.g + 10042384, pool: pool)
+        // features.6.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 87226896 &* s.n, s.t + 87266064 &* s.n, count: 39168 &* s.n, pool: pool)
+    }
+
+    /// features.6.5 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
+    private func features_6_5_backward(_ s: TrainingStepContext) {
+        // features.6.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 87226896 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613584 &* s.n : nil, batch: s.n, perImage: 39168,
+            gradBranch: s.t + 86991888 &* s.n, pool: pool)
+        // features.6.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118339600 &* s.n,
+            pixels: 144 &* s.n, channels: 272, gamma: s.p + 10041296, beta: s.p + 10041568, savedMean: s.f + 960928,
+            savedInvStd: s.f + 961200, activation: .identity, gradInput: s.t + 86991888 &* s.n,
+            gradGamma: s.g + 10041296, gradBeta: s.g + 10041568, pool: pool)
+        // features.6.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 110393104 &* s.n,
+            weights: s.p + 9597392, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
+            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 9597392, pool: pool)
+        // features.6.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 110158096 &* s.n,
+            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 9373728,
+            activation: .silu, expandWeights: s.p + 9484784, savedPooled: s.t + 118582768 &* s.n,
+            savedHidden: s.t + 87309696 &* s.n, savedScale: s.t + 118584400 &* s.n, gradInput: s.t + 86991888 &* s.n,
+            gradReduceWeights: s.g + 9373728, gradReduceBias: s.g + 9484704, gradExpandWeights: s.g + 9484784,
+            gradExpandBias: s.g + 9595760, workspace: s.ws, pool: pool)
+        // features.6.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 109923088 &* s.n,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 9367200, beta: s.p + 9368832, savedMean: s.f + 876064,
+            savedInvStd: s.f + 877696, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 9367200,
+            gradBeta: s.g + 9368832, pool: pool)
+        // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 920128, count: 40800)
+        // features.6.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 109688080 &* s.n,
+            batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 12, outWidth: 12, weights: s.f + 879328, gradInput: s.t + 86756880 &* s.n,
+            gradWeights: s.f + 920128, pool: pool)
+        // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 920128, channels: 1632, kernel: 5, into: s.g + 9326400)
+        // features.6.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 109453072 &* s.n,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 9319872, beta: s.p + 9321504, savedMean: s.f + 872800,
+            savedInvStd: s.f + 874432, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 9319872,
+            gradBeta: s.g + 9321504, pool: pool)
+        // features.6.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118300432 &* s.n,
+            weights: s.p + 8875968, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
+            gradInput: s.t + 87266064 &* s.n, gradWeights: s.g + 8875968, pool: pool)
+        // features.6.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 87266064 &* s.n, s.t + 87226896 &* s.n, count: 39168 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
+    private func features_6_4_backward(_ s: TrainingStepContext) {
+        // features.6.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 87266064 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613568 &* s.n : nil, batch: s.n, perImage: 39168,
+            gradBranch: s.t + 86991888 &* s.n, pool: pool)
+        // features.6.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118261264 &* s.n,
+            pixels: 144 &* s.n, channels: 272, gamma: s.p + 8874880, beta: s.p + 8875152, savedMean: s.f + 872256,
+            savedInvStd: s.f + 872528, activation: .identity, gradInput: s.t + 86991888 &* s.n,
+            gradGamma: s.g + 8874880, gradBeta: s.g + 8875152, pool: pool)
+        // features.6.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 109218064 &* s.n,
+            weights: s.p + 8430976, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
+            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 8430976, pool: pool)
+        // features.6.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 108983056 &* s.n,
+            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 8207312,
+            activation: .silu, expandWeights: s.p + 8318368, savedPooled: s.t + 118579504 &* s.n,
+            savedHidden: s.t + 87309616 &* s.n, savedScale: s.t + 118581136 &* s.n, gradInput: s.t + 86991888 &* s.n,
+            gradReduceWeights: s.g + 8207312, gradReduceBias: s.g + 8318288, gradExpandWeights: s.g + 8318368,
+            gradExpandBias: s.g + 8429344, workspace: s.ws, pool: pool)
+        // features.6.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 108748048 &* s.n,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 8200784, beta: s.p + 8202416, savedMean: s.f + 787392,
+            savedInvStd: s.f + 789024, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 8200784,
+            gradBeta: s.g + 8202416, pool: pool)
+        // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 831456, count: 40800)
+        // features.6.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 108513040 &* s.n,
+            batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 12, outWidth: 12, weights: s.f + 790656, gradInput: s.t + 86756880 &* s.n,
+            gradWeights: s.f + 831456, pool: pool)
+        // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 831456, channels: 1632, kernel: 5, into: s.g + 8159984)
+        // features.6.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 108278032 &* s.n,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 8153456, beta: s.p + 8155088, savedMean: s.f + 784128,
+            savedInvStd: s.f + 785760, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 8153456,
+            gradBeta: s.g + 8155088, pool: pool)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118222096 &* s.n,
+            weights: s.p + 7709552, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
+            gradInput: s.t + 87226896 &* s.n, gradWeights: s.g + 7709552, pool: pool)
+        // features.6.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 87226896 &* s.n, s.t + 87266064 &* s.n, count: 39168 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
+    private func features_6_3_backward(_ s: TrainingStepContext) {
+        // features.6.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 87226896 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613552 &* s.n : nil, batch: s.n, perImage: 39168,
+            gradBranch: s.t + 86991888 &* s.n, pool: pool)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118182928 &* s.n,
+            pixels: 144 &* s.n, channels: 272, gamma: s.p + 7708464, beta: s.p + 7708736, savedMean: s.f + 783584,
+            savedInvStd: s.f + 783856, activation: .identity, gradInput: s.t + 86991888 &* s.n,
+            gradGamma: s.g + 7708464, gradBeta: s.g + 7708736, pool: pool)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 108043024 &* s.n,
+            weights: s.p + 7264560, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
+            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 7264560, pool: pool)
+        // features.6.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 107808016 &* s.n,
+            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 7040896,
+            activation: .silu, expandWeights: s.p + 7151952, savedPooled: s.t + 118576240 &* s.n,
+            savedHidden: s.t + 87309536 &* s.n, savedScale: s.t + 118577872 &* s.n, gradInput: s.t + 86991888 &* s.n,
+            gradReduceWeights: s.g + 7040896, gradReduceBias: s.g + 7151872, gradExpandWeights: s.g + 7151952,
+            gradExpandBias: s.g + 7262928, workspace: s.ws, pool: pool)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 107573008 &* s.n,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 7034368, beta: s.p + 7036000, savedMean: s.f + 698720,
+            savedInvStd: s.f + 700352, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 7034368,
+            gradBeta: s.g + 7036000, pool: pool)
+        // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 742784, count: 40800)
+        // features.6.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 107338000 &* s.n,
+            batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 12, outWidth: 12, weights: s.f + 701984, gradInput: s.t + 86756880 &* s.n,
+            gradWeights: s.f + 742784, pool: pool)
+        // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 742784, channels: 1632, kernel: 5, into: s.g + 6993568)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 107102992 &* s.n,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 6987040, beta: s.p + 6988672, savedMean: s.f + 695456,
+            savedInvStd: s.f + 697088, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 6987040,
+            gradBeta: s.g + 6988672, pool: pool)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118143760 &* s.n,
+            weights: s.p + 6543136, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
+            gradInput: s.t + 87266064 &* s.n, gradWeights: s.g + 6543136, pool: pool)
+        // features.6.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 87266064 &* s.n, s.t + 87226896 &* s.n, count: 39168 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
+    private func features_6_2_backward(_ s: TrainingStepContext) {
+        // features.6.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 87266064 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613536 &* s.n : nil, batch: s.n, perImage: 39168,
+            gradBranch: s.t + 86991888 &* s.n, pool: pool)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118104592 &* s.n,
+            pixels: 144 &* s.n, channels: 272, gamma: s.p + 6542048, beta: s.p + 6542320, savedMean: s.f + 694912,
+            savedInvStd: s.f + 695184, activation: .identity, gradInput: s.t + 86991888 &* s.n,
+            gradGamma: s.g + 6542048, gradBeta: s.g + 6542320, pool: pool)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 106867984 &* s.n,
+            weights: s.p + 6098144, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
+            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 6098144, pool: pool)
+        // features.6.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 106632976 &* s.n,
+            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 5874480,
+            activation: .silu, expandWeights: s.p + 5985536, savedPooled: s.t + 87306864 &* s.n,
+            savedHidden: s.t + 87309456 &* s.n, savedScale: s.t + 118574608 &* s.n, gradInput: s.t + 86991888 &* s.n,
+            gradReduceWeights: s.g + 5874480, gradReduceBias: s.g + 5985456, gradExpandWeights: s.g + 5985536,
+            gradExpandBias: s.g + 6096512, workspace: s.ws, pool: pool)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 106397968 &* s.n,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 5867952, beta: s.p + 5869584, savedMean: s.f + 610048,
+            savedInvStd: s.f + 611680, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 5867952,
+            gradBeta: s.g + 5869584, pool: pool)
+        // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 654112, count: 40800)
+        // features.6.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 106162960 &* s.n,
+            batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 12, outWidth: 12, weights: s.f + 613312, gradInput: s.t + 86756880 &* s.n,
+            gradWeights: s.f + 654112, pool: pool)
+        // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 654112, channels: 1632, kernel: 5, into: s.g + 5827152)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 105927952 &* s.n,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 5820624, beta: s.p + 5822256, savedMean: s.f + 606784,
+            savedInvStd: s.f + 608416, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 5820624,
+            gradBeta: s.g + 5822256, pool: pool)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 118065424 &* s.n,
+            weights: s.p + 5376720, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
+            gradInput: s.t + 87226896 &* s.n, gradWeights: s.g + 5376720, pool: pool)
+        // features.6.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 87226896 &* s.n, s.t + 87266064 &* s.n, count: 39168 &* s.n, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 87226896 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 87309824 &* s.n : nil, batch: s.n, perImage: 39168,
+            gradBranch: s.t + 86991888 &* s.n, pool: pool)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118026256 &* s.n,
+            pixels: 144 &* s.n, channels: 272, gamma: s.p + 5375632, beta: s.p + 5375904, savedMean: s.f + 606240,
+            savedInvStd: s.f + 606512, activation: .identity, gradInput: s.t + 86991888 &* s.n,
+            gradGamma: s.g + 5375632, gradBeta: s.g + 5375904, pool: pool)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 105692944 &* s.n,
+            weights: s.p + 4931728, pixels: 144 &* s.n, inChannels: 1632, outChannels: 272,
+            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 4931728, pool: pool)
+        // features.6.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 105457936 &* s.n,
+            batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 4708064,
+            activation: .silu, expandWeights: s.p + 4819120, savedPooled: s.t + 50249472 &* s.n,
+            savedHidden: s.t + 50251104 &* s.n, savedScale: s.t + 87305232 &* s.n, gradInput: s.t + 86991888 &* s.n,
+            gradReduceWeights: s.g + 4708064, gradReduceBias: s.g + 4819040, gradExpandWeights: s.g + 4819120,
+            gradExpandBias: s.g + 4930096, workspace: s.ws, pool: pool)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 105222928 &* s.n,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 4701536, beta: s.p + 4703168, savedMean: s.f + 521376,
+            savedInvStd: s.f + 523008, activation: .silu, gradInput: s.t + 86991888 &* s.n, gradGamma: s.g + 4701536,
+            gradBeta: s.g + 4703168, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 565440, count: 40800)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 104987920 &* s.n,
+            batch: s.n, height: 12, width: 12, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 12, outWidth: 12, weights: s.f + 524640, gradInput: s.t + 86756880 &* s.n,
+            gradWeights: s.f + 565440, pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 565440, channels: 1632, kernel: 5, into: s.g + 4660736)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 104752912 &* s.n,
+            pixels: 144 &* s.n, channels: 1632, gamma: s.p + 4654208, beta: s.p + 4655840, savedMean: s.f + 518112,
+            savedInvStd: s.f + 519744, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 4654208,
+            gradBeta: s.g + 4655840, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 117987088 &* s.n,
+            weights: s.p + 4210304, pixels: 144 &* s.n, inChannels: 272, outChannels: 1632,
+            gradInput: s.t + 86991888 &* s.n, gradWeights: s.g + 4210304, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86991888 &* s.n, s.t + 87226896 &* s.n, count: 39168 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 50204928 &* s.n,
+            pixels: 144 &* s.n, channels: 272, gamma: s.p + 4209216, beta: s.p + 4209488, savedMean: s.f + 517568,
+            savedInvStd: s.f + 517840, activation: .identity, gradInput: s.t + 86991888 &* s.n,
+            gradGamma: s.g + 4209216, gradBeta: s.g + 4209488, pool: pool)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 114872080 &* s.n,
+            weights: s.p + 3948096, pixels: 144 &* s.n, inChannels: 960, outChannels: 272,
+            gradInput: s.t + 86756880 &* s.n, gradWeights: s.g + 3948096, pool: pool)
+        // features.6.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 114733840 &* s.n,
+            batch: s.n, pixels: 144, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3870288,
+            activation: .silu, expandWeights: s.p + 3908736, savedPooled: s.t + 87308496 &* s.n,
+            savedHidden: s.t + 87309776 &* s.n, savedScale: s.t + 118598896 &* s.n, gradInput: s.t + 100249104 &* s.n,
+            gradReduceWeights: s.g + 3870288, gradReduceBias: s.g + 3908688, gradExpandWeights: s.g + 3908736,
+            gradExpandBias: s.g + 3947136, workspace: s.ws, pool: pool)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 100249104 &* s.n, input: s.t + 50066688 &* s.n,
+            pixels: 144 &* s.n, channels: 960, gamma: s.p + 3866448, beta: s.p + 3867408, savedMean: s.f + 467648,
+            savedInvStd: s.f + 468608, activation: .silu, gradInput: s.t + 100249104 &* s.n, gradGamma: s.g + 3866448,
+            gradBeta: s.g + 3867408, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 493568, count: 24000)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 100249104 &* s.n, input: s.t + 86203920 &* s.n,
+            batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 12, outWidth: 12, weights: s.f + 469568, gradInput: s.t + 86756880 &* s.n,
+            gradWeights: s.f + 493568, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 493568, channels: 960, kernel: 5, into: s.g + 3842448)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 85650960 &* s.n,
+            pixels: 576 &* s.n, channels: 960, gamma: s.p + 3838608, beta: s.p + 3839568, savedMean: s.f + 465728,
+            savedInvStd: s.f + 466688, activation: .silu, gradInput: s.t + 86756880 &* s.n, gradGamma: s.g + 3838608,
+            gradBeta: s.g + 3839568, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86756880 &* s.n, input: s.t + 117056272 &* s.n,
+            weights: s.p + 3685008, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 3685008, pool: pool)
+    }
+
+    /// features.5.5 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_5_5_backward(_ s: TrainingStepContext) {
+        // features.5.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613520 &* s.n : nil, batch: s.n, perImage: 92160,
+            gradBranch: s.t + 50158848 &* s.n, pool: pool)
+        // features.5.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 116964112 &* s.n,
+            pixels: 576 &* s.n, channels: 160, gamma: s.p + 3684368, beta: s.p + 3684528, savedMean: s.f + 465408,
+            savedInvStd: s.f + 465568, activation: .identity, gradInput: s.t + 50158848 &* s.n,
+            gradGamma: s.g + 3684368, gradBeta: s.g + 3684528, pool: pool)
+        // features.5.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 85098000 &* s.n,
+            weights: s.p + 3530768, pixels: 576 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 85650960 &* s.n, gradWeights: s.g + 3530768, pool: pool)
+        // features.5.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 85650960 &* s.n, input: s.t + 84545040 &* s.n,
+            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3452960,
+            activation: .silu, expandWeights: s.p + 3491408, savedPooled: s.t + 118596976 &* s.n,
+            savedHidden: s.t + 118612800 &* s.n, savedScale: s.t + 118597936 &* s.n, gradInput: s.t + 85098000 &* s.n,
+            gradReduceWeights: s.g + 3452960, gradReduceBias: s.g + 3491360, gradExpandWeights: s.g + 3491408,
+            gradExpandBias: s.g + 3529808, workspace: s.ws, pool: pool)
+        // features.5.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 85098000 &* s.n, input: s.t + 83992080 &* s.n,
+            pixels: 576 &* s.n, channels: 960, gamma: s.p + 3449120, beta: s.p + 3450080, savedMean: s.f + 415488,
+            savedInvStd: s.f + 416448, activation: .silu, gradInput: s.t + 85098000 &* s.n, gradGamma: s.g + 3449120,
+            gradBeta: s.g + 3450080, pool: pool)
+        // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 441408, count: 24000)
+        // features.5.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 85098000 &* s.n, input: s.t + 83439120 &* s.n,
+            batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 24, outWidth: 24, weights: s.f + 417408, gradInput: s.t + 83992080 &* s.n,
+            gradWeights: s.f + 441408, pool: pool)
+        // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 441408, channels: 960, kernel: 5, into: s.g + 3425120)
+        // features.5.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 83992080 &* s.n, input: s.t + 82886160 &* s.n,
+            pixels: 576 &* s.n, channels: 960, gamma: s.p + 3421280, beta: s.p + 3422240, savedMean: s.f + 413568,
+            savedInvStd: s.f + 414528, activation: .silu, gradInput: s.t + 83992080 &* s.n, gradGamma: s.g + 3421280,
+            gradBeta: s.g + 3422240, pool: pool)
+        // features.5.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 83992080 &* s.n, input: s.t + 116871952 &* s.n,
+            weights: s.p + 3267680, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 50158848 &* s.n, gradWeights: s.g + 3267680, pool: pool)
+        // features.5.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 50158848 &* s.n, s.t + 50066688 &* s.n, count: 92160 &* s.n, pool: pool)
+    }
+
+    /// features.5.4 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_5_4_backward(_ s: TrainingStepContext) {
+        // features.5.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 50158848 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613504 &* s.n : nil, batch: s.n, perImage: 92160,
+            gradBranch: s.t + 50066688 &* s.n, pool: pool)
+        // features.5.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 116779792 &* s.n,
+            pixels: 576 &* s.n, channels: 160, gamma: s.p + 3267040, beta: s.p + 3267200, savedMean: s.f + 413248,
+            savedInvStd: s.f + 413408, activation: .identity, gradInput: s.t + 50066688 &* s.n,
+            gradGamma: s.g + 3267040, gradBeta: s.g + 3267200, pool: pool)
+        // features.5.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 82333200 &* s.n,
+            weights: s.p + 3113440, pixels: 576 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 82886160 &* s.n, gradWeights: s.g + 3113440, pool: pool)
+        // features.5.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 82886160 &* s.n, input: s.t + 81780240 &* s.n,
+            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3035632,
+            activation: .silu, expandWeights: s.p + 3074080, savedPooled: s.t + 118595056 &* s.n,
+            savedHidden: s.t + 118612752 &* s.n, savedScale: s.t + 118596016 &* s.n, gradInput: s.t + 82333200 &* s.n,
+            gradReduceWeights: s.g + 3035632, gradReduceBias: s.g + 3074032, gradExpandWeights: s.g + 3074080,
+            gradExpandBias: s.g + 3112480, workspace: s.ws, pool: pool)
+        // features.5.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 82333200 &* s.n, input: s.t + 81227280 &* s.n,
+            pixels: 576 &* s.n, channels: 960, gamma: s.p + 3031792, beta: s.p + 3032752, savedMean: s.f + 363328,
+            savedInvStd: s.f + 364288, activation: .silu, gradInput: s.t + 82333200 &* s.n, gradGamma: s.g + 3031792,
+            gradBeta: s.g + 3032752, pool: pool)
+        // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 389248, count: 24000)
+        // features.5.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 82333200 &* s.n, input: s.t + 80674320 &* s.n,
+            batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 24, outWidth: 24, weights: s.f + 365248, gradInput: s.t + 81227280 &* s.n,
+            gradWeights: s.f + 389248, pool: pool)
+        // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 389248, channels: 960, kernel: 5, into: s.g + 3007792)
+        // features.5.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 81227280 &* s.n, input: s.t + 80121360 &* s.n,
+            pixels: 576 &* s.n, channels: 960, gamma: s.p + 3003952, beta: s.p + 3004912, savedMean: s.f + 361408,
+            savedInvStd: s.f + 362368, activation: .silu, gradInput: s.t + 81227280 &* s.n, gradGamma: s.g + 3003952,
+            gradBeta: s.g + 3004912, pool: pool)
+        // features.5.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 81227280 &* s.n, input: s.t + 116687632 &* s.n,
+            weights: s.p + 2850352, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 2850352, pool: pool)
+        // features.5.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 50066688 &* s.n, s.t + 50158848 &* s.n, count: 92160 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_5_3_backward(_ s: TrainingStepContext) {
+        // features.5.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613488 &* s.n : nil, batch: s.n, perImage: 92160,
+            gradBranch: s.t + 50158848 &* s.n, pool: pool)
+        // features.5.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 116595472 &* s.n,
+            pixels: 576 &* s.n, channels: 160, gamma: s.p + 2849712, beta: s.p + 2849872, savedMean: s.f + 361088,
+            savedInvStd: s.f + 361248, activation: .identity, gradInput: s.t + 50158848 &* s.n,
+            gradGamma: s.g + 2849712, gradBeta: s.g + 2849872, pool: pool)
+        // features.5.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 79568400 &* s.n,
+            weights: s.p + 2696112, pixels: 576 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 80121360 &* s.n, gradWeights: s.g + 2696112, pool: pool)
+        // features.5.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 80121360 &* s.n, input: s.t + 79015440 &* s.n,
+            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2618304,
+            activation: .silu, expandWeights: s.p + 2656752, savedPooled: s.t + 118593136 &* s.n,
+            savedHidden: s.t + 118612704 &* s.n, savedScale: s.t + 118594096 &* s.n, gradInput: s.t + 79568400 &* s.n,
+            gradReduceWeights: s.g + 2618304, gradReduceBias: s.g + 2656704, gradExpandWeights: s.g + 2656752,
+            gradExpandBias: s.g + 2695152, workspace: s.ws, pool: pool)
+        // features.5.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 79568400 &* s.n, input: s.t + 78462480 &* s.n,
+            pixels: 576 &* s.n, channels: 960, gamma: s.p + 2614464, beta: s.p + 2615424, savedMean: s.f + 311168,
+            savedInvStd: s.f + 312128, activation: .silu, gradInput: s.t + 79568400 &* s.n, gradGamma: s.g + 2614464,
+            gradBeta: s.g + 2615424, pool: pool)
+        // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 337088, count: 24000)
+        // features.5.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 79568400 &* s.n, input: s.t + 77909520 &* s.n,
+            batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 24, outWidth: 24, weights: s.f + 313088, gradInput: s.t + 78462480 &* s.n,
+            gradWeights: s.f + 337088, pool: pool)
+        // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 337088, channels: 960, kernel: 5, into: s.g + 2590464)
+        // features.5.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 78462480 &* s.n, input: s.t + 77356560 &* s.n,
+            pixels: 576 &* s.n, channels: 960, gamma: s.p + 2586624, beta: s.p + 2587584, savedMean: s.f + 309248,
+            savedInvStd: s.f + 310208, activation: .silu, gradInput: s.t + 78462480 &* s.n, gradGamma: s.g + 2586624,
+            gradBeta: s.g + 2587584, pool: pool)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 78462480 &* s.n, input: s.t + 116503312 &* s.n,
+            weights: s.p + 2433024, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 50158848 &* s.n, gradWeights: s.g + 2433024, pool: pool)
+        // features.5.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 50158848 &* s.n, s.t + 50066688 &* s.n, count: 92160 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_5_2_backward(_ s: TrainingStepContext) {
+        // features.5.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 50158848 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613472 &* s.n : nil, batch: s.n, perImage: 92160,
+            gradBranch: s.t + 50066688 &* s.n, pool: pool)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 116411152 &* s.n,
+            pixels: 576 &* s.n, channels: 160, gamma: s.p + 2432384, beta: s.p + 2432544, savedMean: s.f + 308928,
+            savedInvStd: s.f + 309088, activation: .identity, gradInput: s.t + 50066688 &* s.n,
+            gradGamma: s.g + 2432384, gradBeta: s.g + 2432544, pool: pool)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 76803600 &* s.n,
+            weights: s.p + 2278784, pixels: 576 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 77356560 &* s.n, gradWeights: s.g + 2278784, pool: pool)
+        // features.5.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 77356560 &* s.n, input: s.t + 76250640 &* s.n,
+            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2200976,
+            activation: .silu, expandWeights: s.p + 2239424, savedPooled: s.t + 118591216 &* s.n,
+            savedHidden: s.t + 118612656 &* s.n, savedScale: s.t + 118592176 &* s.n, gradInput: s.t + 76803600 &* s.n,
+            gradReduceWeights: s.g + 2200976, gradReduceBias: s.g + 2239376, gradExpandWeights: s.g + 2239424,
+            gradExpandBias: s.g + 2277824, workspace: s.ws, pool: pool)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 76803600 &* s.n, input: s.t + 75697680 &* s.n,
+            pixels: 576 &* s.n, channels: 960, gamma: s.p + 2197136, beta: s.p + 2198096, savedMean: s.f + 259008,
+            savedInvStd: s.f + 259968, activation: .silu, gradInput: s.t + 76803600 &* s.n, gradGamma: s.g + 2197136,
+            gradBeta: s.g + 2198096, pool: pool)
+        // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 284928, count: 24000)
+        // features.5.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 76803600 &* s.n, input: s.t + 75144720 &* s.n,
+            batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 24, outWidth: 24, weights: s.f + 260928, gradInput: s.t + 75697680 &* s.n,
+            gradWeights: s.f + 284928, pool: pool)
+        // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 284928, channels: 960, kernel: 5, into: s.g + 2173136)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 75697680 &* s.n, input: s.t + 74591760 &* s.n,
+            pixels: 576 &* s.n, channels: 960, gamma: s.p + 2169296, beta: s.p + 2170256, savedMean: s.f + 257088,
+            savedInvStd: s.f + 258048, activation: .silu, gradInput: s.t + 75697680 &* s.n, gradGamma: s.g + 2169296,
+            gradBeta: s.g + 2170256, pool: pool)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 75697680 &* s.n, input: s.t + 116318992 &* s.n,
+            weights: s.p + 2015696, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 2015696, pool: pool)
+        // features.5.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 50066688 &* s.n, s.t + 50158848 &* s.n, count: 92160 &* s.n, pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613456 &* s.n : nil, batch: s.n, perImage: 92160,
+            gradBranch: s.t + 50158848 &* s.n, pool: pool)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 116226832 &* s.n,
+            pixels: 576 &* s.n, channels: 160, gamma: s.p + 2015056, beta: s.p + 2015216, savedMean: s.f + 256768,
+            savedInvStd: s.f + 256928, activation: .identity, gradInput: s.t + 50158848 &* s.n,
+            gradGamma: s.g + 2015056, gradBeta: s.g + 2015216, pool: pool)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 74038800 &* s.n,
+            weights: s.p + 1861456, pixels: 576 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 74591760 &* s.n, gradWeights: s.g + 1861456, pool: pool)
+        // features.5.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 74591760 &* s.n, input: s.t + 73485840 &* s.n,
+            batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1783648,
+            activation: .silu, expandWeights: s.p + 1822096, savedPooled: s.t + 118589296 &* s.n,
+            savedHidden: s.t + 118612608 &* s.n, savedScale: s.t + 118590256 &* s.n, gradInput: s.t + 74038800 &* s.n,
+            gradReduceWeights: s.g + 1783648, gradReduceBias: s.g + 1822048, gradExpandWeights: s.g + 1822096,
+            gradExpandBias: s.g + 1860496, workspace: s.ws, pool: pool)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 74038800 &* s.n, input: s.t + 72932880 &* s.n,
+            pixels: 576 &* s.n, channels: 960, gamma: s.p + 1779808, beta: s.p + 1780768, savedMean: s.f + 206848,
+            savedInvStd: s.f + 207808, activation: .silu, gradInput: s.t + 74038800 &* s.n, gradGamma: s.g + 1779808,
+            gradBeta: s.g + 1780768, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 232768, count: 24000)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 74038800 &* s.n, input: s.t + 72379920 &* s.n,
+            batch: s.n, height: 24, width: 24, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 24, outWidth: 24, weights: s.f + 208768, gradInput: s.t + 72932880 &* s.n,
+            gradWeights: s.f + 232768, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 232768, channels: 960, kernel: 5, into: s.g + 1755808)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72932880 &* s.n, input: s.t + 71826960 &* s.n,
+            pixels: 576 &* s.n, channels: 960, gamma: s.p + 1751968, beta: s.p + 1752928, savedMean: s.f + 204928,
+            savedInvStd: s.f + 205888, activation: .silu, gradInput: s.t + 72932880 &* s.n, gradGamma: s.g + 1751968,
+            gradBeta: s.g + 1752928, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 72932880 &* s.n, input: s.t + 116134672 &* s.n,
+            weights: s.p + 1598368, pixels: 576 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 50158848 &* s.n, gradWeights: s.g + 1598368, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 50158848 &* s.n, s.t + 50066688 &* s.n, count: 92160 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 116042512 &* s.n,
+            pixels: 576 &* s.n, channels: 160, gamma: s.p + 1597728, beta: s.p + 1597888, savedMean: s.f + 204608,
+            savedInvStd: s.f + 204768, activation: .identity, gradInput: s.t + 50158848 &* s.n,
+            gradGamma: s.g + 1597728, gradBeta: s.g + 1597888, pool: pool)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 99862032 &* s.n,
+            weights: s.p + 1490208, pixels: 576 &* s.n, inChannels: 672, outChannels: 160,
+            gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 1490208, pool: pool)
+        // features.5.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 99474960 &* s.n,
+            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1451872,
+            activation: .silu, expandWeights: s.p + 1470720, savedPooled: s.t + 118606576 &* s.n,
+            savedHidden: s.t + 118613072 &* s.n, savedScale: s.t + 118607248 &* s.n, gradInput: s.t + 72214032 &* s.n,
+            gradReduceWeights: s.g + 1451872, gradReduceBias: s.g + 1470688, gradExpandWeights: s.g + 1470720,
+            gradExpandBias: s.g + 1489536, workspace: s.ws, pool: pool)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 99087888 &* s.n,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1449184, beta: s.p + 1449856, savedMean: s.f + 169664,
+            savedInvStd: s.f + 170336, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 1449184,
+            gradBeta: s.g + 1449856, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 187808, count: 16800)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 98700816 &* s.n,
+            batch: s.n, height: 24, width: 24, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 24, outWidth: 24, weights: s.f + 171008, gradInput: s.t + 71826960 &* s.n,
+            gradWeights: s.f + 187808, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 187808, channels: 672, kernel: 5, into: s.g + 1432384)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 98313744 &* s.n,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1429696, beta: s.p + 1430368, savedMean: s.f + 168320,
+            savedInvStd: s.f + 168992, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 1429696,
+            gradBeta: s.g + 1430368, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117858064 &* s.n,
+            weights: s.p + 1354432, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 1354432, pool: pool)
+    }
+
+    /// features.4.5 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_4_5_backward(_ s: TrainingStepContext) {
+        // features.4.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613440 &* s.n : nil, batch: s.n, perImage: 64512,
+            gradBranch: s.t + 50131200 &* s.n, pool: pool)
+        // features.4.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 117793552 &* s.n,
+            pixels: 576 &* s.n, channels: 112, gamma: s.p + 1353984, beta: s.p + 1354096, savedMean: s.f + 168096,
+            savedInvStd: s.f + 168208, activation: .identity, gradInput: s.t + 50131200 &* s.n,
+            gradGamma: s.g + 1353984, gradBeta: s.g + 1354096, pool: pool)
+        // features.4.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 97926672 &* s.n,
+            weights: s.p + 1278720, pixels: 576 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 1278720, pool: pool)
+        // features.4.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 97539600 &* s.n,
+            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1240384,
+            activation: .silu, expandWeights: s.p + 1259232, savedPooled: s.t + 118605232 &* s.n,
+            savedHidden: s.t + 118613040 &* s.n, savedScale: s.t + 118605904 &* s.n, gradInput: s.t + 72214032 &* s.n,
+            gradReduceWeights: s.g + 1240384, gradReduceBias: s.g + 1259200, gradExpandWeights: s.g + 1259232,
+            gradExpandBias: s.g + 1278048, workspace: s.ws, pool: pool)
+        // features.4.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 97152528 &* s.n,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1237696, beta: s.p + 1238368, savedMean: s.f + 154656,
+            savedInvStd: s.f + 155328, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 1237696,
+            gradBeta: s.g + 1238368, pool: pool)
+        // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 162048, count: 6048)
+        // features.4.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 96765456 &* s.n,
+            batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 24, outWidth: 24, weights: s.f + 156000, gradInput: s.t + 71826960 &* s.n,
+            gradWeights: s.f + 162048, pool: pool)
+        // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 162048, channels: 672, kernel: 3, into: s.g + 1231648)
+        // features.4.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 96378384 &* s.n,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1228960, beta: s.p + 1229632, savedMean: s.f + 153312,
+            savedInvStd: s.f + 153984, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 1228960,
+            gradBeta: s.g + 1229632, pool: pool)
+        // features.4.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117729040 &* s.n,
+            weights: s.p + 1153696, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 50131200 &* s.n, gradWeights: s.g + 1153696, pool: pool)
+        // features.4.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 50131200 &* s.n, s.t + 50066688 &* s.n, count: 64512 &* s.n, pool: pool)
+    }
+
+    /// features.4.4 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_4_4_backward(_ s: TrainingStepContext) {
+        // features.4.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 50131200 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613424 &* s.n : nil, batch: s.n, perImage: 64512,
+            gradBranch: s.t + 50066688 &* s.n, pool: pool)
+        // features.4.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 117664528 &* s.n,
+            pixels: 576 &* s.n, channels: 112, gamma: s.p + 1153248, beta: s.p + 1153360, savedMean: s.f + 153088,
+            savedInvStd: s.f + 153200, activation: .identity, gradInput: s.t + 50066688 &* s.n,
+            gradGamma: s.g + 1153248, gradBeta: s.g + 1153360, pool: pool)
+        // features.4.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 95991312 &* s.n,
+            weights: s.p + 1077984, pixels: 576 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 1077984, pool: pool)
+        // features.4.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 95604240 &* s.n,
+            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1039648,
+            activation: .silu, expandWeights: s.p + 1058496, savedPooled: s.t + 118603888 &* s.n,
+            savedHidden: s.t + 118613008 &* s.n, savedScale: s.t + 118604560 &* s.n, gradInput: s.t + 72214032 &* s.n,
+            gradReduceWeights: s.g + 1039648, gradReduceBias: s.g + 1058464, gradExpandWeights: s.g + 1058496,
+            gradExpandBias: s.g + 1077312, workspace: s.ws, pool: pool)
+        // features.4.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 95217168 &* s.n,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1036960, beta: s.p + 1037632, savedMean: s.f + 139648,
+            savedInvStd: s.f + 140320, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 1036960,
+            gradBeta: s.g + 1037632, pool: pool)
+        // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 147040, count: 6048)
+        // features.4.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 94830096 &* s.n,
+            batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 24, outWidth: 24, weights: s.f + 140992, gradInput: s.t + 71826960 &* s.n,
+            gradWeights: s.f + 147040, pool: pool)
+        // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 147040, channels: 672, kernel: 3, into: s.g + 1030912)
+        // features.4.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 94443024 &* s.n,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 1028224, beta: s.p + 1028896, savedMean: s.f + 138304,
+            savedInvStd: s.f + 138976, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 1028224,
+            gradBeta: s.g + 1028896, pool: pool)
+        // features.4.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117600016 &* s.n,
+            weights: s.p + 952960, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 952960, pool: pool)
+        // features.4.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 50066688 &* s.n, s.t + 50131200 &* s.n, count: 64512 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_4_3_backward(_ s: TrainingStepContext) {
+        // features.4.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613408 &* s.n : nil, batch: s.n, perImage: 64512,
+            gradBranch: s.t + 50131200 &* s.n, pool: pool)
+        // features.4.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 117535504 &* s.n,
+            pixels: 576 &* s.n, channels: 112, gamma: s.p + 952512, beta: s.p + 952624, savedMean: s.f + 138080,
+            savedInvStd: s.f + 138192, activation: .identity, gradInput: s.t + 50131200 &* s.n,
+            gradGamma: s.g + 952512, gradBeta: s.g + 952624, pool: pool)
+        // features.4.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 94055952 &* s.n,
+            weights: s.p + 877248, pixels: 576 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 877248, pool: pool)
+        // features.4.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 93668880 &* s.n,
+            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 838912,
+            activation: .silu, expandWeights: s.p + 857760, savedPooled: s.t + 118602544 &* s.n,
+            savedHidden: s.t + 118612976 &* s.n, savedScale: s.t + 118603216 &* s.n, gradInput: s.t + 72214032 &* s.n,
+            gradReduceWeights: s.g + 838912, gradReduceBias: s.g + 857728, gradExpandWeights: s.g + 857760,
+            gradExpandBias: s.g + 876576, workspace: s.ws, pool: pool)
+        // features.4.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 93281808 &* s.n,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 836224, beta: s.p + 836896, savedMean: s.f + 124640,
+            savedInvStd: s.f + 125312, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 836224,
+            gradBeta: s.g + 836896, pool: pool)
+        // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 132032, count: 6048)
+        // features.4.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 92894736 &* s.n,
+            batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 24, outWidth: 24, weights: s.f + 125984, gradInput: s.t + 71826960 &* s.n,
+            gradWeights: s.f + 132032, pool: pool)
+        // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 132032, channels: 672, kernel: 3, into: s.g + 830176)
+        // features.4.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 92507664 &* s.n,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 827488, beta: s.p + 828160, savedMean: s.f + 123296,
+            savedInvStd: s.f + 123968, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 827488,
+            gradBeta: s.g + 828160, pool: pool)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117470992 &* s.n,
+            weights: s.p + 752224, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 50131200 &* s.n, gradWeights: s.g + 752224, pool: pool)
+        // features.4.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 50131200 &* s.n, s.t + 50066688 &* s.n, count: 64512 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_4_2_backward(_ s: TrainingStepContext) {
+        // features.4.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 50131200 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613392 &* s.n : nil, batch: s.n, perImage: 64512,
+            gradBranch: s.t + 50066688 &* s.n, pool: pool)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 117406480 &* s.n,
+            pixels: 576 &* s.n, channels: 112, gamma: s.p + 751776, beta: s.p + 751888, savedMean: s.f + 123072,
+            savedInvStd: s.f + 123184, activation: .identity, gradInput: s.t + 50066688 &* s.n,
+            gradGamma: s.g + 751776, gradBeta: s.g + 751888, pool: pool)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 92120592 &* s.n,
+            weights: s.p + 676512, pixels: 576 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 676512, pool: pool)
+        // features.4.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 91733520 &* s.n,
+            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 638176,
+            activation: .silu, expandWeights: s.p + 657024, savedPooled: s.t + 118601200 &* s.n,
+            savedHidden: s.t + 118612944 &* s.n, savedScale: s.t + 118601872 &* s.n, gradInput: s.t + 72214032 &* s.n,
+            gradReduceWeights: s.g + 638176, gradReduceBias: s.g + 656992, gradExpandWeights: s.g + 657024,
+            gradExpandBias: s.g + 675840, workspace: s.ws, pool: pool)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 91346448 &* s.n,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 635488, beta: s.p + 636160, savedMean: s.f + 109632,
+            savedInvStd: s.f + 110304, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 635488,
+            gradBeta: s.g + 636160, pool: pool)
+        // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 117024, count: 6048)
+        // features.4.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 90959376 &* s.n,
+            batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 24, outWidth: 24, weights: s.f + 110976, gradInput: s.t + 71826960 &* s.n,
+            gradWeights: s.f + 117024, pool: pool)
+        // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 117024, channels: 672, kernel: 3, into: s.g + 629440)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 90572304 &* s.n,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 626752, beta: s.p + 627424, savedMean: s.f + 108288,
+            savedInvStd: s.f + 108960, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 626752,
+            gradBeta: s.g + 627424, pool: pool)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117341968 &* s.n,
+            weights: s.p + 551488, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 551488, pool: pool)
+        // features.4.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 50066688 &* s.n, s.t + 50131200 &* s.n, count: 64512 &* s.n, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613376 &* s.n : nil, batch: s.n, perImage: 64512,
+            gradBranch: s.t + 50131200 &* s.n, pool: pool)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 117277456 &* s.n,
+            pixels: 576 &* s.n, channels: 112, gamma: s.p + 551040, beta: s.p + 551152, savedMean: s.f + 108064,
+            savedInvStd: s.f + 108176, activation: .identity, gradInput: s.t + 50131200 &* s.n,
+            gradGamma: s.g + 551040, gradBeta: s.g + 551152, pool: pool)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 90185232 &* s.n,
+            weights: s.p + 475776, pixels: 576 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 475776, pool: pool)
+        // features.4.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 89798160 &* s.n,
+            batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 437440,
+            activation: .silu, expandWeights: s.p + 456288, savedPooled: s.t + 118599856 &* s.n,
+            savedHidden: s.t + 118612912 &* s.n, savedScale: s.t + 118600528 &* s.n, gradInput: s.t + 72214032 &* s.n,
+            gradReduceWeights: s.g + 437440, gradReduceBias: s.g + 456256, gradExpandWeights: s.g + 456288,
+            gradExpandBias: s.g + 475104, workspace: s.ws, pool: pool)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 89411088 &* s.n,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 434752, beta: s.p + 435424, savedMean: s.f + 94624,
+            savedInvStd: s.f + 95296, activation: .silu, gradInput: s.t + 72214032 &* s.n, gradGamma: s.g + 434752,
+            gradBeta: s.g + 435424, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 102016, count: 6048)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72214032 &* s.n, input: s.t + 89024016 &* s.n,
+            batch: s.n, height: 24, width: 24, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 24, outWidth: 24, weights: s.f + 95968, gradInput: s.t + 71826960 &* s.n,
+            gradWeights: s.f + 102016, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 102016, channels: 672, kernel: 3, into: s.g + 428704)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 88636944 &* s.n,
+            pixels: 576 &* s.n, channels: 672, gamma: s.p + 426016, beta: s.p + 426688, savedMean: s.f + 93280,
+            savedInvStd: s.f + 93952, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 426016,
+            gradBeta: s.g + 426688, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 117212944 &* s.n,
+            weights: s.p + 350752, pixels: 576 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 50131200 &* s.n, gradWeights: s.g + 350752, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 50131200 &* s.n, s.t + 50066688 &* s.n, count: 64512 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 117148432 &* s.n,
+            pixels: 576 &* s.n, channels: 112, gamma: s.p + 350304, beta: s.p + 350416, savedMean: s.f + 93056,
+            savedInvStd: s.f + 93168, activation: .identity, gradInput: s.t + 50131200 &* s.n, gradGamma: s.g + 350304,
+            gradBeta: s.g + 350416, pool: pool)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 114540304 &* s.n,
+            weights: s.p + 312672, pixels: 576 &* s.n, inChannels: 336, outChannels: 112,
+            gradInput: s.t + 71826960 &* s.n, gradWeights: s.g + 312672, pool: pool)
+        // features.4.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 114346768 &* s.n,
+            batch: s.n, pixels: 576, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 302912,
+            activation: .silu, expandWeights: s.p + 307632, savedPooled: s.t + 118609936 &* s.n,
+            savedHidden: s.t + 118613360 &* s.n, savedScale: s.t + 118610272 &* s.n, gradInput: s.t + 72601104 &* s.n,
+            gradReduceWeights: s.g + 302912, gradReduceBias: s.g + 307616, gradExpandWeights: s.g + 307632,
+            gradExpandBias: s.g + 312336, workspace: s.ws, pool: pool)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 72601104 &* s.n, input: s.t + 114153232 &* s.n,
+            pixels: 576 &* s.n, channels: 336, gamma: s.p + 301568, beta: s.p + 301904, savedMean: s.f + 86336,
+            savedInvStd: s.f + 86672, activation: .silu, gradInput: s.t + 72601104 &* s.n, gradGamma: s.g + 301568,
+            gradBeta: s.g + 301904, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 90032, count: 3024)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 72601104 &* s.n, input: s.t + 71052816 &* s.n,
+            batch: s.n, height: 48, width: 48, channels: 336, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 24, outWidth: 24, weights: s.f + 87008, gradInput: s.t + 71826960 &* s.n,
+            gradWeights: s.f + 90032, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 90032, channels: 336, kernel: 3, into: s.g + 298544)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 70278672 &* s.n,
+            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 297200, beta: s.p + 297536, savedMean: s.f + 85664,
+            savedInvStd: s.f + 86000, activation: .silu, gradInput: s.t + 71826960 &* s.n, gradGamma: s.g + 297200,
+            gradBeta: s.g + 297536, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71826960 &* s.n, input: s.t + 115913488 &* s.n,
+            weights: s.p + 278384, pixels: 2304 &* s.n, inChannels: 56, outChannels: 336,
+            gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 278384, pool: pool)
+    }
+
+    /// features.3.3 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_3_3_backward(_ s: TrainingStepContext) {
+        // features.3.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613344 &* s.n : nil, batch: s.n, perImage: 129024,
+            gradBranch: s.t + 71052816 &* s.n, pool: pool)
+        // features.3.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71052816 &* s.n, input: s.t + 115784464 &* s.n,
+            pixels: 2304 &* s.n, channels: 56, gamma: s.p + 278128, beta: s.p + 278192, savedMean: s.f + 85552,
+            savedInvStd: s.f + 85608, activation: .identity, gradInput: s.t + 71052816 &* s.n, gradGamma: s.g + 278128,
+            gradBeta: s.g + 278192, pool: pool)
+        // features.3.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 71052816 &* s.n, input: s.t + 69504528 &* s.n,
+            weights: s.p + 259312, pixels: 2304 &* s.n, inChannels: 336, outChannels: 56,
+            gradInput: s.t + 70278672 &* s.n, gradWeights: s.g + 259312, pool: pool)
+        // features.3.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 70278672 &* s.n, input: s.t + 68730384 &* s.n,
+            batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 249552,
+            activation: .silu, expandWeights: s.p + 254272, savedPooled: s.t + 118609264 &* s.n,
+            savedHidden: s.t + 118613328 &* s.n, savedScale: s.t + 118609600 &* s.n, gradInput: s.t + 69504528 &* s.n,
+            gradReduceWeights: s.g + 249552, gradReduceBias: s.g + 254256, gradExpandWeights: s.g + 254272,
+            gradExpandBias: s.g + 258976, workspace: s.ws, pool: pool)
+        // features.3.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 69504528 &* s.n, input: s.t + 67956240 &* s.n,
+            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 248208, beta: s.p + 248544, savedMean: s.f + 68080,
+            savedInvStd: s.f + 68416, activation: .silu, gradInput: s.t + 69504528 &* s.n, gradGamma: s.g + 248208,
+            gradBeta: s.g + 248544, pool: pool)
+        // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 77152, count: 8400)
+        // features.3.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 69504528 &* s.n, input: s.t + 67182096 &* s.n,
+            batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 48, outWidth: 48, weights: s.f + 68752, gradInput: s.t + 67956240 &* s.n,
+            gradWeights: s.f + 77152, pool: pool)
+        // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 77152, channels: 336, kernel: 5, into: s.g + 239808)
+        // features.3.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 67956240 &* s.n, input: s.t + 66407952 &* s.n,
+            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 238464, beta: s.p + 238800, savedMean: s.f + 67408,
+            savedInvStd: s.f + 67744, activation: .silu, gradInput: s.t + 67956240 &* s.n, gradGamma: s.g + 238464,
+            gradBeta: s.g + 238800, pool: pool)
+        // features.3.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 67956240 &* s.n, input: s.t + 115655440 &* s.n,
+            weights: s.p + 219648, pixels: 2304 &* s.n, inChannels: 56, outChannels: 336,
+            gradInput: s.t + 67182096 &* s.n, gradWeights: s.g + 219648, pool: pool)
+        // features.3.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 67182096 &* s.n, s.t + 50066688 &* s.n, count: 129024 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_3_2_backward(_ s: TrainingStepContext) {
+        // features.3.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 67182096 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613312 &* s.n : nil, batch: s.n, perImage: 129024,
+            gradBranch: s.t + 50066688 &* s.n, pool: pool)
+        // features.3.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 115526416 &* s.n,
+            pixels: 2304 &* s.n, channels: 56, gamma: s.p + 219392, beta: s.p + 219456, savedMean: s.f + 67296,
+            savedInvStd: s.f + 67352, activation: .identity, gradInput: s.t + 50066688 &* s.n, gradGamma: s.g + 219392,
+            gradBeta: s.g + 219456, pool: pool)
+        // features.3.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 65633808 &* s.n,
+            weights: s.p + 200576, pixels: 2304 &* s.n, inChannels: 336, outChannels: 56,
+            gradInput: s.t + 66407952 &* s.n, gradWeights: s.g + 200576, pool: pool)
+        // features.3.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 66407952 &* s.n, input: s.t + 64859664 &* s.n,
+            batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 190816,
+            activation: .silu, expandWeights: s.p + 195536, savedPooled: s.t + 118608592 &* s.n,
+            savedHidden: s.t + 118613296 &* s.n, savedScale: s.t + 118608928 &* s.n, gradInput: s.t + 65633808 &* s.n,
+            gradReduceWeights: s.g + 190816, gradReduceBias: s.g + 195520, gradExpandWeights: s.g + 195536,
+            gradExpandBias: s.g + 200240, workspace: s.ws, pool: pool)
+        // features.3.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 65633808 &* s.n, input: s.t + 64085520 &* s.n,
+            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 189472, beta: s.p + 189808, savedMean: s.f + 49824,
+            savedInvStd: s.f + 50160, activation: .silu, gradInput: s.t + 65633808 &* s.n, gradGamma: s.g + 189472,
+            gradBeta: s.g + 189808, pool: pool)
+        // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 58896, count: 8400)
+        // features.3.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 65633808 &* s.n, input: s.t + 63311376 &* s.n,
+            batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 48, outWidth: 48, weights: s.f + 50496, gradInput: s.t + 64085520 &* s.n,
+            gradWeights: s.f + 58896, pool: pool)
+        // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 58896, channels: 336, kernel: 5, into: s.g + 181072)
+        // features.3.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 64085520 &* s.n, input: s.t + 62537232 &* s.n,
+            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 179728, beta: s.p + 180064, savedMean: s.f + 49152,
+            savedInvStd: s.f + 49488, activation: .silu, gradInput: s.t + 64085520 &* s.n, gradGamma: s.g + 179728,
+            gradBeta: s.g + 180064, pool: pool)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 64085520 &* s.n, input: s.t + 115397392 &* s.n,
+            weights: s.p + 160912, pixels: 2304 &* s.n, inChannels: 56, outChannels: 336,
+            gradInput: s.t + 50066688 &* s.n, gradWeights: s.g + 160912, pool: pool)
+        // features.3.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 50066688 &* s.n, s.t + 67182096 &* s.n, count: 129024 &* s.n, pool: pool)
+    }
+
+    /// features.3.1 backward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_3_1_backward(_ s: TrainingStepContext) {
+        // features.3.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613280 &* s.n : nil, batch: s.n, perImage: 129024,
+            gradBranch: s.t + 63311376 &* s.n, pool: pool)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 63311376 &* s.n, input: s.t + 115268368 &* s.n,
+            pixels: 2304 &* s.n, channels: 56, gamma: s.p + 160656, beta: s.p + 160720, savedMean: s.f + 49040,
+            savedInvStd: s.f + 49096, activation: .identity, gradInput: s.t + 63311376 &* s.n, gradGamma: s.g + 160656,
+            gradBeta: s.g + 160720, pool: pool)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 63311376 &* s.n, input: s.t + 61763088 &* s.n,
+            weights: s.p + 141840, pixels: 2304 &* s.n, inChannels: 336, outChannels: 56,
+            gradInput: s.t + 62537232 &* s.n, gradWeights: s.g + 141840, pool: pool)
+        // features.3.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 62537232 &* s.n, input: s.t + 60988944 &* s.n,
+            batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 132080,
+            activation: .silu, expandWeights: s.p + 136800, savedPooled: s.t + 118607920 &* s.n,
+            savedHidden: s.t + 118613264 &* s.n, savedScale: s.t + 118608256 &* s.n, gradInput: s.t + 61763088 &* s.n,
+            gradReduceWeights: s.g + 132080, gradReduceBias: s.g + 136784, gradExpandWeights: s.g + 136800,
+            gradExpandBias: s.g + 141504, workspace: s.ws, pool: pool)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 61763088 &* s.n, input: s.t + 60214800 &* s.n,
+            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 130736, beta: s.p + 131072, savedMean: s.f + 31568,
+            savedInvStd: s.f + 31904, activation: .silu, gradInput: s.t + 61763088 &* s.n, gradGamma: s.g + 130736,
+            gradBeta: s.g + 131072, pool: pool)
+        // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 40640, count: 8400)
+        // features.3.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 61763088 &* s.n, input: s.t + 49292544 &* s.n,
+            batch: s.n, height: 48, width: 48, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 48, outWidth: 48, weights: s.f + 32240, gradInput: s.t + 60214800 &* s.n,
+            gradWeights: s.f + 40640, pool: pool)
+        // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 40640, channels: 336, kernel: 5, into: s.g + 122336)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 60214800 &* s.n, input: s.t + 48518400 &* s.n,
+            pixels: 2304 &* s.n, channels: 336, gamma: s.p + 120992, beta: s.p + 121328, savedMean: s.f + 30896,
+            savedInvStd: s.f + 31232, activation: .silu, gradInput: s.t + 60214800 &* s.n, gradGamma: s.g + 120992,
+            gradBeta: s.g + 121328, pool: pool)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 60214800 &* s.n, input: s.t + 115139344 &* s.n,
+            weights: s.p + 102176, pixels: 2304 &* s.n, inChannels: 56, outChannels: 336,
+            gradInput: s.t + 48960768 &* s.n, gradWeights: s.g + 102176, pool: pool)
+        // features.3.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 48960768 &* s.n, s.t + 50066688 &* s.n, count: 129024 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 48960768 &* s.n, input: s.t + 115010320 &* s.n,
+            pixels: 2304 &* s.n, channels: 56, gamma: s.p + 101920, beta: s.p + 101984, savedMean: s.f + 30784,
+            savedInvStd: s.f + 30840, activation: .identity, gradInput: s.t + 48960768 &* s.n, gradGamma: s.g + 101920,
+            gradBeta: s.g + 101984, pool: pool)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 48960768 &* s.n, input: s.t + 88194576 &* s.n,
+            weights: s.p + 91168, pixels: 2304 &* s.n, inChannels: 192, outChannels: 56,
+            gradInput: s.t + 48518400 &* s.n, gradWeights: s.g + 91168, pool: pool)
+        // features.3.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 48518400 &* s.n, input: s.t + 87752208 &* s.n,
+            batch: s.n, pixels: 2304, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 87888, activation: .silu,
+            expandWeights: s.p + 89440, savedPooled: s.t + 118611760 &* s.n, savedHidden: s.t + 50251184 &* s.n,
+            savedScale: s.t + 118611952 &* s.n, gradInput: s.t + 60214800 &* s.n, gradReduceWeights: s.g + 87888,
+            gradReduceBias: s.g + 89424, gradExpandWeights: s.g + 89440, gradExpandBias: s.g + 90976, workspace: s.ws,
+            pool: pool)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 60214800 &* s.n, input: s.t + 87309840 &* s.n,
+            pixels: 2304 &* s.n, channels: 192, gamma: s.p + 87120, beta: s.p + 87312, savedMean: s.f + 20800,
+            savedInvStd: s.f + 20992, activation: .silu, gradInput: s.t + 60214800 &* s.n, gradGamma: s.g + 87120,
+            gradBeta: s.g + 87312, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 25984, count: 4800)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 60214800 &* s.n, input: s.t + 46785600 &* s.n,
+            batch: s.n, height: 95, width: 95, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 48, outWidth: 48, weights: s.f + 21184, gradInput: s.t + 48518400 &* s.n,
+            gradWeights: s.f + 25984, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 25984, channels: 192, kernel: 5, into: s.g + 82320)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 48518400 &* s.n, input: s.t + 45052800 &* s.n,
+            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 81552, beta: s.p + 81744, savedMean: s.f + 20416,
+            savedInvStd: s.f + 20608, activation: .silu, gradInput: s.t + 48518400 &* s.n, gradGamma: s.g + 81552,
+            gradBeta: s.g + 81744, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 48518400 &* s.n, input: s.t + 104206064 &* s.n,
+            weights: s.p + 75408, pixels: 9025 &* s.n, inChannels: 32, outChannels: 192,
+            gradInput: s.t + 46785600 &* s.n, gradWeights: s.g + 75408, pool: pool)
+    }
+
+    /// features.2.3 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
+    private func features_2_3_backward(_ s: TrainingStepContext) {
+        // features.2.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 46785600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613248 &* s.n : nil, batch: s.n, perImage: 288800,
+            gradBranch: s.t + 47074400 &* s.n, pool: pool)
+        // features.2.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 47074400 &* s.n, input: s.t + 103917264 &* s.n,
+            pixels: 9025 &* s.n, channels: 32, gamma: s.p + 75280, beta: s.p + 75312, savedMean: s.f + 20352,
+            savedInvStd: s.f + 20384, activation: .identity, gradInput: s.t + 47074400 &* s.n, gradGamma: s.g + 75280,
+            gradBeta: s.g + 75312, pool: pool)
+        // features.2.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 47074400 &* s.n, input: s.t + 43320000 &* s.n,
+            weights: s.p + 69136, pixels: 9025 &* s.n, inChannels: 192, outChannels: 32,
+            gradInput: s.t + 45052800 &* s.n, gradWeights: s.g + 69136, pool: pool)
+        // features.2.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 45052800 &* s.n, input: s.t + 41587200 &* s.n,
+            batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 65856, activation: .silu,
+            expandWeights: s.p + 67408, savedPooled: s.t + 118611376 &* s.n, savedHidden: s.t + 118613232 &* s.n,
+            savedScale: s.t + 118611568 &* s.n, gradInput: s.t + 43320000 &* s.n, gradReduceWeights: s.g + 65856,
+            gradReduceBias: s.g + 67392, gradExpandWeights: s.g + 67408, gradExpandBias: s.g + 68944, workspace: s.ws,
+            pool: pool)
+        // features.2.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 43320000 &* s.n, input: s.t + 39854400 &* s.n,
+            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 65088, beta: s.p + 65280, savedMean: s.f + 16512,
+            savedInvStd: s.f + 16704, activation: .silu, gradInput: s.t + 43320000 &* s.n, gradGamma: s.g + 65088,
+            gradBeta: s.g + 65280, pool: pool)
+        // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 18624, count: 1728)
+        // features.2.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 43320000 &* s.n, input: s.t + 38121600 &* s.n,
+            batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 95, outWidth: 95, weights: s.f + 16896, gradInput: s.t + 39854400 &* s.n,
+            gradWeights: s.f + 18624, pool: pool)
+        // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 18624, channels: 192, kernel: 3, into: s.g + 63360)
+        // features.2.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 39854400 &* s.n, input: s.t + 36388800 &* s.n,
+            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 62592, beta: s.p + 62784, savedMean: s.f + 16128,
+            savedInvStd: s.f + 16320, activation: .silu, gradInput: s.t + 39854400 &* s.n, gradGamma: s.g + 62592,
+            gradBeta: s.g + 62784, pool: pool)
+        // features.2.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 39854400 &* s.n, input: s.t + 103628464 &* s.n,
+            weights: s.p + 56448, pixels: 9025 &* s.n, inChannels: 32, outChannels: 192,
+            gradInput: s.t + 38121600 &* s.n, gradWeights: s.g + 56448, pool: pool)
+        // features.2.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 38121600 &* s.n, s.t + 46785600 &* s.n, count: 288800 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
+    private func features_2_2_backward(_ s: TrainingStepContext) {
+        // features.2.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 38121600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613216 &* s.n : nil, batch: s.n, perImage: 288800,
+            gradBranch: s.t + 38410400 &* s.n, pool: pool)
+        // features.2.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38410400 &* s.n, input: s.t + 103339664 &* s.n,
+            pixels: 9025 &* s.n, channels: 32, gamma: s.p + 56320, beta: s.p + 56352, savedMean: s.f + 16064,
+            savedInvStd: s.f + 16096, activation: .identity, gradInput: s.t + 38410400 &* s.n, gradGamma: s.g + 56320,
+            gradBeta: s.g + 56352, pool: pool)
+        // features.2.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 38410400 &* s.n, input: s.t + 34656000 &* s.n,
+            weights: s.p + 50176, pixels: 9025 &* s.n, inChannels: 192, outChannels: 32,
+            gradInput: s.t + 36388800 &* s.n, gradWeights: s.g + 50176, pool: pool)
+        // features.2.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 36388800 &* s.n, input: s.t + 32923200 &* s.n,
+            batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46896, activation: .silu,
+            expandWeights: s.p + 48448, savedPooled: s.t + 118610992 &* s.n, savedHidden: s.t + 118613200 &* s.n,
+            savedScale: s.t + 118611184 &* s.n, gradInput: s.t + 34656000 &* s.n, gradReduceWeights: s.g + 46896,
+            gradReduceBias: s.g + 48432, gradExpandWeights: s.g + 48448, gradExpandBias: s.g + 49984, workspace: s.ws,
+            pool: pool)
+        // features.2.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34656000 &* s.n, input: s.t + 31190400 &* s.n,
+            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 46128, beta: s.p + 46320, savedMean: s.f + 12224,
+            savedInvStd: s.f + 12416, activation: .silu, gradInput: s.t + 34656000 &* s.n, gradGamma: s.g + 46128,
+            gradBeta: s.g + 46320, pool: pool)
+        // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 14336, count: 1728)
+        // features.2.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34656000 &* s.n, input: s.t + 29457600 &* s.n,
+            batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 95, outWidth: 95, weights: s.f + 12608, gradInput: s.t + 31190400 &* s.n,
+            gradWeights: s.f + 14336, pool: pool)
+        // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 14336, channels: 192, kernel: 3, into: s.g + 44400)
+        // features.2.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 31190400 &* s.n, input: s.t + 27724800 &* s.n,
+            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 43632, beta: s.p + 43824, savedMean: s.f + 11840,
+            savedInvStd: s.f + 12032, activation: .silu, gradInput: s.t + 31190400 &* s.n, gradGamma: s.g + 43632,
+            gradBeta: s.g + 43824, pool: pool)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 31190400 &* s.n, input: s.t + 103050864 &* s.n,
+            weights: s.p + 37488, pixels: 9025 &* s.n, inChannels: 32, outChannels: 192,
+            gradInput: s.t + 29457600 &* s.n, gradWeights: s.g + 37488, pool: pool)
+        // features.2.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 29457600 &* s.n, s.t + 38121600 &* s.n, count: 288800 &* s.n, pool: pool)
+    }
+
+    /// features.2.1 backward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
+    private func features_2_1_backward(_ s: TrainingStepContext) {
+        // features.2.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 29457600 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 118613184 &* s.n : nil, batch: s.n, perImage: 288800,
+            gradBranch: s.t + 29746400 &* s.n, pool: pool)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 29746400 &* s.n, input: s.t + 102762064 &* s.n,
+            pixels: 9025 &* s.n, channels: 32, gamma: s.p + 37360, beta: s.p + 37392, savedMean: s.f + 11776,
+            savedInvStd: s.f + 11808, activation: .identity, gradInput: s.t + 29746400 &* s.n, gradGamma: s.g + 37360,
+            gradBeta: s.g + 37392, pool: pool)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 29746400 &* s.n, input: s.t + 25992000 &* s.n,
+            weights: s.p + 31216, pixels: 9025 &* s.n, inChannels: 192, outChannels: 32,
+            gradInput: s.t + 27724800 &* s.n, gradWeights: s.g + 31216, pool: pool)
+        // features.2.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 27724800 &* s.n, input: s.t + 24259200 &* s.n,
+            batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27936, activation: .silu,
+            expandWeights: s.p + 29488, savedPooled: s.t + 118610608 &* s.n, savedHidden: s.t + 118613168 &* s.n,
+            savedScale: s.t + 118610800 &* s.n, gradInput: s.t + 25992000 &* s.n, gradReduceWeights: s.g + 27936,
+            gradReduceBias: s.g + 29472, gradExpandWeights: s.g + 29488, gradExpandBias: s.g + 31024, workspace: s.ws,
+            pool: pool)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25992000 &* s.n, input: s.t + 13862400 &* s.n,
+            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 27168, beta: s.p + 27360, savedMean: s.f + 7936,
+            savedInvStd: s.f + 8128, activation: .silu, gradInput: s.t + 25992000 &* s.n, gradGamma: s.g + 27168,
+            gradBeta: s.g + 27360, pool: pool)
+        // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 10048, count: 1728)
+        // features.2.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 25992000 &* s.n, input: s.t + 12129600 &* s.n,
+            batch: s.n, height: 95, width: 95, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 95, outWidth: 95, weights: s.f + 8320, gradInput: s.t + 13862400 &* s.n,
+            gradWeights: s.f + 10048, pool: pool)
+        // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 10048, channels: 192, kernel: 3, into: s.g + 25440)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13862400 &* s.n, input: s.t + 10396800 &* s.n,
+            pixels: 9025 &* s.n, channels: 192, gamma: s.p + 24672, beta: s.p + 24864, savedMean: s.f + 7552,
+            savedInvStd: s.f + 7744, activation: .silu, gradInput: s.t + 13862400 &* s.n, gradGamma: s.g + 24672,
+            gradBeta: s.g + 24864, pool: pool)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13862400 &* s.n, input: s.t + 102473264 &* s.n,
+            weights: s.p + 18528, pixels: 9025 &* s.n, inChannels: 32, outChannels: 192,
+            gradInput: s.t + 11696400 &* s.n, gradWeights: s.g + 18528, pool: pool)
+        // features.2.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 11696400 &* s.n, s.t + 29457600 &* s.n, count: 288800 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11696400 &* s.n, input: s.t + 102184464 &* s.n,
+            pixels: 9025 &* s.n, channels: 32, gamma: s.p + 18400, beta: s.p + 18432, savedMean: s.f + 7488,
+            savedInvStd: s.f + 7520, activation: .identity, gradInput: s.t + 11696400 &* s.n, gradGamma: s.g + 18400,
+            gradBeta: s.g + 18432, pool: pool)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11696400 &* s.n, input: s.t + 52850400 &* s.n,
+            weights: s.p + 13792, pixels: 9025 &* s.n, inChannels: 144, outChannels: 32,
+            gradInput: s.t + 10396800 &* s.n, gradWeights: s.g + 13792, pool: pool)
+        // features.2.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 10396800 &* s.n, input: s.t + 51550800 &* s.n,
+            batch: s.n, pixels: 9025, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11904, activation: .silu,
+            expandWeights: s.p + 12784, savedPooled: s.t + 118612144 &* s.n, savedHidden: s.t + 118613152 &* s.n,
+            savedScale: s.t + 118612288 &* s.n, gradInput: s.t + 24259200 &* s.n, gradReduceWeights: s.g + 11904,
+            gradReduceBias: s.g + 12768, gradExpandWeights: s.g + 12784, gradExpandBias: s.g + 13648, workspace: s.ws,
+            pool: pool)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 24259200 &* s.n, input: s.t + 50251200 &* s.n,
+            pixels: 9025 &* s.n, channels: 144, gamma: s.p + 11328, beta: s.p + 11472, savedMean: s.f + 4608,
+            savedInvStd: s.f + 4752, activation: .silu, gradInput: s.t + 24259200 &* s.n, gradGamma: s.g + 11328,
+            gradBeta: s.g + 11472, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 6192, count: 1296)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 24259200 &* s.n, input: s.t + 5198400 &* s.n,
+            batch: s.n, height: 190, width: 190, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 95, outWidth: 95, weights: s.f + 4896, gradInput: s.t + 10396800 &* s.n,
+            gradWeights: s.f + 6192, pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 6192, channels: 144, kernel: 3, into: s.g + 10032)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10396800 &* s.n, input: s.t,
+            pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456, beta: s.p + 9600, savedMean: s.f + 4320,
+            savedInvStd: s.f + 4464, activation: .silu, gradInput: s.t + 10396800 &* s.n, gradGamma: s.g + 9456,
+            gradBeta: s.g + 9600, pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10396800 &* s.n, input: s.t + 59348400 &* s.n,
+            weights: s.p + 6000, pixels: 36100 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.t,
+            gradWeights: s.g + 6000, pool: pool)
+    }
+
+    /// features.1.1 backward: MBConv1 k3 s1: 190x190x24 -> 190x190x24, SE 24 -> 6 -> 24, identity shortcut
+    private func features_1_1_backward(_ s: TrainingStepContext) {
+        // features.1.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t,
+            keep: s.options.stochasticDepth ? s.t + 118613136 &* s.n : nil, batch: s.n, perImage: 866400,
+            gradBranch: s.t + 866400 &* s.n, pool: pool)
+        // features.1.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 866400 &* s.n, input: s.t + 58482000 &* s.n,
+            pixels: 36100 &* s.n, channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 4272,
+            savedInvStd: s.f + 4296, activation: .identity, gradInput: s.t + 866400 &* s.n, gradGamma: s.g + 5872,
+            gradBeta: s.g + 5904, pool: pool)
+        // features.1.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 866400 &* s.n, input: s.t + 57615600 &* s.n,
+            weights: s.p + 5296, pixels: 36100 &* s.n, inChannels: 24, outChannels: 24,
+            gradInput: s.t + 1732800 &* s.n, gradWeights: s.g + 5296, pool: pool)
+        // features.1.1.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1732800 &* s.n, input: s.t + 56749200 &* s.n,
+            batch: s.n, pixels: 36100, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, activation: .silu,
+            expandWeights: s.p + 5120, savedPooled: s.t + 118612848 &* s.n, savedHidden: s.t + 118613120 &* s.n,
+            savedScale: s.t + 118612880 &* s.n, gradInput: s.t + 866400 &* s.n, gradReduceWeights: s.g + 4960,
+            gradReduceBias: s.g + 5104, gradExpandWeights: s.g + 5120, gradExpandBias: s.g + 5264, workspace: s.ws,
+            pool: pool)
+        // features.1.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 866400 &* s.n, input: s.t + 55882800 &* s.n,
+            pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4832, beta: s.p + 4864, savedMean: s.f + 3792,
+            savedInvStd: s.f + 3816, activation: .silu, gradInput: s.t + 866400 &* s.n, gradGamma: s.g + 4832,
+            gradBeta: s.g + 4864, pool: pool)
+        // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 4056, count: 216)
+        // features.1.1.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 866400 &* s.n, input: s.t + 55016400 &* s.n,
+            batch: s.n, height: 190, width: 190, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 190, outWidth: 190, weights: s.f + 3840, gradInput: s.t + 1732800 &* s.n,
+            gradWeights: s.f + 4056, pool: pool)
+        // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4056, channels: 24, kernel: 3, into: s.g + 4608)
+        // features.1.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1732800 &* s.n, s.t, count: 866400 &* s.n, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 190x190x48 -> 190x190x24, SE 48 -> 12 -> 48
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1732800 &* s.n, input: s.t + 54150000 &* s.n,
+            pixels: 36100 &* s.n, channels: 24, gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 3744,
+            savedInvStd: s.f + 3768, activation: .identity, gradInput: s.t + 1732800 &* s.n, gradGamma: s.g + 4480,
+            gradBeta: s.g + 4512, pool: pool)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1732800 &* s.n, input: s.t + 22526400 &* s.n,
+            weights: s.p + 3328, pixels: 36100 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.t,
+            gradWeights: s.g + 3328, pool: pool)
+        // features.1.0.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 20793600 &* s.n, batch: s.n, pixels: 36100,
+            channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, activation: .silu, expandWeights: s.p + 2704,
+            savedPooled: s.t + 118612512 &* s.n, savedHidden: s.t + 118613104 &* s.n,
+            savedScale: s.t + 118612560 &* s.n, gradInput: s.t + 1732800 &* s.n, gradReduceWeights: s.g + 2112,
+            gradReduceBias: s.g + 2688, gradExpandWeights: s.g + 2704, gradExpandBias: s.g + 3280, workspace: s.ws,
+            pool: pool)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1732800 &* s.n, input: s.t + 19060800 &* s.n,
+            pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 2784,
+            savedInvStd: s.f + 2832, activation: .silu, gradInput: s.t + 1732800 &* s.n, gradGamma: s.g + 1920,
+            gradBeta: s.g + 1968, pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3312, count: 432)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 1732800 &* s.n, input: s.t + 17328000 &* s.n,
+            batch: s.n, height: 190, width: 190, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 190, outWidth: 190, weights: s.f + 2880, gradInput: s.t, gradWeights: s.f + 3312, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3312, channels: 48, kernel: 3, into: s.g + 1488)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 48 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 15595200 &* s.n,
+            pixels: 36100 &* s.n, channels: 48, gamma: s.p + 1296, beta: s.p + 1344, savedMean: s.f + 2688,
+            savedInvStd: s.f + 2736, activation: .silu, gradInput: s.t, gradGamma: s.g + 1296, gradBeta: s.g + 1344,
+            pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 380,
+            width: 380, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, outChannels: 48,
+            gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 1296, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 1344, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 1488, count: 432, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 1920, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 1968, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.fc1.weight", offset: 2112, count: 576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc1.bias", offset: 2688, count: 12, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.1.fc2.weight", offset: 2704, count: 576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc2.bias", offset: 3280, count: 48, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.2.0.weight", offset: 3328, count: 1152, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.weight", offset: 4480, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.bias", offset: 4512, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.0.weight", offset: 4608, count: 216, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.weight", offset: 4832, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.bias", offset: 4864, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.1.fc1.weight", offset: 4960, count: 144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc1.bias", offset: 5104, count: 6, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.1.fc2.weight", offset: 5120, count: 144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc2.bias", offset: 5264, count: 24, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.2.0.weight", offset: 5296, count: 576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.weight", offset: 5872, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.bias", offset: 5904, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 6000, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 9456, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 9600, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 10032, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 11328, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 11472, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.fc1.weight", offset: 11904, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc1.bias", offset: 12768, count: 6, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.2.fc2.weight", offset: 12784, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc2.bias", offset: 13648, count: 144, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.3.0.weight", offset: 13792, count: 4608, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.weight", offset: 18400, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.bias", offset: 18432, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.0.weight", offset: 18528, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.weight", offset: 24672, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.bias", offset: 24864, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.0.weight", offset: 25440, count: 1728, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.weight", offset: 27168, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.bias", offset: 27360, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.fc1.weight", offset: 27936, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc1.bias", offset: 29472, count: 8, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.2.fc2.weight", offset: 29488, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc2.bias", offset: 31024, count: 192, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.3.0.weight", offset: 31216, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.weight", offset: 37360, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.bias", offset: 37392, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.0.weight", offset: 37488, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.weight", offset: 43632, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.bias", offset: 43824, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.0.weight", offset: 44400, count: 1728, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.weight", offset: 46128, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.bias", offset: 46320, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.fc1.weight", offset: 46896, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc1.bias", offset: 48432, count: 8, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.2.fc2.weight", offset: 48448, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc2.bias", offset: 49984, count: 192, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.3.0.weight", offset: 50176, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.weight", offset: 56320, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.bias", offset: 56352, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.0.weight", offset: 56448, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.0.1.weight", offset: 62592, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.0.1.bias", offset: 62784, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.0.weight", offset: 63360, count: 1728, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.1.1.weight", offset: 65088, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.1.1.bias", offset: 65280, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.2.fc1.weight", offset: 65856, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.2.fc1.bias", offset: 67392, count: 8, kind: .bias),
+        ParameterSlot(name: "features.2.3.block.2.fc2.weight", offset: 67408, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.2.fc2.bias", offset: 68944, count: 192, kind: .bias),
+        ParameterSlot(name: "features.2.3.block.3.0.weight", offset: 69136, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.3.1.weight", offset: 75280, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.3.1.bias", offset: 75312, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 75408, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 81552, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 81744, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 82320, count: 4800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 87120, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 87312, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.fc1.weight", offset: 87888, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc1.bias", offset: 89424, count: 8, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.2.fc2.weight", offset: 89440, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc2.bias", offset: 90976, count: 192, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.3.0.weight", offset: 91168, count: 10752, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.weight", offset: 101920, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.bias", offset: 101984, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.0.weight", offset: 102176, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.weight", offset: 120992, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.bias", offset: 121328, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.0.weight", offset: 122336, count: 8400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.weight", offset: 130736, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.bias", offset: 131072, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.fc1.weight", offset: 132080, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc1.bias", offset: 136784, count: 14, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.2.fc2.weight", offset: 136800, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc2.bias", offset: 141504, count: 336, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.3.0.weight", offset: 141840, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.weight", offset: 160656, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.bias", offset: 160720, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.0.weight", offset: 160912, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.weight", offset: 179728, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.bias", offset: 180064, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.0.weight", offset: 181072, count: 8400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.weight", offset: 189472, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.bias", offset: 189808, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.fc1.weight", offset: 190816, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc1.bias", offset: 195520, count: 14, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.2.fc2.weight", offset: 195536, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc2.bias", offset: 200240, count: 336, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.3.0.weight", offset: 200576, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.weight", offset: 219392, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.bias", offset: 219456, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.0.weight", offset: 219648, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.0.1.weight", offset: 238464, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.0.1.bias", offset: 238800, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.0.weight", offset: 239808, count: 8400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.1.1.weight", offset: 248208, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.1.1.bias", offset: 248544, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.2.fc1.weight", offset: 249552, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.2.fc1.bias", offset: 254256, count: 14, kind: .bias),
+        ParameterSlot(name: "features.3.3.block.2.fc2.weight", offset: 254272, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.2.fc2.bias", offset: 258976, count: 336, kind: .bias),
+        ParameterSlot(name: "features.3.3.block.3.0.weight", offset: 259312, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.3.1.weight", offset: 278128, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.3.1.bias", offset: 278192, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 278384, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 297200, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 297536, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 298544, count: 3024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 301568, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 301904, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.fc1.weight", offset: 302912, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc1.bias", offset: 307616, count: 14, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.2.fc2.weight", offset: 307632, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc2.bias", offset: 312336, count: 336, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.3.0.weight", offset: 312672, count: 37632, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.weight", offset: 350304, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.bias", offset: 350416, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 350752, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 426016, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 426688, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 428704, count: 6048, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 434752, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 435424, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.fc1.weight", offset: 437440, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc1.bias", offset: 456256, count: 28, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.2.fc2.weight", offset: 456288, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc2.bias", offset: 475104, count: 672, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.3.0.weight", offset: 475776, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.weight", offset: 551040, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.bias", offset: 551152, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.0.weight", offset: 551488, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.weight", offset: 626752, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.bias", offset: 627424, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.0.weight", offset: 629440, count: 6048, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.weight", offset: 635488, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.bias", offset: 636160, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.fc1.weight", offset: 638176, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc1.bias", offset: 656992, count: 28, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.2.fc2.weight", offset: 657024, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc2.bias", offset: 675840, count: 672, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.3.0.weight", offset: 676512, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.weight", offset: 751776, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.bias", offset: 751888, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.0.weight", offset: 752224, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.weight", offset: 827488, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.bias", offset: 828160, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.0.weight", offset: 830176, count: 6048, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.weight", offset: 836224, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.bias", offset: 836896, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.fc1.weight", offset: 838912, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc1.bias", offset: 857728, count: 28, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.2.fc2.weight", offset: 857760, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc2.bias", offset: 876576, count: 672, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.3.0.weight", offset: 877248, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.weight", offset: 952512, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.bias", offset: 952624, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.0.weight", offset: 952960, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.weight", offset: 1028224, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.bias", offset: 1028896, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.0.weight", offset: 1030912, count: 6048, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.weight", offset: 1036960, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.bias", offset: 1037632, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.2.fc1.weight", offset: 1039648, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.2.fc1.bias", offset: 1058464, count: 28, kind: .bias),
+        ParameterSlot(name: "features.4.4.block.2.fc2.weight", offset: 1058496, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.2.fc2.bias", offset: 1077312, count: 672, kind: .bias),
+        ParameterSlot(name: "features.4.4.block.3.0.weight", offset: 1077984, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.3.1.weight", offset: 1153248, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.3.1.bias", offset: 1153360, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.0.weight", offset: 1153696, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.0.1.weight", offset: 1228960, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.0.1.bias", offset: 1229632, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.0.weight", offset: 1231648, count: 6048, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.1.1.weight", offset: 1237696, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.1.1.bias", offset: 1238368, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.2.fc1.weight", offset: 1240384, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.2.fc1.bias", offset: 1259200, count: 28, kind: .bias),
+        ParameterSlot(name: "features.4.5.block.2.fc2.weight", offset: 1259232, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.2.fc2.bias", offset: 1278048, count: 672, kind: .bias),
+        ParameterSlot(name: "features.4.5.block.3.0.weight", offset: 1278720, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.3.1.weight", offset: 1353984, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.3.1.bias", offset: 1354096, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 1354432, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 1429696, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 1430368, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 1432384, count: 16800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 1449184, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 1449856, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.fc1.weight", offset: 1451872, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc1.bias", offset: 1470688, count: 28, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.2.fc2.weight", offset: 1470720, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc2.bias", offset: 1489536, count: 672, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.3.0.weight", offset: 1490208, count: 107520, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.weight", offset: 1597728, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.bias", offset: 1597888, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 1598368, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 1751968, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 1752928, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 1755808, count: 24000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 1779808, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 1780768, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.fc1.weight", offset: 1783648, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc1.bias", offset: 1822048, count: 40, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.2.fc2.weight", offset: 1822096, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc2.bias", offset: 1860496, count: 960, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.3.0.weight", offset: 1861456, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.weight", offset: 2015056, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.bias", offset: 2015216, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.0.weight", offset: 2015696, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.weight", offset: 2169296, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.bias", offset: 2170256, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.0.weight", offset: 2173136, count: 24000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.weight", offset: 2197136, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.bias", offset: 2198096, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.fc1.weight", offset: 2200976, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc1.bias", offset: 2239376, count: 40, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.2.fc2.weight", offset: 2239424, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc2.bias", offset: 2277824, count: 960, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.3.0.weight", offset: 2278784, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.weight", offset: 2432384, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.bias", offset: 2432544, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.0.weight", offset: 2433024, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.weight", offset: 2586624, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.bias", offset: 2587584, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.0.weight", offset: 2590464, count: 24000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.weight", offset: 2614464, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.bias", offset: 2615424, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.fc1.weight", offset: 2618304, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc1.bias", offset: 2656704, count: 40, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.2.fc2.weight", offset: 2656752, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc2.bias", offset: 2695152, count: 960, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.3.0.weight", offset: 2696112, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.weight", offset: 2849712, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.bias", offset: 2849872, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.0.weight", offset: 2850352, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.weight", offset: 3003952, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.bias", offset: 3004912, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.0.weight", offset: 3007792, count: 24000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.weight", offset: 3031792, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.bias", offset: 3032752, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.2.fc1.weight", offset: 3035632, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.2.fc1.bias", offset: 3074032, count: 40, kind: .bias),
+        ParameterSlot(name: "features.5.4.block.2.fc2.weight", offset: 3074080, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.2.fc2.bias", offset: 3112480, count: 960, kind: .bias),
+        ParameterSlot(name: "features.5.4.block.3.0.weight", offset: 3113440, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.3.1.weight", offset: 3267040, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.3.1.bias", offset: 3267200, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.0.weight", offset: 3267680, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.0.1.weight", offset: 3421280, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.0.1.bias", offset: 3422240, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.0.weight", offset: 3425120, count: 24000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.1.1.weight", offset: 3449120, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.1.1.bias", offset: 3450080, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.2.fc1.weight", offset: 3452960, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.2.fc1.bias", offset: 3491360, count: 40, kind: .bias),
+        ParameterSlot(name: "features.5.5.block.2.fc2.weight", offset: 3491408, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.2.fc2.bias", offset: 3529808, count: 960, kind: .bias),
+        ParameterSlot(name: "features.5.5.block.3.0.weight", offset: 3530768, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.3.1.weight", offset: 3684368, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.3.1.bias", offset: 3684528, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 3685008, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 3838608, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 3839568, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 3842448, count: 24000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 3866448, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 3867408, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.fc1.weight", offset: 3870288, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc1.bias", offset: 3908688, count: 40, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.2.fc2.weight", offset: 3908736, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc2.bias", offset: 3947136, count: 960, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.3.0.weight", offset: 3948096, count: 261120, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.weight", offset: 4209216, count: 272, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.bias", offset: 4209488, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 4210304, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 4654208, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 4655840, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 4660736, count: 40800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 4701536, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 4703168, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.fc1.weight", offset: 4708064, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc1.bias", offset: 4819040, count: 68, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.2.fc2.weight", offset: 4819120, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc2.bias", offset: 4930096, count: 1632, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.3.0.weight", offset: 4931728, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.weight", offset: 5375632, count: 272, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.bias", offset: 5375904, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.0.weight", offset: 5376720, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.weight", offset: 5820624, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.bias", offset: 5822256, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.0.weight", offset: 5827152, count: 40800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.weight", offset: 5867952, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.bias", offset: 5869584, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.fc1.weight", offset: 5874480, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc1.bias", offset: 5985456, count: 68, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.2.fc2.weight", offset: 5985536, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc2.bias", offset: 6096512, count: 1632, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.3.0.weight", offset: 6098144, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.weight", offset: 6542048, count: 272, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.bias", offset: 6542320, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.0.weight", offset: 6543136, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.weight", offset: 6987040, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.bias", offset: 6988672, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.0.weight", offset: 6993568, count: 40800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.weight", offset: 7034368, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.bias", offset: 7036000, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.fc1.weight", offset: 7040896, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc1.bias", offset: 7151872, count: 68, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.2.fc2.weight", offset: 7151952, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc2.bias", offset: 7262928, count: 1632, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.3.0.weight", offset: 7264560, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.weight", offset: 7708464, count: 272, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.bias", offset: 7708736, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.0.weight", offset: 7709552, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.weight", offset: 8153456, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.bias", offset: 8155088, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.0.weight", offset: 8159984, count: 40800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.weight", offset: 8200784, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.bias", offset: 8202416, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.fc1.weight", offset: 8207312, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc1.bias", offset: 8318288, count: 68, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.2.fc2.weight", offset: 8318368, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc2.bias", offset: 8429344, count: 1632, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.3.0.weight", offset: 8430976, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.weight", offset: 8874880, count: 272, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.bias", offset: 8875152, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.0.weight", offset: 8875968, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.weight", offset: 9319872, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.bias", offset: 9321504, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.0.weight", offset: 9326400, count: 40800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.weight", offset: 9367200, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.bias", offset: 9368832, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.2.fc1.weight", offset: 9373728, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.2.fc1.bias", offset: 9484704, count: 68, kind: .bias),
+        ParameterSlot(name: "features.6.5.block.2.fc2.weight", offset: 9484784, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.2.fc2.bias", offset: 9595760, count: 1632, kind: .bias),
+        ParameterSlot(name: "features.6.5.block.3.0.weight", offset: 9597392, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.3.1.weight", offset: 10041296, count: 272, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.3.1.bias", offset: 10041568, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.0.weight", offset: 10042384, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.0.1.weight", offset: 10486288, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.0.1.bias", offset: 10487920, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.0.weight", offset: 10492816, count: 40800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.1.1.weight", offset: 10533616, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.1.1.bias", offset: 10535248, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.2.fc1.weight", offset: 10540144, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.2.fc1.bias", offset: 10651120, count: 68, kind: .bias),
+        ParameterSlot(name: "features.6.6.block.2.fc2.weight", offset: 10651200, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.2.fc2.bias", offset: 10762176, count: 1632, kind: .bias),
+        ParameterSlot(name: "features.6.6.block.3.0.weight", offset: 10763808, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.3.1.weight", offset: 11207712, count: 272, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.3.1.bias", offset: 11207984, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.0.weight", offset: 11208800, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.0.1.weight", offset: 11652704, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.0.1.bias", offset: 11654336, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.0.weight", offset: 11659232, count: 40800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.1.1.weight", offset: 11700032, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.1.1.bias", offset: 11701664, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.2.fc1.weight", offset: 11706560, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.2.fc1.bias", offset: 11817536, count: 68, kind: .bias),
+        ParameterSlot(name: "features.6.7.block.2.fc2.weight", offset: 11817616, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.2.fc2.bias", offset: 11928592, count: 1632, kind: .bias),
+        ParameterSlot(name: "features.6.7.block.3.0.weight", offset: 11930224, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.3.1.weight", offset: 12374128, count: 272, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.3.1.bias", offset: 12374400, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 12375216, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 12819120, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 12820752, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 12825648, count: 14688, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 12840336, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 12841968, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.fc1.weight", offset: 12846864, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc1.bias", offset: 12957840, count: 68, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.2.fc2.weight", offset: 12957920, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc2.bias", offset: 13068896, count: 1632, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.3.0.weight", offset: 13070528, count: 731136, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.weight", offset: 13801664, count: 448, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.bias", offset: 13802112, count: 448, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.0.weight", offset: 13803456, count: 1204224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.weight", offset: 15007680, count: 2688, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.bias", offset: 15010368, count: 2688, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.0.weight", offset: 15018432, count: 24192, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.weight", offset: 15042624, count: 2688, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.bias", offset: 15045312, count: 2688, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.2.fc1.weight", offset: 15053376, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc1.bias", offset: 15354432, count: 112, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.2.fc2.weight", offset: 15354544, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc2.bias", offset: 15655600, count: 2688, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.3.0.weight", offset: 15658288, count: 1204224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.weight", offset: 16862512, count: 448, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.bias", offset: 16862960, count: 448, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 16864304, count: 802816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 17667120, count: 1792, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 17668912, count: 1792, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 17674288, count: 1792000, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 19466288, count: 1000, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 1392, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 1440, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 2016, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 2064, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_mean", offset: 4544, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_var", offset: 4576, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_mean", offset: 4896, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_var", offset: 4928, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_mean", offset: 5936, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_var", offset: 5968, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 9744, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 9888, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 11616, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 11760, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_mean", offset: 18464, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_var", offset: 18496, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_mean", offset: 25056, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_var", offset: 25248, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_mean", offset: 27552, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_var", offset: 27744, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_mean", offset: 37424, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_var", offset: 37456, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_mean", offset: 44016, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_var", offset: 44208, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_mean", offset: 46512, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_var", offset: 46704, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_mean", offset: 56384, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_var", offset: 56416, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.1.running_mean", offset: 62976, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.1.running_var", offset: 63168, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.1.running_mean", offset: 65472, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.1.running_var", offset: 65664, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.3.1.running_mean", offset: 75344, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.3.1.running_var", offset: 75376, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 81936, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 82128, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 87504, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 87696, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_mean", offset: 102048, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_var", offset: 102112, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_mean", offset: 121664, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_var", offset: 122000, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_mean", offset: 131408, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_var", offset: 131744, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_mean", offset: 160784, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_var", offset: 160848, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_mean", offset: 180400, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_var", offset: 180736, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_mean", offset: 190144, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_var", offset: 190480, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_mean", offset: 219520, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_var", offset: 219584, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.1.running_mean", offset: 239136, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.1.running_var", offset: 239472, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.1.running_mean", offset: 248880, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.1.running_var", offset: 249216, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.3.1.running_mean", offset: 278256, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.3.1.running_var", offset: 278320, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 297872, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 298208, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 302240, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 302576, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_mean", offset: 350528, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_var", offset: 350640, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 427360, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 428032, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 436096, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 436768, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_mean", offset: 551264, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_var", offset: 551376, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_mean", offset: 628096, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_var", offset: 628768, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_mean", offset: 636832, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_var", offset: 637504, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_mean", offset: 752000, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_var", offset: 752112, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_mean", offset: 828832, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_var", offset: 829504, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_mean", offset: 837568, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_var", offset: 838240, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_mean", offset: 952736, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_var", offset: 952848, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_mean", offset: 1029568, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_var", offset: 1030240, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_mean", offset: 1038304, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_var", offset: 1038976, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.3.1.running_mean", offset: 1153472, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.3.1.running_var", offset: 1153584, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.1.running_mean", offset: 1230304, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.1.running_var", offset: 1230976, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.1.running_mean", offset: 1239040, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.1.running_var", offset: 1239712, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.3.1.running_mean", offset: 1354208, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.3.1.running_var", offset: 1354320, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 1431040, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 1431712, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 1450528, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 1451200, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_mean", offset: 1598048, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_var", offset: 1598208, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 1753888, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 1754848, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 1781728, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 1782688, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_mean", offset: 2015376, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_var", offset: 2015536, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_mean", offset: 2171216, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_var", offset: 2172176, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_mean", offset: 2199056, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_var", offset: 2200016, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_mean", offset: 2432704, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_var", offset: 2432864, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_mean", offset: 2588544, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_var", offset: 2589504, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_mean", offset: 2616384, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_var", offset: 2617344, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_mean", offset: 2850032, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_var", offset: 2850192, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_mean", offset: 3005872, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_var", offset: 3006832, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_mean", offset: 3033712, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_var", offset: 3034672, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.3.1.running_mean", offset: 3267360, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.3.1.running_var", offset: 3267520, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.1.running_mean", offset: 3423200, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.1.running_var", offset: 3424160, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.1.running_mean", offset: 3451040, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.1.running_var", offset: 3452000, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.3.1.running_mean", offset: 3684688, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.3.1.running_var", offset: 3684848, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 3840528, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 3841488, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 3868368, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 3869328, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_mean", offset: 4209760, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_var", offset: 4210032, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 4657472, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 4659104, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 4704800, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 4706432, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_mean", offset: 5376176, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_var", offset: 5376448, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_mean", offset: 5823888, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_var", offset: 5825520, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_mean", offset: 5871216, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_var", offset: 5872848, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_mean", offset: 6542592, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_var", offset: 6542864, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_mean", offset: 6990304, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_var", offset: 6991936, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_mean", offset: 7037632, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_var", offset: 7039264, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_mean", offset: 7709008, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_var", offset: 7709280, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_mean", offset: 8156720, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_var", offset: 8158352, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_mean", offset: 8204048, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_var", offset: 8205680, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_mean", offset: 8875424, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_var", offset: 8875696, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_mean", offset: 9323136, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_var", offset: 9324768, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_mean", offset: 9370464, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_var", offset: 9372096, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.3.1.running_mean", offset: 10041840, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.3.1.running_var", offset: 10042112, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.1.running_mean", offset: 10489552, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.1.running_var", offset: 10491184, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.1.running_mean", offset: 10536880, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.1.running_var", offset: 10538512, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.3.1.running_mean", offset: 11208256, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.3.1.running_var", offset: 11208528, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.1.running_mean", offset: 11655968, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.1.running_var", offset: 11657600, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.1.running_mean", offset: 11703296, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.1.running_var", offset: 11704928, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.3.1.running_mean", offset: 12374672, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.3.1.running_var", offset: 12374944, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 12822384, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 12824016, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 12843600, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 12845232, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_mean", offset: 13802560, count: 448, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_var", offset: 13803008, count: 448, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_mean", offset: 15013056, count: 2688, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_var", offset: 15015744, count: 2688, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_mean", offset: 15048000, count: 2688, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_var", offset: 15050688, count: 2688, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_mean", offset: 16863408, count: 448, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_var", offset: 16863856, count: 448, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 17670704, count: 1792, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 17672496, count: 1792, kind: .batchNormBias),
+    ]
+}

@@ -2085,3 +2085,4569 @@ extension EfficientNetB5 {
             """#),
     ]
 }
+
+/// EfficientNetB5 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 238,312,592 floats per image (saved activations and gradients, packed by lifetime); parameters: 30,563,008 floats.
+public final class EfficientNetB5Training: TrainableModel {
+    public static let descriptor = EfficientNetB5.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 30563008,
+        arenaFloatsPerImage: 238312592, fixedFloats: 1657088)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 48, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 3072, squeezeChannels: 128))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 238312592 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 238312592 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 30563008)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_1_1_forward(s)
+        try features_1_2_forward(s)
+        try features_2_0_forward(s)
+        try features_2_1_forward(s)
+        try features_2_2_forward(s)
+        try features_2_3_forward(s)
+        try features_2_4_forward(s)
+        try features_3_0_forward(s)
+        try features_3_1_forward(s)
+        try features_3_2_forward(s)
+        try features_3_3_forward(s)
+        try features_3_4_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_4_2_forward(s)
+        try features_4_3_forward(s)
+        try features_4_4_forward(s)
+        try features_4_5_forward(s)
+        try features_4_6_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_5_2_forward(s)
+        try features_5_3_forward(s)
+        try features_5_4_forward(s)
+        try features_5_5_forward(s)
+        try features_5_6_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_6_2_forward(s)
+        try features_6_3_forward(s)
+        try features_6_4_forward(s)
+        try features_6_5_forward(s)
+        try features_6_6_forward(s)
+        try features_6_7_forward(s)
+        try features_6_8_forward(s)
+        try features_7_0_forward(s)
+        try features_7_1_forward(s)
+        try features_7_2_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_2_backward(s)
+        features_7_1_backward(s)
+        features_7_0_backward(s)
+        features_6_8_backward(s)
+        features_6_7_backward(s)
+        features_6_6_backward(s)
+        features_6_5_backward(s)
+        features_6_4_backward(s)
+        features_6_3_backward(s)
+        features_6_2_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_6_backward(s)
+        features_5_5_backward(s)
+        features_5_4_backward(s)
+        features_5_3_backward(s)
+        features_5_2_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_6_backward(s)
+        features_4_5_backward(s)
+        features_4_4_backward(s)
+        features_4_3_backward(s)
+        features_4_2_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_4_backward(s)
+        features_3_3_backward(s)
+        features_3_2_backward(s)
+        features_3_1_backward(s)
+        features_3_0_backward(s)
+        features_2_4_backward(s)
+        features_2_3_backward(s)
+        features_2_2_backward(s)
+        features_2_1_backward(s)
+        features_2_0_backward(s)
+        features_1_2_backward(s)
+        features_1_1_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 48 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 456, 456] (NCHW) -> [n, 228, 228, 48]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 456, width: 456, kernel: 3, stride: 2,
+            padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.p, bias: s.f, outChannels: 48,
+            activation: .identity, output: s.t + 86709312 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 86709312 &* s.n, pixels: 51984 &* s.n, channels: 48,
+            gamma: s.p + 1296, beta: s.p + 1344, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 89204544 &* s.n, savedMean: s.f + 3072, savedInvStd: s.f + 3120, runningMean: s.p + 1392,
+            runningVar: s.p + 1440, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 228x228x48 -> 228x228x24, SE 48 -> 12 -> 48
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][48]
+        WeightPrep.depthwiseWeights(s.p + 1488, channels: 48, kernel: 3, into: s.f + 3264)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 228, 228, 48] -> [n, 228, 228, 48]
+        Kernels.depthwiseConv(input: s.t + 89204544 &* s.n, batch: s.n, height: 228, width: 228, channels: 48,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 3264, bias: s.f,
+            activation: .identity, output: s.t + 91699776 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 91699776 &* s.n, pixels: 51984 &* s.n, channels: 48,
+            gamma: s.p + 1920, beta: s.p + 1968, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 94195008 &* s.n, savedMean: s.f + 3168, savedInvStd: s.f + 3216, runningMean: s.p + 2016,
+            runningVar: s.p + 2064, pool: pool)
+        // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 on [n, 228, 228, 48]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 94195008 &* s.n, output: s.t + 96690240 &* s.n,
+            batch: s.n, pixels: 51984, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112,
+            reduceBias: s.p + 2688, activation: .silu, expandWeights: s.p + 2704, expandBias: s.p + 3280,
+            savedPooled: s.t + 238311136 &* s.n, savedHidden: s.t + 238311920 &* s.n,
+            savedScale: s.t + 238311184 &* s.n, pool: pool)
+        // features.1.0.block.2 project conv 1x1, [n, 228, 228, 48] -> [n, 228, 228, 24]
+        Kernels.pointwiseConv(input: s.t + 96690240 &* s.n, pixels: 51984 &* s.n, inChannels: 48, weights: s.p + 3328,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 104799744 &* s.n,
+            pool: pool)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 104799744 &* s.n, pixels: 51984 &* s.n, channels: 24,
+            gamma: s.p + 4480, beta: s.p + 4512, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 106047360 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 4544,
+            runningVar: s.p + 4576, pool: pool)
+    }
+
+    /// features.1.1 forward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
+    private func features_1_1_forward(_ s: TrainingStepContext) throws {
+        // features.1.1.block.0 depthwise weights to the kernel layout [3][3][24]
+        WeightPrep.depthwiseWeights(s.p + 4608, channels: 24, kernel: 3, into: s.f + 4224)
+        // features.1.1.block.0 depthwise 3x3/1, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        Kernels.depthwiseConv(input: s.t + 106047360 &* s.n, batch: s.n, height: 228, width: 228, channels: 24,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 4224, bias: s.f,
+            activation: .identity, output: s.t + 107294976 &* s.n, pool: pool)
+        // features.1.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 107294976 &* s.n, pixels: 51984 &* s.n, channels: 24,
+            gamma: s.p + 4832, beta: s.p + 4864, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 108542592 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4200, runningMean: s.p + 4896,
+            runningVar: s.p + 4928, pool: pool)
+        // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 108542592 &* s.n, output: s.t + 109790208 &* s.n,
+            batch: s.n, pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960,
+            reduceBias: s.p + 5104, activation: .silu, expandWeights: s.p + 5120, expandBias: s.p + 5264,
+            savedPooled: s.t + 238311568 &* s.n, savedHidden: s.t + 238311936 &* s.n,
+            savedScale: s.t + 238311600 &* s.n, pool: pool)
+        // features.1.1.block.2 project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        Kernels.pointwiseConv(input: s.t + 109790208 &* s.n, pixels: 51984 &* s.n, inChannels: 24, weights: s.p + 5296,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 111037824 &* s.n,
+            pool: pool)
+        // features.1.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 111037824 &* s.n, pixels: 51984 &* s.n, channels: 24,
+            gamma: s.p + 5872, beta: s.p + 5904, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+            savedMean: s.f + 4656, savedInvStd: s.f + 4680, runningMean: s.p + 5936, runningVar: s.p + 5968,
+            pool: pool)
+        // features.1.1 stochastic depth: keep each image's branch with probability 0.9948717948717949
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.005128205128205128,
+                into: s.t + 238311952 &* s.n, random: &random)
+        }
+        // features.1.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 106047360 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 238311952 &* s.n : nil, batch: s.n, perImage: 1247616,
+            output: s.t + 112285440 &* s.n, pool: pool)
+    }
+
+    /// features.1.2 forward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
+    private func features_1_2_forward(_ s: TrainingStepContext) throws {
+        // features.1.2.block.0 depthwise weights to the kernel layout [3][3][24]
+        WeightPrep.depthwiseWeights(s.p + 6000, channels: 24, kernel: 3, into: s.f + 4752)
+        // features.1.2.block.0 depthwise 3x3/1, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        Kernels.depthwiseConv(input: s.t + 112285440 &* s.n, batch: s.n, height: 228, width: 228, channels: 24,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 4752, bias: s.f,
+            activation: .identity, output: s.t + 113533056 &* s.n, pool: pool)
+        // features.1.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 113533056 &* s.n, pixels: 51984 &* s.n, channels: 24,
+            gamma: s.p + 6224, beta: s.p + 6256, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 114780672 &* s.n, savedMean: s.f + 4704, savedInvStd: s.f + 4728, runningMean: s.p + 6288,
+            runningVar: s.p + 6320, pool: pool)
+        // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 114780672 &* s.n, output: s.t + 116028288 &* s.n,
+            batch: s.n, pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 6352,
+            reduceBias: s.p + 6496, activation: .silu, expandWeights: s.p + 6512, expandBias: s.p + 6656,
+            savedPooled: s.t + 238311632 &* s.n, savedHidden: s.t + 238311968 &* s.n,
+            savedScale: s.t + 238311664 &* s.n, pool: pool)
+        // features.1.2.block.2 project conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 24]
+        Kernels.pointwiseConv(input: s.t + 116028288 &* s.n, pixels: 51984 &* s.n, inChannels: 24, weights: s.p + 6688,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 117275904 &* s.n,
+            pool: pool)
+        // features.1.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 117275904 &* s.n, pixels: 51984 &* s.n, channels: 24,
+            gamma: s.p + 7264, beta: s.p + 7296, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+            savedMean: s.f + 5184, savedInvStd: s.f + 5208, runningMean: s.p + 7328, runningVar: s.p + 7360,
+            pool: pool)
+        // features.1.2 stochastic depth: keep each image's branch with probability 0.9897435897435898
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.010256410256410256,
+                into: s.t + 238311984 &* s.n, random: &random)
+        }
+        // features.1.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 112285440 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 238311984 &* s.n : nil, batch: s.n, perImage: 1247616,
+            output: s.t + 118523520 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 228, 228, 24] -> [n, 228, 228, 144]
+        Kernels.pointwiseConv(input: s.t + 118523520 &* s.n, pixels: 51984 &* s.n, inChannels: 24, weights: s.p + 7392,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 51984 &* s.n, channels: 144, gamma: s.p + 10848,
+            beta: s.p + 10992, eps: 0.001, momentum: 0.01, activation: .silu, output: s.t + 7485696 &* s.n,
+            savedMean: s.f + 5232, savedInvStd: s.f + 5376, runningMean: s.p + 11136, runningVar: s.p + 11280,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 11424, channels: 144, kernel: 3, into: s.f + 5808)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]
+        Kernels.depthwiseConv(input: s.t + 7485696 &* s.n, batch: s.n, height: 228, width: 228, channels: 144,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 5808, bias: s.f,
+            activation: .identity, output: s.t + 99185472 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 99185472 &* s.n, pixels: 12996 &* s.n, channels: 144,
+            gamma: s.p + 12720, beta: s.p + 12864, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 101056896 &* s.n, savedMean: s.f + 5520, savedInvStd: s.f + 5664, runningMean: s.p + 13008,
+            runningVar: s.p + 13152, pool: pool)
+        // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 114, 114, 144]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 101056896 &* s.n, output: s.t + 102928320 &* s.n,
+            batch: s.n, pixels: 12996, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 13296,
+            reduceBias: s.p + 14160, activation: .silu, expandWeights: s.p + 14176, expandBias: s.p + 15040,
+            savedPooled: s.t + 238310160 &* s.n, savedHidden: s.t + 238312000 &* s.n,
+            savedScale: s.t + 238310304 &* s.n, pool: pool)
+        // features.2.0.block.3 project conv 1x1, [n, 114, 114, 144] -> [n, 114, 114, 40]
+        Kernels.pointwiseConv(input: s.t + 102928320 &* s.n, pixels: 12996 &* s.n, inChannels: 144,
+            weights: s.p + 15184, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+            output: s.t + 205887984 &* s.n, pool: pool)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 205887984 &* s.n, pixels: 12996 &* s.n, channels: 40,
+            gamma: s.p + 20944, beta: s.p + 20992, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 206407824 &* s.n, savedMean: s.f + 8400, savedInvStd: s.f + 8440, runningMean: s.p + 21040,
+            runningVar: s.p + 21088, pool: pool)
+    }
+
+    /// features.2.1 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        Kernels.pointwiseConv(input: s.t + 206407824 &* s.n, pixels: 12996 &* s.n, inChannels: 40,
+            weights: s.p + 21136, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+            output: s.t + 14971392 &* s.n, pool: pool)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 14971392 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            gamma: s.p + 30736, beta: s.p + 30976, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 18090432 &* s.n, savedMean: s.f + 8480, savedInvStd: s.f + 8720, runningMean: s.p + 31216,
+            runningVar: s.p + 31456, pool: pool)
+        // features.2.1.block.1 depthwise weights to the kernel layout [3][3][240]
+        WeightPrep.depthwiseWeights(s.p + 31696, channels: 240, kernel: 3, into: s.f + 9440)
+        // features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
+        Kernels.depthwiseConv(input: s.t + 18090432 &* s.n, batch: s.n, height: 114, width: 114, channels: 240,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 9440, bias: s.f,
+            activation: .identity, output: s.t + 21209472 &* s.n, pool: pool)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 21209472 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            gamma: s.p + 33856, beta: s.p + 34096, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 24328512 &* s.n, savedMean: s.f + 8960, savedInvStd: s.f + 9200, runningMean: s.p + 34336,
+            runningVar: s.p + 34576, pool: pool)
+        // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24328512 &* s.n, output: s.t + 27447552 &* s.n,
+            batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 34816,
+            reduceBias: s.p + 37216, activation: .silu, expandWeights: s.p + 37232, expandBias: s.p + 39632,
+            savedPooled: s.t + 238307760 &* s.n, savedHidden: s.t + 238312016 &* s.n,
+            savedScale: s.t + 238308000 &* s.n, pool: pool)
+        // features.2.1.block.3 project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        Kernels.pointwiseConv(input: s.t + 27447552 &* s.n, pixels: 12996 &* s.n, inChannels: 240,
+            weights: s.p + 39872, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+            output: s.t + 206927664 &* s.n, pool: pool)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 206927664 &* s.n, pixels: 12996 &* s.n, channels: 40,
+            gamma: s.p + 49472, beta: s.p + 49520, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 30566592 &* s.n, savedMean: s.f + 13760, savedInvStd: s.f + 13800, runningMean: s.p + 49568,
+            runningVar: s.p + 49616, pool: pool)
+        // features.2.1 stochastic depth: keep each image's branch with probability 0.9794871794871794
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.020512820512820513,
+                into: s.t + 238312032 &* s.n, random: &random)
+        }
+        // features.2.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 206407824 &* s.n, branch: s.t + 30566592 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312032 &* s.n : nil, batch: s.n, perImage: 519840,
+            output: s.t + 207447504 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_2_forward(_ s: TrainingStepContext) throws {
+        // features.2.2.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        Kernels.pointwiseConv(input: s.t + 207447504 &* s.n, pixels: 12996 &* s.n, inChannels: 40,
+            weights: s.p + 49664, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+            output: s.t + 30566592 &* s.n, pool: pool)
+        // features.2.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 30566592 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            gamma: s.p + 59264, beta: s.p + 59504, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 33685632 &* s.n, savedMean: s.f + 13840, savedInvStd: s.f + 14080, runningMean: s.p + 59744,
+            runningVar: s.p + 59984, pool: pool)
+        // features.2.2.block.1 depthwise weights to the kernel layout [3][3][240]
+        WeightPrep.depthwiseWeights(s.p + 60224, channels: 240, kernel: 3, into: s.f + 14800)
+        // features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
+        Kernels.depthwiseConv(input: s.t + 33685632 &* s.n, batch: s.n, height: 114, width: 114, channels: 240,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 14800,
+            bias: s.f, activation: .identity, output: s.t + 36804672 &* s.n, pool: pool)
+        // features.2.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 36804672 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            gamma: s.p + 62384, beta: s.p + 62624, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 39923712 &* s.n, savedMean: s.f + 14320, savedInvStd: s.f + 14560, runningMean: s.p + 62864,
+            runningVar: s.p + 63104, pool: pool)
+        // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 39923712 &* s.n, output: s.t + 43042752 &* s.n,
+            batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 63344,
+            reduceBias: s.p + 65744, activation: .silu, expandWeights: s.p + 65760, expandBias: s.p + 68160,
+            savedPooled: s.t + 238308240 &* s.n, savedHidden: s.t + 238312048 &* s.n,
+            savedScale: s.t + 238308480 &* s.n, pool: pool)
+        // features.2.2.block.3 project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        Kernels.pointwiseConv(input: s.t + 43042752 &* s.n, pixels: 12996 &* s.n, inChannels: 240,
+            weights: s.p + 68400, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+            output: s.t + 207967344 &* s.n, pool: pool)
+        // features.2.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 207967344 &* s.n, pixels: 12996 &* s.n, channels: 40,
+            gamma: s.p + 78000, beta: s.p + 78048, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 46161792 &* s.n, savedMean: s.f + 19120, savedInvStd: s.f + 19160, runningMean: s.p + 78096,
+            runningVar: s.p + 78144, pool: pool)
+        // features.2.2 stochastic depth: keep each image's branch with probability 0.9743589743589743
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02564102564102564,
+                into: s.t + 238312064 &* s.n, random: &random)
+        }
+        // features.2.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 207447504 &* s.n, branch: s.t + 46161792 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312064 &* s.n : nil, batch: s.n, perImage: 519840,
+            output: s.t + 208487184 &* s.n, pool: pool)
+    }
+
+    /// features.2.3 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_3_forward(_ s: TrainingStepContext) throws {
+        // features.2.3.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        Kernels.pointwiseConv(input: s.t + 208487184 &* s.n, pixels: 12996 &* s.n, inChannels: 40,
+            weights: s.p + 78192, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+            output: s.t + 46161792 &* s.n, pool: pool)
+        // features.2.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 46161792 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            gamma: s.p + 87792, beta: s.p + 88032, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 49280832 &* s.n, savedMean: s.f + 19200, savedInvStd: s.f + 19440, runningMean: s.p + 88272,
+            runningVar: s.p + 88512, pool: pool)
+        // features.2.3.block.1 depthwise weights to the kernel layout [3][3][240]
+        WeightPrep.depthwiseWeights(s.p + 88752, channels: 240, kernel: 3, into: s.f + 20160)
+        // features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
+        Kernels.depthwiseConv(input: s.t + 49280832 &* s.n, batch: s.n, height: 114, width: 114, channels: 240,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 20160,
+            bias: s.f, activation: .identity, output: s.t + 52399872 &* s.n, pool: pool)
+        // features.2.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 52399872 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            gamma: s.p + 90912, beta: s.p + 91152, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 55518912 &* s.n, savedMean: s.f + 19680, savedInvStd: s.f + 19920, runningMean: s.p + 91392,
+            runningVar: s.p + 91632, pool: pool)
+        // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 55518912 &* s.n, output: s.t + 58637952 &* s.n,
+            batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 91872,
+            reduceBias: s.p + 94272, activation: .silu, expandWeights: s.p + 94288, expandBias: s.p + 96688,
+            savedPooled: s.t + 238308720 &* s.n, savedHidden: s.t + 238312080 &* s.n,
+            savedScale: s.t + 238308960 &* s.n, pool: pool)
+        // features.2.3.block.3 project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        Kernels.pointwiseConv(input: s.t + 58637952 &* s.n, pixels: 12996 &* s.n, inChannels: 240,
+            weights: s.p + 96928, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+            output: s.t + 209007024 &* s.n, pool: pool)
+        // features.2.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 209007024 &* s.n, pixels: 12996 &* s.n, channels: 40,
+            gamma: s.p + 106528, beta: s.p + 106576, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 61756992 &* s.n, savedMean: s.f + 24480, savedInvStd: s.f + 24520, runningMean: s.p + 106624,
+            runningVar: s.p + 106672, pool: pool)
+        // features.2.3 stochastic depth: keep each image's branch with probability 0.9692307692307692
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.030769230769230774,
+                into: s.t + 238312096 &* s.n, random: &random)
+        }
+        // features.2.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 208487184 &* s.n, branch: s.t + 61756992 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312096 &* s.n : nil, batch: s.n, perImage: 519840,
+            output: s.t + 209526864 &* s.n, pool: pool)
+    }
+
+    /// features.2.4 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_4_forward(_ s: TrainingStepContext) throws {
+        // features.2.4.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        Kernels.pointwiseConv(input: s.t + 209526864 &* s.n, pixels: 12996 &* s.n, inChannels: 40,
+            weights: s.p + 106720, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+            output: s.t + 61756992 &* s.n, pool: pool)
+        // features.2.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 61756992 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            gamma: s.p + 116320, beta: s.p + 116560, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 64876032 &* s.n, savedMean: s.f + 24560, savedInvStd: s.f + 24800, runningMean: s.p + 116800,
+            runningVar: s.p + 117040, pool: pool)
+        // features.2.4.block.1 depthwise weights to the kernel layout [3][3][240]
+        WeightPrep.depthwiseWeights(s.p + 117280, channels: 240, kernel: 3, into: s.f + 25520)
+        // features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
+        Kernels.depthwiseConv(input: s.t + 64876032 &* s.n, batch: s.n, height: 114, width: 114, channels: 240,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 25520,
+            bias: s.f, activation: .identity, output: s.t + 67995072 &* s.n, pool: pool)
+        // features.2.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 67995072 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            gamma: s.p + 119440, beta: s.p + 119680, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 71114112 &* s.n, savedMean: s.f + 25040, savedInvStd: s.f + 25280, runningMean: s.p + 119920,
+            runningVar: s.p + 120160, pool: pool)
+        // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 71114112 &* s.n, output: s.t + 74233152 &* s.n,
+            batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 120400,
+            reduceBias: s.p + 122800, activation: .silu, expandWeights: s.p + 122816, expandBias: s.p + 125216,
+            savedPooled: s.t + 238309200 &* s.n, savedHidden: s.t + 238312112 &* s.n,
+            savedScale: s.t + 238309440 &* s.n, pool: pool)
+        // features.2.4.block.3 project conv 1x1, [n, 114, 114, 240] -> [n, 114, 114, 40]
+        Kernels.pointwiseConv(input: s.t + 74233152 &* s.n, pixels: 12996 &* s.n, inChannels: 240,
+            weights: s.p + 125456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+            output: s.t + 210046704 &* s.n, pool: pool)
+        // features.2.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 210046704 &* s.n, pixels: 12996 &* s.n, channels: 40,
+            gamma: s.p + 135056, beta: s.p + 135104, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 77352192 &* s.n, savedMean: s.f + 29840, savedInvStd: s.f + 29880, runningMean: s.p + 135152,
+            runningVar: s.p + 135200, pool: pool)
+        // features.2.4 stochastic depth: keep each image's branch with probability 0.9641025641025641
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0358974358974359,
+                into: s.t + 238312128 &* s.n, random: &random)
+        }
+        // features.2.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 209526864 &* s.n, branch: s.t + 77352192 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312128 &* s.n : nil, batch: s.n, perImage: 519840,
+            output: s.t + 210566544 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 114, 114, 40] -> [n, 114, 114, 240]
+        Kernels.pointwiseConv(input: s.t + 210566544 &* s.n, pixels: 12996 &* s.n, inChannels: 40,
+            weights: s.p + 135248, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+            output: s.t + 77352192 &* s.n, pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 77352192 &* s.n, pixels: 12996 &* s.n, channels: 240,
+            gamma: s.p + 144848, beta: s.p + 145088, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 80471232 &* s.n, savedMean: s.f + 29920, savedInvStd: s.f + 30160, runningMean: s.p + 145328,
+            runningVar: s.p + 145568, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][240]
+        WeightPrep.depthwiseWeights(s.p + 145808, channels: 240, kernel: 5, into: s.f + 30880)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]
+        Kernels.depthwiseConv(input: s.t + 80471232 &* s.n, batch: s.n, height: 114, width: 114, channels: 240,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 30880, bias: s.f,
+            activation: .identity, output: s.t + 174030624 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 174030624 &* s.n, pixels: 3249 &* s.n, channels: 240,
+            gamma: s.p + 151808, beta: s.p + 152048, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 174810384 &* s.n, savedMean: s.f + 30400, savedInvStd: s.f + 30640,
+            runningMean: s.p + 152288, runningVar: s.p + 152528, pool: pool)
+        // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 57, 57, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 174810384 &* s.n, output: s.t + 175590144 &* s.n,
+            batch: s.n, pixels: 3249, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 152768,
+            reduceBias: s.p + 155168, activation: .silu, expandWeights: s.p + 155184, expandBias: s.p + 157584,
+            savedPooled: s.t + 238309680 &* s.n, savedHidden: s.t + 238312144 &* s.n,
+            savedScale: s.t + 238309920 &* s.n, pool: pool)
+        // features.3.0.block.3 project conv 1x1, [n, 57, 57, 240] -> [n, 57, 57, 64]
+        Kernels.pointwiseConv(input: s.t + 175590144 &* s.n, pixels: 3249 &* s.n, inChannels: 240,
+            weights: s.p + 157824, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
+            output: s.t + 231236016 &* s.n, pool: pool)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 231236016 &* s.n, pixels: 3249 &* s.n, channels: 64,
+            gamma: s.p + 173184, beta: s.p + 173248, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 231443952 &* s.n, savedMean: s.f + 42880, savedInvStd: s.f + 42944,
+            runningMean: s.p + 173312, runningVar: s.p + 173376, pool: pool)
+    }
+
+    /// features.3.1 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
+    private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        Kernels.pointwiseConv(input: s.t + 231443952 &* s.n, pixels: 3249 &* s.n, inChannels: 64,
+            weights: s.p + 173440, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 83590272 &* s.n, pool: pool)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 83590272 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            gamma: s.p + 198016, beta: s.p + 198400, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 84837888 &* s.n, savedMean: s.f + 43008, savedInvStd: s.f + 43392, runningMean: s.p + 198784,
+            runningVar: s.p + 199168, pool: pool)
+        // features.3.1.block.1 depthwise weights to the kernel layout [5][5][384]
+        WeightPrep.depthwiseWeights(s.p + 199552, channels: 384, kernel: 5, into: s.f + 44544)
+        // features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
+        Kernels.depthwiseConv(input: s.t + 84837888 &* s.n, batch: s.n, height: 57, width: 57, channels: 384,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 44544, bias: s.f,
+            activation: .identity, output: s.t + 119771136 &* s.n, pool: pool)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 119771136 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            gamma: s.p + 209152, beta: s.p + 209536, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 121018752 &* s.n, savedMean: s.f + 43776, savedInvStd: s.f + 44160,
+            runningMean: s.p + 209920, runningVar: s.p + 210304, pool: pool)
+        // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 121018752 &* s.n, output: s.t + 122266368 &* s.n,
+            batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 210688,
+            reduceBias: s.p + 216832, activation: .silu, expandWeights: s.p + 216848, expandBias: s.p + 222992,
+            savedPooled: s.t + 86708720 &* s.n, savedHidden: s.t + 238312160 &* s.n,
+            savedScale: s.t + 238304304 &* s.n, pool: pool)
+        // features.3.1.block.3 project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        Kernels.pointwiseConv(input: s.t + 122266368 &* s.n, pixels: 3249 &* s.n, inChannels: 384,
+            weights: s.p + 223376, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
+            output: s.t + 231651888 &* s.n, pool: pool)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 231651888 &* s.n, pixels: 3249 &* s.n, channels: 64,
+            gamma: s.p + 247952, beta: s.p + 248016, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 63744, savedInvStd: s.f + 63808, runningMean: s.p + 248080,
+            runningVar: s.p + 248144, pool: pool)
+        // features.3.1 stochastic depth: keep each image's branch with probability 0.9538461538461538
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.046153846153846156,
+                into: s.t + 238312176 &* s.n, random: &random)
+        }
+        // features.3.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 231443952 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312176 &* s.n : nil, batch: s.n, perImage: 207936,
+            output: s.t + 231859824 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
+    private func features_3_2_forward(_ s: TrainingStepContext) throws {
+        // features.3.2.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        Kernels.pointwiseConv(input: s.t + 231859824 &* s.n, pixels: 3249 &* s.n, inChannels: 64,
+            weights: s.p + 248208, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 123513984 &* s.n, pool: pool)
+        // features.3.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 123513984 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            gamma: s.p + 272784, beta: s.p + 273168, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 124761600 &* s.n, savedMean: s.f + 63872, savedInvStd: s.f + 64256,
+            runningMean: s.p + 273552, runningVar: s.p + 273936, pool: pool)
+        // features.3.2.block.1 depthwise weights to the kernel layout [5][5][384]
+        WeightPrep.depthwiseWeights(s.p + 274320, channels: 384, kernel: 5, into: s.f + 65408)
+        // features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
+        Kernels.depthwiseConv(input: s.t + 124761600 &* s.n, batch: s.n, height: 57, width: 57, channels: 384,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 65408, bias: s.f,
+            activation: .identity, output: s.t + 126009216 &* s.n, pool: pool)
+        // features.3.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 126009216 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            gamma: s.p + 283920, beta: s.p + 284304, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 127256832 &* s.n, savedMean: s.f + 64640, savedInvStd: s.f + 65024,
+            runningMean: s.p + 284688, runningVar: s.p + 285072, pool: pool)
+        // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 127256832 &* s.n, output: s.t + 128504448 &* s.n,
+            batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 285456,
+            reduceBias: s.p + 291600, activation: .silu, expandWeights: s.p + 291616, expandBias: s.p + 297760,
+            savedPooled: s.t + 238304688 &* s.n, savedHidden: s.t + 238312192 &* s.n,
+            savedScale: s.t + 238305072 &* s.n, pool: pool)
+        // features.3.2.block.3 project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        Kernels.pointwiseConv(input: s.t + 128504448 &* s.n, pixels: 3249 &* s.n, inChannels: 384,
+            weights: s.p + 298144, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
+            output: s.t + 232067760 &* s.n, pool: pool)
+        // features.3.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 232067760 &* s.n, pixels: 3249 &* s.n, channels: 64,
+            gamma: s.p + 322720, beta: s.p + 322784, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 84608, savedInvStd: s.f + 84672, runningMean: s.p + 322848,
+            runningVar: s.p + 322912, pool: pool)
+        // features.3.2 stochastic depth: keep each image's branch with probability 0.9487179487179487
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05128205128205128,
+                into: s.t + 238312208 &* s.n, random: &random)
+        }
+        // features.3.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 231859824 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312208 &* s.n : nil, batch: s.n, perImage: 207936,
+            output: s.t + 232275696 &* s.n, pool: pool)
+    }
+
+    /// features.3.3 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
+    private func features_3_3_forward(_ s: TrainingStepContext) throws {
+        // features.3.3.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        Kernels.pointwiseConv(input: s.t + 232275696 &* s.n, pixels: 3249 &* s.n, inChannels: 64,
+            weights: s.p + 322976, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 129752064 &* s.n, pool: pool)
+        // features.3.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 129752064 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            gamma: s.p + 347552, beta: s.p + 347936, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 130999680 &* s.n, savedMean: s.f + 84736, savedInvStd: s.f + 85120,
+            runningMean: s.p + 348320, runningVar: s.p + 348704, pool: pool)
+        // features.3.3.block.1 depthwise weights to the kernel layout [5][5][384]
+        WeightPrep.depthwiseWeights(s.p + 349088, channels: 384, kernel: 5, into: s.f + 86272)
+        // features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
+        Kernels.depthwiseConv(input: s.t + 130999680 &* s.n, batch: s.n, height: 57, width: 57, channels: 384,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 86272, bias: s.f,
+            activation: .identity, output: s.t + 132247296 &* s.n, pool: pool)
+        // features.3.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 132247296 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            gamma: s.p + 358688, beta: s.p + 359072, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 133494912 &* s.n, savedMean: s.f + 85504, savedInvStd: s.f + 85888,
+            runningMean: s.p + 359456, runningVar: s.p + 359840, pool: pool)
+        // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 133494912 &* s.n, output: s.t + 134742528 &* s.n,
+            batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 360224,
+            reduceBias: s.p + 366368, activation: .silu, expandWeights: s.p + 366384, expandBias: s.p + 372528,
+            savedPooled: s.t + 238305456 &* s.n, savedHidden: s.t + 238312224 &* s.n,
+            savedScale: s.t + 238305840 &* s.n, pool: pool)
+        // features.3.3.block.3 project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        Kernels.pointwiseConv(input: s.t + 134742528 &* s.n, pixels: 3249 &* s.n, inChannels: 384,
+            weights: s.p + 372912, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
+            output: s.t + 232483632 &* s.n, pool: pool)
+        // features.3.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 232483632 &* s.n, pixels: 3249 &* s.n, channels: 64,
+            gamma: s.p + 397488, beta: s.p + 397552, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 105472, savedInvStd: s.f + 105536,
+            runningMean: s.p + 397616, runningVar: s.p + 397680, pool: pool)
+        // features.3.3 stochastic depth: keep each image's branch with probability 0.9435897435897436
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05641025641025642,
+                into: s.t + 238312240 &* s.n, random: &random)
+        }
+        // features.3.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 232275696 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312240 &* s.n : nil, batch: s.n, perImage: 207936,
+            output: s.t + 232691568 &* s.n, pool: pool)
+    }
+
+    /// features.3.4 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
+    private func features_3_4_forward(_ s: TrainingStepContext) throws {
+        // features.3.4.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        Kernels.pointwiseConv(input: s.t + 232691568 &* s.n, pixels: 3249 &* s.n, inChannels: 64,
+            weights: s.p + 397744, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 135990144 &* s.n, pool: pool)
+        // features.3.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 135990144 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            gamma: s.p + 422320, beta: s.p + 422704, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 137237760 &* s.n, savedMean: s.f + 105600, savedInvStd: s.f + 105984,
+            runningMean: s.p + 423088, runningVar: s.p + 423472, pool: pool)
+        // features.3.4.block.1 depthwise weights to the kernel layout [5][5][384]
+        WeightPrep.depthwiseWeights(s.p + 423856, channels: 384, kernel: 5, into: s.f + 107136)
+        // features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
+        Kernels.depthwiseConv(input: s.t + 137237760 &* s.n, batch: s.n, height: 57, width: 57, channels: 384,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 107136, bias: s.f,
+            activation: .identity, output: s.t + 138485376 &* s.n, pool: pool)
+        // features.3.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 138485376 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            gamma: s.p + 433456, beta: s.p + 433840, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 139732992 &* s.n, savedMean: s.f + 106368, savedInvStd: s.f + 106752,
+            runningMean: s.p + 434224, runningVar: s.p + 434608, pool: pool)
+        // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 139732992 &* s.n, output: s.t + 140980608 &* s.n,
+            batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 434992,
+            reduceBias: s.p + 441136, activation: .silu, expandWeights: s.p + 441152, expandBias: s.p + 447296,
+            savedPooled: s.t + 238306224 &* s.n, savedHidden: s.t + 238312256 &* s.n,
+            savedScale: s.t + 238306608 &* s.n, pool: pool)
+        // features.3.4.block.3 project conv 1x1, [n, 57, 57, 384] -> [n, 57, 57, 64]
+        Kernels.pointwiseConv(input: s.t + 140980608 &* s.n, pixels: 3249 &* s.n, inChannels: 384,
+            weights: s.p + 447680, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
+            output: s.t + 232899504 &* s.n, pool: pool)
+        // features.3.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 232899504 &* s.n, pixels: 3249 &* s.n, channels: 64,
+            gamma: s.p + 472256, beta: s.p + 472320, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 126336, savedInvStd: s.f + 126400,
+            runningMean: s.p + 472384, runningVar: s.p + 472448, pool: pool)
+        // features.3.4 stochastic depth: keep each image's branch with probability 0.9384615384615385
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06153846153846155,
+                into: s.t + 238312272 &* s.n, random: &random)
+        }
+        // features.3.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 232691568 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312272 &* s.n : nil, batch: s.n, perImage: 207936,
+            output: s.t + 233107440 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 57, 57, 64] -> [n, 57, 57, 384]
+        Kernels.pointwiseConv(input: s.t + 233107440 &* s.n, pixels: 3249 &* s.n, inChannels: 64,
+            weights: s.p + 472512, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 142228224 &* s.n, pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 142228224 &* s.n, pixels: 3249 &* s.n, channels: 384,
+            gamma: s.p + 497088, beta: s.p + 497472, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 143475840 &* s.n, savedMean: s.f + 126464, savedInvStd: s.f + 126848,
+            runningMean: s.p + 497856, runningVar: s.p + 498240, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][384]
+        WeightPrep.depthwiseWeights(s.p + 498624, channels: 384, kernel: 3, into: s.f + 128000)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]
+        Kernels.depthwiseConv(input: s.t + 143475840 &* s.n, batch: s.n, height: 57, width: 57, channels: 384,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 128000, bias: s.f,
+            activation: .identity, output: s.t + 229554384 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 229554384 &* s.n, pixels: 841 &* s.n, channels: 384,
+            gamma: s.p + 502080, beta: s.p + 502464, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 229877328 &* s.n, savedMean: s.f + 127232, savedInvStd: s.f + 127616,
+            runningMean: s.p + 502848, runningVar: s.p + 503232, pool: pool)
+        // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 29, 29, 384]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 229877328 &* s.n, output: s.t + 230200272 &* s.n,
+            batch: s.n, pixels: 841, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 503616,
+            reduceBias: s.p + 509760, activation: .silu, expandWeights: s.p + 509776, expandBias: s.p + 515920,
+            savedPooled: s.t + 238306992 &* s.n, savedHidden: s.t + 238312288 &* s.n,
+            savedScale: s.t + 238307376 &* s.n, pool: pool)
+        // features.4.0.block.3 project conv 1x1, [n, 29, 29, 384] -> [n, 29, 29, 128]
+        Kernels.pointwiseConv(input: s.t + 230200272 &* s.n, pixels: 841 &* s.n, inChannels: 384,
+            weights: s.p + 516304, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
+            output: s.t + 235585184 &* s.n, pool: pool)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 235585184 &* s.n, pixels: 841 &* s.n, channels: 128,
+            gamma: s.p + 565456, beta: s.p + 565584, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 235692832 &* s.n, savedMean: s.f + 134912, savedInvStd: s.f + 135040,
+            runningMean: s.p + 565712, runningVar: s.p + 565840, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        Kernels.pointwiseConv(input: s.t + 235692832 &* s.n, pixels: 841 &* s.n, inChannels: 128,
+            weights: s.p + 565968, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
+            output: s.t + 183281904 &* s.n, pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 183281904 &* s.n, pixels: 841 &* s.n, channels: 768,
+            gamma: s.p + 664272, beta: s.p + 665040, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 183927792 &* s.n, savedMean: s.f + 135168, savedInvStd: s.f + 135936,
+            runningMean: s.p + 665808, runningVar: s.p + 666576, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][768]
+        WeightPrep.depthwiseWeights(s.p + 667344, channels: 768, kernel: 3, into: s.f + 138240)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        Kernels.depthwiseConv(input: s.t + 183927792 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 138240, bias: s.f,
+            activation: .identity, output: s.t + 184573680 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 184573680 &* s.n, pixels: 841 &* s.n, channels: 768,
+            gamma: s.p + 674256, beta: s.p + 675024, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 185219568 &* s.n, savedMean: s.f + 136704, savedInvStd: s.f + 137472,
+            runningMean: s.p + 675792, runningVar: s.p + 676560, pool: pool)
+        // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 185219568 &* s.n, output: s.t + 185865456 &* s.n,
+            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 677328,
+            reduceBias: s.p + 701904, activation: .silu, expandWeights: s.p + 701936, expandBias: s.p + 726512,
+            savedPooled: s.t + 238293552 &* s.n, savedHidden: s.t + 238311696 &* s.n,
+            savedScale: s.t + 238294320 &* s.n, pool: pool)
+        // features.4.1.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        Kernels.pointwiseConv(input: s.t + 185865456 &* s.n, pixels: 841 &* s.n, inChannels: 768,
+            weights: s.p + 727280, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
+            output: s.t + 235800480 &* s.n, pool: pool)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 235800480 &* s.n, pixels: 841 &* s.n, channels: 128,
+            gamma: s.p + 825584, beta: s.p + 825712, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 152064, savedInvStd: s.f + 152192,
+            runningMean: s.p + 825840, runningVar: s.p + 825968, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.9282051282051282
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0717948717948718,
+                into: s.t + 238312304 &* s.n, random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 235692832 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312304 &* s.n : nil, batch: s.n, perImage: 107648,
+            output: s.t + 235908128 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
+    private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        Kernels.pointwiseConv(input: s.t + 235908128 &* s.n, pixels: 841 &* s.n, inChannels: 128,
+            weights: s.p + 826096, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
+            output: s.t + 186511344 &* s.n, pool: pool)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 186511344 &* s.n, pixels: 841 &* s.n, channels: 768,
+            gamma: s.p + 924400, beta: s.p + 925168, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 187157232 &* s.n, savedMean: s.f + 152320, savedInvStd: s.f + 153088,
+            runningMean: s.p + 925936, runningVar: s.p + 926704, pool: pool)
+        // features.4.2.block.1 depthwise weights to the kernel layout [3][3][768]
+        WeightPrep.depthwiseWeights(s.p + 927472, channels: 768, kernel: 3, into: s.f + 155392)
+        // features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        Kernels.depthwiseConv(input: s.t + 187157232 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 155392, bias: s.f,
+            activation: .identity, output: s.t + 187803120 &* s.n, pool: pool)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 187803120 &* s.n, pixels: 841 &* s.n, channels: 768,
+            gamma: s.p + 934384, beta: s.p + 935152, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 188449008 &* s.n, savedMean: s.f + 153856, savedInvStd: s.f + 154624,
+            runningMean: s.p + 935920, runningVar: s.p + 936688, pool: pool)
+        // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 188449008 &* s.n, output: s.t + 189094896 &* s.n,
+            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 937456,
+            reduceBias: s.p + 962032, activation: .silu, expandWeights: s.p + 962064, expandBias: s.p + 986640,
+            savedPooled: s.t + 238295088 &* s.n, savedHidden: s.t + 238311728 &* s.n,
+            savedScale: s.t + 238295856 &* s.n, pool: pool)
+        // features.4.2.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        Kernels.pointwiseConv(input: s.t + 189094896 &* s.n, pixels: 841 &* s.n, inChannels: 768,
+            weights: s.p + 987408, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
+            output: s.t + 236015776 &* s.n, pool: pool)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 236015776 &* s.n, pixels: 841 &* s.n, channels: 128,
+            gamma: s.p + 1085712, beta: s.p + 1085840, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 169216, savedInvStd: s.f + 169344,
+            runningMean: s.p + 1085968, runningVar: s.p + 1086096, pool: pool)
+        // features.4.2 stochastic depth: keep each image's branch with probability 0.9230769230769231
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07692307692307693,
+                into: s.t + 238312320 &* s.n, random: &random)
+        }
+        // features.4.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 235908128 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312320 &* s.n : nil, batch: s.n, perImage: 107648,
+            output: s.t + 236123424 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
+    private func features_4_3_forward(_ s: TrainingStepContext) throws {
+        // features.4.3.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        Kernels.pointwiseConv(input: s.t + 236123424 &* s.n, pixels: 841 &* s.n, inChannels: 128,
+            weights: s.p + 1086224, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
+            output: s.t + 189740784 &* s.n, pool: pool)
+        // features.4.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 189740784 &* s.n, pixels: 841 &* s.n, channels: 768,
+            gamma: s.p + 1184528, beta: s.p + 1185296, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 190386672 &* s.n, savedMean: s.f + 169472, savedInvStd: s.f + 170240,
+            runningMean: s.p + 1186064, runningVar: s.p + 1186832, pool: pool)
+        // features.4.3.block.1 depthwise weights to the kernel layout [3][3][768]
+        WeightPrep.depthwiseWeights(s.p + 1187600, channels: 768, kernel: 3, into: s.f + 172544)
+        // features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        Kernels.depthwiseConv(input: s.t + 190386672 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 172544, bias: s.f,
+            activation: .identity, output: s.t + 191032560 &* s.n, pool: pool)
+        // features.4.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 191032560 &* s.n, pixels: 841 &* s.n, channels: 768,
+            gamma: s.p + 1194512, beta: s.p + 1195280, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 191678448 &* s.n, savedMean: s.f + 171008, savedInvStd: s.f + 171776,
+            runningMean: s.p + 1196048, runningVar: s.p + 1196816, pool: pool)
+        // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 191678448 &* s.n, output: s.t + 192324336 &* s.n,
+            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1197584,
+            reduceBias: s.p + 1222160, activation: .silu, expandWeights: s.p + 1222192, expandBias: s.p + 1246768,
+            savedPooled: s.t + 238296624 &* s.n, savedHidden: s.t + 238311760 &* s.n,
+            savedScale: s.t + 238297392 &* s.n, pool: pool)
+        // features.4.3.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        Kernels.pointwiseConv(input: s.t + 192324336 &* s.n, pixels: 841 &* s.n, inChannels: 768,
+            weights: s.p + 1247536, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
+            output: s.t + 236231072 &* s.n, pool: pool)
+        // features.4.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 236231072 &* s.n, pixels: 841 &* s.n, channels: 128,
+            gamma: s.p + 1345840, beta: s.p + 1345968, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 186368, savedInvStd: s.f + 186496,
+            runningMean: s.p + 1346096, runningVar: s.p + 1346224, pool: pool)
+        // features.4.3 stochastic depth: keep each image's branch with probability 0.9179487179487179
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08205128205128205,
+                into: s.t + 238312336 &* s.n, random: &random)
+        }
+        // features.4.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 236123424 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312336 &* s.n : nil, batch: s.n, perImage: 107648,
+            output: s.t + 236338720 &* s.n, pool: pool)
+    }
+
+    /// features.4.4 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
+    private func features_4_4_forward(_ s: TrainingStepContext) throws {
+        // features.4.4.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        Kernels.pointwiseConv(input: s.t + 236338720 &* s.n, pixels: 841 &* s.n, inChannels: 128,
+            weights: s.p + 1346352, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
+            output: s.t + 192970224 &* s.n, pool: pool)
+        // features.4.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 192970224 &* s.n, pixels: 841 &* s.n, channels: 768,
+            gamma: s.p + 1444656, beta: s.p + 1445424, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 193616112 &* s.n, savedMean: s.f + 186624, savedInvStd: s.f + 187392,
+            runningMean: s.p + 1446192, runningVar: s.p + 1446960, pool: pool)
+        // features.4.4.block.1 depthwise weights to the kernel layout [3][3][768]
+        WeightPrep.depthwiseWeights(s.p + 1447728, channels: 768, kernel: 3, into: s.f + 189696)
+        // features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        Kernels.depthwiseConv(input: s.t + 193616112 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 189696, bias: s.f,
+            activation: .identity, output: s.t + 194262000 &* s.n, pool: pool)
+        // features.4.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 194262000 &* s.n, pixels: 841 &* s.n, channels: 768,
+            gamma: s.p + 1454640, beta: s.p + 1455408, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 194907888 &* s.n, savedMean: s.f + 188160, savedInvStd: s.f + 188928,
+            runningMean: s.p + 1456176, runningVar: s.p + 1456944, pool: pool)
+        // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 194907888 &* s.n, output: s.t + 195553776 &* s.n,
+            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1457712,
+            reduceBias: s.p + 1482288, activation: .silu, expandWeights: s.p + 1482320, expandBias: s.p + 1506896,
+            savedPooled: s.t + 238298160 &* s.n, savedHidden: s.t + 238311792 &* s.n,
+            savedScale: s.t + 238298928 &* s.n, pool: pool)
+        // features.4.4.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        Kernels.pointwiseConv(input: s.t + 195553776 &* s.n, pixels: 841 &* s.n, inChannels: 768,
+            weights: s.p + 1507664, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
+            output: s.t + 236446368 &* s.n, pool: pool)
+        // features.4.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 236446368 &* s.n, pixels: 841 &* s.n, channels: 128,
+            gamma: s.p + 1605968, beta: s.p + 1606096, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 203520, savedInvStd: s.f + 203648,
+            runningMean: s.p + 1606224, runningVar: s.p + 1606352, pool: pool)
+        // features.4.4 stochastic depth: keep each image's branch with probability 0.9128205128205128
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08717948717948719,
+                into: s.t + 238312352 &* s.n, random: &random)
+        }
+        // features.4.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 236338720 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312352 &* s.n : nil, batch: s.n, perImage: 107648,
+            output: s.t + 236554016 &* s.n, pool: pool)
+    }
+
+    /// features.4.5 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
+    private func features_4_5_forward(_ s: TrainingStepContext) throws {
+        // features.4.5.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        Kernels.pointwiseConv(input: s.t + 236554016 &* s.n, pixels: 841 &* s.n, inChannels: 128,
+            weights: s.p + 1606480, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
+            output: s.t + 196199664 &* s.n, pool: pool)
+        // features.4.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 196199664 &* s.n, pixels: 841 &* s.n, channels: 768,
+            gamma: s.p + 1704784, beta: s.p + 1705552, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 196845552 &* s.n, savedMean: s.f + 203776, savedInvStd: s.f + 204544,
+            runningMean: s.p + 1706320, runningVar: s.p + 1707088, pool: pool)
+        // features.4.5.block.1 depthwise weights to the kernel layout [3][3][768]
+        WeightPrep.depthwiseWeights(s.p + 1707856, channels: 768, kernel: 3, into: s.f + 206848)
+        // features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        Kernels.depthwiseConv(input: s.t + 196845552 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 206848, bias: s.f,
+            activation: .identity, output: s.t + 197491440 &* s.n, pool: pool)
+        // features.4.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 197491440 &* s.n, pixels: 841 &* s.n, channels: 768,
+            gamma: s.p + 1714768, beta: s.p + 1715536, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 198137328 &* s.n, savedMean: s.f + 205312, savedInvStd: s.f + 206080,
+            runningMean: s.p + 1716304, runningVar: s.p + 1717072, pool: pool)
+        // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 198137328 &* s.n, output: s.t + 198783216 &* s.n,
+            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1717840,
+            reduceBias: s.p + 1742416, activation: .silu, expandWeights: s.p + 1742448, expandBias: s.p + 1767024,
+            savedPooled: s.t + 238299696 &* s.n, savedHidden: s.t + 238311824 &* s.n,
+            savedScale: s.t + 238300464 &* s.n, pool: pool)
+        // features.4.5.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        Kernels.pointwiseConv(input: s.t + 198783216 &* s.n, pixels: 841 &* s.n, inChannels: 768,
+            weights: s.p + 1767792, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
+            output: s.t + 236661664 &* s.n, pool: pool)
+        // features.4.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 236661664 &* s.n, pixels: 841 &* s.n, channels: 128,
+            gamma: s.p + 1866096, beta: s.p + 1866224, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 220672, savedInvStd: s.f + 220800,
+            runningMean: s.p + 1866352, runningVar: s.p + 1866480, pool: pool)
+        // features.4.5 stochastic depth: keep each image's branch with probability 0.9076923076923077
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09230769230769231,
+                into: s.t + 238312368 &* s.n, random: &random)
+        }
+        // features.4.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 236554016 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312368 &* s.n : nil, batch: s.n, perImage: 107648,
+            output: s.t + 236769312 &* s.n, pool: pool)
+    }
+
+    /// features.4.6 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
+    private func features_4_6_forward(_ s: TrainingStepContext) throws {
+        // features.4.6.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        Kernels.pointwiseConv(input: s.t + 236769312 &* s.n, pixels: 841 &* s.n, inChannels: 128,
+            weights: s.p + 1866608, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
+            output: s.t + 199429104 &* s.n, pool: pool)
+        // features.4.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 199429104 &* s.n, pixels: 841 &* s.n, channels: 768,
+            gamma: s.p + 1964912, beta: s.p + 1965680, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 200074992 &* s.n, savedMean: s.f + 220928, savedInvStd: s.f + 221696,
+            runningMean: s.p + 1966448, runningVar: s.p + 1967216, pool: pool)
+        // features.4.6.block.1 depthwise weights to the kernel layout [3][3][768]
+        WeightPrep.depthwiseWeights(s.p + 1967984, channels: 768, kernel: 3, into: s.f + 224000)
+        // features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        Kernels.depthwiseConv(input: s.t + 200074992 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 224000, bias: s.f,
+            activation: .identity, output: s.t + 200720880 &* s.n, pool: pool)
+        // features.4.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 200720880 &* s.n, pixels: 841 &* s.n, channels: 768,
+            gamma: s.p + 1974896, beta: s.p + 1975664, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 201366768 &* s.n, savedMean: s.f + 222464, savedInvStd: s.f + 223232,
+            runningMean: s.p + 1976432, runningVar: s.p + 1977200, pool: pool)
+        // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 201366768 &* s.n, output: s.t + 202012656 &* s.n,
+            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1977968,
+            reduceBias: s.p + 2002544, activation: .silu, expandWeights: s.p + 2002576, expandBias: s.p + 2027152,
+            savedPooled: s.t + 238301232 &* s.n, savedHidden: s.t + 238311856 &* s.n,
+            savedScale: s.t + 238302000 &* s.n, pool: pool)
+        // features.4.6.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 128]
+        Kernels.pointwiseConv(input: s.t + 202012656 &* s.n, pixels: 841 &* s.n, inChannels: 768,
+            weights: s.p + 2027920, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
+            output: s.t + 236876960 &* s.n, pool: pool)
+        // features.4.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 236876960 &* s.n, pixels: 841 &* s.n, channels: 128,
+            gamma: s.p + 2126224, beta: s.p + 2126352, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 237824, savedInvStd: s.f + 237952,
+            runningMean: s.p + 2126480, runningVar: s.p + 2126608, pool: pool)
+        // features.4.6 stochastic depth: keep each image's branch with probability 0.9025641025641026
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09743589743589744,
+                into: s.t + 238312384 &* s.n, random: &random)
+        }
+        // features.4.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 236769312 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312384 &* s.n : nil, batch: s.n, perImage: 107648,
+            output: s.t + 236984608 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 29, 29, 128] -> [n, 29, 29, 768]
+        Kernels.pointwiseConv(input: s.t + 236984608 &* s.n, pixels: 841 &* s.n, inChannels: 128,
+            weights: s.p + 2126736, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
+            output: s.t + 202658544 &* s.n, pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 202658544 &* s.n, pixels: 841 &* s.n, channels: 768,
+            gamma: s.p + 2225040, beta: s.p + 2225808, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 203304432 &* s.n, savedMean: s.f + 238080, savedInvStd: s.f + 238848,
+            runningMean: s.p + 2226576, runningVar: s.p + 2227344, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][768]
+        WeightPrep.depthwiseWeights(s.p + 2228112, channels: 768, kernel: 5, into: s.f + 241152)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
+        Kernels.depthwiseConv(input: s.t + 203304432 &* s.n, batch: s.n, height: 29, width: 29, channels: 768,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 241152, bias: s.f,
+            activation: .identity, output: s.t + 203950320 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 203950320 &* s.n, pixels: 841 &* s.n, channels: 768,
+            gamma: s.p + 2247312, beta: s.p + 2248080, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 204596208 &* s.n, savedMean: s.f + 239616, savedInvStd: s.f + 240384,
+            runningMean: s.p + 2248848, runningVar: s.p + 2249616, pool: pool)
+        // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 204596208 &* s.n, output: s.t + 205242096 &* s.n,
+            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 2250384,
+            reduceBias: s.p + 2274960, activation: .silu, expandWeights: s.p + 2274992, expandBias: s.p + 2299568,
+            savedPooled: s.t + 238302768 &* s.n, savedHidden: s.t + 238311888 &* s.n,
+            savedScale: s.t + 238303536 &* s.n, pool: pool)
+        // features.5.0.block.3 project conv 1x1, [n, 29, 29, 768] -> [n, 29, 29, 176]
+        Kernels.pointwiseConv(input: s.t + 205242096 &* s.n, pixels: 841 &* s.n, inChannels: 768,
+            weights: s.p + 2300336, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 86560704 &* s.n, pool: pool)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 86560704 &* s.n, pixels: 841 &* s.n, channels: 176,
+            gamma: s.p + 2435504, beta: s.p + 2435680, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 233315376 &* s.n, savedMean: s.f + 279552, savedInvStd: s.f + 279728,
+            runningMean: s.p + 2435856, runningVar: s.p + 2436032, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        Kernels.pointwiseConv(input: s.t + 233315376 &* s.n, pixels: 841 &* s.n, inChannels: 176,
+            weights: s.p + 2436208, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 144723456 &* s.n, pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 144723456 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            gamma: s.p + 2622064, beta: s.p + 2623120, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 145611552 &* s.n, savedMean: s.f + 279904, savedInvStd: s.f + 280960,
+            runningMean: s.p + 2624176, runningVar: s.p + 2625232, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 2626288, channels: 1056, kernel: 5, into: s.f + 284128)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        Kernels.depthwiseConv(input: s.t + 145611552 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 284128, bias: s.f,
+            activation: .identity, output: s.t + 146499648 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 146499648 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            gamma: s.p + 2652688, beta: s.p + 2653744, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 147387744 &* s.n, savedMean: s.f + 282016, savedInvStd: s.f + 283072,
+            runningMean: s.p + 2654800, runningVar: s.p + 2655856, pool: pool)
+        // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 147387744 &* s.n, output: s.t + 148275840 &* s.n,
+            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2656912,
+            reduceBias: s.p + 2703376, activation: .silu, expandWeights: s.p + 2703424, expandBias: s.p + 2749888,
+            savedPooled: s.t + 238278768 &* s.n, savedHidden: s.t + 238311232 &* s.n,
+            savedScale: s.t + 238279824 &* s.n, pool: pool)
+        // features.5.1.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        Kernels.pointwiseConv(input: s.t + 148275840 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
+            weights: s.p + 2750944, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 233463392 &* s.n, pool: pool)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 233463392 &* s.n, pixels: 841 &* s.n, channels: 176,
+            gamma: s.p + 2936800, beta: s.p + 2936976, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 336928, savedInvStd: s.f + 337104,
+            runningMean: s.p + 2937152, runningVar: s.p + 2937328, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.8923076923076922
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1076923076923077,
+                into: s.t + 238312400 &* s.n, random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 233315376 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312400 &* s.n : nil, batch: s.n, perImage: 148016,
+            output: s.t + 233611408 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        Kernels.pointwiseConv(input: s.t + 233611408 &* s.n, pixels: 841 &* s.n, inChannels: 176,
+            weights: s.p + 2937504, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 149163936 &* s.n, pool: pool)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 149163936 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            gamma: s.p + 3123360, beta: s.p + 3124416, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 150052032 &* s.n, savedMean: s.f + 337280, savedInvStd: s.f + 338336,
+            runningMean: s.p + 3125472, runningVar: s.p + 3126528, pool: pool)
+        // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 3127584, channels: 1056, kernel: 5, into: s.f + 341504)
+        // features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        Kernels.depthwiseConv(input: s.t + 150052032 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 341504, bias: s.f,
+            activation: .identity, output: s.t + 150940128 &* s.n, pool: pool)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 150940128 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            gamma: s.p + 3153984, beta: s.p + 3155040, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 151828224 &* s.n, savedMean: s.f + 339392, savedInvStd: s.f + 340448,
+            runningMean: s.p + 3156096, runningVar: s.p + 3157152, pool: pool)
+        // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 151828224 &* s.n, output: s.t + 152716320 &* s.n,
+            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3158208,
+            reduceBias: s.p + 3204672, activation: .silu, expandWeights: s.p + 3204720, expandBias: s.p + 3251184,
+            savedPooled: s.t + 238280880 &* s.n, savedHidden: s.t + 238311280 &* s.n,
+            savedScale: s.t + 238281936 &* s.n, pool: pool)
+        // features.5.2.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        Kernels.pointwiseConv(input: s.t + 152716320 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
+            weights: s.p + 3252240, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 233759424 &* s.n, pool: pool)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 233759424 &* s.n, pixels: 841 &* s.n, channels: 176,
+            gamma: s.p + 3438096, beta: s.p + 3438272, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 394304, savedInvStd: s.f + 394480,
+            runningMean: s.p + 3438448, runningVar: s.p + 3438624, pool: pool)
+        // features.5.2 stochastic depth: keep each image's branch with probability 0.8871794871794871
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11282051282051284,
+                into: s.t + 238312416 &* s.n, random: &random)
+        }
+        // features.5.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 233611408 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312416 &* s.n : nil, batch: s.n, perImage: 148016,
+            output: s.t + 233907440 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_5_3_forward(_ s: TrainingStepContext) throws {
+        // features.5.3.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        Kernels.pointwiseConv(input: s.t + 233907440 &* s.n, pixels: 841 &* s.n, inChannels: 176,
+            weights: s.p + 3438800, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 153604416 &* s.n, pool: pool)
+        // features.5.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 153604416 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            gamma: s.p + 3624656, beta: s.p + 3625712, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 154492512 &* s.n, savedMean: s.f + 394656, savedInvStd: s.f + 395712,
+            runningMean: s.p + 3626768, runningVar: s.p + 3627824, pool: pool)
+        // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 3628880, channels: 1056, kernel: 5, into: s.f + 398880)
+        // features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        Kernels.depthwiseConv(input: s.t + 154492512 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 398880, bias: s.f,
+            activation: .identity, output: s.t + 155380608 &* s.n, pool: pool)
+        // features.5.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 155380608 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            gamma: s.p + 3655280, beta: s.p + 3656336, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 156268704 &* s.n, savedMean: s.f + 396768, savedInvStd: s.f + 397824,
+            runningMean: s.p + 3657392, runningVar: s.p + 3658448, pool: pool)
+        // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 156268704 &* s.n, output: s.t + 157156800 &* s.n,
+            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3659504,
+            reduceBias: s.p + 3705968, activation: .silu, expandWeights: s.p + 3706016, expandBias: s.p + 3752480,
+            savedPooled: s.t + 238282992 &* s.n, savedHidden: s.t + 238311328 &* s.n,
+            savedScale: s.t + 238284048 &* s.n, pool: pool)
+        // features.5.3.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        Kernels.pointwiseConv(input: s.t + 157156800 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
+            weights: s.p + 3753536, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 234055456 &* s.n, pool: pool)
+        // features.5.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 234055456 &* s.n, pixels: 841 &* s.n, channels: 176,
+            gamma: s.p + 3939392, beta: s.p + 3939568, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 451680, savedInvStd: s.f + 451856,
+            runningMean: s.p + 3939744, runningVar: s.p + 3939920, pool: pool)
+        // features.5.3 stochastic depth: keep each image's branch with probability 0.882051282051282
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11794871794871796,
+                into: s.t + 238312432 &* s.n, random: &random)
+        }
+        // features.5.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 233907440 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312432 &* s.n : nil, batch: s.n, perImage: 148016,
+            output: s.t + 234203472 &* s.n, pool: pool)
+    }
+
+    /// features.5.4 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_5_4_forward(_ s: TrainingStepContext) throws {
+        // features.5.4.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        Kernels.pointwiseConv(input: s.t + 234203472 &* s.n, pixels: 841 &* s.n, inChannels: 176,
+            weights: s.p + 3940096, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 158044896 &* s.n, pool: pool)
+        // features.5.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 158044896 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            gamma: s.p + 4125952, beta: s.p + 4127008, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 158932992 &* s.n, savedMean: s.f + 452032, savedInvStd: s.f + 453088,
+            runningMean: s.p + 4128064, runningVar: s.p + 4129120, pool: pool)
+        // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 4130176, channels: 1056, kernel: 5, into: s.f + 456256)
+        // features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        Kernels.depthwiseConv(input: s.t + 158932992 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 456256, bias: s.f,
+            activation: .identity, output: s.t + 159821088 &* s.n, pool: pool)
+        // features.5.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 159821088 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            gamma: s.p + 4156576, beta: s.p + 4157632, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 160709184 &* s.n, savedMean: s.f + 454144, savedInvStd: s.f + 455200,
+            runningMean: s.p + 4158688, runningVar: s.p + 4159744, pool: pool)
+        // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 160709184 &* s.n, output: s.t + 161597280 &* s.n,
+            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4160800,
+            reduceBias: s.p + 4207264, activation: .silu, expandWeights: s.p + 4207312, expandBias: s.p + 4253776,
+            savedPooled: s.t + 238285104 &* s.n, savedHidden: s.t + 238311376 &* s.n,
+            savedScale: s.t + 238286160 &* s.n, pool: pool)
+        // features.5.4.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        Kernels.pointwiseConv(input: s.t + 161597280 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
+            weights: s.p + 4254832, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 234351488 &* s.n, pool: pool)
+        // features.5.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 234351488 &* s.n, pixels: 841 &* s.n, channels: 176,
+            gamma: s.p + 4440688, beta: s.p + 4440864, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 509056, savedInvStd: s.f + 509232,
+            runningMean: s.p + 4441040, runningVar: s.p + 4441216, pool: pool)
+        // features.5.4 stochastic depth: keep each image's branch with probability 0.8769230769230769
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1230769230769231,
+                into: s.t + 238312448 &* s.n, random: &random)
+        }
+        // features.5.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 234203472 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312448 &* s.n : nil, batch: s.n, perImage: 148016,
+            output: s.t + 234499504 &* s.n, pool: pool)
+    }
+
+    /// features.5.5 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_5_5_forward(_ s: TrainingStepContext) throws {
+        // features.5.5.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        Kernels.pointwiseConv(input: s.t + 234499504 &* s.n, pixels: 841 &* s.n, inChannels: 176,
+            weights: s.p + 4441392, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 162485376 &* s.n, pool: pool)
+        // features.5.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 162485376 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            gamma: s.p + 4627248, beta: s.p + 4628304, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 163373472 &* s.n, savedMean: s.f + 509408, savedInvStd: s.f + 510464,
+            runningMean: s.p + 4629360, runningVar: s.p + 4630416, pool: pool)
+        // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 4631472, channels: 1056, kernel: 5, into: s.f + 513632)
+        // features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        Kernels.depthwiseConv(input: s.t + 163373472 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 513632, bias: s.f,
+            activation: .identity, output: s.t + 164261568 &* s.n, pool: pool)
+        // features.5.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 164261568 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            gamma: s.p + 4657872, beta: s.p + 4658928, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 165149664 &* s.n, savedMean: s.f + 511520, savedInvStd: s.f + 512576,
+            runningMean: s.p + 4659984, runningVar: s.p + 4661040, pool: pool)
+        // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 165149664 &* s.n, output: s.t + 166037760 &* s.n,
+            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4662096,
+            reduceBias: s.p + 4708560, activation: .silu, expandWeights: s.p + 4708608, expandBias: s.p + 4755072,
+            savedPooled: s.t + 238287216 &* s.n, savedHidden: s.t + 238311424 &* s.n,
+            savedScale: s.t + 238288272 &* s.n, pool: pool)
+        // features.5.5.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        Kernels.pointwiseConv(input: s.t + 166037760 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
+            weights: s.p + 4756128, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 234647520 &* s.n, pool: pool)
+        // features.5.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 234647520 &* s.n, pixels: 841 &* s.n, channels: 176,
+            gamma: s.p + 4941984, beta: s.p + 4942160, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 566432, savedInvStd: s.f + 566608,
+            runningMean: s.p + 4942336, runningVar: s.p + 4942512, pool: pool)
+        // features.5.5 stochastic depth: keep each image's branch with probability 0.8717948717948718
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1282051282051282,
+                into: s.t + 238312464 &* s.n, random: &random)
+        }
+        // features.5.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 234499504 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312464 &* s.n : nil, batch: s.n, perImage: 148016,
+            output: s.t + 234795536 &* s.n, pool: pool)
+    }
+
+    /// features.5.6 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_5_6_forward(_ s: TrainingStepContext) throws {
+        // features.5.6.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        Kernels.pointwiseConv(input: s.t + 234795536 &* s.n, pixels: 841 &* s.n, inChannels: 176,
+            weights: s.p + 4942688, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 166925856 &* s.n, pool: pool)
+        // features.5.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 166925856 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            gamma: s.p + 5128544, beta: s.p + 5129600, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 167813952 &* s.n, savedMean: s.f + 566784, savedInvStd: s.f + 567840,
+            runningMean: s.p + 5130656, runningVar: s.p + 5131712, pool: pool)
+        // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 5132768, channels: 1056, kernel: 5, into: s.f + 571008)
+        // features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
+        Kernels.depthwiseConv(input: s.t + 167813952 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 571008, bias: s.f,
+            activation: .identity, output: s.t + 168702048 &* s.n, pool: pool)
+        // features.5.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 168702048 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            gamma: s.p + 5159168, beta: s.p + 5160224, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 169590144 &* s.n, savedMean: s.f + 568896, savedInvStd: s.f + 569952,
+            runningMean: s.p + 5161280, runningVar: s.p + 5162336, pool: pool)
+        // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 169590144 &* s.n, output: s.t + 170478240 &* s.n,
+            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5163392,
+            reduceBias: s.p + 5209856, activation: .silu, expandWeights: s.p + 5209904, expandBias: s.p + 5256368,
+            savedPooled: s.t + 238289328 &* s.n, savedHidden: s.t + 238311472 &* s.n,
+            savedScale: s.t + 238290384 &* s.n, pool: pool)
+        // features.5.6.block.3 project conv 1x1, [n, 29, 29, 1056] -> [n, 29, 29, 176]
+        Kernels.pointwiseConv(input: s.t + 170478240 &* s.n, pixels: 841 &* s.n, inChannels: 1056,
+            weights: s.p + 5257424, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 234943552 &* s.n, pool: pool)
+        // features.5.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 234943552 &* s.n, pixels: 841 &* s.n, channels: 176,
+            gamma: s.p + 5443280, beta: s.p + 5443456, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 623808, savedInvStd: s.f + 623984,
+            runningMean: s.p + 5443632, runningVar: s.p + 5443808, pool: pool)
+        // features.5.6 stochastic depth: keep each image's branch with probability 0.8666666666666667
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333,
+                into: s.t + 238312480 &* s.n, random: &random)
+        }
+        // features.5.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 234795536 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312480 &* s.n : nil, batch: s.n, perImage: 148016,
+            output: s.t + 235091568 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 29, 29, 176] -> [n, 29, 29, 1056]
+        Kernels.pointwiseConv(input: s.t + 235091568 &* s.n, pixels: 841 &* s.n, inChannels: 176,
+            weights: s.p + 5443984, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 171366336 &* s.n, pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 171366336 &* s.n, pixels: 841 &* s.n, channels: 1056,
+            gamma: s.p + 5629840, beta: s.p + 5630896, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 172254432 &* s.n, savedMean: s.f + 624160, savedInvStd: s.f + 625216,
+            runningMean: s.p + 5631952, runningVar: s.p + 5633008, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 5634064, channels: 1056, kernel: 5, into: s.f + 628384)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]
+        Kernels.depthwiseConv(input: s.t + 172254432 &* s.n, batch: s.n, height: 29, width: 29, channels: 1056,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 628384, bias: s.f,
+            activation: .identity, output: s.t + 230523216 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 230523216 &* s.n, pixels: 225 &* s.n, channels: 1056,
+            gamma: s.p + 5660464, beta: s.p + 5661520, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 230760816 &* s.n, savedMean: s.f + 626272, savedInvStd: s.f + 627328,
+            runningMean: s.p + 5662576, runningVar: s.p + 5663632, pool: pool)
+        // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 15, 15, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 230760816 &* s.n, output: s.t + 230998416 &* s.n,
+            batch: s.n, pixels: 225, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5664688,
+            reduceBias: s.p + 5711152, activation: .silu, expandWeights: s.p + 5711200, expandBias: s.p + 5757664,
+            savedPooled: s.t + 238291440 &* s.n, savedHidden: s.t + 238311520 &* s.n,
+            savedScale: s.t + 238292496 &* s.n, pool: pool)
+        // features.6.0.block.3 project conv 1x1, [n, 15, 15, 1056] -> [n, 15, 15, 304]
+        Kernels.pointwiseConv(input: s.t + 230998416 &* s.n, pixels: 225 &* s.n, inChannels: 1056,
+            weights: s.p + 5758720, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+            output: s.t + 173948928 &* s.n, pool: pool)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 173948928 &* s.n, pixels: 225 &* s.n, channels: 304,
+            gamma: s.p + 6079744, beta: s.p + 6080048, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 237092256 &* s.n, savedMean: s.f + 681184, savedInvStd: s.f + 681488,
+            runningMean: s.p + 6080352, runningVar: s.p + 6080656, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        Kernels.pointwiseConv(input: s.t + 237092256 &* s.n, pixels: 225 &* s.n, inChannels: 304,
+            weights: s.p + 6080960, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+            output: s.t + 211086384 &* s.n, pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 211086384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 6635456, beta: s.p + 6637280, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 211496784 &* s.n, savedMean: s.f + 681792, savedInvStd: s.f + 683616,
+            runningMean: s.p + 6639104, runningVar: s.p + 6640928, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1824]
+        WeightPrep.depthwiseWeights(s.p + 6642752, channels: 1824, kernel: 5, into: s.f + 689088)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        Kernels.depthwiseConv(input: s.t + 211496784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 689088, bias: s.f,
+            activation: .identity, output: s.t + 211907184 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 211907184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 6688352, beta: s.p + 6690176, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 212317584 &* s.n, savedMean: s.f + 685440, savedInvStd: s.f + 687264,
+            runningMean: s.p + 6692000, runningVar: s.p + 6693824, pool: pool)
+        // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 212317584 &* s.n, output: s.t + 212727984 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 6695648,
+            reduceBias: s.p + 6834272, activation: .silu, expandWeights: s.p + 6834352, expandBias: s.p + 6972976,
+            savedPooled: s.t + 174021424 &* s.n, savedHidden: s.t + 86709232 &* s.n,
+            savedScale: s.t + 174023248 &* s.n, pool: pool)
+        // features.6.1.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        Kernels.pointwiseConv(input: s.t + 212727984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
+            weights: s.p + 6974800, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+            output: s.t + 237160656 &* s.n, pool: pool)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 237160656 &* s.n, pixels: 225 &* s.n, channels: 304,
+            gamma: s.p + 7529296, beta: s.p + 7529600, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 780288, savedInvStd: s.f + 780592,
+            runningMean: s.p + 7529904, runningVar: s.p + 7530208, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.8564102564102564
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1435897435897436,
+                into: s.t + 86560640 &* s.n, random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 237092256 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 86560640 &* s.n : nil, batch: s.n, perImage: 68400,
+            output: s.t + 237229056 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
+    private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        Kernels.pointwiseConv(input: s.t + 237229056 &* s.n, pixels: 225 &* s.n, inChannels: 304,
+            weights: s.p + 7530512, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+            output: s.t + 213138384 &* s.n, pool: pool)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 213138384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 8085008, beta: s.p + 8086832, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 213548784 &* s.n, savedMean: s.f + 780896, savedInvStd: s.f + 782720,
+            runningMean: s.p + 8088656, runningVar: s.p + 8090480, pool: pool)
+        // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1824]
+        WeightPrep.depthwiseWeights(s.p + 8092304, channels: 1824, kernel: 5, into: s.f + 788192)
+        // features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        Kernels.depthwiseConv(input: s.t + 213548784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 788192, bias: s.f,
+            activation: .identity, output: s.t + 213959184 &* s.n, pool: pool)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 213959184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 8137904, beta: s.p + 8139728, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 214369584 &* s.n, savedMean: s.f + 784544, savedInvStd: s.f + 786368,
+            runningMean: s.p + 8141552, runningVar: s.p + 8143376, pool: pool)
+        // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 214369584 &* s.n, output: s.t + 214779984 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 8145200,
+            reduceBias: s.p + 8283824, activation: .silu, expandWeights: s.p + 8283904, expandBias: s.p + 8422528,
+            savedPooled: s.t + 174025072 &* s.n, savedHidden: s.t + 174030544 &* s.n,
+            savedScale: s.t + 174026896 &* s.n, pool: pool)
+        // features.6.2.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        Kernels.pointwiseConv(input: s.t + 214779984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
+            weights: s.p + 8424352, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+            output: s.t + 237297456 &* s.n, pool: pool)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 237297456 &* s.n, pixels: 225 &* s.n, channels: 304,
+            gamma: s.p + 8978848, beta: s.p + 8979152, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 879392, savedInvStd: s.f + 879696,
+            runningMean: s.p + 8979456, runningVar: s.p + 8979760, pool: pool)
+        // features.6.2 stochastic depth: keep each image's branch with probability 0.8512820512820513
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14871794871794874,
+                into: s.t + 86560656 &* s.n, random: &random)
+        }
+        // features.6.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 237229056 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 86560656 &* s.n : nil, batch: s.n, perImage: 68400,
+            output: s.t + 237365856 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
+    private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        Kernels.pointwiseConv(input: s.t + 237365856 &* s.n, pixels: 225 &* s.n, inChannels: 304,
+            weights: s.p + 8980064, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+            output: s.t + 215190384 &* s.n, pool: pool)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 215190384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 9534560, beta: s.p + 9536384, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 215600784 &* s.n, savedMean: s.f + 880000, savedInvStd: s.f + 881824,
+            runningMean: s.p + 9538208, runningVar: s.p + 9540032, pool: pool)
+        // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1824]
+        WeightPrep.depthwiseWeights(s.p + 9541856, channels: 1824, kernel: 5, into: s.f + 887296)
+        // features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        Kernels.depthwiseConv(input: s.t + 215600784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 887296, bias: s.f,
+            activation: .identity, output: s.t + 216011184 &* s.n, pool: pool)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 216011184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 9587456, beta: s.p + 9589280, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 216421584 &* s.n, savedMean: s.f + 883648, savedInvStd: s.f + 885472,
+            runningMean: s.p + 9591104, runningVar: s.p + 9592928, pool: pool)
+        // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 216421584 &* s.n, output: s.t + 216831984 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 9594752,
+            reduceBias: s.p + 9733376, activation: .silu, expandWeights: s.p + 9733456, expandBias: s.p + 9872080,
+            savedPooled: s.t + 174028720 &* s.n, savedHidden: s.t + 238310576 &* s.n,
+            savedScale: s.t + 238255056 &* s.n, pool: pool)
+        // features.6.3.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        Kernels.pointwiseConv(input: s.t + 216831984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
+            weights: s.p + 9873904, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+            output: s.t + 237434256 &* s.n, pool: pool)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 237434256 &* s.n, pixels: 225 &* s.n, channels: 304,
+            gamma: s.p + 10428400, beta: s.p + 10428704, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 978496, savedInvStd: s.f + 978800,
+            runningMean: s.p + 10429008, runningVar: s.p + 10429312, pool: pool)
+        // features.6.3 stochastic depth: keep each image's branch with probability 0.8461538461538461
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15384615384615385,
+                into: s.t + 86560672 &* s.n, random: &random)
+        }
+        // features.6.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 237365856 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 86560672 &* s.n : nil, batch: s.n, perImage: 68400,
+            output: s.t + 237502656 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
+    private func features_6_4_forward(_ s: TrainingStepContext) throws {
+        // features.6.4.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        Kernels.pointwiseConv(input: s.t + 237502656 &* s.n, pixels: 225 &* s.n, inChannels: 304,
+            weights: s.p + 10429616, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+            output: s.t + 217242384 &* s.n, pool: pool)
+        // features.6.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 217242384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 10984112, beta: s.p + 10985936, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 217652784 &* s.n, savedMean: s.f + 979104, savedInvStd: s.f + 980928,
+            runningMean: s.p + 10987760, runningVar: s.p + 10989584, pool: pool)
+        // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1824]
+        WeightPrep.depthwiseWeights(s.p + 10991408, channels: 1824, kernel: 5, into: s.f + 986400)
+        // features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        Kernels.depthwiseConv(input: s.t + 217652784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 986400, bias: s.f,
+            activation: .identity, output: s.t + 218063184 &* s.n, pool: pool)
+        // features.6.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 218063184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 11037008, beta: s.p + 11038832, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 218473584 &* s.n, savedMean: s.f + 982752, savedInvStd: s.f + 984576,
+            runningMean: s.p + 11040656, runningVar: s.p + 11042480, pool: pool)
+        // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 218473584 &* s.n, output: s.t + 218883984 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 11044304,
+            reduceBias: s.p + 11182928, activation: .silu, expandWeights: s.p + 11183008, expandBias: s.p + 11321632,
+            savedPooled: s.t + 238256880 &* s.n, savedHidden: s.t + 238310656 &* s.n,
+            savedScale: s.t + 238258704 &* s.n, pool: pool)
+        // features.6.4.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        Kernels.pointwiseConv(input: s.t + 218883984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
+            weights: s.p + 11323456, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+            output: s.t + 237571056 &* s.n, pool: pool)
+        // features.6.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 237571056 &* s.n, pixels: 225 &* s.n, channels: 304,
+            gamma: s.p + 11877952, beta: s.p + 11878256, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 1077600, savedInvStd: s.f + 1077904,
+            runningMean: s.p + 11878560, runningVar: s.p + 11878864, pool: pool)
+        // features.6.4 stochastic depth: keep each image's branch with probability 0.841025641025641
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.158974358974359,
+                into: s.t + 86560688 &* s.n, random: &random)
+        }
+        // features.6.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 237502656 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 86560688 &* s.n : nil, batch: s.n, perImage: 68400,
+            output: s.t + 237639456 &* s.n, pool: pool)
+    }
+
+    /// features.6.5 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
+    private func features_6_5_forward(_ s: TrainingStepContext) throws {
+        // features.6.5.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        Kernels.pointwiseConv(input: s.t + 237639456 &* s.n, pixels: 225 &* s.n, inChannels: 304,
+            weights: s.p + 11879168, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+            output: s.t + 219294384 &* s.n, pool: pool)
+        // features.6.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 219294384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 12433664, beta: s.p + 12435488, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 219704784 &* s.n, savedMean: s.f + 1078208, savedInvStd: s.f + 1080032,
+            runningMean: s.p + 12437312, runningVar: s.p + 12439136, pool: pool)
+        // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1824]
+        WeightPrep.depthwiseWeights(s.p + 12440960, channels: 1824, kernel: 5, into: s.f + 1085504)
+        // features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        Kernels.depthwiseConv(input: s.t + 219704784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1085504,
+            bias: s.f, activation: .identity, output: s.t + 220115184 &* s.n, pool: pool)
+        // features.6.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 220115184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 12486560, beta: s.p + 12488384, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 220525584 &* s.n, savedMean: s.f + 1081856, savedInvStd: s.f + 1083680,
+            runningMean: s.p + 12490208, runningVar: s.p + 12492032, pool: pool)
+        // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 220525584 &* s.n, output: s.t + 220935984 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 12493856,
+            reduceBias: s.p + 12632480, activation: .silu, expandWeights: s.p + 12632560, expandBias: s.p + 12771184,
+            savedPooled: s.t + 238260528 &* s.n, savedHidden: s.t + 238310736 &* s.n,
+            savedScale: s.t + 238262352 &* s.n, pool: pool)
+        // features.6.5.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        Kernels.pointwiseConv(input: s.t + 220935984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
+            weights: s.p + 12773008, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+            output: s.t + 237707856 &* s.n, pool: pool)
+        // features.6.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 237707856 &* s.n, pixels: 225 &* s.n, channels: 304,
+            gamma: s.p + 13327504, beta: s.p + 13327808, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 1176704, savedInvStd: s.f + 1177008,
+            runningMean: s.p + 13328112, runningVar: s.p + 13328416, pool: pool)
+        // features.6.5 stochastic depth: keep each image's branch with probability 0.8358974358974359
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1641025641025641,
+                into: s.t + 238312496 &* s.n, random: &random)
+        }
+        // features.6.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 237639456 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312496 &* s.n : nil, batch: s.n, perImage: 68400,
+            output: s.t + 237776256 &* s.n, pool: pool)
+    }
+
+    /// features.6.6 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
+    private func features_6_6_forward(_ s: TrainingStepContext) throws {
+        // features.6.6.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        Kernels.pointwiseConv(input: s.t + 237776256 &* s.n, pixels: 225 &* s.n, inChannels: 304,
+            weights: s.p + 13328720, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+            output: s.t + 221346384 &* s.n, pool: pool)
+        // features.6.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 221346384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 13883216, beta: s.p + 13885040, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 221756784 &* s.n, savedMean: s.f + 1177312, savedInvStd: s.f + 1179136,
+            runningMean: s.p + 13886864, runningVar: s.p + 13888688, pool: pool)
+        // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1824]
+        WeightPrep.depthwiseWeights(s.p + 13890512, channels: 1824, kernel: 5, into: s.f + 1184608)
+        // features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        Kernels.depthwiseConv(input: s.t + 221756784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1184608,
+            bias: s.f, activation: .identity, output: s.t + 222167184 &* s.n, pool: pool)
+        // features.6.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 222167184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 13936112, beta: s.p + 13937936, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 222577584 &* s.n, savedMean: s.f + 1180960, savedInvStd: s.f + 1182784,
+            runningMean: s.p + 13939760, runningVar: s.p + 13941584, pool: pool)
+        // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 222577584 &* s.n, output: s.t + 222987984 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 13943408,
+            reduceBias: s.p + 14082032, activation: .silu, expandWeights: s.p + 14082112, expandBias: s.p + 14220736,
+            savedPooled: s.t + 238264176 &* s.n, savedHidden: s.t + 238310816 &* s.n,
+            savedScale: s.t + 238266000 &* s.n, pool: pool)
+        // features.6.6.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        Kernels.pointwiseConv(input: s.t + 222987984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
+            weights: s.p + 14222560, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+            output: s.t + 237844656 &* s.n, pool: pool)
+        // features.6.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 237844656 &* s.n, pixels: 225 &* s.n, channels: 304,
+            gamma: s.p + 14777056, beta: s.p + 14777360, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 1275808, savedInvStd: s.f + 1276112,
+            runningMean: s.p + 14777664, runningVar: s.p + 14777968, pool: pool)
+        // features.6.6 stochastic depth: keep each image's branch with probability 0.8307692307692307
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16923076923076924,
+                into: s.t + 238312512 &* s.n, random: &random)
+        }
+        // features.6.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 237776256 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312512 &* s.n : nil, batch: s.n, perImage: 68400,
+            output: s.t + 237913056 &* s.n, pool: pool)
+    }
+
+    /// features.6.7 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
+    private func features_6_7_forward(_ s: TrainingStepContext) throws {
+        // features.6.7.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        Kernels.pointwiseConv(input: s.t + 237913056 &* s.n, pixels: 225 &* s.n, inChannels: 304,
+            weights: s.p + 14778272, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+            output: s.t + 223398384 &* s.n, pool: pool)
+        // features.6.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 223398384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 15332768, beta: s.p + 15334592, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 223808784 &* s.n, savedMean: s.f + 1276416, savedInvStd: s.f + 1278240,
+            runningMean: s.p + 15336416, runningVar: s.p + 15338240, pool: pool)
+        // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1824]
+        WeightPrep.depthwiseWeights(s.p + 15340064, channels: 1824, kernel: 5, into: s.f + 1283712)
+        // features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        Kernels.depthwiseConv(input: s.t + 223808784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1283712,
+            bias: s.f, activation: .identity, output: s.t + 224219184 &* s.n, pool: pool)
+        // features.6.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 224219184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 15385664, beta: s.p + 15387488, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 224629584 &* s.n, savedMean: s.f + 1280064, savedInvStd: s.f + 1281888,
+            runningMean: s.p + 15389312, runningVar: s.p + 15391136, pool: pool)
+        // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 224629584 &* s.n, output: s.t + 225039984 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 15392960,
+            reduceBias: s.p + 15531584, activation: .silu, expandWeights: s.p + 15531664, expandBias: s.p + 15670288,
+            savedPooled: s.t + 238267824 &* s.n, savedHidden: s.t + 238310896 &* s.n,
+            savedScale: s.t + 238269648 &* s.n, pool: pool)
+        // features.6.7.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        Kernels.pointwiseConv(input: s.t + 225039984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
+            weights: s.p + 15672112, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+            output: s.t + 237981456 &* s.n, pool: pool)
+        // features.6.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 237981456 &* s.n, pixels: 225 &* s.n, channels: 304,
+            gamma: s.p + 16226608, beta: s.p + 16226912, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 1374912, savedInvStd: s.f + 1375216,
+            runningMean: s.p + 16227216, runningVar: s.p + 16227520, pool: pool)
+        // features.6.7 stochastic depth: keep each image's branch with probability 0.8256410256410256
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17435897435897438,
+                into: s.t + 238312528 &* s.n, random: &random)
+        }
+        // features.6.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 237913056 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312528 &* s.n : nil, batch: s.n, perImage: 68400,
+            output: s.t + 238049856 &* s.n, pool: pool)
+    }
+
+    /// features.6.8 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
+    private func features_6_8_forward(_ s: TrainingStepContext) throws {
+        // features.6.8.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        Kernels.pointwiseConv(input: s.t + 238049856 &* s.n, pixels: 225 &* s.n, inChannels: 304,
+            weights: s.p + 16227824, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+            output: s.t + 225450384 &* s.n, pool: pool)
+        // features.6.8.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 225450384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 16782320, beta: s.p + 16784144, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 225860784 &* s.n, savedMean: s.f + 1375520, savedInvStd: s.f + 1377344,
+            runningMean: s.p + 16785968, runningVar: s.p + 16787792, pool: pool)
+        // features.6.8.block.1 depthwise weights to the kernel layout [5][5][1824]
+        WeightPrep.depthwiseWeights(s.p + 16789616, channels: 1824, kernel: 5, into: s.f + 1382816)
+        // features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        Kernels.depthwiseConv(input: s.t + 225860784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1382816,
+            bias: s.f, activation: .identity, output: s.t + 226271184 &* s.n, pool: pool)
+        // features.6.8.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 226271184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 16835216, beta: s.p + 16837040, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 226681584 &* s.n, savedMean: s.f + 1379168, savedInvStd: s.f + 1380992,
+            runningMean: s.p + 16838864, runningVar: s.p + 16840688, pool: pool)
+        // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 226681584 &* s.n, output: s.t + 227091984 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 16842512,
+            reduceBias: s.p + 16981136, activation: .silu, expandWeights: s.p + 16981216, expandBias: s.p + 17119840,
+            savedPooled: s.t + 238271472 &* s.n, savedHidden: s.t + 238310976 &* s.n,
+            savedScale: s.t + 238273296 &* s.n, pool: pool)
+        // features.6.8.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 304]
+        Kernels.pointwiseConv(input: s.t + 227091984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
+            weights: s.p + 17121664, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
+            output: s.t + 238118256 &* s.n, pool: pool)
+        // features.6.8.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 238118256 &* s.n, pixels: 225 &* s.n, channels: 304,
+            gamma: s.p + 17676160, beta: s.p + 17676464, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 1474016, savedInvStd: s.f + 1474320,
+            runningMean: s.p + 17676768, runningVar: s.p + 17677072, pool: pool)
+        // features.6.8 stochastic depth: keep each image's branch with probability 0.8205128205128205
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1794871794871795,
+                into: s.t + 238312544 &* s.n, random: &random)
+        }
+        // features.6.8 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 238049856 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312544 &* s.n : nil, batch: s.n, perImage: 68400,
+            output: s.t + 238186656 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 15x15x304 -> 15x15x512, SE 1824 -> 76 -> 1824
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 15, 15, 304] -> [n, 15, 15, 1824]
+        Kernels.pointwiseConv(input: s.t + 238186656 &* s.n, pixels: 225 &* s.n, inChannels: 304,
+            weights: s.p + 17677376, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
+            output: s.t + 227502384 &* s.n, pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 227502384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 18231872, beta: s.p + 18233696, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 227912784 &* s.n, savedMean: s.f + 1474624, savedInvStd: s.f + 1476448,
+            runningMean: s.p + 18235520, runningVar: s.p + 18237344, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1824]
+        WeightPrep.depthwiseWeights(s.p + 18239168, channels: 1824, kernel: 3, into: s.f + 1481920)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
+        Kernels.depthwiseConv(input: s.t + 227912784 &* s.n, batch: s.n, height: 15, width: 15, channels: 1824,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 1481920,
+            bias: s.f, activation: .identity, output: s.t + 228323184 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 228323184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+            gamma: s.p + 18255584, beta: s.p + 18257408, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 228733584 &* s.n, savedMean: s.f + 1478272, savedInvStd: s.f + 1480096,
+            runningMean: s.p + 18259232, runningVar: s.p + 18261056, pool: pool)
+        // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 228733584 &* s.n, output: s.t + 229143984 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 18262880,
+            reduceBias: s.p + 18401504, activation: .silu, expandWeights: s.p + 18401584, expandBias: s.p + 18540208,
+            savedPooled: s.t + 238275120 &* s.n, savedHidden: s.t + 238311056 &* s.n,
+            savedScale: s.t + 238276944 &* s.n, pool: pool)
+        // features.7.0.block.3 project conv 1x1, [n, 15, 15, 1824] -> [n, 15, 15, 512]
+        Kernels.pointwiseConv(input: s.t + 229143984 &* s.n, pixels: 225 &* s.n, inChannels: 1824,
+            weights: s.p + 18542032, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
+            output: s.t + 173833728 &* s.n, pool: pool)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 173833728 &* s.n, pixels: 225 &* s.n, channels: 512,
+            gamma: s.p + 19475920, beta: s.p + 19476432, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 235239584 &* s.n, savedMean: s.f + 1514752, savedInvStd: s.f + 1515264,
+            runningMean: s.p + 19476944, runningVar: s.p + 19477456, pool: pool)
+    }
+
+    /// features.7.1 forward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
+    private func features_7_1_forward(_ s: TrainingStepContext) throws {
+        // features.7.1.block.0 expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]
+        Kernels.pointwiseConv(input: s.t + 235239584 &* s.n, pixels: 225 &* s.n, inChannels: 512,
+            weights: s.p + 19477968, bias: s.f, outChannels: 3072, activation: .identity, residual: nil,
+            output: s.t + 173142528 &* s.n, pool: pool)
+        // features.7.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 173142528 &* s.n, pixels: 225 &* s.n, channels: 3072,
+            gamma: s.p + 21050832, beta: s.p + 21053904, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 176369904 &* s.n, savedMean: s.f + 1515776, savedInvStd: s.f + 1518848,
+            runningMean: s.p + 21056976, runningVar: s.p + 21060048, pool: pool)
+        // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3072]
+        WeightPrep.depthwiseWeights(s.p + 21063120, channels: 3072, kernel: 3, into: s.f + 1528064)
+        // features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
+        Kernels.depthwiseConv(input: s.t + 176369904 &* s.n, batch: s.n, height: 15, width: 15, channels: 3072,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 1528064,
+            bias: s.f, activation: .identity, output: s.t + 177061104 &* s.n, pool: pool)
+        // features.7.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 177061104 &* s.n, pixels: 225 &* s.n, channels: 3072,
+            gamma: s.p + 21090768, beta: s.p + 21093840, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 177752304 &* s.n, savedMean: s.f + 1521920, savedInvStd: s.f + 1524992,
+            runningMean: s.p + 21096912, runningVar: s.p + 21099984, pool: pool)
+        // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 177752304 &* s.n, output: s.t + 178443504 &* s.n,
+            batch: s.n, pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 21103056,
+            reduceBias: s.p + 21496272, activation: .silu, expandWeights: s.p + 21496400, expandBias: s.p + 21889616,
+            savedPooled: s.t + 86546304 &* s.n, savedHidden: s.t + 86709104 &* s.n, savedScale: s.t + 86549376 &* s.n,
+            pool: pool)
+        // features.7.1.block.3 project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]
+        Kernels.pointwiseConv(input: s.t + 178443504 &* s.n, pixels: 225 &* s.n, inChannels: 3072,
+            weights: s.p + 21892688, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
+            output: s.t + 235354784 &* s.n, pool: pool)
+        // features.7.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 235354784 &* s.n, pixels: 225 &* s.n, channels: 512,
+            gamma: s.p + 23465552, beta: s.p + 23466064, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 1583360, savedInvStd: s.f + 1583872,
+            runningMean: s.p + 23466576, runningVar: s.p + 23467088, pool: pool)
+        // features.7.1 stochastic depth: keep each image's branch with probability 0.8102564102564103
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18974358974358976,
+                into: s.t + 238312560 &* s.n, random: &random)
+        }
+        // features.7.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 235239584 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312560 &* s.n : nil, batch: s.n, perImage: 115200,
+            output: s.t + 235469984 &* s.n, pool: pool)
+    }
+
+    /// features.7.2 forward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
+    private func features_7_2_forward(_ s: TrainingStepContext) throws {
+        // features.7.2.block.0 expand conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 3072]
+        Kernels.pointwiseConv(input: s.t + 235469984 &* s.n, pixels: 225 &* s.n, inChannels: 512,
+            weights: s.p + 23467600, bias: s.f, outChannels: 3072, activation: .identity, residual: nil,
+            output: s.t + 179134704 &* s.n, pool: pool)
+        // features.7.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 179134704 &* s.n, pixels: 225 &* s.n, channels: 3072,
+            gamma: s.p + 25040464, beta: s.p + 25043536, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 179825904 &* s.n, savedMean: s.f + 1584384, savedInvStd: s.f + 1587456,
+            runningMean: s.p + 25046608, runningVar: s.p + 25049680, pool: pool)
+        // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3072]
+        WeightPrep.depthwiseWeights(s.p + 25052752, channels: 3072, kernel: 3, into: s.f + 1596672)
+        // features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
+        Kernels.depthwiseConv(input: s.t + 179825904 &* s.n, batch: s.n, height: 15, width: 15, channels: 3072,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 1596672,
+            bias: s.f, activation: .identity, output: s.t + 180517104 &* s.n, pool: pool)
+        // features.7.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 180517104 &* s.n, pixels: 225 &* s.n, channels: 3072,
+            gamma: s.p + 25080400, beta: s.p + 25083472, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 181208304 &* s.n, savedMean: s.f + 1590528, savedInvStd: s.f + 1593600,
+            runningMean: s.p + 25086544, runningVar: s.p + 25089616, pool: pool)
+        // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 181208304 &* s.n, output: s.t + 181899504 &* s.n,
+            batch: s.n, pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 25092688,
+            reduceBias: s.p + 25485904, activation: .silu, expandWeights: s.p + 25486032, expandBias: s.p + 25879248,
+            savedPooled: s.t + 86552448 &* s.n, savedHidden: s.t + 238310448 &* s.n, savedScale: s.t + 86555520 &* s.n,
+            pool: pool)
+        // features.7.2.block.3 project conv 1x1, [n, 15, 15, 3072] -> [n, 15, 15, 512]
+        Kernels.pointwiseConv(input: s.t + 181899504 &* s.n, pixels: 225 &* s.n, inChannels: 3072,
+            weights: s.p + 25882320, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
+            output: s.t + 183051504 &* s.n, pool: pool)
+        // features.7.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 183051504 &* s.n, pixels: 225 &* s.n, channels: 512,
+            gamma: s.p + 27455184, beta: s.p + 27455696, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 86085504 &* s.n, savedMean: s.f + 1651968, savedInvStd: s.f + 1652480,
+            runningMean: s.p + 27456208, runningVar: s.p + 27456720, pool: pool)
+        // features.7.2 stochastic depth: keep each image's branch with probability 0.8051282051282052
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19487179487179487,
+                into: s.t + 238312576 &* s.n, random: &random)
+        }
+        // features.7.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 235469984 &* s.n, branch: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312576 &* s.n : nil, batch: s.n, perImage: 115200,
+            output: s.t + 183166704 &* s.n, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 512 -> 2048, global average pool, dropout 0.4, linear -> 1000 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 2048]
+        Kernels.pointwiseConv(input: s.t + 183166704 &* s.n, pixels: 225 &* s.n, inChannels: 512,
+            weights: s.p + 27457232, bias: s.f, outChannels: 2048, activation: .identity, residual: nil,
+            output: s.t + 86085504 &* s.n, pool: pool)
+        // features.8 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 86085504 &* s.n, pixels: 225 &* s.n, channels: 2048,
+            gamma: s.p + 28505808, beta: s.p + 28507856, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 182590704 &* s.n, savedMean: s.f + 1652992, savedInvStd: s.f + 1655040,
+            runningMean: s.p + 28509904, runningVar: s.p + 28511952, pool: pool)
+        // avgpool global average pool, [n, 15, 15, 2048] -> [n, 2048]
+        Kernels.globalAveragePool(input: s.t + 182590704 &* s.n, batch: s.n, pixels: 225, channels: 2048,
+            output: s.t + 86558592 &* s.n, pool: pool)
+        // dropout p=0.4 (when options.dropout) on [n, 2048]
+        TrainingKernels.dropoutForward(input: s.t + 86558592 &* s.n, output: s.t + 174019376 &* s.n,
+            count: 2048 &* s.n, probability: s.options.dropout ? 0.4 : 0, mask: s.t + 174017328 &* s.n,
+            random: &random)
+        // classifier.1 linear, [n, 2048] -> [n, 1000]
+        Kernels.linear(input: s.t + 174019376 &* s.n, batch: s.n, inFeatures: 2048, weights: s.p + 28514000,
+            bias: s.p + 30562000, outFeatures: 1000, output: s.t + 86558592 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 86558592 &* s.n, labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 182590704 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 86558592 &* s.n, count: 1000 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 512 -> 2048, global average pool, dropout 0.4, linear -> 1000 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 182590704 &* s.n, input: s.t + 174019376 &* s.n,
+            weights: s.p + 28514000, batch: s.n, inFeatures: 2048, outFeatures: 1000, gradInput: s.t + 86558592 &* s.n,
+            gradWeights: s.g + 28514000, gradBias: s.g + 30562000, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 86558592 &* s.n, mask: s.t + 174017328 &* s.n,
+            count: 2048 &* s.n, gradInput: s.t + 174019376 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 225 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 174019376 &* s.n, batch: s.n, pixels: 225,
+            channels: 2048, gradInput: s.t + 182590704 &* s.n, pool: pool)
+        // features.8 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 182590704 &* s.n, input: s.t + 86085504 &* s.n,
+            pixels: 225 &* s.n, channels: 2048, gamma: s.p + 28505808, beta: s.p + 28507856, savedMean: s.f + 1652992,
+            savedInvStd: s.f + 1655040, activation: .silu, gradInput: s.t + 182590704 &* s.n,
+            gradGamma: s.g + 28505808, gradBeta: s.g + 28507856, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 182590704 &* s.n, input: s.t + 183166704 &* s.n,
+            weights: s.p + 27457232, pixels: 225 &* s.n, inChannels: 512, outChannels: 2048,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 27457232, pool: pool)
+    }
+
+    /// features.7.2 backward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
+    private func features_7_2_backward(_ s: TrainingStepContext) {
+        // features.7.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312576 &* s.n : nil, batch: s.n, perImage: 115200,
+            gradBranch: s.t + 86200704 &* s.n, pool: pool)
+        // features.7.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86200704 &* s.n, input: s.t + 183051504 &* s.n,
+            pixels: 225 &* s.n, channels: 512, gamma: s.p + 27455184, beta: s.p + 27455696, savedMean: s.f + 1651968,
+            savedInvStd: s.f + 1652480, activation: .identity, gradInput: s.t + 86200704 &* s.n,
+            gradGamma: s.g + 27455184, gradBeta: s.g + 27455696, pool: pool)
+        // features.7.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86200704 &* s.n, input: s.t + 181899504 &* s.n,
+            weights: s.p + 25882320, pixels: 225 &* s.n, inChannels: 3072, outChannels: 512,
+            gradInput: s.t + 182590704 &* s.n, gradWeights: s.g + 25882320, pool: pool)
+        // features.7.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 182590704 &* s.n, input: s.t + 181208304 &* s.n,
+            batch: s.n, pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 25092688,
+            activation: .silu, expandWeights: s.p + 25486032, savedPooled: s.t + 86552448 &* s.n,
+            savedHidden: s.t + 238310448 &* s.n, savedScale: s.t + 86555520 &* s.n, gradInput: s.t + 181899504 &* s.n,
+            gradReduceWeights: s.g + 25092688, gradReduceBias: s.g + 25485904, gradExpandWeights: s.g + 25486032,
+            gradExpandBias: s.g + 25879248, workspace: s.ws, pool: pool)
+        // features.7.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 181899504 &* s.n, input: s.t + 180517104 &* s.n,
+            pixels: 225 &* s.n, channels: 3072, gamma: s.p + 25080400, beta: s.p + 25083472, savedMean: s.f + 1590528,
+            savedInvStd: s.f + 1593600, activation: .silu, gradInput: s.t + 181899504 &* s.n,
+            gradGamma: s.g + 25080400, gradBeta: s.g + 25083472, pool: pool)
+        // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1624320, count: 27648)
+        // features.7.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 181899504 &* s.n, input: s.t + 179825904 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15, weights: s.f + 1596672, gradInput: s.t + 180517104 &* s.n,
+            gradWeights: s.f + 1624320, pool: pool)
+        // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1624320, channels: 3072, kernel: 3, into: s.g + 25052752)
+        // features.7.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 180517104 &* s.n, input: s.t + 179134704 &* s.n,
+            pixels: 225 &* s.n, channels: 3072, gamma: s.p + 25040464, beta: s.p + 25043536, savedMean: s.f + 1584384,
+            savedInvStd: s.f + 1587456, activation: .silu, gradInput: s.t + 180517104 &* s.n,
+            gradGamma: s.g + 25040464, gradBeta: s.g + 25043536, pool: pool)
+        // features.7.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 180517104 &* s.n, input: s.t + 235469984 &* s.n,
+            weights: s.p + 23467600, pixels: 225 &* s.n, inChannels: 512, outChannels: 3072,
+            gradInput: s.t + 86200704 &* s.n, gradWeights: s.g + 23467600, pool: pool)
+        // features.7.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86200704 &* s.n, s.t + 86085504 &* s.n, count: 115200 &* s.n, pool: pool)
+    }
+
+    /// features.7.1 backward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
+    private func features_7_1_backward(_ s: TrainingStepContext) {
+        // features.7.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86200704 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312560 &* s.n : nil, batch: s.n, perImage: 115200,
+            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+        // features.7.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 235354784 &* s.n,
+            pixels: 225 &* s.n, channels: 512, gamma: s.p + 23465552, beta: s.p + 23466064, savedMean: s.f + 1583360,
+            savedInvStd: s.f + 1583872, activation: .identity, gradInput: s.t + 86085504 &* s.n,
+            gradGamma: s.g + 23465552, gradBeta: s.g + 23466064, pool: pool)
+        // features.7.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 178443504 &* s.n,
+            weights: s.p + 21892688, pixels: 225 &* s.n, inChannels: 3072, outChannels: 512,
+            gradInput: s.t + 179134704 &* s.n, gradWeights: s.g + 21892688, pool: pool)
+        // features.7.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 179134704 &* s.n, input: s.t + 177752304 &* s.n,
+            batch: s.n, pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 21103056,
+            activation: .silu, expandWeights: s.p + 21496400, savedPooled: s.t + 86546304 &* s.n,
+            savedHidden: s.t + 86709104 &* s.n, savedScale: s.t + 86549376 &* s.n, gradInput: s.t + 178443504 &* s.n,
+            gradReduceWeights: s.g + 21103056, gradReduceBias: s.g + 21496272, gradExpandWeights: s.g + 21496400,
+            gradExpandBias: s.g + 21889616, workspace: s.ws, pool: pool)
+        // features.7.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 178443504 &* s.n, input: s.t + 177061104 &* s.n,
+            pixels: 225 &* s.n, channels: 3072, gamma: s.p + 21090768, beta: s.p + 21093840, savedMean: s.f + 1521920,
+            savedInvStd: s.f + 1524992, activation: .silu, gradInput: s.t + 178443504 &* s.n,
+            gradGamma: s.g + 21090768, gradBeta: s.g + 21093840, pool: pool)
+        // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1555712, count: 27648)
+        // features.7.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 178443504 &* s.n, input: s.t + 176369904 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 3072, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15, weights: s.f + 1528064, gradInput: s.t + 177061104 &* s.n,
+            gradWeights: s.f + 1555712, pool: pool)
+        // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1555712, channels: 3072, kernel: 3, into: s.g + 21063120)
+        // features.7.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 177061104 &* s.n, input: s.t + 173142528 &* s.n,
+            pixels: 225 &* s.n, channels: 3072, gamma: s.p + 21050832, beta: s.p + 21053904, savedMean: s.f + 1515776,
+            savedInvStd: s.f + 1518848, activation: .silu, gradInput: s.t + 177061104 &* s.n,
+            gradGamma: s.g + 21050832, gradBeta: s.g + 21053904, pool: pool)
+        // features.7.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 177061104 &* s.n, input: s.t + 235239584 &* s.n,
+            weights: s.p + 19477968, pixels: 225 &* s.n, inChannels: 512, outChannels: 3072,
+            gradInput: s.t + 173142528 &* s.n, gradWeights: s.g + 19477968, pool: pool)
+        // features.7.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 173142528 &* s.n, s.t + 86200704 &* s.n, count: 115200 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 15x15x304 -> 15x15x512, SE 1824 -> 76 -> 1824
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 173833728 &* s.n,
+            pixels: 225 &* s.n, channels: 512, gamma: s.p + 19475920, beta: s.p + 19476432, savedMean: s.f + 1514752,
+            savedInvStd: s.f + 1515264, activation: .identity, gradInput: s.t + 173142528 &* s.n,
+            gradGamma: s.g + 19475920, gradBeta: s.g + 19476432, pool: pool)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 229143984 &* s.n,
+            weights: s.p + 18542032, pixels: 225 &* s.n, inChannels: 1824, outChannels: 512,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 18542032, pool: pool)
+        // features.7.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 228733584 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 18262880,
+            activation: .silu, expandWeights: s.p + 18401584, savedPooled: s.t + 238275120 &* s.n,
+            savedHidden: s.t + 238311056 &* s.n, savedScale: s.t + 238276944 &* s.n, gradInput: s.t + 173142528 &* s.n,
+            gradReduceWeights: s.g + 18262880, gradReduceBias: s.g + 18401504, gradExpandWeights: s.g + 18401584,
+            gradExpandBias: s.g + 18540208, workspace: s.ws, pool: pool)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 228323184 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 18255584, beta: s.p + 18257408, savedMean: s.f + 1478272,
+            savedInvStd: s.f + 1480096, activation: .silu, gradInput: s.t + 173142528 &* s.n,
+            gradGamma: s.g + 18255584, gradBeta: s.g + 18257408, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1498336, count: 16416)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 227912784 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15, weights: s.f + 1481920, gradInput: s.t + 86085504 &* s.n,
+            gradWeights: s.f + 1498336, pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1498336, channels: 1824, kernel: 3, into: s.g + 18239168)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 227502384 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 18231872, beta: s.p + 18233696, savedMean: s.f + 1474624,
+            savedInvStd: s.f + 1476448, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 18231872,
+            gradBeta: s.g + 18233696, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 238186656 &* s.n,
+            weights: s.p + 17677376, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
+            gradInput: s.t + 173552928 &* s.n, gradWeights: s.g + 17677376, pool: pool)
+    }
+
+    /// features.6.8 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
+    private func features_6_8_backward(_ s: TrainingStepContext) {
+        // features.6.8 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 173552928 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312544 &* s.n : nil, batch: s.n, perImage: 68400,
+            gradBranch: s.t + 173142528 &* s.n, pool: pool)
+        // features.6.8.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 238118256 &* s.n,
+            pixels: 225 &* s.n, channels: 304, gamma: s.p + 17676160, beta: s.p + 17676464, savedMean: s.f + 1474016,
+            savedInvStd: s.f + 1474320, activation: .identity, gradInput: s.t + 173142528 &* s.n,
+            gradGamma: s.g + 17676160, gradBeta: s.g + 17676464, pool: pool)
+        // features.6.8.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 227091984 &* s.n,
+            weights: s.p + 17121664, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 17121664, pool: pool)
+        // features.6.8.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 226681584 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 16842512,
+            activation: .silu, expandWeights: s.p + 16981216, savedPooled: s.t + 238271472 &* s.n,
+            savedHidden: s.t + 238310976 &* s.n, savedScale: s.t + 238273296 &* s.n, gradInput: s.t + 173142528 &* s.n,
+            gradReduceWeights: s.g + 16842512, gradReduceBias: s.g + 16981136, gradExpandWeights: s.g + 16981216,
+            gradExpandBias: s.g + 17119840, workspace: s.ws, pool: pool)
+        // features.6.8.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 226271184 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 16835216, beta: s.p + 16837040, savedMean: s.f + 1379168,
+            savedInvStd: s.f + 1380992, activation: .silu, gradInput: s.t + 173142528 &* s.n,
+            gradGamma: s.g + 16835216, gradBeta: s.g + 16837040, pool: pool)
+        // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1428416, count: 45600)
+        // features.6.8.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 225860784 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 1382816, gradInput: s.t + 86085504 &* s.n,
+            gradWeights: s.f + 1428416, pool: pool)
+        // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1428416, channels: 1824, kernel: 5, into: s.g + 16789616)
+        // features.6.8.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 225450384 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 16782320, beta: s.p + 16784144, savedMean: s.f + 1375520,
+            savedInvStd: s.f + 1377344, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 16782320,
+            gradBeta: s.g + 16784144, pool: pool)
+        // features.6.8.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 238049856 &* s.n,
+            weights: s.p + 16227824, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
+            gradInput: s.t + 173621328 &* s.n, gradWeights: s.g + 16227824, pool: pool)
+        // features.6.8 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 173621328 &* s.n, s.t + 173552928 &* s.n, count: 68400 &* s.n, pool: pool)
+    }
+
+    /// features.6.7 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
+    private func features_6_7_backward(_ s: TrainingStepContext) {
+        // features.6.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 173621328 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312528 &* s.n : nil, batch: s.n, perImage: 68400,
+            gradBranch: s.t + 173142528 &* s.n, pool: pool)
+        // features.6.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237981456 &* s.n,
+            pixels: 225 &* s.n, channels: 304, gamma: s.p + 16226608, beta: s.p + 16226912, savedMean: s.f + 1374912,
+            savedInvStd: s.f + 1375216, activation: .identity, gradInput: s.t + 173142528 &* s.n,
+            gradGamma: s.g + 16226608, gradBeta: s.g + 16226912, pool: pool)
+        // features.6.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 225039984 &* s.n,
+            weights: s.p + 15672112, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 15672112, pool: pool)
+        // features.6.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 224629584 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 15392960,
+            activation: .silu, expandWeights: s.p + 15531664, savedPooled: s.t + 238267824 &* s.n,
+            savedHidden: s.t + 238310896 &* s.n, savedScale: s.t + 238269648 &* s.n, gradInput: s.t + 173142528 &* s.n,
+            gradReduceWeights: s.g + 15392960, gradReduceBias: s.g + 15531584, gradExpandWeights: s.g + 15531664,
+            gradExpandBias: s.g + 15670288, workspace: s.ws, pool: pool)
+        // features.6.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 224219184 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 15385664, beta: s.p + 15387488, savedMean: s.f + 1280064,
+            savedInvStd: s.f + 1281888, activation: .silu, gradInput: s.t + 173142528 &* s.n,
+            gradGamma: s.g + 15385664, gradBeta: s.g + 15387488, pool: pool)
+        // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1329312, count: 45600)
+        // features.6.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 223808784 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 1283712, gradInput: s.t + 86085504 &* s.n,
+            gradWeights: s.f + 1329312, pool: pool)
+        // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1329312, channels: 1824, kernel: 5, into: s.g + 15340064)
+        // features.6.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 223398384 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 15332768, beta: s.p + 15334592, savedMean: s.f + 1276416,
+            savedInvStd: s.f + 1278240, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 15332768,
+            gradBeta: s.g + 15334592, pool: pool)
+        // features.6.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237913056 &* s.n,
+            weights: s.p + 14778272, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
+            gradInput: s.t + 173552928 &* s.n, gradWeights: s.g + 14778272, pool: pool)
+        // features.6.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 173552928 &* s.n, s.t + 173621328 &* s.n, count: 68400 &* s.n, pool: pool)
+    }
+
+    /// features.6.6 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
+    private func features_6_6_backward(_ s: TrainingStepContext) {
+        // features.6.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 173552928 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312512 &* s.n : nil, batch: s.n, perImage: 68400,
+            gradBranch: s.t + 173142528 &* s.n, pool: pool)
+        // features.6.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237844656 &* s.n,
+            pixels: 225 &* s.n, channels: 304, gamma: s.p + 14777056, beta: s.p + 14777360, savedMean: s.f + 1275808,
+            savedInvStd: s.f + 1276112, activation: .identity, gradInput: s.t + 173142528 &* s.n,
+            gradGamma: s.g + 14777056, gradBeta: s.g + 14777360, pool: pool)
+        // features.6.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 222987984 &* s.n,
+            weights: s.p + 14222560, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 14222560, pool: pool)
+        // features.6.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 222577584 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 13943408,
+            activation: .silu, expandWeights: s.p + 14082112, savedPooled: s.t + 238264176 &* s.n,
+            savedHidden: s.t + 238310816 &* s.n, savedScale: s.t + 238266000 &* s.n, gradInput: s.t + 173142528 &* s.n,
+            gradReduceWeights: s.g + 13943408, gradReduceBias: s.g + 14082032, gradExpandWeights: s.g + 14082112,
+            gradExpandBias: s.g + 14220736, workspace: s.ws, pool: pool)
+        // features.6.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 222167184 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 13936112, beta: s.p + 13937936, savedMean: s.f + 1180960,
+            savedInvStd: s.f + 1182784, activation: .silu, gradInput: s.t + 173142528 &* s.n,
+            gradGamma: s.g + 13936112, gradBeta: s.g + 13937936, pool: pool)
+        // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1230208, count: 45600)
+        // features.6.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 221756784 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 1184608, gradInput: s.t + 86085504 &* s.n,
+            gradWeights: s.f + 1230208, pool: pool)
+        // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1230208, channels: 1824, kernel: 5, into: s.g + 13890512)
+        // features.6.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 221346384 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 13883216, beta: s.p + 13885040, savedMean: s.f + 1177312,
+            savedInvStd: s.f + 1179136, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 13883216,
+            gradBeta: s.g + 13885040, pool: pool)
+        // features.6.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237776256 &* s.n,
+            weights: s.p + 13328720, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
+            gradInput: s.t + 173621328 &* s.n, gradWeights: s.g + 13328720, pool: pool)
+        // features.6.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 173621328 &* s.n, s.t + 173552928 &* s.n, count: 68400 &* s.n, pool: pool)
+    }
+
+    /// features.6.5 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
+    private func features_6_5_backward(_ s: TrainingStepContext) {
+        // features.6.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 173621328 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312496 &* s.n : nil, batch: s.n, perImage: 68400,
+            gradBranch: s.t + 173142528 &* s.n, pool: pool)
+        // features.6.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237707856 &* s.n,
+            pixels: 225 &* s.n, channels: 304, gamma: s.p + 13327504, beta: s.p + 13327808, savedMean: s.f + 1176704,
+            savedInvStd: s.f + 1177008, activation: .identity, gradInput: s.t + 173142528 &* s.n,
+            gradGamma: s.g + 13327504, gradBeta: s.g + 13327808, pool: pool)
+        // features.6.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 220935984 &* s.n,
+            weights: s.p + 12773008, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 12773008, pool: pool)
+        // features.6.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 220525584 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 12493856,
+            activation: .silu, expandWeights: s.p + 12632560, savedPooled: s.t + 238260528 &* s.n,
+            savedHidden: s.t + 238310736 &* s.n, savedScale: s.t + 238262352 &* s.n, gradInput: s.t + 173142528 &* s.n,
+            gradReduceWeights: s.g + 12493856, gradReduceBias: s.g + 12632480, gradExpandWeights: s.g + 12632560,
+            gradExpandBias: s.g + 12771184, workspace: s.ws, pool: pool)
+        // features.6.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 220115184 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 12486560, beta: s.p + 12488384, savedMean: s.f + 1081856,
+            savedInvStd: s.f + 1083680, activation: .silu, gradInput: s.t + 173142528 &* s.n,
+            gradGamma: s.g + 12486560, gradBeta: s.g + 12488384, pool: pool)
+        // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1131104, count: 45600)
+        // features.6.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 219704784 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 1085504, gradInput: s.t + 86085504 &* s.n,
+            gradWeights: s.f + 1131104, pool: pool)
+        // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1131104, channels: 1824, kernel: 5, into: s.g + 12440960)
+        // features.6.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 219294384 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 12433664, beta: s.p + 12435488, savedMean: s.f + 1078208,
+            savedInvStd: s.f + 1080032, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 12433664,
+            gradBeta: s.g + 12435488, pool: pool)
+        // features.6.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237639456 &* s.n,
+            weights: s.p + 11879168, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
+            gradInput: s.t + 173552928 &* s.n, gradWeights: s.g + 11879168, pool: pool)
+        // features.6.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 173552928 &* s.n, s.t + 173621328 &* s.n, count: 68400 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
+    private func features_6_4_backward(_ s: TrainingStepContext) {
+        // features.6.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 173552928 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 86560688 &* s.n : nil, batch: s.n, perImage: 68400,
+            gradBranch: s.t + 173142528 &* s.n, pool: pool)
+        // features.6.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237571056 &* s.n,
+            pixels: 225 &* s.n, channels: 304, gamma: s.p + 11877952, beta: s.p + 11878256, savedMean: s.f + 1077600,
+            savedInvStd: s.f + 1077904, activation: .identity, gradInput: s.t + 173142528 &* s.n,
+            gradGamma: s.g + 11877952, gradBeta: s.g + 11878256, pool: pool)
+        // features.6.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 218883984 &* s.n,
+            weights: s.p + 11323456, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 11323456, pool: pool)
+        // features.6.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 218473584 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 11044304,
+            activation: .silu, expandWeights: s.p + 11183008, savedPooled: s.t + 238256880 &* s.n,
+            savedHidden: s.t + 238310656 &* s.n, savedScale: s.t + 238258704 &* s.n, gradInput: s.t + 173142528 &* s.n,
+            gradReduceWeights: s.g + 11044304, gradReduceBias: s.g + 11182928, gradExpandWeights: s.g + 11183008,
+            gradExpandBias: s.g + 11321632, workspace: s.ws, pool: pool)
+        // features.6.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 218063184 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 11037008, beta: s.p + 11038832, savedMean: s.f + 982752,
+            savedInvStd: s.f + 984576, activation: .silu, gradInput: s.t + 173142528 &* s.n, gradGamma: s.g + 11037008,
+            gradBeta: s.g + 11038832, pool: pool)
+        // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1032000, count: 45600)
+        // features.6.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 217652784 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 986400, gradInput: s.t + 86085504 &* s.n,
+            gradWeights: s.f + 1032000, pool: pool)
+        // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1032000, channels: 1824, kernel: 5, into: s.g + 10991408)
+        // features.6.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 217242384 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 10984112, beta: s.p + 10985936, savedMean: s.f + 979104,
+            savedInvStd: s.f + 980928, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 10984112,
+            gradBeta: s.g + 10985936, pool: pool)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237502656 &* s.n,
+            weights: s.p + 10429616, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
+            gradInput: s.t + 173621328 &* s.n, gradWeights: s.g + 10429616, pool: pool)
+        // features.6.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 173621328 &* s.n, s.t + 173552928 &* s.n, count: 68400 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
+    private func features_6_3_backward(_ s: TrainingStepContext) {
+        // features.6.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 173621328 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 86560672 &* s.n : nil, batch: s.n, perImage: 68400,
+            gradBranch: s.t + 173142528 &* s.n, pool: pool)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237434256 &* s.n,
+            pixels: 225 &* s.n, channels: 304, gamma: s.p + 10428400, beta: s.p + 10428704, savedMean: s.f + 978496,
+            savedInvStd: s.f + 978800, activation: .identity, gradInput: s.t + 173142528 &* s.n,
+            gradGamma: s.g + 10428400, gradBeta: s.g + 10428704, pool: pool)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 216831984 &* s.n,
+            weights: s.p + 9873904, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 9873904, pool: pool)
+        // features.6.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 216421584 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 9594752,
+            activation: .silu, expandWeights: s.p + 9733456, savedPooled: s.t + 174028720 &* s.n,
+            savedHidden: s.t + 238310576 &* s.n, savedScale: s.t + 238255056 &* s.n, gradInput: s.t + 173142528 &* s.n,
+            gradReduceWeights: s.g + 9594752, gradReduceBias: s.g + 9733376, gradExpandWeights: s.g + 9733456,
+            gradExpandBias: s.g + 9872080, workspace: s.ws, pool: pool)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 216011184 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 9587456, beta: s.p + 9589280, savedMean: s.f + 883648,
+            savedInvStd: s.f + 885472, activation: .silu, gradInput: s.t + 173142528 &* s.n, gradGamma: s.g + 9587456,
+            gradBeta: s.g + 9589280, pool: pool)
+        // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 932896, count: 45600)
+        // features.6.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 215600784 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 887296, gradInput: s.t + 86085504 &* s.n,
+            gradWeights: s.f + 932896, pool: pool)
+        // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 932896, channels: 1824, kernel: 5, into: s.g + 9541856)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 215190384 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 9534560, beta: s.p + 9536384, savedMean: s.f + 880000,
+            savedInvStd: s.f + 881824, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 9534560,
+            gradBeta: s.g + 9536384, pool: pool)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237365856 &* s.n,
+            weights: s.p + 8980064, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
+            gradInput: s.t + 173552928 &* s.n, gradWeights: s.g + 8980064, pool: pool)
+        // features.6.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 173552928 &* s.n, s.t + 173621328 &* s.n, count: 68400 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
+    private func features_6_2_backward(_ s: TrainingStepContext) {
+        // features.6.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 173552928 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 86560656 &* s.n : nil, batch: s.n, perImage: 68400,
+            gradBranch: s.t + 173142528 &* s.n, pool: pool)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237297456 &* s.n,
+            pixels: 225 &* s.n, channels: 304, gamma: s.p + 8978848, beta: s.p + 8979152, savedMean: s.f + 879392,
+            savedInvStd: s.f + 879696, activation: .identity, gradInput: s.t + 173142528 &* s.n,
+            gradGamma: s.g + 8978848, gradBeta: s.g + 8979152, pool: pool)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 214779984 &* s.n,
+            weights: s.p + 8424352, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 8424352, pool: pool)
+        // features.6.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 214369584 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 8145200,
+            activation: .silu, expandWeights: s.p + 8283904, savedPooled: s.t + 174025072 &* s.n,
+            savedHidden: s.t + 174030544 &* s.n, savedScale: s.t + 174026896 &* s.n, gradInput: s.t + 173142528 &* s.n,
+            gradReduceWeights: s.g + 8145200, gradReduceBias: s.g + 8283824, gradExpandWeights: s.g + 8283904,
+            gradExpandBias: s.g + 8422528, workspace: s.ws, pool: pool)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 213959184 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 8137904, beta: s.p + 8139728, savedMean: s.f + 784544,
+            savedInvStd: s.f + 786368, activation: .silu, gradInput: s.t + 173142528 &* s.n, gradGamma: s.g + 8137904,
+            gradBeta: s.g + 8139728, pool: pool)
+        // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 833792, count: 45600)
+        // features.6.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 213548784 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 788192, gradInput: s.t + 86085504 &* s.n,
+            gradWeights: s.f + 833792, pool: pool)
+        // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 833792, channels: 1824, kernel: 5, into: s.g + 8092304)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 213138384 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 8085008, beta: s.p + 8086832, savedMean: s.f + 780896,
+            savedInvStd: s.f + 782720, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 8085008,
+            gradBeta: s.g + 8086832, pool: pool)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237229056 &* s.n,
+            weights: s.p + 7530512, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
+            gradInput: s.t + 173621328 &* s.n, gradWeights: s.g + 7530512, pool: pool)
+        // features.6.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 173621328 &* s.n, s.t + 173552928 &* s.n, count: 68400 &* s.n, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 173621328 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 86560640 &* s.n : nil, batch: s.n, perImage: 68400,
+            gradBranch: s.t + 173142528 &* s.n, pool: pool)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237160656 &* s.n,
+            pixels: 225 &* s.n, channels: 304, gamma: s.p + 7529296, beta: s.p + 7529600, savedMean: s.f + 780288,
+            savedInvStd: s.f + 780592, activation: .identity, gradInput: s.t + 173142528 &* s.n,
+            gradGamma: s.g + 7529296, gradBeta: s.g + 7529600, pool: pool)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 212727984 &* s.n,
+            weights: s.p + 6974800, pixels: 225 &* s.n, inChannels: 1824, outChannels: 304,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 6974800, pool: pool)
+        // features.6.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 212317584 &* s.n,
+            batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 6695648,
+            activation: .silu, expandWeights: s.p + 6834352, savedPooled: s.t + 174021424 &* s.n,
+            savedHidden: s.t + 86709232 &* s.n, savedScale: s.t + 174023248 &* s.n, gradInput: s.t + 173142528 &* s.n,
+            gradReduceWeights: s.g + 6695648, gradReduceBias: s.g + 6834272, gradExpandWeights: s.g + 6834352,
+            gradExpandBias: s.g + 6972976, workspace: s.ws, pool: pool)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 211907184 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 6688352, beta: s.p + 6690176, savedMean: s.f + 685440,
+            savedInvStd: s.f + 687264, activation: .silu, gradInput: s.t + 173142528 &* s.n, gradGamma: s.g + 6688352,
+            gradBeta: s.g + 6690176, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 734688, count: 45600)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 211496784 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 1824, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 689088, gradInput: s.t + 86085504 &* s.n,
+            gradWeights: s.f + 734688, pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 734688, channels: 1824, kernel: 5, into: s.g + 6642752)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 211086384 &* s.n,
+            pixels: 225 &* s.n, channels: 1824, gamma: s.p + 6635456, beta: s.p + 6637280, savedMean: s.f + 681792,
+            savedInvStd: s.f + 683616, activation: .silu, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 6635456,
+            gradBeta: s.g + 6637280, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 237092256 &* s.n,
+            weights: s.p + 6080960, pixels: 225 &* s.n, inChannels: 304, outChannels: 1824,
+            gradInput: s.t + 173142528 &* s.n, gradWeights: s.g + 6080960, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 173142528 &* s.n, s.t + 173621328 &* s.n, count: 68400 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 173948928 &* s.n,
+            pixels: 225 &* s.n, channels: 304, gamma: s.p + 6079744, beta: s.p + 6080048, savedMean: s.f + 681184,
+            savedInvStd: s.f + 681488, activation: .identity, gradInput: s.t + 173142528 &* s.n,
+            gradGamma: s.g + 6079744, gradBeta: s.g + 6080048, pool: pool)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 230998416 &* s.n,
+            weights: s.p + 5758720, pixels: 225 &* s.n, inChannels: 1056, outChannels: 304,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 5758720, pool: pool)
+        // features.6.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 230760816 &* s.n,
+            batch: s.n, pixels: 225, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5664688,
+            activation: .silu, expandWeights: s.p + 5711200, savedPooled: s.t + 238291440 &* s.n,
+            savedHidden: s.t + 238311520 &* s.n, savedScale: s.t + 238292496 &* s.n, gradInput: s.t + 86323104 &* s.n,
+            gradReduceWeights: s.g + 5664688, gradReduceBias: s.g + 5711152, gradExpandWeights: s.g + 5711200,
+            gradExpandBias: s.g + 5757664, workspace: s.ws, pool: pool)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86323104 &* s.n, input: s.t + 230523216 &* s.n,
+            pixels: 225 &* s.n, channels: 1056, gamma: s.p + 5660464, beta: s.p + 5661520, savedMean: s.f + 626272,
+            savedInvStd: s.f + 627328, activation: .silu, gradInput: s.t + 86323104 &* s.n, gradGamma: s.g + 5660464,
+            gradBeta: s.g + 5661520, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 654784, count: 26400)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 86323104 &* s.n, input: s.t + 172254432 &* s.n,
+            batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 628384, gradInput: s.t + 173142528 &* s.n,
+            gradWeights: s.f + 654784, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 654784, channels: 1056, kernel: 5, into: s.g + 5634064)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 171366336 &* s.n,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5629840, beta: s.p + 5630896, savedMean: s.f + 624160,
+            savedInvStd: s.f + 625216, activation: .silu, gradInput: s.t + 173142528 &* s.n, gradGamma: s.g + 5629840,
+            gradBeta: s.g + 5630896, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 235091568 &* s.n,
+            weights: s.p + 5443984, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 5443984, pool: pool)
+    }
+
+    /// features.5.6 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_5_6_backward(_ s: TrainingStepContext) {
+        // features.5.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312480 &* s.n : nil, batch: s.n, perImage: 148016,
+            gradBranch: s.t + 86233520 &* s.n, pool: pool)
+        // features.5.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 234943552 &* s.n,
+            pixels: 841 &* s.n, channels: 176, gamma: s.p + 5443280, beta: s.p + 5443456, savedMean: s.f + 623808,
+            savedInvStd: s.f + 623984, activation: .identity, gradInput: s.t + 86233520 &* s.n,
+            gradGamma: s.g + 5443280, gradBeta: s.g + 5443456, pool: pool)
+        // features.5.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 170478240 &* s.n,
+            weights: s.p + 5257424, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 171366336 &* s.n, gradWeights: s.g + 5257424, pool: pool)
+        // features.5.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 171366336 &* s.n, input: s.t + 169590144 &* s.n,
+            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5163392,
+            activation: .silu, expandWeights: s.p + 5209904, savedPooled: s.t + 238289328 &* s.n,
+            savedHidden: s.t + 238311472 &* s.n, savedScale: s.t + 238290384 &* s.n, gradInput: s.t + 170478240 &* s.n,
+            gradReduceWeights: s.g + 5163392, gradReduceBias: s.g + 5209856, gradExpandWeights: s.g + 5209904,
+            gradExpandBias: s.g + 5256368, workspace: s.ws, pool: pool)
+        // features.5.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 170478240 &* s.n, input: s.t + 168702048 &* s.n,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5159168, beta: s.p + 5160224, savedMean: s.f + 568896,
+            savedInvStd: s.f + 569952, activation: .silu, gradInput: s.t + 170478240 &* s.n, gradGamma: s.g + 5159168,
+            gradBeta: s.g + 5160224, pool: pool)
+        // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 597408, count: 26400)
+        // features.5.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 170478240 &* s.n, input: s.t + 167813952 &* s.n,
+            batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 29, outWidth: 29, weights: s.f + 571008, gradInput: s.t + 168702048 &* s.n,
+            gradWeights: s.f + 597408, pool: pool)
+        // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 597408, channels: 1056, kernel: 5, into: s.g + 5132768)
+        // features.5.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 168702048 &* s.n, input: s.t + 166925856 &* s.n,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 5128544, beta: s.p + 5129600, savedMean: s.f + 566784,
+            savedInvStd: s.f + 567840, activation: .silu, gradInput: s.t + 168702048 &* s.n, gradGamma: s.g + 5128544,
+            gradBeta: s.g + 5129600, pool: pool)
+        // features.5.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 168702048 &* s.n, input: s.t + 234795536 &* s.n,
+            weights: s.p + 4942688, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 86233520 &* s.n, gradWeights: s.g + 4942688, pool: pool)
+        // features.5.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86233520 &* s.n, s.t + 86085504 &* s.n, count: 148016 &* s.n, pool: pool)
+    }
+
+    /// features.5.5 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_5_5_backward(_ s: TrainingStepContext) {
+        // features.5.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86233520 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312464 &* s.n : nil, batch: s.n, perImage: 148016,
+            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+        // features.5.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 234647520 &* s.n,
+            pixels: 841 &* s.n, channels: 176, gamma: s.p + 4941984, beta: s.p + 4942160, savedMean: s.f + 566432,
+            savedInvStd: s.f + 566608, activation: .identity, gradInput: s.t + 86085504 &* s.n,
+            gradGamma: s.g + 4941984, gradBeta: s.g + 4942160, pool: pool)
+        // features.5.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 166037760 &* s.n,
+            weights: s.p + 4756128, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 166925856 &* s.n, gradWeights: s.g + 4756128, pool: pool)
+        // features.5.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 166925856 &* s.n, input: s.t + 165149664 &* s.n,
+            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4662096,
+            activation: .silu, expandWeights: s.p + 4708608, savedPooled: s.t + 238287216 &* s.n,
+            savedHidden: s.t + 238311424 &* s.n, savedScale: s.t + 238288272 &* s.n, gradInput: s.t + 166037760 &* s.n,
+            gradReduceWeights: s.g + 4662096, gradReduceBias: s.g + 4708560, gradExpandWeights: s.g + 4708608,
+            gradExpandBias: s.g + 4755072, workspace: s.ws, pool: pool)
+        // features.5.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 166037760 &* s.n, input: s.t + 164261568 &* s.n,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4657872, beta: s.p + 4658928, savedMean: s.f + 511520,
+            savedInvStd: s.f + 512576, activation: .silu, gradInput: s.t + 166037760 &* s.n, gradGamma: s.g + 4657872,
+            gradBeta: s.g + 4658928, pool: pool)
+        // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 540032, count: 26400)
+        // features.5.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 166037760 &* s.n, input: s.t + 163373472 &* s.n,
+            batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 29, outWidth: 29, weights: s.f + 513632, gradInput: s.t + 164261568 &* s.n,
+            gradWeights: s.f + 540032, pool: pool)
+        // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 540032, channels: 1056, kernel: 5, into: s.g + 4631472)
+        // features.5.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 164261568 &* s.n, input: s.t + 162485376 &* s.n,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4627248, beta: s.p + 4628304, savedMean: s.f + 509408,
+            savedInvStd: s.f + 510464, activation: .silu, gradInput: s.t + 164261568 &* s.n, gradGamma: s.g + 4627248,
+            gradBeta: s.g + 4628304, pool: pool)
+        // features.5.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 164261568 &* s.n, input: s.t + 234499504 &* s.n,
+            weights: s.p + 4441392, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 4441392, pool: pool)
+        // features.5.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86233520 &* s.n, count: 148016 &* s.n, pool: pool)
+    }
+
+    /// features.5.4 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_5_4_backward(_ s: TrainingStepContext) {
+        // features.5.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312448 &* s.n : nil, batch: s.n, perImage: 148016,
+            gradBranch: s.t + 86233520 &* s.n, pool: pool)
+        // features.5.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 234351488 &* s.n,
+            pixels: 841 &* s.n, channels: 176, gamma: s.p + 4440688, beta: s.p + 4440864, savedMean: s.f + 509056,
+            savedInvStd: s.f + 509232, activation: .identity, gradInput: s.t + 86233520 &* s.n,
+            gradGamma: s.g + 4440688, gradBeta: s.g + 4440864, pool: pool)
+        // features.5.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 161597280 &* s.n,
+            weights: s.p + 4254832, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 162485376 &* s.n, gradWeights: s.g + 4254832, pool: pool)
+        // features.5.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 162485376 &* s.n, input: s.t + 160709184 &* s.n,
+            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4160800,
+            activation: .silu, expandWeights: s.p + 4207312, savedPooled: s.t + 238285104 &* s.n,
+            savedHidden: s.t + 238311376 &* s.n, savedScale: s.t + 238286160 &* s.n, gradInput: s.t + 161597280 &* s.n,
+            gradReduceWeights: s.g + 4160800, gradReduceBias: s.g + 4207264, gradExpandWeights: s.g + 4207312,
+            gradExpandBias: s.g + 4253776, workspace: s.ws, pool: pool)
+        // features.5.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 161597280 &* s.n, input: s.t + 159821088 &* s.n,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4156576, beta: s.p + 4157632, savedMean: s.f + 454144,
+            savedInvStd: s.f + 455200, activation: .silu, gradInput: s.t + 161597280 &* s.n, gradGamma: s.g + 4156576,
+            gradBeta: s.g + 4157632, pool: pool)
+        // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 482656, count: 26400)
+        // features.5.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 161597280 &* s.n, input: s.t + 158932992 &* s.n,
+            batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 29, outWidth: 29, weights: s.f + 456256, gradInput: s.t + 159821088 &* s.n,
+            gradWeights: s.f + 482656, pool: pool)
+        // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 482656, channels: 1056, kernel: 5, into: s.g + 4130176)
+        // features.5.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 159821088 &* s.n, input: s.t + 158044896 &* s.n,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 4125952, beta: s.p + 4127008, savedMean: s.f + 452032,
+            savedInvStd: s.f + 453088, activation: .silu, gradInput: s.t + 159821088 &* s.n, gradGamma: s.g + 4125952,
+            gradBeta: s.g + 4127008, pool: pool)
+        // features.5.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 159821088 &* s.n, input: s.t + 234203472 &* s.n,
+            weights: s.p + 3940096, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 86233520 &* s.n, gradWeights: s.g + 3940096, pool: pool)
+        // features.5.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86233520 &* s.n, s.t + 86085504 &* s.n, count: 148016 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_5_3_backward(_ s: TrainingStepContext) {
+        // features.5.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86233520 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312432 &* s.n : nil, batch: s.n, perImage: 148016,
+            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+        // features.5.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 234055456 &* s.n,
+            pixels: 841 &* s.n, channels: 176, gamma: s.p + 3939392, beta: s.p + 3939568, savedMean: s.f + 451680,
+            savedInvStd: s.f + 451856, activation: .identity, gradInput: s.t + 86085504 &* s.n,
+            gradGamma: s.g + 3939392, gradBeta: s.g + 3939568, pool: pool)
+        // features.5.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 157156800 &* s.n,
+            weights: s.p + 3753536, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 158044896 &* s.n, gradWeights: s.g + 3753536, pool: pool)
+        // features.5.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 158044896 &* s.n, input: s.t + 156268704 &* s.n,
+            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3659504,
+            activation: .silu, expandWeights: s.p + 3706016, savedPooled: s.t + 238282992 &* s.n,
+            savedHidden: s.t + 238311328 &* s.n, savedScale: s.t + 238284048 &* s.n, gradInput: s.t + 157156800 &* s.n,
+            gradReduceWeights: s.g + 3659504, gradReduceBias: s.g + 3705968, gradExpandWeights: s.g + 3706016,
+            gradExpandBias: s.g + 3752480, workspace: s.ws, pool: pool)
+        // features.5.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 157156800 &* s.n, input: s.t + 155380608 &* s.n,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3655280, beta: s.p + 3656336, savedMean: s.f + 396768,
+            savedInvStd: s.f + 397824, activation: .silu, gradInput: s.t + 157156800 &* s.n, gradGamma: s.g + 3655280,
+            gradBeta: s.g + 3656336, pool: pool)
+        // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 425280, count: 26400)
+        // features.5.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 157156800 &* s.n, input: s.t + 154492512 &* s.n,
+            batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 29, outWidth: 29, weights: s.f + 398880, gradInput: s.t + 155380608 &* s.n,
+            gradWeights: s.f + 425280, pool: pool)
+        // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 425280, channels: 1056, kernel: 5, into: s.g + 3628880)
+        // features.5.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 155380608 &* s.n, input: s.t + 153604416 &* s.n,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3624656, beta: s.p + 3625712, savedMean: s.f + 394656,
+            savedInvStd: s.f + 395712, activation: .silu, gradInput: s.t + 155380608 &* s.n, gradGamma: s.g + 3624656,
+            gradBeta: s.g + 3625712, pool: pool)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 155380608 &* s.n, input: s.t + 233907440 &* s.n,
+            weights: s.p + 3438800, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 3438800, pool: pool)
+        // features.5.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86233520 &* s.n, count: 148016 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_5_2_backward(_ s: TrainingStepContext) {
+        // features.5.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312416 &* s.n : nil, batch: s.n, perImage: 148016,
+            gradBranch: s.t + 86233520 &* s.n, pool: pool)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 233759424 &* s.n,
+            pixels: 841 &* s.n, channels: 176, gamma: s.p + 3438096, beta: s.p + 3438272, savedMean: s.f + 394304,
+            savedInvStd: s.f + 394480, activation: .identity, gradInput: s.t + 86233520 &* s.n,
+            gradGamma: s.g + 3438096, gradBeta: s.g + 3438272, pool: pool)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 152716320 &* s.n,
+            weights: s.p + 3252240, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 153604416 &* s.n, gradWeights: s.g + 3252240, pool: pool)
+        // features.5.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 153604416 &* s.n, input: s.t + 151828224 &* s.n,
+            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3158208,
+            activation: .silu, expandWeights: s.p + 3204720, savedPooled: s.t + 238280880 &* s.n,
+            savedHidden: s.t + 238311280 &* s.n, savedScale: s.t + 238281936 &* s.n, gradInput: s.t + 152716320 &* s.n,
+            gradReduceWeights: s.g + 3158208, gradReduceBias: s.g + 3204672, gradExpandWeights: s.g + 3204720,
+            gradExpandBias: s.g + 3251184, workspace: s.ws, pool: pool)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 152716320 &* s.n, input: s.t + 150940128 &* s.n,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3153984, beta: s.p + 3155040, savedMean: s.f + 339392,
+            savedInvStd: s.f + 340448, activation: .silu, gradInput: s.t + 152716320 &* s.n, gradGamma: s.g + 3153984,
+            gradBeta: s.g + 3155040, pool: pool)
+        // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 367904, count: 26400)
+        // features.5.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 152716320 &* s.n, input: s.t + 150052032 &* s.n,
+            batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 29, outWidth: 29, weights: s.f + 341504, gradInput: s.t + 150940128 &* s.n,
+            gradWeights: s.f + 367904, pool: pool)
+        // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 367904, channels: 1056, kernel: 5, into: s.g + 3127584)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 150940128 &* s.n, input: s.t + 149163936 &* s.n,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 3123360, beta: s.p + 3124416, savedMean: s.f + 337280,
+            savedInvStd: s.f + 338336, activation: .silu, gradInput: s.t + 150940128 &* s.n, gradGamma: s.g + 3123360,
+            gradBeta: s.g + 3124416, pool: pool)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 150940128 &* s.n, input: s.t + 233611408 &* s.n,
+            weights: s.p + 2937504, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 86233520 &* s.n, gradWeights: s.g + 2937504, pool: pool)
+        // features.5.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86233520 &* s.n, s.t + 86085504 &* s.n, count: 148016 &* s.n, pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86233520 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312400 &* s.n : nil, batch: s.n, perImage: 148016,
+            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 233463392 &* s.n,
+            pixels: 841 &* s.n, channels: 176, gamma: s.p + 2936800, beta: s.p + 2936976, savedMean: s.f + 336928,
+            savedInvStd: s.f + 337104, activation: .identity, gradInput: s.t + 86085504 &* s.n,
+            gradGamma: s.g + 2936800, gradBeta: s.g + 2936976, pool: pool)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 148275840 &* s.n,
+            weights: s.p + 2750944, pixels: 841 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 149163936 &* s.n, gradWeights: s.g + 2750944, pool: pool)
+        // features.5.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 149163936 &* s.n, input: s.t + 147387744 &* s.n,
+            batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2656912,
+            activation: .silu, expandWeights: s.p + 2703424, savedPooled: s.t + 238278768 &* s.n,
+            savedHidden: s.t + 238311232 &* s.n, savedScale: s.t + 238279824 &* s.n, gradInput: s.t + 148275840 &* s.n,
+            gradReduceWeights: s.g + 2656912, gradReduceBias: s.g + 2703376, gradExpandWeights: s.g + 2703424,
+            gradExpandBias: s.g + 2749888, workspace: s.ws, pool: pool)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 148275840 &* s.n, input: s.t + 146499648 &* s.n,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 2652688, beta: s.p + 2653744, savedMean: s.f + 282016,
+            savedInvStd: s.f + 283072, activation: .silu, gradInput: s.t + 148275840 &* s.n, gradGamma: s.g + 2652688,
+            gradBeta: s.g + 2653744, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 310528, count: 26400)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 148275840 &* s.n, input: s.t + 145611552 &* s.n,
+            batch: s.n, height: 29, width: 29, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 29, outWidth: 29, weights: s.f + 284128, gradInput: s.t + 146499648 &* s.n,
+            gradWeights: s.f + 310528, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 310528, channels: 1056, kernel: 5, into: s.g + 2626288)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 146499648 &* s.n, input: s.t + 144723456 &* s.n,
+            pixels: 841 &* s.n, channels: 1056, gamma: s.p + 2622064, beta: s.p + 2623120, savedMean: s.f + 279904,
+            savedInvStd: s.f + 280960, activation: .silu, gradInput: s.t + 146499648 &* s.n, gradGamma: s.g + 2622064,
+            gradBeta: s.g + 2623120, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 146499648 &* s.n, input: s.t + 233315376 &* s.n,
+            weights: s.p + 2436208, pixels: 841 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 2436208, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86233520 &* s.n, count: 148016 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 86560704 &* s.n,
+            pixels: 841 &* s.n, channels: 176, gamma: s.p + 2435504, beta: s.p + 2435680, savedMean: s.f + 279552,
+            savedInvStd: s.f + 279728, activation: .identity, gradInput: s.t + 86085504 &* s.n,
+            gradGamma: s.g + 2435504, gradBeta: s.g + 2435680, pool: pool)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 205242096 &* s.n,
+            weights: s.p + 2300336, pixels: 841 &* s.n, inChannels: 768, outChannels: 176,
+            gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 2300336, pool: pool)
+        // features.5.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 204596208 &* s.n,
+            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 2250384,
+            activation: .silu, expandWeights: s.p + 2274992, savedPooled: s.t + 238302768 &* s.n,
+            savedHidden: s.t + 238311888 &* s.n, savedScale: s.t + 238303536 &* s.n, gradInput: s.t + 145369344 &* s.n,
+            gradReduceWeights: s.g + 2250384, gradReduceBias: s.g + 2274960, gradExpandWeights: s.g + 2274992,
+            gradExpandBias: s.g + 2299568, workspace: s.ws, pool: pool)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 203950320 &* s.n,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 2247312, beta: s.p + 2248080, savedMean: s.f + 239616,
+            savedInvStd: s.f + 240384, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 2247312,
+            gradBeta: s.g + 2248080, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 260352, count: 19200)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 203304432 &* s.n,
+            batch: s.n, height: 29, width: 29, channels: 768, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 29, outWidth: 29, weights: s.f + 241152, gradInput: s.t + 144723456 &* s.n,
+            gradWeights: s.f + 260352, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 260352, channels: 768, kernel: 5, into: s.g + 2228112)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 202658544 &* s.n,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 2225040, beta: s.p + 2225808, savedMean: s.f + 238080,
+            savedInvStd: s.f + 238848, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 2225040,
+            gradBeta: s.g + 2225808, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 236984608 &* s.n,
+            weights: s.p + 2126736, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 2126736, pool: pool)
+    }
+
+    /// features.4.6 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
+    private func features_4_6_backward(_ s: TrainingStepContext) {
+        // features.4.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312384 &* s.n : nil, batch: s.n, perImage: 107648,
+            gradBranch: s.t + 86193152 &* s.n, pool: pool)
+        // features.4.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 236876960 &* s.n,
+            pixels: 841 &* s.n, channels: 128, gamma: s.p + 2126224, beta: s.p + 2126352, savedMean: s.f + 237824,
+            savedInvStd: s.f + 237952, activation: .identity, gradInput: s.t + 86193152 &* s.n,
+            gradGamma: s.g + 2126224, gradBeta: s.g + 2126352, pool: pool)
+        // features.4.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 202012656 &* s.n,
+            weights: s.p + 2027920, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
+            gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 2027920, pool: pool)
+        // features.4.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 201366768 &* s.n,
+            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1977968,
+            activation: .silu, expandWeights: s.p + 2002576, savedPooled: s.t + 238301232 &* s.n,
+            savedHidden: s.t + 238311856 &* s.n, savedScale: s.t + 238302000 &* s.n, gradInput: s.t + 145369344 &* s.n,
+            gradReduceWeights: s.g + 1977968, gradReduceBias: s.g + 2002544, gradExpandWeights: s.g + 2002576,
+            gradExpandBias: s.g + 2027152, workspace: s.ws, pool: pool)
+        // features.4.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 200720880 &* s.n,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1974896, beta: s.p + 1975664, savedMean: s.f + 222464,
+            savedInvStd: s.f + 223232, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 1974896,
+            gradBeta: s.g + 1975664, pool: pool)
+        // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 230912, count: 6912)
+        // features.4.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 200074992 &* s.n,
+            batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 29, outWidth: 29, weights: s.f + 224000, gradInput: s.t + 144723456 &* s.n,
+            gradWeights: s.f + 230912, pool: pool)
+        // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 230912, channels: 768, kernel: 3, into: s.g + 1967984)
+        // features.4.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 199429104 &* s.n,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1964912, beta: s.p + 1965680, savedMean: s.f + 220928,
+            savedInvStd: s.f + 221696, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 1964912,
+            gradBeta: s.g + 1965680, pool: pool)
+        // features.4.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 236769312 &* s.n,
+            weights: s.p + 1866608, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
+            gradInput: s.t + 86193152 &* s.n, gradWeights: s.g + 1866608, pool: pool)
+        // features.4.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86193152 &* s.n, s.t + 86085504 &* s.n, count: 107648 &* s.n, pool: pool)
+    }
+
+    /// features.4.5 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
+    private func features_4_5_backward(_ s: TrainingStepContext) {
+        // features.4.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86193152 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312368 &* s.n : nil, batch: s.n, perImage: 107648,
+            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+        // features.4.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 236661664 &* s.n,
+            pixels: 841 &* s.n, channels: 128, gamma: s.p + 1866096, beta: s.p + 1866224, savedMean: s.f + 220672,
+            savedInvStd: s.f + 220800, activation: .identity, gradInput: s.t + 86085504 &* s.n,
+            gradGamma: s.g + 1866096, gradBeta: s.g + 1866224, pool: pool)
+        // features.4.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 198783216 &* s.n,
+            weights: s.p + 1767792, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
+            gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 1767792, pool: pool)
+        // features.4.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 198137328 &* s.n,
+            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1717840,
+            activation: .silu, expandWeights: s.p + 1742448, savedPooled: s.t + 238299696 &* s.n,
+            savedHidden: s.t + 238311824 &* s.n, savedScale: s.t + 238300464 &* s.n, gradInput: s.t + 145369344 &* s.n,
+            gradReduceWeights: s.g + 1717840, gradReduceBias: s.g + 1742416, gradExpandWeights: s.g + 1742448,
+            gradExpandBias: s.g + 1767024, workspace: s.ws, pool: pool)
+        // features.4.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 197491440 &* s.n,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1714768, beta: s.p + 1715536, savedMean: s.f + 205312,
+            savedInvStd: s.f + 206080, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 1714768,
+            gradBeta: s.g + 1715536, pool: pool)
+        // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 213760, count: 6912)
+        // features.4.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 196845552 &* s.n,
+            batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 29, outWidth: 29, weights: s.f + 206848, gradInput: s.t + 144723456 &* s.n,
+            gradWeights: s.f + 213760, pool: pool)
+        // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 213760, channels: 768, kernel: 3, into: s.g + 1707856)
+        // features.4.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 196199664 &* s.n,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1704784, beta: s.p + 1705552, savedMean: s.f + 203776,
+            savedInvStd: s.f + 204544, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 1704784,
+            gradBeta: s.g + 1705552, pool: pool)
+        // features.4.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 236554016 &* s.n,
+            weights: s.p + 1606480, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 1606480, pool: pool)
+        // features.4.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86193152 &* s.n, count: 107648 &* s.n, pool: pool)
+    }
+
+    /// features.4.4 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
+    private func features_4_4_backward(_ s: TrainingStepContext) {
+        // features.4.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312352 &* s.n : nil, batch: s.n, perImage: 107648,
+            gradBranch: s.t + 86193152 &* s.n, pool: pool)
+        // features.4.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 236446368 &* s.n,
+            pixels: 841 &* s.n, channels: 128, gamma: s.p + 1605968, beta: s.p + 1606096, savedMean: s.f + 203520,
+            savedInvStd: s.f + 203648, activation: .identity, gradInput: s.t + 86193152 &* s.n,
+            gradGamma: s.g + 1605968, gradBeta: s.g + 1606096, pool: pool)
+        // features.4.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 195553776 &* s.n,
+            weights: s.p + 1507664, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
+            gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 1507664, pool: pool)
+        // features.4.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 194907888 &* s.n,
+            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1457712,
+            activation: .silu, expandWeights: s.p + 1482320, savedPooled: s.t + 238298160 &* s.n,
+            savedHidden: s.t + 238311792 &* s.n, savedScale: s.t + 238298928 &* s.n, gradInput: s.t + 145369344 &* s.n,
+            gradReduceWeights: s.g + 1457712, gradReduceBias: s.g + 1482288, gradExpandWeights: s.g + 1482320,
+            gradExpandBias: s.g + 1506896, workspace: s.ws, pool: pool)
+        // features.4.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 194262000 &* s.n,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1454640, beta: s.p + 1455408, savedMean: s.f + 188160,
+            savedInvStd: s.f + 188928, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 1454640,
+            gradBeta: s.g + 1455408, pool: pool)
+        // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 196608, count: 6912)
+        // features.4.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 193616112 &* s.n,
+            batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 29, outWidth: 29, weights: s.f + 189696, gradInput: s.t + 144723456 &* s.n,
+            gradWeights: s.f + 196608, pool: pool)
+        // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 196608, channels: 768, kernel: 3, into: s.g + 1447728)
+        // features.4.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 192970224 &* s.n,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1444656, beta: s.p + 1445424, savedMean: s.f + 186624,
+            savedInvStd: s.f + 187392, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 1444656,
+            gradBeta: s.g + 1445424, pool: pool)
+        // features.4.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 236338720 &* s.n,
+            weights: s.p + 1346352, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
+            gradInput: s.t + 86193152 &* s.n, gradWeights: s.g + 1346352, pool: pool)
+        // features.4.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86193152 &* s.n, s.t + 86085504 &* s.n, count: 107648 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
+    private func features_4_3_backward(_ s: TrainingStepContext) {
+        // features.4.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86193152 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312336 &* s.n : nil, batch: s.n, perImage: 107648,
+            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+        // features.4.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 236231072 &* s.n,
+            pixels: 841 &* s.n, channels: 128, gamma: s.p + 1345840, beta: s.p + 1345968, savedMean: s.f + 186368,
+            savedInvStd: s.f + 186496, activation: .identity, gradInput: s.t + 86085504 &* s.n,
+            gradGamma: s.g + 1345840, gradBeta: s.g + 1345968, pool: pool)
+        // features.4.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 192324336 &* s.n,
+            weights: s.p + 1247536, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
+            gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 1247536, pool: pool)
+        // features.4.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 191678448 &* s.n,
+            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1197584,
+            activation: .silu, expandWeights: s.p + 1222192, savedPooled: s.t + 238296624 &* s.n,
+            savedHidden: s.t + 238311760 &* s.n, savedScale: s.t + 238297392 &* s.n, gradInput: s.t + 145369344 &* s.n,
+            gradReduceWeights: s.g + 1197584, gradReduceBias: s.g + 1222160, gradExpandWeights: s.g + 1222192,
+            gradExpandBias: s.g + 1246768, workspace: s.ws, pool: pool)
+        // features.4.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 191032560 &* s.n,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1194512, beta: s.p + 1195280, savedMean: s.f + 171008,
+            savedInvStd: s.f + 171776, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 1194512,
+            gradBeta: s.g + 1195280, pool: pool)
+        // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 179456, count: 6912)
+        // features.4.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 190386672 &* s.n,
+            batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 29, outWidth: 29, weights: s.f + 172544, gradInput: s.t + 144723456 &* s.n,
+            gradWeights: s.f + 179456, pool: pool)
+        // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 179456, channels: 768, kernel: 3, into: s.g + 1187600)
+        // features.4.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 189740784 &* s.n,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 1184528, beta: s.p + 1185296, savedMean: s.f + 169472,
+            savedInvStd: s.f + 170240, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 1184528,
+            gradBeta: s.g + 1185296, pool: pool)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 236123424 &* s.n,
+            weights: s.p + 1086224, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 1086224, pool: pool)
+        // features.4.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86193152 &* s.n, count: 107648 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
+    private func features_4_2_backward(_ s: TrainingStepContext) {
+        // features.4.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312320 &* s.n : nil, batch: s.n, perImage: 107648,
+            gradBranch: s.t + 86193152 &* s.n, pool: pool)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 236015776 &* s.n,
+            pixels: 841 &* s.n, channels: 128, gamma: s.p + 1085712, beta: s.p + 1085840, savedMean: s.f + 169216,
+            savedInvStd: s.f + 169344, activation: .identity, gradInput: s.t + 86193152 &* s.n,
+            gradGamma: s.g + 1085712, gradBeta: s.g + 1085840, pool: pool)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 189094896 &* s.n,
+            weights: s.p + 987408, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
+            gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 987408, pool: pool)
+        // features.4.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 188449008 &* s.n,
+            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 937456,
+            activation: .silu, expandWeights: s.p + 962064, savedPooled: s.t + 238295088 &* s.n,
+            savedHidden: s.t + 238311728 &* s.n, savedScale: s.t + 238295856 &* s.n, gradInput: s.t + 145369344 &* s.n,
+            gradReduceWeights: s.g + 937456, gradReduceBias: s.g + 962032, gradExpandWeights: s.g + 962064,
+            gradExpandBias: s.g + 986640, workspace: s.ws, pool: pool)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 187803120 &* s.n,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 934384, beta: s.p + 935152, savedMean: s.f + 153856,
+            savedInvStd: s.f + 154624, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 934384,
+            gradBeta: s.g + 935152, pool: pool)
+        // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 162304, count: 6912)
+        // features.4.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 187157232 &* s.n,
+            batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 29, outWidth: 29, weights: s.f + 155392, gradInput: s.t + 144723456 &* s.n,
+            gradWeights: s.f + 162304, pool: pool)
+        // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 162304, channels: 768, kernel: 3, into: s.g + 927472)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 186511344 &* s.n,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 924400, beta: s.p + 925168, savedMean: s.f + 152320,
+            savedInvStd: s.f + 153088, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 924400,
+            gradBeta: s.g + 925168, pool: pool)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 235908128 &* s.n,
+            weights: s.p + 826096, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
+            gradInput: s.t + 86193152 &* s.n, gradWeights: s.g + 826096, pool: pool)
+        // features.4.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86193152 &* s.n, s.t + 86085504 &* s.n, count: 107648 &* s.n, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86193152 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312304 &* s.n : nil, batch: s.n, perImage: 107648,
+            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 235800480 &* s.n,
+            pixels: 841 &* s.n, channels: 128, gamma: s.p + 825584, beta: s.p + 825712, savedMean: s.f + 152064,
+            savedInvStd: s.f + 152192, activation: .identity, gradInput: s.t + 86085504 &* s.n,
+            gradGamma: s.g + 825584, gradBeta: s.g + 825712, pool: pool)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 185865456 &* s.n,
+            weights: s.p + 727280, pixels: 841 &* s.n, inChannels: 768, outChannels: 128,
+            gradInput: s.t + 144723456 &* s.n, gradWeights: s.g + 727280, pool: pool)
+        // features.4.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 185219568 &* s.n,
+            batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 677328,
+            activation: .silu, expandWeights: s.p + 701936, savedPooled: s.t + 238293552 &* s.n,
+            savedHidden: s.t + 238311696 &* s.n, savedScale: s.t + 238294320 &* s.n, gradInput: s.t + 145369344 &* s.n,
+            gradReduceWeights: s.g + 677328, gradReduceBias: s.g + 701904, gradExpandWeights: s.g + 701936,
+            gradExpandBias: s.g + 726512, workspace: s.ws, pool: pool)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 184573680 &* s.n,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 674256, beta: s.p + 675024, savedMean: s.f + 136704,
+            savedInvStd: s.f + 137472, activation: .silu, gradInput: s.t + 145369344 &* s.n, gradGamma: s.g + 674256,
+            gradBeta: s.g + 675024, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 145152, count: 6912)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145369344 &* s.n, input: s.t + 183927792 &* s.n,
+            batch: s.n, height: 29, width: 29, channels: 768, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 29, outWidth: 29, weights: s.f + 138240, gradInput: s.t + 144723456 &* s.n,
+            gradWeights: s.f + 145152, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 145152, channels: 768, kernel: 3, into: s.g + 667344)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 183281904 &* s.n,
+            pixels: 841 &* s.n, channels: 768, gamma: s.p + 664272, beta: s.p + 665040, savedMean: s.f + 135168,
+            savedInvStd: s.f + 135936, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 664272,
+            gradBeta: s.g + 665040, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 235692832 &* s.n,
+            weights: s.p + 565968, pixels: 841 &* s.n, inChannels: 128, outChannels: 768,
+            gradInput: s.t + 86408448 &* s.n, gradWeights: s.g + 565968, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86408448 &* s.n, s.t + 86193152 &* s.n, count: 107648 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86408448 &* s.n, input: s.t + 235585184 &* s.n,
+            pixels: 841 &* s.n, channels: 128, gamma: s.p + 565456, beta: s.p + 565584, savedMean: s.f + 134912,
+            savedInvStd: s.f + 135040, activation: .identity, gradInput: s.t + 86408448 &* s.n,
+            gradGamma: s.g + 565456, gradBeta: s.g + 565584, pool: pool)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86408448 &* s.n, input: s.t + 230200272 &* s.n,
+            weights: s.p + 516304, pixels: 841 &* s.n, inChannels: 384, outChannels: 128,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 516304, pool: pool)
+        // features.4.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 229877328 &* s.n,
+            batch: s.n, pixels: 841, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 503616,
+            activation: .silu, expandWeights: s.p + 509776, savedPooled: s.t + 238306992 &* s.n,
+            savedHidden: s.t + 238312288 &* s.n, savedScale: s.t + 238307376 &* s.n, gradInput: s.t + 145971072 &* s.n,
+            gradReduceWeights: s.g + 503616, gradReduceBias: s.g + 509760, gradExpandWeights: s.g + 509776,
+            gradExpandBias: s.g + 515920, workspace: s.ws, pool: pool)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 145971072 &* s.n, input: s.t + 229554384 &* s.n,
+            pixels: 841 &* s.n, channels: 384, gamma: s.p + 502080, beta: s.p + 502464, savedMean: s.f + 127232,
+            savedInvStd: s.f + 127616, activation: .silu, gradInput: s.t + 145971072 &* s.n, gradGamma: s.g + 502080,
+            gradBeta: s.g + 502464, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 131456, count: 3456)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 145971072 &* s.n, input: s.t + 143475840 &* s.n,
+            batch: s.n, height: 57, width: 57, channels: 384, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 29, outWidth: 29, weights: s.f + 128000, gradInput: s.t + 144723456 &* s.n,
+            gradWeights: s.f + 131456, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 131456, channels: 384, kernel: 3, into: s.g + 498624)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 142228224 &* s.n,
+            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 497088, beta: s.p + 497472, savedMean: s.f + 126464,
+            savedInvStd: s.f + 126848, activation: .silu, gradInput: s.t + 144723456 &* s.n, gradGamma: s.g + 497088,
+            gradBeta: s.g + 497472, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144723456 &* s.n, input: s.t + 233107440 &* s.n,
+            weights: s.p + 472512, pixels: 3249 &* s.n, inChannels: 64, outChannels: 384,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 472512, pool: pool)
+    }
+
+    /// features.3.4 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
+    private func features_3_4_backward(_ s: TrainingStepContext) {
+        // features.3.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312272 &* s.n : nil, batch: s.n, perImage: 207936,
+            gradBranch: s.t + 86293440 &* s.n, pool: pool)
+        // features.3.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86293440 &* s.n, input: s.t + 232899504 &* s.n,
+            pixels: 3249 &* s.n, channels: 64, gamma: s.p + 472256, beta: s.p + 472320, savedMean: s.f + 126336,
+            savedInvStd: s.f + 126400, activation: .identity, gradInput: s.t + 86293440 &* s.n,
+            gradGamma: s.g + 472256, gradBeta: s.g + 472320, pool: pool)
+        // features.3.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86293440 &* s.n, input: s.t + 140980608 &* s.n,
+            weights: s.p + 447680, pixels: 3249 &* s.n, inChannels: 384, outChannels: 64,
+            gradInput: s.t + 142228224 &* s.n, gradWeights: s.g + 447680, pool: pool)
+        // features.3.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 142228224 &* s.n, input: s.t + 139732992 &* s.n,
+            batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 434992,
+            activation: .silu, expandWeights: s.p + 441152, savedPooled: s.t + 238306224 &* s.n,
+            savedHidden: s.t + 238312256 &* s.n, savedScale: s.t + 238306608 &* s.n, gradInput: s.t + 140980608 &* s.n,
+            gradReduceWeights: s.g + 434992, gradReduceBias: s.g + 441136, gradExpandWeights: s.g + 441152,
+            gradExpandBias: s.g + 447296, workspace: s.ws, pool: pool)
+        // features.3.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 140980608 &* s.n, input: s.t + 138485376 &* s.n,
+            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 433456, beta: s.p + 433840, savedMean: s.f + 106368,
+            savedInvStd: s.f + 106752, activation: .silu, gradInput: s.t + 140980608 &* s.n, gradGamma: s.g + 433456,
+            gradBeta: s.g + 433840, pool: pool)
+        // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 116736, count: 9600)
+        // features.3.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 140980608 &* s.n, input: s.t + 137237760 &* s.n,
+            batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 57, outWidth: 57, weights: s.f + 107136, gradInput: s.t + 138485376 &* s.n,
+            gradWeights: s.f + 116736, pool: pool)
+        // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 116736, channels: 384, kernel: 5, into: s.g + 423856)
+        // features.3.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 138485376 &* s.n, input: s.t + 135990144 &* s.n,
+            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 422320, beta: s.p + 422704, savedMean: s.f + 105600,
+            savedInvStd: s.f + 105984, activation: .silu, gradInput: s.t + 138485376 &* s.n, gradGamma: s.g + 422320,
+            gradBeta: s.g + 422704, pool: pool)
+        // features.3.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 138485376 &* s.n, input: s.t + 232691568 &* s.n,
+            weights: s.p + 397744, pixels: 3249 &* s.n, inChannels: 64, outChannels: 384,
+            gradInput: s.t + 86293440 &* s.n, gradWeights: s.g + 397744, pool: pool)
+        // features.3.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86293440 &* s.n, s.t + 86085504 &* s.n, count: 207936 &* s.n, pool: pool)
+    }
+
+    /// features.3.3 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
+    private func features_3_3_backward(_ s: TrainingStepContext) {
+        // features.3.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86293440 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312240 &* s.n : nil, batch: s.n, perImage: 207936,
+            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+        // features.3.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 232483632 &* s.n,
+            pixels: 3249 &* s.n, channels: 64, gamma: s.p + 397488, beta: s.p + 397552, savedMean: s.f + 105472,
+            savedInvStd: s.f + 105536, activation: .identity, gradInput: s.t + 86085504 &* s.n,
+            gradGamma: s.g + 397488, gradBeta: s.g + 397552, pool: pool)
+        // features.3.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 134742528 &* s.n,
+            weights: s.p + 372912, pixels: 3249 &* s.n, inChannels: 384, outChannels: 64,
+            gradInput: s.t + 135990144 &* s.n, gradWeights: s.g + 372912, pool: pool)
+        // features.3.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 135990144 &* s.n, input: s.t + 133494912 &* s.n,
+            batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 360224,
+            activation: .silu, expandWeights: s.p + 366384, savedPooled: s.t + 238305456 &* s.n,
+            savedHidden: s.t + 238312224 &* s.n, savedScale: s.t + 238305840 &* s.n, gradInput: s.t + 134742528 &* s.n,
+            gradReduceWeights: s.g + 360224, gradReduceBias: s.g + 366368, gradExpandWeights: s.g + 366384,
+            gradExpandBias: s.g + 372528, workspace: s.ws, pool: pool)
+        // features.3.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 134742528 &* s.n, input: s.t + 132247296 &* s.n,
+            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 358688, beta: s.p + 359072, savedMean: s.f + 85504,
+            savedInvStd: s.f + 85888, activation: .silu, gradInput: s.t + 134742528 &* s.n, gradGamma: s.g + 358688,
+            gradBeta: s.g + 359072, pool: pool)
+        // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 95872, count: 9600)
+        // features.3.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 134742528 &* s.n, input: s.t + 130999680 &* s.n,
+            batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 57, outWidth: 57, weights: s.f + 86272, gradInput: s.t + 132247296 &* s.n,
+            gradWeights: s.f + 95872, pool: pool)
+        // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 95872, channels: 384, kernel: 5, into: s.g + 349088)
+        // features.3.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 132247296 &* s.n, input: s.t + 129752064 &* s.n,
+            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 347552, beta: s.p + 347936, savedMean: s.f + 84736,
+            savedInvStd: s.f + 85120, activation: .silu, gradInput: s.t + 132247296 &* s.n, gradGamma: s.g + 347552,
+            gradBeta: s.g + 347936, pool: pool)
+        // features.3.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 132247296 &* s.n, input: s.t + 232275696 &* s.n,
+            weights: s.p + 322976, pixels: 3249 &* s.n, inChannels: 64, outChannels: 384,
+            gradInput: s.t + 86085504 &* s.n, gradWeights: s.g + 322976, pool: pool)
+        // features.3.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86085504 &* s.n, s.t + 86293440 &* s.n, count: 207936 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
+    private func features_3_2_backward(_ s: TrainingStepContext) {
+        // features.3.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312208 &* s.n : nil, batch: s.n, perImage: 207936,
+            gradBranch: s.t + 86293440 &* s.n, pool: pool)
+        // features.3.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86293440 &* s.n, input: s.t + 232067760 &* s.n,
+            pixels: 3249 &* s.n, channels: 64, gamma: s.p + 322720, beta: s.p + 322784, savedMean: s.f + 84608,
+            savedInvStd: s.f + 84672, activation: .identity, gradInput: s.t + 86293440 &* s.n, gradGamma: s.g + 322720,
+            gradBeta: s.g + 322784, pool: pool)
+        // features.3.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86293440 &* s.n, input: s.t + 128504448 &* s.n,
+            weights: s.p + 298144, pixels: 3249 &* s.n, inChannels: 384, outChannels: 64,
+            gradInput: s.t + 129752064 &* s.n, gradWeights: s.g + 298144, pool: pool)
+        // features.3.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 129752064 &* s.n, input: s.t + 127256832 &* s.n,
+            batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 285456,
+            activation: .silu, expandWeights: s.p + 291616, savedPooled: s.t + 238304688 &* s.n,
+            savedHidden: s.t + 238312192 &* s.n, savedScale: s.t + 238305072 &* s.n, gradInput: s.t + 128504448 &* s.n,
+            gradReduceWeights: s.g + 285456, gradReduceBias: s.g + 291600, gradExpandWeights: s.g + 291616,
+            gradExpandBias: s.g + 297760, workspace: s.ws, pool: pool)
+        // features.3.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 128504448 &* s.n, input: s.t + 126009216 &* s.n,
+            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 283920, beta: s.p + 284304, savedMean: s.f + 64640,
+            savedInvStd: s.f + 65024, activation: .silu, gradInput: s.t + 128504448 &* s.n, gradGamma: s.g + 283920,
+            gradBeta: s.g + 284304, pool: pool)
+        // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 75008, count: 9600)
+        // features.3.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 128504448 &* s.n, input: s.t + 124761600 &* s.n,
+            batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 57, outWidth: 57, weights: s.f + 65408, gradInput: s.t + 126009216 &* s.n,
+            gradWeights: s.f + 75008, pool: pool)
+        // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 75008, channels: 384, kernel: 5, into: s.g + 274320)
+        // features.3.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 126009216 &* s.n, input: s.t + 123513984 &* s.n,
+            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 272784, beta: s.p + 273168, savedMean: s.f + 63872,
+            savedInvStd: s.f + 64256, activation: .silu, gradInput: s.t + 126009216 &* s.n, gradGamma: s.g + 272784,
+            gradBeta: s.g + 273168, pool: pool)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 126009216 &* s.n, input: s.t + 231859824 &* s.n,
+            weights: s.p + 248208, pixels: 3249 &* s.n, inChannels: 64, outChannels: 384,
+            gradInput: s.t + 86293440 &* s.n, gradWeights: s.g + 248208, pool: pool)
+        // features.3.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 86293440 &* s.n, s.t + 86085504 &* s.n, count: 207936 &* s.n, pool: pool)
+    }
+
+    /// features.3.1 backward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
+    private func features_3_1_backward(_ s: TrainingStepContext) {
+        // features.3.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 86293440 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312176 &* s.n : nil, batch: s.n, perImage: 207936,
+            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 231651888 &* s.n,
+            pixels: 3249 &* s.n, channels: 64, gamma: s.p + 247952, beta: s.p + 248016, savedMean: s.f + 63744,
+            savedInvStd: s.f + 63808, activation: .identity, gradInput: s.t + 86085504 &* s.n, gradGamma: s.g + 247952,
+            gradBeta: s.g + 248016, pool: pool)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 122266368 &* s.n,
+            weights: s.p + 223376, pixels: 3249 &* s.n, inChannels: 384, outChannels: 64,
+            gradInput: s.t + 123513984 &* s.n, gradWeights: s.g + 223376, pool: pool)
+        // features.3.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 123513984 &* s.n, input: s.t + 121018752 &* s.n,
+            batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 210688,
+            activation: .silu, expandWeights: s.p + 216848, savedPooled: s.t + 86708720 &* s.n,
+            savedHidden: s.t + 238312160 &* s.n, savedScale: s.t + 238304304 &* s.n, gradInput: s.t + 122266368 &* s.n,
+            gradReduceWeights: s.g + 210688, gradReduceBias: s.g + 216832, gradExpandWeights: s.g + 216848,
+            gradExpandBias: s.g + 222992, workspace: s.ws, pool: pool)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 122266368 &* s.n, input: s.t + 119771136 &* s.n,
+            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 209152, beta: s.p + 209536, savedMean: s.f + 43776,
+            savedInvStd: s.f + 44160, activation: .silu, gradInput: s.t + 122266368 &* s.n, gradGamma: s.g + 209152,
+            gradBeta: s.g + 209536, pool: pool)
+        // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 54144, count: 9600)
+        // features.3.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 122266368 &* s.n, input: s.t + 84837888 &* s.n,
+            batch: s.n, height: 57, width: 57, channels: 384, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 57, outWidth: 57, weights: s.f + 44544, gradInput: s.t + 119771136 &* s.n,
+            gradWeights: s.f + 54144, pool: pool)
+        // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 54144, channels: 384, kernel: 5, into: s.g + 199552)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 119771136 &* s.n, input: s.t + 83590272 &* s.n,
+            pixels: 3249 &* s.n, channels: 384, gamma: s.p + 198016, beta: s.p + 198400, savedMean: s.f + 43008,
+            savedInvStd: s.f + 43392, activation: .silu, gradInput: s.t + 119771136 &* s.n, gradGamma: s.g + 198016,
+            gradBeta: s.g + 198400, pool: pool)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 119771136 &* s.n, input: s.t + 231443952 &* s.n,
+            weights: s.p + 173440, pixels: 3249 &* s.n, inChannels: 64, outChannels: 384,
+            gradInput: s.t + 84370032 &* s.n, gradWeights: s.g + 173440, pool: pool)
+        // features.3.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 84370032 &* s.n, s.t + 86293440 &* s.n, count: 207936 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 84370032 &* s.n, input: s.t + 231236016 &* s.n,
+            pixels: 3249 &* s.n, channels: 64, gamma: s.p + 173184, beta: s.p + 173248, savedMean: s.f + 42880,
+            savedInvStd: s.f + 42944, activation: .identity, gradInput: s.t + 84370032 &* s.n, gradGamma: s.g + 173184,
+            gradBeta: s.g + 173248, pool: pool)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 84370032 &* s.n, input: s.t + 175590144 &* s.n,
+            weights: s.p + 157824, pixels: 3249 &* s.n, inChannels: 240, outChannels: 64,
+            gradInput: s.t + 83590272 &* s.n, gradWeights: s.g + 157824, pool: pool)
+        // features.3.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 83590272 &* s.n, input: s.t + 174810384 &* s.n,
+            batch: s.n, pixels: 3249, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 152768,
+            activation: .silu, expandWeights: s.p + 155184, savedPooled: s.t + 238309680 &* s.n,
+            savedHidden: s.t + 238312144 &* s.n, savedScale: s.t + 238309920 &* s.n, gradInput: s.t + 119771136 &* s.n,
+            gradReduceWeights: s.g + 152768, gradReduceBias: s.g + 155168, gradExpandWeights: s.g + 155184,
+            gradExpandBias: s.g + 157584, workspace: s.ws, pool: pool)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 119771136 &* s.n, input: s.t + 174030624 &* s.n,
+            pixels: 3249 &* s.n, channels: 240, gamma: s.p + 151808, beta: s.p + 152048, savedMean: s.f + 30400,
+            savedInvStd: s.f + 30640, activation: .silu, gradInput: s.t + 119771136 &* s.n, gradGamma: s.g + 151808,
+            gradBeta: s.g + 152048, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 36880, count: 6000)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 119771136 &* s.n, input: s.t + 80471232 &* s.n,
+            batch: s.n, height: 114, width: 114, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 57, outWidth: 57, weights: s.f + 30880, gradInput: s.t + 83590272 &* s.n,
+            gradWeights: s.f + 36880, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 36880, channels: 240, kernel: 5, into: s.g + 145808)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 83590272 &* s.n, input: s.t + 77352192 &* s.n,
+            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 144848, beta: s.p + 145088, savedMean: s.f + 29920,
+            savedInvStd: s.f + 30160, activation: .silu, gradInput: s.t + 83590272 &* s.n, gradGamma: s.g + 144848,
+            gradBeta: s.g + 145088, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 83590272 &* s.n, input: s.t + 210566544 &* s.n,
+            weights: s.p + 135248, pixels: 12996 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 80471232 &* s.n, gradWeights: s.g + 135248, pool: pool)
+    }
+
+    /// features.2.4 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_4_backward(_ s: TrainingStepContext) {
+        // features.2.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 80471232 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312128 &* s.n : nil, batch: s.n, perImage: 519840,
+            gradBranch: s.t + 80991072 &* s.n, pool: pool)
+        // features.2.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 80991072 &* s.n, input: s.t + 210046704 &* s.n,
+            pixels: 12996 &* s.n, channels: 40, gamma: s.p + 135056, beta: s.p + 135104, savedMean: s.f + 29840,
+            savedInvStd: s.f + 29880, activation: .identity, gradInput: s.t + 80991072 &* s.n, gradGamma: s.g + 135056,
+            gradBeta: s.g + 135104, pool: pool)
+        // features.2.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 80991072 &* s.n, input: s.t + 74233152 &* s.n,
+            weights: s.p + 125456, pixels: 12996 &* s.n, inChannels: 240, outChannels: 40,
+            gradInput: s.t + 77352192 &* s.n, gradWeights: s.g + 125456, pool: pool)
+        // features.2.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 77352192 &* s.n, input: s.t + 71114112 &* s.n,
+            batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 120400,
+            activation: .silu, expandWeights: s.p + 122816, savedPooled: s.t + 238309200 &* s.n,
+            savedHidden: s.t + 238312112 &* s.n, savedScale: s.t + 238309440 &* s.n, gradInput: s.t + 74233152 &* s.n,
+            gradReduceWeights: s.g + 120400, gradReduceBias: s.g + 122800, gradExpandWeights: s.g + 122816,
+            gradExpandBias: s.g + 125216, workspace: s.ws, pool: pool)
+        // features.2.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 74233152 &* s.n, input: s.t + 67995072 &* s.n,
+            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 119440, beta: s.p + 119680, savedMean: s.f + 25040,
+            savedInvStd: s.f + 25280, activation: .silu, gradInput: s.t + 74233152 &* s.n, gradGamma: s.g + 119440,
+            gradBeta: s.g + 119680, pool: pool)
+        // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 27680, count: 2160)
+        // features.2.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 74233152 &* s.n, input: s.t + 64876032 &* s.n,
+            batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 114, outWidth: 114, weights: s.f + 25520, gradInput: s.t + 67995072 &* s.n,
+            gradWeights: s.f + 27680, pool: pool)
+        // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 27680, channels: 240, kernel: 3, into: s.g + 117280)
+        // features.2.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 67995072 &* s.n, input: s.t + 61756992 &* s.n,
+            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 116320, beta: s.p + 116560, savedMean: s.f + 24560,
+            savedInvStd: s.f + 24800, activation: .silu, gradInput: s.t + 67995072 &* s.n, gradGamma: s.g + 116320,
+            gradBeta: s.g + 116560, pool: pool)
+        // features.2.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 67995072 &* s.n, input: s.t + 209526864 &* s.n,
+            weights: s.p + 106720, pixels: 12996 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 64876032 &* s.n, gradWeights: s.g + 106720, pool: pool)
+        // features.2.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 64876032 &* s.n, s.t + 80471232 &* s.n, count: 519840 &* s.n, pool: pool)
+    }
+
+    /// features.2.3 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_3_backward(_ s: TrainingStepContext) {
+        // features.2.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 64876032 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312096 &* s.n : nil, batch: s.n, perImage: 519840,
+            gradBranch: s.t + 65395872 &* s.n, pool: pool)
+        // features.2.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 65395872 &* s.n, input: s.t + 209007024 &* s.n,
+            pixels: 12996 &* s.n, channels: 40, gamma: s.p + 106528, beta: s.p + 106576, savedMean: s.f + 24480,
+            savedInvStd: s.f + 24520, activation: .identity, gradInput: s.t + 65395872 &* s.n, gradGamma: s.g + 106528,
+            gradBeta: s.g + 106576, pool: pool)
+        // features.2.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 65395872 &* s.n, input: s.t + 58637952 &* s.n,
+            weights: s.p + 96928, pixels: 12996 &* s.n, inChannels: 240, outChannels: 40,
+            gradInput: s.t + 61756992 &* s.n, gradWeights: s.g + 96928, pool: pool)
+        // features.2.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 61756992 &* s.n, input: s.t + 55518912 &* s.n,
+            batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 91872,
+            activation: .silu, expandWeights: s.p + 94288, savedPooled: s.t + 238308720 &* s.n,
+            savedHidden: s.t + 238312080 &* s.n, savedScale: s.t + 238308960 &* s.n, gradInput: s.t + 58637952 &* s.n,
+            gradReduceWeights: s.g + 91872, gradReduceBias: s.g + 94272, gradExpandWeights: s.g + 94288,
+            gradExpandBias: s.g + 96688, workspace: s.ws, pool: pool)
+        // features.2.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 58637952 &* s.n, input: s.t + 52399872 &* s.n,
+            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 90912, beta: s.p + 91152, savedMean: s.f + 19680,
+            savedInvStd: s.f + 19920, activation: .silu, gradInput: s.t + 58637952 &* s.n, gradGamma: s.g + 90912,
+            gradBeta: s.g + 91152, pool: pool)
+        // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 22320, count: 2160)
+        // features.2.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 58637952 &* s.n, input: s.t + 49280832 &* s.n,
+            batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 114, outWidth: 114, weights: s.f + 20160, gradInput: s.t + 52399872 &* s.n,
+            gradWeights: s.f + 22320, pool: pool)
+        // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 22320, channels: 240, kernel: 3, into: s.g + 88752)
+        // features.2.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52399872 &* s.n, input: s.t + 46161792 &* s.n,
+            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 87792, beta: s.p + 88032, savedMean: s.f + 19200,
+            savedInvStd: s.f + 19440, activation: .silu, gradInput: s.t + 52399872 &* s.n, gradGamma: s.g + 87792,
+            gradBeta: s.g + 88032, pool: pool)
+        // features.2.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 52399872 &* s.n, input: s.t + 208487184 &* s.n,
+            weights: s.p + 78192, pixels: 12996 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 49280832 &* s.n, gradWeights: s.g + 78192, pool: pool)
+        // features.2.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 49280832 &* s.n, s.t + 64876032 &* s.n, count: 519840 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_2_backward(_ s: TrainingStepContext) {
+        // features.2.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 49280832 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312064 &* s.n : nil, batch: s.n, perImage: 519840,
+            gradBranch: s.t + 49800672 &* s.n, pool: pool)
+        // features.2.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 49800672 &* s.n, input: s.t + 207967344 &* s.n,
+            pixels: 12996 &* s.n, channels: 40, gamma: s.p + 78000, beta: s.p + 78048, savedMean: s.f + 19120,
+            savedInvStd: s.f + 19160, activation: .identity, gradInput: s.t + 49800672 &* s.n, gradGamma: s.g + 78000,
+            gradBeta: s.g + 78048, pool: pool)
+        // features.2.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 49800672 &* s.n, input: s.t + 43042752 &* s.n,
+            weights: s.p + 68400, pixels: 12996 &* s.n, inChannels: 240, outChannels: 40,
+            gradInput: s.t + 46161792 &* s.n, gradWeights: s.g + 68400, pool: pool)
+        // features.2.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 46161792 &* s.n, input: s.t + 39923712 &* s.n,
+            batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 63344,
+            activation: .silu, expandWeights: s.p + 65760, savedPooled: s.t + 238308240 &* s.n,
+            savedHidden: s.t + 238312048 &* s.n, savedScale: s.t + 238308480 &* s.n, gradInput: s.t + 43042752 &* s.n,
+            gradReduceWeights: s.g + 63344, gradReduceBias: s.g + 65744, gradExpandWeights: s.g + 65760,
+            gradExpandBias: s.g + 68160, workspace: s.ws, pool: pool)
+        // features.2.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 43042752 &* s.n, input: s.t + 36804672 &* s.n,
+            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 62384, beta: s.p + 62624, savedMean: s.f + 14320,
+            savedInvStd: s.f + 14560, activation: .silu, gradInput: s.t + 43042752 &* s.n, gradGamma: s.g + 62384,
+            gradBeta: s.g + 62624, pool: pool)
+        // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 16960, count: 2160)
+        // features.2.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 43042752 &* s.n, input: s.t + 33685632 &* s.n,
+            batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 114, outWidth: 114, weights: s.f + 14800, gradInput: s.t + 36804672 &* s.n,
+            gradWeights: s.f + 16960, pool: pool)
+        // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 16960, channels: 240, kernel: 3, into: s.g + 60224)
+        // features.2.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36804672 &* s.n, input: s.t + 30566592 &* s.n,
+            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 59264, beta: s.p + 59504, savedMean: s.f + 13840,
+            savedInvStd: s.f + 14080, activation: .silu, gradInput: s.t + 36804672 &* s.n, gradGamma: s.g + 59264,
+            gradBeta: s.g + 59504, pool: pool)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 36804672 &* s.n, input: s.t + 207447504 &* s.n,
+            weights: s.p + 49664, pixels: 12996 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 33685632 &* s.n, gradWeights: s.g + 49664, pool: pool)
+        // features.2.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 33685632 &* s.n, s.t + 49280832 &* s.n, count: 519840 &* s.n, pool: pool)
+    }
+
+    /// features.2.1 backward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_1_backward(_ s: TrainingStepContext) {
+        // features.2.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 33685632 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238312032 &* s.n : nil, batch: s.n, perImage: 519840,
+            gradBranch: s.t + 34205472 &* s.n, pool: pool)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34205472 &* s.n, input: s.t + 206927664 &* s.n,
+            pixels: 12996 &* s.n, channels: 40, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 13760,
+            savedInvStd: s.f + 13800, activation: .identity, gradInput: s.t + 34205472 &* s.n, gradGamma: s.g + 49472,
+            gradBeta: s.g + 49520, pool: pool)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34205472 &* s.n, input: s.t + 27447552 &* s.n,
+            weights: s.p + 39872, pixels: 12996 &* s.n, inChannels: 240, outChannels: 40,
+            gradInput: s.t + 30566592 &* s.n, gradWeights: s.g + 39872, pool: pool)
+        // features.2.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 30566592 &* s.n, input: s.t + 24328512 &* s.n,
+            batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 34816,
+            activation: .silu, expandWeights: s.p + 37232, savedPooled: s.t + 238307760 &* s.n,
+            savedHidden: s.t + 238312016 &* s.n, savedScale: s.t + 238308000 &* s.n, gradInput: s.t + 27447552 &* s.n,
+            gradReduceWeights: s.g + 34816, gradReduceBias: s.g + 37216, gradExpandWeights: s.g + 37232,
+            gradExpandBias: s.g + 39632, workspace: s.ws, pool: pool)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27447552 &* s.n, input: s.t + 21209472 &* s.n,
+            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 33856, beta: s.p + 34096, savedMean: s.f + 8960,
+            savedInvStd: s.f + 9200, activation: .silu, gradInput: s.t + 27447552 &* s.n, gradGamma: s.g + 33856,
+            gradBeta: s.g + 34096, pool: pool)
+        // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 11600, count: 2160)
+        // features.2.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 27447552 &* s.n, input: s.t + 18090432 &* s.n,
+            batch: s.n, height: 114, width: 114, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 114, outWidth: 114, weights: s.f + 9440, gradInput: s.t + 21209472 &* s.n,
+            gradWeights: s.f + 11600, pool: pool)
+        // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 11600, channels: 240, kernel: 3, into: s.g + 31696)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21209472 &* s.n, input: s.t + 14971392 &* s.n,
+            pixels: 12996 &* s.n, channels: 240, gamma: s.p + 30736, beta: s.p + 30976, savedMean: s.f + 8480,
+            savedInvStd: s.f + 8720, activation: .silu, gradInput: s.t + 21209472 &* s.n, gradGamma: s.g + 30736,
+            gradBeta: s.g + 30976, pool: pool)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 21209472 &* s.n, input: s.t + 206407824 &* s.n,
+            weights: s.p + 21136, pixels: 12996 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 16842816 &* s.n, gradWeights: s.g + 21136, pool: pool)
+        // features.2.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 16842816 &* s.n, s.t + 33685632 &* s.n, count: 519840 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16842816 &* s.n, input: s.t + 205887984 &* s.n,
+            pixels: 12996 &* s.n, channels: 40, gamma: s.p + 20944, beta: s.p + 20992, savedMean: s.f + 8400,
+            savedInvStd: s.f + 8440, activation: .identity, gradInput: s.t + 16842816 &* s.n, gradGamma: s.g + 20944,
+            gradBeta: s.g + 20992, pool: pool)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16842816 &* s.n, input: s.t + 102928320 &* s.n,
+            weights: s.p + 15184, pixels: 12996 &* s.n, inChannels: 144, outChannels: 40,
+            gradInput: s.t + 14971392 &* s.n, gradWeights: s.g + 15184, pool: pool)
+        // features.2.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 14971392 &* s.n, input: s.t + 101056896 &* s.n,
+            batch: s.n, pixels: 12996, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 13296,
+            activation: .silu, expandWeights: s.p + 14176, savedPooled: s.t + 238310160 &* s.n,
+            savedHidden: s.t + 238312000 &* s.n, savedScale: s.t + 238310304 &* s.n, gradInput: s.t + 22457088 &* s.n,
+            gradReduceWeights: s.g + 13296, gradReduceBias: s.g + 14160, gradExpandWeights: s.g + 14176,
+            gradExpandBias: s.g + 15040, workspace: s.ws, pool: pool)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22457088 &* s.n, input: s.t + 99185472 &* s.n,
+            pixels: 12996 &* s.n, channels: 144, gamma: s.p + 12720, beta: s.p + 12864, savedMean: s.f + 5520,
+            savedInvStd: s.f + 5664, activation: .silu, gradInput: s.t + 22457088 &* s.n, gradGamma: s.g + 12720,
+            gradBeta: s.g + 12864, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 7104, count: 1296)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22457088 &* s.n, input: s.t + 7485696 &* s.n,
+            batch: s.n, height: 228, width: 228, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 114, outWidth: 114, weights: s.f + 5808, gradInput: s.t + 14971392 &* s.n,
+            gradWeights: s.f + 7104, pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 7104, channels: 144, kernel: 3, into: s.g + 11424)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14971392 &* s.n, input: s.t,
+            pixels: 51984 &* s.n, channels: 144, gamma: s.p + 10848, beta: s.p + 10992, savedMean: s.f + 5232,
+            savedInvStd: s.f + 5376, activation: .silu, gradInput: s.t + 14971392 &* s.n, gradGamma: s.g + 10848,
+            gradBeta: s.g + 10992, pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14971392 &* s.n, input: s.t + 118523520 &* s.n,
+            weights: s.p + 7392, pixels: 51984 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.t,
+            gradWeights: s.g + 7392, pool: pool)
+    }
+
+    /// features.1.2 backward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
+    private func features_1_2_backward(_ s: TrainingStepContext) {
+        // features.1.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t,
+            keep: s.options.stochasticDepth ? s.t + 238311984 &* s.n : nil, batch: s.n, perImage: 1247616,
+            gradBranch: s.t + 1247616 &* s.n, pool: pool)
+        // features.1.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1247616 &* s.n, input: s.t + 117275904 &* s.n,
+            pixels: 51984 &* s.n, channels: 24, gamma: s.p + 7264, beta: s.p + 7296, savedMean: s.f + 5184,
+            savedInvStd: s.f + 5208, activation: .identity, gradInput: s.t + 1247616 &* s.n, gradGamma: s.g + 7264,
+            gradBeta: s.g + 7296, pool: pool)
+        // features.1.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1247616 &* s.n, input: s.t + 116028288 &* s.n,
+            weights: s.p + 6688, pixels: 51984 &* s.n, inChannels: 24, outChannels: 24,
+            gradInput: s.t + 2495232 &* s.n, gradWeights: s.g + 6688, pool: pool)
+        // features.1.2.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2495232 &* s.n, input: s.t + 114780672 &* s.n,
+            batch: s.n, pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 6352, activation: .silu,
+            expandWeights: s.p + 6512, savedPooled: s.t + 238311632 &* s.n, savedHidden: s.t + 238311968 &* s.n,
+            savedScale: s.t + 238311664 &* s.n, gradInput: s.t + 1247616 &* s.n, gradReduceWeights: s.g + 6352,
+            gradReduceBias: s.g + 6496, gradExpandWeights: s.g + 6512, gradExpandBias: s.g + 6656, workspace: s.ws,
+            pool: pool)
+        // features.1.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1247616 &* s.n, input: s.t + 113533056 &* s.n,
+            pixels: 51984 &* s.n, channels: 24, gamma: s.p + 6224, beta: s.p + 6256, savedMean: s.f + 4704,
+            savedInvStd: s.f + 4728, activation: .silu, gradInput: s.t + 1247616 &* s.n, gradGamma: s.g + 6224,
+            gradBeta: s.g + 6256, pool: pool)
+        // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 4968, count: 216)
+        // features.1.2.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 1247616 &* s.n, input: s.t + 112285440 &* s.n,
+            batch: s.n, height: 228, width: 228, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 228, outWidth: 228, weights: s.f + 4752, gradInput: s.t + 2495232 &* s.n,
+            gradWeights: s.f + 4968, pool: pool)
+        // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4968, channels: 24, kernel: 3, into: s.g + 6000)
+        // features.1.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 2495232 &* s.n, s.t, count: 1247616 &* s.n, pool: pool)
+    }
+
+    /// features.1.1 backward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
+    private func features_1_1_backward(_ s: TrainingStepContext) {
+        // features.1.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 2495232 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 238311952 &* s.n : nil, batch: s.n, perImage: 1247616,
+            gradBranch: s.t, pool: pool)
+        // features.1.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 111037824 &* s.n,
+            pixels: 51984 &* s.n, channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 4656,
+            savedInvStd: s.f + 4680, activation: .identity, gradInput: s.t, gradGamma: s.g + 5872,
+            gradBeta: s.g + 5904, pool: pool)
+        // features.1.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t, input: s.t + 109790208 &* s.n, weights: s.p + 5296,
+            pixels: 51984 &* s.n, inChannels: 24, outChannels: 24, gradInput: s.t + 1247616 &* s.n,
+            gradWeights: s.g + 5296, pool: pool)
+        // features.1.1.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1247616 &* s.n, input: s.t + 108542592 &* s.n,
+            batch: s.n, pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960, activation: .silu,
+            expandWeights: s.p + 5120, savedPooled: s.t + 238311568 &* s.n, savedHidden: s.t + 238311936 &* s.n,
+            savedScale: s.t + 238311600 &* s.n, gradInput: s.t, gradReduceWeights: s.g + 4960,
+            gradReduceBias: s.g + 5104, gradExpandWeights: s.g + 5120, gradExpandBias: s.g + 5264, workspace: s.ws,
+            pool: pool)
+        // features.1.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 107294976 &* s.n,
+            pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4832, beta: s.p + 4864, savedMean: s.f + 4176,
+            savedInvStd: s.f + 4200, activation: .silu, gradInput: s.t, gradGamma: s.g + 4832, gradBeta: s.g + 4864,
+            pool: pool)
+        // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 4440, count: 216)
+        // features.1.1.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 106047360 &* s.n, batch: s.n, height: 228,
+            width: 228, channels: 24, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228,
+            weights: s.f + 4224, gradInput: s.t + 3742848 &* s.n, gradWeights: s.f + 4440, pool: pool)
+        // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4440, channels: 24, kernel: 3, into: s.g + 4608)
+        // features.1.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 3742848 &* s.n, s.t + 2495232 &* s.n, count: 1247616 &* s.n, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 228x228x48 -> 228x228x24, SE 48 -> 12 -> 48
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3742848 &* s.n, input: s.t + 104799744 &* s.n,
+            pixels: 51984 &* s.n, channels: 24, gamma: s.p + 4480, beta: s.p + 4512, savedMean: s.f + 4128,
+            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.t + 3742848 &* s.n, gradGamma: s.g + 4480,
+            gradBeta: s.g + 4512, pool: pool)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3742848 &* s.n, input: s.t + 96690240 &* s.n,
+            weights: s.p + 3328, pixels: 51984 &* s.n, inChannels: 48, outChannels: 24, gradInput: s.t,
+            gradWeights: s.g + 3328, pool: pool)
+        // features.1.0.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 94195008 &* s.n, batch: s.n, pixels: 51984,
+            channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112, activation: .silu, expandWeights: s.p + 2704,
+            savedPooled: s.t + 238311136 &* s.n, savedHidden: s.t + 238311920 &* s.n,
+            savedScale: s.t + 238311184 &* s.n, gradInput: s.t + 2495232 &* s.n, gradReduceWeights: s.g + 2112,
+            gradReduceBias: s.g + 2688, gradExpandWeights: s.g + 2704, gradExpandBias: s.g + 3280, workspace: s.ws,
+            pool: pool)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2495232 &* s.n, input: s.t + 91699776 &* s.n,
+            pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1920, beta: s.p + 1968, savedMean: s.f + 3168,
+            savedInvStd: s.f + 3216, activation: .silu, gradInput: s.t + 2495232 &* s.n, gradGamma: s.g + 1920,
+            gradBeta: s.g + 1968, pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3696, count: 432)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2495232 &* s.n, input: s.t + 89204544 &* s.n,
+            batch: s.n, height: 228, width: 228, channels: 48, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 228, outWidth: 228, weights: s.f + 3264, gradInput: s.t, gradWeights: s.f + 3696, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3696, channels: 48, kernel: 3, into: s.g + 1488)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 48 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 86709312 &* s.n,
+            pixels: 51984 &* s.n, channels: 48, gamma: s.p + 1296, beta: s.p + 1344, savedMean: s.f + 3072,
+            savedInvStd: s.f + 3120, activation: .silu, gradInput: s.t, gradGamma: s.g + 1296, gradBeta: s.g + 1344,
+            pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 456,
+            width: 456, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, outChannels: 48,
+            gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 1296, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 1344, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 1488, count: 432, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 1920, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 1968, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.fc1.weight", offset: 2112, count: 576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc1.bias", offset: 2688, count: 12, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.1.fc2.weight", offset: 2704, count: 576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc2.bias", offset: 3280, count: 48, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.2.0.weight", offset: 3328, count: 1152, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.weight", offset: 4480, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.bias", offset: 4512, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.0.weight", offset: 4608, count: 216, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.weight", offset: 4832, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.bias", offset: 4864, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.1.fc1.weight", offset: 4960, count: 144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc1.bias", offset: 5104, count: 6, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.1.fc2.weight", offset: 5120, count: 144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc2.bias", offset: 5264, count: 24, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.2.0.weight", offset: 5296, count: 576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.weight", offset: 5872, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.bias", offset: 5904, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.0.0.weight", offset: 6000, count: 216, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.0.1.weight", offset: 6224, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.2.block.0.1.bias", offset: 6256, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.1.fc1.weight", offset: 6352, count: 144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.1.fc1.bias", offset: 6496, count: 6, kind: .bias),
+        ParameterSlot(name: "features.1.2.block.1.fc2.weight", offset: 6512, count: 144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.1.fc2.bias", offset: 6656, count: 24, kind: .bias),
+        ParameterSlot(name: "features.1.2.block.2.0.weight", offset: 6688, count: 576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.2.1.weight", offset: 7264, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.2.block.2.1.bias", offset: 7296, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 7392, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 10848, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 10992, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 11424, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 12720, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 12864, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.fc1.weight", offset: 13296, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc1.bias", offset: 14160, count: 6, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.2.fc2.weight", offset: 14176, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc2.bias", offset: 15040, count: 144, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.3.0.weight", offset: 15184, count: 5760, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.weight", offset: 20944, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.bias", offset: 20992, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.0.weight", offset: 21136, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.weight", offset: 30736, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.bias", offset: 30976, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.0.weight", offset: 31696, count: 2160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.weight", offset: 33856, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.bias", offset: 34096, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.fc1.weight", offset: 34816, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc1.bias", offset: 37216, count: 10, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.2.fc2.weight", offset: 37232, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc2.bias", offset: 39632, count: 240, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.3.0.weight", offset: 39872, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.weight", offset: 49472, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.bias", offset: 49520, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.0.weight", offset: 49664, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.weight", offset: 59264, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.bias", offset: 59504, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.0.weight", offset: 60224, count: 2160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.weight", offset: 62384, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.bias", offset: 62624, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.fc1.weight", offset: 63344, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc1.bias", offset: 65744, count: 10, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.2.fc2.weight", offset: 65760, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc2.bias", offset: 68160, count: 240, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.3.0.weight", offset: 68400, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.weight", offset: 78000, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.bias", offset: 78048, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.0.weight", offset: 78192, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.0.1.weight", offset: 87792, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.0.1.bias", offset: 88032, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.0.weight", offset: 88752, count: 2160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.1.1.weight", offset: 90912, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.1.1.bias", offset: 91152, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.2.fc1.weight", offset: 91872, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.2.fc1.bias", offset: 94272, count: 10, kind: .bias),
+        ParameterSlot(name: "features.2.3.block.2.fc2.weight", offset: 94288, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.2.fc2.bias", offset: 96688, count: 240, kind: .bias),
+        ParameterSlot(name: "features.2.3.block.3.0.weight", offset: 96928, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.3.1.weight", offset: 106528, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.3.1.bias", offset: 106576, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.0.0.weight", offset: 106720, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.0.1.weight", offset: 116320, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.4.block.0.1.bias", offset: 116560, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.1.0.weight", offset: 117280, count: 2160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.1.1.weight", offset: 119440, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.4.block.1.1.bias", offset: 119680, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.2.fc1.weight", offset: 120400, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.2.fc1.bias", offset: 122800, count: 10, kind: .bias),
+        ParameterSlot(name: "features.2.4.block.2.fc2.weight", offset: 122816, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.2.fc2.bias", offset: 125216, count: 240, kind: .bias),
+        ParameterSlot(name: "features.2.4.block.3.0.weight", offset: 125456, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.3.1.weight", offset: 135056, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.4.block.3.1.bias", offset: 135104, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 135248, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 144848, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 145088, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 145808, count: 6000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 151808, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 152048, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.fc1.weight", offset: 152768, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc1.bias", offset: 155168, count: 10, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.2.fc2.weight", offset: 155184, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc2.bias", offset: 157584, count: 240, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.3.0.weight", offset: 157824, count: 15360, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.weight", offset: 173184, count: 64, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.bias", offset: 173248, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.0.weight", offset: 173440, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.weight", offset: 198016, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.bias", offset: 198400, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.0.weight", offset: 199552, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.weight", offset: 209152, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.bias", offset: 209536, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.fc1.weight", offset: 210688, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc1.bias", offset: 216832, count: 16, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.2.fc2.weight", offset: 216848, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc2.bias", offset: 222992, count: 384, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.3.0.weight", offset: 223376, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.weight", offset: 247952, count: 64, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.bias", offset: 248016, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.0.weight", offset: 248208, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.weight", offset: 272784, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.bias", offset: 273168, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.0.weight", offset: 274320, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.weight", offset: 283920, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.bias", offset: 284304, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.fc1.weight", offset: 285456, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc1.bias", offset: 291600, count: 16, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.2.fc2.weight", offset: 291616, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc2.bias", offset: 297760, count: 384, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.3.0.weight", offset: 298144, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.weight", offset: 322720, count: 64, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.bias", offset: 322784, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.0.weight", offset: 322976, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.0.1.weight", offset: 347552, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.0.1.bias", offset: 347936, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.0.weight", offset: 349088, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.1.1.weight", offset: 358688, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.1.1.bias", offset: 359072, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.2.fc1.weight", offset: 360224, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.2.fc1.bias", offset: 366368, count: 16, kind: .bias),
+        ParameterSlot(name: "features.3.3.block.2.fc2.weight", offset: 366384, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.2.fc2.bias", offset: 372528, count: 384, kind: .bias),
+        ParameterSlot(name: "features.3.3.block.3.0.weight", offset: 372912, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.3.1.weight", offset: 397488, count: 64, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.3.1.bias", offset: 397552, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.0.0.weight", offset: 397744, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.0.1.weight", offset: 422320, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.4.block.0.1.bias", offset: 422704, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.1.0.weight", offset: 423856, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.1.1.weight", offset: 433456, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.4.block.1.1.bias", offset: 433840, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.2.fc1.weight", offset: 434992, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.2.fc1.bias", offset: 441136, count: 16, kind: .bias),
+        ParameterSlot(name: "features.3.4.block.2.fc2.weight", offset: 441152, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.2.fc2.bias", offset: 447296, count: 384, kind: .bias),
+        ParameterSlot(name: "features.3.4.block.3.0.weight", offset: 447680, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.3.1.weight", offset: 472256, count: 64, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.4.block.3.1.bias", offset: 472320, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 472512, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 497088, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 497472, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 498624, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 502080, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 502464, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.fc1.weight", offset: 503616, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc1.bias", offset: 509760, count: 16, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.2.fc2.weight", offset: 509776, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc2.bias", offset: 515920, count: 384, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.3.0.weight", offset: 516304, count: 49152, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.weight", offset: 565456, count: 128, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.bias", offset: 565584, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 565968, count: 98304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 664272, count: 768, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 665040, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 667344, count: 6912, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 674256, count: 768, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 675024, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.fc1.weight", offset: 677328, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc1.bias", offset: 701904, count: 32, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.2.fc2.weight", offset: 701936, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc2.bias", offset: 726512, count: 768, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.3.0.weight", offset: 727280, count: 98304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.weight", offset: 825584, count: 128, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.bias", offset: 825712, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.0.weight", offset: 826096, count: 98304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.weight", offset: 924400, count: 768, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.bias", offset: 925168, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.0.weight", offset: 927472, count: 6912, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.weight", offset: 934384, count: 768, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.bias", offset: 935152, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.fc1.weight", offset: 937456, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc1.bias", offset: 962032, count: 32, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.2.fc2.weight", offset: 962064, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc2.bias", offset: 986640, count: 768, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.3.0.weight", offset: 987408, count: 98304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.weight", offset: 1085712, count: 128, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.bias", offset: 1085840, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.0.weight", offset: 1086224, count: 98304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.weight", offset: 1184528, count: 768, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.bias", offset: 1185296, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.0.weight", offset: 1187600, count: 6912, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.weight", offset: 1194512, count: 768, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.bias", offset: 1195280, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.fc1.weight", offset: 1197584, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc1.bias", offset: 1222160, count: 32, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.2.fc2.weight", offset: 1222192, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc2.bias", offset: 1246768, count: 768, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.3.0.weight", offset: 1247536, count: 98304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.weight", offset: 1345840, count: 128, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.bias", offset: 1345968, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.0.weight", offset: 1346352, count: 98304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.weight", offset: 1444656, count: 768, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.bias", offset: 1445424, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.0.weight", offset: 1447728, count: 6912, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.weight", offset: 1454640, count: 768, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.bias", offset: 1455408, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.2.fc1.weight", offset: 1457712, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.2.fc1.bias", offset: 1482288, count: 32, kind: .bias),
+        ParameterSlot(name: "features.4.4.block.2.fc2.weight", offset: 1482320, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.2.fc2.bias", offset: 1506896, count: 768, kind: .bias),
+        ParameterSlot(name: "features.4.4.block.3.0.weight", offset: 1507664, count: 98304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.3.1.weight", offset: 1605968, count: 128, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.3.1.bias", offset: 1606096, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.0.weight", offset: 1606480, count: 98304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.0.1.weight", offset: 1704784, count: 768, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.0.1.bias", offset: 1705552, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.0.weight", offset: 1707856, count: 6912, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.1.1.weight", offset: 1714768, count: 768, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.1.1.bias", offset: 1715536, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.2.fc1.weight", offset: 1717840, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.2.fc1.bias", offset: 1742416, count: 32, kind: .bias),
+        ParameterSlot(name: "features.4.5.block.2.fc2.weight", offset: 1742448, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.2.fc2.bias", offset: 1767024, count: 768, kind: .bias),
+        ParameterSlot(name: "features.4.5.block.3.0.weight", offset: 1767792, count: 98304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.3.1.weight", offset: 1866096, count: 128, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.3.1.bias", offset: 1866224, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.0.0.weight", offset: 1866608, count: 98304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.0.1.weight", offset: 1964912, count: 768, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.6.block.0.1.bias", offset: 1965680, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.1.0.weight", offset: 1967984, count: 6912, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.1.1.weight", offset: 1974896, count: 768, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.6.block.1.1.bias", offset: 1975664, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.2.fc1.weight", offset: 1977968, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.2.fc1.bias", offset: 2002544, count: 32, kind: .bias),
+        ParameterSlot(name: "features.4.6.block.2.fc2.weight", offset: 2002576, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.2.fc2.bias", offset: 2027152, count: 768, kind: .bias),
+        ParameterSlot(name: "features.4.6.block.3.0.weight", offset: 2027920, count: 98304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.3.1.weight", offset: 2126224, count: 128, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.6.block.3.1.bias", offset: 2126352, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 2126736, count: 98304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 2225040, count: 768, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 2225808, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 2228112, count: 19200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 2247312, count: 768, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 2248080, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.fc1.weight", offset: 2250384, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc1.bias", offset: 2274960, count: 32, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.2.fc2.weight", offset: 2274992, count: 24576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc2.bias", offset: 2299568, count: 768, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.3.0.weight", offset: 2300336, count: 135168, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.weight", offset: 2435504, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.bias", offset: 2435680, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 2436208, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 2622064, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 2623120, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 2626288, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 2652688, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 2653744, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.fc1.weight", offset: 2656912, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc1.bias", offset: 2703376, count: 44, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.2.fc2.weight", offset: 2703424, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc2.bias", offset: 2749888, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.3.0.weight", offset: 2750944, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.weight", offset: 2936800, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.bias", offset: 2936976, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.0.weight", offset: 2937504, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.weight", offset: 3123360, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.bias", offset: 3124416, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.0.weight", offset: 3127584, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.weight", offset: 3153984, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.bias", offset: 3155040, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.fc1.weight", offset: 3158208, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc1.bias", offset: 3204672, count: 44, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.2.fc2.weight", offset: 3204720, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc2.bias", offset: 3251184, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.3.0.weight", offset: 3252240, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.weight", offset: 3438096, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.bias", offset: 3438272, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.0.weight", offset: 3438800, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.weight", offset: 3624656, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.bias", offset: 3625712, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.0.weight", offset: 3628880, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.weight", offset: 3655280, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.bias", offset: 3656336, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.fc1.weight", offset: 3659504, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc1.bias", offset: 3705968, count: 44, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.2.fc2.weight", offset: 3706016, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc2.bias", offset: 3752480, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.3.0.weight", offset: 3753536, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.weight", offset: 3939392, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.bias", offset: 3939568, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.0.weight", offset: 3940096, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.weight", offset: 4125952, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.bias", offset: 4127008, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.0.weight", offset: 4130176, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.weight", offset: 4156576, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.bias", offset: 4157632, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.2.fc1.weight", offset: 4160800, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.2.fc1.bias", offset: 4207264, count: 44, kind: .bias),
+        ParameterSlot(name: "features.5.4.block.2.fc2.weight", offset: 4207312, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.2.fc2.bias", offset: 4253776, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.5.4.block.3.0.weight", offset: 4254832, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.3.1.weight", offset: 4440688, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.3.1.bias", offset: 4440864, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.0.weight", offset: 4441392, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.0.1.weight", offset: 4627248, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.0.1.bias", offset: 4628304, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.0.weight", offset: 4631472, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.1.1.weight", offset: 4657872, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.1.1.bias", offset: 4658928, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.2.fc1.weight", offset: 4662096, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.2.fc1.bias", offset: 4708560, count: 44, kind: .bias),
+        ParameterSlot(name: "features.5.5.block.2.fc2.weight", offset: 4708608, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.2.fc2.bias", offset: 4755072, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.5.5.block.3.0.weight", offset: 4756128, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.3.1.weight", offset: 4941984, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.3.1.bias", offset: 4942160, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.0.0.weight", offset: 4942688, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.0.1.weight", offset: 5128544, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.6.block.0.1.bias", offset: 5129600, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.1.0.weight", offset: 5132768, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.1.1.weight", offset: 5159168, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.6.block.1.1.bias", offset: 5160224, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.2.fc1.weight", offset: 5163392, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.2.fc1.bias", offset: 5209856, count: 44, kind: .bias),
+        ParameterSlot(name: "features.5.6.block.2.fc2.weight", offset: 5209904, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.2.fc2.bias", offset: 5256368, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.5.6.block.3.0.weight", offset: 5257424, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.3.1.weight", offset: 5443280, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.6.block.3.1.bias", offset: 5443456, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 5443984, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 5629840, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 5630896, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 5634064, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 5660464, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 5661520, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.fc1.weight", offset: 5664688, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc1.bias", offset: 5711152, count: 44, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.2.fc2.weight", offset: 5711200, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc2.bias", offset: 5757664, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.3.0.weight", offset: 5758720, count: 321024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.weight", offset: 6079744, count: 304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.bias", offset: 6080048, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 6080960, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 6635456, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 6637280, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 6642752, count: 45600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 6688352, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 6690176, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.fc1.weight", offset: 6695648, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc1.bias", offset: 6834272, count: 76, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.2.fc2.weight", offset: 6834352, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc2.bias", offset: 6972976, count: 1824, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.3.0.weight", offset: 6974800, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.weight", offset: 7529296, count: 304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.bias", offset: 7529600, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.0.weight", offset: 7530512, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.weight", offset: 8085008, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.bias", offset: 8086832, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.0.weight", offset: 8092304, count: 45600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.weight", offset: 8137904, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.bias", offset: 8139728, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.fc1.weight", offset: 8145200, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc1.bias", offset: 8283824, count: 76, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.2.fc2.weight", offset: 8283904, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc2.bias", offset: 8422528, count: 1824, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.3.0.weight", offset: 8424352, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.weight", offset: 8978848, count: 304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.bias", offset: 8979152, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.0.weight", offset: 8980064, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.weight", offset: 9534560, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.bias", offset: 9536384, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.0.weight", offset: 9541856, count: 45600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.weight", offset: 9587456, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.bias", offset: 9589280, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.fc1.weight", offset: 9594752, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc1.bias", offset: 9733376, count: 76, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.2.fc2.weight", offset: 9733456, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc2.bias", offset: 9872080, count: 1824, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.3.0.weight", offset: 9873904, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.weight", offset: 10428400, count: 304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.bias", offset: 10428704, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.0.weight", offset: 10429616, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.weight", offset: 10984112, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.bias", offset: 10985936, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.0.weight", offset: 10991408, count: 45600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.weight", offset: 11037008, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.bias", offset: 11038832, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.fc1.weight", offset: 11044304, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc1.bias", offset: 11182928, count: 76, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.2.fc2.weight", offset: 11183008, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc2.bias", offset: 11321632, count: 1824, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.3.0.weight", offset: 11323456, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.weight", offset: 11877952, count: 304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.bias", offset: 11878256, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.0.weight", offset: 11879168, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.weight", offset: 12433664, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.bias", offset: 12435488, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.0.weight", offset: 12440960, count: 45600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.weight", offset: 12486560, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.bias", offset: 12488384, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.2.fc1.weight", offset: 12493856, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.2.fc1.bias", offset: 12632480, count: 76, kind: .bias),
+        ParameterSlot(name: "features.6.5.block.2.fc2.weight", offset: 12632560, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.2.fc2.bias", offset: 12771184, count: 1824, kind: .bias),
+        ParameterSlot(name: "features.6.5.block.3.0.weight", offset: 12773008, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.3.1.weight", offset: 13327504, count: 304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.3.1.bias", offset: 13327808, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.0.weight", offset: 13328720, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.0.1.weight", offset: 13883216, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.0.1.bias", offset: 13885040, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.0.weight", offset: 13890512, count: 45600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.1.1.weight", offset: 13936112, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.1.1.bias", offset: 13937936, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.2.fc1.weight", offset: 13943408, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.2.fc1.bias", offset: 14082032, count: 76, kind: .bias),
+        ParameterSlot(name: "features.6.6.block.2.fc2.weight", offset: 14082112, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.2.fc2.bias", offset: 14220736, count: 1824, kind: .bias),
+        ParameterSlot(name: "features.6.6.block.3.0.weight", offset: 14222560, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.3.1.weight", offset: 14777056, count: 304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.3.1.bias", offset: 14777360, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.0.weight", offset: 14778272, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.0.1.weight", offset: 15332768, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.0.1.bias", offset: 15334592, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.0.weight", offset: 15340064, count: 45600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.1.1.weight", offset: 15385664, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.1.1.bias", offset: 15387488, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.2.fc1.weight", offset: 15392960, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.2.fc1.bias", offset: 15531584, count: 76, kind: .bias),
+        ParameterSlot(name: "features.6.7.block.2.fc2.weight", offset: 15531664, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.2.fc2.bias", offset: 15670288, count: 1824, kind: .bias),
+        ParameterSlot(name: "features.6.7.block.3.0.weight", offset: 15672112, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.3.1.weight", offset: 16226608, count: 304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.3.1.bias", offset: 16226912, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.0.0.weight", offset: 16227824, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.0.1.weight", offset: 16782320, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.8.block.0.1.bias", offset: 16784144, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.1.0.weight", offset: 16789616, count: 45600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.1.1.weight", offset: 16835216, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.8.block.1.1.bias", offset: 16837040, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.2.fc1.weight", offset: 16842512, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.2.fc1.bias", offset: 16981136, count: 76, kind: .bias),
+        ParameterSlot(name: "features.6.8.block.2.fc2.weight", offset: 16981216, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.2.fc2.bias", offset: 17119840, count: 1824, kind: .bias),
+        ParameterSlot(name: "features.6.8.block.3.0.weight", offset: 17121664, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.3.1.weight", offset: 17676160, count: 304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.8.block.3.1.bias", offset: 17676464, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 17677376, count: 554496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 18231872, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 18233696, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 18239168, count: 16416, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 18255584, count: 1824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 18257408, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.fc1.weight", offset: 18262880, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc1.bias", offset: 18401504, count: 76, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.2.fc2.weight", offset: 18401584, count: 138624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc2.bias", offset: 18540208, count: 1824, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.3.0.weight", offset: 18542032, count: 933888, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.weight", offset: 19475920, count: 512, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.bias", offset: 19476432, count: 512, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.0.weight", offset: 19477968, count: 1572864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.weight", offset: 21050832, count: 3072, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.bias", offset: 21053904, count: 3072, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.0.weight", offset: 21063120, count: 27648, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.weight", offset: 21090768, count: 3072, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.bias", offset: 21093840, count: 3072, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.2.fc1.weight", offset: 21103056, count: 393216, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc1.bias", offset: 21496272, count: 128, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.2.fc2.weight", offset: 21496400, count: 393216, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc2.bias", offset: 21889616, count: 3072, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.3.0.weight", offset: 21892688, count: 1572864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.weight", offset: 23465552, count: 512, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.bias", offset: 23466064, count: 512, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.0.0.weight", offset: 23467600, count: 1572864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.0.1.weight", offset: 25040464, count: 3072, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.2.block.0.1.bias", offset: 25043536, count: 3072, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.1.0.weight", offset: 25052752, count: 27648, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.1.1.weight", offset: 25080400, count: 3072, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.2.block.1.1.bias", offset: 25083472, count: 3072, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.2.fc1.weight", offset: 25092688, count: 393216, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.2.fc1.bias", offset: 25485904, count: 128, kind: .bias),
+        ParameterSlot(name: "features.7.2.block.2.fc2.weight", offset: 25486032, count: 393216, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.2.fc2.bias", offset: 25879248, count: 3072, kind: .bias),
+        ParameterSlot(name: "features.7.2.block.3.0.weight", offset: 25882320, count: 1572864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.3.1.weight", offset: 27455184, count: 512, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.2.block.3.1.bias", offset: 27455696, count: 512, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 27457232, count: 1048576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 28505808, count: 2048, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 28507856, count: 2048, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 28514000, count: 2048000, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 30562000, count: 1000, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 1392, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 1440, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 2016, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 2064, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_mean", offset: 4544, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_var", offset: 4576, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_mean", offset: 4896, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_var", offset: 4928, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_mean", offset: 5936, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_var", offset: 5968, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.0.1.running_mean", offset: 6288, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.0.1.running_var", offset: 6320, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.2.1.running_mean", offset: 7328, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.2.1.running_var", offset: 7360, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 11136, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 11280, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 13008, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 13152, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_mean", offset: 21040, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_var", offset: 21088, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_mean", offset: 31216, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_var", offset: 31456, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_mean", offset: 34336, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_var", offset: 34576, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_mean", offset: 49568, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_var", offset: 49616, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_mean", offset: 59744, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_var", offset: 59984, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_mean", offset: 62864, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_var", offset: 63104, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_mean", offset: 78096, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_var", offset: 78144, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.1.running_mean", offset: 88272, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.1.running_var", offset: 88512, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.1.running_mean", offset: 91392, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.1.running_var", offset: 91632, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.3.1.running_mean", offset: 106624, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.3.1.running_var", offset: 106672, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.0.1.running_mean", offset: 116800, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.0.1.running_var", offset: 117040, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.1.1.running_mean", offset: 119920, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.1.1.running_var", offset: 120160, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.3.1.running_mean", offset: 135152, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.3.1.running_var", offset: 135200, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 145328, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 145568, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 152288, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 152528, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_mean", offset: 173312, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_var", offset: 173376, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_mean", offset: 198784, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_var", offset: 199168, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_mean", offset: 209920, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_var", offset: 210304, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_mean", offset: 248080, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_var", offset: 248144, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_mean", offset: 273552, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_var", offset: 273936, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_mean", offset: 284688, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_var", offset: 285072, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_mean", offset: 322848, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_var", offset: 322912, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.1.running_mean", offset: 348320, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.1.running_var", offset: 348704, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.1.running_mean", offset: 359456, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.1.running_var", offset: 359840, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.3.1.running_mean", offset: 397616, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.3.1.running_var", offset: 397680, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.0.1.running_mean", offset: 423088, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.0.1.running_var", offset: 423472, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.1.1.running_mean", offset: 434224, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.1.1.running_var", offset: 434608, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.3.1.running_mean", offset: 472384, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.3.1.running_var", offset: 472448, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 497856, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 498240, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 502848, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 503232, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_mean", offset: 565712, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_var", offset: 565840, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 665808, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 666576, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 675792, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 676560, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_mean", offset: 825840, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_var", offset: 825968, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_mean", offset: 925936, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_var", offset: 926704, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_mean", offset: 935920, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_var", offset: 936688, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_mean", offset: 1085968, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_var", offset: 1086096, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_mean", offset: 1186064, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_var", offset: 1186832, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_mean", offset: 1196048, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_var", offset: 1196816, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_mean", offset: 1346096, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_var", offset: 1346224, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_mean", offset: 1446192, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_var", offset: 1446960, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_mean", offset: 1456176, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_var", offset: 1456944, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.3.1.running_mean", offset: 1606224, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.3.1.running_var", offset: 1606352, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.1.running_mean", offset: 1706320, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.1.running_var", offset: 1707088, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.1.running_mean", offset: 1716304, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.1.running_var", offset: 1717072, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.3.1.running_mean", offset: 1866352, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.3.1.running_var", offset: 1866480, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.0.1.running_mean", offset: 1966448, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.0.1.running_var", offset: 1967216, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.1.1.running_mean", offset: 1976432, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.1.1.running_var", offset: 1977200, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.3.1.running_mean", offset: 2126480, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.3.1.running_var", offset: 2126608, count: 128, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 2226576, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 2227344, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 2248848, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 2249616, count: 768, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_mean", offset: 2435856, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_var", offset: 2436032, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 2624176, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 2625232, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 2654800, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 2655856, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_mean", offset: 2937152, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_var", offset: 2937328, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_mean", offset: 3125472, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_var", offset: 3126528, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_mean", offset: 3156096, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_var", offset: 3157152, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_mean", offset: 3438448, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_var", offset: 3438624, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_mean", offset: 3626768, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_var", offset: 3627824, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_mean", offset: 3657392, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_var", offset: 3658448, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_mean", offset: 3939744, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_var", offset: 3939920, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_mean", offset: 4128064, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_var", offset: 4129120, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_mean", offset: 4158688, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_var", offset: 4159744, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.3.1.running_mean", offset: 4441040, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.3.1.running_var", offset: 4441216, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.1.running_mean", offset: 4629360, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.1.running_var", offset: 4630416, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.1.running_mean", offset: 4659984, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.1.running_var", offset: 4661040, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.3.1.running_mean", offset: 4942336, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.3.1.running_var", offset: 4942512, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.0.1.running_mean", offset: 5130656, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.0.1.running_var", offset: 5131712, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.1.1.running_mean", offset: 5161280, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.1.1.running_var", offset: 5162336, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.3.1.running_mean", offset: 5443632, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.3.1.running_var", offset: 5443808, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 5631952, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 5633008, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 5662576, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 5663632, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_mean", offset: 6080352, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_var", offset: 6080656, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 6639104, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 6640928, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 6692000, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 6693824, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_mean", offset: 7529904, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_var", offset: 7530208, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_mean", offset: 8088656, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_var", offset: 8090480, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_mean", offset: 8141552, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_var", offset: 8143376, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_mean", offset: 8979456, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_var", offset: 8979760, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_mean", offset: 9538208, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_var", offset: 9540032, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_mean", offset: 9591104, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_var", offset: 9592928, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_mean", offset: 10429008, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_var", offset: 10429312, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_mean", offset: 10987760, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_var", offset: 10989584, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_mean", offset: 11040656, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_var", offset: 11042480, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_mean", offset: 11878560, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_var", offset: 11878864, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_mean", offset: 12437312, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_var", offset: 12439136, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_mean", offset: 12490208, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_var", offset: 12492032, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.3.1.running_mean", offset: 13328112, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.3.1.running_var", offset: 13328416, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.1.running_mean", offset: 13886864, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.1.running_var", offset: 13888688, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.1.running_mean", offset: 13939760, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.1.running_var", offset: 13941584, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.3.1.running_mean", offset: 14777664, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.3.1.running_var", offset: 14777968, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.1.running_mean", offset: 15336416, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.1.running_var", offset: 15338240, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.1.running_mean", offset: 15389312, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.1.running_var", offset: 15391136, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.3.1.running_mean", offset: 16227216, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.3.1.running_var", offset: 16227520, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.0.1.running_mean", offset: 16785968, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.0.1.running_var", offset: 16787792, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.1.1.running_mean", offset: 16838864, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.1.1.running_var", offset: 16840688, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.3.1.running_mean", offset: 17676768, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.3.1.running_var", offset: 17677072, count: 304, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 18235520, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 18237344, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 18259232, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 18261056, count: 1824, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_mean", offset: 19476944, count: 512, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_var", offset: 19477456, count: 512, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_mean", offset: 21056976, count: 3072, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_var", offset: 21060048, count: 3072, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_mean", offset: 21096912, count: 3072, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_var", offset: 21099984, count: 3072, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_mean", offset: 23466576, count: 512, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_var", offset: 23467088, count: 512, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.0.1.running_mean", offset: 25046608, count: 3072, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.0.1.running_var", offset: 25049680, count: 3072, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.1.1.running_mean", offset: 25086544, count: 3072, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.1.1.running_var", offset: 25089616, count: 3072, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.3.1.running_mean", offset: 27456208, count: 512, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.3.1.running_var", offset: 27456720, count: 512, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 28509904, count: 2048, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 28511952, count: 2048, kind: .batchNormBias),
+    ]
+}

@@ -2391,3 +2391,5278 @@ extension EfficientNetB6 {
             """#),
     ]
 }
+
+/// EfficientNetB6 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 404,118,736 floats per image (saved activations and gradients, packed by lifetime); parameters: 43,266,688 floats.
+public final class EfficientNetB6Training: TrainableModel {
+    public static let descriptor = EfficientNetB6.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 43266688,
+        arenaFloatsPerImage: 404118736, fixedFloats: 2208512)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 56, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 3456, squeezeChannels: 144))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 404118736 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 404118736 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 43266688)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_1_1_forward(s)
+        try features_1_2_forward(s)
+        try features_2_0_forward(s)
+        try features_2_1_forward(s)
+        try features_2_2_forward(s)
+        try features_2_3_forward(s)
+        try features_2_4_forward(s)
+        try features_2_5_forward(s)
+        try features_3_0_forward(s)
+        try features_3_1_forward(s)
+        try features_3_2_forward(s)
+        try features_3_3_forward(s)
+        try features_3_4_forward(s)
+        try features_3_5_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_4_2_forward(s)
+        try features_4_3_forward(s)
+        try features_4_4_forward(s)
+        try features_4_5_forward(s)
+        try features_4_6_forward(s)
+        try features_4_7_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_5_2_forward(s)
+        try features_5_3_forward(s)
+        try features_5_4_forward(s)
+        try features_5_5_forward(s)
+        try features_5_6_forward(s)
+        try features_5_7_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_6_2_forward(s)
+        try features_6_3_forward(s)
+        try features_6_4_forward(s)
+        try features_6_5_forward(s)
+        try features_6_6_forward(s)
+        try features_6_7_forward(s)
+        try features_6_8_forward(s)
+        try features_6_9_forward(s)
+        try features_6_10_forward(s)
+        try features_7_0_forward(s)
+        try features_7_1_forward(s)
+        try features_7_2_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_2_backward(s)
+        features_7_1_backward(s)
+        features_7_0_backward(s)
+        features_6_10_backward(s)
+        features_6_9_backward(s)
+        features_6_8_backward(s)
+        features_6_7_backward(s)
+        features_6_6_backward(s)
+        features_6_5_backward(s)
+        features_6_4_backward(s)
+        features_6_3_backward(s)
+        features_6_2_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_7_backward(s)
+        features_5_6_backward(s)
+        features_5_5_backward(s)
+        features_5_4_backward(s)
+        features_5_3_backward(s)
+        features_5_2_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_7_backward(s)
+        features_4_6_backward(s)
+        features_4_5_backward(s)
+        features_4_4_backward(s)
+        features_4_3_backward(s)
+        features_4_2_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_5_backward(s)
+        features_3_4_backward(s)
+        features_3_3_backward(s)
+        features_3_2_backward(s)
+        features_3_1_backward(s)
+        features_3_0_backward(s)
+        features_2_5_backward(s)
+        features_2_4_backward(s)
+        features_2_3_backward(s)
+        features_2_2_backward(s)
+        features_2_1_backward(s)
+        features_2_0_backward(s)
+        features_1_2_backward(s)
+        features_1_1_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 56 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 528, 528] (NCHW) -> [n, 264, 264, 56]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 528, width: 528, kernel: 3, stride: 2,
+            padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.p, bias: s.f, outChannels: 56,
+            activation: .identity, output: s.t + 143852544 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 143852544 &* s.n, pixels: 69696 &* s.n, channels: 56,
+            gamma: s.p + 1520, beta: s.p + 1584, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 147755520 &* s.n, savedMean: s.f + 3456, savedInvStd: s.f + 3512, runningMean: s.p + 1648,
+            runningVar: s.p + 1712, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 264x264x56 -> 264x264x32, SE 56 -> 14 -> 56
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][56]
+        WeightPrep.depthwiseWeights(s.p + 1776, channels: 56, kernel: 3, into: s.f + 3680)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 264, 264, 56] -> [n, 264, 264, 56]
+        Kernels.depthwiseConv(input: s.t + 147755520 &* s.n, batch: s.n, height: 264, width: 264, channels: 56,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 3680, bias: s.f,
+            activation: .identity, output: s.t + 151658496 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 151658496 &* s.n, pixels: 69696 &* s.n, channels: 56,
+            gamma: s.p + 2288, beta: s.p + 2352, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 155561472 &* s.n, savedMean: s.f + 3568, savedInvStd: s.f + 3624, runningMean: s.p + 2416,
+            runningVar: s.p + 2480, pool: pool)
+        // features.1.0.block.1 squeeze-excitation 56 -> 14 -> 56 on [n, 264, 264, 56]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 155561472 &* s.n, output: s.t + 159464448 &* s.n,
+            batch: s.n, pixels: 69696, channels: 56, squeezeChannels: 14, reduceWeights: s.p + 2544,
+            reduceBias: s.p + 3328, activation: .silu, expandWeights: s.p + 3344, expandBias: s.p + 4128,
+            savedPooled: s.t + 404116880 &* s.n, savedHidden: s.t + 404118160 &* s.n,
+            savedScale: s.t + 404116944 &* s.n, pool: pool)
+        // features.1.0.block.2 project conv 1x1, [n, 264, 264, 56] -> [n, 264, 264, 32]
+        Kernels.pointwiseConv(input: s.t + 159464448 &* s.n, pixels: 69696 &* s.n, inChannels: 56, weights: s.p + 4192,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 173403648 &* s.n,
+            pool: pool)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 173403648 &* s.n, pixels: 69696 &* s.n, channels: 32,
+            gamma: s.p + 5984, beta: s.p + 6016, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 175633920 &* s.n, savedMean: s.f + 4688, savedInvStd: s.f + 4720, runningMean: s.p + 6048,
+            runningVar: s.p + 6080, pool: pool)
+    }
+
+    /// features.1.1 forward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
+    private func features_1_1_forward(_ s: TrainingStepContext) throws {
+        // features.1.1.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 6112, channels: 32, kernel: 3, into: s.f + 4816)
+        // features.1.1.block.0 depthwise 3x3/1, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        Kernels.depthwiseConv(input: s.t + 175633920 &* s.n, batch: s.n, height: 264, width: 264, channels: 32,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 4816, bias: s.f,
+            activation: .identity, output: s.t + 177864192 &* s.n, pool: pool)
+        // features.1.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 177864192 &* s.n, pixels: 69696 &* s.n, channels: 32,
+            gamma: s.p + 6400, beta: s.p + 6432, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 180094464 &* s.n, savedMean: s.f + 4752, savedInvStd: s.f + 4784, runningMean: s.p + 6464,
+            runningVar: s.p + 6496, pool: pool)
+        // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 180094464 &* s.n, output: s.t + 182324736 &* s.n,
+            batch: s.n, pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 6528,
+            reduceBias: s.p + 6784, activation: .silu, expandWeights: s.p + 6800, expandBias: s.p + 7056,
+            savedPooled: s.t + 404117840 &* s.n, savedHidden: s.t + 404118176 &* s.n,
+            savedScale: s.t + 404117872 &* s.n, pool: pool)
+        // features.1.1.block.2 project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        Kernels.pointwiseConv(input: s.t + 182324736 &* s.n, pixels: 69696 &* s.n, inChannels: 32, weights: s.p + 7088,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 184555008 &* s.n,
+            pool: pool)
+        // features.1.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 184555008 &* s.n, pixels: 69696 &* s.n, channels: 32,
+            gamma: s.p + 8112, beta: s.p + 8144, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+            savedMean: s.f + 5392, savedInvStd: s.f + 5424, runningMean: s.p + 8176, runningVar: s.p + 8208,
+            pool: pool)
+        // features.1.1 stochastic depth: keep each image's branch with probability 0.9955555555555555
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0044444444444444444,
+                into: s.t + 404118192 &* s.n, random: &random)
+        }
+        // features.1.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 175633920 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 404118192 &* s.n : nil, batch: s.n, perImage: 2230272,
+            output: s.t + 186785280 &* s.n, pool: pool)
+    }
+
+    /// features.1.2 forward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
+    private func features_1_2_forward(_ s: TrainingStepContext) throws {
+        // features.1.2.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 8240, channels: 32, kernel: 3, into: s.f + 5520)
+        // features.1.2.block.0 depthwise 3x3/1, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        Kernels.depthwiseConv(input: s.t + 186785280 &* s.n, batch: s.n, height: 264, width: 264, channels: 32,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 5520, bias: s.f,
+            activation: .identity, output: s.t + 189015552 &* s.n, pool: pool)
+        // features.1.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 189015552 &* s.n, pixels: 69696 &* s.n, channels: 32,
+            gamma: s.p + 8528, beta: s.p + 8560, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 191245824 &* s.n, savedMean: s.f + 5456, savedInvStd: s.f + 5488, runningMean: s.p + 8592,
+            runningVar: s.p + 8624, pool: pool)
+        // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 191245824 &* s.n, output: s.t + 193476096 &* s.n,
+            batch: s.n, pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8656,
+            reduceBias: s.p + 8912, activation: .silu, expandWeights: s.p + 8928, expandBias: s.p + 9184,
+            savedPooled: s.t + 404117904 &* s.n, savedHidden: s.t + 404118208 &* s.n,
+            savedScale: s.t + 404117936 &* s.n, pool: pool)
+        // features.1.2.block.2 project conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 32]
+        Kernels.pointwiseConv(input: s.t + 193476096 &* s.n, pixels: 69696 &* s.n, inChannels: 32, weights: s.p + 9216,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 195706368 &* s.n,
+            pool: pool)
+        // features.1.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 195706368 &* s.n, pixels: 69696 &* s.n, channels: 32,
+            gamma: s.p + 10240, beta: s.p + 10272, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+            savedMean: s.f + 6096, savedInvStd: s.f + 6128, runningMean: s.p + 10304, runningVar: s.p + 10336,
+            pool: pool)
+        // features.1.2 stochastic depth: keep each image's branch with probability 0.9911111111111112
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008888888888888889,
+                into: s.t + 404118224 &* s.n, random: &random)
+        }
+        // features.1.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 186785280 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 404118224 &* s.n : nil, batch: s.n, perImage: 2230272,
+            output: s.t + 197936640 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 264, 264, 32] -> [n, 264, 264, 192]
+        Kernels.pointwiseConv(input: s.t + 197936640 &* s.n, pixels: 69696 &* s.n, inChannels: 32,
+            weights: s.p + 10368, bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t,
+            pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 69696 &* s.n, channels: 192, gamma: s.p + 16512,
+            beta: s.p + 16704, eps: 0.001, momentum: 0.01, activation: .silu, output: s.t + 13381632 &* s.n,
+            savedMean: s.f + 6160, savedInvStd: s.f + 6352, runningMean: s.p + 16896, runningVar: s.p + 17088,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][192]
+        WeightPrep.depthwiseWeights(s.p + 17280, channels: 192, kernel: 3, into: s.f + 6928)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192]
+        Kernels.depthwiseConv(input: s.t + 13381632 &* s.n, batch: s.n, height: 264, width: 264, channels: 192,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 6928, bias: s.f,
+            activation: .identity, output: s.t + 163367424 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 163367424 &* s.n, pixels: 17424 &* s.n, channels: 192,
+            gamma: s.p + 19008, beta: s.p + 19200, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 166712832 &* s.n, savedMean: s.f + 6544, savedInvStd: s.f + 6736, runningMean: s.p + 19392,
+            runningVar: s.p + 19584, pool: pool)
+        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 132, 132, 192]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 166712832 &* s.n, output: s.t + 170058240 &* s.n,
+            batch: s.n, pixels: 17424, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 19776,
+            reduceBias: s.p + 21312, activation: .silu, expandWeights: s.p + 21328, expandBias: s.p + 22864,
+            savedPooled: s.t + 404116496 &* s.n, savedHidden: s.t + 404118240 &* s.n,
+            savedScale: s.t + 404116688 &* s.n, pool: pool)
+        // features.2.0.block.3 project conv 1x1, [n, 132, 132, 192] -> [n, 132, 132, 40]
+        Kernels.pointwiseConv(input: s.t + 170058240 &* s.n, pixels: 17424 &* s.n, inChannels: 192,
+            weights: s.p + 23056, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+            output: s.t + 347630112 &* s.n, pool: pool)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 347630112 &* s.n, pixels: 17424 &* s.n, channels: 40,
+            gamma: s.p + 30736, beta: s.p + 30784, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 348327072 &* s.n, savedMean: s.f + 10384, savedInvStd: s.f + 10424, runningMean: s.p + 30832,
+            runningVar: s.p + 30880, pool: pool)
+    }
+
+    /// features.2.1 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        Kernels.pointwiseConv(input: s.t + 348327072 &* s.n, pixels: 17424 &* s.n, inChannels: 40,
+            weights: s.p + 30928, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+            output: s.t + 26763264 &* s.n, pool: pool)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 26763264 &* s.n, pixels: 17424 &* s.n, channels: 240,
+            gamma: s.p + 40528, beta: s.p + 40768, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 30945024 &* s.n, savedMean: s.f + 10464, savedInvStd: s.f + 10704, runningMean: s.p + 41008,
+            runningVar: s.p + 41248, pool: pool)
+        // features.2.1.block.1 depthwise weights to the kernel layout [3][3][240]
+        WeightPrep.depthwiseWeights(s.p + 41488, channels: 240, kernel: 3, into: s.f + 11424)
+        // features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        Kernels.depthwiseConv(input: s.t + 30945024 &* s.n, batch: s.n, height: 132, width: 132, channels: 240,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 11424,
+            bias: s.f, activation: .identity, output: s.t + 35126784 &* s.n, pool: pool)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 35126784 &* s.n, pixels: 17424 &* s.n, channels: 240,
+            gamma: s.p + 43648, beta: s.p + 43888, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 39308544 &* s.n, savedMean: s.f + 10944, savedInvStd: s.f + 11184, runningMean: s.p + 44128,
+            runningVar: s.p + 44368, pool: pool)
+        // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 39308544 &* s.n, output: s.t + 43490304 &* s.n,
+            batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 44608,
+            reduceBias: s.p + 47008, activation: .silu, expandWeights: s.p + 47024, expandBias: s.p + 49424,
+            savedPooled: s.t + 404113616 &* s.n, savedHidden: s.t + 404118256 &* s.n,
+            savedScale: s.t + 404113856 &* s.n, pool: pool)
+        // features.2.1.block.3 project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        Kernels.pointwiseConv(input: s.t + 43490304 &* s.n, pixels: 17424 &* s.n, inChannels: 240,
+            weights: s.p + 49664, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+            output: s.t + 349024032 &* s.n, pool: pool)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 349024032 &* s.n, pixels: 17424 &* s.n, channels: 40,
+            gamma: s.p + 59264, beta: s.p + 59312, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 47672064 &* s.n, savedMean: s.f + 15744, savedInvStd: s.f + 15784, runningMean: s.p + 59360,
+            runningVar: s.p + 59408, pool: pool)
+        // features.2.1 stochastic depth: keep each image's branch with probability 0.9822222222222222
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.017777777777777778,
+                into: s.t + 404118272 &* s.n, random: &random)
+        }
+        // features.2.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 348327072 &* s.n, branch: s.t + 47672064 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118272 &* s.n : nil, batch: s.n, perImage: 696960,
+            output: s.t + 349720992 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_2_forward(_ s: TrainingStepContext) throws {
+        // features.2.2.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        Kernels.pointwiseConv(input: s.t + 349720992 &* s.n, pixels: 17424 &* s.n, inChannels: 40,
+            weights: s.p + 59456, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+            output: s.t + 47672064 &* s.n, pool: pool)
+        // features.2.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 47672064 &* s.n, pixels: 17424 &* s.n, channels: 240,
+            gamma: s.p + 69056, beta: s.p + 69296, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 51853824 &* s.n, savedMean: s.f + 15824, savedInvStd: s.f + 16064, runningMean: s.p + 69536,
+            runningVar: s.p + 69776, pool: pool)
+        // features.2.2.block.1 depthwise weights to the kernel layout [3][3][240]
+        WeightPrep.depthwiseWeights(s.p + 70016, channels: 240, kernel: 3, into: s.f + 16784)
+        // features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        Kernels.depthwiseConv(input: s.t + 51853824 &* s.n, batch: s.n, height: 132, width: 132, channels: 240,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 16784,
+            bias: s.f, activation: .identity, output: s.t + 56035584 &* s.n, pool: pool)
+        // features.2.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56035584 &* s.n, pixels: 17424 &* s.n, channels: 240,
+            gamma: s.p + 72176, beta: s.p + 72416, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 60217344 &* s.n, savedMean: s.f + 16304, savedInvStd: s.f + 16544, runningMean: s.p + 72656,
+            runningVar: s.p + 72896, pool: pool)
+        // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 60217344 &* s.n, output: s.t + 64399104 &* s.n,
+            batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 73136,
+            reduceBias: s.p + 75536, activation: .silu, expandWeights: s.p + 75552, expandBias: s.p + 77952,
+            savedPooled: s.t + 404114096 &* s.n, savedHidden: s.t + 404118288 &* s.n,
+            savedScale: s.t + 404114336 &* s.n, pool: pool)
+        // features.2.2.block.3 project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        Kernels.pointwiseConv(input: s.t + 64399104 &* s.n, pixels: 17424 &* s.n, inChannels: 240,
+            weights: s.p + 78192, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+            output: s.t + 350417952 &* s.n, pool: pool)
+        // features.2.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 350417952 &* s.n, pixels: 17424 &* s.n, channels: 40,
+            gamma: s.p + 87792, beta: s.p + 87840, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 68580864 &* s.n, savedMean: s.f + 21104, savedInvStd: s.f + 21144, runningMean: s.p + 87888,
+            runningVar: s.p + 87936, pool: pool)
+        // features.2.2 stochastic depth: keep each image's branch with probability 0.9777777777777777
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.022222222222222223,
+                into: s.t + 404118304 &* s.n, random: &random)
+        }
+        // features.2.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 349720992 &* s.n, branch: s.t + 68580864 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118304 &* s.n : nil, batch: s.n, perImage: 696960,
+            output: s.t + 351114912 &* s.n, pool: pool)
+    }
+
+    /// features.2.3 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_3_forward(_ s: TrainingStepContext) throws {
+        // features.2.3.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        Kernels.pointwiseConv(input: s.t + 351114912 &* s.n, pixels: 17424 &* s.n, inChannels: 40,
+            weights: s.p + 87984, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+            output: s.t + 68580864 &* s.n, pool: pool)
+        // features.2.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 68580864 &* s.n, pixels: 17424 &* s.n, channels: 240,
+            gamma: s.p + 97584, beta: s.p + 97824, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 72762624 &* s.n, savedMean: s.f + 21184, savedInvStd: s.f + 21424, runningMean: s.p + 98064,
+            runningVar: s.p + 98304, pool: pool)
+        // features.2.3.block.1 depthwise weights to the kernel layout [3][3][240]
+        WeightPrep.depthwiseWeights(s.p + 98544, channels: 240, kernel: 3, into: s.f + 22144)
+        // features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        Kernels.depthwiseConv(input: s.t + 72762624 &* s.n, batch: s.n, height: 132, width: 132, channels: 240,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 22144,
+            bias: s.f, activation: .identity, output: s.t + 76944384 &* s.n, pool: pool)
+        // features.2.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 76944384 &* s.n, pixels: 17424 &* s.n, channels: 240,
+            gamma: s.p + 100704, beta: s.p + 100944, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 81126144 &* s.n, savedMean: s.f + 21664, savedInvStd: s.f + 21904, runningMean: s.p + 101184,
+            runningVar: s.p + 101424, pool: pool)
+        // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 81126144 &* s.n, output: s.t + 85307904 &* s.n,
+            batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 101664,
+            reduceBias: s.p + 104064, activation: .silu, expandWeights: s.p + 104080, expandBias: s.p + 106480,
+            savedPooled: s.t + 404114576 &* s.n, savedHidden: s.t + 404118320 &* s.n,
+            savedScale: s.t + 404114816 &* s.n, pool: pool)
+        // features.2.3.block.3 project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        Kernels.pointwiseConv(input: s.t + 85307904 &* s.n, pixels: 17424 &* s.n, inChannels: 240,
+            weights: s.p + 106720, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+            output: s.t + 351811872 &* s.n, pool: pool)
+        // features.2.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 351811872 &* s.n, pixels: 17424 &* s.n, channels: 40,
+            gamma: s.p + 116320, beta: s.p + 116368, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 89489664 &* s.n, savedMean: s.f + 26464, savedInvStd: s.f + 26504, runningMean: s.p + 116416,
+            runningVar: s.p + 116464, pool: pool)
+        // features.2.3 stochastic depth: keep each image's branch with probability 0.9733333333333334
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026666666666666672,
+                into: s.t + 404118336 &* s.n, random: &random)
+        }
+        // features.2.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 351114912 &* s.n, branch: s.t + 89489664 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118336 &* s.n : nil, batch: s.n, perImage: 696960,
+            output: s.t + 352508832 &* s.n, pool: pool)
+    }
+
+    /// features.2.4 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_4_forward(_ s: TrainingStepContext) throws {
+        // features.2.4.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        Kernels.pointwiseConv(input: s.t + 352508832 &* s.n, pixels: 17424 &* s.n, inChannels: 40,
+            weights: s.p + 116512, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+            output: s.t + 89489664 &* s.n, pool: pool)
+        // features.2.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 89489664 &* s.n, pixels: 17424 &* s.n, channels: 240,
+            gamma: s.p + 126112, beta: s.p + 126352, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 93671424 &* s.n, savedMean: s.f + 26544, savedInvStd: s.f + 26784, runningMean: s.p + 126592,
+            runningVar: s.p + 126832, pool: pool)
+        // features.2.4.block.1 depthwise weights to the kernel layout [3][3][240]
+        WeightPrep.depthwiseWeights(s.p + 127072, channels: 240, kernel: 3, into: s.f + 27504)
+        // features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        Kernels.depthwiseConv(input: s.t + 93671424 &* s.n, batch: s.n, height: 132, width: 132, channels: 240,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 27504,
+            bias: s.f, activation: .identity, output: s.t + 97853184 &* s.n, pool: pool)
+        // features.2.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 97853184 &* s.n, pixels: 17424 &* s.n, channels: 240,
+            gamma: s.p + 129232, beta: s.p + 129472, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 102034944 &* s.n, savedMean: s.f + 27024, savedInvStd: s.f + 27264,
+            runningMean: s.p + 129712, runningVar: s.p + 129952, pool: pool)
+        // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 102034944 &* s.n, output: s.t + 106216704 &* s.n,
+            batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 130192,
+            reduceBias: s.p + 132592, activation: .silu, expandWeights: s.p + 132608, expandBias: s.p + 135008,
+            savedPooled: s.t + 404115056 &* s.n, savedHidden: s.t + 404118352 &* s.n,
+            savedScale: s.t + 404115296 &* s.n, pool: pool)
+        // features.2.4.block.3 project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        Kernels.pointwiseConv(input: s.t + 106216704 &* s.n, pixels: 17424 &* s.n, inChannels: 240,
+            weights: s.p + 135248, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+            output: s.t + 353205792 &* s.n, pool: pool)
+        // features.2.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 353205792 &* s.n, pixels: 17424 &* s.n, channels: 40,
+            gamma: s.p + 144848, beta: s.p + 144896, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 110398464 &* s.n, savedMean: s.f + 31824, savedInvStd: s.f + 31864,
+            runningMean: s.p + 144944, runningVar: s.p + 144992, pool: pool)
+        // features.2.4 stochastic depth: keep each image's branch with probability 0.9688888888888889
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.031111111111111114,
+                into: s.t + 404118368 &* s.n, random: &random)
+        }
+        // features.2.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 352508832 &* s.n, branch: s.t + 110398464 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118368 &* s.n : nil, batch: s.n, perImage: 696960,
+            output: s.t + 353902752 &* s.n, pool: pool)
+    }
+
+    /// features.2.5 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_5_forward(_ s: TrainingStepContext) throws {
+        // features.2.5.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        Kernels.pointwiseConv(input: s.t + 353902752 &* s.n, pixels: 17424 &* s.n, inChannels: 40,
+            weights: s.p + 145040, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+            output: s.t + 110398464 &* s.n, pool: pool)
+        // features.2.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 110398464 &* s.n, pixels: 17424 &* s.n, channels: 240,
+            gamma: s.p + 154640, beta: s.p + 154880, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 114580224 &* s.n, savedMean: s.f + 31904, savedInvStd: s.f + 32144,
+            runningMean: s.p + 155120, runningVar: s.p + 155360, pool: pool)
+        // features.2.5.block.1 depthwise weights to the kernel layout [3][3][240]
+        WeightPrep.depthwiseWeights(s.p + 155600, channels: 240, kernel: 3, into: s.f + 32864)
+        // features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
+        Kernels.depthwiseConv(input: s.t + 114580224 &* s.n, batch: s.n, height: 132, width: 132, channels: 240,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 32864,
+            bias: s.f, activation: .identity, output: s.t + 118761984 &* s.n, pool: pool)
+        // features.2.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 118761984 &* s.n, pixels: 17424 &* s.n, channels: 240,
+            gamma: s.p + 157760, beta: s.p + 158000, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 122943744 &* s.n, savedMean: s.f + 32384, savedInvStd: s.f + 32624,
+            runningMean: s.p + 158240, runningVar: s.p + 158480, pool: pool)
+        // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 122943744 &* s.n, output: s.t + 127125504 &* s.n,
+            batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 158720,
+            reduceBias: s.p + 161120, activation: .silu, expandWeights: s.p + 161136, expandBias: s.p + 163536,
+            savedPooled: s.t + 404115536 &* s.n, savedHidden: s.t + 404118384 &* s.n,
+            savedScale: s.t + 404115776 &* s.n, pool: pool)
+        // features.2.5.block.3 project conv 1x1, [n, 132, 132, 240] -> [n, 132, 132, 40]
+        Kernels.pointwiseConv(input: s.t + 127125504 &* s.n, pixels: 17424 &* s.n, inChannels: 240,
+            weights: s.p + 163776, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
+            output: s.t + 354599712 &* s.n, pool: pool)
+        // features.2.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 354599712 &* s.n, pixels: 17424 &* s.n, channels: 40,
+            gamma: s.p + 173376, beta: s.p + 173424, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 131307264 &* s.n, savedMean: s.f + 37184, savedInvStd: s.f + 37224,
+            runningMean: s.p + 173472, runningVar: s.p + 173520, pool: pool)
+        // features.2.5 stochastic depth: keep each image's branch with probability 0.9644444444444444
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.035555555555555556,
+                into: s.t + 404118400 &* s.n, random: &random)
+        }
+        // features.2.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 353902752 &* s.n, branch: s.t + 131307264 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118400 &* s.n : nil, batch: s.n, perImage: 696960,
+            output: s.t + 355296672 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 132x132x40 -> 66x66x72, SE 240 -> 10 -> 240
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 132, 132, 40] -> [n, 132, 132, 240]
+        Kernels.pointwiseConv(input: s.t + 355296672 &* s.n, pixels: 17424 &* s.n, inChannels: 40,
+            weights: s.p + 173568, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
+            output: s.t + 131307264 &* s.n, pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 131307264 &* s.n, pixels: 17424 &* s.n, channels: 240,
+            gamma: s.p + 183168, beta: s.p + 183408, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 135489024 &* s.n, savedMean: s.f + 37264, savedInvStd: s.f + 37504,
+            runningMean: s.p + 183648, runningVar: s.p + 183888, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][240]
+        WeightPrep.depthwiseWeights(s.p + 184128, channels: 240, kernel: 5, into: s.f + 38224)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240]
+        Kernels.depthwiseConv(input: s.t + 135489024 &* s.n, batch: s.n, height: 132, width: 132, channels: 240,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 38224, bias: s.f,
+            activation: .identity, output: s.t + 296870112 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 296870112 &* s.n, pixels: 4356 &* s.n, channels: 240,
+            gamma: s.p + 190128, beta: s.p + 190368, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 297915552 &* s.n, savedMean: s.f + 37744, savedInvStd: s.f + 37984,
+            runningMean: s.p + 190608, runningVar: s.p + 190848, pool: pool)
+        // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 66, 66, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 297915552 &* s.n, output: s.t + 298960992 &* s.n,
+            batch: s.n, pixels: 4356, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 191088,
+            reduceBias: s.p + 193488, activation: .silu, expandWeights: s.p + 193504, expandBias: s.p + 195904,
+            savedPooled: s.t + 404116016 &* s.n, savedHidden: s.t + 404118416 &* s.n,
+            savedScale: s.t + 404116256 &* s.n, pool: pool)
+        // features.3.0.block.3 project conv 1x1, [n, 66, 66, 240] -> [n, 66, 66, 72]
+        Kernels.pointwiseConv(input: s.t + 298960992 &* s.n, pixels: 4356 &* s.n, inChannels: 240,
+            weights: s.p + 196144, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+            output: s.t + 391571712 &* s.n, pool: pool)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 391571712 &* s.n, pixels: 4356 &* s.n, channels: 72,
+            gamma: s.p + 213424, beta: s.p + 213504, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 391885344 &* s.n, savedMean: s.f + 50224, savedInvStd: s.f + 50296,
+            runningMean: s.p + 213584, runningVar: s.p + 213664, pool: pool)
+    }
+
+    /// features.3.1 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
+    private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        Kernels.pointwiseConv(input: s.t + 391885344 &* s.n, pixels: 4356 &* s.n, inChannels: 72,
+            weights: s.p + 213744, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
+            output: s.t + 139670784 &* s.n, pool: pool)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 139670784 &* s.n, pixels: 4356 &* s.n, channels: 432,
+            gamma: s.p + 244848, beta: s.p + 245280, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 141552576 &* s.n, savedMean: s.f + 50368, savedInvStd: s.f + 50800,
+            runningMean: s.p + 245712, runningVar: s.p + 246144, pool: pool)
+        // features.3.1.block.1 depthwise weights to the kernel layout [5][5][432]
+        WeightPrep.depthwiseWeights(s.p + 246576, channels: 432, kernel: 5, into: s.f + 52096)
+        // features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        Kernels.depthwiseConv(input: s.t + 141552576 &* s.n, batch: s.n, height: 66, width: 66, channels: 432,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 52096, bias: s.f,
+            activation: .identity, output: s.t + 200166912 &* s.n, pool: pool)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 200166912 &* s.n, pixels: 4356 &* s.n, channels: 432,
+            gamma: s.p + 257376, beta: s.p + 257808, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 202048704 &* s.n, savedMean: s.f + 51232, savedInvStd: s.f + 51664,
+            runningMean: s.p + 258240, runningVar: s.p + 258672, pool: pool)
+        // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 202048704 &* s.n, output: s.t + 203930496 &* s.n,
+            batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 259104,
+            reduceBias: s.p + 266880, activation: .silu, expandWeights: s.p + 266912, expandBias: s.p + 274688,
+            savedPooled: s.t + 143852112 &* s.n, savedHidden: s.t + 404117968 &* s.n,
+            savedScale: s.t + 404108864 &* s.n, pool: pool)
+        // features.3.1.block.3 project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        Kernels.pointwiseConv(input: s.t + 203930496 &* s.n, pixels: 4356 &* s.n, inChannels: 432,
+            weights: s.p + 275120, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+            output: s.t + 392198976 &* s.n, pool: pool)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 392198976 &* s.n, pixels: 4356 &* s.n, channels: 72,
+            gamma: s.p + 306224, beta: s.p + 306304, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 73696, savedInvStd: s.f + 73768,
+            runningMean: s.p + 306384, runningVar: s.p + 306464, pool: pool)
+        // features.3.1 stochastic depth: keep each image's branch with probability 0.9555555555555556
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.044444444444444446,
+                into: s.t + 404118432 &* s.n, random: &random)
+        }
+        // features.3.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 391885344 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118432 &* s.n : nil, batch: s.n, perImage: 313632,
+            output: s.t + 392512608 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
+    private func features_3_2_forward(_ s: TrainingStepContext) throws {
+        // features.3.2.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        Kernels.pointwiseConv(input: s.t + 392512608 &* s.n, pixels: 4356 &* s.n, inChannels: 72,
+            weights: s.p + 306544, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
+            output: s.t + 205812288 &* s.n, pool: pool)
+        // features.3.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 205812288 &* s.n, pixels: 4356 &* s.n, channels: 432,
+            gamma: s.p + 337648, beta: s.p + 338080, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 207694080 &* s.n, savedMean: s.f + 73840, savedInvStd: s.f + 74272,
+            runningMean: s.p + 338512, runningVar: s.p + 338944, pool: pool)
+        // features.3.2.block.1 depthwise weights to the kernel layout [5][5][432]
+        WeightPrep.depthwiseWeights(s.p + 339376, channels: 432, kernel: 5, into: s.f + 75568)
+        // features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        Kernels.depthwiseConv(input: s.t + 207694080 &* s.n, batch: s.n, height: 66, width: 66, channels: 432,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 75568, bias: s.f,
+            activation: .identity, output: s.t + 209575872 &* s.n, pool: pool)
+        // features.3.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 209575872 &* s.n, pixels: 4356 &* s.n, channels: 432,
+            gamma: s.p + 350176, beta: s.p + 350608, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 211457664 &* s.n, savedMean: s.f + 74704, savedInvStd: s.f + 75136,
+            runningMean: s.p + 351040, runningVar: s.p + 351472, pool: pool)
+        // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 211457664 &* s.n, output: s.t + 213339456 &* s.n,
+            batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 351904,
+            reduceBias: s.p + 359680, activation: .silu, expandWeights: s.p + 359712, expandBias: s.p + 367488,
+            savedPooled: s.t + 404109296 &* s.n, savedHidden: s.t + 404118000 &* s.n,
+            savedScale: s.t + 404109728 &* s.n, pool: pool)
+        // features.3.2.block.3 project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        Kernels.pointwiseConv(input: s.t + 213339456 &* s.n, pixels: 4356 &* s.n, inChannels: 432,
+            weights: s.p + 367920, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+            output: s.t + 392826240 &* s.n, pool: pool)
+        // features.3.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 392826240 &* s.n, pixels: 4356 &* s.n, channels: 72,
+            gamma: s.p + 399024, beta: s.p + 399104, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 97168, savedInvStd: s.f + 97240,
+            runningMean: s.p + 399184, runningVar: s.p + 399264, pool: pool)
+        // features.3.2 stochastic depth: keep each image's branch with probability 0.9511111111111111
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04888888888888889,
+                into: s.t + 404118448 &* s.n, random: &random)
+        }
+        // features.3.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 392512608 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118448 &* s.n : nil, batch: s.n, perImage: 313632,
+            output: s.t + 393139872 &* s.n, pool: pool)
+    }
+
+    /// features.3.3 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
+    private func features_3_3_forward(_ s: TrainingStepContext) throws {
+        // features.3.3.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        Kernels.pointwiseConv(input: s.t + 393139872 &* s.n, pixels: 4356 &* s.n, inChannels: 72,
+            weights: s.p + 399344, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
+            output: s.t + 215221248 &* s.n, pool: pool)
+        // features.3.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 215221248 &* s.n, pixels: 4356 &* s.n, channels: 432,
+            gamma: s.p + 430448, beta: s.p + 430880, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 217103040 &* s.n, savedMean: s.f + 97312, savedInvStd: s.f + 97744,
+            runningMean: s.p + 431312, runningVar: s.p + 431744, pool: pool)
+        // features.3.3.block.1 depthwise weights to the kernel layout [5][5][432]
+        WeightPrep.depthwiseWeights(s.p + 432176, channels: 432, kernel: 5, into: s.f + 99040)
+        // features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        Kernels.depthwiseConv(input: s.t + 217103040 &* s.n, batch: s.n, height: 66, width: 66, channels: 432,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 99040, bias: s.f,
+            activation: .identity, output: s.t + 218984832 &* s.n, pool: pool)
+        // features.3.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 218984832 &* s.n, pixels: 4356 &* s.n, channels: 432,
+            gamma: s.p + 442976, beta: s.p + 443408, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 220866624 &* s.n, savedMean: s.f + 98176, savedInvStd: s.f + 98608,
+            runningMean: s.p + 443840, runningVar: s.p + 444272, pool: pool)
+        // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 220866624 &* s.n, output: s.t + 222748416 &* s.n,
+            batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 444704,
+            reduceBias: s.p + 452480, activation: .silu, expandWeights: s.p + 452512, expandBias: s.p + 460288,
+            savedPooled: s.t + 404110160 &* s.n, savedHidden: s.t + 404118032 &* s.n,
+            savedScale: s.t + 404110592 &* s.n, pool: pool)
+        // features.3.3.block.3 project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        Kernels.pointwiseConv(input: s.t + 222748416 &* s.n, pixels: 4356 &* s.n, inChannels: 432,
+            weights: s.p + 460720, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+            output: s.t + 393453504 &* s.n, pool: pool)
+        // features.3.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 393453504 &* s.n, pixels: 4356 &* s.n, channels: 72,
+            gamma: s.p + 491824, beta: s.p + 491904, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 120640, savedInvStd: s.f + 120712,
+            runningMean: s.p + 491984, runningVar: s.p + 492064, pool: pool)
+        // features.3.3 stochastic depth: keep each image's branch with probability 0.9466666666666667
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.053333333333333344,
+                into: s.t + 404118464 &* s.n, random: &random)
+        }
+        // features.3.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 393139872 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118464 &* s.n : nil, batch: s.n, perImage: 313632,
+            output: s.t + 393767136 &* s.n, pool: pool)
+    }
+
+    /// features.3.4 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
+    private func features_3_4_forward(_ s: TrainingStepContext) throws {
+        // features.3.4.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        Kernels.pointwiseConv(input: s.t + 393767136 &* s.n, pixels: 4356 &* s.n, inChannels: 72,
+            weights: s.p + 492144, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
+            output: s.t + 224630208 &* s.n, pool: pool)
+        // features.3.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 224630208 &* s.n, pixels: 4356 &* s.n, channels: 432,
+            gamma: s.p + 523248, beta: s.p + 523680, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 226512000 &* s.n, savedMean: s.f + 120784, savedInvStd: s.f + 121216,
+            runningMean: s.p + 524112, runningVar: s.p + 524544, pool: pool)
+        // features.3.4.block.1 depthwise weights to the kernel layout [5][5][432]
+        WeightPrep.depthwiseWeights(s.p + 524976, channels: 432, kernel: 5, into: s.f + 122512)
+        // features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        Kernels.depthwiseConv(input: s.t + 226512000 &* s.n, batch: s.n, height: 66, width: 66, channels: 432,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 122512, bias: s.f,
+            activation: .identity, output: s.t + 228393792 &* s.n, pool: pool)
+        // features.3.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 228393792 &* s.n, pixels: 4356 &* s.n, channels: 432,
+            gamma: s.p + 535776, beta: s.p + 536208, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 230275584 &* s.n, savedMean: s.f + 121648, savedInvStd: s.f + 122080,
+            runningMean: s.p + 536640, runningVar: s.p + 537072, pool: pool)
+        // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 230275584 &* s.n, output: s.t + 232157376 &* s.n,
+            batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 537504,
+            reduceBias: s.p + 545280, activation: .silu, expandWeights: s.p + 545312, expandBias: s.p + 553088,
+            savedPooled: s.t + 404111024 &* s.n, savedHidden: s.t + 404118064 &* s.n,
+            savedScale: s.t + 404111456 &* s.n, pool: pool)
+        // features.3.4.block.3 project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        Kernels.pointwiseConv(input: s.t + 232157376 &* s.n, pixels: 4356 &* s.n, inChannels: 432,
+            weights: s.p + 553520, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+            output: s.t + 394080768 &* s.n, pool: pool)
+        // features.3.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 394080768 &* s.n, pixels: 4356 &* s.n, channels: 72,
+            gamma: s.p + 584624, beta: s.p + 584704, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 144112, savedInvStd: s.f + 144184,
+            runningMean: s.p + 584784, runningVar: s.p + 584864, pool: pool)
+        // features.3.4 stochastic depth: keep each image's branch with probability 0.9422222222222222
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05777777777777778,
+                into: s.t + 404118480 &* s.n, random: &random)
+        }
+        // features.3.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 393767136 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118480 &* s.n : nil, batch: s.n, perImage: 313632,
+            output: s.t + 394394400 &* s.n, pool: pool)
+    }
+
+    /// features.3.5 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
+    private func features_3_5_forward(_ s: TrainingStepContext) throws {
+        // features.3.5.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        Kernels.pointwiseConv(input: s.t + 394394400 &* s.n, pixels: 4356 &* s.n, inChannels: 72,
+            weights: s.p + 584944, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
+            output: s.t + 234039168 &* s.n, pool: pool)
+        // features.3.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 234039168 &* s.n, pixels: 4356 &* s.n, channels: 432,
+            gamma: s.p + 616048, beta: s.p + 616480, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 235920960 &* s.n, savedMean: s.f + 144256, savedInvStd: s.f + 144688,
+            runningMean: s.p + 616912, runningVar: s.p + 617344, pool: pool)
+        // features.3.5.block.1 depthwise weights to the kernel layout [5][5][432]
+        WeightPrep.depthwiseWeights(s.p + 617776, channels: 432, kernel: 5, into: s.f + 145984)
+        // features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
+        Kernels.depthwiseConv(input: s.t + 235920960 &* s.n, batch: s.n, height: 66, width: 66, channels: 432,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 145984, bias: s.f,
+            activation: .identity, output: s.t + 237802752 &* s.n, pool: pool)
+        // features.3.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 237802752 &* s.n, pixels: 4356 &* s.n, channels: 432,
+            gamma: s.p + 628576, beta: s.p + 629008, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 239684544 &* s.n, savedMean: s.f + 145120, savedInvStd: s.f + 145552,
+            runningMean: s.p + 629440, runningVar: s.p + 629872, pool: pool)
+        // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 239684544 &* s.n, output: s.t + 241566336 &* s.n,
+            batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 630304,
+            reduceBias: s.p + 638080, activation: .silu, expandWeights: s.p + 638112, expandBias: s.p + 645888,
+            savedPooled: s.t + 404111888 &* s.n, savedHidden: s.t + 404118096 &* s.n,
+            savedScale: s.t + 404112320 &* s.n, pool: pool)
+        // features.3.5.block.3 project conv 1x1, [n, 66, 66, 432] -> [n, 66, 66, 72]
+        Kernels.pointwiseConv(input: s.t + 241566336 &* s.n, pixels: 4356 &* s.n, inChannels: 432,
+            weights: s.p + 646320, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+            output: s.t + 394708032 &* s.n, pool: pool)
+        // features.3.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 394708032 &* s.n, pixels: 4356 &* s.n, channels: 72,
+            gamma: s.p + 677424, beta: s.p + 677504, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 167584, savedInvStd: s.f + 167656,
+            runningMean: s.p + 677584, runningVar: s.p + 677664, pool: pool)
+        // features.3.5 stochastic depth: keep each image's branch with probability 0.9377777777777778
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06222222222222223,
+                into: s.t + 404118496 &* s.n, random: &random)
+        }
+        // features.3.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 394394400 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118496 &* s.n : nil, batch: s.n, perImage: 313632,
+            output: s.t + 395021664 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 66x66x72 -> 33x33x144, SE 432 -> 18 -> 432
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 66, 66, 72] -> [n, 66, 66, 432]
+        Kernels.pointwiseConv(input: s.t + 395021664 &* s.n, pixels: 4356 &* s.n, inChannels: 72,
+            weights: s.p + 677744, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
+            output: s.t + 243448128 &* s.n, pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 243448128 &* s.n, pixels: 4356 &* s.n, channels: 432,
+            gamma: s.p + 708848, beta: s.p + 709280, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 245329920 &* s.n, savedMean: s.f + 167728, savedInvStd: s.f + 168160,
+            runningMean: s.p + 709712, runningVar: s.p + 710144, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][432]
+        WeightPrep.depthwiseWeights(s.p + 710576, channels: 432, kernel: 3, into: s.f + 169456)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432]
+        Kernels.depthwiseConv(input: s.t + 245329920 &* s.n, batch: s.n, height: 66, width: 66, channels: 432,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 169456, bias: s.f,
+            activation: .identity, output: s.t + 389466768 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 389466768 &* s.n, pixels: 1089 &* s.n, channels: 432,
+            gamma: s.p + 714464, beta: s.p + 714896, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 389937216 &* s.n, savedMean: s.f + 168592, savedInvStd: s.f + 169024,
+            runningMean: s.p + 715328, runningVar: s.p + 715760, pool: pool)
+        // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 33, 33, 432]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 389937216 &* s.n, output: s.t + 390407664 &* s.n,
+            batch: s.n, pixels: 1089, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 716192,
+            reduceBias: s.p + 723968, activation: .silu, expandWeights: s.p + 724000, expandBias: s.p + 731776,
+            savedPooled: s.t + 404112752 &* s.n, savedHidden: s.t + 404118128 &* s.n,
+            savedScale: s.t + 404113184 &* s.n, pool: pool)
+        // features.4.0.block.3 project conv 1x1, [n, 33, 33, 432] -> [n, 33, 33, 144]
+        Kernels.pointwiseConv(input: s.t + 390407664 &* s.n, pixels: 1089 &* s.n, inChannels: 432,
+            weights: s.p + 732208, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+            output: s.t + 399486080 &* s.n, pool: pool)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 399486080 &* s.n, pixels: 1089 &* s.n, channels: 144,
+            gamma: s.p + 794416, beta: s.p + 794560, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 399642896 &* s.n, savedMean: s.f + 177232, savedInvStd: s.f + 177376,
+            runningMean: s.p + 794704, runningVar: s.p + 794848, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        Kernels.pointwiseConv(input: s.t + 399642896 &* s.n, pixels: 1089 &* s.n, inChannels: 144,
+            weights: s.p + 794992, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
+            output: s.t + 309994272 &* s.n, pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 309994272 &* s.n, pixels: 1089 &* s.n, channels: 864,
+            gamma: s.p + 919408, beta: s.p + 920272, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 310935168 &* s.n, savedMean: s.f + 177520, savedInvStd: s.f + 178384,
+            runningMean: s.p + 921136, runningVar: s.p + 922000, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][864]
+        WeightPrep.depthwiseWeights(s.p + 922864, channels: 864, kernel: 3, into: s.f + 180976)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        Kernels.depthwiseConv(input: s.t + 310935168 &* s.n, batch: s.n, height: 33, width: 33, channels: 864,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 180976, bias: s.f,
+            activation: .identity, output: s.t + 311876064 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 311876064 &* s.n, pixels: 1089 &* s.n, channels: 864,
+            gamma: s.p + 930640, beta: s.p + 931504, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 312816960 &* s.n, savedMean: s.f + 179248, savedInvStd: s.f + 180112,
+            runningMean: s.p + 932368, runningVar: s.p + 933232, pool: pool)
+        // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 312816960 &* s.n, output: s.t + 313757856 &* s.n,
+            batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 934096,
+            reduceBias: s.p + 965200, activation: .silu, expandWeights: s.p + 965248, expandBias: s.p + 996352,
+            savedPooled: s.t + 404095040 &* s.n, savedHidden: s.t + 404117456 &* s.n,
+            savedScale: s.t + 404095904 &* s.n, pool: pool)
+        // features.4.1.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        Kernels.pointwiseConv(input: s.t + 313757856 &* s.n, pixels: 1089 &* s.n, inChannels: 864,
+            weights: s.p + 997216, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+            output: s.t + 399799712 &* s.n, pool: pool)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 399799712 &* s.n, pixels: 1089 &* s.n, channels: 144,
+            gamma: s.p + 1121632, beta: s.p + 1121776, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 196528, savedInvStd: s.f + 196672,
+            runningMean: s.p + 1121920, runningVar: s.p + 1122064, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.9288888888888889
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07111111111111111,
+                into: s.t + 404118512 &* s.n, random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 399642896 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118512 &* s.n : nil, batch: s.n, perImage: 156816,
+            output: s.t + 399956528 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
+    private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        Kernels.pointwiseConv(input: s.t + 399956528 &* s.n, pixels: 1089 &* s.n, inChannels: 144,
+            weights: s.p + 1122208, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
+            output: s.t + 314698752 &* s.n, pool: pool)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 314698752 &* s.n, pixels: 1089 &* s.n, channels: 864,
+            gamma: s.p + 1246624, beta: s.p + 1247488, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 315639648 &* s.n, savedMean: s.f + 196816, savedInvStd: s.f + 197680,
+            runningMean: s.p + 1248352, runningVar: s.p + 1249216, pool: pool)
+        // features.4.2.block.1 depthwise weights to the kernel layout [3][3][864]
+        WeightPrep.depthwiseWeights(s.p + 1250080, channels: 864, kernel: 3, into: s.f + 200272)
+        // features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        Kernels.depthwiseConv(input: s.t + 315639648 &* s.n, batch: s.n, height: 33, width: 33, channels: 864,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 200272, bias: s.f,
+            activation: .identity, output: s.t + 316580544 &* s.n, pool: pool)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 316580544 &* s.n, pixels: 1089 &* s.n, channels: 864,
+            gamma: s.p + 1257856, beta: s.p + 1258720, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 317521440 &* s.n, savedMean: s.f + 198544, savedInvStd: s.f + 199408,
+            runningMean: s.p + 1259584, runningVar: s.p + 1260448, pool: pool)
+        // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 317521440 &* s.n, output: s.t + 318462336 &* s.n,
+            batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1261312,
+            reduceBias: s.p + 1292416, activation: .silu, expandWeights: s.p + 1292464, expandBias: s.p + 1323568,
+            savedPooled: s.t + 404096768 &* s.n, savedHidden: s.t + 404117504 &* s.n,
+            savedScale: s.t + 404097632 &* s.n, pool: pool)
+        // features.4.2.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        Kernels.pointwiseConv(input: s.t + 318462336 &* s.n, pixels: 1089 &* s.n, inChannels: 864,
+            weights: s.p + 1324432, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+            output: s.t + 400113344 &* s.n, pool: pool)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 400113344 &* s.n, pixels: 1089 &* s.n, channels: 144,
+            gamma: s.p + 1448848, beta: s.p + 1448992, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 215824, savedInvStd: s.f + 215968,
+            runningMean: s.p + 1449136, runningVar: s.p + 1449280, pool: pool)
+        // features.4.2 stochastic depth: keep each image's branch with probability 0.9244444444444444
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07555555555555557,
+                into: s.t + 404118528 &* s.n, random: &random)
+        }
+        // features.4.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 399956528 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118528 &* s.n : nil, batch: s.n, perImage: 156816,
+            output: s.t + 400270160 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
+    private func features_4_3_forward(_ s: TrainingStepContext) throws {
+        // features.4.3.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        Kernels.pointwiseConv(input: s.t + 400270160 &* s.n, pixels: 1089 &* s.n, inChannels: 144,
+            weights: s.p + 1449424, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
+            output: s.t + 319403232 &* s.n, pool: pool)
+        // features.4.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 319403232 &* s.n, pixels: 1089 &* s.n, channels: 864,
+            gamma: s.p + 1573840, beta: s.p + 1574704, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 320344128 &* s.n, savedMean: s.f + 216112, savedInvStd: s.f + 216976,
+            runningMean: s.p + 1575568, runningVar: s.p + 1576432, pool: pool)
+        // features.4.3.block.1 depthwise weights to the kernel layout [3][3][864]
+        WeightPrep.depthwiseWeights(s.p + 1577296, channels: 864, kernel: 3, into: s.f + 219568)
+        // features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        Kernels.depthwiseConv(input: s.t + 320344128 &* s.n, batch: s.n, height: 33, width: 33, channels: 864,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 219568, bias: s.f,
+            activation: .identity, output: s.t + 321285024 &* s.n, pool: pool)
+        // features.4.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 321285024 &* s.n, pixels: 1089 &* s.n, channels: 864,
+            gamma: s.p + 1585072, beta: s.p + 1585936, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 322225920 &* s.n, savedMean: s.f + 217840, savedInvStd: s.f + 218704,
+            runningMean: s.p + 1586800, runningVar: s.p + 1587664, pool: pool)
+        // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 322225920 &* s.n, output: s.t + 323166816 &* s.n,
+            batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1588528,
+            reduceBias: s.p + 1619632, activation: .silu, expandWeights: s.p + 1619680, expandBias: s.p + 1650784,
+            savedPooled: s.t + 404098496 &* s.n, savedHidden: s.t + 404117552 &* s.n,
+            savedScale: s.t + 404099360 &* s.n, pool: pool)
+        // features.4.3.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        Kernels.pointwiseConv(input: s.t + 323166816 &* s.n, pixels: 1089 &* s.n, inChannels: 864,
+            weights: s.p + 1651648, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+            output: s.t + 400426976 &* s.n, pool: pool)
+        // features.4.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 400426976 &* s.n, pixels: 1089 &* s.n, channels: 144,
+            gamma: s.p + 1776064, beta: s.p + 1776208, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 235120, savedInvStd: s.f + 235264,
+            runningMean: s.p + 1776352, runningVar: s.p + 1776496, pool: pool)
+        // features.4.3 stochastic depth: keep each image's branch with probability 0.92
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.t + 404118544 &* s.n,
+                random: &random)
+        }
+        // features.4.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 400270160 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118544 &* s.n : nil, batch: s.n, perImage: 156816,
+            output: s.t + 400583792 &* s.n, pool: pool)
+    }
+
+    /// features.4.4 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
+    private func features_4_4_forward(_ s: TrainingStepContext) throws {
+        // features.4.4.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        Kernels.pointwiseConv(input: s.t + 400583792 &* s.n, pixels: 1089 &* s.n, inChannels: 144,
+            weights: s.p + 1776640, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
+            output: s.t + 324107712 &* s.n, pool: pool)
+        // features.4.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 324107712 &* s.n, pixels: 1089 &* s.n, channels: 864,
+            gamma: s.p + 1901056, beta: s.p + 1901920, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 325048608 &* s.n, savedMean: s.f + 235408, savedInvStd: s.f + 236272,
+            runningMean: s.p + 1902784, runningVar: s.p + 1903648, pool: pool)
+        // features.4.4.block.1 depthwise weights to the kernel layout [3][3][864]
+        WeightPrep.depthwiseWeights(s.p + 1904512, channels: 864, kernel: 3, into: s.f + 238864)
+        // features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        Kernels.depthwiseConv(input: s.t + 325048608 &* s.n, batch: s.n, height: 33, width: 33, channels: 864,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 238864, bias: s.f,
+            activation: .identity, output: s.t + 325989504 &* s.n, pool: pool)
+        // features.4.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 325989504 &* s.n, pixels: 1089 &* s.n, channels: 864,
+            gamma: s.p + 1912288, beta: s.p + 1913152, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 326930400 &* s.n, savedMean: s.f + 237136, savedInvStd: s.f + 238000,
+            runningMean: s.p + 1914016, runningVar: s.p + 1914880, pool: pool)
+        // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 326930400 &* s.n, output: s.t + 327871296 &* s.n,
+            batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1915744,
+            reduceBias: s.p + 1946848, activation: .silu, expandWeights: s.p + 1946896, expandBias: s.p + 1978000,
+            savedPooled: s.t + 404100224 &* s.n, savedHidden: s.t + 404117600 &* s.n,
+            savedScale: s.t + 404101088 &* s.n, pool: pool)
+        // features.4.4.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        Kernels.pointwiseConv(input: s.t + 327871296 &* s.n, pixels: 1089 &* s.n, inChannels: 864,
+            weights: s.p + 1978864, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+            output: s.t + 400740608 &* s.n, pool: pool)
+        // features.4.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 400740608 &* s.n, pixels: 1089 &* s.n, channels: 144,
+            gamma: s.p + 2103280, beta: s.p + 2103424, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 254416, savedInvStd: s.f + 254560,
+            runningMean: s.p + 2103568, runningVar: s.p + 2103712, pool: pool)
+        // features.4.4 stochastic depth: keep each image's branch with probability 0.9155555555555556
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08444444444444445,
+                into: s.t + 404118560 &* s.n, random: &random)
+        }
+        // features.4.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 400583792 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118560 &* s.n : nil, batch: s.n, perImage: 156816,
+            output: s.t + 400897424 &* s.n, pool: pool)
+    }
+
+    /// features.4.5 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
+    private func features_4_5_forward(_ s: TrainingStepContext) throws {
+        // features.4.5.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        Kernels.pointwiseConv(input: s.t + 400897424 &* s.n, pixels: 1089 &* s.n, inChannels: 144,
+            weights: s.p + 2103856, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
+            output: s.t + 328812192 &* s.n, pool: pool)
+        // features.4.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 328812192 &* s.n, pixels: 1089 &* s.n, channels: 864,
+            gamma: s.p + 2228272, beta: s.p + 2229136, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 329753088 &* s.n, savedMean: s.f + 254704, savedInvStd: s.f + 255568,
+            runningMean: s.p + 2230000, runningVar: s.p + 2230864, pool: pool)
+        // features.4.5.block.1 depthwise weights to the kernel layout [3][3][864]
+        WeightPrep.depthwiseWeights(s.p + 2231728, channels: 864, kernel: 3, into: s.f + 258160)
+        // features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        Kernels.depthwiseConv(input: s.t + 329753088 &* s.n, batch: s.n, height: 33, width: 33, channels: 864,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 258160, bias: s.f,
+            activation: .identity, output: s.t + 330693984 &* s.n, pool: pool)
+        // features.4.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 330693984 &* s.n, pixels: 1089 &* s.n, channels: 864,
+            gamma: s.p + 2239504, beta: s.p + 2240368, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 331634880 &* s.n, savedMean: s.f + 256432, savedInvStd: s.f + 257296,
+            runningMean: s.p + 2241232, runningVar: s.p + 2242096, pool: pool)
+        // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 331634880 &* s.n, output: s.t + 332575776 &* s.n,
+            batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2242960,
+            reduceBias: s.p + 2274064, activation: .silu, expandWeights: s.p + 2274112, expandBias: s.p + 2305216,
+            savedPooled: s.t + 404101952 &* s.n, savedHidden: s.t + 404117648 &* s.n,
+            savedScale: s.t + 404102816 &* s.n, pool: pool)
+        // features.4.5.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        Kernels.pointwiseConv(input: s.t + 332575776 &* s.n, pixels: 1089 &* s.n, inChannels: 864,
+            weights: s.p + 2306080, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+            output: s.t + 401054240 &* s.n, pool: pool)
+        // features.4.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 401054240 &* s.n, pixels: 1089 &* s.n, channels: 144,
+            gamma: s.p + 2430496, beta: s.p + 2430640, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 273712, savedInvStd: s.f + 273856,
+            runningMean: s.p + 2430784, runningVar: s.p + 2430928, pool: pool)
+        // features.4.5 stochastic depth: keep each image's branch with probability 0.9111111111111111
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08888888888888889,
+                into: s.t + 404118576 &* s.n, random: &random)
+        }
+        // features.4.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 400897424 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118576 &* s.n : nil, batch: s.n, perImage: 156816,
+            output: s.t + 401211056 &* s.n, pool: pool)
+    }
+
+    /// features.4.6 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
+    private func features_4_6_forward(_ s: TrainingStepContext) throws {
+        // features.4.6.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        Kernels.pointwiseConv(input: s.t + 401211056 &* s.n, pixels: 1089 &* s.n, inChannels: 144,
+            weights: s.p + 2431072, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
+            output: s.t + 333516672 &* s.n, pool: pool)
+        // features.4.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 333516672 &* s.n, pixels: 1089 &* s.n, channels: 864,
+            gamma: s.p + 2555488, beta: s.p + 2556352, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 334457568 &* s.n, savedMean: s.f + 274000, savedInvStd: s.f + 274864,
+            runningMean: s.p + 2557216, runningVar: s.p + 2558080, pool: pool)
+        // features.4.6.block.1 depthwise weights to the kernel layout [3][3][864]
+        WeightPrep.depthwiseWeights(s.p + 2558944, channels: 864, kernel: 3, into: s.f + 277456)
+        // features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        Kernels.depthwiseConv(input: s.t + 334457568 &* s.n, batch: s.n, height: 33, width: 33, channels: 864,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 277456, bias: s.f,
+            activation: .identity, output: s.t + 335398464 &* s.n, pool: pool)
+        // features.4.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 335398464 &* s.n, pixels: 1089 &* s.n, channels: 864,
+            gamma: s.p + 2566720, beta: s.p + 2567584, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 336339360 &* s.n, savedMean: s.f + 275728, savedInvStd: s.f + 276592,
+            runningMean: s.p + 2568448, runningVar: s.p + 2569312, pool: pool)
+        // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 336339360 &* s.n, output: s.t + 337280256 &* s.n,
+            batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2570176,
+            reduceBias: s.p + 2601280, activation: .silu, expandWeights: s.p + 2601328, expandBias: s.p + 2632432,
+            savedPooled: s.t + 404103680 &* s.n, savedHidden: s.t + 404117696 &* s.n,
+            savedScale: s.t + 404104544 &* s.n, pool: pool)
+        // features.4.6.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        Kernels.pointwiseConv(input: s.t + 337280256 &* s.n, pixels: 1089 &* s.n, inChannels: 864,
+            weights: s.p + 2633296, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+            output: s.t + 401367872 &* s.n, pool: pool)
+        // features.4.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 401367872 &* s.n, pixels: 1089 &* s.n, channels: 144,
+            gamma: s.p + 2757712, beta: s.p + 2757856, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 293008, savedInvStd: s.f + 293152,
+            runningMean: s.p + 2758000, runningVar: s.p + 2758144, pool: pool)
+        // features.4.6 stochastic depth: keep each image's branch with probability 0.9066666666666666
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09333333333333334,
+                into: s.t + 404118592 &* s.n, random: &random)
+        }
+        // features.4.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 401211056 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118592 &* s.n : nil, batch: s.n, perImage: 156816,
+            output: s.t + 401524688 &* s.n, pool: pool)
+    }
+
+    /// features.4.7 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
+    private func features_4_7_forward(_ s: TrainingStepContext) throws {
+        // features.4.7.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        Kernels.pointwiseConv(input: s.t + 401524688 &* s.n, pixels: 1089 &* s.n, inChannels: 144,
+            weights: s.p + 2758288, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
+            output: s.t + 338221152 &* s.n, pool: pool)
+        // features.4.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 338221152 &* s.n, pixels: 1089 &* s.n, channels: 864,
+            gamma: s.p + 2882704, beta: s.p + 2883568, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 339162048 &* s.n, savedMean: s.f + 293296, savedInvStd: s.f + 294160,
+            runningMean: s.p + 2884432, runningVar: s.p + 2885296, pool: pool)
+        // features.4.7.block.1 depthwise weights to the kernel layout [3][3][864]
+        WeightPrep.depthwiseWeights(s.p + 2886160, channels: 864, kernel: 3, into: s.f + 296752)
+        // features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        Kernels.depthwiseConv(input: s.t + 339162048 &* s.n, batch: s.n, height: 33, width: 33, channels: 864,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 296752, bias: s.f,
+            activation: .identity, output: s.t + 340102944 &* s.n, pool: pool)
+        // features.4.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 340102944 &* s.n, pixels: 1089 &* s.n, channels: 864,
+            gamma: s.p + 2893936, beta: s.p + 2894800, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 341043840 &* s.n, savedMean: s.f + 295024, savedInvStd: s.f + 295888,
+            runningMean: s.p + 2895664, runningVar: s.p + 2896528, pool: pool)
+        // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 341043840 &* s.n, output: s.t + 341984736 &* s.n,
+            batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2897392,
+            reduceBias: s.p + 2928496, activation: .silu, expandWeights: s.p + 2928544, expandBias: s.p + 2959648,
+            savedPooled: s.t + 404105408 &* s.n, savedHidden: s.t + 404117744 &* s.n,
+            savedScale: s.t + 404106272 &* s.n, pool: pool)
+        // features.4.7.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 144]
+        Kernels.pointwiseConv(input: s.t + 341984736 &* s.n, pixels: 1089 &* s.n, inChannels: 864,
+            weights: s.p + 2960512, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
+            output: s.t + 401681504 &* s.n, pool: pool)
+        // features.4.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 401681504 &* s.n, pixels: 1089 &* s.n, channels: 144,
+            gamma: s.p + 3084928, beta: s.p + 3085072, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 312304, savedInvStd: s.f + 312448,
+            runningMean: s.p + 3085216, runningVar: s.p + 3085360, pool: pool)
+        // features.4.7 stochastic depth: keep each image's branch with probability 0.9022222222222223
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09777777777777778,
+                into: s.t + 404118608 &* s.n, random: &random)
+        }
+        // features.4.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 401524688 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118608 &* s.n : nil, batch: s.n, perImage: 156816,
+            output: s.t + 401838320 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 33x33x144 -> 33x33x200, SE 864 -> 36 -> 864
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 864]
+        Kernels.pointwiseConv(input: s.t + 401838320 &* s.n, pixels: 1089 &* s.n, inChannels: 144,
+            weights: s.p + 3085504, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
+            output: s.t + 342925632 &* s.n, pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 342925632 &* s.n, pixels: 1089 &* s.n, channels: 864,
+            gamma: s.p + 3209920, beta: s.p + 3210784, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 343866528 &* s.n, savedMean: s.f + 312592, savedInvStd: s.f + 313456,
+            runningMean: s.p + 3211648, runningVar: s.p + 3212512, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][864]
+        WeightPrep.depthwiseWeights(s.p + 3213376, channels: 864, kernel: 5, into: s.f + 316048)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
+        Kernels.depthwiseConv(input: s.t + 343866528 &* s.n, batch: s.n, height: 33, width: 33, channels: 864,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 316048, bias: s.f,
+            activation: .identity, output: s.t + 344807424 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 344807424 &* s.n, pixels: 1089 &* s.n, channels: 864,
+            gamma: s.p + 3234976, beta: s.p + 3235840, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 345748320 &* s.n, savedMean: s.f + 314320, savedInvStd: s.f + 315184,
+            runningMean: s.p + 3236704, runningVar: s.p + 3237568, pool: pool)
+        // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 345748320 &* s.n, output: s.t + 346689216 &* s.n,
+            batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 3238432,
+            reduceBias: s.p + 3269536, activation: .silu, expandWeights: s.p + 3269584, expandBias: s.p + 3300688,
+            savedPooled: s.t + 404107136 &* s.n, savedHidden: s.t + 404117792 &* s.n,
+            savedScale: s.t + 404108000 &* s.n, pool: pool)
+        // features.5.0.block.3 project conv 1x1, [n, 33, 33, 864] -> [n, 33, 33, 200]
+        Kernels.pointwiseConv(input: s.t + 346689216 &* s.n, pixels: 1089 &* s.n, inChannels: 864,
+            weights: s.p + 3301552, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
+            output: s.t + 395335296 &* s.n, pool: pool)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 395335296 &* s.n, pixels: 1089 &* s.n, channels: 200,
+            gamma: s.p + 3474352, beta: s.p + 3474560, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 395553104 &* s.n, savedMean: s.f + 359248, savedInvStd: s.f + 359448,
+            runningMean: s.p + 3474768, runningVar: s.p + 3474976, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        Kernels.pointwiseConv(input: s.t + 395553104 &* s.n, pixels: 1089 &* s.n, inChannels: 200,
+            weights: s.p + 3475184, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
+            output: s.t + 247211712 &* s.n, pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 247211712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+            gamma: s.p + 3715184, beta: s.p + 3716384, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 248518512 &* s.n, savedMean: s.f + 359648, savedInvStd: s.f + 360848,
+            runningMean: s.p + 3717584, runningVar: s.p + 3718784, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1200]
+        WeightPrep.depthwiseWeights(s.p + 3719984, channels: 1200, kernel: 5, into: s.f + 364448)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        Kernels.depthwiseConv(input: s.t + 248518512 &* s.n, batch: s.n, height: 33, width: 33, channels: 1200,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 364448, bias: s.f,
+            activation: .identity, output: s.t + 249825312 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 249825312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+            gamma: s.p + 3749984, beta: s.p + 3751184, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 251132112 &* s.n, savedMean: s.f + 362048, savedInvStd: s.f + 363248,
+            runningMean: s.p + 3752384, runningVar: s.p + 3753584, pool: pool)
+        // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 251132112 &* s.n, output: s.t + 252438912 &* s.n,
+            batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 3754784,
+            reduceBias: s.p + 3814784, activation: .silu, expandWeights: s.p + 3814848, expandBias: s.p + 3874848,
+            savedPooled: s.t + 143847312 &* s.n, savedHidden: s.t + 404117008 &* s.n,
+            savedScale: s.t + 143848512 &* s.n, pool: pool)
+        // features.5.1.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        Kernels.pointwiseConv(input: s.t + 252438912 &* s.n, pixels: 1089 &* s.n, inChannels: 1200,
+            weights: s.p + 3876048, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
+            output: s.t + 395770912 &* s.n, pool: pool)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 395770912 &* s.n, pixels: 1089 &* s.n, channels: 200,
+            gamma: s.p + 4116048, beta: s.p + 4116256, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 424448, savedInvStd: s.f + 424648,
+            runningMean: s.p + 4116464, runningVar: s.p + 4116672, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.8933333333333333
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10666666666666669,
+                into: s.t + 404118624 &* s.n, random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 395553104 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118624 &* s.n : nil, batch: s.n, perImage: 217800,
+            output: s.t + 395988720 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
+    private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        Kernels.pointwiseConv(input: s.t + 395988720 &* s.n, pixels: 1089 &* s.n, inChannels: 200,
+            weights: s.p + 4116880, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
+            output: s.t + 253745712 &* s.n, pool: pool)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 253745712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+            gamma: s.p + 4356880, beta: s.p + 4358080, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 255052512 &* s.n, savedMean: s.f + 424848, savedInvStd: s.f + 426048,
+            runningMean: s.p + 4359280, runningVar: s.p + 4360480, pool: pool)
+        // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1200]
+        WeightPrep.depthwiseWeights(s.p + 4361680, channels: 1200, kernel: 5, into: s.f + 429648)
+        // features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        Kernels.depthwiseConv(input: s.t + 255052512 &* s.n, batch: s.n, height: 33, width: 33, channels: 1200,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 429648, bias: s.f,
+            activation: .identity, output: s.t + 256359312 &* s.n, pool: pool)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 256359312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+            gamma: s.p + 4391680, beta: s.p + 4392880, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 257666112 &* s.n, savedMean: s.f + 427248, savedInvStd: s.f + 428448,
+            runningMean: s.p + 4394080, runningVar: s.p + 4395280, pool: pool)
+        // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 257666112 &* s.n, output: s.t + 258972912 &* s.n,
+            batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 4396480,
+            reduceBias: s.p + 4456480, activation: .silu, expandWeights: s.p + 4456544, expandBias: s.p + 4516544,
+            savedPooled: s.t + 143849712 &* s.n, savedHidden: s.t + 404117072 &* s.n,
+            savedScale: s.t + 143850912 &* s.n, pool: pool)
+        // features.5.2.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        Kernels.pointwiseConv(input: s.t + 258972912 &* s.n, pixels: 1089 &* s.n, inChannels: 1200,
+            weights: s.p + 4517744, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
+            output: s.t + 396206528 &* s.n, pool: pool)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 396206528 &* s.n, pixels: 1089 &* s.n, channels: 200,
+            gamma: s.p + 4757744, beta: s.p + 4757952, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 489648, savedInvStd: s.f + 489848,
+            runningMean: s.p + 4758160, runningVar: s.p + 4758368, pool: pool)
+        // features.5.2 stochastic depth: keep each image's branch with probability 0.8888888888888888
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1111111111111111,
+                into: s.t + 404118640 &* s.n, random: &random)
+        }
+        // features.5.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 395988720 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118640 &* s.n : nil, batch: s.n, perImage: 217800,
+            output: s.t + 396424336 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
+    private func features_5_3_forward(_ s: TrainingStepContext) throws {
+        // features.5.3.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        Kernels.pointwiseConv(input: s.t + 396424336 &* s.n, pixels: 1089 &* s.n, inChannels: 200,
+            weights: s.p + 4758576, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
+            output: s.t + 260279712 &* s.n, pool: pool)
+        // features.5.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 260279712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+            gamma: s.p + 4998576, beta: s.p + 4999776, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 261586512 &* s.n, savedMean: s.f + 490048, savedInvStd: s.f + 491248,
+            runningMean: s.p + 5000976, runningVar: s.p + 5002176, pool: pool)
+        // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1200]
+        WeightPrep.depthwiseWeights(s.p + 5003376, channels: 1200, kernel: 5, into: s.f + 494848)
+        // features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        Kernels.depthwiseConv(input: s.t + 261586512 &* s.n, batch: s.n, height: 33, width: 33, channels: 1200,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 494848, bias: s.f,
+            activation: .identity, output: s.t + 262893312 &* s.n, pool: pool)
+        // features.5.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 262893312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+            gamma: s.p + 5033376, beta: s.p + 5034576, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 264200112 &* s.n, savedMean: s.f + 492448, savedInvStd: s.f + 493648,
+            runningMean: s.p + 5035776, runningVar: s.p + 5036976, pool: pool)
+        // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 264200112 &* s.n, output: s.t + 265506912 &* s.n,
+            batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5038176,
+            reduceBias: s.p + 5098176, activation: .silu, expandWeights: s.p + 5098240, expandBias: s.p + 5158240,
+            savedPooled: s.t + 404083040 &* s.n, savedHidden: s.t + 404117136 &* s.n,
+            savedScale: s.t + 404084240 &* s.n, pool: pool)
+        // features.5.3.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        Kernels.pointwiseConv(input: s.t + 265506912 &* s.n, pixels: 1089 &* s.n, inChannels: 1200,
+            weights: s.p + 5159440, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
+            output: s.t + 396642144 &* s.n, pool: pool)
+        // features.5.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 396642144 &* s.n, pixels: 1089 &* s.n, channels: 200,
+            gamma: s.p + 5399440, beta: s.p + 5399648, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 554848, savedInvStd: s.f + 555048,
+            runningMean: s.p + 5399856, runningVar: s.p + 5400064, pool: pool)
+        // features.5.3 stochastic depth: keep each image's branch with probability 0.8844444444444445
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11555555555555556,
+                into: s.t + 404118656 &* s.n, random: &random)
+        }
+        // features.5.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 396424336 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118656 &* s.n : nil, batch: s.n, perImage: 217800,
+            output: s.t + 396859952 &* s.n, pool: pool)
+    }
+
+    /// features.5.4 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
+    private func features_5_4_forward(_ s: TrainingStepContext) throws {
+        // features.5.4.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        Kernels.pointwiseConv(input: s.t + 396859952 &* s.n, pixels: 1089 &* s.n, inChannels: 200,
+            weights: s.p + 5400272, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
+            output: s.t + 266813712 &* s.n, pool: pool)
+        // features.5.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 266813712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+            gamma: s.p + 5640272, beta: s.p + 5641472, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 268120512 &* s.n, savedMean: s.f + 555248, savedInvStd: s.f + 556448,
+            runningMean: s.p + 5642672, runningVar: s.p + 5643872, pool: pool)
+        // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1200]
+        WeightPrep.depthwiseWeights(s.p + 5645072, channels: 1200, kernel: 5, into: s.f + 560048)
+        // features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        Kernels.depthwiseConv(input: s.t + 268120512 &* s.n, batch: s.n, height: 33, width: 33, channels: 1200,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 560048, bias: s.f,
+            activation: .identity, output: s.t + 269427312 &* s.n, pool: pool)
+        // features.5.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 269427312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+            gamma: s.p + 5675072, beta: s.p + 5676272, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 270734112 &* s.n, savedMean: s.f + 557648, savedInvStd: s.f + 558848,
+            runningMean: s.p + 5677472, runningVar: s.p + 5678672, pool: pool)
+        // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 270734112 &* s.n, output: s.t + 272040912 &* s.n,
+            batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5679872,
+            reduceBias: s.p + 5739872, activation: .silu, expandWeights: s.p + 5739936, expandBias: s.p + 5799936,
+            savedPooled: s.t + 404085440 &* s.n, savedHidden: s.t + 404117200 &* s.n,
+            savedScale: s.t + 404086640 &* s.n, pool: pool)
+        // features.5.4.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        Kernels.pointwiseConv(input: s.t + 272040912 &* s.n, pixels: 1089 &* s.n, inChannels: 1200,
+            weights: s.p + 5801136, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
+            output: s.t + 397077760 &* s.n, pool: pool)
+        // features.5.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 397077760 &* s.n, pixels: 1089 &* s.n, channels: 200,
+            gamma: s.p + 6041136, beta: s.p + 6041344, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 620048, savedInvStd: s.f + 620248,
+            runningMean: s.p + 6041552, runningVar: s.p + 6041760, pool: pool)
+        // features.5.4 stochastic depth: keep each image's branch with probability 0.88
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000001,
+                into: s.t + 404118672 &* s.n, random: &random)
+        }
+        // features.5.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 396859952 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118672 &* s.n : nil, batch: s.n, perImage: 217800,
+            output: s.t + 397295568 &* s.n, pool: pool)
+    }
+
+    /// features.5.5 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
+    private func features_5_5_forward(_ s: TrainingStepContext) throws {
+        // features.5.5.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        Kernels.pointwiseConv(input: s.t + 397295568 &* s.n, pixels: 1089 &* s.n, inChannels: 200,
+            weights: s.p + 6041968, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
+            output: s.t + 273347712 &* s.n, pool: pool)
+        // features.5.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 273347712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+            gamma: s.p + 6281968, beta: s.p + 6283168, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 274654512 &* s.n, savedMean: s.f + 620448, savedInvStd: s.f + 621648,
+            runningMean: s.p + 6284368, runningVar: s.p + 6285568, pool: pool)
+        // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1200]
+        WeightPrep.depthwiseWeights(s.p + 6286768, channels: 1200, kernel: 5, into: s.f + 625248)
+        // features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        Kernels.depthwiseConv(input: s.t + 274654512 &* s.n, batch: s.n, height: 33, width: 33, channels: 1200,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 625248, bias: s.f,
+            activation: .identity, output: s.t + 275961312 &* s.n, pool: pool)
+        // features.5.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 275961312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+            gamma: s.p + 6316768, beta: s.p + 6317968, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 277268112 &* s.n, savedMean: s.f + 622848, savedInvStd: s.f + 624048,
+            runningMean: s.p + 6319168, runningVar: s.p + 6320368, pool: pool)
+        // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 277268112 &* s.n, output: s.t + 278574912 &* s.n,
+            batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6321568,
+            reduceBias: s.p + 6381568, activation: .silu, expandWeights: s.p + 6381632, expandBias: s.p + 6441632,
+            savedPooled: s.t + 404087840 &* s.n, savedHidden: s.t + 404117264 &* s.n,
+            savedScale: s.t + 404089040 &* s.n, pool: pool)
+        // features.5.5.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        Kernels.pointwiseConv(input: s.t + 278574912 &* s.n, pixels: 1089 &* s.n, inChannels: 1200,
+            weights: s.p + 6442832, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
+            output: s.t + 397513376 &* s.n, pool: pool)
+        // features.5.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 397513376 &* s.n, pixels: 1089 &* s.n, channels: 200,
+            gamma: s.p + 6682832, beta: s.p + 6683040, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 685248, savedInvStd: s.f + 685448,
+            runningMean: s.p + 6683248, runningVar: s.p + 6683456, pool: pool)
+        // features.5.5 stochastic depth: keep each image's branch with probability 0.8755555555555555
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12444444444444445,
+                into: s.t + 404118688 &* s.n, random: &random)
+        }
+        // features.5.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 397295568 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118688 &* s.n : nil, batch: s.n, perImage: 217800,
+            output: s.t + 397731184 &* s.n, pool: pool)
+    }
+
+    /// features.5.6 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
+    private func features_5_6_forward(_ s: TrainingStepContext) throws {
+        // features.5.6.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        Kernels.pointwiseConv(input: s.t + 397731184 &* s.n, pixels: 1089 &* s.n, inChannels: 200,
+            weights: s.p + 6683664, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
+            output: s.t + 279881712 &* s.n, pool: pool)
+        // features.5.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 279881712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+            gamma: s.p + 6923664, beta: s.p + 6924864, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 281188512 &* s.n, savedMean: s.f + 685648, savedInvStd: s.f + 686848,
+            runningMean: s.p + 6926064, runningVar: s.p + 6927264, pool: pool)
+        // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1200]
+        WeightPrep.depthwiseWeights(s.p + 6928464, channels: 1200, kernel: 5, into: s.f + 690448)
+        // features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        Kernels.depthwiseConv(input: s.t + 281188512 &* s.n, batch: s.n, height: 33, width: 33, channels: 1200,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 690448, bias: s.f,
+            activation: .identity, output: s.t + 282495312 &* s.n, pool: pool)
+        // features.5.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 282495312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+            gamma: s.p + 6958464, beta: s.p + 6959664, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 283802112 &* s.n, savedMean: s.f + 688048, savedInvStd: s.f + 689248,
+            runningMean: s.p + 6960864, runningVar: s.p + 6962064, pool: pool)
+        // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 283802112 &* s.n, output: s.t + 285108912 &* s.n,
+            batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6963264,
+            reduceBias: s.p + 7023264, activation: .silu, expandWeights: s.p + 7023328, expandBias: s.p + 7083328,
+            savedPooled: s.t + 404090240 &* s.n, savedHidden: s.t + 404117328 &* s.n,
+            savedScale: s.t + 404091440 &* s.n, pool: pool)
+        // features.5.6.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        Kernels.pointwiseConv(input: s.t + 285108912 &* s.n, pixels: 1089 &* s.n, inChannels: 1200,
+            weights: s.p + 7084528, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
+            output: s.t + 397948992 &* s.n, pool: pool)
+        // features.5.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 397948992 &* s.n, pixels: 1089 &* s.n, channels: 200,
+            gamma: s.p + 7324528, beta: s.p + 7324736, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 750448, savedInvStd: s.f + 750648,
+            runningMean: s.p + 7324944, runningVar: s.p + 7325152, pool: pool)
+        // features.5.6 stochastic depth: keep each image's branch with probability 0.8711111111111111
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12888888888888891,
+                into: s.t + 404118704 &* s.n, random: &random)
+        }
+        // features.5.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 397731184 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118704 &* s.n : nil, batch: s.n, perImage: 217800,
+            output: s.t + 398166800 &* s.n, pool: pool)
+    }
+
+    /// features.5.7 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
+    private func features_5_7_forward(_ s: TrainingStepContext) throws {
+        // features.5.7.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        Kernels.pointwiseConv(input: s.t + 398166800 &* s.n, pixels: 1089 &* s.n, inChannels: 200,
+            weights: s.p + 7325360, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
+            output: s.t + 286415712 &* s.n, pool: pool)
+        // features.5.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 286415712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+            gamma: s.p + 7565360, beta: s.p + 7566560, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 287722512 &* s.n, savedMean: s.f + 750848, savedInvStd: s.f + 752048,
+            runningMean: s.p + 7567760, runningVar: s.p + 7568960, pool: pool)
+        // features.5.7.block.1 depthwise weights to the kernel layout [5][5][1200]
+        WeightPrep.depthwiseWeights(s.p + 7570160, channels: 1200, kernel: 5, into: s.f + 755648)
+        // features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
+        Kernels.depthwiseConv(input: s.t + 287722512 &* s.n, batch: s.n, height: 33, width: 33, channels: 1200,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 755648, bias: s.f,
+            activation: .identity, output: s.t + 289029312 &* s.n, pool: pool)
+        // features.5.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 289029312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+            gamma: s.p + 7600160, beta: s.p + 7601360, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 290336112 &* s.n, savedMean: s.f + 753248, savedInvStd: s.f + 754448,
+            runningMean: s.p + 7602560, runningVar: s.p + 7603760, pool: pool)
+        // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 290336112 &* s.n, output: s.t + 291642912 &* s.n,
+            batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 7604960,
+            reduceBias: s.p + 7664960, activation: .silu, expandWeights: s.p + 7665024, expandBias: s.p + 7725024,
+            savedPooled: s.t + 404092640 &* s.n, savedHidden: s.t + 404117392 &* s.n,
+            savedScale: s.t + 404093840 &* s.n, pool: pool)
+        // features.5.7.block.3 project conv 1x1, [n, 33, 33, 1200] -> [n, 33, 33, 200]
+        Kernels.pointwiseConv(input: s.t + 291642912 &* s.n, pixels: 1089 &* s.n, inChannels: 1200,
+            weights: s.p + 7726224, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
+            output: s.t + 398384608 &* s.n, pool: pool)
+        // features.5.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 398384608 &* s.n, pixels: 1089 &* s.n, channels: 200,
+            gamma: s.p + 7966224, beta: s.p + 7966432, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 143434368 &* s.n, savedMean: s.f + 815648, savedInvStd: s.f + 815848,
+            runningMean: s.p + 7966640, runningVar: s.p + 7966848, pool: pool)
+        // features.5.7 stochastic depth: keep each image's branch with probability 0.8666666666666667
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333,
+                into: s.t + 404118720 &* s.n, random: &random)
+        }
+        // features.5.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 398166800 &* s.n, branch: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118720 &* s.n : nil, batch: s.n, perImage: 217800,
+            output: s.t + 398602416 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 33x33x200 -> 17x17x344, SE 1200 -> 50 -> 1200
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 33, 33, 200] -> [n, 33, 33, 1200]
+        Kernels.pointwiseConv(input: s.t + 398602416 &* s.n, pixels: 1089 &* s.n, inChannels: 200,
+            weights: s.p + 7967056, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
+            output: s.t + 292949712 &* s.n, pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 292949712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+            gamma: s.p + 8207056, beta: s.p + 8208256, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 294256512 &* s.n, savedMean: s.f + 816048, savedInvStd: s.f + 817248,
+            runningMean: s.p + 8209456, runningVar: s.p + 8210656, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1200]
+        WeightPrep.depthwiseWeights(s.p + 8211856, channels: 1200, kernel: 5, into: s.f + 820848)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200]
+        Kernels.depthwiseConv(input: s.t + 294256512 &* s.n, batch: s.n, height: 33, width: 33, channels: 1200,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 820848, bias: s.f,
+            activation: .identity, output: s.t + 143434368 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 143434368 &* s.n, pixels: 289 &* s.n, channels: 1200,
+            gamma: s.p + 8241856, beta: s.p + 8243056, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 390878112 &* s.n, savedMean: s.f + 818448, savedInvStd: s.f + 819648,
+            runningMean: s.p + 8244256, runningVar: s.p + 8245456, pool: pool)
+        // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 17, 17, 1200]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 390878112 &* s.n, output: s.t + 391224912 &* s.n,
+            batch: s.n, pixels: 289, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 8246656,
+            reduceBias: s.p + 8306656, activation: .silu, expandWeights: s.p + 8306720, expandBias: s.p + 8366720,
+            savedPooled: s.t + 296855728 &* s.n, savedHidden: s.t + 296859184 &* s.n,
+            savedScale: s.t + 296856928 &* s.n, pool: pool)
+        // features.6.0.block.3 project conv 1x1, [n, 17, 17, 1200] -> [n, 17, 17, 344]
+        Kernels.pointwiseConv(input: s.t + 391224912 &* s.n, pixels: 289 &* s.n, inChannels: 1200,
+            weights: s.p + 8367920, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 296756304 &* s.n, pool: pool)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 296756304 &* s.n, pixels: 289 &* s.n, channels: 344,
+            gamma: s.p + 8780720, beta: s.p + 8781072, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 401995136 &* s.n, savedMean: s.f + 880848, savedInvStd: s.f + 881192,
+            runningMean: s.p + 8781424, runningVar: s.p + 8781776, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        Kernels.pointwiseConv(input: s.t + 401995136 &* s.n, pixels: 289 &* s.n, inChannels: 344,
+            weights: s.p + 8782128, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 356659488 &* s.n, pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 356659488 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 9492144, beta: s.p + 9494208, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 357255984 &* s.n, savedMean: s.f + 881536, savedInvStd: s.f + 883600,
+            runningMean: s.p + 9496272, runningVar: s.p + 9498336, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][2064]
+        WeightPrep.depthwiseWeights(s.p + 9500400, channels: 2064, kernel: 5, into: s.f + 889792)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        Kernels.depthwiseConv(input: s.t + 357255984 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 889792, bias: s.f,
+            activation: .identity, output: s.t + 357852480 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 357852480 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 9552000, beta: s.p + 9554064, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 358448976 &* s.n, savedMean: s.f + 885664, savedInvStd: s.f + 887728,
+            runningMean: s.p + 9556128, runningVar: s.p + 9558192, pool: pool)
+        // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 358448976 &* s.n, output: s.t + 359045472 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 9560256,
+            reduceBias: s.p + 9737760, activation: .silu, expandWeights: s.p + 9737856, expandBias: s.p + 9915360,
+            savedPooled: s.t + 143801904 &* s.n, savedHidden: s.t + 296858128 &* s.n,
+            savedScale: s.t + 143803968 &* s.n, pool: pool)
+        // features.6.1.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        Kernels.pointwiseConv(input: s.t + 359045472 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
+            weights: s.p + 9917424, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 402094560 &* s.n, pool: pool)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 402094560 &* s.n, pixels: 289 &* s.n, channels: 344,
+            gamma: s.p + 10627440, beta: s.p + 10627792, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 295563312 &* s.n, savedMean: s.f + 992992, savedInvStd: s.f + 993336,
+            runningMean: s.p + 10628144, runningVar: s.p + 10628496, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.8577777777777778
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14222222222222222,
+                into: s.t + 296859248 &* s.n, random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 401995136 &* s.n, branch: s.t + 295563312 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859248 &* s.n : nil, batch: s.n, perImage: 99416,
+            output: s.t + 402193984 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        Kernels.pointwiseConv(input: s.t + 402193984 &* s.n, pixels: 289 &* s.n, inChannels: 344,
+            weights: s.p + 10628848, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 359641968 &* s.n, pool: pool)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 359641968 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 11338864, beta: s.p + 11340928, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 360238464 &* s.n, savedMean: s.f + 993680, savedInvStd: s.f + 995744,
+            runningMean: s.p + 11342992, runningVar: s.p + 11345056, pool: pool)
+        // features.6.2.block.1 depthwise weights to the kernel layout [5][5][2064]
+        WeightPrep.depthwiseWeights(s.p + 11347120, channels: 2064, kernel: 5, into: s.f + 1001936)
+        // features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        Kernels.depthwiseConv(input: s.t + 360238464 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1001936,
+            bias: s.f, activation: .identity, output: s.t + 360834960 &* s.n, pool: pool)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 360834960 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 11398720, beta: s.p + 11400784, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 361431456 &* s.n, savedMean: s.f + 997808, savedInvStd: s.f + 999872,
+            runningMean: s.p + 11402848, runningVar: s.p + 11404912, pool: pool)
+        // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 361431456 &* s.n, output: s.t + 362027952 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 11406976,
+            reduceBias: s.p + 11584480, activation: .silu, expandWeights: s.p + 11584576, expandBias: s.p + 11762080,
+            savedPooled: s.t + 143806032 &* s.n, savedHidden: s.t + 296858224 &* s.n,
+            savedScale: s.t + 143808096 &* s.n, pool: pool)
+        // features.6.2.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        Kernels.pointwiseConv(input: s.t + 362027952 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
+            weights: s.p + 11764144, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 402293408 &* s.n, pool: pool)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 402293408 &* s.n, pixels: 289 &* s.n, channels: 344,
+            gamma: s.p + 12474160, beta: s.p + 12474512, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 295563312 &* s.n, savedMean: s.f + 1105136, savedInvStd: s.f + 1105480,
+            runningMean: s.p + 12474864, runningVar: s.p + 12475216, pool: pool)
+        // features.6.2 stochastic depth: keep each image's branch with probability 0.8533333333333333
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14666666666666667,
+                into: s.t + 296859264 &* s.n, random: &random)
+        }
+        // features.6.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 402193984 &* s.n, branch: s.t + 295563312 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859264 &* s.n : nil, batch: s.n, perImage: 99416,
+            output: s.t + 402392832 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        Kernels.pointwiseConv(input: s.t + 402392832 &* s.n, pixels: 289 &* s.n, inChannels: 344,
+            weights: s.p + 12475568, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 362624448 &* s.n, pool: pool)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 362624448 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 13185584, beta: s.p + 13187648, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 363220944 &* s.n, savedMean: s.f + 1105824, savedInvStd: s.f + 1107888,
+            runningMean: s.p + 13189712, runningVar: s.p + 13191776, pool: pool)
+        // features.6.3.block.1 depthwise weights to the kernel layout [5][5][2064]
+        WeightPrep.depthwiseWeights(s.p + 13193840, channels: 2064, kernel: 5, into: s.f + 1114080)
+        // features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        Kernels.depthwiseConv(input: s.t + 363220944 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1114080,
+            bias: s.f, activation: .identity, output: s.t + 363817440 &* s.n, pool: pool)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 363817440 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 13245440, beta: s.p + 13247504, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 364413936 &* s.n, savedMean: s.f + 1109952, savedInvStd: s.f + 1112016,
+            runningMean: s.p + 13249568, runningVar: s.p + 13251632, pool: pool)
+        // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 364413936 &* s.n, output: s.t + 365010432 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 13253696,
+            reduceBias: s.p + 13431200, activation: .silu, expandWeights: s.p + 13431296, expandBias: s.p + 13608800,
+            savedPooled: s.t + 143810160 &* s.n, savedHidden: s.t + 296858320 &* s.n,
+            savedScale: s.t + 143812224 &* s.n, pool: pool)
+        // features.6.3.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        Kernels.pointwiseConv(input: s.t + 365010432 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
+            weights: s.p + 13610864, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 402492256 &* s.n, pool: pool)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 402492256 &* s.n, pixels: 289 &* s.n, channels: 344,
+            gamma: s.p + 14320880, beta: s.p + 14321232, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 295563312 &* s.n, savedMean: s.f + 1217280, savedInvStd: s.f + 1217624,
+            runningMean: s.p + 14321584, runningVar: s.p + 14321936, pool: pool)
+        // features.6.3 stochastic depth: keep each image's branch with probability 0.8488888888888888
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15111111111111114,
+                into: s.t + 296859280 &* s.n, random: &random)
+        }
+        // features.6.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 402392832 &* s.n, branch: s.t + 295563312 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859280 &* s.n : nil, batch: s.n, perImage: 99416,
+            output: s.t + 402591680 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_4_forward(_ s: TrainingStepContext) throws {
+        // features.6.4.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        Kernels.pointwiseConv(input: s.t + 402591680 &* s.n, pixels: 289 &* s.n, inChannels: 344,
+            weights: s.p + 14322288, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 365606928 &* s.n, pool: pool)
+        // features.6.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 365606928 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 15032304, beta: s.p + 15034368, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 366203424 &* s.n, savedMean: s.f + 1217968, savedInvStd: s.f + 1220032,
+            runningMean: s.p + 15036432, runningVar: s.p + 15038496, pool: pool)
+        // features.6.4.block.1 depthwise weights to the kernel layout [5][5][2064]
+        WeightPrep.depthwiseWeights(s.p + 15040560, channels: 2064, kernel: 5, into: s.f + 1226224)
+        // features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        Kernels.depthwiseConv(input: s.t + 366203424 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1226224,
+            bias: s.f, activation: .identity, output: s.t + 366799920 &* s.n, pool: pool)
+        // features.6.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 366799920 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 15092160, beta: s.p + 15094224, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 367396416 &* s.n, savedMean: s.f + 1222096, savedInvStd: s.f + 1224160,
+            runningMean: s.p + 15096288, runningVar: s.p + 15098352, pool: pool)
+        // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 367396416 &* s.n, output: s.t + 367992912 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15100416,
+            reduceBias: s.p + 15277920, activation: .silu, expandWeights: s.p + 15278016, expandBias: s.p + 15455520,
+            savedPooled: s.t + 143814288 &* s.n, savedHidden: s.t + 296858416 &* s.n,
+            savedScale: s.t + 143816352 &* s.n, pool: pool)
+        // features.6.4.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        Kernels.pointwiseConv(input: s.t + 367992912 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
+            weights: s.p + 15457584, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 402691104 &* s.n, pool: pool)
+        // features.6.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 402691104 &* s.n, pixels: 289 &* s.n, channels: 344,
+            gamma: s.p + 16167600, beta: s.p + 16167952, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 295563312 &* s.n, savedMean: s.f + 1329424, savedInvStd: s.f + 1329768,
+            runningMean: s.p + 16168304, runningVar: s.p + 16168656, pool: pool)
+        // features.6.4 stochastic depth: keep each image's branch with probability 0.8444444444444444
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15555555555555556,
+                into: s.t + 296859296 &* s.n, random: &random)
+        }
+        // features.6.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 402591680 &* s.n, branch: s.t + 295563312 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859296 &* s.n : nil, batch: s.n, perImage: 99416,
+            output: s.t + 402790528 &* s.n, pool: pool)
+    }
+
+    /// features.6.5 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_5_forward(_ s: TrainingStepContext) throws {
+        // features.6.5.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        Kernels.pointwiseConv(input: s.t + 402790528 &* s.n, pixels: 289 &* s.n, inChannels: 344,
+            weights: s.p + 16169008, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 368589408 &* s.n, pool: pool)
+        // features.6.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 368589408 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 16879024, beta: s.p + 16881088, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 369185904 &* s.n, savedMean: s.f + 1330112, savedInvStd: s.f + 1332176,
+            runningMean: s.p + 16883152, runningVar: s.p + 16885216, pool: pool)
+        // features.6.5.block.1 depthwise weights to the kernel layout [5][5][2064]
+        WeightPrep.depthwiseWeights(s.p + 16887280, channels: 2064, kernel: 5, into: s.f + 1338368)
+        // features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        Kernels.depthwiseConv(input: s.t + 369185904 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1338368,
+            bias: s.f, activation: .identity, output: s.t + 369782400 &* s.n, pool: pool)
+        // features.6.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 369782400 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 16938880, beta: s.p + 16940944, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 370378896 &* s.n, savedMean: s.f + 1334240, savedInvStd: s.f + 1336304,
+            runningMean: s.p + 16943008, runningVar: s.p + 16945072, pool: pool)
+        // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 370378896 &* s.n, output: s.t + 370975392 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 16947136,
+            reduceBias: s.p + 17124640, activation: .silu, expandWeights: s.p + 17124736, expandBias: s.p + 17302240,
+            savedPooled: s.t + 143818416 &* s.n, savedHidden: s.t + 296858512 &* s.n,
+            savedScale: s.t + 143820480 &* s.n, pool: pool)
+        // features.6.5.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        Kernels.pointwiseConv(input: s.t + 370975392 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
+            weights: s.p + 17304304, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 402889952 &* s.n, pool: pool)
+        // features.6.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 402889952 &* s.n, pixels: 289 &* s.n, channels: 344,
+            gamma: s.p + 18014320, beta: s.p + 18014672, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 295563312 &* s.n, savedMean: s.f + 1441568, savedInvStd: s.f + 1441912,
+            runningMean: s.p + 18015024, runningVar: s.p + 18015376, pool: pool)
+        // features.6.5 stochastic depth: keep each image's branch with probability 0.84
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.t + 296859312 &* s.n,
+                random: &random)
+        }
+        // features.6.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 402790528 &* s.n, branch: s.t + 295563312 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859312 &* s.n : nil, batch: s.n, perImage: 99416,
+            output: s.t + 402989376 &* s.n, pool: pool)
+    }
+
+    /// features.6.6 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_6_forward(_ s: TrainingStepContext) throws {
+        // features.6.6.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        Kernels.pointwiseConv(input: s.t + 402989376 &* s.n, pixels: 289 &* s.n, inChannels: 344,
+            weights: s.p + 18015728, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 371571888 &* s.n, pool: pool)
+        // features.6.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 371571888 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 18725744, beta: s.p + 18727808, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 372168384 &* s.n, savedMean: s.f + 1442256, savedInvStd: s.f + 1444320,
+            runningMean: s.p + 18729872, runningVar: s.p + 18731936, pool: pool)
+        // features.6.6.block.1 depthwise weights to the kernel layout [5][5][2064]
+        WeightPrep.depthwiseWeights(s.p + 18734000, channels: 2064, kernel: 5, into: s.f + 1450512)
+        // features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        Kernels.depthwiseConv(input: s.t + 372168384 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1450512,
+            bias: s.f, activation: .identity, output: s.t + 372764880 &* s.n, pool: pool)
+        // features.6.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 372764880 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 18785600, beta: s.p + 18787664, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 373361376 &* s.n, savedMean: s.f + 1446384, savedInvStd: s.f + 1448448,
+            runningMean: s.p + 18789728, runningVar: s.p + 18791792, pool: pool)
+        // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 373361376 &* s.n, output: s.t + 373957872 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 18793856,
+            reduceBias: s.p + 18971360, activation: .silu, expandWeights: s.p + 18971456, expandBias: s.p + 19148960,
+            savedPooled: s.t + 143822544 &* s.n, savedHidden: s.t + 296858608 &* s.n,
+            savedScale: s.t + 143824608 &* s.n, pool: pool)
+        // features.6.6.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        Kernels.pointwiseConv(input: s.t + 373957872 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
+            weights: s.p + 19151024, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 403088800 &* s.n, pool: pool)
+        // features.6.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 403088800 &* s.n, pixels: 289 &* s.n, channels: 344,
+            gamma: s.p + 19861040, beta: s.p + 19861392, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 295563312 &* s.n, savedMean: s.f + 1553712, savedInvStd: s.f + 1554056,
+            runningMean: s.p + 19861744, runningVar: s.p + 19862096, pool: pool)
+        // features.6.6 stochastic depth: keep each image's branch with probability 0.8355555555555556
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16444444444444445,
+                into: s.t + 296859328 &* s.n, random: &random)
+        }
+        // features.6.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 402989376 &* s.n, branch: s.t + 295563312 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859328 &* s.n : nil, batch: s.n, perImage: 99416,
+            output: s.t + 403188224 &* s.n, pool: pool)
+    }
+
+    /// features.6.7 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_7_forward(_ s: TrainingStepContext) throws {
+        // features.6.7.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        Kernels.pointwiseConv(input: s.t + 403188224 &* s.n, pixels: 289 &* s.n, inChannels: 344,
+            weights: s.p + 19862448, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 374554368 &* s.n, pool: pool)
+        // features.6.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 374554368 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 20572464, beta: s.p + 20574528, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 375150864 &* s.n, savedMean: s.f + 1554400, savedInvStd: s.f + 1556464,
+            runningMean: s.p + 20576592, runningVar: s.p + 20578656, pool: pool)
+        // features.6.7.block.1 depthwise weights to the kernel layout [5][5][2064]
+        WeightPrep.depthwiseWeights(s.p + 20580720, channels: 2064, kernel: 5, into: s.f + 1562656)
+        // features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        Kernels.depthwiseConv(input: s.t + 375150864 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1562656,
+            bias: s.f, activation: .identity, output: s.t + 375747360 &* s.n, pool: pool)
+        // features.6.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 375747360 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 20632320, beta: s.p + 20634384, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 376343856 &* s.n, savedMean: s.f + 1558528, savedInvStd: s.f + 1560592,
+            runningMean: s.p + 20636448, runningVar: s.p + 20638512, pool: pool)
+        // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 376343856 &* s.n, output: s.t + 376940352 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 20640576,
+            reduceBias: s.p + 20818080, activation: .silu, expandWeights: s.p + 20818176, expandBias: s.p + 20995680,
+            savedPooled: s.t + 143826672 &* s.n, savedHidden: s.t + 296858704 &* s.n,
+            savedScale: s.t + 143828736 &* s.n, pool: pool)
+        // features.6.7.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        Kernels.pointwiseConv(input: s.t + 376940352 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
+            weights: s.p + 20997744, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 403287648 &* s.n, pool: pool)
+        // features.6.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 403287648 &* s.n, pixels: 289 &* s.n, channels: 344,
+            gamma: s.p + 21707760, beta: s.p + 21708112, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 295563312 &* s.n, savedMean: s.f + 1665856, savedInvStd: s.f + 1666200,
+            runningMean: s.p + 21708464, runningVar: s.p + 21708816, pool: pool)
+        // features.6.7 stochastic depth: keep each image's branch with probability 0.8311111111111111
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1688888888888889,
+                into: s.t + 296859344 &* s.n, random: &random)
+        }
+        // features.6.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 403188224 &* s.n, branch: s.t + 295563312 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859344 &* s.n : nil, batch: s.n, perImage: 99416,
+            output: s.t + 403387072 &* s.n, pool: pool)
+    }
+
+    /// features.6.8 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_8_forward(_ s: TrainingStepContext) throws {
+        // features.6.8.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        Kernels.pointwiseConv(input: s.t + 403387072 &* s.n, pixels: 289 &* s.n, inChannels: 344,
+            weights: s.p + 21709168, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 377536848 &* s.n, pool: pool)
+        // features.6.8.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 377536848 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 22419184, beta: s.p + 22421248, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 378133344 &* s.n, savedMean: s.f + 1666544, savedInvStd: s.f + 1668608,
+            runningMean: s.p + 22423312, runningVar: s.p + 22425376, pool: pool)
+        // features.6.8.block.1 depthwise weights to the kernel layout [5][5][2064]
+        WeightPrep.depthwiseWeights(s.p + 22427440, channels: 2064, kernel: 5, into: s.f + 1674800)
+        // features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        Kernels.depthwiseConv(input: s.t + 378133344 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1674800,
+            bias: s.f, activation: .identity, output: s.t + 378729840 &* s.n, pool: pool)
+        // features.6.8.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 378729840 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 22479040, beta: s.p + 22481104, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 379326336 &* s.n, savedMean: s.f + 1670672, savedInvStd: s.f + 1672736,
+            runningMean: s.p + 22483168, runningVar: s.p + 22485232, pool: pool)
+        // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 379326336 &* s.n, output: s.t + 379922832 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 22487296,
+            reduceBias: s.p + 22664800, activation: .silu, expandWeights: s.p + 22664896, expandBias: s.p + 22842400,
+            savedPooled: s.t + 143830800 &* s.n, savedHidden: s.t + 296858800 &* s.n,
+            savedScale: s.t + 143832864 &* s.n, pool: pool)
+        // features.6.8.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        Kernels.pointwiseConv(input: s.t + 379922832 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
+            weights: s.p + 22844464, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 403486496 &* s.n, pool: pool)
+        // features.6.8.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 403486496 &* s.n, pixels: 289 &* s.n, channels: 344,
+            gamma: s.p + 23554480, beta: s.p + 23554832, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 295563312 &* s.n, savedMean: s.f + 1778000, savedInvStd: s.f + 1778344,
+            runningMean: s.p + 23555184, runningVar: s.p + 23555536, pool: pool)
+        // features.6.8 stochastic depth: keep each image's branch with probability 0.8266666666666667
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17333333333333334,
+                into: s.t + 296859360 &* s.n, random: &random)
+        }
+        // features.6.8 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 403387072 &* s.n, branch: s.t + 295563312 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859360 &* s.n : nil, batch: s.n, perImage: 99416,
+            output: s.t + 403585920 &* s.n, pool: pool)
+    }
+
+    /// features.6.9 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_9_forward(_ s: TrainingStepContext) throws {
+        // features.6.9.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        Kernels.pointwiseConv(input: s.t + 403585920 &* s.n, pixels: 289 &* s.n, inChannels: 344,
+            weights: s.p + 23555888, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 380519328 &* s.n, pool: pool)
+        // features.6.9.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 380519328 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 24265904, beta: s.p + 24267968, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 381115824 &* s.n, savedMean: s.f + 1778688, savedInvStd: s.f + 1780752,
+            runningMean: s.p + 24270032, runningVar: s.p + 24272096, pool: pool)
+        // features.6.9.block.1 depthwise weights to the kernel layout [5][5][2064]
+        WeightPrep.depthwiseWeights(s.p + 24274160, channels: 2064, kernel: 5, into: s.f + 1786944)
+        // features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        Kernels.depthwiseConv(input: s.t + 381115824 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1786944,
+            bias: s.f, activation: .identity, output: s.t + 381712320 &* s.n, pool: pool)
+        // features.6.9.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 381712320 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 24325760, beta: s.p + 24327824, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 382308816 &* s.n, savedMean: s.f + 1782816, savedInvStd: s.f + 1784880,
+            runningMean: s.p + 24329888, runningVar: s.p + 24331952, pool: pool)
+        // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 382308816 &* s.n, output: s.t + 382905312 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24334016,
+            reduceBias: s.p + 24511520, activation: .silu, expandWeights: s.p + 24511616, expandBias: s.p + 24689120,
+            savedPooled: s.t + 143834928 &* s.n, savedHidden: s.t + 296858896 &* s.n,
+            savedScale: s.t + 143836992 &* s.n, pool: pool)
+        // features.6.9.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        Kernels.pointwiseConv(input: s.t + 382905312 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
+            weights: s.p + 24691184, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 403685344 &* s.n, pool: pool)
+        // features.6.9.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 403685344 &* s.n, pixels: 289 &* s.n, channels: 344,
+            gamma: s.p + 25401200, beta: s.p + 25401552, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 295563312 &* s.n, savedMean: s.f + 1890144, savedInvStd: s.f + 1890488,
+            runningMean: s.p + 25401904, runningVar: s.p + 25402256, pool: pool)
+        // features.6.9 stochastic depth: keep each image's branch with probability 0.8222222222222222
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17777777777777778,
+                into: s.t + 296859376 &* s.n, random: &random)
+        }
+        // features.6.9 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 403585920 &* s.n, branch: s.t + 295563312 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859376 &* s.n : nil, batch: s.n, perImage: 99416,
+            output: s.t + 403784768 &* s.n, pool: pool)
+    }
+
+    /// features.6.10 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_10_forward(_ s: TrainingStepContext) throws {
+        // features.6.10.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        Kernels.pointwiseConv(input: s.t + 403784768 &* s.n, pixels: 289 &* s.n, inChannels: 344,
+            weights: s.p + 25402608, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 383501808 &* s.n, pool: pool)
+        // features.6.10.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 383501808 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 26112624, beta: s.p + 26114688, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 384098304 &* s.n, savedMean: s.f + 1890832, savedInvStd: s.f + 1892896,
+            runningMean: s.p + 26116752, runningVar: s.p + 26118816, pool: pool)
+        // features.6.10.block.1 depthwise weights to the kernel layout [5][5][2064]
+        WeightPrep.depthwiseWeights(s.p + 26120880, channels: 2064, kernel: 5, into: s.f + 1899088)
+        // features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        Kernels.depthwiseConv(input: s.t + 384098304 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1899088,
+            bias: s.f, activation: .identity, output: s.t + 384694800 &* s.n, pool: pool)
+        // features.6.10.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 384694800 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 26172480, beta: s.p + 26174544, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 385291296 &* s.n, savedMean: s.f + 1894960, savedInvStd: s.f + 1897024,
+            runningMean: s.p + 26176608, runningVar: s.p + 26178672, pool: pool)
+        // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 385291296 &* s.n, output: s.t + 385887792 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26180736,
+            reduceBias: s.p + 26358240, activation: .silu, expandWeights: s.p + 26358336, expandBias: s.p + 26535840,
+            savedPooled: s.t + 143839056 &* s.n, savedHidden: s.t + 296858992 &* s.n,
+            savedScale: s.t + 143841120 &* s.n, pool: pool)
+        // features.6.10.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 344]
+        Kernels.pointwiseConv(input: s.t + 385887792 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
+            weights: s.p + 26537904, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 403884192 &* s.n, pool: pool)
+        // features.6.10.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 403884192 &* s.n, pixels: 289 &* s.n, channels: 344,
+            gamma: s.p + 27247920, beta: s.p + 27248272, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 295563312 &* s.n, savedMean: s.f + 2002288, savedInvStd: s.f + 2002632,
+            runningMean: s.p + 27248624, runningVar: s.p + 27248976, pool: pool)
+        // features.6.10 stochastic depth: keep each image's branch with probability 0.8177777777777777
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18222222222222226,
+                into: s.t + 296859392 &* s.n, random: &random)
+        }
+        // features.6.10 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 403784768 &* s.n, branch: s.t + 295563312 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859392 &* s.n : nil, batch: s.n, perImage: 99416,
+            output: s.t + 403983616 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 17x17x344 -> 17x17x576, SE 2064 -> 86 -> 2064
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 17, 17, 344] -> [n, 17, 17, 2064]
+        Kernels.pointwiseConv(input: s.t + 403983616 &* s.n, pixels: 289 &* s.n, inChannels: 344,
+            weights: s.p + 27249328, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 386484288 &* s.n, pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 386484288 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 27959344, beta: s.p + 27961408, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 387080784 &* s.n, savedMean: s.f + 2002976, savedInvStd: s.f + 2005040,
+            runningMean: s.p + 27963472, runningVar: s.p + 27965536, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][2064]
+        WeightPrep.depthwiseWeights(s.p + 27967600, channels: 2064, kernel: 3, into: s.f + 2011232)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
+        Kernels.depthwiseConv(input: s.t + 387080784 &* s.n, batch: s.n, height: 17, width: 17, channels: 2064,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 2011232,
+            bias: s.f, activation: .identity, output: s.t + 387677280 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 387677280 &* s.n, pixels: 289 &* s.n, channels: 2064,
+            gamma: s.p + 27986176, beta: s.p + 27988240, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 388273776 &* s.n, savedMean: s.f + 2007104, savedInvStd: s.f + 2009168,
+            runningMean: s.p + 27990304, runningVar: s.p + 27992368, pool: pool)
+        // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 388273776 &* s.n, output: s.t + 388870272 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 27994432,
+            reduceBias: s.p + 28171936, activation: .silu, expandWeights: s.p + 28172032, expandBias: s.p + 28349536,
+            savedPooled: s.t + 143843184 &* s.n, savedHidden: s.t + 296859088 &* s.n,
+            savedScale: s.t + 143845248 &* s.n, pool: pool)
+        // features.7.0.block.3 project conv 1x1, [n, 17, 17, 2064] -> [n, 17, 17, 576]
+        Kernels.pointwiseConv(input: s.t + 388870272 &* s.n, pixels: 289 &* s.n, inChannels: 2064,
+            weights: s.p + 28351600, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
+            output: s.t + 296562096 &* s.n, pool: pool)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 296562096 &* s.n, pixels: 289 &* s.n, channels: 576,
+            gamma: s.p + 29540464, beta: s.p + 29541040, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 398820224 &* s.n, savedMean: s.f + 2048384, savedInvStd: s.f + 2048960,
+            runningMean: s.p + 29541616, runningVar: s.p + 29542192, pool: pool)
+    }
+
+    /// features.7.1 forward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
+    private func features_7_1_forward(_ s: TrainingStepContext) throws {
+        // features.7.1.block.0 expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]
+        Kernels.pointwiseConv(input: s.t + 398820224 &* s.n, pixels: 289 &* s.n, inChannels: 576,
+            weights: s.p + 29542768, bias: s.f, outChannels: 3456, activation: .identity, residual: nil,
+            output: s.t + 295563312 &* s.n, pool: pool)
+        // features.7.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 295563312 &* s.n, pixels: 289 &* s.n, channels: 3456,
+            gamma: s.p + 31533424, beta: s.p + 31536880, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 300006432 &* s.n, savedMean: s.f + 2049536, savedInvStd: s.f + 2052992,
+            runningMean: s.p + 31540336, runningVar: s.p + 31543792, pool: pool)
+        // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3456]
+        WeightPrep.depthwiseWeights(s.p + 31547248, channels: 3456, kernel: 3, into: s.f + 2063360)
+        // features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
+        Kernels.depthwiseConv(input: s.t + 300006432 &* s.n, batch: s.n, height: 17, width: 17, channels: 3456,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 2063360,
+            bias: s.f, activation: .identity, output: s.t + 301005216 &* s.n, pool: pool)
+        // features.7.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 301005216 &* s.n, pixels: 289 &* s.n, channels: 3456,
+            gamma: s.p + 31578352, beta: s.p + 31581808, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 302004000 &* s.n, savedMean: s.f + 2056448, savedInvStd: s.f + 2059904,
+            runningMean: s.p + 31585264, runningVar: s.p + 31588720, pool: pool)
+        // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 302004000 &* s.n, output: s.t + 303002784 &* s.n,
+            batch: s.n, pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 31592176,
+            reduceBias: s.p + 32089840, activation: .silu, expandWeights: s.p + 32089984, expandBias: s.p + 32587648,
+            savedPooled: s.t + 143781168 &* s.n, savedHidden: s.t + 296729568 &* s.n,
+            savedScale: s.t + 143784624 &* s.n, pool: pool)
+        // features.7.1.block.3 project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]
+        Kernels.pointwiseConv(input: s.t + 303002784 &* s.n, pixels: 289 &* s.n, inChannels: 3456,
+            weights: s.p + 32591104, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
+            output: s.t + 398986688 &* s.n, pool: pool)
+        // features.7.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 398986688 &* s.n, pixels: 289 &* s.n, channels: 576,
+            gamma: s.p + 34581760, beta: s.p + 34582336, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 304001568 &* s.n, savedMean: s.f + 2125568, savedInvStd: s.f + 2126144,
+            runningMean: s.p + 34582912, runningVar: s.p + 34583488, pool: pool)
+        // features.7.1 stochastic depth: keep each image's branch with probability 0.8088888888888889
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1911111111111111,
+                into: s.t + 296729856 &* s.n, random: &random)
+        }
+        // features.7.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 398820224 &* s.n, branch: s.t + 304001568 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296729856 &* s.n : nil, batch: s.n, perImage: 166464,
+            output: s.t + 399153152 &* s.n, pool: pool)
+    }
+
+    /// features.7.2 forward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
+    private func features_7_2_forward(_ s: TrainingStepContext) throws {
+        // features.7.2.block.0 expand conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 3456]
+        Kernels.pointwiseConv(input: s.t + 399153152 &* s.n, pixels: 289 &* s.n, inChannels: 576,
+            weights: s.p + 34584064, bias: s.f, outChannels: 3456, activation: .identity, residual: nil,
+            output: s.t + 304001568 &* s.n, pool: pool)
+        // features.7.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 304001568 &* s.n, pixels: 289 &* s.n, channels: 3456,
+            gamma: s.p + 36574720, beta: s.p + 36578176, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 305000352 &* s.n, savedMean: s.f + 2126720, savedInvStd: s.f + 2130176,
+            runningMean: s.p + 36581632, runningVar: s.p + 36585088, pool: pool)
+        // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3456]
+        WeightPrep.depthwiseWeights(s.p + 36588544, channels: 3456, kernel: 3, into: s.f + 2140544)
+        // features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
+        Kernels.depthwiseConv(input: s.t + 305000352 &* s.n, batch: s.n, height: 17, width: 17, channels: 3456,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 2140544,
+            bias: s.f, activation: .identity, output: s.t + 305999136 &* s.n, pool: pool)
+        // features.7.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 305999136 &* s.n, pixels: 289 &* s.n, channels: 3456,
+            gamma: s.p + 36619648, beta: s.p + 36623104, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 306997920 &* s.n, savedMean: s.f + 2133632, savedInvStd: s.f + 2137088,
+            runningMean: s.p + 36626560, runningVar: s.p + 36630016, pool: pool)
+        // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 306997920 &* s.n, output: s.t + 307996704 &* s.n,
+            batch: s.n, pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 36633472,
+            reduceBias: s.p + 37131136, activation: .silu, expandWeights: s.p + 37131280, expandBias: s.p + 37628944,
+            savedPooled: s.t + 143788080 &* s.n, savedHidden: s.t + 296729712 &* s.n,
+            savedScale: s.t + 143791536 &* s.n, pool: pool)
+        // features.7.2.block.3 project conv 1x1, [n, 17, 17, 3456] -> [n, 17, 17, 576]
+        Kernels.pointwiseConv(input: s.t + 307996704 &* s.n, pixels: 289 &* s.n, inChannels: 3456,
+            weights: s.p + 37632400, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
+            output: s.t + 309661344 &* s.n, pool: pool)
+        // features.7.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 309661344 &* s.n, pixels: 289 &* s.n, channels: 576,
+            gamma: s.p + 39623056, beta: s.p + 39623632, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 308995488 &* s.n, savedMean: s.f + 2202752, savedInvStd: s.f + 2203328,
+            runningMean: s.p + 39624208, runningVar: s.p + 39624784, pool: pool)
+        // features.7.2 stochastic depth: keep each image's branch with probability 0.8044444444444444
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19555555555555557,
+                into: s.t + 296729872 &* s.n, random: &random)
+        }
+        // features.7.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 399153152 &* s.n, branch: s.t + 308995488 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296729872 &* s.n : nil, batch: s.n, perImage: 166464,
+            output: s.t + 309827808 &* s.n, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 576 -> 2304, global average pool, dropout 0.5, linear -> 1000 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 2304]
+        Kernels.pointwiseConv(input: s.t + 309827808 &* s.n, pixels: 289 &* s.n, inChannels: 576,
+            weights: s.p + 39625360, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+            output: s.t + 308995488 &* s.n, pool: pool)
+        // features.8 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 308995488 &* s.n, pixels: 289 &* s.n, channels: 2304,
+            gamma: s.p + 40952464, beta: s.p + 40954768, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 355993632 &* s.n, savedMean: s.f + 2203904, savedInvStd: s.f + 2206208,
+            runningMean: s.p + 40957072, runningVar: s.p + 40959376, pool: pool)
+        // avgpool global average pool, [n, 17, 17, 2304] -> [n, 2304]
+        Kernels.globalAveragePool(input: s.t + 355993632 &* s.n, batch: s.n, pixels: 289, channels: 2304,
+            output: s.t + 143794992 &* s.n, pool: pool)
+        // dropout p=0.5 (when options.dropout) on [n, 2304]
+        TrainingKernels.dropoutForward(input: s.t + 143794992 &* s.n, output: s.t + 143799600 &* s.n,
+            count: 2304 &* s.n, probability: s.options.dropout ? 0.5 : 0, mask: s.t + 143797296 &* s.n,
+            random: &random)
+        // classifier.1 linear, [n, 2304] -> [n, 1000]
+        Kernels.linear(input: s.t + 143799600 &* s.n, batch: s.n, inFeatures: 2304, weights: s.p + 40961680,
+            bias: s.p + 43265680, outFeatures: 1000, output: s.t + 143794992 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 143794992 &* s.n, labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 296728560 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 143794992 &* s.n, count: 1000 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 576 -> 2304, global average pool, dropout 0.5, linear -> 1000 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 296728560 &* s.n, input: s.t + 143799600 &* s.n,
+            weights: s.p + 40961680, batch: s.n, inFeatures: 2304, outFeatures: 1000,
+            gradInput: s.t + 143794992 &* s.n, gradWeights: s.g + 40961680, gradBias: s.g + 43265680, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 143794992 &* s.n, mask: s.t + 143797296 &* s.n,
+            count: 2304 &* s.n, gradInput: s.t + 143799600 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 289 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 143799600 &* s.n, batch: s.n, pixels: 289,
+            channels: 2304, gradInput: s.t + 355993632 &* s.n, pool: pool)
+        // features.8 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 355993632 &* s.n, input: s.t + 308995488 &* s.n,
+            pixels: 289 &* s.n, channels: 2304, gamma: s.p + 40952464, beta: s.p + 40954768, savedMean: s.f + 2203904,
+            savedInvStd: s.f + 2206208, activation: .silu, gradInput: s.t + 355993632 &* s.n,
+            gradGamma: s.g + 40952464, gradBeta: s.g + 40954768, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 355993632 &* s.n, input: s.t + 309827808 &* s.n,
+            weights: s.p + 39625360, pixels: 289 &* s.n, inChannels: 576, outChannels: 2304,
+            gradInput: s.t + 399319616 &* s.n, gradWeights: s.g + 39625360, pool: pool)
+    }
+
+    /// features.7.2 backward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
+    private func features_7_2_backward(_ s: TrainingStepContext) {
+        // features.7.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 399319616 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296729872 &* s.n : nil, batch: s.n, perImage: 166464,
+            gradBranch: s.t + 355993632 &* s.n, pool: pool)
+        // features.7.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 355993632 &* s.n, input: s.t + 309661344 &* s.n,
+            pixels: 289 &* s.n, channels: 576, gamma: s.p + 39623056, beta: s.p + 39623632, savedMean: s.f + 2202752,
+            savedInvStd: s.f + 2203328, activation: .identity, gradInput: s.t + 355993632 &* s.n,
+            gradGamma: s.g + 39623056, gradBeta: s.g + 39623632, pool: pool)
+        // features.7.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 355993632 &* s.n, input: s.t + 307996704 &* s.n,
+            weights: s.p + 37632400, pixels: 289 &* s.n, inChannels: 3456, outChannels: 576,
+            gradInput: s.t + 308995488 &* s.n, gradWeights: s.g + 37632400, pool: pool)
+        // features.7.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 308995488 &* s.n, input: s.t + 306997920 &* s.n,
+            batch: s.n, pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 36633472,
+            activation: .silu, expandWeights: s.p + 37131280, savedPooled: s.t + 143788080 &* s.n,
+            savedHidden: s.t + 296729712 &* s.n, savedScale: s.t + 143791536 &* s.n, gradInput: s.t + 307996704 &* s.n,
+            gradReduceWeights: s.g + 36633472, gradReduceBias: s.g + 37131136, gradExpandWeights: s.g + 37131280,
+            gradExpandBias: s.g + 37628944, workspace: s.ws, pool: pool)
+        // features.7.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 307996704 &* s.n, input: s.t + 305999136 &* s.n,
+            pixels: 289 &* s.n, channels: 3456, gamma: s.p + 36619648, beta: s.p + 36623104, savedMean: s.f + 2133632,
+            savedInvStd: s.f + 2137088, activation: .silu, gradInput: s.t + 307996704 &* s.n,
+            gradGamma: s.g + 36619648, gradBeta: s.g + 36623104, pool: pool)
+        // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2171648, count: 31104)
+        // features.7.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 307996704 &* s.n, input: s.t + 305000352 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 17, outWidth: 17, weights: s.f + 2140544, gradInput: s.t + 305999136 &* s.n,
+            gradWeights: s.f + 2171648, pool: pool)
+        // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2171648, channels: 3456, kernel: 3, into: s.g + 36588544)
+        // features.7.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 305999136 &* s.n, input: s.t + 304001568 &* s.n,
+            pixels: 289 &* s.n, channels: 3456, gamma: s.p + 36574720, beta: s.p + 36578176, savedMean: s.f + 2126720,
+            savedInvStd: s.f + 2130176, activation: .silu, gradInput: s.t + 305999136 &* s.n,
+            gradGamma: s.g + 36574720, gradBeta: s.g + 36578176, pool: pool)
+        // features.7.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 305999136 &* s.n, input: s.t + 399153152 &* s.n,
+            weights: s.p + 34584064, pixels: 289 &* s.n, inChannels: 576, outChannels: 3456,
+            gradInput: s.t + 305000352 &* s.n, gradWeights: s.g + 34584064, pool: pool)
+        // features.7.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 305000352 &* s.n, s.t + 399319616 &* s.n, count: 166464 &* s.n, pool: pool)
+    }
+
+    /// features.7.1 backward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
+    private func features_7_1_backward(_ s: TrainingStepContext) {
+        // features.7.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 305000352 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296729856 &* s.n : nil, batch: s.n, perImage: 166464,
+            gradBranch: s.t + 305166816 &* s.n, pool: pool)
+        // features.7.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 305166816 &* s.n, input: s.t + 398986688 &* s.n,
+            pixels: 289 &* s.n, channels: 576, gamma: s.p + 34581760, beta: s.p + 34582336, savedMean: s.f + 2125568,
+            savedInvStd: s.f + 2126144, activation: .identity, gradInput: s.t + 305166816 &* s.n,
+            gradGamma: s.g + 34581760, gradBeta: s.g + 34582336, pool: pool)
+        // features.7.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 305166816 &* s.n, input: s.t + 303002784 &* s.n,
+            weights: s.p + 32591104, pixels: 289 &* s.n, inChannels: 3456, outChannels: 576,
+            gradInput: s.t + 304001568 &* s.n, gradWeights: s.g + 32591104, pool: pool)
+        // features.7.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 304001568 &* s.n, input: s.t + 302004000 &* s.n,
+            batch: s.n, pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 31592176,
+            activation: .silu, expandWeights: s.p + 32089984, savedPooled: s.t + 143781168 &* s.n,
+            savedHidden: s.t + 296729568 &* s.n, savedScale: s.t + 143784624 &* s.n, gradInput: s.t + 303002784 &* s.n,
+            gradReduceWeights: s.g + 31592176, gradReduceBias: s.g + 32089840, gradExpandWeights: s.g + 32089984,
+            gradExpandBias: s.g + 32587648, workspace: s.ws, pool: pool)
+        // features.7.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 303002784 &* s.n, input: s.t + 301005216 &* s.n,
+            pixels: 289 &* s.n, channels: 3456, gamma: s.p + 31578352, beta: s.p + 31581808, savedMean: s.f + 2056448,
+            savedInvStd: s.f + 2059904, activation: .silu, gradInput: s.t + 303002784 &* s.n,
+            gradGamma: s.g + 31578352, gradBeta: s.g + 31581808, pool: pool)
+        // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2094464, count: 31104)
+        // features.7.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 303002784 &* s.n, input: s.t + 300006432 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 3456, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 17, outWidth: 17, weights: s.f + 2063360, gradInput: s.t + 301005216 &* s.n,
+            gradWeights: s.f + 2094464, pool: pool)
+        // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2094464, channels: 3456, kernel: 3, into: s.g + 31547248)
+        // features.7.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 301005216 &* s.n, input: s.t + 295563312 &* s.n,
+            pixels: 289 &* s.n, channels: 3456, gamma: s.p + 31533424, beta: s.p + 31536880, savedMean: s.f + 2049536,
+            savedInvStd: s.f + 2052992, activation: .silu, gradInput: s.t + 301005216 &* s.n,
+            gradGamma: s.g + 31533424, gradBeta: s.g + 31536880, pool: pool)
+        // features.7.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 301005216 &* s.n, input: s.t + 398820224 &* s.n,
+            weights: s.p + 29542768, pixels: 289 &* s.n, inChannels: 576, outChannels: 3456,
+            gradInput: s.t + 296159808 &* s.n, gradWeights: s.g + 29542768, pool: pool)
+        // features.7.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 296159808 &* s.n, s.t + 305000352 &* s.n, count: 166464 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 17x17x344 -> 17x17x576, SE 2064 -> 86 -> 2064
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 296562096 &* s.n,
+            pixels: 289 &* s.n, channels: 576, gamma: s.p + 29540464, beta: s.p + 29541040, savedMean: s.f + 2048384,
+            savedInvStd: s.f + 2048960, activation: .identity, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 29540464, gradBeta: s.g + 29541040, pool: pool)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 388870272 &* s.n,
+            weights: s.p + 28351600, pixels: 289 &* s.n, inChannels: 2064, outChannels: 576,
+            gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 28351600, pool: pool)
+        // features.7.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 388273776 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 27994432,
+            activation: .silu, expandWeights: s.p + 28172032, savedPooled: s.t + 143843184 &* s.n,
+            savedHidden: s.t + 296859088 &* s.n, savedScale: s.t + 143845248 &* s.n, gradInput: s.t + 296159808 &* s.n,
+            gradReduceWeights: s.g + 27994432, gradReduceBias: s.g + 28171936, gradExpandWeights: s.g + 28172032,
+            gradExpandBias: s.g + 28349536, workspace: s.ws, pool: pool)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 387677280 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 27986176, beta: s.p + 27988240, savedMean: s.f + 2007104,
+            savedInvStd: s.f + 2009168, activation: .silu, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 27986176, gradBeta: s.g + 27988240, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2029808, count: 18576)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 387080784 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 17, outWidth: 17, weights: s.f + 2011232, gradInput: s.t + 295563312 &* s.n,
+            gradWeights: s.f + 2029808, pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2029808, channels: 2064, kernel: 3, into: s.g + 27967600)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 386484288 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 27959344, beta: s.p + 27961408, savedMean: s.f + 2002976,
+            savedInvStd: s.f + 2005040, activation: .silu, gradInput: s.t + 295563312 &* s.n,
+            gradGamma: s.g + 27959344, gradBeta: s.g + 27961408, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 403983616 &* s.n,
+            weights: s.p + 27249328, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 300006432 &* s.n, gradWeights: s.g + 27249328, pool: pool)
+    }
+
+    /// features.6.10 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_10_backward(_ s: TrainingStepContext) {
+        // features.6.10 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 300006432 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859392 &* s.n : nil, batch: s.n, perImage: 99416,
+            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+        // features.6.10.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 403884192 &* s.n,
+            pixels: 289 &* s.n, channels: 344, gamma: s.p + 27247920, beta: s.p + 27248272, savedMean: s.f + 2002288,
+            savedInvStd: s.f + 2002632, activation: .identity, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 27247920, gradBeta: s.g + 27248272, pool: pool)
+        // features.6.10.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 385887792 &* s.n,
+            weights: s.p + 26537904, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 26537904, pool: pool)
+        // features.6.10.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 385291296 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26180736,
+            activation: .silu, expandWeights: s.p + 26358336, savedPooled: s.t + 143839056 &* s.n,
+            savedHidden: s.t + 296858992 &* s.n, savedScale: s.t + 143841120 &* s.n, gradInput: s.t + 296159808 &* s.n,
+            gradReduceWeights: s.g + 26180736, gradReduceBias: s.g + 26358240, gradExpandWeights: s.g + 26358336,
+            gradExpandBias: s.g + 26535840, workspace: s.ws, pool: pool)
+        // features.6.10.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 384694800 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 26172480, beta: s.p + 26174544, savedMean: s.f + 1894960,
+            savedInvStd: s.f + 1897024, activation: .silu, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 26172480, gradBeta: s.g + 26174544, pool: pool)
+        // features.6.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1950688, count: 51600)
+        // features.6.10.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 384098304 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17, weights: s.f + 1899088, gradInput: s.t + 295563312 &* s.n,
+            gradWeights: s.f + 1950688, pool: pool)
+        // features.6.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1950688, channels: 2064, kernel: 5, into: s.g + 26120880)
+        // features.6.10.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 383501808 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 26112624, beta: s.p + 26114688, savedMean: s.f + 1890832,
+            savedInvStd: s.f + 1892896, activation: .silu, gradInput: s.t + 295563312 &* s.n,
+            gradGamma: s.g + 26112624, gradBeta: s.g + 26114688, pool: pool)
+        // features.6.10.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 403784768 &* s.n,
+            weights: s.p + 25402608, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 300105856 &* s.n, gradWeights: s.g + 25402608, pool: pool)
+        // features.6.10 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 300105856 &* s.n, s.t + 300006432 &* s.n, count: 99416 &* s.n, pool: pool)
+    }
+
+    /// features.6.9 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_9_backward(_ s: TrainingStepContext) {
+        // features.6.9 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 300105856 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859376 &* s.n : nil, batch: s.n, perImage: 99416,
+            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+        // features.6.9.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 403685344 &* s.n,
+            pixels: 289 &* s.n, channels: 344, gamma: s.p + 25401200, beta: s.p + 25401552, savedMean: s.f + 1890144,
+            savedInvStd: s.f + 1890488, activation: .identity, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 25401200, gradBeta: s.g + 25401552, pool: pool)
+        // features.6.9.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 382905312 &* s.n,
+            weights: s.p + 24691184, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 24691184, pool: pool)
+        // features.6.9.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 382308816 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24334016,
+            activation: .silu, expandWeights: s.p + 24511616, savedPooled: s.t + 143834928 &* s.n,
+            savedHidden: s.t + 296858896 &* s.n, savedScale: s.t + 143836992 &* s.n, gradInput: s.t + 296159808 &* s.n,
+            gradReduceWeights: s.g + 24334016, gradReduceBias: s.g + 24511520, gradExpandWeights: s.g + 24511616,
+            gradExpandBias: s.g + 24689120, workspace: s.ws, pool: pool)
+        // features.6.9.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 381712320 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 24325760, beta: s.p + 24327824, savedMean: s.f + 1782816,
+            savedInvStd: s.f + 1784880, activation: .silu, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 24325760, gradBeta: s.g + 24327824, pool: pool)
+        // features.6.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1838544, count: 51600)
+        // features.6.9.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 381115824 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17, weights: s.f + 1786944, gradInput: s.t + 295563312 &* s.n,
+            gradWeights: s.f + 1838544, pool: pool)
+        // features.6.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1838544, channels: 2064, kernel: 5, into: s.g + 24274160)
+        // features.6.9.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 380519328 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 24265904, beta: s.p + 24267968, savedMean: s.f + 1778688,
+            savedInvStd: s.f + 1780752, activation: .silu, gradInput: s.t + 295563312 &* s.n,
+            gradGamma: s.g + 24265904, gradBeta: s.g + 24267968, pool: pool)
+        // features.6.9.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 403585920 &* s.n,
+            weights: s.p + 23555888, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 300006432 &* s.n, gradWeights: s.g + 23555888, pool: pool)
+        // features.6.9 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 300006432 &* s.n, s.t + 300105856 &* s.n, count: 99416 &* s.n, pool: pool)
+    }
+
+    /// features.6.8 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_8_backward(_ s: TrainingStepContext) {
+        // features.6.8 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 300006432 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859360 &* s.n : nil, batch: s.n, perImage: 99416,
+            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+        // features.6.8.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 403486496 &* s.n,
+            pixels: 289 &* s.n, channels: 344, gamma: s.p + 23554480, beta: s.p + 23554832, savedMean: s.f + 1778000,
+            savedInvStd: s.f + 1778344, activation: .identity, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 23554480, gradBeta: s.g + 23554832, pool: pool)
+        // features.6.8.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 379922832 &* s.n,
+            weights: s.p + 22844464, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 22844464, pool: pool)
+        // features.6.8.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 379326336 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 22487296,
+            activation: .silu, expandWeights: s.p + 22664896, savedPooled: s.t + 143830800 &* s.n,
+            savedHidden: s.t + 296858800 &* s.n, savedScale: s.t + 143832864 &* s.n, gradInput: s.t + 296159808 &* s.n,
+            gradReduceWeights: s.g + 22487296, gradReduceBias: s.g + 22664800, gradExpandWeights: s.g + 22664896,
+            gradExpandBias: s.g + 22842400, workspace: s.ws, pool: pool)
+        // features.6.8.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 378729840 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 22479040, beta: s.p + 22481104, savedMean: s.f + 1670672,
+            savedInvStd: s.f + 1672736, activation: .silu, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 22479040, gradBeta: s.g + 22481104, pool: pool)
+        // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1726400, count: 51600)
+        // features.6.8.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 378133344 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17, weights: s.f + 1674800, gradInput: s.t + 295563312 &* s.n,
+            gradWeights: s.f + 1726400, pool: pool)
+        // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1726400, channels: 2064, kernel: 5, into: s.g + 22427440)
+        // features.6.8.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 377536848 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 22419184, beta: s.p + 22421248, savedMean: s.f + 1666544,
+            savedInvStd: s.f + 1668608, activation: .silu, gradInput: s.t + 295563312 &* s.n,
+            gradGamma: s.g + 22419184, gradBeta: s.g + 22421248, pool: pool)
+        // features.6.8.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 403387072 &* s.n,
+            weights: s.p + 21709168, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 300105856 &* s.n, gradWeights: s.g + 21709168, pool: pool)
+        // features.6.8 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 300105856 &* s.n, s.t + 300006432 &* s.n, count: 99416 &* s.n, pool: pool)
+    }
+
+    /// features.6.7 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_7_backward(_ s: TrainingStepContext) {
+        // features.6.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 300105856 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859344 &* s.n : nil, batch: s.n, perImage: 99416,
+            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+        // features.6.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 403287648 &* s.n,
+            pixels: 289 &* s.n, channels: 344, gamma: s.p + 21707760, beta: s.p + 21708112, savedMean: s.f + 1665856,
+            savedInvStd: s.f + 1666200, activation: .identity, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 21707760, gradBeta: s.g + 21708112, pool: pool)
+        // features.6.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 376940352 &* s.n,
+            weights: s.p + 20997744, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 20997744, pool: pool)
+        // features.6.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 376343856 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 20640576,
+            activation: .silu, expandWeights: s.p + 20818176, savedPooled: s.t + 143826672 &* s.n,
+            savedHidden: s.t + 296858704 &* s.n, savedScale: s.t + 143828736 &* s.n, gradInput: s.t + 296159808 &* s.n,
+            gradReduceWeights: s.g + 20640576, gradReduceBias: s.g + 20818080, gradExpandWeights: s.g + 20818176,
+            gradExpandBias: s.g + 20995680, workspace: s.ws, pool: pool)
+        // features.6.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 375747360 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 20632320, beta: s.p + 20634384, savedMean: s.f + 1558528,
+            savedInvStd: s.f + 1560592, activation: .silu, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 20632320, gradBeta: s.g + 20634384, pool: pool)
+        // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1614256, count: 51600)
+        // features.6.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 375150864 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17, weights: s.f + 1562656, gradInput: s.t + 295563312 &* s.n,
+            gradWeights: s.f + 1614256, pool: pool)
+        // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1614256, channels: 2064, kernel: 5, into: s.g + 20580720)
+        // features.6.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 374554368 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 20572464, beta: s.p + 20574528, savedMean: s.f + 1554400,
+            savedInvStd: s.f + 1556464, activation: .silu, gradInput: s.t + 295563312 &* s.n,
+            gradGamma: s.g + 20572464, gradBeta: s.g + 20574528, pool: pool)
+        // features.6.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 403188224 &* s.n,
+            weights: s.p + 19862448, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 300006432 &* s.n, gradWeights: s.g + 19862448, pool: pool)
+        // features.6.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 300006432 &* s.n, s.t + 300105856 &* s.n, count: 99416 &* s.n, pool: pool)
+    }
+
+    /// features.6.6 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_6_backward(_ s: TrainingStepContext) {
+        // features.6.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 300006432 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859328 &* s.n : nil, batch: s.n, perImage: 99416,
+            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+        // features.6.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 403088800 &* s.n,
+            pixels: 289 &* s.n, channels: 344, gamma: s.p + 19861040, beta: s.p + 19861392, savedMean: s.f + 1553712,
+            savedInvStd: s.f + 1554056, activation: .identity, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 19861040, gradBeta: s.g + 19861392, pool: pool)
+        // features.6.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 373957872 &* s.n,
+            weights: s.p + 19151024, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 19151024, pool: pool)
+        // features.6.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 373361376 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 18793856,
+            activation: .silu, expandWeights: s.p + 18971456, savedPooled: s.t + 143822544 &* s.n,
+            savedHidden: s.t + 296858608 &* s.n, savedScale: s.t + 143824608 &* s.n, gradInput: s.t + 296159808 &* s.n,
+            gradReduceWeights: s.g + 18793856, gradReduceBias: s.g + 18971360, gradExpandWeights: s.g + 18971456,
+            gradExpandBias: s.g + 19148960, workspace: s.ws, pool: pool)
+        // features.6.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 372764880 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 18785600, beta: s.p + 18787664, savedMean: s.f + 1446384,
+            savedInvStd: s.f + 1448448, activation: .silu, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 18785600, gradBeta: s.g + 18787664, pool: pool)
+        // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1502112, count: 51600)
+        // features.6.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 372168384 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17, weights: s.f + 1450512, gradInput: s.t + 295563312 &* s.n,
+            gradWeights: s.f + 1502112, pool: pool)
+        // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1502112, channels: 2064, kernel: 5, into: s.g + 18734000)
+        // features.6.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 371571888 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 18725744, beta: s.p + 18727808, savedMean: s.f + 1442256,
+            savedInvStd: s.f + 1444320, activation: .silu, gradInput: s.t + 295563312 &* s.n,
+            gradGamma: s.g + 18725744, gradBeta: s.g + 18727808, pool: pool)
+        // features.6.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 402989376 &* s.n,
+            weights: s.p + 18015728, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 300105856 &* s.n, gradWeights: s.g + 18015728, pool: pool)
+        // features.6.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 300105856 &* s.n, s.t + 300006432 &* s.n, count: 99416 &* s.n, pool: pool)
+    }
+
+    /// features.6.5 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_5_backward(_ s: TrainingStepContext) {
+        // features.6.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 300105856 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859312 &* s.n : nil, batch: s.n, perImage: 99416,
+            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+        // features.6.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 402889952 &* s.n,
+            pixels: 289 &* s.n, channels: 344, gamma: s.p + 18014320, beta: s.p + 18014672, savedMean: s.f + 1441568,
+            savedInvStd: s.f + 1441912, activation: .identity, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 18014320, gradBeta: s.g + 18014672, pool: pool)
+        // features.6.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 370975392 &* s.n,
+            weights: s.p + 17304304, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 17304304, pool: pool)
+        // features.6.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 370378896 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 16947136,
+            activation: .silu, expandWeights: s.p + 17124736, savedPooled: s.t + 143818416 &* s.n,
+            savedHidden: s.t + 296858512 &* s.n, savedScale: s.t + 143820480 &* s.n, gradInput: s.t + 296159808 &* s.n,
+            gradReduceWeights: s.g + 16947136, gradReduceBias: s.g + 17124640, gradExpandWeights: s.g + 17124736,
+            gradExpandBias: s.g + 17302240, workspace: s.ws, pool: pool)
+        // features.6.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 369782400 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 16938880, beta: s.p + 16940944, savedMean: s.f + 1334240,
+            savedInvStd: s.f + 1336304, activation: .silu, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 16938880, gradBeta: s.g + 16940944, pool: pool)
+        // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1389968, count: 51600)
+        // features.6.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 369185904 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17, weights: s.f + 1338368, gradInput: s.t + 295563312 &* s.n,
+            gradWeights: s.f + 1389968, pool: pool)
+        // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1389968, channels: 2064, kernel: 5, into: s.g + 16887280)
+        // features.6.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 368589408 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 16879024, beta: s.p + 16881088, savedMean: s.f + 1330112,
+            savedInvStd: s.f + 1332176, activation: .silu, gradInput: s.t + 295563312 &* s.n,
+            gradGamma: s.g + 16879024, gradBeta: s.g + 16881088, pool: pool)
+        // features.6.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 402790528 &* s.n,
+            weights: s.p + 16169008, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 300006432 &* s.n, gradWeights: s.g + 16169008, pool: pool)
+        // features.6.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 300006432 &* s.n, s.t + 300105856 &* s.n, count: 99416 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_4_backward(_ s: TrainingStepContext) {
+        // features.6.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 300006432 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859296 &* s.n : nil, batch: s.n, perImage: 99416,
+            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+        // features.6.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 402691104 &* s.n,
+            pixels: 289 &* s.n, channels: 344, gamma: s.p + 16167600, beta: s.p + 16167952, savedMean: s.f + 1329424,
+            savedInvStd: s.f + 1329768, activation: .identity, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 16167600, gradBeta: s.g + 16167952, pool: pool)
+        // features.6.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 367992912 &* s.n,
+            weights: s.p + 15457584, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 15457584, pool: pool)
+        // features.6.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 367396416 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15100416,
+            activation: .silu, expandWeights: s.p + 15278016, savedPooled: s.t + 143814288 &* s.n,
+            savedHidden: s.t + 296858416 &* s.n, savedScale: s.t + 143816352 &* s.n, gradInput: s.t + 296159808 &* s.n,
+            gradReduceWeights: s.g + 15100416, gradReduceBias: s.g + 15277920, gradExpandWeights: s.g + 15278016,
+            gradExpandBias: s.g + 15455520, workspace: s.ws, pool: pool)
+        // features.6.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 366799920 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 15092160, beta: s.p + 15094224, savedMean: s.f + 1222096,
+            savedInvStd: s.f + 1224160, activation: .silu, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 15092160, gradBeta: s.g + 15094224, pool: pool)
+        // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1277824, count: 51600)
+        // features.6.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 366203424 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17, weights: s.f + 1226224, gradInput: s.t + 295563312 &* s.n,
+            gradWeights: s.f + 1277824, pool: pool)
+        // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1277824, channels: 2064, kernel: 5, into: s.g + 15040560)
+        // features.6.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 365606928 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 15032304, beta: s.p + 15034368, savedMean: s.f + 1217968,
+            savedInvStd: s.f + 1220032, activation: .silu, gradInput: s.t + 295563312 &* s.n,
+            gradGamma: s.g + 15032304, gradBeta: s.g + 15034368, pool: pool)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 402591680 &* s.n,
+            weights: s.p + 14322288, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 300105856 &* s.n, gradWeights: s.g + 14322288, pool: pool)
+        // features.6.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 300105856 &* s.n, s.t + 300006432 &* s.n, count: 99416 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_3_backward(_ s: TrainingStepContext) {
+        // features.6.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 300105856 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859280 &* s.n : nil, batch: s.n, perImage: 99416,
+            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 402492256 &* s.n,
+            pixels: 289 &* s.n, channels: 344, gamma: s.p + 14320880, beta: s.p + 14321232, savedMean: s.f + 1217280,
+            savedInvStd: s.f + 1217624, activation: .identity, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 14320880, gradBeta: s.g + 14321232, pool: pool)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 365010432 &* s.n,
+            weights: s.p + 13610864, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 13610864, pool: pool)
+        // features.6.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 364413936 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 13253696,
+            activation: .silu, expandWeights: s.p + 13431296, savedPooled: s.t + 143810160 &* s.n,
+            savedHidden: s.t + 296858320 &* s.n, savedScale: s.t + 143812224 &* s.n, gradInput: s.t + 296159808 &* s.n,
+            gradReduceWeights: s.g + 13253696, gradReduceBias: s.g + 13431200, gradExpandWeights: s.g + 13431296,
+            gradExpandBias: s.g + 13608800, workspace: s.ws, pool: pool)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 363817440 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 13245440, beta: s.p + 13247504, savedMean: s.f + 1109952,
+            savedInvStd: s.f + 1112016, activation: .silu, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 13245440, gradBeta: s.g + 13247504, pool: pool)
+        // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1165680, count: 51600)
+        // features.6.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 363220944 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17, weights: s.f + 1114080, gradInput: s.t + 295563312 &* s.n,
+            gradWeights: s.f + 1165680, pool: pool)
+        // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1165680, channels: 2064, kernel: 5, into: s.g + 13193840)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 362624448 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 13185584, beta: s.p + 13187648, savedMean: s.f + 1105824,
+            savedInvStd: s.f + 1107888, activation: .silu, gradInput: s.t + 295563312 &* s.n,
+            gradGamma: s.g + 13185584, gradBeta: s.g + 13187648, pool: pool)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 402392832 &* s.n,
+            weights: s.p + 12475568, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 300006432 &* s.n, gradWeights: s.g + 12475568, pool: pool)
+        // features.6.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 300006432 &* s.n, s.t + 300105856 &* s.n, count: 99416 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_2_backward(_ s: TrainingStepContext) {
+        // features.6.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 300006432 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859264 &* s.n : nil, batch: s.n, perImage: 99416,
+            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 402293408 &* s.n,
+            pixels: 289 &* s.n, channels: 344, gamma: s.p + 12474160, beta: s.p + 12474512, savedMean: s.f + 1105136,
+            savedInvStd: s.f + 1105480, activation: .identity, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 12474160, gradBeta: s.g + 12474512, pool: pool)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 362027952 &* s.n,
+            weights: s.p + 11764144, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 11764144, pool: pool)
+        // features.6.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 361431456 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 11406976,
+            activation: .silu, expandWeights: s.p + 11584576, savedPooled: s.t + 143806032 &* s.n,
+            savedHidden: s.t + 296858224 &* s.n, savedScale: s.t + 143808096 &* s.n, gradInput: s.t + 296159808 &* s.n,
+            gradReduceWeights: s.g + 11406976, gradReduceBias: s.g + 11584480, gradExpandWeights: s.g + 11584576,
+            gradExpandBias: s.g + 11762080, workspace: s.ws, pool: pool)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 360834960 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 11398720, beta: s.p + 11400784, savedMean: s.f + 997808,
+            savedInvStd: s.f + 999872, activation: .silu, gradInput: s.t + 296159808 &* s.n, gradGamma: s.g + 11398720,
+            gradBeta: s.g + 11400784, pool: pool)
+        // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1053536, count: 51600)
+        // features.6.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 360238464 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17, weights: s.f + 1001936, gradInput: s.t + 295563312 &* s.n,
+            gradWeights: s.f + 1053536, pool: pool)
+        // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1053536, channels: 2064, kernel: 5, into: s.g + 11347120)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 359641968 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 11338864, beta: s.p + 11340928, savedMean: s.f + 993680,
+            savedInvStd: s.f + 995744, activation: .silu, gradInput: s.t + 295563312 &* s.n, gradGamma: s.g + 11338864,
+            gradBeta: s.g + 11340928, pool: pool)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 402193984 &* s.n,
+            weights: s.p + 10628848, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 300105856 &* s.n, gradWeights: s.g + 10628848, pool: pool)
+        // features.6.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 300105856 &* s.n, s.t + 300006432 &* s.n, count: 99416 &* s.n, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 300105856 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 296859248 &* s.n : nil, batch: s.n, perImage: 99416,
+            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 402094560 &* s.n,
+            pixels: 289 &* s.n, channels: 344, gamma: s.p + 10627440, beta: s.p + 10627792, savedMean: s.f + 992992,
+            savedInvStd: s.f + 993336, activation: .identity, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 10627440, gradBeta: s.g + 10627792, pool: pool)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 359045472 &* s.n,
+            weights: s.p + 9917424, pixels: 289 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 9917424, pool: pool)
+        // features.6.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 358448976 &* s.n,
+            batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 9560256,
+            activation: .silu, expandWeights: s.p + 9737856, savedPooled: s.t + 143801904 &* s.n,
+            savedHidden: s.t + 296858128 &* s.n, savedScale: s.t + 143803968 &* s.n, gradInput: s.t + 296159808 &* s.n,
+            gradReduceWeights: s.g + 9560256, gradReduceBias: s.g + 9737760, gradExpandWeights: s.g + 9737856,
+            gradExpandBias: s.g + 9915360, workspace: s.ws, pool: pool)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 357852480 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 9552000, beta: s.p + 9554064, savedMean: s.f + 885664,
+            savedInvStd: s.f + 887728, activation: .silu, gradInput: s.t + 296159808 &* s.n, gradGamma: s.g + 9552000,
+            gradBeta: s.g + 9554064, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 941392, count: 51600)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 357255984 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17, weights: s.f + 889792, gradInput: s.t + 295563312 &* s.n,
+            gradWeights: s.f + 941392, pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 941392, channels: 2064, kernel: 5, into: s.g + 9500400)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 356659488 &* s.n,
+            pixels: 289 &* s.n, channels: 2064, gamma: s.p + 9492144, beta: s.p + 9494208, savedMean: s.f + 881536,
+            savedInvStd: s.f + 883600, activation: .silu, gradInput: s.t + 295563312 &* s.n, gradGamma: s.g + 9492144,
+            gradBeta: s.g + 9494208, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 401995136 &* s.n,
+            weights: s.p + 8782128, pixels: 289 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 296159808 &* s.n, gradWeights: s.g + 8782128, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 296159808 &* s.n, s.t + 300105856 &* s.n, count: 99416 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 33x33x200 -> 17x17x344, SE 1200 -> 50 -> 1200
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 296756304 &* s.n,
+            pixels: 289 &* s.n, channels: 344, gamma: s.p + 8780720, beta: s.p + 8781072, savedMean: s.f + 880848,
+            savedInvStd: s.f + 881192, activation: .identity, gradInput: s.t + 296159808 &* s.n,
+            gradGamma: s.g + 8780720, gradBeta: s.g + 8781072, pool: pool)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 391224912 &* s.n,
+            weights: s.p + 8367920, pixels: 289 &* s.n, inChannels: 1200, outChannels: 344,
+            gradInput: s.t + 295563312 &* s.n, gradWeights: s.g + 8367920, pool: pool)
+        // features.6.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 390878112 &* s.n,
+            batch: s.n, pixels: 289, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 8246656,
+            activation: .silu, expandWeights: s.p + 8306720, savedPooled: s.t + 296855728 &* s.n,
+            savedHidden: s.t + 296859184 &* s.n, savedScale: s.t + 296856928 &* s.n, gradInput: s.t + 300006432 &* s.n,
+            gradReduceWeights: s.g + 8246656, gradReduceBias: s.g + 8306656, gradExpandWeights: s.g + 8306720,
+            gradExpandBias: s.g + 8366720, workspace: s.ws, pool: pool)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 300006432 &* s.n, input: s.t + 143434368 &* s.n,
+            pixels: 289 &* s.n, channels: 1200, gamma: s.p + 8241856, beta: s.p + 8243056, savedMean: s.f + 818448,
+            savedInvStd: s.f + 819648, activation: .silu, gradInput: s.t + 300006432 &* s.n, gradGamma: s.g + 8241856,
+            gradBeta: s.g + 8243056, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 850848, count: 30000)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 300006432 &* s.n, input: s.t + 294256512 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17, weights: s.f + 820848, gradInput: s.t + 295563312 &* s.n,
+            gradWeights: s.f + 850848, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 850848, channels: 1200, kernel: 5, into: s.g + 8211856)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 292949712 &* s.n,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 8207056, beta: s.p + 8208256, savedMean: s.f + 816048,
+            savedInvStd: s.f + 817248, activation: .silu, gradInput: s.t + 295563312 &* s.n, gradGamma: s.g + 8207056,
+            gradBeta: s.g + 8208256, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 295563312 &* s.n, input: s.t + 398602416 &* s.n,
+            weights: s.p + 7967056, pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200,
+            gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 7967056, pool: pool)
+    }
+
+    /// features.5.7 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
+    private func features_5_7_backward(_ s: TrainingStepContext) {
+        // features.5.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118720 &* s.n : nil, batch: s.n, perImage: 217800,
+            gradBranch: s.t + 294256512 &* s.n, pool: pool)
+        // features.5.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 294256512 &* s.n, input: s.t + 398384608 &* s.n,
+            pixels: 1089 &* s.n, channels: 200, gamma: s.p + 7966224, beta: s.p + 7966432, savedMean: s.f + 815648,
+            savedInvStd: s.f + 815848, activation: .identity, gradInput: s.t + 294256512 &* s.n,
+            gradGamma: s.g + 7966224, gradBeta: s.g + 7966432, pool: pool)
+        // features.5.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 294256512 &* s.n, input: s.t + 291642912 &* s.n,
+            weights: s.p + 7726224, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200,
+            gradInput: s.t + 292949712 &* s.n, gradWeights: s.g + 7726224, pool: pool)
+        // features.5.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 292949712 &* s.n, input: s.t + 290336112 &* s.n,
+            batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 7604960,
+            activation: .silu, expandWeights: s.p + 7665024, savedPooled: s.t + 404092640 &* s.n,
+            savedHidden: s.t + 404117392 &* s.n, savedScale: s.t + 404093840 &* s.n, gradInput: s.t + 291642912 &* s.n,
+            gradReduceWeights: s.g + 7604960, gradReduceBias: s.g + 7664960, gradExpandWeights: s.g + 7665024,
+            gradExpandBias: s.g + 7725024, workspace: s.ws, pool: pool)
+        // features.5.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 291642912 &* s.n, input: s.t + 289029312 &* s.n,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 7600160, beta: s.p + 7601360, savedMean: s.f + 753248,
+            savedInvStd: s.f + 754448, activation: .silu, gradInput: s.t + 291642912 &* s.n, gradGamma: s.g + 7600160,
+            gradBeta: s.g + 7601360, pool: pool)
+        // features.5.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 785648, count: 30000)
+        // features.5.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 291642912 &* s.n, input: s.t + 287722512 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33, weights: s.f + 755648, gradInput: s.t + 289029312 &* s.n,
+            gradWeights: s.f + 785648, pool: pool)
+        // features.5.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 785648, channels: 1200, kernel: 5, into: s.g + 7570160)
+        // features.5.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 289029312 &* s.n, input: s.t + 286415712 &* s.n,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 7565360, beta: s.p + 7566560, savedMean: s.f + 750848,
+            savedInvStd: s.f + 752048, activation: .silu, gradInput: s.t + 289029312 &* s.n, gradGamma: s.g + 7565360,
+            gradBeta: s.g + 7566560, pool: pool)
+        // features.5.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 289029312 &* s.n, input: s.t + 398166800 &* s.n,
+            weights: s.p + 7325360, pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200,
+            gradInput: s.t + 287722512 &* s.n, gradWeights: s.g + 7325360, pool: pool)
+        // features.5.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 287722512 &* s.n, s.t + 143434368 &* s.n, count: 217800 &* s.n, pool: pool)
+    }
+
+    /// features.5.6 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
+    private func features_5_6_backward(_ s: TrainingStepContext) {
+        // features.5.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 287722512 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118704 &* s.n : nil, batch: s.n, perImage: 217800,
+            gradBranch: s.t + 143434368 &* s.n, pool: pool)
+        // features.5.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 397948992 &* s.n,
+            pixels: 1089 &* s.n, channels: 200, gamma: s.p + 7324528, beta: s.p + 7324736, savedMean: s.f + 750448,
+            savedInvStd: s.f + 750648, activation: .identity, gradInput: s.t + 143434368 &* s.n,
+            gradGamma: s.g + 7324528, gradBeta: s.g + 7324736, pool: pool)
+        // features.5.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 285108912 &* s.n,
+            weights: s.p + 7084528, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200,
+            gradInput: s.t + 286415712 &* s.n, gradWeights: s.g + 7084528, pool: pool)
+        // features.5.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 286415712 &* s.n, input: s.t + 283802112 &* s.n,
+            batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6963264,
+            activation: .silu, expandWeights: s.p + 7023328, savedPooled: s.t + 404090240 &* s.n,
+            savedHidden: s.t + 404117328 &* s.n, savedScale: s.t + 404091440 &* s.n, gradInput: s.t + 285108912 &* s.n,
+            gradReduceWeights: s.g + 6963264, gradReduceBias: s.g + 7023264, gradExpandWeights: s.g + 7023328,
+            gradExpandBias: s.g + 7083328, workspace: s.ws, pool: pool)
+        // features.5.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 285108912 &* s.n, input: s.t + 282495312 &* s.n,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6958464, beta: s.p + 6959664, savedMean: s.f + 688048,
+            savedInvStd: s.f + 689248, activation: .silu, gradInput: s.t + 285108912 &* s.n, gradGamma: s.g + 6958464,
+            gradBeta: s.g + 6959664, pool: pool)
+        // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 720448, count: 30000)
+        // features.5.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 285108912 &* s.n, input: s.t + 281188512 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33, weights: s.f + 690448, gradInput: s.t + 282495312 &* s.n,
+            gradWeights: s.f + 720448, pool: pool)
+        // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 720448, channels: 1200, kernel: 5, into: s.g + 6928464)
+        // features.5.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 282495312 &* s.n, input: s.t + 279881712 &* s.n,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6923664, beta: s.p + 6924864, savedMean: s.f + 685648,
+            savedInvStd: s.f + 686848, activation: .silu, gradInput: s.t + 282495312 &* s.n, gradGamma: s.g + 6923664,
+            gradBeta: s.g + 6924864, pool: pool)
+        // features.5.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 282495312 &* s.n, input: s.t + 397731184 &* s.n,
+            weights: s.p + 6683664, pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200,
+            gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 6683664, pool: pool)
+        // features.5.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 143434368 &* s.n, s.t + 287722512 &* s.n, count: 217800 &* s.n, pool: pool)
+    }
+
+    /// features.5.5 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
+    private func features_5_5_backward(_ s: TrainingStepContext) {
+        // features.5.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118688 &* s.n : nil, batch: s.n, perImage: 217800,
+            gradBranch: s.t + 281188512 &* s.n, pool: pool)
+        // features.5.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 281188512 &* s.n, input: s.t + 397513376 &* s.n,
+            pixels: 1089 &* s.n, channels: 200, gamma: s.p + 6682832, beta: s.p + 6683040, savedMean: s.f + 685248,
+            savedInvStd: s.f + 685448, activation: .identity, gradInput: s.t + 281188512 &* s.n,
+            gradGamma: s.g + 6682832, gradBeta: s.g + 6683040, pool: pool)
+        // features.5.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 281188512 &* s.n, input: s.t + 278574912 &* s.n,
+            weights: s.p + 6442832, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200,
+            gradInput: s.t + 279881712 &* s.n, gradWeights: s.g + 6442832, pool: pool)
+        // features.5.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 279881712 &* s.n, input: s.t + 277268112 &* s.n,
+            batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6321568,
+            activation: .silu, expandWeights: s.p + 6381632, savedPooled: s.t + 404087840 &* s.n,
+            savedHidden: s.t + 404117264 &* s.n, savedScale: s.t + 404089040 &* s.n, gradInput: s.t + 278574912 &* s.n,
+            gradReduceWeights: s.g + 6321568, gradReduceBias: s.g + 6381568, gradExpandWeights: s.g + 6381632,
+            gradExpandBias: s.g + 6441632, workspace: s.ws, pool: pool)
+        // features.5.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 278574912 &* s.n, input: s.t + 275961312 &* s.n,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6316768, beta: s.p + 6317968, savedMean: s.f + 622848,
+            savedInvStd: s.f + 624048, activation: .silu, gradInput: s.t + 278574912 &* s.n, gradGamma: s.g + 6316768,
+            gradBeta: s.g + 6317968, pool: pool)
+        // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 655248, count: 30000)
+        // features.5.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 278574912 &* s.n, input: s.t + 274654512 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33, weights: s.f + 625248, gradInput: s.t + 275961312 &* s.n,
+            gradWeights: s.f + 655248, pool: pool)
+        // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 655248, channels: 1200, kernel: 5, into: s.g + 6286768)
+        // features.5.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 275961312 &* s.n, input: s.t + 273347712 &* s.n,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 6281968, beta: s.p + 6283168, savedMean: s.f + 620448,
+            savedInvStd: s.f + 621648, activation: .silu, gradInput: s.t + 275961312 &* s.n, gradGamma: s.g + 6281968,
+            gradBeta: s.g + 6283168, pool: pool)
+        // features.5.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 275961312 &* s.n, input: s.t + 397295568 &* s.n,
+            weights: s.p + 6041968, pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200,
+            gradInput: s.t + 274654512 &* s.n, gradWeights: s.g + 6041968, pool: pool)
+        // features.5.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 274654512 &* s.n, s.t + 143434368 &* s.n, count: 217800 &* s.n, pool: pool)
+    }
+
+    /// features.5.4 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
+    private func features_5_4_backward(_ s: TrainingStepContext) {
+        // features.5.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 274654512 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118672 &* s.n : nil, batch: s.n, perImage: 217800,
+            gradBranch: s.t + 143434368 &* s.n, pool: pool)
+        // features.5.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 397077760 &* s.n,
+            pixels: 1089 &* s.n, channels: 200, gamma: s.p + 6041136, beta: s.p + 6041344, savedMean: s.f + 620048,
+            savedInvStd: s.f + 620248, activation: .identity, gradInput: s.t + 143434368 &* s.n,
+            gradGamma: s.g + 6041136, gradBeta: s.g + 6041344, pool: pool)
+        // features.5.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 272040912 &* s.n,
+            weights: s.p + 5801136, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200,
+            gradInput: s.t + 273347712 &* s.n, gradWeights: s.g + 5801136, pool: pool)
+        // features.5.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 273347712 &* s.n, input: s.t + 270734112 &* s.n,
+            batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5679872,
+            activation: .silu, expandWeights: s.p + 5739936, savedPooled: s.t + 404085440 &* s.n,
+            savedHidden: s.t + 404117200 &* s.n, savedScale: s.t + 404086640 &* s.n, gradInput: s.t + 272040912 &* s.n,
+            gradReduceWeights: s.g + 5679872, gradReduceBias: s.g + 5739872, gradExpandWeights: s.g + 5739936,
+            gradExpandBias: s.g + 5799936, workspace: s.ws, pool: pool)
+        // features.5.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 272040912 &* s.n, input: s.t + 269427312 &* s.n,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 5675072, beta: s.p + 5676272, savedMean: s.f + 557648,
+            savedInvStd: s.f + 558848, activation: .silu, gradInput: s.t + 272040912 &* s.n, gradGamma: s.g + 5675072,
+            gradBeta: s.g + 5676272, pool: pool)
+        // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 590048, count: 30000)
+        // features.5.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 272040912 &* s.n, input: s.t + 268120512 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33, weights: s.f + 560048, gradInput: s.t + 269427312 &* s.n,
+            gradWeights: s.f + 590048, pool: pool)
+        // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 590048, channels: 1200, kernel: 5, into: s.g + 5645072)
+        // features.5.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 269427312 &* s.n, input: s.t + 266813712 &* s.n,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 5640272, beta: s.p + 5641472, savedMean: s.f + 555248,
+            savedInvStd: s.f + 556448, activation: .silu, gradInput: s.t + 269427312 &* s.n, gradGamma: s.g + 5640272,
+            gradBeta: s.g + 5641472, pool: pool)
+        // features.5.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 269427312 &* s.n, input: s.t + 396859952 &* s.n,
+            weights: s.p + 5400272, pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200,
+            gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 5400272, pool: pool)
+        // features.5.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 143434368 &* s.n, s.t + 274654512 &* s.n, count: 217800 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
+    private func features_5_3_backward(_ s: TrainingStepContext) {
+        // features.5.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118656 &* s.n : nil, batch: s.n, perImage: 217800,
+            gradBranch: s.t + 268120512 &* s.n, pool: pool)
+        // features.5.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 268120512 &* s.n, input: s.t + 396642144 &* s.n,
+            pixels: 1089 &* s.n, channels: 200, gamma: s.p + 5399440, beta: s.p + 5399648, savedMean: s.f + 554848,
+            savedInvStd: s.f + 555048, activation: .identity, gradInput: s.t + 268120512 &* s.n,
+            gradGamma: s.g + 5399440, gradBeta: s.g + 5399648, pool: pool)
+        // features.5.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 268120512 &* s.n, input: s.t + 265506912 &* s.n,
+            weights: s.p + 5159440, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200,
+            gradInput: s.t + 266813712 &* s.n, gradWeights: s.g + 5159440, pool: pool)
+        // features.5.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 266813712 &* s.n, input: s.t + 264200112 &* s.n,
+            batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5038176,
+            activation: .silu, expandWeights: s.p + 5098240, savedPooled: s.t + 404083040 &* s.n,
+            savedHidden: s.t + 404117136 &* s.n, savedScale: s.t + 404084240 &* s.n, gradInput: s.t + 265506912 &* s.n,
+            gradReduceWeights: s.g + 5038176, gradReduceBias: s.g + 5098176, gradExpandWeights: s.g + 5098240,
+            gradExpandBias: s.g + 5158240, workspace: s.ws, pool: pool)
+        // features.5.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 265506912 &* s.n, input: s.t + 262893312 &* s.n,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 5033376, beta: s.p + 5034576, savedMean: s.f + 492448,
+            savedInvStd: s.f + 493648, activation: .silu, gradInput: s.t + 265506912 &* s.n, gradGamma: s.g + 5033376,
+            gradBeta: s.g + 5034576, pool: pool)
+        // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 524848, count: 30000)
+        // features.5.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 265506912 &* s.n, input: s.t + 261586512 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33, weights: s.f + 494848, gradInput: s.t + 262893312 &* s.n,
+            gradWeights: s.f + 524848, pool: pool)
+        // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 524848, channels: 1200, kernel: 5, into: s.g + 5003376)
+        // features.5.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 262893312 &* s.n, input: s.t + 260279712 &* s.n,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 4998576, beta: s.p + 4999776, savedMean: s.f + 490048,
+            savedInvStd: s.f + 491248, activation: .silu, gradInput: s.t + 262893312 &* s.n, gradGamma: s.g + 4998576,
+            gradBeta: s.g + 4999776, pool: pool)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 262893312 &* s.n, input: s.t + 396424336 &* s.n,
+            weights: s.p + 4758576, pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200,
+            gradInput: s.t + 261586512 &* s.n, gradWeights: s.g + 4758576, pool: pool)
+        // features.5.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 261586512 &* s.n, s.t + 143434368 &* s.n, count: 217800 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
+    private func features_5_2_backward(_ s: TrainingStepContext) {
+        // features.5.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 261586512 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118640 &* s.n : nil, batch: s.n, perImage: 217800,
+            gradBranch: s.t + 143434368 &* s.n, pool: pool)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 396206528 &* s.n,
+            pixels: 1089 &* s.n, channels: 200, gamma: s.p + 4757744, beta: s.p + 4757952, savedMean: s.f + 489648,
+            savedInvStd: s.f + 489848, activation: .identity, gradInput: s.t + 143434368 &* s.n,
+            gradGamma: s.g + 4757744, gradBeta: s.g + 4757952, pool: pool)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 258972912 &* s.n,
+            weights: s.p + 4517744, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200,
+            gradInput: s.t + 260279712 &* s.n, gradWeights: s.g + 4517744, pool: pool)
+        // features.5.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 260279712 &* s.n, input: s.t + 257666112 &* s.n,
+            batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 4396480,
+            activation: .silu, expandWeights: s.p + 4456544, savedPooled: s.t + 143849712 &* s.n,
+            savedHidden: s.t + 404117072 &* s.n, savedScale: s.t + 143850912 &* s.n, gradInput: s.t + 258972912 &* s.n,
+            gradReduceWeights: s.g + 4396480, gradReduceBias: s.g + 4456480, gradExpandWeights: s.g + 4456544,
+            gradExpandBias: s.g + 4516544, workspace: s.ws, pool: pool)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 258972912 &* s.n, input: s.t + 256359312 &* s.n,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 4391680, beta: s.p + 4392880, savedMean: s.f + 427248,
+            savedInvStd: s.f + 428448, activation: .silu, gradInput: s.t + 258972912 &* s.n, gradGamma: s.g + 4391680,
+            gradBeta: s.g + 4392880, pool: pool)
+        // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 459648, count: 30000)
+        // features.5.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 258972912 &* s.n, input: s.t + 255052512 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33, weights: s.f + 429648, gradInput: s.t + 256359312 &* s.n,
+            gradWeights: s.f + 459648, pool: pool)
+        // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 459648, channels: 1200, kernel: 5, into: s.g + 4361680)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 256359312 &* s.n, input: s.t + 253745712 &* s.n,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 4356880, beta: s.p + 4358080, savedMean: s.f + 424848,
+            savedInvStd: s.f + 426048, activation: .silu, gradInput: s.t + 256359312 &* s.n, gradGamma: s.g + 4356880,
+            gradBeta: s.g + 4358080, pool: pool)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 256359312 &* s.n, input: s.t + 395988720 &* s.n,
+            weights: s.p + 4116880, pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200,
+            gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 4116880, pool: pool)
+        // features.5.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 143434368 &* s.n, s.t + 261586512 &* s.n, count: 217800 &* s.n, pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118624 &* s.n : nil, batch: s.n, perImage: 217800,
+            gradBranch: s.t + 255052512 &* s.n, pool: pool)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 255052512 &* s.n, input: s.t + 395770912 &* s.n,
+            pixels: 1089 &* s.n, channels: 200, gamma: s.p + 4116048, beta: s.p + 4116256, savedMean: s.f + 424448,
+            savedInvStd: s.f + 424648, activation: .identity, gradInput: s.t + 255052512 &* s.n,
+            gradGamma: s.g + 4116048, gradBeta: s.g + 4116256, pool: pool)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 255052512 &* s.n, input: s.t + 252438912 &* s.n,
+            weights: s.p + 3876048, pixels: 1089 &* s.n, inChannels: 1200, outChannels: 200,
+            gradInput: s.t + 253745712 &* s.n, gradWeights: s.g + 3876048, pool: pool)
+        // features.5.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 253745712 &* s.n, input: s.t + 251132112 &* s.n,
+            batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 3754784,
+            activation: .silu, expandWeights: s.p + 3814848, savedPooled: s.t + 143847312 &* s.n,
+            savedHidden: s.t + 404117008 &* s.n, savedScale: s.t + 143848512 &* s.n, gradInput: s.t + 252438912 &* s.n,
+            gradReduceWeights: s.g + 3754784, gradReduceBias: s.g + 3814784, gradExpandWeights: s.g + 3814848,
+            gradExpandBias: s.g + 3874848, workspace: s.ws, pool: pool)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 252438912 &* s.n, input: s.t + 249825312 &* s.n,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 3749984, beta: s.p + 3751184, savedMean: s.f + 362048,
+            savedInvStd: s.f + 363248, activation: .silu, gradInput: s.t + 252438912 &* s.n, gradGamma: s.g + 3749984,
+            gradBeta: s.g + 3751184, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 394448, count: 30000)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 252438912 &* s.n, input: s.t + 248518512 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 1200, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33, weights: s.f + 364448, gradInput: s.t + 249825312 &* s.n,
+            gradWeights: s.f + 394448, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 394448, channels: 1200, kernel: 5, into: s.g + 3719984)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 249825312 &* s.n, input: s.t + 247211712 &* s.n,
+            pixels: 1089 &* s.n, channels: 1200, gamma: s.p + 3715184, beta: s.p + 3716384, savedMean: s.f + 359648,
+            savedInvStd: s.f + 360848, activation: .silu, gradInput: s.t + 249825312 &* s.n, gradGamma: s.g + 3715184,
+            gradBeta: s.g + 3716384, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 249825312 &* s.n, input: s.t + 395553104 &* s.n,
+            weights: s.p + 3475184, pixels: 1089 &* s.n, inChannels: 200, outChannels: 1200,
+            gradInput: s.t + 248152608 &* s.n, gradWeights: s.g + 3475184, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 248152608 &* s.n, s.t + 143434368 &* s.n, count: 217800 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 33x33x144 -> 33x33x200, SE 864 -> 36 -> 864
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 395335296 &* s.n,
+            pixels: 1089 &* s.n, channels: 200, gamma: s.p + 3474352, beta: s.p + 3474560, savedMean: s.f + 359248,
+            savedInvStd: s.f + 359448, activation: .identity, gradInput: s.t + 248152608 &* s.n,
+            gradGamma: s.g + 3474352, gradBeta: s.g + 3474560, pool: pool)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 346689216 &* s.n,
+            weights: s.p + 3301552, pixels: 1089 &* s.n, inChannels: 864, outChannels: 200,
+            gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 3301552, pool: pool)
+        // features.5.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 345748320 &* s.n,
+            batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 3238432,
+            activation: .silu, expandWeights: s.p + 3269584, savedPooled: s.t + 404107136 &* s.n,
+            savedHidden: s.t + 404117792 &* s.n, savedScale: s.t + 404108000 &* s.n, gradInput: s.t + 248152608 &* s.n,
+            gradReduceWeights: s.g + 3238432, gradReduceBias: s.g + 3269536, gradExpandWeights: s.g + 3269584,
+            gradExpandBias: s.g + 3300688, workspace: s.ws, pool: pool)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 344807424 &* s.n,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 3234976, beta: s.p + 3235840, savedMean: s.f + 314320,
+            savedInvStd: s.f + 315184, activation: .silu, gradInput: s.t + 248152608 &* s.n, gradGamma: s.g + 3234976,
+            gradBeta: s.g + 3235840, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 337648, count: 21600)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 343866528 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 864, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33, weights: s.f + 316048, gradInput: s.t + 247211712 &* s.n,
+            gradWeights: s.f + 337648, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 337648, channels: 864, kernel: 5, into: s.g + 3213376)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 342925632 &* s.n,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 3209920, beta: s.p + 3210784, savedMean: s.f + 312592,
+            savedInvStd: s.f + 313456, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 3209920,
+            gradBeta: s.g + 3210784, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 401838320 &* s.n,
+            weights: s.p + 3085504, pixels: 1089 &* s.n, inChannels: 144, outChannels: 864,
+            gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 3085504, pool: pool)
+    }
+
+    /// features.4.7 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
+    private func features_4_7_backward(_ s: TrainingStepContext) {
+        // features.4.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118608 &* s.n : nil, batch: s.n, perImage: 156816,
+            gradBranch: s.t + 143591184 &* s.n, pool: pool)
+        // features.4.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 401681504 &* s.n,
+            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 3084928, beta: s.p + 3085072, savedMean: s.f + 312304,
+            savedInvStd: s.f + 312448, activation: .identity, gradInput: s.t + 143591184 &* s.n,
+            gradGamma: s.g + 3084928, gradBeta: s.g + 3085072, pool: pool)
+        // features.4.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 341984736 &* s.n,
+            weights: s.p + 2960512, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144,
+            gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 2960512, pool: pool)
+        // features.4.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 341043840 &* s.n,
+            batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2897392,
+            activation: .silu, expandWeights: s.p + 2928544, savedPooled: s.t + 404105408 &* s.n,
+            savedHidden: s.t + 404117744 &* s.n, savedScale: s.t + 404106272 &* s.n, gradInput: s.t + 248152608 &* s.n,
+            gradReduceWeights: s.g + 2897392, gradReduceBias: s.g + 2928496, gradExpandWeights: s.g + 2928544,
+            gradExpandBias: s.g + 2959648, workspace: s.ws, pool: pool)
+        // features.4.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 340102944 &* s.n,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2893936, beta: s.p + 2894800, savedMean: s.f + 295024,
+            savedInvStd: s.f + 295888, activation: .silu, gradInput: s.t + 248152608 &* s.n, gradGamma: s.g + 2893936,
+            gradBeta: s.g + 2894800, pool: pool)
+        // features.4.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 304528, count: 7776)
+        // features.4.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 339162048 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 33, outWidth: 33, weights: s.f + 296752, gradInput: s.t + 247211712 &* s.n,
+            gradWeights: s.f + 304528, pool: pool)
+        // features.4.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 304528, channels: 864, kernel: 3, into: s.g + 2886160)
+        // features.4.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 338221152 &* s.n,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2882704, beta: s.p + 2883568, savedMean: s.f + 293296,
+            savedInvStd: s.f + 294160, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 2882704,
+            gradBeta: s.g + 2883568, pool: pool)
+        // features.4.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 401524688 &* s.n,
+            weights: s.p + 2758288, pixels: 1089 &* s.n, inChannels: 144, outChannels: 864,
+            gradInput: s.t + 143591184 &* s.n, gradWeights: s.g + 2758288, pool: pool)
+        // features.4.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 143591184 &* s.n, s.t + 143434368 &* s.n, count: 156816 &* s.n, pool: pool)
+    }
+
+    /// features.4.6 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
+    private func features_4_6_backward(_ s: TrainingStepContext) {
+        // features.4.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 143591184 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118592 &* s.n : nil, batch: s.n, perImage: 156816,
+            gradBranch: s.t + 143434368 &* s.n, pool: pool)
+        // features.4.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 401367872 &* s.n,
+            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 2757712, beta: s.p + 2757856, savedMean: s.f + 293008,
+            savedInvStd: s.f + 293152, activation: .identity, gradInput: s.t + 143434368 &* s.n,
+            gradGamma: s.g + 2757712, gradBeta: s.g + 2757856, pool: pool)
+        // features.4.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 337280256 &* s.n,
+            weights: s.p + 2633296, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144,
+            gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 2633296, pool: pool)
+        // features.4.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 336339360 &* s.n,
+            batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2570176,
+            activation: .silu, expandWeights: s.p + 2601328, savedPooled: s.t + 404103680 &* s.n,
+            savedHidden: s.t + 404117696 &* s.n, savedScale: s.t + 404104544 &* s.n, gradInput: s.t + 248152608 &* s.n,
+            gradReduceWeights: s.g + 2570176, gradReduceBias: s.g + 2601280, gradExpandWeights: s.g + 2601328,
+            gradExpandBias: s.g + 2632432, workspace: s.ws, pool: pool)
+        // features.4.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 335398464 &* s.n,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2566720, beta: s.p + 2567584, savedMean: s.f + 275728,
+            savedInvStd: s.f + 276592, activation: .silu, gradInput: s.t + 248152608 &* s.n, gradGamma: s.g + 2566720,
+            gradBeta: s.g + 2567584, pool: pool)
+        // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 285232, count: 7776)
+        // features.4.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 334457568 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 33, outWidth: 33, weights: s.f + 277456, gradInput: s.t + 247211712 &* s.n,
+            gradWeights: s.f + 285232, pool: pool)
+        // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 285232, channels: 864, kernel: 3, into: s.g + 2558944)
+        // features.4.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 333516672 &* s.n,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2555488, beta: s.p + 2556352, savedMean: s.f + 274000,
+            savedInvStd: s.f + 274864, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 2555488,
+            gradBeta: s.g + 2556352, pool: pool)
+        // features.4.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 401211056 &* s.n,
+            weights: s.p + 2431072, pixels: 1089 &* s.n, inChannels: 144, outChannels: 864,
+            gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 2431072, pool: pool)
+        // features.4.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 143434368 &* s.n, s.t + 143591184 &* s.n, count: 156816 &* s.n, pool: pool)
+    }
+
+    /// features.4.5 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
+    private func features_4_5_backward(_ s: TrainingStepContext) {
+        // features.4.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118576 &* s.n : nil, batch: s.n, perImage: 156816,
+            gradBranch: s.t + 143591184 &* s.n, pool: pool)
+        // features.4.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 401054240 &* s.n,
+            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 2430496, beta: s.p + 2430640, savedMean: s.f + 273712,
+            savedInvStd: s.f + 273856, activation: .identity, gradInput: s.t + 143591184 &* s.n,
+            gradGamma: s.g + 2430496, gradBeta: s.g + 2430640, pool: pool)
+        // features.4.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 332575776 &* s.n,
+            weights: s.p + 2306080, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144,
+            gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 2306080, pool: pool)
+        // features.4.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 331634880 &* s.n,
+            batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2242960,
+            activation: .silu, expandWeights: s.p + 2274112, savedPooled: s.t + 404101952 &* s.n,
+            savedHidden: s.t + 404117648 &* s.n, savedScale: s.t + 404102816 &* s.n, gradInput: s.t + 248152608 &* s.n,
+            gradReduceWeights: s.g + 2242960, gradReduceBias: s.g + 2274064, gradExpandWeights: s.g + 2274112,
+            gradExpandBias: s.g + 2305216, workspace: s.ws, pool: pool)
+        // features.4.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 330693984 &* s.n,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2239504, beta: s.p + 2240368, savedMean: s.f + 256432,
+            savedInvStd: s.f + 257296, activation: .silu, gradInput: s.t + 248152608 &* s.n, gradGamma: s.g + 2239504,
+            gradBeta: s.g + 2240368, pool: pool)
+        // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 265936, count: 7776)
+        // features.4.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 329753088 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 33, outWidth: 33, weights: s.f + 258160, gradInput: s.t + 247211712 &* s.n,
+            gradWeights: s.f + 265936, pool: pool)
+        // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 265936, channels: 864, kernel: 3, into: s.g + 2231728)
+        // features.4.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 328812192 &* s.n,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 2228272, beta: s.p + 2229136, savedMean: s.f + 254704,
+            savedInvStd: s.f + 255568, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 2228272,
+            gradBeta: s.g + 2229136, pool: pool)
+        // features.4.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 400897424 &* s.n,
+            weights: s.p + 2103856, pixels: 1089 &* s.n, inChannels: 144, outChannels: 864,
+            gradInput: s.t + 143591184 &* s.n, gradWeights: s.g + 2103856, pool: pool)
+        // features.4.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 143591184 &* s.n, s.t + 143434368 &* s.n, count: 156816 &* s.n, pool: pool)
+    }
+
+    /// features.4.4 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
+    private func features_4_4_backward(_ s: TrainingStepContext) {
+        // features.4.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 143591184 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118560 &* s.n : nil, batch: s.n, perImage: 156816,
+            gradBranch: s.t + 143434368 &* s.n, pool: pool)
+        // features.4.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 400740608 &* s.n,
+            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 2103280, beta: s.p + 2103424, savedMean: s.f + 254416,
+            savedInvStd: s.f + 254560, activation: .identity, gradInput: s.t + 143434368 &* s.n,
+            gradGamma: s.g + 2103280, gradBeta: s.g + 2103424, pool: pool)
+        // features.4.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 327871296 &* s.n,
+            weights: s.p + 1978864, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144,
+            gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 1978864, pool: pool)
+        // features.4.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 326930400 &* s.n,
+            batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1915744,
+            activation: .silu, expandWeights: s.p + 1946896, savedPooled: s.t + 404100224 &* s.n,
+            savedHidden: s.t + 404117600 &* s.n, savedScale: s.t + 404101088 &* s.n, gradInput: s.t + 248152608 &* s.n,
+            gradReduceWeights: s.g + 1915744, gradReduceBias: s.g + 1946848, gradExpandWeights: s.g + 1946896,
+            gradExpandBias: s.g + 1978000, workspace: s.ws, pool: pool)
+        // features.4.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 325989504 &* s.n,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1912288, beta: s.p + 1913152, savedMean: s.f + 237136,
+            savedInvStd: s.f + 238000, activation: .silu, gradInput: s.t + 248152608 &* s.n, gradGamma: s.g + 1912288,
+            gradBeta: s.g + 1913152, pool: pool)
+        // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 246640, count: 7776)
+        // features.4.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 325048608 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 33, outWidth: 33, weights: s.f + 238864, gradInput: s.t + 247211712 &* s.n,
+            gradWeights: s.f + 246640, pool: pool)
+        // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 246640, channels: 864, kernel: 3, into: s.g + 1904512)
+        // features.4.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 324107712 &* s.n,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1901056, beta: s.p + 1901920, savedMean: s.f + 235408,
+            savedInvStd: s.f + 236272, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 1901056,
+            gradBeta: s.g + 1901920, pool: pool)
+        // features.4.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 400583792 &* s.n,
+            weights: s.p + 1776640, pixels: 1089 &* s.n, inChannels: 144, outChannels: 864,
+            gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 1776640, pool: pool)
+        // features.4.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 143434368 &* s.n, s.t + 143591184 &* s.n, count: 156816 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
+    private func features_4_3_backward(_ s: TrainingStepContext) {
+        // features.4.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118544 &* s.n : nil, batch: s.n, perImage: 156816,
+            gradBranch: s.t + 143591184 &* s.n, pool: pool)
+        // features.4.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 400426976 &* s.n,
+            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 1776064, beta: s.p + 1776208, savedMean: s.f + 235120,
+            savedInvStd: s.f + 235264, activation: .identity, gradInput: s.t + 143591184 &* s.n,
+            gradGamma: s.g + 1776064, gradBeta: s.g + 1776208, pool: pool)
+        // features.4.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 323166816 &* s.n,
+            weights: s.p + 1651648, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144,
+            gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 1651648, pool: pool)
+        // features.4.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 322225920 &* s.n,
+            batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1588528,
+            activation: .silu, expandWeights: s.p + 1619680, savedPooled: s.t + 404098496 &* s.n,
+            savedHidden: s.t + 404117552 &* s.n, savedScale: s.t + 404099360 &* s.n, gradInput: s.t + 248152608 &* s.n,
+            gradReduceWeights: s.g + 1588528, gradReduceBias: s.g + 1619632, gradExpandWeights: s.g + 1619680,
+            gradExpandBias: s.g + 1650784, workspace: s.ws, pool: pool)
+        // features.4.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 321285024 &* s.n,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1585072, beta: s.p + 1585936, savedMean: s.f + 217840,
+            savedInvStd: s.f + 218704, activation: .silu, gradInput: s.t + 248152608 &* s.n, gradGamma: s.g + 1585072,
+            gradBeta: s.g + 1585936, pool: pool)
+        // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 227344, count: 7776)
+        // features.4.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 320344128 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 33, outWidth: 33, weights: s.f + 219568, gradInput: s.t + 247211712 &* s.n,
+            gradWeights: s.f + 227344, pool: pool)
+        // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 227344, channels: 864, kernel: 3, into: s.g + 1577296)
+        // features.4.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 319403232 &* s.n,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1573840, beta: s.p + 1574704, savedMean: s.f + 216112,
+            savedInvStd: s.f + 216976, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 1573840,
+            gradBeta: s.g + 1574704, pool: pool)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 400270160 &* s.n,
+            weights: s.p + 1449424, pixels: 1089 &* s.n, inChannels: 144, outChannels: 864,
+            gradInput: s.t + 143591184 &* s.n, gradWeights: s.g + 1449424, pool: pool)
+        // features.4.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 143591184 &* s.n, s.t + 143434368 &* s.n, count: 156816 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
+    private func features_4_2_backward(_ s: TrainingStepContext) {
+        // features.4.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 143591184 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118528 &* s.n : nil, batch: s.n, perImage: 156816,
+            gradBranch: s.t + 143434368 &* s.n, pool: pool)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 400113344 &* s.n,
+            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 1448848, beta: s.p + 1448992, savedMean: s.f + 215824,
+            savedInvStd: s.f + 215968, activation: .identity, gradInput: s.t + 143434368 &* s.n,
+            gradGamma: s.g + 1448848, gradBeta: s.g + 1448992, pool: pool)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 318462336 &* s.n,
+            weights: s.p + 1324432, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144,
+            gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 1324432, pool: pool)
+        // features.4.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 317521440 &* s.n,
+            batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1261312,
+            activation: .silu, expandWeights: s.p + 1292464, savedPooled: s.t + 404096768 &* s.n,
+            savedHidden: s.t + 404117504 &* s.n, savedScale: s.t + 404097632 &* s.n, gradInput: s.t + 248152608 &* s.n,
+            gradReduceWeights: s.g + 1261312, gradReduceBias: s.g + 1292416, gradExpandWeights: s.g + 1292464,
+            gradExpandBias: s.g + 1323568, workspace: s.ws, pool: pool)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 316580544 &* s.n,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1257856, beta: s.p + 1258720, savedMean: s.f + 198544,
+            savedInvStd: s.f + 199408, activation: .silu, gradInput: s.t + 248152608 &* s.n, gradGamma: s.g + 1257856,
+            gradBeta: s.g + 1258720, pool: pool)
+        // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 208048, count: 7776)
+        // features.4.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 315639648 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 33, outWidth: 33, weights: s.f + 200272, gradInput: s.t + 247211712 &* s.n,
+            gradWeights: s.f + 208048, pool: pool)
+        // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 208048, channels: 864, kernel: 3, into: s.g + 1250080)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 314698752 &* s.n,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 1246624, beta: s.p + 1247488, savedMean: s.f + 196816,
+            savedInvStd: s.f + 197680, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 1246624,
+            gradBeta: s.g + 1247488, pool: pool)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 399956528 &* s.n,
+            weights: s.p + 1122208, pixels: 1089 &* s.n, inChannels: 144, outChannels: 864,
+            gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 1122208, pool: pool)
+        // features.4.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 143434368 &* s.n, s.t + 143591184 &* s.n, count: 156816 &* s.n, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118512 &* s.n : nil, batch: s.n, perImage: 156816,
+            gradBranch: s.t + 143591184 &* s.n, pool: pool)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 399799712 &* s.n,
+            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 1121632, beta: s.p + 1121776, savedMean: s.f + 196528,
+            savedInvStd: s.f + 196672, activation: .identity, gradInput: s.t + 143591184 &* s.n,
+            gradGamma: s.g + 1121632, gradBeta: s.g + 1121776, pool: pool)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 313757856 &* s.n,
+            weights: s.p + 997216, pixels: 1089 &* s.n, inChannels: 864, outChannels: 144,
+            gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 997216, pool: pool)
+        // features.4.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 312816960 &* s.n,
+            batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 934096,
+            activation: .silu, expandWeights: s.p + 965248, savedPooled: s.t + 404095040 &* s.n,
+            savedHidden: s.t + 404117456 &* s.n, savedScale: s.t + 404095904 &* s.n, gradInput: s.t + 248152608 &* s.n,
+            gradReduceWeights: s.g + 934096, gradReduceBias: s.g + 965200, gradExpandWeights: s.g + 965248,
+            gradExpandBias: s.g + 996352, workspace: s.ws, pool: pool)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 311876064 &* s.n,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 930640, beta: s.p + 931504, savedMean: s.f + 179248,
+            savedInvStd: s.f + 180112, activation: .silu, gradInput: s.t + 248152608 &* s.n, gradGamma: s.g + 930640,
+            gradBeta: s.g + 931504, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 188752, count: 7776)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 248152608 &* s.n, input: s.t + 310935168 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 864, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 33, outWidth: 33, weights: s.f + 180976, gradInput: s.t + 247211712 &* s.n,
+            gradWeights: s.f + 188752, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 188752, channels: 864, kernel: 3, into: s.g + 922864)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 309994272 &* s.n,
+            pixels: 1089 &* s.n, channels: 864, gamma: s.p + 919408, beta: s.p + 920272, savedMean: s.f + 177520,
+            savedInvStd: s.f + 178384, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 919408,
+            gradBeta: s.g + 920272, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 399642896 &* s.n,
+            weights: s.p + 794992, pixels: 1089 &* s.n, inChannels: 144, outChannels: 864,
+            gradInput: s.t + 143591184 &* s.n, gradWeights: s.g + 794992, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 143591184 &* s.n, s.t + 143434368 &* s.n, count: 156816 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 66x66x72 -> 33x33x144, SE 432 -> 18 -> 432
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 399486080 &* s.n,
+            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 794416, beta: s.p + 794560, savedMean: s.f + 177232,
+            savedInvStd: s.f + 177376, activation: .identity, gradInput: s.t + 143591184 &* s.n,
+            gradGamma: s.g + 794416, gradBeta: s.g + 794560, pool: pool)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 390407664 &* s.n,
+            weights: s.p + 732208, pixels: 1089 &* s.n, inChannels: 432, outChannels: 144,
+            gradInput: s.t + 247211712 &* s.n, gradWeights: s.g + 732208, pool: pool)
+        // features.4.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 389937216 &* s.n,
+            batch: s.n, pixels: 1089, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 716192,
+            activation: .silu, expandWeights: s.p + 724000, savedPooled: s.t + 404112752 &* s.n,
+            savedHidden: s.t + 404118128 &* s.n, savedScale: s.t + 404113184 &* s.n, gradInput: s.t + 249093504 &* s.n,
+            gradReduceWeights: s.g + 716192, gradReduceBias: s.g + 723968, gradExpandWeights: s.g + 724000,
+            gradExpandBias: s.g + 731776, workspace: s.ws, pool: pool)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 249093504 &* s.n, input: s.t + 389466768 &* s.n,
+            pixels: 1089 &* s.n, channels: 432, gamma: s.p + 714464, beta: s.p + 714896, savedMean: s.f + 168592,
+            savedInvStd: s.f + 169024, activation: .silu, gradInput: s.t + 249093504 &* s.n, gradGamma: s.g + 714464,
+            gradBeta: s.g + 714896, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 173344, count: 3888)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 249093504 &* s.n, input: s.t + 245329920 &* s.n,
+            batch: s.n, height: 66, width: 66, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 33, outWidth: 33, weights: s.f + 169456, gradInput: s.t + 247211712 &* s.n,
+            gradWeights: s.f + 173344, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 173344, channels: 432, kernel: 3, into: s.g + 710576)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 243448128 &* s.n,
+            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 708848, beta: s.p + 709280, savedMean: s.f + 167728,
+            savedInvStd: s.f + 168160, activation: .silu, gradInput: s.t + 247211712 &* s.n, gradGamma: s.g + 708848,
+            gradBeta: s.g + 709280, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247211712 &* s.n, input: s.t + 395021664 &* s.n,
+            weights: s.p + 677744, pixels: 4356 &* s.n, inChannels: 72, outChannels: 432,
+            gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 677744, pool: pool)
+    }
+
+    /// features.3.5 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
+    private func features_3_5_backward(_ s: TrainingStepContext) {
+        // features.3.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118496 &* s.n : nil, batch: s.n, perImage: 313632,
+            gradBranch: s.t + 245329920 &* s.n, pool: pool)
+        // features.3.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 245329920 &* s.n, input: s.t + 394708032 &* s.n,
+            pixels: 4356 &* s.n, channels: 72, gamma: s.p + 677424, beta: s.p + 677504, savedMean: s.f + 167584,
+            savedInvStd: s.f + 167656, activation: .identity, gradInput: s.t + 245329920 &* s.n,
+            gradGamma: s.g + 677424, gradBeta: s.g + 677504, pool: pool)
+        // features.3.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 245329920 &* s.n, input: s.t + 241566336 &* s.n,
+            weights: s.p + 646320, pixels: 4356 &* s.n, inChannels: 432, outChannels: 72,
+            gradInput: s.t + 243448128 &* s.n, gradWeights: s.g + 646320, pool: pool)
+        // features.3.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 243448128 &* s.n, input: s.t + 239684544 &* s.n,
+            batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 630304,
+            activation: .silu, expandWeights: s.p + 638112, savedPooled: s.t + 404111888 &* s.n,
+            savedHidden: s.t + 404118096 &* s.n, savedScale: s.t + 404112320 &* s.n, gradInput: s.t + 241566336 &* s.n,
+            gradReduceWeights: s.g + 630304, gradReduceBias: s.g + 638080, gradExpandWeights: s.g + 638112,
+            gradExpandBias: s.g + 645888, workspace: s.ws, pool: pool)
+        // features.3.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 241566336 &* s.n, input: s.t + 237802752 &* s.n,
+            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 628576, beta: s.p + 629008, savedMean: s.f + 145120,
+            savedInvStd: s.f + 145552, activation: .silu, gradInput: s.t + 241566336 &* s.n, gradGamma: s.g + 628576,
+            gradBeta: s.g + 629008, pool: pool)
+        // features.3.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 156784, count: 10800)
+        // features.3.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 241566336 &* s.n, input: s.t + 235920960 &* s.n,
+            batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 66, outWidth: 66, weights: s.f + 145984, gradInput: s.t + 237802752 &* s.n,
+            gradWeights: s.f + 156784, pool: pool)
+        // features.3.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 156784, channels: 432, kernel: 5, into: s.g + 617776)
+        // features.3.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 237802752 &* s.n, input: s.t + 234039168 &* s.n,
+            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 616048, beta: s.p + 616480, savedMean: s.f + 144256,
+            savedInvStd: s.f + 144688, activation: .silu, gradInput: s.t + 237802752 &* s.n, gradGamma: s.g + 616048,
+            gradBeta: s.g + 616480, pool: pool)
+        // features.3.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 237802752 &* s.n, input: s.t + 394394400 &* s.n,
+            weights: s.p + 584944, pixels: 4356 &* s.n, inChannels: 72, outChannels: 432,
+            gradInput: s.t + 235920960 &* s.n, gradWeights: s.g + 584944, pool: pool)
+        // features.3.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 235920960 &* s.n, s.t + 143434368 &* s.n, count: 313632 &* s.n, pool: pool)
+    }
+
+    /// features.3.4 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
+    private func features_3_4_backward(_ s: TrainingStepContext) {
+        // features.3.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 235920960 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118480 &* s.n : nil, batch: s.n, perImage: 313632,
+            gradBranch: s.t + 143434368 &* s.n, pool: pool)
+        // features.3.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 394080768 &* s.n,
+            pixels: 4356 &* s.n, channels: 72, gamma: s.p + 584624, beta: s.p + 584704, savedMean: s.f + 144112,
+            savedInvStd: s.f + 144184, activation: .identity, gradInput: s.t + 143434368 &* s.n,
+            gradGamma: s.g + 584624, gradBeta: s.g + 584704, pool: pool)
+        // features.3.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 232157376 &* s.n,
+            weights: s.p + 553520, pixels: 4356 &* s.n, inChannels: 432, outChannels: 72,
+            gradInput: s.t + 234039168 &* s.n, gradWeights: s.g + 553520, pool: pool)
+        // features.3.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 234039168 &* s.n, input: s.t + 230275584 &* s.n,
+            batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 537504,
+            activation: .silu, expandWeights: s.p + 545312, savedPooled: s.t + 404111024 &* s.n,
+            savedHidden: s.t + 404118064 &* s.n, savedScale: s.t + 404111456 &* s.n, gradInput: s.t + 232157376 &* s.n,
+            gradReduceWeights: s.g + 537504, gradReduceBias: s.g + 545280, gradExpandWeights: s.g + 545312,
+            gradExpandBias: s.g + 553088, workspace: s.ws, pool: pool)
+        // features.3.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 232157376 &* s.n, input: s.t + 228393792 &* s.n,
+            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 535776, beta: s.p + 536208, savedMean: s.f + 121648,
+            savedInvStd: s.f + 122080, activation: .silu, gradInput: s.t + 232157376 &* s.n, gradGamma: s.g + 535776,
+            gradBeta: s.g + 536208, pool: pool)
+        // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 133312, count: 10800)
+        // features.3.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 232157376 &* s.n, input: s.t + 226512000 &* s.n,
+            batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 66, outWidth: 66, weights: s.f + 122512, gradInput: s.t + 228393792 &* s.n,
+            gradWeights: s.f + 133312, pool: pool)
+        // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 133312, channels: 432, kernel: 5, into: s.g + 524976)
+        // features.3.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 228393792 &* s.n, input: s.t + 224630208 &* s.n,
+            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 523248, beta: s.p + 523680, savedMean: s.f + 120784,
+            savedInvStd: s.f + 121216, activation: .silu, gradInput: s.t + 228393792 &* s.n, gradGamma: s.g + 523248,
+            gradBeta: s.g + 523680, pool: pool)
+        // features.3.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 228393792 &* s.n, input: s.t + 393767136 &* s.n,
+            weights: s.p + 492144, pixels: 4356 &* s.n, inChannels: 72, outChannels: 432,
+            gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 492144, pool: pool)
+        // features.3.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 143434368 &* s.n, s.t + 235920960 &* s.n, count: 313632 &* s.n, pool: pool)
+    }
+
+    /// features.3.3 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
+    private func features_3_3_backward(_ s: TrainingStepContext) {
+        // features.3.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118464 &* s.n : nil, batch: s.n, perImage: 313632,
+            gradBranch: s.t + 226512000 &* s.n, pool: pool)
+        // features.3.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 226512000 &* s.n, input: s.t + 393453504 &* s.n,
+            pixels: 4356 &* s.n, channels: 72, gamma: s.p + 491824, beta: s.p + 491904, savedMean: s.f + 120640,
+            savedInvStd: s.f + 120712, activation: .identity, gradInput: s.t + 226512000 &* s.n,
+            gradGamma: s.g + 491824, gradBeta: s.g + 491904, pool: pool)
+        // features.3.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 226512000 &* s.n, input: s.t + 222748416 &* s.n,
+            weights: s.p + 460720, pixels: 4356 &* s.n, inChannels: 432, outChannels: 72,
+            gradInput: s.t + 224630208 &* s.n, gradWeights: s.g + 460720, pool: pool)
+        // features.3.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 224630208 &* s.n, input: s.t + 220866624 &* s.n,
+            batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 444704,
+            activation: .silu, expandWeights: s.p + 452512, savedPooled: s.t + 404110160 &* s.n,
+            savedHidden: s.t + 404118032 &* s.n, savedScale: s.t + 404110592 &* s.n, gradInput: s.t + 222748416 &* s.n,
+            gradReduceWeights: s.g + 444704, gradReduceBias: s.g + 452480, gradExpandWeights: s.g + 452512,
+            gradExpandBias: s.g + 460288, workspace: s.ws, pool: pool)
+        // features.3.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 222748416 &* s.n, input: s.t + 218984832 &* s.n,
+            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 442976, beta: s.p + 443408, savedMean: s.f + 98176,
+            savedInvStd: s.f + 98608, activation: .silu, gradInput: s.t + 222748416 &* s.n, gradGamma: s.g + 442976,
+            gradBeta: s.g + 443408, pool: pool)
+        // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 109840, count: 10800)
+        // features.3.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 222748416 &* s.n, input: s.t + 217103040 &* s.n,
+            batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 66, outWidth: 66, weights: s.f + 99040, gradInput: s.t + 218984832 &* s.n,
+            gradWeights: s.f + 109840, pool: pool)
+        // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 109840, channels: 432, kernel: 5, into: s.g + 432176)
+        // features.3.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 218984832 &* s.n, input: s.t + 215221248 &* s.n,
+            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 430448, beta: s.p + 430880, savedMean: s.f + 97312,
+            savedInvStd: s.f + 97744, activation: .silu, gradInput: s.t + 218984832 &* s.n, gradGamma: s.g + 430448,
+            gradBeta: s.g + 430880, pool: pool)
+        // features.3.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 218984832 &* s.n, input: s.t + 393139872 &* s.n,
+            weights: s.p + 399344, pixels: 4356 &* s.n, inChannels: 72, outChannels: 432,
+            gradInput: s.t + 217103040 &* s.n, gradWeights: s.g + 399344, pool: pool)
+        // features.3.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 217103040 &* s.n, s.t + 143434368 &* s.n, count: 313632 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
+    private func features_3_2_backward(_ s: TrainingStepContext) {
+        // features.3.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 217103040 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118448 &* s.n : nil, batch: s.n, perImage: 313632,
+            gradBranch: s.t + 143434368 &* s.n, pool: pool)
+        // features.3.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 392826240 &* s.n,
+            pixels: 4356 &* s.n, channels: 72, gamma: s.p + 399024, beta: s.p + 399104, savedMean: s.f + 97168,
+            savedInvStd: s.f + 97240, activation: .identity, gradInput: s.t + 143434368 &* s.n,
+            gradGamma: s.g + 399024, gradBeta: s.g + 399104, pool: pool)
+        // features.3.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 213339456 &* s.n,
+            weights: s.p + 367920, pixels: 4356 &* s.n, inChannels: 432, outChannels: 72,
+            gradInput: s.t + 215221248 &* s.n, gradWeights: s.g + 367920, pool: pool)
+        // features.3.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 215221248 &* s.n, input: s.t + 211457664 &* s.n,
+            batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 351904,
+            activation: .silu, expandWeights: s.p + 359712, savedPooled: s.t + 404109296 &* s.n,
+            savedHidden: s.t + 404118000 &* s.n, savedScale: s.t + 404109728 &* s.n, gradInput: s.t + 213339456 &* s.n,
+            gradReduceWeights: s.g + 351904, gradReduceBias: s.g + 359680, gradExpandWeights: s.g + 359712,
+            gradExpandBias: s.g + 367488, workspace: s.ws, pool: pool)
+        // features.3.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 213339456 &* s.n, input: s.t + 209575872 &* s.n,
+            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 350176, beta: s.p + 350608, savedMean: s.f + 74704,
+            savedInvStd: s.f + 75136, activation: .silu, gradInput: s.t + 213339456 &* s.n, gradGamma: s.g + 350176,
+            gradBeta: s.g + 350608, pool: pool)
+        // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 86368, count: 10800)
+        // features.3.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 213339456 &* s.n, input: s.t + 207694080 &* s.n,
+            batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 66, outWidth: 66, weights: s.f + 75568, gradInput: s.t + 209575872 &* s.n,
+            gradWeights: s.f + 86368, pool: pool)
+        // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 86368, channels: 432, kernel: 5, into: s.g + 339376)
+        // features.3.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 209575872 &* s.n, input: s.t + 205812288 &* s.n,
+            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 337648, beta: s.p + 338080, savedMean: s.f + 73840,
+            savedInvStd: s.f + 74272, activation: .silu, gradInput: s.t + 209575872 &* s.n, gradGamma: s.g + 337648,
+            gradBeta: s.g + 338080, pool: pool)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 209575872 &* s.n, input: s.t + 392512608 &* s.n,
+            weights: s.p + 306544, pixels: 4356 &* s.n, inChannels: 72, outChannels: 432,
+            gradInput: s.t + 143434368 &* s.n, gradWeights: s.g + 306544, pool: pool)
+        // features.3.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 143434368 &* s.n, s.t + 217103040 &* s.n, count: 313632 &* s.n, pool: pool)
+    }
+
+    /// features.3.1 backward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
+    private func features_3_1_backward(_ s: TrainingStepContext) {
+        // features.3.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118432 &* s.n : nil, batch: s.n, perImage: 313632,
+            gradBranch: s.t + 207694080 &* s.n, pool: pool)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 207694080 &* s.n, input: s.t + 392198976 &* s.n,
+            pixels: 4356 &* s.n, channels: 72, gamma: s.p + 306224, beta: s.p + 306304, savedMean: s.f + 73696,
+            savedInvStd: s.f + 73768, activation: .identity, gradInput: s.t + 207694080 &* s.n,
+            gradGamma: s.g + 306224, gradBeta: s.g + 306304, pool: pool)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 207694080 &* s.n, input: s.t + 203930496 &* s.n,
+            weights: s.p + 275120, pixels: 4356 &* s.n, inChannels: 432, outChannels: 72,
+            gradInput: s.t + 205812288 &* s.n, gradWeights: s.g + 275120, pool: pool)
+        // features.3.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 205812288 &* s.n, input: s.t + 202048704 &* s.n,
+            batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 259104,
+            activation: .silu, expandWeights: s.p + 266912, savedPooled: s.t + 143852112 &* s.n,
+            savedHidden: s.t + 404117968 &* s.n, savedScale: s.t + 404108864 &* s.n, gradInput: s.t + 203930496 &* s.n,
+            gradReduceWeights: s.g + 259104, gradReduceBias: s.g + 266880, gradExpandWeights: s.g + 266912,
+            gradExpandBias: s.g + 274688, workspace: s.ws, pool: pool)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 203930496 &* s.n, input: s.t + 200166912 &* s.n,
+            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 257376, beta: s.p + 257808, savedMean: s.f + 51232,
+            savedInvStd: s.f + 51664, activation: .silu, gradInput: s.t + 203930496 &* s.n, gradGamma: s.g + 257376,
+            gradBeta: s.g + 257808, pool: pool)
+        // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 62896, count: 10800)
+        // features.3.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 203930496 &* s.n, input: s.t + 141552576 &* s.n,
+            batch: s.n, height: 66, width: 66, channels: 432, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 66, outWidth: 66, weights: s.f + 52096, gradInput: s.t + 200166912 &* s.n,
+            gradWeights: s.f + 62896, pool: pool)
+        // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 62896, channels: 432, kernel: 5, into: s.g + 246576)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 200166912 &* s.n, input: s.t + 139670784 &* s.n,
+            pixels: 4356 &* s.n, channels: 432, gamma: s.p + 244848, beta: s.p + 245280, savedMean: s.f + 50368,
+            savedInvStd: s.f + 50800, activation: .silu, gradInput: s.t + 200166912 &* s.n, gradGamma: s.g + 244848,
+            gradBeta: s.g + 245280, pool: pool)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 200166912 &* s.n, input: s.t + 391885344 &* s.n,
+            weights: s.p + 213744, pixels: 4356 &* s.n, inChannels: 72, outChannels: 432,
+            gradInput: s.t + 140716224 &* s.n, gradWeights: s.g + 213744, pool: pool)
+        // features.3.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 140716224 &* s.n, s.t + 143434368 &* s.n, count: 313632 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 132x132x40 -> 66x66x72, SE 240 -> 10 -> 240
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 140716224 &* s.n, input: s.t + 391571712 &* s.n,
+            pixels: 4356 &* s.n, channels: 72, gamma: s.p + 213424, beta: s.p + 213504, savedMean: s.f + 50224,
+            savedInvStd: s.f + 50296, activation: .identity, gradInput: s.t + 140716224 &* s.n,
+            gradGamma: s.g + 213424, gradBeta: s.g + 213504, pool: pool)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 140716224 &* s.n, input: s.t + 298960992 &* s.n,
+            weights: s.p + 196144, pixels: 4356 &* s.n, inChannels: 240, outChannels: 72,
+            gradInput: s.t + 139670784 &* s.n, gradWeights: s.g + 196144, pool: pool)
+        // features.3.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 139670784 &* s.n, input: s.t + 297915552 &* s.n,
+            batch: s.n, pixels: 4356, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 191088,
+            activation: .silu, expandWeights: s.p + 193504, savedPooled: s.t + 404116016 &* s.n,
+            savedHidden: s.t + 404118416 &* s.n, savedScale: s.t + 404116256 &* s.n, gradInput: s.t + 200166912 &* s.n,
+            gradReduceWeights: s.g + 191088, gradReduceBias: s.g + 193488, gradExpandWeights: s.g + 193504,
+            gradExpandBias: s.g + 195904, workspace: s.ws, pool: pool)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 200166912 &* s.n, input: s.t + 296870112 &* s.n,
+            pixels: 4356 &* s.n, channels: 240, gamma: s.p + 190128, beta: s.p + 190368, savedMean: s.f + 37744,
+            savedInvStd: s.f + 37984, activation: .silu, gradInput: s.t + 200166912 &* s.n, gradGamma: s.g + 190128,
+            gradBeta: s.g + 190368, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 44224, count: 6000)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 200166912 &* s.n, input: s.t + 135489024 &* s.n,
+            batch: s.n, height: 132, width: 132, channels: 240, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 66, outWidth: 66, weights: s.f + 38224, gradInput: s.t + 139670784 &* s.n,
+            gradWeights: s.f + 44224, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 44224, channels: 240, kernel: 5, into: s.g + 184128)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 139670784 &* s.n, input: s.t + 131307264 &* s.n,
+            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 183168, beta: s.p + 183408, savedMean: s.f + 37264,
+            savedInvStd: s.f + 37504, activation: .silu, gradInput: s.t + 139670784 &* s.n, gradGamma: s.g + 183168,
+            gradBeta: s.g + 183408, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 139670784 &* s.n, input: s.t + 355296672 &* s.n,
+            weights: s.p + 173568, pixels: 17424 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 135489024 &* s.n, gradWeights: s.g + 173568, pool: pool)
+    }
+
+    /// features.2.5 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_5_backward(_ s: TrainingStepContext) {
+        // features.2.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 135489024 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118400 &* s.n : nil, batch: s.n, perImage: 696960,
+            gradBranch: s.t + 136185984 &* s.n, pool: pool)
+        // features.2.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 136185984 &* s.n, input: s.t + 354599712 &* s.n,
+            pixels: 17424 &* s.n, channels: 40, gamma: s.p + 173376, beta: s.p + 173424, savedMean: s.f + 37184,
+            savedInvStd: s.f + 37224, activation: .identity, gradInput: s.t + 136185984 &* s.n,
+            gradGamma: s.g + 173376, gradBeta: s.g + 173424, pool: pool)
+        // features.2.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 136185984 &* s.n, input: s.t + 127125504 &* s.n,
+            weights: s.p + 163776, pixels: 17424 &* s.n, inChannels: 240, outChannels: 40,
+            gradInput: s.t + 131307264 &* s.n, gradWeights: s.g + 163776, pool: pool)
+        // features.2.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 131307264 &* s.n, input: s.t + 122943744 &* s.n,
+            batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 158720,
+            activation: .silu, expandWeights: s.p + 161136, savedPooled: s.t + 404115536 &* s.n,
+            savedHidden: s.t + 404118384 &* s.n, savedScale: s.t + 404115776 &* s.n, gradInput: s.t + 127125504 &* s.n,
+            gradReduceWeights: s.g + 158720, gradReduceBias: s.g + 161120, gradExpandWeights: s.g + 161136,
+            gradExpandBias: s.g + 163536, workspace: s.ws, pool: pool)
+        // features.2.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 127125504 &* s.n, input: s.t + 118761984 &* s.n,
+            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 157760, beta: s.p + 158000, savedMean: s.f + 32384,
+            savedInvStd: s.f + 32624, activation: .silu, gradInput: s.t + 127125504 &* s.n, gradGamma: s.g + 157760,
+            gradBeta: s.g + 158000, pool: pool)
+        // features.2.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 35024, count: 2160)
+        // features.2.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 127125504 &* s.n, input: s.t + 114580224 &* s.n,
+            batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 132, outWidth: 132, weights: s.f + 32864, gradInput: s.t + 118761984 &* s.n,
+            gradWeights: s.f + 35024, pool: pool)
+        // features.2.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 35024, channels: 240, kernel: 3, into: s.g + 155600)
+        // features.2.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 118761984 &* s.n, input: s.t + 110398464 &* s.n,
+            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 154640, beta: s.p + 154880, savedMean: s.f + 31904,
+            savedInvStd: s.f + 32144, activation: .silu, gradInput: s.t + 118761984 &* s.n, gradGamma: s.g + 154640,
+            gradBeta: s.g + 154880, pool: pool)
+        // features.2.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 118761984 &* s.n, input: s.t + 353902752 &* s.n,
+            weights: s.p + 145040, pixels: 17424 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 114580224 &* s.n, gradWeights: s.g + 145040, pool: pool)
+        // features.2.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 114580224 &* s.n, s.t + 135489024 &* s.n, count: 696960 &* s.n, pool: pool)
+    }
+
+    /// features.2.4 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_4_backward(_ s: TrainingStepContext) {
+        // features.2.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 114580224 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118368 &* s.n : nil, batch: s.n, perImage: 696960,
+            gradBranch: s.t + 115277184 &* s.n, pool: pool)
+        // features.2.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 115277184 &* s.n, input: s.t + 353205792 &* s.n,
+            pixels: 17424 &* s.n, channels: 40, gamma: s.p + 144848, beta: s.p + 144896, savedMean: s.f + 31824,
+            savedInvStd: s.f + 31864, activation: .identity, gradInput: s.t + 115277184 &* s.n,
+            gradGamma: s.g + 144848, gradBeta: s.g + 144896, pool: pool)
+        // features.2.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 115277184 &* s.n, input: s.t + 106216704 &* s.n,
+            weights: s.p + 135248, pixels: 17424 &* s.n, inChannels: 240, outChannels: 40,
+            gradInput: s.t + 110398464 &* s.n, gradWeights: s.g + 135248, pool: pool)
+        // features.2.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 110398464 &* s.n, input: s.t + 102034944 &* s.n,
+            batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 130192,
+            activation: .silu, expandWeights: s.p + 132608, savedPooled: s.t + 404115056 &* s.n,
+            savedHidden: s.t + 404118352 &* s.n, savedScale: s.t + 404115296 &* s.n, gradInput: s.t + 106216704 &* s.n,
+            gradReduceWeights: s.g + 130192, gradReduceBias: s.g + 132592, gradExpandWeights: s.g + 132608,
+            gradExpandBias: s.g + 135008, workspace: s.ws, pool: pool)
+        // features.2.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 106216704 &* s.n, input: s.t + 97853184 &* s.n,
+            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 129232, beta: s.p + 129472, savedMean: s.f + 27024,
+            savedInvStd: s.f + 27264, activation: .silu, gradInput: s.t + 106216704 &* s.n, gradGamma: s.g + 129232,
+            gradBeta: s.g + 129472, pool: pool)
+        // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 29664, count: 2160)
+        // features.2.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 106216704 &* s.n, input: s.t + 93671424 &* s.n,
+            batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 132, outWidth: 132, weights: s.f + 27504, gradInput: s.t + 97853184 &* s.n,
+            gradWeights: s.f + 29664, pool: pool)
+        // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 29664, channels: 240, kernel: 3, into: s.g + 127072)
+        // features.2.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 97853184 &* s.n, input: s.t + 89489664 &* s.n,
+            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 126112, beta: s.p + 126352, savedMean: s.f + 26544,
+            savedInvStd: s.f + 26784, activation: .silu, gradInput: s.t + 97853184 &* s.n, gradGamma: s.g + 126112,
+            gradBeta: s.g + 126352, pool: pool)
+        // features.2.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 97853184 &* s.n, input: s.t + 352508832 &* s.n,
+            weights: s.p + 116512, pixels: 17424 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 93671424 &* s.n, gradWeights: s.g + 116512, pool: pool)
+        // features.2.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 93671424 &* s.n, s.t + 114580224 &* s.n, count: 696960 &* s.n, pool: pool)
+    }
+
+    /// features.2.3 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_3_backward(_ s: TrainingStepContext) {
+        // features.2.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 93671424 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118336 &* s.n : nil, batch: s.n, perImage: 696960,
+            gradBranch: s.t + 94368384 &* s.n, pool: pool)
+        // features.2.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 94368384 &* s.n, input: s.t + 351811872 &* s.n,
+            pixels: 17424 &* s.n, channels: 40, gamma: s.p + 116320, beta: s.p + 116368, savedMean: s.f + 26464,
+            savedInvStd: s.f + 26504, activation: .identity, gradInput: s.t + 94368384 &* s.n, gradGamma: s.g + 116320,
+            gradBeta: s.g + 116368, pool: pool)
+        // features.2.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 94368384 &* s.n, input: s.t + 85307904 &* s.n,
+            weights: s.p + 106720, pixels: 17424 &* s.n, inChannels: 240, outChannels: 40,
+            gradInput: s.t + 89489664 &* s.n, gradWeights: s.g + 106720, pool: pool)
+        // features.2.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 89489664 &* s.n, input: s.t + 81126144 &* s.n,
+            batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 101664,
+            activation: .silu, expandWeights: s.p + 104080, savedPooled: s.t + 404114576 &* s.n,
+            savedHidden: s.t + 404118320 &* s.n, savedScale: s.t + 404114816 &* s.n, gradInput: s.t + 85307904 &* s.n,
+            gradReduceWeights: s.g + 101664, gradReduceBias: s.g + 104064, gradExpandWeights: s.g + 104080,
+            gradExpandBias: s.g + 106480, workspace: s.ws, pool: pool)
+        // features.2.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 85307904 &* s.n, input: s.t + 76944384 &* s.n,
+            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 100704, beta: s.p + 100944, savedMean: s.f + 21664,
+            savedInvStd: s.f + 21904, activation: .silu, gradInput: s.t + 85307904 &* s.n, gradGamma: s.g + 100704,
+            gradBeta: s.g + 100944, pool: pool)
+        // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 24304, count: 2160)
+        // features.2.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 85307904 &* s.n, input: s.t + 72762624 &* s.n,
+            batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 132, outWidth: 132, weights: s.f + 22144, gradInput: s.t + 76944384 &* s.n,
+            gradWeights: s.f + 24304, pool: pool)
+        // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 24304, channels: 240, kernel: 3, into: s.g + 98544)
+        // features.2.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 76944384 &* s.n, input: s.t + 68580864 &* s.n,
+            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 97584, beta: s.p + 97824, savedMean: s.f + 21184,
+            savedInvStd: s.f + 21424, activation: .silu, gradInput: s.t + 76944384 &* s.n, gradGamma: s.g + 97584,
+            gradBeta: s.g + 97824, pool: pool)
+        // features.2.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 76944384 &* s.n, input: s.t + 351114912 &* s.n,
+            weights: s.p + 87984, pixels: 17424 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 72762624 &* s.n, gradWeights: s.g + 87984, pool: pool)
+        // features.2.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 72762624 &* s.n, s.t + 93671424 &* s.n, count: 696960 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_2_backward(_ s: TrainingStepContext) {
+        // features.2.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 72762624 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118304 &* s.n : nil, batch: s.n, perImage: 696960,
+            gradBranch: s.t + 73459584 &* s.n, pool: pool)
+        // features.2.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 73459584 &* s.n, input: s.t + 350417952 &* s.n,
+            pixels: 17424 &* s.n, channels: 40, gamma: s.p + 87792, beta: s.p + 87840, savedMean: s.f + 21104,
+            savedInvStd: s.f + 21144, activation: .identity, gradInput: s.t + 73459584 &* s.n, gradGamma: s.g + 87792,
+            gradBeta: s.g + 87840, pool: pool)
+        // features.2.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 73459584 &* s.n, input: s.t + 64399104 &* s.n,
+            weights: s.p + 78192, pixels: 17424 &* s.n, inChannels: 240, outChannels: 40,
+            gradInput: s.t + 68580864 &* s.n, gradWeights: s.g + 78192, pool: pool)
+        // features.2.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 68580864 &* s.n, input: s.t + 60217344 &* s.n,
+            batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 73136,
+            activation: .silu, expandWeights: s.p + 75552, savedPooled: s.t + 404114096 &* s.n,
+            savedHidden: s.t + 404118288 &* s.n, savedScale: s.t + 404114336 &* s.n, gradInput: s.t + 64399104 &* s.n,
+            gradReduceWeights: s.g + 73136, gradReduceBias: s.g + 75536, gradExpandWeights: s.g + 75552,
+            gradExpandBias: s.g + 77952, workspace: s.ws, pool: pool)
+        // features.2.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 64399104 &* s.n, input: s.t + 56035584 &* s.n,
+            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 72176, beta: s.p + 72416, savedMean: s.f + 16304,
+            savedInvStd: s.f + 16544, activation: .silu, gradInput: s.t + 64399104 &* s.n, gradGamma: s.g + 72176,
+            gradBeta: s.g + 72416, pool: pool)
+        // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 18944, count: 2160)
+        // features.2.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 64399104 &* s.n, input: s.t + 51853824 &* s.n,
+            batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 132, outWidth: 132, weights: s.f + 16784, gradInput: s.t + 56035584 &* s.n,
+            gradWeights: s.f + 18944, pool: pool)
+        // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 18944, channels: 240, kernel: 3, into: s.g + 70016)
+        // features.2.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 56035584 &* s.n, input: s.t + 47672064 &* s.n,
+            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 69056, beta: s.p + 69296, savedMean: s.f + 15824,
+            savedInvStd: s.f + 16064, activation: .silu, gradInput: s.t + 56035584 &* s.n, gradGamma: s.g + 69056,
+            gradBeta: s.g + 69296, pool: pool)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 56035584 &* s.n, input: s.t + 349720992 &* s.n,
+            weights: s.p + 59456, pixels: 17424 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 51853824 &* s.n, gradWeights: s.g + 59456, pool: pool)
+        // features.2.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 51853824 &* s.n, s.t + 72762624 &* s.n, count: 696960 &* s.n, pool: pool)
+    }
+
+    /// features.2.1 backward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_2_1_backward(_ s: TrainingStepContext) {
+        // features.2.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 51853824 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118272 &* s.n : nil, batch: s.n, perImage: 696960,
+            gradBranch: s.t + 52550784 &* s.n, pool: pool)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52550784 &* s.n, input: s.t + 349024032 &* s.n,
+            pixels: 17424 &* s.n, channels: 40, gamma: s.p + 59264, beta: s.p + 59312, savedMean: s.f + 15744,
+            savedInvStd: s.f + 15784, activation: .identity, gradInput: s.t + 52550784 &* s.n, gradGamma: s.g + 59264,
+            gradBeta: s.g + 59312, pool: pool)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 52550784 &* s.n, input: s.t + 43490304 &* s.n,
+            weights: s.p + 49664, pixels: 17424 &* s.n, inChannels: 240, outChannels: 40,
+            gradInput: s.t + 47672064 &* s.n, gradWeights: s.g + 49664, pool: pool)
+        // features.2.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 47672064 &* s.n, input: s.t + 39308544 &* s.n,
+            batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 44608,
+            activation: .silu, expandWeights: s.p + 47024, savedPooled: s.t + 404113616 &* s.n,
+            savedHidden: s.t + 404118256 &* s.n, savedScale: s.t + 404113856 &* s.n, gradInput: s.t + 43490304 &* s.n,
+            gradReduceWeights: s.g + 44608, gradReduceBias: s.g + 47008, gradExpandWeights: s.g + 47024,
+            gradExpandBias: s.g + 49424, workspace: s.ws, pool: pool)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 43490304 &* s.n, input: s.t + 35126784 &* s.n,
+            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 43648, beta: s.p + 43888, savedMean: s.f + 10944,
+            savedInvStd: s.f + 11184, activation: .silu, gradInput: s.t + 43490304 &* s.n, gradGamma: s.g + 43648,
+            gradBeta: s.g + 43888, pool: pool)
+        // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 13584, count: 2160)
+        // features.2.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 43490304 &* s.n, input: s.t + 30945024 &* s.n,
+            batch: s.n, height: 132, width: 132, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 132, outWidth: 132, weights: s.f + 11424, gradInput: s.t + 35126784 &* s.n,
+            gradWeights: s.f + 13584, pool: pool)
+        // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 13584, channels: 240, kernel: 3, into: s.g + 41488)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35126784 &* s.n, input: s.t + 26763264 &* s.n,
+            pixels: 17424 &* s.n, channels: 240, gamma: s.p + 40528, beta: s.p + 40768, savedMean: s.f + 10464,
+            savedInvStd: s.f + 10704, activation: .silu, gradInput: s.t + 35126784 &* s.n, gradGamma: s.g + 40528,
+            gradBeta: s.g + 40768, pool: pool)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35126784 &* s.n, input: s.t + 348327072 &* s.n,
+            weights: s.p + 30928, pixels: 17424 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 30108672 &* s.n, gradWeights: s.g + 30928, pool: pool)
+        // features.2.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 30108672 &* s.n, s.t + 51853824 &* s.n, count: 696960 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 30108672 &* s.n, input: s.t + 347630112 &* s.n,
+            pixels: 17424 &* s.n, channels: 40, gamma: s.p + 30736, beta: s.p + 30784, savedMean: s.f + 10384,
+            savedInvStd: s.f + 10424, activation: .identity, gradInput: s.t + 30108672 &* s.n, gradGamma: s.g + 30736,
+            gradBeta: s.g + 30784, pool: pool)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 30108672 &* s.n, input: s.t + 170058240 &* s.n,
+            weights: s.p + 23056, pixels: 17424 &* s.n, inChannels: 192, outChannels: 40,
+            gradInput: s.t + 26763264 &* s.n, gradWeights: s.g + 23056, pool: pool)
+        // features.2.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 26763264 &* s.n, input: s.t + 166712832 &* s.n,
+            batch: s.n, pixels: 17424, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 19776,
+            activation: .silu, expandWeights: s.p + 21328, savedPooled: s.t + 404116496 &* s.n,
+            savedHidden: s.t + 404118240 &* s.n, savedScale: s.t + 404116688 &* s.n, gradInput: s.t + 40144896 &* s.n,
+            gradReduceWeights: s.g + 19776, gradReduceBias: s.g + 21312, gradExpandWeights: s.g + 21328,
+            gradExpandBias: s.g + 22864, workspace: s.ws, pool: pool)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 40144896 &* s.n, input: s.t + 163367424 &* s.n,
+            pixels: 17424 &* s.n, channels: 192, gamma: s.p + 19008, beta: s.p + 19200, savedMean: s.f + 6544,
+            savedInvStd: s.f + 6736, activation: .silu, gradInput: s.t + 40144896 &* s.n, gradGamma: s.g + 19008,
+            gradBeta: s.g + 19200, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 8656, count: 1728)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 40144896 &* s.n, input: s.t + 13381632 &* s.n,
+            batch: s.n, height: 264, width: 264, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 132, outWidth: 132, weights: s.f + 6928, gradInput: s.t + 26763264 &* s.n,
+            gradWeights: s.f + 8656, pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 8656, channels: 192, kernel: 3, into: s.g + 17280)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26763264 &* s.n, input: s.t,
+            pixels: 69696 &* s.n, channels: 192, gamma: s.p + 16512, beta: s.p + 16704, savedMean: s.f + 6160,
+            savedInvStd: s.f + 6352, activation: .silu, gradInput: s.t + 26763264 &* s.n, gradGamma: s.g + 16512,
+            gradBeta: s.g + 16704, pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 26763264 &* s.n, input: s.t + 197936640 &* s.n,
+            weights: s.p + 10368, pixels: 69696 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.t,
+            gradWeights: s.g + 10368, pool: pool)
+    }
+
+    /// features.1.2 backward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
+    private func features_1_2_backward(_ s: TrainingStepContext) {
+        // features.1.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t,
+            keep: s.options.stochasticDepth ? s.t + 404118224 &* s.n : nil, batch: s.n, perImage: 2230272,
+            gradBranch: s.t + 2230272 &* s.n, pool: pool)
+        // features.1.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2230272 &* s.n, input: s.t + 195706368 &* s.n,
+            pixels: 69696 &* s.n, channels: 32, gamma: s.p + 10240, beta: s.p + 10272, savedMean: s.f + 6096,
+            savedInvStd: s.f + 6128, activation: .identity, gradInput: s.t + 2230272 &* s.n, gradGamma: s.g + 10240,
+            gradBeta: s.g + 10272, pool: pool)
+        // features.1.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2230272 &* s.n, input: s.t + 193476096 &* s.n,
+            weights: s.p + 9216, pixels: 69696 &* s.n, inChannels: 32, outChannels: 32,
+            gradInput: s.t + 4460544 &* s.n, gradWeights: s.g + 9216, pool: pool)
+        // features.1.2.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 4460544 &* s.n, input: s.t + 191245824 &* s.n,
+            batch: s.n, pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8656, activation: .silu,
+            expandWeights: s.p + 8928, savedPooled: s.t + 404117904 &* s.n, savedHidden: s.t + 404118208 &* s.n,
+            savedScale: s.t + 404117936 &* s.n, gradInput: s.t + 2230272 &* s.n, gradReduceWeights: s.g + 8656,
+            gradReduceBias: s.g + 8912, gradExpandWeights: s.g + 8928, gradExpandBias: s.g + 9184, workspace: s.ws,
+            pool: pool)
+        // features.1.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2230272 &* s.n, input: s.t + 189015552 &* s.n,
+            pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8528, beta: s.p + 8560, savedMean: s.f + 5456,
+            savedInvStd: s.f + 5488, activation: .silu, gradInput: s.t + 2230272 &* s.n, gradGamma: s.g + 8528,
+            gradBeta: s.g + 8560, pool: pool)
+        // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 5808, count: 288)
+        // features.1.2.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2230272 &* s.n, input: s.t + 186785280 &* s.n,
+            batch: s.n, height: 264, width: 264, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 264, outWidth: 264, weights: s.f + 5520, gradInput: s.t + 4460544 &* s.n,
+            gradWeights: s.f + 5808, pool: pool)
+        // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 5808, channels: 32, kernel: 3, into: s.g + 8240)
+        // features.1.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 4460544 &* s.n, s.t, count: 2230272 &* s.n, pool: pool)
+    }
+
+    /// features.1.1 backward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
+    private func features_1_1_backward(_ s: TrainingStepContext) {
+        // features.1.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 4460544 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 404118192 &* s.n : nil, batch: s.n, perImage: 2230272,
+            gradBranch: s.t, pool: pool)
+        // features.1.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 184555008 &* s.n,
+            pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8112, beta: s.p + 8144, savedMean: s.f + 5392,
+            savedInvStd: s.f + 5424, activation: .identity, gradInput: s.t, gradGamma: s.g + 8112,
+            gradBeta: s.g + 8144, pool: pool)
+        // features.1.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t, input: s.t + 182324736 &* s.n, weights: s.p + 7088,
+            pixels: 69696 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.t + 2230272 &* s.n,
+            gradWeights: s.g + 7088, pool: pool)
+        // features.1.1.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2230272 &* s.n, input: s.t + 180094464 &* s.n,
+            batch: s.n, pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 6528, activation: .silu,
+            expandWeights: s.p + 6800, savedPooled: s.t + 404117840 &* s.n, savedHidden: s.t + 404118176 &* s.n,
+            savedScale: s.t + 404117872 &* s.n, gradInput: s.t, gradReduceWeights: s.g + 6528,
+            gradReduceBias: s.g + 6784, gradExpandWeights: s.g + 6800, gradExpandBias: s.g + 7056, workspace: s.ws,
+            pool: pool)
+        // features.1.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 177864192 &* s.n,
+            pixels: 69696 &* s.n, channels: 32, gamma: s.p + 6400, beta: s.p + 6432, savedMean: s.f + 4752,
+            savedInvStd: s.f + 4784, activation: .silu, gradInput: s.t, gradGamma: s.g + 6400, gradBeta: s.g + 6432,
+            pool: pool)
+        // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 5104, count: 288)
+        // features.1.1.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 175633920 &* s.n, batch: s.n, height: 264,
+            width: 264, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264,
+            weights: s.f + 4816, gradInput: s.t + 6690816 &* s.n, gradWeights: s.f + 5104, pool: pool)
+        // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 5104, channels: 32, kernel: 3, into: s.g + 6112)
+        // features.1.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 6690816 &* s.n, s.t + 4460544 &* s.n, count: 2230272 &* s.n, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 264x264x56 -> 264x264x32, SE 56 -> 14 -> 56
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6690816 &* s.n, input: s.t + 173403648 &* s.n,
+            pixels: 69696 &* s.n, channels: 32, gamma: s.p + 5984, beta: s.p + 6016, savedMean: s.f + 4688,
+            savedInvStd: s.f + 4720, activation: .identity, gradInput: s.t + 6690816 &* s.n, gradGamma: s.g + 5984,
+            gradBeta: s.g + 6016, pool: pool)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6690816 &* s.n, input: s.t + 159464448 &* s.n,
+            weights: s.p + 4192, pixels: 69696 &* s.n, inChannels: 56, outChannels: 32, gradInput: s.t,
+            gradWeights: s.g + 4192, pool: pool)
+        // features.1.0.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 155561472 &* s.n, batch: s.n,
+            pixels: 69696, channels: 56, squeezeChannels: 14, reduceWeights: s.p + 2544, activation: .silu,
+            expandWeights: s.p + 3344, savedPooled: s.t + 404116880 &* s.n, savedHidden: s.t + 404118160 &* s.n,
+            savedScale: s.t + 404116944 &* s.n, gradInput: s.t + 3902976 &* s.n, gradReduceWeights: s.g + 2544,
+            gradReduceBias: s.g + 3328, gradExpandWeights: s.g + 3344, gradExpandBias: s.g + 4128, workspace: s.ws,
+            pool: pool)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3902976 &* s.n, input: s.t + 151658496 &* s.n,
+            pixels: 69696 &* s.n, channels: 56, gamma: s.p + 2288, beta: s.p + 2352, savedMean: s.f + 3568,
+            savedInvStd: s.f + 3624, activation: .silu, gradInput: s.t + 3902976 &* s.n, gradGamma: s.g + 2288,
+            gradBeta: s.g + 2352, pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 4184, count: 504)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3902976 &* s.n, input: s.t + 147755520 &* s.n,
+            batch: s.n, height: 264, width: 264, channels: 56, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 264, outWidth: 264, weights: s.f + 3680, gradInput: s.t, gradWeights: s.f + 4184, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4184, channels: 56, kernel: 3, into: s.g + 1776)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 56 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 143852544 &* s.n,
+            pixels: 69696 &* s.n, channels: 56, gamma: s.p + 1520, beta: s.p + 1584, savedMean: s.f + 3456,
+            savedInvStd: s.f + 3512, activation: .silu, gradInput: s.t, gradGamma: s.g + 1520, gradBeta: s.g + 1584,
+            pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 528,
+            width: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, outChannels: 56,
+            gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 1512, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 1520, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 1584, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 1776, count: 504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 2288, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 2352, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.fc1.weight", offset: 2544, count: 784, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc1.bias", offset: 3328, count: 14, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.1.fc2.weight", offset: 3344, count: 784, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc2.bias", offset: 4128, count: 56, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.2.0.weight", offset: 4192, count: 1792, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.weight", offset: 5984, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.bias", offset: 6016, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.0.weight", offset: 6112, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.weight", offset: 6400, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.bias", offset: 6432, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.1.fc1.weight", offset: 6528, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc1.bias", offset: 6784, count: 8, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.1.fc2.weight", offset: 6800, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc2.bias", offset: 7056, count: 32, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.2.0.weight", offset: 7088, count: 1024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.weight", offset: 8112, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.bias", offset: 8144, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.0.0.weight", offset: 8240, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.0.1.weight", offset: 8528, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.2.block.0.1.bias", offset: 8560, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.1.fc1.weight", offset: 8656, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.1.fc1.bias", offset: 8912, count: 8, kind: .bias),
+        ParameterSlot(name: "features.1.2.block.1.fc2.weight", offset: 8928, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.1.fc2.bias", offset: 9184, count: 32, kind: .bias),
+        ParameterSlot(name: "features.1.2.block.2.0.weight", offset: 9216, count: 1024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.2.1.weight", offset: 10240, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.2.block.2.1.bias", offset: 10272, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 10368, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 16512, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 16704, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 17280, count: 1728, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 19008, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 19200, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.fc1.weight", offset: 19776, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc1.bias", offset: 21312, count: 8, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.2.fc2.weight", offset: 21328, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc2.bias", offset: 22864, count: 192, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.3.0.weight", offset: 23056, count: 7680, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.weight", offset: 30736, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.bias", offset: 30784, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.0.weight", offset: 30928, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.weight", offset: 40528, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.bias", offset: 40768, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.0.weight", offset: 41488, count: 2160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.weight", offset: 43648, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.bias", offset: 43888, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.fc1.weight", offset: 44608, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc1.bias", offset: 47008, count: 10, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.2.fc2.weight", offset: 47024, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc2.bias", offset: 49424, count: 240, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.3.0.weight", offset: 49664, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.weight", offset: 59264, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.bias", offset: 59312, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.0.weight", offset: 59456, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.weight", offset: 69056, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.bias", offset: 69296, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.0.weight", offset: 70016, count: 2160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.weight", offset: 72176, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.bias", offset: 72416, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.fc1.weight", offset: 73136, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc1.bias", offset: 75536, count: 10, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.2.fc2.weight", offset: 75552, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc2.bias", offset: 77952, count: 240, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.3.0.weight", offset: 78192, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.weight", offset: 87792, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.bias", offset: 87840, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.0.weight", offset: 87984, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.0.1.weight", offset: 97584, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.0.1.bias", offset: 97824, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.0.weight", offset: 98544, count: 2160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.1.1.weight", offset: 100704, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.1.1.bias", offset: 100944, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.2.fc1.weight", offset: 101664, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.2.fc1.bias", offset: 104064, count: 10, kind: .bias),
+        ParameterSlot(name: "features.2.3.block.2.fc2.weight", offset: 104080, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.2.fc2.bias", offset: 106480, count: 240, kind: .bias),
+        ParameterSlot(name: "features.2.3.block.3.0.weight", offset: 106720, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.3.1.weight", offset: 116320, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.3.1.bias", offset: 116368, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.0.0.weight", offset: 116512, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.0.1.weight", offset: 126112, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.4.block.0.1.bias", offset: 126352, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.1.0.weight", offset: 127072, count: 2160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.1.1.weight", offset: 129232, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.4.block.1.1.bias", offset: 129472, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.2.fc1.weight", offset: 130192, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.2.fc1.bias", offset: 132592, count: 10, kind: .bias),
+        ParameterSlot(name: "features.2.4.block.2.fc2.weight", offset: 132608, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.2.fc2.bias", offset: 135008, count: 240, kind: .bias),
+        ParameterSlot(name: "features.2.4.block.3.0.weight", offset: 135248, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.3.1.weight", offset: 144848, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.4.block.3.1.bias", offset: 144896, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.0.0.weight", offset: 145040, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.0.1.weight", offset: 154640, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.5.block.0.1.bias", offset: 154880, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.1.0.weight", offset: 155600, count: 2160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.1.1.weight", offset: 157760, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.5.block.1.1.bias", offset: 158000, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.2.fc1.weight", offset: 158720, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.2.fc1.bias", offset: 161120, count: 10, kind: .bias),
+        ParameterSlot(name: "features.2.5.block.2.fc2.weight", offset: 161136, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.2.fc2.bias", offset: 163536, count: 240, kind: .bias),
+        ParameterSlot(name: "features.2.5.block.3.0.weight", offset: 163776, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.3.1.weight", offset: 173376, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.5.block.3.1.bias", offset: 173424, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 173568, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 183168, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 183408, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 184128, count: 6000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 190128, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 190368, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.fc1.weight", offset: 191088, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc1.bias", offset: 193488, count: 10, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.2.fc2.weight", offset: 193504, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc2.bias", offset: 195904, count: 240, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.3.0.weight", offset: 196144, count: 17280, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.weight", offset: 213424, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.bias", offset: 213504, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.0.weight", offset: 213744, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.weight", offset: 244848, count: 432, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.bias", offset: 245280, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.0.weight", offset: 246576, count: 10800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.weight", offset: 257376, count: 432, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.bias", offset: 257808, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.fc1.weight", offset: 259104, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc1.bias", offset: 266880, count: 18, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.2.fc2.weight", offset: 266912, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc2.bias", offset: 274688, count: 432, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.3.0.weight", offset: 275120, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.weight", offset: 306224, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.bias", offset: 306304, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.0.weight", offset: 306544, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.weight", offset: 337648, count: 432, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.bias", offset: 338080, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.0.weight", offset: 339376, count: 10800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.weight", offset: 350176, count: 432, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.bias", offset: 350608, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.fc1.weight", offset: 351904, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc1.bias", offset: 359680, count: 18, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.2.fc2.weight", offset: 359712, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc2.bias", offset: 367488, count: 432, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.3.0.weight", offset: 367920, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.weight", offset: 399024, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.bias", offset: 399104, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.0.weight", offset: 399344, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.0.1.weight", offset: 430448, count: 432, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.0.1.bias", offset: 430880, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.0.weight", offset: 432176, count: 10800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.1.1.weight", offset: 442976, count: 432, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.1.1.bias", offset: 443408, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.2.fc1.weight", offset: 444704, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.2.fc1.bias", offset: 452480, count: 18, kind: .bias),
+        ParameterSlot(name: "features.3.3.block.2.fc2.weight", offset: 452512, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.2.fc2.bias", offset: 460288, count: 432, kind: .bias),
+        ParameterSlot(name: "features.3.3.block.3.0.weight", offset: 460720, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.3.1.weight", offset: 491824, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.3.1.bias", offset: 491904, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.0.0.weight", offset: 492144, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.0.1.weight", offset: 523248, count: 432, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.4.block.0.1.bias", offset: 523680, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.1.0.weight", offset: 524976, count: 10800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.1.1.weight", offset: 535776, count: 432, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.4.block.1.1.bias", offset: 536208, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.2.fc1.weight", offset: 537504, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.2.fc1.bias", offset: 545280, count: 18, kind: .bias),
+        ParameterSlot(name: "features.3.4.block.2.fc2.weight", offset: 545312, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.2.fc2.bias", offset: 553088, count: 432, kind: .bias),
+        ParameterSlot(name: "features.3.4.block.3.0.weight", offset: 553520, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.3.1.weight", offset: 584624, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.4.block.3.1.bias", offset: 584704, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.0.0.weight", offset: 584944, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.0.1.weight", offset: 616048, count: 432, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.5.block.0.1.bias", offset: 616480, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.1.0.weight", offset: 617776, count: 10800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.1.1.weight", offset: 628576, count: 432, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.5.block.1.1.bias", offset: 629008, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.2.fc1.weight", offset: 630304, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.2.fc1.bias", offset: 638080, count: 18, kind: .bias),
+        ParameterSlot(name: "features.3.5.block.2.fc2.weight", offset: 638112, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.2.fc2.bias", offset: 645888, count: 432, kind: .bias),
+        ParameterSlot(name: "features.3.5.block.3.0.weight", offset: 646320, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.3.1.weight", offset: 677424, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.5.block.3.1.bias", offset: 677504, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 677744, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 708848, count: 432, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 709280, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 710576, count: 3888, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 714464, count: 432, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 714896, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.fc1.weight", offset: 716192, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc1.bias", offset: 723968, count: 18, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.2.fc2.weight", offset: 724000, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc2.bias", offset: 731776, count: 432, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.3.0.weight", offset: 732208, count: 62208, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.weight", offset: 794416, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.bias", offset: 794560, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 794992, count: 124416, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 919408, count: 864, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 920272, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 922864, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 930640, count: 864, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 931504, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.fc1.weight", offset: 934096, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc1.bias", offset: 965200, count: 36, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.2.fc2.weight", offset: 965248, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc2.bias", offset: 996352, count: 864, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.3.0.weight", offset: 997216, count: 124416, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.weight", offset: 1121632, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.bias", offset: 1121776, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.0.weight", offset: 1122208, count: 124416, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.weight", offset: 1246624, count: 864, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.bias", offset: 1247488, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.0.weight", offset: 1250080, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.weight", offset: 1257856, count: 864, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.bias", offset: 1258720, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.fc1.weight", offset: 1261312, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc1.bias", offset: 1292416, count: 36, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.2.fc2.weight", offset: 1292464, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc2.bias", offset: 1323568, count: 864, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.3.0.weight", offset: 1324432, count: 124416, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.weight", offset: 1448848, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.bias", offset: 1448992, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.0.weight", offset: 1449424, count: 124416, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.weight", offset: 1573840, count: 864, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.bias", offset: 1574704, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.0.weight", offset: 1577296, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.weight", offset: 1585072, count: 864, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.bias", offset: 1585936, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.fc1.weight", offset: 1588528, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc1.bias", offset: 1619632, count: 36, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.2.fc2.weight", offset: 1619680, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc2.bias", offset: 1650784, count: 864, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.3.0.weight", offset: 1651648, count: 124416, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.weight", offset: 1776064, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.bias", offset: 1776208, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.0.weight", offset: 1776640, count: 124416, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.weight", offset: 1901056, count: 864, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.bias", offset: 1901920, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.0.weight", offset: 1904512, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.weight", offset: 1912288, count: 864, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.bias", offset: 1913152, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.2.fc1.weight", offset: 1915744, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.2.fc1.bias", offset: 1946848, count: 36, kind: .bias),
+        ParameterSlot(name: "features.4.4.block.2.fc2.weight", offset: 1946896, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.2.fc2.bias", offset: 1978000, count: 864, kind: .bias),
+        ParameterSlot(name: "features.4.4.block.3.0.weight", offset: 1978864, count: 124416, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.3.1.weight", offset: 2103280, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.3.1.bias", offset: 2103424, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.0.weight", offset: 2103856, count: 124416, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.0.1.weight", offset: 2228272, count: 864, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.0.1.bias", offset: 2229136, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.0.weight", offset: 2231728, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.1.1.weight", offset: 2239504, count: 864, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.1.1.bias", offset: 2240368, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.2.fc1.weight", offset: 2242960, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.2.fc1.bias", offset: 2274064, count: 36, kind: .bias),
+        ParameterSlot(name: "features.4.5.block.2.fc2.weight", offset: 2274112, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.2.fc2.bias", offset: 2305216, count: 864, kind: .bias),
+        ParameterSlot(name: "features.4.5.block.3.0.weight", offset: 2306080, count: 124416, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.3.1.weight", offset: 2430496, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.3.1.bias", offset: 2430640, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.0.0.weight", offset: 2431072, count: 124416, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.0.1.weight", offset: 2555488, count: 864, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.6.block.0.1.bias", offset: 2556352, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.1.0.weight", offset: 2558944, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.1.1.weight", offset: 2566720, count: 864, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.6.block.1.1.bias", offset: 2567584, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.2.fc1.weight", offset: 2570176, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.2.fc1.bias", offset: 2601280, count: 36, kind: .bias),
+        ParameterSlot(name: "features.4.6.block.2.fc2.weight", offset: 2601328, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.2.fc2.bias", offset: 2632432, count: 864, kind: .bias),
+        ParameterSlot(name: "features.4.6.block.3.0.weight", offset: 2633296, count: 124416, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.3.1.weight", offset: 2757712, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.6.block.3.1.bias", offset: 2757856, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.0.0.weight", offset: 2758288, count: 124416, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.0.1.weight", offset: 2882704, count: 864, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.7.block.0.1.bias", offset: 2883568, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.1.0.weight", offset: 2886160, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.1.1.weight", offset: 2893936, count: 864, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.7.block.1.1.bias", offset: 2894800, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.2.fc1.weight", offset: 2897392, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.2.fc1.bias", offset: 2928496, count: 36, kind: .bias),
+        ParameterSlot(name: "features.4.7.block.2.fc2.weight", offset: 2928544, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.2.fc2.bias", offset: 2959648, count: 864, kind: .bias),
+        ParameterSlot(name: "features.4.7.block.3.0.weight", offset: 2960512, count: 124416, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.3.1.weight", offset: 3084928, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.7.block.3.1.bias", offset: 3085072, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 3085504, count: 124416, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 3209920, count: 864, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 3210784, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 3213376, count: 21600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 3234976, count: 864, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 3235840, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.fc1.weight", offset: 3238432, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc1.bias", offset: 3269536, count: 36, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.2.fc2.weight", offset: 3269584, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc2.bias", offset: 3300688, count: 864, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.3.0.weight", offset: 3301552, count: 172800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.weight", offset: 3474352, count: 200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.bias", offset: 3474560, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 3475184, count: 240000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 3715184, count: 1200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 3716384, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 3719984, count: 30000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 3749984, count: 1200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 3751184, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.fc1.weight", offset: 3754784, count: 60000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc1.bias", offset: 3814784, count: 50, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.2.fc2.weight", offset: 3814848, count: 60000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc2.bias", offset: 3874848, count: 1200, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.3.0.weight", offset: 3876048, count: 240000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.weight", offset: 4116048, count: 200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.bias", offset: 4116256, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.0.weight", offset: 4116880, count: 240000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.weight", offset: 4356880, count: 1200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.bias", offset: 4358080, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.0.weight", offset: 4361680, count: 30000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.weight", offset: 4391680, count: 1200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.bias", offset: 4392880, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.fc1.weight", offset: 4396480, count: 60000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc1.bias", offset: 4456480, count: 50, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.2.fc2.weight", offset: 4456544, count: 60000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc2.bias", offset: 4516544, count: 1200, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.3.0.weight", offset: 4517744, count: 240000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.weight", offset: 4757744, count: 200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.bias", offset: 4757952, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.0.weight", offset: 4758576, count: 240000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.weight", offset: 4998576, count: 1200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.bias", offset: 4999776, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.0.weight", offset: 5003376, count: 30000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.weight", offset: 5033376, count: 1200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.bias", offset: 5034576, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.fc1.weight", offset: 5038176, count: 60000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc1.bias", offset: 5098176, count: 50, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.2.fc2.weight", offset: 5098240, count: 60000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc2.bias", offset: 5158240, count: 1200, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.3.0.weight", offset: 5159440, count: 240000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.weight", offset: 5399440, count: 200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.bias", offset: 5399648, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.0.weight", offset: 5400272, count: 240000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.weight", offset: 5640272, count: 1200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.bias", offset: 5641472, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.0.weight", offset: 5645072, count: 30000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.weight", offset: 5675072, count: 1200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.bias", offset: 5676272, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.2.fc1.weight", offset: 5679872, count: 60000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.2.fc1.bias", offset: 5739872, count: 50, kind: .bias),
+        ParameterSlot(name: "features.5.4.block.2.fc2.weight", offset: 5739936, count: 60000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.2.fc2.bias", offset: 5799936, count: 1200, kind: .bias),
+        ParameterSlot(name: "features.5.4.block.3.0.weight", offset: 5801136, count: 240000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.3.1.weight", offset: 6041136, count: 200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.3.1.bias", offset: 6041344, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.0.weight", offset: 6041968, count: 240000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.0.1.weight", offset: 6281968, count: 1200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.0.1.bias", offset: 6283168, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.0.weight", offset: 6286768, count: 30000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.1.1.weight", offset: 6316768, count: 1200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.1.1.bias", offset: 6317968, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.2.fc1.weight", offset: 6321568, count: 60000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.2.fc1.bias", offset: 6381568, count: 50, kind: .bias),
+        ParameterSlot(name: "features.5.5.block.2.fc2.weight", offset: 6381632, count: 60000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.2.fc2.bias", offset: 6441632, count: 1200, kind: .bias),
+        ParameterSlot(name: "features.5.5.block.3.0.weight", offset: 6442832, count: 240000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.3.1.weight", offset: 6682832, count: 200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.3.1.bias", offset: 6683040, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.0.0.weight", offset: 6683664, count: 240000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.0.1.weight", offset: 6923664, count: 1200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.6.block.0.1.bias", offset: 6924864, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.1.0.weight", offset: 6928464, count: 30000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.1.1.weight", offset: 6958464, count: 1200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.6.block.1.1.bias", offset: 6959664, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.2.fc1.weight", offset: 6963264, count: 60000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.2.fc1.bias", offset: 7023264, count: 50, kind: .bias),
+        ParameterSlot(name: "features.5.6.block.2.fc2.weight", offset: 7023328, count: 60000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.2.fc2.bias", offset: 7083328, count: 1200, kind: .bias),
+        ParameterSlot(name: "features.5.6.block.3.0.weight", offset: 7084528, count: 240000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.3.1.weight", offset: 7324528, count: 200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.6.block.3.1.bias", offset: 7324736, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.0.0.weight", offset: 7325360, count: 240000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.0.1.weight", offset: 7565360, count: 1200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.7.block.0.1.bias", offset: 7566560, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.1.0.weight", offset: 7570160, count: 30000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.1.1.weight", offset: 7600160, count: 1200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.7.block.1.1.bias", offset: 7601360, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.2.fc1.weight", offset: 7604960, count: 60000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.2.fc1.bias", offset: 7664960, count: 50, kind: .bias),
+        ParameterSlot(name: "features.5.7.block.2.fc2.weight", offset: 7665024, count: 60000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.2.fc2.bias", offset: 7725024, count: 1200, kind: .bias),
+        ParameterSlot(name: "features.5.7.block.3.0.weight", offset: 7726224, count: 240000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.3.1.weight", offset: 7966224, count: 200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.7.block.3.1.bias", offset: 7966432, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 7967056, count: 240000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 8207056, count: 1200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 8208256, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 8211856, count: 30000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 8241856, count: 1200, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 8243056, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.fc1.weight", offset: 8246656, count: 60000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc1.bias", offset: 8306656, count: 50, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.2.fc2.weight", offset: 8306720, count: 60000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc2.bias", offset: 8366720, count: 1200, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.3.0.weight", offset: 8367920, count: 412800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.weight", offset: 8780720, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.bias", offset: 8781072, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 8782128, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 9492144, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 9494208, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 9500400, count: 51600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 9552000, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 9554064, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.fc1.weight", offset: 9560256, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc1.bias", offset: 9737760, count: 86, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.2.fc2.weight", offset: 9737856, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc2.bias", offset: 9915360, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.3.0.weight", offset: 9917424, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.weight", offset: 10627440, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.bias", offset: 10627792, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.0.weight", offset: 10628848, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.weight", offset: 11338864, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.bias", offset: 11340928, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.0.weight", offset: 11347120, count: 51600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.weight", offset: 11398720, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.bias", offset: 11400784, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.fc1.weight", offset: 11406976, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc1.bias", offset: 11584480, count: 86, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.2.fc2.weight", offset: 11584576, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc2.bias", offset: 11762080, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.3.0.weight", offset: 11764144, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.weight", offset: 12474160, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.bias", offset: 12474512, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.0.weight", offset: 12475568, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.weight", offset: 13185584, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.bias", offset: 13187648, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.0.weight", offset: 13193840, count: 51600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.weight", offset: 13245440, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.bias", offset: 13247504, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.fc1.weight", offset: 13253696, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc1.bias", offset: 13431200, count: 86, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.2.fc2.weight", offset: 13431296, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc2.bias", offset: 13608800, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.3.0.weight", offset: 13610864, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.weight", offset: 14320880, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.bias", offset: 14321232, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.0.weight", offset: 14322288, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.weight", offset: 15032304, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.bias", offset: 15034368, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.0.weight", offset: 15040560, count: 51600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.weight", offset: 15092160, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.bias", offset: 15094224, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.fc1.weight", offset: 15100416, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc1.bias", offset: 15277920, count: 86, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.2.fc2.weight", offset: 15278016, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc2.bias", offset: 15455520, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.3.0.weight", offset: 15457584, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.weight", offset: 16167600, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.bias", offset: 16167952, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.0.weight", offset: 16169008, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.weight", offset: 16879024, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.bias", offset: 16881088, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.0.weight", offset: 16887280, count: 51600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.weight", offset: 16938880, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.bias", offset: 16940944, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.2.fc1.weight", offset: 16947136, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.2.fc1.bias", offset: 17124640, count: 86, kind: .bias),
+        ParameterSlot(name: "features.6.5.block.2.fc2.weight", offset: 17124736, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.2.fc2.bias", offset: 17302240, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.6.5.block.3.0.weight", offset: 17304304, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.3.1.weight", offset: 18014320, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.3.1.bias", offset: 18014672, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.0.weight", offset: 18015728, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.0.1.weight", offset: 18725744, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.0.1.bias", offset: 18727808, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.0.weight", offset: 18734000, count: 51600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.1.1.weight", offset: 18785600, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.1.1.bias", offset: 18787664, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.2.fc1.weight", offset: 18793856, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.2.fc1.bias", offset: 18971360, count: 86, kind: .bias),
+        ParameterSlot(name: "features.6.6.block.2.fc2.weight", offset: 18971456, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.2.fc2.bias", offset: 19148960, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.6.6.block.3.0.weight", offset: 19151024, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.3.1.weight", offset: 19861040, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.3.1.bias", offset: 19861392, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.0.weight", offset: 19862448, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.0.1.weight", offset: 20572464, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.0.1.bias", offset: 20574528, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.0.weight", offset: 20580720, count: 51600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.1.1.weight", offset: 20632320, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.1.1.bias", offset: 20634384, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.2.fc1.weight", offset: 20640576, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.2.fc1.bias", offset: 20818080, count: 86, kind: .bias),
+        ParameterSlot(name: "features.6.7.block.2.fc2.weight", offset: 20818176, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.2.fc2.bias", offset: 20995680, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.6.7.block.3.0.weight", offset: 20997744, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.3.1.weight", offset: 21707760, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.3.1.bias", offset: 21708112, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.0.0.weight", offset: 21709168, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.0.1.weight", offset: 22419184, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.8.block.0.1.bias", offset: 22421248, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.1.0.weight", offset: 22427440, count: 51600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.1.1.weight", offset: 22479040, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.8.block.1.1.bias", offset: 22481104, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.2.fc1.weight", offset: 22487296, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.2.fc1.bias", offset: 22664800, count: 86, kind: .bias),
+        ParameterSlot(name: "features.6.8.block.2.fc2.weight", offset: 22664896, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.2.fc2.bias", offset: 22842400, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.6.8.block.3.0.weight", offset: 22844464, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.3.1.weight", offset: 23554480, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.8.block.3.1.bias", offset: 23554832, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.0.0.weight", offset: 23555888, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.0.1.weight", offset: 24265904, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.9.block.0.1.bias", offset: 24267968, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.1.0.weight", offset: 24274160, count: 51600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.1.1.weight", offset: 24325760, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.9.block.1.1.bias", offset: 24327824, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.2.fc1.weight", offset: 24334016, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.2.fc1.bias", offset: 24511520, count: 86, kind: .bias),
+        ParameterSlot(name: "features.6.9.block.2.fc2.weight", offset: 24511616, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.2.fc2.bias", offset: 24689120, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.6.9.block.3.0.weight", offset: 24691184, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.3.1.weight", offset: 25401200, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.9.block.3.1.bias", offset: 25401552, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.0.0.weight", offset: 25402608, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.0.1.weight", offset: 26112624, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.10.block.0.1.bias", offset: 26114688, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.1.0.weight", offset: 26120880, count: 51600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.1.1.weight", offset: 26172480, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.10.block.1.1.bias", offset: 26174544, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.2.fc1.weight", offset: 26180736, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.2.fc1.bias", offset: 26358240, count: 86, kind: .bias),
+        ParameterSlot(name: "features.6.10.block.2.fc2.weight", offset: 26358336, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.2.fc2.bias", offset: 26535840, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.6.10.block.3.0.weight", offset: 26537904, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.3.1.weight", offset: 27247920, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.10.block.3.1.bias", offset: 27248272, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 27249328, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 27959344, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 27961408, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 27967600, count: 18576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 27986176, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 27988240, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.fc1.weight", offset: 27994432, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc1.bias", offset: 28171936, count: 86, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.2.fc2.weight", offset: 28172032, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc2.bias", offset: 28349536, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.3.0.weight", offset: 28351600, count: 1188864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.weight", offset: 29540464, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.bias", offset: 29541040, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.0.weight", offset: 29542768, count: 1990656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.weight", offset: 31533424, count: 3456, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.bias", offset: 31536880, count: 3456, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.0.weight", offset: 31547248, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.weight", offset: 31578352, count: 3456, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.bias", offset: 31581808, count: 3456, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.2.fc1.weight", offset: 31592176, count: 497664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc1.bias", offset: 32089840, count: 144, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.2.fc2.weight", offset: 32089984, count: 497664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc2.bias", offset: 32587648, count: 3456, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.3.0.weight", offset: 32591104, count: 1990656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.weight", offset: 34581760, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.bias", offset: 34582336, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.0.0.weight", offset: 34584064, count: 1990656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.0.1.weight", offset: 36574720, count: 3456, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.2.block.0.1.bias", offset: 36578176, count: 3456, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.1.0.weight", offset: 36588544, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.1.1.weight", offset: 36619648, count: 3456, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.2.block.1.1.bias", offset: 36623104, count: 3456, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.2.fc1.weight", offset: 36633472, count: 497664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.2.fc1.bias", offset: 37131136, count: 144, kind: .bias),
+        ParameterSlot(name: "features.7.2.block.2.fc2.weight", offset: 37131280, count: 497664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.2.fc2.bias", offset: 37628944, count: 3456, kind: .bias),
+        ParameterSlot(name: "features.7.2.block.3.0.weight", offset: 37632400, count: 1990656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.3.1.weight", offset: 39623056, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.2.block.3.1.bias", offset: 39623632, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 39625360, count: 1327104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 40952464, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 40954768, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 40961680, count: 2304000, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 43265680, count: 1000, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 1648, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 1712, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 2416, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 2480, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_mean", offset: 6048, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_var", offset: 6080, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_mean", offset: 6464, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_var", offset: 6496, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_mean", offset: 8176, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_var", offset: 8208, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.0.1.running_mean", offset: 8592, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.0.1.running_var", offset: 8624, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.2.1.running_mean", offset: 10304, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.2.1.running_var", offset: 10336, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 16896, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 17088, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 19392, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 19584, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_mean", offset: 30832, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_var", offset: 30880, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_mean", offset: 41008, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_var", offset: 41248, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_mean", offset: 44128, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_var", offset: 44368, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_mean", offset: 59360, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_var", offset: 59408, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_mean", offset: 69536, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_var", offset: 69776, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_mean", offset: 72656, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_var", offset: 72896, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_mean", offset: 87888, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_var", offset: 87936, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.1.running_mean", offset: 98064, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.1.running_var", offset: 98304, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.1.running_mean", offset: 101184, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.1.running_var", offset: 101424, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.3.1.running_mean", offset: 116416, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.3.1.running_var", offset: 116464, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.0.1.running_mean", offset: 126592, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.0.1.running_var", offset: 126832, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.1.1.running_mean", offset: 129712, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.1.1.running_var", offset: 129952, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.3.1.running_mean", offset: 144944, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.3.1.running_var", offset: 144992, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.0.1.running_mean", offset: 155120, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.0.1.running_var", offset: 155360, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.1.1.running_mean", offset: 158240, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.1.1.running_var", offset: 158480, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.3.1.running_mean", offset: 173472, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.3.1.running_var", offset: 173520, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 183648, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 183888, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 190608, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 190848, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_mean", offset: 213584, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_var", offset: 213664, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_mean", offset: 245712, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_var", offset: 246144, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_mean", offset: 258240, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_var", offset: 258672, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_mean", offset: 306384, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_var", offset: 306464, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_mean", offset: 338512, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_var", offset: 338944, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_mean", offset: 351040, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_var", offset: 351472, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_mean", offset: 399184, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_var", offset: 399264, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.1.running_mean", offset: 431312, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.1.running_var", offset: 431744, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.1.running_mean", offset: 443840, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.1.running_var", offset: 444272, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.3.1.running_mean", offset: 491984, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.3.1.running_var", offset: 492064, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.0.1.running_mean", offset: 524112, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.0.1.running_var", offset: 524544, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.1.1.running_mean", offset: 536640, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.1.1.running_var", offset: 537072, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.3.1.running_mean", offset: 584784, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.3.1.running_var", offset: 584864, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.0.1.running_mean", offset: 616912, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.0.1.running_var", offset: 617344, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.1.1.running_mean", offset: 629440, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.1.1.running_var", offset: 629872, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.3.1.running_mean", offset: 677584, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.3.1.running_var", offset: 677664, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 709712, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 710144, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 715328, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 715760, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_mean", offset: 794704, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_var", offset: 794848, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 921136, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 922000, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 932368, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 933232, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_mean", offset: 1121920, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_var", offset: 1122064, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_mean", offset: 1248352, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_var", offset: 1249216, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_mean", offset: 1259584, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_var", offset: 1260448, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_mean", offset: 1449136, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_var", offset: 1449280, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_mean", offset: 1575568, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_var", offset: 1576432, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_mean", offset: 1586800, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_var", offset: 1587664, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_mean", offset: 1776352, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_var", offset: 1776496, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_mean", offset: 1902784, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_var", offset: 1903648, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_mean", offset: 1914016, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_var", offset: 1914880, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.3.1.running_mean", offset: 2103568, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.3.1.running_var", offset: 2103712, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.1.running_mean", offset: 2230000, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.1.running_var", offset: 2230864, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.1.running_mean", offset: 2241232, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.1.running_var", offset: 2242096, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.3.1.running_mean", offset: 2430784, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.3.1.running_var", offset: 2430928, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.0.1.running_mean", offset: 2557216, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.0.1.running_var", offset: 2558080, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.1.1.running_mean", offset: 2568448, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.1.1.running_var", offset: 2569312, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.3.1.running_mean", offset: 2758000, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.3.1.running_var", offset: 2758144, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.0.1.running_mean", offset: 2884432, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.0.1.running_var", offset: 2885296, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.1.1.running_mean", offset: 2895664, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.1.1.running_var", offset: 2896528, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.3.1.running_mean", offset: 3085216, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.3.1.running_var", offset: 3085360, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 3211648, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 3212512, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 3236704, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 3237568, count: 864, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_mean", offset: 3474768, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_var", offset: 3474976, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 3717584, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 3718784, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 3752384, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 3753584, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_mean", offset: 4116464, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_var", offset: 4116672, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_mean", offset: 4359280, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_var", offset: 4360480, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_mean", offset: 4394080, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_var", offset: 4395280, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_mean", offset: 4758160, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_var", offset: 4758368, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_mean", offset: 5000976, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_var", offset: 5002176, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_mean", offset: 5035776, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_var", offset: 5036976, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_mean", offset: 5399856, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_var", offset: 5400064, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_mean", offset: 5642672, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_var", offset: 5643872, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_mean", offset: 5677472, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_var", offset: 5678672, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.3.1.running_mean", offset: 6041552, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.3.1.running_var", offset: 6041760, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.1.running_mean", offset: 6284368, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.1.running_var", offset: 6285568, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.1.running_mean", offset: 6319168, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.1.running_var", offset: 6320368, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.3.1.running_mean", offset: 6683248, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.3.1.running_var", offset: 6683456, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.0.1.running_mean", offset: 6926064, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.0.1.running_var", offset: 6927264, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.1.1.running_mean", offset: 6960864, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.1.1.running_var", offset: 6962064, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.3.1.running_mean", offset: 7324944, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.3.1.running_var", offset: 7325152, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.0.1.running_mean", offset: 7567760, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.0.1.running_var", offset: 7568960, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.1.1.running_mean", offset: 7602560, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.1.1.running_var", offset: 7603760, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.3.1.running_mean", offset: 7966640, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.3.1.running_var", offset: 7966848, count: 200, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 8209456, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 8210656, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 8244256, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 8245456, count: 1200, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_mean", offset: 8781424, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_var", offset: 8781776, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 9496272, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 9498336, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 9556128, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 9558192, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_mean", offset: 10628144, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_var", offset: 10628496, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_mean", offset: 11342992, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_var", offset: 11345056, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_mean", offset: 11402848, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_var", offset: 11404912, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_mean", offset: 12474864, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_var", offset: 12475216, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_mean", offset: 13189712, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_var", offset: 13191776, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_mean", offset: 13249568, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_var", offset: 13251632, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_mean", offset: 14321584, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_var", offset: 14321936, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_mean", offset: 15036432, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_var", offset: 15038496, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_mean", offset: 15096288, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_var", offset: 15098352, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_mean", offset: 16168304, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_var", offset: 16168656, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_mean", offset: 16883152, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_var", offset: 16885216, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_mean", offset: 16943008, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_var", offset: 16945072, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.3.1.running_mean", offset: 18015024, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.3.1.running_var", offset: 18015376, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.1.running_mean", offset: 18729872, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.1.running_var", offset: 18731936, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.1.running_mean", offset: 18789728, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.1.running_var", offset: 18791792, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.3.1.running_mean", offset: 19861744, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.3.1.running_var", offset: 19862096, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.1.running_mean", offset: 20576592, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.1.running_var", offset: 20578656, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.1.running_mean", offset: 20636448, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.1.running_var", offset: 20638512, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.3.1.running_mean", offset: 21708464, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.3.1.running_var", offset: 21708816, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.0.1.running_mean", offset: 22423312, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.0.1.running_var", offset: 22425376, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.1.1.running_mean", offset: 22483168, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.1.1.running_var", offset: 22485232, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.3.1.running_mean", offset: 23555184, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.3.1.running_var", offset: 23555536, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.0.1.running_mean", offset: 24270032, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.0.1.running_var", offset: 24272096, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.1.1.running_mean", offset: 24329888, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.1.1.running_var", offset: 24331952, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.3.1.running_mean", offset: 25401904, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.3.1.running_var", offset: 25402256, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.0.1.running_mean", offset: 26116752, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.0.1.running_var", offset: 26118816, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.1.1.running_mean", offset: 26176608, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.1.1.running_var", offset: 26178672, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.3.1.running_mean", offset: 27248624, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.3.1.running_var", offset: 27248976, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 27963472, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 27965536, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 27990304, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 27992368, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_mean", offset: 29541616, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_var", offset: 29542192, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_mean", offset: 31540336, count: 3456, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_var", offset: 31543792, count: 3456, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_mean", offset: 31585264, count: 3456, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_var", offset: 31588720, count: 3456, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_mean", offset: 34582912, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_var", offset: 34583488, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.0.1.running_mean", offset: 36581632, count: 3456, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.0.1.running_var", offset: 36585088, count: 3456, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.1.1.running_mean", offset: 36626560, count: 3456, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.1.1.running_var", offset: 36630016, count: 3456, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.3.1.running_mean", offset: 39624208, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.3.1.running_var", offset: 39624784, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 40957072, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 40959376, count: 2304, kind: .batchNormBias),
+    ]
+}

@@ -2890,3 +2890,6434 @@ extension EfficientNetB7 {
             """#),
     ]
 }
+
+/// EfficientNetB7 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 702,910,256 floats per image (saved activations and gradients, packed by lifetime); parameters: 66,658,992 floats.
+public final class EfficientNetB7Training: TrainableModel {
+    public static let descriptor = EfficientNetB7.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 66658992,
+        arenaFloatsPerImage: 702910256, fixedFloats: 3025792)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 64, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 3840, squeezeChannels: 160))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 702910256 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 702910256 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 66658992)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_1_1_forward(s)
+        try features_1_2_forward(s)
+        try features_1_3_forward(s)
+        try features_2_0_forward(s)
+        try features_2_1_forward(s)
+        try features_2_2_forward(s)
+        try features_2_3_forward(s)
+        try features_2_4_forward(s)
+        try features_2_5_forward(s)
+        try features_2_6_forward(s)
+        try features_3_0_forward(s)
+        try features_3_1_forward(s)
+        try features_3_2_forward(s)
+        try features_3_3_forward(s)
+        try features_3_4_forward(s)
+        try features_3_5_forward(s)
+        try features_3_6_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_4_2_forward(s)
+        try features_4_3_forward(s)
+        try features_4_4_forward(s)
+        try features_4_5_forward(s)
+        try features_4_6_forward(s)
+        try features_4_7_forward(s)
+        try features_4_8_forward(s)
+        try features_4_9_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_5_2_forward(s)
+        try features_5_3_forward(s)
+        try features_5_4_forward(s)
+        try features_5_5_forward(s)
+        try features_5_6_forward(s)
+        try features_5_7_forward(s)
+        try features_5_8_forward(s)
+        try features_5_9_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_6_2_forward(s)
+        try features_6_3_forward(s)
+        try features_6_4_forward(s)
+        try features_6_5_forward(s)
+        try features_6_6_forward(s)
+        try features_6_7_forward(s)
+        try features_6_8_forward(s)
+        try features_6_9_forward(s)
+        try features_6_10_forward(s)
+        try features_6_11_forward(s)
+        try features_6_12_forward(s)
+        try features_7_0_forward(s)
+        try features_7_1_forward(s)
+        try features_7_2_forward(s)
+        try features_7_3_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_3_backward(s)
+        features_7_2_backward(s)
+        features_7_1_backward(s)
+        features_7_0_backward(s)
+        features_6_12_backward(s)
+        features_6_11_backward(s)
+        features_6_10_backward(s)
+        features_6_9_backward(s)
+        features_6_8_backward(s)
+        features_6_7_backward(s)
+        features_6_6_backward(s)
+        features_6_5_backward(s)
+        features_6_4_backward(s)
+        features_6_3_backward(s)
+        features_6_2_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_9_backward(s)
+        features_5_8_backward(s)
+        features_5_7_backward(s)
+        features_5_6_backward(s)
+        features_5_5_backward(s)
+        features_5_4_backward(s)
+        features_5_3_backward(s)
+        features_5_2_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_9_backward(s)
+        features_4_8_backward(s)
+        features_4_7_backward(s)
+        features_4_6_backward(s)
+        features_4_5_backward(s)
+        features_4_4_backward(s)
+        features_4_3_backward(s)
+        features_4_2_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_6_backward(s)
+        features_3_5_backward(s)
+        features_3_4_backward(s)
+        features_3_3_backward(s)
+        features_3_2_backward(s)
+        features_3_1_backward(s)
+        features_3_0_backward(s)
+        features_2_6_backward(s)
+        features_2_5_backward(s)
+        features_2_4_backward(s)
+        features_2_3_backward(s)
+        features_2_2_backward(s)
+        features_2_1_backward(s)
+        features_2_0_backward(s)
+        features_1_3_backward(s)
+        features_1_2_backward(s)
+        features_1_1_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 64 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 600, 600] (NCHW) -> [n, 300, 300, 64]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 600, width: 600, kernel: 3, stride: 2,
+            padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300, weights: s.p, bias: s.f, outChannels: 64,
+            activation: .identity, output: s.t + 248400000 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 248400000 &* s.n, pixels: 90000 &* s.n, channels: 64,
+            gamma: s.p + 1728, beta: s.p + 1792, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 254160000 &* s.n, savedMean: s.f + 3840, savedInvStd: s.f + 3904, runningMean: s.p + 1856,
+            runningVar: s.p + 1920, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 300x300x64 -> 300x300x32, SE 64 -> 16 -> 64
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][64]
+        WeightPrep.depthwiseWeights(s.p + 1984, channels: 64, kernel: 3, into: s.f + 4096)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 300, 300, 64] -> [n, 300, 300, 64]
+        Kernels.depthwiseConv(input: s.t + 254160000 &* s.n, batch: s.n, height: 300, width: 300, channels: 64,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300, weights: s.f + 4096, bias: s.f,
+            activation: .identity, output: s.t + 259920000 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 259920000 &* s.n, pixels: 90000 &* s.n, channels: 64,
+            gamma: s.p + 2560, beta: s.p + 2624, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 265680000 &* s.n, savedMean: s.f + 3968, savedInvStd: s.f + 4032, runningMean: s.p + 2688,
+            runningVar: s.p + 2752, pool: pool)
+        // features.1.0.block.1 squeeze-excitation 64 -> 16 -> 64 on [n, 300, 300, 64]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 265680000 &* s.n, output: s.t + 271440000 &* s.n,
+            batch: s.n, pixels: 90000, channels: 64, squeezeChannels: 16, reduceWeights: s.p + 2816,
+            reduceBias: s.p + 3840, activation: .silu, expandWeights: s.p + 3856, expandBias: s.p + 4880,
+            savedPooled: s.t + 702907968 &* s.n, savedHidden: s.t + 702909536 &* s.n,
+            savedScale: s.t + 702908032 &* s.n, pool: pool)
+        // features.1.0.block.2 project conv 1x1, [n, 300, 300, 64] -> [n, 300, 300, 32]
+        Kernels.pointwiseConv(input: s.t + 271440000 &* s.n, pixels: 90000 &* s.n, inChannels: 64, weights: s.p + 4944,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 290160000 &* s.n,
+            pool: pool)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 290160000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+            gamma: s.p + 6992, beta: s.p + 7024, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 293040000 &* s.n, savedMean: s.f + 5248, savedInvStd: s.f + 5280, runningMean: s.p + 7056,
+            runningVar: s.p + 7088, pool: pool)
+    }
+
+    /// features.1.1 forward: MBConv1 k3 s1: 300x300x32 -> 300x300x32, SE 32 -> 8 -> 32, identity shortcut
+    private func features_1_1_forward(_ s: TrainingStepContext) throws {
+        // features.1.1.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 7120, channels: 32, kernel: 3, into: s.f + 5376)
+        // features.1.1.block.0 depthwise 3x3/1, [n, 300, 300, 32] -> [n, 300, 300, 32]
+        Kernels.depthwiseConv(input: s.t + 293040000 &* s.n, batch: s.n, height: 300, width: 300, channels: 32,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300, weights: s.f + 5376, bias: s.f,
+            activation: .identity, output: s.t + 295920000 &* s.n, pool: pool)
+        // features.1.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 295920000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+            gamma: s.p + 7408, beta: s.p + 7440, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 298800000 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5344, runningMean: s.p + 7472,
+            runningVar: s.p + 7504, pool: pool)
+        // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 300, 300, 32]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 298800000 &* s.n, output: s.t + 301680000 &* s.n,
+            batch: s.n, pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 7536,
+            reduceBias: s.p + 7792, activation: .silu, expandWeights: s.p + 7808, expandBias: s.p + 8064,
+            savedPooled: s.t + 702909152 &* s.n, savedHidden: s.t + 702909552 &* s.n,
+            savedScale: s.t + 702909184 &* s.n, pool: pool)
+        // features.1.1.block.2 project conv 1x1, [n, 300, 300, 32] -> [n, 300, 300, 32]
+        Kernels.pointwiseConv(input: s.t + 301680000 &* s.n, pixels: 90000 &* s.n, inChannels: 32, weights: s.p + 8096,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 304560000 &* s.n,
+            pool: pool)
+        // features.1.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 304560000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+            gamma: s.p + 9120, beta: s.p + 9152, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+            savedMean: s.f + 5952, savedInvStd: s.f + 5984, runningMean: s.p + 9184, runningVar: s.p + 9216,
+            pool: pool)
+        // features.1.1 stochastic depth: keep each image's branch with probability 0.9963636363636363
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0036363636363636364,
+                into: s.t + 702909568 &* s.n, random: &random)
+        }
+        // features.1.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 293040000 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 702909568 &* s.n : nil, batch: s.n, perImage: 2880000,
+            output: s.t + 307440000 &* s.n, pool: pool)
+    }
+
+    /// features.1.2 forward: MBConv1 k3 s1: 300x300x32 -> 300x300x32, SE 32 -> 8 -> 32, identity shortcut
+    private func features_1_2_forward(_ s: TrainingStepContext) throws {
+        // features.1.2.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 9248, channels: 32, kernel: 3, into: s.f + 6080)
+        // features.1.2.block.0 depthwise 3x3/1, [n, 300, 300, 32] -> [n, 300, 300, 32]
+        Kernels.depthwiseConv(input: s.t + 307440000 &* s.n, batch: s.n, height: 300, width: 300, channels: 32,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300, weights: s.f + 6080, bias: s.f,
+            activation: .identity, output: s.t + 310320000 &* s.n, pool: pool)
+        // features.1.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 310320000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+            gamma: s.p + 9536, beta: s.p + 9568, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 313200000 &* s.n, savedMean: s.f + 6016, savedInvStd: s.f + 6048, runningMean: s.p + 9600,
+            runningVar: s.p + 9632, pool: pool)
+        // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 300, 300, 32]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 313200000 &* s.n, output: s.t + 316080000 &* s.n,
+            batch: s.n, pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 9664,
+            reduceBias: s.p + 9920, activation: .silu, expandWeights: s.p + 9936, expandBias: s.p + 10192,
+            savedPooled: s.t + 702909216 &* s.n, savedHidden: s.t + 702909584 &* s.n,
+            savedScale: s.t + 702909248 &* s.n, pool: pool)
+        // features.1.2.block.2 project conv 1x1, [n, 300, 300, 32] -> [n, 300, 300, 32]
+        Kernels.pointwiseConv(input: s.t + 316080000 &* s.n, pixels: 90000 &* s.n, inChannels: 32,
+            weights: s.p + 10224, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+            output: s.t + 318960000 &* s.n, pool: pool)
+        // features.1.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 318960000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+            gamma: s.p + 11248, beta: s.p + 11280, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+            savedMean: s.f + 6656, savedInvStd: s.f + 6688, runningMean: s.p + 11312, runningVar: s.p + 11344,
+            pool: pool)
+        // features.1.2 stochastic depth: keep each image's branch with probability 0.9927272727272727
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.007272727272727273,
+                into: s.t + 702909600 &* s.n, random: &random)
+        }
+        // features.1.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 307440000 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 702909600 &* s.n : nil, batch: s.n, perImage: 2880000,
+            output: s.t + 321840000 &* s.n, pool: pool)
+    }
+
+    /// features.1.3 forward: MBConv1 k3 s1: 300x300x32 -> 300x300x32, SE 32 -> 8 -> 32, identity shortcut
+    private func features_1_3_forward(_ s: TrainingStepContext) throws {
+        // features.1.3.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 11376, channels: 32, kernel: 3, into: s.f + 6784)
+        // features.1.3.block.0 depthwise 3x3/1, [n, 300, 300, 32] -> [n, 300, 300, 32]
+        Kernels.depthwiseConv(input: s.t + 321840000 &* s.n, batch: s.n, height: 300, width: 300, channels: 32,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300, weights: s.f + 6784, bias: s.f,
+            activation: .identity, output: s.t + 324720000 &* s.n, pool: pool)
+        // features.1.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 324720000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+            gamma: s.p + 11664, beta: s.p + 11696, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 327600000 &* s.n, savedMean: s.f + 6720, savedInvStd: s.f + 6752, runningMean: s.p + 11728,
+            runningVar: s.p + 11760, pool: pool)
+        // features.1.3.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 300, 300, 32]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 327600000 &* s.n, output: s.t + 330480000 &* s.n,
+            batch: s.n, pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 11792,
+            reduceBias: s.p + 12048, activation: .silu, expandWeights: s.p + 12064, expandBias: s.p + 12320,
+            savedPooled: s.t + 702909280 &* s.n, savedHidden: s.t + 702909616 &* s.n,
+            savedScale: s.t + 702909312 &* s.n, pool: pool)
+        // features.1.3.block.2 project conv 1x1, [n, 300, 300, 32] -> [n, 300, 300, 32]
+        Kernels.pointwiseConv(input: s.t + 330480000 &* s.n, pixels: 90000 &* s.n, inChannels: 32,
+            weights: s.p + 12352, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+            output: s.t + 333360000 &* s.n, pool: pool)
+        // features.1.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 333360000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+            gamma: s.p + 13376, beta: s.p + 13408, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+            savedMean: s.f + 7360, savedInvStd: s.f + 7392, runningMean: s.p + 13440, runningVar: s.p + 13472,
+            pool: pool)
+        // features.1.3 stochastic depth: keep each image's branch with probability 0.9890909090909091
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01090909090909091,
+                into: s.t + 702909632 &* s.n, random: &random)
+        }
+        // features.1.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 321840000 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 702909632 &* s.n : nil, batch: s.n, perImage: 2880000,
+            output: s.t + 336240000 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 300x300x32 -> 150x150x48, SE 192 -> 8 -> 192
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 300, 300, 32] -> [n, 300, 300, 192]
+        Kernels.pointwiseConv(input: s.t + 336240000 &* s.n, pixels: 90000 &* s.n, inChannels: 32,
+            weights: s.p + 13504, bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t,
+            pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 90000 &* s.n, channels: 192, gamma: s.p + 19648,
+            beta: s.p + 19840, eps: 0.001, momentum: 0.01, activation: .silu, output: s.t + 17280000 &* s.n,
+            savedMean: s.f + 7424, savedInvStd: s.f + 7616, runningMean: s.p + 20032, runningVar: s.p + 20224,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][192]
+        WeightPrep.depthwiseWeights(s.p + 20416, channels: 192, kernel: 3, into: s.f + 8192)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192]
+        Kernels.depthwiseConv(input: s.t + 17280000 &* s.n, batch: s.n, height: 300, width: 300, channels: 192,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 8192, bias: s.f,
+            activation: .identity, output: s.t + 277200000 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 277200000 &* s.n, pixels: 22500 &* s.n, channels: 192,
+            gamma: s.p + 22144, beta: s.p + 22336, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 281520000 &* s.n, savedMean: s.f + 7808, savedInvStd: s.f + 8000, runningMean: s.p + 22528,
+            runningVar: s.p + 22720, pool: pool)
+        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 150, 150, 192]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 281520000 &* s.n, output: s.t + 285840000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 22912,
+            reduceBias: s.p + 24448, activation: .silu, expandWeights: s.p + 24464, expandBias: s.p + 26000,
+            savedPooled: s.t + 702907584 &* s.n, savedHidden: s.t + 702909648 &* s.n,
+            savedScale: s.t + 702907776 &* s.n, pool: pool)
+        // features.2.0.block.3 project conv 1x1, [n, 150, 150, 192] -> [n, 150, 150, 48]
+        Kernels.pointwiseConv(input: s.t + 285840000 &* s.n, pixels: 22500 &* s.n, inChannels: 192,
+            weights: s.p + 26192, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+            output: s.t + 608240928 &* s.n, pool: pool)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 608240928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+            gamma: s.p + 35408, beta: s.p + 35456, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 609320928 &* s.n, savedMean: s.f + 11648, savedInvStd: s.f + 11696, runningMean: s.p + 35504,
+            runningVar: s.p + 35552, pool: pool)
+    }
+
+    /// features.2.1 forward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1, [n, 150, 150, 48] -> [n, 150, 150, 288]
+        Kernels.pointwiseConv(input: s.t + 609320928 &* s.n, pixels: 22500 &* s.n, inChannels: 48,
+            weights: s.p + 35600, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
+            output: s.t + 34560000 &* s.n, pool: pool)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 34560000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+            gamma: s.p + 49424, beta: s.p + 49712, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 41040000 &* s.n, savedMean: s.f + 11744, savedInvStd: s.f + 12032, runningMean: s.p + 50000,
+            runningVar: s.p + 50288, pool: pool)
+        // features.2.1.block.1 depthwise weights to the kernel layout [3][3][288]
+        WeightPrep.depthwiseWeights(s.p + 50576, channels: 288, kernel: 3, into: s.f + 12896)
+        // features.2.1.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
+        Kernels.depthwiseConv(input: s.t + 41040000 &* s.n, batch: s.n, height: 150, width: 150, channels: 288,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 12896,
+            bias: s.f, activation: .identity, output: s.t + 47520000 &* s.n, pool: pool)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 47520000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+            gamma: s.p + 53168, beta: s.p + 53456, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 54000000 &* s.n, savedMean: s.f + 12320, savedInvStd: s.f + 12608, runningMean: s.p + 53744,
+            runningVar: s.p + 54032, pool: pool)
+        // features.2.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 54000000 &* s.n, output: s.t + 60480000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 54320,
+            reduceBias: s.p + 57776, activation: .silu, expandWeights: s.p + 57792, expandBias: s.p + 61248,
+            savedPooled: s.t + 702903552 &* s.n, savedHidden: s.t + 702909664 &* s.n,
+            savedScale: s.t + 702903840 &* s.n, pool: pool)
+        // features.2.1.block.3 project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        Kernels.pointwiseConv(input: s.t + 60480000 &* s.n, pixels: 22500 &* s.n, inChannels: 288,
+            weights: s.p + 61536, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+            output: s.t + 610400928 &* s.n, pool: pool)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 610400928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+            gamma: s.p + 75360, beta: s.p + 75408, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 66960000 &* s.n, savedMean: s.f + 18080, savedInvStd: s.f + 18128, runningMean: s.p + 75456,
+            runningVar: s.p + 75504, pool: pool)
+        // features.2.1 stochastic depth: keep each image's branch with probability 0.9818181818181818
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01818181818181818,
+                into: s.t + 702909680 &* s.n, random: &random)
+        }
+        // features.2.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 609320928 &* s.n, branch: s.t + 66960000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909680 &* s.n : nil, batch: s.n, perImage: 1080000,
+            output: s.t + 611480928 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 forward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_2_2_forward(_ s: TrainingStepContext) throws {
+        // features.2.2.block.0 expand conv 1x1, [n, 150, 150, 48] -> [n, 150, 150, 288]
+        Kernels.pointwiseConv(input: s.t + 611480928 &* s.n, pixels: 22500 &* s.n, inChannels: 48,
+            weights: s.p + 75552, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
+            output: s.t + 66960000 &* s.n, pool: pool)
+        // features.2.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 66960000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+            gamma: s.p + 89376, beta: s.p + 89664, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 73440000 &* s.n, savedMean: s.f + 18176, savedInvStd: s.f + 18464, runningMean: s.p + 89952,
+            runningVar: s.p + 90240, pool: pool)
+        // features.2.2.block.1 depthwise weights to the kernel layout [3][3][288]
+        WeightPrep.depthwiseWeights(s.p + 90528, channels: 288, kernel: 3, into: s.f + 19328)
+        // features.2.2.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
+        Kernels.depthwiseConv(input: s.t + 73440000 &* s.n, batch: s.n, height: 150, width: 150, channels: 288,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 19328,
+            bias: s.f, activation: .identity, output: s.t + 79920000 &* s.n, pool: pool)
+        // features.2.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 79920000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+            gamma: s.p + 93120, beta: s.p + 93408, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 86400000 &* s.n, savedMean: s.f + 18752, savedInvStd: s.f + 19040, runningMean: s.p + 93696,
+            runningVar: s.p + 93984, pool: pool)
+        // features.2.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 86400000 &* s.n, output: s.t + 92880000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 94272,
+            reduceBias: s.p + 97728, activation: .silu, expandWeights: s.p + 97744, expandBias: s.p + 101200,
+            savedPooled: s.t + 702904128 &* s.n, savedHidden: s.t + 702909696 &* s.n,
+            savedScale: s.t + 702904416 &* s.n, pool: pool)
+        // features.2.2.block.3 project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        Kernels.pointwiseConv(input: s.t + 92880000 &* s.n, pixels: 22500 &* s.n, inChannels: 288,
+            weights: s.p + 101488, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+            output: s.t + 612560928 &* s.n, pool: pool)
+        // features.2.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 612560928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+            gamma: s.p + 115312, beta: s.p + 115360, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 99360000 &* s.n, savedMean: s.f + 24512, savedInvStd: s.f + 24560, runningMean: s.p + 115408,
+            runningVar: s.p + 115456, pool: pool)
+        // features.2.2 stochastic depth: keep each image's branch with probability 0.9781818181818182
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02181818181818182,
+                into: s.t + 702909712 &* s.n, random: &random)
+        }
+        // features.2.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 611480928 &* s.n, branch: s.t + 99360000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909712 &* s.n : nil, batch: s.n, perImage: 1080000,
+            output: s.t + 613640928 &* s.n, pool: pool)
+    }
+
+    /// features.2.3 forward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_2_3_forward(_ s: TrainingStepContext) throws {
+        // features.2.3.block.0 expand conv 1x1, [n, 150, 150, 48] -> [n, 150, 150, 288]
+        Kernels.pointwiseConv(input: s.t + 613640928 &* s.n, pixels: 22500 &* s.n, inChannels: 48,
+            weights: s.p + 115504, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
+            output: s.t + 99360000 &* s.n, pool: pool)
+        // features.2.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 99360000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+            gamma: s.p + 129328, beta: s.p + 129616, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 105840000 &* s.n, savedMean: s.f + 24608, savedInvStd: s.f + 24896,
+            runningMean: s.p + 129904, runningVar: s.p + 130192, pool: pool)
+        // features.2.3.block.1 depthwise weights to the kernel layout [3][3][288]
+        WeightPrep.depthwiseWeights(s.p + 130480, channels: 288, kernel: 3, into: s.f + 25760)
+        // features.2.3.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
+        Kernels.depthwiseConv(input: s.t + 105840000 &* s.n, batch: s.n, height: 150, width: 150, channels: 288,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 25760,
+            bias: s.f, activation: .identity, output: s.t + 112320000 &* s.n, pool: pool)
+        // features.2.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 112320000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+            gamma: s.p + 133072, beta: s.p + 133360, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 118800000 &* s.n, savedMean: s.f + 25184, savedInvStd: s.f + 25472,
+            runningMean: s.p + 133648, runningVar: s.p + 133936, pool: pool)
+        // features.2.3.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 118800000 &* s.n, output: s.t + 125280000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 134224,
+            reduceBias: s.p + 137680, activation: .silu, expandWeights: s.p + 137696, expandBias: s.p + 141152,
+            savedPooled: s.t + 702904704 &* s.n, savedHidden: s.t + 702909728 &* s.n,
+            savedScale: s.t + 702904992 &* s.n, pool: pool)
+        // features.2.3.block.3 project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        Kernels.pointwiseConv(input: s.t + 125280000 &* s.n, pixels: 22500 &* s.n, inChannels: 288,
+            weights: s.p + 141440, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+            output: s.t + 614720928 &* s.n, pool: pool)
+        // features.2.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 614720928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+            gamma: s.p + 155264, beta: s.p + 155312, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 131760000 &* s.n, savedMean: s.f + 30944, savedInvStd: s.f + 30992,
+            runningMean: s.p + 155360, runningVar: s.p + 155408, pool: pool)
+        // features.2.3 stochastic depth: keep each image's branch with probability 0.9745454545454545
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025454545454545455,
+                into: s.t + 702909744 &* s.n, random: &random)
+        }
+        // features.2.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 613640928 &* s.n, branch: s.t + 131760000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909744 &* s.n : nil, batch: s.n, perImage: 1080000,
+            output: s.t + 615800928 &* s.n, pool: pool)
+    }
+
+    /// features.2.4 forward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_2_4_forward(_ s: TrainingStepContext) throws {
+        // features.2.4.block.0 expand conv 1x1, [n, 150, 150, 48] -> [n, 150, 150, 288]
+        Kernels.pointwiseConv(input: s.t + 615800928 &* s.n, pixels: 22500 &* s.n, inChannels: 48,
+            weights: s.p + 155456, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
+            output: s.t + 131760000 &* s.n, pool: pool)
+        // features.2.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 131760000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+            gamma: s.p + 169280, beta: s.p + 169568, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 138240000 &* s.n, savedMean: s.f + 31040, savedInvStd: s.f + 31328,
+            runningMean: s.p + 169856, runningVar: s.p + 170144, pool: pool)
+        // features.2.4.block.1 depthwise weights to the kernel layout [3][3][288]
+        WeightPrep.depthwiseWeights(s.p + 170432, channels: 288, kernel: 3, into: s.f + 32192)
+        // features.2.4.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
+        Kernels.depthwiseConv(input: s.t + 138240000 &* s.n, batch: s.n, height: 150, width: 150, channels: 288,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 32192,
+            bias: s.f, activation: .identity, output: s.t + 144720000 &* s.n, pool: pool)
+        // features.2.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 144720000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+            gamma: s.p + 173024, beta: s.p + 173312, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 151200000 &* s.n, savedMean: s.f + 31616, savedInvStd: s.f + 31904,
+            runningMean: s.p + 173600, runningVar: s.p + 173888, pool: pool)
+        // features.2.4.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 151200000 &* s.n, output: s.t + 157680000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 174176,
+            reduceBias: s.p + 177632, activation: .silu, expandWeights: s.p + 177648, expandBias: s.p + 181104,
+            savedPooled: s.t + 702905280 &* s.n, savedHidden: s.t + 702909760 &* s.n,
+            savedScale: s.t + 702905568 &* s.n, pool: pool)
+        // features.2.4.block.3 project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        Kernels.pointwiseConv(input: s.t + 157680000 &* s.n, pixels: 22500 &* s.n, inChannels: 288,
+            weights: s.p + 181392, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+            output: s.t + 616880928 &* s.n, pool: pool)
+        // features.2.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 616880928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+            gamma: s.p + 195216, beta: s.p + 195264, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 164160000 &* s.n, savedMean: s.f + 37376, savedInvStd: s.f + 37424,
+            runningMean: s.p + 195312, runningVar: s.p + 195360, pool: pool)
+        // features.2.4 stochastic depth: keep each image's branch with probability 0.9709090909090909
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02909090909090909,
+                into: s.t + 702909776 &* s.n, random: &random)
+        }
+        // features.2.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 615800928 &* s.n, branch: s.t + 164160000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909776 &* s.n : nil, batch: s.n, perImage: 1080000,
+            output: s.t + 617960928 &* s.n, pool: pool)
+    }
+
+    /// features.2.5 forward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_2_5_forward(_ s: TrainingStepContext) throws {
+        // features.2.5.block.0 expand conv 1x1, [n, 150, 150, 48] -> [n, 150, 150, 288]
+        Kernels.pointwiseConv(input: s.t + 617960928 &* s.n, pixels: 22500 &* s.n, inChannels: 48,
+            weights: s.p + 195408, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
+            output: s.t + 164160000 &* s.n, pool: pool)
+        // features.2.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 164160000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+            gamma: s.p + 209232, beta: s.p + 209520, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 170640000 &* s.n, savedMean: s.f + 37472, savedInvStd: s.f + 37760,
+            runningMean: s.p + 209808, runningVar: s.p + 210096, pool: pool)
+        // features.2.5.block.1 depthwise weights to the kernel layout [3][3][288]
+        WeightPrep.depthwiseWeights(s.p + 210384, channels: 288, kernel: 3, into: s.f + 38624)
+        // features.2.5.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
+        Kernels.depthwiseConv(input: s.t + 170640000 &* s.n, batch: s.n, height: 150, width: 150, channels: 288,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 38624,
+            bias: s.f, activation: .identity, output: s.t + 177120000 &* s.n, pool: pool)
+        // features.2.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 177120000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+            gamma: s.p + 212976, beta: s.p + 213264, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 183600000 &* s.n, savedMean: s.f + 38048, savedInvStd: s.f + 38336,
+            runningMean: s.p + 213552, runningVar: s.p + 213840, pool: pool)
+        // features.2.5.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 183600000 &* s.n, output: s.t + 190080000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 214128,
+            reduceBias: s.p + 217584, activation: .silu, expandWeights: s.p + 217600, expandBias: s.p + 221056,
+            savedPooled: s.t + 702905856 &* s.n, savedHidden: s.t + 702909792 &* s.n,
+            savedScale: s.t + 702906144 &* s.n, pool: pool)
+        // features.2.5.block.3 project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        Kernels.pointwiseConv(input: s.t + 190080000 &* s.n, pixels: 22500 &* s.n, inChannels: 288,
+            weights: s.p + 221344, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+            output: s.t + 619040928 &* s.n, pool: pool)
+        // features.2.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 619040928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+            gamma: s.p + 235168, beta: s.p + 235216, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 196560000 &* s.n, savedMean: s.f + 43808, savedInvStd: s.f + 43856,
+            runningMean: s.p + 235264, runningVar: s.p + 235312, pool: pool)
+        // features.2.5 stochastic depth: keep each image's branch with probability 0.9672727272727273
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03272727272727273,
+                into: s.t + 702909808 &* s.n, random: &random)
+        }
+        // features.2.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 617960928 &* s.n, branch: s.t + 196560000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909808 &* s.n : nil, batch: s.n, perImage: 1080000,
+            output: s.t + 620120928 &* s.n, pool: pool)
+    }
+
+    /// features.2.6 forward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_2_6_forward(_ s: TrainingStepContext) throws {
+        // features.2.6.block.0 expand conv 1x1, [n, 150, 150, 48] -> [n, 150, 150, 288]
+        Kernels.pointwiseConv(input: s.t + 620120928 &* s.n, pixels: 22500 &* s.n, inChannels: 48,
+            weights: s.p + 235360, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
+            output: s.t + 196560000 &* s.n, pool: pool)
+        // features.2.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 196560000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+            gamma: s.p + 249184, beta: s.p + 249472, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 203040000 &* s.n, savedMean: s.f + 43904, savedInvStd: s.f + 44192,
+            runningMean: s.p + 249760, runningVar: s.p + 250048, pool: pool)
+        // features.2.6.block.1 depthwise weights to the kernel layout [3][3][288]
+        WeightPrep.depthwiseWeights(s.p + 250336, channels: 288, kernel: 3, into: s.f + 45056)
+        // features.2.6.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
+        Kernels.depthwiseConv(input: s.t + 203040000 &* s.n, batch: s.n, height: 150, width: 150, channels: 288,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 45056,
+            bias: s.f, activation: .identity, output: s.t + 209520000 &* s.n, pool: pool)
+        // features.2.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 209520000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+            gamma: s.p + 252928, beta: s.p + 253216, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 216000000 &* s.n, savedMean: s.f + 44480, savedInvStd: s.f + 44768,
+            runningMean: s.p + 253504, runningVar: s.p + 253792, pool: pool)
+        // features.2.6.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 216000000 &* s.n, output: s.t + 222480000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 254080,
+            reduceBias: s.p + 257536, activation: .silu, expandWeights: s.p + 257552, expandBias: s.p + 261008,
+            savedPooled: s.t + 702906432 &* s.n, savedHidden: s.t + 702909824 &* s.n,
+            savedScale: s.t + 702906720 &* s.n, pool: pool)
+        // features.2.6.block.3 project conv 1x1, [n, 150, 150, 288] -> [n, 150, 150, 48]
+        Kernels.pointwiseConv(input: s.t + 222480000 &* s.n, pixels: 22500 &* s.n, inChannels: 288,
+            weights: s.p + 261296, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+            output: s.t + 621200928 &* s.n, pool: pool)
+        // features.2.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 621200928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+            gamma: s.p + 275120, beta: s.p + 275168, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 228960000 &* s.n, savedMean: s.f + 50240, savedInvStd: s.f + 50288,
+            runningMean: s.p + 275216, runningVar: s.p + 275264, pool: pool)
+        // features.2.6 stochastic depth: keep each image's branch with probability 0.9636363636363636
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03636363636363636,
+                into: s.t + 702909840 &* s.n, random: &random)
+        }
+        // features.2.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 620120928 &* s.n, branch: s.t + 228960000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909840 &* s.n : nil, batch: s.n, perImage: 1080000,
+            output: s.t + 622280928 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 150x150x48 -> 75x75x80, SE 288 -> 12 -> 288
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 150, 150, 48] -> [n, 150, 150, 288]
+        Kernels.pointwiseConv(input: s.t + 622280928 &* s.n, pixels: 22500 &* s.n, inChannels: 48,
+            weights: s.p + 275312, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
+            output: s.t + 228960000 &* s.n, pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 228960000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+            gamma: s.p + 289136, beta: s.p + 289424, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 235440000 &* s.n, savedMean: s.f + 50336, savedInvStd: s.f + 50624,
+            runningMean: s.p + 289712, runningVar: s.p + 290000, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][288]
+        WeightPrep.depthwiseWeights(s.p + 290288, channels: 288, kernel: 5, into: s.f + 51488)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288]
+        Kernels.depthwiseConv(input: s.t + 235440000 &* s.n, batch: s.n, height: 150, width: 150, channels: 288,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 51488, bias: s.f,
+            activation: .identity, output: s.t + 513275328 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 513275328 &* s.n, pixels: 5625 &* s.n, channels: 288,
+            gamma: s.p + 297488, beta: s.p + 297776, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 514895328 &* s.n, savedMean: s.f + 50912, savedInvStd: s.f + 51200,
+            runningMean: s.p + 298064, runningVar: s.p + 298352, pool: pool)
+        // features.3.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 75, 75, 288]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 514895328 &* s.n, output: s.t + 516515328 &* s.n,
+            batch: s.n, pixels: 5625, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 298640,
+            reduceBias: s.p + 302096, activation: .silu, expandWeights: s.p + 302112, expandBias: s.p + 305568,
+            savedPooled: s.t + 702907008 &* s.n, savedHidden: s.t + 702909856 &* s.n,
+            savedScale: s.t + 702907296 &* s.n, pool: pool)
+        // features.3.0.block.3 project conv 1x1, [n, 75, 75, 288] -> [n, 75, 75, 80]
+        Kernels.pointwiseConv(input: s.t + 516515328 &* s.n, pixels: 5625 &* s.n, inChannels: 288,
+            weights: s.p + 305856, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
+            output: s.t + 680474016 &* s.n, pool: pool)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 680474016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+            gamma: s.p + 328896, beta: s.p + 328976, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 680924016 &* s.n, savedMean: s.f + 65888, savedInvStd: s.f + 65968,
+            runningMean: s.p + 329056, runningVar: s.p + 329136, pool: pool)
+    }
+
+    /// features.3.1 forward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1, [n, 75, 75, 80] -> [n, 75, 75, 480]
+        Kernels.pointwiseConv(input: s.t + 680924016 &* s.n, pixels: 5625 &* s.n, inChannels: 80,
+            weights: s.p + 329216, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 241920000 &* s.n, pool: pool)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 241920000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+            gamma: s.p + 367616, beta: s.p + 368096, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 244620000 &* s.n, savedMean: s.f + 66048, savedInvStd: s.f + 66528,
+            runningMean: s.p + 368576, runningVar: s.p + 369056, pool: pool)
+        // features.3.1.block.1 depthwise weights to the kernel layout [5][5][480]
+        WeightPrep.depthwiseWeights(s.p + 369536, channels: 480, kernel: 5, into: s.f + 67968)
+        // features.3.1.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
+        Kernels.depthwiseConv(input: s.t + 244620000 &* s.n, batch: s.n, height: 75, width: 75, channels: 480,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 67968, bias: s.f,
+            activation: .identity, output: s.t + 339120000 &* s.n, pool: pool)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 339120000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+            gamma: s.p + 381536, beta: s.p + 382016, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 341820000 &* s.n, savedMean: s.f + 67008, savedInvStd: s.f + 67488,
+            runningMean: s.p + 382496, runningVar: s.p + 382976, pool: pool)
+        // features.3.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 341820000 &* s.n, output: s.t + 344520000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 383456,
+            reduceBias: s.p + 393056, activation: .silu, expandWeights: s.p + 393088, expandBias: s.p + 402688,
+            savedPooled: s.t + 702896832 &* s.n, savedHidden: s.t + 248399968 &* s.n,
+            savedScale: s.t + 702897312 &* s.n, pool: pool)
+        // features.3.1.block.3 project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        Kernels.pointwiseConv(input: s.t + 344520000 &* s.n, pixels: 5625 &* s.n, inChannels: 480,
+            weights: s.p + 403168, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
+            output: s.t + 681374016 &* s.n, pool: pool)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 681374016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+            gamma: s.p + 441568, beta: s.p + 441648, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 91968, savedInvStd: s.f + 92048,
+            runningMean: s.p + 441728, runningVar: s.p + 441808, pool: pool)
+        // features.3.1 stochastic depth: keep each image's branch with probability 0.9563636363636363
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04363636363636364,
+                into: s.t + 702909872 &* s.n, random: &random)
+        }
+        // features.3.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 680924016 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909872 &* s.n : nil, batch: s.n, perImage: 450000,
+            output: s.t + 681824016 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 forward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_3_2_forward(_ s: TrainingStepContext) throws {
+        // features.3.2.block.0 expand conv 1x1, [n, 75, 75, 80] -> [n, 75, 75, 480]
+        Kernels.pointwiseConv(input: s.t + 681824016 &* s.n, pixels: 5625 &* s.n, inChannels: 80,
+            weights: s.p + 441888, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 347220000 &* s.n, pool: pool)
+        // features.3.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 347220000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+            gamma: s.p + 480288, beta: s.p + 480768, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 349920000 &* s.n, savedMean: s.f + 92128, savedInvStd: s.f + 92608,
+            runningMean: s.p + 481248, runningVar: s.p + 481728, pool: pool)
+        // features.3.2.block.1 depthwise weights to the kernel layout [5][5][480]
+        WeightPrep.depthwiseWeights(s.p + 482208, channels: 480, kernel: 5, into: s.f + 94048)
+        // features.3.2.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
+        Kernels.depthwiseConv(input: s.t + 349920000 &* s.n, batch: s.n, height: 75, width: 75, channels: 480,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 94048, bias: s.f,
+            activation: .identity, output: s.t + 352620000 &* s.n, pool: pool)
+        // features.3.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 352620000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+            gamma: s.p + 494208, beta: s.p + 494688, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 355320000 &* s.n, savedMean: s.f + 93088, savedInvStd: s.f + 93568,
+            runningMean: s.p + 495168, runningVar: s.p + 495648, pool: pool)
+        // features.3.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 355320000 &* s.n, output: s.t + 358020000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 496128,
+            reduceBias: s.p + 505728, activation: .silu, expandWeights: s.p + 505760, expandBias: s.p + 515360,
+            savedPooled: s.t + 702897792 &* s.n, savedHidden: s.t + 702909344 &* s.n,
+            savedScale: s.t + 702898272 &* s.n, pool: pool)
+        // features.3.2.block.3 project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        Kernels.pointwiseConv(input: s.t + 358020000 &* s.n, pixels: 5625 &* s.n, inChannels: 480,
+            weights: s.p + 515840, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
+            output: s.t + 682274016 &* s.n, pool: pool)
+        // features.3.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 682274016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+            gamma: s.p + 554240, beta: s.p + 554320, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 118048, savedInvStd: s.f + 118128,
+            runningMean: s.p + 554400, runningVar: s.p + 554480, pool: pool)
+        // features.3.2 stochastic depth: keep each image's branch with probability 0.9527272727272728
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04727272727272727,
+                into: s.t + 702909888 &* s.n, random: &random)
+        }
+        // features.3.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 681824016 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909888 &* s.n : nil, batch: s.n, perImage: 450000,
+            output: s.t + 682724016 &* s.n, pool: pool)
+    }
+
+    /// features.3.3 forward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_3_3_forward(_ s: TrainingStepContext) throws {
+        // features.3.3.block.0 expand conv 1x1, [n, 75, 75, 80] -> [n, 75, 75, 480]
+        Kernels.pointwiseConv(input: s.t + 682724016 &* s.n, pixels: 5625 &* s.n, inChannels: 80,
+            weights: s.p + 554560, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 360720000 &* s.n, pool: pool)
+        // features.3.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 360720000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+            gamma: s.p + 592960, beta: s.p + 593440, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 363420000 &* s.n, savedMean: s.f + 118208, savedInvStd: s.f + 118688,
+            runningMean: s.p + 593920, runningVar: s.p + 594400, pool: pool)
+        // features.3.3.block.1 depthwise weights to the kernel layout [5][5][480]
+        WeightPrep.depthwiseWeights(s.p + 594880, channels: 480, kernel: 5, into: s.f + 120128)
+        // features.3.3.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
+        Kernels.depthwiseConv(input: s.t + 363420000 &* s.n, batch: s.n, height: 75, width: 75, channels: 480,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 120128, bias: s.f,
+            activation: .identity, output: s.t + 366120000 &* s.n, pool: pool)
+        // features.3.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 366120000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+            gamma: s.p + 606880, beta: s.p + 607360, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 368820000 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119648,
+            runningMean: s.p + 607840, runningVar: s.p + 608320, pool: pool)
+        // features.3.3.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 368820000 &* s.n, output: s.t + 371520000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 608800,
+            reduceBias: s.p + 618400, activation: .silu, expandWeights: s.p + 618432, expandBias: s.p + 628032,
+            savedPooled: s.t + 702898752 &* s.n, savedHidden: s.t + 702909376 &* s.n,
+            savedScale: s.t + 702899232 &* s.n, pool: pool)
+        // features.3.3.block.3 project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        Kernels.pointwiseConv(input: s.t + 371520000 &* s.n, pixels: 5625 &* s.n, inChannels: 480,
+            weights: s.p + 628512, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
+            output: s.t + 683174016 &* s.n, pool: pool)
+        // features.3.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 683174016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+            gamma: s.p + 666912, beta: s.p + 666992, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 144128, savedInvStd: s.f + 144208,
+            runningMean: s.p + 667072, runningVar: s.p + 667152, pool: pool)
+        // features.3.3 stochastic depth: keep each image's branch with probability 0.9490909090909091
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05090909090909091,
+                into: s.t + 702909904 &* s.n, random: &random)
+        }
+        // features.3.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 682724016 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909904 &* s.n : nil, batch: s.n, perImage: 450000,
+            output: s.t + 683624016 &* s.n, pool: pool)
+    }
+
+    /// features.3.4 forward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_3_4_forward(_ s: TrainingStepContext) throws {
+        // features.3.4.block.0 expand conv 1x1, [n, 75, 75, 80] -> [n, 75, 75, 480]
+        Kernels.pointwiseConv(input: s.t + 683624016 &* s.n, pixels: 5625 &* s.n, inChannels: 80,
+            weights: s.p + 667232, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 374220000 &* s.n, pool: pool)
+        // features.3.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 374220000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+            gamma: s.p + 705632, beta: s.p + 706112, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 376920000 &* s.n, savedMean: s.f + 144288, savedInvStd: s.f + 144768,
+            runningMean: s.p + 706592, runningVar: s.p + 707072, pool: pool)
+        // features.3.4.block.1 depthwise weights to the kernel layout [5][5][480]
+        WeightPrep.depthwiseWeights(s.p + 707552, channels: 480, kernel: 5, into: s.f + 146208)
+        // features.3.4.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
+        Kernels.depthwiseConv(input: s.t + 376920000 &* s.n, batch: s.n, height: 75, width: 75, channels: 480,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 146208, bias: s.f,
+            activation: .identity, output: s.t + 379620000 &* s.n, pool: pool)
+        // features.3.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 379620000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+            gamma: s.p + 719552, beta: s.p + 720032, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 382320000 &* s.n, savedMean: s.f + 145248, savedInvStd: s.f + 145728,
+            runningMean: s.p + 720512, runningVar: s.p + 720992, pool: pool)
+        // features.3.4.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 382320000 &* s.n, output: s.t + 385020000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 721472,
+            reduceBias: s.p + 731072, activation: .silu, expandWeights: s.p + 731104, expandBias: s.p + 740704,
+            savedPooled: s.t + 702899712 &* s.n, savedHidden: s.t + 702909408 &* s.n,
+            savedScale: s.t + 702900192 &* s.n, pool: pool)
+        // features.3.4.block.3 project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        Kernels.pointwiseConv(input: s.t + 385020000 &* s.n, pixels: 5625 &* s.n, inChannels: 480,
+            weights: s.p + 741184, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
+            output: s.t + 684074016 &* s.n, pool: pool)
+        // features.3.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 684074016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+            gamma: s.p + 779584, beta: s.p + 779664, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 170208, savedInvStd: s.f + 170288,
+            runningMean: s.p + 779744, runningVar: s.p + 779824, pool: pool)
+        // features.3.4 stochastic depth: keep each image's branch with probability 0.9454545454545454
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05454545454545454,
+                into: s.t + 702909920 &* s.n, random: &random)
+        }
+        // features.3.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 683624016 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909920 &* s.n : nil, batch: s.n, perImage: 450000,
+            output: s.t + 684524016 &* s.n, pool: pool)
+    }
+
+    /// features.3.5 forward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_3_5_forward(_ s: TrainingStepContext) throws {
+        // features.3.5.block.0 expand conv 1x1, [n, 75, 75, 80] -> [n, 75, 75, 480]
+        Kernels.pointwiseConv(input: s.t + 684524016 &* s.n, pixels: 5625 &* s.n, inChannels: 80,
+            weights: s.p + 779904, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 387720000 &* s.n, pool: pool)
+        // features.3.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 387720000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+            gamma: s.p + 818304, beta: s.p + 818784, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 390420000 &* s.n, savedMean: s.f + 170368, savedInvStd: s.f + 170848,
+            runningMean: s.p + 819264, runningVar: s.p + 819744, pool: pool)
+        // features.3.5.block.1 depthwise weights to the kernel layout [5][5][480]
+        WeightPrep.depthwiseWeights(s.p + 820224, channels: 480, kernel: 5, into: s.f + 172288)
+        // features.3.5.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
+        Kernels.depthwiseConv(input: s.t + 390420000 &* s.n, batch: s.n, height: 75, width: 75, channels: 480,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 172288, bias: s.f,
+            activation: .identity, output: s.t + 393120000 &* s.n, pool: pool)
+        // features.3.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 393120000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+            gamma: s.p + 832224, beta: s.p + 832704, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 395820000 &* s.n, savedMean: s.f + 171328, savedInvStd: s.f + 171808,
+            runningMean: s.p + 833184, runningVar: s.p + 833664, pool: pool)
+        // features.3.5.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 395820000 &* s.n, output: s.t + 398520000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 834144,
+            reduceBias: s.p + 843744, activation: .silu, expandWeights: s.p + 843776, expandBias: s.p + 853376,
+            savedPooled: s.t + 702900672 &* s.n, savedHidden: s.t + 702909440 &* s.n,
+            savedScale: s.t + 702901152 &* s.n, pool: pool)
+        // features.3.5.block.3 project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        Kernels.pointwiseConv(input: s.t + 398520000 &* s.n, pixels: 5625 &* s.n, inChannels: 480,
+            weights: s.p + 853856, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
+            output: s.t + 684974016 &* s.n, pool: pool)
+        // features.3.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 684974016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+            gamma: s.p + 892256, beta: s.p + 892336, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 196288, savedInvStd: s.f + 196368,
+            runningMean: s.p + 892416, runningVar: s.p + 892496, pool: pool)
+        // features.3.5 stochastic depth: keep each image's branch with probability 0.9418181818181818
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05818181818181818,
+                into: s.t + 702909936 &* s.n, random: &random)
+        }
+        // features.3.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 684524016 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909936 &* s.n : nil, batch: s.n, perImage: 450000,
+            output: s.t + 685424016 &* s.n, pool: pool)
+    }
+
+    /// features.3.6 forward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_3_6_forward(_ s: TrainingStepContext) throws {
+        // features.3.6.block.0 expand conv 1x1, [n, 75, 75, 80] -> [n, 75, 75, 480]
+        Kernels.pointwiseConv(input: s.t + 685424016 &* s.n, pixels: 5625 &* s.n, inChannels: 80,
+            weights: s.p + 892576, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 401220000 &* s.n, pool: pool)
+        // features.3.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 401220000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+            gamma: s.p + 930976, beta: s.p + 931456, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 403920000 &* s.n, savedMean: s.f + 196448, savedInvStd: s.f + 196928,
+            runningMean: s.p + 931936, runningVar: s.p + 932416, pool: pool)
+        // features.3.6.block.1 depthwise weights to the kernel layout [5][5][480]
+        WeightPrep.depthwiseWeights(s.p + 932896, channels: 480, kernel: 5, into: s.f + 198368)
+        // features.3.6.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
+        Kernels.depthwiseConv(input: s.t + 403920000 &* s.n, batch: s.n, height: 75, width: 75, channels: 480,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 198368, bias: s.f,
+            activation: .identity, output: s.t + 406620000 &* s.n, pool: pool)
+        // features.3.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 406620000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+            gamma: s.p + 944896, beta: s.p + 945376, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 409320000 &* s.n, savedMean: s.f + 197408, savedInvStd: s.f + 197888,
+            runningMean: s.p + 945856, runningVar: s.p + 946336, pool: pool)
+        // features.3.6.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 409320000 &* s.n, output: s.t + 412020000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 946816,
+            reduceBias: s.p + 956416, activation: .silu, expandWeights: s.p + 956448, expandBias: s.p + 966048,
+            savedPooled: s.t + 702901632 &* s.n, savedHidden: s.t + 702909472 &* s.n,
+            savedScale: s.t + 702902112 &* s.n, pool: pool)
+        // features.3.6.block.3 project conv 1x1, [n, 75, 75, 480] -> [n, 75, 75, 80]
+        Kernels.pointwiseConv(input: s.t + 412020000 &* s.n, pixels: 5625 &* s.n, inChannels: 480,
+            weights: s.p + 966528, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
+            output: s.t + 685874016 &* s.n, pool: pool)
+        // features.3.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 685874016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+            gamma: s.p + 1004928, beta: s.p + 1005008, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 222368, savedInvStd: s.f + 222448,
+            runningMean: s.p + 1005088, runningVar: s.p + 1005168, pool: pool)
+        // features.3.6 stochastic depth: keep each image's branch with probability 0.9381818181818182
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06181818181818183,
+                into: s.t + 702909952 &* s.n, random: &random)
+        }
+        // features.3.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 685424016 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909952 &* s.n : nil, batch: s.n, perImage: 450000,
+            output: s.t + 686324016 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 75x75x80 -> 38x38x160, SE 480 -> 20 -> 480
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 75, 75, 80] -> [n, 75, 75, 480]
+        Kernels.pointwiseConv(input: s.t + 686324016 &* s.n, pixels: 5625 &* s.n, inChannels: 80,
+            weights: s.p + 1005248, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 414720000 &* s.n, pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 414720000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+            gamma: s.p + 1043648, beta: s.p + 1044128, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 417420000 &* s.n, savedMean: s.f + 222528, savedInvStd: s.f + 223008,
+            runningMean: s.p + 1044608, runningVar: s.p + 1045088, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][480]
+        WeightPrep.depthwiseWeights(s.p + 1045568, channels: 480, kernel: 3, into: s.f + 224448)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480]
+        Kernels.depthwiseConv(input: s.t + 417420000 &* s.n, batch: s.n, height: 75, width: 75, channels: 480,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 224448, bias: s.f,
+            activation: .identity, output: s.t + 677424288 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 677424288 &* s.n, pixels: 1444 &* s.n, channels: 480,
+            gamma: s.p + 1049888, beta: s.p + 1050368, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 678117408 &* s.n, savedMean: s.f + 223488, savedInvStd: s.f + 223968,
+            runningMean: s.p + 1050848, runningVar: s.p + 1051328, pool: pool)
+        // features.4.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 38, 38, 480]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 678117408 &* s.n, output: s.t + 678810528 &* s.n,
+            batch: s.n, pixels: 1444, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 1051808,
+            reduceBias: s.p + 1061408, activation: .silu, expandWeights: s.p + 1061440, expandBias: s.p + 1071040,
+            savedPooled: s.t + 702902592 &* s.n, savedHidden: s.t + 702909504 &* s.n,
+            savedScale: s.t + 702903072 &* s.n, pool: pool)
+        // features.4.0.block.3 project conv 1x1, [n, 38, 38, 480] -> [n, 38, 38, 160]
+        Kernels.pointwiseConv(input: s.t + 678810528 &* s.n, pixels: 1444 &* s.n, inChannels: 480,
+            weights: s.p + 1071520, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 693243136 &* s.n, pool: pool)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 693243136 &* s.n, pixels: 1444 &* s.n, channels: 160,
+            gamma: s.p + 1148320, beta: s.p + 1148480, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 693474176 &* s.n, savedMean: s.f + 233088, savedInvStd: s.f + 233248,
+            runningMean: s.p + 1148640, runningVar: s.p + 1148800, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        Kernels.pointwiseConv(input: s.t + 693474176 &* s.n, pixels: 1444 &* s.n, inChannels: 160,
+            weights: s.p + 1148960, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 518135328 &* s.n, pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 518135328 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 1302560, beta: s.p + 1303520, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 519521568 &* s.n, savedMean: s.f + 233408, savedInvStd: s.f + 234368,
+            runningMean: s.p + 1304480, runningVar: s.p + 1305440, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][960]
+        WeightPrep.depthwiseWeights(s.p + 1306400, channels: 960, kernel: 3, into: s.f + 237248)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        Kernels.depthwiseConv(input: s.t + 519521568 &* s.n, batch: s.n, height: 38, width: 38, channels: 960,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 237248, bias: s.f,
+            activation: .identity, output: s.t + 520907808 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 520907808 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 1315040, beta: s.p + 1316000, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 522294048 &* s.n, savedMean: s.f + 235328, savedInvStd: s.f + 236288,
+            runningMean: s.p + 1316960, runningVar: s.p + 1317920, pool: pool)
+        // features.4.1.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 522294048 &* s.n, output: s.t + 523680288 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1318880,
+            reduceBias: s.p + 1357280, activation: .silu, expandWeights: s.p + 1357328, expandBias: s.p + 1395728,
+            savedPooled: s.t + 248398912 &* s.n, savedHidden: s.t + 702908672 &* s.n,
+            savedScale: s.t + 702878592 &* s.n, pool: pool)
+        // features.4.1.block.3 project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        Kernels.pointwiseConv(input: s.t + 523680288 &* s.n, pixels: 1444 &* s.n, inChannels: 960,
+            weights: s.p + 1396688, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 693705216 &* s.n, pool: pool)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 693705216 &* s.n, pixels: 1444 &* s.n, channels: 160,
+            gamma: s.p + 1550288, beta: s.p + 1550448, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 254528, savedInvStd: s.f + 254688,
+            runningMean: s.p + 1550608, runningVar: s.p + 1550768, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.9309090909090909
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06909090909090909,
+                into: s.t + 702909968 &* s.n, random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 693474176 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909968 &* s.n : nil, batch: s.n, perImage: 231040,
+            output: s.t + 693936256 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        Kernels.pointwiseConv(input: s.t + 693936256 &* s.n, pixels: 1444 &* s.n, inChannels: 160,
+            weights: s.p + 1550928, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 525066528 &* s.n, pool: pool)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 525066528 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 1704528, beta: s.p + 1705488, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 526452768 &* s.n, savedMean: s.f + 254848, savedInvStd: s.f + 255808,
+            runningMean: s.p + 1706448, runningVar: s.p + 1707408, pool: pool)
+        // features.4.2.block.1 depthwise weights to the kernel layout [3][3][960]
+        WeightPrep.depthwiseWeights(s.p + 1708368, channels: 960, kernel: 3, into: s.f + 258688)
+        // features.4.2.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        Kernels.depthwiseConv(input: s.t + 526452768 &* s.n, batch: s.n, height: 38, width: 38, channels: 960,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 258688, bias: s.f,
+            activation: .identity, output: s.t + 527839008 &* s.n, pool: pool)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 527839008 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 1717008, beta: s.p + 1717968, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 529225248 &* s.n, savedMean: s.f + 256768, savedInvStd: s.f + 257728,
+            runningMean: s.p + 1718928, runningVar: s.p + 1719888, pool: pool)
+        // features.4.2.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 529225248 &* s.n, output: s.t + 530611488 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1720848,
+            reduceBias: s.p + 1759248, activation: .silu, expandWeights: s.p + 1759296, expandBias: s.p + 1797696,
+            savedPooled: s.t + 702879552 &* s.n, savedHidden: s.t + 702908720 &* s.n,
+            savedScale: s.t + 702880512 &* s.n, pool: pool)
+        // features.4.2.block.3 project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        Kernels.pointwiseConv(input: s.t + 530611488 &* s.n, pixels: 1444 &* s.n, inChannels: 960,
+            weights: s.p + 1798656, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 694167296 &* s.n, pool: pool)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 694167296 &* s.n, pixels: 1444 &* s.n, channels: 160,
+            gamma: s.p + 1952256, beta: s.p + 1952416, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 275968, savedInvStd: s.f + 276128,
+            runningMean: s.p + 1952576, runningVar: s.p + 1952736, pool: pool)
+        // features.4.2 stochastic depth: keep each image's branch with probability 0.9272727272727272
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07272727272727272,
+                into: s.t + 702909984 &* s.n, random: &random)
+        }
+        // features.4.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 693936256 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909984 &* s.n : nil, batch: s.n, perImage: 231040,
+            output: s.t + 694398336 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_3_forward(_ s: TrainingStepContext) throws {
+        // features.4.3.block.0 expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        Kernels.pointwiseConv(input: s.t + 694398336 &* s.n, pixels: 1444 &* s.n, inChannels: 160,
+            weights: s.p + 1952896, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 531997728 &* s.n, pool: pool)
+        // features.4.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 531997728 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 2106496, beta: s.p + 2107456, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 533383968 &* s.n, savedMean: s.f + 276288, savedInvStd: s.f + 277248,
+            runningMean: s.p + 2108416, runningVar: s.p + 2109376, pool: pool)
+        // features.4.3.block.1 depthwise weights to the kernel layout [3][3][960]
+        WeightPrep.depthwiseWeights(s.p + 2110336, channels: 960, kernel: 3, into: s.f + 280128)
+        // features.4.3.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        Kernels.depthwiseConv(input: s.t + 533383968 &* s.n, batch: s.n, height: 38, width: 38, channels: 960,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 280128, bias: s.f,
+            activation: .identity, output: s.t + 534770208 &* s.n, pool: pool)
+        // features.4.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 534770208 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 2118976, beta: s.p + 2119936, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 536156448 &* s.n, savedMean: s.f + 278208, savedInvStd: s.f + 279168,
+            runningMean: s.p + 2120896, runningVar: s.p + 2121856, pool: pool)
+        // features.4.3.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 536156448 &* s.n, output: s.t + 537542688 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2122816,
+            reduceBias: s.p + 2161216, activation: .silu, expandWeights: s.p + 2161264, expandBias: s.p + 2199664,
+            savedPooled: s.t + 702881472 &* s.n, savedHidden: s.t + 702908768 &* s.n,
+            savedScale: s.t + 702882432 &* s.n, pool: pool)
+        // features.4.3.block.3 project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        Kernels.pointwiseConv(input: s.t + 537542688 &* s.n, pixels: 1444 &* s.n, inChannels: 960,
+            weights: s.p + 2200624, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 694629376 &* s.n, pool: pool)
+        // features.4.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 694629376 &* s.n, pixels: 1444 &* s.n, channels: 160,
+            gamma: s.p + 2354224, beta: s.p + 2354384, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 297408, savedInvStd: s.f + 297568,
+            runningMean: s.p + 2354544, runningVar: s.p + 2354704, pool: pool)
+        // features.4.3 stochastic depth: keep each image's branch with probability 0.9236363636363636
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07636363636363637,
+                into: s.t + 702910000 &* s.n, random: &random)
+        }
+        // features.4.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 694398336 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910000 &* s.n : nil, batch: s.n, perImage: 231040,
+            output: s.t + 694860416 &* s.n, pool: pool)
+    }
+
+    /// features.4.4 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_4_forward(_ s: TrainingStepContext) throws {
+        // features.4.4.block.0 expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        Kernels.pointwiseConv(input: s.t + 694860416 &* s.n, pixels: 1444 &* s.n, inChannels: 160,
+            weights: s.p + 2354864, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 538928928 &* s.n, pool: pool)
+        // features.4.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 538928928 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 2508464, beta: s.p + 2509424, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 540315168 &* s.n, savedMean: s.f + 297728, savedInvStd: s.f + 298688,
+            runningMean: s.p + 2510384, runningVar: s.p + 2511344, pool: pool)
+        // features.4.4.block.1 depthwise weights to the kernel layout [3][3][960]
+        WeightPrep.depthwiseWeights(s.p + 2512304, channels: 960, kernel: 3, into: s.f + 301568)
+        // features.4.4.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        Kernels.depthwiseConv(input: s.t + 540315168 &* s.n, batch: s.n, height: 38, width: 38, channels: 960,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 301568, bias: s.f,
+            activation: .identity, output: s.t + 541701408 &* s.n, pool: pool)
+        // features.4.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 541701408 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 2520944, beta: s.p + 2521904, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 543087648 &* s.n, savedMean: s.f + 299648, savedInvStd: s.f + 300608,
+            runningMean: s.p + 2522864, runningVar: s.p + 2523824, pool: pool)
+        // features.4.4.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 543087648 &* s.n, output: s.t + 544473888 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2524784,
+            reduceBias: s.p + 2563184, activation: .silu, expandWeights: s.p + 2563232, expandBias: s.p + 2601632,
+            savedPooled: s.t + 702883392 &* s.n, savedHidden: s.t + 702908816 &* s.n,
+            savedScale: s.t + 702884352 &* s.n, pool: pool)
+        // features.4.4.block.3 project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        Kernels.pointwiseConv(input: s.t + 544473888 &* s.n, pixels: 1444 &* s.n, inChannels: 960,
+            weights: s.p + 2602592, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 695091456 &* s.n, pool: pool)
+        // features.4.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 695091456 &* s.n, pixels: 1444 &* s.n, channels: 160,
+            gamma: s.p + 2756192, beta: s.p + 2756352, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 318848, savedInvStd: s.f + 319008,
+            runningMean: s.p + 2756512, runningVar: s.p + 2756672, pool: pool)
+        // features.4.4 stochastic depth: keep each image's branch with probability 0.92
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.t + 702910016 &* s.n,
+                random: &random)
+        }
+        // features.4.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 694860416 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910016 &* s.n : nil, batch: s.n, perImage: 231040,
+            output: s.t + 695322496 &* s.n, pool: pool)
+    }
+
+    /// features.4.5 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_5_forward(_ s: TrainingStepContext) throws {
+        // features.4.5.block.0 expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        Kernels.pointwiseConv(input: s.t + 695322496 &* s.n, pixels: 1444 &* s.n, inChannels: 160,
+            weights: s.p + 2756832, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 545860128 &* s.n, pool: pool)
+        // features.4.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 545860128 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 2910432, beta: s.p + 2911392, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 547246368 &* s.n, savedMean: s.f + 319168, savedInvStd: s.f + 320128,
+            runningMean: s.p + 2912352, runningVar: s.p + 2913312, pool: pool)
+        // features.4.5.block.1 depthwise weights to the kernel layout [3][3][960]
+        WeightPrep.depthwiseWeights(s.p + 2914272, channels: 960, kernel: 3, into: s.f + 323008)
+        // features.4.5.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        Kernels.depthwiseConv(input: s.t + 547246368 &* s.n, batch: s.n, height: 38, width: 38, channels: 960,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 323008, bias: s.f,
+            activation: .identity, output: s.t + 548632608 &* s.n, pool: pool)
+        // features.4.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 548632608 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 2922912, beta: s.p + 2923872, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 550018848 &* s.n, savedMean: s.f + 321088, savedInvStd: s.f + 322048,
+            runningMean: s.p + 2924832, runningVar: s.p + 2925792, pool: pool)
+        // features.4.5.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 550018848 &* s.n, output: s.t + 551405088 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2926752,
+            reduceBias: s.p + 2965152, activation: .silu, expandWeights: s.p + 2965200, expandBias: s.p + 3003600,
+            savedPooled: s.t + 702885312 &* s.n, savedHidden: s.t + 702908864 &* s.n,
+            savedScale: s.t + 702886272 &* s.n, pool: pool)
+        // features.4.5.block.3 project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        Kernels.pointwiseConv(input: s.t + 551405088 &* s.n, pixels: 1444 &* s.n, inChannels: 960,
+            weights: s.p + 3004560, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 695553536 &* s.n, pool: pool)
+        // features.4.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 695553536 &* s.n, pixels: 1444 &* s.n, channels: 160,
+            gamma: s.p + 3158160, beta: s.p + 3158320, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 340288, savedInvStd: s.f + 340448,
+            runningMean: s.p + 3158480, runningVar: s.p + 3158640, pool: pool)
+        // features.4.5 stochastic depth: keep each image's branch with probability 0.9163636363636364
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08363636363636365,
+                into: s.t + 702910032 &* s.n, random: &random)
+        }
+        // features.4.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 695322496 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910032 &* s.n : nil, batch: s.n, perImage: 231040,
+            output: s.t + 695784576 &* s.n, pool: pool)
+    }
+
+    /// features.4.6 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_6_forward(_ s: TrainingStepContext) throws {
+        // features.4.6.block.0 expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        Kernels.pointwiseConv(input: s.t + 695784576 &* s.n, pixels: 1444 &* s.n, inChannels: 160,
+            weights: s.p + 3158800, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 552791328 &* s.n, pool: pool)
+        // features.4.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 552791328 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 3312400, beta: s.p + 3313360, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 554177568 &* s.n, savedMean: s.f + 340608, savedInvStd: s.f + 341568,
+            runningMean: s.p + 3314320, runningVar: s.p + 3315280, pool: pool)
+        // features.4.6.block.1 depthwise weights to the kernel layout [3][3][960]
+        WeightPrep.depthwiseWeights(s.p + 3316240, channels: 960, kernel: 3, into: s.f + 344448)
+        // features.4.6.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        Kernels.depthwiseConv(input: s.t + 554177568 &* s.n, batch: s.n, height: 38, width: 38, channels: 960,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 344448, bias: s.f,
+            activation: .identity, output: s.t + 555563808 &* s.n, pool: pool)
+        // features.4.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 555563808 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 3324880, beta: s.p + 3325840, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 556950048 &* s.n, savedMean: s.f + 342528, savedInvStd: s.f + 343488,
+            runningMean: s.p + 3326800, runningVar: s.p + 3327760, pool: pool)
+        // features.4.6.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 556950048 &* s.n, output: s.t + 558336288 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3328720,
+            reduceBias: s.p + 3367120, activation: .silu, expandWeights: s.p + 3367168, expandBias: s.p + 3405568,
+            savedPooled: s.t + 702887232 &* s.n, savedHidden: s.t + 702908912 &* s.n,
+            savedScale: s.t + 702888192 &* s.n, pool: pool)
+        // features.4.6.block.3 project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        Kernels.pointwiseConv(input: s.t + 558336288 &* s.n, pixels: 1444 &* s.n, inChannels: 960,
+            weights: s.p + 3406528, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 696015616 &* s.n, pool: pool)
+        // features.4.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 696015616 &* s.n, pixels: 1444 &* s.n, channels: 160,
+            gamma: s.p + 3560128, beta: s.p + 3560288, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 361728, savedInvStd: s.f + 361888,
+            runningMean: s.p + 3560448, runningVar: s.p + 3560608, pool: pool)
+        // features.4.6 stochastic depth: keep each image's branch with probability 0.9127272727272727
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08727272727272728,
+                into: s.t + 702910048 &* s.n, random: &random)
+        }
+        // features.4.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 695784576 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910048 &* s.n : nil, batch: s.n, perImage: 231040,
+            output: s.t + 696246656 &* s.n, pool: pool)
+    }
+
+    /// features.4.7 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_7_forward(_ s: TrainingStepContext) throws {
+        // features.4.7.block.0 expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        Kernels.pointwiseConv(input: s.t + 696246656 &* s.n, pixels: 1444 &* s.n, inChannels: 160,
+            weights: s.p + 3560768, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 559722528 &* s.n, pool: pool)
+        // features.4.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 559722528 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 3714368, beta: s.p + 3715328, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 561108768 &* s.n, savedMean: s.f + 362048, savedInvStd: s.f + 363008,
+            runningMean: s.p + 3716288, runningVar: s.p + 3717248, pool: pool)
+        // features.4.7.block.1 depthwise weights to the kernel layout [3][3][960]
+        WeightPrep.depthwiseWeights(s.p + 3718208, channels: 960, kernel: 3, into: s.f + 365888)
+        // features.4.7.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        Kernels.depthwiseConv(input: s.t + 561108768 &* s.n, batch: s.n, height: 38, width: 38, channels: 960,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 365888, bias: s.f,
+            activation: .identity, output: s.t + 562495008 &* s.n, pool: pool)
+        // features.4.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 562495008 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 3726848, beta: s.p + 3727808, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 563881248 &* s.n, savedMean: s.f + 363968, savedInvStd: s.f + 364928,
+            runningMean: s.p + 3728768, runningVar: s.p + 3729728, pool: pool)
+        // features.4.7.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 563881248 &* s.n, output: s.t + 565267488 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3730688,
+            reduceBias: s.p + 3769088, activation: .silu, expandWeights: s.p + 3769136, expandBias: s.p + 3807536,
+            savedPooled: s.t + 702889152 &* s.n, savedHidden: s.t + 702908960 &* s.n,
+            savedScale: s.t + 702890112 &* s.n, pool: pool)
+        // features.4.7.block.3 project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        Kernels.pointwiseConv(input: s.t + 565267488 &* s.n, pixels: 1444 &* s.n, inChannels: 960,
+            weights: s.p + 3808496, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 696477696 &* s.n, pool: pool)
+        // features.4.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 696477696 &* s.n, pixels: 1444 &* s.n, channels: 160,
+            gamma: s.p + 3962096, beta: s.p + 3962256, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 383168, savedInvStd: s.f + 383328,
+            runningMean: s.p + 3962416, runningVar: s.p + 3962576, pool: pool)
+        // features.4.7 stochastic depth: keep each image's branch with probability 0.9090909090909091
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09090909090909091,
+                into: s.t + 702910064 &* s.n, random: &random)
+        }
+        // features.4.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 696246656 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910064 &* s.n : nil, batch: s.n, perImage: 231040,
+            output: s.t + 696708736 &* s.n, pool: pool)
+    }
+
+    /// features.4.8 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_8_forward(_ s: TrainingStepContext) throws {
+        // features.4.8.block.0 expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        Kernels.pointwiseConv(input: s.t + 696708736 &* s.n, pixels: 1444 &* s.n, inChannels: 160,
+            weights: s.p + 3962736, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 566653728 &* s.n, pool: pool)
+        // features.4.8.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 566653728 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 4116336, beta: s.p + 4117296, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 568039968 &* s.n, savedMean: s.f + 383488, savedInvStd: s.f + 384448,
+            runningMean: s.p + 4118256, runningVar: s.p + 4119216, pool: pool)
+        // features.4.8.block.1 depthwise weights to the kernel layout [3][3][960]
+        WeightPrep.depthwiseWeights(s.p + 4120176, channels: 960, kernel: 3, into: s.f + 387328)
+        // features.4.8.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        Kernels.depthwiseConv(input: s.t + 568039968 &* s.n, batch: s.n, height: 38, width: 38, channels: 960,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 387328, bias: s.f,
+            activation: .identity, output: s.t + 569426208 &* s.n, pool: pool)
+        // features.4.8.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 569426208 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 4128816, beta: s.p + 4129776, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 570812448 &* s.n, savedMean: s.f + 385408, savedInvStd: s.f + 386368,
+            runningMean: s.p + 4130736, runningVar: s.p + 4131696, pool: pool)
+        // features.4.8.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 570812448 &* s.n, output: s.t + 572198688 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4132656,
+            reduceBias: s.p + 4171056, activation: .silu, expandWeights: s.p + 4171104, expandBias: s.p + 4209504,
+            savedPooled: s.t + 702891072 &* s.n, savedHidden: s.t + 702909008 &* s.n,
+            savedScale: s.t + 702892032 &* s.n, pool: pool)
+        // features.4.8.block.3 project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        Kernels.pointwiseConv(input: s.t + 572198688 &* s.n, pixels: 1444 &* s.n, inChannels: 960,
+            weights: s.p + 4210464, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 696939776 &* s.n, pool: pool)
+        // features.4.8.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 696939776 &* s.n, pixels: 1444 &* s.n, channels: 160,
+            gamma: s.p + 4364064, beta: s.p + 4364224, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 404608, savedInvStd: s.f + 404768,
+            runningMean: s.p + 4364384, runningVar: s.p + 4364544, pool: pool)
+        // features.4.8 stochastic depth: keep each image's branch with probability 0.9054545454545455
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09454545454545454,
+                into: s.t + 702910080 &* s.n, random: &random)
+        }
+        // features.4.8 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 696708736 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910080 &* s.n : nil, batch: s.n, perImage: 231040,
+            output: s.t + 697170816 &* s.n, pool: pool)
+    }
+
+    /// features.4.9 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_9_forward(_ s: TrainingStepContext) throws {
+        // features.4.9.block.0 expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        Kernels.pointwiseConv(input: s.t + 697170816 &* s.n, pixels: 1444 &* s.n, inChannels: 160,
+            weights: s.p + 4364704, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 573584928 &* s.n, pool: pool)
+        // features.4.9.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 573584928 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 4518304, beta: s.p + 4519264, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 574971168 &* s.n, savedMean: s.f + 404928, savedInvStd: s.f + 405888,
+            runningMean: s.p + 4520224, runningVar: s.p + 4521184, pool: pool)
+        // features.4.9.block.1 depthwise weights to the kernel layout [3][3][960]
+        WeightPrep.depthwiseWeights(s.p + 4522144, channels: 960, kernel: 3, into: s.f + 408768)
+        // features.4.9.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        Kernels.depthwiseConv(input: s.t + 574971168 &* s.n, batch: s.n, height: 38, width: 38, channels: 960,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 408768, bias: s.f,
+            activation: .identity, output: s.t + 576357408 &* s.n, pool: pool)
+        // features.4.9.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 576357408 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 4530784, beta: s.p + 4531744, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 577743648 &* s.n, savedMean: s.f + 406848, savedInvStd: s.f + 407808,
+            runningMean: s.p + 4532704, runningVar: s.p + 4533664, pool: pool)
+        // features.4.9.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 577743648 &* s.n, output: s.t + 579129888 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4534624,
+            reduceBias: s.p + 4573024, activation: .silu, expandWeights: s.p + 4573072, expandBias: s.p + 4611472,
+            savedPooled: s.t + 702892992 &* s.n, savedHidden: s.t + 702909056 &* s.n,
+            savedScale: s.t + 702893952 &* s.n, pool: pool)
+        // features.4.9.block.3 project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 160]
+        Kernels.pointwiseConv(input: s.t + 579129888 &* s.n, pixels: 1444 &* s.n, inChannels: 960,
+            weights: s.p + 4612432, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 697401856 &* s.n, pool: pool)
+        // features.4.9.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 697401856 &* s.n, pixels: 1444 &* s.n, channels: 160,
+            gamma: s.p + 4766032, beta: s.p + 4766192, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 426048, savedInvStd: s.f + 426208,
+            runningMean: s.p + 4766352, runningVar: s.p + 4766512, pool: pool)
+        // features.4.9 stochastic depth: keep each image's branch with probability 0.9018181818181819
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09818181818181819,
+                into: s.t + 702910096 &* s.n, random: &random)
+        }
+        // features.4.9 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 697170816 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910096 &* s.n : nil, batch: s.n, perImage: 231040,
+            output: s.t + 697632896 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 38x38x160 -> 38x38x224, SE 960 -> 40 -> 960
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 38, 38, 160] -> [n, 38, 38, 960]
+        Kernels.pointwiseConv(input: s.t + 697632896 &* s.n, pixels: 1444 &* s.n, inChannels: 160,
+            weights: s.p + 4766672, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 580516128 &* s.n, pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 580516128 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 4920272, beta: s.p + 4921232, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 581902368 &* s.n, savedMean: s.f + 426368, savedInvStd: s.f + 427328,
+            runningMean: s.p + 4922192, runningVar: s.p + 4923152, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][960]
+        WeightPrep.depthwiseWeights(s.p + 4924112, channels: 960, kernel: 5, into: s.f + 430208)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
+        Kernels.depthwiseConv(input: s.t + 581902368 &* s.n, batch: s.n, height: 38, width: 38, channels: 960,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 430208, bias: s.f,
+            activation: .identity, output: s.t + 583288608 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 583288608 &* s.n, pixels: 1444 &* s.n, channels: 960,
+            gamma: s.p + 4948112, beta: s.p + 4949072, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 584674848 &* s.n, savedMean: s.f + 428288, savedInvStd: s.f + 429248,
+            runningMean: s.p + 4950032, runningVar: s.p + 4950992, pool: pool)
+        // features.5.0.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 584674848 &* s.n, output: s.t + 586061088 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4951952,
+            reduceBias: s.p + 4990352, activation: .silu, expandWeights: s.p + 4990400, expandBias: s.p + 5028800,
+            savedPooled: s.t + 702894912 &* s.n, savedHidden: s.t + 702909104 &* s.n,
+            savedScale: s.t + 702895872 &* s.n, pool: pool)
+        // features.5.0.block.3 project conv 1x1, [n, 38, 38, 960] -> [n, 38, 38, 224]
+        Kernels.pointwiseConv(input: s.t + 586061088 &* s.n, pixels: 1444 &* s.n, inChannels: 960,
+            weights: s.p + 5029760, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
+            output: s.t + 686774016 &* s.n, pool: pool)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 686774016 &* s.n, pixels: 1444 &* s.n, channels: 224,
+            gamma: s.p + 5244800, beta: s.p + 5245024, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 687097472 &* s.n, savedMean: s.f + 478208, savedInvStd: s.f + 478432,
+            runningMean: s.p + 5245248, runningVar: s.p + 5245472, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        Kernels.pointwiseConv(input: s.t + 687097472 &* s.n, pixels: 1444 &* s.n, inChannels: 224,
+            weights: s.p + 5245696, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
+            output: s.t + 420120000 &* s.n, pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 420120000 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 5546752, beta: s.p + 5548096, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 422060736 &* s.n, savedMean: s.f + 478656, savedInvStd: s.f + 480000,
+            runningMean: s.p + 5549440, runningVar: s.p + 5550784, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1344]
+        WeightPrep.depthwiseWeights(s.p + 5552128, channels: 1344, kernel: 5, into: s.f + 484032)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        Kernels.depthwiseConv(input: s.t + 422060736 &* s.n, batch: s.n, height: 38, width: 38, channels: 1344,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 484032, bias: s.f,
+            activation: .identity, output: s.t + 424001472 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 424001472 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 5585728, beta: s.p + 5587072, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 425942208 &* s.n, savedMean: s.f + 481344, savedInvStd: s.f + 482688,
+            runningMean: s.p + 5588416, runningVar: s.p + 5589760, pool: pool)
+        // features.5.1.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 425942208 &* s.n, output: s.t + 427882944 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 5591104,
+            reduceBias: s.p + 5666368, activation: .silu, expandWeights: s.p + 5666432, expandBias: s.p + 5741696,
+            savedPooled: s.t + 702854400 &* s.n, savedHidden: s.t + 702908096 &* s.n,
+            savedScale: s.t + 702855744 &* s.n, pool: pool)
+        // features.5.1.block.3 project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        Kernels.pointwiseConv(input: s.t + 427882944 &* s.n, pixels: 1444 &* s.n, inChannels: 1344,
+            weights: s.p + 5743040, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
+            output: s.t + 687420928 &* s.n, pool: pool)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 687420928 &* s.n, pixels: 1444 &* s.n, channels: 224,
+            gamma: s.p + 6044096, beta: s.p + 6044320, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 551232, savedInvStd: s.f + 551456,
+            runningMean: s.p + 6044544, runningVar: s.p + 6044768, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.8945454545454545
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10545454545454547,
+                into: s.t + 702910112 &* s.n, random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 687097472 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910112 &* s.n : nil, batch: s.n, perImage: 323456,
+            output: s.t + 687744384 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        Kernels.pointwiseConv(input: s.t + 687744384 &* s.n, pixels: 1444 &* s.n, inChannels: 224,
+            weights: s.p + 6044992, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
+            output: s.t + 429823680 &* s.n, pool: pool)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 429823680 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 6346048, beta: s.p + 6347392, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 431764416 &* s.n, savedMean: s.f + 551680, savedInvStd: s.f + 553024,
+            runningMean: s.p + 6348736, runningVar: s.p + 6350080, pool: pool)
+        // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1344]
+        WeightPrep.depthwiseWeights(s.p + 6351424, channels: 1344, kernel: 5, into: s.f + 557056)
+        // features.5.2.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        Kernels.depthwiseConv(input: s.t + 431764416 &* s.n, batch: s.n, height: 38, width: 38, channels: 1344,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 557056, bias: s.f,
+            activation: .identity, output: s.t + 433705152 &* s.n, pool: pool)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 433705152 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 6385024, beta: s.p + 6386368, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 435645888 &* s.n, savedMean: s.f + 554368, savedInvStd: s.f + 555712,
+            runningMean: s.p + 6387712, runningVar: s.p + 6389056, pool: pool)
+        // features.5.2.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 435645888 &* s.n, output: s.t + 437586624 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 6390400,
+            reduceBias: s.p + 6465664, activation: .silu, expandWeights: s.p + 6465728, expandBias: s.p + 6540992,
+            savedPooled: s.t + 702857088 &* s.n, savedHidden: s.t + 702908160 &* s.n,
+            savedScale: s.t + 702858432 &* s.n, pool: pool)
+        // features.5.2.block.3 project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        Kernels.pointwiseConv(input: s.t + 437586624 &* s.n, pixels: 1444 &* s.n, inChannels: 1344,
+            weights: s.p + 6542336, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
+            output: s.t + 688067840 &* s.n, pool: pool)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 688067840 &* s.n, pixels: 1444 &* s.n, channels: 224,
+            gamma: s.p + 6843392, beta: s.p + 6843616, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 624256, savedInvStd: s.f + 624480,
+            runningMean: s.p + 6843840, runningVar: s.p + 6844064, pool: pool)
+        // features.5.2 stochastic depth: keep each image's branch with probability 0.8909090909090909
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10909090909090909,
+                into: s.t + 702910128 &* s.n, random: &random)
+        }
+        // features.5.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 687744384 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910128 &* s.n : nil, batch: s.n, perImage: 323456,
+            output: s.t + 688391296 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_3_forward(_ s: TrainingStepContext) throws {
+        // features.5.3.block.0 expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        Kernels.pointwiseConv(input: s.t + 688391296 &* s.n, pixels: 1444 &* s.n, inChannels: 224,
+            weights: s.p + 6844288, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
+            output: s.t + 439527360 &* s.n, pool: pool)
+        // features.5.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 439527360 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 7145344, beta: s.p + 7146688, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 441468096 &* s.n, savedMean: s.f + 624704, savedInvStd: s.f + 626048,
+            runningMean: s.p + 7148032, runningVar: s.p + 7149376, pool: pool)
+        // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1344]
+        WeightPrep.depthwiseWeights(s.p + 7150720, channels: 1344, kernel: 5, into: s.f + 630080)
+        // features.5.3.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        Kernels.depthwiseConv(input: s.t + 441468096 &* s.n, batch: s.n, height: 38, width: 38, channels: 1344,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 630080, bias: s.f,
+            activation: .identity, output: s.t + 443408832 &* s.n, pool: pool)
+        // features.5.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 443408832 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 7184320, beta: s.p + 7185664, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 445349568 &* s.n, savedMean: s.f + 627392, savedInvStd: s.f + 628736,
+            runningMean: s.p + 7187008, runningVar: s.p + 7188352, pool: pool)
+        // features.5.3.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 445349568 &* s.n, output: s.t + 447290304 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 7189696,
+            reduceBias: s.p + 7264960, activation: .silu, expandWeights: s.p + 7265024, expandBias: s.p + 7340288,
+            savedPooled: s.t + 702859776 &* s.n, savedHidden: s.t + 702908224 &* s.n,
+            savedScale: s.t + 702861120 &* s.n, pool: pool)
+        // features.5.3.block.3 project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        Kernels.pointwiseConv(input: s.t + 447290304 &* s.n, pixels: 1444 &* s.n, inChannels: 1344,
+            weights: s.p + 7341632, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
+            output: s.t + 688714752 &* s.n, pool: pool)
+        // features.5.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 688714752 &* s.n, pixels: 1444 &* s.n, channels: 224,
+            gamma: s.p + 7642688, beta: s.p + 7642912, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 697280, savedInvStd: s.f + 697504,
+            runningMean: s.p + 7643136, runningVar: s.p + 7643360, pool: pool)
+        // features.5.3 stochastic depth: keep each image's branch with probability 0.8872727272727272
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11272727272727273,
+                into: s.t + 702910144 &* s.n, random: &random)
+        }
+        // features.5.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 688391296 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910144 &* s.n : nil, batch: s.n, perImage: 323456,
+            output: s.t + 689038208 &* s.n, pool: pool)
+    }
+
+    /// features.5.4 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_4_forward(_ s: TrainingStepContext) throws {
+        // features.5.4.block.0 expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        Kernels.pointwiseConv(input: s.t + 689038208 &* s.n, pixels: 1444 &* s.n, inChannels: 224,
+            weights: s.p + 7643584, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
+            output: s.t + 449231040 &* s.n, pool: pool)
+        // features.5.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 449231040 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 7944640, beta: s.p + 7945984, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 451171776 &* s.n, savedMean: s.f + 697728, savedInvStd: s.f + 699072,
+            runningMean: s.p + 7947328, runningVar: s.p + 7948672, pool: pool)
+        // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1344]
+        WeightPrep.depthwiseWeights(s.p + 7950016, channels: 1344, kernel: 5, into: s.f + 703104)
+        // features.5.4.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        Kernels.depthwiseConv(input: s.t + 451171776 &* s.n, batch: s.n, height: 38, width: 38, channels: 1344,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 703104, bias: s.f,
+            activation: .identity, output: s.t + 453112512 &* s.n, pool: pool)
+        // features.5.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 453112512 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 7983616, beta: s.p + 7984960, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 455053248 &* s.n, savedMean: s.f + 700416, savedInvStd: s.f + 701760,
+            runningMean: s.p + 7986304, runningVar: s.p + 7987648, pool: pool)
+        // features.5.4.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 455053248 &* s.n, output: s.t + 456993984 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 7988992,
+            reduceBias: s.p + 8064256, activation: .silu, expandWeights: s.p + 8064320, expandBias: s.p + 8139584,
+            savedPooled: s.t + 702862464 &* s.n, savedHidden: s.t + 702908288 &* s.n,
+            savedScale: s.t + 702863808 &* s.n, pool: pool)
+        // features.5.4.block.3 project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        Kernels.pointwiseConv(input: s.t + 456993984 &* s.n, pixels: 1444 &* s.n, inChannels: 1344,
+            weights: s.p + 8140928, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
+            output: s.t + 689361664 &* s.n, pool: pool)
+        // features.5.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 689361664 &* s.n, pixels: 1444 &* s.n, channels: 224,
+            gamma: s.p + 8441984, beta: s.p + 8442208, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 770304, savedInvStd: s.f + 770528,
+            runningMean: s.p + 8442432, runningVar: s.p + 8442656, pool: pool)
+        // features.5.4 stochastic depth: keep each image's branch with probability 0.8836363636363637
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11636363636363636,
+                into: s.t + 702910160 &* s.n, random: &random)
+        }
+        // features.5.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 689038208 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910160 &* s.n : nil, batch: s.n, perImage: 323456,
+            output: s.t + 689685120 &* s.n, pool: pool)
+    }
+
+    /// features.5.5 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_5_forward(_ s: TrainingStepContext) throws {
+        // features.5.5.block.0 expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        Kernels.pointwiseConv(input: s.t + 689685120 &* s.n, pixels: 1444 &* s.n, inChannels: 224,
+            weights: s.p + 8442880, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
+            output: s.t + 458934720 &* s.n, pool: pool)
+        // features.5.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 458934720 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 8743936, beta: s.p + 8745280, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 460875456 &* s.n, savedMean: s.f + 770752, savedInvStd: s.f + 772096,
+            runningMean: s.p + 8746624, runningVar: s.p + 8747968, pool: pool)
+        // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1344]
+        WeightPrep.depthwiseWeights(s.p + 8749312, channels: 1344, kernel: 5, into: s.f + 776128)
+        // features.5.5.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        Kernels.depthwiseConv(input: s.t + 460875456 &* s.n, batch: s.n, height: 38, width: 38, channels: 1344,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 776128, bias: s.f,
+            activation: .identity, output: s.t + 462816192 &* s.n, pool: pool)
+        // features.5.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 462816192 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 8782912, beta: s.p + 8784256, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 464756928 &* s.n, savedMean: s.f + 773440, savedInvStd: s.f + 774784,
+            runningMean: s.p + 8785600, runningVar: s.p + 8786944, pool: pool)
+        // features.5.5.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 464756928 &* s.n, output: s.t + 466697664 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 8788288,
+            reduceBias: s.p + 8863552, activation: .silu, expandWeights: s.p + 8863616, expandBias: s.p + 8938880,
+            savedPooled: s.t + 702865152 &* s.n, savedHidden: s.t + 702908352 &* s.n,
+            savedScale: s.t + 702866496 &* s.n, pool: pool)
+        // features.5.5.block.3 project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        Kernels.pointwiseConv(input: s.t + 466697664 &* s.n, pixels: 1444 &* s.n, inChannels: 1344,
+            weights: s.p + 8940224, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
+            output: s.t + 690008576 &* s.n, pool: pool)
+        // features.5.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 690008576 &* s.n, pixels: 1444 &* s.n, channels: 224,
+            gamma: s.p + 9241280, beta: s.p + 9241504, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 843328, savedInvStd: s.f + 843552,
+            runningMean: s.p + 9241728, runningVar: s.p + 9241952, pool: pool)
+        // features.5.5 stochastic depth: keep each image's branch with probability 0.88
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000001,
+                into: s.t + 702910176 &* s.n, random: &random)
+        }
+        // features.5.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 689685120 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910176 &* s.n : nil, batch: s.n, perImage: 323456,
+            output: s.t + 690332032 &* s.n, pool: pool)
+    }
+
+    /// features.5.6 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_6_forward(_ s: TrainingStepContext) throws {
+        // features.5.6.block.0 expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        Kernels.pointwiseConv(input: s.t + 690332032 &* s.n, pixels: 1444 &* s.n, inChannels: 224,
+            weights: s.p + 9242176, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
+            output: s.t + 468638400 &* s.n, pool: pool)
+        // features.5.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 468638400 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 9543232, beta: s.p + 9544576, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 470579136 &* s.n, savedMean: s.f + 843776, savedInvStd: s.f + 845120,
+            runningMean: s.p + 9545920, runningVar: s.p + 9547264, pool: pool)
+        // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1344]
+        WeightPrep.depthwiseWeights(s.p + 9548608, channels: 1344, kernel: 5, into: s.f + 849152)
+        // features.5.6.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        Kernels.depthwiseConv(input: s.t + 470579136 &* s.n, batch: s.n, height: 38, width: 38, channels: 1344,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 849152, bias: s.f,
+            activation: .identity, output: s.t + 472519872 &* s.n, pool: pool)
+        // features.5.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 472519872 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 9582208, beta: s.p + 9583552, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 474460608 &* s.n, savedMean: s.f + 846464, savedInvStd: s.f + 847808,
+            runningMean: s.p + 9584896, runningVar: s.p + 9586240, pool: pool)
+        // features.5.6.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 474460608 &* s.n, output: s.t + 476401344 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 9587584,
+            reduceBias: s.p + 9662848, activation: .silu, expandWeights: s.p + 9662912, expandBias: s.p + 9738176,
+            savedPooled: s.t + 702867840 &* s.n, savedHidden: s.t + 702908416 &* s.n,
+            savedScale: s.t + 702869184 &* s.n, pool: pool)
+        // features.5.6.block.3 project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        Kernels.pointwiseConv(input: s.t + 476401344 &* s.n, pixels: 1444 &* s.n, inChannels: 1344,
+            weights: s.p + 9739520, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
+            output: s.t + 690655488 &* s.n, pool: pool)
+        // features.5.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 690655488 &* s.n, pixels: 1444 &* s.n, channels: 224,
+            gamma: s.p + 10040576, beta: s.p + 10040800, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 916352, savedInvStd: s.f + 916576,
+            runningMean: s.p + 10041024, runningVar: s.p + 10041248, pool: pool)
+        // features.5.6 stochastic depth: keep each image's branch with probability 0.8763636363636363
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12363636363636366,
+                into: s.t + 702910192 &* s.n, random: &random)
+        }
+        // features.5.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 690332032 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910192 &* s.n : nil, batch: s.n, perImage: 323456,
+            output: s.t + 690978944 &* s.n, pool: pool)
+    }
+
+    /// features.5.7 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_7_forward(_ s: TrainingStepContext) throws {
+        // features.5.7.block.0 expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        Kernels.pointwiseConv(input: s.t + 690978944 &* s.n, pixels: 1444 &* s.n, inChannels: 224,
+            weights: s.p + 10041472, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
+            output: s.t + 478342080 &* s.n, pool: pool)
+        // features.5.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 478342080 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 10342528, beta: s.p + 10343872, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 480282816 &* s.n, savedMean: s.f + 916800, savedInvStd: s.f + 918144,
+            runningMean: s.p + 10345216, runningVar: s.p + 10346560, pool: pool)
+        // features.5.7.block.1 depthwise weights to the kernel layout [5][5][1344]
+        WeightPrep.depthwiseWeights(s.p + 10347904, channels: 1344, kernel: 5, into: s.f + 922176)
+        // features.5.7.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        Kernels.depthwiseConv(input: s.t + 480282816 &* s.n, batch: s.n, height: 38, width: 38, channels: 1344,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 922176, bias: s.f,
+            activation: .identity, output: s.t + 482223552 &* s.n, pool: pool)
+        // features.5.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 482223552 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 10381504, beta: s.p + 10382848, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 484164288 &* s.n, savedMean: s.f + 919488, savedInvStd: s.f + 920832,
+            runningMean: s.p + 10384192, runningVar: s.p + 10385536, pool: pool)
+        // features.5.7.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 484164288 &* s.n, output: s.t + 486105024 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 10386880,
+            reduceBias: s.p + 10462144, activation: .silu, expandWeights: s.p + 10462208, expandBias: s.p + 10537472,
+            savedPooled: s.t + 702870528 &* s.n, savedHidden: s.t + 702908480 &* s.n,
+            savedScale: s.t + 702871872 &* s.n, pool: pool)
+        // features.5.7.block.3 project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        Kernels.pointwiseConv(input: s.t + 486105024 &* s.n, pixels: 1444 &* s.n, inChannels: 1344,
+            weights: s.p + 10538816, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
+            output: s.t + 691302400 &* s.n, pool: pool)
+        // features.5.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 691302400 &* s.n, pixels: 1444 &* s.n, channels: 224,
+            gamma: s.p + 10839872, beta: s.p + 10840096, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 989376, savedInvStd: s.f + 989600,
+            runningMean: s.p + 10840320, runningVar: s.p + 10840544, pool: pool)
+        // features.5.7 stochastic depth: keep each image's branch with probability 0.8727272727272728
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12727272727272726,
+                into: s.t + 702910208 &* s.n, random: &random)
+        }
+        // features.5.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 690978944 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910208 &* s.n : nil, batch: s.n, perImage: 323456,
+            output: s.t + 691625856 &* s.n, pool: pool)
+    }
+
+    /// features.5.8 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_8_forward(_ s: TrainingStepContext) throws {
+        // features.5.8.block.0 expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        Kernels.pointwiseConv(input: s.t + 691625856 &* s.n, pixels: 1444 &* s.n, inChannels: 224,
+            weights: s.p + 10840768, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
+            output: s.t + 488045760 &* s.n, pool: pool)
+        // features.5.8.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 488045760 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 11141824, beta: s.p + 11143168, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 489986496 &* s.n, savedMean: s.f + 989824, savedInvStd: s.f + 991168,
+            runningMean: s.p + 11144512, runningVar: s.p + 11145856, pool: pool)
+        // features.5.8.block.1 depthwise weights to the kernel layout [5][5][1344]
+        WeightPrep.depthwiseWeights(s.p + 11147200, channels: 1344, kernel: 5, into: s.f + 995200)
+        // features.5.8.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        Kernels.depthwiseConv(input: s.t + 489986496 &* s.n, batch: s.n, height: 38, width: 38, channels: 1344,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 995200, bias: s.f,
+            activation: .identity, output: s.t + 491927232 &* s.n, pool: pool)
+        // features.5.8.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 491927232 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 11180800, beta: s.p + 11182144, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 493867968 &* s.n, savedMean: s.f + 992512, savedInvStd: s.f + 993856,
+            runningMean: s.p + 11183488, runningVar: s.p + 11184832, pool: pool)
+        // features.5.8.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 493867968 &* s.n, output: s.t + 495808704 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 11186176,
+            reduceBias: s.p + 11261440, activation: .silu, expandWeights: s.p + 11261504, expandBias: s.p + 11336768,
+            savedPooled: s.t + 702873216 &* s.n, savedHidden: s.t + 702908544 &* s.n,
+            savedScale: s.t + 702874560 &* s.n, pool: pool)
+        // features.5.8.block.3 project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        Kernels.pointwiseConv(input: s.t + 495808704 &* s.n, pixels: 1444 &* s.n, inChannels: 1344,
+            weights: s.p + 11338112, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
+            output: s.t + 691949312 &* s.n, pool: pool)
+        // features.5.8.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 691949312 &* s.n, pixels: 1444 &* s.n, channels: 224,
+            gamma: s.p + 11639168, beta: s.p + 11639392, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 1062400, savedInvStd: s.f + 1062624,
+            runningMean: s.p + 11639616, runningVar: s.p + 11639840, pool: pool)
+        // features.5.8 stochastic depth: keep each image's branch with probability 0.8690909090909091
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13090909090909092,
+                into: s.t + 702910224 &* s.n, random: &random)
+        }
+        // features.5.8 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 691625856 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910224 &* s.n : nil, batch: s.n, perImage: 323456,
+            output: s.t + 692272768 &* s.n, pool: pool)
+    }
+
+    /// features.5.9 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_9_forward(_ s: TrainingStepContext) throws {
+        // features.5.9.block.0 expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        Kernels.pointwiseConv(input: s.t + 692272768 &* s.n, pixels: 1444 &* s.n, inChannels: 224,
+            weights: s.p + 11640064, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
+            output: s.t + 497749440 &* s.n, pool: pool)
+        // features.5.9.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 497749440 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 11941120, beta: s.p + 11942464, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 499690176 &* s.n, savedMean: s.f + 1062848, savedInvStd: s.f + 1064192,
+            runningMean: s.p + 11943808, runningVar: s.p + 11945152, pool: pool)
+        // features.5.9.block.1 depthwise weights to the kernel layout [5][5][1344]
+        WeightPrep.depthwiseWeights(s.p + 11946496, channels: 1344, kernel: 5, into: s.f + 1068224)
+        // features.5.9.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
+        Kernels.depthwiseConv(input: s.t + 499690176 &* s.n, batch: s.n, height: 38, width: 38, channels: 1344,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 1068224,
+            bias: s.f, activation: .identity, output: s.t + 501630912 &* s.n, pool: pool)
+        // features.5.9.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 501630912 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 11980096, beta: s.p + 11981440, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 503571648 &* s.n, savedMean: s.f + 1065536, savedInvStd: s.f + 1066880,
+            runningMean: s.p + 11982784, runningVar: s.p + 11984128, pool: pool)
+        // features.5.9.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 503571648 &* s.n, output: s.t + 505512384 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 11985472,
+            reduceBias: s.p + 12060736, activation: .silu, expandWeights: s.p + 12060800, expandBias: s.p + 12136064,
+            savedPooled: s.t + 702875904 &* s.n, savedHidden: s.t + 702908608 &* s.n,
+            savedScale: s.t + 702877248 &* s.n, pool: pool)
+        // features.5.9.block.3 project conv 1x1, [n, 38, 38, 1344] -> [n, 38, 38, 224]
+        Kernels.pointwiseConv(input: s.t + 505512384 &* s.n, pixels: 1444 &* s.n, inChannels: 1344,
+            weights: s.p + 12137408, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
+            output: s.t + 692596224 &* s.n, pool: pool)
+        // features.5.9.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 692596224 &* s.n, pixels: 1444 &* s.n, channels: 224,
+            gamma: s.p + 12438464, beta: s.p + 12438688, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 1135424, savedInvStd: s.f + 1135648,
+            runningMean: s.p + 12438912, runningVar: s.p + 12439136, pool: pool)
+        // features.5.9 stochastic depth: keep each image's branch with probability 0.8654545454545455
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13454545454545455,
+                into: s.t + 702910240 &* s.n, random: &random)
+        }
+        // features.5.9 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 692272768 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910240 &* s.n : nil, batch: s.n, perImage: 323456,
+            output: s.t + 692919680 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 38x38x224 -> 19x19x384, SE 1344 -> 56 -> 1344
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 38, 38, 224] -> [n, 38, 38, 1344]
+        Kernels.pointwiseConv(input: s.t + 692919680 &* s.n, pixels: 1444 &* s.n, inChannels: 224,
+            weights: s.p + 12439360, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
+            output: s.t + 507453120 &* s.n, pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 507453120 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+            gamma: s.p + 12740416, beta: s.p + 12741760, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 509393856 &* s.n, savedMean: s.f + 1135872, savedInvStd: s.f + 1137216,
+            runningMean: s.p + 12743104, runningVar: s.p + 12744448, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1344]
+        WeightPrep.depthwiseWeights(s.p + 12745792, channels: 1344, kernel: 5, into: s.f + 1141248)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344]
+        Kernels.depthwiseConv(input: s.t + 509393856 &* s.n, batch: s.n, height: 38, width: 38, channels: 1344,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1141248,
+            bias: s.f, activation: .identity, output: s.t + 512720832 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 512720832 &* s.n, pixels: 361 &* s.n, channels: 1344,
+            gamma: s.p + 12779392, beta: s.p + 12780736, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 679503648 &* s.n, savedMean: s.f + 1138560, savedInvStd: s.f + 1139904,
+            runningMean: s.p + 12782080, runningVar: s.p + 12783424, pool: pool)
+        // features.6.0.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 19, 19, 1344]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 679503648 &* s.n, output: s.t + 679988832 &* s.n,
+            batch: s.n, pixels: 361, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 12784768,
+            reduceBias: s.p + 12860032, activation: .silu, expandWeights: s.p + 12860096, expandBias: s.p + 12935360,
+            savedPooled: s.t + 513249792 &* s.n, savedHidden: s.t + 513253632 &* s.n,
+            savedScale: s.t + 513251136 &* s.n, pool: pool)
+        // features.6.0.block.3 project conv 1x1, [n, 19, 19, 1344] -> [n, 19, 19, 384]
+        Kernels.pointwiseConv(input: s.t + 679988832 &* s.n, pixels: 361 &* s.n, inChannels: 1344,
+            weights: s.p + 12936704, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 699250176 &* s.n, pool: pool)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 699250176 &* s.n, pixels: 361 &* s.n, channels: 384,
+            gamma: s.p + 13452800, beta: s.p + 13453184, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 699388800 &* s.n, savedMean: s.f + 1208448, savedInvStd: s.f + 1208832,
+            runningMean: s.p + 13453568, runningVar: s.p + 13453952, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        Kernels.pointwiseConv(input: s.t + 699388800 &* s.n, pixels: 361 &* s.n, inChannels: 384,
+            weights: s.p + 13454336, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+            output: s.t + 623360928 &* s.n, pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 623360928 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 14339072, beta: s.p + 14341376, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 624192672 &* s.n, savedMean: s.f + 1209216, savedInvStd: s.f + 1211520,
+            runningMean: s.p + 14343680, runningVar: s.p + 14345984, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][2304]
+        WeightPrep.depthwiseWeights(s.p + 14348288, channels: 2304, kernel: 5, into: s.f + 1218432)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        Kernels.depthwiseConv(input: s.t + 624192672 &* s.n, batch: s.n, height: 19, width: 19, channels: 2304,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1218432,
+            bias: s.f, activation: .identity, output: s.t + 625024416 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 625024416 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 14405888, beta: s.p + 14408192, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 625856160 &* s.n, savedMean: s.f + 1213824, savedInvStd: s.f + 1216128,
+            runningMean: s.p + 14410496, runningVar: s.p + 14412800, pool: pool)
+        // features.6.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 625856160 &* s.n, output: s.t + 626687904 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 14415104,
+            reduceBias: s.p + 14636288, activation: .silu, expandWeights: s.p + 14636384, expandBias: s.p + 14857568,
+            savedPooled: s.t + 248382784 &* s.n, savedHidden: s.t + 248399872 &* s.n,
+            savedScale: s.t + 248385088 &* s.n, pool: pool)
+        // features.6.1.block.3 project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        Kernels.pointwiseConv(input: s.t + 626687904 &* s.n, pixels: 361 &* s.n, inChannels: 2304,
+            weights: s.p + 14859872, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 699527424 &* s.n, pool: pool)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 699527424 &* s.n, pixels: 361 &* s.n, channels: 384,
+            gamma: s.p + 15744608, beta: s.p + 15744992, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 1333632, savedInvStd: s.f + 1334016,
+            runningMean: s.p + 15745376, runningVar: s.p + 15745760, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.8581818181818182
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14181818181818184,
+                into: s.t + 513253696 &* s.n, random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 699388800 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253696 &* s.n : nil, batch: s.n, perImage: 138624,
+            output: s.t + 699666048 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        Kernels.pointwiseConv(input: s.t + 699666048 &* s.n, pixels: 361 &* s.n, inChannels: 384,
+            weights: s.p + 15746144, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+            output: s.t + 627519648 &* s.n, pool: pool)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 627519648 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 16630880, beta: s.p + 16633184, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 628351392 &* s.n, savedMean: s.f + 1334400, savedInvStd: s.f + 1336704,
+            runningMean: s.p + 16635488, runningVar: s.p + 16637792, pool: pool)
+        // features.6.2.block.1 depthwise weights to the kernel layout [5][5][2304]
+        WeightPrep.depthwiseWeights(s.p + 16640096, channels: 2304, kernel: 5, into: s.f + 1343616)
+        // features.6.2.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        Kernels.depthwiseConv(input: s.t + 628351392 &* s.n, batch: s.n, height: 19, width: 19, channels: 2304,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1343616,
+            bias: s.f, activation: .identity, output: s.t + 629183136 &* s.n, pool: pool)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 629183136 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 16697696, beta: s.p + 16700000, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 630014880 &* s.n, savedMean: s.f + 1339008, savedInvStd: s.f + 1341312,
+            runningMean: s.p + 16702304, runningVar: s.p + 16704608, pool: pool)
+        // features.6.2.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 630014880 &* s.n, output: s.t + 630846624 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 16706912,
+            reduceBias: s.p + 16928096, activation: .silu, expandWeights: s.p + 16928192, expandBias: s.p + 17149376,
+            savedPooled: s.t + 248387392 &* s.n, savedHidden: s.t + 513252480 &* s.n,
+            savedScale: s.t + 248389696 &* s.n, pool: pool)
+        // features.6.2.block.3 project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        Kernels.pointwiseConv(input: s.t + 630846624 &* s.n, pixels: 361 &* s.n, inChannels: 2304,
+            weights: s.p + 17151680, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 699804672 &* s.n, pool: pool)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 699804672 &* s.n, pixels: 361 &* s.n, channels: 384,
+            gamma: s.p + 18036416, beta: s.p + 18036800, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 1458816, savedInvStd: s.f + 1459200,
+            runningMean: s.p + 18037184, runningVar: s.p + 18037568, pool: pool)
+        // features.6.2 stochastic depth: keep each image's branch with probability 0.8545454545454545
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14545454545454545,
+                into: s.t + 513253712 &* s.n, random: &random)
+        }
+        // features.6.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 699666048 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253712 &* s.n : nil, batch: s.n, perImage: 138624,
+            output: s.t + 699943296 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        Kernels.pointwiseConv(input: s.t + 699943296 &* s.n, pixels: 361 &* s.n, inChannels: 384,
+            weights: s.p + 18037952, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+            output: s.t + 631678368 &* s.n, pool: pool)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 631678368 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 18922688, beta: s.p + 18924992, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 632510112 &* s.n, savedMean: s.f + 1459584, savedInvStd: s.f + 1461888,
+            runningMean: s.p + 18927296, runningVar: s.p + 18929600, pool: pool)
+        // features.6.3.block.1 depthwise weights to the kernel layout [5][5][2304]
+        WeightPrep.depthwiseWeights(s.p + 18931904, channels: 2304, kernel: 5, into: s.f + 1468800)
+        // features.6.3.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        Kernels.depthwiseConv(input: s.t + 632510112 &* s.n, batch: s.n, height: 19, width: 19, channels: 2304,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1468800,
+            bias: s.f, activation: .identity, output: s.t + 633341856 &* s.n, pool: pool)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 633341856 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 18989504, beta: s.p + 18991808, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 634173600 &* s.n, savedMean: s.f + 1464192, savedInvStd: s.f + 1466496,
+            runningMean: s.p + 18994112, runningVar: s.p + 18996416, pool: pool)
+        // features.6.3.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 634173600 &* s.n, output: s.t + 635005344 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 18998720,
+            reduceBias: s.p + 19219904, activation: .silu, expandWeights: s.p + 19220000, expandBias: s.p + 19441184,
+            savedPooled: s.t + 248392000 &* s.n, savedHidden: s.t + 513252576 &* s.n,
+            savedScale: s.t + 248394304 &* s.n, pool: pool)
+        // features.6.3.block.3 project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        Kernels.pointwiseConv(input: s.t + 635005344 &* s.n, pixels: 361 &* s.n, inChannels: 2304,
+            weights: s.p + 19443488, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 700081920 &* s.n, pool: pool)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 700081920 &* s.n, pixels: 361 &* s.n, channels: 384,
+            gamma: s.p + 20328224, beta: s.p + 20328608, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 1584000, savedInvStd: s.f + 1584384,
+            runningMean: s.p + 20328992, runningVar: s.p + 20329376, pool: pool)
+        // features.6.3 stochastic depth: keep each image's branch with probability 0.8509090909090908
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1490909090909091,
+                into: s.t + 513253728 &* s.n, random: &random)
+        }
+        // features.6.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 699943296 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253728 &* s.n : nil, batch: s.n, perImage: 138624,
+            output: s.t + 700220544 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_4_forward(_ s: TrainingStepContext) throws {
+        // features.6.4.block.0 expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        Kernels.pointwiseConv(input: s.t + 700220544 &* s.n, pixels: 361 &* s.n, inChannels: 384,
+            weights: s.p + 20329760, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+            output: s.t + 635837088 &* s.n, pool: pool)
+        // features.6.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 635837088 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 21214496, beta: s.p + 21216800, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 636668832 &* s.n, savedMean: s.f + 1584768, savedInvStd: s.f + 1587072,
+            runningMean: s.p + 21219104, runningVar: s.p + 21221408, pool: pool)
+        // features.6.4.block.1 depthwise weights to the kernel layout [5][5][2304]
+        WeightPrep.depthwiseWeights(s.p + 21223712, channels: 2304, kernel: 5, into: s.f + 1593984)
+        // features.6.4.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        Kernels.depthwiseConv(input: s.t + 636668832 &* s.n, batch: s.n, height: 19, width: 19, channels: 2304,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1593984,
+            bias: s.f, activation: .identity, output: s.t + 637500576 &* s.n, pool: pool)
+        // features.6.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 637500576 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 21281312, beta: s.p + 21283616, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 638332320 &* s.n, savedMean: s.f + 1589376, savedInvStd: s.f + 1591680,
+            runningMean: s.p + 21285920, runningVar: s.p + 21288224, pool: pool)
+        // features.6.4.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 638332320 &* s.n, output: s.t + 639164064 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 21290528,
+            reduceBias: s.p + 21511712, activation: .silu, expandWeights: s.p + 21511808, expandBias: s.p + 21732992,
+            savedPooled: s.t + 248396608 &* s.n, savedHidden: s.t + 513252672 &* s.n,
+            savedScale: s.t + 513206016 &* s.n, pool: pool)
+        // features.6.4.block.3 project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        Kernels.pointwiseConv(input: s.t + 639164064 &* s.n, pixels: 361 &* s.n, inChannels: 2304,
+            weights: s.p + 21735296, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 700359168 &* s.n, pool: pool)
+        // features.6.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 700359168 &* s.n, pixels: 361 &* s.n, channels: 384,
+            gamma: s.p + 22620032, beta: s.p + 22620416, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 1709184, savedInvStd: s.f + 1709568,
+            runningMean: s.p + 22620800, runningVar: s.p + 22621184, pool: pool)
+        // features.6.4 stochastic depth: keep each image's branch with probability 0.8472727272727273
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15272727272727274,
+                into: s.t + 513253744 &* s.n, random: &random)
+        }
+        // features.6.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 700220544 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253744 &* s.n : nil, batch: s.n, perImage: 138624,
+            output: s.t + 700497792 &* s.n, pool: pool)
+    }
+
+    /// features.6.5 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_5_forward(_ s: TrainingStepContext) throws {
+        // features.6.5.block.0 expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        Kernels.pointwiseConv(input: s.t + 700497792 &* s.n, pixels: 361 &* s.n, inChannels: 384,
+            weights: s.p + 22621568, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+            output: s.t + 639995808 &* s.n, pool: pool)
+        // features.6.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 639995808 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 23506304, beta: s.p + 23508608, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 640827552 &* s.n, savedMean: s.f + 1709952, savedInvStd: s.f + 1712256,
+            runningMean: s.p + 23510912, runningVar: s.p + 23513216, pool: pool)
+        // features.6.5.block.1 depthwise weights to the kernel layout [5][5][2304]
+        WeightPrep.depthwiseWeights(s.p + 23515520, channels: 2304, kernel: 5, into: s.f + 1719168)
+        // features.6.5.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        Kernels.depthwiseConv(input: s.t + 640827552 &* s.n, batch: s.n, height: 19, width: 19, channels: 2304,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1719168,
+            bias: s.f, activation: .identity, output: s.t + 641659296 &* s.n, pool: pool)
+        // features.6.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 641659296 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 23573120, beta: s.p + 23575424, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 642491040 &* s.n, savedMean: s.f + 1714560, savedInvStd: s.f + 1716864,
+            runningMean: s.p + 23577728, runningVar: s.p + 23580032, pool: pool)
+        // features.6.5.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 642491040 &* s.n, output: s.t + 643322784 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 23582336,
+            reduceBias: s.p + 23803520, activation: .silu, expandWeights: s.p + 23803616, expandBias: s.p + 24024800,
+            savedPooled: s.t + 513208320 &* s.n, savedHidden: s.t + 513252768 &* s.n,
+            savedScale: s.t + 513210624 &* s.n, pool: pool)
+        // features.6.5.block.3 project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        Kernels.pointwiseConv(input: s.t + 643322784 &* s.n, pixels: 361 &* s.n, inChannels: 2304,
+            weights: s.p + 24027104, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 700636416 &* s.n, pool: pool)
+        // features.6.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 700636416 &* s.n, pixels: 361 &* s.n, channels: 384,
+            gamma: s.p + 24911840, beta: s.p + 24912224, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 1834368, savedInvStd: s.f + 1834752,
+            runningMean: s.p + 24912608, runningVar: s.p + 24912992, pool: pool)
+        // features.6.5 stochastic depth: keep each image's branch with probability 0.8436363636363636
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15636363636363634,
+                into: s.t + 513253760 &* s.n, random: &random)
+        }
+        // features.6.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 700497792 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253760 &* s.n : nil, batch: s.n, perImage: 138624,
+            output: s.t + 700775040 &* s.n, pool: pool)
+    }
+
+    /// features.6.6 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_6_forward(_ s: TrainingStepContext) throws {
+        // features.6.6.block.0 expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        Kernels.pointwiseConv(input: s.t + 700775040 &* s.n, pixels: 361 &* s.n, inChannels: 384,
+            weights: s.p + 24913376, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+            output: s.t + 644154528 &* s.n, pool: pool)
+        // features.6.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 644154528 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 25798112, beta: s.p + 25800416, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 644986272 &* s.n, savedMean: s.f + 1835136, savedInvStd: s.f + 1837440,
+            runningMean: s.p + 25802720, runningVar: s.p + 25805024, pool: pool)
+        // features.6.6.block.1 depthwise weights to the kernel layout [5][5][2304]
+        WeightPrep.depthwiseWeights(s.p + 25807328, channels: 2304, kernel: 5, into: s.f + 1844352)
+        // features.6.6.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        Kernels.depthwiseConv(input: s.t + 644986272 &* s.n, batch: s.n, height: 19, width: 19, channels: 2304,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1844352,
+            bias: s.f, activation: .identity, output: s.t + 645818016 &* s.n, pool: pool)
+        // features.6.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 645818016 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 25864928, beta: s.p + 25867232, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 646649760 &* s.n, savedMean: s.f + 1839744, savedInvStd: s.f + 1842048,
+            runningMean: s.p + 25869536, runningVar: s.p + 25871840, pool: pool)
+        // features.6.6.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 646649760 &* s.n, output: s.t + 647481504 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 25874144,
+            reduceBias: s.p + 26095328, activation: .silu, expandWeights: s.p + 26095424, expandBias: s.p + 26316608,
+            savedPooled: s.t + 513212928 &* s.n, savedHidden: s.t + 513252864 &* s.n,
+            savedScale: s.t + 513215232 &* s.n, pool: pool)
+        // features.6.6.block.3 project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        Kernels.pointwiseConv(input: s.t + 647481504 &* s.n, pixels: 361 &* s.n, inChannels: 2304,
+            weights: s.p + 26318912, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 700913664 &* s.n, pool: pool)
+        // features.6.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 700913664 &* s.n, pixels: 361 &* s.n, channels: 384,
+            gamma: s.p + 27203648, beta: s.p + 27204032, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 1959552, savedInvStd: s.f + 1959936,
+            runningMean: s.p + 27204416, runningVar: s.p + 27204800, pool: pool)
+        // features.6.6 stochastic depth: keep each image's branch with probability 0.84
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.t + 513253776 &* s.n,
+                random: &random)
+        }
+        // features.6.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 700775040 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253776 &* s.n : nil, batch: s.n, perImage: 138624,
+            output: s.t + 701052288 &* s.n, pool: pool)
+    }
+
+    /// features.6.7 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_7_forward(_ s: TrainingStepContext) throws {
+        // features.6.7.block.0 expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        Kernels.pointwiseConv(input: s.t + 701052288 &* s.n, pixels: 361 &* s.n, inChannels: 384,
+            weights: s.p + 27205184, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+            output: s.t + 648313248 &* s.n, pool: pool)
+        // features.6.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 648313248 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 28089920, beta: s.p + 28092224, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 649144992 &* s.n, savedMean: s.f + 1960320, savedInvStd: s.f + 1962624,
+            runningMean: s.p + 28094528, runningVar: s.p + 28096832, pool: pool)
+        // features.6.7.block.1 depthwise weights to the kernel layout [5][5][2304]
+        WeightPrep.depthwiseWeights(s.p + 28099136, channels: 2304, kernel: 5, into: s.f + 1969536)
+        // features.6.7.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        Kernels.depthwiseConv(input: s.t + 649144992 &* s.n, batch: s.n, height: 19, width: 19, channels: 2304,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1969536,
+            bias: s.f, activation: .identity, output: s.t + 649976736 &* s.n, pool: pool)
+        // features.6.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 649976736 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 28156736, beta: s.p + 28159040, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 650808480 &* s.n, savedMean: s.f + 1964928, savedInvStd: s.f + 1967232,
+            runningMean: s.p + 28161344, runningVar: s.p + 28163648, pool: pool)
+        // features.6.7.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 650808480 &* s.n, output: s.t + 651640224 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 28165952,
+            reduceBias: s.p + 28387136, activation: .silu, expandWeights: s.p + 28387232, expandBias: s.p + 28608416,
+            savedPooled: s.t + 513217536 &* s.n, savedHidden: s.t + 513252960 &* s.n,
+            savedScale: s.t + 513219840 &* s.n, pool: pool)
+        // features.6.7.block.3 project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        Kernels.pointwiseConv(input: s.t + 651640224 &* s.n, pixels: 361 &* s.n, inChannels: 2304,
+            weights: s.p + 28610720, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 701190912 &* s.n, pool: pool)
+        // features.6.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 701190912 &* s.n, pixels: 361 &* s.n, channels: 384,
+            gamma: s.p + 29495456, beta: s.p + 29495840, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 2084736, savedInvStd: s.f + 2085120,
+            runningMean: s.p + 29496224, runningVar: s.p + 29496608, pool: pool)
+        // features.6.7 stochastic depth: keep each image's branch with probability 0.8363636363636364
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16363636363636364,
+                into: s.t + 513253792 &* s.n, random: &random)
+        }
+        // features.6.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 701052288 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253792 &* s.n : nil, batch: s.n, perImage: 138624,
+            output: s.t + 701329536 &* s.n, pool: pool)
+    }
+
+    /// features.6.8 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_8_forward(_ s: TrainingStepContext) throws {
+        // features.6.8.block.0 expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        Kernels.pointwiseConv(input: s.t + 701329536 &* s.n, pixels: 361 &* s.n, inChannels: 384,
+            weights: s.p + 29496992, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+            output: s.t + 652471968 &* s.n, pool: pool)
+        // features.6.8.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 652471968 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 30381728, beta: s.p + 30384032, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 653303712 &* s.n, savedMean: s.f + 2085504, savedInvStd: s.f + 2087808,
+            runningMean: s.p + 30386336, runningVar: s.p + 30388640, pool: pool)
+        // features.6.8.block.1 depthwise weights to the kernel layout [5][5][2304]
+        WeightPrep.depthwiseWeights(s.p + 30390944, channels: 2304, kernel: 5, into: s.f + 2094720)
+        // features.6.8.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        Kernels.depthwiseConv(input: s.t + 653303712 &* s.n, batch: s.n, height: 19, width: 19, channels: 2304,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 2094720,
+            bias: s.f, activation: .identity, output: s.t + 654135456 &* s.n, pool: pool)
+        // features.6.8.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 654135456 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 30448544, beta: s.p + 30450848, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 654967200 &* s.n, savedMean: s.f + 2090112, savedInvStd: s.f + 2092416,
+            runningMean: s.p + 30453152, runningVar: s.p + 30455456, pool: pool)
+        // features.6.8.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 654967200 &* s.n, output: s.t + 655798944 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 30457760,
+            reduceBias: s.p + 30678944, activation: .silu, expandWeights: s.p + 30679040, expandBias: s.p + 30900224,
+            savedPooled: s.t + 513222144 &* s.n, savedHidden: s.t + 513253056 &* s.n,
+            savedScale: s.t + 513224448 &* s.n, pool: pool)
+        // features.6.8.block.3 project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        Kernels.pointwiseConv(input: s.t + 655798944 &* s.n, pixels: 361 &* s.n, inChannels: 2304,
+            weights: s.p + 30902528, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 701468160 &* s.n, pool: pool)
+        // features.6.8.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 701468160 &* s.n, pixels: 361 &* s.n, channels: 384,
+            gamma: s.p + 31787264, beta: s.p + 31787648, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 2209920, savedInvStd: s.f + 2210304,
+            runningMean: s.p + 31788032, runningVar: s.p + 31788416, pool: pool)
+        // features.6.8 stochastic depth: keep each image's branch with probability 0.8327272727272728
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1672727272727273,
+                into: s.t + 513253808 &* s.n, random: &random)
+        }
+        // features.6.8 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 701329536 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253808 &* s.n : nil, batch: s.n, perImage: 138624,
+            output: s.t + 701606784 &* s.n, pool: pool)
+    }
+
+    /// features.6.9 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_9_forward(_ s: TrainingStepContext) throws {
+        // features.6.9.block.0 expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        Kernels.pointwiseConv(input: s.t + 701606784 &* s.n, pixels: 361 &* s.n, inChannels: 384,
+            weights: s.p + 31788800, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+            output: s.t + 656630688 &* s.n, pool: pool)
+        // features.6.9.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 656630688 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 32673536, beta: s.p + 32675840, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 657462432 &* s.n, savedMean: s.f + 2210688, savedInvStd: s.f + 2212992,
+            runningMean: s.p + 32678144, runningVar: s.p + 32680448, pool: pool)
+        // features.6.9.block.1 depthwise weights to the kernel layout [5][5][2304]
+        WeightPrep.depthwiseWeights(s.p + 32682752, channels: 2304, kernel: 5, into: s.f + 2219904)
+        // features.6.9.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        Kernels.depthwiseConv(input: s.t + 657462432 &* s.n, batch: s.n, height: 19, width: 19, channels: 2304,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 2219904,
+            bias: s.f, activation: .identity, output: s.t + 658294176 &* s.n, pool: pool)
+        // features.6.9.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 658294176 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 32740352, beta: s.p + 32742656, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 659125920 &* s.n, savedMean: s.f + 2215296, savedInvStd: s.f + 2217600,
+            runningMean: s.p + 32744960, runningVar: s.p + 32747264, pool: pool)
+        // features.6.9.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 659125920 &* s.n, output: s.t + 659957664 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 32749568,
+            reduceBias: s.p + 32970752, activation: .silu, expandWeights: s.p + 32970848, expandBias: s.p + 33192032,
+            savedPooled: s.t + 513226752 &* s.n, savedHidden: s.t + 513253152 &* s.n,
+            savedScale: s.t + 513229056 &* s.n, pool: pool)
+        // features.6.9.block.3 project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        Kernels.pointwiseConv(input: s.t + 659957664 &* s.n, pixels: 361 &* s.n, inChannels: 2304,
+            weights: s.p + 33194336, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 701745408 &* s.n, pool: pool)
+        // features.6.9.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 701745408 &* s.n, pixels: 361 &* s.n, channels: 384,
+            gamma: s.p + 34079072, beta: s.p + 34079456, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 2335104, savedInvStd: s.f + 2335488,
+            runningMean: s.p + 34079840, runningVar: s.p + 34080224, pool: pool)
+        // features.6.9 stochastic depth: keep each image's branch with probability 0.8290909090909091
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17090909090909093,
+                into: s.t + 513253824 &* s.n, random: &random)
+        }
+        // features.6.9 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 701606784 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253824 &* s.n : nil, batch: s.n, perImage: 138624,
+            output: s.t + 701884032 &* s.n, pool: pool)
+    }
+
+    /// features.6.10 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_10_forward(_ s: TrainingStepContext) throws {
+        // features.6.10.block.0 expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        Kernels.pointwiseConv(input: s.t + 701884032 &* s.n, pixels: 361 &* s.n, inChannels: 384,
+            weights: s.p + 34080608, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+            output: s.t + 660789408 &* s.n, pool: pool)
+        // features.6.10.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 660789408 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 34965344, beta: s.p + 34967648, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 661621152 &* s.n, savedMean: s.f + 2335872, savedInvStd: s.f + 2338176,
+            runningMean: s.p + 34969952, runningVar: s.p + 34972256, pool: pool)
+        // features.6.10.block.1 depthwise weights to the kernel layout [5][5][2304]
+        WeightPrep.depthwiseWeights(s.p + 34974560, channels: 2304, kernel: 5, into: s.f + 2345088)
+        // features.6.10.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        Kernels.depthwiseConv(input: s.t + 661621152 &* s.n, batch: s.n, height: 19, width: 19, channels: 2304,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 2345088,
+            bias: s.f, activation: .identity, output: s.t + 662452896 &* s.n, pool: pool)
+        // features.6.10.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 662452896 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 35032160, beta: s.p + 35034464, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 663284640 &* s.n, savedMean: s.f + 2340480, savedInvStd: s.f + 2342784,
+            runningMean: s.p + 35036768, runningVar: s.p + 35039072, pool: pool)
+        // features.6.10.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 663284640 &* s.n, output: s.t + 664116384 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 35041376,
+            reduceBias: s.p + 35262560, activation: .silu, expandWeights: s.p + 35262656, expandBias: s.p + 35483840,
+            savedPooled: s.t + 513231360 &* s.n, savedHidden: s.t + 513253248 &* s.n,
+            savedScale: s.t + 513233664 &* s.n, pool: pool)
+        // features.6.10.block.3 project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        Kernels.pointwiseConv(input: s.t + 664116384 &* s.n, pixels: 361 &* s.n, inChannels: 2304,
+            weights: s.p + 35486144, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 702022656 &* s.n, pool: pool)
+        // features.6.10.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 702022656 &* s.n, pixels: 361 &* s.n, channels: 384,
+            gamma: s.p + 36370880, beta: s.p + 36371264, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 2460288, savedInvStd: s.f + 2460672,
+            runningMean: s.p + 36371648, runningVar: s.p + 36372032, pool: pool)
+        // features.6.10 stochastic depth: keep each image's branch with probability 0.8254545454545454
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17454545454545456,
+                into: s.t + 513253840 &* s.n, random: &random)
+        }
+        // features.6.10 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 701884032 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253840 &* s.n : nil, batch: s.n, perImage: 138624,
+            output: s.t + 702161280 &* s.n, pool: pool)
+    }
+
+    /// features.6.11 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_11_forward(_ s: TrainingStepContext) throws {
+        // features.6.11.block.0 expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        Kernels.pointwiseConv(input: s.t + 702161280 &* s.n, pixels: 361 &* s.n, inChannels: 384,
+            weights: s.p + 36372416, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+            output: s.t + 664948128 &* s.n, pool: pool)
+        // features.6.11.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 664948128 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 37257152, beta: s.p + 37259456, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 665779872 &* s.n, savedMean: s.f + 2461056, savedInvStd: s.f + 2463360,
+            runningMean: s.p + 37261760, runningVar: s.p + 37264064, pool: pool)
+        // features.6.11.block.1 depthwise weights to the kernel layout [5][5][2304]
+        WeightPrep.depthwiseWeights(s.p + 37266368, channels: 2304, kernel: 5, into: s.f + 2470272)
+        // features.6.11.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        Kernels.depthwiseConv(input: s.t + 665779872 &* s.n, batch: s.n, height: 19, width: 19, channels: 2304,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 2470272,
+            bias: s.f, activation: .identity, output: s.t + 666611616 &* s.n, pool: pool)
+        // features.6.11.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 666611616 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 37323968, beta: s.p + 37326272, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 667443360 &* s.n, savedMean: s.f + 2465664, savedInvStd: s.f + 2467968,
+            runningMean: s.p + 37328576, runningVar: s.p + 37330880, pool: pool)
+        // features.6.11.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 667443360 &* s.n, output: s.t + 668275104 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 37333184,
+            reduceBias: s.p + 37554368, activation: .silu, expandWeights: s.p + 37554464, expandBias: s.p + 37775648,
+            savedPooled: s.t + 513235968 &* s.n, savedHidden: s.t + 513253344 &* s.n,
+            savedScale: s.t + 513238272 &* s.n, pool: pool)
+        // features.6.11.block.3 project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        Kernels.pointwiseConv(input: s.t + 668275104 &* s.n, pixels: 361 &* s.n, inChannels: 2304,
+            weights: s.p + 37777952, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 702299904 &* s.n, pool: pool)
+        // features.6.11.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 702299904 &* s.n, pixels: 361 &* s.n, channels: 384,
+            gamma: s.p + 38662688, beta: s.p + 38663072, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 2585472, savedInvStd: s.f + 2585856,
+            runningMean: s.p + 38663456, runningVar: s.p + 38663840, pool: pool)
+        // features.6.11 stochastic depth: keep each image's branch with probability 0.8218181818181818
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1781818181818182,
+                into: s.t + 513253856 &* s.n, random: &random)
+        }
+        // features.6.11 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 702161280 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253856 &* s.n : nil, batch: s.n, perImage: 138624,
+            output: s.t + 702438528 &* s.n, pool: pool)
+    }
+
+    /// features.6.12 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_12_forward(_ s: TrainingStepContext) throws {
+        // features.6.12.block.0 expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        Kernels.pointwiseConv(input: s.t + 702438528 &* s.n, pixels: 361 &* s.n, inChannels: 384,
+            weights: s.p + 38664224, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+            output: s.t + 669106848 &* s.n, pool: pool)
+        // features.6.12.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 669106848 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 39548960, beta: s.p + 39551264, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 669938592 &* s.n, savedMean: s.f + 2586240, savedInvStd: s.f + 2588544,
+            runningMean: s.p + 39553568, runningVar: s.p + 39555872, pool: pool)
+        // features.6.12.block.1 depthwise weights to the kernel layout [5][5][2304]
+        WeightPrep.depthwiseWeights(s.p + 39558176, channels: 2304, kernel: 5, into: s.f + 2595456)
+        // features.6.12.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        Kernels.depthwiseConv(input: s.t + 669938592 &* s.n, batch: s.n, height: 19, width: 19, channels: 2304,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 2595456,
+            bias: s.f, activation: .identity, output: s.t + 670770336 &* s.n, pool: pool)
+        // features.6.12.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 670770336 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 39615776, beta: s.p + 39618080, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 671602080 &* s.n, savedMean: s.f + 2590848, savedInvStd: s.f + 2593152,
+            runningMean: s.p + 39620384, runningVar: s.p + 39622688, pool: pool)
+        // features.6.12.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 671602080 &* s.n, output: s.t + 672433824 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 39624992,
+            reduceBias: s.p + 39846176, activation: .silu, expandWeights: s.p + 39846272, expandBias: s.p + 40067456,
+            savedPooled: s.t + 513240576 &* s.n, savedHidden: s.t + 513253440 &* s.n,
+            savedScale: s.t + 513242880 &* s.n, pool: pool)
+        // features.6.12.block.3 project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 384]
+        Kernels.pointwiseConv(input: s.t + 672433824 &* s.n, pixels: 361 &* s.n, inChannels: 2304,
+            weights: s.p + 40069760, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 702577152 &* s.n, pool: pool)
+        // features.6.12.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 702577152 &* s.n, pixels: 361 &* s.n, channels: 384,
+            gamma: s.p + 40954496, beta: s.p + 40954880, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 2710656, savedInvStd: s.f + 2711040,
+            runningMean: s.p + 40955264, runningVar: s.p + 40955648, pool: pool)
+        // features.6.12 stochastic depth: keep each image's branch with probability 0.8181818181818181
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18181818181818182,
+                into: s.t + 513253872 &* s.n, random: &random)
+        }
+        // features.6.12 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 702438528 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253872 &* s.n : nil, batch: s.n, perImage: 138624,
+            output: s.t + 702715776 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 19x19x384 -> 19x19x640, SE 2304 -> 96 -> 2304
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 19, 19, 384] -> [n, 19, 19, 2304]
+        Kernels.pointwiseConv(input: s.t + 702715776 &* s.n, pixels: 361 &* s.n, inChannels: 384,
+            weights: s.p + 40956032, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
+            output: s.t + 673265568 &* s.n, pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 673265568 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 41840768, beta: s.p + 41843072, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 674097312 &* s.n, savedMean: s.f + 2711424, savedInvStd: s.f + 2713728,
+            runningMean: s.p + 41845376, runningVar: s.p + 41847680, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][2304]
+        WeightPrep.depthwiseWeights(s.p + 41849984, channels: 2304, kernel: 3, into: s.f + 2720640)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
+        Kernels.depthwiseConv(input: s.t + 674097312 &* s.n, batch: s.n, height: 19, width: 19, channels: 2304,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 2720640,
+            bias: s.f, activation: .identity, output: s.t + 674929056 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 674929056 &* s.n, pixels: 361 &* s.n, channels: 2304,
+            gamma: s.p + 41870720, beta: s.p + 41873024, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 675760800 &* s.n, savedMean: s.f + 2716032, savedInvStd: s.f + 2718336,
+            runningMean: s.p + 41875328, runningVar: s.p + 41877632, pool: pool)
+        // features.7.0.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 675760800 &* s.n, output: s.t + 676592544 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 41879936,
+            reduceBias: s.p + 42101120, activation: .silu, expandWeights: s.p + 42101216, expandBias: s.p + 42322400,
+            savedPooled: s.t + 513245184 &* s.n, savedHidden: s.t + 513253536 &* s.n,
+            savedScale: s.t + 513247488 &* s.n, pool: pool)
+        // features.7.0.block.3 project conv 1x1, [n, 19, 19, 2304] -> [n, 19, 19, 640]
+        Kernels.pointwiseConv(input: s.t + 676592544 &* s.n, pixels: 361 &* s.n, inChannels: 2304,
+            weights: s.p + 42324704, bias: s.f, outChannels: 640, activation: .identity, residual: nil,
+            output: s.t + 697863936 &* s.n, pool: pool)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 697863936 &* s.n, pixels: 361 &* s.n, channels: 640,
+            gamma: s.p + 43799264, beta: s.p + 43799904, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 698094976 &* s.n, savedMean: s.f + 2762112, savedInvStd: s.f + 2762752,
+            runningMean: s.p + 43800544, runningVar: s.p + 43801184, pool: pool)
+    }
+
+    /// features.7.1 forward: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
+    private func features_7_1_forward(_ s: TrainingStepContext) throws {
+        // features.7.1.block.0 expand conv 1x1, [n, 19, 19, 640] -> [n, 19, 19, 3840]
+        Kernels.pointwiseConv(input: s.t + 698094976 &* s.n, pixels: 361 &* s.n, inChannels: 640,
+            weights: s.p + 43801824, bias: s.f, outChannels: 3840, activation: .identity, residual: nil,
+            output: s.t + 511334592 &* s.n, pool: pool)
+        // features.7.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 511334592 &* s.n, pixels: 361 &* s.n, channels: 3840,
+            gamma: s.p + 46259424, beta: s.p + 46263264, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 587447328 &* s.n, savedMean: s.f + 2763392, savedInvStd: s.f + 2767232,
+            runningMean: s.p + 46267104, runningVar: s.p + 46270944, pool: pool)
+        // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3840]
+        WeightPrep.depthwiseWeights(s.p + 46274784, channels: 3840, kernel: 3, into: s.f + 2778752)
+        // features.7.1.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
+        Kernels.depthwiseConv(input: s.t + 587447328 &* s.n, batch: s.n, height: 19, width: 19, channels: 3840,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 2778752,
+            bias: s.f, activation: .identity, output: s.t + 588833568 &* s.n, pool: pool)
+        // features.7.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 588833568 &* s.n, pixels: 361 &* s.n, channels: 3840,
+            gamma: s.p + 46309344, beta: s.p + 46313184, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 590219808 &* s.n, savedMean: s.f + 2771072, savedInvStd: s.f + 2774912,
+            runningMean: s.p + 46317024, runningVar: s.p + 46320864, pool: pool)
+        // features.7.1.block.2 squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 590219808 &* s.n, output: s.t + 591606048 &* s.n,
+            batch: s.n, pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 46324704,
+            reduceBias: s.p + 46939104, activation: .silu, expandWeights: s.p + 46939264, expandBias: s.p + 47553664,
+            savedPooled: s.t + 248244160 &* s.n, savedHidden: s.t + 248275888 &* s.n,
+            savedScale: s.t + 248248000 &* s.n, pool: pool)
+        // features.7.1.block.3 project conv 1x1, [n, 19, 19, 3840] -> [n, 19, 19, 640]
+        Kernels.pointwiseConv(input: s.t + 591606048 &* s.n, pixels: 361 &* s.n, inChannels: 3840,
+            weights: s.p + 47557504, bias: s.f, outChannels: 640, activation: .identity, residual: nil,
+            output: s.t + 698326016 &* s.n, pool: pool)
+        // features.7.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 698326016 &* s.n, pixels: 361 &* s.n, channels: 640,
+            gamma: s.p + 50015104, beta: s.p + 50015744, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 2847872, savedInvStd: s.f + 2848512,
+            runningMean: s.p + 50016384, runningVar: s.p + 50017024, pool: pool)
+        // features.7.1 stochastic depth: keep each image's branch with probability 0.8109090909090909
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1890909090909091,
+                into: s.t + 248276368 &* s.n, random: &random)
+        }
+        // features.7.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 698094976 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 248276368 &* s.n : nil, batch: s.n, perImage: 231040,
+            output: s.t + 698557056 &* s.n, pool: pool)
+    }
+
+    /// features.7.2 forward: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
+    private func features_7_2_forward(_ s: TrainingStepContext) throws {
+        // features.7.2.block.0 expand conv 1x1, [n, 19, 19, 640] -> [n, 19, 19, 3840]
+        Kernels.pointwiseConv(input: s.t + 698557056 &* s.n, pixels: 361 &* s.n, inChannels: 640,
+            weights: s.p + 50017664, bias: s.f, outChannels: 3840, activation: .identity, residual: nil,
+            output: s.t + 592992288 &* s.n, pool: pool)
+        // features.7.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 592992288 &* s.n, pixels: 361 &* s.n, channels: 3840,
+            gamma: s.p + 52475264, beta: s.p + 52479104, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 594378528 &* s.n, savedMean: s.f + 2849152, savedInvStd: s.f + 2852992,
+            runningMean: s.p + 52482944, runningVar: s.p + 52486784, pool: pool)
+        // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3840]
+        WeightPrep.depthwiseWeights(s.p + 52490624, channels: 3840, kernel: 3, into: s.f + 2864512)
+        // features.7.2.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
+        Kernels.depthwiseConv(input: s.t + 594378528 &* s.n, batch: s.n, height: 19, width: 19, channels: 3840,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 2864512,
+            bias: s.f, activation: .identity, output: s.t + 595764768 &* s.n, pool: pool)
+        // features.7.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 595764768 &* s.n, pixels: 361 &* s.n, channels: 3840,
+            gamma: s.p + 52525184, beta: s.p + 52529024, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 597151008 &* s.n, savedMean: s.f + 2856832, savedInvStd: s.f + 2860672,
+            runningMean: s.p + 52532864, runningVar: s.p + 52536704, pool: pool)
+        // features.7.2.block.2 squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 597151008 &* s.n, output: s.t + 598537248 &* s.n,
+            batch: s.n, pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 52540544,
+            reduceBias: s.p + 53154944, activation: .silu, expandWeights: s.p + 53155104, expandBias: s.p + 53769504,
+            savedPooled: s.t + 248251840 &* s.n, savedHidden: s.t + 248276048 &* s.n,
+            savedScale: s.t + 248255680 &* s.n, pool: pool)
+        // features.7.2.block.3 project conv 1x1, [n, 19, 19, 3840] -> [n, 19, 19, 640]
+        Kernels.pointwiseConv(input: s.t + 598537248 &* s.n, pixels: 361 &* s.n, inChannels: 3840,
+            weights: s.p + 53773344, bias: s.f, outChannels: 640, activation: .identity, residual: nil,
+            output: s.t + 698788096 &* s.n, pool: pool)
+        // features.7.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 698788096 &* s.n, pixels: 361 &* s.n, channels: 640,
+            gamma: s.p + 56230944, beta: s.p + 56231584, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 2933632, savedInvStd: s.f + 2934272,
+            runningMean: s.p + 56232224, runningVar: s.p + 56232864, pool: pool)
+        // features.7.2 stochastic depth: keep each image's branch with probability 0.8072727272727273
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19272727272727275,
+                into: s.t + 248276384 &* s.n, random: &random)
+        }
+        // features.7.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 698557056 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 248276384 &* s.n : nil, batch: s.n, perImage: 231040,
+            output: s.t + 699019136 &* s.n, pool: pool)
+    }
+
+    /// features.7.3 forward: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
+    private func features_7_3_forward(_ s: TrainingStepContext) throws {
+        // features.7.3.block.0 expand conv 1x1, [n, 19, 19, 640] -> [n, 19, 19, 3840]
+        Kernels.pointwiseConv(input: s.t + 699019136 &* s.n, pixels: 361 &* s.n, inChannels: 640,
+            weights: s.p + 56233504, bias: s.f, outChannels: 3840, activation: .identity, residual: nil,
+            output: s.t + 599923488 &* s.n, pool: pool)
+        // features.7.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 599923488 &* s.n, pixels: 361 &* s.n, channels: 3840,
+            gamma: s.p + 58691104, beta: s.p + 58694944, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 601309728 &* s.n, savedMean: s.f + 2934912, savedInvStd: s.f + 2938752,
+            runningMean: s.p + 58698784, runningVar: s.p + 58702624, pool: pool)
+        // features.7.3.block.1 depthwise weights to the kernel layout [3][3][3840]
+        WeightPrep.depthwiseWeights(s.p + 58706464, channels: 3840, kernel: 3, into: s.f + 2950272)
+        // features.7.3.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
+        Kernels.depthwiseConv(input: s.t + 601309728 &* s.n, batch: s.n, height: 19, width: 19, channels: 3840,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 2950272,
+            bias: s.f, activation: .identity, output: s.t + 602695968 &* s.n, pool: pool)
+        // features.7.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 602695968 &* s.n, pixels: 361 &* s.n, channels: 3840,
+            gamma: s.p + 58741024, beta: s.p + 58744864, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 604082208 &* s.n, savedMean: s.f + 2942592, savedInvStd: s.f + 2946432,
+            runningMean: s.p + 58748704, runningVar: s.p + 58752544, pool: pool)
+        // features.7.3.block.2 squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 604082208 &* s.n, output: s.t + 605468448 &* s.n,
+            batch: s.n, pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 58756384,
+            reduceBias: s.p + 59370784, activation: .silu, expandWeights: s.p + 59370944, expandBias: s.p + 59985344,
+            savedPooled: s.t + 248259520 &* s.n, savedHidden: s.t + 248276208 &* s.n,
+            savedScale: s.t + 248263360 &* s.n, pool: pool)
+        // features.7.3.block.3 project conv 1x1, [n, 19, 19, 3840] -> [n, 19, 19, 640]
+        Kernels.pointwiseConv(input: s.t + 605468448 &* s.n, pixels: 361 &* s.n, inChannels: 3840,
+            weights: s.p + 59989184, bias: s.f, outChannels: 640, activation: .identity, residual: nil,
+            output: s.t + 607778848 &* s.n, pool: pool)
+        // features.7.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 607778848 &* s.n, pixels: 361 &* s.n, channels: 640,
+            gamma: s.p + 62446784, beta: s.p + 62447424, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 247320000 &* s.n, savedMean: s.f + 3019392, savedInvStd: s.f + 3020032,
+            runningMean: s.p + 62448064, runningVar: s.p + 62448704, pool: pool)
+        // features.7.3 stochastic depth: keep each image's branch with probability 0.8036363636363636
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19636363636363638,
+                into: s.t + 248276400 &* s.n, random: &random)
+        }
+        // features.7.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 699019136 &* s.n, branch: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 248276400 &* s.n : nil, batch: s.n, perImage: 231040,
+            output: s.t + 608009888 &* s.n, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 640 -> 2560, global average pool, dropout 0.5, linear -> 1000 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 19, 19, 640] -> [n, 19, 19, 2560]
+        Kernels.pointwiseConv(input: s.t + 608009888 &* s.n, pixels: 361 &* s.n, inChannels: 640,
+            weights: s.p + 62449344, bias: s.f, outChannels: 2560, activation: .identity, residual: nil,
+            output: s.t + 247320000 &* s.n, pool: pool)
+        // features.8 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 247320000 &* s.n, pixels: 361 &* s.n, channels: 2560,
+            gamma: s.p + 64087744, beta: s.p + 64090304, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 606854688 &* s.n, savedMean: s.f + 3020672, savedInvStd: s.f + 3023232,
+            runningMean: s.p + 64092864, runningVar: s.p + 64095424, pool: pool)
+        // avgpool global average pool, [n, 19, 19, 2560] -> [n, 2560]
+        Kernels.globalAveragePool(input: s.t + 606854688 &* s.n, batch: s.n, pixels: 361, channels: 2560,
+            output: s.t + 248267200 &* s.n, pool: pool)
+        // dropout p=0.5 (when options.dropout) on [n, 2560]
+        TrainingKernels.dropoutForward(input: s.t + 248267200 &* s.n, output: s.t + 248272320 &* s.n,
+            count: 2560 &* s.n, probability: s.options.dropout ? 0.5 : 0, mask: s.t + 248269760 &* s.n,
+            random: &random)
+        // classifier.1 linear, [n, 2560] -> [n, 1000]
+        Kernels.linear(input: s.t + 248272320 &* s.n, batch: s.n, inFeatures: 2560, weights: s.p + 64097984,
+            bias: s.p + 66657984, outFeatures: 1000, output: s.t + 248267200 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 248267200 &* s.n, labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 248274880 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 248267200 &* s.n, count: 1000 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 640 -> 2560, global average pool, dropout 0.5, linear -> 1000 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 248274880 &* s.n, input: s.t + 248272320 &* s.n,
+            weights: s.p + 64097984, batch: s.n, inFeatures: 2560, outFeatures: 1000,
+            gradInput: s.t + 248267200 &* s.n, gradWeights: s.g + 64097984, gradBias: s.g + 66657984, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 248267200 &* s.n, mask: s.t + 248269760 &* s.n,
+            count: 2560 &* s.n, gradInput: s.t + 248272320 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 361 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 248272320 &* s.n, batch: s.n, pixels: 361,
+            channels: 2560, gradInput: s.t + 606854688 &* s.n, pool: pool)
+        // features.8 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 606854688 &* s.n, input: s.t + 247320000 &* s.n,
+            pixels: 361 &* s.n, channels: 2560, gamma: s.p + 64087744, beta: s.p + 64090304, savedMean: s.f + 3020672,
+            savedInvStd: s.f + 3023232, activation: .silu, gradInput: s.t + 606854688 &* s.n,
+            gradGamma: s.g + 64087744, gradBeta: s.g + 64090304, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 606854688 &* s.n, input: s.t + 608009888 &* s.n,
+            weights: s.p + 62449344, pixels: 361 &* s.n, inChannels: 640, outChannels: 2560,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 62449344, pool: pool)
+    }
+
+    /// features.7.3 backward: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
+    private func features_7_3_backward(_ s: TrainingStepContext) {
+        // features.7.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 248276400 &* s.n : nil, batch: s.n, perImage: 231040,
+            gradBranch: s.t + 247551040 &* s.n, pool: pool)
+        // features.7.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 607778848 &* s.n,
+            pixels: 361 &* s.n, channels: 640, gamma: s.p + 62446784, beta: s.p + 62447424, savedMean: s.f + 3019392,
+            savedInvStd: s.f + 3020032, activation: .identity, gradInput: s.t + 247551040 &* s.n,
+            gradGamma: s.g + 62446784, gradBeta: s.g + 62447424, pool: pool)
+        // features.7.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 605468448 &* s.n,
+            weights: s.p + 59989184, pixels: 361 &* s.n, inChannels: 3840, outChannels: 640,
+            gradInput: s.t + 606854688 &* s.n, gradWeights: s.g + 59989184, pool: pool)
+        // features.7.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 606854688 &* s.n, input: s.t + 604082208 &* s.n,
+            batch: s.n, pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 58756384,
+            activation: .silu, expandWeights: s.p + 59370944, savedPooled: s.t + 248259520 &* s.n,
+            savedHidden: s.t + 248276208 &* s.n, savedScale: s.t + 248263360 &* s.n, gradInput: s.t + 605468448 &* s.n,
+            gradReduceWeights: s.g + 58756384, gradReduceBias: s.g + 59370784, gradExpandWeights: s.g + 59370944,
+            gradExpandBias: s.g + 59985344, workspace: s.ws, pool: pool)
+        // features.7.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 605468448 &* s.n, input: s.t + 602695968 &* s.n,
+            pixels: 361 &* s.n, channels: 3840, gamma: s.p + 58741024, beta: s.p + 58744864, savedMean: s.f + 2942592,
+            savedInvStd: s.f + 2946432, activation: .silu, gradInput: s.t + 605468448 &* s.n,
+            gradGamma: s.g + 58741024, gradBeta: s.g + 58744864, pool: pool)
+        // features.7.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2984832, count: 34560)
+        // features.7.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 605468448 &* s.n, input: s.t + 601309728 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19, weights: s.f + 2950272, gradInput: s.t + 602695968 &* s.n,
+            gradWeights: s.f + 2984832, pool: pool)
+        // features.7.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2984832, channels: 3840, kernel: 3, into: s.g + 58706464)
+        // features.7.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 602695968 &* s.n, input: s.t + 599923488 &* s.n,
+            pixels: 361 &* s.n, channels: 3840, gamma: s.p + 58691104, beta: s.p + 58694944, savedMean: s.f + 2934912,
+            savedInvStd: s.f + 2938752, activation: .silu, gradInput: s.t + 602695968 &* s.n,
+            gradGamma: s.g + 58691104, gradBeta: s.g + 58694944, pool: pool)
+        // features.7.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 602695968 &* s.n, input: s.t + 699019136 &* s.n,
+            weights: s.p + 56233504, pixels: 361 &* s.n, inChannels: 640, outChannels: 3840,
+            gradInput: s.t + 247551040 &* s.n, gradWeights: s.g + 56233504, pool: pool)
+        // features.7.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247551040 &* s.n, s.t + 247320000 &* s.n, count: 231040 &* s.n, pool: pool)
+    }
+
+    /// features.7.2 backward: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
+    private func features_7_2_backward(_ s: TrainingStepContext) {
+        // features.7.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247551040 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 248276384 &* s.n : nil, batch: s.n, perImage: 231040,
+            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+        // features.7.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 698788096 &* s.n,
+            pixels: 361 &* s.n, channels: 640, gamma: s.p + 56230944, beta: s.p + 56231584, savedMean: s.f + 2933632,
+            savedInvStd: s.f + 2934272, activation: .identity, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 56230944, gradBeta: s.g + 56231584, pool: pool)
+        // features.7.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 598537248 &* s.n,
+            weights: s.p + 53773344, pixels: 361 &* s.n, inChannels: 3840, outChannels: 640,
+            gradInput: s.t + 599923488 &* s.n, gradWeights: s.g + 53773344, pool: pool)
+        // features.7.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 599923488 &* s.n, input: s.t + 597151008 &* s.n,
+            batch: s.n, pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 52540544,
+            activation: .silu, expandWeights: s.p + 53155104, savedPooled: s.t + 248251840 &* s.n,
+            savedHidden: s.t + 248276048 &* s.n, savedScale: s.t + 248255680 &* s.n, gradInput: s.t + 598537248 &* s.n,
+            gradReduceWeights: s.g + 52540544, gradReduceBias: s.g + 53154944, gradExpandWeights: s.g + 53155104,
+            gradExpandBias: s.g + 53769504, workspace: s.ws, pool: pool)
+        // features.7.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 598537248 &* s.n, input: s.t + 595764768 &* s.n,
+            pixels: 361 &* s.n, channels: 3840, gamma: s.p + 52525184, beta: s.p + 52529024, savedMean: s.f + 2856832,
+            savedInvStd: s.f + 2860672, activation: .silu, gradInput: s.t + 598537248 &* s.n,
+            gradGamma: s.g + 52525184, gradBeta: s.g + 52529024, pool: pool)
+        // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2899072, count: 34560)
+        // features.7.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 598537248 &* s.n, input: s.t + 594378528 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19, weights: s.f + 2864512, gradInput: s.t + 595764768 &* s.n,
+            gradWeights: s.f + 2899072, pool: pool)
+        // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2899072, channels: 3840, kernel: 3, into: s.g + 52490624)
+        // features.7.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 595764768 &* s.n, input: s.t + 592992288 &* s.n,
+            pixels: 361 &* s.n, channels: 3840, gamma: s.p + 52475264, beta: s.p + 52479104, savedMean: s.f + 2849152,
+            savedInvStd: s.f + 2852992, activation: .silu, gradInput: s.t + 595764768 &* s.n,
+            gradGamma: s.g + 52475264, gradBeta: s.g + 52479104, pool: pool)
+        // features.7.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 595764768 &* s.n, input: s.t + 698557056 &* s.n,
+            weights: s.p + 50017664, pixels: 361 &* s.n, inChannels: 640, outChannels: 3840,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 50017664, pool: pool)
+        // features.7.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247320000 &* s.n, s.t + 247551040 &* s.n, count: 231040 &* s.n, pool: pool)
+    }
+
+    /// features.7.1 backward: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
+    private func features_7_1_backward(_ s: TrainingStepContext) {
+        // features.7.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 248276368 &* s.n : nil, batch: s.n, perImage: 231040,
+            gradBranch: s.t + 247551040 &* s.n, pool: pool)
+        // features.7.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 698326016 &* s.n,
+            pixels: 361 &* s.n, channels: 640, gamma: s.p + 50015104, beta: s.p + 50015744, savedMean: s.f + 2847872,
+            savedInvStd: s.f + 2848512, activation: .identity, gradInput: s.t + 247551040 &* s.n,
+            gradGamma: s.g + 50015104, gradBeta: s.g + 50015744, pool: pool)
+        // features.7.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 591606048 &* s.n,
+            weights: s.p + 47557504, pixels: 361 &* s.n, inChannels: 3840, outChannels: 640,
+            gradInput: s.t + 592992288 &* s.n, gradWeights: s.g + 47557504, pool: pool)
+        // features.7.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 592992288 &* s.n, input: s.t + 590219808 &* s.n,
+            batch: s.n, pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 46324704,
+            activation: .silu, expandWeights: s.p + 46939264, savedPooled: s.t + 248244160 &* s.n,
+            savedHidden: s.t + 248275888 &* s.n, savedScale: s.t + 248248000 &* s.n, gradInput: s.t + 591606048 &* s.n,
+            gradReduceWeights: s.g + 46324704, gradReduceBias: s.g + 46939104, gradExpandWeights: s.g + 46939264,
+            gradExpandBias: s.g + 47553664, workspace: s.ws, pool: pool)
+        // features.7.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 591606048 &* s.n, input: s.t + 588833568 &* s.n,
+            pixels: 361 &* s.n, channels: 3840, gamma: s.p + 46309344, beta: s.p + 46313184, savedMean: s.f + 2771072,
+            savedInvStd: s.f + 2774912, activation: .silu, gradInput: s.t + 591606048 &* s.n,
+            gradGamma: s.g + 46309344, gradBeta: s.g + 46313184, pool: pool)
+        // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2813312, count: 34560)
+        // features.7.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 591606048 &* s.n, input: s.t + 587447328 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 3840, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19, weights: s.f + 2778752, gradInput: s.t + 588833568 &* s.n,
+            gradWeights: s.f + 2813312, pool: pool)
+        // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2813312, channels: 3840, kernel: 3, into: s.g + 46274784)
+        // features.7.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 588833568 &* s.n, input: s.t + 511334592 &* s.n,
+            pixels: 361 &* s.n, channels: 3840, gamma: s.p + 46259424, beta: s.p + 46263264, savedMean: s.f + 2763392,
+            savedInvStd: s.f + 2767232, activation: .silu, gradInput: s.t + 588833568 &* s.n,
+            gradGamma: s.g + 46259424, gradBeta: s.g + 46263264, pool: pool)
+        // features.7.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 588833568 &* s.n, input: s.t + 698094976 &* s.n,
+            weights: s.p + 43801824, pixels: 361 &* s.n, inChannels: 640, outChannels: 3840,
+            gradInput: s.t + 248151744 &* s.n, gradWeights: s.g + 43801824, pool: pool)
+        // features.7.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 248151744 &* s.n, s.t + 247320000 &* s.n, count: 231040 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 19x19x384 -> 19x19x640, SE 2304 -> 96 -> 2304
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 697863936 &* s.n,
+            pixels: 361 &* s.n, channels: 640, gamma: s.p + 43799264, beta: s.p + 43799904, savedMean: s.f + 2762112,
+            savedInvStd: s.f + 2762752, activation: .identity, gradInput: s.t + 248151744 &* s.n,
+            gradGamma: s.g + 43799264, gradBeta: s.g + 43799904, pool: pool)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 676592544 &* s.n,
+            weights: s.p + 42324704, pixels: 361 &* s.n, inChannels: 2304, outChannels: 640,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 42324704, pool: pool)
+        // features.7.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 675760800 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 41879936,
+            activation: .silu, expandWeights: s.p + 42101216, savedPooled: s.t + 513245184 &* s.n,
+            savedHidden: s.t + 513253536 &* s.n, savedScale: s.t + 513247488 &* s.n, gradInput: s.t + 511334592 &* s.n,
+            gradReduceWeights: s.g + 41879936, gradReduceBias: s.g + 42101120, gradExpandWeights: s.g + 42101216,
+            gradExpandBias: s.g + 42322400, workspace: s.ws, pool: pool)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 674929056 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 41870720, beta: s.p + 41873024, savedMean: s.f + 2716032,
+            savedInvStd: s.f + 2718336, activation: .silu, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 41870720, gradBeta: s.g + 41873024, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2741376, count: 20736)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 674097312 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 2304, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19, weights: s.f + 2720640, gradInput: s.t + 247320000 &* s.n,
+            gradWeights: s.f + 2741376, pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2741376, channels: 2304, kernel: 3, into: s.g + 41849984)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 673265568 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 41840768, beta: s.p + 41843072, savedMean: s.f + 2711424,
+            savedInvStd: s.f + 2713728, activation: .silu, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 41840768, gradBeta: s.g + 41843072, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 702715776 &* s.n,
+            weights: s.p + 40956032, pixels: 361 &* s.n, inChannels: 384, outChannels: 2304,
+            gradInput: s.t + 248151744 &* s.n, gradWeights: s.g + 40956032, pool: pool)
+    }
+
+    /// features.6.12 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_12_backward(_ s: TrainingStepContext) {
+        // features.6.12 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 248151744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253872 &* s.n : nil, batch: s.n, perImage: 138624,
+            gradBranch: s.t + 511334592 &* s.n, pool: pool)
+        // features.6.12.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 702577152 &* s.n,
+            pixels: 361 &* s.n, channels: 384, gamma: s.p + 40954496, beta: s.p + 40954880, savedMean: s.f + 2710656,
+            savedInvStd: s.f + 2711040, activation: .identity, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 40954496, gradBeta: s.g + 40954880, pool: pool)
+        // features.6.12.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 672433824 &* s.n,
+            weights: s.p + 40069760, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 40069760, pool: pool)
+        // features.6.12.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 671602080 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 39624992,
+            activation: .silu, expandWeights: s.p + 39846272, savedPooled: s.t + 513240576 &* s.n,
+            savedHidden: s.t + 513253440 &* s.n, savedScale: s.t + 513242880 &* s.n, gradInput: s.t + 511334592 &* s.n,
+            gradReduceWeights: s.g + 39624992, gradReduceBias: s.g + 39846176, gradExpandWeights: s.g + 39846272,
+            gradExpandBias: s.g + 40067456, workspace: s.ws, pool: pool)
+        // features.6.12.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 670770336 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 39615776, beta: s.p + 39618080, savedMean: s.f + 2590848,
+            savedInvStd: s.f + 2593152, activation: .silu, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 39615776, gradBeta: s.g + 39618080, pool: pool)
+        // features.6.12.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2653056, count: 57600)
+        // features.6.12.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 669938592 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 2595456, gradInput: s.t + 247320000 &* s.n,
+            gradWeights: s.f + 2653056, pool: pool)
+        // features.6.12.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2653056, channels: 2304, kernel: 5, into: s.g + 39558176)
+        // features.6.12.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 669106848 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 39548960, beta: s.p + 39551264, savedMean: s.f + 2586240,
+            savedInvStd: s.f + 2588544, activation: .silu, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 39548960, gradBeta: s.g + 39551264, pool: pool)
+        // features.6.12.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 702438528 &* s.n,
+            weights: s.p + 38664224, pixels: 361 &* s.n, inChannels: 384, outChannels: 2304,
+            gradInput: s.t + 512166336 &* s.n, gradWeights: s.g + 38664224, pool: pool)
+        // features.6.12 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 512166336 &* s.n, s.t + 248151744 &* s.n, count: 138624 &* s.n, pool: pool)
+    }
+
+    /// features.6.11 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_11_backward(_ s: TrainingStepContext) {
+        // features.6.11 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 512166336 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253856 &* s.n : nil, batch: s.n, perImage: 138624,
+            gradBranch: s.t + 248151744 &* s.n, pool: pool)
+        // features.6.11.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 702299904 &* s.n,
+            pixels: 361 &* s.n, channels: 384, gamma: s.p + 38662688, beta: s.p + 38663072, savedMean: s.f + 2585472,
+            savedInvStd: s.f + 2585856, activation: .identity, gradInput: s.t + 248151744 &* s.n,
+            gradGamma: s.g + 38662688, gradBeta: s.g + 38663072, pool: pool)
+        // features.6.11.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 668275104 &* s.n,
+            weights: s.p + 37777952, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 37777952, pool: pool)
+        // features.6.11.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 667443360 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 37333184,
+            activation: .silu, expandWeights: s.p + 37554464, savedPooled: s.t + 513235968 &* s.n,
+            savedHidden: s.t + 513253344 &* s.n, savedScale: s.t + 513238272 &* s.n, gradInput: s.t + 511334592 &* s.n,
+            gradReduceWeights: s.g + 37333184, gradReduceBias: s.g + 37554368, gradExpandWeights: s.g + 37554464,
+            gradExpandBias: s.g + 37775648, workspace: s.ws, pool: pool)
+        // features.6.11.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 666611616 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 37323968, beta: s.p + 37326272, savedMean: s.f + 2465664,
+            savedInvStd: s.f + 2467968, activation: .silu, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 37323968, gradBeta: s.g + 37326272, pool: pool)
+        // features.6.11.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2527872, count: 57600)
+        // features.6.11.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 665779872 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 2470272, gradInput: s.t + 247320000 &* s.n,
+            gradWeights: s.f + 2527872, pool: pool)
+        // features.6.11.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2527872, channels: 2304, kernel: 5, into: s.g + 37266368)
+        // features.6.11.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 664948128 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 37257152, beta: s.p + 37259456, savedMean: s.f + 2461056,
+            savedInvStd: s.f + 2463360, activation: .silu, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 37257152, gradBeta: s.g + 37259456, pool: pool)
+        // features.6.11.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 702161280 &* s.n,
+            weights: s.p + 36372416, pixels: 361 &* s.n, inChannels: 384, outChannels: 2304,
+            gradInput: s.t + 248151744 &* s.n, gradWeights: s.g + 36372416, pool: pool)
+        // features.6.11 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 248151744 &* s.n, s.t + 512166336 &* s.n, count: 138624 &* s.n, pool: pool)
+    }
+
+    /// features.6.10 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_10_backward(_ s: TrainingStepContext) {
+        // features.6.10 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 248151744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253840 &* s.n : nil, batch: s.n, perImage: 138624,
+            gradBranch: s.t + 511334592 &* s.n, pool: pool)
+        // features.6.10.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 702022656 &* s.n,
+            pixels: 361 &* s.n, channels: 384, gamma: s.p + 36370880, beta: s.p + 36371264, savedMean: s.f + 2460288,
+            savedInvStd: s.f + 2460672, activation: .identity, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 36370880, gradBeta: s.g + 36371264, pool: pool)
+        // features.6.10.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 664116384 &* s.n,
+            weights: s.p + 35486144, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 35486144, pool: pool)
+        // features.6.10.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 663284640 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 35041376,
+            activation: .silu, expandWeights: s.p + 35262656, savedPooled: s.t + 513231360 &* s.n,
+            savedHidden: s.t + 513253248 &* s.n, savedScale: s.t + 513233664 &* s.n, gradInput: s.t + 511334592 &* s.n,
+            gradReduceWeights: s.g + 35041376, gradReduceBias: s.g + 35262560, gradExpandWeights: s.g + 35262656,
+            gradExpandBias: s.g + 35483840, workspace: s.ws, pool: pool)
+        // features.6.10.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 662452896 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 35032160, beta: s.p + 35034464, savedMean: s.f + 2340480,
+            savedInvStd: s.f + 2342784, activation: .silu, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 35032160, gradBeta: s.g + 35034464, pool: pool)
+        // features.6.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2402688, count: 57600)
+        // features.6.10.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 661621152 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 2345088, gradInput: s.t + 247320000 &* s.n,
+            gradWeights: s.f + 2402688, pool: pool)
+        // features.6.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2402688, channels: 2304, kernel: 5, into: s.g + 34974560)
+        // features.6.10.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 660789408 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 34965344, beta: s.p + 34967648, savedMean: s.f + 2335872,
+            savedInvStd: s.f + 2338176, activation: .silu, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 34965344, gradBeta: s.g + 34967648, pool: pool)
+        // features.6.10.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 701884032 &* s.n,
+            weights: s.p + 34080608, pixels: 361 &* s.n, inChannels: 384, outChannels: 2304,
+            gradInput: s.t + 512166336 &* s.n, gradWeights: s.g + 34080608, pool: pool)
+        // features.6.10 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 512166336 &* s.n, s.t + 248151744 &* s.n, count: 138624 &* s.n, pool: pool)
+    }
+
+    /// features.6.9 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_9_backward(_ s: TrainingStepContext) {
+        // features.6.9 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 512166336 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253824 &* s.n : nil, batch: s.n, perImage: 138624,
+            gradBranch: s.t + 248151744 &* s.n, pool: pool)
+        // features.6.9.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 701745408 &* s.n,
+            pixels: 361 &* s.n, channels: 384, gamma: s.p + 34079072, beta: s.p + 34079456, savedMean: s.f + 2335104,
+            savedInvStd: s.f + 2335488, activation: .identity, gradInput: s.t + 248151744 &* s.n,
+            gradGamma: s.g + 34079072, gradBeta: s.g + 34079456, pool: pool)
+        // features.6.9.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 659957664 &* s.n,
+            weights: s.p + 33194336, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 33194336, pool: pool)
+        // features.6.9.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 659125920 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 32749568,
+            activation: .silu, expandWeights: s.p + 32970848, savedPooled: s.t + 513226752 &* s.n,
+            savedHidden: s.t + 513253152 &* s.n, savedScale: s.t + 513229056 &* s.n, gradInput: s.t + 511334592 &* s.n,
+            gradReduceWeights: s.g + 32749568, gradReduceBias: s.g + 32970752, gradExpandWeights: s.g + 32970848,
+            gradExpandBias: s.g + 33192032, workspace: s.ws, pool: pool)
+        // features.6.9.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 658294176 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 32740352, beta: s.p + 32742656, savedMean: s.f + 2215296,
+            savedInvStd: s.f + 2217600, activation: .silu, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 32740352, gradBeta: s.g + 32742656, pool: pool)
+        // features.6.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2277504, count: 57600)
+        // features.6.9.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 657462432 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 2219904, gradInput: s.t + 247320000 &* s.n,
+            gradWeights: s.f + 2277504, pool: pool)
+        // features.6.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2277504, channels: 2304, kernel: 5, into: s.g + 32682752)
+        // features.6.9.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 656630688 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 32673536, beta: s.p + 32675840, savedMean: s.f + 2210688,
+            savedInvStd: s.f + 2212992, activation: .silu, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 32673536, gradBeta: s.g + 32675840, pool: pool)
+        // features.6.9.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 701606784 &* s.n,
+            weights: s.p + 31788800, pixels: 361 &* s.n, inChannels: 384, outChannels: 2304,
+            gradInput: s.t + 248151744 &* s.n, gradWeights: s.g + 31788800, pool: pool)
+        // features.6.9 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 248151744 &* s.n, s.t + 512166336 &* s.n, count: 138624 &* s.n, pool: pool)
+    }
+
+    /// features.6.8 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_8_backward(_ s: TrainingStepContext) {
+        // features.6.8 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 248151744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253808 &* s.n : nil, batch: s.n, perImage: 138624,
+            gradBranch: s.t + 511334592 &* s.n, pool: pool)
+        // features.6.8.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 701468160 &* s.n,
+            pixels: 361 &* s.n, channels: 384, gamma: s.p + 31787264, beta: s.p + 31787648, savedMean: s.f + 2209920,
+            savedInvStd: s.f + 2210304, activation: .identity, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 31787264, gradBeta: s.g + 31787648, pool: pool)
+        // features.6.8.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 655798944 &* s.n,
+            weights: s.p + 30902528, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 30902528, pool: pool)
+        // features.6.8.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 654967200 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 30457760,
+            activation: .silu, expandWeights: s.p + 30679040, savedPooled: s.t + 513222144 &* s.n,
+            savedHidden: s.t + 513253056 &* s.n, savedScale: s.t + 513224448 &* s.n, gradInput: s.t + 511334592 &* s.n,
+            gradReduceWeights: s.g + 30457760, gradReduceBias: s.g + 30678944, gradExpandWeights: s.g + 30679040,
+            gradExpandBias: s.g + 30900224, workspace: s.ws, pool: pool)
+        // features.6.8.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 654135456 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 30448544, beta: s.p + 30450848, savedMean: s.f + 2090112,
+            savedInvStd: s.f + 2092416, activation: .silu, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 30448544, gradBeta: s.g + 30450848, pool: pool)
+        // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2152320, count: 57600)
+        // features.6.8.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 653303712 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 2094720, gradInput: s.t + 247320000 &* s.n,
+            gradWeights: s.f + 2152320, pool: pool)
+        // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2152320, channels: 2304, kernel: 5, into: s.g + 30390944)
+        // features.6.8.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 652471968 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 30381728, beta: s.p + 30384032, savedMean: s.f + 2085504,
+            savedInvStd: s.f + 2087808, activation: .silu, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 30381728, gradBeta: s.g + 30384032, pool: pool)
+        // features.6.8.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 701329536 &* s.n,
+            weights: s.p + 29496992, pixels: 361 &* s.n, inChannels: 384, outChannels: 2304,
+            gradInput: s.t + 512166336 &* s.n, gradWeights: s.g + 29496992, pool: pool)
+        // features.6.8 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 512166336 &* s.n, s.t + 248151744 &* s.n, count: 138624 &* s.n, pool: pool)
+    }
+
+    /// features.6.7 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_7_backward(_ s: TrainingStepContext) {
+        // features.6.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 512166336 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253792 &* s.n : nil, batch: s.n, perImage: 138624,
+            gradBranch: s.t + 248151744 &* s.n, pool: pool)
+        // features.6.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 701190912 &* s.n,
+            pixels: 361 &* s.n, channels: 384, gamma: s.p + 29495456, beta: s.p + 29495840, savedMean: s.f + 2084736,
+            savedInvStd: s.f + 2085120, activation: .identity, gradInput: s.t + 248151744 &* s.n,
+            gradGamma: s.g + 29495456, gradBeta: s.g + 29495840, pool: pool)
+        // features.6.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 651640224 &* s.n,
+            weights: s.p + 28610720, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 28610720, pool: pool)
+        // features.6.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 650808480 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 28165952,
+            activation: .silu, expandWeights: s.p + 28387232, savedPooled: s.t + 513217536 &* s.n,
+            savedHidden: s.t + 513252960 &* s.n, savedScale: s.t + 513219840 &* s.n, gradInput: s.t + 511334592 &* s.n,
+            gradReduceWeights: s.g + 28165952, gradReduceBias: s.g + 28387136, gradExpandWeights: s.g + 28387232,
+            gradExpandBias: s.g + 28608416, workspace: s.ws, pool: pool)
+        // features.6.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 649976736 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 28156736, beta: s.p + 28159040, savedMean: s.f + 1964928,
+            savedInvStd: s.f + 1967232, activation: .silu, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 28156736, gradBeta: s.g + 28159040, pool: pool)
+        // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2027136, count: 57600)
+        // features.6.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 649144992 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 1969536, gradInput: s.t + 247320000 &* s.n,
+            gradWeights: s.f + 2027136, pool: pool)
+        // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2027136, channels: 2304, kernel: 5, into: s.g + 28099136)
+        // features.6.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 648313248 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 28089920, beta: s.p + 28092224, savedMean: s.f + 1960320,
+            savedInvStd: s.f + 1962624, activation: .silu, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 28089920, gradBeta: s.g + 28092224, pool: pool)
+        // features.6.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 701052288 &* s.n,
+            weights: s.p + 27205184, pixels: 361 &* s.n, inChannels: 384, outChannels: 2304,
+            gradInput: s.t + 248151744 &* s.n, gradWeights: s.g + 27205184, pool: pool)
+        // features.6.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 248151744 &* s.n, s.t + 512166336 &* s.n, count: 138624 &* s.n, pool: pool)
+    }
+
+    /// features.6.6 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_6_backward(_ s: TrainingStepContext) {
+        // features.6.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 248151744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253776 &* s.n : nil, batch: s.n, perImage: 138624,
+            gradBranch: s.t + 511334592 &* s.n, pool: pool)
+        // features.6.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 700913664 &* s.n,
+            pixels: 361 &* s.n, channels: 384, gamma: s.p + 27203648, beta: s.p + 27204032, savedMean: s.f + 1959552,
+            savedInvStd: s.f + 1959936, activation: .identity, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 27203648, gradBeta: s.g + 27204032, pool: pool)
+        // features.6.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 647481504 &* s.n,
+            weights: s.p + 26318912, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 26318912, pool: pool)
+        // features.6.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 646649760 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 25874144,
+            activation: .silu, expandWeights: s.p + 26095424, savedPooled: s.t + 513212928 &* s.n,
+            savedHidden: s.t + 513252864 &* s.n, savedScale: s.t + 513215232 &* s.n, gradInput: s.t + 511334592 &* s.n,
+            gradReduceWeights: s.g + 25874144, gradReduceBias: s.g + 26095328, gradExpandWeights: s.g + 26095424,
+            gradExpandBias: s.g + 26316608, workspace: s.ws, pool: pool)
+        // features.6.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 645818016 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 25864928, beta: s.p + 25867232, savedMean: s.f + 1839744,
+            savedInvStd: s.f + 1842048, activation: .silu, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 25864928, gradBeta: s.g + 25867232, pool: pool)
+        // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1901952, count: 57600)
+        // features.6.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 644986272 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 1844352, gradInput: s.t + 247320000 &* s.n,
+            gradWeights: s.f + 1901952, pool: pool)
+        // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1901952, channels: 2304, kernel: 5, into: s.g + 25807328)
+        // features.6.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 644154528 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 25798112, beta: s.p + 25800416, savedMean: s.f + 1835136,
+            savedInvStd: s.f + 1837440, activation: .silu, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 25798112, gradBeta: s.g + 25800416, pool: pool)
+        // features.6.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 700775040 &* s.n,
+            weights: s.p + 24913376, pixels: 361 &* s.n, inChannels: 384, outChannels: 2304,
+            gradInput: s.t + 512166336 &* s.n, gradWeights: s.g + 24913376, pool: pool)
+        // features.6.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 512166336 &* s.n, s.t + 248151744 &* s.n, count: 138624 &* s.n, pool: pool)
+    }
+
+    /// features.6.5 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_5_backward(_ s: TrainingStepContext) {
+        // features.6.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 512166336 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253760 &* s.n : nil, batch: s.n, perImage: 138624,
+            gradBranch: s.t + 248151744 &* s.n, pool: pool)
+        // features.6.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 700636416 &* s.n,
+            pixels: 361 &* s.n, channels: 384, gamma: s.p + 24911840, beta: s.p + 24912224, savedMean: s.f + 1834368,
+            savedInvStd: s.f + 1834752, activation: .identity, gradInput: s.t + 248151744 &* s.n,
+            gradGamma: s.g + 24911840, gradBeta: s.g + 24912224, pool: pool)
+        // features.6.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 643322784 &* s.n,
+            weights: s.p + 24027104, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 24027104, pool: pool)
+        // features.6.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 642491040 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 23582336,
+            activation: .silu, expandWeights: s.p + 23803616, savedPooled: s.t + 513208320 &* s.n,
+            savedHidden: s.t + 513252768 &* s.n, savedScale: s.t + 513210624 &* s.n, gradInput: s.t + 511334592 &* s.n,
+            gradReduceWeights: s.g + 23582336, gradReduceBias: s.g + 23803520, gradExpandWeights: s.g + 23803616,
+            gradExpandBias: s.g + 24024800, workspace: s.ws, pool: pool)
+        // features.6.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 641659296 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 23573120, beta: s.p + 23575424, savedMean: s.f + 1714560,
+            savedInvStd: s.f + 1716864, activation: .silu, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 23573120, gradBeta: s.g + 23575424, pool: pool)
+        // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1776768, count: 57600)
+        // features.6.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 640827552 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 1719168, gradInput: s.t + 247320000 &* s.n,
+            gradWeights: s.f + 1776768, pool: pool)
+        // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1776768, channels: 2304, kernel: 5, into: s.g + 23515520)
+        // features.6.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 639995808 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 23506304, beta: s.p + 23508608, savedMean: s.f + 1709952,
+            savedInvStd: s.f + 1712256, activation: .silu, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 23506304, gradBeta: s.g + 23508608, pool: pool)
+        // features.6.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 700497792 &* s.n,
+            weights: s.p + 22621568, pixels: 361 &* s.n, inChannels: 384, outChannels: 2304,
+            gradInput: s.t + 248151744 &* s.n, gradWeights: s.g + 22621568, pool: pool)
+        // features.6.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 248151744 &* s.n, s.t + 512166336 &* s.n, count: 138624 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_4_backward(_ s: TrainingStepContext) {
+        // features.6.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 248151744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253744 &* s.n : nil, batch: s.n, perImage: 138624,
+            gradBranch: s.t + 511334592 &* s.n, pool: pool)
+        // features.6.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 700359168 &* s.n,
+            pixels: 361 &* s.n, channels: 384, gamma: s.p + 22620032, beta: s.p + 22620416, savedMean: s.f + 1709184,
+            savedInvStd: s.f + 1709568, activation: .identity, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 22620032, gradBeta: s.g + 22620416, pool: pool)
+        // features.6.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 639164064 &* s.n,
+            weights: s.p + 21735296, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 21735296, pool: pool)
+        // features.6.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 638332320 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 21290528,
+            activation: .silu, expandWeights: s.p + 21511808, savedPooled: s.t + 248396608 &* s.n,
+            savedHidden: s.t + 513252672 &* s.n, savedScale: s.t + 513206016 &* s.n, gradInput: s.t + 511334592 &* s.n,
+            gradReduceWeights: s.g + 21290528, gradReduceBias: s.g + 21511712, gradExpandWeights: s.g + 21511808,
+            gradExpandBias: s.g + 21732992, workspace: s.ws, pool: pool)
+        // features.6.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 637500576 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 21281312, beta: s.p + 21283616, savedMean: s.f + 1589376,
+            savedInvStd: s.f + 1591680, activation: .silu, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 21281312, gradBeta: s.g + 21283616, pool: pool)
+        // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1651584, count: 57600)
+        // features.6.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 636668832 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 1593984, gradInput: s.t + 247320000 &* s.n,
+            gradWeights: s.f + 1651584, pool: pool)
+        // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1651584, channels: 2304, kernel: 5, into: s.g + 21223712)
+        // features.6.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 635837088 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 21214496, beta: s.p + 21216800, savedMean: s.f + 1584768,
+            savedInvStd: s.f + 1587072, activation: .silu, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 21214496, gradBeta: s.g + 21216800, pool: pool)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 700220544 &* s.n,
+            weights: s.p + 20329760, pixels: 361 &* s.n, inChannels: 384, outChannels: 2304,
+            gradInput: s.t + 512166336 &* s.n, gradWeights: s.g + 20329760, pool: pool)
+        // features.6.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 512166336 &* s.n, s.t + 248151744 &* s.n, count: 138624 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_3_backward(_ s: TrainingStepContext) {
+        // features.6.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 512166336 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253728 &* s.n : nil, batch: s.n, perImage: 138624,
+            gradBranch: s.t + 248151744 &* s.n, pool: pool)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 700081920 &* s.n,
+            pixels: 361 &* s.n, channels: 384, gamma: s.p + 20328224, beta: s.p + 20328608, savedMean: s.f + 1584000,
+            savedInvStd: s.f + 1584384, activation: .identity, gradInput: s.t + 248151744 &* s.n,
+            gradGamma: s.g + 20328224, gradBeta: s.g + 20328608, pool: pool)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 635005344 &* s.n,
+            weights: s.p + 19443488, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 19443488, pool: pool)
+        // features.6.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 634173600 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 18998720,
+            activation: .silu, expandWeights: s.p + 19220000, savedPooled: s.t + 248392000 &* s.n,
+            savedHidden: s.t + 513252576 &* s.n, savedScale: s.t + 248394304 &* s.n, gradInput: s.t + 511334592 &* s.n,
+            gradReduceWeights: s.g + 18998720, gradReduceBias: s.g + 19219904, gradExpandWeights: s.g + 19220000,
+            gradExpandBias: s.g + 19441184, workspace: s.ws, pool: pool)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 633341856 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 18989504, beta: s.p + 18991808, savedMean: s.f + 1464192,
+            savedInvStd: s.f + 1466496, activation: .silu, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 18989504, gradBeta: s.g + 18991808, pool: pool)
+        // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1526400, count: 57600)
+        // features.6.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 632510112 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 1468800, gradInput: s.t + 247320000 &* s.n,
+            gradWeights: s.f + 1526400, pool: pool)
+        // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1526400, channels: 2304, kernel: 5, into: s.g + 18931904)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 631678368 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 18922688, beta: s.p + 18924992, savedMean: s.f + 1459584,
+            savedInvStd: s.f + 1461888, activation: .silu, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 18922688, gradBeta: s.g + 18924992, pool: pool)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 699943296 &* s.n,
+            weights: s.p + 18037952, pixels: 361 &* s.n, inChannels: 384, outChannels: 2304,
+            gradInput: s.t + 248151744 &* s.n, gradWeights: s.g + 18037952, pool: pool)
+        // features.6.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 248151744 &* s.n, s.t + 512166336 &* s.n, count: 138624 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_2_backward(_ s: TrainingStepContext) {
+        // features.6.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 248151744 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253712 &* s.n : nil, batch: s.n, perImage: 138624,
+            gradBranch: s.t + 511334592 &* s.n, pool: pool)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 699804672 &* s.n,
+            pixels: 361 &* s.n, channels: 384, gamma: s.p + 18036416, beta: s.p + 18036800, savedMean: s.f + 1458816,
+            savedInvStd: s.f + 1459200, activation: .identity, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 18036416, gradBeta: s.g + 18036800, pool: pool)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 630846624 &* s.n,
+            weights: s.p + 17151680, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 17151680, pool: pool)
+        // features.6.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 630014880 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 16706912,
+            activation: .silu, expandWeights: s.p + 16928192, savedPooled: s.t + 248387392 &* s.n,
+            savedHidden: s.t + 513252480 &* s.n, savedScale: s.t + 248389696 &* s.n, gradInput: s.t + 511334592 &* s.n,
+            gradReduceWeights: s.g + 16706912, gradReduceBias: s.g + 16928096, gradExpandWeights: s.g + 16928192,
+            gradExpandBias: s.g + 17149376, workspace: s.ws, pool: pool)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 629183136 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 16697696, beta: s.p + 16700000, savedMean: s.f + 1339008,
+            savedInvStd: s.f + 1341312, activation: .silu, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 16697696, gradBeta: s.g + 16700000, pool: pool)
+        // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1401216, count: 57600)
+        // features.6.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 628351392 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 1343616, gradInput: s.t + 247320000 &* s.n,
+            gradWeights: s.f + 1401216, pool: pool)
+        // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1401216, channels: 2304, kernel: 5, into: s.g + 16640096)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 627519648 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 16630880, beta: s.p + 16633184, savedMean: s.f + 1334400,
+            savedInvStd: s.f + 1336704, activation: .silu, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 16630880, gradBeta: s.g + 16633184, pool: pool)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 699666048 &* s.n,
+            weights: s.p + 15746144, pixels: 361 &* s.n, inChannels: 384, outChannels: 2304,
+            gradInput: s.t + 512166336 &* s.n, gradWeights: s.g + 15746144, pool: pool)
+        // features.6.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 512166336 &* s.n, s.t + 248151744 &* s.n, count: 138624 &* s.n, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 512166336 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 513253696 &* s.n : nil, batch: s.n, perImage: 138624,
+            gradBranch: s.t + 248151744 &* s.n, pool: pool)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 699527424 &* s.n,
+            pixels: 361 &* s.n, channels: 384, gamma: s.p + 15744608, beta: s.p + 15744992, savedMean: s.f + 1333632,
+            savedInvStd: s.f + 1334016, activation: .identity, gradInput: s.t + 248151744 &* s.n,
+            gradGamma: s.g + 15744608, gradBeta: s.g + 15744992, pool: pool)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 626687904 &* s.n,
+            weights: s.p + 14859872, pixels: 361 &* s.n, inChannels: 2304, outChannels: 384,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 14859872, pool: pool)
+        // features.6.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 625856160 &* s.n,
+            batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 14415104,
+            activation: .silu, expandWeights: s.p + 14636384, savedPooled: s.t + 248382784 &* s.n,
+            savedHidden: s.t + 248399872 &* s.n, savedScale: s.t + 248385088 &* s.n, gradInput: s.t + 511334592 &* s.n,
+            gradReduceWeights: s.g + 14415104, gradReduceBias: s.g + 14636288, gradExpandWeights: s.g + 14636384,
+            gradExpandBias: s.g + 14857568, workspace: s.ws, pool: pool)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 625024416 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 14405888, beta: s.p + 14408192, savedMean: s.f + 1213824,
+            savedInvStd: s.f + 1216128, activation: .silu, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 14405888, gradBeta: s.g + 14408192, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1276032, count: 57600)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 624192672 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 2304, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 1218432, gradInput: s.t + 247320000 &* s.n,
+            gradWeights: s.f + 1276032, pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1276032, channels: 2304, kernel: 5, into: s.g + 14348288)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 623360928 &* s.n,
+            pixels: 361 &* s.n, channels: 2304, gamma: s.p + 14339072, beta: s.p + 14341376, savedMean: s.f + 1209216,
+            savedInvStd: s.f + 1211520, activation: .silu, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 14339072, gradBeta: s.g + 14341376, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 699388800 &* s.n,
+            weights: s.p + 13454336, pixels: 361 &* s.n, inChannels: 384, outChannels: 2304,
+            gradInput: s.t + 248151744 &* s.n, gradWeights: s.g + 13454336, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 248151744 &* s.n, s.t + 512166336 &* s.n, count: 138624 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 38x38x224 -> 19x19x384, SE 1344 -> 56 -> 1344
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 699250176 &* s.n,
+            pixels: 361 &* s.n, channels: 384, gamma: s.p + 13452800, beta: s.p + 13453184, savedMean: s.f + 1208448,
+            savedInvStd: s.f + 1208832, activation: .identity, gradInput: s.t + 248151744 &* s.n,
+            gradGamma: s.g + 13452800, gradBeta: s.g + 13453184, pool: pool)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 679988832 &* s.n,
+            weights: s.p + 12936704, pixels: 361 &* s.n, inChannels: 1344, outChannels: 384,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 12936704, pool: pool)
+        // features.6.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 679503648 &* s.n,
+            batch: s.n, pixels: 361, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 12784768,
+            activation: .silu, expandWeights: s.p + 12860096, savedPooled: s.t + 513249792 &* s.n,
+            savedHidden: s.t + 513253632 &* s.n, savedScale: s.t + 513251136 &* s.n, gradInput: s.t + 247805184 &* s.n,
+            gradReduceWeights: s.g + 12784768, gradReduceBias: s.g + 12860032, gradExpandWeights: s.g + 12860096,
+            gradExpandBias: s.g + 12935360, workspace: s.ws, pool: pool)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247805184 &* s.n, input: s.t + 512720832 &* s.n,
+            pixels: 361 &* s.n, channels: 1344, gamma: s.p + 12779392, beta: s.p + 12780736, savedMean: s.f + 1138560,
+            savedInvStd: s.f + 1139904, activation: .silu, gradInput: s.t + 247805184 &* s.n,
+            gradGamma: s.g + 12779392, gradBeta: s.g + 12780736, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1174848, count: 33600)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 247805184 &* s.n, input: s.t + 509393856 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 1141248, gradInput: s.t + 511334592 &* s.n,
+            gradWeights: s.f + 1174848, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1174848, channels: 1344, kernel: 5, into: s.g + 12745792)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 507453120 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 12740416, beta: s.p + 12741760, savedMean: s.f + 1135872,
+            savedInvStd: s.f + 1137216, activation: .silu, gradInput: s.t + 511334592 &* s.n,
+            gradGamma: s.g + 12740416, gradBeta: s.g + 12741760, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 692919680 &* s.n,
+            weights: s.p + 12439360, pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 12439360, pool: pool)
+    }
+
+    /// features.5.9 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_9_backward(_ s: TrainingStepContext) {
+        // features.5.9 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910240 &* s.n : nil, batch: s.n, perImage: 323456,
+            gradBranch: s.t + 247643456 &* s.n, pool: pool)
+        // features.5.9.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 692596224 &* s.n,
+            pixels: 1444 &* s.n, channels: 224, gamma: s.p + 12438464, beta: s.p + 12438688, savedMean: s.f + 1135424,
+            savedInvStd: s.f + 1135648, activation: .identity, gradInput: s.t + 247643456 &* s.n,
+            gradGamma: s.g + 12438464, gradBeta: s.g + 12438688, pool: pool)
+        // features.5.9.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 505512384 &* s.n,
+            weights: s.p + 12137408, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224,
+            gradInput: s.t + 507453120 &* s.n, gradWeights: s.g + 12137408, pool: pool)
+        // features.5.9.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 507453120 &* s.n, input: s.t + 503571648 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 11985472,
+            activation: .silu, expandWeights: s.p + 12060800, savedPooled: s.t + 702875904 &* s.n,
+            savedHidden: s.t + 702908608 &* s.n, savedScale: s.t + 702877248 &* s.n, gradInput: s.t + 505512384 &* s.n,
+            gradReduceWeights: s.g + 11985472, gradReduceBias: s.g + 12060736, gradExpandWeights: s.g + 12060800,
+            gradExpandBias: s.g + 12136064, workspace: s.ws, pool: pool)
+        // features.5.9.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 505512384 &* s.n, input: s.t + 501630912 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 11980096, beta: s.p + 11981440, savedMean: s.f + 1065536,
+            savedInvStd: s.f + 1066880, activation: .silu, gradInput: s.t + 505512384 &* s.n,
+            gradGamma: s.g + 11980096, gradBeta: s.g + 11981440, pool: pool)
+        // features.5.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1101824, count: 33600)
+        // features.5.9.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 505512384 &* s.n, input: s.t + 499690176 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 1068224, gradInput: s.t + 501630912 &* s.n,
+            gradWeights: s.f + 1101824, pool: pool)
+        // features.5.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1101824, channels: 1344, kernel: 5, into: s.g + 11946496)
+        // features.5.9.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 501630912 &* s.n, input: s.t + 497749440 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 11941120, beta: s.p + 11942464, savedMean: s.f + 1062848,
+            savedInvStd: s.f + 1064192, activation: .silu, gradInput: s.t + 501630912 &* s.n,
+            gradGamma: s.g + 11941120, gradBeta: s.g + 11942464, pool: pool)
+        // features.5.9.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 501630912 &* s.n, input: s.t + 692272768 &* s.n,
+            weights: s.p + 11640064, pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344,
+            gradInput: s.t + 247643456 &* s.n, gradWeights: s.g + 11640064, pool: pool)
+        // features.5.9 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247643456 &* s.n, s.t + 247320000 &* s.n, count: 323456 &* s.n, pool: pool)
+    }
+
+    /// features.5.8 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_8_backward(_ s: TrainingStepContext) {
+        // features.5.8 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247643456 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910224 &* s.n : nil, batch: s.n, perImage: 323456,
+            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+        // features.5.8.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 691949312 &* s.n,
+            pixels: 1444 &* s.n, channels: 224, gamma: s.p + 11639168, beta: s.p + 11639392, savedMean: s.f + 1062400,
+            savedInvStd: s.f + 1062624, activation: .identity, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 11639168, gradBeta: s.g + 11639392, pool: pool)
+        // features.5.8.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 495808704 &* s.n,
+            weights: s.p + 11338112, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224,
+            gradInput: s.t + 497749440 &* s.n, gradWeights: s.g + 11338112, pool: pool)
+        // features.5.8.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 497749440 &* s.n, input: s.t + 493867968 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 11186176,
+            activation: .silu, expandWeights: s.p + 11261504, savedPooled: s.t + 702873216 &* s.n,
+            savedHidden: s.t + 702908544 &* s.n, savedScale: s.t + 702874560 &* s.n, gradInput: s.t + 495808704 &* s.n,
+            gradReduceWeights: s.g + 11186176, gradReduceBias: s.g + 11261440, gradExpandWeights: s.g + 11261504,
+            gradExpandBias: s.g + 11336768, workspace: s.ws, pool: pool)
+        // features.5.8.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 495808704 &* s.n, input: s.t + 491927232 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 11180800, beta: s.p + 11182144, savedMean: s.f + 992512,
+            savedInvStd: s.f + 993856, activation: .silu, gradInput: s.t + 495808704 &* s.n, gradGamma: s.g + 11180800,
+            gradBeta: s.g + 11182144, pool: pool)
+        // features.5.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1028800, count: 33600)
+        // features.5.8.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 495808704 &* s.n, input: s.t + 489986496 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 995200, gradInput: s.t + 491927232 &* s.n,
+            gradWeights: s.f + 1028800, pool: pool)
+        // features.5.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1028800, channels: 1344, kernel: 5, into: s.g + 11147200)
+        // features.5.8.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 491927232 &* s.n, input: s.t + 488045760 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 11141824, beta: s.p + 11143168, savedMean: s.f + 989824,
+            savedInvStd: s.f + 991168, activation: .silu, gradInput: s.t + 491927232 &* s.n, gradGamma: s.g + 11141824,
+            gradBeta: s.g + 11143168, pool: pool)
+        // features.5.8.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 491927232 &* s.n, input: s.t + 691625856 &* s.n,
+            weights: s.p + 10840768, pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 10840768, pool: pool)
+        // features.5.8 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247320000 &* s.n, s.t + 247643456 &* s.n, count: 323456 &* s.n, pool: pool)
+    }
+
+    /// features.5.7 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_7_backward(_ s: TrainingStepContext) {
+        // features.5.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910208 &* s.n : nil, batch: s.n, perImage: 323456,
+            gradBranch: s.t + 247643456 &* s.n, pool: pool)
+        // features.5.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 691302400 &* s.n,
+            pixels: 1444 &* s.n, channels: 224, gamma: s.p + 10839872, beta: s.p + 10840096, savedMean: s.f + 989376,
+            savedInvStd: s.f + 989600, activation: .identity, gradInput: s.t + 247643456 &* s.n,
+            gradGamma: s.g + 10839872, gradBeta: s.g + 10840096, pool: pool)
+        // features.5.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 486105024 &* s.n,
+            weights: s.p + 10538816, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224,
+            gradInput: s.t + 488045760 &* s.n, gradWeights: s.g + 10538816, pool: pool)
+        // features.5.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 488045760 &* s.n, input: s.t + 484164288 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 10386880,
+            activation: .silu, expandWeights: s.p + 10462208, savedPooled: s.t + 702870528 &* s.n,
+            savedHidden: s.t + 702908480 &* s.n, savedScale: s.t + 702871872 &* s.n, gradInput: s.t + 486105024 &* s.n,
+            gradReduceWeights: s.g + 10386880, gradReduceBias: s.g + 10462144, gradExpandWeights: s.g + 10462208,
+            gradExpandBias: s.g + 10537472, workspace: s.ws, pool: pool)
+        // features.5.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 486105024 &* s.n, input: s.t + 482223552 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 10381504, beta: s.p + 10382848, savedMean: s.f + 919488,
+            savedInvStd: s.f + 920832, activation: .silu, gradInput: s.t + 486105024 &* s.n, gradGamma: s.g + 10381504,
+            gradBeta: s.g + 10382848, pool: pool)
+        // features.5.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 955776, count: 33600)
+        // features.5.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 486105024 &* s.n, input: s.t + 480282816 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 922176, gradInput: s.t + 482223552 &* s.n,
+            gradWeights: s.f + 955776, pool: pool)
+        // features.5.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 955776, channels: 1344, kernel: 5, into: s.g + 10347904)
+        // features.5.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 482223552 &* s.n, input: s.t + 478342080 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 10342528, beta: s.p + 10343872, savedMean: s.f + 916800,
+            savedInvStd: s.f + 918144, activation: .silu, gradInput: s.t + 482223552 &* s.n, gradGamma: s.g + 10342528,
+            gradBeta: s.g + 10343872, pool: pool)
+        // features.5.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 482223552 &* s.n, input: s.t + 690978944 &* s.n,
+            weights: s.p + 10041472, pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344,
+            gradInput: s.t + 247643456 &* s.n, gradWeights: s.g + 10041472, pool: pool)
+        // features.5.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247643456 &* s.n, s.t + 247320000 &* s.n, count: 323456 &* s.n, pool: pool)
+    }
+
+    /// features.5.6 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_6_backward(_ s: TrainingStepContext) {
+        // features.5.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247643456 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910192 &* s.n : nil, batch: s.n, perImage: 323456,
+            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+        // features.5.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 690655488 &* s.n,
+            pixels: 1444 &* s.n, channels: 224, gamma: s.p + 10040576, beta: s.p + 10040800, savedMean: s.f + 916352,
+            savedInvStd: s.f + 916576, activation: .identity, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 10040576, gradBeta: s.g + 10040800, pool: pool)
+        // features.5.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 476401344 &* s.n,
+            weights: s.p + 9739520, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224,
+            gradInput: s.t + 478342080 &* s.n, gradWeights: s.g + 9739520, pool: pool)
+        // features.5.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 478342080 &* s.n, input: s.t + 474460608 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 9587584,
+            activation: .silu, expandWeights: s.p + 9662912, savedPooled: s.t + 702867840 &* s.n,
+            savedHidden: s.t + 702908416 &* s.n, savedScale: s.t + 702869184 &* s.n, gradInput: s.t + 476401344 &* s.n,
+            gradReduceWeights: s.g + 9587584, gradReduceBias: s.g + 9662848, gradExpandWeights: s.g + 9662912,
+            gradExpandBias: s.g + 9738176, workspace: s.ws, pool: pool)
+        // features.5.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 476401344 &* s.n, input: s.t + 472519872 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 9582208, beta: s.p + 9583552, savedMean: s.f + 846464,
+            savedInvStd: s.f + 847808, activation: .silu, gradInput: s.t + 476401344 &* s.n, gradGamma: s.g + 9582208,
+            gradBeta: s.g + 9583552, pool: pool)
+        // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 882752, count: 33600)
+        // features.5.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 476401344 &* s.n, input: s.t + 470579136 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 849152, gradInput: s.t + 472519872 &* s.n,
+            gradWeights: s.f + 882752, pool: pool)
+        // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 882752, channels: 1344, kernel: 5, into: s.g + 9548608)
+        // features.5.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 472519872 &* s.n, input: s.t + 468638400 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 9543232, beta: s.p + 9544576, savedMean: s.f + 843776,
+            savedInvStd: s.f + 845120, activation: .silu, gradInput: s.t + 472519872 &* s.n, gradGamma: s.g + 9543232,
+            gradBeta: s.g + 9544576, pool: pool)
+        // features.5.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 472519872 &* s.n, input: s.t + 690332032 &* s.n,
+            weights: s.p + 9242176, pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 9242176, pool: pool)
+        // features.5.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247320000 &* s.n, s.t + 247643456 &* s.n, count: 323456 &* s.n, pool: pool)
+    }
+
+    /// features.5.5 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_5_backward(_ s: TrainingStepContext) {
+        // features.5.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910176 &* s.n : nil, batch: s.n, perImage: 323456,
+            gradBranch: s.t + 247643456 &* s.n, pool: pool)
+        // features.5.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 690008576 &* s.n,
+            pixels: 1444 &* s.n, channels: 224, gamma: s.p + 9241280, beta: s.p + 9241504, savedMean: s.f + 843328,
+            savedInvStd: s.f + 843552, activation: .identity, gradInput: s.t + 247643456 &* s.n,
+            gradGamma: s.g + 9241280, gradBeta: s.g + 9241504, pool: pool)
+        // features.5.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 466697664 &* s.n,
+            weights: s.p + 8940224, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224,
+            gradInput: s.t + 468638400 &* s.n, gradWeights: s.g + 8940224, pool: pool)
+        // features.5.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 468638400 &* s.n, input: s.t + 464756928 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 8788288,
+            activation: .silu, expandWeights: s.p + 8863616, savedPooled: s.t + 702865152 &* s.n,
+            savedHidden: s.t + 702908352 &* s.n, savedScale: s.t + 702866496 &* s.n, gradInput: s.t + 466697664 &* s.n,
+            gradReduceWeights: s.g + 8788288, gradReduceBias: s.g + 8863552, gradExpandWeights: s.g + 8863616,
+            gradExpandBias: s.g + 8938880, workspace: s.ws, pool: pool)
+        // features.5.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 466697664 &* s.n, input: s.t + 462816192 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 8782912, beta: s.p + 8784256, savedMean: s.f + 773440,
+            savedInvStd: s.f + 774784, activation: .silu, gradInput: s.t + 466697664 &* s.n, gradGamma: s.g + 8782912,
+            gradBeta: s.g + 8784256, pool: pool)
+        // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 809728, count: 33600)
+        // features.5.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 466697664 &* s.n, input: s.t + 460875456 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 776128, gradInput: s.t + 462816192 &* s.n,
+            gradWeights: s.f + 809728, pool: pool)
+        // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 809728, channels: 1344, kernel: 5, into: s.g + 8749312)
+        // features.5.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 462816192 &* s.n, input: s.t + 458934720 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 8743936, beta: s.p + 8745280, savedMean: s.f + 770752,
+            savedInvStd: s.f + 772096, activation: .silu, gradInput: s.t + 462816192 &* s.n, gradGamma: s.g + 8743936,
+            gradBeta: s.g + 8745280, pool: pool)
+        // features.5.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 462816192 &* s.n, input: s.t + 689685120 &* s.n,
+            weights: s.p + 8442880, pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344,
+            gradInput: s.t + 247643456 &* s.n, gradWeights: s.g + 8442880, pool: pool)
+        // features.5.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247643456 &* s.n, s.t + 247320000 &* s.n, count: 323456 &* s.n, pool: pool)
+    }
+
+    /// features.5.4 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_4_backward(_ s: TrainingStepContext) {
+        // features.5.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247643456 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910160 &* s.n : nil, batch: s.n, perImage: 323456,
+            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+        // features.5.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 689361664 &* s.n,
+            pixels: 1444 &* s.n, channels: 224, gamma: s.p + 8441984, beta: s.p + 8442208, savedMean: s.f + 770304,
+            savedInvStd: s.f + 770528, activation: .identity, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 8441984, gradBeta: s.g + 8442208, pool: pool)
+        // features.5.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 456993984 &* s.n,
+            weights: s.p + 8140928, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224,
+            gradInput: s.t + 458934720 &* s.n, gradWeights: s.g + 8140928, pool: pool)
+        // features.5.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 458934720 &* s.n, input: s.t + 455053248 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 7988992,
+            activation: .silu, expandWeights: s.p + 8064320, savedPooled: s.t + 702862464 &* s.n,
+            savedHidden: s.t + 702908288 &* s.n, savedScale: s.t + 702863808 &* s.n, gradInput: s.t + 456993984 &* s.n,
+            gradReduceWeights: s.g + 7988992, gradReduceBias: s.g + 8064256, gradExpandWeights: s.g + 8064320,
+            gradExpandBias: s.g + 8139584, workspace: s.ws, pool: pool)
+        // features.5.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 456993984 &* s.n, input: s.t + 453112512 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 7983616, beta: s.p + 7984960, savedMean: s.f + 700416,
+            savedInvStd: s.f + 701760, activation: .silu, gradInput: s.t + 456993984 &* s.n, gradGamma: s.g + 7983616,
+            gradBeta: s.g + 7984960, pool: pool)
+        // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 736704, count: 33600)
+        // features.5.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 456993984 &* s.n, input: s.t + 451171776 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 703104, gradInput: s.t + 453112512 &* s.n,
+            gradWeights: s.f + 736704, pool: pool)
+        // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 736704, channels: 1344, kernel: 5, into: s.g + 7950016)
+        // features.5.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 453112512 &* s.n, input: s.t + 449231040 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 7944640, beta: s.p + 7945984, savedMean: s.f + 697728,
+            savedInvStd: s.f + 699072, activation: .silu, gradInput: s.t + 453112512 &* s.n, gradGamma: s.g + 7944640,
+            gradBeta: s.g + 7945984, pool: pool)
+        // features.5.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 453112512 &* s.n, input: s.t + 689038208 &* s.n,
+            weights: s.p + 7643584, pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 7643584, pool: pool)
+        // features.5.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247320000 &* s.n, s.t + 247643456 &* s.n, count: 323456 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_3_backward(_ s: TrainingStepContext) {
+        // features.5.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910144 &* s.n : nil, batch: s.n, perImage: 323456,
+            gradBranch: s.t + 247643456 &* s.n, pool: pool)
+        // features.5.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 688714752 &* s.n,
+            pixels: 1444 &* s.n, channels: 224, gamma: s.p + 7642688, beta: s.p + 7642912, savedMean: s.f + 697280,
+            savedInvStd: s.f + 697504, activation: .identity, gradInput: s.t + 247643456 &* s.n,
+            gradGamma: s.g + 7642688, gradBeta: s.g + 7642912, pool: pool)
+        // features.5.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 447290304 &* s.n,
+            weights: s.p + 7341632, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224,
+            gradInput: s.t + 449231040 &* s.n, gradWeights: s.g + 7341632, pool: pool)
+        // features.5.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 449231040 &* s.n, input: s.t + 445349568 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 7189696,
+            activation: .silu, expandWeights: s.p + 7265024, savedPooled: s.t + 702859776 &* s.n,
+            savedHidden: s.t + 702908224 &* s.n, savedScale: s.t + 702861120 &* s.n, gradInput: s.t + 447290304 &* s.n,
+            gradReduceWeights: s.g + 7189696, gradReduceBias: s.g + 7264960, gradExpandWeights: s.g + 7265024,
+            gradExpandBias: s.g + 7340288, workspace: s.ws, pool: pool)
+        // features.5.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 447290304 &* s.n, input: s.t + 443408832 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 7184320, beta: s.p + 7185664, savedMean: s.f + 627392,
+            savedInvStd: s.f + 628736, activation: .silu, gradInput: s.t + 447290304 &* s.n, gradGamma: s.g + 7184320,
+            gradBeta: s.g + 7185664, pool: pool)
+        // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 663680, count: 33600)
+        // features.5.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 447290304 &* s.n, input: s.t + 441468096 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 630080, gradInput: s.t + 443408832 &* s.n,
+            gradWeights: s.f + 663680, pool: pool)
+        // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 663680, channels: 1344, kernel: 5, into: s.g + 7150720)
+        // features.5.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 443408832 &* s.n, input: s.t + 439527360 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 7145344, beta: s.p + 7146688, savedMean: s.f + 624704,
+            savedInvStd: s.f + 626048, activation: .silu, gradInput: s.t + 443408832 &* s.n, gradGamma: s.g + 7145344,
+            gradBeta: s.g + 7146688, pool: pool)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 443408832 &* s.n, input: s.t + 688391296 &* s.n,
+            weights: s.p + 6844288, pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344,
+            gradInput: s.t + 247643456 &* s.n, gradWeights: s.g + 6844288, pool: pool)
+        // features.5.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247643456 &* s.n, s.t + 247320000 &* s.n, count: 323456 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_2_backward(_ s: TrainingStepContext) {
+        // features.5.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247643456 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910128 &* s.n : nil, batch: s.n, perImage: 323456,
+            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 688067840 &* s.n,
+            pixels: 1444 &* s.n, channels: 224, gamma: s.p + 6843392, beta: s.p + 6843616, savedMean: s.f + 624256,
+            savedInvStd: s.f + 624480, activation: .identity, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 6843392, gradBeta: s.g + 6843616, pool: pool)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 437586624 &* s.n,
+            weights: s.p + 6542336, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224,
+            gradInput: s.t + 439527360 &* s.n, gradWeights: s.g + 6542336, pool: pool)
+        // features.5.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 439527360 &* s.n, input: s.t + 435645888 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 6390400,
+            activation: .silu, expandWeights: s.p + 6465728, savedPooled: s.t + 702857088 &* s.n,
+            savedHidden: s.t + 702908160 &* s.n, savedScale: s.t + 702858432 &* s.n, gradInput: s.t + 437586624 &* s.n,
+            gradReduceWeights: s.g + 6390400, gradReduceBias: s.g + 6465664, gradExpandWeights: s.g + 6465728,
+            gradExpandBias: s.g + 6540992, workspace: s.ws, pool: pool)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 437586624 &* s.n, input: s.t + 433705152 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 6385024, beta: s.p + 6386368, savedMean: s.f + 554368,
+            savedInvStd: s.f + 555712, activation: .silu, gradInput: s.t + 437586624 &* s.n, gradGamma: s.g + 6385024,
+            gradBeta: s.g + 6386368, pool: pool)
+        // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 590656, count: 33600)
+        // features.5.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 437586624 &* s.n, input: s.t + 431764416 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 557056, gradInput: s.t + 433705152 &* s.n,
+            gradWeights: s.f + 590656, pool: pool)
+        // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 590656, channels: 1344, kernel: 5, into: s.g + 6351424)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 433705152 &* s.n, input: s.t + 429823680 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 6346048, beta: s.p + 6347392, savedMean: s.f + 551680,
+            savedInvStd: s.f + 553024, activation: .silu, gradInput: s.t + 433705152 &* s.n, gradGamma: s.g + 6346048,
+            gradBeta: s.g + 6347392, pool: pool)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 433705152 &* s.n, input: s.t + 687744384 &* s.n,
+            weights: s.p + 6044992, pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 6044992, pool: pool)
+        // features.5.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247320000 &* s.n, s.t + 247643456 &* s.n, count: 323456 &* s.n, pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910112 &* s.n : nil, batch: s.n, perImage: 323456,
+            gradBranch: s.t + 247643456 &* s.n, pool: pool)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 687420928 &* s.n,
+            pixels: 1444 &* s.n, channels: 224, gamma: s.p + 6044096, beta: s.p + 6044320, savedMean: s.f + 551232,
+            savedInvStd: s.f + 551456, activation: .identity, gradInput: s.t + 247643456 &* s.n,
+            gradGamma: s.g + 6044096, gradBeta: s.g + 6044320, pool: pool)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 427882944 &* s.n,
+            weights: s.p + 5743040, pixels: 1444 &* s.n, inChannels: 1344, outChannels: 224,
+            gradInput: s.t + 429823680 &* s.n, gradWeights: s.g + 5743040, pool: pool)
+        // features.5.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 429823680 &* s.n, input: s.t + 425942208 &* s.n,
+            batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 5591104,
+            activation: .silu, expandWeights: s.p + 5666432, savedPooled: s.t + 702854400 &* s.n,
+            savedHidden: s.t + 702908096 &* s.n, savedScale: s.t + 702855744 &* s.n, gradInput: s.t + 427882944 &* s.n,
+            gradReduceWeights: s.g + 5591104, gradReduceBias: s.g + 5666368, gradExpandWeights: s.g + 5666432,
+            gradExpandBias: s.g + 5741696, workspace: s.ws, pool: pool)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 427882944 &* s.n, input: s.t + 424001472 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 5585728, beta: s.p + 5587072, savedMean: s.f + 481344,
+            savedInvStd: s.f + 482688, activation: .silu, gradInput: s.t + 427882944 &* s.n, gradGamma: s.g + 5585728,
+            gradBeta: s.g + 5587072, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 517632, count: 33600)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 427882944 &* s.n, input: s.t + 422060736 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 1344, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 484032, gradInput: s.t + 424001472 &* s.n,
+            gradWeights: s.f + 517632, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 517632, channels: 1344, kernel: 5, into: s.g + 5552128)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 424001472 &* s.n, input: s.t + 420120000 &* s.n,
+            pixels: 1444 &* s.n, channels: 1344, gamma: s.p + 5546752, beta: s.p + 5548096, savedMean: s.f + 478656,
+            savedInvStd: s.f + 480000, activation: .silu, gradInput: s.t + 424001472 &* s.n, gradGamma: s.g + 5546752,
+            gradBeta: s.g + 5548096, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 424001472 &* s.n, input: s.t + 687097472 &* s.n,
+            weights: s.p + 5245696, pixels: 1444 &* s.n, inChannels: 224, outChannels: 1344,
+            gradInput: s.t + 247643456 &* s.n, gradWeights: s.g + 5245696, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247643456 &* s.n, s.t + 247320000 &* s.n, count: 323456 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 38x38x160 -> 38x38x224, SE 960 -> 40 -> 960
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 686774016 &* s.n,
+            pixels: 1444 &* s.n, channels: 224, gamma: s.p + 5244800, beta: s.p + 5245024, savedMean: s.f + 478208,
+            savedInvStd: s.f + 478432, activation: .identity, gradInput: s.t + 247643456 &* s.n,
+            gradGamma: s.g + 5244800, gradBeta: s.g + 5245024, pool: pool)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 586061088 &* s.n,
+            weights: s.p + 5029760, pixels: 1444 &* s.n, inChannels: 960, outChannels: 224,
+            gradInput: s.t + 420120000 &* s.n, gradWeights: s.g + 5029760, pool: pool)
+        // features.5.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 584674848 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4951952,
+            activation: .silu, expandWeights: s.p + 4990400, savedPooled: s.t + 702894912 &* s.n,
+            savedHidden: s.t + 702909104 &* s.n, savedScale: s.t + 702895872 &* s.n, gradInput: s.t + 421506240 &* s.n,
+            gradReduceWeights: s.g + 4951952, gradReduceBias: s.g + 4990352, gradExpandWeights: s.g + 4990400,
+            gradExpandBias: s.g + 5028800, workspace: s.ws, pool: pool)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 583288608 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 4948112, beta: s.p + 4949072, savedMean: s.f + 428288,
+            savedInvStd: s.f + 429248, activation: .silu, gradInput: s.t + 421506240 &* s.n, gradGamma: s.g + 4948112,
+            gradBeta: s.g + 4949072, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 454208, count: 24000)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 581902368 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 430208, gradInput: s.t + 420120000 &* s.n,
+            gradWeights: s.f + 454208, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 454208, channels: 960, kernel: 5, into: s.g + 4924112)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 580516128 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 4920272, beta: s.p + 4921232, savedMean: s.f + 426368,
+            savedInvStd: s.f + 427328, activation: .silu, gradInput: s.t + 420120000 &* s.n, gradGamma: s.g + 4920272,
+            gradBeta: s.g + 4921232, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 697632896 &* s.n,
+            weights: s.p + 4766672, pixels: 1444 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 4766672, pool: pool)
+    }
+
+    /// features.4.9 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_9_backward(_ s: TrainingStepContext) {
+        // features.4.9 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910096 &* s.n : nil, batch: s.n, perImage: 231040,
+            gradBranch: s.t + 247551040 &* s.n, pool: pool)
+        // features.4.9.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 697401856 &* s.n,
+            pixels: 1444 &* s.n, channels: 160, gamma: s.p + 4766032, beta: s.p + 4766192, savedMean: s.f + 426048,
+            savedInvStd: s.f + 426208, activation: .identity, gradInput: s.t + 247551040 &* s.n,
+            gradGamma: s.g + 4766032, gradBeta: s.g + 4766192, pool: pool)
+        // features.4.9.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 579129888 &* s.n,
+            weights: s.p + 4612432, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 420120000 &* s.n, gradWeights: s.g + 4612432, pool: pool)
+        // features.4.9.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 577743648 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4534624,
+            activation: .silu, expandWeights: s.p + 4573072, savedPooled: s.t + 702892992 &* s.n,
+            savedHidden: s.t + 702909056 &* s.n, savedScale: s.t + 702893952 &* s.n, gradInput: s.t + 421506240 &* s.n,
+            gradReduceWeights: s.g + 4534624, gradReduceBias: s.g + 4573024, gradExpandWeights: s.g + 4573072,
+            gradExpandBias: s.g + 4611472, workspace: s.ws, pool: pool)
+        // features.4.9.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 576357408 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 4530784, beta: s.p + 4531744, savedMean: s.f + 406848,
+            savedInvStd: s.f + 407808, activation: .silu, gradInput: s.t + 421506240 &* s.n, gradGamma: s.g + 4530784,
+            gradBeta: s.g + 4531744, pool: pool)
+        // features.4.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 417408, count: 8640)
+        // features.4.9.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 574971168 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38, weights: s.f + 408768, gradInput: s.t + 420120000 &* s.n,
+            gradWeights: s.f + 417408, pool: pool)
+        // features.4.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 417408, channels: 960, kernel: 3, into: s.g + 4522144)
+        // features.4.9.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 573584928 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 4518304, beta: s.p + 4519264, savedMean: s.f + 404928,
+            savedInvStd: s.f + 405888, activation: .silu, gradInput: s.t + 420120000 &* s.n, gradGamma: s.g + 4518304,
+            gradBeta: s.g + 4519264, pool: pool)
+        // features.4.9.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 697170816 &* s.n,
+            weights: s.p + 4364704, pixels: 1444 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 247551040 &* s.n, gradWeights: s.g + 4364704, pool: pool)
+        // features.4.9 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247551040 &* s.n, s.t + 247320000 &* s.n, count: 231040 &* s.n, pool: pool)
+    }
+
+    /// features.4.8 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_8_backward(_ s: TrainingStepContext) {
+        // features.4.8 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247551040 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910080 &* s.n : nil, batch: s.n, perImage: 231040,
+            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+        // features.4.8.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 696939776 &* s.n,
+            pixels: 1444 &* s.n, channels: 160, gamma: s.p + 4364064, beta: s.p + 4364224, savedMean: s.f + 404608,
+            savedInvStd: s.f + 404768, activation: .identity, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 4364064, gradBeta: s.g + 4364224, pool: pool)
+        // features.4.8.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 572198688 &* s.n,
+            weights: s.p + 4210464, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 420120000 &* s.n, gradWeights: s.g + 4210464, pool: pool)
+        // features.4.8.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 570812448 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4132656,
+            activation: .silu, expandWeights: s.p + 4171104, savedPooled: s.t + 702891072 &* s.n,
+            savedHidden: s.t + 702909008 &* s.n, savedScale: s.t + 702892032 &* s.n, gradInput: s.t + 421506240 &* s.n,
+            gradReduceWeights: s.g + 4132656, gradReduceBias: s.g + 4171056, gradExpandWeights: s.g + 4171104,
+            gradExpandBias: s.g + 4209504, workspace: s.ws, pool: pool)
+        // features.4.8.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 569426208 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 4128816, beta: s.p + 4129776, savedMean: s.f + 385408,
+            savedInvStd: s.f + 386368, activation: .silu, gradInput: s.t + 421506240 &* s.n, gradGamma: s.g + 4128816,
+            gradBeta: s.g + 4129776, pool: pool)
+        // features.4.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 395968, count: 8640)
+        // features.4.8.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 568039968 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38, weights: s.f + 387328, gradInput: s.t + 420120000 &* s.n,
+            gradWeights: s.f + 395968, pool: pool)
+        // features.4.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 395968, channels: 960, kernel: 3, into: s.g + 4120176)
+        // features.4.8.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 566653728 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 4116336, beta: s.p + 4117296, savedMean: s.f + 383488,
+            savedInvStd: s.f + 384448, activation: .silu, gradInput: s.t + 420120000 &* s.n, gradGamma: s.g + 4116336,
+            gradBeta: s.g + 4117296, pool: pool)
+        // features.4.8.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 696708736 &* s.n,
+            weights: s.p + 3962736, pixels: 1444 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 3962736, pool: pool)
+        // features.4.8 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247320000 &* s.n, s.t + 247551040 &* s.n, count: 231040 &* s.n, pool: pool)
+    }
+
+    /// features.4.7 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_7_backward(_ s: TrainingStepContext) {
+        // features.4.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910064 &* s.n : nil, batch: s.n, perImage: 231040,
+            gradBranch: s.t + 247551040 &* s.n, pool: pool)
+        // features.4.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 696477696 &* s.n,
+            pixels: 1444 &* s.n, channels: 160, gamma: s.p + 3962096, beta: s.p + 3962256, savedMean: s.f + 383168,
+            savedInvStd: s.f + 383328, activation: .identity, gradInput: s.t + 247551040 &* s.n,
+            gradGamma: s.g + 3962096, gradBeta: s.g + 3962256, pool: pool)
+        // features.4.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 565267488 &* s.n,
+            weights: s.p + 3808496, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 420120000 &* s.n, gradWeights: s.g + 3808496, pool: pool)
+        // features.4.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 563881248 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3730688,
+            activation: .silu, expandWeights: s.p + 3769136, savedPooled: s.t + 702889152 &* s.n,
+            savedHidden: s.t + 702908960 &* s.n, savedScale: s.t + 702890112 &* s.n, gradInput: s.t + 421506240 &* s.n,
+            gradReduceWeights: s.g + 3730688, gradReduceBias: s.g + 3769088, gradExpandWeights: s.g + 3769136,
+            gradExpandBias: s.g + 3807536, workspace: s.ws, pool: pool)
+        // features.4.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 562495008 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 3726848, beta: s.p + 3727808, savedMean: s.f + 363968,
+            savedInvStd: s.f + 364928, activation: .silu, gradInput: s.t + 421506240 &* s.n, gradGamma: s.g + 3726848,
+            gradBeta: s.g + 3727808, pool: pool)
+        // features.4.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 374528, count: 8640)
+        // features.4.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 561108768 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38, weights: s.f + 365888, gradInput: s.t + 420120000 &* s.n,
+            gradWeights: s.f + 374528, pool: pool)
+        // features.4.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 374528, channels: 960, kernel: 3, into: s.g + 3718208)
+        // features.4.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 559722528 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 3714368, beta: s.p + 3715328, savedMean: s.f + 362048,
+            savedInvStd: s.f + 363008, activation: .silu, gradInput: s.t + 420120000 &* s.n, gradGamma: s.g + 3714368,
+            gradBeta: s.g + 3715328, pool: pool)
+        // features.4.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 696246656 &* s.n,
+            weights: s.p + 3560768, pixels: 1444 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 247551040 &* s.n, gradWeights: s.g + 3560768, pool: pool)
+        // features.4.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247551040 &* s.n, s.t + 247320000 &* s.n, count: 231040 &* s.n, pool: pool)
+    }
+
+    /// features.4.6 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_6_backward(_ s: TrainingStepContext) {
+        // features.4.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247551040 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910048 &* s.n : nil, batch: s.n, perImage: 231040,
+            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+        // features.4.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 696015616 &* s.n,
+            pixels: 1444 &* s.n, channels: 160, gamma: s.p + 3560128, beta: s.p + 3560288, savedMean: s.f + 361728,
+            savedInvStd: s.f + 361888, activation: .identity, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 3560128, gradBeta: s.g + 3560288, pool: pool)
+        // features.4.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 558336288 &* s.n,
+            weights: s.p + 3406528, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 420120000 &* s.n, gradWeights: s.g + 3406528, pool: pool)
+        // features.4.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 556950048 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3328720,
+            activation: .silu, expandWeights: s.p + 3367168, savedPooled: s.t + 702887232 &* s.n,
+            savedHidden: s.t + 702908912 &* s.n, savedScale: s.t + 702888192 &* s.n, gradInput: s.t + 421506240 &* s.n,
+            gradReduceWeights: s.g + 3328720, gradReduceBias: s.g + 3367120, gradExpandWeights: s.g + 3367168,
+            gradExpandBias: s.g + 3405568, workspace: s.ws, pool: pool)
+        // features.4.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 555563808 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 3324880, beta: s.p + 3325840, savedMean: s.f + 342528,
+            savedInvStd: s.f + 343488, activation: .silu, gradInput: s.t + 421506240 &* s.n, gradGamma: s.g + 3324880,
+            gradBeta: s.g + 3325840, pool: pool)
+        // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 353088, count: 8640)
+        // features.4.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 554177568 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38, weights: s.f + 344448, gradInput: s.t + 420120000 &* s.n,
+            gradWeights: s.f + 353088, pool: pool)
+        // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 353088, channels: 960, kernel: 3, into: s.g + 3316240)
+        // features.4.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 552791328 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 3312400, beta: s.p + 3313360, savedMean: s.f + 340608,
+            savedInvStd: s.f + 341568, activation: .silu, gradInput: s.t + 420120000 &* s.n, gradGamma: s.g + 3312400,
+            gradBeta: s.g + 3313360, pool: pool)
+        // features.4.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 695784576 &* s.n,
+            weights: s.p + 3158800, pixels: 1444 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 3158800, pool: pool)
+        // features.4.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247320000 &* s.n, s.t + 247551040 &* s.n, count: 231040 &* s.n, pool: pool)
+    }
+
+    /// features.4.5 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_5_backward(_ s: TrainingStepContext) {
+        // features.4.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910032 &* s.n : nil, batch: s.n, perImage: 231040,
+            gradBranch: s.t + 247551040 &* s.n, pool: pool)
+        // features.4.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 695553536 &* s.n,
+            pixels: 1444 &* s.n, channels: 160, gamma: s.p + 3158160, beta: s.p + 3158320, savedMean: s.f + 340288,
+            savedInvStd: s.f + 340448, activation: .identity, gradInput: s.t + 247551040 &* s.n,
+            gradGamma: s.g + 3158160, gradBeta: s.g + 3158320, pool: pool)
+        // features.4.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 551405088 &* s.n,
+            weights: s.p + 3004560, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 420120000 &* s.n, gradWeights: s.g + 3004560, pool: pool)
+        // features.4.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 550018848 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2926752,
+            activation: .silu, expandWeights: s.p + 2965200, savedPooled: s.t + 702885312 &* s.n,
+            savedHidden: s.t + 702908864 &* s.n, savedScale: s.t + 702886272 &* s.n, gradInput: s.t + 421506240 &* s.n,
+            gradReduceWeights: s.g + 2926752, gradReduceBias: s.g + 2965152, gradExpandWeights: s.g + 2965200,
+            gradExpandBias: s.g + 3003600, workspace: s.ws, pool: pool)
+        // features.4.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 548632608 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 2922912, beta: s.p + 2923872, savedMean: s.f + 321088,
+            savedInvStd: s.f + 322048, activation: .silu, gradInput: s.t + 421506240 &* s.n, gradGamma: s.g + 2922912,
+            gradBeta: s.g + 2923872, pool: pool)
+        // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 331648, count: 8640)
+        // features.4.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 547246368 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38, weights: s.f + 323008, gradInput: s.t + 420120000 &* s.n,
+            gradWeights: s.f + 331648, pool: pool)
+        // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 331648, channels: 960, kernel: 3, into: s.g + 2914272)
+        // features.4.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 545860128 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 2910432, beta: s.p + 2911392, savedMean: s.f + 319168,
+            savedInvStd: s.f + 320128, activation: .silu, gradInput: s.t + 420120000 &* s.n, gradGamma: s.g + 2910432,
+            gradBeta: s.g + 2911392, pool: pool)
+        // features.4.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 695322496 &* s.n,
+            weights: s.p + 2756832, pixels: 1444 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 247551040 &* s.n, gradWeights: s.g + 2756832, pool: pool)
+        // features.4.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247551040 &* s.n, s.t + 247320000 &* s.n, count: 231040 &* s.n, pool: pool)
+    }
+
+    /// features.4.4 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_4_backward(_ s: TrainingStepContext) {
+        // features.4.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247551040 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910016 &* s.n : nil, batch: s.n, perImage: 231040,
+            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+        // features.4.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 695091456 &* s.n,
+            pixels: 1444 &* s.n, channels: 160, gamma: s.p + 2756192, beta: s.p + 2756352, savedMean: s.f + 318848,
+            savedInvStd: s.f + 319008, activation: .identity, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 2756192, gradBeta: s.g + 2756352, pool: pool)
+        // features.4.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 544473888 &* s.n,
+            weights: s.p + 2602592, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 420120000 &* s.n, gradWeights: s.g + 2602592, pool: pool)
+        // features.4.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 543087648 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2524784,
+            activation: .silu, expandWeights: s.p + 2563232, savedPooled: s.t + 702883392 &* s.n,
+            savedHidden: s.t + 702908816 &* s.n, savedScale: s.t + 702884352 &* s.n, gradInput: s.t + 421506240 &* s.n,
+            gradReduceWeights: s.g + 2524784, gradReduceBias: s.g + 2563184, gradExpandWeights: s.g + 2563232,
+            gradExpandBias: s.g + 2601632, workspace: s.ws, pool: pool)
+        // features.4.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 541701408 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 2520944, beta: s.p + 2521904, savedMean: s.f + 299648,
+            savedInvStd: s.f + 300608, activation: .silu, gradInput: s.t + 421506240 &* s.n, gradGamma: s.g + 2520944,
+            gradBeta: s.g + 2521904, pool: pool)
+        // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 310208, count: 8640)
+        // features.4.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 540315168 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38, weights: s.f + 301568, gradInput: s.t + 420120000 &* s.n,
+            gradWeights: s.f + 310208, pool: pool)
+        // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 310208, channels: 960, kernel: 3, into: s.g + 2512304)
+        // features.4.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 538928928 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 2508464, beta: s.p + 2509424, savedMean: s.f + 297728,
+            savedInvStd: s.f + 298688, activation: .silu, gradInput: s.t + 420120000 &* s.n, gradGamma: s.g + 2508464,
+            gradBeta: s.g + 2509424, pool: pool)
+        // features.4.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 694860416 &* s.n,
+            weights: s.p + 2354864, pixels: 1444 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 2354864, pool: pool)
+        // features.4.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247320000 &* s.n, s.t + 247551040 &* s.n, count: 231040 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_3_backward(_ s: TrainingStepContext) {
+        // features.4.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702910000 &* s.n : nil, batch: s.n, perImage: 231040,
+            gradBranch: s.t + 247551040 &* s.n, pool: pool)
+        // features.4.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 694629376 &* s.n,
+            pixels: 1444 &* s.n, channels: 160, gamma: s.p + 2354224, beta: s.p + 2354384, savedMean: s.f + 297408,
+            savedInvStd: s.f + 297568, activation: .identity, gradInput: s.t + 247551040 &* s.n,
+            gradGamma: s.g + 2354224, gradBeta: s.g + 2354384, pool: pool)
+        // features.4.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 537542688 &* s.n,
+            weights: s.p + 2200624, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 420120000 &* s.n, gradWeights: s.g + 2200624, pool: pool)
+        // features.4.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 536156448 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2122816,
+            activation: .silu, expandWeights: s.p + 2161264, savedPooled: s.t + 702881472 &* s.n,
+            savedHidden: s.t + 702908768 &* s.n, savedScale: s.t + 702882432 &* s.n, gradInput: s.t + 421506240 &* s.n,
+            gradReduceWeights: s.g + 2122816, gradReduceBias: s.g + 2161216, gradExpandWeights: s.g + 2161264,
+            gradExpandBias: s.g + 2199664, workspace: s.ws, pool: pool)
+        // features.4.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 534770208 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 2118976, beta: s.p + 2119936, savedMean: s.f + 278208,
+            savedInvStd: s.f + 279168, activation: .silu, gradInput: s.t + 421506240 &* s.n, gradGamma: s.g + 2118976,
+            gradBeta: s.g + 2119936, pool: pool)
+        // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 288768, count: 8640)
+        // features.4.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 533383968 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38, weights: s.f + 280128, gradInput: s.t + 420120000 &* s.n,
+            gradWeights: s.f + 288768, pool: pool)
+        // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 288768, channels: 960, kernel: 3, into: s.g + 2110336)
+        // features.4.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 531997728 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 2106496, beta: s.p + 2107456, savedMean: s.f + 276288,
+            savedInvStd: s.f + 277248, activation: .silu, gradInput: s.t + 420120000 &* s.n, gradGamma: s.g + 2106496,
+            gradBeta: s.g + 2107456, pool: pool)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 694398336 &* s.n,
+            weights: s.p + 1952896, pixels: 1444 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 247551040 &* s.n, gradWeights: s.g + 1952896, pool: pool)
+        // features.4.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247551040 &* s.n, s.t + 247320000 &* s.n, count: 231040 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_2_backward(_ s: TrainingStepContext) {
+        // features.4.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247551040 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909984 &* s.n : nil, batch: s.n, perImage: 231040,
+            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 694167296 &* s.n,
+            pixels: 1444 &* s.n, channels: 160, gamma: s.p + 1952256, beta: s.p + 1952416, savedMean: s.f + 275968,
+            savedInvStd: s.f + 276128, activation: .identity, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 1952256, gradBeta: s.g + 1952416, pool: pool)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 530611488 &* s.n,
+            weights: s.p + 1798656, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 420120000 &* s.n, gradWeights: s.g + 1798656, pool: pool)
+        // features.4.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 529225248 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1720848,
+            activation: .silu, expandWeights: s.p + 1759296, savedPooled: s.t + 702879552 &* s.n,
+            savedHidden: s.t + 702908720 &* s.n, savedScale: s.t + 702880512 &* s.n, gradInput: s.t + 421506240 &* s.n,
+            gradReduceWeights: s.g + 1720848, gradReduceBias: s.g + 1759248, gradExpandWeights: s.g + 1759296,
+            gradExpandBias: s.g + 1797696, workspace: s.ws, pool: pool)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 527839008 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 1717008, beta: s.p + 1717968, savedMean: s.f + 256768,
+            savedInvStd: s.f + 257728, activation: .silu, gradInput: s.t + 421506240 &* s.n, gradGamma: s.g + 1717008,
+            gradBeta: s.g + 1717968, pool: pool)
+        // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 267328, count: 8640)
+        // features.4.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 526452768 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38, weights: s.f + 258688, gradInput: s.t + 420120000 &* s.n,
+            gradWeights: s.f + 267328, pool: pool)
+        // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 267328, channels: 960, kernel: 3, into: s.g + 1708368)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 525066528 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 1704528, beta: s.p + 1705488, savedMean: s.f + 254848,
+            savedInvStd: s.f + 255808, activation: .silu, gradInput: s.t + 420120000 &* s.n, gradGamma: s.g + 1704528,
+            gradBeta: s.g + 1705488, pool: pool)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 693936256 &* s.n,
+            weights: s.p + 1550928, pixels: 1444 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 1550928, pool: pool)
+        // features.4.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247320000 &* s.n, s.t + 247551040 &* s.n, count: 231040 &* s.n, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909968 &* s.n : nil, batch: s.n, perImage: 231040,
+            gradBranch: s.t + 247551040 &* s.n, pool: pool)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 693705216 &* s.n,
+            pixels: 1444 &* s.n, channels: 160, gamma: s.p + 1550288, beta: s.p + 1550448, savedMean: s.f + 254528,
+            savedInvStd: s.f + 254688, activation: .identity, gradInput: s.t + 247551040 &* s.n,
+            gradGamma: s.g + 1550288, gradBeta: s.g + 1550448, pool: pool)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 523680288 &* s.n,
+            weights: s.p + 1396688, pixels: 1444 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 420120000 &* s.n, gradWeights: s.g + 1396688, pool: pool)
+        // features.4.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 522294048 &* s.n,
+            batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1318880,
+            activation: .silu, expandWeights: s.p + 1357328, savedPooled: s.t + 248398912 &* s.n,
+            savedHidden: s.t + 702908672 &* s.n, savedScale: s.t + 702878592 &* s.n, gradInput: s.t + 421506240 &* s.n,
+            gradReduceWeights: s.g + 1318880, gradReduceBias: s.g + 1357280, gradExpandWeights: s.g + 1357328,
+            gradExpandBias: s.g + 1395728, workspace: s.ws, pool: pool)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 520907808 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 1315040, beta: s.p + 1316000, savedMean: s.f + 235328,
+            savedInvStd: s.f + 236288, activation: .silu, gradInput: s.t + 421506240 &* s.n, gradGamma: s.g + 1315040,
+            gradBeta: s.g + 1316000, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 245888, count: 8640)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 421506240 &* s.n, input: s.t + 519521568 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 960, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38, weights: s.f + 237248, gradInput: s.t + 420120000 &* s.n,
+            gradWeights: s.f + 245888, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 245888, channels: 960, kernel: 3, into: s.g + 1306400)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 518135328 &* s.n,
+            pixels: 1444 &* s.n, channels: 960, gamma: s.p + 1302560, beta: s.p + 1303520, savedMean: s.f + 233408,
+            savedInvStd: s.f + 234368, activation: .silu, gradInput: s.t + 420120000 &* s.n, gradGamma: s.g + 1302560,
+            gradBeta: s.g + 1303520, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 693474176 &* s.n,
+            weights: s.p + 1148960, pixels: 1444 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 248013120 &* s.n, gradWeights: s.g + 1148960, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 248013120 &* s.n, s.t + 247320000 &* s.n, count: 231040 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 75x75x80 -> 38x38x160, SE 480 -> 20 -> 480
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248013120 &* s.n, input: s.t + 693243136 &* s.n,
+            pixels: 1444 &* s.n, channels: 160, gamma: s.p + 1148320, beta: s.p + 1148480, savedMean: s.f + 233088,
+            savedInvStd: s.f + 233248, activation: .identity, gradInput: s.t + 248013120 &* s.n,
+            gradGamma: s.g + 1148320, gradBeta: s.g + 1148480, pool: pool)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 248013120 &* s.n, input: s.t + 678810528 &* s.n,
+            weights: s.p + 1071520, pixels: 1444 &* s.n, inChannels: 480, outChannels: 160,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 1071520, pool: pool)
+        // features.4.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 678117408 &* s.n,
+            batch: s.n, pixels: 1444, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 1051808,
+            activation: .silu, expandWeights: s.p + 1061440, savedPooled: s.t + 702902592 &* s.n,
+            savedHidden: s.t + 702909504 &* s.n, savedScale: s.t + 702903072 &* s.n, gradInput: s.t + 422820000 &* s.n,
+            gradReduceWeights: s.g + 1051808, gradReduceBias: s.g + 1061408, gradExpandWeights: s.g + 1061440,
+            gradExpandBias: s.g + 1071040, workspace: s.ws, pool: pool)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 422820000 &* s.n, input: s.t + 677424288 &* s.n,
+            pixels: 1444 &* s.n, channels: 480, gamma: s.p + 1049888, beta: s.p + 1050368, savedMean: s.f + 223488,
+            savedInvStd: s.f + 223968, activation: .silu, gradInput: s.t + 422820000 &* s.n, gradGamma: s.g + 1049888,
+            gradBeta: s.g + 1050368, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 228768, count: 4320)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 422820000 &* s.n, input: s.t + 417420000 &* s.n,
+            batch: s.n, height: 75, width: 75, channels: 480, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 38, outWidth: 38, weights: s.f + 224448, gradInput: s.t + 420120000 &* s.n,
+            gradWeights: s.f + 228768, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 228768, channels: 480, kernel: 3, into: s.g + 1045568)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 414720000 &* s.n,
+            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 1043648, beta: s.p + 1044128, savedMean: s.f + 222528,
+            savedInvStd: s.f + 223008, activation: .silu, gradInput: s.t + 420120000 &* s.n, gradGamma: s.g + 1043648,
+            gradBeta: s.g + 1044128, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 420120000 &* s.n, input: s.t + 686324016 &* s.n,
+            weights: s.p + 1005248, pixels: 5625 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 1005248, pool: pool)
+    }
+
+    /// features.3.6 backward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_3_6_backward(_ s: TrainingStepContext) {
+        // features.3.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909952 &* s.n : nil, batch: s.n, perImage: 450000,
+            gradBranch: s.t + 247770000 &* s.n, pool: pool)
+        // features.3.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247770000 &* s.n, input: s.t + 685874016 &* s.n,
+            pixels: 5625 &* s.n, channels: 80, gamma: s.p + 1004928, beta: s.p + 1005008, savedMean: s.f + 222368,
+            savedInvStd: s.f + 222448, activation: .identity, gradInput: s.t + 247770000 &* s.n,
+            gradGamma: s.g + 1004928, gradBeta: s.g + 1005008, pool: pool)
+        // features.3.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247770000 &* s.n, input: s.t + 412020000 &* s.n,
+            weights: s.p + 966528, pixels: 5625 &* s.n, inChannels: 480, outChannels: 80,
+            gradInput: s.t + 414720000 &* s.n, gradWeights: s.g + 966528, pool: pool)
+        // features.3.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 414720000 &* s.n, input: s.t + 409320000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 946816,
+            activation: .silu, expandWeights: s.p + 956448, savedPooled: s.t + 702901632 &* s.n,
+            savedHidden: s.t + 702909472 &* s.n, savedScale: s.t + 702902112 &* s.n, gradInput: s.t + 412020000 &* s.n,
+            gradReduceWeights: s.g + 946816, gradReduceBias: s.g + 956416, gradExpandWeights: s.g + 956448,
+            gradExpandBias: s.g + 966048, workspace: s.ws, pool: pool)
+        // features.3.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 412020000 &* s.n, input: s.t + 406620000 &* s.n,
+            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 944896, beta: s.p + 945376, savedMean: s.f + 197408,
+            savedInvStd: s.f + 197888, activation: .silu, gradInput: s.t + 412020000 &* s.n, gradGamma: s.g + 944896,
+            gradBeta: s.g + 945376, pool: pool)
+        // features.3.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 210368, count: 12000)
+        // features.3.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 412020000 &* s.n, input: s.t + 403920000 &* s.n,
+            batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 75, outWidth: 75, weights: s.f + 198368, gradInput: s.t + 406620000 &* s.n,
+            gradWeights: s.f + 210368, pool: pool)
+        // features.3.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 210368, channels: 480, kernel: 5, into: s.g + 932896)
+        // features.3.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 406620000 &* s.n, input: s.t + 401220000 &* s.n,
+            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 930976, beta: s.p + 931456, savedMean: s.f + 196448,
+            savedInvStd: s.f + 196928, activation: .silu, gradInput: s.t + 406620000 &* s.n, gradGamma: s.g + 930976,
+            gradBeta: s.g + 931456, pool: pool)
+        // features.3.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 406620000 &* s.n, input: s.t + 685424016 &* s.n,
+            weights: s.p + 892576, pixels: 5625 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 247770000 &* s.n, gradWeights: s.g + 892576, pool: pool)
+        // features.3.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247770000 &* s.n, s.t + 247320000 &* s.n, count: 450000 &* s.n, pool: pool)
+    }
+
+    /// features.3.5 backward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_3_5_backward(_ s: TrainingStepContext) {
+        // features.3.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247770000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909936 &* s.n : nil, batch: s.n, perImage: 450000,
+            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+        // features.3.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 684974016 &* s.n,
+            pixels: 5625 &* s.n, channels: 80, gamma: s.p + 892256, beta: s.p + 892336, savedMean: s.f + 196288,
+            savedInvStd: s.f + 196368, activation: .identity, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 892256, gradBeta: s.g + 892336, pool: pool)
+        // features.3.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 398520000 &* s.n,
+            weights: s.p + 853856, pixels: 5625 &* s.n, inChannels: 480, outChannels: 80,
+            gradInput: s.t + 401220000 &* s.n, gradWeights: s.g + 853856, pool: pool)
+        // features.3.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 401220000 &* s.n, input: s.t + 395820000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 834144,
+            activation: .silu, expandWeights: s.p + 843776, savedPooled: s.t + 702900672 &* s.n,
+            savedHidden: s.t + 702909440 &* s.n, savedScale: s.t + 702901152 &* s.n, gradInput: s.t + 398520000 &* s.n,
+            gradReduceWeights: s.g + 834144, gradReduceBias: s.g + 843744, gradExpandWeights: s.g + 843776,
+            gradExpandBias: s.g + 853376, workspace: s.ws, pool: pool)
+        // features.3.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 398520000 &* s.n, input: s.t + 393120000 &* s.n,
+            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 832224, beta: s.p + 832704, savedMean: s.f + 171328,
+            savedInvStd: s.f + 171808, activation: .silu, gradInput: s.t + 398520000 &* s.n, gradGamma: s.g + 832224,
+            gradBeta: s.g + 832704, pool: pool)
+        // features.3.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 184288, count: 12000)
+        // features.3.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 398520000 &* s.n, input: s.t + 390420000 &* s.n,
+            batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 75, outWidth: 75, weights: s.f + 172288, gradInput: s.t + 393120000 &* s.n,
+            gradWeights: s.f + 184288, pool: pool)
+        // features.3.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 184288, channels: 480, kernel: 5, into: s.g + 820224)
+        // features.3.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 393120000 &* s.n, input: s.t + 387720000 &* s.n,
+            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 818304, beta: s.p + 818784, savedMean: s.f + 170368,
+            savedInvStd: s.f + 170848, activation: .silu, gradInput: s.t + 393120000 &* s.n, gradGamma: s.g + 818304,
+            gradBeta: s.g + 818784, pool: pool)
+        // features.3.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 393120000 &* s.n, input: s.t + 684524016 &* s.n,
+            weights: s.p + 779904, pixels: 5625 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 779904, pool: pool)
+        // features.3.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247320000 &* s.n, s.t + 247770000 &* s.n, count: 450000 &* s.n, pool: pool)
+    }
+
+    /// features.3.4 backward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_3_4_backward(_ s: TrainingStepContext) {
+        // features.3.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909920 &* s.n : nil, batch: s.n, perImage: 450000,
+            gradBranch: s.t + 247770000 &* s.n, pool: pool)
+        // features.3.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247770000 &* s.n, input: s.t + 684074016 &* s.n,
+            pixels: 5625 &* s.n, channels: 80, gamma: s.p + 779584, beta: s.p + 779664, savedMean: s.f + 170208,
+            savedInvStd: s.f + 170288, activation: .identity, gradInput: s.t + 247770000 &* s.n,
+            gradGamma: s.g + 779584, gradBeta: s.g + 779664, pool: pool)
+        // features.3.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247770000 &* s.n, input: s.t + 385020000 &* s.n,
+            weights: s.p + 741184, pixels: 5625 &* s.n, inChannels: 480, outChannels: 80,
+            gradInput: s.t + 387720000 &* s.n, gradWeights: s.g + 741184, pool: pool)
+        // features.3.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 387720000 &* s.n, input: s.t + 382320000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 721472,
+            activation: .silu, expandWeights: s.p + 731104, savedPooled: s.t + 702899712 &* s.n,
+            savedHidden: s.t + 702909408 &* s.n, savedScale: s.t + 702900192 &* s.n, gradInput: s.t + 385020000 &* s.n,
+            gradReduceWeights: s.g + 721472, gradReduceBias: s.g + 731072, gradExpandWeights: s.g + 731104,
+            gradExpandBias: s.g + 740704, workspace: s.ws, pool: pool)
+        // features.3.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 385020000 &* s.n, input: s.t + 379620000 &* s.n,
+            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 719552, beta: s.p + 720032, savedMean: s.f + 145248,
+            savedInvStd: s.f + 145728, activation: .silu, gradInput: s.t + 385020000 &* s.n, gradGamma: s.g + 719552,
+            gradBeta: s.g + 720032, pool: pool)
+        // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 158208, count: 12000)
+        // features.3.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 385020000 &* s.n, input: s.t + 376920000 &* s.n,
+            batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 75, outWidth: 75, weights: s.f + 146208, gradInput: s.t + 379620000 &* s.n,
+            gradWeights: s.f + 158208, pool: pool)
+        // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 158208, channels: 480, kernel: 5, into: s.g + 707552)
+        // features.3.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 379620000 &* s.n, input: s.t + 374220000 &* s.n,
+            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 705632, beta: s.p + 706112, savedMean: s.f + 144288,
+            savedInvStd: s.f + 144768, activation: .silu, gradInput: s.t + 379620000 &* s.n, gradGamma: s.g + 705632,
+            gradBeta: s.g + 706112, pool: pool)
+        // features.3.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 379620000 &* s.n, input: s.t + 683624016 &* s.n,
+            weights: s.p + 667232, pixels: 5625 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 247770000 &* s.n, gradWeights: s.g + 667232, pool: pool)
+        // features.3.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247770000 &* s.n, s.t + 247320000 &* s.n, count: 450000 &* s.n, pool: pool)
+    }
+
+    /// features.3.3 backward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_3_3_backward(_ s: TrainingStepContext) {
+        // features.3.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247770000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909904 &* s.n : nil, batch: s.n, perImage: 450000,
+            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+        // features.3.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 683174016 &* s.n,
+            pixels: 5625 &* s.n, channels: 80, gamma: s.p + 666912, beta: s.p + 666992, savedMean: s.f + 144128,
+            savedInvStd: s.f + 144208, activation: .identity, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 666912, gradBeta: s.g + 666992, pool: pool)
+        // features.3.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 371520000 &* s.n,
+            weights: s.p + 628512, pixels: 5625 &* s.n, inChannels: 480, outChannels: 80,
+            gradInput: s.t + 374220000 &* s.n, gradWeights: s.g + 628512, pool: pool)
+        // features.3.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 374220000 &* s.n, input: s.t + 368820000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 608800,
+            activation: .silu, expandWeights: s.p + 618432, savedPooled: s.t + 702898752 &* s.n,
+            savedHidden: s.t + 702909376 &* s.n, savedScale: s.t + 702899232 &* s.n, gradInput: s.t + 371520000 &* s.n,
+            gradReduceWeights: s.g + 608800, gradReduceBias: s.g + 618400, gradExpandWeights: s.g + 618432,
+            gradExpandBias: s.g + 628032, workspace: s.ws, pool: pool)
+        // features.3.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 371520000 &* s.n, input: s.t + 366120000 &* s.n,
+            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 606880, beta: s.p + 607360, savedMean: s.f + 119168,
+            savedInvStd: s.f + 119648, activation: .silu, gradInput: s.t + 371520000 &* s.n, gradGamma: s.g + 606880,
+            gradBeta: s.g + 607360, pool: pool)
+        // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 132128, count: 12000)
+        // features.3.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 371520000 &* s.n, input: s.t + 363420000 &* s.n,
+            batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 75, outWidth: 75, weights: s.f + 120128, gradInput: s.t + 366120000 &* s.n,
+            gradWeights: s.f + 132128, pool: pool)
+        // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 132128, channels: 480, kernel: 5, into: s.g + 594880)
+        // features.3.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 366120000 &* s.n, input: s.t + 360720000 &* s.n,
+            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 592960, beta: s.p + 593440, savedMean: s.f + 118208,
+            savedInvStd: s.f + 118688, activation: .silu, gradInput: s.t + 366120000 &* s.n, gradGamma: s.g + 592960,
+            gradBeta: s.g + 593440, pool: pool)
+        // features.3.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 366120000 &* s.n, input: s.t + 682724016 &* s.n,
+            weights: s.p + 554560, pixels: 5625 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 247320000 &* s.n, gradWeights: s.g + 554560, pool: pool)
+        // features.3.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247320000 &* s.n, s.t + 247770000 &* s.n, count: 450000 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 backward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_3_2_backward(_ s: TrainingStepContext) {
+        // features.3.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909888 &* s.n : nil, batch: s.n, perImage: 450000,
+            gradBranch: s.t + 247770000 &* s.n, pool: pool)
+        // features.3.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247770000 &* s.n, input: s.t + 682274016 &* s.n,
+            pixels: 5625 &* s.n, channels: 80, gamma: s.p + 554240, beta: s.p + 554320, savedMean: s.f + 118048,
+            savedInvStd: s.f + 118128, activation: .identity, gradInput: s.t + 247770000 &* s.n,
+            gradGamma: s.g + 554240, gradBeta: s.g + 554320, pool: pool)
+        // features.3.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247770000 &* s.n, input: s.t + 358020000 &* s.n,
+            weights: s.p + 515840, pixels: 5625 &* s.n, inChannels: 480, outChannels: 80,
+            gradInput: s.t + 360720000 &* s.n, gradWeights: s.g + 515840, pool: pool)
+        // features.3.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 360720000 &* s.n, input: s.t + 355320000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 496128,
+            activation: .silu, expandWeights: s.p + 505760, savedPooled: s.t + 702897792 &* s.n,
+            savedHidden: s.t + 702909344 &* s.n, savedScale: s.t + 702898272 &* s.n, gradInput: s.t + 358020000 &* s.n,
+            gradReduceWeights: s.g + 496128, gradReduceBias: s.g + 505728, gradExpandWeights: s.g + 505760,
+            gradExpandBias: s.g + 515360, workspace: s.ws, pool: pool)
+        // features.3.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 358020000 &* s.n, input: s.t + 352620000 &* s.n,
+            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 494208, beta: s.p + 494688, savedMean: s.f + 93088,
+            savedInvStd: s.f + 93568, activation: .silu, gradInput: s.t + 358020000 &* s.n, gradGamma: s.g + 494208,
+            gradBeta: s.g + 494688, pool: pool)
+        // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 106048, count: 12000)
+        // features.3.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 358020000 &* s.n, input: s.t + 349920000 &* s.n,
+            batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 75, outWidth: 75, weights: s.f + 94048, gradInput: s.t + 352620000 &* s.n,
+            gradWeights: s.f + 106048, pool: pool)
+        // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 106048, channels: 480, kernel: 5, into: s.g + 482208)
+        // features.3.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 352620000 &* s.n, input: s.t + 347220000 &* s.n,
+            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 480288, beta: s.p + 480768, savedMean: s.f + 92128,
+            savedInvStd: s.f + 92608, activation: .silu, gradInput: s.t + 352620000 &* s.n, gradGamma: s.g + 480288,
+            gradBeta: s.g + 480768, pool: pool)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 352620000 &* s.n, input: s.t + 681824016 &* s.n,
+            weights: s.p + 441888, pixels: 5625 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 247770000 &* s.n, gradWeights: s.g + 441888, pool: pool)
+        // features.3.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 247770000 &* s.n, s.t + 247320000 &* s.n, count: 450000 &* s.n, pool: pool)
+    }
+
+    /// features.3.1 backward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
+    private func features_3_1_backward(_ s: TrainingStepContext) {
+        // features.3.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 247770000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909872 &* s.n : nil, batch: s.n, perImage: 450000,
+            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 681374016 &* s.n,
+            pixels: 5625 &* s.n, channels: 80, gamma: s.p + 441568, beta: s.p + 441648, savedMean: s.f + 91968,
+            savedInvStd: s.f + 92048, activation: .identity, gradInput: s.t + 247320000 &* s.n,
+            gradGamma: s.g + 441568, gradBeta: s.g + 441648, pool: pool)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 344520000 &* s.n,
+            weights: s.p + 403168, pixels: 5625 &* s.n, inChannels: 480, outChannels: 80,
+            gradInput: s.t + 347220000 &* s.n, gradWeights: s.g + 403168, pool: pool)
+        // features.3.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 347220000 &* s.n, input: s.t + 341820000 &* s.n,
+            batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 383456,
+            activation: .silu, expandWeights: s.p + 393088, savedPooled: s.t + 702896832 &* s.n,
+            savedHidden: s.t + 248399968 &* s.n, savedScale: s.t + 702897312 &* s.n, gradInput: s.t + 344520000 &* s.n,
+            gradReduceWeights: s.g + 383456, gradReduceBias: s.g + 393056, gradExpandWeights: s.g + 393088,
+            gradExpandBias: s.g + 402688, workspace: s.ws, pool: pool)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 344520000 &* s.n, input: s.t + 339120000 &* s.n,
+            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 381536, beta: s.p + 382016, savedMean: s.f + 67008,
+            savedInvStd: s.f + 67488, activation: .silu, gradInput: s.t + 344520000 &* s.n, gradGamma: s.g + 381536,
+            gradBeta: s.g + 382016, pool: pool)
+        // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 79968, count: 12000)
+        // features.3.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 344520000 &* s.n, input: s.t + 244620000 &* s.n,
+            batch: s.n, height: 75, width: 75, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 75, outWidth: 75, weights: s.f + 67968, gradInput: s.t + 339120000 &* s.n,
+            gradWeights: s.f + 79968, pool: pool)
+        // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 79968, channels: 480, kernel: 5, into: s.g + 369536)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 339120000 &* s.n, input: s.t + 241920000 &* s.n,
+            pixels: 5625 &* s.n, channels: 480, gamma: s.p + 367616, beta: s.p + 368096, savedMean: s.f + 66048,
+            savedInvStd: s.f + 66528, activation: .silu, gradInput: s.t + 339120000 &* s.n, gradGamma: s.g + 367616,
+            gradBeta: s.g + 368096, pool: pool)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 339120000 &* s.n, input: s.t + 680924016 &* s.n,
+            weights: s.p + 329216, pixels: 5625 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 243540000 &* s.n, gradWeights: s.g + 329216, pool: pool)
+        // features.3.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 243540000 &* s.n, s.t + 247770000 &* s.n, count: 450000 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 150x150x48 -> 75x75x80, SE 288 -> 12 -> 288
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 243540000 &* s.n, input: s.t + 680474016 &* s.n,
+            pixels: 5625 &* s.n, channels: 80, gamma: s.p + 328896, beta: s.p + 328976, savedMean: s.f + 65888,
+            savedInvStd: s.f + 65968, activation: .identity, gradInput: s.t + 243540000 &* s.n,
+            gradGamma: s.g + 328896, gradBeta: s.g + 328976, pool: pool)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 243540000 &* s.n, input: s.t + 516515328 &* s.n,
+            weights: s.p + 305856, pixels: 5625 &* s.n, inChannels: 288, outChannels: 80,
+            gradInput: s.t + 241920000 &* s.n, gradWeights: s.g + 305856, pool: pool)
+        // features.3.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 241920000 &* s.n, input: s.t + 514895328 &* s.n,
+            batch: s.n, pixels: 5625, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 298640,
+            activation: .silu, expandWeights: s.p + 302112, savedPooled: s.t + 702907008 &* s.n,
+            savedHidden: s.t + 702909856 &* s.n, savedScale: s.t + 702907296 &* s.n, gradInput: s.t + 339120000 &* s.n,
+            gradReduceWeights: s.g + 298640, gradReduceBias: s.g + 302096, gradExpandWeights: s.g + 302112,
+            gradExpandBias: s.g + 305568, workspace: s.ws, pool: pool)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 339120000 &* s.n, input: s.t + 513275328 &* s.n,
+            pixels: 5625 &* s.n, channels: 288, gamma: s.p + 297488, beta: s.p + 297776, savedMean: s.f + 50912,
+            savedInvStd: s.f + 51200, activation: .silu, gradInput: s.t + 339120000 &* s.n, gradGamma: s.g + 297488,
+            gradBeta: s.g + 297776, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 58688, count: 7200)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 339120000 &* s.n, input: s.t + 235440000 &* s.n,
+            batch: s.n, height: 150, width: 150, channels: 288, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 75, outWidth: 75, weights: s.f + 51488, gradInput: s.t + 241920000 &* s.n,
+            gradWeights: s.f + 58688, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 58688, channels: 288, kernel: 5, into: s.g + 290288)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 241920000 &* s.n, input: s.t + 228960000 &* s.n,
+            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 289136, beta: s.p + 289424, savedMean: s.f + 50336,
+            savedInvStd: s.f + 50624, activation: .silu, gradInput: s.t + 241920000 &* s.n, gradGamma: s.g + 289136,
+            gradBeta: s.g + 289424, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 241920000 &* s.n, input: s.t + 622280928 &* s.n,
+            weights: s.p + 275312, pixels: 22500 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 235440000 &* s.n, gradWeights: s.g + 275312, pool: pool)
+    }
+
+    /// features.2.6 backward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_2_6_backward(_ s: TrainingStepContext) {
+        // features.2.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 235440000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909840 &* s.n : nil, batch: s.n, perImage: 1080000,
+            gradBranch: s.t + 236520000 &* s.n, pool: pool)
+        // features.2.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 236520000 &* s.n, input: s.t + 621200928 &* s.n,
+            pixels: 22500 &* s.n, channels: 48, gamma: s.p + 275120, beta: s.p + 275168, savedMean: s.f + 50240,
+            savedInvStd: s.f + 50288, activation: .identity, gradInput: s.t + 236520000 &* s.n,
+            gradGamma: s.g + 275120, gradBeta: s.g + 275168, pool: pool)
+        // features.2.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 236520000 &* s.n, input: s.t + 222480000 &* s.n,
+            weights: s.p + 261296, pixels: 22500 &* s.n, inChannels: 288, outChannels: 48,
+            gradInput: s.t + 228960000 &* s.n, gradWeights: s.g + 261296, pool: pool)
+        // features.2.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 228960000 &* s.n, input: s.t + 216000000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 254080,
+            activation: .silu, expandWeights: s.p + 257552, savedPooled: s.t + 702906432 &* s.n,
+            savedHidden: s.t + 702909824 &* s.n, savedScale: s.t + 702906720 &* s.n, gradInput: s.t + 222480000 &* s.n,
+            gradReduceWeights: s.g + 254080, gradReduceBias: s.g + 257536, gradExpandWeights: s.g + 257552,
+            gradExpandBias: s.g + 261008, workspace: s.ws, pool: pool)
+        // features.2.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 222480000 &* s.n, input: s.t + 209520000 &* s.n,
+            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 252928, beta: s.p + 253216, savedMean: s.f + 44480,
+            savedInvStd: s.f + 44768, activation: .silu, gradInput: s.t + 222480000 &* s.n, gradGamma: s.g + 252928,
+            gradBeta: s.g + 253216, pool: pool)
+        // features.2.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 47648, count: 2592)
+        // features.2.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 222480000 &* s.n, input: s.t + 203040000 &* s.n,
+            batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 150, outWidth: 150, weights: s.f + 45056, gradInput: s.t + 209520000 &* s.n,
+            gradWeights: s.f + 47648, pool: pool)
+        // features.2.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 47648, channels: 288, kernel: 3, into: s.g + 250336)
+        // features.2.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 209520000 &* s.n, input: s.t + 196560000 &* s.n,
+            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 249184, beta: s.p + 249472, savedMean: s.f + 43904,
+            savedInvStd: s.f + 44192, activation: .silu, gradInput: s.t + 209520000 &* s.n, gradGamma: s.g + 249184,
+            gradBeta: s.g + 249472, pool: pool)
+        // features.2.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 209520000 &* s.n, input: s.t + 620120928 &* s.n,
+            weights: s.p + 235360, pixels: 22500 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 203040000 &* s.n, gradWeights: s.g + 235360, pool: pool)
+        // features.2.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 203040000 &* s.n, s.t + 235440000 &* s.n, count: 1080000 &* s.n, pool: pool)
+    }
+
+    /// features.2.5 backward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_2_5_backward(_ s: TrainingStepContext) {
+        // features.2.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 203040000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909808 &* s.n : nil, batch: s.n, perImage: 1080000,
+            gradBranch: s.t + 204120000 &* s.n, pool: pool)
+        // features.2.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 204120000 &* s.n, input: s.t + 619040928 &* s.n,
+            pixels: 22500 &* s.n, channels: 48, gamma: s.p + 235168, beta: s.p + 235216, savedMean: s.f + 43808,
+            savedInvStd: s.f + 43856, activation: .identity, gradInput: s.t + 204120000 &* s.n,
+            gradGamma: s.g + 235168, gradBeta: s.g + 235216, pool: pool)
+        // features.2.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 204120000 &* s.n, input: s.t + 190080000 &* s.n,
+            weights: s.p + 221344, pixels: 22500 &* s.n, inChannels: 288, outChannels: 48,
+            gradInput: s.t + 196560000 &* s.n, gradWeights: s.g + 221344, pool: pool)
+        // features.2.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 196560000 &* s.n, input: s.t + 183600000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 214128,
+            activation: .silu, expandWeights: s.p + 217600, savedPooled: s.t + 702905856 &* s.n,
+            savedHidden: s.t + 702909792 &* s.n, savedScale: s.t + 702906144 &* s.n, gradInput: s.t + 190080000 &* s.n,
+            gradReduceWeights: s.g + 214128, gradReduceBias: s.g + 217584, gradExpandWeights: s.g + 217600,
+            gradExpandBias: s.g + 221056, workspace: s.ws, pool: pool)
+        // features.2.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 190080000 &* s.n, input: s.t + 177120000 &* s.n,
+            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 212976, beta: s.p + 213264, savedMean: s.f + 38048,
+            savedInvStd: s.f + 38336, activation: .silu, gradInput: s.t + 190080000 &* s.n, gradGamma: s.g + 212976,
+            gradBeta: s.g + 213264, pool: pool)
+        // features.2.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 41216, count: 2592)
+        // features.2.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 190080000 &* s.n, input: s.t + 170640000 &* s.n,
+            batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 150, outWidth: 150, weights: s.f + 38624, gradInput: s.t + 177120000 &* s.n,
+            gradWeights: s.f + 41216, pool: pool)
+        // features.2.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 41216, channels: 288, kernel: 3, into: s.g + 210384)
+        // features.2.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 177120000 &* s.n, input: s.t + 164160000 &* s.n,
+            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 209232, beta: s.p + 209520, savedMean: s.f + 37472,
+            savedInvStd: s.f + 37760, activation: .silu, gradInput: s.t + 177120000 &* s.n, gradGamma: s.g + 209232,
+            gradBeta: s.g + 209520, pool: pool)
+        // features.2.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 177120000 &* s.n, input: s.t + 617960928 &* s.n,
+            weights: s.p + 195408, pixels: 22500 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 170640000 &* s.n, gradWeights: s.g + 195408, pool: pool)
+        // features.2.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 170640000 &* s.n, s.t + 203040000 &* s.n, count: 1080000 &* s.n, pool: pool)
+    }
+
+    /// features.2.4 backward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_2_4_backward(_ s: TrainingStepContext) {
+        // features.2.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 170640000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909776 &* s.n : nil, batch: s.n, perImage: 1080000,
+            gradBranch: s.t + 171720000 &* s.n, pool: pool)
+        // features.2.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 171720000 &* s.n, input: s.t + 616880928 &* s.n,
+            pixels: 22500 &* s.n, channels: 48, gamma: s.p + 195216, beta: s.p + 195264, savedMean: s.f + 37376,
+            savedInvStd: s.f + 37424, activation: .identity, gradInput: s.t + 171720000 &* s.n,
+            gradGamma: s.g + 195216, gradBeta: s.g + 195264, pool: pool)
+        // features.2.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 171720000 &* s.n, input: s.t + 157680000 &* s.n,
+            weights: s.p + 181392, pixels: 22500 &* s.n, inChannels: 288, outChannels: 48,
+            gradInput: s.t + 164160000 &* s.n, gradWeights: s.g + 181392, pool: pool)
+        // features.2.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 164160000 &* s.n, input: s.t + 151200000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 174176,
+            activation: .silu, expandWeights: s.p + 177648, savedPooled: s.t + 702905280 &* s.n,
+            savedHidden: s.t + 702909760 &* s.n, savedScale: s.t + 702905568 &* s.n, gradInput: s.t + 157680000 &* s.n,
+            gradReduceWeights: s.g + 174176, gradReduceBias: s.g + 177632, gradExpandWeights: s.g + 177648,
+            gradExpandBias: s.g + 181104, workspace: s.ws, pool: pool)
+        // features.2.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 157680000 &* s.n, input: s.t + 144720000 &* s.n,
+            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 173024, beta: s.p + 173312, savedMean: s.f + 31616,
+            savedInvStd: s.f + 31904, activation: .silu, gradInput: s.t + 157680000 &* s.n, gradGamma: s.g + 173024,
+            gradBeta: s.g + 173312, pool: pool)
+        // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 34784, count: 2592)
+        // features.2.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 157680000 &* s.n, input: s.t + 138240000 &* s.n,
+            batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 150, outWidth: 150, weights: s.f + 32192, gradInput: s.t + 144720000 &* s.n,
+            gradWeights: s.f + 34784, pool: pool)
+        // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 34784, channels: 288, kernel: 3, into: s.g + 170432)
+        // features.2.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 144720000 &* s.n, input: s.t + 131760000 &* s.n,
+            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 169280, beta: s.p + 169568, savedMean: s.f + 31040,
+            savedInvStd: s.f + 31328, activation: .silu, gradInput: s.t + 144720000 &* s.n, gradGamma: s.g + 169280,
+            gradBeta: s.g + 169568, pool: pool)
+        // features.2.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 144720000 &* s.n, input: s.t + 615800928 &* s.n,
+            weights: s.p + 155456, pixels: 22500 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 138240000 &* s.n, gradWeights: s.g + 155456, pool: pool)
+        // features.2.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 138240000 &* s.n, s.t + 170640000 &* s.n, count: 1080000 &* s.n, pool: pool)
+    }
+
+    /// features.2.3 backward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_2_3_backward(_ s: TrainingStepContext) {
+        // features.2.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 138240000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909744 &* s.n : nil, batch: s.n, perImage: 1080000,
+            gradBranch: s.t + 139320000 &* s.n, pool: pool)
+        // features.2.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 139320000 &* s.n, input: s.t + 614720928 &* s.n,
+            pixels: 22500 &* s.n, channels: 48, gamma: s.p + 155264, beta: s.p + 155312, savedMean: s.f + 30944,
+            savedInvStd: s.f + 30992, activation: .identity, gradInput: s.t + 139320000 &* s.n,
+            gradGamma: s.g + 155264, gradBeta: s.g + 155312, pool: pool)
+        // features.2.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 139320000 &* s.n, input: s.t + 125280000 &* s.n,
+            weights: s.p + 141440, pixels: 22500 &* s.n, inChannels: 288, outChannels: 48,
+            gradInput: s.t + 131760000 &* s.n, gradWeights: s.g + 141440, pool: pool)
+        // features.2.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 131760000 &* s.n, input: s.t + 118800000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 134224,
+            activation: .silu, expandWeights: s.p + 137696, savedPooled: s.t + 702904704 &* s.n,
+            savedHidden: s.t + 702909728 &* s.n, savedScale: s.t + 702904992 &* s.n, gradInput: s.t + 125280000 &* s.n,
+            gradReduceWeights: s.g + 134224, gradReduceBias: s.g + 137680, gradExpandWeights: s.g + 137696,
+            gradExpandBias: s.g + 141152, workspace: s.ws, pool: pool)
+        // features.2.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 125280000 &* s.n, input: s.t + 112320000 &* s.n,
+            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 133072, beta: s.p + 133360, savedMean: s.f + 25184,
+            savedInvStd: s.f + 25472, activation: .silu, gradInput: s.t + 125280000 &* s.n, gradGamma: s.g + 133072,
+            gradBeta: s.g + 133360, pool: pool)
+        // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 28352, count: 2592)
+        // features.2.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 125280000 &* s.n, input: s.t + 105840000 &* s.n,
+            batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 150, outWidth: 150, weights: s.f + 25760, gradInput: s.t + 112320000 &* s.n,
+            gradWeights: s.f + 28352, pool: pool)
+        // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 28352, channels: 288, kernel: 3, into: s.g + 130480)
+        // features.2.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 112320000 &* s.n, input: s.t + 99360000 &* s.n,
+            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 129328, beta: s.p + 129616, savedMean: s.f + 24608,
+            savedInvStd: s.f + 24896, activation: .silu, gradInput: s.t + 112320000 &* s.n, gradGamma: s.g + 129328,
+            gradBeta: s.g + 129616, pool: pool)
+        // features.2.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 112320000 &* s.n, input: s.t + 613640928 &* s.n,
+            weights: s.p + 115504, pixels: 22500 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 105840000 &* s.n, gradWeights: s.g + 115504, pool: pool)
+        // features.2.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 105840000 &* s.n, s.t + 138240000 &* s.n, count: 1080000 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 backward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_2_2_backward(_ s: TrainingStepContext) {
+        // features.2.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 105840000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909712 &* s.n : nil, batch: s.n, perImage: 1080000,
+            gradBranch: s.t + 106920000 &* s.n, pool: pool)
+        // features.2.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 106920000 &* s.n, input: s.t + 612560928 &* s.n,
+            pixels: 22500 &* s.n, channels: 48, gamma: s.p + 115312, beta: s.p + 115360, savedMean: s.f + 24512,
+            savedInvStd: s.f + 24560, activation: .identity, gradInput: s.t + 106920000 &* s.n,
+            gradGamma: s.g + 115312, gradBeta: s.g + 115360, pool: pool)
+        // features.2.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 106920000 &* s.n, input: s.t + 92880000 &* s.n,
+            weights: s.p + 101488, pixels: 22500 &* s.n, inChannels: 288, outChannels: 48,
+            gradInput: s.t + 99360000 &* s.n, gradWeights: s.g + 101488, pool: pool)
+        // features.2.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 99360000 &* s.n, input: s.t + 86400000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 94272,
+            activation: .silu, expandWeights: s.p + 97744, savedPooled: s.t + 702904128 &* s.n,
+            savedHidden: s.t + 702909696 &* s.n, savedScale: s.t + 702904416 &* s.n, gradInput: s.t + 92880000 &* s.n,
+            gradReduceWeights: s.g + 94272, gradReduceBias: s.g + 97728, gradExpandWeights: s.g + 97744,
+            gradExpandBias: s.g + 101200, workspace: s.ws, pool: pool)
+        // features.2.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 92880000 &* s.n, input: s.t + 79920000 &* s.n,
+            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 93120, beta: s.p + 93408, savedMean: s.f + 18752,
+            savedInvStd: s.f + 19040, activation: .silu, gradInput: s.t + 92880000 &* s.n, gradGamma: s.g + 93120,
+            gradBeta: s.g + 93408, pool: pool)
+        // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 21920, count: 2592)
+        // features.2.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 92880000 &* s.n, input: s.t + 73440000 &* s.n,
+            batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 150, outWidth: 150, weights: s.f + 19328, gradInput: s.t + 79920000 &* s.n,
+            gradWeights: s.f + 21920, pool: pool)
+        // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 21920, channels: 288, kernel: 3, into: s.g + 90528)
+        // features.2.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 79920000 &* s.n, input: s.t + 66960000 &* s.n,
+            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 89376, beta: s.p + 89664, savedMean: s.f + 18176,
+            savedInvStd: s.f + 18464, activation: .silu, gradInput: s.t + 79920000 &* s.n, gradGamma: s.g + 89376,
+            gradBeta: s.g + 89664, pool: pool)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 79920000 &* s.n, input: s.t + 611480928 &* s.n,
+            weights: s.p + 75552, pixels: 22500 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 73440000 &* s.n, gradWeights: s.g + 75552, pool: pool)
+        // features.2.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 73440000 &* s.n, s.t + 105840000 &* s.n, count: 1080000 &* s.n, pool: pool)
+    }
+
+    /// features.2.1 backward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
+    private func features_2_1_backward(_ s: TrainingStepContext) {
+        // features.2.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 73440000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909680 &* s.n : nil, batch: s.n, perImage: 1080000,
+            gradBranch: s.t + 74520000 &* s.n, pool: pool)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 74520000 &* s.n, input: s.t + 610400928 &* s.n,
+            pixels: 22500 &* s.n, channels: 48, gamma: s.p + 75360, beta: s.p + 75408, savedMean: s.f + 18080,
+            savedInvStd: s.f + 18128, activation: .identity, gradInput: s.t + 74520000 &* s.n, gradGamma: s.g + 75360,
+            gradBeta: s.g + 75408, pool: pool)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 74520000 &* s.n, input: s.t + 60480000 &* s.n,
+            weights: s.p + 61536, pixels: 22500 &* s.n, inChannels: 288, outChannels: 48,
+            gradInput: s.t + 66960000 &* s.n, gradWeights: s.g + 61536, pool: pool)
+        // features.2.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 66960000 &* s.n, input: s.t + 54000000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 54320,
+            activation: .silu, expandWeights: s.p + 57792, savedPooled: s.t + 702903552 &* s.n,
+            savedHidden: s.t + 702909664 &* s.n, savedScale: s.t + 702903840 &* s.n, gradInput: s.t + 60480000 &* s.n,
+            gradReduceWeights: s.g + 54320, gradReduceBias: s.g + 57776, gradExpandWeights: s.g + 57792,
+            gradExpandBias: s.g + 61248, workspace: s.ws, pool: pool)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 60480000 &* s.n, input: s.t + 47520000 &* s.n,
+            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 53168, beta: s.p + 53456, savedMean: s.f + 12320,
+            savedInvStd: s.f + 12608, activation: .silu, gradInput: s.t + 60480000 &* s.n, gradGamma: s.g + 53168,
+            gradBeta: s.g + 53456, pool: pool)
+        // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 15488, count: 2592)
+        // features.2.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 60480000 &* s.n, input: s.t + 41040000 &* s.n,
+            batch: s.n, height: 150, width: 150, channels: 288, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 150, outWidth: 150, weights: s.f + 12896, gradInput: s.t + 47520000 &* s.n,
+            gradWeights: s.f + 15488, pool: pool)
+        // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 15488, channels: 288, kernel: 3, into: s.g + 50576)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 47520000 &* s.n, input: s.t + 34560000 &* s.n,
+            pixels: 22500 &* s.n, channels: 288, gamma: s.p + 49424, beta: s.p + 49712, savedMean: s.f + 11744,
+            savedInvStd: s.f + 12032, activation: .silu, gradInput: s.t + 47520000 &* s.n, gradGamma: s.g + 49424,
+            gradBeta: s.g + 49712, pool: pool)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 47520000 &* s.n, input: s.t + 609320928 &* s.n,
+            weights: s.p + 35600, pixels: 22500 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 38880000 &* s.n, gradWeights: s.g + 35600, pool: pool)
+        // features.2.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 38880000 &* s.n, s.t + 73440000 &* s.n, count: 1080000 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 300x300x32 -> 150x150x48, SE 192 -> 8 -> 192
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38880000 &* s.n, input: s.t + 608240928 &* s.n,
+            pixels: 22500 &* s.n, channels: 48, gamma: s.p + 35408, beta: s.p + 35456, savedMean: s.f + 11648,
+            savedInvStd: s.f + 11696, activation: .identity, gradInput: s.t + 38880000 &* s.n, gradGamma: s.g + 35408,
+            gradBeta: s.g + 35456, pool: pool)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 38880000 &* s.n, input: s.t + 285840000 &* s.n,
+            weights: s.p + 26192, pixels: 22500 &* s.n, inChannels: 192, outChannels: 48,
+            gradInput: s.t + 34560000 &* s.n, gradWeights: s.g + 26192, pool: pool)
+        // features.2.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 34560000 &* s.n, input: s.t + 281520000 &* s.n,
+            batch: s.n, pixels: 22500, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 22912,
+            activation: .silu, expandWeights: s.p + 24464, savedPooled: s.t + 702907584 &* s.n,
+            savedHidden: s.t + 702909648 &* s.n, savedScale: s.t + 702907776 &* s.n, gradInput: s.t + 51840000 &* s.n,
+            gradReduceWeights: s.g + 22912, gradReduceBias: s.g + 24448, gradExpandWeights: s.g + 24464,
+            gradExpandBias: s.g + 26000, workspace: s.ws, pool: pool)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51840000 &* s.n, input: s.t + 277200000 &* s.n,
+            pixels: 22500 &* s.n, channels: 192, gamma: s.p + 22144, beta: s.p + 22336, savedMean: s.f + 7808,
+            savedInvStd: s.f + 8000, activation: .silu, gradInput: s.t + 51840000 &* s.n, gradGamma: s.g + 22144,
+            gradBeta: s.g + 22336, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 9920, count: 1728)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 51840000 &* s.n, input: s.t + 17280000 &* s.n,
+            batch: s.n, height: 300, width: 300, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 150, outWidth: 150, weights: s.f + 8192, gradInput: s.t + 34560000 &* s.n,
+            gradWeights: s.f + 9920, pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 9920, channels: 192, kernel: 3, into: s.g + 20416)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34560000 &* s.n, input: s.t,
+            pixels: 90000 &* s.n, channels: 192, gamma: s.p + 19648, beta: s.p + 19840, savedMean: s.f + 7424,
+            savedInvStd: s.f + 7616, activation: .silu, gradInput: s.t + 34560000 &* s.n, gradGamma: s.g + 19648,
+            gradBeta: s.g + 19840, pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34560000 &* s.n, input: s.t + 336240000 &* s.n,
+            weights: s.p + 13504, pixels: 90000 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.t,
+            gradWeights: s.g + 13504, pool: pool)
+    }
+
+    /// features.1.3 backward: MBConv1 k3 s1: 300x300x32 -> 300x300x32, SE 32 -> 8 -> 32, identity shortcut
+    private func features_1_3_backward(_ s: TrainingStepContext) {
+        // features.1.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t,
+            keep: s.options.stochasticDepth ? s.t + 702909632 &* s.n : nil, batch: s.n, perImage: 2880000,
+            gradBranch: s.t + 2880000 &* s.n, pool: pool)
+        // features.1.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2880000 &* s.n, input: s.t + 333360000 &* s.n,
+            pixels: 90000 &* s.n, channels: 32, gamma: s.p + 13376, beta: s.p + 13408, savedMean: s.f + 7360,
+            savedInvStd: s.f + 7392, activation: .identity, gradInput: s.t + 2880000 &* s.n, gradGamma: s.g + 13376,
+            gradBeta: s.g + 13408, pool: pool)
+        // features.1.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2880000 &* s.n, input: s.t + 330480000 &* s.n,
+            weights: s.p + 12352, pixels: 90000 &* s.n, inChannels: 32, outChannels: 32,
+            gradInput: s.t + 5760000 &* s.n, gradWeights: s.g + 12352, pool: pool)
+        // features.1.3.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5760000 &* s.n, input: s.t + 327600000 &* s.n,
+            batch: s.n, pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 11792, activation: .silu,
+            expandWeights: s.p + 12064, savedPooled: s.t + 702909280 &* s.n, savedHidden: s.t + 702909616 &* s.n,
+            savedScale: s.t + 702909312 &* s.n, gradInput: s.t + 2880000 &* s.n, gradReduceWeights: s.g + 11792,
+            gradReduceBias: s.g + 12048, gradExpandWeights: s.g + 12064, gradExpandBias: s.g + 12320, workspace: s.ws,
+            pool: pool)
+        // features.1.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2880000 &* s.n, input: s.t + 324720000 &* s.n,
+            pixels: 90000 &* s.n, channels: 32, gamma: s.p + 11664, beta: s.p + 11696, savedMean: s.f + 6720,
+            savedInvStd: s.f + 6752, activation: .silu, gradInput: s.t + 2880000 &* s.n, gradGamma: s.g + 11664,
+            gradBeta: s.g + 11696, pool: pool)
+        // features.1.3.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 7072, count: 288)
+        // features.1.3.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2880000 &* s.n, input: s.t + 321840000 &* s.n,
+            batch: s.n, height: 300, width: 300, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 300, outWidth: 300, weights: s.f + 6784, gradInput: s.t + 5760000 &* s.n,
+            gradWeights: s.f + 7072, pool: pool)
+        // features.1.3.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 7072, channels: 32, kernel: 3, into: s.g + 11376)
+        // features.1.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5760000 &* s.n, s.t, count: 2880000 &* s.n, pool: pool)
+    }
+
+    /// features.1.2 backward: MBConv1 k3 s1: 300x300x32 -> 300x300x32, SE 32 -> 8 -> 32, identity shortcut
+    private func features_1_2_backward(_ s: TrainingStepContext) {
+        // features.1.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5760000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909600 &* s.n : nil, batch: s.n, perImage: 2880000,
+            gradBranch: s.t, pool: pool)
+        // features.1.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 318960000 &* s.n,
+            pixels: 90000 &* s.n, channels: 32, gamma: s.p + 11248, beta: s.p + 11280, savedMean: s.f + 6656,
+            savedInvStd: s.f + 6688, activation: .identity, gradInput: s.t, gradGamma: s.g + 11248,
+            gradBeta: s.g + 11280, pool: pool)
+        // features.1.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t, input: s.t + 316080000 &* s.n, weights: s.p + 10224,
+            pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.t + 2880000 &* s.n,
+            gradWeights: s.g + 10224, pool: pool)
+        // features.1.2.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2880000 &* s.n, input: s.t + 313200000 &* s.n,
+            batch: s.n, pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 9664, activation: .silu,
+            expandWeights: s.p + 9936, savedPooled: s.t + 702909216 &* s.n, savedHidden: s.t + 702909584 &* s.n,
+            savedScale: s.t + 702909248 &* s.n, gradInput: s.t, gradReduceWeights: s.g + 9664,
+            gradReduceBias: s.g + 9920, gradExpandWeights: s.g + 9936, gradExpandBias: s.g + 10192, workspace: s.ws,
+            pool: pool)
+        // features.1.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 310320000 &* s.n,
+            pixels: 90000 &* s.n, channels: 32, gamma: s.p + 9536, beta: s.p + 9568, savedMean: s.f + 6016,
+            savedInvStd: s.f + 6048, activation: .silu, gradInput: s.t, gradGamma: s.g + 9536, gradBeta: s.g + 9568,
+            pool: pool)
+        // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 6368, count: 288)
+        // features.1.2.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 307440000 &* s.n, batch: s.n, height: 300,
+            width: 300, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
+            weights: s.f + 6080, gradInput: s.t + 2880000 &* s.n, gradWeights: s.f + 6368, pool: pool)
+        // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 6368, channels: 32, kernel: 3, into: s.g + 9248)
+        // features.1.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 2880000 &* s.n, s.t + 5760000 &* s.n, count: 2880000 &* s.n, pool: pool)
+    }
+
+    /// features.1.1 backward: MBConv1 k3 s1: 300x300x32 -> 300x300x32, SE 32 -> 8 -> 32, identity shortcut
+    private func features_1_1_backward(_ s: TrainingStepContext) {
+        // features.1.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 2880000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 702909568 &* s.n : nil, batch: s.n, perImage: 2880000,
+            gradBranch: s.t, pool: pool)
+        // features.1.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 304560000 &* s.n,
+            pixels: 90000 &* s.n, channels: 32, gamma: s.p + 9120, beta: s.p + 9152, savedMean: s.f + 5952,
+            savedInvStd: s.f + 5984, activation: .identity, gradInput: s.t, gradGamma: s.g + 9120,
+            gradBeta: s.g + 9152, pool: pool)
+        // features.1.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t, input: s.t + 301680000 &* s.n, weights: s.p + 8096,
+            pixels: 90000 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.t + 5760000 &* s.n,
+            gradWeights: s.g + 8096, pool: pool)
+        // features.1.1.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 5760000 &* s.n, input: s.t + 298800000 &* s.n,
+            batch: s.n, pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 7536, activation: .silu,
+            expandWeights: s.p + 7808, savedPooled: s.t + 702909152 &* s.n, savedHidden: s.t + 702909552 &* s.n,
+            savedScale: s.t + 702909184 &* s.n, gradInput: s.t, gradReduceWeights: s.g + 7536,
+            gradReduceBias: s.g + 7792, gradExpandWeights: s.g + 7808, gradExpandBias: s.g + 8064, workspace: s.ws,
+            pool: pool)
+        // features.1.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 295920000 &* s.n,
+            pixels: 90000 &* s.n, channels: 32, gamma: s.p + 7408, beta: s.p + 7440, savedMean: s.f + 5312,
+            savedInvStd: s.f + 5344, activation: .silu, gradInput: s.t, gradGamma: s.g + 7408, gradBeta: s.g + 7440,
+            pool: pool)
+        // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 5664, count: 288)
+        // features.1.1.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 293040000 &* s.n, batch: s.n, height: 300,
+            width: 300, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300,
+            weights: s.f + 5376, gradInput: s.t + 5760000 &* s.n, gradWeights: s.f + 5664, pool: pool)
+        // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 5664, channels: 32, kernel: 3, into: s.g + 7120)
+        // features.1.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5760000 &* s.n, s.t + 2880000 &* s.n, count: 2880000 &* s.n, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 300x300x64 -> 300x300x32, SE 64 -> 16 -> 64
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5760000 &* s.n, input: s.t + 290160000 &* s.n,
+            pixels: 90000 &* s.n, channels: 32, gamma: s.p + 6992, beta: s.p + 7024, savedMean: s.f + 5248,
+            savedInvStd: s.f + 5280, activation: .identity, gradInput: s.t + 5760000 &* s.n, gradGamma: s.g + 6992,
+            gradBeta: s.g + 7024, pool: pool)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5760000 &* s.n, input: s.t + 271440000 &* s.n,
+            weights: s.p + 4944, pixels: 90000 &* s.n, inChannels: 64, outChannels: 32, gradInput: s.t,
+            gradWeights: s.g + 4944, pool: pool)
+        // features.1.0.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 265680000 &* s.n, batch: s.n,
+            pixels: 90000, channels: 64, squeezeChannels: 16, reduceWeights: s.p + 2816, activation: .silu,
+            expandWeights: s.p + 3856, savedPooled: s.t + 702907968 &* s.n, savedHidden: s.t + 702909536 &* s.n,
+            savedScale: s.t + 702908032 &* s.n, gradInput: s.t + 5760000 &* s.n, gradReduceWeights: s.g + 2816,
+            gradReduceBias: s.g + 3840, gradExpandWeights: s.g + 3856, gradExpandBias: s.g + 4880, workspace: s.ws,
+            pool: pool)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5760000 &* s.n, input: s.t + 259920000 &* s.n,
+            pixels: 90000 &* s.n, channels: 64, gamma: s.p + 2560, beta: s.p + 2624, savedMean: s.f + 3968,
+            savedInvStd: s.f + 4032, activation: .silu, gradInput: s.t + 5760000 &* s.n, gradGamma: s.g + 2560,
+            gradBeta: s.g + 2624, pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 4672, count: 576)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5760000 &* s.n, input: s.t + 254160000 &* s.n,
+            batch: s.n, height: 300, width: 300, channels: 64, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 300, outWidth: 300, weights: s.f + 4096, gradInput: s.t, gradWeights: s.f + 4672, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4672, channels: 64, kernel: 3, into: s.g + 1984)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 64 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 248400000 &* s.n,
+            pixels: 90000 &* s.n, channels: 64, gamma: s.p + 1728, beta: s.p + 1792, savedMean: s.f + 3840,
+            savedInvStd: s.f + 3904, activation: .silu, gradInput: s.t, gradGamma: s.g + 1728, gradBeta: s.g + 1792,
+            pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 600,
+            width: 600, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300, outChannels: 64,
+            gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 1728, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 1728, count: 64, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 1792, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 1984, count: 576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 2560, count: 64, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 2624, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.fc1.weight", offset: 2816, count: 1024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc1.bias", offset: 3840, count: 16, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.1.fc2.weight", offset: 3856, count: 1024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc2.bias", offset: 4880, count: 64, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.2.0.weight", offset: 4944, count: 2048, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.weight", offset: 6992, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.bias", offset: 7024, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.0.weight", offset: 7120, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.weight", offset: 7408, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.bias", offset: 7440, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.1.fc1.weight", offset: 7536, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc1.bias", offset: 7792, count: 8, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.1.fc2.weight", offset: 7808, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc2.bias", offset: 8064, count: 32, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.2.0.weight", offset: 8096, count: 1024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.weight", offset: 9120, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.bias", offset: 9152, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.0.0.weight", offset: 9248, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.0.1.weight", offset: 9536, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.2.block.0.1.bias", offset: 9568, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.1.fc1.weight", offset: 9664, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.1.fc1.bias", offset: 9920, count: 8, kind: .bias),
+        ParameterSlot(name: "features.1.2.block.1.fc2.weight", offset: 9936, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.1.fc2.bias", offset: 10192, count: 32, kind: .bias),
+        ParameterSlot(name: "features.1.2.block.2.0.weight", offset: 10224, count: 1024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.2.1.weight", offset: 11248, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.2.block.2.1.bias", offset: 11280, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.0.0.weight", offset: 11376, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.3.block.0.1.weight", offset: 11664, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.3.block.0.1.bias", offset: 11696, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.1.fc1.weight", offset: 11792, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.3.block.1.fc1.bias", offset: 12048, count: 8, kind: .bias),
+        ParameterSlot(name: "features.1.3.block.1.fc2.weight", offset: 12064, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.3.block.1.fc2.bias", offset: 12320, count: 32, kind: .bias),
+        ParameterSlot(name: "features.1.3.block.2.0.weight", offset: 12352, count: 1024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.3.block.2.1.weight", offset: 13376, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.3.block.2.1.bias", offset: 13408, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 13504, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 19648, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 19840, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 20416, count: 1728, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 22144, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 22336, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.fc1.weight", offset: 22912, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc1.bias", offset: 24448, count: 8, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.2.fc2.weight", offset: 24464, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc2.bias", offset: 26000, count: 192, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.3.0.weight", offset: 26192, count: 9216, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.weight", offset: 35408, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.bias", offset: 35456, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.0.weight", offset: 35600, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.weight", offset: 49424, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.bias", offset: 49712, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.0.weight", offset: 50576, count: 2592, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.weight", offset: 53168, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.bias", offset: 53456, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.fc1.weight", offset: 54320, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc1.bias", offset: 57776, count: 12, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.2.fc2.weight", offset: 57792, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc2.bias", offset: 61248, count: 288, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.3.0.weight", offset: 61536, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.weight", offset: 75360, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.bias", offset: 75408, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.0.weight", offset: 75552, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.weight", offset: 89376, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.bias", offset: 89664, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.0.weight", offset: 90528, count: 2592, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.weight", offset: 93120, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.bias", offset: 93408, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.fc1.weight", offset: 94272, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc1.bias", offset: 97728, count: 12, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.2.fc2.weight", offset: 97744, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc2.bias", offset: 101200, count: 288, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.3.0.weight", offset: 101488, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.weight", offset: 115312, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.bias", offset: 115360, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.0.weight", offset: 115504, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.0.1.weight", offset: 129328, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.0.1.bias", offset: 129616, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.0.weight", offset: 130480, count: 2592, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.1.1.weight", offset: 133072, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.1.1.bias", offset: 133360, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.2.fc1.weight", offset: 134224, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.2.fc1.bias", offset: 137680, count: 12, kind: .bias),
+        ParameterSlot(name: "features.2.3.block.2.fc2.weight", offset: 137696, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.2.fc2.bias", offset: 141152, count: 288, kind: .bias),
+        ParameterSlot(name: "features.2.3.block.3.0.weight", offset: 141440, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.3.1.weight", offset: 155264, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.3.1.bias", offset: 155312, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.0.0.weight", offset: 155456, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.0.1.weight", offset: 169280, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.4.block.0.1.bias", offset: 169568, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.1.0.weight", offset: 170432, count: 2592, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.1.1.weight", offset: 173024, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.4.block.1.1.bias", offset: 173312, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.2.fc1.weight", offset: 174176, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.2.fc1.bias", offset: 177632, count: 12, kind: .bias),
+        ParameterSlot(name: "features.2.4.block.2.fc2.weight", offset: 177648, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.2.fc2.bias", offset: 181104, count: 288, kind: .bias),
+        ParameterSlot(name: "features.2.4.block.3.0.weight", offset: 181392, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.3.1.weight", offset: 195216, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.4.block.3.1.bias", offset: 195264, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.0.0.weight", offset: 195408, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.0.1.weight", offset: 209232, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.5.block.0.1.bias", offset: 209520, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.1.0.weight", offset: 210384, count: 2592, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.1.1.weight", offset: 212976, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.5.block.1.1.bias", offset: 213264, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.2.fc1.weight", offset: 214128, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.2.fc1.bias", offset: 217584, count: 12, kind: .bias),
+        ParameterSlot(name: "features.2.5.block.2.fc2.weight", offset: 217600, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.2.fc2.bias", offset: 221056, count: 288, kind: .bias),
+        ParameterSlot(name: "features.2.5.block.3.0.weight", offset: 221344, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.3.1.weight", offset: 235168, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.5.block.3.1.bias", offset: 235216, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.0.0.weight", offset: 235360, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.6.block.0.1.weight", offset: 249184, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.6.block.0.1.bias", offset: 249472, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.1.0.weight", offset: 250336, count: 2592, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.6.block.1.1.weight", offset: 252928, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.6.block.1.1.bias", offset: 253216, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.2.fc1.weight", offset: 254080, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.6.block.2.fc1.bias", offset: 257536, count: 12, kind: .bias),
+        ParameterSlot(name: "features.2.6.block.2.fc2.weight", offset: 257552, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.6.block.2.fc2.bias", offset: 261008, count: 288, kind: .bias),
+        ParameterSlot(name: "features.2.6.block.3.0.weight", offset: 261296, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.6.block.3.1.weight", offset: 275120, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.6.block.3.1.bias", offset: 275168, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 275312, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 289136, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 289424, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 290288, count: 7200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 297488, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 297776, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.fc1.weight", offset: 298640, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc1.bias", offset: 302096, count: 12, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.2.fc2.weight", offset: 302112, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc2.bias", offset: 305568, count: 288, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.3.0.weight", offset: 305856, count: 23040, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.weight", offset: 328896, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.bias", offset: 328976, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.0.weight", offset: 329216, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.weight", offset: 367616, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.bias", offset: 368096, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.0.weight", offset: 369536, count: 12000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.weight", offset: 381536, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.bias", offset: 382016, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.fc1.weight", offset: 383456, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc1.bias", offset: 393056, count: 20, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.2.fc2.weight", offset: 393088, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc2.bias", offset: 402688, count: 480, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.3.0.weight", offset: 403168, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.weight", offset: 441568, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.bias", offset: 441648, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.0.weight", offset: 441888, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.weight", offset: 480288, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.bias", offset: 480768, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.0.weight", offset: 482208, count: 12000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.weight", offset: 494208, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.bias", offset: 494688, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.fc1.weight", offset: 496128, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc1.bias", offset: 505728, count: 20, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.2.fc2.weight", offset: 505760, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc2.bias", offset: 515360, count: 480, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.3.0.weight", offset: 515840, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.weight", offset: 554240, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.bias", offset: 554320, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.0.weight", offset: 554560, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.0.1.weight", offset: 592960, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.0.1.bias", offset: 593440, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.0.weight", offset: 594880, count: 12000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.1.1.weight", offset: 606880, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.1.1.bias", offset: 607360, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.2.fc1.weight", offset: 608800, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.2.fc1.bias", offset: 618400, count: 20, kind: .bias),
+        ParameterSlot(name: "features.3.3.block.2.fc2.weight", offset: 618432, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.2.fc2.bias", offset: 628032, count: 480, kind: .bias),
+        ParameterSlot(name: "features.3.3.block.3.0.weight", offset: 628512, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.3.1.weight", offset: 666912, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.3.1.bias", offset: 666992, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.0.0.weight", offset: 667232, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.0.1.weight", offset: 705632, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.4.block.0.1.bias", offset: 706112, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.1.0.weight", offset: 707552, count: 12000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.1.1.weight", offset: 719552, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.4.block.1.1.bias", offset: 720032, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.2.fc1.weight", offset: 721472, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.2.fc1.bias", offset: 731072, count: 20, kind: .bias),
+        ParameterSlot(name: "features.3.4.block.2.fc2.weight", offset: 731104, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.2.fc2.bias", offset: 740704, count: 480, kind: .bias),
+        ParameterSlot(name: "features.3.4.block.3.0.weight", offset: 741184, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.3.1.weight", offset: 779584, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.4.block.3.1.bias", offset: 779664, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.0.0.weight", offset: 779904, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.0.1.weight", offset: 818304, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.5.block.0.1.bias", offset: 818784, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.1.0.weight", offset: 820224, count: 12000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.1.1.weight", offset: 832224, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.5.block.1.1.bias", offset: 832704, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.2.fc1.weight", offset: 834144, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.2.fc1.bias", offset: 843744, count: 20, kind: .bias),
+        ParameterSlot(name: "features.3.5.block.2.fc2.weight", offset: 843776, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.2.fc2.bias", offset: 853376, count: 480, kind: .bias),
+        ParameterSlot(name: "features.3.5.block.3.0.weight", offset: 853856, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.3.1.weight", offset: 892256, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.5.block.3.1.bias", offset: 892336, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.0.0.weight", offset: 892576, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.6.block.0.1.weight", offset: 930976, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.6.block.0.1.bias", offset: 931456, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.1.0.weight", offset: 932896, count: 12000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.6.block.1.1.weight", offset: 944896, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.6.block.1.1.bias", offset: 945376, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.2.fc1.weight", offset: 946816, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.6.block.2.fc1.bias", offset: 956416, count: 20, kind: .bias),
+        ParameterSlot(name: "features.3.6.block.2.fc2.weight", offset: 956448, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.6.block.2.fc2.bias", offset: 966048, count: 480, kind: .bias),
+        ParameterSlot(name: "features.3.6.block.3.0.weight", offset: 966528, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.6.block.3.1.weight", offset: 1004928, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.6.block.3.1.bias", offset: 1005008, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 1005248, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 1043648, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 1044128, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 1045568, count: 4320, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 1049888, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 1050368, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.fc1.weight", offset: 1051808, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc1.bias", offset: 1061408, count: 20, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.2.fc2.weight", offset: 1061440, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc2.bias", offset: 1071040, count: 480, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.3.0.weight", offset: 1071520, count: 76800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.weight", offset: 1148320, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.bias", offset: 1148480, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 1148960, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 1302560, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 1303520, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 1306400, count: 8640, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 1315040, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 1316000, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.fc1.weight", offset: 1318880, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc1.bias", offset: 1357280, count: 40, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.2.fc2.weight", offset: 1357328, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc2.bias", offset: 1395728, count: 960, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.3.0.weight", offset: 1396688, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.weight", offset: 1550288, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.bias", offset: 1550448, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.0.weight", offset: 1550928, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.weight", offset: 1704528, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.bias", offset: 1705488, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.0.weight", offset: 1708368, count: 8640, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.weight", offset: 1717008, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.bias", offset: 1717968, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.fc1.weight", offset: 1720848, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc1.bias", offset: 1759248, count: 40, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.2.fc2.weight", offset: 1759296, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc2.bias", offset: 1797696, count: 960, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.3.0.weight", offset: 1798656, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.weight", offset: 1952256, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.bias", offset: 1952416, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.0.weight", offset: 1952896, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.weight", offset: 2106496, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.bias", offset: 2107456, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.0.weight", offset: 2110336, count: 8640, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.weight", offset: 2118976, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.bias", offset: 2119936, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.fc1.weight", offset: 2122816, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc1.bias", offset: 2161216, count: 40, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.2.fc2.weight", offset: 2161264, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc2.bias", offset: 2199664, count: 960, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.3.0.weight", offset: 2200624, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.weight", offset: 2354224, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.bias", offset: 2354384, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.0.weight", offset: 2354864, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.weight", offset: 2508464, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.bias", offset: 2509424, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.0.weight", offset: 2512304, count: 8640, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.weight", offset: 2520944, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.bias", offset: 2521904, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.2.fc1.weight", offset: 2524784, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.2.fc1.bias", offset: 2563184, count: 40, kind: .bias),
+        ParameterSlot(name: "features.4.4.block.2.fc2.weight", offset: 2563232, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.2.fc2.bias", offset: 2601632, count: 960, kind: .bias),
+        ParameterSlot(name: "features.4.4.block.3.0.weight", offset: 2602592, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.3.1.weight", offset: 2756192, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.3.1.bias", offset: 2756352, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.0.weight", offset: 2756832, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.0.1.weight", offset: 2910432, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.0.1.bias", offset: 2911392, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.0.weight", offset: 2914272, count: 8640, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.1.1.weight", offset: 2922912, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.1.1.bias", offset: 2923872, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.2.fc1.weight", offset: 2926752, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.2.fc1.bias", offset: 2965152, count: 40, kind: .bias),
+        ParameterSlot(name: "features.4.5.block.2.fc2.weight", offset: 2965200, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.2.fc2.bias", offset: 3003600, count: 960, kind: .bias),
+        ParameterSlot(name: "features.4.5.block.3.0.weight", offset: 3004560, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.3.1.weight", offset: 3158160, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.3.1.bias", offset: 3158320, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.0.0.weight", offset: 3158800, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.0.1.weight", offset: 3312400, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.6.block.0.1.bias", offset: 3313360, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.1.0.weight", offset: 3316240, count: 8640, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.1.1.weight", offset: 3324880, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.6.block.1.1.bias", offset: 3325840, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.2.fc1.weight", offset: 3328720, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.2.fc1.bias", offset: 3367120, count: 40, kind: .bias),
+        ParameterSlot(name: "features.4.6.block.2.fc2.weight", offset: 3367168, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.2.fc2.bias", offset: 3405568, count: 960, kind: .bias),
+        ParameterSlot(name: "features.4.6.block.3.0.weight", offset: 3406528, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.3.1.weight", offset: 3560128, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.6.block.3.1.bias", offset: 3560288, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.0.0.weight", offset: 3560768, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.0.1.weight", offset: 3714368, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.7.block.0.1.bias", offset: 3715328, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.1.0.weight", offset: 3718208, count: 8640, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.1.1.weight", offset: 3726848, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.7.block.1.1.bias", offset: 3727808, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.2.fc1.weight", offset: 3730688, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.2.fc1.bias", offset: 3769088, count: 40, kind: .bias),
+        ParameterSlot(name: "features.4.7.block.2.fc2.weight", offset: 3769136, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.2.fc2.bias", offset: 3807536, count: 960, kind: .bias),
+        ParameterSlot(name: "features.4.7.block.3.0.weight", offset: 3808496, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.3.1.weight", offset: 3962096, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.7.block.3.1.bias", offset: 3962256, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.0.0.weight", offset: 3962736, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.8.block.0.1.weight", offset: 4116336, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.8.block.0.1.bias", offset: 4117296, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.1.0.weight", offset: 4120176, count: 8640, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.8.block.1.1.weight", offset: 4128816, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.8.block.1.1.bias", offset: 4129776, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.2.fc1.weight", offset: 4132656, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.8.block.2.fc1.bias", offset: 4171056, count: 40, kind: .bias),
+        ParameterSlot(name: "features.4.8.block.2.fc2.weight", offset: 4171104, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.8.block.2.fc2.bias", offset: 4209504, count: 960, kind: .bias),
+        ParameterSlot(name: "features.4.8.block.3.0.weight", offset: 4210464, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.8.block.3.1.weight", offset: 4364064, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.8.block.3.1.bias", offset: 4364224, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.0.0.weight", offset: 4364704, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.9.block.0.1.weight", offset: 4518304, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.9.block.0.1.bias", offset: 4519264, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.1.0.weight", offset: 4522144, count: 8640, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.9.block.1.1.weight", offset: 4530784, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.9.block.1.1.bias", offset: 4531744, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.2.fc1.weight", offset: 4534624, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.9.block.2.fc1.bias", offset: 4573024, count: 40, kind: .bias),
+        ParameterSlot(name: "features.4.9.block.2.fc2.weight", offset: 4573072, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.9.block.2.fc2.bias", offset: 4611472, count: 960, kind: .bias),
+        ParameterSlot(name: "features.4.9.block.3.0.weight", offset: 4612432, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.9.block.3.1.weight", offset: 4766032, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.9.block.3.1.bias", offset: 4766192, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 4766672, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 4920272, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 4921232, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 4924112, count: 24000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 4948112, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 4949072, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.fc1.weight", offset: 4951952, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc1.bias", offset: 4990352, count: 40, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.2.fc2.weight", offset: 4990400, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc2.bias", offset: 5028800, count: 960, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.3.0.weight", offset: 5029760, count: 215040, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.weight", offset: 5244800, count: 224, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.bias", offset: 5245024, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 5245696, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 5546752, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 5548096, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 5552128, count: 33600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 5585728, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 5587072, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.fc1.weight", offset: 5591104, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc1.bias", offset: 5666368, count: 56, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.2.fc2.weight", offset: 5666432, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc2.bias", offset: 5741696, count: 1344, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.3.0.weight", offset: 5743040, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.weight", offset: 6044096, count: 224, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.bias", offset: 6044320, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.0.weight", offset: 6044992, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.weight", offset: 6346048, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.bias", offset: 6347392, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.0.weight", offset: 6351424, count: 33600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.weight", offset: 6385024, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.bias", offset: 6386368, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.fc1.weight", offset: 6390400, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc1.bias", offset: 6465664, count: 56, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.2.fc2.weight", offset: 6465728, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc2.bias", offset: 6540992, count: 1344, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.3.0.weight", offset: 6542336, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.weight", offset: 6843392, count: 224, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.bias", offset: 6843616, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.0.weight", offset: 6844288, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.weight", offset: 7145344, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.bias", offset: 7146688, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.0.weight", offset: 7150720, count: 33600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.weight", offset: 7184320, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.bias", offset: 7185664, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.fc1.weight", offset: 7189696, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc1.bias", offset: 7264960, count: 56, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.2.fc2.weight", offset: 7265024, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc2.bias", offset: 7340288, count: 1344, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.3.0.weight", offset: 7341632, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.weight", offset: 7642688, count: 224, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.bias", offset: 7642912, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.0.weight", offset: 7643584, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.weight", offset: 7944640, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.bias", offset: 7945984, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.0.weight", offset: 7950016, count: 33600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.weight", offset: 7983616, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.bias", offset: 7984960, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.2.fc1.weight", offset: 7988992, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.2.fc1.bias", offset: 8064256, count: 56, kind: .bias),
+        ParameterSlot(name: "features.5.4.block.2.fc2.weight", offset: 8064320, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.2.fc2.bias", offset: 8139584, count: 1344, kind: .bias),
+        ParameterSlot(name: "features.5.4.block.3.0.weight", offset: 8140928, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.3.1.weight", offset: 8441984, count: 224, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.3.1.bias", offset: 8442208, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.0.weight", offset: 8442880, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.0.1.weight", offset: 8743936, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.0.1.bias", offset: 8745280, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.0.weight", offset: 8749312, count: 33600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.1.1.weight", offset: 8782912, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.1.1.bias", offset: 8784256, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.2.fc1.weight", offset: 8788288, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.2.fc1.bias", offset: 8863552, count: 56, kind: .bias),
+        ParameterSlot(name: "features.5.5.block.2.fc2.weight", offset: 8863616, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.2.fc2.bias", offset: 8938880, count: 1344, kind: .bias),
+        ParameterSlot(name: "features.5.5.block.3.0.weight", offset: 8940224, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.3.1.weight", offset: 9241280, count: 224, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.3.1.bias", offset: 9241504, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.0.0.weight", offset: 9242176, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.0.1.weight", offset: 9543232, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.6.block.0.1.bias", offset: 9544576, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.1.0.weight", offset: 9548608, count: 33600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.1.1.weight", offset: 9582208, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.6.block.1.1.bias", offset: 9583552, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.2.fc1.weight", offset: 9587584, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.2.fc1.bias", offset: 9662848, count: 56, kind: .bias),
+        ParameterSlot(name: "features.5.6.block.2.fc2.weight", offset: 9662912, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.2.fc2.bias", offset: 9738176, count: 1344, kind: .bias),
+        ParameterSlot(name: "features.5.6.block.3.0.weight", offset: 9739520, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.3.1.weight", offset: 10040576, count: 224, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.6.block.3.1.bias", offset: 10040800, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.0.0.weight", offset: 10041472, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.0.1.weight", offset: 10342528, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.7.block.0.1.bias", offset: 10343872, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.1.0.weight", offset: 10347904, count: 33600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.1.1.weight", offset: 10381504, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.7.block.1.1.bias", offset: 10382848, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.2.fc1.weight", offset: 10386880, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.2.fc1.bias", offset: 10462144, count: 56, kind: .bias),
+        ParameterSlot(name: "features.5.7.block.2.fc2.weight", offset: 10462208, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.2.fc2.bias", offset: 10537472, count: 1344, kind: .bias),
+        ParameterSlot(name: "features.5.7.block.3.0.weight", offset: 10538816, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.3.1.weight", offset: 10839872, count: 224, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.7.block.3.1.bias", offset: 10840096, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.0.0.weight", offset: 10840768, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.8.block.0.1.weight", offset: 11141824, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.8.block.0.1.bias", offset: 11143168, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.1.0.weight", offset: 11147200, count: 33600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.8.block.1.1.weight", offset: 11180800, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.8.block.1.1.bias", offset: 11182144, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.2.fc1.weight", offset: 11186176, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.8.block.2.fc1.bias", offset: 11261440, count: 56, kind: .bias),
+        ParameterSlot(name: "features.5.8.block.2.fc2.weight", offset: 11261504, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.8.block.2.fc2.bias", offset: 11336768, count: 1344, kind: .bias),
+        ParameterSlot(name: "features.5.8.block.3.0.weight", offset: 11338112, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.8.block.3.1.weight", offset: 11639168, count: 224, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.8.block.3.1.bias", offset: 11639392, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.0.0.weight", offset: 11640064, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.9.block.0.1.weight", offset: 11941120, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.9.block.0.1.bias", offset: 11942464, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.1.0.weight", offset: 11946496, count: 33600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.9.block.1.1.weight", offset: 11980096, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.9.block.1.1.bias", offset: 11981440, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.2.fc1.weight", offset: 11985472, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.9.block.2.fc1.bias", offset: 12060736, count: 56, kind: .bias),
+        ParameterSlot(name: "features.5.9.block.2.fc2.weight", offset: 12060800, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.9.block.2.fc2.bias", offset: 12136064, count: 1344, kind: .bias),
+        ParameterSlot(name: "features.5.9.block.3.0.weight", offset: 12137408, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.9.block.3.1.weight", offset: 12438464, count: 224, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.9.block.3.1.bias", offset: 12438688, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 12439360, count: 301056, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 12740416, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 12741760, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 12745792, count: 33600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 12779392, count: 1344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 12780736, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.fc1.weight", offset: 12784768, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc1.bias", offset: 12860032, count: 56, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.2.fc2.weight", offset: 12860096, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc2.bias", offset: 12935360, count: 1344, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.3.0.weight", offset: 12936704, count: 516096, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.weight", offset: 13452800, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.bias", offset: 13453184, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 13454336, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 14339072, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 14341376, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 14348288, count: 57600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 14405888, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 14408192, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.fc1.weight", offset: 14415104, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc1.bias", offset: 14636288, count: 96, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.2.fc2.weight", offset: 14636384, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc2.bias", offset: 14857568, count: 2304, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.3.0.weight", offset: 14859872, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.weight", offset: 15744608, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.bias", offset: 15744992, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.0.weight", offset: 15746144, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.weight", offset: 16630880, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.bias", offset: 16633184, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.0.weight", offset: 16640096, count: 57600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.weight", offset: 16697696, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.bias", offset: 16700000, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.fc1.weight", offset: 16706912, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc1.bias", offset: 16928096, count: 96, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.2.fc2.weight", offset: 16928192, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc2.bias", offset: 17149376, count: 2304, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.3.0.weight", offset: 17151680, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.weight", offset: 18036416, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.bias", offset: 18036800, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.0.weight", offset: 18037952, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.weight", offset: 18922688, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.bias", offset: 18924992, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.0.weight", offset: 18931904, count: 57600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.weight", offset: 18989504, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.bias", offset: 18991808, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.fc1.weight", offset: 18998720, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc1.bias", offset: 19219904, count: 96, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.2.fc2.weight", offset: 19220000, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc2.bias", offset: 19441184, count: 2304, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.3.0.weight", offset: 19443488, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.weight", offset: 20328224, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.bias", offset: 20328608, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.0.weight", offset: 20329760, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.weight", offset: 21214496, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.bias", offset: 21216800, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.0.weight", offset: 21223712, count: 57600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.weight", offset: 21281312, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.bias", offset: 21283616, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.fc1.weight", offset: 21290528, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc1.bias", offset: 21511712, count: 96, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.2.fc2.weight", offset: 21511808, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc2.bias", offset: 21732992, count: 2304, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.3.0.weight", offset: 21735296, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.weight", offset: 22620032, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.bias", offset: 22620416, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.0.weight", offset: 22621568, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.weight", offset: 23506304, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.bias", offset: 23508608, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.0.weight", offset: 23515520, count: 57600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.weight", offset: 23573120, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.bias", offset: 23575424, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.2.fc1.weight", offset: 23582336, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.2.fc1.bias", offset: 23803520, count: 96, kind: .bias),
+        ParameterSlot(name: "features.6.5.block.2.fc2.weight", offset: 23803616, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.2.fc2.bias", offset: 24024800, count: 2304, kind: .bias),
+        ParameterSlot(name: "features.6.5.block.3.0.weight", offset: 24027104, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.3.1.weight", offset: 24911840, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.3.1.bias", offset: 24912224, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.0.weight", offset: 24913376, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.0.1.weight", offset: 25798112, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.0.1.bias", offset: 25800416, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.0.weight", offset: 25807328, count: 57600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.1.1.weight", offset: 25864928, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.1.1.bias", offset: 25867232, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.2.fc1.weight", offset: 25874144, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.2.fc1.bias", offset: 26095328, count: 96, kind: .bias),
+        ParameterSlot(name: "features.6.6.block.2.fc2.weight", offset: 26095424, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.2.fc2.bias", offset: 26316608, count: 2304, kind: .bias),
+        ParameterSlot(name: "features.6.6.block.3.0.weight", offset: 26318912, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.3.1.weight", offset: 27203648, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.3.1.bias", offset: 27204032, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.0.weight", offset: 27205184, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.0.1.weight", offset: 28089920, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.0.1.bias", offset: 28092224, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.0.weight", offset: 28099136, count: 57600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.1.1.weight", offset: 28156736, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.1.1.bias", offset: 28159040, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.2.fc1.weight", offset: 28165952, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.2.fc1.bias", offset: 28387136, count: 96, kind: .bias),
+        ParameterSlot(name: "features.6.7.block.2.fc2.weight", offset: 28387232, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.2.fc2.bias", offset: 28608416, count: 2304, kind: .bias),
+        ParameterSlot(name: "features.6.7.block.3.0.weight", offset: 28610720, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.3.1.weight", offset: 29495456, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.3.1.bias", offset: 29495840, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.0.0.weight", offset: 29496992, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.0.1.weight", offset: 30381728, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.8.block.0.1.bias", offset: 30384032, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.1.0.weight", offset: 30390944, count: 57600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.1.1.weight", offset: 30448544, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.8.block.1.1.bias", offset: 30450848, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.2.fc1.weight", offset: 30457760, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.2.fc1.bias", offset: 30678944, count: 96, kind: .bias),
+        ParameterSlot(name: "features.6.8.block.2.fc2.weight", offset: 30679040, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.2.fc2.bias", offset: 30900224, count: 2304, kind: .bias),
+        ParameterSlot(name: "features.6.8.block.3.0.weight", offset: 30902528, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.3.1.weight", offset: 31787264, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.8.block.3.1.bias", offset: 31787648, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.0.0.weight", offset: 31788800, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.0.1.weight", offset: 32673536, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.9.block.0.1.bias", offset: 32675840, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.1.0.weight", offset: 32682752, count: 57600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.1.1.weight", offset: 32740352, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.9.block.1.1.bias", offset: 32742656, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.2.fc1.weight", offset: 32749568, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.2.fc1.bias", offset: 32970752, count: 96, kind: .bias),
+        ParameterSlot(name: "features.6.9.block.2.fc2.weight", offset: 32970848, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.2.fc2.bias", offset: 33192032, count: 2304, kind: .bias),
+        ParameterSlot(name: "features.6.9.block.3.0.weight", offset: 33194336, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.3.1.weight", offset: 34079072, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.9.block.3.1.bias", offset: 34079456, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.0.0.weight", offset: 34080608, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.0.1.weight", offset: 34965344, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.10.block.0.1.bias", offset: 34967648, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.1.0.weight", offset: 34974560, count: 57600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.1.1.weight", offset: 35032160, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.10.block.1.1.bias", offset: 35034464, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.2.fc1.weight", offset: 35041376, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.2.fc1.bias", offset: 35262560, count: 96, kind: .bias),
+        ParameterSlot(name: "features.6.10.block.2.fc2.weight", offset: 35262656, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.2.fc2.bias", offset: 35483840, count: 2304, kind: .bias),
+        ParameterSlot(name: "features.6.10.block.3.0.weight", offset: 35486144, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.3.1.weight", offset: 36370880, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.10.block.3.1.bias", offset: 36371264, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.0.0.weight", offset: 36372416, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.11.block.0.1.weight", offset: 37257152, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.11.block.0.1.bias", offset: 37259456, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.1.0.weight", offset: 37266368, count: 57600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.11.block.1.1.weight", offset: 37323968, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.11.block.1.1.bias", offset: 37326272, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.2.fc1.weight", offset: 37333184, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.11.block.2.fc1.bias", offset: 37554368, count: 96, kind: .bias),
+        ParameterSlot(name: "features.6.11.block.2.fc2.weight", offset: 37554464, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.11.block.2.fc2.bias", offset: 37775648, count: 2304, kind: .bias),
+        ParameterSlot(name: "features.6.11.block.3.0.weight", offset: 37777952, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.11.block.3.1.weight", offset: 38662688, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.11.block.3.1.bias", offset: 38663072, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.0.0.weight", offset: 38664224, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.12.block.0.1.weight", offset: 39548960, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.12.block.0.1.bias", offset: 39551264, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.1.0.weight", offset: 39558176, count: 57600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.12.block.1.1.weight", offset: 39615776, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.12.block.1.1.bias", offset: 39618080, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.2.fc1.weight", offset: 39624992, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.12.block.2.fc1.bias", offset: 39846176, count: 96, kind: .bias),
+        ParameterSlot(name: "features.6.12.block.2.fc2.weight", offset: 39846272, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.12.block.2.fc2.bias", offset: 40067456, count: 2304, kind: .bias),
+        ParameterSlot(name: "features.6.12.block.3.0.weight", offset: 40069760, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.12.block.3.1.weight", offset: 40954496, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.12.block.3.1.bias", offset: 40954880, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 40956032, count: 884736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 41840768, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 41843072, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 41849984, count: 20736, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 41870720, count: 2304, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 41873024, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.fc1.weight", offset: 41879936, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc1.bias", offset: 42101120, count: 96, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.2.fc2.weight", offset: 42101216, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc2.bias", offset: 42322400, count: 2304, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.3.0.weight", offset: 42324704, count: 1474560, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.weight", offset: 43799264, count: 640, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.bias", offset: 43799904, count: 640, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.0.weight", offset: 43801824, count: 2457600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.weight", offset: 46259424, count: 3840, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.bias", offset: 46263264, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.0.weight", offset: 46274784, count: 34560, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.weight", offset: 46309344, count: 3840, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.bias", offset: 46313184, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.2.fc1.weight", offset: 46324704, count: 614400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc1.bias", offset: 46939104, count: 160, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.2.fc2.weight", offset: 46939264, count: 614400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc2.bias", offset: 47553664, count: 3840, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.3.0.weight", offset: 47557504, count: 2457600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.weight", offset: 50015104, count: 640, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.bias", offset: 50015744, count: 640, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.0.0.weight", offset: 50017664, count: 2457600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.0.1.weight", offset: 52475264, count: 3840, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.2.block.0.1.bias", offset: 52479104, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.1.0.weight", offset: 52490624, count: 34560, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.1.1.weight", offset: 52525184, count: 3840, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.2.block.1.1.bias", offset: 52529024, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.2.fc1.weight", offset: 52540544, count: 614400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.2.fc1.bias", offset: 53154944, count: 160, kind: .bias),
+        ParameterSlot(name: "features.7.2.block.2.fc2.weight", offset: 53155104, count: 614400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.2.fc2.bias", offset: 53769504, count: 3840, kind: .bias),
+        ParameterSlot(name: "features.7.2.block.3.0.weight", offset: 53773344, count: 2457600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.3.1.weight", offset: 56230944, count: 640, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.2.block.3.1.bias", offset: 56231584, count: 640, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.0.0.weight", offset: 56233504, count: 2457600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.3.block.0.1.weight", offset: 58691104, count: 3840, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.3.block.0.1.bias", offset: 58694944, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.1.0.weight", offset: 58706464, count: 34560, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.3.block.1.1.weight", offset: 58741024, count: 3840, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.3.block.1.1.bias", offset: 58744864, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.2.fc1.weight", offset: 58756384, count: 614400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.3.block.2.fc1.bias", offset: 59370784, count: 160, kind: .bias),
+        ParameterSlot(name: "features.7.3.block.2.fc2.weight", offset: 59370944, count: 614400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.3.block.2.fc2.bias", offset: 59985344, count: 3840, kind: .bias),
+        ParameterSlot(name: "features.7.3.block.3.0.weight", offset: 59989184, count: 2457600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.3.block.3.1.weight", offset: 62446784, count: 640, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.3.block.3.1.bias", offset: 62447424, count: 640, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 62449344, count: 1638400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 64087744, count: 2560, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 64090304, count: 2560, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 64097984, count: 2560000, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 66657984, count: 1000, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 1856, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 1920, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 2688, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 2752, count: 64, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_mean", offset: 7056, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_var", offset: 7088, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_mean", offset: 7472, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_var", offset: 7504, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_mean", offset: 9184, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_var", offset: 9216, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.0.1.running_mean", offset: 9600, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.0.1.running_var", offset: 9632, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.2.1.running_mean", offset: 11312, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.2.1.running_var", offset: 11344, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.0.1.running_mean", offset: 11728, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.0.1.running_var", offset: 11760, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.2.1.running_mean", offset: 13440, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.2.1.running_var", offset: 13472, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 20032, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 20224, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 22528, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 22720, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_mean", offset: 35504, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_var", offset: 35552, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_mean", offset: 50000, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_var", offset: 50288, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_mean", offset: 53744, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_var", offset: 54032, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_mean", offset: 75456, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_var", offset: 75504, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_mean", offset: 89952, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_var", offset: 90240, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_mean", offset: 93696, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_var", offset: 93984, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_mean", offset: 115408, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_var", offset: 115456, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.1.running_mean", offset: 129904, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.1.running_var", offset: 130192, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.1.running_mean", offset: 133648, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.1.running_var", offset: 133936, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.3.1.running_mean", offset: 155360, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.3.1.running_var", offset: 155408, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.0.1.running_mean", offset: 169856, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.0.1.running_var", offset: 170144, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.1.1.running_mean", offset: 173600, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.1.1.running_var", offset: 173888, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.3.1.running_mean", offset: 195312, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.3.1.running_var", offset: 195360, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.0.1.running_mean", offset: 209808, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.0.1.running_var", offset: 210096, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.1.1.running_mean", offset: 213552, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.1.1.running_var", offset: 213840, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.3.1.running_mean", offset: 235264, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.3.1.running_var", offset: 235312, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.0.1.running_mean", offset: 249760, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.0.1.running_var", offset: 250048, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.1.1.running_mean", offset: 253504, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.1.1.running_var", offset: 253792, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.3.1.running_mean", offset: 275216, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.3.1.running_var", offset: 275264, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 289712, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 290000, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 298064, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 298352, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_mean", offset: 329056, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_var", offset: 329136, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_mean", offset: 368576, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_var", offset: 369056, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_mean", offset: 382496, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_var", offset: 382976, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_mean", offset: 441728, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_var", offset: 441808, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_mean", offset: 481248, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_var", offset: 481728, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_mean", offset: 495168, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_var", offset: 495648, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_mean", offset: 554400, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_var", offset: 554480, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.1.running_mean", offset: 593920, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.1.running_var", offset: 594400, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.1.running_mean", offset: 607840, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.1.running_var", offset: 608320, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.3.1.running_mean", offset: 667072, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.3.1.running_var", offset: 667152, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.0.1.running_mean", offset: 706592, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.0.1.running_var", offset: 707072, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.1.1.running_mean", offset: 720512, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.1.1.running_var", offset: 720992, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.3.1.running_mean", offset: 779744, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.3.1.running_var", offset: 779824, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.0.1.running_mean", offset: 819264, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.0.1.running_var", offset: 819744, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.1.1.running_mean", offset: 833184, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.1.1.running_var", offset: 833664, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.3.1.running_mean", offset: 892416, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.3.1.running_var", offset: 892496, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.0.1.running_mean", offset: 931936, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.0.1.running_var", offset: 932416, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.1.1.running_mean", offset: 945856, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.1.1.running_var", offset: 946336, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.3.1.running_mean", offset: 1005088, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.3.1.running_var", offset: 1005168, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 1044608, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 1045088, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 1050848, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 1051328, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_mean", offset: 1148640, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_var", offset: 1148800, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 1304480, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 1305440, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 1316960, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 1317920, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_mean", offset: 1550608, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_var", offset: 1550768, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_mean", offset: 1706448, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_var", offset: 1707408, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_mean", offset: 1718928, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_var", offset: 1719888, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_mean", offset: 1952576, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_var", offset: 1952736, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_mean", offset: 2108416, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_var", offset: 2109376, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_mean", offset: 2120896, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_var", offset: 2121856, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_mean", offset: 2354544, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_var", offset: 2354704, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_mean", offset: 2510384, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_var", offset: 2511344, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_mean", offset: 2522864, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_var", offset: 2523824, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.3.1.running_mean", offset: 2756512, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.3.1.running_var", offset: 2756672, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.1.running_mean", offset: 2912352, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.1.running_var", offset: 2913312, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.1.running_mean", offset: 2924832, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.1.running_var", offset: 2925792, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.3.1.running_mean", offset: 3158480, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.3.1.running_var", offset: 3158640, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.0.1.running_mean", offset: 3314320, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.0.1.running_var", offset: 3315280, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.1.1.running_mean", offset: 3326800, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.1.1.running_var", offset: 3327760, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.3.1.running_mean", offset: 3560448, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.3.1.running_var", offset: 3560608, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.0.1.running_mean", offset: 3716288, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.0.1.running_var", offset: 3717248, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.1.1.running_mean", offset: 3728768, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.1.1.running_var", offset: 3729728, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.3.1.running_mean", offset: 3962416, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.3.1.running_var", offset: 3962576, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.0.1.running_mean", offset: 4118256, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.0.1.running_var", offset: 4119216, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.1.1.running_mean", offset: 4130736, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.1.1.running_var", offset: 4131696, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.3.1.running_mean", offset: 4364384, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.3.1.running_var", offset: 4364544, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.0.1.running_mean", offset: 4520224, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.0.1.running_var", offset: 4521184, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.1.1.running_mean", offset: 4532704, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.1.1.running_var", offset: 4533664, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.3.1.running_mean", offset: 4766352, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.3.1.running_var", offset: 4766512, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 4922192, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 4923152, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 4950032, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 4950992, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_mean", offset: 5245248, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_var", offset: 5245472, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 5549440, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 5550784, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 5588416, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 5589760, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_mean", offset: 6044544, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_var", offset: 6044768, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_mean", offset: 6348736, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_var", offset: 6350080, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_mean", offset: 6387712, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_var", offset: 6389056, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_mean", offset: 6843840, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_var", offset: 6844064, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_mean", offset: 7148032, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_var", offset: 7149376, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_mean", offset: 7187008, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_var", offset: 7188352, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_mean", offset: 7643136, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_var", offset: 7643360, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_mean", offset: 7947328, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_var", offset: 7948672, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_mean", offset: 7986304, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_var", offset: 7987648, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.3.1.running_mean", offset: 8442432, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.3.1.running_var", offset: 8442656, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.1.running_mean", offset: 8746624, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.1.running_var", offset: 8747968, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.1.running_mean", offset: 8785600, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.1.running_var", offset: 8786944, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.3.1.running_mean", offset: 9241728, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.3.1.running_var", offset: 9241952, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.0.1.running_mean", offset: 9545920, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.0.1.running_var", offset: 9547264, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.1.1.running_mean", offset: 9584896, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.1.1.running_var", offset: 9586240, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.3.1.running_mean", offset: 10041024, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.3.1.running_var", offset: 10041248, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.0.1.running_mean", offset: 10345216, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.0.1.running_var", offset: 10346560, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.1.1.running_mean", offset: 10384192, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.1.1.running_var", offset: 10385536, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.3.1.running_mean", offset: 10840320, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.3.1.running_var", offset: 10840544, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.0.1.running_mean", offset: 11144512, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.0.1.running_var", offset: 11145856, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.1.1.running_mean", offset: 11183488, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.1.1.running_var", offset: 11184832, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.3.1.running_mean", offset: 11639616, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.3.1.running_var", offset: 11639840, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.0.1.running_mean", offset: 11943808, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.0.1.running_var", offset: 11945152, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.1.1.running_mean", offset: 11982784, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.1.1.running_var", offset: 11984128, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.3.1.running_mean", offset: 12438912, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.3.1.running_var", offset: 12439136, count: 224, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 12743104, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 12744448, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 12782080, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 12783424, count: 1344, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_mean", offset: 13453568, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_var", offset: 13453952, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 14343680, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 14345984, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 14410496, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 14412800, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_mean", offset: 15745376, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_var", offset: 15745760, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_mean", offset: 16635488, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_var", offset: 16637792, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_mean", offset: 16702304, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_var", offset: 16704608, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_mean", offset: 18037184, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_var", offset: 18037568, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_mean", offset: 18927296, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_var", offset: 18929600, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_mean", offset: 18994112, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_var", offset: 18996416, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_mean", offset: 20328992, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_var", offset: 20329376, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_mean", offset: 21219104, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_var", offset: 21221408, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_mean", offset: 21285920, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_var", offset: 21288224, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_mean", offset: 22620800, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_var", offset: 22621184, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_mean", offset: 23510912, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_var", offset: 23513216, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_mean", offset: 23577728, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_var", offset: 23580032, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.3.1.running_mean", offset: 24912608, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.3.1.running_var", offset: 24912992, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.1.running_mean", offset: 25802720, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.1.running_var", offset: 25805024, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.1.running_mean", offset: 25869536, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.1.running_var", offset: 25871840, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.3.1.running_mean", offset: 27204416, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.3.1.running_var", offset: 27204800, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.1.running_mean", offset: 28094528, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.1.running_var", offset: 28096832, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.1.running_mean", offset: 28161344, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.1.running_var", offset: 28163648, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.3.1.running_mean", offset: 29496224, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.3.1.running_var", offset: 29496608, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.0.1.running_mean", offset: 30386336, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.0.1.running_var", offset: 30388640, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.1.1.running_mean", offset: 30453152, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.1.1.running_var", offset: 30455456, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.3.1.running_mean", offset: 31788032, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.3.1.running_var", offset: 31788416, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.0.1.running_mean", offset: 32678144, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.0.1.running_var", offset: 32680448, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.1.1.running_mean", offset: 32744960, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.1.1.running_var", offset: 32747264, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.3.1.running_mean", offset: 34079840, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.3.1.running_var", offset: 34080224, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.0.1.running_mean", offset: 34969952, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.0.1.running_var", offset: 34972256, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.1.1.running_mean", offset: 35036768, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.1.1.running_var", offset: 35039072, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.3.1.running_mean", offset: 36371648, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.3.1.running_var", offset: 36372032, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.0.1.running_mean", offset: 37261760, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.0.1.running_var", offset: 37264064, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.1.1.running_mean", offset: 37328576, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.1.1.running_var", offset: 37330880, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.3.1.running_mean", offset: 38663456, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.3.1.running_var", offset: 38663840, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.0.1.running_mean", offset: 39553568, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.0.1.running_var", offset: 39555872, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.1.1.running_mean", offset: 39620384, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.1.1.running_var", offset: 39622688, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.3.1.running_mean", offset: 40955264, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.3.1.running_var", offset: 40955648, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 41845376, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 41847680, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 41875328, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 41877632, count: 2304, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_mean", offset: 43800544, count: 640, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_var", offset: 43801184, count: 640, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_mean", offset: 46267104, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_var", offset: 46270944, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_mean", offset: 46317024, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_var", offset: 46320864, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_mean", offset: 50016384, count: 640, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_var", offset: 50017024, count: 640, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.0.1.running_mean", offset: 52482944, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.0.1.running_var", offset: 52486784, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.1.1.running_mean", offset: 52532864, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.1.1.running_var", offset: 52536704, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.3.1.running_mean", offset: 56232224, count: 640, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.3.1.running_var", offset: 56232864, count: 640, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.0.1.running_mean", offset: 58698784, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.0.1.running_var", offset: 58702624, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.1.1.running_mean", offset: 58748704, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.1.1.running_var", offset: 58752544, count: 3840, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.3.1.running_mean", offset: 62448064, count: 640, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.3.1.running_var", offset: 62448704, count: 640, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 64092864, count: 2560, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 64095424, count: 2560, kind: .batchNormBias),
+    ]
+}

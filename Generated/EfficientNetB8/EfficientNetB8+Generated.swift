@@ -3196,3 +3196,7142 @@ extension EfficientNetB8 {
             """#),
     ]
 }
+
+/// EfficientNetB8 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 1,076,195,216 floats per image (saved activations and gradients, packed by lifetime); parameters: 87,794,912 floats.
+public final class EfficientNetB8Training: TrainableModel {
+    public static let descriptor = EfficientNetB8.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 87794912,
+        arenaFloatsPerImage: 1076195216, fixedFloats: 3760144)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 72, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 4224, squeezeChannels: 176))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 1076195216 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 1076195216 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 87794912)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_1_1_forward(s)
+        try features_1_2_forward(s)
+        try features_1_3_forward(s)
+        try features_2_0_forward(s)
+        try features_2_1_forward(s)
+        try features_2_2_forward(s)
+        try features_2_3_forward(s)
+        try features_2_4_forward(s)
+        try features_2_5_forward(s)
+        try features_2_6_forward(s)
+        try features_2_7_forward(s)
+        try features_3_0_forward(s)
+        try features_3_1_forward(s)
+        try features_3_2_forward(s)
+        try features_3_3_forward(s)
+        try features_3_4_forward(s)
+        try features_3_5_forward(s)
+        try features_3_6_forward(s)
+        try features_3_7_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_4_2_forward(s)
+        try features_4_3_forward(s)
+        try features_4_4_forward(s)
+        try features_4_5_forward(s)
+        try features_4_6_forward(s)
+        try features_4_7_forward(s)
+        try features_4_8_forward(s)
+        try features_4_9_forward(s)
+        try features_4_10_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_5_2_forward(s)
+        try features_5_3_forward(s)
+        try features_5_4_forward(s)
+        try features_5_5_forward(s)
+        try features_5_6_forward(s)
+        try features_5_7_forward(s)
+        try features_5_8_forward(s)
+        try features_5_9_forward(s)
+        try features_5_10_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_6_2_forward(s)
+        try features_6_3_forward(s)
+        try features_6_4_forward(s)
+        try features_6_5_forward(s)
+        try features_6_6_forward(s)
+        try features_6_7_forward(s)
+        try features_6_8_forward(s)
+        try features_6_9_forward(s)
+        try features_6_10_forward(s)
+        try features_6_11_forward(s)
+        try features_6_12_forward(s)
+        try features_6_13_forward(s)
+        try features_6_14_forward(s)
+        try features_7_0_forward(s)
+        try features_7_1_forward(s)
+        try features_7_2_forward(s)
+        try features_7_3_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_3_backward(s)
+        features_7_2_backward(s)
+        features_7_1_backward(s)
+        features_7_0_backward(s)
+        features_6_14_backward(s)
+        features_6_13_backward(s)
+        features_6_12_backward(s)
+        features_6_11_backward(s)
+        features_6_10_backward(s)
+        features_6_9_backward(s)
+        features_6_8_backward(s)
+        features_6_7_backward(s)
+        features_6_6_backward(s)
+        features_6_5_backward(s)
+        features_6_4_backward(s)
+        features_6_3_backward(s)
+        features_6_2_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_10_backward(s)
+        features_5_9_backward(s)
+        features_5_8_backward(s)
+        features_5_7_backward(s)
+        features_5_6_backward(s)
+        features_5_5_backward(s)
+        features_5_4_backward(s)
+        features_5_3_backward(s)
+        features_5_2_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_10_backward(s)
+        features_4_9_backward(s)
+        features_4_8_backward(s)
+        features_4_7_backward(s)
+        features_4_6_backward(s)
+        features_4_5_backward(s)
+        features_4_4_backward(s)
+        features_4_3_backward(s)
+        features_4_2_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_7_backward(s)
+        features_3_6_backward(s)
+        features_3_5_backward(s)
+        features_3_4_backward(s)
+        features_3_3_backward(s)
+        features_3_2_backward(s)
+        features_3_1_backward(s)
+        features_3_0_backward(s)
+        features_2_7_backward(s)
+        features_2_6_backward(s)
+        features_2_5_backward(s)
+        features_2_4_backward(s)
+        features_2_3_backward(s)
+        features_2_2_backward(s)
+        features_2_1_backward(s)
+        features_2_0_backward(s)
+        features_1_3_backward(s)
+        features_1_2_backward(s)
+        features_1_1_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 72 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 672, 672] (NCHW) -> [n, 336, 336, 72]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 672, width: 672, kernel: 3, stride: 2,
+            padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336, weights: s.p, bias: s.f, outChannels: 72,
+            activation: .identity, output: s.t + 403716096 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 403716096 &* s.n, pixels: 112896 &* s.n, channels: 72,
+            gamma: s.p + 1952, beta: s.p + 2032, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 411844608 &* s.n, savedMean: s.f + 4224, savedInvStd: s.f + 4296, runningMean: s.p + 2112,
+            runningVar: s.p + 2192, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 336x336x72 -> 336x336x32, SE 72 -> 18 -> 72
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][72]
+        WeightPrep.depthwiseWeights(s.p + 2272, channels: 72, kernel: 3, into: s.f + 4512)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 336, 336, 72] -> [n, 336, 336, 72]
+        Kernels.depthwiseConv(input: s.t + 411844608 &* s.n, batch: s.n, height: 336, width: 336, channels: 72,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336, weights: s.f + 4512, bias: s.f,
+            activation: .identity, output: s.t + 419973120 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 419973120 &* s.n, pixels: 112896 &* s.n, channels: 72,
+            gamma: s.p + 2928, beta: s.p + 3008, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 428101632 &* s.n, savedMean: s.f + 4368, savedInvStd: s.f + 4440, runningMean: s.p + 3088,
+            runningVar: s.p + 3168, pool: pool)
+        // features.1.0.block.1 squeeze-excitation 72 -> 18 -> 72 on [n, 336, 336, 72]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 428101632 &* s.n, output: s.t + 436230144 &* s.n,
+            batch: s.n, pixels: 112896, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 3248,
+            reduceBias: s.p + 4544, activation: .silu, expandWeights: s.p + 4576, expandBias: s.p + 5872,
+            savedPooled: s.t + 1076193456 &* s.n, savedHidden: s.t + 1076194144 &* s.n,
+            savedScale: s.t + 1076193536 &* s.n, pool: pool)
+        // features.1.0.block.2 project conv 1x1, [n, 336, 336, 72] -> [n, 336, 336, 32]
+        Kernels.pointwiseConv(input: s.t + 436230144 &* s.n, pixels: 112896 &* s.n, inChannels: 72,
+            weights: s.p + 5952, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+            output: s.t + 594736128 &* s.n, pool: pool)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 594736128 &* s.n, pixels: 112896 &* s.n, channels: 32,
+            gamma: s.p + 8256, beta: s.p + 8288, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 598348800 &* s.n, savedMean: s.f + 5808, savedInvStd: s.f + 5840, runningMean: s.p + 8320,
+            runningVar: s.p + 8352, pool: pool)
+    }
+
+    /// features.1.1 forward: MBConv1 k3 s1: 336x336x32 -> 336x336x32, SE 32 -> 8 -> 32, identity shortcut
+    private func features_1_1_forward(_ s: TrainingStepContext) throws {
+        // features.1.1.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 8384, channels: 32, kernel: 3, into: s.f + 5936)
+        // features.1.1.block.0 depthwise 3x3/1, [n, 336, 336, 32] -> [n, 336, 336, 32]
+        Kernels.depthwiseConv(input: s.t + 598348800 &* s.n, batch: s.n, height: 336, width: 336, channels: 32,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336, weights: s.f + 5936, bias: s.f,
+            activation: .identity, output: s.t + 601961472 &* s.n, pool: pool)
+        // features.1.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 601961472 &* s.n, pixels: 112896 &* s.n, channels: 32,
+            gamma: s.p + 8672, beta: s.p + 8704, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 605574144 &* s.n, savedMean: s.f + 5872, savedInvStd: s.f + 5904, runningMean: s.p + 8736,
+            runningVar: s.p + 8768, pool: pool)
+        // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 336, 336, 32]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 605574144 &* s.n, output: s.t + 609186816 &* s.n,
+            batch: s.n, pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8800,
+            reduceBias: s.p + 9056, activation: .silu, expandWeights: s.p + 9072, expandBias: s.p + 9328,
+            savedPooled: s.t + 1076194176 &* s.n, savedHidden: s.t + 1076194592 &* s.n,
+            savedScale: s.t + 1076194208 &* s.n, pool: pool)
+        // features.1.1.block.2 project conv 1x1, [n, 336, 336, 32] -> [n, 336, 336, 32]
+        Kernels.pointwiseConv(input: s.t + 609186816 &* s.n, pixels: 112896 &* s.n, inChannels: 32,
+            weights: s.p + 9360, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+            output: s.t + 612799488 &* s.n, pool: pool)
+        // features.1.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 612799488 &* s.n, pixels: 112896 &* s.n, channels: 32,
+            gamma: s.p + 10384, beta: s.p + 10416, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+            savedMean: s.f + 6512, savedInvStd: s.f + 6544, runningMean: s.p + 10448, runningVar: s.p + 10480,
+            pool: pool)
+        // features.1.1 stochastic depth: keep each image's branch with probability 0.9967213114754099
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.003278688524590164,
+                into: s.t + 1076194608 &* s.n, random: &random)
+        }
+        // features.1.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 598348800 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 1076194608 &* s.n : nil, batch: s.n, perImage: 3612672,
+            output: s.t + 616412160 &* s.n, pool: pool)
+    }
+
+    /// features.1.2 forward: MBConv1 k3 s1: 336x336x32 -> 336x336x32, SE 32 -> 8 -> 32, identity shortcut
+    private func features_1_2_forward(_ s: TrainingStepContext) throws {
+        // features.1.2.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 10512, channels: 32, kernel: 3, into: s.f + 6640)
+        // features.1.2.block.0 depthwise 3x3/1, [n, 336, 336, 32] -> [n, 336, 336, 32]
+        Kernels.depthwiseConv(input: s.t + 616412160 &* s.n, batch: s.n, height: 336, width: 336, channels: 32,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336, weights: s.f + 6640, bias: s.f,
+            activation: .identity, output: s.t + 620024832 &* s.n, pool: pool)
+        // features.1.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 620024832 &* s.n, pixels: 112896 &* s.n, channels: 32,
+            gamma: s.p + 10800, beta: s.p + 10832, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 623637504 &* s.n, savedMean: s.f + 6576, savedInvStd: s.f + 6608, runningMean: s.p + 10864,
+            runningVar: s.p + 10896, pool: pool)
+        // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 336, 336, 32]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 623637504 &* s.n, output: s.t + 627250176 &* s.n,
+            batch: s.n, pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 10928,
+            reduceBias: s.p + 11184, activation: .silu, expandWeights: s.p + 11200, expandBias: s.p + 11456,
+            savedPooled: s.t + 1076194240 &* s.n, savedHidden: s.t + 1076194624 &* s.n,
+            savedScale: s.t + 1076194272 &* s.n, pool: pool)
+        // features.1.2.block.2 project conv 1x1, [n, 336, 336, 32] -> [n, 336, 336, 32]
+        Kernels.pointwiseConv(input: s.t + 627250176 &* s.n, pixels: 112896 &* s.n, inChannels: 32,
+            weights: s.p + 11488, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+            output: s.t + 630862848 &* s.n, pool: pool)
+        // features.1.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 630862848 &* s.n, pixels: 112896 &* s.n, channels: 32,
+            gamma: s.p + 12512, beta: s.p + 12544, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+            savedMean: s.f + 7216, savedInvStd: s.f + 7248, runningMean: s.p + 12576, runningVar: s.p + 12608,
+            pool: pool)
+        // features.1.2 stochastic depth: keep each image's branch with probability 0.9934426229508196
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.006557377049180328,
+                into: s.t + 1076194640 &* s.n, random: &random)
+        }
+        // features.1.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 616412160 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 1076194640 &* s.n : nil, batch: s.n, perImage: 3612672,
+            output: s.t + 634475520 &* s.n, pool: pool)
+    }
+
+    /// features.1.3 forward: MBConv1 k3 s1: 336x336x32 -> 336x336x32, SE 32 -> 8 -> 32, identity shortcut
+    private func features_1_3_forward(_ s: TrainingStepContext) throws {
+        // features.1.3.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 12640, channels: 32, kernel: 3, into: s.f + 7344)
+        // features.1.3.block.0 depthwise 3x3/1, [n, 336, 336, 32] -> [n, 336, 336, 32]
+        Kernels.depthwiseConv(input: s.t + 634475520 &* s.n, batch: s.n, height: 336, width: 336, channels: 32,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336, weights: s.f + 7344, bias: s.f,
+            activation: .identity, output: s.t + 638088192 &* s.n, pool: pool)
+        // features.1.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 638088192 &* s.n, pixels: 112896 &* s.n, channels: 32,
+            gamma: s.p + 12928, beta: s.p + 12960, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 641700864 &* s.n, savedMean: s.f + 7280, savedInvStd: s.f + 7312, runningMean: s.p + 12992,
+            runningVar: s.p + 13024, pool: pool)
+        // features.1.3.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 336, 336, 32]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 641700864 &* s.n, output: s.t + 645313536 &* s.n,
+            batch: s.n, pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 13056,
+            reduceBias: s.p + 13312, activation: .silu, expandWeights: s.p + 13328, expandBias: s.p + 13584,
+            savedPooled: s.t + 1076194304 &* s.n, savedHidden: s.t + 1076194656 &* s.n,
+            savedScale: s.t + 1076194336 &* s.n, pool: pool)
+        // features.1.3.block.2 project conv 1x1, [n, 336, 336, 32] -> [n, 336, 336, 32]
+        Kernels.pointwiseConv(input: s.t + 645313536 &* s.n, pixels: 112896 &* s.n, inChannels: 32,
+            weights: s.p + 13616, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
+            output: s.t + 648926208 &* s.n, pool: pool)
+        // features.1.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 648926208 &* s.n, pixels: 112896 &* s.n, channels: 32,
+            gamma: s.p + 14640, beta: s.p + 14672, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+            savedMean: s.f + 7920, savedInvStd: s.f + 7952, runningMean: s.p + 14704, runningVar: s.p + 14736,
+            pool: pool)
+        // features.1.3 stochastic depth: keep each image's branch with probability 0.9901639344262295
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.009836065573770493,
+                into: s.t + 1076194672 &* s.n, random: &random)
+        }
+        // features.1.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 634475520 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 1076194672 &* s.n : nil, batch: s.n, perImage: 3612672,
+            output: s.t + 652538880 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 336x336x32 -> 168x168x56, SE 192 -> 8 -> 192
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 336, 336, 32] -> [n, 336, 336, 192]
+        Kernels.pointwiseConv(input: s.t + 652538880 &* s.n, pixels: 112896 &* s.n, inChannels: 32,
+            weights: s.p + 14768, bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t,
+            pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 112896 &* s.n, channels: 192, gamma: s.p + 20912,
+            beta: s.p + 21104, eps: 0.001, momentum: 0.01, activation: .silu, output: s.t + 21676032 &* s.n,
+            savedMean: s.f + 7984, savedInvStd: s.f + 8176, runningMean: s.p + 21296, runningVar: s.p + 21488,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][192]
+        WeightPrep.depthwiseWeights(s.p + 21680, channels: 192, kernel: 3, into: s.f + 8752)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192]
+        Kernels.depthwiseConv(input: s.t + 21676032 &* s.n, batch: s.n, height: 336, width: 336, channels: 192,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 8752, bias: s.f,
+            activation: .identity, output: s.t + 444358656 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 444358656 &* s.n, pixels: 28224 &* s.n, channels: 192,
+            gamma: s.p + 23408, beta: s.p + 23600, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 449777664 &* s.n, savedMean: s.f + 8368, savedInvStd: s.f + 8560, runningMean: s.p + 23792,
+            runningVar: s.p + 23984, pool: pool)
+        // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 168, 168, 192]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 449777664 &* s.n, output: s.t + 455196672 &* s.n,
+            batch: s.n, pixels: 28224, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 24176,
+            reduceBias: s.p + 25712, activation: .silu, expandWeights: s.p + 25728, expandBias: s.p + 27264,
+            savedPooled: s.t + 1076193072 &* s.n, savedHidden: s.t + 1076194688 &* s.n,
+            savedScale: s.t + 1076193264 &* s.n, pool: pool)
+        // features.2.0.block.3 project conv 1x1, [n, 168, 168, 192] -> [n, 168, 168, 56]
+        Kernels.pointwiseConv(input: s.t + 455196672 &* s.n, pixels: 28224 &* s.n, inChannels: 192,
+            weights: s.p + 27456, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+            output: s.t + 928287360 &* s.n, pool: pool)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 928287360 &* s.n, pixels: 28224 &* s.n, channels: 56,
+            gamma: s.p + 38208, beta: s.p + 38272, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 929867904 &* s.n, savedMean: s.f + 12208, savedInvStd: s.f + 12264, runningMean: s.p + 38336,
+            runningVar: s.p + 38400, pool: pool)
+    }
+
+    /// features.2.1 forward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1, [n, 168, 168, 56] -> [n, 168, 168, 336]
+        Kernels.pointwiseConv(input: s.t + 929867904 &* s.n, pixels: 28224 &* s.n, inChannels: 56,
+            weights: s.p + 38464, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+            output: s.t + 43352064 &* s.n, pool: pool)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 43352064 &* s.n, pixels: 28224 &* s.n, channels: 336,
+            gamma: s.p + 57280, beta: s.p + 57616, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 52835328 &* s.n, savedMean: s.f + 12320, savedInvStd: s.f + 12656, runningMean: s.p + 57952,
+            runningVar: s.p + 58288, pool: pool)
+        // features.2.1.block.1 depthwise weights to the kernel layout [3][3][336]
+        WeightPrep.depthwiseWeights(s.p + 58624, channels: 336, kernel: 3, into: s.f + 13664)
+        // features.2.1.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
+        Kernels.depthwiseConv(input: s.t + 52835328 &* s.n, batch: s.n, height: 168, width: 168, channels: 336,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 13664,
+            bias: s.f, activation: .identity, output: s.t + 62318592 &* s.n, pool: pool)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 62318592 &* s.n, pixels: 28224 &* s.n, channels: 336,
+            gamma: s.p + 61648, beta: s.p + 61984, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 71801856 &* s.n, savedMean: s.f + 12992, savedInvStd: s.f + 13328, runningMean: s.p + 62320,
+            runningVar: s.p + 62656, pool: pool)
+        // features.2.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 71801856 &* s.n, output: s.t + 81285120 &* s.n,
+            batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 62992,
+            reduceBias: s.p + 67696, activation: .silu, expandWeights: s.p + 67712, expandBias: s.p + 72416,
+            savedPooled: s.t + 1076187696 &* s.n, savedHidden: s.t + 1076194704 &* s.n,
+            savedScale: s.t + 1076188032 &* s.n, pool: pool)
+        // features.2.1.block.3 project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        Kernels.pointwiseConv(input: s.t + 81285120 &* s.n, pixels: 28224 &* s.n, inChannels: 336,
+            weights: s.p + 72752, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+            output: s.t + 931448448 &* s.n, pool: pool)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 931448448 &* s.n, pixels: 28224 &* s.n, channels: 56,
+            gamma: s.p + 91568, beta: s.p + 91632, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 90768384 &* s.n, savedMean: s.f + 19712, savedInvStd: s.f + 19768, runningMean: s.p + 91696,
+            runningVar: s.p + 91760, pool: pool)
+        // features.2.1 stochastic depth: keep each image's branch with probability 0.9836065573770492
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01639344262295082,
+                into: s.t + 1076194720 &* s.n, random: &random)
+        }
+        // features.2.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 929867904 &* s.n, branch: s.t + 90768384 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194720 &* s.n : nil, batch: s.n, perImage: 1580544,
+            output: s.t + 933028992 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 forward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_2_2_forward(_ s: TrainingStepContext) throws {
+        // features.2.2.block.0 expand conv 1x1, [n, 168, 168, 56] -> [n, 168, 168, 336]
+        Kernels.pointwiseConv(input: s.t + 933028992 &* s.n, pixels: 28224 &* s.n, inChannels: 56,
+            weights: s.p + 91824, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+            output: s.t + 90768384 &* s.n, pool: pool)
+        // features.2.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 90768384 &* s.n, pixels: 28224 &* s.n, channels: 336,
+            gamma: s.p + 110640, beta: s.p + 110976, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 100251648 &* s.n, savedMean: s.f + 19824, savedInvStd: s.f + 20160,
+            runningMean: s.p + 111312, runningVar: s.p + 111648, pool: pool)
+        // features.2.2.block.1 depthwise weights to the kernel layout [3][3][336]
+        WeightPrep.depthwiseWeights(s.p + 111984, channels: 336, kernel: 3, into: s.f + 21168)
+        // features.2.2.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
+        Kernels.depthwiseConv(input: s.t + 100251648 &* s.n, batch: s.n, height: 168, width: 168, channels: 336,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 21168,
+            bias: s.f, activation: .identity, output: s.t + 109734912 &* s.n, pool: pool)
+        // features.2.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 109734912 &* s.n, pixels: 28224 &* s.n, channels: 336,
+            gamma: s.p + 115008, beta: s.p + 115344, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 119218176 &* s.n, savedMean: s.f + 20496, savedInvStd: s.f + 20832,
+            runningMean: s.p + 115680, runningVar: s.p + 116016, pool: pool)
+        // features.2.2.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 119218176 &* s.n, output: s.t + 128701440 &* s.n,
+            batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 116352,
+            reduceBias: s.p + 121056, activation: .silu, expandWeights: s.p + 121072, expandBias: s.p + 125776,
+            savedPooled: s.t + 1076188368 &* s.n, savedHidden: s.t + 1076194736 &* s.n,
+            savedScale: s.t + 1076188704 &* s.n, pool: pool)
+        // features.2.2.block.3 project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        Kernels.pointwiseConv(input: s.t + 128701440 &* s.n, pixels: 28224 &* s.n, inChannels: 336,
+            weights: s.p + 126112, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+            output: s.t + 934609536 &* s.n, pool: pool)
+        // features.2.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 934609536 &* s.n, pixels: 28224 &* s.n, channels: 56,
+            gamma: s.p + 144928, beta: s.p + 144992, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 138184704 &* s.n, savedMean: s.f + 27216, savedInvStd: s.f + 27272,
+            runningMean: s.p + 145056, runningVar: s.p + 145120, pool: pool)
+        // features.2.2 stochastic depth: keep each image's branch with probability 0.980327868852459
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.019672131147540985,
+                into: s.t + 1076194752 &* s.n, random: &random)
+        }
+        // features.2.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 933028992 &* s.n, branch: s.t + 138184704 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194752 &* s.n : nil, batch: s.n, perImage: 1580544,
+            output: s.t + 936190080 &* s.n, pool: pool)
+    }
+
+    /// features.2.3 forward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_2_3_forward(_ s: TrainingStepContext) throws {
+        // features.2.3.block.0 expand conv 1x1, [n, 168, 168, 56] -> [n, 168, 168, 336]
+        Kernels.pointwiseConv(input: s.t + 936190080 &* s.n, pixels: 28224 &* s.n, inChannels: 56,
+            weights: s.p + 145184, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+            output: s.t + 138184704 &* s.n, pool: pool)
+        // features.2.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 138184704 &* s.n, pixels: 28224 &* s.n, channels: 336,
+            gamma: s.p + 164000, beta: s.p + 164336, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 147667968 &* s.n, savedMean: s.f + 27328, savedInvStd: s.f + 27664,
+            runningMean: s.p + 164672, runningVar: s.p + 165008, pool: pool)
+        // features.2.3.block.1 depthwise weights to the kernel layout [3][3][336]
+        WeightPrep.depthwiseWeights(s.p + 165344, channels: 336, kernel: 3, into: s.f + 28672)
+        // features.2.3.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
+        Kernels.depthwiseConv(input: s.t + 147667968 &* s.n, batch: s.n, height: 168, width: 168, channels: 336,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 28672,
+            bias: s.f, activation: .identity, output: s.t + 157151232 &* s.n, pool: pool)
+        // features.2.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 157151232 &* s.n, pixels: 28224 &* s.n, channels: 336,
+            gamma: s.p + 168368, beta: s.p + 168704, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 166634496 &* s.n, savedMean: s.f + 28000, savedInvStd: s.f + 28336,
+            runningMean: s.p + 169040, runningVar: s.p + 169376, pool: pool)
+        // features.2.3.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 166634496 &* s.n, output: s.t + 176117760 &* s.n,
+            batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 169712,
+            reduceBias: s.p + 174416, activation: .silu, expandWeights: s.p + 174432, expandBias: s.p + 179136,
+            savedPooled: s.t + 1076189040 &* s.n, savedHidden: s.t + 1076194768 &* s.n,
+            savedScale: s.t + 1076189376 &* s.n, pool: pool)
+        // features.2.3.block.3 project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        Kernels.pointwiseConv(input: s.t + 176117760 &* s.n, pixels: 28224 &* s.n, inChannels: 336,
+            weights: s.p + 179472, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+            output: s.t + 937770624 &* s.n, pool: pool)
+        // features.2.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 937770624 &* s.n, pixels: 28224 &* s.n, channels: 56,
+            gamma: s.p + 198288, beta: s.p + 198352, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 185601024 &* s.n, savedMean: s.f + 34720, savedInvStd: s.f + 34776,
+            runningMean: s.p + 198416, runningVar: s.p + 198480, pool: pool)
+        // features.2.3 stochastic depth: keep each image's branch with probability 0.9770491803278688
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02295081967213115,
+                into: s.t + 1076194784 &* s.n, random: &random)
+        }
+        // features.2.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 936190080 &* s.n, branch: s.t + 185601024 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194784 &* s.n : nil, batch: s.n, perImage: 1580544,
+            output: s.t + 939351168 &* s.n, pool: pool)
+    }
+
+    /// features.2.4 forward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_2_4_forward(_ s: TrainingStepContext) throws {
+        // features.2.4.block.0 expand conv 1x1, [n, 168, 168, 56] -> [n, 168, 168, 336]
+        Kernels.pointwiseConv(input: s.t + 939351168 &* s.n, pixels: 28224 &* s.n, inChannels: 56,
+            weights: s.p + 198544, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+            output: s.t + 185601024 &* s.n, pool: pool)
+        // features.2.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 185601024 &* s.n, pixels: 28224 &* s.n, channels: 336,
+            gamma: s.p + 217360, beta: s.p + 217696, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 195084288 &* s.n, savedMean: s.f + 34832, savedInvStd: s.f + 35168,
+            runningMean: s.p + 218032, runningVar: s.p + 218368, pool: pool)
+        // features.2.4.block.1 depthwise weights to the kernel layout [3][3][336]
+        WeightPrep.depthwiseWeights(s.p + 218704, channels: 336, kernel: 3, into: s.f + 36176)
+        // features.2.4.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
+        Kernels.depthwiseConv(input: s.t + 195084288 &* s.n, batch: s.n, height: 168, width: 168, channels: 336,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 36176,
+            bias: s.f, activation: .identity, output: s.t + 204567552 &* s.n, pool: pool)
+        // features.2.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 204567552 &* s.n, pixels: 28224 &* s.n, channels: 336,
+            gamma: s.p + 221728, beta: s.p + 222064, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 214050816 &* s.n, savedMean: s.f + 35504, savedInvStd: s.f + 35840,
+            runningMean: s.p + 222400, runningVar: s.p + 222736, pool: pool)
+        // features.2.4.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 214050816 &* s.n, output: s.t + 223534080 &* s.n,
+            batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 223072,
+            reduceBias: s.p + 227776, activation: .silu, expandWeights: s.p + 227792, expandBias: s.p + 232496,
+            savedPooled: s.t + 1076189712 &* s.n, savedHidden: s.t + 1076194800 &* s.n,
+            savedScale: s.t + 1076190048 &* s.n, pool: pool)
+        // features.2.4.block.3 project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        Kernels.pointwiseConv(input: s.t + 223534080 &* s.n, pixels: 28224 &* s.n, inChannels: 336,
+            weights: s.p + 232832, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+            output: s.t + 940931712 &* s.n, pool: pool)
+        // features.2.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 940931712 &* s.n, pixels: 28224 &* s.n, channels: 56,
+            gamma: s.p + 251648, beta: s.p + 251712, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 233017344 &* s.n, savedMean: s.f + 42224, savedInvStd: s.f + 42280,
+            runningMean: s.p + 251776, runningVar: s.p + 251840, pool: pool)
+        // features.2.4 stochastic depth: keep each image's branch with probability 0.9737704918032787
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02622950819672131,
+                into: s.t + 1076194816 &* s.n, random: &random)
+        }
+        // features.2.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 939351168 &* s.n, branch: s.t + 233017344 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194816 &* s.n : nil, batch: s.n, perImage: 1580544,
+            output: s.t + 942512256 &* s.n, pool: pool)
+    }
+
+    /// features.2.5 forward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_2_5_forward(_ s: TrainingStepContext) throws {
+        // features.2.5.block.0 expand conv 1x1, [n, 168, 168, 56] -> [n, 168, 168, 336]
+        Kernels.pointwiseConv(input: s.t + 942512256 &* s.n, pixels: 28224 &* s.n, inChannels: 56,
+            weights: s.p + 251904, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+            output: s.t + 233017344 &* s.n, pool: pool)
+        // features.2.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 233017344 &* s.n, pixels: 28224 &* s.n, channels: 336,
+            gamma: s.p + 270720, beta: s.p + 271056, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 242500608 &* s.n, savedMean: s.f + 42336, savedInvStd: s.f + 42672,
+            runningMean: s.p + 271392, runningVar: s.p + 271728, pool: pool)
+        // features.2.5.block.1 depthwise weights to the kernel layout [3][3][336]
+        WeightPrep.depthwiseWeights(s.p + 272064, channels: 336, kernel: 3, into: s.f + 43680)
+        // features.2.5.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
+        Kernels.depthwiseConv(input: s.t + 242500608 &* s.n, batch: s.n, height: 168, width: 168, channels: 336,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 43680,
+            bias: s.f, activation: .identity, output: s.t + 251983872 &* s.n, pool: pool)
+        // features.2.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 251983872 &* s.n, pixels: 28224 &* s.n, channels: 336,
+            gamma: s.p + 275088, beta: s.p + 275424, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 261467136 &* s.n, savedMean: s.f + 43008, savedInvStd: s.f + 43344,
+            runningMean: s.p + 275760, runningVar: s.p + 276096, pool: pool)
+        // features.2.5.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 261467136 &* s.n, output: s.t + 270950400 &* s.n,
+            batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 276432,
+            reduceBias: s.p + 281136, activation: .silu, expandWeights: s.p + 281152, expandBias: s.p + 285856,
+            savedPooled: s.t + 1076190384 &* s.n, savedHidden: s.t + 1076194832 &* s.n,
+            savedScale: s.t + 1076190720 &* s.n, pool: pool)
+        // features.2.5.block.3 project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        Kernels.pointwiseConv(input: s.t + 270950400 &* s.n, pixels: 28224 &* s.n, inChannels: 336,
+            weights: s.p + 286192, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+            output: s.t + 944092800 &* s.n, pool: pool)
+        // features.2.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 944092800 &* s.n, pixels: 28224 &* s.n, channels: 56,
+            gamma: s.p + 305008, beta: s.p + 305072, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 280433664 &* s.n, savedMean: s.f + 49728, savedInvStd: s.f + 49784,
+            runningMean: s.p + 305136, runningVar: s.p + 305200, pool: pool)
+        // features.2.5 stochastic depth: keep each image's branch with probability 0.9704918032786886
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.029508196721311476,
+                into: s.t + 1076194848 &* s.n, random: &random)
+        }
+        // features.2.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 942512256 &* s.n, branch: s.t + 280433664 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194848 &* s.n : nil, batch: s.n, perImage: 1580544,
+            output: s.t + 945673344 &* s.n, pool: pool)
+    }
+
+    /// features.2.6 forward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_2_6_forward(_ s: TrainingStepContext) throws {
+        // features.2.6.block.0 expand conv 1x1, [n, 168, 168, 56] -> [n, 168, 168, 336]
+        Kernels.pointwiseConv(input: s.t + 945673344 &* s.n, pixels: 28224 &* s.n, inChannels: 56,
+            weights: s.p + 305264, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+            output: s.t + 280433664 &* s.n, pool: pool)
+        // features.2.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 280433664 &* s.n, pixels: 28224 &* s.n, channels: 336,
+            gamma: s.p + 324080, beta: s.p + 324416, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 289916928 &* s.n, savedMean: s.f + 49840, savedInvStd: s.f + 50176,
+            runningMean: s.p + 324752, runningVar: s.p + 325088, pool: pool)
+        // features.2.6.block.1 depthwise weights to the kernel layout [3][3][336]
+        WeightPrep.depthwiseWeights(s.p + 325424, channels: 336, kernel: 3, into: s.f + 51184)
+        // features.2.6.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
+        Kernels.depthwiseConv(input: s.t + 289916928 &* s.n, batch: s.n, height: 168, width: 168, channels: 336,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 51184,
+            bias: s.f, activation: .identity, output: s.t + 299400192 &* s.n, pool: pool)
+        // features.2.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 299400192 &* s.n, pixels: 28224 &* s.n, channels: 336,
+            gamma: s.p + 328448, beta: s.p + 328784, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 308883456 &* s.n, savedMean: s.f + 50512, savedInvStd: s.f + 50848,
+            runningMean: s.p + 329120, runningVar: s.p + 329456, pool: pool)
+        // features.2.6.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 308883456 &* s.n, output: s.t + 318366720 &* s.n,
+            batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 329792,
+            reduceBias: s.p + 334496, activation: .silu, expandWeights: s.p + 334512, expandBias: s.p + 339216,
+            savedPooled: s.t + 1076191056 &* s.n, savedHidden: s.t + 1076194864 &* s.n,
+            savedScale: s.t + 1076191392 &* s.n, pool: pool)
+        // features.2.6.block.3 project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        Kernels.pointwiseConv(input: s.t + 318366720 &* s.n, pixels: 28224 &* s.n, inChannels: 336,
+            weights: s.p + 339552, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+            output: s.t + 947253888 &* s.n, pool: pool)
+        // features.2.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 947253888 &* s.n, pixels: 28224 &* s.n, channels: 56,
+            gamma: s.p + 358368, beta: s.p + 358432, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 327849984 &* s.n, savedMean: s.f + 57232, savedInvStd: s.f + 57288,
+            runningMean: s.p + 358496, runningVar: s.p + 358560, pool: pool)
+        // features.2.6 stochastic depth: keep each image's branch with probability 0.9672131147540983
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03278688524590164,
+                into: s.t + 1076194880 &* s.n, random: &random)
+        }
+        // features.2.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 945673344 &* s.n, branch: s.t + 327849984 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194880 &* s.n : nil, batch: s.n, perImage: 1580544,
+            output: s.t + 948834432 &* s.n, pool: pool)
+    }
+
+    /// features.2.7 forward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_2_7_forward(_ s: TrainingStepContext) throws {
+        // features.2.7.block.0 expand conv 1x1, [n, 168, 168, 56] -> [n, 168, 168, 336]
+        Kernels.pointwiseConv(input: s.t + 948834432 &* s.n, pixels: 28224 &* s.n, inChannels: 56,
+            weights: s.p + 358624, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+            output: s.t + 327849984 &* s.n, pool: pool)
+        // features.2.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 327849984 &* s.n, pixels: 28224 &* s.n, channels: 336,
+            gamma: s.p + 377440, beta: s.p + 377776, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 337333248 &* s.n, savedMean: s.f + 57344, savedInvStd: s.f + 57680,
+            runningMean: s.p + 378112, runningVar: s.p + 378448, pool: pool)
+        // features.2.7.block.1 depthwise weights to the kernel layout [3][3][336]
+        WeightPrep.depthwiseWeights(s.p + 378784, channels: 336, kernel: 3, into: s.f + 58688)
+        // features.2.7.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
+        Kernels.depthwiseConv(input: s.t + 337333248 &* s.n, batch: s.n, height: 168, width: 168, channels: 336,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 58688,
+            bias: s.f, activation: .identity, output: s.t + 346816512 &* s.n, pool: pool)
+        // features.2.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 346816512 &* s.n, pixels: 28224 &* s.n, channels: 336,
+            gamma: s.p + 381808, beta: s.p + 382144, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 356299776 &* s.n, savedMean: s.f + 58016, savedInvStd: s.f + 58352,
+            runningMean: s.p + 382480, runningVar: s.p + 382816, pool: pool)
+        // features.2.7.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 356299776 &* s.n, output: s.t + 365783040 &* s.n,
+            batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 383152,
+            reduceBias: s.p + 387856, activation: .silu, expandWeights: s.p + 387872, expandBias: s.p + 392576,
+            savedPooled: s.t + 1076191728 &* s.n, savedHidden: s.t + 1076194896 &* s.n,
+            savedScale: s.t + 1076192064 &* s.n, pool: pool)
+        // features.2.7.block.3 project conv 1x1, [n, 168, 168, 336] -> [n, 168, 168, 56]
+        Kernels.pointwiseConv(input: s.t + 365783040 &* s.n, pixels: 28224 &* s.n, inChannels: 336,
+            weights: s.p + 392912, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+            output: s.t + 950414976 &* s.n, pool: pool)
+        // features.2.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 950414976 &* s.n, pixels: 28224 &* s.n, channels: 56,
+            gamma: s.p + 411728, beta: s.p + 411792, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 375266304 &* s.n, savedMean: s.f + 64736, savedInvStd: s.f + 64792,
+            runningMean: s.p + 411856, runningVar: s.p + 411920, pool: pool)
+        // features.2.7 stochastic depth: keep each image's branch with probability 0.9639344262295082
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.036065573770491806,
+                into: s.t + 1076194912 &* s.n, random: &random)
+        }
+        // features.2.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 948834432 &* s.n, branch: s.t + 375266304 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194912 &* s.n : nil, batch: s.n, perImage: 1580544,
+            output: s.t + 951995520 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 168x168x56 -> 84x84x88, SE 336 -> 14 -> 336
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 168, 168, 56] -> [n, 168, 168, 336]
+        Kernels.pointwiseConv(input: s.t + 951995520 &* s.n, pixels: 28224 &* s.n, inChannels: 56,
+            weights: s.p + 411984, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
+            output: s.t + 375266304 &* s.n, pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 375266304 &* s.n, pixels: 28224 &* s.n, channels: 336,
+            gamma: s.p + 430800, beta: s.p + 431136, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 384749568 &* s.n, savedMean: s.f + 64848, savedInvStd: s.f + 65184,
+            runningMean: s.p + 431472, runningVar: s.p + 431808, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][336]
+        WeightPrep.depthwiseWeights(s.p + 432144, channels: 336, kernel: 5, into: s.f + 66192)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336]
+        Kernels.depthwiseConv(input: s.t + 384749568 &* s.n, batch: s.n, height: 168, width: 168, channels: 336,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 66192, bias: s.f,
+            activation: .identity, output: s.t + 792642816 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 792642816 &* s.n, pixels: 7056 &* s.n, channels: 336,
+            gamma: s.p + 440544, beta: s.p + 440880, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 795013632 &* s.n, savedMean: s.f + 65520, savedInvStd: s.f + 65856,
+            runningMean: s.p + 441216, runningVar: s.p + 441552, pool: pool)
+        // features.3.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 84, 84, 336]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 795013632 &* s.n, output: s.t + 797384448 &* s.n,
+            batch: s.n, pixels: 7056, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 441888,
+            reduceBias: s.p + 446592, activation: .silu, expandWeights: s.p + 446608, expandBias: s.p + 451312,
+            savedPooled: s.t + 1076192400 &* s.n, savedHidden: s.t + 1076194928 &* s.n,
+            savedScale: s.t + 1076192736 &* s.n, pool: pool)
+        // features.3.0.block.3 project conv 1x1, [n, 84, 84, 336] -> [n, 84, 84, 88]
+        Kernels.pointwiseConv(input: s.t + 797384448 &* s.n, pixels: 7056 &* s.n, inChannels: 336,
+            weights: s.p + 451648, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
+            output: s.t + 1043067312 &* s.n, pool: pool)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1043067312 &* s.n, pixels: 7056 &* s.n, channels: 88,
+            gamma: s.p + 481216, beta: s.p + 481312, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1043688240 &* s.n, savedMean: s.f + 82992, savedInvStd: s.f + 83080,
+            runningMean: s.p + 481408, runningVar: s.p + 481504, pool: pool)
+    }
+
+    /// features.3.1 forward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1, [n, 84, 84, 88] -> [n, 84, 84, 528]
+        Kernels.pointwiseConv(input: s.t + 1043688240 &* s.n, pixels: 7056 &* s.n, inChannels: 88,
+            weights: s.p + 481600, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
+            output: s.t + 394232832 &* s.n, pool: pool)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 394232832 &* s.n, pixels: 7056 &* s.n, channels: 528,
+            gamma: s.p + 528064, beta: s.p + 528592, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 397958400 &* s.n, savedMean: s.f + 83168, savedInvStd: s.f + 83696,
+            runningMean: s.p + 529120, runningVar: s.p + 529648, pool: pool)
+        // features.3.1.block.1 depthwise weights to the kernel layout [5][5][528]
+        WeightPrep.depthwiseWeights(s.p + 530176, channels: 528, kernel: 5, into: s.f + 85280)
+        // features.3.1.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
+        Kernels.depthwiseConv(input: s.t + 397958400 &* s.n, batch: s.n, height: 84, width: 84, channels: 528,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 85280, bias: s.f,
+            activation: .identity, output: s.t + 460615680 &* s.n, pool: pool)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 460615680 &* s.n, pixels: 7056 &* s.n, channels: 528,
+            gamma: s.p + 543376, beta: s.p + 543904, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 464341248 &* s.n, savedMean: s.f + 84224, savedInvStd: s.f + 84752,
+            runningMean: s.p + 544432, runningVar: s.p + 544960, pool: pool)
+        // features.3.1.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 464341248 &* s.n, output: s.t + 468066816 &* s.n,
+            batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 545488,
+            reduceBias: s.p + 557104, activation: .silu, expandWeights: s.p + 557136, expandBias: s.p + 568752,
+            savedPooled: s.t + 403713840 &* s.n, savedHidden: s.t + 403716064 &* s.n,
+            savedScale: s.t + 403714368 &* s.n, pool: pool)
+        // features.3.1.block.3 project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        Kernels.pointwiseConv(input: s.t + 468066816 &* s.n, pixels: 7056 &* s.n, inChannels: 528,
+            weights: s.p + 569280, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
+            output: s.t + 1044309168 &* s.n, pool: pool)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1044309168 &* s.n, pixels: 7056 &* s.n, channels: 88,
+            gamma: s.p + 615744, beta: s.p + 615840, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 401683968 &* s.n, savedMean: s.f + 111680, savedInvStd: s.f + 111768,
+            runningMean: s.p + 615936, runningVar: s.p + 616032, pool: pool)
+        // features.3.1 stochastic depth: keep each image's branch with probability 0.9573770491803278
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.042622950819672135,
+                into: s.t + 1076194944 &* s.n, random: &random)
+        }
+        // features.3.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1043688240 &* s.n, branch: s.t + 401683968 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194944 &* s.n : nil, batch: s.n, perImage: 620928,
+            output: s.t + 1044930096 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 forward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_3_2_forward(_ s: TrainingStepContext) throws {
+        // features.3.2.block.0 expand conv 1x1, [n, 84, 84, 88] -> [n, 84, 84, 528]
+        Kernels.pointwiseConv(input: s.t + 1044930096 &* s.n, pixels: 7056 &* s.n, inChannels: 88,
+            weights: s.p + 616128, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
+            output: s.t + 471792384 &* s.n, pool: pool)
+        // features.3.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 471792384 &* s.n, pixels: 7056 &* s.n, channels: 528,
+            gamma: s.p + 662592, beta: s.p + 663120, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 475517952 &* s.n, savedMean: s.f + 111856, savedInvStd: s.f + 112384,
+            runningMean: s.p + 663648, runningVar: s.p + 664176, pool: pool)
+        // features.3.2.block.1 depthwise weights to the kernel layout [5][5][528]
+        WeightPrep.depthwiseWeights(s.p + 664704, channels: 528, kernel: 5, into: s.f + 113968)
+        // features.3.2.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
+        Kernels.depthwiseConv(input: s.t + 475517952 &* s.n, batch: s.n, height: 84, width: 84, channels: 528,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 113968, bias: s.f,
+            activation: .identity, output: s.t + 479243520 &* s.n, pool: pool)
+        // features.3.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 479243520 &* s.n, pixels: 7056 &* s.n, channels: 528,
+            gamma: s.p + 677904, beta: s.p + 678432, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 482969088 &* s.n, savedMean: s.f + 112912, savedInvStd: s.f + 113440,
+            runningMean: s.p + 678960, runningVar: s.p + 679488, pool: pool)
+        // features.3.2.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 482969088 &* s.n, output: s.t + 486694656 &* s.n,
+            batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 680016,
+            reduceBias: s.p + 691632, activation: .silu, expandWeights: s.p + 691664, expandBias: s.p + 703280,
+            savedPooled: s.t + 403714896 &* s.n, savedHidden: s.t + 1076194368 &* s.n,
+            savedScale: s.t + 403715424 &* s.n, pool: pool)
+        // features.3.2.block.3 project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        Kernels.pointwiseConv(input: s.t + 486694656 &* s.n, pixels: 7056 &* s.n, inChannels: 528,
+            weights: s.p + 703808, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
+            output: s.t + 1045551024 &* s.n, pool: pool)
+        // features.3.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1045551024 &* s.n, pixels: 7056 &* s.n, channels: 88,
+            gamma: s.p + 750272, beta: s.p + 750368, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 401683968 &* s.n, savedMean: s.f + 140368, savedInvStd: s.f + 140456,
+            runningMean: s.p + 750464, runningVar: s.p + 750560, pool: pool)
+        // features.3.2 stochastic depth: keep each image's branch with probability 0.9540983606557377
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0459016393442623,
+                into: s.t + 1076194960 &* s.n, random: &random)
+        }
+        // features.3.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1044930096 &* s.n, branch: s.t + 401683968 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194960 &* s.n : nil, batch: s.n, perImage: 620928,
+            output: s.t + 1046171952 &* s.n, pool: pool)
+    }
+
+    /// features.3.3 forward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_3_3_forward(_ s: TrainingStepContext) throws {
+        // features.3.3.block.0 expand conv 1x1, [n, 84, 84, 88] -> [n, 84, 84, 528]
+        Kernels.pointwiseConv(input: s.t + 1046171952 &* s.n, pixels: 7056 &* s.n, inChannels: 88,
+            weights: s.p + 750656, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
+            output: s.t + 490420224 &* s.n, pool: pool)
+        // features.3.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 490420224 &* s.n, pixels: 7056 &* s.n, channels: 528,
+            gamma: s.p + 797120, beta: s.p + 797648, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 494145792 &* s.n, savedMean: s.f + 140544, savedInvStd: s.f + 141072,
+            runningMean: s.p + 798176, runningVar: s.p + 798704, pool: pool)
+        // features.3.3.block.1 depthwise weights to the kernel layout [5][5][528]
+        WeightPrep.depthwiseWeights(s.p + 799232, channels: 528, kernel: 5, into: s.f + 142656)
+        // features.3.3.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
+        Kernels.depthwiseConv(input: s.t + 494145792 &* s.n, batch: s.n, height: 84, width: 84, channels: 528,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 142656, bias: s.f,
+            activation: .identity, output: s.t + 497871360 &* s.n, pool: pool)
+        // features.3.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 497871360 &* s.n, pixels: 7056 &* s.n, channels: 528,
+            gamma: s.p + 812432, beta: s.p + 812960, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 501596928 &* s.n, savedMean: s.f + 141600, savedInvStd: s.f + 142128,
+            runningMean: s.p + 813488, runningVar: s.p + 814016, pool: pool)
+        // features.3.3.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 501596928 &* s.n, output: s.t + 505322496 &* s.n,
+            batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 814544,
+            reduceBias: s.p + 826160, activation: .silu, expandWeights: s.p + 826192, expandBias: s.p + 837808,
+            savedPooled: s.t + 1076181360 &* s.n, savedHidden: s.t + 1076194400 &* s.n,
+            savedScale: s.t + 1076181888 &* s.n, pool: pool)
+        // features.3.3.block.3 project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        Kernels.pointwiseConv(input: s.t + 505322496 &* s.n, pixels: 7056 &* s.n, inChannels: 528,
+            weights: s.p + 838336, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
+            output: s.t + 1046792880 &* s.n, pool: pool)
+        // features.3.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1046792880 &* s.n, pixels: 7056 &* s.n, channels: 88,
+            gamma: s.p + 884800, beta: s.p + 884896, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 401683968 &* s.n, savedMean: s.f + 169056, savedInvStd: s.f + 169144,
+            runningMean: s.p + 884992, runningVar: s.p + 885088, pool: pool)
+        // features.3.3 stochastic depth: keep each image's branch with probability 0.9508196721311475
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04918032786885246,
+                into: s.t + 1076194976 &* s.n, random: &random)
+        }
+        // features.3.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1046171952 &* s.n, branch: s.t + 401683968 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194976 &* s.n : nil, batch: s.n, perImage: 620928,
+            output: s.t + 1047413808 &* s.n, pool: pool)
+    }
+
+    /// features.3.4 forward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_3_4_forward(_ s: TrainingStepContext) throws {
+        // features.3.4.block.0 expand conv 1x1, [n, 84, 84, 88] -> [n, 84, 84, 528]
+        Kernels.pointwiseConv(input: s.t + 1047413808 &* s.n, pixels: 7056 &* s.n, inChannels: 88,
+            weights: s.p + 885184, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
+            output: s.t + 509048064 &* s.n, pool: pool)
+        // features.3.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 509048064 &* s.n, pixels: 7056 &* s.n, channels: 528,
+            gamma: s.p + 931648, beta: s.p + 932176, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 512773632 &* s.n, savedMean: s.f + 169232, savedInvStd: s.f + 169760,
+            runningMean: s.p + 932704, runningVar: s.p + 933232, pool: pool)
+        // features.3.4.block.1 depthwise weights to the kernel layout [5][5][528]
+        WeightPrep.depthwiseWeights(s.p + 933760, channels: 528, kernel: 5, into: s.f + 171344)
+        // features.3.4.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
+        Kernels.depthwiseConv(input: s.t + 512773632 &* s.n, batch: s.n, height: 84, width: 84, channels: 528,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 171344, bias: s.f,
+            activation: .identity, output: s.t + 516499200 &* s.n, pool: pool)
+        // features.3.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 516499200 &* s.n, pixels: 7056 &* s.n, channels: 528,
+            gamma: s.p + 946960, beta: s.p + 947488, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 520224768 &* s.n, savedMean: s.f + 170288, savedInvStd: s.f + 170816,
+            runningMean: s.p + 948016, runningVar: s.p + 948544, pool: pool)
+        // features.3.4.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 520224768 &* s.n, output: s.t + 523950336 &* s.n,
+            batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 949072,
+            reduceBias: s.p + 960688, activation: .silu, expandWeights: s.p + 960720, expandBias: s.p + 972336,
+            savedPooled: s.t + 1076182416 &* s.n, savedHidden: s.t + 1076194432 &* s.n,
+            savedScale: s.t + 1076182944 &* s.n, pool: pool)
+        // features.3.4.block.3 project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        Kernels.pointwiseConv(input: s.t + 523950336 &* s.n, pixels: 7056 &* s.n, inChannels: 528,
+            weights: s.p + 972864, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
+            output: s.t + 1048034736 &* s.n, pool: pool)
+        // features.3.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1048034736 &* s.n, pixels: 7056 &* s.n, channels: 88,
+            gamma: s.p + 1019328, beta: s.p + 1019424, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 401683968 &* s.n, savedMean: s.f + 197744, savedInvStd: s.f + 197832,
+            runningMean: s.p + 1019520, runningVar: s.p + 1019616, pool: pool)
+        // features.3.4 stochastic depth: keep each image's branch with probability 0.9475409836065574
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05245901639344262,
+                into: s.t + 1076194992 &* s.n, random: &random)
+        }
+        // features.3.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1047413808 &* s.n, branch: s.t + 401683968 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194992 &* s.n : nil, batch: s.n, perImage: 620928,
+            output: s.t + 1048655664 &* s.n, pool: pool)
+    }
+
+    /// features.3.5 forward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_3_5_forward(_ s: TrainingStepContext) throws {
+        // features.3.5.block.0 expand conv 1x1, [n, 84, 84, 88] -> [n, 84, 84, 528]
+        Kernels.pointwiseConv(input: s.t + 1048655664 &* s.n, pixels: 7056 &* s.n, inChannels: 88,
+            weights: s.p + 1019712, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
+            output: s.t + 527675904 &* s.n, pool: pool)
+        // features.3.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 527675904 &* s.n, pixels: 7056 &* s.n, channels: 528,
+            gamma: s.p + 1066176, beta: s.p + 1066704, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 531401472 &* s.n, savedMean: s.f + 197920, savedInvStd: s.f + 198448,
+            runningMean: s.p + 1067232, runningVar: s.p + 1067760, pool: pool)
+        // features.3.5.block.1 depthwise weights to the kernel layout [5][5][528]
+        WeightPrep.depthwiseWeights(s.p + 1068288, channels: 528, kernel: 5, into: s.f + 200032)
+        // features.3.5.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
+        Kernels.depthwiseConv(input: s.t + 531401472 &* s.n, batch: s.n, height: 84, width: 84, channels: 528,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 200032, bias: s.f,
+            activation: .identity, output: s.t + 535127040 &* s.n, pool: pool)
+        // features.3.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 535127040 &* s.n, pixels: 7056 &* s.n, channels: 528,
+            gamma: s.p + 1081488, beta: s.p + 1082016, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 538852608 &* s.n, savedMean: s.f + 198976, savedInvStd: s.f + 199504,
+            runningMean: s.p + 1082544, runningVar: s.p + 1083072, pool: pool)
+        // features.3.5.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 538852608 &* s.n, output: s.t + 542578176 &* s.n,
+            batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1083600,
+            reduceBias: s.p + 1095216, activation: .silu, expandWeights: s.p + 1095248, expandBias: s.p + 1106864,
+            savedPooled: s.t + 1076183472 &* s.n, savedHidden: s.t + 1076194464 &* s.n,
+            savedScale: s.t + 1076184000 &* s.n, pool: pool)
+        // features.3.5.block.3 project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        Kernels.pointwiseConv(input: s.t + 542578176 &* s.n, pixels: 7056 &* s.n, inChannels: 528,
+            weights: s.p + 1107392, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
+            output: s.t + 1049276592 &* s.n, pool: pool)
+        // features.3.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1049276592 &* s.n, pixels: 7056 &* s.n, channels: 88,
+            gamma: s.p + 1153856, beta: s.p + 1153952, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 401683968 &* s.n, savedMean: s.f + 226432, savedInvStd: s.f + 226520,
+            runningMean: s.p + 1154048, runningVar: s.p + 1154144, pool: pool)
+        // features.3.5 stochastic depth: keep each image's branch with probability 0.9442622950819672
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.055737704918032795,
+                into: s.t + 1076195008 &* s.n, random: &random)
+        }
+        // features.3.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1048655664 &* s.n, branch: s.t + 401683968 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195008 &* s.n : nil, batch: s.n, perImage: 620928,
+            output: s.t + 1049897520 &* s.n, pool: pool)
+    }
+
+    /// features.3.6 forward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_3_6_forward(_ s: TrainingStepContext) throws {
+        // features.3.6.block.0 expand conv 1x1, [n, 84, 84, 88] -> [n, 84, 84, 528]
+        Kernels.pointwiseConv(input: s.t + 1049897520 &* s.n, pixels: 7056 &* s.n, inChannels: 88,
+            weights: s.p + 1154240, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
+            output: s.t + 546303744 &* s.n, pool: pool)
+        // features.3.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 546303744 &* s.n, pixels: 7056 &* s.n, channels: 528,
+            gamma: s.p + 1200704, beta: s.p + 1201232, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 550029312 &* s.n, savedMean: s.f + 226608, savedInvStd: s.f + 227136,
+            runningMean: s.p + 1201760, runningVar: s.p + 1202288, pool: pool)
+        // features.3.6.block.1 depthwise weights to the kernel layout [5][5][528]
+        WeightPrep.depthwiseWeights(s.p + 1202816, channels: 528, kernel: 5, into: s.f + 228720)
+        // features.3.6.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
+        Kernels.depthwiseConv(input: s.t + 550029312 &* s.n, batch: s.n, height: 84, width: 84, channels: 528,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 228720, bias: s.f,
+            activation: .identity, output: s.t + 553754880 &* s.n, pool: pool)
+        // features.3.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 553754880 &* s.n, pixels: 7056 &* s.n, channels: 528,
+            gamma: s.p + 1216016, beta: s.p + 1216544, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 557480448 &* s.n, savedMean: s.f + 227664, savedInvStd: s.f + 228192,
+            runningMean: s.p + 1217072, runningVar: s.p + 1217600, pool: pool)
+        // features.3.6.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 557480448 &* s.n, output: s.t + 561206016 &* s.n,
+            batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1218128,
+            reduceBias: s.p + 1229744, activation: .silu, expandWeights: s.p + 1229776, expandBias: s.p + 1241392,
+            savedPooled: s.t + 1076184528 &* s.n, savedHidden: s.t + 1076194496 &* s.n,
+            savedScale: s.t + 1076185056 &* s.n, pool: pool)
+        // features.3.6.block.3 project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        Kernels.pointwiseConv(input: s.t + 561206016 &* s.n, pixels: 7056 &* s.n, inChannels: 528,
+            weights: s.p + 1241920, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
+            output: s.t + 1050518448 &* s.n, pool: pool)
+        // features.3.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1050518448 &* s.n, pixels: 7056 &* s.n, channels: 88,
+            gamma: s.p + 1288384, beta: s.p + 1288480, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 401683968 &* s.n, savedMean: s.f + 255120, savedInvStd: s.f + 255208,
+            runningMean: s.p + 1288576, runningVar: s.p + 1288672, pool: pool)
+        // features.3.6 stochastic depth: keep each image's branch with probability 0.940983606557377
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05901639344262295,
+                into: s.t + 1076195024 &* s.n, random: &random)
+        }
+        // features.3.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1049897520 &* s.n, branch: s.t + 401683968 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195024 &* s.n : nil, batch: s.n, perImage: 620928,
+            output: s.t + 1051139376 &* s.n, pool: pool)
+    }
+
+    /// features.3.7 forward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_3_7_forward(_ s: TrainingStepContext) throws {
+        // features.3.7.block.0 expand conv 1x1, [n, 84, 84, 88] -> [n, 84, 84, 528]
+        Kernels.pointwiseConv(input: s.t + 1051139376 &* s.n, pixels: 7056 &* s.n, inChannels: 88,
+            weights: s.p + 1288768, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
+            output: s.t + 564931584 &* s.n, pool: pool)
+        // features.3.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 564931584 &* s.n, pixels: 7056 &* s.n, channels: 528,
+            gamma: s.p + 1335232, beta: s.p + 1335760, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 568657152 &* s.n, savedMean: s.f + 255296, savedInvStd: s.f + 255824,
+            runningMean: s.p + 1336288, runningVar: s.p + 1336816, pool: pool)
+        // features.3.7.block.1 depthwise weights to the kernel layout [5][5][528]
+        WeightPrep.depthwiseWeights(s.p + 1337344, channels: 528, kernel: 5, into: s.f + 257408)
+        // features.3.7.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
+        Kernels.depthwiseConv(input: s.t + 568657152 &* s.n, batch: s.n, height: 84, width: 84, channels: 528,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 257408, bias: s.f,
+            activation: .identity, output: s.t + 572382720 &* s.n, pool: pool)
+        // features.3.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 572382720 &* s.n, pixels: 7056 &* s.n, channels: 528,
+            gamma: s.p + 1350544, beta: s.p + 1351072, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 576108288 &* s.n, savedMean: s.f + 256352, savedInvStd: s.f + 256880,
+            runningMean: s.p + 1351600, runningVar: s.p + 1352128, pool: pool)
+        // features.3.7.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 576108288 &* s.n, output: s.t + 579833856 &* s.n,
+            batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1352656,
+            reduceBias: s.p + 1364272, activation: .silu, expandWeights: s.p + 1364304, expandBias: s.p + 1375920,
+            savedPooled: s.t + 1076185584 &* s.n, savedHidden: s.t + 1076194528 &* s.n,
+            savedScale: s.t + 1076186112 &* s.n, pool: pool)
+        // features.3.7.block.3 project conv 1x1, [n, 84, 84, 528] -> [n, 84, 84, 88]
+        Kernels.pointwiseConv(input: s.t + 579833856 &* s.n, pixels: 7056 &* s.n, inChannels: 528,
+            weights: s.p + 1376448, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
+            output: s.t + 1051760304 &* s.n, pool: pool)
+        // features.3.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1051760304 &* s.n, pixels: 7056 &* s.n, channels: 88,
+            gamma: s.p + 1422912, beta: s.p + 1423008, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 401683968 &* s.n, savedMean: s.f + 283808, savedInvStd: s.f + 283896,
+            runningMean: s.p + 1423104, runningVar: s.p + 1423200, pool: pool)
+        // features.3.7 stochastic depth: keep each image's branch with probability 0.9377049180327869
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06229508196721312,
+                into: s.t + 1076195040 &* s.n, random: &random)
+        }
+        // features.3.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1051139376 &* s.n, branch: s.t + 401683968 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195040 &* s.n : nil, batch: s.n, perImage: 620928,
+            output: s.t + 1052381232 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 84x84x88 -> 42x42x176, SE 528 -> 22 -> 528
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 84, 84, 88] -> [n, 84, 84, 528]
+        Kernels.pointwiseConv(input: s.t + 1052381232 &* s.n, pixels: 7056 &* s.n, inChannels: 88,
+            weights: s.p + 1423296, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
+            output: s.t + 583559424 &* s.n, pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 583559424 &* s.n, pixels: 7056 &* s.n, channels: 528,
+            gamma: s.p + 1469760, beta: s.p + 1470288, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 587284992 &* s.n, savedMean: s.f + 283984, savedInvStd: s.f + 284512,
+            runningMean: s.p + 1470816, runningVar: s.p + 1471344, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][528]
+        WeightPrep.depthwiseWeights(s.p + 1471872, channels: 528, kernel: 3, into: s.f + 286096)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528]
+        Kernels.depthwiseConv(input: s.t + 587284992 &* s.n, batch: s.n, height: 84, width: 84, channels: 528,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 286096, bias: s.f,
+            activation: .identity, output: s.t + 1038960720 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1038960720 &* s.n, pixels: 1764 &* s.n, channels: 528,
+            gamma: s.p + 1476624, beta: s.p + 1477152, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1039892112 &* s.n, savedMean: s.f + 285040, savedInvStd: s.f + 285568,
+            runningMean: s.p + 1477680, runningVar: s.p + 1478208, pool: pool)
+        // features.4.0.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 42, 42, 528]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1039892112 &* s.n, output: s.t + 1040823504 &* s.n,
+            batch: s.n, pixels: 1764, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1478736,
+            reduceBias: s.p + 1490352, activation: .silu, expandWeights: s.p + 1490384, expandBias: s.p + 1502000,
+            savedPooled: s.t + 1076186640 &* s.n, savedHidden: s.t + 1076194560 &* s.n,
+            savedScale: s.t + 1076187168 &* s.n, pool: pool)
+        // features.4.0.block.3 project conv 1x1, [n, 42, 42, 528] -> [n, 42, 42, 176]
+        Kernels.pointwiseConv(input: s.t + 1040823504 &* s.n, pixels: 1764 &* s.n, inChannels: 528,
+            weights: s.p + 1502528, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 1062189072 &* s.n, pool: pool)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1062189072 &* s.n, pixels: 1764 &* s.n, channels: 176,
+            gamma: s.p + 1595456, beta: s.p + 1595632, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1062499536 &* s.n, savedMean: s.f + 295600, savedInvStd: s.f + 295776,
+            runningMean: s.p + 1595808, runningVar: s.p + 1595984, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        Kernels.pointwiseConv(input: s.t + 1062499536 &* s.n, pixels: 1764 &* s.n, inChannels: 176,
+            weights: s.p + 1596160, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 401683968 &* s.n, pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 401683968 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 1782016, beta: s.p + 1783072, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 799755264 &* s.n, savedMean: s.f + 295952, savedInvStd: s.f + 297008,
+            runningMean: s.p + 1784128, runningVar: s.p + 1785184, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][1056]
+        WeightPrep.depthwiseWeights(s.p + 1786240, channels: 1056, kernel: 3, into: s.f + 300176)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        Kernels.depthwiseConv(input: s.t + 799755264 &* s.n, batch: s.n, height: 42, width: 42, channels: 1056,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 300176, bias: s.f,
+            activation: .identity, output: s.t + 801618048 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 801618048 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 1795744, beta: s.p + 1796800, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 803480832 &* s.n, savedMean: s.f + 298064, savedInvStd: s.f + 299120,
+            runningMean: s.p + 1797856, runningVar: s.p + 1798912, pool: pool)
+        // features.4.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 803480832 &* s.n, output: s.t + 805343616 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 1799968,
+            reduceBias: s.p + 1846432, activation: .silu, expandWeights: s.p + 1846480, expandBias: s.p + 1892944,
+            savedPooled: s.t + 403689600 &* s.n, savedHidden: s.t + 1076193616 &* s.n,
+            savedScale: s.t + 403690656 &* s.n, pool: pool)
+        // features.4.1.block.3 project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        Kernels.pointwiseConv(input: s.t + 805343616 &* s.n, pixels: 1764 &* s.n, inChannels: 1056,
+            weights: s.p + 1894000, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 1062810000 &* s.n, pool: pool)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1062810000 &* s.n, pixels: 1764 &* s.n, channels: 176,
+            gamma: s.p + 2079856, beta: s.p + 2080032, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 591010560 &* s.n, savedMean: s.f + 319184, savedInvStd: s.f + 319360,
+            runningMean: s.p + 2080208, runningVar: s.p + 2080384, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.9311475409836065
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06885245901639345,
+                into: s.t + 1076195056 &* s.n, random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1062499536 &* s.n, branch: s.t + 591010560 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195056 &* s.n : nil, batch: s.n, perImage: 310464,
+            output: s.t + 1063120464 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        Kernels.pointwiseConv(input: s.t + 1063120464 &* s.n, pixels: 1764 &* s.n, inChannels: 176,
+            weights: s.p + 2080560, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 807206400 &* s.n, pool: pool)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 807206400 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 2266416, beta: s.p + 2267472, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 809069184 &* s.n, savedMean: s.f + 319536, savedInvStd: s.f + 320592,
+            runningMean: s.p + 2268528, runningVar: s.p + 2269584, pool: pool)
+        // features.4.2.block.1 depthwise weights to the kernel layout [3][3][1056]
+        WeightPrep.depthwiseWeights(s.p + 2270640, channels: 1056, kernel: 3, into: s.f + 323760)
+        // features.4.2.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        Kernels.depthwiseConv(input: s.t + 809069184 &* s.n, batch: s.n, height: 42, width: 42, channels: 1056,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 323760, bias: s.f,
+            activation: .identity, output: s.t + 810931968 &* s.n, pool: pool)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 810931968 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 2280144, beta: s.p + 2281200, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 812794752 &* s.n, savedMean: s.f + 321648, savedInvStd: s.f + 322704,
+            runningMean: s.p + 2282256, runningVar: s.p + 2283312, pool: pool)
+        // features.4.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 812794752 &* s.n, output: s.t + 814657536 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2284368,
+            reduceBias: s.p + 2330832, activation: .silu, expandWeights: s.p + 2330880, expandBias: s.p + 2377344,
+            savedPooled: s.t + 403691712 &* s.n, savedHidden: s.t + 1076193664 &* s.n,
+            savedScale: s.t + 403692768 &* s.n, pool: pool)
+        // features.4.2.block.3 project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        Kernels.pointwiseConv(input: s.t + 814657536 &* s.n, pixels: 1764 &* s.n, inChannels: 1056,
+            weights: s.p + 2378400, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 1063430928 &* s.n, pool: pool)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1063430928 &* s.n, pixels: 1764 &* s.n, channels: 176,
+            gamma: s.p + 2564256, beta: s.p + 2564432, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 591010560 &* s.n, savedMean: s.f + 342768, savedInvStd: s.f + 342944,
+            runningMean: s.p + 2564608, runningVar: s.p + 2564784, pool: pool)
+        // features.4.2 stochastic depth: keep each image's branch with probability 0.9278688524590164
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07213114754098361,
+                into: s.t + 1076195072 &* s.n, random: &random)
+        }
+        // features.4.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1063120464 &* s.n, branch: s.t + 591010560 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195072 &* s.n : nil, batch: s.n, perImage: 310464,
+            output: s.t + 1063741392 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_3_forward(_ s: TrainingStepContext) throws {
+        // features.4.3.block.0 expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        Kernels.pointwiseConv(input: s.t + 1063741392 &* s.n, pixels: 1764 &* s.n, inChannels: 176,
+            weights: s.p + 2564960, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 816520320 &* s.n, pool: pool)
+        // features.4.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 816520320 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 2750816, beta: s.p + 2751872, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 818383104 &* s.n, savedMean: s.f + 343120, savedInvStd: s.f + 344176,
+            runningMean: s.p + 2752928, runningVar: s.p + 2753984, pool: pool)
+        // features.4.3.block.1 depthwise weights to the kernel layout [3][3][1056]
+        WeightPrep.depthwiseWeights(s.p + 2755040, channels: 1056, kernel: 3, into: s.f + 347344)
+        // features.4.3.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        Kernels.depthwiseConv(input: s.t + 818383104 &* s.n, batch: s.n, height: 42, width: 42, channels: 1056,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 347344, bias: s.f,
+            activation: .identity, output: s.t + 820245888 &* s.n, pool: pool)
+        // features.4.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 820245888 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 2764544, beta: s.p + 2765600, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 822108672 &* s.n, savedMean: s.f + 345232, savedInvStd: s.f + 346288,
+            runningMean: s.p + 2766656, runningVar: s.p + 2767712, pool: pool)
+        // features.4.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 822108672 &* s.n, output: s.t + 823971456 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2768768,
+            reduceBias: s.p + 2815232, activation: .silu, expandWeights: s.p + 2815280, expandBias: s.p + 2861744,
+            savedPooled: s.t + 403693824 &* s.n, savedHidden: s.t + 1076193712 &* s.n,
+            savedScale: s.t + 403694880 &* s.n, pool: pool)
+        // features.4.3.block.3 project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        Kernels.pointwiseConv(input: s.t + 823971456 &* s.n, pixels: 1764 &* s.n, inChannels: 1056,
+            weights: s.p + 2862800, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 1064051856 &* s.n, pool: pool)
+        // features.4.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1064051856 &* s.n, pixels: 1764 &* s.n, channels: 176,
+            gamma: s.p + 3048656, beta: s.p + 3048832, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 591010560 &* s.n, savedMean: s.f + 366352, savedInvStd: s.f + 366528,
+            runningMean: s.p + 3049008, runningVar: s.p + 3049184, pool: pool)
+        // features.4.3 stochastic depth: keep each image's branch with probability 0.9245901639344263
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07540983606557378,
+                into: s.t + 1076195088 &* s.n, random: &random)
+        }
+        // features.4.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1063741392 &* s.n, branch: s.t + 591010560 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195088 &* s.n : nil, batch: s.n, perImage: 310464,
+            output: s.t + 1064362320 &* s.n, pool: pool)
+    }
+
+    /// features.4.4 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_4_forward(_ s: TrainingStepContext) throws {
+        // features.4.4.block.0 expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        Kernels.pointwiseConv(input: s.t + 1064362320 &* s.n, pixels: 1764 &* s.n, inChannels: 176,
+            weights: s.p + 3049360, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 825834240 &* s.n, pool: pool)
+        // features.4.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 825834240 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 3235216, beta: s.p + 3236272, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 827697024 &* s.n, savedMean: s.f + 366704, savedInvStd: s.f + 367760,
+            runningMean: s.p + 3237328, runningVar: s.p + 3238384, pool: pool)
+        // features.4.4.block.1 depthwise weights to the kernel layout [3][3][1056]
+        WeightPrep.depthwiseWeights(s.p + 3239440, channels: 1056, kernel: 3, into: s.f + 370928)
+        // features.4.4.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        Kernels.depthwiseConv(input: s.t + 827697024 &* s.n, batch: s.n, height: 42, width: 42, channels: 1056,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 370928, bias: s.f,
+            activation: .identity, output: s.t + 829559808 &* s.n, pool: pool)
+        // features.4.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 829559808 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 3248944, beta: s.p + 3250000, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 831422592 &* s.n, savedMean: s.f + 368816, savedInvStd: s.f + 369872,
+            runningMean: s.p + 3251056, runningVar: s.p + 3252112, pool: pool)
+        // features.4.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 831422592 &* s.n, output: s.t + 833285376 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3253168,
+            reduceBias: s.p + 3299632, activation: .silu, expandWeights: s.p + 3299680, expandBias: s.p + 3346144,
+            savedPooled: s.t + 403695936 &* s.n, savedHidden: s.t + 1076193760 &* s.n,
+            savedScale: s.t + 403696992 &* s.n, pool: pool)
+        // features.4.4.block.3 project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        Kernels.pointwiseConv(input: s.t + 833285376 &* s.n, pixels: 1764 &* s.n, inChannels: 1056,
+            weights: s.p + 3347200, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 1064672784 &* s.n, pool: pool)
+        // features.4.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1064672784 &* s.n, pixels: 1764 &* s.n, channels: 176,
+            gamma: s.p + 3533056, beta: s.p + 3533232, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 591010560 &* s.n, savedMean: s.f + 389936, savedInvStd: s.f + 390112,
+            runningMean: s.p + 3533408, runningVar: s.p + 3533584, pool: pool)
+        // features.4.4 stochastic depth: keep each image's branch with probability 0.921311475409836
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07868852459016394,
+                into: s.t + 1076195104 &* s.n, random: &random)
+        }
+        // features.4.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1064362320 &* s.n, branch: s.t + 591010560 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195104 &* s.n : nil, batch: s.n, perImage: 310464,
+            output: s.t + 1064983248 &* s.n, pool: pool)
+    }
+
+    /// features.4.5 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_5_forward(_ s: TrainingStepContext) throws {
+        // features.4.5.block.0 expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        Kernels.pointwiseConv(input: s.t + 1064983248 &* s.n, pixels: 1764 &* s.n, inChannels: 176,
+            weights: s.p + 3533760, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 835148160 &* s.n, pool: pool)
+        // features.4.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 835148160 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 3719616, beta: s.p + 3720672, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 837010944 &* s.n, savedMean: s.f + 390288, savedInvStd: s.f + 391344,
+            runningMean: s.p + 3721728, runningVar: s.p + 3722784, pool: pool)
+        // features.4.5.block.1 depthwise weights to the kernel layout [3][3][1056]
+        WeightPrep.depthwiseWeights(s.p + 3723840, channels: 1056, kernel: 3, into: s.f + 394512)
+        // features.4.5.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        Kernels.depthwiseConv(input: s.t + 837010944 &* s.n, batch: s.n, height: 42, width: 42, channels: 1056,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 394512, bias: s.f,
+            activation: .identity, output: s.t + 838873728 &* s.n, pool: pool)
+        // features.4.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 838873728 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 3733344, beta: s.p + 3734400, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 840736512 &* s.n, savedMean: s.f + 392400, savedInvStd: s.f + 393456,
+            runningMean: s.p + 3735456, runningVar: s.p + 3736512, pool: pool)
+        // features.4.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 840736512 &* s.n, output: s.t + 842599296 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3737568,
+            reduceBias: s.p + 3784032, activation: .silu, expandWeights: s.p + 3784080, expandBias: s.p + 3830544,
+            savedPooled: s.t + 403698048 &* s.n, savedHidden: s.t + 1076193808 &* s.n,
+            savedScale: s.t + 403699104 &* s.n, pool: pool)
+        // features.4.5.block.3 project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        Kernels.pointwiseConv(input: s.t + 842599296 &* s.n, pixels: 1764 &* s.n, inChannels: 1056,
+            weights: s.p + 3831600, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 1065293712 &* s.n, pool: pool)
+        // features.4.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1065293712 &* s.n, pixels: 1764 &* s.n, channels: 176,
+            gamma: s.p + 4017456, beta: s.p + 4017632, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 591010560 &* s.n, savedMean: s.f + 413520, savedInvStd: s.f + 413696,
+            runningMean: s.p + 4017808, runningVar: s.p + 4017984, pool: pool)
+        // features.4.5 stochastic depth: keep each image's branch with probability 0.9180327868852459
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08196721311475409,
+                into: s.t + 1076195120 &* s.n, random: &random)
+        }
+        // features.4.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1064983248 &* s.n, branch: s.t + 591010560 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195120 &* s.n : nil, batch: s.n, perImage: 310464,
+            output: s.t + 1065604176 &* s.n, pool: pool)
+    }
+
+    /// features.4.6 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_6_forward(_ s: TrainingStepContext) throws {
+        // features.4.6.block.0 expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        Kernels.pointwiseConv(input: s.t + 1065604176 &* s.n, pixels: 1764 &* s.n, inChannels: 176,
+            weights: s.p + 4018160, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 844462080 &* s.n, pool: pool)
+        // features.4.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 844462080 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 4204016, beta: s.p + 4205072, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 846324864 &* s.n, savedMean: s.f + 413872, savedInvStd: s.f + 414928,
+            runningMean: s.p + 4206128, runningVar: s.p + 4207184, pool: pool)
+        // features.4.6.block.1 depthwise weights to the kernel layout [3][3][1056]
+        WeightPrep.depthwiseWeights(s.p + 4208240, channels: 1056, kernel: 3, into: s.f + 418096)
+        // features.4.6.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        Kernels.depthwiseConv(input: s.t + 846324864 &* s.n, batch: s.n, height: 42, width: 42, channels: 1056,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 418096, bias: s.f,
+            activation: .identity, output: s.t + 848187648 &* s.n, pool: pool)
+        // features.4.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 848187648 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 4217744, beta: s.p + 4218800, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 850050432 &* s.n, savedMean: s.f + 415984, savedInvStd: s.f + 417040,
+            runningMean: s.p + 4219856, runningVar: s.p + 4220912, pool: pool)
+        // features.4.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 850050432 &* s.n, output: s.t + 851913216 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4221968,
+            reduceBias: s.p + 4268432, activation: .silu, expandWeights: s.p + 4268480, expandBias: s.p + 4314944,
+            savedPooled: s.t + 403700160 &* s.n, savedHidden: s.t + 1076193856 &* s.n,
+            savedScale: s.t + 403701216 &* s.n, pool: pool)
+        // features.4.6.block.3 project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        Kernels.pointwiseConv(input: s.t + 851913216 &* s.n, pixels: 1764 &* s.n, inChannels: 1056,
+            weights: s.p + 4316000, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 1065914640 &* s.n, pool: pool)
+        // features.4.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1065914640 &* s.n, pixels: 1764 &* s.n, channels: 176,
+            gamma: s.p + 4501856, beta: s.p + 4502032, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 591010560 &* s.n, savedMean: s.f + 437104, savedInvStd: s.f + 437280,
+            runningMean: s.p + 4502208, runningVar: s.p + 4502384, pool: pool)
+        // features.4.6 stochastic depth: keep each image's branch with probability 0.9147540983606557
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08524590163934427,
+                into: s.t + 1076195136 &* s.n, random: &random)
+        }
+        // features.4.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1065604176 &* s.n, branch: s.t + 591010560 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195136 &* s.n : nil, batch: s.n, perImage: 310464,
+            output: s.t + 1066225104 &* s.n, pool: pool)
+    }
+
+    /// features.4.7 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_7_forward(_ s: TrainingStepContext) throws {
+        // features.4.7.block.0 expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        Kernels.pointwiseConv(input: s.t + 1066225104 &* s.n, pixels: 1764 &* s.n, inChannels: 176,
+            weights: s.p + 4502560, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 853776000 &* s.n, pool: pool)
+        // features.4.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 853776000 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 4688416, beta: s.p + 4689472, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 855638784 &* s.n, savedMean: s.f + 437456, savedInvStd: s.f + 438512,
+            runningMean: s.p + 4690528, runningVar: s.p + 4691584, pool: pool)
+        // features.4.7.block.1 depthwise weights to the kernel layout [3][3][1056]
+        WeightPrep.depthwiseWeights(s.p + 4692640, channels: 1056, kernel: 3, into: s.f + 441680)
+        // features.4.7.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        Kernels.depthwiseConv(input: s.t + 855638784 &* s.n, batch: s.n, height: 42, width: 42, channels: 1056,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 441680, bias: s.f,
+            activation: .identity, output: s.t + 857501568 &* s.n, pool: pool)
+        // features.4.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 857501568 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 4702144, beta: s.p + 4703200, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 859364352 &* s.n, savedMean: s.f + 439568, savedInvStd: s.f + 440624,
+            runningMean: s.p + 4704256, runningVar: s.p + 4705312, pool: pool)
+        // features.4.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 859364352 &* s.n, output: s.t + 861227136 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4706368,
+            reduceBias: s.p + 4752832, activation: .silu, expandWeights: s.p + 4752880, expandBias: s.p + 4799344,
+            savedPooled: s.t + 403702272 &* s.n, savedHidden: s.t + 1076193904 &* s.n,
+            savedScale: s.t + 403703328 &* s.n, pool: pool)
+        // features.4.7.block.3 project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        Kernels.pointwiseConv(input: s.t + 861227136 &* s.n, pixels: 1764 &* s.n, inChannels: 1056,
+            weights: s.p + 4800400, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 1066535568 &* s.n, pool: pool)
+        // features.4.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1066535568 &* s.n, pixels: 1764 &* s.n, channels: 176,
+            gamma: s.p + 4986256, beta: s.p + 4986432, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 591010560 &* s.n, savedMean: s.f + 460688, savedInvStd: s.f + 460864,
+            runningMean: s.p + 4986608, runningVar: s.p + 4986784, pool: pool)
+        // features.4.7 stochastic depth: keep each image's branch with probability 0.9114754098360656
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08852459016393444,
+                into: s.t + 1076195152 &* s.n, random: &random)
+        }
+        // features.4.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1066225104 &* s.n, branch: s.t + 591010560 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195152 &* s.n : nil, batch: s.n, perImage: 310464,
+            output: s.t + 1066846032 &* s.n, pool: pool)
+    }
+
+    /// features.4.8 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_8_forward(_ s: TrainingStepContext) throws {
+        // features.4.8.block.0 expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        Kernels.pointwiseConv(input: s.t + 1066846032 &* s.n, pixels: 1764 &* s.n, inChannels: 176,
+            weights: s.p + 4986960, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 863089920 &* s.n, pool: pool)
+        // features.4.8.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 863089920 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 5172816, beta: s.p + 5173872, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 864952704 &* s.n, savedMean: s.f + 461040, savedInvStd: s.f + 462096,
+            runningMean: s.p + 5174928, runningVar: s.p + 5175984, pool: pool)
+        // features.4.8.block.1 depthwise weights to the kernel layout [3][3][1056]
+        WeightPrep.depthwiseWeights(s.p + 5177040, channels: 1056, kernel: 3, into: s.f + 465264)
+        // features.4.8.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        Kernels.depthwiseConv(input: s.t + 864952704 &* s.n, batch: s.n, height: 42, width: 42, channels: 1056,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 465264, bias: s.f,
+            activation: .identity, output: s.t + 866815488 &* s.n, pool: pool)
+        // features.4.8.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 866815488 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 5186544, beta: s.p + 5187600, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 868678272 &* s.n, savedMean: s.f + 463152, savedInvStd: s.f + 464208,
+            runningMean: s.p + 5188656, runningVar: s.p + 5189712, pool: pool)
+        // features.4.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 868678272 &* s.n, output: s.t + 870541056 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5190768,
+            reduceBias: s.p + 5237232, activation: .silu, expandWeights: s.p + 5237280, expandBias: s.p + 5283744,
+            savedPooled: s.t + 403704384 &* s.n, savedHidden: s.t + 1076193952 &* s.n,
+            savedScale: s.t + 403705440 &* s.n, pool: pool)
+        // features.4.8.block.3 project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        Kernels.pointwiseConv(input: s.t + 870541056 &* s.n, pixels: 1764 &* s.n, inChannels: 1056,
+            weights: s.p + 5284800, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 1067156496 &* s.n, pool: pool)
+        // features.4.8.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1067156496 &* s.n, pixels: 1764 &* s.n, channels: 176,
+            gamma: s.p + 5470656, beta: s.p + 5470832, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 591010560 &* s.n, savedMean: s.f + 484272, savedInvStd: s.f + 484448,
+            runningMean: s.p + 5471008, runningVar: s.p + 5471184, pool: pool)
+        // features.4.8 stochastic depth: keep each image's branch with probability 0.9081967213114754
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0918032786885246,
+                into: s.t + 1076195168 &* s.n, random: &random)
+        }
+        // features.4.8 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1066846032 &* s.n, branch: s.t + 591010560 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195168 &* s.n : nil, batch: s.n, perImage: 310464,
+            output: s.t + 1067466960 &* s.n, pool: pool)
+    }
+
+    /// features.4.9 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_9_forward(_ s: TrainingStepContext) throws {
+        // features.4.9.block.0 expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        Kernels.pointwiseConv(input: s.t + 1067466960 &* s.n, pixels: 1764 &* s.n, inChannels: 176,
+            weights: s.p + 5471360, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 872403840 &* s.n, pool: pool)
+        // features.4.9.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 872403840 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 5657216, beta: s.p + 5658272, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 874266624 &* s.n, savedMean: s.f + 484624, savedInvStd: s.f + 485680,
+            runningMean: s.p + 5659328, runningVar: s.p + 5660384, pool: pool)
+        // features.4.9.block.1 depthwise weights to the kernel layout [3][3][1056]
+        WeightPrep.depthwiseWeights(s.p + 5661440, channels: 1056, kernel: 3, into: s.f + 488848)
+        // features.4.9.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        Kernels.depthwiseConv(input: s.t + 874266624 &* s.n, batch: s.n, height: 42, width: 42, channels: 1056,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 488848, bias: s.f,
+            activation: .identity, output: s.t + 876129408 &* s.n, pool: pool)
+        // features.4.9.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 876129408 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 5670944, beta: s.p + 5672000, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 877992192 &* s.n, savedMean: s.f + 486736, savedInvStd: s.f + 487792,
+            runningMean: s.p + 5673056, runningVar: s.p + 5674112, pool: pool)
+        // features.4.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 877992192 &* s.n, output: s.t + 879854976 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5675168,
+            reduceBias: s.p + 5721632, activation: .silu, expandWeights: s.p + 5721680, expandBias: s.p + 5768144,
+            savedPooled: s.t + 403706496 &* s.n, savedHidden: s.t + 1076194000 &* s.n,
+            savedScale: s.t + 403707552 &* s.n, pool: pool)
+        // features.4.9.block.3 project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        Kernels.pointwiseConv(input: s.t + 879854976 &* s.n, pixels: 1764 &* s.n, inChannels: 1056,
+            weights: s.p + 5769200, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 1067777424 &* s.n, pool: pool)
+        // features.4.9.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1067777424 &* s.n, pixels: 1764 &* s.n, channels: 176,
+            gamma: s.p + 5955056, beta: s.p + 5955232, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 591010560 &* s.n, savedMean: s.f + 507856, savedInvStd: s.f + 508032,
+            runningMean: s.p + 5955408, runningVar: s.p + 5955584, pool: pool)
+        // features.4.9 stochastic depth: keep each image's branch with probability 0.9049180327868852
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09508196721311477,
+                into: s.t + 1076195184 &* s.n, random: &random)
+        }
+        // features.4.9 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1067466960 &* s.n, branch: s.t + 591010560 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195184 &* s.n : nil, batch: s.n, perImage: 310464,
+            output: s.t + 1068087888 &* s.n, pool: pool)
+    }
+
+    /// features.4.10 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_10_forward(_ s: TrainingStepContext) throws {
+        // features.4.10.block.0 expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        Kernels.pointwiseConv(input: s.t + 1068087888 &* s.n, pixels: 1764 &* s.n, inChannels: 176,
+            weights: s.p + 5955760, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 881717760 &* s.n, pool: pool)
+        // features.4.10.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 881717760 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 6141616, beta: s.p + 6142672, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 883580544 &* s.n, savedMean: s.f + 508208, savedInvStd: s.f + 509264,
+            runningMean: s.p + 6143728, runningVar: s.p + 6144784, pool: pool)
+        // features.4.10.block.1 depthwise weights to the kernel layout [3][3][1056]
+        WeightPrep.depthwiseWeights(s.p + 6145840, channels: 1056, kernel: 3, into: s.f + 512432)
+        // features.4.10.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        Kernels.depthwiseConv(input: s.t + 883580544 &* s.n, batch: s.n, height: 42, width: 42, channels: 1056,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 512432, bias: s.f,
+            activation: .identity, output: s.t + 885443328 &* s.n, pool: pool)
+        // features.4.10.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 885443328 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 6155344, beta: s.p + 6156400, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 887306112 &* s.n, savedMean: s.f + 510320, savedInvStd: s.f + 511376,
+            runningMean: s.p + 6157456, runningVar: s.p + 6158512, pool: pool)
+        // features.4.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 887306112 &* s.n, output: s.t + 889168896 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6159568,
+            reduceBias: s.p + 6206032, activation: .silu, expandWeights: s.p + 6206080, expandBias: s.p + 6252544,
+            savedPooled: s.t + 403708608 &* s.n, savedHidden: s.t + 1076194048 &* s.n,
+            savedScale: s.t + 403709664 &* s.n, pool: pool)
+        // features.4.10.block.3 project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 176]
+        Kernels.pointwiseConv(input: s.t + 889168896 &* s.n, pixels: 1764 &* s.n, inChannels: 1056,
+            weights: s.p + 6253600, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 1068398352 &* s.n, pool: pool)
+        // features.4.10.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1068398352 &* s.n, pixels: 1764 &* s.n, channels: 176,
+            gamma: s.p + 6439456, beta: s.p + 6439632, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 591010560 &* s.n, savedMean: s.f + 531440, savedInvStd: s.f + 531616,
+            runningMean: s.p + 6439808, runningVar: s.p + 6439984, pool: pool)
+        // features.4.10 stochastic depth: keep each image's branch with probability 0.9016393442622951
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09836065573770492,
+                into: s.t + 1076195200 &* s.n, random: &random)
+        }
+        // features.4.10 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1068087888 &* s.n, branch: s.t + 591010560 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195200 &* s.n : nil, batch: s.n, perImage: 310464,
+            output: s.t + 1068708816 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 42x42x176 -> 42x42x248, SE 1056 -> 44 -> 1056
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 42, 42, 176] -> [n, 42, 42, 1056]
+        Kernels.pointwiseConv(input: s.t + 1068708816 &* s.n, pixels: 1764 &* s.n, inChannels: 176,
+            weights: s.p + 6440160, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 891031680 &* s.n, pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 891031680 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 6626016, beta: s.p + 6627072, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 892894464 &* s.n, savedMean: s.f + 531792, savedInvStd: s.f + 532848,
+            runningMean: s.p + 6628128, runningVar: s.p + 6629184, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 6630240, channels: 1056, kernel: 5, into: s.f + 536016)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
+        Kernels.depthwiseConv(input: s.t + 892894464 &* s.n, batch: s.n, height: 42, width: 42, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 536016, bias: s.f,
+            activation: .identity, output: s.t + 894757248 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 894757248 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+            gamma: s.p + 6656640, beta: s.p + 6657696, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 896620032 &* s.n, savedMean: s.f + 533904, savedInvStd: s.f + 534960,
+            runningMean: s.p + 6658752, runningVar: s.p + 6659808, pool: pool)
+        // features.5.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 896620032 &* s.n, output: s.t + 898482816 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6660864,
+            reduceBias: s.p + 6707328, activation: .silu, expandWeights: s.p + 6707376, expandBias: s.p + 6753840,
+            savedPooled: s.t + 403710720 &* s.n, savedHidden: s.t + 1076194096 &* s.n,
+            savedScale: s.t + 403711776 &* s.n, pool: pool)
+        // features.5.0.block.3 project conv 1x1, [n, 42, 42, 1056] -> [n, 42, 42, 248]
+        Kernels.pointwiseConv(input: s.t + 898482816 &* s.n, pixels: 1764 &* s.n, inChannels: 1056,
+            weights: s.p + 6754896, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
+            output: s.t + 594291600 &* s.n, pool: pool)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 594291600 &* s.n, pixels: 1764 &* s.n, channels: 248,
+            gamma: s.p + 7016784, beta: s.p + 7017040, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1053002160 &* s.n, savedMean: s.f + 588816, savedInvStd: s.f + 589064,
+            runningMean: s.p + 7017296, runningVar: s.p + 7017552, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        Kernels.pointwiseConv(input: s.t + 1053002160 &* s.n, pixels: 1764 &* s.n, inChannels: 248,
+            weights: s.p + 7017808, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
+            output: s.t + 591010560 &* s.n, pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 591010560 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 7386832, beta: s.p + 7388320, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 656151552 &* s.n, savedMean: s.f + 589312, savedInvStd: s.f + 590800,
+            runningMean: s.p + 7389808, runningVar: s.p + 7391296, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1488]
+        WeightPrep.depthwiseWeights(s.p + 7392784, channels: 1488, kernel: 5, into: s.f + 595264)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        Kernels.depthwiseConv(input: s.t + 656151552 &* s.n, batch: s.n, height: 42, width: 42, channels: 1488,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 595264, bias: s.f,
+            activation: .identity, output: s.t + 658776384 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 658776384 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 7429984, beta: s.p + 7431472, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 661401216 &* s.n, savedMean: s.f + 592288, savedInvStd: s.f + 593776,
+            runningMean: s.p + 7432960, runningVar: s.p + 7434448, pool: pool)
+        // features.5.1.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 661401216 &* s.n, output: s.t + 664026048 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 7435936,
+            reduceBias: s.p + 7528192, activation: .silu, expandWeights: s.p + 7528256, expandBias: s.p + 7620512,
+            savedPooled: s.t + 403656864 &* s.n, savedHidden: s.t + 594731168 &* s.n,
+            savedScale: s.t + 403658352 &* s.n, pool: pool)
+        // features.5.1.block.3 project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        Kernels.pointwiseConv(input: s.t + 664026048 &* s.n, pixels: 1764 &* s.n, inChannels: 1488,
+            weights: s.p + 7622000, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
+            output: s.t + 1053439632 &* s.n, pool: pool)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1053439632 &* s.n, pixels: 1764 &* s.n, channels: 248,
+            gamma: s.p + 7991024, beta: s.p + 7991280, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 593635392 &* s.n, savedMean: s.f + 669664, savedInvStd: s.f + 669912,
+            runningMean: s.p + 7991536, runningVar: s.p + 7991792, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.8950819672131147
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10491803278688525,
+                into: s.t + 594731872 &* s.n, random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1053002160 &* s.n, branch: s.t + 593635392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594731872 &* s.n : nil, batch: s.n, perImage: 437472,
+            output: s.t + 1053877104 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        Kernels.pointwiseConv(input: s.t + 1053877104 &* s.n, pixels: 1764 &* s.n, inChannels: 248,
+            weights: s.p + 7992048, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
+            output: s.t + 666650880 &* s.n, pool: pool)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 666650880 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 8361072, beta: s.p + 8362560, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 669275712 &* s.n, savedMean: s.f + 670160, savedInvStd: s.f + 671648,
+            runningMean: s.p + 8364048, runningVar: s.p + 8365536, pool: pool)
+        // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1488]
+        WeightPrep.depthwiseWeights(s.p + 8367024, channels: 1488, kernel: 5, into: s.f + 676112)
+        // features.5.2.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        Kernels.depthwiseConv(input: s.t + 669275712 &* s.n, batch: s.n, height: 42, width: 42, channels: 1488,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 676112, bias: s.f,
+            activation: .identity, output: s.t + 671900544 &* s.n, pool: pool)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 671900544 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 8404224, beta: s.p + 8405712, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 674525376 &* s.n, savedMean: s.f + 673136, savedInvStd: s.f + 674624,
+            runningMean: s.p + 8407200, runningVar: s.p + 8408688, pool: pool)
+        // features.5.2.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 674525376 &* s.n, output: s.t + 677150208 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 8410176,
+            reduceBias: s.p + 8502432, activation: .silu, expandWeights: s.p + 8502496, expandBias: s.p + 8594752,
+            savedPooled: s.t + 403659840 &* s.n, savedHidden: s.t + 594731232 &* s.n,
+            savedScale: s.t + 403661328 &* s.n, pool: pool)
+        // features.5.2.block.3 project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        Kernels.pointwiseConv(input: s.t + 677150208 &* s.n, pixels: 1764 &* s.n, inChannels: 1488,
+            weights: s.p + 8596240, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
+            output: s.t + 1054314576 &* s.n, pool: pool)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1054314576 &* s.n, pixels: 1764 &* s.n, channels: 248,
+            gamma: s.p + 8965264, beta: s.p + 8965520, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 593635392 &* s.n, savedMean: s.f + 750512, savedInvStd: s.f + 750760,
+            runningMean: s.p + 8965776, runningVar: s.p + 8966032, pool: pool)
+        // features.5.2 stochastic depth: keep each image's branch with probability 0.8918032786885246
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10819672131147542,
+                into: s.t + 594731888 &* s.n, random: &random)
+        }
+        // features.5.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1053877104 &* s.n, branch: s.t + 593635392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594731888 &* s.n : nil, batch: s.n, perImage: 437472,
+            output: s.t + 1054752048 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_3_forward(_ s: TrainingStepContext) throws {
+        // features.5.3.block.0 expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        Kernels.pointwiseConv(input: s.t + 1054752048 &* s.n, pixels: 1764 &* s.n, inChannels: 248,
+            weights: s.p + 8966288, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
+            output: s.t + 679775040 &* s.n, pool: pool)
+        // features.5.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 679775040 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 9335312, beta: s.p + 9336800, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 682399872 &* s.n, savedMean: s.f + 751008, savedInvStd: s.f + 752496,
+            runningMean: s.p + 9338288, runningVar: s.p + 9339776, pool: pool)
+        // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1488]
+        WeightPrep.depthwiseWeights(s.p + 9341264, channels: 1488, kernel: 5, into: s.f + 756960)
+        // features.5.3.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        Kernels.depthwiseConv(input: s.t + 682399872 &* s.n, batch: s.n, height: 42, width: 42, channels: 1488,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 756960, bias: s.f,
+            activation: .identity, output: s.t + 685024704 &* s.n, pool: pool)
+        // features.5.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 685024704 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 9378464, beta: s.p + 9379952, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 687649536 &* s.n, savedMean: s.f + 753984, savedInvStd: s.f + 755472,
+            runningMean: s.p + 9381440, runningVar: s.p + 9382928, pool: pool)
+        // features.5.3.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 687649536 &* s.n, output: s.t + 690274368 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 9384416,
+            reduceBias: s.p + 9476672, activation: .silu, expandWeights: s.p + 9476736, expandBias: s.p + 9568992,
+            savedPooled: s.t + 403662816 &* s.n, savedHidden: s.t + 594731296 &* s.n,
+            savedScale: s.t + 403664304 &* s.n, pool: pool)
+        // features.5.3.block.3 project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        Kernels.pointwiseConv(input: s.t + 690274368 &* s.n, pixels: 1764 &* s.n, inChannels: 1488,
+            weights: s.p + 9570480, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
+            output: s.t + 1055189520 &* s.n, pool: pool)
+        // features.5.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1055189520 &* s.n, pixels: 1764 &* s.n, channels: 248,
+            gamma: s.p + 9939504, beta: s.p + 9939760, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 593635392 &* s.n, savedMean: s.f + 831360, savedInvStd: s.f + 831608,
+            runningMean: s.p + 9940016, runningVar: s.p + 9940272, pool: pool)
+        // features.5.3 stochastic depth: keep each image's branch with probability 0.8885245901639344
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11147540983606559,
+                into: s.t + 594731904 &* s.n, random: &random)
+        }
+        // features.5.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1054752048 &* s.n, branch: s.t + 593635392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594731904 &* s.n : nil, batch: s.n, perImage: 437472,
+            output: s.t + 1055626992 &* s.n, pool: pool)
+    }
+
+    /// features.5.4 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_4_forward(_ s: TrainingStepContext) throws {
+        // features.5.4.block.0 expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        Kernels.pointwiseConv(input: s.t + 1055626992 &* s.n, pixels: 1764 &* s.n, inChannels: 248,
+            weights: s.p + 9940528, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
+            output: s.t + 692899200 &* s.n, pool: pool)
+        // features.5.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 692899200 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 10309552, beta: s.p + 10311040, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 695524032 &* s.n, savedMean: s.f + 831856, savedInvStd: s.f + 833344,
+            runningMean: s.p + 10312528, runningVar: s.p + 10314016, pool: pool)
+        // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1488]
+        WeightPrep.depthwiseWeights(s.p + 10315504, channels: 1488, kernel: 5, into: s.f + 837808)
+        // features.5.4.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        Kernels.depthwiseConv(input: s.t + 695524032 &* s.n, batch: s.n, height: 42, width: 42, channels: 1488,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 837808, bias: s.f,
+            activation: .identity, output: s.t + 698148864 &* s.n, pool: pool)
+        // features.5.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 698148864 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 10352704, beta: s.p + 10354192, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 700773696 &* s.n, savedMean: s.f + 834832, savedInvStd: s.f + 836320,
+            runningMean: s.p + 10355680, runningVar: s.p + 10357168, pool: pool)
+        // features.5.4.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 700773696 &* s.n, output: s.t + 703398528 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 10358656,
+            reduceBias: s.p + 10450912, activation: .silu, expandWeights: s.p + 10450976, expandBias: s.p + 10543232,
+            savedPooled: s.t + 403665792 &* s.n, savedHidden: s.t + 594731360 &* s.n,
+            savedScale: s.t + 403667280 &* s.n, pool: pool)
+        // features.5.4.block.3 project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        Kernels.pointwiseConv(input: s.t + 703398528 &* s.n, pixels: 1764 &* s.n, inChannels: 1488,
+            weights: s.p + 10544720, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
+            output: s.t + 1056064464 &* s.n, pool: pool)
+        // features.5.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1056064464 &* s.n, pixels: 1764 &* s.n, channels: 248,
+            gamma: s.p + 10913744, beta: s.p + 10914000, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 593635392 &* s.n, savedMean: s.f + 912208, savedInvStd: s.f + 912456,
+            runningMean: s.p + 10914256, runningVar: s.p + 10914512, pool: pool)
+        // features.5.4 stochastic depth: keep each image's branch with probability 0.8852459016393442
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11475409836065574,
+                into: s.t + 594731920 &* s.n, random: &random)
+        }
+        // features.5.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1055626992 &* s.n, branch: s.t + 593635392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594731920 &* s.n : nil, batch: s.n, perImage: 437472,
+            output: s.t + 1056501936 &* s.n, pool: pool)
+    }
+
+    /// features.5.5 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_5_forward(_ s: TrainingStepContext) throws {
+        // features.5.5.block.0 expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        Kernels.pointwiseConv(input: s.t + 1056501936 &* s.n, pixels: 1764 &* s.n, inChannels: 248,
+            weights: s.p + 10914768, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
+            output: s.t + 706023360 &* s.n, pool: pool)
+        // features.5.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 706023360 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 11283792, beta: s.p + 11285280, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 708648192 &* s.n, savedMean: s.f + 912704, savedInvStd: s.f + 914192,
+            runningMean: s.p + 11286768, runningVar: s.p + 11288256, pool: pool)
+        // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1488]
+        WeightPrep.depthwiseWeights(s.p + 11289744, channels: 1488, kernel: 5, into: s.f + 918656)
+        // features.5.5.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        Kernels.depthwiseConv(input: s.t + 708648192 &* s.n, batch: s.n, height: 42, width: 42, channels: 1488,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 918656, bias: s.f,
+            activation: .identity, output: s.t + 711273024 &* s.n, pool: pool)
+        // features.5.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 711273024 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 11326944, beta: s.p + 11328432, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 713897856 &* s.n, savedMean: s.f + 915680, savedInvStd: s.f + 917168,
+            runningMean: s.p + 11329920, runningVar: s.p + 11331408, pool: pool)
+        // features.5.5.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 713897856 &* s.n, output: s.t + 716522688 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 11332896,
+            reduceBias: s.p + 11425152, activation: .silu, expandWeights: s.p + 11425216, expandBias: s.p + 11517472,
+            savedPooled: s.t + 403668768 &* s.n, savedHidden: s.t + 594731424 &* s.n,
+            savedScale: s.t + 403670256 &* s.n, pool: pool)
+        // features.5.5.block.3 project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        Kernels.pointwiseConv(input: s.t + 716522688 &* s.n, pixels: 1764 &* s.n, inChannels: 1488,
+            weights: s.p + 11518960, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
+            output: s.t + 1056939408 &* s.n, pool: pool)
+        // features.5.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1056939408 &* s.n, pixels: 1764 &* s.n, channels: 248,
+            gamma: s.p + 11887984, beta: s.p + 11888240, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 593635392 &* s.n, savedMean: s.f + 993056, savedInvStd: s.f + 993304,
+            runningMean: s.p + 11888496, runningVar: s.p + 11888752, pool: pool)
+        // features.5.5 stochastic depth: keep each image's branch with probability 0.8819672131147541
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1180327868852459,
+                into: s.t + 594731936 &* s.n, random: &random)
+        }
+        // features.5.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1056501936 &* s.n, branch: s.t + 593635392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594731936 &* s.n : nil, batch: s.n, perImage: 437472,
+            output: s.t + 1057376880 &* s.n, pool: pool)
+    }
+
+    /// features.5.6 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_6_forward(_ s: TrainingStepContext) throws {
+        // features.5.6.block.0 expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        Kernels.pointwiseConv(input: s.t + 1057376880 &* s.n, pixels: 1764 &* s.n, inChannels: 248,
+            weights: s.p + 11889008, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
+            output: s.t + 719147520 &* s.n, pool: pool)
+        // features.5.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 719147520 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 12258032, beta: s.p + 12259520, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 721772352 &* s.n, savedMean: s.f + 993552, savedInvStd: s.f + 995040,
+            runningMean: s.p + 12261008, runningVar: s.p + 12262496, pool: pool)
+        // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1488]
+        WeightPrep.depthwiseWeights(s.p + 12263984, channels: 1488, kernel: 5, into: s.f + 999504)
+        // features.5.6.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        Kernels.depthwiseConv(input: s.t + 721772352 &* s.n, batch: s.n, height: 42, width: 42, channels: 1488,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 999504, bias: s.f,
+            activation: .identity, output: s.t + 724397184 &* s.n, pool: pool)
+        // features.5.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 724397184 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 12301184, beta: s.p + 12302672, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 727022016 &* s.n, savedMean: s.f + 996528, savedInvStd: s.f + 998016,
+            runningMean: s.p + 12304160, runningVar: s.p + 12305648, pool: pool)
+        // features.5.6.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 727022016 &* s.n, output: s.t + 729646848 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 12307136,
+            reduceBias: s.p + 12399392, activation: .silu, expandWeights: s.p + 12399456, expandBias: s.p + 12491712,
+            savedPooled: s.t + 403671744 &* s.n, savedHidden: s.t + 594731488 &* s.n,
+            savedScale: s.t + 403673232 &* s.n, pool: pool)
+        // features.5.6.block.3 project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        Kernels.pointwiseConv(input: s.t + 729646848 &* s.n, pixels: 1764 &* s.n, inChannels: 1488,
+            weights: s.p + 12493200, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
+            output: s.t + 1057814352 &* s.n, pool: pool)
+        // features.5.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1057814352 &* s.n, pixels: 1764 &* s.n, channels: 248,
+            gamma: s.p + 12862224, beta: s.p + 12862480, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 593635392 &* s.n, savedMean: s.f + 1073904, savedInvStd: s.f + 1074152,
+            runningMean: s.p + 12862736, runningVar: s.p + 12862992, pool: pool)
+        // features.5.6 stochastic depth: keep each image's branch with probability 0.8786885245901639
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12131147540983607,
+                into: s.t + 594731952 &* s.n, random: &random)
+        }
+        // features.5.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1057376880 &* s.n, branch: s.t + 593635392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594731952 &* s.n : nil, batch: s.n, perImage: 437472,
+            output: s.t + 1058251824 &* s.n, pool: pool)
+    }
+
+    /// features.5.7 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_7_forward(_ s: TrainingStepContext) throws {
+        // features.5.7.block.0 expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        Kernels.pointwiseConv(input: s.t + 1058251824 &* s.n, pixels: 1764 &* s.n, inChannels: 248,
+            weights: s.p + 12863248, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
+            output: s.t + 732271680 &* s.n, pool: pool)
+        // features.5.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 732271680 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 13232272, beta: s.p + 13233760, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 734896512 &* s.n, savedMean: s.f + 1074400, savedInvStd: s.f + 1075888,
+            runningMean: s.p + 13235248, runningVar: s.p + 13236736, pool: pool)
+        // features.5.7.block.1 depthwise weights to the kernel layout [5][5][1488]
+        WeightPrep.depthwiseWeights(s.p + 13238224, channels: 1488, kernel: 5, into: s.f + 1080352)
+        // features.5.7.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        Kernels.depthwiseConv(input: s.t + 734896512 &* s.n, batch: s.n, height: 42, width: 42, channels: 1488,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 1080352,
+            bias: s.f, activation: .identity, output: s.t + 737521344 &* s.n, pool: pool)
+        // features.5.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 737521344 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 13275424, beta: s.p + 13276912, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 740146176 &* s.n, savedMean: s.f + 1077376, savedInvStd: s.f + 1078864,
+            runningMean: s.p + 13278400, runningVar: s.p + 13279888, pool: pool)
+        // features.5.7.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 740146176 &* s.n, output: s.t + 742771008 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 13281376,
+            reduceBias: s.p + 13373632, activation: .silu, expandWeights: s.p + 13373696, expandBias: s.p + 13465952,
+            savedPooled: s.t + 403674720 &* s.n, savedHidden: s.t + 594731552 &* s.n,
+            savedScale: s.t + 403676208 &* s.n, pool: pool)
+        // features.5.7.block.3 project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        Kernels.pointwiseConv(input: s.t + 742771008 &* s.n, pixels: 1764 &* s.n, inChannels: 1488,
+            weights: s.p + 13467440, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
+            output: s.t + 1058689296 &* s.n, pool: pool)
+        // features.5.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1058689296 &* s.n, pixels: 1764 &* s.n, channels: 248,
+            gamma: s.p + 13836464, beta: s.p + 13836720, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 593635392 &* s.n, savedMean: s.f + 1154752, savedInvStd: s.f + 1155000,
+            runningMean: s.p + 13836976, runningVar: s.p + 13837232, pool: pool)
+        // features.5.7 stochastic depth: keep each image's branch with probability 0.8754098360655738
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12459016393442623,
+                into: s.t + 594731968 &* s.n, random: &random)
+        }
+        // features.5.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1058251824 &* s.n, branch: s.t + 593635392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594731968 &* s.n : nil, batch: s.n, perImage: 437472,
+            output: s.t + 1059126768 &* s.n, pool: pool)
+    }
+
+    /// features.5.8 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_8_forward(_ s: TrainingStepContext) throws {
+        // features.5.8.block.0 expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        Kernels.pointwiseConv(input: s.t + 1059126768 &* s.n, pixels: 1764 &* s.n, inChannels: 248,
+            weights: s.p + 13837488, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
+            output: s.t + 745395840 &* s.n, pool: pool)
+        // features.5.8.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 745395840 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 14206512, beta: s.p + 14208000, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 748020672 &* s.n, savedMean: s.f + 1155248, savedInvStd: s.f + 1156736,
+            runningMean: s.p + 14209488, runningVar: s.p + 14210976, pool: pool)
+        // features.5.8.block.1 depthwise weights to the kernel layout [5][5][1488]
+        WeightPrep.depthwiseWeights(s.p + 14212464, channels: 1488, kernel: 5, into: s.f + 1161200)
+        // features.5.8.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        Kernels.depthwiseConv(input: s.t + 748020672 &* s.n, batch: s.n, height: 42, width: 42, channels: 1488,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 1161200,
+            bias: s.f, activation: .identity, output: s.t + 750645504 &* s.n, pool: pool)
+        // features.5.8.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 750645504 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 14249664, beta: s.p + 14251152, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 753270336 &* s.n, savedMean: s.f + 1158224, savedInvStd: s.f + 1159712,
+            runningMean: s.p + 14252640, runningVar: s.p + 14254128, pool: pool)
+        // features.5.8.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 753270336 &* s.n, output: s.t + 755895168 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 14255616,
+            reduceBias: s.p + 14347872, activation: .silu, expandWeights: s.p + 14347936, expandBias: s.p + 14440192,
+            savedPooled: s.t + 403677696 &* s.n, savedHidden: s.t + 594731616 &* s.n,
+            savedScale: s.t + 403679184 &* s.n, pool: pool)
+        // features.5.8.block.3 project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        Kernels.pointwiseConv(input: s.t + 755895168 &* s.n, pixels: 1764 &* s.n, inChannels: 1488,
+            weights: s.p + 14441680, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
+            output: s.t + 1059564240 &* s.n, pool: pool)
+        // features.5.8.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1059564240 &* s.n, pixels: 1764 &* s.n, channels: 248,
+            gamma: s.p + 14810704, beta: s.p + 14810960, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 593635392 &* s.n, savedMean: s.f + 1235600, savedInvStd: s.f + 1235848,
+            runningMean: s.p + 14811216, runningVar: s.p + 14811472, pool: pool)
+        // features.5.8 stochastic depth: keep each image's branch with probability 0.8721311475409836
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1278688524590164,
+                into: s.t + 594731984 &* s.n, random: &random)
+        }
+        // features.5.8 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1059126768 &* s.n, branch: s.t + 593635392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594731984 &* s.n : nil, batch: s.n, perImage: 437472,
+            output: s.t + 1060001712 &* s.n, pool: pool)
+    }
+
+    /// features.5.9 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_9_forward(_ s: TrainingStepContext) throws {
+        // features.5.9.block.0 expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        Kernels.pointwiseConv(input: s.t + 1060001712 &* s.n, pixels: 1764 &* s.n, inChannels: 248,
+            weights: s.p + 14811728, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
+            output: s.t + 758520000 &* s.n, pool: pool)
+        // features.5.9.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 758520000 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 15180752, beta: s.p + 15182240, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 761144832 &* s.n, savedMean: s.f + 1236096, savedInvStd: s.f + 1237584,
+            runningMean: s.p + 15183728, runningVar: s.p + 15185216, pool: pool)
+        // features.5.9.block.1 depthwise weights to the kernel layout [5][5][1488]
+        WeightPrep.depthwiseWeights(s.p + 15186704, channels: 1488, kernel: 5, into: s.f + 1242048)
+        // features.5.9.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        Kernels.depthwiseConv(input: s.t + 761144832 &* s.n, batch: s.n, height: 42, width: 42, channels: 1488,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 1242048,
+            bias: s.f, activation: .identity, output: s.t + 763769664 &* s.n, pool: pool)
+        // features.5.9.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 763769664 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 15223904, beta: s.p + 15225392, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 766394496 &* s.n, savedMean: s.f + 1239072, savedInvStd: s.f + 1240560,
+            runningMean: s.p + 15226880, runningVar: s.p + 15228368, pool: pool)
+        // features.5.9.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 766394496 &* s.n, output: s.t + 769019328 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 15229856,
+            reduceBias: s.p + 15322112, activation: .silu, expandWeights: s.p + 15322176, expandBias: s.p + 15414432,
+            savedPooled: s.t + 403680672 &* s.n, savedHidden: s.t + 594731680 &* s.n,
+            savedScale: s.t + 403682160 &* s.n, pool: pool)
+        // features.5.9.block.3 project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        Kernels.pointwiseConv(input: s.t + 769019328 &* s.n, pixels: 1764 &* s.n, inChannels: 1488,
+            weights: s.p + 15415920, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
+            output: s.t + 1060439184 &* s.n, pool: pool)
+        // features.5.9.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1060439184 &* s.n, pixels: 1764 &* s.n, channels: 248,
+            gamma: s.p + 15784944, beta: s.p + 15785200, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 593635392 &* s.n, savedMean: s.f + 1316448, savedInvStd: s.f + 1316696,
+            runningMean: s.p + 15785456, runningVar: s.p + 15785712, pool: pool)
+        // features.5.9 stochastic depth: keep each image's branch with probability 0.8688524590163934
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13114754098360656,
+                into: s.t + 594732000 &* s.n, random: &random)
+        }
+        // features.5.9 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1060001712 &* s.n, branch: s.t + 593635392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732000 &* s.n : nil, batch: s.n, perImage: 437472,
+            output: s.t + 1060876656 &* s.n, pool: pool)
+    }
+
+    /// features.5.10 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_10_forward(_ s: TrainingStepContext) throws {
+        // features.5.10.block.0 expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        Kernels.pointwiseConv(input: s.t + 1060876656 &* s.n, pixels: 1764 &* s.n, inChannels: 248,
+            weights: s.p + 15785968, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
+            output: s.t + 771644160 &* s.n, pool: pool)
+        // features.5.10.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 771644160 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 16154992, beta: s.p + 16156480, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 774268992 &* s.n, savedMean: s.f + 1316944, savedInvStd: s.f + 1318432,
+            runningMean: s.p + 16157968, runningVar: s.p + 16159456, pool: pool)
+        // features.5.10.block.1 depthwise weights to the kernel layout [5][5][1488]
+        WeightPrep.depthwiseWeights(s.p + 16160944, channels: 1488, kernel: 5, into: s.f + 1322896)
+        // features.5.10.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
+        Kernels.depthwiseConv(input: s.t + 774268992 &* s.n, batch: s.n, height: 42, width: 42, channels: 1488,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 1322896,
+            bias: s.f, activation: .identity, output: s.t + 776893824 &* s.n, pool: pool)
+        // features.5.10.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 776893824 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 16198144, beta: s.p + 16199632, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 779518656 &* s.n, savedMean: s.f + 1319920, savedInvStd: s.f + 1321408,
+            runningMean: s.p + 16201120, runningVar: s.p + 16202608, pool: pool)
+        // features.5.10.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 779518656 &* s.n, output: s.t + 782143488 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 16204096,
+            reduceBias: s.p + 16296352, activation: .silu, expandWeights: s.p + 16296416, expandBias: s.p + 16388672,
+            savedPooled: s.t + 403683648 &* s.n, savedHidden: s.t + 594731744 &* s.n,
+            savedScale: s.t + 403685136 &* s.n, pool: pool)
+        // features.5.10.block.3 project conv 1x1, [n, 42, 42, 1488] -> [n, 42, 42, 248]
+        Kernels.pointwiseConv(input: s.t + 782143488 &* s.n, pixels: 1764 &* s.n, inChannels: 1488,
+            weights: s.p + 16390160, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
+            output: s.t + 1061314128 &* s.n, pool: pool)
+        // features.5.10.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1061314128 &* s.n, pixels: 1764 &* s.n, channels: 248,
+            gamma: s.p + 16759184, beta: s.p + 16759440, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 593635392 &* s.n, savedMean: s.f + 1397296, savedInvStd: s.f + 1397544,
+            runningMean: s.p + 16759696, runningVar: s.p + 16759952, pool: pool)
+        // features.5.10 stochastic depth: keep each image's branch with probability 0.8655737704918033
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13442622950819674,
+                into: s.t + 594732016 &* s.n, random: &random)
+        }
+        // features.5.10 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1060876656 &* s.n, branch: s.t + 593635392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732016 &* s.n : nil, batch: s.n, perImage: 437472,
+            output: s.t + 1061751600 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 42x42x248 -> 21x21x424, SE 1488 -> 62 -> 1488
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 42, 42, 248] -> [n, 42, 42, 1488]
+        Kernels.pointwiseConv(input: s.t + 1061751600 &* s.n, pixels: 1764 &* s.n, inChannels: 248,
+            weights: s.p + 16760208, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
+            output: s.t + 784768320 &* s.n, pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 784768320 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+            gamma: s.p + 17129232, beta: s.p + 17130720, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 787393152 &* s.n, savedMean: s.f + 1397792, savedInvStd: s.f + 1399280,
+            runningMean: s.p + 17132208, runningVar: s.p + 17133696, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1488]
+        WeightPrep.depthwiseWeights(s.p + 17135184, channels: 1488, kernel: 5, into: s.f + 1403744)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488]
+        Kernels.depthwiseConv(input: s.t + 787393152 &* s.n, batch: s.n, height: 42, width: 42, channels: 1488,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 1403744,
+            bias: s.f, activation: .identity, output: s.t + 593635392 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 593635392 &* s.n, pixels: 441 &* s.n, channels: 1488,
+            gamma: s.p + 17172384, beta: s.p + 17173872, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1041754896 &* s.n, savedMean: s.f + 1400768, savedInvStd: s.f + 1402256,
+            runningMean: s.p + 17175360, runningVar: s.p + 17176848, pool: pool)
+        // features.6.0.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 21, 21, 1488]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1041754896 &* s.n, output: s.t + 1042411104 &* s.n,
+            batch: s.n, pixels: 441, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 17178336,
+            reduceBias: s.p + 17270592, activation: .silu, expandWeights: s.p + 17270656, expandBias: s.p + 17362912,
+            savedPooled: s.t + 403686624 &* s.n, savedHidden: s.t + 594731808 &* s.n,
+            savedScale: s.t + 403688112 &* s.n, pool: pool)
+        // features.6.0.block.3 project conv 1x1, [n, 21, 21, 1488] -> [n, 21, 21, 424]
+        Kernels.pointwiseConv(input: s.t + 1042411104 &* s.n, pixels: 441 &* s.n, inChannels: 1488,
+            weights: s.p + 17364400, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
+            output: s.t + 1070571600 &* s.n, pool: pool)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1070571600 &* s.n, pixels: 441 &* s.n, channels: 424,
+            gamma: s.p + 17995312, beta: s.p + 17995744, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1070758592 &* s.n, savedMean: s.f + 1478144, savedInvStd: s.f + 1478568,
+            runningMean: s.p + 17996176, runningVar: s.p + 17996608, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        Kernels.pointwiseConv(input: s.t + 1070758592 &* s.n, pixels: 441 &* s.n, inChannels: 424,
+            weights: s.p + 17997040, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
+            output: s.t + 954817920 &* s.n, pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 954817920 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 19075696, beta: s.p + 19078240, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 955939824 &* s.n, savedMean: s.f + 1478992, savedInvStd: s.f + 1481536,
+            runningMean: s.p + 19080784, runningVar: s.p + 19083328, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][2544]
+        WeightPrep.depthwiseWeights(s.p + 19085872, channels: 2544, kernel: 5, into: s.f + 1489168)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        Kernels.depthwiseConv(input: s.t + 955939824 &* s.n, batch: s.n, height: 21, width: 21, channels: 2544,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 1489168,
+            bias: s.f, activation: .identity, output: s.t + 957061728 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 957061728 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 19149472, beta: s.p + 19152016, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 958183632 &* s.n, savedMean: s.f + 1484080, savedInvStd: s.f + 1486624,
+            runningMean: s.p + 19154560, runningVar: s.p + 19157104, pool: pool)
+        // features.6.1.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 958183632 &* s.n, output: s.t + 959305536 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 19159648,
+            reduceBias: s.p + 19429312, activation: .silu, expandWeights: s.p + 19429424, expandBias: s.p + 19699088,
+            savedPooled: s.t + 403580544 &* s.n, savedHidden: s.t + 403715952 &* s.n,
+            savedScale: s.t + 403583088 &* s.n, pool: pool)
+        // features.6.1.block.3 project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        Kernels.pointwiseConv(input: s.t + 959305536 &* s.n, pixels: 441 &* s.n, inChannels: 2544,
+            weights: s.p + 19701632, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
+            output: s.t + 1070945584 &* s.n, pool: pool)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1070945584 &* s.n, pixels: 441 &* s.n, channels: 424,
+            gamma: s.p + 20780288, beta: s.p + 20780720, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 790017984 &* s.n, savedMean: s.f + 1616368, savedInvStd: s.f + 1616792,
+            runningMean: s.p + 20781152, runningVar: s.p + 20781584, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.8590163934426229
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14098360655737704,
+                into: s.t + 594732032 &* s.n, random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1070758592 &* s.n, branch: s.t + 790017984 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732032 &* s.n : nil, batch: s.n, perImage: 186984,
+            output: s.t + 1071132576 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        Kernels.pointwiseConv(input: s.t + 1071132576 &* s.n, pixels: 441 &* s.n, inChannels: 424,
+            weights: s.p + 20782016, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
+            output: s.t + 960427440 &* s.n, pool: pool)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 960427440 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 21860672, beta: s.p + 21863216, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 961549344 &* s.n, savedMean: s.f + 1617216, savedInvStd: s.f + 1619760,
+            runningMean: s.p + 21865760, runningVar: s.p + 21868304, pool: pool)
+        // features.6.2.block.1 depthwise weights to the kernel layout [5][5][2544]
+        WeightPrep.depthwiseWeights(s.p + 21870848, channels: 2544, kernel: 5, into: s.f + 1627392)
+        // features.6.2.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        Kernels.depthwiseConv(input: s.t + 961549344 &* s.n, batch: s.n, height: 21, width: 21, channels: 2544,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 1627392,
+            bias: s.f, activation: .identity, output: s.t + 962671248 &* s.n, pool: pool)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 962671248 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 21934448, beta: s.p + 21936992, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 963793152 &* s.n, savedMean: s.f + 1622304, savedInvStd: s.f + 1624848,
+            runningMean: s.p + 21939536, runningVar: s.p + 21942080, pool: pool)
+        // features.6.2.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 963793152 &* s.n, output: s.t + 964915056 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 21944624,
+            reduceBias: s.p + 22214288, activation: .silu, expandWeights: s.p + 22214400, expandBias: s.p + 22484064,
+            savedPooled: s.t + 403585632 &* s.n, savedHidden: s.t + 594729600 &* s.n,
+            savedScale: s.t + 403588176 &* s.n, pool: pool)
+        // features.6.2.block.3 project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        Kernels.pointwiseConv(input: s.t + 964915056 &* s.n, pixels: 441 &* s.n, inChannels: 2544,
+            weights: s.p + 22486608, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
+            output: s.t + 1071319568 &* s.n, pool: pool)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1071319568 &* s.n, pixels: 441 &* s.n, channels: 424,
+            gamma: s.p + 23565264, beta: s.p + 23565696, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 790017984 &* s.n, savedMean: s.f + 1754592, savedInvStd: s.f + 1755016,
+            runningMean: s.p + 23566128, runningVar: s.p + 23566560, pool: pool)
+        // features.6.2 stochastic depth: keep each image's branch with probability 0.8557377049180328
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14426229508196722,
+                into: s.t + 594732048 &* s.n, random: &random)
+        }
+        // features.6.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1071132576 &* s.n, branch: s.t + 790017984 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732048 &* s.n : nil, batch: s.n, perImage: 186984,
+            output: s.t + 1071506560 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        Kernels.pointwiseConv(input: s.t + 1071506560 &* s.n, pixels: 441 &* s.n, inChannels: 424,
+            weights: s.p + 23566992, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
+            output: s.t + 966036960 &* s.n, pool: pool)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 966036960 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 24645648, beta: s.p + 24648192, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 967158864 &* s.n, savedMean: s.f + 1755440, savedInvStd: s.f + 1757984,
+            runningMean: s.p + 24650736, runningVar: s.p + 24653280, pool: pool)
+        // features.6.3.block.1 depthwise weights to the kernel layout [5][5][2544]
+        WeightPrep.depthwiseWeights(s.p + 24655824, channels: 2544, kernel: 5, into: s.f + 1765616)
+        // features.6.3.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        Kernels.depthwiseConv(input: s.t + 967158864 &* s.n, batch: s.n, height: 21, width: 21, channels: 2544,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 1765616,
+            bias: s.f, activation: .identity, output: s.t + 968280768 &* s.n, pool: pool)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 968280768 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 24719424, beta: s.p + 24721968, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 969402672 &* s.n, savedMean: s.f + 1760528, savedInvStd: s.f + 1763072,
+            runningMean: s.p + 24724512, runningVar: s.p + 24727056, pool: pool)
+        // features.6.3.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 969402672 &* s.n, output: s.t + 970524576 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 24729600,
+            reduceBias: s.p + 24999264, activation: .silu, expandWeights: s.p + 24999376, expandBias: s.p + 25269040,
+            savedPooled: s.t + 403590720 &* s.n, savedHidden: s.t + 594729712 &* s.n,
+            savedScale: s.t + 403593264 &* s.n, pool: pool)
+        // features.6.3.block.3 project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        Kernels.pointwiseConv(input: s.t + 970524576 &* s.n, pixels: 441 &* s.n, inChannels: 2544,
+            weights: s.p + 25271584, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
+            output: s.t + 1071693552 &* s.n, pool: pool)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1071693552 &* s.n, pixels: 441 &* s.n, channels: 424,
+            gamma: s.p + 26350240, beta: s.p + 26350672, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 790017984 &* s.n, savedMean: s.f + 1892816, savedInvStd: s.f + 1893240,
+            runningMean: s.p + 26351104, runningVar: s.p + 26351536, pool: pool)
+        // features.6.3 stochastic depth: keep each image's branch with probability 0.8524590163934427
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14754098360655737,
+                into: s.t + 594732064 &* s.n, random: &random)
+        }
+        // features.6.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1071506560 &* s.n, branch: s.t + 790017984 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732064 &* s.n : nil, batch: s.n, perImage: 186984,
+            output: s.t + 1071880544 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_4_forward(_ s: TrainingStepContext) throws {
+        // features.6.4.block.0 expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        Kernels.pointwiseConv(input: s.t + 1071880544 &* s.n, pixels: 441 &* s.n, inChannels: 424,
+            weights: s.p + 26351968, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
+            output: s.t + 971646480 &* s.n, pool: pool)
+        // features.6.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 971646480 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 27430624, beta: s.p + 27433168, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 972768384 &* s.n, savedMean: s.f + 1893664, savedInvStd: s.f + 1896208,
+            runningMean: s.p + 27435712, runningVar: s.p + 27438256, pool: pool)
+        // features.6.4.block.1 depthwise weights to the kernel layout [5][5][2544]
+        WeightPrep.depthwiseWeights(s.p + 27440800, channels: 2544, kernel: 5, into: s.f + 1903840)
+        // features.6.4.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        Kernels.depthwiseConv(input: s.t + 972768384 &* s.n, batch: s.n, height: 21, width: 21, channels: 2544,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 1903840,
+            bias: s.f, activation: .identity, output: s.t + 973890288 &* s.n, pool: pool)
+        // features.6.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 973890288 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 27504400, beta: s.p + 27506944, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 975012192 &* s.n, savedMean: s.f + 1898752, savedInvStd: s.f + 1901296,
+            runningMean: s.p + 27509488, runningVar: s.p + 27512032, pool: pool)
+        // features.6.4.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 975012192 &* s.n, output: s.t + 976134096 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 27514576,
+            reduceBias: s.p + 27784240, activation: .silu, expandWeights: s.p + 27784352, expandBias: s.p + 28054016,
+            savedPooled: s.t + 403595808 &* s.n, savedHidden: s.t + 594729824 &* s.n,
+            savedScale: s.t + 403598352 &* s.n, pool: pool)
+        // features.6.4.block.3 project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        Kernels.pointwiseConv(input: s.t + 976134096 &* s.n, pixels: 441 &* s.n, inChannels: 2544,
+            weights: s.p + 28056560, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
+            output: s.t + 1072067536 &* s.n, pool: pool)
+        // features.6.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1072067536 &* s.n, pixels: 441 &* s.n, channels: 424,
+            gamma: s.p + 29135216, beta: s.p + 29135648, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 790017984 &* s.n, savedMean: s.f + 2031040, savedInvStd: s.f + 2031464,
+            runningMean: s.p + 29136080, runningVar: s.p + 29136512, pool: pool)
+        // features.6.4 stochastic depth: keep each image's branch with probability 0.8491803278688524
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15081967213114755,
+                into: s.t + 594732080 &* s.n, random: &random)
+        }
+        // features.6.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1071880544 &* s.n, branch: s.t + 790017984 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732080 &* s.n : nil, batch: s.n, perImage: 186984,
+            output: s.t + 1072254528 &* s.n, pool: pool)
+    }
+
+    /// features.6.5 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_5_forward(_ s: TrainingStepContext) throws {
+        // features.6.5.block.0 expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        Kernels.pointwiseConv(input: s.t + 1072254528 &* s.n, pixels: 441 &* s.n, inChannels: 424,
+            weights: s.p + 29136944, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
+            output: s.t + 977256000 &* s.n, pool: pool)
+        // features.6.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 977256000 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 30215600, beta: s.p + 30218144, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 978377904 &* s.n, savedMean: s.f + 2031888, savedInvStd: s.f + 2034432,
+            runningMean: s.p + 30220688, runningVar: s.p + 30223232, pool: pool)
+        // features.6.5.block.1 depthwise weights to the kernel layout [5][5][2544]
+        WeightPrep.depthwiseWeights(s.p + 30225776, channels: 2544, kernel: 5, into: s.f + 2042064)
+        // features.6.5.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        Kernels.depthwiseConv(input: s.t + 978377904 &* s.n, batch: s.n, height: 21, width: 21, channels: 2544,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 2042064,
+            bias: s.f, activation: .identity, output: s.t + 979499808 &* s.n, pool: pool)
+        // features.6.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 979499808 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 30289376, beta: s.p + 30291920, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 980621712 &* s.n, savedMean: s.f + 2036976, savedInvStd: s.f + 2039520,
+            runningMean: s.p + 30294464, runningVar: s.p + 30297008, pool: pool)
+        // features.6.5.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 980621712 &* s.n, output: s.t + 981743616 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 30299552,
+            reduceBias: s.p + 30569216, activation: .silu, expandWeights: s.p + 30569328, expandBias: s.p + 30838992,
+            savedPooled: s.t + 403600896 &* s.n, savedHidden: s.t + 594729936 &* s.n,
+            savedScale: s.t + 403603440 &* s.n, pool: pool)
+        // features.6.5.block.3 project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        Kernels.pointwiseConv(input: s.t + 981743616 &* s.n, pixels: 441 &* s.n, inChannels: 2544,
+            weights: s.p + 30841536, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
+            output: s.t + 1072441520 &* s.n, pool: pool)
+        // features.6.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1072441520 &* s.n, pixels: 441 &* s.n, channels: 424,
+            gamma: s.p + 31920192, beta: s.p + 31920624, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 790017984 &* s.n, savedMean: s.f + 2169264, savedInvStd: s.f + 2169688,
+            runningMean: s.p + 31921056, runningVar: s.p + 31921488, pool: pool)
+        // features.6.5 stochastic depth: keep each image's branch with probability 0.8459016393442623
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1540983606557377,
+                into: s.t + 594732096 &* s.n, random: &random)
+        }
+        // features.6.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1072254528 &* s.n, branch: s.t + 790017984 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732096 &* s.n : nil, batch: s.n, perImage: 186984,
+            output: s.t + 1072628512 &* s.n, pool: pool)
+    }
+
+    /// features.6.6 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_6_forward(_ s: TrainingStepContext) throws {
+        // features.6.6.block.0 expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        Kernels.pointwiseConv(input: s.t + 1072628512 &* s.n, pixels: 441 &* s.n, inChannels: 424,
+            weights: s.p + 31921920, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
+            output: s.t + 982865520 &* s.n, pool: pool)
+        // features.6.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 982865520 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 33000576, beta: s.p + 33003120, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 983987424 &* s.n, savedMean: s.f + 2170112, savedInvStd: s.f + 2172656,
+            runningMean: s.p + 33005664, runningVar: s.p + 33008208, pool: pool)
+        // features.6.6.block.1 depthwise weights to the kernel layout [5][5][2544]
+        WeightPrep.depthwiseWeights(s.p + 33010752, channels: 2544, kernel: 5, into: s.f + 2180288)
+        // features.6.6.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        Kernels.depthwiseConv(input: s.t + 983987424 &* s.n, batch: s.n, height: 21, width: 21, channels: 2544,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 2180288,
+            bias: s.f, activation: .identity, output: s.t + 985109328 &* s.n, pool: pool)
+        // features.6.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 985109328 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 33074352, beta: s.p + 33076896, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 986231232 &* s.n, savedMean: s.f + 2175200, savedInvStd: s.f + 2177744,
+            runningMean: s.p + 33079440, runningVar: s.p + 33081984, pool: pool)
+        // features.6.6.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 986231232 &* s.n, output: s.t + 987353136 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 33084528,
+            reduceBias: s.p + 33354192, activation: .silu, expandWeights: s.p + 33354304, expandBias: s.p + 33623968,
+            savedPooled: s.t + 403605984 &* s.n, savedHidden: s.t + 594730048 &* s.n,
+            savedScale: s.t + 403608528 &* s.n, pool: pool)
+        // features.6.6.block.3 project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        Kernels.pointwiseConv(input: s.t + 987353136 &* s.n, pixels: 441 &* s.n, inChannels: 2544,
+            weights: s.p + 33626512, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
+            output: s.t + 1072815504 &* s.n, pool: pool)
+        // features.6.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1072815504 &* s.n, pixels: 441 &* s.n, channels: 424,
+            gamma: s.p + 34705168, beta: s.p + 34705600, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 790017984 &* s.n, savedMean: s.f + 2307488, savedInvStd: s.f + 2307912,
+            runningMean: s.p + 34706032, runningVar: s.p + 34706464, pool: pool)
+        // features.6.6 stochastic depth: keep each image's branch with probability 0.8426229508196721
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15737704918032788,
+                into: s.t + 594732112 &* s.n, random: &random)
+        }
+        // features.6.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1072628512 &* s.n, branch: s.t + 790017984 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732112 &* s.n : nil, batch: s.n, perImage: 186984,
+            output: s.t + 1073002496 &* s.n, pool: pool)
+    }
+
+    /// features.6.7 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_7_forward(_ s: TrainingStepContext) throws {
+        // features.6.7.block.0 expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        Kernels.pointwiseConv(input: s.t + 1073002496 &* s.n, pixels: 441 &* s.n, inChannels: 424,
+            weights: s.p + 34706896, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
+            output: s.t + 988475040 &* s.n, pool: pool)
+        // features.6.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 988475040 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 35785552, beta: s.p + 35788096, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 989596944 &* s.n, savedMean: s.f + 2308336, savedInvStd: s.f + 2310880,
+            runningMean: s.p + 35790640, runningVar: s.p + 35793184, pool: pool)
+        // features.6.7.block.1 depthwise weights to the kernel layout [5][5][2544]
+        WeightPrep.depthwiseWeights(s.p + 35795728, channels: 2544, kernel: 5, into: s.f + 2318512)
+        // features.6.7.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        Kernels.depthwiseConv(input: s.t + 989596944 &* s.n, batch: s.n, height: 21, width: 21, channels: 2544,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 2318512,
+            bias: s.f, activation: .identity, output: s.t + 990718848 &* s.n, pool: pool)
+        // features.6.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 990718848 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 35859328, beta: s.p + 35861872, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 991840752 &* s.n, savedMean: s.f + 2313424, savedInvStd: s.f + 2315968,
+            runningMean: s.p + 35864416, runningVar: s.p + 35866960, pool: pool)
+        // features.6.7.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 991840752 &* s.n, output: s.t + 992962656 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 35869504,
+            reduceBias: s.p + 36139168, activation: .silu, expandWeights: s.p + 36139280, expandBias: s.p + 36408944,
+            savedPooled: s.t + 403611072 &* s.n, savedHidden: s.t + 594730160 &* s.n,
+            savedScale: s.t + 403613616 &* s.n, pool: pool)
+        // features.6.7.block.3 project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        Kernels.pointwiseConv(input: s.t + 992962656 &* s.n, pixels: 441 &* s.n, inChannels: 2544,
+            weights: s.p + 36411488, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
+            output: s.t + 1073189488 &* s.n, pool: pool)
+        // features.6.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1073189488 &* s.n, pixels: 441 &* s.n, channels: 424,
+            gamma: s.p + 37490144, beta: s.p + 37490576, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 790017984 &* s.n, savedMean: s.f + 2445712, savedInvStd: s.f + 2446136,
+            runningMean: s.p + 37491008, runningVar: s.p + 37491440, pool: pool)
+        // features.6.7 stochastic depth: keep each image's branch with probability 0.839344262295082
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16065573770491803,
+                into: s.t + 594732128 &* s.n, random: &random)
+        }
+        // features.6.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1073002496 &* s.n, branch: s.t + 790017984 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732128 &* s.n : nil, batch: s.n, perImage: 186984,
+            output: s.t + 1073376480 &* s.n, pool: pool)
+    }
+
+    /// features.6.8 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_8_forward(_ s: TrainingStepContext) throws {
+        // features.6.8.block.0 expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        Kernels.pointwiseConv(input: s.t + 1073376480 &* s.n, pixels: 441 &* s.n, inChannels: 424,
+            weights: s.p + 37491872, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
+            output: s.t + 994084560 &* s.n, pool: pool)
+        // features.6.8.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 994084560 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 38570528, beta: s.p + 38573072, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 995206464 &* s.n, savedMean: s.f + 2446560, savedInvStd: s.f + 2449104,
+            runningMean: s.p + 38575616, runningVar: s.p + 38578160, pool: pool)
+        // features.6.8.block.1 depthwise weights to the kernel layout [5][5][2544]
+        WeightPrep.depthwiseWeights(s.p + 38580704, channels: 2544, kernel: 5, into: s.f + 2456736)
+        // features.6.8.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        Kernels.depthwiseConv(input: s.t + 995206464 &* s.n, batch: s.n, height: 21, width: 21, channels: 2544,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 2456736,
+            bias: s.f, activation: .identity, output: s.t + 996328368 &* s.n, pool: pool)
+        // features.6.8.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 996328368 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 38644304, beta: s.p + 38646848, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 997450272 &* s.n, savedMean: s.f + 2451648, savedInvStd: s.f + 2454192,
+            runningMean: s.p + 38649392, runningVar: s.p + 38651936, pool: pool)
+        // features.6.8.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 997450272 &* s.n, output: s.t + 998572176 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 38654480,
+            reduceBias: s.p + 38924144, activation: .silu, expandWeights: s.p + 38924256, expandBias: s.p + 39193920,
+            savedPooled: s.t + 403616160 &* s.n, savedHidden: s.t + 594730272 &* s.n,
+            savedScale: s.t + 403618704 &* s.n, pool: pool)
+        // features.6.8.block.3 project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        Kernels.pointwiseConv(input: s.t + 998572176 &* s.n, pixels: 441 &* s.n, inChannels: 2544,
+            weights: s.p + 39196464, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
+            output: s.t + 1073563472 &* s.n, pool: pool)
+        // features.6.8.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1073563472 &* s.n, pixels: 441 &* s.n, channels: 424,
+            gamma: s.p + 40275120, beta: s.p + 40275552, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 790017984 &* s.n, savedMean: s.f + 2583936, savedInvStd: s.f + 2584360,
+            runningMean: s.p + 40275984, runningVar: s.p + 40276416, pool: pool)
+        // features.6.8 stochastic depth: keep each image's branch with probability 0.8360655737704918
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16393442622950818,
+                into: s.t + 594732144 &* s.n, random: &random)
+        }
+        // features.6.8 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1073376480 &* s.n, branch: s.t + 790017984 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732144 &* s.n : nil, batch: s.n, perImage: 186984,
+            output: s.t + 1073750464 &* s.n, pool: pool)
+    }
+
+    /// features.6.9 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_9_forward(_ s: TrainingStepContext) throws {
+        // features.6.9.block.0 expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        Kernels.pointwiseConv(input: s.t + 1073750464 &* s.n, pixels: 441 &* s.n, inChannels: 424,
+            weights: s.p + 40276848, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
+            output: s.t + 999694080 &* s.n, pool: pool)
+        // features.6.9.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 999694080 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 41355504, beta: s.p + 41358048, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1000815984 &* s.n, savedMean: s.f + 2584784, savedInvStd: s.f + 2587328,
+            runningMean: s.p + 41360592, runningVar: s.p + 41363136, pool: pool)
+        // features.6.9.block.1 depthwise weights to the kernel layout [5][5][2544]
+        WeightPrep.depthwiseWeights(s.p + 41365680, channels: 2544, kernel: 5, into: s.f + 2594960)
+        // features.6.9.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        Kernels.depthwiseConv(input: s.t + 1000815984 &* s.n, batch: s.n, height: 21, width: 21, channels: 2544,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 2594960,
+            bias: s.f, activation: .identity, output: s.t + 1001937888 &* s.n, pool: pool)
+        // features.6.9.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1001937888 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 41429280, beta: s.p + 41431824, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1003059792 &* s.n, savedMean: s.f + 2589872, savedInvStd: s.f + 2592416,
+            runningMean: s.p + 41434368, runningVar: s.p + 41436912, pool: pool)
+        // features.6.9.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1003059792 &* s.n, output: s.t + 1004181696 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 41439456,
+            reduceBias: s.p + 41709120, activation: .silu, expandWeights: s.p + 41709232, expandBias: s.p + 41978896,
+            savedPooled: s.t + 403621248 &* s.n, savedHidden: s.t + 594730384 &* s.n,
+            savedScale: s.t + 403623792 &* s.n, pool: pool)
+        // features.6.9.block.3 project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        Kernels.pointwiseConv(input: s.t + 1004181696 &* s.n, pixels: 441 &* s.n, inChannels: 2544,
+            weights: s.p + 41981440, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
+            output: s.t + 1073937456 &* s.n, pool: pool)
+        // features.6.9.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1073937456 &* s.n, pixels: 441 &* s.n, channels: 424,
+            gamma: s.p + 43060096, beta: s.p + 43060528, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 790017984 &* s.n, savedMean: s.f + 2722160, savedInvStd: s.f + 2722584,
+            runningMean: s.p + 43060960, runningVar: s.p + 43061392, pool: pool)
+        // features.6.9 stochastic depth: keep each image's branch with probability 0.8327868852459016
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1672131147540984,
+                into: s.t + 594732160 &* s.n, random: &random)
+        }
+        // features.6.9 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1073750464 &* s.n, branch: s.t + 790017984 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732160 &* s.n : nil, batch: s.n, perImage: 186984,
+            output: s.t + 1074124448 &* s.n, pool: pool)
+    }
+
+    /// features.6.10 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_10_forward(_ s: TrainingStepContext) throws {
+        // features.6.10.block.0 expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        Kernels.pointwiseConv(input: s.t + 1074124448 &* s.n, pixels: 441 &* s.n, inChannels: 424,
+            weights: s.p + 43061824, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
+            output: s.t + 1005303600 &* s.n, pool: pool)
+        // features.6.10.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1005303600 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 44140480, beta: s.p + 44143024, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1006425504 &* s.n, savedMean: s.f + 2723008, savedInvStd: s.f + 2725552,
+            runningMean: s.p + 44145568, runningVar: s.p + 44148112, pool: pool)
+        // features.6.10.block.1 depthwise weights to the kernel layout [5][5][2544]
+        WeightPrep.depthwiseWeights(s.p + 44150656, channels: 2544, kernel: 5, into: s.f + 2733184)
+        // features.6.10.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        Kernels.depthwiseConv(input: s.t + 1006425504 &* s.n, batch: s.n, height: 21, width: 21, channels: 2544,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 2733184,
+            bias: s.f, activation: .identity, output: s.t + 1007547408 &* s.n, pool: pool)
+        // features.6.10.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1007547408 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 44214256, beta: s.p + 44216800, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1008669312 &* s.n, savedMean: s.f + 2728096, savedInvStd: s.f + 2730640,
+            runningMean: s.p + 44219344, runningVar: s.p + 44221888, pool: pool)
+        // features.6.10.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1008669312 &* s.n, output: s.t + 1009791216 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 44224432,
+            reduceBias: s.p + 44494096, activation: .silu, expandWeights: s.p + 44494208, expandBias: s.p + 44763872,
+            savedPooled: s.t + 403626336 &* s.n, savedHidden: s.t + 594730496 &* s.n,
+            savedScale: s.t + 403628880 &* s.n, pool: pool)
+        // features.6.10.block.3 project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        Kernels.pointwiseConv(input: s.t + 1009791216 &* s.n, pixels: 441 &* s.n, inChannels: 2544,
+            weights: s.p + 44766416, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
+            output: s.t + 1074311440 &* s.n, pool: pool)
+        // features.6.10.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1074311440 &* s.n, pixels: 441 &* s.n, channels: 424,
+            gamma: s.p + 45845072, beta: s.p + 45845504, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 790017984 &* s.n, savedMean: s.f + 2860384, savedInvStd: s.f + 2860808,
+            runningMean: s.p + 45845936, runningVar: s.p + 45846368, pool: pool)
+        // features.6.10 stochastic depth: keep each image's branch with probability 0.8295081967213115
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17049180327868854,
+                into: s.t + 594732176 &* s.n, random: &random)
+        }
+        // features.6.10 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1074124448 &* s.n, branch: s.t + 790017984 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732176 &* s.n : nil, batch: s.n, perImage: 186984,
+            output: s.t + 1074498432 &* s.n, pool: pool)
+    }
+
+    /// features.6.11 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_11_forward(_ s: TrainingStepContext) throws {
+        // features.6.11.block.0 expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        Kernels.pointwiseConv(input: s.t + 1074498432 &* s.n, pixels: 441 &* s.n, inChannels: 424,
+            weights: s.p + 45846800, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
+            output: s.t + 1010913120 &* s.n, pool: pool)
+        // features.6.11.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1010913120 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 46925456, beta: s.p + 46928000, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1012035024 &* s.n, savedMean: s.f + 2861232, savedInvStd: s.f + 2863776,
+            runningMean: s.p + 46930544, runningVar: s.p + 46933088, pool: pool)
+        // features.6.11.block.1 depthwise weights to the kernel layout [5][5][2544]
+        WeightPrep.depthwiseWeights(s.p + 46935632, channels: 2544, kernel: 5, into: s.f + 2871408)
+        // features.6.11.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        Kernels.depthwiseConv(input: s.t + 1012035024 &* s.n, batch: s.n, height: 21, width: 21, channels: 2544,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 2871408,
+            bias: s.f, activation: .identity, output: s.t + 1013156928 &* s.n, pool: pool)
+        // features.6.11.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1013156928 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 46999232, beta: s.p + 47001776, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1014278832 &* s.n, savedMean: s.f + 2866320, savedInvStd: s.f + 2868864,
+            runningMean: s.p + 47004320, runningVar: s.p + 47006864, pool: pool)
+        // features.6.11.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1014278832 &* s.n, output: s.t + 1015400736 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 47009408,
+            reduceBias: s.p + 47279072, activation: .silu, expandWeights: s.p + 47279184, expandBias: s.p + 47548848,
+            savedPooled: s.t + 403631424 &* s.n, savedHidden: s.t + 594730608 &* s.n,
+            savedScale: s.t + 403633968 &* s.n, pool: pool)
+        // features.6.11.block.3 project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        Kernels.pointwiseConv(input: s.t + 1015400736 &* s.n, pixels: 441 &* s.n, inChannels: 2544,
+            weights: s.p + 47551392, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
+            output: s.t + 1074685424 &* s.n, pool: pool)
+        // features.6.11.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1074685424 &* s.n, pixels: 441 &* s.n, channels: 424,
+            gamma: s.p + 48630048, beta: s.p + 48630480, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 790017984 &* s.n, savedMean: s.f + 2998608, savedInvStd: s.f + 2999032,
+            runningMean: s.p + 48630912, runningVar: s.p + 48631344, pool: pool)
+        // features.6.11 stochastic depth: keep each image's branch with probability 0.8262295081967213
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17377049180327872,
+                into: s.t + 594732192 &* s.n, random: &random)
+        }
+        // features.6.11 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1074498432 &* s.n, branch: s.t + 790017984 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732192 &* s.n : nil, batch: s.n, perImage: 186984,
+            output: s.t + 1074872416 &* s.n, pool: pool)
+    }
+
+    /// features.6.12 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_12_forward(_ s: TrainingStepContext) throws {
+        // features.6.12.block.0 expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        Kernels.pointwiseConv(input: s.t + 1074872416 &* s.n, pixels: 441 &* s.n, inChannels: 424,
+            weights: s.p + 48631776, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
+            output: s.t + 1016522640 &* s.n, pool: pool)
+        // features.6.12.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1016522640 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 49710432, beta: s.p + 49712976, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1017644544 &* s.n, savedMean: s.f + 2999456, savedInvStd: s.f + 3002000,
+            runningMean: s.p + 49715520, runningVar: s.p + 49718064, pool: pool)
+        // features.6.12.block.1 depthwise weights to the kernel layout [5][5][2544]
+        WeightPrep.depthwiseWeights(s.p + 49720608, channels: 2544, kernel: 5, into: s.f + 3009632)
+        // features.6.12.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        Kernels.depthwiseConv(input: s.t + 1017644544 &* s.n, batch: s.n, height: 21, width: 21, channels: 2544,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 3009632,
+            bias: s.f, activation: .identity, output: s.t + 1018766448 &* s.n, pool: pool)
+        // features.6.12.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1018766448 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 49784208, beta: s.p + 49786752, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1019888352 &* s.n, savedMean: s.f + 3004544, savedInvStd: s.f + 3007088,
+            runningMean: s.p + 49789296, runningVar: s.p + 49791840, pool: pool)
+        // features.6.12.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1019888352 &* s.n, output: s.t + 1021010256 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 49794384,
+            reduceBias: s.p + 50064048, activation: .silu, expandWeights: s.p + 50064160, expandBias: s.p + 50333824,
+            savedPooled: s.t + 403636512 &* s.n, savedHidden: s.t + 594730720 &* s.n,
+            savedScale: s.t + 403639056 &* s.n, pool: pool)
+        // features.6.12.block.3 project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        Kernels.pointwiseConv(input: s.t + 1021010256 &* s.n, pixels: 441 &* s.n, inChannels: 2544,
+            weights: s.p + 50336368, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
+            output: s.t + 1075059408 &* s.n, pool: pool)
+        // features.6.12.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1075059408 &* s.n, pixels: 441 &* s.n, channels: 424,
+            gamma: s.p + 51415024, beta: s.p + 51415456, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 790017984 &* s.n, savedMean: s.f + 3136832, savedInvStd: s.f + 3137256,
+            runningMean: s.p + 51415888, runningVar: s.p + 51416320, pool: pool)
+        // features.6.12 stochastic depth: keep each image's branch with probability 0.8229508196721311
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17704918032786887,
+                into: s.t + 594732208 &* s.n, random: &random)
+        }
+        // features.6.12 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1074872416 &* s.n, branch: s.t + 790017984 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732208 &* s.n : nil, batch: s.n, perImage: 186984,
+            output: s.t + 1075246400 &* s.n, pool: pool)
+    }
+
+    /// features.6.13 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_13_forward(_ s: TrainingStepContext) throws {
+        // features.6.13.block.0 expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        Kernels.pointwiseConv(input: s.t + 1075246400 &* s.n, pixels: 441 &* s.n, inChannels: 424,
+            weights: s.p + 51416752, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
+            output: s.t + 1022132160 &* s.n, pool: pool)
+        // features.6.13.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1022132160 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 52495408, beta: s.p + 52497952, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1023254064 &* s.n, savedMean: s.f + 3137680, savedInvStd: s.f + 3140224,
+            runningMean: s.p + 52500496, runningVar: s.p + 52503040, pool: pool)
+        // features.6.13.block.1 depthwise weights to the kernel layout [5][5][2544]
+        WeightPrep.depthwiseWeights(s.p + 52505584, channels: 2544, kernel: 5, into: s.f + 3147856)
+        // features.6.13.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        Kernels.depthwiseConv(input: s.t + 1023254064 &* s.n, batch: s.n, height: 21, width: 21, channels: 2544,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 3147856,
+            bias: s.f, activation: .identity, output: s.t + 1024375968 &* s.n, pool: pool)
+        // features.6.13.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1024375968 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 52569184, beta: s.p + 52571728, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1025497872 &* s.n, savedMean: s.f + 3142768, savedInvStd: s.f + 3145312,
+            runningMean: s.p + 52574272, runningVar: s.p + 52576816, pool: pool)
+        // features.6.13.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1025497872 &* s.n, output: s.t + 1026619776 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 52579360,
+            reduceBias: s.p + 52849024, activation: .silu, expandWeights: s.p + 52849136, expandBias: s.p + 53118800,
+            savedPooled: s.t + 403641600 &* s.n, savedHidden: s.t + 594730832 &* s.n,
+            savedScale: s.t + 403644144 &* s.n, pool: pool)
+        // features.6.13.block.3 project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        Kernels.pointwiseConv(input: s.t + 1026619776 &* s.n, pixels: 441 &* s.n, inChannels: 2544,
+            weights: s.p + 53121344, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
+            output: s.t + 1075433392 &* s.n, pool: pool)
+        // features.6.13.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1075433392 &* s.n, pixels: 441 &* s.n, channels: 424,
+            gamma: s.p + 54200000, beta: s.p + 54200432, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 790017984 &* s.n, savedMean: s.f + 3275056, savedInvStd: s.f + 3275480,
+            runningMean: s.p + 54200864, runningVar: s.p + 54201296, pool: pool)
+        // features.6.13 stochastic depth: keep each image's branch with probability 0.819672131147541
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18032786885245902,
+                into: s.t + 594732224 &* s.n, random: &random)
+        }
+        // features.6.13 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1075246400 &* s.n, branch: s.t + 790017984 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732224 &* s.n : nil, batch: s.n, perImage: 186984,
+            output: s.t + 1075620384 &* s.n, pool: pool)
+    }
+
+    /// features.6.14 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_14_forward(_ s: TrainingStepContext) throws {
+        // features.6.14.block.0 expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        Kernels.pointwiseConv(input: s.t + 1075620384 &* s.n, pixels: 441 &* s.n, inChannels: 424,
+            weights: s.p + 54201728, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
+            output: s.t + 1027741680 &* s.n, pool: pool)
+        // features.6.14.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1027741680 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 55280384, beta: s.p + 55282928, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1028863584 &* s.n, savedMean: s.f + 3275904, savedInvStd: s.f + 3278448,
+            runningMean: s.p + 55285472, runningVar: s.p + 55288016, pool: pool)
+        // features.6.14.block.1 depthwise weights to the kernel layout [5][5][2544]
+        WeightPrep.depthwiseWeights(s.p + 55290560, channels: 2544, kernel: 5, into: s.f + 3286080)
+        // features.6.14.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        Kernels.depthwiseConv(input: s.t + 1028863584 &* s.n, batch: s.n, height: 21, width: 21, channels: 2544,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 3286080,
+            bias: s.f, activation: .identity, output: s.t + 1029985488 &* s.n, pool: pool)
+        // features.6.14.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1029985488 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 55354160, beta: s.p + 55356704, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1031107392 &* s.n, savedMean: s.f + 3280992, savedInvStd: s.f + 3283536,
+            runningMean: s.p + 55359248, runningVar: s.p + 55361792, pool: pool)
+        // features.6.14.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1031107392 &* s.n, output: s.t + 1032229296 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 55364336,
+            reduceBias: s.p + 55634000, activation: .silu, expandWeights: s.p + 55634112, expandBias: s.p + 55903776,
+            savedPooled: s.t + 403646688 &* s.n, savedHidden: s.t + 594730944 &* s.n,
+            savedScale: s.t + 403649232 &* s.n, pool: pool)
+        // features.6.14.block.3 project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 424]
+        Kernels.pointwiseConv(input: s.t + 1032229296 &* s.n, pixels: 441 &* s.n, inChannels: 2544,
+            weights: s.p + 55906320, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
+            output: s.t + 1075807376 &* s.n, pool: pool)
+        // features.6.14.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1075807376 &* s.n, pixels: 441 &* s.n, channels: 424,
+            gamma: s.p + 56984976, beta: s.p + 56985408, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 790017984 &* s.n, savedMean: s.f + 3413280, savedInvStd: s.f + 3413704,
+            runningMean: s.p + 56985840, runningVar: s.p + 56986272, pool: pool)
+        // features.6.14 stochastic depth: keep each image's branch with probability 0.8163934426229508
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1836065573770492,
+                into: s.t + 594732240 &* s.n, random: &random)
+        }
+        // features.6.14 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1075620384 &* s.n, branch: s.t + 790017984 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732240 &* s.n : nil, batch: s.n, perImage: 186984,
+            output: s.t + 1075994368 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 21x21x424 -> 21x21x704, SE 2544 -> 106 -> 2544
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 21, 21, 424] -> [n, 21, 21, 2544]
+        Kernels.pointwiseConv(input: s.t + 1075994368 &* s.n, pixels: 441 &* s.n, inChannels: 424,
+            weights: s.p + 56986704, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
+            output: s.t + 1033351200 &* s.n, pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1033351200 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 58065360, beta: s.p + 58067904, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1034473104 &* s.n, savedMean: s.f + 3414128, savedInvStd: s.f + 3416672,
+            runningMean: s.p + 58070448, runningVar: s.p + 58072992, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][2544]
+        WeightPrep.depthwiseWeights(s.p + 58075536, channels: 2544, kernel: 3, into: s.f + 3424304)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
+        Kernels.depthwiseConv(input: s.t + 1034473104 &* s.n, batch: s.n, height: 21, width: 21, channels: 2544,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 3424304,
+            bias: s.f, activation: .identity, output: s.t + 1035595008 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1035595008 &* s.n, pixels: 441 &* s.n, channels: 2544,
+            gamma: s.p + 58098432, beta: s.p + 58100976, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1036716912 &* s.n, savedMean: s.f + 3419216, savedInvStd: s.f + 3421760,
+            runningMean: s.p + 58103520, runningVar: s.p + 58106064, pool: pool)
+        // features.7.0.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1036716912 &* s.n, output: s.t + 1037838816 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 58108608,
+            reduceBias: s.p + 58378272, activation: .silu, expandWeights: s.p + 58378384, expandBias: s.p + 58648048,
+            savedPooled: s.t + 403651776 &* s.n, savedHidden: s.t + 594731056 &* s.n,
+            savedScale: s.t + 403654320 &* s.n, pool: pool)
+        // features.7.0.block.3 project conv 1x1, [n, 21, 21, 2544] -> [n, 21, 21, 704]
+        Kernels.pointwiseConv(input: s.t + 1037838816 &* s.n, pixels: 441 &* s.n, inChannels: 2544,
+            weights: s.p + 58650592, bias: s.f, outChannels: 704, activation: .identity, residual: nil,
+            output: s.t + 791880768 &* s.n, pool: pool)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 791880768 &* s.n, pixels: 441 &* s.n, channels: 704,
+            gamma: s.p + 60441568, beta: s.p + 60442272, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 792191232 &* s.n, savedMean: s.f + 3470096, savedInvStd: s.f + 3470800,
+            runningMean: s.p + 60442976, runningVar: s.p + 60443680, pool: pool)
+    }
+
+    /// features.7.1 forward: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
+    private func features_7_1_forward(_ s: TrainingStepContext) throws {
+        // features.7.1.block.0 expand conv 1x1, [n, 21, 21, 704] -> [n, 21, 21, 4224]
+        Kernels.pointwiseConv(input: s.t + 792191232 &* s.n, pixels: 441 &* s.n, inChannels: 704,
+            weights: s.p + 60444384, bias: s.f, outChannels: 4224, activation: .identity, residual: nil,
+            output: s.t + 790017984 &* s.n, pool: pool)
+        // features.7.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 790017984 &* s.n, pixels: 441 &* s.n, channels: 4224,
+            gamma: s.p + 63418080, beta: s.p + 63422304, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 900345600 &* s.n, savedMean: s.f + 3471504, savedInvStd: s.f + 3475728,
+            runningMean: s.p + 63426528, runningVar: s.p + 63430752, pool: pool)
+        // features.7.1.block.1 depthwise weights to the kernel layout [3][3][4224]
+        WeightPrep.depthwiseWeights(s.p + 63434976, channels: 4224, kernel: 3, into: s.f + 3488400)
+        // features.7.1.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
+        Kernels.depthwiseConv(input: s.t + 900345600 &* s.n, batch: s.n, height: 21, width: 21, channels: 4224,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 3488400,
+            bias: s.f, activation: .identity, output: s.t + 902208384 &* s.n, pool: pool)
+        // features.7.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 902208384 &* s.n, pixels: 441 &* s.n, channels: 4224,
+            gamma: s.p + 63472992, beta: s.p + 63477216, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 904071168 &* s.n, savedMean: s.f + 3479952, savedInvStd: s.f + 3484176,
+            runningMean: s.p + 63481440, runningVar: s.p + 63485664, pool: pool)
+        // features.7.1.block.2 squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 904071168 &* s.n, output: s.t + 905933952 &* s.n,
+            batch: s.n, pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 63489888,
+            reduceBias: s.p + 64233312, activation: .silu, expandWeights: s.p + 64233488, expandBias: s.p + 64976912,
+            savedPooled: s.t + 403546752 &* s.n, savedHidden: s.t + 594729072 &* s.n,
+            savedScale: s.t + 403550976 &* s.n, pool: pool)
+        // features.7.1.block.3 project conv 1x1, [n, 21, 21, 4224] -> [n, 21, 21, 704]
+        Kernels.pointwiseConv(input: s.t + 905933952 &* s.n, pixels: 441 &* s.n, inChannels: 4224,
+            weights: s.p + 64981136, bias: s.f, outChannels: 704, activation: .identity, residual: nil,
+            output: s.t + 1069019280 &* s.n, pool: pool)
+        // features.7.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1069019280 &* s.n, pixels: 441 &* s.n, channels: 704,
+            gamma: s.p + 67954832, beta: s.p + 67955536, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 907796736 &* s.n, savedMean: s.f + 3564432, savedInvStd: s.f + 3565136,
+            runningMean: s.p + 67956240, runningVar: s.p + 67956944, pool: pool)
+        // features.7.1 stochastic depth: keep each image's branch with probability 0.8098360655737704
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19016393442622953,
+                into: s.t + 594732256 &* s.n, random: &random)
+        }
+        // features.7.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 792191232 &* s.n, branch: s.t + 907796736 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732256 &* s.n : nil, batch: s.n, perImage: 310464,
+            output: s.t + 1069329744 &* s.n, pool: pool)
+    }
+
+    /// features.7.2 forward: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
+    private func features_7_2_forward(_ s: TrainingStepContext) throws {
+        // features.7.2.block.0 expand conv 1x1, [n, 21, 21, 704] -> [n, 21, 21, 4224]
+        Kernels.pointwiseConv(input: s.t + 1069329744 &* s.n, pixels: 441 &* s.n, inChannels: 704,
+            weights: s.p + 67957648, bias: s.f, outChannels: 4224, activation: .identity, residual: nil,
+            output: s.t + 907796736 &* s.n, pool: pool)
+        // features.7.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 907796736 &* s.n, pixels: 441 &* s.n, channels: 4224,
+            gamma: s.p + 70931344, beta: s.p + 70935568, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 909659520 &* s.n, savedMean: s.f + 3565840, savedInvStd: s.f + 3570064,
+            runningMean: s.p + 70939792, runningVar: s.p + 70944016, pool: pool)
+        // features.7.2.block.1 depthwise weights to the kernel layout [3][3][4224]
+        WeightPrep.depthwiseWeights(s.p + 70948240, channels: 4224, kernel: 3, into: s.f + 3582736)
+        // features.7.2.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
+        Kernels.depthwiseConv(input: s.t + 909659520 &* s.n, batch: s.n, height: 21, width: 21, channels: 4224,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 3582736,
+            bias: s.f, activation: .identity, output: s.t + 911522304 &* s.n, pool: pool)
+        // features.7.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 911522304 &* s.n, pixels: 441 &* s.n, channels: 4224,
+            gamma: s.p + 70986256, beta: s.p + 70990480, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 913385088 &* s.n, savedMean: s.f + 3574288, savedInvStd: s.f + 3578512,
+            runningMean: s.p + 70994704, runningVar: s.p + 70998928, pool: pool)
+        // features.7.2.block.2 squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 913385088 &* s.n, output: s.t + 915247872 &* s.n,
+            batch: s.n, pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 71003152,
+            reduceBias: s.p + 71746576, activation: .silu, expandWeights: s.p + 71746752, expandBias: s.p + 72490176,
+            savedPooled: s.t + 403555200 &* s.n, savedHidden: s.t + 594729248 &* s.n,
+            savedScale: s.t + 403559424 &* s.n, pool: pool)
+        // features.7.2.block.3 project conv 1x1, [n, 21, 21, 4224] -> [n, 21, 21, 704]
+        Kernels.pointwiseConv(input: s.t + 915247872 &* s.n, pixels: 441 &* s.n, inChannels: 4224,
+            weights: s.p + 72494400, bias: s.f, outChannels: 704, activation: .identity, residual: nil,
+            output: s.t + 1069640208 &* s.n, pool: pool)
+        // features.7.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1069640208 &* s.n, pixels: 441 &* s.n, channels: 704,
+            gamma: s.p + 75468096, beta: s.p + 75468800, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 917110656 &* s.n, savedMean: s.f + 3658768, savedInvStd: s.f + 3659472,
+            runningMean: s.p + 75469504, runningVar: s.p + 75470208, pool: pool)
+        // features.7.2 stochastic depth: keep each image's branch with probability 0.8065573770491803
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19344262295081968,
+                into: s.t + 594732272 &* s.n, random: &random)
+        }
+        // features.7.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1069329744 &* s.n, branch: s.t + 917110656 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732272 &* s.n : nil, batch: s.n, perImage: 310464,
+            output: s.t + 1069950672 &* s.n, pool: pool)
+    }
+
+    /// features.7.3 forward: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
+    private func features_7_3_forward(_ s: TrainingStepContext) throws {
+        // features.7.3.block.0 expand conv 1x1, [n, 21, 21, 704] -> [n, 21, 21, 4224]
+        Kernels.pointwiseConv(input: s.t + 1069950672 &* s.n, pixels: 441 &* s.n, inChannels: 704,
+            weights: s.p + 75470912, bias: s.f, outChannels: 4224, activation: .identity, residual: nil,
+            output: s.t + 917110656 &* s.n, pool: pool)
+        // features.7.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 917110656 &* s.n, pixels: 441 &* s.n, channels: 4224,
+            gamma: s.p + 78444608, beta: s.p + 78448832, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 918973440 &* s.n, savedMean: s.f + 3660176, savedInvStd: s.f + 3664400,
+            runningMean: s.p + 78453056, runningVar: s.p + 78457280, pool: pool)
+        // features.7.3.block.1 depthwise weights to the kernel layout [3][3][4224]
+        WeightPrep.depthwiseWeights(s.p + 78461504, channels: 4224, kernel: 3, into: s.f + 3677072)
+        // features.7.3.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
+        Kernels.depthwiseConv(input: s.t + 918973440 &* s.n, batch: s.n, height: 21, width: 21, channels: 4224,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 3677072,
+            bias: s.f, activation: .identity, output: s.t + 920836224 &* s.n, pool: pool)
+        // features.7.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 920836224 &* s.n, pixels: 441 &* s.n, channels: 4224,
+            gamma: s.p + 78499520, beta: s.p + 78503744, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 922699008 &* s.n, savedMean: s.f + 3668624, savedInvStd: s.f + 3672848,
+            runningMean: s.p + 78507968, runningVar: s.p + 78512192, pool: pool)
+        // features.7.3.block.2 squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 922699008 &* s.n, output: s.t + 924561792 &* s.n,
+            batch: s.n, pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 78516416,
+            reduceBias: s.p + 79259840, activation: .silu, expandWeights: s.p + 79260016, expandBias: s.p + 80003440,
+            savedPooled: s.t + 403563648 &* s.n, savedHidden: s.t + 594729424 &* s.n,
+            savedScale: s.t + 403567872 &* s.n, pool: pool)
+        // features.7.3.block.3 project conv 1x1, [n, 21, 21, 4224] -> [n, 21, 21, 704]
+        Kernels.pointwiseConv(input: s.t + 924561792 &* s.n, pixels: 441 &* s.n, inChannels: 4224,
+            weights: s.p + 80007664, bias: s.f, outChannels: 704, activation: .identity, residual: nil,
+            output: s.t + 927666432 &* s.n, pool: pool)
+        // features.7.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 927666432 &* s.n, pixels: 441 &* s.n, channels: 704,
+            gamma: s.p + 82981360, beta: s.p + 82982064, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 926424576 &* s.n, savedMean: s.f + 3753104, savedInvStd: s.f + 3753808,
+            runningMean: s.p + 82982768, runningVar: s.p + 82983472, pool: pool)
+        // features.7.3 stochastic depth: keep each image's branch with probability 0.8032786885245902
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19672131147540983,
+                into: s.t + 594732288 &* s.n, random: &random)
+        }
+        // features.7.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1069950672 &* s.n, branch: s.t + 926424576 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732288 &* s.n : nil, batch: s.n, perImage: 310464,
+            output: s.t + 927976896 &* s.n, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 704 -> 2816, global average pool, dropout 0.5, linear -> 1000 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 21, 21, 704] -> [n, 21, 21, 2816]
+        Kernels.pointwiseConv(input: s.t + 927976896 &* s.n, pixels: 441 &* s.n, inChannels: 704,
+            weights: s.p + 82984176, bias: s.f, outChannels: 2816, activation: .identity, residual: nil,
+            output: s.t + 926424576 &* s.n, pool: pool)
+        // features.8 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 926424576 &* s.n, pixels: 441 &* s.n, channels: 2816,
+            gamma: s.p + 84966640, beta: s.p + 84969456, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 953576064 &* s.n, savedMean: s.f + 3754512, savedInvStd: s.f + 3757328,
+            runningMean: s.p + 84972272, runningVar: s.p + 84975088, pool: pool)
+        // avgpool global average pool, [n, 21, 21, 2816] -> [n, 2816]
+        Kernels.globalAveragePool(input: s.t + 953576064 &* s.n, batch: s.n, pixels: 441, channels: 2816,
+            output: s.t + 403572096 &* s.n, pool: pool)
+        // dropout p=0.5 (when options.dropout) on [n, 2816]
+        TrainingKernels.dropoutForward(input: s.t + 403572096 &* s.n, output: s.t + 403577728 &* s.n,
+            count: 2816 &* s.n, probability: s.options.dropout ? 0.5 : 0, mask: s.t + 403574912 &* s.n,
+            random: &random)
+        // classifier.1 linear, [n, 2816] -> [n, 1000]
+        Kernels.linear(input: s.t + 403577728 &* s.n, batch: s.n, inFeatures: 2816, weights: s.p + 84977904,
+            bias: s.p + 87793904, outFeatures: 1000, output: s.t + 403572096 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 403572096 &* s.n, labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 403712832 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 403572096 &* s.n, count: 1000 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 704 -> 2816, global average pool, dropout 0.5, linear -> 1000 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 403712832 &* s.n, input: s.t + 403577728 &* s.n,
+            weights: s.p + 84977904, batch: s.n, inFeatures: 2816, outFeatures: 1000,
+            gradInput: s.t + 403572096 &* s.n, gradWeights: s.g + 84977904, gradBias: s.g + 87793904, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 403572096 &* s.n, mask: s.t + 403574912 &* s.n,
+            count: 2816 &* s.n, gradInput: s.t + 403577728 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 441 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 403577728 &* s.n, batch: s.n, pixels: 441,
+            channels: 2816, gradInput: s.t + 953576064 &* s.n, pool: pool)
+        // features.8 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 953576064 &* s.n, input: s.t + 926424576 &* s.n,
+            pixels: 441 &* s.n, channels: 2816, gamma: s.p + 84966640, beta: s.p + 84969456, savedMean: s.f + 3754512,
+            savedInvStd: s.f + 3757328, activation: .silu, gradInput: s.t + 953576064 &* s.n,
+            gradGamma: s.g + 84966640, gradBeta: s.g + 84969456, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 953576064 &* s.n, input: s.t + 927976896 &* s.n,
+            weights: s.p + 82984176, pixels: 441 &* s.n, inChannels: 704, outChannels: 2816,
+            gradInput: s.t + 1070261136 &* s.n, gradWeights: s.g + 82984176, pool: pool)
+    }
+
+    /// features.7.3 backward: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
+    private func features_7_3_backward(_ s: TrainingStepContext) {
+        // features.7.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1070261136 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732288 &* s.n : nil, batch: s.n, perImage: 310464,
+            gradBranch: s.t + 953576064 &* s.n, pool: pool)
+        // features.7.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 953576064 &* s.n, input: s.t + 927666432 &* s.n,
+            pixels: 441 &* s.n, channels: 704, gamma: s.p + 82981360, beta: s.p + 82982064, savedMean: s.f + 3753104,
+            savedInvStd: s.f + 3753808, activation: .identity, gradInput: s.t + 953576064 &* s.n,
+            gradGamma: s.g + 82981360, gradBeta: s.g + 82982064, pool: pool)
+        // features.7.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 953576064 &* s.n, input: s.t + 924561792 &* s.n,
+            weights: s.p + 80007664, pixels: 441 &* s.n, inChannels: 4224, outChannels: 704,
+            gradInput: s.t + 926424576 &* s.n, gradWeights: s.g + 80007664, pool: pool)
+        // features.7.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 926424576 &* s.n, input: s.t + 922699008 &* s.n,
+            batch: s.n, pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 78516416,
+            activation: .silu, expandWeights: s.p + 79260016, savedPooled: s.t + 403563648 &* s.n,
+            savedHidden: s.t + 594729424 &* s.n, savedScale: s.t + 403567872 &* s.n, gradInput: s.t + 924561792 &* s.n,
+            gradReduceWeights: s.g + 78516416, gradReduceBias: s.g + 79259840, gradExpandWeights: s.g + 79260016,
+            gradExpandBias: s.g + 80003440, workspace: s.ws, pool: pool)
+        // features.7.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 924561792 &* s.n, input: s.t + 920836224 &* s.n,
+            pixels: 441 &* s.n, channels: 4224, gamma: s.p + 78499520, beta: s.p + 78503744, savedMean: s.f + 3668624,
+            savedInvStd: s.f + 3672848, activation: .silu, gradInput: s.t + 924561792 &* s.n,
+            gradGamma: s.g + 78499520, gradBeta: s.g + 78503744, pool: pool)
+        // features.7.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3715088, count: 38016)
+        // features.7.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 924561792 &* s.n, input: s.t + 918973440 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 21, outWidth: 21, weights: s.f + 3677072, gradInput: s.t + 920836224 &* s.n,
+            gradWeights: s.f + 3715088, pool: pool)
+        // features.7.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3715088, channels: 4224, kernel: 3, into: s.g + 78461504)
+        // features.7.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 920836224 &* s.n, input: s.t + 917110656 &* s.n,
+            pixels: 441 &* s.n, channels: 4224, gamma: s.p + 78444608, beta: s.p + 78448832, savedMean: s.f + 3660176,
+            savedInvStd: s.f + 3664400, activation: .silu, gradInput: s.t + 920836224 &* s.n,
+            gradGamma: s.g + 78444608, gradBeta: s.g + 78448832, pool: pool)
+        // features.7.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 920836224 &* s.n, input: s.t + 1069950672 &* s.n,
+            weights: s.p + 75470912, pixels: 441 &* s.n, inChannels: 704, outChannels: 4224,
+            gradInput: s.t + 918973440 &* s.n, gradWeights: s.g + 75470912, pool: pool)
+        // features.7.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 918973440 &* s.n, s.t + 1070261136 &* s.n, count: 310464 &* s.n, pool: pool)
+    }
+
+    /// features.7.2 backward: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
+    private func features_7_2_backward(_ s: TrainingStepContext) {
+        // features.7.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 918973440 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732272 &* s.n : nil, batch: s.n, perImage: 310464,
+            gradBranch: s.t + 919283904 &* s.n, pool: pool)
+        // features.7.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 919283904 &* s.n, input: s.t + 1069640208 &* s.n,
+            pixels: 441 &* s.n, channels: 704, gamma: s.p + 75468096, beta: s.p + 75468800, savedMean: s.f + 3658768,
+            savedInvStd: s.f + 3659472, activation: .identity, gradInput: s.t + 919283904 &* s.n,
+            gradGamma: s.g + 75468096, gradBeta: s.g + 75468800, pool: pool)
+        // features.7.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 919283904 &* s.n, input: s.t + 915247872 &* s.n,
+            weights: s.p + 72494400, pixels: 441 &* s.n, inChannels: 4224, outChannels: 704,
+            gradInput: s.t + 917110656 &* s.n, gradWeights: s.g + 72494400, pool: pool)
+        // features.7.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 917110656 &* s.n, input: s.t + 913385088 &* s.n,
+            batch: s.n, pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 71003152,
+            activation: .silu, expandWeights: s.p + 71746752, savedPooled: s.t + 403555200 &* s.n,
+            savedHidden: s.t + 594729248 &* s.n, savedScale: s.t + 403559424 &* s.n, gradInput: s.t + 915247872 &* s.n,
+            gradReduceWeights: s.g + 71003152, gradReduceBias: s.g + 71746576, gradExpandWeights: s.g + 71746752,
+            gradExpandBias: s.g + 72490176, workspace: s.ws, pool: pool)
+        // features.7.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 915247872 &* s.n, input: s.t + 911522304 &* s.n,
+            pixels: 441 &* s.n, channels: 4224, gamma: s.p + 70986256, beta: s.p + 70990480, savedMean: s.f + 3574288,
+            savedInvStd: s.f + 3578512, activation: .silu, gradInput: s.t + 915247872 &* s.n,
+            gradGamma: s.g + 70986256, gradBeta: s.g + 70990480, pool: pool)
+        // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3620752, count: 38016)
+        // features.7.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 915247872 &* s.n, input: s.t + 909659520 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 21, outWidth: 21, weights: s.f + 3582736, gradInput: s.t + 911522304 &* s.n,
+            gradWeights: s.f + 3620752, pool: pool)
+        // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3620752, channels: 4224, kernel: 3, into: s.g + 70948240)
+        // features.7.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 911522304 &* s.n, input: s.t + 907796736 &* s.n,
+            pixels: 441 &* s.n, channels: 4224, gamma: s.p + 70931344, beta: s.p + 70935568, savedMean: s.f + 3565840,
+            savedInvStd: s.f + 3570064, activation: .silu, gradInput: s.t + 911522304 &* s.n,
+            gradGamma: s.g + 70931344, gradBeta: s.g + 70935568, pool: pool)
+        // features.7.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 911522304 &* s.n, input: s.t + 1069329744 &* s.n,
+            weights: s.p + 67957648, pixels: 441 &* s.n, inChannels: 704, outChannels: 4224,
+            gradInput: s.t + 909659520 &* s.n, gradWeights: s.g + 67957648, pool: pool)
+        // features.7.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 909659520 &* s.n, s.t + 918973440 &* s.n, count: 310464 &* s.n, pool: pool)
+    }
+
+    /// features.7.1 backward: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
+    private func features_7_1_backward(_ s: TrainingStepContext) {
+        // features.7.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 909659520 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732256 &* s.n : nil, batch: s.n, perImage: 310464,
+            gradBranch: s.t + 909969984 &* s.n, pool: pool)
+        // features.7.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 909969984 &* s.n, input: s.t + 1069019280 &* s.n,
+            pixels: 441 &* s.n, channels: 704, gamma: s.p + 67954832, beta: s.p + 67955536, savedMean: s.f + 3564432,
+            savedInvStd: s.f + 3565136, activation: .identity, gradInput: s.t + 909969984 &* s.n,
+            gradGamma: s.g + 67954832, gradBeta: s.g + 67955536, pool: pool)
+        // features.7.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 909969984 &* s.n, input: s.t + 905933952 &* s.n,
+            weights: s.p + 64981136, pixels: 441 &* s.n, inChannels: 4224, outChannels: 704,
+            gradInput: s.t + 907796736 &* s.n, gradWeights: s.g + 64981136, pool: pool)
+        // features.7.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 907796736 &* s.n, input: s.t + 904071168 &* s.n,
+            batch: s.n, pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 63489888,
+            activation: .silu, expandWeights: s.p + 64233488, savedPooled: s.t + 403546752 &* s.n,
+            savedHidden: s.t + 594729072 &* s.n, savedScale: s.t + 403550976 &* s.n, gradInput: s.t + 905933952 &* s.n,
+            gradReduceWeights: s.g + 63489888, gradReduceBias: s.g + 64233312, gradExpandWeights: s.g + 64233488,
+            gradExpandBias: s.g + 64976912, workspace: s.ws, pool: pool)
+        // features.7.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 905933952 &* s.n, input: s.t + 902208384 &* s.n,
+            pixels: 441 &* s.n, channels: 4224, gamma: s.p + 63472992, beta: s.p + 63477216, savedMean: s.f + 3479952,
+            savedInvStd: s.f + 3484176, activation: .silu, gradInput: s.t + 905933952 &* s.n,
+            gradGamma: s.g + 63472992, gradBeta: s.g + 63477216, pool: pool)
+        // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3526416, count: 38016)
+        // features.7.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 905933952 &* s.n, input: s.t + 900345600 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 4224, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 21, outWidth: 21, weights: s.f + 3488400, gradInput: s.t + 902208384 &* s.n,
+            gradWeights: s.f + 3526416, pool: pool)
+        // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3526416, channels: 4224, kernel: 3, into: s.g + 63434976)
+        // features.7.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 902208384 &* s.n, input: s.t + 790017984 &* s.n,
+            pixels: 441 &* s.n, channels: 4224, gamma: s.p + 63418080, beta: s.p + 63422304, savedMean: s.f + 3471504,
+            savedInvStd: s.f + 3475728, activation: .silu, gradInput: s.t + 902208384 &* s.n,
+            gradGamma: s.g + 63418080, gradBeta: s.g + 63422304, pool: pool)
+        // features.7.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 902208384 &* s.n, input: s.t + 792191232 &* s.n,
+            weights: s.p + 60444384, pixels: 441 &* s.n, inChannels: 704, outChannels: 4224,
+            gradInput: s.t + 791139888 &* s.n, gradWeights: s.g + 60444384, pool: pool)
+        // features.7.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 791139888 &* s.n, s.t + 909659520 &* s.n, count: 310464 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 21x21x424 -> 21x21x704, SE 2544 -> 106 -> 2544
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 791880768 &* s.n,
+            pixels: 441 &* s.n, channels: 704, gamma: s.p + 60441568, beta: s.p + 60442272, savedMean: s.f + 3470096,
+            savedInvStd: s.f + 3470800, activation: .identity, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 60441568, gradBeta: s.g + 60442272, pool: pool)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1037838816 &* s.n,
+            weights: s.p + 58650592, pixels: 441 &* s.n, inChannels: 2544, outChannels: 704,
+            gradInput: s.t + 790017984 &* s.n, gradWeights: s.g + 58650592, pool: pool)
+        // features.7.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1036716912 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 58108608,
+            activation: .silu, expandWeights: s.p + 58378384, savedPooled: s.t + 403651776 &* s.n,
+            savedHidden: s.t + 594731056 &* s.n, savedScale: s.t + 403654320 &* s.n, gradInput: s.t + 791139888 &* s.n,
+            gradReduceWeights: s.g + 58108608, gradReduceBias: s.g + 58378272, gradExpandWeights: s.g + 58378384,
+            gradExpandBias: s.g + 58648048, workspace: s.ws, pool: pool)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1035595008 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 58098432, beta: s.p + 58100976, savedMean: s.f + 3419216,
+            savedInvStd: s.f + 3421760, activation: .silu, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 58098432, gradBeta: s.g + 58100976, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3447200, count: 22896)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1034473104 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 2544, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 21, outWidth: 21, weights: s.f + 3424304, gradInput: s.t + 790017984 &* s.n,
+            gradWeights: s.f + 3447200, pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3447200, channels: 2544, kernel: 3, into: s.g + 58075536)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1033351200 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 58065360, beta: s.p + 58067904, savedMean: s.f + 3414128,
+            savedInvStd: s.f + 3416672, activation: .silu, gradInput: s.t + 790017984 &* s.n,
+            gradGamma: s.g + 58065360, gradBeta: s.g + 58067904, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1075994368 &* s.n,
+            weights: s.p + 56986704, pixels: 441 &* s.n, inChannels: 424, outChannels: 2544,
+            gradInput: s.t + 792261792 &* s.n, gradWeights: s.g + 56986704, pool: pool)
+    }
+
+    /// features.6.14 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_14_backward(_ s: TrainingStepContext) {
+        // features.6.14 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 792261792 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732240 &* s.n : nil, batch: s.n, perImage: 186984,
+            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+        // features.6.14.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1075807376 &* s.n,
+            pixels: 441 &* s.n, channels: 424, gamma: s.p + 56984976, beta: s.p + 56985408, savedMean: s.f + 3413280,
+            savedInvStd: s.f + 3413704, activation: .identity, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 56984976, gradBeta: s.g + 56985408, pool: pool)
+        // features.6.14.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1032229296 &* s.n,
+            weights: s.p + 55906320, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424,
+            gradInput: s.t + 790017984 &* s.n, gradWeights: s.g + 55906320, pool: pool)
+        // features.6.14.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1031107392 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 55364336,
+            activation: .silu, expandWeights: s.p + 55634112, savedPooled: s.t + 403646688 &* s.n,
+            savedHidden: s.t + 594730944 &* s.n, savedScale: s.t + 403649232 &* s.n, gradInput: s.t + 791139888 &* s.n,
+            gradReduceWeights: s.g + 55364336, gradReduceBias: s.g + 55634000, gradExpandWeights: s.g + 55634112,
+            gradExpandBias: s.g + 55903776, workspace: s.ws, pool: pool)
+        // features.6.14.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1029985488 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 55354160, beta: s.p + 55356704, savedMean: s.f + 3280992,
+            savedInvStd: s.f + 3283536, activation: .silu, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 55354160, gradBeta: s.g + 55356704, pool: pool)
+        // features.6.14.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3349680, count: 63600)
+        // features.6.14.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1028863584 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21, weights: s.f + 3286080, gradInput: s.t + 790017984 &* s.n,
+            gradWeights: s.f + 3349680, pool: pool)
+        // features.6.14.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3349680, channels: 2544, kernel: 5, into: s.g + 55290560)
+        // features.6.14.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1027741680 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 55280384, beta: s.p + 55282928, savedMean: s.f + 3275904,
+            savedInvStd: s.f + 3278448, activation: .silu, gradInput: s.t + 790017984 &* s.n,
+            gradGamma: s.g + 55280384, gradBeta: s.g + 55282928, pool: pool)
+        // features.6.14.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1075620384 &* s.n,
+            weights: s.p + 54201728, pixels: 441 &* s.n, inChannels: 424, outChannels: 2544,
+            gradInput: s.t + 792448784 &* s.n, gradWeights: s.g + 54201728, pool: pool)
+        // features.6.14 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 792448784 &* s.n, s.t + 792261792 &* s.n, count: 186984 &* s.n, pool: pool)
+    }
+
+    /// features.6.13 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_13_backward(_ s: TrainingStepContext) {
+        // features.6.13 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 792448784 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732224 &* s.n : nil, batch: s.n, perImage: 186984,
+            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+        // features.6.13.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1075433392 &* s.n,
+            pixels: 441 &* s.n, channels: 424, gamma: s.p + 54200000, beta: s.p + 54200432, savedMean: s.f + 3275056,
+            savedInvStd: s.f + 3275480, activation: .identity, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 54200000, gradBeta: s.g + 54200432, pool: pool)
+        // features.6.13.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1026619776 &* s.n,
+            weights: s.p + 53121344, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424,
+            gradInput: s.t + 790017984 &* s.n, gradWeights: s.g + 53121344, pool: pool)
+        // features.6.13.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1025497872 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 52579360,
+            activation: .silu, expandWeights: s.p + 52849136, savedPooled: s.t + 403641600 &* s.n,
+            savedHidden: s.t + 594730832 &* s.n, savedScale: s.t + 403644144 &* s.n, gradInput: s.t + 791139888 &* s.n,
+            gradReduceWeights: s.g + 52579360, gradReduceBias: s.g + 52849024, gradExpandWeights: s.g + 52849136,
+            gradExpandBias: s.g + 53118800, workspace: s.ws, pool: pool)
+        // features.6.13.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1024375968 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 52569184, beta: s.p + 52571728, savedMean: s.f + 3142768,
+            savedInvStd: s.f + 3145312, activation: .silu, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 52569184, gradBeta: s.g + 52571728, pool: pool)
+        // features.6.13.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3211456, count: 63600)
+        // features.6.13.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1023254064 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21, weights: s.f + 3147856, gradInput: s.t + 790017984 &* s.n,
+            gradWeights: s.f + 3211456, pool: pool)
+        // features.6.13.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3211456, channels: 2544, kernel: 5, into: s.g + 52505584)
+        // features.6.13.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1022132160 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 52495408, beta: s.p + 52497952, savedMean: s.f + 3137680,
+            savedInvStd: s.f + 3140224, activation: .silu, gradInput: s.t + 790017984 &* s.n,
+            gradGamma: s.g + 52495408, gradBeta: s.g + 52497952, pool: pool)
+        // features.6.13.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1075246400 &* s.n,
+            weights: s.p + 51416752, pixels: 441 &* s.n, inChannels: 424, outChannels: 2544,
+            gradInput: s.t + 792261792 &* s.n, gradWeights: s.g + 51416752, pool: pool)
+        // features.6.13 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 792261792 &* s.n, s.t + 792448784 &* s.n, count: 186984 &* s.n, pool: pool)
+    }
+
+    /// features.6.12 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_12_backward(_ s: TrainingStepContext) {
+        // features.6.12 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 792261792 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732208 &* s.n : nil, batch: s.n, perImage: 186984,
+            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+        // features.6.12.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1075059408 &* s.n,
+            pixels: 441 &* s.n, channels: 424, gamma: s.p + 51415024, beta: s.p + 51415456, savedMean: s.f + 3136832,
+            savedInvStd: s.f + 3137256, activation: .identity, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 51415024, gradBeta: s.g + 51415456, pool: pool)
+        // features.6.12.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1021010256 &* s.n,
+            weights: s.p + 50336368, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424,
+            gradInput: s.t + 790017984 &* s.n, gradWeights: s.g + 50336368, pool: pool)
+        // features.6.12.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1019888352 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 49794384,
+            activation: .silu, expandWeights: s.p + 50064160, savedPooled: s.t + 403636512 &* s.n,
+            savedHidden: s.t + 594730720 &* s.n, savedScale: s.t + 403639056 &* s.n, gradInput: s.t + 791139888 &* s.n,
+            gradReduceWeights: s.g + 49794384, gradReduceBias: s.g + 50064048, gradExpandWeights: s.g + 50064160,
+            gradExpandBias: s.g + 50333824, workspace: s.ws, pool: pool)
+        // features.6.12.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1018766448 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 49784208, beta: s.p + 49786752, savedMean: s.f + 3004544,
+            savedInvStd: s.f + 3007088, activation: .silu, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 49784208, gradBeta: s.g + 49786752, pool: pool)
+        // features.6.12.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3073232, count: 63600)
+        // features.6.12.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1017644544 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21, weights: s.f + 3009632, gradInput: s.t + 790017984 &* s.n,
+            gradWeights: s.f + 3073232, pool: pool)
+        // features.6.12.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3073232, channels: 2544, kernel: 5, into: s.g + 49720608)
+        // features.6.12.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1016522640 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 49710432, beta: s.p + 49712976, savedMean: s.f + 2999456,
+            savedInvStd: s.f + 3002000, activation: .silu, gradInput: s.t + 790017984 &* s.n,
+            gradGamma: s.g + 49710432, gradBeta: s.g + 49712976, pool: pool)
+        // features.6.12.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1074872416 &* s.n,
+            weights: s.p + 48631776, pixels: 441 &* s.n, inChannels: 424, outChannels: 2544,
+            gradInput: s.t + 792448784 &* s.n, gradWeights: s.g + 48631776, pool: pool)
+        // features.6.12 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 792448784 &* s.n, s.t + 792261792 &* s.n, count: 186984 &* s.n, pool: pool)
+    }
+
+    /// features.6.11 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_11_backward(_ s: TrainingStepContext) {
+        // features.6.11 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 792448784 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732192 &* s.n : nil, batch: s.n, perImage: 186984,
+            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+        // features.6.11.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1074685424 &* s.n,
+            pixels: 441 &* s.n, channels: 424, gamma: s.p + 48630048, beta: s.p + 48630480, savedMean: s.f + 2998608,
+            savedInvStd: s.f + 2999032, activation: .identity, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 48630048, gradBeta: s.g + 48630480, pool: pool)
+        // features.6.11.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1015400736 &* s.n,
+            weights: s.p + 47551392, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424,
+            gradInput: s.t + 790017984 &* s.n, gradWeights: s.g + 47551392, pool: pool)
+        // features.6.11.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1014278832 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 47009408,
+            activation: .silu, expandWeights: s.p + 47279184, savedPooled: s.t + 403631424 &* s.n,
+            savedHidden: s.t + 594730608 &* s.n, savedScale: s.t + 403633968 &* s.n, gradInput: s.t + 791139888 &* s.n,
+            gradReduceWeights: s.g + 47009408, gradReduceBias: s.g + 47279072, gradExpandWeights: s.g + 47279184,
+            gradExpandBias: s.g + 47548848, workspace: s.ws, pool: pool)
+        // features.6.11.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1013156928 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 46999232, beta: s.p + 47001776, savedMean: s.f + 2866320,
+            savedInvStd: s.f + 2868864, activation: .silu, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 46999232, gradBeta: s.g + 47001776, pool: pool)
+        // features.6.11.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2935008, count: 63600)
+        // features.6.11.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1012035024 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21, weights: s.f + 2871408, gradInput: s.t + 790017984 &* s.n,
+            gradWeights: s.f + 2935008, pool: pool)
+        // features.6.11.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2935008, channels: 2544, kernel: 5, into: s.g + 46935632)
+        // features.6.11.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1010913120 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 46925456, beta: s.p + 46928000, savedMean: s.f + 2861232,
+            savedInvStd: s.f + 2863776, activation: .silu, gradInput: s.t + 790017984 &* s.n,
+            gradGamma: s.g + 46925456, gradBeta: s.g + 46928000, pool: pool)
+        // features.6.11.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1074498432 &* s.n,
+            weights: s.p + 45846800, pixels: 441 &* s.n, inChannels: 424, outChannels: 2544,
+            gradInput: s.t + 792261792 &* s.n, gradWeights: s.g + 45846800, pool: pool)
+        // features.6.11 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 792261792 &* s.n, s.t + 792448784 &* s.n, count: 186984 &* s.n, pool: pool)
+    }
+
+    /// features.6.10 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_10_backward(_ s: TrainingStepContext) {
+        // features.6.10 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 792261792 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732176 &* s.n : nil, batch: s.n, perImage: 186984,
+            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+        // features.6.10.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1074311440 &* s.n,
+            pixels: 441 &* s.n, channels: 424, gamma: s.p + 45845072, beta: s.p + 45845504, savedMean: s.f + 2860384,
+            savedInvStd: s.f + 2860808, activation: .identity, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 45845072, gradBeta: s.g + 45845504, pool: pool)
+        // features.6.10.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1009791216 &* s.n,
+            weights: s.p + 44766416, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424,
+            gradInput: s.t + 790017984 &* s.n, gradWeights: s.g + 44766416, pool: pool)
+        // features.6.10.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1008669312 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 44224432,
+            activation: .silu, expandWeights: s.p + 44494208, savedPooled: s.t + 403626336 &* s.n,
+            savedHidden: s.t + 594730496 &* s.n, savedScale: s.t + 403628880 &* s.n, gradInput: s.t + 791139888 &* s.n,
+            gradReduceWeights: s.g + 44224432, gradReduceBias: s.g + 44494096, gradExpandWeights: s.g + 44494208,
+            gradExpandBias: s.g + 44763872, workspace: s.ws, pool: pool)
+        // features.6.10.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1007547408 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 44214256, beta: s.p + 44216800, savedMean: s.f + 2728096,
+            savedInvStd: s.f + 2730640, activation: .silu, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 44214256, gradBeta: s.g + 44216800, pool: pool)
+        // features.6.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2796784, count: 63600)
+        // features.6.10.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1006425504 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21, weights: s.f + 2733184, gradInput: s.t + 790017984 &* s.n,
+            gradWeights: s.f + 2796784, pool: pool)
+        // features.6.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2796784, channels: 2544, kernel: 5, into: s.g + 44150656)
+        // features.6.10.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1005303600 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 44140480, beta: s.p + 44143024, savedMean: s.f + 2723008,
+            savedInvStd: s.f + 2725552, activation: .silu, gradInput: s.t + 790017984 &* s.n,
+            gradGamma: s.g + 44140480, gradBeta: s.g + 44143024, pool: pool)
+        // features.6.10.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1074124448 &* s.n,
+            weights: s.p + 43061824, pixels: 441 &* s.n, inChannels: 424, outChannels: 2544,
+            gradInput: s.t + 792448784 &* s.n, gradWeights: s.g + 43061824, pool: pool)
+        // features.6.10 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 792448784 &* s.n, s.t + 792261792 &* s.n, count: 186984 &* s.n, pool: pool)
+    }
+
+    /// features.6.9 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_9_backward(_ s: TrainingStepContext) {
+        // features.6.9 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 792448784 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732160 &* s.n : nil, batch: s.n, perImage: 186984,
+            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+        // features.6.9.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1073937456 &* s.n,
+            pixels: 441 &* s.n, channels: 424, gamma: s.p + 43060096, beta: s.p + 43060528, savedMean: s.f + 2722160,
+            savedInvStd: s.f + 2722584, activation: .identity, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 43060096, gradBeta: s.g + 43060528, pool: pool)
+        // features.6.9.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1004181696 &* s.n,
+            weights: s.p + 41981440, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424,
+            gradInput: s.t + 790017984 &* s.n, gradWeights: s.g + 41981440, pool: pool)
+        // features.6.9.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1003059792 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 41439456,
+            activation: .silu, expandWeights: s.p + 41709232, savedPooled: s.t + 403621248 &* s.n,
+            savedHidden: s.t + 594730384 &* s.n, savedScale: s.t + 403623792 &* s.n, gradInput: s.t + 791139888 &* s.n,
+            gradReduceWeights: s.g + 41439456, gradReduceBias: s.g + 41709120, gradExpandWeights: s.g + 41709232,
+            gradExpandBias: s.g + 41978896, workspace: s.ws, pool: pool)
+        // features.6.9.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1001937888 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 41429280, beta: s.p + 41431824, savedMean: s.f + 2589872,
+            savedInvStd: s.f + 2592416, activation: .silu, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 41429280, gradBeta: s.g + 41431824, pool: pool)
+        // features.6.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2658560, count: 63600)
+        // features.6.9.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1000815984 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21, weights: s.f + 2594960, gradInput: s.t + 790017984 &* s.n,
+            gradWeights: s.f + 2658560, pool: pool)
+        // features.6.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2658560, channels: 2544, kernel: 5, into: s.g + 41365680)
+        // features.6.9.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 999694080 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 41355504, beta: s.p + 41358048, savedMean: s.f + 2584784,
+            savedInvStd: s.f + 2587328, activation: .silu, gradInput: s.t + 790017984 &* s.n,
+            gradGamma: s.g + 41355504, gradBeta: s.g + 41358048, pool: pool)
+        // features.6.9.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1073750464 &* s.n,
+            weights: s.p + 40276848, pixels: 441 &* s.n, inChannels: 424, outChannels: 2544,
+            gradInput: s.t + 792261792 &* s.n, gradWeights: s.g + 40276848, pool: pool)
+        // features.6.9 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 792261792 &* s.n, s.t + 792448784 &* s.n, count: 186984 &* s.n, pool: pool)
+    }
+
+    /// features.6.8 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_8_backward(_ s: TrainingStepContext) {
+        // features.6.8 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 792261792 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732144 &* s.n : nil, batch: s.n, perImage: 186984,
+            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+        // features.6.8.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1073563472 &* s.n,
+            pixels: 441 &* s.n, channels: 424, gamma: s.p + 40275120, beta: s.p + 40275552, savedMean: s.f + 2583936,
+            savedInvStd: s.f + 2584360, activation: .identity, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 40275120, gradBeta: s.g + 40275552, pool: pool)
+        // features.6.8.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 998572176 &* s.n,
+            weights: s.p + 39196464, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424,
+            gradInput: s.t + 790017984 &* s.n, gradWeights: s.g + 39196464, pool: pool)
+        // features.6.8.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 997450272 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 38654480,
+            activation: .silu, expandWeights: s.p + 38924256, savedPooled: s.t + 403616160 &* s.n,
+            savedHidden: s.t + 594730272 &* s.n, savedScale: s.t + 403618704 &* s.n, gradInput: s.t + 791139888 &* s.n,
+            gradReduceWeights: s.g + 38654480, gradReduceBias: s.g + 38924144, gradExpandWeights: s.g + 38924256,
+            gradExpandBias: s.g + 39193920, workspace: s.ws, pool: pool)
+        // features.6.8.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 996328368 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 38644304, beta: s.p + 38646848, savedMean: s.f + 2451648,
+            savedInvStd: s.f + 2454192, activation: .silu, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 38644304, gradBeta: s.g + 38646848, pool: pool)
+        // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2520336, count: 63600)
+        // features.6.8.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 995206464 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21, weights: s.f + 2456736, gradInput: s.t + 790017984 &* s.n,
+            gradWeights: s.f + 2520336, pool: pool)
+        // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2520336, channels: 2544, kernel: 5, into: s.g + 38580704)
+        // features.6.8.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 994084560 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 38570528, beta: s.p + 38573072, savedMean: s.f + 2446560,
+            savedInvStd: s.f + 2449104, activation: .silu, gradInput: s.t + 790017984 &* s.n,
+            gradGamma: s.g + 38570528, gradBeta: s.g + 38573072, pool: pool)
+        // features.6.8.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1073376480 &* s.n,
+            weights: s.p + 37491872, pixels: 441 &* s.n, inChannels: 424, outChannels: 2544,
+            gradInput: s.t + 792448784 &* s.n, gradWeights: s.g + 37491872, pool: pool)
+        // features.6.8 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 792448784 &* s.n, s.t + 792261792 &* s.n, count: 186984 &* s.n, pool: pool)
+    }
+
+    /// features.6.7 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_7_backward(_ s: TrainingStepContext) {
+        // features.6.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 792448784 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732128 &* s.n : nil, batch: s.n, perImage: 186984,
+            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+        // features.6.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1073189488 &* s.n,
+            pixels: 441 &* s.n, channels: 424, gamma: s.p + 37490144, beta: s.p + 37490576, savedMean: s.f + 2445712,
+            savedInvStd: s.f + 2446136, activation: .identity, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 37490144, gradBeta: s.g + 37490576, pool: pool)
+        // features.6.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 992962656 &* s.n,
+            weights: s.p + 36411488, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424,
+            gradInput: s.t + 790017984 &* s.n, gradWeights: s.g + 36411488, pool: pool)
+        // features.6.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 991840752 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 35869504,
+            activation: .silu, expandWeights: s.p + 36139280, savedPooled: s.t + 403611072 &* s.n,
+            savedHidden: s.t + 594730160 &* s.n, savedScale: s.t + 403613616 &* s.n, gradInput: s.t + 791139888 &* s.n,
+            gradReduceWeights: s.g + 35869504, gradReduceBias: s.g + 36139168, gradExpandWeights: s.g + 36139280,
+            gradExpandBias: s.g + 36408944, workspace: s.ws, pool: pool)
+        // features.6.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 990718848 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 35859328, beta: s.p + 35861872, savedMean: s.f + 2313424,
+            savedInvStd: s.f + 2315968, activation: .silu, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 35859328, gradBeta: s.g + 35861872, pool: pool)
+        // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2382112, count: 63600)
+        // features.6.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 989596944 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21, weights: s.f + 2318512, gradInput: s.t + 790017984 &* s.n,
+            gradWeights: s.f + 2382112, pool: pool)
+        // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2382112, channels: 2544, kernel: 5, into: s.g + 35795728)
+        // features.6.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 988475040 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 35785552, beta: s.p + 35788096, savedMean: s.f + 2308336,
+            savedInvStd: s.f + 2310880, activation: .silu, gradInput: s.t + 790017984 &* s.n,
+            gradGamma: s.g + 35785552, gradBeta: s.g + 35788096, pool: pool)
+        // features.6.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1073002496 &* s.n,
+            weights: s.p + 34706896, pixels: 441 &* s.n, inChannels: 424, outChannels: 2544,
+            gradInput: s.t + 792261792 &* s.n, gradWeights: s.g + 34706896, pool: pool)
+        // features.6.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 792261792 &* s.n, s.t + 792448784 &* s.n, count: 186984 &* s.n, pool: pool)
+    }
+
+    /// features.6.6 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_6_backward(_ s: TrainingStepContext) {
+        // features.6.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 792261792 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732112 &* s.n : nil, batch: s.n, perImage: 186984,
+            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+        // features.6.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1072815504 &* s.n,
+            pixels: 441 &* s.n, channels: 424, gamma: s.p + 34705168, beta: s.p + 34705600, savedMean: s.f + 2307488,
+            savedInvStd: s.f + 2307912, activation: .identity, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 34705168, gradBeta: s.g + 34705600, pool: pool)
+        // features.6.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 987353136 &* s.n,
+            weights: s.p + 33626512, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424,
+            gradInput: s.t + 790017984 &* s.n, gradWeights: s.g + 33626512, pool: pool)
+        // features.6.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 986231232 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 33084528,
+            activation: .silu, expandWeights: s.p + 33354304, savedPooled: s.t + 403605984 &* s.n,
+            savedHidden: s.t + 594730048 &* s.n, savedScale: s.t + 403608528 &* s.n, gradInput: s.t + 791139888 &* s.n,
+            gradReduceWeights: s.g + 33084528, gradReduceBias: s.g + 33354192, gradExpandWeights: s.g + 33354304,
+            gradExpandBias: s.g + 33623968, workspace: s.ws, pool: pool)
+        // features.6.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 985109328 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 33074352, beta: s.p + 33076896, savedMean: s.f + 2175200,
+            savedInvStd: s.f + 2177744, activation: .silu, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 33074352, gradBeta: s.g + 33076896, pool: pool)
+        // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2243888, count: 63600)
+        // features.6.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 983987424 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21, weights: s.f + 2180288, gradInput: s.t + 790017984 &* s.n,
+            gradWeights: s.f + 2243888, pool: pool)
+        // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2243888, channels: 2544, kernel: 5, into: s.g + 33010752)
+        // features.6.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 982865520 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 33000576, beta: s.p + 33003120, savedMean: s.f + 2170112,
+            savedInvStd: s.f + 2172656, activation: .silu, gradInput: s.t + 790017984 &* s.n,
+            gradGamma: s.g + 33000576, gradBeta: s.g + 33003120, pool: pool)
+        // features.6.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1072628512 &* s.n,
+            weights: s.p + 31921920, pixels: 441 &* s.n, inChannels: 424, outChannels: 2544,
+            gradInput: s.t + 792448784 &* s.n, gradWeights: s.g + 31921920, pool: pool)
+        // features.6.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 792448784 &* s.n, s.t + 792261792 &* s.n, count: 186984 &* s.n, pool: pool)
+    }
+
+    /// features.6.5 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_5_backward(_ s: TrainingStepContext) {
+        // features.6.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 792448784 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732096 &* s.n : nil, batch: s.n, perImage: 186984,
+            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+        // features.6.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1072441520 &* s.n,
+            pixels: 441 &* s.n, channels: 424, gamma: s.p + 31920192, beta: s.p + 31920624, savedMean: s.f + 2169264,
+            savedInvStd: s.f + 2169688, activation: .identity, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 31920192, gradBeta: s.g + 31920624, pool: pool)
+        // features.6.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 981743616 &* s.n,
+            weights: s.p + 30841536, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424,
+            gradInput: s.t + 790017984 &* s.n, gradWeights: s.g + 30841536, pool: pool)
+        // features.6.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 980621712 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 30299552,
+            activation: .silu, expandWeights: s.p + 30569328, savedPooled: s.t + 403600896 &* s.n,
+            savedHidden: s.t + 594729936 &* s.n, savedScale: s.t + 403603440 &* s.n, gradInput: s.t + 791139888 &* s.n,
+            gradReduceWeights: s.g + 30299552, gradReduceBias: s.g + 30569216, gradExpandWeights: s.g + 30569328,
+            gradExpandBias: s.g + 30838992, workspace: s.ws, pool: pool)
+        // features.6.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 979499808 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 30289376, beta: s.p + 30291920, savedMean: s.f + 2036976,
+            savedInvStd: s.f + 2039520, activation: .silu, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 30289376, gradBeta: s.g + 30291920, pool: pool)
+        // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2105664, count: 63600)
+        // features.6.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 978377904 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21, weights: s.f + 2042064, gradInput: s.t + 790017984 &* s.n,
+            gradWeights: s.f + 2105664, pool: pool)
+        // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2105664, channels: 2544, kernel: 5, into: s.g + 30225776)
+        // features.6.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 977256000 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 30215600, beta: s.p + 30218144, savedMean: s.f + 2031888,
+            savedInvStd: s.f + 2034432, activation: .silu, gradInput: s.t + 790017984 &* s.n,
+            gradGamma: s.g + 30215600, gradBeta: s.g + 30218144, pool: pool)
+        // features.6.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1072254528 &* s.n,
+            weights: s.p + 29136944, pixels: 441 &* s.n, inChannels: 424, outChannels: 2544,
+            gradInput: s.t + 792261792 &* s.n, gradWeights: s.g + 29136944, pool: pool)
+        // features.6.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 792261792 &* s.n, s.t + 792448784 &* s.n, count: 186984 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_4_backward(_ s: TrainingStepContext) {
+        // features.6.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 792261792 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732080 &* s.n : nil, batch: s.n, perImage: 186984,
+            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+        // features.6.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1072067536 &* s.n,
+            pixels: 441 &* s.n, channels: 424, gamma: s.p + 29135216, beta: s.p + 29135648, savedMean: s.f + 2031040,
+            savedInvStd: s.f + 2031464, activation: .identity, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 29135216, gradBeta: s.g + 29135648, pool: pool)
+        // features.6.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 976134096 &* s.n,
+            weights: s.p + 28056560, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424,
+            gradInput: s.t + 790017984 &* s.n, gradWeights: s.g + 28056560, pool: pool)
+        // features.6.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 975012192 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 27514576,
+            activation: .silu, expandWeights: s.p + 27784352, savedPooled: s.t + 403595808 &* s.n,
+            savedHidden: s.t + 594729824 &* s.n, savedScale: s.t + 403598352 &* s.n, gradInput: s.t + 791139888 &* s.n,
+            gradReduceWeights: s.g + 27514576, gradReduceBias: s.g + 27784240, gradExpandWeights: s.g + 27784352,
+            gradExpandBias: s.g + 28054016, workspace: s.ws, pool: pool)
+        // features.6.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 973890288 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 27504400, beta: s.p + 27506944, savedMean: s.f + 1898752,
+            savedInvStd: s.f + 1901296, activation: .silu, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 27504400, gradBeta: s.g + 27506944, pool: pool)
+        // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1967440, count: 63600)
+        // features.6.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 972768384 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21, weights: s.f + 1903840, gradInput: s.t + 790017984 &* s.n,
+            gradWeights: s.f + 1967440, pool: pool)
+        // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1967440, channels: 2544, kernel: 5, into: s.g + 27440800)
+        // features.6.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 971646480 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 27430624, beta: s.p + 27433168, savedMean: s.f + 1893664,
+            savedInvStd: s.f + 1896208, activation: .silu, gradInput: s.t + 790017984 &* s.n,
+            gradGamma: s.g + 27430624, gradBeta: s.g + 27433168, pool: pool)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1071880544 &* s.n,
+            weights: s.p + 26351968, pixels: 441 &* s.n, inChannels: 424, outChannels: 2544,
+            gradInput: s.t + 792448784 &* s.n, gradWeights: s.g + 26351968, pool: pool)
+        // features.6.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 792448784 &* s.n, s.t + 792261792 &* s.n, count: 186984 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_3_backward(_ s: TrainingStepContext) {
+        // features.6.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 792448784 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732064 &* s.n : nil, batch: s.n, perImage: 186984,
+            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1071693552 &* s.n,
+            pixels: 441 &* s.n, channels: 424, gamma: s.p + 26350240, beta: s.p + 26350672, savedMean: s.f + 1892816,
+            savedInvStd: s.f + 1893240, activation: .identity, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 26350240, gradBeta: s.g + 26350672, pool: pool)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 970524576 &* s.n,
+            weights: s.p + 25271584, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424,
+            gradInput: s.t + 790017984 &* s.n, gradWeights: s.g + 25271584, pool: pool)
+        // features.6.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 969402672 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 24729600,
+            activation: .silu, expandWeights: s.p + 24999376, savedPooled: s.t + 403590720 &* s.n,
+            savedHidden: s.t + 594729712 &* s.n, savedScale: s.t + 403593264 &* s.n, gradInput: s.t + 791139888 &* s.n,
+            gradReduceWeights: s.g + 24729600, gradReduceBias: s.g + 24999264, gradExpandWeights: s.g + 24999376,
+            gradExpandBias: s.g + 25269040, workspace: s.ws, pool: pool)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 968280768 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 24719424, beta: s.p + 24721968, savedMean: s.f + 1760528,
+            savedInvStd: s.f + 1763072, activation: .silu, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 24719424, gradBeta: s.g + 24721968, pool: pool)
+        // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1829216, count: 63600)
+        // features.6.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 967158864 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21, weights: s.f + 1765616, gradInput: s.t + 790017984 &* s.n,
+            gradWeights: s.f + 1829216, pool: pool)
+        // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1829216, channels: 2544, kernel: 5, into: s.g + 24655824)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 966036960 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 24645648, beta: s.p + 24648192, savedMean: s.f + 1755440,
+            savedInvStd: s.f + 1757984, activation: .silu, gradInput: s.t + 790017984 &* s.n,
+            gradGamma: s.g + 24645648, gradBeta: s.g + 24648192, pool: pool)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1071506560 &* s.n,
+            weights: s.p + 23566992, pixels: 441 &* s.n, inChannels: 424, outChannels: 2544,
+            gradInput: s.t + 792261792 &* s.n, gradWeights: s.g + 23566992, pool: pool)
+        // features.6.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 792261792 &* s.n, s.t + 792448784 &* s.n, count: 186984 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_2_backward(_ s: TrainingStepContext) {
+        // features.6.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 792261792 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732048 &* s.n : nil, batch: s.n, perImage: 186984,
+            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1071319568 &* s.n,
+            pixels: 441 &* s.n, channels: 424, gamma: s.p + 23565264, beta: s.p + 23565696, savedMean: s.f + 1754592,
+            savedInvStd: s.f + 1755016, activation: .identity, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 23565264, gradBeta: s.g + 23565696, pool: pool)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 964915056 &* s.n,
+            weights: s.p + 22486608, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424,
+            gradInput: s.t + 790017984 &* s.n, gradWeights: s.g + 22486608, pool: pool)
+        // features.6.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 963793152 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 21944624,
+            activation: .silu, expandWeights: s.p + 22214400, savedPooled: s.t + 403585632 &* s.n,
+            savedHidden: s.t + 594729600 &* s.n, savedScale: s.t + 403588176 &* s.n, gradInput: s.t + 791139888 &* s.n,
+            gradReduceWeights: s.g + 21944624, gradReduceBias: s.g + 22214288, gradExpandWeights: s.g + 22214400,
+            gradExpandBias: s.g + 22484064, workspace: s.ws, pool: pool)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 962671248 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 21934448, beta: s.p + 21936992, savedMean: s.f + 1622304,
+            savedInvStd: s.f + 1624848, activation: .silu, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 21934448, gradBeta: s.g + 21936992, pool: pool)
+        // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1690992, count: 63600)
+        // features.6.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 961549344 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21, weights: s.f + 1627392, gradInput: s.t + 790017984 &* s.n,
+            gradWeights: s.f + 1690992, pool: pool)
+        // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1690992, channels: 2544, kernel: 5, into: s.g + 21870848)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 960427440 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 21860672, beta: s.p + 21863216, savedMean: s.f + 1617216,
+            savedInvStd: s.f + 1619760, activation: .silu, gradInput: s.t + 790017984 &* s.n,
+            gradGamma: s.g + 21860672, gradBeta: s.g + 21863216, pool: pool)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1071132576 &* s.n,
+            weights: s.p + 20782016, pixels: 441 &* s.n, inChannels: 424, outChannels: 2544,
+            gradInput: s.t + 792448784 &* s.n, gradWeights: s.g + 20782016, pool: pool)
+        // features.6.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 792448784 &* s.n, s.t + 792261792 &* s.n, count: 186984 &* s.n, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 792448784 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732032 &* s.n : nil, batch: s.n, perImage: 186984,
+            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1070945584 &* s.n,
+            pixels: 441 &* s.n, channels: 424, gamma: s.p + 20780288, beta: s.p + 20780720, savedMean: s.f + 1616368,
+            savedInvStd: s.f + 1616792, activation: .identity, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 20780288, gradBeta: s.g + 20780720, pool: pool)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 959305536 &* s.n,
+            weights: s.p + 19701632, pixels: 441 &* s.n, inChannels: 2544, outChannels: 424,
+            gradInput: s.t + 790017984 &* s.n, gradWeights: s.g + 19701632, pool: pool)
+        // features.6.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 958183632 &* s.n,
+            batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 19159648,
+            activation: .silu, expandWeights: s.p + 19429424, savedPooled: s.t + 403580544 &* s.n,
+            savedHidden: s.t + 403715952 &* s.n, savedScale: s.t + 403583088 &* s.n, gradInput: s.t + 791139888 &* s.n,
+            gradReduceWeights: s.g + 19159648, gradReduceBias: s.g + 19429312, gradExpandWeights: s.g + 19429424,
+            gradExpandBias: s.g + 19699088, workspace: s.ws, pool: pool)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 957061728 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 19149472, beta: s.p + 19152016, savedMean: s.f + 1484080,
+            savedInvStd: s.f + 1486624, activation: .silu, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 19149472, gradBeta: s.g + 19152016, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1552768, count: 63600)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 955939824 &* s.n,
+            batch: s.n, height: 21, width: 21, channels: 2544, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21, weights: s.f + 1489168, gradInput: s.t + 790017984 &* s.n,
+            gradWeights: s.f + 1552768, pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1552768, channels: 2544, kernel: 5, into: s.g + 19085872)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 954817920 &* s.n,
+            pixels: 441 &* s.n, channels: 2544, gamma: s.p + 19075696, beta: s.p + 19078240, savedMean: s.f + 1478992,
+            savedInvStd: s.f + 1481536, activation: .silu, gradInput: s.t + 790017984 &* s.n,
+            gradGamma: s.g + 19075696, gradBeta: s.g + 19078240, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1070758592 &* s.n,
+            weights: s.p + 17997040, pixels: 441 &* s.n, inChannels: 424, outChannels: 2544,
+            gradInput: s.t + 791139888 &* s.n, gradWeights: s.g + 17997040, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 791139888 &* s.n, s.t + 792448784 &* s.n, count: 186984 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 42x42x248 -> 21x21x424, SE 1488 -> 62 -> 1488
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1070571600 &* s.n,
+            pixels: 441 &* s.n, channels: 424, gamma: s.p + 17995312, beta: s.p + 17995744, savedMean: s.f + 1478144,
+            savedInvStd: s.f + 1478568, activation: .identity, gradInput: s.t + 791139888 &* s.n,
+            gradGamma: s.g + 17995312, gradBeta: s.g + 17995744, pool: pool)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1042411104 &* s.n,
+            weights: s.p + 17364400, pixels: 441 &* s.n, inChannels: 1488, outChannels: 424,
+            gradInput: s.t + 790017984 &* s.n, gradWeights: s.g + 17364400, pool: pool)
+        // features.6.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1041754896 &* s.n,
+            batch: s.n, pixels: 441, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 17178336,
+            activation: .silu, expandWeights: s.p + 17270656, savedPooled: s.t + 403686624 &* s.n,
+            savedHidden: s.t + 594731808 &* s.n, savedScale: s.t + 403688112 &* s.n, gradInput: s.t + 900345600 &* s.n,
+            gradReduceWeights: s.g + 17178336, gradReduceBias: s.g + 17270592, gradExpandWeights: s.g + 17270656,
+            gradExpandBias: s.g + 17362912, workspace: s.ws, pool: pool)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 900345600 &* s.n, input: s.t + 593635392 &* s.n,
+            pixels: 441 &* s.n, channels: 1488, gamma: s.p + 17172384, beta: s.p + 17173872, savedMean: s.f + 1400768,
+            savedInvStd: s.f + 1402256, activation: .silu, gradInput: s.t + 900345600 &* s.n,
+            gradGamma: s.g + 17172384, gradBeta: s.g + 17173872, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1440944, count: 37200)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 900345600 &* s.n, input: s.t + 787393152 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 21, outWidth: 21, weights: s.f + 1403744, gradInput: s.t + 790017984 &* s.n,
+            gradWeights: s.f + 1440944, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1440944, channels: 1488, kernel: 5, into: s.g + 17135184)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 784768320 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 17129232, beta: s.p + 17130720, savedMean: s.f + 1397792,
+            savedInvStd: s.f + 1399280, activation: .silu, gradInput: s.t + 790017984 &* s.n,
+            gradGamma: s.g + 17129232, gradBeta: s.g + 17130720, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 790017984 &* s.n, input: s.t + 1061751600 &* s.n,
+            weights: s.p + 16760208, pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488,
+            gradInput: s.t + 593635392 &* s.n, gradWeights: s.g + 16760208, pool: pool)
+    }
+
+    /// features.5.10 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_10_backward(_ s: TrainingStepContext) {
+        // features.5.10 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 593635392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732016 &* s.n : nil, batch: s.n, perImage: 437472,
+            gradBranch: s.t + 787393152 &* s.n, pool: pool)
+        // features.5.10.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 787393152 &* s.n, input: s.t + 1061314128 &* s.n,
+            pixels: 1764 &* s.n, channels: 248, gamma: s.p + 16759184, beta: s.p + 16759440, savedMean: s.f + 1397296,
+            savedInvStd: s.f + 1397544, activation: .identity, gradInput: s.t + 787393152 &* s.n,
+            gradGamma: s.g + 16759184, gradBeta: s.g + 16759440, pool: pool)
+        // features.5.10.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 787393152 &* s.n, input: s.t + 782143488 &* s.n,
+            weights: s.p + 16390160, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248,
+            gradInput: s.t + 784768320 &* s.n, gradWeights: s.g + 16390160, pool: pool)
+        // features.5.10.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 784768320 &* s.n, input: s.t + 779518656 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 16204096,
+            activation: .silu, expandWeights: s.p + 16296416, savedPooled: s.t + 403683648 &* s.n,
+            savedHidden: s.t + 594731744 &* s.n, savedScale: s.t + 403685136 &* s.n, gradInput: s.t + 782143488 &* s.n,
+            gradReduceWeights: s.g + 16204096, gradReduceBias: s.g + 16296352, gradExpandWeights: s.g + 16296416,
+            gradExpandBias: s.g + 16388672, workspace: s.ws, pool: pool)
+        // features.5.10.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 782143488 &* s.n, input: s.t + 776893824 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 16198144, beta: s.p + 16199632, savedMean: s.f + 1319920,
+            savedInvStd: s.f + 1321408, activation: .silu, gradInput: s.t + 782143488 &* s.n,
+            gradGamma: s.g + 16198144, gradBeta: s.g + 16199632, pool: pool)
+        // features.5.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1360096, count: 37200)
+        // features.5.10.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 782143488 &* s.n, input: s.t + 774268992 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42, weights: s.f + 1322896, gradInput: s.t + 776893824 &* s.n,
+            gradWeights: s.f + 1360096, pool: pool)
+        // features.5.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1360096, channels: 1488, kernel: 5, into: s.g + 16160944)
+        // features.5.10.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 776893824 &* s.n, input: s.t + 771644160 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 16154992, beta: s.p + 16156480, savedMean: s.f + 1316944,
+            savedInvStd: s.f + 1318432, activation: .silu, gradInput: s.t + 776893824 &* s.n,
+            gradGamma: s.g + 16154992, gradBeta: s.g + 16156480, pool: pool)
+        // features.5.10.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 776893824 &* s.n, input: s.t + 1060876656 &* s.n,
+            weights: s.p + 15785968, pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488,
+            gradInput: s.t + 774268992 &* s.n, gradWeights: s.g + 15785968, pool: pool)
+        // features.5.10 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 774268992 &* s.n, s.t + 593635392 &* s.n, count: 437472 &* s.n, pool: pool)
+    }
+
+    /// features.5.9 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_9_backward(_ s: TrainingStepContext) {
+        // features.5.9 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 774268992 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594732000 &* s.n : nil, batch: s.n, perImage: 437472,
+            gradBranch: s.t + 593635392 &* s.n, pool: pool)
+        // features.5.9.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 593635392 &* s.n, input: s.t + 1060439184 &* s.n,
+            pixels: 1764 &* s.n, channels: 248, gamma: s.p + 15784944, beta: s.p + 15785200, savedMean: s.f + 1316448,
+            savedInvStd: s.f + 1316696, activation: .identity, gradInput: s.t + 593635392 &* s.n,
+            gradGamma: s.g + 15784944, gradBeta: s.g + 15785200, pool: pool)
+        // features.5.9.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 593635392 &* s.n, input: s.t + 769019328 &* s.n,
+            weights: s.p + 15415920, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248,
+            gradInput: s.t + 771644160 &* s.n, gradWeights: s.g + 15415920, pool: pool)
+        // features.5.9.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 771644160 &* s.n, input: s.t + 766394496 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 15229856,
+            activation: .silu, expandWeights: s.p + 15322176, savedPooled: s.t + 403680672 &* s.n,
+            savedHidden: s.t + 594731680 &* s.n, savedScale: s.t + 403682160 &* s.n, gradInput: s.t + 769019328 &* s.n,
+            gradReduceWeights: s.g + 15229856, gradReduceBias: s.g + 15322112, gradExpandWeights: s.g + 15322176,
+            gradExpandBias: s.g + 15414432, workspace: s.ws, pool: pool)
+        // features.5.9.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 769019328 &* s.n, input: s.t + 763769664 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 15223904, beta: s.p + 15225392, savedMean: s.f + 1239072,
+            savedInvStd: s.f + 1240560, activation: .silu, gradInput: s.t + 769019328 &* s.n,
+            gradGamma: s.g + 15223904, gradBeta: s.g + 15225392, pool: pool)
+        // features.5.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1279248, count: 37200)
+        // features.5.9.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 769019328 &* s.n, input: s.t + 761144832 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42, weights: s.f + 1242048, gradInput: s.t + 763769664 &* s.n,
+            gradWeights: s.f + 1279248, pool: pool)
+        // features.5.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1279248, channels: 1488, kernel: 5, into: s.g + 15186704)
+        // features.5.9.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 763769664 &* s.n, input: s.t + 758520000 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 15180752, beta: s.p + 15182240, savedMean: s.f + 1236096,
+            savedInvStd: s.f + 1237584, activation: .silu, gradInput: s.t + 763769664 &* s.n,
+            gradGamma: s.g + 15180752, gradBeta: s.g + 15182240, pool: pool)
+        // features.5.9.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 763769664 &* s.n, input: s.t + 1060001712 &* s.n,
+            weights: s.p + 14811728, pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488,
+            gradInput: s.t + 593635392 &* s.n, gradWeights: s.g + 14811728, pool: pool)
+        // features.5.9 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 593635392 &* s.n, s.t + 774268992 &* s.n, count: 437472 &* s.n, pool: pool)
+    }
+
+    /// features.5.8 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_8_backward(_ s: TrainingStepContext) {
+        // features.5.8 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 593635392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594731984 &* s.n : nil, batch: s.n, perImage: 437472,
+            gradBranch: s.t + 761144832 &* s.n, pool: pool)
+        // features.5.8.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 761144832 &* s.n, input: s.t + 1059564240 &* s.n,
+            pixels: 1764 &* s.n, channels: 248, gamma: s.p + 14810704, beta: s.p + 14810960, savedMean: s.f + 1235600,
+            savedInvStd: s.f + 1235848, activation: .identity, gradInput: s.t + 761144832 &* s.n,
+            gradGamma: s.g + 14810704, gradBeta: s.g + 14810960, pool: pool)
+        // features.5.8.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 761144832 &* s.n, input: s.t + 755895168 &* s.n,
+            weights: s.p + 14441680, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248,
+            gradInput: s.t + 758520000 &* s.n, gradWeights: s.g + 14441680, pool: pool)
+        // features.5.8.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 758520000 &* s.n, input: s.t + 753270336 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 14255616,
+            activation: .silu, expandWeights: s.p + 14347936, savedPooled: s.t + 403677696 &* s.n,
+            savedHidden: s.t + 594731616 &* s.n, savedScale: s.t + 403679184 &* s.n, gradInput: s.t + 755895168 &* s.n,
+            gradReduceWeights: s.g + 14255616, gradReduceBias: s.g + 14347872, gradExpandWeights: s.g + 14347936,
+            gradExpandBias: s.g + 14440192, workspace: s.ws, pool: pool)
+        // features.5.8.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 755895168 &* s.n, input: s.t + 750645504 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 14249664, beta: s.p + 14251152, savedMean: s.f + 1158224,
+            savedInvStd: s.f + 1159712, activation: .silu, gradInput: s.t + 755895168 &* s.n,
+            gradGamma: s.g + 14249664, gradBeta: s.g + 14251152, pool: pool)
+        // features.5.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1198400, count: 37200)
+        // features.5.8.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 755895168 &* s.n, input: s.t + 748020672 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42, weights: s.f + 1161200, gradInput: s.t + 750645504 &* s.n,
+            gradWeights: s.f + 1198400, pool: pool)
+        // features.5.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1198400, channels: 1488, kernel: 5, into: s.g + 14212464)
+        // features.5.8.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 750645504 &* s.n, input: s.t + 745395840 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 14206512, beta: s.p + 14208000, savedMean: s.f + 1155248,
+            savedInvStd: s.f + 1156736, activation: .silu, gradInput: s.t + 750645504 &* s.n,
+            gradGamma: s.g + 14206512, gradBeta: s.g + 14208000, pool: pool)
+        // features.5.8.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 750645504 &* s.n, input: s.t + 1059126768 &* s.n,
+            weights: s.p + 13837488, pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488,
+            gradInput: s.t + 748020672 &* s.n, gradWeights: s.g + 13837488, pool: pool)
+        // features.5.8 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 748020672 &* s.n, s.t + 593635392 &* s.n, count: 437472 &* s.n, pool: pool)
+    }
+
+    /// features.5.7 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_7_backward(_ s: TrainingStepContext) {
+        // features.5.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 748020672 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594731968 &* s.n : nil, batch: s.n, perImage: 437472,
+            gradBranch: s.t + 593635392 &* s.n, pool: pool)
+        // features.5.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 593635392 &* s.n, input: s.t + 1058689296 &* s.n,
+            pixels: 1764 &* s.n, channels: 248, gamma: s.p + 13836464, beta: s.p + 13836720, savedMean: s.f + 1154752,
+            savedInvStd: s.f + 1155000, activation: .identity, gradInput: s.t + 593635392 &* s.n,
+            gradGamma: s.g + 13836464, gradBeta: s.g + 13836720, pool: pool)
+        // features.5.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 593635392 &* s.n, input: s.t + 742771008 &* s.n,
+            weights: s.p + 13467440, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248,
+            gradInput: s.t + 745395840 &* s.n, gradWeights: s.g + 13467440, pool: pool)
+        // features.5.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 745395840 &* s.n, input: s.t + 740146176 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 13281376,
+            activation: .silu, expandWeights: s.p + 13373696, savedPooled: s.t + 403674720 &* s.n,
+            savedHidden: s.t + 594731552 &* s.n, savedScale: s.t + 403676208 &* s.n, gradInput: s.t + 742771008 &* s.n,
+            gradReduceWeights: s.g + 13281376, gradReduceBias: s.g + 13373632, gradExpandWeights: s.g + 13373696,
+            gradExpandBias: s.g + 13465952, workspace: s.ws, pool: pool)
+        // features.5.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 742771008 &* s.n, input: s.t + 737521344 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 13275424, beta: s.p + 13276912, savedMean: s.f + 1077376,
+            savedInvStd: s.f + 1078864, activation: .silu, gradInput: s.t + 742771008 &* s.n,
+            gradGamma: s.g + 13275424, gradBeta: s.g + 13276912, pool: pool)
+        // features.5.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1117552, count: 37200)
+        // features.5.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 742771008 &* s.n, input: s.t + 734896512 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42, weights: s.f + 1080352, gradInput: s.t + 737521344 &* s.n,
+            gradWeights: s.f + 1117552, pool: pool)
+        // features.5.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1117552, channels: 1488, kernel: 5, into: s.g + 13238224)
+        // features.5.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 737521344 &* s.n, input: s.t + 732271680 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 13232272, beta: s.p + 13233760, savedMean: s.f + 1074400,
+            savedInvStd: s.f + 1075888, activation: .silu, gradInput: s.t + 737521344 &* s.n,
+            gradGamma: s.g + 13232272, gradBeta: s.g + 13233760, pool: pool)
+        // features.5.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 737521344 &* s.n, input: s.t + 1058251824 &* s.n,
+            weights: s.p + 12863248, pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488,
+            gradInput: s.t + 593635392 &* s.n, gradWeights: s.g + 12863248, pool: pool)
+        // features.5.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 593635392 &* s.n, s.t + 748020672 &* s.n, count: 437472 &* s.n, pool: pool)
+    }
+
+    /// features.5.6 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_6_backward(_ s: TrainingStepContext) {
+        // features.5.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 593635392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594731952 &* s.n : nil, batch: s.n, perImage: 437472,
+            gradBranch: s.t + 734896512 &* s.n, pool: pool)
+        // features.5.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 734896512 &* s.n, input: s.t + 1057814352 &* s.n,
+            pixels: 1764 &* s.n, channels: 248, gamma: s.p + 12862224, beta: s.p + 12862480, savedMean: s.f + 1073904,
+            savedInvStd: s.f + 1074152, activation: .identity, gradInput: s.t + 734896512 &* s.n,
+            gradGamma: s.g + 12862224, gradBeta: s.g + 12862480, pool: pool)
+        // features.5.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 734896512 &* s.n, input: s.t + 729646848 &* s.n,
+            weights: s.p + 12493200, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248,
+            gradInput: s.t + 732271680 &* s.n, gradWeights: s.g + 12493200, pool: pool)
+        // features.5.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 732271680 &* s.n, input: s.t + 727022016 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 12307136,
+            activation: .silu, expandWeights: s.p + 12399456, savedPooled: s.t + 403671744 &* s.n,
+            savedHidden: s.t + 594731488 &* s.n, savedScale: s.t + 403673232 &* s.n, gradInput: s.t + 729646848 &* s.n,
+            gradReduceWeights: s.g + 12307136, gradReduceBias: s.g + 12399392, gradExpandWeights: s.g + 12399456,
+            gradExpandBias: s.g + 12491712, workspace: s.ws, pool: pool)
+        // features.5.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 729646848 &* s.n, input: s.t + 724397184 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 12301184, beta: s.p + 12302672, savedMean: s.f + 996528,
+            savedInvStd: s.f + 998016, activation: .silu, gradInput: s.t + 729646848 &* s.n, gradGamma: s.g + 12301184,
+            gradBeta: s.g + 12302672, pool: pool)
+        // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1036704, count: 37200)
+        // features.5.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 729646848 &* s.n, input: s.t + 721772352 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42, weights: s.f + 999504, gradInput: s.t + 724397184 &* s.n,
+            gradWeights: s.f + 1036704, pool: pool)
+        // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1036704, channels: 1488, kernel: 5, into: s.g + 12263984)
+        // features.5.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 724397184 &* s.n, input: s.t + 719147520 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 12258032, beta: s.p + 12259520, savedMean: s.f + 993552,
+            savedInvStd: s.f + 995040, activation: .silu, gradInput: s.t + 724397184 &* s.n, gradGamma: s.g + 12258032,
+            gradBeta: s.g + 12259520, pool: pool)
+        // features.5.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 724397184 &* s.n, input: s.t + 1057376880 &* s.n,
+            weights: s.p + 11889008, pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488,
+            gradInput: s.t + 721772352 &* s.n, gradWeights: s.g + 11889008, pool: pool)
+        // features.5.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 721772352 &* s.n, s.t + 593635392 &* s.n, count: 437472 &* s.n, pool: pool)
+    }
+
+    /// features.5.5 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_5_backward(_ s: TrainingStepContext) {
+        // features.5.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 721772352 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594731936 &* s.n : nil, batch: s.n, perImage: 437472,
+            gradBranch: s.t + 593635392 &* s.n, pool: pool)
+        // features.5.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 593635392 &* s.n, input: s.t + 1056939408 &* s.n,
+            pixels: 1764 &* s.n, channels: 248, gamma: s.p + 11887984, beta: s.p + 11888240, savedMean: s.f + 993056,
+            savedInvStd: s.f + 993304, activation: .identity, gradInput: s.t + 593635392 &* s.n,
+            gradGamma: s.g + 11887984, gradBeta: s.g + 11888240, pool: pool)
+        // features.5.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 593635392 &* s.n, input: s.t + 716522688 &* s.n,
+            weights: s.p + 11518960, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248,
+            gradInput: s.t + 719147520 &* s.n, gradWeights: s.g + 11518960, pool: pool)
+        // features.5.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 719147520 &* s.n, input: s.t + 713897856 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 11332896,
+            activation: .silu, expandWeights: s.p + 11425216, savedPooled: s.t + 403668768 &* s.n,
+            savedHidden: s.t + 594731424 &* s.n, savedScale: s.t + 403670256 &* s.n, gradInput: s.t + 716522688 &* s.n,
+            gradReduceWeights: s.g + 11332896, gradReduceBias: s.g + 11425152, gradExpandWeights: s.g + 11425216,
+            gradExpandBias: s.g + 11517472, workspace: s.ws, pool: pool)
+        // features.5.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 716522688 &* s.n, input: s.t + 711273024 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 11326944, beta: s.p + 11328432, savedMean: s.f + 915680,
+            savedInvStd: s.f + 917168, activation: .silu, gradInput: s.t + 716522688 &* s.n, gradGamma: s.g + 11326944,
+            gradBeta: s.g + 11328432, pool: pool)
+        // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 955856, count: 37200)
+        // features.5.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 716522688 &* s.n, input: s.t + 708648192 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42, weights: s.f + 918656, gradInput: s.t + 711273024 &* s.n,
+            gradWeights: s.f + 955856, pool: pool)
+        // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 955856, channels: 1488, kernel: 5, into: s.g + 11289744)
+        // features.5.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 711273024 &* s.n, input: s.t + 706023360 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 11283792, beta: s.p + 11285280, savedMean: s.f + 912704,
+            savedInvStd: s.f + 914192, activation: .silu, gradInput: s.t + 711273024 &* s.n, gradGamma: s.g + 11283792,
+            gradBeta: s.g + 11285280, pool: pool)
+        // features.5.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 711273024 &* s.n, input: s.t + 1056501936 &* s.n,
+            weights: s.p + 10914768, pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488,
+            gradInput: s.t + 593635392 &* s.n, gradWeights: s.g + 10914768, pool: pool)
+        // features.5.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 593635392 &* s.n, s.t + 721772352 &* s.n, count: 437472 &* s.n, pool: pool)
+    }
+
+    /// features.5.4 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_4_backward(_ s: TrainingStepContext) {
+        // features.5.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 593635392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594731920 &* s.n : nil, batch: s.n, perImage: 437472,
+            gradBranch: s.t + 708648192 &* s.n, pool: pool)
+        // features.5.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 708648192 &* s.n, input: s.t + 1056064464 &* s.n,
+            pixels: 1764 &* s.n, channels: 248, gamma: s.p + 10913744, beta: s.p + 10914000, savedMean: s.f + 912208,
+            savedInvStd: s.f + 912456, activation: .identity, gradInput: s.t + 708648192 &* s.n,
+            gradGamma: s.g + 10913744, gradBeta: s.g + 10914000, pool: pool)
+        // features.5.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 708648192 &* s.n, input: s.t + 703398528 &* s.n,
+            weights: s.p + 10544720, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248,
+            gradInput: s.t + 706023360 &* s.n, gradWeights: s.g + 10544720, pool: pool)
+        // features.5.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 706023360 &* s.n, input: s.t + 700773696 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 10358656,
+            activation: .silu, expandWeights: s.p + 10450976, savedPooled: s.t + 403665792 &* s.n,
+            savedHidden: s.t + 594731360 &* s.n, savedScale: s.t + 403667280 &* s.n, gradInput: s.t + 703398528 &* s.n,
+            gradReduceWeights: s.g + 10358656, gradReduceBias: s.g + 10450912, gradExpandWeights: s.g + 10450976,
+            gradExpandBias: s.g + 10543232, workspace: s.ws, pool: pool)
+        // features.5.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 703398528 &* s.n, input: s.t + 698148864 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 10352704, beta: s.p + 10354192, savedMean: s.f + 834832,
+            savedInvStd: s.f + 836320, activation: .silu, gradInput: s.t + 703398528 &* s.n, gradGamma: s.g + 10352704,
+            gradBeta: s.g + 10354192, pool: pool)
+        // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 875008, count: 37200)
+        // features.5.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 703398528 &* s.n, input: s.t + 695524032 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42, weights: s.f + 837808, gradInput: s.t + 698148864 &* s.n,
+            gradWeights: s.f + 875008, pool: pool)
+        // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 875008, channels: 1488, kernel: 5, into: s.g + 10315504)
+        // features.5.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 698148864 &* s.n, input: s.t + 692899200 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 10309552, beta: s.p + 10311040, savedMean: s.f + 831856,
+            savedInvStd: s.f + 833344, activation: .silu, gradInput: s.t + 698148864 &* s.n, gradGamma: s.g + 10309552,
+            gradBeta: s.g + 10311040, pool: pool)
+        // features.5.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 698148864 &* s.n, input: s.t + 1055626992 &* s.n,
+            weights: s.p + 9940528, pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488,
+            gradInput: s.t + 695524032 &* s.n, gradWeights: s.g + 9940528, pool: pool)
+        // features.5.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 695524032 &* s.n, s.t + 593635392 &* s.n, count: 437472 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_3_backward(_ s: TrainingStepContext) {
+        // features.5.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 695524032 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594731904 &* s.n : nil, batch: s.n, perImage: 437472,
+            gradBranch: s.t + 593635392 &* s.n, pool: pool)
+        // features.5.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 593635392 &* s.n, input: s.t + 1055189520 &* s.n,
+            pixels: 1764 &* s.n, channels: 248, gamma: s.p + 9939504, beta: s.p + 9939760, savedMean: s.f + 831360,
+            savedInvStd: s.f + 831608, activation: .identity, gradInput: s.t + 593635392 &* s.n,
+            gradGamma: s.g + 9939504, gradBeta: s.g + 9939760, pool: pool)
+        // features.5.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 593635392 &* s.n, input: s.t + 690274368 &* s.n,
+            weights: s.p + 9570480, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248,
+            gradInput: s.t + 692899200 &* s.n, gradWeights: s.g + 9570480, pool: pool)
+        // features.5.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 692899200 &* s.n, input: s.t + 687649536 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 9384416,
+            activation: .silu, expandWeights: s.p + 9476736, savedPooled: s.t + 403662816 &* s.n,
+            savedHidden: s.t + 594731296 &* s.n, savedScale: s.t + 403664304 &* s.n, gradInput: s.t + 690274368 &* s.n,
+            gradReduceWeights: s.g + 9384416, gradReduceBias: s.g + 9476672, gradExpandWeights: s.g + 9476736,
+            gradExpandBias: s.g + 9568992, workspace: s.ws, pool: pool)
+        // features.5.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 690274368 &* s.n, input: s.t + 685024704 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 9378464, beta: s.p + 9379952, savedMean: s.f + 753984,
+            savedInvStd: s.f + 755472, activation: .silu, gradInput: s.t + 690274368 &* s.n, gradGamma: s.g + 9378464,
+            gradBeta: s.g + 9379952, pool: pool)
+        // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 794160, count: 37200)
+        // features.5.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 690274368 &* s.n, input: s.t + 682399872 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42, weights: s.f + 756960, gradInput: s.t + 685024704 &* s.n,
+            gradWeights: s.f + 794160, pool: pool)
+        // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 794160, channels: 1488, kernel: 5, into: s.g + 9341264)
+        // features.5.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 685024704 &* s.n, input: s.t + 679775040 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 9335312, beta: s.p + 9336800, savedMean: s.f + 751008,
+            savedInvStd: s.f + 752496, activation: .silu, gradInput: s.t + 685024704 &* s.n, gradGamma: s.g + 9335312,
+            gradBeta: s.g + 9336800, pool: pool)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 685024704 &* s.n, input: s.t + 1054752048 &* s.n,
+            weights: s.p + 8966288, pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488,
+            gradInput: s.t + 593635392 &* s.n, gradWeights: s.g + 8966288, pool: pool)
+        // features.5.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 593635392 &* s.n, s.t + 695524032 &* s.n, count: 437472 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_2_backward(_ s: TrainingStepContext) {
+        // features.5.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 593635392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594731888 &* s.n : nil, batch: s.n, perImage: 437472,
+            gradBranch: s.t + 682399872 &* s.n, pool: pool)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 682399872 &* s.n, input: s.t + 1054314576 &* s.n,
+            pixels: 1764 &* s.n, channels: 248, gamma: s.p + 8965264, beta: s.p + 8965520, savedMean: s.f + 750512,
+            savedInvStd: s.f + 750760, activation: .identity, gradInput: s.t + 682399872 &* s.n,
+            gradGamma: s.g + 8965264, gradBeta: s.g + 8965520, pool: pool)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 682399872 &* s.n, input: s.t + 677150208 &* s.n,
+            weights: s.p + 8596240, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248,
+            gradInput: s.t + 679775040 &* s.n, gradWeights: s.g + 8596240, pool: pool)
+        // features.5.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 679775040 &* s.n, input: s.t + 674525376 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 8410176,
+            activation: .silu, expandWeights: s.p + 8502496, savedPooled: s.t + 403659840 &* s.n,
+            savedHidden: s.t + 594731232 &* s.n, savedScale: s.t + 403661328 &* s.n, gradInput: s.t + 677150208 &* s.n,
+            gradReduceWeights: s.g + 8410176, gradReduceBias: s.g + 8502432, gradExpandWeights: s.g + 8502496,
+            gradExpandBias: s.g + 8594752, workspace: s.ws, pool: pool)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 677150208 &* s.n, input: s.t + 671900544 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 8404224, beta: s.p + 8405712, savedMean: s.f + 673136,
+            savedInvStd: s.f + 674624, activation: .silu, gradInput: s.t + 677150208 &* s.n, gradGamma: s.g + 8404224,
+            gradBeta: s.g + 8405712, pool: pool)
+        // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 713312, count: 37200)
+        // features.5.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 677150208 &* s.n, input: s.t + 669275712 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42, weights: s.f + 676112, gradInput: s.t + 671900544 &* s.n,
+            gradWeights: s.f + 713312, pool: pool)
+        // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 713312, channels: 1488, kernel: 5, into: s.g + 8367024)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 671900544 &* s.n, input: s.t + 666650880 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 8361072, beta: s.p + 8362560, savedMean: s.f + 670160,
+            savedInvStd: s.f + 671648, activation: .silu, gradInput: s.t + 671900544 &* s.n, gradGamma: s.g + 8361072,
+            gradBeta: s.g + 8362560, pool: pool)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 671900544 &* s.n, input: s.t + 1053877104 &* s.n,
+            weights: s.p + 7992048, pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488,
+            gradInput: s.t + 669275712 &* s.n, gradWeights: s.g + 7992048, pool: pool)
+        // features.5.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 669275712 &* s.n, s.t + 593635392 &* s.n, count: 437472 &* s.n, pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 669275712 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 594731872 &* s.n : nil, batch: s.n, perImage: 437472,
+            gradBranch: s.t + 593635392 &* s.n, pool: pool)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 593635392 &* s.n, input: s.t + 1053439632 &* s.n,
+            pixels: 1764 &* s.n, channels: 248, gamma: s.p + 7991024, beta: s.p + 7991280, savedMean: s.f + 669664,
+            savedInvStd: s.f + 669912, activation: .identity, gradInput: s.t + 593635392 &* s.n,
+            gradGamma: s.g + 7991024, gradBeta: s.g + 7991280, pool: pool)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 593635392 &* s.n, input: s.t + 664026048 &* s.n,
+            weights: s.p + 7622000, pixels: 1764 &* s.n, inChannels: 1488, outChannels: 248,
+            gradInput: s.t + 666650880 &* s.n, gradWeights: s.g + 7622000, pool: pool)
+        // features.5.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 666650880 &* s.n, input: s.t + 661401216 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 7435936,
+            activation: .silu, expandWeights: s.p + 7528256, savedPooled: s.t + 403656864 &* s.n,
+            savedHidden: s.t + 594731168 &* s.n, savedScale: s.t + 403658352 &* s.n, gradInput: s.t + 664026048 &* s.n,
+            gradReduceWeights: s.g + 7435936, gradReduceBias: s.g + 7528192, gradExpandWeights: s.g + 7528256,
+            gradExpandBias: s.g + 7620512, workspace: s.ws, pool: pool)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 664026048 &* s.n, input: s.t + 658776384 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 7429984, beta: s.p + 7431472, savedMean: s.f + 592288,
+            savedInvStd: s.f + 593776, activation: .silu, gradInput: s.t + 664026048 &* s.n, gradGamma: s.g + 7429984,
+            gradBeta: s.g + 7431472, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 632464, count: 37200)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 664026048 &* s.n, input: s.t + 656151552 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1488, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42, weights: s.f + 595264, gradInput: s.t + 658776384 &* s.n,
+            gradWeights: s.f + 632464, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 632464, channels: 1488, kernel: 5, into: s.g + 7392784)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 658776384 &* s.n, input: s.t + 591010560 &* s.n,
+            pixels: 1764 &* s.n, channels: 1488, gamma: s.p + 7386832, beta: s.p + 7388320, savedMean: s.f + 589312,
+            savedInvStd: s.f + 590800, activation: .silu, gradInput: s.t + 658776384 &* s.n, gradGamma: s.g + 7386832,
+            gradBeta: s.g + 7388320, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 658776384 &* s.n, input: s.t + 1053002160 &* s.n,
+            weights: s.p + 7017808, pixels: 1764 &* s.n, inChannels: 248, outChannels: 1488,
+            gradInput: s.t + 592873344 &* s.n, gradWeights: s.g + 7017808, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 592873344 &* s.n, s.t + 669275712 &* s.n, count: 437472 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 42x42x176 -> 42x42x248, SE 1056 -> 44 -> 1056
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 594291600 &* s.n,
+            pixels: 1764 &* s.n, channels: 248, gamma: s.p + 7016784, beta: s.p + 7017040, savedMean: s.f + 588816,
+            savedInvStd: s.f + 589064, activation: .identity, gradInput: s.t + 592873344 &* s.n,
+            gradGamma: s.g + 7016784, gradBeta: s.g + 7017040, pool: pool)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 898482816 &* s.n,
+            weights: s.p + 6754896, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 248,
+            gradInput: s.t + 591010560 &* s.n, gradWeights: s.g + 6754896, pool: pool)
+        // features.5.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 896620032 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6660864,
+            activation: .silu, expandWeights: s.p + 6707376, savedPooled: s.t + 403710720 &* s.n,
+            savedHidden: s.t + 1076194096 &* s.n, savedScale: s.t + 403711776 &* s.n,
+            gradInput: s.t + 592873344 &* s.n, gradReduceWeights: s.g + 6660864, gradReduceBias: s.g + 6707328,
+            gradExpandWeights: s.g + 6707376, gradExpandBias: s.g + 6753840, workspace: s.ws, pool: pool)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 894757248 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 6656640, beta: s.p + 6657696, savedMean: s.f + 533904,
+            savedInvStd: s.f + 534960, activation: .silu, gradInput: s.t + 592873344 &* s.n, gradGamma: s.g + 6656640,
+            gradBeta: s.g + 6657696, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 562416, count: 26400)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 892894464 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 42, outWidth: 42, weights: s.f + 536016, gradInput: s.t + 591010560 &* s.n,
+            gradWeights: s.f + 562416, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 562416, channels: 1056, kernel: 5, into: s.g + 6630240)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 891031680 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 6626016, beta: s.p + 6627072, savedMean: s.f + 531792,
+            savedInvStd: s.f + 532848, activation: .silu, gradInput: s.t + 591010560 &* s.n, gradGamma: s.g + 6626016,
+            gradBeta: s.g + 6627072, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 1068708816 &* s.n,
+            weights: s.p + 6440160, pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 656151552 &* s.n, gradWeights: s.g + 6440160, pool: pool)
+    }
+
+    /// features.4.10 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_10_backward(_ s: TrainingStepContext) {
+        // features.4.10 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 656151552 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195200 &* s.n : nil, batch: s.n, perImage: 310464,
+            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+        // features.4.10.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1068398352 &* s.n,
+            pixels: 1764 &* s.n, channels: 176, gamma: s.p + 6439456, beta: s.p + 6439632, savedMean: s.f + 531440,
+            savedInvStd: s.f + 531616, activation: .identity, gradInput: s.t + 592873344 &* s.n,
+            gradGamma: s.g + 6439456, gradBeta: s.g + 6439632, pool: pool)
+        // features.4.10.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 889168896 &* s.n,
+            weights: s.p + 6253600, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 591010560 &* s.n, gradWeights: s.g + 6253600, pool: pool)
+        // features.4.10.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 887306112 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6159568,
+            activation: .silu, expandWeights: s.p + 6206080, savedPooled: s.t + 403708608 &* s.n,
+            savedHidden: s.t + 1076194048 &* s.n, savedScale: s.t + 403709664 &* s.n,
+            gradInput: s.t + 592873344 &* s.n, gradReduceWeights: s.g + 6159568, gradReduceBias: s.g + 6206032,
+            gradExpandWeights: s.g + 6206080, gradExpandBias: s.g + 6252544, workspace: s.ws, pool: pool)
+        // features.4.10.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 885443328 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 6155344, beta: s.p + 6156400, savedMean: s.f + 510320,
+            savedInvStd: s.f + 511376, activation: .silu, gradInput: s.t + 592873344 &* s.n, gradGamma: s.g + 6155344,
+            gradBeta: s.g + 6156400, pool: pool)
+        // features.4.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 521936, count: 9504)
+        // features.4.10.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 883580544 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42, weights: s.f + 512432, gradInput: s.t + 591010560 &* s.n,
+            gradWeights: s.f + 521936, pool: pool)
+        // features.4.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 521936, channels: 1056, kernel: 3, into: s.g + 6145840)
+        // features.4.10.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 881717760 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 6141616, beta: s.p + 6142672, savedMean: s.f + 508208,
+            savedInvStd: s.f + 509264, activation: .silu, gradInput: s.t + 591010560 &* s.n, gradGamma: s.g + 6141616,
+            gradBeta: s.g + 6142672, pool: pool)
+        // features.4.10.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 1068087888 &* s.n,
+            weights: s.p + 5955760, pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 656462016 &* s.n, gradWeights: s.g + 5955760, pool: pool)
+        // features.4.10 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 656462016 &* s.n, s.t + 656151552 &* s.n, count: 310464 &* s.n, pool: pool)
+    }
+
+    /// features.4.9 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_9_backward(_ s: TrainingStepContext) {
+        // features.4.9 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 656462016 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195184 &* s.n : nil, batch: s.n, perImage: 310464,
+            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+        // features.4.9.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1067777424 &* s.n,
+            pixels: 1764 &* s.n, channels: 176, gamma: s.p + 5955056, beta: s.p + 5955232, savedMean: s.f + 507856,
+            savedInvStd: s.f + 508032, activation: .identity, gradInput: s.t + 592873344 &* s.n,
+            gradGamma: s.g + 5955056, gradBeta: s.g + 5955232, pool: pool)
+        // features.4.9.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 879854976 &* s.n,
+            weights: s.p + 5769200, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 591010560 &* s.n, gradWeights: s.g + 5769200, pool: pool)
+        // features.4.9.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 877992192 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5675168,
+            activation: .silu, expandWeights: s.p + 5721680, savedPooled: s.t + 403706496 &* s.n,
+            savedHidden: s.t + 1076194000 &* s.n, savedScale: s.t + 403707552 &* s.n,
+            gradInput: s.t + 592873344 &* s.n, gradReduceWeights: s.g + 5675168, gradReduceBias: s.g + 5721632,
+            gradExpandWeights: s.g + 5721680, gradExpandBias: s.g + 5768144, workspace: s.ws, pool: pool)
+        // features.4.9.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 876129408 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 5670944, beta: s.p + 5672000, savedMean: s.f + 486736,
+            savedInvStd: s.f + 487792, activation: .silu, gradInput: s.t + 592873344 &* s.n, gradGamma: s.g + 5670944,
+            gradBeta: s.g + 5672000, pool: pool)
+        // features.4.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 498352, count: 9504)
+        // features.4.9.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 874266624 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42, weights: s.f + 488848, gradInput: s.t + 591010560 &* s.n,
+            gradWeights: s.f + 498352, pool: pool)
+        // features.4.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 498352, channels: 1056, kernel: 3, into: s.g + 5661440)
+        // features.4.9.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 872403840 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 5657216, beta: s.p + 5658272, savedMean: s.f + 484624,
+            savedInvStd: s.f + 485680, activation: .silu, gradInput: s.t + 591010560 &* s.n, gradGamma: s.g + 5657216,
+            gradBeta: s.g + 5658272, pool: pool)
+        // features.4.9.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 1067466960 &* s.n,
+            weights: s.p + 5471360, pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 656151552 &* s.n, gradWeights: s.g + 5471360, pool: pool)
+        // features.4.9 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 656151552 &* s.n, s.t + 656462016 &* s.n, count: 310464 &* s.n, pool: pool)
+    }
+
+    /// features.4.8 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_8_backward(_ s: TrainingStepContext) {
+        // features.4.8 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 656151552 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195168 &* s.n : nil, batch: s.n, perImage: 310464,
+            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+        // features.4.8.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1067156496 &* s.n,
+            pixels: 1764 &* s.n, channels: 176, gamma: s.p + 5470656, beta: s.p + 5470832, savedMean: s.f + 484272,
+            savedInvStd: s.f + 484448, activation: .identity, gradInput: s.t + 592873344 &* s.n,
+            gradGamma: s.g + 5470656, gradBeta: s.g + 5470832, pool: pool)
+        // features.4.8.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 870541056 &* s.n,
+            weights: s.p + 5284800, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 591010560 &* s.n, gradWeights: s.g + 5284800, pool: pool)
+        // features.4.8.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 868678272 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5190768,
+            activation: .silu, expandWeights: s.p + 5237280, savedPooled: s.t + 403704384 &* s.n,
+            savedHidden: s.t + 1076193952 &* s.n, savedScale: s.t + 403705440 &* s.n,
+            gradInput: s.t + 592873344 &* s.n, gradReduceWeights: s.g + 5190768, gradReduceBias: s.g + 5237232,
+            gradExpandWeights: s.g + 5237280, gradExpandBias: s.g + 5283744, workspace: s.ws, pool: pool)
+        // features.4.8.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 866815488 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 5186544, beta: s.p + 5187600, savedMean: s.f + 463152,
+            savedInvStd: s.f + 464208, activation: .silu, gradInput: s.t + 592873344 &* s.n, gradGamma: s.g + 5186544,
+            gradBeta: s.g + 5187600, pool: pool)
+        // features.4.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 474768, count: 9504)
+        // features.4.8.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 864952704 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42, weights: s.f + 465264, gradInput: s.t + 591010560 &* s.n,
+            gradWeights: s.f + 474768, pool: pool)
+        // features.4.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 474768, channels: 1056, kernel: 3, into: s.g + 5177040)
+        // features.4.8.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 863089920 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 5172816, beta: s.p + 5173872, savedMean: s.f + 461040,
+            savedInvStd: s.f + 462096, activation: .silu, gradInput: s.t + 591010560 &* s.n, gradGamma: s.g + 5172816,
+            gradBeta: s.g + 5173872, pool: pool)
+        // features.4.8.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 1066846032 &* s.n,
+            weights: s.p + 4986960, pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 656462016 &* s.n, gradWeights: s.g + 4986960, pool: pool)
+        // features.4.8 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 656462016 &* s.n, s.t + 656151552 &* s.n, count: 310464 &* s.n, pool: pool)
+    }
+
+    /// features.4.7 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_7_backward(_ s: TrainingStepContext) {
+        // features.4.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 656462016 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195152 &* s.n : nil, batch: s.n, perImage: 310464,
+            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+        // features.4.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1066535568 &* s.n,
+            pixels: 1764 &* s.n, channels: 176, gamma: s.p + 4986256, beta: s.p + 4986432, savedMean: s.f + 460688,
+            savedInvStd: s.f + 460864, activation: .identity, gradInput: s.t + 592873344 &* s.n,
+            gradGamma: s.g + 4986256, gradBeta: s.g + 4986432, pool: pool)
+        // features.4.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 861227136 &* s.n,
+            weights: s.p + 4800400, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 591010560 &* s.n, gradWeights: s.g + 4800400, pool: pool)
+        // features.4.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 859364352 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4706368,
+            activation: .silu, expandWeights: s.p + 4752880, savedPooled: s.t + 403702272 &* s.n,
+            savedHidden: s.t + 1076193904 &* s.n, savedScale: s.t + 403703328 &* s.n,
+            gradInput: s.t + 592873344 &* s.n, gradReduceWeights: s.g + 4706368, gradReduceBias: s.g + 4752832,
+            gradExpandWeights: s.g + 4752880, gradExpandBias: s.g + 4799344, workspace: s.ws, pool: pool)
+        // features.4.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 857501568 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 4702144, beta: s.p + 4703200, savedMean: s.f + 439568,
+            savedInvStd: s.f + 440624, activation: .silu, gradInput: s.t + 592873344 &* s.n, gradGamma: s.g + 4702144,
+            gradBeta: s.g + 4703200, pool: pool)
+        // features.4.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 451184, count: 9504)
+        // features.4.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 855638784 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42, weights: s.f + 441680, gradInput: s.t + 591010560 &* s.n,
+            gradWeights: s.f + 451184, pool: pool)
+        // features.4.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 451184, channels: 1056, kernel: 3, into: s.g + 4692640)
+        // features.4.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 853776000 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 4688416, beta: s.p + 4689472, savedMean: s.f + 437456,
+            savedInvStd: s.f + 438512, activation: .silu, gradInput: s.t + 591010560 &* s.n, gradGamma: s.g + 4688416,
+            gradBeta: s.g + 4689472, pool: pool)
+        // features.4.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 1066225104 &* s.n,
+            weights: s.p + 4502560, pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 656151552 &* s.n, gradWeights: s.g + 4502560, pool: pool)
+        // features.4.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 656151552 &* s.n, s.t + 656462016 &* s.n, count: 310464 &* s.n, pool: pool)
+    }
+
+    /// features.4.6 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_6_backward(_ s: TrainingStepContext) {
+        // features.4.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 656151552 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195136 &* s.n : nil, batch: s.n, perImage: 310464,
+            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+        // features.4.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1065914640 &* s.n,
+            pixels: 1764 &* s.n, channels: 176, gamma: s.p + 4501856, beta: s.p + 4502032, savedMean: s.f + 437104,
+            savedInvStd: s.f + 437280, activation: .identity, gradInput: s.t + 592873344 &* s.n,
+            gradGamma: s.g + 4501856, gradBeta: s.g + 4502032, pool: pool)
+        // features.4.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 851913216 &* s.n,
+            weights: s.p + 4316000, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 591010560 &* s.n, gradWeights: s.g + 4316000, pool: pool)
+        // features.4.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 850050432 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4221968,
+            activation: .silu, expandWeights: s.p + 4268480, savedPooled: s.t + 403700160 &* s.n,
+            savedHidden: s.t + 1076193856 &* s.n, savedScale: s.t + 403701216 &* s.n,
+            gradInput: s.t + 592873344 &* s.n, gradReduceWeights: s.g + 4221968, gradReduceBias: s.g + 4268432,
+            gradExpandWeights: s.g + 4268480, gradExpandBias: s.g + 4314944, workspace: s.ws, pool: pool)
+        // features.4.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 848187648 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 4217744, beta: s.p + 4218800, savedMean: s.f + 415984,
+            savedInvStd: s.f + 417040, activation: .silu, gradInput: s.t + 592873344 &* s.n, gradGamma: s.g + 4217744,
+            gradBeta: s.g + 4218800, pool: pool)
+        // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 427600, count: 9504)
+        // features.4.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 846324864 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42, weights: s.f + 418096, gradInput: s.t + 591010560 &* s.n,
+            gradWeights: s.f + 427600, pool: pool)
+        // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 427600, channels: 1056, kernel: 3, into: s.g + 4208240)
+        // features.4.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 844462080 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 4204016, beta: s.p + 4205072, savedMean: s.f + 413872,
+            savedInvStd: s.f + 414928, activation: .silu, gradInput: s.t + 591010560 &* s.n, gradGamma: s.g + 4204016,
+            gradBeta: s.g + 4205072, pool: pool)
+        // features.4.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 1065604176 &* s.n,
+            weights: s.p + 4018160, pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 656462016 &* s.n, gradWeights: s.g + 4018160, pool: pool)
+        // features.4.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 656462016 &* s.n, s.t + 656151552 &* s.n, count: 310464 &* s.n, pool: pool)
+    }
+
+    /// features.4.5 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_5_backward(_ s: TrainingStepContext) {
+        // features.4.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 656462016 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195120 &* s.n : nil, batch: s.n, perImage: 310464,
+            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+        // features.4.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1065293712 &* s.n,
+            pixels: 1764 &* s.n, channels: 176, gamma: s.p + 4017456, beta: s.p + 4017632, savedMean: s.f + 413520,
+            savedInvStd: s.f + 413696, activation: .identity, gradInput: s.t + 592873344 &* s.n,
+            gradGamma: s.g + 4017456, gradBeta: s.g + 4017632, pool: pool)
+        // features.4.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 842599296 &* s.n,
+            weights: s.p + 3831600, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 591010560 &* s.n, gradWeights: s.g + 3831600, pool: pool)
+        // features.4.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 840736512 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3737568,
+            activation: .silu, expandWeights: s.p + 3784080, savedPooled: s.t + 403698048 &* s.n,
+            savedHidden: s.t + 1076193808 &* s.n, savedScale: s.t + 403699104 &* s.n,
+            gradInput: s.t + 592873344 &* s.n, gradReduceWeights: s.g + 3737568, gradReduceBias: s.g + 3784032,
+            gradExpandWeights: s.g + 3784080, gradExpandBias: s.g + 3830544, workspace: s.ws, pool: pool)
+        // features.4.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 838873728 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 3733344, beta: s.p + 3734400, savedMean: s.f + 392400,
+            savedInvStd: s.f + 393456, activation: .silu, gradInput: s.t + 592873344 &* s.n, gradGamma: s.g + 3733344,
+            gradBeta: s.g + 3734400, pool: pool)
+        // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 404016, count: 9504)
+        // features.4.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 837010944 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42, weights: s.f + 394512, gradInput: s.t + 591010560 &* s.n,
+            gradWeights: s.f + 404016, pool: pool)
+        // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 404016, channels: 1056, kernel: 3, into: s.g + 3723840)
+        // features.4.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 835148160 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 3719616, beta: s.p + 3720672, savedMean: s.f + 390288,
+            savedInvStd: s.f + 391344, activation: .silu, gradInput: s.t + 591010560 &* s.n, gradGamma: s.g + 3719616,
+            gradBeta: s.g + 3720672, pool: pool)
+        // features.4.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 1064983248 &* s.n,
+            weights: s.p + 3533760, pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 656151552 &* s.n, gradWeights: s.g + 3533760, pool: pool)
+        // features.4.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 656151552 &* s.n, s.t + 656462016 &* s.n, count: 310464 &* s.n, pool: pool)
+    }
+
+    /// features.4.4 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_4_backward(_ s: TrainingStepContext) {
+        // features.4.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 656151552 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195104 &* s.n : nil, batch: s.n, perImage: 310464,
+            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+        // features.4.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1064672784 &* s.n,
+            pixels: 1764 &* s.n, channels: 176, gamma: s.p + 3533056, beta: s.p + 3533232, savedMean: s.f + 389936,
+            savedInvStd: s.f + 390112, activation: .identity, gradInput: s.t + 592873344 &* s.n,
+            gradGamma: s.g + 3533056, gradBeta: s.g + 3533232, pool: pool)
+        // features.4.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 833285376 &* s.n,
+            weights: s.p + 3347200, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 591010560 &* s.n, gradWeights: s.g + 3347200, pool: pool)
+        // features.4.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 831422592 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3253168,
+            activation: .silu, expandWeights: s.p + 3299680, savedPooled: s.t + 403695936 &* s.n,
+            savedHidden: s.t + 1076193760 &* s.n, savedScale: s.t + 403696992 &* s.n,
+            gradInput: s.t + 592873344 &* s.n, gradReduceWeights: s.g + 3253168, gradReduceBias: s.g + 3299632,
+            gradExpandWeights: s.g + 3299680, gradExpandBias: s.g + 3346144, workspace: s.ws, pool: pool)
+        // features.4.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 829559808 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 3248944, beta: s.p + 3250000, savedMean: s.f + 368816,
+            savedInvStd: s.f + 369872, activation: .silu, gradInput: s.t + 592873344 &* s.n, gradGamma: s.g + 3248944,
+            gradBeta: s.g + 3250000, pool: pool)
+        // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 380432, count: 9504)
+        // features.4.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 827697024 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42, weights: s.f + 370928, gradInput: s.t + 591010560 &* s.n,
+            gradWeights: s.f + 380432, pool: pool)
+        // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 380432, channels: 1056, kernel: 3, into: s.g + 3239440)
+        // features.4.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 825834240 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 3235216, beta: s.p + 3236272, savedMean: s.f + 366704,
+            savedInvStd: s.f + 367760, activation: .silu, gradInput: s.t + 591010560 &* s.n, gradGamma: s.g + 3235216,
+            gradBeta: s.g + 3236272, pool: pool)
+        // features.4.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 1064362320 &* s.n,
+            weights: s.p + 3049360, pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 656462016 &* s.n, gradWeights: s.g + 3049360, pool: pool)
+        // features.4.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 656462016 &* s.n, s.t + 656151552 &* s.n, count: 310464 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_3_backward(_ s: TrainingStepContext) {
+        // features.4.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 656462016 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195088 &* s.n : nil, batch: s.n, perImage: 310464,
+            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+        // features.4.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1064051856 &* s.n,
+            pixels: 1764 &* s.n, channels: 176, gamma: s.p + 3048656, beta: s.p + 3048832, savedMean: s.f + 366352,
+            savedInvStd: s.f + 366528, activation: .identity, gradInput: s.t + 592873344 &* s.n,
+            gradGamma: s.g + 3048656, gradBeta: s.g + 3048832, pool: pool)
+        // features.4.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 823971456 &* s.n,
+            weights: s.p + 2862800, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 591010560 &* s.n, gradWeights: s.g + 2862800, pool: pool)
+        // features.4.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 822108672 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2768768,
+            activation: .silu, expandWeights: s.p + 2815280, savedPooled: s.t + 403693824 &* s.n,
+            savedHidden: s.t + 1076193712 &* s.n, savedScale: s.t + 403694880 &* s.n,
+            gradInput: s.t + 592873344 &* s.n, gradReduceWeights: s.g + 2768768, gradReduceBias: s.g + 2815232,
+            gradExpandWeights: s.g + 2815280, gradExpandBias: s.g + 2861744, workspace: s.ws, pool: pool)
+        // features.4.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 820245888 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 2764544, beta: s.p + 2765600, savedMean: s.f + 345232,
+            savedInvStd: s.f + 346288, activation: .silu, gradInput: s.t + 592873344 &* s.n, gradGamma: s.g + 2764544,
+            gradBeta: s.g + 2765600, pool: pool)
+        // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 356848, count: 9504)
+        // features.4.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 818383104 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42, weights: s.f + 347344, gradInput: s.t + 591010560 &* s.n,
+            gradWeights: s.f + 356848, pool: pool)
+        // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 356848, channels: 1056, kernel: 3, into: s.g + 2755040)
+        // features.4.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 816520320 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 2750816, beta: s.p + 2751872, savedMean: s.f + 343120,
+            savedInvStd: s.f + 344176, activation: .silu, gradInput: s.t + 591010560 &* s.n, gradGamma: s.g + 2750816,
+            gradBeta: s.g + 2751872, pool: pool)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 1063741392 &* s.n,
+            weights: s.p + 2564960, pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 656151552 &* s.n, gradWeights: s.g + 2564960, pool: pool)
+        // features.4.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 656151552 &* s.n, s.t + 656462016 &* s.n, count: 310464 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_2_backward(_ s: TrainingStepContext) {
+        // features.4.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 656151552 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195072 &* s.n : nil, batch: s.n, perImage: 310464,
+            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1063430928 &* s.n,
+            pixels: 1764 &* s.n, channels: 176, gamma: s.p + 2564256, beta: s.p + 2564432, savedMean: s.f + 342768,
+            savedInvStd: s.f + 342944, activation: .identity, gradInput: s.t + 592873344 &* s.n,
+            gradGamma: s.g + 2564256, gradBeta: s.g + 2564432, pool: pool)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 814657536 &* s.n,
+            weights: s.p + 2378400, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 591010560 &* s.n, gradWeights: s.g + 2378400, pool: pool)
+        // features.4.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 812794752 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2284368,
+            activation: .silu, expandWeights: s.p + 2330880, savedPooled: s.t + 403691712 &* s.n,
+            savedHidden: s.t + 1076193664 &* s.n, savedScale: s.t + 403692768 &* s.n,
+            gradInput: s.t + 592873344 &* s.n, gradReduceWeights: s.g + 2284368, gradReduceBias: s.g + 2330832,
+            gradExpandWeights: s.g + 2330880, gradExpandBias: s.g + 2377344, workspace: s.ws, pool: pool)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 810931968 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 2280144, beta: s.p + 2281200, savedMean: s.f + 321648,
+            savedInvStd: s.f + 322704, activation: .silu, gradInput: s.t + 592873344 &* s.n, gradGamma: s.g + 2280144,
+            gradBeta: s.g + 2281200, pool: pool)
+        // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 333264, count: 9504)
+        // features.4.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 809069184 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42, weights: s.f + 323760, gradInput: s.t + 591010560 &* s.n,
+            gradWeights: s.f + 333264, pool: pool)
+        // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 333264, channels: 1056, kernel: 3, into: s.g + 2270640)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 807206400 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 2266416, beta: s.p + 2267472, savedMean: s.f + 319536,
+            savedInvStd: s.f + 320592, activation: .silu, gradInput: s.t + 591010560 &* s.n, gradGamma: s.g + 2266416,
+            gradBeta: s.g + 2267472, pool: pool)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 1063120464 &* s.n,
+            weights: s.p + 2080560, pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 656462016 &* s.n, gradWeights: s.g + 2080560, pool: pool)
+        // features.4.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 656462016 &* s.n, s.t + 656151552 &* s.n, count: 310464 &* s.n, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 656462016 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195056 &* s.n : nil, batch: s.n, perImage: 310464,
+            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1062810000 &* s.n,
+            pixels: 1764 &* s.n, channels: 176, gamma: s.p + 2079856, beta: s.p + 2080032, savedMean: s.f + 319184,
+            savedInvStd: s.f + 319360, activation: .identity, gradInput: s.t + 592873344 &* s.n,
+            gradGamma: s.g + 2079856, gradBeta: s.g + 2080032, pool: pool)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 805343616 &* s.n,
+            weights: s.p + 1894000, pixels: 1764 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 591010560 &* s.n, gradWeights: s.g + 1894000, pool: pool)
+        // features.4.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 803480832 &* s.n,
+            batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 1799968,
+            activation: .silu, expandWeights: s.p + 1846480, savedPooled: s.t + 403689600 &* s.n,
+            savedHidden: s.t + 1076193616 &* s.n, savedScale: s.t + 403690656 &* s.n,
+            gradInput: s.t + 592873344 &* s.n, gradReduceWeights: s.g + 1799968, gradReduceBias: s.g + 1846432,
+            gradExpandWeights: s.g + 1846480, gradExpandBias: s.g + 1892944, workspace: s.ws, pool: pool)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 801618048 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 1795744, beta: s.p + 1796800, savedMean: s.f + 298064,
+            savedInvStd: s.f + 299120, activation: .silu, gradInput: s.t + 592873344 &* s.n, gradGamma: s.g + 1795744,
+            gradBeta: s.g + 1796800, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 309680, count: 9504)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 799755264 &* s.n,
+            batch: s.n, height: 42, width: 42, channels: 1056, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42, weights: s.f + 300176, gradInput: s.t + 591010560 &* s.n,
+            gradWeights: s.f + 309680, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 309680, channels: 1056, kernel: 3, into: s.g + 1786240)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 401683968 &* s.n,
+            pixels: 1764 &* s.n, channels: 1056, gamma: s.p + 1782016, beta: s.p + 1783072, savedMean: s.f + 295952,
+            savedInvStd: s.f + 297008, activation: .silu, gradInput: s.t + 591010560 &* s.n, gradGamma: s.g + 1782016,
+            gradBeta: s.g + 1783072, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 1062499536 &* s.n,
+            weights: s.p + 1596160, pixels: 1764 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 402615360 &* s.n, gradWeights: s.g + 1596160, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 402615360 &* s.n, s.t + 656462016 &* s.n, count: 310464 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 84x84x88 -> 42x42x176, SE 528 -> 22 -> 528
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 402615360 &* s.n, input: s.t + 1062189072 &* s.n,
+            pixels: 1764 &* s.n, channels: 176, gamma: s.p + 1595456, beta: s.p + 1595632, savedMean: s.f + 295600,
+            savedInvStd: s.f + 295776, activation: .identity, gradInput: s.t + 402615360 &* s.n,
+            gradGamma: s.g + 1595456, gradBeta: s.g + 1595632, pool: pool)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 402615360 &* s.n, input: s.t + 1040823504 &* s.n,
+            weights: s.p + 1502528, pixels: 1764 &* s.n, inChannels: 528, outChannels: 176,
+            gradInput: s.t + 401683968 &* s.n, gradWeights: s.g + 1502528, pool: pool)
+        // features.4.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 401683968 &* s.n, input: s.t + 1039892112 &* s.n,
+            batch: s.n, pixels: 1764, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1478736,
+            activation: .silu, expandWeights: s.p + 1490384, savedPooled: s.t + 1076186640 &* s.n,
+            savedHidden: s.t + 1076194560 &* s.n, savedScale: s.t + 1076187168 &* s.n,
+            gradInput: s.t + 402615360 &* s.n, gradReduceWeights: s.g + 1478736, gradReduceBias: s.g + 1490352,
+            gradExpandWeights: s.g + 1490384, gradExpandBias: s.g + 1502000, workspace: s.ws, pool: pool)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 402615360 &* s.n, input: s.t + 1038960720 &* s.n,
+            pixels: 1764 &* s.n, channels: 528, gamma: s.p + 1476624, beta: s.p + 1477152, savedMean: s.f + 285040,
+            savedInvStd: s.f + 285568, activation: .silu, gradInput: s.t + 402615360 &* s.n, gradGamma: s.g + 1476624,
+            gradBeta: s.g + 1477152, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 290848, count: 4752)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 402615360 &* s.n, input: s.t + 587284992 &* s.n,
+            batch: s.n, height: 84, width: 84, channels: 528, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 42, outWidth: 42, weights: s.f + 286096, gradInput: s.t + 591010560 &* s.n,
+            gradWeights: s.f + 290848, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 290848, channels: 528, kernel: 3, into: s.g + 1471872)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 583559424 &* s.n,
+            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 1469760, beta: s.p + 1470288, savedMean: s.f + 283984,
+            savedInvStd: s.f + 284512, activation: .silu, gradInput: s.t + 591010560 &* s.n, gradGamma: s.g + 1469760,
+            gradBeta: s.g + 1470288, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 591010560 &* s.n, input: s.t + 1052381232 &* s.n,
+            weights: s.p + 1423296, pixels: 7056 &* s.n, inChannels: 88, outChannels: 528,
+            gradInput: s.t + 401683968 &* s.n, gradWeights: s.g + 1423296, pool: pool)
+    }
+
+    /// features.3.7 backward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_3_7_backward(_ s: TrainingStepContext) {
+        // features.3.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 401683968 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195040 &* s.n : nil, batch: s.n, perImage: 620928,
+            gradBranch: s.t + 402304896 &* s.n, pool: pool)
+        // features.3.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 402304896 &* s.n, input: s.t + 1051760304 &* s.n,
+            pixels: 7056 &* s.n, channels: 88, gamma: s.p + 1422912, beta: s.p + 1423008, savedMean: s.f + 283808,
+            savedInvStd: s.f + 283896, activation: .identity, gradInput: s.t + 402304896 &* s.n,
+            gradGamma: s.g + 1422912, gradBeta: s.g + 1423008, pool: pool)
+        // features.3.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 402304896 &* s.n, input: s.t + 579833856 &* s.n,
+            weights: s.p + 1376448, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88,
+            gradInput: s.t + 583559424 &* s.n, gradWeights: s.g + 1376448, pool: pool)
+        // features.3.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 583559424 &* s.n, input: s.t + 576108288 &* s.n,
+            batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1352656,
+            activation: .silu, expandWeights: s.p + 1364304, savedPooled: s.t + 1076185584 &* s.n,
+            savedHidden: s.t + 1076194528 &* s.n, savedScale: s.t + 1076186112 &* s.n,
+            gradInput: s.t + 579833856 &* s.n, gradReduceWeights: s.g + 1352656, gradReduceBias: s.g + 1364272,
+            gradExpandWeights: s.g + 1364304, gradExpandBias: s.g + 1375920, workspace: s.ws, pool: pool)
+        // features.3.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 579833856 &* s.n, input: s.t + 572382720 &* s.n,
+            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 1350544, beta: s.p + 1351072, savedMean: s.f + 256352,
+            savedInvStd: s.f + 256880, activation: .silu, gradInput: s.t + 579833856 &* s.n, gradGamma: s.g + 1350544,
+            gradBeta: s.g + 1351072, pool: pool)
+        // features.3.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 270608, count: 13200)
+        // features.3.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 579833856 &* s.n, input: s.t + 568657152 &* s.n,
+            batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 84, outWidth: 84, weights: s.f + 257408, gradInput: s.t + 572382720 &* s.n,
+            gradWeights: s.f + 270608, pool: pool)
+        // features.3.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 270608, channels: 528, kernel: 5, into: s.g + 1337344)
+        // features.3.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 572382720 &* s.n, input: s.t + 564931584 &* s.n,
+            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 1335232, beta: s.p + 1335760, savedMean: s.f + 255296,
+            savedInvStd: s.f + 255824, activation: .silu, gradInput: s.t + 572382720 &* s.n, gradGamma: s.g + 1335232,
+            gradBeta: s.g + 1335760, pool: pool)
+        // features.3.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 572382720 &* s.n, input: s.t + 1051139376 &* s.n,
+            weights: s.p + 1288768, pixels: 7056 &* s.n, inChannels: 88, outChannels: 528,
+            gradInput: s.t + 402304896 &* s.n, gradWeights: s.g + 1288768, pool: pool)
+        // features.3.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 402304896 &* s.n, s.t + 401683968 &* s.n, count: 620928 &* s.n, pool: pool)
+    }
+
+    /// features.3.6 backward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_3_6_backward(_ s: TrainingStepContext) {
+        // features.3.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 402304896 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195024 &* s.n : nil, batch: s.n, perImage: 620928,
+            gradBranch: s.t + 401683968 &* s.n, pool: pool)
+        // features.3.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401683968 &* s.n, input: s.t + 1050518448 &* s.n,
+            pixels: 7056 &* s.n, channels: 88, gamma: s.p + 1288384, beta: s.p + 1288480, savedMean: s.f + 255120,
+            savedInvStd: s.f + 255208, activation: .identity, gradInput: s.t + 401683968 &* s.n,
+            gradGamma: s.g + 1288384, gradBeta: s.g + 1288480, pool: pool)
+        // features.3.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 401683968 &* s.n, input: s.t + 561206016 &* s.n,
+            weights: s.p + 1241920, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88,
+            gradInput: s.t + 564931584 &* s.n, gradWeights: s.g + 1241920, pool: pool)
+        // features.3.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 564931584 &* s.n, input: s.t + 557480448 &* s.n,
+            batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1218128,
+            activation: .silu, expandWeights: s.p + 1229776, savedPooled: s.t + 1076184528 &* s.n,
+            savedHidden: s.t + 1076194496 &* s.n, savedScale: s.t + 1076185056 &* s.n,
+            gradInput: s.t + 561206016 &* s.n, gradReduceWeights: s.g + 1218128, gradReduceBias: s.g + 1229744,
+            gradExpandWeights: s.g + 1229776, gradExpandBias: s.g + 1241392, workspace: s.ws, pool: pool)
+        // features.3.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 561206016 &* s.n, input: s.t + 553754880 &* s.n,
+            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 1216016, beta: s.p + 1216544, savedMean: s.f + 227664,
+            savedInvStd: s.f + 228192, activation: .silu, gradInput: s.t + 561206016 &* s.n, gradGamma: s.g + 1216016,
+            gradBeta: s.g + 1216544, pool: pool)
+        // features.3.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 241920, count: 13200)
+        // features.3.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 561206016 &* s.n, input: s.t + 550029312 &* s.n,
+            batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 84, outWidth: 84, weights: s.f + 228720, gradInput: s.t + 553754880 &* s.n,
+            gradWeights: s.f + 241920, pool: pool)
+        // features.3.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 241920, channels: 528, kernel: 5, into: s.g + 1202816)
+        // features.3.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 553754880 &* s.n, input: s.t + 546303744 &* s.n,
+            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 1200704, beta: s.p + 1201232, savedMean: s.f + 226608,
+            savedInvStd: s.f + 227136, activation: .silu, gradInput: s.t + 553754880 &* s.n, gradGamma: s.g + 1200704,
+            gradBeta: s.g + 1201232, pool: pool)
+        // features.3.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 553754880 &* s.n, input: s.t + 1049897520 &* s.n,
+            weights: s.p + 1154240, pixels: 7056 &* s.n, inChannels: 88, outChannels: 528,
+            gradInput: s.t + 401683968 &* s.n, gradWeights: s.g + 1154240, pool: pool)
+        // features.3.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 401683968 &* s.n, s.t + 402304896 &* s.n, count: 620928 &* s.n, pool: pool)
+    }
+
+    /// features.3.5 backward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_3_5_backward(_ s: TrainingStepContext) {
+        // features.3.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 401683968 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076195008 &* s.n : nil, batch: s.n, perImage: 620928,
+            gradBranch: s.t + 402304896 &* s.n, pool: pool)
+        // features.3.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 402304896 &* s.n, input: s.t + 1049276592 &* s.n,
+            pixels: 7056 &* s.n, channels: 88, gamma: s.p + 1153856, beta: s.p + 1153952, savedMean: s.f + 226432,
+            savedInvStd: s.f + 226520, activation: .identity, gradInput: s.t + 402304896 &* s.n,
+            gradGamma: s.g + 1153856, gradBeta: s.g + 1153952, pool: pool)
+        // features.3.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 402304896 &* s.n, input: s.t + 542578176 &* s.n,
+            weights: s.p + 1107392, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88,
+            gradInput: s.t + 546303744 &* s.n, gradWeights: s.g + 1107392, pool: pool)
+        // features.3.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 546303744 &* s.n, input: s.t + 538852608 &* s.n,
+            batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1083600,
+            activation: .silu, expandWeights: s.p + 1095248, savedPooled: s.t + 1076183472 &* s.n,
+            savedHidden: s.t + 1076194464 &* s.n, savedScale: s.t + 1076184000 &* s.n,
+            gradInput: s.t + 542578176 &* s.n, gradReduceWeights: s.g + 1083600, gradReduceBias: s.g + 1095216,
+            gradExpandWeights: s.g + 1095248, gradExpandBias: s.g + 1106864, workspace: s.ws, pool: pool)
+        // features.3.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 542578176 &* s.n, input: s.t + 535127040 &* s.n,
+            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 1081488, beta: s.p + 1082016, savedMean: s.f + 198976,
+            savedInvStd: s.f + 199504, activation: .silu, gradInput: s.t + 542578176 &* s.n, gradGamma: s.g + 1081488,
+            gradBeta: s.g + 1082016, pool: pool)
+        // features.3.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 213232, count: 13200)
+        // features.3.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 542578176 &* s.n, input: s.t + 531401472 &* s.n,
+            batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 84, outWidth: 84, weights: s.f + 200032, gradInput: s.t + 535127040 &* s.n,
+            gradWeights: s.f + 213232, pool: pool)
+        // features.3.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 213232, channels: 528, kernel: 5, into: s.g + 1068288)
+        // features.3.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 535127040 &* s.n, input: s.t + 527675904 &* s.n,
+            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 1066176, beta: s.p + 1066704, savedMean: s.f + 197920,
+            savedInvStd: s.f + 198448, activation: .silu, gradInput: s.t + 535127040 &* s.n, gradGamma: s.g + 1066176,
+            gradBeta: s.g + 1066704, pool: pool)
+        // features.3.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 535127040 &* s.n, input: s.t + 1048655664 &* s.n,
+            weights: s.p + 1019712, pixels: 7056 &* s.n, inChannels: 88, outChannels: 528,
+            gradInput: s.t + 402304896 &* s.n, gradWeights: s.g + 1019712, pool: pool)
+        // features.3.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 402304896 &* s.n, s.t + 401683968 &* s.n, count: 620928 &* s.n, pool: pool)
+    }
+
+    /// features.3.4 backward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_3_4_backward(_ s: TrainingStepContext) {
+        // features.3.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 402304896 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194992 &* s.n : nil, batch: s.n, perImage: 620928,
+            gradBranch: s.t + 401683968 &* s.n, pool: pool)
+        // features.3.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401683968 &* s.n, input: s.t + 1048034736 &* s.n,
+            pixels: 7056 &* s.n, channels: 88, gamma: s.p + 1019328, beta: s.p + 1019424, savedMean: s.f + 197744,
+            savedInvStd: s.f + 197832, activation: .identity, gradInput: s.t + 401683968 &* s.n,
+            gradGamma: s.g + 1019328, gradBeta: s.g + 1019424, pool: pool)
+        // features.3.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 401683968 &* s.n, input: s.t + 523950336 &* s.n,
+            weights: s.p + 972864, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88,
+            gradInput: s.t + 527675904 &* s.n, gradWeights: s.g + 972864, pool: pool)
+        // features.3.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 527675904 &* s.n, input: s.t + 520224768 &* s.n,
+            batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 949072,
+            activation: .silu, expandWeights: s.p + 960720, savedPooled: s.t + 1076182416 &* s.n,
+            savedHidden: s.t + 1076194432 &* s.n, savedScale: s.t + 1076182944 &* s.n,
+            gradInput: s.t + 523950336 &* s.n, gradReduceWeights: s.g + 949072, gradReduceBias: s.g + 960688,
+            gradExpandWeights: s.g + 960720, gradExpandBias: s.g + 972336, workspace: s.ws, pool: pool)
+        // features.3.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 523950336 &* s.n, input: s.t + 516499200 &* s.n,
+            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 946960, beta: s.p + 947488, savedMean: s.f + 170288,
+            savedInvStd: s.f + 170816, activation: .silu, gradInput: s.t + 523950336 &* s.n, gradGamma: s.g + 946960,
+            gradBeta: s.g + 947488, pool: pool)
+        // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 184544, count: 13200)
+        // features.3.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 523950336 &* s.n, input: s.t + 512773632 &* s.n,
+            batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 84, outWidth: 84, weights: s.f + 171344, gradInput: s.t + 516499200 &* s.n,
+            gradWeights: s.f + 184544, pool: pool)
+        // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 184544, channels: 528, kernel: 5, into: s.g + 933760)
+        // features.3.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 516499200 &* s.n, input: s.t + 509048064 &* s.n,
+            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 931648, beta: s.p + 932176, savedMean: s.f + 169232,
+            savedInvStd: s.f + 169760, activation: .silu, gradInput: s.t + 516499200 &* s.n, gradGamma: s.g + 931648,
+            gradBeta: s.g + 932176, pool: pool)
+        // features.3.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 516499200 &* s.n, input: s.t + 1047413808 &* s.n,
+            weights: s.p + 885184, pixels: 7056 &* s.n, inChannels: 88, outChannels: 528,
+            gradInput: s.t + 401683968 &* s.n, gradWeights: s.g + 885184, pool: pool)
+        // features.3.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 401683968 &* s.n, s.t + 402304896 &* s.n, count: 620928 &* s.n, pool: pool)
+    }
+
+    /// features.3.3 backward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_3_3_backward(_ s: TrainingStepContext) {
+        // features.3.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 401683968 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194976 &* s.n : nil, batch: s.n, perImage: 620928,
+            gradBranch: s.t + 402304896 &* s.n, pool: pool)
+        // features.3.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 402304896 &* s.n, input: s.t + 1046792880 &* s.n,
+            pixels: 7056 &* s.n, channels: 88, gamma: s.p + 884800, beta: s.p + 884896, savedMean: s.f + 169056,
+            savedInvStd: s.f + 169144, activation: .identity, gradInput: s.t + 402304896 &* s.n,
+            gradGamma: s.g + 884800, gradBeta: s.g + 884896, pool: pool)
+        // features.3.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 402304896 &* s.n, input: s.t + 505322496 &* s.n,
+            weights: s.p + 838336, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88,
+            gradInput: s.t + 509048064 &* s.n, gradWeights: s.g + 838336, pool: pool)
+        // features.3.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 509048064 &* s.n, input: s.t + 501596928 &* s.n,
+            batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 814544,
+            activation: .silu, expandWeights: s.p + 826192, savedPooled: s.t + 1076181360 &* s.n,
+            savedHidden: s.t + 1076194400 &* s.n, savedScale: s.t + 1076181888 &* s.n,
+            gradInput: s.t + 505322496 &* s.n, gradReduceWeights: s.g + 814544, gradReduceBias: s.g + 826160,
+            gradExpandWeights: s.g + 826192, gradExpandBias: s.g + 837808, workspace: s.ws, pool: pool)
+        // features.3.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 505322496 &* s.n, input: s.t + 497871360 &* s.n,
+            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 812432, beta: s.p + 812960, savedMean: s.f + 141600,
+            savedInvStd: s.f + 142128, activation: .silu, gradInput: s.t + 505322496 &* s.n, gradGamma: s.g + 812432,
+            gradBeta: s.g + 812960, pool: pool)
+        // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 155856, count: 13200)
+        // features.3.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 505322496 &* s.n, input: s.t + 494145792 &* s.n,
+            batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 84, outWidth: 84, weights: s.f + 142656, gradInput: s.t + 497871360 &* s.n,
+            gradWeights: s.f + 155856, pool: pool)
+        // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 155856, channels: 528, kernel: 5, into: s.g + 799232)
+        // features.3.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 497871360 &* s.n, input: s.t + 490420224 &* s.n,
+            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 797120, beta: s.p + 797648, savedMean: s.f + 140544,
+            savedInvStd: s.f + 141072, activation: .silu, gradInput: s.t + 497871360 &* s.n, gradGamma: s.g + 797120,
+            gradBeta: s.g + 797648, pool: pool)
+        // features.3.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 497871360 &* s.n, input: s.t + 1046171952 &* s.n,
+            weights: s.p + 750656, pixels: 7056 &* s.n, inChannels: 88, outChannels: 528,
+            gradInput: s.t + 402304896 &* s.n, gradWeights: s.g + 750656, pool: pool)
+        // features.3.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 402304896 &* s.n, s.t + 401683968 &* s.n, count: 620928 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 backward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_3_2_backward(_ s: TrainingStepContext) {
+        // features.3.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 402304896 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194960 &* s.n : nil, batch: s.n, perImage: 620928,
+            gradBranch: s.t + 401683968 &* s.n, pool: pool)
+        // features.3.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401683968 &* s.n, input: s.t + 1045551024 &* s.n,
+            pixels: 7056 &* s.n, channels: 88, gamma: s.p + 750272, beta: s.p + 750368, savedMean: s.f + 140368,
+            savedInvStd: s.f + 140456, activation: .identity, gradInput: s.t + 401683968 &* s.n,
+            gradGamma: s.g + 750272, gradBeta: s.g + 750368, pool: pool)
+        // features.3.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 401683968 &* s.n, input: s.t + 486694656 &* s.n,
+            weights: s.p + 703808, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88,
+            gradInput: s.t + 490420224 &* s.n, gradWeights: s.g + 703808, pool: pool)
+        // features.3.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 490420224 &* s.n, input: s.t + 482969088 &* s.n,
+            batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 680016,
+            activation: .silu, expandWeights: s.p + 691664, savedPooled: s.t + 403714896 &* s.n,
+            savedHidden: s.t + 1076194368 &* s.n, savedScale: s.t + 403715424 &* s.n,
+            gradInput: s.t + 486694656 &* s.n, gradReduceWeights: s.g + 680016, gradReduceBias: s.g + 691632,
+            gradExpandWeights: s.g + 691664, gradExpandBias: s.g + 703280, workspace: s.ws, pool: pool)
+        // features.3.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 486694656 &* s.n, input: s.t + 479243520 &* s.n,
+            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 677904, beta: s.p + 678432, savedMean: s.f + 112912,
+            savedInvStd: s.f + 113440, activation: .silu, gradInput: s.t + 486694656 &* s.n, gradGamma: s.g + 677904,
+            gradBeta: s.g + 678432, pool: pool)
+        // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 127168, count: 13200)
+        // features.3.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 486694656 &* s.n, input: s.t + 475517952 &* s.n,
+            batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 84, outWidth: 84, weights: s.f + 113968, gradInput: s.t + 479243520 &* s.n,
+            gradWeights: s.f + 127168, pool: pool)
+        // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 127168, channels: 528, kernel: 5, into: s.g + 664704)
+        // features.3.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 479243520 &* s.n, input: s.t + 471792384 &* s.n,
+            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 662592, beta: s.p + 663120, savedMean: s.f + 111856,
+            savedInvStd: s.f + 112384, activation: .silu, gradInput: s.t + 479243520 &* s.n, gradGamma: s.g + 662592,
+            gradBeta: s.g + 663120, pool: pool)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 479243520 &* s.n, input: s.t + 1044930096 &* s.n,
+            weights: s.p + 616128, pixels: 7056 &* s.n, inChannels: 88, outChannels: 528,
+            gradInput: s.t + 401683968 &* s.n, gradWeights: s.g + 616128, pool: pool)
+        // features.3.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 401683968 &* s.n, s.t + 402304896 &* s.n, count: 620928 &* s.n, pool: pool)
+    }
+
+    /// features.3.1 backward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
+    private func features_3_1_backward(_ s: TrainingStepContext) {
+        // features.3.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 401683968 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194944 &* s.n : nil, batch: s.n, perImage: 620928,
+            gradBranch: s.t + 402304896 &* s.n, pool: pool)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 402304896 &* s.n, input: s.t + 1044309168 &* s.n,
+            pixels: 7056 &* s.n, channels: 88, gamma: s.p + 615744, beta: s.p + 615840, savedMean: s.f + 111680,
+            savedInvStd: s.f + 111768, activation: .identity, gradInput: s.t + 402304896 &* s.n,
+            gradGamma: s.g + 615744, gradBeta: s.g + 615840, pool: pool)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 402304896 &* s.n, input: s.t + 468066816 &* s.n,
+            weights: s.p + 569280, pixels: 7056 &* s.n, inChannels: 528, outChannels: 88,
+            gradInput: s.t + 471792384 &* s.n, gradWeights: s.g + 569280, pool: pool)
+        // features.3.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 471792384 &* s.n, input: s.t + 464341248 &* s.n,
+            batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 545488,
+            activation: .silu, expandWeights: s.p + 557136, savedPooled: s.t + 403713840 &* s.n,
+            savedHidden: s.t + 403716064 &* s.n, savedScale: s.t + 403714368 &* s.n, gradInput: s.t + 468066816 &* s.n,
+            gradReduceWeights: s.g + 545488, gradReduceBias: s.g + 557104, gradExpandWeights: s.g + 557136,
+            gradExpandBias: s.g + 568752, workspace: s.ws, pool: pool)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 468066816 &* s.n, input: s.t + 460615680 &* s.n,
+            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 543376, beta: s.p + 543904, savedMean: s.f + 84224,
+            savedInvStd: s.f + 84752, activation: .silu, gradInput: s.t + 468066816 &* s.n, gradGamma: s.g + 543376,
+            gradBeta: s.g + 543904, pool: pool)
+        // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 98480, count: 13200)
+        // features.3.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 468066816 &* s.n, input: s.t + 397958400 &* s.n,
+            batch: s.n, height: 84, width: 84, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 84, outWidth: 84, weights: s.f + 85280, gradInput: s.t + 460615680 &* s.n,
+            gradWeights: s.f + 98480, pool: pool)
+        // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 98480, channels: 528, kernel: 5, into: s.g + 530176)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 460615680 &* s.n, input: s.t + 394232832 &* s.n,
+            pixels: 7056 &* s.n, channels: 528, gamma: s.p + 528064, beta: s.p + 528592, savedMean: s.f + 83168,
+            savedInvStd: s.f + 83696, activation: .silu, gradInput: s.t + 460615680 &* s.n, gradGamma: s.g + 528064,
+            gradBeta: s.g + 528592, pool: pool)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 460615680 &* s.n, input: s.t + 1043688240 &* s.n,
+            weights: s.p + 481600, pixels: 7056 &* s.n, inChannels: 88, outChannels: 528,
+            gradInput: s.t + 396603648 &* s.n, gradWeights: s.g + 481600, pool: pool)
+        // features.3.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 396603648 &* s.n, s.t + 401683968 &* s.n, count: 620928 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 168x168x56 -> 84x84x88, SE 336 -> 14 -> 336
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 396603648 &* s.n, input: s.t + 1043067312 &* s.n,
+            pixels: 7056 &* s.n, channels: 88, gamma: s.p + 481216, beta: s.p + 481312, savedMean: s.f + 82992,
+            savedInvStd: s.f + 83080, activation: .identity, gradInput: s.t + 396603648 &* s.n,
+            gradGamma: s.g + 481216, gradBeta: s.g + 481312, pool: pool)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 396603648 &* s.n, input: s.t + 797384448 &* s.n,
+            weights: s.p + 451648, pixels: 7056 &* s.n, inChannels: 336, outChannels: 88,
+            gradInput: s.t + 394232832 &* s.n, gradWeights: s.g + 451648, pool: pool)
+        // features.3.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 394232832 &* s.n, input: s.t + 795013632 &* s.n,
+            batch: s.n, pixels: 7056, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 441888,
+            activation: .silu, expandWeights: s.p + 446608, savedPooled: s.t + 1076192400 &* s.n,
+            savedHidden: s.t + 1076194928 &* s.n, savedScale: s.t + 1076192736 &* s.n,
+            gradInput: s.t + 460615680 &* s.n, gradReduceWeights: s.g + 441888, gradReduceBias: s.g + 446592,
+            gradExpandWeights: s.g + 446608, gradExpandBias: s.g + 451312, workspace: s.ws, pool: pool)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 460615680 &* s.n, input: s.t + 792642816 &* s.n,
+            pixels: 7056 &* s.n, channels: 336, gamma: s.p + 440544, beta: s.p + 440880, savedMean: s.f + 65520,
+            savedInvStd: s.f + 65856, activation: .silu, gradInput: s.t + 460615680 &* s.n, gradGamma: s.g + 440544,
+            gradBeta: s.g + 440880, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 74592, count: 8400)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 460615680 &* s.n, input: s.t + 384749568 &* s.n,
+            batch: s.n, height: 168, width: 168, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 84, outWidth: 84, weights: s.f + 66192, gradInput: s.t + 394232832 &* s.n,
+            gradWeights: s.f + 74592, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 74592, channels: 336, kernel: 5, into: s.g + 432144)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 394232832 &* s.n, input: s.t + 375266304 &* s.n,
+            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 430800, beta: s.p + 431136, savedMean: s.f + 64848,
+            savedInvStd: s.f + 65184, activation: .silu, gradInput: s.t + 394232832 &* s.n, gradGamma: s.g + 430800,
+            gradBeta: s.g + 431136, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 394232832 &* s.n, input: s.t + 951995520 &* s.n,
+            weights: s.p + 411984, pixels: 28224 &* s.n, inChannels: 56, outChannels: 336,
+            gradInput: s.t + 384749568 &* s.n, gradWeights: s.g + 411984, pool: pool)
+    }
+
+    /// features.2.7 backward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_2_7_backward(_ s: TrainingStepContext) {
+        // features.2.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 384749568 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194912 &* s.n : nil, batch: s.n, perImage: 1580544,
+            gradBranch: s.t + 386330112 &* s.n, pool: pool)
+        // features.2.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 386330112 &* s.n, input: s.t + 950414976 &* s.n,
+            pixels: 28224 &* s.n, channels: 56, gamma: s.p + 411728, beta: s.p + 411792, savedMean: s.f + 64736,
+            savedInvStd: s.f + 64792, activation: .identity, gradInput: s.t + 386330112 &* s.n,
+            gradGamma: s.g + 411728, gradBeta: s.g + 411792, pool: pool)
+        // features.2.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 386330112 &* s.n, input: s.t + 365783040 &* s.n,
+            weights: s.p + 392912, pixels: 28224 &* s.n, inChannels: 336, outChannels: 56,
+            gradInput: s.t + 375266304 &* s.n, gradWeights: s.g + 392912, pool: pool)
+        // features.2.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 375266304 &* s.n, input: s.t + 356299776 &* s.n,
+            batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 383152,
+            activation: .silu, expandWeights: s.p + 387872, savedPooled: s.t + 1076191728 &* s.n,
+            savedHidden: s.t + 1076194896 &* s.n, savedScale: s.t + 1076192064 &* s.n,
+            gradInput: s.t + 365783040 &* s.n, gradReduceWeights: s.g + 383152, gradReduceBias: s.g + 387856,
+            gradExpandWeights: s.g + 387872, gradExpandBias: s.g + 392576, workspace: s.ws, pool: pool)
+        // features.2.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 365783040 &* s.n, input: s.t + 346816512 &* s.n,
+            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 381808, beta: s.p + 382144, savedMean: s.f + 58016,
+            savedInvStd: s.f + 58352, activation: .silu, gradInput: s.t + 365783040 &* s.n, gradGamma: s.g + 381808,
+            gradBeta: s.g + 382144, pool: pool)
+        // features.2.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 61712, count: 3024)
+        // features.2.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 365783040 &* s.n, input: s.t + 337333248 &* s.n,
+            batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 168, outWidth: 168, weights: s.f + 58688, gradInput: s.t + 346816512 &* s.n,
+            gradWeights: s.f + 61712, pool: pool)
+        // features.2.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 61712, channels: 336, kernel: 3, into: s.g + 378784)
+        // features.2.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 346816512 &* s.n, input: s.t + 327849984 &* s.n,
+            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 377440, beta: s.p + 377776, savedMean: s.f + 57344,
+            savedInvStd: s.f + 57680, activation: .silu, gradInput: s.t + 346816512 &* s.n, gradGamma: s.g + 377440,
+            gradBeta: s.g + 377776, pool: pool)
+        // features.2.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 346816512 &* s.n, input: s.t + 948834432 &* s.n,
+            weights: s.p + 358624, pixels: 28224 &* s.n, inChannels: 56, outChannels: 336,
+            gradInput: s.t + 337333248 &* s.n, gradWeights: s.g + 358624, pool: pool)
+        // features.2.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 337333248 &* s.n, s.t + 384749568 &* s.n, count: 1580544 &* s.n, pool: pool)
+    }
+
+    /// features.2.6 backward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_2_6_backward(_ s: TrainingStepContext) {
+        // features.2.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 337333248 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194880 &* s.n : nil, batch: s.n, perImage: 1580544,
+            gradBranch: s.t + 338913792 &* s.n, pool: pool)
+        // features.2.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 338913792 &* s.n, input: s.t + 947253888 &* s.n,
+            pixels: 28224 &* s.n, channels: 56, gamma: s.p + 358368, beta: s.p + 358432, savedMean: s.f + 57232,
+            savedInvStd: s.f + 57288, activation: .identity, gradInput: s.t + 338913792 &* s.n,
+            gradGamma: s.g + 358368, gradBeta: s.g + 358432, pool: pool)
+        // features.2.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 338913792 &* s.n, input: s.t + 318366720 &* s.n,
+            weights: s.p + 339552, pixels: 28224 &* s.n, inChannels: 336, outChannels: 56,
+            gradInput: s.t + 327849984 &* s.n, gradWeights: s.g + 339552, pool: pool)
+        // features.2.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 327849984 &* s.n, input: s.t + 308883456 &* s.n,
+            batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 329792,
+            activation: .silu, expandWeights: s.p + 334512, savedPooled: s.t + 1076191056 &* s.n,
+            savedHidden: s.t + 1076194864 &* s.n, savedScale: s.t + 1076191392 &* s.n,
+            gradInput: s.t + 318366720 &* s.n, gradReduceWeights: s.g + 329792, gradReduceBias: s.g + 334496,
+            gradExpandWeights: s.g + 334512, gradExpandBias: s.g + 339216, workspace: s.ws, pool: pool)
+        // features.2.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 318366720 &* s.n, input: s.t + 299400192 &* s.n,
+            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 328448, beta: s.p + 328784, savedMean: s.f + 50512,
+            savedInvStd: s.f + 50848, activation: .silu, gradInput: s.t + 318366720 &* s.n, gradGamma: s.g + 328448,
+            gradBeta: s.g + 328784, pool: pool)
+        // features.2.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 54208, count: 3024)
+        // features.2.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 318366720 &* s.n, input: s.t + 289916928 &* s.n,
+            batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 168, outWidth: 168, weights: s.f + 51184, gradInput: s.t + 299400192 &* s.n,
+            gradWeights: s.f + 54208, pool: pool)
+        // features.2.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 54208, channels: 336, kernel: 3, into: s.g + 325424)
+        // features.2.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 299400192 &* s.n, input: s.t + 280433664 &* s.n,
+            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 324080, beta: s.p + 324416, savedMean: s.f + 49840,
+            savedInvStd: s.f + 50176, activation: .silu, gradInput: s.t + 299400192 &* s.n, gradGamma: s.g + 324080,
+            gradBeta: s.g + 324416, pool: pool)
+        // features.2.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 299400192 &* s.n, input: s.t + 945673344 &* s.n,
+            weights: s.p + 305264, pixels: 28224 &* s.n, inChannels: 56, outChannels: 336,
+            gradInput: s.t + 289916928 &* s.n, gradWeights: s.g + 305264, pool: pool)
+        // features.2.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 289916928 &* s.n, s.t + 337333248 &* s.n, count: 1580544 &* s.n, pool: pool)
+    }
+
+    /// features.2.5 backward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_2_5_backward(_ s: TrainingStepContext) {
+        // features.2.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 289916928 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194848 &* s.n : nil, batch: s.n, perImage: 1580544,
+            gradBranch: s.t + 291497472 &* s.n, pool: pool)
+        // features.2.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 291497472 &* s.n, input: s.t + 944092800 &* s.n,
+            pixels: 28224 &* s.n, channels: 56, gamma: s.p + 305008, beta: s.p + 305072, savedMean: s.f + 49728,
+            savedInvStd: s.f + 49784, activation: .identity, gradInput: s.t + 291497472 &* s.n,
+            gradGamma: s.g + 305008, gradBeta: s.g + 305072, pool: pool)
+        // features.2.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 291497472 &* s.n, input: s.t + 270950400 &* s.n,
+            weights: s.p + 286192, pixels: 28224 &* s.n, inChannels: 336, outChannels: 56,
+            gradInput: s.t + 280433664 &* s.n, gradWeights: s.g + 286192, pool: pool)
+        // features.2.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 280433664 &* s.n, input: s.t + 261467136 &* s.n,
+            batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 276432,
+            activation: .silu, expandWeights: s.p + 281152, savedPooled: s.t + 1076190384 &* s.n,
+            savedHidden: s.t + 1076194832 &* s.n, savedScale: s.t + 1076190720 &* s.n,
+            gradInput: s.t + 270950400 &* s.n, gradReduceWeights: s.g + 276432, gradReduceBias: s.g + 281136,
+            gradExpandWeights: s.g + 281152, gradExpandBias: s.g + 285856, workspace: s.ws, pool: pool)
+        // features.2.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 270950400 &* s.n, input: s.t + 251983872 &* s.n,
+            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 275088, beta: s.p + 275424, savedMean: s.f + 43008,
+            savedInvStd: s.f + 43344, activation: .silu, gradInput: s.t + 270950400 &* s.n, gradGamma: s.g + 275088,
+            gradBeta: s.g + 275424, pool: pool)
+        // features.2.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 46704, count: 3024)
+        // features.2.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 270950400 &* s.n, input: s.t + 242500608 &* s.n,
+            batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 168, outWidth: 168, weights: s.f + 43680, gradInput: s.t + 251983872 &* s.n,
+            gradWeights: s.f + 46704, pool: pool)
+        // features.2.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 46704, channels: 336, kernel: 3, into: s.g + 272064)
+        // features.2.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 251983872 &* s.n, input: s.t + 233017344 &* s.n,
+            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 270720, beta: s.p + 271056, savedMean: s.f + 42336,
+            savedInvStd: s.f + 42672, activation: .silu, gradInput: s.t + 251983872 &* s.n, gradGamma: s.g + 270720,
+            gradBeta: s.g + 271056, pool: pool)
+        // features.2.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 251983872 &* s.n, input: s.t + 942512256 &* s.n,
+            weights: s.p + 251904, pixels: 28224 &* s.n, inChannels: 56, outChannels: 336,
+            gradInput: s.t + 242500608 &* s.n, gradWeights: s.g + 251904, pool: pool)
+        // features.2.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 242500608 &* s.n, s.t + 289916928 &* s.n, count: 1580544 &* s.n, pool: pool)
+    }
+
+    /// features.2.4 backward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_2_4_backward(_ s: TrainingStepContext) {
+        // features.2.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 242500608 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194816 &* s.n : nil, batch: s.n, perImage: 1580544,
+            gradBranch: s.t + 244081152 &* s.n, pool: pool)
+        // features.2.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 244081152 &* s.n, input: s.t + 940931712 &* s.n,
+            pixels: 28224 &* s.n, channels: 56, gamma: s.p + 251648, beta: s.p + 251712, savedMean: s.f + 42224,
+            savedInvStd: s.f + 42280, activation: .identity, gradInput: s.t + 244081152 &* s.n,
+            gradGamma: s.g + 251648, gradBeta: s.g + 251712, pool: pool)
+        // features.2.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 244081152 &* s.n, input: s.t + 223534080 &* s.n,
+            weights: s.p + 232832, pixels: 28224 &* s.n, inChannels: 336, outChannels: 56,
+            gradInput: s.t + 233017344 &* s.n, gradWeights: s.g + 232832, pool: pool)
+        // features.2.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 233017344 &* s.n, input: s.t + 214050816 &* s.n,
+            batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 223072,
+            activation: .silu, expandWeights: s.p + 227792, savedPooled: s.t + 1076189712 &* s.n,
+            savedHidden: s.t + 1076194800 &* s.n, savedScale: s.t + 1076190048 &* s.n,
+            gradInput: s.t + 223534080 &* s.n, gradReduceWeights: s.g + 223072, gradReduceBias: s.g + 227776,
+            gradExpandWeights: s.g + 227792, gradExpandBias: s.g + 232496, workspace: s.ws, pool: pool)
+        // features.2.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 223534080 &* s.n, input: s.t + 204567552 &* s.n,
+            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 221728, beta: s.p + 222064, savedMean: s.f + 35504,
+            savedInvStd: s.f + 35840, activation: .silu, gradInput: s.t + 223534080 &* s.n, gradGamma: s.g + 221728,
+            gradBeta: s.g + 222064, pool: pool)
+        // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 39200, count: 3024)
+        // features.2.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 223534080 &* s.n, input: s.t + 195084288 &* s.n,
+            batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 168, outWidth: 168, weights: s.f + 36176, gradInput: s.t + 204567552 &* s.n,
+            gradWeights: s.f + 39200, pool: pool)
+        // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 39200, channels: 336, kernel: 3, into: s.g + 218704)
+        // features.2.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 204567552 &* s.n, input: s.t + 185601024 &* s.n,
+            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 217360, beta: s.p + 217696, savedMean: s.f + 34832,
+            savedInvStd: s.f + 35168, activation: .silu, gradInput: s.t + 204567552 &* s.n, gradGamma: s.g + 217360,
+            gradBeta: s.g + 217696, pool: pool)
+        // features.2.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 204567552 &* s.n, input: s.t + 939351168 &* s.n,
+            weights: s.p + 198544, pixels: 28224 &* s.n, inChannels: 56, outChannels: 336,
+            gradInput: s.t + 195084288 &* s.n, gradWeights: s.g + 198544, pool: pool)
+        // features.2.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 195084288 &* s.n, s.t + 242500608 &* s.n, count: 1580544 &* s.n, pool: pool)
+    }
+
+    /// features.2.3 backward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_2_3_backward(_ s: TrainingStepContext) {
+        // features.2.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 195084288 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194784 &* s.n : nil, batch: s.n, perImage: 1580544,
+            gradBranch: s.t + 196664832 &* s.n, pool: pool)
+        // features.2.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 196664832 &* s.n, input: s.t + 937770624 &* s.n,
+            pixels: 28224 &* s.n, channels: 56, gamma: s.p + 198288, beta: s.p + 198352, savedMean: s.f + 34720,
+            savedInvStd: s.f + 34776, activation: .identity, gradInput: s.t + 196664832 &* s.n,
+            gradGamma: s.g + 198288, gradBeta: s.g + 198352, pool: pool)
+        // features.2.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 196664832 &* s.n, input: s.t + 176117760 &* s.n,
+            weights: s.p + 179472, pixels: 28224 &* s.n, inChannels: 336, outChannels: 56,
+            gradInput: s.t + 185601024 &* s.n, gradWeights: s.g + 179472, pool: pool)
+        // features.2.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 185601024 &* s.n, input: s.t + 166634496 &* s.n,
+            batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 169712,
+            activation: .silu, expandWeights: s.p + 174432, savedPooled: s.t + 1076189040 &* s.n,
+            savedHidden: s.t + 1076194768 &* s.n, savedScale: s.t + 1076189376 &* s.n,
+            gradInput: s.t + 176117760 &* s.n, gradReduceWeights: s.g + 169712, gradReduceBias: s.g + 174416,
+            gradExpandWeights: s.g + 174432, gradExpandBias: s.g + 179136, workspace: s.ws, pool: pool)
+        // features.2.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 176117760 &* s.n, input: s.t + 157151232 &* s.n,
+            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 168368, beta: s.p + 168704, savedMean: s.f + 28000,
+            savedInvStd: s.f + 28336, activation: .silu, gradInput: s.t + 176117760 &* s.n, gradGamma: s.g + 168368,
+            gradBeta: s.g + 168704, pool: pool)
+        // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 31696, count: 3024)
+        // features.2.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 176117760 &* s.n, input: s.t + 147667968 &* s.n,
+            batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 168, outWidth: 168, weights: s.f + 28672, gradInput: s.t + 157151232 &* s.n,
+            gradWeights: s.f + 31696, pool: pool)
+        // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 31696, channels: 336, kernel: 3, into: s.g + 165344)
+        // features.2.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 157151232 &* s.n, input: s.t + 138184704 &* s.n,
+            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 164000, beta: s.p + 164336, savedMean: s.f + 27328,
+            savedInvStd: s.f + 27664, activation: .silu, gradInput: s.t + 157151232 &* s.n, gradGamma: s.g + 164000,
+            gradBeta: s.g + 164336, pool: pool)
+        // features.2.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 157151232 &* s.n, input: s.t + 936190080 &* s.n,
+            weights: s.p + 145184, pixels: 28224 &* s.n, inChannels: 56, outChannels: 336,
+            gradInput: s.t + 147667968 &* s.n, gradWeights: s.g + 145184, pool: pool)
+        // features.2.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 147667968 &* s.n, s.t + 195084288 &* s.n, count: 1580544 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 backward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_2_2_backward(_ s: TrainingStepContext) {
+        // features.2.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 147667968 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194752 &* s.n : nil, batch: s.n, perImage: 1580544,
+            gradBranch: s.t + 149248512 &* s.n, pool: pool)
+        // features.2.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 149248512 &* s.n, input: s.t + 934609536 &* s.n,
+            pixels: 28224 &* s.n, channels: 56, gamma: s.p + 144928, beta: s.p + 144992, savedMean: s.f + 27216,
+            savedInvStd: s.f + 27272, activation: .identity, gradInput: s.t + 149248512 &* s.n,
+            gradGamma: s.g + 144928, gradBeta: s.g + 144992, pool: pool)
+        // features.2.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 149248512 &* s.n, input: s.t + 128701440 &* s.n,
+            weights: s.p + 126112, pixels: 28224 &* s.n, inChannels: 336, outChannels: 56,
+            gradInput: s.t + 138184704 &* s.n, gradWeights: s.g + 126112, pool: pool)
+        // features.2.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 138184704 &* s.n, input: s.t + 119218176 &* s.n,
+            batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 116352,
+            activation: .silu, expandWeights: s.p + 121072, savedPooled: s.t + 1076188368 &* s.n,
+            savedHidden: s.t + 1076194736 &* s.n, savedScale: s.t + 1076188704 &* s.n,
+            gradInput: s.t + 128701440 &* s.n, gradReduceWeights: s.g + 116352, gradReduceBias: s.g + 121056,
+            gradExpandWeights: s.g + 121072, gradExpandBias: s.g + 125776, workspace: s.ws, pool: pool)
+        // features.2.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 128701440 &* s.n, input: s.t + 109734912 &* s.n,
+            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 115008, beta: s.p + 115344, savedMean: s.f + 20496,
+            savedInvStd: s.f + 20832, activation: .silu, gradInput: s.t + 128701440 &* s.n, gradGamma: s.g + 115008,
+            gradBeta: s.g + 115344, pool: pool)
+        // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 24192, count: 3024)
+        // features.2.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 128701440 &* s.n, input: s.t + 100251648 &* s.n,
+            batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 168, outWidth: 168, weights: s.f + 21168, gradInput: s.t + 109734912 &* s.n,
+            gradWeights: s.f + 24192, pool: pool)
+        // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 24192, channels: 336, kernel: 3, into: s.g + 111984)
+        // features.2.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 109734912 &* s.n, input: s.t + 90768384 &* s.n,
+            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 110640, beta: s.p + 110976, savedMean: s.f + 19824,
+            savedInvStd: s.f + 20160, activation: .silu, gradInput: s.t + 109734912 &* s.n, gradGamma: s.g + 110640,
+            gradBeta: s.g + 110976, pool: pool)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 109734912 &* s.n, input: s.t + 933028992 &* s.n,
+            weights: s.p + 91824, pixels: 28224 &* s.n, inChannels: 56, outChannels: 336,
+            gradInput: s.t + 100251648 &* s.n, gradWeights: s.g + 91824, pool: pool)
+        // features.2.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 100251648 &* s.n, s.t + 147667968 &* s.n, count: 1580544 &* s.n, pool: pool)
+    }
+
+    /// features.2.1 backward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_2_1_backward(_ s: TrainingStepContext) {
+        // features.2.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 100251648 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194720 &* s.n : nil, batch: s.n, perImage: 1580544,
+            gradBranch: s.t + 101832192 &* s.n, pool: pool)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 101832192 &* s.n, input: s.t + 931448448 &* s.n,
+            pixels: 28224 &* s.n, channels: 56, gamma: s.p + 91568, beta: s.p + 91632, savedMean: s.f + 19712,
+            savedInvStd: s.f + 19768, activation: .identity, gradInput: s.t + 101832192 &* s.n, gradGamma: s.g + 91568,
+            gradBeta: s.g + 91632, pool: pool)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 101832192 &* s.n, input: s.t + 81285120 &* s.n,
+            weights: s.p + 72752, pixels: 28224 &* s.n, inChannels: 336, outChannels: 56,
+            gradInput: s.t + 90768384 &* s.n, gradWeights: s.g + 72752, pool: pool)
+        // features.2.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 90768384 &* s.n, input: s.t + 71801856 &* s.n,
+            batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 62992,
+            activation: .silu, expandWeights: s.p + 67712, savedPooled: s.t + 1076187696 &* s.n,
+            savedHidden: s.t + 1076194704 &* s.n, savedScale: s.t + 1076188032 &* s.n,
+            gradInput: s.t + 81285120 &* s.n, gradReduceWeights: s.g + 62992, gradReduceBias: s.g + 67696,
+            gradExpandWeights: s.g + 67712, gradExpandBias: s.g + 72416, workspace: s.ws, pool: pool)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 81285120 &* s.n, input: s.t + 62318592 &* s.n,
+            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 61648, beta: s.p + 61984, savedMean: s.f + 12992,
+            savedInvStd: s.f + 13328, activation: .silu, gradInput: s.t + 81285120 &* s.n, gradGamma: s.g + 61648,
+            gradBeta: s.g + 61984, pool: pool)
+        // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 16688, count: 3024)
+        // features.2.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 81285120 &* s.n, input: s.t + 52835328 &* s.n,
+            batch: s.n, height: 168, width: 168, channels: 336, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 168, outWidth: 168, weights: s.f + 13664, gradInput: s.t + 62318592 &* s.n,
+            gradWeights: s.f + 16688, pool: pool)
+        // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 16688, channels: 336, kernel: 3, into: s.g + 58624)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 62318592 &* s.n, input: s.t + 43352064 &* s.n,
+            pixels: 28224 &* s.n, channels: 336, gamma: s.p + 57280, beta: s.p + 57616, savedMean: s.f + 12320,
+            savedInvStd: s.f + 12656, activation: .silu, gradInput: s.t + 62318592 &* s.n, gradGamma: s.g + 57280,
+            gradBeta: s.g + 57616, pool: pool)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 62318592 &* s.n, input: s.t + 929867904 &* s.n,
+            weights: s.p + 38464, pixels: 28224 &* s.n, inChannels: 56, outChannels: 336,
+            gradInput: s.t + 48771072 &* s.n, gradWeights: s.g + 38464, pool: pool)
+        // features.2.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 48771072 &* s.n, s.t + 100251648 &* s.n, count: 1580544 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 336x336x32 -> 168x168x56, SE 192 -> 8 -> 192
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 48771072 &* s.n, input: s.t + 928287360 &* s.n,
+            pixels: 28224 &* s.n, channels: 56, gamma: s.p + 38208, beta: s.p + 38272, savedMean: s.f + 12208,
+            savedInvStd: s.f + 12264, activation: .identity, gradInput: s.t + 48771072 &* s.n, gradGamma: s.g + 38208,
+            gradBeta: s.g + 38272, pool: pool)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 48771072 &* s.n, input: s.t + 455196672 &* s.n,
+            weights: s.p + 27456, pixels: 28224 &* s.n, inChannels: 192, outChannels: 56,
+            gradInput: s.t + 43352064 &* s.n, gradWeights: s.g + 27456, pool: pool)
+        // features.2.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 43352064 &* s.n, input: s.t + 449777664 &* s.n,
+            batch: s.n, pixels: 28224, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 24176,
+            activation: .silu, expandWeights: s.p + 25728, savedPooled: s.t + 1076193072 &* s.n,
+            savedHidden: s.t + 1076194688 &* s.n, savedScale: s.t + 1076193264 &* s.n,
+            gradInput: s.t + 65028096 &* s.n, gradReduceWeights: s.g + 24176, gradReduceBias: s.g + 25712,
+            gradExpandWeights: s.g + 25728, gradExpandBias: s.g + 27264, workspace: s.ws, pool: pool)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 65028096 &* s.n, input: s.t + 444358656 &* s.n,
+            pixels: 28224 &* s.n, channels: 192, gamma: s.p + 23408, beta: s.p + 23600, savedMean: s.f + 8368,
+            savedInvStd: s.f + 8560, activation: .silu, gradInput: s.t + 65028096 &* s.n, gradGamma: s.g + 23408,
+            gradBeta: s.g + 23600, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 10480, count: 1728)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 65028096 &* s.n, input: s.t + 21676032 &* s.n,
+            batch: s.n, height: 336, width: 336, channels: 192, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 168, outWidth: 168, weights: s.f + 8752, gradInput: s.t + 43352064 &* s.n,
+            gradWeights: s.f + 10480, pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 10480, channels: 192, kernel: 3, into: s.g + 21680)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 43352064 &* s.n, input: s.t,
+            pixels: 112896 &* s.n, channels: 192, gamma: s.p + 20912, beta: s.p + 21104, savedMean: s.f + 7984,
+            savedInvStd: s.f + 8176, activation: .silu, gradInput: s.t + 43352064 &* s.n, gradGamma: s.g + 20912,
+            gradBeta: s.g + 21104, pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 43352064 &* s.n, input: s.t + 652538880 &* s.n,
+            weights: s.p + 14768, pixels: 112896 &* s.n, inChannels: 32, outChannels: 192, gradInput: s.t,
+            gradWeights: s.g + 14768, pool: pool)
+    }
+
+    /// features.1.3 backward: MBConv1 k3 s1: 336x336x32 -> 336x336x32, SE 32 -> 8 -> 32, identity shortcut
+    private func features_1_3_backward(_ s: TrainingStepContext) {
+        // features.1.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t,
+            keep: s.options.stochasticDepth ? s.t + 1076194672 &* s.n : nil, batch: s.n, perImage: 3612672,
+            gradBranch: s.t + 3612672 &* s.n, pool: pool)
+        // features.1.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 648926208 &* s.n,
+            pixels: 112896 &* s.n, channels: 32, gamma: s.p + 14640, beta: s.p + 14672, savedMean: s.f + 7920,
+            savedInvStd: s.f + 7952, activation: .identity, gradInput: s.t + 3612672 &* s.n, gradGamma: s.g + 14640,
+            gradBeta: s.g + 14672, pool: pool)
+        // features.1.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 645313536 &* s.n,
+            weights: s.p + 13616, pixels: 112896 &* s.n, inChannels: 32, outChannels: 32,
+            gradInput: s.t + 7225344 &* s.n, gradWeights: s.g + 13616, pool: pool)
+        // features.1.3.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 7225344 &* s.n, input: s.t + 641700864 &* s.n,
+            batch: s.n, pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 13056,
+            activation: .silu, expandWeights: s.p + 13328, savedPooled: s.t + 1076194304 &* s.n,
+            savedHidden: s.t + 1076194656 &* s.n, savedScale: s.t + 1076194336 &* s.n, gradInput: s.t + 3612672 &* s.n,
+            gradReduceWeights: s.g + 13056, gradReduceBias: s.g + 13312, gradExpandWeights: s.g + 13328,
+            gradExpandBias: s.g + 13584, workspace: s.ws, pool: pool)
+        // features.1.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 638088192 &* s.n,
+            pixels: 112896 &* s.n, channels: 32, gamma: s.p + 12928, beta: s.p + 12960, savedMean: s.f + 7280,
+            savedInvStd: s.f + 7312, activation: .silu, gradInput: s.t + 3612672 &* s.n, gradGamma: s.g + 12928,
+            gradBeta: s.g + 12960, pool: pool)
+        // features.1.3.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 7632, count: 288)
+        // features.1.3.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 634475520 &* s.n,
+            batch: s.n, height: 336, width: 336, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 336, outWidth: 336, weights: s.f + 7344, gradInput: s.t + 7225344 &* s.n,
+            gradWeights: s.f + 7632, pool: pool)
+        // features.1.3.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 7632, channels: 32, kernel: 3, into: s.g + 12640)
+        // features.1.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 7225344 &* s.n, s.t, count: 3612672 &* s.n, pool: pool)
+    }
+
+    /// features.1.2 backward: MBConv1 k3 s1: 336x336x32 -> 336x336x32, SE 32 -> 8 -> 32, identity shortcut
+    private func features_1_2_backward(_ s: TrainingStepContext) {
+        // features.1.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 7225344 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194640 &* s.n : nil, batch: s.n, perImage: 3612672,
+            gradBranch: s.t, pool: pool)
+        // features.1.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 630862848 &* s.n,
+            pixels: 112896 &* s.n, channels: 32, gamma: s.p + 12512, beta: s.p + 12544, savedMean: s.f + 7216,
+            savedInvStd: s.f + 7248, activation: .identity, gradInput: s.t, gradGamma: s.g + 12512,
+            gradBeta: s.g + 12544, pool: pool)
+        // features.1.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t, input: s.t + 627250176 &* s.n, weights: s.p + 11488,
+            pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.t + 3612672 &* s.n,
+            gradWeights: s.g + 11488, pool: pool)
+        // features.1.2.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 623637504 &* s.n,
+            batch: s.n, pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 10928,
+            activation: .silu, expandWeights: s.p + 11200, savedPooled: s.t + 1076194240 &* s.n,
+            savedHidden: s.t + 1076194624 &* s.n, savedScale: s.t + 1076194272 &* s.n, gradInput: s.t,
+            gradReduceWeights: s.g + 10928, gradReduceBias: s.g + 11184, gradExpandWeights: s.g + 11200,
+            gradExpandBias: s.g + 11456, workspace: s.ws, pool: pool)
+        // features.1.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 620024832 &* s.n,
+            pixels: 112896 &* s.n, channels: 32, gamma: s.p + 10800, beta: s.p + 10832, savedMean: s.f + 6576,
+            savedInvStd: s.f + 6608, activation: .silu, gradInput: s.t, gradGamma: s.g + 10800, gradBeta: s.g + 10832,
+            pool: pool)
+        // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 6928, count: 288)
+        // features.1.2.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 616412160 &* s.n, batch: s.n, height: 336,
+            width: 336, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
+            weights: s.f + 6640, gradInput: s.t + 3612672 &* s.n, gradWeights: s.f + 6928, pool: pool)
+        // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 6928, channels: 32, kernel: 3, into: s.g + 10512)
+        // features.1.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 3612672 &* s.n, s.t + 7225344 &* s.n, count: 3612672 &* s.n, pool: pool)
+    }
+
+    /// features.1.1 backward: MBConv1 k3 s1: 336x336x32 -> 336x336x32, SE 32 -> 8 -> 32, identity shortcut
+    private func features_1_1_backward(_ s: TrainingStepContext) {
+        // features.1.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 3612672 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1076194608 &* s.n : nil, batch: s.n, perImage: 3612672,
+            gradBranch: s.t, pool: pool)
+        // features.1.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 612799488 &* s.n,
+            pixels: 112896 &* s.n, channels: 32, gamma: s.p + 10384, beta: s.p + 10416, savedMean: s.f + 6512,
+            savedInvStd: s.f + 6544, activation: .identity, gradInput: s.t, gradGamma: s.g + 10384,
+            gradBeta: s.g + 10416, pool: pool)
+        // features.1.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t, input: s.t + 609186816 &* s.n, weights: s.p + 9360,
+            pixels: 112896 &* s.n, inChannels: 32, outChannels: 32, gradInput: s.t + 7225344 &* s.n,
+            gradWeights: s.g + 9360, pool: pool)
+        // features.1.1.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 7225344 &* s.n, input: s.t + 605574144 &* s.n,
+            batch: s.n, pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8800, activation: .silu,
+            expandWeights: s.p + 9072, savedPooled: s.t + 1076194176 &* s.n, savedHidden: s.t + 1076194592 &* s.n,
+            savedScale: s.t + 1076194208 &* s.n, gradInput: s.t, gradReduceWeights: s.g + 8800,
+            gradReduceBias: s.g + 9056, gradExpandWeights: s.g + 9072, gradExpandBias: s.g + 9328, workspace: s.ws,
+            pool: pool)
+        // features.1.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 601961472 &* s.n,
+            pixels: 112896 &* s.n, channels: 32, gamma: s.p + 8672, beta: s.p + 8704, savedMean: s.f + 5872,
+            savedInvStd: s.f + 5904, activation: .silu, gradInput: s.t, gradGamma: s.g + 8672, gradBeta: s.g + 8704,
+            pool: pool)
+        // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 6224, count: 288)
+        // features.1.1.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 598348800 &* s.n, batch: s.n, height: 336,
+            width: 336, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336,
+            weights: s.f + 5936, gradInput: s.t + 8128512 &* s.n, gradWeights: s.f + 6224, pool: pool)
+        // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 6224, channels: 32, kernel: 3, into: s.g + 8384)
+        // features.1.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 8128512 &* s.n, s.t + 3612672 &* s.n, count: 3612672 &* s.n, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 336x336x72 -> 336x336x32, SE 72 -> 18 -> 72
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8128512 &* s.n, input: s.t + 594736128 &* s.n,
+            pixels: 112896 &* s.n, channels: 32, gamma: s.p + 8256, beta: s.p + 8288, savedMean: s.f + 5808,
+            savedInvStd: s.f + 5840, activation: .identity, gradInput: s.t + 8128512 &* s.n, gradGamma: s.g + 8256,
+            gradBeta: s.g + 8288, pool: pool)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8128512 &* s.n, input: s.t + 436230144 &* s.n,
+            weights: s.p + 5952, pixels: 112896 &* s.n, inChannels: 72, outChannels: 32, gradInput: s.t,
+            gradWeights: s.g + 5952, pool: pool)
+        // features.1.0.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 428101632 &* s.n, batch: s.n,
+            pixels: 112896, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 3248, activation: .silu,
+            expandWeights: s.p + 4576, savedPooled: s.t + 1076193456 &* s.n, savedHidden: s.t + 1076194144 &* s.n,
+            savedScale: s.t + 1076193536 &* s.n, gradInput: s.t + 8128512 &* s.n, gradReduceWeights: s.g + 3248,
+            gradReduceBias: s.g + 4544, gradExpandWeights: s.g + 4576, gradExpandBias: s.g + 5872, workspace: s.ws,
+            pool: pool)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8128512 &* s.n, input: s.t + 419973120 &* s.n,
+            pixels: 112896 &* s.n, channels: 72, gamma: s.p + 2928, beta: s.p + 3008, savedMean: s.f + 4368,
+            savedInvStd: s.f + 4440, activation: .silu, gradInput: s.t + 8128512 &* s.n, gradGamma: s.g + 2928,
+            gradBeta: s.g + 3008, pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 5160, count: 648)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8128512 &* s.n, input: s.t + 411844608 &* s.n,
+            batch: s.n, height: 336, width: 336, channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 336, outWidth: 336, weights: s.f + 4512, gradInput: s.t, gradWeights: s.f + 5160, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 5160, channels: 72, kernel: 3, into: s.g + 2272)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 72 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 403716096 &* s.n,
+            pixels: 112896 &* s.n, channels: 72, gamma: s.p + 1952, beta: s.p + 2032, savedMean: s.f + 4224,
+            savedInvStd: s.f + 4296, activation: .silu, gradInput: s.t, gradGamma: s.g + 1952, gradBeta: s.g + 2032,
+            pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 672,
+            width: 672, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336, outChannels: 72,
+            gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 1944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 1952, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 2032, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 2272, count: 648, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 2928, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 3008, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.fc1.weight", offset: 3248, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc1.bias", offset: 4544, count: 18, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.1.fc2.weight", offset: 4576, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc2.bias", offset: 5872, count: 72, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.2.0.weight", offset: 5952, count: 2304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.weight", offset: 8256, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.bias", offset: 8288, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.0.weight", offset: 8384, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.weight", offset: 8672, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.bias", offset: 8704, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.1.fc1.weight", offset: 8800, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc1.bias", offset: 9056, count: 8, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.1.fc2.weight", offset: 9072, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc2.bias", offset: 9328, count: 32, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.2.0.weight", offset: 9360, count: 1024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.weight", offset: 10384, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.bias", offset: 10416, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.0.0.weight", offset: 10512, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.0.1.weight", offset: 10800, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.2.block.0.1.bias", offset: 10832, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.1.fc1.weight", offset: 10928, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.1.fc1.bias", offset: 11184, count: 8, kind: .bias),
+        ParameterSlot(name: "features.1.2.block.1.fc2.weight", offset: 11200, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.1.fc2.bias", offset: 11456, count: 32, kind: .bias),
+        ParameterSlot(name: "features.1.2.block.2.0.weight", offset: 11488, count: 1024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.2.1.weight", offset: 12512, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.2.block.2.1.bias", offset: 12544, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.0.0.weight", offset: 12640, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.3.block.0.1.weight", offset: 12928, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.3.block.0.1.bias", offset: 12960, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.1.fc1.weight", offset: 13056, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.3.block.1.fc1.bias", offset: 13312, count: 8, kind: .bias),
+        ParameterSlot(name: "features.1.3.block.1.fc2.weight", offset: 13328, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.3.block.1.fc2.bias", offset: 13584, count: 32, kind: .bias),
+        ParameterSlot(name: "features.1.3.block.2.0.weight", offset: 13616, count: 1024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.3.block.2.1.weight", offset: 14640, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.3.block.2.1.bias", offset: 14672, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 14768, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 20912, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 21104, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 21680, count: 1728, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 23408, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 23600, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.fc1.weight", offset: 24176, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc1.bias", offset: 25712, count: 8, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.2.fc2.weight", offset: 25728, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc2.bias", offset: 27264, count: 192, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.3.0.weight", offset: 27456, count: 10752, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.weight", offset: 38208, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.bias", offset: 38272, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.0.weight", offset: 38464, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.weight", offset: 57280, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.bias", offset: 57616, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.0.weight", offset: 58624, count: 3024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.weight", offset: 61648, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.bias", offset: 61984, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.fc1.weight", offset: 62992, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc1.bias", offset: 67696, count: 14, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.2.fc2.weight", offset: 67712, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc2.bias", offset: 72416, count: 336, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.3.0.weight", offset: 72752, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.weight", offset: 91568, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.bias", offset: 91632, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.0.weight", offset: 91824, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.weight", offset: 110640, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.bias", offset: 110976, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.0.weight", offset: 111984, count: 3024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.weight", offset: 115008, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.bias", offset: 115344, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.fc1.weight", offset: 116352, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc1.bias", offset: 121056, count: 14, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.2.fc2.weight", offset: 121072, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc2.bias", offset: 125776, count: 336, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.3.0.weight", offset: 126112, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.weight", offset: 144928, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.bias", offset: 144992, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.0.weight", offset: 145184, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.0.1.weight", offset: 164000, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.0.1.bias", offset: 164336, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.0.weight", offset: 165344, count: 3024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.1.1.weight", offset: 168368, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.1.1.bias", offset: 168704, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.2.fc1.weight", offset: 169712, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.2.fc1.bias", offset: 174416, count: 14, kind: .bias),
+        ParameterSlot(name: "features.2.3.block.2.fc2.weight", offset: 174432, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.2.fc2.bias", offset: 179136, count: 336, kind: .bias),
+        ParameterSlot(name: "features.2.3.block.3.0.weight", offset: 179472, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.3.1.weight", offset: 198288, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.3.1.bias", offset: 198352, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.0.0.weight", offset: 198544, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.0.1.weight", offset: 217360, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.4.block.0.1.bias", offset: 217696, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.1.0.weight", offset: 218704, count: 3024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.1.1.weight", offset: 221728, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.4.block.1.1.bias", offset: 222064, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.2.fc1.weight", offset: 223072, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.2.fc1.bias", offset: 227776, count: 14, kind: .bias),
+        ParameterSlot(name: "features.2.4.block.2.fc2.weight", offset: 227792, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.2.fc2.bias", offset: 232496, count: 336, kind: .bias),
+        ParameterSlot(name: "features.2.4.block.3.0.weight", offset: 232832, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.3.1.weight", offset: 251648, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.4.block.3.1.bias", offset: 251712, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.0.0.weight", offset: 251904, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.0.1.weight", offset: 270720, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.5.block.0.1.bias", offset: 271056, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.1.0.weight", offset: 272064, count: 3024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.1.1.weight", offset: 275088, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.5.block.1.1.bias", offset: 275424, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.2.fc1.weight", offset: 276432, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.2.fc1.bias", offset: 281136, count: 14, kind: .bias),
+        ParameterSlot(name: "features.2.5.block.2.fc2.weight", offset: 281152, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.2.fc2.bias", offset: 285856, count: 336, kind: .bias),
+        ParameterSlot(name: "features.2.5.block.3.0.weight", offset: 286192, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.3.1.weight", offset: 305008, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.5.block.3.1.bias", offset: 305072, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.0.0.weight", offset: 305264, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.6.block.0.1.weight", offset: 324080, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.6.block.0.1.bias", offset: 324416, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.1.0.weight", offset: 325424, count: 3024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.6.block.1.1.weight", offset: 328448, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.6.block.1.1.bias", offset: 328784, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.2.fc1.weight", offset: 329792, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.6.block.2.fc1.bias", offset: 334496, count: 14, kind: .bias),
+        ParameterSlot(name: "features.2.6.block.2.fc2.weight", offset: 334512, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.6.block.2.fc2.bias", offset: 339216, count: 336, kind: .bias),
+        ParameterSlot(name: "features.2.6.block.3.0.weight", offset: 339552, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.6.block.3.1.weight", offset: 358368, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.6.block.3.1.bias", offset: 358432, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.0.0.weight", offset: 358624, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.7.block.0.1.weight", offset: 377440, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.7.block.0.1.bias", offset: 377776, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.1.0.weight", offset: 378784, count: 3024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.7.block.1.1.weight", offset: 381808, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.7.block.1.1.bias", offset: 382144, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.2.fc1.weight", offset: 383152, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.7.block.2.fc1.bias", offset: 387856, count: 14, kind: .bias),
+        ParameterSlot(name: "features.2.7.block.2.fc2.weight", offset: 387872, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.7.block.2.fc2.bias", offset: 392576, count: 336, kind: .bias),
+        ParameterSlot(name: "features.2.7.block.3.0.weight", offset: 392912, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.7.block.3.1.weight", offset: 411728, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.7.block.3.1.bias", offset: 411792, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 411984, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 430800, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 431136, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 432144, count: 8400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 440544, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 440880, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.fc1.weight", offset: 441888, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc1.bias", offset: 446592, count: 14, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.2.fc2.weight", offset: 446608, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc2.bias", offset: 451312, count: 336, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.3.0.weight", offset: 451648, count: 29568, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.weight", offset: 481216, count: 88, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.bias", offset: 481312, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.0.weight", offset: 481600, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.weight", offset: 528064, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.bias", offset: 528592, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.0.weight", offset: 530176, count: 13200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.weight", offset: 543376, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.bias", offset: 543904, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.fc1.weight", offset: 545488, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc1.bias", offset: 557104, count: 22, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.2.fc2.weight", offset: 557136, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc2.bias", offset: 568752, count: 528, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.3.0.weight", offset: 569280, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.weight", offset: 615744, count: 88, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.bias", offset: 615840, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.0.weight", offset: 616128, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.weight", offset: 662592, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.bias", offset: 663120, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.0.weight", offset: 664704, count: 13200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.weight", offset: 677904, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.bias", offset: 678432, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.fc1.weight", offset: 680016, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc1.bias", offset: 691632, count: 22, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.2.fc2.weight", offset: 691664, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc2.bias", offset: 703280, count: 528, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.3.0.weight", offset: 703808, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.weight", offset: 750272, count: 88, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.bias", offset: 750368, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.0.weight", offset: 750656, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.0.1.weight", offset: 797120, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.0.1.bias", offset: 797648, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.0.weight", offset: 799232, count: 13200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.1.1.weight", offset: 812432, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.1.1.bias", offset: 812960, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.2.fc1.weight", offset: 814544, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.2.fc1.bias", offset: 826160, count: 22, kind: .bias),
+        ParameterSlot(name: "features.3.3.block.2.fc2.weight", offset: 826192, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.2.fc2.bias", offset: 837808, count: 528, kind: .bias),
+        ParameterSlot(name: "features.3.3.block.3.0.weight", offset: 838336, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.3.1.weight", offset: 884800, count: 88, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.3.1.bias", offset: 884896, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.0.0.weight", offset: 885184, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.0.1.weight", offset: 931648, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.4.block.0.1.bias", offset: 932176, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.1.0.weight", offset: 933760, count: 13200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.1.1.weight", offset: 946960, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.4.block.1.1.bias", offset: 947488, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.2.fc1.weight", offset: 949072, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.2.fc1.bias", offset: 960688, count: 22, kind: .bias),
+        ParameterSlot(name: "features.3.4.block.2.fc2.weight", offset: 960720, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.2.fc2.bias", offset: 972336, count: 528, kind: .bias),
+        ParameterSlot(name: "features.3.4.block.3.0.weight", offset: 972864, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.3.1.weight", offset: 1019328, count: 88, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.4.block.3.1.bias", offset: 1019424, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.0.0.weight", offset: 1019712, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.0.1.weight", offset: 1066176, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.5.block.0.1.bias", offset: 1066704, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.1.0.weight", offset: 1068288, count: 13200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.1.1.weight", offset: 1081488, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.5.block.1.1.bias", offset: 1082016, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.2.fc1.weight", offset: 1083600, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.2.fc1.bias", offset: 1095216, count: 22, kind: .bias),
+        ParameterSlot(name: "features.3.5.block.2.fc2.weight", offset: 1095248, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.2.fc2.bias", offset: 1106864, count: 528, kind: .bias),
+        ParameterSlot(name: "features.3.5.block.3.0.weight", offset: 1107392, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.3.1.weight", offset: 1153856, count: 88, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.5.block.3.1.bias", offset: 1153952, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.0.0.weight", offset: 1154240, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.6.block.0.1.weight", offset: 1200704, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.6.block.0.1.bias", offset: 1201232, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.1.0.weight", offset: 1202816, count: 13200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.6.block.1.1.weight", offset: 1216016, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.6.block.1.1.bias", offset: 1216544, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.2.fc1.weight", offset: 1218128, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.6.block.2.fc1.bias", offset: 1229744, count: 22, kind: .bias),
+        ParameterSlot(name: "features.3.6.block.2.fc2.weight", offset: 1229776, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.6.block.2.fc2.bias", offset: 1241392, count: 528, kind: .bias),
+        ParameterSlot(name: "features.3.6.block.3.0.weight", offset: 1241920, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.6.block.3.1.weight", offset: 1288384, count: 88, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.6.block.3.1.bias", offset: 1288480, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.0.0.weight", offset: 1288768, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.7.block.0.1.weight", offset: 1335232, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.7.block.0.1.bias", offset: 1335760, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.1.0.weight", offset: 1337344, count: 13200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.7.block.1.1.weight", offset: 1350544, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.7.block.1.1.bias", offset: 1351072, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.2.fc1.weight", offset: 1352656, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.7.block.2.fc1.bias", offset: 1364272, count: 22, kind: .bias),
+        ParameterSlot(name: "features.3.7.block.2.fc2.weight", offset: 1364304, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.7.block.2.fc2.bias", offset: 1375920, count: 528, kind: .bias),
+        ParameterSlot(name: "features.3.7.block.3.0.weight", offset: 1376448, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.7.block.3.1.weight", offset: 1422912, count: 88, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.7.block.3.1.bias", offset: 1423008, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 1423296, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 1469760, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 1470288, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 1471872, count: 4752, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 1476624, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 1477152, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.fc1.weight", offset: 1478736, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc1.bias", offset: 1490352, count: 22, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.2.fc2.weight", offset: 1490384, count: 11616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc2.bias", offset: 1502000, count: 528, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.3.0.weight", offset: 1502528, count: 92928, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.weight", offset: 1595456, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.bias", offset: 1595632, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 1596160, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 1782016, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 1783072, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 1786240, count: 9504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 1795744, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 1796800, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.fc1.weight", offset: 1799968, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc1.bias", offset: 1846432, count: 44, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.2.fc2.weight", offset: 1846480, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc2.bias", offset: 1892944, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.3.0.weight", offset: 1894000, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.weight", offset: 2079856, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.bias", offset: 2080032, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.0.weight", offset: 2080560, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.weight", offset: 2266416, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.bias", offset: 2267472, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.0.weight", offset: 2270640, count: 9504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.weight", offset: 2280144, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.bias", offset: 2281200, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.fc1.weight", offset: 2284368, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc1.bias", offset: 2330832, count: 44, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.2.fc2.weight", offset: 2330880, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc2.bias", offset: 2377344, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.3.0.weight", offset: 2378400, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.weight", offset: 2564256, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.bias", offset: 2564432, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.0.weight", offset: 2564960, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.weight", offset: 2750816, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.bias", offset: 2751872, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.0.weight", offset: 2755040, count: 9504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.weight", offset: 2764544, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.bias", offset: 2765600, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.fc1.weight", offset: 2768768, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc1.bias", offset: 2815232, count: 44, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.2.fc2.weight", offset: 2815280, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc2.bias", offset: 2861744, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.3.0.weight", offset: 2862800, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.weight", offset: 3048656, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.bias", offset: 3048832, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.0.weight", offset: 3049360, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.weight", offset: 3235216, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.bias", offset: 3236272, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.0.weight", offset: 3239440, count: 9504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.weight", offset: 3248944, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.bias", offset: 3250000, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.2.fc1.weight", offset: 3253168, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.2.fc1.bias", offset: 3299632, count: 44, kind: .bias),
+        ParameterSlot(name: "features.4.4.block.2.fc2.weight", offset: 3299680, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.2.fc2.bias", offset: 3346144, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.4.4.block.3.0.weight", offset: 3347200, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.3.1.weight", offset: 3533056, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.3.1.bias", offset: 3533232, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.0.weight", offset: 3533760, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.0.1.weight", offset: 3719616, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.0.1.bias", offset: 3720672, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.0.weight", offset: 3723840, count: 9504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.1.1.weight", offset: 3733344, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.1.1.bias", offset: 3734400, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.2.fc1.weight", offset: 3737568, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.2.fc1.bias", offset: 3784032, count: 44, kind: .bias),
+        ParameterSlot(name: "features.4.5.block.2.fc2.weight", offset: 3784080, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.2.fc2.bias", offset: 3830544, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.4.5.block.3.0.weight", offset: 3831600, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.3.1.weight", offset: 4017456, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.3.1.bias", offset: 4017632, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.0.0.weight", offset: 4018160, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.0.1.weight", offset: 4204016, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.6.block.0.1.bias", offset: 4205072, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.1.0.weight", offset: 4208240, count: 9504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.1.1.weight", offset: 4217744, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.6.block.1.1.bias", offset: 4218800, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.2.fc1.weight", offset: 4221968, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.2.fc1.bias", offset: 4268432, count: 44, kind: .bias),
+        ParameterSlot(name: "features.4.6.block.2.fc2.weight", offset: 4268480, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.2.fc2.bias", offset: 4314944, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.4.6.block.3.0.weight", offset: 4316000, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.3.1.weight", offset: 4501856, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.6.block.3.1.bias", offset: 4502032, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.0.0.weight", offset: 4502560, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.0.1.weight", offset: 4688416, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.7.block.0.1.bias", offset: 4689472, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.1.0.weight", offset: 4692640, count: 9504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.1.1.weight", offset: 4702144, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.7.block.1.1.bias", offset: 4703200, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.2.fc1.weight", offset: 4706368, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.2.fc1.bias", offset: 4752832, count: 44, kind: .bias),
+        ParameterSlot(name: "features.4.7.block.2.fc2.weight", offset: 4752880, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.2.fc2.bias", offset: 4799344, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.4.7.block.3.0.weight", offset: 4800400, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.3.1.weight", offset: 4986256, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.7.block.3.1.bias", offset: 4986432, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.0.0.weight", offset: 4986960, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.8.block.0.1.weight", offset: 5172816, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.8.block.0.1.bias", offset: 5173872, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.1.0.weight", offset: 5177040, count: 9504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.8.block.1.1.weight", offset: 5186544, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.8.block.1.1.bias", offset: 5187600, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.2.fc1.weight", offset: 5190768, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.8.block.2.fc1.bias", offset: 5237232, count: 44, kind: .bias),
+        ParameterSlot(name: "features.4.8.block.2.fc2.weight", offset: 5237280, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.8.block.2.fc2.bias", offset: 5283744, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.4.8.block.3.0.weight", offset: 5284800, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.8.block.3.1.weight", offset: 5470656, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.8.block.3.1.bias", offset: 5470832, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.0.0.weight", offset: 5471360, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.9.block.0.1.weight", offset: 5657216, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.9.block.0.1.bias", offset: 5658272, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.1.0.weight", offset: 5661440, count: 9504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.9.block.1.1.weight", offset: 5670944, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.9.block.1.1.bias", offset: 5672000, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.2.fc1.weight", offset: 5675168, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.9.block.2.fc1.bias", offset: 5721632, count: 44, kind: .bias),
+        ParameterSlot(name: "features.4.9.block.2.fc2.weight", offset: 5721680, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.9.block.2.fc2.bias", offset: 5768144, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.4.9.block.3.0.weight", offset: 5769200, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.9.block.3.1.weight", offset: 5955056, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.9.block.3.1.bias", offset: 5955232, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.0.0.weight", offset: 5955760, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.10.block.0.1.weight", offset: 6141616, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.10.block.0.1.bias", offset: 6142672, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.1.0.weight", offset: 6145840, count: 9504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.10.block.1.1.weight", offset: 6155344, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.10.block.1.1.bias", offset: 6156400, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.2.fc1.weight", offset: 6159568, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.10.block.2.fc1.bias", offset: 6206032, count: 44, kind: .bias),
+        ParameterSlot(name: "features.4.10.block.2.fc2.weight", offset: 6206080, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.10.block.2.fc2.bias", offset: 6252544, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.4.10.block.3.0.weight", offset: 6253600, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.10.block.3.1.weight", offset: 6439456, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.10.block.3.1.bias", offset: 6439632, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 6440160, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 6626016, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 6627072, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 6630240, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 6656640, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 6657696, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.fc1.weight", offset: 6660864, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc1.bias", offset: 6707328, count: 44, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.2.fc2.weight", offset: 6707376, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc2.bias", offset: 6753840, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.3.0.weight", offset: 6754896, count: 261888, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.weight", offset: 7016784, count: 248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.bias", offset: 7017040, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 7017808, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 7386832, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 7388320, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 7392784, count: 37200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 7429984, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 7431472, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.fc1.weight", offset: 7435936, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc1.bias", offset: 7528192, count: 62, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.2.fc2.weight", offset: 7528256, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc2.bias", offset: 7620512, count: 1488, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.3.0.weight", offset: 7622000, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.weight", offset: 7991024, count: 248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.bias", offset: 7991280, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.0.weight", offset: 7992048, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.weight", offset: 8361072, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.bias", offset: 8362560, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.0.weight", offset: 8367024, count: 37200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.weight", offset: 8404224, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.bias", offset: 8405712, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.fc1.weight", offset: 8410176, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc1.bias", offset: 8502432, count: 62, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.2.fc2.weight", offset: 8502496, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc2.bias", offset: 8594752, count: 1488, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.3.0.weight", offset: 8596240, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.weight", offset: 8965264, count: 248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.bias", offset: 8965520, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.0.weight", offset: 8966288, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.weight", offset: 9335312, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.bias", offset: 9336800, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.0.weight", offset: 9341264, count: 37200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.weight", offset: 9378464, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.bias", offset: 9379952, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.fc1.weight", offset: 9384416, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc1.bias", offset: 9476672, count: 62, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.2.fc2.weight", offset: 9476736, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc2.bias", offset: 9568992, count: 1488, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.3.0.weight", offset: 9570480, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.weight", offset: 9939504, count: 248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.bias", offset: 9939760, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.0.weight", offset: 9940528, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.weight", offset: 10309552, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.bias", offset: 10311040, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.0.weight", offset: 10315504, count: 37200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.weight", offset: 10352704, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.bias", offset: 10354192, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.2.fc1.weight", offset: 10358656, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.2.fc1.bias", offset: 10450912, count: 62, kind: .bias),
+        ParameterSlot(name: "features.5.4.block.2.fc2.weight", offset: 10450976, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.2.fc2.bias", offset: 10543232, count: 1488, kind: .bias),
+        ParameterSlot(name: "features.5.4.block.3.0.weight", offset: 10544720, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.3.1.weight", offset: 10913744, count: 248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.3.1.bias", offset: 10914000, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.0.weight", offset: 10914768, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.0.1.weight", offset: 11283792, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.0.1.bias", offset: 11285280, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.0.weight", offset: 11289744, count: 37200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.1.1.weight", offset: 11326944, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.1.1.bias", offset: 11328432, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.2.fc1.weight", offset: 11332896, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.2.fc1.bias", offset: 11425152, count: 62, kind: .bias),
+        ParameterSlot(name: "features.5.5.block.2.fc2.weight", offset: 11425216, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.2.fc2.bias", offset: 11517472, count: 1488, kind: .bias),
+        ParameterSlot(name: "features.5.5.block.3.0.weight", offset: 11518960, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.3.1.weight", offset: 11887984, count: 248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.3.1.bias", offset: 11888240, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.0.0.weight", offset: 11889008, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.0.1.weight", offset: 12258032, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.6.block.0.1.bias", offset: 12259520, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.1.0.weight", offset: 12263984, count: 37200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.1.1.weight", offset: 12301184, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.6.block.1.1.bias", offset: 12302672, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.2.fc1.weight", offset: 12307136, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.2.fc1.bias", offset: 12399392, count: 62, kind: .bias),
+        ParameterSlot(name: "features.5.6.block.2.fc2.weight", offset: 12399456, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.2.fc2.bias", offset: 12491712, count: 1488, kind: .bias),
+        ParameterSlot(name: "features.5.6.block.3.0.weight", offset: 12493200, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.3.1.weight", offset: 12862224, count: 248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.6.block.3.1.bias", offset: 12862480, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.0.0.weight", offset: 12863248, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.0.1.weight", offset: 13232272, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.7.block.0.1.bias", offset: 13233760, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.1.0.weight", offset: 13238224, count: 37200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.1.1.weight", offset: 13275424, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.7.block.1.1.bias", offset: 13276912, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.2.fc1.weight", offset: 13281376, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.2.fc1.bias", offset: 13373632, count: 62, kind: .bias),
+        ParameterSlot(name: "features.5.7.block.2.fc2.weight", offset: 13373696, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.2.fc2.bias", offset: 13465952, count: 1488, kind: .bias),
+        ParameterSlot(name: "features.5.7.block.3.0.weight", offset: 13467440, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.3.1.weight", offset: 13836464, count: 248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.7.block.3.1.bias", offset: 13836720, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.0.0.weight", offset: 13837488, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.8.block.0.1.weight", offset: 14206512, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.8.block.0.1.bias", offset: 14208000, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.1.0.weight", offset: 14212464, count: 37200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.8.block.1.1.weight", offset: 14249664, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.8.block.1.1.bias", offset: 14251152, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.2.fc1.weight", offset: 14255616, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.8.block.2.fc1.bias", offset: 14347872, count: 62, kind: .bias),
+        ParameterSlot(name: "features.5.8.block.2.fc2.weight", offset: 14347936, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.8.block.2.fc2.bias", offset: 14440192, count: 1488, kind: .bias),
+        ParameterSlot(name: "features.5.8.block.3.0.weight", offset: 14441680, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.8.block.3.1.weight", offset: 14810704, count: 248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.8.block.3.1.bias", offset: 14810960, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.0.0.weight", offset: 14811728, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.9.block.0.1.weight", offset: 15180752, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.9.block.0.1.bias", offset: 15182240, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.1.0.weight", offset: 15186704, count: 37200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.9.block.1.1.weight", offset: 15223904, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.9.block.1.1.bias", offset: 15225392, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.2.fc1.weight", offset: 15229856, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.9.block.2.fc1.bias", offset: 15322112, count: 62, kind: .bias),
+        ParameterSlot(name: "features.5.9.block.2.fc2.weight", offset: 15322176, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.9.block.2.fc2.bias", offset: 15414432, count: 1488, kind: .bias),
+        ParameterSlot(name: "features.5.9.block.3.0.weight", offset: 15415920, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.9.block.3.1.weight", offset: 15784944, count: 248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.9.block.3.1.bias", offset: 15785200, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.0.0.weight", offset: 15785968, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.10.block.0.1.weight", offset: 16154992, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.10.block.0.1.bias", offset: 16156480, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.1.0.weight", offset: 16160944, count: 37200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.10.block.1.1.weight", offset: 16198144, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.10.block.1.1.bias", offset: 16199632, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.2.fc1.weight", offset: 16204096, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.10.block.2.fc1.bias", offset: 16296352, count: 62, kind: .bias),
+        ParameterSlot(name: "features.5.10.block.2.fc2.weight", offset: 16296416, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.10.block.2.fc2.bias", offset: 16388672, count: 1488, kind: .bias),
+        ParameterSlot(name: "features.5.10.block.3.0.weight", offset: 16390160, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.10.block.3.1.weight", offset: 16759184, count: 248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.10.block.3.1.bias", offset: 16759440, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 16760208, count: 369024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 17129232, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 17130720, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 17135184, count: 37200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 17172384, count: 1488, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 17173872, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.fc1.weight", offset: 17178336, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc1.bias", offset: 17270592, count: 62, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.2.fc2.weight", offset: 17270656, count: 92256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc2.bias", offset: 17362912, count: 1488, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.3.0.weight", offset: 17364400, count: 630912, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.weight", offset: 17995312, count: 424, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.bias", offset: 17995744, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 17997040, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 19075696, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 19078240, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 19085872, count: 63600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 19149472, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 19152016, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.fc1.weight", offset: 19159648, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc1.bias", offset: 19429312, count: 106, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.2.fc2.weight", offset: 19429424, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc2.bias", offset: 19699088, count: 2544, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.3.0.weight", offset: 19701632, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.weight", offset: 20780288, count: 424, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.bias", offset: 20780720, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.0.weight", offset: 20782016, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.weight", offset: 21860672, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.bias", offset: 21863216, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.0.weight", offset: 21870848, count: 63600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.weight", offset: 21934448, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.bias", offset: 21936992, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.fc1.weight", offset: 21944624, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc1.bias", offset: 22214288, count: 106, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.2.fc2.weight", offset: 22214400, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc2.bias", offset: 22484064, count: 2544, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.3.0.weight", offset: 22486608, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.weight", offset: 23565264, count: 424, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.bias", offset: 23565696, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.0.weight", offset: 23566992, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.weight", offset: 24645648, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.bias", offset: 24648192, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.0.weight", offset: 24655824, count: 63600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.weight", offset: 24719424, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.bias", offset: 24721968, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.fc1.weight", offset: 24729600, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc1.bias", offset: 24999264, count: 106, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.2.fc2.weight", offset: 24999376, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc2.bias", offset: 25269040, count: 2544, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.3.0.weight", offset: 25271584, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.weight", offset: 26350240, count: 424, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.bias", offset: 26350672, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.0.weight", offset: 26351968, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.weight", offset: 27430624, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.bias", offset: 27433168, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.0.weight", offset: 27440800, count: 63600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.weight", offset: 27504400, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.bias", offset: 27506944, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.fc1.weight", offset: 27514576, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc1.bias", offset: 27784240, count: 106, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.2.fc2.weight", offset: 27784352, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc2.bias", offset: 28054016, count: 2544, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.3.0.weight", offset: 28056560, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.weight", offset: 29135216, count: 424, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.bias", offset: 29135648, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.0.weight", offset: 29136944, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.weight", offset: 30215600, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.bias", offset: 30218144, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.0.weight", offset: 30225776, count: 63600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.weight", offset: 30289376, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.bias", offset: 30291920, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.2.fc1.weight", offset: 30299552, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.2.fc1.bias", offset: 30569216, count: 106, kind: .bias),
+        ParameterSlot(name: "features.6.5.block.2.fc2.weight", offset: 30569328, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.2.fc2.bias", offset: 30838992, count: 2544, kind: .bias),
+        ParameterSlot(name: "features.6.5.block.3.0.weight", offset: 30841536, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.3.1.weight", offset: 31920192, count: 424, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.3.1.bias", offset: 31920624, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.0.weight", offset: 31921920, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.0.1.weight", offset: 33000576, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.0.1.bias", offset: 33003120, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.0.weight", offset: 33010752, count: 63600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.1.1.weight", offset: 33074352, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.1.1.bias", offset: 33076896, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.2.fc1.weight", offset: 33084528, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.2.fc1.bias", offset: 33354192, count: 106, kind: .bias),
+        ParameterSlot(name: "features.6.6.block.2.fc2.weight", offset: 33354304, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.2.fc2.bias", offset: 33623968, count: 2544, kind: .bias),
+        ParameterSlot(name: "features.6.6.block.3.0.weight", offset: 33626512, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.3.1.weight", offset: 34705168, count: 424, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.3.1.bias", offset: 34705600, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.0.weight", offset: 34706896, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.0.1.weight", offset: 35785552, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.0.1.bias", offset: 35788096, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.0.weight", offset: 35795728, count: 63600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.1.1.weight", offset: 35859328, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.1.1.bias", offset: 35861872, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.2.fc1.weight", offset: 35869504, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.2.fc1.bias", offset: 36139168, count: 106, kind: .bias),
+        ParameterSlot(name: "features.6.7.block.2.fc2.weight", offset: 36139280, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.2.fc2.bias", offset: 36408944, count: 2544, kind: .bias),
+        ParameterSlot(name: "features.6.7.block.3.0.weight", offset: 36411488, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.3.1.weight", offset: 37490144, count: 424, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.3.1.bias", offset: 37490576, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.0.0.weight", offset: 37491872, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.0.1.weight", offset: 38570528, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.8.block.0.1.bias", offset: 38573072, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.1.0.weight", offset: 38580704, count: 63600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.1.1.weight", offset: 38644304, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.8.block.1.1.bias", offset: 38646848, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.2.fc1.weight", offset: 38654480, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.2.fc1.bias", offset: 38924144, count: 106, kind: .bias),
+        ParameterSlot(name: "features.6.8.block.2.fc2.weight", offset: 38924256, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.2.fc2.bias", offset: 39193920, count: 2544, kind: .bias),
+        ParameterSlot(name: "features.6.8.block.3.0.weight", offset: 39196464, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.3.1.weight", offset: 40275120, count: 424, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.8.block.3.1.bias", offset: 40275552, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.0.0.weight", offset: 40276848, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.0.1.weight", offset: 41355504, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.9.block.0.1.bias", offset: 41358048, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.1.0.weight", offset: 41365680, count: 63600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.1.1.weight", offset: 41429280, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.9.block.1.1.bias", offset: 41431824, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.2.fc1.weight", offset: 41439456, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.2.fc1.bias", offset: 41709120, count: 106, kind: .bias),
+        ParameterSlot(name: "features.6.9.block.2.fc2.weight", offset: 41709232, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.2.fc2.bias", offset: 41978896, count: 2544, kind: .bias),
+        ParameterSlot(name: "features.6.9.block.3.0.weight", offset: 41981440, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.3.1.weight", offset: 43060096, count: 424, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.9.block.3.1.bias", offset: 43060528, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.0.0.weight", offset: 43061824, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.0.1.weight", offset: 44140480, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.10.block.0.1.bias", offset: 44143024, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.1.0.weight", offset: 44150656, count: 63600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.1.1.weight", offset: 44214256, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.10.block.1.1.bias", offset: 44216800, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.2.fc1.weight", offset: 44224432, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.2.fc1.bias", offset: 44494096, count: 106, kind: .bias),
+        ParameterSlot(name: "features.6.10.block.2.fc2.weight", offset: 44494208, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.2.fc2.bias", offset: 44763872, count: 2544, kind: .bias),
+        ParameterSlot(name: "features.6.10.block.3.0.weight", offset: 44766416, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.3.1.weight", offset: 45845072, count: 424, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.10.block.3.1.bias", offset: 45845504, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.0.0.weight", offset: 45846800, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.11.block.0.1.weight", offset: 46925456, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.11.block.0.1.bias", offset: 46928000, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.1.0.weight", offset: 46935632, count: 63600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.11.block.1.1.weight", offset: 46999232, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.11.block.1.1.bias", offset: 47001776, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.2.fc1.weight", offset: 47009408, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.11.block.2.fc1.bias", offset: 47279072, count: 106, kind: .bias),
+        ParameterSlot(name: "features.6.11.block.2.fc2.weight", offset: 47279184, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.11.block.2.fc2.bias", offset: 47548848, count: 2544, kind: .bias),
+        ParameterSlot(name: "features.6.11.block.3.0.weight", offset: 47551392, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.11.block.3.1.weight", offset: 48630048, count: 424, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.11.block.3.1.bias", offset: 48630480, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.0.0.weight", offset: 48631776, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.12.block.0.1.weight", offset: 49710432, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.12.block.0.1.bias", offset: 49712976, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.1.0.weight", offset: 49720608, count: 63600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.12.block.1.1.weight", offset: 49784208, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.12.block.1.1.bias", offset: 49786752, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.2.fc1.weight", offset: 49794384, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.12.block.2.fc1.bias", offset: 50064048, count: 106, kind: .bias),
+        ParameterSlot(name: "features.6.12.block.2.fc2.weight", offset: 50064160, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.12.block.2.fc2.bias", offset: 50333824, count: 2544, kind: .bias),
+        ParameterSlot(name: "features.6.12.block.3.0.weight", offset: 50336368, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.12.block.3.1.weight", offset: 51415024, count: 424, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.12.block.3.1.bias", offset: 51415456, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.0.0.weight", offset: 51416752, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.13.block.0.1.weight", offset: 52495408, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.13.block.0.1.bias", offset: 52497952, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.1.0.weight", offset: 52505584, count: 63600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.13.block.1.1.weight", offset: 52569184, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.13.block.1.1.bias", offset: 52571728, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.2.fc1.weight", offset: 52579360, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.13.block.2.fc1.bias", offset: 52849024, count: 106, kind: .bias),
+        ParameterSlot(name: "features.6.13.block.2.fc2.weight", offset: 52849136, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.13.block.2.fc2.bias", offset: 53118800, count: 2544, kind: .bias),
+        ParameterSlot(name: "features.6.13.block.3.0.weight", offset: 53121344, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.13.block.3.1.weight", offset: 54200000, count: 424, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.13.block.3.1.bias", offset: 54200432, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.0.0.weight", offset: 54201728, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.14.block.0.1.weight", offset: 55280384, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.14.block.0.1.bias", offset: 55282928, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.1.0.weight", offset: 55290560, count: 63600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.14.block.1.1.weight", offset: 55354160, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.14.block.1.1.bias", offset: 55356704, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.2.fc1.weight", offset: 55364336, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.14.block.2.fc1.bias", offset: 55634000, count: 106, kind: .bias),
+        ParameterSlot(name: "features.6.14.block.2.fc2.weight", offset: 55634112, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.14.block.2.fc2.bias", offset: 55903776, count: 2544, kind: .bias),
+        ParameterSlot(name: "features.6.14.block.3.0.weight", offset: 55906320, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.14.block.3.1.weight", offset: 56984976, count: 424, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.14.block.3.1.bias", offset: 56985408, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 56986704, count: 1078656, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 58065360, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 58067904, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 58075536, count: 22896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 58098432, count: 2544, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 58100976, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.fc1.weight", offset: 58108608, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc1.bias", offset: 58378272, count: 106, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.2.fc2.weight", offset: 58378384, count: 269664, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc2.bias", offset: 58648048, count: 2544, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.3.0.weight", offset: 58650592, count: 1790976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.weight", offset: 60441568, count: 704, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.bias", offset: 60442272, count: 704, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.0.weight", offset: 60444384, count: 2973696, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.weight", offset: 63418080, count: 4224, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.bias", offset: 63422304, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.0.weight", offset: 63434976, count: 38016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.weight", offset: 63472992, count: 4224, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.bias", offset: 63477216, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.2.fc1.weight", offset: 63489888, count: 743424, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc1.bias", offset: 64233312, count: 176, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.2.fc2.weight", offset: 64233488, count: 743424, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc2.bias", offset: 64976912, count: 4224, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.3.0.weight", offset: 64981136, count: 2973696, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.weight", offset: 67954832, count: 704, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.bias", offset: 67955536, count: 704, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.0.0.weight", offset: 67957648, count: 2973696, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.0.1.weight", offset: 70931344, count: 4224, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.2.block.0.1.bias", offset: 70935568, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.1.0.weight", offset: 70948240, count: 38016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.1.1.weight", offset: 70986256, count: 4224, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.2.block.1.1.bias", offset: 70990480, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.2.fc1.weight", offset: 71003152, count: 743424, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.2.fc1.bias", offset: 71746576, count: 176, kind: .bias),
+        ParameterSlot(name: "features.7.2.block.2.fc2.weight", offset: 71746752, count: 743424, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.2.fc2.bias", offset: 72490176, count: 4224, kind: .bias),
+        ParameterSlot(name: "features.7.2.block.3.0.weight", offset: 72494400, count: 2973696, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.3.1.weight", offset: 75468096, count: 704, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.2.block.3.1.bias", offset: 75468800, count: 704, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.0.0.weight", offset: 75470912, count: 2973696, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.3.block.0.1.weight", offset: 78444608, count: 4224, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.3.block.0.1.bias", offset: 78448832, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.1.0.weight", offset: 78461504, count: 38016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.3.block.1.1.weight", offset: 78499520, count: 4224, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.3.block.1.1.bias", offset: 78503744, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.2.fc1.weight", offset: 78516416, count: 743424, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.3.block.2.fc1.bias", offset: 79259840, count: 176, kind: .bias),
+        ParameterSlot(name: "features.7.3.block.2.fc2.weight", offset: 79260016, count: 743424, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.3.block.2.fc2.bias", offset: 80003440, count: 4224, kind: .bias),
+        ParameterSlot(name: "features.7.3.block.3.0.weight", offset: 80007664, count: 2973696, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.3.block.3.1.weight", offset: 82981360, count: 704, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.3.block.3.1.bias", offset: 82982064, count: 704, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 82984176, count: 1982464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 84966640, count: 2816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 84969456, count: 2816, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 84977904, count: 2816000, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 87793904, count: 1000, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 2112, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 2192, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 3088, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 3168, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_mean", offset: 8320, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_var", offset: 8352, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_mean", offset: 8736, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_var", offset: 8768, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_mean", offset: 10448, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_var", offset: 10480, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.0.1.running_mean", offset: 10864, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.0.1.running_var", offset: 10896, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.2.1.running_mean", offset: 12576, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.2.1.running_var", offset: 12608, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.0.1.running_mean", offset: 12992, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.0.1.running_var", offset: 13024, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.2.1.running_mean", offset: 14704, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.2.1.running_var", offset: 14736, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 21296, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 21488, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 23792, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 23984, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_mean", offset: 38336, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_var", offset: 38400, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_mean", offset: 57952, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_var", offset: 58288, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_mean", offset: 62320, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_var", offset: 62656, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_mean", offset: 91696, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_var", offset: 91760, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_mean", offset: 111312, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_var", offset: 111648, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_mean", offset: 115680, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_var", offset: 116016, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_mean", offset: 145056, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_var", offset: 145120, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.1.running_mean", offset: 164672, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.1.running_var", offset: 165008, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.1.running_mean", offset: 169040, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.1.running_var", offset: 169376, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.3.1.running_mean", offset: 198416, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.3.1.running_var", offset: 198480, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.0.1.running_mean", offset: 218032, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.0.1.running_var", offset: 218368, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.1.1.running_mean", offset: 222400, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.1.1.running_var", offset: 222736, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.3.1.running_mean", offset: 251776, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.3.1.running_var", offset: 251840, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.0.1.running_mean", offset: 271392, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.0.1.running_var", offset: 271728, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.1.1.running_mean", offset: 275760, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.1.1.running_var", offset: 276096, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.3.1.running_mean", offset: 305136, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.3.1.running_var", offset: 305200, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.0.1.running_mean", offset: 324752, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.0.1.running_var", offset: 325088, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.1.1.running_mean", offset: 329120, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.1.1.running_var", offset: 329456, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.3.1.running_mean", offset: 358496, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.3.1.running_var", offset: 358560, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.0.1.running_mean", offset: 378112, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.0.1.running_var", offset: 378448, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.1.1.running_mean", offset: 382480, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.1.1.running_var", offset: 382816, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.3.1.running_mean", offset: 411856, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.3.1.running_var", offset: 411920, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 431472, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 431808, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 441216, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 441552, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_mean", offset: 481408, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_var", offset: 481504, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_mean", offset: 529120, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_var", offset: 529648, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_mean", offset: 544432, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_var", offset: 544960, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_mean", offset: 615936, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_var", offset: 616032, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_mean", offset: 663648, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_var", offset: 664176, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_mean", offset: 678960, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_var", offset: 679488, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_mean", offset: 750464, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_var", offset: 750560, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.1.running_mean", offset: 798176, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.1.running_var", offset: 798704, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.1.running_mean", offset: 813488, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.1.running_var", offset: 814016, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.3.1.running_mean", offset: 884992, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.3.1.running_var", offset: 885088, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.0.1.running_mean", offset: 932704, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.0.1.running_var", offset: 933232, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.1.1.running_mean", offset: 948016, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.1.1.running_var", offset: 948544, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.3.1.running_mean", offset: 1019520, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.3.1.running_var", offset: 1019616, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.0.1.running_mean", offset: 1067232, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.0.1.running_var", offset: 1067760, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.1.1.running_mean", offset: 1082544, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.1.1.running_var", offset: 1083072, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.3.1.running_mean", offset: 1154048, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.3.1.running_var", offset: 1154144, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.0.1.running_mean", offset: 1201760, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.0.1.running_var", offset: 1202288, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.1.1.running_mean", offset: 1217072, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.1.1.running_var", offset: 1217600, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.3.1.running_mean", offset: 1288576, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.3.1.running_var", offset: 1288672, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.0.1.running_mean", offset: 1336288, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.0.1.running_var", offset: 1336816, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.1.1.running_mean", offset: 1351600, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.1.1.running_var", offset: 1352128, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.3.1.running_mean", offset: 1423104, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.3.1.running_var", offset: 1423200, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 1470816, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 1471344, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 1477680, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 1478208, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_mean", offset: 1595808, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_var", offset: 1595984, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 1784128, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 1785184, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 1797856, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 1798912, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_mean", offset: 2080208, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_var", offset: 2080384, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_mean", offset: 2268528, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_var", offset: 2269584, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_mean", offset: 2282256, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_var", offset: 2283312, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_mean", offset: 2564608, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_var", offset: 2564784, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_mean", offset: 2752928, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_var", offset: 2753984, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_mean", offset: 2766656, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_var", offset: 2767712, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_mean", offset: 3049008, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_var", offset: 3049184, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_mean", offset: 3237328, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_var", offset: 3238384, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_mean", offset: 3251056, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_var", offset: 3252112, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.3.1.running_mean", offset: 3533408, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.3.1.running_var", offset: 3533584, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.1.running_mean", offset: 3721728, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.1.running_var", offset: 3722784, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.1.running_mean", offset: 3735456, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.1.running_var", offset: 3736512, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.3.1.running_mean", offset: 4017808, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.3.1.running_var", offset: 4017984, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.0.1.running_mean", offset: 4206128, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.0.1.running_var", offset: 4207184, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.1.1.running_mean", offset: 4219856, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.1.1.running_var", offset: 4220912, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.3.1.running_mean", offset: 4502208, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.3.1.running_var", offset: 4502384, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.0.1.running_mean", offset: 4690528, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.0.1.running_var", offset: 4691584, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.1.1.running_mean", offset: 4704256, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.1.1.running_var", offset: 4705312, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.3.1.running_mean", offset: 4986608, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.3.1.running_var", offset: 4986784, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.0.1.running_mean", offset: 5174928, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.0.1.running_var", offset: 5175984, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.1.1.running_mean", offset: 5188656, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.1.1.running_var", offset: 5189712, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.3.1.running_mean", offset: 5471008, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.3.1.running_var", offset: 5471184, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.0.1.running_mean", offset: 5659328, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.0.1.running_var", offset: 5660384, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.1.1.running_mean", offset: 5673056, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.1.1.running_var", offset: 5674112, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.3.1.running_mean", offset: 5955408, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.3.1.running_var", offset: 5955584, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.0.1.running_mean", offset: 6143728, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.0.1.running_var", offset: 6144784, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.1.1.running_mean", offset: 6157456, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.1.1.running_var", offset: 6158512, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.3.1.running_mean", offset: 6439808, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.3.1.running_var", offset: 6439984, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 6628128, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 6629184, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 6658752, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 6659808, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_mean", offset: 7017296, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_var", offset: 7017552, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 7389808, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 7391296, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 7432960, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 7434448, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_mean", offset: 7991536, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_var", offset: 7991792, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_mean", offset: 8364048, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_var", offset: 8365536, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_mean", offset: 8407200, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_var", offset: 8408688, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_mean", offset: 8965776, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_var", offset: 8966032, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_mean", offset: 9338288, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_var", offset: 9339776, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_mean", offset: 9381440, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_var", offset: 9382928, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_mean", offset: 9940016, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_var", offset: 9940272, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_mean", offset: 10312528, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_var", offset: 10314016, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_mean", offset: 10355680, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_var", offset: 10357168, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.3.1.running_mean", offset: 10914256, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.3.1.running_var", offset: 10914512, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.1.running_mean", offset: 11286768, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.1.running_var", offset: 11288256, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.1.running_mean", offset: 11329920, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.1.running_var", offset: 11331408, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.3.1.running_mean", offset: 11888496, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.3.1.running_var", offset: 11888752, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.0.1.running_mean", offset: 12261008, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.0.1.running_var", offset: 12262496, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.1.1.running_mean", offset: 12304160, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.1.1.running_var", offset: 12305648, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.3.1.running_mean", offset: 12862736, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.3.1.running_var", offset: 12862992, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.0.1.running_mean", offset: 13235248, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.0.1.running_var", offset: 13236736, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.1.1.running_mean", offset: 13278400, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.1.1.running_var", offset: 13279888, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.3.1.running_mean", offset: 13836976, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.3.1.running_var", offset: 13837232, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.0.1.running_mean", offset: 14209488, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.0.1.running_var", offset: 14210976, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.1.1.running_mean", offset: 14252640, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.1.1.running_var", offset: 14254128, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.3.1.running_mean", offset: 14811216, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.3.1.running_var", offset: 14811472, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.0.1.running_mean", offset: 15183728, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.0.1.running_var", offset: 15185216, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.1.1.running_mean", offset: 15226880, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.1.1.running_var", offset: 15228368, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.3.1.running_mean", offset: 15785456, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.3.1.running_var", offset: 15785712, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.0.1.running_mean", offset: 16157968, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.0.1.running_var", offset: 16159456, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.1.1.running_mean", offset: 16201120, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.1.1.running_var", offset: 16202608, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.3.1.running_mean", offset: 16759696, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.3.1.running_var", offset: 16759952, count: 248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 17132208, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 17133696, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 17175360, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 17176848, count: 1488, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_mean", offset: 17996176, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_var", offset: 17996608, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 19080784, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 19083328, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 19154560, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 19157104, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_mean", offset: 20781152, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_var", offset: 20781584, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_mean", offset: 21865760, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_var", offset: 21868304, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_mean", offset: 21939536, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_var", offset: 21942080, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_mean", offset: 23566128, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_var", offset: 23566560, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_mean", offset: 24650736, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_var", offset: 24653280, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_mean", offset: 24724512, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_var", offset: 24727056, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_mean", offset: 26351104, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_var", offset: 26351536, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_mean", offset: 27435712, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_var", offset: 27438256, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_mean", offset: 27509488, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_var", offset: 27512032, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_mean", offset: 29136080, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_var", offset: 29136512, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_mean", offset: 30220688, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_var", offset: 30223232, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_mean", offset: 30294464, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_var", offset: 30297008, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.3.1.running_mean", offset: 31921056, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.3.1.running_var", offset: 31921488, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.1.running_mean", offset: 33005664, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.1.running_var", offset: 33008208, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.1.running_mean", offset: 33079440, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.1.running_var", offset: 33081984, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.3.1.running_mean", offset: 34706032, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.3.1.running_var", offset: 34706464, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.1.running_mean", offset: 35790640, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.1.running_var", offset: 35793184, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.1.running_mean", offset: 35864416, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.1.running_var", offset: 35866960, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.3.1.running_mean", offset: 37491008, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.3.1.running_var", offset: 37491440, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.0.1.running_mean", offset: 38575616, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.0.1.running_var", offset: 38578160, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.1.1.running_mean", offset: 38649392, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.1.1.running_var", offset: 38651936, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.3.1.running_mean", offset: 40275984, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.3.1.running_var", offset: 40276416, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.0.1.running_mean", offset: 41360592, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.0.1.running_var", offset: 41363136, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.1.1.running_mean", offset: 41434368, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.1.1.running_var", offset: 41436912, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.3.1.running_mean", offset: 43060960, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.3.1.running_var", offset: 43061392, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.0.1.running_mean", offset: 44145568, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.0.1.running_var", offset: 44148112, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.1.1.running_mean", offset: 44219344, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.1.1.running_var", offset: 44221888, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.3.1.running_mean", offset: 45845936, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.3.1.running_var", offset: 45846368, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.0.1.running_mean", offset: 46930544, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.0.1.running_var", offset: 46933088, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.1.1.running_mean", offset: 47004320, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.1.1.running_var", offset: 47006864, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.3.1.running_mean", offset: 48630912, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.3.1.running_var", offset: 48631344, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.0.1.running_mean", offset: 49715520, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.0.1.running_var", offset: 49718064, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.1.1.running_mean", offset: 49789296, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.1.1.running_var", offset: 49791840, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.3.1.running_mean", offset: 51415888, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.3.1.running_var", offset: 51416320, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.0.1.running_mean", offset: 52500496, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.0.1.running_var", offset: 52503040, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.1.1.running_mean", offset: 52574272, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.1.1.running_var", offset: 52576816, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.3.1.running_mean", offset: 54200864, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.3.1.running_var", offset: 54201296, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.0.1.running_mean", offset: 55285472, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.0.1.running_var", offset: 55288016, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.1.1.running_mean", offset: 55359248, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.1.1.running_var", offset: 55361792, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.3.1.running_mean", offset: 56985840, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.3.1.running_var", offset: 56986272, count: 424, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 58070448, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 58072992, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 58103520, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 58106064, count: 2544, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_mean", offset: 60442976, count: 704, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_var", offset: 60443680, count: 704, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_mean", offset: 63426528, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_var", offset: 63430752, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_mean", offset: 63481440, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_var", offset: 63485664, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_mean", offset: 67956240, count: 704, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_var", offset: 67956944, count: 704, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.0.1.running_mean", offset: 70939792, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.0.1.running_var", offset: 70944016, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.1.1.running_mean", offset: 70994704, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.1.1.running_var", offset: 70998928, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.3.1.running_mean", offset: 75469504, count: 704, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.3.1.running_var", offset: 75470208, count: 704, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.0.1.running_mean", offset: 78453056, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.0.1.running_var", offset: 78457280, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.1.1.running_mean", offset: 78507968, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.1.1.running_var", offset: 78512192, count: 4224, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.3.1.running_mean", offset: 82982768, count: 704, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.3.1.running_var", offset: 82983472, count: 704, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 84972272, count: 2816, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 84975088, count: 2816, kind: .batchNormBias),
+    ]
+}

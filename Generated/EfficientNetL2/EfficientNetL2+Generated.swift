@@ -4551,3 +4551,10308 @@ extension EfficientNetL2 {
             """#),
     ]
 }
+
+/// EfficientNetL2 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 4,161,930,032 floats per image (saved activations and gradients, packed by lifetime); parameters: 481,402,672 floats.
+public final class EfficientNetL2Training: TrainableModel {
+    public static let descriptor = EfficientNetL2.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 481402672,
+        arenaFloatsPerImage: 4161930032, fixedFloats: 10793888)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 136, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 8256, squeezeChannels: 344))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 4161930032 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 4161930032 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 481402672)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_1_1_forward(s)
+        try features_1_2_forward(s)
+        try features_1_3_forward(s)
+        try features_1_4_forward(s)
+        try features_1_5_forward(s)
+        try features_2_0_forward(s)
+        try features_2_1_forward(s)
+        try features_2_2_forward(s)
+        try features_2_3_forward(s)
+        try features_2_4_forward(s)
+        try features_2_5_forward(s)
+        try features_2_6_forward(s)
+        try features_2_7_forward(s)
+        try features_2_8_forward(s)
+        try features_2_9_forward(s)
+        try features_2_10_forward(s)
+        try features_3_0_forward(s)
+        try features_3_1_forward(s)
+        try features_3_2_forward(s)
+        try features_3_3_forward(s)
+        try features_3_4_forward(s)
+        try features_3_5_forward(s)
+        try features_3_6_forward(s)
+        try features_3_7_forward(s)
+        try features_3_8_forward(s)
+        try features_3_9_forward(s)
+        try features_3_10_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_4_2_forward(s)
+        try features_4_3_forward(s)
+        try features_4_4_forward(s)
+        try features_4_5_forward(s)
+        try features_4_6_forward(s)
+        try features_4_7_forward(s)
+        try features_4_8_forward(s)
+        try features_4_9_forward(s)
+        try features_4_10_forward(s)
+        try features_4_11_forward(s)
+        try features_4_12_forward(s)
+        try features_4_13_forward(s)
+        try features_4_14_forward(s)
+        try features_4_15_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_5_2_forward(s)
+        try features_5_3_forward(s)
+        try features_5_4_forward(s)
+        try features_5_5_forward(s)
+        try features_5_6_forward(s)
+        try features_5_7_forward(s)
+        try features_5_8_forward(s)
+        try features_5_9_forward(s)
+        try features_5_10_forward(s)
+        try features_5_11_forward(s)
+        try features_5_12_forward(s)
+        try features_5_13_forward(s)
+        try features_5_14_forward(s)
+        try features_5_15_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_6_2_forward(s)
+        try features_6_3_forward(s)
+        try features_6_4_forward(s)
+        try features_6_5_forward(s)
+        try features_6_6_forward(s)
+        try features_6_7_forward(s)
+        try features_6_8_forward(s)
+        try features_6_9_forward(s)
+        try features_6_10_forward(s)
+        try features_6_11_forward(s)
+        try features_6_12_forward(s)
+        try features_6_13_forward(s)
+        try features_6_14_forward(s)
+        try features_6_15_forward(s)
+        try features_6_16_forward(s)
+        try features_6_17_forward(s)
+        try features_6_18_forward(s)
+        try features_6_19_forward(s)
+        try features_6_20_forward(s)
+        try features_6_21_forward(s)
+        try features_7_0_forward(s)
+        try features_7_1_forward(s)
+        try features_7_2_forward(s)
+        try features_7_3_forward(s)
+        try features_7_4_forward(s)
+        try features_7_5_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_5_backward(s)
+        features_7_4_backward(s)
+        features_7_3_backward(s)
+        features_7_2_backward(s)
+        features_7_1_backward(s)
+        features_7_0_backward(s)
+        features_6_21_backward(s)
+        features_6_20_backward(s)
+        features_6_19_backward(s)
+        features_6_18_backward(s)
+        features_6_17_backward(s)
+        features_6_16_backward(s)
+        features_6_15_backward(s)
+        features_6_14_backward(s)
+        features_6_13_backward(s)
+        features_6_12_backward(s)
+        features_6_11_backward(s)
+        features_6_10_backward(s)
+        features_6_9_backward(s)
+        features_6_8_backward(s)
+        features_6_7_backward(s)
+        features_6_6_backward(s)
+        features_6_5_backward(s)
+        features_6_4_backward(s)
+        features_6_3_backward(s)
+        features_6_2_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_15_backward(s)
+        features_5_14_backward(s)
+        features_5_13_backward(s)
+        features_5_12_backward(s)
+        features_5_11_backward(s)
+        features_5_10_backward(s)
+        features_5_9_backward(s)
+        features_5_8_backward(s)
+        features_5_7_backward(s)
+        features_5_6_backward(s)
+        features_5_5_backward(s)
+        features_5_4_backward(s)
+        features_5_3_backward(s)
+        features_5_2_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_15_backward(s)
+        features_4_14_backward(s)
+        features_4_13_backward(s)
+        features_4_12_backward(s)
+        features_4_11_backward(s)
+        features_4_10_backward(s)
+        features_4_9_backward(s)
+        features_4_8_backward(s)
+        features_4_7_backward(s)
+        features_4_6_backward(s)
+        features_4_5_backward(s)
+        features_4_4_backward(s)
+        features_4_3_backward(s)
+        features_4_2_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_10_backward(s)
+        features_3_9_backward(s)
+        features_3_8_backward(s)
+        features_3_7_backward(s)
+        features_3_6_backward(s)
+        features_3_5_backward(s)
+        features_3_4_backward(s)
+        features_3_3_backward(s)
+        features_3_2_backward(s)
+        features_3_1_backward(s)
+        features_3_0_backward(s)
+        features_2_10_backward(s)
+        features_2_9_backward(s)
+        features_2_8_backward(s)
+        features_2_7_backward(s)
+        features_2_6_backward(s)
+        features_2_5_backward(s)
+        features_2_4_backward(s)
+        features_2_3_backward(s)
+        features_2_2_backward(s)
+        features_2_1_backward(s)
+        features_2_0_backward(s)
+        features_1_5_backward(s)
+        features_1_4_backward(s)
+        features_1_3_backward(s)
+        features_1_2_backward(s)
+        features_1_1_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 136 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 800, 800] (NCHW) -> [n, 400, 400, 136]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 800, width: 800, kernel: 3, stride: 2,
+            padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, weights: s.p, bias: s.f, outChannels: 136,
+            activation: .identity, output: s.t + 1461120000 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1461120000 &* s.n, pixels: 160000 &* s.n, channels: 136,
+            gamma: s.p + 3680, beta: s.p + 3824, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1482880000 &* s.n, savedMean: s.f + 8256, savedInvStd: s.f + 8392, runningMean: s.p + 3968,
+            runningVar: s.p + 4112, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 400x400x136 -> 400x400x72, SE 136 -> 34 -> 136
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][136]
+        WeightPrep.depthwiseWeights(s.p + 4256, channels: 136, kernel: 3, into: s.f + 8800)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 400, 400, 136] -> [n, 400, 400, 136]
+        Kernels.depthwiseConv(input: s.t + 1482880000 &* s.n, batch: s.n, height: 400, width: 400, channels: 136,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, weights: s.f + 8800, bias: s.f,
+            activation: .identity, output: s.t + 1504640000 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1504640000 &* s.n, pixels: 160000 &* s.n, channels: 136,
+            gamma: s.p + 5488, beta: s.p + 5632, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1526400000 &* s.n, savedMean: s.f + 8528, savedInvStd: s.f + 8664, runningMean: s.p + 5776,
+            runningVar: s.p + 5920, pool: pool)
+        // features.1.0.block.1 squeeze-excitation 136 -> 34 -> 136 on [n, 400, 400, 136]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1526400000 &* s.n, output: s.t + 1548160000 &* s.n,
+            batch: s.n, pixels: 160000, channels: 136, squeezeChannels: 34, reduceWeights: s.p + 6064,
+            reduceBias: s.p + 10688, activation: .silu, expandWeights: s.p + 10736, expandBias: s.p + 15360,
+            savedPooled: s.t + 4161923648 &* s.n, savedHidden: s.t + 4161928064 &* s.n,
+            savedScale: s.t + 4161923792 &* s.n, pool: pool)
+        // features.1.0.block.2 project conv 1x1, [n, 400, 400, 136] -> [n, 400, 400, 72]
+        Kernels.pointwiseConv(input: s.t + 1548160000 &* s.n, pixels: 160000 &* s.n, inChannels: 136,
+            weights: s.p + 15504, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+            output: s.t + 1621760000 &* s.n, pool: pool)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1621760000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+            gamma: s.p + 25296, beta: s.p + 25376, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1633280000 &* s.n, savedMean: s.f + 11248, savedInvStd: s.f + 11320,
+            runningMean: s.p + 25456, runningVar: s.p + 25536, pool: pool)
+    }
+
+    /// features.1.1 forward: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
+    private func features_1_1_forward(_ s: TrainingStepContext) throws {
+        // features.1.1.block.0 depthwise weights to the kernel layout [3][3][72]
+        WeightPrep.depthwiseWeights(s.p + 25616, channels: 72, kernel: 3, into: s.f + 11536)
+        // features.1.1.block.0 depthwise 3x3/1, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        Kernels.depthwiseConv(input: s.t + 1633280000 &* s.n, batch: s.n, height: 400, width: 400, channels: 72,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, weights: s.f + 11536,
+            bias: s.f, activation: .identity, output: s.t + 1644800000 &* s.n, pool: pool)
+        // features.1.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1644800000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+            gamma: s.p + 26272, beta: s.p + 26352, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1656320000 &* s.n, savedMean: s.f + 11392, savedInvStd: s.f + 11464,
+            runningMean: s.p + 26432, runningVar: s.p + 26512, pool: pool)
+        // features.1.1.block.1 squeeze-excitation 72 -> 18 -> 72 on [n, 400, 400, 72]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1656320000 &* s.n, output: s.t + 1667840000 &* s.n,
+            batch: s.n, pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 26592,
+            reduceBias: s.p + 27888, activation: .silu, expandWeights: s.p + 27920, expandBias: s.p + 29216,
+            savedPooled: s.t + 4161927264 &* s.n, savedHidden: s.t + 4161928640 &* s.n,
+            savedScale: s.t + 4161927344 &* s.n, pool: pool)
+        // features.1.1.block.2 project conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        Kernels.pointwiseConv(input: s.t + 1667840000 &* s.n, pixels: 160000 &* s.n, inChannels: 72,
+            weights: s.p + 29296, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+            output: s.t + 1679360000 &* s.n, pool: pool)
+        // features.1.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1679360000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+            gamma: s.p + 34480, beta: s.p + 34560, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+            savedMean: s.f + 12832, savedInvStd: s.f + 12904, runningMean: s.p + 34640, runningVar: s.p + 34720,
+            pool: pool)
+        // features.1.1 stochastic depth: keep each image's branch with probability 0.9977272727272727
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.002272727272727273,
+                into: s.t + 4161929152 &* s.n, random: &random)
+        }
+        // features.1.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1633280000 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 4161929152 &* s.n : nil, batch: s.n, perImage: 11520000,
+            output: s.t + 1690880000 &* s.n, pool: pool)
+    }
+
+    /// features.1.2 forward: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
+    private func features_1_2_forward(_ s: TrainingStepContext) throws {
+        // features.1.2.block.0 depthwise weights to the kernel layout [3][3][72]
+        WeightPrep.depthwiseWeights(s.p + 34800, channels: 72, kernel: 3, into: s.f + 13120)
+        // features.1.2.block.0 depthwise 3x3/1, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        Kernels.depthwiseConv(input: s.t + 1690880000 &* s.n, batch: s.n, height: 400, width: 400, channels: 72,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, weights: s.f + 13120,
+            bias: s.f, activation: .identity, output: s.t + 1702400000 &* s.n, pool: pool)
+        // features.1.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1702400000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+            gamma: s.p + 35456, beta: s.p + 35536, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1713920000 &* s.n, savedMean: s.f + 12976, savedInvStd: s.f + 13048,
+            runningMean: s.p + 35616, runningVar: s.p + 35696, pool: pool)
+        // features.1.2.block.1 squeeze-excitation 72 -> 18 -> 72 on [n, 400, 400, 72]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1713920000 &* s.n, output: s.t + 1725440000 &* s.n,
+            batch: s.n, pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 35776,
+            reduceBias: s.p + 37072, activation: .silu, expandWeights: s.p + 37104, expandBias: s.p + 38400,
+            savedPooled: s.t + 4161927424 &* s.n, savedHidden: s.t + 4161928672 &* s.n,
+            savedScale: s.t + 4161927504 &* s.n, pool: pool)
+        // features.1.2.block.2 project conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        Kernels.pointwiseConv(input: s.t + 1725440000 &* s.n, pixels: 160000 &* s.n, inChannels: 72,
+            weights: s.p + 38480, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+            output: s.t + 1736960000 &* s.n, pool: pool)
+        // features.1.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1736960000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+            gamma: s.p + 43664, beta: s.p + 43744, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+            savedMean: s.f + 14416, savedInvStd: s.f + 14488, runningMean: s.p + 43824, runningVar: s.p + 43904,
+            pool: pool)
+        // features.1.2 stochastic depth: keep each image's branch with probability 0.9954545454545455
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.004545454545454546,
+                into: s.t + 4161929168 &* s.n, random: &random)
+        }
+        // features.1.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1690880000 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 4161929168 &* s.n : nil, batch: s.n, perImage: 11520000,
+            output: s.t + 1748480000 &* s.n, pool: pool)
+    }
+
+    /// features.1.3 forward: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
+    private func features_1_3_forward(_ s: TrainingStepContext) throws {
+        // features.1.3.block.0 depthwise weights to the kernel layout [3][3][72]
+        WeightPrep.depthwiseWeights(s.p + 43984, channels: 72, kernel: 3, into: s.f + 14704)
+        // features.1.3.block.0 depthwise 3x3/1, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        Kernels.depthwiseConv(input: s.t + 1748480000 &* s.n, batch: s.n, height: 400, width: 400, channels: 72,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, weights: s.f + 14704,
+            bias: s.f, activation: .identity, output: s.t + 1760000000 &* s.n, pool: pool)
+        // features.1.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1760000000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+            gamma: s.p + 44640, beta: s.p + 44720, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1771520000 &* s.n, savedMean: s.f + 14560, savedInvStd: s.f + 14632,
+            runningMean: s.p + 44800, runningVar: s.p + 44880, pool: pool)
+        // features.1.3.block.1 squeeze-excitation 72 -> 18 -> 72 on [n, 400, 400, 72]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1771520000 &* s.n, output: s.t + 1783040000 &* s.n,
+            batch: s.n, pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 44960,
+            reduceBias: s.p + 46256, activation: .silu, expandWeights: s.p + 46288, expandBias: s.p + 47584,
+            savedPooled: s.t + 4161927584 &* s.n, savedHidden: s.t + 4161928704 &* s.n,
+            savedScale: s.t + 4161927664 &* s.n, pool: pool)
+        // features.1.3.block.2 project conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        Kernels.pointwiseConv(input: s.t + 1783040000 &* s.n, pixels: 160000 &* s.n, inChannels: 72,
+            weights: s.p + 47664, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+            output: s.t + 1794560000 &* s.n, pool: pool)
+        // features.1.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1794560000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+            gamma: s.p + 52848, beta: s.p + 52928, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+            savedMean: s.f + 16000, savedInvStd: s.f + 16072, runningMean: s.p + 53008, runningVar: s.p + 53088,
+            pool: pool)
+        // features.1.3 stochastic depth: keep each image's branch with probability 0.9931818181818182
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.00681818181818182,
+                into: s.t + 4161929184 &* s.n, random: &random)
+        }
+        // features.1.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1748480000 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 4161929184 &* s.n : nil, batch: s.n, perImage: 11520000,
+            output: s.t + 1806080000 &* s.n, pool: pool)
+    }
+
+    /// features.1.4 forward: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
+    private func features_1_4_forward(_ s: TrainingStepContext) throws {
+        // features.1.4.block.0 depthwise weights to the kernel layout [3][3][72]
+        WeightPrep.depthwiseWeights(s.p + 53168, channels: 72, kernel: 3, into: s.f + 16288)
+        // features.1.4.block.0 depthwise 3x3/1, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        Kernels.depthwiseConv(input: s.t + 1806080000 &* s.n, batch: s.n, height: 400, width: 400, channels: 72,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, weights: s.f + 16288,
+            bias: s.f, activation: .identity, output: s.t + 1817600000 &* s.n, pool: pool)
+        // features.1.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1817600000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+            gamma: s.p + 53824, beta: s.p + 53904, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1829120000 &* s.n, savedMean: s.f + 16144, savedInvStd: s.f + 16216,
+            runningMean: s.p + 53984, runningVar: s.p + 54064, pool: pool)
+        // features.1.4.block.1 squeeze-excitation 72 -> 18 -> 72 on [n, 400, 400, 72]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1829120000 &* s.n, output: s.t + 1840640000 &* s.n,
+            batch: s.n, pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 54144,
+            reduceBias: s.p + 55440, activation: .silu, expandWeights: s.p + 55472, expandBias: s.p + 56768,
+            savedPooled: s.t + 4161927744 &* s.n, savedHidden: s.t + 4161928736 &* s.n,
+            savedScale: s.t + 4161927824 &* s.n, pool: pool)
+        // features.1.4.block.2 project conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        Kernels.pointwiseConv(input: s.t + 1840640000 &* s.n, pixels: 160000 &* s.n, inChannels: 72,
+            weights: s.p + 56848, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+            output: s.t + 1852160000 &* s.n, pool: pool)
+        // features.1.4.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1852160000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+            gamma: s.p + 62032, beta: s.p + 62112, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+            savedMean: s.f + 17584, savedInvStd: s.f + 17656, runningMean: s.p + 62192, runningVar: s.p + 62272,
+            pool: pool)
+        // features.1.4 stochastic depth: keep each image's branch with probability 0.990909090909091
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.009090909090909092,
+                into: s.t + 4161929200 &* s.n, random: &random)
+        }
+        // features.1.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1806080000 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 4161929200 &* s.n : nil, batch: s.n, perImage: 11520000,
+            output: s.t + 1863680000 &* s.n, pool: pool)
+    }
+
+    /// features.1.5 forward: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
+    private func features_1_5_forward(_ s: TrainingStepContext) throws {
+        // features.1.5.block.0 depthwise weights to the kernel layout [3][3][72]
+        WeightPrep.depthwiseWeights(s.p + 62352, channels: 72, kernel: 3, into: s.f + 17872)
+        // features.1.5.block.0 depthwise 3x3/1, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        Kernels.depthwiseConv(input: s.t + 1863680000 &* s.n, batch: s.n, height: 400, width: 400, channels: 72,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, weights: s.f + 17872,
+            bias: s.f, activation: .identity, output: s.t + 1875200000 &* s.n, pool: pool)
+        // features.1.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1875200000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+            gamma: s.p + 63008, beta: s.p + 63088, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1886720000 &* s.n, savedMean: s.f + 17728, savedInvStd: s.f + 17800,
+            runningMean: s.p + 63168, runningVar: s.p + 63248, pool: pool)
+        // features.1.5.block.1 squeeze-excitation 72 -> 18 -> 72 on [n, 400, 400, 72]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1886720000 &* s.n, output: s.t + 1898240000 &* s.n,
+            batch: s.n, pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 63328,
+            reduceBias: s.p + 64624, activation: .silu, expandWeights: s.p + 64656, expandBias: s.p + 65952,
+            savedPooled: s.t + 4161927904 &* s.n, savedHidden: s.t + 4161928768 &* s.n,
+            savedScale: s.t + 4161927984 &* s.n, pool: pool)
+        // features.1.5.block.2 project conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 72]
+        Kernels.pointwiseConv(input: s.t + 1898240000 &* s.n, pixels: 160000 &* s.n, inChannels: 72,
+            weights: s.p + 66032, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
+            output: s.t + 1909760000 &* s.n, pool: pool)
+        // features.1.5.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1909760000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+            gamma: s.p + 71216, beta: s.p + 71296, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+            savedMean: s.f + 19168, savedInvStd: s.f + 19240, runningMean: s.p + 71376, runningVar: s.p + 71456,
+            pool: pool)
+        // features.1.5 stochastic depth: keep each image's branch with probability 0.9886363636363636
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.011363636363636364,
+                into: s.t + 4161929216 &* s.n, random: &random)
+        }
+        // features.1.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 1863680000 &* s.n, branch: s.t,
+            keep: s.options.stochasticDepth ? s.t + 4161929216 &* s.n : nil, batch: s.n, perImage: 11520000,
+            output: s.t + 1921280000 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 400x400x72 -> 200x200x104, SE 432 -> 18 -> 432
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 400, 400, 72] -> [n, 400, 400, 432]
+        Kernels.pointwiseConv(input: s.t + 1921280000 &* s.n, pixels: 160000 &* s.n, inChannels: 72,
+            weights: s.p + 71536, bias: s.f, outChannels: 432, activation: .identity, residual: nil, output: s.t,
+            pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 160000 &* s.n, channels: 432, gamma: s.p + 102640,
+            beta: s.p + 103072, eps: 0.001, momentum: 0.01, activation: .silu, output: s.t + 69120000 &* s.n,
+            savedMean: s.f + 19312, savedInvStd: s.f + 19744, runningMean: s.p + 103504, runningVar: s.p + 103936,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][432]
+        WeightPrep.depthwiseWeights(s.p + 104368, channels: 432, kernel: 3, into: s.f + 21040)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432]
+        Kernels.depthwiseConv(input: s.t + 69120000 &* s.n, batch: s.n, height: 400, width: 400, channels: 432,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 21040,
+            bias: s.f, activation: .identity, output: s.t + 1569920000 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1569920000 &* s.n, pixels: 40000 &* s.n, channels: 432,
+            gamma: s.p + 108256, beta: s.p + 108688, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1587200000 &* s.n, savedMean: s.f + 20176, savedInvStd: s.f + 20608,
+            runningMean: s.p + 109120, runningVar: s.p + 109552, pool: pool)
+        // features.2.0.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 200, 200, 432]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1587200000 &* s.n, output: s.t + 1604480000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 109984,
+            reduceBias: s.p + 117760, activation: .silu, expandWeights: s.p + 117792, expandBias: s.p + 125568,
+            savedPooled: s.t + 4161922784 &* s.n, savedHidden: s.t + 4161928800 &* s.n,
+            savedScale: s.t + 4161923216 &* s.n, pool: pool)
+        // features.2.0.block.3 project conv 1x1, [n, 200, 200, 432] -> [n, 200, 200, 104]
+        Kernels.pointwiseConv(input: s.t + 1604480000 &* s.n, pixels: 40000 &* s.n, inChannels: 432,
+            weights: s.p + 126000, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
+            output: s.t + 3582920000 &* s.n, pool: pool)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3582920000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+            gamma: s.p + 170928, beta: s.p + 171040, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 3587080000 &* s.n, savedMean: s.f + 28816, savedInvStd: s.f + 28920,
+            runningMean: s.p + 171152, runningVar: s.p + 171264, pool: pool)
+    }
+
+    /// features.2.1 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        Kernels.pointwiseConv(input: s.t + 3587080000 &* s.n, pixels: 40000 &* s.n, inChannels: 104,
+            weights: s.p + 171376, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
+            output: s.t + 138240000 &* s.n, pool: pool)
+        // features.2.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 138240000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 236272, beta: s.p + 236896, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 163200000 &* s.n, savedMean: s.f + 29024, savedInvStd: s.f + 29648,
+            runningMean: s.p + 237520, runningVar: s.p + 238144, pool: pool)
+        // features.2.1.block.1 depthwise weights to the kernel layout [3][3][624]
+        WeightPrep.depthwiseWeights(s.p + 238768, channels: 624, kernel: 3, into: s.f + 31520)
+        // features.2.1.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        Kernels.depthwiseConv(input: s.t + 163200000 &* s.n, batch: s.n, height: 200, width: 200, channels: 624,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 31520,
+            bias: s.f, activation: .identity, output: s.t + 188160000 &* s.n, pool: pool)
+        // features.2.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 188160000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 244384, beta: s.p + 245008, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 213120000 &* s.n, savedMean: s.f + 30272, savedInvStd: s.f + 30896,
+            runningMean: s.p + 245632, runningVar: s.p + 246256, pool: pool)
+        // features.2.1.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 213120000 &* s.n, output: s.t + 238080000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 246880,
+            reduceBias: s.p + 263104, activation: .silu, expandWeights: s.p + 263136, expandBias: s.p + 279360,
+            savedPooled: s.t + 4161909056 &* s.n, savedHidden: s.t + 4161928832 &* s.n,
+            savedScale: s.t + 4161909680 &* s.n, pool: pool)
+        // features.2.1.block.3 project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        Kernels.pointwiseConv(input: s.t + 238080000 &* s.n, pixels: 40000 &* s.n, inChannels: 624,
+            weights: s.p + 279984, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
+            output: s.t + 3591240000 &* s.n, pool: pool)
+        // features.2.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3591240000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+            gamma: s.p + 344880, beta: s.p + 344992, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 263040000 &* s.n, savedMean: s.f + 42752, savedInvStd: s.f + 42856,
+            runningMean: s.p + 345104, runningVar: s.p + 345216, pool: pool)
+        // features.2.1 stochastic depth: keep each image's branch with probability 0.9840909090909091
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01590909090909091,
+                into: s.t + 4161929232 &* s.n, random: &random)
+        }
+        // features.2.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 3587080000 &* s.n, branch: s.t + 263040000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929232 &* s.n : nil, batch: s.n, perImage: 4160000,
+            output: s.t + 3595400000 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_2_forward(_ s: TrainingStepContext) throws {
+        // features.2.2.block.0 expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        Kernels.pointwiseConv(input: s.t + 3595400000 &* s.n, pixels: 40000 &* s.n, inChannels: 104,
+            weights: s.p + 345328, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
+            output: s.t + 263040000 &* s.n, pool: pool)
+        // features.2.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 263040000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 410224, beta: s.p + 410848, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 288000000 &* s.n, savedMean: s.f + 42960, savedInvStd: s.f + 43584,
+            runningMean: s.p + 411472, runningVar: s.p + 412096, pool: pool)
+        // features.2.2.block.1 depthwise weights to the kernel layout [3][3][624]
+        WeightPrep.depthwiseWeights(s.p + 412720, channels: 624, kernel: 3, into: s.f + 45456)
+        // features.2.2.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        Kernels.depthwiseConv(input: s.t + 288000000 &* s.n, batch: s.n, height: 200, width: 200, channels: 624,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 45456,
+            bias: s.f, activation: .identity, output: s.t + 312960000 &* s.n, pool: pool)
+        // features.2.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 312960000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 418336, beta: s.p + 418960, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 337920000 &* s.n, savedMean: s.f + 44208, savedInvStd: s.f + 44832,
+            runningMean: s.p + 419584, runningVar: s.p + 420208, pool: pool)
+        // features.2.2.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 337920000 &* s.n, output: s.t + 362880000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 420832,
+            reduceBias: s.p + 437056, activation: .silu, expandWeights: s.p + 437088, expandBias: s.p + 453312,
+            savedPooled: s.t + 4161910304 &* s.n, savedHidden: s.t + 4161928864 &* s.n,
+            savedScale: s.t + 4161910928 &* s.n, pool: pool)
+        // features.2.2.block.3 project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        Kernels.pointwiseConv(input: s.t + 362880000 &* s.n, pixels: 40000 &* s.n, inChannels: 624,
+            weights: s.p + 453936, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
+            output: s.t + 3599560000 &* s.n, pool: pool)
+        // features.2.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3599560000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+            gamma: s.p + 518832, beta: s.p + 518944, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 387840000 &* s.n, savedMean: s.f + 56688, savedInvStd: s.f + 56792,
+            runningMean: s.p + 519056, runningVar: s.p + 519168, pool: pool)
+        // features.2.2 stochastic depth: keep each image's branch with probability 0.9818181818181818
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.018181818181818184,
+                into: s.t + 4161929248 &* s.n, random: &random)
+        }
+        // features.2.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 3595400000 &* s.n, branch: s.t + 387840000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929248 &* s.n : nil, batch: s.n, perImage: 4160000,
+            output: s.t + 3603720000 &* s.n, pool: pool)
+    }
+
+    /// features.2.3 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_3_forward(_ s: TrainingStepContext) throws {
+        // features.2.3.block.0 expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        Kernels.pointwiseConv(input: s.t + 3603720000 &* s.n, pixels: 40000 &* s.n, inChannels: 104,
+            weights: s.p + 519280, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
+            output: s.t + 387840000 &* s.n, pool: pool)
+        // features.2.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 387840000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 584176, beta: s.p + 584800, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 412800000 &* s.n, savedMean: s.f + 56896, savedInvStd: s.f + 57520,
+            runningMean: s.p + 585424, runningVar: s.p + 586048, pool: pool)
+        // features.2.3.block.1 depthwise weights to the kernel layout [3][3][624]
+        WeightPrep.depthwiseWeights(s.p + 586672, channels: 624, kernel: 3, into: s.f + 59392)
+        // features.2.3.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        Kernels.depthwiseConv(input: s.t + 412800000 &* s.n, batch: s.n, height: 200, width: 200, channels: 624,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 59392,
+            bias: s.f, activation: .identity, output: s.t + 437760000 &* s.n, pool: pool)
+        // features.2.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 437760000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 592288, beta: s.p + 592912, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 462720000 &* s.n, savedMean: s.f + 58144, savedInvStd: s.f + 58768,
+            runningMean: s.p + 593536, runningVar: s.p + 594160, pool: pool)
+        // features.2.3.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 462720000 &* s.n, output: s.t + 487680000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 594784,
+            reduceBias: s.p + 611008, activation: .silu, expandWeights: s.p + 611040, expandBias: s.p + 627264,
+            savedPooled: s.t + 4161911552 &* s.n, savedHidden: s.t + 4161928896 &* s.n,
+            savedScale: s.t + 4161912176 &* s.n, pool: pool)
+        // features.2.3.block.3 project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        Kernels.pointwiseConv(input: s.t + 487680000 &* s.n, pixels: 40000 &* s.n, inChannels: 624,
+            weights: s.p + 627888, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
+            output: s.t + 3607880000 &* s.n, pool: pool)
+        // features.2.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3607880000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+            gamma: s.p + 692784, beta: s.p + 692896, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 512640000 &* s.n, savedMean: s.f + 70624, savedInvStd: s.f + 70728,
+            runningMean: s.p + 693008, runningVar: s.p + 693120, pool: pool)
+        // features.2.3 stochastic depth: keep each image's branch with probability 0.9795454545454545
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.020454545454545454,
+                into: s.t + 4161929264 &* s.n, random: &random)
+        }
+        // features.2.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 3603720000 &* s.n, branch: s.t + 512640000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929264 &* s.n : nil, batch: s.n, perImage: 4160000,
+            output: s.t + 3612040000 &* s.n, pool: pool)
+    }
+
+    /// features.2.4 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_4_forward(_ s: TrainingStepContext) throws {
+        // features.2.4.block.0 expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        Kernels.pointwiseConv(input: s.t + 3612040000 &* s.n, pixels: 40000 &* s.n, inChannels: 104,
+            weights: s.p + 693232, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
+            output: s.t + 512640000 &* s.n, pool: pool)
+        // features.2.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 512640000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 758128, beta: s.p + 758752, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 537600000 &* s.n, savedMean: s.f + 70832, savedInvStd: s.f + 71456,
+            runningMean: s.p + 759376, runningVar: s.p + 760000, pool: pool)
+        // features.2.4.block.1 depthwise weights to the kernel layout [3][3][624]
+        WeightPrep.depthwiseWeights(s.p + 760624, channels: 624, kernel: 3, into: s.f + 73328)
+        // features.2.4.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        Kernels.depthwiseConv(input: s.t + 537600000 &* s.n, batch: s.n, height: 200, width: 200, channels: 624,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 73328,
+            bias: s.f, activation: .identity, output: s.t + 562560000 &* s.n, pool: pool)
+        // features.2.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 562560000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 766240, beta: s.p + 766864, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 587520000 &* s.n, savedMean: s.f + 72080, savedInvStd: s.f + 72704,
+            runningMean: s.p + 767488, runningVar: s.p + 768112, pool: pool)
+        // features.2.4.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 587520000 &* s.n, output: s.t + 612480000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 768736,
+            reduceBias: s.p + 784960, activation: .silu, expandWeights: s.p + 784992, expandBias: s.p + 801216,
+            savedPooled: s.t + 4161912800 &* s.n, savedHidden: s.t + 4161928928 &* s.n,
+            savedScale: s.t + 4161913424 &* s.n, pool: pool)
+        // features.2.4.block.3 project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        Kernels.pointwiseConv(input: s.t + 612480000 &* s.n, pixels: 40000 &* s.n, inChannels: 624,
+            weights: s.p + 801840, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
+            output: s.t + 3616200000 &* s.n, pool: pool)
+        // features.2.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3616200000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+            gamma: s.p + 866736, beta: s.p + 866848, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 637440000 &* s.n, savedMean: s.f + 84560, savedInvStd: s.f + 84664,
+            runningMean: s.p + 866960, runningVar: s.p + 867072, pool: pool)
+        // features.2.4 stochastic depth: keep each image's branch with probability 0.9772727272727273
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.022727272727272728,
+                into: s.t + 4161929280 &* s.n, random: &random)
+        }
+        // features.2.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 3612040000 &* s.n, branch: s.t + 637440000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929280 &* s.n : nil, batch: s.n, perImage: 4160000,
+            output: s.t + 3620360000 &* s.n, pool: pool)
+    }
+
+    /// features.2.5 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_5_forward(_ s: TrainingStepContext) throws {
+        // features.2.5.block.0 expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        Kernels.pointwiseConv(input: s.t + 3620360000 &* s.n, pixels: 40000 &* s.n, inChannels: 104,
+            weights: s.p + 867184, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
+            output: s.t + 637440000 &* s.n, pool: pool)
+        // features.2.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 637440000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 932080, beta: s.p + 932704, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 662400000 &* s.n, savedMean: s.f + 84768, savedInvStd: s.f + 85392,
+            runningMean: s.p + 933328, runningVar: s.p + 933952, pool: pool)
+        // features.2.5.block.1 depthwise weights to the kernel layout [3][3][624]
+        WeightPrep.depthwiseWeights(s.p + 934576, channels: 624, kernel: 3, into: s.f + 87264)
+        // features.2.5.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        Kernels.depthwiseConv(input: s.t + 662400000 &* s.n, batch: s.n, height: 200, width: 200, channels: 624,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 87264,
+            bias: s.f, activation: .identity, output: s.t + 687360000 &* s.n, pool: pool)
+        // features.2.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 687360000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 940192, beta: s.p + 940816, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 712320000 &* s.n, savedMean: s.f + 86016, savedInvStd: s.f + 86640,
+            runningMean: s.p + 941440, runningVar: s.p + 942064, pool: pool)
+        // features.2.5.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 712320000 &* s.n, output: s.t + 737280000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 942688,
+            reduceBias: s.p + 958912, activation: .silu, expandWeights: s.p + 958944, expandBias: s.p + 975168,
+            savedPooled: s.t + 4161914048 &* s.n, savedHidden: s.t + 4161928960 &* s.n,
+            savedScale: s.t + 4161914672 &* s.n, pool: pool)
+        // features.2.5.block.3 project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        Kernels.pointwiseConv(input: s.t + 737280000 &* s.n, pixels: 40000 &* s.n, inChannels: 624,
+            weights: s.p + 975792, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
+            output: s.t + 3624520000 &* s.n, pool: pool)
+        // features.2.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3624520000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+            gamma: s.p + 1040688, beta: s.p + 1040800, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 762240000 &* s.n, savedMean: s.f + 98496, savedInvStd: s.f + 98600,
+            runningMean: s.p + 1040912, runningVar: s.p + 1041024, pool: pool)
+        // features.2.5 stochastic depth: keep each image's branch with probability 0.975
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.t + 4161929296 &* s.n,
+                random: &random)
+        }
+        // features.2.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 3620360000 &* s.n, branch: s.t + 762240000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929296 &* s.n : nil, batch: s.n, perImage: 4160000,
+            output: s.t + 3628680000 &* s.n, pool: pool)
+    }
+
+    /// features.2.6 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_6_forward(_ s: TrainingStepContext) throws {
+        // features.2.6.block.0 expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        Kernels.pointwiseConv(input: s.t + 3628680000 &* s.n, pixels: 40000 &* s.n, inChannels: 104,
+            weights: s.p + 1041136, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
+            output: s.t + 762240000 &* s.n, pool: pool)
+        // features.2.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 762240000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 1106032, beta: s.p + 1106656, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 787200000 &* s.n, savedMean: s.f + 98704, savedInvStd: s.f + 99328,
+            runningMean: s.p + 1107280, runningVar: s.p + 1107904, pool: pool)
+        // features.2.6.block.1 depthwise weights to the kernel layout [3][3][624]
+        WeightPrep.depthwiseWeights(s.p + 1108528, channels: 624, kernel: 3, into: s.f + 101200)
+        // features.2.6.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        Kernels.depthwiseConv(input: s.t + 787200000 &* s.n, batch: s.n, height: 200, width: 200, channels: 624,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 101200,
+            bias: s.f, activation: .identity, output: s.t + 812160000 &* s.n, pool: pool)
+        // features.2.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 812160000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 1114144, beta: s.p + 1114768, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 837120000 &* s.n, savedMean: s.f + 99952, savedInvStd: s.f + 100576,
+            runningMean: s.p + 1115392, runningVar: s.p + 1116016, pool: pool)
+        // features.2.6.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 837120000 &* s.n, output: s.t + 862080000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1116640,
+            reduceBias: s.p + 1132864, activation: .silu, expandWeights: s.p + 1132896, expandBias: s.p + 1149120,
+            savedPooled: s.t + 4161915296 &* s.n, savedHidden: s.t + 4161928992 &* s.n,
+            savedScale: s.t + 4161915920 &* s.n, pool: pool)
+        // features.2.6.block.3 project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        Kernels.pointwiseConv(input: s.t + 862080000 &* s.n, pixels: 40000 &* s.n, inChannels: 624,
+            weights: s.p + 1149744, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
+            output: s.t + 3632840000 &* s.n, pool: pool)
+        // features.2.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3632840000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+            gamma: s.p + 1214640, beta: s.p + 1214752, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 887040000 &* s.n, savedMean: s.f + 112432, savedInvStd: s.f + 112536,
+            runningMean: s.p + 1214864, runningVar: s.p + 1214976, pool: pool)
+        // features.2.6 stochastic depth: keep each image's branch with probability 0.9727272727272728
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02727272727272728,
+                into: s.t + 4161929312 &* s.n, random: &random)
+        }
+        // features.2.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 3628680000 &* s.n, branch: s.t + 887040000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929312 &* s.n : nil, batch: s.n, perImage: 4160000,
+            output: s.t + 3637000000 &* s.n, pool: pool)
+    }
+
+    /// features.2.7 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_7_forward(_ s: TrainingStepContext) throws {
+        // features.2.7.block.0 expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        Kernels.pointwiseConv(input: s.t + 3637000000 &* s.n, pixels: 40000 &* s.n, inChannels: 104,
+            weights: s.p + 1215088, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
+            output: s.t + 887040000 &* s.n, pool: pool)
+        // features.2.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 887040000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 1279984, beta: s.p + 1280608, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 912000000 &* s.n, savedMean: s.f + 112640, savedInvStd: s.f + 113264,
+            runningMean: s.p + 1281232, runningVar: s.p + 1281856, pool: pool)
+        // features.2.7.block.1 depthwise weights to the kernel layout [3][3][624]
+        WeightPrep.depthwiseWeights(s.p + 1282480, channels: 624, kernel: 3, into: s.f + 115136)
+        // features.2.7.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        Kernels.depthwiseConv(input: s.t + 912000000 &* s.n, batch: s.n, height: 200, width: 200, channels: 624,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 115136,
+            bias: s.f, activation: .identity, output: s.t + 936960000 &* s.n, pool: pool)
+        // features.2.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 936960000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 1288096, beta: s.p + 1288720, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 961920000 &* s.n, savedMean: s.f + 113888, savedInvStd: s.f + 114512,
+            runningMean: s.p + 1289344, runningVar: s.p + 1289968, pool: pool)
+        // features.2.7.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 961920000 &* s.n, output: s.t + 986880000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1290592,
+            reduceBias: s.p + 1306816, activation: .silu, expandWeights: s.p + 1306848, expandBias: s.p + 1323072,
+            savedPooled: s.t + 4161916544 &* s.n, savedHidden: s.t + 4161929024 &* s.n,
+            savedScale: s.t + 4161917168 &* s.n, pool: pool)
+        // features.2.7.block.3 project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        Kernels.pointwiseConv(input: s.t + 986880000 &* s.n, pixels: 40000 &* s.n, inChannels: 624,
+            weights: s.p + 1323696, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
+            output: s.t + 3641160000 &* s.n, pool: pool)
+        // features.2.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3641160000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+            gamma: s.p + 1388592, beta: s.p + 1388704, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1011840000 &* s.n, savedMean: s.f + 126368, savedInvStd: s.f + 126472,
+            runningMean: s.p + 1388816, runningVar: s.p + 1388928, pool: pool)
+        // features.2.7 stochastic depth: keep each image's branch with probability 0.9704545454545455
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.029545454545454545,
+                into: s.t + 4161929328 &* s.n, random: &random)
+        }
+        // features.2.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 3637000000 &* s.n, branch: s.t + 1011840000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929328 &* s.n : nil, batch: s.n, perImage: 4160000,
+            output: s.t + 3645320000 &* s.n, pool: pool)
+    }
+
+    /// features.2.8 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_8_forward(_ s: TrainingStepContext) throws {
+        // features.2.8.block.0 expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        Kernels.pointwiseConv(input: s.t + 3645320000 &* s.n, pixels: 40000 &* s.n, inChannels: 104,
+            weights: s.p + 1389040, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
+            output: s.t + 1011840000 &* s.n, pool: pool)
+        // features.2.8.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1011840000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 1453936, beta: s.p + 1454560, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1036800000 &* s.n, savedMean: s.f + 126576, savedInvStd: s.f + 127200,
+            runningMean: s.p + 1455184, runningVar: s.p + 1455808, pool: pool)
+        // features.2.8.block.1 depthwise weights to the kernel layout [3][3][624]
+        WeightPrep.depthwiseWeights(s.p + 1456432, channels: 624, kernel: 3, into: s.f + 129072)
+        // features.2.8.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        Kernels.depthwiseConv(input: s.t + 1036800000 &* s.n, batch: s.n, height: 200, width: 200, channels: 624,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 129072,
+            bias: s.f, activation: .identity, output: s.t + 1061760000 &* s.n, pool: pool)
+        // features.2.8.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1061760000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 1462048, beta: s.p + 1462672, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1086720000 &* s.n, savedMean: s.f + 127824, savedInvStd: s.f + 128448,
+            runningMean: s.p + 1463296, runningVar: s.p + 1463920, pool: pool)
+        // features.2.8.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1086720000 &* s.n, output: s.t + 1111680000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1464544,
+            reduceBias: s.p + 1480768, activation: .silu, expandWeights: s.p + 1480800, expandBias: s.p + 1497024,
+            savedPooled: s.t + 4161917792 &* s.n, savedHidden: s.t + 4161929056 &* s.n,
+            savedScale: s.t + 4161918416 &* s.n, pool: pool)
+        // features.2.8.block.3 project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        Kernels.pointwiseConv(input: s.t + 1111680000 &* s.n, pixels: 40000 &* s.n, inChannels: 624,
+            weights: s.p + 1497648, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
+            output: s.t + 3649480000 &* s.n, pool: pool)
+        // features.2.8.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3649480000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+            gamma: s.p + 1562544, beta: s.p + 1562656, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1136640000 &* s.n, savedMean: s.f + 140304, savedInvStd: s.f + 140408,
+            runningMean: s.p + 1562768, runningVar: s.p + 1562880, pool: pool)
+        // features.2.8 stochastic depth: keep each image's branch with probability 0.9681818181818181
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03181818181818182,
+                into: s.t + 4161929344 &* s.n, random: &random)
+        }
+        // features.2.8 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 3645320000 &* s.n, branch: s.t + 1136640000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929344 &* s.n : nil, batch: s.n, perImage: 4160000,
+            output: s.t + 3653640000 &* s.n, pool: pool)
+    }
+
+    /// features.2.9 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_9_forward(_ s: TrainingStepContext) throws {
+        // features.2.9.block.0 expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        Kernels.pointwiseConv(input: s.t + 3653640000 &* s.n, pixels: 40000 &* s.n, inChannels: 104,
+            weights: s.p + 1562992, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
+            output: s.t + 1136640000 &* s.n, pool: pool)
+        // features.2.9.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1136640000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 1627888, beta: s.p + 1628512, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1161600000 &* s.n, savedMean: s.f + 140512, savedInvStd: s.f + 141136,
+            runningMean: s.p + 1629136, runningVar: s.p + 1629760, pool: pool)
+        // features.2.9.block.1 depthwise weights to the kernel layout [3][3][624]
+        WeightPrep.depthwiseWeights(s.p + 1630384, channels: 624, kernel: 3, into: s.f + 143008)
+        // features.2.9.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        Kernels.depthwiseConv(input: s.t + 1161600000 &* s.n, batch: s.n, height: 200, width: 200, channels: 624,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 143008,
+            bias: s.f, activation: .identity, output: s.t + 1186560000 &* s.n, pool: pool)
+        // features.2.9.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1186560000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 1636000, beta: s.p + 1636624, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1211520000 &* s.n, savedMean: s.f + 141760, savedInvStd: s.f + 142384,
+            runningMean: s.p + 1637248, runningVar: s.p + 1637872, pool: pool)
+        // features.2.9.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1211520000 &* s.n, output: s.t + 1236480000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1638496,
+            reduceBias: s.p + 1654720, activation: .silu, expandWeights: s.p + 1654752, expandBias: s.p + 1670976,
+            savedPooled: s.t + 4161919040 &* s.n, savedHidden: s.t + 4161929088 &* s.n,
+            savedScale: s.t + 4161919664 &* s.n, pool: pool)
+        // features.2.9.block.3 project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        Kernels.pointwiseConv(input: s.t + 1236480000 &* s.n, pixels: 40000 &* s.n, inChannels: 624,
+            weights: s.p + 1671600, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
+            output: s.t + 3657800000 &* s.n, pool: pool)
+        // features.2.9.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3657800000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+            gamma: s.p + 1736496, beta: s.p + 1736608, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1261440000 &* s.n, savedMean: s.f + 154240, savedInvStd: s.f + 154344,
+            runningMean: s.p + 1736720, runningVar: s.p + 1736832, pool: pool)
+        // features.2.9 stochastic depth: keep each image's branch with probability 0.9659090909090909
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03409090909090909,
+                into: s.t + 4161929360 &* s.n, random: &random)
+        }
+        // features.2.9 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 3653640000 &* s.n, branch: s.t + 1261440000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929360 &* s.n : nil, batch: s.n, perImage: 4160000,
+            output: s.t + 3661960000 &* s.n, pool: pool)
+    }
+
+    /// features.2.10 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_10_forward(_ s: TrainingStepContext) throws {
+        // features.2.10.block.0 expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        Kernels.pointwiseConv(input: s.t + 3661960000 &* s.n, pixels: 40000 &* s.n, inChannels: 104,
+            weights: s.p + 1736944, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
+            output: s.t + 1261440000 &* s.n, pool: pool)
+        // features.2.10.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1261440000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 1801840, beta: s.p + 1802464, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1286400000 &* s.n, savedMean: s.f + 154448, savedInvStd: s.f + 155072,
+            runningMean: s.p + 1803088, runningVar: s.p + 1803712, pool: pool)
+        // features.2.10.block.1 depthwise weights to the kernel layout [3][3][624]
+        WeightPrep.depthwiseWeights(s.p + 1804336, channels: 624, kernel: 3, into: s.f + 156944)
+        // features.2.10.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
+        Kernels.depthwiseConv(input: s.t + 1286400000 &* s.n, batch: s.n, height: 200, width: 200, channels: 624,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 156944,
+            bias: s.f, activation: .identity, output: s.t + 1311360000 &* s.n, pool: pool)
+        // features.2.10.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1311360000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 1809952, beta: s.p + 1810576, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1336320000 &* s.n, savedMean: s.f + 155696, savedInvStd: s.f + 156320,
+            runningMean: s.p + 1811200, runningVar: s.p + 1811824, pool: pool)
+        // features.2.10.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1336320000 &* s.n, output: s.t + 1361280000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1812448,
+            reduceBias: s.p + 1828672, activation: .silu, expandWeights: s.p + 1828704, expandBias: s.p + 1844928,
+            savedPooled: s.t + 4161920288 &* s.n, savedHidden: s.t + 4161929120 &* s.n,
+            savedScale: s.t + 4161920912 &* s.n, pool: pool)
+        // features.2.10.block.3 project conv 1x1, [n, 200, 200, 624] -> [n, 200, 200, 104]
+        Kernels.pointwiseConv(input: s.t + 1361280000 &* s.n, pixels: 40000 &* s.n, inChannels: 624,
+            weights: s.p + 1845552, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
+            output: s.t + 3666120000 &* s.n, pool: pool)
+        // features.2.10.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3666120000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+            gamma: s.p + 1910448, beta: s.p + 1910560, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1386240000 &* s.n, savedMean: s.f + 168176, savedInvStd: s.f + 168280,
+            runningMean: s.p + 1910672, runningVar: s.p + 1910784, pool: pool)
+        // features.2.10 stochastic depth: keep each image's branch with probability 0.9636363636363636
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03636363636363637,
+                into: s.t + 4161929376 &* s.n, random: &random)
+        }
+        // features.2.10 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 3661960000 &* s.n, branch: s.t + 1386240000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929376 &* s.n : nil, batch: s.n, perImage: 4160000,
+            output: s.t + 3670280000 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 200x200x104 -> 100x100x176, SE 624 -> 26 -> 624
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 200, 200, 104] -> [n, 200, 200, 624]
+        Kernels.pointwiseConv(input: s.t + 3670280000 &* s.n, pixels: 40000 &* s.n, inChannels: 104,
+            weights: s.p + 1910896, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
+            output: s.t + 1386240000 &* s.n, pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1386240000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+            gamma: s.p + 1975792, beta: s.p + 1976416, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1411200000 &* s.n, savedMean: s.f + 168384, savedInvStd: s.f + 169008,
+            runningMean: s.p + 1977040, runningVar: s.p + 1977664, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][624]
+        WeightPrep.depthwiseWeights(s.p + 1978288, channels: 624, kernel: 5, into: s.f + 170880)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624]
+        Kernels.depthwiseConv(input: s.t + 1411200000 &* s.n, batch: s.n, height: 200, width: 200, channels: 624,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 170880,
+            bias: s.f, activation: .identity, output: s.t + 3022400000 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3022400000 &* s.n, pixels: 10000 &* s.n, channels: 624,
+            gamma: s.p + 1993888, beta: s.p + 1994512, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3028640000 &* s.n, savedMean: s.f + 169632, savedInvStd: s.f + 170256,
+            runningMean: s.p + 1995136, runningVar: s.p + 1995760, pool: pool)
+        // features.3.0.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 100, 100, 624]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3028640000 &* s.n, output: s.t + 3034880000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1996384,
+            reduceBias: s.p + 2012608, activation: .silu, expandWeights: s.p + 2012640, expandBias: s.p + 2028864,
+            savedPooled: s.t + 4161921536 &* s.n, savedHidden: s.t + 1461119968 &* s.n,
+            savedScale: s.t + 4161922160 &* s.n, pool: pool)
+        // features.3.0.block.3 project conv 1x1, [n, 100, 100, 624] -> [n, 100, 100, 176]
+        Kernels.pointwiseConv(input: s.t + 3034880000 &* s.n, pixels: 10000 &* s.n, inChannels: 624,
+            weights: s.p + 2029488, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 4025860000 &* s.n, pool: pool)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4025860000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+            gamma: s.p + 2139312, beta: s.p + 2139488, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 4027620000 &* s.n, savedMean: s.f + 202080, savedInvStd: s.f + 202256,
+            runningMean: s.p + 2139664, runningVar: s.p + 2139840, pool: pool)
+    }
+
+    /// features.3.1 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        Kernels.pointwiseConv(input: s.t + 4027620000 &* s.n, pixels: 10000 &* s.n, inChannels: 176,
+            weights: s.p + 2140016, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 1436160000 &* s.n, pool: pool)
+        // features.3.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1436160000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 2325872, beta: s.p + 2326928, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1446720000 &* s.n, savedMean: s.f + 202432, savedInvStd: s.f + 203488,
+            runningMean: s.p + 2327984, runningVar: s.p + 2329040, pool: pool)
+        // features.3.1.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 2330096, channels: 1056, kernel: 5, into: s.f + 206656)
+        // features.3.1.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        Kernels.depthwiseConv(input: s.t + 1446720000 &* s.n, batch: s.n, height: 100, width: 100, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 206656,
+            bias: s.f, activation: .identity, output: s.t + 1932800000 &* s.n, pool: pool)
+        // features.3.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1932800000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 2356496, beta: s.p + 2357552, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1943360000 &* s.n, savedMean: s.f + 204544, savedInvStd: s.f + 205600,
+            runningMean: s.p + 2358608, runningVar: s.p + 2359664, pool: pool)
+        // features.3.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1943360000 &* s.n, output: s.t + 1953920000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2360720,
+            reduceBias: s.p + 2407184, activation: .silu, expandWeights: s.p + 2407232, expandBias: s.p + 2453696,
+            savedPooled: s.t + 1461118576 &* s.n, savedHidden: s.t + 4161928112 &* s.n,
+            savedScale: s.t + 4161886880 &* s.n, pool: pool)
+        // features.3.1.block.3 project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        Kernels.pointwiseConv(input: s.t + 1953920000 &* s.n, pixels: 10000 &* s.n, inChannels: 1056,
+            weights: s.p + 2454752, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 4029380000 &* s.n, pool: pool)
+        // features.3.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4029380000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+            gamma: s.p + 2640608, beta: s.p + 2640784, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 259456, savedInvStd: s.f + 259632,
+            runningMean: s.p + 2640960, runningVar: s.p + 2641136, pool: pool)
+        // features.3.1 stochastic depth: keep each image's branch with probability 0.9590909090909091
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04090909090909091,
+                into: s.t + 4161929392 &* s.n, random: &random)
+        }
+        // features.3.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4027620000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929392 &* s.n : nil, batch: s.n, perImage: 1760000,
+            output: s.t + 4031140000 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_2_forward(_ s: TrainingStepContext) throws {
+        // features.3.2.block.0 expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        Kernels.pointwiseConv(input: s.t + 4031140000 &* s.n, pixels: 10000 &* s.n, inChannels: 176,
+            weights: s.p + 2641312, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 1964480000 &* s.n, pool: pool)
+        // features.3.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1964480000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 2827168, beta: s.p + 2828224, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1975040000 &* s.n, savedMean: s.f + 259808, savedInvStd: s.f + 260864,
+            runningMean: s.p + 2829280, runningVar: s.p + 2830336, pool: pool)
+        // features.3.2.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 2831392, channels: 1056, kernel: 5, into: s.f + 264032)
+        // features.3.2.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        Kernels.depthwiseConv(input: s.t + 1975040000 &* s.n, batch: s.n, height: 100, width: 100, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 264032,
+            bias: s.f, activation: .identity, output: s.t + 1985600000 &* s.n, pool: pool)
+        // features.3.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1985600000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 2857792, beta: s.p + 2858848, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 1996160000 &* s.n, savedMean: s.f + 261920, savedInvStd: s.f + 262976,
+            runningMean: s.p + 2859904, runningVar: s.p + 2860960, pool: pool)
+        // features.3.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1996160000 &* s.n, output: s.t + 2006720000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2862016,
+            reduceBias: s.p + 2908480, activation: .silu, expandWeights: s.p + 2908528, expandBias: s.p + 2954992,
+            savedPooled: s.t + 4161887936 &* s.n, savedHidden: s.t + 4161928160 &* s.n,
+            savedScale: s.t + 4161888992 &* s.n, pool: pool)
+        // features.3.2.block.3 project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        Kernels.pointwiseConv(input: s.t + 2006720000 &* s.n, pixels: 10000 &* s.n, inChannels: 1056,
+            weights: s.p + 2956048, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 4032900000 &* s.n, pool: pool)
+        // features.3.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4032900000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+            gamma: s.p + 3141904, beta: s.p + 3142080, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 316832, savedInvStd: s.f + 317008,
+            runningMean: s.p + 3142256, runningVar: s.p + 3142432, pool: pool)
+        // features.3.2 stochastic depth: keep each image's branch with probability 0.9568181818181818
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04318181818181818,
+                into: s.t + 4161929408 &* s.n, random: &random)
+        }
+        // features.3.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4031140000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929408 &* s.n : nil, batch: s.n, perImage: 1760000,
+            output: s.t + 4034660000 &* s.n, pool: pool)
+    }
+
+    /// features.3.3 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_3_forward(_ s: TrainingStepContext) throws {
+        // features.3.3.block.0 expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        Kernels.pointwiseConv(input: s.t + 4034660000 &* s.n, pixels: 10000 &* s.n, inChannels: 176,
+            weights: s.p + 3142608, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 2017280000 &* s.n, pool: pool)
+        // features.3.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2017280000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 3328464, beta: s.p + 3329520, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2027840000 &* s.n, savedMean: s.f + 317184, savedInvStd: s.f + 318240,
+            runningMean: s.p + 3330576, runningVar: s.p + 3331632, pool: pool)
+        // features.3.3.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 3332688, channels: 1056, kernel: 5, into: s.f + 321408)
+        // features.3.3.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        Kernels.depthwiseConv(input: s.t + 2027840000 &* s.n, batch: s.n, height: 100, width: 100, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 321408,
+            bias: s.f, activation: .identity, output: s.t + 2038400000 &* s.n, pool: pool)
+        // features.3.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2038400000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 3359088, beta: s.p + 3360144, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2048960000 &* s.n, savedMean: s.f + 319296, savedInvStd: s.f + 320352,
+            runningMean: s.p + 3361200, runningVar: s.p + 3362256, pool: pool)
+        // features.3.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2048960000 &* s.n, output: s.t + 2059520000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3363312,
+            reduceBias: s.p + 3409776, activation: .silu, expandWeights: s.p + 3409824, expandBias: s.p + 3456288,
+            savedPooled: s.t + 4161890048 &* s.n, savedHidden: s.t + 4161928208 &* s.n,
+            savedScale: s.t + 4161891104 &* s.n, pool: pool)
+        // features.3.3.block.3 project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        Kernels.pointwiseConv(input: s.t + 2059520000 &* s.n, pixels: 10000 &* s.n, inChannels: 1056,
+            weights: s.p + 3457344, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 4036420000 &* s.n, pool: pool)
+        // features.3.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4036420000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+            gamma: s.p + 3643200, beta: s.p + 3643376, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 374208, savedInvStd: s.f + 374384,
+            runningMean: s.p + 3643552, runningVar: s.p + 3643728, pool: pool)
+        // features.3.3 stochastic depth: keep each image's branch with probability 0.9545454545454546
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.045454545454545456,
+                into: s.t + 4161929424 &* s.n, random: &random)
+        }
+        // features.3.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4034660000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929424 &* s.n : nil, batch: s.n, perImage: 1760000,
+            output: s.t + 4038180000 &* s.n, pool: pool)
+    }
+
+    /// features.3.4 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_4_forward(_ s: TrainingStepContext) throws {
+        // features.3.4.block.0 expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        Kernels.pointwiseConv(input: s.t + 4038180000 &* s.n, pixels: 10000 &* s.n, inChannels: 176,
+            weights: s.p + 3643904, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 2070080000 &* s.n, pool: pool)
+        // features.3.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2070080000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 3829760, beta: s.p + 3830816, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2080640000 &* s.n, savedMean: s.f + 374560, savedInvStd: s.f + 375616,
+            runningMean: s.p + 3831872, runningVar: s.p + 3832928, pool: pool)
+        // features.3.4.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 3833984, channels: 1056, kernel: 5, into: s.f + 378784)
+        // features.3.4.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        Kernels.depthwiseConv(input: s.t + 2080640000 &* s.n, batch: s.n, height: 100, width: 100, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 378784,
+            bias: s.f, activation: .identity, output: s.t + 2091200000 &* s.n, pool: pool)
+        // features.3.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2091200000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 3860384, beta: s.p + 3861440, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2101760000 &* s.n, savedMean: s.f + 376672, savedInvStd: s.f + 377728,
+            runningMean: s.p + 3862496, runningVar: s.p + 3863552, pool: pool)
+        // features.3.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2101760000 &* s.n, output: s.t + 2112320000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3864608,
+            reduceBias: s.p + 3911072, activation: .silu, expandWeights: s.p + 3911120, expandBias: s.p + 3957584,
+            savedPooled: s.t + 4161892160 &* s.n, savedHidden: s.t + 4161928256 &* s.n,
+            savedScale: s.t + 4161893216 &* s.n, pool: pool)
+        // features.3.4.block.3 project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        Kernels.pointwiseConv(input: s.t + 2112320000 &* s.n, pixels: 10000 &* s.n, inChannels: 1056,
+            weights: s.p + 3958640, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 4039940000 &* s.n, pool: pool)
+        // features.3.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4039940000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+            gamma: s.p + 4144496, beta: s.p + 4144672, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 431584, savedInvStd: s.f + 431760,
+            runningMean: s.p + 4144848, runningVar: s.p + 4145024, pool: pool)
+        // features.3.4 stochastic depth: keep each image's branch with probability 0.9522727272727273
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04772727272727273,
+                into: s.t + 4161929440 &* s.n, random: &random)
+        }
+        // features.3.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4038180000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929440 &* s.n : nil, batch: s.n, perImage: 1760000,
+            output: s.t + 4041700000 &* s.n, pool: pool)
+    }
+
+    /// features.3.5 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_5_forward(_ s: TrainingStepContext) throws {
+        // features.3.5.block.0 expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        Kernels.pointwiseConv(input: s.t + 4041700000 &* s.n, pixels: 10000 &* s.n, inChannels: 176,
+            weights: s.p + 4145200, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 2122880000 &* s.n, pool: pool)
+        // features.3.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2122880000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 4331056, beta: s.p + 4332112, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2133440000 &* s.n, savedMean: s.f + 431936, savedInvStd: s.f + 432992,
+            runningMean: s.p + 4333168, runningVar: s.p + 4334224, pool: pool)
+        // features.3.5.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 4335280, channels: 1056, kernel: 5, into: s.f + 436160)
+        // features.3.5.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        Kernels.depthwiseConv(input: s.t + 2133440000 &* s.n, batch: s.n, height: 100, width: 100, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 436160,
+            bias: s.f, activation: .identity, output: s.t + 2144000000 &* s.n, pool: pool)
+        // features.3.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2144000000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 4361680, beta: s.p + 4362736, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2154560000 &* s.n, savedMean: s.f + 434048, savedInvStd: s.f + 435104,
+            runningMean: s.p + 4363792, runningVar: s.p + 4364848, pool: pool)
+        // features.3.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2154560000 &* s.n, output: s.t + 2165120000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4365904,
+            reduceBias: s.p + 4412368, activation: .silu, expandWeights: s.p + 4412416, expandBias: s.p + 4458880,
+            savedPooled: s.t + 4161894272 &* s.n, savedHidden: s.t + 4161928304 &* s.n,
+            savedScale: s.t + 4161895328 &* s.n, pool: pool)
+        // features.3.5.block.3 project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        Kernels.pointwiseConv(input: s.t + 2165120000 &* s.n, pixels: 10000 &* s.n, inChannels: 1056,
+            weights: s.p + 4459936, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 4043460000 &* s.n, pool: pool)
+        // features.3.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4043460000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+            gamma: s.p + 4645792, beta: s.p + 4645968, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 488960, savedInvStd: s.f + 489136,
+            runningMean: s.p + 4646144, runningVar: s.p + 4646320, pool: pool)
+        // features.3.5 stochastic depth: keep each image's branch with probability 0.95
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.t + 4161929456 &* s.n,
+                random: &random)
+        }
+        // features.3.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4041700000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929456 &* s.n : nil, batch: s.n, perImage: 1760000,
+            output: s.t + 4045220000 &* s.n, pool: pool)
+    }
+
+    /// features.3.6 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_6_forward(_ s: TrainingStepContext) throws {
+        // features.3.6.block.0 expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        Kernels.pointwiseConv(input: s.t + 4045220000 &* s.n, pixels: 10000 &* s.n, inChannels: 176,
+            weights: s.p + 4646496, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 2175680000 &* s.n, pool: pool)
+        // features.3.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2175680000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 4832352, beta: s.p + 4833408, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2186240000 &* s.n, savedMean: s.f + 489312, savedInvStd: s.f + 490368,
+            runningMean: s.p + 4834464, runningVar: s.p + 4835520, pool: pool)
+        // features.3.6.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 4836576, channels: 1056, kernel: 5, into: s.f + 493536)
+        // features.3.6.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        Kernels.depthwiseConv(input: s.t + 2186240000 &* s.n, batch: s.n, height: 100, width: 100, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 493536,
+            bias: s.f, activation: .identity, output: s.t + 2196800000 &* s.n, pool: pool)
+        // features.3.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2196800000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 4862976, beta: s.p + 4864032, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2207360000 &* s.n, savedMean: s.f + 491424, savedInvStd: s.f + 492480,
+            runningMean: s.p + 4865088, runningVar: s.p + 4866144, pool: pool)
+        // features.3.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2207360000 &* s.n, output: s.t + 2217920000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4867200,
+            reduceBias: s.p + 4913664, activation: .silu, expandWeights: s.p + 4913712, expandBias: s.p + 4960176,
+            savedPooled: s.t + 4161896384 &* s.n, savedHidden: s.t + 4161928352 &* s.n,
+            savedScale: s.t + 4161897440 &* s.n, pool: pool)
+        // features.3.6.block.3 project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        Kernels.pointwiseConv(input: s.t + 2217920000 &* s.n, pixels: 10000 &* s.n, inChannels: 1056,
+            weights: s.p + 4961232, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 4046980000 &* s.n, pool: pool)
+        // features.3.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4046980000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+            gamma: s.p + 5147088, beta: s.p + 5147264, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 546336, savedInvStd: s.f + 546512,
+            runningMean: s.p + 5147440, runningVar: s.p + 5147616, pool: pool)
+        // features.3.6 stochastic depth: keep each image's branch with probability 0.9477272727272728
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.052272727272727276,
+                into: s.t + 4161929472 &* s.n, random: &random)
+        }
+        // features.3.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4045220000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929472 &* s.n : nil, batch: s.n, perImage: 1760000,
+            output: s.t + 4048740000 &* s.n, pool: pool)
+    }
+
+    /// features.3.7 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_7_forward(_ s: TrainingStepContext) throws {
+        // features.3.7.block.0 expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        Kernels.pointwiseConv(input: s.t + 4048740000 &* s.n, pixels: 10000 &* s.n, inChannels: 176,
+            weights: s.p + 5147792, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 2228480000 &* s.n, pool: pool)
+        // features.3.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2228480000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 5333648, beta: s.p + 5334704, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2239040000 &* s.n, savedMean: s.f + 546688, savedInvStd: s.f + 547744,
+            runningMean: s.p + 5335760, runningVar: s.p + 5336816, pool: pool)
+        // features.3.7.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 5337872, channels: 1056, kernel: 5, into: s.f + 550912)
+        // features.3.7.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        Kernels.depthwiseConv(input: s.t + 2239040000 &* s.n, batch: s.n, height: 100, width: 100, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 550912,
+            bias: s.f, activation: .identity, output: s.t + 2249600000 &* s.n, pool: pool)
+        // features.3.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2249600000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 5364272, beta: s.p + 5365328, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2260160000 &* s.n, savedMean: s.f + 548800, savedInvStd: s.f + 549856,
+            runningMean: s.p + 5366384, runningVar: s.p + 5367440, pool: pool)
+        // features.3.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2260160000 &* s.n, output: s.t + 2270720000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5368496,
+            reduceBias: s.p + 5414960, activation: .silu, expandWeights: s.p + 5415008, expandBias: s.p + 5461472,
+            savedPooled: s.t + 4161898496 &* s.n, savedHidden: s.t + 4161928400 &* s.n,
+            savedScale: s.t + 4161899552 &* s.n, pool: pool)
+        // features.3.7.block.3 project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        Kernels.pointwiseConv(input: s.t + 2270720000 &* s.n, pixels: 10000 &* s.n, inChannels: 1056,
+            weights: s.p + 5462528, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 4050500000 &* s.n, pool: pool)
+        // features.3.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4050500000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+            gamma: s.p + 5648384, beta: s.p + 5648560, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 603712, savedInvStd: s.f + 603888,
+            runningMean: s.p + 5648736, runningVar: s.p + 5648912, pool: pool)
+        // features.3.7 stochastic depth: keep each image's branch with probability 0.9454545454545454
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05454545454545456,
+                into: s.t + 4161929488 &* s.n, random: &random)
+        }
+        // features.3.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4048740000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929488 &* s.n : nil, batch: s.n, perImage: 1760000,
+            output: s.t + 4052260000 &* s.n, pool: pool)
+    }
+
+    /// features.3.8 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_8_forward(_ s: TrainingStepContext) throws {
+        // features.3.8.block.0 expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        Kernels.pointwiseConv(input: s.t + 4052260000 &* s.n, pixels: 10000 &* s.n, inChannels: 176,
+            weights: s.p + 5649088, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 2281280000 &* s.n, pool: pool)
+        // features.3.8.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2281280000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 5834944, beta: s.p + 5836000, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2291840000 &* s.n, savedMean: s.f + 604064, savedInvStd: s.f + 605120,
+            runningMean: s.p + 5837056, runningVar: s.p + 5838112, pool: pool)
+        // features.3.8.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 5839168, channels: 1056, kernel: 5, into: s.f + 608288)
+        // features.3.8.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        Kernels.depthwiseConv(input: s.t + 2291840000 &* s.n, batch: s.n, height: 100, width: 100, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 608288,
+            bias: s.f, activation: .identity, output: s.t + 2302400000 &* s.n, pool: pool)
+        // features.3.8.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2302400000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 5865568, beta: s.p + 5866624, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2312960000 &* s.n, savedMean: s.f + 606176, savedInvStd: s.f + 607232,
+            runningMean: s.p + 5867680, runningVar: s.p + 5868736, pool: pool)
+        // features.3.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2312960000 &* s.n, output: s.t + 2323520000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5869792,
+            reduceBias: s.p + 5916256, activation: .silu, expandWeights: s.p + 5916304, expandBias: s.p + 5962768,
+            savedPooled: s.t + 4161900608 &* s.n, savedHidden: s.t + 4161928448 &* s.n,
+            savedScale: s.t + 4161901664 &* s.n, pool: pool)
+        // features.3.8.block.3 project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        Kernels.pointwiseConv(input: s.t + 2323520000 &* s.n, pixels: 10000 &* s.n, inChannels: 1056,
+            weights: s.p + 5963824, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 4054020000 &* s.n, pool: pool)
+        // features.3.8.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4054020000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+            gamma: s.p + 6149680, beta: s.p + 6149856, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 661088, savedInvStd: s.f + 661264,
+            runningMean: s.p + 6150032, runningVar: s.p + 6150208, pool: pool)
+        // features.3.8 stochastic depth: keep each image's branch with probability 0.9431818181818182
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.056818181818181816,
+                into: s.t + 4161929504 &* s.n, random: &random)
+        }
+        // features.3.8 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4052260000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929504 &* s.n : nil, batch: s.n, perImage: 1760000,
+            output: s.t + 4055780000 &* s.n, pool: pool)
+    }
+
+    /// features.3.9 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_9_forward(_ s: TrainingStepContext) throws {
+        // features.3.9.block.0 expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        Kernels.pointwiseConv(input: s.t + 4055780000 &* s.n, pixels: 10000 &* s.n, inChannels: 176,
+            weights: s.p + 6150384, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 2334080000 &* s.n, pool: pool)
+        // features.3.9.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2334080000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 6336240, beta: s.p + 6337296, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2344640000 &* s.n, savedMean: s.f + 661440, savedInvStd: s.f + 662496,
+            runningMean: s.p + 6338352, runningVar: s.p + 6339408, pool: pool)
+        // features.3.9.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 6340464, channels: 1056, kernel: 5, into: s.f + 665664)
+        // features.3.9.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        Kernels.depthwiseConv(input: s.t + 2344640000 &* s.n, batch: s.n, height: 100, width: 100, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 665664,
+            bias: s.f, activation: .identity, output: s.t + 2355200000 &* s.n, pool: pool)
+        // features.3.9.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2355200000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 6366864, beta: s.p + 6367920, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2365760000 &* s.n, savedMean: s.f + 663552, savedInvStd: s.f + 664608,
+            runningMean: s.p + 6368976, runningVar: s.p + 6370032, pool: pool)
+        // features.3.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2365760000 &* s.n, output: s.t + 2376320000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6371088,
+            reduceBias: s.p + 6417552, activation: .silu, expandWeights: s.p + 6417600, expandBias: s.p + 6464064,
+            savedPooled: s.t + 4161902720 &* s.n, savedHidden: s.t + 4161928496 &* s.n,
+            savedScale: s.t + 4161903776 &* s.n, pool: pool)
+        // features.3.9.block.3 project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        Kernels.pointwiseConv(input: s.t + 2376320000 &* s.n, pixels: 10000 &* s.n, inChannels: 1056,
+            weights: s.p + 6465120, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 4057540000 &* s.n, pool: pool)
+        // features.3.9.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4057540000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+            gamma: s.p + 6650976, beta: s.p + 6651152, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 718464, savedInvStd: s.f + 718640,
+            runningMean: s.p + 6651328, runningVar: s.p + 6651504, pool: pool)
+        // features.3.9 stochastic depth: keep each image's branch with probability 0.9409090909090909
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05909090909090909,
+                into: s.t + 4161929520 &* s.n, random: &random)
+        }
+        // features.3.9 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4055780000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929520 &* s.n : nil, batch: s.n, perImage: 1760000,
+            output: s.t + 4059300000 &* s.n, pool: pool)
+    }
+
+    /// features.3.10 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_10_forward(_ s: TrainingStepContext) throws {
+        // features.3.10.block.0 expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        Kernels.pointwiseConv(input: s.t + 4059300000 &* s.n, pixels: 10000 &* s.n, inChannels: 176,
+            weights: s.p + 6651680, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 2386880000 &* s.n, pool: pool)
+        // features.3.10.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2386880000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 6837536, beta: s.p + 6838592, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2397440000 &* s.n, savedMean: s.f + 718816, savedInvStd: s.f + 719872,
+            runningMean: s.p + 6839648, runningVar: s.p + 6840704, pool: pool)
+        // features.3.10.block.1 depthwise weights to the kernel layout [5][5][1056]
+        WeightPrep.depthwiseWeights(s.p + 6841760, channels: 1056, kernel: 5, into: s.f + 723040)
+        // features.3.10.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
+        Kernels.depthwiseConv(input: s.t + 2397440000 &* s.n, batch: s.n, height: 100, width: 100, channels: 1056,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 723040,
+            bias: s.f, activation: .identity, output: s.t + 2408000000 &* s.n, pool: pool)
+        // features.3.10.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2408000000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 6868160, beta: s.p + 6869216, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2418560000 &* s.n, savedMean: s.f + 720928, savedInvStd: s.f + 721984,
+            runningMean: s.p + 6870272, runningVar: s.p + 6871328, pool: pool)
+        // features.3.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2418560000 &* s.n, output: s.t + 2429120000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6872384,
+            reduceBias: s.p + 6918848, activation: .silu, expandWeights: s.p + 6918896, expandBias: s.p + 6965360,
+            savedPooled: s.t + 4161904832 &* s.n, savedHidden: s.t + 4161928544 &* s.n,
+            savedScale: s.t + 4161905888 &* s.n, pool: pool)
+        // features.3.10.block.3 project conv 1x1, [n, 100, 100, 1056] -> [n, 100, 100, 176]
+        Kernels.pointwiseConv(input: s.t + 2429120000 &* s.n, pixels: 10000 &* s.n, inChannels: 1056,
+            weights: s.p + 6966416, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
+            output: s.t + 4061060000 &* s.n, pool: pool)
+        // features.3.10.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4061060000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+            gamma: s.p + 7152272, beta: s.p + 7152448, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 775840, savedInvStd: s.f + 776016,
+            runningMean: s.p + 7152624, runningVar: s.p + 7152800, pool: pool)
+        // features.3.10 stochastic depth: keep each image's branch with probability 0.9386363636363636
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06136363636363637,
+                into: s.t + 4161929536 &* s.n, random: &random)
+        }
+        // features.3.10 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4059300000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929536 &* s.n : nil, batch: s.n, perImage: 1760000,
+            output: s.t + 4062820000 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 100x100x176 -> 50x50x344, SE 1056 -> 44 -> 1056
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 100, 100, 176] -> [n, 100, 100, 1056]
+        Kernels.pointwiseConv(input: s.t + 4062820000 &* s.n, pixels: 10000 &* s.n, inChannels: 176,
+            weights: s.p + 7152976, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
+            output: s.t + 2439680000 &* s.n, pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2439680000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+            gamma: s.p + 7338832, beta: s.p + 7339888, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2450240000 &* s.n, savedMean: s.f + 776192, savedInvStd: s.f + 777248,
+            runningMean: s.p + 7340944, runningVar: s.p + 7342000, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][1056]
+        WeightPrep.depthwiseWeights(s.p + 7343056, channels: 1056, kernel: 3, into: s.f + 780416)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056]
+        Kernels.depthwiseConv(input: s.t + 2450240000 &* s.n, batch: s.n, height: 100, width: 100, channels: 1056,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 780416, bias: s.f,
+            activation: .identity, output: s.t + 4014340000 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4014340000 &* s.n, pixels: 2500 &* s.n, channels: 1056,
+            gamma: s.p + 7352560, beta: s.p + 7353616, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 4016980000 &* s.n, savedMean: s.f + 778304, savedInvStd: s.f + 779360,
+            runningMean: s.p + 7354672, runningVar: s.p + 7355728, pool: pool)
+        // features.4.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 50, 50, 1056]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 4016980000 &* s.n, output: s.t + 4019620000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 7356784,
+            reduceBias: s.p + 7403248, activation: .silu, expandWeights: s.p + 7403296, expandBias: s.p + 7449760,
+            savedPooled: s.t + 4161906944 &* s.n, savedHidden: s.t + 4161928592 &* s.n,
+            savedScale: s.t + 4161908000 &* s.n, pool: pool)
+        // features.4.0.block.3 project conv 1x1, [n, 50, 50, 1056] -> [n, 50, 50, 344]
+        Kernels.pointwiseConv(input: s.t + 4019620000 &* s.n, pixels: 2500 &* s.n, inChannels: 1056,
+            weights: s.p + 7450816, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 4102980000 &* s.n, pool: pool)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4102980000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+            gamma: s.p + 7814080, beta: s.p + 7814432, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 4103840000 &* s.n, savedMean: s.f + 799424, savedInvStd: s.f + 799768,
+            runningMean: s.p + 7814784, runningVar: s.p + 7815136, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        Kernels.pointwiseConv(input: s.t + 4103840000 &* s.n, pixels: 2500 &* s.n, inChannels: 344,
+            weights: s.p + 7815488, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 3041120000 &* s.n, pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3041120000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 8525504, beta: s.p + 8527568, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3046280000 &* s.n, savedMean: s.f + 800112, savedInvStd: s.f + 802176,
+            runningMean: s.p + 8529632, runningVar: s.p + 8531696, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][2064]
+        WeightPrep.depthwiseWeights(s.p + 8533760, channels: 2064, kernel: 3, into: s.f + 808368)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        Kernels.depthwiseConv(input: s.t + 3046280000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2064,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 808368, bias: s.f,
+            activation: .identity, output: s.t + 3051440000 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3051440000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 8552336, beta: s.p + 8554400, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3056600000 &* s.n, savedMean: s.f + 804240, savedInvStd: s.f + 806304,
+            runningMean: s.p + 8556464, runningVar: s.p + 8558528, pool: pool)
+        // features.4.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3056600000 &* s.n, output: s.t + 3061760000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 8560592,
+            reduceBias: s.p + 8738096, activation: .silu, expandWeights: s.p + 8738192, expandBias: s.p + 8915696,
+            savedPooled: s.t + 4161820832 &* s.n, savedHidden: s.t + 4161925728 &* s.n,
+            savedScale: s.t + 4161822896 &* s.n, pool: pool)
+        // features.4.1.block.3 project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        Kernels.pointwiseConv(input: s.t + 3061760000 &* s.n, pixels: 2500 &* s.n, inChannels: 2064,
+            weights: s.p + 8917760, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 4104700000 &* s.n, pool: pool)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4104700000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+            gamma: s.p + 9627776, beta: s.p + 9628128, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 845520, savedInvStd: s.f + 845864,
+            runningMean: s.p + 9628480, runningVar: s.p + 9628832, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.9340909090909091
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06590909090909092,
+                into: s.t + 4161929552 &* s.n, random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4103840000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929552 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4105560000 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        Kernels.pointwiseConv(input: s.t + 4105560000 &* s.n, pixels: 2500 &* s.n, inChannels: 344,
+            weights: s.p + 9629184, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 3066920000 &* s.n, pool: pool)
+        // features.4.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3066920000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 10339200, beta: s.p + 10341264, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3072080000 &* s.n, savedMean: s.f + 846208, savedInvStd: s.f + 848272,
+            runningMean: s.p + 10343328, runningVar: s.p + 10345392, pool: pool)
+        // features.4.2.block.1 depthwise weights to the kernel layout [3][3][2064]
+        WeightPrep.depthwiseWeights(s.p + 10347456, channels: 2064, kernel: 3, into: s.f + 854464)
+        // features.4.2.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        Kernels.depthwiseConv(input: s.t + 3072080000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2064,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 854464, bias: s.f,
+            activation: .identity, output: s.t + 3077240000 &* s.n, pool: pool)
+        // features.4.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3077240000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 10366032, beta: s.p + 10368096, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3082400000 &* s.n, savedMean: s.f + 850336, savedInvStd: s.f + 852400,
+            runningMean: s.p + 10370160, runningVar: s.p + 10372224, pool: pool)
+        // features.4.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3082400000 &* s.n, output: s.t + 3087560000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 10374288,
+            reduceBias: s.p + 10551792, activation: .silu, expandWeights: s.p + 10551888, expandBias: s.p + 10729392,
+            savedPooled: s.t + 4161824960 &* s.n, savedHidden: s.t + 4161925824 &* s.n,
+            savedScale: s.t + 4161827024 &* s.n, pool: pool)
+        // features.4.2.block.3 project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        Kernels.pointwiseConv(input: s.t + 3087560000 &* s.n, pixels: 2500 &* s.n, inChannels: 2064,
+            weights: s.p + 10731456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 4106420000 &* s.n, pool: pool)
+        // features.4.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4106420000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+            gamma: s.p + 11441472, beta: s.p + 11441824, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 891616, savedInvStd: s.f + 891960,
+            runningMean: s.p + 11442176, runningVar: s.p + 11442528, pool: pool)
+        // features.4.2 stochastic depth: keep each image's branch with probability 0.9318181818181819
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06818181818181818,
+                into: s.t + 4161929568 &* s.n, random: &random)
+        }
+        // features.4.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4105560000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929568 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4107280000 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_3_forward(_ s: TrainingStepContext) throws {
+        // features.4.3.block.0 expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        Kernels.pointwiseConv(input: s.t + 4107280000 &* s.n, pixels: 2500 &* s.n, inChannels: 344,
+            weights: s.p + 11442880, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 3092720000 &* s.n, pool: pool)
+        // features.4.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3092720000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 12152896, beta: s.p + 12154960, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3097880000 &* s.n, savedMean: s.f + 892304, savedInvStd: s.f + 894368,
+            runningMean: s.p + 12157024, runningVar: s.p + 12159088, pool: pool)
+        // features.4.3.block.1 depthwise weights to the kernel layout [3][3][2064]
+        WeightPrep.depthwiseWeights(s.p + 12161152, channels: 2064, kernel: 3, into: s.f + 900560)
+        // features.4.3.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        Kernels.depthwiseConv(input: s.t + 3097880000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2064,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 900560, bias: s.f,
+            activation: .identity, output: s.t + 3103040000 &* s.n, pool: pool)
+        // features.4.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3103040000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 12179728, beta: s.p + 12181792, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3108200000 &* s.n, savedMean: s.f + 896432, savedInvStd: s.f + 898496,
+            runningMean: s.p + 12183856, runningVar: s.p + 12185920, pool: pool)
+        // features.4.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3108200000 &* s.n, output: s.t + 3113360000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 12187984,
+            reduceBias: s.p + 12365488, activation: .silu, expandWeights: s.p + 12365584, expandBias: s.p + 12543088,
+            savedPooled: s.t + 4161829088 &* s.n, savedHidden: s.t + 4161925920 &* s.n,
+            savedScale: s.t + 4161831152 &* s.n, pool: pool)
+        // features.4.3.block.3 project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        Kernels.pointwiseConv(input: s.t + 3113360000 &* s.n, pixels: 2500 &* s.n, inChannels: 2064,
+            weights: s.p + 12545152, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 4108140000 &* s.n, pool: pool)
+        // features.4.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4108140000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+            gamma: s.p + 13255168, beta: s.p + 13255520, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 937712, savedInvStd: s.f + 938056,
+            runningMean: s.p + 13255872, runningVar: s.p + 13256224, pool: pool)
+        // features.4.3 stochastic depth: keep each image's branch with probability 0.9295454545454546
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07045454545454545,
+                into: s.t + 4161929584 &* s.n, random: &random)
+        }
+        // features.4.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4107280000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929584 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4109000000 &* s.n, pool: pool)
+    }
+
+    /// features.4.4 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_4_forward(_ s: TrainingStepContext) throws {
+        // features.4.4.block.0 expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        Kernels.pointwiseConv(input: s.t + 4109000000 &* s.n, pixels: 2500 &* s.n, inChannels: 344,
+            weights: s.p + 13256576, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 3118520000 &* s.n, pool: pool)
+        // features.4.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3118520000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 13966592, beta: s.p + 13968656, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3123680000 &* s.n, savedMean: s.f + 938400, savedInvStd: s.f + 940464,
+            runningMean: s.p + 13970720, runningVar: s.p + 13972784, pool: pool)
+        // features.4.4.block.1 depthwise weights to the kernel layout [3][3][2064]
+        WeightPrep.depthwiseWeights(s.p + 13974848, channels: 2064, kernel: 3, into: s.f + 946656)
+        // features.4.4.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        Kernels.depthwiseConv(input: s.t + 3123680000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2064,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 946656, bias: s.f,
+            activation: .identity, output: s.t + 3128840000 &* s.n, pool: pool)
+        // features.4.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3128840000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 13993424, beta: s.p + 13995488, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3134000000 &* s.n, savedMean: s.f + 942528, savedInvStd: s.f + 944592,
+            runningMean: s.p + 13997552, runningVar: s.p + 13999616, pool: pool)
+        // features.4.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3134000000 &* s.n, output: s.t + 3139160000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 14001680,
+            reduceBias: s.p + 14179184, activation: .silu, expandWeights: s.p + 14179280, expandBias: s.p + 14356784,
+            savedPooled: s.t + 4161833216 &* s.n, savedHidden: s.t + 4161926016 &* s.n,
+            savedScale: s.t + 4161835280 &* s.n, pool: pool)
+        // features.4.4.block.3 project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        Kernels.pointwiseConv(input: s.t + 3139160000 &* s.n, pixels: 2500 &* s.n, inChannels: 2064,
+            weights: s.p + 14358848, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 4109860000 &* s.n, pool: pool)
+        // features.4.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4109860000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+            gamma: s.p + 15068864, beta: s.p + 15069216, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 983808, savedInvStd: s.f + 984152,
+            runningMean: s.p + 15069568, runningVar: s.p + 15069920, pool: pool)
+        // features.4.4 stochastic depth: keep each image's branch with probability 0.9272727272727272
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07272727272727274,
+                into: s.t + 4161929600 &* s.n, random: &random)
+        }
+        // features.4.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4109000000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929600 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4110720000 &* s.n, pool: pool)
+    }
+
+    /// features.4.5 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_5_forward(_ s: TrainingStepContext) throws {
+        // features.4.5.block.0 expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        Kernels.pointwiseConv(input: s.t + 4110720000 &* s.n, pixels: 2500 &* s.n, inChannels: 344,
+            weights: s.p + 15070272, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 3144320000 &* s.n, pool: pool)
+        // features.4.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3144320000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 15780288, beta: s.p + 15782352, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3149480000 &* s.n, savedMean: s.f + 984496, savedInvStd: s.f + 986560,
+            runningMean: s.p + 15784416, runningVar: s.p + 15786480, pool: pool)
+        // features.4.5.block.1 depthwise weights to the kernel layout [3][3][2064]
+        WeightPrep.depthwiseWeights(s.p + 15788544, channels: 2064, kernel: 3, into: s.f + 992752)
+        // features.4.5.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        Kernels.depthwiseConv(input: s.t + 3149480000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2064,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 992752, bias: s.f,
+            activation: .identity, output: s.t + 3154640000 &* s.n, pool: pool)
+        // features.4.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3154640000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 15807120, beta: s.p + 15809184, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3159800000 &* s.n, savedMean: s.f + 988624, savedInvStd: s.f + 990688,
+            runningMean: s.p + 15811248, runningVar: s.p + 15813312, pool: pool)
+        // features.4.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3159800000 &* s.n, output: s.t + 3164960000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15815376,
+            reduceBias: s.p + 15992880, activation: .silu, expandWeights: s.p + 15992976, expandBias: s.p + 16170480,
+            savedPooled: s.t + 4161837344 &* s.n, savedHidden: s.t + 4161926112 &* s.n,
+            savedScale: s.t + 4161839408 &* s.n, pool: pool)
+        // features.4.5.block.3 project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        Kernels.pointwiseConv(input: s.t + 3164960000 &* s.n, pixels: 2500 &* s.n, inChannels: 2064,
+            weights: s.p + 16172544, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 4111580000 &* s.n, pool: pool)
+        // features.4.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4111580000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+            gamma: s.p + 16882560, beta: s.p + 16882912, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1029904, savedInvStd: s.f + 1030248,
+            runningMean: s.p + 16883264, runningVar: s.p + 16883616, pool: pool)
+        // features.4.5 stochastic depth: keep each image's branch with probability 0.925
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001,
+                into: s.t + 4161929616 &* s.n, random: &random)
+        }
+        // features.4.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4110720000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929616 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4112440000 &* s.n, pool: pool)
+    }
+
+    /// features.4.6 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_6_forward(_ s: TrainingStepContext) throws {
+        // features.4.6.block.0 expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        Kernels.pointwiseConv(input: s.t + 4112440000 &* s.n, pixels: 2500 &* s.n, inChannels: 344,
+            weights: s.p + 16883968, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 3170120000 &* s.n, pool: pool)
+        // features.4.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3170120000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 17593984, beta: s.p + 17596048, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3175280000 &* s.n, savedMean: s.f + 1030592, savedInvStd: s.f + 1032656,
+            runningMean: s.p + 17598112, runningVar: s.p + 17600176, pool: pool)
+        // features.4.6.block.1 depthwise weights to the kernel layout [3][3][2064]
+        WeightPrep.depthwiseWeights(s.p + 17602240, channels: 2064, kernel: 3, into: s.f + 1038848)
+        // features.4.6.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        Kernels.depthwiseConv(input: s.t + 3175280000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2064,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1038848,
+            bias: s.f, activation: .identity, output: s.t + 3180440000 &* s.n, pool: pool)
+        // features.4.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3180440000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 17620816, beta: s.p + 17622880, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3185600000 &* s.n, savedMean: s.f + 1034720, savedInvStd: s.f + 1036784,
+            runningMean: s.p + 17624944, runningVar: s.p + 17627008, pool: pool)
+        // features.4.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3185600000 &* s.n, output: s.t + 3190760000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 17629072,
+            reduceBias: s.p + 17806576, activation: .silu, expandWeights: s.p + 17806672, expandBias: s.p + 17984176,
+            savedPooled: s.t + 4161841472 &* s.n, savedHidden: s.t + 4161926208 &* s.n,
+            savedScale: s.t + 4161843536 &* s.n, pool: pool)
+        // features.4.6.block.3 project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        Kernels.pointwiseConv(input: s.t + 3190760000 &* s.n, pixels: 2500 &* s.n, inChannels: 2064,
+            weights: s.p + 17986240, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 4113300000 &* s.n, pool: pool)
+        // features.4.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4113300000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+            gamma: s.p + 18696256, beta: s.p + 18696608, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1076000, savedInvStd: s.f + 1076344,
+            runningMean: s.p + 18696960, runningVar: s.p + 18697312, pool: pool)
+        // features.4.6 stochastic depth: keep each image's branch with probability 0.9227272727272727
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07727272727272728,
+                into: s.t + 4161929632 &* s.n, random: &random)
+        }
+        // features.4.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4112440000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929632 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4114160000 &* s.n, pool: pool)
+    }
+
+    /// features.4.7 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_7_forward(_ s: TrainingStepContext) throws {
+        // features.4.7.block.0 expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        Kernels.pointwiseConv(input: s.t + 4114160000 &* s.n, pixels: 2500 &* s.n, inChannels: 344,
+            weights: s.p + 18697664, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 3195920000 &* s.n, pool: pool)
+        // features.4.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3195920000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 19407680, beta: s.p + 19409744, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3201080000 &* s.n, savedMean: s.f + 1076688, savedInvStd: s.f + 1078752,
+            runningMean: s.p + 19411808, runningVar: s.p + 19413872, pool: pool)
+        // features.4.7.block.1 depthwise weights to the kernel layout [3][3][2064]
+        WeightPrep.depthwiseWeights(s.p + 19415936, channels: 2064, kernel: 3, into: s.f + 1084944)
+        // features.4.7.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        Kernels.depthwiseConv(input: s.t + 3201080000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2064,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1084944,
+            bias: s.f, activation: .identity, output: s.t + 3206240000 &* s.n, pool: pool)
+        // features.4.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3206240000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 19434512, beta: s.p + 19436576, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3211400000 &* s.n, savedMean: s.f + 1080816, savedInvStd: s.f + 1082880,
+            runningMean: s.p + 19438640, runningVar: s.p + 19440704, pool: pool)
+        // features.4.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3211400000 &* s.n, output: s.t + 3216560000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 19442768,
+            reduceBias: s.p + 19620272, activation: .silu, expandWeights: s.p + 19620368, expandBias: s.p + 19797872,
+            savedPooled: s.t + 4161845600 &* s.n, savedHidden: s.t + 4161926304 &* s.n,
+            savedScale: s.t + 4161847664 &* s.n, pool: pool)
+        // features.4.7.block.3 project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        Kernels.pointwiseConv(input: s.t + 3216560000 &* s.n, pixels: 2500 &* s.n, inChannels: 2064,
+            weights: s.p + 19799936, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 4115020000 &* s.n, pool: pool)
+        // features.4.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4115020000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+            gamma: s.p + 20509952, beta: s.p + 20510304, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1122096, savedInvStd: s.f + 1122440,
+            runningMean: s.p + 20510656, runningVar: s.p + 20511008, pool: pool)
+        // features.4.7 stochastic depth: keep each image's branch with probability 0.9204545454545454
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07954545454545454,
+                into: s.t + 4161929648 &* s.n, random: &random)
+        }
+        // features.4.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4114160000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929648 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4115880000 &* s.n, pool: pool)
+    }
+
+    /// features.4.8 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_8_forward(_ s: TrainingStepContext) throws {
+        // features.4.8.block.0 expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        Kernels.pointwiseConv(input: s.t + 4115880000 &* s.n, pixels: 2500 &* s.n, inChannels: 344,
+            weights: s.p + 20511360, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 3221720000 &* s.n, pool: pool)
+        // features.4.8.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3221720000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 21221376, beta: s.p + 21223440, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3226880000 &* s.n, savedMean: s.f + 1122784, savedInvStd: s.f + 1124848,
+            runningMean: s.p + 21225504, runningVar: s.p + 21227568, pool: pool)
+        // features.4.8.block.1 depthwise weights to the kernel layout [3][3][2064]
+        WeightPrep.depthwiseWeights(s.p + 21229632, channels: 2064, kernel: 3, into: s.f + 1131040)
+        // features.4.8.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        Kernels.depthwiseConv(input: s.t + 3226880000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2064,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1131040,
+            bias: s.f, activation: .identity, output: s.t + 3232040000 &* s.n, pool: pool)
+        // features.4.8.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3232040000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 21248208, beta: s.p + 21250272, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3237200000 &* s.n, savedMean: s.f + 1126912, savedInvStd: s.f + 1128976,
+            runningMean: s.p + 21252336, runningVar: s.p + 21254400, pool: pool)
+        // features.4.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3237200000 &* s.n, output: s.t + 3242360000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 21256464,
+            reduceBias: s.p + 21433968, activation: .silu, expandWeights: s.p + 21434064, expandBias: s.p + 21611568,
+            savedPooled: s.t + 4161849728 &* s.n, savedHidden: s.t + 4161926400 &* s.n,
+            savedScale: s.t + 4161851792 &* s.n, pool: pool)
+        // features.4.8.block.3 project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        Kernels.pointwiseConv(input: s.t + 3242360000 &* s.n, pixels: 2500 &* s.n, inChannels: 2064,
+            weights: s.p + 21613632, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 4116740000 &* s.n, pool: pool)
+        // features.4.8.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4116740000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+            gamma: s.p + 22323648, beta: s.p + 22324000, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1168192, savedInvStd: s.f + 1168536,
+            runningMean: s.p + 22324352, runningVar: s.p + 22324704, pool: pool)
+        // features.4.8 stochastic depth: keep each image's branch with probability 0.9181818181818182
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08181818181818182,
+                into: s.t + 4161929664 &* s.n, random: &random)
+        }
+        // features.4.8 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4115880000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929664 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4117600000 &* s.n, pool: pool)
+    }
+
+    /// features.4.9 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_9_forward(_ s: TrainingStepContext) throws {
+        // features.4.9.block.0 expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        Kernels.pointwiseConv(input: s.t + 4117600000 &* s.n, pixels: 2500 &* s.n, inChannels: 344,
+            weights: s.p + 22325056, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 3247520000 &* s.n, pool: pool)
+        // features.4.9.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3247520000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 23035072, beta: s.p + 23037136, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3252680000 &* s.n, savedMean: s.f + 1168880, savedInvStd: s.f + 1170944,
+            runningMean: s.p + 23039200, runningVar: s.p + 23041264, pool: pool)
+        // features.4.9.block.1 depthwise weights to the kernel layout [3][3][2064]
+        WeightPrep.depthwiseWeights(s.p + 23043328, channels: 2064, kernel: 3, into: s.f + 1177136)
+        // features.4.9.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        Kernels.depthwiseConv(input: s.t + 3252680000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2064,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1177136,
+            bias: s.f, activation: .identity, output: s.t + 3257840000 &* s.n, pool: pool)
+        // features.4.9.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3257840000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 23061904, beta: s.p + 23063968, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3263000000 &* s.n, savedMean: s.f + 1173008, savedInvStd: s.f + 1175072,
+            runningMean: s.p + 23066032, runningVar: s.p + 23068096, pool: pool)
+        // features.4.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3263000000 &* s.n, output: s.t + 3268160000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 23070160,
+            reduceBias: s.p + 23247664, activation: .silu, expandWeights: s.p + 23247760, expandBias: s.p + 23425264,
+            savedPooled: s.t + 4161853856 &* s.n, savedHidden: s.t + 4161926496 &* s.n,
+            savedScale: s.t + 4161855920 &* s.n, pool: pool)
+        // features.4.9.block.3 project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        Kernels.pointwiseConv(input: s.t + 3268160000 &* s.n, pixels: 2500 &* s.n, inChannels: 2064,
+            weights: s.p + 23427328, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 4118460000 &* s.n, pool: pool)
+        // features.4.9.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4118460000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+            gamma: s.p + 24137344, beta: s.p + 24137696, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1214288, savedInvStd: s.f + 1214632,
+            runningMean: s.p + 24138048, runningVar: s.p + 24138400, pool: pool)
+        // features.4.9 stochastic depth: keep each image's branch with probability 0.9159090909090909
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08409090909090909,
+                into: s.t + 4161929680 &* s.n, random: &random)
+        }
+        // features.4.9 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4117600000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929680 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4119320000 &* s.n, pool: pool)
+    }
+
+    /// features.4.10 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_10_forward(_ s: TrainingStepContext) throws {
+        // features.4.10.block.0 expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        Kernels.pointwiseConv(input: s.t + 4119320000 &* s.n, pixels: 2500 &* s.n, inChannels: 344,
+            weights: s.p + 24138752, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 3273320000 &* s.n, pool: pool)
+        // features.4.10.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3273320000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 24848768, beta: s.p + 24850832, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3278480000 &* s.n, savedMean: s.f + 1214976, savedInvStd: s.f + 1217040,
+            runningMean: s.p + 24852896, runningVar: s.p + 24854960, pool: pool)
+        // features.4.10.block.1 depthwise weights to the kernel layout [3][3][2064]
+        WeightPrep.depthwiseWeights(s.p + 24857024, channels: 2064, kernel: 3, into: s.f + 1223232)
+        // features.4.10.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        Kernels.depthwiseConv(input: s.t + 3278480000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2064,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1223232,
+            bias: s.f, activation: .identity, output: s.t + 3283640000 &* s.n, pool: pool)
+        // features.4.10.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3283640000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 24875600, beta: s.p + 24877664, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3288800000 &* s.n, savedMean: s.f + 1219104, savedInvStd: s.f + 1221168,
+            runningMean: s.p + 24879728, runningVar: s.p + 24881792, pool: pool)
+        // features.4.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3288800000 &* s.n, output: s.t + 3293960000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24883856,
+            reduceBias: s.p + 25061360, activation: .silu, expandWeights: s.p + 25061456, expandBias: s.p + 25238960,
+            savedPooled: s.t + 4161857984 &* s.n, savedHidden: s.t + 4161926592 &* s.n,
+            savedScale: s.t + 4161860048 &* s.n, pool: pool)
+        // features.4.10.block.3 project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        Kernels.pointwiseConv(input: s.t + 3293960000 &* s.n, pixels: 2500 &* s.n, inChannels: 2064,
+            weights: s.p + 25241024, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 4120180000 &* s.n, pool: pool)
+        // features.4.10.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4120180000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+            gamma: s.p + 25951040, beta: s.p + 25951392, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1260384, savedInvStd: s.f + 1260728,
+            runningMean: s.p + 25951744, runningVar: s.p + 25952096, pool: pool)
+        // features.4.10 stochastic depth: keep each image's branch with probability 0.9136363636363636
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08636363636363636,
+                into: s.t + 4161929696 &* s.n, random: &random)
+        }
+        // features.4.10 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4119320000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929696 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4121040000 &* s.n, pool: pool)
+    }
+
+    /// features.4.11 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_11_forward(_ s: TrainingStepContext) throws {
+        // features.4.11.block.0 expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        Kernels.pointwiseConv(input: s.t + 4121040000 &* s.n, pixels: 2500 &* s.n, inChannels: 344,
+            weights: s.p + 25952448, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 3299120000 &* s.n, pool: pool)
+        // features.4.11.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3299120000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 26662464, beta: s.p + 26664528, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3304280000 &* s.n, savedMean: s.f + 1261072, savedInvStd: s.f + 1263136,
+            runningMean: s.p + 26666592, runningVar: s.p + 26668656, pool: pool)
+        // features.4.11.block.1 depthwise weights to the kernel layout [3][3][2064]
+        WeightPrep.depthwiseWeights(s.p + 26670720, channels: 2064, kernel: 3, into: s.f + 1269328)
+        // features.4.11.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        Kernels.depthwiseConv(input: s.t + 3304280000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2064,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1269328,
+            bias: s.f, activation: .identity, output: s.t + 3309440000 &* s.n, pool: pool)
+        // features.4.11.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3309440000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 26689296, beta: s.p + 26691360, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3314600000 &* s.n, savedMean: s.f + 1265200, savedInvStd: s.f + 1267264,
+            runningMean: s.p + 26693424, runningVar: s.p + 26695488, pool: pool)
+        // features.4.11.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3314600000 &* s.n, output: s.t + 3319760000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26697552,
+            reduceBias: s.p + 26875056, activation: .silu, expandWeights: s.p + 26875152, expandBias: s.p + 27052656,
+            savedPooled: s.t + 4161862112 &* s.n, savedHidden: s.t + 4161926688 &* s.n,
+            savedScale: s.t + 4161864176 &* s.n, pool: pool)
+        // features.4.11.block.3 project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        Kernels.pointwiseConv(input: s.t + 3319760000 &* s.n, pixels: 2500 &* s.n, inChannels: 2064,
+            weights: s.p + 27054720, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 4121900000 &* s.n, pool: pool)
+        // features.4.11.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4121900000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+            gamma: s.p + 27764736, beta: s.p + 27765088, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1306480, savedInvStd: s.f + 1306824,
+            runningMean: s.p + 27765440, runningVar: s.p + 27765792, pool: pool)
+        // features.4.11 stochastic depth: keep each image's branch with probability 0.9113636363636364
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08863636363636364,
+                into: s.t + 4161929712 &* s.n, random: &random)
+        }
+        // features.4.11 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4121040000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929712 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4122760000 &* s.n, pool: pool)
+    }
+
+    /// features.4.12 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_12_forward(_ s: TrainingStepContext) throws {
+        // features.4.12.block.0 expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        Kernels.pointwiseConv(input: s.t + 4122760000 &* s.n, pixels: 2500 &* s.n, inChannels: 344,
+            weights: s.p + 27766144, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 3324920000 &* s.n, pool: pool)
+        // features.4.12.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3324920000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 28476160, beta: s.p + 28478224, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3330080000 &* s.n, savedMean: s.f + 1307168, savedInvStd: s.f + 1309232,
+            runningMean: s.p + 28480288, runningVar: s.p + 28482352, pool: pool)
+        // features.4.12.block.1 depthwise weights to the kernel layout [3][3][2064]
+        WeightPrep.depthwiseWeights(s.p + 28484416, channels: 2064, kernel: 3, into: s.f + 1315424)
+        // features.4.12.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        Kernels.depthwiseConv(input: s.t + 3330080000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2064,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1315424,
+            bias: s.f, activation: .identity, output: s.t + 3335240000 &* s.n, pool: pool)
+        // features.4.12.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3335240000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 28502992, beta: s.p + 28505056, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3340400000 &* s.n, savedMean: s.f + 1311296, savedInvStd: s.f + 1313360,
+            runningMean: s.p + 28507120, runningVar: s.p + 28509184, pool: pool)
+        // features.4.12.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3340400000 &* s.n, output: s.t + 3345560000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 28511248,
+            reduceBias: s.p + 28688752, activation: .silu, expandWeights: s.p + 28688848, expandBias: s.p + 28866352,
+            savedPooled: s.t + 4161866240 &* s.n, savedHidden: s.t + 4161926784 &* s.n,
+            savedScale: s.t + 4161868304 &* s.n, pool: pool)
+        // features.4.12.block.3 project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        Kernels.pointwiseConv(input: s.t + 3345560000 &* s.n, pixels: 2500 &* s.n, inChannels: 2064,
+            weights: s.p + 28868416, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 4123620000 &* s.n, pool: pool)
+        // features.4.12.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4123620000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+            gamma: s.p + 29578432, beta: s.p + 29578784, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1352576, savedInvStd: s.f + 1352920,
+            runningMean: s.p + 29579136, runningVar: s.p + 29579488, pool: pool)
+        // features.4.12 stochastic depth: keep each image's branch with probability 0.9090909090909091
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09090909090909091,
+                into: s.t + 4161929728 &* s.n, random: &random)
+        }
+        // features.4.12 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4122760000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929728 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4124480000 &* s.n, pool: pool)
+    }
+
+    /// features.4.13 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_13_forward(_ s: TrainingStepContext) throws {
+        // features.4.13.block.0 expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        Kernels.pointwiseConv(input: s.t + 4124480000 &* s.n, pixels: 2500 &* s.n, inChannels: 344,
+            weights: s.p + 29579840, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 3350720000 &* s.n, pool: pool)
+        // features.4.13.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3350720000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 30289856, beta: s.p + 30291920, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3355880000 &* s.n, savedMean: s.f + 1353264, savedInvStd: s.f + 1355328,
+            runningMean: s.p + 30293984, runningVar: s.p + 30296048, pool: pool)
+        // features.4.13.block.1 depthwise weights to the kernel layout [3][3][2064]
+        WeightPrep.depthwiseWeights(s.p + 30298112, channels: 2064, kernel: 3, into: s.f + 1361520)
+        // features.4.13.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        Kernels.depthwiseConv(input: s.t + 3355880000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2064,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1361520,
+            bias: s.f, activation: .identity, output: s.t + 3361040000 &* s.n, pool: pool)
+        // features.4.13.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3361040000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 30316688, beta: s.p + 30318752, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3366200000 &* s.n, savedMean: s.f + 1357392, savedInvStd: s.f + 1359456,
+            runningMean: s.p + 30320816, runningVar: s.p + 30322880, pool: pool)
+        // features.4.13.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3366200000 &* s.n, output: s.t + 3371360000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 30324944,
+            reduceBias: s.p + 30502448, activation: .silu, expandWeights: s.p + 30502544, expandBias: s.p + 30680048,
+            savedPooled: s.t + 4161870368 &* s.n, savedHidden: s.t + 4161926880 &* s.n,
+            savedScale: s.t + 4161872432 &* s.n, pool: pool)
+        // features.4.13.block.3 project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        Kernels.pointwiseConv(input: s.t + 3371360000 &* s.n, pixels: 2500 &* s.n, inChannels: 2064,
+            weights: s.p + 30682112, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 4125340000 &* s.n, pool: pool)
+        // features.4.13.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4125340000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+            gamma: s.p + 31392128, beta: s.p + 31392480, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1398672, savedInvStd: s.f + 1399016,
+            runningMean: s.p + 31392832, runningVar: s.p + 31393184, pool: pool)
+        // features.4.13 stochastic depth: keep each image's branch with probability 0.9068181818181817
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0931818181818182,
+                into: s.t + 4161929744 &* s.n, random: &random)
+        }
+        // features.4.13 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4124480000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929744 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4126200000 &* s.n, pool: pool)
+    }
+
+    /// features.4.14 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_14_forward(_ s: TrainingStepContext) throws {
+        // features.4.14.block.0 expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        Kernels.pointwiseConv(input: s.t + 4126200000 &* s.n, pixels: 2500 &* s.n, inChannels: 344,
+            weights: s.p + 31393536, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 3376520000 &* s.n, pool: pool)
+        // features.4.14.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3376520000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 32103552, beta: s.p + 32105616, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3381680000 &* s.n, savedMean: s.f + 1399360, savedInvStd: s.f + 1401424,
+            runningMean: s.p + 32107680, runningVar: s.p + 32109744, pool: pool)
+        // features.4.14.block.1 depthwise weights to the kernel layout [3][3][2064]
+        WeightPrep.depthwiseWeights(s.p + 32111808, channels: 2064, kernel: 3, into: s.f + 1407616)
+        // features.4.14.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        Kernels.depthwiseConv(input: s.t + 3381680000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2064,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1407616,
+            bias: s.f, activation: .identity, output: s.t + 3386840000 &* s.n, pool: pool)
+        // features.4.14.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3386840000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 32130384, beta: s.p + 32132448, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3392000000 &* s.n, savedMean: s.f + 1403488, savedInvStd: s.f + 1405552,
+            runningMean: s.p + 32134512, runningVar: s.p + 32136576, pool: pool)
+        // features.4.14.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3392000000 &* s.n, output: s.t + 3397160000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 32138640,
+            reduceBias: s.p + 32316144, activation: .silu, expandWeights: s.p + 32316240, expandBias: s.p + 32493744,
+            savedPooled: s.t + 4161874496 &* s.n, savedHidden: s.t + 4161926976 &* s.n,
+            savedScale: s.t + 4161876560 &* s.n, pool: pool)
+        // features.4.14.block.3 project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        Kernels.pointwiseConv(input: s.t + 3397160000 &* s.n, pixels: 2500 &* s.n, inChannels: 2064,
+            weights: s.p + 32495808, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 4127060000 &* s.n, pool: pool)
+        // features.4.14.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4127060000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+            gamma: s.p + 33205824, beta: s.p + 33206176, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1444768, savedInvStd: s.f + 1445112,
+            runningMean: s.p + 33206528, runningVar: s.p + 33206880, pool: pool)
+        // features.4.14 stochastic depth: keep each image's branch with probability 0.9045454545454545
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09545454545454546,
+                into: s.t + 4161929760 &* s.n, random: &random)
+        }
+        // features.4.14 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4126200000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929760 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4127920000 &* s.n, pool: pool)
+    }
+
+    /// features.4.15 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_15_forward(_ s: TrainingStepContext) throws {
+        // features.4.15.block.0 expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        Kernels.pointwiseConv(input: s.t + 4127920000 &* s.n, pixels: 2500 &* s.n, inChannels: 344,
+            weights: s.p + 33207232, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 3402320000 &* s.n, pool: pool)
+        // features.4.15.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3402320000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 33917248, beta: s.p + 33919312, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3407480000 &* s.n, savedMean: s.f + 1445456, savedInvStd: s.f + 1447520,
+            runningMean: s.p + 33921376, runningVar: s.p + 33923440, pool: pool)
+        // features.4.15.block.1 depthwise weights to the kernel layout [3][3][2064]
+        WeightPrep.depthwiseWeights(s.p + 33925504, channels: 2064, kernel: 3, into: s.f + 1453712)
+        // features.4.15.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        Kernels.depthwiseConv(input: s.t + 3407480000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2064,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1453712,
+            bias: s.f, activation: .identity, output: s.t + 3412640000 &* s.n, pool: pool)
+        // features.4.15.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3412640000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 33944080, beta: s.p + 33946144, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3417800000 &* s.n, savedMean: s.f + 1449584, savedInvStd: s.f + 1451648,
+            runningMean: s.p + 33948208, runningVar: s.p + 33950272, pool: pool)
+        // features.4.15.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3417800000 &* s.n, output: s.t + 3422960000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 33952336,
+            reduceBias: s.p + 34129840, activation: .silu, expandWeights: s.p + 34129936, expandBias: s.p + 34307440,
+            savedPooled: s.t + 4161878624 &* s.n, savedHidden: s.t + 4161927072 &* s.n,
+            savedScale: s.t + 4161880688 &* s.n, pool: pool)
+        // features.4.15.block.3 project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 344]
+        Kernels.pointwiseConv(input: s.t + 3422960000 &* s.n, pixels: 2500 &* s.n, inChannels: 2064,
+            weights: s.p + 34309504, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
+            output: s.t + 4128780000 &* s.n, pool: pool)
+        // features.4.15.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4128780000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+            gamma: s.p + 35019520, beta: s.p + 35019872, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1490864, savedInvStd: s.f + 1491208,
+            runningMean: s.p + 35020224, runningVar: s.p + 35020576, pool: pool)
+        // features.4.15 stochastic depth: keep each image's branch with probability 0.9022727272727273
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09772727272727272,
+                into: s.t + 4161929776 &* s.n, random: &random)
+        }
+        // features.4.15 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4127920000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929776 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4129640000 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 50x50x344 -> 50x50x480, SE 2064 -> 86 -> 2064
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 50, 50, 344] -> [n, 50, 50, 2064]
+        Kernels.pointwiseConv(input: s.t + 4129640000 &* s.n, pixels: 2500 &* s.n, inChannels: 344,
+            weights: s.p + 35020928, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
+            output: s.t + 3428120000 &* s.n, pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3428120000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 35730944, beta: s.p + 35733008, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3433280000 &* s.n, savedMean: s.f + 1491552, savedInvStd: s.f + 1493616,
+            runningMean: s.p + 35735072, runningVar: s.p + 35737136, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][2064]
+        WeightPrep.depthwiseWeights(s.p + 35739200, channels: 2064, kernel: 5, into: s.f + 1499808)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
+        Kernels.depthwiseConv(input: s.t + 3433280000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2064,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 1499808,
+            bias: s.f, activation: .identity, output: s.t + 3438440000 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3438440000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+            gamma: s.p + 35790800, beta: s.p + 35792864, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3443600000 &* s.n, savedMean: s.f + 1495680, savedInvStd: s.f + 1497744,
+            runningMean: s.p + 35794928, runningVar: s.p + 35796992, pool: pool)
+        // features.5.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3443600000 &* s.n, output: s.t + 3448760000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 35799056,
+            reduceBias: s.p + 35976560, activation: .silu, expandWeights: s.p + 35976656, expandBias: s.p + 36154160,
+            savedPooled: s.t + 4161882752 &* s.n, savedHidden: s.t + 4161927168 &* s.n,
+            savedScale: s.t + 4161884816 &* s.n, pool: pool)
+        // features.5.0.block.3 project conv 1x1, [n, 50, 50, 2064] -> [n, 50, 50, 480]
+        Kernels.pointwiseConv(input: s.t + 3448760000 &* s.n, pixels: 2500 &* s.n, inChannels: 2064,
+            weights: s.p + 36156224, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 4064580000 &* s.n, pool: pool)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4064580000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+            gamma: s.p + 37146944, beta: s.p + 37147424, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 4065780000 &* s.n, savedMean: s.f + 1603008, savedInvStd: s.f + 1603488,
+            runningMean: s.p + 37147904, runningVar: s.p + 37148384, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        Kernels.pointwiseConv(input: s.t + 4065780000 &* s.n, pixels: 2500 &* s.n, inChannels: 480,
+            weights: s.p + 37148864, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
+            output: s.t + 2460800000 &* s.n, pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2460800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 38531264, beta: s.p + 38534144, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2468000000 &* s.n, savedMean: s.f + 1603968, savedInvStd: s.f + 1606848,
+            runningMean: s.p + 38537024, runningVar: s.p + 38539904, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][2880]
+        WeightPrep.depthwiseWeights(s.p + 38542784, channels: 2880, kernel: 5, into: s.f + 1615488)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        Kernels.depthwiseConv(input: s.t + 2468000000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2880,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 1615488,
+            bias: s.f, activation: .identity, output: s.t + 2475200000 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2475200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 38614784, beta: s.p + 38617664, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2482400000 &* s.n, savedMean: s.f + 1609728, savedInvStd: s.f + 1612608,
+            runningMean: s.p + 38620544, runningVar: s.p + 38623424, pool: pool)
+        // features.5.1.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2482400000 &* s.n, output: s.t + 2489600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 38626304,
+            reduceBias: s.p + 38971904, activation: .silu, expandWeights: s.p + 38972032, expandBias: s.p + 39317632,
+            savedPooled: s.t + 1461092656 &* s.n, savedHidden: s.t + 1461119840 &* s.n,
+            savedScale: s.t + 1461095536 &* s.n, pool: pool)
+        // features.5.1.block.3 project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        Kernels.pointwiseConv(input: s.t + 2489600000 &* s.n, pixels: 2500 &* s.n, inChannels: 2880,
+            weights: s.p + 39320512, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 4066980000 &* s.n, pool: pool)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4066980000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+            gamma: s.p + 40702912, beta: s.p + 40703392, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1759488, savedInvStd: s.f + 1759968,
+            runningMean: s.p + 40703872, runningVar: s.p + 40704352, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.8977272727272727
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10227272727272728,
+                into: s.t + 4161929792 &* s.n, random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4065780000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929792 &* s.n : nil, batch: s.n, perImage: 1200000,
+            output: s.t + 4068180000 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        Kernels.pointwiseConv(input: s.t + 4068180000 &* s.n, pixels: 2500 &* s.n, inChannels: 480,
+            weights: s.p + 40704832, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
+            output: s.t + 2496800000 &* s.n, pool: pool)
+        // features.5.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2496800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 42087232, beta: s.p + 42090112, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2504000000 &* s.n, savedMean: s.f + 1760448, savedInvStd: s.f + 1763328,
+            runningMean: s.p + 42092992, runningVar: s.p + 42095872, pool: pool)
+        // features.5.2.block.1 depthwise weights to the kernel layout [5][5][2880]
+        WeightPrep.depthwiseWeights(s.p + 42098752, channels: 2880, kernel: 5, into: s.f + 1771968)
+        // features.5.2.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        Kernels.depthwiseConv(input: s.t + 2504000000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2880,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 1771968,
+            bias: s.f, activation: .identity, output: s.t + 2511200000 &* s.n, pool: pool)
+        // features.5.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2511200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 42170752, beta: s.p + 42173632, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2518400000 &* s.n, savedMean: s.f + 1766208, savedInvStd: s.f + 1769088,
+            runningMean: s.p + 42176512, runningVar: s.p + 42179392, pool: pool)
+        // features.5.2.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2518400000 &* s.n, output: s.t + 2525600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 42182272,
+            reduceBias: s.p + 42527872, activation: .silu, expandWeights: s.p + 42528000, expandBias: s.p + 42873600,
+            savedPooled: s.t + 1461098416 &* s.n, savedHidden: s.t + 4161923936 &* s.n,
+            savedScale: s.t + 1461101296 &* s.n, pool: pool)
+        // features.5.2.block.3 project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        Kernels.pointwiseConv(input: s.t + 2525600000 &* s.n, pixels: 2500 &* s.n, inChannels: 2880,
+            weights: s.p + 42876480, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 4069380000 &* s.n, pool: pool)
+        // features.5.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4069380000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+            gamma: s.p + 44258880, beta: s.p + 44259360, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1915968, savedInvStd: s.f + 1916448,
+            runningMean: s.p + 44259840, runningVar: s.p + 44260320, pool: pool)
+        // features.5.2 stochastic depth: keep each image's branch with probability 0.8954545454545455
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10454545454545455,
+                into: s.t + 4161929808 &* s.n, random: &random)
+        }
+        // features.5.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4068180000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929808 &* s.n : nil, batch: s.n, perImage: 1200000,
+            output: s.t + 4070580000 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_3_forward(_ s: TrainingStepContext) throws {
+        // features.5.3.block.0 expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        Kernels.pointwiseConv(input: s.t + 4070580000 &* s.n, pixels: 2500 &* s.n, inChannels: 480,
+            weights: s.p + 44260800, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
+            output: s.t + 2532800000 &* s.n, pool: pool)
+        // features.5.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2532800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 45643200, beta: s.p + 45646080, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2540000000 &* s.n, savedMean: s.f + 1916928, savedInvStd: s.f + 1919808,
+            runningMean: s.p + 45648960, runningVar: s.p + 45651840, pool: pool)
+        // features.5.3.block.1 depthwise weights to the kernel layout [5][5][2880]
+        WeightPrep.depthwiseWeights(s.p + 45654720, channels: 2880, kernel: 5, into: s.f + 1928448)
+        // features.5.3.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        Kernels.depthwiseConv(input: s.t + 2540000000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2880,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 1928448,
+            bias: s.f, activation: .identity, output: s.t + 2547200000 &* s.n, pool: pool)
+        // features.5.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2547200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 45726720, beta: s.p + 45729600, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2554400000 &* s.n, savedMean: s.f + 1922688, savedInvStd: s.f + 1925568,
+            runningMean: s.p + 45732480, runningVar: s.p + 45735360, pool: pool)
+        // features.5.3.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2554400000 &* s.n, output: s.t + 2561600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 45738240,
+            reduceBias: s.p + 46083840, activation: .silu, expandWeights: s.p + 46083968, expandBias: s.p + 46429568,
+            savedPooled: s.t + 1461104176 &* s.n, savedHidden: s.t + 4161924064 &* s.n,
+            savedScale: s.t + 1461107056 &* s.n, pool: pool)
+        // features.5.3.block.3 project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        Kernels.pointwiseConv(input: s.t + 2561600000 &* s.n, pixels: 2500 &* s.n, inChannels: 2880,
+            weights: s.p + 46432448, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 4071780000 &* s.n, pool: pool)
+        // features.5.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4071780000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+            gamma: s.p + 47814848, beta: s.p + 47815328, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 2072448, savedInvStd: s.f + 2072928,
+            runningMean: s.p + 47815808, runningVar: s.p + 47816288, pool: pool)
+        // features.5.3 stochastic depth: keep each image's branch with probability 0.8931818181818182
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10681818181818183,
+                into: s.t + 4161929824 &* s.n, random: &random)
+        }
+        // features.5.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4070580000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929824 &* s.n : nil, batch: s.n, perImage: 1200000,
+            output: s.t + 4072980000 &* s.n, pool: pool)
+    }
+
+    /// features.5.4 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_4_forward(_ s: TrainingStepContext) throws {
+        // features.5.4.block.0 expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        Kernels.pointwiseConv(input: s.t + 4072980000 &* s.n, pixels: 2500 &* s.n, inChannels: 480,
+            weights: s.p + 47816768, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
+            output: s.t + 2568800000 &* s.n, pool: pool)
+        // features.5.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2568800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 49199168, beta: s.p + 49202048, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2576000000 &* s.n, savedMean: s.f + 2073408, savedInvStd: s.f + 2076288,
+            runningMean: s.p + 49204928, runningVar: s.p + 49207808, pool: pool)
+        // features.5.4.block.1 depthwise weights to the kernel layout [5][5][2880]
+        WeightPrep.depthwiseWeights(s.p + 49210688, channels: 2880, kernel: 5, into: s.f + 2084928)
+        // features.5.4.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        Kernels.depthwiseConv(input: s.t + 2576000000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2880,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 2084928,
+            bias: s.f, activation: .identity, output: s.t + 2583200000 &* s.n, pool: pool)
+        // features.5.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2583200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 49282688, beta: s.p + 49285568, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2590400000 &* s.n, savedMean: s.f + 2079168, savedInvStd: s.f + 2082048,
+            runningMean: s.p + 49288448, runningVar: s.p + 49291328, pool: pool)
+        // features.5.4.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2590400000 &* s.n, output: s.t + 2597600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 49294208,
+            reduceBias: s.p + 49639808, activation: .silu, expandWeights: s.p + 49639936, expandBias: s.p + 49985536,
+            savedPooled: s.t + 1461109936 &* s.n, savedHidden: s.t + 4161924192 &* s.n,
+            savedScale: s.t + 1461112816 &* s.n, pool: pool)
+        // features.5.4.block.3 project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        Kernels.pointwiseConv(input: s.t + 2597600000 &* s.n, pixels: 2500 &* s.n, inChannels: 2880,
+            weights: s.p + 49988416, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 4074180000 &* s.n, pool: pool)
+        // features.5.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4074180000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+            gamma: s.p + 51370816, beta: s.p + 51371296, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 2228928, savedInvStd: s.f + 2229408,
+            runningMean: s.p + 51371776, runningVar: s.p + 51372256, pool: pool)
+        // features.5.4 stochastic depth: keep each image's branch with probability 0.8909090909090909
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10909090909090911,
+                into: s.t + 4161929840 &* s.n, random: &random)
+        }
+        // features.5.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4072980000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929840 &* s.n : nil, batch: s.n, perImage: 1200000,
+            output: s.t + 4075380000 &* s.n, pool: pool)
+    }
+
+    /// features.5.5 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_5_forward(_ s: TrainingStepContext) throws {
+        // features.5.5.block.0 expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        Kernels.pointwiseConv(input: s.t + 4075380000 &* s.n, pixels: 2500 &* s.n, inChannels: 480,
+            weights: s.p + 51372736, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
+            output: s.t + 2604800000 &* s.n, pool: pool)
+        // features.5.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2604800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 52755136, beta: s.p + 52758016, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2612000000 &* s.n, savedMean: s.f + 2229888, savedInvStd: s.f + 2232768,
+            runningMean: s.p + 52760896, runningVar: s.p + 52763776, pool: pool)
+        // features.5.5.block.1 depthwise weights to the kernel layout [5][5][2880]
+        WeightPrep.depthwiseWeights(s.p + 52766656, channels: 2880, kernel: 5, into: s.f + 2241408)
+        // features.5.5.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        Kernels.depthwiseConv(input: s.t + 2612000000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2880,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 2241408,
+            bias: s.f, activation: .identity, output: s.t + 2619200000 &* s.n, pool: pool)
+        // features.5.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2619200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 52838656, beta: s.p + 52841536, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2626400000 &* s.n, savedMean: s.f + 2235648, savedInvStd: s.f + 2238528,
+            runningMean: s.p + 52844416, runningVar: s.p + 52847296, pool: pool)
+        // features.5.5.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2626400000 &* s.n, output: s.t + 2633600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 52850176,
+            reduceBias: s.p + 53195776, activation: .silu, expandWeights: s.p + 53195904, expandBias: s.p + 53541504,
+            savedPooled: s.t + 1461115696 &* s.n, savedHidden: s.t + 4161924320 &* s.n,
+            savedScale: s.t + 4161760352 &* s.n, pool: pool)
+        // features.5.5.block.3 project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        Kernels.pointwiseConv(input: s.t + 2633600000 &* s.n, pixels: 2500 &* s.n, inChannels: 2880,
+            weights: s.p + 53544384, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 4076580000 &* s.n, pool: pool)
+        // features.5.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4076580000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+            gamma: s.p + 54926784, beta: s.p + 54927264, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 2385408, savedInvStd: s.f + 2385888,
+            runningMean: s.p + 54927744, runningVar: s.p + 54928224, pool: pool)
+        // features.5.5 stochastic depth: keep each image's branch with probability 0.8886363636363637
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11136363636363637,
+                into: s.t + 4161929856 &* s.n, random: &random)
+        }
+        // features.5.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4075380000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929856 &* s.n : nil, batch: s.n, perImage: 1200000,
+            output: s.t + 4077780000 &* s.n, pool: pool)
+    }
+
+    /// features.5.6 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_6_forward(_ s: TrainingStepContext) throws {
+        // features.5.6.block.0 expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        Kernels.pointwiseConv(input: s.t + 4077780000 &* s.n, pixels: 2500 &* s.n, inChannels: 480,
+            weights: s.p + 54928704, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
+            output: s.t + 2640800000 &* s.n, pool: pool)
+        // features.5.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2640800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 56311104, beta: s.p + 56313984, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2648000000 &* s.n, savedMean: s.f + 2386368, savedInvStd: s.f + 2389248,
+            runningMean: s.p + 56316864, runningVar: s.p + 56319744, pool: pool)
+        // features.5.6.block.1 depthwise weights to the kernel layout [5][5][2880]
+        WeightPrep.depthwiseWeights(s.p + 56322624, channels: 2880, kernel: 5, into: s.f + 2397888)
+        // features.5.6.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        Kernels.depthwiseConv(input: s.t + 2648000000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2880,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 2397888,
+            bias: s.f, activation: .identity, output: s.t + 2655200000 &* s.n, pool: pool)
+        // features.5.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2655200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 56394624, beta: s.p + 56397504, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2662400000 &* s.n, savedMean: s.f + 2392128, savedInvStd: s.f + 2395008,
+            runningMean: s.p + 56400384, runningVar: s.p + 56403264, pool: pool)
+        // features.5.6.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2662400000 &* s.n, output: s.t + 2669600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 56406144,
+            reduceBias: s.p + 56751744, activation: .silu, expandWeights: s.p + 56751872, expandBias: s.p + 57097472,
+            savedPooled: s.t + 4161763232 &* s.n, savedHidden: s.t + 4161924448 &* s.n,
+            savedScale: s.t + 4161766112 &* s.n, pool: pool)
+        // features.5.6.block.3 project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        Kernels.pointwiseConv(input: s.t + 2669600000 &* s.n, pixels: 2500 &* s.n, inChannels: 2880,
+            weights: s.p + 57100352, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 4078980000 &* s.n, pool: pool)
+        // features.5.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4078980000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+            gamma: s.p + 58482752, beta: s.p + 58483232, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 2541888, savedInvStd: s.f + 2542368,
+            runningMean: s.p + 58483712, runningVar: s.p + 58484192, pool: pool)
+        // features.5.6 stochastic depth: keep each image's branch with probability 0.8863636363636364
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11363636363636363,
+                into: s.t + 4161929872 &* s.n, random: &random)
+        }
+        // features.5.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4077780000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929872 &* s.n : nil, batch: s.n, perImage: 1200000,
+            output: s.t + 4080180000 &* s.n, pool: pool)
+    }
+
+    /// features.5.7 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_7_forward(_ s: TrainingStepContext) throws {
+        // features.5.7.block.0 expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        Kernels.pointwiseConv(input: s.t + 4080180000 &* s.n, pixels: 2500 &* s.n, inChannels: 480,
+            weights: s.p + 58484672, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
+            output: s.t + 2676800000 &* s.n, pool: pool)
+        // features.5.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2676800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 59867072, beta: s.p + 59869952, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2684000000 &* s.n, savedMean: s.f + 2542848, savedInvStd: s.f + 2545728,
+            runningMean: s.p + 59872832, runningVar: s.p + 59875712, pool: pool)
+        // features.5.7.block.1 depthwise weights to the kernel layout [5][5][2880]
+        WeightPrep.depthwiseWeights(s.p + 59878592, channels: 2880, kernel: 5, into: s.f + 2554368)
+        // features.5.7.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        Kernels.depthwiseConv(input: s.t + 2684000000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2880,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 2554368,
+            bias: s.f, activation: .identity, output: s.t + 2691200000 &* s.n, pool: pool)
+        // features.5.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2691200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 59950592, beta: s.p + 59953472, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2698400000 &* s.n, savedMean: s.f + 2548608, savedInvStd: s.f + 2551488,
+            runningMean: s.p + 59956352, runningVar: s.p + 59959232, pool: pool)
+        // features.5.7.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2698400000 &* s.n, output: s.t + 2705600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 59962112,
+            reduceBias: s.p + 60307712, activation: .silu, expandWeights: s.p + 60307840, expandBias: s.p + 60653440,
+            savedPooled: s.t + 4161768992 &* s.n, savedHidden: s.t + 4161924576 &* s.n,
+            savedScale: s.t + 4161771872 &* s.n, pool: pool)
+        // features.5.7.block.3 project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        Kernels.pointwiseConv(input: s.t + 2705600000 &* s.n, pixels: 2500 &* s.n, inChannels: 2880,
+            weights: s.p + 60656320, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 4081380000 &* s.n, pool: pool)
+        // features.5.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4081380000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+            gamma: s.p + 62038720, beta: s.p + 62039200, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 2698368, savedInvStd: s.f + 2698848,
+            runningMean: s.p + 62039680, runningVar: s.p + 62040160, pool: pool)
+        // features.5.7 stochastic depth: keep each image's branch with probability 0.884090909090909
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11590909090909092,
+                into: s.t + 4161929888 &* s.n, random: &random)
+        }
+        // features.5.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4080180000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929888 &* s.n : nil, batch: s.n, perImage: 1200000,
+            output: s.t + 4082580000 &* s.n, pool: pool)
+    }
+
+    /// features.5.8 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_8_forward(_ s: TrainingStepContext) throws {
+        // features.5.8.block.0 expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        Kernels.pointwiseConv(input: s.t + 4082580000 &* s.n, pixels: 2500 &* s.n, inChannels: 480,
+            weights: s.p + 62040640, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
+            output: s.t + 2712800000 &* s.n, pool: pool)
+        // features.5.8.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2712800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 63423040, beta: s.p + 63425920, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2720000000 &* s.n, savedMean: s.f + 2699328, savedInvStd: s.f + 2702208,
+            runningMean: s.p + 63428800, runningVar: s.p + 63431680, pool: pool)
+        // features.5.8.block.1 depthwise weights to the kernel layout [5][5][2880]
+        WeightPrep.depthwiseWeights(s.p + 63434560, channels: 2880, kernel: 5, into: s.f + 2710848)
+        // features.5.8.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        Kernels.depthwiseConv(input: s.t + 2720000000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2880,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 2710848,
+            bias: s.f, activation: .identity, output: s.t + 2727200000 &* s.n, pool: pool)
+        // features.5.8.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2727200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 63506560, beta: s.p + 63509440, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2734400000 &* s.n, savedMean: s.f + 2705088, savedInvStd: s.f + 2707968,
+            runningMean: s.p + 63512320, runningVar: s.p + 63515200, pool: pool)
+        // features.5.8.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2734400000 &* s.n, output: s.t + 2741600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 63518080,
+            reduceBias: s.p + 63863680, activation: .silu, expandWeights: s.p + 63863808, expandBias: s.p + 64209408,
+            savedPooled: s.t + 4161774752 &* s.n, savedHidden: s.t + 4161924704 &* s.n,
+            savedScale: s.t + 4161777632 &* s.n, pool: pool)
+        // features.5.8.block.3 project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        Kernels.pointwiseConv(input: s.t + 2741600000 &* s.n, pixels: 2500 &* s.n, inChannels: 2880,
+            weights: s.p + 64212288, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 4083780000 &* s.n, pool: pool)
+        // features.5.8.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4083780000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+            gamma: s.p + 65594688, beta: s.p + 65595168, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 2854848, savedInvStd: s.f + 2855328,
+            runningMean: s.p + 65595648, runningVar: s.p + 65596128, pool: pool)
+        // features.5.8 stochastic depth: keep each image's branch with probability 0.8818181818181818
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11818181818181818,
+                into: s.t + 4161929904 &* s.n, random: &random)
+        }
+        // features.5.8 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4082580000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929904 &* s.n : nil, batch: s.n, perImage: 1200000,
+            output: s.t + 4084980000 &* s.n, pool: pool)
+    }
+
+    /// features.5.9 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_9_forward(_ s: TrainingStepContext) throws {
+        // features.5.9.block.0 expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        Kernels.pointwiseConv(input: s.t + 4084980000 &* s.n, pixels: 2500 &* s.n, inChannels: 480,
+            weights: s.p + 65596608, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
+            output: s.t + 2748800000 &* s.n, pool: pool)
+        // features.5.9.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2748800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 66979008, beta: s.p + 66981888, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2756000000 &* s.n, savedMean: s.f + 2855808, savedInvStd: s.f + 2858688,
+            runningMean: s.p + 66984768, runningVar: s.p + 66987648, pool: pool)
+        // features.5.9.block.1 depthwise weights to the kernel layout [5][5][2880]
+        WeightPrep.depthwiseWeights(s.p + 66990528, channels: 2880, kernel: 5, into: s.f + 2867328)
+        // features.5.9.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        Kernels.depthwiseConv(input: s.t + 2756000000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2880,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 2867328,
+            bias: s.f, activation: .identity, output: s.t + 2763200000 &* s.n, pool: pool)
+        // features.5.9.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2763200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 67062528, beta: s.p + 67065408, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2770400000 &* s.n, savedMean: s.f + 2861568, savedInvStd: s.f + 2864448,
+            runningMean: s.p + 67068288, runningVar: s.p + 67071168, pool: pool)
+        // features.5.9.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2770400000 &* s.n, output: s.t + 2777600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 67074048,
+            reduceBias: s.p + 67419648, activation: .silu, expandWeights: s.p + 67419776, expandBias: s.p + 67765376,
+            savedPooled: s.t + 4161780512 &* s.n, savedHidden: s.t + 4161924832 &* s.n,
+            savedScale: s.t + 4161783392 &* s.n, pool: pool)
+        // features.5.9.block.3 project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        Kernels.pointwiseConv(input: s.t + 2777600000 &* s.n, pixels: 2500 &* s.n, inChannels: 2880,
+            weights: s.p + 67768256, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 4086180000 &* s.n, pool: pool)
+        // features.5.9.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4086180000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+            gamma: s.p + 69150656, beta: s.p + 69151136, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 3011328, savedInvStd: s.f + 3011808,
+            runningMean: s.p + 69151616, runningVar: s.p + 69152096, pool: pool)
+        // features.5.9 stochastic depth: keep each image's branch with probability 0.8795454545454545
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12045454545454547,
+                into: s.t + 4161929920 &* s.n, random: &random)
+        }
+        // features.5.9 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4084980000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929920 &* s.n : nil, batch: s.n, perImage: 1200000,
+            output: s.t + 4087380000 &* s.n, pool: pool)
+    }
+
+    /// features.5.10 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_10_forward(_ s: TrainingStepContext) throws {
+        // features.5.10.block.0 expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        Kernels.pointwiseConv(input: s.t + 4087380000 &* s.n, pixels: 2500 &* s.n, inChannels: 480,
+            weights: s.p + 69152576, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
+            output: s.t + 2784800000 &* s.n, pool: pool)
+        // features.5.10.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2784800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 70534976, beta: s.p + 70537856, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2792000000 &* s.n, savedMean: s.f + 3012288, savedInvStd: s.f + 3015168,
+            runningMean: s.p + 70540736, runningVar: s.p + 70543616, pool: pool)
+        // features.5.10.block.1 depthwise weights to the kernel layout [5][5][2880]
+        WeightPrep.depthwiseWeights(s.p + 70546496, channels: 2880, kernel: 5, into: s.f + 3023808)
+        // features.5.10.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        Kernels.depthwiseConv(input: s.t + 2792000000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2880,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 3023808,
+            bias: s.f, activation: .identity, output: s.t + 2799200000 &* s.n, pool: pool)
+        // features.5.10.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2799200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 70618496, beta: s.p + 70621376, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2806400000 &* s.n, savedMean: s.f + 3018048, savedInvStd: s.f + 3020928,
+            runningMean: s.p + 70624256, runningVar: s.p + 70627136, pool: pool)
+        // features.5.10.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2806400000 &* s.n, output: s.t + 2813600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 70630016,
+            reduceBias: s.p + 70975616, activation: .silu, expandWeights: s.p + 70975744, expandBias: s.p + 71321344,
+            savedPooled: s.t + 4161786272 &* s.n, savedHidden: s.t + 4161924960 &* s.n,
+            savedScale: s.t + 4161789152 &* s.n, pool: pool)
+        // features.5.10.block.3 project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        Kernels.pointwiseConv(input: s.t + 2813600000 &* s.n, pixels: 2500 &* s.n, inChannels: 2880,
+            weights: s.p + 71324224, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 4088580000 &* s.n, pool: pool)
+        // features.5.10.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4088580000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+            gamma: s.p + 72706624, beta: s.p + 72707104, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 3167808, savedInvStd: s.f + 3168288,
+            runningMean: s.p + 72707584, runningVar: s.p + 72708064, pool: pool)
+        // features.5.10 stochastic depth: keep each image's branch with probability 0.8772727272727272
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12272727272727274,
+                into: s.t + 4161929936 &* s.n, random: &random)
+        }
+        // features.5.10 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4087380000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929936 &* s.n : nil, batch: s.n, perImage: 1200000,
+            output: s.t + 4089780000 &* s.n, pool: pool)
+    }
+
+    /// features.5.11 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_11_forward(_ s: TrainingStepContext) throws {
+        // features.5.11.block.0 expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        Kernels.pointwiseConv(input: s.t + 4089780000 &* s.n, pixels: 2500 &* s.n, inChannels: 480,
+            weights: s.p + 72708544, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
+            output: s.t + 2820800000 &* s.n, pool: pool)
+        // features.5.11.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2820800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 74090944, beta: s.p + 74093824, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2828000000 &* s.n, savedMean: s.f + 3168768, savedInvStd: s.f + 3171648,
+            runningMean: s.p + 74096704, runningVar: s.p + 74099584, pool: pool)
+        // features.5.11.block.1 depthwise weights to the kernel layout [5][5][2880]
+        WeightPrep.depthwiseWeights(s.p + 74102464, channels: 2880, kernel: 5, into: s.f + 3180288)
+        // features.5.11.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        Kernels.depthwiseConv(input: s.t + 2828000000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2880,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 3180288,
+            bias: s.f, activation: .identity, output: s.t + 2835200000 &* s.n, pool: pool)
+        // features.5.11.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2835200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 74174464, beta: s.p + 74177344, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2842400000 &* s.n, savedMean: s.f + 3174528, savedInvStd: s.f + 3177408,
+            runningMean: s.p + 74180224, runningVar: s.p + 74183104, pool: pool)
+        // features.5.11.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2842400000 &* s.n, output: s.t + 2849600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 74185984,
+            reduceBias: s.p + 74531584, activation: .silu, expandWeights: s.p + 74531712, expandBias: s.p + 74877312,
+            savedPooled: s.t + 4161792032 &* s.n, savedHidden: s.t + 4161925088 &* s.n,
+            savedScale: s.t + 4161794912 &* s.n, pool: pool)
+        // features.5.11.block.3 project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        Kernels.pointwiseConv(input: s.t + 2849600000 &* s.n, pixels: 2500 &* s.n, inChannels: 2880,
+            weights: s.p + 74880192, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 4090980000 &* s.n, pool: pool)
+        // features.5.11.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4090980000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+            gamma: s.p + 76262592, beta: s.p + 76263072, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 3324288, savedInvStd: s.f + 3324768,
+            runningMean: s.p + 76263552, runningVar: s.p + 76264032, pool: pool)
+        // features.5.11 stochastic depth: keep each image's branch with probability 0.875
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 4161929952 &* s.n,
+                random: &random)
+        }
+        // features.5.11 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4089780000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929952 &* s.n : nil, batch: s.n, perImage: 1200000,
+            output: s.t + 4092180000 &* s.n, pool: pool)
+    }
+
+    /// features.5.12 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_12_forward(_ s: TrainingStepContext) throws {
+        // features.5.12.block.0 expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        Kernels.pointwiseConv(input: s.t + 4092180000 &* s.n, pixels: 2500 &* s.n, inChannels: 480,
+            weights: s.p + 76264512, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
+            output: s.t + 2856800000 &* s.n, pool: pool)
+        // features.5.12.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2856800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 77646912, beta: s.p + 77649792, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2864000000 &* s.n, savedMean: s.f + 3325248, savedInvStd: s.f + 3328128,
+            runningMean: s.p + 77652672, runningVar: s.p + 77655552, pool: pool)
+        // features.5.12.block.1 depthwise weights to the kernel layout [5][5][2880]
+        WeightPrep.depthwiseWeights(s.p + 77658432, channels: 2880, kernel: 5, into: s.f + 3336768)
+        // features.5.12.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        Kernels.depthwiseConv(input: s.t + 2864000000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2880,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 3336768,
+            bias: s.f, activation: .identity, output: s.t + 2871200000 &* s.n, pool: pool)
+        // features.5.12.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2871200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 77730432, beta: s.p + 77733312, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2878400000 &* s.n, savedMean: s.f + 3331008, savedInvStd: s.f + 3333888,
+            runningMean: s.p + 77736192, runningVar: s.p + 77739072, pool: pool)
+        // features.5.12.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2878400000 &* s.n, output: s.t + 2885600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 77741952,
+            reduceBias: s.p + 78087552, activation: .silu, expandWeights: s.p + 78087680, expandBias: s.p + 78433280,
+            savedPooled: s.t + 4161797792 &* s.n, savedHidden: s.t + 4161925216 &* s.n,
+            savedScale: s.t + 4161800672 &* s.n, pool: pool)
+        // features.5.12.block.3 project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        Kernels.pointwiseConv(input: s.t + 2885600000 &* s.n, pixels: 2500 &* s.n, inChannels: 2880,
+            weights: s.p + 78436160, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 4093380000 &* s.n, pool: pool)
+        // features.5.12.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4093380000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+            gamma: s.p + 79818560, beta: s.p + 79819040, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 3480768, savedInvStd: s.f + 3481248,
+            runningMean: s.p + 79819520, runningVar: s.p + 79820000, pool: pool)
+        // features.5.12 stochastic depth: keep each image's branch with probability 0.8727272727272727
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1272727272727273,
+                into: s.t + 4161929968 &* s.n, random: &random)
+        }
+        // features.5.12 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4092180000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929968 &* s.n : nil, batch: s.n, perImage: 1200000,
+            output: s.t + 4094580000 &* s.n, pool: pool)
+    }
+
+    /// features.5.13 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_13_forward(_ s: TrainingStepContext) throws {
+        // features.5.13.block.0 expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        Kernels.pointwiseConv(input: s.t + 4094580000 &* s.n, pixels: 2500 &* s.n, inChannels: 480,
+            weights: s.p + 79820480, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
+            output: s.t + 2892800000 &* s.n, pool: pool)
+        // features.5.13.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2892800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 81202880, beta: s.p + 81205760, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2900000000 &* s.n, savedMean: s.f + 3481728, savedInvStd: s.f + 3484608,
+            runningMean: s.p + 81208640, runningVar: s.p + 81211520, pool: pool)
+        // features.5.13.block.1 depthwise weights to the kernel layout [5][5][2880]
+        WeightPrep.depthwiseWeights(s.p + 81214400, channels: 2880, kernel: 5, into: s.f + 3493248)
+        // features.5.13.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        Kernels.depthwiseConv(input: s.t + 2900000000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2880,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 3493248,
+            bias: s.f, activation: .identity, output: s.t + 2907200000 &* s.n, pool: pool)
+        // features.5.13.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2907200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 81286400, beta: s.p + 81289280, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2914400000 &* s.n, savedMean: s.f + 3487488, savedInvStd: s.f + 3490368,
+            runningMean: s.p + 81292160, runningVar: s.p + 81295040, pool: pool)
+        // features.5.13.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2914400000 &* s.n, output: s.t + 2921600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 81297920,
+            reduceBias: s.p + 81643520, activation: .silu, expandWeights: s.p + 81643648, expandBias: s.p + 81989248,
+            savedPooled: s.t + 4161803552 &* s.n, savedHidden: s.t + 4161925344 &* s.n,
+            savedScale: s.t + 4161806432 &* s.n, pool: pool)
+        // features.5.13.block.3 project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        Kernels.pointwiseConv(input: s.t + 2921600000 &* s.n, pixels: 2500 &* s.n, inChannels: 2880,
+            weights: s.p + 81992128, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 4095780000 &* s.n, pool: pool)
+        // features.5.13.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4095780000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+            gamma: s.p + 83374528, beta: s.p + 83375008, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 3637248, savedInvStd: s.f + 3637728,
+            runningMean: s.p + 83375488, runningVar: s.p + 83375968, pool: pool)
+        // features.5.13 stochastic depth: keep each image's branch with probability 0.8704545454545455
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12954545454545455,
+                into: s.t + 4161929984 &* s.n, random: &random)
+        }
+        // features.5.13 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4094580000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929984 &* s.n : nil, batch: s.n, perImage: 1200000,
+            output: s.t + 4096980000 &* s.n, pool: pool)
+    }
+
+    /// features.5.14 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_14_forward(_ s: TrainingStepContext) throws {
+        // features.5.14.block.0 expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        Kernels.pointwiseConv(input: s.t + 4096980000 &* s.n, pixels: 2500 &* s.n, inChannels: 480,
+            weights: s.p + 83376448, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
+            output: s.t + 2928800000 &* s.n, pool: pool)
+        // features.5.14.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2928800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 84758848, beta: s.p + 84761728, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2936000000 &* s.n, savedMean: s.f + 3638208, savedInvStd: s.f + 3641088,
+            runningMean: s.p + 84764608, runningVar: s.p + 84767488, pool: pool)
+        // features.5.14.block.1 depthwise weights to the kernel layout [5][5][2880]
+        WeightPrep.depthwiseWeights(s.p + 84770368, channels: 2880, kernel: 5, into: s.f + 3649728)
+        // features.5.14.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        Kernels.depthwiseConv(input: s.t + 2936000000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2880,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 3649728,
+            bias: s.f, activation: .identity, output: s.t + 2943200000 &* s.n, pool: pool)
+        // features.5.14.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2943200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 84842368, beta: s.p + 84845248, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2950400000 &* s.n, savedMean: s.f + 3643968, savedInvStd: s.f + 3646848,
+            runningMean: s.p + 84848128, runningVar: s.p + 84851008, pool: pool)
+        // features.5.14.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2950400000 &* s.n, output: s.t + 2957600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 84853888,
+            reduceBias: s.p + 85199488, activation: .silu, expandWeights: s.p + 85199616, expandBias: s.p + 85545216,
+            savedPooled: s.t + 4161809312 &* s.n, savedHidden: s.t + 4161925472 &* s.n,
+            savedScale: s.t + 4161812192 &* s.n, pool: pool)
+        // features.5.14.block.3 project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        Kernels.pointwiseConv(input: s.t + 2957600000 &* s.n, pixels: 2500 &* s.n, inChannels: 2880,
+            weights: s.p + 85548096, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 4098180000 &* s.n, pool: pool)
+        // features.5.14.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4098180000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+            gamma: s.p + 86930496, beta: s.p + 86930976, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 3793728, savedInvStd: s.f + 3794208,
+            runningMean: s.p + 86931456, runningVar: s.p + 86931936, pool: pool)
+        // features.5.14 stochastic depth: keep each image's branch with probability 0.8681818181818182
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13181818181818183,
+                into: s.t + 4161930000 &* s.n, random: &random)
+        }
+        // features.5.14 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4096980000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161930000 &* s.n : nil, batch: s.n, perImage: 1200000,
+            output: s.t + 4099380000 &* s.n, pool: pool)
+    }
+
+    /// features.5.15 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_15_forward(_ s: TrainingStepContext) throws {
+        // features.5.15.block.0 expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        Kernels.pointwiseConv(input: s.t + 4099380000 &* s.n, pixels: 2500 &* s.n, inChannels: 480,
+            weights: s.p + 86932416, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
+            output: s.t + 2964800000 &* s.n, pool: pool)
+        // features.5.15.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2964800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 88314816, beta: s.p + 88317696, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2972000000 &* s.n, savedMean: s.f + 3794688, savedInvStd: s.f + 3797568,
+            runningMean: s.p + 88320576, runningVar: s.p + 88323456, pool: pool)
+        // features.5.15.block.1 depthwise weights to the kernel layout [5][5][2880]
+        WeightPrep.depthwiseWeights(s.p + 88326336, channels: 2880, kernel: 5, into: s.f + 3806208)
+        // features.5.15.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
+        Kernels.depthwiseConv(input: s.t + 2972000000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2880,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 3806208,
+            bias: s.f, activation: .identity, output: s.t + 2979200000 &* s.n, pool: pool)
+        // features.5.15.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2979200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 88398336, beta: s.p + 88401216, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 2986400000 &* s.n, savedMean: s.f + 3800448, savedInvStd: s.f + 3803328,
+            runningMean: s.p + 88404096, runningVar: s.p + 88406976, pool: pool)
+        // features.5.15.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2986400000 &* s.n, output: s.t + 2993600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 88409856,
+            reduceBias: s.p + 88755456, activation: .silu, expandWeights: s.p + 88755584, expandBias: s.p + 89101184,
+            savedPooled: s.t + 4161815072 &* s.n, savedHidden: s.t + 4161925600 &* s.n,
+            savedScale: s.t + 4161817952 &* s.n, pool: pool)
+        // features.5.15.block.3 project conv 1x1, [n, 50, 50, 2880] -> [n, 50, 50, 480]
+        Kernels.pointwiseConv(input: s.t + 2993600000 &* s.n, pixels: 2500 &* s.n, inChannels: 2880,
+            weights: s.p + 89104064, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
+            output: s.t + 4100580000 &* s.n, pool: pool)
+        // features.5.15.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4100580000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+            gamma: s.p + 90486464, beta: s.p + 90486944, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 3950208, savedInvStd: s.f + 3950688,
+            runningMean: s.p + 90487424, runningVar: s.p + 90487904, pool: pool)
+        // features.5.15 stochastic depth: keep each image's branch with probability 0.865909090909091
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1340909090909091,
+                into: s.t + 4161930016 &* s.n, random: &random)
+        }
+        // features.5.15 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4099380000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161930016 &* s.n : nil, batch: s.n, perImage: 1200000,
+            output: s.t + 4101780000 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 50x50x480 -> 25x25x824, SE 2880 -> 120 -> 2880
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 50, 50, 480] -> [n, 50, 50, 2880]
+        Kernels.pointwiseConv(input: s.t + 4101780000 &* s.n, pixels: 2500 &* s.n, inChannels: 480,
+            weights: s.p + 90488384, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
+            output: s.t + 3000800000 &* s.n, pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3000800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+            gamma: s.p + 91870784, beta: s.p + 91873664, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3008000000 &* s.n, savedMean: s.f + 3951168, savedInvStd: s.f + 3954048,
+            runningMean: s.p + 91876544, runningVar: s.p + 91879424, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][2880]
+        WeightPrep.depthwiseWeights(s.p + 91882304, channels: 2880, kernel: 5, into: s.f + 3962688)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880]
+        Kernels.depthwiseConv(input: s.t + 3008000000 &* s.n, batch: s.n, height: 50, width: 50, channels: 2880,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 3962688,
+            bias: s.f, activation: .identity, output: s.t + 3020360000 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3020360000 &* s.n, pixels: 625 &* s.n, channels: 2880,
+            gamma: s.p + 91954304, beta: s.p + 91957184, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 4022260000 &* s.n, savedMean: s.f + 3956928, savedInvStd: s.f + 3959808,
+            runningMean: s.p + 91960064, runningVar: s.p + 91962944, pool: pool)
+        // features.6.0.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 25, 25, 2880]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 4022260000 &* s.n, output: s.t + 4024060000 &* s.n,
+            batch: s.n, pixels: 625, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 91965824,
+            reduceBias: s.p + 92311424, activation: .silu, expandWeights: s.p + 92311552, expandBias: s.p + 92657152,
+            savedPooled: s.t + 3022160000 &* s.n, savedHidden: s.t + 3022169920 &* s.n,
+            savedScale: s.t + 3022162880 &* s.n, pool: pool)
+        // features.6.0.block.3 project conv 1x1, [n, 25, 25, 2880] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 4024060000 &* s.n, pixels: 625 &* s.n, inChannels: 2880,
+            weights: s.p + 92660032, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4139100000 &* s.n, pool: pool)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4139100000 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 95033152, beta: s.p + 95033984, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 4139615008 &* s.n, savedMean: s.f + 4106688, savedInvStd: s.f + 4107512,
+            runningMean: s.p + 95034816, runningVar: s.p + 95035648, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4139615008 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 95036480, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3674440000 &* s.n, pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3674440000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 99110336, beta: s.p + 99115280, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3677530000 &* s.n, savedMean: s.f + 4108336, savedInvStd: s.f + 4113280,
+            runningMean: s.p + 99120224, runningVar: s.p + 99125168, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 99130112, channels: 4944, kernel: 5, into: s.f + 4128112)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3677530000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 4128112,
+            bias: s.f, activation: .identity, output: s.t + 3680620000 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3680620000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 99253712, beta: s.p + 99258656, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3683710000 &* s.n, savedMean: s.f + 4118224, savedInvStd: s.f + 4123168,
+            runningMean: s.p + 99263600, runningVar: s.p + 99268544, pool: pool)
+        // features.6.1.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3683710000 &* s.n, output: s.t + 3686800000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 99273488,
+            reduceBias: s.p + 100291952, activation: .silu, expandWeights: s.p + 100292160,
+            expandBias: s.p + 101310624, savedPooled: s.t + 1460885008 &* s.n, savedHidden: s.t + 1461119632 &* s.n,
+            savedScale: s.t + 1460889952 &* s.n, pool: pool)
+        // features.6.1.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3686800000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 101315568, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4140130016 &* s.n, pool: pool)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4140130016 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 105389424, beta: s.p + 105390256, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 4375312, savedInvStd: s.f + 4376136,
+            runningMean: s.p + 105391088, runningVar: s.p + 105391920, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.8613636363636363
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13863636363636364,
+                into: s.t + 3022170048 &* s.n, random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4139615008 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170048 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4140645024 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4140645024 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 105392752, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3689890000 &* s.n, pool: pool)
+        // features.6.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3689890000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 109466608, beta: s.p + 109471552, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3692980000 &* s.n, savedMean: s.f + 4376960, savedInvStd: s.f + 4381904,
+            runningMean: s.p + 109476496, runningVar: s.p + 109481440, pool: pool)
+        // features.6.2.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 109486384, channels: 4944, kernel: 5, into: s.f + 4396736)
+        // features.6.2.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3692980000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 4396736,
+            bias: s.f, activation: .identity, output: s.t + 3696070000 &* s.n, pool: pool)
+        // features.6.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3696070000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 109609984, beta: s.p + 109614928, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3699160000 &* s.n, savedMean: s.f + 4386848, savedInvStd: s.f + 4391792,
+            runningMean: s.p + 109619872, runningVar: s.p + 109624816, pool: pool)
+        // features.6.2.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3699160000 &* s.n, output: s.t + 3702250000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 109629760,
+            reduceBias: s.p + 110648224, activation: .silu, expandWeights: s.p + 110648432,
+            expandBias: s.p + 111666896, savedPooled: s.t + 1460894896 &* s.n, savedHidden: s.t + 3022165760 &* s.n,
+            savedScale: s.t + 1460899840 &* s.n, pool: pool)
+        // features.6.2.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3702250000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 111671840, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4141160032 &* s.n, pool: pool)
+        // features.6.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4141160032 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 115745696, beta: s.p + 115746528, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 4643936, savedInvStd: s.f + 4644760,
+            runningMean: s.p + 115747360, runningVar: s.p + 115748192, pool: pool)
+        // features.6.2 stochastic depth: keep each image's branch with probability 0.8590909090909091
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1409090909090909,
+                into: s.t + 3022170064 &* s.n, random: &random)
+        }
+        // features.6.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4140645024 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170064 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4141675040 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4141675040 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 115749024, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3705340000 &* s.n, pool: pool)
+        // features.6.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3705340000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 119822880, beta: s.p + 119827824, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3708430000 &* s.n, savedMean: s.f + 4645584, savedInvStd: s.f + 4650528,
+            runningMean: s.p + 119832768, runningVar: s.p + 119837712, pool: pool)
+        // features.6.3.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 119842656, channels: 4944, kernel: 5, into: s.f + 4665360)
+        // features.6.3.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3708430000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 4665360,
+            bias: s.f, activation: .identity, output: s.t + 3711520000 &* s.n, pool: pool)
+        // features.6.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3711520000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 119966256, beta: s.p + 119971200, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3714610000 &* s.n, savedMean: s.f + 4655472, savedInvStd: s.f + 4660416,
+            runningMean: s.p + 119976144, runningVar: s.p + 119981088, pool: pool)
+        // features.6.3.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3714610000 &* s.n, output: s.t + 3717700000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 119986032,
+            reduceBias: s.p + 121004496, activation: .silu, expandWeights: s.p + 121004704,
+            expandBias: s.p + 122023168, savedPooled: s.t + 1460904784 &* s.n, savedHidden: s.t + 3022165968 &* s.n,
+            savedScale: s.t + 1460909728 &* s.n, pool: pool)
+        // features.6.3.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3717700000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 122028112, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4142190048 &* s.n, pool: pool)
+        // features.6.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4142190048 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 126101968, beta: s.p + 126102800, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 4912560, savedInvStd: s.f + 4913384,
+            runningMean: s.p + 126103632, runningVar: s.p + 126104464, pool: pool)
+        // features.6.3 stochastic depth: keep each image's branch with probability 0.8568181818181818
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1431818181818182,
+                into: s.t + 3022170080 &* s.n, random: &random)
+        }
+        // features.6.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4141675040 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170080 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4142705056 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_4_forward(_ s: TrainingStepContext) throws {
+        // features.6.4.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4142705056 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 126105296, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3720790000 &* s.n, pool: pool)
+        // features.6.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3720790000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 130179152, beta: s.p + 130184096, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3723880000 &* s.n, savedMean: s.f + 4914208, savedInvStd: s.f + 4919152,
+            runningMean: s.p + 130189040, runningVar: s.p + 130193984, pool: pool)
+        // features.6.4.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 130198928, channels: 4944, kernel: 5, into: s.f + 4933984)
+        // features.6.4.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3723880000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 4933984,
+            bias: s.f, activation: .identity, output: s.t + 3726970000 &* s.n, pool: pool)
+        // features.6.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3726970000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 130322528, beta: s.p + 130327472, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3730060000 &* s.n, savedMean: s.f + 4924096, savedInvStd: s.f + 4929040,
+            runningMean: s.p + 130332416, runningVar: s.p + 130337360, pool: pool)
+        // features.6.4.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3730060000 &* s.n, output: s.t + 3733150000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 130342304,
+            reduceBias: s.p + 131360768, activation: .silu, expandWeights: s.p + 131360976,
+            expandBias: s.p + 132379440, savedPooled: s.t + 1460914672 &* s.n, savedHidden: s.t + 3022166176 &* s.n,
+            savedScale: s.t + 1460919616 &* s.n, pool: pool)
+        // features.6.4.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3733150000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 132384384, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4143220064 &* s.n, pool: pool)
+        // features.6.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4143220064 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 136458240, beta: s.p + 136459072, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 5181184, savedInvStd: s.f + 5182008,
+            runningMean: s.p + 136459904, runningVar: s.p + 136460736, pool: pool)
+        // features.6.4 stochastic depth: keep each image's branch with probability 0.8545454545454545
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14545454545454548,
+                into: s.t + 3022170096 &* s.n, random: &random)
+        }
+        // features.6.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4142705056 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170096 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4143735072 &* s.n, pool: pool)
+    }
+
+    /// features.6.5 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_5_forward(_ s: TrainingStepContext) throws {
+        // features.6.5.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4143735072 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 136461568, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3736240000 &* s.n, pool: pool)
+        // features.6.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3736240000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 140535424, beta: s.p + 140540368, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3739330000 &* s.n, savedMean: s.f + 5182832, savedInvStd: s.f + 5187776,
+            runningMean: s.p + 140545312, runningVar: s.p + 140550256, pool: pool)
+        // features.6.5.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 140555200, channels: 4944, kernel: 5, into: s.f + 5202608)
+        // features.6.5.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3739330000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 5202608,
+            bias: s.f, activation: .identity, output: s.t + 3742420000 &* s.n, pool: pool)
+        // features.6.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3742420000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 140678800, beta: s.p + 140683744, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3745510000 &* s.n, savedMean: s.f + 5192720, savedInvStd: s.f + 5197664,
+            runningMean: s.p + 140688688, runningVar: s.p + 140693632, pool: pool)
+        // features.6.5.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3745510000 &* s.n, output: s.t + 3748600000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 140698576,
+            reduceBias: s.p + 141717040, activation: .silu, expandWeights: s.p + 141717248,
+            expandBias: s.p + 142735712, savedPooled: s.t + 1460924560 &* s.n, savedHidden: s.t + 3022166384 &* s.n,
+            savedScale: s.t + 1460929504 &* s.n, pool: pool)
+        // features.6.5.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3748600000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 142740656, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4144250080 &* s.n, pool: pool)
+        // features.6.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4144250080 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 146814512, beta: s.p + 146815344, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 5449808, savedInvStd: s.f + 5450632,
+            runningMean: s.p + 146816176, runningVar: s.p + 146817008, pool: pool)
+        // features.6.5 stochastic depth: keep each image's branch with probability 0.8522727272727273
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14772727272727273,
+                into: s.t + 3022170112 &* s.n, random: &random)
+        }
+        // features.6.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4143735072 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170112 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4144765088 &* s.n, pool: pool)
+    }
+
+    /// features.6.6 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_6_forward(_ s: TrainingStepContext) throws {
+        // features.6.6.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4144765088 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 146817840, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3751690000 &* s.n, pool: pool)
+        // features.6.6.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3751690000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 150891696, beta: s.p + 150896640, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3754780000 &* s.n, savedMean: s.f + 5451456, savedInvStd: s.f + 5456400,
+            runningMean: s.p + 150901584, runningVar: s.p + 150906528, pool: pool)
+        // features.6.6.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 150911472, channels: 4944, kernel: 5, into: s.f + 5471232)
+        // features.6.6.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3754780000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 5471232,
+            bias: s.f, activation: .identity, output: s.t + 3757870000 &* s.n, pool: pool)
+        // features.6.6.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3757870000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 151035072, beta: s.p + 151040016, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3760960000 &* s.n, savedMean: s.f + 5461344, savedInvStd: s.f + 5466288,
+            runningMean: s.p + 151044960, runningVar: s.p + 151049904, pool: pool)
+        // features.6.6.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3760960000 &* s.n, output: s.t + 3764050000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 151054848,
+            reduceBias: s.p + 152073312, activation: .silu, expandWeights: s.p + 152073520,
+            expandBias: s.p + 153091984, savedPooled: s.t + 1460934448 &* s.n, savedHidden: s.t + 3022166592 &* s.n,
+            savedScale: s.t + 1460939392 &* s.n, pool: pool)
+        // features.6.6.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3764050000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 153096928, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4145280096 &* s.n, pool: pool)
+        // features.6.6.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4145280096 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 157170784, beta: s.p + 157171616, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 5718432, savedInvStd: s.f + 5719256,
+            runningMean: s.p + 157172448, runningVar: s.p + 157173280, pool: pool)
+        // features.6.6 stochastic depth: keep each image's branch with probability 0.85
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002,
+                into: s.t + 3022170128 &* s.n, random: &random)
+        }
+        // features.6.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4144765088 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170128 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4145795104 &* s.n, pool: pool)
+    }
+
+    /// features.6.7 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_7_forward(_ s: TrainingStepContext) throws {
+        // features.6.7.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4145795104 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 157174112, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3767140000 &* s.n, pool: pool)
+        // features.6.7.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3767140000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 161247968, beta: s.p + 161252912, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3770230000 &* s.n, savedMean: s.f + 5720080, savedInvStd: s.f + 5725024,
+            runningMean: s.p + 161257856, runningVar: s.p + 161262800, pool: pool)
+        // features.6.7.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 161267744, channels: 4944, kernel: 5, into: s.f + 5739856)
+        // features.6.7.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3770230000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 5739856,
+            bias: s.f, activation: .identity, output: s.t + 3773320000 &* s.n, pool: pool)
+        // features.6.7.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3773320000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 161391344, beta: s.p + 161396288, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3776410000 &* s.n, savedMean: s.f + 5729968, savedInvStd: s.f + 5734912,
+            runningMean: s.p + 161401232, runningVar: s.p + 161406176, pool: pool)
+        // features.6.7.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3776410000 &* s.n, output: s.t + 3779500000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 161411120,
+            reduceBias: s.p + 162429584, activation: .silu, expandWeights: s.p + 162429792,
+            expandBias: s.p + 163448256, savedPooled: s.t + 1460944336 &* s.n, savedHidden: s.t + 3022166800 &* s.n,
+            savedScale: s.t + 1460949280 &* s.n, pool: pool)
+        // features.6.7.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3779500000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 163453200, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4146310112 &* s.n, pool: pool)
+        // features.6.7.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4146310112 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 167527056, beta: s.p + 167527888, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 5987056, savedInvStd: s.f + 5987880,
+            runningMean: s.p + 167528720, runningVar: s.p + 167529552, pool: pool)
+        // features.6.7 stochastic depth: keep each image's branch with probability 0.8477272727272727
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15227272727272728,
+                into: s.t + 3022170144 &* s.n, random: &random)
+        }
+        // features.6.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4145795104 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170144 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4146825120 &* s.n, pool: pool)
+    }
+
+    /// features.6.8 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_8_forward(_ s: TrainingStepContext) throws {
+        // features.6.8.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4146825120 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 167530384, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3782590000 &* s.n, pool: pool)
+        // features.6.8.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3782590000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 171604240, beta: s.p + 171609184, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3785680000 &* s.n, savedMean: s.f + 5988704, savedInvStd: s.f + 5993648,
+            runningMean: s.p + 171614128, runningVar: s.p + 171619072, pool: pool)
+        // features.6.8.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 171624016, channels: 4944, kernel: 5, into: s.f + 6008480)
+        // features.6.8.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3785680000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 6008480,
+            bias: s.f, activation: .identity, output: s.t + 3788770000 &* s.n, pool: pool)
+        // features.6.8.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3788770000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 171747616, beta: s.p + 171752560, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3791860000 &* s.n, savedMean: s.f + 5998592, savedInvStd: s.f + 6003536,
+            runningMean: s.p + 171757504, runningVar: s.p + 171762448, pool: pool)
+        // features.6.8.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3791860000 &* s.n, output: s.t + 3794950000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 171767392,
+            reduceBias: s.p + 172785856, activation: .silu, expandWeights: s.p + 172786064,
+            expandBias: s.p + 173804528, savedPooled: s.t + 1460954224 &* s.n, savedHidden: s.t + 3022167008 &* s.n,
+            savedScale: s.t + 1460959168 &* s.n, pool: pool)
+        // features.6.8.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3794950000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 173809472, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4147340128 &* s.n, pool: pool)
+        // features.6.8.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4147340128 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 177883328, beta: s.p + 177884160, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 6255680, savedInvStd: s.f + 6256504,
+            runningMean: s.p + 177884992, runningVar: s.p + 177885824, pool: pool)
+        // features.6.8 stochastic depth: keep each image's branch with probability 0.8454545454545455
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15454545454545457,
+                into: s.t + 3022170160 &* s.n, random: &random)
+        }
+        // features.6.8 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4146825120 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170160 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4147855136 &* s.n, pool: pool)
+    }
+
+    /// features.6.9 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_9_forward(_ s: TrainingStepContext) throws {
+        // features.6.9.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4147855136 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 177886656, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3798040000 &* s.n, pool: pool)
+        // features.6.9.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3798040000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 181960512, beta: s.p + 181965456, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3801130000 &* s.n, savedMean: s.f + 6257328, savedInvStd: s.f + 6262272,
+            runningMean: s.p + 181970400, runningVar: s.p + 181975344, pool: pool)
+        // features.6.9.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 181980288, channels: 4944, kernel: 5, into: s.f + 6277104)
+        // features.6.9.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3801130000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 6277104,
+            bias: s.f, activation: .identity, output: s.t + 3804220000 &* s.n, pool: pool)
+        // features.6.9.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3804220000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 182103888, beta: s.p + 182108832, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3807310000 &* s.n, savedMean: s.f + 6267216, savedInvStd: s.f + 6272160,
+            runningMean: s.p + 182113776, runningVar: s.p + 182118720, pool: pool)
+        // features.6.9.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3807310000 &* s.n, output: s.t + 3810400000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 182123664,
+            reduceBias: s.p + 183142128, activation: .silu, expandWeights: s.p + 183142336,
+            expandBias: s.p + 184160800, savedPooled: s.t + 1460964112 &* s.n, savedHidden: s.t + 3022167216 &* s.n,
+            savedScale: s.t + 1460969056 &* s.n, pool: pool)
+        // features.6.9.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3810400000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 184165744, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4148370144 &* s.n, pool: pool)
+        // features.6.9.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4148370144 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 188239600, beta: s.p + 188240432, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 6524304, savedInvStd: s.f + 6525128,
+            runningMean: s.p + 188241264, runningVar: s.p + 188242096, pool: pool)
+        // features.6.9 stochastic depth: keep each image's branch with probability 0.8431818181818181
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15681818181818183,
+                into: s.t + 3022170176 &* s.n, random: &random)
+        }
+        // features.6.9 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4147855136 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170176 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4148885152 &* s.n, pool: pool)
+    }
+
+    /// features.6.10 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_10_forward(_ s: TrainingStepContext) throws {
+        // features.6.10.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4148885152 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 188242928, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3813490000 &* s.n, pool: pool)
+        // features.6.10.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3813490000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 192316784, beta: s.p + 192321728, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3816580000 &* s.n, savedMean: s.f + 6525952, savedInvStd: s.f + 6530896,
+            runningMean: s.p + 192326672, runningVar: s.p + 192331616, pool: pool)
+        // features.6.10.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 192336560, channels: 4944, kernel: 5, into: s.f + 6545728)
+        // features.6.10.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3816580000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 6545728,
+            bias: s.f, activation: .identity, output: s.t + 3819670000 &* s.n, pool: pool)
+        // features.6.10.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3819670000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 192460160, beta: s.p + 192465104, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3822760000 &* s.n, savedMean: s.f + 6535840, savedInvStd: s.f + 6540784,
+            runningMean: s.p + 192470048, runningVar: s.p + 192474992, pool: pool)
+        // features.6.10.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3822760000 &* s.n, output: s.t + 3825850000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 192479936,
+            reduceBias: s.p + 193498400, activation: .silu, expandWeights: s.p + 193498608,
+            expandBias: s.p + 194517072, savedPooled: s.t + 1460974000 &* s.n, savedHidden: s.t + 3022167424 &* s.n,
+            savedScale: s.t + 1460978944 &* s.n, pool: pool)
+        // features.6.10.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3825850000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 194522016, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4149400160 &* s.n, pool: pool)
+        // features.6.10.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4149400160 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 198595872, beta: s.p + 198596704, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 6792928, savedInvStd: s.f + 6793752,
+            runningMean: s.p + 198597536, runningVar: s.p + 198598368, pool: pool)
+        // features.6.10 stochastic depth: keep each image's branch with probability 0.8409090909090909
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1590909090909091,
+                into: s.t + 3022170192 &* s.n, random: &random)
+        }
+        // features.6.10 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4148885152 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170192 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4149915168 &* s.n, pool: pool)
+    }
+
+    /// features.6.11 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_11_forward(_ s: TrainingStepContext) throws {
+        // features.6.11.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4149915168 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 198599200, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3828940000 &* s.n, pool: pool)
+        // features.6.11.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3828940000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 202673056, beta: s.p + 202678000, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3832030000 &* s.n, savedMean: s.f + 6794576, savedInvStd: s.f + 6799520,
+            runningMean: s.p + 202682944, runningVar: s.p + 202687888, pool: pool)
+        // features.6.11.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 202692832, channels: 4944, kernel: 5, into: s.f + 6814352)
+        // features.6.11.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3832030000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 6814352,
+            bias: s.f, activation: .identity, output: s.t + 3835120000 &* s.n, pool: pool)
+        // features.6.11.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3835120000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 202816432, beta: s.p + 202821376, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3838210000 &* s.n, savedMean: s.f + 6804464, savedInvStd: s.f + 6809408,
+            runningMean: s.p + 202826320, runningVar: s.p + 202831264, pool: pool)
+        // features.6.11.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3838210000 &* s.n, output: s.t + 3841300000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 202836208,
+            reduceBias: s.p + 203854672, activation: .silu, expandWeights: s.p + 203854880,
+            expandBias: s.p + 204873344, savedPooled: s.t + 1460983888 &* s.n, savedHidden: s.t + 3022167632 &* s.n,
+            savedScale: s.t + 1460988832 &* s.n, pool: pool)
+        // features.6.11.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3841300000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 204878288, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4150430176 &* s.n, pool: pool)
+        // features.6.11.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4150430176 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 208952144, beta: s.p + 208952976, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 7061552, savedInvStd: s.f + 7062376,
+            runningMean: s.p + 208953808, runningVar: s.p + 208954640, pool: pool)
+        // features.6.11 stochastic depth: keep each image's branch with probability 0.8386363636363636
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16136363636363638,
+                into: s.t + 3022170208 &* s.n, random: &random)
+        }
+        // features.6.11 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4149915168 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170208 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4150945184 &* s.n, pool: pool)
+    }
+
+    /// features.6.12 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_12_forward(_ s: TrainingStepContext) throws {
+        // features.6.12.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4150945184 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 208955472, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3844390000 &* s.n, pool: pool)
+        // features.6.12.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3844390000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 213029328, beta: s.p + 213034272, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3847480000 &* s.n, savedMean: s.f + 7063200, savedInvStd: s.f + 7068144,
+            runningMean: s.p + 213039216, runningVar: s.p + 213044160, pool: pool)
+        // features.6.12.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 213049104, channels: 4944, kernel: 5, into: s.f + 7082976)
+        // features.6.12.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3847480000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 7082976,
+            bias: s.f, activation: .identity, output: s.t + 3850570000 &* s.n, pool: pool)
+        // features.6.12.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3850570000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 213172704, beta: s.p + 213177648, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3853660000 &* s.n, savedMean: s.f + 7073088, savedInvStd: s.f + 7078032,
+            runningMean: s.p + 213182592, runningVar: s.p + 213187536, pool: pool)
+        // features.6.12.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3853660000 &* s.n, output: s.t + 3856750000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 213192480,
+            reduceBias: s.p + 214210944, activation: .silu, expandWeights: s.p + 214211152,
+            expandBias: s.p + 215229616, savedPooled: s.t + 1460993776 &* s.n, savedHidden: s.t + 3022167840 &* s.n,
+            savedScale: s.t + 1460998720 &* s.n, pool: pool)
+        // features.6.12.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3856750000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 215234560, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4151460192 &* s.n, pool: pool)
+        // features.6.12.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4151460192 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 219308416, beta: s.p + 219309248, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 7330176, savedInvStd: s.f + 7331000,
+            runningMean: s.p + 219310080, runningVar: s.p + 219310912, pool: pool)
+        // features.6.12 stochastic depth: keep each image's branch with probability 0.8363636363636364
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16363636363636364,
+                into: s.t + 3022170224 &* s.n, random: &random)
+        }
+        // features.6.12 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4150945184 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170224 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4151975200 &* s.n, pool: pool)
+    }
+
+    /// features.6.13 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_13_forward(_ s: TrainingStepContext) throws {
+        // features.6.13.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4151975200 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 219311744, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3859840000 &* s.n, pool: pool)
+        // features.6.13.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3859840000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 223385600, beta: s.p + 223390544, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3862930000 &* s.n, savedMean: s.f + 7331824, savedInvStd: s.f + 7336768,
+            runningMean: s.p + 223395488, runningVar: s.p + 223400432, pool: pool)
+        // features.6.13.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 223405376, channels: 4944, kernel: 5, into: s.f + 7351600)
+        // features.6.13.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3862930000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 7351600,
+            bias: s.f, activation: .identity, output: s.t + 3866020000 &* s.n, pool: pool)
+        // features.6.13.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3866020000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 223528976, beta: s.p + 223533920, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3869110000 &* s.n, savedMean: s.f + 7341712, savedInvStd: s.f + 7346656,
+            runningMean: s.p + 223538864, runningVar: s.p + 223543808, pool: pool)
+        // features.6.13.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3869110000 &* s.n, output: s.t + 3872200000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 223548752,
+            reduceBias: s.p + 224567216, activation: .silu, expandWeights: s.p + 224567424,
+            expandBias: s.p + 225585888, savedPooled: s.t + 1461003664 &* s.n, savedHidden: s.t + 3022168048 &* s.n,
+            savedScale: s.t + 1461008608 &* s.n, pool: pool)
+        // features.6.13.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3872200000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 225590832, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4152490208 &* s.n, pool: pool)
+        // features.6.13.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4152490208 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 229664688, beta: s.p + 229665520, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 7598800, savedInvStd: s.f + 7599624,
+            runningMean: s.p + 229666352, runningVar: s.p + 229667184, pool: pool)
+        // features.6.13 stochastic depth: keep each image's branch with probability 0.8340909090909091
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16590909090909092,
+                into: s.t + 3022170240 &* s.n, random: &random)
+        }
+        // features.6.13 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4151975200 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170240 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4153005216 &* s.n, pool: pool)
+    }
+
+    /// features.6.14 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_14_forward(_ s: TrainingStepContext) throws {
+        // features.6.14.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4153005216 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 229668016, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3875290000 &* s.n, pool: pool)
+        // features.6.14.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3875290000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 233741872, beta: s.p + 233746816, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3878380000 &* s.n, savedMean: s.f + 7600448, savedInvStd: s.f + 7605392,
+            runningMean: s.p + 233751760, runningVar: s.p + 233756704, pool: pool)
+        // features.6.14.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 233761648, channels: 4944, kernel: 5, into: s.f + 7620224)
+        // features.6.14.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3878380000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 7620224,
+            bias: s.f, activation: .identity, output: s.t + 3881470000 &* s.n, pool: pool)
+        // features.6.14.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3881470000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 233885248, beta: s.p + 233890192, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3884560000 &* s.n, savedMean: s.f + 7610336, savedInvStd: s.f + 7615280,
+            runningMean: s.p + 233895136, runningVar: s.p + 233900080, pool: pool)
+        // features.6.14.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3884560000 &* s.n, output: s.t + 3887650000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 233905024,
+            reduceBias: s.p + 234923488, activation: .silu, expandWeights: s.p + 234923696,
+            expandBias: s.p + 235942160, savedPooled: s.t + 1461013552 &* s.n, savedHidden: s.t + 3022168256 &* s.n,
+            savedScale: s.t + 1461018496 &* s.n, pool: pool)
+        // features.6.14.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3887650000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 235947104, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4153520224 &* s.n, pool: pool)
+        // features.6.14.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4153520224 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 240020960, beta: s.p + 240021792, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 7867424, savedInvStd: s.f + 7868248,
+            runningMean: s.p + 240022624, runningVar: s.p + 240023456, pool: pool)
+        // features.6.14 stochastic depth: keep each image's branch with probability 0.8318181818181818
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16818181818181818,
+                into: s.t + 3022170256 &* s.n, random: &random)
+        }
+        // features.6.14 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4153005216 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170256 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4154035232 &* s.n, pool: pool)
+    }
+
+    /// features.6.15 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_15_forward(_ s: TrainingStepContext) throws {
+        // features.6.15.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4154035232 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 240024288, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3890740000 &* s.n, pool: pool)
+        // features.6.15.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3890740000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 244098144, beta: s.p + 244103088, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3893830000 &* s.n, savedMean: s.f + 7869072, savedInvStd: s.f + 7874016,
+            runningMean: s.p + 244108032, runningVar: s.p + 244112976, pool: pool)
+        // features.6.15.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 244117920, channels: 4944, kernel: 5, into: s.f + 7888848)
+        // features.6.15.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3893830000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 7888848,
+            bias: s.f, activation: .identity, output: s.t + 3896920000 &* s.n, pool: pool)
+        // features.6.15.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3896920000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 244241520, beta: s.p + 244246464, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3900010000 &* s.n, savedMean: s.f + 7878960, savedInvStd: s.f + 7883904,
+            runningMean: s.p + 244251408, runningVar: s.p + 244256352, pool: pool)
+        // features.6.15.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3900010000 &* s.n, output: s.t + 3903100000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 244261296,
+            reduceBias: s.p + 245279760, activation: .silu, expandWeights: s.p + 245279968,
+            expandBias: s.p + 246298432, savedPooled: s.t + 1461023440 &* s.n, savedHidden: s.t + 3022168464 &* s.n,
+            savedScale: s.t + 1461028384 &* s.n, pool: pool)
+        // features.6.15.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3903100000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 246303376, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4154550240 &* s.n, pool: pool)
+        // features.6.15.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4154550240 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 250377232, beta: s.p + 250378064, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 8136048, savedInvStd: s.f + 8136872,
+            runningMean: s.p + 250378896, runningVar: s.p + 250379728, pool: pool)
+        // features.6.15 stochastic depth: keep each image's branch with probability 0.8295454545454546
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17045454545454544,
+                into: s.t + 3022170272 &* s.n, random: &random)
+        }
+        // features.6.15 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4154035232 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170272 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4155065248 &* s.n, pool: pool)
+    }
+
+    /// features.6.16 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_16_forward(_ s: TrainingStepContext) throws {
+        // features.6.16.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4155065248 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 250380560, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3906190000 &* s.n, pool: pool)
+        // features.6.16.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3906190000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 254454416, beta: s.p + 254459360, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3909280000 &* s.n, savedMean: s.f + 8137696, savedInvStd: s.f + 8142640,
+            runningMean: s.p + 254464304, runningVar: s.p + 254469248, pool: pool)
+        // features.6.16.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 254474192, channels: 4944, kernel: 5, into: s.f + 8157472)
+        // features.6.16.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3909280000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 8157472,
+            bias: s.f, activation: .identity, output: s.t + 3912370000 &* s.n, pool: pool)
+        // features.6.16.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3912370000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 254597792, beta: s.p + 254602736, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3915460000 &* s.n, savedMean: s.f + 8147584, savedInvStd: s.f + 8152528,
+            runningMean: s.p + 254607680, runningVar: s.p + 254612624, pool: pool)
+        // features.6.16.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3915460000 &* s.n, output: s.t + 3918550000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 254617568,
+            reduceBias: s.p + 255636032, activation: .silu, expandWeights: s.p + 255636240,
+            expandBias: s.p + 256654704, savedPooled: s.t + 1461033328 &* s.n, savedHidden: s.t + 3022168672 &* s.n,
+            savedScale: s.t + 1461038272 &* s.n, pool: pool)
+        // features.6.16.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3918550000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 256659648, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4155580256 &* s.n, pool: pool)
+        // features.6.16.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4155580256 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 260733504, beta: s.p + 260734336, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 8404672, savedInvStd: s.f + 8405496,
+            runningMean: s.p + 260735168, runningVar: s.p + 260736000, pool: pool)
+        // features.6.16 stochastic depth: keep each image's branch with probability 0.8272727272727273
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17272727272727273,
+                into: s.t + 3022170288 &* s.n, random: &random)
+        }
+        // features.6.16 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4155065248 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170288 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4156095264 &* s.n, pool: pool)
+    }
+
+    /// features.6.17 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_17_forward(_ s: TrainingStepContext) throws {
+        // features.6.17.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4156095264 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 260736832, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3921640000 &* s.n, pool: pool)
+        // features.6.17.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3921640000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 264810688, beta: s.p + 264815632, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3924730000 &* s.n, savedMean: s.f + 8406320, savedInvStd: s.f + 8411264,
+            runningMean: s.p + 264820576, runningVar: s.p + 264825520, pool: pool)
+        // features.6.17.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 264830464, channels: 4944, kernel: 5, into: s.f + 8426096)
+        // features.6.17.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3924730000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 8426096,
+            bias: s.f, activation: .identity, output: s.t + 3927820000 &* s.n, pool: pool)
+        // features.6.17.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3927820000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 264954064, beta: s.p + 264959008, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3930910000 &* s.n, savedMean: s.f + 8416208, savedInvStd: s.f + 8421152,
+            runningMean: s.p + 264963952, runningVar: s.p + 264968896, pool: pool)
+        // features.6.17.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3930910000 &* s.n, output: s.t + 3934000000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 264973840,
+            reduceBias: s.p + 265992304, activation: .silu, expandWeights: s.p + 265992512,
+            expandBias: s.p + 267010976, savedPooled: s.t + 1461043216 &* s.n, savedHidden: s.t + 3022168880 &* s.n,
+            savedScale: s.t + 1461048160 &* s.n, pool: pool)
+        // features.6.17.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3934000000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 267015920, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4156610272 &* s.n, pool: pool)
+        // features.6.17.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4156610272 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 271089776, beta: s.p + 271090608, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 8673296, savedInvStd: s.f + 8674120,
+            runningMean: s.p + 271091440, runningVar: s.p + 271092272, pool: pool)
+        // features.6.17 stochastic depth: keep each image's branch with probability 0.825
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
+                into: s.t + 3022170304 &* s.n, random: &random)
+        }
+        // features.6.17 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4156095264 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170304 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4157125280 &* s.n, pool: pool)
+    }
+
+    /// features.6.18 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_18_forward(_ s: TrainingStepContext) throws {
+        // features.6.18.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4157125280 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 271093104, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3937090000 &* s.n, pool: pool)
+        // features.6.18.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3937090000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 275166960, beta: s.p + 275171904, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3940180000 &* s.n, savedMean: s.f + 8674944, savedInvStd: s.f + 8679888,
+            runningMean: s.p + 275176848, runningVar: s.p + 275181792, pool: pool)
+        // features.6.18.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 275186736, channels: 4944, kernel: 5, into: s.f + 8694720)
+        // features.6.18.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3940180000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 8694720,
+            bias: s.f, activation: .identity, output: s.t + 3943270000 &* s.n, pool: pool)
+        // features.6.18.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3943270000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 275310336, beta: s.p + 275315280, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3946360000 &* s.n, savedMean: s.f + 8684832, savedInvStd: s.f + 8689776,
+            runningMean: s.p + 275320224, runningVar: s.p + 275325168, pool: pool)
+        // features.6.18.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3946360000 &* s.n, output: s.t + 3949450000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 275330112,
+            reduceBias: s.p + 276348576, activation: .silu, expandWeights: s.p + 276348784,
+            expandBias: s.p + 277367248, savedPooled: s.t + 1461053104 &* s.n, savedHidden: s.t + 3022169088 &* s.n,
+            savedScale: s.t + 1461058048 &* s.n, pool: pool)
+        // features.6.18.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3949450000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 277372192, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4157640288 &* s.n, pool: pool)
+        // features.6.18.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4157640288 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 281446048, beta: s.p + 281446880, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 8941920, savedInvStd: s.f + 8942744,
+            runningMean: s.p + 281447712, runningVar: s.p + 281448544, pool: pool)
+        // features.6.18 stochastic depth: keep each image's branch with probability 0.8227272727272728
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17727272727272728,
+                into: s.t + 3022170320 &* s.n, random: &random)
+        }
+        // features.6.18 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4157125280 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170320 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4158155296 &* s.n, pool: pool)
+    }
+
+    /// features.6.19 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_19_forward(_ s: TrainingStepContext) throws {
+        // features.6.19.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4158155296 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 281449376, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3952540000 &* s.n, pool: pool)
+        // features.6.19.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3952540000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 285523232, beta: s.p + 285528176, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3955630000 &* s.n, savedMean: s.f + 8943568, savedInvStd: s.f + 8948512,
+            runningMean: s.p + 285533120, runningVar: s.p + 285538064, pool: pool)
+        // features.6.19.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 285543008, channels: 4944, kernel: 5, into: s.f + 8963344)
+        // features.6.19.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3955630000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 8963344,
+            bias: s.f, activation: .identity, output: s.t + 3958720000 &* s.n, pool: pool)
+        // features.6.19.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3958720000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 285666608, beta: s.p + 285671552, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3961810000 &* s.n, savedMean: s.f + 8953456, savedInvStd: s.f + 8958400,
+            runningMean: s.p + 285676496, runningVar: s.p + 285681440, pool: pool)
+        // features.6.19.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3961810000 &* s.n, output: s.t + 3964900000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 285686384,
+            reduceBias: s.p + 286704848, activation: .silu, expandWeights: s.p + 286705056,
+            expandBias: s.p + 287723520, savedPooled: s.t + 1461062992 &* s.n, savedHidden: s.t + 3022169296 &* s.n,
+            savedScale: s.t + 1461067936 &* s.n, pool: pool)
+        // features.6.19.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3964900000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 287728464, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4158670304 &* s.n, pool: pool)
+        // features.6.19.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4158670304 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 291802320, beta: s.p + 291803152, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 9210544, savedInvStd: s.f + 9211368,
+            runningMean: s.p + 291803984, runningVar: s.p + 291804816, pool: pool)
+        // features.6.19 stochastic depth: keep each image's branch with probability 0.8204545454545454
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17954545454545456,
+                into: s.t + 3022170336 &* s.n, random: &random)
+        }
+        // features.6.19 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4158155296 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170336 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4159185312 &* s.n, pool: pool)
+    }
+
+    /// features.6.20 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_20_forward(_ s: TrainingStepContext) throws {
+        // features.6.20.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4159185312 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 291805648, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3967990000 &* s.n, pool: pool)
+        // features.6.20.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3967990000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 295879504, beta: s.p + 295884448, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3971080000 &* s.n, savedMean: s.f + 9212192, savedInvStd: s.f + 9217136,
+            runningMean: s.p + 295889392, runningVar: s.p + 295894336, pool: pool)
+        // features.6.20.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 295899280, channels: 4944, kernel: 5, into: s.f + 9231968)
+        // features.6.20.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3971080000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 9231968,
+            bias: s.f, activation: .identity, output: s.t + 3974170000 &* s.n, pool: pool)
+        // features.6.20.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3974170000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 296022880, beta: s.p + 296027824, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3977260000 &* s.n, savedMean: s.f + 9222080, savedInvStd: s.f + 9227024,
+            runningMean: s.p + 296032768, runningVar: s.p + 296037712, pool: pool)
+        // features.6.20.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3977260000 &* s.n, output: s.t + 3980350000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 296042656,
+            reduceBias: s.p + 297061120, activation: .silu, expandWeights: s.p + 297061328,
+            expandBias: s.p + 298079792, savedPooled: s.t + 1461072880 &* s.n, savedHidden: s.t + 3022169504 &* s.n,
+            savedScale: s.t + 1461077824 &* s.n, pool: pool)
+        // features.6.20.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3980350000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 298084736, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4159700320 &* s.n, pool: pool)
+        // features.6.20.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4159700320 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 302158592, beta: s.p + 302159424, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 9479168, savedInvStd: s.f + 9479992,
+            runningMean: s.p + 302160256, runningVar: s.p + 302161088, pool: pool)
+        // features.6.20 stochastic depth: keep each image's branch with probability 0.8181818181818181
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18181818181818182,
+                into: s.t + 3022170352 &* s.n, random: &random)
+        }
+        // features.6.20 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4159185312 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170352 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4160215328 &* s.n, pool: pool)
+    }
+
+    /// features.6.21 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_21_forward(_ s: TrainingStepContext) throws {
+        // features.6.21.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4160215328 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 302161920, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3983440000 &* s.n, pool: pool)
+        // features.6.21.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3983440000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 306235776, beta: s.p + 306240720, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3986530000 &* s.n, savedMean: s.f + 9480816, savedInvStd: s.f + 9485760,
+            runningMean: s.p + 306245664, runningVar: s.p + 306250608, pool: pool)
+        // features.6.21.block.1 depthwise weights to the kernel layout [5][5][4944]
+        WeightPrep.depthwiseWeights(s.p + 306255552, channels: 4944, kernel: 5, into: s.f + 9500592)
+        // features.6.21.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 3986530000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 9500592,
+            bias: s.f, activation: .identity, output: s.t + 3989620000 &* s.n, pool: pool)
+        // features.6.21.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3989620000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 306379152, beta: s.p + 306384096, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3992710000 &* s.n, savedMean: s.f + 9490704, savedInvStd: s.f + 9495648,
+            runningMean: s.p + 306389040, runningVar: s.p + 306393984, pool: pool)
+        // features.6.21.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3992710000 &* s.n, output: s.t + 3995800000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 306398928,
+            reduceBias: s.p + 307417392, activation: .silu, expandWeights: s.p + 307417600,
+            expandBias: s.p + 308436064, savedPooled: s.t + 1461082768 &* s.n, savedHidden: s.t + 3022169712 &* s.n,
+            savedScale: s.t + 1461087712 &* s.n, pool: pool)
+        // features.6.21.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 824]
+        Kernels.pointwiseConv(input: s.t + 3995800000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 308441008, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
+            output: s.t + 4160730336 &* s.n, pool: pool)
+        // features.6.21.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4160730336 &* s.n, pixels: 625 &* s.n, channels: 824,
+            gamma: s.p + 312514864, beta: s.p + 312515696, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 9747792, savedInvStd: s.f + 9748616,
+            runningMean: s.p + 312516528, runningVar: s.p + 312517360, pool: pool)
+        // features.6.21 stochastic depth: keep each image's branch with probability 0.8159090909090909
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18409090909090908,
+                into: s.t + 3022170368 &* s.n, random: &random)
+        }
+        // features.6.21 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4160215328 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170368 &* s.n : nil, batch: s.n, perImage: 515000,
+            output: s.t + 4161245344 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 25x25x824 -> 25x25x1376, SE 4944 -> 206 -> 4944
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 25, 25, 824] -> [n, 25, 25, 4944]
+        Kernels.pointwiseConv(input: s.t + 4161245344 &* s.n, pixels: 625 &* s.n, inChannels: 824,
+            weights: s.p + 312518192, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
+            output: s.t + 3998890000 &* s.n, pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3998890000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 316592048, beta: s.p + 316596992, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 4001980000 &* s.n, savedMean: s.f + 9749440, savedInvStd: s.f + 9754384,
+            runningMean: s.p + 316601936, runningVar: s.p + 316606880, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][4944]
+        WeightPrep.depthwiseWeights(s.p + 316611824, channels: 4944, kernel: 3, into: s.f + 9769216)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
+        Kernels.depthwiseConv(input: s.t + 4001980000 &* s.n, batch: s.n, height: 25, width: 25, channels: 4944,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 9769216,
+            bias: s.f, activation: .identity, output: s.t + 4005070000 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4005070000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+            gamma: s.p + 316656320, beta: s.p + 316661264, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 4008160000 &* s.n, savedMean: s.f + 9759328, savedInvStd: s.f + 9764272,
+            runningMean: s.p + 316666208, runningVar: s.p + 316671152, pool: pool)
+        // features.7.0.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 4008160000 &* s.n, output: s.t + 4011250000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 316676096,
+            reduceBias: s.p + 317694560, activation: .silu, expandWeights: s.p + 317694768,
+            expandBias: s.p + 318713232, savedPooled: s.t + 1460819072 &* s.n, savedHidden: s.t + 1460831728 &* s.n,
+            savedScale: s.t + 1460824016 &* s.n, pool: pool)
+        // features.7.0.block.3 project conv 1x1, [n, 25, 25, 4944] -> [n, 25, 25, 1376]
+        Kernels.pointwiseConv(input: s.t + 4011250000 &* s.n, pixels: 625 &* s.n, inChannels: 4944,
+            weights: s.p + 318718176, bias: s.f, outChannels: 1376, activation: .identity, residual: nil,
+            output: s.t + 4130500000 &* s.n, pool: pool)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4130500000 &* s.n, pixels: 625 &* s.n, channels: 1376,
+            gamma: s.p + 325521120, beta: s.p + 325522496, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 4131360000 &* s.n, savedMean: s.f + 9858208, savedInvStd: s.f + 9859584,
+            runningMean: s.p + 325523872, runningVar: s.p + 325525248, pool: pool)
+    }
+
+    /// features.7.1 forward: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
+    private func features_7_1_forward(_ s: TrainingStepContext) throws {
+        // features.7.1.block.0 expand conv 1x1, [n, 25, 25, 1376] -> [n, 25, 25, 8256]
+        Kernels.pointwiseConv(input: s.t + 4131360000 &* s.n, pixels: 625 &* s.n, inChannels: 1376,
+            weights: s.p + 325526624, bias: s.f, outChannels: 8256, activation: .identity, residual: nil,
+            output: s.t + 3015200000 &* s.n, pool: pool)
+        // features.7.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3015200000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+            gamma: s.p + 336886880, beta: s.p + 336895136, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3453920000 &* s.n, savedMean: s.f + 9860960, savedInvStd: s.f + 9869216,
+            runningMean: s.p + 336903392, runningVar: s.p + 336911648, pool: pool)
+        // features.7.1.block.1 depthwise weights to the kernel layout [3][3][8256]
+        WeightPrep.depthwiseWeights(s.p + 336919904, channels: 8256, kernel: 3, into: s.f + 9893984)
+        // features.7.1.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
+        Kernels.depthwiseConv(input: s.t + 3453920000 &* s.n, batch: s.n, height: 25, width: 25, channels: 8256,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 9893984,
+            bias: s.f, activation: .identity, output: s.t + 3459080000 &* s.n, pool: pool)
+        // features.7.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3459080000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+            gamma: s.p + 336994208, beta: s.p + 337002464, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3464240000 &* s.n, savedMean: s.f + 9877472, savedInvStd: s.f + 9885728,
+            runningMean: s.p + 337010720, runningVar: s.p + 337018976, pool: pool)
+        // features.7.1.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3464240000 &* s.n, output: s.t + 3469400000 &* s.n,
+            batch: s.n, pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 337027232,
+            reduceBias: s.p + 339867296, activation: .silu, expandWeights: s.p + 339867648,
+            expandBias: s.p + 342707712, savedPooled: s.t + 1460720000 &* s.n, savedHidden: s.t + 1460829968 &* s.n,
+            savedScale: s.t + 1460728256 &* s.n, pool: pool)
+        // features.7.1.block.3 project conv 1x1, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
+        Kernels.pointwiseConv(input: s.t + 3469400000 &* s.n, pixels: 625 &* s.n, inChannels: 8256,
+            weights: s.p + 342715968, bias: s.f, outChannels: 1376, activation: .identity, residual: nil,
+            output: s.t + 4132220000 &* s.n, pool: pool)
+        // features.7.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4132220000 &* s.n, pixels: 625 &* s.n, channels: 1376,
+            gamma: s.p + 354076224, beta: s.p + 354077600, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 10042592, savedInvStd: s.f + 10043968,
+            runningMean: s.p + 354078976, runningVar: s.p + 354080352, pool: pool)
+        // features.7.1 stochastic depth: keep each image's branch with probability 0.8113636363636363
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18863636363636366,
+                into: s.t + 1460831936 &* s.n, random: &random)
+        }
+        // features.7.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4131360000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1460831936 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4133080000 &* s.n, pool: pool)
+    }
+
+    /// features.7.2 forward: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
+    private func features_7_2_forward(_ s: TrainingStepContext) throws {
+        // features.7.2.block.0 expand conv 1x1, [n, 25, 25, 1376] -> [n, 25, 25, 8256]
+        Kernels.pointwiseConv(input: s.t + 4133080000 &* s.n, pixels: 625 &* s.n, inChannels: 1376,
+            weights: s.p + 354081728, bias: s.f, outChannels: 8256, activation: .identity, residual: nil,
+            output: s.t + 3474560000 &* s.n, pool: pool)
+        // features.7.2.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3474560000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+            gamma: s.p + 365441984, beta: s.p + 365450240, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3479720000 &* s.n, savedMean: s.f + 10045344, savedInvStd: s.f + 10053600,
+            runningMean: s.p + 365458496, runningVar: s.p + 365466752, pool: pool)
+        // features.7.2.block.1 depthwise weights to the kernel layout [3][3][8256]
+        WeightPrep.depthwiseWeights(s.p + 365475008, channels: 8256, kernel: 3, into: s.f + 10078368)
+        // features.7.2.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
+        Kernels.depthwiseConv(input: s.t + 3479720000 &* s.n, batch: s.n, height: 25, width: 25, channels: 8256,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 10078368,
+            bias: s.f, activation: .identity, output: s.t + 3484880000 &* s.n, pool: pool)
+        // features.7.2.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3484880000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+            gamma: s.p + 365549312, beta: s.p + 365557568, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3490040000 &* s.n, savedMean: s.f + 10061856, savedInvStd: s.f + 10070112,
+            runningMean: s.p + 365565824, runningVar: s.p + 365574080, pool: pool)
+        // features.7.2.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3490040000 &* s.n, output: s.t + 3495200000 &* s.n,
+            batch: s.n, pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 365582336,
+            reduceBias: s.p + 368422400, activation: .silu, expandWeights: s.p + 368422752,
+            expandBias: s.p + 371262816, savedPooled: s.t + 1460736512 &* s.n, savedHidden: s.t + 1460830320 &* s.n,
+            savedScale: s.t + 1460744768 &* s.n, pool: pool)
+        // features.7.2.block.3 project conv 1x1, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
+        Kernels.pointwiseConv(input: s.t + 3495200000 &* s.n, pixels: 625 &* s.n, inChannels: 8256,
+            weights: s.p + 371271072, bias: s.f, outChannels: 1376, activation: .identity, residual: nil,
+            output: s.t + 4133940000 &* s.n, pool: pool)
+        // features.7.2.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4133940000 &* s.n, pixels: 625 &* s.n, channels: 1376,
+            gamma: s.p + 382631328, beta: s.p + 382632704, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 10226976, savedInvStd: s.f + 10228352,
+            runningMean: s.p + 382634080, runningVar: s.p + 382635456, pool: pool)
+        // features.7.2 stochastic depth: keep each image's branch with probability 0.8090909090909091
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19090909090909092,
+                into: s.t + 1460831952 &* s.n, random: &random)
+        }
+        // features.7.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4133080000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1460831952 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4134800000 &* s.n, pool: pool)
+    }
+
+    /// features.7.3 forward: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
+    private func features_7_3_forward(_ s: TrainingStepContext) throws {
+        // features.7.3.block.0 expand conv 1x1, [n, 25, 25, 1376] -> [n, 25, 25, 8256]
+        Kernels.pointwiseConv(input: s.t + 4134800000 &* s.n, pixels: 625 &* s.n, inChannels: 1376,
+            weights: s.p + 382636832, bias: s.f, outChannels: 8256, activation: .identity, residual: nil,
+            output: s.t + 3500360000 &* s.n, pool: pool)
+        // features.7.3.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3500360000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+            gamma: s.p + 393997088, beta: s.p + 394005344, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3505520000 &* s.n, savedMean: s.f + 10229728, savedInvStd: s.f + 10237984,
+            runningMean: s.p + 394013600, runningVar: s.p + 394021856, pool: pool)
+        // features.7.3.block.1 depthwise weights to the kernel layout [3][3][8256]
+        WeightPrep.depthwiseWeights(s.p + 394030112, channels: 8256, kernel: 3, into: s.f + 10262752)
+        // features.7.3.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
+        Kernels.depthwiseConv(input: s.t + 3505520000 &* s.n, batch: s.n, height: 25, width: 25, channels: 8256,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 10262752,
+            bias: s.f, activation: .identity, output: s.t + 3510680000 &* s.n, pool: pool)
+        // features.7.3.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3510680000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+            gamma: s.p + 394104416, beta: s.p + 394112672, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3515840000 &* s.n, savedMean: s.f + 10246240, savedInvStd: s.f + 10254496,
+            runningMean: s.p + 394120928, runningVar: s.p + 394129184, pool: pool)
+        // features.7.3.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3515840000 &* s.n, output: s.t + 3521000000 &* s.n,
+            batch: s.n, pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 394137440,
+            reduceBias: s.p + 396977504, activation: .silu, expandWeights: s.p + 396977856,
+            expandBias: s.p + 399817920, savedPooled: s.t + 1460753024 &* s.n, savedHidden: s.t + 1460830672 &* s.n,
+            savedScale: s.t + 1460761280 &* s.n, pool: pool)
+        // features.7.3.block.3 project conv 1x1, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
+        Kernels.pointwiseConv(input: s.t + 3521000000 &* s.n, pixels: 625 &* s.n, inChannels: 8256,
+            weights: s.p + 399826176, bias: s.f, outChannels: 1376, activation: .identity, residual: nil,
+            output: s.t + 4135660000 &* s.n, pool: pool)
+        // features.7.3.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4135660000 &* s.n, pixels: 625 &* s.n, channels: 1376,
+            gamma: s.p + 411186432, beta: s.p + 411187808, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 10411360, savedInvStd: s.f + 10412736,
+            runningMean: s.p + 411189184, runningVar: s.p + 411190560, pool: pool)
+        // features.7.3 stochastic depth: keep each image's branch with probability 0.8068181818181819
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19318181818181818,
+                into: s.t + 1460831968 &* s.n, random: &random)
+        }
+        // features.7.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4134800000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1460831968 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4136520000 &* s.n, pool: pool)
+    }
+
+    /// features.7.4 forward: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
+    private func features_7_4_forward(_ s: TrainingStepContext) throws {
+        // features.7.4.block.0 expand conv 1x1, [n, 25, 25, 1376] -> [n, 25, 25, 8256]
+        Kernels.pointwiseConv(input: s.t + 4136520000 &* s.n, pixels: 625 &* s.n, inChannels: 1376,
+            weights: s.p + 411191936, bias: s.f, outChannels: 8256, activation: .identity, residual: nil,
+            output: s.t + 3526160000 &* s.n, pool: pool)
+        // features.7.4.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3526160000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+            gamma: s.p + 422552192, beta: s.p + 422560448, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3531320000 &* s.n, savedMean: s.f + 10414112, savedInvStd: s.f + 10422368,
+            runningMean: s.p + 422568704, runningVar: s.p + 422576960, pool: pool)
+        // features.7.4.block.1 depthwise weights to the kernel layout [3][3][8256]
+        WeightPrep.depthwiseWeights(s.p + 422585216, channels: 8256, kernel: 3, into: s.f + 10447136)
+        // features.7.4.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
+        Kernels.depthwiseConv(input: s.t + 3531320000 &* s.n, batch: s.n, height: 25, width: 25, channels: 8256,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 10447136,
+            bias: s.f, activation: .identity, output: s.t + 3536480000 &* s.n, pool: pool)
+        // features.7.4.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3536480000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+            gamma: s.p + 422659520, beta: s.p + 422667776, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3541640000 &* s.n, savedMean: s.f + 10430624, savedInvStd: s.f + 10438880,
+            runningMean: s.p + 422676032, runningVar: s.p + 422684288, pool: pool)
+        // features.7.4.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3541640000 &* s.n, output: s.t + 3546800000 &* s.n,
+            batch: s.n, pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 422692544,
+            reduceBias: s.p + 425532608, activation: .silu, expandWeights: s.p + 425532960,
+            expandBias: s.p + 428373024, savedPooled: s.t + 1460769536 &* s.n, savedHidden: s.t + 1460831024 &* s.n,
+            savedScale: s.t + 1460777792 &* s.n, pool: pool)
+        // features.7.4.block.3 project conv 1x1, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
+        Kernels.pointwiseConv(input: s.t + 3546800000 &* s.n, pixels: 625 &* s.n, inChannels: 8256,
+            weights: s.p + 428381280, bias: s.f, outChannels: 1376, activation: .identity, residual: nil,
+            output: s.t + 4137380000 &* s.n, pool: pool)
+        // features.7.4.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4137380000 &* s.n, pixels: 625 &* s.n, channels: 1376,
+            gamma: s.p + 439741536, beta: s.p + 439742912, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 10595744, savedInvStd: s.f + 10597120,
+            runningMean: s.p + 439744288, runningVar: s.p + 439745664, pool: pool)
+        // features.7.4 stochastic depth: keep each image's branch with probability 0.8045454545454546
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19545454545454544,
+                into: s.t + 1460831984 &* s.n, random: &random)
+        }
+        // features.7.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4136520000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1460831984 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 4138240000 &* s.n, pool: pool)
+    }
+
+    /// features.7.5 forward: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
+    private func features_7_5_forward(_ s: TrainingStepContext) throws {
+        // features.7.5.block.0 expand conv 1x1, [n, 25, 25, 1376] -> [n, 25, 25, 8256]
+        Kernels.pointwiseConv(input: s.t + 4138240000 &* s.n, pixels: 625 &* s.n, inChannels: 1376,
+            weights: s.p + 439747040, bias: s.f, outChannels: 8256, activation: .identity, residual: nil,
+            output: s.t + 3551960000 &* s.n, pool: pool)
+        // features.7.5.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3551960000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+            gamma: s.p + 451107296, beta: s.p + 451115552, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3557120000 &* s.n, savedMean: s.f + 10598496, savedInvStd: s.f + 10606752,
+            runningMean: s.p + 451123808, runningVar: s.p + 451132064, pool: pool)
+        // features.7.5.block.1 depthwise weights to the kernel layout [3][3][8256]
+        WeightPrep.depthwiseWeights(s.p + 451140320, channels: 8256, kernel: 3, into: s.f + 10631520)
+        // features.7.5.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
+        Kernels.depthwiseConv(input: s.t + 3557120000 &* s.n, batch: s.n, height: 25, width: 25, channels: 8256,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 10631520,
+            bias: s.f, activation: .identity, output: s.t + 3562280000 &* s.n, pool: pool)
+        // features.7.5.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3562280000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+            gamma: s.p + 451214624, beta: s.p + 451222880, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3567440000 &* s.n, savedMean: s.f + 10615008, savedInvStd: s.f + 10623264,
+            runningMean: s.p + 451231136, runningVar: s.p + 451239392, pool: pool)
+        // features.7.5.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3567440000 &* s.n, output: s.t + 3572600000 &* s.n,
+            batch: s.n, pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 451247648,
+            reduceBias: s.p + 454087712, activation: .silu, expandWeights: s.p + 454088064,
+            expandBias: s.p + 456928128, savedPooled: s.t + 1460786048 &* s.n, savedHidden: s.t + 1460831376 &* s.n,
+            savedScale: s.t + 1460794304 &* s.n, pool: pool)
+        // features.7.5.block.3 project conv 1x1, [n, 25, 25, 8256] -> [n, 25, 25, 1376]
+        Kernels.pointwiseConv(input: s.t + 3572600000 &* s.n, pixels: 625 &* s.n, inChannels: 8256,
+            weights: s.p + 456936384, bias: s.f, outChannels: 1376, activation: .identity, residual: nil,
+            output: s.t + 3581200000 &* s.n, pool: pool)
+        // features.7.5.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3581200000 &* s.n, pixels: 625 &* s.n, channels: 1376,
+            gamma: s.p + 468296640, beta: s.p + 468298016, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 1457280000 &* s.n, savedMean: s.f + 10780128, savedInvStd: s.f + 10781504,
+            runningMean: s.p + 468299392, runningVar: s.p + 468300768, pool: pool)
+        // features.7.5 stochastic depth: keep each image's branch with probability 0.8022727272727272
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19772727272727275,
+                into: s.t + 1460832000 &* s.n, random: &random)
+        }
+        // features.7.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 4138240000 &* s.n, branch: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1460832000 &* s.n : nil, batch: s.n, perImage: 860000,
+            output: s.t + 3582060000 &* s.n, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 1376 -> 5504, global average pool, dropout 0.5, linear -> 1000 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 25, 25, 1376] -> [n, 25, 25, 5504]
+        Kernels.pointwiseConv(input: s.t + 3582060000 &* s.n, pixels: 625 &* s.n, inChannels: 1376,
+            weights: s.p + 468302144, bias: s.f, outChannels: 5504, activation: .identity, residual: nil,
+            output: s.t + 1457280000 &* s.n, pool: pool)
+        // features.8 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 1457280000 &* s.n, pixels: 625 &* s.n, channels: 5504,
+            gamma: s.p + 475875648, beta: s.p + 475881152, eps: 0.001, momentum: 0.01, activation: .silu,
+            output: s.t + 3577760000 &* s.n, savedMean: s.f + 10782880, savedInvStd: s.f + 10788384,
+            runningMean: s.p + 475886656, runningVar: s.p + 475892160, pool: pool)
+        // avgpool global average pool, [n, 25, 25, 5504] -> [n, 5504]
+        Kernels.globalAveragePool(input: s.t + 3577760000 &* s.n, batch: s.n, pixels: 625, channels: 5504,
+            output: s.t + 1460802560 &* s.n, pool: pool)
+        // dropout p=0.5 (when options.dropout) on [n, 5504]
+        TrainingKernels.dropoutForward(input: s.t + 1460802560 &* s.n, output: s.t + 1460813568 &* s.n,
+            count: 5504 &* s.n, probability: s.options.dropout ? 0.5 : 0, mask: s.t + 1460808064 &* s.n,
+            random: &random)
+        // classifier.1 linear, [n, 5504] -> [n, 1000]
+        Kernels.linear(input: s.t + 1460813568 &* s.n, batch: s.n, inFeatures: 5504, weights: s.p + 475897664,
+            bias: s.p + 481401664, outFeatures: 1000, output: s.t + 1460802560 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 1460802560 &* s.n, labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 1460828960 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 1460802560 &* s.n, count: 1000 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 1376 -> 5504, global average pool, dropout 0.5, linear -> 1000 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 1460828960 &* s.n, input: s.t + 1460813568 &* s.n,
+            weights: s.p + 475897664, batch: s.n, inFeatures: 5504, outFeatures: 1000,
+            gradInput: s.t + 1460802560 &* s.n, gradWeights: s.g + 475897664, gradBias: s.g + 481401664, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 1460802560 &* s.n, mask: s.t + 1460808064 &* s.n,
+            count: 5504 &* s.n, gradInput: s.t + 1460813568 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 625 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 1460813568 &* s.n, batch: s.n, pixels: 625,
+            channels: 5504, gradInput: s.t + 3577760000 &* s.n, pool: pool)
+        // features.8 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3577760000 &* s.n,
+            input: s.t + 1457280000 &* s.n, pixels: 625 &* s.n, channels: 5504, gamma: s.p + 475875648,
+            beta: s.p + 475881152, savedMean: s.f + 10782880, savedInvStd: s.f + 10788384, activation: .silu,
+            gradInput: s.t + 3577760000 &* s.n, gradGamma: s.g + 475875648, gradBeta: s.g + 475881152, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3577760000 &* s.n, input: s.t + 3582060000 &* s.n,
+            weights: s.p + 468302144, pixels: 625 &* s.n, inChannels: 1376, outChannels: 5504,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 468302144, pool: pool)
+    }
+
+    /// features.7.5 backward: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
+    private func features_7_5_backward(_ s: TrainingStepContext) {
+        // features.7.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1460832000 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+        // features.7.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
+            input: s.t + 3581200000 &* s.n, pixels: 625 &* s.n, channels: 1376, gamma: s.p + 468296640,
+            beta: s.p + 468298016, savedMean: s.f + 10780128, savedInvStd: s.f + 10781504, activation: .identity,
+            gradInput: s.t + 1458140000 &* s.n, gradGamma: s.g + 468296640, gradBeta: s.g + 468298016, pool: pool)
+        // features.7.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458140000 &* s.n, input: s.t + 3572600000 &* s.n,
+            weights: s.p + 456936384, pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376,
+            gradInput: s.t + 3577760000 &* s.n, gradWeights: s.g + 456936384, pool: pool)
+        // features.7.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 3577760000 &* s.n, input: s.t + 3567440000 &* s.n,
+            batch: s.n, pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 451247648,
+            activation: .silu, expandWeights: s.p + 454088064, savedPooled: s.t + 1460786048 &* s.n,
+            savedHidden: s.t + 1460831376 &* s.n, savedScale: s.t + 1460794304 &* s.n,
+            gradInput: s.t + 3572600000 &* s.n, gradReduceWeights: s.g + 451247648, gradReduceBias: s.g + 454087712,
+            gradExpandWeights: s.g + 454088064, gradExpandBias: s.g + 456928128, workspace: s.ws, pool: pool)
+        // features.7.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3572600000 &* s.n,
+            input: s.t + 3562280000 &* s.n, pixels: 625 &* s.n, channels: 8256, gamma: s.p + 451214624,
+            beta: s.p + 451222880, savedMean: s.f + 10615008, savedInvStd: s.f + 10623264, activation: .silu,
+            gradInput: s.t + 3572600000 &* s.n, gradGamma: s.g + 451214624, gradBeta: s.g + 451222880, pool: pool)
+        // features.7.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 10705824, count: 74304)
+        // features.7.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3572600000 &* s.n, input: s.t + 3557120000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 25, outWidth: 25, weights: s.f + 10631520, gradInput: s.t + 3562280000 &* s.n,
+            gradWeights: s.f + 10705824, pool: pool)
+        // features.7.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 10705824, channels: 8256, kernel: 3, into: s.g + 451140320)
+        // features.7.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3562280000 &* s.n,
+            input: s.t + 3551960000 &* s.n, pixels: 625 &* s.n, channels: 8256, gamma: s.p + 451107296,
+            beta: s.p + 451115552, savedMean: s.f + 10598496, savedInvStd: s.f + 10606752, activation: .silu,
+            gradInput: s.t + 3562280000 &* s.n, gradGamma: s.g + 451107296, gradBeta: s.g + 451115552, pool: pool)
+        // features.7.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3562280000 &* s.n, input: s.t + 4138240000 &* s.n,
+            weights: s.p + 439747040, pixels: 625 &* s.n, inChannels: 1376, outChannels: 8256,
+            gradInput: s.t + 1458140000 &* s.n, gradWeights: s.g + 439747040, pool: pool)
+        // features.7.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458140000 &* s.n, s.t + 1457280000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.7.4 backward: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
+    private func features_7_4_backward(_ s: TrainingStepContext) {
+        // features.7.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1460831984 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.7.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4137380000 &* s.n, pixels: 625 &* s.n, channels: 1376, gamma: s.p + 439741536,
+            beta: s.p + 439742912, savedMean: s.f + 10595744, savedInvStd: s.f + 10597120, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 439741536, gradBeta: s.g + 439742912, pool: pool)
+        // features.7.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3546800000 &* s.n,
+            weights: s.p + 428381280, pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376,
+            gradInput: s.t + 3551960000 &* s.n, gradWeights: s.g + 428381280, pool: pool)
+        // features.7.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 3551960000 &* s.n, input: s.t + 3541640000 &* s.n,
+            batch: s.n, pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 422692544,
+            activation: .silu, expandWeights: s.p + 425532960, savedPooled: s.t + 1460769536 &* s.n,
+            savedHidden: s.t + 1460831024 &* s.n, savedScale: s.t + 1460777792 &* s.n,
+            gradInput: s.t + 3546800000 &* s.n, gradReduceWeights: s.g + 422692544, gradReduceBias: s.g + 425532608,
+            gradExpandWeights: s.g + 425532960, gradExpandBias: s.g + 428373024, workspace: s.ws, pool: pool)
+        // features.7.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3546800000 &* s.n,
+            input: s.t + 3536480000 &* s.n, pixels: 625 &* s.n, channels: 8256, gamma: s.p + 422659520,
+            beta: s.p + 422667776, savedMean: s.f + 10430624, savedInvStd: s.f + 10438880, activation: .silu,
+            gradInput: s.t + 3546800000 &* s.n, gradGamma: s.g + 422659520, gradBeta: s.g + 422667776, pool: pool)
+        // features.7.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 10521440, count: 74304)
+        // features.7.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3546800000 &* s.n, input: s.t + 3531320000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 25, outWidth: 25, weights: s.f + 10447136, gradInput: s.t + 3536480000 &* s.n,
+            gradWeights: s.f + 10521440, pool: pool)
+        // features.7.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 10521440, channels: 8256, kernel: 3, into: s.g + 422585216)
+        // features.7.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3536480000 &* s.n,
+            input: s.t + 3526160000 &* s.n, pixels: 625 &* s.n, channels: 8256, gamma: s.p + 422552192,
+            beta: s.p + 422560448, savedMean: s.f + 10414112, savedInvStd: s.f + 10422368, activation: .silu,
+            gradInput: s.t + 3536480000 &* s.n, gradGamma: s.g + 422552192, gradBeta: s.g + 422560448, pool: pool)
+        // features.7.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3536480000 &* s.n, input: s.t + 4136520000 &* s.n,
+            weights: s.p + 411191936, pixels: 625 &* s.n, inChannels: 1376, outChannels: 8256,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 411191936, pool: pool)
+        // features.7.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1458140000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.7.3 backward: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
+    private func features_7_3_backward(_ s: TrainingStepContext) {
+        // features.7.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1460831968 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+        // features.7.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
+            input: s.t + 4135660000 &* s.n, pixels: 625 &* s.n, channels: 1376, gamma: s.p + 411186432,
+            beta: s.p + 411187808, savedMean: s.f + 10411360, savedInvStd: s.f + 10412736, activation: .identity,
+            gradInput: s.t + 1458140000 &* s.n, gradGamma: s.g + 411186432, gradBeta: s.g + 411187808, pool: pool)
+        // features.7.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458140000 &* s.n, input: s.t + 3521000000 &* s.n,
+            weights: s.p + 399826176, pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376,
+            gradInput: s.t + 3526160000 &* s.n, gradWeights: s.g + 399826176, pool: pool)
+        // features.7.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 3526160000 &* s.n, input: s.t + 3515840000 &* s.n,
+            batch: s.n, pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 394137440,
+            activation: .silu, expandWeights: s.p + 396977856, savedPooled: s.t + 1460753024 &* s.n,
+            savedHidden: s.t + 1460830672 &* s.n, savedScale: s.t + 1460761280 &* s.n,
+            gradInput: s.t + 3521000000 &* s.n, gradReduceWeights: s.g + 394137440, gradReduceBias: s.g + 396977504,
+            gradExpandWeights: s.g + 396977856, gradExpandBias: s.g + 399817920, workspace: s.ws, pool: pool)
+        // features.7.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3521000000 &* s.n,
+            input: s.t + 3510680000 &* s.n, pixels: 625 &* s.n, channels: 8256, gamma: s.p + 394104416,
+            beta: s.p + 394112672, savedMean: s.f + 10246240, savedInvStd: s.f + 10254496, activation: .silu,
+            gradInput: s.t + 3521000000 &* s.n, gradGamma: s.g + 394104416, gradBeta: s.g + 394112672, pool: pool)
+        // features.7.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 10337056, count: 74304)
+        // features.7.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3521000000 &* s.n, input: s.t + 3505520000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 25, outWidth: 25, weights: s.f + 10262752, gradInput: s.t + 3510680000 &* s.n,
+            gradWeights: s.f + 10337056, pool: pool)
+        // features.7.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 10337056, channels: 8256, kernel: 3, into: s.g + 394030112)
+        // features.7.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3510680000 &* s.n,
+            input: s.t + 3500360000 &* s.n, pixels: 625 &* s.n, channels: 8256, gamma: s.p + 393997088,
+            beta: s.p + 394005344, savedMean: s.f + 10229728, savedInvStd: s.f + 10237984, activation: .silu,
+            gradInput: s.t + 3510680000 &* s.n, gradGamma: s.g + 393997088, gradBeta: s.g + 394005344, pool: pool)
+        // features.7.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3510680000 &* s.n, input: s.t + 4134800000 &* s.n,
+            weights: s.p + 382636832, pixels: 625 &* s.n, inChannels: 1376, outChannels: 8256,
+            gradInput: s.t + 1458140000 &* s.n, gradWeights: s.g + 382636832, pool: pool)
+        // features.7.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458140000 &* s.n, s.t + 1457280000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.7.2 backward: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
+    private func features_7_2_backward(_ s: TrainingStepContext) {
+        // features.7.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1460831952 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.7.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4133940000 &* s.n, pixels: 625 &* s.n, channels: 1376, gamma: s.p + 382631328,
+            beta: s.p + 382632704, savedMean: s.f + 10226976, savedInvStd: s.f + 10228352, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 382631328, gradBeta: s.g + 382632704, pool: pool)
+        // features.7.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3495200000 &* s.n,
+            weights: s.p + 371271072, pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376,
+            gradInput: s.t + 3500360000 &* s.n, gradWeights: s.g + 371271072, pool: pool)
+        // features.7.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 3500360000 &* s.n, input: s.t + 3490040000 &* s.n,
+            batch: s.n, pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 365582336,
+            activation: .silu, expandWeights: s.p + 368422752, savedPooled: s.t + 1460736512 &* s.n,
+            savedHidden: s.t + 1460830320 &* s.n, savedScale: s.t + 1460744768 &* s.n,
+            gradInput: s.t + 3495200000 &* s.n, gradReduceWeights: s.g + 365582336, gradReduceBias: s.g + 368422400,
+            gradExpandWeights: s.g + 368422752, gradExpandBias: s.g + 371262816, workspace: s.ws, pool: pool)
+        // features.7.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3495200000 &* s.n,
+            input: s.t + 3484880000 &* s.n, pixels: 625 &* s.n, channels: 8256, gamma: s.p + 365549312,
+            beta: s.p + 365557568, savedMean: s.f + 10061856, savedInvStd: s.f + 10070112, activation: .silu,
+            gradInput: s.t + 3495200000 &* s.n, gradGamma: s.g + 365549312, gradBeta: s.g + 365557568, pool: pool)
+        // features.7.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 10152672, count: 74304)
+        // features.7.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3495200000 &* s.n, input: s.t + 3479720000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 25, outWidth: 25, weights: s.f + 10078368, gradInput: s.t + 3484880000 &* s.n,
+            gradWeights: s.f + 10152672, pool: pool)
+        // features.7.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 10152672, channels: 8256, kernel: 3, into: s.g + 365475008)
+        // features.7.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3484880000 &* s.n,
+            input: s.t + 3474560000 &* s.n, pixels: 625 &* s.n, channels: 8256, gamma: s.p + 365441984,
+            beta: s.p + 365450240, savedMean: s.f + 10045344, savedInvStd: s.f + 10053600, activation: .silu,
+            gradInput: s.t + 3484880000 &* s.n, gradGamma: s.g + 365441984, gradBeta: s.g + 365450240, pool: pool)
+        // features.7.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3484880000 &* s.n, input: s.t + 4133080000 &* s.n,
+            weights: s.p + 354081728, pixels: 625 &* s.n, inChannels: 1376, outChannels: 8256,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 354081728, pool: pool)
+        // features.7.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1458140000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.7.1 backward: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
+    private func features_7_1_backward(_ s: TrainingStepContext) {
+        // features.7.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 1460831936 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+        // features.7.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
+            input: s.t + 4132220000 &* s.n, pixels: 625 &* s.n, channels: 1376, gamma: s.p + 354076224,
+            beta: s.p + 354077600, savedMean: s.f + 10042592, savedInvStd: s.f + 10043968, activation: .identity,
+            gradInput: s.t + 1458140000 &* s.n, gradGamma: s.g + 354076224, gradBeta: s.g + 354077600, pool: pool)
+        // features.7.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458140000 &* s.n, input: s.t + 3469400000 &* s.n,
+            weights: s.p + 342715968, pixels: 625 &* s.n, inChannels: 8256, outChannels: 1376,
+            gradInput: s.t + 3474560000 &* s.n, gradWeights: s.g + 342715968, pool: pool)
+        // features.7.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 3474560000 &* s.n, input: s.t + 3464240000 &* s.n,
+            batch: s.n, pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 337027232,
+            activation: .silu, expandWeights: s.p + 339867648, savedPooled: s.t + 1460720000 &* s.n,
+            savedHidden: s.t + 1460829968 &* s.n, savedScale: s.t + 1460728256 &* s.n,
+            gradInput: s.t + 3469400000 &* s.n, gradReduceWeights: s.g + 337027232, gradReduceBias: s.g + 339867296,
+            gradExpandWeights: s.g + 339867648, gradExpandBias: s.g + 342707712, workspace: s.ws, pool: pool)
+        // features.7.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3469400000 &* s.n,
+            input: s.t + 3459080000 &* s.n, pixels: 625 &* s.n, channels: 8256, gamma: s.p + 336994208,
+            beta: s.p + 337002464, savedMean: s.f + 9877472, savedInvStd: s.f + 9885728, activation: .silu,
+            gradInput: s.t + 3469400000 &* s.n, gradGamma: s.g + 336994208, gradBeta: s.g + 337002464, pool: pool)
+        // features.7.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 9968288, count: 74304)
+        // features.7.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3469400000 &* s.n, input: s.t + 3453920000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 8256, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 25, outWidth: 25, weights: s.f + 9893984, gradInput: s.t + 3459080000 &* s.n,
+            gradWeights: s.f + 9968288, pool: pool)
+        // features.7.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 9968288, channels: 8256, kernel: 3, into: s.g + 336919904)
+        // features.7.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3459080000 &* s.n,
+            input: s.t + 3015200000 &* s.n, pixels: 625 &* s.n, channels: 8256, gamma: s.p + 336886880,
+            beta: s.p + 336895136, savedMean: s.f + 9860960, savedInvStd: s.f + 9869216, activation: .silu,
+            gradInput: s.t + 3459080000 &* s.n, gradGamma: s.g + 336886880, gradBeta: s.g + 336895136, pool: pool)
+        // features.7.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3459080000 &* s.n, input: s.t + 4131360000 &* s.n,
+            weights: s.p + 325526624, pixels: 625 &* s.n, inChannels: 1376, outChannels: 8256,
+            gradInput: s.t + 3015200000 &* s.n, gradWeights: s.g + 325526624, pool: pool)
+        // features.7.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 3015200000 &* s.n, s.t + 1457280000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 25x25x824 -> 25x25x1376, SE 4944 -> 206 -> 4944
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 4130500000 &* s.n, pixels: 625 &* s.n, channels: 1376, gamma: s.p + 325521120,
+            beta: s.p + 325522496, savedMean: s.f + 9858208, savedInvStd: s.f + 9859584, activation: .identity,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 325521120, gradBeta: s.g + 325522496, pool: pool)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 4011250000 &* s.n,
+            weights: s.p + 318718176, pixels: 625 &* s.n, inChannels: 4944, outChannels: 1376,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 318718176, pool: pool)
+        // features.7.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4008160000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 316676096,
+            activation: .silu, expandWeights: s.p + 317694768, savedPooled: s.t + 1460819072 &* s.n,
+            savedHidden: s.t + 1460831728 &* s.n, savedScale: s.t + 1460824016 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 316676096, gradReduceBias: s.g + 317694560,
+            gradExpandWeights: s.g + 317694768, gradExpandBias: s.g + 318713232, workspace: s.ws, pool: pool)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 4005070000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 316656320,
+            beta: s.p + 316661264, savedMean: s.f + 9759328, savedInvStd: s.f + 9764272, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 316656320, gradBeta: s.g + 316661264, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 9813712, count: 44496)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 4001980000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 25, outWidth: 25, weights: s.f + 9769216, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 9813712, pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 9813712, channels: 4944, kernel: 3, into: s.g + 316611824)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3998890000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 316592048,
+            beta: s.p + 316596992, savedMean: s.f + 9749440, savedInvStd: s.f + 9754384, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 316592048, gradBeta: s.g + 316596992, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4161245344 &* s.n,
+            weights: s.p + 312518192, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 1460370000 &* s.n, gradWeights: s.g + 312518192, pool: pool)
+    }
+
+    /// features.6.21 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_21_backward(_ s: TrainingStepContext) {
+        // features.6.21 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170368 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+        // features.6.21.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 4160730336 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 312514864,
+            beta: s.p + 312515696, savedMean: s.f + 9747792, savedInvStd: s.f + 9748616, activation: .identity,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 312514864, gradBeta: s.g + 312515696, pool: pool)
+        // features.6.21.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3995800000 &* s.n,
+            weights: s.p + 308441008, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 308441008, pool: pool)
+        // features.6.21.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3992710000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 306398928,
+            activation: .silu, expandWeights: s.p + 307417600, savedPooled: s.t + 1461082768 &* s.n,
+            savedHidden: s.t + 3022169712 &* s.n, savedScale: s.t + 1461087712 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 306398928, gradReduceBias: s.g + 307417392,
+            gradExpandWeights: s.g + 307417600, gradExpandBias: s.g + 308436064, workspace: s.ws, pool: pool)
+        // features.6.21.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3989620000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 306379152,
+            beta: s.p + 306384096, savedMean: s.f + 9490704, savedInvStd: s.f + 9495648, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 306379152, gradBeta: s.g + 306384096, pool: pool)
+        // features.6.21.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 9624192, count: 123600)
+        // features.6.21.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3986530000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 9500592, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 9624192, pool: pool)
+        // features.6.21.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 9624192, channels: 4944, kernel: 5, into: s.g + 306255552)
+        // features.6.21.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3983440000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 306235776,
+            beta: s.p + 306240720, savedMean: s.f + 9480816, savedInvStd: s.f + 9485760, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 306235776, gradBeta: s.g + 306240720, pool: pool)
+        // features.6.21.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4160215328 &* s.n,
+            weights: s.p + 302161920, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 3018290000 &* s.n, gradWeights: s.g + 302161920, pool: pool)
+        // features.6.21 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 3018290000 &* s.n, s.t + 1460370000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.20 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_20_backward(_ s: TrainingStepContext) {
+        // features.6.20 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170352 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+        // features.6.20.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
+            input: s.t + 4159700320 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 302158592,
+            beta: s.p + 302159424, savedMean: s.f + 9479168, savedInvStd: s.f + 9479992, activation: .identity,
+            gradInput: s.t + 1460370000 &* s.n, gradGamma: s.g + 302158592, gradBeta: s.g + 302159424, pool: pool)
+        // features.6.20.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1460370000 &* s.n, input: s.t + 3980350000 &* s.n,
+            weights: s.p + 298084736, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 298084736, pool: pool)
+        // features.6.20.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3977260000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 296042656,
+            activation: .silu, expandWeights: s.p + 297061328, savedPooled: s.t + 1461072880 &* s.n,
+            savedHidden: s.t + 3022169504 &* s.n, savedScale: s.t + 1461077824 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 296042656, gradReduceBias: s.g + 297061120,
+            gradExpandWeights: s.g + 297061328, gradExpandBias: s.g + 298079792, workspace: s.ws, pool: pool)
+        // features.6.20.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3974170000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 296022880,
+            beta: s.p + 296027824, savedMean: s.f + 9222080, savedInvStd: s.f + 9227024, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 296022880, gradBeta: s.g + 296027824, pool: pool)
+        // features.6.20.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 9355568, count: 123600)
+        // features.6.20.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3971080000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 9231968, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 9355568, pool: pool)
+        // features.6.20.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 9355568, channels: 4944, kernel: 5, into: s.g + 295899280)
+        // features.6.20.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3967990000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 295879504,
+            beta: s.p + 295884448, savedMean: s.f + 9212192, savedInvStd: s.f + 9217136, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 295879504, gradBeta: s.g + 295884448, pool: pool)
+        // features.6.20.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4159185312 &* s.n,
+            weights: s.p + 291805648, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 1460370000 &* s.n, gradWeights: s.g + 291805648, pool: pool)
+        // features.6.20 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1460370000 &* s.n, s.t + 3018290000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.19 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_19_backward(_ s: TrainingStepContext) {
+        // features.6.19 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170336 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+        // features.6.19.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 4158670304 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 291802320,
+            beta: s.p + 291803152, savedMean: s.f + 9210544, savedInvStd: s.f + 9211368, activation: .identity,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 291802320, gradBeta: s.g + 291803152, pool: pool)
+        // features.6.19.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3964900000 &* s.n,
+            weights: s.p + 287728464, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 287728464, pool: pool)
+        // features.6.19.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3961810000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 285686384,
+            activation: .silu, expandWeights: s.p + 286705056, savedPooled: s.t + 1461062992 &* s.n,
+            savedHidden: s.t + 3022169296 &* s.n, savedScale: s.t + 1461067936 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 285686384, gradReduceBias: s.g + 286704848,
+            gradExpandWeights: s.g + 286705056, gradExpandBias: s.g + 287723520, workspace: s.ws, pool: pool)
+        // features.6.19.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3958720000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 285666608,
+            beta: s.p + 285671552, savedMean: s.f + 8953456, savedInvStd: s.f + 8958400, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 285666608, gradBeta: s.g + 285671552, pool: pool)
+        // features.6.19.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 9086944, count: 123600)
+        // features.6.19.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3955630000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 8963344, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 9086944, pool: pool)
+        // features.6.19.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 9086944, channels: 4944, kernel: 5, into: s.g + 285543008)
+        // features.6.19.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3952540000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 285523232,
+            beta: s.p + 285528176, savedMean: s.f + 8943568, savedInvStd: s.f + 8948512, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 285523232, gradBeta: s.g + 285528176, pool: pool)
+        // features.6.19.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4158155296 &* s.n,
+            weights: s.p + 281449376, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 3018290000 &* s.n, gradWeights: s.g + 281449376, pool: pool)
+        // features.6.19 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 3018290000 &* s.n, s.t + 1460370000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.18 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_18_backward(_ s: TrainingStepContext) {
+        // features.6.18 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170320 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+        // features.6.18.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
+            input: s.t + 4157640288 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 281446048,
+            beta: s.p + 281446880, savedMean: s.f + 8941920, savedInvStd: s.f + 8942744, activation: .identity,
+            gradInput: s.t + 1460370000 &* s.n, gradGamma: s.g + 281446048, gradBeta: s.g + 281446880, pool: pool)
+        // features.6.18.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1460370000 &* s.n, input: s.t + 3949450000 &* s.n,
+            weights: s.p + 277372192, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 277372192, pool: pool)
+        // features.6.18.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3946360000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 275330112,
+            activation: .silu, expandWeights: s.p + 276348784, savedPooled: s.t + 1461053104 &* s.n,
+            savedHidden: s.t + 3022169088 &* s.n, savedScale: s.t + 1461058048 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 275330112, gradReduceBias: s.g + 276348576,
+            gradExpandWeights: s.g + 276348784, gradExpandBias: s.g + 277367248, workspace: s.ws, pool: pool)
+        // features.6.18.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3943270000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 275310336,
+            beta: s.p + 275315280, savedMean: s.f + 8684832, savedInvStd: s.f + 8689776, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 275310336, gradBeta: s.g + 275315280, pool: pool)
+        // features.6.18.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 8818320, count: 123600)
+        // features.6.18.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3940180000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 8694720, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 8818320, pool: pool)
+        // features.6.18.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 8818320, channels: 4944, kernel: 5, into: s.g + 275186736)
+        // features.6.18.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3937090000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 275166960,
+            beta: s.p + 275171904, savedMean: s.f + 8674944, savedInvStd: s.f + 8679888, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 275166960, gradBeta: s.g + 275171904, pool: pool)
+        // features.6.18.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4157125280 &* s.n,
+            weights: s.p + 271093104, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 1460370000 &* s.n, gradWeights: s.g + 271093104, pool: pool)
+        // features.6.18 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1460370000 &* s.n, s.t + 3018290000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.17 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_17_backward(_ s: TrainingStepContext) {
+        // features.6.17 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170304 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+        // features.6.17.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 4156610272 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 271089776,
+            beta: s.p + 271090608, savedMean: s.f + 8673296, savedInvStd: s.f + 8674120, activation: .identity,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 271089776, gradBeta: s.g + 271090608, pool: pool)
+        // features.6.17.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3934000000 &* s.n,
+            weights: s.p + 267015920, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 267015920, pool: pool)
+        // features.6.17.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3930910000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 264973840,
+            activation: .silu, expandWeights: s.p + 265992512, savedPooled: s.t + 1461043216 &* s.n,
+            savedHidden: s.t + 3022168880 &* s.n, savedScale: s.t + 1461048160 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 264973840, gradReduceBias: s.g + 265992304,
+            gradExpandWeights: s.g + 265992512, gradExpandBias: s.g + 267010976, workspace: s.ws, pool: pool)
+        // features.6.17.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3927820000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 264954064,
+            beta: s.p + 264959008, savedMean: s.f + 8416208, savedInvStd: s.f + 8421152, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 264954064, gradBeta: s.g + 264959008, pool: pool)
+        // features.6.17.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 8549696, count: 123600)
+        // features.6.17.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3924730000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 8426096, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 8549696, pool: pool)
+        // features.6.17.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 8549696, channels: 4944, kernel: 5, into: s.g + 264830464)
+        // features.6.17.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3921640000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 264810688,
+            beta: s.p + 264815632, savedMean: s.f + 8406320, savedInvStd: s.f + 8411264, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 264810688, gradBeta: s.g + 264815632, pool: pool)
+        // features.6.17.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4156095264 &* s.n,
+            weights: s.p + 260736832, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 3018290000 &* s.n, gradWeights: s.g + 260736832, pool: pool)
+        // features.6.17 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 3018290000 &* s.n, s.t + 1460370000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.16 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_16_backward(_ s: TrainingStepContext) {
+        // features.6.16 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170288 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+        // features.6.16.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
+            input: s.t + 4155580256 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 260733504,
+            beta: s.p + 260734336, savedMean: s.f + 8404672, savedInvStd: s.f + 8405496, activation: .identity,
+            gradInput: s.t + 1460370000 &* s.n, gradGamma: s.g + 260733504, gradBeta: s.g + 260734336, pool: pool)
+        // features.6.16.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1460370000 &* s.n, input: s.t + 3918550000 &* s.n,
+            weights: s.p + 256659648, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 256659648, pool: pool)
+        // features.6.16.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3915460000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 254617568,
+            activation: .silu, expandWeights: s.p + 255636240, savedPooled: s.t + 1461033328 &* s.n,
+            savedHidden: s.t + 3022168672 &* s.n, savedScale: s.t + 1461038272 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 254617568, gradReduceBias: s.g + 255636032,
+            gradExpandWeights: s.g + 255636240, gradExpandBias: s.g + 256654704, workspace: s.ws, pool: pool)
+        // features.6.16.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3912370000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 254597792,
+            beta: s.p + 254602736, savedMean: s.f + 8147584, savedInvStd: s.f + 8152528, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 254597792, gradBeta: s.g + 254602736, pool: pool)
+        // features.6.16.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 8281072, count: 123600)
+        // features.6.16.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3909280000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 8157472, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 8281072, pool: pool)
+        // features.6.16.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 8281072, channels: 4944, kernel: 5, into: s.g + 254474192)
+        // features.6.16.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3906190000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 254454416,
+            beta: s.p + 254459360, savedMean: s.f + 8137696, savedInvStd: s.f + 8142640, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 254454416, gradBeta: s.g + 254459360, pool: pool)
+        // features.6.16.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4155065248 &* s.n,
+            weights: s.p + 250380560, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 1460370000 &* s.n, gradWeights: s.g + 250380560, pool: pool)
+        // features.6.16 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1460370000 &* s.n, s.t + 3018290000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.15 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_15_backward(_ s: TrainingStepContext) {
+        // features.6.15 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170272 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+        // features.6.15.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 4154550240 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 250377232,
+            beta: s.p + 250378064, savedMean: s.f + 8136048, savedInvStd: s.f + 8136872, activation: .identity,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 250377232, gradBeta: s.g + 250378064, pool: pool)
+        // features.6.15.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3903100000 &* s.n,
+            weights: s.p + 246303376, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 246303376, pool: pool)
+        // features.6.15.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3900010000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 244261296,
+            activation: .silu, expandWeights: s.p + 245279968, savedPooled: s.t + 1461023440 &* s.n,
+            savedHidden: s.t + 3022168464 &* s.n, savedScale: s.t + 1461028384 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 244261296, gradReduceBias: s.g + 245279760,
+            gradExpandWeights: s.g + 245279968, gradExpandBias: s.g + 246298432, workspace: s.ws, pool: pool)
+        // features.6.15.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3896920000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 244241520,
+            beta: s.p + 244246464, savedMean: s.f + 7878960, savedInvStd: s.f + 7883904, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 244241520, gradBeta: s.g + 244246464, pool: pool)
+        // features.6.15.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 8012448, count: 123600)
+        // features.6.15.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3893830000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 7888848, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 8012448, pool: pool)
+        // features.6.15.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 8012448, channels: 4944, kernel: 5, into: s.g + 244117920)
+        // features.6.15.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3890740000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 244098144,
+            beta: s.p + 244103088, savedMean: s.f + 7869072, savedInvStd: s.f + 7874016, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 244098144, gradBeta: s.g + 244103088, pool: pool)
+        // features.6.15.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4154035232 &* s.n,
+            weights: s.p + 240024288, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 3018290000 &* s.n, gradWeights: s.g + 240024288, pool: pool)
+        // features.6.15 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 3018290000 &* s.n, s.t + 1460370000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.14 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_14_backward(_ s: TrainingStepContext) {
+        // features.6.14 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170256 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+        // features.6.14.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
+            input: s.t + 4153520224 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 240020960,
+            beta: s.p + 240021792, savedMean: s.f + 7867424, savedInvStd: s.f + 7868248, activation: .identity,
+            gradInput: s.t + 1460370000 &* s.n, gradGamma: s.g + 240020960, gradBeta: s.g + 240021792, pool: pool)
+        // features.6.14.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1460370000 &* s.n, input: s.t + 3887650000 &* s.n,
+            weights: s.p + 235947104, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 235947104, pool: pool)
+        // features.6.14.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3884560000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 233905024,
+            activation: .silu, expandWeights: s.p + 234923696, savedPooled: s.t + 1461013552 &* s.n,
+            savedHidden: s.t + 3022168256 &* s.n, savedScale: s.t + 1461018496 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 233905024, gradReduceBias: s.g + 234923488,
+            gradExpandWeights: s.g + 234923696, gradExpandBias: s.g + 235942160, workspace: s.ws, pool: pool)
+        // features.6.14.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3881470000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 233885248,
+            beta: s.p + 233890192, savedMean: s.f + 7610336, savedInvStd: s.f + 7615280, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 233885248, gradBeta: s.g + 233890192, pool: pool)
+        // features.6.14.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 7743824, count: 123600)
+        // features.6.14.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3878380000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 7620224, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 7743824, pool: pool)
+        // features.6.14.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 7743824, channels: 4944, kernel: 5, into: s.g + 233761648)
+        // features.6.14.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3875290000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 233741872,
+            beta: s.p + 233746816, savedMean: s.f + 7600448, savedInvStd: s.f + 7605392, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 233741872, gradBeta: s.g + 233746816, pool: pool)
+        // features.6.14.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4153005216 &* s.n,
+            weights: s.p + 229668016, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 1460370000 &* s.n, gradWeights: s.g + 229668016, pool: pool)
+        // features.6.14 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1460370000 &* s.n, s.t + 3018290000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.13 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_13_backward(_ s: TrainingStepContext) {
+        // features.6.13 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170240 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+        // features.6.13.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 4152490208 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 229664688,
+            beta: s.p + 229665520, savedMean: s.f + 7598800, savedInvStd: s.f + 7599624, activation: .identity,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 229664688, gradBeta: s.g + 229665520, pool: pool)
+        // features.6.13.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3872200000 &* s.n,
+            weights: s.p + 225590832, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 225590832, pool: pool)
+        // features.6.13.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3869110000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 223548752,
+            activation: .silu, expandWeights: s.p + 224567424, savedPooled: s.t + 1461003664 &* s.n,
+            savedHidden: s.t + 3022168048 &* s.n, savedScale: s.t + 1461008608 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 223548752, gradReduceBias: s.g + 224567216,
+            gradExpandWeights: s.g + 224567424, gradExpandBias: s.g + 225585888, workspace: s.ws, pool: pool)
+        // features.6.13.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3866020000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 223528976,
+            beta: s.p + 223533920, savedMean: s.f + 7341712, savedInvStd: s.f + 7346656, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 223528976, gradBeta: s.g + 223533920, pool: pool)
+        // features.6.13.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 7475200, count: 123600)
+        // features.6.13.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3862930000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 7351600, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 7475200, pool: pool)
+        // features.6.13.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 7475200, channels: 4944, kernel: 5, into: s.g + 223405376)
+        // features.6.13.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3859840000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 223385600,
+            beta: s.p + 223390544, savedMean: s.f + 7331824, savedInvStd: s.f + 7336768, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 223385600, gradBeta: s.g + 223390544, pool: pool)
+        // features.6.13.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4151975200 &* s.n,
+            weights: s.p + 219311744, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 3018290000 &* s.n, gradWeights: s.g + 219311744, pool: pool)
+        // features.6.13 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 3018290000 &* s.n, s.t + 1460370000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.12 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_12_backward(_ s: TrainingStepContext) {
+        // features.6.12 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170224 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+        // features.6.12.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
+            input: s.t + 4151460192 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 219308416,
+            beta: s.p + 219309248, savedMean: s.f + 7330176, savedInvStd: s.f + 7331000, activation: .identity,
+            gradInput: s.t + 1460370000 &* s.n, gradGamma: s.g + 219308416, gradBeta: s.g + 219309248, pool: pool)
+        // features.6.12.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1460370000 &* s.n, input: s.t + 3856750000 &* s.n,
+            weights: s.p + 215234560, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 215234560, pool: pool)
+        // features.6.12.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3853660000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 213192480,
+            activation: .silu, expandWeights: s.p + 214211152, savedPooled: s.t + 1460993776 &* s.n,
+            savedHidden: s.t + 3022167840 &* s.n, savedScale: s.t + 1460998720 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 213192480, gradReduceBias: s.g + 214210944,
+            gradExpandWeights: s.g + 214211152, gradExpandBias: s.g + 215229616, workspace: s.ws, pool: pool)
+        // features.6.12.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3850570000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 213172704,
+            beta: s.p + 213177648, savedMean: s.f + 7073088, savedInvStd: s.f + 7078032, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 213172704, gradBeta: s.g + 213177648, pool: pool)
+        // features.6.12.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 7206576, count: 123600)
+        // features.6.12.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3847480000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 7082976, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 7206576, pool: pool)
+        // features.6.12.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 7206576, channels: 4944, kernel: 5, into: s.g + 213049104)
+        // features.6.12.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3844390000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 213029328,
+            beta: s.p + 213034272, savedMean: s.f + 7063200, savedInvStd: s.f + 7068144, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 213029328, gradBeta: s.g + 213034272, pool: pool)
+        // features.6.12.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4150945184 &* s.n,
+            weights: s.p + 208955472, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 1460370000 &* s.n, gradWeights: s.g + 208955472, pool: pool)
+        // features.6.12 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1460370000 &* s.n, s.t + 3018290000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.11 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_11_backward(_ s: TrainingStepContext) {
+        // features.6.11 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170208 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+        // features.6.11.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 4150430176 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 208952144,
+            beta: s.p + 208952976, savedMean: s.f + 7061552, savedInvStd: s.f + 7062376, activation: .identity,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 208952144, gradBeta: s.g + 208952976, pool: pool)
+        // features.6.11.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3841300000 &* s.n,
+            weights: s.p + 204878288, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 204878288, pool: pool)
+        // features.6.11.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3838210000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 202836208,
+            activation: .silu, expandWeights: s.p + 203854880, savedPooled: s.t + 1460983888 &* s.n,
+            savedHidden: s.t + 3022167632 &* s.n, savedScale: s.t + 1460988832 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 202836208, gradReduceBias: s.g + 203854672,
+            gradExpandWeights: s.g + 203854880, gradExpandBias: s.g + 204873344, workspace: s.ws, pool: pool)
+        // features.6.11.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3835120000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 202816432,
+            beta: s.p + 202821376, savedMean: s.f + 6804464, savedInvStd: s.f + 6809408, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 202816432, gradBeta: s.g + 202821376, pool: pool)
+        // features.6.11.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 6937952, count: 123600)
+        // features.6.11.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3832030000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 6814352, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 6937952, pool: pool)
+        // features.6.11.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 6937952, channels: 4944, kernel: 5, into: s.g + 202692832)
+        // features.6.11.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3828940000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 202673056,
+            beta: s.p + 202678000, savedMean: s.f + 6794576, savedInvStd: s.f + 6799520, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 202673056, gradBeta: s.g + 202678000, pool: pool)
+        // features.6.11.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4149915168 &* s.n,
+            weights: s.p + 198599200, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 3018290000 &* s.n, gradWeights: s.g + 198599200, pool: pool)
+        // features.6.11 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 3018290000 &* s.n, s.t + 1460370000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.10 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_10_backward(_ s: TrainingStepContext) {
+        // features.6.10 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170192 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+        // features.6.10.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
+            input: s.t + 4149400160 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 198595872,
+            beta: s.p + 198596704, savedMean: s.f + 6792928, savedInvStd: s.f + 6793752, activation: .identity,
+            gradInput: s.t + 1460370000 &* s.n, gradGamma: s.g + 198595872, gradBeta: s.g + 198596704, pool: pool)
+        // features.6.10.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1460370000 &* s.n, input: s.t + 3825850000 &* s.n,
+            weights: s.p + 194522016, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 194522016, pool: pool)
+        // features.6.10.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3822760000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 192479936,
+            activation: .silu, expandWeights: s.p + 193498608, savedPooled: s.t + 1460974000 &* s.n,
+            savedHidden: s.t + 3022167424 &* s.n, savedScale: s.t + 1460978944 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 192479936, gradReduceBias: s.g + 193498400,
+            gradExpandWeights: s.g + 193498608, gradExpandBias: s.g + 194517072, workspace: s.ws, pool: pool)
+        // features.6.10.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3819670000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 192460160,
+            beta: s.p + 192465104, savedMean: s.f + 6535840, savedInvStd: s.f + 6540784, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 192460160, gradBeta: s.g + 192465104, pool: pool)
+        // features.6.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 6669328, count: 123600)
+        // features.6.10.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3816580000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 6545728, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 6669328, pool: pool)
+        // features.6.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 6669328, channels: 4944, kernel: 5, into: s.g + 192336560)
+        // features.6.10.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3813490000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 192316784,
+            beta: s.p + 192321728, savedMean: s.f + 6525952, savedInvStd: s.f + 6530896, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 192316784, gradBeta: s.g + 192321728, pool: pool)
+        // features.6.10.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4148885152 &* s.n,
+            weights: s.p + 188242928, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 1460370000 &* s.n, gradWeights: s.g + 188242928, pool: pool)
+        // features.6.10 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1460370000 &* s.n, s.t + 3018290000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.9 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_9_backward(_ s: TrainingStepContext) {
+        // features.6.9 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170176 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+        // features.6.9.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 4148370144 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 188239600,
+            beta: s.p + 188240432, savedMean: s.f + 6524304, savedInvStd: s.f + 6525128, activation: .identity,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 188239600, gradBeta: s.g + 188240432, pool: pool)
+        // features.6.9.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3810400000 &* s.n,
+            weights: s.p + 184165744, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 184165744, pool: pool)
+        // features.6.9.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3807310000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 182123664,
+            activation: .silu, expandWeights: s.p + 183142336, savedPooled: s.t + 1460964112 &* s.n,
+            savedHidden: s.t + 3022167216 &* s.n, savedScale: s.t + 1460969056 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 182123664, gradReduceBias: s.g + 183142128,
+            gradExpandWeights: s.g + 183142336, gradExpandBias: s.g + 184160800, workspace: s.ws, pool: pool)
+        // features.6.9.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3804220000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 182103888,
+            beta: s.p + 182108832, savedMean: s.f + 6267216, savedInvStd: s.f + 6272160, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 182103888, gradBeta: s.g + 182108832, pool: pool)
+        // features.6.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 6400704, count: 123600)
+        // features.6.9.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3801130000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 6277104, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 6400704, pool: pool)
+        // features.6.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 6400704, channels: 4944, kernel: 5, into: s.g + 181980288)
+        // features.6.9.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3798040000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 181960512,
+            beta: s.p + 181965456, savedMean: s.f + 6257328, savedInvStd: s.f + 6262272, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 181960512, gradBeta: s.g + 181965456, pool: pool)
+        // features.6.9.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4147855136 &* s.n,
+            weights: s.p + 177886656, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 3018290000 &* s.n, gradWeights: s.g + 177886656, pool: pool)
+        // features.6.9 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 3018290000 &* s.n, s.t + 1460370000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.8 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_8_backward(_ s: TrainingStepContext) {
+        // features.6.8 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170160 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+        // features.6.8.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
+            input: s.t + 4147340128 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 177883328,
+            beta: s.p + 177884160, savedMean: s.f + 6255680, savedInvStd: s.f + 6256504, activation: .identity,
+            gradInput: s.t + 1460370000 &* s.n, gradGamma: s.g + 177883328, gradBeta: s.g + 177884160, pool: pool)
+        // features.6.8.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1460370000 &* s.n, input: s.t + 3794950000 &* s.n,
+            weights: s.p + 173809472, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 173809472, pool: pool)
+        // features.6.8.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3791860000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 171767392,
+            activation: .silu, expandWeights: s.p + 172786064, savedPooled: s.t + 1460954224 &* s.n,
+            savedHidden: s.t + 3022167008 &* s.n, savedScale: s.t + 1460959168 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 171767392, gradReduceBias: s.g + 172785856,
+            gradExpandWeights: s.g + 172786064, gradExpandBias: s.g + 173804528, workspace: s.ws, pool: pool)
+        // features.6.8.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3788770000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 171747616,
+            beta: s.p + 171752560, savedMean: s.f + 5998592, savedInvStd: s.f + 6003536, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 171747616, gradBeta: s.g + 171752560, pool: pool)
+        // features.6.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 6132080, count: 123600)
+        // features.6.8.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3785680000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 6008480, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 6132080, pool: pool)
+        // features.6.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 6132080, channels: 4944, kernel: 5, into: s.g + 171624016)
+        // features.6.8.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3782590000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 171604240,
+            beta: s.p + 171609184, savedMean: s.f + 5988704, savedInvStd: s.f + 5993648, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 171604240, gradBeta: s.g + 171609184, pool: pool)
+        // features.6.8.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4146825120 &* s.n,
+            weights: s.p + 167530384, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 1460370000 &* s.n, gradWeights: s.g + 167530384, pool: pool)
+        // features.6.8 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1460370000 &* s.n, s.t + 3018290000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.7 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_7_backward(_ s: TrainingStepContext) {
+        // features.6.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170144 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+        // features.6.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 4146310112 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 167527056,
+            beta: s.p + 167527888, savedMean: s.f + 5987056, savedInvStd: s.f + 5987880, activation: .identity,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 167527056, gradBeta: s.g + 167527888, pool: pool)
+        // features.6.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3779500000 &* s.n,
+            weights: s.p + 163453200, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 163453200, pool: pool)
+        // features.6.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3776410000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 161411120,
+            activation: .silu, expandWeights: s.p + 162429792, savedPooled: s.t + 1460944336 &* s.n,
+            savedHidden: s.t + 3022166800 &* s.n, savedScale: s.t + 1460949280 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 161411120, gradReduceBias: s.g + 162429584,
+            gradExpandWeights: s.g + 162429792, gradExpandBias: s.g + 163448256, workspace: s.ws, pool: pool)
+        // features.6.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3773320000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 161391344,
+            beta: s.p + 161396288, savedMean: s.f + 5729968, savedInvStd: s.f + 5734912, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 161391344, gradBeta: s.g + 161396288, pool: pool)
+        // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 5863456, count: 123600)
+        // features.6.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3770230000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 5739856, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 5863456, pool: pool)
+        // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 5863456, channels: 4944, kernel: 5, into: s.g + 161267744)
+        // features.6.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3767140000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 161247968,
+            beta: s.p + 161252912, savedMean: s.f + 5720080, savedInvStd: s.f + 5725024, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 161247968, gradBeta: s.g + 161252912, pool: pool)
+        // features.6.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4145795104 &* s.n,
+            weights: s.p + 157174112, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 3018290000 &* s.n, gradWeights: s.g + 157174112, pool: pool)
+        // features.6.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 3018290000 &* s.n, s.t + 1460370000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.6 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_6_backward(_ s: TrainingStepContext) {
+        // features.6.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170128 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+        // features.6.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
+            input: s.t + 4145280096 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 157170784,
+            beta: s.p + 157171616, savedMean: s.f + 5718432, savedInvStd: s.f + 5719256, activation: .identity,
+            gradInput: s.t + 1460370000 &* s.n, gradGamma: s.g + 157170784, gradBeta: s.g + 157171616, pool: pool)
+        // features.6.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1460370000 &* s.n, input: s.t + 3764050000 &* s.n,
+            weights: s.p + 153096928, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 153096928, pool: pool)
+        // features.6.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3760960000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 151054848,
+            activation: .silu, expandWeights: s.p + 152073520, savedPooled: s.t + 1460934448 &* s.n,
+            savedHidden: s.t + 3022166592 &* s.n, savedScale: s.t + 1460939392 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 151054848, gradReduceBias: s.g + 152073312,
+            gradExpandWeights: s.g + 152073520, gradExpandBias: s.g + 153091984, workspace: s.ws, pool: pool)
+        // features.6.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3757870000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 151035072,
+            beta: s.p + 151040016, savedMean: s.f + 5461344, savedInvStd: s.f + 5466288, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 151035072, gradBeta: s.g + 151040016, pool: pool)
+        // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 5594832, count: 123600)
+        // features.6.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3754780000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 5471232, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 5594832, pool: pool)
+        // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 5594832, channels: 4944, kernel: 5, into: s.g + 150911472)
+        // features.6.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3751690000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 150891696,
+            beta: s.p + 150896640, savedMean: s.f + 5451456, savedInvStd: s.f + 5456400, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 150891696, gradBeta: s.g + 150896640, pool: pool)
+        // features.6.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4144765088 &* s.n,
+            weights: s.p + 146817840, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 1460370000 &* s.n, gradWeights: s.g + 146817840, pool: pool)
+        // features.6.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1460370000 &* s.n, s.t + 3018290000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.5 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_5_backward(_ s: TrainingStepContext) {
+        // features.6.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170112 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+        // features.6.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 4144250080 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 146814512,
+            beta: s.p + 146815344, savedMean: s.f + 5449808, savedInvStd: s.f + 5450632, activation: .identity,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 146814512, gradBeta: s.g + 146815344, pool: pool)
+        // features.6.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3748600000 &* s.n,
+            weights: s.p + 142740656, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 142740656, pool: pool)
+        // features.6.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3745510000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 140698576,
+            activation: .silu, expandWeights: s.p + 141717248, savedPooled: s.t + 1460924560 &* s.n,
+            savedHidden: s.t + 3022166384 &* s.n, savedScale: s.t + 1460929504 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 140698576, gradReduceBias: s.g + 141717040,
+            gradExpandWeights: s.g + 141717248, gradExpandBias: s.g + 142735712, workspace: s.ws, pool: pool)
+        // features.6.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3742420000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 140678800,
+            beta: s.p + 140683744, savedMean: s.f + 5192720, savedInvStd: s.f + 5197664, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 140678800, gradBeta: s.g + 140683744, pool: pool)
+        // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 5326208, count: 123600)
+        // features.6.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3739330000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 5202608, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 5326208, pool: pool)
+        // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 5326208, channels: 4944, kernel: 5, into: s.g + 140555200)
+        // features.6.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3736240000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 140535424,
+            beta: s.p + 140540368, savedMean: s.f + 5182832, savedInvStd: s.f + 5187776, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 140535424, gradBeta: s.g + 140540368, pool: pool)
+        // features.6.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4143735072 &* s.n,
+            weights: s.p + 136461568, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 3018290000 &* s.n, gradWeights: s.g + 136461568, pool: pool)
+        // features.6.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 3018290000 &* s.n, s.t + 1460370000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_4_backward(_ s: TrainingStepContext) {
+        // features.6.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170096 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+        // features.6.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
+            input: s.t + 4143220064 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 136458240,
+            beta: s.p + 136459072, savedMean: s.f + 5181184, savedInvStd: s.f + 5182008, activation: .identity,
+            gradInput: s.t + 1460370000 &* s.n, gradGamma: s.g + 136458240, gradBeta: s.g + 136459072, pool: pool)
+        // features.6.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1460370000 &* s.n, input: s.t + 3733150000 &* s.n,
+            weights: s.p + 132384384, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 132384384, pool: pool)
+        // features.6.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3730060000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 130342304,
+            activation: .silu, expandWeights: s.p + 131360976, savedPooled: s.t + 1460914672 &* s.n,
+            savedHidden: s.t + 3022166176 &* s.n, savedScale: s.t + 1460919616 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 130342304, gradReduceBias: s.g + 131360768,
+            gradExpandWeights: s.g + 131360976, gradExpandBias: s.g + 132379440, workspace: s.ws, pool: pool)
+        // features.6.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3726970000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 130322528,
+            beta: s.p + 130327472, savedMean: s.f + 4924096, savedInvStd: s.f + 4929040, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 130322528, gradBeta: s.g + 130327472, pool: pool)
+        // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 5057584, count: 123600)
+        // features.6.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3723880000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 4933984, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 5057584, pool: pool)
+        // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 5057584, channels: 4944, kernel: 5, into: s.g + 130198928)
+        // features.6.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3720790000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 130179152,
+            beta: s.p + 130184096, savedMean: s.f + 4914208, savedInvStd: s.f + 4919152, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 130179152, gradBeta: s.g + 130184096, pool: pool)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4142705056 &* s.n,
+            weights: s.p + 126105296, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 1460370000 &* s.n, gradWeights: s.g + 126105296, pool: pool)
+        // features.6.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1460370000 &* s.n, s.t + 3018290000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_3_backward(_ s: TrainingStepContext) {
+        // features.6.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170080 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+        // features.6.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 4142190048 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 126101968,
+            beta: s.p + 126102800, savedMean: s.f + 4912560, savedInvStd: s.f + 4913384, activation: .identity,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 126101968, gradBeta: s.g + 126102800, pool: pool)
+        // features.6.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3717700000 &* s.n,
+            weights: s.p + 122028112, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 122028112, pool: pool)
+        // features.6.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3714610000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 119986032,
+            activation: .silu, expandWeights: s.p + 121004704, savedPooled: s.t + 1460904784 &* s.n,
+            savedHidden: s.t + 3022165968 &* s.n, savedScale: s.t + 1460909728 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 119986032, gradReduceBias: s.g + 121004496,
+            gradExpandWeights: s.g + 121004704, gradExpandBias: s.g + 122023168, workspace: s.ws, pool: pool)
+        // features.6.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3711520000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 119966256,
+            beta: s.p + 119971200, savedMean: s.f + 4655472, savedInvStd: s.f + 4660416, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 119966256, gradBeta: s.g + 119971200, pool: pool)
+        // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 4788960, count: 123600)
+        // features.6.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3708430000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 4665360, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 4788960, pool: pool)
+        // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4788960, channels: 4944, kernel: 5, into: s.g + 119842656)
+        // features.6.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3705340000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 119822880,
+            beta: s.p + 119827824, savedMean: s.f + 4645584, savedInvStd: s.f + 4650528, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 119822880, gradBeta: s.g + 119827824, pool: pool)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4141675040 &* s.n,
+            weights: s.p + 115749024, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 3018290000 &* s.n, gradWeights: s.g + 115749024, pool: pool)
+        // features.6.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 3018290000 &* s.n, s.t + 1460370000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_2_backward(_ s: TrainingStepContext) {
+        // features.6.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170064 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+        // features.6.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
+            input: s.t + 4141160032 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 115745696,
+            beta: s.p + 115746528, savedMean: s.f + 4643936, savedInvStd: s.f + 4644760, activation: .identity,
+            gradInput: s.t + 1460370000 &* s.n, gradGamma: s.g + 115745696, gradBeta: s.g + 115746528, pool: pool)
+        // features.6.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1460370000 &* s.n, input: s.t + 3702250000 &* s.n,
+            weights: s.p + 111671840, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 111671840, pool: pool)
+        // features.6.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3699160000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 109629760,
+            activation: .silu, expandWeights: s.p + 110648432, savedPooled: s.t + 1460894896 &* s.n,
+            savedHidden: s.t + 3022165760 &* s.n, savedScale: s.t + 1460899840 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 109629760, gradReduceBias: s.g + 110648224,
+            gradExpandWeights: s.g + 110648432, gradExpandBias: s.g + 111666896, workspace: s.ws, pool: pool)
+        // features.6.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3696070000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 109609984,
+            beta: s.p + 109614928, savedMean: s.f + 4386848, savedInvStd: s.f + 4391792, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 109609984, gradBeta: s.g + 109614928, pool: pool)
+        // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 4520336, count: 123600)
+        // features.6.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3692980000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 4396736, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 4520336, pool: pool)
+        // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4520336, channels: 4944, kernel: 5, into: s.g + 109486384)
+        // features.6.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3689890000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 109466608,
+            beta: s.p + 109471552, savedMean: s.f + 4376960, savedInvStd: s.f + 4381904, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 109466608, gradBeta: s.g + 109471552, pool: pool)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4140645024 &* s.n,
+            weights: s.p + 105392752, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 1460370000 &* s.n, gradWeights: s.g + 105392752, pool: pool)
+        // features.6.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1460370000 &* s.n, s.t + 3018290000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 3022170048 &* s.n : nil, batch: s.n, perImage: 515000,
+            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 4140130016 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 105389424,
+            beta: s.p + 105390256, savedMean: s.f + 4375312, savedInvStd: s.f + 4376136, activation: .identity,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 105389424, gradBeta: s.g + 105390256, pool: pool)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3686800000 &* s.n,
+            weights: s.p + 101315568, pixels: 625 &* s.n, inChannels: 4944, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 101315568, pool: pool)
+        // features.6.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3683710000 &* s.n,
+            batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 99273488,
+            activation: .silu, expandWeights: s.p + 100292160, savedPooled: s.t + 1460885008 &* s.n,
+            savedHidden: s.t + 1461119632 &* s.n, savedScale: s.t + 1460889952 &* s.n,
+            gradInput: s.t + 3015200000 &* s.n, gradReduceWeights: s.g + 99273488, gradReduceBias: s.g + 100291952,
+            gradExpandWeights: s.g + 100292160, gradExpandBias: s.g + 101310624, workspace: s.ws, pool: pool)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3680620000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 99253712,
+            beta: s.p + 99258656, savedMean: s.f + 4118224, savedInvStd: s.f + 4123168, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 99253712, gradBeta: s.g + 99258656, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 4251712, count: 123600)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 3677530000 &* s.n,
+            batch: s.n, height: 25, width: 25, channels: 4944, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 4128112, gradInput: s.t + 1457280000 &* s.n,
+            gradWeights: s.f + 4251712, pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4251712, channels: 4944, kernel: 5, into: s.g + 99130112)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 3674440000 &* s.n, pixels: 625 &* s.n, channels: 4944, gamma: s.p + 99110336,
+            beta: s.p + 99115280, savedMean: s.f + 4108336, savedInvStd: s.f + 4113280, activation: .silu,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 99110336, gradBeta: s.g + 99115280, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4139615008 &* s.n,
+            weights: s.p + 95036480, pixels: 625 &* s.n, inChannels: 824, outChannels: 4944,
+            gradInput: s.t + 3015200000 &* s.n, gradWeights: s.g + 95036480, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 3015200000 &* s.n, s.t + 1460370000 &* s.n, count: 515000 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 50x50x480 -> 25x25x824, SE 2880 -> 120 -> 2880
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 4139100000 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 95033152,
+            beta: s.p + 95033984, savedMean: s.f + 4106688, savedInvStd: s.f + 4107512, activation: .identity,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 95033152, gradBeta: s.g + 95033984, pool: pool)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 4024060000 &* s.n,
+            weights: s.p + 92660032, pixels: 625 &* s.n, inChannels: 2880, outChannels: 824,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 92660032, pool: pool)
+        // features.6.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4022260000 &* s.n,
+            batch: s.n, pixels: 625, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 91965824,
+            activation: .silu, expandWeights: s.p + 92311552, savedPooled: s.t + 3022160000 &* s.n,
+            savedHidden: s.t + 3022169920 &* s.n, savedScale: s.t + 3022162880 &* s.n,
+            gradInput: s.t + 1459080000 &* s.n, gradReduceWeights: s.g + 91965824, gradReduceBias: s.g + 92311424,
+            gradExpandWeights: s.g + 92311552, gradExpandBias: s.g + 92657152, workspace: s.ws, pool: pool)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1459080000 &* s.n,
+            input: s.t + 3020360000 &* s.n, pixels: 625 &* s.n, channels: 2880, gamma: s.p + 91954304,
+            beta: s.p + 91957184, savedMean: s.f + 3956928, savedInvStd: s.f + 3959808, activation: .silu,
+            gradInput: s.t + 1459080000 &* s.n, gradGamma: s.g + 91954304, gradBeta: s.g + 91957184, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 4034688, count: 72000)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 1459080000 &* s.n, input: s.t + 3008000000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 25, outWidth: 25, weights: s.f + 3962688, gradInput: s.t + 3015200000 &* s.n,
+            gradWeights: s.f + 4034688, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4034688, channels: 2880, kernel: 5, into: s.g + 91882304)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
+            input: s.t + 3000800000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 91870784,
+            beta: s.p + 91873664, savedMean: s.f + 3951168, savedInvStd: s.f + 3954048, activation: .silu,
+            gradInput: s.t + 3015200000 &* s.n, gradGamma: s.g + 91870784, gradBeta: s.g + 91873664, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3015200000 &* s.n, input: s.t + 4101780000 &* s.n,
+            weights: s.p + 90488384, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 90488384, pool: pool)
+    }
+
+    /// features.5.15 backward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_15_backward(_ s: TrainingStepContext) {
+        // features.5.15 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161930016 &* s.n : nil, batch: s.n, perImage: 1200000,
+            gradBranch: s.t + 1458480000 &* s.n, pool: pool)
+        // features.5.15.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
+            input: s.t + 4100580000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 90486464,
+            beta: s.p + 90486944, savedMean: s.f + 3950208, savedInvStd: s.f + 3950688, activation: .identity,
+            gradInput: s.t + 1458480000 &* s.n, gradGamma: s.g + 90486464, gradBeta: s.g + 90486944, pool: pool)
+        // features.5.15.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458480000 &* s.n, input: s.t + 2993600000 &* s.n,
+            weights: s.p + 89104064, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.t + 3000800000 &* s.n, gradWeights: s.g + 89104064, pool: pool)
+        // features.5.15.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 3000800000 &* s.n, input: s.t + 2986400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 88409856,
+            activation: .silu, expandWeights: s.p + 88755584, savedPooled: s.t + 4161815072 &* s.n,
+            savedHidden: s.t + 4161925600 &* s.n, savedScale: s.t + 4161817952 &* s.n,
+            gradInput: s.t + 2993600000 &* s.n, gradReduceWeights: s.g + 88409856, gradReduceBias: s.g + 88755456,
+            gradExpandWeights: s.g + 88755584, gradExpandBias: s.g + 89101184, workspace: s.ws, pool: pool)
+        // features.5.15.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2993600000 &* s.n,
+            input: s.t + 2979200000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 88398336,
+            beta: s.p + 88401216, savedMean: s.f + 3800448, savedInvStd: s.f + 3803328, activation: .silu,
+            gradInput: s.t + 2993600000 &* s.n, gradGamma: s.g + 88398336, gradBeta: s.g + 88401216, pool: pool)
+        // features.5.15.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3878208, count: 72000)
+        // features.5.15.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2993600000 &* s.n, input: s.t + 2972000000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50, weights: s.f + 3806208, gradInput: s.t + 2979200000 &* s.n,
+            gradWeights: s.f + 3878208, pool: pool)
+        // features.5.15.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3878208, channels: 2880, kernel: 5, into: s.g + 88326336)
+        // features.5.15.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2979200000 &* s.n,
+            input: s.t + 2964800000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 88314816,
+            beta: s.p + 88317696, savedMean: s.f + 3794688, savedInvStd: s.f + 3797568, activation: .silu,
+            gradInput: s.t + 2979200000 &* s.n, gradGamma: s.g + 88314816, gradBeta: s.g + 88317696, pool: pool)
+        // features.5.15.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2979200000 &* s.n, input: s.t + 4099380000 &* s.n,
+            weights: s.p + 86932416, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
+            gradInput: s.t + 1458480000 &* s.n, gradWeights: s.g + 86932416, pool: pool)
+        // features.5.15 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458480000 &* s.n, s.t + 1457280000 &* s.n, count: 1200000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.5.14 backward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_14_backward(_ s: TrainingStepContext) {
+        // features.5.14 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1458480000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161930000 &* s.n : nil, batch: s.n, perImage: 1200000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.5.14.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4098180000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 86930496,
+            beta: s.p + 86930976, savedMean: s.f + 3793728, savedInvStd: s.f + 3794208, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 86930496, gradBeta: s.g + 86930976, pool: pool)
+        // features.5.14.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 2957600000 &* s.n,
+            weights: s.p + 85548096, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.t + 2964800000 &* s.n, gradWeights: s.g + 85548096, pool: pool)
+        // features.5.14.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2964800000 &* s.n, input: s.t + 2950400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 84853888,
+            activation: .silu, expandWeights: s.p + 85199616, savedPooled: s.t + 4161809312 &* s.n,
+            savedHidden: s.t + 4161925472 &* s.n, savedScale: s.t + 4161812192 &* s.n,
+            gradInput: s.t + 2957600000 &* s.n, gradReduceWeights: s.g + 84853888, gradReduceBias: s.g + 85199488,
+            gradExpandWeights: s.g + 85199616, gradExpandBias: s.g + 85545216, workspace: s.ws, pool: pool)
+        // features.5.14.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2957600000 &* s.n,
+            input: s.t + 2943200000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 84842368,
+            beta: s.p + 84845248, savedMean: s.f + 3643968, savedInvStd: s.f + 3646848, activation: .silu,
+            gradInput: s.t + 2957600000 &* s.n, gradGamma: s.g + 84842368, gradBeta: s.g + 84845248, pool: pool)
+        // features.5.14.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3721728, count: 72000)
+        // features.5.14.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2957600000 &* s.n, input: s.t + 2936000000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50, weights: s.f + 3649728, gradInput: s.t + 2943200000 &* s.n,
+            gradWeights: s.f + 3721728, pool: pool)
+        // features.5.14.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3721728, channels: 2880, kernel: 5, into: s.g + 84770368)
+        // features.5.14.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2943200000 &* s.n,
+            input: s.t + 2928800000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 84758848,
+            beta: s.p + 84761728, savedMean: s.f + 3638208, savedInvStd: s.f + 3641088, activation: .silu,
+            gradInput: s.t + 2943200000 &* s.n, gradGamma: s.g + 84758848, gradBeta: s.g + 84761728, pool: pool)
+        // features.5.14.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2943200000 &* s.n, input: s.t + 4096980000 &* s.n,
+            weights: s.p + 83376448, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 83376448, pool: pool)
+        // features.5.14 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1458480000 &* s.n, count: 1200000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.5.13 backward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_13_backward(_ s: TrainingStepContext) {
+        // features.5.13 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929984 &* s.n : nil, batch: s.n, perImage: 1200000,
+            gradBranch: s.t + 1458480000 &* s.n, pool: pool)
+        // features.5.13.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
+            input: s.t + 4095780000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 83374528,
+            beta: s.p + 83375008, savedMean: s.f + 3637248, savedInvStd: s.f + 3637728, activation: .identity,
+            gradInput: s.t + 1458480000 &* s.n, gradGamma: s.g + 83374528, gradBeta: s.g + 83375008, pool: pool)
+        // features.5.13.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458480000 &* s.n, input: s.t + 2921600000 &* s.n,
+            weights: s.p + 81992128, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.t + 2928800000 &* s.n, gradWeights: s.g + 81992128, pool: pool)
+        // features.5.13.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2928800000 &* s.n, input: s.t + 2914400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 81297920,
+            activation: .silu, expandWeights: s.p + 81643648, savedPooled: s.t + 4161803552 &* s.n,
+            savedHidden: s.t + 4161925344 &* s.n, savedScale: s.t + 4161806432 &* s.n,
+            gradInput: s.t + 2921600000 &* s.n, gradReduceWeights: s.g + 81297920, gradReduceBias: s.g + 81643520,
+            gradExpandWeights: s.g + 81643648, gradExpandBias: s.g + 81989248, workspace: s.ws, pool: pool)
+        // features.5.13.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2921600000 &* s.n,
+            input: s.t + 2907200000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 81286400,
+            beta: s.p + 81289280, savedMean: s.f + 3487488, savedInvStd: s.f + 3490368, activation: .silu,
+            gradInput: s.t + 2921600000 &* s.n, gradGamma: s.g + 81286400, gradBeta: s.g + 81289280, pool: pool)
+        // features.5.13.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3565248, count: 72000)
+        // features.5.13.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2921600000 &* s.n, input: s.t + 2900000000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50, weights: s.f + 3493248, gradInput: s.t + 2907200000 &* s.n,
+            gradWeights: s.f + 3565248, pool: pool)
+        // features.5.13.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3565248, channels: 2880, kernel: 5, into: s.g + 81214400)
+        // features.5.13.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2907200000 &* s.n,
+            input: s.t + 2892800000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 81202880,
+            beta: s.p + 81205760, savedMean: s.f + 3481728, savedInvStd: s.f + 3484608, activation: .silu,
+            gradInput: s.t + 2907200000 &* s.n, gradGamma: s.g + 81202880, gradBeta: s.g + 81205760, pool: pool)
+        // features.5.13.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2907200000 &* s.n, input: s.t + 4094580000 &* s.n,
+            weights: s.p + 79820480, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
+            gradInput: s.t + 1458480000 &* s.n, gradWeights: s.g + 79820480, pool: pool)
+        // features.5.13 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458480000 &* s.n, s.t + 1457280000 &* s.n, count: 1200000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.5.12 backward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_12_backward(_ s: TrainingStepContext) {
+        // features.5.12 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1458480000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929968 &* s.n : nil, batch: s.n, perImage: 1200000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.5.12.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4093380000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 79818560,
+            beta: s.p + 79819040, savedMean: s.f + 3480768, savedInvStd: s.f + 3481248, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 79818560, gradBeta: s.g + 79819040, pool: pool)
+        // features.5.12.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 2885600000 &* s.n,
+            weights: s.p + 78436160, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.t + 2892800000 &* s.n, gradWeights: s.g + 78436160, pool: pool)
+        // features.5.12.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2892800000 &* s.n, input: s.t + 2878400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 77741952,
+            activation: .silu, expandWeights: s.p + 78087680, savedPooled: s.t + 4161797792 &* s.n,
+            savedHidden: s.t + 4161925216 &* s.n, savedScale: s.t + 4161800672 &* s.n,
+            gradInput: s.t + 2885600000 &* s.n, gradReduceWeights: s.g + 77741952, gradReduceBias: s.g + 78087552,
+            gradExpandWeights: s.g + 78087680, gradExpandBias: s.g + 78433280, workspace: s.ws, pool: pool)
+        // features.5.12.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2885600000 &* s.n,
+            input: s.t + 2871200000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 77730432,
+            beta: s.p + 77733312, savedMean: s.f + 3331008, savedInvStd: s.f + 3333888, activation: .silu,
+            gradInput: s.t + 2885600000 &* s.n, gradGamma: s.g + 77730432, gradBeta: s.g + 77733312, pool: pool)
+        // features.5.12.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3408768, count: 72000)
+        // features.5.12.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2885600000 &* s.n, input: s.t + 2864000000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50, weights: s.f + 3336768, gradInput: s.t + 2871200000 &* s.n,
+            gradWeights: s.f + 3408768, pool: pool)
+        // features.5.12.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3408768, channels: 2880, kernel: 5, into: s.g + 77658432)
+        // features.5.12.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2871200000 &* s.n,
+            input: s.t + 2856800000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 77646912,
+            beta: s.p + 77649792, savedMean: s.f + 3325248, savedInvStd: s.f + 3328128, activation: .silu,
+            gradInput: s.t + 2871200000 &* s.n, gradGamma: s.g + 77646912, gradBeta: s.g + 77649792, pool: pool)
+        // features.5.12.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2871200000 &* s.n, input: s.t + 4092180000 &* s.n,
+            weights: s.p + 76264512, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 76264512, pool: pool)
+        // features.5.12 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1458480000 &* s.n, count: 1200000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.5.11 backward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_11_backward(_ s: TrainingStepContext) {
+        // features.5.11 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929952 &* s.n : nil, batch: s.n, perImage: 1200000,
+            gradBranch: s.t + 1458480000 &* s.n, pool: pool)
+        // features.5.11.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
+            input: s.t + 4090980000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 76262592,
+            beta: s.p + 76263072, savedMean: s.f + 3324288, savedInvStd: s.f + 3324768, activation: .identity,
+            gradInput: s.t + 1458480000 &* s.n, gradGamma: s.g + 76262592, gradBeta: s.g + 76263072, pool: pool)
+        // features.5.11.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458480000 &* s.n, input: s.t + 2849600000 &* s.n,
+            weights: s.p + 74880192, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.t + 2856800000 &* s.n, gradWeights: s.g + 74880192, pool: pool)
+        // features.5.11.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2856800000 &* s.n, input: s.t + 2842400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 74185984,
+            activation: .silu, expandWeights: s.p + 74531712, savedPooled: s.t + 4161792032 &* s.n,
+            savedHidden: s.t + 4161925088 &* s.n, savedScale: s.t + 4161794912 &* s.n,
+            gradInput: s.t + 2849600000 &* s.n, gradReduceWeights: s.g + 74185984, gradReduceBias: s.g + 74531584,
+            gradExpandWeights: s.g + 74531712, gradExpandBias: s.g + 74877312, workspace: s.ws, pool: pool)
+        // features.5.11.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2849600000 &* s.n,
+            input: s.t + 2835200000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 74174464,
+            beta: s.p + 74177344, savedMean: s.f + 3174528, savedInvStd: s.f + 3177408, activation: .silu,
+            gradInput: s.t + 2849600000 &* s.n, gradGamma: s.g + 74174464, gradBeta: s.g + 74177344, pool: pool)
+        // features.5.11.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3252288, count: 72000)
+        // features.5.11.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2849600000 &* s.n, input: s.t + 2828000000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50, weights: s.f + 3180288, gradInput: s.t + 2835200000 &* s.n,
+            gradWeights: s.f + 3252288, pool: pool)
+        // features.5.11.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3252288, channels: 2880, kernel: 5, into: s.g + 74102464)
+        // features.5.11.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2835200000 &* s.n,
+            input: s.t + 2820800000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 74090944,
+            beta: s.p + 74093824, savedMean: s.f + 3168768, savedInvStd: s.f + 3171648, activation: .silu,
+            gradInput: s.t + 2835200000 &* s.n, gradGamma: s.g + 74090944, gradBeta: s.g + 74093824, pool: pool)
+        // features.5.11.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2835200000 &* s.n, input: s.t + 4089780000 &* s.n,
+            weights: s.p + 72708544, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
+            gradInput: s.t + 1458480000 &* s.n, gradWeights: s.g + 72708544, pool: pool)
+        // features.5.11 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458480000 &* s.n, s.t + 1457280000 &* s.n, count: 1200000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.5.10 backward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_10_backward(_ s: TrainingStepContext) {
+        // features.5.10 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1458480000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929936 &* s.n : nil, batch: s.n, perImage: 1200000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.5.10.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4088580000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 72706624,
+            beta: s.p + 72707104, savedMean: s.f + 3167808, savedInvStd: s.f + 3168288, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 72706624, gradBeta: s.g + 72707104, pool: pool)
+        // features.5.10.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 2813600000 &* s.n,
+            weights: s.p + 71324224, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.t + 2820800000 &* s.n, gradWeights: s.g + 71324224, pool: pool)
+        // features.5.10.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2820800000 &* s.n, input: s.t + 2806400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 70630016,
+            activation: .silu, expandWeights: s.p + 70975744, savedPooled: s.t + 4161786272 &* s.n,
+            savedHidden: s.t + 4161924960 &* s.n, savedScale: s.t + 4161789152 &* s.n,
+            gradInput: s.t + 2813600000 &* s.n, gradReduceWeights: s.g + 70630016, gradReduceBias: s.g + 70975616,
+            gradExpandWeights: s.g + 70975744, gradExpandBias: s.g + 71321344, workspace: s.ws, pool: pool)
+        // features.5.10.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2813600000 &* s.n,
+            input: s.t + 2799200000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 70618496,
+            beta: s.p + 70621376, savedMean: s.f + 3018048, savedInvStd: s.f + 3020928, activation: .silu,
+            gradInput: s.t + 2813600000 &* s.n, gradGamma: s.g + 70618496, gradBeta: s.g + 70621376, pool: pool)
+        // features.5.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3095808, count: 72000)
+        // features.5.10.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2813600000 &* s.n, input: s.t + 2792000000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50, weights: s.f + 3023808, gradInput: s.t + 2799200000 &* s.n,
+            gradWeights: s.f + 3095808, pool: pool)
+        // features.5.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3095808, channels: 2880, kernel: 5, into: s.g + 70546496)
+        // features.5.10.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2799200000 &* s.n,
+            input: s.t + 2784800000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 70534976,
+            beta: s.p + 70537856, savedMean: s.f + 3012288, savedInvStd: s.f + 3015168, activation: .silu,
+            gradInput: s.t + 2799200000 &* s.n, gradGamma: s.g + 70534976, gradBeta: s.g + 70537856, pool: pool)
+        // features.5.10.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2799200000 &* s.n, input: s.t + 4087380000 &* s.n,
+            weights: s.p + 69152576, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 69152576, pool: pool)
+        // features.5.10 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1458480000 &* s.n, count: 1200000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.5.9 backward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_9_backward(_ s: TrainingStepContext) {
+        // features.5.9 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929920 &* s.n : nil, batch: s.n, perImage: 1200000,
+            gradBranch: s.t + 1458480000 &* s.n, pool: pool)
+        // features.5.9.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
+            input: s.t + 4086180000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 69150656,
+            beta: s.p + 69151136, savedMean: s.f + 3011328, savedInvStd: s.f + 3011808, activation: .identity,
+            gradInput: s.t + 1458480000 &* s.n, gradGamma: s.g + 69150656, gradBeta: s.g + 69151136, pool: pool)
+        // features.5.9.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458480000 &* s.n, input: s.t + 2777600000 &* s.n,
+            weights: s.p + 67768256, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.t + 2784800000 &* s.n, gradWeights: s.g + 67768256, pool: pool)
+        // features.5.9.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2784800000 &* s.n, input: s.t + 2770400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 67074048,
+            activation: .silu, expandWeights: s.p + 67419776, savedPooled: s.t + 4161780512 &* s.n,
+            savedHidden: s.t + 4161924832 &* s.n, savedScale: s.t + 4161783392 &* s.n,
+            gradInput: s.t + 2777600000 &* s.n, gradReduceWeights: s.g + 67074048, gradReduceBias: s.g + 67419648,
+            gradExpandWeights: s.g + 67419776, gradExpandBias: s.g + 67765376, workspace: s.ws, pool: pool)
+        // features.5.9.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2777600000 &* s.n,
+            input: s.t + 2763200000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 67062528,
+            beta: s.p + 67065408, savedMean: s.f + 2861568, savedInvStd: s.f + 2864448, activation: .silu,
+            gradInput: s.t + 2777600000 &* s.n, gradGamma: s.g + 67062528, gradBeta: s.g + 67065408, pool: pool)
+        // features.5.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2939328, count: 72000)
+        // features.5.9.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2777600000 &* s.n, input: s.t + 2756000000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50, weights: s.f + 2867328, gradInput: s.t + 2763200000 &* s.n,
+            gradWeights: s.f + 2939328, pool: pool)
+        // features.5.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2939328, channels: 2880, kernel: 5, into: s.g + 66990528)
+        // features.5.9.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2763200000 &* s.n,
+            input: s.t + 2748800000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 66979008,
+            beta: s.p + 66981888, savedMean: s.f + 2855808, savedInvStd: s.f + 2858688, activation: .silu,
+            gradInput: s.t + 2763200000 &* s.n, gradGamma: s.g + 66979008, gradBeta: s.g + 66981888, pool: pool)
+        // features.5.9.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2763200000 &* s.n, input: s.t + 4084980000 &* s.n,
+            weights: s.p + 65596608, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
+            gradInput: s.t + 1458480000 &* s.n, gradWeights: s.g + 65596608, pool: pool)
+        // features.5.9 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458480000 &* s.n, s.t + 1457280000 &* s.n, count: 1200000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.5.8 backward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_8_backward(_ s: TrainingStepContext) {
+        // features.5.8 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1458480000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929904 &* s.n : nil, batch: s.n, perImage: 1200000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.5.8.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4083780000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 65594688,
+            beta: s.p + 65595168, savedMean: s.f + 2854848, savedInvStd: s.f + 2855328, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 65594688, gradBeta: s.g + 65595168, pool: pool)
+        // features.5.8.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 2741600000 &* s.n,
+            weights: s.p + 64212288, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.t + 2748800000 &* s.n, gradWeights: s.g + 64212288, pool: pool)
+        // features.5.8.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2748800000 &* s.n, input: s.t + 2734400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 63518080,
+            activation: .silu, expandWeights: s.p + 63863808, savedPooled: s.t + 4161774752 &* s.n,
+            savedHidden: s.t + 4161924704 &* s.n, savedScale: s.t + 4161777632 &* s.n,
+            gradInput: s.t + 2741600000 &* s.n, gradReduceWeights: s.g + 63518080, gradReduceBias: s.g + 63863680,
+            gradExpandWeights: s.g + 63863808, gradExpandBias: s.g + 64209408, workspace: s.ws, pool: pool)
+        // features.5.8.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2741600000 &* s.n,
+            input: s.t + 2727200000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 63506560,
+            beta: s.p + 63509440, savedMean: s.f + 2705088, savedInvStd: s.f + 2707968, activation: .silu,
+            gradInput: s.t + 2741600000 &* s.n, gradGamma: s.g + 63506560, gradBeta: s.g + 63509440, pool: pool)
+        // features.5.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2782848, count: 72000)
+        // features.5.8.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2741600000 &* s.n, input: s.t + 2720000000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50, weights: s.f + 2710848, gradInput: s.t + 2727200000 &* s.n,
+            gradWeights: s.f + 2782848, pool: pool)
+        // features.5.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2782848, channels: 2880, kernel: 5, into: s.g + 63434560)
+        // features.5.8.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2727200000 &* s.n,
+            input: s.t + 2712800000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 63423040,
+            beta: s.p + 63425920, savedMean: s.f + 2699328, savedInvStd: s.f + 2702208, activation: .silu,
+            gradInput: s.t + 2727200000 &* s.n, gradGamma: s.g + 63423040, gradBeta: s.g + 63425920, pool: pool)
+        // features.5.8.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2727200000 &* s.n, input: s.t + 4082580000 &* s.n,
+            weights: s.p + 62040640, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 62040640, pool: pool)
+        // features.5.8 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1458480000 &* s.n, count: 1200000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.5.7 backward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_7_backward(_ s: TrainingStepContext) {
+        // features.5.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929888 &* s.n : nil, batch: s.n, perImage: 1200000,
+            gradBranch: s.t + 1458480000 &* s.n, pool: pool)
+        // features.5.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
+            input: s.t + 4081380000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 62038720,
+            beta: s.p + 62039200, savedMean: s.f + 2698368, savedInvStd: s.f + 2698848, activation: .identity,
+            gradInput: s.t + 1458480000 &* s.n, gradGamma: s.g + 62038720, gradBeta: s.g + 62039200, pool: pool)
+        // features.5.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458480000 &* s.n, input: s.t + 2705600000 &* s.n,
+            weights: s.p + 60656320, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.t + 2712800000 &* s.n, gradWeights: s.g + 60656320, pool: pool)
+        // features.5.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2712800000 &* s.n, input: s.t + 2698400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 59962112,
+            activation: .silu, expandWeights: s.p + 60307840, savedPooled: s.t + 4161768992 &* s.n,
+            savedHidden: s.t + 4161924576 &* s.n, savedScale: s.t + 4161771872 &* s.n,
+            gradInput: s.t + 2705600000 &* s.n, gradReduceWeights: s.g + 59962112, gradReduceBias: s.g + 60307712,
+            gradExpandWeights: s.g + 60307840, gradExpandBias: s.g + 60653440, workspace: s.ws, pool: pool)
+        // features.5.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2705600000 &* s.n,
+            input: s.t + 2691200000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 59950592,
+            beta: s.p + 59953472, savedMean: s.f + 2548608, savedInvStd: s.f + 2551488, activation: .silu,
+            gradInput: s.t + 2705600000 &* s.n, gradGamma: s.g + 59950592, gradBeta: s.g + 59953472, pool: pool)
+        // features.5.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2626368, count: 72000)
+        // features.5.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2705600000 &* s.n, input: s.t + 2684000000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50, weights: s.f + 2554368, gradInput: s.t + 2691200000 &* s.n,
+            gradWeights: s.f + 2626368, pool: pool)
+        // features.5.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2626368, channels: 2880, kernel: 5, into: s.g + 59878592)
+        // features.5.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2691200000 &* s.n,
+            input: s.t + 2676800000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 59867072,
+            beta: s.p + 59869952, savedMean: s.f + 2542848, savedInvStd: s.f + 2545728, activation: .silu,
+            gradInput: s.t + 2691200000 &* s.n, gradGamma: s.g + 59867072, gradBeta: s.g + 59869952, pool: pool)
+        // features.5.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2691200000 &* s.n, input: s.t + 4080180000 &* s.n,
+            weights: s.p + 58484672, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
+            gradInput: s.t + 1458480000 &* s.n, gradWeights: s.g + 58484672, pool: pool)
+        // features.5.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458480000 &* s.n, s.t + 1457280000 &* s.n, count: 1200000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.5.6 backward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_6_backward(_ s: TrainingStepContext) {
+        // features.5.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1458480000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929872 &* s.n : nil, batch: s.n, perImage: 1200000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.5.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4078980000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 58482752,
+            beta: s.p + 58483232, savedMean: s.f + 2541888, savedInvStd: s.f + 2542368, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 58482752, gradBeta: s.g + 58483232, pool: pool)
+        // features.5.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 2669600000 &* s.n,
+            weights: s.p + 57100352, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.t + 2676800000 &* s.n, gradWeights: s.g + 57100352, pool: pool)
+        // features.5.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2676800000 &* s.n, input: s.t + 2662400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 56406144,
+            activation: .silu, expandWeights: s.p + 56751872, savedPooled: s.t + 4161763232 &* s.n,
+            savedHidden: s.t + 4161924448 &* s.n, savedScale: s.t + 4161766112 &* s.n,
+            gradInput: s.t + 2669600000 &* s.n, gradReduceWeights: s.g + 56406144, gradReduceBias: s.g + 56751744,
+            gradExpandWeights: s.g + 56751872, gradExpandBias: s.g + 57097472, workspace: s.ws, pool: pool)
+        // features.5.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2669600000 &* s.n,
+            input: s.t + 2655200000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 56394624,
+            beta: s.p + 56397504, savedMean: s.f + 2392128, savedInvStd: s.f + 2395008, activation: .silu,
+            gradInput: s.t + 2669600000 &* s.n, gradGamma: s.g + 56394624, gradBeta: s.g + 56397504, pool: pool)
+        // features.5.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2469888, count: 72000)
+        // features.5.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2669600000 &* s.n, input: s.t + 2648000000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50, weights: s.f + 2397888, gradInput: s.t + 2655200000 &* s.n,
+            gradWeights: s.f + 2469888, pool: pool)
+        // features.5.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2469888, channels: 2880, kernel: 5, into: s.g + 56322624)
+        // features.5.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2655200000 &* s.n,
+            input: s.t + 2640800000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 56311104,
+            beta: s.p + 56313984, savedMean: s.f + 2386368, savedInvStd: s.f + 2389248, activation: .silu,
+            gradInput: s.t + 2655200000 &* s.n, gradGamma: s.g + 56311104, gradBeta: s.g + 56313984, pool: pool)
+        // features.5.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2655200000 &* s.n, input: s.t + 4077780000 &* s.n,
+            weights: s.p + 54928704, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 54928704, pool: pool)
+        // features.5.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1458480000 &* s.n, count: 1200000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.5.5 backward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_5_backward(_ s: TrainingStepContext) {
+        // features.5.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929856 &* s.n : nil, batch: s.n, perImage: 1200000,
+            gradBranch: s.t + 1458480000 &* s.n, pool: pool)
+        // features.5.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
+            input: s.t + 4076580000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 54926784,
+            beta: s.p + 54927264, savedMean: s.f + 2385408, savedInvStd: s.f + 2385888, activation: .identity,
+            gradInput: s.t + 1458480000 &* s.n, gradGamma: s.g + 54926784, gradBeta: s.g + 54927264, pool: pool)
+        // features.5.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458480000 &* s.n, input: s.t + 2633600000 &* s.n,
+            weights: s.p + 53544384, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.t + 2640800000 &* s.n, gradWeights: s.g + 53544384, pool: pool)
+        // features.5.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2640800000 &* s.n, input: s.t + 2626400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 52850176,
+            activation: .silu, expandWeights: s.p + 53195904, savedPooled: s.t + 1461115696 &* s.n,
+            savedHidden: s.t + 4161924320 &* s.n, savedScale: s.t + 4161760352 &* s.n,
+            gradInput: s.t + 2633600000 &* s.n, gradReduceWeights: s.g + 52850176, gradReduceBias: s.g + 53195776,
+            gradExpandWeights: s.g + 53195904, gradExpandBias: s.g + 53541504, workspace: s.ws, pool: pool)
+        // features.5.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2633600000 &* s.n,
+            input: s.t + 2619200000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 52838656,
+            beta: s.p + 52841536, savedMean: s.f + 2235648, savedInvStd: s.f + 2238528, activation: .silu,
+            gradInput: s.t + 2633600000 &* s.n, gradGamma: s.g + 52838656, gradBeta: s.g + 52841536, pool: pool)
+        // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2313408, count: 72000)
+        // features.5.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2633600000 &* s.n, input: s.t + 2612000000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50, weights: s.f + 2241408, gradInput: s.t + 2619200000 &* s.n,
+            gradWeights: s.f + 2313408, pool: pool)
+        // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2313408, channels: 2880, kernel: 5, into: s.g + 52766656)
+        // features.5.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2619200000 &* s.n,
+            input: s.t + 2604800000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 52755136,
+            beta: s.p + 52758016, savedMean: s.f + 2229888, savedInvStd: s.f + 2232768, activation: .silu,
+            gradInput: s.t + 2619200000 &* s.n, gradGamma: s.g + 52755136, gradBeta: s.g + 52758016, pool: pool)
+        // features.5.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2619200000 &* s.n, input: s.t + 4075380000 &* s.n,
+            weights: s.p + 51372736, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
+            gradInput: s.t + 1458480000 &* s.n, gradWeights: s.g + 51372736, pool: pool)
+        // features.5.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458480000 &* s.n, s.t + 1457280000 &* s.n, count: 1200000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.5.4 backward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_4_backward(_ s: TrainingStepContext) {
+        // features.5.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1458480000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929840 &* s.n : nil, batch: s.n, perImage: 1200000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.5.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4074180000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 51370816,
+            beta: s.p + 51371296, savedMean: s.f + 2228928, savedInvStd: s.f + 2229408, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 51370816, gradBeta: s.g + 51371296, pool: pool)
+        // features.5.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 2597600000 &* s.n,
+            weights: s.p + 49988416, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.t + 2604800000 &* s.n, gradWeights: s.g + 49988416, pool: pool)
+        // features.5.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2604800000 &* s.n, input: s.t + 2590400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 49294208,
+            activation: .silu, expandWeights: s.p + 49639936, savedPooled: s.t + 1461109936 &* s.n,
+            savedHidden: s.t + 4161924192 &* s.n, savedScale: s.t + 1461112816 &* s.n,
+            gradInput: s.t + 2597600000 &* s.n, gradReduceWeights: s.g + 49294208, gradReduceBias: s.g + 49639808,
+            gradExpandWeights: s.g + 49639936, gradExpandBias: s.g + 49985536, workspace: s.ws, pool: pool)
+        // features.5.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2597600000 &* s.n,
+            input: s.t + 2583200000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 49282688,
+            beta: s.p + 49285568, savedMean: s.f + 2079168, savedInvStd: s.f + 2082048, activation: .silu,
+            gradInput: s.t + 2597600000 &* s.n, gradGamma: s.g + 49282688, gradBeta: s.g + 49285568, pool: pool)
+        // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2156928, count: 72000)
+        // features.5.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2597600000 &* s.n, input: s.t + 2576000000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50, weights: s.f + 2084928, gradInput: s.t + 2583200000 &* s.n,
+            gradWeights: s.f + 2156928, pool: pool)
+        // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2156928, channels: 2880, kernel: 5, into: s.g + 49210688)
+        // features.5.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2583200000 &* s.n,
+            input: s.t + 2568800000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 49199168,
+            beta: s.p + 49202048, savedMean: s.f + 2073408, savedInvStd: s.f + 2076288, activation: .silu,
+            gradInput: s.t + 2583200000 &* s.n, gradGamma: s.g + 49199168, gradBeta: s.g + 49202048, pool: pool)
+        // features.5.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2583200000 &* s.n, input: s.t + 4072980000 &* s.n,
+            weights: s.p + 47816768, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 47816768, pool: pool)
+        // features.5.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1458480000 &* s.n, count: 1200000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.5.3 backward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_3_backward(_ s: TrainingStepContext) {
+        // features.5.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929824 &* s.n : nil, batch: s.n, perImage: 1200000,
+            gradBranch: s.t + 1458480000 &* s.n, pool: pool)
+        // features.5.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
+            input: s.t + 4071780000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 47814848,
+            beta: s.p + 47815328, savedMean: s.f + 2072448, savedInvStd: s.f + 2072928, activation: .identity,
+            gradInput: s.t + 1458480000 &* s.n, gradGamma: s.g + 47814848, gradBeta: s.g + 47815328, pool: pool)
+        // features.5.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458480000 &* s.n, input: s.t + 2561600000 &* s.n,
+            weights: s.p + 46432448, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.t + 2568800000 &* s.n, gradWeights: s.g + 46432448, pool: pool)
+        // features.5.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2568800000 &* s.n, input: s.t + 2554400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 45738240,
+            activation: .silu, expandWeights: s.p + 46083968, savedPooled: s.t + 1461104176 &* s.n,
+            savedHidden: s.t + 4161924064 &* s.n, savedScale: s.t + 1461107056 &* s.n,
+            gradInput: s.t + 2561600000 &* s.n, gradReduceWeights: s.g + 45738240, gradReduceBias: s.g + 46083840,
+            gradExpandWeights: s.g + 46083968, gradExpandBias: s.g + 46429568, workspace: s.ws, pool: pool)
+        // features.5.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2561600000 &* s.n,
+            input: s.t + 2547200000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 45726720,
+            beta: s.p + 45729600, savedMean: s.f + 1922688, savedInvStd: s.f + 1925568, activation: .silu,
+            gradInput: s.t + 2561600000 &* s.n, gradGamma: s.g + 45726720, gradBeta: s.g + 45729600, pool: pool)
+        // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2000448, count: 72000)
+        // features.5.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2561600000 &* s.n, input: s.t + 2540000000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50, weights: s.f + 1928448, gradInput: s.t + 2547200000 &* s.n,
+            gradWeights: s.f + 2000448, pool: pool)
+        // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2000448, channels: 2880, kernel: 5, into: s.g + 45654720)
+        // features.5.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2547200000 &* s.n,
+            input: s.t + 2532800000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 45643200,
+            beta: s.p + 45646080, savedMean: s.f + 1916928, savedInvStd: s.f + 1919808, activation: .silu,
+            gradInput: s.t + 2547200000 &* s.n, gradGamma: s.g + 45643200, gradBeta: s.g + 45646080, pool: pool)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2547200000 &* s.n, input: s.t + 4070580000 &* s.n,
+            weights: s.p + 44260800, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
+            gradInput: s.t + 1458480000 &* s.n, gradWeights: s.g + 44260800, pool: pool)
+        // features.5.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458480000 &* s.n, s.t + 1457280000 &* s.n, count: 1200000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.5.2 backward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_2_backward(_ s: TrainingStepContext) {
+        // features.5.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1458480000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929808 &* s.n : nil, batch: s.n, perImage: 1200000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.5.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4069380000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 44258880,
+            beta: s.p + 44259360, savedMean: s.f + 1915968, savedInvStd: s.f + 1916448, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 44258880, gradBeta: s.g + 44259360, pool: pool)
+        // features.5.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 2525600000 &* s.n,
+            weights: s.p + 42876480, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.t + 2532800000 &* s.n, gradWeights: s.g + 42876480, pool: pool)
+        // features.5.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2532800000 &* s.n, input: s.t + 2518400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 42182272,
+            activation: .silu, expandWeights: s.p + 42528000, savedPooled: s.t + 1461098416 &* s.n,
+            savedHidden: s.t + 4161923936 &* s.n, savedScale: s.t + 1461101296 &* s.n,
+            gradInput: s.t + 2525600000 &* s.n, gradReduceWeights: s.g + 42182272, gradReduceBias: s.g + 42527872,
+            gradExpandWeights: s.g + 42528000, gradExpandBias: s.g + 42873600, workspace: s.ws, pool: pool)
+        // features.5.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2525600000 &* s.n,
+            input: s.t + 2511200000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 42170752,
+            beta: s.p + 42173632, savedMean: s.f + 1766208, savedInvStd: s.f + 1769088, activation: .silu,
+            gradInput: s.t + 2525600000 &* s.n, gradGamma: s.g + 42170752, gradBeta: s.g + 42173632, pool: pool)
+        // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1843968, count: 72000)
+        // features.5.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2525600000 &* s.n, input: s.t + 2504000000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50, weights: s.f + 1771968, gradInput: s.t + 2511200000 &* s.n,
+            gradWeights: s.f + 1843968, pool: pool)
+        // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1843968, channels: 2880, kernel: 5, into: s.g + 42098752)
+        // features.5.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2511200000 &* s.n,
+            input: s.t + 2496800000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 42087232,
+            beta: s.p + 42090112, savedMean: s.f + 1760448, savedInvStd: s.f + 1763328, activation: .silu,
+            gradInput: s.t + 2511200000 &* s.n, gradGamma: s.g + 42087232, gradBeta: s.g + 42090112, pool: pool)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2511200000 &* s.n, input: s.t + 4068180000 &* s.n,
+            weights: s.p + 40704832, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 40704832, pool: pool)
+        // features.5.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1458480000 &* s.n, count: 1200000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929792 &* s.n : nil, batch: s.n, perImage: 1200000,
+            gradBranch: s.t + 1458480000 &* s.n, pool: pool)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
+            input: s.t + 4066980000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 40702912,
+            beta: s.p + 40703392, savedMean: s.f + 1759488, savedInvStd: s.f + 1759968, activation: .identity,
+            gradInput: s.t + 1458480000 &* s.n, gradGamma: s.g + 40702912, gradBeta: s.g + 40703392, pool: pool)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458480000 &* s.n, input: s.t + 2489600000 &* s.n,
+            weights: s.p + 39320512, pixels: 2500 &* s.n, inChannels: 2880, outChannels: 480,
+            gradInput: s.t + 2496800000 &* s.n, gradWeights: s.g + 39320512, pool: pool)
+        // features.5.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2496800000 &* s.n, input: s.t + 2482400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 38626304,
+            activation: .silu, expandWeights: s.p + 38972032, savedPooled: s.t + 1461092656 &* s.n,
+            savedHidden: s.t + 1461119840 &* s.n, savedScale: s.t + 1461095536 &* s.n,
+            gradInput: s.t + 2489600000 &* s.n, gradReduceWeights: s.g + 38626304, gradReduceBias: s.g + 38971904,
+            gradExpandWeights: s.g + 38972032, gradExpandBias: s.g + 39317632, workspace: s.ws, pool: pool)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2489600000 &* s.n,
+            input: s.t + 2475200000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 38614784,
+            beta: s.p + 38617664, savedMean: s.f + 1609728, savedInvStd: s.f + 1612608, activation: .silu,
+            gradInput: s.t + 2489600000 &* s.n, gradGamma: s.g + 38614784, gradBeta: s.g + 38617664, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1687488, count: 72000)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2489600000 &* s.n, input: s.t + 2468000000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2880, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50, weights: s.f + 1615488, gradInput: s.t + 2475200000 &* s.n,
+            gradWeights: s.f + 1687488, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1687488, channels: 2880, kernel: 5, into: s.g + 38542784)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2475200000 &* s.n,
+            input: s.t + 2460800000 &* s.n, pixels: 2500 &* s.n, channels: 2880, gamma: s.p + 38531264,
+            beta: s.p + 38534144, savedMean: s.f + 1603968, savedInvStd: s.f + 1606848, activation: .silu,
+            gradInput: s.t + 2475200000 &* s.n, gradGamma: s.g + 38531264, gradBeta: s.g + 38534144, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2475200000 &* s.n, input: s.t + 4065780000 &* s.n,
+            weights: s.p + 37148864, pixels: 2500 &* s.n, inChannels: 480, outChannels: 2880,
+            gradInput: s.t + 1458480000 &* s.n, gradWeights: s.g + 37148864, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458480000 &* s.n, s.t + 1457280000 &* s.n, count: 1200000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 50x50x344 -> 50x50x480, SE 2064 -> 86 -> 2064
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
+            input: s.t + 4064580000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 37146944,
+            beta: s.p + 37147424, savedMean: s.f + 1603008, savedInvStd: s.f + 1603488, activation: .identity,
+            gradInput: s.t + 1458480000 &* s.n, gradGamma: s.g + 37146944, gradBeta: s.g + 37147424, pool: pool)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458480000 &* s.n, input: s.t + 3448760000 &* s.n,
+            weights: s.p + 36156224, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 480,
+            gradInput: s.t + 2460800000 &* s.n, gradWeights: s.g + 36156224, pool: pool)
+        // features.5.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 3443600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 35799056,
+            activation: .silu, expandWeights: s.p + 35976656, savedPooled: s.t + 4161882752 &* s.n,
+            savedHidden: s.t + 4161927168 &* s.n, savedScale: s.t + 4161884816 &* s.n,
+            gradInput: s.t + 2465960000 &* s.n, gradReduceWeights: s.g + 35799056, gradReduceBias: s.g + 35976560,
+            gradExpandWeights: s.g + 35976656, gradExpandBias: s.g + 36154160, workspace: s.ws, pool: pool)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2465960000 &* s.n,
+            input: s.t + 3438440000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 35790800,
+            beta: s.p + 35792864, savedMean: s.f + 1495680, savedInvStd: s.f + 1497744, activation: .silu,
+            gradInput: s.t + 2465960000 &* s.n, gradGamma: s.g + 35790800, gradBeta: s.g + 35792864, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1551408, count: 51600)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2465960000 &* s.n, input: s.t + 3433280000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2064, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 50, outWidth: 50, weights: s.f + 1499808, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 1551408, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1551408, channels: 2064, kernel: 5, into: s.g + 35739200)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 3428120000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 35730944,
+            beta: s.p + 35733008, savedMean: s.f + 1491552, savedInvStd: s.f + 1493616, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 35730944, gradBeta: s.g + 35733008, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4129640000 &* s.n,
+            weights: s.p + 35020928, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 35020928, pool: pool)
+    }
+
+    /// features.4.15 backward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_15_backward(_ s: TrainingStepContext) {
+        // features.4.15 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929776 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+        // features.4.15.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
+            input: s.t + 4128780000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 35019520,
+            beta: s.p + 35019872, savedMean: s.f + 1490864, savedInvStd: s.f + 1491208, activation: .identity,
+            gradInput: s.t + 1458140000 &* s.n, gradGamma: s.g + 35019520, gradBeta: s.g + 35019872, pool: pool)
+        // features.4.15.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458140000 &* s.n, input: s.t + 3422960000 &* s.n,
+            weights: s.p + 34309504, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 2460800000 &* s.n, gradWeights: s.g + 34309504, pool: pool)
+        // features.4.15.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 3417800000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 33952336,
+            activation: .silu, expandWeights: s.p + 34129936, savedPooled: s.t + 4161878624 &* s.n,
+            savedHidden: s.t + 4161927072 &* s.n, savedScale: s.t + 4161880688 &* s.n,
+            gradInput: s.t + 2465960000 &* s.n, gradReduceWeights: s.g + 33952336, gradReduceBias: s.g + 34129840,
+            gradExpandWeights: s.g + 34129936, gradExpandBias: s.g + 34307440, workspace: s.ws, pool: pool)
+        // features.4.15.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2465960000 &* s.n,
+            input: s.t + 3412640000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 33944080,
+            beta: s.p + 33946144, savedMean: s.f + 1449584, savedInvStd: s.f + 1451648, activation: .silu,
+            gradInput: s.t + 2465960000 &* s.n, gradGamma: s.g + 33944080, gradBeta: s.g + 33946144, pool: pool)
+        // features.4.15.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1472288, count: 18576)
+        // features.4.15.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2465960000 &* s.n, input: s.t + 3407480000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50, weights: s.f + 1453712, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 1472288, pool: pool)
+        // features.4.15.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1472288, channels: 2064, kernel: 3, into: s.g + 33925504)
+        // features.4.15.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 3402320000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 33917248,
+            beta: s.p + 33919312, savedMean: s.f + 1445456, savedInvStd: s.f + 1447520, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 33917248, gradBeta: s.g + 33919312, pool: pool)
+        // features.4.15.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4127920000 &* s.n,
+            weights: s.p + 33207232, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 1458140000 &* s.n, gradWeights: s.g + 33207232, pool: pool)
+        // features.4.15 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458140000 &* s.n, s.t + 1457280000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.4.14 backward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_14_backward(_ s: TrainingStepContext) {
+        // features.4.14 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929760 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.4.14.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4127060000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 33205824,
+            beta: s.p + 33206176, savedMean: s.f + 1444768, savedInvStd: s.f + 1445112, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 33205824, gradBeta: s.g + 33206176, pool: pool)
+        // features.4.14.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3397160000 &* s.n,
+            weights: s.p + 32495808, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 2460800000 &* s.n, gradWeights: s.g + 32495808, pool: pool)
+        // features.4.14.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 3392000000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 32138640,
+            activation: .silu, expandWeights: s.p + 32316240, savedPooled: s.t + 4161874496 &* s.n,
+            savedHidden: s.t + 4161926976 &* s.n, savedScale: s.t + 4161876560 &* s.n,
+            gradInput: s.t + 2465960000 &* s.n, gradReduceWeights: s.g + 32138640, gradReduceBias: s.g + 32316144,
+            gradExpandWeights: s.g + 32316240, gradExpandBias: s.g + 32493744, workspace: s.ws, pool: pool)
+        // features.4.14.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2465960000 &* s.n,
+            input: s.t + 3386840000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 32130384,
+            beta: s.p + 32132448, savedMean: s.f + 1403488, savedInvStd: s.f + 1405552, activation: .silu,
+            gradInput: s.t + 2465960000 &* s.n, gradGamma: s.g + 32130384, gradBeta: s.g + 32132448, pool: pool)
+        // features.4.14.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1426192, count: 18576)
+        // features.4.14.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2465960000 &* s.n, input: s.t + 3381680000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50, weights: s.f + 1407616, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 1426192, pool: pool)
+        // features.4.14.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1426192, channels: 2064, kernel: 3, into: s.g + 32111808)
+        // features.4.14.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 3376520000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 32103552,
+            beta: s.p + 32105616, savedMean: s.f + 1399360, savedInvStd: s.f + 1401424, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 32103552, gradBeta: s.g + 32105616, pool: pool)
+        // features.4.14.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4126200000 &* s.n,
+            weights: s.p + 31393536, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 31393536, pool: pool)
+        // features.4.14 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1458140000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.4.13 backward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_13_backward(_ s: TrainingStepContext) {
+        // features.4.13 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929744 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+        // features.4.13.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
+            input: s.t + 4125340000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 31392128,
+            beta: s.p + 31392480, savedMean: s.f + 1398672, savedInvStd: s.f + 1399016, activation: .identity,
+            gradInput: s.t + 1458140000 &* s.n, gradGamma: s.g + 31392128, gradBeta: s.g + 31392480, pool: pool)
+        // features.4.13.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458140000 &* s.n, input: s.t + 3371360000 &* s.n,
+            weights: s.p + 30682112, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 2460800000 &* s.n, gradWeights: s.g + 30682112, pool: pool)
+        // features.4.13.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 3366200000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 30324944,
+            activation: .silu, expandWeights: s.p + 30502544, savedPooled: s.t + 4161870368 &* s.n,
+            savedHidden: s.t + 4161926880 &* s.n, savedScale: s.t + 4161872432 &* s.n,
+            gradInput: s.t + 2465960000 &* s.n, gradReduceWeights: s.g + 30324944, gradReduceBias: s.g + 30502448,
+            gradExpandWeights: s.g + 30502544, gradExpandBias: s.g + 30680048, workspace: s.ws, pool: pool)
+        // features.4.13.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2465960000 &* s.n,
+            input: s.t + 3361040000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 30316688,
+            beta: s.p + 30318752, savedMean: s.f + 1357392, savedInvStd: s.f + 1359456, activation: .silu,
+            gradInput: s.t + 2465960000 &* s.n, gradGamma: s.g + 30316688, gradBeta: s.g + 30318752, pool: pool)
+        // features.4.13.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1380096, count: 18576)
+        // features.4.13.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2465960000 &* s.n, input: s.t + 3355880000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50, weights: s.f + 1361520, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 1380096, pool: pool)
+        // features.4.13.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1380096, channels: 2064, kernel: 3, into: s.g + 30298112)
+        // features.4.13.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 3350720000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 30289856,
+            beta: s.p + 30291920, savedMean: s.f + 1353264, savedInvStd: s.f + 1355328, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 30289856, gradBeta: s.g + 30291920, pool: pool)
+        // features.4.13.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4124480000 &* s.n,
+            weights: s.p + 29579840, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 1458140000 &* s.n, gradWeights: s.g + 29579840, pool: pool)
+        // features.4.13 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458140000 &* s.n, s.t + 1457280000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.4.12 backward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_12_backward(_ s: TrainingStepContext) {
+        // features.4.12 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929728 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.4.12.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4123620000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 29578432,
+            beta: s.p + 29578784, savedMean: s.f + 1352576, savedInvStd: s.f + 1352920, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 29578432, gradBeta: s.g + 29578784, pool: pool)
+        // features.4.12.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3345560000 &* s.n,
+            weights: s.p + 28868416, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 2460800000 &* s.n, gradWeights: s.g + 28868416, pool: pool)
+        // features.4.12.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 3340400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 28511248,
+            activation: .silu, expandWeights: s.p + 28688848, savedPooled: s.t + 4161866240 &* s.n,
+            savedHidden: s.t + 4161926784 &* s.n, savedScale: s.t + 4161868304 &* s.n,
+            gradInput: s.t + 2465960000 &* s.n, gradReduceWeights: s.g + 28511248, gradReduceBias: s.g + 28688752,
+            gradExpandWeights: s.g + 28688848, gradExpandBias: s.g + 28866352, workspace: s.ws, pool: pool)
+        // features.4.12.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2465960000 &* s.n,
+            input: s.t + 3335240000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 28502992,
+            beta: s.p + 28505056, savedMean: s.f + 1311296, savedInvStd: s.f + 1313360, activation: .silu,
+            gradInput: s.t + 2465960000 &* s.n, gradGamma: s.g + 28502992, gradBeta: s.g + 28505056, pool: pool)
+        // features.4.12.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1334000, count: 18576)
+        // features.4.12.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2465960000 &* s.n, input: s.t + 3330080000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50, weights: s.f + 1315424, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 1334000, pool: pool)
+        // features.4.12.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1334000, channels: 2064, kernel: 3, into: s.g + 28484416)
+        // features.4.12.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 3324920000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 28476160,
+            beta: s.p + 28478224, savedMean: s.f + 1307168, savedInvStd: s.f + 1309232, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 28476160, gradBeta: s.g + 28478224, pool: pool)
+        // features.4.12.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4122760000 &* s.n,
+            weights: s.p + 27766144, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 27766144, pool: pool)
+        // features.4.12 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1458140000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.4.11 backward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_11_backward(_ s: TrainingStepContext) {
+        // features.4.11 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929712 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+        // features.4.11.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
+            input: s.t + 4121900000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 27764736,
+            beta: s.p + 27765088, savedMean: s.f + 1306480, savedInvStd: s.f + 1306824, activation: .identity,
+            gradInput: s.t + 1458140000 &* s.n, gradGamma: s.g + 27764736, gradBeta: s.g + 27765088, pool: pool)
+        // features.4.11.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458140000 &* s.n, input: s.t + 3319760000 &* s.n,
+            weights: s.p + 27054720, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 2460800000 &* s.n, gradWeights: s.g + 27054720, pool: pool)
+        // features.4.11.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 3314600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26697552,
+            activation: .silu, expandWeights: s.p + 26875152, savedPooled: s.t + 4161862112 &* s.n,
+            savedHidden: s.t + 4161926688 &* s.n, savedScale: s.t + 4161864176 &* s.n,
+            gradInput: s.t + 2465960000 &* s.n, gradReduceWeights: s.g + 26697552, gradReduceBias: s.g + 26875056,
+            gradExpandWeights: s.g + 26875152, gradExpandBias: s.g + 27052656, workspace: s.ws, pool: pool)
+        // features.4.11.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2465960000 &* s.n,
+            input: s.t + 3309440000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 26689296,
+            beta: s.p + 26691360, savedMean: s.f + 1265200, savedInvStd: s.f + 1267264, activation: .silu,
+            gradInput: s.t + 2465960000 &* s.n, gradGamma: s.g + 26689296, gradBeta: s.g + 26691360, pool: pool)
+        // features.4.11.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1287904, count: 18576)
+        // features.4.11.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2465960000 &* s.n, input: s.t + 3304280000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50, weights: s.f + 1269328, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 1287904, pool: pool)
+        // features.4.11.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1287904, channels: 2064, kernel: 3, into: s.g + 26670720)
+        // features.4.11.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 3299120000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 26662464,
+            beta: s.p + 26664528, savedMean: s.f + 1261072, savedInvStd: s.f + 1263136, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 26662464, gradBeta: s.g + 26664528, pool: pool)
+        // features.4.11.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4121040000 &* s.n,
+            weights: s.p + 25952448, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 1458140000 &* s.n, gradWeights: s.g + 25952448, pool: pool)
+        // features.4.11 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458140000 &* s.n, s.t + 1457280000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.4.10 backward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_10_backward(_ s: TrainingStepContext) {
+        // features.4.10 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929696 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.4.10.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4120180000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 25951040,
+            beta: s.p + 25951392, savedMean: s.f + 1260384, savedInvStd: s.f + 1260728, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 25951040, gradBeta: s.g + 25951392, pool: pool)
+        // features.4.10.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3293960000 &* s.n,
+            weights: s.p + 25241024, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 2460800000 &* s.n, gradWeights: s.g + 25241024, pool: pool)
+        // features.4.10.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 3288800000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24883856,
+            activation: .silu, expandWeights: s.p + 25061456, savedPooled: s.t + 4161857984 &* s.n,
+            savedHidden: s.t + 4161926592 &* s.n, savedScale: s.t + 4161860048 &* s.n,
+            gradInput: s.t + 2465960000 &* s.n, gradReduceWeights: s.g + 24883856, gradReduceBias: s.g + 25061360,
+            gradExpandWeights: s.g + 25061456, gradExpandBias: s.g + 25238960, workspace: s.ws, pool: pool)
+        // features.4.10.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2465960000 &* s.n,
+            input: s.t + 3283640000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 24875600,
+            beta: s.p + 24877664, savedMean: s.f + 1219104, savedInvStd: s.f + 1221168, activation: .silu,
+            gradInput: s.t + 2465960000 &* s.n, gradGamma: s.g + 24875600, gradBeta: s.g + 24877664, pool: pool)
+        // features.4.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1241808, count: 18576)
+        // features.4.10.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2465960000 &* s.n, input: s.t + 3278480000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50, weights: s.f + 1223232, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 1241808, pool: pool)
+        // features.4.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1241808, channels: 2064, kernel: 3, into: s.g + 24857024)
+        // features.4.10.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 3273320000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 24848768,
+            beta: s.p + 24850832, savedMean: s.f + 1214976, savedInvStd: s.f + 1217040, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 24848768, gradBeta: s.g + 24850832, pool: pool)
+        // features.4.10.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4119320000 &* s.n,
+            weights: s.p + 24138752, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 24138752, pool: pool)
+        // features.4.10 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1458140000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.4.9 backward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_9_backward(_ s: TrainingStepContext) {
+        // features.4.9 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929680 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+        // features.4.9.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
+            input: s.t + 4118460000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 24137344,
+            beta: s.p + 24137696, savedMean: s.f + 1214288, savedInvStd: s.f + 1214632, activation: .identity,
+            gradInput: s.t + 1458140000 &* s.n, gradGamma: s.g + 24137344, gradBeta: s.g + 24137696, pool: pool)
+        // features.4.9.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458140000 &* s.n, input: s.t + 3268160000 &* s.n,
+            weights: s.p + 23427328, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 2460800000 &* s.n, gradWeights: s.g + 23427328, pool: pool)
+        // features.4.9.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 3263000000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 23070160,
+            activation: .silu, expandWeights: s.p + 23247760, savedPooled: s.t + 4161853856 &* s.n,
+            savedHidden: s.t + 4161926496 &* s.n, savedScale: s.t + 4161855920 &* s.n,
+            gradInput: s.t + 2465960000 &* s.n, gradReduceWeights: s.g + 23070160, gradReduceBias: s.g + 23247664,
+            gradExpandWeights: s.g + 23247760, gradExpandBias: s.g + 23425264, workspace: s.ws, pool: pool)
+        // features.4.9.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2465960000 &* s.n,
+            input: s.t + 3257840000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 23061904,
+            beta: s.p + 23063968, savedMean: s.f + 1173008, savedInvStd: s.f + 1175072, activation: .silu,
+            gradInput: s.t + 2465960000 &* s.n, gradGamma: s.g + 23061904, gradBeta: s.g + 23063968, pool: pool)
+        // features.4.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1195712, count: 18576)
+        // features.4.9.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2465960000 &* s.n, input: s.t + 3252680000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50, weights: s.f + 1177136, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 1195712, pool: pool)
+        // features.4.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1195712, channels: 2064, kernel: 3, into: s.g + 23043328)
+        // features.4.9.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 3247520000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 23035072,
+            beta: s.p + 23037136, savedMean: s.f + 1168880, savedInvStd: s.f + 1170944, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 23035072, gradBeta: s.g + 23037136, pool: pool)
+        // features.4.9.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4117600000 &* s.n,
+            weights: s.p + 22325056, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 1458140000 &* s.n, gradWeights: s.g + 22325056, pool: pool)
+        // features.4.9 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458140000 &* s.n, s.t + 1457280000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.4.8 backward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_8_backward(_ s: TrainingStepContext) {
+        // features.4.8 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929664 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.4.8.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4116740000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 22323648,
+            beta: s.p + 22324000, savedMean: s.f + 1168192, savedInvStd: s.f + 1168536, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 22323648, gradBeta: s.g + 22324000, pool: pool)
+        // features.4.8.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3242360000 &* s.n,
+            weights: s.p + 21613632, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 2460800000 &* s.n, gradWeights: s.g + 21613632, pool: pool)
+        // features.4.8.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 3237200000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 21256464,
+            activation: .silu, expandWeights: s.p + 21434064, savedPooled: s.t + 4161849728 &* s.n,
+            savedHidden: s.t + 4161926400 &* s.n, savedScale: s.t + 4161851792 &* s.n,
+            gradInput: s.t + 2465960000 &* s.n, gradReduceWeights: s.g + 21256464, gradReduceBias: s.g + 21433968,
+            gradExpandWeights: s.g + 21434064, gradExpandBias: s.g + 21611568, workspace: s.ws, pool: pool)
+        // features.4.8.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2465960000 &* s.n,
+            input: s.t + 3232040000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 21248208,
+            beta: s.p + 21250272, savedMean: s.f + 1126912, savedInvStd: s.f + 1128976, activation: .silu,
+            gradInput: s.t + 2465960000 &* s.n, gradGamma: s.g + 21248208, gradBeta: s.g + 21250272, pool: pool)
+        // features.4.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1149616, count: 18576)
+        // features.4.8.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2465960000 &* s.n, input: s.t + 3226880000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50, weights: s.f + 1131040, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 1149616, pool: pool)
+        // features.4.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1149616, channels: 2064, kernel: 3, into: s.g + 21229632)
+        // features.4.8.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 3221720000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 21221376,
+            beta: s.p + 21223440, savedMean: s.f + 1122784, savedInvStd: s.f + 1124848, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 21221376, gradBeta: s.g + 21223440, pool: pool)
+        // features.4.8.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4115880000 &* s.n,
+            weights: s.p + 20511360, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 20511360, pool: pool)
+        // features.4.8 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1458140000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.4.7 backward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_7_backward(_ s: TrainingStepContext) {
+        // features.4.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929648 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+        // features.4.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
+            input: s.t + 4115020000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 20509952,
+            beta: s.p + 20510304, savedMean: s.f + 1122096, savedInvStd: s.f + 1122440, activation: .identity,
+            gradInput: s.t + 1458140000 &* s.n, gradGamma: s.g + 20509952, gradBeta: s.g + 20510304, pool: pool)
+        // features.4.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458140000 &* s.n, input: s.t + 3216560000 &* s.n,
+            weights: s.p + 19799936, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 2460800000 &* s.n, gradWeights: s.g + 19799936, pool: pool)
+        // features.4.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 3211400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 19442768,
+            activation: .silu, expandWeights: s.p + 19620368, savedPooled: s.t + 4161845600 &* s.n,
+            savedHidden: s.t + 4161926304 &* s.n, savedScale: s.t + 4161847664 &* s.n,
+            gradInput: s.t + 2465960000 &* s.n, gradReduceWeights: s.g + 19442768, gradReduceBias: s.g + 19620272,
+            gradExpandWeights: s.g + 19620368, gradExpandBias: s.g + 19797872, workspace: s.ws, pool: pool)
+        // features.4.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2465960000 &* s.n,
+            input: s.t + 3206240000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 19434512,
+            beta: s.p + 19436576, savedMean: s.f + 1080816, savedInvStd: s.f + 1082880, activation: .silu,
+            gradInput: s.t + 2465960000 &* s.n, gradGamma: s.g + 19434512, gradBeta: s.g + 19436576, pool: pool)
+        // features.4.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1103520, count: 18576)
+        // features.4.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2465960000 &* s.n, input: s.t + 3201080000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50, weights: s.f + 1084944, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 1103520, pool: pool)
+        // features.4.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1103520, channels: 2064, kernel: 3, into: s.g + 19415936)
+        // features.4.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 3195920000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 19407680,
+            beta: s.p + 19409744, savedMean: s.f + 1076688, savedInvStd: s.f + 1078752, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 19407680, gradBeta: s.g + 19409744, pool: pool)
+        // features.4.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4114160000 &* s.n,
+            weights: s.p + 18697664, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 1458140000 &* s.n, gradWeights: s.g + 18697664, pool: pool)
+        // features.4.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458140000 &* s.n, s.t + 1457280000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.4.6 backward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_6_backward(_ s: TrainingStepContext) {
+        // features.4.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929632 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.4.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4113300000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 18696256,
+            beta: s.p + 18696608, savedMean: s.f + 1076000, savedInvStd: s.f + 1076344, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 18696256, gradBeta: s.g + 18696608, pool: pool)
+        // features.4.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3190760000 &* s.n,
+            weights: s.p + 17986240, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 2460800000 &* s.n, gradWeights: s.g + 17986240, pool: pool)
+        // features.4.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 3185600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 17629072,
+            activation: .silu, expandWeights: s.p + 17806672, savedPooled: s.t + 4161841472 &* s.n,
+            savedHidden: s.t + 4161926208 &* s.n, savedScale: s.t + 4161843536 &* s.n,
+            gradInput: s.t + 2465960000 &* s.n, gradReduceWeights: s.g + 17629072, gradReduceBias: s.g + 17806576,
+            gradExpandWeights: s.g + 17806672, gradExpandBias: s.g + 17984176, workspace: s.ws, pool: pool)
+        // features.4.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2465960000 &* s.n,
+            input: s.t + 3180440000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 17620816,
+            beta: s.p + 17622880, savedMean: s.f + 1034720, savedInvStd: s.f + 1036784, activation: .silu,
+            gradInput: s.t + 2465960000 &* s.n, gradGamma: s.g + 17620816, gradBeta: s.g + 17622880, pool: pool)
+        // features.4.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1057424, count: 18576)
+        // features.4.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2465960000 &* s.n, input: s.t + 3175280000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50, weights: s.f + 1038848, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 1057424, pool: pool)
+        // features.4.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1057424, channels: 2064, kernel: 3, into: s.g + 17602240)
+        // features.4.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 3170120000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 17593984,
+            beta: s.p + 17596048, savedMean: s.f + 1030592, savedInvStd: s.f + 1032656, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 17593984, gradBeta: s.g + 17596048, pool: pool)
+        // features.4.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4112440000 &* s.n,
+            weights: s.p + 16883968, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 16883968, pool: pool)
+        // features.4.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1458140000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.4.5 backward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_5_backward(_ s: TrainingStepContext) {
+        // features.4.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929616 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+        // features.4.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
+            input: s.t + 4111580000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 16882560,
+            beta: s.p + 16882912, savedMean: s.f + 1029904, savedInvStd: s.f + 1030248, activation: .identity,
+            gradInput: s.t + 1458140000 &* s.n, gradGamma: s.g + 16882560, gradBeta: s.g + 16882912, pool: pool)
+        // features.4.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458140000 &* s.n, input: s.t + 3164960000 &* s.n,
+            weights: s.p + 16172544, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 2460800000 &* s.n, gradWeights: s.g + 16172544, pool: pool)
+        // features.4.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 3159800000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15815376,
+            activation: .silu, expandWeights: s.p + 15992976, savedPooled: s.t + 4161837344 &* s.n,
+            savedHidden: s.t + 4161926112 &* s.n, savedScale: s.t + 4161839408 &* s.n,
+            gradInput: s.t + 2465960000 &* s.n, gradReduceWeights: s.g + 15815376, gradReduceBias: s.g + 15992880,
+            gradExpandWeights: s.g + 15992976, gradExpandBias: s.g + 16170480, workspace: s.ws, pool: pool)
+        // features.4.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2465960000 &* s.n,
+            input: s.t + 3154640000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 15807120,
+            beta: s.p + 15809184, savedMean: s.f + 988624, savedInvStd: s.f + 990688, activation: .silu,
+            gradInput: s.t + 2465960000 &* s.n, gradGamma: s.g + 15807120, gradBeta: s.g + 15809184, pool: pool)
+        // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1011328, count: 18576)
+        // features.4.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2465960000 &* s.n, input: s.t + 3149480000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50, weights: s.f + 992752, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 1011328, pool: pool)
+        // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1011328, channels: 2064, kernel: 3, into: s.g + 15788544)
+        // features.4.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 3144320000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 15780288,
+            beta: s.p + 15782352, savedMean: s.f + 984496, savedInvStd: s.f + 986560, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 15780288, gradBeta: s.g + 15782352, pool: pool)
+        // features.4.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4110720000 &* s.n,
+            weights: s.p + 15070272, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 1458140000 &* s.n, gradWeights: s.g + 15070272, pool: pool)
+        // features.4.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458140000 &* s.n, s.t + 1457280000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.4.4 backward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_4_backward(_ s: TrainingStepContext) {
+        // features.4.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929600 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.4.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4109860000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 15068864,
+            beta: s.p + 15069216, savedMean: s.f + 983808, savedInvStd: s.f + 984152, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 15068864, gradBeta: s.g + 15069216, pool: pool)
+        // features.4.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3139160000 &* s.n,
+            weights: s.p + 14358848, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 2460800000 &* s.n, gradWeights: s.g + 14358848, pool: pool)
+        // features.4.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 3134000000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 14001680,
+            activation: .silu, expandWeights: s.p + 14179280, savedPooled: s.t + 4161833216 &* s.n,
+            savedHidden: s.t + 4161926016 &* s.n, savedScale: s.t + 4161835280 &* s.n,
+            gradInput: s.t + 2465960000 &* s.n, gradReduceWeights: s.g + 14001680, gradReduceBias: s.g + 14179184,
+            gradExpandWeights: s.g + 14179280, gradExpandBias: s.g + 14356784, workspace: s.ws, pool: pool)
+        // features.4.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2465960000 &* s.n,
+            input: s.t + 3128840000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 13993424,
+            beta: s.p + 13995488, savedMean: s.f + 942528, savedInvStd: s.f + 944592, activation: .silu,
+            gradInput: s.t + 2465960000 &* s.n, gradGamma: s.g + 13993424, gradBeta: s.g + 13995488, pool: pool)
+        // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 965232, count: 18576)
+        // features.4.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2465960000 &* s.n, input: s.t + 3123680000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50, weights: s.f + 946656, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 965232, pool: pool)
+        // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 965232, channels: 2064, kernel: 3, into: s.g + 13974848)
+        // features.4.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 3118520000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 13966592,
+            beta: s.p + 13968656, savedMean: s.f + 938400, savedInvStd: s.f + 940464, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 13966592, gradBeta: s.g + 13968656, pool: pool)
+        // features.4.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4109000000 &* s.n,
+            weights: s.p + 13256576, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 13256576, pool: pool)
+        // features.4.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1458140000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 backward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_3_backward(_ s: TrainingStepContext) {
+        // features.4.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929584 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+        // features.4.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
+            input: s.t + 4108140000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 13255168,
+            beta: s.p + 13255520, savedMean: s.f + 937712, savedInvStd: s.f + 938056, activation: .identity,
+            gradInput: s.t + 1458140000 &* s.n, gradGamma: s.g + 13255168, gradBeta: s.g + 13255520, pool: pool)
+        // features.4.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458140000 &* s.n, input: s.t + 3113360000 &* s.n,
+            weights: s.p + 12545152, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 2460800000 &* s.n, gradWeights: s.g + 12545152, pool: pool)
+        // features.4.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 3108200000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 12187984,
+            activation: .silu, expandWeights: s.p + 12365584, savedPooled: s.t + 4161829088 &* s.n,
+            savedHidden: s.t + 4161925920 &* s.n, savedScale: s.t + 4161831152 &* s.n,
+            gradInput: s.t + 2465960000 &* s.n, gradReduceWeights: s.g + 12187984, gradReduceBias: s.g + 12365488,
+            gradExpandWeights: s.g + 12365584, gradExpandBias: s.g + 12543088, workspace: s.ws, pool: pool)
+        // features.4.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2465960000 &* s.n,
+            input: s.t + 3103040000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 12179728,
+            beta: s.p + 12181792, savedMean: s.f + 896432, savedInvStd: s.f + 898496, activation: .silu,
+            gradInput: s.t + 2465960000 &* s.n, gradGamma: s.g + 12179728, gradBeta: s.g + 12181792, pool: pool)
+        // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 919136, count: 18576)
+        // features.4.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2465960000 &* s.n, input: s.t + 3097880000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50, weights: s.f + 900560, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 919136, pool: pool)
+        // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 919136, channels: 2064, kernel: 3, into: s.g + 12161152)
+        // features.4.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 3092720000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 12152896,
+            beta: s.p + 12154960, savedMean: s.f + 892304, savedInvStd: s.f + 894368, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 12152896, gradBeta: s.g + 12154960, pool: pool)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4107280000 &* s.n,
+            weights: s.p + 11442880, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 1458140000 &* s.n, gradWeights: s.g + 11442880, pool: pool)
+        // features.4.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1458140000 &* s.n, s.t + 1457280000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 backward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_2_backward(_ s: TrainingStepContext) {
+        // features.4.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929568 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.4.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4106420000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 11441472,
+            beta: s.p + 11441824, savedMean: s.f + 891616, savedInvStd: s.f + 891960, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 11441472, gradBeta: s.g + 11441824, pool: pool)
+        // features.4.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 3087560000 &* s.n,
+            weights: s.p + 10731456, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 2460800000 &* s.n, gradWeights: s.g + 10731456, pool: pool)
+        // features.4.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 3082400000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 10374288,
+            activation: .silu, expandWeights: s.p + 10551888, savedPooled: s.t + 4161824960 &* s.n,
+            savedHidden: s.t + 4161925824 &* s.n, savedScale: s.t + 4161827024 &* s.n,
+            gradInput: s.t + 2465960000 &* s.n, gradReduceWeights: s.g + 10374288, gradReduceBias: s.g + 10551792,
+            gradExpandWeights: s.g + 10551888, gradExpandBias: s.g + 10729392, workspace: s.ws, pool: pool)
+        // features.4.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2465960000 &* s.n,
+            input: s.t + 3077240000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 10366032,
+            beta: s.p + 10368096, savedMean: s.f + 850336, savedInvStd: s.f + 852400, activation: .silu,
+            gradInput: s.t + 2465960000 &* s.n, gradGamma: s.g + 10366032, gradBeta: s.g + 10368096, pool: pool)
+        // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 873040, count: 18576)
+        // features.4.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2465960000 &* s.n, input: s.t + 3072080000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50, weights: s.f + 854464, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 873040, pool: pool)
+        // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 873040, channels: 2064, kernel: 3, into: s.g + 10347456)
+        // features.4.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 3066920000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 10339200,
+            beta: s.p + 10341264, savedMean: s.f + 846208, savedInvStd: s.f + 848272, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 10339200, gradBeta: s.g + 10341264, pool: pool)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4105560000 &* s.n,
+            weights: s.p + 9629184, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 9629184, pool: pool)
+        // features.4.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1458140000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929552 &* s.n : nil, batch: s.n, perImage: 860000,
+            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
+            input: s.t + 4104700000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 9627776,
+            beta: s.p + 9628128, savedMean: s.f + 845520, savedInvStd: s.f + 845864, activation: .identity,
+            gradInput: s.t + 1458140000 &* s.n, gradGamma: s.g + 9627776, gradBeta: s.g + 9628128, pool: pool)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1458140000 &* s.n, input: s.t + 3061760000 &* s.n,
+            weights: s.p + 8917760, pixels: 2500 &* s.n, inChannels: 2064, outChannels: 344,
+            gradInput: s.t + 2460800000 &* s.n, gradWeights: s.g + 8917760, pool: pool)
+        // features.4.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 3056600000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 8560592,
+            activation: .silu, expandWeights: s.p + 8738192, savedPooled: s.t + 4161820832 &* s.n,
+            savedHidden: s.t + 4161925728 &* s.n, savedScale: s.t + 4161822896 &* s.n,
+            gradInput: s.t + 2465960000 &* s.n, gradReduceWeights: s.g + 8560592, gradReduceBias: s.g + 8738096,
+            gradExpandWeights: s.g + 8738192, gradExpandBias: s.g + 8915696, workspace: s.ws, pool: pool)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2465960000 &* s.n,
+            input: s.t + 3051440000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 8552336,
+            beta: s.p + 8554400, savedMean: s.f + 804240, savedInvStd: s.f + 806304, activation: .silu,
+            gradInput: s.t + 2465960000 &* s.n, gradGamma: s.g + 8552336, gradBeta: s.g + 8554400, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 826944, count: 18576)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2465960000 &* s.n, input: s.t + 3046280000 &* s.n,
+            batch: s.n, height: 50, width: 50, channels: 2064, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50, weights: s.f + 808368, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 826944, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 826944, channels: 2064, kernel: 3, into: s.g + 8533760)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 3041120000 &* s.n, pixels: 2500 &* s.n, channels: 2064, gamma: s.p + 8525504,
+            beta: s.p + 8527568, savedMean: s.f + 800112, savedInvStd: s.f + 802176, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 8525504, gradBeta: s.g + 8527568, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4103840000 &* s.n,
+            weights: s.p + 7815488, pixels: 2500 &* s.n, inChannels: 344, outChannels: 2064,
+            gradInput: s.t + 1459920000 &* s.n, gradWeights: s.g + 7815488, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1459920000 &* s.n, s.t + 1457280000 &* s.n, count: 860000 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 100x100x176 -> 50x50x344, SE 1056 -> 44 -> 1056
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1459920000 &* s.n,
+            input: s.t + 4102980000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 7814080,
+            beta: s.p + 7814432, savedMean: s.f + 799424, savedInvStd: s.f + 799768, activation: .identity,
+            gradInput: s.t + 1459920000 &* s.n, gradGamma: s.g + 7814080, gradBeta: s.g + 7814432, pool: pool)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1459920000 &* s.n, input: s.t + 4019620000 &* s.n,
+            weights: s.p + 7450816, pixels: 2500 &* s.n, inChannels: 1056, outChannels: 344,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 7450816, pool: pool)
+        // features.4.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 4016980000 &* s.n,
+            batch: s.n, pixels: 2500, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 7356784,
+            activation: .silu, expandWeights: s.p + 7403296, savedPooled: s.t + 4161906944 &* s.n,
+            savedHidden: s.t + 4161928592 &* s.n, savedScale: s.t + 4161908000 &* s.n,
+            gradInput: s.t + 2471360000 &* s.n, gradReduceWeights: s.g + 7356784, gradReduceBias: s.g + 7403248,
+            gradExpandWeights: s.g + 7403296, gradExpandBias: s.g + 7449760, workspace: s.ws, pool: pool)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2471360000 &* s.n,
+            input: s.t + 4014340000 &* s.n, pixels: 2500 &* s.n, channels: 1056, gamma: s.p + 7352560,
+            beta: s.p + 7353616, savedMean: s.f + 778304, savedInvStd: s.f + 779360, activation: .silu,
+            gradInput: s.t + 2471360000 &* s.n, gradGamma: s.g + 7352560, gradBeta: s.g + 7353616, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 789920, count: 9504)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2471360000 &* s.n, input: s.t + 2450240000 &* s.n,
+            batch: s.n, height: 100, width: 100, channels: 1056, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 50, outWidth: 50, weights: s.f + 780416, gradInput: s.t + 2460800000 &* s.n,
+            gradWeights: s.f + 789920, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 789920, channels: 1056, kernel: 3, into: s.g + 7343056)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2460800000 &* s.n,
+            input: s.t + 2439680000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 7338832,
+            beta: s.p + 7339888, savedMean: s.f + 776192, savedInvStd: s.f + 777248, activation: .silu,
+            gradInput: s.t + 2460800000 &* s.n, gradGamma: s.g + 7338832, gradBeta: s.g + 7339888, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2460800000 &* s.n, input: s.t + 4062820000 &* s.n,
+            weights: s.p + 7152976, pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 7152976, pool: pool)
+    }
+
+    /// features.3.10 backward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_10_backward(_ s: TrainingStepContext) {
+        // features.3.10 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929536 &* s.n : nil, batch: s.n, perImage: 1760000,
+            gradBranch: s.t + 1459040000 &* s.n, pool: pool)
+        // features.3.10.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1459040000 &* s.n,
+            input: s.t + 4061060000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 7152272,
+            beta: s.p + 7152448, savedMean: s.f + 775840, savedInvStd: s.f + 776016, activation: .identity,
+            gradInput: s.t + 1459040000 &* s.n, gradGamma: s.g + 7152272, gradBeta: s.g + 7152448, pool: pool)
+        // features.3.10.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1459040000 &* s.n, input: s.t + 2429120000 &* s.n,
+            weights: s.p + 6966416, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 2439680000 &* s.n, gradWeights: s.g + 6966416, pool: pool)
+        // features.3.10.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2439680000 &* s.n, input: s.t + 2418560000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6872384,
+            activation: .silu, expandWeights: s.p + 6918896, savedPooled: s.t + 4161904832 &* s.n,
+            savedHidden: s.t + 4161928544 &* s.n, savedScale: s.t + 4161905888 &* s.n,
+            gradInput: s.t + 2429120000 &* s.n, gradReduceWeights: s.g + 6872384, gradReduceBias: s.g + 6918848,
+            gradExpandWeights: s.g + 6918896, gradExpandBias: s.g + 6965360, workspace: s.ws, pool: pool)
+        // features.3.10.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2429120000 &* s.n,
+            input: s.t + 2408000000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 6868160,
+            beta: s.p + 6869216, savedMean: s.f + 720928, savedInvStd: s.f + 721984, activation: .silu,
+            gradInput: s.t + 2429120000 &* s.n, gradGamma: s.g + 6868160, gradBeta: s.g + 6869216, pool: pool)
+        // features.3.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 749440, count: 26400)
+        // features.3.10.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2429120000 &* s.n, input: s.t + 2397440000 &* s.n,
+            batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100, weights: s.f + 723040, gradInput: s.t + 2408000000 &* s.n,
+            gradWeights: s.f + 749440, pool: pool)
+        // features.3.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 749440, channels: 1056, kernel: 5, into: s.g + 6841760)
+        // features.3.10.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2408000000 &* s.n,
+            input: s.t + 2386880000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 6837536,
+            beta: s.p + 6838592, savedMean: s.f + 718816, savedInvStd: s.f + 719872, activation: .silu,
+            gradInput: s.t + 2408000000 &* s.n, gradGamma: s.g + 6837536, gradBeta: s.g + 6838592, pool: pool)
+        // features.3.10.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2408000000 &* s.n, input: s.t + 4059300000 &* s.n,
+            weights: s.p + 6651680, pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 1459040000 &* s.n, gradWeights: s.g + 6651680, pool: pool)
+        // features.3.10 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1459040000 &* s.n, s.t + 1457280000 &* s.n, count: 1760000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.3.9 backward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_9_backward(_ s: TrainingStepContext) {
+        // features.3.9 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1459040000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929520 &* s.n : nil, batch: s.n, perImage: 1760000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.3.9.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4057540000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 6650976,
+            beta: s.p + 6651152, savedMean: s.f + 718464, savedInvStd: s.f + 718640, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 6650976, gradBeta: s.g + 6651152, pool: pool)
+        // features.3.9.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 2376320000 &* s.n,
+            weights: s.p + 6465120, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 2386880000 &* s.n, gradWeights: s.g + 6465120, pool: pool)
+        // features.3.9.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2386880000 &* s.n, input: s.t + 2365760000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6371088,
+            activation: .silu, expandWeights: s.p + 6417600, savedPooled: s.t + 4161902720 &* s.n,
+            savedHidden: s.t + 4161928496 &* s.n, savedScale: s.t + 4161903776 &* s.n,
+            gradInput: s.t + 2376320000 &* s.n, gradReduceWeights: s.g + 6371088, gradReduceBias: s.g + 6417552,
+            gradExpandWeights: s.g + 6417600, gradExpandBias: s.g + 6464064, workspace: s.ws, pool: pool)
+        // features.3.9.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2376320000 &* s.n,
+            input: s.t + 2355200000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 6366864,
+            beta: s.p + 6367920, savedMean: s.f + 663552, savedInvStd: s.f + 664608, activation: .silu,
+            gradInput: s.t + 2376320000 &* s.n, gradGamma: s.g + 6366864, gradBeta: s.g + 6367920, pool: pool)
+        // features.3.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 692064, count: 26400)
+        // features.3.9.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2376320000 &* s.n, input: s.t + 2344640000 &* s.n,
+            batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100, weights: s.f + 665664, gradInput: s.t + 2355200000 &* s.n,
+            gradWeights: s.f + 692064, pool: pool)
+        // features.3.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 692064, channels: 1056, kernel: 5, into: s.g + 6340464)
+        // features.3.9.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2355200000 &* s.n,
+            input: s.t + 2334080000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 6336240,
+            beta: s.p + 6337296, savedMean: s.f + 661440, savedInvStd: s.f + 662496, activation: .silu,
+            gradInput: s.t + 2355200000 &* s.n, gradGamma: s.g + 6336240, gradBeta: s.g + 6337296, pool: pool)
+        // features.3.9.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2355200000 &* s.n, input: s.t + 4055780000 &* s.n,
+            weights: s.p + 6150384, pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 6150384, pool: pool)
+        // features.3.9 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1459040000 &* s.n, count: 1760000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.3.8 backward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_8_backward(_ s: TrainingStepContext) {
+        // features.3.8 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929504 &* s.n : nil, batch: s.n, perImage: 1760000,
+            gradBranch: s.t + 1459040000 &* s.n, pool: pool)
+        // features.3.8.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1459040000 &* s.n,
+            input: s.t + 4054020000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 6149680,
+            beta: s.p + 6149856, savedMean: s.f + 661088, savedInvStd: s.f + 661264, activation: .identity,
+            gradInput: s.t + 1459040000 &* s.n, gradGamma: s.g + 6149680, gradBeta: s.g + 6149856, pool: pool)
+        // features.3.8.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1459040000 &* s.n, input: s.t + 2323520000 &* s.n,
+            weights: s.p + 5963824, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 2334080000 &* s.n, gradWeights: s.g + 5963824, pool: pool)
+        // features.3.8.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2334080000 &* s.n, input: s.t + 2312960000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5869792,
+            activation: .silu, expandWeights: s.p + 5916304, savedPooled: s.t + 4161900608 &* s.n,
+            savedHidden: s.t + 4161928448 &* s.n, savedScale: s.t + 4161901664 &* s.n,
+            gradInput: s.t + 2323520000 &* s.n, gradReduceWeights: s.g + 5869792, gradReduceBias: s.g + 5916256,
+            gradExpandWeights: s.g + 5916304, gradExpandBias: s.g + 5962768, workspace: s.ws, pool: pool)
+        // features.3.8.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2323520000 &* s.n,
+            input: s.t + 2302400000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 5865568,
+            beta: s.p + 5866624, savedMean: s.f + 606176, savedInvStd: s.f + 607232, activation: .silu,
+            gradInput: s.t + 2323520000 &* s.n, gradGamma: s.g + 5865568, gradBeta: s.g + 5866624, pool: pool)
+        // features.3.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 634688, count: 26400)
+        // features.3.8.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2323520000 &* s.n, input: s.t + 2291840000 &* s.n,
+            batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100, weights: s.f + 608288, gradInput: s.t + 2302400000 &* s.n,
+            gradWeights: s.f + 634688, pool: pool)
+        // features.3.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 634688, channels: 1056, kernel: 5, into: s.g + 5839168)
+        // features.3.8.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2302400000 &* s.n,
+            input: s.t + 2281280000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 5834944,
+            beta: s.p + 5836000, savedMean: s.f + 604064, savedInvStd: s.f + 605120, activation: .silu,
+            gradInput: s.t + 2302400000 &* s.n, gradGamma: s.g + 5834944, gradBeta: s.g + 5836000, pool: pool)
+        // features.3.8.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2302400000 &* s.n, input: s.t + 4052260000 &* s.n,
+            weights: s.p + 5649088, pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 1459040000 &* s.n, gradWeights: s.g + 5649088, pool: pool)
+        // features.3.8 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1459040000 &* s.n, s.t + 1457280000 &* s.n, count: 1760000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.3.7 backward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_7_backward(_ s: TrainingStepContext) {
+        // features.3.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1459040000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929488 &* s.n : nil, batch: s.n, perImage: 1760000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.3.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4050500000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 5648384,
+            beta: s.p + 5648560, savedMean: s.f + 603712, savedInvStd: s.f + 603888, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 5648384, gradBeta: s.g + 5648560, pool: pool)
+        // features.3.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 2270720000 &* s.n,
+            weights: s.p + 5462528, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 2281280000 &* s.n, gradWeights: s.g + 5462528, pool: pool)
+        // features.3.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2281280000 &* s.n, input: s.t + 2260160000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5368496,
+            activation: .silu, expandWeights: s.p + 5415008, savedPooled: s.t + 4161898496 &* s.n,
+            savedHidden: s.t + 4161928400 &* s.n, savedScale: s.t + 4161899552 &* s.n,
+            gradInput: s.t + 2270720000 &* s.n, gradReduceWeights: s.g + 5368496, gradReduceBias: s.g + 5414960,
+            gradExpandWeights: s.g + 5415008, gradExpandBias: s.g + 5461472, workspace: s.ws, pool: pool)
+        // features.3.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2270720000 &* s.n,
+            input: s.t + 2249600000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 5364272,
+            beta: s.p + 5365328, savedMean: s.f + 548800, savedInvStd: s.f + 549856, activation: .silu,
+            gradInput: s.t + 2270720000 &* s.n, gradGamma: s.g + 5364272, gradBeta: s.g + 5365328, pool: pool)
+        // features.3.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 577312, count: 26400)
+        // features.3.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2270720000 &* s.n, input: s.t + 2239040000 &* s.n,
+            batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100, weights: s.f + 550912, gradInput: s.t + 2249600000 &* s.n,
+            gradWeights: s.f + 577312, pool: pool)
+        // features.3.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 577312, channels: 1056, kernel: 5, into: s.g + 5337872)
+        // features.3.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2249600000 &* s.n,
+            input: s.t + 2228480000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 5333648,
+            beta: s.p + 5334704, savedMean: s.f + 546688, savedInvStd: s.f + 547744, activation: .silu,
+            gradInput: s.t + 2249600000 &* s.n, gradGamma: s.g + 5333648, gradBeta: s.g + 5334704, pool: pool)
+        // features.3.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2249600000 &* s.n, input: s.t + 4048740000 &* s.n,
+            weights: s.p + 5147792, pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 5147792, pool: pool)
+        // features.3.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1459040000 &* s.n, count: 1760000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.3.6 backward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_6_backward(_ s: TrainingStepContext) {
+        // features.3.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929472 &* s.n : nil, batch: s.n, perImage: 1760000,
+            gradBranch: s.t + 1459040000 &* s.n, pool: pool)
+        // features.3.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1459040000 &* s.n,
+            input: s.t + 4046980000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 5147088,
+            beta: s.p + 5147264, savedMean: s.f + 546336, savedInvStd: s.f + 546512, activation: .identity,
+            gradInput: s.t + 1459040000 &* s.n, gradGamma: s.g + 5147088, gradBeta: s.g + 5147264, pool: pool)
+        // features.3.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1459040000 &* s.n, input: s.t + 2217920000 &* s.n,
+            weights: s.p + 4961232, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 2228480000 &* s.n, gradWeights: s.g + 4961232, pool: pool)
+        // features.3.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2228480000 &* s.n, input: s.t + 2207360000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4867200,
+            activation: .silu, expandWeights: s.p + 4913712, savedPooled: s.t + 4161896384 &* s.n,
+            savedHidden: s.t + 4161928352 &* s.n, savedScale: s.t + 4161897440 &* s.n,
+            gradInput: s.t + 2217920000 &* s.n, gradReduceWeights: s.g + 4867200, gradReduceBias: s.g + 4913664,
+            gradExpandWeights: s.g + 4913712, gradExpandBias: s.g + 4960176, workspace: s.ws, pool: pool)
+        // features.3.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2217920000 &* s.n,
+            input: s.t + 2196800000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 4862976,
+            beta: s.p + 4864032, savedMean: s.f + 491424, savedInvStd: s.f + 492480, activation: .silu,
+            gradInput: s.t + 2217920000 &* s.n, gradGamma: s.g + 4862976, gradBeta: s.g + 4864032, pool: pool)
+        // features.3.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 519936, count: 26400)
+        // features.3.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2217920000 &* s.n, input: s.t + 2186240000 &* s.n,
+            batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100, weights: s.f + 493536, gradInput: s.t + 2196800000 &* s.n,
+            gradWeights: s.f + 519936, pool: pool)
+        // features.3.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 519936, channels: 1056, kernel: 5, into: s.g + 4836576)
+        // features.3.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2196800000 &* s.n,
+            input: s.t + 2175680000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 4832352,
+            beta: s.p + 4833408, savedMean: s.f + 489312, savedInvStd: s.f + 490368, activation: .silu,
+            gradInput: s.t + 2196800000 &* s.n, gradGamma: s.g + 4832352, gradBeta: s.g + 4833408, pool: pool)
+        // features.3.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2196800000 &* s.n, input: s.t + 4045220000 &* s.n,
+            weights: s.p + 4646496, pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 1459040000 &* s.n, gradWeights: s.g + 4646496, pool: pool)
+        // features.3.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1459040000 &* s.n, s.t + 1457280000 &* s.n, count: 1760000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.3.5 backward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_5_backward(_ s: TrainingStepContext) {
+        // features.3.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1459040000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929456 &* s.n : nil, batch: s.n, perImage: 1760000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.3.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4043460000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 4645792,
+            beta: s.p + 4645968, savedMean: s.f + 488960, savedInvStd: s.f + 489136, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 4645792, gradBeta: s.g + 4645968, pool: pool)
+        // features.3.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 2165120000 &* s.n,
+            weights: s.p + 4459936, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 2175680000 &* s.n, gradWeights: s.g + 4459936, pool: pool)
+        // features.3.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2175680000 &* s.n, input: s.t + 2154560000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4365904,
+            activation: .silu, expandWeights: s.p + 4412416, savedPooled: s.t + 4161894272 &* s.n,
+            savedHidden: s.t + 4161928304 &* s.n, savedScale: s.t + 4161895328 &* s.n,
+            gradInput: s.t + 2165120000 &* s.n, gradReduceWeights: s.g + 4365904, gradReduceBias: s.g + 4412368,
+            gradExpandWeights: s.g + 4412416, gradExpandBias: s.g + 4458880, workspace: s.ws, pool: pool)
+        // features.3.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2165120000 &* s.n,
+            input: s.t + 2144000000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 4361680,
+            beta: s.p + 4362736, savedMean: s.f + 434048, savedInvStd: s.f + 435104, activation: .silu,
+            gradInput: s.t + 2165120000 &* s.n, gradGamma: s.g + 4361680, gradBeta: s.g + 4362736, pool: pool)
+        // features.3.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 462560, count: 26400)
+        // features.3.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2165120000 &* s.n, input: s.t + 2133440000 &* s.n,
+            batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100, weights: s.f + 436160, gradInput: s.t + 2144000000 &* s.n,
+            gradWeights: s.f + 462560, pool: pool)
+        // features.3.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 462560, channels: 1056, kernel: 5, into: s.g + 4335280)
+        // features.3.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2144000000 &* s.n,
+            input: s.t + 2122880000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 4331056,
+            beta: s.p + 4332112, savedMean: s.f + 431936, savedInvStd: s.f + 432992, activation: .silu,
+            gradInput: s.t + 2144000000 &* s.n, gradGamma: s.g + 4331056, gradBeta: s.g + 4332112, pool: pool)
+        // features.3.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2144000000 &* s.n, input: s.t + 4041700000 &* s.n,
+            weights: s.p + 4145200, pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 4145200, pool: pool)
+        // features.3.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1459040000 &* s.n, count: 1760000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.3.4 backward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_4_backward(_ s: TrainingStepContext) {
+        // features.3.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929440 &* s.n : nil, batch: s.n, perImage: 1760000,
+            gradBranch: s.t + 1459040000 &* s.n, pool: pool)
+        // features.3.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1459040000 &* s.n,
+            input: s.t + 4039940000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 4144496,
+            beta: s.p + 4144672, savedMean: s.f + 431584, savedInvStd: s.f + 431760, activation: .identity,
+            gradInput: s.t + 1459040000 &* s.n, gradGamma: s.g + 4144496, gradBeta: s.g + 4144672, pool: pool)
+        // features.3.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1459040000 &* s.n, input: s.t + 2112320000 &* s.n,
+            weights: s.p + 3958640, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 2122880000 &* s.n, gradWeights: s.g + 3958640, pool: pool)
+        // features.3.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2122880000 &* s.n, input: s.t + 2101760000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3864608,
+            activation: .silu, expandWeights: s.p + 3911120, savedPooled: s.t + 4161892160 &* s.n,
+            savedHidden: s.t + 4161928256 &* s.n, savedScale: s.t + 4161893216 &* s.n,
+            gradInput: s.t + 2112320000 &* s.n, gradReduceWeights: s.g + 3864608, gradReduceBias: s.g + 3911072,
+            gradExpandWeights: s.g + 3911120, gradExpandBias: s.g + 3957584, workspace: s.ws, pool: pool)
+        // features.3.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2112320000 &* s.n,
+            input: s.t + 2091200000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 3860384,
+            beta: s.p + 3861440, savedMean: s.f + 376672, savedInvStd: s.f + 377728, activation: .silu,
+            gradInput: s.t + 2112320000 &* s.n, gradGamma: s.g + 3860384, gradBeta: s.g + 3861440, pool: pool)
+        // features.3.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 405184, count: 26400)
+        // features.3.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2112320000 &* s.n, input: s.t + 2080640000 &* s.n,
+            batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100, weights: s.f + 378784, gradInput: s.t + 2091200000 &* s.n,
+            gradWeights: s.f + 405184, pool: pool)
+        // features.3.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 405184, channels: 1056, kernel: 5, into: s.g + 3833984)
+        // features.3.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2091200000 &* s.n,
+            input: s.t + 2070080000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 3829760,
+            beta: s.p + 3830816, savedMean: s.f + 374560, savedInvStd: s.f + 375616, activation: .silu,
+            gradInput: s.t + 2091200000 &* s.n, gradGamma: s.g + 3829760, gradBeta: s.g + 3830816, pool: pool)
+        // features.3.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2091200000 &* s.n, input: s.t + 4038180000 &* s.n,
+            weights: s.p + 3643904, pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 1459040000 &* s.n, gradWeights: s.g + 3643904, pool: pool)
+        // features.3.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1459040000 &* s.n, s.t + 1457280000 &* s.n, count: 1760000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.3.3 backward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_3_backward(_ s: TrainingStepContext) {
+        // features.3.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1459040000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929424 &* s.n : nil, batch: s.n, perImage: 1760000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.3.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4036420000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 3643200,
+            beta: s.p + 3643376, savedMean: s.f + 374208, savedInvStd: s.f + 374384, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 3643200, gradBeta: s.g + 3643376, pool: pool)
+        // features.3.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 2059520000 &* s.n,
+            weights: s.p + 3457344, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 2070080000 &* s.n, gradWeights: s.g + 3457344, pool: pool)
+        // features.3.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2070080000 &* s.n, input: s.t + 2048960000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3363312,
+            activation: .silu, expandWeights: s.p + 3409824, savedPooled: s.t + 4161890048 &* s.n,
+            savedHidden: s.t + 4161928208 &* s.n, savedScale: s.t + 4161891104 &* s.n,
+            gradInput: s.t + 2059520000 &* s.n, gradReduceWeights: s.g + 3363312, gradReduceBias: s.g + 3409776,
+            gradExpandWeights: s.g + 3409824, gradExpandBias: s.g + 3456288, workspace: s.ws, pool: pool)
+        // features.3.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2059520000 &* s.n,
+            input: s.t + 2038400000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 3359088,
+            beta: s.p + 3360144, savedMean: s.f + 319296, savedInvStd: s.f + 320352, activation: .silu,
+            gradInput: s.t + 2059520000 &* s.n, gradGamma: s.g + 3359088, gradBeta: s.g + 3360144, pool: pool)
+        // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 347808, count: 26400)
+        // features.3.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2059520000 &* s.n, input: s.t + 2027840000 &* s.n,
+            batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100, weights: s.f + 321408, gradInput: s.t + 2038400000 &* s.n,
+            gradWeights: s.f + 347808, pool: pool)
+        // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 347808, channels: 1056, kernel: 5, into: s.g + 3332688)
+        // features.3.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2038400000 &* s.n,
+            input: s.t + 2017280000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 3328464,
+            beta: s.p + 3329520, savedMean: s.f + 317184, savedInvStd: s.f + 318240, activation: .silu,
+            gradInput: s.t + 2038400000 &* s.n, gradGamma: s.g + 3328464, gradBeta: s.g + 3329520, pool: pool)
+        // features.3.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2038400000 &* s.n, input: s.t + 4034660000 &* s.n,
+            weights: s.p + 3142608, pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 1457280000 &* s.n, gradWeights: s.g + 3142608, pool: pool)
+        // features.3.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1457280000 &* s.n, s.t + 1459040000 &* s.n, count: 1760000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.3.2 backward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_2_backward(_ s: TrainingStepContext) {
+        // features.3.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929408 &* s.n : nil, batch: s.n, perImage: 1760000,
+            gradBranch: s.t + 1459040000 &* s.n, pool: pool)
+        // features.3.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1459040000 &* s.n,
+            input: s.t + 4032900000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 3141904,
+            beta: s.p + 3142080, savedMean: s.f + 316832, savedInvStd: s.f + 317008, activation: .identity,
+            gradInput: s.t + 1459040000 &* s.n, gradGamma: s.g + 3141904, gradBeta: s.g + 3142080, pool: pool)
+        // features.3.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1459040000 &* s.n, input: s.t + 2006720000 &* s.n,
+            weights: s.p + 2956048, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 2017280000 &* s.n, gradWeights: s.g + 2956048, pool: pool)
+        // features.3.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 2017280000 &* s.n, input: s.t + 1996160000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2862016,
+            activation: .silu, expandWeights: s.p + 2908528, savedPooled: s.t + 4161887936 &* s.n,
+            savedHidden: s.t + 4161928160 &* s.n, savedScale: s.t + 4161888992 &* s.n,
+            gradInput: s.t + 2006720000 &* s.n, gradReduceWeights: s.g + 2862016, gradReduceBias: s.g + 2908480,
+            gradExpandWeights: s.g + 2908528, gradExpandBias: s.g + 2954992, workspace: s.ws, pool: pool)
+        // features.3.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2006720000 &* s.n,
+            input: s.t + 1985600000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 2857792,
+            beta: s.p + 2858848, savedMean: s.f + 261920, savedInvStd: s.f + 262976, activation: .silu,
+            gradInput: s.t + 2006720000 &* s.n, gradGamma: s.g + 2857792, gradBeta: s.g + 2858848, pool: pool)
+        // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 290432, count: 26400)
+        // features.3.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 2006720000 &* s.n, input: s.t + 1975040000 &* s.n,
+            batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100, weights: s.f + 264032, gradInput: s.t + 1985600000 &* s.n,
+            gradWeights: s.f + 290432, pool: pool)
+        // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 290432, channels: 1056, kernel: 5, into: s.g + 2831392)
+        // features.3.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1985600000 &* s.n,
+            input: s.t + 1964480000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 2827168,
+            beta: s.p + 2828224, savedMean: s.f + 259808, savedInvStd: s.f + 260864, activation: .silu,
+            gradInput: s.t + 1985600000 &* s.n, gradGamma: s.g + 2827168, gradBeta: s.g + 2828224, pool: pool)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1985600000 &* s.n, input: s.t + 4031140000 &* s.n,
+            weights: s.p + 2641312, pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 1459040000 &* s.n, gradWeights: s.g + 2641312, pool: pool)
+        // features.3.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1459040000 &* s.n, s.t + 1457280000 &* s.n, count: 1760000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.3.1 backward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
+    private func features_3_1_backward(_ s: TrainingStepContext) {
+        // features.3.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1459040000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929392 &* s.n : nil, batch: s.n, perImage: 1760000,
+            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+        // features.3.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
+            input: s.t + 4029380000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 2640608,
+            beta: s.p + 2640784, savedMean: s.f + 259456, savedInvStd: s.f + 259632, activation: .identity,
+            gradInput: s.t + 1457280000 &* s.n, gradGamma: s.g + 2640608, gradBeta: s.g + 2640784, pool: pool)
+        // features.3.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1457280000 &* s.n, input: s.t + 1953920000 &* s.n,
+            weights: s.p + 2454752, pixels: 10000 &* s.n, inChannels: 1056, outChannels: 176,
+            gradInput: s.t + 1964480000 &* s.n, gradWeights: s.g + 2454752, pool: pool)
+        // features.3.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1964480000 &* s.n, input: s.t + 1943360000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2360720,
+            activation: .silu, expandWeights: s.p + 2407232, savedPooled: s.t + 1461118576 &* s.n,
+            savedHidden: s.t + 4161928112 &* s.n, savedScale: s.t + 4161886880 &* s.n,
+            gradInput: s.t + 1953920000 &* s.n, gradReduceWeights: s.g + 2360720, gradReduceBias: s.g + 2407184,
+            gradExpandWeights: s.g + 2407232, gradExpandBias: s.g + 2453696, workspace: s.ws, pool: pool)
+        // features.3.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1953920000 &* s.n,
+            input: s.t + 1932800000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 2356496,
+            beta: s.p + 2357552, savedMean: s.f + 204544, savedInvStd: s.f + 205600, activation: .silu,
+            gradInput: s.t + 1953920000 &* s.n, gradGamma: s.g + 2356496, gradBeta: s.g + 2357552, pool: pool)
+        // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 233056, count: 26400)
+        // features.3.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 1953920000 &* s.n, input: s.t + 1446720000 &* s.n,
+            batch: s.n, height: 100, width: 100, channels: 1056, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100, weights: s.f + 206656, gradInput: s.t + 1932800000 &* s.n,
+            gradWeights: s.f + 233056, pool: pool)
+        // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 233056, channels: 1056, kernel: 5, into: s.g + 2330096)
+        // features.3.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1932800000 &* s.n,
+            input: s.t + 1436160000 &* s.n, pixels: 10000 &* s.n, channels: 1056, gamma: s.p + 2325872,
+            beta: s.p + 2326928, savedMean: s.f + 202432, savedInvStd: s.f + 203488, activation: .silu,
+            gradInput: s.t + 1932800000 &* s.n, gradGamma: s.g + 2325872, gradBeta: s.g + 2326928, pool: pool)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1932800000 &* s.n, input: s.t + 4027620000 &* s.n,
+            weights: s.p + 2140016, pixels: 10000 &* s.n, inChannels: 176, outChannels: 1056,
+            gradInput: s.t + 1442400000 &* s.n, gradWeights: s.g + 2140016, pool: pool)
+        // features.3.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1442400000 &* s.n, s.t + 1459040000 &* s.n, count: 1760000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 200x200x104 -> 100x100x176, SE 624 -> 26 -> 624
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1442400000 &* s.n,
+            input: s.t + 4025860000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 2139312,
+            beta: s.p + 2139488, savedMean: s.f + 202080, savedInvStd: s.f + 202256, activation: .identity,
+            gradInput: s.t + 1442400000 &* s.n, gradGamma: s.g + 2139312, gradBeta: s.g + 2139488, pool: pool)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1442400000 &* s.n, input: s.t + 3034880000 &* s.n,
+            weights: s.p + 2029488, pixels: 10000 &* s.n, inChannels: 624, outChannels: 176,
+            gradInput: s.t + 1436160000 &* s.n, gradWeights: s.g + 2029488, pool: pool)
+        // features.3.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1436160000 &* s.n, input: s.t + 3028640000 &* s.n,
+            batch: s.n, pixels: 10000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1996384,
+            activation: .silu, expandWeights: s.p + 2012640, savedPooled: s.t + 4161921536 &* s.n,
+            savedHidden: s.t + 1461119968 &* s.n, savedScale: s.t + 4161922160 &* s.n,
+            gradInput: s.t + 1932800000 &* s.n, gradReduceWeights: s.g + 1996384, gradReduceBias: s.g + 2012608,
+            gradExpandWeights: s.g + 2012640, gradExpandBias: s.g + 2028864, workspace: s.ws, pool: pool)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1932800000 &* s.n,
+            input: s.t + 3022400000 &* s.n, pixels: 10000 &* s.n, channels: 624, gamma: s.p + 1993888,
+            beta: s.p + 1994512, savedMean: s.f + 169632, savedInvStd: s.f + 170256, activation: .silu,
+            gradInput: s.t + 1932800000 &* s.n, gradGamma: s.g + 1993888, gradBeta: s.g + 1994512, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 186480, count: 15600)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 1932800000 &* s.n, input: s.t + 1411200000 &* s.n,
+            batch: s.n, height: 200, width: 200, channels: 624, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 100, outWidth: 100, weights: s.f + 170880, gradInput: s.t + 1436160000 &* s.n,
+            gradWeights: s.f + 186480, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 186480, channels: 624, kernel: 5, into: s.g + 1978288)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1436160000 &* s.n,
+            input: s.t + 1386240000 &* s.n, pixels: 40000 &* s.n, channels: 624, gamma: s.p + 1975792,
+            beta: s.p + 1976416, savedMean: s.f + 168384, savedInvStd: s.f + 169008, activation: .silu,
+            gradInput: s.t + 1436160000 &* s.n, gradGamma: s.g + 1975792, gradBeta: s.g + 1976416, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1436160000 &* s.n, input: s.t + 3670280000 &* s.n,
+            weights: s.p + 1910896, pixels: 40000 &* s.n, inChannels: 104, outChannels: 624,
+            gradInput: s.t + 1411200000 &* s.n, gradWeights: s.g + 1910896, pool: pool)
+    }
+
+    /// features.2.10 backward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_10_backward(_ s: TrainingStepContext) {
+        // features.2.10 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1411200000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929376 &* s.n : nil, batch: s.n, perImage: 4160000,
+            gradBranch: s.t + 1415360000 &* s.n, pool: pool)
+        // features.2.10.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1415360000 &* s.n,
+            input: s.t + 3666120000 &* s.n, pixels: 40000 &* s.n, channels: 104, gamma: s.p + 1910448,
+            beta: s.p + 1910560, savedMean: s.f + 168176, savedInvStd: s.f + 168280, activation: .identity,
+            gradInput: s.t + 1415360000 &* s.n, gradGamma: s.g + 1910448, gradBeta: s.g + 1910560, pool: pool)
+        // features.2.10.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1415360000 &* s.n, input: s.t + 1361280000 &* s.n,
+            weights: s.p + 1845552, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104,
+            gradInput: s.t + 1386240000 &* s.n, gradWeights: s.g + 1845552, pool: pool)
+        // features.2.10.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1386240000 &* s.n, input: s.t + 1336320000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1812448,
+            activation: .silu, expandWeights: s.p + 1828704, savedPooled: s.t + 4161920288 &* s.n,
+            savedHidden: s.t + 4161929120 &* s.n, savedScale: s.t + 4161920912 &* s.n,
+            gradInput: s.t + 1361280000 &* s.n, gradReduceWeights: s.g + 1812448, gradReduceBias: s.g + 1828672,
+            gradExpandWeights: s.g + 1828704, gradExpandBias: s.g + 1844928, workspace: s.ws, pool: pool)
+        // features.2.10.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1361280000 &* s.n,
+            input: s.t + 1311360000 &* s.n, pixels: 40000 &* s.n, channels: 624, gamma: s.p + 1809952,
+            beta: s.p + 1810576, savedMean: s.f + 155696, savedInvStd: s.f + 156320, activation: .silu,
+            gradInput: s.t + 1361280000 &* s.n, gradGamma: s.g + 1809952, gradBeta: s.g + 1810576, pool: pool)
+        // features.2.10.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 162560, count: 5616)
+        // features.2.10.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 1361280000 &* s.n, input: s.t + 1286400000 &* s.n,
+            batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200, weights: s.f + 156944, gradInput: s.t + 1311360000 &* s.n,
+            gradWeights: s.f + 162560, pool: pool)
+        // features.2.10.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 162560, channels: 624, kernel: 3, into: s.g + 1804336)
+        // features.2.10.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1311360000 &* s.n,
+            input: s.t + 1261440000 &* s.n, pixels: 40000 &* s.n, channels: 624, gamma: s.p + 1801840,
+            beta: s.p + 1802464, savedMean: s.f + 154448, savedInvStd: s.f + 155072, activation: .silu,
+            gradInput: s.t + 1311360000 &* s.n, gradGamma: s.g + 1801840, gradBeta: s.g + 1802464, pool: pool)
+        // features.2.10.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1311360000 &* s.n, input: s.t + 3661960000 &* s.n,
+            weights: s.p + 1736944, pixels: 40000 &* s.n, inChannels: 104, outChannels: 624,
+            gradInput: s.t + 1286400000 &* s.n, gradWeights: s.g + 1736944, pool: pool)
+        // features.2.10 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1286400000 &* s.n, s.t + 1411200000 &* s.n, count: 4160000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.2.9 backward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_9_backward(_ s: TrainingStepContext) {
+        // features.2.9 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1286400000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929360 &* s.n : nil, batch: s.n, perImage: 4160000,
+            gradBranch: s.t + 1290560000 &* s.n, pool: pool)
+        // features.2.9.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1290560000 &* s.n,
+            input: s.t + 3657800000 &* s.n, pixels: 40000 &* s.n, channels: 104, gamma: s.p + 1736496,
+            beta: s.p + 1736608, savedMean: s.f + 154240, savedInvStd: s.f + 154344, activation: .identity,
+            gradInput: s.t + 1290560000 &* s.n, gradGamma: s.g + 1736496, gradBeta: s.g + 1736608, pool: pool)
+        // features.2.9.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1290560000 &* s.n, input: s.t + 1236480000 &* s.n,
+            weights: s.p + 1671600, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104,
+            gradInput: s.t + 1261440000 &* s.n, gradWeights: s.g + 1671600, pool: pool)
+        // features.2.9.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1261440000 &* s.n, input: s.t + 1211520000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1638496,
+            activation: .silu, expandWeights: s.p + 1654752, savedPooled: s.t + 4161919040 &* s.n,
+            savedHidden: s.t + 4161929088 &* s.n, savedScale: s.t + 4161919664 &* s.n,
+            gradInput: s.t + 1236480000 &* s.n, gradReduceWeights: s.g + 1638496, gradReduceBias: s.g + 1654720,
+            gradExpandWeights: s.g + 1654752, gradExpandBias: s.g + 1670976, workspace: s.ws, pool: pool)
+        // features.2.9.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1236480000 &* s.n,
+            input: s.t + 1186560000 &* s.n, pixels: 40000 &* s.n, channels: 624, gamma: s.p + 1636000,
+            beta: s.p + 1636624, savedMean: s.f + 141760, savedInvStd: s.f + 142384, activation: .silu,
+            gradInput: s.t + 1236480000 &* s.n, gradGamma: s.g + 1636000, gradBeta: s.g + 1636624, pool: pool)
+        // features.2.9.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 148624, count: 5616)
+        // features.2.9.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 1236480000 &* s.n, input: s.t + 1161600000 &* s.n,
+            batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200, weights: s.f + 143008, gradInput: s.t + 1186560000 &* s.n,
+            gradWeights: s.f + 148624, pool: pool)
+        // features.2.9.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 148624, channels: 624, kernel: 3, into: s.g + 1630384)
+        // features.2.9.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1186560000 &* s.n,
+            input: s.t + 1136640000 &* s.n, pixels: 40000 &* s.n, channels: 624, gamma: s.p + 1627888,
+            beta: s.p + 1628512, savedMean: s.f + 140512, savedInvStd: s.f + 141136, activation: .silu,
+            gradInput: s.t + 1186560000 &* s.n, gradGamma: s.g + 1627888, gradBeta: s.g + 1628512, pool: pool)
+        // features.2.9.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1186560000 &* s.n, input: s.t + 3653640000 &* s.n,
+            weights: s.p + 1562992, pixels: 40000 &* s.n, inChannels: 104, outChannels: 624,
+            gradInput: s.t + 1161600000 &* s.n, gradWeights: s.g + 1562992, pool: pool)
+        // features.2.9 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1161600000 &* s.n, s.t + 1286400000 &* s.n, count: 4160000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.2.8 backward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_8_backward(_ s: TrainingStepContext) {
+        // features.2.8 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1161600000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929344 &* s.n : nil, batch: s.n, perImage: 4160000,
+            gradBranch: s.t + 1165760000 &* s.n, pool: pool)
+        // features.2.8.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1165760000 &* s.n,
+            input: s.t + 3649480000 &* s.n, pixels: 40000 &* s.n, channels: 104, gamma: s.p + 1562544,
+            beta: s.p + 1562656, savedMean: s.f + 140304, savedInvStd: s.f + 140408, activation: .identity,
+            gradInput: s.t + 1165760000 &* s.n, gradGamma: s.g + 1562544, gradBeta: s.g + 1562656, pool: pool)
+        // features.2.8.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1165760000 &* s.n, input: s.t + 1111680000 &* s.n,
+            weights: s.p + 1497648, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104,
+            gradInput: s.t + 1136640000 &* s.n, gradWeights: s.g + 1497648, pool: pool)
+        // features.2.8.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1136640000 &* s.n, input: s.t + 1086720000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1464544,
+            activation: .silu, expandWeights: s.p + 1480800, savedPooled: s.t + 4161917792 &* s.n,
+            savedHidden: s.t + 4161929056 &* s.n, savedScale: s.t + 4161918416 &* s.n,
+            gradInput: s.t + 1111680000 &* s.n, gradReduceWeights: s.g + 1464544, gradReduceBias: s.g + 1480768,
+            gradExpandWeights: s.g + 1480800, gradExpandBias: s.g + 1497024, workspace: s.ws, pool: pool)
+        // features.2.8.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1111680000 &* s.n,
+            input: s.t + 1061760000 &* s.n, pixels: 40000 &* s.n, channels: 624, gamma: s.p + 1462048,
+            beta: s.p + 1462672, savedMean: s.f + 127824, savedInvStd: s.f + 128448, activation: .silu,
+            gradInput: s.t + 1111680000 &* s.n, gradGamma: s.g + 1462048, gradBeta: s.g + 1462672, pool: pool)
+        // features.2.8.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 134688, count: 5616)
+        // features.2.8.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 1111680000 &* s.n, input: s.t + 1036800000 &* s.n,
+            batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200, weights: s.f + 129072, gradInput: s.t + 1061760000 &* s.n,
+            gradWeights: s.f + 134688, pool: pool)
+        // features.2.8.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 134688, channels: 624, kernel: 3, into: s.g + 1456432)
+        // features.2.8.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1061760000 &* s.n,
+            input: s.t + 1011840000 &* s.n, pixels: 40000 &* s.n, channels: 624, gamma: s.p + 1453936,
+            beta: s.p + 1454560, savedMean: s.f + 126576, savedInvStd: s.f + 127200, activation: .silu,
+            gradInput: s.t + 1061760000 &* s.n, gradGamma: s.g + 1453936, gradBeta: s.g + 1454560, pool: pool)
+        // features.2.8.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1061760000 &* s.n, input: s.t + 3645320000 &* s.n,
+            weights: s.p + 1389040, pixels: 40000 &* s.n, inChannels: 104, outChannels: 624,
+            gradInput: s.t + 1036800000 &* s.n, gradWeights: s.g + 1389040, pool: pool)
+        // features.2.8 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 1036800000 &* s.n, s.t + 1161600000 &* s.n, count: 4160000 &* s.n,
+            pool: pool)
+    }
+
+    /// features.2.7 backward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_7_backward(_ s: TrainingStepContext) {
+        // features.2.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 1036800000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929328 &* s.n : nil, batch: s.n, perImage: 4160000,
+            gradBranch: s.t + 1040960000 &* s.n, pool: pool)
+        // features.2.7.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1040960000 &* s.n,
+            input: s.t + 3641160000 &* s.n, pixels: 40000 &* s.n, channels: 104, gamma: s.p + 1388592,
+            beta: s.p + 1388704, savedMean: s.f + 126368, savedInvStd: s.f + 126472, activation: .identity,
+            gradInput: s.t + 1040960000 &* s.n, gradGamma: s.g + 1388592, gradBeta: s.g + 1388704, pool: pool)
+        // features.2.7.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 1040960000 &* s.n, input: s.t + 986880000 &* s.n,
+            weights: s.p + 1323696, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104,
+            gradInput: s.t + 1011840000 &* s.n, gradWeights: s.g + 1323696, pool: pool)
+        // features.2.7.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 1011840000 &* s.n, input: s.t + 961920000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1290592,
+            activation: .silu, expandWeights: s.p + 1306848, savedPooled: s.t + 4161916544 &* s.n,
+            savedHidden: s.t + 4161929024 &* s.n, savedScale: s.t + 4161917168 &* s.n,
+            gradInput: s.t + 986880000 &* s.n, gradReduceWeights: s.g + 1290592, gradReduceBias: s.g + 1306816,
+            gradExpandWeights: s.g + 1306848, gradExpandBias: s.g + 1323072, workspace: s.ws, pool: pool)
+        // features.2.7.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 986880000 &* s.n, input: s.t + 936960000 &* s.n,
+            pixels: 40000 &* s.n, channels: 624, gamma: s.p + 1288096, beta: s.p + 1288720, savedMean: s.f + 113888,
+            savedInvStd: s.f + 114512, activation: .silu, gradInput: s.t + 986880000 &* s.n, gradGamma: s.g + 1288096,
+            gradBeta: s.g + 1288720, pool: pool)
+        // features.2.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 120752, count: 5616)
+        // features.2.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 986880000 &* s.n, input: s.t + 912000000 &* s.n,
+            batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200, weights: s.f + 115136, gradInput: s.t + 936960000 &* s.n,
+            gradWeights: s.f + 120752, pool: pool)
+        // features.2.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 120752, channels: 624, kernel: 3, into: s.g + 1282480)
+        // features.2.7.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 936960000 &* s.n, input: s.t + 887040000 &* s.n,
+            pixels: 40000 &* s.n, channels: 624, gamma: s.p + 1279984, beta: s.p + 1280608, savedMean: s.f + 112640,
+            savedInvStd: s.f + 113264, activation: .silu, gradInput: s.t + 936960000 &* s.n, gradGamma: s.g + 1279984,
+            gradBeta: s.g + 1280608, pool: pool)
+        // features.2.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 936960000 &* s.n, input: s.t + 3637000000 &* s.n,
+            weights: s.p + 1215088, pixels: 40000 &* s.n, inChannels: 104, outChannels: 624,
+            gradInput: s.t + 912000000 &* s.n, gradWeights: s.g + 1215088, pool: pool)
+        // features.2.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 912000000 &* s.n, s.t + 1036800000 &* s.n, count: 4160000 &* s.n, pool: pool)
+    }
+
+    /// features.2.6 backward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_6_backward(_ s: TrainingStepContext) {
+        // features.2.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 912000000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929312 &* s.n : nil, batch: s.n, perImage: 4160000,
+            gradBranch: s.t + 916160000 &* s.n, pool: pool)
+        // features.2.6.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 916160000 &* s.n, input: s.t + 3632840000 &* s.n,
+            pixels: 40000 &* s.n, channels: 104, gamma: s.p + 1214640, beta: s.p + 1214752, savedMean: s.f + 112432,
+            savedInvStd: s.f + 112536, activation: .identity, gradInput: s.t + 916160000 &* s.n,
+            gradGamma: s.g + 1214640, gradBeta: s.g + 1214752, pool: pool)
+        // features.2.6.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 916160000 &* s.n, input: s.t + 862080000 &* s.n,
+            weights: s.p + 1149744, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104,
+            gradInput: s.t + 887040000 &* s.n, gradWeights: s.g + 1149744, pool: pool)
+        // features.2.6.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 887040000 &* s.n, input: s.t + 837120000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1116640,
+            activation: .silu, expandWeights: s.p + 1132896, savedPooled: s.t + 4161915296 &* s.n,
+            savedHidden: s.t + 4161928992 &* s.n, savedScale: s.t + 4161915920 &* s.n,
+            gradInput: s.t + 862080000 &* s.n, gradReduceWeights: s.g + 1116640, gradReduceBias: s.g + 1132864,
+            gradExpandWeights: s.g + 1132896, gradExpandBias: s.g + 1149120, workspace: s.ws, pool: pool)
+        // features.2.6.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 862080000 &* s.n, input: s.t + 812160000 &* s.n,
+            pixels: 40000 &* s.n, channels: 624, gamma: s.p + 1114144, beta: s.p + 1114768, savedMean: s.f + 99952,
+            savedInvStd: s.f + 100576, activation: .silu, gradInput: s.t + 862080000 &* s.n, gradGamma: s.g + 1114144,
+            gradBeta: s.g + 1114768, pool: pool)
+        // features.2.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 106816, count: 5616)
+        // features.2.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 862080000 &* s.n, input: s.t + 787200000 &* s.n,
+            batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200, weights: s.f + 101200, gradInput: s.t + 812160000 &* s.n,
+            gradWeights: s.f + 106816, pool: pool)
+        // features.2.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 106816, channels: 624, kernel: 3, into: s.g + 1108528)
+        // features.2.6.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 812160000 &* s.n, input: s.t + 762240000 &* s.n,
+            pixels: 40000 &* s.n, channels: 624, gamma: s.p + 1106032, beta: s.p + 1106656, savedMean: s.f + 98704,
+            savedInvStd: s.f + 99328, activation: .silu, gradInput: s.t + 812160000 &* s.n, gradGamma: s.g + 1106032,
+            gradBeta: s.g + 1106656, pool: pool)
+        // features.2.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 812160000 &* s.n, input: s.t + 3628680000 &* s.n,
+            weights: s.p + 1041136, pixels: 40000 &* s.n, inChannels: 104, outChannels: 624,
+            gradInput: s.t + 787200000 &* s.n, gradWeights: s.g + 1041136, pool: pool)
+        // features.2.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 787200000 &* s.n, s.t + 912000000 &* s.n, count: 4160000 &* s.n, pool: pool)
+    }
+
+    /// features.2.5 backward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_5_backward(_ s: TrainingStepContext) {
+        // features.2.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 787200000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929296 &* s.n : nil, batch: s.n, perImage: 4160000,
+            gradBranch: s.t + 791360000 &* s.n, pool: pool)
+        // features.2.5.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791360000 &* s.n, input: s.t + 3624520000 &* s.n,
+            pixels: 40000 &* s.n, channels: 104, gamma: s.p + 1040688, beta: s.p + 1040800, savedMean: s.f + 98496,
+            savedInvStd: s.f + 98600, activation: .identity, gradInput: s.t + 791360000 &* s.n,
+            gradGamma: s.g + 1040688, gradBeta: s.g + 1040800, pool: pool)
+        // features.2.5.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 791360000 &* s.n, input: s.t + 737280000 &* s.n,
+            weights: s.p + 975792, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104,
+            gradInput: s.t + 762240000 &* s.n, gradWeights: s.g + 975792, pool: pool)
+        // features.2.5.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 762240000 &* s.n, input: s.t + 712320000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 942688,
+            activation: .silu, expandWeights: s.p + 958944, savedPooled: s.t + 4161914048 &* s.n,
+            savedHidden: s.t + 4161928960 &* s.n, savedScale: s.t + 4161914672 &* s.n,
+            gradInput: s.t + 737280000 &* s.n, gradReduceWeights: s.g + 942688, gradReduceBias: s.g + 958912,
+            gradExpandWeights: s.g + 958944, gradExpandBias: s.g + 975168, workspace: s.ws, pool: pool)
+        // features.2.5.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 737280000 &* s.n, input: s.t + 687360000 &* s.n,
+            pixels: 40000 &* s.n, channels: 624, gamma: s.p + 940192, beta: s.p + 940816, savedMean: s.f + 86016,
+            savedInvStd: s.f + 86640, activation: .silu, gradInput: s.t + 737280000 &* s.n, gradGamma: s.g + 940192,
+            gradBeta: s.g + 940816, pool: pool)
+        // features.2.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 92880, count: 5616)
+        // features.2.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 737280000 &* s.n, input: s.t + 662400000 &* s.n,
+            batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200, weights: s.f + 87264, gradInput: s.t + 687360000 &* s.n,
+            gradWeights: s.f + 92880, pool: pool)
+        // features.2.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 92880, channels: 624, kernel: 3, into: s.g + 934576)
+        // features.2.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 687360000 &* s.n, input: s.t + 637440000 &* s.n,
+            pixels: 40000 &* s.n, channels: 624, gamma: s.p + 932080, beta: s.p + 932704, savedMean: s.f + 84768,
+            savedInvStd: s.f + 85392, activation: .silu, gradInput: s.t + 687360000 &* s.n, gradGamma: s.g + 932080,
+            gradBeta: s.g + 932704, pool: pool)
+        // features.2.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 687360000 &* s.n, input: s.t + 3620360000 &* s.n,
+            weights: s.p + 867184, pixels: 40000 &* s.n, inChannels: 104, outChannels: 624,
+            gradInput: s.t + 662400000 &* s.n, gradWeights: s.g + 867184, pool: pool)
+        // features.2.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 662400000 &* s.n, s.t + 787200000 &* s.n, count: 4160000 &* s.n, pool: pool)
+    }
+
+    /// features.2.4 backward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_4_backward(_ s: TrainingStepContext) {
+        // features.2.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 662400000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929280 &* s.n : nil, batch: s.n, perImage: 4160000,
+            gradBranch: s.t + 666560000 &* s.n, pool: pool)
+        // features.2.4.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 666560000 &* s.n, input: s.t + 3616200000 &* s.n,
+            pixels: 40000 &* s.n, channels: 104, gamma: s.p + 866736, beta: s.p + 866848, savedMean: s.f + 84560,
+            savedInvStd: s.f + 84664, activation: .identity, gradInput: s.t + 666560000 &* s.n,
+            gradGamma: s.g + 866736, gradBeta: s.g + 866848, pool: pool)
+        // features.2.4.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 666560000 &* s.n, input: s.t + 612480000 &* s.n,
+            weights: s.p + 801840, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104,
+            gradInput: s.t + 637440000 &* s.n, gradWeights: s.g + 801840, pool: pool)
+        // features.2.4.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 637440000 &* s.n, input: s.t + 587520000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 768736,
+            activation: .silu, expandWeights: s.p + 784992, savedPooled: s.t + 4161912800 &* s.n,
+            savedHidden: s.t + 4161928928 &* s.n, savedScale: s.t + 4161913424 &* s.n,
+            gradInput: s.t + 612480000 &* s.n, gradReduceWeights: s.g + 768736, gradReduceBias: s.g + 784960,
+            gradExpandWeights: s.g + 784992, gradExpandBias: s.g + 801216, workspace: s.ws, pool: pool)
+        // features.2.4.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 612480000 &* s.n, input: s.t + 562560000 &* s.n,
+            pixels: 40000 &* s.n, channels: 624, gamma: s.p + 766240, beta: s.p + 766864, savedMean: s.f + 72080,
+            savedInvStd: s.f + 72704, activation: .silu, gradInput: s.t + 612480000 &* s.n, gradGamma: s.g + 766240,
+            gradBeta: s.g + 766864, pool: pool)
+        // features.2.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 78944, count: 5616)
+        // features.2.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 612480000 &* s.n, input: s.t + 537600000 &* s.n,
+            batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200, weights: s.f + 73328, gradInput: s.t + 562560000 &* s.n,
+            gradWeights: s.f + 78944, pool: pool)
+        // features.2.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 78944, channels: 624, kernel: 3, into: s.g + 760624)
+        // features.2.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 562560000 &* s.n, input: s.t + 512640000 &* s.n,
+            pixels: 40000 &* s.n, channels: 624, gamma: s.p + 758128, beta: s.p + 758752, savedMean: s.f + 70832,
+            savedInvStd: s.f + 71456, activation: .silu, gradInput: s.t + 562560000 &* s.n, gradGamma: s.g + 758128,
+            gradBeta: s.g + 758752, pool: pool)
+        // features.2.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 562560000 &* s.n, input: s.t + 3612040000 &* s.n,
+            weights: s.p + 693232, pixels: 40000 &* s.n, inChannels: 104, outChannels: 624,
+            gradInput: s.t + 537600000 &* s.n, gradWeights: s.g + 693232, pool: pool)
+        // features.2.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 537600000 &* s.n, s.t + 662400000 &* s.n, count: 4160000 &* s.n, pool: pool)
+    }
+
+    /// features.2.3 backward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_3_backward(_ s: TrainingStepContext) {
+        // features.2.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 537600000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929264 &* s.n : nil, batch: s.n, perImage: 4160000,
+            gradBranch: s.t + 541760000 &* s.n, pool: pool)
+        // features.2.3.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 541760000 &* s.n, input: s.t + 3607880000 &* s.n,
+            pixels: 40000 &* s.n, channels: 104, gamma: s.p + 692784, beta: s.p + 692896, savedMean: s.f + 70624,
+            savedInvStd: s.f + 70728, activation: .identity, gradInput: s.t + 541760000 &* s.n,
+            gradGamma: s.g + 692784, gradBeta: s.g + 692896, pool: pool)
+        // features.2.3.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 541760000 &* s.n, input: s.t + 487680000 &* s.n,
+            weights: s.p + 627888, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104,
+            gradInput: s.t + 512640000 &* s.n, gradWeights: s.g + 627888, pool: pool)
+        // features.2.3.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 512640000 &* s.n, input: s.t + 462720000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 594784,
+            activation: .silu, expandWeights: s.p + 611040, savedPooled: s.t + 4161911552 &* s.n,
+            savedHidden: s.t + 4161928896 &* s.n, savedScale: s.t + 4161912176 &* s.n,
+            gradInput: s.t + 487680000 &* s.n, gradReduceWeights: s.g + 594784, gradReduceBias: s.g + 611008,
+            gradExpandWeights: s.g + 611040, gradExpandBias: s.g + 627264, workspace: s.ws, pool: pool)
+        // features.2.3.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 487680000 &* s.n, input: s.t + 437760000 &* s.n,
+            pixels: 40000 &* s.n, channels: 624, gamma: s.p + 592288, beta: s.p + 592912, savedMean: s.f + 58144,
+            savedInvStd: s.f + 58768, activation: .silu, gradInput: s.t + 487680000 &* s.n, gradGamma: s.g + 592288,
+            gradBeta: s.g + 592912, pool: pool)
+        // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 65008, count: 5616)
+        // features.2.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 487680000 &* s.n, input: s.t + 412800000 &* s.n,
+            batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200, weights: s.f + 59392, gradInput: s.t + 437760000 &* s.n,
+            gradWeights: s.f + 65008, pool: pool)
+        // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 65008, channels: 624, kernel: 3, into: s.g + 586672)
+        // features.2.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 437760000 &* s.n, input: s.t + 387840000 &* s.n,
+            pixels: 40000 &* s.n, channels: 624, gamma: s.p + 584176, beta: s.p + 584800, savedMean: s.f + 56896,
+            savedInvStd: s.f + 57520, activation: .silu, gradInput: s.t + 437760000 &* s.n, gradGamma: s.g + 584176,
+            gradBeta: s.g + 584800, pool: pool)
+        // features.2.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 437760000 &* s.n, input: s.t + 3603720000 &* s.n,
+            weights: s.p + 519280, pixels: 40000 &* s.n, inChannels: 104, outChannels: 624,
+            gradInput: s.t + 412800000 &* s.n, gradWeights: s.g + 519280, pool: pool)
+        // features.2.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 412800000 &* s.n, s.t + 537600000 &* s.n, count: 4160000 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 backward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_2_backward(_ s: TrainingStepContext) {
+        // features.2.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 412800000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929248 &* s.n : nil, batch: s.n, perImage: 4160000,
+            gradBranch: s.t + 416960000 &* s.n, pool: pool)
+        // features.2.2.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 416960000 &* s.n, input: s.t + 3599560000 &* s.n,
+            pixels: 40000 &* s.n, channels: 104, gamma: s.p + 518832, beta: s.p + 518944, savedMean: s.f + 56688,
+            savedInvStd: s.f + 56792, activation: .identity, gradInput: s.t + 416960000 &* s.n,
+            gradGamma: s.g + 518832, gradBeta: s.g + 518944, pool: pool)
+        // features.2.2.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 416960000 &* s.n, input: s.t + 362880000 &* s.n,
+            weights: s.p + 453936, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104,
+            gradInput: s.t + 387840000 &* s.n, gradWeights: s.g + 453936, pool: pool)
+        // features.2.2.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 387840000 &* s.n, input: s.t + 337920000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 420832,
+            activation: .silu, expandWeights: s.p + 437088, savedPooled: s.t + 4161910304 &* s.n,
+            savedHidden: s.t + 4161928864 &* s.n, savedScale: s.t + 4161910928 &* s.n,
+            gradInput: s.t + 362880000 &* s.n, gradReduceWeights: s.g + 420832, gradReduceBias: s.g + 437056,
+            gradExpandWeights: s.g + 437088, gradExpandBias: s.g + 453312, workspace: s.ws, pool: pool)
+        // features.2.2.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 362880000 &* s.n, input: s.t + 312960000 &* s.n,
+            pixels: 40000 &* s.n, channels: 624, gamma: s.p + 418336, beta: s.p + 418960, savedMean: s.f + 44208,
+            savedInvStd: s.f + 44832, activation: .silu, gradInput: s.t + 362880000 &* s.n, gradGamma: s.g + 418336,
+            gradBeta: s.g + 418960, pool: pool)
+        // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 51072, count: 5616)
+        // features.2.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 362880000 &* s.n, input: s.t + 288000000 &* s.n,
+            batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200, weights: s.f + 45456, gradInput: s.t + 312960000 &* s.n,
+            gradWeights: s.f + 51072, pool: pool)
+        // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 51072, channels: 624, kernel: 3, into: s.g + 412720)
+        // features.2.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 312960000 &* s.n, input: s.t + 263040000 &* s.n,
+            pixels: 40000 &* s.n, channels: 624, gamma: s.p + 410224, beta: s.p + 410848, savedMean: s.f + 42960,
+            savedInvStd: s.f + 43584, activation: .silu, gradInput: s.t + 312960000 &* s.n, gradGamma: s.g + 410224,
+            gradBeta: s.g + 410848, pool: pool)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 312960000 &* s.n, input: s.t + 3595400000 &* s.n,
+            weights: s.p + 345328, pixels: 40000 &* s.n, inChannels: 104, outChannels: 624,
+            gradInput: s.t + 288000000 &* s.n, gradWeights: s.g + 345328, pool: pool)
+        // features.2.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 288000000 &* s.n, s.t + 412800000 &* s.n, count: 4160000 &* s.n, pool: pool)
+    }
+
+    /// features.2.1 backward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
+    private func features_2_1_backward(_ s: TrainingStepContext) {
+        // features.2.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 288000000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929232 &* s.n : nil, batch: s.n, perImage: 4160000,
+            gradBranch: s.t + 292160000 &* s.n, pool: pool)
+        // features.2.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 292160000 &* s.n, input: s.t + 3591240000 &* s.n,
+            pixels: 40000 &* s.n, channels: 104, gamma: s.p + 344880, beta: s.p + 344992, savedMean: s.f + 42752,
+            savedInvStd: s.f + 42856, activation: .identity, gradInput: s.t + 292160000 &* s.n,
+            gradGamma: s.g + 344880, gradBeta: s.g + 344992, pool: pool)
+        // features.2.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 292160000 &* s.n, input: s.t + 238080000 &* s.n,
+            weights: s.p + 279984, pixels: 40000 &* s.n, inChannels: 624, outChannels: 104,
+            gradInput: s.t + 263040000 &* s.n, gradWeights: s.g + 279984, pool: pool)
+        // features.2.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 263040000 &* s.n, input: s.t + 213120000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 246880,
+            activation: .silu, expandWeights: s.p + 263136, savedPooled: s.t + 4161909056 &* s.n,
+            savedHidden: s.t + 4161928832 &* s.n, savedScale: s.t + 4161909680 &* s.n,
+            gradInput: s.t + 238080000 &* s.n, gradReduceWeights: s.g + 246880, gradReduceBias: s.g + 263104,
+            gradExpandWeights: s.g + 263136, gradExpandBias: s.g + 279360, workspace: s.ws, pool: pool)
+        // features.2.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 238080000 &* s.n, input: s.t + 188160000 &* s.n,
+            pixels: 40000 &* s.n, channels: 624, gamma: s.p + 244384, beta: s.p + 245008, savedMean: s.f + 30272,
+            savedInvStd: s.f + 30896, activation: .silu, gradInput: s.t + 238080000 &* s.n, gradGamma: s.g + 244384,
+            gradBeta: s.g + 245008, pool: pool)
+        // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 37136, count: 5616)
+        // features.2.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 238080000 &* s.n, input: s.t + 163200000 &* s.n,
+            batch: s.n, height: 200, width: 200, channels: 624, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200, weights: s.f + 31520, gradInput: s.t + 188160000 &* s.n,
+            gradWeights: s.f + 37136, pool: pool)
+        // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 37136, channels: 624, kernel: 3, into: s.g + 238768)
+        // features.2.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 188160000 &* s.n, input: s.t + 138240000 &* s.n,
+            pixels: 40000 &* s.n, channels: 624, gamma: s.p + 236272, beta: s.p + 236896, savedMean: s.f + 29024,
+            savedInvStd: s.f + 29648, activation: .silu, gradInput: s.t + 188160000 &* s.n, gradGamma: s.g + 236272,
+            gradBeta: s.g + 236896, pool: pool)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 188160000 &* s.n, input: s.t + 3587080000 &* s.n,
+            weights: s.p + 171376, pixels: 40000 &* s.n, inChannels: 104, outChannels: 624,
+            gradInput: s.t + 155520000 &* s.n, gradWeights: s.g + 171376, pool: pool)
+        // features.2.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 155520000 &* s.n, s.t + 288000000 &* s.n, count: 4160000 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 400x400x72 -> 200x200x104, SE 432 -> 18 -> 432
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 155520000 &* s.n, input: s.t + 3582920000 &* s.n,
+            pixels: 40000 &* s.n, channels: 104, gamma: s.p + 170928, beta: s.p + 171040, savedMean: s.f + 28816,
+            savedInvStd: s.f + 28920, activation: .identity, gradInput: s.t + 155520000 &* s.n,
+            gradGamma: s.g + 170928, gradBeta: s.g + 171040, pool: pool)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 155520000 &* s.n, input: s.t + 1604480000 &* s.n,
+            weights: s.p + 126000, pixels: 40000 &* s.n, inChannels: 432, outChannels: 104,
+            gradInput: s.t + 138240000 &* s.n, gradWeights: s.g + 126000, pool: pool)
+        // features.2.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 138240000 &* s.n, input: s.t + 1587200000 &* s.n,
+            batch: s.n, pixels: 40000, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 109984,
+            activation: .silu, expandWeights: s.p + 117792, savedPooled: s.t + 4161922784 &* s.n,
+            savedHidden: s.t + 4161928800 &* s.n, savedScale: s.t + 4161923216 &* s.n,
+            gradInput: s.t + 207360000 &* s.n, gradReduceWeights: s.g + 109984, gradReduceBias: s.g + 117760,
+            gradExpandWeights: s.g + 117792, gradExpandBias: s.g + 125568, workspace: s.ws, pool: pool)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 207360000 &* s.n, input: s.t + 1569920000 &* s.n,
+            pixels: 40000 &* s.n, channels: 432, gamma: s.p + 108256, beta: s.p + 108688, savedMean: s.f + 20176,
+            savedInvStd: s.f + 20608, activation: .silu, gradInput: s.t + 207360000 &* s.n, gradGamma: s.g + 108256,
+            gradBeta: s.g + 108688, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 24928, count: 3888)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 207360000 &* s.n, input: s.t + 69120000 &* s.n,
+            batch: s.n, height: 400, width: 400, channels: 432, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 200, outWidth: 200, weights: s.f + 21040, gradInput: s.t + 138240000 &* s.n,
+            gradWeights: s.f + 24928, pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 24928, channels: 432, kernel: 3, into: s.g + 104368)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 138240000 &* s.n, input: s.t,
+            pixels: 160000 &* s.n, channels: 432, gamma: s.p + 102640, beta: s.p + 103072, savedMean: s.f + 19312,
+            savedInvStd: s.f + 19744, activation: .silu, gradInput: s.t + 138240000 &* s.n, gradGamma: s.g + 102640,
+            gradBeta: s.g + 103072, pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 138240000 &* s.n, input: s.t + 1921280000 &* s.n,
+            weights: s.p + 71536, pixels: 160000 &* s.n, inChannels: 72, outChannels: 432, gradInput: s.t,
+            gradWeights: s.g + 71536, pool: pool)
+    }
+
+    /// features.1.5 backward: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
+    private func features_1_5_backward(_ s: TrainingStepContext) {
+        // features.1.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t,
+            keep: s.options.stochasticDepth ? s.t + 4161929216 &* s.n : nil, batch: s.n, perImage: 11520000,
+            gradBranch: s.t + 11520000 &* s.n, pool: pool)
+        // features.1.5.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11520000 &* s.n, input: s.t + 1909760000 &* s.n,
+            pixels: 160000 &* s.n, channels: 72, gamma: s.p + 71216, beta: s.p + 71296, savedMean: s.f + 19168,
+            savedInvStd: s.f + 19240, activation: .identity, gradInput: s.t + 11520000 &* s.n, gradGamma: s.g + 71216,
+            gradBeta: s.g + 71296, pool: pool)
+        // features.1.5.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11520000 &* s.n, input: s.t + 1898240000 &* s.n,
+            weights: s.p + 66032, pixels: 160000 &* s.n, inChannels: 72, outChannels: 72,
+            gradInput: s.t + 23040000 &* s.n, gradWeights: s.g + 66032, pool: pool)
+        // features.1.5.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 23040000 &* s.n, input: s.t + 1886720000 &* s.n,
+            batch: s.n, pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 63328,
+            activation: .silu, expandWeights: s.p + 64656, savedPooled: s.t + 4161927904 &* s.n,
+            savedHidden: s.t + 4161928768 &* s.n, savedScale: s.t + 4161927984 &* s.n,
+            gradInput: s.t + 11520000 &* s.n, gradReduceWeights: s.g + 63328, gradReduceBias: s.g + 64624,
+            gradExpandWeights: s.g + 64656, gradExpandBias: s.g + 65952, workspace: s.ws, pool: pool)
+        // features.1.5.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11520000 &* s.n, input: s.t + 1875200000 &* s.n,
+            pixels: 160000 &* s.n, channels: 72, gamma: s.p + 63008, beta: s.p + 63088, savedMean: s.f + 17728,
+            savedInvStd: s.f + 17800, activation: .silu, gradInput: s.t + 11520000 &* s.n, gradGamma: s.g + 63008,
+            gradBeta: s.g + 63088, pool: pool)
+        // features.1.5.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 18520, count: 648)
+        // features.1.5.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11520000 &* s.n, input: s.t + 1863680000 &* s.n,
+            batch: s.n, height: 400, width: 400, channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 400, outWidth: 400, weights: s.f + 17872, gradInput: s.t + 23040000 &* s.n,
+            gradWeights: s.f + 18520, pool: pool)
+        // features.1.5.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 18520, channels: 72, kernel: 3, into: s.g + 62352)
+        // features.1.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 23040000 &* s.n, s.t, count: 11520000 &* s.n, pool: pool)
+    }
+
+    /// features.1.4 backward: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
+    private func features_1_4_backward(_ s: TrainingStepContext) {
+        // features.1.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 23040000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929200 &* s.n : nil, batch: s.n, perImage: 11520000,
+            gradBranch: s.t, pool: pool)
+        // features.1.4.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 1852160000 &* s.n,
+            pixels: 160000 &* s.n, channels: 72, gamma: s.p + 62032, beta: s.p + 62112, savedMean: s.f + 17584,
+            savedInvStd: s.f + 17656, activation: .identity, gradInput: s.t, gradGamma: s.g + 62032,
+            gradBeta: s.g + 62112, pool: pool)
+        // features.1.4.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t, input: s.t + 1840640000 &* s.n, weights: s.p + 56848,
+            pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.t + 11520000 &* s.n,
+            gradWeights: s.g + 56848, pool: pool)
+        // features.1.4.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 11520000 &* s.n, input: s.t + 1829120000 &* s.n,
+            batch: s.n, pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 54144,
+            activation: .silu, expandWeights: s.p + 55472, savedPooled: s.t + 4161927744 &* s.n,
+            savedHidden: s.t + 4161928736 &* s.n, savedScale: s.t + 4161927824 &* s.n, gradInput: s.t,
+            gradReduceWeights: s.g + 54144, gradReduceBias: s.g + 55440, gradExpandWeights: s.g + 55472,
+            gradExpandBias: s.g + 56768, workspace: s.ws, pool: pool)
+        // features.1.4.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 1817600000 &* s.n,
+            pixels: 160000 &* s.n, channels: 72, gamma: s.p + 53824, beta: s.p + 53904, savedMean: s.f + 16144,
+            savedInvStd: s.f + 16216, activation: .silu, gradInput: s.t, gradGamma: s.g + 53824, gradBeta: s.g + 53904,
+            pool: pool)
+        // features.1.4.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 16936, count: 648)
+        // features.1.4.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 1806080000 &* s.n, batch: s.n, height: 400,
+            width: 400, channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
+            weights: s.f + 16288, gradInput: s.t + 11520000 &* s.n, gradWeights: s.f + 16936, pool: pool)
+        // features.1.4.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 16936, channels: 72, kernel: 3, into: s.g + 53168)
+        // features.1.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 11520000 &* s.n, s.t + 23040000 &* s.n, count: 11520000 &* s.n, pool: pool)
+    }
+
+    /// features.1.3 backward: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
+    private func features_1_3_backward(_ s: TrainingStepContext) {
+        // features.1.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 11520000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929184 &* s.n : nil, batch: s.n, perImage: 11520000,
+            gradBranch: s.t, pool: pool)
+        // features.1.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 1794560000 &* s.n,
+            pixels: 160000 &* s.n, channels: 72, gamma: s.p + 52848, beta: s.p + 52928, savedMean: s.f + 16000,
+            savedInvStd: s.f + 16072, activation: .identity, gradInput: s.t, gradGamma: s.g + 52848,
+            gradBeta: s.g + 52928, pool: pool)
+        // features.1.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t, input: s.t + 1783040000 &* s.n, weights: s.p + 47664,
+            pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.t + 23040000 &* s.n,
+            gradWeights: s.g + 47664, pool: pool)
+        // features.1.3.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 23040000 &* s.n, input: s.t + 1771520000 &* s.n,
+            batch: s.n, pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 44960,
+            activation: .silu, expandWeights: s.p + 46288, savedPooled: s.t + 4161927584 &* s.n,
+            savedHidden: s.t + 4161928704 &* s.n, savedScale: s.t + 4161927664 &* s.n, gradInput: s.t,
+            gradReduceWeights: s.g + 44960, gradReduceBias: s.g + 46256, gradExpandWeights: s.g + 46288,
+            gradExpandBias: s.g + 47584, workspace: s.ws, pool: pool)
+        // features.1.3.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 1760000000 &* s.n,
+            pixels: 160000 &* s.n, channels: 72, gamma: s.p + 44640, beta: s.p + 44720, savedMean: s.f + 14560,
+            savedInvStd: s.f + 14632, activation: .silu, gradInput: s.t, gradGamma: s.g + 44640, gradBeta: s.g + 44720,
+            pool: pool)
+        // features.1.3.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 15352, count: 648)
+        // features.1.3.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 1748480000 &* s.n, batch: s.n, height: 400,
+            width: 400, channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
+            weights: s.f + 14704, gradInput: s.t + 23040000 &* s.n, gradWeights: s.f + 15352, pool: pool)
+        // features.1.3.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 15352, channels: 72, kernel: 3, into: s.g + 43984)
+        // features.1.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 23040000 &* s.n, s.t + 11520000 &* s.n, count: 11520000 &* s.n, pool: pool)
+    }
+
+    /// features.1.2 backward: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
+    private func features_1_2_backward(_ s: TrainingStepContext) {
+        // features.1.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 23040000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929168 &* s.n : nil, batch: s.n, perImage: 11520000,
+            gradBranch: s.t, pool: pool)
+        // features.1.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 1736960000 &* s.n,
+            pixels: 160000 &* s.n, channels: 72, gamma: s.p + 43664, beta: s.p + 43744, savedMean: s.f + 14416,
+            savedInvStd: s.f + 14488, activation: .identity, gradInput: s.t, gradGamma: s.g + 43664,
+            gradBeta: s.g + 43744, pool: pool)
+        // features.1.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t, input: s.t + 1725440000 &* s.n, weights: s.p + 38480,
+            pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.t + 11520000 &* s.n,
+            gradWeights: s.g + 38480, pool: pool)
+        // features.1.2.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 11520000 &* s.n, input: s.t + 1713920000 &* s.n,
+            batch: s.n, pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 35776,
+            activation: .silu, expandWeights: s.p + 37104, savedPooled: s.t + 4161927424 &* s.n,
+            savedHidden: s.t + 4161928672 &* s.n, savedScale: s.t + 4161927504 &* s.n, gradInput: s.t,
+            gradReduceWeights: s.g + 35776, gradReduceBias: s.g + 37072, gradExpandWeights: s.g + 37104,
+            gradExpandBias: s.g + 38400, workspace: s.ws, pool: pool)
+        // features.1.2.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 1702400000 &* s.n,
+            pixels: 160000 &* s.n, channels: 72, gamma: s.p + 35456, beta: s.p + 35536, savedMean: s.f + 12976,
+            savedInvStd: s.f + 13048, activation: .silu, gradInput: s.t, gradGamma: s.g + 35456, gradBeta: s.g + 35536,
+            pool: pool)
+        // features.1.2.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 13768, count: 648)
+        // features.1.2.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 1690880000 &* s.n, batch: s.n, height: 400,
+            width: 400, channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
+            weights: s.f + 13120, gradInput: s.t + 11520000 &* s.n, gradWeights: s.f + 13768, pool: pool)
+        // features.1.2.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 13768, channels: 72, kernel: 3, into: s.g + 34800)
+        // features.1.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 11520000 &* s.n, s.t + 23040000 &* s.n, count: 11520000 &* s.n, pool: pool)
+    }
+
+    /// features.1.1 backward: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
+    private func features_1_1_backward(_ s: TrainingStepContext) {
+        // features.1.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 11520000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 4161929152 &* s.n : nil, batch: s.n, perImage: 11520000,
+            gradBranch: s.t, pool: pool)
+        // features.1.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 1679360000 &* s.n,
+            pixels: 160000 &* s.n, channels: 72, gamma: s.p + 34480, beta: s.p + 34560, savedMean: s.f + 12832,
+            savedInvStd: s.f + 12904, activation: .identity, gradInput: s.t, gradGamma: s.g + 34480,
+            gradBeta: s.g + 34560, pool: pool)
+        // features.1.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t, input: s.t + 1667840000 &* s.n, weights: s.p + 29296,
+            pixels: 160000 &* s.n, inChannels: 72, outChannels: 72, gradInput: s.t + 23040000 &* s.n,
+            gradWeights: s.g + 29296, pool: pool)
+        // features.1.1.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 23040000 &* s.n, input: s.t + 1656320000 &* s.n,
+            batch: s.n, pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 26592,
+            activation: .silu, expandWeights: s.p + 27920, savedPooled: s.t + 4161927264 &* s.n,
+            savedHidden: s.t + 4161928640 &* s.n, savedScale: s.t + 4161927344 &* s.n, gradInput: s.t,
+            gradReduceWeights: s.g + 26592, gradReduceBias: s.g + 27888, gradExpandWeights: s.g + 27920,
+            gradExpandBias: s.g + 29216, workspace: s.ws, pool: pool)
+        // features.1.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 1644800000 &* s.n,
+            pixels: 160000 &* s.n, channels: 72, gamma: s.p + 26272, beta: s.p + 26352, savedMean: s.f + 11392,
+            savedInvStd: s.f + 11464, activation: .silu, gradInput: s.t, gradGamma: s.g + 26272, gradBeta: s.g + 26352,
+            pool: pool)
+        // features.1.1.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 12184, count: 648)
+        // features.1.1.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 1633280000 &* s.n, batch: s.n, height: 400,
+            width: 400, channels: 72, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400,
+            weights: s.f + 11536, gradInput: s.t + 23040000 &* s.n, gradWeights: s.f + 12184, pool: pool)
+        // features.1.1.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 12184, channels: 72, kernel: 3, into: s.g + 25616)
+        // features.1.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 23040000 &* s.n, s.t + 11520000 &* s.n, count: 11520000 &* s.n, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 400x400x136 -> 400x400x72, SE 136 -> 34 -> 136
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23040000 &* s.n, input: s.t + 1621760000 &* s.n,
+            pixels: 160000 &* s.n, channels: 72, gamma: s.p + 25296, beta: s.p + 25376, savedMean: s.f + 11248,
+            savedInvStd: s.f + 11320, activation: .identity, gradInput: s.t + 23040000 &* s.n, gradGamma: s.g + 25296,
+            gradBeta: s.g + 25376, pool: pool)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23040000 &* s.n, input: s.t + 1548160000 &* s.n,
+            weights: s.p + 15504, pixels: 160000 &* s.n, inChannels: 136, outChannels: 72, gradInput: s.t,
+            gradWeights: s.g + 15504, pool: pool)
+        // features.1.0.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 1526400000 &* s.n, batch: s.n,
+            pixels: 160000, channels: 136, squeezeChannels: 34, reduceWeights: s.p + 6064, activation: .silu,
+            expandWeights: s.p + 10736, savedPooled: s.t + 4161923648 &* s.n, savedHidden: s.t + 4161928064 &* s.n,
+            savedScale: s.t + 4161923792 &* s.n, gradInput: s.t + 21760000 &* s.n, gradReduceWeights: s.g + 6064,
+            gradReduceBias: s.g + 10688, gradExpandWeights: s.g + 10736, gradExpandBias: s.g + 15360, workspace: s.ws,
+            pool: pool)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21760000 &* s.n, input: s.t + 1504640000 &* s.n,
+            pixels: 160000 &* s.n, channels: 136, gamma: s.p + 5488, beta: s.p + 5632, savedMean: s.f + 8528,
+            savedInvStd: s.f + 8664, activation: .silu, gradInput: s.t + 21760000 &* s.n, gradGamma: s.g + 5488,
+            gradBeta: s.g + 5632, pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 10024, count: 1224)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 21760000 &* s.n, input: s.t + 1482880000 &* s.n,
+            batch: s.n, height: 400, width: 400, channels: 136, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 400, outWidth: 400, weights: s.f + 8800, gradInput: s.t, gradWeights: s.f + 10024, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 10024, channels: 136, kernel: 3, into: s.g + 4256)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 136 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 1461120000 &* s.n,
+            pixels: 160000 &* s.n, channels: 136, gamma: s.p + 3680, beta: s.p + 3824, savedMean: s.f + 8256,
+            savedInvStd: s.f + 8392, activation: .silu, gradInput: s.t, gradGamma: s.g + 3680, gradBeta: s.g + 3824,
+            pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 800,
+            width: 800, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, outChannels: 136,
+            gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 3672, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 3680, count: 136, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 3824, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 4256, count: 1224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 5488, count: 136, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 5632, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.fc1.weight", offset: 6064, count: 4624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc1.bias", offset: 10688, count: 34, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.1.fc2.weight", offset: 10736, count: 4624, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc2.bias", offset: 15360, count: 136, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.2.0.weight", offset: 15504, count: 9792, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.weight", offset: 25296, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.bias", offset: 25376, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.0.weight", offset: 25616, count: 648, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.weight", offset: 26272, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.0.1.bias", offset: 26352, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.1.fc1.weight", offset: 26592, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc1.bias", offset: 27888, count: 18, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.1.fc2.weight", offset: 27920, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.1.fc2.bias", offset: 29216, count: 72, kind: .bias),
+        ParameterSlot(name: "features.1.1.block.2.0.weight", offset: 29296, count: 5184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.weight", offset: 34480, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.1.block.2.1.bias", offset: 34560, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.0.0.weight", offset: 34800, count: 648, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.0.1.weight", offset: 35456, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.2.block.0.1.bias", offset: 35536, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.1.fc1.weight", offset: 35776, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.1.fc1.bias", offset: 37072, count: 18, kind: .bias),
+        ParameterSlot(name: "features.1.2.block.1.fc2.weight", offset: 37104, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.1.fc2.bias", offset: 38400, count: 72, kind: .bias),
+        ParameterSlot(name: "features.1.2.block.2.0.weight", offset: 38480, count: 5184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.2.block.2.1.weight", offset: 43664, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.2.block.2.1.bias", offset: 43744, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.0.0.weight", offset: 43984, count: 648, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.3.block.0.1.weight", offset: 44640, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.3.block.0.1.bias", offset: 44720, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.1.fc1.weight", offset: 44960, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.3.block.1.fc1.bias", offset: 46256, count: 18, kind: .bias),
+        ParameterSlot(name: "features.1.3.block.1.fc2.weight", offset: 46288, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.3.block.1.fc2.bias", offset: 47584, count: 72, kind: .bias),
+        ParameterSlot(name: "features.1.3.block.2.0.weight", offset: 47664, count: 5184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.3.block.2.1.weight", offset: 52848, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.3.block.2.1.bias", offset: 52928, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.4.block.0.0.weight", offset: 53168, count: 648, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.4.block.0.1.weight", offset: 53824, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.4.block.0.1.bias", offset: 53904, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.4.block.1.fc1.weight", offset: 54144, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.4.block.1.fc1.bias", offset: 55440, count: 18, kind: .bias),
+        ParameterSlot(name: "features.1.4.block.1.fc2.weight", offset: 55472, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.4.block.1.fc2.bias", offset: 56768, count: 72, kind: .bias),
+        ParameterSlot(name: "features.1.4.block.2.0.weight", offset: 56848, count: 5184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.4.block.2.1.weight", offset: 62032, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.4.block.2.1.bias", offset: 62112, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.5.block.0.0.weight", offset: 62352, count: 648, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.5.block.0.1.weight", offset: 63008, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.5.block.0.1.bias", offset: 63088, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.5.block.1.fc1.weight", offset: 63328, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.5.block.1.fc1.bias", offset: 64624, count: 18, kind: .bias),
+        ParameterSlot(name: "features.1.5.block.1.fc2.weight", offset: 64656, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.5.block.1.fc2.bias", offset: 65952, count: 72, kind: .bias),
+        ParameterSlot(name: "features.1.5.block.2.0.weight", offset: 66032, count: 5184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.5.block.2.1.weight", offset: 71216, count: 72, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.5.block.2.1.bias", offset: 71296, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 71536, count: 31104, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 102640, count: 432, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 103072, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 104368, count: 3888, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 108256, count: 432, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 108688, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.fc1.weight", offset: 109984, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc1.bias", offset: 117760, count: 18, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.2.fc2.weight", offset: 117792, count: 7776, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc2.bias", offset: 125568, count: 432, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.3.0.weight", offset: 126000, count: 44928, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.weight", offset: 170928, count: 104, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.bias", offset: 171040, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.0.weight", offset: 171376, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.weight", offset: 236272, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.bias", offset: 236896, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.0.weight", offset: 238768, count: 5616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.weight", offset: 244384, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.bias", offset: 245008, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.fc1.weight", offset: 246880, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc1.bias", offset: 263104, count: 26, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.2.fc2.weight", offset: 263136, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.fc2.bias", offset: 279360, count: 624, kind: .bias),
+        ParameterSlot(name: "features.2.1.block.3.0.weight", offset: 279984, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.weight", offset: 344880, count: 104, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.3.1.bias", offset: 344992, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.0.weight", offset: 345328, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.weight", offset: 410224, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.bias", offset: 410848, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.0.weight", offset: 412720, count: 5616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.weight", offset: 418336, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.bias", offset: 418960, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.fc1.weight", offset: 420832, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc1.bias", offset: 437056, count: 26, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.2.fc2.weight", offset: 437088, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.fc2.bias", offset: 453312, count: 624, kind: .bias),
+        ParameterSlot(name: "features.2.2.block.3.0.weight", offset: 453936, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.weight", offset: 518832, count: 104, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.3.1.bias", offset: 518944, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.0.weight", offset: 519280, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.0.1.weight", offset: 584176, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.0.1.bias", offset: 584800, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.0.weight", offset: 586672, count: 5616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.1.1.weight", offset: 592288, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.1.1.bias", offset: 592912, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.2.fc1.weight", offset: 594784, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.2.fc1.bias", offset: 611008, count: 26, kind: .bias),
+        ParameterSlot(name: "features.2.3.block.2.fc2.weight", offset: 611040, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.2.fc2.bias", offset: 627264, count: 624, kind: .bias),
+        ParameterSlot(name: "features.2.3.block.3.0.weight", offset: 627888, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.3.1.weight", offset: 692784, count: 104, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.3.1.bias", offset: 692896, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.0.0.weight", offset: 693232, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.0.1.weight", offset: 758128, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.4.block.0.1.bias", offset: 758752, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.1.0.weight", offset: 760624, count: 5616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.1.1.weight", offset: 766240, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.4.block.1.1.bias", offset: 766864, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.2.fc1.weight", offset: 768736, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.2.fc1.bias", offset: 784960, count: 26, kind: .bias),
+        ParameterSlot(name: "features.2.4.block.2.fc2.weight", offset: 784992, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.2.fc2.bias", offset: 801216, count: 624, kind: .bias),
+        ParameterSlot(name: "features.2.4.block.3.0.weight", offset: 801840, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.4.block.3.1.weight", offset: 866736, count: 104, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.4.block.3.1.bias", offset: 866848, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.0.0.weight", offset: 867184, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.0.1.weight", offset: 932080, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.5.block.0.1.bias", offset: 932704, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.1.0.weight", offset: 934576, count: 5616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.1.1.weight", offset: 940192, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.5.block.1.1.bias", offset: 940816, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.2.fc1.weight", offset: 942688, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.2.fc1.bias", offset: 958912, count: 26, kind: .bias),
+        ParameterSlot(name: "features.2.5.block.2.fc2.weight", offset: 958944, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.2.fc2.bias", offset: 975168, count: 624, kind: .bias),
+        ParameterSlot(name: "features.2.5.block.3.0.weight", offset: 975792, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.5.block.3.1.weight", offset: 1040688, count: 104, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.5.block.3.1.bias", offset: 1040800, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.0.0.weight", offset: 1041136, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.6.block.0.1.weight", offset: 1106032, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.6.block.0.1.bias", offset: 1106656, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.1.0.weight", offset: 1108528, count: 5616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.6.block.1.1.weight", offset: 1114144, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.6.block.1.1.bias", offset: 1114768, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.2.fc1.weight", offset: 1116640, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.6.block.2.fc1.bias", offset: 1132864, count: 26, kind: .bias),
+        ParameterSlot(name: "features.2.6.block.2.fc2.weight", offset: 1132896, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.6.block.2.fc2.bias", offset: 1149120, count: 624, kind: .bias),
+        ParameterSlot(name: "features.2.6.block.3.0.weight", offset: 1149744, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.6.block.3.1.weight", offset: 1214640, count: 104, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.6.block.3.1.bias", offset: 1214752, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.0.0.weight", offset: 1215088, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.7.block.0.1.weight", offset: 1279984, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.7.block.0.1.bias", offset: 1280608, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.1.0.weight", offset: 1282480, count: 5616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.7.block.1.1.weight", offset: 1288096, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.7.block.1.1.bias", offset: 1288720, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.2.fc1.weight", offset: 1290592, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.7.block.2.fc1.bias", offset: 1306816, count: 26, kind: .bias),
+        ParameterSlot(name: "features.2.7.block.2.fc2.weight", offset: 1306848, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.7.block.2.fc2.bias", offset: 1323072, count: 624, kind: .bias),
+        ParameterSlot(name: "features.2.7.block.3.0.weight", offset: 1323696, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.7.block.3.1.weight", offset: 1388592, count: 104, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.7.block.3.1.bias", offset: 1388704, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.8.block.0.0.weight", offset: 1389040, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.8.block.0.1.weight", offset: 1453936, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.8.block.0.1.bias", offset: 1454560, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.8.block.1.0.weight", offset: 1456432, count: 5616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.8.block.1.1.weight", offset: 1462048, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.8.block.1.1.bias", offset: 1462672, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.8.block.2.fc1.weight", offset: 1464544, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.8.block.2.fc1.bias", offset: 1480768, count: 26, kind: .bias),
+        ParameterSlot(name: "features.2.8.block.2.fc2.weight", offset: 1480800, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.8.block.2.fc2.bias", offset: 1497024, count: 624, kind: .bias),
+        ParameterSlot(name: "features.2.8.block.3.0.weight", offset: 1497648, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.8.block.3.1.weight", offset: 1562544, count: 104, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.8.block.3.1.bias", offset: 1562656, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.9.block.0.0.weight", offset: 1562992, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.9.block.0.1.weight", offset: 1627888, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.9.block.0.1.bias", offset: 1628512, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.9.block.1.0.weight", offset: 1630384, count: 5616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.9.block.1.1.weight", offset: 1636000, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.9.block.1.1.bias", offset: 1636624, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.9.block.2.fc1.weight", offset: 1638496, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.9.block.2.fc1.bias", offset: 1654720, count: 26, kind: .bias),
+        ParameterSlot(name: "features.2.9.block.2.fc2.weight", offset: 1654752, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.9.block.2.fc2.bias", offset: 1670976, count: 624, kind: .bias),
+        ParameterSlot(name: "features.2.9.block.3.0.weight", offset: 1671600, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.9.block.3.1.weight", offset: 1736496, count: 104, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.9.block.3.1.bias", offset: 1736608, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.10.block.0.0.weight", offset: 1736944, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.10.block.0.1.weight", offset: 1801840, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.10.block.0.1.bias", offset: 1802464, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.10.block.1.0.weight", offset: 1804336, count: 5616, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.10.block.1.1.weight", offset: 1809952, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.10.block.1.1.bias", offset: 1810576, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.10.block.2.fc1.weight", offset: 1812448, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.10.block.2.fc1.bias", offset: 1828672, count: 26, kind: .bias),
+        ParameterSlot(name: "features.2.10.block.2.fc2.weight", offset: 1828704, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.10.block.2.fc2.bias", offset: 1844928, count: 624, kind: .bias),
+        ParameterSlot(name: "features.2.10.block.3.0.weight", offset: 1845552, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.10.block.3.1.weight", offset: 1910448, count: 104, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.10.block.3.1.bias", offset: 1910560, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 1910896, count: 64896, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 1975792, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 1976416, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 1978288, count: 15600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 1993888, count: 624, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 1994512, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.fc1.weight", offset: 1996384, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc1.bias", offset: 2012608, count: 26, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.2.fc2.weight", offset: 2012640, count: 16224, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc2.bias", offset: 2028864, count: 624, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.3.0.weight", offset: 2029488, count: 109824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.weight", offset: 2139312, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.bias", offset: 2139488, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.0.weight", offset: 2140016, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.weight", offset: 2325872, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.bias", offset: 2326928, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.0.weight", offset: 2330096, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.weight", offset: 2356496, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.bias", offset: 2357552, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.fc1.weight", offset: 2360720, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc1.bias", offset: 2407184, count: 44, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.2.fc2.weight", offset: 2407232, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.fc2.bias", offset: 2453696, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.3.1.block.3.0.weight", offset: 2454752, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.weight", offset: 2640608, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.3.1.bias", offset: 2640784, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.0.weight", offset: 2641312, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.weight", offset: 2827168, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.bias", offset: 2828224, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.0.weight", offset: 2831392, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.weight", offset: 2857792, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.bias", offset: 2858848, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.fc1.weight", offset: 2862016, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc1.bias", offset: 2908480, count: 44, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.2.fc2.weight", offset: 2908528, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.fc2.bias", offset: 2954992, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.3.2.block.3.0.weight", offset: 2956048, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.weight", offset: 3141904, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.3.1.bias", offset: 3142080, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.0.weight", offset: 3142608, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.0.1.weight", offset: 3328464, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.0.1.bias", offset: 3329520, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.0.weight", offset: 3332688, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.1.1.weight", offset: 3359088, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.1.1.bias", offset: 3360144, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.2.fc1.weight", offset: 3363312, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.2.fc1.bias", offset: 3409776, count: 44, kind: .bias),
+        ParameterSlot(name: "features.3.3.block.2.fc2.weight", offset: 3409824, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.2.fc2.bias", offset: 3456288, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.3.3.block.3.0.weight", offset: 3457344, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.3.1.weight", offset: 3643200, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.3.1.bias", offset: 3643376, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.0.0.weight", offset: 3643904, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.0.1.weight", offset: 3829760, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.4.block.0.1.bias", offset: 3830816, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.1.0.weight", offset: 3833984, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.1.1.weight", offset: 3860384, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.4.block.1.1.bias", offset: 3861440, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.2.fc1.weight", offset: 3864608, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.2.fc1.bias", offset: 3911072, count: 44, kind: .bias),
+        ParameterSlot(name: "features.3.4.block.2.fc2.weight", offset: 3911120, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.2.fc2.bias", offset: 3957584, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.3.4.block.3.0.weight", offset: 3958640, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.4.block.3.1.weight", offset: 4144496, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.4.block.3.1.bias", offset: 4144672, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.0.0.weight", offset: 4145200, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.0.1.weight", offset: 4331056, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.5.block.0.1.bias", offset: 4332112, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.1.0.weight", offset: 4335280, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.1.1.weight", offset: 4361680, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.5.block.1.1.bias", offset: 4362736, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.2.fc1.weight", offset: 4365904, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.2.fc1.bias", offset: 4412368, count: 44, kind: .bias),
+        ParameterSlot(name: "features.3.5.block.2.fc2.weight", offset: 4412416, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.2.fc2.bias", offset: 4458880, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.3.5.block.3.0.weight", offset: 4459936, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.5.block.3.1.weight", offset: 4645792, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.5.block.3.1.bias", offset: 4645968, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.0.0.weight", offset: 4646496, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.6.block.0.1.weight", offset: 4832352, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.6.block.0.1.bias", offset: 4833408, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.1.0.weight", offset: 4836576, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.6.block.1.1.weight", offset: 4862976, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.6.block.1.1.bias", offset: 4864032, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.2.fc1.weight", offset: 4867200, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.6.block.2.fc1.bias", offset: 4913664, count: 44, kind: .bias),
+        ParameterSlot(name: "features.3.6.block.2.fc2.weight", offset: 4913712, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.6.block.2.fc2.bias", offset: 4960176, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.3.6.block.3.0.weight", offset: 4961232, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.6.block.3.1.weight", offset: 5147088, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.6.block.3.1.bias", offset: 5147264, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.0.0.weight", offset: 5147792, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.7.block.0.1.weight", offset: 5333648, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.7.block.0.1.bias", offset: 5334704, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.1.0.weight", offset: 5337872, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.7.block.1.1.weight", offset: 5364272, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.7.block.1.1.bias", offset: 5365328, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.2.fc1.weight", offset: 5368496, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.7.block.2.fc1.bias", offset: 5414960, count: 44, kind: .bias),
+        ParameterSlot(name: "features.3.7.block.2.fc2.weight", offset: 5415008, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.7.block.2.fc2.bias", offset: 5461472, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.3.7.block.3.0.weight", offset: 5462528, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.7.block.3.1.weight", offset: 5648384, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.7.block.3.1.bias", offset: 5648560, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.8.block.0.0.weight", offset: 5649088, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.8.block.0.1.weight", offset: 5834944, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.8.block.0.1.bias", offset: 5836000, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.8.block.1.0.weight", offset: 5839168, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.8.block.1.1.weight", offset: 5865568, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.8.block.1.1.bias", offset: 5866624, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.8.block.2.fc1.weight", offset: 5869792, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.8.block.2.fc1.bias", offset: 5916256, count: 44, kind: .bias),
+        ParameterSlot(name: "features.3.8.block.2.fc2.weight", offset: 5916304, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.8.block.2.fc2.bias", offset: 5962768, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.3.8.block.3.0.weight", offset: 5963824, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.8.block.3.1.weight", offset: 6149680, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.8.block.3.1.bias", offset: 6149856, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.9.block.0.0.weight", offset: 6150384, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.9.block.0.1.weight", offset: 6336240, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.9.block.0.1.bias", offset: 6337296, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.9.block.1.0.weight", offset: 6340464, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.9.block.1.1.weight", offset: 6366864, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.9.block.1.1.bias", offset: 6367920, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.9.block.2.fc1.weight", offset: 6371088, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.9.block.2.fc1.bias", offset: 6417552, count: 44, kind: .bias),
+        ParameterSlot(name: "features.3.9.block.2.fc2.weight", offset: 6417600, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.9.block.2.fc2.bias", offset: 6464064, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.3.9.block.3.0.weight", offset: 6465120, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.9.block.3.1.weight", offset: 6650976, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.9.block.3.1.bias", offset: 6651152, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.10.block.0.0.weight", offset: 6651680, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.10.block.0.1.weight", offset: 6837536, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.10.block.0.1.bias", offset: 6838592, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.10.block.1.0.weight", offset: 6841760, count: 26400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.10.block.1.1.weight", offset: 6868160, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.10.block.1.1.bias", offset: 6869216, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.10.block.2.fc1.weight", offset: 6872384, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.10.block.2.fc1.bias", offset: 6918848, count: 44, kind: .bias),
+        ParameterSlot(name: "features.3.10.block.2.fc2.weight", offset: 6918896, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.10.block.2.fc2.bias", offset: 6965360, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.3.10.block.3.0.weight", offset: 6966416, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.10.block.3.1.weight", offset: 7152272, count: 176, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.10.block.3.1.bias", offset: 7152448, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 7152976, count: 185856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 7338832, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 7339888, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 7343056, count: 9504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 7352560, count: 1056, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 7353616, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.fc1.weight", offset: 7356784, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc1.bias", offset: 7403248, count: 44, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.2.fc2.weight", offset: 7403296, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc2.bias", offset: 7449760, count: 1056, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.3.0.weight", offset: 7450816, count: 363264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.weight", offset: 7814080, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.bias", offset: 7814432, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 7815488, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 8525504, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 8527568, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 8533760, count: 18576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 8552336, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 8554400, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.fc1.weight", offset: 8560592, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc1.bias", offset: 8738096, count: 86, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.2.fc2.weight", offset: 8738192, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc2.bias", offset: 8915696, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.3.0.weight", offset: 8917760, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.weight", offset: 9627776, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.bias", offset: 9628128, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.0.weight", offset: 9629184, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.weight", offset: 10339200, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.bias", offset: 10341264, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.0.weight", offset: 10347456, count: 18576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.weight", offset: 10366032, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.bias", offset: 10368096, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.fc1.weight", offset: 10374288, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc1.bias", offset: 10551792, count: 86, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.2.fc2.weight", offset: 10551888, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.fc2.bias", offset: 10729392, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.4.2.block.3.0.weight", offset: 10731456, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.weight", offset: 11441472, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.3.1.bias", offset: 11441824, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.0.weight", offset: 11442880, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.weight", offset: 12152896, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.bias", offset: 12154960, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.0.weight", offset: 12161152, count: 18576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.weight", offset: 12179728, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.bias", offset: 12181792, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.fc1.weight", offset: 12187984, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc1.bias", offset: 12365488, count: 86, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.2.fc2.weight", offset: 12365584, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.fc2.bias", offset: 12543088, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.4.3.block.3.0.weight", offset: 12545152, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.weight", offset: 13255168, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.3.1.bias", offset: 13255520, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.0.weight", offset: 13256576, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.weight", offset: 13966592, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.bias", offset: 13968656, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.0.weight", offset: 13974848, count: 18576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.weight", offset: 13993424, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.bias", offset: 13995488, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.2.fc1.weight", offset: 14001680, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.2.fc1.bias", offset: 14179184, count: 86, kind: .bias),
+        ParameterSlot(name: "features.4.4.block.2.fc2.weight", offset: 14179280, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.2.fc2.bias", offset: 14356784, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.4.4.block.3.0.weight", offset: 14358848, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.3.1.weight", offset: 15068864, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.3.1.bias", offset: 15069216, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.0.weight", offset: 15070272, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.0.1.weight", offset: 15780288, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.0.1.bias", offset: 15782352, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.0.weight", offset: 15788544, count: 18576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.1.1.weight", offset: 15807120, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.1.1.bias", offset: 15809184, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.2.fc1.weight", offset: 15815376, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.2.fc1.bias", offset: 15992880, count: 86, kind: .bias),
+        ParameterSlot(name: "features.4.5.block.2.fc2.weight", offset: 15992976, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.2.fc2.bias", offset: 16170480, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.4.5.block.3.0.weight", offset: 16172544, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.3.1.weight", offset: 16882560, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.3.1.bias", offset: 16882912, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.0.0.weight", offset: 16883968, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.0.1.weight", offset: 17593984, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.6.block.0.1.bias", offset: 17596048, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.1.0.weight", offset: 17602240, count: 18576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.1.1.weight", offset: 17620816, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.6.block.1.1.bias", offset: 17622880, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.2.fc1.weight", offset: 17629072, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.2.fc1.bias", offset: 17806576, count: 86, kind: .bias),
+        ParameterSlot(name: "features.4.6.block.2.fc2.weight", offset: 17806672, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.2.fc2.bias", offset: 17984176, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.4.6.block.3.0.weight", offset: 17986240, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.6.block.3.1.weight", offset: 18696256, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.6.block.3.1.bias", offset: 18696608, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.0.0.weight", offset: 18697664, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.0.1.weight", offset: 19407680, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.7.block.0.1.bias", offset: 19409744, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.1.0.weight", offset: 19415936, count: 18576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.1.1.weight", offset: 19434512, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.7.block.1.1.bias", offset: 19436576, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.2.fc1.weight", offset: 19442768, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.2.fc1.bias", offset: 19620272, count: 86, kind: .bias),
+        ParameterSlot(name: "features.4.7.block.2.fc2.weight", offset: 19620368, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.2.fc2.bias", offset: 19797872, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.4.7.block.3.0.weight", offset: 19799936, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.7.block.3.1.weight", offset: 20509952, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.7.block.3.1.bias", offset: 20510304, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.0.0.weight", offset: 20511360, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.8.block.0.1.weight", offset: 21221376, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.8.block.0.1.bias", offset: 21223440, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.1.0.weight", offset: 21229632, count: 18576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.8.block.1.1.weight", offset: 21248208, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.8.block.1.1.bias", offset: 21250272, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.2.fc1.weight", offset: 21256464, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.8.block.2.fc1.bias", offset: 21433968, count: 86, kind: .bias),
+        ParameterSlot(name: "features.4.8.block.2.fc2.weight", offset: 21434064, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.8.block.2.fc2.bias", offset: 21611568, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.4.8.block.3.0.weight", offset: 21613632, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.8.block.3.1.weight", offset: 22323648, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.8.block.3.1.bias", offset: 22324000, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.0.0.weight", offset: 22325056, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.9.block.0.1.weight", offset: 23035072, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.9.block.0.1.bias", offset: 23037136, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.1.0.weight", offset: 23043328, count: 18576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.9.block.1.1.weight", offset: 23061904, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.9.block.1.1.bias", offset: 23063968, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.2.fc1.weight", offset: 23070160, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.9.block.2.fc1.bias", offset: 23247664, count: 86, kind: .bias),
+        ParameterSlot(name: "features.4.9.block.2.fc2.weight", offset: 23247760, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.9.block.2.fc2.bias", offset: 23425264, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.4.9.block.3.0.weight", offset: 23427328, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.9.block.3.1.weight", offset: 24137344, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.9.block.3.1.bias", offset: 24137696, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.0.0.weight", offset: 24138752, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.10.block.0.1.weight", offset: 24848768, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.10.block.0.1.bias", offset: 24850832, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.1.0.weight", offset: 24857024, count: 18576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.10.block.1.1.weight", offset: 24875600, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.10.block.1.1.bias", offset: 24877664, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.2.fc1.weight", offset: 24883856, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.10.block.2.fc1.bias", offset: 25061360, count: 86, kind: .bias),
+        ParameterSlot(name: "features.4.10.block.2.fc2.weight", offset: 25061456, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.10.block.2.fc2.bias", offset: 25238960, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.4.10.block.3.0.weight", offset: 25241024, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.10.block.3.1.weight", offset: 25951040, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.10.block.3.1.bias", offset: 25951392, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.11.block.0.0.weight", offset: 25952448, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.11.block.0.1.weight", offset: 26662464, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.11.block.0.1.bias", offset: 26664528, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.11.block.1.0.weight", offset: 26670720, count: 18576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.11.block.1.1.weight", offset: 26689296, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.11.block.1.1.bias", offset: 26691360, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.11.block.2.fc1.weight", offset: 26697552, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.11.block.2.fc1.bias", offset: 26875056, count: 86, kind: .bias),
+        ParameterSlot(name: "features.4.11.block.2.fc2.weight", offset: 26875152, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.11.block.2.fc2.bias", offset: 27052656, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.4.11.block.3.0.weight", offset: 27054720, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.11.block.3.1.weight", offset: 27764736, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.11.block.3.1.bias", offset: 27765088, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.12.block.0.0.weight", offset: 27766144, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.12.block.0.1.weight", offset: 28476160, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.12.block.0.1.bias", offset: 28478224, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.12.block.1.0.weight", offset: 28484416, count: 18576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.12.block.1.1.weight", offset: 28502992, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.12.block.1.1.bias", offset: 28505056, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.12.block.2.fc1.weight", offset: 28511248, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.12.block.2.fc1.bias", offset: 28688752, count: 86, kind: .bias),
+        ParameterSlot(name: "features.4.12.block.2.fc2.weight", offset: 28688848, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.12.block.2.fc2.bias", offset: 28866352, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.4.12.block.3.0.weight", offset: 28868416, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.12.block.3.1.weight", offset: 29578432, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.12.block.3.1.bias", offset: 29578784, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.13.block.0.0.weight", offset: 29579840, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.13.block.0.1.weight", offset: 30289856, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.13.block.0.1.bias", offset: 30291920, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.13.block.1.0.weight", offset: 30298112, count: 18576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.13.block.1.1.weight", offset: 30316688, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.13.block.1.1.bias", offset: 30318752, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.13.block.2.fc1.weight", offset: 30324944, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.13.block.2.fc1.bias", offset: 30502448, count: 86, kind: .bias),
+        ParameterSlot(name: "features.4.13.block.2.fc2.weight", offset: 30502544, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.13.block.2.fc2.bias", offset: 30680048, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.4.13.block.3.0.weight", offset: 30682112, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.13.block.3.1.weight", offset: 31392128, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.13.block.3.1.bias", offset: 31392480, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.14.block.0.0.weight", offset: 31393536, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.14.block.0.1.weight", offset: 32103552, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.14.block.0.1.bias", offset: 32105616, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.14.block.1.0.weight", offset: 32111808, count: 18576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.14.block.1.1.weight", offset: 32130384, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.14.block.1.1.bias", offset: 32132448, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.14.block.2.fc1.weight", offset: 32138640, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.14.block.2.fc1.bias", offset: 32316144, count: 86, kind: .bias),
+        ParameterSlot(name: "features.4.14.block.2.fc2.weight", offset: 32316240, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.14.block.2.fc2.bias", offset: 32493744, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.4.14.block.3.0.weight", offset: 32495808, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.14.block.3.1.weight", offset: 33205824, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.14.block.3.1.bias", offset: 33206176, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.15.block.0.0.weight", offset: 33207232, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.15.block.0.1.weight", offset: 33917248, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.15.block.0.1.bias", offset: 33919312, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.15.block.1.0.weight", offset: 33925504, count: 18576, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.15.block.1.1.weight", offset: 33944080, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.15.block.1.1.bias", offset: 33946144, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.15.block.2.fc1.weight", offset: 33952336, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.15.block.2.fc1.bias", offset: 34129840, count: 86, kind: .bias),
+        ParameterSlot(name: "features.4.15.block.2.fc2.weight", offset: 34129936, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.15.block.2.fc2.bias", offset: 34307440, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.4.15.block.3.0.weight", offset: 34309504, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.15.block.3.1.weight", offset: 35019520, count: 344, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.15.block.3.1.bias", offset: 35019872, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 35020928, count: 710016, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 35730944, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 35733008, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 35739200, count: 51600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 35790800, count: 2064, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 35792864, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.fc1.weight", offset: 35799056, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc1.bias", offset: 35976560, count: 86, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.2.fc2.weight", offset: 35976656, count: 177504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc2.bias", offset: 36154160, count: 2064, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.3.0.weight", offset: 36156224, count: 990720, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.weight", offset: 37146944, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.bias", offset: 37147424, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 37148864, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 38531264, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 38534144, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 38542784, count: 72000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 38614784, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 38617664, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.fc1.weight", offset: 38626304, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc1.bias", offset: 38971904, count: 120, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.2.fc2.weight", offset: 38972032, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc2.bias", offset: 39317632, count: 2880, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.3.0.weight", offset: 39320512, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.weight", offset: 40702912, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.bias", offset: 40703392, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.0.weight", offset: 40704832, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.weight", offset: 42087232, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.bias", offset: 42090112, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.0.weight", offset: 42098752, count: 72000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.weight", offset: 42170752, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.bias", offset: 42173632, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.fc1.weight", offset: 42182272, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc1.bias", offset: 42527872, count: 120, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.2.fc2.weight", offset: 42528000, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.fc2.bias", offset: 42873600, count: 2880, kind: .bias),
+        ParameterSlot(name: "features.5.2.block.3.0.weight", offset: 42876480, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.weight", offset: 44258880, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.3.1.bias", offset: 44259360, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.0.weight", offset: 44260800, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.weight", offset: 45643200, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.bias", offset: 45646080, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.0.weight", offset: 45654720, count: 72000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.weight", offset: 45726720, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.bias", offset: 45729600, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.fc1.weight", offset: 45738240, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc1.bias", offset: 46083840, count: 120, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.2.fc2.weight", offset: 46083968, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.fc2.bias", offset: 46429568, count: 2880, kind: .bias),
+        ParameterSlot(name: "features.5.3.block.3.0.weight", offset: 46432448, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.weight", offset: 47814848, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.3.1.bias", offset: 47815328, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.0.weight", offset: 47816768, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.weight", offset: 49199168, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.bias", offset: 49202048, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.0.weight", offset: 49210688, count: 72000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.weight", offset: 49282688, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.bias", offset: 49285568, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.2.fc1.weight", offset: 49294208, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.2.fc1.bias", offset: 49639808, count: 120, kind: .bias),
+        ParameterSlot(name: "features.5.4.block.2.fc2.weight", offset: 49639936, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.2.fc2.bias", offset: 49985536, count: 2880, kind: .bias),
+        ParameterSlot(name: "features.5.4.block.3.0.weight", offset: 49988416, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.3.1.weight", offset: 51370816, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.3.1.bias", offset: 51371296, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.0.weight", offset: 51372736, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.0.1.weight", offset: 52755136, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.0.1.bias", offset: 52758016, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.0.weight", offset: 52766656, count: 72000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.1.1.weight", offset: 52838656, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.1.1.bias", offset: 52841536, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.2.fc1.weight", offset: 52850176, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.2.fc1.bias", offset: 53195776, count: 120, kind: .bias),
+        ParameterSlot(name: "features.5.5.block.2.fc2.weight", offset: 53195904, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.2.fc2.bias", offset: 53541504, count: 2880, kind: .bias),
+        ParameterSlot(name: "features.5.5.block.3.0.weight", offset: 53544384, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.3.1.weight", offset: 54926784, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.3.1.bias", offset: 54927264, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.0.0.weight", offset: 54928704, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.0.1.weight", offset: 56311104, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.6.block.0.1.bias", offset: 56313984, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.1.0.weight", offset: 56322624, count: 72000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.1.1.weight", offset: 56394624, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.6.block.1.1.bias", offset: 56397504, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.2.fc1.weight", offset: 56406144, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.2.fc1.bias", offset: 56751744, count: 120, kind: .bias),
+        ParameterSlot(name: "features.5.6.block.2.fc2.weight", offset: 56751872, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.2.fc2.bias", offset: 57097472, count: 2880, kind: .bias),
+        ParameterSlot(name: "features.5.6.block.3.0.weight", offset: 57100352, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.6.block.3.1.weight", offset: 58482752, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.6.block.3.1.bias", offset: 58483232, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.0.0.weight", offset: 58484672, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.0.1.weight", offset: 59867072, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.7.block.0.1.bias", offset: 59869952, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.1.0.weight", offset: 59878592, count: 72000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.1.1.weight", offset: 59950592, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.7.block.1.1.bias", offset: 59953472, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.2.fc1.weight", offset: 59962112, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.2.fc1.bias", offset: 60307712, count: 120, kind: .bias),
+        ParameterSlot(name: "features.5.7.block.2.fc2.weight", offset: 60307840, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.2.fc2.bias", offset: 60653440, count: 2880, kind: .bias),
+        ParameterSlot(name: "features.5.7.block.3.0.weight", offset: 60656320, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.7.block.3.1.weight", offset: 62038720, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.7.block.3.1.bias", offset: 62039200, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.0.0.weight", offset: 62040640, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.8.block.0.1.weight", offset: 63423040, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.8.block.0.1.bias", offset: 63425920, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.1.0.weight", offset: 63434560, count: 72000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.8.block.1.1.weight", offset: 63506560, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.8.block.1.1.bias", offset: 63509440, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.2.fc1.weight", offset: 63518080, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.8.block.2.fc1.bias", offset: 63863680, count: 120, kind: .bias),
+        ParameterSlot(name: "features.5.8.block.2.fc2.weight", offset: 63863808, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.8.block.2.fc2.bias", offset: 64209408, count: 2880, kind: .bias),
+        ParameterSlot(name: "features.5.8.block.3.0.weight", offset: 64212288, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.8.block.3.1.weight", offset: 65594688, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.8.block.3.1.bias", offset: 65595168, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.0.0.weight", offset: 65596608, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.9.block.0.1.weight", offset: 66979008, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.9.block.0.1.bias", offset: 66981888, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.1.0.weight", offset: 66990528, count: 72000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.9.block.1.1.weight", offset: 67062528, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.9.block.1.1.bias", offset: 67065408, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.2.fc1.weight", offset: 67074048, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.9.block.2.fc1.bias", offset: 67419648, count: 120, kind: .bias),
+        ParameterSlot(name: "features.5.9.block.2.fc2.weight", offset: 67419776, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.9.block.2.fc2.bias", offset: 67765376, count: 2880, kind: .bias),
+        ParameterSlot(name: "features.5.9.block.3.0.weight", offset: 67768256, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.9.block.3.1.weight", offset: 69150656, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.9.block.3.1.bias", offset: 69151136, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.0.0.weight", offset: 69152576, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.10.block.0.1.weight", offset: 70534976, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.10.block.0.1.bias", offset: 70537856, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.1.0.weight", offset: 70546496, count: 72000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.10.block.1.1.weight", offset: 70618496, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.10.block.1.1.bias", offset: 70621376, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.2.fc1.weight", offset: 70630016, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.10.block.2.fc1.bias", offset: 70975616, count: 120, kind: .bias),
+        ParameterSlot(name: "features.5.10.block.2.fc2.weight", offset: 70975744, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.10.block.2.fc2.bias", offset: 71321344, count: 2880, kind: .bias),
+        ParameterSlot(name: "features.5.10.block.3.0.weight", offset: 71324224, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.10.block.3.1.weight", offset: 72706624, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.10.block.3.1.bias", offset: 72707104, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.11.block.0.0.weight", offset: 72708544, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.11.block.0.1.weight", offset: 74090944, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.11.block.0.1.bias", offset: 74093824, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.11.block.1.0.weight", offset: 74102464, count: 72000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.11.block.1.1.weight", offset: 74174464, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.11.block.1.1.bias", offset: 74177344, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.11.block.2.fc1.weight", offset: 74185984, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.11.block.2.fc1.bias", offset: 74531584, count: 120, kind: .bias),
+        ParameterSlot(name: "features.5.11.block.2.fc2.weight", offset: 74531712, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.11.block.2.fc2.bias", offset: 74877312, count: 2880, kind: .bias),
+        ParameterSlot(name: "features.5.11.block.3.0.weight", offset: 74880192, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.11.block.3.1.weight", offset: 76262592, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.11.block.3.1.bias", offset: 76263072, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.12.block.0.0.weight", offset: 76264512, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.12.block.0.1.weight", offset: 77646912, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.12.block.0.1.bias", offset: 77649792, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.12.block.1.0.weight", offset: 77658432, count: 72000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.12.block.1.1.weight", offset: 77730432, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.12.block.1.1.bias", offset: 77733312, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.12.block.2.fc1.weight", offset: 77741952, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.12.block.2.fc1.bias", offset: 78087552, count: 120, kind: .bias),
+        ParameterSlot(name: "features.5.12.block.2.fc2.weight", offset: 78087680, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.12.block.2.fc2.bias", offset: 78433280, count: 2880, kind: .bias),
+        ParameterSlot(name: "features.5.12.block.3.0.weight", offset: 78436160, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.12.block.3.1.weight", offset: 79818560, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.12.block.3.1.bias", offset: 79819040, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.13.block.0.0.weight", offset: 79820480, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.13.block.0.1.weight", offset: 81202880, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.13.block.0.1.bias", offset: 81205760, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.13.block.1.0.weight", offset: 81214400, count: 72000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.13.block.1.1.weight", offset: 81286400, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.13.block.1.1.bias", offset: 81289280, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.13.block.2.fc1.weight", offset: 81297920, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.13.block.2.fc1.bias", offset: 81643520, count: 120, kind: .bias),
+        ParameterSlot(name: "features.5.13.block.2.fc2.weight", offset: 81643648, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.13.block.2.fc2.bias", offset: 81989248, count: 2880, kind: .bias),
+        ParameterSlot(name: "features.5.13.block.3.0.weight", offset: 81992128, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.13.block.3.1.weight", offset: 83374528, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.13.block.3.1.bias", offset: 83375008, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.14.block.0.0.weight", offset: 83376448, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.14.block.0.1.weight", offset: 84758848, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.14.block.0.1.bias", offset: 84761728, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.14.block.1.0.weight", offset: 84770368, count: 72000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.14.block.1.1.weight", offset: 84842368, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.14.block.1.1.bias", offset: 84845248, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.14.block.2.fc1.weight", offset: 84853888, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.14.block.2.fc1.bias", offset: 85199488, count: 120, kind: .bias),
+        ParameterSlot(name: "features.5.14.block.2.fc2.weight", offset: 85199616, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.14.block.2.fc2.bias", offset: 85545216, count: 2880, kind: .bias),
+        ParameterSlot(name: "features.5.14.block.3.0.weight", offset: 85548096, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.14.block.3.1.weight", offset: 86930496, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.14.block.3.1.bias", offset: 86930976, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.15.block.0.0.weight", offset: 86932416, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.15.block.0.1.weight", offset: 88314816, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.15.block.0.1.bias", offset: 88317696, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.15.block.1.0.weight", offset: 88326336, count: 72000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.15.block.1.1.weight", offset: 88398336, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.15.block.1.1.bias", offset: 88401216, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.15.block.2.fc1.weight", offset: 88409856, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.15.block.2.fc1.bias", offset: 88755456, count: 120, kind: .bias),
+        ParameterSlot(name: "features.5.15.block.2.fc2.weight", offset: 88755584, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.15.block.2.fc2.bias", offset: 89101184, count: 2880, kind: .bias),
+        ParameterSlot(name: "features.5.15.block.3.0.weight", offset: 89104064, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.15.block.3.1.weight", offset: 90486464, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.15.block.3.1.bias", offset: 90486944, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 90488384, count: 1382400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 91870784, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 91873664, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 91882304, count: 72000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 91954304, count: 2880, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 91957184, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.fc1.weight", offset: 91965824, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc1.bias", offset: 92311424, count: 120, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.2.fc2.weight", offset: 92311552, count: 345600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc2.bias", offset: 92657152, count: 2880, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.3.0.weight", offset: 92660032, count: 2373120, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.weight", offset: 95033152, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.bias", offset: 95033984, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 95036480, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 99110336, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 99115280, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 99130112, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 99253712, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 99258656, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.fc1.weight", offset: 99273488, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc1.bias", offset: 100291952, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.2.fc2.weight", offset: 100292160, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc2.bias", offset: 101310624, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.3.0.weight", offset: 101315568, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.weight", offset: 105389424, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.bias", offset: 105390256, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.0.weight", offset: 105392752, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.weight", offset: 109466608, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.bias", offset: 109471552, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.0.weight", offset: 109486384, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.weight", offset: 109609984, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.bias", offset: 109614928, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.fc1.weight", offset: 109629760, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc1.bias", offset: 110648224, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.2.fc2.weight", offset: 110648432, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.fc2.bias", offset: 111666896, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.2.block.3.0.weight", offset: 111671840, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.weight", offset: 115745696, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.3.1.bias", offset: 115746528, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.0.weight", offset: 115749024, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.weight", offset: 119822880, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.bias", offset: 119827824, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.0.weight", offset: 119842656, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.weight", offset: 119966256, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.bias", offset: 119971200, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.fc1.weight", offset: 119986032, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc1.bias", offset: 121004496, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.2.fc2.weight", offset: 121004704, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.fc2.bias", offset: 122023168, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.3.block.3.0.weight", offset: 122028112, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.weight", offset: 126101968, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.3.1.bias", offset: 126102800, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.0.weight", offset: 126105296, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.weight", offset: 130179152, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.bias", offset: 130184096, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.0.weight", offset: 130198928, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.weight", offset: 130322528, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.bias", offset: 130327472, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.fc1.weight", offset: 130342304, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc1.bias", offset: 131360768, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.2.fc2.weight", offset: 131360976, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.fc2.bias", offset: 132379440, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.4.block.3.0.weight", offset: 132384384, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.weight", offset: 136458240, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.3.1.bias", offset: 136459072, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.0.weight", offset: 136461568, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.weight", offset: 140535424, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.bias", offset: 140540368, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.0.weight", offset: 140555200, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.weight", offset: 140678800, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.bias", offset: 140683744, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.2.fc1.weight", offset: 140698576, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.2.fc1.bias", offset: 141717040, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.5.block.2.fc2.weight", offset: 141717248, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.2.fc2.bias", offset: 142735712, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.5.block.3.0.weight", offset: 142740656, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.3.1.weight", offset: 146814512, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.3.1.bias", offset: 146815344, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.0.weight", offset: 146817840, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.0.1.weight", offset: 150891696, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.0.1.bias", offset: 150896640, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.0.weight", offset: 150911472, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.1.1.weight", offset: 151035072, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.1.1.bias", offset: 151040016, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.2.fc1.weight", offset: 151054848, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.2.fc1.bias", offset: 152073312, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.6.block.2.fc2.weight", offset: 152073520, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.2.fc2.bias", offset: 153091984, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.6.block.3.0.weight", offset: 153096928, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.3.1.weight", offset: 157170784, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.3.1.bias", offset: 157171616, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.0.weight", offset: 157174112, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.0.1.weight", offset: 161247968, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.0.1.bias", offset: 161252912, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.0.weight", offset: 161267744, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.1.1.weight", offset: 161391344, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.1.1.bias", offset: 161396288, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.2.fc1.weight", offset: 161411120, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.2.fc1.bias", offset: 162429584, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.7.block.2.fc2.weight", offset: 162429792, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.2.fc2.bias", offset: 163448256, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.7.block.3.0.weight", offset: 163453200, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.3.1.weight", offset: 167527056, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.3.1.bias", offset: 167527888, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.0.0.weight", offset: 167530384, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.0.1.weight", offset: 171604240, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.8.block.0.1.bias", offset: 171609184, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.1.0.weight", offset: 171624016, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.1.1.weight", offset: 171747616, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.8.block.1.1.bias", offset: 171752560, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.2.fc1.weight", offset: 171767392, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.2.fc1.bias", offset: 172785856, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.8.block.2.fc2.weight", offset: 172786064, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.2.fc2.bias", offset: 173804528, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.8.block.3.0.weight", offset: 173809472, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.8.block.3.1.weight", offset: 177883328, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.8.block.3.1.bias", offset: 177884160, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.0.0.weight", offset: 177886656, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.0.1.weight", offset: 181960512, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.9.block.0.1.bias", offset: 181965456, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.1.0.weight", offset: 181980288, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.1.1.weight", offset: 182103888, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.9.block.1.1.bias", offset: 182108832, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.2.fc1.weight", offset: 182123664, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.2.fc1.bias", offset: 183142128, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.9.block.2.fc2.weight", offset: 183142336, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.2.fc2.bias", offset: 184160800, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.9.block.3.0.weight", offset: 184165744, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.9.block.3.1.weight", offset: 188239600, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.9.block.3.1.bias", offset: 188240432, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.0.0.weight", offset: 188242928, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.0.1.weight", offset: 192316784, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.10.block.0.1.bias", offset: 192321728, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.1.0.weight", offset: 192336560, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.1.1.weight", offset: 192460160, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.10.block.1.1.bias", offset: 192465104, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.2.fc1.weight", offset: 192479936, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.2.fc1.bias", offset: 193498400, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.10.block.2.fc2.weight", offset: 193498608, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.2.fc2.bias", offset: 194517072, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.10.block.3.0.weight", offset: 194522016, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.10.block.3.1.weight", offset: 198595872, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.10.block.3.1.bias", offset: 198596704, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.0.0.weight", offset: 198599200, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.11.block.0.1.weight", offset: 202673056, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.11.block.0.1.bias", offset: 202678000, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.1.0.weight", offset: 202692832, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.11.block.1.1.weight", offset: 202816432, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.11.block.1.1.bias", offset: 202821376, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.2.fc1.weight", offset: 202836208, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.11.block.2.fc1.bias", offset: 203854672, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.11.block.2.fc2.weight", offset: 203854880, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.11.block.2.fc2.bias", offset: 204873344, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.11.block.3.0.weight", offset: 204878288, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.11.block.3.1.weight", offset: 208952144, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.11.block.3.1.bias", offset: 208952976, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.0.0.weight", offset: 208955472, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.12.block.0.1.weight", offset: 213029328, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.12.block.0.1.bias", offset: 213034272, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.1.0.weight", offset: 213049104, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.12.block.1.1.weight", offset: 213172704, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.12.block.1.1.bias", offset: 213177648, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.2.fc1.weight", offset: 213192480, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.12.block.2.fc1.bias", offset: 214210944, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.12.block.2.fc2.weight", offset: 214211152, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.12.block.2.fc2.bias", offset: 215229616, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.12.block.3.0.weight", offset: 215234560, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.12.block.3.1.weight", offset: 219308416, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.12.block.3.1.bias", offset: 219309248, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.0.0.weight", offset: 219311744, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.13.block.0.1.weight", offset: 223385600, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.13.block.0.1.bias", offset: 223390544, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.1.0.weight", offset: 223405376, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.13.block.1.1.weight", offset: 223528976, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.13.block.1.1.bias", offset: 223533920, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.2.fc1.weight", offset: 223548752, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.13.block.2.fc1.bias", offset: 224567216, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.13.block.2.fc2.weight", offset: 224567424, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.13.block.2.fc2.bias", offset: 225585888, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.13.block.3.0.weight", offset: 225590832, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.13.block.3.1.weight", offset: 229664688, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.13.block.3.1.bias", offset: 229665520, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.0.0.weight", offset: 229668016, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.14.block.0.1.weight", offset: 233741872, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.14.block.0.1.bias", offset: 233746816, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.1.0.weight", offset: 233761648, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.14.block.1.1.weight", offset: 233885248, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.14.block.1.1.bias", offset: 233890192, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.2.fc1.weight", offset: 233905024, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.14.block.2.fc1.bias", offset: 234923488, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.14.block.2.fc2.weight", offset: 234923696, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.14.block.2.fc2.bias", offset: 235942160, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.14.block.3.0.weight", offset: 235947104, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.14.block.3.1.weight", offset: 240020960, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.14.block.3.1.bias", offset: 240021792, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.15.block.0.0.weight", offset: 240024288, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.15.block.0.1.weight", offset: 244098144, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.15.block.0.1.bias", offset: 244103088, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.15.block.1.0.weight", offset: 244117920, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.15.block.1.1.weight", offset: 244241520, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.15.block.1.1.bias", offset: 244246464, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.15.block.2.fc1.weight", offset: 244261296, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.15.block.2.fc1.bias", offset: 245279760, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.15.block.2.fc2.weight", offset: 245279968, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.15.block.2.fc2.bias", offset: 246298432, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.15.block.3.0.weight", offset: 246303376, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.15.block.3.1.weight", offset: 250377232, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.15.block.3.1.bias", offset: 250378064, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.16.block.0.0.weight", offset: 250380560, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.16.block.0.1.weight", offset: 254454416, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.16.block.0.1.bias", offset: 254459360, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.16.block.1.0.weight", offset: 254474192, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.16.block.1.1.weight", offset: 254597792, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.16.block.1.1.bias", offset: 254602736, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.16.block.2.fc1.weight", offset: 254617568, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.16.block.2.fc1.bias", offset: 255636032, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.16.block.2.fc2.weight", offset: 255636240, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.16.block.2.fc2.bias", offset: 256654704, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.16.block.3.0.weight", offset: 256659648, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.16.block.3.1.weight", offset: 260733504, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.16.block.3.1.bias", offset: 260734336, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.17.block.0.0.weight", offset: 260736832, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.17.block.0.1.weight", offset: 264810688, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.17.block.0.1.bias", offset: 264815632, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.17.block.1.0.weight", offset: 264830464, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.17.block.1.1.weight", offset: 264954064, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.17.block.1.1.bias", offset: 264959008, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.17.block.2.fc1.weight", offset: 264973840, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.17.block.2.fc1.bias", offset: 265992304, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.17.block.2.fc2.weight", offset: 265992512, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.17.block.2.fc2.bias", offset: 267010976, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.17.block.3.0.weight", offset: 267015920, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.17.block.3.1.weight", offset: 271089776, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.17.block.3.1.bias", offset: 271090608, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.18.block.0.0.weight", offset: 271093104, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.18.block.0.1.weight", offset: 275166960, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.18.block.0.1.bias", offset: 275171904, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.18.block.1.0.weight", offset: 275186736, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.18.block.1.1.weight", offset: 275310336, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.18.block.1.1.bias", offset: 275315280, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.18.block.2.fc1.weight", offset: 275330112, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.18.block.2.fc1.bias", offset: 276348576, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.18.block.2.fc2.weight", offset: 276348784, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.18.block.2.fc2.bias", offset: 277367248, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.18.block.3.0.weight", offset: 277372192, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.18.block.3.1.weight", offset: 281446048, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.18.block.3.1.bias", offset: 281446880, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.19.block.0.0.weight", offset: 281449376, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.19.block.0.1.weight", offset: 285523232, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.19.block.0.1.bias", offset: 285528176, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.19.block.1.0.weight", offset: 285543008, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.19.block.1.1.weight", offset: 285666608, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.19.block.1.1.bias", offset: 285671552, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.19.block.2.fc1.weight", offset: 285686384, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.19.block.2.fc1.bias", offset: 286704848, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.19.block.2.fc2.weight", offset: 286705056, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.19.block.2.fc2.bias", offset: 287723520, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.19.block.3.0.weight", offset: 287728464, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.19.block.3.1.weight", offset: 291802320, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.19.block.3.1.bias", offset: 291803152, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.20.block.0.0.weight", offset: 291805648, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.20.block.0.1.weight", offset: 295879504, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.20.block.0.1.bias", offset: 295884448, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.20.block.1.0.weight", offset: 295899280, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.20.block.1.1.weight", offset: 296022880, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.20.block.1.1.bias", offset: 296027824, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.20.block.2.fc1.weight", offset: 296042656, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.20.block.2.fc1.bias", offset: 297061120, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.20.block.2.fc2.weight", offset: 297061328, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.20.block.2.fc2.bias", offset: 298079792, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.20.block.3.0.weight", offset: 298084736, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.20.block.3.1.weight", offset: 302158592, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.20.block.3.1.bias", offset: 302159424, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.21.block.0.0.weight", offset: 302161920, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.21.block.0.1.weight", offset: 306235776, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.21.block.0.1.bias", offset: 306240720, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.21.block.1.0.weight", offset: 306255552, count: 123600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.21.block.1.1.weight", offset: 306379152, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.21.block.1.1.bias", offset: 306384096, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.21.block.2.fc1.weight", offset: 306398928, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.21.block.2.fc1.bias", offset: 307417392, count: 206, kind: .bias),
+        ParameterSlot(name: "features.6.21.block.2.fc2.weight", offset: 307417600, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.21.block.2.fc2.bias", offset: 308436064, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.6.21.block.3.0.weight", offset: 308441008, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.21.block.3.1.weight", offset: 312514864, count: 824, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.21.block.3.1.bias", offset: 312515696, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 312518192, count: 4073856, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 316592048, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 316596992, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 316611824, count: 44496, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 316656320, count: 4944, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 316661264, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.fc1.weight", offset: 316676096, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc1.bias", offset: 317694560, count: 206, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.2.fc2.weight", offset: 317694768, count: 1018464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc2.bias", offset: 318713232, count: 4944, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.3.0.weight", offset: 318718176, count: 6802944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.weight", offset: 325521120, count: 1376, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.bias", offset: 325522496, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.0.weight", offset: 325526624, count: 11360256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.weight", offset: 336886880, count: 8256, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.0.1.bias", offset: 336895136, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.0.weight", offset: 336919904, count: 74304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.weight", offset: 336994208, count: 8256, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.1.1.bias", offset: 337002464, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.2.fc1.weight", offset: 337027232, count: 2840064, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc1.bias", offset: 339867296, count: 344, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.2.fc2.weight", offset: 339867648, count: 2840064, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.2.fc2.bias", offset: 342707712, count: 8256, kind: .bias),
+        ParameterSlot(name: "features.7.1.block.3.0.weight", offset: 342715968, count: 11360256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.weight", offset: 354076224, count: 1376, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.1.block.3.1.bias", offset: 354077600, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.0.0.weight", offset: 354081728, count: 11360256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.0.1.weight", offset: 365441984, count: 8256, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.2.block.0.1.bias", offset: 365450240, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.1.0.weight", offset: 365475008, count: 74304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.1.1.weight", offset: 365549312, count: 8256, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.2.block.1.1.bias", offset: 365557568, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.2.fc1.weight", offset: 365582336, count: 2840064, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.2.fc1.bias", offset: 368422400, count: 344, kind: .bias),
+        ParameterSlot(name: "features.7.2.block.2.fc2.weight", offset: 368422752, count: 2840064, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.2.fc2.bias", offset: 371262816, count: 8256, kind: .bias),
+        ParameterSlot(name: "features.7.2.block.3.0.weight", offset: 371271072, count: 11360256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.2.block.3.1.weight", offset: 382631328, count: 1376, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.2.block.3.1.bias", offset: 382632704, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.0.0.weight", offset: 382636832, count: 11360256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.3.block.0.1.weight", offset: 393997088, count: 8256, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.3.block.0.1.bias", offset: 394005344, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.1.0.weight", offset: 394030112, count: 74304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.3.block.1.1.weight", offset: 394104416, count: 8256, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.3.block.1.1.bias", offset: 394112672, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.2.fc1.weight", offset: 394137440, count: 2840064, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.3.block.2.fc1.bias", offset: 396977504, count: 344, kind: .bias),
+        ParameterSlot(name: "features.7.3.block.2.fc2.weight", offset: 396977856, count: 2840064, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.3.block.2.fc2.bias", offset: 399817920, count: 8256, kind: .bias),
+        ParameterSlot(name: "features.7.3.block.3.0.weight", offset: 399826176, count: 11360256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.3.block.3.1.weight", offset: 411186432, count: 1376, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.3.block.3.1.bias", offset: 411187808, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.4.block.0.0.weight", offset: 411191936, count: 11360256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.4.block.0.1.weight", offset: 422552192, count: 8256, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.4.block.0.1.bias", offset: 422560448, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.4.block.1.0.weight", offset: 422585216, count: 74304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.4.block.1.1.weight", offset: 422659520, count: 8256, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.4.block.1.1.bias", offset: 422667776, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.4.block.2.fc1.weight", offset: 422692544, count: 2840064, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.4.block.2.fc1.bias", offset: 425532608, count: 344, kind: .bias),
+        ParameterSlot(name: "features.7.4.block.2.fc2.weight", offset: 425532960, count: 2840064, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.4.block.2.fc2.bias", offset: 428373024, count: 8256, kind: .bias),
+        ParameterSlot(name: "features.7.4.block.3.0.weight", offset: 428381280, count: 11360256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.4.block.3.1.weight", offset: 439741536, count: 1376, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.4.block.3.1.bias", offset: 439742912, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.5.block.0.0.weight", offset: 439747040, count: 11360256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.5.block.0.1.weight", offset: 451107296, count: 8256, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.5.block.0.1.bias", offset: 451115552, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.5.block.1.0.weight", offset: 451140320, count: 74304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.5.block.1.1.weight", offset: 451214624, count: 8256, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.5.block.1.1.bias", offset: 451222880, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.5.block.2.fc1.weight", offset: 451247648, count: 2840064, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.5.block.2.fc1.bias", offset: 454087712, count: 344, kind: .bias),
+        ParameterSlot(name: "features.7.5.block.2.fc2.weight", offset: 454088064, count: 2840064, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.5.block.2.fc2.bias", offset: 456928128, count: 8256, kind: .bias),
+        ParameterSlot(name: "features.7.5.block.3.0.weight", offset: 456936384, count: 11360256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.5.block.3.1.weight", offset: 468296640, count: 1376, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.5.block.3.1.bias", offset: 468298016, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 468302144, count: 7573504, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 475875648, count: 5504, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 475881152, count: 5504, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 475897664, count: 5504000, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 481401664, count: 1000, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 3968, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 4112, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 5776, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 5920, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_mean", offset: 25456, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_var", offset: 25536, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_mean", offset: 26432, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.0.1.running_var", offset: 26512, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_mean", offset: 34640, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.1.block.2.1.running_var", offset: 34720, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.0.1.running_mean", offset: 35616, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.0.1.running_var", offset: 35696, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.2.1.running_mean", offset: 43824, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.2.block.2.1.running_var", offset: 43904, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.0.1.running_mean", offset: 44800, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.0.1.running_var", offset: 44880, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.2.1.running_mean", offset: 53008, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.3.block.2.1.running_var", offset: 53088, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.4.block.0.1.running_mean", offset: 53984, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.4.block.0.1.running_var", offset: 54064, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.4.block.2.1.running_mean", offset: 62192, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.4.block.2.1.running_var", offset: 62272, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.5.block.0.1.running_mean", offset: 63168, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.5.block.0.1.running_var", offset: 63248, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.5.block.2.1.running_mean", offset: 71376, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.5.block.2.1.running_var", offset: 71456, count: 72, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 103504, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 103936, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 109120, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 109552, count: 432, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_mean", offset: 171152, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_var", offset: 171264, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_mean", offset: 237520, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_var", offset: 238144, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_mean", offset: 245632, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_var", offset: 246256, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_mean", offset: 345104, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.3.1.running_var", offset: 345216, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_mean", offset: 411472, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_var", offset: 412096, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_mean", offset: 419584, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_var", offset: 420208, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_mean", offset: 519056, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.3.1.running_var", offset: 519168, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.1.running_mean", offset: 585424, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.1.running_var", offset: 586048, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.1.running_mean", offset: 593536, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.1.running_var", offset: 594160, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.3.1.running_mean", offset: 693008, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.3.1.running_var", offset: 693120, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.0.1.running_mean", offset: 759376, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.0.1.running_var", offset: 760000, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.1.1.running_mean", offset: 767488, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.1.1.running_var", offset: 768112, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.3.1.running_mean", offset: 866960, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.4.block.3.1.running_var", offset: 867072, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.0.1.running_mean", offset: 933328, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.0.1.running_var", offset: 933952, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.1.1.running_mean", offset: 941440, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.1.1.running_var", offset: 942064, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.3.1.running_mean", offset: 1040912, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.5.block.3.1.running_var", offset: 1041024, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.0.1.running_mean", offset: 1107280, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.0.1.running_var", offset: 1107904, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.1.1.running_mean", offset: 1115392, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.1.1.running_var", offset: 1116016, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.3.1.running_mean", offset: 1214864, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.6.block.3.1.running_var", offset: 1214976, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.0.1.running_mean", offset: 1281232, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.0.1.running_var", offset: 1281856, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.1.1.running_mean", offset: 1289344, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.1.1.running_var", offset: 1289968, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.3.1.running_mean", offset: 1388816, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.7.block.3.1.running_var", offset: 1388928, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.8.block.0.1.running_mean", offset: 1455184, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.8.block.0.1.running_var", offset: 1455808, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.8.block.1.1.running_mean", offset: 1463296, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.8.block.1.1.running_var", offset: 1463920, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.8.block.3.1.running_mean", offset: 1562768, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.8.block.3.1.running_var", offset: 1562880, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.9.block.0.1.running_mean", offset: 1629136, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.9.block.0.1.running_var", offset: 1629760, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.9.block.1.1.running_mean", offset: 1637248, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.9.block.1.1.running_var", offset: 1637872, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.9.block.3.1.running_mean", offset: 1736720, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.9.block.3.1.running_var", offset: 1736832, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.10.block.0.1.running_mean", offset: 1803088, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.10.block.0.1.running_var", offset: 1803712, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.10.block.1.1.running_mean", offset: 1811200, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.10.block.1.1.running_var", offset: 1811824, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.10.block.3.1.running_mean", offset: 1910672, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.10.block.3.1.running_var", offset: 1910784, count: 104, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 1977040, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 1977664, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 1995136, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 1995760, count: 624, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_mean", offset: 2139664, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_var", offset: 2139840, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_mean", offset: 2327984, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_var", offset: 2329040, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_mean", offset: 2358608, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_var", offset: 2359664, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_mean", offset: 2640960, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.3.1.running_var", offset: 2641136, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_mean", offset: 2829280, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_var", offset: 2830336, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_mean", offset: 2859904, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_var", offset: 2860960, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_mean", offset: 3142256, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.3.1.running_var", offset: 3142432, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.1.running_mean", offset: 3330576, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.1.running_var", offset: 3331632, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.1.running_mean", offset: 3361200, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.1.running_var", offset: 3362256, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.3.1.running_mean", offset: 3643552, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.3.1.running_var", offset: 3643728, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.0.1.running_mean", offset: 3831872, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.0.1.running_var", offset: 3832928, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.1.1.running_mean", offset: 3862496, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.1.1.running_var", offset: 3863552, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.3.1.running_mean", offset: 4144848, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.4.block.3.1.running_var", offset: 4145024, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.0.1.running_mean", offset: 4333168, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.0.1.running_var", offset: 4334224, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.1.1.running_mean", offset: 4363792, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.1.1.running_var", offset: 4364848, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.3.1.running_mean", offset: 4646144, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.5.block.3.1.running_var", offset: 4646320, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.0.1.running_mean", offset: 4834464, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.0.1.running_var", offset: 4835520, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.1.1.running_mean", offset: 4865088, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.1.1.running_var", offset: 4866144, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.3.1.running_mean", offset: 5147440, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.6.block.3.1.running_var", offset: 5147616, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.0.1.running_mean", offset: 5335760, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.0.1.running_var", offset: 5336816, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.1.1.running_mean", offset: 5366384, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.1.1.running_var", offset: 5367440, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.3.1.running_mean", offset: 5648736, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.7.block.3.1.running_var", offset: 5648912, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.8.block.0.1.running_mean", offset: 5837056, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.8.block.0.1.running_var", offset: 5838112, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.8.block.1.1.running_mean", offset: 5867680, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.8.block.1.1.running_var", offset: 5868736, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.8.block.3.1.running_mean", offset: 6150032, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.8.block.3.1.running_var", offset: 6150208, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.9.block.0.1.running_mean", offset: 6338352, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.9.block.0.1.running_var", offset: 6339408, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.9.block.1.1.running_mean", offset: 6368976, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.9.block.1.1.running_var", offset: 6370032, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.9.block.3.1.running_mean", offset: 6651328, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.9.block.3.1.running_var", offset: 6651504, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.10.block.0.1.running_mean", offset: 6839648, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.10.block.0.1.running_var", offset: 6840704, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.10.block.1.1.running_mean", offset: 6870272, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.10.block.1.1.running_var", offset: 6871328, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.10.block.3.1.running_mean", offset: 7152624, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.10.block.3.1.running_var", offset: 7152800, count: 176, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 7340944, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 7342000, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 7354672, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 7355728, count: 1056, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_mean", offset: 7814784, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_var", offset: 7815136, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 8529632, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 8531696, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 8556464, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 8558528, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_mean", offset: 9628480, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_var", offset: 9628832, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_mean", offset: 10343328, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_var", offset: 10345392, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_mean", offset: 10370160, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_var", offset: 10372224, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_mean", offset: 11442176, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.3.1.running_var", offset: 11442528, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_mean", offset: 12157024, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_var", offset: 12159088, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_mean", offset: 12183856, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_var", offset: 12185920, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_mean", offset: 13255872, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.3.1.running_var", offset: 13256224, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_mean", offset: 13970720, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_var", offset: 13972784, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_mean", offset: 13997552, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_var", offset: 13999616, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.3.1.running_mean", offset: 15069568, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.3.1.running_var", offset: 15069920, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.1.running_mean", offset: 15784416, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.1.running_var", offset: 15786480, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.1.running_mean", offset: 15811248, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.1.running_var", offset: 15813312, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.3.1.running_mean", offset: 16883264, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.3.1.running_var", offset: 16883616, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.0.1.running_mean", offset: 17598112, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.0.1.running_var", offset: 17600176, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.1.1.running_mean", offset: 17624944, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.1.1.running_var", offset: 17627008, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.3.1.running_mean", offset: 18696960, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.6.block.3.1.running_var", offset: 18697312, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.0.1.running_mean", offset: 19411808, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.0.1.running_var", offset: 19413872, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.1.1.running_mean", offset: 19438640, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.1.1.running_var", offset: 19440704, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.3.1.running_mean", offset: 20510656, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.7.block.3.1.running_var", offset: 20511008, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.0.1.running_mean", offset: 21225504, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.0.1.running_var", offset: 21227568, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.1.1.running_mean", offset: 21252336, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.1.1.running_var", offset: 21254400, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.3.1.running_mean", offset: 22324352, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.8.block.3.1.running_var", offset: 22324704, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.0.1.running_mean", offset: 23039200, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.0.1.running_var", offset: 23041264, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.1.1.running_mean", offset: 23066032, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.1.1.running_var", offset: 23068096, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.3.1.running_mean", offset: 24138048, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.9.block.3.1.running_var", offset: 24138400, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.0.1.running_mean", offset: 24852896, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.0.1.running_var", offset: 24854960, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.1.1.running_mean", offset: 24879728, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.1.1.running_var", offset: 24881792, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.3.1.running_mean", offset: 25951744, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.10.block.3.1.running_var", offset: 25952096, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.11.block.0.1.running_mean", offset: 26666592, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.11.block.0.1.running_var", offset: 26668656, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.11.block.1.1.running_mean", offset: 26693424, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.11.block.1.1.running_var", offset: 26695488, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.11.block.3.1.running_mean", offset: 27765440, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.11.block.3.1.running_var", offset: 27765792, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.12.block.0.1.running_mean", offset: 28480288, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.12.block.0.1.running_var", offset: 28482352, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.12.block.1.1.running_mean", offset: 28507120, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.12.block.1.1.running_var", offset: 28509184, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.12.block.3.1.running_mean", offset: 29579136, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.12.block.3.1.running_var", offset: 29579488, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.13.block.0.1.running_mean", offset: 30293984, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.13.block.0.1.running_var", offset: 30296048, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.13.block.1.1.running_mean", offset: 30320816, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.13.block.1.1.running_var", offset: 30322880, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.13.block.3.1.running_mean", offset: 31392832, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.13.block.3.1.running_var", offset: 31393184, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.14.block.0.1.running_mean", offset: 32107680, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.14.block.0.1.running_var", offset: 32109744, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.14.block.1.1.running_mean", offset: 32134512, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.14.block.1.1.running_var", offset: 32136576, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.14.block.3.1.running_mean", offset: 33206528, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.14.block.3.1.running_var", offset: 33206880, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.15.block.0.1.running_mean", offset: 33921376, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.15.block.0.1.running_var", offset: 33923440, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.15.block.1.1.running_mean", offset: 33948208, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.15.block.1.1.running_var", offset: 33950272, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.15.block.3.1.running_mean", offset: 35020224, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.15.block.3.1.running_var", offset: 35020576, count: 344, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 35735072, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 35737136, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 35794928, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 35796992, count: 2064, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_mean", offset: 37147904, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_var", offset: 37148384, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 38537024, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 38539904, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 38620544, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 38623424, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_mean", offset: 40703872, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_var", offset: 40704352, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_mean", offset: 42092992, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_var", offset: 42095872, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_mean", offset: 42176512, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_var", offset: 42179392, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_mean", offset: 44259840, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.3.1.running_var", offset: 44260320, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_mean", offset: 45648960, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_var", offset: 45651840, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_mean", offset: 45732480, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_var", offset: 45735360, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_mean", offset: 47815808, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.3.1.running_var", offset: 47816288, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_mean", offset: 49204928, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_var", offset: 49207808, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_mean", offset: 49288448, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_var", offset: 49291328, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.3.1.running_mean", offset: 51371776, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.3.1.running_var", offset: 51372256, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.1.running_mean", offset: 52760896, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.1.running_var", offset: 52763776, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.1.running_mean", offset: 52844416, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.1.running_var", offset: 52847296, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.3.1.running_mean", offset: 54927744, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.3.1.running_var", offset: 54928224, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.0.1.running_mean", offset: 56316864, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.0.1.running_var", offset: 56319744, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.1.1.running_mean", offset: 56400384, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.1.1.running_var", offset: 56403264, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.3.1.running_mean", offset: 58483712, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.6.block.3.1.running_var", offset: 58484192, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.0.1.running_mean", offset: 59872832, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.0.1.running_var", offset: 59875712, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.1.1.running_mean", offset: 59956352, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.1.1.running_var", offset: 59959232, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.3.1.running_mean", offset: 62039680, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.7.block.3.1.running_var", offset: 62040160, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.0.1.running_mean", offset: 63428800, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.0.1.running_var", offset: 63431680, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.1.1.running_mean", offset: 63512320, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.1.1.running_var", offset: 63515200, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.3.1.running_mean", offset: 65595648, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.8.block.3.1.running_var", offset: 65596128, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.0.1.running_mean", offset: 66984768, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.0.1.running_var", offset: 66987648, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.1.1.running_mean", offset: 67068288, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.1.1.running_var", offset: 67071168, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.3.1.running_mean", offset: 69151616, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.9.block.3.1.running_var", offset: 69152096, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.0.1.running_mean", offset: 70540736, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.0.1.running_var", offset: 70543616, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.1.1.running_mean", offset: 70624256, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.1.1.running_var", offset: 70627136, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.3.1.running_mean", offset: 72707584, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.10.block.3.1.running_var", offset: 72708064, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.11.block.0.1.running_mean", offset: 74096704, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.11.block.0.1.running_var", offset: 74099584, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.11.block.1.1.running_mean", offset: 74180224, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.11.block.1.1.running_var", offset: 74183104, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.11.block.3.1.running_mean", offset: 76263552, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.11.block.3.1.running_var", offset: 76264032, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.12.block.0.1.running_mean", offset: 77652672, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.12.block.0.1.running_var", offset: 77655552, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.12.block.1.1.running_mean", offset: 77736192, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.12.block.1.1.running_var", offset: 77739072, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.12.block.3.1.running_mean", offset: 79819520, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.12.block.3.1.running_var", offset: 79820000, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.13.block.0.1.running_mean", offset: 81208640, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.13.block.0.1.running_var", offset: 81211520, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.13.block.1.1.running_mean", offset: 81292160, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.13.block.1.1.running_var", offset: 81295040, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.13.block.3.1.running_mean", offset: 83375488, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.13.block.3.1.running_var", offset: 83375968, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.14.block.0.1.running_mean", offset: 84764608, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.14.block.0.1.running_var", offset: 84767488, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.14.block.1.1.running_mean", offset: 84848128, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.14.block.1.1.running_var", offset: 84851008, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.14.block.3.1.running_mean", offset: 86931456, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.14.block.3.1.running_var", offset: 86931936, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.15.block.0.1.running_mean", offset: 88320576, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.15.block.0.1.running_var", offset: 88323456, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.15.block.1.1.running_mean", offset: 88404096, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.15.block.1.1.running_var", offset: 88406976, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.15.block.3.1.running_mean", offset: 90487424, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.15.block.3.1.running_var", offset: 90487904, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 91876544, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 91879424, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 91960064, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 91962944, count: 2880, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_mean", offset: 95034816, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_var", offset: 95035648, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 99120224, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 99125168, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 99263600, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 99268544, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_mean", offset: 105391088, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_var", offset: 105391920, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_mean", offset: 109476496, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_var", offset: 109481440, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_mean", offset: 109619872, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_var", offset: 109624816, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_mean", offset: 115747360, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.3.1.running_var", offset: 115748192, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_mean", offset: 119832768, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_var", offset: 119837712, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_mean", offset: 119976144, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_var", offset: 119981088, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_mean", offset: 126103632, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.3.1.running_var", offset: 126104464, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_mean", offset: 130189040, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_var", offset: 130193984, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_mean", offset: 130332416, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_var", offset: 130337360, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_mean", offset: 136459904, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.3.1.running_var", offset: 136460736, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_mean", offset: 140545312, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_var", offset: 140550256, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_mean", offset: 140688688, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_var", offset: 140693632, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.3.1.running_mean", offset: 146816176, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.3.1.running_var", offset: 146817008, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.1.running_mean", offset: 150901584, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.1.running_var", offset: 150906528, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.1.running_mean", offset: 151044960, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.1.running_var", offset: 151049904, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.3.1.running_mean", offset: 157172448, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.3.1.running_var", offset: 157173280, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.1.running_mean", offset: 161257856, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.1.running_var", offset: 161262800, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.1.running_mean", offset: 161401232, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.1.running_var", offset: 161406176, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.3.1.running_mean", offset: 167528720, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.3.1.running_var", offset: 167529552, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.0.1.running_mean", offset: 171614128, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.0.1.running_var", offset: 171619072, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.1.1.running_mean", offset: 171757504, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.1.1.running_var", offset: 171762448, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.3.1.running_mean", offset: 177884992, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.8.block.3.1.running_var", offset: 177885824, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.0.1.running_mean", offset: 181970400, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.0.1.running_var", offset: 181975344, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.1.1.running_mean", offset: 182113776, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.1.1.running_var", offset: 182118720, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.3.1.running_mean", offset: 188241264, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.9.block.3.1.running_var", offset: 188242096, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.0.1.running_mean", offset: 192326672, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.0.1.running_var", offset: 192331616, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.1.1.running_mean", offset: 192470048, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.1.1.running_var", offset: 192474992, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.3.1.running_mean", offset: 198597536, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.10.block.3.1.running_var", offset: 198598368, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.0.1.running_mean", offset: 202682944, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.0.1.running_var", offset: 202687888, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.1.1.running_mean", offset: 202826320, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.1.1.running_var", offset: 202831264, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.3.1.running_mean", offset: 208953808, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.11.block.3.1.running_var", offset: 208954640, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.0.1.running_mean", offset: 213039216, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.0.1.running_var", offset: 213044160, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.1.1.running_mean", offset: 213182592, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.1.1.running_var", offset: 213187536, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.3.1.running_mean", offset: 219310080, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.12.block.3.1.running_var", offset: 219310912, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.0.1.running_mean", offset: 223395488, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.0.1.running_var", offset: 223400432, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.1.1.running_mean", offset: 223538864, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.1.1.running_var", offset: 223543808, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.3.1.running_mean", offset: 229666352, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.13.block.3.1.running_var", offset: 229667184, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.0.1.running_mean", offset: 233751760, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.0.1.running_var", offset: 233756704, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.1.1.running_mean", offset: 233895136, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.1.1.running_var", offset: 233900080, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.3.1.running_mean", offset: 240022624, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.14.block.3.1.running_var", offset: 240023456, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.15.block.0.1.running_mean", offset: 244108032, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.15.block.0.1.running_var", offset: 244112976, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.15.block.1.1.running_mean", offset: 244251408, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.15.block.1.1.running_var", offset: 244256352, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.15.block.3.1.running_mean", offset: 250378896, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.15.block.3.1.running_var", offset: 250379728, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.16.block.0.1.running_mean", offset: 254464304, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.16.block.0.1.running_var", offset: 254469248, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.16.block.1.1.running_mean", offset: 254607680, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.16.block.1.1.running_var", offset: 254612624, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.16.block.3.1.running_mean", offset: 260735168, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.16.block.3.1.running_var", offset: 260736000, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.17.block.0.1.running_mean", offset: 264820576, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.17.block.0.1.running_var", offset: 264825520, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.17.block.1.1.running_mean", offset: 264963952, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.17.block.1.1.running_var", offset: 264968896, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.17.block.3.1.running_mean", offset: 271091440, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.17.block.3.1.running_var", offset: 271092272, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.18.block.0.1.running_mean", offset: 275176848, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.18.block.0.1.running_var", offset: 275181792, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.18.block.1.1.running_mean", offset: 275320224, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.18.block.1.1.running_var", offset: 275325168, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.18.block.3.1.running_mean", offset: 281447712, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.18.block.3.1.running_var", offset: 281448544, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.19.block.0.1.running_mean", offset: 285533120, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.19.block.0.1.running_var", offset: 285538064, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.19.block.1.1.running_mean", offset: 285676496, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.19.block.1.1.running_var", offset: 285681440, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.19.block.3.1.running_mean", offset: 291803984, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.19.block.3.1.running_var", offset: 291804816, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.20.block.0.1.running_mean", offset: 295889392, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.20.block.0.1.running_var", offset: 295894336, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.20.block.1.1.running_mean", offset: 296032768, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.20.block.1.1.running_var", offset: 296037712, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.20.block.3.1.running_mean", offset: 302160256, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.20.block.3.1.running_var", offset: 302161088, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.21.block.0.1.running_mean", offset: 306245664, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.21.block.0.1.running_var", offset: 306250608, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.21.block.1.1.running_mean", offset: 306389040, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.21.block.1.1.running_var", offset: 306393984, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.21.block.3.1.running_mean", offset: 312516528, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.21.block.3.1.running_var", offset: 312517360, count: 824, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 316601936, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 316606880, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 316666208, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 316671152, count: 4944, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_mean", offset: 325523872, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_var", offset: 325525248, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_mean", offset: 336903392, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.0.1.running_var", offset: 336911648, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_mean", offset: 337010720, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.1.1.running_var", offset: 337018976, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_mean", offset: 354078976, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.1.block.3.1.running_var", offset: 354080352, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.0.1.running_mean", offset: 365458496, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.0.1.running_var", offset: 365466752, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.1.1.running_mean", offset: 365565824, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.1.1.running_var", offset: 365574080, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.3.1.running_mean", offset: 382634080, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.2.block.3.1.running_var", offset: 382635456, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.0.1.running_mean", offset: 394013600, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.0.1.running_var", offset: 394021856, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.1.1.running_mean", offset: 394120928, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.1.1.running_var", offset: 394129184, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.3.1.running_mean", offset: 411189184, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.3.block.3.1.running_var", offset: 411190560, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.4.block.0.1.running_mean", offset: 422568704, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.4.block.0.1.running_var", offset: 422576960, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.4.block.1.1.running_mean", offset: 422676032, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.4.block.1.1.running_var", offset: 422684288, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.4.block.3.1.running_mean", offset: 439744288, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.4.block.3.1.running_var", offset: 439745664, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.5.block.0.1.running_mean", offset: 451123808, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.5.block.0.1.running_var", offset: 451132064, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.5.block.1.1.running_mean", offset: 451231136, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.5.block.1.1.running_var", offset: 451239392, count: 8256, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.5.block.3.1.running_mean", offset: 468299392, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.5.block.3.1.running_var", offset: 468300768, count: 1376, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 475886656, count: 5504, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 475892160, count: 5504, kind: .batchNormBias),
+    ]
+}

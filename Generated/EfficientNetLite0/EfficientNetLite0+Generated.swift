@@ -715,3 +715,1627 @@ extension EfficientNetLite0 {
             """#),
     ]
 }
+
+/// EfficientNetLite0 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 13,491,168 floats per image (saved activations and gradients, packed by lifetime); parameters: 4,694,160 floats.
+public final class EfficientNetLite0Training: TrainableModel {
+    public static let descriptor = EfficientNetLite0.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 4694160,
+        arenaFloatsPerImage: 13491168, fixedFloats: 407328)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        let floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 13491168 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 13491168 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 4694160)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_2_0_forward(s)
+        try features_2_1_forward(s)
+        try features_3_0_forward(s)
+        try features_3_1_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_4_2_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_5_2_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_6_2_forward(s)
+        try features_6_3_forward(s)
+        try features_7_0_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_0_backward(s)
+        features_6_3_backward(s)
+        features_6_2_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_2_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_2_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_1_backward(s)
+        features_3_0_backward(s)
+        features_2_1_backward(s)
+        features_2_0_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 224, 224] (NCHW) -> [n, 112, 112, 32]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 224, width: 224, kernel: 3, stride: 2,
+            padTop: 0, padLeft: 0, outHeight: 112, outWidth: 112, weights: s.p, bias: s.f, outChannels: 32,
+            activation: .identity, output: s.t + 5569536 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 5569536 &* s.n, pixels: 12544 &* s.n, channels: 32,
+            gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 5970944 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312, runningMean: s.p + 928,
+            runningVar: s.p + 960, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 112x112x32 -> 112x112x16
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 1408)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 112, 112, 32] -> [n, 112, 112, 32]
+        Kernels.depthwiseConv(input: s.t + 5970944 &* s.n, batch: s.n, height: 112, width: 112, channels: 32,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 1408, bias: s.f,
+            activation: .identity, output: s.t + 6372352 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 6372352 &* s.n, pixels: 12544 &* s.n, channels: 32,
+            gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 6773760 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376, runningMean: s.p + 1344,
+            runningVar: s.p + 1376, pool: pool)
+        // features.1.0.block.1 project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]
+        Kernels.pointwiseConv(input: s.t + 6773760 &* s.n, pixels: 12544 &* s.n, inChannels: 32, weights: s.p + 1408,
+            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 7777280 &* s.n,
+            pool: pool)
+        // features.1.0.block.1 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 7777280 &* s.n, pixels: 12544 &* s.n, channels: 16,
+            gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 7977984 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000, runningMean: s.p + 1952,
+            runningVar: s.p + 1968, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 112x112x16 -> 56x56x24
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 112, 112, 16] -> [n, 112, 112, 96]
+        Kernels.pointwiseConv(input: s.t + 7977984 &* s.n, pixels: 12544 &* s.n, inChannels: 16, weights: s.p + 1984,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 3520,
+            beta: s.p + 3616, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 1204224 &* s.n,
+            savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712, runningVar: s.p + 3808,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
+        WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 2400)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
+        Kernels.depthwiseConv(input: s.t + 1204224 &* s.n, batch: s.n, height: 112, width: 112, channels: 96,
+            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56, weights: s.f + 2400, bias: s.f,
+            activation: .identity, output: s.t + 7175168 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 7175168 &* s.n, pixels: 3136 &* s.n, channels: 96,
+            gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 7476224 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304, runningMean: s.p + 4960,
+            runningVar: s.p + 5056, pool: pool)
+        // features.2.0.block.2 project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]
+        Kernels.pointwiseConv(input: s.t + 7476224 &* s.n, pixels: 3136 &* s.n, inChannels: 96, weights: s.p + 5152,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 11734912 &* s.n,
+            pool: pool)
+        // features.2.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11734912 &* s.n, pixels: 3136 &* s.n, channels: 24,
+            gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 11810176 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 7520,
+            runningVar: s.p + 7552, pool: pool)
+    }
+
+    /// features.2.1 forward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, identity shortcut
+    private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        Kernels.pointwiseConv(input: s.t + 11810176 &* s.n, pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 7584,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 2408448 &* s.n,
+            pool: pool)
+        // features.2.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 2860032 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320, runningMean: s.p + 11328,
+            runningVar: s.p + 11472, pool: pool)
+        // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 4752)
+        // features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
+        Kernels.depthwiseConv(input: s.t + 2860032 &* s.n, batch: s.n, height: 56, width: 56, channels: 144, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 4752, bias: s.f,
+            activation: .identity, output: s.t + 3311616 &* s.n, pool: pool)
+        // features.2.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 3763200 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608, runningMean: s.p + 13200,
+            runningVar: s.p + 13344, pool: pool)
+        // features.2.1.block.2 project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]
+        Kernels.pointwiseConv(input: s.t + 3763200 &* s.n, pixels: 3136 &* s.n, inChannels: 144, weights: s.p + 13488,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 11885440 &* s.n,
+            pool: pool)
+        // features.2.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11885440 &* s.n, pixels: 3136 &* s.n, channels: 24,
+            gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 4214784 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368, runningMean: s.p + 17008,
+            runningVar: s.p + 17040, pool: pool)
+        // features.2.1 stochastic depth: keep each image's branch with probability 0.975
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.t + 13491072 &* s.n,
+                random: &random)
+        }
+        // features.2.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 11810176 &* s.n, branch: s.t + 4214784 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 13491072 &* s.n : nil, batch: s.n, perImage: 75264,
+            output: s.t + 11960704 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 56x56x24 -> 28x28x40
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 56, 56, 24] -> [n, 56, 56, 144]
+        Kernels.pointwiseConv(input: s.t + 11960704 &* s.n, pixels: 3136 &* s.n, inChannels: 24, weights: s.p + 17072,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 4214784 &* s.n,
+            pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4214784 &* s.n, pixels: 3136 &* s.n, channels: 144,
+            gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 4666368 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536, runningMean: s.p + 20816,
+            runningVar: s.p + 20960, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
+        WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 5, into: s.f + 7968)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
+        Kernels.depthwiseConv(input: s.t + 4666368 &* s.n, batch: s.n, height: 56, width: 56, channels: 144, kernel: 5,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28, weights: s.f + 7968, bias: s.f,
+            activation: .identity, output: s.t + 10380160 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 10380160 &* s.n, pixels: 784 &* s.n, channels: 144,
+            gamma: s.p + 24704, beta: s.p + 24848, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 10493056 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824, runningMean: s.p + 24992,
+            runningVar: s.p + 25136, pool: pool)
+        // features.3.0.block.2 project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]
+        Kernels.pointwiseConv(input: s.t + 10493056 &* s.n, pixels: 784 &* s.n, inChannels: 144, weights: s.p + 25280,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 13042624 &* s.n,
+            pool: pool)
+        // features.3.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13042624 &* s.n, pixels: 784 &* s.n, channels: 40,
+            gamma: s.p + 31040, beta: s.p + 31088, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 13073984 &* s.n, savedMean: s.f + 15168, savedInvStd: s.f + 15208, runningMean: s.p + 31136,
+            runningVar: s.p + 31184, pool: pool)
+    }
+
+    /// features.3.1 forward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, identity shortcut
+    private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        Kernels.pointwiseConv(input: s.t + 13073984 &* s.n, pixels: 784 &* s.n, inChannels: 40, weights: s.p + 31232,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 5117952 &* s.n,
+            pool: pool)
+        // features.3.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 5117952 &* s.n, pixels: 784 &* s.n, channels: 240,
+            gamma: s.p + 40832, beta: s.p + 41072, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 5306112 &* s.n, savedMean: s.f + 15248, savedInvStd: s.f + 15488, runningMean: s.p + 41312,
+            runningVar: s.p + 41552, pool: pool)
+        // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
+        WeightPrep.depthwiseWeights(s.p + 41792, channels: 240, kernel: 5, into: s.f + 16208)
+        // features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
+        Kernels.depthwiseConv(input: s.t + 5306112 &* s.n, batch: s.n, height: 28, width: 28, channels: 240, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 16208, bias: s.f,
+            activation: .identity, output: s.t + 8178688 &* s.n, pool: pool)
+        // features.3.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 8178688 &* s.n, pixels: 784 &* s.n, channels: 240,
+            gamma: s.p + 47792, beta: s.p + 48032, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 8366848 &* s.n, savedMean: s.f + 15728, savedInvStd: s.f + 15968, runningMean: s.p + 48272,
+            runningVar: s.p + 48512, pool: pool)
+        // features.3.1.block.2 project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]
+        Kernels.pointwiseConv(input: s.t + 8366848 &* s.n, pixels: 784 &* s.n, inChannels: 240, weights: s.p + 48752,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 13105344 &* s.n,
+            pool: pool)
+        // features.3.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13105344 &* s.n, pixels: 784 &* s.n, channels: 40,
+            gamma: s.p + 58352, beta: s.p + 58400, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 5494272 &* s.n, savedMean: s.f + 28208, savedInvStd: s.f + 28248, runningMean: s.p + 58448,
+            runningVar: s.p + 58496, pool: pool)
+        // features.3.1 stochastic depth: keep each image's branch with probability 0.95
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.t + 13491088 &* s.n,
+                random: &random)
+        }
+        // features.3.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 13073984 &* s.n, branch: s.t + 5494272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 13491088 &* s.n : nil, batch: s.n, perImage: 31360,
+            output: s.t + 13136704 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 28x28x40 -> 14x14x80
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 28, 28, 40] -> [n, 28, 28, 240]
+        Kernels.pointwiseConv(input: s.t + 13136704 &* s.n, pixels: 784 &* s.n, inChannels: 40, weights: s.p + 58544,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 8555008 &* s.n,
+            pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 8555008 &* s.n, pixels: 784 &* s.n, channels: 240,
+            gamma: s.p + 68144, beta: s.p + 68384, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 8743168 &* s.n, savedMean: s.f + 28288, savedInvStd: s.f + 28528, runningMean: s.p + 68624,
+            runningVar: s.p + 68864, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
+        WeightPrep.depthwiseWeights(s.p + 69104, channels: 240, kernel: 3, into: s.f + 29248)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
+        Kernels.depthwiseConv(input: s.t + 8743168 &* s.n, batch: s.n, height: 28, width: 28, channels: 240, kernel: 3,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14, weights: s.f + 29248, bias: s.f,
+            activation: .identity, output: s.t + 12882688 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12882688 &* s.n, pixels: 196 &* s.n, channels: 240,
+            gamma: s.p + 71264, beta: s.p + 71504, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 12929728 &* s.n, savedMean: s.f + 28768, savedInvStd: s.f + 29008, runningMean: s.p + 71744,
+            runningVar: s.p + 71984, pool: pool)
+        // features.4.0.block.2 project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]
+        Kernels.pointwiseConv(input: s.t + 12929728 &* s.n, pixels: 196 &* s.n, inChannels: 240, weights: s.p + 72224,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 13299776 &* s.n,
+            pool: pool)
+        // features.4.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13299776 &* s.n, pixels: 196 &* s.n, channels: 80,
+            gamma: s.p + 91424, beta: s.p + 91504, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 13315456 &* s.n, savedMean: s.f + 33568, savedInvStd: s.f + 33648, runningMean: s.p + 91584,
+            runningVar: s.p + 91664, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        Kernels.pointwiseConv(input: s.t + 13315456 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 91744,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 10605952 &* s.n,
+            pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 10605952 &* s.n, pixels: 196 &* s.n, channels: 480,
+            gamma: s.p + 130144, beta: s.p + 130624, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 10700032 &* s.n, savedMean: s.f + 33728, savedInvStd: s.f + 34208, runningMean: s.p + 131104,
+            runningVar: s.p + 131584, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
+        WeightPrep.depthwiseWeights(s.p + 132064, channels: 480, kernel: 3, into: s.f + 35648)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        Kernels.depthwiseConv(input: s.t + 10700032 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 35648, bias: s.f,
+            activation: .identity, output: s.t + 10794112 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 10794112 &* s.n, pixels: 196 &* s.n, channels: 480,
+            gamma: s.p + 136384, beta: s.p + 136864, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 10888192 &* s.n, savedMean: s.f + 34688, savedInvStd: s.f + 35168, runningMean: s.p + 137344,
+            runningVar: s.p + 137824, pool: pool)
+        // features.4.1.block.2 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        Kernels.pointwiseConv(input: s.t + 10888192 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 138304,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 13331136 &* s.n,
+            pool: pool)
+        // features.4.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13331136 &* s.n, pixels: 196 &* s.n, channels: 80,
+            gamma: s.p + 176704, beta: s.p + 176784, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 5494272 &* s.n, savedMean: s.f + 44288, savedInvStd: s.f + 44368, runningMean: s.p + 176864,
+            runningVar: s.p + 176944, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.925
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001,
+                into: s.t + 13491104 &* s.n, random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 13315456 &* s.n, branch: s.t + 5494272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 13491104 &* s.n : nil, batch: s.n, perImage: 15680,
+            output: s.t + 13346816 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
+    private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        Kernels.pointwiseConv(input: s.t + 13346816 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 177024,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 10982272 &* s.n,
+            pool: pool)
+        // features.4.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 10982272 &* s.n, pixels: 196 &* s.n, channels: 480,
+            gamma: s.p + 215424, beta: s.p + 215904, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 11076352 &* s.n, savedMean: s.f + 44448, savedInvStd: s.f + 44928, runningMean: s.p + 216384,
+            runningVar: s.p + 216864, pool: pool)
+        // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
+        WeightPrep.depthwiseWeights(s.p + 217344, channels: 480, kernel: 3, into: s.f + 46368)
+        // features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        Kernels.depthwiseConv(input: s.t + 11076352 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 46368, bias: s.f,
+            activation: .identity, output: s.t + 11170432 &* s.n, pool: pool)
+        // features.4.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11170432 &* s.n, pixels: 196 &* s.n, channels: 480,
+            gamma: s.p + 221664, beta: s.p + 222144, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 11264512 &* s.n, savedMean: s.f + 45408, savedInvStd: s.f + 45888, runningMean: s.p + 222624,
+            runningVar: s.p + 223104, pool: pool)
+        // features.4.2.block.2 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
+        Kernels.pointwiseConv(input: s.t + 11264512 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 223584,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 13362496 &* s.n,
+            pool: pool)
+        // features.4.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13362496 &* s.n, pixels: 196 &* s.n, channels: 80,
+            gamma: s.p + 261984, beta: s.p + 262064, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 5494272 &* s.n, savedMean: s.f + 55008, savedInvStd: s.f + 55088, runningMean: s.p + 262144,
+            runningVar: s.p + 262224, pool: pool)
+        // features.4.2 stochastic depth: keep each image's branch with probability 0.9125
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001,
+                into: s.t + 13491120 &* s.n, random: &random)
+        }
+        // features.4.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 13346816 &* s.n, branch: s.t + 5494272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 13491120 &* s.n : nil, batch: s.n, perImage: 15680,
+            output: s.t + 13378176 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 14x14x80 -> 14x14x112
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 14, 14, 80] -> [n, 14, 14, 480]
+        Kernels.pointwiseConv(input: s.t + 13378176 &* s.n, pixels: 196 &* s.n, inChannels: 80, weights: s.p + 262304,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 11358592 &* s.n,
+            pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11358592 &* s.n, pixels: 196 &* s.n, channels: 480,
+            gamma: s.p + 300704, beta: s.p + 301184, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 11452672 &* s.n, savedMean: s.f + 55168, savedInvStd: s.f + 55648, runningMean: s.p + 301664,
+            runningVar: s.p + 302144, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
+        WeightPrep.depthwiseWeights(s.p + 302624, channels: 480, kernel: 5, into: s.f + 57088)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
+        Kernels.depthwiseConv(input: s.t + 11452672 &* s.n, batch: s.n, height: 14, width: 14, channels: 480,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 57088, bias: s.f,
+            activation: .identity, output: s.t + 11546752 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11546752 &* s.n, pixels: 196 &* s.n, channels: 480,
+            gamma: s.p + 314624, beta: s.p + 315104, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 11640832 &* s.n, savedMean: s.f + 56128, savedInvStd: s.f + 56608, runningMean: s.p + 315584,
+            runningVar: s.p + 316064, pool: pool)
+        // features.5.0.block.2 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]
+        Kernels.pointwiseConv(input: s.t + 11640832 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 316544,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 13168064 &* s.n,
+            pool: pool)
+        // features.5.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13168064 &* s.n, pixels: 196 &* s.n, channels: 112,
+            gamma: s.p + 370304, beta: s.p + 370416, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 13190016 &* s.n, savedMean: s.f + 81088, savedInvStd: s.f + 81200, runningMean: s.p + 370528,
+            runningVar: s.p + 370640, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        Kernels.pointwiseConv(input: s.t + 13190016 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 370752,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 8931328 &* s.n,
+            pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 8931328 &* s.n, pixels: 196 &* s.n, channels: 672,
+            gamma: s.p + 446016, beta: s.p + 446688, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 9063040 &* s.n, savedMean: s.f + 81312, savedInvStd: s.f + 81984, runningMean: s.p + 447360,
+            runningVar: s.p + 448032, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
+        WeightPrep.depthwiseWeights(s.p + 448704, channels: 672, kernel: 5, into: s.f + 84000)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
+        Kernels.depthwiseConv(input: s.t + 9063040 &* s.n, batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 84000, bias: s.f,
+            activation: .identity, output: s.t + 9194752 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 9194752 &* s.n, pixels: 196 &* s.n, channels: 672,
+            gamma: s.p + 465504, beta: s.p + 466176, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 9326464 &* s.n, savedMean: s.f + 82656, savedInvStd: s.f + 83328, runningMean: s.p + 466848,
+            runningVar: s.p + 467520, pool: pool)
+        // features.5.1.block.2 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        Kernels.pointwiseConv(input: s.t + 9326464 &* s.n, pixels: 196 &* s.n, inChannels: 672, weights: s.p + 468192,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 13211968 &* s.n,
+            pool: pool)
+        // features.5.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13211968 &* s.n, pixels: 196 &* s.n, channels: 112,
+            gamma: s.p + 543456, beta: s.p + 543568, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 5494272 &* s.n, savedMean: s.f + 117600, savedInvStd: s.f + 117712,
+            runningMean: s.p + 543680, runningVar: s.p + 543792, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.8875
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.t + 13491136 &* s.n,
+                random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 13190016 &* s.n, branch: s.t + 5494272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 13491136 &* s.n : nil, batch: s.n, perImage: 21952,
+            output: s.t + 13233920 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
+    private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        Kernels.pointwiseConv(input: s.t + 13233920 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 543904,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 9458176 &* s.n,
+            pool: pool)
+        // features.5.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 9458176 &* s.n, pixels: 196 &* s.n, channels: 672,
+            gamma: s.p + 619168, beta: s.p + 619840, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 9589888 &* s.n, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
+            runningMean: s.p + 620512, runningVar: s.p + 621184, pool: pool)
+        // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
+        WeightPrep.depthwiseWeights(s.p + 621856, channels: 672, kernel: 5, into: s.f + 120512)
+        // features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
+        Kernels.depthwiseConv(input: s.t + 9589888 &* s.n, batch: s.n, height: 14, width: 14, channels: 672, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 120512, bias: s.f,
+            activation: .identity, output: s.t + 9721600 &* s.n, pool: pool)
+        // features.5.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 9721600 &* s.n, pixels: 196 &* s.n, channels: 672,
+            gamma: s.p + 638656, beta: s.p + 639328, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 9853312 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
+            runningMean: s.p + 640000, runningVar: s.p + 640672, pool: pool)
+        // features.5.2.block.2 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
+        Kernels.pointwiseConv(input: s.t + 9853312 &* s.n, pixels: 196 &* s.n, inChannels: 672, weights: s.p + 641344,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 13255872 &* s.n,
+            pool: pool)
+        // features.5.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13255872 &* s.n, pixels: 196 &* s.n, channels: 112,
+            gamma: s.p + 716608, beta: s.p + 716720, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 5494272 &* s.n, savedMean: s.f + 154112, savedInvStd: s.f + 154224,
+            runningMean: s.p + 716832, runningVar: s.p + 716944, pool: pool)
+        // features.5.2 stochastic depth: keep each image's branch with probability 0.875
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 13491152 &* s.n,
+                random: &random)
+        }
+        // features.5.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 13233920 &* s.n, branch: s.t + 5494272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 13491152 &* s.n : nil, batch: s.n, perImage: 21952,
+            output: s.t + 13277824 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 14x14x112 -> 7x7x192
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 14, 14, 112] -> [n, 14, 14, 672]
+        Kernels.pointwiseConv(input: s.t + 13277824 &* s.n, pixels: 196 &* s.n, inChannels: 112, weights: s.p + 717056,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 9985024 &* s.n,
+            pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 9985024 &* s.n, pixels: 196 &* s.n, channels: 672,
+            gamma: s.p + 792320, beta: s.p + 792992, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 10116736 &* s.n, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
+            runningMean: s.p + 793664, runningVar: s.p + 794336, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
+        WeightPrep.depthwiseWeights(s.p + 795008, channels: 672, kernel: 5, into: s.f + 157024)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
+        Kernels.depthwiseConv(input: s.t + 10116736 &* s.n, batch: s.n, height: 14, width: 14, channels: 672,
+            kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 157024, bias: s.f,
+            activation: .identity, output: s.t + 12976768 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12976768 &* s.n, pixels: 49 &* s.n, channels: 672,
+            gamma: s.p + 811808, beta: s.p + 812480, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 13009696 &* s.n, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
+            runningMean: s.p + 813152, runningVar: s.p + 813824, pool: pool)
+        // features.6.0.block.2 project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]
+        Kernels.pointwiseConv(input: s.t + 13009696 &* s.n, pixels: 49 &* s.n, inChannels: 672, weights: s.p + 814496,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 10367616 &* s.n,
+            pool: pool)
+        // features.6.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 10367616 &* s.n, pixels: 49 &* s.n, channels: 192,
+            gamma: s.p + 943520, beta: s.p + 943712, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 13425216 &* s.n, savedMean: s.f + 190624, savedInvStd: s.f + 190816,
+            runningMean: s.p + 943904, runningVar: s.p + 944096, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        Kernels.pointwiseConv(input: s.t + 13425216 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 944288,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 10311168 &* s.n,
+            pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 10311168 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            gamma: s.p + 1165472, beta: s.p + 1166624, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 12035968 &* s.n, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
+            runningMean: s.p + 1167776, runningVar: s.p + 1168928, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
+        WeightPrep.depthwiseWeights(s.p + 1170080, channels: 1152, kernel: 5, into: s.f + 195616)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        Kernels.depthwiseConv(input: s.t + 12035968 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 195616, bias: s.f,
+            activation: .identity, output: s.t + 12092416 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12092416 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            gamma: s.p + 1198880, beta: s.p + 1200032, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 12148864 &* s.n, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
+            runningMean: s.p + 1201184, runningVar: s.p + 1202336, pool: pool)
+        // features.6.1.block.2 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        Kernels.pointwiseConv(input: s.t + 12148864 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
+            weights: s.p + 1203488, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+            output: s.t + 13434624 &* s.n, pool: pool)
+        // features.6.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13434624 &* s.n, pixels: 49 &* s.n, channels: 192,
+            gamma: s.p + 1424672, beta: s.p + 1424864, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 5494272 &* s.n, savedMean: s.f + 253216, savedInvStd: s.f + 253408,
+            runningMean: s.p + 1425056, runningVar: s.p + 1425248, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.85
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002,
+                into: s.t + 10377024 &* s.n, random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 13425216 &* s.n, branch: s.t + 5494272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 10377024 &* s.n : nil, batch: s.n, perImage: 9408,
+            output: s.t + 13444032 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
+    private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        Kernels.pointwiseConv(input: s.t + 13444032 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1425440,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 12205312 &* s.n,
+            pool: pool)
+        // features.6.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12205312 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            gamma: s.p + 1646624, beta: s.p + 1647776, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 12261760 &* s.n, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
+            runningMean: s.p + 1648928, runningVar: s.p + 1650080, pool: pool)
+        // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
+        WeightPrep.depthwiseWeights(s.p + 1651232, channels: 1152, kernel: 5, into: s.f + 258208)
+        // features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        Kernels.depthwiseConv(input: s.t + 12261760 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 258208, bias: s.f,
+            activation: .identity, output: s.t + 12318208 &* s.n, pool: pool)
+        // features.6.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12318208 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            gamma: s.p + 1680032, beta: s.p + 1681184, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 12374656 &* s.n, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
+            runningMean: s.p + 1682336, runningVar: s.p + 1683488, pool: pool)
+        // features.6.2.block.2 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        Kernels.pointwiseConv(input: s.t + 12374656 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
+            weights: s.p + 1684640, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+            output: s.t + 13453440 &* s.n, pool: pool)
+        // features.6.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13453440 &* s.n, pixels: 49 &* s.n, channels: 192,
+            gamma: s.p + 1905824, beta: s.p + 1906016, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 5494272 &* s.n, savedMean: s.f + 315808, savedInvStd: s.f + 316000,
+            runningMean: s.p + 1906208, runningVar: s.p + 1906400, pool: pool)
+        // features.6.2 stochastic depth: keep each image's branch with probability 0.8375
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.t + 10377040 &* s.n,
+                random: &random)
+        }
+        // features.6.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 13444032 &* s.n, branch: s.t + 5494272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 10377040 &* s.n : nil, batch: s.n, perImage: 9408,
+            output: s.t + 13462848 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
+    private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        Kernels.pointwiseConv(input: s.t + 13462848 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 1906592,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 12431104 &* s.n,
+            pool: pool)
+        // features.6.3.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12431104 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            gamma: s.p + 2127776, beta: s.p + 2128928, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 12487552 &* s.n, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
+            runningMean: s.p + 2130080, runningVar: s.p + 2131232, pool: pool)
+        // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
+        WeightPrep.depthwiseWeights(s.p + 2132384, channels: 1152, kernel: 5, into: s.f + 320800)
+        // features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        Kernels.depthwiseConv(input: s.t + 12487552 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 320800, bias: s.f,
+            activation: .identity, output: s.t + 12544000 &* s.n, pool: pool)
+        // features.6.3.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12544000 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            gamma: s.p + 2161184, beta: s.p + 2162336, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 12600448 &* s.n, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
+            runningMean: s.p + 2163488, runningVar: s.p + 2164640, pool: pool)
+        // features.6.3.block.2 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
+        Kernels.pointwiseConv(input: s.t + 12600448 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
+            weights: s.p + 2165792, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+            output: s.t + 13472256 &* s.n, pool: pool)
+        // features.6.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13472256 &* s.n, pixels: 49 &* s.n, channels: 192,
+            gamma: s.p + 2386976, beta: s.p + 2387168, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 5494272 &* s.n, savedMean: s.f + 378400, savedInvStd: s.f + 378592,
+            runningMean: s.p + 2387360, runningVar: s.p + 2387552, pool: pool)
+        // features.6.3 stochastic depth: keep each image's branch with probability 0.825
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
+                into: s.t + 10377056 &* s.n, random: &random)
+        }
+        // features.6.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 13462848 &* s.n, branch: s.t + 5494272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 10377056 &* s.n : nil, batch: s.n, perImage: 9408,
+            output: s.t + 13481664 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 7x7x192 -> 7x7x320
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 7, 7, 192] -> [n, 7, 7, 1152]
+        Kernels.pointwiseConv(input: s.t + 13481664 &* s.n, pixels: 49 &* s.n, inChannels: 192, weights: s.p + 2387744,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 12656896 &* s.n,
+            pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12656896 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            gamma: s.p + 2608928, beta: s.p + 2610080, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 12713344 &* s.n, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
+            runningMean: s.p + 2611232, runningVar: s.p + 2612384, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
+        WeightPrep.depthwiseWeights(s.p + 2613536, channels: 1152, kernel: 3, into: s.f + 383392)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
+        Kernels.depthwiseConv(input: s.t + 12713344 &* s.n, batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 383392, bias: s.f,
+            activation: .identity, output: s.t + 12769792 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12769792 &* s.n, pixels: 49 &* s.n, channels: 1152,
+            gamma: s.p + 2623904, beta: s.p + 2625056, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 12826240 &* s.n, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
+            runningMean: s.p + 2626208, runningVar: s.p + 2627360, pool: pool)
+        // features.7.0.block.2 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]
+        Kernels.pointwiseConv(input: s.t + 12826240 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
+            weights: s.p + 2628512, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
+            output: s.t + 13393856 &* s.n, pool: pool)
+        // features.7.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13393856 &* s.n, pixels: 49 &* s.n, channels: 320,
+            gamma: s.p + 2997152, beta: s.p + 2997472, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 13409536 &* s.n, savedMean: s.f + 404128, savedInvStd: s.f + 404448,
+            runningMean: s.p + 2997792, runningVar: s.p + 2998112, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]
+        Kernels.pointwiseConv(input: s.t + 13409536 &* s.n, pixels: 49 &* s.n, inChannels: 320, weights: s.p + 2998432,
+            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 5494272 &* s.n,
+            pool: pool)
+        // features.8 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 5494272 &* s.n, pixels: 49 &* s.n, channels: 1280,
+            gamma: s.p + 3408032, beta: s.p + 3409312, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 10248448 &* s.n, savedMean: s.f + 404768, savedInvStd: s.f + 406048,
+            runningMean: s.p + 3410592, runningVar: s.p + 3411872, pool: pool)
+        // avgpool global average pool, [n, 7, 7, 1280] -> [n, 1280]
+        Kernels.globalAveragePool(input: s.t + 10248448 &* s.n, batch: s.n, pixels: 49, channels: 1280,
+            output: s.t + 5556992 &* s.n, pool: pool)
+        // dropout p=0.2 (when options.dropout) on [n, 1280]
+        TrainingKernels.dropoutForward(input: s.t + 5556992 &* s.n, output: s.t + 5559552 &* s.n, count: 1280 &* s.n,
+            probability: s.options.dropout ? 0.2 : 0, mask: s.t + 5558272 &* s.n, random: &random)
+        // classifier.1 linear, [n, 1280] -> [n, 1000]
+        Kernels.linear(input: s.t + 5559552 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 3413152,
+            bias: s.p + 4693152, outFeatures: 1000, output: s.t + 5556992 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 5556992 &* s.n, labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 5560832 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 5556992 &* s.n, count: 1000 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 5560832 &* s.n, input: s.t + 5559552 &* s.n,
+            weights: s.p + 3413152, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 5556992 &* s.n,
+            gradWeights: s.g + 3413152, gradBias: s.g + 4693152, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 5556992 &* s.n, mask: s.t + 5558272 &* s.n,
+            count: 1280 &* s.n, gradInput: s.t + 5559552 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 49 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 5559552 &* s.n, batch: s.n, pixels: 49,
+            channels: 1280, gradInput: s.t + 10248448 &* s.n, pool: pool)
+        // features.8 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 5494272 &* s.n,
+            pixels: 49 &* s.n, channels: 1280, gamma: s.p + 3408032, beta: s.p + 3409312, savedMean: s.f + 404768,
+            savedInvStd: s.f + 406048, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 3408032,
+            gradBeta: s.g + 3409312, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13409536 &* s.n,
+            weights: s.p + 2998432, pixels: 49 &* s.n, inChannels: 320, outChannels: 1280,
+            gradInput: s.t + 5550720 &* s.n, gradWeights: s.g + 2998432, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 7x7x192 -> 7x7x320
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5550720 &* s.n, input: s.t + 13393856 &* s.n,
+            pixels: 49 &* s.n, channels: 320, gamma: s.p + 2997152, beta: s.p + 2997472, savedMean: s.f + 404128,
+            savedInvStd: s.f + 404448, activation: .identity, gradInput: s.t + 5550720 &* s.n,
+            gradGamma: s.g + 2997152, gradBeta: s.g + 2997472, pool: pool)
+        // features.7.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5550720 &* s.n, input: s.t + 12826240 &* s.n,
+            weights: s.p + 2628512, pixels: 49 &* s.n, inChannels: 1152, outChannels: 320,
+            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 2628512, pool: pool)
+        // features.7.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12769792 &* s.n,
+            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2623904, beta: s.p + 2625056, savedMean: s.f + 381088,
+            savedInvStd: s.f + 382240, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 2623904,
+            gradBeta: s.g + 2625056, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 393760, count: 10368)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12713344 &* s.n,
+            batch: s.n, height: 7, width: 7, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 7,
+            outWidth: 7, weights: s.f + 383392, gradInput: s.t + 10248448 &* s.n, gradWeights: s.f + 393760,
+            pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 393760, channels: 1152, kernel: 3, into: s.g + 2613536)
+        // features.7.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 12656896 &* s.n,
+            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2608928, beta: s.p + 2610080, savedMean: s.f + 378784,
+            savedInvStd: s.f + 379936, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 2608928,
+            gradBeta: s.g + 2610080, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13481664 &* s.n,
+            weights: s.p + 2387744, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 5550720 &* s.n, gradWeights: s.g + 2387744, pool: pool)
+    }
+
+    /// features.6.3 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
+    private func features_6_3_backward(_ s: TrainingStepContext) {
+        // features.6.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5550720 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 10377056 &* s.n : nil, batch: s.n, perImage: 9408,
+            gradBranch: s.t + 5560128 &* s.n, pool: pool)
+        // features.6.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5560128 &* s.n, input: s.t + 13472256 &* s.n,
+            pixels: 49 &* s.n, channels: 192, gamma: s.p + 2386976, beta: s.p + 2387168, savedMean: s.f + 378400,
+            savedInvStd: s.f + 378592, activation: .identity, gradInput: s.t + 5560128 &* s.n,
+            gradGamma: s.g + 2386976, gradBeta: s.g + 2387168, pool: pool)
+        // features.6.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5560128 &* s.n, input: s.t + 12600448 &* s.n,
+            weights: s.p + 2165792, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
+            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 2165792, pool: pool)
+        // features.6.3.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12544000 &* s.n,
+            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2161184, beta: s.p + 2162336, savedMean: s.f + 318496,
+            savedInvStd: s.f + 319648, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 2161184,
+            gradBeta: s.g + 2162336, pool: pool)
+        // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 349600, count: 28800)
+        // features.6.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12487552 &* s.n,
+            batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
+            outWidth: 7, weights: s.f + 320800, gradInput: s.t + 10248448 &* s.n, gradWeights: s.f + 349600,
+            pool: pool)
+        // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 349600, channels: 1152, kernel: 5, into: s.g + 2132384)
+        // features.6.3.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 12431104 &* s.n,
+            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 2127776, beta: s.p + 2128928, savedMean: s.f + 316192,
+            savedInvStd: s.f + 317344, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 2127776,
+            gradBeta: s.g + 2128928, pool: pool)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13462848 &* s.n,
+            weights: s.p + 1906592, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 5560128 &* s.n, gradWeights: s.g + 1906592, pool: pool)
+        // features.6.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5560128 &* s.n, s.t + 5550720 &* s.n, count: 9408 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
+    private func features_6_2_backward(_ s: TrainingStepContext) {
+        // features.6.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5560128 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 10377040 &* s.n : nil, batch: s.n, perImage: 9408,
+            gradBranch: s.t + 5550720 &* s.n, pool: pool)
+        // features.6.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5550720 &* s.n, input: s.t + 13453440 &* s.n,
+            pixels: 49 &* s.n, channels: 192, gamma: s.p + 1905824, beta: s.p + 1906016, savedMean: s.f + 315808,
+            savedInvStd: s.f + 316000, activation: .identity, gradInput: s.t + 5550720 &* s.n,
+            gradGamma: s.g + 1905824, gradBeta: s.g + 1906016, pool: pool)
+        // features.6.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5550720 &* s.n, input: s.t + 12374656 &* s.n,
+            weights: s.p + 1684640, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
+            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 1684640, pool: pool)
+        // features.6.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12318208 &* s.n,
+            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1680032, beta: s.p + 1681184, savedMean: s.f + 255904,
+            savedInvStd: s.f + 257056, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 1680032,
+            gradBeta: s.g + 1681184, pool: pool)
+        // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 287008, count: 28800)
+        // features.6.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12261760 &* s.n,
+            batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
+            outWidth: 7, weights: s.f + 258208, gradInput: s.t + 10248448 &* s.n, gradWeights: s.f + 287008,
+            pool: pool)
+        // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 287008, channels: 1152, kernel: 5, into: s.g + 1651232)
+        // features.6.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 12205312 &* s.n,
+            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1646624, beta: s.p + 1647776, savedMean: s.f + 253600,
+            savedInvStd: s.f + 254752, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 1646624,
+            gradBeta: s.g + 1647776, pool: pool)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13444032 &* s.n,
+            weights: s.p + 1425440, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 5550720 &* s.n, gradWeights: s.g + 1425440, pool: pool)
+        // features.6.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5550720 &* s.n, s.t + 5560128 &* s.n, count: 9408 &* s.n, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5550720 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 10377024 &* s.n : nil, batch: s.n, perImage: 9408,
+            gradBranch: s.t + 5560128 &* s.n, pool: pool)
+        // features.6.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5560128 &* s.n, input: s.t + 13434624 &* s.n,
+            pixels: 49 &* s.n, channels: 192, gamma: s.p + 1424672, beta: s.p + 1424864, savedMean: s.f + 253216,
+            savedInvStd: s.f + 253408, activation: .identity, gradInput: s.t + 5560128 &* s.n,
+            gradGamma: s.g + 1424672, gradBeta: s.g + 1424864, pool: pool)
+        // features.6.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5560128 &* s.n, input: s.t + 12148864 &* s.n,
+            weights: s.p + 1203488, pixels: 49 &* s.n, inChannels: 1152, outChannels: 192,
+            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 1203488, pool: pool)
+        // features.6.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12092416 &* s.n,
+            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1198880, beta: s.p + 1200032, savedMean: s.f + 193312,
+            savedInvStd: s.f + 194464, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 1198880,
+            gradBeta: s.g + 1200032, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 224416, count: 28800)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12035968 &* s.n,
+            batch: s.n, height: 7, width: 7, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 7,
+            outWidth: 7, weights: s.f + 195616, gradInput: s.t + 10248448 &* s.n, gradWeights: s.f + 224416,
+            pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 224416, channels: 1152, kernel: 5, into: s.g + 1170080)
+        // features.6.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 10311168 &* s.n,
+            pixels: 49 &* s.n, channels: 1152, gamma: s.p + 1165472, beta: s.p + 1166624, savedMean: s.f + 191008,
+            savedInvStd: s.f + 192160, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 1165472,
+            gradBeta: s.g + 1166624, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13425216 &* s.n,
+            weights: s.p + 944288, pixels: 49 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 5527200 &* s.n, gradWeights: s.g + 944288, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5527200 &* s.n, s.t + 5550720 &* s.n, count: 9408 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 14x14x112 -> 7x7x192
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5527200 &* s.n, input: s.t + 10367616 &* s.n,
+            pixels: 49 &* s.n, channels: 192, gamma: s.p + 943520, beta: s.p + 943712, savedMean: s.f + 190624,
+            savedInvStd: s.f + 190816, activation: .identity, gradInput: s.t + 5527200 &* s.n, gradGamma: s.g + 943520,
+            gradBeta: s.g + 943712, pool: pool)
+        // features.6.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5527200 &* s.n, input: s.t + 13009696 &* s.n,
+            weights: s.p + 814496, pixels: 49 &* s.n, inChannels: 672, outChannels: 192,
+            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 814496, pool: pool)
+        // features.6.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12976768 &* s.n,
+            pixels: 49 &* s.n, channels: 672, gamma: s.p + 811808, beta: s.p + 812480, savedMean: s.f + 155680,
+            savedInvStd: s.f + 156352, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 811808,
+            gradBeta: s.g + 812480, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 173824, count: 16800)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 10116736 &* s.n,
+            batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 7, outWidth: 7, weights: s.f + 157024, gradInput: s.t + 10248448 &* s.n,
+            gradWeights: s.f + 173824, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 173824, channels: 672, kernel: 5, into: s.g + 795008)
+        // features.6.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 9985024 &* s.n,
+            pixels: 196 &* s.n, channels: 672, gamma: s.p + 792320, beta: s.p + 792992, savedMean: s.f + 154336,
+            savedInvStd: s.f + 155008, activation: .relu6, gradInput: s.t + 10248448 &* s.n, gradGamma: s.g + 792320,
+            gradBeta: s.g + 792992, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 13277824 &* s.n,
+            weights: s.p + 717056, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 717056, pool: pool)
+    }
+
+    /// features.5.2 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
+    private func features_5_2_backward(_ s: TrainingStepContext) {
+        // features.5.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5494272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 13491152 &* s.n : nil, batch: s.n, perImage: 21952,
+            gradBranch: s.t + 5516224 &* s.n, pool: pool)
+        // features.5.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5516224 &* s.n, input: s.t + 13255872 &* s.n,
+            pixels: 196 &* s.n, channels: 112, gamma: s.p + 716608, beta: s.p + 716720, savedMean: s.f + 154112,
+            savedInvStd: s.f + 154224, activation: .identity, gradInput: s.t + 5516224 &* s.n, gradGamma: s.g + 716608,
+            gradBeta: s.g + 716720, pool: pool)
+        // features.5.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5516224 &* s.n, input: s.t + 9853312 &* s.n,
+            weights: s.p + 641344, pixels: 196 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 9985024 &* s.n, gradWeights: s.g + 641344, pool: pool)
+        // features.5.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9985024 &* s.n, input: s.t + 9721600 &* s.n,
+            pixels: 196 &* s.n, channels: 672, gamma: s.p + 638656, beta: s.p + 639328, savedMean: s.f + 119168,
+            savedInvStd: s.f + 119840, activation: .relu6, gradInput: s.t + 9985024 &* s.n, gradGamma: s.g + 638656,
+            gradBeta: s.g + 639328, pool: pool)
+        // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 137312, count: 16800)
+        // features.5.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9985024 &* s.n, input: s.t + 9589888 &* s.n,
+            batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 14, outWidth: 14, weights: s.f + 120512, gradInput: s.t + 9721600 &* s.n,
+            gradWeights: s.f + 137312, pool: pool)
+        // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 137312, channels: 672, kernel: 5, into: s.g + 621856)
+        // features.5.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9721600 &* s.n, input: s.t + 9458176 &* s.n,
+            pixels: 196 &* s.n, channels: 672, gamma: s.p + 619168, beta: s.p + 619840, savedMean: s.f + 117824,
+            savedInvStd: s.f + 118496, activation: .relu6, gradInput: s.t + 9721600 &* s.n, gradGamma: s.g + 619168,
+            gradBeta: s.g + 619840, pool: pool)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9721600 &* s.n, input: s.t + 13233920 &* s.n,
+            weights: s.p + 543904, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 5516224 &* s.n, gradWeights: s.g + 543904, pool: pool)
+        // features.5.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5516224 &* s.n, s.t + 5494272 &* s.n, count: 21952 &* s.n, pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5516224 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 13491136 &* s.n : nil, batch: s.n, perImage: 21952,
+            gradBranch: s.t + 5494272 &* s.n, pool: pool)
+        // features.5.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 13211968 &* s.n,
+            pixels: 196 &* s.n, channels: 112, gamma: s.p + 543456, beta: s.p + 543568, savedMean: s.f + 117600,
+            savedInvStd: s.f + 117712, activation: .identity, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 543456,
+            gradBeta: s.g + 543568, pool: pool)
+        // features.5.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 9326464 &* s.n,
+            weights: s.p + 468192, pixels: 196 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 9458176 &* s.n, gradWeights: s.g + 468192, pool: pool)
+        // features.5.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9458176 &* s.n, input: s.t + 9194752 &* s.n,
+            pixels: 196 &* s.n, channels: 672, gamma: s.p + 465504, beta: s.p + 466176, savedMean: s.f + 82656,
+            savedInvStd: s.f + 83328, activation: .relu6, gradInput: s.t + 9458176 &* s.n, gradGamma: s.g + 465504,
+            gradBeta: s.g + 466176, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 100800, count: 16800)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9458176 &* s.n, input: s.t + 9063040 &* s.n,
+            batch: s.n, height: 14, width: 14, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 14, outWidth: 14, weights: s.f + 84000, gradInput: s.t + 9194752 &* s.n,
+            gradWeights: s.f + 100800, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 100800, channels: 672, kernel: 5, into: s.g + 448704)
+        // features.5.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9194752 &* s.n, input: s.t + 8931328 &* s.n,
+            pixels: 196 &* s.n, channels: 672, gamma: s.p + 446016, beta: s.p + 446688, savedMean: s.f + 81312,
+            savedInvStd: s.f + 81984, activation: .relu6, gradInput: s.t + 9194752 &* s.n, gradGamma: s.g + 446016,
+            gradBeta: s.g + 446688, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9194752 &* s.n, input: s.t + 13190016 &* s.n,
+            weights: s.p + 370752, pixels: 196 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 370752, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5494272 &* s.n, s.t + 5516224 &* s.n, count: 21952 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 14x14x80 -> 14x14x112
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 13168064 &* s.n,
+            pixels: 196 &* s.n, channels: 112, gamma: s.p + 370304, beta: s.p + 370416, savedMean: s.f + 81088,
+            savedInvStd: s.f + 81200, activation: .identity, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 370304,
+            gradBeta: s.g + 370416, pool: pool)
+        // features.5.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 11640832 &* s.n,
+            weights: s.p + 316544, pixels: 196 &* s.n, inChannels: 480, outChannels: 112,
+            gradInput: s.t + 8931328 &* s.n, gradWeights: s.g + 316544, pool: pool)
+        // features.5.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 11546752 &* s.n,
+            pixels: 196 &* s.n, channels: 480, gamma: s.p + 314624, beta: s.p + 315104, savedMean: s.f + 56128,
+            savedInvStd: s.f + 56608, activation: .relu6, gradInput: s.t + 8931328 &* s.n, gradGamma: s.g + 314624,
+            gradBeta: s.g + 315104, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 69088, count: 12000)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 11452672 &* s.n,
+            batch: s.n, height: 14, width: 14, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 14, outWidth: 14, weights: s.f + 57088, gradInput: s.t + 9025408 &* s.n,
+            gradWeights: s.f + 69088, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 69088, channels: 480, kernel: 5, into: s.g + 302624)
+        // features.5.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 11358592 &* s.n,
+            pixels: 196 &* s.n, channels: 480, gamma: s.p + 300704, beta: s.p + 301184, savedMean: s.f + 55168,
+            savedInvStd: s.f + 55648, activation: .relu6, gradInput: s.t + 9025408 &* s.n, gradGamma: s.g + 300704,
+            gradBeta: s.g + 301184, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 13378176 &* s.n,
+            weights: s.p + 262304, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 262304, pool: pool)
+    }
+
+    /// features.4.2 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
+    private func features_4_2_backward(_ s: TrainingStepContext) {
+        // features.4.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5494272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 13491120 &* s.n : nil, batch: s.n, perImage: 15680,
+            gradBranch: s.t + 5509952 &* s.n, pool: pool)
+        // features.4.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5509952 &* s.n, input: s.t + 13362496 &* s.n,
+            pixels: 196 &* s.n, channels: 80, gamma: s.p + 261984, beta: s.p + 262064, savedMean: s.f + 55008,
+            savedInvStd: s.f + 55088, activation: .identity, gradInput: s.t + 5509952 &* s.n, gradGamma: s.g + 261984,
+            gradBeta: s.g + 262064, pool: pool)
+        // features.4.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5509952 &* s.n, input: s.t + 11264512 &* s.n,
+            weights: s.p + 223584, pixels: 196 &* s.n, inChannels: 480, outChannels: 80,
+            gradInput: s.t + 8931328 &* s.n, gradWeights: s.g + 223584, pool: pool)
+        // features.4.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 11170432 &* s.n,
+            pixels: 196 &* s.n, channels: 480, gamma: s.p + 221664, beta: s.p + 222144, savedMean: s.f + 45408,
+            savedInvStd: s.f + 45888, activation: .relu6, gradInput: s.t + 8931328 &* s.n, gradGamma: s.g + 221664,
+            gradBeta: s.g + 222144, pool: pool)
+        // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 50688, count: 4320)
+        // features.4.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 11076352 &* s.n,
+            batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 14, outWidth: 14, weights: s.f + 46368, gradInput: s.t + 9025408 &* s.n,
+            gradWeights: s.f + 50688, pool: pool)
+        // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 50688, channels: 480, kernel: 3, into: s.g + 217344)
+        // features.4.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 10982272 &* s.n,
+            pixels: 196 &* s.n, channels: 480, gamma: s.p + 215424, beta: s.p + 215904, savedMean: s.f + 44448,
+            savedInvStd: s.f + 44928, activation: .relu6, gradInput: s.t + 9025408 &* s.n, gradGamma: s.g + 215424,
+            gradBeta: s.g + 215904, pool: pool)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 13346816 &* s.n,
+            weights: s.p + 177024, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 5509952 &* s.n, gradWeights: s.g + 177024, pool: pool)
+        // features.4.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5509952 &* s.n, s.t + 5494272 &* s.n, count: 15680 &* s.n, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5509952 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 13491104 &* s.n : nil, batch: s.n, perImage: 15680,
+            gradBranch: s.t + 5494272 &* s.n, pool: pool)
+        // features.4.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 13331136 &* s.n,
+            pixels: 196 &* s.n, channels: 80, gamma: s.p + 176704, beta: s.p + 176784, savedMean: s.f + 44288,
+            savedInvStd: s.f + 44368, activation: .identity, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 176704,
+            gradBeta: s.g + 176784, pool: pool)
+        // features.4.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 10888192 &* s.n,
+            weights: s.p + 138304, pixels: 196 &* s.n, inChannels: 480, outChannels: 80,
+            gradInput: s.t + 8931328 &* s.n, gradWeights: s.g + 138304, pool: pool)
+        // features.4.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 10794112 &* s.n,
+            pixels: 196 &* s.n, channels: 480, gamma: s.p + 136384, beta: s.p + 136864, savedMean: s.f + 34688,
+            savedInvStd: s.f + 35168, activation: .relu6, gradInput: s.t + 8931328 &* s.n, gradGamma: s.g + 136384,
+            gradBeta: s.g + 136864, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 39968, count: 4320)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 10700032 &* s.n,
+            batch: s.n, height: 14, width: 14, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 14, outWidth: 14, weights: s.f + 35648, gradInput: s.t + 9025408 &* s.n,
+            gradWeights: s.f + 39968, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 39968, channels: 480, kernel: 3, into: s.g + 132064)
+        // features.4.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 10605952 &* s.n,
+            pixels: 196 &* s.n, channels: 480, gamma: s.p + 130144, beta: s.p + 130624, savedMean: s.f + 33728,
+            savedInvStd: s.f + 34208, activation: .relu6, gradInput: s.t + 9025408 &* s.n, gradGamma: s.g + 130144,
+            gradBeta: s.g + 130624, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9025408 &* s.n, input: s.t + 13315456 &* s.n,
+            weights: s.p + 91744, pixels: 196 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 5541312 &* s.n, gradWeights: s.g + 91744, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5541312 &* s.n, s.t + 5509952 &* s.n, count: 15680 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 28x28x40 -> 14x14x80
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5541312 &* s.n, input: s.t + 13299776 &* s.n,
+            pixels: 196 &* s.n, channels: 80, gamma: s.p + 91424, beta: s.p + 91504, savedMean: s.f + 33568,
+            savedInvStd: s.f + 33648, activation: .identity, gradInput: s.t + 5541312 &* s.n, gradGamma: s.g + 91424,
+            gradBeta: s.g + 91504, pool: pool)
+        // features.4.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5541312 &* s.n, input: s.t + 12929728 &* s.n,
+            weights: s.p + 72224, pixels: 196 &* s.n, inChannels: 240, outChannels: 80,
+            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 72224, pool: pool)
+        // features.4.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 12882688 &* s.n,
+            pixels: 196 &* s.n, channels: 240, gamma: s.p + 71264, beta: s.p + 71504, savedMean: s.f + 28768,
+            savedInvStd: s.f + 29008, activation: .relu6, gradInput: s.t + 5494272 &* s.n, gradGamma: s.g + 71264,
+            gradBeta: s.g + 71504, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 31408, count: 2160)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 8743168 &* s.n,
+            batch: s.n, height: 28, width: 28, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 14, outWidth: 14, weights: s.f + 29248, gradInput: s.t + 8931328 &* s.n,
+            gradWeights: s.f + 31408, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 31408, channels: 240, kernel: 3, into: s.g + 69104)
+        // features.4.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 8555008 &* s.n,
+            pixels: 784 &* s.n, channels: 240, gamma: s.p + 68144, beta: s.p + 68384, savedMean: s.f + 28288,
+            savedInvStd: s.f + 28528, activation: .relu6, gradInput: s.t + 8931328 &* s.n, gradGamma: s.g + 68144,
+            gradBeta: s.g + 68384, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8931328 &* s.n, input: s.t + 13136704 &* s.n,
+            weights: s.p + 58544, pixels: 784 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 5494272 &* s.n, gradWeights: s.g + 58544, pool: pool)
+    }
+
+    /// features.3.1 backward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, identity shortcut
+    private func features_3_1_backward(_ s: TrainingStepContext) {
+        // features.3.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5494272 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 13491088 &* s.n : nil, batch: s.n, perImage: 31360,
+            gradBranch: s.t + 5525632 &* s.n, pool: pool)
+        // features.3.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5525632 &* s.n, input: s.t + 13105344 &* s.n,
+            pixels: 784 &* s.n, channels: 40, gamma: s.p + 58352, beta: s.p + 58400, savedMean: s.f + 28208,
+            savedInvStd: s.f + 28248, activation: .identity, gradInput: s.t + 5525632 &* s.n, gradGamma: s.g + 58352,
+            gradBeta: s.g + 58400, pool: pool)
+        // features.3.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5525632 &* s.n, input: s.t + 8366848 &* s.n,
+            weights: s.p + 48752, pixels: 784 &* s.n, inChannels: 240, outChannels: 40,
+            gradInput: s.t + 8555008 &* s.n, gradWeights: s.g + 48752, pool: pool)
+        // features.3.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8555008 &* s.n, input: s.t + 8178688 &* s.n,
+            pixels: 784 &* s.n, channels: 240, gamma: s.p + 47792, beta: s.p + 48032, savedMean: s.f + 15728,
+            savedInvStd: s.f + 15968, activation: .relu6, gradInput: s.t + 8555008 &* s.n, gradGamma: s.g + 47792,
+            gradBeta: s.g + 48032, pool: pool)
+        // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 22208, count: 6000)
+        // features.3.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8555008 &* s.n, input: s.t + 5306112 &* s.n,
+            batch: s.n, height: 28, width: 28, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 28, outWidth: 28, weights: s.f + 16208, gradInput: s.t + 8178688 &* s.n,
+            gradWeights: s.f + 22208, pool: pool)
+        // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 22208, channels: 240, kernel: 5, into: s.g + 41792)
+        // features.3.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8178688 &* s.n, input: s.t + 5117952 &* s.n,
+            pixels: 784 &* s.n, channels: 240, gamma: s.p + 40832, beta: s.p + 41072, savedMean: s.f + 15248,
+            savedInvStd: s.f + 15488, activation: .relu6, gradInput: s.t + 8178688 &* s.n, gradGamma: s.g + 40832,
+            gradBeta: s.g + 41072, pool: pool)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8178688 &* s.n, input: s.t + 13073984 &* s.n,
+            weights: s.p + 31232, pixels: 784 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 5117952 &* s.n, gradWeights: s.g + 31232, pool: pool)
+        // features.3.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5117952 &* s.n, s.t + 5494272 &* s.n, count: 31360 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 56x56x24 -> 28x28x40
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5117952 &* s.n, input: s.t + 13042624 &* s.n,
+            pixels: 784 &* s.n, channels: 40, gamma: s.p + 31040, beta: s.p + 31088, savedMean: s.f + 15168,
+            savedInvStd: s.f + 15208, activation: .identity, gradInput: s.t + 5117952 &* s.n, gradGamma: s.g + 31040,
+            gradBeta: s.g + 31088, pool: pool)
+        // features.3.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5117952 &* s.n, input: s.t + 10493056 &* s.n,
+            weights: s.p + 25280, pixels: 784 &* s.n, inChannels: 144, outChannels: 40,
+            gradInput: s.t + 8178688 &* s.n, gradWeights: s.g + 25280, pool: pool)
+        // features.3.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8178688 &* s.n, input: s.t + 10380160 &* s.n,
+            pixels: 784 &* s.n, channels: 144, gamma: s.p + 24704, beta: s.p + 24848, savedMean: s.f + 7680,
+            savedInvStd: s.f + 7824, activation: .relu6, gradInput: s.t + 8178688 &* s.n, gradGamma: s.g + 24704,
+            gradBeta: s.g + 24848, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 11568, count: 3600)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8178688 &* s.n, input: s.t + 4666368 &* s.n,
+            batch: s.n, height: 56, width: 56, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 28, outWidth: 28, weights: s.f + 7968, gradInput: s.t + 5117952 &* s.n,
+            gradWeights: s.f + 11568, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 11568, channels: 144, kernel: 5, into: s.g + 21104)
+        // features.3.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5117952 &* s.n, input: s.t + 4214784 &* s.n,
+            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 7392,
+            savedInvStd: s.f + 7536, activation: .relu6, gradInput: s.t + 5117952 &* s.n, gradGamma: s.g + 20528,
+            gradBeta: s.g + 20672, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5117952 &* s.n, input: s.t + 11960704 &* s.n,
+            weights: s.p + 17072, pixels: 3136 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 4666368 &* s.n, gradWeights: s.g + 17072, pool: pool)
+    }
+
+    /// features.2.1 backward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, identity shortcut
+    private func features_2_1_backward(_ s: TrainingStepContext) {
+        // features.2.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 4666368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 13491072 &* s.n : nil, batch: s.n, perImage: 75264,
+            gradBranch: s.t + 4741632 &* s.n, pool: pool)
+        // features.2.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4741632 &* s.n, input: s.t + 11885440 &* s.n,
+            pixels: 3136 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 7344,
+            savedInvStd: s.f + 7368, activation: .identity, gradInput: s.t + 4741632 &* s.n, gradGamma: s.g + 16944,
+            gradBeta: s.g + 16976, pool: pool)
+        // features.2.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 4741632 &* s.n, input: s.t + 3763200 &* s.n,
+            weights: s.p + 13488, pixels: 3136 &* s.n, inChannels: 144, outChannels: 24,
+            gradInput: s.t + 4214784 &* s.n, gradWeights: s.g + 13488, pool: pool)
+        // features.2.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4214784 &* s.n, input: s.t + 3311616 &* s.n,
+            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 4464,
+            savedInvStd: s.f + 4608, activation: .relu6, gradInput: s.t + 4214784 &* s.n, gradGamma: s.g + 12912,
+            gradBeta: s.g + 13056, pool: pool)
+        // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 6048, count: 1296)
+        // features.2.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4214784 &* s.n, input: s.t + 2860032 &* s.n,
+            batch: s.n, height: 56, width: 56, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 56, outWidth: 56, weights: s.f + 4752, gradInput: s.t + 3311616 &* s.n, gradWeights: s.f + 6048,
+            pool: pool)
+        // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 6048, channels: 144, kernel: 3, into: s.g + 11616)
+        // features.2.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3311616 &* s.n, input: s.t + 2408448 &* s.n,
+            pixels: 3136 &* s.n, channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 4176,
+            savedInvStd: s.f + 4320, activation: .relu6, gradInput: s.t + 3311616 &* s.n, gradGamma: s.g + 11040,
+            gradBeta: s.g + 11184, pool: pool)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3311616 &* s.n, input: s.t + 11810176 &* s.n,
+            weights: s.p + 7584, pixels: 3136 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 2408448 &* s.n, gradWeights: s.g + 7584, pool: pool)
+        // features.2.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 2408448 &* s.n, s.t + 4666368 &* s.n, count: 75264 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 112x112x16 -> 56x56x24
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t + 11734912 &* s.n,
+            pixels: 3136 &* s.n, channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 4128,
+            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.t + 2408448 &* s.n, gradGamma: s.g + 7456,
+            gradBeta: s.g + 7488, pool: pool)
+        // features.2.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t + 7476224 &* s.n,
+            weights: s.p + 5152, pixels: 3136 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 3612672 &* s.n,
+            gradWeights: s.g + 5152, pool: pool)
+        // features.2.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 7175168 &* s.n,
+            pixels: 3136 &* s.n, channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 2208,
+            savedInvStd: s.f + 2304, activation: .relu6, gradInput: s.t + 3612672 &* s.n, gradGamma: s.g + 4768,
+            gradBeta: s.g + 4864, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3264, count: 864)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 1204224 &* s.n,
+            batch: s.n, height: 112, width: 112, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 56, outWidth: 56, weights: s.f + 2400, gradInput: s.t + 2408448 &* s.n, gradWeights: s.f + 3264,
+            pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3264, channels: 96, kernel: 3, into: s.g + 3904)
+        // features.2.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t, pixels: 12544 &* s.n,
+            channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 2016, savedInvStd: s.f + 2112,
+            activation: .relu6, gradInput: s.t + 2408448 &* s.n, gradGamma: s.g + 3520, gradBeta: s.g + 3616,
+            pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2408448 &* s.n, input: s.t + 7977984 &* s.n,
+            weights: s.p + 1984, pixels: 12544 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 401408 &* s.n,
+            gradWeights: s.g + 1984, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 112x112x32 -> 112x112x16
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.1 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 7777280 &* s.n,
+            pixels: 12544 &* s.n, channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 1984,
+            savedInvStd: s.f + 2000, activation: .identity, gradInput: s.t + 401408 &* s.n, gradGamma: s.g + 1920,
+            gradBeta: s.g + 1936, pool: pool)
+        // features.1.0.block.1 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 6773760 &* s.n,
+            weights: s.p + 1408, pixels: 12544 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
+            gradWeights: s.g + 1408, pool: pool)
+        // features.1.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 6372352 &* s.n, pixels: 12544 &* s.n,
+            channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
+            activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312, pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1696, count: 288)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 5970944 &* s.n, batch: s.n, height: 112,
+            width: 112, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112,
+            weights: s.f + 1408, gradInput: s.t + 401408 &* s.n, gradWeights: s.f + 1696, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1696, channels: 32, kernel: 3, into: s.g + 992)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401408 &* s.n, input: s.t + 5569536 &* s.n,
+            pixels: 12544 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1280,
+            savedInvStd: s.f + 1312, activation: .relu6, gradInput: s.t + 401408 &* s.n, gradGamma: s.g + 864,
+            gradBeta: s.g + 896, pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 401408 &* s.n, input: s.x, batch: s.n, inChannels: 3,
+            height: 224, width: 224, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 112, outWidth: 112,
+            outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 864, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 896, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 992, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 1280, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 1312, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.0.weight", offset: 1408, count: 512, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.1.weight", offset: 1920, count: 16, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.1.1.bias", offset: 1936, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 1984, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 3520, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 3616, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 3904, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 4768, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 4864, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.0.weight", offset: 5152, count: 2304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.1.weight", offset: 7456, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.2.1.bias", offset: 7488, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.0.weight", offset: 7584, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.weight", offset: 11040, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.bias", offset: 11184, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.0.weight", offset: 11616, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.weight", offset: 12912, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.bias", offset: 13056, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.0.weight", offset: 13488, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.1.weight", offset: 16944, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.2.1.bias", offset: 16976, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 17072, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 20528, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 20672, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 21104, count: 3600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 24704, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 24848, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.0.weight", offset: 25280, count: 5760, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.1.weight", offset: 31040, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.2.1.bias", offset: 31088, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.0.weight", offset: 31232, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.weight", offset: 40832, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.bias", offset: 41072, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.0.weight", offset: 41792, count: 6000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.weight", offset: 47792, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.bias", offset: 48032, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.0.weight", offset: 48752, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.1.weight", offset: 58352, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.2.1.bias", offset: 58400, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 58544, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 68144, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 68384, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 69104, count: 2160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 71264, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 71504, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.0.weight", offset: 72224, count: 19200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.1.weight", offset: 91424, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.2.1.bias", offset: 91504, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 91744, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 130144, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 130624, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 132064, count: 4320, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 136384, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 136864, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.0.weight", offset: 138304, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.1.weight", offset: 176704, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.2.1.bias", offset: 176784, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.0.weight", offset: 177024, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.weight", offset: 215424, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.bias", offset: 215904, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.0.weight", offset: 217344, count: 4320, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.weight", offset: 221664, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.bias", offset: 222144, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.0.weight", offset: 223584, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.1.weight", offset: 261984, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.2.1.bias", offset: 262064, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 262304, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 300704, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 301184, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 302624, count: 12000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 314624, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 315104, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.0.weight", offset: 316544, count: 53760, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.1.weight", offset: 370304, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.2.1.bias", offset: 370416, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 370752, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 446016, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 446688, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 448704, count: 16800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 465504, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 466176, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.0.weight", offset: 468192, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.1.weight", offset: 543456, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.2.1.bias", offset: 543568, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.0.weight", offset: 543904, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.weight", offset: 619168, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.bias", offset: 619840, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.0.weight", offset: 621856, count: 16800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.weight", offset: 638656, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.bias", offset: 639328, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.0.weight", offset: 641344, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.1.weight", offset: 716608, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.2.1.bias", offset: 716720, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 717056, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 792320, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 792992, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 795008, count: 16800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 811808, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 812480, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.0.weight", offset: 814496, count: 129024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.1.weight", offset: 943520, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.2.1.bias", offset: 943712, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 944288, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 1165472, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 1166624, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 1170080, count: 28800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 1198880, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 1200032, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.0.weight", offset: 1203488, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.1.weight", offset: 1424672, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.2.1.bias", offset: 1424864, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.0.weight", offset: 1425440, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.weight", offset: 1646624, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.bias", offset: 1647776, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.0.weight", offset: 1651232, count: 28800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.weight", offset: 1680032, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.bias", offset: 1681184, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.0.weight", offset: 1684640, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.1.weight", offset: 1905824, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.2.1.bias", offset: 1906016, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.0.weight", offset: 1906592, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.weight", offset: 2127776, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.bias", offset: 2128928, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.0.weight", offset: 2132384, count: 28800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.weight", offset: 2161184, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.bias", offset: 2162336, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.0.weight", offset: 2165792, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.1.weight", offset: 2386976, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.2.1.bias", offset: 2387168, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 2387744, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 2608928, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 2610080, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 2613536, count: 10368, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 2623904, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 2625056, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.0.weight", offset: 2628512, count: 368640, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.1.weight", offset: 2997152, count: 320, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.2.1.bias", offset: 2997472, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 2998432, count: 409600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 3408032, count: 1280, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 3409312, count: 1280, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 3413152, count: 1280000, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 4693152, count: 1000, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 928, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 960, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 1344, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 1376, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.1.running_mean", offset: 1952, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.1.running_var", offset: 1968, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 3712, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 3808, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 4960, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 5056, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.1.running_mean", offset: 7520, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.1.running_var", offset: 7552, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_mean", offset: 11328, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_var", offset: 11472, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_mean", offset: 13200, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_var", offset: 13344, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.1.running_mean", offset: 17008, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.1.running_var", offset: 17040, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 20816, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 20960, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 24992, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 25136, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.1.running_mean", offset: 31136, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.1.running_var", offset: 31184, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_mean", offset: 41312, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_var", offset: 41552, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_mean", offset: 48272, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_var", offset: 48512, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.1.running_mean", offset: 58448, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.1.running_var", offset: 58496, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 68624, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 68864, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 71744, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 71984, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.1.running_mean", offset: 91584, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.1.running_var", offset: 91664, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 131104, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 131584, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 137344, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 137824, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.1.running_mean", offset: 176864, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.1.running_var", offset: 176944, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_mean", offset: 216384, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_var", offset: 216864, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_mean", offset: 222624, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_var", offset: 223104, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.1.running_mean", offset: 262144, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.1.running_var", offset: 262224, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 301664, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 302144, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 315584, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 316064, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.1.running_mean", offset: 370528, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.1.running_var", offset: 370640, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 447360, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 448032, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 466848, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 467520, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.1.running_mean", offset: 543680, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.1.running_var", offset: 543792, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_mean", offset: 620512, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_var", offset: 621184, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_mean", offset: 640000, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_var", offset: 640672, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.1.running_mean", offset: 716832, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.1.running_var", offset: 716944, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 793664, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 794336, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 813152, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 813824, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.1.running_mean", offset: 943904, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.1.running_var", offset: 944096, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 1167776, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 1168928, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 1201184, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 1202336, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.1.running_mean", offset: 1425056, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.1.running_var", offset: 1425248, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_mean", offset: 1648928, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_var", offset: 1650080, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_mean", offset: 1682336, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_var", offset: 1683488, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.1.running_mean", offset: 1906208, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.1.running_var", offset: 1906400, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_mean", offset: 2130080, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_var", offset: 2131232, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_mean", offset: 2163488, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_var", offset: 2164640, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.1.running_mean", offset: 2387360, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.1.running_var", offset: 2387552, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 2611232, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 2612384, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 2626208, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 2627360, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.1.running_mean", offset: 2997792, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.1.running_var", offset: 2998112, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 3410592, count: 1280, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 3411872, count: 1280, kind: .batchNormBias),
+    ]
+}

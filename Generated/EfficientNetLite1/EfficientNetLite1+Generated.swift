@@ -914,3 +914,2132 @@ extension EfficientNetLite1 {
             """#),
     ]
 }
+
+/// EfficientNetLite1 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 20,315,040 floats per image (saved activations and gradients, packed by lifetime); parameters: 5,470,544 floats.
+public final class EfficientNetLite1Training: TrainableModel {
+    public static let descriptor = EfficientNetLite1.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 5470544,
+        arenaFloatsPerImage: 20315040, fixedFloats: 533408)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        let floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 20315040 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 20315040 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 5470544)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_2_0_forward(s)
+        try features_2_1_forward(s)
+        try features_2_2_forward(s)
+        try features_3_0_forward(s)
+        try features_3_1_forward(s)
+        try features_3_2_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_4_2_forward(s)
+        try features_4_3_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_5_2_forward(s)
+        try features_5_3_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_6_2_forward(s)
+        try features_6_3_forward(s)
+        try features_6_4_forward(s)
+        try features_7_0_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_0_backward(s)
+        features_6_4_backward(s)
+        features_6_3_backward(s)
+        features_6_2_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_3_backward(s)
+        features_5_2_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_3_backward(s)
+        features_4_2_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_2_backward(s)
+        features_3_1_backward(s)
+        features_3_0_backward(s)
+        features_2_2_backward(s)
+        features_2_1_backward(s)
+        features_2_0_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 240, 240] (NCHW) -> [n, 120, 120, 32]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 240, width: 240, kernel: 3, stride: 2,
+            padTop: 0, padLeft: 0, outHeight: 120, outWidth: 120, weights: s.p, bias: s.f, outChannels: 32,
+            activation: .identity, output: s.t + 8467200 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 8467200 &* s.n, pixels: 14400 &* s.n, channels: 32,
+            gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 8928000 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312, runningMean: s.p + 928,
+            runningVar: s.p + 960, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 120x120x32 -> 120x120x16
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 1408)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 120, 120, 32] -> [n, 120, 120, 32]
+        Kernels.depthwiseConv(input: s.t + 8928000 &* s.n, batch: s.n, height: 120, width: 120, channels: 32,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 1408, bias: s.f,
+            activation: .identity, output: s.t + 9388800 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 9388800 &* s.n, pixels: 14400 &* s.n, channels: 32,
+            gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 9849600 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376, runningMean: s.p + 1344,
+            runningVar: s.p + 1376, pool: pool)
+        // features.1.0.block.1 project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]
+        Kernels.pointwiseConv(input: s.t + 9849600 &* s.n, pixels: 14400 &* s.n, inChannels: 32, weights: s.p + 1408,
+            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 11001600 &* s.n,
+            pool: pool)
+        // features.1.0.block.1 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11001600 &* s.n, pixels: 14400 &* s.n, channels: 16,
+            gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 11232000 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000, runningMean: s.p + 1952,
+            runningVar: s.p + 1968, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 120x120x16 -> 60x60x24
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 120, 120, 16] -> [n, 120, 120, 96]
+        Kernels.pointwiseConv(input: s.t + 11232000 &* s.n, pixels: 14400 &* s.n, inChannels: 16, weights: s.p + 1984,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520,
+            beta: s.p + 3616, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 1382400 &* s.n,
+            savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712, runningVar: s.p + 3808,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
+        WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 2400)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
+        Kernels.depthwiseConv(input: s.t + 1382400 &* s.n, batch: s.n, height: 120, width: 120, channels: 96,
+            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60, weights: s.f + 2400, bias: s.f,
+            activation: .identity, output: s.t + 10310400 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 10310400 &* s.n, pixels: 3600 &* s.n, channels: 96,
+            gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 10656000 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304, runningMean: s.p + 4960,
+            runningVar: s.p + 5056, pool: pool)
+        // features.2.0.block.2 project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]
+        Kernels.pointwiseConv(input: s.t + 10656000 &* s.n, pixels: 3600 &* s.n, inChannels: 96, weights: s.p + 5152,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 17445600 &* s.n,
+            pool: pool)
+        // features.2.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 17445600 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 17532000 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 7520,
+            runningVar: s.p + 7552, pool: pool)
+    }
+
+    /// features.2.1 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
+    private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        Kernels.pointwiseConv(input: s.t + 17532000 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 7584,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 2764800 &* s.n,
+            pool: pool)
+        // features.2.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 3283200 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320, runningMean: s.p + 11328,
+            runningVar: s.p + 11472, pool: pool)
+        // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 4752)
+        // features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
+        Kernels.depthwiseConv(input: s.t + 3283200 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 4752, bias: s.f,
+            activation: .identity, output: s.t + 3801600 &* s.n, pool: pool)
+        // features.2.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 4320000 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608, runningMean: s.p + 13200,
+            runningVar: s.p + 13344, pool: pool)
+        // features.2.1.block.2 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        Kernels.pointwiseConv(input: s.t + 4320000 &* s.n, pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 13488,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 17618400 &* s.n,
+            pool: pool)
+        // features.2.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 17618400 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 4838400 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368, runningMean: s.p + 17008,
+            runningVar: s.p + 17040, pool: pool)
+        // features.2.1 stochastic depth: keep each image's branch with probability 0.9809523809523809
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01904761904761905,
+                into: s.t + 20315008 &* s.n, random: &random)
+        }
+        // features.2.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 17532000 &* s.n, branch: s.t + 4838400 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 20315008 &* s.n : nil, batch: s.n, perImage: 86400,
+            output: s.t + 17704800 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
+    private func features_2_2_forward(_ s: TrainingStepContext) throws {
+        // features.2.2.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        Kernels.pointwiseConv(input: s.t + 17704800 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 17072,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 4838400 &* s.n,
+            pool: pool)
+        // features.2.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4838400 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 5356800 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536, runningMean: s.p + 20816,
+            runningVar: s.p + 20960, pool: pool)
+        // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 7968)
+        // features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
+        Kernels.depthwiseConv(input: s.t + 5356800 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 7968, bias: s.f,
+            activation: .identity, output: s.t + 5875200 &* s.n, pool: pool)
+        // features.2.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 5875200 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 6393600 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824, runningMean: s.p + 22688,
+            runningVar: s.p + 22832, pool: pool)
+        // features.2.2.block.2 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
+        Kernels.pointwiseConv(input: s.t + 6393600 &* s.n, pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 22976,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 17791200 &* s.n,
+            pool: pool)
+        // features.2.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 17791200 &* s.n, pixels: 3600 &* s.n, channels: 24,
+            gamma: s.p + 26432, beta: s.p + 26464, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 6912000 &* s.n, savedMean: s.f + 10560, savedInvStd: s.f + 10584, runningMean: s.p + 26496,
+            runningVar: s.p + 26528, pool: pool)
+        // features.2.2 stochastic depth: keep each image's branch with probability 0.9714285714285714
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.028571428571428574,
+                into: s.t + 20315024 &* s.n, random: &random)
+        }
+        // features.2.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 17704800 &* s.n, branch: s.t + 6912000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 20315024 &* s.n : nil, batch: s.n, perImage: 86400,
+            output: s.t + 17877600 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 60x60x24 -> 30x30x40
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 60, 60, 24] -> [n, 60, 60, 144]
+        Kernels.pointwiseConv(input: s.t + 17877600 &* s.n, pixels: 3600 &* s.n, inChannels: 24, weights: s.p + 26560,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 6912000 &* s.n,
+            pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 6912000 &* s.n, pixels: 3600 &* s.n, channels: 144,
+            gamma: s.p + 30016, beta: s.p + 30160, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 7430400 &* s.n, savedMean: s.f + 10608, savedInvStd: s.f + 10752, runningMean: s.p + 30304,
+            runningVar: s.p + 30448, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
+        WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 11184)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
+        Kernels.depthwiseConv(input: s.t + 7430400 &* s.n, batch: s.n, height: 60, width: 60, channels: 144, kernel: 5,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30, weights: s.f + 11184, bias: s.f,
+            activation: .identity, output: s.t + 15458400 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15458400 &* s.n, pixels: 900 &* s.n, channels: 144,
+            gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 15588000 &* s.n, savedMean: s.f + 10896, savedInvStd: s.f + 11040, runningMean: s.p + 34480,
+            runningVar: s.p + 34624, pool: pool)
+        // features.3.0.block.2 project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]
+        Kernels.pointwiseConv(input: s.t + 15588000 &* s.n, pixels: 900 &* s.n, inChannels: 144, weights: s.p + 34768,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 19589568 &* s.n,
+            pool: pool)
+        // features.3.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19589568 &* s.n, pixels: 900 &* s.n, channels: 40,
+            gamma: s.p + 40528, beta: s.p + 40576, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 19625568 &* s.n, savedMean: s.f + 18384, savedInvStd: s.f + 18424, runningMean: s.p + 40624,
+            runningVar: s.p + 40672, pool: pool)
+    }
+
+    /// features.3.1 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
+    private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        Kernels.pointwiseConv(input: s.t + 19625568 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 40720,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 7948800 &* s.n,
+            pool: pool)
+        // features.3.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 7948800 &* s.n, pixels: 900 &* s.n, channels: 240,
+            gamma: s.p + 50320, beta: s.p + 50560, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 8164800 &* s.n, savedMean: s.f + 18464, savedInvStd: s.f + 18704, runningMean: s.p + 50800,
+            runningVar: s.p + 51040, pool: pool)
+        // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
+        WeightPrep.depthwiseWeights(s.p + 51280, channels: 240, kernel: 5, into: s.f + 19424)
+        // features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
+        Kernels.depthwiseConv(input: s.t + 8164800 &* s.n, batch: s.n, height: 30, width: 30, channels: 240, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 19424, bias: s.f,
+            activation: .identity, output: s.t + 11462400 &* s.n, pool: pool)
+        // features.3.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11462400 &* s.n, pixels: 900 &* s.n, channels: 240,
+            gamma: s.p + 57280, beta: s.p + 57520, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 11678400 &* s.n, savedMean: s.f + 18944, savedInvStd: s.f + 19184, runningMean: s.p + 57760,
+            runningVar: s.p + 58000, pool: pool)
+        // features.3.1.block.2 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        Kernels.pointwiseConv(input: s.t + 11678400 &* s.n, pixels: 900 &* s.n, inChannels: 240, weights: s.p + 58240,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 19661568 &* s.n,
+            pool: pool)
+        // features.3.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19661568 &* s.n, pixels: 900 &* s.n, channels: 40,
+            gamma: s.p + 67840, beta: s.p + 67888, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 8380800 &* s.n, savedMean: s.f + 31424, savedInvStd: s.f + 31464, runningMean: s.p + 67936,
+            runningVar: s.p + 67984, pool: pool)
+        // features.3.1 stochastic depth: keep each image's branch with probability 0.9523809523809523
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.047619047619047616,
+                into: s.t + 8466816 &* s.n, random: &random)
+        }
+        // features.3.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 19625568 &* s.n, branch: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466816 &* s.n : nil, batch: s.n, perImage: 36000,
+            output: s.t + 19697568 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
+    private func features_3_2_forward(_ s: TrainingStepContext) throws {
+        // features.3.2.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        Kernels.pointwiseConv(input: s.t + 19697568 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 68032,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 11894400 &* s.n,
+            pool: pool)
+        // features.3.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11894400 &* s.n, pixels: 900 &* s.n, channels: 240,
+            gamma: s.p + 77632, beta: s.p + 77872, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 12110400 &* s.n, savedMean: s.f + 31504, savedInvStd: s.f + 31744, runningMean: s.p + 78112,
+            runningVar: s.p + 78352, pool: pool)
+        // features.3.2.block.1 depthwise weights to the kernel layout [5][5][240]
+        WeightPrep.depthwiseWeights(s.p + 78592, channels: 240, kernel: 5, into: s.f + 32464)
+        // features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
+        Kernels.depthwiseConv(input: s.t + 12110400 &* s.n, batch: s.n, height: 30, width: 30, channels: 240,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 32464, bias: s.f,
+            activation: .identity, output: s.t + 12326400 &* s.n, pool: pool)
+        // features.3.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12326400 &* s.n, pixels: 900 &* s.n, channels: 240,
+            gamma: s.p + 84592, beta: s.p + 84832, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 12542400 &* s.n, savedMean: s.f + 31984, savedInvStd: s.f + 32224, runningMean: s.p + 85072,
+            runningVar: s.p + 85312, pool: pool)
+        // features.3.2.block.2 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
+        Kernels.pointwiseConv(input: s.t + 12542400 &* s.n, pixels: 900 &* s.n, inChannels: 240, weights: s.p + 85552,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 19733568 &* s.n,
+            pool: pool)
+        // features.3.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19733568 &* s.n, pixels: 900 &* s.n, channels: 40,
+            gamma: s.p + 95152, beta: s.p + 95200, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 8380800 &* s.n, savedMean: s.f + 44464, savedInvStd: s.f + 44504, runningMean: s.p + 95248,
+            runningVar: s.p + 95296, pool: pool)
+        // features.3.2 stochastic depth: keep each image's branch with probability 0.9428571428571428
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05714285714285715,
+                into: s.t + 8466832 &* s.n, random: &random)
+        }
+        // features.3.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 19697568 &* s.n, branch: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466832 &* s.n : nil, batch: s.n, perImage: 36000,
+            output: s.t + 19769568 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 30x30x40 -> 15x15x80
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 30, 30, 40] -> [n, 30, 30, 240]
+        Kernels.pointwiseConv(input: s.t + 19769568 &* s.n, pixels: 900 &* s.n, inChannels: 40, weights: s.p + 95344,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 12758400 &* s.n,
+            pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12758400 &* s.n, pixels: 900 &* s.n, channels: 240,
+            gamma: s.p + 104944, beta: s.p + 105184, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 12974400 &* s.n, savedMean: s.f + 44544, savedInvStd: s.f + 44784, runningMean: s.p + 105424,
+            runningVar: s.p + 105664, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
+        WeightPrep.depthwiseWeights(s.p + 105904, channels: 240, kernel: 3, into: s.f + 45504)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
+        Kernels.depthwiseConv(input: s.t + 12974400 &* s.n, batch: s.n, height: 30, width: 30, channels: 240,
+            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15, weights: s.f + 45504, bias: s.f,
+            activation: .identity, output: s.t + 19438560 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19438560 &* s.n, pixels: 225 &* s.n, channels: 240,
+            gamma: s.p + 108064, beta: s.p + 108304, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 19492560 &* s.n, savedMean: s.f + 45024, savedInvStd: s.f + 45264, runningMean: s.p + 108544,
+            runningVar: s.p + 108784, pool: pool)
+        // features.4.0.block.2 project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]
+        Kernels.pointwiseConv(input: s.t + 19492560 &* s.n, pixels: 225 &* s.n, inChannels: 240, weights: s.p + 109024,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 20048128 &* s.n,
+            pool: pool)
+        // features.4.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20048128 &* s.n, pixels: 225 &* s.n, channels: 80,
+            gamma: s.p + 128224, beta: s.p + 128304, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 20066128 &* s.n, savedMean: s.f + 49824, savedInvStd: s.f + 49904, runningMean: s.p + 128384,
+            runningVar: s.p + 128464, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        Kernels.pointwiseConv(input: s.t + 20066128 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 128544,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 15717600 &* s.n,
+            pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15717600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            gamma: s.p + 166944, beta: s.p + 167424, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 15825600 &* s.n, savedMean: s.f + 49984, savedInvStd: s.f + 50464, runningMean: s.p + 167904,
+            runningVar: s.p + 168384, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
+        WeightPrep.depthwiseWeights(s.p + 168864, channels: 480, kernel: 3, into: s.f + 51904)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        Kernels.depthwiseConv(input: s.t + 15825600 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 51904, bias: s.f,
+            activation: .identity, output: s.t + 15933600 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15933600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            gamma: s.p + 173184, beta: s.p + 173664, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 16041600 &* s.n, savedMean: s.f + 50944, savedInvStd: s.f + 51424, runningMean: s.p + 174144,
+            runningVar: s.p + 174624, pool: pool)
+        // features.4.1.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        Kernels.pointwiseConv(input: s.t + 16041600 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 175104,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 20084128 &* s.n,
+            pool: pool)
+        // features.4.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20084128 &* s.n, pixels: 225 &* s.n, channels: 80,
+            gamma: s.p + 213504, beta: s.p + 213584, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 8380800 &* s.n, savedMean: s.f + 60544, savedInvStd: s.f + 60624, runningMean: s.p + 213664,
+            runningVar: s.p + 213744, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.9238095238095239
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0761904761904762,
+                into: s.t + 8466848 &* s.n, random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 20066128 &* s.n, branch: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466848 &* s.n : nil, batch: s.n, perImage: 18000,
+            output: s.t + 20102128 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
+    private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        Kernels.pointwiseConv(input: s.t + 20102128 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 213824,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 16149600 &* s.n,
+            pool: pool)
+        // features.4.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 16149600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            gamma: s.p + 252224, beta: s.p + 252704, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 16257600 &* s.n, savedMean: s.f + 60704, savedInvStd: s.f + 61184, runningMean: s.p + 253184,
+            runningVar: s.p + 253664, pool: pool)
+        // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
+        WeightPrep.depthwiseWeights(s.p + 254144, channels: 480, kernel: 3, into: s.f + 62624)
+        // features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        Kernels.depthwiseConv(input: s.t + 16257600 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 62624, bias: s.f,
+            activation: .identity, output: s.t + 16365600 &* s.n, pool: pool)
+        // features.4.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 16365600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            gamma: s.p + 258464, beta: s.p + 258944, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 16473600 &* s.n, savedMean: s.f + 61664, savedInvStd: s.f + 62144, runningMean: s.p + 259424,
+            runningVar: s.p + 259904, pool: pool)
+        // features.4.2.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        Kernels.pointwiseConv(input: s.t + 16473600 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 260384,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 20120128 &* s.n,
+            pool: pool)
+        // features.4.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20120128 &* s.n, pixels: 225 &* s.n, channels: 80,
+            gamma: s.p + 298784, beta: s.p + 298864, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 8380800 &* s.n, savedMean: s.f + 71264, savedInvStd: s.f + 71344, runningMean: s.p + 298944,
+            runningVar: s.p + 299024, pool: pool)
+        // features.4.2 stochastic depth: keep each image's branch with probability 0.9142857142857143
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08571428571428572,
+                into: s.t + 8466864 &* s.n, random: &random)
+        }
+        // features.4.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 20102128 &* s.n, branch: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466864 &* s.n : nil, batch: s.n, perImage: 18000,
+            output: s.t + 20138128 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
+    private func features_4_3_forward(_ s: TrainingStepContext) throws {
+        // features.4.3.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        Kernels.pointwiseConv(input: s.t + 20138128 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 299104,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 16581600 &* s.n,
+            pool: pool)
+        // features.4.3.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 16581600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            gamma: s.p + 337504, beta: s.p + 337984, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 16689600 &* s.n, savedMean: s.f + 71424, savedInvStd: s.f + 71904, runningMean: s.p + 338464,
+            runningVar: s.p + 338944, pool: pool)
+        // features.4.3.block.1 depthwise weights to the kernel layout [3][3][480]
+        WeightPrep.depthwiseWeights(s.p + 339424, channels: 480, kernel: 3, into: s.f + 73344)
+        // features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        Kernels.depthwiseConv(input: s.t + 16689600 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 73344, bias: s.f,
+            activation: .identity, output: s.t + 16797600 &* s.n, pool: pool)
+        // features.4.3.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 16797600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            gamma: s.p + 343744, beta: s.p + 344224, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 16905600 &* s.n, savedMean: s.f + 72384, savedInvStd: s.f + 72864, runningMean: s.p + 344704,
+            runningVar: s.p + 345184, pool: pool)
+        // features.4.3.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
+        Kernels.pointwiseConv(input: s.t + 16905600 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 345664,
+            bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 20156128 &* s.n,
+            pool: pool)
+        // features.4.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20156128 &* s.n, pixels: 225 &* s.n, channels: 80,
+            gamma: s.p + 384064, beta: s.p + 384144, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 8380800 &* s.n, savedMean: s.f + 81984, savedInvStd: s.f + 82064, runningMean: s.p + 384224,
+            runningVar: s.p + 384304, pool: pool)
+        // features.4.3 stochastic depth: keep each image's branch with probability 0.9047619047619048
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09523809523809523,
+                into: s.t + 8466880 &* s.n, random: &random)
+        }
+        // features.4.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 20138128 &* s.n, branch: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466880 &* s.n : nil, batch: s.n, perImage: 18000,
+            output: s.t + 20174128 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 15x15x80 -> 15x15x112
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 15, 15, 80] -> [n, 15, 15, 480]
+        Kernels.pointwiseConv(input: s.t + 20174128 &* s.n, pixels: 225 &* s.n, inChannels: 80, weights: s.p + 384384,
+            bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 17013600 &* s.n,
+            pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 17013600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            gamma: s.p + 422784, beta: s.p + 423264, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 17121600 &* s.n, savedMean: s.f + 82144, savedInvStd: s.f + 82624, runningMean: s.p + 423744,
+            runningVar: s.p + 424224, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
+        WeightPrep.depthwiseWeights(s.p + 424704, channels: 480, kernel: 5, into: s.f + 84064)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
+        Kernels.depthwiseConv(input: s.t + 17121600 &* s.n, batch: s.n, height: 15, width: 15, channels: 480,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 84064, bias: s.f,
+            activation: .identity, output: s.t + 17229600 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 17229600 &* s.n, pixels: 225 &* s.n, channels: 480,
+            gamma: s.p + 436704, beta: s.p + 437184, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 17337600 &* s.n, savedMean: s.f + 83104, savedInvStd: s.f + 83584, runningMean: s.p + 437664,
+            runningVar: s.p + 438144, pool: pool)
+        // features.5.0.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]
+        Kernels.pointwiseConv(input: s.t + 17337600 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 438624,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 19805568 &* s.n,
+            pool: pool)
+        // features.5.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19805568 &* s.n, pixels: 225 &* s.n, channels: 112,
+            gamma: s.p + 492384, beta: s.p + 492496, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 19830768 &* s.n, savedMean: s.f + 108064, savedInvStd: s.f + 108176,
+            runningMean: s.p + 492608, runningVar: s.p + 492720, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        Kernels.pointwiseConv(input: s.t + 19830768 &* s.n, pixels: 225 &* s.n, inChannels: 112, weights: s.p + 492832,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 13190400 &* s.n,
+            pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13190400 &* s.n, pixels: 225 &* s.n, channels: 672,
+            gamma: s.p + 568096, beta: s.p + 568768, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 13341600 &* s.n, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
+            runningMean: s.p + 569440, runningVar: s.p + 570112, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
+        WeightPrep.depthwiseWeights(s.p + 570784, channels: 672, kernel: 5, into: s.f + 110976)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        Kernels.depthwiseConv(input: s.t + 13341600 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 110976, bias: s.f,
+            activation: .identity, output: s.t + 13492800 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13492800 &* s.n, pixels: 225 &* s.n, channels: 672,
+            gamma: s.p + 587584, beta: s.p + 588256, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 13644000 &* s.n, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
+            runningMean: s.p + 588928, runningVar: s.p + 589600, pool: pool)
+        // features.5.1.block.2 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        Kernels.pointwiseConv(input: s.t + 13644000 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 590272,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 19855968 &* s.n,
+            pool: pool)
+        // features.5.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19855968 &* s.n, pixels: 225 &* s.n, channels: 112,
+            gamma: s.p + 665536, beta: s.p + 665648, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 8380800 &* s.n, savedMean: s.f + 144576, savedInvStd: s.f + 144688,
+            runningMean: s.p + 665760, runningVar: s.p + 665872, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.8857142857142857
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1142857142857143,
+                into: s.t + 8466896 &* s.n, random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 19830768 &* s.n, branch: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466896 &* s.n : nil, batch: s.n, perImage: 25200,
+            output: s.t + 19881168 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
+    private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        Kernels.pointwiseConv(input: s.t + 19881168 &* s.n, pixels: 225 &* s.n, inChannels: 112, weights: s.p + 665984,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 13795200 &* s.n,
+            pool: pool)
+        // features.5.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13795200 &* s.n, pixels: 225 &* s.n, channels: 672,
+            gamma: s.p + 741248, beta: s.p + 741920, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 13946400 &* s.n, savedMean: s.f + 144800, savedInvStd: s.f + 145472,
+            runningMean: s.p + 742592, runningVar: s.p + 743264, pool: pool)
+        // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
+        WeightPrep.depthwiseWeights(s.p + 743936, channels: 672, kernel: 5, into: s.f + 147488)
+        // features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        Kernels.depthwiseConv(input: s.t + 13946400 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 147488, bias: s.f,
+            activation: .identity, output: s.t + 14097600 &* s.n, pool: pool)
+        // features.5.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 14097600 &* s.n, pixels: 225 &* s.n, channels: 672,
+            gamma: s.p + 760736, beta: s.p + 761408, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 14248800 &* s.n, savedMean: s.f + 146144, savedInvStd: s.f + 146816,
+            runningMean: s.p + 762080, runningVar: s.p + 762752, pool: pool)
+        // features.5.2.block.2 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        Kernels.pointwiseConv(input: s.t + 14248800 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 763424,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 19906368 &* s.n,
+            pool: pool)
+        // features.5.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19906368 &* s.n, pixels: 225 &* s.n, channels: 112,
+            gamma: s.p + 838688, beta: s.p + 838800, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 8380800 &* s.n, savedMean: s.f + 181088, savedInvStd: s.f + 181200,
+            runningMean: s.p + 838912, runningVar: s.p + 839024, pool: pool)
+        // features.5.2 stochastic depth: keep each image's branch with probability 0.8761904761904762
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12380952380952381,
+                into: s.t + 8466912 &* s.n, random: &random)
+        }
+        // features.5.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 19881168 &* s.n, branch: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466912 &* s.n : nil, batch: s.n, perImage: 25200,
+            output: s.t + 19931568 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
+    private func features_5_3_forward(_ s: TrainingStepContext) throws {
+        // features.5.3.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        Kernels.pointwiseConv(input: s.t + 19931568 &* s.n, pixels: 225 &* s.n, inChannels: 112, weights: s.p + 839136,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 14400000 &* s.n,
+            pool: pool)
+        // features.5.3.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 14400000 &* s.n, pixels: 225 &* s.n, channels: 672,
+            gamma: s.p + 914400, beta: s.p + 915072, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 14551200 &* s.n, savedMean: s.f + 181312, savedInvStd: s.f + 181984,
+            runningMean: s.p + 915744, runningVar: s.p + 916416, pool: pool)
+        // features.5.3.block.1 depthwise weights to the kernel layout [5][5][672]
+        WeightPrep.depthwiseWeights(s.p + 917088, channels: 672, kernel: 5, into: s.f + 184000)
+        // features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
+        Kernels.depthwiseConv(input: s.t + 14551200 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 184000, bias: s.f,
+            activation: .identity, output: s.t + 14702400 &* s.n, pool: pool)
+        // features.5.3.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 14702400 &* s.n, pixels: 225 &* s.n, channels: 672,
+            gamma: s.p + 933888, beta: s.p + 934560, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 14853600 &* s.n, savedMean: s.f + 182656, savedInvStd: s.f + 183328,
+            runningMean: s.p + 935232, runningVar: s.p + 935904, pool: pool)
+        // features.5.3.block.2 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
+        Kernels.pointwiseConv(input: s.t + 14853600 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 936576,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 19956768 &* s.n,
+            pool: pool)
+        // features.5.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19956768 &* s.n, pixels: 225 &* s.n, channels: 112,
+            gamma: s.p + 1011840, beta: s.p + 1011952, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 8380800 &* s.n, savedMean: s.f + 217600, savedInvStd: s.f + 217712,
+            runningMean: s.p + 1012064, runningVar: s.p + 1012176, pool: pool)
+        // features.5.3 stochastic depth: keep each image's branch with probability 0.8666666666666667
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333336,
+                into: s.t + 8466928 &* s.n, random: &random)
+        }
+        // features.5.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 19931568 &* s.n, branch: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466928 &* s.n : nil, batch: s.n, perImage: 25200,
+            output: s.t + 19981968 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 15x15x112 -> 8x8x192
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 15, 15, 112] -> [n, 15, 15, 672]
+        Kernels.pointwiseConv(input: s.t + 19981968 &* s.n, pixels: 225 &* s.n, inChannels: 112,
+            weights: s.p + 1012288, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+            output: s.t + 15004800 &* s.n, pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15004800 &* s.n, pixels: 225 &* s.n, channels: 672,
+            gamma: s.p + 1087552, beta: s.p + 1088224, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 15156000 &* s.n, savedMean: s.f + 217824, savedInvStd: s.f + 218496,
+            runningMean: s.p + 1088896, runningVar: s.p + 1089568, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
+        WeightPrep.depthwiseWeights(s.p + 1090240, channels: 672, kernel: 5, into: s.f + 220512)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
+        Kernels.depthwiseConv(input: s.t + 15156000 &* s.n, batch: s.n, height: 15, width: 15, channels: 672,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 220512, bias: s.f,
+            activation: .identity, output: s.t + 15389120 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15389120 &* s.n, pixels: 64 &* s.n, channels: 672,
+            gamma: s.p + 1107040, beta: s.p + 1107712, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 19546560 &* s.n, savedMean: s.f + 219168, savedInvStd: s.f + 219840,
+            runningMean: s.p + 1108384, runningVar: s.p + 1109056, pool: pool)
+        // features.6.0.block.2 project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]
+        Kernels.pointwiseConv(input: s.t + 19546560 &* s.n, pixels: 64 &* s.n, inChannels: 672, weights: s.p + 1109728,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 20192128 &* s.n,
+            pool: pool)
+        // features.6.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20192128 &* s.n, pixels: 64 &* s.n, channels: 192,
+            gamma: s.p + 1238752, beta: s.p + 1238944, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 20204416 &* s.n, savedMean: s.f + 254112, savedInvStd: s.f + 254304,
+            runningMean: s.p + 1239136, runningVar: s.p + 1239328, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        Kernels.pointwiseConv(input: s.t + 20204416 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 1239520,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 17964000 &* s.n,
+            pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 17964000 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 1460704, beta: s.p + 1461856, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 18037728 &* s.n, savedMean: s.f + 254496, savedInvStd: s.f + 255648,
+            runningMean: s.p + 1463008, runningVar: s.p + 1464160, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
+        WeightPrep.depthwiseWeights(s.p + 1465312, channels: 1152, kernel: 5, into: s.f + 259104)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        Kernels.depthwiseConv(input: s.t + 18037728 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 259104, bias: s.f,
+            activation: .identity, output: s.t + 18111456 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 18111456 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 1494112, beta: s.p + 1495264, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 18185184 &* s.n, savedMean: s.f + 256800, savedInvStd: s.f + 257952,
+            runningMean: s.p + 1496416, runningVar: s.p + 1497568, pool: pool)
+        // features.6.1.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        Kernels.pointwiseConv(input: s.t + 18185184 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
+            weights: s.p + 1498720, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+            output: s.t + 20216704 &* s.n, pool: pool)
+        // features.6.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20216704 &* s.n, pixels: 64 &* s.n, channels: 192,
+            gamma: s.p + 1719904, beta: s.p + 1720096, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 8380800 &* s.n, savedMean: s.f + 316704, savedInvStd: s.f + 316896,
+            runningMean: s.p + 1720288, runningVar: s.p + 1720480, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.8476190476190476
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1523809523809524,
+                into: s.t + 8466944 &* s.n, random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 20204416 &* s.n, branch: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466944 &* s.n : nil, batch: s.n, perImage: 12288,
+            output: s.t + 20228992 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
+    private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        Kernels.pointwiseConv(input: s.t + 20228992 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 1720672,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 18258912 &* s.n,
+            pool: pool)
+        // features.6.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 18258912 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 1941856, beta: s.p + 1943008, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 18332640 &* s.n, savedMean: s.f + 317088, savedInvStd: s.f + 318240,
+            runningMean: s.p + 1944160, runningVar: s.p + 1945312, pool: pool)
+        // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
+        WeightPrep.depthwiseWeights(s.p + 1946464, channels: 1152, kernel: 5, into: s.f + 321696)
+        // features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        Kernels.depthwiseConv(input: s.t + 18332640 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 321696, bias: s.f,
+            activation: .identity, output: s.t + 18406368 &* s.n, pool: pool)
+        // features.6.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 18406368 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 1975264, beta: s.p + 1976416, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 18480096 &* s.n, savedMean: s.f + 319392, savedInvStd: s.f + 320544,
+            runningMean: s.p + 1977568, runningVar: s.p + 1978720, pool: pool)
+        // features.6.2.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        Kernels.pointwiseConv(input: s.t + 18480096 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
+            weights: s.p + 1979872, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+            output: s.t + 20241280 &* s.n, pool: pool)
+        // features.6.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20241280 &* s.n, pixels: 64 &* s.n, channels: 192,
+            gamma: s.p + 2201056, beta: s.p + 2201248, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 8380800 &* s.n, savedMean: s.f + 379296, savedInvStd: s.f + 379488,
+            runningMean: s.p + 2201440, runningVar: s.p + 2201632, pool: pool)
+        // features.6.2 stochastic depth: keep each image's branch with probability 0.8380952380952381
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1619047619047619,
+                into: s.t + 8466960 &* s.n, random: &random)
+        }
+        // features.6.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 20228992 &* s.n, branch: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466960 &* s.n : nil, batch: s.n, perImage: 12288,
+            output: s.t + 20253568 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
+    private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        Kernels.pointwiseConv(input: s.t + 20253568 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2201824,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 18553824 &* s.n,
+            pool: pool)
+        // features.6.3.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 18553824 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 2423008, beta: s.p + 2424160, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 18627552 &* s.n, savedMean: s.f + 379680, savedInvStd: s.f + 380832,
+            runningMean: s.p + 2425312, runningVar: s.p + 2426464, pool: pool)
+        // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
+        WeightPrep.depthwiseWeights(s.p + 2427616, channels: 1152, kernel: 5, into: s.f + 384288)
+        // features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        Kernels.depthwiseConv(input: s.t + 18627552 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 384288, bias: s.f,
+            activation: .identity, output: s.t + 18701280 &* s.n, pool: pool)
+        // features.6.3.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 18701280 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 2456416, beta: s.p + 2457568, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 18775008 &* s.n, savedMean: s.f + 381984, savedInvStd: s.f + 383136,
+            runningMean: s.p + 2458720, runningVar: s.p + 2459872, pool: pool)
+        // features.6.3.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        Kernels.pointwiseConv(input: s.t + 18775008 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
+            weights: s.p + 2461024, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+            output: s.t + 20265856 &* s.n, pool: pool)
+        // features.6.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20265856 &* s.n, pixels: 64 &* s.n, channels: 192,
+            gamma: s.p + 2682208, beta: s.p + 2682400, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 8380800 &* s.n, savedMean: s.f + 441888, savedInvStd: s.f + 442080,
+            runningMean: s.p + 2682592, runningVar: s.p + 2682784, pool: pool)
+        // features.6.3 stochastic depth: keep each image's branch with probability 0.8285714285714285
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17142857142857143,
+                into: s.t + 8466976 &* s.n, random: &random)
+        }
+        // features.6.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 20253568 &* s.n, branch: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466976 &* s.n : nil, batch: s.n, perImage: 12288,
+            output: s.t + 20278144 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
+    private func features_6_4_forward(_ s: TrainingStepContext) throws {
+        // features.6.4.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        Kernels.pointwiseConv(input: s.t + 20278144 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 2682976,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 18848736 &* s.n,
+            pool: pool)
+        // features.6.4.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 18848736 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 2904160, beta: s.p + 2905312, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 18922464 &* s.n, savedMean: s.f + 442272, savedInvStd: s.f + 443424,
+            runningMean: s.p + 2906464, runningVar: s.p + 2907616, pool: pool)
+        // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1152]
+        WeightPrep.depthwiseWeights(s.p + 2908768, channels: 1152, kernel: 5, into: s.f + 446880)
+        // features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        Kernels.depthwiseConv(input: s.t + 18922464 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 446880, bias: s.f,
+            activation: .identity, output: s.t + 18996192 &* s.n, pool: pool)
+        // features.6.4.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 18996192 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 2937568, beta: s.p + 2938720, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 19069920 &* s.n, savedMean: s.f + 444576, savedInvStd: s.f + 445728,
+            runningMean: s.p + 2939872, runningVar: s.p + 2941024, pool: pool)
+        // features.6.4.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
+        Kernels.pointwiseConv(input: s.t + 19069920 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
+            weights: s.p + 2942176, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
+            output: s.t + 20290432 &* s.n, pool: pool)
+        // features.6.4.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20290432 &* s.n, pixels: 64 &* s.n, channels: 192,
+            gamma: s.p + 3163360, beta: s.p + 3163552, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 8380800 &* s.n, savedMean: s.f + 504480, savedInvStd: s.f + 504672,
+            runningMean: s.p + 3163744, runningVar: s.p + 3163936, pool: pool)
+        // features.6.4 stochastic depth: keep each image's branch with probability 0.819047619047619
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18095238095238098,
+                into: s.t + 8466992 &* s.n, random: &random)
+        }
+        // features.6.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 20278144 &* s.n, branch: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466992 &* s.n : nil, batch: s.n, perImage: 12288,
+            output: s.t + 20302720 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 8x8x192 -> 8x8x320
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 8, 8, 192] -> [n, 8, 8, 1152]
+        Kernels.pointwiseConv(input: s.t + 20302720 &* s.n, pixels: 64 &* s.n, inChannels: 192, weights: s.p + 3164128,
+            bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 19143648 &* s.n,
+            pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19143648 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 3385312, beta: s.p + 3386464, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 19217376 &* s.n, savedMean: s.f + 504864, savedInvStd: s.f + 506016,
+            runningMean: s.p + 3387616, runningVar: s.p + 3388768, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
+        WeightPrep.depthwiseWeights(s.p + 3389920, channels: 1152, kernel: 3, into: s.f + 509472)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
+        Kernels.depthwiseConv(input: s.t + 19217376 &* s.n, batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 509472, bias: s.f,
+            activation: .identity, output: s.t + 19291104 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19291104 &* s.n, pixels: 64 &* s.n, channels: 1152,
+            gamma: s.p + 3400288, beta: s.p + 3401440, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 19364832 &* s.n, savedMean: s.f + 507168, savedInvStd: s.f + 508320,
+            runningMean: s.p + 3402592, runningVar: s.p + 3403744, pool: pool)
+        // features.7.0.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]
+        Kernels.pointwiseConv(input: s.t + 19364832 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
+            weights: s.p + 3404896, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
+            output: s.t + 15432128 &* s.n, pool: pool)
+        // features.7.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15432128 &* s.n, pixels: 64 &* s.n, channels: 320,
+            gamma: s.p + 3773536, beta: s.p + 3773856, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 20007168 &* s.n, savedMean: s.f + 530208, savedInvStd: s.f + 530528,
+            runningMean: s.p + 3774176, runningVar: s.p + 3774496, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]
+        Kernels.pointwiseConv(input: s.t + 20007168 &* s.n, pixels: 64 &* s.n, inChannels: 320, weights: s.p + 3774816,
+            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 8380800 &* s.n,
+            pool: pool)
+        // features.8 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 8380800 &* s.n, pixels: 64 &* s.n, channels: 1280,
+            gamma: s.p + 4184416, beta: s.p + 4185696, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 15307200 &* s.n, savedMean: s.f + 530848, savedInvStd: s.f + 532128,
+            runningMean: s.p + 4186976, runningVar: s.p + 4188256, pool: pool)
+        // avgpool global average pool, [n, 8, 8, 1280] -> [n, 1280]
+        Kernels.globalAveragePool(input: s.t + 15307200 &* s.n, batch: s.n, pixels: 64, channels: 1280,
+            output: s.t + 8462720 &* s.n, pool: pool)
+        // dropout p=0.2 (when options.dropout) on [n, 1280]
+        TrainingKernels.dropoutForward(input: s.t + 8462720 &* s.n, output: s.t + 8465280 &* s.n, count: 1280 &* s.n,
+            probability: s.options.dropout ? 0.2 : 0, mask: s.t + 8464000 &* s.n, random: &random)
+        // classifier.1 linear, [n, 1280] -> [n, 1000]
+        Kernels.linear(input: s.t + 8465280 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 4189536,
+            bias: s.p + 5469536, outFeatures: 1000, output: s.t + 8462720 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 8462720 &* s.n, labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 15307200 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 8462720 &* s.n, count: 1000 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 8465280 &* s.n,
+            weights: s.p + 4189536, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 8462720 &* s.n,
+            gradWeights: s.g + 4189536, gradBias: s.g + 5469536, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 8462720 &* s.n, mask: s.t + 8464000 &* s.n,
+            count: 1280 &* s.n, gradInput: s.t + 8465280 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 64 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 8465280 &* s.n, batch: s.n, pixels: 64,
+            channels: 1280, gradInput: s.t + 15307200 &* s.n, pool: pool)
+        // features.8 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 8380800 &* s.n,
+            pixels: 64 &* s.n, channels: 1280, gamma: s.p + 4184416, beta: s.p + 4185696, savedMean: s.f + 530848,
+            savedInvStd: s.f + 532128, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 4184416,
+            gradBeta: s.g + 4185696, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20007168 &* s.n,
+            weights: s.p + 3774816, pixels: 64 &* s.n, inChannels: 320, outChannels: 1280,
+            gradInput: s.t + 20027648 &* s.n, gradWeights: s.g + 3774816, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 8x8x192 -> 8x8x320
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20027648 &* s.n, input: s.t + 15432128 &* s.n,
+            pixels: 64 &* s.n, channels: 320, gamma: s.p + 3773536, beta: s.p + 3773856, savedMean: s.f + 530208,
+            savedInvStd: s.f + 530528, activation: .identity, gradInput: s.t + 20027648 &* s.n,
+            gradGamma: s.g + 3773536, gradBeta: s.g + 3773856, pool: pool)
+        // features.7.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20027648 &* s.n, input: s.t + 19364832 &* s.n,
+            weights: s.p + 3404896, pixels: 64 &* s.n, inChannels: 1152, outChannels: 320,
+            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 3404896, pool: pool)
+        // features.7.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19291104 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 3400288, beta: s.p + 3401440, savedMean: s.f + 507168,
+            savedInvStd: s.f + 508320, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 3400288,
+            gradBeta: s.g + 3401440, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 519840, count: 10368)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19217376 &* s.n,
+            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 8,
+            outWidth: 8, weights: s.f + 509472, gradInput: s.t + 15307200 &* s.n, gradWeights: s.f + 519840,
+            pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 519840, channels: 1152, kernel: 3, into: s.g + 3389920)
+        // features.7.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 19143648 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 3385312, beta: s.p + 3386464, savedMean: s.f + 504864,
+            savedInvStd: s.f + 506016, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 3385312,
+            gradBeta: s.g + 3386464, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20302720 &* s.n,
+            weights: s.p + 3164128, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 8454528 &* s.n, gradWeights: s.g + 3164128, pool: pool)
+    }
+
+    /// features.6.4 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
+    private func features_6_4_backward(_ s: TrainingStepContext) {
+        // features.6.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 8454528 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466992 &* s.n : nil, batch: s.n, perImage: 12288,
+            gradBranch: s.t + 15307200 &* s.n, pool: pool)
+        // features.6.4.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20290432 &* s.n,
+            pixels: 64 &* s.n, channels: 192, gamma: s.p + 3163360, beta: s.p + 3163552, savedMean: s.f + 504480,
+            savedInvStd: s.f + 504672, activation: .identity, gradInput: s.t + 15307200 &* s.n,
+            gradGamma: s.g + 3163360, gradBeta: s.g + 3163552, pool: pool)
+        // features.6.4.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 19069920 &* s.n,
+            weights: s.p + 2942176, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
+            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 2942176, pool: pool)
+        // features.6.4.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18996192 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2937568, beta: s.p + 2938720, savedMean: s.f + 444576,
+            savedInvStd: s.f + 445728, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 2937568,
+            gradBeta: s.g + 2938720, pool: pool)
+        // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 475680, count: 28800)
+        // features.6.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18922464 &* s.n,
+            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
+            outWidth: 8, weights: s.f + 446880, gradInput: s.t + 15307200 &* s.n, gradWeights: s.f + 475680,
+            pool: pool)
+        // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 475680, channels: 1152, kernel: 5, into: s.g + 2908768)
+        // features.6.4.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 18848736 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2904160, beta: s.p + 2905312, savedMean: s.f + 442272,
+            savedInvStd: s.f + 443424, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 2904160,
+            gradBeta: s.g + 2905312, pool: pool)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20278144 &* s.n,
+            weights: s.p + 2682976, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 15432128 &* s.n, gradWeights: s.g + 2682976, pool: pool)
+        // features.6.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 15432128 &* s.n, s.t + 8454528 &* s.n, count: 12288 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
+    private func features_6_3_backward(_ s: TrainingStepContext) {
+        // features.6.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 15432128 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466976 &* s.n : nil, batch: s.n, perImage: 12288,
+            gradBranch: s.t + 8454528 &* s.n, pool: pool)
+        // features.6.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8454528 &* s.n, input: s.t + 20265856 &* s.n,
+            pixels: 64 &* s.n, channels: 192, gamma: s.p + 2682208, beta: s.p + 2682400, savedMean: s.f + 441888,
+            savedInvStd: s.f + 442080, activation: .identity, gradInput: s.t + 8454528 &* s.n,
+            gradGamma: s.g + 2682208, gradBeta: s.g + 2682400, pool: pool)
+        // features.6.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8454528 &* s.n, input: s.t + 18775008 &* s.n,
+            weights: s.p + 2461024, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
+            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 2461024, pool: pool)
+        // features.6.3.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18701280 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2456416, beta: s.p + 2457568, savedMean: s.f + 381984,
+            savedInvStd: s.f + 383136, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 2456416,
+            gradBeta: s.g + 2457568, pool: pool)
+        // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 413088, count: 28800)
+        // features.6.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18627552 &* s.n,
+            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
+            outWidth: 8, weights: s.f + 384288, gradInput: s.t + 15307200 &* s.n, gradWeights: s.f + 413088,
+            pool: pool)
+        // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 413088, channels: 1152, kernel: 5, into: s.g + 2427616)
+        // features.6.3.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 18553824 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 2423008, beta: s.p + 2424160, savedMean: s.f + 379680,
+            savedInvStd: s.f + 380832, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 2423008,
+            gradBeta: s.g + 2424160, pool: pool)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20253568 &* s.n,
+            weights: s.p + 2201824, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 8454528 &* s.n, gradWeights: s.g + 2201824, pool: pool)
+        // features.6.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 8454528 &* s.n, s.t + 15432128 &* s.n, count: 12288 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
+    private func features_6_2_backward(_ s: TrainingStepContext) {
+        // features.6.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 8454528 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466960 &* s.n : nil, batch: s.n, perImage: 12288,
+            gradBranch: s.t + 15307200 &* s.n, pool: pool)
+        // features.6.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20241280 &* s.n,
+            pixels: 64 &* s.n, channels: 192, gamma: s.p + 2201056, beta: s.p + 2201248, savedMean: s.f + 379296,
+            savedInvStd: s.f + 379488, activation: .identity, gradInput: s.t + 15307200 &* s.n,
+            gradGamma: s.g + 2201056, gradBeta: s.g + 2201248, pool: pool)
+        // features.6.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 18480096 &* s.n,
+            weights: s.p + 1979872, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
+            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 1979872, pool: pool)
+        // features.6.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18406368 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1975264, beta: s.p + 1976416, savedMean: s.f + 319392,
+            savedInvStd: s.f + 320544, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 1975264,
+            gradBeta: s.g + 1976416, pool: pool)
+        // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 350496, count: 28800)
+        // features.6.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18332640 &* s.n,
+            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
+            outWidth: 8, weights: s.f + 321696, gradInput: s.t + 15307200 &* s.n, gradWeights: s.f + 350496,
+            pool: pool)
+        // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 350496, channels: 1152, kernel: 5, into: s.g + 1946464)
+        // features.6.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 18258912 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1941856, beta: s.p + 1943008, savedMean: s.f + 317088,
+            savedInvStd: s.f + 318240, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 1941856,
+            gradBeta: s.g + 1943008, pool: pool)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20228992 &* s.n,
+            weights: s.p + 1720672, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 15432128 &* s.n, gradWeights: s.g + 1720672, pool: pool)
+        // features.6.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 15432128 &* s.n, s.t + 8454528 &* s.n, count: 12288 &* s.n, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 15432128 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466944 &* s.n : nil, batch: s.n, perImage: 12288,
+            gradBranch: s.t + 8454528 &* s.n, pool: pool)
+        // features.6.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8454528 &* s.n, input: s.t + 20216704 &* s.n,
+            pixels: 64 &* s.n, channels: 192, gamma: s.p + 1719904, beta: s.p + 1720096, savedMean: s.f + 316704,
+            savedInvStd: s.f + 316896, activation: .identity, gradInput: s.t + 8454528 &* s.n,
+            gradGamma: s.g + 1719904, gradBeta: s.g + 1720096, pool: pool)
+        // features.6.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8454528 &* s.n, input: s.t + 18185184 &* s.n,
+            weights: s.p + 1498720, pixels: 64 &* s.n, inChannels: 1152, outChannels: 192,
+            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 1498720, pool: pool)
+        // features.6.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18111456 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1494112, beta: s.p + 1495264, savedMean: s.f + 256800,
+            savedInvStd: s.f + 257952, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 1494112,
+            gradBeta: s.g + 1495264, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 287904, count: 28800)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 18037728 &* s.n,
+            batch: s.n, height: 8, width: 8, channels: 1152, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 8,
+            outWidth: 8, weights: s.f + 259104, gradInput: s.t + 15307200 &* s.n, gradWeights: s.f + 287904,
+            pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 287904, channels: 1152, kernel: 5, into: s.g + 1465312)
+        // features.6.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 17964000 &* s.n,
+            pixels: 64 &* s.n, channels: 1152, gamma: s.p + 1460704, beta: s.p + 1461856, savedMean: s.f + 254496,
+            savedInvStd: s.f + 255648, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 1460704,
+            gradBeta: s.g + 1461856, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20204416 &* s.n,
+            weights: s.p + 1239520, pixels: 64 &* s.n, inChannels: 192, outChannels: 1152,
+            gradInput: s.t + 8423808 &* s.n, gradWeights: s.g + 1239520, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 8423808 &* s.n, s.t + 15432128 &* s.n, count: 12288 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 15x15x112 -> 8x8x192
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8423808 &* s.n, input: s.t + 20192128 &* s.n,
+            pixels: 64 &* s.n, channels: 192, gamma: s.p + 1238752, beta: s.p + 1238944, savedMean: s.f + 254112,
+            savedInvStd: s.f + 254304, activation: .identity, gradInput: s.t + 8423808 &* s.n,
+            gradGamma: s.g + 1238752, gradBeta: s.g + 1238944, pool: pool)
+        // features.6.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8423808 &* s.n, input: s.t + 19546560 &* s.n,
+            weights: s.p + 1109728, pixels: 64 &* s.n, inChannels: 672, outChannels: 192,
+            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 1109728, pool: pool)
+        // features.6.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 15389120 &* s.n,
+            pixels: 64 &* s.n, channels: 672, gamma: s.p + 1107040, beta: s.p + 1107712, savedMean: s.f + 219168,
+            savedInvStd: s.f + 219840, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 1107040,
+            gradBeta: s.g + 1107712, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 237312, count: 16800)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 15156000 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 8, outWidth: 8, weights: s.f + 220512, gradInput: s.t + 15307200 &* s.n,
+            gradWeights: s.f + 237312, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 237312, channels: 672, kernel: 5, into: s.g + 1090240)
+        // features.6.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 15004800 &* s.n,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 1087552, beta: s.p + 1088224, savedMean: s.f + 217824,
+            savedInvStd: s.f + 218496, activation: .relu6, gradInput: s.t + 15307200 &* s.n, gradGamma: s.g + 1087552,
+            gradBeta: s.g + 1088224, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 19981968 &* s.n,
+            weights: s.p + 1012288, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 1012288, pool: pool)
+    }
+
+    /// features.5.3 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
+    private func features_5_3_backward(_ s: TrainingStepContext) {
+        // features.5.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466928 &* s.n : nil, batch: s.n, perImage: 25200,
+            gradBranch: s.t + 8406000 &* s.n, pool: pool)
+        // features.5.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 19956768 &* s.n,
+            pixels: 225 &* s.n, channels: 112, gamma: s.p + 1011840, beta: s.p + 1011952, savedMean: s.f + 217600,
+            savedInvStd: s.f + 217712, activation: .identity, gradInput: s.t + 8406000 &* s.n,
+            gradGamma: s.g + 1011840, gradBeta: s.g + 1011952, pool: pool)
+        // features.5.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 14853600 &* s.n,
+            weights: s.p + 936576, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 15004800 &* s.n, gradWeights: s.g + 936576, pool: pool)
+        // features.5.3.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15004800 &* s.n, input: s.t + 14702400 &* s.n,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 933888, beta: s.p + 934560, savedMean: s.f + 182656,
+            savedInvStd: s.f + 183328, activation: .relu6, gradInput: s.t + 15004800 &* s.n, gradGamma: s.g + 933888,
+            gradBeta: s.g + 934560, pool: pool)
+        // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 200800, count: 16800)
+        // features.5.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15004800 &* s.n, input: s.t + 14551200 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 184000, gradInput: s.t + 14702400 &* s.n,
+            gradWeights: s.f + 200800, pool: pool)
+        // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 200800, channels: 672, kernel: 5, into: s.g + 917088)
+        // features.5.3.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14702400 &* s.n, input: s.t + 14400000 &* s.n,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 914400, beta: s.p + 915072, savedMean: s.f + 181312,
+            savedInvStd: s.f + 181984, activation: .relu6, gradInput: s.t + 14702400 &* s.n, gradGamma: s.g + 914400,
+            gradBeta: s.g + 915072, pool: pool)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14702400 &* s.n, input: s.t + 19931568 &* s.n,
+            weights: s.p + 839136, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 8406000 &* s.n, gradWeights: s.g + 839136, pool: pool)
+        // features.5.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 8406000 &* s.n, s.t + 8380800 &* s.n, count: 25200 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
+    private func features_5_2_backward(_ s: TrainingStepContext) {
+        // features.5.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 8406000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466912 &* s.n : nil, batch: s.n, perImage: 25200,
+            gradBranch: s.t + 8380800 &* s.n, pool: pool)
+        // features.5.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19906368 &* s.n,
+            pixels: 225 &* s.n, channels: 112, gamma: s.p + 838688, beta: s.p + 838800, savedMean: s.f + 181088,
+            savedInvStd: s.f + 181200, activation: .identity, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 838688,
+            gradBeta: s.g + 838800, pool: pool)
+        // features.5.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 14248800 &* s.n,
+            weights: s.p + 763424, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 14400000 &* s.n, gradWeights: s.g + 763424, pool: pool)
+        // features.5.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14400000 &* s.n, input: s.t + 14097600 &* s.n,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 760736, beta: s.p + 761408, savedMean: s.f + 146144,
+            savedInvStd: s.f + 146816, activation: .relu6, gradInput: s.t + 14400000 &* s.n, gradGamma: s.g + 760736,
+            gradBeta: s.g + 761408, pool: pool)
+        // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 164288, count: 16800)
+        // features.5.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 14400000 &* s.n, input: s.t + 13946400 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 147488, gradInput: s.t + 14097600 &* s.n,
+            gradWeights: s.f + 164288, pool: pool)
+        // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 164288, channels: 672, kernel: 5, into: s.g + 743936)
+        // features.5.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14097600 &* s.n, input: s.t + 13795200 &* s.n,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 741248, beta: s.p + 741920, savedMean: s.f + 144800,
+            savedInvStd: s.f + 145472, activation: .relu6, gradInput: s.t + 14097600 &* s.n, gradGamma: s.g + 741248,
+            gradBeta: s.g + 741920, pool: pool)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14097600 &* s.n, input: s.t + 19881168 &* s.n,
+            weights: s.p + 665984, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 665984, pool: pool)
+        // features.5.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 8380800 &* s.n, s.t + 8406000 &* s.n, count: 25200 &* s.n, pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466896 &* s.n : nil, batch: s.n, perImage: 25200,
+            gradBranch: s.t + 8406000 &* s.n, pool: pool)
+        // features.5.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 19855968 &* s.n,
+            pixels: 225 &* s.n, channels: 112, gamma: s.p + 665536, beta: s.p + 665648, savedMean: s.f + 144576,
+            savedInvStd: s.f + 144688, activation: .identity, gradInput: s.t + 8406000 &* s.n, gradGamma: s.g + 665536,
+            gradBeta: s.g + 665648, pool: pool)
+        // features.5.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 13644000 &* s.n,
+            weights: s.p + 590272, pixels: 225 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 13795200 &* s.n, gradWeights: s.g + 590272, pool: pool)
+        // features.5.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13795200 &* s.n, input: s.t + 13492800 &* s.n,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 587584, beta: s.p + 588256, savedMean: s.f + 109632,
+            savedInvStd: s.f + 110304, activation: .relu6, gradInput: s.t + 13795200 &* s.n, gradGamma: s.g + 587584,
+            gradBeta: s.g + 588256, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 127776, count: 16800)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13795200 &* s.n, input: s.t + 13341600 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 110976, gradInput: s.t + 13492800 &* s.n,
+            gradWeights: s.f + 127776, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 127776, channels: 672, kernel: 5, into: s.g + 570784)
+        // features.5.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13492800 &* s.n, input: s.t + 13190400 &* s.n,
+            pixels: 225 &* s.n, channels: 672, gamma: s.p + 568096, beta: s.p + 568768, savedMean: s.f + 108288,
+            savedInvStd: s.f + 108960, activation: .relu6, gradInput: s.t + 13492800 &* s.n, gradGamma: s.g + 568096,
+            gradBeta: s.g + 568768, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13492800 &* s.n, input: s.t + 19830768 &* s.n,
+            weights: s.p + 492832, pixels: 225 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 8406000 &* s.n, gradWeights: s.g + 492832, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 8406000 &* s.n, s.t + 8380800 &* s.n, count: 25200 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 15x15x80 -> 15x15x112
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 19805568 &* s.n,
+            pixels: 225 &* s.n, channels: 112, gamma: s.p + 492384, beta: s.p + 492496, savedMean: s.f + 108064,
+            savedInvStd: s.f + 108176, activation: .identity, gradInput: s.t + 8406000 &* s.n, gradGamma: s.g + 492384,
+            gradBeta: s.g + 492496, pool: pool)
+        // features.5.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 17337600 &* s.n,
+            weights: s.p + 438624, pixels: 225 &* s.n, inChannels: 480, outChannels: 112,
+            gradInput: s.t + 13190400 &* s.n, gradWeights: s.g + 438624, pool: pool)
+        // features.5.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 17229600 &* s.n,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 436704, beta: s.p + 437184, savedMean: s.f + 83104,
+            savedInvStd: s.f + 83584, activation: .relu6, gradInput: s.t + 13190400 &* s.n, gradGamma: s.g + 436704,
+            gradBeta: s.g + 437184, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 96064, count: 12000)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 17121600 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 480, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 15, outWidth: 15, weights: s.f + 84064, gradInput: s.t + 13298400 &* s.n,
+            gradWeights: s.f + 96064, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 96064, channels: 480, kernel: 5, into: s.g + 424704)
+        // features.5.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 17013600 &* s.n,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 422784, beta: s.p + 423264, savedMean: s.f + 82144,
+            savedInvStd: s.f + 82624, activation: .relu6, gradInput: s.t + 13298400 &* s.n, gradGamma: s.g + 422784,
+            gradBeta: s.g + 423264, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 20174128 &* s.n,
+            weights: s.p + 384384, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 384384, pool: pool)
+    }
+
+    /// features.4.3 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
+    private func features_4_3_backward(_ s: TrainingStepContext) {
+        // features.4.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466880 &* s.n : nil, batch: s.n, perImage: 18000,
+            gradBranch: s.t + 8398800 &* s.n, pool: pool)
+        // features.4.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8398800 &* s.n, input: s.t + 20156128 &* s.n,
+            pixels: 225 &* s.n, channels: 80, gamma: s.p + 384064, beta: s.p + 384144, savedMean: s.f + 81984,
+            savedInvStd: s.f + 82064, activation: .identity, gradInput: s.t + 8398800 &* s.n, gradGamma: s.g + 384064,
+            gradBeta: s.g + 384144, pool: pool)
+        // features.4.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8398800 &* s.n, input: s.t + 16905600 &* s.n,
+            weights: s.p + 345664, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
+            gradInput: s.t + 13190400 &* s.n, gradWeights: s.g + 345664, pool: pool)
+        // features.4.3.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 16797600 &* s.n,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 343744, beta: s.p + 344224, savedMean: s.f + 72384,
+            savedInvStd: s.f + 72864, activation: .relu6, gradInput: s.t + 13190400 &* s.n, gradGamma: s.g + 343744,
+            gradBeta: s.g + 344224, pool: pool)
+        // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 77664, count: 4320)
+        // features.4.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 16689600 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15, weights: s.f + 73344, gradInput: s.t + 13298400 &* s.n,
+            gradWeights: s.f + 77664, pool: pool)
+        // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 77664, channels: 480, kernel: 3, into: s.g + 339424)
+        // features.4.3.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 16581600 &* s.n,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 337504, beta: s.p + 337984, savedMean: s.f + 71424,
+            savedInvStd: s.f + 71904, activation: .relu6, gradInput: s.t + 13298400 &* s.n, gradGamma: s.g + 337504,
+            gradBeta: s.g + 337984, pool: pool)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 20138128 &* s.n,
+            weights: s.p + 299104, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 8398800 &* s.n, gradWeights: s.g + 299104, pool: pool)
+        // features.4.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 8398800 &* s.n, s.t + 8380800 &* s.n, count: 18000 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
+    private func features_4_2_backward(_ s: TrainingStepContext) {
+        // features.4.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 8398800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466864 &* s.n : nil, batch: s.n, perImage: 18000,
+            gradBranch: s.t + 8380800 &* s.n, pool: pool)
+        // features.4.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 20120128 &* s.n,
+            pixels: 225 &* s.n, channels: 80, gamma: s.p + 298784, beta: s.p + 298864, savedMean: s.f + 71264,
+            savedInvStd: s.f + 71344, activation: .identity, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 298784,
+            gradBeta: s.g + 298864, pool: pool)
+        // features.4.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 16473600 &* s.n,
+            weights: s.p + 260384, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
+            gradInput: s.t + 13190400 &* s.n, gradWeights: s.g + 260384, pool: pool)
+        // features.4.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 16365600 &* s.n,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 258464, beta: s.p + 258944, savedMean: s.f + 61664,
+            savedInvStd: s.f + 62144, activation: .relu6, gradInput: s.t + 13190400 &* s.n, gradGamma: s.g + 258464,
+            gradBeta: s.g + 258944, pool: pool)
+        // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 66944, count: 4320)
+        // features.4.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 16257600 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15, weights: s.f + 62624, gradInput: s.t + 13298400 &* s.n,
+            gradWeights: s.f + 66944, pool: pool)
+        // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 66944, channels: 480, kernel: 3, into: s.g + 254144)
+        // features.4.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 16149600 &* s.n,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 252224, beta: s.p + 252704, savedMean: s.f + 60704,
+            savedInvStd: s.f + 61184, activation: .relu6, gradInput: s.t + 13298400 &* s.n, gradGamma: s.g + 252224,
+            gradBeta: s.g + 252704, pool: pool)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 20102128 &* s.n,
+            weights: s.p + 213824, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 213824, pool: pool)
+        // features.4.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 8380800 &* s.n, s.t + 8398800 &* s.n, count: 18000 &* s.n, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466848 &* s.n : nil, batch: s.n, perImage: 18000,
+            gradBranch: s.t + 8398800 &* s.n, pool: pool)
+        // features.4.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8398800 &* s.n, input: s.t + 20084128 &* s.n,
+            pixels: 225 &* s.n, channels: 80, gamma: s.p + 213504, beta: s.p + 213584, savedMean: s.f + 60544,
+            savedInvStd: s.f + 60624, activation: .identity, gradInput: s.t + 8398800 &* s.n, gradGamma: s.g + 213504,
+            gradBeta: s.g + 213584, pool: pool)
+        // features.4.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8398800 &* s.n, input: s.t + 16041600 &* s.n,
+            weights: s.p + 175104, pixels: 225 &* s.n, inChannels: 480, outChannels: 80,
+            gradInput: s.t + 13190400 &* s.n, gradWeights: s.g + 175104, pool: pool)
+        // features.4.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 15933600 &* s.n,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 173184, beta: s.p + 173664, savedMean: s.f + 50944,
+            savedInvStd: s.f + 51424, activation: .relu6, gradInput: s.t + 13190400 &* s.n, gradGamma: s.g + 173184,
+            gradBeta: s.g + 173664, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 56224, count: 4320)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 15825600 &* s.n,
+            batch: s.n, height: 15, width: 15, channels: 480, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 15, outWidth: 15, weights: s.f + 51904, gradInput: s.t + 13298400 &* s.n,
+            gradWeights: s.f + 56224, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 56224, channels: 480, kernel: 3, into: s.g + 168864)
+        // features.4.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 15717600 &* s.n,
+            pixels: 225 &* s.n, channels: 480, gamma: s.p + 166944, beta: s.p + 167424, savedMean: s.f + 49984,
+            savedInvStd: s.f + 50464, activation: .relu6, gradInput: s.t + 13298400 &* s.n, gradGamma: s.g + 166944,
+            gradBeta: s.g + 167424, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13298400 &* s.n, input: s.t + 20066128 &* s.n,
+            weights: s.p + 128544, pixels: 225 &* s.n, inChannels: 80, outChannels: 480,
+            gradInput: s.t + 8434800 &* s.n, gradWeights: s.g + 128544, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 8434800 &* s.n, s.t + 8380800 &* s.n, count: 18000 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 30x30x40 -> 15x15x80
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8434800 &* s.n, input: s.t + 20048128 &* s.n,
+            pixels: 225 &* s.n, channels: 80, gamma: s.p + 128224, beta: s.p + 128304, savedMean: s.f + 49824,
+            savedInvStd: s.f + 49904, activation: .identity, gradInput: s.t + 8434800 &* s.n, gradGamma: s.g + 128224,
+            gradBeta: s.g + 128304, pool: pool)
+        // features.4.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8434800 &* s.n, input: s.t + 19492560 &* s.n,
+            weights: s.p + 109024, pixels: 225 &* s.n, inChannels: 240, outChannels: 80,
+            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 109024, pool: pool)
+        // features.4.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19438560 &* s.n,
+            pixels: 225 &* s.n, channels: 240, gamma: s.p + 108064, beta: s.p + 108304, savedMean: s.f + 45024,
+            savedInvStd: s.f + 45264, activation: .relu6, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 108064,
+            gradBeta: s.g + 108304, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 47664, count: 2160)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 12974400 &* s.n,
+            batch: s.n, height: 30, width: 30, channels: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 15, outWidth: 15, weights: s.f + 45504, gradInput: s.t + 13190400 &* s.n,
+            gradWeights: s.f + 47664, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 47664, channels: 240, kernel: 3, into: s.g + 105904)
+        // features.4.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 12758400 &* s.n,
+            pixels: 900 &* s.n, channels: 240, gamma: s.p + 104944, beta: s.p + 105184, savedMean: s.f + 44544,
+            savedInvStd: s.f + 44784, activation: .relu6, gradInput: s.t + 13190400 &* s.n, gradGamma: s.g + 104944,
+            gradBeta: s.g + 105184, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13190400 &* s.n, input: s.t + 19769568 &* s.n,
+            weights: s.p + 95344, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 8380800 &* s.n, gradWeights: s.g + 95344, pool: pool)
+    }
+
+    /// features.3.2 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
+    private func features_3_2_backward(_ s: TrainingStepContext) {
+        // features.3.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466832 &* s.n : nil, batch: s.n, perImage: 36000,
+            gradBranch: s.t + 8416800 &* s.n, pool: pool)
+        // features.3.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8416800 &* s.n, input: s.t + 19733568 &* s.n,
+            pixels: 900 &* s.n, channels: 40, gamma: s.p + 95152, beta: s.p + 95200, savedMean: s.f + 44464,
+            savedInvStd: s.f + 44504, activation: .identity, gradInput: s.t + 8416800 &* s.n, gradGamma: s.g + 95152,
+            gradBeta: s.g + 95200, pool: pool)
+        // features.3.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8416800 &* s.n, input: s.t + 12542400 &* s.n,
+            weights: s.p + 85552, pixels: 900 &* s.n, inChannels: 240, outChannels: 40,
+            gradInput: s.t + 12758400 &* s.n, gradWeights: s.g + 85552, pool: pool)
+        // features.3.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12758400 &* s.n, input: s.t + 12326400 &* s.n,
+            pixels: 900 &* s.n, channels: 240, gamma: s.p + 84592, beta: s.p + 84832, savedMean: s.f + 31984,
+            savedInvStd: s.f + 32224, activation: .relu6, gradInput: s.t + 12758400 &* s.n, gradGamma: s.g + 84592,
+            gradBeta: s.g + 84832, pool: pool)
+        // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 38464, count: 6000)
+        // features.3.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 12758400 &* s.n, input: s.t + 12110400 &* s.n,
+            batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 30, outWidth: 30, weights: s.f + 32464, gradInput: s.t + 12326400 &* s.n,
+            gradWeights: s.f + 38464, pool: pool)
+        // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 38464, channels: 240, kernel: 5, into: s.g + 78592)
+        // features.3.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12326400 &* s.n, input: s.t + 11894400 &* s.n,
+            pixels: 900 &* s.n, channels: 240, gamma: s.p + 77632, beta: s.p + 77872, savedMean: s.f + 31504,
+            savedInvStd: s.f + 31744, activation: .relu6, gradInput: s.t + 12326400 &* s.n, gradGamma: s.g + 77632,
+            gradBeta: s.g + 77872, pool: pool)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 12326400 &* s.n, input: s.t + 19697568 &* s.n,
+            weights: s.p + 68032, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 8416800 &* s.n, gradWeights: s.g + 68032, pool: pool)
+        // features.3.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 8416800 &* s.n, s.t + 8380800 &* s.n, count: 36000 &* s.n, pool: pool)
+    }
+
+    /// features.3.1 backward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
+    private func features_3_1_backward(_ s: TrainingStepContext) {
+        // features.3.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 8416800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 8466816 &* s.n : nil, batch: s.n, perImage: 36000,
+            gradBranch: s.t + 8380800 &* s.n, pool: pool)
+        // features.3.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19661568 &* s.n,
+            pixels: 900 &* s.n, channels: 40, gamma: s.p + 67840, beta: s.p + 67888, savedMean: s.f + 31424,
+            savedInvStd: s.f + 31464, activation: .identity, gradInput: s.t + 8380800 &* s.n, gradGamma: s.g + 67840,
+            gradBeta: s.g + 67888, pool: pool)
+        // features.3.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 11678400 &* s.n,
+            weights: s.p + 58240, pixels: 900 &* s.n, inChannels: 240, outChannels: 40,
+            gradInput: s.t + 11894400 &* s.n, gradWeights: s.g + 58240, pool: pool)
+        // features.3.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11894400 &* s.n, input: s.t + 11462400 &* s.n,
+            pixels: 900 &* s.n, channels: 240, gamma: s.p + 57280, beta: s.p + 57520, savedMean: s.f + 18944,
+            savedInvStd: s.f + 19184, activation: .relu6, gradInput: s.t + 11894400 &* s.n, gradGamma: s.g + 57280,
+            gradBeta: s.g + 57520, pool: pool)
+        // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 25424, count: 6000)
+        // features.3.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11894400 &* s.n, input: s.t + 8164800 &* s.n,
+            batch: s.n, height: 30, width: 30, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 30, outWidth: 30, weights: s.f + 19424, gradInput: s.t + 11462400 &* s.n,
+            gradWeights: s.f + 25424, pool: pool)
+        // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 25424, channels: 240, kernel: 5, into: s.g + 51280)
+        // features.3.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11462400 &* s.n, input: s.t + 7948800 &* s.n,
+            pixels: 900 &* s.n, channels: 240, gamma: s.p + 50320, beta: s.p + 50560, savedMean: s.f + 18464,
+            savedInvStd: s.f + 18704, activation: .relu6, gradInput: s.t + 11462400 &* s.n, gradGamma: s.g + 50320,
+            gradBeta: s.g + 50560, pool: pool)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11462400 &* s.n, input: s.t + 19625568 &* s.n,
+            weights: s.p + 40720, pixels: 900 &* s.n, inChannels: 40, outChannels: 240,
+            gradInput: s.t + 7948800 &* s.n, gradWeights: s.g + 40720, pool: pool)
+        // features.3.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 7948800 &* s.n, s.t + 8416800 &* s.n, count: 36000 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 60x60x24 -> 30x30x40
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7948800 &* s.n, input: s.t + 19589568 &* s.n,
+            pixels: 900 &* s.n, channels: 40, gamma: s.p + 40528, beta: s.p + 40576, savedMean: s.f + 18384,
+            savedInvStd: s.f + 18424, activation: .identity, gradInput: s.t + 7948800 &* s.n, gradGamma: s.g + 40528,
+            gradBeta: s.g + 40576, pool: pool)
+        // features.3.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 7948800 &* s.n, input: s.t + 15588000 &* s.n,
+            weights: s.p + 34768, pixels: 900 &* s.n, inChannels: 144, outChannels: 40,
+            gradInput: s.t + 11462400 &* s.n, gradWeights: s.g + 34768, pool: pool)
+        // features.3.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11462400 &* s.n, input: s.t + 15458400 &* s.n,
+            pixels: 900 &* s.n, channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 10896,
+            savedInvStd: s.f + 11040, activation: .relu6, gradInput: s.t + 11462400 &* s.n, gradGamma: s.g + 34192,
+            gradBeta: s.g + 34336, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 14784, count: 3600)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 11462400 &* s.n, input: s.t + 7430400 &* s.n,
+            batch: s.n, height: 60, width: 60, channels: 144, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 30, outWidth: 30, weights: s.f + 11184, gradInput: s.t + 7948800 &* s.n,
+            gradWeights: s.f + 14784, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 14784, channels: 144, kernel: 5, into: s.g + 30592)
+        // features.3.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7948800 &* s.n, input: s.t + 6912000 &* s.n,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 10608,
+            savedInvStd: s.f + 10752, activation: .relu6, gradInput: s.t + 7948800 &* s.n, gradGamma: s.g + 30016,
+            gradBeta: s.g + 30160, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 7948800 &* s.n, input: s.t + 17877600 &* s.n,
+            weights: s.p + 26560, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 7430400 &* s.n, gradWeights: s.g + 26560, pool: pool)
+    }
+
+    /// features.2.2 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
+    private func features_2_2_backward(_ s: TrainingStepContext) {
+        // features.2.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 7430400 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 20315024 &* s.n : nil, batch: s.n, perImage: 86400,
+            gradBranch: s.t + 7516800 &* s.n, pool: pool)
+        // features.2.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7516800 &* s.n, input: s.t + 17791200 &* s.n,
+            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 10560,
+            savedInvStd: s.f + 10584, activation: .identity, gradInput: s.t + 7516800 &* s.n, gradGamma: s.g + 26432,
+            gradBeta: s.g + 26464, pool: pool)
+        // features.2.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 7516800 &* s.n, input: s.t + 6393600 &* s.n,
+            weights: s.p + 22976, pixels: 3600 &* s.n, inChannels: 144, outChannels: 24,
+            gradInput: s.t + 6912000 &* s.n, gradWeights: s.g + 22976, pool: pool)
+        // features.2.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6912000 &* s.n, input: s.t + 5875200 &* s.n,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 7680,
+            savedInvStd: s.f + 7824, activation: .relu6, gradInput: s.t + 6912000 &* s.n, gradGamma: s.g + 22400,
+            gradBeta: s.g + 22544, pool: pool)
+        // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 9264, count: 1296)
+        // features.2.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 6912000 &* s.n, input: s.t + 5356800 &* s.n,
+            batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 60, outWidth: 60, weights: s.f + 7968, gradInput: s.t + 5875200 &* s.n, gradWeights: s.f + 9264,
+            pool: pool)
+        // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 9264, channels: 144, kernel: 3, into: s.g + 21104)
+        // features.2.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5875200 &* s.n, input: s.t + 4838400 &* s.n,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 7392,
+            savedInvStd: s.f + 7536, activation: .relu6, gradInput: s.t + 5875200 &* s.n, gradGamma: s.g + 20528,
+            gradBeta: s.g + 20672, pool: pool)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5875200 &* s.n, input: s.t + 17704800 &* s.n,
+            weights: s.p + 17072, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 5356800 &* s.n, gradWeights: s.g + 17072, pool: pool)
+        // features.2.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5356800 &* s.n, s.t + 7430400 &* s.n, count: 86400 &* s.n, pool: pool)
+    }
+
+    /// features.2.1 backward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
+    private func features_2_1_backward(_ s: TrainingStepContext) {
+        // features.2.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 5356800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 20315008 &* s.n : nil, batch: s.n, perImage: 86400,
+            gradBranch: s.t + 5443200 &* s.n, pool: pool)
+        // features.2.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5443200 &* s.n, input: s.t + 17618400 &* s.n,
+            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 7344,
+            savedInvStd: s.f + 7368, activation: .identity, gradInput: s.t + 5443200 &* s.n, gradGamma: s.g + 16944,
+            gradBeta: s.g + 16976, pool: pool)
+        // features.2.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5443200 &* s.n, input: s.t + 4320000 &* s.n,
+            weights: s.p + 13488, pixels: 3600 &* s.n, inChannels: 144, outChannels: 24,
+            gradInput: s.t + 4838400 &* s.n, gradWeights: s.g + 13488, pool: pool)
+        // features.2.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4838400 &* s.n, input: s.t + 3801600 &* s.n,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 4464,
+            savedInvStd: s.f + 4608, activation: .relu6, gradInput: s.t + 4838400 &* s.n, gradGamma: s.g + 12912,
+            gradBeta: s.g + 13056, pool: pool)
+        // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 6048, count: 1296)
+        // features.2.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4838400 &* s.n, input: s.t + 3283200 &* s.n,
+            batch: s.n, height: 60, width: 60, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 60, outWidth: 60, weights: s.f + 4752, gradInput: s.t + 3801600 &* s.n, gradWeights: s.f + 6048,
+            pool: pool)
+        // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 6048, channels: 144, kernel: 3, into: s.g + 11616)
+        // features.2.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3801600 &* s.n, input: s.t + 2764800 &* s.n,
+            pixels: 3600 &* s.n, channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 4176,
+            savedInvStd: s.f + 4320, activation: .relu6, gradInput: s.t + 3801600 &* s.n, gradGamma: s.g + 11040,
+            gradBeta: s.g + 11184, pool: pool)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3801600 &* s.n, input: s.t + 17532000 &* s.n,
+            weights: s.p + 7584, pixels: 3600 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 2764800 &* s.n, gradWeights: s.g + 7584, pool: pool)
+        // features.2.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 2764800 &* s.n, s.t + 5356800 &* s.n, count: 86400 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 120x120x16 -> 60x60x24
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t + 17445600 &* s.n,
+            pixels: 3600 &* s.n, channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 4128,
+            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.t + 2764800 &* s.n, gradGamma: s.g + 7456,
+            gradBeta: s.g + 7488, pool: pool)
+        // features.2.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t + 10656000 &* s.n,
+            weights: s.p + 5152, pixels: 3600 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 4147200 &* s.n,
+            gradWeights: s.g + 5152, pool: pool)
+        // features.2.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4147200 &* s.n, input: s.t + 10310400 &* s.n,
+            pixels: 3600 &* s.n, channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 2208,
+            savedInvStd: s.f + 2304, activation: .relu6, gradInput: s.t + 4147200 &* s.n, gradGamma: s.g + 4768,
+            gradBeta: s.g + 4864, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3264, count: 864)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4147200 &* s.n, input: s.t + 1382400 &* s.n,
+            batch: s.n, height: 120, width: 120, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 60, outWidth: 60, weights: s.f + 2400, gradInput: s.t + 2764800 &* s.n, gradWeights: s.f + 3264,
+            pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3264, channels: 96, kernel: 3, into: s.g + 3904)
+        // features.2.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t, pixels: 14400 &* s.n,
+            channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 2016, savedInvStd: s.f + 2112,
+            activation: .relu6, gradInput: s.t + 2764800 &* s.n, gradGamma: s.g + 3520, gradBeta: s.g + 3616,
+            pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 2764800 &* s.n, input: s.t + 11232000 &* s.n,
+            weights: s.p + 1984, pixels: 14400 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 460800 &* s.n,
+            gradWeights: s.g + 1984, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 120x120x32 -> 120x120x16
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.1 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 11001600 &* s.n,
+            pixels: 14400 &* s.n, channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 1984,
+            savedInvStd: s.f + 2000, activation: .identity, gradInput: s.t + 460800 &* s.n, gradGamma: s.g + 1920,
+            gradBeta: s.g + 1936, pool: pool)
+        // features.1.0.block.1 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 9849600 &* s.n,
+            weights: s.p + 1408, pixels: 14400 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
+            gradWeights: s.g + 1408, pool: pool)
+        // features.1.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 9388800 &* s.n, pixels: 14400 &* s.n,
+            channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1344, savedInvStd: s.f + 1376,
+            activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312, pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1696, count: 288)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 8928000 &* s.n, batch: s.n, height: 120,
+            width: 120, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120,
+            weights: s.f + 1408, gradInput: s.t + 460800 &* s.n, gradWeights: s.f + 1696, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1696, channels: 32, kernel: 3, into: s.g + 992)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 460800 &* s.n, input: s.t + 8467200 &* s.n,
+            pixels: 14400 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1280,
+            savedInvStd: s.f + 1312, activation: .relu6, gradInput: s.t + 460800 &* s.n, gradGamma: s.g + 864,
+            gradBeta: s.g + 896, pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 460800 &* s.n, input: s.x, batch: s.n, inChannels: 3,
+            height: 240, width: 240, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 120, outWidth: 120,
+            outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 864, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 896, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 992, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 1280, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 1312, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.0.weight", offset: 1408, count: 512, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.1.weight", offset: 1920, count: 16, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.1.1.bias", offset: 1936, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 1984, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 3520, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 3616, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 3904, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 4768, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 4864, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.0.weight", offset: 5152, count: 2304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.1.weight", offset: 7456, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.2.1.bias", offset: 7488, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.0.weight", offset: 7584, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.weight", offset: 11040, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.bias", offset: 11184, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.0.weight", offset: 11616, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.weight", offset: 12912, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.bias", offset: 13056, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.0.weight", offset: 13488, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.1.weight", offset: 16944, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.2.1.bias", offset: 16976, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.0.weight", offset: 17072, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.weight", offset: 20528, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.bias", offset: 20672, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.0.weight", offset: 21104, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.weight", offset: 22400, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.bias", offset: 22544, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.0.weight", offset: 22976, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.1.weight", offset: 26432, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.2.1.bias", offset: 26464, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 26560, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 30016, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 30160, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 30592, count: 3600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 34192, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 34336, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.0.weight", offset: 34768, count: 5760, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.1.weight", offset: 40528, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.2.1.bias", offset: 40576, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.0.weight", offset: 40720, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.weight", offset: 50320, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.bias", offset: 50560, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.0.weight", offset: 51280, count: 6000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.weight", offset: 57280, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.bias", offset: 57520, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.0.weight", offset: 58240, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.1.weight", offset: 67840, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.2.1.bias", offset: 67888, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.0.weight", offset: 68032, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.weight", offset: 77632, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.bias", offset: 77872, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.0.weight", offset: 78592, count: 6000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.weight", offset: 84592, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.bias", offset: 84832, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.0.weight", offset: 85552, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.1.weight", offset: 95152, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.2.1.bias", offset: 95200, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 95344, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 104944, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 105184, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 105904, count: 2160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 108064, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 108304, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.0.weight", offset: 109024, count: 19200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.1.weight", offset: 128224, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.2.1.bias", offset: 128304, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 128544, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 166944, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 167424, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 168864, count: 4320, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 173184, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 173664, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.0.weight", offset: 175104, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.1.weight", offset: 213504, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.2.1.bias", offset: 213584, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.0.weight", offset: 213824, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.weight", offset: 252224, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.bias", offset: 252704, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.0.weight", offset: 254144, count: 4320, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.weight", offset: 258464, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.bias", offset: 258944, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.0.weight", offset: 260384, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.1.weight", offset: 298784, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.2.1.bias", offset: 298864, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.0.weight", offset: 299104, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.weight", offset: 337504, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.bias", offset: 337984, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.0.weight", offset: 339424, count: 4320, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.weight", offset: 343744, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.bias", offset: 344224, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.0.weight", offset: 345664, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.1.weight", offset: 384064, count: 80, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.2.1.bias", offset: 384144, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 384384, count: 38400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 422784, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 423264, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 424704, count: 12000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 436704, count: 480, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 437184, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.0.weight", offset: 438624, count: 53760, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.1.weight", offset: 492384, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.2.1.bias", offset: 492496, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 492832, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 568096, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 568768, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 570784, count: 16800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 587584, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 588256, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.0.weight", offset: 590272, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.1.weight", offset: 665536, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.2.1.bias", offset: 665648, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.0.weight", offset: 665984, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.weight", offset: 741248, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.bias", offset: 741920, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.0.weight", offset: 743936, count: 16800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.weight", offset: 760736, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.bias", offset: 761408, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.0.weight", offset: 763424, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.1.weight", offset: 838688, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.2.1.bias", offset: 838800, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.0.weight", offset: 839136, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.weight", offset: 914400, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.bias", offset: 915072, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.0.weight", offset: 917088, count: 16800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.weight", offset: 933888, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.bias", offset: 934560, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.0.weight", offset: 936576, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.1.weight", offset: 1011840, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.2.1.bias", offset: 1011952, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 1012288, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 1087552, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 1088224, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 1090240, count: 16800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 1107040, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 1107712, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.0.weight", offset: 1109728, count: 129024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.1.weight", offset: 1238752, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.2.1.bias", offset: 1238944, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 1239520, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 1460704, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 1461856, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 1465312, count: 28800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 1494112, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 1495264, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.0.weight", offset: 1498720, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.1.weight", offset: 1719904, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.2.1.bias", offset: 1720096, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.0.weight", offset: 1720672, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.weight", offset: 1941856, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.bias", offset: 1943008, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.0.weight", offset: 1946464, count: 28800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.weight", offset: 1975264, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.bias", offset: 1976416, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.0.weight", offset: 1979872, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.1.weight", offset: 2201056, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.2.1.bias", offset: 2201248, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.0.weight", offset: 2201824, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.weight", offset: 2423008, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.bias", offset: 2424160, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.0.weight", offset: 2427616, count: 28800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.weight", offset: 2456416, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.bias", offset: 2457568, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.0.weight", offset: 2461024, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.1.weight", offset: 2682208, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.2.1.bias", offset: 2682400, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.0.weight", offset: 2682976, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.weight", offset: 2904160, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.bias", offset: 2905312, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.0.weight", offset: 2908768, count: 28800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.weight", offset: 2937568, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.bias", offset: 2938720, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.0.weight", offset: 2942176, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.1.weight", offset: 3163360, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.2.1.bias", offset: 3163552, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 3164128, count: 221184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 3385312, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 3386464, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 3389920, count: 10368, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 3400288, count: 1152, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 3401440, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.0.weight", offset: 3404896, count: 368640, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.1.weight", offset: 3773536, count: 320, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.2.1.bias", offset: 3773856, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 3774816, count: 409600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 4184416, count: 1280, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 4185696, count: 1280, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 4189536, count: 1280000, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 5469536, count: 1000, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 928, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 960, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 1344, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 1376, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.1.running_mean", offset: 1952, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.1.running_var", offset: 1968, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 3712, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 3808, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 4960, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 5056, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.1.running_mean", offset: 7520, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.1.running_var", offset: 7552, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_mean", offset: 11328, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_var", offset: 11472, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_mean", offset: 13200, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_var", offset: 13344, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.1.running_mean", offset: 17008, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.1.running_var", offset: 17040, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_mean", offset: 20816, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_var", offset: 20960, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_mean", offset: 22688, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_var", offset: 22832, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.1.running_mean", offset: 26496, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.1.running_var", offset: 26528, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 30304, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 30448, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 34480, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 34624, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.1.running_mean", offset: 40624, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.1.running_var", offset: 40672, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_mean", offset: 50800, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_var", offset: 51040, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_mean", offset: 57760, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_var", offset: 58000, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.1.running_mean", offset: 67936, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.1.running_var", offset: 67984, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_mean", offset: 78112, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_var", offset: 78352, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_mean", offset: 85072, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_var", offset: 85312, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.1.running_mean", offset: 95248, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.1.running_var", offset: 95296, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 105424, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 105664, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 108544, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 108784, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.1.running_mean", offset: 128384, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.1.running_var", offset: 128464, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 167904, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 168384, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 174144, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 174624, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.1.running_mean", offset: 213664, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.1.running_var", offset: 213744, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_mean", offset: 253184, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_var", offset: 253664, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_mean", offset: 259424, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_var", offset: 259904, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.1.running_mean", offset: 298944, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.1.running_var", offset: 299024, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_mean", offset: 338464, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_var", offset: 338944, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_mean", offset: 344704, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_var", offset: 345184, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.1.running_mean", offset: 384224, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.1.running_var", offset: 384304, count: 80, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 423744, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 424224, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 437664, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 438144, count: 480, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.1.running_mean", offset: 492608, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.1.running_var", offset: 492720, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 569440, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 570112, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 588928, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 589600, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.1.running_mean", offset: 665760, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.1.running_var", offset: 665872, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_mean", offset: 742592, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_var", offset: 743264, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_mean", offset: 762080, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_var", offset: 762752, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.1.running_mean", offset: 838912, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.1.running_var", offset: 839024, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_mean", offset: 915744, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_var", offset: 916416, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_mean", offset: 935232, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_var", offset: 935904, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.1.running_mean", offset: 1012064, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.1.running_var", offset: 1012176, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 1088896, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 1089568, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 1108384, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 1109056, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.1.running_mean", offset: 1239136, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.1.running_var", offset: 1239328, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 1463008, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 1464160, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 1496416, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 1497568, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.1.running_mean", offset: 1720288, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.1.running_var", offset: 1720480, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_mean", offset: 1944160, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_var", offset: 1945312, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_mean", offset: 1977568, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_var", offset: 1978720, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.1.running_mean", offset: 2201440, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.1.running_var", offset: 2201632, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_mean", offset: 2425312, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_var", offset: 2426464, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_mean", offset: 2458720, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_var", offset: 2459872, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.1.running_mean", offset: 2682592, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.1.running_var", offset: 2682784, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_mean", offset: 2906464, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_var", offset: 2907616, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_mean", offset: 2939872, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_var", offset: 2941024, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.1.running_mean", offset: 3163744, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.1.running_var", offset: 3163936, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 3387616, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 3388768, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 3402592, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 3403744, count: 1152, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.1.running_mean", offset: 3774176, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.1.running_var", offset: 3774496, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 4186976, count: 1280, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 4188256, count: 1280, kind: .batchNormBias),
+    ]
+}

@@ -914,3 +914,2133 @@ extension EfficientNetLite2 {
             """#),
     ]
 }
+
+/// EfficientNetLite2 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 25,826,560 floats per image (saved activations and gradients, packed by lifetime); parameters: 6,150,528 floats.
+public final class EfficientNetLite2Training: TrainableModel {
+    public static let descriptor = EfficientNetLite2.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 6150528,
+        arenaFloatsPerImage: 25826560, fixedFloats: 579024)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        let floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 25826560 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 25826560 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 6150528)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_2_0_forward(s)
+        try features_2_1_forward(s)
+        try features_2_2_forward(s)
+        try features_3_0_forward(s)
+        try features_3_1_forward(s)
+        try features_3_2_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_4_2_forward(s)
+        try features_4_3_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_5_2_forward(s)
+        try features_5_3_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_6_2_forward(s)
+        try features_6_3_forward(s)
+        try features_6_4_forward(s)
+        try features_7_0_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_0_backward(s)
+        features_6_4_backward(s)
+        features_6_3_backward(s)
+        features_6_2_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_3_backward(s)
+        features_5_2_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_3_backward(s)
+        features_4_2_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_2_backward(s)
+        features_3_1_backward(s)
+        features_3_0_backward(s)
+        features_2_2_backward(s)
+        features_2_1_backward(s)
+        features_2_0_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 260, 260] (NCHW) -> [n, 130, 130, 32]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 260, width: 260, kernel: 3, stride: 2,
+            padTop: 0, padLeft: 0, outHeight: 130, outWidth: 130, weights: s.p, bias: s.f, outChannels: 32,
+            activation: .identity, output: s.t + 9937200 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 9937200 &* s.n, pixels: 16900 &* s.n, channels: 32,
+            gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 10478000 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312, runningMean: s.p + 928,
+            runningVar: s.p + 960, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 130x130x32 -> 130x130x16
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 1408)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 130, 130, 32] -> [n, 130, 130, 32]
+        Kernels.depthwiseConv(input: s.t + 10478000 &* s.n, batch: s.n, height: 130, width: 130, channels: 32,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130, weights: s.f + 1408, bias: s.f,
+            activation: .identity, output: s.t + 11018800 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11018800 &* s.n, pixels: 16900 &* s.n, channels: 32,
+            gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 11559600 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376, runningMean: s.p + 1344,
+            runningVar: s.p + 1376, pool: pool)
+        // features.1.0.block.1 project conv 1x1, [n, 130, 130, 32] -> [n, 130, 130, 16]
+        Kernels.pointwiseConv(input: s.t + 11559600 &* s.n, pixels: 16900 &* s.n, inChannels: 32, weights: s.p + 1408,
+            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 16047920 &* s.n,
+            pool: pool)
+        // features.1.0.block.1 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 16047920 &* s.n, pixels: 16900 &* s.n, channels: 16,
+            gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 16318320 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000, runningMean: s.p + 1952,
+            runningVar: s.p + 1968, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 130x130x16 -> 65x65x24
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 130, 130, 16] -> [n, 130, 130, 96]
+        Kernels.pointwiseConv(input: s.t + 16318320 &* s.n, pixels: 16900 &* s.n, inChannels: 16, weights: s.p + 1984,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520,
+            beta: s.p + 3616, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 1622400 &* s.n,
+            savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712, runningVar: s.p + 3808,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
+        WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 2400)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96]
+        Kernels.depthwiseConv(input: s.t + 1622400 &* s.n, batch: s.n, height: 130, width: 130, channels: 96,
+            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65, weights: s.f + 2400, bias: s.f,
+            activation: .identity, output: s.t + 12100400 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12100400 &* s.n, pixels: 4225 &* s.n, channels: 96,
+            gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 12506000 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304, runningMean: s.p + 4960,
+            runningVar: s.p + 5056, pool: pool)
+        // features.2.0.block.2 project conv 1x1, [n, 65, 65, 96] -> [n, 65, 65, 24]
+        Kernels.pointwiseConv(input: s.t + 12506000 &* s.n, pixels: 4225 &* s.n, inChannels: 96, weights: s.p + 5152,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22048864 &* s.n,
+            pool: pool)
+        // features.2.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22048864 &* s.n, pixels: 4225 &* s.n, channels: 24,
+            gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 22150272 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 7520,
+            runningVar: s.p + 7552, pool: pool)
+    }
+
+    /// features.2.1 forward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
+    private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
+        Kernels.pointwiseConv(input: s.t + 22150272 &* s.n, pixels: 4225 &* s.n, inChannels: 24, weights: s.p + 7584,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 3244800 &* s.n,
+            pool: pool)
+        // features.2.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 3244800 &* s.n, pixels: 4225 &* s.n, channels: 144,
+            gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 3853200 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320, runningMean: s.p + 11328,
+            runningVar: s.p + 11472, pool: pool)
+        // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 4752)
+        // features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
+        Kernels.depthwiseConv(input: s.t + 3853200 &* s.n, batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 4752, bias: s.f,
+            activation: .identity, output: s.t + 4461600 &* s.n, pool: pool)
+        // features.2.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 4461600 &* s.n, pixels: 4225 &* s.n, channels: 144,
+            gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 5070000 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608, runningMean: s.p + 13200,
+            runningVar: s.p + 13344, pool: pool)
+        // features.2.1.block.2 project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]
+        Kernels.pointwiseConv(input: s.t + 5070000 &* s.n, pixels: 4225 &* s.n, inChannels: 144, weights: s.p + 13488,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22251680 &* s.n,
+            pool: pool)
+        // features.2.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22251680 &* s.n, pixels: 4225 &* s.n, channels: 24,
+            gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 5678400 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368, runningMean: s.p + 17008,
+            runningVar: s.p + 17040, pool: pool)
+        // features.2.1 stochastic depth: keep each image's branch with probability 0.9809523809523809
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01904761904761905,
+                into: s.t + 25826528 &* s.n, random: &random)
+        }
+        // features.2.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 22150272 &* s.n, branch: s.t + 5678400 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25826528 &* s.n : nil, batch: s.n, perImage: 101400,
+            output: s.t + 22353088 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 forward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
+    private func features_2_2_forward(_ s: TrainingStepContext) throws {
+        // features.2.2.block.0 expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
+        Kernels.pointwiseConv(input: s.t + 22353088 &* s.n, pixels: 4225 &* s.n, inChannels: 24, weights: s.p + 17072,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 5678400 &* s.n,
+            pool: pool)
+        // features.2.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 5678400 &* s.n, pixels: 4225 &* s.n, channels: 144,
+            gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 6286800 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536, runningMean: s.p + 20816,
+            runningVar: s.p + 20960, pool: pool)
+        // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 7968)
+        // features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
+        Kernels.depthwiseConv(input: s.t + 6286800 &* s.n, batch: s.n, height: 65, width: 65, channels: 144, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 7968, bias: s.f,
+            activation: .identity, output: s.t + 6895200 &* s.n, pool: pool)
+        // features.2.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 6895200 &* s.n, pixels: 4225 &* s.n, channels: 144,
+            gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 7503600 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824, runningMean: s.p + 22688,
+            runningVar: s.p + 22832, pool: pool)
+        // features.2.2.block.2 project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]
+        Kernels.pointwiseConv(input: s.t + 7503600 &* s.n, pixels: 4225 &* s.n, inChannels: 144, weights: s.p + 22976,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22454496 &* s.n,
+            pool: pool)
+        // features.2.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22454496 &* s.n, pixels: 4225 &* s.n, channels: 24,
+            gamma: s.p + 26432, beta: s.p + 26464, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 8112000 &* s.n, savedMean: s.f + 10560, savedInvStd: s.f + 10584, runningMean: s.p + 26496,
+            runningVar: s.p + 26528, pool: pool)
+        // features.2.2 stochastic depth: keep each image's branch with probability 0.9714285714285714
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.028571428571428574,
+                into: s.t + 25826544 &* s.n, random: &random)
+        }
+        // features.2.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 22353088 &* s.n, branch: s.t + 8112000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25826544 &* s.n : nil, batch: s.n, perImage: 101400,
+            output: s.t + 22555904 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 65x65x24 -> 33x33x48
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 65, 65, 24] -> [n, 65, 65, 144]
+        Kernels.pointwiseConv(input: s.t + 22555904 &* s.n, pixels: 4225 &* s.n, inChannels: 24, weights: s.p + 26560,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 8112000 &* s.n,
+            pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 8112000 &* s.n, pixels: 4225 &* s.n, channels: 144,
+            gamma: s.p + 30016, beta: s.p + 30160, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 8720400 &* s.n, savedMean: s.f + 10608, savedInvStd: s.f + 10752, runningMean: s.p + 30304,
+            runningVar: s.p + 30448, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
+        WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 11184)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144]
+        Kernels.depthwiseConv(input: s.t + 8720400 &* s.n, batch: s.n, height: 65, width: 65, channels: 144, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 11184, bias: s.f,
+            activation: .identity, output: s.t + 19293760 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19293760 &* s.n, pixels: 1089 &* s.n, channels: 144,
+            gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 19450576 &* s.n, savedMean: s.f + 10896, savedInvStd: s.f + 11040, runningMean: s.p + 34480,
+            runningVar: s.p + 34624, pool: pool)
+        // features.3.0.block.2 project conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 48]
+        Kernels.pointwiseConv(input: s.t + 19450576 &* s.n, pixels: 1089 &* s.n, inChannels: 144, weights: s.p + 34768,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 24777856 &* s.n,
+            pool: pool)
+        // features.3.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 24777856 &* s.n, pixels: 1089 &* s.n, channels: 48,
+            gamma: s.p + 41680, beta: s.p + 41728, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 24830128 &* s.n, savedMean: s.f + 18384, savedInvStd: s.f + 18432, runningMean: s.p + 41776,
+            runningVar: s.p + 41824, pool: pool)
+    }
+
+    /// features.3.1 forward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
+    private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
+        Kernels.pointwiseConv(input: s.t + 24830128 &* s.n, pixels: 1089 &* s.n, inChannels: 48, weights: s.p + 41872,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 9328800 &* s.n,
+            pool: pool)
+        // features.3.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 9328800 &* s.n, pixels: 1089 &* s.n, channels: 288,
+            gamma: s.p + 55696, beta: s.p + 55984, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 12911600 &* s.n, savedMean: s.f + 18480, savedInvStd: s.f + 18768, runningMean: s.p + 56272,
+            runningVar: s.p + 56560, pool: pool)
+        // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
+        WeightPrep.depthwiseWeights(s.p + 56848, channels: 288, kernel: 5, into: s.f + 19632)
+        // features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
+        Kernels.depthwiseConv(input: s.t + 12911600 &* s.n, batch: s.n, height: 33, width: 33, channels: 288,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 19632, bias: s.f,
+            activation: .identity, output: s.t + 13225232 &* s.n, pool: pool)
+        // features.3.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13225232 &* s.n, pixels: 1089 &* s.n, channels: 288,
+            gamma: s.p + 64048, beta: s.p + 64336, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 13538864 &* s.n, savedMean: s.f + 19056, savedInvStd: s.f + 19344, runningMean: s.p + 64624,
+            runningVar: s.p + 64912, pool: pool)
+        // features.3.1.block.2 project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]
+        Kernels.pointwiseConv(input: s.t + 13538864 &* s.n, pixels: 1089 &* s.n, inChannels: 288, weights: s.p + 65200,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 24882400 &* s.n,
+            pool: pool)
+        // features.3.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 24882400 &* s.n, pixels: 1089 &* s.n, channels: 48,
+            gamma: s.p + 79024, beta: s.p + 79072, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 9642432 &* s.n, savedMean: s.f + 34032, savedInvStd: s.f + 34080, runningMean: s.p + 79120,
+            runningVar: s.p + 79168, pool: pool)
+        // features.3.1 stochastic depth: keep each image's branch with probability 0.9523809523809523
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.047619047619047616,
+                into: s.t + 9936304 &* s.n, random: &random)
+        }
+        // features.3.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 24830128 &* s.n, branch: s.t + 9642432 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936304 &* s.n : nil, batch: s.n, perImage: 52272,
+            output: s.t + 24934672 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 forward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
+    private func features_3_2_forward(_ s: TrainingStepContext) throws {
+        // features.3.2.block.0 expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
+        Kernels.pointwiseConv(input: s.t + 24934672 &* s.n, pixels: 1089 &* s.n, inChannels: 48, weights: s.p + 79216,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 13852496 &* s.n,
+            pool: pool)
+        // features.3.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13852496 &* s.n, pixels: 1089 &* s.n, channels: 288,
+            gamma: s.p + 93040, beta: s.p + 93328, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 14166128 &* s.n, savedMean: s.f + 34128, savedInvStd: s.f + 34416, runningMean: s.p + 93616,
+            runningVar: s.p + 93904, pool: pool)
+        // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
+        WeightPrep.depthwiseWeights(s.p + 94192, channels: 288, kernel: 5, into: s.f + 35280)
+        // features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
+        Kernels.depthwiseConv(input: s.t + 14166128 &* s.n, batch: s.n, height: 33, width: 33, channels: 288,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 35280, bias: s.f,
+            activation: .identity, output: s.t + 14479760 &* s.n, pool: pool)
+        // features.3.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 14479760 &* s.n, pixels: 1089 &* s.n, channels: 288,
+            gamma: s.p + 101392, beta: s.p + 101680, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 14793392 &* s.n, savedMean: s.f + 34704, savedInvStd: s.f + 34992, runningMean: s.p + 101968,
+            runningVar: s.p + 102256, pool: pool)
+        // features.3.2.block.2 project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]
+        Kernels.pointwiseConv(input: s.t + 14793392 &* s.n, pixels: 1089 &* s.n, inChannels: 288,
+            weights: s.p + 102544, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+            output: s.t + 24986944 &* s.n, pool: pool)
+        // features.3.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 24986944 &* s.n, pixels: 1089 &* s.n, channels: 48,
+            gamma: s.p + 116368, beta: s.p + 116416, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 9642432 &* s.n, savedMean: s.f + 49680, savedInvStd: s.f + 49728, runningMean: s.p + 116464,
+            runningVar: s.p + 116512, pool: pool)
+        // features.3.2 stochastic depth: keep each image's branch with probability 0.9428571428571428
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05714285714285715,
+                into: s.t + 9936320 &* s.n, random: &random)
+        }
+        // features.3.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 24934672 &* s.n, branch: s.t + 9642432 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936320 &* s.n : nil, batch: s.n, perImage: 52272,
+            output: s.t + 25039216 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 33x33x48 -> 17x17x88
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 33, 33, 48] -> [n, 33, 33, 288]
+        Kernels.pointwiseConv(input: s.t + 25039216 &* s.n, pixels: 1089 &* s.n, inChannels: 48, weights: s.p + 116560,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 15107024 &* s.n,
+            pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15107024 &* s.n, pixels: 1089 &* s.n, channels: 288,
+            gamma: s.p + 130384, beta: s.p + 130672, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 15420656 &* s.n, savedMean: s.f + 49776, savedInvStd: s.f + 50064, runningMean: s.p + 130960,
+            runningVar: s.p + 131248, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
+        WeightPrep.depthwiseWeights(s.p + 131536, channels: 288, kernel: 3, into: s.f + 50928)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288]
+        Kernels.depthwiseConv(input: s.t + 15420656 &* s.n, batch: s.n, height: 33, width: 33, channels: 288,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 50928, bias: s.f,
+            activation: .identity, output: s.t + 9850512 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 9850512 &* s.n, pixels: 289 &* s.n, channels: 288,
+            gamma: s.p + 134128, beta: s.p + 134416, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 24577984 &* s.n, savedMean: s.f + 50352, savedInvStd: s.f + 50640, runningMean: s.p + 134704,
+            runningVar: s.p + 134992, pool: pool)
+        // features.4.0.block.2 project conv 1x1, [n, 17, 17, 288] -> [n, 17, 17, 88]
+        Kernels.pointwiseConv(input: s.t + 24577984 &* s.n, pixels: 289 &* s.n, inChannels: 288, weights: s.p + 135280,
+            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 25454528 &* s.n,
+            pool: pool)
+        // features.4.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25454528 &* s.n, pixels: 289 &* s.n, channels: 88,
+            gamma: s.p + 160624, beta: s.p + 160720, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 25479968 &* s.n, savedMean: s.f + 56112, savedInvStd: s.f + 56200, runningMean: s.p + 160816,
+            runningVar: s.p + 160912, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        Kernels.pointwiseConv(input: s.t + 25479968 &* s.n, pixels: 289 &* s.n, inChannels: 88, weights: s.p + 161008,
+            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 19607392 &* s.n,
+            pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19607392 &* s.n, pixels: 289 &* s.n, channels: 528,
+            gamma: s.p + 207472, beta: s.p + 208000, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 19759984 &* s.n, savedMean: s.f + 56288, savedInvStd: s.f + 56816, runningMean: s.p + 208528,
+            runningVar: s.p + 209056, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][528]
+        WeightPrep.depthwiseWeights(s.p + 209584, channels: 528, kernel: 3, into: s.f + 58400)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
+        Kernels.depthwiseConv(input: s.t + 19759984 &* s.n, batch: s.n, height: 17, width: 17, channels: 528,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 58400, bias: s.f,
+            activation: .identity, output: s.t + 19912576 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19912576 &* s.n, pixels: 289 &* s.n, channels: 528,
+            gamma: s.p + 214336, beta: s.p + 214864, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 20065168 &* s.n, savedMean: s.f + 57344, savedInvStd: s.f + 57872, runningMean: s.p + 215392,
+            runningVar: s.p + 215920, pool: pool)
+        // features.4.1.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
+        Kernels.pointwiseConv(input: s.t + 20065168 &* s.n, pixels: 289 &* s.n, inChannels: 528, weights: s.p + 216448,
+            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 25505408 &* s.n,
+            pool: pool)
+        // features.4.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25505408 &* s.n, pixels: 289 &* s.n, channels: 88,
+            gamma: s.p + 262912, beta: s.p + 263008, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 9642432 &* s.n, savedMean: s.f + 67904, savedInvStd: s.f + 67992, runningMean: s.p + 263104,
+            runningVar: s.p + 263200, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.9238095238095239
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0761904761904762,
+                into: s.t + 9936336 &* s.n, random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25479968 &* s.n, branch: s.t + 9642432 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936336 &* s.n : nil, batch: s.n, perImage: 25432,
+            output: s.t + 25530848 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 forward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
+    private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        Kernels.pointwiseConv(input: s.t + 25530848 &* s.n, pixels: 289 &* s.n, inChannels: 88, weights: s.p + 263296,
+            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 20217760 &* s.n,
+            pool: pool)
+        // features.4.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20217760 &* s.n, pixels: 289 &* s.n, channels: 528,
+            gamma: s.p + 309760, beta: s.p + 310288, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 20370352 &* s.n, savedMean: s.f + 68080, savedInvStd: s.f + 68608, runningMean: s.p + 310816,
+            runningVar: s.p + 311344, pool: pool)
+        // features.4.2.block.1 depthwise weights to the kernel layout [3][3][528]
+        WeightPrep.depthwiseWeights(s.p + 311872, channels: 528, kernel: 3, into: s.f + 70192)
+        // features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
+        Kernels.depthwiseConv(input: s.t + 20370352 &* s.n, batch: s.n, height: 17, width: 17, channels: 528,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 70192, bias: s.f,
+            activation: .identity, output: s.t + 20522944 &* s.n, pool: pool)
+        // features.4.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20522944 &* s.n, pixels: 289 &* s.n, channels: 528,
+            gamma: s.p + 316624, beta: s.p + 317152, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 20675536 &* s.n, savedMean: s.f + 69136, savedInvStd: s.f + 69664, runningMean: s.p + 317680,
+            runningVar: s.p + 318208, pool: pool)
+        // features.4.2.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
+        Kernels.pointwiseConv(input: s.t + 20675536 &* s.n, pixels: 289 &* s.n, inChannels: 528, weights: s.p + 318736,
+            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 25556288 &* s.n,
+            pool: pool)
+        // features.4.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25556288 &* s.n, pixels: 289 &* s.n, channels: 88,
+            gamma: s.p + 365200, beta: s.p + 365296, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 9642432 &* s.n, savedMean: s.f + 79696, savedInvStd: s.f + 79784, runningMean: s.p + 365392,
+            runningVar: s.p + 365488, pool: pool)
+        // features.4.2 stochastic depth: keep each image's branch with probability 0.9142857142857143
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08571428571428572,
+                into: s.t + 9936352 &* s.n, random: &random)
+        }
+        // features.4.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25530848 &* s.n, branch: s.t + 9642432 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936352 &* s.n : nil, batch: s.n, perImage: 25432,
+            output: s.t + 25581728 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 forward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
+    private func features_4_3_forward(_ s: TrainingStepContext) throws {
+        // features.4.3.block.0 expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        Kernels.pointwiseConv(input: s.t + 25581728 &* s.n, pixels: 289 &* s.n, inChannels: 88, weights: s.p + 365584,
+            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 20828128 &* s.n,
+            pool: pool)
+        // features.4.3.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20828128 &* s.n, pixels: 289 &* s.n, channels: 528,
+            gamma: s.p + 412048, beta: s.p + 412576, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 20980720 &* s.n, savedMean: s.f + 79872, savedInvStd: s.f + 80400, runningMean: s.p + 413104,
+            runningVar: s.p + 413632, pool: pool)
+        // features.4.3.block.1 depthwise weights to the kernel layout [3][3][528]
+        WeightPrep.depthwiseWeights(s.p + 414160, channels: 528, kernel: 3, into: s.f + 81984)
+        // features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
+        Kernels.depthwiseConv(input: s.t + 20980720 &* s.n, batch: s.n, height: 17, width: 17, channels: 528,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 81984, bias: s.f,
+            activation: .identity, output: s.t + 21133312 &* s.n, pool: pool)
+        // features.4.3.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 21133312 &* s.n, pixels: 289 &* s.n, channels: 528,
+            gamma: s.p + 418912, beta: s.p + 419440, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 21285904 &* s.n, savedMean: s.f + 80928, savedInvStd: s.f + 81456, runningMean: s.p + 419968,
+            runningVar: s.p + 420496, pool: pool)
+        // features.4.3.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
+        Kernels.pointwiseConv(input: s.t + 21285904 &* s.n, pixels: 289 &* s.n, inChannels: 528, weights: s.p + 421024,
+            bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 25607168 &* s.n,
+            pool: pool)
+        // features.4.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25607168 &* s.n, pixels: 289 &* s.n, channels: 88,
+            gamma: s.p + 467488, beta: s.p + 467584, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 9642432 &* s.n, savedMean: s.f + 91488, savedInvStd: s.f + 91576, runningMean: s.p + 467680,
+            runningVar: s.p + 467776, pool: pool)
+        // features.4.3 stochastic depth: keep each image's branch with probability 0.9047619047619048
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09523809523809523,
+                into: s.t + 9936368 &* s.n, random: &random)
+        }
+        // features.4.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25581728 &* s.n, branch: s.t + 9642432 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936368 &* s.n : nil, batch: s.n, perImage: 25432,
+            output: s.t + 25632608 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 17x17x88 -> 17x17x120
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 17, 17, 88] -> [n, 17, 17, 528]
+        Kernels.pointwiseConv(input: s.t + 25632608 &* s.n, pixels: 289 &* s.n, inChannels: 88, weights: s.p + 467872,
+            bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 21438496 &* s.n,
+            pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 21438496 &* s.n, pixels: 289 &* s.n, channels: 528,
+            gamma: s.p + 514336, beta: s.p + 514864, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 21591088 &* s.n, savedMean: s.f + 91664, savedInvStd: s.f + 92192, runningMean: s.p + 515392,
+            runningVar: s.p + 515920, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][528]
+        WeightPrep.depthwiseWeights(s.p + 516448, channels: 528, kernel: 5, into: s.f + 93776)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
+        Kernels.depthwiseConv(input: s.t + 21591088 &* s.n, batch: s.n, height: 17, width: 17, channels: 528,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 93776, bias: s.f,
+            activation: .identity, output: s.t + 21743680 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 21743680 &* s.n, pixels: 289 &* s.n, channels: 528,
+            gamma: s.p + 529648, beta: s.p + 530176, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 21896272 &* s.n, savedMean: s.f + 92720, savedInvStd: s.f + 93248, runningMean: s.p + 530704,
+            runningVar: s.p + 531232, pool: pool)
+        // features.5.0.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 120]
+        Kernels.pointwiseConv(input: s.t + 21896272 &* s.n, pixels: 289 &* s.n, inChannels: 528, weights: s.p + 531760,
+            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 25091488 &* s.n,
+            pool: pool)
+        // features.5.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25091488 &* s.n, pixels: 289 &* s.n, channels: 120,
+            gamma: s.p + 595120, beta: s.p + 595248, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 25126176 &* s.n, savedMean: s.f + 120176, savedInvStd: s.f + 120296,
+            runningMean: s.p + 595376, runningVar: s.p + 595504, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        Kernels.pointwiseConv(input: s.t + 25126176 &* s.n, pixels: 289 &* s.n, inChannels: 120, weights: s.p + 595632,
+            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 9642432 &* s.n,
+            pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 9642432 &* s.n, pixels: 289 &* s.n, channels: 720,
+            gamma: s.p + 682032, beta: s.p + 682752, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 15734288 &* s.n, savedMean: s.f + 120416, savedInvStd: s.f + 121136,
+            runningMean: s.p + 683472, runningVar: s.p + 684192, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][720]
+        WeightPrep.depthwiseWeights(s.p + 684912, channels: 720, kernel: 5, into: s.f + 123296)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
+        Kernels.depthwiseConv(input: s.t + 15734288 &* s.n, batch: s.n, height: 17, width: 17, channels: 720,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 123296, bias: s.f,
+            activation: .identity, output: s.t + 16588720 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 16588720 &* s.n, pixels: 289 &* s.n, channels: 720,
+            gamma: s.p + 702912, beta: s.p + 703632, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 16796800 &* s.n, savedMean: s.f + 121856, savedInvStd: s.f + 122576,
+            runningMean: s.p + 704352, runningVar: s.p + 705072, pool: pool)
+        // features.5.1.block.2 project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
+        Kernels.pointwiseConv(input: s.t + 16796800 &* s.n, pixels: 289 &* s.n, inChannels: 720, weights: s.p + 705792,
+            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 25160864 &* s.n,
+            pool: pool)
+        // features.5.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25160864 &* s.n, pixels: 289 &* s.n, channels: 120,
+            gamma: s.p + 792192, beta: s.p + 792320, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 15942368 &* s.n, savedMean: s.f + 159296, savedInvStd: s.f + 159416,
+            runningMean: s.p + 792448, runningVar: s.p + 792576, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.8857142857142857
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1142857142857143,
+                into: s.t + 9936384 &* s.n, random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25126176 &* s.n, branch: s.t + 15942368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936384 &* s.n : nil, batch: s.n, perImage: 34680,
+            output: s.t + 25195552 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 forward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
+    private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        Kernels.pointwiseConv(input: s.t + 25195552 &* s.n, pixels: 289 &* s.n, inChannels: 120, weights: s.p + 792704,
+            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 17004880 &* s.n,
+            pool: pool)
+        // features.5.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 17004880 &* s.n, pixels: 289 &* s.n, channels: 720,
+            gamma: s.p + 879104, beta: s.p + 879824, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 17212960 &* s.n, savedMean: s.f + 159536, savedInvStd: s.f + 160256,
+            runningMean: s.p + 880544, runningVar: s.p + 881264, pool: pool)
+        // features.5.2.block.1 depthwise weights to the kernel layout [5][5][720]
+        WeightPrep.depthwiseWeights(s.p + 881984, channels: 720, kernel: 5, into: s.f + 162416)
+        // features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
+        Kernels.depthwiseConv(input: s.t + 17212960 &* s.n, batch: s.n, height: 17, width: 17, channels: 720,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 162416, bias: s.f,
+            activation: .identity, output: s.t + 17421040 &* s.n, pool: pool)
+        // features.5.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 17421040 &* s.n, pixels: 289 &* s.n, channels: 720,
+            gamma: s.p + 899984, beta: s.p + 900704, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 17629120 &* s.n, savedMean: s.f + 160976, savedInvStd: s.f + 161696,
+            runningMean: s.p + 901424, runningVar: s.p + 902144, pool: pool)
+        // features.5.2.block.2 project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
+        Kernels.pointwiseConv(input: s.t + 17629120 &* s.n, pixels: 289 &* s.n, inChannels: 720, weights: s.p + 902864,
+            bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 25230240 &* s.n,
+            pool: pool)
+        // features.5.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25230240 &* s.n, pixels: 289 &* s.n, channels: 120,
+            gamma: s.p + 989264, beta: s.p + 989392, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 15942368 &* s.n, savedMean: s.f + 198416, savedInvStd: s.f + 198536,
+            runningMean: s.p + 989520, runningVar: s.p + 989648, pool: pool)
+        // features.5.2 stochastic depth: keep each image's branch with probability 0.8761904761904762
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12380952380952381,
+                into: s.t + 9936400 &* s.n, random: &random)
+        }
+        // features.5.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25195552 &* s.n, branch: s.t + 15942368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936400 &* s.n : nil, batch: s.n, perImage: 34680,
+            output: s.t + 25264928 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 forward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
+    private func features_5_3_forward(_ s: TrainingStepContext) throws {
+        // features.5.3.block.0 expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        Kernels.pointwiseConv(input: s.t + 25264928 &* s.n, pixels: 289 &* s.n, inChannels: 120, weights: s.p + 989776,
+            bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 17837200 &* s.n,
+            pool: pool)
+        // features.5.3.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 17837200 &* s.n, pixels: 289 &* s.n, channels: 720,
+            gamma: s.p + 1076176, beta: s.p + 1076896, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 18045280 &* s.n, savedMean: s.f + 198656, savedInvStd: s.f + 199376,
+            runningMean: s.p + 1077616, runningVar: s.p + 1078336, pool: pool)
+        // features.5.3.block.1 depthwise weights to the kernel layout [5][5][720]
+        WeightPrep.depthwiseWeights(s.p + 1079056, channels: 720, kernel: 5, into: s.f + 201536)
+        // features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
+        Kernels.depthwiseConv(input: s.t + 18045280 &* s.n, batch: s.n, height: 17, width: 17, channels: 720,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 201536, bias: s.f,
+            activation: .identity, output: s.t + 18253360 &* s.n, pool: pool)
+        // features.5.3.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 18253360 &* s.n, pixels: 289 &* s.n, channels: 720,
+            gamma: s.p + 1097056, beta: s.p + 1097776, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 18461440 &* s.n, savedMean: s.f + 200096, savedInvStd: s.f + 200816,
+            runningMean: s.p + 1098496, runningVar: s.p + 1099216, pool: pool)
+        // features.5.3.block.2 project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
+        Kernels.pointwiseConv(input: s.t + 18461440 &* s.n, pixels: 289 &* s.n, inChannels: 720,
+            weights: s.p + 1099936, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
+            output: s.t + 25299616 &* s.n, pool: pool)
+        // features.5.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25299616 &* s.n, pixels: 289 &* s.n, channels: 120,
+            gamma: s.p + 1186336, beta: s.p + 1186464, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 15942368 &* s.n, savedMean: s.f + 237536, savedInvStd: s.f + 237656,
+            runningMean: s.p + 1186592, runningVar: s.p + 1186720, pool: pool)
+        // features.5.3 stochastic depth: keep each image's branch with probability 0.8666666666666667
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333336,
+                into: s.t + 9936416 &* s.n, random: &random)
+        }
+        // features.5.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25264928 &* s.n, branch: s.t + 15942368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936416 &* s.n : nil, batch: s.n, perImage: 34680,
+            output: s.t + 25334304 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 17x17x120 -> 9x9x208
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 17, 17, 120] -> [n, 17, 17, 720]
+        Kernels.pointwiseConv(input: s.t + 25334304 &* s.n, pixels: 289 &* s.n, inChannels: 120,
+            weights: s.p + 1186848, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
+            output: s.t + 18669520 &* s.n, pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 18669520 &* s.n, pixels: 289 &* s.n, channels: 720,
+            gamma: s.p + 1273248, beta: s.p + 1273968, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 18877600 &* s.n, savedMean: s.f + 237776, savedInvStd: s.f + 238496,
+            runningMean: s.p + 1274688, runningVar: s.p + 1275408, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][720]
+        WeightPrep.depthwiseWeights(s.p + 1276128, channels: 720, kernel: 5, into: s.f + 240656)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720]
+        Kernels.depthwiseConv(input: s.t + 18877600 &* s.n, batch: s.n, height: 17, width: 17, channels: 720,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 240656, bias: s.f,
+            activation: .identity, output: s.t + 24661216 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 24661216 &* s.n, pixels: 81 &* s.n, channels: 720,
+            gamma: s.p + 1294128, beta: s.p + 1294848, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 24719536 &* s.n, savedMean: s.f + 239216, savedInvStd: s.f + 239936,
+            runningMean: s.p + 1295568, runningVar: s.p + 1296288, pool: pool)
+        // features.6.0.block.2 project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]
+        Kernels.pointwiseConv(input: s.t + 24719536 &* s.n, pixels: 81 &* s.n, inChannels: 720, weights: s.p + 1297008,
+            bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.t + 25658048 &* s.n,
+            pool: pool)
+        // features.6.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25658048 &* s.n, pixels: 81 &* s.n, channels: 208,
+            gamma: s.p + 1446768, beta: s.p + 1446976, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 25674896 &* s.n, savedMean: s.f + 276656, savedInvStd: s.f + 276864,
+            runningMean: s.p + 1447184, runningVar: s.p + 1447392, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        Kernels.pointwiseConv(input: s.t + 25674896 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 1447600,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 19189360 &* s.n,
+            pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19189360 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 1707184, beta: s.p + 1708432, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 22657312 &* s.n, savedMean: s.f + 277072, savedInvStd: s.f + 278320,
+            runningMean: s.p + 1709680, runningVar: s.p + 1710928, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1248]
+        WeightPrep.depthwiseWeights(s.p + 1712176, channels: 1248, kernel: 5, into: s.f + 282064)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        Kernels.depthwiseConv(input: s.t + 22657312 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 282064, bias: s.f,
+            activation: .identity, output: s.t + 22758400 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22758400 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 1743376, beta: s.p + 1744624, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 22859488 &* s.n, savedMean: s.f + 279568, savedInvStd: s.f + 280816,
+            runningMean: s.p + 1745872, runningVar: s.p + 1747120, pool: pool)
+        // features.6.1.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        Kernels.pointwiseConv(input: s.t + 22859488 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
+            weights: s.p + 1748368, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+            output: s.t + 25691744 &* s.n, pool: pool)
+        // features.6.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25691744 &* s.n, pixels: 81 &* s.n, channels: 208,
+            gamma: s.p + 2007952, beta: s.p + 2008160, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 15942368 &* s.n, savedMean: s.f + 344464, savedInvStd: s.f + 344672,
+            runningMean: s.p + 2008368, runningVar: s.p + 2008576, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.8476190476190476
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1523809523809524,
+                into: s.t + 9936432 &* s.n, random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25674896 &* s.n, branch: s.t + 15942368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936432 &* s.n : nil, batch: s.n, perImage: 16848,
+            output: s.t + 25708592 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
+    private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        Kernels.pointwiseConv(input: s.t + 25708592 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 2008784,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 22960576 &* s.n,
+            pool: pool)
+        // features.6.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22960576 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 2268368, beta: s.p + 2269616, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 23061664 &* s.n, savedMean: s.f + 344880, savedInvStd: s.f + 346128,
+            runningMean: s.p + 2270864, runningVar: s.p + 2272112, pool: pool)
+        // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1248]
+        WeightPrep.depthwiseWeights(s.p + 2273360, channels: 1248, kernel: 5, into: s.f + 349872)
+        // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        Kernels.depthwiseConv(input: s.t + 23061664 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 349872, bias: s.f,
+            activation: .identity, output: s.t + 23162752 &* s.n, pool: pool)
+        // features.6.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 23162752 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 2304560, beta: s.p + 2305808, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 23263840 &* s.n, savedMean: s.f + 347376, savedInvStd: s.f + 348624,
+            runningMean: s.p + 2307056, runningVar: s.p + 2308304, pool: pool)
+        // features.6.2.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        Kernels.pointwiseConv(input: s.t + 23263840 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
+            weights: s.p + 2309552, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+            output: s.t + 25725440 &* s.n, pool: pool)
+        // features.6.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25725440 &* s.n, pixels: 81 &* s.n, channels: 208,
+            gamma: s.p + 2569136, beta: s.p + 2569344, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 15942368 &* s.n, savedMean: s.f + 412272, savedInvStd: s.f + 412480,
+            runningMean: s.p + 2569552, runningVar: s.p + 2569760, pool: pool)
+        // features.6.2 stochastic depth: keep each image's branch with probability 0.8380952380952381
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1619047619047619,
+                into: s.t + 9936448 &* s.n, random: &random)
+        }
+        // features.6.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25708592 &* s.n, branch: s.t + 15942368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936448 &* s.n : nil, batch: s.n, perImage: 16848,
+            output: s.t + 25742288 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
+    private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        Kernels.pointwiseConv(input: s.t + 25742288 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 2569968,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 23364928 &* s.n,
+            pool: pool)
+        // features.6.3.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 23364928 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 2829552, beta: s.p + 2830800, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 23466016 &* s.n, savedMean: s.f + 412688, savedInvStd: s.f + 413936,
+            runningMean: s.p + 2832048, runningVar: s.p + 2833296, pool: pool)
+        // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1248]
+        WeightPrep.depthwiseWeights(s.p + 2834544, channels: 1248, kernel: 5, into: s.f + 417680)
+        // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        Kernels.depthwiseConv(input: s.t + 23466016 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 417680, bias: s.f,
+            activation: .identity, output: s.t + 23567104 &* s.n, pool: pool)
+        // features.6.3.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 23567104 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 2865744, beta: s.p + 2866992, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 23668192 &* s.n, savedMean: s.f + 415184, savedInvStd: s.f + 416432,
+            runningMean: s.p + 2868240, runningVar: s.p + 2869488, pool: pool)
+        // features.6.3.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        Kernels.pointwiseConv(input: s.t + 23668192 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
+            weights: s.p + 2870736, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+            output: s.t + 25759136 &* s.n, pool: pool)
+        // features.6.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25759136 &* s.n, pixels: 81 &* s.n, channels: 208,
+            gamma: s.p + 3130320, beta: s.p + 3130528, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 15942368 &* s.n, savedMean: s.f + 480080, savedInvStd: s.f + 480288,
+            runningMean: s.p + 3130736, runningVar: s.p + 3130944, pool: pool)
+        // features.6.3 stochastic depth: keep each image's branch with probability 0.8285714285714285
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17142857142857143,
+                into: s.t + 9936464 &* s.n, random: &random)
+        }
+        // features.6.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25742288 &* s.n, branch: s.t + 15942368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936464 &* s.n : nil, batch: s.n, perImage: 16848,
+            output: s.t + 25775984 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
+    private func features_6_4_forward(_ s: TrainingStepContext) throws {
+        // features.6.4.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        Kernels.pointwiseConv(input: s.t + 25775984 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 3131152,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 23769280 &* s.n,
+            pool: pool)
+        // features.6.4.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 23769280 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 3390736, beta: s.p + 3391984, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 23870368 &* s.n, savedMean: s.f + 480496, savedInvStd: s.f + 481744,
+            runningMean: s.p + 3393232, runningVar: s.p + 3394480, pool: pool)
+        // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1248]
+        WeightPrep.depthwiseWeights(s.p + 3395728, channels: 1248, kernel: 5, into: s.f + 485488)
+        // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        Kernels.depthwiseConv(input: s.t + 23870368 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 485488, bias: s.f,
+            activation: .identity, output: s.t + 23971456 &* s.n, pool: pool)
+        // features.6.4.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 23971456 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 3426928, beta: s.p + 3428176, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 24072544 &* s.n, savedMean: s.f + 482992, savedInvStd: s.f + 484240,
+            runningMean: s.p + 3429424, runningVar: s.p + 3430672, pool: pool)
+        // features.6.4.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
+        Kernels.pointwiseConv(input: s.t + 24072544 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
+            weights: s.p + 3431920, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
+            output: s.t + 25792832 &* s.n, pool: pool)
+        // features.6.4.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25792832 &* s.n, pixels: 81 &* s.n, channels: 208,
+            gamma: s.p + 3691504, beta: s.p + 3691712, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 15942368 &* s.n, savedMean: s.f + 547888, savedInvStd: s.f + 548096,
+            runningMean: s.p + 3691920, runningVar: s.p + 3692128, pool: pool)
+        // features.6.4 stochastic depth: keep each image's branch with probability 0.819047619047619
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18095238095238098,
+                into: s.t + 9936480 &* s.n, random: &random)
+        }
+        // features.6.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 25775984 &* s.n, branch: s.t + 15942368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936480 &* s.n : nil, batch: s.n, perImage: 16848,
+            output: s.t + 25809680 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 9x9x208 -> 9x9x352
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 9, 9, 208] -> [n, 9, 9, 1248]
+        Kernels.pointwiseConv(input: s.t + 25809680 &* s.n, pixels: 81 &* s.n, inChannels: 208, weights: s.p + 3692336,
+            bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 24173632 &* s.n,
+            pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 24173632 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 3951920, beta: s.p + 3953168, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 24274720 &* s.n, savedMean: s.f + 548304, savedInvStd: s.f + 549552,
+            runningMean: s.p + 3954416, runningVar: s.p + 3955664, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1248]
+        WeightPrep.depthwiseWeights(s.p + 3956912, channels: 1248, kernel: 3, into: s.f + 553296)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
+        Kernels.depthwiseConv(input: s.t + 24274720 &* s.n, batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 553296, bias: s.f,
+            activation: .identity, output: s.t + 24375808 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 24375808 &* s.n, pixels: 81 &* s.n, channels: 1248,
+            gamma: s.p + 3968144, beta: s.p + 3969392, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 24476896 &* s.n, savedMean: s.f + 550800, savedInvStd: s.f + 552048,
+            runningMean: s.p + 3970640, runningVar: s.p + 3971888, pool: pool)
+        // features.7.0.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]
+        Kernels.pointwiseConv(input: s.t + 24476896 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
+            weights: s.p + 3973136, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
+            output: s.t + 25368992 &* s.n, pool: pool)
+        // features.7.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25368992 &* s.n, pixels: 81 &* s.n, channels: 352,
+            gamma: s.p + 4412432, beta: s.p + 4412784, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 25397504 &* s.n, savedMean: s.f + 575760, savedInvStd: s.f + 576112,
+            runningMean: s.p + 4413136, runningVar: s.p + 4413488, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 352 -> 1280, global average pool, dropout 0.3, linear -> 1000 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1280]
+        Kernels.pointwiseConv(input: s.t + 25397504 &* s.n, pixels: 81 &* s.n, inChannels: 352, weights: s.p + 4413840,
+            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 15942368 &* s.n,
+            pool: pool)
+        // features.8 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15942368 &* s.n, pixels: 81 &* s.n, channels: 1280,
+            gamma: s.p + 4864400, beta: s.p + 4865680, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 19085680 &* s.n, savedMean: s.f + 576464, savedInvStd: s.f + 577744,
+            runningMean: s.p + 4866960, runningVar: s.p + 4868240, pool: pool)
+        // avgpool global average pool, [n, 9, 9, 1280] -> [n, 1280]
+        Kernels.globalAveragePool(input: s.t + 19085680 &* s.n, batch: s.n, pixels: 81, channels: 1280,
+            output: s.t + 9933744 &* s.n, pool: pool)
+        // dropout p=0.3 (when options.dropout) on [n, 1280]
+        TrainingKernels.dropoutForward(input: s.t + 9933744 &* s.n, output: s.t + 16046048 &* s.n, count: 1280 &* s.n,
+            probability: s.options.dropout ? 0.3 : 0, mask: s.t + 9935024 &* s.n, random: &random)
+        // classifier.1 linear, [n, 1280] -> [n, 1000]
+        Kernels.linear(input: s.t + 16046048 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 4869520,
+            bias: s.p + 6149520, outFeatures: 1000, output: s.t + 9933744 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 9933744 &* s.n, labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 19085680 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 9933744 &* s.n, count: 1000 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 352 -> 1280, global average pool, dropout 0.3, linear -> 1000 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 16046048 &* s.n,
+            weights: s.p + 4869520, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 9933744 &* s.n,
+            gradWeights: s.g + 4869520, gradBias: s.g + 6149520, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 9933744 &* s.n, mask: s.t + 9935024 &* s.n,
+            count: 1280 &* s.n, gradInput: s.t + 16046048 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 81 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 16046048 &* s.n, batch: s.n, pixels: 81,
+            channels: 1280, gradInput: s.t + 19085680 &* s.n, pool: pool)
+        // features.8 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 15942368 &* s.n,
+            pixels: 81 &* s.n, channels: 1280, gamma: s.p + 4864400, beta: s.p + 4865680, savedMean: s.f + 576464,
+            savedInvStd: s.f + 577744, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 4864400,
+            gradBeta: s.g + 4865680, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25397504 &* s.n,
+            weights: s.p + 4413840, pixels: 81 &* s.n, inChannels: 352, outChannels: 1280,
+            gradInput: s.t + 25426016 &* s.n, gradWeights: s.g + 4413840, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 9x9x208 -> 9x9x352
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25426016 &* s.n, input: s.t + 25368992 &* s.n,
+            pixels: 81 &* s.n, channels: 352, gamma: s.p + 4412432, beta: s.p + 4412784, savedMean: s.f + 575760,
+            savedInvStd: s.f + 576112, activation: .identity, gradInput: s.t + 25426016 &* s.n,
+            gradGamma: s.g + 4412432, gradBeta: s.g + 4412784, pool: pool)
+        // features.7.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 25426016 &* s.n, input: s.t + 24476896 &* s.n,
+            weights: s.p + 3973136, pixels: 81 &* s.n, inChannels: 1248, outChannels: 352,
+            gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 3973136, pool: pool)
+        // features.7.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 24375808 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3968144, beta: s.p + 3969392, savedMean: s.f + 550800,
+            savedInvStd: s.f + 552048, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 3968144,
+            gradBeta: s.g + 3969392, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 564528, count: 11232)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 24274720 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9,
+            outWidth: 9, weights: s.f + 553296, gradInput: s.t + 19085680 &* s.n, gradWeights: s.f + 564528,
+            pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 564528, channels: 1248, kernel: 3, into: s.g + 3956912)
+        // features.7.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 24173632 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3951920, beta: s.p + 3953168, savedMean: s.f + 548304,
+            savedInvStd: s.f + 549552, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 3951920,
+            gradBeta: s.g + 3953168, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25809680 &* s.n,
+            weights: s.p + 3692336, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
+            gradInput: s.t + 24173632 &* s.n, gradWeights: s.g + 3692336, pool: pool)
+    }
+
+    /// features.6.4 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
+    private func features_6_4_backward(_ s: TrainingStepContext) {
+        // features.6.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 24173632 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936480 &* s.n : nil, batch: s.n, perImage: 16848,
+            gradBranch: s.t + 19085680 &* s.n, pool: pool)
+        // features.6.4.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25792832 &* s.n,
+            pixels: 81 &* s.n, channels: 208, gamma: s.p + 3691504, beta: s.p + 3691712, savedMean: s.f + 547888,
+            savedInvStd: s.f + 548096, activation: .identity, gradInput: s.t + 19085680 &* s.n,
+            gradGamma: s.g + 3691504, gradBeta: s.g + 3691712, pool: pool)
+        // features.6.4.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 24072544 &* s.n,
+            weights: s.p + 3431920, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
+            gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 3431920, pool: pool)
+        // features.6.4.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23971456 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3426928, beta: s.p + 3428176, savedMean: s.f + 482992,
+            savedInvStd: s.f + 484240, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 3426928,
+            gradBeta: s.g + 3428176, pool: pool)
+        // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 516688, count: 31200)
+        // features.6.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23870368 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
+            outWidth: 9, weights: s.f + 485488, gradInput: s.t + 19085680 &* s.n, gradWeights: s.f + 516688,
+            pool: pool)
+        // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 516688, channels: 1248, kernel: 5, into: s.g + 3395728)
+        // features.6.4.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 23769280 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 3390736, beta: s.p + 3391984, savedMean: s.f + 480496,
+            savedInvStd: s.f + 481744, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 3390736,
+            gradBeta: s.g + 3391984, pool: pool)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25775984 &* s.n,
+            weights: s.p + 3131152, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
+            gradInput: s.t + 23769280 &* s.n, gradWeights: s.g + 3131152, pool: pool)
+        // features.6.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 23769280 &* s.n, s.t + 24173632 &* s.n, count: 16848 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
+    private func features_6_3_backward(_ s: TrainingStepContext) {
+        // features.6.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 23769280 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936464 &* s.n : nil, batch: s.n, perImage: 16848,
+            gradBranch: s.t + 19085680 &* s.n, pool: pool)
+        // features.6.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25759136 &* s.n,
+            pixels: 81 &* s.n, channels: 208, gamma: s.p + 3130320, beta: s.p + 3130528, savedMean: s.f + 480080,
+            savedInvStd: s.f + 480288, activation: .identity, gradInput: s.t + 19085680 &* s.n,
+            gradGamma: s.g + 3130320, gradBeta: s.g + 3130528, pool: pool)
+        // features.6.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 23668192 &* s.n,
+            weights: s.p + 2870736, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
+            gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 2870736, pool: pool)
+        // features.6.3.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23567104 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2865744, beta: s.p + 2866992, savedMean: s.f + 415184,
+            savedInvStd: s.f + 416432, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 2865744,
+            gradBeta: s.g + 2866992, pool: pool)
+        // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 448880, count: 31200)
+        // features.6.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23466016 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
+            outWidth: 9, weights: s.f + 417680, gradInput: s.t + 19085680 &* s.n, gradWeights: s.f + 448880,
+            pool: pool)
+        // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 448880, channels: 1248, kernel: 5, into: s.g + 2834544)
+        // features.6.3.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 23364928 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2829552, beta: s.p + 2830800, savedMean: s.f + 412688,
+            savedInvStd: s.f + 413936, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 2829552,
+            gradBeta: s.g + 2830800, pool: pool)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25742288 &* s.n,
+            weights: s.p + 2569968, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
+            gradInput: s.t + 23364928 &* s.n, gradWeights: s.g + 2569968, pool: pool)
+        // features.6.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 23364928 &* s.n, s.t + 23769280 &* s.n, count: 16848 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
+    private func features_6_2_backward(_ s: TrainingStepContext) {
+        // features.6.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 23364928 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936448 &* s.n : nil, batch: s.n, perImage: 16848,
+            gradBranch: s.t + 19085680 &* s.n, pool: pool)
+        // features.6.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25725440 &* s.n,
+            pixels: 81 &* s.n, channels: 208, gamma: s.p + 2569136, beta: s.p + 2569344, savedMean: s.f + 412272,
+            savedInvStd: s.f + 412480, activation: .identity, gradInput: s.t + 19085680 &* s.n,
+            gradGamma: s.g + 2569136, gradBeta: s.g + 2569344, pool: pool)
+        // features.6.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 23263840 &* s.n,
+            weights: s.p + 2309552, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
+            gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 2309552, pool: pool)
+        // features.6.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23162752 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2304560, beta: s.p + 2305808, savedMean: s.f + 347376,
+            savedInvStd: s.f + 348624, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 2304560,
+            gradBeta: s.g + 2305808, pool: pool)
+        // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 381072, count: 31200)
+        // features.6.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 23061664 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
+            outWidth: 9, weights: s.f + 349872, gradInput: s.t + 19085680 &* s.n, gradWeights: s.f + 381072,
+            pool: pool)
+        // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 381072, channels: 1248, kernel: 5, into: s.g + 2273360)
+        // features.6.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 22960576 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 2268368, beta: s.p + 2269616, savedMean: s.f + 344880,
+            savedInvStd: s.f + 346128, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 2268368,
+            gradBeta: s.g + 2269616, pool: pool)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25708592 &* s.n,
+            weights: s.p + 2008784, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
+            gradInput: s.t + 22960576 &* s.n, gradWeights: s.g + 2008784, pool: pool)
+        // features.6.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22960576 &* s.n, s.t + 23364928 &* s.n, count: 16848 &* s.n, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22960576 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936432 &* s.n : nil, batch: s.n, perImage: 16848,
+            gradBranch: s.t + 19085680 &* s.n, pool: pool)
+        // features.6.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25691744 &* s.n,
+            pixels: 81 &* s.n, channels: 208, gamma: s.p + 2007952, beta: s.p + 2008160, savedMean: s.f + 344464,
+            savedInvStd: s.f + 344672, activation: .identity, gradInput: s.t + 19085680 &* s.n,
+            gradGamma: s.g + 2007952, gradBeta: s.g + 2008160, pool: pool)
+        // features.6.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 22859488 &* s.n,
+            weights: s.p + 1748368, pixels: 81 &* s.n, inChannels: 1248, outChannels: 208,
+            gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 1748368, pool: pool)
+        // features.6.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 22758400 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 1743376, beta: s.p + 1744624, savedMean: s.f + 279568,
+            savedInvStd: s.f + 280816, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 1743376,
+            gradBeta: s.g + 1744624, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 313264, count: 31200)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 22657312 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 1248, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
+            outWidth: 9, weights: s.f + 282064, gradInput: s.t + 19085680 &* s.n, gradWeights: s.f + 313264,
+            pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 313264, channels: 1248, kernel: 5, into: s.g + 1712176)
+        // features.6.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 19189360 &* s.n,
+            pixels: 81 &* s.n, channels: 1248, gamma: s.p + 1707184, beta: s.p + 1708432, savedMean: s.f + 277072,
+            savedInvStd: s.f + 278320, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 1707184,
+            gradBeta: s.g + 1708432, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25674896 &* s.n,
+            weights: s.p + 1447600, pixels: 81 &* s.n, inChannels: 208, outChannels: 1248,
+            gradInput: s.t + 16000688 &* s.n, gradWeights: s.g + 1447600, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 16000688 &* s.n, s.t + 22960576 &* s.n, count: 16848 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 17x17x120 -> 9x9x208
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16000688 &* s.n, input: s.t + 25658048 &* s.n,
+            pixels: 81 &* s.n, channels: 208, gamma: s.p + 1446768, beta: s.p + 1446976, savedMean: s.f + 276656,
+            savedInvStd: s.f + 276864, activation: .identity, gradInput: s.t + 16000688 &* s.n,
+            gradGamma: s.g + 1446768, gradBeta: s.g + 1446976, pool: pool)
+        // features.6.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16000688 &* s.n, input: s.t + 24719536 &* s.n,
+            weights: s.p + 1297008, pixels: 81 &* s.n, inChannels: 720, outChannels: 208,
+            gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 1297008, pool: pool)
+        // features.6.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 24661216 &* s.n,
+            pixels: 81 &* s.n, channels: 720, gamma: s.p + 1294128, beta: s.p + 1294848, savedMean: s.f + 239216,
+            savedInvStd: s.f + 239936, activation: .relu6, gradInput: s.t + 15942368 &* s.n, gradGamma: s.g + 1294128,
+            gradBeta: s.g + 1294848, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 258656, count: 18000)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 18877600 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 9, outWidth: 9, weights: s.f + 240656, gradInput: s.t + 19085680 &* s.n,
+            gradWeights: s.f + 258656, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 258656, channels: 720, kernel: 5, into: s.g + 1276128)
+        // features.6.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 18669520 &* s.n,
+            pixels: 289 &* s.n, channels: 720, gamma: s.p + 1273248, beta: s.p + 1273968, savedMean: s.f + 237776,
+            savedInvStd: s.f + 238496, activation: .relu6, gradInput: s.t + 19085680 &* s.n, gradGamma: s.g + 1273248,
+            gradBeta: s.g + 1273968, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25334304 &* s.n,
+            weights: s.p + 1186848, pixels: 289 &* s.n, inChannels: 120, outChannels: 720,
+            gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 1186848, pool: pool)
+    }
+
+    /// features.5.3 backward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
+    private func features_5_3_backward(_ s: TrainingStepContext) {
+        // features.5.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 15942368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936416 &* s.n : nil, batch: s.n, perImage: 34680,
+            gradBranch: s.t + 15977056 &* s.n, pool: pool)
+        // features.5.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15977056 &* s.n, input: s.t + 25299616 &* s.n,
+            pixels: 289 &* s.n, channels: 120, gamma: s.p + 1186336, beta: s.p + 1186464, savedMean: s.f + 237536,
+            savedInvStd: s.f + 237656, activation: .identity, gradInput: s.t + 15977056 &* s.n,
+            gradGamma: s.g + 1186336, gradBeta: s.g + 1186464, pool: pool)
+        // features.5.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15977056 &* s.n, input: s.t + 18461440 &* s.n,
+            weights: s.p + 1099936, pixels: 289 &* s.n, inChannels: 720, outChannels: 120,
+            gradInput: s.t + 18669520 &* s.n, gradWeights: s.g + 1099936, pool: pool)
+        // features.5.3.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18669520 &* s.n, input: s.t + 18253360 &* s.n,
+            pixels: 289 &* s.n, channels: 720, gamma: s.p + 1097056, beta: s.p + 1097776, savedMean: s.f + 200096,
+            savedInvStd: s.f + 200816, activation: .relu6, gradInput: s.t + 18669520 &* s.n, gradGamma: s.g + 1097056,
+            gradBeta: s.g + 1097776, pool: pool)
+        // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 219536, count: 18000)
+        // features.5.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 18669520 &* s.n, input: s.t + 18045280 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17, weights: s.f + 201536, gradInput: s.t + 18253360 &* s.n,
+            gradWeights: s.f + 219536, pool: pool)
+        // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 219536, channels: 720, kernel: 5, into: s.g + 1079056)
+        // features.5.3.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18253360 &* s.n, input: s.t + 17837200 &* s.n,
+            pixels: 289 &* s.n, channels: 720, gamma: s.p + 1076176, beta: s.p + 1076896, savedMean: s.f + 198656,
+            savedInvStd: s.f + 199376, activation: .relu6, gradInput: s.t + 18253360 &* s.n, gradGamma: s.g + 1076176,
+            gradBeta: s.g + 1076896, pool: pool)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 18253360 &* s.n, input: s.t + 25264928 &* s.n,
+            weights: s.p + 989776, pixels: 289 &* s.n, inChannels: 120, outChannels: 720,
+            gradInput: s.t + 15977056 &* s.n, gradWeights: s.g + 989776, pool: pool)
+        // features.5.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 15977056 &* s.n, s.t + 15942368 &* s.n, count: 34680 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 backward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
+    private func features_5_2_backward(_ s: TrainingStepContext) {
+        // features.5.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 15977056 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936400 &* s.n : nil, batch: s.n, perImage: 34680,
+            gradBranch: s.t + 15942368 &* s.n, pool: pool)
+        // features.5.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 25230240 &* s.n,
+            pixels: 289 &* s.n, channels: 120, gamma: s.p + 989264, beta: s.p + 989392, savedMean: s.f + 198416,
+            savedInvStd: s.f + 198536, activation: .identity, gradInput: s.t + 15942368 &* s.n,
+            gradGamma: s.g + 989264, gradBeta: s.g + 989392, pool: pool)
+        // features.5.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 17629120 &* s.n,
+            weights: s.p + 902864, pixels: 289 &* s.n, inChannels: 720, outChannels: 120,
+            gradInput: s.t + 17837200 &* s.n, gradWeights: s.g + 902864, pool: pool)
+        // features.5.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17837200 &* s.n, input: s.t + 17421040 &* s.n,
+            pixels: 289 &* s.n, channels: 720, gamma: s.p + 899984, beta: s.p + 900704, savedMean: s.f + 160976,
+            savedInvStd: s.f + 161696, activation: .relu6, gradInput: s.t + 17837200 &* s.n, gradGamma: s.g + 899984,
+            gradBeta: s.g + 900704, pool: pool)
+        // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 180416, count: 18000)
+        // features.5.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 17837200 &* s.n, input: s.t + 17212960 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17, weights: s.f + 162416, gradInput: s.t + 17421040 &* s.n,
+            gradWeights: s.f + 180416, pool: pool)
+        // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 180416, channels: 720, kernel: 5, into: s.g + 881984)
+        // features.5.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17421040 &* s.n, input: s.t + 17004880 &* s.n,
+            pixels: 289 &* s.n, channels: 720, gamma: s.p + 879104, beta: s.p + 879824, savedMean: s.f + 159536,
+            savedInvStd: s.f + 160256, activation: .relu6, gradInput: s.t + 17421040 &* s.n, gradGamma: s.g + 879104,
+            gradBeta: s.g + 879824, pool: pool)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 17421040 &* s.n, input: s.t + 25195552 &* s.n,
+            weights: s.p + 792704, pixels: 289 &* s.n, inChannels: 120, outChannels: 720,
+            gradInput: s.t + 15942368 &* s.n, gradWeights: s.g + 792704, pool: pool)
+        // features.5.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 15942368 &* s.n, s.t + 15977056 &* s.n, count: 34680 &* s.n, pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 15942368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936384 &* s.n : nil, batch: s.n, perImage: 34680,
+            gradBranch: s.t + 15977056 &* s.n, pool: pool)
+        // features.5.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15977056 &* s.n, input: s.t + 25160864 &* s.n,
+            pixels: 289 &* s.n, channels: 120, gamma: s.p + 792192, beta: s.p + 792320, savedMean: s.f + 159296,
+            savedInvStd: s.f + 159416, activation: .identity, gradInput: s.t + 15977056 &* s.n,
+            gradGamma: s.g + 792192, gradBeta: s.g + 792320, pool: pool)
+        // features.5.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15977056 &* s.n, input: s.t + 16796800 &* s.n,
+            weights: s.p + 705792, pixels: 289 &* s.n, inChannels: 720, outChannels: 120,
+            gradInput: s.t + 17004880 &* s.n, gradWeights: s.g + 705792, pool: pool)
+        // features.5.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17004880 &* s.n, input: s.t + 16588720 &* s.n,
+            pixels: 289 &* s.n, channels: 720, gamma: s.p + 702912, beta: s.p + 703632, savedMean: s.f + 121856,
+            savedInvStd: s.f + 122576, activation: .relu6, gradInput: s.t + 17004880 &* s.n, gradGamma: s.g + 702912,
+            gradBeta: s.g + 703632, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 141296, count: 18000)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 17004880 &* s.n, input: s.t + 15734288 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 720, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17, weights: s.f + 123296, gradInput: s.t + 16588720 &* s.n,
+            gradWeights: s.f + 141296, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 141296, channels: 720, kernel: 5, into: s.g + 684912)
+        // features.5.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16588720 &* s.n, input: s.t + 9642432 &* s.n,
+            pixels: 289 &* s.n, channels: 720, gamma: s.p + 682032, beta: s.p + 682752, savedMean: s.f + 120416,
+            savedInvStd: s.f + 121136, activation: .relu6, gradInput: s.t + 16588720 &* s.n, gradGamma: s.g + 682032,
+            gradBeta: s.g + 682752, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16588720 &* s.n, input: s.t + 25126176 &* s.n,
+            weights: s.p + 595632, pixels: 289 &* s.n, inChannels: 120, outChannels: 720,
+            gradInput: s.t + 9795024 &* s.n, gradWeights: s.g + 595632, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 9795024 &* s.n, s.t + 15942368 &* s.n, count: 34680 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 17x17x88 -> 17x17x120
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9795024 &* s.n, input: s.t + 25091488 &* s.n,
+            pixels: 289 &* s.n, channels: 120, gamma: s.p + 595120, beta: s.p + 595248, savedMean: s.f + 120176,
+            savedInvStd: s.f + 120296, activation: .identity, gradInput: s.t + 9795024 &* s.n, gradGamma: s.g + 595120,
+            gradBeta: s.g + 595248, pool: pool)
+        // features.5.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9795024 &* s.n, input: s.t + 21896272 &* s.n,
+            weights: s.p + 531760, pixels: 289 &* s.n, inChannels: 528, outChannels: 120,
+            gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 531760, pool: pool)
+        // features.5.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 21743680 &* s.n,
+            pixels: 289 &* s.n, channels: 528, gamma: s.p + 529648, beta: s.p + 530176, savedMean: s.f + 92720,
+            savedInvStd: s.f + 93248, activation: .relu6, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 529648,
+            gradBeta: s.g + 530176, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 106976, count: 13200)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 21591088 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 528, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 17, outWidth: 17, weights: s.f + 93776, gradInput: s.t + 15734288 &* s.n,
+            gradWeights: s.f + 106976, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 106976, channels: 528, kernel: 5, into: s.g + 516448)
+        // features.5.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 21438496 &* s.n,
+            pixels: 289 &* s.n, channels: 528, gamma: s.p + 514336, beta: s.p + 514864, savedMean: s.f + 91664,
+            savedInvStd: s.f + 92192, activation: .relu6, gradInput: s.t + 15734288 &* s.n, gradGamma: s.g + 514336,
+            gradBeta: s.g + 514864, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 25632608 &* s.n,
+            weights: s.p + 467872, pixels: 289 &* s.n, inChannels: 88, outChannels: 528,
+            gradInput: s.t + 9795024 &* s.n, gradWeights: s.g + 467872, pool: pool)
+    }
+
+    /// features.4.3 backward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
+    private func features_4_3_backward(_ s: TrainingStepContext) {
+        // features.4.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 9795024 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936368 &* s.n : nil, batch: s.n, perImage: 25432,
+            gradBranch: s.t + 9820464 &* s.n, pool: pool)
+        // features.4.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9820464 &* s.n, input: s.t + 25607168 &* s.n,
+            pixels: 289 &* s.n, channels: 88, gamma: s.p + 467488, beta: s.p + 467584, savedMean: s.f + 91488,
+            savedInvStd: s.f + 91576, activation: .identity, gradInput: s.t + 9820464 &* s.n, gradGamma: s.g + 467488,
+            gradBeta: s.g + 467584, pool: pool)
+        // features.4.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9820464 &* s.n, input: s.t + 21285904 &* s.n,
+            weights: s.p + 421024, pixels: 289 &* s.n, inChannels: 528, outChannels: 88,
+            gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 421024, pool: pool)
+        // features.4.3.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 21133312 &* s.n,
+            pixels: 289 &* s.n, channels: 528, gamma: s.p + 418912, beta: s.p + 419440, savedMean: s.f + 80928,
+            savedInvStd: s.f + 81456, activation: .relu6, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 418912,
+            gradBeta: s.g + 419440, pool: pool)
+        // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 86736, count: 4752)
+        // features.4.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 20980720 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 17, outWidth: 17, weights: s.f + 81984, gradInput: s.t + 15734288 &* s.n,
+            gradWeights: s.f + 86736, pool: pool)
+        // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 86736, channels: 528, kernel: 3, into: s.g + 414160)
+        // features.4.3.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 20828128 &* s.n,
+            pixels: 289 &* s.n, channels: 528, gamma: s.p + 412048, beta: s.p + 412576, savedMean: s.f + 79872,
+            savedInvStd: s.f + 80400, activation: .relu6, gradInput: s.t + 15734288 &* s.n, gradGamma: s.g + 412048,
+            gradBeta: s.g + 412576, pool: pool)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 25581728 &* s.n,
+            weights: s.p + 365584, pixels: 289 &* s.n, inChannels: 88, outChannels: 528,
+            gradInput: s.t + 9820464 &* s.n, gradWeights: s.g + 365584, pool: pool)
+        // features.4.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 9820464 &* s.n, s.t + 9795024 &* s.n, count: 25432 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 backward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
+    private func features_4_2_backward(_ s: TrainingStepContext) {
+        // features.4.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 9820464 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936352 &* s.n : nil, batch: s.n, perImage: 25432,
+            gradBranch: s.t + 9795024 &* s.n, pool: pool)
+        // features.4.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9795024 &* s.n, input: s.t + 25556288 &* s.n,
+            pixels: 289 &* s.n, channels: 88, gamma: s.p + 365200, beta: s.p + 365296, savedMean: s.f + 79696,
+            savedInvStd: s.f + 79784, activation: .identity, gradInput: s.t + 9795024 &* s.n, gradGamma: s.g + 365200,
+            gradBeta: s.g + 365296, pool: pool)
+        // features.4.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9795024 &* s.n, input: s.t + 20675536 &* s.n,
+            weights: s.p + 318736, pixels: 289 &* s.n, inChannels: 528, outChannels: 88,
+            gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 318736, pool: pool)
+        // features.4.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 20522944 &* s.n,
+            pixels: 289 &* s.n, channels: 528, gamma: s.p + 316624, beta: s.p + 317152, savedMean: s.f + 69136,
+            savedInvStd: s.f + 69664, activation: .relu6, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 316624,
+            gradBeta: s.g + 317152, pool: pool)
+        // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 74944, count: 4752)
+        // features.4.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 20370352 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 17, outWidth: 17, weights: s.f + 70192, gradInput: s.t + 15734288 &* s.n,
+            gradWeights: s.f + 74944, pool: pool)
+        // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 74944, channels: 528, kernel: 3, into: s.g + 311872)
+        // features.4.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 20217760 &* s.n,
+            pixels: 289 &* s.n, channels: 528, gamma: s.p + 309760, beta: s.p + 310288, savedMean: s.f + 68080,
+            savedInvStd: s.f + 68608, activation: .relu6, gradInput: s.t + 15734288 &* s.n, gradGamma: s.g + 309760,
+            gradBeta: s.g + 310288, pool: pool)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 25530848 &* s.n,
+            weights: s.p + 263296, pixels: 289 &* s.n, inChannels: 88, outChannels: 528,
+            gradInput: s.t + 9795024 &* s.n, gradWeights: s.g + 263296, pool: pool)
+        // features.4.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 9795024 &* s.n, s.t + 9820464 &* s.n, count: 25432 &* s.n, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 9795024 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936336 &* s.n : nil, batch: s.n, perImage: 25432,
+            gradBranch: s.t + 9820464 &* s.n, pool: pool)
+        // features.4.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9820464 &* s.n, input: s.t + 25505408 &* s.n,
+            pixels: 289 &* s.n, channels: 88, gamma: s.p + 262912, beta: s.p + 263008, savedMean: s.f + 67904,
+            savedInvStd: s.f + 67992, activation: .identity, gradInput: s.t + 9820464 &* s.n, gradGamma: s.g + 262912,
+            gradBeta: s.g + 263008, pool: pool)
+        // features.4.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9820464 &* s.n, input: s.t + 20065168 &* s.n,
+            weights: s.p + 216448, pixels: 289 &* s.n, inChannels: 528, outChannels: 88,
+            gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 216448, pool: pool)
+        // features.4.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 19912576 &* s.n,
+            pixels: 289 &* s.n, channels: 528, gamma: s.p + 214336, beta: s.p + 214864, savedMean: s.f + 57344,
+            savedInvStd: s.f + 57872, activation: .relu6, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 214336,
+            gradBeta: s.g + 214864, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 63152, count: 4752)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 19759984 &* s.n,
+            batch: s.n, height: 17, width: 17, channels: 528, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 17, outWidth: 17, weights: s.f + 58400, gradInput: s.t + 15734288 &* s.n,
+            gradWeights: s.f + 63152, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 63152, channels: 528, kernel: 3, into: s.g + 209584)
+        // features.4.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 19607392 &* s.n,
+            pixels: 289 &* s.n, channels: 528, gamma: s.p + 207472, beta: s.p + 208000, savedMean: s.f + 56288,
+            savedInvStd: s.f + 56816, activation: .relu6, gradInput: s.t + 15734288 &* s.n, gradGamma: s.g + 207472,
+            gradBeta: s.g + 208000, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 25479968 &* s.n,
+            weights: s.p + 161008, pixels: 289 &* s.n, inChannels: 88, outChannels: 528,
+            gradInput: s.t + 9725664 &* s.n, gradWeights: s.g + 161008, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 9725664 &* s.n, s.t + 9795024 &* s.n, count: 25432 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 33x33x48 -> 17x17x88
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9725664 &* s.n, input: s.t + 25454528 &* s.n,
+            pixels: 289 &* s.n, channels: 88, gamma: s.p + 160624, beta: s.p + 160720, savedMean: s.f + 56112,
+            savedInvStd: s.f + 56200, activation: .identity, gradInput: s.t + 9725664 &* s.n, gradGamma: s.g + 160624,
+            gradBeta: s.g + 160720, pool: pool)
+        // features.4.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9725664 &* s.n, input: s.t + 24577984 &* s.n,
+            weights: s.p + 135280, pixels: 289 &* s.n, inChannels: 288, outChannels: 88,
+            gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 135280, pool: pool)
+        // features.4.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 9850512 &* s.n,
+            pixels: 289 &* s.n, channels: 288, gamma: s.p + 134128, beta: s.p + 134416, savedMean: s.f + 50352,
+            savedInvStd: s.f + 50640, activation: .relu6, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 134128,
+            gradBeta: s.g + 134416, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 53520, count: 2592)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 15420656 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 17, outWidth: 17, weights: s.f + 50928, gradInput: s.t + 15734288 &* s.n,
+            gradWeights: s.f + 53520, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 53520, channels: 288, kernel: 3, into: s.g + 131536)
+        // features.4.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 15107024 &* s.n,
+            pixels: 1089 &* s.n, channels: 288, gamma: s.p + 130384, beta: s.p + 130672, savedMean: s.f + 49776,
+            savedInvStd: s.f + 50064, activation: .relu6, gradInput: s.t + 15734288 &* s.n, gradGamma: s.g + 130384,
+            gradBeta: s.g + 130672, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15734288 &* s.n, input: s.t + 25039216 &* s.n,
+            weights: s.p + 116560, pixels: 1089 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 9642432 &* s.n, gradWeights: s.g + 116560, pool: pool)
+    }
+
+    /// features.3.2 backward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
+    private func features_3_2_backward(_ s: TrainingStepContext) {
+        // features.3.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 9642432 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936320 &* s.n : nil, batch: s.n, perImage: 52272,
+            gradBranch: s.t + 9694704 &* s.n, pool: pool)
+        // features.3.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9694704 &* s.n, input: s.t + 24986944 &* s.n,
+            pixels: 1089 &* s.n, channels: 48, gamma: s.p + 116368, beta: s.p + 116416, savedMean: s.f + 49680,
+            savedInvStd: s.f + 49728, activation: .identity, gradInput: s.t + 9694704 &* s.n, gradGamma: s.g + 116368,
+            gradBeta: s.g + 116416, pool: pool)
+        // features.3.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9694704 &* s.n, input: s.t + 14793392 &* s.n,
+            weights: s.p + 102544, pixels: 1089 &* s.n, inChannels: 288, outChannels: 48,
+            gradInput: s.t + 15107024 &* s.n, gradWeights: s.g + 102544, pool: pool)
+        // features.3.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15107024 &* s.n, input: s.t + 14479760 &* s.n,
+            pixels: 1089 &* s.n, channels: 288, gamma: s.p + 101392, beta: s.p + 101680, savedMean: s.f + 34704,
+            savedInvStd: s.f + 34992, activation: .relu6, gradInput: s.t + 15107024 &* s.n, gradGamma: s.g + 101392,
+            gradBeta: s.g + 101680, pool: pool)
+        // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 42480, count: 7200)
+        // features.3.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15107024 &* s.n, input: s.t + 14166128 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33, weights: s.f + 35280, gradInput: s.t + 14479760 &* s.n,
+            gradWeights: s.f + 42480, pool: pool)
+        // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 42480, channels: 288, kernel: 5, into: s.g + 94192)
+        // features.3.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14479760 &* s.n, input: s.t + 13852496 &* s.n,
+            pixels: 1089 &* s.n, channels: 288, gamma: s.p + 93040, beta: s.p + 93328, savedMean: s.f + 34128,
+            savedInvStd: s.f + 34416, activation: .relu6, gradInput: s.t + 14479760 &* s.n, gradGamma: s.g + 93040,
+            gradBeta: s.g + 93328, pool: pool)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14479760 &* s.n, input: s.t + 24934672 &* s.n,
+            weights: s.p + 79216, pixels: 1089 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 9694704 &* s.n, gradWeights: s.g + 79216, pool: pool)
+        // features.3.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 9694704 &* s.n, s.t + 9642432 &* s.n, count: 52272 &* s.n, pool: pool)
+    }
+
+    /// features.3.1 backward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
+    private func features_3_1_backward(_ s: TrainingStepContext) {
+        // features.3.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 9694704 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 9936304 &* s.n : nil, batch: s.n, perImage: 52272,
+            gradBranch: s.t + 9642432 &* s.n, pool: pool)
+        // features.3.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 24882400 &* s.n,
+            pixels: 1089 &* s.n, channels: 48, gamma: s.p + 79024, beta: s.p + 79072, savedMean: s.f + 34032,
+            savedInvStd: s.f + 34080, activation: .identity, gradInput: s.t + 9642432 &* s.n, gradGamma: s.g + 79024,
+            gradBeta: s.g + 79072, pool: pool)
+        // features.3.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 13538864 &* s.n,
+            weights: s.p + 65200, pixels: 1089 &* s.n, inChannels: 288, outChannels: 48,
+            gradInput: s.t + 13852496 &* s.n, gradWeights: s.g + 65200, pool: pool)
+        // features.3.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13852496 &* s.n, input: s.t + 13225232 &* s.n,
+            pixels: 1089 &* s.n, channels: 288, gamma: s.p + 64048, beta: s.p + 64336, savedMean: s.f + 19056,
+            savedInvStd: s.f + 19344, activation: .relu6, gradInput: s.t + 13852496 &* s.n, gradGamma: s.g + 64048,
+            gradBeta: s.g + 64336, pool: pool)
+        // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 26832, count: 7200)
+        // features.3.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13852496 &* s.n, input: s.t + 12911600 &* s.n,
+            batch: s.n, height: 33, width: 33, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33, weights: s.f + 19632, gradInput: s.t + 13225232 &* s.n,
+            gradWeights: s.f + 26832, pool: pool)
+        // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 26832, channels: 288, kernel: 5, into: s.g + 56848)
+        // features.3.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13225232 &* s.n, input: s.t + 9328800 &* s.n,
+            pixels: 1089 &* s.n, channels: 288, gamma: s.p + 55696, beta: s.p + 55984, savedMean: s.f + 18480,
+            savedInvStd: s.f + 18768, activation: .relu6, gradInput: s.t + 13225232 &* s.n, gradGamma: s.g + 55696,
+            gradBeta: s.g + 55984, pool: pool)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 13225232 &* s.n, input: s.t + 24830128 &* s.n,
+            weights: s.p + 41872, pixels: 1089 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 9328800 &* s.n, gradWeights: s.g + 41872, pool: pool)
+        // features.3.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 9328800 &* s.n, s.t + 9694704 &* s.n, count: 52272 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 65x65x24 -> 33x33x48
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9328800 &* s.n, input: s.t + 24777856 &* s.n,
+            pixels: 1089 &* s.n, channels: 48, gamma: s.p + 41680, beta: s.p + 41728, savedMean: s.f + 18384,
+            savedInvStd: s.f + 18432, activation: .identity, gradInput: s.t + 9328800 &* s.n, gradGamma: s.g + 41680,
+            gradBeta: s.g + 41728, pool: pool)
+        // features.3.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9328800 &* s.n, input: s.t + 19450576 &* s.n,
+            weights: s.p + 34768, pixels: 1089 &* s.n, inChannels: 144, outChannels: 48,
+            gradInput: s.t + 12911600 &* s.n, gradWeights: s.g + 34768, pool: pool)
+        // features.3.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12911600 &* s.n, input: s.t + 19293760 &* s.n,
+            pixels: 1089 &* s.n, channels: 144, gamma: s.p + 34192, beta: s.p + 34336, savedMean: s.f + 10896,
+            savedInvStd: s.f + 11040, activation: .relu6, gradInput: s.t + 12911600 &* s.n, gradGamma: s.g + 34192,
+            gradBeta: s.g + 34336, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 14784, count: 3600)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 12911600 &* s.n, input: s.t + 8720400 &* s.n,
+            batch: s.n, height: 65, width: 65, channels: 144, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 33, outWidth: 33, weights: s.f + 11184, gradInput: s.t + 9328800 &* s.n,
+            gradWeights: s.f + 14784, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 14784, channels: 144, kernel: 5, into: s.g + 30592)
+        // features.3.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9328800 &* s.n, input: s.t + 8112000 &* s.n,
+            pixels: 4225 &* s.n, channels: 144, gamma: s.p + 30016, beta: s.p + 30160, savedMean: s.f + 10608,
+            savedInvStd: s.f + 10752, activation: .relu6, gradInput: s.t + 9328800 &* s.n, gradGamma: s.g + 30016,
+            gradBeta: s.g + 30160, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 9328800 &* s.n, input: s.t + 22555904 &* s.n,
+            weights: s.p + 26560, pixels: 4225 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 8720400 &* s.n, gradWeights: s.g + 26560, pool: pool)
+    }
+
+    /// features.2.2 backward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
+    private func features_2_2_backward(_ s: TrainingStepContext) {
+        // features.2.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 8720400 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25826544 &* s.n : nil, batch: s.n, perImage: 101400,
+            gradBranch: s.t + 8821808 &* s.n, pool: pool)
+        // features.2.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8821808 &* s.n, input: s.t + 22454496 &* s.n,
+            pixels: 4225 &* s.n, channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 10560,
+            savedInvStd: s.f + 10584, activation: .identity, gradInput: s.t + 8821808 &* s.n, gradGamma: s.g + 26432,
+            gradBeta: s.g + 26464, pool: pool)
+        // features.2.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8821808 &* s.n, input: s.t + 7503600 &* s.n,
+            weights: s.p + 22976, pixels: 4225 &* s.n, inChannels: 144, outChannels: 24,
+            gradInput: s.t + 8112000 &* s.n, gradWeights: s.g + 22976, pool: pool)
+        // features.2.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8112000 &* s.n, input: s.t + 6895200 &* s.n,
+            pixels: 4225 &* s.n, channels: 144, gamma: s.p + 22400, beta: s.p + 22544, savedMean: s.f + 7680,
+            savedInvStd: s.f + 7824, activation: .relu6, gradInput: s.t + 8112000 &* s.n, gradGamma: s.g + 22400,
+            gradBeta: s.g + 22544, pool: pool)
+        // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 9264, count: 1296)
+        // features.2.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8112000 &* s.n, input: s.t + 6286800 &* s.n,
+            batch: s.n, height: 65, width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 65, outWidth: 65, weights: s.f + 7968, gradInput: s.t + 6895200 &* s.n, gradWeights: s.f + 9264,
+            pool: pool)
+        // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 9264, channels: 144, kernel: 3, into: s.g + 21104)
+        // features.2.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6895200 &* s.n, input: s.t + 5678400 &* s.n,
+            pixels: 4225 &* s.n, channels: 144, gamma: s.p + 20528, beta: s.p + 20672, savedMean: s.f + 7392,
+            savedInvStd: s.f + 7536, activation: .relu6, gradInput: s.t + 6895200 &* s.n, gradGamma: s.g + 20528,
+            gradBeta: s.g + 20672, pool: pool)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6895200 &* s.n, input: s.t + 22353088 &* s.n,
+            weights: s.p + 17072, pixels: 4225 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 6286800 &* s.n, gradWeights: s.g + 17072, pool: pool)
+        // features.2.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 6286800 &* s.n, s.t + 8720400 &* s.n, count: 101400 &* s.n, pool: pool)
+    }
+
+    /// features.2.1 backward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
+    private func features_2_1_backward(_ s: TrainingStepContext) {
+        // features.2.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 6286800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 25826528 &* s.n : nil, batch: s.n, perImage: 101400,
+            gradBranch: s.t + 6388208 &* s.n, pool: pool)
+        // features.2.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6388208 &* s.n, input: s.t + 22251680 &* s.n,
+            pixels: 4225 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 7344,
+            savedInvStd: s.f + 7368, activation: .identity, gradInput: s.t + 6388208 &* s.n, gradGamma: s.g + 16944,
+            gradBeta: s.g + 16976, pool: pool)
+        // features.2.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6388208 &* s.n, input: s.t + 5070000 &* s.n,
+            weights: s.p + 13488, pixels: 4225 &* s.n, inChannels: 144, outChannels: 24,
+            gradInput: s.t + 5678400 &* s.n, gradWeights: s.g + 13488, pool: pool)
+        // features.2.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5678400 &* s.n, input: s.t + 4461600 &* s.n,
+            pixels: 4225 &* s.n, channels: 144, gamma: s.p + 12912, beta: s.p + 13056, savedMean: s.f + 4464,
+            savedInvStd: s.f + 4608, activation: .relu6, gradInput: s.t + 5678400 &* s.n, gradGamma: s.g + 12912,
+            gradBeta: s.g + 13056, pool: pool)
+        // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 6048, count: 1296)
+        // features.2.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 5678400 &* s.n, input: s.t + 3853200 &* s.n,
+            batch: s.n, height: 65, width: 65, channels: 144, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 65, outWidth: 65, weights: s.f + 4752, gradInput: s.t + 4461600 &* s.n, gradWeights: s.f + 6048,
+            pool: pool)
+        // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 6048, channels: 144, kernel: 3, into: s.g + 11616)
+        // features.2.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4461600 &* s.n, input: s.t + 3244800 &* s.n,
+            pixels: 4225 &* s.n, channels: 144, gamma: s.p + 11040, beta: s.p + 11184, savedMean: s.f + 4176,
+            savedInvStd: s.f + 4320, activation: .relu6, gradInput: s.t + 4461600 &* s.n, gradGamma: s.g + 11040,
+            gradBeta: s.g + 11184, pool: pool)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 4461600 &* s.n, input: s.t + 22150272 &* s.n,
+            weights: s.p + 7584, pixels: 4225 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 3244800 &* s.n, gradWeights: s.g + 7584, pool: pool)
+        // features.2.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 3244800 &* s.n, s.t + 6286800 &* s.n, count: 101400 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 130x130x16 -> 65x65x24
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3244800 &* s.n, input: s.t + 22048864 &* s.n,
+            pixels: 4225 &* s.n, channels: 24, gamma: s.p + 7456, beta: s.p + 7488, savedMean: s.f + 4128,
+            savedInvStd: s.f + 4152, activation: .identity, gradInput: s.t + 3244800 &* s.n, gradGamma: s.g + 7456,
+            gradBeta: s.g + 7488, pool: pool)
+        // features.2.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3244800 &* s.n, input: s.t + 12506000 &* s.n,
+            weights: s.p + 5152, pixels: 4225 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 4867200 &* s.n,
+            gradWeights: s.g + 5152, pool: pool)
+        // features.2.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4867200 &* s.n, input: s.t + 12100400 &* s.n,
+            pixels: 4225 &* s.n, channels: 96, gamma: s.p + 4768, beta: s.p + 4864, savedMean: s.f + 2208,
+            savedInvStd: s.f + 2304, activation: .relu6, gradInput: s.t + 4867200 &* s.n, gradGamma: s.g + 4768,
+            gradBeta: s.g + 4864, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 3264, count: 864)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 4867200 &* s.n, input: s.t + 1622400 &* s.n,
+            batch: s.n, height: 130, width: 130, channels: 96, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 65, outWidth: 65, weights: s.f + 2400, gradInput: s.t + 3244800 &* s.n, gradWeights: s.f + 3264,
+            pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 3264, channels: 96, kernel: 3, into: s.g + 3904)
+        // features.2.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3244800 &* s.n, input: s.t, pixels: 16900 &* s.n,
+            channels: 96, gamma: s.p + 3520, beta: s.p + 3616, savedMean: s.f + 2016, savedInvStd: s.f + 2112,
+            activation: .relu6, gradInput: s.t + 3244800 &* s.n, gradGamma: s.g + 3520, gradBeta: s.g + 3616,
+            pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 3244800 &* s.n, input: s.t + 16318320 &* s.n,
+            weights: s.p + 1984, pixels: 16900 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 540800 &* s.n,
+            gradWeights: s.g + 1984, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 130x130x32 -> 130x130x16
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.1 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 540800 &* s.n, input: s.t + 16047920 &* s.n,
+            pixels: 16900 &* s.n, channels: 16, gamma: s.p + 1920, beta: s.p + 1936, savedMean: s.f + 1984,
+            savedInvStd: s.f + 2000, activation: .identity, gradInput: s.t + 540800 &* s.n, gradGamma: s.g + 1920,
+            gradBeta: s.g + 1936, pool: pool)
+        // features.1.0.block.1 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 540800 &* s.n, input: s.t + 11559600 &* s.n,
+            weights: s.p + 1408, pixels: 16900 &* s.n, inChannels: 32, outChannels: 16, gradInput: s.t,
+            gradWeights: s.g + 1408, pool: pool)
+        // features.1.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 11018800 &* s.n,
+            pixels: 16900 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1344,
+            savedInvStd: s.f + 1376, activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312,
+            pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1696, count: 288)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 10478000 &* s.n, batch: s.n, height: 130,
+            width: 130, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130,
+            weights: s.f + 1408, gradInput: s.t + 540800 &* s.n, gradWeights: s.f + 1696, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1696, channels: 32, kernel: 3, into: s.g + 992)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 540800 &* s.n, input: s.t + 9937200 &* s.n,
+            pixels: 16900 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1280,
+            savedInvStd: s.f + 1312, activation: .relu6, gradInput: s.t + 540800 &* s.n, gradGamma: s.g + 864,
+            gradBeta: s.g + 896, pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 540800 &* s.n, input: s.x, batch: s.n, inChannels: 3,
+            height: 260, width: 260, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 130, outWidth: 130,
+            outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 864, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 896, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 992, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 1280, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 1312, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.0.weight", offset: 1408, count: 512, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.1.weight", offset: 1920, count: 16, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.1.1.bias", offset: 1936, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 1984, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 3520, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 3616, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 3904, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 4768, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 4864, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.0.weight", offset: 5152, count: 2304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.1.weight", offset: 7456, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.2.1.bias", offset: 7488, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.0.weight", offset: 7584, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.weight", offset: 11040, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.bias", offset: 11184, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.0.weight", offset: 11616, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.weight", offset: 12912, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.bias", offset: 13056, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.0.weight", offset: 13488, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.1.weight", offset: 16944, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.2.1.bias", offset: 16976, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.0.weight", offset: 17072, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.weight", offset: 20528, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.bias", offset: 20672, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.0.weight", offset: 21104, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.weight", offset: 22400, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.bias", offset: 22544, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.0.weight", offset: 22976, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.1.weight", offset: 26432, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.2.1.bias", offset: 26464, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 26560, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 30016, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 30160, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 30592, count: 3600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 34192, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 34336, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.0.weight", offset: 34768, count: 6912, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.1.weight", offset: 41680, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.2.1.bias", offset: 41728, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.0.weight", offset: 41872, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.weight", offset: 55696, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.bias", offset: 55984, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.0.weight", offset: 56848, count: 7200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.weight", offset: 64048, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.bias", offset: 64336, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.0.weight", offset: 65200, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.1.weight", offset: 79024, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.2.1.bias", offset: 79072, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.0.weight", offset: 79216, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.weight", offset: 93040, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.bias", offset: 93328, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.0.weight", offset: 94192, count: 7200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.weight", offset: 101392, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.bias", offset: 101680, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.0.weight", offset: 102544, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.1.weight", offset: 116368, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.2.1.bias", offset: 116416, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 116560, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 130384, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 130672, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 131536, count: 2592, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 134128, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 134416, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.0.weight", offset: 135280, count: 25344, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.1.weight", offset: 160624, count: 88, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.2.1.bias", offset: 160720, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 161008, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 207472, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 208000, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 209584, count: 4752, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 214336, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 214864, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.0.weight", offset: 216448, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.1.weight", offset: 262912, count: 88, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.2.1.bias", offset: 263008, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.0.weight", offset: 263296, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.weight", offset: 309760, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.bias", offset: 310288, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.0.weight", offset: 311872, count: 4752, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.weight", offset: 316624, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.bias", offset: 317152, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.0.weight", offset: 318736, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.1.weight", offset: 365200, count: 88, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.2.1.bias", offset: 365296, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.0.weight", offset: 365584, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.weight", offset: 412048, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.bias", offset: 412576, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.0.weight", offset: 414160, count: 4752, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.weight", offset: 418912, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.bias", offset: 419440, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.0.weight", offset: 421024, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.1.weight", offset: 467488, count: 88, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.2.1.bias", offset: 467584, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 467872, count: 46464, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 514336, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 514864, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 516448, count: 13200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 529648, count: 528, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 530176, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.0.weight", offset: 531760, count: 63360, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.1.weight", offset: 595120, count: 120, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.2.1.bias", offset: 595248, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 595632, count: 86400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 682032, count: 720, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 682752, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 684912, count: 18000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 702912, count: 720, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 703632, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.0.weight", offset: 705792, count: 86400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.1.weight", offset: 792192, count: 120, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.2.1.bias", offset: 792320, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.0.weight", offset: 792704, count: 86400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.weight", offset: 879104, count: 720, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.bias", offset: 879824, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.0.weight", offset: 881984, count: 18000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.weight", offset: 899984, count: 720, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.bias", offset: 900704, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.0.weight", offset: 902864, count: 86400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.1.weight", offset: 989264, count: 120, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.2.1.bias", offset: 989392, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.0.weight", offset: 989776, count: 86400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.weight", offset: 1076176, count: 720, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.bias", offset: 1076896, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.0.weight", offset: 1079056, count: 18000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.weight", offset: 1097056, count: 720, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.bias", offset: 1097776, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.0.weight", offset: 1099936, count: 86400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.1.weight", offset: 1186336, count: 120, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.2.1.bias", offset: 1186464, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 1186848, count: 86400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 1273248, count: 720, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 1273968, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 1276128, count: 18000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 1294128, count: 720, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 1294848, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.0.weight", offset: 1297008, count: 149760, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.1.weight", offset: 1446768, count: 208, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.2.1.bias", offset: 1446976, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 1447600, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 1707184, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 1708432, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 1712176, count: 31200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 1743376, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 1744624, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.0.weight", offset: 1748368, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.1.weight", offset: 2007952, count: 208, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.2.1.bias", offset: 2008160, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.0.weight", offset: 2008784, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.weight", offset: 2268368, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.bias", offset: 2269616, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.0.weight", offset: 2273360, count: 31200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.weight", offset: 2304560, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.bias", offset: 2305808, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.0.weight", offset: 2309552, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.1.weight", offset: 2569136, count: 208, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.2.1.bias", offset: 2569344, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.0.weight", offset: 2569968, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.weight", offset: 2829552, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.bias", offset: 2830800, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.0.weight", offset: 2834544, count: 31200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.weight", offset: 2865744, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.bias", offset: 2866992, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.0.weight", offset: 2870736, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.1.weight", offset: 3130320, count: 208, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.2.1.bias", offset: 3130528, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.0.weight", offset: 3131152, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.weight", offset: 3390736, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.bias", offset: 3391984, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.0.weight", offset: 3395728, count: 31200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.weight", offset: 3426928, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.bias", offset: 3428176, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.0.weight", offset: 3431920, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.1.weight", offset: 3691504, count: 208, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.2.1.bias", offset: 3691712, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 3692336, count: 259584, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 3951920, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 3953168, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 3956912, count: 11232, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 3968144, count: 1248, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 3969392, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.0.weight", offset: 3973136, count: 439296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.1.weight", offset: 4412432, count: 352, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.2.1.bias", offset: 4412784, count: 352, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 4413840, count: 450560, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 4864400, count: 1280, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 4865680, count: 1280, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 4869520, count: 1280000, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 6149520, count: 1000, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 928, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 960, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 1344, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 1376, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.1.running_mean", offset: 1952, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.1.running_var", offset: 1968, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 3712, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 3808, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 4960, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 5056, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.1.running_mean", offset: 7520, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.1.running_var", offset: 7552, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_mean", offset: 11328, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_var", offset: 11472, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_mean", offset: 13200, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_var", offset: 13344, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.1.running_mean", offset: 17008, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.1.running_var", offset: 17040, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_mean", offset: 20816, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_var", offset: 20960, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_mean", offset: 22688, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_var", offset: 22832, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.1.running_mean", offset: 26496, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.1.running_var", offset: 26528, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 30304, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 30448, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 34480, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 34624, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.1.running_mean", offset: 41776, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.1.running_var", offset: 41824, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_mean", offset: 56272, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_var", offset: 56560, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_mean", offset: 64624, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_var", offset: 64912, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.1.running_mean", offset: 79120, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.1.running_var", offset: 79168, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_mean", offset: 93616, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_var", offset: 93904, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_mean", offset: 101968, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_var", offset: 102256, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.1.running_mean", offset: 116464, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.1.running_var", offset: 116512, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 130960, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 131248, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 134704, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 134992, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.1.running_mean", offset: 160816, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.1.running_var", offset: 160912, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 208528, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 209056, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 215392, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 215920, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.1.running_mean", offset: 263104, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.1.running_var", offset: 263200, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_mean", offset: 310816, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_var", offset: 311344, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_mean", offset: 317680, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_var", offset: 318208, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.1.running_mean", offset: 365392, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.1.running_var", offset: 365488, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_mean", offset: 413104, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_var", offset: 413632, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_mean", offset: 419968, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_var", offset: 420496, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.1.running_mean", offset: 467680, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.1.running_var", offset: 467776, count: 88, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 515392, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 515920, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 530704, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 531232, count: 528, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.1.running_mean", offset: 595376, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.1.running_var", offset: 595504, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 683472, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 684192, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 704352, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 705072, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.1.running_mean", offset: 792448, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.1.running_var", offset: 792576, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_mean", offset: 880544, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_var", offset: 881264, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_mean", offset: 901424, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_var", offset: 902144, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.1.running_mean", offset: 989520, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.1.running_var", offset: 989648, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_mean", offset: 1077616, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_var", offset: 1078336, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_mean", offset: 1098496, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_var", offset: 1099216, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.1.running_mean", offset: 1186592, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.1.running_var", offset: 1186720, count: 120, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 1274688, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 1275408, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 1295568, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 1296288, count: 720, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.1.running_mean", offset: 1447184, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.1.running_var", offset: 1447392, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 1709680, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 1710928, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 1745872, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 1747120, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.1.running_mean", offset: 2008368, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.1.running_var", offset: 2008576, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_mean", offset: 2270864, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_var", offset: 2272112, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_mean", offset: 2307056, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_var", offset: 2308304, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.1.running_mean", offset: 2569552, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.1.running_var", offset: 2569760, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_mean", offset: 2832048, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_var", offset: 2833296, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_mean", offset: 2868240, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_var", offset: 2869488, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.1.running_mean", offset: 3130736, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.1.running_var", offset: 3130944, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_mean", offset: 3393232, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_var", offset: 3394480, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_mean", offset: 3429424, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_var", offset: 3430672, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.1.running_mean", offset: 3691920, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.1.running_var", offset: 3692128, count: 208, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 3954416, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 3955664, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 3970640, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 3971888, count: 1248, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.1.running_mean", offset: 4413136, count: 352, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.1.running_var", offset: 4413488, count: 352, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 4866960, count: 1280, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 4868240, count: 1280, kind: .batchNormBias),
+    ]
+}

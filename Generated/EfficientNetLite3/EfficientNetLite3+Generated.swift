@@ -1028,3 +1028,2436 @@ extension EfficientNetLite3 {
             """#),
     ]
 }
+
+/// EfficientNetLite3 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 38,007,776 floats per image (saved activations and gradients, packed by lifetime); parameters: 8,274,160 floats.
+public final class EfficientNetLite3Training: TrainableModel {
+    public static let descriptor = EfficientNetLite3.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 8274160,
+        arenaFloatsPerImage: 38007776, fixedFloats: 779056)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        let floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 38007776 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 38007776 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 8274160)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_2_0_forward(s)
+        try features_2_1_forward(s)
+        try features_2_2_forward(s)
+        try features_3_0_forward(s)
+        try features_3_1_forward(s)
+        try features_3_2_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_4_2_forward(s)
+        try features_4_3_forward(s)
+        try features_4_4_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_5_2_forward(s)
+        try features_5_3_forward(s)
+        try features_5_4_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_6_2_forward(s)
+        try features_6_3_forward(s)
+        try features_6_4_forward(s)
+        try features_6_5_forward(s)
+        try features_7_0_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_0_backward(s)
+        features_6_5_backward(s)
+        features_6_4_backward(s)
+        features_6_3_backward(s)
+        features_6_2_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_4_backward(s)
+        features_5_3_backward(s)
+        features_5_2_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_4_backward(s)
+        features_4_3_backward(s)
+        features_4_2_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_2_backward(s)
+        features_3_1_backward(s)
+        features_3_0_backward(s)
+        features_2_2_backward(s)
+        features_2_1_backward(s)
+        features_2_0_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 280, 280] (NCHW) -> [n, 140, 140, 32]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 280, width: 280, kernel: 3, stride: 2,
+            padTop: 0, padLeft: 0, outHeight: 140, outWidth: 140, weights: s.p, bias: s.f, outChannels: 32,
+            activation: .identity, output: s.t + 17404800 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 17404800 &* s.n, pixels: 19600 &* s.n, channels: 32,
+            gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 18032000 &* s.n, savedMean: s.f + 1392, savedInvStd: s.f + 1424, runningMean: s.p + 928,
+            runningVar: s.p + 960, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 140x140x32 -> 140x140x24
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 1520)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 140, 140, 32] -> [n, 140, 140, 32]
+        Kernels.depthwiseConv(input: s.t + 18032000 &* s.n, batch: s.n, height: 140, width: 140, channels: 32,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140, weights: s.f + 1520, bias: s.f,
+            activation: .identity, output: s.t + 18659200 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 18659200 &* s.n, pixels: 19600 &* s.n, channels: 32,
+            gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 19286400 &* s.n, savedMean: s.f + 1456, savedInvStd: s.f + 1488, runningMean: s.p + 1344,
+            runningVar: s.p + 1376, pool: pool)
+        // features.1.0.block.1 project conv 1x1, [n, 140, 140, 32] -> [n, 140, 140, 24]
+        Kernels.pointwiseConv(input: s.t + 19286400 &* s.n, pixels: 19600 &* s.n, inChannels: 32, weights: s.p + 1408,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 19913600 &* s.n,
+            pool: pool)
+        // features.1.0.block.1 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19913600 &* s.n, pixels: 19600 &* s.n, channels: 24,
+            gamma: s.p + 2176, beta: s.p + 2208, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 20384000 &* s.n, savedMean: s.f + 2096, savedInvStd: s.f + 2120, runningMean: s.p + 2240,
+            runningVar: s.p + 2272, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 140x140x24 -> 70x70x32
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 140, 140, 24] -> [n, 140, 140, 144]
+        Kernels.pointwiseConv(input: s.t + 20384000 &* s.n, pixels: 19600 &* s.n, inChannels: 24, weights: s.p + 2304,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 19600 &* s.n, channels: 144, gamma: s.p + 5760,
+            beta: s.p + 5904, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 2822400 &* s.n,
+            savedMean: s.f + 2144, savedInvStd: s.f + 2288, runningMean: s.p + 6048, runningVar: s.p + 6192,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 2720)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144]
+        Kernels.depthwiseConv(input: s.t + 2822400 &* s.n, batch: s.n, height: 140, width: 140, channels: 144,
+            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70, weights: s.f + 2720, bias: s.f,
+            activation: .identity, output: s.t + 15993600 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15993600 &* s.n, pixels: 4900 &* s.n, channels: 144,
+            gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 16699200 &* s.n, savedMean: s.f + 2432, savedInvStd: s.f + 2576, runningMean: s.p + 7920,
+            runningVar: s.p + 8064, pool: pool)
+        // features.2.0.block.2 project conv 1x1, [n, 70, 70, 144] -> [n, 70, 70, 32]
+        Kernels.pointwiseConv(input: s.t + 16699200 &* s.n, pixels: 4900 &* s.n, inChannels: 144, weights: s.p + 8208,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 32667776 &* s.n,
+            pool: pool)
+        // features.2.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 32667776 &* s.n, pixels: 4900 &* s.n, channels: 32,
+            gamma: s.p + 12816, beta: s.p + 12848, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 32824576 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5344, runningMean: s.p + 12880,
+            runningVar: s.p + 12912, pool: pool)
+    }
+
+    /// features.2.1 forward: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
+    private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]
+        Kernels.pointwiseConv(input: s.t + 32824576 &* s.n, pixels: 4900 &* s.n, inChannels: 32, weights: s.p + 12944,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 5644800 &* s.n,
+            pool: pool)
+        // features.2.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 5644800 &* s.n, pixels: 4900 &* s.n, channels: 192,
+            gamma: s.p + 19088, beta: s.p + 19280, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 6585600 &* s.n, savedMean: s.f + 5376, savedInvStd: s.f + 5568, runningMean: s.p + 19472,
+            runningVar: s.p + 19664, pool: pool)
+        // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
+        WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 6144)
+        // features.2.1.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
+        Kernels.depthwiseConv(input: s.t + 6585600 &* s.n, batch: s.n, height: 70, width: 70, channels: 192, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 6144, bias: s.f,
+            activation: .identity, output: s.t + 7526400 &* s.n, pool: pool)
+        // features.2.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 7526400 &* s.n, pixels: 4900 &* s.n, channels: 192,
+            gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 8467200 &* s.n, savedMean: s.f + 5760, savedInvStd: s.f + 5952, runningMean: s.p + 21968,
+            runningVar: s.p + 22160, pool: pool)
+        // features.2.1.block.2 project conv 1x1, [n, 70, 70, 192] -> [n, 70, 70, 32]
+        Kernels.pointwiseConv(input: s.t + 8467200 &* s.n, pixels: 4900 &* s.n, inChannels: 192, weights: s.p + 22352,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 32981376 &* s.n,
+            pool: pool)
+        // features.2.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 32981376 &* s.n, pixels: 4900 &* s.n, channels: 32,
+            gamma: s.p + 28496, beta: s.p + 28528, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 9408000 &* s.n, savedMean: s.f + 9600, savedInvStd: s.f + 9632, runningMean: s.p + 28560,
+            runningVar: s.p + 28592, pool: pool)
+        // features.2.1 stochastic depth: keep each image's branch with probability 0.9833333333333333
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.016666666666666666,
+                into: s.t + 38007584 &* s.n, random: &random)
+        }
+        // features.2.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 32824576 &* s.n, branch: s.t + 9408000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007584 &* s.n : nil, batch: s.n, perImage: 156800,
+            output: s.t + 33138176 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 forward: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
+    private func features_2_2_forward(_ s: TrainingStepContext) throws {
+        // features.2.2.block.0 expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]
+        Kernels.pointwiseConv(input: s.t + 33138176 &* s.n, pixels: 4900 &* s.n, inChannels: 32, weights: s.p + 28624,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 9408000 &* s.n,
+            pool: pool)
+        // features.2.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 9408000 &* s.n, pixels: 4900 &* s.n, channels: 192,
+            gamma: s.p + 34768, beta: s.p + 34960, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 10348800 &* s.n, savedMean: s.f + 9664, savedInvStd: s.f + 9856, runningMean: s.p + 35152,
+            runningVar: s.p + 35344, pool: pool)
+        // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
+        WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 10432)
+        // features.2.2.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
+        Kernels.depthwiseConv(input: s.t + 10348800 &* s.n, batch: s.n, height: 70, width: 70, channels: 192,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 10432, bias: s.f,
+            activation: .identity, output: s.t + 11289600 &* s.n, pool: pool)
+        // features.2.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 11289600 &* s.n, pixels: 4900 &* s.n, channels: 192,
+            gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 12230400 &* s.n, savedMean: s.f + 10048, savedInvStd: s.f + 10240, runningMean: s.p + 37648,
+            runningVar: s.p + 37840, pool: pool)
+        // features.2.2.block.2 project conv 1x1, [n, 70, 70, 192] -> [n, 70, 70, 32]
+        Kernels.pointwiseConv(input: s.t + 12230400 &* s.n, pixels: 4900 &* s.n, inChannels: 192, weights: s.p + 38032,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 33294976 &* s.n,
+            pool: pool)
+        // features.2.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 33294976 &* s.n, pixels: 4900 &* s.n, channels: 32,
+            gamma: s.p + 44176, beta: s.p + 44208, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 13171200 &* s.n, savedMean: s.f + 13888, savedInvStd: s.f + 13920, runningMean: s.p + 44240,
+            runningVar: s.p + 44272, pool: pool)
+        // features.2.2 stochastic depth: keep each image's branch with probability 0.975
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025000000000000005,
+                into: s.t + 38007600 &* s.n, random: &random)
+        }
+        // features.2.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 33138176 &* s.n, branch: s.t + 13171200 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007600 &* s.n : nil, batch: s.n, perImage: 156800,
+            output: s.t + 33451776 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 70x70x32 -> 35x35x48
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 70, 70, 32] -> [n, 70, 70, 192]
+        Kernels.pointwiseConv(input: s.t + 33451776 &* s.n, pixels: 4900 &* s.n, inChannels: 32, weights: s.p + 44304,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 13171200 &* s.n,
+            pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 13171200 &* s.n, pixels: 4900 &* s.n, channels: 192,
+            gamma: s.p + 50448, beta: s.p + 50640, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 14112000 &* s.n, savedMean: s.f + 13952, savedInvStd: s.f + 14144, runningMean: s.p + 50832,
+            runningVar: s.p + 51024, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
+        WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 5, into: s.f + 14720)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192]
+        Kernels.depthwiseConv(input: s.t + 14112000 &* s.n, batch: s.n, height: 70, width: 70, channels: 192,
+            kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35, weights: s.f + 14720, bias: s.f,
+            activation: .identity, output: s.t + 15758400 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15758400 &* s.n, pixels: 1225 &* s.n, channels: 192,
+            gamma: s.p + 56016, beta: s.p + 56208, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 28700096 &* s.n, savedMean: s.f + 14336, savedInvStd: s.f + 14528, runningMean: s.p + 56400,
+            runningVar: s.p + 56592, pool: pool)
+        // features.3.0.block.2 project conv 1x1, [n, 35, 35, 192] -> [n, 35, 35, 48]
+        Kernels.pointwiseConv(input: s.t + 28700096 &* s.n, pixels: 1225 &* s.n, inChannels: 192, weights: s.p + 56784,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 36615296 &* s.n,
+            pool: pool)
+        // features.3.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 36615296 &* s.n, pixels: 1225 &* s.n, channels: 48,
+            gamma: s.p + 66000, beta: s.p + 66048, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 36674096 &* s.n, savedMean: s.f + 24320, savedInvStd: s.f + 24368, runningMean: s.p + 66096,
+            runningVar: s.p + 66144, pool: pool)
+    }
+
+    /// features.3.1 forward: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
+    private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]
+        Kernels.pointwiseConv(input: s.t + 36674096 &* s.n, pixels: 1225 &* s.n, inChannels: 48, weights: s.p + 66192,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 15052800 &* s.n,
+            pool: pool)
+        // features.3.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15052800 &* s.n, pixels: 1225 &* s.n, channels: 288,
+            gamma: s.p + 80016, beta: s.p + 80304, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 15405600 &* s.n, savedMean: s.f + 24416, savedInvStd: s.f + 24704, runningMean: s.p + 80592,
+            runningVar: s.p + 80880, pool: pool)
+        // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
+        WeightPrep.depthwiseWeights(s.p + 81168, channels: 288, kernel: 5, into: s.f + 25568)
+        // features.3.1.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
+        Kernels.depthwiseConv(input: s.t + 15405600 &* s.n, batch: s.n, height: 35, width: 35, channels: 288,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 25568, bias: s.f,
+            activation: .identity, output: s.t + 20854400 &* s.n, pool: pool)
+        // features.3.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 20854400 &* s.n, pixels: 1225 &* s.n, channels: 288,
+            gamma: s.p + 88368, beta: s.p + 88656, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 21207200 &* s.n, savedMean: s.f + 24992, savedInvStd: s.f + 25280, runningMean: s.p + 88944,
+            runningVar: s.p + 89232, pool: pool)
+        // features.3.1.block.2 project conv 1x1, [n, 35, 35, 288] -> [n, 35, 35, 48]
+        Kernels.pointwiseConv(input: s.t + 21207200 &* s.n, pixels: 1225 &* s.n, inChannels: 288, weights: s.p + 89520,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 36732896 &* s.n,
+            pool: pool)
+        // features.3.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 36732896 &* s.n, pixels: 1225 &* s.n, channels: 48,
+            gamma: s.p + 103344, beta: s.p + 103392, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 21560000 &* s.n, savedMean: s.f + 39968, savedInvStd: s.f + 40016, runningMean: s.p + 103440,
+            runningVar: s.p + 103488, pool: pool)
+        // features.3.1 stochastic depth: keep each image's branch with probability 0.9583333333333334
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.041666666666666664,
+                into: s.t + 38007616 &* s.n, random: &random)
+        }
+        // features.3.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 36674096 &* s.n, branch: s.t + 21560000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007616 &* s.n : nil, batch: s.n, perImage: 58800,
+            output: s.t + 36791696 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 forward: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
+    private func features_3_2_forward(_ s: TrainingStepContext) throws {
+        // features.3.2.block.0 expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]
+        Kernels.pointwiseConv(input: s.t + 36791696 &* s.n, pixels: 1225 &* s.n, inChannels: 48, weights: s.p + 103536,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 21560000 &* s.n,
+            pool: pool)
+        // features.3.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 21560000 &* s.n, pixels: 1225 &* s.n, channels: 288,
+            gamma: s.p + 117360, beta: s.p + 117648, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 21912800 &* s.n, savedMean: s.f + 40064, savedInvStd: s.f + 40352, runningMean: s.p + 117936,
+            runningVar: s.p + 118224, pool: pool)
+        // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
+        WeightPrep.depthwiseWeights(s.p + 118512, channels: 288, kernel: 5, into: s.f + 41216)
+        // features.3.2.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
+        Kernels.depthwiseConv(input: s.t + 21912800 &* s.n, batch: s.n, height: 35, width: 35, channels: 288,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 41216, bias: s.f,
+            activation: .identity, output: s.t + 22265600 &* s.n, pool: pool)
+        // features.3.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22265600 &* s.n, pixels: 1225 &* s.n, channels: 288,
+            gamma: s.p + 125712, beta: s.p + 126000, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 22618400 &* s.n, savedMean: s.f + 40640, savedInvStd: s.f + 40928, runningMean: s.p + 126288,
+            runningVar: s.p + 126576, pool: pool)
+        // features.3.2.block.2 project conv 1x1, [n, 35, 35, 288] -> [n, 35, 35, 48]
+        Kernels.pointwiseConv(input: s.t + 22618400 &* s.n, pixels: 1225 &* s.n, inChannels: 288,
+            weights: s.p + 126864, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
+            output: s.t + 36850496 &* s.n, pool: pool)
+        // features.3.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 36850496 &* s.n, pixels: 1225 &* s.n, channels: 48,
+            gamma: s.p + 140688, beta: s.p + 140736, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 22971200 &* s.n, savedMean: s.f + 55616, savedInvStd: s.f + 55664, runningMean: s.p + 140784,
+            runningVar: s.p + 140832, pool: pool)
+        // features.3.2 stochastic depth: keep each image's branch with probability 0.95
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05000000000000001,
+                into: s.t + 38007632 &* s.n, random: &random)
+        }
+        // features.3.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 36791696 &* s.n, branch: s.t + 22971200 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007632 &* s.n : nil, batch: s.n, perImage: 58800,
+            output: s.t + 36909296 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 35x35x48 -> 18x18x96
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 35, 35, 48] -> [n, 35, 35, 288]
+        Kernels.pointwiseConv(input: s.t + 36909296 &* s.n, pixels: 1225 &* s.n, inChannels: 48, weights: s.p + 140880,
+            bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 22971200 &* s.n,
+            pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22971200 &* s.n, pixels: 1225 &* s.n, channels: 288,
+            gamma: s.p + 154704, beta: s.p + 154992, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 23324000 &* s.n, savedMean: s.f + 55712, savedInvStd: s.f + 56000, runningMean: s.p + 155280,
+            runningVar: s.p + 155568, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
+        WeightPrep.depthwiseWeights(s.p + 155856, channels: 288, kernel: 3, into: s.f + 56864)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288]
+        Kernels.depthwiseConv(input: s.t + 23324000 &* s.n, batch: s.n, height: 35, width: 35, channels: 288,
+            kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 56864, bias: s.f,
+            activation: .identity, output: s.t + 36296480 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 36296480 &* s.n, pixels: 324 &* s.n, channels: 288,
+            gamma: s.p + 158448, beta: s.p + 158736, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 36389792 &* s.n, savedMean: s.f + 56288, savedInvStd: s.f + 56576, runningMean: s.p + 159024,
+            runningVar: s.p + 159312, pool: pool)
+        // features.4.0.block.2 project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 96]
+        Kernels.pointwiseConv(input: s.t + 36389792 &* s.n, pixels: 324 &* s.n, inChannels: 288, weights: s.p + 159600,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37408736 &* s.n,
+            pool: pool)
+        // features.4.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37408736 &* s.n, pixels: 324 &* s.n, channels: 96,
+            gamma: s.p + 187248, beta: s.p + 187344, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 37439840 &* s.n, savedMean: s.f + 62048, savedInvStd: s.f + 62144, runningMean: s.p + 187440,
+            runningVar: s.p + 187536, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        Kernels.pointwiseConv(input: s.t + 37439840 &* s.n, pixels: 324 &* s.n, inChannels: 96, weights: s.p + 187632,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 28935296 &* s.n,
+            pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 28935296 &* s.n, pixels: 324 &* s.n, channels: 576,
+            gamma: s.p + 242928, beta: s.p + 243504, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 29121920 &* s.n, savedMean: s.f + 62240, savedInvStd: s.f + 62816, runningMean: s.p + 244080,
+            runningVar: s.p + 244656, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][576]
+        WeightPrep.depthwiseWeights(s.p + 245232, channels: 576, kernel: 3, into: s.f + 64544)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        Kernels.depthwiseConv(input: s.t + 29121920 &* s.n, batch: s.n, height: 18, width: 18, channels: 576,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 64544, bias: s.f,
+            activation: .identity, output: s.t + 29308544 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 29308544 &* s.n, pixels: 324 &* s.n, channels: 576,
+            gamma: s.p + 250416, beta: s.p + 250992, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 29495168 &* s.n, savedMean: s.f + 63392, savedInvStd: s.f + 63968, runningMean: s.p + 251568,
+            runningVar: s.p + 252144, pool: pool)
+        // features.4.1.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
+        Kernels.pointwiseConv(input: s.t + 29495168 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 252720,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37470944 &* s.n,
+            pool: pool)
+        // features.4.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37470944 &* s.n, pixels: 324 &* s.n, channels: 96,
+            gamma: s.p + 308016, beta: s.p + 308112, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 23676800 &* s.n, savedMean: s.f + 74912, savedInvStd: s.f + 75008, runningMean: s.p + 308208,
+            runningVar: s.p + 308304, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.9333333333333333
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06666666666666667,
+                into: s.t + 38007648 &* s.n, random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37439840 &* s.n, branch: s.t + 23676800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007648 &* s.n : nil, batch: s.n, perImage: 31104,
+            output: s.t + 37502048 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 forward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
+    private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        Kernels.pointwiseConv(input: s.t + 37502048 &* s.n, pixels: 324 &* s.n, inChannels: 96, weights: s.p + 308400,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 29681792 &* s.n,
+            pool: pool)
+        // features.4.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 29681792 &* s.n, pixels: 324 &* s.n, channels: 576,
+            gamma: s.p + 363696, beta: s.p + 364272, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 29868416 &* s.n, savedMean: s.f + 75104, savedInvStd: s.f + 75680, runningMean: s.p + 364848,
+            runningVar: s.p + 365424, pool: pool)
+        // features.4.2.block.1 depthwise weights to the kernel layout [3][3][576]
+        WeightPrep.depthwiseWeights(s.p + 366000, channels: 576, kernel: 3, into: s.f + 77408)
+        // features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        Kernels.depthwiseConv(input: s.t + 29868416 &* s.n, batch: s.n, height: 18, width: 18, channels: 576,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 77408, bias: s.f,
+            activation: .identity, output: s.t + 30055040 &* s.n, pool: pool)
+        // features.4.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 30055040 &* s.n, pixels: 324 &* s.n, channels: 576,
+            gamma: s.p + 371184, beta: s.p + 371760, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 30241664 &* s.n, savedMean: s.f + 76256, savedInvStd: s.f + 76832, runningMean: s.p + 372336,
+            runningVar: s.p + 372912, pool: pool)
+        // features.4.2.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
+        Kernels.pointwiseConv(input: s.t + 30241664 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 373488,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37533152 &* s.n,
+            pool: pool)
+        // features.4.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37533152 &* s.n, pixels: 324 &* s.n, channels: 96,
+            gamma: s.p + 428784, beta: s.p + 428880, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 23676800 &* s.n, savedMean: s.f + 87776, savedInvStd: s.f + 87872, runningMean: s.p + 428976,
+            runningVar: s.p + 429072, pool: pool)
+        // features.4.2 stochastic depth: keep each image's branch with probability 0.925
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.075, into: s.t + 38007664 &* s.n,
+                random: &random)
+        }
+        // features.4.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37502048 &* s.n, branch: s.t + 23676800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007664 &* s.n : nil, batch: s.n, perImage: 31104,
+            output: s.t + 37564256 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 forward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
+    private func features_4_3_forward(_ s: TrainingStepContext) throws {
+        // features.4.3.block.0 expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        Kernels.pointwiseConv(input: s.t + 37564256 &* s.n, pixels: 324 &* s.n, inChannels: 96, weights: s.p + 429168,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 30428288 &* s.n,
+            pool: pool)
+        // features.4.3.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 30428288 &* s.n, pixels: 324 &* s.n, channels: 576,
+            gamma: s.p + 484464, beta: s.p + 485040, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 30614912 &* s.n, savedMean: s.f + 87968, savedInvStd: s.f + 88544, runningMean: s.p + 485616,
+            runningVar: s.p + 486192, pool: pool)
+        // features.4.3.block.1 depthwise weights to the kernel layout [3][3][576]
+        WeightPrep.depthwiseWeights(s.p + 486768, channels: 576, kernel: 3, into: s.f + 90272)
+        // features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        Kernels.depthwiseConv(input: s.t + 30614912 &* s.n, batch: s.n, height: 18, width: 18, channels: 576,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 90272, bias: s.f,
+            activation: .identity, output: s.t + 30801536 &* s.n, pool: pool)
+        // features.4.3.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 30801536 &* s.n, pixels: 324 &* s.n, channels: 576,
+            gamma: s.p + 491952, beta: s.p + 492528, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 30988160 &* s.n, savedMean: s.f + 89120, savedInvStd: s.f + 89696, runningMean: s.p + 493104,
+            runningVar: s.p + 493680, pool: pool)
+        // features.4.3.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
+        Kernels.pointwiseConv(input: s.t + 30988160 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 494256,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37595360 &* s.n,
+            pool: pool)
+        // features.4.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37595360 &* s.n, pixels: 324 &* s.n, channels: 96,
+            gamma: s.p + 549552, beta: s.p + 549648, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 23676800 &* s.n, savedMean: s.f + 100640, savedInvStd: s.f + 100736,
+            runningMean: s.p + 549744, runningVar: s.p + 549840, pool: pool)
+        // features.4.3 stochastic depth: keep each image's branch with probability 0.9166666666666666
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08333333333333333,
+                into: s.t + 38007680 &* s.n, random: &random)
+        }
+        // features.4.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37564256 &* s.n, branch: s.t + 23676800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007680 &* s.n : nil, batch: s.n, perImage: 31104,
+            output: s.t + 37626464 &* s.n, pool: pool)
+    }
+
+    /// features.4.4 forward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
+    private func features_4_4_forward(_ s: TrainingStepContext) throws {
+        // features.4.4.block.0 expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        Kernels.pointwiseConv(input: s.t + 37626464 &* s.n, pixels: 324 &* s.n, inChannels: 96, weights: s.p + 549936,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 31174784 &* s.n,
+            pool: pool)
+        // features.4.4.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 31174784 &* s.n, pixels: 324 &* s.n, channels: 576,
+            gamma: s.p + 605232, beta: s.p + 605808, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 31361408 &* s.n, savedMean: s.f + 100832, savedInvStd: s.f + 101408,
+            runningMean: s.p + 606384, runningVar: s.p + 606960, pool: pool)
+        // features.4.4.block.1 depthwise weights to the kernel layout [3][3][576]
+        WeightPrep.depthwiseWeights(s.p + 607536, channels: 576, kernel: 3, into: s.f + 103136)
+        // features.4.4.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        Kernels.depthwiseConv(input: s.t + 31361408 &* s.n, batch: s.n, height: 18, width: 18, channels: 576,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 103136, bias: s.f,
+            activation: .identity, output: s.t + 31548032 &* s.n, pool: pool)
+        // features.4.4.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 31548032 &* s.n, pixels: 324 &* s.n, channels: 576,
+            gamma: s.p + 612720, beta: s.p + 613296, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 31734656 &* s.n, savedMean: s.f + 101984, savedInvStd: s.f + 102560,
+            runningMean: s.p + 613872, runningVar: s.p + 614448, pool: pool)
+        // features.4.4.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
+        Kernels.pointwiseConv(input: s.t + 31734656 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 615024,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37657568 &* s.n,
+            pool: pool)
+        // features.4.4.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37657568 &* s.n, pixels: 324 &* s.n, channels: 96,
+            gamma: s.p + 670320, beta: s.p + 670416, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 23676800 &* s.n, savedMean: s.f + 113504, savedInvStd: s.f + 113600,
+            runningMean: s.p + 670512, runningVar: s.p + 670608, pool: pool)
+        // features.4.4 stochastic depth: keep each image's branch with probability 0.9083333333333333
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09166666666666667,
+                into: s.t + 38007696 &* s.n, random: &random)
+        }
+        // features.4.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37626464 &* s.n, branch: s.t + 23676800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007696 &* s.n : nil, batch: s.n, perImage: 31104,
+            output: s.t + 37688672 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 18x18x96 -> 18x18x136
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 18, 18, 96] -> [n, 18, 18, 576]
+        Kernels.pointwiseConv(input: s.t + 37688672 &* s.n, pixels: 324 &* s.n, inChannels: 96, weights: s.p + 670704,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 31921280 &* s.n,
+            pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 31921280 &* s.n, pixels: 324 &* s.n, channels: 576,
+            gamma: s.p + 726000, beta: s.p + 726576, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 32107904 &* s.n, savedMean: s.f + 113696, savedInvStd: s.f + 114272,
+            runningMean: s.p + 727152, runningVar: s.p + 727728, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][576]
+        WeightPrep.depthwiseWeights(s.p + 728304, channels: 576, kernel: 5, into: s.f + 116000)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
+        Kernels.depthwiseConv(input: s.t + 32107904 &* s.n, batch: s.n, height: 18, width: 18, channels: 576,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 116000, bias: s.f,
+            activation: .identity, output: s.t + 32294528 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 32294528 &* s.n, pixels: 324 &* s.n, channels: 576,
+            gamma: s.p + 742704, beta: s.p + 743280, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 32481152 &* s.n, savedMean: s.f + 114848, savedInvStd: s.f + 115424,
+            runningMean: s.p + 743856, runningVar: s.p + 744432, pool: pool)
+        // features.5.0.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 136]
+        Kernels.pointwiseConv(input: s.t + 32481152 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 745008,
+            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.t + 36968096 &* s.n,
+            pool: pool)
+        // features.5.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 36968096 &* s.n, pixels: 324 &* s.n, channels: 136,
+            gamma: s.p + 823344, beta: s.p + 823488, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 37012160 &* s.n, savedMean: s.f + 144800, savedInvStd: s.f + 144936,
+            runningMean: s.p + 823632, runningVar: s.p + 823776, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        Kernels.pointwiseConv(input: s.t + 37012160 &* s.n, pixels: 324 &* s.n, inChannels: 136, weights: s.p + 823920,
+            bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.t + 23676800 &* s.n,
+            pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 23676800 &* s.n, pixels: 324 &* s.n, channels: 816,
+            gamma: s.p + 934896, beta: s.p + 935712, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 23941184 &* s.n, savedMean: s.f + 145072, savedInvStd: s.f + 145888,
+            runningMean: s.p + 936528, runningVar: s.p + 937344, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][816]
+        WeightPrep.depthwiseWeights(s.p + 938160, channels: 816, kernel: 5, into: s.f + 148336)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
+        Kernels.depthwiseConv(input: s.t + 23941184 &* s.n, batch: s.n, height: 18, width: 18, channels: 816,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 148336, bias: s.f,
+            activation: .identity, output: s.t + 24205568 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 24205568 &* s.n, pixels: 324 &* s.n, channels: 816,
+            gamma: s.p + 958560, beta: s.p + 959376, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 24469952 &* s.n, savedMean: s.f + 146704, savedInvStd: s.f + 147520,
+            runningMean: s.p + 960192, runningVar: s.p + 961008, pool: pool)
+        // features.5.1.block.2 project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
+        Kernels.pointwiseConv(input: s.t + 24469952 &* s.n, pixels: 324 &* s.n, inChannels: 816, weights: s.p + 961824,
+            bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.t + 37056224 &* s.n,
+            pool: pool)
+        // features.5.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37056224 &* s.n, pixels: 324 &* s.n, channels: 136,
+            gamma: s.p + 1072800, beta: s.p + 1072944, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 24734336 &* s.n, savedMean: s.f + 189136, savedInvStd: s.f + 189272,
+            runningMean: s.p + 1073088, runningVar: s.p + 1073232, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.8916666666666666
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10833333333333334,
+                into: s.t + 38007712 &* s.n, random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37012160 &* s.n, branch: s.t + 24734336 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007712 &* s.n : nil, batch: s.n, perImage: 44064,
+            output: s.t + 37100288 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 forward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
+    private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        Kernels.pointwiseConv(input: s.t + 37100288 &* s.n, pixels: 324 &* s.n, inChannels: 136,
+            weights: s.p + 1073376, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
+            output: s.t + 24734336 &* s.n, pool: pool)
+        // features.5.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 24734336 &* s.n, pixels: 324 &* s.n, channels: 816,
+            gamma: s.p + 1184352, beta: s.p + 1185168, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 24998720 &* s.n, savedMean: s.f + 189408, savedInvStd: s.f + 190224,
+            runningMean: s.p + 1185984, runningVar: s.p + 1186800, pool: pool)
+        // features.5.2.block.1 depthwise weights to the kernel layout [5][5][816]
+        WeightPrep.depthwiseWeights(s.p + 1187616, channels: 816, kernel: 5, into: s.f + 192672)
+        // features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
+        Kernels.depthwiseConv(input: s.t + 24998720 &* s.n, batch: s.n, height: 18, width: 18, channels: 816,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 192672, bias: s.f,
+            activation: .identity, output: s.t + 25263104 &* s.n, pool: pool)
+        // features.5.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25263104 &* s.n, pixels: 324 &* s.n, channels: 816,
+            gamma: s.p + 1208016, beta: s.p + 1208832, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 25527488 &* s.n, savedMean: s.f + 191040, savedInvStd: s.f + 191856,
+            runningMean: s.p + 1209648, runningVar: s.p + 1210464, pool: pool)
+        // features.5.2.block.2 project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
+        Kernels.pointwiseConv(input: s.t + 25527488 &* s.n, pixels: 324 &* s.n, inChannels: 816,
+            weights: s.p + 1211280, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
+            output: s.t + 37144352 &* s.n, pool: pool)
+        // features.5.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37144352 &* s.n, pixels: 324 &* s.n, channels: 136,
+            gamma: s.p + 1322256, beta: s.p + 1322400, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 25791872 &* s.n, savedMean: s.f + 233472, savedInvStd: s.f + 233608,
+            runningMean: s.p + 1322544, runningVar: s.p + 1322688, pool: pool)
+        // features.5.2 stochastic depth: keep each image's branch with probability 0.8833333333333333
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11666666666666668,
+                into: s.t + 38007728 &* s.n, random: &random)
+        }
+        // features.5.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37100288 &* s.n, branch: s.t + 25791872 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007728 &* s.n : nil, batch: s.n, perImage: 44064,
+            output: s.t + 37188416 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 forward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
+    private func features_5_3_forward(_ s: TrainingStepContext) throws {
+        // features.5.3.block.0 expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        Kernels.pointwiseConv(input: s.t + 37188416 &* s.n, pixels: 324 &* s.n, inChannels: 136,
+            weights: s.p + 1322832, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
+            output: s.t + 25791872 &* s.n, pool: pool)
+        // features.5.3.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25791872 &* s.n, pixels: 324 &* s.n, channels: 816,
+            gamma: s.p + 1433808, beta: s.p + 1434624, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 26056256 &* s.n, savedMean: s.f + 233744, savedInvStd: s.f + 234560,
+            runningMean: s.p + 1435440, runningVar: s.p + 1436256, pool: pool)
+        // features.5.3.block.1 depthwise weights to the kernel layout [5][5][816]
+        WeightPrep.depthwiseWeights(s.p + 1437072, channels: 816, kernel: 5, into: s.f + 237008)
+        // features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
+        Kernels.depthwiseConv(input: s.t + 26056256 &* s.n, batch: s.n, height: 18, width: 18, channels: 816,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 237008, bias: s.f,
+            activation: .identity, output: s.t + 26320640 &* s.n, pool: pool)
+        // features.5.3.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 26320640 &* s.n, pixels: 324 &* s.n, channels: 816,
+            gamma: s.p + 1457472, beta: s.p + 1458288, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 26585024 &* s.n, savedMean: s.f + 235376, savedInvStd: s.f + 236192,
+            runningMean: s.p + 1459104, runningVar: s.p + 1459920, pool: pool)
+        // features.5.3.block.2 project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
+        Kernels.pointwiseConv(input: s.t + 26585024 &* s.n, pixels: 324 &* s.n, inChannels: 816,
+            weights: s.p + 1460736, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
+            output: s.t + 37232480 &* s.n, pool: pool)
+        // features.5.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37232480 &* s.n, pixels: 324 &* s.n, channels: 136,
+            gamma: s.p + 1571712, beta: s.p + 1571856, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 26849408 &* s.n, savedMean: s.f + 277808, savedInvStd: s.f + 277944,
+            runningMean: s.p + 1572000, runningVar: s.p + 1572144, pool: pool)
+        // features.5.3 stochastic depth: keep each image's branch with probability 0.875
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 38007744 &* s.n,
+                random: &random)
+        }
+        // features.5.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37188416 &* s.n, branch: s.t + 26849408 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007744 &* s.n : nil, batch: s.n, perImage: 44064,
+            output: s.t + 37276544 &* s.n, pool: pool)
+    }
+
+    /// features.5.4 forward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
+    private func features_5_4_forward(_ s: TrainingStepContext) throws {
+        // features.5.4.block.0 expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        Kernels.pointwiseConv(input: s.t + 37276544 &* s.n, pixels: 324 &* s.n, inChannels: 136,
+            weights: s.p + 1572288, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
+            output: s.t + 26849408 &* s.n, pool: pool)
+        // features.5.4.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 26849408 &* s.n, pixels: 324 &* s.n, channels: 816,
+            gamma: s.p + 1683264, beta: s.p + 1684080, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 27113792 &* s.n, savedMean: s.f + 278080, savedInvStd: s.f + 278896,
+            runningMean: s.p + 1684896, runningVar: s.p + 1685712, pool: pool)
+        // features.5.4.block.1 depthwise weights to the kernel layout [5][5][816]
+        WeightPrep.depthwiseWeights(s.p + 1686528, channels: 816, kernel: 5, into: s.f + 281344)
+        // features.5.4.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
+        Kernels.depthwiseConv(input: s.t + 27113792 &* s.n, batch: s.n, height: 18, width: 18, channels: 816,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 281344, bias: s.f,
+            activation: .identity, output: s.t + 27378176 &* s.n, pool: pool)
+        // features.5.4.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 27378176 &* s.n, pixels: 324 &* s.n, channels: 816,
+            gamma: s.p + 1706928, beta: s.p + 1707744, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 27642560 &* s.n, savedMean: s.f + 279712, savedInvStd: s.f + 280528,
+            runningMean: s.p + 1708560, runningVar: s.p + 1709376, pool: pool)
+        // features.5.4.block.2 project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
+        Kernels.pointwiseConv(input: s.t + 27642560 &* s.n, pixels: 324 &* s.n, inChannels: 816,
+            weights: s.p + 1710192, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
+            output: s.t + 37320608 &* s.n, pool: pool)
+        // features.5.4.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37320608 &* s.n, pixels: 324 &* s.n, channels: 136,
+            gamma: s.p + 1821168, beta: s.p + 1821312, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 27906944 &* s.n, savedMean: s.f + 322144, savedInvStd: s.f + 322280,
+            runningMean: s.p + 1821456, runningVar: s.p + 1821600, pool: pool)
+        // features.5.4 stochastic depth: keep each image's branch with probability 0.8666666666666667
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333,
+                into: s.t + 38007760 &* s.n, random: &random)
+        }
+        // features.5.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37276544 &* s.n, branch: s.t + 27906944 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007760 &* s.n : nil, batch: s.n, perImage: 44064,
+            output: s.t + 37364672 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 18x18x136 -> 9x9x232
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 18, 18, 136] -> [n, 18, 18, 816]
+        Kernels.pointwiseConv(input: s.t + 37364672 &* s.n, pixels: 324 &* s.n, inChannels: 136,
+            weights: s.p + 1821744, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
+            output: s.t + 27906944 &* s.n, pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 27906944 &* s.n, pixels: 324 &* s.n, channels: 816,
+            gamma: s.p + 1932720, beta: s.p + 1933536, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 28171328 &* s.n, savedMean: s.f + 322416, savedInvStd: s.f + 323232,
+            runningMean: s.p + 1934352, runningVar: s.p + 1935168, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][816]
+        WeightPrep.depthwiseWeights(s.p + 1935984, channels: 816, kernel: 5, into: s.f + 325680)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816]
+        Kernels.depthwiseConv(input: s.t + 28171328 &* s.n, batch: s.n, height: 18, width: 18, channels: 816,
+            kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 325680, bias: s.f,
+            activation: .identity, output: s.t + 36483104 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 36483104 &* s.n, pixels: 81 &* s.n, channels: 816,
+            gamma: s.p + 1956384, beta: s.p + 1957200, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 36549200 &* s.n, savedMean: s.f + 324048, savedInvStd: s.f + 324864,
+            runningMean: s.p + 1958016, runningVar: s.p + 1958832, pool: pool)
+        // features.6.0.block.2 project conv 1x1, [n, 9, 9, 816] -> [n, 9, 9, 232]
+        Kernels.pointwiseConv(input: s.t + 36549200 &* s.n, pixels: 81 &* s.n, inChannels: 816, weights: s.p + 1959648,
+            bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.t + 37781984 &* s.n,
+            pool: pool)
+        // features.6.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37781984 &* s.n, pixels: 81 &* s.n, channels: 232,
+            gamma: s.p + 2148960, beta: s.p + 2149200, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 37800784 &* s.n, savedMean: s.f + 366480, savedInvStd: s.f + 366712,
+            runningMean: s.p + 2149440, runningVar: s.p + 2149680, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        Kernels.pointwiseConv(input: s.t + 37800784 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 2149920,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 28435712 &* s.n,
+            pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 28435712 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            gamma: s.p + 2472864, beta: s.p + 2474256, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 28548464 &* s.n, savedMean: s.f + 366944, savedInvStd: s.f + 368336,
+            runningMean: s.p + 2475648, runningVar: s.p + 2477040, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1392]
+        WeightPrep.depthwiseWeights(s.p + 2478432, channels: 1392, kernel: 5, into: s.f + 372512)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        Kernels.depthwiseConv(input: s.t + 28548464 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 372512, bias: s.f,
+            activation: .identity, output: s.t + 33608576 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 33608576 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            gamma: s.p + 2513232, beta: s.p + 2514624, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 33721328 &* s.n, savedMean: s.f + 369728, savedInvStd: s.f + 371120,
+            runningMean: s.p + 2516016, runningVar: s.p + 2517408, pool: pool)
+        // features.6.1.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
+        Kernels.pointwiseConv(input: s.t + 33721328 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
+            weights: s.p + 2518800, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+            output: s.t + 37819584 &* s.n, pool: pool)
+        // features.6.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37819584 &* s.n, pixels: 81 &* s.n, channels: 232,
+            gamma: s.p + 2841744, beta: s.p + 2841984, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 28661216 &* s.n, savedMean: s.f + 442112, savedInvStd: s.f + 442344,
+            runningMean: s.p + 2842224, runningVar: s.p + 2842464, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.85
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15, into: s.t + 28698816 &* s.n,
+                random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37800784 &* s.n, branch: s.t + 28661216 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 28698816 &* s.n : nil, batch: s.n, perImage: 18792,
+            output: s.t + 37838384 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
+    private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        Kernels.pointwiseConv(input: s.t + 37838384 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 2842704,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 33834080 &* s.n,
+            pool: pool)
+        // features.6.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 33834080 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            gamma: s.p + 3165648, beta: s.p + 3167040, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 33946832 &* s.n, savedMean: s.f + 442576, savedInvStd: s.f + 443968,
+            runningMean: s.p + 3168432, runningVar: s.p + 3169824, pool: pool)
+        // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1392]
+        WeightPrep.depthwiseWeights(s.p + 3171216, channels: 1392, kernel: 5, into: s.f + 448144)
+        // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        Kernels.depthwiseConv(input: s.t + 33946832 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 448144, bias: s.f,
+            activation: .identity, output: s.t + 34059584 &* s.n, pool: pool)
+        // features.6.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 34059584 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            gamma: s.p + 3206016, beta: s.p + 3207408, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 34172336 &* s.n, savedMean: s.f + 445360, savedInvStd: s.f + 446752,
+            runningMean: s.p + 3208800, runningVar: s.p + 3210192, pool: pool)
+        // features.6.2.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
+        Kernels.pointwiseConv(input: s.t + 34172336 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
+            weights: s.p + 3211584, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+            output: s.t + 37857184 &* s.n, pool: pool)
+        // features.6.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37857184 &* s.n, pixels: 81 &* s.n, channels: 232,
+            gamma: s.p + 3534528, beta: s.p + 3534768, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 28661216 &* s.n, savedMean: s.f + 517744, savedInvStd: s.f + 517976,
+            runningMean: s.p + 3535008, runningVar: s.p + 3535248, pool: pool)
+        // features.6.2 stochastic depth: keep each image's branch with probability 0.8416666666666667
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15833333333333335,
+                into: s.t + 28698832 &* s.n, random: &random)
+        }
+        // features.6.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37838384 &* s.n, branch: s.t + 28661216 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 28698832 &* s.n : nil, batch: s.n, perImage: 18792,
+            output: s.t + 37875984 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
+    private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        Kernels.pointwiseConv(input: s.t + 37875984 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 3535488,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 34285088 &* s.n,
+            pool: pool)
+        // features.6.3.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 34285088 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            gamma: s.p + 3858432, beta: s.p + 3859824, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 34397840 &* s.n, savedMean: s.f + 518208, savedInvStd: s.f + 519600,
+            runningMean: s.p + 3861216, runningVar: s.p + 3862608, pool: pool)
+        // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1392]
+        WeightPrep.depthwiseWeights(s.p + 3864000, channels: 1392, kernel: 5, into: s.f + 523776)
+        // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        Kernels.depthwiseConv(input: s.t + 34397840 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 523776, bias: s.f,
+            activation: .identity, output: s.t + 34510592 &* s.n, pool: pool)
+        // features.6.3.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 34510592 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            gamma: s.p + 3898800, beta: s.p + 3900192, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 34623344 &* s.n, savedMean: s.f + 520992, savedInvStd: s.f + 522384,
+            runningMean: s.p + 3901584, runningVar: s.p + 3902976, pool: pool)
+        // features.6.3.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
+        Kernels.pointwiseConv(input: s.t + 34623344 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
+            weights: s.p + 3904368, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+            output: s.t + 37894784 &* s.n, pool: pool)
+        // features.6.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37894784 &* s.n, pixels: 81 &* s.n, channels: 232,
+            gamma: s.p + 4227312, beta: s.p + 4227552, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 28661216 &* s.n, savedMean: s.f + 593376, savedInvStd: s.f + 593608,
+            runningMean: s.p + 4227792, runningVar: s.p + 4228032, pool: pool)
+        // features.6.3 stochastic depth: keep each image's branch with probability 0.8333333333333334
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16666666666666666,
+                into: s.t + 28698848 &* s.n, random: &random)
+        }
+        // features.6.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37875984 &* s.n, branch: s.t + 28661216 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 28698848 &* s.n : nil, batch: s.n, perImage: 18792,
+            output: s.t + 37913584 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
+    private func features_6_4_forward(_ s: TrainingStepContext) throws {
+        // features.6.4.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        Kernels.pointwiseConv(input: s.t + 37913584 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 4228272,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 34736096 &* s.n,
+            pool: pool)
+        // features.6.4.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 34736096 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            gamma: s.p + 4551216, beta: s.p + 4552608, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 34848848 &* s.n, savedMean: s.f + 593840, savedInvStd: s.f + 595232,
+            runningMean: s.p + 4554000, runningVar: s.p + 4555392, pool: pool)
+        // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1392]
+        WeightPrep.depthwiseWeights(s.p + 4556784, channels: 1392, kernel: 5, into: s.f + 599408)
+        // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        Kernels.depthwiseConv(input: s.t + 34848848 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 599408, bias: s.f,
+            activation: .identity, output: s.t + 34961600 &* s.n, pool: pool)
+        // features.6.4.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 34961600 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            gamma: s.p + 4591584, beta: s.p + 4592976, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 35074352 &* s.n, savedMean: s.f + 596624, savedInvStd: s.f + 598016,
+            runningMean: s.p + 4594368, runningVar: s.p + 4595760, pool: pool)
+        // features.6.4.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
+        Kernels.pointwiseConv(input: s.t + 35074352 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
+            weights: s.p + 4597152, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+            output: s.t + 37932384 &* s.n, pool: pool)
+        // features.6.4.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37932384 &* s.n, pixels: 81 &* s.n, channels: 232,
+            gamma: s.p + 4920096, beta: s.p + 4920336, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 28661216 &* s.n, savedMean: s.f + 669008, savedInvStd: s.f + 669240,
+            runningMean: s.p + 4920576, runningVar: s.p + 4920816, pool: pool)
+        // features.6.4 stochastic depth: keep each image's branch with probability 0.825
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
+                into: s.t + 28698864 &* s.n, random: &random)
+        }
+        // features.6.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37913584 &* s.n, branch: s.t + 28661216 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 28698864 &* s.n : nil, batch: s.n, perImage: 18792,
+            output: s.t + 37951184 &* s.n, pool: pool)
+    }
+
+    /// features.6.5 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
+    private func features_6_5_forward(_ s: TrainingStepContext) throws {
+        // features.6.5.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        Kernels.pointwiseConv(input: s.t + 37951184 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 4921056,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 35187104 &* s.n,
+            pool: pool)
+        // features.6.5.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 35187104 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            gamma: s.p + 5244000, beta: s.p + 5245392, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 35299856 &* s.n, savedMean: s.f + 669472, savedInvStd: s.f + 670864,
+            runningMean: s.p + 5246784, runningVar: s.p + 5248176, pool: pool)
+        // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1392]
+        WeightPrep.depthwiseWeights(s.p + 5249568, channels: 1392, kernel: 5, into: s.f + 675040)
+        // features.6.5.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        Kernels.depthwiseConv(input: s.t + 35299856 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 675040, bias: s.f,
+            activation: .identity, output: s.t + 35412608 &* s.n, pool: pool)
+        // features.6.5.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 35412608 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            gamma: s.p + 5284368, beta: s.p + 5285760, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 35525360 &* s.n, savedMean: s.f + 672256, savedInvStd: s.f + 673648,
+            runningMean: s.p + 5287152, runningVar: s.p + 5288544, pool: pool)
+        // features.6.5.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
+        Kernels.pointwiseConv(input: s.t + 35525360 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
+            weights: s.p + 5289936, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
+            output: s.t + 37969984 &* s.n, pool: pool)
+        // features.6.5.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37969984 &* s.n, pixels: 81 &* s.n, channels: 232,
+            gamma: s.p + 5612880, beta: s.p + 5613120, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 28661216 &* s.n, savedMean: s.f + 744640, savedInvStd: s.f + 744872,
+            runningMean: s.p + 5613360, runningVar: s.p + 5613600, pool: pool)
+        // features.6.5 stochastic depth: keep each image's branch with probability 0.8166666666666667
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18333333333333335,
+                into: s.t + 28698880 &* s.n, random: &random)
+        }
+        // features.6.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 37951184 &* s.n, branch: s.t + 28661216 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 28698880 &* s.n : nil, batch: s.n, perImage: 18792,
+            output: s.t + 37988784 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 9x9x232 -> 9x9x384
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 9, 9, 232] -> [n, 9, 9, 1392]
+        Kernels.pointwiseConv(input: s.t + 37988784 &* s.n, pixels: 81 &* s.n, inChannels: 232, weights: s.p + 5613840,
+            bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 35638112 &* s.n,
+            pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 35638112 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            gamma: s.p + 5936784, beta: s.p + 5938176, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 35750864 &* s.n, savedMean: s.f + 745104, savedInvStd: s.f + 746496,
+            runningMean: s.p + 5939568, runningVar: s.p + 5940960, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1392]
+        WeightPrep.depthwiseWeights(s.p + 5942352, channels: 1392, kernel: 3, into: s.f + 750672)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
+        Kernels.depthwiseConv(input: s.t + 35750864 &* s.n, batch: s.n, height: 9, width: 9, channels: 1392, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 750672, bias: s.f,
+            activation: .identity, output: s.t + 35863616 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 35863616 &* s.n, pixels: 81 &* s.n, channels: 1392,
+            gamma: s.p + 5954880, beta: s.p + 5956272, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 35976368 &* s.n, savedMean: s.f + 747888, savedInvStd: s.f + 749280,
+            runningMean: s.p + 5957664, runningVar: s.p + 5959056, pool: pool)
+        // features.7.0.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 384]
+        Kernels.pointwiseConv(input: s.t + 35976368 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
+            weights: s.p + 5960448, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
+            output: s.t + 28661216 &* s.n, pool: pool)
+        // features.7.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 28661216 &* s.n, pixels: 81 &* s.n, channels: 384,
+            gamma: s.p + 6494976, beta: s.p + 6495360, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 37719776 &* s.n, savedMean: s.f + 775728, savedInvStd: s.f + 776112,
+            runningMean: s.p + 6495744, runningVar: s.p + 6496128, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 384 -> 1280, global average pool, dropout 0.3, linear -> 1000 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 9, 9, 384] -> [n, 9, 9, 1280]
+        Kernels.pointwiseConv(input: s.t + 37719776 &* s.n, pixels: 81 &* s.n, inChannels: 384, weights: s.p + 6496512,
+            bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 36089120 &* s.n,
+            pool: pool)
+        // features.8 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 36089120 &* s.n, pixels: 81 &* s.n, channels: 1280,
+            gamma: s.p + 6988032, beta: s.p + 6989312, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 36192800 &* s.n, savedMean: s.f + 776496, savedInvStd: s.f + 777776,
+            runningMean: s.p + 6990592, runningVar: s.p + 6991872, pool: pool)
+        // avgpool global average pool, [n, 9, 9, 1280] -> [n, 1280]
+        Kernels.globalAveragePool(input: s.t + 36192800 &* s.n, batch: s.n, pixels: 81, channels: 1280,
+            output: s.t + 28692320 &* s.n, pool: pool)
+        // dropout p=0.3 (when options.dropout) on [n, 1280]
+        TrainingKernels.dropoutForward(input: s.t + 28692320 &* s.n, output: s.t + 28694880 &* s.n, count: 1280 &* s.n,
+            probability: s.options.dropout ? 0.3 : 0, mask: s.t + 28693600 &* s.n, random: &random)
+        // classifier.1 linear, [n, 1280] -> [n, 1000]
+        Kernels.linear(input: s.t + 28694880 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 6993152,
+            bias: s.p + 8273152, outFeatures: 1000, output: s.t + 28692320 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 28692320 &* s.n, labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 28696160 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 28692320 &* s.n, count: 1000 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 384 -> 1280, global average pool, dropout 0.3, linear -> 1000 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 28696160 &* s.n, input: s.t + 28694880 &* s.n,
+            weights: s.p + 6993152, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 28692320 &* s.n,
+            gradWeights: s.g + 6993152, gradBias: s.g + 8273152, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 28692320 &* s.n, mask: s.t + 28693600 &* s.n,
+            count: 1280 &* s.n, gradInput: s.t + 28694880 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 81 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 28694880 &* s.n, batch: s.n, pixels: 81,
+            channels: 1280, gradInput: s.t + 36192800 &* s.n, pool: pool)
+        // features.8 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36192800 &* s.n, input: s.t + 36089120 &* s.n,
+            pixels: 81 &* s.n, channels: 1280, gamma: s.p + 6988032, beta: s.p + 6989312, savedMean: s.f + 776496,
+            savedInvStd: s.f + 777776, activation: .relu6, gradInput: s.t + 36192800 &* s.n, gradGamma: s.g + 6988032,
+            gradBeta: s.g + 6989312, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 36192800 &* s.n, input: s.t + 37719776 &* s.n,
+            weights: s.p + 6496512, pixels: 81 &* s.n, inChannels: 384, outChannels: 1280,
+            gradInput: s.t + 37750880 &* s.n, gradWeights: s.g + 6496512, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 9x9x232 -> 9x9x384
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 37750880 &* s.n, input: s.t + 28661216 &* s.n,
+            pixels: 81 &* s.n, channels: 384, gamma: s.p + 6494976, beta: s.p + 6495360, savedMean: s.f + 775728,
+            savedInvStd: s.f + 776112, activation: .identity, gradInput: s.t + 37750880 &* s.n,
+            gradGamma: s.g + 6494976, gradBeta: s.g + 6495360, pool: pool)
+        // features.7.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 37750880 &* s.n, input: s.t + 35976368 &* s.n,
+            weights: s.p + 5960448, pixels: 81 &* s.n, inChannels: 1392, outChannels: 384,
+            gradInput: s.t + 36089120 &* s.n, gradWeights: s.g + 5960448, pool: pool)
+        // features.7.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36089120 &* s.n, input: s.t + 35863616 &* s.n,
+            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 5954880, beta: s.p + 5956272, savedMean: s.f + 747888,
+            savedInvStd: s.f + 749280, activation: .relu6, gradInput: s.t + 36089120 &* s.n, gradGamma: s.g + 5954880,
+            gradBeta: s.g + 5956272, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 763200, count: 12528)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 36089120 &* s.n, input: s.t + 35750864 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 1392, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 9,
+            outWidth: 9, weights: s.f + 750672, gradInput: s.t + 35863616 &* s.n, gradWeights: s.f + 763200,
+            pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 763200, channels: 1392, kernel: 3, into: s.g + 5942352)
+        // features.7.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35863616 &* s.n, input: s.t + 35638112 &* s.n,
+            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 5936784, beta: s.p + 5938176, savedMean: s.f + 745104,
+            savedInvStd: s.f + 746496, activation: .relu6, gradInput: s.t + 35863616 &* s.n, gradGamma: s.g + 5936784,
+            gradBeta: s.g + 5938176, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35863616 &* s.n, input: s.t + 37988784 &* s.n,
+            weights: s.p + 5613840, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
+            gradInput: s.t + 28661216 &* s.n, gradWeights: s.g + 5613840, pool: pool)
+    }
+
+    /// features.6.5 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
+    private func features_6_5_backward(_ s: TrainingStepContext) {
+        // features.6.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 28661216 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 28698880 &* s.n : nil, batch: s.n, perImage: 18792,
+            gradBranch: s.t + 28680016 &* s.n, pool: pool)
+        // features.6.5.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 37969984 &* s.n,
+            pixels: 81 &* s.n, channels: 232, gamma: s.p + 5612880, beta: s.p + 5613120, savedMean: s.f + 744640,
+            savedInvStd: s.f + 744872, activation: .identity, gradInput: s.t + 28680016 &* s.n,
+            gradGamma: s.g + 5612880, gradBeta: s.g + 5613120, pool: pool)
+        // features.6.5.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 35525360 &* s.n,
+            weights: s.p + 5289936, pixels: 81 &* s.n, inChannels: 1392, outChannels: 232,
+            gradInput: s.t + 35638112 &* s.n, gradWeights: s.g + 5289936, pool: pool)
+        // features.6.5.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35638112 &* s.n, input: s.t + 35412608 &* s.n,
+            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 5284368, beta: s.p + 5285760, savedMean: s.f + 672256,
+            savedInvStd: s.f + 673648, activation: .relu6, gradInput: s.t + 35638112 &* s.n, gradGamma: s.g + 5284368,
+            gradBeta: s.g + 5285760, pool: pool)
+        // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 709840, count: 34800)
+        // features.6.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35638112 &* s.n, input: s.t + 35299856 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
+            outWidth: 9, weights: s.f + 675040, gradInput: s.t + 35412608 &* s.n, gradWeights: s.f + 709840,
+            pool: pool)
+        // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 709840, channels: 1392, kernel: 5, into: s.g + 5249568)
+        // features.6.5.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35412608 &* s.n, input: s.t + 35187104 &* s.n,
+            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 5244000, beta: s.p + 5245392, savedMean: s.f + 669472,
+            savedInvStd: s.f + 670864, activation: .relu6, gradInput: s.t + 35412608 &* s.n, gradGamma: s.g + 5244000,
+            gradBeta: s.g + 5245392, pool: pool)
+        // features.6.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35412608 &* s.n, input: s.t + 37951184 &* s.n,
+            weights: s.p + 4921056, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
+            gradInput: s.t + 28680016 &* s.n, gradWeights: s.g + 4921056, pool: pool)
+        // features.6.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 28680016 &* s.n, s.t + 28661216 &* s.n, count: 18792 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
+    private func features_6_4_backward(_ s: TrainingStepContext) {
+        // features.6.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 28680016 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 28698864 &* s.n : nil, batch: s.n, perImage: 18792,
+            gradBranch: s.t + 28661216 &* s.n, pool: pool)
+        // features.6.4.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28661216 &* s.n, input: s.t + 37932384 &* s.n,
+            pixels: 81 &* s.n, channels: 232, gamma: s.p + 4920096, beta: s.p + 4920336, savedMean: s.f + 669008,
+            savedInvStd: s.f + 669240, activation: .identity, gradInput: s.t + 28661216 &* s.n,
+            gradGamma: s.g + 4920096, gradBeta: s.g + 4920336, pool: pool)
+        // features.6.4.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28661216 &* s.n, input: s.t + 35074352 &* s.n,
+            weights: s.p + 4597152, pixels: 81 &* s.n, inChannels: 1392, outChannels: 232,
+            gradInput: s.t + 35187104 &* s.n, gradWeights: s.g + 4597152, pool: pool)
+        // features.6.4.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35187104 &* s.n, input: s.t + 34961600 &* s.n,
+            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 4591584, beta: s.p + 4592976, savedMean: s.f + 596624,
+            savedInvStd: s.f + 598016, activation: .relu6, gradInput: s.t + 35187104 &* s.n, gradGamma: s.g + 4591584,
+            gradBeta: s.g + 4592976, pool: pool)
+        // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 634208, count: 34800)
+        // features.6.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35187104 &* s.n, input: s.t + 34848848 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
+            outWidth: 9, weights: s.f + 599408, gradInput: s.t + 34961600 &* s.n, gradWeights: s.f + 634208,
+            pool: pool)
+        // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 634208, channels: 1392, kernel: 5, into: s.g + 4556784)
+        // features.6.4.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34961600 &* s.n, input: s.t + 34736096 &* s.n,
+            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 4551216, beta: s.p + 4552608, savedMean: s.f + 593840,
+            savedInvStd: s.f + 595232, activation: .relu6, gradInput: s.t + 34961600 &* s.n, gradGamma: s.g + 4551216,
+            gradBeta: s.g + 4552608, pool: pool)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34961600 &* s.n, input: s.t + 37913584 &* s.n,
+            weights: s.p + 4228272, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
+            gradInput: s.t + 28661216 &* s.n, gradWeights: s.g + 4228272, pool: pool)
+        // features.6.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 28661216 &* s.n, s.t + 28680016 &* s.n, count: 18792 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
+    private func features_6_3_backward(_ s: TrainingStepContext) {
+        // features.6.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 28661216 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 28698848 &* s.n : nil, batch: s.n, perImage: 18792,
+            gradBranch: s.t + 28680016 &* s.n, pool: pool)
+        // features.6.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 37894784 &* s.n,
+            pixels: 81 &* s.n, channels: 232, gamma: s.p + 4227312, beta: s.p + 4227552, savedMean: s.f + 593376,
+            savedInvStd: s.f + 593608, activation: .identity, gradInput: s.t + 28680016 &* s.n,
+            gradGamma: s.g + 4227312, gradBeta: s.g + 4227552, pool: pool)
+        // features.6.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 34623344 &* s.n,
+            weights: s.p + 3904368, pixels: 81 &* s.n, inChannels: 1392, outChannels: 232,
+            gradInput: s.t + 34736096 &* s.n, gradWeights: s.g + 3904368, pool: pool)
+        // features.6.3.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34736096 &* s.n, input: s.t + 34510592 &* s.n,
+            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 3898800, beta: s.p + 3900192, savedMean: s.f + 520992,
+            savedInvStd: s.f + 522384, activation: .relu6, gradInput: s.t + 34736096 &* s.n, gradGamma: s.g + 3898800,
+            gradBeta: s.g + 3900192, pool: pool)
+        // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 558576, count: 34800)
+        // features.6.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34736096 &* s.n, input: s.t + 34397840 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
+            outWidth: 9, weights: s.f + 523776, gradInput: s.t + 34510592 &* s.n, gradWeights: s.f + 558576,
+            pool: pool)
+        // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 558576, channels: 1392, kernel: 5, into: s.g + 3864000)
+        // features.6.3.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34510592 &* s.n, input: s.t + 34285088 &* s.n,
+            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 3858432, beta: s.p + 3859824, savedMean: s.f + 518208,
+            savedInvStd: s.f + 519600, activation: .relu6, gradInput: s.t + 34510592 &* s.n, gradGamma: s.g + 3858432,
+            gradBeta: s.g + 3859824, pool: pool)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34510592 &* s.n, input: s.t + 37875984 &* s.n,
+            weights: s.p + 3535488, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
+            gradInput: s.t + 28680016 &* s.n, gradWeights: s.g + 3535488, pool: pool)
+        // features.6.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 28680016 &* s.n, s.t + 28661216 &* s.n, count: 18792 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
+    private func features_6_2_backward(_ s: TrainingStepContext) {
+        // features.6.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 28680016 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 28698832 &* s.n : nil, batch: s.n, perImage: 18792,
+            gradBranch: s.t + 28661216 &* s.n, pool: pool)
+        // features.6.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28661216 &* s.n, input: s.t + 37857184 &* s.n,
+            pixels: 81 &* s.n, channels: 232, gamma: s.p + 3534528, beta: s.p + 3534768, savedMean: s.f + 517744,
+            savedInvStd: s.f + 517976, activation: .identity, gradInput: s.t + 28661216 &* s.n,
+            gradGamma: s.g + 3534528, gradBeta: s.g + 3534768, pool: pool)
+        // features.6.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28661216 &* s.n, input: s.t + 34172336 &* s.n,
+            weights: s.p + 3211584, pixels: 81 &* s.n, inChannels: 1392, outChannels: 232,
+            gradInput: s.t + 34285088 &* s.n, gradWeights: s.g + 3211584, pool: pool)
+        // features.6.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34285088 &* s.n, input: s.t + 34059584 &* s.n,
+            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 3206016, beta: s.p + 3207408, savedMean: s.f + 445360,
+            savedInvStd: s.f + 446752, activation: .relu6, gradInput: s.t + 34285088 &* s.n, gradGamma: s.g + 3206016,
+            gradBeta: s.g + 3207408, pool: pool)
+        // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 482944, count: 34800)
+        // features.6.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34285088 &* s.n, input: s.t + 33946832 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
+            outWidth: 9, weights: s.f + 448144, gradInput: s.t + 34059584 &* s.n, gradWeights: s.f + 482944,
+            pool: pool)
+        // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 482944, channels: 1392, kernel: 5, into: s.g + 3171216)
+        // features.6.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34059584 &* s.n, input: s.t + 33834080 &* s.n,
+            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 3165648, beta: s.p + 3167040, savedMean: s.f + 442576,
+            savedInvStd: s.f + 443968, activation: .relu6, gradInput: s.t + 34059584 &* s.n, gradGamma: s.g + 3165648,
+            gradBeta: s.g + 3167040, pool: pool)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34059584 &* s.n, input: s.t + 37838384 &* s.n,
+            weights: s.p + 2842704, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
+            gradInput: s.t + 28661216 &* s.n, gradWeights: s.g + 2842704, pool: pool)
+        // features.6.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 28661216 &* s.n, s.t + 28680016 &* s.n, count: 18792 &* s.n, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 28661216 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 28698816 &* s.n : nil, batch: s.n, perImage: 18792,
+            gradBranch: s.t + 28680016 &* s.n, pool: pool)
+        // features.6.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 37819584 &* s.n,
+            pixels: 81 &* s.n, channels: 232, gamma: s.p + 2841744, beta: s.p + 2841984, savedMean: s.f + 442112,
+            savedInvStd: s.f + 442344, activation: .identity, gradInput: s.t + 28680016 &* s.n,
+            gradGamma: s.g + 2841744, gradBeta: s.g + 2841984, pool: pool)
+        // features.6.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 33721328 &* s.n,
+            weights: s.p + 2518800, pixels: 81 &* s.n, inChannels: 1392, outChannels: 232,
+            gradInput: s.t + 33834080 &* s.n, gradWeights: s.g + 2518800, pool: pool)
+        // features.6.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33834080 &* s.n, input: s.t + 33608576 &* s.n,
+            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 2513232, beta: s.p + 2514624, savedMean: s.f + 369728,
+            savedInvStd: s.f + 371120, activation: .relu6, gradInput: s.t + 33834080 &* s.n, gradGamma: s.g + 2513232,
+            gradBeta: s.g + 2514624, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 407312, count: 34800)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 33834080 &* s.n, input: s.t + 28548464 &* s.n,
+            batch: s.n, height: 9, width: 9, channels: 1392, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 9,
+            outWidth: 9, weights: s.f + 372512, gradInput: s.t + 33608576 &* s.n, gradWeights: s.f + 407312,
+            pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 407312, channels: 1392, kernel: 5, into: s.g + 2478432)
+        // features.6.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33608576 &* s.n, input: s.t + 28435712 &* s.n,
+            pixels: 81 &* s.n, channels: 1392, gamma: s.p + 2472864, beta: s.p + 2474256, savedMean: s.f + 366944,
+            savedInvStd: s.f + 368336, activation: .relu6, gradInput: s.t + 33608576 &* s.n, gradGamma: s.g + 2472864,
+            gradBeta: s.g + 2474256, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 33608576 &* s.n, input: s.t + 37800784 &* s.n,
+            weights: s.p + 2149920, pixels: 81 &* s.n, inChannels: 232, outChannels: 1392,
+            gradInput: s.t + 28435712 &* s.n, gradWeights: s.g + 2149920, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 28435712 &* s.n, s.t + 28661216 &* s.n, count: 18792 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 18x18x136 -> 9x9x232
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28435712 &* s.n, input: s.t + 37781984 &* s.n,
+            pixels: 81 &* s.n, channels: 232, gamma: s.p + 2148960, beta: s.p + 2149200, savedMean: s.f + 366480,
+            savedInvStd: s.f + 366712, activation: .identity, gradInput: s.t + 28435712 &* s.n,
+            gradGamma: s.g + 2148960, gradBeta: s.g + 2149200, pool: pool)
+        // features.6.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28435712 &* s.n, input: s.t + 36549200 &* s.n,
+            weights: s.p + 1959648, pixels: 81 &* s.n, inChannels: 816, outChannels: 232,
+            gradInput: s.t + 33608576 &* s.n, gradWeights: s.g + 1959648, pool: pool)
+        // features.6.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33608576 &* s.n, input: s.t + 36483104 &* s.n,
+            pixels: 81 &* s.n, channels: 816, gamma: s.p + 1956384, beta: s.p + 1957200, savedMean: s.f + 324048,
+            savedInvStd: s.f + 324864, activation: .relu6, gradInput: s.t + 33608576 &* s.n, gradGamma: s.g + 1956384,
+            gradBeta: s.g + 1957200, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 346080, count: 20400)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 33608576 &* s.n, input: s.t + 28171328 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 9, outWidth: 9, weights: s.f + 325680, gradInput: s.t + 28435712 &* s.n,
+            gradWeights: s.f + 346080, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 346080, channels: 816, kernel: 5, into: s.g + 1935984)
+        // features.6.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28435712 &* s.n, input: s.t + 27906944 &* s.n,
+            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1932720, beta: s.p + 1933536, savedMean: s.f + 322416,
+            savedInvStd: s.f + 323232, activation: .relu6, gradInput: s.t + 28435712 &* s.n, gradGamma: s.g + 1932720,
+            gradBeta: s.g + 1933536, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28435712 &* s.n, input: s.t + 37364672 &* s.n,
+            weights: s.p + 1821744, pixels: 324 &* s.n, inChannels: 136, outChannels: 816,
+            gradInput: s.t + 28171328 &* s.n, gradWeights: s.g + 1821744, pool: pool)
+    }
+
+    /// features.5.4 backward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
+    private func features_5_4_backward(_ s: TrainingStepContext) {
+        // features.5.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 28171328 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007760 &* s.n : nil, batch: s.n, perImage: 44064,
+            gradBranch: s.t + 28215392 &* s.n, pool: pool)
+        // features.5.4.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28215392 &* s.n, input: s.t + 37320608 &* s.n,
+            pixels: 324 &* s.n, channels: 136, gamma: s.p + 1821168, beta: s.p + 1821312, savedMean: s.f + 322144,
+            savedInvStd: s.f + 322280, activation: .identity, gradInput: s.t + 28215392 &* s.n,
+            gradGamma: s.g + 1821168, gradBeta: s.g + 1821312, pool: pool)
+        // features.5.4.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28215392 &* s.n, input: s.t + 27642560 &* s.n,
+            weights: s.p + 1710192, pixels: 324 &* s.n, inChannels: 816, outChannels: 136,
+            gradInput: s.t + 27906944 &* s.n, gradWeights: s.g + 1710192, pool: pool)
+        // features.5.4.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27906944 &* s.n, input: s.t + 27378176 &* s.n,
+            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1706928, beta: s.p + 1707744, savedMean: s.f + 279712,
+            savedInvStd: s.f + 280528, activation: .relu6, gradInput: s.t + 27906944 &* s.n, gradGamma: s.g + 1706928,
+            gradBeta: s.g + 1707744, pool: pool)
+        // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 301744, count: 20400)
+        // features.5.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 27906944 &* s.n, input: s.t + 27113792 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18, weights: s.f + 281344, gradInput: s.t + 27378176 &* s.n,
+            gradWeights: s.f + 301744, pool: pool)
+        // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 301744, channels: 816, kernel: 5, into: s.g + 1686528)
+        // features.5.4.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27378176 &* s.n, input: s.t + 26849408 &* s.n,
+            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1683264, beta: s.p + 1684080, savedMean: s.f + 278080,
+            savedInvStd: s.f + 278896, activation: .relu6, gradInput: s.t + 27378176 &* s.n, gradGamma: s.g + 1683264,
+            gradBeta: s.g + 1684080, pool: pool)
+        // features.5.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 27378176 &* s.n, input: s.t + 37276544 &* s.n,
+            weights: s.p + 1572288, pixels: 324 &* s.n, inChannels: 136, outChannels: 816,
+            gradInput: s.t + 27113792 &* s.n, gradWeights: s.g + 1572288, pool: pool)
+        // features.5.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 27113792 &* s.n, s.t + 28171328 &* s.n, count: 44064 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 backward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
+    private func features_5_3_backward(_ s: TrainingStepContext) {
+        // features.5.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 27113792 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007744 &* s.n : nil, batch: s.n, perImage: 44064,
+            gradBranch: s.t + 27157856 &* s.n, pool: pool)
+        // features.5.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27157856 &* s.n, input: s.t + 37232480 &* s.n,
+            pixels: 324 &* s.n, channels: 136, gamma: s.p + 1571712, beta: s.p + 1571856, savedMean: s.f + 277808,
+            savedInvStd: s.f + 277944, activation: .identity, gradInput: s.t + 27157856 &* s.n,
+            gradGamma: s.g + 1571712, gradBeta: s.g + 1571856, pool: pool)
+        // features.5.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 27157856 &* s.n, input: s.t + 26585024 &* s.n,
+            weights: s.p + 1460736, pixels: 324 &* s.n, inChannels: 816, outChannels: 136,
+            gradInput: s.t + 26849408 &* s.n, gradWeights: s.g + 1460736, pool: pool)
+        // features.5.3.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26849408 &* s.n, input: s.t + 26320640 &* s.n,
+            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1457472, beta: s.p + 1458288, savedMean: s.f + 235376,
+            savedInvStd: s.f + 236192, activation: .relu6, gradInput: s.t + 26849408 &* s.n, gradGamma: s.g + 1457472,
+            gradBeta: s.g + 1458288, pool: pool)
+        // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 257408, count: 20400)
+        // features.5.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 26849408 &* s.n, input: s.t + 26056256 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18, weights: s.f + 237008, gradInput: s.t + 26320640 &* s.n,
+            gradWeights: s.f + 257408, pool: pool)
+        // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 257408, channels: 816, kernel: 5, into: s.g + 1437072)
+        // features.5.3.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26320640 &* s.n, input: s.t + 25791872 &* s.n,
+            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1433808, beta: s.p + 1434624, savedMean: s.f + 233744,
+            savedInvStd: s.f + 234560, activation: .relu6, gradInput: s.t + 26320640 &* s.n, gradGamma: s.g + 1433808,
+            gradBeta: s.g + 1434624, pool: pool)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 26320640 &* s.n, input: s.t + 37188416 &* s.n,
+            weights: s.p + 1322832, pixels: 324 &* s.n, inChannels: 136, outChannels: 816,
+            gradInput: s.t + 26056256 &* s.n, gradWeights: s.g + 1322832, pool: pool)
+        // features.5.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 26056256 &* s.n, s.t + 27113792 &* s.n, count: 44064 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 backward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
+    private func features_5_2_backward(_ s: TrainingStepContext) {
+        // features.5.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 26056256 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007728 &* s.n : nil, batch: s.n, perImage: 44064,
+            gradBranch: s.t + 26100320 &* s.n, pool: pool)
+        // features.5.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26100320 &* s.n, input: s.t + 37144352 &* s.n,
+            pixels: 324 &* s.n, channels: 136, gamma: s.p + 1322256, beta: s.p + 1322400, savedMean: s.f + 233472,
+            savedInvStd: s.f + 233608, activation: .identity, gradInput: s.t + 26100320 &* s.n,
+            gradGamma: s.g + 1322256, gradBeta: s.g + 1322400, pool: pool)
+        // features.5.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 26100320 &* s.n, input: s.t + 25527488 &* s.n,
+            weights: s.p + 1211280, pixels: 324 &* s.n, inChannels: 816, outChannels: 136,
+            gradInput: s.t + 25791872 &* s.n, gradWeights: s.g + 1211280, pool: pool)
+        // features.5.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25791872 &* s.n, input: s.t + 25263104 &* s.n,
+            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1208016, beta: s.p + 1208832, savedMean: s.f + 191040,
+            savedInvStd: s.f + 191856, activation: .relu6, gradInput: s.t + 25791872 &* s.n, gradGamma: s.g + 1208016,
+            gradBeta: s.g + 1208832, pool: pool)
+        // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 213072, count: 20400)
+        // features.5.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 25791872 &* s.n, input: s.t + 24998720 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18, weights: s.f + 192672, gradInput: s.t + 25263104 &* s.n,
+            gradWeights: s.f + 213072, pool: pool)
+        // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 213072, channels: 816, kernel: 5, into: s.g + 1187616)
+        // features.5.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25263104 &* s.n, input: s.t + 24734336 &* s.n,
+            pixels: 324 &* s.n, channels: 816, gamma: s.p + 1184352, beta: s.p + 1185168, savedMean: s.f + 189408,
+            savedInvStd: s.f + 190224, activation: .relu6, gradInput: s.t + 25263104 &* s.n, gradGamma: s.g + 1184352,
+            gradBeta: s.g + 1185168, pool: pool)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 25263104 &* s.n, input: s.t + 37100288 &* s.n,
+            weights: s.p + 1073376, pixels: 324 &* s.n, inChannels: 136, outChannels: 816,
+            gradInput: s.t + 24998720 &* s.n, gradWeights: s.g + 1073376, pool: pool)
+        // features.5.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 24998720 &* s.n, s.t + 26056256 &* s.n, count: 44064 &* s.n, pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 24998720 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007712 &* s.n : nil, batch: s.n, perImage: 44064,
+            gradBranch: s.t + 25042784 &* s.n, pool: pool)
+        // features.5.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25042784 &* s.n, input: s.t + 37056224 &* s.n,
+            pixels: 324 &* s.n, channels: 136, gamma: s.p + 1072800, beta: s.p + 1072944, savedMean: s.f + 189136,
+            savedInvStd: s.f + 189272, activation: .identity, gradInput: s.t + 25042784 &* s.n,
+            gradGamma: s.g + 1072800, gradBeta: s.g + 1072944, pool: pool)
+        // features.5.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 25042784 &* s.n, input: s.t + 24469952 &* s.n,
+            weights: s.p + 961824, pixels: 324 &* s.n, inChannels: 816, outChannels: 136,
+            gradInput: s.t + 24734336 &* s.n, gradWeights: s.g + 961824, pool: pool)
+        // features.5.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 24734336 &* s.n, input: s.t + 24205568 &* s.n,
+            pixels: 324 &* s.n, channels: 816, gamma: s.p + 958560, beta: s.p + 959376, savedMean: s.f + 146704,
+            savedInvStd: s.f + 147520, activation: .relu6, gradInput: s.t + 24734336 &* s.n, gradGamma: s.g + 958560,
+            gradBeta: s.g + 959376, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 168736, count: 20400)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 24734336 &* s.n, input: s.t + 23941184 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 816, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18, weights: s.f + 148336, gradInput: s.t + 24205568 &* s.n,
+            gradWeights: s.f + 168736, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 168736, channels: 816, kernel: 5, into: s.g + 938160)
+        // features.5.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 24205568 &* s.n, input: s.t + 23676800 &* s.n,
+            pixels: 324 &* s.n, channels: 816, gamma: s.p + 934896, beta: s.p + 935712, savedMean: s.f + 145072,
+            savedInvStd: s.f + 145888, activation: .relu6, gradInput: s.t + 24205568 &* s.n, gradGamma: s.g + 934896,
+            gradBeta: s.g + 935712, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 24205568 &* s.n, input: s.t + 37012160 &* s.n,
+            weights: s.p + 823920, pixels: 324 &* s.n, inChannels: 136, outChannels: 816,
+            gradInput: s.t + 23863424 &* s.n, gradWeights: s.g + 823920, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 23863424 &* s.n, s.t + 24998720 &* s.n, count: 44064 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 18x18x96 -> 18x18x136
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 36968096 &* s.n,
+            pixels: 324 &* s.n, channels: 136, gamma: s.p + 823344, beta: s.p + 823488, savedMean: s.f + 144800,
+            savedInvStd: s.f + 144936, activation: .identity, gradInput: s.t + 23863424 &* s.n,
+            gradGamma: s.g + 823344, gradBeta: s.g + 823488, pool: pool)
+        // features.5.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 32481152 &* s.n,
+            weights: s.p + 745008, pixels: 324 &* s.n, inChannels: 576, outChannels: 136,
+            gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 745008, pool: pool)
+        // features.5.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 32294528 &* s.n,
+            pixels: 324 &* s.n, channels: 576, gamma: s.p + 742704, beta: s.p + 743280, savedMean: s.f + 114848,
+            savedInvStd: s.f + 115424, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 742704,
+            gradBeta: s.g + 743280, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 130400, count: 14400)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 32107904 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 18, outWidth: 18, weights: s.f + 116000, gradInput: s.t + 23863424 &* s.n,
+            gradWeights: s.f + 130400, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 130400, channels: 576, kernel: 5, into: s.g + 728304)
+        // features.5.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 31921280 &* s.n,
+            pixels: 324 &* s.n, channels: 576, gamma: s.p + 726000, beta: s.p + 726576, savedMean: s.f + 113696,
+            savedInvStd: s.f + 114272, activation: .relu6, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 726000,
+            gradBeta: s.g + 726576, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37688672 &* s.n,
+            weights: s.p + 670704, pixels: 324 &* s.n, inChannels: 96, outChannels: 576,
+            gradInput: s.t + 24050048 &* s.n, gradWeights: s.g + 670704, pool: pool)
+    }
+
+    /// features.4.4 backward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
+    private func features_4_4_backward(_ s: TrainingStepContext) {
+        // features.4.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 24050048 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007696 &* s.n : nil, batch: s.n, perImage: 31104,
+            gradBranch: s.t + 23863424 &* s.n, pool: pool)
+        // features.4.4.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37657568 &* s.n,
+            pixels: 324 &* s.n, channels: 96, gamma: s.p + 670320, beta: s.p + 670416, savedMean: s.f + 113504,
+            savedInvStd: s.f + 113600, activation: .identity, gradInput: s.t + 23863424 &* s.n,
+            gradGamma: s.g + 670320, gradBeta: s.g + 670416, pool: pool)
+        // features.4.4.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 31734656 &* s.n,
+            weights: s.p + 615024, pixels: 324 &* s.n, inChannels: 576, outChannels: 96,
+            gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 615024, pool: pool)
+        // features.4.4.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 31548032 &* s.n,
+            pixels: 324 &* s.n, channels: 576, gamma: s.p + 612720, beta: s.p + 613296, savedMean: s.f + 101984,
+            savedInvStd: s.f + 102560, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 612720,
+            gradBeta: s.g + 613296, pool: pool)
+        // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 108320, count: 5184)
+        // features.4.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 31361408 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18, weights: s.f + 103136, gradInput: s.t + 23863424 &* s.n,
+            gradWeights: s.f + 108320, pool: pool)
+        // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 108320, channels: 576, kernel: 3, into: s.g + 607536)
+        // features.4.4.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 31174784 &* s.n,
+            pixels: 324 &* s.n, channels: 576, gamma: s.p + 605232, beta: s.p + 605808, savedMean: s.f + 100832,
+            savedInvStd: s.f + 101408, activation: .relu6, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 605232,
+            gradBeta: s.g + 605808, pool: pool)
+        // features.4.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37626464 &* s.n,
+            weights: s.p + 549936, pixels: 324 &* s.n, inChannels: 96, outChannels: 576,
+            gradInput: s.t + 24081152 &* s.n, gradWeights: s.g + 549936, pool: pool)
+        // features.4.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 24081152 &* s.n, s.t + 24050048 &* s.n, count: 31104 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 backward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
+    private func features_4_3_backward(_ s: TrainingStepContext) {
+        // features.4.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 24081152 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007680 &* s.n : nil, batch: s.n, perImage: 31104,
+            gradBranch: s.t + 23863424 &* s.n, pool: pool)
+        // features.4.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37595360 &* s.n,
+            pixels: 324 &* s.n, channels: 96, gamma: s.p + 549552, beta: s.p + 549648, savedMean: s.f + 100640,
+            savedInvStd: s.f + 100736, activation: .identity, gradInput: s.t + 23863424 &* s.n,
+            gradGamma: s.g + 549552, gradBeta: s.g + 549648, pool: pool)
+        // features.4.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 30988160 &* s.n,
+            weights: s.p + 494256, pixels: 324 &* s.n, inChannels: 576, outChannels: 96,
+            gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 494256, pool: pool)
+        // features.4.3.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 30801536 &* s.n,
+            pixels: 324 &* s.n, channels: 576, gamma: s.p + 491952, beta: s.p + 492528, savedMean: s.f + 89120,
+            savedInvStd: s.f + 89696, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 491952,
+            gradBeta: s.g + 492528, pool: pool)
+        // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 95456, count: 5184)
+        // features.4.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 30614912 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18, weights: s.f + 90272, gradInput: s.t + 23863424 &* s.n,
+            gradWeights: s.f + 95456, pool: pool)
+        // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 95456, channels: 576, kernel: 3, into: s.g + 486768)
+        // features.4.3.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 30428288 &* s.n,
+            pixels: 324 &* s.n, channels: 576, gamma: s.p + 484464, beta: s.p + 485040, savedMean: s.f + 87968,
+            savedInvStd: s.f + 88544, activation: .relu6, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 484464,
+            gradBeta: s.g + 485040, pool: pool)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37564256 &* s.n,
+            weights: s.p + 429168, pixels: 324 &* s.n, inChannels: 96, outChannels: 576,
+            gradInput: s.t + 24050048 &* s.n, gradWeights: s.g + 429168, pool: pool)
+        // features.4.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 24050048 &* s.n, s.t + 24081152 &* s.n, count: 31104 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 backward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
+    private func features_4_2_backward(_ s: TrainingStepContext) {
+        // features.4.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 24050048 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007664 &* s.n : nil, batch: s.n, perImage: 31104,
+            gradBranch: s.t + 23863424 &* s.n, pool: pool)
+        // features.4.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37533152 &* s.n,
+            pixels: 324 &* s.n, channels: 96, gamma: s.p + 428784, beta: s.p + 428880, savedMean: s.f + 87776,
+            savedInvStd: s.f + 87872, activation: .identity, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 428784,
+            gradBeta: s.g + 428880, pool: pool)
+        // features.4.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 30241664 &* s.n,
+            weights: s.p + 373488, pixels: 324 &* s.n, inChannels: 576, outChannels: 96,
+            gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 373488, pool: pool)
+        // features.4.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 30055040 &* s.n,
+            pixels: 324 &* s.n, channels: 576, gamma: s.p + 371184, beta: s.p + 371760, savedMean: s.f + 76256,
+            savedInvStd: s.f + 76832, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 371184,
+            gradBeta: s.g + 371760, pool: pool)
+        // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 82592, count: 5184)
+        // features.4.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 29868416 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18, weights: s.f + 77408, gradInput: s.t + 23863424 &* s.n,
+            gradWeights: s.f + 82592, pool: pool)
+        // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 82592, channels: 576, kernel: 3, into: s.g + 366000)
+        // features.4.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 29681792 &* s.n,
+            pixels: 324 &* s.n, channels: 576, gamma: s.p + 363696, beta: s.p + 364272, savedMean: s.f + 75104,
+            savedInvStd: s.f + 75680, activation: .relu6, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 363696,
+            gradBeta: s.g + 364272, pool: pool)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37502048 &* s.n,
+            weights: s.p + 308400, pixels: 324 &* s.n, inChannels: 96, outChannels: 576,
+            gradInput: s.t + 24081152 &* s.n, gradWeights: s.g + 308400, pool: pool)
+        // features.4.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 24081152 &* s.n, s.t + 24050048 &* s.n, count: 31104 &* s.n, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 24081152 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007648 &* s.n : nil, batch: s.n, perImage: 31104,
+            gradBranch: s.t + 23863424 &* s.n, pool: pool)
+        // features.4.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37470944 &* s.n,
+            pixels: 324 &* s.n, channels: 96, gamma: s.p + 308016, beta: s.p + 308112, savedMean: s.f + 74912,
+            savedInvStd: s.f + 75008, activation: .identity, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 308016,
+            gradBeta: s.g + 308112, pool: pool)
+        // features.4.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 29495168 &* s.n,
+            weights: s.p + 252720, pixels: 324 &* s.n, inChannels: 576, outChannels: 96,
+            gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 252720, pool: pool)
+        // features.4.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 29308544 &* s.n,
+            pixels: 324 &* s.n, channels: 576, gamma: s.p + 250416, beta: s.p + 250992, savedMean: s.f + 63392,
+            savedInvStd: s.f + 63968, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 250416,
+            gradBeta: s.g + 250992, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 69728, count: 5184)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 29121920 &* s.n,
+            batch: s.n, height: 18, width: 18, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18, weights: s.f + 64544, gradInput: s.t + 23863424 &* s.n,
+            gradWeights: s.f + 69728, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 69728, channels: 576, kernel: 3, into: s.g + 245232)
+        // features.4.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 28935296 &* s.n,
+            pixels: 324 &* s.n, channels: 576, gamma: s.p + 242928, beta: s.p + 243504, savedMean: s.f + 62240,
+            savedInvStd: s.f + 62816, activation: .relu6, gradInput: s.t + 23863424 &* s.n, gradGamma: s.g + 242928,
+            gradBeta: s.g + 243504, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37439840 &* s.n,
+            weights: s.p + 187632, pixels: 324 &* s.n, inChannels: 96, outChannels: 576,
+            gradInput: s.t + 23676800 &* s.n, gradWeights: s.g + 187632, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 23676800 &* s.n, s.t + 24081152 &* s.n, count: 31104 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 35x35x48 -> 18x18x96
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 37408736 &* s.n,
+            pixels: 324 &* s.n, channels: 96, gamma: s.p + 187248, beta: s.p + 187344, savedMean: s.f + 62048,
+            savedInvStd: s.f + 62144, activation: .identity, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 187248,
+            gradBeta: s.g + 187344, pool: pool)
+        // features.4.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 36389792 &* s.n,
+            weights: s.p + 159600, pixels: 324 &* s.n, inChannels: 288, outChannels: 96,
+            gradInput: s.t + 24029600 &* s.n, gradWeights: s.g + 159600, pool: pool)
+        // features.4.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 24029600 &* s.n, input: s.t + 36296480 &* s.n,
+            pixels: 324 &* s.n, channels: 288, gamma: s.p + 158448, beta: s.p + 158736, savedMean: s.f + 56288,
+            savedInvStd: s.f + 56576, activation: .relu6, gradInput: s.t + 24029600 &* s.n, gradGamma: s.g + 158448,
+            gradBeta: s.g + 158736, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 59456, count: 2592)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 24029600 &* s.n, input: s.t + 23324000 &* s.n,
+            batch: s.n, height: 35, width: 35, channels: 288, kernel: 3, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 18, outWidth: 18, weights: s.f + 56864, gradInput: s.t + 23676800 &* s.n,
+            gradWeights: s.f + 59456, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 59456, channels: 288, kernel: 3, into: s.g + 155856)
+        // features.4.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 22971200 &* s.n,
+            pixels: 1225 &* s.n, channels: 288, gamma: s.p + 154704, beta: s.p + 154992, savedMean: s.f + 55712,
+            savedInvStd: s.f + 56000, activation: .relu6, gradInput: s.t + 23676800 &* s.n, gradGamma: s.g + 154704,
+            gradBeta: s.g + 154992, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23676800 &* s.n, input: s.t + 36909296 &* s.n,
+            weights: s.p + 140880, pixels: 1225 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 23324000 &* s.n, gradWeights: s.g + 140880, pool: pool)
+    }
+
+    /// features.3.2 backward: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
+    private func features_3_2_backward(_ s: TrainingStepContext) {
+        // features.3.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 23324000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007632 &* s.n : nil, batch: s.n, perImage: 58800,
+            gradBranch: s.t + 23382800 &* s.n, pool: pool)
+        // features.3.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23382800 &* s.n, input: s.t + 36850496 &* s.n,
+            pixels: 1225 &* s.n, channels: 48, gamma: s.p + 140688, beta: s.p + 140736, savedMean: s.f + 55616,
+            savedInvStd: s.f + 55664, activation: .identity, gradInput: s.t + 23382800 &* s.n, gradGamma: s.g + 140688,
+            gradBeta: s.g + 140736, pool: pool)
+        // features.3.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 23382800 &* s.n, input: s.t + 22618400 &* s.n,
+            weights: s.p + 126864, pixels: 1225 &* s.n, inChannels: 288, outChannels: 48,
+            gradInput: s.t + 22971200 &* s.n, gradWeights: s.g + 126864, pool: pool)
+        // features.3.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22971200 &* s.n, input: s.t + 22265600 &* s.n,
+            pixels: 1225 &* s.n, channels: 288, gamma: s.p + 125712, beta: s.p + 126000, savedMean: s.f + 40640,
+            savedInvStd: s.f + 40928, activation: .relu6, gradInput: s.t + 22971200 &* s.n, gradGamma: s.g + 125712,
+            gradBeta: s.g + 126000, pool: pool)
+        // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 48416, count: 7200)
+        // features.3.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 22971200 &* s.n, input: s.t + 21912800 &* s.n,
+            batch: s.n, height: 35, width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 35, outWidth: 35, weights: s.f + 41216, gradInput: s.t + 22265600 &* s.n,
+            gradWeights: s.f + 48416, pool: pool)
+        // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 48416, channels: 288, kernel: 5, into: s.g + 118512)
+        // features.3.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22265600 &* s.n, input: s.t + 21560000 &* s.n,
+            pixels: 1225 &* s.n, channels: 288, gamma: s.p + 117360, beta: s.p + 117648, savedMean: s.f + 40064,
+            savedInvStd: s.f + 40352, activation: .relu6, gradInput: s.t + 22265600 &* s.n, gradGamma: s.g + 117360,
+            gradBeta: s.g + 117648, pool: pool)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22265600 &* s.n, input: s.t + 36791696 &* s.n,
+            weights: s.p + 103536, pixels: 1225 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 21912800 &* s.n, gradWeights: s.g + 103536, pool: pool)
+        // features.3.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 21912800 &* s.n, s.t + 23324000 &* s.n, count: 58800 &* s.n, pool: pool)
+    }
+
+    /// features.3.1 backward: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
+    private func features_3_1_backward(_ s: TrainingStepContext) {
+        // features.3.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 21912800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007616 &* s.n : nil, batch: s.n, perImage: 58800,
+            gradBranch: s.t + 21971600 &* s.n, pool: pool)
+        // features.3.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21971600 &* s.n, input: s.t + 36732896 &* s.n,
+            pixels: 1225 &* s.n, channels: 48, gamma: s.p + 103344, beta: s.p + 103392, savedMean: s.f + 39968,
+            savedInvStd: s.f + 40016, activation: .identity, gradInput: s.t + 21971600 &* s.n, gradGamma: s.g + 103344,
+            gradBeta: s.g + 103392, pool: pool)
+        // features.3.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 21971600 &* s.n, input: s.t + 21207200 &* s.n,
+            weights: s.p + 89520, pixels: 1225 &* s.n, inChannels: 288, outChannels: 48,
+            gradInput: s.t + 21560000 &* s.n, gradWeights: s.g + 89520, pool: pool)
+        // features.3.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21560000 &* s.n, input: s.t + 20854400 &* s.n,
+            pixels: 1225 &* s.n, channels: 288, gamma: s.p + 88368, beta: s.p + 88656, savedMean: s.f + 24992,
+            savedInvStd: s.f + 25280, activation: .relu6, gradInput: s.t + 21560000 &* s.n, gradGamma: s.g + 88368,
+            gradBeta: s.g + 88656, pool: pool)
+        // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 32768, count: 7200)
+        // features.3.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 21560000 &* s.n, input: s.t + 15405600 &* s.n,
+            batch: s.n, height: 35, width: 35, channels: 288, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 35, outWidth: 35, weights: s.f + 25568, gradInput: s.t + 20854400 &* s.n,
+            gradWeights: s.f + 32768, pool: pool)
+        // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 32768, channels: 288, kernel: 5, into: s.g + 81168)
+        // features.3.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20854400 &* s.n, input: s.t + 15052800 &* s.n,
+            pixels: 1225 &* s.n, channels: 288, gamma: s.p + 80016, beta: s.p + 80304, savedMean: s.f + 24416,
+            savedInvStd: s.f + 24704, activation: .relu6, gradInput: s.t + 20854400 &* s.n, gradGamma: s.g + 80016,
+            gradBeta: s.g + 80304, pool: pool)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20854400 &* s.n, input: s.t + 36674096 &* s.n,
+            weights: s.p + 66192, pixels: 1225 &* s.n, inChannels: 48, outChannels: 288,
+            gradInput: s.t + 15052800 &* s.n, gradWeights: s.g + 66192, pool: pool)
+        // features.3.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 15052800 &* s.n, s.t + 21912800 &* s.n, count: 58800 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 70x70x32 -> 35x35x48
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15052800 &* s.n, input: s.t + 36615296 &* s.n,
+            pixels: 1225 &* s.n, channels: 48, gamma: s.p + 66000, beta: s.p + 66048, savedMean: s.f + 24320,
+            savedInvStd: s.f + 24368, activation: .identity, gradInput: s.t + 15052800 &* s.n, gradGamma: s.g + 66000,
+            gradBeta: s.g + 66048, pool: pool)
+        // features.3.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15052800 &* s.n, input: s.t + 28700096 &* s.n,
+            weights: s.p + 56784, pixels: 1225 &* s.n, inChannels: 192, outChannels: 48,
+            gradInput: s.t + 20854400 &* s.n, gradWeights: s.g + 56784, pool: pool)
+        // features.3.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20854400 &* s.n, input: s.t + 15758400 &* s.n,
+            pixels: 1225 &* s.n, channels: 192, gamma: s.p + 56016, beta: s.p + 56208, savedMean: s.f + 14336,
+            savedInvStd: s.f + 14528, activation: .relu6, gradInput: s.t + 20854400 &* s.n, gradGamma: s.g + 56016,
+            gradBeta: s.g + 56208, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 19520, count: 4800)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 20854400 &* s.n, input: s.t + 14112000 &* s.n,
+            batch: s.n, height: 70, width: 70, channels: 192, kernel: 5, stride: 2, padTop: 1, padLeft: 1,
+            outHeight: 35, outWidth: 35, weights: s.f + 14720, gradInput: s.t + 15052800 &* s.n,
+            gradWeights: s.f + 19520, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 19520, channels: 192, kernel: 5, into: s.g + 51216)
+        // features.3.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15052800 &* s.n, input: s.t + 13171200 &* s.n,
+            pixels: 4900 &* s.n, channels: 192, gamma: s.p + 50448, beta: s.p + 50640, savedMean: s.f + 13952,
+            savedInvStd: s.f + 14144, activation: .relu6, gradInput: s.t + 15052800 &* s.n, gradGamma: s.g + 50448,
+            gradBeta: s.g + 50640, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 15052800 &* s.n, input: s.t + 33451776 &* s.n,
+            weights: s.p + 44304, pixels: 4900 &* s.n, inChannels: 32, outChannels: 192,
+            gradInput: s.t + 14112000 &* s.n, gradWeights: s.g + 44304, pool: pool)
+    }
+
+    /// features.2.2 backward: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
+    private func features_2_2_backward(_ s: TrainingStepContext) {
+        // features.2.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 14112000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007600 &* s.n : nil, batch: s.n, perImage: 156800,
+            gradBranch: s.t + 14268800 &* s.n, pool: pool)
+        // features.2.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14268800 &* s.n, input: s.t + 33294976 &* s.n,
+            pixels: 4900 &* s.n, channels: 32, gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 13888,
+            savedInvStd: s.f + 13920, activation: .identity, gradInput: s.t + 14268800 &* s.n, gradGamma: s.g + 44176,
+            gradBeta: s.g + 44208, pool: pool)
+        // features.2.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 14268800 &* s.n, input: s.t + 12230400 &* s.n,
+            weights: s.p + 38032, pixels: 4900 &* s.n, inChannels: 192, outChannels: 32,
+            gradInput: s.t + 13171200 &* s.n, gradWeights: s.g + 38032, pool: pool)
+        // features.2.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13171200 &* s.n, input: s.t + 11289600 &* s.n,
+            pixels: 4900 &* s.n, channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 10048,
+            savedInvStd: s.f + 10240, activation: .relu6, gradInput: s.t + 13171200 &* s.n, gradGamma: s.g + 37264,
+            gradBeta: s.g + 37456, pool: pool)
+        // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 12160, count: 1728)
+        // features.2.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 13171200 &* s.n, input: s.t + 10348800 &* s.n,
+            batch: s.n, height: 70, width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 70, outWidth: 70, weights: s.f + 10432, gradInput: s.t + 11289600 &* s.n,
+            gradWeights: s.f + 12160, pool: pool)
+        // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 12160, channels: 192, kernel: 3, into: s.g + 35536)
+        // features.2.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11289600 &* s.n, input: s.t + 9408000 &* s.n,
+            pixels: 4900 &* s.n, channels: 192, gamma: s.p + 34768, beta: s.p + 34960, savedMean: s.f + 9664,
+            savedInvStd: s.f + 9856, activation: .relu6, gradInput: s.t + 11289600 &* s.n, gradGamma: s.g + 34768,
+            gradBeta: s.g + 34960, pool: pool)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 11289600 &* s.n, input: s.t + 33138176 &* s.n,
+            weights: s.p + 28624, pixels: 4900 &* s.n, inChannels: 32, outChannels: 192,
+            gradInput: s.t + 10348800 &* s.n, gradWeights: s.g + 28624, pool: pool)
+        // features.2.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 10348800 &* s.n, s.t + 14112000 &* s.n, count: 156800 &* s.n, pool: pool)
+    }
+
+    /// features.2.1 backward: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
+    private func features_2_1_backward(_ s: TrainingStepContext) {
+        // features.2.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 10348800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 38007584 &* s.n : nil, batch: s.n, perImage: 156800,
+            gradBranch: s.t + 10505600 &* s.n, pool: pool)
+        // features.2.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10505600 &* s.n, input: s.t + 32981376 &* s.n,
+            pixels: 4900 &* s.n, channels: 32, gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 9600,
+            savedInvStd: s.f + 9632, activation: .identity, gradInput: s.t + 10505600 &* s.n, gradGamma: s.g + 28496,
+            gradBeta: s.g + 28528, pool: pool)
+        // features.2.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 10505600 &* s.n, input: s.t + 8467200 &* s.n,
+            weights: s.p + 22352, pixels: 4900 &* s.n, inChannels: 192, outChannels: 32,
+            gradInput: s.t + 9408000 &* s.n, gradWeights: s.g + 22352, pool: pool)
+        // features.2.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9408000 &* s.n, input: s.t + 7526400 &* s.n,
+            pixels: 4900 &* s.n, channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 5760,
+            savedInvStd: s.f + 5952, activation: .relu6, gradInput: s.t + 9408000 &* s.n, gradGamma: s.g + 21584,
+            gradBeta: s.g + 21776, pool: pool)
+        // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 7872, count: 1728)
+        // features.2.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9408000 &* s.n, input: s.t + 6585600 &* s.n,
+            batch: s.n, height: 70, width: 70, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 70, outWidth: 70, weights: s.f + 6144, gradInput: s.t + 7526400 &* s.n, gradWeights: s.f + 7872,
+            pool: pool)
+        // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 7872, channels: 192, kernel: 3, into: s.g + 19856)
+        // features.2.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7526400 &* s.n, input: s.t + 5644800 &* s.n,
+            pixels: 4900 &* s.n, channels: 192, gamma: s.p + 19088, beta: s.p + 19280, savedMean: s.f + 5376,
+            savedInvStd: s.f + 5568, activation: .relu6, gradInput: s.t + 7526400 &* s.n, gradGamma: s.g + 19088,
+            gradBeta: s.g + 19280, pool: pool)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 7526400 &* s.n, input: s.t + 32824576 &* s.n,
+            weights: s.p + 12944, pixels: 4900 &* s.n, inChannels: 32, outChannels: 192,
+            gradInput: s.t + 5644800 &* s.n, gradWeights: s.g + 12944, pool: pool)
+        // features.2.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 5644800 &* s.n, s.t + 10348800 &* s.n, count: 156800 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 140x140x24 -> 70x70x32
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5644800 &* s.n, input: s.t + 32667776 &* s.n,
+            pixels: 4900 &* s.n, channels: 32, gamma: s.p + 12816, beta: s.p + 12848, savedMean: s.f + 5312,
+            savedInvStd: s.f + 5344, activation: .identity, gradInput: s.t + 5644800 &* s.n, gradGamma: s.g + 12816,
+            gradBeta: s.g + 12848, pool: pool)
+        // features.2.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5644800 &* s.n, input: s.t + 16699200 &* s.n,
+            weights: s.p + 8208, pixels: 4900 &* s.n, inChannels: 144, outChannels: 32,
+            gradInput: s.t + 8467200 &* s.n, gradWeights: s.g + 8208, pool: pool)
+        // features.2.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8467200 &* s.n, input: s.t + 15993600 &* s.n,
+            pixels: 4900 &* s.n, channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 2432,
+            savedInvStd: s.f + 2576, activation: .relu6, gradInput: s.t + 8467200 &* s.n, gradGamma: s.g + 7632,
+            gradBeta: s.g + 7776, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 4016, count: 1296)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 8467200 &* s.n, input: s.t + 2822400 &* s.n,
+            batch: s.n, height: 140, width: 140, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 70, outWidth: 70, weights: s.f + 2720, gradInput: s.t + 5644800 &* s.n, gradWeights: s.f + 4016,
+            pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4016, channels: 144, kernel: 3, into: s.g + 6336)
+        // features.2.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5644800 &* s.n, input: s.t, pixels: 19600 &* s.n,
+            channels: 144, gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 2144, savedInvStd: s.f + 2288,
+            activation: .relu6, gradInput: s.t + 5644800 &* s.n, gradGamma: s.g + 5760, gradBeta: s.g + 5904,
+            pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 5644800 &* s.n, input: s.t + 20384000 &* s.n,
+            weights: s.p + 2304, pixels: 19600 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 627200 &* s.n, gradWeights: s.g + 2304, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 140x140x32 -> 140x140x24
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.1 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 627200 &* s.n, input: s.t + 19913600 &* s.n,
+            pixels: 19600 &* s.n, channels: 24, gamma: s.p + 2176, beta: s.p + 2208, savedMean: s.f + 2096,
+            savedInvStd: s.f + 2120, activation: .identity, gradInput: s.t + 627200 &* s.n, gradGamma: s.g + 2176,
+            gradBeta: s.g + 2208, pool: pool)
+        // features.1.0.block.1 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 627200 &* s.n, input: s.t + 19286400 &* s.n,
+            weights: s.p + 1408, pixels: 19600 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.t,
+            gradWeights: s.g + 1408, pool: pool)
+        // features.1.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 18659200 &* s.n,
+            pixels: 19600 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1456,
+            savedInvStd: s.f + 1488, activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312,
+            pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1808, count: 288)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 18032000 &* s.n, batch: s.n, height: 140,
+            width: 140, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140,
+            weights: s.f + 1520, gradInput: s.t + 627200 &* s.n, gradWeights: s.f + 1808, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1808, channels: 32, kernel: 3, into: s.g + 992)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 627200 &* s.n, input: s.t + 17404800 &* s.n,
+            pixels: 19600 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1392,
+            savedInvStd: s.f + 1424, activation: .relu6, gradInput: s.t + 627200 &* s.n, gradGamma: s.g + 864,
+            gradBeta: s.g + 896, pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 627200 &* s.n, input: s.x, batch: s.n, inChannels: 3,
+            height: 280, width: 280, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 140, outWidth: 140,
+            outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 864, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 896, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 992, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 1280, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 1312, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.0.weight", offset: 1408, count: 768, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.1.weight", offset: 2176, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.1.1.bias", offset: 2208, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 2304, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 5760, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 5904, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 6336, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 7632, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 7776, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.0.weight", offset: 8208, count: 4608, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.1.weight", offset: 12816, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.2.1.bias", offset: 12848, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.0.weight", offset: 12944, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.weight", offset: 19088, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.bias", offset: 19280, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.0.weight", offset: 19856, count: 1728, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.weight", offset: 21584, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.bias", offset: 21776, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.0.weight", offset: 22352, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.1.weight", offset: 28496, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.2.1.bias", offset: 28528, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.0.weight", offset: 28624, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.weight", offset: 34768, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.bias", offset: 34960, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.0.weight", offset: 35536, count: 1728, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.weight", offset: 37264, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.bias", offset: 37456, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.0.weight", offset: 38032, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.1.weight", offset: 44176, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.2.1.bias", offset: 44208, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 44304, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 50448, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 50640, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 51216, count: 4800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 56016, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 56208, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.0.weight", offset: 56784, count: 9216, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.1.weight", offset: 66000, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.2.1.bias", offset: 66048, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.0.weight", offset: 66192, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.weight", offset: 80016, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.bias", offset: 80304, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.0.weight", offset: 81168, count: 7200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.weight", offset: 88368, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.bias", offset: 88656, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.0.weight", offset: 89520, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.1.weight", offset: 103344, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.2.1.bias", offset: 103392, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.0.weight", offset: 103536, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.weight", offset: 117360, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.bias", offset: 117648, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.0.weight", offset: 118512, count: 7200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.weight", offset: 125712, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.bias", offset: 126000, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.0.weight", offset: 126864, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.1.weight", offset: 140688, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.2.1.bias", offset: 140736, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 140880, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 154704, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 154992, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 155856, count: 2592, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 158448, count: 288, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 158736, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.0.weight", offset: 159600, count: 27648, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.1.weight", offset: 187248, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.2.1.bias", offset: 187344, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 187632, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 242928, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 243504, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 245232, count: 5184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 250416, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 250992, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.0.weight", offset: 252720, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.1.weight", offset: 308016, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.2.1.bias", offset: 308112, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.0.weight", offset: 308400, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.weight", offset: 363696, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.bias", offset: 364272, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.0.weight", offset: 366000, count: 5184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.weight", offset: 371184, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.bias", offset: 371760, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.0.weight", offset: 373488, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.1.weight", offset: 428784, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.2.1.bias", offset: 428880, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.0.weight", offset: 429168, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.weight", offset: 484464, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.bias", offset: 485040, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.0.weight", offset: 486768, count: 5184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.weight", offset: 491952, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.bias", offset: 492528, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.0.weight", offset: 494256, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.1.weight", offset: 549552, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.2.1.bias", offset: 549648, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.0.weight", offset: 549936, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.weight", offset: 605232, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.bias", offset: 605808, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.0.weight", offset: 607536, count: 5184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.weight", offset: 612720, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.bias", offset: 613296, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.2.0.weight", offset: 615024, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.2.1.weight", offset: 670320, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.2.1.bias", offset: 670416, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 670704, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 726000, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 726576, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 728304, count: 14400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 742704, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 743280, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.0.weight", offset: 745008, count: 78336, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.1.weight", offset: 823344, count: 136, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.2.1.bias", offset: 823488, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 823920, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 934896, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 935712, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 938160, count: 20400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 958560, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 959376, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.0.weight", offset: 961824, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.1.weight", offset: 1072800, count: 136, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.2.1.bias", offset: 1072944, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.0.weight", offset: 1073376, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.weight", offset: 1184352, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.bias", offset: 1185168, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.0.weight", offset: 1187616, count: 20400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.weight", offset: 1208016, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.bias", offset: 1208832, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.0.weight", offset: 1211280, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.1.weight", offset: 1322256, count: 136, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.2.1.bias", offset: 1322400, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.0.weight", offset: 1322832, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.weight", offset: 1433808, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.bias", offset: 1434624, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.0.weight", offset: 1437072, count: 20400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.weight", offset: 1457472, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.bias", offset: 1458288, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.0.weight", offset: 1460736, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.1.weight", offset: 1571712, count: 136, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.2.1.bias", offset: 1571856, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.0.weight", offset: 1572288, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.weight", offset: 1683264, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.bias", offset: 1684080, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.0.weight", offset: 1686528, count: 20400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.weight", offset: 1706928, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.bias", offset: 1707744, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.2.0.weight", offset: 1710192, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.2.1.weight", offset: 1821168, count: 136, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.2.1.bias", offset: 1821312, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 1821744, count: 110976, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 1932720, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 1933536, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 1935984, count: 20400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 1956384, count: 816, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 1957200, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.0.weight", offset: 1959648, count: 189312, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.1.weight", offset: 2148960, count: 232, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.2.1.bias", offset: 2149200, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 2149920, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 2472864, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 2474256, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 2478432, count: 34800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 2513232, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 2514624, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.0.weight", offset: 2518800, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.1.weight", offset: 2841744, count: 232, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.2.1.bias", offset: 2841984, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.0.weight", offset: 2842704, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.weight", offset: 3165648, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.bias", offset: 3167040, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.0.weight", offset: 3171216, count: 34800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.weight", offset: 3206016, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.bias", offset: 3207408, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.0.weight", offset: 3211584, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.1.weight", offset: 3534528, count: 232, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.2.1.bias", offset: 3534768, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.0.weight", offset: 3535488, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.weight", offset: 3858432, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.bias", offset: 3859824, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.0.weight", offset: 3864000, count: 34800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.weight", offset: 3898800, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.bias", offset: 3900192, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.0.weight", offset: 3904368, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.1.weight", offset: 4227312, count: 232, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.2.1.bias", offset: 4227552, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.0.weight", offset: 4228272, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.weight", offset: 4551216, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.bias", offset: 4552608, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.0.weight", offset: 4556784, count: 34800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.weight", offset: 4591584, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.bias", offset: 4592976, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.0.weight", offset: 4597152, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.1.weight", offset: 4920096, count: 232, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.2.1.bias", offset: 4920336, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.0.weight", offset: 4921056, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.weight", offset: 5244000, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.bias", offset: 5245392, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.0.weight", offset: 5249568, count: 34800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.weight", offset: 5284368, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.bias", offset: 5285760, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.2.0.weight", offset: 5289936, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.2.1.weight", offset: 5612880, count: 232, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.2.1.bias", offset: 5613120, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 5613840, count: 322944, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 5936784, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 5938176, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 5942352, count: 12528, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 5954880, count: 1392, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 5956272, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.0.weight", offset: 5960448, count: 534528, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.1.weight", offset: 6494976, count: 384, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.2.1.bias", offset: 6495360, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 6496512, count: 491520, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 6988032, count: 1280, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 6989312, count: 1280, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 6993152, count: 1280000, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 8273152, count: 1000, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 928, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 960, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 1344, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 1376, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.1.running_mean", offset: 2240, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.1.running_var", offset: 2272, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 6048, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 6192, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 7920, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 8064, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.1.running_mean", offset: 12880, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.1.running_var", offset: 12912, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_mean", offset: 19472, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_var", offset: 19664, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_mean", offset: 21968, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_var", offset: 22160, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.1.running_mean", offset: 28560, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.1.running_var", offset: 28592, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_mean", offset: 35152, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_var", offset: 35344, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_mean", offset: 37648, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_var", offset: 37840, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.1.running_mean", offset: 44240, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.1.running_var", offset: 44272, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 50832, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 51024, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 56400, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 56592, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.1.running_mean", offset: 66096, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.1.running_var", offset: 66144, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_mean", offset: 80592, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_var", offset: 80880, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_mean", offset: 88944, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_var", offset: 89232, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.1.running_mean", offset: 103440, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.1.running_var", offset: 103488, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_mean", offset: 117936, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_var", offset: 118224, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_mean", offset: 126288, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_var", offset: 126576, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.1.running_mean", offset: 140784, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.1.running_var", offset: 140832, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 155280, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 155568, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 159024, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 159312, count: 288, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.1.running_mean", offset: 187440, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.1.running_var", offset: 187536, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 244080, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 244656, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 251568, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 252144, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.1.running_mean", offset: 308208, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.1.running_var", offset: 308304, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_mean", offset: 364848, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_var", offset: 365424, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_mean", offset: 372336, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_var", offset: 372912, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.1.running_mean", offset: 428976, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.1.running_var", offset: 429072, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_mean", offset: 485616, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_var", offset: 486192, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_mean", offset: 493104, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_var", offset: 493680, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.1.running_mean", offset: 549744, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.1.running_var", offset: 549840, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_mean", offset: 606384, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_var", offset: 606960, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_mean", offset: 613872, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_var", offset: 614448, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.2.1.running_mean", offset: 670512, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.2.1.running_var", offset: 670608, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 727152, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 727728, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 743856, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 744432, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.1.running_mean", offset: 823632, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.1.running_var", offset: 823776, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 936528, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 937344, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 960192, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 961008, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.1.running_mean", offset: 1073088, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.1.running_var", offset: 1073232, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_mean", offset: 1185984, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_var", offset: 1186800, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_mean", offset: 1209648, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_var", offset: 1210464, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.1.running_mean", offset: 1322544, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.1.running_var", offset: 1322688, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_mean", offset: 1435440, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_var", offset: 1436256, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_mean", offset: 1459104, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_var", offset: 1459920, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.1.running_mean", offset: 1572000, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.1.running_var", offset: 1572144, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_mean", offset: 1684896, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_var", offset: 1685712, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_mean", offset: 1708560, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_var", offset: 1709376, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.2.1.running_mean", offset: 1821456, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.2.1.running_var", offset: 1821600, count: 136, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 1934352, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 1935168, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 1958016, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 1958832, count: 816, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.1.running_mean", offset: 2149440, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.1.running_var", offset: 2149680, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 2475648, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 2477040, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 2516016, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 2517408, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.1.running_mean", offset: 2842224, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.1.running_var", offset: 2842464, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_mean", offset: 3168432, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_var", offset: 3169824, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_mean", offset: 3208800, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_var", offset: 3210192, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.1.running_mean", offset: 3535008, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.1.running_var", offset: 3535248, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_mean", offset: 3861216, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_var", offset: 3862608, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_mean", offset: 3901584, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_var", offset: 3902976, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.1.running_mean", offset: 4227792, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.1.running_var", offset: 4228032, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_mean", offset: 4554000, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_var", offset: 4555392, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_mean", offset: 4594368, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_var", offset: 4595760, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.1.running_mean", offset: 4920576, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.1.running_var", offset: 4920816, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_mean", offset: 5246784, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_var", offset: 5248176, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_mean", offset: 5287152, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_var", offset: 5288544, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.2.1.running_mean", offset: 5613360, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.2.1.running_var", offset: 5613600, count: 232, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 5939568, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 5940960, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 5957664, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 5959056, count: 1392, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.1.running_mean", offset: 6495744, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.1.running_var", offset: 6496128, count: 384, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 6990592, count: 1280, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 6991872, count: 1280, kind: .batchNormBias),
+    ]
+}

@@ -1256,3 +1256,3042 @@ extension EfficientNetLite4 {
             """#),
     ]
 }
+
+/// EfficientNetLite4 in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 57,755,248 floats per image (saved activations and gradients, packed by lifetime); parameters: 13,119,104 floats.
+public final class EfficientNetLite4Training: TrainableModel {
+    public static let descriptor = EfficientNetLite4.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 13119104,
+        arenaFloatsPerImage: 57755248, fixedFloats: 1176240)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        let floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 57755248 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 57755248 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 13119104)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_2_0_forward(s)
+        try features_2_1_forward(s)
+        try features_2_2_forward(s)
+        try features_2_3_forward(s)
+        try features_3_0_forward(s)
+        try features_3_1_forward(s)
+        try features_3_2_forward(s)
+        try features_3_3_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_4_2_forward(s)
+        try features_4_3_forward(s)
+        try features_4_4_forward(s)
+        try features_4_5_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_5_2_forward(s)
+        try features_5_3_forward(s)
+        try features_5_4_forward(s)
+        try features_5_5_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_6_2_forward(s)
+        try features_6_3_forward(s)
+        try features_6_4_forward(s)
+        try features_6_5_forward(s)
+        try features_6_6_forward(s)
+        try features_6_7_forward(s)
+        try features_7_0_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_0_backward(s)
+        features_6_7_backward(s)
+        features_6_6_backward(s)
+        features_6_5_backward(s)
+        features_6_4_backward(s)
+        features_6_3_backward(s)
+        features_6_2_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_5_backward(s)
+        features_5_4_backward(s)
+        features_5_3_backward(s)
+        features_5_2_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_5_backward(s)
+        features_4_4_backward(s)
+        features_4_3_backward(s)
+        features_4_2_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_3_backward(s)
+        features_3_2_backward(s)
+        features_3_1_backward(s)
+        features_3_0_backward(s)
+        features_2_3_backward(s)
+        features_2_2_backward(s)
+        features_2_1_backward(s)
+        features_2_0_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 300, 300] (NCHW) -> [n, 150, 150, 32]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 300, width: 300, kernel: 3, stride: 2,
+            padTop: 0, padLeft: 0, outHeight: 150, outWidth: 150, weights: s.p, bias: s.f, outChannels: 32,
+            activation: .identity, output: s.t + 24300000 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 24300000 &* s.n, pixels: 22500 &* s.n, channels: 32,
+            gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 25020000 &* s.n, savedMean: s.f + 1632, savedInvStd: s.f + 1664, runningMean: s.p + 928,
+            runningVar: s.p + 960, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 150x150x32 -> 150x150x24
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 1760)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 150, 150, 32] -> [n, 150, 150, 32]
+        Kernels.depthwiseConv(input: s.t + 25020000 &* s.n, batch: s.n, height: 150, width: 150, channels: 32,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 1760, bias: s.f,
+            activation: .identity, output: s.t + 25740000 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 25740000 &* s.n, pixels: 22500 &* s.n, channels: 32,
+            gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 26460000 &* s.n, savedMean: s.f + 1696, savedInvStd: s.f + 1728, runningMean: s.p + 1344,
+            runningVar: s.p + 1376, pool: pool)
+        // features.1.0.block.1 project conv 1x1, [n, 150, 150, 32] -> [n, 150, 150, 24]
+        Kernels.pointwiseConv(input: s.t + 26460000 &* s.n, pixels: 22500 &* s.n, inChannels: 32, weights: s.p + 1408,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 27180000 &* s.n,
+            pool: pool)
+        // features.1.0.block.1 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 27180000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+            gamma: s.p + 2176, beta: s.p + 2208, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 27720000 &* s.n, savedMean: s.f + 2336, savedInvStd: s.f + 2360, runningMean: s.p + 2240,
+            runningVar: s.p + 2272, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 150x150x24 -> 75x75x32
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 150, 150, 24] -> [n, 150, 150, 144]
+        Kernels.pointwiseConv(input: s.t + 27720000 &* s.n, pixels: 22500 &* s.n, inChannels: 24, weights: s.p + 2304,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 22500 &* s.n, channels: 144, gamma: s.p + 5760,
+            beta: s.p + 5904, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 3240000 &* s.n,
+            savedMean: s.f + 2384, savedInvStd: s.f + 2528, runningMean: s.p + 6048, runningVar: s.p + 6192,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 2960)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
+        Kernels.depthwiseConv(input: s.t + 3240000 &* s.n, batch: s.n, height: 150, width: 150, channels: 144,
+            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75, weights: s.f + 2960, bias: s.f,
+            activation: .identity, output: s.t + 22680000 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22680000 &* s.n, pixels: 5625 &* s.n, channels: 144,
+            gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 23490000 &* s.n, savedMean: s.f + 2672, savedInvStd: s.f + 2816, runningMean: s.p + 7920,
+            runningVar: s.p + 8064, pool: pool)
+        // features.2.0.block.2 project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]
+        Kernels.pointwiseConv(input: s.t + 23490000 &* s.n, pixels: 5625 &* s.n, inChannels: 144, weights: s.p + 8208,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 48429792 &* s.n,
+            pool: pool)
+        // features.2.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 48429792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            gamma: s.p + 12816, beta: s.p + 12848, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 48609792 &* s.n, savedMean: s.f + 5552, savedInvStd: s.f + 5584, runningMean: s.p + 12880,
+            runningVar: s.p + 12912, pool: pool)
+    }
+
+    /// features.2.1 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
+    private func features_2_1_forward(_ s: TrainingStepContext) throws {
+        // features.2.1.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        Kernels.pointwiseConv(input: s.t + 48609792 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 12944,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 6480000 &* s.n,
+            pool: pool)
+        // features.2.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            gamma: s.p + 19088, beta: s.p + 19280, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 7560000 &* s.n, savedMean: s.f + 5616, savedInvStd: s.f + 5808, runningMean: s.p + 19472,
+            runningVar: s.p + 19664, pool: pool)
+        // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
+        WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 6384)
+        // features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        Kernels.depthwiseConv(input: s.t + 7560000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 6384, bias: s.f,
+            activation: .identity, output: s.t + 8640000 &* s.n, pool: pool)
+        // features.2.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 9720000 &* s.n, savedMean: s.f + 6000, savedInvStd: s.f + 6192, runningMean: s.p + 21968,
+            runningVar: s.p + 22160, pool: pool)
+        // features.2.1.block.2 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        Kernels.pointwiseConv(input: s.t + 9720000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 22352,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 48789792 &* s.n,
+            pool: pool)
+        // features.2.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 48789792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            gamma: s.p + 28496, beta: s.p + 28528, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 10800000 &* s.n, savedMean: s.f + 9840, savedInvStd: s.f + 9872, runningMean: s.p + 28560,
+            runningVar: s.p + 28592, pool: pool)
+        // features.2.1 stochastic depth: keep each image's branch with probability 0.9866666666666667
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.013333333333333334,
+                into: s.t + 57755200 &* s.n, random: &random)
+        }
+        // features.2.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 48609792 &* s.n, branch: s.t + 10800000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 57755200 &* s.n : nil, batch: s.n, perImage: 180000,
+            output: s.t + 48969792 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
+    private func features_2_2_forward(_ s: TrainingStepContext) throws {
+        // features.2.2.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        Kernels.pointwiseConv(input: s.t + 48969792 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 28624,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 10800000 &* s.n,
+            pool: pool)
+        // features.2.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 10800000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            gamma: s.p + 34768, beta: s.p + 34960, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 11880000 &* s.n, savedMean: s.f + 9904, savedInvStd: s.f + 10096, runningMean: s.p + 35152,
+            runningVar: s.p + 35344, pool: pool)
+        // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
+        WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 10672)
+        // features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        Kernels.depthwiseConv(input: s.t + 11880000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 10672, bias: s.f,
+            activation: .identity, output: s.t + 12960000 &* s.n, pool: pool)
+        // features.2.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 12960000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 14040000 &* s.n, savedMean: s.f + 10288, savedInvStd: s.f + 10480, runningMean: s.p + 37648,
+            runningVar: s.p + 37840, pool: pool)
+        // features.2.2.block.2 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        Kernels.pointwiseConv(input: s.t + 14040000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 38032,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49149792 &* s.n,
+            pool: pool)
+        // features.2.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 49149792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            gamma: s.p + 44176, beta: s.p + 44208, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 15120000 &* s.n, savedMean: s.f + 14128, savedInvStd: s.f + 14160, runningMean: s.p + 44240,
+            runningVar: s.p + 44272, pool: pool)
+        // features.2.2 stochastic depth: keep each image's branch with probability 0.98
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.020000000000000004,
+                into: s.t + 57755216 &* s.n, random: &random)
+        }
+        // features.2.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 48969792 &* s.n, branch: s.t + 15120000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 57755216 &* s.n : nil, batch: s.n, perImage: 180000,
+            output: s.t + 49329792 &* s.n, pool: pool)
+    }
+
+    /// features.2.3 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
+    private func features_2_3_forward(_ s: TrainingStepContext) throws {
+        // features.2.3.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        Kernels.pointwiseConv(input: s.t + 49329792 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 44304,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 15120000 &* s.n,
+            pool: pool)
+        // features.2.3.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 15120000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            gamma: s.p + 50448, beta: s.p + 50640, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 16200000 &* s.n, savedMean: s.f + 14192, savedInvStd: s.f + 14384, runningMean: s.p + 50832,
+            runningVar: s.p + 51024, pool: pool)
+        // features.2.3.block.1 depthwise weights to the kernel layout [3][3][192]
+        WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 3, into: s.f + 14960)
+        // features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
+        Kernels.depthwiseConv(input: s.t + 16200000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 14960, bias: s.f,
+            activation: .identity, output: s.t + 17280000 &* s.n, pool: pool)
+        // features.2.3.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            gamma: s.p + 52944, beta: s.p + 53136, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 18360000 &* s.n, savedMean: s.f + 14576, savedInvStd: s.f + 14768, runningMean: s.p + 53328,
+            runningVar: s.p + 53520, pool: pool)
+        // features.2.3.block.2 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
+        Kernels.pointwiseConv(input: s.t + 18360000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 53712,
+            bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49509792 &* s.n,
+            pool: pool)
+        // features.2.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 49509792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+            gamma: s.p + 59856, beta: s.p + 59888, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 19440000 &* s.n, savedMean: s.f + 18416, savedInvStd: s.f + 18448, runningMean: s.p + 59920,
+            runningVar: s.p + 59952, pool: pool)
+        // features.2.3 stochastic depth: keep each image's branch with probability 0.9733333333333334
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02666666666666667,
+                into: s.t + 57755232 &* s.n, random: &random)
+        }
+        // features.2.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 49329792 &* s.n, branch: s.t + 19440000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 57755232 &* s.n : nil, batch: s.n, perImage: 180000,
+            output: s.t + 49689792 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 75x75x32 -> 38x38x56
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 75, 75, 32] -> [n, 75, 75, 192]
+        Kernels.pointwiseConv(input: s.t + 49689792 &* s.n, pixels: 5625 &* s.n, inChannels: 32, weights: s.p + 59984,
+            bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 19440000 &* s.n,
+            pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 19440000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+            gamma: s.p + 66128, beta: s.p + 66320, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 20520000 &* s.n, savedMean: s.f + 18480, savedInvStd: s.f + 18672, runningMean: s.p + 66512,
+            runningVar: s.p + 66704, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
+        WeightPrep.depthwiseWeights(s.p + 66896, channels: 192, kernel: 5, into: s.f + 19248)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
+        Kernels.depthwiseConv(input: s.t + 20520000 &* s.n, batch: s.n, height: 75, width: 75, channels: 192,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 19248, bias: s.f,
+            activation: .identity, output: s.t + 42053088 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 42053088 &* s.n, pixels: 1444 &* s.n, channels: 192,
+            gamma: s.p + 71696, beta: s.p + 71888, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 42330336 &* s.n, savedMean: s.f + 18864, savedInvStd: s.f + 19056, runningMean: s.p + 72080,
+            runningVar: s.p + 72272, pool: pool)
+        // features.3.0.block.2 project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 56]
+        Kernels.pointwiseConv(input: s.t + 42330336 &* s.n, pixels: 1444 &* s.n, inChannels: 192, weights: s.p + 72464,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 55360384 &* s.n,
+            pool: pool)
+        // features.3.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 55360384 &* s.n, pixels: 1444 &* s.n, channels: 56,
+            gamma: s.p + 83216, beta: s.p + 83280, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 55441248 &* s.n, savedMean: s.f + 28848, savedInvStd: s.f + 28904, runningMean: s.p + 83344,
+            runningVar: s.p + 83408, pool: pool)
+    }
+
+    /// features.3.1 forward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
+    private func features_3_1_forward(_ s: TrainingStepContext) throws {
+        // features.3.1.block.0 expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        Kernels.pointwiseConv(input: s.t + 55441248 &* s.n, pixels: 1444 &* s.n, inChannels: 56, weights: s.p + 83472,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 21600000 &* s.n,
+            pool: pool)
+        // features.3.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 21600000 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            gamma: s.p + 102288, beta: s.p + 102624, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 22085184 &* s.n, savedMean: s.f + 28960, savedInvStd: s.f + 29296, runningMean: s.p + 102960,
+            runningVar: s.p + 103296, pool: pool)
+        // features.3.1.block.1 depthwise weights to the kernel layout [5][5][336]
+        WeightPrep.depthwiseWeights(s.p + 103632, channels: 336, kernel: 5, into: s.f + 30304)
+        // features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
+        Kernels.depthwiseConv(input: s.t + 22085184 &* s.n, batch: s.n, height: 38, width: 38, channels: 336,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 30304, bias: s.f,
+            activation: .identity, output: s.t + 28260000 &* s.n, pool: pool)
+        // features.3.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 28260000 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            gamma: s.p + 112032, beta: s.p + 112368, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 28745184 &* s.n, savedMean: s.f + 29632, savedInvStd: s.f + 29968, runningMean: s.p + 112704,
+            runningVar: s.p + 113040, pool: pool)
+        // features.3.1.block.2 project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
+        Kernels.pointwiseConv(input: s.t + 28745184 &* s.n, pixels: 1444 &* s.n, inChannels: 336,
+            weights: s.p + 113376, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+            output: s.t + 55522112 &* s.n, pool: pool)
+        // features.3.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 55522112 &* s.n, pixels: 1444 &* s.n, channels: 56,
+            gamma: s.p + 132192, beta: s.p + 132256, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 22570368 &* s.n, savedMean: s.f + 47104, savedInvStd: s.f + 47160, runningMean: s.p + 132320,
+            runningVar: s.p + 132384, pool: pool)
+        // features.3.1 stochastic depth: keep each image's branch with probability 0.96
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04000000000000001,
+                into: s.t + 22671216 &* s.n, random: &random)
+        }
+        // features.3.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 55441248 &* s.n, branch: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671216 &* s.n : nil, batch: s.n, perImage: 80864,
+            output: s.t + 55602976 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 forward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
+    private func features_3_2_forward(_ s: TrainingStepContext) throws {
+        // features.3.2.block.0 expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        Kernels.pointwiseConv(input: s.t + 55602976 &* s.n, pixels: 1444 &* s.n, inChannels: 56, weights: s.p + 132448,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 29230368 &* s.n,
+            pool: pool)
+        // features.3.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 29230368 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            gamma: s.p + 151264, beta: s.p + 151600, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 29715552 &* s.n, savedMean: s.f + 47216, savedInvStd: s.f + 47552, runningMean: s.p + 151936,
+            runningVar: s.p + 152272, pool: pool)
+        // features.3.2.block.1 depthwise weights to the kernel layout [5][5][336]
+        WeightPrep.depthwiseWeights(s.p + 152608, channels: 336, kernel: 5, into: s.f + 48560)
+        // features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
+        Kernels.depthwiseConv(input: s.t + 29715552 &* s.n, batch: s.n, height: 38, width: 38, channels: 336,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 48560, bias: s.f,
+            activation: .identity, output: s.t + 30200736 &* s.n, pool: pool)
+        // features.3.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 30200736 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            gamma: s.p + 161008, beta: s.p + 161344, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 30685920 &* s.n, savedMean: s.f + 47888, savedInvStd: s.f + 48224, runningMean: s.p + 161680,
+            runningVar: s.p + 162016, pool: pool)
+        // features.3.2.block.2 project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
+        Kernels.pointwiseConv(input: s.t + 30685920 &* s.n, pixels: 1444 &* s.n, inChannels: 336,
+            weights: s.p + 162352, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+            output: s.t + 55683840 &* s.n, pool: pool)
+        // features.3.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 55683840 &* s.n, pixels: 1444 &* s.n, channels: 56,
+            gamma: s.p + 181168, beta: s.p + 181232, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 22570368 &* s.n, savedMean: s.f + 65360, savedInvStd: s.f + 65416, runningMean: s.p + 181296,
+            runningVar: s.p + 181360, pool: pool)
+        // features.3.2 stochastic depth: keep each image's branch with probability 0.9533333333333334
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04666666666666667,
+                into: s.t + 22671232 &* s.n, random: &random)
+        }
+        // features.3.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 55602976 &* s.n, branch: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671232 &* s.n : nil, batch: s.n, perImage: 80864,
+            output: s.t + 55764704 &* s.n, pool: pool)
+    }
+
+    /// features.3.3 forward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
+    private func features_3_3_forward(_ s: TrainingStepContext) throws {
+        // features.3.3.block.0 expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        Kernels.pointwiseConv(input: s.t + 55764704 &* s.n, pixels: 1444 &* s.n, inChannels: 56, weights: s.p + 181424,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 31171104 &* s.n,
+            pool: pool)
+        // features.3.3.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 31171104 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            gamma: s.p + 200240, beta: s.p + 200576, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 31656288 &* s.n, savedMean: s.f + 65472, savedInvStd: s.f + 65808, runningMean: s.p + 200912,
+            runningVar: s.p + 201248, pool: pool)
+        // features.3.3.block.1 depthwise weights to the kernel layout [5][5][336]
+        WeightPrep.depthwiseWeights(s.p + 201584, channels: 336, kernel: 5, into: s.f + 66816)
+        // features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
+        Kernels.depthwiseConv(input: s.t + 31656288 &* s.n, batch: s.n, height: 38, width: 38, channels: 336,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 66816, bias: s.f,
+            activation: .identity, output: s.t + 32141472 &* s.n, pool: pool)
+        // features.3.3.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 32141472 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            gamma: s.p + 209984, beta: s.p + 210320, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 32626656 &* s.n, savedMean: s.f + 66144, savedInvStd: s.f + 66480, runningMean: s.p + 210656,
+            runningVar: s.p + 210992, pool: pool)
+        // features.3.3.block.2 project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
+        Kernels.pointwiseConv(input: s.t + 32626656 &* s.n, pixels: 1444 &* s.n, inChannels: 336,
+            weights: s.p + 211328, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
+            output: s.t + 55845568 &* s.n, pool: pool)
+        // features.3.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 55845568 &* s.n, pixels: 1444 &* s.n, channels: 56,
+            gamma: s.p + 230144, beta: s.p + 230208, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 22570368 &* s.n, savedMean: s.f + 83616, savedInvStd: s.f + 83672, runningMean: s.p + 230272,
+            runningVar: s.p + 230336, pool: pool)
+        // features.3.3 stochastic depth: keep each image's branch with probability 0.9466666666666667
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05333333333333334,
+                into: s.t + 22671248 &* s.n, random: &random)
+        }
+        // features.3.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 55764704 &* s.n, branch: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671248 &* s.n : nil, batch: s.n, perImage: 80864,
+            output: s.t + 55926432 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 38x38x56 -> 19x19x112
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 38, 38, 56] -> [n, 38, 38, 336]
+        Kernels.pointwiseConv(input: s.t + 55926432 &* s.n, pixels: 1444 &* s.n, inChannels: 56, weights: s.p + 230400,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 33111840 &* s.n,
+            pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 33111840 &* s.n, pixels: 1444 &* s.n, channels: 336,
+            gamma: s.p + 249216, beta: s.p + 249552, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 33597024 &* s.n, savedMean: s.f + 83728, savedInvStd: s.f + 84064, runningMean: s.p + 249888,
+            runningVar: s.p + 250224, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][336]
+        WeightPrep.depthwiseWeights(s.p + 250560, channels: 336, kernel: 3, into: s.f + 85072)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336]
+        Kernels.depthwiseConv(input: s.t + 33597024 &* s.n, batch: s.n, height: 38, width: 38, channels: 336,
+            kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19, weights: s.f + 85072, bias: s.f,
+            activation: .identity, output: s.t + 55021792 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 55021792 &* s.n, pixels: 361 &* s.n, channels: 336,
+            gamma: s.p + 253584, beta: s.p + 253920, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 55143088 &* s.n, savedMean: s.f + 84400, savedInvStd: s.f + 84736, runningMean: s.p + 254256,
+            runningVar: s.p + 254592, pool: pool)
+        // features.4.0.block.2 project conv 1x1, [n, 19, 19, 336] -> [n, 19, 19, 112]
+        Kernels.pointwiseConv(input: s.t + 55143088 &* s.n, pixels: 361 &* s.n, inChannels: 336, weights: s.p + 254928,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 56834816 &* s.n,
+            pool: pool)
+        // features.4.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56834816 &* s.n, pixels: 361 &* s.n, channels: 112,
+            gamma: s.p + 292560, beta: s.p + 292672, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 56875248 &* s.n, savedMean: s.f + 91120, savedInvStd: s.f + 91232, runningMean: s.p + 292784,
+            runningVar: s.p + 292896, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        Kernels.pointwiseConv(input: s.t + 56875248 &* s.n, pixels: 361 &* s.n, inChannels: 112, weights: s.p + 293008,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 42607584 &* s.n,
+            pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 42607584 &* s.n, pixels: 361 &* s.n, channels: 672,
+            gamma: s.p + 368272, beta: s.p + 368944, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 42850176 &* s.n, savedMean: s.f + 91344, savedInvStd: s.f + 92016, runningMean: s.p + 369616,
+            runningVar: s.p + 370288, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][672]
+        WeightPrep.depthwiseWeights(s.p + 370960, channels: 672, kernel: 3, into: s.f + 94032)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        Kernels.depthwiseConv(input: s.t + 42850176 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 94032, bias: s.f,
+            activation: .identity, output: s.t + 43092768 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 43092768 &* s.n, pixels: 361 &* s.n, channels: 672,
+            gamma: s.p + 377008, beta: s.p + 377680, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 43335360 &* s.n, savedMean: s.f + 92688, savedInvStd: s.f + 93360, runningMean: s.p + 378352,
+            runningVar: s.p + 379024, pool: pool)
+        // features.4.1.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        Kernels.pointwiseConv(input: s.t + 43335360 &* s.n, pixels: 361 &* s.n, inChannels: 672, weights: s.p + 379696,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 56915680 &* s.n,
+            pool: pool)
+        // features.4.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56915680 &* s.n, pixels: 361 &* s.n, channels: 112,
+            gamma: s.p + 454960, beta: s.p + 455072, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 22570368 &* s.n, savedMean: s.f + 106128, savedInvStd: s.f + 106240,
+            runningMean: s.p + 455184, runningVar: s.p + 455296, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.9333333333333333
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06666666666666667,
+                into: s.t + 22671264 &* s.n, random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 56875248 &* s.n, branch: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671264 &* s.n : nil, batch: s.n, perImage: 40432,
+            output: s.t + 56956112 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
+    private func features_4_2_forward(_ s: TrainingStepContext) throws {
+        // features.4.2.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        Kernels.pointwiseConv(input: s.t + 56956112 &* s.n, pixels: 361 &* s.n, inChannels: 112, weights: s.p + 455408,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 43577952 &* s.n,
+            pool: pool)
+        // features.4.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 43577952 &* s.n, pixels: 361 &* s.n, channels: 672,
+            gamma: s.p + 530672, beta: s.p + 531344, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 43820544 &* s.n, savedMean: s.f + 106352, savedInvStd: s.f + 107024,
+            runningMean: s.p + 532016, runningVar: s.p + 532688, pool: pool)
+        // features.4.2.block.1 depthwise weights to the kernel layout [3][3][672]
+        WeightPrep.depthwiseWeights(s.p + 533360, channels: 672, kernel: 3, into: s.f + 109040)
+        // features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        Kernels.depthwiseConv(input: s.t + 43820544 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 109040, bias: s.f,
+            activation: .identity, output: s.t + 44063136 &* s.n, pool: pool)
+        // features.4.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 44063136 &* s.n, pixels: 361 &* s.n, channels: 672,
+            gamma: s.p + 539408, beta: s.p + 540080, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 44305728 &* s.n, savedMean: s.f + 107696, savedInvStd: s.f + 108368,
+            runningMean: s.p + 540752, runningVar: s.p + 541424, pool: pool)
+        // features.4.2.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        Kernels.pointwiseConv(input: s.t + 44305728 &* s.n, pixels: 361 &* s.n, inChannels: 672, weights: s.p + 542096,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 56996544 &* s.n,
+            pool: pool)
+        // features.4.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56996544 &* s.n, pixels: 361 &* s.n, channels: 112,
+            gamma: s.p + 617360, beta: s.p + 617472, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 22570368 &* s.n, savedMean: s.f + 121136, savedInvStd: s.f + 121248,
+            runningMean: s.p + 617584, runningVar: s.p + 617696, pool: pool)
+        // features.4.2 stochastic depth: keep each image's branch with probability 0.9266666666666666
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07333333333333333,
+                into: s.t + 22671280 &* s.n, random: &random)
+        }
+        // features.4.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 56956112 &* s.n, branch: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671280 &* s.n : nil, batch: s.n, perImage: 40432,
+            output: s.t + 57036976 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
+    private func features_4_3_forward(_ s: TrainingStepContext) throws {
+        // features.4.3.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        Kernels.pointwiseConv(input: s.t + 57036976 &* s.n, pixels: 361 &* s.n, inChannels: 112, weights: s.p + 617808,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 44548320 &* s.n,
+            pool: pool)
+        // features.4.3.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 44548320 &* s.n, pixels: 361 &* s.n, channels: 672,
+            gamma: s.p + 693072, beta: s.p + 693744, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 44790912 &* s.n, savedMean: s.f + 121360, savedInvStd: s.f + 122032,
+            runningMean: s.p + 694416, runningVar: s.p + 695088, pool: pool)
+        // features.4.3.block.1 depthwise weights to the kernel layout [3][3][672]
+        WeightPrep.depthwiseWeights(s.p + 695760, channels: 672, kernel: 3, into: s.f + 124048)
+        // features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        Kernels.depthwiseConv(input: s.t + 44790912 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 124048, bias: s.f,
+            activation: .identity, output: s.t + 45033504 &* s.n, pool: pool)
+        // features.4.3.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 45033504 &* s.n, pixels: 361 &* s.n, channels: 672,
+            gamma: s.p + 701808, beta: s.p + 702480, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 45276096 &* s.n, savedMean: s.f + 122704, savedInvStd: s.f + 123376,
+            runningMean: s.p + 703152, runningVar: s.p + 703824, pool: pool)
+        // features.4.3.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        Kernels.pointwiseConv(input: s.t + 45276096 &* s.n, pixels: 361 &* s.n, inChannels: 672, weights: s.p + 704496,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 57077408 &* s.n,
+            pool: pool)
+        // features.4.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 57077408 &* s.n, pixels: 361 &* s.n, channels: 112,
+            gamma: s.p + 779760, beta: s.p + 779872, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 22570368 &* s.n, savedMean: s.f + 136144, savedInvStd: s.f + 136256,
+            runningMean: s.p + 779984, runningVar: s.p + 780096, pool: pool)
+        // features.4.3 stochastic depth: keep each image's branch with probability 0.9199999999999999
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08000000000000002,
+                into: s.t + 22671296 &* s.n, random: &random)
+        }
+        // features.4.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 57036976 &* s.n, branch: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671296 &* s.n : nil, batch: s.n, perImage: 40432,
+            output: s.t + 57117840 &* s.n, pool: pool)
+    }
+
+    /// features.4.4 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
+    private func features_4_4_forward(_ s: TrainingStepContext) throws {
+        // features.4.4.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        Kernels.pointwiseConv(input: s.t + 57117840 &* s.n, pixels: 361 &* s.n, inChannels: 112, weights: s.p + 780208,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 45518688 &* s.n,
+            pool: pool)
+        // features.4.4.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 45518688 &* s.n, pixels: 361 &* s.n, channels: 672,
+            gamma: s.p + 855472, beta: s.p + 856144, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 45761280 &* s.n, savedMean: s.f + 136368, savedInvStd: s.f + 137040,
+            runningMean: s.p + 856816, runningVar: s.p + 857488, pool: pool)
+        // features.4.4.block.1 depthwise weights to the kernel layout [3][3][672]
+        WeightPrep.depthwiseWeights(s.p + 858160, channels: 672, kernel: 3, into: s.f + 139056)
+        // features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        Kernels.depthwiseConv(input: s.t + 45761280 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 139056, bias: s.f,
+            activation: .identity, output: s.t + 46003872 &* s.n, pool: pool)
+        // features.4.4.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 46003872 &* s.n, pixels: 361 &* s.n, channels: 672,
+            gamma: s.p + 864208, beta: s.p + 864880, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 46246464 &* s.n, savedMean: s.f + 137712, savedInvStd: s.f + 138384,
+            runningMean: s.p + 865552, runningVar: s.p + 866224, pool: pool)
+        // features.4.4.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        Kernels.pointwiseConv(input: s.t + 46246464 &* s.n, pixels: 361 &* s.n, inChannels: 672, weights: s.p + 866896,
+            bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 57158272 &* s.n,
+            pool: pool)
+        // features.4.4.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 57158272 &* s.n, pixels: 361 &* s.n, channels: 112,
+            gamma: s.p + 942160, beta: s.p + 942272, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 22570368 &* s.n, savedMean: s.f + 151152, savedInvStd: s.f + 151264,
+            runningMean: s.p + 942384, runningVar: s.p + 942496, pool: pool)
+        // features.4.4 stochastic depth: keep each image's branch with probability 0.9133333333333333
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08666666666666667,
+                into: s.t + 22671312 &* s.n, random: &random)
+        }
+        // features.4.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 57117840 &* s.n, branch: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671312 &* s.n : nil, batch: s.n, perImage: 40432,
+            output: s.t + 57198704 &* s.n, pool: pool)
+    }
+
+    /// features.4.5 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
+    private func features_4_5_forward(_ s: TrainingStepContext) throws {
+        // features.4.5.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        Kernels.pointwiseConv(input: s.t + 57198704 &* s.n, pixels: 361 &* s.n, inChannels: 112, weights: s.p + 942608,
+            bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 46489056 &* s.n,
+            pool: pool)
+        // features.4.5.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 46489056 &* s.n, pixels: 361 &* s.n, channels: 672,
+            gamma: s.p + 1017872, beta: s.p + 1018544, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 46731648 &* s.n, savedMean: s.f + 151376, savedInvStd: s.f + 152048,
+            runningMean: s.p + 1019216, runningVar: s.p + 1019888, pool: pool)
+        // features.4.5.block.1 depthwise weights to the kernel layout [3][3][672]
+        WeightPrep.depthwiseWeights(s.p + 1020560, channels: 672, kernel: 3, into: s.f + 154064)
+        // features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        Kernels.depthwiseConv(input: s.t + 46731648 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 154064, bias: s.f,
+            activation: .identity, output: s.t + 46974240 &* s.n, pool: pool)
+        // features.4.5.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 46974240 &* s.n, pixels: 361 &* s.n, channels: 672,
+            gamma: s.p + 1026608, beta: s.p + 1027280, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 47216832 &* s.n, savedMean: s.f + 152720, savedInvStd: s.f + 153392,
+            runningMean: s.p + 1027952, runningVar: s.p + 1028624, pool: pool)
+        // features.4.5.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
+        Kernels.pointwiseConv(input: s.t + 47216832 &* s.n, pixels: 361 &* s.n, inChannels: 672,
+            weights: s.p + 1029296, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
+            output: s.t + 57239136 &* s.n, pool: pool)
+        // features.4.5.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 57239136 &* s.n, pixels: 361 &* s.n, channels: 112,
+            gamma: s.p + 1104560, beta: s.p + 1104672, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 22570368 &* s.n, savedMean: s.f + 166160, savedInvStd: s.f + 166272,
+            runningMean: s.p + 1104784, runningVar: s.p + 1104896, pool: pool)
+        // features.4.5 stochastic depth: keep each image's branch with probability 0.9066666666666666
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09333333333333334,
+                into: s.t + 22671328 &* s.n, random: &random)
+        }
+        // features.4.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 57198704 &* s.n, branch: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671328 &* s.n : nil, batch: s.n, perImage: 40432,
+            output: s.t + 57279568 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 19x19x112 -> 19x19x160
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 19, 19, 112] -> [n, 19, 19, 672]
+        Kernels.pointwiseConv(input: s.t + 57279568 &* s.n, pixels: 361 &* s.n, inChannels: 112,
+            weights: s.p + 1105008, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
+            output: s.t + 47459424 &* s.n, pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 47459424 &* s.n, pixels: 361 &* s.n, channels: 672,
+            gamma: s.p + 1180272, beta: s.p + 1180944, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 47702016 &* s.n, savedMean: s.f + 166384, savedInvStd: s.f + 167056,
+            runningMean: s.p + 1181616, runningVar: s.p + 1182288, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][672]
+        WeightPrep.depthwiseWeights(s.p + 1182960, channels: 672, kernel: 5, into: s.f + 169072)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
+        Kernels.depthwiseConv(input: s.t + 47702016 &* s.n, batch: s.n, height: 19, width: 19, channels: 672,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 169072, bias: s.f,
+            activation: .identity, output: s.t + 47944608 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 47944608 &* s.n, pixels: 361 &* s.n, channels: 672,
+            gamma: s.p + 1199760, beta: s.p + 1200432, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 48187200 &* s.n, savedMean: s.f + 167728, savedInvStd: s.f + 168400,
+            runningMean: s.p + 1201104, runningVar: s.p + 1201776, pool: pool)
+        // features.5.0.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 160]
+        Kernels.pointwiseConv(input: s.t + 48187200 &* s.n, pixels: 361 &* s.n, inChannels: 672,
+            weights: s.p + 1202448, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 56007296 &* s.n, pool: pool)
+        // features.5.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56007296 &* s.n, pixels: 361 &* s.n, channels: 160,
+            gamma: s.p + 1309968, beta: s.p + 1310128, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 56065056 &* s.n, savedMean: s.f + 202672, savedInvStd: s.f + 202832,
+            runningMean: s.p + 1310288, runningVar: s.p + 1310448, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        Kernels.pointwiseConv(input: s.t + 56065056 &* s.n, pixels: 361 &* s.n, inChannels: 160,
+            weights: s.p + 1310608, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 34082208 &* s.n, pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 34082208 &* s.n, pixels: 361 &* s.n, channels: 960,
+            gamma: s.p + 1464208, beta: s.p + 1465168, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 34428768 &* s.n, savedMean: s.f + 202992, savedInvStd: s.f + 203952,
+            runningMean: s.p + 1466128, runningVar: s.p + 1467088, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][960]
+        WeightPrep.depthwiseWeights(s.p + 1468048, channels: 960, kernel: 5, into: s.f + 206832)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        Kernels.depthwiseConv(input: s.t + 34428768 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 206832, bias: s.f,
+            activation: .identity, output: s.t + 34775328 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 34775328 &* s.n, pixels: 361 &* s.n, channels: 960,
+            gamma: s.p + 1492048, beta: s.p + 1493008, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 35121888 &* s.n, savedMean: s.f + 204912, savedInvStd: s.f + 205872,
+            runningMean: s.p + 1493968, runningVar: s.p + 1494928, pool: pool)
+        // features.5.1.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        Kernels.pointwiseConv(input: s.t + 35121888 &* s.n, pixels: 361 &* s.n, inChannels: 960,
+            weights: s.p + 1495888, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 56122816 &* s.n, pool: pool)
+        // features.5.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56122816 &* s.n, pixels: 361 &* s.n, channels: 160,
+            gamma: s.p + 1649488, beta: s.p + 1649648, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 22570368 &* s.n, savedMean: s.f + 254832, savedInvStd: s.f + 254992,
+            runningMean: s.p + 1649808, runningVar: s.p + 1649968, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.8933333333333333
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10666666666666667,
+                into: s.t + 22671344 &* s.n, random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 56065056 &* s.n, branch: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671344 &* s.n : nil, batch: s.n, perImage: 57760,
+            output: s.t + 56180576 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
+    private func features_5_2_forward(_ s: TrainingStepContext) throws {
+        // features.5.2.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        Kernels.pointwiseConv(input: s.t + 56180576 &* s.n, pixels: 361 &* s.n, inChannels: 160,
+            weights: s.p + 1650128, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 35468448 &* s.n, pool: pool)
+        // features.5.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 35468448 &* s.n, pixels: 361 &* s.n, channels: 960,
+            gamma: s.p + 1803728, beta: s.p + 1804688, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 35815008 &* s.n, savedMean: s.f + 255152, savedInvStd: s.f + 256112,
+            runningMean: s.p + 1805648, runningVar: s.p + 1806608, pool: pool)
+        // features.5.2.block.1 depthwise weights to the kernel layout [5][5][960]
+        WeightPrep.depthwiseWeights(s.p + 1807568, channels: 960, kernel: 5, into: s.f + 258992)
+        // features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        Kernels.depthwiseConv(input: s.t + 35815008 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 258992, bias: s.f,
+            activation: .identity, output: s.t + 36161568 &* s.n, pool: pool)
+        // features.5.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 36161568 &* s.n, pixels: 361 &* s.n, channels: 960,
+            gamma: s.p + 1831568, beta: s.p + 1832528, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 36508128 &* s.n, savedMean: s.f + 257072, savedInvStd: s.f + 258032,
+            runningMean: s.p + 1833488, runningVar: s.p + 1834448, pool: pool)
+        // features.5.2.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        Kernels.pointwiseConv(input: s.t + 36508128 &* s.n, pixels: 361 &* s.n, inChannels: 960,
+            weights: s.p + 1835408, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 56238336 &* s.n, pool: pool)
+        // features.5.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56238336 &* s.n, pixels: 361 &* s.n, channels: 160,
+            gamma: s.p + 1989008, beta: s.p + 1989168, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 22570368 &* s.n, savedMean: s.f + 306992, savedInvStd: s.f + 307152,
+            runningMean: s.p + 1989328, runningVar: s.p + 1989488, pool: pool)
+        // features.5.2 stochastic depth: keep each image's branch with probability 0.8866666666666667
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11333333333333334,
+                into: s.t + 22671360 &* s.n, random: &random)
+        }
+        // features.5.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 56180576 &* s.n, branch: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671360 &* s.n : nil, batch: s.n, perImage: 57760,
+            output: s.t + 56296096 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
+    private func features_5_3_forward(_ s: TrainingStepContext) throws {
+        // features.5.3.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        Kernels.pointwiseConv(input: s.t + 56296096 &* s.n, pixels: 361 &* s.n, inChannels: 160,
+            weights: s.p + 1989648, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 36854688 &* s.n, pool: pool)
+        // features.5.3.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 36854688 &* s.n, pixels: 361 &* s.n, channels: 960,
+            gamma: s.p + 2143248, beta: s.p + 2144208, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 37201248 &* s.n, savedMean: s.f + 307312, savedInvStd: s.f + 308272,
+            runningMean: s.p + 2145168, runningVar: s.p + 2146128, pool: pool)
+        // features.5.3.block.1 depthwise weights to the kernel layout [5][5][960]
+        WeightPrep.depthwiseWeights(s.p + 2147088, channels: 960, kernel: 5, into: s.f + 311152)
+        // features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        Kernels.depthwiseConv(input: s.t + 37201248 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 311152, bias: s.f,
+            activation: .identity, output: s.t + 37547808 &* s.n, pool: pool)
+        // features.5.3.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 37547808 &* s.n, pixels: 361 &* s.n, channels: 960,
+            gamma: s.p + 2171088, beta: s.p + 2172048, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 37894368 &* s.n, savedMean: s.f + 309232, savedInvStd: s.f + 310192,
+            runningMean: s.p + 2173008, runningVar: s.p + 2173968, pool: pool)
+        // features.5.3.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        Kernels.pointwiseConv(input: s.t + 37894368 &* s.n, pixels: 361 &* s.n, inChannels: 960,
+            weights: s.p + 2174928, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 56353856 &* s.n, pool: pool)
+        // features.5.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56353856 &* s.n, pixels: 361 &* s.n, channels: 160,
+            gamma: s.p + 2328528, beta: s.p + 2328688, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 22570368 &* s.n, savedMean: s.f + 359152, savedInvStd: s.f + 359312,
+            runningMean: s.p + 2328848, runningVar: s.p + 2329008, pool: pool)
+        // features.5.3 stochastic depth: keep each image's branch with probability 0.88
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000001,
+                into: s.t + 22671376 &* s.n, random: &random)
+        }
+        // features.5.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 56296096 &* s.n, branch: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671376 &* s.n : nil, batch: s.n, perImage: 57760,
+            output: s.t + 56411616 &* s.n, pool: pool)
+    }
+
+    /// features.5.4 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
+    private func features_5_4_forward(_ s: TrainingStepContext) throws {
+        // features.5.4.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        Kernels.pointwiseConv(input: s.t + 56411616 &* s.n, pixels: 361 &* s.n, inChannels: 160,
+            weights: s.p + 2329168, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 38240928 &* s.n, pool: pool)
+        // features.5.4.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 38240928 &* s.n, pixels: 361 &* s.n, channels: 960,
+            gamma: s.p + 2482768, beta: s.p + 2483728, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 38587488 &* s.n, savedMean: s.f + 359472, savedInvStd: s.f + 360432,
+            runningMean: s.p + 2484688, runningVar: s.p + 2485648, pool: pool)
+        // features.5.4.block.1 depthwise weights to the kernel layout [5][5][960]
+        WeightPrep.depthwiseWeights(s.p + 2486608, channels: 960, kernel: 5, into: s.f + 363312)
+        // features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        Kernels.depthwiseConv(input: s.t + 38587488 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 363312, bias: s.f,
+            activation: .identity, output: s.t + 38934048 &* s.n, pool: pool)
+        // features.5.4.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 38934048 &* s.n, pixels: 361 &* s.n, channels: 960,
+            gamma: s.p + 2510608, beta: s.p + 2511568, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 39280608 &* s.n, savedMean: s.f + 361392, savedInvStd: s.f + 362352,
+            runningMean: s.p + 2512528, runningVar: s.p + 2513488, pool: pool)
+        // features.5.4.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        Kernels.pointwiseConv(input: s.t + 39280608 &* s.n, pixels: 361 &* s.n, inChannels: 960,
+            weights: s.p + 2514448, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 56469376 &* s.n, pool: pool)
+        // features.5.4.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56469376 &* s.n, pixels: 361 &* s.n, channels: 160,
+            gamma: s.p + 2668048, beta: s.p + 2668208, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 22570368 &* s.n, savedMean: s.f + 411312, savedInvStd: s.f + 411472,
+            runningMean: s.p + 2668368, runningVar: s.p + 2668528, pool: pool)
+        // features.5.4 stochastic depth: keep each image's branch with probability 0.8733333333333333
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12666666666666668,
+                into: s.t + 22671392 &* s.n, random: &random)
+        }
+        // features.5.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 56411616 &* s.n, branch: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671392 &* s.n : nil, batch: s.n, perImage: 57760,
+            output: s.t + 56527136 &* s.n, pool: pool)
+    }
+
+    /// features.5.5 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
+    private func features_5_5_forward(_ s: TrainingStepContext) throws {
+        // features.5.5.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        Kernels.pointwiseConv(input: s.t + 56527136 &* s.n, pixels: 361 &* s.n, inChannels: 160,
+            weights: s.p + 2668688, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 39627168 &* s.n, pool: pool)
+        // features.5.5.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 39627168 &* s.n, pixels: 361 &* s.n, channels: 960,
+            gamma: s.p + 2822288, beta: s.p + 2823248, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 39973728 &* s.n, savedMean: s.f + 411632, savedInvStd: s.f + 412592,
+            runningMean: s.p + 2824208, runningVar: s.p + 2825168, pool: pool)
+        // features.5.5.block.1 depthwise weights to the kernel layout [5][5][960]
+        WeightPrep.depthwiseWeights(s.p + 2826128, channels: 960, kernel: 5, into: s.f + 415472)
+        // features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
+        Kernels.depthwiseConv(input: s.t + 39973728 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 415472, bias: s.f,
+            activation: .identity, output: s.t + 40320288 &* s.n, pool: pool)
+        // features.5.5.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 40320288 &* s.n, pixels: 361 &* s.n, channels: 960,
+            gamma: s.p + 2850128, beta: s.p + 2851088, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 40666848 &* s.n, savedMean: s.f + 413552, savedInvStd: s.f + 414512,
+            runningMean: s.p + 2852048, runningVar: s.p + 2853008, pool: pool)
+        // features.5.5.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
+        Kernels.pointwiseConv(input: s.t + 40666848 &* s.n, pixels: 361 &* s.n, inChannels: 960,
+            weights: s.p + 2853968, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
+            output: s.t + 56584896 &* s.n, pool: pool)
+        // features.5.5.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56584896 &* s.n, pixels: 361 &* s.n, channels: 160,
+            gamma: s.p + 3007568, beta: s.p + 3007728, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 22570368 &* s.n, savedMean: s.f + 463472, savedInvStd: s.f + 463632,
+            runningMean: s.p + 3007888, runningVar: s.p + 3008048, pool: pool)
+        // features.5.5 stochastic depth: keep each image's branch with probability 0.8666666666666667
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333,
+                into: s.t + 22671408 &* s.n, random: &random)
+        }
+        // features.5.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 56527136 &* s.n, branch: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671408 &* s.n : nil, batch: s.n, perImage: 57760,
+            output: s.t + 56642656 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 19x19x160 -> 10x10x272
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 19, 19, 160] -> [n, 19, 19, 960]
+        Kernels.pointwiseConv(input: s.t + 56642656 &* s.n, pixels: 361 &* s.n, inChannels: 160,
+            weights: s.p + 3008208, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
+            output: s.t + 41013408 &* s.n, pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 41013408 &* s.n, pixels: 361 &* s.n, channels: 960,
+            gamma: s.p + 3161808, beta: s.p + 3162768, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 41359968 &* s.n, savedMean: s.f + 463792, savedInvStd: s.f + 464752,
+            runningMean: s.p + 3163728, runningVar: s.p + 3164688, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][960]
+        WeightPrep.depthwiseWeights(s.p + 3165648, channels: 960, kernel: 5, into: s.f + 467632)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960]
+        Kernels.depthwiseConv(input: s.t + 41359968 &* s.n, batch: s.n, height: 19, width: 19, channels: 960,
+            kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 467632, bias: s.f,
+            activation: .identity, output: s.t + 22570368 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 22570368 &* s.n, pixels: 100 &* s.n, channels: 960,
+            gamma: s.p + 3189648, beta: s.p + 3190608, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 55264384 &* s.n, savedMean: s.f + 465712, savedInvStd: s.f + 466672,
+            runningMean: s.p + 3191568, runningVar: s.p + 3192528, pool: pool)
+        // features.6.0.block.2 project conv 1x1, [n, 10, 10, 960] -> [n, 10, 10, 272]
+        Kernels.pointwiseConv(input: s.t + 55264384 &* s.n, pixels: 100 &* s.n, inChannels: 960,
+            weights: s.p + 3193488, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+            output: s.t + 57320000 &* s.n, pool: pool)
+        // features.6.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 57320000 &* s.n, pixels: 100 &* s.n, channels: 272,
+            gamma: s.p + 3454608, beta: s.p + 3454880, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 57347200 &* s.n, savedMean: s.f + 515632, savedInvStd: s.f + 515904,
+            runningMean: s.p + 3455152, runningVar: s.p + 3455424, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        Kernels.pointwiseConv(input: s.t + 57347200 &* s.n, pixels: 100 &* s.n, inChannels: 272,
+            weights: s.p + 3455696, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+            output: s.t + 41706528 &* s.n, pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 41706528 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            gamma: s.p + 3899600, beta: s.p + 3901232, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 41869728 &* s.n, savedMean: s.f + 516176, savedInvStd: s.f + 517808,
+            runningMean: s.p + 3902864, runningVar: s.p + 3904496, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1632]
+        WeightPrep.depthwiseWeights(s.p + 3906128, channels: 1632, kernel: 5, into: s.f + 522704)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        Kernels.depthwiseConv(input: s.t + 41869728 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 522704, bias: s.f,
+            activation: .identity, output: s.t + 49869792 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 49869792 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            gamma: s.p + 3946928, beta: s.p + 3948560, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 50032992 &* s.n, savedMean: s.f + 519440, savedInvStd: s.f + 521072,
+            runningMean: s.p + 3950192, runningVar: s.p + 3951824, pool: pool)
+        // features.6.1.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        Kernels.pointwiseConv(input: s.t + 50032992 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
+            weights: s.p + 3953456, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+            output: s.t + 57374400 &* s.n, pool: pool)
+        // features.6.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 57374400 &* s.n, pixels: 100 &* s.n, channels: 272,
+            gamma: s.p + 4397360, beta: s.p + 4397632, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 50196192 &* s.n, savedMean: s.f + 604304, savedInvStd: s.f + 604576,
+            runningMean: s.p + 4397904, runningVar: s.p + 4398176, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.8533333333333333
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14666666666666667,
+                into: s.t + 22671424 &* s.n, random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 57347200 &* s.n, branch: s.t + 50196192 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671424 &* s.n : nil, batch: s.n, perImage: 27200,
+            output: s.t + 57401600 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
+    private func features_6_2_forward(_ s: TrainingStepContext) throws {
+        // features.6.2.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        Kernels.pointwiseConv(input: s.t + 57401600 &* s.n, pixels: 100 &* s.n, inChannels: 272,
+            weights: s.p + 4398448, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+            output: s.t + 50196192 &* s.n, pool: pool)
+        // features.6.2.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 50196192 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            gamma: s.p + 4842352, beta: s.p + 4843984, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 50359392 &* s.n, savedMean: s.f + 604848, savedInvStd: s.f + 606480,
+            runningMean: s.p + 4845616, runningVar: s.p + 4847248, pool: pool)
+        // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1632]
+        WeightPrep.depthwiseWeights(s.p + 4848880, channels: 1632, kernel: 5, into: s.f + 611376)
+        // features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        Kernels.depthwiseConv(input: s.t + 50359392 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 611376, bias: s.f,
+            activation: .identity, output: s.t + 50522592 &* s.n, pool: pool)
+        // features.6.2.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 50522592 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            gamma: s.p + 4889680, beta: s.p + 4891312, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 50685792 &* s.n, savedMean: s.f + 608112, savedInvStd: s.f + 609744,
+            runningMean: s.p + 4892944, runningVar: s.p + 4894576, pool: pool)
+        // features.6.2.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        Kernels.pointwiseConv(input: s.t + 50685792 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
+            weights: s.p + 4896208, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+            output: s.t + 57428800 &* s.n, pool: pool)
+        // features.6.2.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 57428800 &* s.n, pixels: 100 &* s.n, channels: 272,
+            gamma: s.p + 5340112, beta: s.p + 5340384, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 50848992 &* s.n, savedMean: s.f + 692976, savedInvStd: s.f + 693248,
+            runningMean: s.p + 5340656, runningVar: s.p + 5340928, pool: pool)
+        // features.6.2 stochastic depth: keep each image's branch with probability 0.8466666666666667
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15333333333333335,
+                into: s.t + 22671440 &* s.n, random: &random)
+        }
+        // features.6.2 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 57401600 &* s.n, branch: s.t + 50848992 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671440 &* s.n : nil, batch: s.n, perImage: 27200,
+            output: s.t + 57456000 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
+    private func features_6_3_forward(_ s: TrainingStepContext) throws {
+        // features.6.3.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        Kernels.pointwiseConv(input: s.t + 57456000 &* s.n, pixels: 100 &* s.n, inChannels: 272,
+            weights: s.p + 5341200, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+            output: s.t + 50848992 &* s.n, pool: pool)
+        // features.6.3.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 50848992 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            gamma: s.p + 5785104, beta: s.p + 5786736, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 51012192 &* s.n, savedMean: s.f + 693520, savedInvStd: s.f + 695152,
+            runningMean: s.p + 5788368, runningVar: s.p + 5790000, pool: pool)
+        // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1632]
+        WeightPrep.depthwiseWeights(s.p + 5791632, channels: 1632, kernel: 5, into: s.f + 700048)
+        // features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        Kernels.depthwiseConv(input: s.t + 51012192 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 700048, bias: s.f,
+            activation: .identity, output: s.t + 51175392 &* s.n, pool: pool)
+        // features.6.3.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 51175392 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            gamma: s.p + 5832432, beta: s.p + 5834064, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 51338592 &* s.n, savedMean: s.f + 696784, savedInvStd: s.f + 698416,
+            runningMean: s.p + 5835696, runningVar: s.p + 5837328, pool: pool)
+        // features.6.3.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        Kernels.pointwiseConv(input: s.t + 51338592 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
+            weights: s.p + 5838960, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+            output: s.t + 57483200 &* s.n, pool: pool)
+        // features.6.3.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 57483200 &* s.n, pixels: 100 &* s.n, channels: 272,
+            gamma: s.p + 6282864, beta: s.p + 6283136, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 51501792 &* s.n, savedMean: s.f + 781648, savedInvStd: s.f + 781920,
+            runningMean: s.p + 6283408, runningVar: s.p + 6283680, pool: pool)
+        // features.6.3 stochastic depth: keep each image's branch with probability 0.84
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16000000000000003,
+                into: s.t + 22671456 &* s.n, random: &random)
+        }
+        // features.6.3 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 57456000 &* s.n, branch: s.t + 51501792 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671456 &* s.n : nil, batch: s.n, perImage: 27200,
+            output: s.t + 57510400 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
+    private func features_6_4_forward(_ s: TrainingStepContext) throws {
+        // features.6.4.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        Kernels.pointwiseConv(input: s.t + 57510400 &* s.n, pixels: 100 &* s.n, inChannels: 272,
+            weights: s.p + 6283952, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+            output: s.t + 51501792 &* s.n, pool: pool)
+        // features.6.4.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 51501792 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            gamma: s.p + 6727856, beta: s.p + 6729488, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 51664992 &* s.n, savedMean: s.f + 782192, savedInvStd: s.f + 783824,
+            runningMean: s.p + 6731120, runningVar: s.p + 6732752, pool: pool)
+        // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1632]
+        WeightPrep.depthwiseWeights(s.p + 6734384, channels: 1632, kernel: 5, into: s.f + 788720)
+        // features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        Kernels.depthwiseConv(input: s.t + 51664992 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 788720, bias: s.f,
+            activation: .identity, output: s.t + 51828192 &* s.n, pool: pool)
+        // features.6.4.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 51828192 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            gamma: s.p + 6775184, beta: s.p + 6776816, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 51991392 &* s.n, savedMean: s.f + 785456, savedInvStd: s.f + 787088,
+            runningMean: s.p + 6778448, runningVar: s.p + 6780080, pool: pool)
+        // features.6.4.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        Kernels.pointwiseConv(input: s.t + 51991392 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
+            weights: s.p + 6781712, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+            output: s.t + 57537600 &* s.n, pool: pool)
+        // features.6.4.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 57537600 &* s.n, pixels: 100 &* s.n, channels: 272,
+            gamma: s.p + 7225616, beta: s.p + 7225888, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 52154592 &* s.n, savedMean: s.f + 870320, savedInvStd: s.f + 870592,
+            runningMean: s.p + 7226160, runningVar: s.p + 7226432, pool: pool)
+        // features.6.4 stochastic depth: keep each image's branch with probability 0.8333333333333334
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16666666666666666,
+                into: s.t + 22671472 &* s.n, random: &random)
+        }
+        // features.6.4 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 57510400 &* s.n, branch: s.t + 52154592 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671472 &* s.n : nil, batch: s.n, perImage: 27200,
+            output: s.t + 57564800 &* s.n, pool: pool)
+    }
+
+    /// features.6.5 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
+    private func features_6_5_forward(_ s: TrainingStepContext) throws {
+        // features.6.5.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        Kernels.pointwiseConv(input: s.t + 57564800 &* s.n, pixels: 100 &* s.n, inChannels: 272,
+            weights: s.p + 7226704, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+            output: s.t + 52154592 &* s.n, pool: pool)
+        // features.6.5.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 52154592 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            gamma: s.p + 7670608, beta: s.p + 7672240, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 52317792 &* s.n, savedMean: s.f + 870864, savedInvStd: s.f + 872496,
+            runningMean: s.p + 7673872, runningVar: s.p + 7675504, pool: pool)
+        // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1632]
+        WeightPrep.depthwiseWeights(s.p + 7677136, channels: 1632, kernel: 5, into: s.f + 877392)
+        // features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        Kernels.depthwiseConv(input: s.t + 52317792 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 877392, bias: s.f,
+            activation: .identity, output: s.t + 52480992 &* s.n, pool: pool)
+        // features.6.5.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 52480992 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            gamma: s.p + 7717936, beta: s.p + 7719568, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 52644192 &* s.n, savedMean: s.f + 874128, savedInvStd: s.f + 875760,
+            runningMean: s.p + 7721200, runningVar: s.p + 7722832, pool: pool)
+        // features.6.5.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        Kernels.pointwiseConv(input: s.t + 52644192 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
+            weights: s.p + 7724464, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+            output: s.t + 57592000 &* s.n, pool: pool)
+        // features.6.5.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 57592000 &* s.n, pixels: 100 &* s.n, channels: 272,
+            gamma: s.p + 8168368, beta: s.p + 8168640, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 52807392 &* s.n, savedMean: s.f + 958992, savedInvStd: s.f + 959264,
+            runningMean: s.p + 8168912, runningVar: s.p + 8169184, pool: pool)
+        // features.6.5 stochastic depth: keep each image's branch with probability 0.8266666666666667
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17333333333333334,
+                into: s.t + 22671488 &* s.n, random: &random)
+        }
+        // features.6.5 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 57564800 &* s.n, branch: s.t + 52807392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671488 &* s.n : nil, batch: s.n, perImage: 27200,
+            output: s.t + 57619200 &* s.n, pool: pool)
+    }
+
+    /// features.6.6 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
+    private func features_6_6_forward(_ s: TrainingStepContext) throws {
+        // features.6.6.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        Kernels.pointwiseConv(input: s.t + 57619200 &* s.n, pixels: 100 &* s.n, inChannels: 272,
+            weights: s.p + 8169456, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+            output: s.t + 52807392 &* s.n, pool: pool)
+        // features.6.6.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 52807392 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            gamma: s.p + 8613360, beta: s.p + 8614992, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 52970592 &* s.n, savedMean: s.f + 959536, savedInvStd: s.f + 961168,
+            runningMean: s.p + 8616624, runningVar: s.p + 8618256, pool: pool)
+        // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1632]
+        WeightPrep.depthwiseWeights(s.p + 8619888, channels: 1632, kernel: 5, into: s.f + 966064)
+        // features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        Kernels.depthwiseConv(input: s.t + 52970592 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 966064, bias: s.f,
+            activation: .identity, output: s.t + 53133792 &* s.n, pool: pool)
+        // features.6.6.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 53133792 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            gamma: s.p + 8660688, beta: s.p + 8662320, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 53296992 &* s.n, savedMean: s.f + 962800, savedInvStd: s.f + 964432,
+            runningMean: s.p + 8663952, runningVar: s.p + 8665584, pool: pool)
+        // features.6.6.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        Kernels.pointwiseConv(input: s.t + 53296992 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
+            weights: s.p + 8667216, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+            output: s.t + 57646400 &* s.n, pool: pool)
+        // features.6.6.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 57646400 &* s.n, pixels: 100 &* s.n, channels: 272,
+            gamma: s.p + 9111120, beta: s.p + 9111392, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 53460192 &* s.n, savedMean: s.f + 1047664, savedInvStd: s.f + 1047936,
+            runningMean: s.p + 9111664, runningVar: s.p + 9111936, pool: pool)
+        // features.6.6 stochastic depth: keep each image's branch with probability 0.82
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18000000000000002,
+                into: s.t + 22671504 &* s.n, random: &random)
+        }
+        // features.6.6 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 57619200 &* s.n, branch: s.t + 53460192 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671504 &* s.n : nil, batch: s.n, perImage: 27200,
+            output: s.t + 57673600 &* s.n, pool: pool)
+    }
+
+    /// features.6.7 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
+    private func features_6_7_forward(_ s: TrainingStepContext) throws {
+        // features.6.7.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        Kernels.pointwiseConv(input: s.t + 57673600 &* s.n, pixels: 100 &* s.n, inChannels: 272,
+            weights: s.p + 9112208, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+            output: s.t + 53460192 &* s.n, pool: pool)
+        // features.6.7.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 53460192 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            gamma: s.p + 9556112, beta: s.p + 9557744, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 53623392 &* s.n, savedMean: s.f + 1048208, savedInvStd: s.f + 1049840,
+            runningMean: s.p + 9559376, runningVar: s.p + 9561008, pool: pool)
+        // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1632]
+        WeightPrep.depthwiseWeights(s.p + 9562640, channels: 1632, kernel: 5, into: s.f + 1054736)
+        // features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        Kernels.depthwiseConv(input: s.t + 53623392 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
+            kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1054736,
+            bias: s.f, activation: .identity, output: s.t + 53786592 &* s.n, pool: pool)
+        // features.6.7.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 53786592 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            gamma: s.p + 9603440, beta: s.p + 9605072, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 53949792 &* s.n, savedMean: s.f + 1051472, savedInvStd: s.f + 1053104,
+            runningMean: s.p + 9606704, runningVar: s.p + 9608336, pool: pool)
+        // features.6.7.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
+        Kernels.pointwiseConv(input: s.t + 53949792 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
+            weights: s.p + 9609968, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
+            output: s.t + 57700800 &* s.n, pool: pool)
+        // features.6.7.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 57700800 &* s.n, pixels: 100 &* s.n, channels: 272,
+            gamma: s.p + 10053872, beta: s.p + 10054144, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 54112992 &* s.n, savedMean: s.f + 1136336, savedInvStd: s.f + 1136608,
+            runningMean: s.p + 10054416, runningVar: s.p + 10054688, pool: pool)
+        // features.6.7 stochastic depth: keep each image's branch with probability 0.8133333333333334
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18666666666666668,
+                into: s.t + 22671520 &* s.n, random: &random)
+        }
+        // features.6.7 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 57673600 &* s.n, branch: s.t + 54112992 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671520 &* s.n : nil, batch: s.n, perImage: 27200,
+            output: s.t + 57728000 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 10x10x272 -> 10x10x448
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 10, 10, 272] -> [n, 10, 10, 1632]
+        Kernels.pointwiseConv(input: s.t + 57728000 &* s.n, pixels: 100 &* s.n, inChannels: 272,
+            weights: s.p + 10054960, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
+            output: s.t + 54112992 &* s.n, pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 54112992 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            gamma: s.p + 10498864, beta: s.p + 10500496, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 54276192 &* s.n, savedMean: s.f + 1136880, savedInvStd: s.f + 1138512,
+            runningMean: s.p + 10502128, runningVar: s.p + 10503760, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1632]
+        WeightPrep.depthwiseWeights(s.p + 10505392, channels: 1632, kernel: 3, into: s.f + 1143408)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
+        Kernels.depthwiseConv(input: s.t + 54276192 &* s.n, batch: s.n, height: 10, width: 10, channels: 1632,
+            kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1143408,
+            bias: s.f, activation: .identity, output: s.t + 54439392 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 54439392 &* s.n, pixels: 100 &* s.n, channels: 1632,
+            gamma: s.p + 10520080, beta: s.p + 10521712, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 54602592 &* s.n, savedMean: s.f + 1140144, savedInvStd: s.f + 1141776,
+            runningMean: s.p + 10523344, runningVar: s.p + 10524976, pool: pool)
+        // features.7.0.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 448]
+        Kernels.pointwiseConv(input: s.t + 54602592 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
+            weights: s.p + 10526608, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
+            output: s.t + 56700416 &* s.n, pool: pool)
+        // features.7.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 56700416 &* s.n, pixels: 100 &* s.n, channels: 448,
+            gamma: s.p + 11257744, beta: s.p + 11258192, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 56745216 &* s.n, savedMean: s.f + 1172784, savedInvStd: s.f + 1173232,
+            runningMean: s.p + 11258640, runningVar: s.p + 11259088, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 448 -> 1280, global average pool, dropout 0.3, linear -> 1000 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 10, 10, 448] -> [n, 10, 10, 1280]
+        Kernels.pointwiseConv(input: s.t + 56745216 &* s.n, pixels: 100 &* s.n, inChannels: 448,
+            weights: s.p + 11259536, bias: s.f, outChannels: 1280, activation: .identity, residual: nil,
+            output: s.t + 54765792 &* s.n, pool: pool)
+        // features.8 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 54765792 &* s.n, pixels: 100 &* s.n, channels: 1280,
+            gamma: s.p + 11832976, beta: s.p + 11834256, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 54893792 &* s.n, savedMean: s.f + 1173680, savedInvStd: s.f + 1174960,
+            runningMean: s.p + 11835536, runningVar: s.p + 11836816, pool: pool)
+        // avgpool global average pool, [n, 10, 10, 1280] -> [n, 1280]
+        Kernels.globalAveragePool(input: s.t + 54893792 &* s.n, batch: s.n, pixels: 100, channels: 1280,
+            output: s.t + 22666368 &* s.n, pool: pool)
+        // dropout p=0.3 (when options.dropout) on [n, 1280]
+        TrainingKernels.dropoutForward(input: s.t + 22666368 &* s.n, output: s.t + 22668928 &* s.n, count: 1280 &* s.n,
+            probability: s.options.dropout ? 0.3 : 0, mask: s.t + 22667648 &* s.n, random: &random)
+        // classifier.1 linear, [n, 1280] -> [n, 1000]
+        Kernels.linear(input: s.t + 22668928 &* s.n, batch: s.n, inFeatures: 1280, weights: s.p + 11838096,
+            bias: s.p + 13118096, outFeatures: 1000, output: s.t + 22666368 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 22666368 &* s.n, labels: s.labels, classes: 1000,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 22670208 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 22666368 &* s.n, count: 1000 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 448 -> 1280, global average pool, dropout 0.3, linear -> 1000 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 22670208 &* s.n, input: s.t + 22668928 &* s.n,
+            weights: s.p + 11838096, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 22666368 &* s.n,
+            gradWeights: s.g + 11838096, gradBias: s.g + 13118096, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 22666368 &* s.n, mask: s.t + 22667648 &* s.n,
+            count: 1280 &* s.n, gradInput: s.t + 22668928 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 100 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 22668928 &* s.n, batch: s.n, pixels: 100,
+            channels: 1280, gradInput: s.t + 54893792 &* s.n, pool: pool)
+        // features.8 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54893792 &* s.n, input: s.t + 54765792 &* s.n,
+            pixels: 100 &* s.n, channels: 1280, gamma: s.p + 11832976, beta: s.p + 11834256, savedMean: s.f + 1173680,
+            savedInvStd: s.f + 1174960, activation: .relu6, gradInput: s.t + 54893792 &* s.n,
+            gradGamma: s.g + 11832976, gradBeta: s.g + 11834256, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 54893792 &* s.n, input: s.t + 56745216 &* s.n,
+            weights: s.p + 11259536, pixels: 100 &* s.n, inChannels: 448, outChannels: 1280,
+            gradInput: s.t + 56790016 &* s.n, gradWeights: s.g + 11259536, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 10x10x272 -> 10x10x448
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 56790016 &* s.n, input: s.t + 56700416 &* s.n,
+            pixels: 100 &* s.n, channels: 448, gamma: s.p + 11257744, beta: s.p + 11258192, savedMean: s.f + 1172784,
+            savedInvStd: s.f + 1173232, activation: .identity, gradInput: s.t + 56790016 &* s.n,
+            gradGamma: s.g + 11257744, gradBeta: s.g + 11258192, pool: pool)
+        // features.7.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 56790016 &* s.n, input: s.t + 54602592 &* s.n,
+            weights: s.p + 10526608, pixels: 100 &* s.n, inChannels: 1632, outChannels: 448,
+            gradInput: s.t + 54765792 &* s.n, gradWeights: s.g + 10526608, pool: pool)
+        // features.7.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54765792 &* s.n, input: s.t + 54439392 &* s.n,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 10520080, beta: s.p + 10521712, savedMean: s.f + 1140144,
+            savedInvStd: s.f + 1141776, activation: .relu6, gradInput: s.t + 54765792 &* s.n,
+            gradGamma: s.g + 10520080, gradBeta: s.g + 10521712, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1158096, count: 14688)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 54765792 &* s.n, input: s.t + 54276192 &* s.n,
+            batch: s.n, height: 10, width: 10, channels: 1632, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 10, outWidth: 10, weights: s.f + 1143408, gradInput: s.t + 54439392 &* s.n,
+            gradWeights: s.f + 1158096, pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1158096, channels: 1632, kernel: 3, into: s.g + 10505392)
+        // features.7.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54439392 &* s.n, input: s.t + 54112992 &* s.n,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 10498864, beta: s.p + 10500496, savedMean: s.f + 1136880,
+            savedInvStd: s.f + 1138512, activation: .relu6, gradInput: s.t + 54439392 &* s.n,
+            gradGamma: s.g + 10498864, gradBeta: s.g + 10500496, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 54439392 &* s.n, input: s.t + 57728000 &* s.n,
+            weights: s.p + 10054960, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
+            gradInput: s.t + 54276192 &* s.n, gradWeights: s.g + 10054960, pool: pool)
+    }
+
+    /// features.6.7 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
+    private func features_6_7_backward(_ s: TrainingStepContext) {
+        // features.6.7 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 54276192 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671520 &* s.n : nil, batch: s.n, perImage: 27200,
+            gradBranch: s.t + 54303392 &* s.n, pool: pool)
+        // features.6.7.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54303392 &* s.n, input: s.t + 57700800 &* s.n,
+            pixels: 100 &* s.n, channels: 272, gamma: s.p + 10053872, beta: s.p + 10054144, savedMean: s.f + 1136336,
+            savedInvStd: s.f + 1136608, activation: .identity, gradInput: s.t + 54303392 &* s.n,
+            gradGamma: s.g + 10053872, gradBeta: s.g + 10054144, pool: pool)
+        // features.6.7.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 54303392 &* s.n, input: s.t + 53949792 &* s.n,
+            weights: s.p + 9609968, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
+            gradInput: s.t + 54112992 &* s.n, gradWeights: s.g + 9609968, pool: pool)
+        // features.6.7.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54112992 &* s.n, input: s.t + 53786592 &* s.n,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 9603440, beta: s.p + 9605072, savedMean: s.f + 1051472,
+            savedInvStd: s.f + 1053104, activation: .relu6, gradInput: s.t + 54112992 &* s.n, gradGamma: s.g + 9603440,
+            gradBeta: s.g + 9605072, pool: pool)
+        // features.6.7.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1095536, count: 40800)
+        // features.6.7.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 54112992 &* s.n, input: s.t + 53623392 &* s.n,
+            batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10, weights: s.f + 1054736, gradInput: s.t + 53786592 &* s.n,
+            gradWeights: s.f + 1095536, pool: pool)
+        // features.6.7.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1095536, channels: 1632, kernel: 5, into: s.g + 9562640)
+        // features.6.7.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 53786592 &* s.n, input: s.t + 53460192 &* s.n,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 9556112, beta: s.p + 9557744, savedMean: s.f + 1048208,
+            savedInvStd: s.f + 1049840, activation: .relu6, gradInput: s.t + 53786592 &* s.n, gradGamma: s.g + 9556112,
+            gradBeta: s.g + 9557744, pool: pool)
+        // features.6.7.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 53786592 &* s.n, input: s.t + 57673600 &* s.n,
+            weights: s.p + 9112208, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
+            gradInput: s.t + 53623392 &* s.n, gradWeights: s.g + 9112208, pool: pool)
+        // features.6.7 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 53623392 &* s.n, s.t + 54276192 &* s.n, count: 27200 &* s.n, pool: pool)
+    }
+
+    /// features.6.6 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
+    private func features_6_6_backward(_ s: TrainingStepContext) {
+        // features.6.6 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 53623392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671504 &* s.n : nil, batch: s.n, perImage: 27200,
+            gradBranch: s.t + 53650592 &* s.n, pool: pool)
+        // features.6.6.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 53650592 &* s.n, input: s.t + 57646400 &* s.n,
+            pixels: 100 &* s.n, channels: 272, gamma: s.p + 9111120, beta: s.p + 9111392, savedMean: s.f + 1047664,
+            savedInvStd: s.f + 1047936, activation: .identity, gradInput: s.t + 53650592 &* s.n,
+            gradGamma: s.g + 9111120, gradBeta: s.g + 9111392, pool: pool)
+        // features.6.6.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 53650592 &* s.n, input: s.t + 53296992 &* s.n,
+            weights: s.p + 8667216, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
+            gradInput: s.t + 53460192 &* s.n, gradWeights: s.g + 8667216, pool: pool)
+        // features.6.6.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 53460192 &* s.n, input: s.t + 53133792 &* s.n,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 8660688, beta: s.p + 8662320, savedMean: s.f + 962800,
+            savedInvStd: s.f + 964432, activation: .relu6, gradInput: s.t + 53460192 &* s.n, gradGamma: s.g + 8660688,
+            gradBeta: s.g + 8662320, pool: pool)
+        // features.6.6.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1006864, count: 40800)
+        // features.6.6.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 53460192 &* s.n, input: s.t + 52970592 &* s.n,
+            batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10, weights: s.f + 966064, gradInput: s.t + 53133792 &* s.n,
+            gradWeights: s.f + 1006864, pool: pool)
+        // features.6.6.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1006864, channels: 1632, kernel: 5, into: s.g + 8619888)
+        // features.6.6.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 53133792 &* s.n, input: s.t + 52807392 &* s.n,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 8613360, beta: s.p + 8614992, savedMean: s.f + 959536,
+            savedInvStd: s.f + 961168, activation: .relu6, gradInput: s.t + 53133792 &* s.n, gradGamma: s.g + 8613360,
+            gradBeta: s.g + 8614992, pool: pool)
+        // features.6.6.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 53133792 &* s.n, input: s.t + 57619200 &* s.n,
+            weights: s.p + 8169456, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
+            gradInput: s.t + 52970592 &* s.n, gradWeights: s.g + 8169456, pool: pool)
+        // features.6.6 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 52970592 &* s.n, s.t + 53623392 &* s.n, count: 27200 &* s.n, pool: pool)
+    }
+
+    /// features.6.5 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
+    private func features_6_5_backward(_ s: TrainingStepContext) {
+        // features.6.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 52970592 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671488 &* s.n : nil, batch: s.n, perImage: 27200,
+            gradBranch: s.t + 52997792 &* s.n, pool: pool)
+        // features.6.5.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52997792 &* s.n, input: s.t + 57592000 &* s.n,
+            pixels: 100 &* s.n, channels: 272, gamma: s.p + 8168368, beta: s.p + 8168640, savedMean: s.f + 958992,
+            savedInvStd: s.f + 959264, activation: .identity, gradInput: s.t + 52997792 &* s.n,
+            gradGamma: s.g + 8168368, gradBeta: s.g + 8168640, pool: pool)
+        // features.6.5.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 52997792 &* s.n, input: s.t + 52644192 &* s.n,
+            weights: s.p + 7724464, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
+            gradInput: s.t + 52807392 &* s.n, gradWeights: s.g + 7724464, pool: pool)
+        // features.6.5.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52807392 &* s.n, input: s.t + 52480992 &* s.n,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 7717936, beta: s.p + 7719568, savedMean: s.f + 874128,
+            savedInvStd: s.f + 875760, activation: .relu6, gradInput: s.t + 52807392 &* s.n, gradGamma: s.g + 7717936,
+            gradBeta: s.g + 7719568, pool: pool)
+        // features.6.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 918192, count: 40800)
+        // features.6.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 52807392 &* s.n, input: s.t + 52317792 &* s.n,
+            batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10, weights: s.f + 877392, gradInput: s.t + 52480992 &* s.n,
+            gradWeights: s.f + 918192, pool: pool)
+        // features.6.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 918192, channels: 1632, kernel: 5, into: s.g + 7677136)
+        // features.6.5.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52480992 &* s.n, input: s.t + 52154592 &* s.n,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 7670608, beta: s.p + 7672240, savedMean: s.f + 870864,
+            savedInvStd: s.f + 872496, activation: .relu6, gradInput: s.t + 52480992 &* s.n, gradGamma: s.g + 7670608,
+            gradBeta: s.g + 7672240, pool: pool)
+        // features.6.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 52480992 &* s.n, input: s.t + 57564800 &* s.n,
+            weights: s.p + 7226704, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
+            gradInput: s.t + 52317792 &* s.n, gradWeights: s.g + 7226704, pool: pool)
+        // features.6.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 52317792 &* s.n, s.t + 52970592 &* s.n, count: 27200 &* s.n, pool: pool)
+    }
+
+    /// features.6.4 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
+    private func features_6_4_backward(_ s: TrainingStepContext) {
+        // features.6.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 52317792 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671472 &* s.n : nil, batch: s.n, perImage: 27200,
+            gradBranch: s.t + 52344992 &* s.n, pool: pool)
+        // features.6.4.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52344992 &* s.n, input: s.t + 57537600 &* s.n,
+            pixels: 100 &* s.n, channels: 272, gamma: s.p + 7225616, beta: s.p + 7225888, savedMean: s.f + 870320,
+            savedInvStd: s.f + 870592, activation: .identity, gradInput: s.t + 52344992 &* s.n,
+            gradGamma: s.g + 7225616, gradBeta: s.g + 7225888, pool: pool)
+        // features.6.4.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 52344992 &* s.n, input: s.t + 51991392 &* s.n,
+            weights: s.p + 6781712, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
+            gradInput: s.t + 52154592 &* s.n, gradWeights: s.g + 6781712, pool: pool)
+        // features.6.4.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52154592 &* s.n, input: s.t + 51828192 &* s.n,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 6775184, beta: s.p + 6776816, savedMean: s.f + 785456,
+            savedInvStd: s.f + 787088, activation: .relu6, gradInput: s.t + 52154592 &* s.n, gradGamma: s.g + 6775184,
+            gradBeta: s.g + 6776816, pool: pool)
+        // features.6.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 829520, count: 40800)
+        // features.6.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 52154592 &* s.n, input: s.t + 51664992 &* s.n,
+            batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10, weights: s.f + 788720, gradInput: s.t + 51828192 &* s.n,
+            gradWeights: s.f + 829520, pool: pool)
+        // features.6.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 829520, channels: 1632, kernel: 5, into: s.g + 6734384)
+        // features.6.4.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51828192 &* s.n, input: s.t + 51501792 &* s.n,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 6727856, beta: s.p + 6729488, savedMean: s.f + 782192,
+            savedInvStd: s.f + 783824, activation: .relu6, gradInput: s.t + 51828192 &* s.n, gradGamma: s.g + 6727856,
+            gradBeta: s.g + 6729488, pool: pool)
+        // features.6.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 51828192 &* s.n, input: s.t + 57510400 &* s.n,
+            weights: s.p + 6283952, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
+            gradInput: s.t + 51664992 &* s.n, gradWeights: s.g + 6283952, pool: pool)
+        // features.6.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 51664992 &* s.n, s.t + 52317792 &* s.n, count: 27200 &* s.n, pool: pool)
+    }
+
+    /// features.6.3 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
+    private func features_6_3_backward(_ s: TrainingStepContext) {
+        // features.6.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 51664992 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671456 &* s.n : nil, batch: s.n, perImage: 27200,
+            gradBranch: s.t + 51692192 &* s.n, pool: pool)
+        // features.6.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51692192 &* s.n, input: s.t + 57483200 &* s.n,
+            pixels: 100 &* s.n, channels: 272, gamma: s.p + 6282864, beta: s.p + 6283136, savedMean: s.f + 781648,
+            savedInvStd: s.f + 781920, activation: .identity, gradInput: s.t + 51692192 &* s.n,
+            gradGamma: s.g + 6282864, gradBeta: s.g + 6283136, pool: pool)
+        // features.6.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 51692192 &* s.n, input: s.t + 51338592 &* s.n,
+            weights: s.p + 5838960, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
+            gradInput: s.t + 51501792 &* s.n, gradWeights: s.g + 5838960, pool: pool)
+        // features.6.3.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51501792 &* s.n, input: s.t + 51175392 &* s.n,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 5832432, beta: s.p + 5834064, savedMean: s.f + 696784,
+            savedInvStd: s.f + 698416, activation: .relu6, gradInput: s.t + 51501792 &* s.n, gradGamma: s.g + 5832432,
+            gradBeta: s.g + 5834064, pool: pool)
+        // features.6.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 740848, count: 40800)
+        // features.6.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 51501792 &* s.n, input: s.t + 51012192 &* s.n,
+            batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10, weights: s.f + 700048, gradInput: s.t + 51175392 &* s.n,
+            gradWeights: s.f + 740848, pool: pool)
+        // features.6.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 740848, channels: 1632, kernel: 5, into: s.g + 5791632)
+        // features.6.3.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51175392 &* s.n, input: s.t + 50848992 &* s.n,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 5785104, beta: s.p + 5786736, savedMean: s.f + 693520,
+            savedInvStd: s.f + 695152, activation: .relu6, gradInput: s.t + 51175392 &* s.n, gradGamma: s.g + 5785104,
+            gradBeta: s.g + 5786736, pool: pool)
+        // features.6.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 51175392 &* s.n, input: s.t + 57456000 &* s.n,
+            weights: s.p + 5341200, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
+            gradInput: s.t + 51012192 &* s.n, gradWeights: s.g + 5341200, pool: pool)
+        // features.6.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 51012192 &* s.n, s.t + 51664992 &* s.n, count: 27200 &* s.n, pool: pool)
+    }
+
+    /// features.6.2 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
+    private func features_6_2_backward(_ s: TrainingStepContext) {
+        // features.6.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 51012192 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671440 &* s.n : nil, batch: s.n, perImage: 27200,
+            gradBranch: s.t + 51039392 &* s.n, pool: pool)
+        // features.6.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51039392 &* s.n, input: s.t + 57428800 &* s.n,
+            pixels: 100 &* s.n, channels: 272, gamma: s.p + 5340112, beta: s.p + 5340384, savedMean: s.f + 692976,
+            savedInvStd: s.f + 693248, activation: .identity, gradInput: s.t + 51039392 &* s.n,
+            gradGamma: s.g + 5340112, gradBeta: s.g + 5340384, pool: pool)
+        // features.6.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 51039392 &* s.n, input: s.t + 50685792 &* s.n,
+            weights: s.p + 4896208, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
+            gradInput: s.t + 50848992 &* s.n, gradWeights: s.g + 4896208, pool: pool)
+        // features.6.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50848992 &* s.n, input: s.t + 50522592 &* s.n,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 4889680, beta: s.p + 4891312, savedMean: s.f + 608112,
+            savedInvStd: s.f + 609744, activation: .relu6, gradInput: s.t + 50848992 &* s.n, gradGamma: s.g + 4889680,
+            gradBeta: s.g + 4891312, pool: pool)
+        // features.6.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 652176, count: 40800)
+        // features.6.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 50848992 &* s.n, input: s.t + 50359392 &* s.n,
+            batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10, weights: s.f + 611376, gradInput: s.t + 50522592 &* s.n,
+            gradWeights: s.f + 652176, pool: pool)
+        // features.6.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 652176, channels: 1632, kernel: 5, into: s.g + 4848880)
+        // features.6.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50522592 &* s.n, input: s.t + 50196192 &* s.n,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 4842352, beta: s.p + 4843984, savedMean: s.f + 604848,
+            savedInvStd: s.f + 606480, activation: .relu6, gradInput: s.t + 50522592 &* s.n, gradGamma: s.g + 4842352,
+            gradBeta: s.g + 4843984, pool: pool)
+        // features.6.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50522592 &* s.n, input: s.t + 57401600 &* s.n,
+            weights: s.p + 4398448, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
+            gradInput: s.t + 50359392 &* s.n, gradWeights: s.g + 4398448, pool: pool)
+        // features.6.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 50359392 &* s.n, s.t + 51012192 &* s.n, count: 27200 &* s.n, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 50359392 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671424 &* s.n : nil, batch: s.n, perImage: 27200,
+            gradBranch: s.t + 50386592 &* s.n, pool: pool)
+        // features.6.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50386592 &* s.n, input: s.t + 57374400 &* s.n,
+            pixels: 100 &* s.n, channels: 272, gamma: s.p + 4397360, beta: s.p + 4397632, savedMean: s.f + 604304,
+            savedInvStd: s.f + 604576, activation: .identity, gradInput: s.t + 50386592 &* s.n,
+            gradGamma: s.g + 4397360, gradBeta: s.g + 4397632, pool: pool)
+        // features.6.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 50386592 &* s.n, input: s.t + 50032992 &* s.n,
+            weights: s.p + 3953456, pixels: 100 &* s.n, inChannels: 1632, outChannels: 272,
+            gradInput: s.t + 50196192 &* s.n, gradWeights: s.g + 3953456, pool: pool)
+        // features.6.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50196192 &* s.n, input: s.t + 49869792 &* s.n,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 3946928, beta: s.p + 3948560, savedMean: s.f + 519440,
+            savedInvStd: s.f + 521072, activation: .relu6, gradInput: s.t + 50196192 &* s.n, gradGamma: s.g + 3946928,
+            gradBeta: s.g + 3948560, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 563504, count: 40800)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 50196192 &* s.n, input: s.t + 41869728 &* s.n,
+            batch: s.n, height: 10, width: 10, channels: 1632, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10, weights: s.f + 522704, gradInput: s.t + 49869792 &* s.n,
+            gradWeights: s.f + 563504, pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 563504, channels: 1632, kernel: 5, into: s.g + 3906128)
+        // features.6.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 49869792 &* s.n, input: s.t + 41706528 &* s.n,
+            pixels: 100 &* s.n, channels: 1632, gamma: s.p + 3899600, beta: s.p + 3901232, savedMean: s.f + 516176,
+            savedInvStd: s.f + 517808, activation: .relu6, gradInput: s.t + 49869792 &* s.n, gradGamma: s.g + 3899600,
+            gradBeta: s.g + 3901232, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 49869792 &* s.n, input: s.t + 57347200 &* s.n,
+            weights: s.p + 3455696, pixels: 100 &* s.n, inChannels: 272, outChannels: 1632,
+            gradInput: s.t + 41706528 &* s.n, gradWeights: s.g + 3455696, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 41706528 &* s.n, s.t + 50359392 &* s.n, count: 27200 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 19x19x160 -> 10x10x272
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41706528 &* s.n, input: s.t + 57320000 &* s.n,
+            pixels: 100 &* s.n, channels: 272, gamma: s.p + 3454608, beta: s.p + 3454880, savedMean: s.f + 515632,
+            savedInvStd: s.f + 515904, activation: .identity, gradInput: s.t + 41706528 &* s.n,
+            gradGamma: s.g + 3454608, gradBeta: s.g + 3454880, pool: pool)
+        // features.6.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 41706528 &* s.n, input: s.t + 55264384 &* s.n,
+            weights: s.p + 3193488, pixels: 100 &* s.n, inChannels: 960, outChannels: 272,
+            gradInput: s.t + 49869792 &* s.n, gradWeights: s.g + 3193488, pool: pool)
+        // features.6.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 49869792 &* s.n, input: s.t + 22570368 &* s.n,
+            pixels: 100 &* s.n, channels: 960, gamma: s.p + 3189648, beta: s.p + 3190608, savedMean: s.f + 465712,
+            savedInvStd: s.f + 466672, activation: .relu6, gradInput: s.t + 49869792 &* s.n, gradGamma: s.g + 3189648,
+            gradBeta: s.g + 3190608, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 491632, count: 24000)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 49869792 &* s.n, input: s.t + 41359968 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 10, outWidth: 10, weights: s.f + 467632, gradInput: s.t + 41706528 &* s.n,
+            gradWeights: s.f + 491632, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 491632, channels: 960, kernel: 5, into: s.g + 3165648)
+        // features.6.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41706528 &* s.n, input: s.t + 41013408 &* s.n,
+            pixels: 361 &* s.n, channels: 960, gamma: s.p + 3161808, beta: s.p + 3162768, savedMean: s.f + 463792,
+            savedInvStd: s.f + 464752, activation: .relu6, gradInput: s.t + 41706528 &* s.n, gradGamma: s.g + 3161808,
+            gradBeta: s.g + 3162768, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 41706528 &* s.n, input: s.t + 56642656 &* s.n,
+            weights: s.p + 3008208, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 3008208, pool: pool)
+    }
+
+    /// features.5.5 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
+    private func features_5_5_backward(_ s: TrainingStepContext) {
+        // features.5.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671408 &* s.n : nil, batch: s.n, perImage: 57760,
+            gradBranch: s.t + 41359968 &* s.n, pool: pool)
+        // features.5.5.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41359968 &* s.n, input: s.t + 56584896 &* s.n,
+            pixels: 361 &* s.n, channels: 160, gamma: s.p + 3007568, beta: s.p + 3007728, savedMean: s.f + 463472,
+            savedInvStd: s.f + 463632, activation: .identity, gradInput: s.t + 41359968 &* s.n,
+            gradGamma: s.g + 3007568, gradBeta: s.g + 3007728, pool: pool)
+        // features.5.5.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 41359968 &* s.n, input: s.t + 40666848 &* s.n,
+            weights: s.p + 2853968, pixels: 361 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 41013408 &* s.n, gradWeights: s.g + 2853968, pool: pool)
+        // features.5.5.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41013408 &* s.n, input: s.t + 40320288 &* s.n,
+            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2850128, beta: s.p + 2851088, savedMean: s.f + 413552,
+            savedInvStd: s.f + 414512, activation: .relu6, gradInput: s.t + 41013408 &* s.n, gradGamma: s.g + 2850128,
+            gradBeta: s.g + 2851088, pool: pool)
+        // features.5.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 439472, count: 24000)
+        // features.5.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 41013408 &* s.n, input: s.t + 39973728 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 415472, gradInput: s.t + 40320288 &* s.n,
+            gradWeights: s.f + 439472, pool: pool)
+        // features.5.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 439472, channels: 960, kernel: 5, into: s.g + 2826128)
+        // features.5.5.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 40320288 &* s.n, input: s.t + 39627168 &* s.n,
+            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2822288, beta: s.p + 2823248, savedMean: s.f + 411632,
+            savedInvStd: s.f + 412592, activation: .relu6, gradInput: s.t + 40320288 &* s.n, gradGamma: s.g + 2822288,
+            gradBeta: s.g + 2823248, pool: pool)
+        // features.5.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 40320288 &* s.n, input: s.t + 56527136 &* s.n,
+            weights: s.p + 2668688, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 39973728 &* s.n, gradWeights: s.g + 2668688, pool: pool)
+        // features.5.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 39973728 &* s.n, s.t + 22570368 &* s.n, count: 57760 &* s.n, pool: pool)
+    }
+
+    /// features.5.4 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
+    private func features_5_4_backward(_ s: TrainingStepContext) {
+        // features.5.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 39973728 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671392 &* s.n : nil, batch: s.n, perImage: 57760,
+            gradBranch: s.t + 22570368 &* s.n, pool: pool)
+        // features.5.4.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 56469376 &* s.n,
+            pixels: 361 &* s.n, channels: 160, gamma: s.p + 2668048, beta: s.p + 2668208, savedMean: s.f + 411312,
+            savedInvStd: s.f + 411472, activation: .identity, gradInput: s.t + 22570368 &* s.n,
+            gradGamma: s.g + 2668048, gradBeta: s.g + 2668208, pool: pool)
+        // features.5.4.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 39280608 &* s.n,
+            weights: s.p + 2514448, pixels: 361 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 39627168 &* s.n, gradWeights: s.g + 2514448, pool: pool)
+        // features.5.4.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 39627168 &* s.n, input: s.t + 38934048 &* s.n,
+            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2510608, beta: s.p + 2511568, savedMean: s.f + 361392,
+            savedInvStd: s.f + 362352, activation: .relu6, gradInput: s.t + 39627168 &* s.n, gradGamma: s.g + 2510608,
+            gradBeta: s.g + 2511568, pool: pool)
+        // features.5.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 387312, count: 24000)
+        // features.5.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 39627168 &* s.n, input: s.t + 38587488 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 363312, gradInput: s.t + 38934048 &* s.n,
+            gradWeights: s.f + 387312, pool: pool)
+        // features.5.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 387312, channels: 960, kernel: 5, into: s.g + 2486608)
+        // features.5.4.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38934048 &* s.n, input: s.t + 38240928 &* s.n,
+            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2482768, beta: s.p + 2483728, savedMean: s.f + 359472,
+            savedInvStd: s.f + 360432, activation: .relu6, gradInput: s.t + 38934048 &* s.n, gradGamma: s.g + 2482768,
+            gradBeta: s.g + 2483728, pool: pool)
+        // features.5.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 38934048 &* s.n, input: s.t + 56411616 &* s.n,
+            weights: s.p + 2329168, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 2329168, pool: pool)
+        // features.5.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22570368 &* s.n, s.t + 39973728 &* s.n, count: 57760 &* s.n, pool: pool)
+    }
+
+    /// features.5.3 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
+    private func features_5_3_backward(_ s: TrainingStepContext) {
+        // features.5.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671376 &* s.n : nil, batch: s.n, perImage: 57760,
+            gradBranch: s.t + 38587488 &* s.n, pool: pool)
+        // features.5.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38587488 &* s.n, input: s.t + 56353856 &* s.n,
+            pixels: 361 &* s.n, channels: 160, gamma: s.p + 2328528, beta: s.p + 2328688, savedMean: s.f + 359152,
+            savedInvStd: s.f + 359312, activation: .identity, gradInput: s.t + 38587488 &* s.n,
+            gradGamma: s.g + 2328528, gradBeta: s.g + 2328688, pool: pool)
+        // features.5.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 38587488 &* s.n, input: s.t + 37894368 &* s.n,
+            weights: s.p + 2174928, pixels: 361 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 38240928 &* s.n, gradWeights: s.g + 2174928, pool: pool)
+        // features.5.3.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38240928 &* s.n, input: s.t + 37547808 &* s.n,
+            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2171088, beta: s.p + 2172048, savedMean: s.f + 309232,
+            savedInvStd: s.f + 310192, activation: .relu6, gradInput: s.t + 38240928 &* s.n, gradGamma: s.g + 2171088,
+            gradBeta: s.g + 2172048, pool: pool)
+        // features.5.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 335152, count: 24000)
+        // features.5.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 38240928 &* s.n, input: s.t + 37201248 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 311152, gradInput: s.t + 37547808 &* s.n,
+            gradWeights: s.f + 335152, pool: pool)
+        // features.5.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 335152, channels: 960, kernel: 5, into: s.g + 2147088)
+        // features.5.3.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 37547808 &* s.n, input: s.t + 36854688 &* s.n,
+            pixels: 361 &* s.n, channels: 960, gamma: s.p + 2143248, beta: s.p + 2144208, savedMean: s.f + 307312,
+            savedInvStd: s.f + 308272, activation: .relu6, gradInput: s.t + 37547808 &* s.n, gradGamma: s.g + 2143248,
+            gradBeta: s.g + 2144208, pool: pool)
+        // features.5.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 37547808 &* s.n, input: s.t + 56296096 &* s.n,
+            weights: s.p + 1989648, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 37201248 &* s.n, gradWeights: s.g + 1989648, pool: pool)
+        // features.5.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 37201248 &* s.n, s.t + 22570368 &* s.n, count: 57760 &* s.n, pool: pool)
+    }
+
+    /// features.5.2 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
+    private func features_5_2_backward(_ s: TrainingStepContext) {
+        // features.5.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 37201248 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671360 &* s.n : nil, batch: s.n, perImage: 57760,
+            gradBranch: s.t + 22570368 &* s.n, pool: pool)
+        // features.5.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 56238336 &* s.n,
+            pixels: 361 &* s.n, channels: 160, gamma: s.p + 1989008, beta: s.p + 1989168, savedMean: s.f + 306992,
+            savedInvStd: s.f + 307152, activation: .identity, gradInput: s.t + 22570368 &* s.n,
+            gradGamma: s.g + 1989008, gradBeta: s.g + 1989168, pool: pool)
+        // features.5.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 36508128 &* s.n,
+            weights: s.p + 1835408, pixels: 361 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 36854688 &* s.n, gradWeights: s.g + 1835408, pool: pool)
+        // features.5.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36854688 &* s.n, input: s.t + 36161568 &* s.n,
+            pixels: 361 &* s.n, channels: 960, gamma: s.p + 1831568, beta: s.p + 1832528, savedMean: s.f + 257072,
+            savedInvStd: s.f + 258032, activation: .relu6, gradInput: s.t + 36854688 &* s.n, gradGamma: s.g + 1831568,
+            gradBeta: s.g + 1832528, pool: pool)
+        // features.5.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 282992, count: 24000)
+        // features.5.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 36854688 &* s.n, input: s.t + 35815008 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 258992, gradInput: s.t + 36161568 &* s.n,
+            gradWeights: s.f + 282992, pool: pool)
+        // features.5.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 282992, channels: 960, kernel: 5, into: s.g + 1807568)
+        // features.5.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36161568 &* s.n, input: s.t + 35468448 &* s.n,
+            pixels: 361 &* s.n, channels: 960, gamma: s.p + 1803728, beta: s.p + 1804688, savedMean: s.f + 255152,
+            savedInvStd: s.f + 256112, activation: .relu6, gradInput: s.t + 36161568 &* s.n, gradGamma: s.g + 1803728,
+            gradBeta: s.g + 1804688, pool: pool)
+        // features.5.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 36161568 &* s.n, input: s.t + 56180576 &* s.n,
+            weights: s.p + 1650128, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 1650128, pool: pool)
+        // features.5.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22570368 &* s.n, s.t + 37201248 &* s.n, count: 57760 &* s.n, pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671344 &* s.n : nil, batch: s.n, perImage: 57760,
+            gradBranch: s.t + 35815008 &* s.n, pool: pool)
+        // features.5.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35815008 &* s.n, input: s.t + 56122816 &* s.n,
+            pixels: 361 &* s.n, channels: 160, gamma: s.p + 1649488, beta: s.p + 1649648, savedMean: s.f + 254832,
+            savedInvStd: s.f + 254992, activation: .identity, gradInput: s.t + 35815008 &* s.n,
+            gradGamma: s.g + 1649488, gradBeta: s.g + 1649648, pool: pool)
+        // features.5.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 35815008 &* s.n, input: s.t + 35121888 &* s.n,
+            weights: s.p + 1495888, pixels: 361 &* s.n, inChannels: 960, outChannels: 160,
+            gradInput: s.t + 35468448 &* s.n, gradWeights: s.g + 1495888, pool: pool)
+        // features.5.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35468448 &* s.n, input: s.t + 34775328 &* s.n,
+            pixels: 361 &* s.n, channels: 960, gamma: s.p + 1492048, beta: s.p + 1493008, savedMean: s.f + 204912,
+            savedInvStd: s.f + 205872, activation: .relu6, gradInput: s.t + 35468448 &* s.n, gradGamma: s.g + 1492048,
+            gradBeta: s.g + 1493008, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 230832, count: 24000)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 35468448 &* s.n, input: s.t + 34428768 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 960, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 206832, gradInput: s.t + 34775328 &* s.n,
+            gradWeights: s.f + 230832, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 230832, channels: 960, kernel: 5, into: s.g + 1468048)
+        // features.5.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34775328 &* s.n, input: s.t + 34082208 &* s.n,
+            pixels: 361 &* s.n, channels: 960, gamma: s.p + 1464208, beta: s.p + 1465168, savedMean: s.f + 202992,
+            savedInvStd: s.f + 203952, activation: .relu6, gradInput: s.t + 34775328 &* s.n, gradGamma: s.g + 1464208,
+            gradBeta: s.g + 1465168, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34775328 &* s.n, input: s.t + 56065056 &* s.n,
+            weights: s.p + 1310608, pixels: 361 &* s.n, inChannels: 160, outChannels: 960,
+            gradInput: s.t + 34324800 &* s.n, gradWeights: s.g + 1310608, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 34324800 &* s.n, s.t + 22570368 &* s.n, count: 57760 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 19x19x112 -> 19x19x160
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 56007296 &* s.n,
+            pixels: 361 &* s.n, channels: 160, gamma: s.p + 1309968, beta: s.p + 1310128, savedMean: s.f + 202672,
+            savedInvStd: s.f + 202832, activation: .identity, gradInput: s.t + 34324800 &* s.n,
+            gradGamma: s.g + 1309968, gradBeta: s.g + 1310128, pool: pool)
+        // features.5.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 48187200 &* s.n,
+            weights: s.p + 1202448, pixels: 361 &* s.n, inChannels: 672, outChannels: 160,
+            gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 1202448, pool: pool)
+        // features.5.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 47944608 &* s.n,
+            pixels: 361 &* s.n, channels: 672, gamma: s.p + 1199760, beta: s.p + 1200432, savedMean: s.f + 167728,
+            savedInvStd: s.f + 168400, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 1199760,
+            gradBeta: s.g + 1200432, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 185872, count: 16800)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 47702016 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 672, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 19, outWidth: 19, weights: s.f + 169072, gradInput: s.t + 34324800 &* s.n,
+            gradWeights: s.f + 185872, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 185872, channels: 672, kernel: 5, into: s.g + 1182960)
+        // features.5.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 47459424 &* s.n,
+            pixels: 361 &* s.n, channels: 672, gamma: s.p + 1180272, beta: s.p + 1180944, savedMean: s.f + 166384,
+            savedInvStd: s.f + 167056, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 1180272,
+            gradBeta: s.g + 1180944, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 57279568 &* s.n,
+            weights: s.p + 1105008, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 1105008, pool: pool)
+    }
+
+    /// features.4.5 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
+    private func features_4_5_backward(_ s: TrainingStepContext) {
+        // features.4.5 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671328 &* s.n : nil, batch: s.n, perImage: 40432,
+            gradBranch: s.t + 22610800 &* s.n, pool: pool)
+        // features.4.5.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 57239136 &* s.n,
+            pixels: 361 &* s.n, channels: 112, gamma: s.p + 1104560, beta: s.p + 1104672, savedMean: s.f + 166160,
+            savedInvStd: s.f + 166272, activation: .identity, gradInput: s.t + 22610800 &* s.n,
+            gradGamma: s.g + 1104560, gradBeta: s.g + 1104672, pool: pool)
+        // features.4.5.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 47216832 &* s.n,
+            weights: s.p + 1029296, pixels: 361 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 1029296, pool: pool)
+        // features.4.5.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 46974240 &* s.n,
+            pixels: 361 &* s.n, channels: 672, gamma: s.p + 1026608, beta: s.p + 1027280, savedMean: s.f + 152720,
+            savedInvStd: s.f + 153392, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 1026608,
+            gradBeta: s.g + 1027280, pool: pool)
+        // features.4.5.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 160112, count: 6048)
+        // features.4.5.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 46731648 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19, weights: s.f + 154064, gradInput: s.t + 34324800 &* s.n,
+            gradWeights: s.f + 160112, pool: pool)
+        // features.4.5.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 160112, channels: 672, kernel: 3, into: s.g + 1020560)
+        // features.4.5.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 46489056 &* s.n,
+            pixels: 361 &* s.n, channels: 672, gamma: s.p + 1017872, beta: s.p + 1018544, savedMean: s.f + 151376,
+            savedInvStd: s.f + 152048, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 1017872,
+            gradBeta: s.g + 1018544, pool: pool)
+        // features.4.5.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 57198704 &* s.n,
+            weights: s.p + 942608, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 22610800 &* s.n, gradWeights: s.g + 942608, pool: pool)
+        // features.4.5 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22610800 &* s.n, s.t + 22570368 &* s.n, count: 40432 &* s.n, pool: pool)
+    }
+
+    /// features.4.4 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
+    private func features_4_4_backward(_ s: TrainingStepContext) {
+        // features.4.4 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22610800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671312 &* s.n : nil, batch: s.n, perImage: 40432,
+            gradBranch: s.t + 22570368 &* s.n, pool: pool)
+        // features.4.4.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 57158272 &* s.n,
+            pixels: 361 &* s.n, channels: 112, gamma: s.p + 942160, beta: s.p + 942272, savedMean: s.f + 151152,
+            savedInvStd: s.f + 151264, activation: .identity, gradInput: s.t + 22570368 &* s.n,
+            gradGamma: s.g + 942160, gradBeta: s.g + 942272, pool: pool)
+        // features.4.4.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 46246464 &* s.n,
+            weights: s.p + 866896, pixels: 361 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 866896, pool: pool)
+        // features.4.4.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 46003872 &* s.n,
+            pixels: 361 &* s.n, channels: 672, gamma: s.p + 864208, beta: s.p + 864880, savedMean: s.f + 137712,
+            savedInvStd: s.f + 138384, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 864208,
+            gradBeta: s.g + 864880, pool: pool)
+        // features.4.4.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 145104, count: 6048)
+        // features.4.4.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 45761280 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19, weights: s.f + 139056, gradInput: s.t + 34324800 &* s.n,
+            gradWeights: s.f + 145104, pool: pool)
+        // features.4.4.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 145104, channels: 672, kernel: 3, into: s.g + 858160)
+        // features.4.4.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 45518688 &* s.n,
+            pixels: 361 &* s.n, channels: 672, gamma: s.p + 855472, beta: s.p + 856144, savedMean: s.f + 136368,
+            savedInvStd: s.f + 137040, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 855472,
+            gradBeta: s.g + 856144, pool: pool)
+        // features.4.4.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 57117840 &* s.n,
+            weights: s.p + 780208, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 780208, pool: pool)
+        // features.4.4 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22570368 &* s.n, s.t + 22610800 &* s.n, count: 40432 &* s.n, pool: pool)
+    }
+
+    /// features.4.3 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
+    private func features_4_3_backward(_ s: TrainingStepContext) {
+        // features.4.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671296 &* s.n : nil, batch: s.n, perImage: 40432,
+            gradBranch: s.t + 22610800 &* s.n, pool: pool)
+        // features.4.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 57077408 &* s.n,
+            pixels: 361 &* s.n, channels: 112, gamma: s.p + 779760, beta: s.p + 779872, savedMean: s.f + 136144,
+            savedInvStd: s.f + 136256, activation: .identity, gradInput: s.t + 22610800 &* s.n,
+            gradGamma: s.g + 779760, gradBeta: s.g + 779872, pool: pool)
+        // features.4.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 45276096 &* s.n,
+            weights: s.p + 704496, pixels: 361 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 704496, pool: pool)
+        // features.4.3.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 45033504 &* s.n,
+            pixels: 361 &* s.n, channels: 672, gamma: s.p + 701808, beta: s.p + 702480, savedMean: s.f + 122704,
+            savedInvStd: s.f + 123376, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 701808,
+            gradBeta: s.g + 702480, pool: pool)
+        // features.4.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 130096, count: 6048)
+        // features.4.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 44790912 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19, weights: s.f + 124048, gradInput: s.t + 34324800 &* s.n,
+            gradWeights: s.f + 130096, pool: pool)
+        // features.4.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 130096, channels: 672, kernel: 3, into: s.g + 695760)
+        // features.4.3.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 44548320 &* s.n,
+            pixels: 361 &* s.n, channels: 672, gamma: s.p + 693072, beta: s.p + 693744, savedMean: s.f + 121360,
+            savedInvStd: s.f + 122032, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 693072,
+            gradBeta: s.g + 693744, pool: pool)
+        // features.4.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 57036976 &* s.n,
+            weights: s.p + 617808, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 22610800 &* s.n, gradWeights: s.g + 617808, pool: pool)
+        // features.4.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22610800 &* s.n, s.t + 22570368 &* s.n, count: 40432 &* s.n, pool: pool)
+    }
+
+    /// features.4.2 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
+    private func features_4_2_backward(_ s: TrainingStepContext) {
+        // features.4.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22610800 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671280 &* s.n : nil, batch: s.n, perImage: 40432,
+            gradBranch: s.t + 22570368 &* s.n, pool: pool)
+        // features.4.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 56996544 &* s.n,
+            pixels: 361 &* s.n, channels: 112, gamma: s.p + 617360, beta: s.p + 617472, savedMean: s.f + 121136,
+            savedInvStd: s.f + 121248, activation: .identity, gradInput: s.t + 22570368 &* s.n,
+            gradGamma: s.g + 617360, gradBeta: s.g + 617472, pool: pool)
+        // features.4.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 44305728 &* s.n,
+            weights: s.p + 542096, pixels: 361 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 542096, pool: pool)
+        // features.4.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 44063136 &* s.n,
+            pixels: 361 &* s.n, channels: 672, gamma: s.p + 539408, beta: s.p + 540080, savedMean: s.f + 107696,
+            savedInvStd: s.f + 108368, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 539408,
+            gradBeta: s.g + 540080, pool: pool)
+        // features.4.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 115088, count: 6048)
+        // features.4.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 43820544 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19, weights: s.f + 109040, gradInput: s.t + 34324800 &* s.n,
+            gradWeights: s.f + 115088, pool: pool)
+        // features.4.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 115088, channels: 672, kernel: 3, into: s.g + 533360)
+        // features.4.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 43577952 &* s.n,
+            pixels: 361 &* s.n, channels: 672, gamma: s.p + 530672, beta: s.p + 531344, savedMean: s.f + 106352,
+            savedInvStd: s.f + 107024, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 530672,
+            gradBeta: s.g + 531344, pool: pool)
+        // features.4.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 56956112 &* s.n,
+            weights: s.p + 455408, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 455408, pool: pool)
+        // features.4.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22570368 &* s.n, s.t + 22610800 &* s.n, count: 40432 &* s.n, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671264 &* s.n : nil, batch: s.n, perImage: 40432,
+            gradBranch: s.t + 22610800 &* s.n, pool: pool)
+        // features.4.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 56915680 &* s.n,
+            pixels: 361 &* s.n, channels: 112, gamma: s.p + 454960, beta: s.p + 455072, savedMean: s.f + 106128,
+            savedInvStd: s.f + 106240, activation: .identity, gradInput: s.t + 22610800 &* s.n,
+            gradGamma: s.g + 454960, gradBeta: s.g + 455072, pool: pool)
+        // features.4.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 43335360 &* s.n,
+            weights: s.p + 379696, pixels: 361 &* s.n, inChannels: 672, outChannels: 112,
+            gradInput: s.t + 34082208 &* s.n, gradWeights: s.g + 379696, pool: pool)
+        // features.4.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 43092768 &* s.n,
+            pixels: 361 &* s.n, channels: 672, gamma: s.p + 377008, beta: s.p + 377680, savedMean: s.f + 92688,
+            savedInvStd: s.f + 93360, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 377008,
+            gradBeta: s.g + 377680, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 100080, count: 6048)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 42850176 &* s.n,
+            batch: s.n, height: 19, width: 19, channels: 672, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 19, outWidth: 19, weights: s.f + 94032, gradInput: s.t + 34324800 &* s.n,
+            gradWeights: s.f + 100080, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 100080, channels: 672, kernel: 3, into: s.g + 370960)
+        // features.4.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 42607584 &* s.n,
+            pixels: 361 &* s.n, channels: 672, gamma: s.p + 368272, beta: s.p + 368944, savedMean: s.f + 91344,
+            savedInvStd: s.f + 92016, activation: .relu6, gradInput: s.t + 34324800 &* s.n, gradGamma: s.g + 368272,
+            gradBeta: s.g + 368944, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34324800 &* s.n, input: s.t + 56875248 &* s.n,
+            weights: s.p + 293008, pixels: 361 &* s.n, inChannels: 112, outChannels: 672,
+            gradInput: s.t + 22610800 &* s.n, gradWeights: s.g + 293008, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22610800 &* s.n, s.t + 22570368 &* s.n, count: 40432 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 38x38x56 -> 19x19x112
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 56834816 &* s.n,
+            pixels: 361 &* s.n, channels: 112, gamma: s.p + 292560, beta: s.p + 292672, savedMean: s.f + 91120,
+            savedInvStd: s.f + 91232, activation: .identity, gradInput: s.t + 22610800 &* s.n, gradGamma: s.g + 292560,
+            gradBeta: s.g + 292672, pool: pool)
+        // features.4.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 55143088 &* s.n,
+            weights: s.p + 254928, pixels: 361 &* s.n, inChannels: 336, outChannels: 112,
+            gradInput: s.t + 34567392 &* s.n, gradWeights: s.g + 254928, pool: pool)
+        // features.4.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34567392 &* s.n, input: s.t + 55021792 &* s.n,
+            pixels: 361 &* s.n, channels: 336, gamma: s.p + 253584, beta: s.p + 253920, savedMean: s.f + 84400,
+            savedInvStd: s.f + 84736, activation: .relu6, gradInput: s.t + 34567392 &* s.n, gradGamma: s.g + 253584,
+            gradBeta: s.g + 253920, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 88096, count: 3024)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 34567392 &* s.n, input: s.t + 33597024 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 336, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 19, outWidth: 19, weights: s.f + 85072, gradInput: s.t + 34082208 &* s.n,
+            gradWeights: s.f + 88096, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 88096, channels: 336, kernel: 3, into: s.g + 250560)
+        // features.4.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 33111840 &* s.n,
+            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 249216, beta: s.p + 249552, savedMean: s.f + 83728,
+            savedInvStd: s.f + 84064, activation: .relu6, gradInput: s.t + 34082208 &* s.n, gradGamma: s.g + 249216,
+            gradBeta: s.g + 249552, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 34082208 &* s.n, input: s.t + 55926432 &* s.n,
+            weights: s.p + 230400, pixels: 1444 &* s.n, inChannels: 56, outChannels: 336,
+            gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 230400, pool: pool)
+    }
+
+    /// features.3.3 backward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
+    private func features_3_3_backward(_ s: TrainingStepContext) {
+        // features.3.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671248 &* s.n : nil, batch: s.n, perImage: 80864,
+            gradBranch: s.t + 33597024 &* s.n, pool: pool)
+        // features.3.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33597024 &* s.n, input: s.t + 55845568 &* s.n,
+            pixels: 1444 &* s.n, channels: 56, gamma: s.p + 230144, beta: s.p + 230208, savedMean: s.f + 83616,
+            savedInvStd: s.f + 83672, activation: .identity, gradInput: s.t + 33597024 &* s.n, gradGamma: s.g + 230144,
+            gradBeta: s.g + 230208, pool: pool)
+        // features.3.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 33597024 &* s.n, input: s.t + 32626656 &* s.n,
+            weights: s.p + 211328, pixels: 1444 &* s.n, inChannels: 336, outChannels: 56,
+            gradInput: s.t + 33111840 &* s.n, gradWeights: s.g + 211328, pool: pool)
+        // features.3.3.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33111840 &* s.n, input: s.t + 32141472 &* s.n,
+            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 209984, beta: s.p + 210320, savedMean: s.f + 66144,
+            savedInvStd: s.f + 66480, activation: .relu6, gradInput: s.t + 33111840 &* s.n, gradGamma: s.g + 209984,
+            gradBeta: s.g + 210320, pool: pool)
+        // features.3.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 75216, count: 8400)
+        // features.3.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 33111840 &* s.n, input: s.t + 31656288 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 66816, gradInput: s.t + 32141472 &* s.n,
+            gradWeights: s.f + 75216, pool: pool)
+        // features.3.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 75216, channels: 336, kernel: 5, into: s.g + 201584)
+        // features.3.3.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 32141472 &* s.n, input: s.t + 31171104 &* s.n,
+            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 200240, beta: s.p + 200576, savedMean: s.f + 65472,
+            savedInvStd: s.f + 65808, activation: .relu6, gradInput: s.t + 32141472 &* s.n, gradGamma: s.g + 200240,
+            gradBeta: s.g + 200576, pool: pool)
+        // features.3.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 32141472 &* s.n, input: s.t + 55764704 &* s.n,
+            weights: s.p + 181424, pixels: 1444 &* s.n, inChannels: 56, outChannels: 336,
+            gradInput: s.t + 31656288 &* s.n, gradWeights: s.g + 181424, pool: pool)
+        // features.3.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 31656288 &* s.n, s.t + 22570368 &* s.n, count: 80864 &* s.n, pool: pool)
+    }
+
+    /// features.3.2 backward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
+    private func features_3_2_backward(_ s: TrainingStepContext) {
+        // features.3.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 31656288 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671232 &* s.n : nil, batch: s.n, perImage: 80864,
+            gradBranch: s.t + 22570368 &* s.n, pool: pool)
+        // features.3.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 55683840 &* s.n,
+            pixels: 1444 &* s.n, channels: 56, gamma: s.p + 181168, beta: s.p + 181232, savedMean: s.f + 65360,
+            savedInvStd: s.f + 65416, activation: .identity, gradInput: s.t + 22570368 &* s.n, gradGamma: s.g + 181168,
+            gradBeta: s.g + 181232, pool: pool)
+        // features.3.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 30685920 &* s.n,
+            weights: s.p + 162352, pixels: 1444 &* s.n, inChannels: 336, outChannels: 56,
+            gradInput: s.t + 31171104 &* s.n, gradWeights: s.g + 162352, pool: pool)
+        // features.3.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 31171104 &* s.n, input: s.t + 30200736 &* s.n,
+            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 161008, beta: s.p + 161344, savedMean: s.f + 47888,
+            savedInvStd: s.f + 48224, activation: .relu6, gradInput: s.t + 31171104 &* s.n, gradGamma: s.g + 161008,
+            gradBeta: s.g + 161344, pool: pool)
+        // features.3.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 56960, count: 8400)
+        // features.3.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 31171104 &* s.n, input: s.t + 29715552 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 48560, gradInput: s.t + 30200736 &* s.n,
+            gradWeights: s.f + 56960, pool: pool)
+        // features.3.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 56960, channels: 336, kernel: 5, into: s.g + 152608)
+        // features.3.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 30200736 &* s.n, input: s.t + 29230368 &* s.n,
+            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 151264, beta: s.p + 151600, savedMean: s.f + 47216,
+            savedInvStd: s.f + 47552, activation: .relu6, gradInput: s.t + 30200736 &* s.n, gradGamma: s.g + 151264,
+            gradBeta: s.g + 151600, pool: pool)
+        // features.3.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 30200736 &* s.n, input: s.t + 55602976 &* s.n,
+            weights: s.p + 132448, pixels: 1444 &* s.n, inChannels: 56, outChannels: 336,
+            gradInput: s.t + 22570368 &* s.n, gradWeights: s.g + 132448, pool: pool)
+        // features.3.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 22570368 &* s.n, s.t + 31656288 &* s.n, count: 80864 &* s.n, pool: pool)
+    }
+
+    /// features.3.1 backward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
+    private func features_3_1_backward(_ s: TrainingStepContext) {
+        // features.3.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 22671216 &* s.n : nil, batch: s.n, perImage: 80864,
+            gradBranch: s.t + 29715552 &* s.n, pool: pool)
+        // features.3.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 29715552 &* s.n, input: s.t + 55522112 &* s.n,
+            pixels: 1444 &* s.n, channels: 56, gamma: s.p + 132192, beta: s.p + 132256, savedMean: s.f + 47104,
+            savedInvStd: s.f + 47160, activation: .identity, gradInput: s.t + 29715552 &* s.n, gradGamma: s.g + 132192,
+            gradBeta: s.g + 132256, pool: pool)
+        // features.3.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 29715552 &* s.n, input: s.t + 28745184 &* s.n,
+            weights: s.p + 113376, pixels: 1444 &* s.n, inChannels: 336, outChannels: 56,
+            gradInput: s.t + 29230368 &* s.n, gradWeights: s.g + 113376, pool: pool)
+        // features.3.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 29230368 &* s.n, input: s.t + 28260000 &* s.n,
+            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 112032, beta: s.p + 112368, savedMean: s.f + 29632,
+            savedInvStd: s.f + 29968, activation: .relu6, gradInput: s.t + 29230368 &* s.n, gradGamma: s.g + 112032,
+            gradBeta: s.g + 112368, pool: pool)
+        // features.3.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 38704, count: 8400)
+        // features.3.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 29230368 &* s.n, input: s.t + 22085184 &* s.n,
+            batch: s.n, height: 38, width: 38, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 30304, gradInput: s.t + 28260000 &* s.n,
+            gradWeights: s.f + 38704, pool: pool)
+        // features.3.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 38704, channels: 336, kernel: 5, into: s.g + 103632)
+        // features.3.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28260000 &* s.n, input: s.t + 21600000 &* s.n,
+            pixels: 1444 &* s.n, channels: 336, gamma: s.p + 102288, beta: s.p + 102624, savedMean: s.f + 28960,
+            savedInvStd: s.f + 29296, activation: .relu6, gradInput: s.t + 28260000 &* s.n, gradGamma: s.g + 102288,
+            gradBeta: s.g + 102624, pool: pool)
+        // features.3.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 28260000 &* s.n, input: s.t + 55441248 &* s.n,
+            weights: s.p + 83472, pixels: 1444 &* s.n, inChannels: 56, outChannels: 336,
+            gradInput: s.t + 21600000 &* s.n, gradWeights: s.g + 83472, pool: pool)
+        // features.3.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 21600000 &* s.n, s.t + 22570368 &* s.n, count: 80864 &* s.n, pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 75x75x32 -> 38x38x56
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21600000 &* s.n, input: s.t + 55360384 &* s.n,
+            pixels: 1444 &* s.n, channels: 56, gamma: s.p + 83216, beta: s.p + 83280, savedMean: s.f + 28848,
+            savedInvStd: s.f + 28904, activation: .identity, gradInput: s.t + 21600000 &* s.n, gradGamma: s.g + 83216,
+            gradBeta: s.g + 83280, pool: pool)
+        // features.3.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 21600000 &* s.n, input: s.t + 42330336 &* s.n,
+            weights: s.p + 72464, pixels: 1444 &* s.n, inChannels: 192, outChannels: 56,
+            gradInput: s.t + 28260000 &* s.n, gradWeights: s.g + 72464, pool: pool)
+        // features.3.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28260000 &* s.n, input: s.t + 42053088 &* s.n,
+            pixels: 1444 &* s.n, channels: 192, gamma: s.p + 71696, beta: s.p + 71888, savedMean: s.f + 18864,
+            savedInvStd: s.f + 19056, activation: .relu6, gradInput: s.t + 28260000 &* s.n, gradGamma: s.g + 71696,
+            gradBeta: s.g + 71888, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 24048, count: 4800)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 28260000 &* s.n, input: s.t + 20520000 &* s.n,
+            batch: s.n, height: 75, width: 75, channels: 192, kernel: 5, stride: 2, padTop: 2, padLeft: 2,
+            outHeight: 38, outWidth: 38, weights: s.f + 19248, gradInput: s.t + 21600000 &* s.n,
+            gradWeights: s.f + 24048, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 24048, channels: 192, kernel: 5, into: s.g + 66896)
+        // features.3.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21600000 &* s.n, input: s.t + 19440000 &* s.n,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 66128, beta: s.p + 66320, savedMean: s.f + 18480,
+            savedInvStd: s.f + 18672, activation: .relu6, gradInput: s.t + 21600000 &* s.n, gradGamma: s.g + 66128,
+            gradBeta: s.g + 66320, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 21600000 &* s.n, input: s.t + 49689792 &* s.n,
+            weights: s.p + 59984, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
+            gradInput: s.t + 20520000 &* s.n, gradWeights: s.g + 59984, pool: pool)
+    }
+
+    /// features.2.3 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
+    private func features_2_3_backward(_ s: TrainingStepContext) {
+        // features.2.3 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 20520000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 57755232 &* s.n : nil, batch: s.n, perImage: 180000,
+            gradBranch: s.t + 20700000 &* s.n, pool: pool)
+        // features.2.3.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20700000 &* s.n, input: s.t + 49509792 &* s.n,
+            pixels: 5625 &* s.n, channels: 32, gamma: s.p + 59856, beta: s.p + 59888, savedMean: s.f + 18416,
+            savedInvStd: s.f + 18448, activation: .identity, gradInput: s.t + 20700000 &* s.n, gradGamma: s.g + 59856,
+            gradBeta: s.g + 59888, pool: pool)
+        // features.2.3.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20700000 &* s.n, input: s.t + 18360000 &* s.n,
+            weights: s.p + 53712, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32,
+            gradInput: s.t + 19440000 &* s.n, gradWeights: s.g + 53712, pool: pool)
+        // features.2.3.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19440000 &* s.n, input: s.t + 17280000 &* s.n,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 52944, beta: s.p + 53136, savedMean: s.f + 14576,
+            savedInvStd: s.f + 14768, activation: .relu6, gradInput: s.t + 19440000 &* s.n, gradGamma: s.g + 52944,
+            gradBeta: s.g + 53136, pool: pool)
+        // features.2.3.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 16688, count: 1728)
+        // features.2.3.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 19440000 &* s.n, input: s.t + 16200000 &* s.n,
+            batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 75, outWidth: 75, weights: s.f + 14960, gradInput: s.t + 17280000 &* s.n,
+            gradWeights: s.f + 16688, pool: pool)
+        // features.2.3.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 16688, channels: 192, kernel: 3, into: s.g + 51216)
+        // features.2.3.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 17280000 &* s.n, input: s.t + 15120000 &* s.n,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 50448, beta: s.p + 50640, savedMean: s.f + 14192,
+            savedInvStd: s.f + 14384, activation: .relu6, gradInput: s.t + 17280000 &* s.n, gradGamma: s.g + 50448,
+            gradBeta: s.g + 50640, pool: pool)
+        // features.2.3.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 17280000 &* s.n, input: s.t + 49329792 &* s.n,
+            weights: s.p + 44304, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
+            gradInput: s.t + 16200000 &* s.n, gradWeights: s.g + 44304, pool: pool)
+        // features.2.3 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 16200000 &* s.n, s.t + 20520000 &* s.n, count: 180000 &* s.n, pool: pool)
+    }
+
+    /// features.2.2 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
+    private func features_2_2_backward(_ s: TrainingStepContext) {
+        // features.2.2 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 16200000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 57755216 &* s.n : nil, batch: s.n, perImage: 180000,
+            gradBranch: s.t + 16380000 &* s.n, pool: pool)
+        // features.2.2.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16380000 &* s.n, input: s.t + 49149792 &* s.n,
+            pixels: 5625 &* s.n, channels: 32, gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 14128,
+            savedInvStd: s.f + 14160, activation: .identity, gradInput: s.t + 16380000 &* s.n, gradGamma: s.g + 44176,
+            gradBeta: s.g + 44208, pool: pool)
+        // features.2.2.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 16380000 &* s.n, input: s.t + 14040000 &* s.n,
+            weights: s.p + 38032, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32,
+            gradInput: s.t + 15120000 &* s.n, gradWeights: s.g + 38032, pool: pool)
+        // features.2.2.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15120000 &* s.n, input: s.t + 12960000 &* s.n,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 37264, beta: s.p + 37456, savedMean: s.f + 10288,
+            savedInvStd: s.f + 10480, activation: .relu6, gradInput: s.t + 15120000 &* s.n, gradGamma: s.g + 37264,
+            gradBeta: s.g + 37456, pool: pool)
+        // features.2.2.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 12400, count: 1728)
+        // features.2.2.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 15120000 &* s.n, input: s.t + 11880000 &* s.n,
+            batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 75, outWidth: 75, weights: s.f + 10672, gradInput: s.t + 12960000 &* s.n,
+            gradWeights: s.f + 12400, pool: pool)
+        // features.2.2.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 12400, channels: 192, kernel: 3, into: s.g + 35536)
+        // features.2.2.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12960000 &* s.n, input: s.t + 10800000 &* s.n,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 34768, beta: s.p + 34960, savedMean: s.f + 9904,
+            savedInvStd: s.f + 10096, activation: .relu6, gradInput: s.t + 12960000 &* s.n, gradGamma: s.g + 34768,
+            gradBeta: s.g + 34960, pool: pool)
+        // features.2.2.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 12960000 &* s.n, input: s.t + 48969792 &* s.n,
+            weights: s.p + 28624, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
+            gradInput: s.t + 11880000 &* s.n, gradWeights: s.g + 28624, pool: pool)
+        // features.2.2 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 11880000 &* s.n, s.t + 16200000 &* s.n, count: 180000 &* s.n, pool: pool)
+    }
+
+    /// features.2.1 backward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
+    private func features_2_1_backward(_ s: TrainingStepContext) {
+        // features.2.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 11880000 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 57755200 &* s.n : nil, batch: s.n, perImage: 180000,
+            gradBranch: s.t + 12060000 &* s.n, pool: pool)
+        // features.2.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12060000 &* s.n, input: s.t + 48789792 &* s.n,
+            pixels: 5625 &* s.n, channels: 32, gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 9840,
+            savedInvStd: s.f + 9872, activation: .identity, gradInput: s.t + 12060000 &* s.n, gradGamma: s.g + 28496,
+            gradBeta: s.g + 28528, pool: pool)
+        // features.2.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 12060000 &* s.n, input: s.t + 9720000 &* s.n,
+            weights: s.p + 22352, pixels: 5625 &* s.n, inChannels: 192, outChannels: 32,
+            gradInput: s.t + 10800000 &* s.n, gradWeights: s.g + 22352, pool: pool)
+        // features.2.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10800000 &* s.n, input: s.t + 8640000 &* s.n,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 21584, beta: s.p + 21776, savedMean: s.f + 6000,
+            savedInvStd: s.f + 6192, activation: .relu6, gradInput: s.t + 10800000 &* s.n, gradGamma: s.g + 21584,
+            gradBeta: s.g + 21776, pool: pool)
+        // features.2.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 8112, count: 1728)
+        // features.2.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 10800000 &* s.n, input: s.t + 7560000 &* s.n,
+            batch: s.n, height: 75, width: 75, channels: 192, kernel: 3, stride: 1, padTop: 1, padLeft: 1,
+            outHeight: 75, outWidth: 75, weights: s.f + 6384, gradInput: s.t + 8640000 &* s.n, gradWeights: s.f + 8112,
+            pool: pool)
+        // features.2.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 8112, channels: 192, kernel: 3, into: s.g + 19856)
+        // features.2.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8640000 &* s.n, input: s.t + 6480000 &* s.n,
+            pixels: 5625 &* s.n, channels: 192, gamma: s.p + 19088, beta: s.p + 19280, savedMean: s.f + 5616,
+            savedInvStd: s.f + 5808, activation: .relu6, gradInput: s.t + 8640000 &* s.n, gradGamma: s.g + 19088,
+            gradBeta: s.g + 19280, pool: pool)
+        // features.2.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 8640000 &* s.n, input: s.t + 48609792 &* s.n,
+            weights: s.p + 12944, pixels: 5625 &* s.n, inChannels: 32, outChannels: 192,
+            gradInput: s.t + 6480000 &* s.n, gradWeights: s.g + 12944, pool: pool)
+        // features.2.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 6480000 &* s.n, s.t + 11880000 &* s.n, count: 180000 &* s.n, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 150x150x24 -> 75x75x32
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t + 48429792 &* s.n,
+            pixels: 5625 &* s.n, channels: 32, gamma: s.p + 12816, beta: s.p + 12848, savedMean: s.f + 5552,
+            savedInvStd: s.f + 5584, activation: .identity, gradInput: s.t + 6480000 &* s.n, gradGamma: s.g + 12816,
+            gradBeta: s.g + 12848, pool: pool)
+        // features.2.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t + 23490000 &* s.n,
+            weights: s.p + 8208, pixels: 5625 &* s.n, inChannels: 144, outChannels: 32,
+            gradInput: s.t + 9720000 &* s.n, gradWeights: s.g + 8208, pool: pool)
+        // features.2.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9720000 &* s.n, input: s.t + 22680000 &* s.n,
+            pixels: 5625 &* s.n, channels: 144, gamma: s.p + 7632, beta: s.p + 7776, savedMean: s.f + 2672,
+            savedInvStd: s.f + 2816, activation: .relu6, gradInput: s.t + 9720000 &* s.n, gradGamma: s.g + 7632,
+            gradBeta: s.g + 7776, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 4256, count: 1296)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 9720000 &* s.n, input: s.t + 3240000 &* s.n,
+            batch: s.n, height: 150, width: 150, channels: 144, kernel: 3, stride: 2, padTop: 0, padLeft: 0,
+            outHeight: 75, outWidth: 75, weights: s.f + 2960, gradInput: s.t + 6480000 &* s.n, gradWeights: s.f + 4256,
+            pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4256, channels: 144, kernel: 3, into: s.g + 6336)
+        // features.2.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t, pixels: 22500 &* s.n,
+            channels: 144, gamma: s.p + 5760, beta: s.p + 5904, savedMean: s.f + 2384, savedInvStd: s.f + 2528,
+            activation: .relu6, gradInput: s.t + 6480000 &* s.n, gradGamma: s.g + 5760, gradBeta: s.g + 5904,
+            pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 6480000 &* s.n, input: s.t + 27720000 &* s.n,
+            weights: s.p + 2304, pixels: 22500 &* s.n, inChannels: 24, outChannels: 144,
+            gradInput: s.t + 720000 &* s.n, gradWeights: s.g + 2304, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 150x150x32 -> 150x150x24
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.1 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 720000 &* s.n, input: s.t + 27180000 &* s.n,
+            pixels: 22500 &* s.n, channels: 24, gamma: s.p + 2176, beta: s.p + 2208, savedMean: s.f + 2336,
+            savedInvStd: s.f + 2360, activation: .identity, gradInput: s.t + 720000 &* s.n, gradGamma: s.g + 2176,
+            gradBeta: s.g + 2208, pool: pool)
+        // features.1.0.block.1 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 720000 &* s.n, input: s.t + 26460000 &* s.n,
+            weights: s.p + 1408, pixels: 22500 &* s.n, inChannels: 32, outChannels: 24, gradInput: s.t,
+            gradWeights: s.g + 1408, pool: pool)
+        // features.1.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 25740000 &* s.n,
+            pixels: 22500 &* s.n, channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 1696,
+            savedInvStd: s.f + 1728, activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312,
+            pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 2048, count: 288)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 25020000 &* s.n, batch: s.n, height: 150,
+            width: 150, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150,
+            weights: s.f + 1760, gradInput: s.t + 720000 &* s.n, gradWeights: s.f + 2048, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 2048, channels: 32, kernel: 3, into: s.g + 992)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 720000 &* s.n, input: s.t + 24300000 &* s.n,
+            pixels: 22500 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 1632,
+            savedInvStd: s.f + 1664, activation: .relu6, gradInput: s.t + 720000 &* s.n, gradGamma: s.g + 864,
+            gradBeta: s.g + 896, pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 720000 &* s.n, input: s.x, batch: s.n, inChannels: 3,
+            height: 300, width: 300, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 150, outWidth: 150,
+            outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 864, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 896, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 992, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 1280, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 1312, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.0.weight", offset: 1408, count: 768, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.1.weight", offset: 2176, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.1.1.bias", offset: 2208, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 2304, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 5760, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 5904, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 6336, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 7632, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 7776, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.0.weight", offset: 8208, count: 4608, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.1.weight", offset: 12816, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.2.1.bias", offset: 12848, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.0.weight", offset: 12944, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.weight", offset: 19088, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.0.1.bias", offset: 19280, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.0.weight", offset: 19856, count: 1728, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.weight", offset: 21584, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.1.1.bias", offset: 21776, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.0.weight", offset: 22352, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.1.block.2.1.weight", offset: 28496, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.1.block.2.1.bias", offset: 28528, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.0.weight", offset: 28624, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.weight", offset: 34768, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.0.1.bias", offset: 34960, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.0.weight", offset: 35536, count: 1728, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.weight", offset: 37264, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.1.1.bias", offset: 37456, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.0.weight", offset: 38032, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.2.block.2.1.weight", offset: 44176, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.2.block.2.1.bias", offset: 44208, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.0.weight", offset: 44304, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.0.1.weight", offset: 50448, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.0.1.bias", offset: 50640, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.0.weight", offset: 51216, count: 1728, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.1.1.weight", offset: 52944, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.1.1.bias", offset: 53136, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.2.0.weight", offset: 53712, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.3.block.2.1.weight", offset: 59856, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.3.block.2.1.bias", offset: 59888, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 59984, count: 6144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 66128, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 66320, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 66896, count: 4800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 71696, count: 192, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 71888, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.0.weight", offset: 72464, count: 10752, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.1.weight", offset: 83216, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.2.1.bias", offset: 83280, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.0.weight", offset: 83472, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.weight", offset: 102288, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.0.1.bias", offset: 102624, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.0.weight", offset: 103632, count: 8400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.weight", offset: 112032, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.1.1.bias", offset: 112368, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.0.weight", offset: 113376, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.1.block.2.1.weight", offset: 132192, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.1.block.2.1.bias", offset: 132256, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.0.weight", offset: 132448, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.weight", offset: 151264, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.0.1.bias", offset: 151600, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.0.weight", offset: 152608, count: 8400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.weight", offset: 161008, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.1.1.bias", offset: 161344, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.0.weight", offset: 162352, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.2.block.2.1.weight", offset: 181168, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.2.block.2.1.bias", offset: 181232, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.0.weight", offset: 181424, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.0.1.weight", offset: 200240, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.0.1.bias", offset: 200576, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.0.weight", offset: 201584, count: 8400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.1.1.weight", offset: 209984, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.1.1.bias", offset: 210320, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.2.0.weight", offset: 211328, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.3.block.2.1.weight", offset: 230144, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.3.block.2.1.bias", offset: 230208, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 230400, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 249216, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 249552, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 250560, count: 3024, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 253584, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 253920, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.0.weight", offset: 254928, count: 37632, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.1.weight", offset: 292560, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.2.1.bias", offset: 292672, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 293008, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 368272, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 368944, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 370960, count: 6048, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 377008, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 377680, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.0.weight", offset: 379696, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.1.weight", offset: 454960, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.2.1.bias", offset: 455072, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.0.weight", offset: 455408, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.weight", offset: 530672, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.0.1.bias", offset: 531344, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.0.weight", offset: 533360, count: 6048, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.weight", offset: 539408, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.1.1.bias", offset: 540080, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.0.weight", offset: 542096, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.2.block.2.1.weight", offset: 617360, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.2.block.2.1.bias", offset: 617472, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.0.weight", offset: 617808, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.weight", offset: 693072, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.0.1.bias", offset: 693744, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.0.weight", offset: 695760, count: 6048, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.weight", offset: 701808, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.1.1.bias", offset: 702480, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.0.weight", offset: 704496, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.3.block.2.1.weight", offset: 779760, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.3.block.2.1.bias", offset: 779872, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.0.weight", offset: 780208, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.weight", offset: 855472, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.0.1.bias", offset: 856144, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.0.weight", offset: 858160, count: 6048, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.weight", offset: 864208, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.1.1.bias", offset: 864880, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.2.0.weight", offset: 866896, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.4.block.2.1.weight", offset: 942160, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.4.block.2.1.bias", offset: 942272, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.0.weight", offset: 942608, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.0.1.weight", offset: 1017872, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.0.1.bias", offset: 1018544, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.0.weight", offset: 1020560, count: 6048, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.1.1.weight", offset: 1026608, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.1.1.bias", offset: 1027280, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.2.0.weight", offset: 1029296, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.5.block.2.1.weight", offset: 1104560, count: 112, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.5.block.2.1.bias", offset: 1104672, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 1105008, count: 75264, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 1180272, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 1180944, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 1182960, count: 16800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 1199760, count: 672, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 1200432, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.0.weight", offset: 1202448, count: 107520, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.1.weight", offset: 1309968, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.2.1.bias", offset: 1310128, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 1310608, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 1464208, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 1465168, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 1468048, count: 24000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 1492048, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 1493008, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.0.weight", offset: 1495888, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.1.weight", offset: 1649488, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.2.1.bias", offset: 1649648, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.0.weight", offset: 1650128, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.weight", offset: 1803728, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.0.1.bias", offset: 1804688, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.0.weight", offset: 1807568, count: 24000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.weight", offset: 1831568, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.1.1.bias", offset: 1832528, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.0.weight", offset: 1835408, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.2.block.2.1.weight", offset: 1989008, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.2.block.2.1.bias", offset: 1989168, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.0.weight", offset: 1989648, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.weight", offset: 2143248, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.0.1.bias", offset: 2144208, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.0.weight", offset: 2147088, count: 24000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.weight", offset: 2171088, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.1.1.bias", offset: 2172048, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.0.weight", offset: 2174928, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.3.block.2.1.weight", offset: 2328528, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.3.block.2.1.bias", offset: 2328688, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.0.weight", offset: 2329168, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.weight", offset: 2482768, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.0.1.bias", offset: 2483728, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.0.weight", offset: 2486608, count: 24000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.weight", offset: 2510608, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.1.1.bias", offset: 2511568, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.2.0.weight", offset: 2514448, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.4.block.2.1.weight", offset: 2668048, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.4.block.2.1.bias", offset: 2668208, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.0.weight", offset: 2668688, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.0.1.weight", offset: 2822288, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.0.1.bias", offset: 2823248, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.0.weight", offset: 2826128, count: 24000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.1.1.weight", offset: 2850128, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.1.1.bias", offset: 2851088, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.2.0.weight", offset: 2853968, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.5.block.2.1.weight", offset: 3007568, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.5.block.2.1.bias", offset: 3007728, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 3008208, count: 153600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 3161808, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 3162768, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 3165648, count: 24000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 3189648, count: 960, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 3190608, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.0.weight", offset: 3193488, count: 261120, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.1.weight", offset: 3454608, count: 272, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.2.1.bias", offset: 3454880, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 3455696, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 3899600, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 3901232, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 3906128, count: 40800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 3946928, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 3948560, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.0.weight", offset: 3953456, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.1.weight", offset: 4397360, count: 272, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.2.1.bias", offset: 4397632, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.0.weight", offset: 4398448, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.weight", offset: 4842352, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.0.1.bias", offset: 4843984, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.0.weight", offset: 4848880, count: 40800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.weight", offset: 4889680, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.1.1.bias", offset: 4891312, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.0.weight", offset: 4896208, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.2.block.2.1.weight", offset: 5340112, count: 272, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.2.block.2.1.bias", offset: 5340384, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.0.weight", offset: 5341200, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.weight", offset: 5785104, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.0.1.bias", offset: 5786736, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.0.weight", offset: 5791632, count: 40800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.weight", offset: 5832432, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.1.1.bias", offset: 5834064, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.0.weight", offset: 5838960, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.3.block.2.1.weight", offset: 6282864, count: 272, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.3.block.2.1.bias", offset: 6283136, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.0.weight", offset: 6283952, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.weight", offset: 6727856, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.0.1.bias", offset: 6729488, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.0.weight", offset: 6734384, count: 40800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.weight", offset: 6775184, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.1.1.bias", offset: 6776816, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.0.weight", offset: 6781712, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.4.block.2.1.weight", offset: 7225616, count: 272, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.4.block.2.1.bias", offset: 7225888, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.0.weight", offset: 7226704, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.weight", offset: 7670608, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.0.1.bias", offset: 7672240, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.0.weight", offset: 7677136, count: 40800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.weight", offset: 7717936, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.1.1.bias", offset: 7719568, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.2.0.weight", offset: 7724464, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.5.block.2.1.weight", offset: 8168368, count: 272, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.5.block.2.1.bias", offset: 8168640, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.0.weight", offset: 8169456, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.0.1.weight", offset: 8613360, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.0.1.bias", offset: 8614992, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.0.weight", offset: 8619888, count: 40800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.1.1.weight", offset: 8660688, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.1.1.bias", offset: 8662320, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.2.0.weight", offset: 8667216, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.6.block.2.1.weight", offset: 9111120, count: 272, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.6.block.2.1.bias", offset: 9111392, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.0.weight", offset: 9112208, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.0.1.weight", offset: 9556112, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.0.1.bias", offset: 9557744, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.0.weight", offset: 9562640, count: 40800, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.1.1.weight", offset: 9603440, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.1.1.bias", offset: 9605072, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.2.0.weight", offset: 9609968, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.7.block.2.1.weight", offset: 10053872, count: 272, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.7.block.2.1.bias", offset: 10054144, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 10054960, count: 443904, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 10498864, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 10500496, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 10505392, count: 14688, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 10520080, count: 1632, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 10521712, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.0.weight", offset: 10526608, count: 731136, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.1.weight", offset: 11257744, count: 448, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.2.1.bias", offset: 11258192, count: 448, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 11259536, count: 573440, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 11832976, count: 1280, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 11834256, count: 1280, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 11838096, count: 1280000, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 13118096, count: 1000, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 928, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 960, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 1344, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 1376, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.1.running_mean", offset: 2240, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.1.running_var", offset: 2272, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 6048, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 6192, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 7920, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 8064, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.1.running_mean", offset: 12880, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.1.running_var", offset: 12912, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_mean", offset: 19472, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.0.1.running_var", offset: 19664, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_mean", offset: 21968, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.1.1.running_var", offset: 22160, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.1.running_mean", offset: 28560, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.1.block.2.1.running_var", offset: 28592, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_mean", offset: 35152, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.0.1.running_var", offset: 35344, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_mean", offset: 37648, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.1.1.running_var", offset: 37840, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.1.running_mean", offset: 44240, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.2.block.2.1.running_var", offset: 44272, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.1.running_mean", offset: 50832, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.0.1.running_var", offset: 51024, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.1.running_mean", offset: 53328, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.1.1.running_var", offset: 53520, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.2.1.running_mean", offset: 59920, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.3.block.2.1.running_var", offset: 59952, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 66512, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 66704, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 72080, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 72272, count: 192, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.1.running_mean", offset: 83344, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.1.running_var", offset: 83408, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_mean", offset: 102960, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.0.1.running_var", offset: 103296, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_mean", offset: 112704, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.1.1.running_var", offset: 113040, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.1.running_mean", offset: 132320, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.1.block.2.1.running_var", offset: 132384, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_mean", offset: 151936, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.0.1.running_var", offset: 152272, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_mean", offset: 161680, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.1.1.running_var", offset: 162016, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.1.running_mean", offset: 181296, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.2.block.2.1.running_var", offset: 181360, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.1.running_mean", offset: 200912, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.0.1.running_var", offset: 201248, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.1.running_mean", offset: 210656, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.1.1.running_var", offset: 210992, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.2.1.running_mean", offset: 230272, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.3.block.2.1.running_var", offset: 230336, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 249888, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 250224, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 254256, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 254592, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.1.running_mean", offset: 292784, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.1.running_var", offset: 292896, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 369616, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 370288, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 378352, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 379024, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.1.running_mean", offset: 455184, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.1.running_var", offset: 455296, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_mean", offset: 532016, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.0.1.running_var", offset: 532688, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_mean", offset: 540752, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.1.1.running_var", offset: 541424, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.1.running_mean", offset: 617584, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.2.block.2.1.running_var", offset: 617696, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_mean", offset: 694416, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.0.1.running_var", offset: 695088, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_mean", offset: 703152, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.1.1.running_var", offset: 703824, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.1.running_mean", offset: 779984, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.3.block.2.1.running_var", offset: 780096, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_mean", offset: 856816, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.0.1.running_var", offset: 857488, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_mean", offset: 865552, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.1.1.running_var", offset: 866224, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.2.1.running_mean", offset: 942384, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.4.block.2.1.running_var", offset: 942496, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.1.running_mean", offset: 1019216, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.0.1.running_var", offset: 1019888, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.1.running_mean", offset: 1027952, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.1.1.running_var", offset: 1028624, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.2.1.running_mean", offset: 1104784, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.5.block.2.1.running_var", offset: 1104896, count: 112, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 1181616, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 1182288, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 1201104, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 1201776, count: 672, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.1.running_mean", offset: 1310288, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.1.running_var", offset: 1310448, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 1466128, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 1467088, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 1493968, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 1494928, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.1.running_mean", offset: 1649808, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.1.running_var", offset: 1649968, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_mean", offset: 1805648, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.0.1.running_var", offset: 1806608, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_mean", offset: 1833488, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.1.1.running_var", offset: 1834448, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.1.running_mean", offset: 1989328, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.2.block.2.1.running_var", offset: 1989488, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_mean", offset: 2145168, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.0.1.running_var", offset: 2146128, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_mean", offset: 2173008, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.1.1.running_var", offset: 2173968, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.1.running_mean", offset: 2328848, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.3.block.2.1.running_var", offset: 2329008, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_mean", offset: 2484688, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.0.1.running_var", offset: 2485648, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_mean", offset: 2512528, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.1.1.running_var", offset: 2513488, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.2.1.running_mean", offset: 2668368, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.4.block.2.1.running_var", offset: 2668528, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.1.running_mean", offset: 2824208, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.0.1.running_var", offset: 2825168, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.1.running_mean", offset: 2852048, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.1.1.running_var", offset: 2853008, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.2.1.running_mean", offset: 3007888, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.5.block.2.1.running_var", offset: 3008048, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 3163728, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 3164688, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 3191568, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 3192528, count: 960, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.1.running_mean", offset: 3455152, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.1.running_var", offset: 3455424, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 3902864, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 3904496, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 3950192, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 3951824, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.1.running_mean", offset: 4397904, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.1.running_var", offset: 4398176, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_mean", offset: 4845616, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.0.1.running_var", offset: 4847248, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_mean", offset: 4892944, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.1.1.running_var", offset: 4894576, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.1.running_mean", offset: 5340656, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.2.block.2.1.running_var", offset: 5340928, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_mean", offset: 5788368, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.0.1.running_var", offset: 5790000, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_mean", offset: 5835696, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.1.1.running_var", offset: 5837328, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.1.running_mean", offset: 6283408, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.3.block.2.1.running_var", offset: 6283680, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_mean", offset: 6731120, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.0.1.running_var", offset: 6732752, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_mean", offset: 6778448, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.1.1.running_var", offset: 6780080, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.1.running_mean", offset: 7226160, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.4.block.2.1.running_var", offset: 7226432, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_mean", offset: 7673872, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.0.1.running_var", offset: 7675504, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_mean", offset: 7721200, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.1.1.running_var", offset: 7722832, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.2.1.running_mean", offset: 8168912, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.5.block.2.1.running_var", offset: 8169184, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.1.running_mean", offset: 8616624, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.0.1.running_var", offset: 8618256, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.1.running_mean", offset: 8663952, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.1.1.running_var", offset: 8665584, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.2.1.running_mean", offset: 9111664, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.6.block.2.1.running_var", offset: 9111936, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.1.running_mean", offset: 9559376, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.0.1.running_var", offset: 9561008, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.1.running_mean", offset: 9606704, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.1.1.running_var", offset: 9608336, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.2.1.running_mean", offset: 10054416, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.7.block.2.1.running_var", offset: 10054688, count: 272, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 10502128, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 10503760, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 10523344, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 10524976, count: 1632, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.1.running_mean", offset: 11258640, count: 448, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.1.running_var", offset: 11259088, count: 448, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 11835536, count: 1280, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 11836816, count: 1280, kind: .batchNormBias),
+    ]
+}

@@ -629,3 +629,1172 @@ extension EfficientNetTiny {
             """#),
     ]
 }
+
+/// EfficientNetTiny in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 643,552 floats per image (saved activations and gradients, packed by lifetime); parameters: 676,704 floats.
+public final class EfficientNetTinyTraining: TrainableModel {
+    public static let descriptor = EfficientNetTiny.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 676704,
+        arenaFloatsPerImage: 643552, fixedFloats: 111168)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 16, threads: pool.threadCount))
+        floats = max(floats, TrainingKernels.squeezeExciteBackwardWorkspaceFloats(batch: n, channels: 576, squeezeChannels: 24))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 643552 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 643552 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 676704)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_2_0_forward(s)
+        try features_3_0_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_7_0_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_0_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_0_backward(s)
+        features_2_0_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 16 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 16]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 72, width: 72, kernel: 3, stride: 2, padTop: 1,
+            padLeft: 1, outHeight: 36, outWidth: 36, weights: s.p, bias: s.f, outChannels: 16, activation: .identity,
+            output: s.t + 217728 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 217728 &* s.n, pixels: 1296 &* s.n, channels: 16,
+            gamma: s.p + 432, beta: s.p + 448, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 238464 &* s.n, savedMean: s.f + 640, savedInvStd: s.f + 656, runningMean: s.p + 464,
+            runningVar: s.p + 480, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 36x36x16 -> 36x36x8, SE 16 -> 4 -> 16
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][16]
+        WeightPrep.depthwiseWeights(s.p + 496, channels: 16, kernel: 3, into: s.f + 704)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 36, 36, 16] -> [n, 36, 36, 16]
+        Kernels.depthwiseConv(input: s.t + 238464 &* s.n, batch: s.n, height: 36, width: 36, channels: 16, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 704, bias: s.f,
+            activation: .identity, output: s.t + 259200 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 259200 &* s.n, pixels: 1296 &* s.n, channels: 16,
+            gamma: s.p + 640, beta: s.p + 656, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 279936 &* s.n, savedMean: s.f + 672, savedInvStd: s.f + 688, runningMean: s.p + 672,
+            runningVar: s.p + 688, pool: pool)
+        // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 36, 36, 16]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 279936 &* s.n, output: s.t + 300672 &* s.n,
+            batch: s.n, pixels: 1296, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 704,
+            reduceBias: s.p + 768, activation: .silu, expandWeights: s.p + 784, expandBias: s.p + 848,
+            savedPooled: s.t + 643344 &* s.n, savedHidden: s.t + 643360 &* s.n, savedScale: s.t + 643376 &* s.n,
+            pool: pool)
+        // features.1.0.block.2 project conv 1x1, [n, 36, 36, 16] -> [n, 36, 36, 8]
+        Kernels.pointwiseConv(input: s.t + 300672 &* s.n, pixels: 1296 &* s.n, inChannels: 16, weights: s.p + 864,
+            bias: s.f, outChannels: 8, activation: .identity, residual: nil, output: s.t + 379728 &* s.n, pool: pool)
+        // features.1.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 379728 &* s.n, pixels: 1296 &* s.n, channels: 8,
+            gamma: s.p + 992, beta: s.p + 1008, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 390096 &* s.n, savedMean: s.f + 992, savedInvStd: s.f + 1000, runningMean: s.p + 1024,
+            runningVar: s.p + 1040, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]
+        Kernels.pointwiseConv(input: s.t + 390096 &* s.n, pixels: 1296 &* s.n, inChannels: 8, weights: s.p + 1056,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t, pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
+            beta: s.p + 1488, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 62208 &* s.n,
+            savedMean: s.f + 1008, savedInvStd: s.f + 1056, runningMean: s.p + 1536, runningVar: s.p + 1584,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][48]
+        WeightPrep.depthwiseWeights(s.p + 1632, channels: 48, kernel: 3, into: s.f + 1200)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
+        Kernels.depthwiseConv(input: s.t + 62208 &* s.n, batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 1200, bias: s.f,
+            activation: .identity, output: s.t + 321408 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 321408 &* s.n, pixels: 324 &* s.n, channels: 48,
+            gamma: s.p + 2064, beta: s.p + 2112, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 336960 &* s.n, savedMean: s.f + 1104, savedInvStd: s.f + 1152, runningMean: s.p + 2160,
+            runningVar: s.p + 2208, pool: pool)
+        // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 on [n, 18, 18, 48]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 336960 &* s.n, output: s.t + 352512 &* s.n,
+            batch: s.n, pixels: 324, channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256,
+            reduceBias: s.p + 2352, activation: .silu, expandWeights: s.p + 2368, expandBias: s.p + 2464,
+            savedPooled: s.t + 643184 &* s.n, savedHidden: s.t + 643392 &* s.n, savedScale: s.t + 643232 &* s.n,
+            pool: pool)
+        // features.2.0.block.3 project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]
+        Kernels.pointwiseConv(input: s.t + 352512 &* s.n, pixels: 324 &* s.n, inChannels: 48, weights: s.p + 2512,
+            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 540576 &* s.n, pool: pool)
+        // features.2.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 540576 &* s.n, pixels: 324 &* s.n, channels: 16,
+            gamma: s.p + 3280, beta: s.p + 3296, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 545760 &* s.n, savedMean: s.f + 2064, savedInvStd: s.f + 2080, runningMean: s.p + 3312,
+            runningVar: s.p + 3328, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 18x18x16 -> 9x9x24, SE 96 -> 4 -> 96
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]
+        Kernels.pointwiseConv(input: s.t + 545760 &* s.n, pixels: 324 &* s.n, inChannels: 16, weights: s.p + 3344,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 124416 &* s.n, pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
+            gamma: s.p + 4880, beta: s.p + 4976, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 155520 &* s.n, savedMean: s.f + 2096, savedInvStd: s.f + 2192, runningMean: s.p + 5072,
+            runningVar: s.p + 5168, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][96]
+        WeightPrep.depthwiseWeights(s.p + 5264, channels: 96, kernel: 5, into: s.f + 2480)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
+        Kernels.depthwiseConv(input: s.t + 155520 &* s.n, batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 2480, bias: s.f,
+            activation: .identity, output: s.t + 209952 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 209952 &* s.n, pixels: 81 &* s.n, channels: 96,
+            gamma: s.p + 7664, beta: s.p + 7760, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 459264 &* s.n, savedMean: s.f + 2288, savedInvStd: s.f + 2384, runningMean: s.p + 7856,
+            runningVar: s.p + 7952, pool: pool)
+        // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 9, 9, 96]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 459264 &* s.n, output: s.t + 467040 &* s.n,
+            batch: s.n, pixels: 81, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048,
+            reduceBias: s.p + 8432, activation: .silu, expandWeights: s.p + 8448, expandBias: s.p + 8832,
+            savedPooled: s.t + 642992 &* s.n, savedHidden: s.t + 643408 &* s.n, savedScale: s.t + 643088 &* s.n,
+            pool: pool)
+        // features.3.0.block.3 project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]
+        Kernels.pointwiseConv(input: s.t + 467040 &* s.n, pixels: 81 &* s.n, inChannels: 96, weights: s.p + 8928,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 619632 &* s.n, pool: pool)
+        // features.3.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 619632 &* s.n, pixels: 81 &* s.n, channels: 24,
+            gamma: s.p + 11232, beta: s.p + 11264, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 621584 &* s.n, savedMean: s.f + 7280, savedInvStd: s.f + 7304, runningMean: s.p + 11296,
+            runningVar: s.p + 11328, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 9x9x24 -> 5x5x40, SE 144 -> 6 -> 144
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]
+        Kernels.pointwiseConv(input: s.t + 621584 &* s.n, pixels: 81 &* s.n, inChannels: 24, weights: s.p + 11360,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 186624 &* s.n,
+            pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 186624 &* s.n, pixels: 81 &* s.n, channels: 144,
+            gamma: s.p + 14816, beta: s.p + 14960, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 198288 &* s.n, savedMean: s.f + 7328, savedInvStd: s.f + 7472, runningMean: s.p + 15104,
+            runningVar: s.p + 15248, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 15392, channels: 144, kernel: 3, into: s.f + 7904)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
+        Kernels.depthwiseConv(input: s.t + 198288 &* s.n, batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 7904, bias: s.f,
+            activation: .identity, output: s.t + 602784 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 602784 &* s.n, pixels: 25 &* s.n, channels: 144,
+            gamma: s.p + 16688, beta: s.p + 16832, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 606384 &* s.n, savedMean: s.f + 7616, savedInvStd: s.f + 7760, runningMean: s.p + 16976,
+            runningVar: s.p + 17120, pool: pool)
+        // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 5, 5, 144]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 606384 &* s.n, output: s.t + 609984 &* s.n,
+            batch: s.n, pixels: 25, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264,
+            reduceBias: s.p + 18128, activation: .silu, expandWeights: s.p + 18144, expandBias: s.p + 19008,
+            savedPooled: s.t + 642704 &* s.n, savedHidden: s.t + 643424 &* s.n, savedScale: s.t + 642848 &* s.n,
+            pool: pool)
+        // features.4.0.block.3 project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]
+        Kernels.pointwiseConv(input: s.t + 609984 &* s.n, pixels: 25 &* s.n, inChannels: 144, weights: s.p + 19152,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 632048 &* s.n, pool: pool)
+        // features.4.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 632048 &* s.n, pixels: 25 &* s.n, channels: 40,
+            gamma: s.p + 24912, beta: s.p + 24960, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 633056 &* s.n, savedMean: s.f + 10496, savedInvStd: s.f + 10536, runningMean: s.p + 25008,
+            runningVar: s.p + 25056, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        Kernels.pointwiseConv(input: s.t + 633056 &* s.n, pixels: 25 &* s.n, inChannels: 40, weights: s.p + 25104,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 474816 &* s.n,
+            pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 474816 &* s.n, pixels: 25 &* s.n, channels: 240,
+            gamma: s.p + 34704, beta: s.p + 34944, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 480816 &* s.n, savedMean: s.f + 10576, savedInvStd: s.f + 10816, runningMean: s.p + 35184,
+            runningVar: s.p + 35424, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][240]
+        WeightPrep.depthwiseWeights(s.p + 35664, channels: 240, kernel: 3, into: s.f + 11536)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
+        Kernels.depthwiseConv(input: s.t + 480816 &* s.n, batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 11536, bias: s.f,
+            activation: .identity, output: s.t + 486816 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 486816 &* s.n, pixels: 25 &* s.n, channels: 240,
+            gamma: s.p + 37824, beta: s.p + 38064, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 492816 &* s.n, savedMean: s.f + 11056, savedInvStd: s.f + 11296, runningMean: s.p + 38304,
+            runningVar: s.p + 38544, pool: pool)
+        // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 492816 &* s.n, output: s.t + 498816 &* s.n,
+            batch: s.n, pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784,
+            reduceBias: s.p + 41184, activation: .silu, expandWeights: s.p + 41200, expandBias: s.p + 43600,
+            savedPooled: s.t + 379488 &* s.n, savedHidden: s.t + 643440 &* s.n, savedScale: s.t + 641984 &* s.n,
+            pool: pool)
+        // features.4.1.block.3 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]
+        Kernels.pointwiseConv(input: s.t + 498816 &* s.n, pixels: 25 &* s.n, inChannels: 240, weights: s.p + 43840,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 634064 &* s.n, pool: pool)
+        // features.4.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 634064 &* s.n, pixels: 25 &* s.n, channels: 40,
+            gamma: s.p + 53440, beta: s.p + 53488, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 368064 &* s.n, savedMean: s.f + 15856, savedInvStd: s.f + 15896, runningMean: s.p + 53536,
+            runningVar: s.p + 53584, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.92
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.t + 643456 &* s.n,
+                random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 633056 &* s.n, branch: s.t + 368064 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 643456 &* s.n : nil, batch: s.n, perImage: 1000,
+            output: s.t + 635072 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        Kernels.pointwiseConv(input: s.t + 635072 &* s.n, pixels: 25 &* s.n, inChannels: 40, weights: s.p + 53632,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 504816 &* s.n,
+            pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 504816 &* s.n, pixels: 25 &* s.n, channels: 240,
+            gamma: s.p + 63232, beta: s.p + 63472, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 510816 &* s.n, savedMean: s.f + 15936, savedInvStd: s.f + 16176, runningMean: s.p + 63712,
+            runningVar: s.p + 63952, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][240]
+        WeightPrep.depthwiseWeights(s.p + 64192, channels: 240, kernel: 5, into: s.f + 16896)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
+        Kernels.depthwiseConv(input: s.t + 510816 &* s.n, batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 16896, bias: s.f,
+            activation: .identity, output: s.t + 516816 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 516816 &* s.n, pixels: 25 &* s.n, channels: 240,
+            gamma: s.p + 70192, beta: s.p + 70432, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 522816 &* s.n, savedMean: s.f + 16416, savedInvStd: s.f + 16656, runningMean: s.p + 70672,
+            runningVar: s.p + 70912, pool: pool)
+        // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 522816 &* s.n, output: s.t + 528816 &* s.n,
+            batch: s.n, pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152,
+            reduceBias: s.p + 73552, activation: .silu, expandWeights: s.p + 73568, expandBias: s.p + 75968,
+            savedPooled: s.t + 642224 &* s.n, savedHidden: s.t + 643472 &* s.n, savedScale: s.t + 642464 &* s.n,
+            pool: pool)
+        // features.5.0.block.3 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]
+        Kernels.pointwiseConv(input: s.t + 528816 &* s.n, pixels: 25 &* s.n, inChannels: 240, weights: s.p + 76208,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 626416 &* s.n, pool: pool)
+        // features.5.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 626416 &* s.n, pixels: 25 &* s.n, channels: 56,
+            gamma: s.p + 89648, beta: s.p + 89712, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 627824 &* s.n, savedMean: s.f + 28896, savedInvStd: s.f + 28952, runningMean: s.p + 89776,
+            runningVar: s.p + 89840, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        Kernels.pointwiseConv(input: s.t + 627824 &* s.n, pixels: 25 &* s.n, inChannels: 56, weights: s.p + 89904,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 368064 &* s.n,
+            pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 368064 &* s.n, pixels: 25 &* s.n, channels: 336,
+            gamma: s.p + 108720, beta: s.p + 109056, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 400464 &* s.n, savedMean: s.f + 29008, savedInvStd: s.f + 29344, runningMean: s.p + 109392,
+            runningVar: s.p + 109728, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][336]
+        WeightPrep.depthwiseWeights(s.p + 110064, channels: 336, kernel: 5, into: s.f + 30352)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
+        Kernels.depthwiseConv(input: s.t + 400464 &* s.n, batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 30352, bias: s.f,
+            activation: .identity, output: s.t + 408864 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 408864 &* s.n, pixels: 25 &* s.n, channels: 336,
+            gamma: s.p + 118464, beta: s.p + 118800, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 417264 &* s.n, savedMean: s.f + 29680, savedInvStd: s.f + 30016, runningMean: s.p + 119136,
+            runningVar: s.p + 119472, pool: pool)
+        // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 5, 5, 336]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 417264 &* s.n, output: s.t + 425664 &* s.n,
+            batch: s.n, pixels: 25, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808,
+            reduceBias: s.p + 124512, activation: .silu, expandWeights: s.p + 124528, expandBias: s.p + 129232,
+            savedPooled: s.t + 640976 &* s.n, savedHidden: s.t + 643488 &* s.n, savedScale: s.t + 641312 &* s.n,
+            pool: pool)
+        // features.5.1.block.3 project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]
+        Kernels.pointwiseConv(input: s.t + 425664 &* s.n, pixels: 25 &* s.n, inChannels: 336, weights: s.p + 129568,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 629232 &* s.n, pool: pool)
+        // features.5.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 629232 &* s.n, pixels: 25 &* s.n, channels: 56,
+            gamma: s.p + 148384, beta: s.p + 148448, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 376464 &* s.n, savedMean: s.f + 47152, savedInvStd: s.f + 47208, runningMean: s.p + 148512,
+            runningVar: s.p + 148576, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.88
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000002,
+                into: s.t + 643504 &* s.n, random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 627824 &* s.n, branch: s.t + 376464 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 643504 &* s.n : nil, batch: s.n, perImage: 1400,
+            output: s.t + 630640 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        Kernels.pointwiseConv(input: s.t + 630640 &* s.n, pixels: 25 &* s.n, inChannels: 56, weights: s.p + 148640,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 434064 &* s.n,
+            pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 434064 &* s.n, pixels: 25 &* s.n, channels: 336,
+            gamma: s.p + 167456, beta: s.p + 167792, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 442464 &* s.n, savedMean: s.f + 47264, savedInvStd: s.f + 47600, runningMean: s.p + 168128,
+            runningVar: s.p + 168464, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][336]
+        WeightPrep.depthwiseWeights(s.p + 168800, channels: 336, kernel: 5, into: s.f + 48608)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
+        Kernels.depthwiseConv(input: s.t + 442464 &* s.n, batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 48608, bias: s.f,
+            activation: .identity, output: s.t + 376464 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 376464 &* s.n, pixels: 9 &* s.n, channels: 336,
+            gamma: s.p + 177200, beta: s.p + 177536, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 613584 &* s.n, savedMean: s.f + 47936, savedInvStd: s.f + 48272, runningMean: s.p + 177872,
+            runningVar: s.p + 178208, pool: pool)
+        // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 3, 3, 336]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 613584 &* s.n, output: s.t + 616608 &* s.n,
+            batch: s.n, pixels: 9, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544,
+            reduceBias: s.p + 183248, activation: .silu, expandWeights: s.p + 183264, expandBias: s.p + 187968,
+            savedPooled: s.t + 458928 &* s.n, savedHidden: s.t + 643520 &* s.n, savedScale: s.t + 641648 &* s.n,
+            pool: pool)
+        // features.6.0.block.3 project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]
+        Kernels.pointwiseConv(input: s.t + 616608 &* s.n, pixels: 9 &* s.n, inChannels: 336, weights: s.p + 188304,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 458064 &* s.n, pool: pool)
+        // features.6.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 458064 &* s.n, pixels: 9 &* s.n, channels: 96,
+            gamma: s.p + 220560, beta: s.p + 220656, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 636080 &* s.n, savedMean: s.f + 65408, savedInvStd: s.f + 65504, runningMean: s.p + 220752,
+            runningVar: s.p + 220848, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, SE 576 -> 24 -> 576, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        Kernels.pointwiseConv(input: s.t + 636080 &* s.n, pixels: 9 &* s.n, inChannels: 96, weights: s.p + 220944,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 550944 &* s.n,
+            pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 550944 &* s.n, pixels: 9 &* s.n, channels: 576,
+            gamma: s.p + 276240, beta: s.p + 276816, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 556128 &* s.n, savedMean: s.f + 65600, savedInvStd: s.f + 66176, runningMean: s.p + 277392,
+            runningVar: s.p + 277968, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][576]
+        WeightPrep.depthwiseWeights(s.p + 278544, channels: 576, kernel: 5, into: s.f + 67904)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
+        Kernels.depthwiseConv(input: s.t + 556128 &* s.n, batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 67904, bias: s.f,
+            activation: .identity, output: s.t + 561312 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 561312 &* s.n, pixels: 9 &* s.n, channels: 576,
+            gamma: s.p + 292944, beta: s.p + 293520, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 566496 &* s.n, savedMean: s.f + 66752, savedInvStd: s.f + 67328, runningMean: s.p + 294096,
+            runningVar: s.p + 294672, pool: pool)
+        // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 566496 &* s.n, output: s.t + 571680 &* s.n,
+            batch: s.n, pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248,
+            reduceBias: s.p + 309072, activation: .silu, expandWeights: s.p + 309104, expandBias: s.p + 322928,
+            savedPooled: s.t + 638672 &* s.n, savedHidden: s.t + 643280 &* s.n, savedScale: s.t + 639248 &* s.n,
+            pool: pool)
+        // features.6.1.block.3 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]
+        Kernels.pointwiseConv(input: s.t + 571680 &* s.n, pixels: 9 &* s.n, inChannels: 576, weights: s.p + 323504,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 636944 &* s.n, pool: pool)
+        // features.6.1.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 636944 &* s.n, pixels: 9 &* s.n, channels: 96,
+            gamma: s.p + 378800, beta: s.p + 378896, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 450864 &* s.n, savedMean: s.f + 96704, savedInvStd: s.f + 96800, runningMean: s.p + 378992,
+            runningVar: s.p + 379088, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.84
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.t + 643536 &* s.n,
+                random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 636080 &* s.n, branch: s.t + 450864 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 643536 &* s.n : nil, batch: s.n, perImage: 864,
+            output: s.t + 637808 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 3x3x96 -> 3x3x160, SE 576 -> 24 -> 576
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        Kernels.pointwiseConv(input: s.t + 637808 &* s.n, pixels: 9 &* s.n, inChannels: 96, weights: s.p + 379184,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 576864 &* s.n,
+            pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 576864 &* s.n, pixels: 9 &* s.n, channels: 576,
+            gamma: s.p + 434480, beta: s.p + 435056, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 582048 &* s.n, savedMean: s.f + 96896, savedInvStd: s.f + 97472, runningMean: s.p + 435632,
+            runningVar: s.p + 436208, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][576]
+        WeightPrep.depthwiseWeights(s.p + 436784, channels: 576, kernel: 3, into: s.f + 99200)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
+        Kernels.depthwiseConv(input: s.t + 582048 &* s.n, batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 99200, bias: s.f,
+            activation: .identity, output: s.t + 587232 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 587232 &* s.n, pixels: 9 &* s.n, channels: 576,
+            gamma: s.p + 441968, beta: s.p + 442544, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 592416 &* s.n, savedMean: s.f + 98048, savedInvStd: s.f + 98624, runningMean: s.p + 443120,
+            runningVar: s.p + 443696, pool: pool)
+        // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
+        TrainingKernels.squeezeExciteForwardTraining(input: s.t + 592416 &* s.n, output: s.t + 597600 &* s.n,
+            batch: s.n, pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272,
+            reduceBias: s.p + 458096, activation: .silu, expandWeights: s.p + 458128, expandBias: s.p + 471952,
+            savedPooled: s.t + 639824 &* s.n, savedHidden: s.t + 643312 &* s.n, savedScale: s.t + 640400 &* s.n,
+            pool: pool)
+        // features.7.0.block.3 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]
+        Kernels.pointwiseConv(input: s.t + 597600 &* s.n, pixels: 9 &* s.n, inChannels: 576, weights: s.p + 472528,
+            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.t + 456624 &* s.n,
+            pool: pool)
+        // features.7.0.block.3 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 456624 &* s.n, pixels: 9 &* s.n, channels: 160,
+            gamma: s.p + 564688, beta: s.p + 564848, eps: 1e-05, momentum: 0.1, activation: .identity,
+            output: s.t + 623536 &* s.n, savedMean: s.f + 109568, savedInvStd: s.f + 109728, runningMean: s.p + 565008,
+            runningVar: s.p + 565168, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 160 -> 640, global average pool, dropout 0.1, linear -> 10 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 640]
+        Kernels.pointwiseConv(input: s.t + 623536 &* s.n, pixels: 9 &* s.n, inChannels: 160, weights: s.p + 565328,
+            bias: s.f, outChannels: 640, activation: .identity, residual: nil, output: s.t + 450864 &* s.n,
+            pool: pool)
+        // features.8 BatchNorm (batch statistics) + silu
+        TrainingKernels.batchNormForwardTraining(input: s.t + 450864 &* s.n, pixels: 9 &* s.n, channels: 640,
+            gamma: s.p + 667728, beta: s.p + 668368, eps: 1e-05, momentum: 0.1, activation: .silu,
+            output: s.t + 534816 &* s.n, savedMean: s.f + 109888, savedInvStd: s.f + 110528, runningMean: s.p + 669008,
+            runningVar: s.p + 669648, pool: pool)
+        // avgpool global average pool, [n, 3, 3, 640] -> [n, 640]
+        Kernels.globalAveragePool(input: s.t + 534816 &* s.n, batch: s.n, pixels: 9, channels: 640,
+            output: s.t + 624976 &* s.n, pool: pool)
+        // dropout p=0.1 (when options.dropout) on [n, 640]
+        TrainingKernels.dropoutForward(input: s.t + 624976 &* s.n, output: s.t + 535456 &* s.n, count: 640 &* s.n,
+            probability: s.options.dropout ? 0.1 : 0, mask: s.t + 534816 &* s.n, random: &random)
+        // classifier.1 linear, [n, 640] -> [n, 10]
+        Kernels.linear(input: s.t + 535456 &* s.n, batch: s.n, inFeatures: 640, weights: s.p + 670288,
+            bias: s.p + 676688, outFeatures: 10, output: s.t + 536096 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 536096 &* s.n, labels: s.labels, classes: 10,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 536736 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 536096 &* s.n, count: 10 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 160 -> 640, global average pool, dropout 0.1, linear -> 10 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 536736 &* s.n, input: s.t + 535456 &* s.n,
+            weights: s.p + 670288, batch: s.n, inFeatures: 640, outFeatures: 10, gradInput: s.t + 536096 &* s.n,
+            gradWeights: s.g + 670288, gradBias: s.g + 676688, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 536096 &* s.n, mask: s.t + 534816 &* s.n, count: 640 &* s.n,
+            gradInput: s.t + 624976 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 9 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 624976 &* s.n, batch: s.n, pixels: 9,
+            channels: 640, gradInput: s.t + 534816 &* s.n, pool: pool)
+        // features.8 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 450864 &* s.n,
+            pixels: 9 &* s.n, channels: 640, gamma: s.p + 667728, beta: s.p + 668368, savedMean: s.f + 109888,
+            savedInvStd: s.f + 110528, activation: .silu, gradInput: s.t + 534816 &* s.n, gradGamma: s.g + 667728,
+            gradBeta: s.g + 668368, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 623536 &* s.n,
+            weights: s.p + 565328, pixels: 9 &* s.n, inChannels: 160, outChannels: 640, gradInput: s.t + 624976 &* s.n,
+            gradWeights: s.g + 565328, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 3x3x96 -> 3x3x160, SE 576 -> 24 -> 576
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 624976 &* s.n, input: s.t + 456624 &* s.n,
+            pixels: 9 &* s.n, channels: 160, gamma: s.p + 564688, beta: s.p + 564848, savedMean: s.f + 109568,
+            savedInvStd: s.f + 109728, activation: .identity, gradInput: s.t + 624976 &* s.n, gradGamma: s.g + 564688,
+            gradBeta: s.g + 564848, pool: pool)
+        // features.7.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 624976 &* s.n, input: s.t + 597600 &* s.n,
+            weights: s.p + 472528, pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.t + 450864 &* s.n,
+            gradWeights: s.g + 472528, pool: pool)
+        // features.7.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 592416 &* s.n, batch: s.n,
+            pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272, activation: .silu,
+            expandWeights: s.p + 458128, savedPooled: s.t + 639824 &* s.n, savedHidden: s.t + 643312 &* s.n,
+            savedScale: s.t + 640400 &* s.n, gradInput: s.t + 534816 &* s.n, gradReduceWeights: s.g + 444272,
+            gradReduceBias: s.g + 458096, gradExpandWeights: s.g + 458128, gradExpandBias: s.g + 471952,
+            workspace: s.ws, pool: pool)
+        // features.7.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 587232 &* s.n,
+            pixels: 9 &* s.n, channels: 576, gamma: s.p + 441968, beta: s.p + 442544, savedMean: s.f + 98048,
+            savedInvStd: s.f + 98624, activation: .silu, gradInput: s.t + 534816 &* s.n, gradGamma: s.g + 441968,
+            gradBeta: s.g + 442544, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 104384, count: 5184)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 582048 &* s.n, batch: s.n,
+            height: 3, width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
+            weights: s.f + 99200, gradInput: s.t + 450864 &* s.n, gradWeights: s.f + 104384, pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 104384, channels: 576, kernel: 3, into: s.g + 436784)
+        // features.7.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 576864 &* s.n,
+            pixels: 9 &* s.n, channels: 576, gamma: s.p + 434480, beta: s.p + 435056, savedMean: s.f + 96896,
+            savedInvStd: s.f + 97472, activation: .silu, gradInput: s.t + 450864 &* s.n, gradGamma: s.g + 434480,
+            gradBeta: s.g + 435056, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 637808 &* s.n,
+            weights: s.p + 379184, pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.t + 456048 &* s.n,
+            gradWeights: s.g + 379184, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, SE 576 -> 24 -> 576, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 456048 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 643536 &* s.n : nil, batch: s.n, perImage: 864,
+            gradBranch: s.t + 456912 &* s.n, pool: pool)
+        // features.6.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 456912 &* s.n, input: s.t + 636944 &* s.n,
+            pixels: 9 &* s.n, channels: 96, gamma: s.p + 378800, beta: s.p + 378896, savedMean: s.f + 96704,
+            savedInvStd: s.f + 96800, activation: .identity, gradInput: s.t + 456912 &* s.n, gradGamma: s.g + 378800,
+            gradBeta: s.g + 378896, pool: pool)
+        // features.6.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 456912 &* s.n, input: s.t + 571680 &* s.n,
+            weights: s.p + 323504, pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.t + 450864 &* s.n,
+            gradWeights: s.g + 323504, pool: pool)
+        // features.6.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 566496 &* s.n, batch: s.n,
+            pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248, activation: .silu,
+            expandWeights: s.p + 309104, savedPooled: s.t + 638672 &* s.n, savedHidden: s.t + 643280 &* s.n,
+            savedScale: s.t + 639248 &* s.n, gradInput: s.t + 534816 &* s.n, gradReduceWeights: s.g + 295248,
+            gradReduceBias: s.g + 309072, gradExpandWeights: s.g + 309104, gradExpandBias: s.g + 322928,
+            workspace: s.ws, pool: pool)
+        // features.6.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 561312 &* s.n,
+            pixels: 9 &* s.n, channels: 576, gamma: s.p + 292944, beta: s.p + 293520, savedMean: s.f + 66752,
+            savedInvStd: s.f + 67328, activation: .silu, gradInput: s.t + 534816 &* s.n, gradGamma: s.g + 292944,
+            gradBeta: s.g + 293520, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 82304, count: 14400)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 556128 &* s.n, batch: s.n,
+            height: 3, width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
+            weights: s.f + 67904, gradInput: s.t + 450864 &* s.n, gradWeights: s.f + 82304, pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 82304, channels: 576, kernel: 5, into: s.g + 278544)
+        // features.6.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 550944 &* s.n,
+            pixels: 9 &* s.n, channels: 576, gamma: s.p + 276240, beta: s.p + 276816, savedMean: s.f + 65600,
+            savedInvStd: s.f + 66176, activation: .silu, gradInput: s.t + 450864 &* s.n, gradGamma: s.g + 276240,
+            gradBeta: s.g + 276816, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 636080 &* s.n,
+            weights: s.p + 220944, pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.t + 456912 &* s.n,
+            gradWeights: s.g + 220944, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 456912 &* s.n, s.t + 456048 &* s.n, count: 864 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 456912 &* s.n, input: s.t + 458064 &* s.n,
+            pixels: 9 &* s.n, channels: 96, gamma: s.p + 220560, beta: s.p + 220656, savedMean: s.f + 65408,
+            savedInvStd: s.f + 65504, activation: .identity, gradInput: s.t + 456912 &* s.n, gradGamma: s.g + 220560,
+            gradBeta: s.g + 220656, pool: pool)
+        // features.6.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 456912 &* s.n, input: s.t + 616608 &* s.n,
+            weights: s.p + 188304, pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.t + 450864 &* s.n,
+            gradWeights: s.g + 188304, pool: pool)
+        // features.6.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 613584 &* s.n, batch: s.n,
+            pixels: 9, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544, activation: .silu,
+            expandWeights: s.p + 183264, savedPooled: s.t + 458928 &* s.n, savedHidden: s.t + 643520 &* s.n,
+            savedScale: s.t + 641648 &* s.n, gradInput: s.t + 534816 &* s.n, gradReduceWeights: s.g + 178544,
+            gradReduceBias: s.g + 183248, gradExpandWeights: s.g + 183264, gradExpandBias: s.g + 187968,
+            workspace: s.ws, pool: pool)
+        // features.6.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 376464 &* s.n,
+            pixels: 9 &* s.n, channels: 336, gamma: s.p + 177200, beta: s.p + 177536, savedMean: s.f + 47936,
+            savedInvStd: s.f + 48272, activation: .silu, gradInput: s.t + 534816 &* s.n, gradGamma: s.g + 177200,
+            gradBeta: s.g + 177536, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 57008, count: 8400)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 442464 &* s.n, batch: s.n,
+            height: 5, width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
+            weights: s.f + 48608, gradInput: s.t + 450864 &* s.n, gradWeights: s.f + 57008, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 57008, channels: 336, kernel: 5, into: s.g + 168800)
+        // features.6.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 434064 &* s.n,
+            pixels: 25 &* s.n, channels: 336, gamma: s.p + 167456, beta: s.p + 167792, savedMean: s.f + 47264,
+            savedInvStd: s.f + 47600, activation: .silu, gradInput: s.t + 450864 &* s.n, gradGamma: s.g + 167456,
+            gradBeta: s.g + 167792, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 450864 &* s.n, input: s.t + 630640 &* s.n,
+            weights: s.p + 148640, pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.t + 376464 &* s.n,
+            gradWeights: s.g + 148640, pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, SE 336 -> 14 -> 336, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 376464 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 643504 &* s.n : nil, batch: s.n, perImage: 1400,
+            gradBranch: s.t + 377872 &* s.n, pool: pool)
+        // features.5.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 377872 &* s.n, input: s.t + 629232 &* s.n,
+            pixels: 25 &* s.n, channels: 56, gamma: s.p + 148384, beta: s.p + 148448, savedMean: s.f + 47152,
+            savedInvStd: s.f + 47208, activation: .identity, gradInput: s.t + 377872 &* s.n, gradGamma: s.g + 148384,
+            gradBeta: s.g + 148448, pool: pool)
+        // features.5.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 377872 &* s.n, input: s.t + 425664 &* s.n,
+            weights: s.p + 129568, pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.t + 434064 &* s.n,
+            gradWeights: s.g + 129568, pool: pool)
+        // features.5.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 434064 &* s.n, input: s.t + 417264 &* s.n, batch: s.n,
+            pixels: 25, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808, activation: .silu,
+            expandWeights: s.p + 124528, savedPooled: s.t + 640976 &* s.n, savedHidden: s.t + 643488 &* s.n,
+            savedScale: s.t + 641312 &* s.n, gradInput: s.t + 425664 &* s.n, gradReduceWeights: s.g + 119808,
+            gradReduceBias: s.g + 124512, gradExpandWeights: s.g + 124528, gradExpandBias: s.g + 129232,
+            workspace: s.ws, pool: pool)
+        // features.5.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 425664 &* s.n, input: s.t + 408864 &* s.n,
+            pixels: 25 &* s.n, channels: 336, gamma: s.p + 118464, beta: s.p + 118800, savedMean: s.f + 29680,
+            savedInvStd: s.f + 30016, activation: .silu, gradInput: s.t + 425664 &* s.n, gradGamma: s.g + 118464,
+            gradBeta: s.g + 118800, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 38752, count: 8400)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 425664 &* s.n, input: s.t + 400464 &* s.n, batch: s.n,
+            height: 5, width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
+            weights: s.f + 30352, gradInput: s.t + 408864 &* s.n, gradWeights: s.f + 38752, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 38752, channels: 336, kernel: 5, into: s.g + 110064)
+        // features.5.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 408864 &* s.n, input: s.t + 368064 &* s.n,
+            pixels: 25 &* s.n, channels: 336, gamma: s.p + 108720, beta: s.p + 109056, savedMean: s.f + 29008,
+            savedInvStd: s.f + 29344, activation: .silu, gradInput: s.t + 408864 &* s.n, gradGamma: s.g + 108720,
+            gradBeta: s.g + 109056, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 408864 &* s.n, input: s.t + 627824 &* s.n,
+            weights: s.p + 89904, pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.t + 374064 &* s.n,
+            gradWeights: s.g + 89904, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 374064 &* s.n, s.t + 376464 &* s.n, count: 1400 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 374064 &* s.n, input: s.t + 626416 &* s.n,
+            pixels: 25 &* s.n, channels: 56, gamma: s.p + 89648, beta: s.p + 89712, savedMean: s.f + 28896,
+            savedInvStd: s.f + 28952, activation: .identity, gradInput: s.t + 374064 &* s.n, gradGamma: s.g + 89648,
+            gradBeta: s.g + 89712, pool: pool)
+        // features.5.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 374064 &* s.n, input: s.t + 528816 &* s.n,
+            weights: s.p + 76208, pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.t + 368064 &* s.n,
+            gradWeights: s.g + 76208, pool: pool)
+        // features.5.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 522816 &* s.n, batch: s.n,
+            pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152, activation: .silu,
+            expandWeights: s.p + 73568, savedPooled: s.t + 642224 &* s.n, savedHidden: s.t + 643472 &* s.n,
+            savedScale: s.t + 642464 &* s.n, gradInput: s.t + 400464 &* s.n, gradReduceWeights: s.g + 71152,
+            gradReduceBias: s.g + 73552, gradExpandWeights: s.g + 73568, gradExpandBias: s.g + 75968, workspace: s.ws,
+            pool: pool)
+        // features.5.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 516816 &* s.n,
+            pixels: 25 &* s.n, channels: 240, gamma: s.p + 70192, beta: s.p + 70432, savedMean: s.f + 16416,
+            savedInvStd: s.f + 16656, activation: .silu, gradInput: s.t + 400464 &* s.n, gradGamma: s.g + 70192,
+            gradBeta: s.g + 70432, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 22896, count: 6000)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 510816 &* s.n, batch: s.n,
+            height: 5, width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
+            weights: s.f + 16896, gradInput: s.t + 368064 &* s.n, gradWeights: s.f + 22896, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 22896, channels: 240, kernel: 5, into: s.g + 64192)
+        // features.5.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 504816 &* s.n,
+            pixels: 25 &* s.n, channels: 240, gamma: s.p + 63232, beta: s.p + 63472, savedMean: s.f + 15936,
+            savedInvStd: s.f + 16176, activation: .silu, gradInput: s.t + 368064 &* s.n, gradGamma: s.g + 63232,
+            gradBeta: s.g + 63472, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 635072 &* s.n,
+            weights: s.p + 53632, pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.t + 374064 &* s.n,
+            gradWeights: s.g + 53632, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, SE 240 -> 10 -> 240, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 374064 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 643456 &* s.n : nil, batch: s.n, perImage: 1000,
+            gradBranch: s.t + 375072 &* s.n, pool: pool)
+        // features.4.1.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 375072 &* s.n, input: s.t + 634064 &* s.n,
+            pixels: 25 &* s.n, channels: 40, gamma: s.p + 53440, beta: s.p + 53488, savedMean: s.f + 15856,
+            savedInvStd: s.f + 15896, activation: .identity, gradInput: s.t + 375072 &* s.n, gradGamma: s.g + 53440,
+            gradBeta: s.g + 53488, pool: pool)
+        // features.4.1.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 375072 &* s.n, input: s.t + 498816 &* s.n,
+            weights: s.p + 43840, pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.t + 368064 &* s.n,
+            gradWeights: s.g + 43840, pool: pool)
+        // features.4.1.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 492816 &* s.n, batch: s.n,
+            pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784, activation: .silu,
+            expandWeights: s.p + 41200, savedPooled: s.t + 379488 &* s.n, savedHidden: s.t + 643440 &* s.n,
+            savedScale: s.t + 641984 &* s.n, gradInput: s.t + 400464 &* s.n, gradReduceWeights: s.g + 38784,
+            gradReduceBias: s.g + 41184, gradExpandWeights: s.g + 41200, gradExpandBias: s.g + 43600, workspace: s.ws,
+            pool: pool)
+        // features.4.1.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 486816 &* s.n,
+            pixels: 25 &* s.n, channels: 240, gamma: s.p + 37824, beta: s.p + 38064, savedMean: s.f + 11056,
+            savedInvStd: s.f + 11296, activation: .silu, gradInput: s.t + 400464 &* s.n, gradGamma: s.g + 37824,
+            gradBeta: s.g + 38064, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 13696, count: 2160)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 480816 &* s.n, batch: s.n,
+            height: 5, width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
+            weights: s.f + 11536, gradInput: s.t + 368064 &* s.n, gradWeights: s.f + 13696, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 13696, channels: 240, kernel: 3, into: s.g + 35664)
+        // features.4.1.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 474816 &* s.n,
+            pixels: 25 &* s.n, channels: 240, gamma: s.p + 34704, beta: s.p + 34944, savedMean: s.f + 10576,
+            savedInvStd: s.f + 10816, activation: .silu, gradInput: s.t + 368064 &* s.n, gradGamma: s.g + 34704,
+            gradBeta: s.g + 34944, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 633056 &* s.n,
+            weights: s.p + 25104, pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.t + 375072 &* s.n,
+            gradWeights: s.g + 25104, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 375072 &* s.n, s.t + 374064 &* s.n, count: 1000 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 9x9x24 -> 5x5x40, SE 144 -> 6 -> 144
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 375072 &* s.n, input: s.t + 632048 &* s.n,
+            pixels: 25 &* s.n, channels: 40, gamma: s.p + 24912, beta: s.p + 24960, savedMean: s.f + 10496,
+            savedInvStd: s.f + 10536, activation: .identity, gradInput: s.t + 375072 &* s.n, gradGamma: s.g + 24912,
+            gradBeta: s.g + 24960, pool: pool)
+        // features.4.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 375072 &* s.n, input: s.t + 609984 &* s.n,
+            weights: s.p + 19152, pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.t + 368064 &* s.n,
+            gradWeights: s.g + 19152, pool: pool)
+        // features.4.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 606384 &* s.n, batch: s.n,
+            pixels: 25, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264, activation: .silu,
+            expandWeights: s.p + 18144, savedPooled: s.t + 642704 &* s.n, savedHidden: s.t + 643424 &* s.n,
+            savedScale: s.t + 642848 &* s.n, gradInput: s.t + 400464 &* s.n, gradReduceWeights: s.g + 17264,
+            gradReduceBias: s.g + 18128, gradExpandWeights: s.g + 18144, gradExpandBias: s.g + 19008, workspace: s.ws,
+            pool: pool)
+        // features.4.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 602784 &* s.n,
+            pixels: 25 &* s.n, channels: 144, gamma: s.p + 16688, beta: s.p + 16832, savedMean: s.f + 7616,
+            savedInvStd: s.f + 7760, activation: .silu, gradInput: s.t + 400464 &* s.n, gradGamma: s.g + 16688,
+            gradBeta: s.g + 16832, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 9200, count: 1296)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 400464 &* s.n, input: s.t + 198288 &* s.n, batch: s.n,
+            height: 9, width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
+            weights: s.f + 7904, gradInput: s.t + 368064 &* s.n, gradWeights: s.f + 9200, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 9200, channels: 144, kernel: 3, into: s.g + 15392)
+        // features.4.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 186624 &* s.n,
+            pixels: 81 &* s.n, channels: 144, gamma: s.p + 14816, beta: s.p + 14960, savedMean: s.f + 7328,
+            savedInvStd: s.f + 7472, activation: .silu, gradInput: s.t + 368064 &* s.n, gradGamma: s.g + 14816,
+            gradBeta: s.g + 14960, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 621584 &* s.n,
+            weights: s.p + 11360, pixels: 81 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.t + 194400 &* s.n,
+            gradWeights: s.g + 11360, pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 18x18x16 -> 9x9x24, SE 96 -> 4 -> 96
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 194400 &* s.n, input: s.t + 619632 &* s.n,
+            pixels: 81 &* s.n, channels: 24, gamma: s.p + 11232, beta: s.p + 11264, savedMean: s.f + 7280,
+            savedInvStd: s.f + 7304, activation: .identity, gradInput: s.t + 194400 &* s.n, gradGamma: s.g + 11232,
+            gradBeta: s.g + 11264, pool: pool)
+        // features.3.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 194400 &* s.n, input: s.t + 467040 &* s.n,
+            weights: s.p + 8928, pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 186624 &* s.n,
+            gradWeights: s.g + 8928, pool: pool)
+        // features.3.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 186624 &* s.n, input: s.t + 459264 &* s.n, batch: s.n,
+            pixels: 81, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048, activation: .silu,
+            expandWeights: s.p + 8448, savedPooled: s.t + 642992 &* s.n, savedHidden: s.t + 643408 &* s.n,
+            savedScale: s.t + 643088 &* s.n, gradInput: s.t + 368064 &* s.n, gradReduceWeights: s.g + 8048,
+            gradReduceBias: s.g + 8432, gradExpandWeights: s.g + 8448, gradExpandBias: s.g + 8832, workspace: s.ws,
+            pool: pool)
+        // features.3.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 209952 &* s.n,
+            pixels: 81 &* s.n, channels: 96, gamma: s.p + 7664, beta: s.p + 7760, savedMean: s.f + 2288,
+            savedInvStd: s.f + 2384, activation: .silu, gradInput: s.t + 368064 &* s.n, gradGamma: s.g + 7664,
+            gradBeta: s.g + 7760, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 4880, count: 2400)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 368064 &* s.n, input: s.t + 155520 &* s.n, batch: s.n,
+            height: 18, width: 18, channels: 96, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9,
+            outWidth: 9, weights: s.f + 2480, gradInput: s.t + 186624 &* s.n, gradWeights: s.f + 4880, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 4880, channels: 96, kernel: 5, into: s.g + 5264)
+        // features.3.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 186624 &* s.n, input: s.t + 124416 &* s.n,
+            pixels: 324 &* s.n, channels: 96, gamma: s.p + 4880, beta: s.p + 4976, savedMean: s.f + 2096,
+            savedInvStd: s.f + 2192, activation: .silu, gradInput: s.t + 186624 &* s.n, gradGamma: s.g + 4880,
+            gradBeta: s.g + 4976, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 186624 &* s.n, input: s.t + 545760 &* s.n,
+            weights: s.p + 3344, pixels: 324 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 139968 &* s.n,
+            gradWeights: s.g + 3344, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.3 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 139968 &* s.n, input: s.t + 540576 &* s.n,
+            pixels: 324 &* s.n, channels: 16, gamma: s.p + 3280, beta: s.p + 3296, savedMean: s.f + 2064,
+            savedInvStd: s.f + 2080, activation: .identity, gradInput: s.t + 139968 &* s.n, gradGamma: s.g + 3280,
+            gradBeta: s.g + 3296, pool: pool)
+        // features.2.0.block.3 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 139968 &* s.n, input: s.t + 352512 &* s.n,
+            weights: s.p + 2512, pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.t + 124416 &* s.n,
+            gradWeights: s.g + 2512, pool: pool)
+        // features.2.0.block.2 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t + 124416 &* s.n, input: s.t + 336960 &* s.n, batch: s.n,
+            pixels: 324, channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256, activation: .silu,
+            expandWeights: s.p + 2368, savedPooled: s.t + 643184 &* s.n, savedHidden: s.t + 643392 &* s.n,
+            savedScale: s.t + 643232 &* s.n, gradInput: s.t + 186624 &* s.n, gradReduceWeights: s.g + 2256,
+            gradReduceBias: s.g + 2352, gradExpandWeights: s.g + 2368, gradExpandBias: s.g + 2464, workspace: s.ws,
+            pool: pool)
+        // features.2.0.block.1 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 186624 &* s.n, input: s.t + 321408 &* s.n,
+            pixels: 324 &* s.n, channels: 48, gamma: s.p + 2064, beta: s.p + 2112, savedMean: s.f + 1104,
+            savedInvStd: s.f + 1152, activation: .silu, gradInput: s.t + 186624 &* s.n, gradGamma: s.g + 2064,
+            gradBeta: s.g + 2112, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1632, count: 432)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 186624 &* s.n, input: s.t + 62208 &* s.n, batch: s.n,
+            height: 36, width: 36, channels: 48, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18,
+            outWidth: 18, weights: s.f + 1200, gradInput: s.t + 124416 &* s.n, gradWeights: s.f + 1632, pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1632, channels: 48, kernel: 3, into: s.g + 1632)
+        // features.2.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 124416 &* s.n, input: s.t, pixels: 1296 &* s.n,
+            channels: 48, gamma: s.p + 1440, beta: s.p + 1488, savedMean: s.f + 1008, savedInvStd: s.f + 1056,
+            activation: .silu, gradInput: s.t + 124416 &* s.n, gradGamma: s.g + 1440, gradBeta: s.g + 1488,
+            pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 124416 &* s.n, input: s.t + 390096 &* s.n,
+            weights: s.p + 1056, pixels: 1296 &* s.n, inChannels: 8, outChannels: 48, gradInput: s.t + 20736 &* s.n,
+            gradWeights: s.g + 1056, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 36x36x16 -> 36x36x8, SE 16 -> 4 -> 16
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20736 &* s.n, input: s.t + 379728 &* s.n,
+            pixels: 1296 &* s.n, channels: 8, gamma: s.p + 992, beta: s.p + 1008, savedMean: s.f + 992,
+            savedInvStd: s.f + 1000, activation: .identity, gradInput: s.t + 20736 &* s.n, gradGamma: s.g + 992,
+            gradBeta: s.g + 1008, pool: pool)
+        // features.1.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 20736 &* s.n, input: s.t + 300672 &* s.n,
+            weights: s.p + 864, pixels: 1296 &* s.n, inChannels: 16, outChannels: 8, gradInput: s.t,
+            gradWeights: s.g + 864, pool: pool)
+        // features.1.0.block.1 squeeze-excitation backward
+        TrainingKernels.squeezeExciteBackward(gradOutput: s.t, input: s.t + 279936 &* s.n, batch: s.n, pixels: 1296,
+            channels: 16, squeezeChannels: 4, reduceWeights: s.p + 704, activation: .silu, expandWeights: s.p + 784,
+            savedPooled: s.t + 643344 &* s.n, savedHidden: s.t + 643360 &* s.n, savedScale: s.t + 643376 &* s.n,
+            gradInput: s.t + 20736 &* s.n, gradReduceWeights: s.g + 704, gradReduceBias: s.g + 768,
+            gradExpandWeights: s.g + 784, gradExpandBias: s.g + 848, workspace: s.ws, pool: pool)
+        // features.1.0.block.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20736 &* s.n, input: s.t + 259200 &* s.n,
+            pixels: 1296 &* s.n, channels: 16, gamma: s.p + 640, beta: s.p + 656, savedMean: s.f + 672,
+            savedInvStd: s.f + 688, activation: .silu, gradInput: s.t + 20736 &* s.n, gradGamma: s.g + 640,
+            gradBeta: s.g + 656, pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 848, count: 144)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 20736 &* s.n, input: s.t + 238464 &* s.n, batch: s.n,
+            height: 36, width: 36, channels: 16, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36,
+            outWidth: 36, weights: s.f + 704, gradInput: s.t, gradWeights: s.f + 848, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 848, channels: 16, kernel: 3, into: s.g + 496)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 16 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through silu and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 217728 &* s.n, pixels: 1296 &* s.n,
+            channels: 16, gamma: s.p + 432, beta: s.p + 448, savedMean: s.f + 640, savedInvStd: s.f + 656,
+            activation: .silu, gradInput: s.t, gradGamma: s.g + 432, gradBeta: s.g + 448, pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t, input: s.x, batch: s.n, inChannels: 3, height: 72,
+            width: 72, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, outChannels: 16,
+            gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 432, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 432, count: 16, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 448, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 496, count: 144, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 640, count: 16, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 656, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.fc1.weight", offset: 704, count: 64, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc1.bias", offset: 768, count: 4, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.1.fc2.weight", offset: 784, count: 64, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.fc2.bias", offset: 848, count: 16, kind: .bias),
+        ParameterSlot(name: "features.1.0.block.2.0.weight", offset: 864, count: 128, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.weight", offset: 992, count: 8, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.2.1.bias", offset: 1008, count: 8, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 1056, count: 384, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 1440, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 1488, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 1632, count: 432, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 2064, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 2112, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.fc1.weight", offset: 2256, count: 96, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc1.bias", offset: 2352, count: 2, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.2.fc2.weight", offset: 2368, count: 96, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.fc2.bias", offset: 2464, count: 48, kind: .bias),
+        ParameterSlot(name: "features.2.0.block.3.0.weight", offset: 2512, count: 768, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.weight", offset: 3280, count: 16, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.3.1.bias", offset: 3296, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 3344, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 4880, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 4976, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 5264, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 7664, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 7760, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.fc1.weight", offset: 8048, count: 384, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc1.bias", offset: 8432, count: 4, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.2.fc2.weight", offset: 8448, count: 384, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.fc2.bias", offset: 8832, count: 96, kind: .bias),
+        ParameterSlot(name: "features.3.0.block.3.0.weight", offset: 8928, count: 2304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.weight", offset: 11232, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.3.1.bias", offset: 11264, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 11360, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 14816, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 14960, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 15392, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 16688, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 16832, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.fc1.weight", offset: 17264, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc1.bias", offset: 18128, count: 6, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.2.fc2.weight", offset: 18144, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.fc2.bias", offset: 19008, count: 144, kind: .bias),
+        ParameterSlot(name: "features.4.0.block.3.0.weight", offset: 19152, count: 5760, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.weight", offset: 24912, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.3.1.bias", offset: 24960, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 25104, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 34704, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 34944, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 35664, count: 2160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 37824, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 38064, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.fc1.weight", offset: 38784, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc1.bias", offset: 41184, count: 10, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.2.fc2.weight", offset: 41200, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.fc2.bias", offset: 43600, count: 240, kind: .bias),
+        ParameterSlot(name: "features.4.1.block.3.0.weight", offset: 43840, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.weight", offset: 53440, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.3.1.bias", offset: 53488, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 53632, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 63232, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 63472, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 64192, count: 6000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 70192, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 70432, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.fc1.weight", offset: 71152, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc1.bias", offset: 73552, count: 10, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.2.fc2.weight", offset: 73568, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.fc2.bias", offset: 75968, count: 240, kind: .bias),
+        ParameterSlot(name: "features.5.0.block.3.0.weight", offset: 76208, count: 13440, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.weight", offset: 89648, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.3.1.bias", offset: 89712, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 89904, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 108720, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 109056, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 110064, count: 8400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 118464, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 118800, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.fc1.weight", offset: 119808, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc1.bias", offset: 124512, count: 14, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.2.fc2.weight", offset: 124528, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.fc2.bias", offset: 129232, count: 336, kind: .bias),
+        ParameterSlot(name: "features.5.1.block.3.0.weight", offset: 129568, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.weight", offset: 148384, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.3.1.bias", offset: 148448, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 148640, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 167456, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 167792, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 168800, count: 8400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 177200, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 177536, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.fc1.weight", offset: 178544, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc1.bias", offset: 183248, count: 14, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.2.fc2.weight", offset: 183264, count: 4704, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.fc2.bias", offset: 187968, count: 336, kind: .bias),
+        ParameterSlot(name: "features.6.0.block.3.0.weight", offset: 188304, count: 32256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.weight", offset: 220560, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.3.1.bias", offset: 220656, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 220944, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 276240, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 276816, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 278544, count: 14400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 292944, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 293520, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.fc1.weight", offset: 295248, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc1.bias", offset: 309072, count: 24, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.2.fc2.weight", offset: 309104, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.fc2.bias", offset: 322928, count: 576, kind: .bias),
+        ParameterSlot(name: "features.6.1.block.3.0.weight", offset: 323504, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.weight", offset: 378800, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.3.1.bias", offset: 378896, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 379184, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 434480, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 435056, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 436784, count: 5184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 441968, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 442544, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.fc1.weight", offset: 444272, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc1.bias", offset: 458096, count: 24, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.2.fc2.weight", offset: 458128, count: 13824, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.fc2.bias", offset: 471952, count: 576, kind: .bias),
+        ParameterSlot(name: "features.7.0.block.3.0.weight", offset: 472528, count: 92160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.weight", offset: 564688, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.3.1.bias", offset: 564848, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 565328, count: 102400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 667728, count: 640, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 668368, count: 640, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 670288, count: 6400, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 676688, count: 10, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 464, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 480, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 672, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 688, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_mean", offset: 1024, count: 8, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.2.1.running_var", offset: 1040, count: 8, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 1536, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 1584, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 2160, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 2208, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_mean", offset: 3312, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.3.1.running_var", offset: 3328, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 5072, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 5168, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 7856, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 7952, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_mean", offset: 11296, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.3.1.running_var", offset: 11328, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 15104, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 15248, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 16976, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 17120, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_mean", offset: 25008, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.3.1.running_var", offset: 25056, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 35184, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 35424, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 38304, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 38544, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_mean", offset: 53536, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.3.1.running_var", offset: 53584, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 63712, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 63952, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 70672, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 70912, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_mean", offset: 89776, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.3.1.running_var", offset: 89840, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 109392, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 109728, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 119136, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 119472, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_mean", offset: 148512, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.3.1.running_var", offset: 148576, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 168128, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 168464, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 177872, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 178208, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_mean", offset: 220752, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.3.1.running_var", offset: 220848, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 277392, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 277968, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 294096, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 294672, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_mean", offset: 378992, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.3.1.running_var", offset: 379088, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 435632, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 436208, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 443120, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 443696, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_mean", offset: 565008, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.3.1.running_var", offset: 565168, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 669008, count: 640, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 669648, count: 640, kind: .batchNormBias),
+    ]
+}

@@ -500,3 +500,1002 @@ extension EfficientNetTinyLite {
             """#),
     ]
 }
+
+/// EfficientNetTinyLite in training form: PyTorch-layout parameters, train-mode BatchNorm, dropout and
+/// stochastic depth, mean cross-entropy and the generated backward pass.
+/// Training arena: 635,120 floats per image (saved activations and gradients, packed by lifetime); parameters: 532,528 floats.
+public final class EfficientNetTinyLiteTraining: TrainableModel {
+    public static let descriptor = EfficientNetTinyLite.descriptor
+    public static let trainingDescriptor = TrainingDescriptor(
+        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 532528,
+        arenaFloatsPerImage: 635120, fixedFloats: 110816)
+
+    private let buffers: TrainingBuffers
+    private let pool: WorkerPool
+    private var loss = 0.0
+    public var random = CounterRandom(seed: 0)
+    public var parameters: UnsafeMutablePointer<Float> { buffers.parameters }
+    public var gradients: UnsafeMutablePointer<Float> { buffers.gradients }
+
+    public init(weights store: any WeightStore, pool: WorkerPool) throws {
+        buffers = try TrainingBuffers(descriptor: Self.descriptor, training: Self.trainingDescriptor, store: store)
+        self.pool = pool
+    }
+
+    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.
+    private func workspaceFloats(batch n: Int) -> Int {
+        let floats = max(Kernels.stemConvWorkspaceFloats(inChannels: 3, kernel: 3, threads: pool.threadCount),
+                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: 3, kernel: 3, outChannels: 32, threads: pool.threadCount))
+        return floats
+    }
+
+    public func trainStep(input x: UnsafePointer<Float>, labels: [Int], batch n: Int, options: TrainingOptions,
+                          logits: UnsafeMutablePointer<Float>) throws -> Double {
+        precondition(n >= 2 && labels.count == n, "train-mode BatchNorm needs a batch of at least 2, one label each")
+        let t = buffers.arena.reserve(floats: 635120 &* n &+ workspaceFloats(batch: n))
+        let s = TrainingStepContext(n: n, x: x, t: t, p: buffers.parameters, g: buffers.gradients, f: buffers.fixed,
+                                    ws: t + 635120 &* n, options: options, labels: labels, logits: logits)
+        TrainingKernels.zero(s.g, count: 532528)
+        try features_0_forward(s)
+        try features_1_0_forward(s)
+        try features_2_0_forward(s)
+        try features_3_0_forward(s)
+        try features_4_0_forward(s)
+        try features_4_1_forward(s)
+        try features_5_0_forward(s)
+        try features_5_1_forward(s)
+        try features_6_0_forward(s)
+        try features_6_1_forward(s)
+        try features_7_0_forward(s)
+        try features_8_forward(s)
+        features_8_backward(s)
+        features_7_0_backward(s)
+        features_6_1_backward(s)
+        features_6_0_backward(s)
+        features_5_1_backward(s)
+        features_5_0_backward(s)
+        features_4_1_backward(s)
+        features_4_0_backward(s)
+        features_3_0_backward(s)
+        features_2_0_backward(s)
+        features_1_0_backward(s)
+        features_0_backward(s)
+        return loss
+    }
+
+    /// features.0 forward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_forward(_ s: TrainingStepContext) throws {
+        // features.0 stem conv 3x3/2, [n, 3, 72, 72] (NCHW) -> [n, 36, 36, 32]
+        Kernels.stemConv(input: s.x, batch: s.n, inChannels: 3, height: 72, width: 72, kernel: 3, stride: 2, padTop: 0,
+            padLeft: 0, outHeight: 36, outWidth: 36, weights: s.p, bias: s.f, outChannels: 32, activation: .identity,
+            output: s.t + 186624 &* s.n, workspace: s.ws, pool: pool)
+        // features.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 186624 &* s.n, pixels: 1296 &* s.n, channels: 32,
+            gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 228096 &* s.n, savedMean: s.f + 576, savedInvStd: s.f + 608, runningMean: s.p + 928,
+            runningVar: s.p + 960, pool: pool)
+    }
+
+    /// features.1.0 forward: MBConv1 k3 s1: 36x36x32 -> 36x36x8
+    private func features_1_0_forward(_ s: TrainingStepContext) throws {
+        // features.1.0.block.0 depthwise weights to the kernel layout [3][3][32]
+        WeightPrep.depthwiseWeights(s.p + 992, channels: 32, kernel: 3, into: s.f + 704)
+        // features.1.0.block.0 depthwise 3x3/1, [n, 36, 36, 32] -> [n, 36, 36, 32]
+        Kernels.depthwiseConv(input: s.t + 228096 &* s.n, batch: s.n, height: 36, width: 36, channels: 32, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 704, bias: s.f,
+            activation: .identity, output: s.t + 269568 &* s.n, pool: pool)
+        // features.1.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 269568 &* s.n, pixels: 1296 &* s.n, channels: 32,
+            gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 311040 &* s.n, savedMean: s.f + 640, savedInvStd: s.f + 672, runningMean: s.p + 1344,
+            runningVar: s.p + 1376, pool: pool)
+        // features.1.0.block.1 project conv 1x1, [n, 36, 36, 32] -> [n, 36, 36, 8]
+        Kernels.pointwiseConv(input: s.t + 311040 &* s.n, pixels: 1296 &* s.n, inChannels: 32, weights: s.p + 1408,
+            bias: s.f, outChannels: 8, activation: .identity, residual: nil, output: s.t + 426384 &* s.n, pool: pool)
+        // features.1.0.block.1 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 426384 &* s.n, pixels: 1296 &* s.n, channels: 8,
+            gamma: s.p + 1664, beta: s.p + 1680, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 436752 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1288, runningMean: s.p + 1696,
+            runningVar: s.p + 1712, pool: pool)
+    }
+
+    /// features.2.0 forward: MBConv6 k3 s2: 36x36x8 -> 18x18x16
+    private func features_2_0_forward(_ s: TrainingStepContext) throws {
+        // features.2.0.block.0 expand conv 1x1, [n, 36, 36, 8] -> [n, 36, 36, 48]
+        Kernels.pointwiseConv(input: s.t + 436752 &* s.n, pixels: 1296 &* s.n, inChannels: 8, weights: s.p + 1728,
+            bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t, pool: pool)
+        // features.2.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 2112,
+            beta: s.p + 2160, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 62208 &* s.n,
+            savedMean: s.f + 1296, savedInvStd: s.f + 1344, runningMean: s.p + 2208, runningVar: s.p + 2256,
+            pool: pool)
+        // features.2.0.block.1 depthwise weights to the kernel layout [3][3][48]
+        WeightPrep.depthwiseWeights(s.p + 2304, channels: 48, kernel: 3, into: s.f + 1488)
+        // features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
+        Kernels.depthwiseConv(input: s.t + 62208 &* s.n, batch: s.n, height: 36, width: 36, channels: 48, kernel: 3,
+            stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18, weights: s.f + 1488, bias: s.f,
+            activation: .identity, output: s.t + 383616 &* s.n, pool: pool)
+        // features.2.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 383616 &* s.n, pixels: 324 &* s.n, channels: 48,
+            gamma: s.p + 2736, beta: s.p + 2784, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 399168 &* s.n, savedMean: s.f + 1392, savedInvStd: s.f + 1440, runningMean: s.p + 2832,
+            runningVar: s.p + 2880, pool: pool)
+        // features.2.0.block.2 project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]
+        Kernels.pointwiseConv(input: s.t + 399168 &* s.n, pixels: 324 &* s.n, inChannels: 48, weights: s.p + 2928,
+            bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 553296 &* s.n, pool: pool)
+        // features.2.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 553296 &* s.n, pixels: 324 &* s.n, channels: 16,
+            gamma: s.p + 3696, beta: s.p + 3712, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 558480 &* s.n, savedMean: s.f + 2352, savedInvStd: s.f + 2368, runningMean: s.p + 3728,
+            runningVar: s.p + 3744, pool: pool)
+    }
+
+    /// features.3.0 forward: MBConv6 k5 s2: 18x18x16 -> 9x9x24
+    private func features_3_0_forward(_ s: TrainingStepContext) throws {
+        // features.3.0.block.0 expand conv 1x1, [n, 18, 18, 16] -> [n, 18, 18, 96]
+        Kernels.pointwiseConv(input: s.t + 558480 &* s.n, pixels: 324 &* s.n, inChannels: 16, weights: s.p + 3760,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 124416 &* s.n, pool: pool)
+        // features.3.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
+            gamma: s.p + 5296, beta: s.p + 5392, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 155520 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2480, runningMean: s.p + 5488,
+            runningVar: s.p + 5584, pool: pool)
+        // features.3.0.block.1 depthwise weights to the kernel layout [5][5][96]
+        WeightPrep.depthwiseWeights(s.p + 5680, channels: 96, kernel: 5, into: s.f + 2768)
+        // features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
+        Kernels.depthwiseConv(input: s.t + 155520 &* s.n, batch: s.n, height: 18, width: 18, channels: 96, kernel: 5,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 2768, bias: s.f,
+            activation: .identity, output: s.t + 375840 &* s.n, pool: pool)
+        // features.3.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 375840 &* s.n, pixels: 81 &* s.n, channels: 96,
+            gamma: s.p + 8080, beta: s.p + 8176, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 497520 &* s.n, savedMean: s.f + 2576, savedInvStd: s.f + 2672, runningMean: s.p + 8272,
+            runningVar: s.p + 8368, pool: pool)
+        // features.3.0.block.2 project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]
+        Kernels.pointwiseConv(input: s.t + 497520 &* s.n, pixels: 81 &* s.n, inChannels: 96, weights: s.p + 8464,
+            bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 615216 &* s.n, pool: pool)
+        // features.3.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 615216 &* s.n, pixels: 81 &* s.n, channels: 24,
+            gamma: s.p + 10768, beta: s.p + 10800, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 617168 &* s.n, savedMean: s.f + 7568, savedInvStd: s.f + 7592, runningMean: s.p + 10832,
+            runningVar: s.p + 10864, pool: pool)
+    }
+
+    /// features.4.0 forward: MBConv6 k3 s2: 9x9x24 -> 5x5x40
+    private func features_4_0_forward(_ s: TrainingStepContext) throws {
+        // features.4.0.block.0 expand conv 1x1, [n, 9, 9, 24] -> [n, 9, 9, 144]
+        Kernels.pointwiseConv(input: s.t + 617168 &* s.n, pixels: 81 &* s.n, inChannels: 24, weights: s.p + 10896,
+            bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 352512 &* s.n,
+            pool: pool)
+        // features.4.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 352512 &* s.n, pixels: 81 &* s.n, channels: 144,
+            gamma: s.p + 14352, beta: s.p + 14496, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 364176 &* s.n, savedMean: s.f + 7616, savedInvStd: s.f + 7760, runningMean: s.p + 14640,
+            runningVar: s.p + 14784, pool: pool)
+        // features.4.0.block.1 depthwise weights to the kernel layout [3][3][144]
+        WeightPrep.depthwiseWeights(s.p + 14928, channels: 144, kernel: 3, into: s.f + 8192)
+        // features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
+        Kernels.depthwiseConv(input: s.t + 364176 &* s.n, batch: s.n, height: 9, width: 9, channels: 144, kernel: 3,
+            stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 8192, bias: s.f,
+            activation: .identity, output: s.t + 605136 &* s.n, pool: pool)
+        // features.4.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 605136 &* s.n, pixels: 25 &* s.n, channels: 144,
+            gamma: s.p + 16224, beta: s.p + 16368, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 608736 &* s.n, savedMean: s.f + 7904, savedInvStd: s.f + 8048, runningMean: s.p + 16512,
+            runningVar: s.p + 16656, pool: pool)
+        // features.4.0.block.2 project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]
+        Kernels.pointwiseConv(input: s.t + 608736 &* s.n, pixels: 25 &* s.n, inChannels: 144, weights: s.p + 16800,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 627632 &* s.n, pool: pool)
+        // features.4.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 627632 &* s.n, pixels: 25 &* s.n, channels: 40,
+            gamma: s.p + 22560, beta: s.p + 22608, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 628640 &* s.n, savedMean: s.f + 10784, savedInvStd: s.f + 10824, runningMean: s.p + 22656,
+            runningVar: s.p + 22704, pool: pool)
+    }
+
+    /// features.4.1 forward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, identity shortcut
+    private func features_4_1_forward(_ s: TrainingStepContext) throws {
+        // features.4.1.block.0 expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        Kernels.pointwiseConv(input: s.t + 628640 &* s.n, pixels: 25 &* s.n, inChannels: 40, weights: s.p + 22752,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 505296 &* s.n,
+            pool: pool)
+        // features.4.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 505296 &* s.n, pixels: 25 &* s.n, channels: 240,
+            gamma: s.p + 32352, beta: s.p + 32592, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 511296 &* s.n, savedMean: s.f + 10864, savedInvStd: s.f + 11104, runningMean: s.p + 32832,
+            runningVar: s.p + 33072, pool: pool)
+        // features.4.1.block.1 depthwise weights to the kernel layout [3][3][240]
+        WeightPrep.depthwiseWeights(s.p + 33312, channels: 240, kernel: 3, into: s.f + 11824)
+        // features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
+        Kernels.depthwiseConv(input: s.t + 511296 &* s.n, batch: s.n, height: 5, width: 5, channels: 240, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 11824, bias: s.f,
+            activation: .identity, output: s.t + 517296 &* s.n, pool: pool)
+        // features.4.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 517296 &* s.n, pixels: 25 &* s.n, channels: 240,
+            gamma: s.p + 35472, beta: s.p + 35712, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 523296 &* s.n, savedMean: s.f + 11344, savedInvStd: s.f + 11584, runningMean: s.p + 35952,
+            runningVar: s.p + 36192, pool: pool)
+        // features.4.1.block.2 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]
+        Kernels.pointwiseConv(input: s.t + 523296 &* s.n, pixels: 25 &* s.n, inChannels: 240, weights: s.p + 36432,
+            bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 629648 &* s.n, pool: pool)
+        // features.4.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 629648 &* s.n, pixels: 25 &* s.n, channels: 40,
+            gamma: s.p + 46032, beta: s.p + 46080, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 414720 &* s.n, savedMean: s.f + 16144, savedInvStd: s.f + 16184, runningMean: s.p + 46128,
+            runningVar: s.p + 46176, pool: pool)
+        // features.4.1 stochastic depth: keep each image's branch with probability 0.92
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.t + 426144 &* s.n,
+                random: &random)
+        }
+        // features.4.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 628640 &* s.n, branch: s.t + 414720 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 426144 &* s.n : nil, batch: s.n, perImage: 1000,
+            output: s.t + 630656 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 forward: MBConv6 k5 s1: 5x5x40 -> 5x5x56
+    private func features_5_0_forward(_ s: TrainingStepContext) throws {
+        // features.5.0.block.0 expand conv 1x1, [n, 5, 5, 40] -> [n, 5, 5, 240]
+        Kernels.pointwiseConv(input: s.t + 630656 &* s.n, pixels: 25 &* s.n, inChannels: 40, weights: s.p + 46224,
+            bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 529296 &* s.n,
+            pool: pool)
+        // features.5.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 529296 &* s.n, pixels: 25 &* s.n, channels: 240,
+            gamma: s.p + 55824, beta: s.p + 56064, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 535296 &* s.n, savedMean: s.f + 16224, savedInvStd: s.f + 16464, runningMean: s.p + 56304,
+            runningVar: s.p + 56544, pool: pool)
+        // features.5.0.block.1 depthwise weights to the kernel layout [5][5][240]
+        WeightPrep.depthwiseWeights(s.p + 56784, channels: 240, kernel: 5, into: s.f + 17184)
+        // features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
+        Kernels.depthwiseConv(input: s.t + 535296 &* s.n, batch: s.n, height: 5, width: 5, channels: 240, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 17184, bias: s.f,
+            activation: .identity, output: s.t + 541296 &* s.n, pool: pool)
+        // features.5.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 541296 &* s.n, pixels: 25 &* s.n, channels: 240,
+            gamma: s.p + 62784, beta: s.p + 63024, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 547296 &* s.n, savedMean: s.f + 16704, savedInvStd: s.f + 16944, runningMean: s.p + 63264,
+            runningVar: s.p + 63504, pool: pool)
+        // features.5.0.block.2 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]
+        Kernels.pointwiseConv(input: s.t + 547296 &* s.n, pixels: 25 &* s.n, inChannels: 240, weights: s.p + 63744,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 622000 &* s.n, pool: pool)
+        // features.5.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 622000 &* s.n, pixels: 25 &* s.n, channels: 56,
+            gamma: s.p + 77184, beta: s.p + 77248, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 623408 &* s.n, savedMean: s.f + 29184, savedInvStd: s.f + 29240, runningMean: s.p + 77312,
+            runningVar: s.p + 77376, pool: pool)
+    }
+
+    /// features.5.1 forward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, identity shortcut
+    private func features_5_1_forward(_ s: TrainingStepContext) throws {
+        // features.5.1.block.0 expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        Kernels.pointwiseConv(input: s.t + 623408 &* s.n, pixels: 25 &* s.n, inChannels: 56, weights: s.p + 77440,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 414720 &* s.n,
+            pool: pool)
+        // features.5.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 414720 &* s.n, pixels: 25 &* s.n, channels: 336,
+            gamma: s.p + 96256, beta: s.p + 96592, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 447120 &* s.n, savedMean: s.f + 29296, savedInvStd: s.f + 29632, runningMean: s.p + 96928,
+            runningVar: s.p + 97264, pool: pool)
+        // features.5.1.block.1 depthwise weights to the kernel layout [5][5][336]
+        WeightPrep.depthwiseWeights(s.p + 97600, channels: 336, kernel: 5, into: s.f + 30640)
+        // features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
+        Kernels.depthwiseConv(input: s.t + 447120 &* s.n, batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 30640, bias: s.f,
+            activation: .identity, output: s.t + 455520 &* s.n, pool: pool)
+        // features.5.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 455520 &* s.n, pixels: 25 &* s.n, channels: 336,
+            gamma: s.p + 106000, beta: s.p + 106336, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 463920 &* s.n, savedMean: s.f + 29968, savedInvStd: s.f + 30304, runningMean: s.p + 106672,
+            runningVar: s.p + 107008, pool: pool)
+        // features.5.1.block.2 project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]
+        Kernels.pointwiseConv(input: s.t + 463920 &* s.n, pixels: 25 &* s.n, inChannels: 336, weights: s.p + 107344,
+            bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 624816 &* s.n, pool: pool)
+        // features.5.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 624816 &* s.n, pixels: 25 &* s.n, channels: 56,
+            gamma: s.p + 126160, beta: s.p + 126224, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 423120 &* s.n, savedMean: s.f + 47440, savedInvStd: s.f + 47496, runningMean: s.p + 126288,
+            runningVar: s.p + 126352, pool: pool)
+        // features.5.1 stochastic depth: keep each image's branch with probability 0.88
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000002,
+                into: s.t + 426160 &* s.n, random: &random)
+        }
+        // features.5.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 623408 &* s.n, branch: s.t + 423120 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 426160 &* s.n : nil, batch: s.n, perImage: 1400,
+            output: s.t + 626224 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 forward: MBConv6 k5 s2: 5x5x56 -> 3x3x96
+    private func features_6_0_forward(_ s: TrainingStepContext) throws {
+        // features.6.0.block.0 expand conv 1x1, [n, 5, 5, 56] -> [n, 5, 5, 336]
+        Kernels.pointwiseConv(input: s.t + 626224 &* s.n, pixels: 25 &* s.n, inChannels: 56, weights: s.p + 126416,
+            bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 472320 &* s.n,
+            pool: pool)
+        // features.6.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 472320 &* s.n, pixels: 25 &* s.n, channels: 336,
+            gamma: s.p + 145232, beta: s.p + 145568, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 480720 &* s.n, savedMean: s.f + 47552, savedInvStd: s.f + 47888, runningMean: s.p + 145904,
+            runningVar: s.p + 146240, pool: pool)
+        // features.6.0.block.1 depthwise weights to the kernel layout [5][5][336]
+        WeightPrep.depthwiseWeights(s.p + 146576, channels: 336, kernel: 5, into: s.f + 48896)
+        // features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
+        Kernels.depthwiseConv(input: s.t + 480720 &* s.n, batch: s.n, height: 5, width: 5, channels: 336, kernel: 5,
+            stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 48896, bias: s.f,
+            activation: .identity, output: s.t + 423120 &* s.n, pool: pool)
+        // features.6.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 423120 &* s.n, pixels: 9 &* s.n, channels: 336,
+            gamma: s.p + 154976, beta: s.p + 155312, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 494304 &* s.n, savedMean: s.f + 48224, savedInvStd: s.f + 48560, runningMean: s.p + 155648,
+            runningVar: s.p + 155984, pool: pool)
+        // features.6.0.block.2 project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]
+        Kernels.pointwiseConv(input: s.t + 494304 &* s.n, pixels: 9 &* s.n, inChannels: 336, weights: s.p + 156320,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 631664 &* s.n, pool: pool)
+        // features.6.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 631664 &* s.n, pixels: 9 &* s.n, channels: 96,
+            gamma: s.p + 188576, beta: s.p + 188672, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 632528 &* s.n, savedMean: s.f + 65696, savedInvStd: s.f + 65792, runningMean: s.p + 188768,
+            runningVar: s.p + 188864, pool: pool)
+    }
+
+    /// features.6.1 forward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, identity shortcut
+    private func features_6_1_forward(_ s: TrainingStepContext) throws {
+        // features.6.1.block.0 expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        Kernels.pointwiseConv(input: s.t + 632528 &* s.n, pixels: 9 &* s.n, inChannels: 96, weights: s.p + 188960,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 489120 &* s.n,
+            pool: pool)
+        // features.6.1.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 489120 &* s.n, pixels: 9 &* s.n, channels: 576,
+            gamma: s.p + 244256, beta: s.p + 244832, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 563664 &* s.n, savedMean: s.f + 65888, savedInvStd: s.f + 66464, runningMean: s.p + 245408,
+            runningVar: s.p + 245984, pool: pool)
+        // features.6.1.block.1 depthwise weights to the kernel layout [5][5][576]
+        WeightPrep.depthwiseWeights(s.p + 246560, channels: 576, kernel: 5, into: s.f + 68192)
+        // features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
+        Kernels.depthwiseConv(input: s.t + 563664 &* s.n, batch: s.n, height: 3, width: 3, channels: 576, kernel: 5,
+            stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 68192, bias: s.f,
+            activation: .identity, output: s.t + 568848 &* s.n, pool: pool)
+        // features.6.1.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 568848 &* s.n, pixels: 9 &* s.n, channels: 576,
+            gamma: s.p + 260960, beta: s.p + 261536, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 574032 &* s.n, savedMean: s.f + 67040, savedInvStd: s.f + 67616, runningMean: s.p + 262112,
+            runningVar: s.p + 262688, pool: pool)
+        // features.6.1.block.2 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]
+        Kernels.pointwiseConv(input: s.t + 574032 &* s.n, pixels: 9 &* s.n, inChannels: 576, weights: s.p + 263264,
+            bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 633392 &* s.n, pool: pool)
+        // features.6.1.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 633392 &* s.n, pixels: 9 &* s.n, channels: 96,
+            gamma: s.p + 318560, beta: s.p + 318656, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 579216 &* s.n, savedMean: s.f + 96992, savedInvStd: s.f + 97088, runningMean: s.p + 318752,
+            runningVar: s.p + 318848, pool: pool)
+        // features.6.1 stochastic depth: keep each image's branch with probability 0.84
+        if s.options.stochasticDepth {
+            TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.t + 426176 &* s.n,
+                random: &random)
+        }
+        // features.6.1 identity shortcut with stochastic depth
+        TrainingKernels.residualAdd(shortcut: s.t + 632528 &* s.n, branch: s.t + 579216 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 426176 &* s.n : nil, batch: s.n, perImage: 864,
+            output: s.t + 634256 &* s.n, pool: pool)
+    }
+
+    /// features.7.0 forward: MBConv6 k3 s1: 3x3x96 -> 3x3x160
+    private func features_7_0_forward(_ s: TrainingStepContext) throws {
+        // features.7.0.block.0 expand conv 1x1, [n, 3, 3, 96] -> [n, 3, 3, 576]
+        Kernels.pointwiseConv(input: s.t + 634256 &* s.n, pixels: 9 &* s.n, inChannels: 96, weights: s.p + 318944,
+            bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 579216 &* s.n,
+            pool: pool)
+        // features.7.0.block.0 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 579216 &* s.n, pixels: 9 &* s.n, channels: 576,
+            gamma: s.p + 374240, beta: s.p + 374816, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 584400 &* s.n, savedMean: s.f + 97184, savedInvStd: s.f + 97760, runningMean: s.p + 375392,
+            runningVar: s.p + 375968, pool: pool)
+        // features.7.0.block.1 depthwise weights to the kernel layout [3][3][576]
+        WeightPrep.depthwiseWeights(s.p + 376544, channels: 576, kernel: 3, into: s.f + 99488)
+        // features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
+        Kernels.depthwiseConv(input: s.t + 584400 &* s.n, batch: s.n, height: 3, width: 3, channels: 576, kernel: 3,
+            stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 99488, bias: s.f,
+            activation: .identity, output: s.t + 589584 &* s.n, pool: pool)
+        // features.7.0.block.1 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 589584 &* s.n, pixels: 9 &* s.n, channels: 576,
+            gamma: s.p + 381728, beta: s.p + 382304, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 594768 &* s.n, savedMean: s.f + 98336, savedInvStd: s.f + 98912, runningMean: s.p + 382880,
+            runningVar: s.p + 383456, pool: pool)
+        // features.7.0.block.2 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]
+        Kernels.pointwiseConv(input: s.t + 594768 &* s.n, pixels: 9 &* s.n, inChannels: 576, weights: s.p + 384032,
+            bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.t + 602832 &* s.n,
+            pool: pool)
+        // features.7.0.block.2 BatchNorm (batch statistics) + identity
+        TrainingKernels.batchNormForwardTraining(input: s.t + 602832 &* s.n, pixels: 9 &* s.n, channels: 160,
+            gamma: s.p + 476192, beta: s.p + 476352, eps: 0.001, momentum: 0.01, activation: .identity,
+            output: s.t + 619120 &* s.n, savedMean: s.f + 109856, savedInvStd: s.f + 110016, runningMean: s.p + 476512,
+            runningVar: s.p + 476672, pool: pool)
+    }
+
+    /// features.8 forward: head: conv 1x1 160 -> 320, global average pool, dropout 0.1, linear -> 10 classes
+    private func features_8_forward(_ s: TrainingStepContext) throws {
+        // features.8 head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 320]
+        Kernels.pointwiseConv(input: s.t + 619120 &* s.n, pixels: 9 &* s.n, inChannels: 160, weights: s.p + 476832,
+            bias: s.f, outChannels: 320, activation: .identity, residual: nil, output: s.t + 599952 &* s.n,
+            pool: pool)
+        // features.8 BatchNorm (batch statistics) + relu6
+        TrainingKernels.batchNormForwardTraining(input: s.t + 599952 &* s.n, pixels: 9 &* s.n, channels: 320,
+            gamma: s.p + 528032, beta: s.p + 528352, eps: 0.001, momentum: 0.01, activation: .relu6,
+            output: s.t + 612336 &* s.n, savedMean: s.f + 110176, savedInvStd: s.f + 110496, runningMean: s.p + 528672,
+            runningVar: s.p + 528992, pool: pool)
+        // avgpool global average pool, [n, 3, 3, 320] -> [n, 320]
+        Kernels.globalAveragePool(input: s.t + 612336 &* s.n, batch: s.n, pixels: 9, channels: 320,
+            output: s.t + 604272 &* s.n, pool: pool)
+        // dropout p=0.1 (when options.dropout) on [n, 320]
+        TrainingKernels.dropoutForward(input: s.t + 604272 &* s.n, output: s.t + 612336 &* s.n, count: 320 &* s.n,
+            probability: s.options.dropout ? 0.1 : 0, mask: s.t + 604592 &* s.n, random: &random)
+        // classifier.1 linear, [n, 320] -> [n, 10]
+        Kernels.linear(input: s.t + 612336 &* s.n, batch: s.n, inFeatures: 320, weights: s.p + 529312,
+            bias: s.p + 532512, outFeatures: 10, output: s.t + 426192 &* s.n, pool: pool)
+        // mean cross-entropy (label smoothing options.labelSmoothing) and its gradient
+        loss = try CrossEntropy.forwardBackward(logits: s.t + 426192 &* s.n, labels: s.labels, classes: 10,
+            labelSmoothing: s.options.labelSmoothing, gradLogits: s.t + 426208 &* s.n)
+        // hand the logits to the caller
+        s.logits.update(from: s.t + 426192 &* s.n, count: 10 &* s.n)
+    }
+
+    /// features.8 backward: head: conv 1x1 160 -> 320, global average pool, dropout 0.1, linear -> 10 classes
+    private func features_8_backward(_ s: TrainingStepContext) {
+        // classifier.1 linear backward
+        TrainingKernels.linearBackward(gradOutput: s.t + 426208 &* s.n, input: s.t + 612336 &* s.n,
+            weights: s.p + 529312, batch: s.n, inFeatures: 320, outFeatures: 10, gradInput: s.t + 604272 &* s.n,
+            gradWeights: s.g + 529312, gradBias: s.g + 532512, pool: pool)
+        // dropout backward
+        TrainingKernels.dropoutBackward(gradOutput: s.t + 604272 &* s.n, mask: s.t + 604592 &* s.n, count: 320 &* s.n,
+            gradInput: s.t + 620560 &* s.n)
+        // avgpool backward: spread each channel's gradient over the 9 pixels
+        TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 620560 &* s.n, batch: s.n, pixels: 9,
+            channels: 320, gradInput: s.t + 612336 &* s.n, pool: pool)
+        // features.8 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 612336 &* s.n, input: s.t + 599952 &* s.n,
+            pixels: 9 &* s.n, channels: 320, gamma: s.p + 528032, beta: s.p + 528352, savedMean: s.f + 110176,
+            savedInvStd: s.f + 110496, activation: .relu6, gradInput: s.t + 612336 &* s.n, gradGamma: s.g + 528032,
+            gradBeta: s.g + 528352, pool: pool)
+        // features.8 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 612336 &* s.n, input: s.t + 619120 &* s.n,
+            weights: s.p + 476832, pixels: 9 &* s.n, inChannels: 160, outChannels: 320, gradInput: s.t + 620560 &* s.n,
+            gradWeights: s.g + 476832, pool: pool)
+    }
+
+    /// features.7.0 backward: MBConv6 k3 s1: 3x3x96 -> 3x3x160
+    private func features_7_0_backward(_ s: TrainingStepContext) {
+        // features.7.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 620560 &* s.n, input: s.t + 602832 &* s.n,
+            pixels: 9 &* s.n, channels: 160, gamma: s.p + 476192, beta: s.p + 476352, savedMean: s.f + 109856,
+            savedInvStd: s.f + 110016, activation: .identity, gradInput: s.t + 620560 &* s.n, gradGamma: s.g + 476192,
+            gradBeta: s.g + 476352, pool: pool)
+        // features.7.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 620560 &* s.n, input: s.t + 594768 &* s.n,
+            weights: s.p + 384032, pixels: 9 &* s.n, inChannels: 576, outChannels: 160, gradInput: s.t + 599952 &* s.n,
+            gradWeights: s.g + 384032, pool: pool)
+        // features.7.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 599952 &* s.n, input: s.t + 589584 &* s.n,
+            pixels: 9 &* s.n, channels: 576, gamma: s.p + 381728, beta: s.p + 382304, savedMean: s.f + 98336,
+            savedInvStd: s.f + 98912, activation: .relu6, gradInput: s.t + 599952 &* s.n, gradGamma: s.g + 381728,
+            gradBeta: s.g + 382304, pool: pool)
+        // features.7.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 104672, count: 5184)
+        // features.7.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 599952 &* s.n, input: s.t + 584400 &* s.n, batch: s.n,
+            height: 3, width: 3, channels: 576, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3,
+            weights: s.f + 99488, gradInput: s.t + 589584 &* s.n, gradWeights: s.f + 104672, pool: pool)
+        // features.7.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 104672, channels: 576, kernel: 3, into: s.g + 376544)
+        // features.7.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 589584 &* s.n, input: s.t + 579216 &* s.n,
+            pixels: 9 &* s.n, channels: 576, gamma: s.p + 374240, beta: s.p + 374816, savedMean: s.f + 97184,
+            savedInvStd: s.f + 97760, activation: .relu6, gradInput: s.t + 589584 &* s.n, gradGamma: s.g + 374240,
+            gradBeta: s.g + 374816, pool: pool)
+        // features.7.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 589584 &* s.n, input: s.t + 634256 &* s.n,
+            weights: s.p + 318944, pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.t + 584400 &* s.n,
+            gradWeights: s.g + 318944, pool: pool)
+    }
+
+    /// features.6.1 backward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, identity shortcut
+    private func features_6_1_backward(_ s: TrainingStepContext) {
+        // features.6.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 584400 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 426176 &* s.n : nil, batch: s.n, perImage: 864,
+            gradBranch: s.t + 585264 &* s.n, pool: pool)
+        // features.6.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 585264 &* s.n, input: s.t + 633392 &* s.n,
+            pixels: 9 &* s.n, channels: 96, gamma: s.p + 318560, beta: s.p + 318656, savedMean: s.f + 96992,
+            savedInvStd: s.f + 97088, activation: .identity, gradInput: s.t + 585264 &* s.n, gradGamma: s.g + 318560,
+            gradBeta: s.g + 318656, pool: pool)
+        // features.6.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 585264 &* s.n, input: s.t + 574032 &* s.n,
+            weights: s.p + 263264, pixels: 9 &* s.n, inChannels: 576, outChannels: 96, gradInput: s.t + 579216 &* s.n,
+            gradWeights: s.g + 263264, pool: pool)
+        // features.6.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 579216 &* s.n, input: s.t + 568848 &* s.n,
+            pixels: 9 &* s.n, channels: 576, gamma: s.p + 260960, beta: s.p + 261536, savedMean: s.f + 67040,
+            savedInvStd: s.f + 67616, activation: .relu6, gradInput: s.t + 579216 &* s.n, gradGamma: s.g + 260960,
+            gradBeta: s.g + 261536, pool: pool)
+        // features.6.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 82592, count: 14400)
+        // features.6.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 579216 &* s.n, input: s.t + 563664 &* s.n, batch: s.n,
+            height: 3, width: 3, channels: 576, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
+            weights: s.f + 68192, gradInput: s.t + 568848 &* s.n, gradWeights: s.f + 82592, pool: pool)
+        // features.6.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 82592, channels: 576, kernel: 5, into: s.g + 246560)
+        // features.6.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 568848 &* s.n, input: s.t + 489120 &* s.n,
+            pixels: 9 &* s.n, channels: 576, gamma: s.p + 244256, beta: s.p + 244832, savedMean: s.f + 65888,
+            savedInvStd: s.f + 66464, activation: .relu6, gradInput: s.t + 568848 &* s.n, gradGamma: s.g + 244256,
+            gradBeta: s.g + 244832, pool: pool)
+        // features.6.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 568848 &* s.n, input: s.t + 632528 &* s.n,
+            weights: s.p + 188960, pixels: 9 &* s.n, inChannels: 96, outChannels: 576, gradInput: s.t + 489120 &* s.n,
+            gradWeights: s.g + 188960, pool: pool)
+        // features.6.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 489120 &* s.n, s.t + 584400 &* s.n, count: 864 &* s.n, pool: pool)
+    }
+
+    /// features.6.0 backward: MBConv6 k5 s2: 5x5x56 -> 3x3x96
+    private func features_6_0_backward(_ s: TrainingStepContext) {
+        // features.6.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 489120 &* s.n, input: s.t + 631664 &* s.n,
+            pixels: 9 &* s.n, channels: 96, gamma: s.p + 188576, beta: s.p + 188672, savedMean: s.f + 65696,
+            savedInvStd: s.f + 65792, activation: .identity, gradInput: s.t + 489120 &* s.n, gradGamma: s.g + 188576,
+            gradBeta: s.g + 188672, pool: pool)
+        // features.6.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 489120 &* s.n, input: s.t + 494304 &* s.n,
+            weights: s.p + 156320, pixels: 9 &* s.n, inChannels: 336, outChannels: 96, gradInput: s.t + 563664 &* s.n,
+            gradWeights: s.g + 156320, pool: pool)
+        // features.6.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 563664 &* s.n, input: s.t + 423120 &* s.n,
+            pixels: 9 &* s.n, channels: 336, gamma: s.p + 154976, beta: s.p + 155312, savedMean: s.f + 48224,
+            savedInvStd: s.f + 48560, activation: .relu6, gradInput: s.t + 563664 &* s.n, gradGamma: s.g + 154976,
+            gradBeta: s.g + 155312, pool: pool)
+        // features.6.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 57296, count: 8400)
+        // features.6.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 563664 &* s.n, input: s.t + 480720 &* s.n, batch: s.n,
+            height: 5, width: 5, channels: 336, kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3,
+            weights: s.f + 48896, gradInput: s.t + 489120 &* s.n, gradWeights: s.f + 57296, pool: pool)
+        // features.6.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 57296, channels: 336, kernel: 5, into: s.g + 146576)
+        // features.6.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 489120 &* s.n, input: s.t + 472320 &* s.n,
+            pixels: 25 &* s.n, channels: 336, gamma: s.p + 145232, beta: s.p + 145568, savedMean: s.f + 47552,
+            savedInvStd: s.f + 47888, activation: .relu6, gradInput: s.t + 489120 &* s.n, gradGamma: s.g + 145232,
+            gradBeta: s.g + 145568, pool: pool)
+        // features.6.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 489120 &* s.n, input: s.t + 626224 &* s.n,
+            weights: s.p + 126416, pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.t + 423120 &* s.n,
+            gradWeights: s.g + 126416, pool: pool)
+    }
+
+    /// features.5.1 backward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, identity shortcut
+    private func features_5_1_backward(_ s: TrainingStepContext) {
+        // features.5.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 423120 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 426160 &* s.n : nil, batch: s.n, perImage: 1400,
+            gradBranch: s.t + 424528 &* s.n, pool: pool)
+        // features.5.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 424528 &* s.n, input: s.t + 624816 &* s.n,
+            pixels: 25 &* s.n, channels: 56, gamma: s.p + 126160, beta: s.p + 126224, savedMean: s.f + 47440,
+            savedInvStd: s.f + 47496, activation: .identity, gradInput: s.t + 424528 &* s.n, gradGamma: s.g + 126160,
+            gradBeta: s.g + 126224, pool: pool)
+        // features.5.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 424528 &* s.n, input: s.t + 463920 &* s.n,
+            weights: s.p + 107344, pixels: 25 &* s.n, inChannels: 336, outChannels: 56, gradInput: s.t + 472320 &* s.n,
+            gradWeights: s.g + 107344, pool: pool)
+        // features.5.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 472320 &* s.n, input: s.t + 455520 &* s.n,
+            pixels: 25 &* s.n, channels: 336, gamma: s.p + 106000, beta: s.p + 106336, savedMean: s.f + 29968,
+            savedInvStd: s.f + 30304, activation: .relu6, gradInput: s.t + 472320 &* s.n, gradGamma: s.g + 106000,
+            gradBeta: s.g + 106336, pool: pool)
+        // features.5.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 39040, count: 8400)
+        // features.5.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 472320 &* s.n, input: s.t + 447120 &* s.n, batch: s.n,
+            height: 5, width: 5, channels: 336, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
+            weights: s.f + 30640, gradInput: s.t + 455520 &* s.n, gradWeights: s.f + 39040, pool: pool)
+        // features.5.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 39040, channels: 336, kernel: 5, into: s.g + 97600)
+        // features.5.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 455520 &* s.n, input: s.t + 414720 &* s.n,
+            pixels: 25 &* s.n, channels: 336, gamma: s.p + 96256, beta: s.p + 96592, savedMean: s.f + 29296,
+            savedInvStd: s.f + 29632, activation: .relu6, gradInput: s.t + 455520 &* s.n, gradGamma: s.g + 96256,
+            gradBeta: s.g + 96592, pool: pool)
+        // features.5.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 455520 &* s.n, input: s.t + 623408 &* s.n,
+            weights: s.p + 77440, pixels: 25 &* s.n, inChannels: 56, outChannels: 336, gradInput: s.t + 420720 &* s.n,
+            gradWeights: s.g + 77440, pool: pool)
+        // features.5.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 420720 &* s.n, s.t + 423120 &* s.n, count: 1400 &* s.n, pool: pool)
+    }
+
+    /// features.5.0 backward: MBConv6 k5 s1: 5x5x40 -> 5x5x56
+    private func features_5_0_backward(_ s: TrainingStepContext) {
+        // features.5.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 420720 &* s.n, input: s.t + 622000 &* s.n,
+            pixels: 25 &* s.n, channels: 56, gamma: s.p + 77184, beta: s.p + 77248, savedMean: s.f + 29184,
+            savedInvStd: s.f + 29240, activation: .identity, gradInput: s.t + 420720 &* s.n, gradGamma: s.g + 77184,
+            gradBeta: s.g + 77248, pool: pool)
+        // features.5.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 420720 &* s.n, input: s.t + 547296 &* s.n,
+            weights: s.p + 63744, pixels: 25 &* s.n, inChannels: 240, outChannels: 56, gradInput: s.t + 414720 &* s.n,
+            gradWeights: s.g + 63744, pool: pool)
+        // features.5.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 541296 &* s.n,
+            pixels: 25 &* s.n, channels: 240, gamma: s.p + 62784, beta: s.p + 63024, savedMean: s.f + 16704,
+            savedInvStd: s.f + 16944, activation: .relu6, gradInput: s.t + 414720 &* s.n, gradGamma: s.g + 62784,
+            gradBeta: s.g + 63024, pool: pool)
+        // features.5.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 23184, count: 6000)
+        // features.5.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 535296 &* s.n, batch: s.n,
+            height: 5, width: 5, channels: 240, kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5,
+            weights: s.f + 17184, gradInput: s.t + 447120 &* s.n, gradWeights: s.f + 23184, pool: pool)
+        // features.5.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 23184, channels: 240, kernel: 5, into: s.g + 56784)
+        // features.5.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 529296 &* s.n,
+            pixels: 25 &* s.n, channels: 240, gamma: s.p + 55824, beta: s.p + 56064, savedMean: s.f + 16224,
+            savedInvStd: s.f + 16464, activation: .relu6, gradInput: s.t + 447120 &* s.n, gradGamma: s.g + 55824,
+            gradBeta: s.g + 56064, pool: pool)
+        // features.5.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 630656 &* s.n,
+            weights: s.p + 46224, pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.t + 420720 &* s.n,
+            gradWeights: s.g + 46224, pool: pool)
+    }
+
+    /// features.4.1 backward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, identity shortcut
+    private func features_4_1_backward(_ s: TrainingStepContext) {
+        // features.4.1 shortcut backward: the branch's gradient
+        TrainingKernels.residualAddBackward(gradOutput: s.t + 420720 &* s.n,
+            keep: s.options.stochasticDepth ? s.t + 426144 &* s.n : nil, batch: s.n, perImage: 1000,
+            gradBranch: s.t + 421728 &* s.n, pool: pool)
+        // features.4.1.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 421728 &* s.n, input: s.t + 629648 &* s.n,
+            pixels: 25 &* s.n, channels: 40, gamma: s.p + 46032, beta: s.p + 46080, savedMean: s.f + 16144,
+            savedInvStd: s.f + 16184, activation: .identity, gradInput: s.t + 421728 &* s.n, gradGamma: s.g + 46032,
+            gradBeta: s.g + 46080, pool: pool)
+        // features.4.1.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 421728 &* s.n, input: s.t + 523296 &* s.n,
+            weights: s.p + 36432, pixels: 25 &* s.n, inChannels: 240, outChannels: 40, gradInput: s.t + 414720 &* s.n,
+            gradWeights: s.g + 36432, pool: pool)
+        // features.4.1.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 517296 &* s.n,
+            pixels: 25 &* s.n, channels: 240, gamma: s.p + 35472, beta: s.p + 35712, savedMean: s.f + 11344,
+            savedInvStd: s.f + 11584, activation: .relu6, gradInput: s.t + 414720 &* s.n, gradGamma: s.g + 35472,
+            gradBeta: s.g + 35712, pool: pool)
+        // features.4.1.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 13984, count: 2160)
+        // features.4.1.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 511296 &* s.n, batch: s.n,
+            height: 5, width: 5, channels: 240, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
+            weights: s.f + 11824, gradInput: s.t + 447120 &* s.n, gradWeights: s.f + 13984, pool: pool)
+        // features.4.1.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 13984, channels: 240, kernel: 3, into: s.g + 33312)
+        // features.4.1.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 505296 &* s.n,
+            pixels: 25 &* s.n, channels: 240, gamma: s.p + 32352, beta: s.p + 32592, savedMean: s.f + 10864,
+            savedInvStd: s.f + 11104, activation: .relu6, gradInput: s.t + 447120 &* s.n, gradGamma: s.g + 32352,
+            gradBeta: s.g + 32592, pool: pool)
+        // features.4.1.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 628640 &* s.n,
+            weights: s.p + 22752, pixels: 25 &* s.n, inChannels: 40, outChannels: 240, gradInput: s.t + 414720 &* s.n,
+            gradWeights: s.g + 22752, pool: pool)
+        // features.4.1 shortcut gradient joins the branch's
+        TrainingKernels.accumulate(s.t + 414720 &* s.n, s.t + 420720 &* s.n, count: 1000 &* s.n, pool: pool)
+    }
+
+    /// features.4.0 backward: MBConv6 k3 s2: 9x9x24 -> 5x5x40
+    private func features_4_0_backward(_ s: TrainingStepContext) {
+        // features.4.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 627632 &* s.n,
+            pixels: 25 &* s.n, channels: 40, gamma: s.p + 22560, beta: s.p + 22608, savedMean: s.f + 10784,
+            savedInvStd: s.f + 10824, activation: .identity, gradInput: s.t + 414720 &* s.n, gradGamma: s.g + 22560,
+            gradBeta: s.g + 22608, pool: pool)
+        // features.4.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 608736 &* s.n,
+            weights: s.p + 16800, pixels: 25 &* s.n, inChannels: 144, outChannels: 40, gradInput: s.t + 447120 &* s.n,
+            gradWeights: s.g + 16800, pool: pool)
+        // features.4.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 605136 &* s.n,
+            pixels: 25 &* s.n, channels: 144, gamma: s.p + 16224, beta: s.p + 16368, savedMean: s.f + 7904,
+            savedInvStd: s.f + 8048, activation: .relu6, gradInput: s.t + 447120 &* s.n, gradGamma: s.g + 16224,
+            gradBeta: s.g + 16368, pool: pool)
+        // features.4.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 9488, count: 1296)
+        // features.4.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 447120 &* s.n, input: s.t + 364176 &* s.n, batch: s.n,
+            height: 9, width: 9, channels: 144, kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5,
+            weights: s.f + 8192, gradInput: s.t + 414720 &* s.n, gradWeights: s.f + 9488, pool: pool)
+        // features.4.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 9488, channels: 144, kernel: 3, into: s.g + 14928)
+        // features.4.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 352512 &* s.n,
+            pixels: 81 &* s.n, channels: 144, gamma: s.p + 14352, beta: s.p + 14496, savedMean: s.f + 7616,
+            savedInvStd: s.f + 7760, activation: .relu6, gradInput: s.t + 414720 &* s.n, gradGamma: s.g + 14352,
+            gradBeta: s.g + 14496, pool: pool)
+        // features.4.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 617168 &* s.n,
+            weights: s.p + 10896, pixels: 81 &* s.n, inChannels: 24, outChannels: 144, gradInput: s.t + 352512 &* s.n,
+            gradWeights: s.g + 10896, pool: pool)
+    }
+
+    /// features.3.0 backward: MBConv6 k5 s2: 18x18x16 -> 9x9x24
+    private func features_3_0_backward(_ s: TrainingStepContext) {
+        // features.3.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 615216 &* s.n,
+            pixels: 81 &* s.n, channels: 24, gamma: s.p + 10768, beta: s.p + 10800, savedMean: s.f + 7568,
+            savedInvStd: s.f + 7592, activation: .identity, gradInput: s.t + 352512 &* s.n, gradGamma: s.g + 10768,
+            gradBeta: s.g + 10800, pool: pool)
+        // features.3.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 497520 &* s.n,
+            weights: s.p + 8464, pixels: 81 &* s.n, inChannels: 96, outChannels: 24, gradInput: s.t + 414720 &* s.n,
+            gradWeights: s.g + 8464, pool: pool)
+        // features.3.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 375840 &* s.n,
+            pixels: 81 &* s.n, channels: 96, gamma: s.p + 8080, beta: s.p + 8176, savedMean: s.f + 2576,
+            savedInvStd: s.f + 2672, activation: .relu6, gradInput: s.t + 414720 &* s.n, gradGamma: s.g + 8080,
+            gradBeta: s.g + 8176, pool: pool)
+        // features.3.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 5168, count: 2400)
+        // features.3.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 414720 &* s.n, input: s.t + 155520 &* s.n, batch: s.n,
+            height: 18, width: 18, channels: 96, kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9,
+            outWidth: 9, weights: s.f + 2768, gradInput: s.t + 352512 &* s.n, gradWeights: s.f + 5168, pool: pool)
+        // features.3.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 5168, channels: 96, kernel: 5, into: s.g + 5680)
+        // features.3.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 124416 &* s.n,
+            pixels: 324 &* s.n, channels: 96, gamma: s.p + 5296, beta: s.p + 5392, savedMean: s.f + 2384,
+            savedInvStd: s.f + 2480, activation: .relu6, gradInput: s.t + 352512 &* s.n, gradGamma: s.g + 5296,
+            gradBeta: s.g + 5392, pool: pool)
+        // features.3.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 558480 &* s.n,
+            weights: s.p + 3760, pixels: 324 &* s.n, inChannels: 16, outChannels: 96, gradInput: s.t + 124416 &* s.n,
+            gradWeights: s.g + 3760, pool: pool)
+    }
+
+    /// features.2.0 backward: MBConv6 k3 s2: 36x36x8 -> 18x18x16
+    private func features_2_0_backward(_ s: TrainingStepContext) {
+        // features.2.0.block.2 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 124416 &* s.n, input: s.t + 553296 &* s.n,
+            pixels: 324 &* s.n, channels: 16, gamma: s.p + 3696, beta: s.p + 3712, savedMean: s.f + 2352,
+            savedInvStd: s.f + 2368, activation: .identity, gradInput: s.t + 124416 &* s.n, gradGamma: s.g + 3696,
+            gradBeta: s.g + 3712, pool: pool)
+        // features.2.0.block.2 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 124416 &* s.n, input: s.t + 399168 &* s.n,
+            weights: s.p + 2928, pixels: 324 &* s.n, inChannels: 48, outChannels: 16, gradInput: s.t + 352512 &* s.n,
+            gradWeights: s.g + 2928, pool: pool)
+        // features.2.0.block.1 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 383616 &* s.n,
+            pixels: 324 &* s.n, channels: 48, gamma: s.p + 2736, beta: s.p + 2784, savedMean: s.f + 1392,
+            savedInvStd: s.f + 1440, activation: .relu6, gradInput: s.t + 352512 &* s.n, gradGamma: s.g + 2736,
+            gradBeta: s.g + 2784, pool: pool)
+        // features.2.0.block.1 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 1920, count: 432)
+        // features.2.0.block.1 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t + 352512 &* s.n, input: s.t + 62208 &* s.n, batch: s.n,
+            height: 36, width: 36, channels: 48, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 18,
+            outWidth: 18, weights: s.f + 1488, gradInput: s.t + 124416 &* s.n, gradWeights: s.f + 1920, pool: pool)
+        // features.2.0.block.1 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 1920, channels: 48, kernel: 3, into: s.g + 2304)
+        // features.2.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 124416 &* s.n, input: s.t, pixels: 1296 &* s.n,
+            channels: 48, gamma: s.p + 2112, beta: s.p + 2160, savedMean: s.f + 1296, savedInvStd: s.f + 1344,
+            activation: .relu6, gradInput: s.t + 124416 &* s.n, gradGamma: s.g + 2112, gradBeta: s.g + 2160,
+            pool: pool)
+        // features.2.0.block.0 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 124416 &* s.n, input: s.t + 436752 &* s.n,
+            weights: s.p + 1728, pixels: 1296 &* s.n, inChannels: 8, outChannels: 48, gradInput: s.t + 41472 &* s.n,
+            gradWeights: s.g + 1728, pool: pool)
+    }
+
+    /// features.1.0 backward: MBConv1 k3 s1: 36x36x32 -> 36x36x8
+    private func features_1_0_backward(_ s: TrainingStepContext) {
+        // features.1.0.block.1 backward through identity and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41472 &* s.n, input: s.t + 426384 &* s.n,
+            pixels: 1296 &* s.n, channels: 8, gamma: s.p + 1664, beta: s.p + 1680, savedMean: s.f + 1280,
+            savedInvStd: s.f + 1288, activation: .identity, gradInput: s.t + 41472 &* s.n, gradGamma: s.g + 1664,
+            gradBeta: s.g + 1680, pool: pool)
+        // features.1.0.block.1 conv 1x1 backward: input and weight gradients
+        TrainingKernels.pointwiseConvBackward(gradOutput: s.t + 41472 &* s.n, input: s.t + 311040 &* s.n,
+            weights: s.p + 1408, pixels: 1296 &* s.n, inChannels: 32, outChannels: 8, gradInput: s.t,
+            gradWeights: s.g + 1408, pool: pool)
+        // features.1.0.block.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 269568 &* s.n, pixels: 1296 &* s.n,
+            channels: 32, gamma: s.p + 1280, beta: s.p + 1312, savedMean: s.f + 640, savedInvStd: s.f + 672,
+            activation: .relu6, gradInput: s.t, gradGamma: s.g + 1280, gradBeta: s.g + 1312, pool: pool)
+        // features.1.0.block.0 depthwise gradient buffer (kernel layout) starts at zero
+        TrainingKernels.zero(s.f + 992, count: 288)
+        // features.1.0.block.0 depthwise backward: input and weight gradients
+        TrainingKernels.depthwiseConvBackward(gradOutput: s.t, input: s.t + 228096 &* s.n, batch: s.n, height: 36,
+            width: 36, channels: 32, kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36,
+            weights: s.f + 704, gradInput: s.t + 41472 &* s.n, gradWeights: s.f + 992, pool: pool)
+        // features.1.0.block.0 weight gradient back to PyTorch's [C][1][k][k]
+        TrainingSupport.accumulateDepthwiseGradient(s.f + 992, channels: 32, kernel: 3, into: s.g + 992)
+    }
+
+    /// features.0 backward: stem: conv 3x3 stride 2, 3 -> 32 channels
+    private func features_0_backward(_ s: TrainingStepContext) {
+        // features.0 backward through relu6 and BatchNorm (in place)
+        TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41472 &* s.n, input: s.t + 186624 &* s.n,
+            pixels: 1296 &* s.n, channels: 32, gamma: s.p + 864, beta: s.p + 896, savedMean: s.f + 576,
+            savedInvStd: s.f + 608, activation: .relu6, gradInput: s.t + 41472 &* s.n, gradGamma: s.g + 864,
+            gradBeta: s.g + 896, pool: pool)
+        // features.0 stem weight gradient (the image needs none)
+        TrainingKernels.stemConvBackwardWeights(gradOutput: s.t + 41472 &* s.n, input: s.x, batch: s.n, inChannels: 3,
+            height: 72, width: 72, kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 36, outWidth: 36,
+            outChannels: 32, gradWeights: s.g, workspace: s.ws, pool: pool)
+    }
+
+    /// Trainable tensors in the parameter buffer (gradients at the same offsets).
+    static let trainableSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.0.weight", offset: 0, count: 864, kind: .convolutionWeight),
+        ParameterSlot(name: "features.0.1.weight", offset: 864, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.0.1.bias", offset: 896, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.0.weight", offset: 992, count: 288, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.weight", offset: 1280, count: 32, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.0.1.bias", offset: 1312, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.0.weight", offset: 1408, count: 256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.1.0.block.1.1.weight", offset: 1664, count: 8, kind: .batchNormWeight),
+        ParameterSlot(name: "features.1.0.block.1.1.bias", offset: 1680, count: 8, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.0.weight", offset: 1728, count: 384, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.weight", offset: 2112, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.0.1.bias", offset: 2160, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.0.weight", offset: 2304, count: 432, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.weight", offset: 2736, count: 48, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.1.1.bias", offset: 2784, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.0.weight", offset: 2928, count: 768, kind: .convolutionWeight),
+        ParameterSlot(name: "features.2.0.block.2.1.weight", offset: 3696, count: 16, kind: .batchNormWeight),
+        ParameterSlot(name: "features.2.0.block.2.1.bias", offset: 3712, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.0.weight", offset: 3760, count: 1536, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.weight", offset: 5296, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.0.1.bias", offset: 5392, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.0.weight", offset: 5680, count: 2400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.weight", offset: 8080, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.1.1.bias", offset: 8176, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.0.weight", offset: 8464, count: 2304, kind: .convolutionWeight),
+        ParameterSlot(name: "features.3.0.block.2.1.weight", offset: 10768, count: 24, kind: .batchNormWeight),
+        ParameterSlot(name: "features.3.0.block.2.1.bias", offset: 10800, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.0.weight", offset: 10896, count: 3456, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.weight", offset: 14352, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.0.1.bias", offset: 14496, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.0.weight", offset: 14928, count: 1296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.weight", offset: 16224, count: 144, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.1.1.bias", offset: 16368, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.0.weight", offset: 16800, count: 5760, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.0.block.2.1.weight", offset: 22560, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.0.block.2.1.bias", offset: 22608, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.0.weight", offset: 22752, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.weight", offset: 32352, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.0.1.bias", offset: 32592, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.0.weight", offset: 33312, count: 2160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.weight", offset: 35472, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.1.1.bias", offset: 35712, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.0.weight", offset: 36432, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.4.1.block.2.1.weight", offset: 46032, count: 40, kind: .batchNormWeight),
+        ParameterSlot(name: "features.4.1.block.2.1.bias", offset: 46080, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.0.weight", offset: 46224, count: 9600, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.weight", offset: 55824, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.0.1.bias", offset: 56064, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.0.weight", offset: 56784, count: 6000, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.weight", offset: 62784, count: 240, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.1.1.bias", offset: 63024, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.0.weight", offset: 63744, count: 13440, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.0.block.2.1.weight", offset: 77184, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.0.block.2.1.bias", offset: 77248, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.0.weight", offset: 77440, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.weight", offset: 96256, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.0.1.bias", offset: 96592, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.0.weight", offset: 97600, count: 8400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.weight", offset: 106000, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.1.1.bias", offset: 106336, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.0.weight", offset: 107344, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.5.1.block.2.1.weight", offset: 126160, count: 56, kind: .batchNormWeight),
+        ParameterSlot(name: "features.5.1.block.2.1.bias", offset: 126224, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.0.weight", offset: 126416, count: 18816, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.weight", offset: 145232, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.0.1.bias", offset: 145568, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.0.weight", offset: 146576, count: 8400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.weight", offset: 154976, count: 336, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.1.1.bias", offset: 155312, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.0.weight", offset: 156320, count: 32256, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.0.block.2.1.weight", offset: 188576, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.0.block.2.1.bias", offset: 188672, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.0.weight", offset: 188960, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.weight", offset: 244256, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.0.1.bias", offset: 244832, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.0.weight", offset: 246560, count: 14400, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.weight", offset: 260960, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.1.1.bias", offset: 261536, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.0.weight", offset: 263264, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.6.1.block.2.1.weight", offset: 318560, count: 96, kind: .batchNormWeight),
+        ParameterSlot(name: "features.6.1.block.2.1.bias", offset: 318656, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.0.weight", offset: 318944, count: 55296, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.weight", offset: 374240, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.0.1.bias", offset: 374816, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.0.weight", offset: 376544, count: 5184, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.weight", offset: 381728, count: 576, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.1.1.bias", offset: 382304, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.0.weight", offset: 384032, count: 92160, kind: .convolutionWeight),
+        ParameterSlot(name: "features.7.0.block.2.1.weight", offset: 476192, count: 160, kind: .batchNormWeight),
+        ParameterSlot(name: "features.7.0.block.2.1.bias", offset: 476352, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.0.weight", offset: 476832, count: 51200, kind: .convolutionWeight),
+        ParameterSlot(name: "features.8.1.weight", offset: 528032, count: 320, kind: .batchNormWeight),
+        ParameterSlot(name: "features.8.1.bias", offset: 528352, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "classifier.1.weight", offset: 529312, count: 3200, kind: .linearWeight),
+        ParameterSlot(name: "classifier.1.bias", offset: 532512, count: 10, kind: .bias),
+    ]
+
+    /// BatchNorm running statistics in the parameter buffer.
+    static let statisticsSlots: [ParameterSlot] = [
+        ParameterSlot(name: "features.0.1.running_mean", offset: 928, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.0.1.running_var", offset: 960, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_mean", offset: 1344, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.0.1.running_var", offset: 1376, count: 32, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.1.running_mean", offset: 1696, count: 8, kind: .batchNormBias),
+        ParameterSlot(name: "features.1.0.block.1.1.running_var", offset: 1712, count: 8, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_mean", offset: 2208, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.0.1.running_var", offset: 2256, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_mean", offset: 2832, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.1.1.running_var", offset: 2880, count: 48, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.1.running_mean", offset: 3728, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.2.0.block.2.1.running_var", offset: 3744, count: 16, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_mean", offset: 5488, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.0.1.running_var", offset: 5584, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_mean", offset: 8272, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.1.1.running_var", offset: 8368, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.1.running_mean", offset: 10832, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.3.0.block.2.1.running_var", offset: 10864, count: 24, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_mean", offset: 14640, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.0.1.running_var", offset: 14784, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_mean", offset: 16512, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.1.1.running_var", offset: 16656, count: 144, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.1.running_mean", offset: 22656, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.0.block.2.1.running_var", offset: 22704, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_mean", offset: 32832, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.0.1.running_var", offset: 33072, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_mean", offset: 35952, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.1.1.running_var", offset: 36192, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.1.running_mean", offset: 46128, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.4.1.block.2.1.running_var", offset: 46176, count: 40, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_mean", offset: 56304, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.0.1.running_var", offset: 56544, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_mean", offset: 63264, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.1.1.running_var", offset: 63504, count: 240, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.1.running_mean", offset: 77312, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.0.block.2.1.running_var", offset: 77376, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_mean", offset: 96928, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.0.1.running_var", offset: 97264, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_mean", offset: 106672, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.1.1.running_var", offset: 107008, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.1.running_mean", offset: 126288, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.5.1.block.2.1.running_var", offset: 126352, count: 56, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_mean", offset: 145904, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.0.1.running_var", offset: 146240, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_mean", offset: 155648, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.1.1.running_var", offset: 155984, count: 336, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.1.running_mean", offset: 188768, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.0.block.2.1.running_var", offset: 188864, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_mean", offset: 245408, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.0.1.running_var", offset: 245984, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_mean", offset: 262112, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.1.1.running_var", offset: 262688, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.1.running_mean", offset: 318752, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.6.1.block.2.1.running_var", offset: 318848, count: 96, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_mean", offset: 375392, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.0.1.running_var", offset: 375968, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_mean", offset: 382880, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.1.1.running_var", offset: 383456, count: 576, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.1.running_mean", offset: 476512, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.7.0.block.2.1.running_var", offset: 476672, count: 160, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_mean", offset: 528672, count: 320, kind: .batchNormBias),
+        ParameterSlot(name: "features.8.1.running_var", offset: 528992, count: 320, kind: .batchNormBias),
+    ]
+}

@@ -38,7 +38,8 @@ enum TrainingEmitter {
         let stem = plan.layers[0]
         line("    /// Kernel scratch after the arena: stem im2col tiles (forward and backward), SE backward vectors.")
         line("    private func workspaceFloats(batch n: Int) -> Int {")
-        line("        var floats = max(Kernels.stemConvWorkspaceFloats(inChannels: \(stem.inputShape.channels), "
+        let mutable = program.largestSqueezeExcite != nil
+        line("        \(mutable ? "var" : "let") floats = max(Kernels.stemConvWorkspaceFloats(inChannels: \(stem.inputShape.channels), "
              + "kernel: \(stem.kernel), threads: pool.threadCount),")
         line("                         TrainingKernels.stemConvBackwardWorkspaceFloats(inChannels: \(stem.inputShape.channels), "
              + "kernel: \(stem.kernel), outChannels: \(stem.outputShape.channels), threads: pool.threadCount))")

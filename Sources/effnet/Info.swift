@@ -1,4 +1,5 @@
 import ArgumentParser
+import EffNetRuntime
 import EffNetSpec
 
 struct Info: ParsableCommand {
@@ -9,6 +10,7 @@ struct Info: ParsableCommand {
     @Option(help: "Batch size for the memory plan.") var batch: Int = 1
     @Flag(help: "Print the full plan as JSON (the schema Tools/ scripts read).") var json = false
     @Flag(help: "Only the summary, no layer table.") var summary = false
+    @Flag(help: "Also show the training memory plan (saved activations and gradients) at --batch.") var train = false
 
     func run() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
@@ -17,6 +19,18 @@ struct Info: ParsableCommand {
             print(PlanReport.json(plan))
         } else {
             print(PlanReport.text(plan, batch: batch, layers: !summary), terminator: "")
+            if train { printTrainingMemory(try VariantLookup.training(variant).trainingDescriptor) }
         }
+    }
+
+    func printTrainingMemory(_ t: TrainingDescriptor) {
+        print()
+        print("training memory plan at batch \(batch) (generated train step, float32):")
+        print("  parameters         \(PlanReport.bytes(t.parameterFloats * 4))  (PyTorch layout, plus running statistics)")
+        print("  gradients          \(PlanReport.bytes(t.parameterFloats * 4))")
+        print("  training arena     \(PlanReport.bytes(t.arenaFloatsPerImage * batch * 4))  "
+              + "(\(PlanReport.grouped(t.arenaFloatsPerImage)) floats per image: saved activations and gradients, packed by lifetime)")
+        print("  batch statistics   \(PlanReport.bytes(t.fixedFloats * 4))  (BatchNorm mean/invstd, re-laid depthwise weights)")
+        print("  total              \(PlanReport.bytes(t.bytes(batch: batch)))  (optimizer state comes on top: SGD +1x, AdamW +2x parameters)")
     }
 }

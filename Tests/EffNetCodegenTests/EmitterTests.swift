@@ -35,7 +35,8 @@ final class EmitterTests: XCTestCase {
     }
 
     func testIdentityShortcutIsFusedIntoTheProjection() throws {
-        let code = ModelEmitter.emit(try tinyPlan(), specSources: [])
+        let whole = ModelEmitter.emit(try tinyPlan(), specSources: [])
+        let code = String(whole[..<whole.range(of: "public final class TTraining")!.lowerBound])
         // No shortcut: 2.0 expand, 2.0 project (stride 2), 2.1 expand, head. Shortcut: 1.0 and 2.1 projections.
         XCTAssertEqual(code.components(separatedBy: "residual: nil").count - 1, 4)
         XCTAssertTrue(code.contains("// features.1.0.block.2 project: conv 1x1 + BN + shortcut"))
@@ -51,5 +52,15 @@ final class EmitterTests: XCTestCase {
     func testSpecSourceIsEmbeddedVerbatim() throws {
         let code = ModelEmitter.emit(try tinyPlan(), specSources: [SpecSource(file: "Specs/T.effnet", text: "model T\n# note\n")])
         XCTAssertTrue(code.contains(".init(file: \"Specs/T.effnet\", text: #\"\"\"\n            model T\n            # note\n            \"\"\"#)"))
+    }
+
+    func testTrainingStepRunsTheBackwardInReverseBlockOrder() throws {
+        let code = ModelEmitter.emit(try tinyPlan(), specSources: [])
+        let calls = code.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { $0.hasSuffix("_backward(s)") }
+        XCTAssertEqual(calls, ["features_3_backward(s)", "features_2_1_backward(s)", "features_2_0_backward(s)",
+                               "features_1_0_backward(s)", "features_0_backward(s)"])
+        XCTAssertTrue(code.contains("loss = try CrossEntropy.forwardBackward("))
+        XCTAssertTrue(code.contains("TrainingKernels.batchNormForwardTraining("), "train-mode BatchNorm, not folded")
     }
 }

@@ -105,3 +105,23 @@ final class GradientParityTests: XCTestCase {
         }
     }
 }
+
+/// Training actually learns: a handful of images is memorised by a few dozen SGD steps.
+final class OverfitTests: XCTestCase {
+    func testTinyOverfitsAHandfulOfImages() throws {
+        let network = try EfficientNetTinyTraining(weights: try fixtureWeights("EfficientNetTiny"))
+        let two = try Fixtures.npy("EfficientNetTiny/input.npy")
+        // Four images: the two fixture images and their negatives, four different labels.
+        let images = HostTensor(shape: [4, 3, 72, 72], values: two.values + two.values.map { -$0 })
+        let labels = [1, 4, 7, 9]
+        let sgd = SGD(momentum: 0.9)
+        let groups = [ParameterGroup(slots: EfficientNetTinyTraining.trainingDescriptor.parameterSlots)]
+        var losses: [Double] = []
+        for _ in 0..<30 {
+            losses.append(try network.trainStep(images: images, labels: labels, options: .deterministic).loss)
+            sgd.step(parameters: network.parameters, gradients: network.gradients, groups: groups, learningRate: 0.05)
+        }
+        XCTAssertGreaterThan(losses[0], 1.5, "starts near ln(10)")
+        XCTAssertLessThan(losses.last!, 0.05, "loss sequence \(losses)")
+    }
+}

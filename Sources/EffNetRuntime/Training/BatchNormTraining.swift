@@ -10,6 +10,8 @@ import Foundation
 /// allocate nothing); that buffer bounds the channels reduced at once to `bnChannelBlock`, larger
 /// layers loop over channel blocks. The forward statistics use a per-channel shift (the first row's
 /// value) so the one-pass variance does not cancel catastrophically when |mean| ≫ std.
+/// The backward pass is two passes per channel block (sums, then gradInput); with SiLU the first pass
+/// also stores dY = dOut·silu'(y) into gradInput so the exp is evaluated once per element.
 extension TrainingKernels {
     /// Channels reduced per pass (bounded by the stack scratch).
     static let bnChannelBlock = 128
@@ -175,7 +177,7 @@ extension TrainingKernels {
     /// Backward of act(BN_train(z)). Recomputes y from z and the saved stats; dY = dOut*act'(y);
     /// gradGamma += sum(dY*xhat), gradBeta += sum(dY);
     /// gradInput = gamma*invStd/M * (M*dY - sum(dY) - xhat*sum(dY*xhat)) (overwrite).
-    /// Safe when gradInput == gradOutput (in place).
+    /// Safe when gradInput == gradOutput (in place); gradInput must not alias anything else.
     public static func batchNormActivationBackward(
         gradOutput: UnsafePointer<Float>, input: UnsafePointer<Float>, pixels: Int, channels: Int,
         gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, savedMean: UnsafePointer<Float>,
@@ -205,47 +207,45 @@ extension TrainingKernels {
         let partRows = (pixels + parts - 1) / parts
         let block = bnChannelBlock
         withStackScratch { slots in  // parts × (ΣdY, ΣdY·xhat) × block, then per block ΣdY/M and ΣdY·xhat/M
-            do {
-                let meanGrad = UnsafeMutableRawPointer(slots + stackScratchSlotDoubles).assumingMemoryBound(to: Float.self)
-                let projGrad = meanGrad + block
-                var b0 = 0
-                while b0 < C {
-                    let b1 = min(C, b0 &+ block)
-                    // Pass 1: per-part ΣdY and ΣdY·xhat.
-                    pool.parallelFor(parts) { t in
-                        let p0 = min(pixels, t &* partRows)
-                        let p1 = min(pixels, p0 &+ partRows)
-                        bnBackwardSumsPart(A.self, dOut, z, C, b0, b1, p0, p1, gamma, beta, mean, invStd,
-                                           slots + t &* 2 &* block, slots + (t &* 2 &+ 1) &* block,
-                                           A.backwardIsExpensive ? gradInput : nil)
-                    }
-                    let m = Double(pixels)
-                    for c in b0..<b1 {
-                        var sumDY = 0.0, sumDYX = 0.0
-                        for t in 0..<parts {
-                            sumDY += slots[t &* 2 &* block &+ (c &- b0)]
-                            sumDYX += slots[(t &* 2 &+ 1) &* block &+ (c &- b0)]
-                        }
-                        gradBeta[c] += Float(sumDY)
-                        gradGamma[c] += Float(sumDYX)
-                        meanGrad[c &- b0] = Float(sumDY / m)
-                        projGrad[c &- b0] = Float(sumDYX / m)
-                    }
-                    // Pass 2: gradInput = gamma·invStd·(dY − ΣdY/M − xhat·ΣdY·xhat/M).
-                    pool.parallelFor(parts) { t in
-                        let p0 = min(pixels, t &* partRows)
-                        let p1 = min(pixels, p0 &+ partRows)
-                        if A.backwardIsExpensive {
-                            // dY was stored into gradInput by pass 1.
-                            bnBackwardInputPart(IdentityFunction.self, UnsafePointer(gradInput), z, C, b0, b1, p0, p1,
-                                                gamma, beta, mean, invStd, meanGrad, projGrad, gradInput)
-                        } else {
-                            bnBackwardInputPart(A.self, dOut, z, C, b0, b1, p0, p1, gamma, beta, mean, invStd,
-                                                meanGrad, projGrad, gradInput)
-                        }
-                    }
-                    b0 = b1
+            let meanGrad = UnsafeMutableRawPointer(slots + stackScratchSlotDoubles).assumingMemoryBound(to: Float.self)
+            let projGrad = meanGrad + block
+            var b0 = 0
+            while b0 < C {
+                let b1 = min(C, b0 &+ block)
+                // Pass 1: per-part ΣdY and ΣdY·xhat.
+                pool.parallelFor(parts) { t in
+                    let p0 = min(pixels, t &* partRows)
+                    let p1 = min(pixels, p0 &+ partRows)
+                    bnBackwardSumsPart(A.self, dOut, z, C, b0, b1, p0, p1, gamma, beta, mean, invStd,
+                                       slots + t &* 2 &* block, slots + (t &* 2 &+ 1) &* block,
+                                       A.backwardIsExpensive ? gradInput : nil)
                 }
+                let m = Double(pixels)
+                for c in b0..<b1 {
+                    var sumDY = 0.0, sumDYX = 0.0
+                    for t in 0..<parts {
+                        sumDY += slots[t &* 2 &* block &+ (c &- b0)]
+                        sumDYX += slots[(t &* 2 &+ 1) &* block &+ (c &- b0)]
+                    }
+                    gradBeta[c] += Float(sumDY)
+                    gradGamma[c] += Float(sumDYX)
+                    meanGrad[c &- b0] = Float(sumDY / m)
+                    projGrad[c &- b0] = Float(sumDYX / m)
+                }
+                // Pass 2: gradInput = gamma·invStd·(dY − ΣdY/M − xhat·ΣdY·xhat/M).
+                pool.parallelFor(parts) { t in
+                    let p0 = min(pixels, t &* partRows)
+                    let p1 = min(pixels, p0 &+ partRows)
+                    if A.backwardIsExpensive {
+                        // dY was stored into gradInput by pass 1.
+                        bnBackwardInputPart(IdentityFunction.self, UnsafePointer(gradInput), z, C, b0, b1, p0, p1,
+                                            gamma, beta, mean, invStd, meanGrad, projGrad, gradInput)
+                    } else {
+                        bnBackwardInputPart(A.self, dOut, z, C, b0, b1, p0, p1, gamma, beta, mean, invStd,
+                                            meanGrad, projGrad, gradInput)
+                    }
+                }
+                b0 = b1
             }
         }
     }

@@ -200,6 +200,11 @@ final class TrainingBatchNormTests: XCTestCase {
                 TrainingKernels.activationBackward(gradOutput: dOut, preActivation: y, count: 131, activation: activation,
                                                    gradInput: &g, pool: pool)
                 assertClose(g, want, "activation backward \(activation)")
+                TrainingReference.checkFiniteDifferences(g, base: TrainingReference.doubles(y), "activation \(activation)") { y in
+                    var s = 0.0
+                    for i in 0..<y.count { s += Double(dOut[i]) * TrainingReference.act(y[i], activation) }
+                    return s
+                }
             }
         }
     }

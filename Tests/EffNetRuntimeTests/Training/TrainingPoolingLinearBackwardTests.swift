@@ -17,6 +17,21 @@ final class TrainingPoolingLinearBackwardTests: XCTestCase {
                 TrainingKernels.globalAveragePoolBackward(gradOutput: g, batch: batch, pixels: pixels, channels: channels,
                                                           gradInput: &gIn, pool: pool)
                 assertClose(gIn, want, "GAP bwd b\(batch) p\(pixels) c\(channels) threads \(pool.threadCount)")
+                if pool.threadCount == 2 && pixels < 100 {
+                    // L = Σ g·mean_p(x)
+                    let x = TrainingReference.doubles(rng.floats(want.count))
+                    TrainingReference.checkFiniteDifferences(gIn, base: x, "GAP b\(batch) p\(pixels) c\(channels)") { x in
+                        var s = 0.0
+                        for n in 0..<batch {
+                            for p in 0..<pixels {
+                                for c in 0..<channels {
+                                    s += Double(g[n * channels + c]) * x[(n * pixels + p) * channels + c] / Double(pixels)
+                                }
+                            }
+                        }
+                        return s
+                    }
+                }
             }
         }
     }
