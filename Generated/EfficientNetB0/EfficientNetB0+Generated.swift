@@ -50,7 +50,8 @@ public final class EfficientNetB0: GeneratedModel {
         features_6_2(n, a, w, ws)
         features_6_3(n, a, w, ws)
         features_7_0(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -442,13 +443,17 @@ public final class EfficientNetB0: GeneratedModel {
             activation: .identity, residual: nil, output: a + 112896 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 320 -> 1280
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + silu, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         Kernels.pointwiseConv(
             input: a + 112896 &* n, pixels: 49 &* n, inChannels: 320,
             weights: w + 3575792, bias: w + 3985392, outChannels: 1280,
             activation: .silu, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.2, linear 1280 -> 1000 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 7, 7, 1280] -> [n, 1280]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 49, channels: 1280, output: a + 62720 &* n, pool: pool)
@@ -931,7 +936,8 @@ public final class EfficientNetB0Training: TrainableModel {
     public static let descriptor = EfficientNetB0.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 5330800,
-        arenaFloatsPerImage: 15810656, fixedFloats: 407328)
+        arenaFloatsPerImage: 15810656, fixedFloats: 407328,
+        blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.3.0", "features.3.1", "features.4.0", "features.4.1", "features.4.2", "features.5.0", "features.5.1", "features.5.2", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -978,24 +984,26 @@ public final class EfficientNetB0Training: TrainableModel {
         try features_6_3_forward(s)
         try features_7_0_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_0_backward(s)
-        features_6_3_backward(s)
-        features_6_2_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_2_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_2_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_1_backward(s)
-        features_3_0_backward(s)
-        features_2_1_backward(s)
-        features_2_0_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 18 { classifier_backward(s) }
+        if options.frozenBlocks <= 17 { features_8_backward(s) }
+        if options.frozenBlocks <= 16 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 15 { features_6_3_backward(s) }
+        if options.frozenBlocks <= 14 { features_6_2_backward(s) }
+        if options.frozenBlocks <= 13 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 12 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 11 { features_5_2_backward(s) }
+        if options.frozenBlocks <= 10 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 9 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 8 { features_4_2_backward(s) }
+        if options.frozenBlocks <= 7 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 6 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 5 { features_3_1_backward(s) }
+        if options.frozenBlocks <= 4 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 3 { features_2_1_backward(s) }
+        if options.frozenBlocks <= 2 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -1006,10 +1014,18 @@ public final class EfficientNetB0Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.t + 6021120 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 6021120 &* s.n, pixels: 12544 &* s.n, channels: 32,
-            gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 6422528 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312, runningMean: s.p + 928,
-            runningVar: s.p + 960, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 6021120 &* s.n, pixels: 12544 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 6422528 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312, runningMean: s.p + 928,
+                runningVar: s.p + 960, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 6021120 &* s.n, pixels: 12544 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
+                activation: .silu, output: s.t + 6422528 &* s.n, scratch: s.f + 1280, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 112x112x32 -> 112x112x16, SE 32 -> 8 -> 32
@@ -1021,10 +1037,18 @@ public final class EfficientNetB0Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 1408, bias: s.f,
             activation: .identity, output: s.t + 6823936 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 6823936 &* s.n, pixels: 12544 &* s.n, channels: 32,
-            gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 7225344 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376, runningMean: s.p + 1344,
-            runningVar: s.p + 1376, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 6823936 &* s.n, pixels: 12544 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 7225344 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376, runningMean: s.p + 1344,
+                runningVar: s.p + 1376, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 6823936 &* s.n, pixels: 12544 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
+                activation: .silu, output: s.t + 7225344 &* s.n, scratch: s.f + 1344, pool: pool)
+        }
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 112, 112, 32]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 7225344 &* s.n, output: s.t + 7626752 &* s.n,
             batch: s.n, pixels: 12544, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408,
@@ -1036,10 +1060,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 8931328 &* s.n,
             pool: pool)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 8931328 &* s.n, pixels: 12544 &* s.n, channels: 16,
-            gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 9132032 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000, runningMean: s.p + 2512,
-            runningVar: s.p + 2528, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 8931328 &* s.n, pixels: 12544 &* s.n, channels: 16,
+                gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 9132032 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000, runningMean: s.p + 2512,
+                runningVar: s.p + 2528, pool: pool)
+        }
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 8931328 &* s.n, pixels: 12544 &* s.n, channels: 16,
+                gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
+                activation: .identity, output: s.t + 9132032 &* s.n, scratch: s.f + 1984, pool: pool)
+        }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 112x112x16 -> 56x56x24, SE 96 -> 4 -> 96
@@ -1048,10 +1080,18 @@ public final class EfficientNetB0Training: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 9132032 &* s.n, pixels: 12544 &* s.n, inChannels: 16, weights: s.p + 2544,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
-            beta: s.p + 4176, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 1204224 &* s.n,
-            savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 4272, runningVar: s.p + 4368,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
+                beta: s.p + 4176, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 1204224 &* s.n,
+                savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 4272, runningVar: s.p + 4368,
+                pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 4080,
+                beta: s.p + 4176, runningMean: s.p + 4272, runningVar: s.p + 4368, eps: 1e-05, activation: .silu,
+                output: s.t + 1204224 &* s.n, scratch: s.f + 2016, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         WeightPrep.depthwiseWeights(s.p + 4464, channels: 96, kernel: 3, into: s.f + 2400)
         // features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
@@ -1059,10 +1099,18 @@ public final class EfficientNetB0Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 2400, bias: s.f,
             activation: .identity, output: s.t + 8028160 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 8028160 &* s.n, pixels: 3136 &* s.n, channels: 96,
-            gamma: s.p + 5328, beta: s.p + 5424, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 8329216 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304, runningMean: s.p + 5520,
-            runningVar: s.p + 5616, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 8028160 &* s.n, pixels: 3136 &* s.n, channels: 96,
+                gamma: s.p + 5328, beta: s.p + 5424, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 8329216 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304, runningMean: s.p + 5520,
+                runningVar: s.p + 5616, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 8028160 &* s.n, pixels: 3136 &* s.n, channels: 96,
+                gamma: s.p + 5328, beta: s.p + 5424, runningMean: s.p + 5520, runningVar: s.p + 5616, eps: 1e-05,
+                activation: .silu, output: s.t + 8329216 &* s.n, scratch: s.f + 2208, pool: pool)
+        }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 56, 56, 96]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 8329216 &* s.n, output: s.t + 8630272 &* s.n,
             batch: s.n, pixels: 3136, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 5712,
@@ -1074,10 +1122,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 13735680 &* s.n,
             pool: pool)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13735680 &* s.n, pixels: 3136 &* s.n, channels: 24,
-            gamma: s.p + 8896, beta: s.p + 8928, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 13810944 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 8960,
-            runningVar: s.p + 8992, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13735680 &* s.n, pixels: 3136 &* s.n, channels: 24,
+                gamma: s.p + 8896, beta: s.p + 8928, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 13810944 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 8960,
+                runningVar: s.p + 8992, pool: pool)
+        }
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13735680 &* s.n, pixels: 3136 &* s.n, channels: 24,
+                gamma: s.p + 8896, beta: s.p + 8928, runningMean: s.p + 8960, runningVar: s.p + 8992, eps: 1e-05,
+                activation: .identity, output: s.t + 13810944 &* s.n, scratch: s.f + 4128, pool: pool)
+        }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, SE 144 -> 6 -> 144, identity shortcut
@@ -1087,10 +1143,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 2408448 &* s.n,
             pool: pool)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
-            gamma: s.p + 12480, beta: s.p + 12624, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 2860032 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320, runningMean: s.p + 12768,
-            runningVar: s.p + 12912, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 12480, beta: s.p + 12624, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 2860032 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320, runningMean: s.p + 12768,
+                runningVar: s.p + 12912, pool: pool)
+        }
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 12480, beta: s.p + 12624, runningMean: s.p + 12768, runningVar: s.p + 12912, eps: 1e-05,
+                activation: .silu, output: s.t + 2860032 &* s.n, scratch: s.f + 4176, pool: pool)
+        }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 13056, channels: 144, kernel: 3, into: s.f + 4752)
         // features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
@@ -1098,10 +1162,18 @@ public final class EfficientNetB0Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 4752, bias: s.f,
             activation: .identity, output: s.t + 3311616 &* s.n, pool: pool)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
-            gamma: s.p + 14352, beta: s.p + 14496, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 3763200 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608, runningMean: s.p + 14640,
-            runningVar: s.p + 14784, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 14352, beta: s.p + 14496, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 3763200 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608, runningMean: s.p + 14640,
+                runningVar: s.p + 14784, pool: pool)
+        }
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 1e-05,
+                activation: .silu, output: s.t + 3763200 &* s.n, scratch: s.f + 4464, pool: pool)
+        }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 56, 56, 144]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3763200 &* s.n, output: s.t + 4214784 &* s.n,
             batch: s.n, pixels: 3136, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 14928,
@@ -1113,19 +1185,27 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 13886208 &* s.n,
             pool: pool)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13886208 &* s.n, pixels: 3136 &* s.n, channels: 24,
-            gamma: s.p + 20272, beta: s.p + 20304, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 4666368 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368, runningMean: s.p + 20336,
-            runningVar: s.p + 20368, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13886208 &* s.n, pixels: 3136 &* s.n, channels: 24,
+                gamma: s.p + 20272, beta: s.p + 20304, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 4666368 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368, runningMean: s.p + 20336,
+                runningVar: s.p + 20368, pool: pool)
+        }
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13886208 &* s.n, pixels: 3136 &* s.n, channels: 24,
+                gamma: s.p + 20272, beta: s.p + 20304, runningMean: s.p + 20336, runningVar: s.p + 20368, eps: 1e-05,
+                activation: .identity, output: s.t + 4666368 &* s.n, scratch: s.f + 7344, pool: pool)
+        }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.975
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.t + 15810480 &* s.n,
                 random: &random)
         }
         // features.2.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 13810944 &* s.n, branch: s.t + 4666368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 15810480 &* s.n : nil, batch: s.n, perImage: 75264,
-            output: s.t + 13961472 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 15810480 &* s.n : nil, batch: s.n,
+            perImage: 75264, output: s.t + 13961472 &* s.n, pool: pool)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 56x56x24 -> 28x28x40, SE 144 -> 6 -> 144
@@ -1135,10 +1215,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 4666368 &* s.n,
             pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4666368 &* s.n, pixels: 3136 &* s.n, channels: 144,
-            gamma: s.p + 23856, beta: s.p + 24000, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 5117952 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536, runningMean: s.p + 24144,
-            runningVar: s.p + 24288, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4666368 &* s.n, pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 23856, beta: s.p + 24000, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 5117952 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536, runningMean: s.p + 24144,
+                runningVar: s.p + 24288, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4666368 &* s.n, pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 23856, beta: s.p + 24000, runningMean: s.p + 24144, runningVar: s.p + 24288, eps: 1e-05,
+                activation: .silu, output: s.t + 5117952 &* s.n, scratch: s.f + 7392, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         WeightPrep.depthwiseWeights(s.p + 24432, channels: 144, kernel: 5, into: s.f + 7968)
         // features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
@@ -1146,10 +1234,18 @@ public final class EfficientNetB0Training: TrainableModel {
             stride: 2, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 7968, bias: s.f,
             activation: .identity, output: s.t + 11985792 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11985792 &* s.n, pixels: 784 &* s.n, channels: 144,
-            gamma: s.p + 28032, beta: s.p + 28176, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 12098688 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824, runningMean: s.p + 28320,
-            runningVar: s.p + 28464, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11985792 &* s.n, pixels: 784 &* s.n, channels: 144,
+                gamma: s.p + 28032, beta: s.p + 28176, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 12098688 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
+                runningMean: s.p + 28320, runningVar: s.p + 28464, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11985792 &* s.n, pixels: 784 &* s.n, channels: 144,
+                gamma: s.p + 28032, beta: s.p + 28176, runningMean: s.p + 28320, runningVar: s.p + 28464, eps: 1e-05,
+                activation: .silu, output: s.t + 12098688 &* s.n, scratch: s.f + 7680, pool: pool)
+        }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 28, 28, 144]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 12098688 &* s.n, output: s.t + 12211584 &* s.n,
             batch: s.n, pixels: 784, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 28608,
@@ -1161,10 +1257,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 15349152 &* s.n,
             pool: pool)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15349152 &* s.n, pixels: 784 &* s.n, channels: 40,
-            gamma: s.p + 36256, beta: s.p + 36304, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 15380512 &* s.n, savedMean: s.f + 15168, savedInvStd: s.f + 15208, runningMean: s.p + 36352,
-            runningVar: s.p + 36400, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15349152 &* s.n, pixels: 784 &* s.n, channels: 40,
+                gamma: s.p + 36256, beta: s.p + 36304, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 15380512 &* s.n, savedMean: s.f + 15168, savedInvStd: s.f + 15208,
+                runningMean: s.p + 36352, runningVar: s.p + 36400, pool: pool)
+        }
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15349152 &* s.n, pixels: 784 &* s.n, channels: 40,
+                gamma: s.p + 36256, beta: s.p + 36304, runningMean: s.p + 36352, runningVar: s.p + 36400, eps: 1e-05,
+                activation: .identity, output: s.t + 15380512 &* s.n, scratch: s.f + 15168, pool: pool)
+        }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, SE 240 -> 10 -> 240, identity shortcut
@@ -1174,10 +1278,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 5569536 &* s.n,
             pool: pool)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 5569536 &* s.n, pixels: 784 &* s.n, channels: 240,
-            gamma: s.p + 46048, beta: s.p + 46288, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 5757696 &* s.n, savedMean: s.f + 15248, savedInvStd: s.f + 15488, runningMean: s.p + 46528,
-            runningVar: s.p + 46768, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 5569536 &* s.n, pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 46048, beta: s.p + 46288, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 5757696 &* s.n, savedMean: s.f + 15248, savedInvStd: s.f + 15488,
+                runningMean: s.p + 46528, runningVar: s.p + 46768, pool: pool)
+        }
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 5569536 &* s.n, pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 46048, beta: s.p + 46288, runningMean: s.p + 46528, runningVar: s.p + 46768, eps: 1e-05,
+                activation: .silu, output: s.t + 5757696 &* s.n, scratch: s.f + 15248, pool: pool)
+        }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         WeightPrep.depthwiseWeights(s.p + 47008, channels: 240, kernel: 5, into: s.f + 16208)
         // features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
@@ -1185,10 +1297,18 @@ public final class EfficientNetB0Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 16208, bias: s.f,
             activation: .identity, output: s.t + 9332736 &* s.n, pool: pool)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 9332736 &* s.n, pixels: 784 &* s.n, channels: 240,
-            gamma: s.p + 53008, beta: s.p + 53248, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 9520896 &* s.n, savedMean: s.f + 15728, savedInvStd: s.f + 15968, runningMean: s.p + 53488,
-            runningVar: s.p + 53728, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 9332736 &* s.n, pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 53008, beta: s.p + 53248, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 9520896 &* s.n, savedMean: s.f + 15728, savedInvStd: s.f + 15968,
+                runningMean: s.p + 53488, runningVar: s.p + 53728, pool: pool)
+        }
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 9332736 &* s.n, pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 53008, beta: s.p + 53248, runningMean: s.p + 53488, runningVar: s.p + 53728, eps: 1e-05,
+                activation: .silu, output: s.t + 9520896 &* s.n, scratch: s.f + 15728, pool: pool)
+        }
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 28, 28, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 9520896 &* s.n, output: s.t + 9709056 &* s.n,
             batch: s.n, pixels: 784, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 53968,
@@ -1200,19 +1320,27 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 15411872 &* s.n,
             pool: pool)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15411872 &* s.n, pixels: 784 &* s.n, channels: 40,
-            gamma: s.p + 68624, beta: s.p + 68672, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 5945856 &* s.n, savedMean: s.f + 28208, savedInvStd: s.f + 28248, runningMean: s.p + 68720,
-            runningVar: s.p + 68768, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15411872 &* s.n, pixels: 784 &* s.n, channels: 40,
+                gamma: s.p + 68624, beta: s.p + 68672, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 5945856 &* s.n, savedMean: s.f + 28208, savedInvStd: s.f + 28248,
+                runningMean: s.p + 68720, runningVar: s.p + 68768, pool: pool)
+        }
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15411872 &* s.n, pixels: 784 &* s.n, channels: 40,
+                gamma: s.p + 68624, beta: s.p + 68672, runningMean: s.p + 68720, runningVar: s.p + 68768, eps: 1e-05,
+                activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 28208, pool: pool)
+        }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.t + 15810528 &* s.n,
                 random: &random)
         }
         // features.3.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 15380512 &* s.n, branch: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 15810528 &* s.n : nil, batch: s.n, perImage: 31360,
-            output: s.t + 15443232 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 15810528 &* s.n : nil, batch: s.n,
+            perImage: 31360, output: s.t + 15443232 &* s.n, pool: pool)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 28x28x40 -> 14x14x80, SE 240 -> 10 -> 240
@@ -1222,10 +1350,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 9897216 &* s.n,
             pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 9897216 &* s.n, pixels: 784 &* s.n, channels: 240,
-            gamma: s.p + 78416, beta: s.p + 78656, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 10085376 &* s.n, savedMean: s.f + 28288, savedInvStd: s.f + 28528, runningMean: s.p + 78896,
-            runningVar: s.p + 79136, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 9897216 &* s.n, pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 78416, beta: s.p + 78656, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 10085376 &* s.n, savedMean: s.f + 28288, savedInvStd: s.f + 28528,
+                runningMean: s.p + 78896, runningVar: s.p + 79136, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 9897216 &* s.n, pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 78416, beta: s.p + 78656, runningMean: s.p + 78896, runningVar: s.p + 79136, eps: 1e-05,
+                activation: .silu, output: s.t + 10085376 &* s.n, scratch: s.f + 28288, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         WeightPrep.depthwiseWeights(s.p + 79376, channels: 240, kernel: 3, into: s.f + 29248)
         // features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
@@ -1233,10 +1369,18 @@ public final class EfficientNetB0Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 29248, bias: s.f,
             activation: .identity, output: s.t + 15109248 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15109248 &* s.n, pixels: 196 &* s.n, channels: 240,
-            gamma: s.p + 81536, beta: s.p + 81776, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 15156288 &* s.n, savedMean: s.f + 28768, savedInvStd: s.f + 29008, runningMean: s.p + 82016,
-            runningVar: s.p + 82256, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15109248 &* s.n, pixels: 196 &* s.n, channels: 240,
+                gamma: s.p + 81536, beta: s.p + 81776, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 15156288 &* s.n, savedMean: s.f + 28768, savedInvStd: s.f + 29008,
+                runningMean: s.p + 82016, runningVar: s.p + 82256, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15109248 &* s.n, pixels: 196 &* s.n, channels: 240,
+                gamma: s.p + 81536, beta: s.p + 81776, runningMean: s.p + 82016, runningVar: s.p + 82256, eps: 1e-05,
+                activation: .silu, output: s.t + 15156288 &* s.n, scratch: s.f + 28768, pool: pool)
+        }
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 14, 14, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15156288 &* s.n, output: s.t + 15203328 &* s.n,
             batch: s.n, pixels: 196, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 82496,
@@ -1248,10 +1392,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 15606304 &* s.n,
             pool: pool)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15606304 &* s.n, pixels: 196 &* s.n, channels: 80,
-            gamma: s.p + 106752, beta: s.p + 106832, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 15621984 &* s.n, savedMean: s.f + 33568, savedInvStd: s.f + 33648, runningMean: s.p + 106912,
-            runningVar: s.p + 106992, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15606304 &* s.n, pixels: 196 &* s.n, channels: 80,
+                gamma: s.p + 106752, beta: s.p + 106832, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 15621984 &* s.n, savedMean: s.f + 33568, savedInvStd: s.f + 33648,
+                runningMean: s.p + 106912, runningVar: s.p + 106992, pool: pool)
+        }
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15606304 &* s.n, pixels: 196 &* s.n, channels: 80,
+                gamma: s.p + 106752, beta: s.p + 106832, runningMean: s.p + 106912, runningVar: s.p + 106992,
+                eps: 1e-05, activation: .identity, output: s.t + 15621984 &* s.n, scratch: s.f + 33568, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
@@ -1261,10 +1413,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 12324480 &* s.n,
             pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12324480 &* s.n, pixels: 196 &* s.n, channels: 480,
-            gamma: s.p + 145472, beta: s.p + 145952, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 12418560 &* s.n, savedMean: s.f + 33728, savedInvStd: s.f + 34208, runningMean: s.p + 146432,
-            runningVar: s.p + 146912, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12324480 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 145472, beta: s.p + 145952, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 12418560 &* s.n, savedMean: s.f + 33728, savedInvStd: s.f + 34208,
+                runningMean: s.p + 146432, runningVar: s.p + 146912, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12324480 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 145472, beta: s.p + 145952, runningMean: s.p + 146432, runningVar: s.p + 146912,
+                eps: 1e-05, activation: .silu, output: s.t + 12418560 &* s.n, scratch: s.f + 33728, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         WeightPrep.depthwiseWeights(s.p + 147392, channels: 480, kernel: 3, into: s.f + 35648)
         // features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -1272,10 +1432,18 @@ public final class EfficientNetB0Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 35648, bias: s.f,
             activation: .identity, output: s.t + 12512640 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12512640 &* s.n, pixels: 196 &* s.n, channels: 480,
-            gamma: s.p + 151712, beta: s.p + 152192, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 12606720 &* s.n, savedMean: s.f + 34688, savedInvStd: s.f + 35168, runningMean: s.p + 152672,
-            runningVar: s.p + 153152, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12512640 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 151712, beta: s.p + 152192, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 12606720 &* s.n, savedMean: s.f + 34688, savedInvStd: s.f + 35168,
+                runningMean: s.p + 152672, runningVar: s.p + 153152, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12512640 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 151712, beta: s.p + 152192, runningMean: s.p + 152672, runningVar: s.p + 153152,
+                eps: 1e-05, activation: .silu, output: s.t + 12606720 &* s.n, scratch: s.f + 34688, pool: pool)
+        }
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 12606720 &* s.n, output: s.t + 12700800 &* s.n,
             batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 153632,
@@ -1287,19 +1455,27 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 15637664 &* s.n,
             pool: pool)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15637664 &* s.n, pixels: 196 &* s.n, channels: 80,
-            gamma: s.p + 211744, beta: s.p + 211824, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 5945856 &* s.n, savedMean: s.f + 44288, savedInvStd: s.f + 44368, runningMean: s.p + 211904,
-            runningVar: s.p + 211984, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15637664 &* s.n, pixels: 196 &* s.n, channels: 80,
+                gamma: s.p + 211744, beta: s.p + 211824, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 5945856 &* s.n, savedMean: s.f + 44288, savedInvStd: s.f + 44368,
+                runningMean: s.p + 211904, runningVar: s.p + 211984, pool: pool)
+        }
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15637664 &* s.n, pixels: 196 &* s.n, channels: 80,
+                gamma: s.p + 211744, beta: s.p + 211824, runningMean: s.p + 211904, runningVar: s.p + 211984,
+                eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 44288, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.925
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001,
                 into: s.t + 15810560 &* s.n, random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 15621984 &* s.n, branch: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 15810560 &* s.n : nil, batch: s.n, perImage: 15680,
-            output: s.t + 15653344 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 15810560 &* s.n : nil, batch: s.n,
+            perImage: 15680, output: s.t + 15653344 &* s.n, pool: pool)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, SE 480 -> 20 -> 480, identity shortcut
@@ -1309,10 +1485,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 12794880 &* s.n,
             pool: pool)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12794880 &* s.n, pixels: 196 &* s.n, channels: 480,
-            gamma: s.p + 250464, beta: s.p + 250944, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 12888960 &* s.n, savedMean: s.f + 44448, savedInvStd: s.f + 44928, runningMean: s.p + 251424,
-            runningVar: s.p + 251904, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12794880 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 250464, beta: s.p + 250944, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 12888960 &* s.n, savedMean: s.f + 44448, savedInvStd: s.f + 44928,
+                runningMean: s.p + 251424, runningVar: s.p + 251904, pool: pool)
+        }
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12794880 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 250464, beta: s.p + 250944, runningMean: s.p + 251424, runningVar: s.p + 251904,
+                eps: 1e-05, activation: .silu, output: s.t + 12888960 &* s.n, scratch: s.f + 44448, pool: pool)
+        }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         WeightPrep.depthwiseWeights(s.p + 252384, channels: 480, kernel: 3, into: s.f + 46368)
         // features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -1320,10 +1504,18 @@ public final class EfficientNetB0Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 46368, bias: s.f,
             activation: .identity, output: s.t + 12983040 &* s.n, pool: pool)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12983040 &* s.n, pixels: 196 &* s.n, channels: 480,
-            gamma: s.p + 256704, beta: s.p + 257184, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 13077120 &* s.n, savedMean: s.f + 45408, savedInvStd: s.f + 45888, runningMean: s.p + 257664,
-            runningVar: s.p + 258144, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12983040 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 256704, beta: s.p + 257184, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 13077120 &* s.n, savedMean: s.f + 45408, savedInvStd: s.f + 45888,
+                runningMean: s.p + 257664, runningVar: s.p + 258144, pool: pool)
+        }
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12983040 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 256704, beta: s.p + 257184, runningMean: s.p + 257664, runningVar: s.p + 258144,
+                eps: 1e-05, activation: .silu, output: s.t + 13077120 &* s.n, scratch: s.f + 45408, pool: pool)
+        }
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 13077120 &* s.n, output: s.t + 13171200 &* s.n,
             batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 258624,
@@ -1335,19 +1527,27 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 15669024 &* s.n,
             pool: pool)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15669024 &* s.n, pixels: 196 &* s.n, channels: 80,
-            gamma: s.p + 316736, beta: s.p + 316816, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 5945856 &* s.n, savedMean: s.f + 55008, savedInvStd: s.f + 55088, runningMean: s.p + 316896,
-            runningVar: s.p + 316976, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15669024 &* s.n, pixels: 196 &* s.n, channels: 80,
+                gamma: s.p + 316736, beta: s.p + 316816, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 5945856 &* s.n, savedMean: s.f + 55008, savedInvStd: s.f + 55088,
+                runningMean: s.p + 316896, runningVar: s.p + 316976, pool: pool)
+        }
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15669024 &* s.n, pixels: 196 &* s.n, channels: 80,
+                gamma: s.p + 316736, beta: s.p + 316816, runningMean: s.p + 316896, runningVar: s.p + 316976,
+                eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 55008, pool: pool)
+        }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9125
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001,
                 into: s.t + 15810576 &* s.n, random: &random)
         }
         // features.4.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 15653344 &* s.n, branch: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 15810576 &* s.n : nil, batch: s.n, perImage: 15680,
-            output: s.t + 15684704 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 15810576 &* s.n : nil, batch: s.n,
+            perImage: 15680, output: s.t + 15684704 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 14x14x80 -> 14x14x112, SE 480 -> 20 -> 480
@@ -1357,10 +1557,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 13265280 &* s.n,
             pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13265280 &* s.n, pixels: 196 &* s.n, channels: 480,
-            gamma: s.p + 355456, beta: s.p + 355936, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 13359360 &* s.n, savedMean: s.f + 55168, savedInvStd: s.f + 55648, runningMean: s.p + 356416,
-            runningVar: s.p + 356896, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13265280 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 355456, beta: s.p + 355936, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 13359360 &* s.n, savedMean: s.f + 55168, savedInvStd: s.f + 55648,
+                runningMean: s.p + 356416, runningVar: s.p + 356896, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13265280 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 355456, beta: s.p + 355936, runningMean: s.p + 356416, runningVar: s.p + 356896,
+                eps: 1e-05, activation: .silu, output: s.t + 13359360 &* s.n, scratch: s.f + 55168, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         WeightPrep.depthwiseWeights(s.p + 357376, channels: 480, kernel: 5, into: s.f + 57088)
         // features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -1368,10 +1576,18 @@ public final class EfficientNetB0Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 57088, bias: s.f,
             activation: .identity, output: s.t + 13453440 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13453440 &* s.n, pixels: 196 &* s.n, channels: 480,
-            gamma: s.p + 369376, beta: s.p + 369856, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 13547520 &* s.n, savedMean: s.f + 56128, savedInvStd: s.f + 56608, runningMean: s.p + 370336,
-            runningVar: s.p + 370816, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13453440 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 369376, beta: s.p + 369856, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 13547520 &* s.n, savedMean: s.f + 56128, savedInvStd: s.f + 56608,
+                runningMean: s.p + 370336, runningVar: s.p + 370816, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13453440 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 369376, beta: s.p + 369856, runningMean: s.p + 370336, runningVar: s.p + 370816,
+                eps: 1e-05, activation: .silu, output: s.t + 13547520 &* s.n, scratch: s.f + 56128, pool: pool)
+        }
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 14, 14, 480]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 13547520 &* s.n, output: s.t + 13641600 &* s.n,
             batch: s.n, pixels: 196, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 371296,
@@ -1383,10 +1599,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 15474592 &* s.n,
             pool: pool)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15474592 &* s.n, pixels: 196 &* s.n, channels: 112,
-            gamma: s.p + 444768, beta: s.p + 444880, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 15496544 &* s.n, savedMean: s.f + 81088, savedInvStd: s.f + 81200, runningMean: s.p + 444992,
-            runningVar: s.p + 445104, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15474592 &* s.n, pixels: 196 &* s.n, channels: 112,
+                gamma: s.p + 444768, beta: s.p + 444880, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 15496544 &* s.n, savedMean: s.f + 81088, savedInvStd: s.f + 81200,
+                runningMean: s.p + 444992, runningVar: s.p + 445104, pool: pool)
+        }
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15474592 &* s.n, pixels: 196 &* s.n, channels: 112,
+                gamma: s.p + 444768, beta: s.p + 444880, runningMean: s.p + 444992, runningVar: s.p + 445104,
+                eps: 1e-05, activation: .identity, output: s.t + 15496544 &* s.n, scratch: s.f + 81088, pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
@@ -1396,10 +1620,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 10273536 &* s.n,
             pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 10273536 &* s.n, pixels: 196 &* s.n, channels: 672,
-            gamma: s.p + 520480, beta: s.p + 521152, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 10405248 &* s.n, savedMean: s.f + 81312, savedInvStd: s.f + 81984, runningMean: s.p + 521824,
-            runningVar: s.p + 522496, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 10273536 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 520480, beta: s.p + 521152, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 10405248 &* s.n, savedMean: s.f + 81312, savedInvStd: s.f + 81984,
+                runningMean: s.p + 521824, runningVar: s.p + 522496, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 10273536 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 520480, beta: s.p + 521152, runningMean: s.p + 521824, runningVar: s.p + 522496,
+                eps: 1e-05, activation: .silu, output: s.t + 10405248 &* s.n, scratch: s.f + 81312, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         WeightPrep.depthwiseWeights(s.p + 523168, channels: 672, kernel: 5, into: s.f + 84000)
         // features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
@@ -1407,10 +1639,18 @@ public final class EfficientNetB0Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 84000, bias: s.f,
             activation: .identity, output: s.t + 10536960 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 10536960 &* s.n, pixels: 196 &* s.n, channels: 672,
-            gamma: s.p + 539968, beta: s.p + 540640, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 10668672 &* s.n, savedMean: s.f + 82656, savedInvStd: s.f + 83328, runningMean: s.p + 541312,
-            runningVar: s.p + 541984, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 10536960 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 539968, beta: s.p + 540640, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 10668672 &* s.n, savedMean: s.f + 82656, savedInvStd: s.f + 83328,
+                runningMean: s.p + 541312, runningVar: s.p + 541984, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 10536960 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 539968, beta: s.p + 540640, runningMean: s.p + 541312, runningVar: s.p + 541984,
+                eps: 1e-05, activation: .silu, output: s.t + 10668672 &* s.n, scratch: s.f + 82656, pool: pool)
+        }
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 10668672 &* s.n, output: s.t + 10800384 &* s.n,
             batch: s.n, pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 542656,
@@ -1422,19 +1662,27 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 15518496 &* s.n,
             pool: pool)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15518496 &* s.n, pixels: 196 &* s.n, channels: 112,
-            gamma: s.p + 656256, beta: s.p + 656368, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 5945856 &* s.n, savedMean: s.f + 117600, savedInvStd: s.f + 117712,
-            runningMean: s.p + 656480, runningVar: s.p + 656592, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15518496 &* s.n, pixels: 196 &* s.n, channels: 112,
+                gamma: s.p + 656256, beta: s.p + 656368, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 5945856 &* s.n, savedMean: s.f + 117600, savedInvStd: s.f + 117712,
+                runningMean: s.p + 656480, runningVar: s.p + 656592, pool: pool)
+        }
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15518496 &* s.n, pixels: 196 &* s.n, channels: 112,
+                gamma: s.p + 656256, beta: s.p + 656368, runningMean: s.p + 656480, runningVar: s.p + 656592,
+                eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 117600, pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8875
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.t + 15810592 &* s.n,
                 random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 15496544 &* s.n, branch: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 15810592 &* s.n : nil, batch: s.n, perImage: 21952,
-            output: s.t + 15540448 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 15810592 &* s.n : nil, batch: s.n,
+            perImage: 21952, output: s.t + 15540448 &* s.n, pool: pool)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, SE 672 -> 28 -> 672, identity shortcut
@@ -1444,10 +1692,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 10932096 &* s.n,
             pool: pool)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 10932096 &* s.n, pixels: 196 &* s.n, channels: 672,
-            gamma: s.p + 731968, beta: s.p + 732640, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 11063808 &* s.n, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
-            runningMean: s.p + 733312, runningVar: s.p + 733984, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 10932096 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 731968, beta: s.p + 732640, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 11063808 &* s.n, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
+                runningMean: s.p + 733312, runningVar: s.p + 733984, pool: pool)
+        }
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 10932096 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 731968, beta: s.p + 732640, runningMean: s.p + 733312, runningVar: s.p + 733984,
+                eps: 1e-05, activation: .silu, output: s.t + 11063808 &* s.n, scratch: s.f + 117824, pool: pool)
+        }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         WeightPrep.depthwiseWeights(s.p + 734656, channels: 672, kernel: 5, into: s.f + 120512)
         // features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
@@ -1455,10 +1711,18 @@ public final class EfficientNetB0Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 120512, bias: s.f,
             activation: .identity, output: s.t + 11195520 &* s.n, pool: pool)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11195520 &* s.n, pixels: 196 &* s.n, channels: 672,
-            gamma: s.p + 751456, beta: s.p + 752128, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 11327232 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
-            runningMean: s.p + 752800, runningVar: s.p + 753472, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11195520 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 751456, beta: s.p + 752128, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 11327232 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
+                runningMean: s.p + 752800, runningVar: s.p + 753472, pool: pool)
+        }
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11195520 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 751456, beta: s.p + 752128, runningMean: s.p + 752800, runningVar: s.p + 753472,
+                eps: 1e-05, activation: .silu, output: s.t + 11327232 &* s.n, scratch: s.f + 119168, pool: pool)
+        }
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 14, 14, 672]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 11327232 &* s.n, output: s.t + 11458944 &* s.n,
             batch: s.n, pixels: 196, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 754144,
@@ -1470,19 +1734,27 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 15562400 &* s.n,
             pool: pool)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15562400 &* s.n, pixels: 196 &* s.n, channels: 112,
-            gamma: s.p + 867744, beta: s.p + 867856, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 5945856 &* s.n, savedMean: s.f + 154112, savedInvStd: s.f + 154224,
-            runningMean: s.p + 867968, runningVar: s.p + 868080, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15562400 &* s.n, pixels: 196 &* s.n, channels: 112,
+                gamma: s.p + 867744, beta: s.p + 867856, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 5945856 &* s.n, savedMean: s.f + 154112, savedInvStd: s.f + 154224,
+                runningMean: s.p + 867968, runningVar: s.p + 868080, pool: pool)
+        }
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15562400 &* s.n, pixels: 196 &* s.n, channels: 112,
+                gamma: s.p + 867744, beta: s.p + 867856, runningMean: s.p + 867968, runningVar: s.p + 868080,
+                eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 154112, pool: pool)
+        }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.875
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 15810608 &* s.n,
                 random: &random)
         }
         // features.5.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 15540448 &* s.n, branch: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 15810608 &* s.n : nil, batch: s.n, perImage: 21952,
-            output: s.t + 15584352 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 15810608 &* s.n : nil, batch: s.n,
+            perImage: 21952, output: s.t + 15584352 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 14x14x112 -> 7x7x192, SE 672 -> 28 -> 672
@@ -1492,10 +1764,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 11590656 &* s.n,
             pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11590656 &* s.n, pixels: 196 &* s.n, channels: 672,
-            gamma: s.p + 943456, beta: s.p + 944128, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 11722368 &* s.n, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
-            runningMean: s.p + 944800, runningVar: s.p + 945472, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11590656 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 943456, beta: s.p + 944128, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 11722368 &* s.n, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
+                runningMean: s.p + 944800, runningVar: s.p + 945472, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11590656 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 943456, beta: s.p + 944128, runningMean: s.p + 944800, runningVar: s.p + 945472,
+                eps: 1e-05, activation: .silu, output: s.t + 11722368 &* s.n, scratch: s.f + 154336, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         WeightPrep.depthwiseWeights(s.p + 946144, channels: 672, kernel: 5, into: s.f + 157024)
         // features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
@@ -1503,10 +1783,18 @@ public final class EfficientNetB0Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 157024, bias: s.f,
             activation: .identity, output: s.t + 15250368 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15250368 &* s.n, pixels: 49 &* s.n, channels: 672,
-            gamma: s.p + 962944, beta: s.p + 963616, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 15283296 &* s.n, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
-            runningMean: s.p + 964288, runningVar: s.p + 964960, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15250368 &* s.n, pixels: 49 &* s.n, channels: 672,
+                gamma: s.p + 962944, beta: s.p + 963616, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 15283296 &* s.n, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
+                runningMean: s.p + 964288, runningVar: s.p + 964960, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15250368 &* s.n, pixels: 49 &* s.n, channels: 672,
+                gamma: s.p + 962944, beta: s.p + 963616, runningMean: s.p + 964288, runningVar: s.p + 964960,
+                eps: 1e-05, activation: .silu, output: s.t + 15283296 &* s.n, scratch: s.f + 155680, pool: pool)
+        }
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 7, 7, 672]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15283296 &* s.n, output: s.t + 15316224 &* s.n,
             batch: s.n, pixels: 49, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 965632,
@@ -1518,10 +1806,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 11973248 &* s.n,
             pool: pool)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11973248 &* s.n, pixels: 49 &* s.n, channels: 192,
-            gamma: s.p + 1132992, beta: s.p + 1133184, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 15731744 &* s.n, savedMean: s.f + 190624, savedInvStd: s.f + 190816,
-            runningMean: s.p + 1133376, runningVar: s.p + 1133568, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11973248 &* s.n, pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 1132992, beta: s.p + 1133184, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 15731744 &* s.n, savedMean: s.f + 190624, savedInvStd: s.f + 190816,
+                runningMean: s.p + 1133376, runningVar: s.p + 1133568, pool: pool)
+        }
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11973248 &* s.n, pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 1132992, beta: s.p + 1133184, runningMean: s.p + 1133376, runningVar: s.p + 1133568,
+                eps: 1e-05, activation: .identity, output: s.t + 15731744 &* s.n, scratch: s.f + 190624, pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -1531,10 +1827,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 11916800 &* s.n,
             pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11916800 &* s.n, pixels: 49 &* s.n, channels: 1152,
-            gamma: s.p + 1354944, beta: s.p + 1356096, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 14036736 &* s.n, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
-            runningMean: s.p + 1357248, runningVar: s.p + 1358400, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11916800 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1354944, beta: s.p + 1356096, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 14036736 &* s.n, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
+                runningMean: s.p + 1357248, runningVar: s.p + 1358400, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11916800 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1354944, beta: s.p + 1356096, runningMean: s.p + 1357248, runningVar: s.p + 1358400,
+                eps: 1e-05, activation: .silu, output: s.t + 14036736 &* s.n, scratch: s.f + 191008, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         WeightPrep.depthwiseWeights(s.p + 1359552, channels: 1152, kernel: 5, into: s.f + 195616)
         // features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -1542,10 +1846,18 @@ public final class EfficientNetB0Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 195616, bias: s.f,
             activation: .identity, output: s.t + 14093184 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 14093184 &* s.n, pixels: 49 &* s.n, channels: 1152,
-            gamma: s.p + 1388352, beta: s.p + 1389504, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 14149632 &* s.n, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
-            runningMean: s.p + 1390656, runningVar: s.p + 1391808, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 14093184 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1388352, beta: s.p + 1389504, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 14149632 &* s.n, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
+                runningMean: s.p + 1390656, runningVar: s.p + 1391808, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 14093184 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1388352, beta: s.p + 1389504, runningMean: s.p + 1390656, runningVar: s.p + 1391808,
+                eps: 1e-05, activation: .silu, output: s.t + 14149632 &* s.n, scratch: s.f + 193312, pool: pool)
+        }
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14149632 &* s.n, output: s.t + 14206080 &* s.n,
             batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1392960,
@@ -1557,19 +1869,27 @@ public final class EfficientNetB0Training: TrainableModel {
             weights: s.p + 1504752, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 15741152 &* s.n, pool: pool)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15741152 &* s.n, pixels: 49 &* s.n, channels: 192,
-            gamma: s.p + 1725936, beta: s.p + 1726128, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 5945856 &* s.n, savedMean: s.f + 253216, savedInvStd: s.f + 253408,
-            runningMean: s.p + 1726320, runningVar: s.p + 1726512, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15741152 &* s.n, pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 1725936, beta: s.p + 1726128, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 5945856 &* s.n, savedMean: s.f + 253216, savedInvStd: s.f + 253408,
+                runningMean: s.p + 1726320, runningVar: s.p + 1726512, pool: pool)
+        }
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15741152 &* s.n, pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 1725936, beta: s.p + 1726128, runningMean: s.p + 1726320, runningVar: s.p + 1726512,
+                eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 253216, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002,
                 into: s.t + 11985776 &* s.n, random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 15731744 &* s.n, branch: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 11985776 &* s.n : nil, batch: s.n, perImage: 9408,
-            output: s.t + 15750560 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 11985776 &* s.n : nil, batch: s.n,
+            perImage: 9408, output: s.t + 15750560 &* s.n, pool: pool)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -1579,10 +1899,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 14262528 &* s.n,
             pool: pool)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 14262528 &* s.n, pixels: 49 &* s.n, channels: 1152,
-            gamma: s.p + 1947888, beta: s.p + 1949040, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 14318976 &* s.n, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
-            runningMean: s.p + 1950192, runningVar: s.p + 1951344, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 14262528 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1947888, beta: s.p + 1949040, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 14318976 &* s.n, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
+                runningMean: s.p + 1950192, runningVar: s.p + 1951344, pool: pool)
+        }
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 14262528 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1947888, beta: s.p + 1949040, runningMean: s.p + 1950192, runningVar: s.p + 1951344,
+                eps: 1e-05, activation: .silu, output: s.t + 14318976 &* s.n, scratch: s.f + 253600, pool: pool)
+        }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         WeightPrep.depthwiseWeights(s.p + 1952496, channels: 1152, kernel: 5, into: s.f + 258208)
         // features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -1590,10 +1918,18 @@ public final class EfficientNetB0Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 258208, bias: s.f,
             activation: .identity, output: s.t + 14375424 &* s.n, pool: pool)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 14375424 &* s.n, pixels: 49 &* s.n, channels: 1152,
-            gamma: s.p + 1981296, beta: s.p + 1982448, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 14431872 &* s.n, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
-            runningMean: s.p + 1983600, runningVar: s.p + 1984752, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 14375424 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1981296, beta: s.p + 1982448, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 14431872 &* s.n, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
+                runningMean: s.p + 1983600, runningVar: s.p + 1984752, pool: pool)
+        }
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 14375424 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1981296, beta: s.p + 1982448, runningMean: s.p + 1983600, runningVar: s.p + 1984752,
+                eps: 1e-05, activation: .silu, output: s.t + 14431872 &* s.n, scratch: s.f + 255904, pool: pool)
+        }
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14431872 &* s.n, output: s.t + 14488320 &* s.n,
             batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1985904,
@@ -1605,19 +1941,27 @@ public final class EfficientNetB0Training: TrainableModel {
             weights: s.p + 2097696, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 15759968 &* s.n, pool: pool)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15759968 &* s.n, pixels: 49 &* s.n, channels: 192,
-            gamma: s.p + 2318880, beta: s.p + 2319072, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 5945856 &* s.n, savedMean: s.f + 315808, savedInvStd: s.f + 316000,
-            runningMean: s.p + 2319264, runningVar: s.p + 2319456, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15759968 &* s.n, pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 2318880, beta: s.p + 2319072, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 5945856 &* s.n, savedMean: s.f + 315808, savedInvStd: s.f + 316000,
+                runningMean: s.p + 2319264, runningVar: s.p + 2319456, pool: pool)
+        }
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15759968 &* s.n, pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 2318880, beta: s.p + 2319072, runningMean: s.p + 2319264, runningVar: s.p + 2319456,
+                eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 315808, pool: pool)
+        }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8375
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.t + 15810624 &* s.n,
                 random: &random)
         }
         // features.6.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 15750560 &* s.n, branch: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 15810624 &* s.n : nil, batch: s.n, perImage: 9408,
-            output: s.t + 15769376 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 15810624 &* s.n : nil, batch: s.n,
+            perImage: 9408, output: s.t + 15769376 &* s.n, pool: pool)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -1627,10 +1971,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 14544768 &* s.n,
             pool: pool)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 14544768 &* s.n, pixels: 49 &* s.n, channels: 1152,
-            gamma: s.p + 2540832, beta: s.p + 2541984, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 14601216 &* s.n, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
-            runningMean: s.p + 2543136, runningVar: s.p + 2544288, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 14544768 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2540832, beta: s.p + 2541984, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 14601216 &* s.n, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
+                runningMean: s.p + 2543136, runningVar: s.p + 2544288, pool: pool)
+        }
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 14544768 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2540832, beta: s.p + 2541984, runningMean: s.p + 2543136, runningVar: s.p + 2544288,
+                eps: 1e-05, activation: .silu, output: s.t + 14601216 &* s.n, scratch: s.f + 316192, pool: pool)
+        }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         WeightPrep.depthwiseWeights(s.p + 2545440, channels: 1152, kernel: 5, into: s.f + 320800)
         // features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -1638,10 +1990,18 @@ public final class EfficientNetB0Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 320800, bias: s.f,
             activation: .identity, output: s.t + 14657664 &* s.n, pool: pool)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 14657664 &* s.n, pixels: 49 &* s.n, channels: 1152,
-            gamma: s.p + 2574240, beta: s.p + 2575392, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 14714112 &* s.n, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
-            runningMean: s.p + 2576544, runningVar: s.p + 2577696, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 14657664 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2574240, beta: s.p + 2575392, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 14714112 &* s.n, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
+                runningMean: s.p + 2576544, runningVar: s.p + 2577696, pool: pool)
+        }
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 14657664 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2574240, beta: s.p + 2575392, runningMean: s.p + 2576544, runningVar: s.p + 2577696,
+                eps: 1e-05, activation: .silu, output: s.t + 14714112 &* s.n, scratch: s.f + 318496, pool: pool)
+        }
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14714112 &* s.n, output: s.t + 14770560 &* s.n,
             batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2578848,
@@ -1653,19 +2013,27 @@ public final class EfficientNetB0Training: TrainableModel {
             weights: s.p + 2690640, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 15778784 &* s.n, pool: pool)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15778784 &* s.n, pixels: 49 &* s.n, channels: 192,
-            gamma: s.p + 2911824, beta: s.p + 2912016, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 5945856 &* s.n, savedMean: s.f + 378400, savedInvStd: s.f + 378592,
-            runningMean: s.p + 2912208, runningVar: s.p + 2912400, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15778784 &* s.n, pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 2911824, beta: s.p + 2912016, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 5945856 &* s.n, savedMean: s.f + 378400, savedInvStd: s.f + 378592,
+                runningMean: s.p + 2912208, runningVar: s.p + 2912400, pool: pool)
+        }
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15778784 &* s.n, pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 2911824, beta: s.p + 2912016, runningMean: s.p + 2912208, runningVar: s.p + 2912400,
+                eps: 1e-05, activation: .identity, output: s.t + 5945856 &* s.n, scratch: s.f + 378400, pool: pool)
+        }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.825
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
                 into: s.t + 15810640 &* s.n, random: &random)
         }
         // features.6.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 15769376 &* s.n, branch: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 15810640 &* s.n : nil, batch: s.n, perImage: 9408,
-            output: s.t + 15788192 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 15810640 &* s.n : nil, batch: s.n,
+            perImage: 9408, output: s.t + 15788192 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 7x7x192 -> 7x7x320, SE 1152 -> 48 -> 1152
@@ -1675,10 +2043,18 @@ public final class EfficientNetB0Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 14827008 &* s.n,
             pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 14827008 &* s.n, pixels: 49 &* s.n, channels: 1152,
-            gamma: s.p + 3133776, beta: s.p + 3134928, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 14883456 &* s.n, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
-            runningMean: s.p + 3136080, runningVar: s.p + 3137232, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 14827008 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 3133776, beta: s.p + 3134928, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 14883456 &* s.n, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
+                runningMean: s.p + 3136080, runningVar: s.p + 3137232, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 14827008 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 3133776, beta: s.p + 3134928, runningMean: s.p + 3136080, runningVar: s.p + 3137232,
+                eps: 1e-05, activation: .silu, output: s.t + 14883456 &* s.n, scratch: s.f + 378784, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         WeightPrep.depthwiseWeights(s.p + 3138384, channels: 1152, kernel: 3, into: s.f + 383392)
         // features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -1686,10 +2062,18 @@ public final class EfficientNetB0Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 383392, bias: s.f,
             activation: .identity, output: s.t + 14939904 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 14939904 &* s.n, pixels: 49 &* s.n, channels: 1152,
-            gamma: s.p + 3148752, beta: s.p + 3149904, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 14996352 &* s.n, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
-            runningMean: s.p + 3151056, runningVar: s.p + 3152208, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 14939904 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 3148752, beta: s.p + 3149904, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 14996352 &* s.n, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
+                runningMean: s.p + 3151056, runningVar: s.p + 3152208, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 14939904 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 3148752, beta: s.p + 3149904, runningMean: s.p + 3151056, runningVar: s.p + 3152208,
+                eps: 1e-05, activation: .silu, output: s.t + 14996352 &* s.n, scratch: s.f + 381088, pool: pool)
+        }
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 7, 7, 1152]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14996352 &* s.n, output: s.t + 15052800 &* s.n,
             batch: s.n, pixels: 49, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3153360,
@@ -1701,23 +2085,43 @@ public final class EfficientNetB0Training: TrainableModel {
             weights: s.p + 3265152, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
             output: s.t + 15700384 &* s.n, pool: pool)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15700384 &* s.n, pixels: 49 &* s.n, channels: 320,
-            gamma: s.p + 3633792, beta: s.p + 3634112, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 15716064 &* s.n, savedMean: s.f + 404128, savedInvStd: s.f + 404448,
-            runningMean: s.p + 3634432, runningVar: s.p + 3634752, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15700384 &* s.n, pixels: 49 &* s.n, channels: 320,
+                gamma: s.p + 3633792, beta: s.p + 3634112, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 15716064 &* s.n, savedMean: s.f + 404128, savedInvStd: s.f + 404448,
+                runningMean: s.p + 3634432, runningVar: s.p + 3634752, pool: pool)
+        }
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15700384 &* s.n, pixels: 49 &* s.n, channels: 320,
+                gamma: s.p + 3633792, beta: s.p + 3634112, runningMean: s.p + 3634432, runningVar: s.p + 3634752,
+                eps: 1e-05, activation: .identity, output: s.t + 15716064 &* s.n, scratch: s.f + 404128, pool: pool)
+        }
     }
 
-    /// features.8 forward: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
+    /// features.8 forward: head: conv 1x1 320 -> 1280
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         Kernels.pointwiseConv(input: s.t + 15716064 &* s.n, pixels: 49 &* s.n, inChannels: 320, weights: s.p + 3635072,
             bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 5945856 &* s.n,
             pool: pool)
         // features.8 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 5945856 &* s.n, pixels: 49 &* s.n, channels: 1280,
-            gamma: s.p + 4044672, beta: s.p + 4045952, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 11854080 &* s.n, savedMean: s.f + 404768, savedInvStd: s.f + 406048,
-            runningMean: s.p + 4047232, runningVar: s.p + 4048512, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 5945856 &* s.n, pixels: 49 &* s.n, channels: 1280,
+                gamma: s.p + 4044672, beta: s.p + 4045952, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 11854080 &* s.n, savedMean: s.f + 404768, savedInvStd: s.f + 406048,
+                runningMean: s.p + 4047232, runningVar: s.p + 4048512, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 5945856 &* s.n, pixels: 49 &* s.n, channels: 1280,
+                gamma: s.p + 4044672, beta: s.p + 4045952, runningMean: s.p + 4047232, runningVar: s.p + 4048512,
+                eps: 1e-05, activation: .silu, output: s.t + 11854080 &* s.n, scratch: s.f + 404768, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 7, 7, 1280] -> [n, 1280]
         Kernels.globalAveragePool(input: s.t + 11854080 &* s.n, batch: s.n, pixels: 49, channels: 1280,
             output: s.t + 6008576 &* s.n, pool: pool)
@@ -1734,8 +2138,8 @@ public final class EfficientNetB0Training: TrainableModel {
         s.logits.update(from: s.t + 6008576 &* s.n, count: 1000 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 6012416 &* s.n, input: s.t + 6011136 &* s.n,
             weights: s.p + 4049792, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 6008576 &* s.n,
@@ -1746,6 +2150,10 @@ public final class EfficientNetB0Training: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 49 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 6011136 &* s.n, batch: s.n, pixels: 49,
             channels: 1280, gradInput: s.t + 11854080 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 320 -> 1280
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11854080 &* s.n, input: s.t + 5945856 &* s.n,
             pixels: 49 &* s.n, channels: 1280, gamma: s.p + 4044672, beta: s.p + 4045952, savedMean: s.f + 404768,
@@ -1804,8 +2212,8 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 6002304 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 15810640 &* s.n : nil, batch: s.n, perImage: 9408,
-            gradBranch: s.t + 6011712 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 15810640 &* s.n : nil, batch: s.n,
+            perImage: 9408, gradBranch: s.t + 6011712 &* s.n, pool: pool)
         // features.6.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 15778784 &* s.n,
             pixels: 49 &* s.n, channels: 192, gamma: s.p + 2911824, beta: s.p + 2912016, savedMean: s.f + 378400,
@@ -1853,8 +2261,8 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 6011712 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 15810624 &* s.n : nil, batch: s.n, perImage: 9408,
-            gradBranch: s.t + 6002304 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 15810624 &* s.n : nil, batch: s.n,
+            perImage: 9408, gradBranch: s.t + 6002304 &* s.n, pool: pool)
         // features.6.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6002304 &* s.n, input: s.t + 15759968 &* s.n,
             pixels: 49 &* s.n, channels: 192, gamma: s.p + 2318880, beta: s.p + 2319072, savedMean: s.f + 315808,
@@ -1902,8 +2310,8 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 6002304 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 11985776 &* s.n : nil, batch: s.n, perImage: 9408,
-            gradBranch: s.t + 6011712 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 11985776 &* s.n : nil, batch: s.n,
+            perImage: 9408, gradBranch: s.t + 6011712 &* s.n, pool: pool)
         // features.6.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6011712 &* s.n, input: s.t + 15741152 &* s.n,
             pixels: 49 &* s.n, channels: 192, gamma: s.p + 1725936, beta: s.p + 1726128, savedMean: s.f + 253216,
@@ -1994,8 +2402,8 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 15810608 &* s.n : nil, batch: s.n, perImage: 21952,
-            gradBranch: s.t + 5967808 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 15810608 &* s.n : nil, batch: s.n,
+            perImage: 21952, gradBranch: s.t + 5967808 &* s.n, pool: pool)
         // features.5.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5967808 &* s.n, input: s.t + 15562400 &* s.n,
             pixels: 196 &* s.n, channels: 112, gamma: s.p + 867744, beta: s.p + 867856, savedMean: s.f + 154112,
@@ -2043,8 +2451,8 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5967808 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 15810592 &* s.n : nil, batch: s.n, perImage: 21952,
-            gradBranch: s.t + 5945856 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 15810592 &* s.n : nil, batch: s.n,
+            perImage: 21952, gradBranch: s.t + 5945856 &* s.n, pool: pool)
         // features.5.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15518496 &* s.n,
             pixels: 196 &* s.n, channels: 112, gamma: s.p + 656256, beta: s.p + 656368, savedMean: s.f + 117600,
@@ -2135,8 +2543,8 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 15810576 &* s.n : nil, batch: s.n, perImage: 15680,
-            gradBranch: s.t + 5961536 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 15810576 &* s.n : nil, batch: s.n,
+            perImage: 15680, gradBranch: s.t + 5961536 &* s.n, pool: pool)
         // features.4.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5961536 &* s.n, input: s.t + 15669024 &* s.n,
             pixels: 196 &* s.n, channels: 80, gamma: s.p + 316736, beta: s.p + 316816, savedMean: s.f + 55008,
@@ -2184,8 +2592,8 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5961536 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 15810560 &* s.n : nil, batch: s.n, perImage: 15680,
-            gradBranch: s.t + 5945856 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 15810560 &* s.n : nil, batch: s.n,
+            perImage: 15680, gradBranch: s.t + 5945856 &* s.n, pool: pool)
         // features.4.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5945856 &* s.n, input: s.t + 15637664 &* s.n,
             pixels: 196 &* s.n, channels: 80, gamma: s.p + 211744, beta: s.p + 211824, savedMean: s.f + 44288,
@@ -2276,8 +2684,8 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5945856 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 15810528 &* s.n : nil, batch: s.n, perImage: 31360,
-            gradBranch: s.t + 5977216 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 15810528 &* s.n : nil, batch: s.n,
+            perImage: 31360, gradBranch: s.t + 5977216 &* s.n, pool: pool)
         // features.3.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5977216 &* s.n, input: s.t + 15411872 &* s.n,
             pixels: 784 &* s.n, channels: 40, gamma: s.p + 68624, beta: s.p + 68672, savedMean: s.f + 28208,
@@ -2368,8 +2776,8 @@ public final class EfficientNetB0Training: TrainableModel {
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5117952 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 15810480 &* s.n : nil, batch: s.n, perImage: 75264,
-            gradBranch: s.t + 5193216 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 15810480 &* s.n : nil, batch: s.n,
+            perImage: 75264, gradBranch: s.t + 5193216 &* s.n, pool: pool)
         // features.2.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5193216 &* s.n, input: s.t + 13886208 &* s.n,
             pixels: 3136 &* s.n, channels: 24, gamma: s.p + 20272, beta: s.p + 20304, savedMean: s.f + 7344,
@@ -2716,6 +3124,9 @@ public final class EfficientNetB0Training: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 4049792, count: 1280000, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 5329792, count: 1000, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 18, 18]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

@@ -57,7 +57,8 @@ public final class EfficientNetB1: GeneratedModel {
         features_6_4(n, a, w, ws)
         features_7_0(n, a, w, ws)
         features_7_1(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -612,13 +613,17 @@ public final class EfficientNetB1: GeneratedModel {
             activation: .identity, residual: a + 245760 &* n, output: a + 81920 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 320 -> 1280
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + silu, [n, 8, 8, 320] -> [n, 8, 8, 1280]
         Kernels.pointwiseConv(
             input: a + 81920 &* n, pixels: 64 &* n, inChannels: 320,
             weights: w + 6071472, bias: w + 6481072, outChannels: 1280,
             activation: .silu, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.2, linear 1280 -> 1000 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 8, 8, 1280] -> [n, 1280]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 64, channels: 1280, output: a + 81920 &* n, pool: pool)
@@ -1286,7 +1291,8 @@ public final class EfficientNetB1Training: TrainableModel {
     public static let descriptor = EfficientNetB1.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 7856576,
-        arenaFloatsPerImage: 25880016, fixedFloats: 577280)
+        arenaFloatsPerImage: 25880016, fixedFloats: 577280,
+        blockNames: ["features.0", "features.1.0", "features.1.1", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.7.0", "features.7.1", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -1340,31 +1346,33 @@ public final class EfficientNetB1Training: TrainableModel {
         try features_7_0_forward(s)
         try features_7_1_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_1_backward(s)
-        features_7_0_backward(s)
-        features_6_4_backward(s)
-        features_6_3_backward(s)
-        features_6_2_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_3_backward(s)
-        features_5_2_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_3_backward(s)
-        features_4_2_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_2_backward(s)
-        features_3_1_backward(s)
-        features_3_0_backward(s)
-        features_2_2_backward(s)
-        features_2_1_backward(s)
-        features_2_0_backward(s)
-        features_1_1_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 25 { classifier_backward(s) }
+        if options.frozenBlocks <= 24 { features_8_backward(s) }
+        if options.frozenBlocks <= 23 { features_7_1_backward(s) }
+        if options.frozenBlocks <= 22 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 21 { features_6_4_backward(s) }
+        if options.frozenBlocks <= 20 { features_6_3_backward(s) }
+        if options.frozenBlocks <= 19 { features_6_2_backward(s) }
+        if options.frozenBlocks <= 18 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 17 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 16 { features_5_3_backward(s) }
+        if options.frozenBlocks <= 15 { features_5_2_backward(s) }
+        if options.frozenBlocks <= 14 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 13 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 12 { features_4_3_backward(s) }
+        if options.frozenBlocks <= 11 { features_4_2_backward(s) }
+        if options.frozenBlocks <= 10 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 9 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 8 { features_3_2_backward(s) }
+        if options.frozenBlocks <= 7 { features_3_1_backward(s) }
+        if options.frozenBlocks <= 6 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 5 { features_2_2_backward(s) }
+        if options.frozenBlocks <= 4 { features_2_1_backward(s) }
+        if options.frozenBlocks <= 3 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 2 { features_1_1_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -1375,10 +1383,18 @@ public final class EfficientNetB1Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.t + 9504000 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 9504000 &* s.n, pixels: 14400 &* s.n, channels: 32,
-            gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 9964800 &* s.n, savedMean: s.f + 1920, savedInvStd: s.f + 1952, runningMean: s.p + 928,
-            runningVar: s.p + 960, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 9504000 &* s.n, pixels: 14400 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 9964800 &* s.n, savedMean: s.f + 1920, savedInvStd: s.f + 1952, runningMean: s.p + 928,
+                runningVar: s.p + 960, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 9504000 &* s.n, pixels: 14400 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
+                activation: .silu, output: s.t + 9964800 &* s.n, scratch: s.f + 1920, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 120x120x32 -> 120x120x16, SE 32 -> 8 -> 32
@@ -1390,10 +1406,18 @@ public final class EfficientNetB1Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 2048, bias: s.f,
             activation: .identity, output: s.t + 10425600 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 10425600 &* s.n, pixels: 14400 &* s.n, channels: 32,
-            gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 10886400 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2016, runningMean: s.p + 1344,
-            runningVar: s.p + 1376, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 10425600 &* s.n, pixels: 14400 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 10886400 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2016, runningMean: s.p + 1344,
+                runningVar: s.p + 1376, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 10425600 &* s.n, pixels: 14400 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
+                activation: .silu, output: s.t + 10886400 &* s.n, scratch: s.f + 1984, pool: pool)
+        }
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 120, 120, 32]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 10886400 &* s.n, output: s.t + 11347200 &* s.n,
             batch: s.n, pixels: 14400, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408,
@@ -1405,10 +1429,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 12844800 &* s.n,
             pool: pool)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12844800 &* s.n, pixels: 14400 &* s.n, channels: 16,
-            gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 13075200 &* s.n, savedMean: s.f + 2624, savedInvStd: s.f + 2640, runningMean: s.p + 2512,
-            runningVar: s.p + 2528, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12844800 &* s.n, pixels: 14400 &* s.n, channels: 16,
+                gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 13075200 &* s.n, savedMean: s.f + 2624, savedInvStd: s.f + 2640, runningMean: s.p + 2512,
+                runningVar: s.p + 2528, pool: pool)
+        }
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12844800 &* s.n, pixels: 14400 &* s.n, channels: 16,
+                gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
+                activation: .identity, output: s.t + 13075200 &* s.n, scratch: s.f + 2624, pool: pool)
+        }
     }
 
     /// features.1.1 forward: MBConv1 k3 s1: 120x120x16 -> 120x120x16, SE 16 -> 4 -> 16, identity shortcut
@@ -1420,10 +1452,18 @@ public final class EfficientNetB1Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 2688, bias: s.f,
             activation: .identity, output: s.t + 13305600 &* s.n, pool: pool)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13305600 &* s.n, pixels: 14400 &* s.n, channels: 16,
-            gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 13536000 &* s.n, savedMean: s.f + 2656, savedInvStd: s.f + 2672, runningMean: s.p + 2720,
-            runningVar: s.p + 2736, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13305600 &* s.n, pixels: 14400 &* s.n, channels: 16,
+                gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 13536000 &* s.n, savedMean: s.f + 2656, savedInvStd: s.f + 2672, runningMean: s.p + 2720,
+                runningVar: s.p + 2736, pool: pool)
+        }
+        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13305600 &* s.n, pixels: 14400 &* s.n, channels: 16,
+                gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
+                activation: .silu, output: s.t + 13536000 &* s.n, scratch: s.f + 2656, pool: pool)
+        }
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 120, 120, 16]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 13536000 &* s.n, output: s.t + 13766400 &* s.n,
             batch: s.n, pixels: 14400, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752,
@@ -1435,19 +1475,27 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 13996800 &* s.n,
             pool: pool)
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13996800 &* s.n, pixels: 14400 &* s.n, channels: 16,
-            gamma: s.p + 3168, beta: s.p + 3184, eps: 1e-05, momentum: 0.1, activation: .identity, output: s.t,
-            savedMean: s.f + 2976, savedInvStd: s.f + 2992, runningMean: s.p + 3200, runningVar: s.p + 3216,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13996800 &* s.n, pixels: 14400 &* s.n, channels: 16,
+                gamma: s.p + 3168, beta: s.p + 3184, eps: 1e-05, momentum: 0.1, activation: .identity, output: s.t,
+                savedMean: s.f + 2976, savedInvStd: s.f + 2992, runningMean: s.p + 3200, runningVar: s.p + 3216,
+                pool: pool)
+        }
+        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13996800 &* s.n, pixels: 14400 &* s.n, channels: 16,
+                gamma: s.p + 3168, beta: s.p + 3184, runningMean: s.p + 3200, runningVar: s.p + 3216, eps: 1e-05,
+                activation: .identity, output: s.t, scratch: s.f + 2976, pool: pool)
+        }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.991304347826087
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008695652173913044,
                 into: s.t + 25879728 &* s.n, random: &random)
         }
         // features.1.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 13075200 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 25879728 &* s.n : nil, batch: s.n, perImage: 230400,
-            output: s.t + 14227200 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 25879728 &* s.n : nil, batch: s.n,
+            perImage: 230400, output: s.t + 14227200 &* s.n, pool: pool)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 120x120x16 -> 60x60x24, SE 96 -> 4 -> 96
@@ -1456,10 +1504,18 @@ public final class EfficientNetB1Training: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 14227200 &* s.n, pixels: 14400 &* s.n, inChannels: 16, weights: s.p + 3232,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
-            beta: s.p + 4864, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 1382400 &* s.n,
-            savedMean: s.f + 3008, savedInvStd: s.f + 3104, runningMean: s.p + 4960, runningVar: s.p + 5056,
-            pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
+                beta: s.p + 4864, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 1382400 &* s.n,
+                savedMean: s.f + 3008, savedInvStd: s.f + 3104, runningMean: s.p + 4960, runningVar: s.p + 5056,
+                pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 4768,
+                beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05, activation: .silu,
+                output: s.t + 1382400 &* s.n, scratch: s.f + 3008, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 3392)
         // features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
@@ -1467,10 +1523,18 @@ public final class EfficientNetB1Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 3392, bias: s.f,
             activation: .identity, output: s.t + 11808000 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11808000 &* s.n, pixels: 3600 &* s.n, channels: 96,
-            gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 12153600 &* s.n, savedMean: s.f + 3200, savedInvStd: s.f + 3296, runningMean: s.p + 6208,
-            runningVar: s.p + 6304, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11808000 &* s.n, pixels: 3600 &* s.n, channels: 96,
+                gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 12153600 &* s.n, savedMean: s.f + 3200, savedInvStd: s.f + 3296, runningMean: s.p + 6208,
+                runningVar: s.p + 6304, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11808000 &* s.n, pixels: 3600 &* s.n, channels: 96,
+                gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
+                activation: .silu, output: s.t + 12153600 &* s.n, scratch: s.f + 3200, pool: pool)
+        }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 60, 60, 96]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 12153600 &* s.n, output: s.t + 12499200 &* s.n,
             batch: s.n, pixels: 3600, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400,
@@ -1482,10 +1546,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22502400 &* s.n,
             pool: pool)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22502400 &* s.n, pixels: 3600 &* s.n, channels: 24,
-            gamma: s.p + 9584, beta: s.p + 9616, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 22588800 &* s.n, savedMean: s.f + 5120, savedInvStd: s.f + 5144, runningMean: s.p + 9648,
-            runningVar: s.p + 9680, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22502400 &* s.n, pixels: 3600 &* s.n, channels: 24,
+                gamma: s.p + 9584, beta: s.p + 9616, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 22588800 &* s.n, savedMean: s.f + 5120, savedInvStd: s.f + 5144, runningMean: s.p + 9648,
+                runningVar: s.p + 9680, pool: pool)
+        }
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22502400 &* s.n, pixels: 3600 &* s.n, channels: 24,
+                gamma: s.p + 9584, beta: s.p + 9616, runningMean: s.p + 9648, runningVar: s.p + 9680, eps: 1e-05,
+                activation: .identity, output: s.t + 22588800 &* s.n, scratch: s.f + 5120, pool: pool)
+        }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
@@ -1495,10 +1567,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 2764800 &* s.n,
             pool: pool)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
-            gamma: s.p + 13168, beta: s.p + 13312, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 3283200 &* s.n, savedMean: s.f + 5168, savedInvStd: s.f + 5312, runningMean: s.p + 13456,
-            runningVar: s.p + 13600, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 13168, beta: s.p + 13312, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 3283200 &* s.n, savedMean: s.f + 5168, savedInvStd: s.f + 5312, runningMean: s.p + 13456,
+                runningVar: s.p + 13600, pool: pool)
+        }
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
+                activation: .silu, output: s.t + 3283200 &* s.n, scratch: s.f + 5168, pool: pool)
+        }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 5744)
         // features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
@@ -1506,10 +1586,18 @@ public final class EfficientNetB1Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 5744, bias: s.f,
             activation: .identity, output: s.t + 3801600 &* s.n, pool: pool)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
-            gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 4320000 &* s.n, savedMean: s.f + 5456, savedInvStd: s.f + 5600, runningMean: s.p + 15328,
-            runningVar: s.p + 15472, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 4320000 &* s.n, savedMean: s.f + 5456, savedInvStd: s.f + 5600, runningMean: s.p + 15328,
+                runningVar: s.p + 15472, pool: pool)
+        }
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
+                activation: .silu, output: s.t + 4320000 &* s.n, scratch: s.f + 5456, pool: pool)
+        }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 4320000 &* s.n, output: s.t + 4838400 &* s.n,
             batch: s.n, pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616,
@@ -1521,19 +1609,27 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22675200 &* s.n,
             pool: pool)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22675200 &* s.n, pixels: 3600 &* s.n, channels: 24,
-            gamma: s.p + 20960, beta: s.p + 20992, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 5356800 &* s.n, savedMean: s.f + 8336, savedInvStd: s.f + 8360, runningMean: s.p + 21024,
-            runningVar: s.p + 21056, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22675200 &* s.n, pixels: 3600 &* s.n, channels: 24,
+                gamma: s.p + 20960, beta: s.p + 20992, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 5356800 &* s.n, savedMean: s.f + 8336, savedInvStd: s.f + 8360, runningMean: s.p + 21024,
+                runningVar: s.p + 21056, pool: pool)
+        }
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22675200 &* s.n, pixels: 3600 &* s.n, channels: 24,
+                gamma: s.p + 20960, beta: s.p + 20992, runningMean: s.p + 21024, runningVar: s.p + 21056, eps: 1e-05,
+                activation: .identity, output: s.t + 5356800 &* s.n, scratch: s.f + 8336, pool: pool)
+        }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9739130434782609
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026086956521739136,
                 into: s.t + 25879776 &* s.n, random: &random)
         }
         // features.2.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 22588800 &* s.n, branch: s.t + 5356800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879776 &* s.n : nil, batch: s.n, perImage: 86400,
-            output: s.t + 22761600 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 25879776 &* s.n : nil, batch: s.n,
+            perImage: 86400, output: s.t + 22761600 &* s.n, pool: pool)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, SE 144 -> 6 -> 144, identity shortcut
@@ -1543,10 +1639,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 5356800 &* s.n,
             pool: pool)
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 5356800 &* s.n, pixels: 3600 &* s.n, channels: 144,
-            gamma: s.p + 24544, beta: s.p + 24688, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 5875200 &* s.n, savedMean: s.f + 8384, savedInvStd: s.f + 8528, runningMean: s.p + 24832,
-            runningVar: s.p + 24976, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 5356800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 24544, beta: s.p + 24688, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 5875200 &* s.n, savedMean: s.f + 8384, savedInvStd: s.f + 8528, runningMean: s.p + 24832,
+                runningVar: s.p + 24976, pool: pool)
+        }
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 5356800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
+                activation: .silu, output: s.t + 5875200 &* s.n, scratch: s.f + 8384, pool: pool)
+        }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 8960)
         // features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
@@ -1554,10 +1658,18 @@ public final class EfficientNetB1Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 8960, bias: s.f,
             activation: .identity, output: s.t + 6393600 &* s.n, pool: pool)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 6393600 &* s.n, pixels: 3600 &* s.n, channels: 144,
-            gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 6912000 &* s.n, savedMean: s.f + 8672, savedInvStd: s.f + 8816, runningMean: s.p + 26704,
-            runningVar: s.p + 26848, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 6393600 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 6912000 &* s.n, savedMean: s.f + 8672, savedInvStd: s.f + 8816, runningMean: s.p + 26704,
+                runningVar: s.p + 26848, pool: pool)
+        }
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 6393600 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
+                activation: .silu, output: s.t + 6912000 &* s.n, scratch: s.f + 8672, pool: pool)
+        }
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 60, 60, 144]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 6912000 &* s.n, output: s.t + 7430400 &* s.n,
             batch: s.n, pixels: 3600, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992,
@@ -1569,19 +1681,27 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22848000 &* s.n,
             pool: pool)
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22848000 &* s.n, pixels: 3600 &* s.n, channels: 24,
-            gamma: s.p + 32336, beta: s.p + 32368, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 7948800 &* s.n, savedMean: s.f + 11552, savedInvStd: s.f + 11576, runningMean: s.p + 32400,
-            runningVar: s.p + 32432, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22848000 &* s.n, pixels: 3600 &* s.n, channels: 24,
+                gamma: s.p + 32336, beta: s.p + 32368, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 7948800 &* s.n, savedMean: s.f + 11552, savedInvStd: s.f + 11576,
+                runningMean: s.p + 32400, runningVar: s.p + 32432, pool: pool)
+        }
+        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22848000 &* s.n, pixels: 3600 &* s.n, channels: 24,
+                gamma: s.p + 32336, beta: s.p + 32368, runningMean: s.p + 32400, runningVar: s.p + 32432, eps: 1e-05,
+                activation: .identity, output: s.t + 7948800 &* s.n, scratch: s.f + 11552, pool: pool)
+        }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9652173913043478
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.034782608695652174,
                 into: s.t + 25879808 &* s.n, random: &random)
         }
         // features.2.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 22761600 &* s.n, branch: s.t + 7948800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879808 &* s.n : nil, batch: s.n, perImage: 86400,
-            output: s.t + 22934400 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 25879808 &* s.n : nil, batch: s.n,
+            perImage: 86400, output: s.t + 22934400 &* s.n, pool: pool)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 60x60x24 -> 30x30x40, SE 144 -> 6 -> 144
@@ -1591,10 +1711,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 7948800 &* s.n,
             pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 7948800 &* s.n, pixels: 3600 &* s.n, channels: 144,
-            gamma: s.p + 35920, beta: s.p + 36064, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 8467200 &* s.n, savedMean: s.f + 11600, savedInvStd: s.f + 11744, runningMean: s.p + 36208,
-            runningVar: s.p + 36352, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 7948800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 35920, beta: s.p + 36064, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 8467200 &* s.n, savedMean: s.f + 11600, savedInvStd: s.f + 11744,
+                runningMean: s.p + 36208, runningVar: s.p + 36352, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 7948800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
+                activation: .silu, output: s.t + 8467200 &* s.n, scratch: s.f + 11600, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 12176)
         // features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
@@ -1602,10 +1730,18 @@ public final class EfficientNetB1Training: TrainableModel {
             stride: 2, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 12176, bias: s.f,
             activation: .identity, output: s.t + 19339200 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19339200 &* s.n, pixels: 900 &* s.n, channels: 144,
-            gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 19468800 &* s.n, savedMean: s.f + 11888, savedInvStd: s.f + 12032, runningMean: s.p + 40384,
-            runningVar: s.p + 40528, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19339200 &* s.n, pixels: 900 &* s.n, channels: 144,
+                gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 19468800 &* s.n, savedMean: s.f + 11888, savedInvStd: s.f + 12032,
+                runningMean: s.p + 40384, runningVar: s.p + 40528, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19339200 &* s.n, pixels: 900 &* s.n, channels: 144,
+                gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
+                activation: .silu, output: s.t + 19468800 &* s.n, scratch: s.f + 11888, pool: pool)
+        }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 30, 30, 144]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 19468800 &* s.n, output: s.t + 19598400 &* s.n,
             batch: s.n, pixels: 900, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672,
@@ -1617,10 +1753,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 25155024 &* s.n,
             pool: pool)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25155024 &* s.n, pixels: 900 &* s.n, channels: 40,
-            gamma: s.p + 48320, beta: s.p + 48368, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 25191024 &* s.n, savedMean: s.f + 19376, savedInvStd: s.f + 19416, runningMean: s.p + 48416,
-            runningVar: s.p + 48464, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25155024 &* s.n, pixels: 900 &* s.n, channels: 40,
+                gamma: s.p + 48320, beta: s.p + 48368, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 25191024 &* s.n, savedMean: s.f + 19376, savedInvStd: s.f + 19416,
+                runningMean: s.p + 48416, runningVar: s.p + 48464, pool: pool)
+        }
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25155024 &* s.n, pixels: 900 &* s.n, channels: 40,
+                gamma: s.p + 48320, beta: s.p + 48368, runningMean: s.p + 48416, runningVar: s.p + 48464, eps: 1e-05,
+                activation: .identity, output: s.t + 25191024 &* s.n, scratch: s.f + 19376, pool: pool)
+        }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
@@ -1630,10 +1774,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 8985600 &* s.n,
             pool: pool)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 8985600 &* s.n, pixels: 900 &* s.n, channels: 240,
-            gamma: s.p + 58112, beta: s.p + 58352, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 9201600 &* s.n, savedMean: s.f + 19456, savedInvStd: s.f + 19696, runningMean: s.p + 58592,
-            runningVar: s.p + 58832, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 8985600 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 58112, beta: s.p + 58352, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 9201600 &* s.n, savedMean: s.f + 19456, savedInvStd: s.f + 19696,
+                runningMean: s.p + 58592, runningVar: s.p + 58832, pool: pool)
+        }
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 8985600 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 58112, beta: s.p + 58352, runningMean: s.p + 58592, runningVar: s.p + 58832, eps: 1e-05,
+                activation: .silu, output: s.t + 9201600 &* s.n, scratch: s.f + 19456, pool: pool)
+        }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         WeightPrep.depthwiseWeights(s.p + 59072, channels: 240, kernel: 5, into: s.f + 20416)
         // features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
@@ -1641,10 +1793,18 @@ public final class EfficientNetB1Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 20416, bias: s.f,
             activation: .identity, output: s.t + 14457600 &* s.n, pool: pool)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 14457600 &* s.n, pixels: 900 &* s.n, channels: 240,
-            gamma: s.p + 65072, beta: s.p + 65312, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 14673600 &* s.n, savedMean: s.f + 19936, savedInvStd: s.f + 20176, runningMean: s.p + 65552,
-            runningVar: s.p + 65792, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 14457600 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 65072, beta: s.p + 65312, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 14673600 &* s.n, savedMean: s.f + 19936, savedInvStd: s.f + 20176,
+                runningMean: s.p + 65552, runningVar: s.p + 65792, pool: pool)
+        }
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 14457600 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 65072, beta: s.p + 65312, runningMean: s.p + 65552, runningVar: s.p + 65792, eps: 1e-05,
+                activation: .silu, output: s.t + 14673600 &* s.n, scratch: s.f + 19936, pool: pool)
+        }
         // features.3.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 14673600 &* s.n, output: s.t + 14889600 &* s.n,
             batch: s.n, pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 66032,
@@ -1656,19 +1816,27 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 25227024 &* s.n,
             pool: pool)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25227024 &* s.n, pixels: 900 &* s.n, channels: 40,
-            gamma: s.p + 80688, beta: s.p + 80736, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 9417600 &* s.n, savedMean: s.f + 32416, savedInvStd: s.f + 32456, runningMean: s.p + 80784,
-            runningVar: s.p + 80832, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25227024 &* s.n, pixels: 900 &* s.n, channels: 40,
+                gamma: s.p + 80688, beta: s.p + 80736, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 9417600 &* s.n, savedMean: s.f + 32416, savedInvStd: s.f + 32456,
+                runningMean: s.p + 80784, runningVar: s.p + 80832, pool: pool)
+        }
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25227024 &* s.n, pixels: 900 &* s.n, channels: 40,
+                gamma: s.p + 80688, beta: s.p + 80736, runningMean: s.p + 80784, runningVar: s.p + 80832, eps: 1e-05,
+                activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 32416, pool: pool)
+        }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9478260869565217
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05217391304347827,
                 into: s.t + 25879856 &* s.n, random: &random)
         }
         // features.3.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25191024 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879856 &* s.n : nil, batch: s.n, perImage: 36000,
-            output: s.t + 25263024 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 25879856 &* s.n : nil, batch: s.n,
+            perImage: 36000, output: s.t + 25263024 &* s.n, pool: pool)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, SE 240 -> 10 -> 240, identity shortcut
@@ -1678,10 +1846,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 15105600 &* s.n,
             pool: pool)
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15105600 &* s.n, pixels: 900 &* s.n, channels: 240,
-            gamma: s.p + 90480, beta: s.p + 90720, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 15321600 &* s.n, savedMean: s.f + 32496, savedInvStd: s.f + 32736, runningMean: s.p + 90960,
-            runningVar: s.p + 91200, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15105600 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 90480, beta: s.p + 90720, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 15321600 &* s.n, savedMean: s.f + 32496, savedInvStd: s.f + 32736,
+                runningMean: s.p + 90960, runningVar: s.p + 91200, pool: pool)
+        }
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15105600 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 90480, beta: s.p + 90720, runningMean: s.p + 90960, runningVar: s.p + 91200, eps: 1e-05,
+                activation: .silu, output: s.t + 15321600 &* s.n, scratch: s.f + 32496, pool: pool)
+        }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][240]
         WeightPrep.depthwiseWeights(s.p + 91440, channels: 240, kernel: 5, into: s.f + 33456)
         // features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
@@ -1689,10 +1865,18 @@ public final class EfficientNetB1Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 33456, bias: s.f,
             activation: .identity, output: s.t + 15537600 &* s.n, pool: pool)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15537600 &* s.n, pixels: 900 &* s.n, channels: 240,
-            gamma: s.p + 97440, beta: s.p + 97680, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 15753600 &* s.n, savedMean: s.f + 32976, savedInvStd: s.f + 33216, runningMean: s.p + 97920,
-            runningVar: s.p + 98160, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15537600 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 97440, beta: s.p + 97680, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 15753600 &* s.n, savedMean: s.f + 32976, savedInvStd: s.f + 33216,
+                runningMean: s.p + 97920, runningVar: s.p + 98160, pool: pool)
+        }
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15537600 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 97440, beta: s.p + 97680, runningMean: s.p + 97920, runningVar: s.p + 98160, eps: 1e-05,
+                activation: .silu, output: s.t + 15753600 &* s.n, scratch: s.f + 32976, pool: pool)
+        }
         // features.3.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 30, 30, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15753600 &* s.n, output: s.t + 15969600 &* s.n,
             batch: s.n, pixels: 900, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 98400,
@@ -1704,19 +1888,27 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 25299024 &* s.n,
             pool: pool)
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25299024 &* s.n, pixels: 900 &* s.n, channels: 40,
-            gamma: s.p + 113056, beta: s.p + 113104, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 9417600 &* s.n, savedMean: s.f + 45456, savedInvStd: s.f + 45496, runningMean: s.p + 113152,
-            runningVar: s.p + 113200, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25299024 &* s.n, pixels: 900 &* s.n, channels: 40,
+                gamma: s.p + 113056, beta: s.p + 113104, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 9417600 &* s.n, savedMean: s.f + 45456, savedInvStd: s.f + 45496,
+                runningMean: s.p + 113152, runningVar: s.p + 113200, pool: pool)
+        }
+        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25299024 &* s.n, pixels: 900 &* s.n, channels: 40,
+                gamma: s.p + 113056, beta: s.p + 113104, runningMean: s.p + 113152, runningVar: s.p + 113200,
+                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 45456, pool: pool)
+        }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9391304347826087
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06086956521739131,
                 into: s.t + 25879888 &* s.n, random: &random)
         }
         // features.3.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25263024 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879888 &* s.n : nil, batch: s.n, perImage: 36000,
-            output: s.t + 25335024 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 25879888 &* s.n : nil, batch: s.n,
+            perImage: 36000, output: s.t + 25335024 &* s.n, pool: pool)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 30x30x40 -> 15x15x80, SE 240 -> 10 -> 240
@@ -1726,10 +1918,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 16185600 &* s.n,
             pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 16185600 &* s.n, pixels: 900 &* s.n, channels: 240,
-            gamma: s.p + 122848, beta: s.p + 123088, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 16401600 &* s.n, savedMean: s.f + 45536, savedInvStd: s.f + 45776, runningMean: s.p + 123328,
-            runningVar: s.p + 123568, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 16185600 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 122848, beta: s.p + 123088, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 16401600 &* s.n, savedMean: s.f + 45536, savedInvStd: s.f + 45776,
+                runningMean: s.p + 123328, runningVar: s.p + 123568, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 16185600 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 122848, beta: s.p + 123088, runningMean: s.p + 123328, runningVar: s.p + 123568,
+                eps: 1e-05, activation: .silu, output: s.t + 16401600 &* s.n, scratch: s.f + 45536, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         WeightPrep.depthwiseWeights(s.p + 123808, channels: 240, kernel: 3, into: s.f + 46496)
         // features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
@@ -1737,10 +1937,18 @@ public final class EfficientNetB1Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 46496, bias: s.f,
             activation: .identity, output: s.t + 24864000 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 24864000 &* s.n, pixels: 225 &* s.n, channels: 240,
-            gamma: s.p + 125968, beta: s.p + 126208, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 24918000 &* s.n, savedMean: s.f + 46016, savedInvStd: s.f + 46256, runningMean: s.p + 126448,
-            runningVar: s.p + 126688, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 24864000 &* s.n, pixels: 225 &* s.n, channels: 240,
+                gamma: s.p + 125968, beta: s.p + 126208, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 24918000 &* s.n, savedMean: s.f + 46016, savedInvStd: s.f + 46256,
+                runningMean: s.p + 126448, runningVar: s.p + 126688, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 24864000 &* s.n, pixels: 225 &* s.n, channels: 240,
+                gamma: s.p + 125968, beta: s.p + 126208, runningMean: s.p + 126448, runningVar: s.p + 126688,
+                eps: 1e-05, activation: .silu, output: s.t + 24918000 &* s.n, scratch: s.f + 46016, pool: pool)
+        }
         // features.4.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 15, 15, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24918000 &* s.n, output: s.t + 24972000 &* s.n,
             batch: s.n, pixels: 225, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 126928,
@@ -1752,10 +1960,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 25593104 &* s.n,
             pool: pool)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25593104 &* s.n, pixels: 225 &* s.n, channels: 80,
-            gamma: s.p + 151184, beta: s.p + 151264, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 25611104 &* s.n, savedMean: s.f + 50816, savedInvStd: s.f + 50896, runningMean: s.p + 151344,
-            runningVar: s.p + 151424, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25593104 &* s.n, pixels: 225 &* s.n, channels: 80,
+                gamma: s.p + 151184, beta: s.p + 151264, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 25611104 &* s.n, savedMean: s.f + 50816, savedInvStd: s.f + 50896,
+                runningMean: s.p + 151344, runningVar: s.p + 151424, pool: pool)
+        }
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25593104 &* s.n, pixels: 225 &* s.n, channels: 80,
+                gamma: s.p + 151184, beta: s.p + 151264, runningMean: s.p + 151344, runningVar: s.p + 151424,
+                eps: 1e-05, activation: .identity, output: s.t + 25611104 &* s.n, scratch: s.f + 50816, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
@@ -1765,10 +1981,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 20342400 &* s.n,
             pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20342400 &* s.n, pixels: 225 &* s.n, channels: 480,
-            gamma: s.p + 189904, beta: s.p + 190384, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 20450400 &* s.n, savedMean: s.f + 50976, savedInvStd: s.f + 51456, runningMean: s.p + 190864,
-            runningVar: s.p + 191344, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20342400 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 189904, beta: s.p + 190384, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 20450400 &* s.n, savedMean: s.f + 50976, savedInvStd: s.f + 51456,
+                runningMean: s.p + 190864, runningVar: s.p + 191344, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20342400 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 189904, beta: s.p + 190384, runningMean: s.p + 190864, runningVar: s.p + 191344,
+                eps: 1e-05, activation: .silu, output: s.t + 20450400 &* s.n, scratch: s.f + 50976, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         WeightPrep.depthwiseWeights(s.p + 191824, channels: 480, kernel: 3, into: s.f + 52896)
         // features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -1776,10 +2000,18 @@ public final class EfficientNetB1Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 52896, bias: s.f,
             activation: .identity, output: s.t + 20558400 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20558400 &* s.n, pixels: 225 &* s.n, channels: 480,
-            gamma: s.p + 196144, beta: s.p + 196624, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 20666400 &* s.n, savedMean: s.f + 51936, savedInvStd: s.f + 52416, runningMean: s.p + 197104,
-            runningVar: s.p + 197584, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20558400 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 196144, beta: s.p + 196624, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 20666400 &* s.n, savedMean: s.f + 51936, savedInvStd: s.f + 52416,
+                runningMean: s.p + 197104, runningVar: s.p + 197584, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20558400 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 196144, beta: s.p + 196624, runningMean: s.p + 197104, runningVar: s.p + 197584,
+                eps: 1e-05, activation: .silu, output: s.t + 20666400 &* s.n, scratch: s.f + 51936, pool: pool)
+        }
         // features.4.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 20666400 &* s.n, output: s.t + 20774400 &* s.n,
             batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 198064,
@@ -1791,19 +2023,27 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 25629104 &* s.n,
             pool: pool)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25629104 &* s.n, pixels: 225 &* s.n, channels: 80,
-            gamma: s.p + 256176, beta: s.p + 256256, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 9417600 &* s.n, savedMean: s.f + 61536, savedInvStd: s.f + 61616, runningMean: s.p + 256336,
-            runningVar: s.p + 256416, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25629104 &* s.n, pixels: 225 &* s.n, channels: 80,
+                gamma: s.p + 256176, beta: s.p + 256256, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 9417600 &* s.n, savedMean: s.f + 61536, savedInvStd: s.f + 61616,
+                runningMean: s.p + 256336, runningVar: s.p + 256416, pool: pool)
+        }
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25629104 &* s.n, pixels: 225 &* s.n, channels: 80,
+                gamma: s.p + 256176, beta: s.p + 256256, runningMean: s.p + 256336, runningVar: s.p + 256416,
+                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 61536, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9217391304347826
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0782608695652174,
                 into: s.t + 25879920 &* s.n, random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25611104 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879920 &* s.n : nil, batch: s.n, perImage: 18000,
-            output: s.t + 25647104 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 25879920 &* s.n : nil, batch: s.n,
+            perImage: 18000, output: s.t + 25647104 &* s.n, pool: pool)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
@@ -1813,10 +2053,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 20882400 &* s.n,
             pool: pool)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20882400 &* s.n, pixels: 225 &* s.n, channels: 480,
-            gamma: s.p + 294896, beta: s.p + 295376, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 20990400 &* s.n, savedMean: s.f + 61696, savedInvStd: s.f + 62176, runningMean: s.p + 295856,
-            runningVar: s.p + 296336, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20882400 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 294896, beta: s.p + 295376, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 20990400 &* s.n, savedMean: s.f + 61696, savedInvStd: s.f + 62176,
+                runningMean: s.p + 295856, runningVar: s.p + 296336, pool: pool)
+        }
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20882400 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 294896, beta: s.p + 295376, runningMean: s.p + 295856, runningVar: s.p + 296336,
+                eps: 1e-05, activation: .silu, output: s.t + 20990400 &* s.n, scratch: s.f + 61696, pool: pool)
+        }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         WeightPrep.depthwiseWeights(s.p + 296816, channels: 480, kernel: 3, into: s.f + 63616)
         // features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -1824,10 +2072,18 @@ public final class EfficientNetB1Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 63616, bias: s.f,
             activation: .identity, output: s.t + 21098400 &* s.n, pool: pool)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 21098400 &* s.n, pixels: 225 &* s.n, channels: 480,
-            gamma: s.p + 301136, beta: s.p + 301616, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 21206400 &* s.n, savedMean: s.f + 62656, savedInvStd: s.f + 63136, runningMean: s.p + 302096,
-            runningVar: s.p + 302576, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 21098400 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 301136, beta: s.p + 301616, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 21206400 &* s.n, savedMean: s.f + 62656, savedInvStd: s.f + 63136,
+                runningMean: s.p + 302096, runningVar: s.p + 302576, pool: pool)
+        }
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 21098400 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 301136, beta: s.p + 301616, runningMean: s.p + 302096, runningVar: s.p + 302576,
+                eps: 1e-05, activation: .silu, output: s.t + 21206400 &* s.n, scratch: s.f + 62656, pool: pool)
+        }
         // features.4.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 21206400 &* s.n, output: s.t + 21314400 &* s.n,
             batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 303056,
@@ -1839,19 +2095,27 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 25665104 &* s.n,
             pool: pool)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25665104 &* s.n, pixels: 225 &* s.n, channels: 80,
-            gamma: s.p + 361168, beta: s.p + 361248, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 9417600 &* s.n, savedMean: s.f + 72256, savedInvStd: s.f + 72336, runningMean: s.p + 361328,
-            runningVar: s.p + 361408, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25665104 &* s.n, pixels: 225 &* s.n, channels: 80,
+                gamma: s.p + 361168, beta: s.p + 361248, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 9417600 &* s.n, savedMean: s.f + 72256, savedInvStd: s.f + 72336,
+                runningMean: s.p + 361328, runningVar: s.p + 361408, pool: pool)
+        }
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25665104 &* s.n, pixels: 225 &* s.n, channels: 80,
+                gamma: s.p + 361168, beta: s.p + 361248, runningMean: s.p + 361328, runningVar: s.p + 361408,
+                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 72256, pool: pool)
+        }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9130434782608696
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08695652173913043,
                 into: s.t + 25879936 &* s.n, random: &random)
         }
         // features.4.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25647104 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879936 &* s.n : nil, batch: s.n, perImage: 18000,
-            output: s.t + 25683104 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 25879936 &* s.n : nil, batch: s.n,
+            perImage: 18000, output: s.t + 25683104 &* s.n, pool: pool)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, SE 480 -> 20 -> 480, identity shortcut
@@ -1861,10 +2125,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 21422400 &* s.n,
             pool: pool)
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 21422400 &* s.n, pixels: 225 &* s.n, channels: 480,
-            gamma: s.p + 399888, beta: s.p + 400368, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 21530400 &* s.n, savedMean: s.f + 72416, savedInvStd: s.f + 72896, runningMean: s.p + 400848,
-            runningVar: s.p + 401328, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 21422400 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 399888, beta: s.p + 400368, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 21530400 &* s.n, savedMean: s.f + 72416, savedInvStd: s.f + 72896,
+                runningMean: s.p + 400848, runningVar: s.p + 401328, pool: pool)
+        }
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 21422400 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 399888, beta: s.p + 400368, runningMean: s.p + 400848, runningVar: s.p + 401328,
+                eps: 1e-05, activation: .silu, output: s.t + 21530400 &* s.n, scratch: s.f + 72416, pool: pool)
+        }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][480]
         WeightPrep.depthwiseWeights(s.p + 401808, channels: 480, kernel: 3, into: s.f + 74336)
         // features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -1872,10 +2144,18 @@ public final class EfficientNetB1Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 74336, bias: s.f,
             activation: .identity, output: s.t + 21638400 &* s.n, pool: pool)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 21638400 &* s.n, pixels: 225 &* s.n, channels: 480,
-            gamma: s.p + 406128, beta: s.p + 406608, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 21746400 &* s.n, savedMean: s.f + 73376, savedInvStd: s.f + 73856, runningMean: s.p + 407088,
-            runningVar: s.p + 407568, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 21638400 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 406128, beta: s.p + 406608, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 21746400 &* s.n, savedMean: s.f + 73376, savedInvStd: s.f + 73856,
+                runningMean: s.p + 407088, runningVar: s.p + 407568, pool: pool)
+        }
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 21638400 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 406128, beta: s.p + 406608, runningMean: s.p + 407088, runningVar: s.p + 407568,
+                eps: 1e-05, activation: .silu, output: s.t + 21746400 &* s.n, scratch: s.f + 73376, pool: pool)
+        }
         // features.4.3.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 21746400 &* s.n, output: s.t + 21854400 &* s.n,
             batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 408048,
@@ -1887,19 +2167,27 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 25701104 &* s.n,
             pool: pool)
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25701104 &* s.n, pixels: 225 &* s.n, channels: 80,
-            gamma: s.p + 466160, beta: s.p + 466240, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 9417600 &* s.n, savedMean: s.f + 82976, savedInvStd: s.f + 83056, runningMean: s.p + 466320,
-            runningVar: s.p + 466400, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25701104 &* s.n, pixels: 225 &* s.n, channels: 80,
+                gamma: s.p + 466160, beta: s.p + 466240, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 9417600 &* s.n, savedMean: s.f + 82976, savedInvStd: s.f + 83056,
+                runningMean: s.p + 466320, runningVar: s.p + 466400, pool: pool)
+        }
+        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25701104 &* s.n, pixels: 225 &* s.n, channels: 80,
+                gamma: s.p + 466160, beta: s.p + 466240, runningMean: s.p + 466320, runningVar: s.p + 466400,
+                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 82976, pool: pool)
+        }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9043478260869565
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09565217391304348,
                 into: s.t + 25879952 &* s.n, random: &random)
         }
         // features.4.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25683104 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879952 &* s.n : nil, batch: s.n, perImage: 18000,
-            output: s.t + 25719104 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 25879952 &* s.n : nil, batch: s.n,
+            perImage: 18000, output: s.t + 25719104 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 15x15x80 -> 15x15x112, SE 480 -> 20 -> 480
@@ -1909,10 +2197,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 21962400 &* s.n,
             pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 21962400 &* s.n, pixels: 225 &* s.n, channels: 480,
-            gamma: s.p + 504880, beta: s.p + 505360, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 22070400 &* s.n, savedMean: s.f + 83136, savedInvStd: s.f + 83616, runningMean: s.p + 505840,
-            runningVar: s.p + 506320, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 21962400 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 504880, beta: s.p + 505360, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 22070400 &* s.n, savedMean: s.f + 83136, savedInvStd: s.f + 83616,
+                runningMean: s.p + 505840, runningVar: s.p + 506320, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 21962400 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 504880, beta: s.p + 505360, runningMean: s.p + 505840, runningVar: s.p + 506320,
+                eps: 1e-05, activation: .silu, output: s.t + 22070400 &* s.n, scratch: s.f + 83136, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         WeightPrep.depthwiseWeights(s.p + 506800, channels: 480, kernel: 5, into: s.f + 85056)
         // features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -1920,10 +2216,18 @@ public final class EfficientNetB1Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 85056, bias: s.f,
             activation: .identity, output: s.t + 22178400 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22178400 &* s.n, pixels: 225 &* s.n, channels: 480,
-            gamma: s.p + 518800, beta: s.p + 519280, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 22286400 &* s.n, savedMean: s.f + 84096, savedInvStd: s.f + 84576, runningMean: s.p + 519760,
-            runningVar: s.p + 520240, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22178400 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 518800, beta: s.p + 519280, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 22286400 &* s.n, savedMean: s.f + 84096, savedInvStd: s.f + 84576,
+                runningMean: s.p + 519760, runningVar: s.p + 520240, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22178400 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 518800, beta: s.p + 519280, runningMean: s.p + 519760, runningVar: s.p + 520240,
+                eps: 1e-05, activation: .silu, output: s.t + 22286400 &* s.n, scratch: s.f + 84096, pool: pool)
+        }
         // features.5.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 15, 15, 480]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 22286400 &* s.n, output: s.t + 22394400 &* s.n,
             batch: s.n, pixels: 225, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 520720,
@@ -1935,10 +2239,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 25371024 &* s.n,
             pool: pool)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25371024 &* s.n, pixels: 225 &* s.n, channels: 112,
-            gamma: s.p + 594192, beta: s.p + 594304, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 25396224 &* s.n, savedMean: s.f + 109056, savedInvStd: s.f + 109168,
-            runningMean: s.p + 594416, runningVar: s.p + 594528, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25371024 &* s.n, pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 594192, beta: s.p + 594304, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 25396224 &* s.n, savedMean: s.f + 109056, savedInvStd: s.f + 109168,
+                runningMean: s.p + 594416, runningVar: s.p + 594528, pool: pool)
+        }
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25371024 &* s.n, pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 594192, beta: s.p + 594304, runningMean: s.p + 594416, runningVar: s.p + 594528,
+                eps: 1e-05, activation: .identity, output: s.t + 25396224 &* s.n, scratch: s.f + 109056, pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
@@ -1948,10 +2260,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 16617600 &* s.n,
             pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 16617600 &* s.n, pixels: 225 &* s.n, channels: 672,
-            gamma: s.p + 669904, beta: s.p + 670576, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 16768800 &* s.n, savedMean: s.f + 109280, savedInvStd: s.f + 109952,
-            runningMean: s.p + 671248, runningVar: s.p + 671920, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 16617600 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 669904, beta: s.p + 670576, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 16768800 &* s.n, savedMean: s.f + 109280, savedInvStd: s.f + 109952,
+                runningMean: s.p + 671248, runningVar: s.p + 671920, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 16617600 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 669904, beta: s.p + 670576, runningMean: s.p + 671248, runningVar: s.p + 671920,
+                eps: 1e-05, activation: .silu, output: s.t + 16768800 &* s.n, scratch: s.f + 109280, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         WeightPrep.depthwiseWeights(s.p + 672592, channels: 672, kernel: 5, into: s.f + 111968)
         // features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -1959,10 +2279,18 @@ public final class EfficientNetB1Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 111968, bias: s.f,
             activation: .identity, output: s.t + 16920000 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 16920000 &* s.n, pixels: 225 &* s.n, channels: 672,
-            gamma: s.p + 689392, beta: s.p + 690064, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 17071200 &* s.n, savedMean: s.f + 110624, savedInvStd: s.f + 111296,
-            runningMean: s.p + 690736, runningVar: s.p + 691408, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 16920000 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 689392, beta: s.p + 690064, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 17071200 &* s.n, savedMean: s.f + 110624, savedInvStd: s.f + 111296,
+                runningMean: s.p + 690736, runningVar: s.p + 691408, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 16920000 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 689392, beta: s.p + 690064, runningMean: s.p + 690736, runningVar: s.p + 691408,
+                eps: 1e-05, activation: .silu, output: s.t + 17071200 &* s.n, scratch: s.f + 110624, pool: pool)
+        }
         // features.5.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 17071200 &* s.n, output: s.t + 17222400 &* s.n,
             batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 692080,
@@ -1974,19 +2302,27 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 25421424 &* s.n,
             pool: pool)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25421424 &* s.n, pixels: 225 &* s.n, channels: 112,
-            gamma: s.p + 805680, beta: s.p + 805792, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 9417600 &* s.n, savedMean: s.f + 145568, savedInvStd: s.f + 145680,
-            runningMean: s.p + 805904, runningVar: s.p + 806016, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25421424 &* s.n, pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 805680, beta: s.p + 805792, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 9417600 &* s.n, savedMean: s.f + 145568, savedInvStd: s.f + 145680,
+                runningMean: s.p + 805904, runningVar: s.p + 806016, pool: pool)
+        }
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25421424 &* s.n, pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 805680, beta: s.p + 805792, runningMean: s.p + 805904, runningVar: s.p + 806016,
+                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 145568, pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8869565217391304
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11304347826086956,
                 into: s.t + 25879968 &* s.n, random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25396224 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879968 &* s.n : nil, batch: s.n, perImage: 25200,
-            output: s.t + 25446624 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 25879968 &* s.n : nil, batch: s.n,
+            perImage: 25200, output: s.t + 25446624 &* s.n, pool: pool)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
@@ -1996,10 +2332,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 17373600 &* s.n,
             pool: pool)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 17373600 &* s.n, pixels: 225 &* s.n, channels: 672,
-            gamma: s.p + 881392, beta: s.p + 882064, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 17524800 &* s.n, savedMean: s.f + 145792, savedInvStd: s.f + 146464,
-            runningMean: s.p + 882736, runningVar: s.p + 883408, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 17373600 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 881392, beta: s.p + 882064, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 17524800 &* s.n, savedMean: s.f + 145792, savedInvStd: s.f + 146464,
+                runningMean: s.p + 882736, runningVar: s.p + 883408, pool: pool)
+        }
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 17373600 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 881392, beta: s.p + 882064, runningMean: s.p + 882736, runningVar: s.p + 883408,
+                eps: 1e-05, activation: .silu, output: s.t + 17524800 &* s.n, scratch: s.f + 145792, pool: pool)
+        }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         WeightPrep.depthwiseWeights(s.p + 884080, channels: 672, kernel: 5, into: s.f + 148480)
         // features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -2007,10 +2351,18 @@ public final class EfficientNetB1Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 148480, bias: s.f,
             activation: .identity, output: s.t + 17676000 &* s.n, pool: pool)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 17676000 &* s.n, pixels: 225 &* s.n, channels: 672,
-            gamma: s.p + 900880, beta: s.p + 901552, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 17827200 &* s.n, savedMean: s.f + 147136, savedInvStd: s.f + 147808,
-            runningMean: s.p + 902224, runningVar: s.p + 902896, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 17676000 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 900880, beta: s.p + 901552, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 17827200 &* s.n, savedMean: s.f + 147136, savedInvStd: s.f + 147808,
+                runningMean: s.p + 902224, runningVar: s.p + 902896, pool: pool)
+        }
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 17676000 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 900880, beta: s.p + 901552, runningMean: s.p + 902224, runningVar: s.p + 902896,
+                eps: 1e-05, activation: .silu, output: s.t + 17827200 &* s.n, scratch: s.f + 147136, pool: pool)
+        }
         // features.5.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 17827200 &* s.n, output: s.t + 17978400 &* s.n,
             batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 903568,
@@ -2022,19 +2374,27 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 25471824 &* s.n,
             pool: pool)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25471824 &* s.n, pixels: 225 &* s.n, channels: 112,
-            gamma: s.p + 1017168, beta: s.p + 1017280, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 9417600 &* s.n, savedMean: s.f + 182080, savedInvStd: s.f + 182192,
-            runningMean: s.p + 1017392, runningVar: s.p + 1017504, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25471824 &* s.n, pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 1017168, beta: s.p + 1017280, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 9417600 &* s.n, savedMean: s.f + 182080, savedInvStd: s.f + 182192,
+                runningMean: s.p + 1017392, runningVar: s.p + 1017504, pool: pool)
+        }
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25471824 &* s.n, pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 1017168, beta: s.p + 1017280, runningMean: s.p + 1017392, runningVar: s.p + 1017504,
+                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 182080, pool: pool)
+        }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8782608695652174
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12173913043478261,
                 into: s.t + 25879984 &* s.n, random: &random)
         }
         // features.5.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25446624 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879984 &* s.n : nil, batch: s.n, perImage: 25200,
-            output: s.t + 25497024 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 25879984 &* s.n : nil, batch: s.n,
+            perImage: 25200, output: s.t + 25497024 &* s.n, pool: pool)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, SE 672 -> 28 -> 672, identity shortcut
@@ -2044,10 +2404,18 @@ public final class EfficientNetB1Training: TrainableModel {
             weights: s.p + 1017616, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 18129600 &* s.n, pool: pool)
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 18129600 &* s.n, pixels: 225 &* s.n, channels: 672,
-            gamma: s.p + 1092880, beta: s.p + 1093552, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 18280800 &* s.n, savedMean: s.f + 182304, savedInvStd: s.f + 182976,
-            runningMean: s.p + 1094224, runningVar: s.p + 1094896, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 18129600 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1092880, beta: s.p + 1093552, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 18280800 &* s.n, savedMean: s.f + 182304, savedInvStd: s.f + 182976,
+                runningMean: s.p + 1094224, runningVar: s.p + 1094896, pool: pool)
+        }
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 18129600 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1092880, beta: s.p + 1093552, runningMean: s.p + 1094224, runningVar: s.p + 1094896,
+                eps: 1e-05, activation: .silu, output: s.t + 18280800 &* s.n, scratch: s.f + 182304, pool: pool)
+        }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][672]
         WeightPrep.depthwiseWeights(s.p + 1095568, channels: 672, kernel: 5, into: s.f + 184992)
         // features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -2055,10 +2423,18 @@ public final class EfficientNetB1Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 184992, bias: s.f,
             activation: .identity, output: s.t + 18432000 &* s.n, pool: pool)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 18432000 &* s.n, pixels: 225 &* s.n, channels: 672,
-            gamma: s.p + 1112368, beta: s.p + 1113040, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 18583200 &* s.n, savedMean: s.f + 183648, savedInvStd: s.f + 184320,
-            runningMean: s.p + 1113712, runningVar: s.p + 1114384, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 18432000 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1112368, beta: s.p + 1113040, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 18583200 &* s.n, savedMean: s.f + 183648, savedInvStd: s.f + 184320,
+                runningMean: s.p + 1113712, runningVar: s.p + 1114384, pool: pool)
+        }
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 18432000 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1112368, beta: s.p + 1113040, runningMean: s.p + 1113712, runningVar: s.p + 1114384,
+                eps: 1e-05, activation: .silu, output: s.t + 18583200 &* s.n, scratch: s.f + 183648, pool: pool)
+        }
         // features.5.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 15, 15, 672]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 18583200 &* s.n, output: s.t + 18734400 &* s.n,
             batch: s.n, pixels: 225, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1115056,
@@ -2070,19 +2446,27 @@ public final class EfficientNetB1Training: TrainableModel {
             weights: s.p + 1153392, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
             output: s.t + 25522224 &* s.n, pool: pool)
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25522224 &* s.n, pixels: 225 &* s.n, channels: 112,
-            gamma: s.p + 1228656, beta: s.p + 1228768, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 9417600 &* s.n, savedMean: s.f + 218592, savedInvStd: s.f + 218704,
-            runningMean: s.p + 1228880, runningVar: s.p + 1228992, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25522224 &* s.n, pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 1228656, beta: s.p + 1228768, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 9417600 &* s.n, savedMean: s.f + 218592, savedInvStd: s.f + 218704,
+                runningMean: s.p + 1228880, runningVar: s.p + 1228992, pool: pool)
+        }
+        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25522224 &* s.n, pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 1228656, beta: s.p + 1228768, runningMean: s.p + 1228880, runningVar: s.p + 1228992,
+                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 218592, pool: pool)
+        }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8695652173913043
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13043478260869565,
                 into: s.t + 25880000 &* s.n, random: &random)
         }
         // features.5.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25497024 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25880000 &* s.n : nil, batch: s.n, perImage: 25200,
-            output: s.t + 25547424 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 25880000 &* s.n : nil, batch: s.n,
+            perImage: 25200, output: s.t + 25547424 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 15x15x112 -> 8x8x192, SE 672 -> 28 -> 672
@@ -2092,10 +2476,18 @@ public final class EfficientNetB1Training: TrainableModel {
             weights: s.p + 1229104, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 18885600 &* s.n, pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 18885600 &* s.n, pixels: 225 &* s.n, channels: 672,
-            gamma: s.p + 1304368, beta: s.p + 1305040, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 19036800 &* s.n, savedMean: s.f + 218816, savedInvStd: s.f + 219488,
-            runningMean: s.p + 1305712, runningVar: s.p + 1306384, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 18885600 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1304368, beta: s.p + 1305040, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 19036800 &* s.n, savedMean: s.f + 218816, savedInvStd: s.f + 219488,
+                runningMean: s.p + 1305712, runningVar: s.p + 1306384, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 18885600 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1304368, beta: s.p + 1305040, runningMean: s.p + 1305712, runningVar: s.p + 1306384,
+                eps: 1e-05, activation: .silu, output: s.t + 19036800 &* s.n, scratch: s.f + 218816, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         WeightPrep.depthwiseWeights(s.p + 1307056, channels: 672, kernel: 5, into: s.f + 221504)
         // features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
@@ -2103,10 +2495,18 @@ public final class EfficientNetB1Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 221504, bias: s.f,
             activation: .identity, output: s.t + 25026000 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25026000 &* s.n, pixels: 64 &* s.n, channels: 672,
-            gamma: s.p + 1323856, beta: s.p + 1324528, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 25069008 &* s.n, savedMean: s.f + 220160, savedInvStd: s.f + 220832,
-            runningMean: s.p + 1325200, runningVar: s.p + 1325872, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25026000 &* s.n, pixels: 64 &* s.n, channels: 672,
+                gamma: s.p + 1323856, beta: s.p + 1324528, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 25069008 &* s.n, savedMean: s.f + 220160, savedInvStd: s.f + 220832,
+                runningMean: s.p + 1325200, runningVar: s.p + 1325872, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25026000 &* s.n, pixels: 64 &* s.n, channels: 672,
+                gamma: s.p + 1323856, beta: s.p + 1324528, runningMean: s.p + 1325200, runningVar: s.p + 1325872,
+                eps: 1e-05, activation: .silu, output: s.t + 25069008 &* s.n, scratch: s.f + 220160, pool: pool)
+        }
         // features.6.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 8, 8, 672]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 25069008 &* s.n, output: s.t + 25112016 &* s.n,
             batch: s.n, pixels: 64, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1326544,
@@ -2118,10 +2518,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 25737104 &* s.n,
             pool: pool)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25737104 &* s.n, pixels: 64 &* s.n, channels: 192,
-            gamma: s.p + 1493904, beta: s.p + 1494096, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 25749392 &* s.n, savedMean: s.f + 255104, savedInvStd: s.f + 255296,
-            runningMean: s.p + 1494288, runningVar: s.p + 1494480, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25737104 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 1493904, beta: s.p + 1494096, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 25749392 &* s.n, savedMean: s.f + 255104, savedInvStd: s.f + 255296,
+                runningMean: s.p + 1494288, runningVar: s.p + 1494480, pool: pool)
+        }
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25737104 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 1493904, beta: s.p + 1494096, runningMean: s.p + 1494288, runningVar: s.p + 1494480,
+                eps: 1e-05, activation: .identity, output: s.t + 25749392 &* s.n, scratch: s.f + 255104, pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -2131,10 +2539,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 23020800 &* s.n,
             pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 23020800 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 1715856, beta: s.p + 1717008, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 23094528 &* s.n, savedMean: s.f + 255488, savedInvStd: s.f + 256640,
-            runningMean: s.p + 1718160, runningVar: s.p + 1719312, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 23020800 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1715856, beta: s.p + 1717008, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 23094528 &* s.n, savedMean: s.f + 255488, savedInvStd: s.f + 256640,
+                runningMean: s.p + 1718160, runningVar: s.p + 1719312, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 23020800 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1715856, beta: s.p + 1717008, runningMean: s.p + 1718160, runningVar: s.p + 1719312,
+                eps: 1e-05, activation: .silu, output: s.t + 23094528 &* s.n, scratch: s.f + 255488, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         WeightPrep.depthwiseWeights(s.p + 1720464, channels: 1152, kernel: 5, into: s.f + 260096)
         // features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -2142,10 +2558,18 @@ public final class EfficientNetB1Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 260096, bias: s.f,
             activation: .identity, output: s.t + 23168256 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 23168256 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 1749264, beta: s.p + 1750416, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 23241984 &* s.n, savedMean: s.f + 257792, savedInvStd: s.f + 258944,
-            runningMean: s.p + 1751568, runningVar: s.p + 1752720, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 23168256 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1749264, beta: s.p + 1750416, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 23241984 &* s.n, savedMean: s.f + 257792, savedInvStd: s.f + 258944,
+                runningMean: s.p + 1751568, runningVar: s.p + 1752720, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 23168256 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1749264, beta: s.p + 1750416, runningMean: s.p + 1751568, runningVar: s.p + 1752720,
+                eps: 1e-05, activation: .silu, output: s.t + 23241984 &* s.n, scratch: s.f + 257792, pool: pool)
+        }
         // features.6.1.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23241984 &* s.n, output: s.t + 23315712 &* s.n,
             batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 1753872,
@@ -2157,19 +2581,27 @@ public final class EfficientNetB1Training: TrainableModel {
             weights: s.p + 1865664, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 25761680 &* s.n, pool: pool)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25761680 &* s.n, pixels: 64 &* s.n, channels: 192,
-            gamma: s.p + 2086848, beta: s.p + 2087040, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 9417600 &* s.n, savedMean: s.f + 317696, savedInvStd: s.f + 317888,
-            runningMean: s.p + 2087232, runningVar: s.p + 2087424, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25761680 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 2086848, beta: s.p + 2087040, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 9417600 &* s.n, savedMean: s.f + 317696, savedInvStd: s.f + 317888,
+                runningMean: s.p + 2087232, runningVar: s.p + 2087424, pool: pool)
+        }
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25761680 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 2086848, beta: s.p + 2087040, runningMean: s.p + 2087232, runningVar: s.p + 2087424,
+                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 317696, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8521739130434782
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14782608695652175,
                 into: s.t + 19338880 &* s.n, random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25749392 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 19338880 &* s.n : nil, batch: s.n, perImage: 12288,
-            output: s.t + 25773968 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 19338880 &* s.n : nil, batch: s.n,
+            perImage: 12288, output: s.t + 25773968 &* s.n, pool: pool)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -2179,10 +2611,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 23389440 &* s.n,
             pool: pool)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 23389440 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 2308800, beta: s.p + 2309952, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 23463168 &* s.n, savedMean: s.f + 318080, savedInvStd: s.f + 319232,
-            runningMean: s.p + 2311104, runningVar: s.p + 2312256, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 23389440 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2308800, beta: s.p + 2309952, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 23463168 &* s.n, savedMean: s.f + 318080, savedInvStd: s.f + 319232,
+                runningMean: s.p + 2311104, runningVar: s.p + 2312256, pool: pool)
+        }
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 23389440 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2308800, beta: s.p + 2309952, runningMean: s.p + 2311104, runningVar: s.p + 2312256,
+                eps: 1e-05, activation: .silu, output: s.t + 23463168 &* s.n, scratch: s.f + 318080, pool: pool)
+        }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         WeightPrep.depthwiseWeights(s.p + 2313408, channels: 1152, kernel: 5, into: s.f + 322688)
         // features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -2190,10 +2630,18 @@ public final class EfficientNetB1Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 322688, bias: s.f,
             activation: .identity, output: s.t + 23536896 &* s.n, pool: pool)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 23536896 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 2342208, beta: s.p + 2343360, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 23610624 &* s.n, savedMean: s.f + 320384, savedInvStd: s.f + 321536,
-            runningMean: s.p + 2344512, runningVar: s.p + 2345664, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 23536896 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2342208, beta: s.p + 2343360, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 23610624 &* s.n, savedMean: s.f + 320384, savedInvStd: s.f + 321536,
+                runningMean: s.p + 2344512, runningVar: s.p + 2345664, pool: pool)
+        }
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 23536896 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2342208, beta: s.p + 2343360, runningMean: s.p + 2344512, runningVar: s.p + 2345664,
+                eps: 1e-05, activation: .silu, output: s.t + 23610624 &* s.n, scratch: s.f + 320384, pool: pool)
+        }
         // features.6.2.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23610624 &* s.n, output: s.t + 23684352 &* s.n,
             batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2346816,
@@ -2205,19 +2653,27 @@ public final class EfficientNetB1Training: TrainableModel {
             weights: s.p + 2458608, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 25786256 &* s.n, pool: pool)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25786256 &* s.n, pixels: 64 &* s.n, channels: 192,
-            gamma: s.p + 2679792, beta: s.p + 2679984, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 9417600 &* s.n, savedMean: s.f + 380288, savedInvStd: s.f + 380480,
-            runningMean: s.p + 2680176, runningVar: s.p + 2680368, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25786256 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 2679792, beta: s.p + 2679984, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 9417600 &* s.n, savedMean: s.f + 380288, savedInvStd: s.f + 380480,
+                runningMean: s.p + 2680176, runningVar: s.p + 2680368, pool: pool)
+        }
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25786256 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 2679792, beta: s.p + 2679984, runningMean: s.p + 2680176, runningVar: s.p + 2680368,
+                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 380288, pool: pool)
+        }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8434782608695652
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1565217391304348,
                 into: s.t + 19338896 &* s.n, random: &random)
         }
         // features.6.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25773968 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 19338896 &* s.n : nil, batch: s.n, perImage: 12288,
-            output: s.t + 25798544 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 19338896 &* s.n : nil, batch: s.n,
+            perImage: 12288, output: s.t + 25798544 &* s.n, pool: pool)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -2227,10 +2683,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 23758080 &* s.n,
             pool: pool)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 23758080 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 2901744, beta: s.p + 2902896, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 23831808 &* s.n, savedMean: s.f + 380672, savedInvStd: s.f + 381824,
-            runningMean: s.p + 2904048, runningVar: s.p + 2905200, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 23758080 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2901744, beta: s.p + 2902896, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 23831808 &* s.n, savedMean: s.f + 380672, savedInvStd: s.f + 381824,
+                runningMean: s.p + 2904048, runningVar: s.p + 2905200, pool: pool)
+        }
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 23758080 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2901744, beta: s.p + 2902896, runningMean: s.p + 2904048, runningVar: s.p + 2905200,
+                eps: 1e-05, activation: .silu, output: s.t + 23831808 &* s.n, scratch: s.f + 380672, pool: pool)
+        }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         WeightPrep.depthwiseWeights(s.p + 2906352, channels: 1152, kernel: 5, into: s.f + 385280)
         // features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -2238,10 +2702,18 @@ public final class EfficientNetB1Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 385280, bias: s.f,
             activation: .identity, output: s.t + 23905536 &* s.n, pool: pool)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 23905536 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 2935152, beta: s.p + 2936304, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 23979264 &* s.n, savedMean: s.f + 382976, savedInvStd: s.f + 384128,
-            runningMean: s.p + 2937456, runningVar: s.p + 2938608, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 23905536 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2935152, beta: s.p + 2936304, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 23979264 &* s.n, savedMean: s.f + 382976, savedInvStd: s.f + 384128,
+                runningMean: s.p + 2937456, runningVar: s.p + 2938608, pool: pool)
+        }
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 23905536 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2935152, beta: s.p + 2936304, runningMean: s.p + 2937456, runningVar: s.p + 2938608,
+                eps: 1e-05, activation: .silu, output: s.t + 23979264 &* s.n, scratch: s.f + 382976, pool: pool)
+        }
         // features.6.3.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23979264 &* s.n, output: s.t + 24052992 &* s.n,
             batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 2939760,
@@ -2253,19 +2725,27 @@ public final class EfficientNetB1Training: TrainableModel {
             weights: s.p + 3051552, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 25810832 &* s.n, pool: pool)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25810832 &* s.n, pixels: 64 &* s.n, channels: 192,
-            gamma: s.p + 3272736, beta: s.p + 3272928, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 9417600 &* s.n, savedMean: s.f + 442880, savedInvStd: s.f + 443072,
-            runningMean: s.p + 3273120, runningVar: s.p + 3273312, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25810832 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 3272736, beta: s.p + 3272928, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 9417600 &* s.n, savedMean: s.f + 442880, savedInvStd: s.f + 443072,
+                runningMean: s.p + 3273120, runningVar: s.p + 3273312, pool: pool)
+        }
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25810832 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 3272736, beta: s.p + 3272928, runningMean: s.p + 3273120, runningVar: s.p + 3273312,
+                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 442880, pool: pool)
+        }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8347826086956521
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16521739130434784,
                 into: s.t + 19338912 &* s.n, random: &random)
         }
         // features.6.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25798544 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 19338912 &* s.n : nil, batch: s.n, perImage: 12288,
-            output: s.t + 25823120 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 19338912 &* s.n : nil, batch: s.n,
+            perImage: 12288, output: s.t + 25823120 &* s.n, pool: pool)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, SE 1152 -> 48 -> 1152, identity shortcut
@@ -2275,10 +2755,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 24126720 &* s.n,
             pool: pool)
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 24126720 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 3494688, beta: s.p + 3495840, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 24200448 &* s.n, savedMean: s.f + 443264, savedInvStd: s.f + 444416,
-            runningMean: s.p + 3496992, runningVar: s.p + 3498144, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 24126720 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3494688, beta: s.p + 3495840, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 24200448 &* s.n, savedMean: s.f + 443264, savedInvStd: s.f + 444416,
+                runningMean: s.p + 3496992, runningVar: s.p + 3498144, pool: pool)
+        }
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 24126720 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3494688, beta: s.p + 3495840, runningMean: s.p + 3496992, runningVar: s.p + 3498144,
+                eps: 1e-05, activation: .silu, output: s.t + 24200448 &* s.n, scratch: s.f + 443264, pool: pool)
+        }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1152]
         WeightPrep.depthwiseWeights(s.p + 3499296, channels: 1152, kernel: 5, into: s.f + 447872)
         // features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -2286,10 +2774,18 @@ public final class EfficientNetB1Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 447872, bias: s.f,
             activation: .identity, output: s.t + 24274176 &* s.n, pool: pool)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 24274176 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 3528096, beta: s.p + 3529248, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 24347904 &* s.n, savedMean: s.f + 445568, savedInvStd: s.f + 446720,
-            runningMean: s.p + 3530400, runningVar: s.p + 3531552, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 24274176 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3528096, beta: s.p + 3529248, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 24347904 &* s.n, savedMean: s.f + 445568, savedInvStd: s.f + 446720,
+                runningMean: s.p + 3530400, runningVar: s.p + 3531552, pool: pool)
+        }
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 24274176 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3528096, beta: s.p + 3529248, runningMean: s.p + 3530400, runningVar: s.p + 3531552,
+                eps: 1e-05, activation: .silu, output: s.t + 24347904 &* s.n, scratch: s.f + 445568, pool: pool)
+        }
         // features.6.4.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24347904 &* s.n, output: s.t + 24421632 &* s.n,
             batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 3532704,
@@ -2301,19 +2797,27 @@ public final class EfficientNetB1Training: TrainableModel {
             weights: s.p + 3644496, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 25835408 &* s.n, pool: pool)
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25835408 &* s.n, pixels: 64 &* s.n, channels: 192,
-            gamma: s.p + 3865680, beta: s.p + 3865872, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 9417600 &* s.n, savedMean: s.f + 505472, savedInvStd: s.f + 505664,
-            runningMean: s.p + 3866064, runningVar: s.p + 3866256, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25835408 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 3865680, beta: s.p + 3865872, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 9417600 &* s.n, savedMean: s.f + 505472, savedInvStd: s.f + 505664,
+                runningMean: s.p + 3866064, runningVar: s.p + 3866256, pool: pool)
+        }
+        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25835408 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 3865680, beta: s.p + 3865872, runningMean: s.p + 3866064, runningVar: s.p + 3866256,
+                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 505472, pool: pool)
+        }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8260869565217391
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17391304347826086,
                 into: s.t + 19338928 &* s.n, random: &random)
         }
         // features.6.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25823120 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 19338928 &* s.n : nil, batch: s.n, perImage: 12288,
-            output: s.t + 25847696 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 19338928 &* s.n : nil, batch: s.n,
+            perImage: 12288, output: s.t + 25847696 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 8x8x192 -> 8x8x320, SE 1152 -> 48 -> 1152
@@ -2323,10 +2827,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 24495360 &* s.n,
             pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 24495360 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 4087632, beta: s.p + 4088784, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 24569088 &* s.n, savedMean: s.f + 505856, savedInvStd: s.f + 507008,
-            runningMean: s.p + 4089936, runningVar: s.p + 4091088, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 24495360 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 4087632, beta: s.p + 4088784, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 24569088 &* s.n, savedMean: s.f + 505856, savedInvStd: s.f + 507008,
+                runningMean: s.p + 4089936, runningVar: s.p + 4091088, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 24495360 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 4087632, beta: s.p + 4088784, runningMean: s.p + 4089936, runningVar: s.p + 4091088,
+                eps: 1e-05, activation: .silu, output: s.t + 24569088 &* s.n, scratch: s.f + 505856, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         WeightPrep.depthwiseWeights(s.p + 4092240, channels: 1152, kernel: 3, into: s.f + 510464)
         // features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -2334,10 +2846,18 @@ public final class EfficientNetB1Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 510464, bias: s.f,
             activation: .identity, output: s.t + 24642816 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 24642816 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 4102608, beta: s.p + 4103760, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 24716544 &* s.n, savedMean: s.f + 508160, savedInvStd: s.f + 509312,
-            runningMean: s.p + 4104912, runningVar: s.p + 4106064, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 24642816 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 4102608, beta: s.p + 4103760, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 24716544 &* s.n, savedMean: s.f + 508160, savedInvStd: s.f + 509312,
+                runningMean: s.p + 4104912, runningVar: s.p + 4106064, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 24642816 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 4102608, beta: s.p + 4103760, runningMean: s.p + 4104912, runningVar: s.p + 4106064,
+                eps: 1e-05, activation: .silu, output: s.t + 24716544 &* s.n, scratch: s.f + 508160, pool: pool)
+        }
         // features.7.0.block.2 squeeze-excitation 1152 -> 48 -> 1152 on [n, 8, 8, 1152]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24716544 &* s.n, output: s.t + 24790272 &* s.n,
             batch: s.n, pixels: 64, channels: 1152, squeezeChannels: 48, reduceWeights: s.p + 4107216,
@@ -2349,10 +2869,18 @@ public final class EfficientNetB1Training: TrainableModel {
             weights: s.p + 4219008, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
             output: s.t + 19310880 &* s.n, pool: pool)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19310880 &* s.n, pixels: 64 &* s.n, channels: 320,
-            gamma: s.p + 4587648, beta: s.p + 4587968, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 25572624 &* s.n, savedMean: s.f + 531200, savedInvStd: s.f + 531520,
-            runningMean: s.p + 4588288, runningVar: s.p + 4588608, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19310880 &* s.n, pixels: 64 &* s.n, channels: 320,
+                gamma: s.p + 4587648, beta: s.p + 4587968, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 25572624 &* s.n, savedMean: s.f + 531200, savedInvStd: s.f + 531520,
+                runningMean: s.p + 4588288, runningVar: s.p + 4588608, pool: pool)
+        }
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19310880 &* s.n, pixels: 64 &* s.n, channels: 320,
+                gamma: s.p + 4587648, beta: s.p + 4587968, runningMean: s.p + 4588288, runningVar: s.p + 4588608,
+                eps: 1e-05, activation: .identity, output: s.t + 25572624 &* s.n, scratch: s.f + 531200, pool: pool)
+        }
     }
 
     /// features.7.1 forward: MBConv6 k3 s1: 8x8x320 -> 8x8x320, SE 1920 -> 80 -> 1920, identity shortcut
@@ -2362,10 +2890,18 @@ public final class EfficientNetB1Training: TrainableModel {
             bias: s.f, outChannels: 1920, activation: .identity, residual: nil, output: s.t + 19188000 &* s.n,
             pool: pool)
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19188000 &* s.n, pixels: 64 &* s.n, channels: 1920,
-            gamma: s.p + 5203328, beta: s.p + 5205248, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 19728000 &* s.n, savedMean: s.f + 531840, savedInvStd: s.f + 533760,
-            runningMean: s.p + 5207168, runningVar: s.p + 5209088, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19188000 &* s.n, pixels: 64 &* s.n, channels: 1920,
+                gamma: s.p + 5203328, beta: s.p + 5205248, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 19728000 &* s.n, savedMean: s.f + 531840, savedInvStd: s.f + 533760,
+                runningMean: s.p + 5207168, runningVar: s.p + 5209088, pool: pool)
+        }
+        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19188000 &* s.n, pixels: 64 &* s.n, channels: 1920,
+                gamma: s.p + 5203328, beta: s.p + 5205248, runningMean: s.p + 5207168, runningVar: s.p + 5209088,
+                eps: 1e-05, activation: .silu, output: s.t + 19728000 &* s.n, scratch: s.f + 531840, pool: pool)
+        }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][1920]
         WeightPrep.depthwiseWeights(s.p + 5211008, channels: 1920, kernel: 3, into: s.f + 539520)
         // features.7.1.block.1 depthwise 3x3/1, [n, 8, 8, 1920] -> [n, 8, 8, 1920]
@@ -2373,10 +2909,18 @@ public final class EfficientNetB1Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 539520, bias: s.f,
             activation: .identity, output: s.t + 19850880 &* s.n, pool: pool)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19850880 &* s.n, pixels: 64 &* s.n, channels: 1920,
-            gamma: s.p + 5228288, beta: s.p + 5230208, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 19973760 &* s.n, savedMean: s.f + 535680, savedInvStd: s.f + 537600,
-            runningMean: s.p + 5232128, runningVar: s.p + 5234048, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19850880 &* s.n, pixels: 64 &* s.n, channels: 1920,
+                gamma: s.p + 5228288, beta: s.p + 5230208, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 19973760 &* s.n, savedMean: s.f + 535680, savedInvStd: s.f + 537600,
+                runningMean: s.p + 5232128, runningVar: s.p + 5234048, pool: pool)
+        }
+        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19850880 &* s.n, pixels: 64 &* s.n, channels: 1920,
+                gamma: s.p + 5228288, beta: s.p + 5230208, runningMean: s.p + 5232128, runningVar: s.p + 5234048,
+                eps: 1e-05, activation: .silu, output: s.t + 19973760 &* s.n, scratch: s.f + 535680, pool: pool)
+        }
         // features.7.1.block.2 squeeze-excitation 1920 -> 80 -> 1920 on [n, 8, 8, 1920]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 19973760 &* s.n, output: s.t + 20096640 &* s.n,
             batch: s.n, pixels: 64, channels: 1920, squeezeChannels: 80, reduceWeights: s.p + 5235968,
@@ -2388,32 +2932,52 @@ public final class EfficientNetB1Training: TrainableModel {
             weights: s.p + 5545168, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
             output: s.t + 20301440 &* s.n, pool: pool)
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20301440 &* s.n, pixels: 64 &* s.n, channels: 320,
-            gamma: s.p + 6159568, beta: s.p + 6159888, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 9417600 &* s.n, savedMean: s.f + 574080, savedInvStd: s.f + 574400,
-            runningMean: s.p + 6160208, runningVar: s.p + 6160528, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20301440 &* s.n, pixels: 64 &* s.n, channels: 320,
+                gamma: s.p + 6159568, beta: s.p + 6159888, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 9417600 &* s.n, savedMean: s.f + 574080, savedInvStd: s.f + 574400,
+                runningMean: s.p + 6160208, runningVar: s.p + 6160528, pool: pool)
+        }
+        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20301440 &* s.n, pixels: 64 &* s.n, channels: 320,
+                gamma: s.p + 6159568, beta: s.p + 6159888, runningMean: s.p + 6160208, runningVar: s.p + 6160528,
+                eps: 1e-05, activation: .identity, output: s.t + 9417600 &* s.n, scratch: s.f + 574080, pool: pool)
+        }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.808695652173913
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19130434782608696,
                 into: s.t + 9503488 &* s.n, random: &random)
         }
         // features.7.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25572624 &* s.n, branch: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9503488 &* s.n : nil, batch: s.n, perImage: 20480,
-            output: s.t + 20321920 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 9503488 &* s.n : nil, batch: s.n,
+            perImage: 20480, output: s.t + 20321920 &* s.n, pool: pool)
     }
 
-    /// features.8 forward: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
+    /// features.8 forward: head: conv 1x1 320 -> 1280
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]
         Kernels.pointwiseConv(input: s.t + 20321920 &* s.n, pixels: 64 &* s.n, inChannels: 320, weights: s.p + 6160848,
             bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 9417600 &* s.n,
             pool: pool)
         // features.8 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 9417600 &* s.n, pixels: 64 &* s.n, channels: 1280,
-            gamma: s.p + 6570448, beta: s.p + 6571728, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 20219520 &* s.n, savedMean: s.f + 574720, savedInvStd: s.f + 576000,
-            runningMean: s.p + 6573008, runningVar: s.p + 6574288, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 9417600 &* s.n, pixels: 64 &* s.n, channels: 1280,
+                gamma: s.p + 6570448, beta: s.p + 6571728, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 20219520 &* s.n, savedMean: s.f + 574720, savedInvStd: s.f + 576000,
+                runningMean: s.p + 6573008, runningVar: s.p + 6574288, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 9417600 &* s.n, pixels: 64 &* s.n, channels: 1280,
+                gamma: s.p + 6570448, beta: s.p + 6571728, runningMean: s.p + 6573008, runningVar: s.p + 6574288,
+                eps: 1e-05, activation: .silu, output: s.t + 20219520 &* s.n, scratch: s.f + 574720, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 8, 8, 1280] -> [n, 1280]
         Kernels.globalAveragePool(input: s.t + 20219520 &* s.n, batch: s.n, pixels: 64, channels: 1280,
             output: s.t + 19331360 &* s.n, pool: pool)
@@ -2430,8 +2994,8 @@ public final class EfficientNetB1Training: TrainableModel {
         s.logits.update(from: s.t + 19331360 &* s.n, count: 1000 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 20219520 &* s.n, input: s.t + 19333920 &* s.n,
             weights: s.p + 6575568, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 19331360 &* s.n,
@@ -2442,6 +3006,10 @@ public final class EfficientNetB1Training: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 64 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 19333920 &* s.n, batch: s.n, pixels: 64,
             channels: 1280, gradInput: s.t + 20219520 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 320 -> 1280
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20219520 &* s.n, input: s.t + 9417600 &* s.n,
             pixels: 64 &* s.n, channels: 1280, gamma: s.p + 6570448, beta: s.p + 6571728, savedMean: s.f + 574720,
@@ -2457,8 +3025,8 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9503488 &* s.n : nil, batch: s.n, perImage: 20480,
-            gradBranch: s.t + 9438080 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 9503488 &* s.n : nil, batch: s.n,
+            perImage: 20480, gradBranch: s.t + 9438080 &* s.n, pool: pool)
         // features.7.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9438080 &* s.n, input: s.t + 20301440 &* s.n,
             pixels: 64 &* s.n, channels: 320, gamma: s.p + 6159568, beta: s.p + 6159888, savedMean: s.f + 574080,
@@ -2549,8 +3117,8 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9491328 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 19338928 &* s.n : nil, batch: s.n, perImage: 12288,
-            gradBranch: s.t + 19188000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 19338928 &* s.n : nil, batch: s.n,
+            perImage: 12288, gradBranch: s.t + 19188000 &* s.n, pool: pool)
         // features.6.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 25835408 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 3865680, beta: s.p + 3865872, savedMean: s.f + 505472,
@@ -2598,8 +3166,8 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 19261728 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 19338912 &* s.n : nil, batch: s.n, perImage: 12288,
-            gradBranch: s.t + 9491328 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 19338912 &* s.n : nil, batch: s.n,
+            perImage: 12288, gradBranch: s.t + 9491328 &* s.n, pool: pool)
         // features.6.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 25810832 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 3272736, beta: s.p + 3272928, savedMean: s.f + 442880,
@@ -2647,8 +3215,8 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9491328 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 19338896 &* s.n : nil, batch: s.n, perImage: 12288,
-            gradBranch: s.t + 19188000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 19338896 &* s.n : nil, batch: s.n,
+            perImage: 12288, gradBranch: s.t + 19188000 &* s.n, pool: pool)
         // features.6.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19188000 &* s.n, input: s.t + 25786256 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 2679792, beta: s.p + 2679984, savedMean: s.f + 380288,
@@ -2696,8 +3264,8 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 19261728 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 19338880 &* s.n : nil, batch: s.n, perImage: 12288,
-            gradBranch: s.t + 9491328 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 19338880 &* s.n : nil, batch: s.n,
+            perImage: 12288, gradBranch: s.t + 9491328 &* s.n, pool: pool)
         // features.6.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9491328 &* s.n, input: s.t + 25761680 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 2086848, beta: s.p + 2087040, savedMean: s.f + 317696,
@@ -2788,8 +3356,8 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25880000 &* s.n : nil, batch: s.n, perImage: 25200,
-            gradBranch: s.t + 9442800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 25880000 &* s.n : nil, batch: s.n,
+            perImage: 25200, gradBranch: s.t + 9442800 &* s.n, pool: pool)
         // features.5.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 25522224 &* s.n,
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 1228656, beta: s.p + 1228768, savedMean: s.f + 218592,
@@ -2837,8 +3405,8 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9442800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879984 &* s.n : nil, batch: s.n, perImage: 25200,
-            gradBranch: s.t + 9417600 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 25879984 &* s.n : nil, batch: s.n,
+            perImage: 25200, gradBranch: s.t + 9417600 &* s.n, pool: pool)
         // features.5.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25471824 &* s.n,
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 1017168, beta: s.p + 1017280, savedMean: s.f + 182080,
@@ -2886,8 +3454,8 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879968 &* s.n : nil, batch: s.n, perImage: 25200,
-            gradBranch: s.t + 9442800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 25879968 &* s.n : nil, batch: s.n,
+            perImage: 25200, gradBranch: s.t + 9442800 &* s.n, pool: pool)
         // features.5.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9442800 &* s.n, input: s.t + 25421424 &* s.n,
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 805680, beta: s.p + 805792, savedMean: s.f + 145568,
@@ -2978,8 +3546,8 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879952 &* s.n : nil, batch: s.n, perImage: 18000,
-            gradBranch: s.t + 9435600 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 25879952 &* s.n : nil, batch: s.n,
+            perImage: 18000, gradBranch: s.t + 9435600 &* s.n, pool: pool)
         // features.4.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9435600 &* s.n, input: s.t + 25701104 &* s.n,
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 466160, beta: s.p + 466240, savedMean: s.f + 82976,
@@ -3027,8 +3595,8 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9435600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879936 &* s.n : nil, batch: s.n, perImage: 18000,
-            gradBranch: s.t + 9417600 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 25879936 &* s.n : nil, batch: s.n,
+            perImage: 18000, gradBranch: s.t + 9417600 &* s.n, pool: pool)
         // features.4.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25665104 &* s.n,
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 361168, beta: s.p + 361248, savedMean: s.f + 72256,
@@ -3076,8 +3644,8 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879920 &* s.n : nil, batch: s.n, perImage: 18000,
-            gradBranch: s.t + 9435600 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 25879920 &* s.n : nil, batch: s.n,
+            perImage: 18000, gradBranch: s.t + 9435600 &* s.n, pool: pool)
         // features.4.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9435600 &* s.n, input: s.t + 25629104 &* s.n,
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 256176, beta: s.p + 256256, savedMean: s.f + 61536,
@@ -3168,8 +3736,8 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9417600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879888 &* s.n : nil, batch: s.n, perImage: 36000,
-            gradBranch: s.t + 9453600 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 25879888 &* s.n : nil, batch: s.n,
+            perImage: 36000, gradBranch: s.t + 9453600 &* s.n, pool: pool)
         // features.3.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9453600 &* s.n, input: s.t + 25299024 &* s.n,
             pixels: 900 &* s.n, channels: 40, gamma: s.p + 113056, beta: s.p + 113104, savedMean: s.f + 45456,
@@ -3217,8 +3785,8 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9453600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879856 &* s.n : nil, batch: s.n, perImage: 36000,
-            gradBranch: s.t + 9417600 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 25879856 &* s.n : nil, batch: s.n,
+            perImage: 36000, gradBranch: s.t + 9417600 &* s.n, pool: pool)
         // features.3.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9417600 &* s.n, input: s.t + 25227024 &* s.n,
             pixels: 900 &* s.n, channels: 40, gamma: s.p + 80688, beta: s.p + 80736, savedMean: s.f + 32416,
@@ -3309,8 +3877,8 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8467200 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879808 &* s.n : nil, batch: s.n, perImage: 86400,
-            gradBranch: s.t + 8553600 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 25879808 &* s.n : nil, batch: s.n,
+            perImage: 86400, gradBranch: s.t + 8553600 &* s.n, pool: pool)
         // features.2.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8553600 &* s.n, input: s.t + 22848000 &* s.n,
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 11552,
@@ -3358,8 +3926,8 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5875200 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25879776 &* s.n : nil, batch: s.n, perImage: 86400,
-            gradBranch: s.t + 5961600 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 25879776 &* s.n : nil, batch: s.n,
+            perImage: 86400, gradBranch: s.t + 5961600 &* s.n, pool: pool)
         // features.2.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5961600 &* s.n, input: s.t + 22675200 &* s.n,
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 8336,
@@ -3450,8 +4018,8 @@ public final class EfficientNetB1Training: TrainableModel {
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t,
-            keep: s.options.stochasticDepth ? s.t + 25879728 &* s.n : nil, batch: s.n, perImage: 230400,
-            gradBranch: s.t + 230400 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 25879728 &* s.n : nil, batch: s.n,
+            perImage: 230400, gradBranch: s.t + 230400 &* s.n, pool: pool)
         // features.1.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 230400 &* s.n, input: s.t + 13996800 &* s.n,
             pixels: 14400 &* s.n, channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 2976,
@@ -3834,6 +4402,9 @@ public final class EfficientNetB1Training: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 6575568, count: 1280000, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 7855568, count: 1000, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 24, 24, 24, 25, 25]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

@@ -57,7 +57,8 @@ public final class EfficientNetB2: GeneratedModel {
         features_6_4(n, a, w, ws)
         features_7_0(n, a, w, ws)
         features_7_1(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -612,13 +613,17 @@ public final class EfficientNetB2: GeneratedModel {
             activation: .identity, residual: a + 342144 &* n, output: a + 114048 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 352 -> 1408, global average pool, dropout 0.3, linear -> 1000 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 352 -> 1408
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + silu, [n, 9, 9, 352] -> [n, 9, 9, 1408]
         Kernels.pointwiseConv(
             input: a + 114048 &* n, pixels: 81 &* n, inChannels: 352,
             weights: w + 7170464, bias: w + 7666080, outChannels: 1408,
             activation: .silu, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.3, linear 1408 -> 1000 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 9, 9, 1408] -> [n, 1408]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 81, channels: 1408, output: a + 114048 &* n, pool: pool)
@@ -1288,7 +1293,8 @@ public final class EfficientNetB2Training: TrainableModel {
     public static let descriptor = EfficientNetB2.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 9178112,
-        arenaFloatsPerImage: 38549936, fixedFloats: 627632)
+        arenaFloatsPerImage: 38549936, fixedFloats: 627632,
+        blockNames: ["features.0", "features.1.0", "features.1.1", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.7.0", "features.7.1", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -1342,31 +1348,33 @@ public final class EfficientNetB2Training: TrainableModel {
         try features_7_0_forward(s)
         try features_7_1_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_1_backward(s)
-        features_7_0_backward(s)
-        features_6_4_backward(s)
-        features_6_3_backward(s)
-        features_6_2_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_3_backward(s)
-        features_5_2_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_3_backward(s)
-        features_4_2_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_2_backward(s)
-        features_3_1_backward(s)
-        features_3_0_backward(s)
-        features_2_2_backward(s)
-        features_2_1_backward(s)
-        features_2_0_backward(s)
-        features_1_1_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 25 { classifier_backward(s) }
+        if options.frozenBlocks <= 24 { features_8_backward(s) }
+        if options.frozenBlocks <= 23 { features_7_1_backward(s) }
+        if options.frozenBlocks <= 22 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 21 { features_6_4_backward(s) }
+        if options.frozenBlocks <= 20 { features_6_3_backward(s) }
+        if options.frozenBlocks <= 19 { features_6_2_backward(s) }
+        if options.frozenBlocks <= 18 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 17 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 16 { features_5_3_backward(s) }
+        if options.frozenBlocks <= 15 { features_5_2_backward(s) }
+        if options.frozenBlocks <= 14 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 13 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 12 { features_4_3_backward(s) }
+        if options.frozenBlocks <= 11 { features_4_2_backward(s) }
+        if options.frozenBlocks <= 10 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 9 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 8 { features_3_2_backward(s) }
+        if options.frozenBlocks <= 7 { features_3_1_backward(s) }
+        if options.frozenBlocks <= 6 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 5 { features_2_2_backward(s) }
+        if options.frozenBlocks <= 4 { features_2_1_backward(s) }
+        if options.frozenBlocks <= 3 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 2 { features_1_1_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -1377,10 +1385,18 @@ public final class EfficientNetB2Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.t + 13685760 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13685760 &* s.n, pixels: 20736 &* s.n, channels: 32,
-            gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 14349312 &* s.n, savedMean: s.f + 2112, savedInvStd: s.f + 2144, runningMean: s.p + 928,
-            runningVar: s.p + 960, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13685760 &* s.n, pixels: 20736 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 14349312 &* s.n, savedMean: s.f + 2112, savedInvStd: s.f + 2144, runningMean: s.p + 928,
+                runningVar: s.p + 960, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13685760 &* s.n, pixels: 20736 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 1e-05,
+                activation: .silu, output: s.t + 14349312 &* s.n, scratch: s.f + 2112, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 144x144x32 -> 144x144x16, SE 32 -> 8 -> 32
@@ -1392,10 +1408,18 @@ public final class EfficientNetB2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 2240, bias: s.f,
             activation: .identity, output: s.t + 15012864 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15012864 &* s.n, pixels: 20736 &* s.n, channels: 32,
-            gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 15676416 &* s.n, savedMean: s.f + 2176, savedInvStd: s.f + 2208, runningMean: s.p + 1344,
-            runningVar: s.p + 1376, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15012864 &* s.n, pixels: 20736 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 15676416 &* s.n, savedMean: s.f + 2176, savedInvStd: s.f + 2208, runningMean: s.p + 1344,
+                runningVar: s.p + 1376, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15012864 &* s.n, pixels: 20736 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 1e-05,
+                activation: .silu, output: s.t + 15676416 &* s.n, scratch: s.f + 2176, pool: pool)
+        }
         // features.1.0.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 144, 144, 32]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15676416 &* s.n, output: s.t + 16339968 &* s.n,
             batch: s.n, pixels: 20736, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 1408,
@@ -1407,10 +1431,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 22602240 &* s.n,
             pool: pool)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22602240 &* s.n, pixels: 20736 &* s.n, channels: 16,
-            gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 22934016 &* s.n, savedMean: s.f + 2816, savedInvStd: s.f + 2832, runningMean: s.p + 2512,
-            runningVar: s.p + 2528, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22602240 &* s.n, pixels: 20736 &* s.n, channels: 16,
+                gamma: s.p + 2480, beta: s.p + 2496, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 22934016 &* s.n, savedMean: s.f + 2816, savedInvStd: s.f + 2832, runningMean: s.p + 2512,
+                runningVar: s.p + 2528, pool: pool)
+        }
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22602240 &* s.n, pixels: 20736 &* s.n, channels: 16,
+                gamma: s.p + 2480, beta: s.p + 2496, runningMean: s.p + 2512, runningVar: s.p + 2528, eps: 1e-05,
+                activation: .identity, output: s.t + 22934016 &* s.n, scratch: s.f + 2816, pool: pool)
+        }
     }
 
     /// features.1.1 forward: MBConv1 k3 s1: 144x144x16 -> 144x144x16, SE 16 -> 4 -> 16, identity shortcut
@@ -1422,10 +1454,18 @@ public final class EfficientNetB2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 144, outWidth: 144, weights: s.f + 2880, bias: s.f,
             activation: .identity, output: s.t + 23265792 &* s.n, pool: pool)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 23265792 &* s.n, pixels: 20736 &* s.n, channels: 16,
-            gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 23597568 &* s.n, savedMean: s.f + 2848, savedInvStd: s.f + 2864, runningMean: s.p + 2720,
-            runningVar: s.p + 2736, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 23265792 &* s.n, pixels: 20736 &* s.n, channels: 16,
+                gamma: s.p + 2688, beta: s.p + 2704, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 23597568 &* s.n, savedMean: s.f + 2848, savedInvStd: s.f + 2864, runningMean: s.p + 2720,
+                runningVar: s.p + 2736, pool: pool)
+        }
+        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 23265792 &* s.n, pixels: 20736 &* s.n, channels: 16,
+                gamma: s.p + 2688, beta: s.p + 2704, runningMean: s.p + 2720, runningVar: s.p + 2736, eps: 1e-05,
+                activation: .silu, output: s.t + 23597568 &* s.n, scratch: s.f + 2848, pool: pool)
+        }
         // features.1.1.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 144, 144, 16]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23597568 &* s.n, output: s.t + 23929344 &* s.n,
             batch: s.n, pixels: 20736, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 2752,
@@ -1437,19 +1477,27 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 24261120 &* s.n,
             pool: pool)
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 24261120 &* s.n, pixels: 20736 &* s.n, channels: 16,
-            gamma: s.p + 3168, beta: s.p + 3184, eps: 1e-05, momentum: 0.1, activation: .identity, output: s.t,
-            savedMean: s.f + 3168, savedInvStd: s.f + 3184, runningMean: s.p + 3200, runningVar: s.p + 3216,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 24261120 &* s.n, pixels: 20736 &* s.n, channels: 16,
+                gamma: s.p + 3168, beta: s.p + 3184, eps: 1e-05, momentum: 0.1, activation: .identity, output: s.t,
+                savedMean: s.f + 3168, savedInvStd: s.f + 3184, runningMean: s.p + 3200, runningVar: s.p + 3216,
+                pool: pool)
+        }
+        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 24261120 &* s.n, pixels: 20736 &* s.n, channels: 16,
+                gamma: s.p + 3168, beta: s.p + 3184, runningMean: s.p + 3200, runningVar: s.p + 3216, eps: 1e-05,
+                activation: .identity, output: s.t, scratch: s.f + 3168, pool: pool)
+        }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.991304347826087
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008695652173913044,
                 into: s.t + 38549632 &* s.n, random: &random)
         }
         // features.1.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 22934016 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 38549632 &* s.n : nil, batch: s.n, perImage: 331776,
-            output: s.t + 24592896 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 38549632 &* s.n : nil, batch: s.n,
+            perImage: 331776, output: s.t + 24592896 &* s.n, pool: pool)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 144x144x16 -> 72x72x24, SE 96 -> 4 -> 96
@@ -1458,10 +1506,18 @@ public final class EfficientNetB2Training: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 24592896 &* s.n, pixels: 20736 &* s.n, inChannels: 16, weights: s.p + 3232,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
-            beta: s.p + 4864, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 1990656 &* s.n,
-            savedMean: s.f + 3200, savedInvStd: s.f + 3296, runningMean: s.p + 4960, runningVar: s.p + 5056,
-            pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
+                beta: s.p + 4864, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 1990656 &* s.n,
+                savedMean: s.f + 3200, savedInvStd: s.f + 3296, runningMean: s.p + 4960, runningVar: s.p + 5056,
+                pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 20736 &* s.n, channels: 96, gamma: s.p + 4768,
+                beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 1e-05, activation: .silu,
+                output: s.t + 1990656 &* s.n, scratch: s.f + 3200, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         WeightPrep.depthwiseWeights(s.p + 5152, channels: 96, kernel: 3, into: s.f + 3584)
         // features.2.0.block.1 depthwise 3x3/2, [n, 144, 144, 96] -> [n, 72, 72, 96]
@@ -1469,10 +1525,18 @@ public final class EfficientNetB2Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 3584, bias: s.f,
             activation: .identity, output: s.t + 17003520 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 17003520 &* s.n, pixels: 5184 &* s.n, channels: 96,
-            gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 17501184 &* s.n, savedMean: s.f + 3392, savedInvStd: s.f + 3488, runningMean: s.p + 6208,
-            runningVar: s.p + 6304, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 17003520 &* s.n, pixels: 5184 &* s.n, channels: 96,
+                gamma: s.p + 6016, beta: s.p + 6112, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 17501184 &* s.n, savedMean: s.f + 3392, savedInvStd: s.f + 3488, runningMean: s.p + 6208,
+                runningVar: s.p + 6304, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 17003520 &* s.n, pixels: 5184 &* s.n, channels: 96,
+                gamma: s.p + 6016, beta: s.p + 6112, runningMean: s.p + 6208, runningVar: s.p + 6304, eps: 1e-05,
+                activation: .silu, output: s.t + 17501184 &* s.n, scratch: s.f + 3392, pool: pool)
+        }
         // features.2.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 72, 72, 96]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 17501184 &* s.n, output: s.t + 17998848 &* s.n,
             batch: s.n, pixels: 5184, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 6400,
@@ -1484,10 +1548,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 33727104 &* s.n,
             pool: pool)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 33727104 &* s.n, pixels: 5184 &* s.n, channels: 24,
-            gamma: s.p + 9584, beta: s.p + 9616, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 33851520 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5336, runningMean: s.p + 9648,
-            runningVar: s.p + 9680, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 33727104 &* s.n, pixels: 5184 &* s.n, channels: 24,
+                gamma: s.p + 9584, beta: s.p + 9616, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 33851520 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5336, runningMean: s.p + 9648,
+                runningVar: s.p + 9680, pool: pool)
+        }
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 33727104 &* s.n, pixels: 5184 &* s.n, channels: 24,
+                gamma: s.p + 9584, beta: s.p + 9616, runningMean: s.p + 9648, runningVar: s.p + 9680, eps: 1e-05,
+                activation: .identity, output: s.t + 33851520 &* s.n, scratch: s.f + 5312, pool: pool)
+        }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
@@ -1497,10 +1569,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 3981312 &* s.n,
             pool: pool)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3981312 &* s.n, pixels: 5184 &* s.n, channels: 144,
-            gamma: s.p + 13168, beta: s.p + 13312, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 4727808 &* s.n, savedMean: s.f + 5360, savedInvStd: s.f + 5504, runningMean: s.p + 13456,
-            runningVar: s.p + 13600, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3981312 &* s.n, pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 13168, beta: s.p + 13312, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 4727808 &* s.n, savedMean: s.f + 5360, savedInvStd: s.f + 5504, runningMean: s.p + 13456,
+                runningVar: s.p + 13600, pool: pool)
+        }
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3981312 &* s.n, pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 13168, beta: s.p + 13312, runningMean: s.p + 13456, runningVar: s.p + 13600, eps: 1e-05,
+                activation: .silu, output: s.t + 4727808 &* s.n, scratch: s.f + 5360, pool: pool)
+        }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 13744, channels: 144, kernel: 3, into: s.f + 5936)
         // features.2.1.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
@@ -1508,10 +1588,18 @@ public final class EfficientNetB2Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 5936, bias: s.f,
             activation: .identity, output: s.t + 5474304 &* s.n, pool: pool)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 5474304 &* s.n, pixels: 5184 &* s.n, channels: 144,
-            gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 6220800 &* s.n, savedMean: s.f + 5648, savedInvStd: s.f + 5792, runningMean: s.p + 15328,
-            runningVar: s.p + 15472, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 5474304 &* s.n, pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 15040, beta: s.p + 15184, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 6220800 &* s.n, savedMean: s.f + 5648, savedInvStd: s.f + 5792, runningMean: s.p + 15328,
+                runningVar: s.p + 15472, pool: pool)
+        }
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 5474304 &* s.n, pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 15040, beta: s.p + 15184, runningMean: s.p + 15328, runningVar: s.p + 15472, eps: 1e-05,
+                activation: .silu, output: s.t + 6220800 &* s.n, scratch: s.f + 5648, pool: pool)
+        }
         // features.2.1.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 6220800 &* s.n, output: s.t + 6967296 &* s.n,
             batch: s.n, pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 15616,
@@ -1523,19 +1611,27 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 33975936 &* s.n,
             pool: pool)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 33975936 &* s.n, pixels: 5184 &* s.n, channels: 24,
-            gamma: s.p + 20960, beta: s.p + 20992, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 7713792 &* s.n, savedMean: s.f + 8528, savedInvStd: s.f + 8552, runningMean: s.p + 21024,
-            runningVar: s.p + 21056, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 33975936 &* s.n, pixels: 5184 &* s.n, channels: 24,
+                gamma: s.p + 20960, beta: s.p + 20992, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 7713792 &* s.n, savedMean: s.f + 8528, savedInvStd: s.f + 8552, runningMean: s.p + 21024,
+                runningVar: s.p + 21056, pool: pool)
+        }
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 33975936 &* s.n, pixels: 5184 &* s.n, channels: 24,
+                gamma: s.p + 20960, beta: s.p + 20992, runningMean: s.p + 21024, runningVar: s.p + 21056, eps: 1e-05,
+                activation: .identity, output: s.t + 7713792 &* s.n, scratch: s.f + 8528, pool: pool)
+        }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9739130434782609
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026086956521739136,
                 into: s.t + 38549680 &* s.n, random: &random)
         }
         // features.2.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 33851520 &* s.n, branch: s.t + 7713792 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549680 &* s.n : nil, batch: s.n, perImage: 124416,
-            output: s.t + 34100352 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 38549680 &* s.n : nil, batch: s.n,
+            perImage: 124416, output: s.t + 34100352 &* s.n, pool: pool)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 72x72x24 -> 72x72x24, SE 144 -> 6 -> 144, identity shortcut
@@ -1545,10 +1641,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 7713792 &* s.n,
             pool: pool)
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 7713792 &* s.n, pixels: 5184 &* s.n, channels: 144,
-            gamma: s.p + 24544, beta: s.p + 24688, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 8460288 &* s.n, savedMean: s.f + 8576, savedInvStd: s.f + 8720, runningMean: s.p + 24832,
-            runningVar: s.p + 24976, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 7713792 &* s.n, pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 24544, beta: s.p + 24688, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 8460288 &* s.n, savedMean: s.f + 8576, savedInvStd: s.f + 8720, runningMean: s.p + 24832,
+                runningVar: s.p + 24976, pool: pool)
+        }
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 7713792 &* s.n, pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 24544, beta: s.p + 24688, runningMean: s.p + 24832, runningVar: s.p + 24976, eps: 1e-05,
+                activation: .silu, output: s.t + 8460288 &* s.n, scratch: s.f + 8576, pool: pool)
+        }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 25120, channels: 144, kernel: 3, into: s.f + 9152)
         // features.2.2.block.1 depthwise 3x3/1, [n, 72, 72, 144] -> [n, 72, 72, 144]
@@ -1556,10 +1660,18 @@ public final class EfficientNetB2Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 72, outWidth: 72, weights: s.f + 9152, bias: s.f,
             activation: .identity, output: s.t + 9206784 &* s.n, pool: pool)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 9206784 &* s.n, pixels: 5184 &* s.n, channels: 144,
-            gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 9953280 &* s.n, savedMean: s.f + 8864, savedInvStd: s.f + 9008, runningMean: s.p + 26704,
-            runningVar: s.p + 26848, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 9206784 &* s.n, pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 26416, beta: s.p + 26560, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 9953280 &* s.n, savedMean: s.f + 8864, savedInvStd: s.f + 9008, runningMean: s.p + 26704,
+                runningVar: s.p + 26848, pool: pool)
+        }
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 9206784 &* s.n, pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 26416, beta: s.p + 26560, runningMean: s.p + 26704, runningVar: s.p + 26848, eps: 1e-05,
+                activation: .silu, output: s.t + 9953280 &* s.n, scratch: s.f + 8864, pool: pool)
+        }
         // features.2.2.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 72, 72, 144]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 9953280 &* s.n, output: s.t + 10699776 &* s.n,
             batch: s.n, pixels: 5184, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 26992,
@@ -1571,19 +1683,27 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 34224768 &* s.n,
             pool: pool)
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 34224768 &* s.n, pixels: 5184 &* s.n, channels: 24,
-            gamma: s.p + 32336, beta: s.p + 32368, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 11446272 &* s.n, savedMean: s.f + 11744, savedInvStd: s.f + 11768, runningMean: s.p + 32400,
-            runningVar: s.p + 32432, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 34224768 &* s.n, pixels: 5184 &* s.n, channels: 24,
+                gamma: s.p + 32336, beta: s.p + 32368, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 11446272 &* s.n, savedMean: s.f + 11744, savedInvStd: s.f + 11768,
+                runningMean: s.p + 32400, runningVar: s.p + 32432, pool: pool)
+        }
+        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 34224768 &* s.n, pixels: 5184 &* s.n, channels: 24,
+                gamma: s.p + 32336, beta: s.p + 32368, runningMean: s.p + 32400, runningVar: s.p + 32432, eps: 1e-05,
+                activation: .identity, output: s.t + 11446272 &* s.n, scratch: s.f + 11744, pool: pool)
+        }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9652173913043478
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.034782608695652174,
                 into: s.t + 38549712 &* s.n, random: &random)
         }
         // features.2.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 34100352 &* s.n, branch: s.t + 11446272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549712 &* s.n : nil, batch: s.n, perImage: 124416,
-            output: s.t + 34349184 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 38549712 &* s.n : nil, batch: s.n,
+            perImage: 124416, output: s.t + 34349184 &* s.n, pool: pool)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 72x72x24 -> 36x36x48, SE 144 -> 6 -> 144
@@ -1593,10 +1713,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 11446272 &* s.n,
             pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11446272 &* s.n, pixels: 5184 &* s.n, channels: 144,
-            gamma: s.p + 35920, beta: s.p + 36064, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 12192768 &* s.n, savedMean: s.f + 11792, savedInvStd: s.f + 11936, runningMean: s.p + 36208,
-            runningVar: s.p + 36352, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11446272 &* s.n, pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 35920, beta: s.p + 36064, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 12192768 &* s.n, savedMean: s.f + 11792, savedInvStd: s.f + 11936,
+                runningMean: s.p + 36208, runningVar: s.p + 36352, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11446272 &* s.n, pixels: 5184 &* s.n, channels: 144,
+                gamma: s.p + 35920, beta: s.p + 36064, runningMean: s.p + 36208, runningVar: s.p + 36352, eps: 1e-05,
+                activation: .silu, output: s.t + 12192768 &* s.n, scratch: s.f + 11792, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         WeightPrep.depthwiseWeights(s.p + 36496, channels: 144, kernel: 5, into: s.f + 12368)
         // features.3.0.block.1 depthwise 5x5/2, [n, 72, 72, 144] -> [n, 36, 36, 144]
@@ -1604,10 +1732,18 @@ public final class EfficientNetB2Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 12368, bias: s.f,
             activation: .identity, output: s.t + 28890432 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 28890432 &* s.n, pixels: 1296 &* s.n, channels: 144,
-            gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 29077056 &* s.n, savedMean: s.f + 12080, savedInvStd: s.f + 12224, runningMean: s.p + 40384,
-            runningVar: s.p + 40528, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 28890432 &* s.n, pixels: 1296 &* s.n, channels: 144,
+                gamma: s.p + 40096, beta: s.p + 40240, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 29077056 &* s.n, savedMean: s.f + 12080, savedInvStd: s.f + 12224,
+                runningMean: s.p + 40384, runningVar: s.p + 40528, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 28890432 &* s.n, pixels: 1296 &* s.n, channels: 144,
+                gamma: s.p + 40096, beta: s.p + 40240, runningMean: s.p + 40384, runningVar: s.p + 40528, eps: 1e-05,
+                activation: .silu, output: s.t + 29077056 &* s.n, scratch: s.f + 12080, pool: pool)
+        }
         // features.3.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 36, 36, 144]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 29077056 &* s.n, output: s.t + 29263680 &* s.n,
             batch: s.n, pixels: 1296, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 40672,
@@ -1619,10 +1755,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 37280736 &* s.n,
             pool: pool)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37280736 &* s.n, pixels: 1296 &* s.n, channels: 48,
-            gamma: s.p + 49472, beta: s.p + 49520, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 37342944 &* s.n, savedMean: s.f + 19568, savedInvStd: s.f + 19616, runningMean: s.p + 49568,
-            runningVar: s.p + 49616, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37280736 &* s.n, pixels: 1296 &* s.n, channels: 48,
+                gamma: s.p + 49472, beta: s.p + 49520, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 37342944 &* s.n, savedMean: s.f + 19568, savedInvStd: s.f + 19616,
+                runningMean: s.p + 49568, runningVar: s.p + 49616, pool: pool)
+        }
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37280736 &* s.n, pixels: 1296 &* s.n, channels: 48,
+                gamma: s.p + 49472, beta: s.p + 49520, runningMean: s.p + 49568, runningVar: s.p + 49616, eps: 1e-05,
+                activation: .identity, output: s.t + 37342944 &* s.n, scratch: s.f + 19568, pool: pool)
+        }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
@@ -1632,10 +1776,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 12939264 &* s.n,
             pool: pool)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12939264 &* s.n, pixels: 1296 &* s.n, channels: 288,
-            gamma: s.p + 63488, beta: s.p + 63776, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 13312512 &* s.n, savedMean: s.f + 19664, savedInvStd: s.f + 19952, runningMean: s.p + 64064,
-            runningVar: s.p + 64352, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12939264 &* s.n, pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 63488, beta: s.p + 63776, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 13312512 &* s.n, savedMean: s.f + 19664, savedInvStd: s.f + 19952,
+                runningMean: s.p + 64064, runningVar: s.p + 64352, pool: pool)
+        }
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12939264 &* s.n, pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 63488, beta: s.p + 63776, runningMean: s.p + 64064, runningVar: s.p + 64352, eps: 1e-05,
+                activation: .silu, output: s.t + 13312512 &* s.n, scratch: s.f + 19664, pool: pool)
+        }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         WeightPrep.depthwiseWeights(s.p + 64640, channels: 288, kernel: 5, into: s.f + 20816)
         // features.3.1.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
@@ -1643,10 +1795,18 @@ public final class EfficientNetB2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 20816, bias: s.f,
             activation: .identity, output: s.t + 18496512 &* s.n, pool: pool)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 18496512 &* s.n, pixels: 1296 &* s.n, channels: 288,
-            gamma: s.p + 71840, beta: s.p + 72128, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 18869760 &* s.n, savedMean: s.f + 20240, savedInvStd: s.f + 20528, runningMean: s.p + 72416,
-            runningVar: s.p + 72704, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 18496512 &* s.n, pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 71840, beta: s.p + 72128, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 18869760 &* s.n, savedMean: s.f + 20240, savedInvStd: s.f + 20528,
+                runningMean: s.p + 72416, runningVar: s.p + 72704, pool: pool)
+        }
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 18496512 &* s.n, pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 71840, beta: s.p + 72128, runningMean: s.p + 72416, runningVar: s.p + 72704, eps: 1e-05,
+                activation: .silu, output: s.t + 18869760 &* s.n, scratch: s.f + 20240, pool: pool)
+        }
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 18869760 &* s.n, output: s.t + 19243008 &* s.n,
             batch: s.n, pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 72992,
@@ -1658,19 +1818,27 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 37405152 &* s.n,
             pool: pool)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37405152 &* s.n, pixels: 1296 &* s.n, channels: 48,
-            gamma: s.p + 94032, beta: s.p + 94080, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 19616256 &* s.n, savedMean: s.f + 35216, savedInvStd: s.f + 35264, runningMean: s.p + 94128,
-            runningVar: s.p + 94176, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37405152 &* s.n, pixels: 1296 &* s.n, channels: 48,
+                gamma: s.p + 94032, beta: s.p + 94080, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 19616256 &* s.n, savedMean: s.f + 35216, savedInvStd: s.f + 35264,
+                runningMean: s.p + 94128, runningVar: s.p + 94176, pool: pool)
+        }
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37405152 &* s.n, pixels: 1296 &* s.n, channels: 48,
+                gamma: s.p + 94032, beta: s.p + 94080, runningMean: s.p + 94128, runningVar: s.p + 94176, eps: 1e-05,
+                activation: .identity, output: s.t + 19616256 &* s.n, scratch: s.f + 35216, pool: pool)
+        }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9478260869565217
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05217391304347827,
                 into: s.t + 38549760 &* s.n, random: &random)
         }
         // features.3.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37342944 &* s.n, branch: s.t + 19616256 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549760 &* s.n : nil, batch: s.n, perImage: 62208,
-            output: s.t + 37467360 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 38549760 &* s.n : nil, batch: s.n,
+            perImage: 62208, output: s.t + 37467360 &* s.n, pool: pool)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 36x36x48 -> 36x36x48, SE 288 -> 12 -> 288, identity shortcut
@@ -1680,10 +1848,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 19616256 &* s.n,
             pool: pool)
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19616256 &* s.n, pixels: 1296 &* s.n, channels: 288,
-            gamma: s.p + 108048, beta: s.p + 108336, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 19989504 &* s.n, savedMean: s.f + 35312, savedInvStd: s.f + 35600, runningMean: s.p + 108624,
-            runningVar: s.p + 108912, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19616256 &* s.n, pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 108048, beta: s.p + 108336, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 19989504 &* s.n, savedMean: s.f + 35312, savedInvStd: s.f + 35600,
+                runningMean: s.p + 108624, runningVar: s.p + 108912, pool: pool)
+        }
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19616256 &* s.n, pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 108048, beta: s.p + 108336, runningMean: s.p + 108624, runningVar: s.p + 108912,
+                eps: 1e-05, activation: .silu, output: s.t + 19989504 &* s.n, scratch: s.f + 35312, pool: pool)
+        }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         WeightPrep.depthwiseWeights(s.p + 109200, channels: 288, kernel: 5, into: s.f + 36464)
         // features.3.2.block.1 depthwise 5x5/1, [n, 36, 36, 288] -> [n, 36, 36, 288]
@@ -1691,10 +1867,18 @@ public final class EfficientNetB2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 36, outWidth: 36, weights: s.f + 36464, bias: s.f,
             activation: .identity, output: s.t + 20362752 &* s.n, pool: pool)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20362752 &* s.n, pixels: 1296 &* s.n, channels: 288,
-            gamma: s.p + 116400, beta: s.p + 116688, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 20736000 &* s.n, savedMean: s.f + 35888, savedInvStd: s.f + 36176, runningMean: s.p + 116976,
-            runningVar: s.p + 117264, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20362752 &* s.n, pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 116400, beta: s.p + 116688, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 20736000 &* s.n, savedMean: s.f + 35888, savedInvStd: s.f + 36176,
+                runningMean: s.p + 116976, runningVar: s.p + 117264, pool: pool)
+        }
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20362752 &* s.n, pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 116400, beta: s.p + 116688, runningMean: s.p + 116976, runningVar: s.p + 117264,
+                eps: 1e-05, activation: .silu, output: s.t + 20736000 &* s.n, scratch: s.f + 35888, pool: pool)
+        }
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 36, 36, 288]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 20736000 &* s.n, output: s.t + 21109248 &* s.n,
             batch: s.n, pixels: 1296, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 117552,
@@ -1706,19 +1890,27 @@ public final class EfficientNetB2Training: TrainableModel {
             weights: s.p + 124768, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 37529568 &* s.n, pool: pool)
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37529568 &* s.n, pixels: 1296 &* s.n, channels: 48,
-            gamma: s.p + 138592, beta: s.p + 138640, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 21482496 &* s.n, savedMean: s.f + 50864, savedInvStd: s.f + 50912, runningMean: s.p + 138688,
-            runningVar: s.p + 138736, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37529568 &* s.n, pixels: 1296 &* s.n, channels: 48,
+                gamma: s.p + 138592, beta: s.p + 138640, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 21482496 &* s.n, savedMean: s.f + 50864, savedInvStd: s.f + 50912,
+                runningMean: s.p + 138688, runningVar: s.p + 138736, pool: pool)
+        }
+        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37529568 &* s.n, pixels: 1296 &* s.n, channels: 48,
+                gamma: s.p + 138592, beta: s.p + 138640, runningMean: s.p + 138688, runningVar: s.p + 138736,
+                eps: 1e-05, activation: .identity, output: s.t + 21482496 &* s.n, scratch: s.f + 50864, pool: pool)
+        }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9391304347826087
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06086956521739131,
                 into: s.t + 38549792 &* s.n, random: &random)
         }
         // features.3.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37467360 &* s.n, branch: s.t + 21482496 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549792 &* s.n : nil, batch: s.n, perImage: 62208,
-            output: s.t + 37591776 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 38549792 &* s.n : nil, batch: s.n,
+            perImage: 62208, output: s.t + 37591776 &* s.n, pool: pool)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 36x36x48 -> 18x18x88, SE 288 -> 12 -> 288
@@ -1728,10 +1920,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 21482496 &* s.n,
             pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 21482496 &* s.n, pixels: 1296 &* s.n, channels: 288,
-            gamma: s.p + 152608, beta: s.p + 152896, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 21855744 &* s.n, savedMean: s.f + 50960, savedInvStd: s.f + 51248, runningMean: s.p + 153184,
-            runningVar: s.p + 153472, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 21482496 &* s.n, pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 152608, beta: s.p + 152896, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 21855744 &* s.n, savedMean: s.f + 50960, savedInvStd: s.f + 51248,
+                runningMean: s.p + 153184, runningVar: s.p + 153472, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 21482496 &* s.n, pixels: 1296 &* s.n, channels: 288,
+                gamma: s.p + 152608, beta: s.p + 152896, runningMean: s.p + 153184, runningVar: s.p + 153472,
+                eps: 1e-05, activation: .silu, output: s.t + 21855744 &* s.n, scratch: s.f + 50960, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         WeightPrep.depthwiseWeights(s.p + 153760, channels: 288, kernel: 3, into: s.f + 52112)
         // features.4.0.block.1 depthwise 3x3/2, [n, 36, 36, 288] -> [n, 18, 18, 288]
@@ -1739,10 +1939,18 @@ public final class EfficientNetB2Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 52112, bias: s.f,
             activation: .identity, output: s.t + 37000800 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37000800 &* s.n, pixels: 324 &* s.n, channels: 288,
-            gamma: s.p + 156352, beta: s.p + 156640, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 37094112 &* s.n, savedMean: s.f + 51536, savedInvStd: s.f + 51824, runningMean: s.p + 156928,
-            runningVar: s.p + 157216, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37000800 &* s.n, pixels: 324 &* s.n, channels: 288,
+                gamma: s.p + 156352, beta: s.p + 156640, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 37094112 &* s.n, savedMean: s.f + 51536, savedInvStd: s.f + 51824,
+                runningMean: s.p + 156928, runningVar: s.p + 157216, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37000800 &* s.n, pixels: 324 &* s.n, channels: 288,
+                gamma: s.p + 156352, beta: s.p + 156640, runningMean: s.p + 156928, runningVar: s.p + 157216,
+                eps: 1e-05, activation: .silu, output: s.t + 37094112 &* s.n, scratch: s.f + 51536, pool: pool)
+        }
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 18, 18, 288]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 37094112 &* s.n, output: s.t + 37187424 &* s.n,
             batch: s.n, pixels: 324, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 157504,
@@ -1754,10 +1962,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 38081664 &* s.n,
             pool: pool)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 38081664 &* s.n, pixels: 324 &* s.n, channels: 88,
-            gamma: s.p + 190064, beta: s.p + 190160, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 38110176 &* s.n, savedMean: s.f + 57296, savedInvStd: s.f + 57384, runningMean: s.p + 190256,
-            runningVar: s.p + 190352, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 38081664 &* s.n, pixels: 324 &* s.n, channels: 88,
+                gamma: s.p + 190064, beta: s.p + 190160, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 38110176 &* s.n, savedMean: s.f + 57296, savedInvStd: s.f + 57384,
+                runningMean: s.p + 190256, runningVar: s.p + 190352, pool: pool)
+        }
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 38081664 &* s.n, pixels: 324 &* s.n, channels: 88,
+                gamma: s.p + 190064, beta: s.p + 190160, runningMean: s.p + 190256, runningVar: s.p + 190352,
+                eps: 1e-05, activation: .identity, output: s.t + 38110176 &* s.n, scratch: s.f + 57296, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
@@ -1767,10 +1983,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 29450304 &* s.n,
             pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 29450304 &* s.n, pixels: 324 &* s.n, channels: 528,
-            gamma: s.p + 236912, beta: s.p + 237440, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 29621376 &* s.n, savedMean: s.f + 57472, savedInvStd: s.f + 58000, runningMean: s.p + 237968,
-            runningVar: s.p + 238496, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 29450304 &* s.n, pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 236912, beta: s.p + 237440, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 29621376 &* s.n, savedMean: s.f + 57472, savedInvStd: s.f + 58000,
+                runningMean: s.p + 237968, runningVar: s.p + 238496, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 29450304 &* s.n, pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 236912, beta: s.p + 237440, runningMean: s.p + 237968, runningVar: s.p + 238496,
+                eps: 1e-05, activation: .silu, output: s.t + 29621376 &* s.n, scratch: s.f + 57472, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][528]
         WeightPrep.depthwiseWeights(s.p + 239024, channels: 528, kernel: 3, into: s.f + 59584)
         // features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
@@ -1778,10 +2002,18 @@ public final class EfficientNetB2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 59584, bias: s.f,
             activation: .identity, output: s.t + 29792448 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 29792448 &* s.n, pixels: 324 &* s.n, channels: 528,
-            gamma: s.p + 243776, beta: s.p + 244304, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 29963520 &* s.n, savedMean: s.f + 58528, savedInvStd: s.f + 59056, runningMean: s.p + 244832,
-            runningVar: s.p + 245360, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 29792448 &* s.n, pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 243776, beta: s.p + 244304, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 29963520 &* s.n, savedMean: s.f + 58528, savedInvStd: s.f + 59056,
+                runningMean: s.p + 244832, runningVar: s.p + 245360, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 29792448 &* s.n, pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 243776, beta: s.p + 244304, runningMean: s.p + 244832, runningVar: s.p + 245360,
+                eps: 1e-05, activation: .silu, output: s.t + 29963520 &* s.n, scratch: s.f + 58528, pool: pool)
+        }
         // features.4.1.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 29963520 &* s.n, output: s.t + 30134592 &* s.n,
             batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 245888,
@@ -1793,19 +2025,27 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 38138688 &* s.n,
             pool: pool)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 38138688 &* s.n, pixels: 324 &* s.n, channels: 88,
-            gamma: s.p + 316144, beta: s.p + 316240, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 22228992 &* s.n, savedMean: s.f + 69088, savedInvStd: s.f + 69176, runningMean: s.p + 316336,
-            runningVar: s.p + 316432, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 38138688 &* s.n, pixels: 324 &* s.n, channels: 88,
+                gamma: s.p + 316144, beta: s.p + 316240, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 22228992 &* s.n, savedMean: s.f + 69088, savedInvStd: s.f + 69176,
+                runningMean: s.p + 316336, runningVar: s.p + 316432, pool: pool)
+        }
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 38138688 &* s.n, pixels: 324 &* s.n, channels: 88,
+                gamma: s.p + 316144, beta: s.p + 316240, runningMean: s.p + 316336, runningVar: s.p + 316432,
+                eps: 1e-05, activation: .identity, output: s.t + 22228992 &* s.n, scratch: s.f + 69088, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9217391304347826
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0782608695652174,
                 into: s.t + 38549824 &* s.n, random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 38110176 &* s.n, branch: s.t + 22228992 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549824 &* s.n : nil, batch: s.n, perImage: 28512,
-            output: s.t + 38167200 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 38549824 &* s.n : nil, batch: s.n,
+            perImage: 28512, output: s.t + 38167200 &* s.n, pool: pool)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
@@ -1815,10 +2055,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 30305664 &* s.n,
             pool: pool)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 30305664 &* s.n, pixels: 324 &* s.n, channels: 528,
-            gamma: s.p + 362992, beta: s.p + 363520, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 30476736 &* s.n, savedMean: s.f + 69264, savedInvStd: s.f + 69792, runningMean: s.p + 364048,
-            runningVar: s.p + 364576, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 30305664 &* s.n, pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 362992, beta: s.p + 363520, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 30476736 &* s.n, savedMean: s.f + 69264, savedInvStd: s.f + 69792,
+                runningMean: s.p + 364048, runningVar: s.p + 364576, pool: pool)
+        }
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 30305664 &* s.n, pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 362992, beta: s.p + 363520, runningMean: s.p + 364048, runningVar: s.p + 364576,
+                eps: 1e-05, activation: .silu, output: s.t + 30476736 &* s.n, scratch: s.f + 69264, pool: pool)
+        }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][528]
         WeightPrep.depthwiseWeights(s.p + 365104, channels: 528, kernel: 3, into: s.f + 71376)
         // features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
@@ -1826,10 +2074,18 @@ public final class EfficientNetB2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 71376, bias: s.f,
             activation: .identity, output: s.t + 30647808 &* s.n, pool: pool)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 30647808 &* s.n, pixels: 324 &* s.n, channels: 528,
-            gamma: s.p + 369856, beta: s.p + 370384, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 30818880 &* s.n, savedMean: s.f + 70320, savedInvStd: s.f + 70848, runningMean: s.p + 370912,
-            runningVar: s.p + 371440, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 30647808 &* s.n, pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 369856, beta: s.p + 370384, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 30818880 &* s.n, savedMean: s.f + 70320, savedInvStd: s.f + 70848,
+                runningMean: s.p + 370912, runningVar: s.p + 371440, pool: pool)
+        }
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 30647808 &* s.n, pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 369856, beta: s.p + 370384, runningMean: s.p + 370912, runningVar: s.p + 371440,
+                eps: 1e-05, activation: .silu, output: s.t + 30818880 &* s.n, scratch: s.f + 70320, pool: pool)
+        }
         // features.4.2.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 30818880 &* s.n, output: s.t + 30989952 &* s.n,
             batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 371968,
@@ -1841,19 +2097,27 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 38195712 &* s.n,
             pool: pool)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 38195712 &* s.n, pixels: 324 &* s.n, channels: 88,
-            gamma: s.p + 442224, beta: s.p + 442320, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 22228992 &* s.n, savedMean: s.f + 80880, savedInvStd: s.f + 80968, runningMean: s.p + 442416,
-            runningVar: s.p + 442512, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 38195712 &* s.n, pixels: 324 &* s.n, channels: 88,
+                gamma: s.p + 442224, beta: s.p + 442320, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 22228992 &* s.n, savedMean: s.f + 80880, savedInvStd: s.f + 80968,
+                runningMean: s.p + 442416, runningVar: s.p + 442512, pool: pool)
+        }
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 38195712 &* s.n, pixels: 324 &* s.n, channels: 88,
+                gamma: s.p + 442224, beta: s.p + 442320, runningMean: s.p + 442416, runningVar: s.p + 442512,
+                eps: 1e-05, activation: .identity, output: s.t + 22228992 &* s.n, scratch: s.f + 80880, pool: pool)
+        }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9130434782608696
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08695652173913043,
                 into: s.t + 38549840 &* s.n, random: &random)
         }
         // features.4.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 38167200 &* s.n, branch: s.t + 22228992 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549840 &* s.n : nil, batch: s.n, perImage: 28512,
-            output: s.t + 38224224 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 38549840 &* s.n : nil, batch: s.n,
+            perImage: 28512, output: s.t + 38224224 &* s.n, pool: pool)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 18x18x88 -> 18x18x88, SE 528 -> 22 -> 528, identity shortcut
@@ -1863,10 +2127,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 31161024 &* s.n,
             pool: pool)
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 31161024 &* s.n, pixels: 324 &* s.n, channels: 528,
-            gamma: s.p + 489072, beta: s.p + 489600, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 31332096 &* s.n, savedMean: s.f + 81056, savedInvStd: s.f + 81584, runningMean: s.p + 490128,
-            runningVar: s.p + 490656, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 31161024 &* s.n, pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 489072, beta: s.p + 489600, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 31332096 &* s.n, savedMean: s.f + 81056, savedInvStd: s.f + 81584,
+                runningMean: s.p + 490128, runningVar: s.p + 490656, pool: pool)
+        }
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 31161024 &* s.n, pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 489072, beta: s.p + 489600, runningMean: s.p + 490128, runningVar: s.p + 490656,
+                eps: 1e-05, activation: .silu, output: s.t + 31332096 &* s.n, scratch: s.f + 81056, pool: pool)
+        }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][528]
         WeightPrep.depthwiseWeights(s.p + 491184, channels: 528, kernel: 3, into: s.f + 83168)
         // features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
@@ -1874,10 +2146,18 @@ public final class EfficientNetB2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 83168, bias: s.f,
             activation: .identity, output: s.t + 31503168 &* s.n, pool: pool)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 31503168 &* s.n, pixels: 324 &* s.n, channels: 528,
-            gamma: s.p + 495936, beta: s.p + 496464, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 31674240 &* s.n, savedMean: s.f + 82112, savedInvStd: s.f + 82640, runningMean: s.p + 496992,
-            runningVar: s.p + 497520, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 31503168 &* s.n, pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 495936, beta: s.p + 496464, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 31674240 &* s.n, savedMean: s.f + 82112, savedInvStd: s.f + 82640,
+                runningMean: s.p + 496992, runningVar: s.p + 497520, pool: pool)
+        }
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 31503168 &* s.n, pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 495936, beta: s.p + 496464, runningMean: s.p + 496992, runningVar: s.p + 497520,
+                eps: 1e-05, activation: .silu, output: s.t + 31674240 &* s.n, scratch: s.f + 82112, pool: pool)
+        }
         // features.4.3.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 31674240 &* s.n, output: s.t + 31845312 &* s.n,
             batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 498048,
@@ -1889,19 +2169,27 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 38252736 &* s.n,
             pool: pool)
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 38252736 &* s.n, pixels: 324 &* s.n, channels: 88,
-            gamma: s.p + 568304, beta: s.p + 568400, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 22228992 &* s.n, savedMean: s.f + 92672, savedInvStd: s.f + 92760, runningMean: s.p + 568496,
-            runningVar: s.p + 568592, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 38252736 &* s.n, pixels: 324 &* s.n, channels: 88,
+                gamma: s.p + 568304, beta: s.p + 568400, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 22228992 &* s.n, savedMean: s.f + 92672, savedInvStd: s.f + 92760,
+                runningMean: s.p + 568496, runningVar: s.p + 568592, pool: pool)
+        }
+        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 38252736 &* s.n, pixels: 324 &* s.n, channels: 88,
+                gamma: s.p + 568304, beta: s.p + 568400, runningMean: s.p + 568496, runningVar: s.p + 568592,
+                eps: 1e-05, activation: .identity, output: s.t + 22228992 &* s.n, scratch: s.f + 92672, pool: pool)
+        }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9043478260869565
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09565217391304348,
                 into: s.t + 38549856 &* s.n, random: &random)
         }
         // features.4.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 38224224 &* s.n, branch: s.t + 22228992 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549856 &* s.n : nil, batch: s.n, perImage: 28512,
-            output: s.t + 38281248 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 38549856 &* s.n : nil, batch: s.n,
+            perImage: 28512, output: s.t + 38281248 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 18x18x88 -> 18x18x120, SE 528 -> 22 -> 528
@@ -1911,10 +2199,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 32016384 &* s.n,
             pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 32016384 &* s.n, pixels: 324 &* s.n, channels: 528,
-            gamma: s.p + 615152, beta: s.p + 615680, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 32187456 &* s.n, savedMean: s.f + 92848, savedInvStd: s.f + 93376, runningMean: s.p + 616208,
-            runningVar: s.p + 616736, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 32016384 &* s.n, pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 615152, beta: s.p + 615680, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 32187456 &* s.n, savedMean: s.f + 92848, savedInvStd: s.f + 93376,
+                runningMean: s.p + 616208, runningVar: s.p + 616736, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 32016384 &* s.n, pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 615152, beta: s.p + 615680, runningMean: s.p + 616208, runningVar: s.p + 616736,
+                eps: 1e-05, activation: .silu, output: s.t + 32187456 &* s.n, scratch: s.f + 92848, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][528]
         WeightPrep.depthwiseWeights(s.p + 617264, channels: 528, kernel: 5, into: s.f + 94960)
         // features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 528] -> [n, 18, 18, 528]
@@ -1922,10 +2218,18 @@ public final class EfficientNetB2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 94960, bias: s.f,
             activation: .identity, output: s.t + 32358528 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 32358528 &* s.n, pixels: 324 &* s.n, channels: 528,
-            gamma: s.p + 630464, beta: s.p + 630992, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 32529600 &* s.n, savedMean: s.f + 93904, savedInvStd: s.f + 94432, runningMean: s.p + 631520,
-            runningVar: s.p + 632048, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 32358528 &* s.n, pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 630464, beta: s.p + 630992, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 32529600 &* s.n, savedMean: s.f + 93904, savedInvStd: s.f + 94432,
+                runningMean: s.p + 631520, runningVar: s.p + 632048, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 32358528 &* s.n, pixels: 324 &* s.n, channels: 528,
+                gamma: s.p + 630464, beta: s.p + 630992, runningMean: s.p + 631520, runningVar: s.p + 632048,
+                eps: 1e-05, activation: .silu, output: s.t + 32529600 &* s.n, scratch: s.f + 93904, pool: pool)
+        }
         // features.5.0.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 18, 18, 528]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 32529600 &* s.n, output: s.t + 32700672 &* s.n,
             batch: s.n, pixels: 324, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 632576,
@@ -1937,10 +2241,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 37770624 &* s.n,
             pool: pool)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37770624 &* s.n, pixels: 324 &* s.n, channels: 120,
-            gamma: s.p + 719728, beta: s.p + 719856, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 37809504 &* s.n, savedMean: s.f + 121360, savedInvStd: s.f + 121480,
-            runningMean: s.p + 719984, runningVar: s.p + 720112, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37770624 &* s.n, pixels: 324 &* s.n, channels: 120,
+                gamma: s.p + 719728, beta: s.p + 719856, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 37809504 &* s.n, savedMean: s.f + 121360, savedInvStd: s.f + 121480,
+                runningMean: s.p + 719984, runningVar: s.p + 720112, pool: pool)
+        }
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37770624 &* s.n, pixels: 324 &* s.n, channels: 120,
+                gamma: s.p + 719728, beta: s.p + 719856, runningMean: s.p + 719984, runningVar: s.p + 720112,
+                eps: 1e-05, activation: .identity, output: s.t + 37809504 &* s.n, scratch: s.f + 121360, pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
@@ -1950,10 +2262,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 22228992 &* s.n,
             pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22228992 &* s.n, pixels: 324 &* s.n, channels: 720,
-            gamma: s.p + 806640, beta: s.p + 807360, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 24924672 &* s.n, savedMean: s.f + 121600, savedInvStd: s.f + 122320,
-            runningMean: s.p + 808080, runningVar: s.p + 808800, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22228992 &* s.n, pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 806640, beta: s.p + 807360, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 24924672 &* s.n, savedMean: s.f + 121600, savedInvStd: s.f + 122320,
+                runningMean: s.p + 808080, runningVar: s.p + 808800, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22228992 &* s.n, pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 806640, beta: s.p + 807360, runningMean: s.p + 808080, runningVar: s.p + 808800,
+                eps: 1e-05, activation: .silu, output: s.t + 24924672 &* s.n, scratch: s.f + 121600, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][720]
         WeightPrep.depthwiseWeights(s.p + 809520, channels: 720, kernel: 5, into: s.f + 124480)
         // features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
@@ -1961,10 +2281,18 @@ public final class EfficientNetB2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 124480, bias: s.f,
             activation: .identity, output: s.t + 25157952 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25157952 &* s.n, pixels: 324 &* s.n, channels: 720,
-            gamma: s.p + 827520, beta: s.p + 828240, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 25391232 &* s.n, savedMean: s.f + 123040, savedInvStd: s.f + 123760,
-            runningMean: s.p + 828960, runningVar: s.p + 829680, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25157952 &* s.n, pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 827520, beta: s.p + 828240, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 25391232 &* s.n, savedMean: s.f + 123040, savedInvStd: s.f + 123760,
+                runningMean: s.p + 828960, runningVar: s.p + 829680, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25157952 &* s.n, pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 827520, beta: s.p + 828240, runningMean: s.p + 828960, runningVar: s.p + 829680,
+                eps: 1e-05, activation: .silu, output: s.t + 25391232 &* s.n, scratch: s.f + 123040, pool: pool)
+        }
         // features.5.1.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 25391232 &* s.n, output: s.t + 25624512 &* s.n,
             batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 830400,
@@ -1976,19 +2304,27 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 37848384 &* s.n,
             pool: pool)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37848384 &* s.n, pixels: 324 &* s.n, channels: 120,
-            gamma: s.p + 960752, beta: s.p + 960880, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 22462272 &* s.n, savedMean: s.f + 160480, savedInvStd: s.f + 160600,
-            runningMean: s.p + 961008, runningVar: s.p + 961136, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37848384 &* s.n, pixels: 324 &* s.n, channels: 120,
+                gamma: s.p + 960752, beta: s.p + 960880, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 22462272 &* s.n, savedMean: s.f + 160480, savedInvStd: s.f + 160600,
+                runningMean: s.p + 961008, runningVar: s.p + 961136, pool: pool)
+        }
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37848384 &* s.n, pixels: 324 &* s.n, channels: 120,
+                gamma: s.p + 960752, beta: s.p + 960880, runningMean: s.p + 961008, runningVar: s.p + 961136,
+                eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 160480, pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8869565217391304
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11304347826086956,
                 into: s.t + 38549872 &* s.n, random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37809504 &* s.n, branch: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549872 &* s.n : nil, batch: s.n, perImage: 38880,
-            output: s.t + 37887264 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 38549872 &* s.n : nil, batch: s.n,
+            perImage: 38880, output: s.t + 37887264 &* s.n, pool: pool)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
@@ -1998,10 +2334,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 25857792 &* s.n,
             pool: pool)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25857792 &* s.n, pixels: 324 &* s.n, channels: 720,
-            gamma: s.p + 1047664, beta: s.p + 1048384, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 26091072 &* s.n, savedMean: s.f + 160720, savedInvStd: s.f + 161440,
-            runningMean: s.p + 1049104, runningVar: s.p + 1049824, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25857792 &* s.n, pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1047664, beta: s.p + 1048384, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 26091072 &* s.n, savedMean: s.f + 160720, savedInvStd: s.f + 161440,
+                runningMean: s.p + 1049104, runningVar: s.p + 1049824, pool: pool)
+        }
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25857792 &* s.n, pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1047664, beta: s.p + 1048384, runningMean: s.p + 1049104, runningVar: s.p + 1049824,
+                eps: 1e-05, activation: .silu, output: s.t + 26091072 &* s.n, scratch: s.f + 160720, pool: pool)
+        }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][720]
         WeightPrep.depthwiseWeights(s.p + 1050544, channels: 720, kernel: 5, into: s.f + 163600)
         // features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
@@ -2009,10 +2353,18 @@ public final class EfficientNetB2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 163600, bias: s.f,
             activation: .identity, output: s.t + 26324352 &* s.n, pool: pool)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 26324352 &* s.n, pixels: 324 &* s.n, channels: 720,
-            gamma: s.p + 1068544, beta: s.p + 1069264, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 26557632 &* s.n, savedMean: s.f + 162160, savedInvStd: s.f + 162880,
-            runningMean: s.p + 1069984, runningVar: s.p + 1070704, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 26324352 &* s.n, pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1068544, beta: s.p + 1069264, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 26557632 &* s.n, savedMean: s.f + 162160, savedInvStd: s.f + 162880,
+                runningMean: s.p + 1069984, runningVar: s.p + 1070704, pool: pool)
+        }
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 26324352 &* s.n, pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1068544, beta: s.p + 1069264, runningMean: s.p + 1069984, runningVar: s.p + 1070704,
+                eps: 1e-05, activation: .silu, output: s.t + 26557632 &* s.n, scratch: s.f + 162160, pool: pool)
+        }
         // features.5.2.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 26557632 &* s.n, output: s.t + 26790912 &* s.n,
             batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1071424,
@@ -2024,19 +2376,27 @@ public final class EfficientNetB2Training: TrainableModel {
             weights: s.p + 1115376, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
             output: s.t + 37926144 &* s.n, pool: pool)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37926144 &* s.n, pixels: 324 &* s.n, channels: 120,
-            gamma: s.p + 1201776, beta: s.p + 1201904, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 22462272 &* s.n, savedMean: s.f + 199600, savedInvStd: s.f + 199720,
-            runningMean: s.p + 1202032, runningVar: s.p + 1202160, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37926144 &* s.n, pixels: 324 &* s.n, channels: 120,
+                gamma: s.p + 1201776, beta: s.p + 1201904, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 22462272 &* s.n, savedMean: s.f + 199600, savedInvStd: s.f + 199720,
+                runningMean: s.p + 1202032, runningVar: s.p + 1202160, pool: pool)
+        }
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37926144 &* s.n, pixels: 324 &* s.n, channels: 120,
+                gamma: s.p + 1201776, beta: s.p + 1201904, runningMean: s.p + 1202032, runningVar: s.p + 1202160,
+                eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 199600, pool: pool)
+        }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8782608695652174
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12173913043478261,
                 into: s.t + 38549888 &* s.n, random: &random)
         }
         // features.5.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37887264 &* s.n, branch: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549888 &* s.n : nil, batch: s.n, perImage: 38880,
-            output: s.t + 37965024 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 38549888 &* s.n : nil, batch: s.n,
+            perImage: 38880, output: s.t + 37965024 &* s.n, pool: pool)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 18x18x120 -> 18x18x120, SE 720 -> 30 -> 720, identity shortcut
@@ -2046,10 +2406,18 @@ public final class EfficientNetB2Training: TrainableModel {
             weights: s.p + 1202288, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
             output: s.t + 27024192 &* s.n, pool: pool)
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 27024192 &* s.n, pixels: 324 &* s.n, channels: 720,
-            gamma: s.p + 1288688, beta: s.p + 1289408, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 27257472 &* s.n, savedMean: s.f + 199840, savedInvStd: s.f + 200560,
-            runningMean: s.p + 1290128, runningVar: s.p + 1290848, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 27024192 &* s.n, pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1288688, beta: s.p + 1289408, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 27257472 &* s.n, savedMean: s.f + 199840, savedInvStd: s.f + 200560,
+                runningMean: s.p + 1290128, runningVar: s.p + 1290848, pool: pool)
+        }
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 27024192 &* s.n, pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1288688, beta: s.p + 1289408, runningMean: s.p + 1290128, runningVar: s.p + 1290848,
+                eps: 1e-05, activation: .silu, output: s.t + 27257472 &* s.n, scratch: s.f + 199840, pool: pool)
+        }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][720]
         WeightPrep.depthwiseWeights(s.p + 1291568, channels: 720, kernel: 5, into: s.f + 202720)
         // features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 720] -> [n, 18, 18, 720]
@@ -2057,10 +2425,18 @@ public final class EfficientNetB2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 202720, bias: s.f,
             activation: .identity, output: s.t + 27490752 &* s.n, pool: pool)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 27490752 &* s.n, pixels: 324 &* s.n, channels: 720,
-            gamma: s.p + 1309568, beta: s.p + 1310288, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 27724032 &* s.n, savedMean: s.f + 201280, savedInvStd: s.f + 202000,
-            runningMean: s.p + 1311008, runningVar: s.p + 1311728, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 27490752 &* s.n, pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1309568, beta: s.p + 1310288, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 27724032 &* s.n, savedMean: s.f + 201280, savedInvStd: s.f + 202000,
+                runningMean: s.p + 1311008, runningVar: s.p + 1311728, pool: pool)
+        }
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 27490752 &* s.n, pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1309568, beta: s.p + 1310288, runningMean: s.p + 1311008, runningVar: s.p + 1311728,
+                eps: 1e-05, activation: .silu, output: s.t + 27724032 &* s.n, scratch: s.f + 201280, pool: pool)
+        }
         // features.5.3.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 18, 18, 720]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 27724032 &* s.n, output: s.t + 27957312 &* s.n,
             batch: s.n, pixels: 324, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1312448,
@@ -2072,19 +2448,27 @@ public final class EfficientNetB2Training: TrainableModel {
             weights: s.p + 1356400, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
             output: s.t + 38003904 &* s.n, pool: pool)
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 38003904 &* s.n, pixels: 324 &* s.n, channels: 120,
-            gamma: s.p + 1442800, beta: s.p + 1442928, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 22462272 &* s.n, savedMean: s.f + 238720, savedInvStd: s.f + 238840,
-            runningMean: s.p + 1443056, runningVar: s.p + 1443184, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 38003904 &* s.n, pixels: 324 &* s.n, channels: 120,
+                gamma: s.p + 1442800, beta: s.p + 1442928, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 22462272 &* s.n, savedMean: s.f + 238720, savedInvStd: s.f + 238840,
+                runningMean: s.p + 1443056, runningVar: s.p + 1443184, pool: pool)
+        }
+        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 38003904 &* s.n, pixels: 324 &* s.n, channels: 120,
+                gamma: s.p + 1442800, beta: s.p + 1442928, runningMean: s.p + 1443056, runningVar: s.p + 1443184,
+                eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 238720, pool: pool)
+        }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8695652173913043
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13043478260869565,
                 into: s.t + 38549904 &* s.n, random: &random)
         }
         // features.5.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37965024 &* s.n, branch: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549904 &* s.n : nil, batch: s.n, perImage: 38880,
-            output: s.t + 38042784 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 38549904 &* s.n : nil, batch: s.n,
+            perImage: 38880, output: s.t + 38042784 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 18x18x120 -> 9x9x208, SE 720 -> 30 -> 720
@@ -2094,10 +2478,18 @@ public final class EfficientNetB2Training: TrainableModel {
             weights: s.p + 1443312, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
             output: s.t + 28190592 &* s.n, pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 28190592 &* s.n, pixels: 324 &* s.n, channels: 720,
-            gamma: s.p + 1529712, beta: s.p + 1530432, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 28423872 &* s.n, savedMean: s.f + 238960, savedInvStd: s.f + 239680,
-            runningMean: s.p + 1531152, runningVar: s.p + 1531872, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 28190592 &* s.n, pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1529712, beta: s.p + 1530432, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 28423872 &* s.n, savedMean: s.f + 238960, savedInvStd: s.f + 239680,
+                runningMean: s.p + 1531152, runningVar: s.p + 1531872, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 28190592 &* s.n, pixels: 324 &* s.n, channels: 720,
+                gamma: s.p + 1529712, beta: s.p + 1530432, runningMean: s.p + 1531152, runningVar: s.p + 1531872,
+                eps: 1e-05, activation: .silu, output: s.t + 28423872 &* s.n, scratch: s.f + 238960, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][720]
         WeightPrep.depthwiseWeights(s.p + 1532592, channels: 720, kernel: 5, into: s.f + 241840)
         // features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 720] -> [n, 9, 9, 720]
@@ -2105,10 +2497,18 @@ public final class EfficientNetB2Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 241840, bias: s.f,
             activation: .identity, output: s.t + 28828224 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 28828224 &* s.n, pixels: 81 &* s.n, channels: 720,
-            gamma: s.p + 1550592, beta: s.p + 1551312, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 37653984 &* s.n, savedMean: s.f + 240400, savedInvStd: s.f + 241120,
-            runningMean: s.p + 1552032, runningVar: s.p + 1552752, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 28828224 &* s.n, pixels: 81 &* s.n, channels: 720,
+                gamma: s.p + 1550592, beta: s.p + 1551312, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 37653984 &* s.n, savedMean: s.f + 240400, savedInvStd: s.f + 241120,
+                runningMean: s.p + 1552032, runningVar: s.p + 1552752, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 28828224 &* s.n, pixels: 81 &* s.n, channels: 720,
+                gamma: s.p + 1550592, beta: s.p + 1551312, runningMean: s.p + 1552032, runningVar: s.p + 1552752,
+                eps: 1e-05, activation: .silu, output: s.t + 37653984 &* s.n, scratch: s.f + 240400, pool: pool)
+        }
         // features.6.0.block.2 squeeze-excitation 720 -> 30 -> 720 on [n, 9, 9, 720]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 37653984 &* s.n, output: s.t + 37712304 &* s.n,
             batch: s.n, pixels: 81, channels: 720, squeezeChannels: 30, reduceWeights: s.p + 1553472,
@@ -2120,10 +2520,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.t + 38366784 &* s.n,
             pool: pool)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 38366784 &* s.n, pixels: 81 &* s.n, channels: 208,
-            gamma: s.p + 1747184, beta: s.p + 1747392, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 38383632 &* s.n, savedMean: s.f + 277840, savedInvStd: s.f + 278048,
-            runningMean: s.p + 1747600, runningVar: s.p + 1747808, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 38366784 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 1747184, beta: s.p + 1747392, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 38383632 &* s.n, savedMean: s.f + 277840, savedInvStd: s.f + 278048,
+                runningMean: s.p + 1747600, runningVar: s.p + 1747808, pool: pool)
+        }
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 38366784 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 1747184, beta: s.p + 1747392, runningMean: s.p + 1747600, runningVar: s.p + 1747808,
+                eps: 1e-05, activation: .identity, output: s.t + 38383632 &* s.n, scratch: s.f + 277840, pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -2133,10 +2541,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 34473600 &* s.n,
             pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 34473600 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 2007600, beta: s.p + 2008848, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 34574688 &* s.n, savedMean: s.f + 278256, savedInvStd: s.f + 279504,
-            runningMean: s.p + 2010096, runningVar: s.p + 2011344, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 34473600 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2007600, beta: s.p + 2008848, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 34574688 &* s.n, savedMean: s.f + 278256, savedInvStd: s.f + 279504,
+                runningMean: s.p + 2010096, runningVar: s.p + 2011344, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 34473600 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2007600, beta: s.p + 2008848, runningMean: s.p + 2010096, runningVar: s.p + 2011344,
+                eps: 1e-05, activation: .silu, output: s.t + 34574688 &* s.n, scratch: s.f + 278256, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1248]
         WeightPrep.depthwiseWeights(s.p + 2012592, channels: 1248, kernel: 5, into: s.f + 283248)
         // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -2144,10 +2560,18 @@ public final class EfficientNetB2Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 283248, bias: s.f,
             activation: .identity, output: s.t + 34675776 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 34675776 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 2043792, beta: s.p + 2045040, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 34776864 &* s.n, savedMean: s.f + 280752, savedInvStd: s.f + 282000,
-            runningMean: s.p + 2046288, runningVar: s.p + 2047536, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 34675776 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2043792, beta: s.p + 2045040, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 34776864 &* s.n, savedMean: s.f + 280752, savedInvStd: s.f + 282000,
+                runningMean: s.p + 2046288, runningVar: s.p + 2047536, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 34675776 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2043792, beta: s.p + 2045040, runningMean: s.p + 2046288, runningVar: s.p + 2047536,
+                eps: 1e-05, activation: .silu, output: s.t + 34776864 &* s.n, scratch: s.f + 280752, pool: pool)
+        }
         // features.6.1.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 34776864 &* s.n, output: s.t + 34877952 &* s.n,
             batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2048784,
@@ -2159,19 +2583,27 @@ public final class EfficientNetB2Training: TrainableModel {
             weights: s.p + 2179888, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
             output: s.t + 38400480 &* s.n, pool: pool)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 38400480 &* s.n, pixels: 81 &* s.n, channels: 208,
-            gamma: s.p + 2439472, beta: s.p + 2439680, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 22462272 &* s.n, savedMean: s.f + 345648, savedInvStd: s.f + 345856,
-            runningMean: s.p + 2439888, runningVar: s.p + 2440096, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 38400480 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 2439472, beta: s.p + 2439680, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 22462272 &* s.n, savedMean: s.f + 345648, savedInvStd: s.f + 345856,
+                runningMean: s.p + 2439888, runningVar: s.p + 2440096, pool: pool)
+        }
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 38400480 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 2439472, beta: s.p + 2439680, runningMean: s.p + 2439888, runningVar: s.p + 2440096,
+                eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 345648, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8521739130434782
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14782608695652175,
                 into: s.t + 28890384 &* s.n, random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 38383632 &* s.n, branch: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 28890384 &* s.n : nil, batch: s.n, perImage: 16848,
-            output: s.t + 38417328 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 28890384 &* s.n : nil, batch: s.n,
+            perImage: 16848, output: s.t + 38417328 &* s.n, pool: pool)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -2181,10 +2613,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 34979040 &* s.n,
             pool: pool)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 34979040 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 2699888, beta: s.p + 2701136, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 35080128 &* s.n, savedMean: s.f + 346064, savedInvStd: s.f + 347312,
-            runningMean: s.p + 2702384, runningVar: s.p + 2703632, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 34979040 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2699888, beta: s.p + 2701136, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 35080128 &* s.n, savedMean: s.f + 346064, savedInvStd: s.f + 347312,
+                runningMean: s.p + 2702384, runningVar: s.p + 2703632, pool: pool)
+        }
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 34979040 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2699888, beta: s.p + 2701136, runningMean: s.p + 2702384, runningVar: s.p + 2703632,
+                eps: 1e-05, activation: .silu, output: s.t + 35080128 &* s.n, scratch: s.f + 346064, pool: pool)
+        }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1248]
         WeightPrep.depthwiseWeights(s.p + 2704880, channels: 1248, kernel: 5, into: s.f + 351056)
         // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -2192,10 +2632,18 @@ public final class EfficientNetB2Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 351056, bias: s.f,
             activation: .identity, output: s.t + 35181216 &* s.n, pool: pool)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 35181216 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 2736080, beta: s.p + 2737328, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 35282304 &* s.n, savedMean: s.f + 348560, savedInvStd: s.f + 349808,
-            runningMean: s.p + 2738576, runningVar: s.p + 2739824, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 35181216 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2736080, beta: s.p + 2737328, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 35282304 &* s.n, savedMean: s.f + 348560, savedInvStd: s.f + 349808,
+                runningMean: s.p + 2738576, runningVar: s.p + 2739824, pool: pool)
+        }
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 35181216 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2736080, beta: s.p + 2737328, runningMean: s.p + 2738576, runningVar: s.p + 2739824,
+                eps: 1e-05, activation: .silu, output: s.t + 35282304 &* s.n, scratch: s.f + 348560, pool: pool)
+        }
         // features.6.2.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 35282304 &* s.n, output: s.t + 35383392 &* s.n,
             batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 2741072,
@@ -2207,19 +2655,27 @@ public final class EfficientNetB2Training: TrainableModel {
             weights: s.p + 2872176, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
             output: s.t + 38434176 &* s.n, pool: pool)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 38434176 &* s.n, pixels: 81 &* s.n, channels: 208,
-            gamma: s.p + 3131760, beta: s.p + 3131968, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 22462272 &* s.n, savedMean: s.f + 413456, savedInvStd: s.f + 413664,
-            runningMean: s.p + 3132176, runningVar: s.p + 3132384, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 38434176 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 3131760, beta: s.p + 3131968, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 22462272 &* s.n, savedMean: s.f + 413456, savedInvStd: s.f + 413664,
+                runningMean: s.p + 3132176, runningVar: s.p + 3132384, pool: pool)
+        }
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 38434176 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 3131760, beta: s.p + 3131968, runningMean: s.p + 3132176, runningVar: s.p + 3132384,
+                eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 413456, pool: pool)
+        }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8434782608695652
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1565217391304348,
                 into: s.t + 28890400 &* s.n, random: &random)
         }
         // features.6.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 38417328 &* s.n, branch: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 28890400 &* s.n : nil, batch: s.n, perImage: 16848,
-            output: s.t + 38451024 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 28890400 &* s.n : nil, batch: s.n,
+            perImage: 16848, output: s.t + 38451024 &* s.n, pool: pool)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -2229,10 +2685,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 35484480 &* s.n,
             pool: pool)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 35484480 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 3392176, beta: s.p + 3393424, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 35585568 &* s.n, savedMean: s.f + 413872, savedInvStd: s.f + 415120,
-            runningMean: s.p + 3394672, runningVar: s.p + 3395920, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 35484480 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3392176, beta: s.p + 3393424, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 35585568 &* s.n, savedMean: s.f + 413872, savedInvStd: s.f + 415120,
+                runningMean: s.p + 3394672, runningVar: s.p + 3395920, pool: pool)
+        }
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 35484480 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3392176, beta: s.p + 3393424, runningMean: s.p + 3394672, runningVar: s.p + 3395920,
+                eps: 1e-05, activation: .silu, output: s.t + 35585568 &* s.n, scratch: s.f + 413872, pool: pool)
+        }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1248]
         WeightPrep.depthwiseWeights(s.p + 3397168, channels: 1248, kernel: 5, into: s.f + 418864)
         // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -2240,10 +2704,18 @@ public final class EfficientNetB2Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 418864, bias: s.f,
             activation: .identity, output: s.t + 35686656 &* s.n, pool: pool)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 35686656 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 3428368, beta: s.p + 3429616, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 35787744 &* s.n, savedMean: s.f + 416368, savedInvStd: s.f + 417616,
-            runningMean: s.p + 3430864, runningVar: s.p + 3432112, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 35686656 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3428368, beta: s.p + 3429616, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 35787744 &* s.n, savedMean: s.f + 416368, savedInvStd: s.f + 417616,
+                runningMean: s.p + 3430864, runningVar: s.p + 3432112, pool: pool)
+        }
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 35686656 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3428368, beta: s.p + 3429616, runningMean: s.p + 3430864, runningVar: s.p + 3432112,
+                eps: 1e-05, activation: .silu, output: s.t + 35787744 &* s.n, scratch: s.f + 416368, pool: pool)
+        }
         // features.6.3.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 35787744 &* s.n, output: s.t + 35888832 &* s.n,
             batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 3433360,
@@ -2255,19 +2727,27 @@ public final class EfficientNetB2Training: TrainableModel {
             weights: s.p + 3564464, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
             output: s.t + 38467872 &* s.n, pool: pool)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 38467872 &* s.n, pixels: 81 &* s.n, channels: 208,
-            gamma: s.p + 3824048, beta: s.p + 3824256, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 22462272 &* s.n, savedMean: s.f + 481264, savedInvStd: s.f + 481472,
-            runningMean: s.p + 3824464, runningVar: s.p + 3824672, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 38467872 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 3824048, beta: s.p + 3824256, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 22462272 &* s.n, savedMean: s.f + 481264, savedInvStd: s.f + 481472,
+                runningMean: s.p + 3824464, runningVar: s.p + 3824672, pool: pool)
+        }
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 38467872 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 3824048, beta: s.p + 3824256, runningMean: s.p + 3824464, runningVar: s.p + 3824672,
+                eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 481264, pool: pool)
+        }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8347826086956521
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16521739130434784,
                 into: s.t + 28890416 &* s.n, random: &random)
         }
         // features.6.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 38451024 &* s.n, branch: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 28890416 &* s.n : nil, batch: s.n, perImage: 16848,
-            output: s.t + 38484720 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 28890416 &* s.n : nil, batch: s.n,
+            perImage: 16848, output: s.t + 38484720 &* s.n, pool: pool)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, SE 1248 -> 52 -> 1248, identity shortcut
@@ -2277,10 +2757,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 35989920 &* s.n,
             pool: pool)
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 35989920 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 4084464, beta: s.p + 4085712, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 36091008 &* s.n, savedMean: s.f + 481680, savedInvStd: s.f + 482928,
-            runningMean: s.p + 4086960, runningVar: s.p + 4088208, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 35989920 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4084464, beta: s.p + 4085712, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 36091008 &* s.n, savedMean: s.f + 481680, savedInvStd: s.f + 482928,
+                runningMean: s.p + 4086960, runningVar: s.p + 4088208, pool: pool)
+        }
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 35989920 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4084464, beta: s.p + 4085712, runningMean: s.p + 4086960, runningVar: s.p + 4088208,
+                eps: 1e-05, activation: .silu, output: s.t + 36091008 &* s.n, scratch: s.f + 481680, pool: pool)
+        }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1248]
         WeightPrep.depthwiseWeights(s.p + 4089456, channels: 1248, kernel: 5, into: s.f + 486672)
         // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -2288,10 +2776,18 @@ public final class EfficientNetB2Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 486672, bias: s.f,
             activation: .identity, output: s.t + 36192096 &* s.n, pool: pool)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 36192096 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 4120656, beta: s.p + 4121904, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 36293184 &* s.n, savedMean: s.f + 484176, savedInvStd: s.f + 485424,
-            runningMean: s.p + 4123152, runningVar: s.p + 4124400, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 36192096 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4120656, beta: s.p + 4121904, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 36293184 &* s.n, savedMean: s.f + 484176, savedInvStd: s.f + 485424,
+                runningMean: s.p + 4123152, runningVar: s.p + 4124400, pool: pool)
+        }
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 36192096 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4120656, beta: s.p + 4121904, runningMean: s.p + 4123152, runningVar: s.p + 4124400,
+                eps: 1e-05, activation: .silu, output: s.t + 36293184 &* s.n, scratch: s.f + 484176, pool: pool)
+        }
         // features.6.4.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 36293184 &* s.n, output: s.t + 36394272 &* s.n,
             batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4125648,
@@ -2303,19 +2799,27 @@ public final class EfficientNetB2Training: TrainableModel {
             weights: s.p + 4256752, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
             output: s.t + 38501568 &* s.n, pool: pool)
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 38501568 &* s.n, pixels: 81 &* s.n, channels: 208,
-            gamma: s.p + 4516336, beta: s.p + 4516544, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 22462272 &* s.n, savedMean: s.f + 549072, savedInvStd: s.f + 549280,
-            runningMean: s.p + 4516752, runningVar: s.p + 4516960, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 38501568 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 4516336, beta: s.p + 4516544, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 22462272 &* s.n, savedMean: s.f + 549072, savedInvStd: s.f + 549280,
+                runningMean: s.p + 4516752, runningVar: s.p + 4516960, pool: pool)
+        }
+        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 38501568 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 4516336, beta: s.p + 4516544, runningMean: s.p + 4516752, runningVar: s.p + 4516960,
+                eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 549072, pool: pool)
+        }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8260869565217391
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17391304347826086,
                 into: s.t + 38549920 &* s.n, random: &random)
         }
         // features.6.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 38484720 &* s.n, branch: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549920 &* s.n : nil, batch: s.n, perImage: 16848,
-            output: s.t + 38518416 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 38549920 &* s.n : nil, batch: s.n,
+            perImage: 16848, output: s.t + 38518416 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 9x9x208 -> 9x9x352, SE 1248 -> 52 -> 1248
@@ -2325,10 +2829,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 36495360 &* s.n,
             pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 36495360 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 4776752, beta: s.p + 4778000, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 36596448 &* s.n, savedMean: s.f + 549488, savedInvStd: s.f + 550736,
-            runningMean: s.p + 4779248, runningVar: s.p + 4780496, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 36495360 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4776752, beta: s.p + 4778000, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 36596448 &* s.n, savedMean: s.f + 549488, savedInvStd: s.f + 550736,
+                runningMean: s.p + 4779248, runningVar: s.p + 4780496, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 36495360 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4776752, beta: s.p + 4778000, runningMean: s.p + 4779248, runningVar: s.p + 4780496,
+                eps: 1e-05, activation: .silu, output: s.t + 36596448 &* s.n, scratch: s.f + 549488, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1248]
         WeightPrep.depthwiseWeights(s.p + 4781744, channels: 1248, kernel: 3, into: s.f + 554480)
         // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -2336,10 +2848,18 @@ public final class EfficientNetB2Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 554480, bias: s.f,
             activation: .identity, output: s.t + 36697536 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 36697536 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 4792976, beta: s.p + 4794224, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 36798624 &* s.n, savedMean: s.f + 551984, savedInvStd: s.f + 553232,
-            runningMean: s.p + 4795472, runningVar: s.p + 4796720, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 36697536 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4792976, beta: s.p + 4794224, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 36798624 &* s.n, savedMean: s.f + 551984, savedInvStd: s.f + 553232,
+                runningMean: s.p + 4795472, runningVar: s.p + 4796720, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 36697536 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 4792976, beta: s.p + 4794224, runningMean: s.p + 4795472, runningVar: s.p + 4796720,
+                eps: 1e-05, activation: .silu, output: s.t + 36798624 &* s.n, scratch: s.f + 551984, pool: pool)
+        }
         // features.7.0.block.2 squeeze-excitation 1248 -> 52 -> 1248 on [n, 9, 9, 1248]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 36798624 &* s.n, output: s.t + 36899712 &* s.n,
             batch: s.n, pixels: 81, channels: 1248, squeezeChannels: 52, reduceWeights: s.p + 4797968,
@@ -2351,10 +2871,18 @@ public final class EfficientNetB2Training: TrainableModel {
             weights: s.p + 4929072, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
             output: s.t + 38309760 &* s.n, pool: pool)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 38309760 &* s.n, pixels: 81 &* s.n, channels: 352,
-            gamma: s.p + 5368368, beta: s.p + 5368720, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 38338272 &* s.n, savedMean: s.f + 576944, savedInvStd: s.f + 577296,
-            runningMean: s.p + 5369072, runningVar: s.p + 5369424, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 38309760 &* s.n, pixels: 81 &* s.n, channels: 352,
+                gamma: s.p + 5368368, beta: s.p + 5368720, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 38338272 &* s.n, savedMean: s.f + 576944, savedInvStd: s.f + 577296,
+                runningMean: s.p + 5369072, runningVar: s.p + 5369424, pool: pool)
+        }
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 38309760 &* s.n, pixels: 81 &* s.n, channels: 352,
+                gamma: s.p + 5368368, beta: s.p + 5368720, runningMean: s.p + 5369072, runningVar: s.p + 5369424,
+                eps: 1e-05, activation: .identity, output: s.t + 38338272 &* s.n, scratch: s.f + 576944, pool: pool)
+        }
     }
 
     /// features.7.1 forward: MBConv6 k3 s1: 9x9x352 -> 9x9x352, SE 2112 -> 88 -> 2112, identity shortcut
@@ -2364,10 +2892,18 @@ public final class EfficientNetB2Training: TrainableModel {
             bias: s.f, outChannels: 2112, activation: .identity, residual: nil, output: s.t + 28657152 &* s.n,
             pool: pool)
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 28657152 &* s.n, pixels: 81 &* s.n, channels: 2112,
-            gamma: s.p + 6113200, beta: s.p + 6115312, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 32871744 &* s.n, savedMean: s.f + 577648, savedInvStd: s.f + 579760,
-            runningMean: s.p + 6117424, runningVar: s.p + 6119536, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 28657152 &* s.n, pixels: 81 &* s.n, channels: 2112,
+                gamma: s.p + 6113200, beta: s.p + 6115312, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 32871744 &* s.n, savedMean: s.f + 577648, savedInvStd: s.f + 579760,
+                runningMean: s.p + 6117424, runningVar: s.p + 6119536, pool: pool)
+        }
+        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 28657152 &* s.n, pixels: 81 &* s.n, channels: 2112,
+                gamma: s.p + 6113200, beta: s.p + 6115312, runningMean: s.p + 6117424, runningVar: s.p + 6119536,
+                eps: 1e-05, activation: .silu, output: s.t + 32871744 &* s.n, scratch: s.f + 577648, pool: pool)
+        }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2112]
         WeightPrep.depthwiseWeights(s.p + 6121648, channels: 2112, kernel: 3, into: s.f + 586096)
         // features.7.1.block.1 depthwise 3x3/1, [n, 9, 9, 2112] -> [n, 9, 9, 2112]
@@ -2375,10 +2911,18 @@ public final class EfficientNetB2Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 586096, bias: s.f,
             activation: .identity, output: s.t + 33042816 &* s.n, pool: pool)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 33042816 &* s.n, pixels: 81 &* s.n, channels: 2112,
-            gamma: s.p + 6140656, beta: s.p + 6142768, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 33213888 &* s.n, savedMean: s.f + 581872, savedInvStd: s.f + 583984,
-            runningMean: s.p + 6144880, runningVar: s.p + 6146992, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 33042816 &* s.n, pixels: 81 &* s.n, channels: 2112,
+                gamma: s.p + 6140656, beta: s.p + 6142768, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 33213888 &* s.n, savedMean: s.f + 581872, savedInvStd: s.f + 583984,
+                runningMean: s.p + 6144880, runningVar: s.p + 6146992, pool: pool)
+        }
+        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 33042816 &* s.n, pixels: 81 &* s.n, channels: 2112,
+                gamma: s.p + 6140656, beta: s.p + 6142768, runningMean: s.p + 6144880, runningVar: s.p + 6146992,
+                eps: 1e-05, activation: .silu, output: s.t + 33213888 &* s.n, scratch: s.f + 581872, pool: pool)
+        }
         // features.7.1.block.2 squeeze-excitation 2112 -> 88 -> 2112 on [n, 9, 9, 2112]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 33213888 &* s.n, output: s.t + 33384960 &* s.n,
             batch: s.n, pixels: 81, channels: 2112, squeezeChannels: 88, reduceWeights: s.p + 6149104,
@@ -2390,32 +2934,52 @@ public final class EfficientNetB2Training: TrainableModel {
             weights: s.p + 6523024, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
             output: s.t + 33670080 &* s.n, pool: pool)
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 33670080 &* s.n, pixels: 81 &* s.n, channels: 352,
-            gamma: s.p + 7266448, beta: s.p + 7266800, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 22462272 &* s.n, savedMean: s.f + 624112, savedInvStd: s.f + 624464,
-            runningMean: s.p + 7267152, runningVar: s.p + 7267504, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 33670080 &* s.n, pixels: 81 &* s.n, channels: 352,
+                gamma: s.p + 7266448, beta: s.p + 7266800, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 22462272 &* s.n, savedMean: s.f + 624112, savedInvStd: s.f + 624464,
+                runningMean: s.p + 7267152, runningVar: s.p + 7267504, pool: pool)
+        }
+        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 33670080 &* s.n, pixels: 81 &* s.n, channels: 352,
+                gamma: s.p + 7266448, beta: s.p + 7266800, runningMean: s.p + 7267152, runningVar: s.p + 7267504,
+                eps: 1e-05, activation: .identity, output: s.t + 22462272 &* s.n, scratch: s.f + 624112, pool: pool)
+        }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.808695652173913
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19130434782608696,
                 into: s.t + 22585872 &* s.n, random: &random)
         }
         // features.7.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 38338272 &* s.n, branch: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22585872 &* s.n : nil, batch: s.n, perImage: 28512,
-            output: s.t + 33698592 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 22585872 &* s.n : nil, batch: s.n,
+            perImage: 28512, output: s.t + 33698592 &* s.n, pool: pool)
     }
 
-    /// features.8 forward: head: conv 1x1 352 -> 1408, global average pool, dropout 0.3, linear -> 1000 classes
+    /// features.8 forward: head: conv 1x1 352 -> 1408
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1408]
         Kernels.pointwiseConv(input: s.t + 33698592 &* s.n, pixels: 81 &* s.n, inChannels: 352, weights: s.p + 7267856,
             bias: s.f, outChannels: 1408, activation: .identity, residual: nil, output: s.t + 22462272 &* s.n,
             pool: pool)
         // features.8 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22462272 &* s.n, pixels: 81 &* s.n, channels: 1408,
-            gamma: s.p + 7763472, beta: s.p + 7764880, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 33556032 &* s.n, savedMean: s.f + 624816, savedInvStd: s.f + 626224,
-            runningMean: s.p + 7766288, runningVar: s.p + 7767696, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22462272 &* s.n, pixels: 81 &* s.n, channels: 1408,
+                gamma: s.p + 7763472, beta: s.p + 7764880, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 33556032 &* s.n, savedMean: s.f + 624816, savedInvStd: s.f + 626224,
+                runningMean: s.p + 7766288, runningVar: s.p + 7767696, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22462272 &* s.n, pixels: 81 &* s.n, channels: 1408,
+                gamma: s.p + 7763472, beta: s.p + 7764880, runningMean: s.p + 7766288, runningVar: s.p + 7767696,
+                eps: 1e-05, activation: .silu, output: s.t + 33556032 &* s.n, scratch: s.f + 624816, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.3, linear 1408 -> 1000 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 9, 9, 1408] -> [n, 1408]
         Kernels.globalAveragePool(input: s.t + 33556032 &* s.n, batch: s.n, pixels: 81, channels: 1408,
             output: s.t + 22580544 &* s.n, pool: pool)
@@ -2432,8 +2996,8 @@ public final class EfficientNetB2Training: TrainableModel {
         s.logits.update(from: s.t + 22580544 &* s.n, count: 1000 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 352 -> 1408, global average pool, dropout 0.3, linear -> 1000 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.3, linear 1408 -> 1000 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 22584768 &* s.n, input: s.t + 22583360 &* s.n,
             weights: s.p + 7769104, batch: s.n, inFeatures: 1408, outFeatures: 1000, gradInput: s.t + 22580544 &* s.n,
@@ -2444,6 +3008,10 @@ public final class EfficientNetB2Training: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 81 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 22583360 &* s.n, batch: s.n, pixels: 81,
             channels: 1408, gradInput: s.t + 33556032 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 352 -> 1408
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33556032 &* s.n, input: s.t + 22462272 &* s.n,
             pixels: 81 &* s.n, channels: 1408, gamma: s.p + 7763472, beta: s.p + 7764880, savedMean: s.f + 624816,
@@ -2459,8 +3027,8 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22585872 &* s.n : nil, batch: s.n, perImage: 28512,
-            gradBranch: s.t + 22490784 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 22585872 &* s.n : nil, batch: s.n,
+            perImage: 28512, gradBranch: s.t + 22490784 &* s.n, pool: pool)
         // features.7.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22490784 &* s.n, input: s.t + 33670080 &* s.n,
             pixels: 81 &* s.n, channels: 352, gamma: s.p + 7266448, beta: s.p + 7266800, savedMean: s.f + 624112,
@@ -2551,8 +3119,8 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22563360 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549920 &* s.n : nil, batch: s.n, perImage: 16848,
-            gradBranch: s.t + 22580208 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 38549920 &* s.n : nil, batch: s.n,
+            perImage: 16848, gradBranch: s.t + 22580208 &* s.n, pool: pool)
         // features.6.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22580208 &* s.n, input: s.t + 38501568 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 4516336, beta: s.p + 4516544, savedMean: s.f + 549072,
@@ -2600,8 +3168,8 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22580208 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 28890416 &* s.n : nil, batch: s.n, perImage: 16848,
-            gradBranch: s.t + 22563360 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 28890416 &* s.n : nil, batch: s.n,
+            perImage: 16848, gradBranch: s.t + 22563360 &* s.n, pool: pool)
         // features.6.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 38467872 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 3824048, beta: s.p + 3824256, savedMean: s.f + 481264,
@@ -2649,8 +3217,8 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22563360 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 28890400 &* s.n : nil, batch: s.n, perImage: 16848,
-            gradBranch: s.t + 22580208 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 28890400 &* s.n : nil, batch: s.n,
+            perImage: 16848, gradBranch: s.t + 22580208 &* s.n, pool: pool)
         // features.6.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22580208 &* s.n, input: s.t + 38434176 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 3131760, beta: s.p + 3131968, savedMean: s.f + 413456,
@@ -2698,8 +3266,8 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22580208 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 28890384 &* s.n : nil, batch: s.n, perImage: 16848,
-            gradBranch: s.t + 22563360 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 28890384 &* s.n : nil, batch: s.n,
+            perImage: 16848, gradBranch: s.t + 22563360 &* s.n, pool: pool)
         // features.6.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22563360 &* s.n, input: s.t + 38400480 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 2439472, beta: s.p + 2439680, savedMean: s.f + 345648,
@@ -2790,8 +3358,8 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549904 &* s.n : nil, batch: s.n, perImage: 38880,
-            gradBranch: s.t + 22501152 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 38549904 &* s.n : nil, batch: s.n,
+            perImage: 38880, gradBranch: s.t + 22501152 &* s.n, pool: pool)
         // features.5.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22501152 &* s.n, input: s.t + 38003904 &* s.n,
             pixels: 324 &* s.n, channels: 120, gamma: s.p + 1442800, beta: s.p + 1442928, savedMean: s.f + 238720,
@@ -2839,8 +3407,8 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22501152 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549888 &* s.n : nil, batch: s.n, perImage: 38880,
-            gradBranch: s.t + 22462272 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 38549888 &* s.n : nil, batch: s.n,
+            perImage: 38880, gradBranch: s.t + 22462272 &* s.n, pool: pool)
         // features.5.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22462272 &* s.n, input: s.t + 37926144 &* s.n,
             pixels: 324 &* s.n, channels: 120, gamma: s.p + 1201776, beta: s.p + 1201904, savedMean: s.f + 199600,
@@ -2888,8 +3456,8 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22462272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549872 &* s.n : nil, batch: s.n, perImage: 38880,
-            gradBranch: s.t + 22501152 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 38549872 &* s.n : nil, batch: s.n,
+            perImage: 38880, gradBranch: s.t + 22501152 &* s.n, pool: pool)
         // features.5.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22501152 &* s.n, input: s.t + 37848384 &* s.n,
             pixels: 324 &* s.n, channels: 120, gamma: s.p + 960752, beta: s.p + 960880, savedMean: s.f + 160480,
@@ -2980,8 +3548,8 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22571136 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549856 &* s.n : nil, batch: s.n, perImage: 28512,
-            gradBranch: s.t + 22400064 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 38549856 &* s.n : nil, batch: s.n,
+            perImage: 28512, gradBranch: s.t + 22400064 &* s.n, pool: pool)
         // features.4.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 38252736 &* s.n,
             pixels: 324 &* s.n, channels: 88, gamma: s.p + 568304, beta: s.p + 568400, savedMean: s.f + 92672,
@@ -3029,8 +3597,8 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 24924672 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549840 &* s.n : nil, batch: s.n, perImage: 28512,
-            gradBranch: s.t + 22400064 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 38549840 &* s.n : nil, batch: s.n,
+            perImage: 28512, gradBranch: s.t + 22400064 &* s.n, pool: pool)
         // features.4.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 38195712 &* s.n,
             pixels: 324 &* s.n, channels: 88, gamma: s.p + 442224, beta: s.p + 442320, savedMean: s.f + 80880,
@@ -3078,8 +3646,8 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22571136 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549824 &* s.n : nil, batch: s.n, perImage: 28512,
-            gradBranch: s.t + 22400064 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 38549824 &* s.n : nil, batch: s.n,
+            perImage: 28512, gradBranch: s.t + 22400064 &* s.n, pool: pool)
         // features.4.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22400064 &* s.n, input: s.t + 38138688 &* s.n,
             pixels: 324 &* s.n, channels: 88, gamma: s.p + 316144, beta: s.p + 316240, savedMean: s.f + 69088,
@@ -3170,8 +3738,8 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 21855744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549792 &* s.n : nil, batch: s.n, perImage: 62208,
-            gradBranch: s.t + 21917952 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 38549792 &* s.n : nil, batch: s.n,
+            perImage: 62208, gradBranch: s.t + 21917952 &* s.n, pool: pool)
         // features.3.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21917952 &* s.n, input: s.t + 37529568 &* s.n,
             pixels: 1296 &* s.n, channels: 48, gamma: s.p + 138592, beta: s.p + 138640, savedMean: s.f + 50864,
@@ -3219,8 +3787,8 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 19989504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549760 &* s.n : nil, batch: s.n, perImage: 62208,
-            gradBranch: s.t + 20051712 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 38549760 &* s.n : nil, batch: s.n,
+            perImage: 62208, gradBranch: s.t + 20051712 &* s.n, pool: pool)
         // features.3.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20051712 &* s.n, input: s.t + 37405152 &* s.n,
             pixels: 1296 &* s.n, channels: 48, gamma: s.p + 94032, beta: s.p + 94080, savedMean: s.f + 35216,
@@ -3311,8 +3879,8 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 12192768 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549712 &* s.n : nil, batch: s.n, perImage: 124416,
-            gradBranch: s.t + 12317184 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 38549712 &* s.n : nil, batch: s.n,
+            perImage: 124416, gradBranch: s.t + 12317184 &* s.n, pool: pool)
         // features.2.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12317184 &* s.n, input: s.t + 34224768 &* s.n,
             pixels: 5184 &* s.n, channels: 24, gamma: s.p + 32336, beta: s.p + 32368, savedMean: s.f + 11744,
@@ -3360,8 +3928,8 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8460288 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38549680 &* s.n : nil, batch: s.n, perImage: 124416,
-            gradBranch: s.t + 8584704 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 38549680 &* s.n : nil, batch: s.n,
+            perImage: 124416, gradBranch: s.t + 8584704 &* s.n, pool: pool)
         // features.2.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8584704 &* s.n, input: s.t + 33975936 &* s.n,
             pixels: 5184 &* s.n, channels: 24, gamma: s.p + 20960, beta: s.p + 20992, savedMean: s.f + 8528,
@@ -3452,8 +4020,8 @@ public final class EfficientNetB2Training: TrainableModel {
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t,
-            keep: s.options.stochasticDepth ? s.t + 38549632 &* s.n : nil, batch: s.n, perImage: 331776,
-            gradBranch: s.t + 331776 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 38549632 &* s.n : nil, batch: s.n,
+            perImage: 331776, gradBranch: s.t + 331776 &* s.n, pool: pool)
         // features.1.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 331776 &* s.n, input: s.t + 24261120 &* s.n,
             pixels: 20736 &* s.n, channels: 16, gamma: s.p + 3168, beta: s.p + 3184, savedMean: s.f + 3168,
@@ -3837,6 +4405,9 @@ public final class EfficientNetB2Training: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 7769104, count: 1408000, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 9177104, count: 1000, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 24, 24, 24, 25, 25]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

@@ -60,7 +60,8 @@ public final class EfficientNetB3: GeneratedModel {
         features_6_5(n, a, w, ws)
         features_7_0(n, a, w, ws)
         features_7_1(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 40 channels
@@ -687,13 +688,17 @@ public final class EfficientNetB3: GeneratedModel {
             activation: .identity, residual: a + 460800 &* n, output: a + 153600 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 384 -> 1536, global average pool, dropout 0.3, linear -> 1000 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 384 -> 1536
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + silu, [n, 10, 10, 384] -> [n, 10, 10, 1536]
         Kernels.pointwiseConv(
             input: a + 153600 &* n, pixels: 100 &* n, inChannels: 384,
             weights: w + 10061600, bias: w + 10651424, outChannels: 1536,
             activation: .silu, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.3, linear 1536 -> 1000 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 10, 10, 1536] -> [n, 1536]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 100, channels: 1536, output: a + 153600 &* n, pool: pool)
@@ -1439,7 +1444,8 @@ public final class EfficientNetB3Training: TrainableModel {
     public static let descriptor = EfficientNetB3.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 12321296,
-        arenaFloatsPerImage: 56692560, fixedFloats: 832640)
+        arenaFloatsPerImage: 56692560, fixedFloats: 832640,
+        blockNames: ["features.0", "features.1.0", "features.1.1", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.7.0", "features.7.1", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -1496,34 +1502,36 @@ public final class EfficientNetB3Training: TrainableModel {
         try features_7_0_forward(s)
         try features_7_1_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_1_backward(s)
-        features_7_0_backward(s)
-        features_6_5_backward(s)
-        features_6_4_backward(s)
-        features_6_3_backward(s)
-        features_6_2_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_4_backward(s)
-        features_5_3_backward(s)
-        features_5_2_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_4_backward(s)
-        features_4_3_backward(s)
-        features_4_2_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_2_backward(s)
-        features_3_1_backward(s)
-        features_3_0_backward(s)
-        features_2_2_backward(s)
-        features_2_1_backward(s)
-        features_2_0_backward(s)
-        features_1_1_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 28 { classifier_backward(s) }
+        if options.frozenBlocks <= 27 { features_8_backward(s) }
+        if options.frozenBlocks <= 26 { features_7_1_backward(s) }
+        if options.frozenBlocks <= 25 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 24 { features_6_5_backward(s) }
+        if options.frozenBlocks <= 23 { features_6_4_backward(s) }
+        if options.frozenBlocks <= 22 { features_6_3_backward(s) }
+        if options.frozenBlocks <= 21 { features_6_2_backward(s) }
+        if options.frozenBlocks <= 20 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 19 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 18 { features_5_4_backward(s) }
+        if options.frozenBlocks <= 17 { features_5_3_backward(s) }
+        if options.frozenBlocks <= 16 { features_5_2_backward(s) }
+        if options.frozenBlocks <= 15 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 14 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 13 { features_4_4_backward(s) }
+        if options.frozenBlocks <= 12 { features_4_3_backward(s) }
+        if options.frozenBlocks <= 11 { features_4_2_backward(s) }
+        if options.frozenBlocks <= 10 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 9 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 8 { features_3_2_backward(s) }
+        if options.frozenBlocks <= 7 { features_3_1_backward(s) }
+        if options.frozenBlocks <= 6 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 5 { features_2_2_backward(s) }
+        if options.frozenBlocks <= 4 { features_2_1_backward(s) }
+        if options.frozenBlocks <= 3 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 2 { features_1_1_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -1534,10 +1542,18 @@ public final class EfficientNetB3Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.p, bias: s.f, outChannels: 40,
             activation: .identity, output: s.t + 20520000 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20520000 &* s.n, pixels: 22500 &* s.n, channels: 40,
-            gamma: s.p + 1088, beta: s.p + 1136, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 21420000 &* s.n, savedMean: s.f + 2304, savedInvStd: s.f + 2344, runningMean: s.p + 1184,
-            runningVar: s.p + 1232, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20520000 &* s.n, pixels: 22500 &* s.n, channels: 40,
+                gamma: s.p + 1088, beta: s.p + 1136, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 21420000 &* s.n, savedMean: s.f + 2304, savedInvStd: s.f + 2344, runningMean: s.p + 1184,
+                runningVar: s.p + 1232, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20520000 &* s.n, pixels: 22500 &* s.n, channels: 40,
+                gamma: s.p + 1088, beta: s.p + 1136, runningMean: s.p + 1184, runningVar: s.p + 1232, eps: 1e-05,
+                activation: .silu, output: s.t + 21420000 &* s.n, scratch: s.f + 2304, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 150x150x40 -> 150x150x24, SE 40 -> 10 -> 40
@@ -1549,10 +1565,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 2464, bias: s.f,
             activation: .identity, output: s.t + 22320000 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22320000 &* s.n, pixels: 22500 &* s.n, channels: 40,
-            gamma: s.p + 1648, beta: s.p + 1696, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 23220000 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2424, runningMean: s.p + 1744,
-            runningVar: s.p + 1792, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22320000 &* s.n, pixels: 22500 &* s.n, channels: 40,
+                gamma: s.p + 1648, beta: s.p + 1696, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 23220000 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2424, runningMean: s.p + 1744,
+                runningVar: s.p + 1792, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22320000 &* s.n, pixels: 22500 &* s.n, channels: 40,
+                gamma: s.p + 1648, beta: s.p + 1696, runningMean: s.p + 1744, runningVar: s.p + 1792, eps: 1e-05,
+                activation: .silu, output: s.t + 23220000 &* s.n, scratch: s.f + 2384, pool: pool)
+        }
         // features.1.0.block.1 squeeze-excitation 40 -> 10 -> 40 on [n, 150, 150, 40]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 23220000 &* s.n, output: s.t + 24120000 &* s.n,
             batch: s.n, pixels: 22500, channels: 40, squeezeChannels: 10, reduceWeights: s.p + 1840,
@@ -1564,10 +1588,18 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 27450000 &* s.n,
             pool: pool)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 27450000 &* s.n, pixels: 22500 &* s.n, channels: 24,
-            gamma: s.p + 3664, beta: s.p + 3696, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 27990000 &* s.n, savedMean: s.f + 3184, savedInvStd: s.f + 3208, runningMean: s.p + 3728,
-            runningVar: s.p + 3760, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 27450000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+                gamma: s.p + 3664, beta: s.p + 3696, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 27990000 &* s.n, savedMean: s.f + 3184, savedInvStd: s.f + 3208, runningMean: s.p + 3728,
+                runningVar: s.p + 3760, pool: pool)
+        }
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 27450000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+                gamma: s.p + 3664, beta: s.p + 3696, runningMean: s.p + 3728, runningVar: s.p + 3760, eps: 1e-05,
+                activation: .identity, output: s.t + 27990000 &* s.n, scratch: s.f + 3184, pool: pool)
+        }
     }
 
     /// features.1.1 forward: MBConv1 k3 s1: 150x150x24 -> 150x150x24, SE 24 -> 6 -> 24, identity shortcut
@@ -1579,10 +1611,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 3280, bias: s.f,
             activation: .identity, output: s.t + 28530000 &* s.n, pool: pool)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 28530000 &* s.n, pixels: 22500 &* s.n, channels: 24,
-            gamma: s.p + 4016, beta: s.p + 4048, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 29070000 &* s.n, savedMean: s.f + 3232, savedInvStd: s.f + 3256, runningMean: s.p + 4080,
-            runningVar: s.p + 4112, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 28530000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+                gamma: s.p + 4016, beta: s.p + 4048, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 29070000 &* s.n, savedMean: s.f + 3232, savedInvStd: s.f + 3256, runningMean: s.p + 4080,
+                runningVar: s.p + 4112, pool: pool)
+        }
+        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 28530000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+                gamma: s.p + 4016, beta: s.p + 4048, runningMean: s.p + 4080, runningVar: s.p + 4112, eps: 1e-05,
+                activation: .silu, output: s.t + 29070000 &* s.n, scratch: s.f + 3232, pool: pool)
+        }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 150, 150, 24]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 29070000 &* s.n, output: s.t + 29610000 &* s.n,
             batch: s.n, pixels: 22500, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4144,
@@ -1594,19 +1634,27 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 30150000 &* s.n,
             pool: pool)
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 30150000 &* s.n, pixels: 22500 &* s.n, channels: 24,
-            gamma: s.p + 5056, beta: s.p + 5088, eps: 1e-05, momentum: 0.1, activation: .identity, output: s.t,
-            savedMean: s.f + 3712, savedInvStd: s.f + 3736, runningMean: s.p + 5120, runningVar: s.p + 5152,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 30150000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+                gamma: s.p + 5056, beta: s.p + 5088, eps: 1e-05, momentum: 0.1, activation: .identity, output: s.t,
+                savedMean: s.f + 3712, savedInvStd: s.f + 3736, runningMean: s.p + 5120, runningVar: s.p + 5152,
+                pool: pool)
+        }
+        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 30150000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+                gamma: s.p + 5056, beta: s.p + 5088, runningMean: s.p + 5120, runningVar: s.p + 5152, eps: 1e-05,
+                activation: .identity, output: s.t, scratch: s.f + 3712, pool: pool)
+        }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9923076923076923
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.007692307692307693,
                 into: s.t + 56692160 &* s.n, random: &random)
         }
         // features.1.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 27990000 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 56692160 &* s.n : nil, batch: s.n, perImage: 540000,
-            output: s.t + 30690000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 56692160 &* s.n : nil, batch: s.n,
+            perImage: 540000, output: s.t + 30690000 &* s.n, pool: pool)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 150x150x24 -> 75x75x32, SE 144 -> 6 -> 144
@@ -1615,10 +1663,18 @@ public final class EfficientNetB3Training: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 30690000 &* s.n, pixels: 22500 &* s.n, inChannels: 24, weights: s.p + 5184,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 22500 &* s.n, channels: 144, gamma: s.p + 8640,
-            beta: s.p + 8784, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 3240000 &* s.n,
-            savedMean: s.f + 3760, savedInvStd: s.f + 3904, runningMean: s.p + 8928, runningVar: s.p + 9072,
-            pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 22500 &* s.n, channels: 144,
+                gamma: s.p + 8640, beta: s.p + 8784, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 3240000 &* s.n, savedMean: s.f + 3760, savedInvStd: s.f + 3904, runningMean: s.p + 8928,
+                runningVar: s.p + 9072, pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 22500 &* s.n, channels: 144, gamma: s.p + 8640,
+                beta: s.p + 8784, runningMean: s.p + 8928, runningVar: s.p + 9072, eps: 1e-05, activation: .silu,
+                output: s.t + 3240000 &* s.n, scratch: s.f + 3760, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 9216, channels: 144, kernel: 3, into: s.f + 4336)
         // features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
@@ -1626,10 +1682,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 4336, bias: s.f,
             activation: .identity, output: s.t + 25020000 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25020000 &* s.n, pixels: 5625 &* s.n, channels: 144,
-            gamma: s.p + 10512, beta: s.p + 10656, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 25830000 &* s.n, savedMean: s.f + 4048, savedInvStd: s.f + 4192, runningMean: s.p + 10800,
-            runningVar: s.p + 10944, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25020000 &* s.n, pixels: 5625 &* s.n, channels: 144,
+                gamma: s.p + 10512, beta: s.p + 10656, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 25830000 &* s.n, savedMean: s.f + 4048, savedInvStd: s.f + 4192,
+                runningMean: s.p + 10800, runningVar: s.p + 10944, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25020000 &* s.n, pixels: 5625 &* s.n, channels: 144,
+                gamma: s.p + 10512, beta: s.p + 10656, runningMean: s.p + 10800, runningVar: s.p + 10944, eps: 1e-05,
+                activation: .silu, output: s.t + 25830000 &* s.n, scratch: s.f + 4048, pool: pool)
+        }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 75, 75, 144]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 25830000 &* s.n, output: s.t + 26640000 &* s.n,
             batch: s.n, pixels: 5625, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11088,
@@ -1641,10 +1705,18 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49115712 &* s.n,
             pool: pool)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 49115712 &* s.n, pixels: 5625 &* s.n, channels: 32,
-            gamma: s.p + 17584, beta: s.p + 17616, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 49295712 &* s.n, savedMean: s.f + 6928, savedInvStd: s.f + 6960, runningMean: s.p + 17648,
-            runningVar: s.p + 17680, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 49115712 &* s.n, pixels: 5625 &* s.n, channels: 32,
+                gamma: s.p + 17584, beta: s.p + 17616, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 49295712 &* s.n, savedMean: s.f + 6928, savedInvStd: s.f + 6960,
+                runningMean: s.p + 17648, runningVar: s.p + 17680, pool: pool)
+        }
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 49115712 &* s.n, pixels: 5625 &* s.n, channels: 32,
+                gamma: s.p + 17584, beta: s.p + 17616, runningMean: s.p + 17648, runningVar: s.p + 17680, eps: 1e-05,
+                activation: .identity, output: s.t + 49295712 &* s.n, scratch: s.f + 6928, pool: pool)
+        }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
@@ -1654,10 +1726,18 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 6480000 &* s.n,
             pool: pool)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-            gamma: s.p + 23856, beta: s.p + 24048, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 7560000 &* s.n, savedMean: s.f + 6992, savedInvStd: s.f + 7184, runningMean: s.p + 24240,
-            runningVar: s.p + 24432, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 23856, beta: s.p + 24048, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 7560000 &* s.n, savedMean: s.f + 6992, savedInvStd: s.f + 7184, runningMean: s.p + 24240,
+                runningVar: s.p + 24432, pool: pool)
+        }
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 23856, beta: s.p + 24048, runningMean: s.p + 24240, runningVar: s.p + 24432, eps: 1e-05,
+                activation: .silu, output: s.t + 7560000 &* s.n, scratch: s.f + 6992, pool: pool)
+        }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         WeightPrep.depthwiseWeights(s.p + 24624, channels: 192, kernel: 3, into: s.f + 7760)
         // features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
@@ -1665,10 +1745,18 @@ public final class EfficientNetB3Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 7760, bias: s.f,
             activation: .identity, output: s.t + 8640000 &* s.n, pool: pool)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-            gamma: s.p + 26352, beta: s.p + 26544, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 9720000 &* s.n, savedMean: s.f + 7376, savedInvStd: s.f + 7568, runningMean: s.p + 26736,
-            runningVar: s.p + 26928, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 26352, beta: s.p + 26544, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 9720000 &* s.n, savedMean: s.f + 7376, savedInvStd: s.f + 7568, runningMean: s.p + 26736,
+                runningVar: s.p + 26928, pool: pool)
+        }
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 26352, beta: s.p + 26544, runningMean: s.p + 26736, runningVar: s.p + 26928, eps: 1e-05,
+                activation: .silu, output: s.t + 9720000 &* s.n, scratch: s.f + 7376, pool: pool)
+        }
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 9720000 &* s.n, output: s.t + 10800000 &* s.n,
             batch: s.n, pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27120,
@@ -1680,19 +1768,27 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49475712 &* s.n,
             pool: pool)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 49475712 &* s.n, pixels: 5625 &* s.n, channels: 32,
-            gamma: s.p + 36544, beta: s.p + 36576, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 11880000 &* s.n, savedMean: s.f + 11216, savedInvStd: s.f + 11248, runningMean: s.p + 36608,
-            runningVar: s.p + 36640, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 49475712 &* s.n, pixels: 5625 &* s.n, channels: 32,
+                gamma: s.p + 36544, beta: s.p + 36576, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 11880000 &* s.n, savedMean: s.f + 11216, savedInvStd: s.f + 11248,
+                runningMean: s.p + 36608, runningVar: s.p + 36640, pool: pool)
+        }
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 49475712 &* s.n, pixels: 5625 &* s.n, channels: 32,
+                gamma: s.p + 36544, beta: s.p + 36576, runningMean: s.p + 36608, runningVar: s.p + 36640, eps: 1e-05,
+                activation: .identity, output: s.t + 11880000 &* s.n, scratch: s.f + 11216, pool: pool)
+        }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9769230769230769
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02307692307692308,
                 into: s.t + 56692208 &* s.n, random: &random)
         }
         // features.2.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 49295712 &* s.n, branch: s.t + 11880000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692208 &* s.n : nil, batch: s.n, perImage: 180000,
-            output: s.t + 49655712 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 56692208 &* s.n : nil, batch: s.n,
+            perImage: 180000, output: s.t + 49655712 &* s.n, pool: pool)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, SE 192 -> 8 -> 192, identity shortcut
@@ -1702,10 +1798,18 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 11880000 &* s.n,
             pool: pool)
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11880000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-            gamma: s.p + 42816, beta: s.p + 43008, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 12960000 &* s.n, savedMean: s.f + 11280, savedInvStd: s.f + 11472, runningMean: s.p + 43200,
-            runningVar: s.p + 43392, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11880000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 42816, beta: s.p + 43008, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 12960000 &* s.n, savedMean: s.f + 11280, savedInvStd: s.f + 11472,
+                runningMean: s.p + 43200, runningVar: s.p + 43392, pool: pool)
+        }
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11880000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 42816, beta: s.p + 43008, runningMean: s.p + 43200, runningVar: s.p + 43392, eps: 1e-05,
+                activation: .silu, output: s.t + 12960000 &* s.n, scratch: s.f + 11280, pool: pool)
+        }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         WeightPrep.depthwiseWeights(s.p + 43584, channels: 192, kernel: 3, into: s.f + 12048)
         // features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
@@ -1713,10 +1817,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 12048, bias: s.f,
             activation: .identity, output: s.t + 14040000 &* s.n, pool: pool)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 14040000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-            gamma: s.p + 45312, beta: s.p + 45504, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 15120000 &* s.n, savedMean: s.f + 11664, savedInvStd: s.f + 11856, runningMean: s.p + 45696,
-            runningVar: s.p + 45888, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 14040000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 45312, beta: s.p + 45504, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 15120000 &* s.n, savedMean: s.f + 11664, savedInvStd: s.f + 11856,
+                runningMean: s.p + 45696, runningVar: s.p + 45888, pool: pool)
+        }
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 14040000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 45312, beta: s.p + 45504, runningMean: s.p + 45696, runningVar: s.p + 45888, eps: 1e-05,
+                activation: .silu, output: s.t + 15120000 &* s.n, scratch: s.f + 11664, pool: pool)
+        }
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 75, 75, 192]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 15120000 &* s.n, output: s.t + 16200000 &* s.n,
             batch: s.n, pixels: 5625, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46080,
@@ -1728,19 +1840,27 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49835712 &* s.n,
             pool: pool)
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 49835712 &* s.n, pixels: 5625 &* s.n, channels: 32,
-            gamma: s.p + 55504, beta: s.p + 55536, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 17280000 &* s.n, savedMean: s.f + 15504, savedInvStd: s.f + 15536, runningMean: s.p + 55568,
-            runningVar: s.p + 55600, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 49835712 &* s.n, pixels: 5625 &* s.n, channels: 32,
+                gamma: s.p + 55504, beta: s.p + 55536, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 17280000 &* s.n, savedMean: s.f + 15504, savedInvStd: s.f + 15536,
+                runningMean: s.p + 55568, runningVar: s.p + 55600, pool: pool)
+        }
+        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 49835712 &* s.n, pixels: 5625 &* s.n, channels: 32,
+                gamma: s.p + 55504, beta: s.p + 55536, runningMean: s.p + 55568, runningVar: s.p + 55600, eps: 1e-05,
+                activation: .identity, output: s.t + 17280000 &* s.n, scratch: s.f + 15504, pool: pool)
+        }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9692307692307692
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03076923076923077,
                 into: s.t + 56692240 &* s.n, random: &random)
         }
         // features.2.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 49655712 &* s.n, branch: s.t + 17280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692240 &* s.n : nil, batch: s.n, perImage: 180000,
-            output: s.t + 50015712 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 56692240 &* s.n : nil, batch: s.n,
+            perImage: 180000, output: s.t + 50015712 &* s.n, pool: pool)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 75x75x32 -> 38x38x48, SE 192 -> 8 -> 192
@@ -1750,10 +1870,18 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 17280000 &* s.n,
             pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-            gamma: s.p + 61776, beta: s.p + 61968, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 18360000 &* s.n, savedMean: s.f + 15568, savedInvStd: s.f + 15760, runningMean: s.p + 62160,
-            runningVar: s.p + 62352, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 61776, beta: s.p + 61968, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 18360000 &* s.n, savedMean: s.f + 15568, savedInvStd: s.f + 15760,
+                runningMean: s.p + 62160, runningVar: s.p + 62352, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 61776, beta: s.p + 61968, runningMean: s.p + 62160, runningVar: s.p + 62352, eps: 1e-05,
+                activation: .silu, output: s.t + 18360000 &* s.n, scratch: s.f + 15568, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         WeightPrep.depthwiseWeights(s.p + 62544, channels: 192, kernel: 5, into: s.f + 16336)
         // features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
@@ -1761,10 +1889,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 16336, bias: s.f,
             activation: .identity, output: s.t + 42163968 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 42163968 &* s.n, pixels: 1444 &* s.n, channels: 192,
-            gamma: s.p + 67344, beta: s.p + 67536, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 42441216 &* s.n, savedMean: s.f + 15952, savedInvStd: s.f + 16144, runningMean: s.p + 67728,
-            runningVar: s.p + 67920, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 42163968 &* s.n, pixels: 1444 &* s.n, channels: 192,
+                gamma: s.p + 67344, beta: s.p + 67536, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 42441216 &* s.n, savedMean: s.f + 15952, savedInvStd: s.f + 16144,
+                runningMean: s.p + 67728, runningVar: s.p + 67920, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 42163968 &* s.n, pixels: 1444 &* s.n, channels: 192,
+                gamma: s.p + 67344, beta: s.p + 67536, runningMean: s.p + 67728, runningVar: s.p + 67920, eps: 1e-05,
+                activation: .silu, output: s.t + 42441216 &* s.n, scratch: s.f + 15952, pool: pool)
+        }
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 38, 38, 192]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 42441216 &* s.n, output: s.t + 42718464 &* s.n,
             batch: s.n, pixels: 1444, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 68112,
@@ -1776,10 +1912,18 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 55082016 &* s.n,
             pool: pool)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 55082016 &* s.n, pixels: 1444 &* s.n, channels: 48,
-            gamma: s.p + 80608, beta: s.p + 80656, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 55151328 &* s.n, savedMean: s.f + 25936, savedInvStd: s.f + 25984, runningMean: s.p + 80704,
-            runningVar: s.p + 80752, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 55082016 &* s.n, pixels: 1444 &* s.n, channels: 48,
+                gamma: s.p + 80608, beta: s.p + 80656, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 55151328 &* s.n, savedMean: s.f + 25936, savedInvStd: s.f + 25984,
+                runningMean: s.p + 80704, runningVar: s.p + 80752, pool: pool)
+        }
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 55082016 &* s.n, pixels: 1444 &* s.n, channels: 48,
+                gamma: s.p + 80608, beta: s.p + 80656, runningMean: s.p + 80704, runningVar: s.p + 80752, eps: 1e-05,
+                activation: .identity, output: s.t + 55151328 &* s.n, scratch: s.f + 25936, pool: pool)
+        }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
@@ -1789,10 +1933,18 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 19440000 &* s.n,
             pool: pool)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19440000 &* s.n, pixels: 1444 &* s.n, channels: 288,
-            gamma: s.p + 94624, beta: s.p + 94912, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 19855872 &* s.n, savedMean: s.f + 26032, savedInvStd: s.f + 26320, runningMean: s.p + 95200,
-            runningVar: s.p + 95488, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19440000 &* s.n, pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 94624, beta: s.p + 94912, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 19855872 &* s.n, savedMean: s.f + 26032, savedInvStd: s.f + 26320,
+                runningMean: s.p + 95200, runningVar: s.p + 95488, pool: pool)
+        }
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19440000 &* s.n, pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 94624, beta: s.p + 94912, runningMean: s.p + 95200, runningVar: s.p + 95488, eps: 1e-05,
+                activation: .silu, output: s.t + 19855872 &* s.n, scratch: s.f + 26032, pool: pool)
+        }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         WeightPrep.depthwiseWeights(s.p + 95776, channels: 288, kernel: 5, into: s.f + 27184)
         // features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
@@ -1800,10 +1952,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 27184, bias: s.f,
             activation: .identity, output: s.t + 31230000 &* s.n, pool: pool)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 31230000 &* s.n, pixels: 1444 &* s.n, channels: 288,
-            gamma: s.p + 102976, beta: s.p + 103264, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 31645872 &* s.n, savedMean: s.f + 26608, savedInvStd: s.f + 26896, runningMean: s.p + 103552,
-            runningVar: s.p + 103840, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 31230000 &* s.n, pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 102976, beta: s.p + 103264, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 31645872 &* s.n, savedMean: s.f + 26608, savedInvStd: s.f + 26896,
+                runningMean: s.p + 103552, runningVar: s.p + 103840, pool: pool)
+        }
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 31230000 &* s.n, pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 102976, beta: s.p + 103264, runningMean: s.p + 103552, runningVar: s.p + 103840,
+                eps: 1e-05, activation: .silu, output: s.t + 31645872 &* s.n, scratch: s.f + 26608, pool: pool)
+        }
         // features.3.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 31645872 &* s.n, output: s.t + 32061744 &* s.n,
             batch: s.n, pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 104128,
@@ -1815,19 +1975,27 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 111344, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 55220640 &* s.n, pool: pool)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 55220640 &* s.n, pixels: 1444 &* s.n, channels: 48,
-            gamma: s.p + 125168, beta: s.p + 125216, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 20271744 &* s.n, savedMean: s.f + 41584, savedInvStd: s.f + 41632, runningMean: s.p + 125264,
-            runningVar: s.p + 125312, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 55220640 &* s.n, pixels: 1444 &* s.n, channels: 48,
+                gamma: s.p + 125168, beta: s.p + 125216, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 20271744 &* s.n, savedMean: s.f + 41584, savedInvStd: s.f + 41632,
+                runningMean: s.p + 125264, runningVar: s.p + 125312, pool: pool)
+        }
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 55220640 &* s.n, pixels: 1444 &* s.n, channels: 48,
+                gamma: s.p + 125168, beta: s.p + 125216, runningMean: s.p + 125264, runningVar: s.p + 125312,
+                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 41584, pool: pool)
+        }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9538461538461538
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04615384615384616,
                 into: s.t + 56692288 &* s.n, random: &random)
         }
         // features.3.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 55151328 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692288 &* s.n : nil, batch: s.n, perImage: 69312,
-            output: s.t + 55289952 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 56692288 &* s.n : nil, batch: s.n,
+            perImage: 69312, output: s.t + 55289952 &* s.n, pool: pool)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 38x38x48 -> 38x38x48, SE 288 -> 12 -> 288, identity shortcut
@@ -1837,10 +2005,18 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 32477616 &* s.n,
             pool: pool)
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 32477616 &* s.n, pixels: 1444 &* s.n, channels: 288,
-            gamma: s.p + 139184, beta: s.p + 139472, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 32893488 &* s.n, savedMean: s.f + 41680, savedInvStd: s.f + 41968, runningMean: s.p + 139760,
-            runningVar: s.p + 140048, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 32477616 &* s.n, pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 139184, beta: s.p + 139472, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 32893488 &* s.n, savedMean: s.f + 41680, savedInvStd: s.f + 41968,
+                runningMean: s.p + 139760, runningVar: s.p + 140048, pool: pool)
+        }
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 32477616 &* s.n, pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 139184, beta: s.p + 139472, runningMean: s.p + 139760, runningVar: s.p + 140048,
+                eps: 1e-05, activation: .silu, output: s.t + 32893488 &* s.n, scratch: s.f + 41680, pool: pool)
+        }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         WeightPrep.depthwiseWeights(s.p + 140336, channels: 288, kernel: 5, into: s.f + 42832)
         // features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 288] -> [n, 38, 38, 288]
@@ -1848,10 +2024,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 42832, bias: s.f,
             activation: .identity, output: s.t + 33309360 &* s.n, pool: pool)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 33309360 &* s.n, pixels: 1444 &* s.n, channels: 288,
-            gamma: s.p + 147536, beta: s.p + 147824, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 33725232 &* s.n, savedMean: s.f + 42256, savedInvStd: s.f + 42544, runningMean: s.p + 148112,
-            runningVar: s.p + 148400, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 33309360 &* s.n, pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 147536, beta: s.p + 147824, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 33725232 &* s.n, savedMean: s.f + 42256, savedInvStd: s.f + 42544,
+                runningMean: s.p + 148112, runningVar: s.p + 148400, pool: pool)
+        }
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 33309360 &* s.n, pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 147536, beta: s.p + 147824, runningMean: s.p + 148112, runningVar: s.p + 148400,
+                eps: 1e-05, activation: .silu, output: s.t + 33725232 &* s.n, scratch: s.f + 42256, pool: pool)
+        }
         // features.3.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 38, 38, 288]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 33725232 &* s.n, output: s.t + 34141104 &* s.n,
             batch: s.n, pixels: 1444, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 148688,
@@ -1863,19 +2047,27 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 155904, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 55359264 &* s.n, pool: pool)
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 55359264 &* s.n, pixels: 1444 &* s.n, channels: 48,
-            gamma: s.p + 169728, beta: s.p + 169776, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 20271744 &* s.n, savedMean: s.f + 57232, savedInvStd: s.f + 57280, runningMean: s.p + 169824,
-            runningVar: s.p + 169872, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 55359264 &* s.n, pixels: 1444 &* s.n, channels: 48,
+                gamma: s.p + 169728, beta: s.p + 169776, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 20271744 &* s.n, savedMean: s.f + 57232, savedInvStd: s.f + 57280,
+                runningMean: s.p + 169824, runningVar: s.p + 169872, pool: pool)
+        }
+        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 55359264 &* s.n, pixels: 1444 &* s.n, channels: 48,
+                gamma: s.p + 169728, beta: s.p + 169776, runningMean: s.p + 169824, runningVar: s.p + 169872,
+                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 57232, pool: pool)
+        }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9461538461538461
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05384615384615385,
                 into: s.t + 56692320 &* s.n, random: &random)
         }
         // features.3.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 55289952 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692320 &* s.n : nil, batch: s.n, perImage: 69312,
-            output: s.t + 55428576 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 56692320 &* s.n : nil, batch: s.n,
+            perImage: 69312, output: s.t + 55428576 &* s.n, pool: pool)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 38x38x48 -> 19x19x96, SE 288 -> 12 -> 288
@@ -1885,10 +2077,18 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 34556976 &* s.n,
             pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 34556976 &* s.n, pixels: 1444 &* s.n, channels: 288,
-            gamma: s.p + 183744, beta: s.p + 184032, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 34972848 &* s.n, savedMean: s.f + 57328, savedInvStd: s.f + 57616, runningMean: s.p + 184320,
-            runningVar: s.p + 184608, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 34556976 &* s.n, pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 183744, beta: s.p + 184032, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 34972848 &* s.n, savedMean: s.f + 57328, savedInvStd: s.f + 57616,
+                runningMean: s.p + 184320, runningVar: s.p + 184608, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 34556976 &* s.n, pixels: 1444 &* s.n, channels: 288,
+                gamma: s.p + 183744, beta: s.p + 184032, runningMean: s.p + 184320, runningVar: s.p + 184608,
+                eps: 1e-05, activation: .silu, output: s.t + 34972848 &* s.n, scratch: s.f + 57328, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         WeightPrep.depthwiseWeights(s.p + 184896, channels: 288, kernel: 3, into: s.f + 58480)
         // features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 288] -> [n, 19, 19, 288]
@@ -1896,10 +2096,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 58480, bias: s.f,
             activation: .identity, output: s.t + 54525312 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 54525312 &* s.n, pixels: 361 &* s.n, channels: 288,
-            gamma: s.p + 187488, beta: s.p + 187776, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 54629280 &* s.n, savedMean: s.f + 57904, savedInvStd: s.f + 58192, runningMean: s.p + 188064,
-            runningVar: s.p + 188352, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 54525312 &* s.n, pixels: 361 &* s.n, channels: 288,
+                gamma: s.p + 187488, beta: s.p + 187776, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 54629280 &* s.n, savedMean: s.f + 57904, savedInvStd: s.f + 58192,
+                runningMean: s.p + 188064, runningVar: s.p + 188352, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 54525312 &* s.n, pixels: 361 &* s.n, channels: 288,
+                gamma: s.p + 187488, beta: s.p + 187776, runningMean: s.p + 188064, runningVar: s.p + 188352,
+                eps: 1e-05, activation: .silu, output: s.t + 54629280 &* s.n, scratch: s.f + 57904, pool: pool)
+        }
         // features.4.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 19, 19, 288]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 54629280 &* s.n, output: s.t + 54733248 &* s.n,
             batch: s.n, pixels: 361, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 188640,
@@ -1911,10 +2119,18 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56065728 &* s.n,
             pool: pool)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56065728 &* s.n, pixels: 361 &* s.n, channels: 96,
-            gamma: s.p + 223504, beta: s.p + 223600, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 56100384 &* s.n, savedMean: s.f + 63664, savedInvStd: s.f + 63760, runningMean: s.p + 223696,
-            runningVar: s.p + 223792, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56065728 &* s.n, pixels: 361 &* s.n, channels: 96,
+                gamma: s.p + 223504, beta: s.p + 223600, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 56100384 &* s.n, savedMean: s.f + 63664, savedInvStd: s.f + 63760,
+                runningMean: s.p + 223696, runningVar: s.p + 223792, pool: pool)
+        }
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56065728 &* s.n, pixels: 361 &* s.n, channels: 96,
+                gamma: s.p + 223504, beta: s.p + 223600, runningMean: s.p + 223696, runningVar: s.p + 223792,
+                eps: 1e-05, activation: .identity, output: s.t + 56100384 &* s.n, scratch: s.f + 63664, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -1924,10 +2140,18 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 43917312 &* s.n,
             pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 43917312 &* s.n, pixels: 361 &* s.n, channels: 576,
-            gamma: s.p + 279184, beta: s.p + 279760, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 44125248 &* s.n, savedMean: s.f + 63856, savedInvStd: s.f + 64432, runningMean: s.p + 280336,
-            runningVar: s.p + 280912, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 43917312 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 279184, beta: s.p + 279760, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 44125248 &* s.n, savedMean: s.f + 63856, savedInvStd: s.f + 64432,
+                runningMean: s.p + 280336, runningVar: s.p + 280912, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 43917312 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 279184, beta: s.p + 279760, runningMean: s.p + 280336, runningVar: s.p + 280912,
+                eps: 1e-05, activation: .silu, output: s.t + 44125248 &* s.n, scratch: s.f + 63856, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][576]
         WeightPrep.depthwiseWeights(s.p + 281488, channels: 576, kernel: 3, into: s.f + 66160)
         // features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
@@ -1935,10 +2159,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 66160, bias: s.f,
             activation: .identity, output: s.t + 44333184 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 44333184 &* s.n, pixels: 361 &* s.n, channels: 576,
-            gamma: s.p + 286672, beta: s.p + 287248, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 44541120 &* s.n, savedMean: s.f + 65008, savedInvStd: s.f + 65584, runningMean: s.p + 287824,
-            runningVar: s.p + 288400, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 44333184 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 286672, beta: s.p + 287248, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 44541120 &* s.n, savedMean: s.f + 65008, savedInvStd: s.f + 65584,
+                runningMean: s.p + 287824, runningVar: s.p + 288400, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 44333184 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 286672, beta: s.p + 287248, runningMean: s.p + 287824, runningVar: s.p + 288400,
+                eps: 1e-05, activation: .silu, output: s.t + 44541120 &* s.n, scratch: s.f + 65008, pool: pool)
+        }
         // features.4.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 44541120 &* s.n, output: s.t + 44749056 &* s.n,
             batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 288976,
@@ -1950,19 +2182,27 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56135040 &* s.n,
             pool: pool)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56135040 &* s.n, pixels: 361 &* s.n, channels: 96,
-            gamma: s.p + 372528, beta: s.p + 372624, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 20271744 &* s.n, savedMean: s.f + 76528, savedInvStd: s.f + 76624, runningMean: s.p + 372720,
-            runningVar: s.p + 372816, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56135040 &* s.n, pixels: 361 &* s.n, channels: 96,
+                gamma: s.p + 372528, beta: s.p + 372624, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 20271744 &* s.n, savedMean: s.f + 76528, savedInvStd: s.f + 76624,
+                runningMean: s.p + 372720, runningVar: s.p + 372816, pool: pool)
+        }
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56135040 &* s.n, pixels: 361 &* s.n, channels: 96,
+                gamma: s.p + 372528, beta: s.p + 372624, runningMean: s.p + 372720, runningVar: s.p + 372816,
+                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 76528, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9307692307692308
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06923076923076923,
                 into: s.t + 56692352 &* s.n, random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 56100384 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692352 &* s.n : nil, batch: s.n, perImage: 34656,
-            output: s.t + 56169696 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 56692352 &* s.n : nil, batch: s.n,
+            perImage: 34656, output: s.t + 56169696 &* s.n, pool: pool)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -1972,10 +2212,18 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 44956992 &* s.n,
             pool: pool)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 44956992 &* s.n, pixels: 361 &* s.n, channels: 576,
-            gamma: s.p + 428208, beta: s.p + 428784, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 45164928 &* s.n, savedMean: s.f + 76720, savedInvStd: s.f + 77296, runningMean: s.p + 429360,
-            runningVar: s.p + 429936, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 44956992 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 428208, beta: s.p + 428784, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 45164928 &* s.n, savedMean: s.f + 76720, savedInvStd: s.f + 77296,
+                runningMean: s.p + 429360, runningVar: s.p + 429936, pool: pool)
+        }
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 44956992 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 428208, beta: s.p + 428784, runningMean: s.p + 429360, runningVar: s.p + 429936,
+                eps: 1e-05, activation: .silu, output: s.t + 45164928 &* s.n, scratch: s.f + 76720, pool: pool)
+        }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][576]
         WeightPrep.depthwiseWeights(s.p + 430512, channels: 576, kernel: 3, into: s.f + 79024)
         // features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
@@ -1983,10 +2231,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 79024, bias: s.f,
             activation: .identity, output: s.t + 45372864 &* s.n, pool: pool)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 45372864 &* s.n, pixels: 361 &* s.n, channels: 576,
-            gamma: s.p + 435696, beta: s.p + 436272, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 45580800 &* s.n, savedMean: s.f + 77872, savedInvStd: s.f + 78448, runningMean: s.p + 436848,
-            runningVar: s.p + 437424, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 45372864 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 435696, beta: s.p + 436272, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 45580800 &* s.n, savedMean: s.f + 77872, savedInvStd: s.f + 78448,
+                runningMean: s.p + 436848, runningVar: s.p + 437424, pool: pool)
+        }
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 45372864 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 435696, beta: s.p + 436272, runningMean: s.p + 436848, runningVar: s.p + 437424,
+                eps: 1e-05, activation: .silu, output: s.t + 45580800 &* s.n, scratch: s.f + 77872, pool: pool)
+        }
         // features.4.2.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 45580800 &* s.n, output: s.t + 45788736 &* s.n,
             batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 438000,
@@ -1998,19 +2254,27 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56204352 &* s.n,
             pool: pool)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56204352 &* s.n, pixels: 361 &* s.n, channels: 96,
-            gamma: s.p + 521552, beta: s.p + 521648, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 20271744 &* s.n, savedMean: s.f + 89392, savedInvStd: s.f + 89488, runningMean: s.p + 521744,
-            runningVar: s.p + 521840, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56204352 &* s.n, pixels: 361 &* s.n, channels: 96,
+                gamma: s.p + 521552, beta: s.p + 521648, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 20271744 &* s.n, savedMean: s.f + 89392, savedInvStd: s.f + 89488,
+                runningMean: s.p + 521744, runningVar: s.p + 521840, pool: pool)
+        }
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56204352 &* s.n, pixels: 361 &* s.n, channels: 96,
+                gamma: s.p + 521552, beta: s.p + 521648, runningMean: s.p + 521744, runningVar: s.p + 521840,
+                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 89392, pool: pool)
+        }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9230769230769231
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07692307692307693,
                 into: s.t + 56692368 &* s.n, random: &random)
         }
         // features.4.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 56169696 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692368 &* s.n : nil, batch: s.n, perImage: 34656,
-            output: s.t + 56239008 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 56692368 &* s.n : nil, batch: s.n,
+            perImage: 34656, output: s.t + 56239008 &* s.n, pool: pool)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -2020,10 +2284,18 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 45996672 &* s.n,
             pool: pool)
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 45996672 &* s.n, pixels: 361 &* s.n, channels: 576,
-            gamma: s.p + 577232, beta: s.p + 577808, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 46204608 &* s.n, savedMean: s.f + 89584, savedInvStd: s.f + 90160, runningMean: s.p + 578384,
-            runningVar: s.p + 578960, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 45996672 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 577232, beta: s.p + 577808, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 46204608 &* s.n, savedMean: s.f + 89584, savedInvStd: s.f + 90160,
+                runningMean: s.p + 578384, runningVar: s.p + 578960, pool: pool)
+        }
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 45996672 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 577232, beta: s.p + 577808, runningMean: s.p + 578384, runningVar: s.p + 578960,
+                eps: 1e-05, activation: .silu, output: s.t + 46204608 &* s.n, scratch: s.f + 89584, pool: pool)
+        }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][576]
         WeightPrep.depthwiseWeights(s.p + 579536, channels: 576, kernel: 3, into: s.f + 91888)
         // features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
@@ -2031,10 +2303,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 91888, bias: s.f,
             activation: .identity, output: s.t + 46412544 &* s.n, pool: pool)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 46412544 &* s.n, pixels: 361 &* s.n, channels: 576,
-            gamma: s.p + 584720, beta: s.p + 585296, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 46620480 &* s.n, savedMean: s.f + 90736, savedInvStd: s.f + 91312, runningMean: s.p + 585872,
-            runningVar: s.p + 586448, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 46412544 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 584720, beta: s.p + 585296, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 46620480 &* s.n, savedMean: s.f + 90736, savedInvStd: s.f + 91312,
+                runningMean: s.p + 585872, runningVar: s.p + 586448, pool: pool)
+        }
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 46412544 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 584720, beta: s.p + 585296, runningMean: s.p + 585872, runningVar: s.p + 586448,
+                eps: 1e-05, activation: .silu, output: s.t + 46620480 &* s.n, scratch: s.f + 90736, pool: pool)
+        }
         // features.4.3.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 46620480 &* s.n, output: s.t + 46828416 &* s.n,
             batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 587024,
@@ -2046,19 +2326,27 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56273664 &* s.n,
             pool: pool)
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56273664 &* s.n, pixels: 361 &* s.n, channels: 96,
-            gamma: s.p + 670576, beta: s.p + 670672, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 20271744 &* s.n, savedMean: s.f + 102256, savedInvStd: s.f + 102352,
-            runningMean: s.p + 670768, runningVar: s.p + 670864, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56273664 &* s.n, pixels: 361 &* s.n, channels: 96,
+                gamma: s.p + 670576, beta: s.p + 670672, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 20271744 &* s.n, savedMean: s.f + 102256, savedInvStd: s.f + 102352,
+                runningMean: s.p + 670768, runningVar: s.p + 670864, pool: pool)
+        }
+        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56273664 &* s.n, pixels: 361 &* s.n, channels: 96,
+                gamma: s.p + 670576, beta: s.p + 670672, runningMean: s.p + 670768, runningVar: s.p + 670864,
+                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 102256, pool: pool)
+        }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9153846153846154
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08461538461538462,
                 into: s.t + 56692384 &* s.n, random: &random)
         }
         // features.4.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 56239008 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692384 &* s.n : nil, batch: s.n, perImage: 34656,
-            output: s.t + 56308320 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 56692384 &* s.n : nil, batch: s.n,
+            perImage: 34656, output: s.t + 56308320 &* s.n, pool: pool)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 19x19x96 -> 19x19x96, SE 576 -> 24 -> 576, identity shortcut
@@ -2068,10 +2356,18 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 47036352 &* s.n,
             pool: pool)
         // features.4.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 47036352 &* s.n, pixels: 361 &* s.n, channels: 576,
-            gamma: s.p + 726256, beta: s.p + 726832, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 47244288 &* s.n, savedMean: s.f + 102448, savedInvStd: s.f + 103024,
-            runningMean: s.p + 727408, runningVar: s.p + 727984, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 47036352 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 726256, beta: s.p + 726832, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 47244288 &* s.n, savedMean: s.f + 102448, savedInvStd: s.f + 103024,
+                runningMean: s.p + 727408, runningVar: s.p + 727984, pool: pool)
+        }
+        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 47036352 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 726256, beta: s.p + 726832, runningMean: s.p + 727408, runningVar: s.p + 727984,
+                eps: 1e-05, activation: .silu, output: s.t + 47244288 &* s.n, scratch: s.f + 102448, pool: pool)
+        }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][576]
         WeightPrep.depthwiseWeights(s.p + 728560, channels: 576, kernel: 3, into: s.f + 104752)
         // features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
@@ -2079,10 +2375,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 104752, bias: s.f,
             activation: .identity, output: s.t + 47452224 &* s.n, pool: pool)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 47452224 &* s.n, pixels: 361 &* s.n, channels: 576,
-            gamma: s.p + 733744, beta: s.p + 734320, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 47660160 &* s.n, savedMean: s.f + 103600, savedInvStd: s.f + 104176,
-            runningMean: s.p + 734896, runningVar: s.p + 735472, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 47452224 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 733744, beta: s.p + 734320, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 47660160 &* s.n, savedMean: s.f + 103600, savedInvStd: s.f + 104176,
+                runningMean: s.p + 734896, runningVar: s.p + 735472, pool: pool)
+        }
+        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 47452224 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 733744, beta: s.p + 734320, runningMean: s.p + 734896, runningVar: s.p + 735472,
+                eps: 1e-05, activation: .silu, output: s.t + 47660160 &* s.n, scratch: s.f + 103600, pool: pool)
+        }
         // features.4.4.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 47660160 &* s.n, output: s.t + 47868096 &* s.n,
             batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 736048,
@@ -2094,19 +2398,27 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 56342976 &* s.n,
             pool: pool)
         // features.4.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56342976 &* s.n, pixels: 361 &* s.n, channels: 96,
-            gamma: s.p + 819600, beta: s.p + 819696, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 20271744 &* s.n, savedMean: s.f + 115120, savedInvStd: s.f + 115216,
-            runningMean: s.p + 819792, runningVar: s.p + 819888, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56342976 &* s.n, pixels: 361 &* s.n, channels: 96,
+                gamma: s.p + 819600, beta: s.p + 819696, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 20271744 &* s.n, savedMean: s.f + 115120, savedInvStd: s.f + 115216,
+                runningMean: s.p + 819792, runningVar: s.p + 819888, pool: pool)
+        }
+        // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56342976 &* s.n, pixels: 361 &* s.n, channels: 96,
+                gamma: s.p + 819600, beta: s.p + 819696, runningMean: s.p + 819792, runningVar: s.p + 819888,
+                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 115120, pool: pool)
+        }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9076923076923077
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09230769230769233,
                 into: s.t + 56692400 &* s.n, random: &random)
         }
         // features.4.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 56308320 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692400 &* s.n : nil, batch: s.n, perImage: 34656,
-            output: s.t + 56377632 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 56692400 &* s.n : nil, batch: s.n,
+            perImage: 34656, output: s.t + 56377632 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 19x19x96 -> 19x19x136, SE 576 -> 24 -> 576
@@ -2116,10 +2428,18 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 48076032 &* s.n,
             pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 48076032 &* s.n, pixels: 361 &* s.n, channels: 576,
-            gamma: s.p + 875280, beta: s.p + 875856, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 48283968 &* s.n, savedMean: s.f + 115312, savedInvStd: s.f + 115888,
-            runningMean: s.p + 876432, runningVar: s.p + 877008, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 48076032 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 875280, beta: s.p + 875856, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 48283968 &* s.n, savedMean: s.f + 115312, savedInvStd: s.f + 115888,
+                runningMean: s.p + 876432, runningVar: s.p + 877008, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 48076032 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 875280, beta: s.p + 875856, runningMean: s.p + 876432, runningVar: s.p + 877008,
+                eps: 1e-05, activation: .silu, output: s.t + 48283968 &* s.n, scratch: s.f + 115312, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][576]
         WeightPrep.depthwiseWeights(s.p + 877584, channels: 576, kernel: 5, into: s.f + 117616)
         // features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 576] -> [n, 19, 19, 576]
@@ -2127,10 +2447,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 117616, bias: s.f,
             activation: .identity, output: s.t + 48491904 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 48491904 &* s.n, pixels: 361 &* s.n, channels: 576,
-            gamma: s.p + 891984, beta: s.p + 892560, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 48699840 &* s.n, savedMean: s.f + 116464, savedInvStd: s.f + 117040,
-            runningMean: s.p + 893136, runningVar: s.p + 893712, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 48491904 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 891984, beta: s.p + 892560, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 48699840 &* s.n, savedMean: s.f + 116464, savedInvStd: s.f + 117040,
+                runningMean: s.p + 893136, runningVar: s.p + 893712, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 48491904 &* s.n, pixels: 361 &* s.n, channels: 576,
+                gamma: s.p + 891984, beta: s.p + 892560, runningMean: s.p + 893136, runningVar: s.p + 893712,
+                eps: 1e-05, activation: .silu, output: s.t + 48699840 &* s.n, scratch: s.f + 116464, pool: pool)
+        }
         // features.5.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 19, 19, 576]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 48699840 &* s.n, output: s.t + 48907776 &* s.n,
             batch: s.n, pixels: 361, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 894288,
@@ -2142,10 +2470,18 @@ public final class EfficientNetB3Training: TrainableModel {
             bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.t + 55497888 &* s.n,
             pool: pool)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 55497888 &* s.n, pixels: 361 &* s.n, channels: 136,
-            gamma: s.p + 1000880, beta: s.p + 1001024, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 55546992 &* s.n, savedMean: s.f + 146416, savedInvStd: s.f + 146552,
-            runningMean: s.p + 1001168, runningVar: s.p + 1001312, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 55497888 &* s.n, pixels: 361 &* s.n, channels: 136,
+                gamma: s.p + 1000880, beta: s.p + 1001024, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 55546992 &* s.n, savedMean: s.f + 146416, savedInvStd: s.f + 146552,
+                runningMean: s.p + 1001168, runningVar: s.p + 1001312, pool: pool)
+        }
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 55497888 &* s.n, pixels: 361 &* s.n, channels: 136,
+                gamma: s.p + 1000880, beta: s.p + 1001024, runningMean: s.p + 1001168, runningVar: s.p + 1001312,
+                eps: 1e-05, activation: .identity, output: s.t + 55546992 &* s.n, scratch: s.f + 146416, pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -2155,10 +2491,18 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 1001456, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 35388720 &* s.n, pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 35388720 &* s.n, pixels: 361 &* s.n, channels: 816,
-            gamma: s.p + 1112432, beta: s.p + 1113248, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 35683296 &* s.n, savedMean: s.f + 146688, savedInvStd: s.f + 147504,
-            runningMean: s.p + 1114064, runningVar: s.p + 1114880, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 35388720 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1112432, beta: s.p + 1113248, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 35683296 &* s.n, savedMean: s.f + 146688, savedInvStd: s.f + 147504,
+                runningMean: s.p + 1114064, runningVar: s.p + 1114880, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 35388720 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1112432, beta: s.p + 1113248, runningMean: s.p + 1114064, runningVar: s.p + 1114880,
+                eps: 1e-05, activation: .silu, output: s.t + 35683296 &* s.n, scratch: s.f + 146688, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][816]
         WeightPrep.depthwiseWeights(s.p + 1115696, channels: 816, kernel: 5, into: s.f + 149952)
         // features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
@@ -2166,10 +2510,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 149952, bias: s.f,
             activation: .identity, output: s.t + 35977872 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 35977872 &* s.n, pixels: 361 &* s.n, channels: 816,
-            gamma: s.p + 1136096, beta: s.p + 1136912, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 36272448 &* s.n, savedMean: s.f + 148320, savedInvStd: s.f + 149136,
-            runningMean: s.p + 1137728, runningVar: s.p + 1138544, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 35977872 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1136096, beta: s.p + 1136912, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 36272448 &* s.n, savedMean: s.f + 148320, savedInvStd: s.f + 149136,
+                runningMean: s.p + 1137728, runningVar: s.p + 1138544, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 35977872 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1136096, beta: s.p + 1136912, runningMean: s.p + 1137728, runningVar: s.p + 1138544,
+                eps: 1e-05, activation: .silu, output: s.t + 36272448 &* s.n, scratch: s.f + 148320, pool: pool)
+        }
         // features.5.1.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 36272448 &* s.n, output: s.t + 36567024 &* s.n,
             batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1139360,
@@ -2181,19 +2533,27 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 1195712, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
             output: s.t + 55596096 &* s.n, pool: pool)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 55596096 &* s.n, pixels: 361 &* s.n, channels: 136,
-            gamma: s.p + 1306688, beta: s.p + 1306832, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 20271744 &* s.n, savedMean: s.f + 190752, savedInvStd: s.f + 190888,
-            runningMean: s.p + 1306976, runningVar: s.p + 1307120, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 55596096 &* s.n, pixels: 361 &* s.n, channels: 136,
+                gamma: s.p + 1306688, beta: s.p + 1306832, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 20271744 &* s.n, savedMean: s.f + 190752, savedInvStd: s.f + 190888,
+                runningMean: s.p + 1306976, runningVar: s.p + 1307120, pool: pool)
+        }
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 55596096 &* s.n, pixels: 361 &* s.n, channels: 136,
+                gamma: s.p + 1306688, beta: s.p + 1306832, runningMean: s.p + 1306976, runningVar: s.p + 1307120,
+                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 190752, pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8923076923076922
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1076923076923077,
                 into: s.t + 56692416 &* s.n, random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 55546992 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692416 &* s.n : nil, batch: s.n, perImage: 49096,
-            output: s.t + 55645200 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 56692416 &* s.n : nil, batch: s.n,
+            perImage: 49096, output: s.t + 55645200 &* s.n, pool: pool)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -2203,10 +2563,18 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 1307264, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 36861600 &* s.n, pool: pool)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 36861600 &* s.n, pixels: 361 &* s.n, channels: 816,
-            gamma: s.p + 1418240, beta: s.p + 1419056, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 37156176 &* s.n, savedMean: s.f + 191024, savedInvStd: s.f + 191840,
-            runningMean: s.p + 1419872, runningVar: s.p + 1420688, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 36861600 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1418240, beta: s.p + 1419056, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 37156176 &* s.n, savedMean: s.f + 191024, savedInvStd: s.f + 191840,
+                runningMean: s.p + 1419872, runningVar: s.p + 1420688, pool: pool)
+        }
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 36861600 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1418240, beta: s.p + 1419056, runningMean: s.p + 1419872, runningVar: s.p + 1420688,
+                eps: 1e-05, activation: .silu, output: s.t + 37156176 &* s.n, scratch: s.f + 191024, pool: pool)
+        }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][816]
         WeightPrep.depthwiseWeights(s.p + 1421504, channels: 816, kernel: 5, into: s.f + 194288)
         // features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
@@ -2214,10 +2582,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 194288, bias: s.f,
             activation: .identity, output: s.t + 37450752 &* s.n, pool: pool)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37450752 &* s.n, pixels: 361 &* s.n, channels: 816,
-            gamma: s.p + 1441904, beta: s.p + 1442720, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 37745328 &* s.n, savedMean: s.f + 192656, savedInvStd: s.f + 193472,
-            runningMean: s.p + 1443536, runningVar: s.p + 1444352, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37450752 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1441904, beta: s.p + 1442720, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 37745328 &* s.n, savedMean: s.f + 192656, savedInvStd: s.f + 193472,
+                runningMean: s.p + 1443536, runningVar: s.p + 1444352, pool: pool)
+        }
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37450752 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1441904, beta: s.p + 1442720, runningMean: s.p + 1443536, runningVar: s.p + 1444352,
+                eps: 1e-05, activation: .silu, output: s.t + 37745328 &* s.n, scratch: s.f + 192656, pool: pool)
+        }
         // features.5.2.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 37745328 &* s.n, output: s.t + 38039904 &* s.n,
             batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1445168,
@@ -2229,19 +2605,27 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 1501520, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
             output: s.t + 55694304 &* s.n, pool: pool)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 55694304 &* s.n, pixels: 361 &* s.n, channels: 136,
-            gamma: s.p + 1612496, beta: s.p + 1612640, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 20271744 &* s.n, savedMean: s.f + 235088, savedInvStd: s.f + 235224,
-            runningMean: s.p + 1612784, runningVar: s.p + 1612928, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 55694304 &* s.n, pixels: 361 &* s.n, channels: 136,
+                gamma: s.p + 1612496, beta: s.p + 1612640, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 20271744 &* s.n, savedMean: s.f + 235088, savedInvStd: s.f + 235224,
+                runningMean: s.p + 1612784, runningVar: s.p + 1612928, pool: pool)
+        }
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 55694304 &* s.n, pixels: 361 &* s.n, channels: 136,
+                gamma: s.p + 1612496, beta: s.p + 1612640, runningMean: s.p + 1612784, runningVar: s.p + 1612928,
+                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 235088, pool: pool)
+        }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8846153846153846
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11538461538461539,
                 into: s.t + 56692432 &* s.n, random: &random)
         }
         // features.5.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 55645200 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692432 &* s.n : nil, batch: s.n, perImage: 49096,
-            output: s.t + 55743408 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 56692432 &* s.n : nil, batch: s.n,
+            perImage: 49096, output: s.t + 55743408 &* s.n, pool: pool)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -2251,10 +2635,18 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 1613072, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 38334480 &* s.n, pool: pool)
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 38334480 &* s.n, pixels: 361 &* s.n, channels: 816,
-            gamma: s.p + 1724048, beta: s.p + 1724864, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 38629056 &* s.n, savedMean: s.f + 235360, savedInvStd: s.f + 236176,
-            runningMean: s.p + 1725680, runningVar: s.p + 1726496, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 38334480 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1724048, beta: s.p + 1724864, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 38629056 &* s.n, savedMean: s.f + 235360, savedInvStd: s.f + 236176,
+                runningMean: s.p + 1725680, runningVar: s.p + 1726496, pool: pool)
+        }
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 38334480 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1724048, beta: s.p + 1724864, runningMean: s.p + 1725680, runningVar: s.p + 1726496,
+                eps: 1e-05, activation: .silu, output: s.t + 38629056 &* s.n, scratch: s.f + 235360, pool: pool)
+        }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][816]
         WeightPrep.depthwiseWeights(s.p + 1727312, channels: 816, kernel: 5, into: s.f + 238624)
         // features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
@@ -2262,10 +2654,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 238624, bias: s.f,
             activation: .identity, output: s.t + 38923632 &* s.n, pool: pool)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 38923632 &* s.n, pixels: 361 &* s.n, channels: 816,
-            gamma: s.p + 1747712, beta: s.p + 1748528, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 39218208 &* s.n, savedMean: s.f + 236992, savedInvStd: s.f + 237808,
-            runningMean: s.p + 1749344, runningVar: s.p + 1750160, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 38923632 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1747712, beta: s.p + 1748528, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 39218208 &* s.n, savedMean: s.f + 236992, savedInvStd: s.f + 237808,
+                runningMean: s.p + 1749344, runningVar: s.p + 1750160, pool: pool)
+        }
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 38923632 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 1747712, beta: s.p + 1748528, runningMean: s.p + 1749344, runningVar: s.p + 1750160,
+                eps: 1e-05, activation: .silu, output: s.t + 39218208 &* s.n, scratch: s.f + 236992, pool: pool)
+        }
         // features.5.3.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 39218208 &* s.n, output: s.t + 39512784 &* s.n,
             batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 1750976,
@@ -2277,19 +2677,27 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 1807328, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
             output: s.t + 55792512 &* s.n, pool: pool)
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 55792512 &* s.n, pixels: 361 &* s.n, channels: 136,
-            gamma: s.p + 1918304, beta: s.p + 1918448, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 20271744 &* s.n, savedMean: s.f + 279424, savedInvStd: s.f + 279560,
-            runningMean: s.p + 1918592, runningVar: s.p + 1918736, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 55792512 &* s.n, pixels: 361 &* s.n, channels: 136,
+                gamma: s.p + 1918304, beta: s.p + 1918448, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 20271744 &* s.n, savedMean: s.f + 279424, savedInvStd: s.f + 279560,
+                runningMean: s.p + 1918592, runningVar: s.p + 1918736, pool: pool)
+        }
+        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 55792512 &* s.n, pixels: 361 &* s.n, channels: 136,
+                gamma: s.p + 1918304, beta: s.p + 1918448, runningMean: s.p + 1918592, runningVar: s.p + 1918736,
+                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 279424, pool: pool)
+        }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8769230769230769
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12307692307692308,
                 into: s.t + 56692448 &* s.n, random: &random)
         }
         // features.5.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 55743408 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692448 &* s.n : nil, batch: s.n, perImage: 49096,
-            output: s.t + 55841616 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 56692448 &* s.n : nil, batch: s.n,
+            perImage: 49096, output: s.t + 55841616 &* s.n, pool: pool)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 19x19x136 -> 19x19x136, SE 816 -> 34 -> 816, identity shortcut
@@ -2299,10 +2707,18 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 1918880, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 39807360 &* s.n, pool: pool)
         // features.5.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 39807360 &* s.n, pixels: 361 &* s.n, channels: 816,
-            gamma: s.p + 2029856, beta: s.p + 2030672, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 40101936 &* s.n, savedMean: s.f + 279696, savedInvStd: s.f + 280512,
-            runningMean: s.p + 2031488, runningVar: s.p + 2032304, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 39807360 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 2029856, beta: s.p + 2030672, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 40101936 &* s.n, savedMean: s.f + 279696, savedInvStd: s.f + 280512,
+                runningMean: s.p + 2031488, runningVar: s.p + 2032304, pool: pool)
+        }
+        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 39807360 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 2029856, beta: s.p + 2030672, runningMean: s.p + 2031488, runningVar: s.p + 2032304,
+                eps: 1e-05, activation: .silu, output: s.t + 40101936 &* s.n, scratch: s.f + 279696, pool: pool)
+        }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][816]
         WeightPrep.depthwiseWeights(s.p + 2033120, channels: 816, kernel: 5, into: s.f + 282960)
         // features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 816] -> [n, 19, 19, 816]
@@ -2310,10 +2726,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 282960, bias: s.f,
             activation: .identity, output: s.t + 40396512 &* s.n, pool: pool)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 40396512 &* s.n, pixels: 361 &* s.n, channels: 816,
-            gamma: s.p + 2053520, beta: s.p + 2054336, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 40691088 &* s.n, savedMean: s.f + 281328, savedInvStd: s.f + 282144,
-            runningMean: s.p + 2055152, runningVar: s.p + 2055968, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 40396512 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 2053520, beta: s.p + 2054336, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 40691088 &* s.n, savedMean: s.f + 281328, savedInvStd: s.f + 282144,
+                runningMean: s.p + 2055152, runningVar: s.p + 2055968, pool: pool)
+        }
+        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 40396512 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 2053520, beta: s.p + 2054336, runningMean: s.p + 2055152, runningVar: s.p + 2055968,
+                eps: 1e-05, activation: .silu, output: s.t + 40691088 &* s.n, scratch: s.f + 281328, pool: pool)
+        }
         // features.5.4.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 19, 19, 816]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 40691088 &* s.n, output: s.t + 40985664 &* s.n,
             batch: s.n, pixels: 361, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2056784,
@@ -2325,19 +2749,27 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 2113136, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
             output: s.t + 55890720 &* s.n, pool: pool)
         // features.5.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 55890720 &* s.n, pixels: 361 &* s.n, channels: 136,
-            gamma: s.p + 2224112, beta: s.p + 2224256, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 20271744 &* s.n, savedMean: s.f + 323760, savedInvStd: s.f + 323896,
-            runningMean: s.p + 2224400, runningVar: s.p + 2224544, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 55890720 &* s.n, pixels: 361 &* s.n, channels: 136,
+                gamma: s.p + 2224112, beta: s.p + 2224256, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 20271744 &* s.n, savedMean: s.f + 323760, savedInvStd: s.f + 323896,
+                runningMean: s.p + 2224400, runningVar: s.p + 2224544, pool: pool)
+        }
+        // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 55890720 &* s.n, pixels: 361 &* s.n, channels: 136,
+                gamma: s.p + 2224112, beta: s.p + 2224256, runningMean: s.p + 2224400, runningVar: s.p + 2224544,
+                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 323760, pool: pool)
+        }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8692307692307693
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13076923076923078,
                 into: s.t + 56692464 &* s.n, random: &random)
         }
         // features.5.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 55841616 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692464 &* s.n : nil, batch: s.n, perImage: 49096,
-            output: s.t + 55939824 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 56692464 &* s.n : nil, batch: s.n,
+            perImage: 49096, output: s.t + 55939824 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 19x19x136 -> 10x10x232, SE 816 -> 34 -> 816
@@ -2347,10 +2779,18 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 2224688, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 41280240 &* s.n, pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 41280240 &* s.n, pixels: 361 &* s.n, channels: 816,
-            gamma: s.p + 2335664, beta: s.p + 2336480, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 41574816 &* s.n, savedMean: s.f + 324032, savedInvStd: s.f + 324848,
-            runningMean: s.p + 2337296, runningVar: s.p + 2338112, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 41280240 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 2335664, beta: s.p + 2336480, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 41574816 &* s.n, savedMean: s.f + 324032, savedInvStd: s.f + 324848,
+                runningMean: s.p + 2337296, runningVar: s.p + 2338112, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 41280240 &* s.n, pixels: 361 &* s.n, channels: 816,
+                gamma: s.p + 2335664, beta: s.p + 2336480, runningMean: s.p + 2337296, runningVar: s.p + 2338112,
+                eps: 1e-05, activation: .silu, output: s.t + 41574816 &* s.n, scratch: s.f + 324032, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][816]
         WeightPrep.depthwiseWeights(s.p + 2338928, channels: 816, kernel: 5, into: s.f + 327296)
         // features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 816] -> [n, 10, 10, 816]
@@ -2358,10 +2798,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 327296, bias: s.f,
             activation: .identity, output: s.t + 54837216 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 54837216 &* s.n, pixels: 100 &* s.n, channels: 816,
-            gamma: s.p + 2359328, beta: s.p + 2360144, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 54918816 &* s.n, savedMean: s.f + 325664, savedInvStd: s.f + 326480,
-            runningMean: s.p + 2360960, runningVar: s.p + 2361776, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 54837216 &* s.n, pixels: 100 &* s.n, channels: 816,
+                gamma: s.p + 2359328, beta: s.p + 2360144, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 54918816 &* s.n, savedMean: s.f + 325664, savedInvStd: s.f + 326480,
+                runningMean: s.p + 2360960, runningVar: s.p + 2361776, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 54837216 &* s.n, pixels: 100 &* s.n, channels: 816,
+                gamma: s.p + 2359328, beta: s.p + 2360144, runningMean: s.p + 2360960, runningVar: s.p + 2361776,
+                eps: 1e-05, activation: .silu, output: s.t + 54918816 &* s.n, scratch: s.f + 325664, pool: pool)
+        }
         // features.6.0.block.2 squeeze-excitation 816 -> 34 -> 816 on [n, 10, 10, 816]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 54918816 &* s.n, output: s.t + 55000416 &* s.n,
             batch: s.n, pixels: 100, channels: 816, squeezeChannels: 34, reduceWeights: s.p + 2362592,
@@ -2373,10 +2821,18 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 2418944, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 42138192 &* s.n, pool: pool)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 42138192 &* s.n, pixels: 100 &* s.n, channels: 232,
-            gamma: s.p + 2608256, beta: s.p + 2608496, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 56412288 &* s.n, savedMean: s.f + 368096, savedInvStd: s.f + 368328,
-            runningMean: s.p + 2608736, runningVar: s.p + 2608976, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 42138192 &* s.n, pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 2608256, beta: s.p + 2608496, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 56412288 &* s.n, savedMean: s.f + 368096, savedInvStd: s.f + 368328,
+                runningMean: s.p + 2608736, runningVar: s.p + 2608976, pool: pool)
+        }
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 42138192 &* s.n, pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 2608256, beta: s.p + 2608496, runningMean: s.p + 2608736, runningVar: s.p + 2608976,
+                eps: 1e-05, activation: .identity, output: s.t + 56412288 &* s.n, scratch: s.f + 368096, pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -2386,10 +2842,18 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 2609216, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
             output: s.t + 50349312 &* s.n, pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 50349312 &* s.n, pixels: 100 &* s.n, channels: 1392,
-            gamma: s.p + 2932160, beta: s.p + 2933552, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 50488512 &* s.n, savedMean: s.f + 368560, savedInvStd: s.f + 369952,
-            runningMean: s.p + 2934944, runningVar: s.p + 2936336, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 50349312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 2932160, beta: s.p + 2933552, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 50488512 &* s.n, savedMean: s.f + 368560, savedInvStd: s.f + 369952,
+                runningMean: s.p + 2934944, runningVar: s.p + 2936336, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 50349312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 2932160, beta: s.p + 2933552, runningMean: s.p + 2934944, runningVar: s.p + 2936336,
+                eps: 1e-05, activation: .silu, output: s.t + 50488512 &* s.n, scratch: s.f + 368560, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1392]
         WeightPrep.depthwiseWeights(s.p + 2937728, channels: 1392, kernel: 5, into: s.f + 374128)
         // features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -2397,10 +2861,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 374128, bias: s.f,
             activation: .identity, output: s.t + 50627712 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 50627712 &* s.n, pixels: 100 &* s.n, channels: 1392,
-            gamma: s.p + 2972528, beta: s.p + 2973920, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 50766912 &* s.n, savedMean: s.f + 371344, savedInvStd: s.f + 372736,
-            runningMean: s.p + 2975312, runningVar: s.p + 2976704, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 50627712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 2972528, beta: s.p + 2973920, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 50766912 &* s.n, savedMean: s.f + 371344, savedInvStd: s.f + 372736,
+                runningMean: s.p + 2975312, runningVar: s.p + 2976704, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 50627712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 2972528, beta: s.p + 2973920, runningMean: s.p + 2975312, runningVar: s.p + 2976704,
+                eps: 1e-05, activation: .silu, output: s.t + 50766912 &* s.n, scratch: s.f + 371344, pool: pool)
+        }
         // features.6.1.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 50766912 &* s.n, output: s.t + 50906112 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 2978096,
@@ -2412,19 +2884,27 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 3141024, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 56435488 &* s.n, pool: pool)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56435488 &* s.n, pixels: 100 &* s.n, channels: 232,
-            gamma: s.p + 3463968, beta: s.p + 3464208, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 20271744 &* s.n, savedMean: s.f + 443728, savedInvStd: s.f + 443960,
-            runningMean: s.p + 3464448, runningVar: s.p + 3464688, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56435488 &* s.n, pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 3463968, beta: s.p + 3464208, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 20271744 &* s.n, savedMean: s.f + 443728, savedInvStd: s.f + 443960,
+                runningMean: s.p + 3464448, runningVar: s.p + 3464688, pool: pool)
+        }
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56435488 &* s.n, pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 3463968, beta: s.p + 3464208, runningMean: s.p + 3464448, runningVar: s.p + 3464688,
+                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 443728, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8538461538461538
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14615384615384616,
                 into: s.t + 42163952 &* s.n, random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 56412288 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 42163952 &* s.n : nil, batch: s.n, perImage: 23200,
-            output: s.t + 56458688 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 42163952 &* s.n : nil, batch: s.n,
+            perImage: 23200, output: s.t + 56458688 &* s.n, pool: pool)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -2434,10 +2914,18 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 3464928, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
             output: s.t + 51045312 &* s.n, pool: pool)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 51045312 &* s.n, pixels: 100 &* s.n, channels: 1392,
-            gamma: s.p + 3787872, beta: s.p + 3789264, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 51184512 &* s.n, savedMean: s.f + 444192, savedInvStd: s.f + 445584,
-            runningMean: s.p + 3790656, runningVar: s.p + 3792048, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 51045312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 3787872, beta: s.p + 3789264, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 51184512 &* s.n, savedMean: s.f + 444192, savedInvStd: s.f + 445584,
+                runningMean: s.p + 3790656, runningVar: s.p + 3792048, pool: pool)
+        }
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 51045312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 3787872, beta: s.p + 3789264, runningMean: s.p + 3790656, runningVar: s.p + 3792048,
+                eps: 1e-05, activation: .silu, output: s.t + 51184512 &* s.n, scratch: s.f + 444192, pool: pool)
+        }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1392]
         WeightPrep.depthwiseWeights(s.p + 3793440, channels: 1392, kernel: 5, into: s.f + 449760)
         // features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -2445,10 +2933,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 449760, bias: s.f,
             activation: .identity, output: s.t + 51323712 &* s.n, pool: pool)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 51323712 &* s.n, pixels: 100 &* s.n, channels: 1392,
-            gamma: s.p + 3828240, beta: s.p + 3829632, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 51462912 &* s.n, savedMean: s.f + 446976, savedInvStd: s.f + 448368,
-            runningMean: s.p + 3831024, runningVar: s.p + 3832416, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 51323712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 3828240, beta: s.p + 3829632, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 51462912 &* s.n, savedMean: s.f + 446976, savedInvStd: s.f + 448368,
+                runningMean: s.p + 3831024, runningVar: s.p + 3832416, pool: pool)
+        }
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 51323712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 3828240, beta: s.p + 3829632, runningMean: s.p + 3831024, runningVar: s.p + 3832416,
+                eps: 1e-05, activation: .silu, output: s.t + 51462912 &* s.n, scratch: s.f + 446976, pool: pool)
+        }
         // features.6.2.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 51462912 &* s.n, output: s.t + 51602112 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 3833808,
@@ -2460,19 +2956,27 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 3996736, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 56481888 &* s.n, pool: pool)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56481888 &* s.n, pixels: 100 &* s.n, channels: 232,
-            gamma: s.p + 4319680, beta: s.p + 4319920, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 20271744 &* s.n, savedMean: s.f + 519360, savedInvStd: s.f + 519592,
-            runningMean: s.p + 4320160, runningVar: s.p + 4320400, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56481888 &* s.n, pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 4319680, beta: s.p + 4319920, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 20271744 &* s.n, savedMean: s.f + 519360, savedInvStd: s.f + 519592,
+                runningMean: s.p + 4320160, runningVar: s.p + 4320400, pool: pool)
+        }
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56481888 &* s.n, pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 4319680, beta: s.p + 4319920, runningMean: s.p + 4320160, runningVar: s.p + 4320400,
+                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 519360, pool: pool)
+        }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8461538461538461
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15384615384615385,
                 into: s.t + 56692480 &* s.n, random: &random)
         }
         // features.6.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 56458688 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692480 &* s.n : nil, batch: s.n, perImage: 23200,
-            output: s.t + 56505088 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 56692480 &* s.n : nil, batch: s.n,
+            perImage: 23200, output: s.t + 56505088 &* s.n, pool: pool)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -2482,10 +2986,18 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 4320640, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
             output: s.t + 51741312 &* s.n, pool: pool)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 51741312 &* s.n, pixels: 100 &* s.n, channels: 1392,
-            gamma: s.p + 4643584, beta: s.p + 4644976, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 51880512 &* s.n, savedMean: s.f + 519824, savedInvStd: s.f + 521216,
-            runningMean: s.p + 4646368, runningVar: s.p + 4647760, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 51741312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 4643584, beta: s.p + 4644976, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 51880512 &* s.n, savedMean: s.f + 519824, savedInvStd: s.f + 521216,
+                runningMean: s.p + 4646368, runningVar: s.p + 4647760, pool: pool)
+        }
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 51741312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 4643584, beta: s.p + 4644976, runningMean: s.p + 4646368, runningVar: s.p + 4647760,
+                eps: 1e-05, activation: .silu, output: s.t + 51880512 &* s.n, scratch: s.f + 519824, pool: pool)
+        }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1392]
         WeightPrep.depthwiseWeights(s.p + 4649152, channels: 1392, kernel: 5, into: s.f + 525392)
         // features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -2493,10 +3005,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 525392, bias: s.f,
             activation: .identity, output: s.t + 52019712 &* s.n, pool: pool)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 52019712 &* s.n, pixels: 100 &* s.n, channels: 1392,
-            gamma: s.p + 4683952, beta: s.p + 4685344, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 52158912 &* s.n, savedMean: s.f + 522608, savedInvStd: s.f + 524000,
-            runningMean: s.p + 4686736, runningVar: s.p + 4688128, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 52019712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 4683952, beta: s.p + 4685344, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 52158912 &* s.n, savedMean: s.f + 522608, savedInvStd: s.f + 524000,
+                runningMean: s.p + 4686736, runningVar: s.p + 4688128, pool: pool)
+        }
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 52019712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 4683952, beta: s.p + 4685344, runningMean: s.p + 4686736, runningVar: s.p + 4688128,
+                eps: 1e-05, activation: .silu, output: s.t + 52158912 &* s.n, scratch: s.f + 522608, pool: pool)
+        }
         // features.6.3.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 52158912 &* s.n, output: s.t + 52298112 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 4689520,
@@ -2508,19 +3028,27 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 4852448, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 56528288 &* s.n, pool: pool)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56528288 &* s.n, pixels: 100 &* s.n, channels: 232,
-            gamma: s.p + 5175392, beta: s.p + 5175632, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 20271744 &* s.n, savedMean: s.f + 594992, savedInvStd: s.f + 595224,
-            runningMean: s.p + 5175872, runningVar: s.p + 5176112, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56528288 &* s.n, pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 5175392, beta: s.p + 5175632, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 20271744 &* s.n, savedMean: s.f + 594992, savedInvStd: s.f + 595224,
+                runningMean: s.p + 5175872, runningVar: s.p + 5176112, pool: pool)
+        }
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56528288 &* s.n, pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 5175392, beta: s.p + 5175632, runningMean: s.p + 5175872, runningVar: s.p + 5176112,
+                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 594992, pool: pool)
+        }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8384615384615385
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16153846153846155,
                 into: s.t + 56692496 &* s.n, random: &random)
         }
         // features.6.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 56505088 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692496 &* s.n : nil, batch: s.n, perImage: 23200,
-            output: s.t + 56551488 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 56692496 &* s.n : nil, batch: s.n,
+            perImage: 23200, output: s.t + 56551488 &* s.n, pool: pool)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -2530,10 +3058,18 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 5176352, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
             output: s.t + 52437312 &* s.n, pool: pool)
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 52437312 &* s.n, pixels: 100 &* s.n, channels: 1392,
-            gamma: s.p + 5499296, beta: s.p + 5500688, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 52576512 &* s.n, savedMean: s.f + 595456, savedInvStd: s.f + 596848,
-            runningMean: s.p + 5502080, runningVar: s.p + 5503472, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 52437312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 5499296, beta: s.p + 5500688, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 52576512 &* s.n, savedMean: s.f + 595456, savedInvStd: s.f + 596848,
+                runningMean: s.p + 5502080, runningVar: s.p + 5503472, pool: pool)
+        }
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 52437312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 5499296, beta: s.p + 5500688, runningMean: s.p + 5502080, runningVar: s.p + 5503472,
+                eps: 1e-05, activation: .silu, output: s.t + 52576512 &* s.n, scratch: s.f + 595456, pool: pool)
+        }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1392]
         WeightPrep.depthwiseWeights(s.p + 5504864, channels: 1392, kernel: 5, into: s.f + 601024)
         // features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -2541,10 +3077,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 601024, bias: s.f,
             activation: .identity, output: s.t + 52715712 &* s.n, pool: pool)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 52715712 &* s.n, pixels: 100 &* s.n, channels: 1392,
-            gamma: s.p + 5539664, beta: s.p + 5541056, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 52854912 &* s.n, savedMean: s.f + 598240, savedInvStd: s.f + 599632,
-            runningMean: s.p + 5542448, runningVar: s.p + 5543840, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 52715712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 5539664, beta: s.p + 5541056, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 52854912 &* s.n, savedMean: s.f + 598240, savedInvStd: s.f + 599632,
+                runningMean: s.p + 5542448, runningVar: s.p + 5543840, pool: pool)
+        }
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 52715712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 5539664, beta: s.p + 5541056, runningMean: s.p + 5542448, runningVar: s.p + 5543840,
+                eps: 1e-05, activation: .silu, output: s.t + 52854912 &* s.n, scratch: s.f + 598240, pool: pool)
+        }
         // features.6.4.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 52854912 &* s.n, output: s.t + 52994112 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 5545232,
@@ -2556,19 +3100,27 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 5708160, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 56574688 &* s.n, pool: pool)
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56574688 &* s.n, pixels: 100 &* s.n, channels: 232,
-            gamma: s.p + 6031104, beta: s.p + 6031344, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 20271744 &* s.n, savedMean: s.f + 670624, savedInvStd: s.f + 670856,
-            runningMean: s.p + 6031584, runningVar: s.p + 6031824, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56574688 &* s.n, pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 6031104, beta: s.p + 6031344, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 20271744 &* s.n, savedMean: s.f + 670624, savedInvStd: s.f + 670856,
+                runningMean: s.p + 6031584, runningVar: s.p + 6031824, pool: pool)
+        }
+        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56574688 &* s.n, pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 6031104, beta: s.p + 6031344, runningMean: s.p + 6031584, runningVar: s.p + 6031824,
+                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 670624, pool: pool)
+        }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8307692307692307
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16923076923076924,
                 into: s.t + 56692512 &* s.n, random: &random)
         }
         // features.6.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 56551488 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692512 &* s.n : nil, batch: s.n, perImage: 23200,
-            output: s.t + 56597888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 56692512 &* s.n : nil, batch: s.n,
+            perImage: 23200, output: s.t + 56597888 &* s.n, pool: pool)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 10x10x232 -> 10x10x232, SE 1392 -> 58 -> 1392, identity shortcut
@@ -2578,10 +3130,18 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 6032064, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
             output: s.t + 53133312 &* s.n, pool: pool)
         // features.6.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 53133312 &* s.n, pixels: 100 &* s.n, channels: 1392,
-            gamma: s.p + 6355008, beta: s.p + 6356400, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 53272512 &* s.n, savedMean: s.f + 671088, savedInvStd: s.f + 672480,
-            runningMean: s.p + 6357792, runningVar: s.p + 6359184, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 53133312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 6355008, beta: s.p + 6356400, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 53272512 &* s.n, savedMean: s.f + 671088, savedInvStd: s.f + 672480,
+                runningMean: s.p + 6357792, runningVar: s.p + 6359184, pool: pool)
+        }
+        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 53133312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 6355008, beta: s.p + 6356400, runningMean: s.p + 6357792, runningVar: s.p + 6359184,
+                eps: 1e-05, activation: .silu, output: s.t + 53272512 &* s.n, scratch: s.f + 671088, pool: pool)
+        }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1392]
         WeightPrep.depthwiseWeights(s.p + 6360576, channels: 1392, kernel: 5, into: s.f + 676656)
         // features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -2589,10 +3149,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 676656, bias: s.f,
             activation: .identity, output: s.t + 53411712 &* s.n, pool: pool)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 53411712 &* s.n, pixels: 100 &* s.n, channels: 1392,
-            gamma: s.p + 6395376, beta: s.p + 6396768, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 53550912 &* s.n, savedMean: s.f + 673872, savedInvStd: s.f + 675264,
-            runningMean: s.p + 6398160, runningVar: s.p + 6399552, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 53411712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 6395376, beta: s.p + 6396768, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 53550912 &* s.n, savedMean: s.f + 673872, savedInvStd: s.f + 675264,
+                runningMean: s.p + 6398160, runningVar: s.p + 6399552, pool: pool)
+        }
+        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 53411712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 6395376, beta: s.p + 6396768, runningMean: s.p + 6398160, runningVar: s.p + 6399552,
+                eps: 1e-05, activation: .silu, output: s.t + 53550912 &* s.n, scratch: s.f + 673872, pool: pool)
+        }
         // features.6.5.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 53550912 &* s.n, output: s.t + 53690112 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 6400944,
@@ -2604,19 +3172,27 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 6563872, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 56621088 &* s.n, pool: pool)
         // features.6.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56621088 &* s.n, pixels: 100 &* s.n, channels: 232,
-            gamma: s.p + 6886816, beta: s.p + 6887056, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 20271744 &* s.n, savedMean: s.f + 746256, savedInvStd: s.f + 746488,
-            runningMean: s.p + 6887296, runningVar: s.p + 6887536, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56621088 &* s.n, pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 6886816, beta: s.p + 6887056, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 20271744 &* s.n, savedMean: s.f + 746256, savedInvStd: s.f + 746488,
+                runningMean: s.p + 6887296, runningVar: s.p + 6887536, pool: pool)
+        }
+        // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56621088 &* s.n, pixels: 100 &* s.n, channels: 232,
+                gamma: s.p + 6886816, beta: s.p + 6887056, runningMean: s.p + 6887296, runningVar: s.p + 6887536,
+                eps: 1e-05, activation: .identity, output: s.t + 20271744 &* s.n, scratch: s.f + 746256, pool: pool)
+        }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.823076923076923
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17692307692307693,
                 into: s.t + 56692528 &* s.n, random: &random)
         }
         // features.6.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 56597888 &* s.n, branch: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692528 &* s.n : nil, batch: s.n, perImage: 23200,
-            output: s.t + 56644288 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 56692528 &* s.n : nil, batch: s.n,
+            perImage: 23200, output: s.t + 56644288 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 10x10x232 -> 10x10x384, SE 1392 -> 58 -> 1392
@@ -2626,10 +3202,18 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 6887776, bias: s.f, outChannels: 1392, activation: .identity, residual: nil,
             output: s.t + 53829312 &* s.n, pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 53829312 &* s.n, pixels: 100 &* s.n, channels: 1392,
-            gamma: s.p + 7210720, beta: s.p + 7212112, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 53968512 &* s.n, savedMean: s.f + 746720, savedInvStd: s.f + 748112,
-            runningMean: s.p + 7213504, runningVar: s.p + 7214896, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 53829312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 7210720, beta: s.p + 7212112, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 53968512 &* s.n, savedMean: s.f + 746720, savedInvStd: s.f + 748112,
+                runningMean: s.p + 7213504, runningVar: s.p + 7214896, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 53829312 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 7210720, beta: s.p + 7212112, runningMean: s.p + 7213504, runningVar: s.p + 7214896,
+                eps: 1e-05, activation: .silu, output: s.t + 53968512 &* s.n, scratch: s.f + 746720, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1392]
         WeightPrep.depthwiseWeights(s.p + 7216288, channels: 1392, kernel: 3, into: s.f + 752288)
         // features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1392] -> [n, 10, 10, 1392]
@@ -2637,10 +3221,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 752288, bias: s.f,
             activation: .identity, output: s.t + 54107712 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 54107712 &* s.n, pixels: 100 &* s.n, channels: 1392,
-            gamma: s.p + 7228816, beta: s.p + 7230208, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 54246912 &* s.n, savedMean: s.f + 749504, savedInvStd: s.f + 750896,
-            runningMean: s.p + 7231600, runningVar: s.p + 7232992, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 54107712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 7228816, beta: s.p + 7230208, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 54246912 &* s.n, savedMean: s.f + 749504, savedInvStd: s.f + 750896,
+                runningMean: s.p + 7231600, runningVar: s.p + 7232992, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 54107712 &* s.n, pixels: 100 &* s.n, channels: 1392,
+                gamma: s.p + 7228816, beta: s.p + 7230208, runningMean: s.p + 7231600, runningVar: s.p + 7232992,
+                eps: 1e-05, activation: .silu, output: s.t + 54246912 &* s.n, scratch: s.f + 749504, pool: pool)
+        }
         // features.7.0.block.2 squeeze-excitation 1392 -> 58 -> 1392 on [n, 10, 10, 1392]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 54246912 &* s.n, output: s.t + 54386112 &* s.n,
             batch: s.n, pixels: 100, channels: 1392, squeezeChannels: 58, reduceWeights: s.p + 7234384,
@@ -2652,10 +3244,18 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 7397312, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 42099792 &* s.n, pool: pool)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 42099792 &* s.n, pixels: 100 &* s.n, channels: 384,
-            gamma: s.p + 7931840, beta: s.p + 7932224, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 55988928 &* s.n, savedMean: s.f + 777344, savedInvStd: s.f + 777728,
-            runningMean: s.p + 7932608, runningVar: s.p + 7932992, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 42099792 &* s.n, pixels: 100 &* s.n, channels: 384,
+                gamma: s.p + 7931840, beta: s.p + 7932224, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 55988928 &* s.n, savedMean: s.f + 777344, savedInvStd: s.f + 777728,
+                runningMean: s.p + 7932608, runningVar: s.p + 7932992, pool: pool)
+        }
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 42099792 &* s.n, pixels: 100 &* s.n, channels: 384,
+                gamma: s.p + 7931840, beta: s.p + 7932224, runningMean: s.p + 7932608, runningVar: s.p + 7932992,
+                eps: 1e-05, activation: .identity, output: s.t + 55988928 &* s.n, scratch: s.f + 777344, pool: pool)
+        }
     }
 
     /// features.7.1 forward: MBConv6 k3 s1: 10x10x384 -> 10x10x384, SE 2304 -> 96 -> 2304, identity shortcut
@@ -2665,10 +3265,18 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 7933376, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 20271744 &* s.n, pool: pool)
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20271744 &* s.n, pixels: 100 &* s.n, channels: 2304,
-            gamma: s.p + 8818112, beta: s.p + 8820416, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 41869392 &* s.n, savedMean: s.f + 778112, savedInvStd: s.f + 780416,
-            runningMean: s.p + 8822720, runningVar: s.p + 8825024, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20271744 &* s.n, pixels: 100 &* s.n, channels: 2304,
+                gamma: s.p + 8818112, beta: s.p + 8820416, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 41869392 &* s.n, savedMean: s.f + 778112, savedInvStd: s.f + 780416,
+                runningMean: s.p + 8822720, runningVar: s.p + 8825024, pool: pool)
+        }
+        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20271744 &* s.n, pixels: 100 &* s.n, channels: 2304,
+                gamma: s.p + 8818112, beta: s.p + 8820416, runningMean: s.p + 8822720, runningVar: s.p + 8825024,
+                eps: 1e-05, activation: .silu, output: s.t + 41869392 &* s.n, scratch: s.f + 778112, pool: pool)
+        }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2304]
         WeightPrep.depthwiseWeights(s.p + 8827328, channels: 2304, kernel: 3, into: s.f + 787328)
         // features.7.1.block.1 depthwise 3x3/1, [n, 10, 10, 2304] -> [n, 10, 10, 2304]
@@ -2676,10 +3284,18 @@ public final class EfficientNetB3Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 787328, bias: s.f,
             activation: .identity, output: s.t + 42995712 &* s.n, pool: pool)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 42995712 &* s.n, pixels: 100 &* s.n, channels: 2304,
-            gamma: s.p + 8848064, beta: s.p + 8850368, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 43226112 &* s.n, savedMean: s.f + 782720, savedInvStd: s.f + 785024,
-            runningMean: s.p + 8852672, runningVar: s.p + 8854976, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 42995712 &* s.n, pixels: 100 &* s.n, channels: 2304,
+                gamma: s.p + 8848064, beta: s.p + 8850368, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 43226112 &* s.n, savedMean: s.f + 782720, savedInvStd: s.f + 785024,
+                runningMean: s.p + 8852672, runningVar: s.p + 8854976, pool: pool)
+        }
+        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 42995712 &* s.n, pixels: 100 &* s.n, channels: 2304,
+                gamma: s.p + 8848064, beta: s.p + 8850368, runningMean: s.p + 8852672, runningVar: s.p + 8854976,
+                eps: 1e-05, activation: .silu, output: s.t + 43226112 &* s.n, scratch: s.f + 782720, pool: pool)
+        }
         // features.7.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 10, 10, 2304]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 43226112 &* s.n, output: s.t + 43456512 &* s.n,
             batch: s.n, pixels: 100, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 8857280,
@@ -2691,32 +3307,52 @@ public final class EfficientNetB3Training: TrainableModel {
             weights: s.p + 9302048, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 43840512 &* s.n, pool: pool)
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 43840512 &* s.n, pixels: 100 &* s.n, channels: 384,
-            gamma: s.p + 10186784, beta: s.p + 10187168, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 43686912 &* s.n, savedMean: s.f + 828800, savedInvStd: s.f + 829184,
-            runningMean: s.p + 10187552, runningVar: s.p + 10187936, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 43840512 &* s.n, pixels: 100 &* s.n, channels: 384,
+                gamma: s.p + 10186784, beta: s.p + 10187168, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 43686912 &* s.n, savedMean: s.f + 828800, savedInvStd: s.f + 829184,
+                runningMean: s.p + 10187552, runningVar: s.p + 10187936, pool: pool)
+        }
+        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 43840512 &* s.n, pixels: 100 &* s.n, channels: 384,
+                gamma: s.p + 10186784, beta: s.p + 10187168, runningMean: s.p + 10187552, runningVar: s.p + 10187936,
+                eps: 1e-05, activation: .identity, output: s.t + 43686912 &* s.n, scratch: s.f + 828800, pool: pool)
+        }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8076923076923077
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19230769230769232,
                 into: s.t + 56692544 &* s.n, random: &random)
         }
         // features.7.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 55988928 &* s.n, branch: s.t + 43686912 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692544 &* s.n : nil, batch: s.n, perImage: 38400,
-            output: s.t + 43878912 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 56692544 &* s.n : nil, batch: s.n,
+            perImage: 38400, output: s.t + 43878912 &* s.n, pool: pool)
     }
 
-    /// features.8 forward: head: conv 1x1 384 -> 1536, global average pool, dropout 0.3, linear -> 1000 classes
+    /// features.8 forward: head: conv 1x1 384 -> 1536
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 10, 10, 384] -> [n, 10, 10, 1536]
         Kernels.pointwiseConv(input: s.t + 43878912 &* s.n, pixels: 100 &* s.n, inChannels: 384,
             weights: s.p + 10188320, bias: s.f, outChannels: 1536, activation: .identity, residual: nil,
             output: s.t + 43686912 &* s.n, pool: pool)
         // features.8 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 43686912 &* s.n, pixels: 100 &* s.n, channels: 1536,
-            gamma: s.p + 10778144, beta: s.p + 10779680, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 50195712 &* s.n, savedMean: s.f + 829568, savedInvStd: s.f + 831104,
-            runningMean: s.p + 10781216, runningVar: s.p + 10782752, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 43686912 &* s.n, pixels: 100 &* s.n, channels: 1536,
+                gamma: s.p + 10778144, beta: s.p + 10779680, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 50195712 &* s.n, savedMean: s.f + 829568, savedInvStd: s.f + 831104,
+                runningMean: s.p + 10781216, runningVar: s.p + 10782752, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 43686912 &* s.n, pixels: 100 &* s.n, channels: 1536,
+                gamma: s.p + 10778144, beta: s.p + 10779680, runningMean: s.p + 10781216, runningVar: s.p + 10782752,
+                eps: 1e-05, activation: .silu, output: s.t + 50195712 &* s.n, scratch: s.f + 829568, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.3, linear 1536 -> 1000 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 10, 10, 1536] -> [n, 1536]
         Kernels.globalAveragePool(input: s.t + 50195712 &* s.n, batch: s.n, pixels: 100, channels: 1536,
             output: s.t + 20506752 &* s.n, pool: pool)
@@ -2733,8 +3369,8 @@ public final class EfficientNetB3Training: TrainableModel {
         s.logits.update(from: s.t + 20506752 &* s.n, count: 1000 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 384 -> 1536, global average pool, dropout 0.3, linear -> 1000 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.3, linear 1536 -> 1000 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 42162784 &* s.n, input: s.t + 20509824 &* s.n,
             weights: s.p + 10784288, batch: s.n, inFeatures: 1536, outFeatures: 1000, gradInput: s.t + 20506752 &* s.n,
@@ -2745,6 +3381,10 @@ public final class EfficientNetB3Training: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 100 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 20509824 &* s.n, batch: s.n, pixels: 100,
             channels: 1536, gradInput: s.t + 50195712 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 384 -> 1536
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50195712 &* s.n, input: s.t + 43686912 &* s.n,
             pixels: 100 &* s.n, channels: 1536, gamma: s.p + 10778144, beta: s.p + 10779680, savedMean: s.f + 829568,
@@ -2760,8 +3400,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 56027328 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692544 &* s.n : nil, batch: s.n, perImage: 38400,
-            gradBranch: s.t + 50195712 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 56692544 &* s.n : nil, batch: s.n,
+            perImage: 38400, gradBranch: s.t + 50195712 &* s.n, pool: pool)
         // features.7.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50195712 &* s.n, input: s.t + 43840512 &* s.n,
             pixels: 100 &* s.n, channels: 384, gamma: s.p + 10186784, beta: s.p + 10187168, savedMean: s.f + 828800,
@@ -2852,8 +3492,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20410944 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692528 &* s.n : nil, batch: s.n, perImage: 23200,
-            gradBranch: s.t + 20434144 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 56692528 &* s.n : nil, batch: s.n,
+            perImage: 23200, gradBranch: s.t + 20434144 &* s.n, pool: pool)
         // features.6.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 56621088 &* s.n,
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 6886816, beta: s.p + 6887056, savedMean: s.f + 746256,
@@ -2901,8 +3541,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20434144 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692512 &* s.n : nil, batch: s.n, perImage: 23200,
-            gradBranch: s.t + 20410944 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 56692512 &* s.n : nil, batch: s.n,
+            perImage: 23200, gradBranch: s.t + 20410944 &* s.n, pool: pool)
         // features.6.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 56574688 &* s.n,
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 6031104, beta: s.p + 6031344, savedMean: s.f + 670624,
@@ -2950,8 +3590,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20410944 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692496 &* s.n : nil, batch: s.n, perImage: 23200,
-            gradBranch: s.t + 20434144 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 56692496 &* s.n : nil, batch: s.n,
+            perImage: 23200, gradBranch: s.t + 20434144 &* s.n, pool: pool)
         // features.6.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 56528288 &* s.n,
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 5175392, beta: s.p + 5175632, savedMean: s.f + 594992,
@@ -2999,8 +3639,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20434144 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692480 &* s.n : nil, batch: s.n, perImage: 23200,
-            gradBranch: s.t + 20410944 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 56692480 &* s.n : nil, batch: s.n,
+            perImage: 23200, gradBranch: s.t + 20410944 &* s.n, pool: pool)
         // features.6.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20410944 &* s.n, input: s.t + 56481888 &* s.n,
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 4319680, beta: s.p + 4319920, savedMean: s.f + 519360,
@@ -3048,8 +3688,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20410944 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 42163952 &* s.n : nil, batch: s.n, perImage: 23200,
-            gradBranch: s.t + 20434144 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 42163952 &* s.n : nil, batch: s.n,
+            perImage: 23200, gradBranch: s.t + 20434144 &* s.n, pool: pool)
         // features.6.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20434144 &* s.n, input: s.t + 56435488 &* s.n,
             pixels: 100 &* s.n, channels: 232, gamma: s.p + 3463968, beta: s.p + 3464208, savedMean: s.f + 443728,
@@ -3140,8 +3780,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692464 &* s.n : nil, batch: s.n, perImage: 49096,
-            gradBranch: s.t + 20320848 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 56692464 &* s.n : nil, batch: s.n,
+            perImage: 49096, gradBranch: s.t + 20320848 &* s.n, pool: pool)
         // features.5.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20320848 &* s.n, input: s.t + 55890720 &* s.n,
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 2224112, beta: s.p + 2224256, savedMean: s.f + 323760,
@@ -3189,8 +3829,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20320848 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692448 &* s.n : nil, batch: s.n, perImage: 49096,
-            gradBranch: s.t + 20271744 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 56692448 &* s.n : nil, batch: s.n,
+            perImage: 49096, gradBranch: s.t + 20271744 &* s.n, pool: pool)
         // features.5.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 55792512 &* s.n,
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 1918304, beta: s.p + 1918448, savedMean: s.f + 279424,
@@ -3238,8 +3878,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692432 &* s.n : nil, batch: s.n, perImage: 49096,
-            gradBranch: s.t + 20320848 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 56692432 &* s.n : nil, batch: s.n,
+            perImage: 49096, gradBranch: s.t + 20320848 &* s.n, pool: pool)
         // features.5.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20320848 &* s.n, input: s.t + 55694304 &* s.n,
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 1612496, beta: s.p + 1612640, savedMean: s.f + 235088,
@@ -3287,8 +3927,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20320848 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692416 &* s.n : nil, batch: s.n, perImage: 49096,
-            gradBranch: s.t + 20271744 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 56692416 &* s.n : nil, batch: s.n,
+            perImage: 49096, gradBranch: s.t + 20271744 &* s.n, pool: pool)
         // features.5.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 55596096 &* s.n,
             pixels: 361 &* s.n, channels: 136, gamma: s.p + 1306688, beta: s.p + 1306832, savedMean: s.f + 190752,
@@ -3379,8 +4019,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20479680 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692400 &* s.n : nil, batch: s.n, perImage: 34656,
-            gradBranch: s.t + 35388720 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 56692400 &* s.n : nil, batch: s.n,
+            perImage: 34656, gradBranch: s.t + 35388720 &* s.n, pool: pool)
         // features.4.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 56342976 &* s.n,
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 819600, beta: s.p + 819696, savedMean: s.f + 115120,
@@ -3428,8 +4068,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 35596656 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692384 &* s.n : nil, batch: s.n, perImage: 34656,
-            gradBranch: s.t + 20479680 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 56692384 &* s.n : nil, batch: s.n,
+            perImage: 34656, gradBranch: s.t + 20479680 &* s.n, pool: pool)
         // features.4.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 56273664 &* s.n,
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 670576, beta: s.p + 670672, savedMean: s.f + 102256,
@@ -3477,8 +4117,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20479680 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692368 &* s.n : nil, batch: s.n, perImage: 34656,
-            gradBranch: s.t + 35388720 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 56692368 &* s.n : nil, batch: s.n,
+            perImage: 34656, gradBranch: s.t + 35388720 &* s.n, pool: pool)
         // features.4.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35388720 &* s.n, input: s.t + 56204352 &* s.n,
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 521552, beta: s.p + 521648, savedMean: s.f + 89392,
@@ -3526,8 +4166,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 35596656 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692352 &* s.n : nil, batch: s.n, perImage: 34656,
-            gradBranch: s.t + 20479680 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 56692352 &* s.n : nil, batch: s.n,
+            perImage: 34656, gradBranch: s.t + 20479680 &* s.n, pool: pool)
         // features.4.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20479680 &* s.n, input: s.t + 56135040 &* s.n,
             pixels: 361 &* s.n, channels: 96, gamma: s.p + 372528, beta: s.p + 372624, savedMean: s.f + 76528,
@@ -3618,8 +4258,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20271744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692320 &* s.n : nil, batch: s.n, perImage: 69312,
-            gradBranch: s.t + 20341056 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 56692320 &* s.n : nil, batch: s.n,
+            perImage: 69312, gradBranch: s.t + 20341056 &* s.n, pool: pool)
         // features.3.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20341056 &* s.n, input: s.t + 55359264 &* s.n,
             pixels: 1444 &* s.n, channels: 48, gamma: s.p + 169728, beta: s.p + 169776, savedMean: s.f + 57232,
@@ -3667,8 +4307,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20341056 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692288 &* s.n : nil, batch: s.n, perImage: 69312,
-            gradBranch: s.t + 20271744 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 56692288 &* s.n : nil, batch: s.n,
+            perImage: 69312, gradBranch: s.t + 20271744 &* s.n, pool: pool)
         // features.3.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20271744 &* s.n, input: s.t + 55220640 &* s.n,
             pixels: 1444 &* s.n, channels: 48, gamma: s.p + 125168, beta: s.p + 125216, savedMean: s.f + 41584,
@@ -3759,8 +4399,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 18360000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692240 &* s.n : nil, batch: s.n, perImage: 180000,
-            gradBranch: s.t + 18540000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 56692240 &* s.n : nil, batch: s.n,
+            perImage: 180000, gradBranch: s.t + 18540000 &* s.n, pool: pool)
         // features.2.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 18540000 &* s.n, input: s.t + 49835712 &* s.n,
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 55504, beta: s.p + 55536, savedMean: s.f + 15504,
@@ -3808,8 +4448,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 12960000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 56692208 &* s.n : nil, batch: s.n, perImage: 180000,
-            gradBranch: s.t + 13140000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 56692208 &* s.n : nil, batch: s.n,
+            perImage: 180000, gradBranch: s.t + 13140000 &* s.n, pool: pool)
         // features.2.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 13140000 &* s.n, input: s.t + 49475712 &* s.n,
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 36544, beta: s.p + 36576, savedMean: s.f + 11216,
@@ -3900,8 +4540,8 @@ public final class EfficientNetB3Training: TrainableModel {
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t,
-            keep: s.options.stochasticDepth ? s.t + 56692160 &* s.n : nil, batch: s.n, perImage: 540000,
-            gradBranch: s.t + 540000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 56692160 &* s.n : nil, batch: s.n,
+            perImage: 540000, gradBranch: s.t + 540000 &* s.n, pool: pool)
         // features.1.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 540000 &* s.n, input: s.t + 30150000 &* s.n,
             pixels: 22500 &* s.n, channels: 24, gamma: s.p + 5056, beta: s.p + 5088, savedMean: s.f + 3712,
@@ -4324,6 +4964,9 @@ public final class EfficientNetB3Training: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 10784288, count: 1536000, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 12320288, count: 1000, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 27, 27, 27, 28, 28]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

@@ -66,7 +66,8 @@ public final class EfficientNetB4: GeneratedModel {
         features_6_7(n, a, w, ws)
         features_7_0(n, a, w, ws)
         features_7_1(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 48 channels
@@ -837,13 +838,17 @@ public final class EfficientNetB4: GeneratedModel {
             activation: .identity, residual: a + 774144 &* n, output: a + 258048 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 448 -> 1792, global average pool, dropout 0.4, linear -> 1000 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 448 -> 1792
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + silu, [n, 12, 12, 448] -> [n, 12, 12, 1792]
         Kernels.pointwiseConv(
             input: a + 258048 &* n, pixels: 144 &* n, inChannels: 448,
             weights: w + 16681712, bias: w + 17484528, outChannels: 1792,
             activation: .silu, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.4, linear 1792 -> 1000 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 12, 12, 1792] -> [n, 1792]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 144, channels: 1792, output: a + 258048 &* n, pool: pool)
@@ -1745,7 +1750,8 @@ public final class EfficientNetB4Training: TrainableModel {
     public static let descriptor = EfficientNetB4.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 19467296,
-        arenaFloatsPerImage: 118613616, fixedFloats: 1239232)
+        arenaFloatsPerImage: 118613616, fixedFloats: 1239232,
+        blockNames: ["features.0", "features.1.0", "features.1.1", "features.2.0", "features.2.1", "features.2.2", "features.2.3", "features.3.0", "features.3.1", "features.3.2", "features.3.3", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.4.5", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.5.5", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.6.6", "features.6.7", "features.7.0", "features.7.1", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -1808,40 +1814,42 @@ public final class EfficientNetB4Training: TrainableModel {
         try features_7_0_forward(s)
         try features_7_1_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_1_backward(s)
-        features_7_0_backward(s)
-        features_6_7_backward(s)
-        features_6_6_backward(s)
-        features_6_5_backward(s)
-        features_6_4_backward(s)
-        features_6_3_backward(s)
-        features_6_2_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_5_backward(s)
-        features_5_4_backward(s)
-        features_5_3_backward(s)
-        features_5_2_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_5_backward(s)
-        features_4_4_backward(s)
-        features_4_3_backward(s)
-        features_4_2_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_3_backward(s)
-        features_3_2_backward(s)
-        features_3_1_backward(s)
-        features_3_0_backward(s)
-        features_2_3_backward(s)
-        features_2_2_backward(s)
-        features_2_1_backward(s)
-        features_2_0_backward(s)
-        features_1_1_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 34 { classifier_backward(s) }
+        if options.frozenBlocks <= 33 { features_8_backward(s) }
+        if options.frozenBlocks <= 32 { features_7_1_backward(s) }
+        if options.frozenBlocks <= 31 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 30 { features_6_7_backward(s) }
+        if options.frozenBlocks <= 29 { features_6_6_backward(s) }
+        if options.frozenBlocks <= 28 { features_6_5_backward(s) }
+        if options.frozenBlocks <= 27 { features_6_4_backward(s) }
+        if options.frozenBlocks <= 26 { features_6_3_backward(s) }
+        if options.frozenBlocks <= 25 { features_6_2_backward(s) }
+        if options.frozenBlocks <= 24 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 23 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 22 { features_5_5_backward(s) }
+        if options.frozenBlocks <= 21 { features_5_4_backward(s) }
+        if options.frozenBlocks <= 20 { features_5_3_backward(s) }
+        if options.frozenBlocks <= 19 { features_5_2_backward(s) }
+        if options.frozenBlocks <= 18 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 17 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 16 { features_4_5_backward(s) }
+        if options.frozenBlocks <= 15 { features_4_4_backward(s) }
+        if options.frozenBlocks <= 14 { features_4_3_backward(s) }
+        if options.frozenBlocks <= 13 { features_4_2_backward(s) }
+        if options.frozenBlocks <= 12 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 11 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 10 { features_3_3_backward(s) }
+        if options.frozenBlocks <= 9 { features_3_2_backward(s) }
+        if options.frozenBlocks <= 8 { features_3_1_backward(s) }
+        if options.frozenBlocks <= 7 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 6 { features_2_3_backward(s) }
+        if options.frozenBlocks <= 5 { features_2_2_backward(s) }
+        if options.frozenBlocks <= 4 { features_2_1_backward(s) }
+        if options.frozenBlocks <= 3 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 2 { features_1_1_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -1852,10 +1860,18 @@ public final class EfficientNetB4Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.p, bias: s.f, outChannels: 48,
             activation: .identity, output: s.t + 15595200 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15595200 &* s.n, pixels: 36100 &* s.n, channels: 48,
-            gamma: s.p + 1296, beta: s.p + 1344, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 17328000 &* s.n, savedMean: s.f + 2688, savedInvStd: s.f + 2736, runningMean: s.p + 1392,
-            runningVar: s.p + 1440, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15595200 &* s.n, pixels: 36100 &* s.n, channels: 48,
+                gamma: s.p + 1296, beta: s.p + 1344, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 17328000 &* s.n, savedMean: s.f + 2688, savedInvStd: s.f + 2736, runningMean: s.p + 1392,
+                runningVar: s.p + 1440, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15595200 &* s.n, pixels: 36100 &* s.n, channels: 48,
+                gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 1e-05,
+                activation: .silu, output: s.t + 17328000 &* s.n, scratch: s.f + 2688, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 190x190x48 -> 190x190x24, SE 48 -> 12 -> 48
@@ -1867,10 +1883,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 2880, bias: s.f,
             activation: .identity, output: s.t + 19060800 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19060800 &* s.n, pixels: 36100 &* s.n, channels: 48,
-            gamma: s.p + 1920, beta: s.p + 1968, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 20793600 &* s.n, savedMean: s.f + 2784, savedInvStd: s.f + 2832, runningMean: s.p + 2016,
-            runningVar: s.p + 2064, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19060800 &* s.n, pixels: 36100 &* s.n, channels: 48,
+                gamma: s.p + 1920, beta: s.p + 1968, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 20793600 &* s.n, savedMean: s.f + 2784, savedInvStd: s.f + 2832, runningMean: s.p + 2016,
+                runningVar: s.p + 2064, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19060800 &* s.n, pixels: 36100 &* s.n, channels: 48,
+                gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 1e-05,
+                activation: .silu, output: s.t + 20793600 &* s.n, scratch: s.f + 2784, pool: pool)
+        }
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 on [n, 190, 190, 48]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 20793600 &* s.n, output: s.t + 22526400 &* s.n,
             batch: s.n, pixels: 36100, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112,
@@ -1882,10 +1906,18 @@ public final class EfficientNetB4Training: TrainableModel {
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 54150000 &* s.n,
             pool: pool)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 54150000 &* s.n, pixels: 36100 &* s.n, channels: 24,
-            gamma: s.p + 4480, beta: s.p + 4512, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 55016400 &* s.n, savedMean: s.f + 3744, savedInvStd: s.f + 3768, runningMean: s.p + 4544,
-            runningVar: s.p + 4576, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 54150000 &* s.n, pixels: 36100 &* s.n, channels: 24,
+                gamma: s.p + 4480, beta: s.p + 4512, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 55016400 &* s.n, savedMean: s.f + 3744, savedInvStd: s.f + 3768, runningMean: s.p + 4544,
+                runningVar: s.p + 4576, pool: pool)
+        }
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 54150000 &* s.n, pixels: 36100 &* s.n, channels: 24,
+                gamma: s.p + 4480, beta: s.p + 4512, runningMean: s.p + 4544, runningVar: s.p + 4576, eps: 1e-05,
+                activation: .identity, output: s.t + 55016400 &* s.n, scratch: s.f + 3744, pool: pool)
+        }
     }
 
     /// features.1.1 forward: MBConv1 k3 s1: 190x190x24 -> 190x190x24, SE 24 -> 6 -> 24, identity shortcut
@@ -1897,10 +1929,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 190, outWidth: 190, weights: s.f + 3840, bias: s.f,
             activation: .identity, output: s.t + 55882800 &* s.n, pool: pool)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 55882800 &* s.n, pixels: 36100 &* s.n, channels: 24,
-            gamma: s.p + 4832, beta: s.p + 4864, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 56749200 &* s.n, savedMean: s.f + 3792, savedInvStd: s.f + 3816, runningMean: s.p + 4896,
-            runningVar: s.p + 4928, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 55882800 &* s.n, pixels: 36100 &* s.n, channels: 24,
+                gamma: s.p + 4832, beta: s.p + 4864, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 56749200 &* s.n, savedMean: s.f + 3792, savedInvStd: s.f + 3816, runningMean: s.p + 4896,
+                runningVar: s.p + 4928, pool: pool)
+        }
+        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 55882800 &* s.n, pixels: 36100 &* s.n, channels: 24,
+                gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 1e-05,
+                activation: .silu, output: s.t + 56749200 &* s.n, scratch: s.f + 3792, pool: pool)
+        }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 190, 190, 24]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 56749200 &* s.n, output: s.t + 57615600 &* s.n,
             batch: s.n, pixels: 36100, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960,
@@ -1912,19 +1952,27 @@ public final class EfficientNetB4Training: TrainableModel {
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 58482000 &* s.n,
             pool: pool)
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 58482000 &* s.n, pixels: 36100 &* s.n, channels: 24,
-            gamma: s.p + 5872, beta: s.p + 5904, eps: 1e-05, momentum: 0.1, activation: .identity, output: s.t,
-            savedMean: s.f + 4272, savedInvStd: s.f + 4296, runningMean: s.p + 5936, runningVar: s.p + 5968,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 58482000 &* s.n, pixels: 36100 &* s.n, channels: 24,
+                gamma: s.p + 5872, beta: s.p + 5904, eps: 1e-05, momentum: 0.1, activation: .identity, output: s.t,
+                savedMean: s.f + 4272, savedInvStd: s.f + 4296, runningMean: s.p + 5936, runningVar: s.p + 5968,
+                pool: pool)
+        }
+        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 58482000 &* s.n, pixels: 36100 &* s.n, channels: 24,
+                gamma: s.p + 5872, beta: s.p + 5904, runningMean: s.p + 5936, runningVar: s.p + 5968, eps: 1e-05,
+                activation: .identity, output: s.t, scratch: s.f + 4272, pool: pool)
+        }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.99375
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.00625, into: s.t + 118613136 &* s.n,
                 random: &random)
         }
         // features.1.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 55016400 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 118613136 &* s.n : nil, batch: s.n, perImage: 866400,
-            output: s.t + 59348400 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 118613136 &* s.n : nil, batch: s.n,
+            perImage: 866400, output: s.t + 59348400 &* s.n, pool: pool)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 190x190x24 -> 95x95x32, SE 144 -> 6 -> 144
@@ -1933,10 +1981,18 @@ public final class EfficientNetB4Training: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 59348400 &* s.n, pixels: 36100 &* s.n, inChannels: 24, weights: s.p + 6000,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456,
-            beta: s.p + 9600, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 5198400 &* s.n,
-            savedMean: s.f + 4320, savedInvStd: s.f + 4464, runningMean: s.p + 9744, runningVar: s.p + 9888,
-            pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 36100 &* s.n, channels: 144,
+                gamma: s.p + 9456, beta: s.p + 9600, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 5198400 &* s.n, savedMean: s.f + 4320, savedInvStd: s.f + 4464, runningMean: s.p + 9744,
+                runningVar: s.p + 9888, pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 36100 &* s.n, channels: 144, gamma: s.p + 9456,
+                beta: s.p + 9600, runningMean: s.p + 9744, runningVar: s.p + 9888, eps: 1e-05, activation: .silu,
+                output: s.t + 5198400 &* s.n, scratch: s.f + 4320, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 10032, channels: 144, kernel: 3, into: s.f + 4896)
         // features.2.0.block.1 depthwise 3x3/2, [n, 190, 190, 144] -> [n, 95, 95, 144]
@@ -1944,10 +2000,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 4896, bias: s.f,
             activation: .identity, output: s.t + 50251200 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 50251200 &* s.n, pixels: 9025 &* s.n, channels: 144,
-            gamma: s.p + 11328, beta: s.p + 11472, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 51550800 &* s.n, savedMean: s.f + 4608, savedInvStd: s.f + 4752, runningMean: s.p + 11616,
-            runningVar: s.p + 11760, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 50251200 &* s.n, pixels: 9025 &* s.n, channels: 144,
+                gamma: s.p + 11328, beta: s.p + 11472, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 51550800 &* s.n, savedMean: s.f + 4608, savedInvStd: s.f + 4752,
+                runningMean: s.p + 11616, runningVar: s.p + 11760, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 50251200 &* s.n, pixels: 9025 &* s.n, channels: 144,
+                gamma: s.p + 11328, beta: s.p + 11472, runningMean: s.p + 11616, runningVar: s.p + 11760, eps: 1e-05,
+                activation: .silu, output: s.t + 51550800 &* s.n, scratch: s.f + 4608, pool: pool)
+        }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 95, 95, 144]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 51550800 &* s.n, output: s.t + 52850400 &* s.n,
             batch: s.n, pixels: 9025, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 11904,
@@ -1959,10 +2023,18 @@ public final class EfficientNetB4Training: TrainableModel {
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 102184464 &* s.n,
             pool: pool)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 102184464 &* s.n, pixels: 9025 &* s.n, channels: 32,
-            gamma: s.p + 18400, beta: s.p + 18432, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 102473264 &* s.n, savedMean: s.f + 7488, savedInvStd: s.f + 7520, runningMean: s.p + 18464,
-            runningVar: s.p + 18496, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 102184464 &* s.n, pixels: 9025 &* s.n, channels: 32,
+                gamma: s.p + 18400, beta: s.p + 18432, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 102473264 &* s.n, savedMean: s.f + 7488, savedInvStd: s.f + 7520,
+                runningMean: s.p + 18464, runningVar: s.p + 18496, pool: pool)
+        }
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 102184464 &* s.n, pixels: 9025 &* s.n, channels: 32,
+                gamma: s.p + 18400, beta: s.p + 18432, runningMean: s.p + 18464, runningVar: s.p + 18496, eps: 1e-05,
+                activation: .identity, output: s.t + 102473264 &* s.n, scratch: s.f + 7488, pool: pool)
+        }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
@@ -1972,10 +2044,18 @@ public final class EfficientNetB4Training: TrainableModel {
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 10396800 &* s.n,
             pool: pool)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 10396800 &* s.n, pixels: 9025 &* s.n, channels: 192,
-            gamma: s.p + 24672, beta: s.p + 24864, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 12129600 &* s.n, savedMean: s.f + 7552, savedInvStd: s.f + 7744, runningMean: s.p + 25056,
-            runningVar: s.p + 25248, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 10396800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 24672, beta: s.p + 24864, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 12129600 &* s.n, savedMean: s.f + 7552, savedInvStd: s.f + 7744,
+                runningMean: s.p + 25056, runningVar: s.p + 25248, pool: pool)
+        }
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 10396800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 24672, beta: s.p + 24864, runningMean: s.p + 25056, runningVar: s.p + 25248, eps: 1e-05,
+                activation: .silu, output: s.t + 12129600 &* s.n, scratch: s.f + 7552, pool: pool)
+        }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         WeightPrep.depthwiseWeights(s.p + 25440, channels: 192, kernel: 3, into: s.f + 8320)
         // features.2.1.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
@@ -1983,10 +2063,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 8320, bias: s.f,
             activation: .identity, output: s.t + 13862400 &* s.n, pool: pool)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13862400 &* s.n, pixels: 9025 &* s.n, channels: 192,
-            gamma: s.p + 27168, beta: s.p + 27360, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 24259200 &* s.n, savedMean: s.f + 7936, savedInvStd: s.f + 8128, runningMean: s.p + 27552,
-            runningVar: s.p + 27744, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13862400 &* s.n, pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 27168, beta: s.p + 27360, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 24259200 &* s.n, savedMean: s.f + 7936, savedInvStd: s.f + 8128,
+                runningMean: s.p + 27552, runningVar: s.p + 27744, pool: pool)
+        }
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13862400 &* s.n, pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 27168, beta: s.p + 27360, runningMean: s.p + 27552, runningVar: s.p + 27744, eps: 1e-05,
+                activation: .silu, output: s.t + 24259200 &* s.n, scratch: s.f + 7936, pool: pool)
+        }
         // features.2.1.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24259200 &* s.n, output: s.t + 25992000 &* s.n,
             batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 27936,
@@ -1998,19 +2086,27 @@ public final class EfficientNetB4Training: TrainableModel {
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 102762064 &* s.n,
             pool: pool)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 102762064 &* s.n, pixels: 9025 &* s.n, channels: 32,
-            gamma: s.p + 37360, beta: s.p + 37392, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 27724800 &* s.n, savedMean: s.f + 11776, savedInvStd: s.f + 11808, runningMean: s.p + 37424,
-            runningVar: s.p + 37456, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 102762064 &* s.n, pixels: 9025 &* s.n, channels: 32,
+                gamma: s.p + 37360, beta: s.p + 37392, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 27724800 &* s.n, savedMean: s.f + 11776, savedInvStd: s.f + 11808,
+                runningMean: s.p + 37424, runningVar: s.p + 37456, pool: pool)
+        }
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 102762064 &* s.n, pixels: 9025 &* s.n, channels: 32,
+                gamma: s.p + 37360, beta: s.p + 37392, runningMean: s.p + 37424, runningVar: s.p + 37456, eps: 1e-05,
+                activation: .identity, output: s.t + 27724800 &* s.n, scratch: s.f + 11776, pool: pool)
+        }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.98125
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.018750000000000003,
                 into: s.t + 118613184 &* s.n, random: &random)
         }
         // features.2.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 102473264 &* s.n, branch: s.t + 27724800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613184 &* s.n : nil, batch: s.n, perImage: 288800,
-            output: s.t + 103050864 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 118613184 &* s.n : nil, batch: s.n,
+            perImage: 288800, output: s.t + 103050864 &* s.n, pool: pool)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
@@ -2020,10 +2116,18 @@ public final class EfficientNetB4Training: TrainableModel {
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 27724800 &* s.n,
             pool: pool)
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 27724800 &* s.n, pixels: 9025 &* s.n, channels: 192,
-            gamma: s.p + 43632, beta: s.p + 43824, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 29457600 &* s.n, savedMean: s.f + 11840, savedInvStd: s.f + 12032, runningMean: s.p + 44016,
-            runningVar: s.p + 44208, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 27724800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 43632, beta: s.p + 43824, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 29457600 &* s.n, savedMean: s.f + 11840, savedInvStd: s.f + 12032,
+                runningMean: s.p + 44016, runningVar: s.p + 44208, pool: pool)
+        }
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 27724800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 43632, beta: s.p + 43824, runningMean: s.p + 44016, runningVar: s.p + 44208, eps: 1e-05,
+                activation: .silu, output: s.t + 29457600 &* s.n, scratch: s.f + 11840, pool: pool)
+        }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         WeightPrep.depthwiseWeights(s.p + 44400, channels: 192, kernel: 3, into: s.f + 12608)
         // features.2.2.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
@@ -2031,10 +2135,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 12608, bias: s.f,
             activation: .identity, output: s.t + 31190400 &* s.n, pool: pool)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 31190400 &* s.n, pixels: 9025 &* s.n, channels: 192,
-            gamma: s.p + 46128, beta: s.p + 46320, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 32923200 &* s.n, savedMean: s.f + 12224, savedInvStd: s.f + 12416, runningMean: s.p + 46512,
-            runningVar: s.p + 46704, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 31190400 &* s.n, pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 46128, beta: s.p + 46320, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 32923200 &* s.n, savedMean: s.f + 12224, savedInvStd: s.f + 12416,
+                runningMean: s.p + 46512, runningVar: s.p + 46704, pool: pool)
+        }
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 31190400 &* s.n, pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 46128, beta: s.p + 46320, runningMean: s.p + 46512, runningVar: s.p + 46704, eps: 1e-05,
+                activation: .silu, output: s.t + 32923200 &* s.n, scratch: s.f + 12224, pool: pool)
+        }
         // features.2.2.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 32923200 &* s.n, output: s.t + 34656000 &* s.n,
             batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 46896,
@@ -2046,19 +2158,27 @@ public final class EfficientNetB4Training: TrainableModel {
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 103339664 &* s.n,
             pool: pool)
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 103339664 &* s.n, pixels: 9025 &* s.n, channels: 32,
-            gamma: s.p + 56320, beta: s.p + 56352, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 36388800 &* s.n, savedMean: s.f + 16064, savedInvStd: s.f + 16096, runningMean: s.p + 56384,
-            runningVar: s.p + 56416, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 103339664 &* s.n, pixels: 9025 &* s.n, channels: 32,
+                gamma: s.p + 56320, beta: s.p + 56352, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 36388800 &* s.n, savedMean: s.f + 16064, savedInvStd: s.f + 16096,
+                runningMean: s.p + 56384, runningVar: s.p + 56416, pool: pool)
+        }
+        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 103339664 &* s.n, pixels: 9025 &* s.n, channels: 32,
+                gamma: s.p + 56320, beta: s.p + 56352, runningMean: s.p + 56384, runningVar: s.p + 56416, eps: 1e-05,
+                activation: .identity, output: s.t + 36388800 &* s.n, scratch: s.f + 16064, pool: pool)
+        }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.975
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.t + 118613216 &* s.n,
                 random: &random)
         }
         // features.2.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 103050864 &* s.n, branch: s.t + 36388800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613216 &* s.n : nil, batch: s.n, perImage: 288800,
-            output: s.t + 103628464 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 118613216 &* s.n : nil, batch: s.n,
+            perImage: 288800, output: s.t + 103628464 &* s.n, pool: pool)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 95x95x32 -> 95x95x32, SE 192 -> 8 -> 192, identity shortcut
@@ -2068,10 +2188,18 @@ public final class EfficientNetB4Training: TrainableModel {
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 36388800 &* s.n,
             pool: pool)
         // features.2.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 36388800 &* s.n, pixels: 9025 &* s.n, channels: 192,
-            gamma: s.p + 62592, beta: s.p + 62784, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 38121600 &* s.n, savedMean: s.f + 16128, savedInvStd: s.f + 16320, runningMean: s.p + 62976,
-            runningVar: s.p + 63168, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 36388800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 62592, beta: s.p + 62784, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 38121600 &* s.n, savedMean: s.f + 16128, savedInvStd: s.f + 16320,
+                runningMean: s.p + 62976, runningVar: s.p + 63168, pool: pool)
+        }
+        // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 36388800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 62592, beta: s.p + 62784, runningMean: s.p + 62976, runningVar: s.p + 63168, eps: 1e-05,
+                activation: .silu, output: s.t + 38121600 &* s.n, scratch: s.f + 16128, pool: pool)
+        }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][192]
         WeightPrep.depthwiseWeights(s.p + 63360, channels: 192, kernel: 3, into: s.f + 16896)
         // features.2.3.block.1 depthwise 3x3/1, [n, 95, 95, 192] -> [n, 95, 95, 192]
@@ -2079,10 +2207,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 95, outWidth: 95, weights: s.f + 16896, bias: s.f,
             activation: .identity, output: s.t + 39854400 &* s.n, pool: pool)
         // features.2.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 39854400 &* s.n, pixels: 9025 &* s.n, channels: 192,
-            gamma: s.p + 65088, beta: s.p + 65280, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 41587200 &* s.n, savedMean: s.f + 16512, savedInvStd: s.f + 16704, runningMean: s.p + 65472,
-            runningVar: s.p + 65664, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 39854400 &* s.n, pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 65088, beta: s.p + 65280, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 41587200 &* s.n, savedMean: s.f + 16512, savedInvStd: s.f + 16704,
+                runningMean: s.p + 65472, runningVar: s.p + 65664, pool: pool)
+        }
+        // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 39854400 &* s.n, pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 65088, beta: s.p + 65280, runningMean: s.p + 65472, runningVar: s.p + 65664, eps: 1e-05,
+                activation: .silu, output: s.t + 41587200 &* s.n, scratch: s.f + 16512, pool: pool)
+        }
         // features.2.3.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 95, 95, 192]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 41587200 &* s.n, output: s.t + 43320000 &* s.n,
             batch: s.n, pixels: 9025, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 65856,
@@ -2094,19 +2230,27 @@ public final class EfficientNetB4Training: TrainableModel {
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 103917264 &* s.n,
             pool: pool)
         // features.2.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 103917264 &* s.n, pixels: 9025 &* s.n, channels: 32,
-            gamma: s.p + 75280, beta: s.p + 75312, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 45052800 &* s.n, savedMean: s.f + 20352, savedInvStd: s.f + 20384, runningMean: s.p + 75344,
-            runningVar: s.p + 75376, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 103917264 &* s.n, pixels: 9025 &* s.n, channels: 32,
+                gamma: s.p + 75280, beta: s.p + 75312, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 45052800 &* s.n, savedMean: s.f + 20352, savedInvStd: s.f + 20384,
+                runningMean: s.p + 75344, runningVar: s.p + 75376, pool: pool)
+        }
+        // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 103917264 &* s.n, pixels: 9025 &* s.n, channels: 32,
+                gamma: s.p + 75280, beta: s.p + 75312, runningMean: s.p + 75344, runningVar: s.p + 75376, eps: 1e-05,
+                activation: .identity, output: s.t + 45052800 &* s.n, scratch: s.f + 20352, pool: pool)
+        }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.96875
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03125, into: s.t + 118613248 &* s.n,
                 random: &random)
         }
         // features.2.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 103628464 &* s.n, branch: s.t + 45052800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613248 &* s.n : nil, batch: s.n, perImage: 288800,
-            output: s.t + 104206064 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 118613248 &* s.n : nil, batch: s.n,
+            perImage: 288800, output: s.t + 104206064 &* s.n, pool: pool)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 95x95x32 -> 48x48x56, SE 192 -> 8 -> 192
@@ -2116,10 +2260,18 @@ public final class EfficientNetB4Training: TrainableModel {
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 45052800 &* s.n,
             pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 45052800 &* s.n, pixels: 9025 &* s.n, channels: 192,
-            gamma: s.p + 81552, beta: s.p + 81744, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 46785600 &* s.n, savedMean: s.f + 20416, savedInvStd: s.f + 20608, runningMean: s.p + 81936,
-            runningVar: s.p + 82128, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 45052800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 81552, beta: s.p + 81744, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 46785600 &* s.n, savedMean: s.f + 20416, savedInvStd: s.f + 20608,
+                runningMean: s.p + 81936, runningVar: s.p + 82128, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 45052800 &* s.n, pixels: 9025 &* s.n, channels: 192,
+                gamma: s.p + 81552, beta: s.p + 81744, runningMean: s.p + 81936, runningVar: s.p + 82128, eps: 1e-05,
+                activation: .silu, output: s.t + 46785600 &* s.n, scratch: s.f + 20416, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         WeightPrep.depthwiseWeights(s.p + 82320, channels: 192, kernel: 5, into: s.f + 21184)
         // features.3.0.block.1 depthwise 5x5/2, [n, 95, 95, 192] -> [n, 48, 48, 192]
@@ -2127,10 +2279,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 21184, bias: s.f,
             activation: .identity, output: s.t + 87309840 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 87309840 &* s.n, pixels: 2304 &* s.n, channels: 192,
-            gamma: s.p + 87120, beta: s.p + 87312, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 87752208 &* s.n, savedMean: s.f + 20800, savedInvStd: s.f + 20992, runningMean: s.p + 87504,
-            runningVar: s.p + 87696, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 87309840 &* s.n, pixels: 2304 &* s.n, channels: 192,
+                gamma: s.p + 87120, beta: s.p + 87312, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 87752208 &* s.n, savedMean: s.f + 20800, savedInvStd: s.f + 20992,
+                runningMean: s.p + 87504, runningVar: s.p + 87696, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 87309840 &* s.n, pixels: 2304 &* s.n, channels: 192,
+                gamma: s.p + 87120, beta: s.p + 87312, runningMean: s.p + 87504, runningVar: s.p + 87696, eps: 1e-05,
+                activation: .silu, output: s.t + 87752208 &* s.n, scratch: s.f + 20800, pool: pool)
+        }
         // features.3.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 48, 48, 192]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 87752208 &* s.n, output: s.t + 88194576 &* s.n,
             batch: s.n, pixels: 2304, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 87888,
@@ -2142,10 +2302,18 @@ public final class EfficientNetB4Training: TrainableModel {
             bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 115010320 &* s.n,
             pool: pool)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 115010320 &* s.n, pixels: 2304 &* s.n, channels: 56,
-            gamma: s.p + 101920, beta: s.p + 101984, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 115139344 &* s.n, savedMean: s.f + 30784, savedInvStd: s.f + 30840,
-            runningMean: s.p + 102048, runningVar: s.p + 102112, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 115010320 &* s.n, pixels: 2304 &* s.n, channels: 56,
+                gamma: s.p + 101920, beta: s.p + 101984, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 115139344 &* s.n, savedMean: s.f + 30784, savedInvStd: s.f + 30840,
+                runningMean: s.p + 102048, runningVar: s.p + 102112, pool: pool)
+        }
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 115010320 &* s.n, pixels: 2304 &* s.n, channels: 56,
+                gamma: s.p + 101920, beta: s.p + 101984, runningMean: s.p + 102048, runningVar: s.p + 102112,
+                eps: 1e-05, activation: .identity, output: s.t + 115139344 &* s.n, scratch: s.f + 30784, pool: pool)
+        }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
@@ -2155,10 +2323,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 102176, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
             output: s.t + 48518400 &* s.n, pool: pool)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 48518400 &* s.n, pixels: 2304 &* s.n, channels: 336,
-            gamma: s.p + 120992, beta: s.p + 121328, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 49292544 &* s.n, savedMean: s.f + 30896, savedInvStd: s.f + 31232, runningMean: s.p + 121664,
-            runningVar: s.p + 122000, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 48518400 &* s.n, pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 120992, beta: s.p + 121328, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 49292544 &* s.n, savedMean: s.f + 30896, savedInvStd: s.f + 31232,
+                runningMean: s.p + 121664, runningVar: s.p + 122000, pool: pool)
+        }
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 48518400 &* s.n, pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 120992, beta: s.p + 121328, runningMean: s.p + 121664, runningVar: s.p + 122000,
+                eps: 1e-05, activation: .silu, output: s.t + 49292544 &* s.n, scratch: s.f + 30896, pool: pool)
+        }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][336]
         WeightPrep.depthwiseWeights(s.p + 122336, channels: 336, kernel: 5, into: s.f + 32240)
         // features.3.1.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
@@ -2166,10 +2342,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 32240, bias: s.f,
             activation: .identity, output: s.t + 60214800 &* s.n, pool: pool)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 60214800 &* s.n, pixels: 2304 &* s.n, channels: 336,
-            gamma: s.p + 130736, beta: s.p + 131072, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 60988944 &* s.n, savedMean: s.f + 31568, savedInvStd: s.f + 31904, runningMean: s.p + 131408,
-            runningVar: s.p + 131744, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 60214800 &* s.n, pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 130736, beta: s.p + 131072, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 60988944 &* s.n, savedMean: s.f + 31568, savedInvStd: s.f + 31904,
+                runningMean: s.p + 131408, runningVar: s.p + 131744, pool: pool)
+        }
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 60214800 &* s.n, pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 130736, beta: s.p + 131072, runningMean: s.p + 131408, runningVar: s.p + 131744,
+                eps: 1e-05, activation: .silu, output: s.t + 60988944 &* s.n, scratch: s.f + 31568, pool: pool)
+        }
         // features.3.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 60988944 &* s.n, output: s.t + 61763088 &* s.n,
             batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 132080,
@@ -2181,19 +2365,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 141840, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 115268368 &* s.n, pool: pool)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 115268368 &* s.n, pixels: 2304 &* s.n, channels: 56,
-            gamma: s.p + 160656, beta: s.p + 160720, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 50066688 &* s.n, savedMean: s.f + 49040, savedInvStd: s.f + 49096, runningMean: s.p + 160784,
-            runningVar: s.p + 160848, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 115268368 &* s.n, pixels: 2304 &* s.n, channels: 56,
+                gamma: s.p + 160656, beta: s.p + 160720, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 50066688 &* s.n, savedMean: s.f + 49040, savedInvStd: s.f + 49096,
+                runningMean: s.p + 160784, runningVar: s.p + 160848, pool: pool)
+        }
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 115268368 &* s.n, pixels: 2304 &* s.n, channels: 56,
+                gamma: s.p + 160656, beta: s.p + 160720, runningMean: s.p + 160784, runningVar: s.p + 160848,
+                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 49040, pool: pool)
+        }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95625
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.043750000000000004,
                 into: s.t + 118613280 &* s.n, random: &random)
         }
         // features.3.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 115139344 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613280 &* s.n : nil, batch: s.n, perImage: 129024,
-            output: s.t + 115397392 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 118613280 &* s.n : nil, batch: s.n,
+            perImage: 129024, output: s.t + 115397392 &* s.n, pool: pool)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
@@ -2203,10 +2395,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 160912, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
             output: s.t + 62537232 &* s.n, pool: pool)
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 62537232 &* s.n, pixels: 2304 &* s.n, channels: 336,
-            gamma: s.p + 179728, beta: s.p + 180064, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 63311376 &* s.n, savedMean: s.f + 49152, savedInvStd: s.f + 49488, runningMean: s.p + 180400,
-            runningVar: s.p + 180736, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 62537232 &* s.n, pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 179728, beta: s.p + 180064, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 63311376 &* s.n, savedMean: s.f + 49152, savedInvStd: s.f + 49488,
+                runningMean: s.p + 180400, runningVar: s.p + 180736, pool: pool)
+        }
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 62537232 &* s.n, pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 179728, beta: s.p + 180064, runningMean: s.p + 180400, runningVar: s.p + 180736,
+                eps: 1e-05, activation: .silu, output: s.t + 63311376 &* s.n, scratch: s.f + 49152, pool: pool)
+        }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][336]
         WeightPrep.depthwiseWeights(s.p + 181072, channels: 336, kernel: 5, into: s.f + 50496)
         // features.3.2.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
@@ -2214,10 +2414,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 50496, bias: s.f,
             activation: .identity, output: s.t + 64085520 &* s.n, pool: pool)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 64085520 &* s.n, pixels: 2304 &* s.n, channels: 336,
-            gamma: s.p + 189472, beta: s.p + 189808, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 64859664 &* s.n, savedMean: s.f + 49824, savedInvStd: s.f + 50160, runningMean: s.p + 190144,
-            runningVar: s.p + 190480, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 64085520 &* s.n, pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 189472, beta: s.p + 189808, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 64859664 &* s.n, savedMean: s.f + 49824, savedInvStd: s.f + 50160,
+                runningMean: s.p + 190144, runningVar: s.p + 190480, pool: pool)
+        }
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 64085520 &* s.n, pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 189472, beta: s.p + 189808, runningMean: s.p + 190144, runningVar: s.p + 190480,
+                eps: 1e-05, activation: .silu, output: s.t + 64859664 &* s.n, scratch: s.f + 49824, pool: pool)
+        }
         // features.3.2.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 64859664 &* s.n, output: s.t + 65633808 &* s.n,
             batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 190816,
@@ -2229,19 +2437,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 200576, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 115526416 &* s.n, pool: pool)
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 115526416 &* s.n, pixels: 2304 &* s.n, channels: 56,
-            gamma: s.p + 219392, beta: s.p + 219456, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 50066688 &* s.n, savedMean: s.f + 67296, savedInvStd: s.f + 67352, runningMean: s.p + 219520,
-            runningVar: s.p + 219584, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 115526416 &* s.n, pixels: 2304 &* s.n, channels: 56,
+                gamma: s.p + 219392, beta: s.p + 219456, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 50066688 &* s.n, savedMean: s.f + 67296, savedInvStd: s.f + 67352,
+                runningMean: s.p + 219520, runningVar: s.p + 219584, pool: pool)
+        }
+        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 115526416 &* s.n, pixels: 2304 &* s.n, channels: 56,
+                gamma: s.p + 219392, beta: s.p + 219456, runningMean: s.p + 219520, runningVar: s.p + 219584,
+                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 67296, pool: pool)
+        }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.95
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.t + 118613312 &* s.n,
                 random: &random)
         }
         // features.3.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 115397392 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613312 &* s.n : nil, batch: s.n, perImage: 129024,
-            output: s.t + 115655440 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 118613312 &* s.n : nil, batch: s.n,
+            perImage: 129024, output: s.t + 115655440 &* s.n, pool: pool)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 48x48x56 -> 48x48x56, SE 336 -> 14 -> 336, identity shortcut
@@ -2251,10 +2467,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 219648, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
             output: s.t + 66407952 &* s.n, pool: pool)
         // features.3.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 66407952 &* s.n, pixels: 2304 &* s.n, channels: 336,
-            gamma: s.p + 238464, beta: s.p + 238800, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 67182096 &* s.n, savedMean: s.f + 67408, savedInvStd: s.f + 67744, runningMean: s.p + 239136,
-            runningVar: s.p + 239472, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 66407952 &* s.n, pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 238464, beta: s.p + 238800, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 67182096 &* s.n, savedMean: s.f + 67408, savedInvStd: s.f + 67744,
+                runningMean: s.p + 239136, runningVar: s.p + 239472, pool: pool)
+        }
+        // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 66407952 &* s.n, pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 238464, beta: s.p + 238800, runningMean: s.p + 239136, runningVar: s.p + 239472,
+                eps: 1e-05, activation: .silu, output: s.t + 67182096 &* s.n, scratch: s.f + 67408, pool: pool)
+        }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][336]
         WeightPrep.depthwiseWeights(s.p + 239808, channels: 336, kernel: 5, into: s.f + 68752)
         // features.3.3.block.1 depthwise 5x5/1, [n, 48, 48, 336] -> [n, 48, 48, 336]
@@ -2262,10 +2486,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 48, outWidth: 48, weights: s.f + 68752, bias: s.f,
             activation: .identity, output: s.t + 67956240 &* s.n, pool: pool)
         // features.3.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 67956240 &* s.n, pixels: 2304 &* s.n, channels: 336,
-            gamma: s.p + 248208, beta: s.p + 248544, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 68730384 &* s.n, savedMean: s.f + 68080, savedInvStd: s.f + 68416, runningMean: s.p + 248880,
-            runningVar: s.p + 249216, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 67956240 &* s.n, pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 248208, beta: s.p + 248544, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 68730384 &* s.n, savedMean: s.f + 68080, savedInvStd: s.f + 68416,
+                runningMean: s.p + 248880, runningVar: s.p + 249216, pool: pool)
+        }
+        // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 67956240 &* s.n, pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 248208, beta: s.p + 248544, runningMean: s.p + 248880, runningVar: s.p + 249216,
+                eps: 1e-05, activation: .silu, output: s.t + 68730384 &* s.n, scratch: s.f + 68080, pool: pool)
+        }
         // features.3.3.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 48, 48, 336]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 68730384 &* s.n, output: s.t + 69504528 &* s.n,
             batch: s.n, pixels: 2304, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 249552,
@@ -2277,19 +2509,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 259312, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 115784464 &* s.n, pool: pool)
         // features.3.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 115784464 &* s.n, pixels: 2304 &* s.n, channels: 56,
-            gamma: s.p + 278128, beta: s.p + 278192, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 50066688 &* s.n, savedMean: s.f + 85552, savedInvStd: s.f + 85608, runningMean: s.p + 278256,
-            runningVar: s.p + 278320, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 115784464 &* s.n, pixels: 2304 &* s.n, channels: 56,
+                gamma: s.p + 278128, beta: s.p + 278192, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 50066688 &* s.n, savedMean: s.f + 85552, savedInvStd: s.f + 85608,
+                runningMean: s.p + 278256, runningVar: s.p + 278320, pool: pool)
+        }
+        // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 115784464 &* s.n, pixels: 2304 &* s.n, channels: 56,
+                gamma: s.p + 278128, beta: s.p + 278192, runningMean: s.p + 278256, runningVar: s.p + 278320,
+                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 85552, pool: pool)
+        }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.94375
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05625, into: s.t + 118613344 &* s.n,
                 random: &random)
         }
         // features.3.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 115655440 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613344 &* s.n : nil, batch: s.n, perImage: 129024,
-            output: s.t + 115913488 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 118613344 &* s.n : nil, batch: s.n,
+            perImage: 129024, output: s.t + 115913488 &* s.n, pool: pool)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 48x48x56 -> 24x24x112, SE 336 -> 14 -> 336
@@ -2299,10 +2539,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 278384, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
             output: s.t + 70278672 &* s.n, pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 70278672 &* s.n, pixels: 2304 &* s.n, channels: 336,
-            gamma: s.p + 297200, beta: s.p + 297536, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 71052816 &* s.n, savedMean: s.f + 85664, savedInvStd: s.f + 86000, runningMean: s.p + 297872,
-            runningVar: s.p + 298208, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 70278672 &* s.n, pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 297200, beta: s.p + 297536, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 71052816 &* s.n, savedMean: s.f + 85664, savedInvStd: s.f + 86000,
+                runningMean: s.p + 297872, runningVar: s.p + 298208, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 70278672 &* s.n, pixels: 2304 &* s.n, channels: 336,
+                gamma: s.p + 297200, beta: s.p + 297536, runningMean: s.p + 297872, runningVar: s.p + 298208,
+                eps: 1e-05, activation: .silu, output: s.t + 71052816 &* s.n, scratch: s.f + 85664, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][336]
         WeightPrep.depthwiseWeights(s.p + 298544, channels: 336, kernel: 3, into: s.f + 87008)
         // features.4.0.block.1 depthwise 3x3/2, [n, 48, 48, 336] -> [n, 24, 24, 336]
@@ -2310,10 +2558,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 87008, bias: s.f,
             activation: .identity, output: s.t + 114153232 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 114153232 &* s.n, pixels: 576 &* s.n, channels: 336,
-            gamma: s.p + 301568, beta: s.p + 301904, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 114346768 &* s.n, savedMean: s.f + 86336, savedInvStd: s.f + 86672,
-            runningMean: s.p + 302240, runningVar: s.p + 302576, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 114153232 &* s.n, pixels: 576 &* s.n, channels: 336,
+                gamma: s.p + 301568, beta: s.p + 301904, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 114346768 &* s.n, savedMean: s.f + 86336, savedInvStd: s.f + 86672,
+                runningMean: s.p + 302240, runningVar: s.p + 302576, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 114153232 &* s.n, pixels: 576 &* s.n, channels: 336,
+                gamma: s.p + 301568, beta: s.p + 301904, runningMean: s.p + 302240, runningVar: s.p + 302576,
+                eps: 1e-05, activation: .silu, output: s.t + 114346768 &* s.n, scratch: s.f + 86336, pool: pool)
+        }
         // features.4.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 24, 24, 336]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 114346768 &* s.n, output: s.t + 114540304 &* s.n,
             batch: s.n, pixels: 576, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 302912,
@@ -2325,10 +2581,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 312672, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
             output: s.t + 117148432 &* s.n, pool: pool)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 117148432 &* s.n, pixels: 576 &* s.n, channels: 112,
-            gamma: s.p + 350304, beta: s.p + 350416, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 117212944 &* s.n, savedMean: s.f + 93056, savedInvStd: s.f + 93168,
-            runningMean: s.p + 350528, runningVar: s.p + 350640, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 117148432 &* s.n, pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 350304, beta: s.p + 350416, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 117212944 &* s.n, savedMean: s.f + 93056, savedInvStd: s.f + 93168,
+                runningMean: s.p + 350528, runningVar: s.p + 350640, pool: pool)
+        }
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 117148432 &* s.n, pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 350304, beta: s.p + 350416, runningMean: s.p + 350528, runningVar: s.p + 350640,
+                eps: 1e-05, activation: .identity, output: s.t + 117212944 &* s.n, scratch: s.f + 93056, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -2338,10 +2602,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 350752, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 88636944 &* s.n, pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 88636944 &* s.n, pixels: 576 &* s.n, channels: 672,
-            gamma: s.p + 426016, beta: s.p + 426688, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 89024016 &* s.n, savedMean: s.f + 93280, savedInvStd: s.f + 93952, runningMean: s.p + 427360,
-            runningVar: s.p + 428032, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 88636944 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 426016, beta: s.p + 426688, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 89024016 &* s.n, savedMean: s.f + 93280, savedInvStd: s.f + 93952,
+                runningMean: s.p + 427360, runningVar: s.p + 428032, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 88636944 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 426016, beta: s.p + 426688, runningMean: s.p + 427360, runningVar: s.p + 428032,
+                eps: 1e-05, activation: .silu, output: s.t + 89024016 &* s.n, scratch: s.f + 93280, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][672]
         WeightPrep.depthwiseWeights(s.p + 428704, channels: 672, kernel: 3, into: s.f + 95968)
         // features.4.1.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -2349,10 +2621,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 95968, bias: s.f,
             activation: .identity, output: s.t + 89411088 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 89411088 &* s.n, pixels: 576 &* s.n, channels: 672,
-            gamma: s.p + 434752, beta: s.p + 435424, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 89798160 &* s.n, savedMean: s.f + 94624, savedInvStd: s.f + 95296, runningMean: s.p + 436096,
-            runningVar: s.p + 436768, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 89411088 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 434752, beta: s.p + 435424, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 89798160 &* s.n, savedMean: s.f + 94624, savedInvStd: s.f + 95296,
+                runningMean: s.p + 436096, runningVar: s.p + 436768, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 89411088 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 434752, beta: s.p + 435424, runningMean: s.p + 436096, runningVar: s.p + 436768,
+                eps: 1e-05, activation: .silu, output: s.t + 89798160 &* s.n, scratch: s.f + 94624, pool: pool)
+        }
         // features.4.1.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 89798160 &* s.n, output: s.t + 90185232 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 437440,
@@ -2364,19 +2644,27 @@ public final class EfficientNetB4Training: TrainableModel {
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 117277456 &* s.n,
             pool: pool)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 117277456 &* s.n, pixels: 576 &* s.n, channels: 112,
-            gamma: s.p + 551040, beta: s.p + 551152, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 50066688 &* s.n, savedMean: s.f + 108064, savedInvStd: s.f + 108176,
-            runningMean: s.p + 551264, runningVar: s.p + 551376, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 117277456 &* s.n, pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 551040, beta: s.p + 551152, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 50066688 &* s.n, savedMean: s.f + 108064, savedInvStd: s.f + 108176,
+                runningMean: s.p + 551264, runningVar: s.p + 551376, pool: pool)
+        }
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 117277456 &* s.n, pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 551040, beta: s.p + 551152, runningMean: s.p + 551264, runningVar: s.p + 551376,
+                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 108064, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.93125
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06875, into: s.t + 118613376 &* s.n,
                 random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 117212944 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613376 &* s.n : nil, batch: s.n, perImage: 64512,
-            output: s.t + 117341968 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 118613376 &* s.n : nil, batch: s.n,
+            perImage: 64512, output: s.t + 117341968 &* s.n, pool: pool)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -2386,10 +2674,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 551488, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 90572304 &* s.n, pool: pool)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 90572304 &* s.n, pixels: 576 &* s.n, channels: 672,
-            gamma: s.p + 626752, beta: s.p + 627424, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 90959376 &* s.n, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
-            runningMean: s.p + 628096, runningVar: s.p + 628768, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 90572304 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 626752, beta: s.p + 627424, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 90959376 &* s.n, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
+                runningMean: s.p + 628096, runningVar: s.p + 628768, pool: pool)
+        }
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 90572304 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 626752, beta: s.p + 627424, runningMean: s.p + 628096, runningVar: s.p + 628768,
+                eps: 1e-05, activation: .silu, output: s.t + 90959376 &* s.n, scratch: s.f + 108288, pool: pool)
+        }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][672]
         WeightPrep.depthwiseWeights(s.p + 629440, channels: 672, kernel: 3, into: s.f + 110976)
         // features.4.2.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -2397,10 +2693,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 110976, bias: s.f,
             activation: .identity, output: s.t + 91346448 &* s.n, pool: pool)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 91346448 &* s.n, pixels: 576 &* s.n, channels: 672,
-            gamma: s.p + 635488, beta: s.p + 636160, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 91733520 &* s.n, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
-            runningMean: s.p + 636832, runningVar: s.p + 637504, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 91346448 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 635488, beta: s.p + 636160, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 91733520 &* s.n, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
+                runningMean: s.p + 636832, runningVar: s.p + 637504, pool: pool)
+        }
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 91346448 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 635488, beta: s.p + 636160, runningMean: s.p + 636832, runningVar: s.p + 637504,
+                eps: 1e-05, activation: .silu, output: s.t + 91733520 &* s.n, scratch: s.f + 109632, pool: pool)
+        }
         // features.4.2.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 91733520 &* s.n, output: s.t + 92120592 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 638176,
@@ -2412,19 +2716,27 @@ public final class EfficientNetB4Training: TrainableModel {
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 117406480 &* s.n,
             pool: pool)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 117406480 &* s.n, pixels: 576 &* s.n, channels: 112,
-            gamma: s.p + 751776, beta: s.p + 751888, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 50066688 &* s.n, savedMean: s.f + 123072, savedInvStd: s.f + 123184,
-            runningMean: s.p + 752000, runningVar: s.p + 752112, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 117406480 &* s.n, pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 751776, beta: s.p + 751888, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 50066688 &* s.n, savedMean: s.f + 123072, savedInvStd: s.f + 123184,
+                runningMean: s.p + 752000, runningVar: s.p + 752112, pool: pool)
+        }
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 117406480 &* s.n, pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 751776, beta: s.p + 751888, runningMean: s.p + 752000, runningVar: s.p + 752112,
+                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 123072, pool: pool)
+        }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.925
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001,
                 into: s.t + 118613392 &* s.n, random: &random)
         }
         // features.4.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 117341968 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613392 &* s.n : nil, batch: s.n, perImage: 64512,
-            output: s.t + 117470992 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 118613392 &* s.n : nil, batch: s.n,
+            perImage: 64512, output: s.t + 117470992 &* s.n, pool: pool)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -2434,10 +2746,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 752224, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 92507664 &* s.n, pool: pool)
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 92507664 &* s.n, pixels: 576 &* s.n, channels: 672,
-            gamma: s.p + 827488, beta: s.p + 828160, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 92894736 &* s.n, savedMean: s.f + 123296, savedInvStd: s.f + 123968,
-            runningMean: s.p + 828832, runningVar: s.p + 829504, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 92507664 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 827488, beta: s.p + 828160, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 92894736 &* s.n, savedMean: s.f + 123296, savedInvStd: s.f + 123968,
+                runningMean: s.p + 828832, runningVar: s.p + 829504, pool: pool)
+        }
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 92507664 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 827488, beta: s.p + 828160, runningMean: s.p + 828832, runningVar: s.p + 829504,
+                eps: 1e-05, activation: .silu, output: s.t + 92894736 &* s.n, scratch: s.f + 123296, pool: pool)
+        }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][672]
         WeightPrep.depthwiseWeights(s.p + 830176, channels: 672, kernel: 3, into: s.f + 125984)
         // features.4.3.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -2445,10 +2765,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 125984, bias: s.f,
             activation: .identity, output: s.t + 93281808 &* s.n, pool: pool)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 93281808 &* s.n, pixels: 576 &* s.n, channels: 672,
-            gamma: s.p + 836224, beta: s.p + 836896, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 93668880 &* s.n, savedMean: s.f + 124640, savedInvStd: s.f + 125312,
-            runningMean: s.p + 837568, runningVar: s.p + 838240, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 93281808 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 836224, beta: s.p + 836896, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 93668880 &* s.n, savedMean: s.f + 124640, savedInvStd: s.f + 125312,
+                runningMean: s.p + 837568, runningVar: s.p + 838240, pool: pool)
+        }
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 93281808 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 836224, beta: s.p + 836896, runningMean: s.p + 837568, runningVar: s.p + 838240,
+                eps: 1e-05, activation: .silu, output: s.t + 93668880 &* s.n, scratch: s.f + 124640, pool: pool)
+        }
         // features.4.3.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 93668880 &* s.n, output: s.t + 94055952 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 838912,
@@ -2460,19 +2788,27 @@ public final class EfficientNetB4Training: TrainableModel {
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 117535504 &* s.n,
             pool: pool)
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 117535504 &* s.n, pixels: 576 &* s.n, channels: 112,
-            gamma: s.p + 952512, beta: s.p + 952624, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 50066688 &* s.n, savedMean: s.f + 138080, savedInvStd: s.f + 138192,
-            runningMean: s.p + 952736, runningVar: s.p + 952848, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 117535504 &* s.n, pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 952512, beta: s.p + 952624, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 50066688 &* s.n, savedMean: s.f + 138080, savedInvStd: s.f + 138192,
+                runningMean: s.p + 952736, runningVar: s.p + 952848, pool: pool)
+        }
+        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 117535504 &* s.n, pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 952512, beta: s.p + 952624, runningMean: s.p + 952736, runningVar: s.p + 952848,
+                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 138080, pool: pool)
+        }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.91875
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08125, into: s.t + 118613408 &* s.n,
                 random: &random)
         }
         // features.4.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 117470992 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613408 &* s.n : nil, batch: s.n, perImage: 64512,
-            output: s.t + 117600016 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 118613408 &* s.n : nil, batch: s.n,
+            perImage: 64512, output: s.t + 117600016 &* s.n, pool: pool)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -2482,10 +2818,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 952960, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 94443024 &* s.n, pool: pool)
         // features.4.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 94443024 &* s.n, pixels: 576 &* s.n, channels: 672,
-            gamma: s.p + 1028224, beta: s.p + 1028896, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 94830096 &* s.n, savedMean: s.f + 138304, savedInvStd: s.f + 138976,
-            runningMean: s.p + 1029568, runningVar: s.p + 1030240, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 94443024 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1028224, beta: s.p + 1028896, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 94830096 &* s.n, savedMean: s.f + 138304, savedInvStd: s.f + 138976,
+                runningMean: s.p + 1029568, runningVar: s.p + 1030240, pool: pool)
+        }
+        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 94443024 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1028224, beta: s.p + 1028896, runningMean: s.p + 1029568, runningVar: s.p + 1030240,
+                eps: 1e-05, activation: .silu, output: s.t + 94830096 &* s.n, scratch: s.f + 138304, pool: pool)
+        }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][672]
         WeightPrep.depthwiseWeights(s.p + 1030912, channels: 672, kernel: 3, into: s.f + 140992)
         // features.4.4.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -2493,10 +2837,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 140992, bias: s.f,
             activation: .identity, output: s.t + 95217168 &* s.n, pool: pool)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 95217168 &* s.n, pixels: 576 &* s.n, channels: 672,
-            gamma: s.p + 1036960, beta: s.p + 1037632, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 95604240 &* s.n, savedMean: s.f + 139648, savedInvStd: s.f + 140320,
-            runningMean: s.p + 1038304, runningVar: s.p + 1038976, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 95217168 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1036960, beta: s.p + 1037632, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 95604240 &* s.n, savedMean: s.f + 139648, savedInvStd: s.f + 140320,
+                runningMean: s.p + 1038304, runningVar: s.p + 1038976, pool: pool)
+        }
+        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 95217168 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1036960, beta: s.p + 1037632, runningMean: s.p + 1038304, runningVar: s.p + 1038976,
+                eps: 1e-05, activation: .silu, output: s.t + 95604240 &* s.n, scratch: s.f + 139648, pool: pool)
+        }
         // features.4.4.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 95604240 &* s.n, output: s.t + 95991312 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1039648,
@@ -2508,19 +2860,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 1077984, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
             output: s.t + 117664528 &* s.n, pool: pool)
         // features.4.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 117664528 &* s.n, pixels: 576 &* s.n, channels: 112,
-            gamma: s.p + 1153248, beta: s.p + 1153360, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 50066688 &* s.n, savedMean: s.f + 153088, savedInvStd: s.f + 153200,
-            runningMean: s.p + 1153472, runningVar: s.p + 1153584, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 117664528 &* s.n, pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 1153248, beta: s.p + 1153360, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 50066688 &* s.n, savedMean: s.f + 153088, savedInvStd: s.f + 153200,
+                runningMean: s.p + 1153472, runningVar: s.p + 1153584, pool: pool)
+        }
+        // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 117664528 &* s.n, pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 1153248, beta: s.p + 1153360, runningMean: s.p + 1153472, runningVar: s.p + 1153584,
+                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 153088, pool: pool)
+        }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9125
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001,
                 into: s.t + 118613424 &* s.n, random: &random)
         }
         // features.4.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 117600016 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613424 &* s.n : nil, batch: s.n, perImage: 64512,
-            output: s.t + 117729040 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 118613424 &* s.n : nil, batch: s.n,
+            perImage: 64512, output: s.t + 117729040 &* s.n, pool: pool)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 24x24x112 -> 24x24x112, SE 672 -> 28 -> 672, identity shortcut
@@ -2530,10 +2890,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 1153696, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 96378384 &* s.n, pool: pool)
         // features.4.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 96378384 &* s.n, pixels: 576 &* s.n, channels: 672,
-            gamma: s.p + 1228960, beta: s.p + 1229632, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 96765456 &* s.n, savedMean: s.f + 153312, savedInvStd: s.f + 153984,
-            runningMean: s.p + 1230304, runningVar: s.p + 1230976, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 96378384 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1228960, beta: s.p + 1229632, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 96765456 &* s.n, savedMean: s.f + 153312, savedInvStd: s.f + 153984,
+                runningMean: s.p + 1230304, runningVar: s.p + 1230976, pool: pool)
+        }
+        // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 96378384 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1228960, beta: s.p + 1229632, runningMean: s.p + 1230304, runningVar: s.p + 1230976,
+                eps: 1e-05, activation: .silu, output: s.t + 96765456 &* s.n, scratch: s.f + 153312, pool: pool)
+        }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][672]
         WeightPrep.depthwiseWeights(s.p + 1231648, channels: 672, kernel: 3, into: s.f + 156000)
         // features.4.5.block.1 depthwise 3x3/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -2541,10 +2909,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 24, outWidth: 24, weights: s.f + 156000, bias: s.f,
             activation: .identity, output: s.t + 97152528 &* s.n, pool: pool)
         // features.4.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 97152528 &* s.n, pixels: 576 &* s.n, channels: 672,
-            gamma: s.p + 1237696, beta: s.p + 1238368, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 97539600 &* s.n, savedMean: s.f + 154656, savedInvStd: s.f + 155328,
-            runningMean: s.p + 1239040, runningVar: s.p + 1239712, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 97152528 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1237696, beta: s.p + 1238368, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 97539600 &* s.n, savedMean: s.f + 154656, savedInvStd: s.f + 155328,
+                runningMean: s.p + 1239040, runningVar: s.p + 1239712, pool: pool)
+        }
+        // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 97152528 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1237696, beta: s.p + 1238368, runningMean: s.p + 1239040, runningVar: s.p + 1239712,
+                eps: 1e-05, activation: .silu, output: s.t + 97539600 &* s.n, scratch: s.f + 154656, pool: pool)
+        }
         // features.4.5.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 97539600 &* s.n, output: s.t + 97926672 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1240384,
@@ -2556,19 +2932,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 1278720, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
             output: s.t + 117793552 &* s.n, pool: pool)
         // features.4.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 117793552 &* s.n, pixels: 576 &* s.n, channels: 112,
-            gamma: s.p + 1353984, beta: s.p + 1354096, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 50066688 &* s.n, savedMean: s.f + 168096, savedInvStd: s.f + 168208,
-            runningMean: s.p + 1354208, runningVar: s.p + 1354320, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 117793552 &* s.n, pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 1353984, beta: s.p + 1354096, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 50066688 &* s.n, savedMean: s.f + 168096, savedInvStd: s.f + 168208,
+                runningMean: s.p + 1354208, runningVar: s.p + 1354320, pool: pool)
+        }
+        // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 117793552 &* s.n, pixels: 576 &* s.n, channels: 112,
+                gamma: s.p + 1353984, beta: s.p + 1354096, runningMean: s.p + 1354208, runningVar: s.p + 1354320,
+                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 168096, pool: pool)
+        }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.90625
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09375, into: s.t + 118613440 &* s.n,
                 random: &random)
         }
         // features.4.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 117729040 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613440 &* s.n : nil, batch: s.n, perImage: 64512,
-            output: s.t + 117858064 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 118613440 &* s.n : nil, batch: s.n,
+            perImage: 64512, output: s.t + 117858064 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 24x24x112 -> 24x24x160, SE 672 -> 28 -> 672
@@ -2578,10 +2962,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 1354432, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 98313744 &* s.n, pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 98313744 &* s.n, pixels: 576 &* s.n, channels: 672,
-            gamma: s.p + 1429696, beta: s.p + 1430368, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 98700816 &* s.n, savedMean: s.f + 168320, savedInvStd: s.f + 168992,
-            runningMean: s.p + 1431040, runningVar: s.p + 1431712, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 98313744 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1429696, beta: s.p + 1430368, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 98700816 &* s.n, savedMean: s.f + 168320, savedInvStd: s.f + 168992,
+                runningMean: s.p + 1431040, runningVar: s.p + 1431712, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 98313744 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1429696, beta: s.p + 1430368, runningMean: s.p + 1431040, runningVar: s.p + 1431712,
+                eps: 1e-05, activation: .silu, output: s.t + 98700816 &* s.n, scratch: s.f + 168320, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][672]
         WeightPrep.depthwiseWeights(s.p + 1432384, channels: 672, kernel: 5, into: s.f + 171008)
         // features.5.0.block.1 depthwise 5x5/1, [n, 24, 24, 672] -> [n, 24, 24, 672]
@@ -2589,10 +2981,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 171008, bias: s.f,
             activation: .identity, output: s.t + 99087888 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 99087888 &* s.n, pixels: 576 &* s.n, channels: 672,
-            gamma: s.p + 1449184, beta: s.p + 1449856, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 99474960 &* s.n, savedMean: s.f + 169664, savedInvStd: s.f + 170336,
-            runningMean: s.p + 1450528, runningVar: s.p + 1451200, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 99087888 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1449184, beta: s.p + 1449856, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 99474960 &* s.n, savedMean: s.f + 169664, savedInvStd: s.f + 170336,
+                runningMean: s.p + 1450528, runningVar: s.p + 1451200, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 99087888 &* s.n, pixels: 576 &* s.n, channels: 672,
+                gamma: s.p + 1449184, beta: s.p + 1449856, runningMean: s.p + 1450528, runningVar: s.p + 1451200,
+                eps: 1e-05, activation: .silu, output: s.t + 99474960 &* s.n, scratch: s.f + 169664, pool: pool)
+        }
         // features.5.0.block.2 squeeze-excitation 672 -> 28 -> 672 on [n, 24, 24, 672]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 99474960 &* s.n, output: s.t + 99862032 &* s.n,
             batch: s.n, pixels: 576, channels: 672, squeezeChannels: 28, reduceWeights: s.p + 1451872,
@@ -2604,10 +3004,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 1490208, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 116042512 &* s.n, pool: pool)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 116042512 &* s.n, pixels: 576 &* s.n, channels: 160,
-            gamma: s.p + 1597728, beta: s.p + 1597888, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 116134672 &* s.n, savedMean: s.f + 204608, savedInvStd: s.f + 204768,
-            runningMean: s.p + 1598048, runningVar: s.p + 1598208, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 116042512 &* s.n, pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 1597728, beta: s.p + 1597888, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 116134672 &* s.n, savedMean: s.f + 204608, savedInvStd: s.f + 204768,
+                runningMean: s.p + 1598048, runningVar: s.p + 1598208, pool: pool)
+        }
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 116042512 &* s.n, pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 1597728, beta: s.p + 1597888, runningMean: s.p + 1598048, runningVar: s.p + 1598208,
+                eps: 1e-05, activation: .identity, output: s.t + 116134672 &* s.n, scratch: s.f + 204608, pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -2617,10 +3025,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 1598368, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 71826960 &* s.n, pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 71826960 &* s.n, pixels: 576 &* s.n, channels: 960,
-            gamma: s.p + 1751968, beta: s.p + 1752928, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 72379920 &* s.n, savedMean: s.f + 204928, savedInvStd: s.f + 205888,
-            runningMean: s.p + 1753888, runningVar: s.p + 1754848, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 71826960 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 1751968, beta: s.p + 1752928, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 72379920 &* s.n, savedMean: s.f + 204928, savedInvStd: s.f + 205888,
+                runningMean: s.p + 1753888, runningVar: s.p + 1754848, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 71826960 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 1751968, beta: s.p + 1752928, runningMean: s.p + 1753888, runningVar: s.p + 1754848,
+                eps: 1e-05, activation: .silu, output: s.t + 72379920 &* s.n, scratch: s.f + 204928, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][960]
         WeightPrep.depthwiseWeights(s.p + 1755808, channels: 960, kernel: 5, into: s.f + 208768)
         // features.5.1.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
@@ -2628,10 +3044,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 208768, bias: s.f,
             activation: .identity, output: s.t + 72932880 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 72932880 &* s.n, pixels: 576 &* s.n, channels: 960,
-            gamma: s.p + 1779808, beta: s.p + 1780768, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 73485840 &* s.n, savedMean: s.f + 206848, savedInvStd: s.f + 207808,
-            runningMean: s.p + 1781728, runningVar: s.p + 1782688, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 72932880 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 1779808, beta: s.p + 1780768, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 73485840 &* s.n, savedMean: s.f + 206848, savedInvStd: s.f + 207808,
+                runningMean: s.p + 1781728, runningVar: s.p + 1782688, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 72932880 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 1779808, beta: s.p + 1780768, runningMean: s.p + 1781728, runningVar: s.p + 1782688,
+                eps: 1e-05, activation: .silu, output: s.t + 73485840 &* s.n, scratch: s.f + 206848, pool: pool)
+        }
         // features.5.1.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 73485840 &* s.n, output: s.t + 74038800 &* s.n,
             batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1783648,
@@ -2643,19 +3067,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 1861456, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 116226832 &* s.n, pool: pool)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 116226832 &* s.n, pixels: 576 &* s.n, channels: 160,
-            gamma: s.p + 2015056, beta: s.p + 2015216, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 50066688 &* s.n, savedMean: s.f + 256768, savedInvStd: s.f + 256928,
-            runningMean: s.p + 2015376, runningVar: s.p + 2015536, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 116226832 &* s.n, pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 2015056, beta: s.p + 2015216, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 50066688 &* s.n, savedMean: s.f + 256768, savedInvStd: s.f + 256928,
+                runningMean: s.p + 2015376, runningVar: s.p + 2015536, pool: pool)
+        }
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 116226832 &* s.n, pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 2015056, beta: s.p + 2015216, runningMean: s.p + 2015376, runningVar: s.p + 2015536,
+                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 256768, pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.89375
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10625000000000001,
                 into: s.t + 118613456 &* s.n, random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 116134672 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613456 &* s.n : nil, batch: s.n, perImage: 92160,
-            output: s.t + 116318992 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 118613456 &* s.n : nil, batch: s.n,
+            perImage: 92160, output: s.t + 116318992 &* s.n, pool: pool)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -2665,10 +3097,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 2015696, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 74591760 &* s.n, pool: pool)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 74591760 &* s.n, pixels: 576 &* s.n, channels: 960,
-            gamma: s.p + 2169296, beta: s.p + 2170256, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 75144720 &* s.n, savedMean: s.f + 257088, savedInvStd: s.f + 258048,
-            runningMean: s.p + 2171216, runningVar: s.p + 2172176, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 74591760 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2169296, beta: s.p + 2170256, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 75144720 &* s.n, savedMean: s.f + 257088, savedInvStd: s.f + 258048,
+                runningMean: s.p + 2171216, runningVar: s.p + 2172176, pool: pool)
+        }
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 74591760 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2169296, beta: s.p + 2170256, runningMean: s.p + 2171216, runningVar: s.p + 2172176,
+                eps: 1e-05, activation: .silu, output: s.t + 75144720 &* s.n, scratch: s.f + 257088, pool: pool)
+        }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][960]
         WeightPrep.depthwiseWeights(s.p + 2173136, channels: 960, kernel: 5, into: s.f + 260928)
         // features.5.2.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
@@ -2676,10 +3116,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 260928, bias: s.f,
             activation: .identity, output: s.t + 75697680 &* s.n, pool: pool)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 75697680 &* s.n, pixels: 576 &* s.n, channels: 960,
-            gamma: s.p + 2197136, beta: s.p + 2198096, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 76250640 &* s.n, savedMean: s.f + 259008, savedInvStd: s.f + 259968,
-            runningMean: s.p + 2199056, runningVar: s.p + 2200016, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 75697680 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2197136, beta: s.p + 2198096, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 76250640 &* s.n, savedMean: s.f + 259008, savedInvStd: s.f + 259968,
+                runningMean: s.p + 2199056, runningVar: s.p + 2200016, pool: pool)
+        }
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 75697680 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2197136, beta: s.p + 2198096, runningMean: s.p + 2199056, runningVar: s.p + 2200016,
+                eps: 1e-05, activation: .silu, output: s.t + 76250640 &* s.n, scratch: s.f + 259008, pool: pool)
+        }
         // features.5.2.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 76250640 &* s.n, output: s.t + 76803600 &* s.n,
             batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2200976,
@@ -2691,19 +3139,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 2278784, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 116411152 &* s.n, pool: pool)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 116411152 &* s.n, pixels: 576 &* s.n, channels: 160,
-            gamma: s.p + 2432384, beta: s.p + 2432544, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 50066688 &* s.n, savedMean: s.f + 308928, savedInvStd: s.f + 309088,
-            runningMean: s.p + 2432704, runningVar: s.p + 2432864, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 116411152 &* s.n, pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 2432384, beta: s.p + 2432544, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 50066688 &* s.n, savedMean: s.f + 308928, savedInvStd: s.f + 309088,
+                runningMean: s.p + 2432704, runningVar: s.p + 2432864, pool: pool)
+        }
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 116411152 &* s.n, pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 2432384, beta: s.p + 2432544, runningMean: s.p + 2432704, runningVar: s.p + 2432864,
+                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 308928, pool: pool)
+        }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8875
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.t + 118613472 &* s.n,
                 random: &random)
         }
         // features.5.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 116318992 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613472 &* s.n : nil, batch: s.n, perImage: 92160,
-            output: s.t + 116503312 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 118613472 &* s.n : nil, batch: s.n,
+            perImage: 92160, output: s.t + 116503312 &* s.n, pool: pool)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -2713,10 +3169,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 2433024, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 77356560 &* s.n, pool: pool)
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 77356560 &* s.n, pixels: 576 &* s.n, channels: 960,
-            gamma: s.p + 2586624, beta: s.p + 2587584, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 77909520 &* s.n, savedMean: s.f + 309248, savedInvStd: s.f + 310208,
-            runningMean: s.p + 2588544, runningVar: s.p + 2589504, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 77356560 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2586624, beta: s.p + 2587584, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 77909520 &* s.n, savedMean: s.f + 309248, savedInvStd: s.f + 310208,
+                runningMean: s.p + 2588544, runningVar: s.p + 2589504, pool: pool)
+        }
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 77356560 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2586624, beta: s.p + 2587584, runningMean: s.p + 2588544, runningVar: s.p + 2589504,
+                eps: 1e-05, activation: .silu, output: s.t + 77909520 &* s.n, scratch: s.f + 309248, pool: pool)
+        }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][960]
         WeightPrep.depthwiseWeights(s.p + 2590464, channels: 960, kernel: 5, into: s.f + 313088)
         // features.5.3.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
@@ -2724,10 +3188,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 313088, bias: s.f,
             activation: .identity, output: s.t + 78462480 &* s.n, pool: pool)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 78462480 &* s.n, pixels: 576 &* s.n, channels: 960,
-            gamma: s.p + 2614464, beta: s.p + 2615424, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 79015440 &* s.n, savedMean: s.f + 311168, savedInvStd: s.f + 312128,
-            runningMean: s.p + 2616384, runningVar: s.p + 2617344, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 78462480 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2614464, beta: s.p + 2615424, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 79015440 &* s.n, savedMean: s.f + 311168, savedInvStd: s.f + 312128,
+                runningMean: s.p + 2616384, runningVar: s.p + 2617344, pool: pool)
+        }
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 78462480 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 2614464, beta: s.p + 2615424, runningMean: s.p + 2616384, runningVar: s.p + 2617344,
+                eps: 1e-05, activation: .silu, output: s.t + 79015440 &* s.n, scratch: s.f + 311168, pool: pool)
+        }
         // features.5.3.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 79015440 &* s.n, output: s.t + 79568400 &* s.n,
             batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2618304,
@@ -2739,19 +3211,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 2696112, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 116595472 &* s.n, pool: pool)
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 116595472 &* s.n, pixels: 576 &* s.n, channels: 160,
-            gamma: s.p + 2849712, beta: s.p + 2849872, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 50066688 &* s.n, savedMean: s.f + 361088, savedInvStd: s.f + 361248,
-            runningMean: s.p + 2850032, runningVar: s.p + 2850192, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 116595472 &* s.n, pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 2849712, beta: s.p + 2849872, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 50066688 &* s.n, savedMean: s.f + 361088, savedInvStd: s.f + 361248,
+                runningMean: s.p + 2850032, runningVar: s.p + 2850192, pool: pool)
+        }
+        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 116595472 &* s.n, pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 2849712, beta: s.p + 2849872, runningMean: s.p + 2850032, runningVar: s.p + 2850192,
+                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 361088, pool: pool)
+        }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.88125
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11875000000000001,
                 into: s.t + 118613488 &* s.n, random: &random)
         }
         // features.5.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 116503312 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613488 &* s.n : nil, batch: s.n, perImage: 92160,
-            output: s.t + 116687632 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 118613488 &* s.n : nil, batch: s.n,
+            perImage: 92160, output: s.t + 116687632 &* s.n, pool: pool)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -2761,10 +3241,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 2850352, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 80121360 &* s.n, pool: pool)
         // features.5.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 80121360 &* s.n, pixels: 576 &* s.n, channels: 960,
-            gamma: s.p + 3003952, beta: s.p + 3004912, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 80674320 &* s.n, savedMean: s.f + 361408, savedInvStd: s.f + 362368,
-            runningMean: s.p + 3005872, runningVar: s.p + 3006832, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 80121360 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3003952, beta: s.p + 3004912, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 80674320 &* s.n, savedMean: s.f + 361408, savedInvStd: s.f + 362368,
+                runningMean: s.p + 3005872, runningVar: s.p + 3006832, pool: pool)
+        }
+        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 80121360 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3003952, beta: s.p + 3004912, runningMean: s.p + 3005872, runningVar: s.p + 3006832,
+                eps: 1e-05, activation: .silu, output: s.t + 80674320 &* s.n, scratch: s.f + 361408, pool: pool)
+        }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][960]
         WeightPrep.depthwiseWeights(s.p + 3007792, channels: 960, kernel: 5, into: s.f + 365248)
         // features.5.4.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
@@ -2772,10 +3260,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 365248, bias: s.f,
             activation: .identity, output: s.t + 81227280 &* s.n, pool: pool)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 81227280 &* s.n, pixels: 576 &* s.n, channels: 960,
-            gamma: s.p + 3031792, beta: s.p + 3032752, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 81780240 &* s.n, savedMean: s.f + 363328, savedInvStd: s.f + 364288,
-            runningMean: s.p + 3033712, runningVar: s.p + 3034672, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 81227280 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3031792, beta: s.p + 3032752, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 81780240 &* s.n, savedMean: s.f + 363328, savedInvStd: s.f + 364288,
+                runningMean: s.p + 3033712, runningVar: s.p + 3034672, pool: pool)
+        }
+        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 81227280 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3031792, beta: s.p + 3032752, runningMean: s.p + 3033712, runningVar: s.p + 3034672,
+                eps: 1e-05, activation: .silu, output: s.t + 81780240 &* s.n, scratch: s.f + 363328, pool: pool)
+        }
         // features.5.4.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 81780240 &* s.n, output: s.t + 82333200 &* s.n,
             batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3035632,
@@ -2787,19 +3283,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 3113440, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 116779792 &* s.n, pool: pool)
         // features.5.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 116779792 &* s.n, pixels: 576 &* s.n, channels: 160,
-            gamma: s.p + 3267040, beta: s.p + 3267200, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 50066688 &* s.n, savedMean: s.f + 413248, savedInvStd: s.f + 413408,
-            runningMean: s.p + 3267360, runningVar: s.p + 3267520, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 116779792 &* s.n, pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 3267040, beta: s.p + 3267200, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 50066688 &* s.n, savedMean: s.f + 413248, savedInvStd: s.f + 413408,
+                runningMean: s.p + 3267360, runningVar: s.p + 3267520, pool: pool)
+        }
+        // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 116779792 &* s.n, pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 3267040, beta: s.p + 3267200, runningMean: s.p + 3267360, runningVar: s.p + 3267520,
+                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 413248, pool: pool)
+        }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.875
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 118613504 &* s.n,
                 random: &random)
         }
         // features.5.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 116687632 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613504 &* s.n : nil, batch: s.n, perImage: 92160,
-            output: s.t + 116871952 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 118613504 &* s.n : nil, batch: s.n,
+            perImage: 92160, output: s.t + 116871952 &* s.n, pool: pool)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 24x24x160 -> 24x24x160, SE 960 -> 40 -> 960, identity shortcut
@@ -2809,10 +3313,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 3267680, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 82886160 &* s.n, pool: pool)
         // features.5.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 82886160 &* s.n, pixels: 576 &* s.n, channels: 960,
-            gamma: s.p + 3421280, beta: s.p + 3422240, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 83439120 &* s.n, savedMean: s.f + 413568, savedInvStd: s.f + 414528,
-            runningMean: s.p + 3423200, runningVar: s.p + 3424160, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 82886160 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3421280, beta: s.p + 3422240, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 83439120 &* s.n, savedMean: s.f + 413568, savedInvStd: s.f + 414528,
+                runningMean: s.p + 3423200, runningVar: s.p + 3424160, pool: pool)
+        }
+        // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 82886160 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3421280, beta: s.p + 3422240, runningMean: s.p + 3423200, runningVar: s.p + 3424160,
+                eps: 1e-05, activation: .silu, output: s.t + 83439120 &* s.n, scratch: s.f + 413568, pool: pool)
+        }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][960]
         WeightPrep.depthwiseWeights(s.p + 3425120, channels: 960, kernel: 5, into: s.f + 417408)
         // features.5.5.block.1 depthwise 5x5/1, [n, 24, 24, 960] -> [n, 24, 24, 960]
@@ -2820,10 +3332,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 24, outWidth: 24, weights: s.f + 417408, bias: s.f,
             activation: .identity, output: s.t + 83992080 &* s.n, pool: pool)
         // features.5.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 83992080 &* s.n, pixels: 576 &* s.n, channels: 960,
-            gamma: s.p + 3449120, beta: s.p + 3450080, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 84545040 &* s.n, savedMean: s.f + 415488, savedInvStd: s.f + 416448,
-            runningMean: s.p + 3451040, runningVar: s.p + 3452000, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 83992080 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3449120, beta: s.p + 3450080, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 84545040 &* s.n, savedMean: s.f + 415488, savedInvStd: s.f + 416448,
+                runningMean: s.p + 3451040, runningVar: s.p + 3452000, pool: pool)
+        }
+        // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 83992080 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3449120, beta: s.p + 3450080, runningMean: s.p + 3451040, runningVar: s.p + 3452000,
+                eps: 1e-05, activation: .silu, output: s.t + 84545040 &* s.n, scratch: s.f + 415488, pool: pool)
+        }
         // features.5.5.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 24, 24, 960]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 84545040 &* s.n, output: s.t + 85098000 &* s.n,
             batch: s.n, pixels: 576, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3452960,
@@ -2835,19 +3355,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 3530768, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 116964112 &* s.n, pool: pool)
         // features.5.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 116964112 &* s.n, pixels: 576 &* s.n, channels: 160,
-            gamma: s.p + 3684368, beta: s.p + 3684528, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 50066688 &* s.n, savedMean: s.f + 465408, savedInvStd: s.f + 465568,
-            runningMean: s.p + 3684688, runningVar: s.p + 3684848, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 116964112 &* s.n, pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 3684368, beta: s.p + 3684528, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 50066688 &* s.n, savedMean: s.f + 465408, savedInvStd: s.f + 465568,
+                runningMean: s.p + 3684688, runningVar: s.p + 3684848, pool: pool)
+        }
+        // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 116964112 &* s.n, pixels: 576 &* s.n, channels: 160,
+                gamma: s.p + 3684368, beta: s.p + 3684528, runningMean: s.p + 3684688, runningVar: s.p + 3684848,
+                eps: 1e-05, activation: .identity, output: s.t + 50066688 &* s.n, scratch: s.f + 465408, pool: pool)
+        }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.86875
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13125, into: s.t + 118613520 &* s.n,
                 random: &random)
         }
         // features.5.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 116871952 &* s.n, branch: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613520 &* s.n : nil, batch: s.n, perImage: 92160,
-            output: s.t + 117056272 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 118613520 &* s.n : nil, batch: s.n,
+            perImage: 92160, output: s.t + 117056272 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 24x24x160 -> 12x12x272, SE 960 -> 40 -> 960
@@ -2857,10 +3385,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 3685008, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 85650960 &* s.n, pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 85650960 &* s.n, pixels: 576 &* s.n, channels: 960,
-            gamma: s.p + 3838608, beta: s.p + 3839568, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 86203920 &* s.n, savedMean: s.f + 465728, savedInvStd: s.f + 466688,
-            runningMean: s.p + 3840528, runningVar: s.p + 3841488, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 85650960 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3838608, beta: s.p + 3839568, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 86203920 &* s.n, savedMean: s.f + 465728, savedInvStd: s.f + 466688,
+                runningMean: s.p + 3840528, runningVar: s.p + 3841488, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 85650960 &* s.n, pixels: 576 &* s.n, channels: 960,
+                gamma: s.p + 3838608, beta: s.p + 3839568, runningMean: s.p + 3840528, runningVar: s.p + 3841488,
+                eps: 1e-05, activation: .silu, output: s.t + 86203920 &* s.n, scratch: s.f + 465728, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][960]
         WeightPrep.depthwiseWeights(s.p + 3842448, channels: 960, kernel: 5, into: s.f + 469568)
         // features.6.0.block.1 depthwise 5x5/2, [n, 24, 24, 960] -> [n, 12, 12, 960]
@@ -2868,10 +3404,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 469568, bias: s.f,
             activation: .identity, output: s.t + 50066688 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 50066688 &* s.n, pixels: 144 &* s.n, channels: 960,
-            gamma: s.p + 3866448, beta: s.p + 3867408, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 114733840 &* s.n, savedMean: s.f + 467648, savedInvStd: s.f + 468608,
-            runningMean: s.p + 3868368, runningVar: s.p + 3869328, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 50066688 &* s.n, pixels: 144 &* s.n, channels: 960,
+                gamma: s.p + 3866448, beta: s.p + 3867408, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 114733840 &* s.n, savedMean: s.f + 467648, savedInvStd: s.f + 468608,
+                runningMean: s.p + 3868368, runningVar: s.p + 3869328, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 50066688 &* s.n, pixels: 144 &* s.n, channels: 960,
+                gamma: s.p + 3866448, beta: s.p + 3867408, runningMean: s.p + 3868368, runningVar: s.p + 3869328,
+                eps: 1e-05, activation: .silu, output: s.t + 114733840 &* s.n, scratch: s.f + 467648, pool: pool)
+        }
         // features.6.0.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 12, 12, 960]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 114733840 &* s.n, output: s.t + 114872080 &* s.n,
             batch: s.n, pixels: 144, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3870288,
@@ -2883,10 +3427,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 3948096, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 50204928 &* s.n, pool: pool)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 50204928 &* s.n, pixels: 144 &* s.n, channels: 272,
-            gamma: s.p + 4209216, beta: s.p + 4209488, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 117987088 &* s.n, savedMean: s.f + 517568, savedInvStd: s.f + 517840,
-            runningMean: s.p + 4209760, runningVar: s.p + 4210032, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 50204928 &* s.n, pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 4209216, beta: s.p + 4209488, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 117987088 &* s.n, savedMean: s.f + 517568, savedInvStd: s.f + 517840,
+                runningMean: s.p + 4209760, runningVar: s.p + 4210032, pool: pool)
+        }
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 50204928 &* s.n, pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 4209216, beta: s.p + 4209488, runningMean: s.p + 4209760, runningVar: s.p + 4210032,
+                eps: 1e-05, activation: .identity, output: s.t + 117987088 &* s.n, scratch: s.f + 517568, pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -2896,10 +3448,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 4210304, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 104752912 &* s.n, pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 104752912 &* s.n, pixels: 144 &* s.n, channels: 1632,
-            gamma: s.p + 4654208, beta: s.p + 4655840, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 104987920 &* s.n, savedMean: s.f + 518112, savedInvStd: s.f + 519744,
-            runningMean: s.p + 4657472, runningVar: s.p + 4659104, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 104752912 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 4654208, beta: s.p + 4655840, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 104987920 &* s.n, savedMean: s.f + 518112, savedInvStd: s.f + 519744,
+                runningMean: s.p + 4657472, runningVar: s.p + 4659104, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 104752912 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 4654208, beta: s.p + 4655840, runningMean: s.p + 4657472, runningVar: s.p + 4659104,
+                eps: 1e-05, activation: .silu, output: s.t + 104987920 &* s.n, scratch: s.f + 518112, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1632]
         WeightPrep.depthwiseWeights(s.p + 4660736, channels: 1632, kernel: 5, into: s.f + 524640)
         // features.6.1.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -2907,10 +3467,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 524640, bias: s.f,
             activation: .identity, output: s.t + 105222928 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 105222928 &* s.n, pixels: 144 &* s.n, channels: 1632,
-            gamma: s.p + 4701536, beta: s.p + 4703168, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 105457936 &* s.n, savedMean: s.f + 521376, savedInvStd: s.f + 523008,
-            runningMean: s.p + 4704800, runningVar: s.p + 4706432, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 105222928 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 4701536, beta: s.p + 4703168, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 105457936 &* s.n, savedMean: s.f + 521376, savedInvStd: s.f + 523008,
+                runningMean: s.p + 4704800, runningVar: s.p + 4706432, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 105222928 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 4701536, beta: s.p + 4703168, runningMean: s.p + 4704800, runningVar: s.p + 4706432,
+                eps: 1e-05, activation: .silu, output: s.t + 105457936 &* s.n, scratch: s.f + 521376, pool: pool)
+        }
         // features.6.1.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 105457936 &* s.n, output: s.t + 105692944 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 4708064,
@@ -2922,19 +3490,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 4931728, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 118026256 &* s.n, pool: pool)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 118026256 &* s.n, pixels: 144 &* s.n, channels: 272,
-            gamma: s.p + 5375632, beta: s.p + 5375904, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 86756880 &* s.n, savedMean: s.f + 606240, savedInvStd: s.f + 606512,
-            runningMean: s.p + 5376176, runningVar: s.p + 5376448, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 118026256 &* s.n, pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 5375632, beta: s.p + 5375904, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 86756880 &* s.n, savedMean: s.f + 606240, savedInvStd: s.f + 606512,
+                runningMean: s.p + 5376176, runningVar: s.p + 5376448, pool: pool)
+        }
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 118026256 &* s.n, pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 5375632, beta: s.p + 5375904, runningMean: s.p + 5376176, runningVar: s.p + 5376448,
+                eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 606240, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85625
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14375000000000002,
                 into: s.t + 87309824 &* s.n, random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 117987088 &* s.n, branch: s.t + 86756880 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 87309824 &* s.n : nil, batch: s.n, perImage: 39168,
-            output: s.t + 118065424 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 87309824 &* s.n : nil, batch: s.n,
+            perImage: 39168, output: s.t + 118065424 &* s.n, pool: pool)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -2944,10 +3520,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 5376720, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 105927952 &* s.n, pool: pool)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 105927952 &* s.n, pixels: 144 &* s.n, channels: 1632,
-            gamma: s.p + 5820624, beta: s.p + 5822256, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 106162960 &* s.n, savedMean: s.f + 606784, savedInvStd: s.f + 608416,
-            runningMean: s.p + 5823888, runningVar: s.p + 5825520, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 105927952 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 5820624, beta: s.p + 5822256, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 106162960 &* s.n, savedMean: s.f + 606784, savedInvStd: s.f + 608416,
+                runningMean: s.p + 5823888, runningVar: s.p + 5825520, pool: pool)
+        }
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 105927952 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 5820624, beta: s.p + 5822256, runningMean: s.p + 5823888, runningVar: s.p + 5825520,
+                eps: 1e-05, activation: .silu, output: s.t + 106162960 &* s.n, scratch: s.f + 606784, pool: pool)
+        }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1632]
         WeightPrep.depthwiseWeights(s.p + 5827152, channels: 1632, kernel: 5, into: s.f + 613312)
         // features.6.2.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -2955,10 +3539,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 613312, bias: s.f,
             activation: .identity, output: s.t + 106397968 &* s.n, pool: pool)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 106397968 &* s.n, pixels: 144 &* s.n, channels: 1632,
-            gamma: s.p + 5867952, beta: s.p + 5869584, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 106632976 &* s.n, savedMean: s.f + 610048, savedInvStd: s.f + 611680,
-            runningMean: s.p + 5871216, runningVar: s.p + 5872848, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 106397968 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 5867952, beta: s.p + 5869584, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 106632976 &* s.n, savedMean: s.f + 610048, savedInvStd: s.f + 611680,
+                runningMean: s.p + 5871216, runningVar: s.p + 5872848, pool: pool)
+        }
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 106397968 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 5867952, beta: s.p + 5869584, runningMean: s.p + 5871216, runningVar: s.p + 5872848,
+                eps: 1e-05, activation: .silu, output: s.t + 106632976 &* s.n, scratch: s.f + 610048, pool: pool)
+        }
         // features.6.2.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 106632976 &* s.n, output: s.t + 106867984 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 5874480,
@@ -2970,19 +3562,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 6098144, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 118104592 &* s.n, pool: pool)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 118104592 &* s.n, pixels: 144 &* s.n, channels: 272,
-            gamma: s.p + 6542048, beta: s.p + 6542320, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 86756880 &* s.n, savedMean: s.f + 694912, savedInvStd: s.f + 695184,
-            runningMean: s.p + 6542592, runningVar: s.p + 6542864, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 118104592 &* s.n, pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 6542048, beta: s.p + 6542320, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 86756880 &* s.n, savedMean: s.f + 694912, savedInvStd: s.f + 695184,
+                runningMean: s.p + 6542592, runningVar: s.p + 6542864, pool: pool)
+        }
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 118104592 &* s.n, pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 6542048, beta: s.p + 6542320, runningMean: s.p + 6542592, runningVar: s.p + 6542864,
+                eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 694912, pool: pool)
+        }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.85
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002,
                 into: s.t + 118613536 &* s.n, random: &random)
         }
         // features.6.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 118065424 &* s.n, branch: s.t + 86756880 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613536 &* s.n : nil, batch: s.n, perImage: 39168,
-            output: s.t + 118143760 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 118613536 &* s.n : nil, batch: s.n,
+            perImage: 39168, output: s.t + 118143760 &* s.n, pool: pool)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -2992,10 +3592,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 6543136, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 107102992 &* s.n, pool: pool)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 107102992 &* s.n, pixels: 144 &* s.n, channels: 1632,
-            gamma: s.p + 6987040, beta: s.p + 6988672, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 107338000 &* s.n, savedMean: s.f + 695456, savedInvStd: s.f + 697088,
-            runningMean: s.p + 6990304, runningVar: s.p + 6991936, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 107102992 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 6987040, beta: s.p + 6988672, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 107338000 &* s.n, savedMean: s.f + 695456, savedInvStd: s.f + 697088,
+                runningMean: s.p + 6990304, runningVar: s.p + 6991936, pool: pool)
+        }
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 107102992 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 6987040, beta: s.p + 6988672, runningMean: s.p + 6990304, runningVar: s.p + 6991936,
+                eps: 1e-05, activation: .silu, output: s.t + 107338000 &* s.n, scratch: s.f + 695456, pool: pool)
+        }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1632]
         WeightPrep.depthwiseWeights(s.p + 6993568, channels: 1632, kernel: 5, into: s.f + 701984)
         // features.6.3.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -3003,10 +3611,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 701984, bias: s.f,
             activation: .identity, output: s.t + 107573008 &* s.n, pool: pool)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 107573008 &* s.n, pixels: 144 &* s.n, channels: 1632,
-            gamma: s.p + 7034368, beta: s.p + 7036000, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 107808016 &* s.n, savedMean: s.f + 698720, savedInvStd: s.f + 700352,
-            runningMean: s.p + 7037632, runningVar: s.p + 7039264, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 107573008 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 7034368, beta: s.p + 7036000, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 107808016 &* s.n, savedMean: s.f + 698720, savedInvStd: s.f + 700352,
+                runningMean: s.p + 7037632, runningVar: s.p + 7039264, pool: pool)
+        }
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 107573008 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 7034368, beta: s.p + 7036000, runningMean: s.p + 7037632, runningVar: s.p + 7039264,
+                eps: 1e-05, activation: .silu, output: s.t + 107808016 &* s.n, scratch: s.f + 698720, pool: pool)
+        }
         // features.6.3.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 107808016 &* s.n, output: s.t + 108043024 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 7040896,
@@ -3018,19 +3634,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 7264560, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 118182928 &* s.n, pool: pool)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 118182928 &* s.n, pixels: 144 &* s.n, channels: 272,
-            gamma: s.p + 7708464, beta: s.p + 7708736, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 86756880 &* s.n, savedMean: s.f + 783584, savedInvStd: s.f + 783856,
-            runningMean: s.p + 7709008, runningVar: s.p + 7709280, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 118182928 &* s.n, pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 7708464, beta: s.p + 7708736, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 86756880 &* s.n, savedMean: s.f + 783584, savedInvStd: s.f + 783856,
+                runningMean: s.p + 7709008, runningVar: s.p + 7709280, pool: pool)
+        }
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 118182928 &* s.n, pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 7708464, beta: s.p + 7708736, runningMean: s.p + 7709008, runningVar: s.p + 7709280,
+                eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 783584, pool: pool)
+        }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.84375
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15625, into: s.t + 118613552 &* s.n,
                 random: &random)
         }
         // features.6.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 118143760 &* s.n, branch: s.t + 86756880 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613552 &* s.n : nil, batch: s.n, perImage: 39168,
-            output: s.t + 118222096 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 118613552 &* s.n : nil, batch: s.n,
+            perImage: 39168, output: s.t + 118222096 &* s.n, pool: pool)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -3040,10 +3664,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 7709552, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 108278032 &* s.n, pool: pool)
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 108278032 &* s.n, pixels: 144 &* s.n, channels: 1632,
-            gamma: s.p + 8153456, beta: s.p + 8155088, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 108513040 &* s.n, savedMean: s.f + 784128, savedInvStd: s.f + 785760,
-            runningMean: s.p + 8156720, runningVar: s.p + 8158352, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 108278032 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 8153456, beta: s.p + 8155088, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 108513040 &* s.n, savedMean: s.f + 784128, savedInvStd: s.f + 785760,
+                runningMean: s.p + 8156720, runningVar: s.p + 8158352, pool: pool)
+        }
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 108278032 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 8153456, beta: s.p + 8155088, runningMean: s.p + 8156720, runningVar: s.p + 8158352,
+                eps: 1e-05, activation: .silu, output: s.t + 108513040 &* s.n, scratch: s.f + 784128, pool: pool)
+        }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1632]
         WeightPrep.depthwiseWeights(s.p + 8159984, channels: 1632, kernel: 5, into: s.f + 790656)
         // features.6.4.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -3051,10 +3683,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 790656, bias: s.f,
             activation: .identity, output: s.t + 108748048 &* s.n, pool: pool)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 108748048 &* s.n, pixels: 144 &* s.n, channels: 1632,
-            gamma: s.p + 8200784, beta: s.p + 8202416, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 108983056 &* s.n, savedMean: s.f + 787392, savedInvStd: s.f + 789024,
-            runningMean: s.p + 8204048, runningVar: s.p + 8205680, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 108748048 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 8200784, beta: s.p + 8202416, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 108983056 &* s.n, savedMean: s.f + 787392, savedInvStd: s.f + 789024,
+                runningMean: s.p + 8204048, runningVar: s.p + 8205680, pool: pool)
+        }
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 108748048 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 8200784, beta: s.p + 8202416, runningMean: s.p + 8204048, runningVar: s.p + 8205680,
+                eps: 1e-05, activation: .silu, output: s.t + 108983056 &* s.n, scratch: s.f + 787392, pool: pool)
+        }
         // features.6.4.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 108983056 &* s.n, output: s.t + 109218064 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 8207312,
@@ -3066,19 +3706,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 8430976, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 118261264 &* s.n, pool: pool)
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 118261264 &* s.n, pixels: 144 &* s.n, channels: 272,
-            gamma: s.p + 8874880, beta: s.p + 8875152, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 86756880 &* s.n, savedMean: s.f + 872256, savedInvStd: s.f + 872528,
-            runningMean: s.p + 8875424, runningVar: s.p + 8875696, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 118261264 &* s.n, pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 8874880, beta: s.p + 8875152, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 86756880 &* s.n, savedMean: s.f + 872256, savedInvStd: s.f + 872528,
+                runningMean: s.p + 8875424, runningVar: s.p + 8875696, pool: pool)
+        }
+        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 118261264 &* s.n, pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 8874880, beta: s.p + 8875152, runningMean: s.p + 8875424, runningVar: s.p + 8875696,
+                eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 872256, pool: pool)
+        }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8375
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.t + 118613568 &* s.n,
                 random: &random)
         }
         // features.6.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 118222096 &* s.n, branch: s.t + 86756880 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613568 &* s.n : nil, batch: s.n, perImage: 39168,
-            output: s.t + 118300432 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 118613568 &* s.n : nil, batch: s.n,
+            perImage: 39168, output: s.t + 118300432 &* s.n, pool: pool)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -3088,10 +3736,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 8875968, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 109453072 &* s.n, pool: pool)
         // features.6.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 109453072 &* s.n, pixels: 144 &* s.n, channels: 1632,
-            gamma: s.p + 9319872, beta: s.p + 9321504, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 109688080 &* s.n, savedMean: s.f + 872800, savedInvStd: s.f + 874432,
-            runningMean: s.p + 9323136, runningVar: s.p + 9324768, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 109453072 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 9319872, beta: s.p + 9321504, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 109688080 &* s.n, savedMean: s.f + 872800, savedInvStd: s.f + 874432,
+                runningMean: s.p + 9323136, runningVar: s.p + 9324768, pool: pool)
+        }
+        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 109453072 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 9319872, beta: s.p + 9321504, runningMean: s.p + 9323136, runningVar: s.p + 9324768,
+                eps: 1e-05, activation: .silu, output: s.t + 109688080 &* s.n, scratch: s.f + 872800, pool: pool)
+        }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1632]
         WeightPrep.depthwiseWeights(s.p + 9326400, channels: 1632, kernel: 5, into: s.f + 879328)
         // features.6.5.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -3099,10 +3755,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 879328, bias: s.f,
             activation: .identity, output: s.t + 109923088 &* s.n, pool: pool)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 109923088 &* s.n, pixels: 144 &* s.n, channels: 1632,
-            gamma: s.p + 9367200, beta: s.p + 9368832, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 110158096 &* s.n, savedMean: s.f + 876064, savedInvStd: s.f + 877696,
-            runningMean: s.p + 9370464, runningVar: s.p + 9372096, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 109923088 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 9367200, beta: s.p + 9368832, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 110158096 &* s.n, savedMean: s.f + 876064, savedInvStd: s.f + 877696,
+                runningMean: s.p + 9370464, runningVar: s.p + 9372096, pool: pool)
+        }
+        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 109923088 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 9367200, beta: s.p + 9368832, runningMean: s.p + 9370464, runningVar: s.p + 9372096,
+                eps: 1e-05, activation: .silu, output: s.t + 110158096 &* s.n, scratch: s.f + 876064, pool: pool)
+        }
         // features.6.5.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 110158096 &* s.n, output: s.t + 110393104 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 9373728,
@@ -3114,19 +3778,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 9597392, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 118339600 &* s.n, pool: pool)
         // features.6.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 118339600 &* s.n, pixels: 144 &* s.n, channels: 272,
-            gamma: s.p + 10041296, beta: s.p + 10041568, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 86756880 &* s.n, savedMean: s.f + 960928, savedInvStd: s.f + 961200,
-            runningMean: s.p + 10041840, runningVar: s.p + 10042112, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 118339600 &* s.n, pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 10041296, beta: s.p + 10041568, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 86756880 &* s.n, savedMean: s.f + 960928, savedInvStd: s.f + 961200,
+                runningMean: s.p + 10041840, runningVar: s.p + 10042112, pool: pool)
+        }
+        // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 118339600 &* s.n, pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 10041296, beta: s.p + 10041568, runningMean: s.p + 10041840, runningVar: s.p + 10042112,
+                eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 960928, pool: pool)
+        }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.83125
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16875, into: s.t + 118613584 &* s.n,
                 random: &random)
         }
         // features.6.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 118300432 &* s.n, branch: s.t + 86756880 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613584 &* s.n : nil, batch: s.n, perImage: 39168,
-            output: s.t + 118378768 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 118613584 &* s.n : nil, batch: s.n,
+            perImage: 39168, output: s.t + 118378768 &* s.n, pool: pool)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -3136,10 +3808,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 10042384, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 110628112 &* s.n, pool: pool)
         // features.6.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 110628112 &* s.n, pixels: 144 &* s.n, channels: 1632,
-            gamma: s.p + 10486288, beta: s.p + 10487920, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 110863120 &* s.n, savedMean: s.f + 961472, savedInvStd: s.f + 963104,
-            runningMean: s.p + 10489552, runningVar: s.p + 10491184, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 110628112 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 10486288, beta: s.p + 10487920, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 110863120 &* s.n, savedMean: s.f + 961472, savedInvStd: s.f + 963104,
+                runningMean: s.p + 10489552, runningVar: s.p + 10491184, pool: pool)
+        }
+        // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 110628112 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 10486288, beta: s.p + 10487920, runningMean: s.p + 10489552, runningVar: s.p + 10491184,
+                eps: 1e-05, activation: .silu, output: s.t + 110863120 &* s.n, scratch: s.f + 961472, pool: pool)
+        }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1632]
         WeightPrep.depthwiseWeights(s.p + 10492816, channels: 1632, kernel: 5, into: s.f + 968000)
         // features.6.6.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -3147,10 +3827,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 968000, bias: s.f,
             activation: .identity, output: s.t + 111098128 &* s.n, pool: pool)
         // features.6.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 111098128 &* s.n, pixels: 144 &* s.n, channels: 1632,
-            gamma: s.p + 10533616, beta: s.p + 10535248, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 111333136 &* s.n, savedMean: s.f + 964736, savedInvStd: s.f + 966368,
-            runningMean: s.p + 10536880, runningVar: s.p + 10538512, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 111098128 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 10533616, beta: s.p + 10535248, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 111333136 &* s.n, savedMean: s.f + 964736, savedInvStd: s.f + 966368,
+                runningMean: s.p + 10536880, runningVar: s.p + 10538512, pool: pool)
+        }
+        // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 111098128 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 10533616, beta: s.p + 10535248, runningMean: s.p + 10536880, runningVar: s.p + 10538512,
+                eps: 1e-05, activation: .silu, output: s.t + 111333136 &* s.n, scratch: s.f + 964736, pool: pool)
+        }
         // features.6.6.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 111333136 &* s.n, output: s.t + 111568144 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 10540144,
@@ -3162,19 +3850,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 10763808, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 118417936 &* s.n, pool: pool)
         // features.6.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 118417936 &* s.n, pixels: 144 &* s.n, channels: 272,
-            gamma: s.p + 11207712, beta: s.p + 11207984, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 86756880 &* s.n, savedMean: s.f + 1049600, savedInvStd: s.f + 1049872,
-            runningMean: s.p + 11208256, runningVar: s.p + 11208528, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 118417936 &* s.n, pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 11207712, beta: s.p + 11207984, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 86756880 &* s.n, savedMean: s.f + 1049600, savedInvStd: s.f + 1049872,
+                runningMean: s.p + 11208256, runningVar: s.p + 11208528, pool: pool)
+        }
+        // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 118417936 &* s.n, pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 11207712, beta: s.p + 11207984, runningMean: s.p + 11208256, runningVar: s.p + 11208528,
+                eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 1049600, pool: pool)
+        }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.825
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
                 into: s.t + 118613600 &* s.n, random: &random)
         }
         // features.6.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 118378768 &* s.n, branch: s.t + 86756880 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613600 &* s.n : nil, batch: s.n, perImage: 39168,
-            output: s.t + 118457104 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 118613600 &* s.n : nil, batch: s.n,
+            perImage: 39168, output: s.t + 118457104 &* s.n, pool: pool)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 12x12x272 -> 12x12x272, SE 1632 -> 68 -> 1632, identity shortcut
@@ -3184,10 +3880,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 11208800, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 111803152 &* s.n, pool: pool)
         // features.6.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 111803152 &* s.n, pixels: 144 &* s.n, channels: 1632,
-            gamma: s.p + 11652704, beta: s.p + 11654336, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 112038160 &* s.n, savedMean: s.f + 1050144, savedInvStd: s.f + 1051776,
-            runningMean: s.p + 11655968, runningVar: s.p + 11657600, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 111803152 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 11652704, beta: s.p + 11654336, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 112038160 &* s.n, savedMean: s.f + 1050144, savedInvStd: s.f + 1051776,
+                runningMean: s.p + 11655968, runningVar: s.p + 11657600, pool: pool)
+        }
+        // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 111803152 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 11652704, beta: s.p + 11654336, runningMean: s.p + 11655968, runningVar: s.p + 11657600,
+                eps: 1e-05, activation: .silu, output: s.t + 112038160 &* s.n, scratch: s.f + 1050144, pool: pool)
+        }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1632]
         WeightPrep.depthwiseWeights(s.p + 11659232, channels: 1632, kernel: 5, into: s.f + 1056672)
         // features.6.7.block.1 depthwise 5x5/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -3195,10 +3899,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 12, outWidth: 12, weights: s.f + 1056672,
             bias: s.f, activation: .identity, output: s.t + 112273168 &* s.n, pool: pool)
         // features.6.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 112273168 &* s.n, pixels: 144 &* s.n, channels: 1632,
-            gamma: s.p + 11700032, beta: s.p + 11701664, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 112508176 &* s.n, savedMean: s.f + 1053408, savedInvStd: s.f + 1055040,
-            runningMean: s.p + 11703296, runningVar: s.p + 11704928, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 112273168 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 11700032, beta: s.p + 11701664, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 112508176 &* s.n, savedMean: s.f + 1053408, savedInvStd: s.f + 1055040,
+                runningMean: s.p + 11703296, runningVar: s.p + 11704928, pool: pool)
+        }
+        // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 112273168 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 11700032, beta: s.p + 11701664, runningMean: s.p + 11703296, runningVar: s.p + 11704928,
+                eps: 1e-05, activation: .silu, output: s.t + 112508176 &* s.n, scratch: s.f + 1053408, pool: pool)
+        }
         // features.6.7.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 112508176 &* s.n, output: s.t + 112743184 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 11706560,
@@ -3210,19 +3922,27 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 11930224, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 118496272 &* s.n, pool: pool)
         // features.6.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 118496272 &* s.n, pixels: 144 &* s.n, channels: 272,
-            gamma: s.p + 12374128, beta: s.p + 12374400, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 86756880 &* s.n, savedMean: s.f + 1138272, savedInvStd: s.f + 1138544,
-            runningMean: s.p + 12374672, runningVar: s.p + 12374944, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 118496272 &* s.n, pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 12374128, beta: s.p + 12374400, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 86756880 &* s.n, savedMean: s.f + 1138272, savedInvStd: s.f + 1138544,
+                runningMean: s.p + 12374672, runningVar: s.p + 12374944, pool: pool)
+        }
+        // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 118496272 &* s.n, pixels: 144 &* s.n, channels: 272,
+                gamma: s.p + 12374128, beta: s.p + 12374400, runningMean: s.p + 12374672, runningVar: s.p + 12374944,
+                eps: 1e-05, activation: .identity, output: s.t + 86756880 &* s.n, scratch: s.f + 1138272, pool: pool)
+        }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.81875
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18125000000000002,
                 into: s.t + 87286160 &* s.n, random: &random)
         }
         // features.6.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 118457104 &* s.n, branch: s.t + 86756880 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 87286160 &* s.n : nil, batch: s.n, perImage: 39168,
-            output: s.t + 118535440 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 87286160 &* s.n : nil, batch: s.n,
+            perImage: 39168, output: s.t + 118535440 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 12x12x272 -> 12x12x448, SE 1632 -> 68 -> 1632
@@ -3232,10 +3952,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 12375216, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 112978192 &* s.n, pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 112978192 &* s.n, pixels: 144 &* s.n, channels: 1632,
-            gamma: s.p + 12819120, beta: s.p + 12820752, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 113213200 &* s.n, savedMean: s.f + 1138816, savedInvStd: s.f + 1140448,
-            runningMean: s.p + 12822384, runningVar: s.p + 12824016, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 112978192 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 12819120, beta: s.p + 12820752, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 113213200 &* s.n, savedMean: s.f + 1138816, savedInvStd: s.f + 1140448,
+                runningMean: s.p + 12822384, runningVar: s.p + 12824016, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 112978192 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 12819120, beta: s.p + 12820752, runningMean: s.p + 12822384, runningVar: s.p + 12824016,
+                eps: 1e-05, activation: .silu, output: s.t + 113213200 &* s.n, scratch: s.f + 1138816, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1632]
         WeightPrep.depthwiseWeights(s.p + 12825648, channels: 1632, kernel: 3, into: s.f + 1145344)
         // features.7.0.block.1 depthwise 3x3/1, [n, 12, 12, 1632] -> [n, 12, 12, 1632]
@@ -3243,10 +3971,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 1145344,
             bias: s.f, activation: .identity, output: s.t + 113448208 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 113448208 &* s.n, pixels: 144 &* s.n, channels: 1632,
-            gamma: s.p + 12840336, beta: s.p + 12841968, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 113683216 &* s.n, savedMean: s.f + 1142080, savedInvStd: s.f + 1143712,
-            runningMean: s.p + 12843600, runningVar: s.p + 12845232, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 113448208 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 12840336, beta: s.p + 12841968, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 113683216 &* s.n, savedMean: s.f + 1142080, savedInvStd: s.f + 1143712,
+                runningMean: s.p + 12843600, runningVar: s.p + 12845232, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 113448208 &* s.n, pixels: 144 &* s.n, channels: 1632,
+                gamma: s.p + 12840336, beta: s.p + 12841968, runningMean: s.p + 12843600, runningVar: s.p + 12845232,
+                eps: 1e-05, activation: .silu, output: s.t + 113683216 &* s.n, scratch: s.f + 1142080, pool: pool)
+        }
         // features.7.0.block.2 squeeze-excitation 1632 -> 68 -> 1632 on [n, 12, 12, 1632]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 113683216 &* s.n, output: s.t + 113918224 &* s.n,
             batch: s.n, pixels: 144, channels: 1632, squeezeChannels: 68, reduceWeights: s.p + 12846864,
@@ -3258,10 +3994,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 13070528, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
             output: s.t + 87143952 &* s.n, pool: pool)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 87143952 &* s.n, pixels: 144 &* s.n, channels: 448,
-            gamma: s.p + 13801664, beta: s.p + 13802112, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 87208464 &* s.n, savedMean: s.f + 1174720, savedInvStd: s.f + 1175168,
-            runningMean: s.p + 13802560, runningVar: s.p + 13803008, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 87143952 &* s.n, pixels: 144 &* s.n, channels: 448,
+                gamma: s.p + 13801664, beta: s.p + 13802112, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 87208464 &* s.n, savedMean: s.f + 1174720, savedInvStd: s.f + 1175168,
+                runningMean: s.p + 13802560, runningVar: s.p + 13803008, pool: pool)
+        }
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 87143952 &* s.n, pixels: 144 &* s.n, channels: 448,
+                gamma: s.p + 13801664, beta: s.p + 13802112, runningMean: s.p + 13802560, runningVar: s.p + 13803008,
+                eps: 1e-05, activation: .identity, output: s.t + 87208464 &* s.n, scratch: s.f + 1174720, pool: pool)
+        }
     }
 
     /// features.7.1 forward: MBConv6 k3 s1: 12x12x448 -> 12x12x448, SE 2688 -> 112 -> 2688, identity shortcut
@@ -3271,10 +4015,18 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 13803456, bias: s.f, outChannels: 2688, activation: .identity, residual: nil,
             output: s.t + 86756880 &* s.n, pool: pool)
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 86756880 &* s.n, pixels: 144 &* s.n, channels: 2688,
-            gamma: s.p + 15007680, beta: s.p + 15010368, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 100249104 &* s.n, savedMean: s.f + 1175616, savedInvStd: s.f + 1178304,
-            runningMean: s.p + 15013056, runningVar: s.p + 15015744, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 86756880 &* s.n, pixels: 144 &* s.n, channels: 2688,
+                gamma: s.p + 15007680, beta: s.p + 15010368, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 100249104 &* s.n, savedMean: s.f + 1175616, savedInvStd: s.f + 1178304,
+                runningMean: s.p + 15013056, runningVar: s.p + 15015744, pool: pool)
+        }
+        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 86756880 &* s.n, pixels: 144 &* s.n, channels: 2688,
+                gamma: s.p + 15007680, beta: s.p + 15010368, runningMean: s.p + 15013056, runningVar: s.p + 15015744,
+                eps: 1e-05, activation: .silu, output: s.t + 100249104 &* s.n, scratch: s.f + 1175616, pool: pool)
+        }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][2688]
         WeightPrep.depthwiseWeights(s.p + 15018432, channels: 2688, kernel: 3, into: s.f + 1186368)
         // features.7.1.block.1 depthwise 3x3/1, [n, 12, 12, 2688] -> [n, 12, 12, 2688]
@@ -3282,10 +4034,18 @@ public final class EfficientNetB4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 12, outWidth: 12, weights: s.f + 1186368,
             bias: s.f, activation: .identity, output: s.t + 100636176 &* s.n, pool: pool)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 100636176 &* s.n, pixels: 144 &* s.n, channels: 2688,
-            gamma: s.p + 15042624, beta: s.p + 15045312, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 101023248 &* s.n, savedMean: s.f + 1180992, savedInvStd: s.f + 1183680,
-            runningMean: s.p + 15048000, runningVar: s.p + 15050688, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 100636176 &* s.n, pixels: 144 &* s.n, channels: 2688,
+                gamma: s.p + 15042624, beta: s.p + 15045312, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 101023248 &* s.n, savedMean: s.f + 1180992, savedInvStd: s.f + 1183680,
+                runningMean: s.p + 15048000, runningVar: s.p + 15050688, pool: pool)
+        }
+        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 100636176 &* s.n, pixels: 144 &* s.n, channels: 2688,
+                gamma: s.p + 15042624, beta: s.p + 15045312, runningMean: s.p + 15048000, runningVar: s.p + 15050688,
+                eps: 1e-05, activation: .silu, output: s.t + 101023248 &* s.n, scratch: s.f + 1180992, pool: pool)
+        }
         // features.7.1.block.2 squeeze-excitation 2688 -> 112 -> 2688 on [n, 12, 12, 2688]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 101023248 &* s.n, output: s.t + 101410320 &* s.n,
             batch: s.n, pixels: 144, channels: 2688, squeezeChannels: 112, reduceWeights: s.p + 15053376,
@@ -3297,32 +4057,52 @@ public final class EfficientNetB4Training: TrainableModel {
             weights: s.p + 15658288, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
             output: s.t + 102055440 &* s.n, pool: pool)
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 102055440 &* s.n, pixels: 144 &* s.n, channels: 448,
-            gamma: s.p + 16862512, beta: s.p + 16862960, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 101797392 &* s.n, savedMean: s.f + 1234752, savedInvStd: s.f + 1235200,
-            runningMean: s.p + 16863408, runningVar: s.p + 16863856, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 102055440 &* s.n, pixels: 144 &* s.n, channels: 448,
+                gamma: s.p + 16862512, beta: s.p + 16862960, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 101797392 &* s.n, savedMean: s.f + 1234752, savedInvStd: s.f + 1235200,
+                runningMean: s.p + 16863408, runningVar: s.p + 16863856, pool: pool)
+        }
+        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 102055440 &* s.n, pixels: 144 &* s.n, channels: 448,
+                gamma: s.p + 16862512, beta: s.p + 16862960, runningMean: s.p + 16863408, runningVar: s.p + 16863856,
+                eps: 1e-05, activation: .identity, output: s.t + 101797392 &* s.n, scratch: s.f + 1234752, pool: pool)
+        }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.80625
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 32 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19375, into: s.t + 87286176 &* s.n,
                 random: &random)
         }
         // features.7.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 87208464 &* s.n, branch: s.t + 101797392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 87286176 &* s.n : nil, batch: s.n, perImage: 64512,
-            output: s.t + 102119952 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.t + 87286176 &* s.n : nil, batch: s.n,
+            perImage: 64512, output: s.t + 102119952 &* s.n, pool: pool)
     }
 
-    /// features.8 forward: head: conv 1x1 448 -> 1792, global average pool, dropout 0.4, linear -> 1000 classes
+    /// features.8 forward: head: conv 1x1 448 -> 1792
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 12, 12, 448] -> [n, 12, 12, 1792]
         Kernels.pointwiseConv(input: s.t + 102119952 &* s.n, pixels: 144 &* s.n, inChannels: 448,
             weights: s.p + 16864304, bias: s.f, outChannels: 1792, activation: .identity, residual: nil,
             output: s.t + 101797392 &* s.n, pool: pool)
         // features.8 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 101797392 &* s.n, pixels: 144 &* s.n, channels: 1792,
-            gamma: s.p + 17667120, beta: s.p + 17668912, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 104494864 &* s.n, savedMean: s.f + 1235648, savedInvStd: s.f + 1237440,
-            runningMean: s.p + 17670704, runningVar: s.p + 17672496, pool: pool)
+        if s.options.frozenBlocks <= 33 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 101797392 &* s.n, pixels: 144 &* s.n, channels: 1792,
+                gamma: s.p + 17667120, beta: s.p + 17668912, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 104494864 &* s.n, savedMean: s.f + 1235648, savedInvStd: s.f + 1237440,
+                runningMean: s.p + 17670704, runningVar: s.p + 17672496, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 33 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 101797392 &* s.n, pixels: 144 &* s.n, channels: 1792,
+                gamma: s.p + 17667120, beta: s.p + 17668912, runningMean: s.p + 17670704, runningVar: s.p + 17672496,
+                eps: 1e-05, activation: .silu, output: s.t + 104494864 &* s.n, scratch: s.f + 1235648, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.4, linear 1792 -> 1000 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 12, 12, 1792] -> [n, 1792]
         Kernels.globalAveragePool(input: s.t + 104494864 &* s.n, batch: s.n, pixels: 144, channels: 1792,
             output: s.t + 87272976 &* s.n, pool: pool)
@@ -3339,8 +4119,8 @@ public final class EfficientNetB4Training: TrainableModel {
         s.logits.update(from: s.t + 87272976 &* s.n, count: 1000 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 448 -> 1792, global average pool, dropout 0.4, linear -> 1000 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.4, linear 1792 -> 1000 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 87284880 &* s.n, input: s.t + 87276560 &* s.n,
             weights: s.p + 17674288, batch: s.n, inFeatures: 1792, outFeatures: 1000, gradInput: s.t + 87272976 &* s.n,
@@ -3351,6 +4131,10 @@ public final class EfficientNetB4Training: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 144 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 87276560 &* s.n, batch: s.n, pixels: 144,
             channels: 1792, gradInput: s.t + 104494864 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 448 -> 1792
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 104494864 &* s.n, input: s.t + 101797392 &* s.n,
             pixels: 144 &* s.n, channels: 1792, gamma: s.p + 17667120, beta: s.p + 17668912, savedMean: s.f + 1235648,
@@ -3366,8 +4150,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 117922576 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 87286176 &* s.n : nil, batch: s.n, perImage: 64512,
-            gradBranch: s.t + 104494864 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.t + 87286176 &* s.n : nil, batch: s.n,
+            perImage: 64512, gradBranch: s.t + 104494864 &* s.n, pool: pool)
         // features.7.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 104494864 &* s.n, input: s.t + 102055440 &* s.n,
             pixels: 144 &* s.n, channels: 448, gamma: s.p + 16862512, beta: s.p + 16862960, savedMean: s.f + 1234752,
@@ -3458,8 +4242,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 87226896 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 87286160 &* s.n : nil, batch: s.n, perImage: 39168,
-            gradBranch: s.t + 86991888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 87286160 &* s.n : nil, batch: s.n,
+            perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
         // features.6.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118496272 &* s.n,
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 12374128, beta: s.p + 12374400, savedMean: s.f + 1138272,
@@ -3507,8 +4291,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 87266064 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613600 &* s.n : nil, batch: s.n, perImage: 39168,
-            gradBranch: s.t + 86991888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 118613600 &* s.n : nil, batch: s.n,
+            perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
         // features.6.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118417936 &* s.n,
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 11207712, beta: s.p + 11207984, savedMean: s.f + 1049600,
@@ -3556,8 +4340,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 87226896 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613584 &* s.n : nil, batch: s.n, perImage: 39168,
-            gradBranch: s.t + 86991888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 118613584 &* s.n : nil, batch: s.n,
+            perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
         // features.6.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118339600 &* s.n,
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 10041296, beta: s.p + 10041568, savedMean: s.f + 960928,
@@ -3605,8 +4389,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 87266064 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613568 &* s.n : nil, batch: s.n, perImage: 39168,
-            gradBranch: s.t + 86991888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 118613568 &* s.n : nil, batch: s.n,
+            perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
         // features.6.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118261264 &* s.n,
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 8874880, beta: s.p + 8875152, savedMean: s.f + 872256,
@@ -3654,8 +4438,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 87226896 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613552 &* s.n : nil, batch: s.n, perImage: 39168,
-            gradBranch: s.t + 86991888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 118613552 &* s.n : nil, batch: s.n,
+            perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
         // features.6.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118182928 &* s.n,
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 7708464, beta: s.p + 7708736, savedMean: s.f + 783584,
@@ -3703,8 +4487,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 87266064 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613536 &* s.n : nil, batch: s.n, perImage: 39168,
-            gradBranch: s.t + 86991888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 118613536 &* s.n : nil, batch: s.n,
+            perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
         // features.6.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118104592 &* s.n,
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 6542048, beta: s.p + 6542320, savedMean: s.f + 694912,
@@ -3752,8 +4536,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 87226896 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 87309824 &* s.n : nil, batch: s.n, perImage: 39168,
-            gradBranch: s.t + 86991888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 87309824 &* s.n : nil, batch: s.n,
+            perImage: 39168, gradBranch: s.t + 86991888 &* s.n, pool: pool)
         // features.6.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86991888 &* s.n, input: s.t + 118026256 &* s.n,
             pixels: 144 &* s.n, channels: 272, gamma: s.p + 5375632, beta: s.p + 5375904, savedMean: s.f + 606240,
@@ -3844,8 +4628,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613520 &* s.n : nil, batch: s.n, perImage: 92160,
-            gradBranch: s.t + 50158848 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 118613520 &* s.n : nil, batch: s.n,
+            perImage: 92160, gradBranch: s.t + 50158848 &* s.n, pool: pool)
         // features.5.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 116964112 &* s.n,
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 3684368, beta: s.p + 3684528, savedMean: s.f + 465408,
@@ -3893,8 +4677,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50158848 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613504 &* s.n : nil, batch: s.n, perImage: 92160,
-            gradBranch: s.t + 50066688 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 118613504 &* s.n : nil, batch: s.n,
+            perImage: 92160, gradBranch: s.t + 50066688 &* s.n, pool: pool)
         // features.5.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 116779792 &* s.n,
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 3267040, beta: s.p + 3267200, savedMean: s.f + 413248,
@@ -3942,8 +4726,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613488 &* s.n : nil, batch: s.n, perImage: 92160,
-            gradBranch: s.t + 50158848 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 118613488 &* s.n : nil, batch: s.n,
+            perImage: 92160, gradBranch: s.t + 50158848 &* s.n, pool: pool)
         // features.5.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 116595472 &* s.n,
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 2849712, beta: s.p + 2849872, savedMean: s.f + 361088,
@@ -3991,8 +4775,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50158848 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613472 &* s.n : nil, batch: s.n, perImage: 92160,
-            gradBranch: s.t + 50066688 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 118613472 &* s.n : nil, batch: s.n,
+            perImage: 92160, gradBranch: s.t + 50066688 &* s.n, pool: pool)
         // features.5.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 116411152 &* s.n,
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 2432384, beta: s.p + 2432544, savedMean: s.f + 308928,
@@ -4040,8 +4824,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613456 &* s.n : nil, batch: s.n, perImage: 92160,
-            gradBranch: s.t + 50158848 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 118613456 &* s.n : nil, batch: s.n,
+            perImage: 92160, gradBranch: s.t + 50158848 &* s.n, pool: pool)
         // features.5.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50158848 &* s.n, input: s.t + 116226832 &* s.n,
             pixels: 576 &* s.n, channels: 160, gamma: s.p + 2015056, beta: s.p + 2015216, savedMean: s.f + 256768,
@@ -4132,8 +4916,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613440 &* s.n : nil, batch: s.n, perImage: 64512,
-            gradBranch: s.t + 50131200 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 118613440 &* s.n : nil, batch: s.n,
+            perImage: 64512, gradBranch: s.t + 50131200 &* s.n, pool: pool)
         // features.4.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 117793552 &* s.n,
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 1353984, beta: s.p + 1354096, savedMean: s.f + 168096,
@@ -4181,8 +4965,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50131200 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613424 &* s.n : nil, batch: s.n, perImage: 64512,
-            gradBranch: s.t + 50066688 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 118613424 &* s.n : nil, batch: s.n,
+            perImage: 64512, gradBranch: s.t + 50066688 &* s.n, pool: pool)
         // features.4.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 117664528 &* s.n,
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 1153248, beta: s.p + 1153360, savedMean: s.f + 153088,
@@ -4230,8 +5014,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613408 &* s.n : nil, batch: s.n, perImage: 64512,
-            gradBranch: s.t + 50131200 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 118613408 &* s.n : nil, batch: s.n,
+            perImage: 64512, gradBranch: s.t + 50131200 &* s.n, pool: pool)
         // features.4.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 117535504 &* s.n,
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 952512, beta: s.p + 952624, savedMean: s.f + 138080,
@@ -4279,8 +5063,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50131200 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613392 &* s.n : nil, batch: s.n, perImage: 64512,
-            gradBranch: s.t + 50066688 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 118613392 &* s.n : nil, batch: s.n,
+            perImage: 64512, gradBranch: s.t + 50066688 &* s.n, pool: pool)
         // features.4.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 117406480 &* s.n,
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 751776, beta: s.p + 751888, savedMean: s.f + 123072,
@@ -4328,8 +5112,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613376 &* s.n : nil, batch: s.n, perImage: 64512,
-            gradBranch: s.t + 50131200 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 118613376 &* s.n : nil, batch: s.n,
+            perImage: 64512, gradBranch: s.t + 50131200 &* s.n, pool: pool)
         // features.4.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50131200 &* s.n, input: s.t + 117277456 &* s.n,
             pixels: 576 &* s.n, channels: 112, gamma: s.p + 551040, beta: s.p + 551152, savedMean: s.f + 108064,
@@ -4420,8 +5204,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613344 &* s.n : nil, batch: s.n, perImage: 129024,
-            gradBranch: s.t + 71052816 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 118613344 &* s.n : nil, batch: s.n,
+            perImage: 129024, gradBranch: s.t + 71052816 &* s.n, pool: pool)
         // features.3.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 71052816 &* s.n, input: s.t + 115784464 &* s.n,
             pixels: 2304 &* s.n, channels: 56, gamma: s.p + 278128, beta: s.p + 278192, savedMean: s.f + 85552,
@@ -4469,8 +5253,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 67182096 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613312 &* s.n : nil, batch: s.n, perImage: 129024,
-            gradBranch: s.t + 50066688 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 118613312 &* s.n : nil, batch: s.n,
+            perImage: 129024, gradBranch: s.t + 50066688 &* s.n, pool: pool)
         // features.3.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50066688 &* s.n, input: s.t + 115526416 &* s.n,
             pixels: 2304 &* s.n, channels: 56, gamma: s.p + 219392, beta: s.p + 219456, savedMean: s.f + 67296,
@@ -4518,8 +5302,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50066688 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613280 &* s.n : nil, batch: s.n, perImage: 129024,
-            gradBranch: s.t + 63311376 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 118613280 &* s.n : nil, batch: s.n,
+            perImage: 129024, gradBranch: s.t + 63311376 &* s.n, pool: pool)
         // features.3.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 63311376 &* s.n, input: s.t + 115268368 &* s.n,
             pixels: 2304 &* s.n, channels: 56, gamma: s.p + 160656, beta: s.p + 160720, savedMean: s.f + 49040,
@@ -4610,8 +5394,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 46785600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613248 &* s.n : nil, batch: s.n, perImage: 288800,
-            gradBranch: s.t + 47074400 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 118613248 &* s.n : nil, batch: s.n,
+            perImage: 288800, gradBranch: s.t + 47074400 &* s.n, pool: pool)
         // features.2.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 47074400 &* s.n, input: s.t + 103917264 &* s.n,
             pixels: 9025 &* s.n, channels: 32, gamma: s.p + 75280, beta: s.p + 75312, savedMean: s.f + 20352,
@@ -4659,8 +5443,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 38121600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613216 &* s.n : nil, batch: s.n, perImage: 288800,
-            gradBranch: s.t + 38410400 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 118613216 &* s.n : nil, batch: s.n,
+            perImage: 288800, gradBranch: s.t + 38410400 &* s.n, pool: pool)
         // features.2.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38410400 &* s.n, input: s.t + 103339664 &* s.n,
             pixels: 9025 &* s.n, channels: 32, gamma: s.p + 56320, beta: s.p + 56352, savedMean: s.f + 16064,
@@ -4708,8 +5492,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 29457600 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 118613184 &* s.n : nil, batch: s.n, perImage: 288800,
-            gradBranch: s.t + 29746400 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 118613184 &* s.n : nil, batch: s.n,
+            perImage: 288800, gradBranch: s.t + 29746400 &* s.n, pool: pool)
         // features.2.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 29746400 &* s.n, input: s.t + 102762064 &* s.n,
             pixels: 9025 &* s.n, channels: 32, gamma: s.p + 37360, beta: s.p + 37392, savedMean: s.f + 11776,
@@ -4800,8 +5584,8 @@ public final class EfficientNetB4Training: TrainableModel {
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t,
-            keep: s.options.stochasticDepth ? s.t + 118613136 &* s.n : nil, batch: s.n, perImage: 866400,
-            gradBranch: s.t + 866400 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 118613136 &* s.n : nil, batch: s.n,
+            perImage: 866400, gradBranch: s.t + 866400 &* s.n, pool: pool)
         // features.1.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 866400 &* s.n, input: s.t + 58482000 &* s.n,
             pixels: 36100 &* s.n, channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 4272,
@@ -5303,6 +6087,9 @@ public final class EfficientNetB4Training: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 17674288, count: 1792000, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 19466288, count: 1000, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 33, 33, 33, 34, 34]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

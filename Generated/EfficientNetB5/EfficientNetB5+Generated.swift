@@ -73,7 +73,8 @@ public final class EfficientNetB5: GeneratedModel {
         features_7_0(n, a, w, ws)
         features_7_1(n, a, w, ws)
         features_7_2(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 48 channels
@@ -1007,13 +1008,17 @@ public final class EfficientNetB5: GeneratedModel {
             activation: .identity, residual: a + 1497600 &* n, output: a + 460800 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 512 -> 2048, global average pool, dropout 0.4, linear -> 1000 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 512 -> 2048
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + silu, [n, 15, 15, 512] -> [n, 15, 15, 2048]
         Kernels.pointwiseConv(
             input: a + 460800 &* n, pixels: 225 &* n, inChannels: 512,
             weights: w + 27204032, bias: w + 28252608, outChannels: 2048,
             activation: .silu, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.4, linear 2048 -> 1000 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 15, 15, 2048] -> [n, 2048]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 225, channels: 2048, output: a + 460800 &* n, pool: pool)
@@ -2093,7 +2098,8 @@ public final class EfficientNetB5Training: TrainableModel {
     public static let descriptor = EfficientNetB5.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 30563008,
-        arenaFloatsPerImage: 238312592, fixedFloats: 1657088)
+        arenaFloatsPerImage: 238312592, fixedFloats: 1657088,
+        blockNames: ["features.0", "features.1.0", "features.1.1", "features.1.2", "features.2.0", "features.2.1", "features.2.2", "features.2.3", "features.2.4", "features.3.0", "features.3.1", "features.3.2", "features.3.3", "features.3.4", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.4.5", "features.4.6", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.5.5", "features.5.6", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.6.6", "features.6.7", "features.6.8", "features.7.0", "features.7.1", "features.7.2", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -2163,47 +2169,49 @@ public final class EfficientNetB5Training: TrainableModel {
         try features_7_1_forward(s)
         try features_7_2_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_2_backward(s)
-        features_7_1_backward(s)
-        features_7_0_backward(s)
-        features_6_8_backward(s)
-        features_6_7_backward(s)
-        features_6_6_backward(s)
-        features_6_5_backward(s)
-        features_6_4_backward(s)
-        features_6_3_backward(s)
-        features_6_2_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_6_backward(s)
-        features_5_5_backward(s)
-        features_5_4_backward(s)
-        features_5_3_backward(s)
-        features_5_2_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_6_backward(s)
-        features_4_5_backward(s)
-        features_4_4_backward(s)
-        features_4_3_backward(s)
-        features_4_2_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_4_backward(s)
-        features_3_3_backward(s)
-        features_3_2_backward(s)
-        features_3_1_backward(s)
-        features_3_0_backward(s)
-        features_2_4_backward(s)
-        features_2_3_backward(s)
-        features_2_2_backward(s)
-        features_2_1_backward(s)
-        features_2_0_backward(s)
-        features_1_2_backward(s)
-        features_1_1_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 41 { classifier_backward(s) }
+        if options.frozenBlocks <= 40 { features_8_backward(s) }
+        if options.frozenBlocks <= 39 { features_7_2_backward(s) }
+        if options.frozenBlocks <= 38 { features_7_1_backward(s) }
+        if options.frozenBlocks <= 37 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 36 { features_6_8_backward(s) }
+        if options.frozenBlocks <= 35 { features_6_7_backward(s) }
+        if options.frozenBlocks <= 34 { features_6_6_backward(s) }
+        if options.frozenBlocks <= 33 { features_6_5_backward(s) }
+        if options.frozenBlocks <= 32 { features_6_4_backward(s) }
+        if options.frozenBlocks <= 31 { features_6_3_backward(s) }
+        if options.frozenBlocks <= 30 { features_6_2_backward(s) }
+        if options.frozenBlocks <= 29 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 28 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 27 { features_5_6_backward(s) }
+        if options.frozenBlocks <= 26 { features_5_5_backward(s) }
+        if options.frozenBlocks <= 25 { features_5_4_backward(s) }
+        if options.frozenBlocks <= 24 { features_5_3_backward(s) }
+        if options.frozenBlocks <= 23 { features_5_2_backward(s) }
+        if options.frozenBlocks <= 22 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 21 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 20 { features_4_6_backward(s) }
+        if options.frozenBlocks <= 19 { features_4_5_backward(s) }
+        if options.frozenBlocks <= 18 { features_4_4_backward(s) }
+        if options.frozenBlocks <= 17 { features_4_3_backward(s) }
+        if options.frozenBlocks <= 16 { features_4_2_backward(s) }
+        if options.frozenBlocks <= 15 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 14 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 13 { features_3_4_backward(s) }
+        if options.frozenBlocks <= 12 { features_3_3_backward(s) }
+        if options.frozenBlocks <= 11 { features_3_2_backward(s) }
+        if options.frozenBlocks <= 10 { features_3_1_backward(s) }
+        if options.frozenBlocks <= 9 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 8 { features_2_4_backward(s) }
+        if options.frozenBlocks <= 7 { features_2_3_backward(s) }
+        if options.frozenBlocks <= 6 { features_2_2_backward(s) }
+        if options.frozenBlocks <= 5 { features_2_1_backward(s) }
+        if options.frozenBlocks <= 4 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 3 { features_1_2_backward(s) }
+        if options.frozenBlocks <= 2 { features_1_1_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -2214,10 +2222,18 @@ public final class EfficientNetB5Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.p, bias: s.f, outChannels: 48,
             activation: .identity, output: s.t + 86709312 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 86709312 &* s.n, pixels: 51984 &* s.n, channels: 48,
-            gamma: s.p + 1296, beta: s.p + 1344, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 89204544 &* s.n, savedMean: s.f + 3072, savedInvStd: s.f + 3120, runningMean: s.p + 1392,
-            runningVar: s.p + 1440, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 86709312 &* s.n, pixels: 51984 &* s.n, channels: 48,
+                gamma: s.p + 1296, beta: s.p + 1344, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 89204544 &* s.n, savedMean: s.f + 3072, savedInvStd: s.f + 3120, runningMean: s.p + 1392,
+                runningVar: s.p + 1440, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 86709312 &* s.n, pixels: 51984 &* s.n, channels: 48,
+                gamma: s.p + 1296, beta: s.p + 1344, runningMean: s.p + 1392, runningVar: s.p + 1440, eps: 0.001,
+                activation: .silu, output: s.t + 89204544 &* s.n, scratch: s.f + 3072, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 228x228x48 -> 228x228x24, SE 48 -> 12 -> 48
@@ -2229,10 +2245,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 3264, bias: s.f,
             activation: .identity, output: s.t + 91699776 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 91699776 &* s.n, pixels: 51984 &* s.n, channels: 48,
-            gamma: s.p + 1920, beta: s.p + 1968, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 94195008 &* s.n, savedMean: s.f + 3168, savedInvStd: s.f + 3216, runningMean: s.p + 2016,
-            runningVar: s.p + 2064, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 91699776 &* s.n, pixels: 51984 &* s.n, channels: 48,
+                gamma: s.p + 1920, beta: s.p + 1968, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 94195008 &* s.n, savedMean: s.f + 3168, savedInvStd: s.f + 3216, runningMean: s.p + 2016,
+                runningVar: s.p + 2064, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 91699776 &* s.n, pixels: 51984 &* s.n, channels: 48,
+                gamma: s.p + 1920, beta: s.p + 1968, runningMean: s.p + 2016, runningVar: s.p + 2064, eps: 0.001,
+                activation: .silu, output: s.t + 94195008 &* s.n, scratch: s.f + 3168, pool: pool)
+        }
         // features.1.0.block.1 squeeze-excitation 48 -> 12 -> 48 on [n, 228, 228, 48]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 94195008 &* s.n, output: s.t + 96690240 &* s.n,
             batch: s.n, pixels: 51984, channels: 48, squeezeChannels: 12, reduceWeights: s.p + 2112,
@@ -2244,10 +2268,18 @@ public final class EfficientNetB5Training: TrainableModel {
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 104799744 &* s.n,
             pool: pool)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 104799744 &* s.n, pixels: 51984 &* s.n, channels: 24,
-            gamma: s.p + 4480, beta: s.p + 4512, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 106047360 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 4544,
-            runningVar: s.p + 4576, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 104799744 &* s.n, pixels: 51984 &* s.n, channels: 24,
+                gamma: s.p + 4480, beta: s.p + 4512, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 106047360 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152,
+                runningMean: s.p + 4544, runningVar: s.p + 4576, pool: pool)
+        }
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 104799744 &* s.n, pixels: 51984 &* s.n, channels: 24,
+                gamma: s.p + 4480, beta: s.p + 4512, runningMean: s.p + 4544, runningVar: s.p + 4576, eps: 0.001,
+                activation: .identity, output: s.t + 106047360 &* s.n, scratch: s.f + 4128, pool: pool)
+        }
     }
 
     /// features.1.1 forward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
@@ -2259,10 +2291,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 4224, bias: s.f,
             activation: .identity, output: s.t + 107294976 &* s.n, pool: pool)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 107294976 &* s.n, pixels: 51984 &* s.n, channels: 24,
-            gamma: s.p + 4832, beta: s.p + 4864, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 108542592 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4200, runningMean: s.p + 4896,
-            runningVar: s.p + 4928, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 107294976 &* s.n, pixels: 51984 &* s.n, channels: 24,
+                gamma: s.p + 4832, beta: s.p + 4864, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 108542592 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4200,
+                runningMean: s.p + 4896, runningVar: s.p + 4928, pool: pool)
+        }
+        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 107294976 &* s.n, pixels: 51984 &* s.n, channels: 24,
+                gamma: s.p + 4832, beta: s.p + 4864, runningMean: s.p + 4896, runningVar: s.p + 4928, eps: 0.001,
+                activation: .silu, output: s.t + 108542592 &* s.n, scratch: s.f + 4176, pool: pool)
+        }
         // features.1.1.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 108542592 &* s.n, output: s.t + 109790208 &* s.n,
             batch: s.n, pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 4960,
@@ -2274,19 +2314,27 @@ public final class EfficientNetB5Training: TrainableModel {
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 111037824 &* s.n,
             pool: pool)
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 111037824 &* s.n, pixels: 51984 &* s.n, channels: 24,
-            gamma: s.p + 5872, beta: s.p + 5904, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-            savedMean: s.f + 4656, savedInvStd: s.f + 4680, runningMean: s.p + 5936, runningVar: s.p + 5968,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 111037824 &* s.n, pixels: 51984 &* s.n, channels: 24,
+                gamma: s.p + 5872, beta: s.p + 5904, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+                savedMean: s.f + 4656, savedInvStd: s.f + 4680, runningMean: s.p + 5936, runningVar: s.p + 5968,
+                pool: pool)
+        }
+        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 111037824 &* s.n, pixels: 51984 &* s.n, channels: 24,
+                gamma: s.p + 5872, beta: s.p + 5904, runningMean: s.p + 5936, runningVar: s.p + 5968, eps: 0.001,
+                activation: .identity, output: s.t, scratch: s.f + 4656, pool: pool)
+        }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9948717948717949
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.005128205128205128,
                 into: s.t + 238311952 &* s.n, random: &random)
         }
         // features.1.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 106047360 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 238311952 &* s.n : nil, batch: s.n, perImage: 1247616,
-            output: s.t + 112285440 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 238311952 &* s.n : nil, batch: s.n,
+            perImage: 1247616, output: s.t + 112285440 &* s.n, pool: pool)
     }
 
     /// features.1.2 forward: MBConv1 k3 s1: 228x228x24 -> 228x228x24, SE 24 -> 6 -> 24, identity shortcut
@@ -2298,10 +2346,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 228, outWidth: 228, weights: s.f + 4752, bias: s.f,
             activation: .identity, output: s.t + 113533056 &* s.n, pool: pool)
         // features.1.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 113533056 &* s.n, pixels: 51984 &* s.n, channels: 24,
-            gamma: s.p + 6224, beta: s.p + 6256, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 114780672 &* s.n, savedMean: s.f + 4704, savedInvStd: s.f + 4728, runningMean: s.p + 6288,
-            runningVar: s.p + 6320, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 113533056 &* s.n, pixels: 51984 &* s.n, channels: 24,
+                gamma: s.p + 6224, beta: s.p + 6256, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 114780672 &* s.n, savedMean: s.f + 4704, savedInvStd: s.f + 4728,
+                runningMean: s.p + 6288, runningVar: s.p + 6320, pool: pool)
+        }
+        // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 113533056 &* s.n, pixels: 51984 &* s.n, channels: 24,
+                gamma: s.p + 6224, beta: s.p + 6256, runningMean: s.p + 6288, runningVar: s.p + 6320, eps: 0.001,
+                activation: .silu, output: s.t + 114780672 &* s.n, scratch: s.f + 4704, pool: pool)
+        }
         // features.1.2.block.1 squeeze-excitation 24 -> 6 -> 24 on [n, 228, 228, 24]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 114780672 &* s.n, output: s.t + 116028288 &* s.n,
             batch: s.n, pixels: 51984, channels: 24, squeezeChannels: 6, reduceWeights: s.p + 6352,
@@ -2313,19 +2369,27 @@ public final class EfficientNetB5Training: TrainableModel {
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 117275904 &* s.n,
             pool: pool)
         // features.1.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 117275904 &* s.n, pixels: 51984 &* s.n, channels: 24,
-            gamma: s.p + 7264, beta: s.p + 7296, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-            savedMean: s.f + 5184, savedInvStd: s.f + 5208, runningMean: s.p + 7328, runningVar: s.p + 7360,
-            pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 117275904 &* s.n, pixels: 51984 &* s.n, channels: 24,
+                gamma: s.p + 7264, beta: s.p + 7296, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+                savedMean: s.f + 5184, savedInvStd: s.f + 5208, runningMean: s.p + 7328, runningVar: s.p + 7360,
+                pool: pool)
+        }
+        // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 117275904 &* s.n, pixels: 51984 &* s.n, channels: 24,
+                gamma: s.p + 7264, beta: s.p + 7296, runningMean: s.p + 7328, runningVar: s.p + 7360, eps: 0.001,
+                activation: .identity, output: s.t, scratch: s.f + 5184, pool: pool)
+        }
         // features.1.2 stochastic depth: keep each image's branch with probability 0.9897435897435898
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.010256410256410256,
                 into: s.t + 238311984 &* s.n, random: &random)
         }
         // features.1.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 112285440 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 238311984 &* s.n : nil, batch: s.n, perImage: 1247616,
-            output: s.t + 118523520 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 238311984 &* s.n : nil, batch: s.n,
+            perImage: 1247616, output: s.t + 118523520 &* s.n, pool: pool)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 228x228x24 -> 114x114x40, SE 144 -> 6 -> 144
@@ -2334,10 +2398,18 @@ public final class EfficientNetB5Training: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 118523520 &* s.n, pixels: 51984 &* s.n, inChannels: 24, weights: s.p + 7392,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 51984 &* s.n, channels: 144, gamma: s.p + 10848,
-            beta: s.p + 10992, eps: 0.001, momentum: 0.01, activation: .silu, output: s.t + 7485696 &* s.n,
-            savedMean: s.f + 5232, savedInvStd: s.f + 5376, runningMean: s.p + 11136, runningVar: s.p + 11280,
-            pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 51984 &* s.n, channels: 144,
+                gamma: s.p + 10848, beta: s.p + 10992, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 7485696 &* s.n, savedMean: s.f + 5232, savedInvStd: s.f + 5376, runningMean: s.p + 11136,
+                runningVar: s.p + 11280, pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 51984 &* s.n, channels: 144, gamma: s.p + 10848,
+                beta: s.p + 10992, runningMean: s.p + 11136, runningVar: s.p + 11280, eps: 0.001, activation: .silu,
+                output: s.t + 7485696 &* s.n, scratch: s.f + 5232, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 11424, channels: 144, kernel: 3, into: s.f + 5808)
         // features.2.0.block.1 depthwise 3x3/2, [n, 228, 228, 144] -> [n, 114, 114, 144]
@@ -2345,10 +2417,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 5808, bias: s.f,
             activation: .identity, output: s.t + 99185472 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 99185472 &* s.n, pixels: 12996 &* s.n, channels: 144,
-            gamma: s.p + 12720, beta: s.p + 12864, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 101056896 &* s.n, savedMean: s.f + 5520, savedInvStd: s.f + 5664, runningMean: s.p + 13008,
-            runningVar: s.p + 13152, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 99185472 &* s.n, pixels: 12996 &* s.n, channels: 144,
+                gamma: s.p + 12720, beta: s.p + 12864, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 101056896 &* s.n, savedMean: s.f + 5520, savedInvStd: s.f + 5664,
+                runningMean: s.p + 13008, runningVar: s.p + 13152, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 99185472 &* s.n, pixels: 12996 &* s.n, channels: 144,
+                gamma: s.p + 12720, beta: s.p + 12864, runningMean: s.p + 13008, runningVar: s.p + 13152, eps: 0.001,
+                activation: .silu, output: s.t + 101056896 &* s.n, scratch: s.f + 5520, pool: pool)
+        }
         // features.2.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 114, 114, 144]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 101056896 &* s.n, output: s.t + 102928320 &* s.n,
             batch: s.n, pixels: 12996, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 13296,
@@ -2360,10 +2440,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 15184, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 205887984 &* s.n, pool: pool)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 205887984 &* s.n, pixels: 12996 &* s.n, channels: 40,
-            gamma: s.p + 20944, beta: s.p + 20992, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 206407824 &* s.n, savedMean: s.f + 8400, savedInvStd: s.f + 8440, runningMean: s.p + 21040,
-            runningVar: s.p + 21088, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 205887984 &* s.n, pixels: 12996 &* s.n, channels: 40,
+                gamma: s.p + 20944, beta: s.p + 20992, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 206407824 &* s.n, savedMean: s.f + 8400, savedInvStd: s.f + 8440,
+                runningMean: s.p + 21040, runningVar: s.p + 21088, pool: pool)
+        }
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 205887984 &* s.n, pixels: 12996 &* s.n, channels: 40,
+                gamma: s.p + 20944, beta: s.p + 20992, runningMean: s.p + 21040, runningVar: s.p + 21088, eps: 0.001,
+                activation: .identity, output: s.t + 206407824 &* s.n, scratch: s.f + 8400, pool: pool)
+        }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -2373,10 +2461,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 21136, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 14971392 &* s.n, pool: pool)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 14971392 &* s.n, pixels: 12996 &* s.n, channels: 240,
-            gamma: s.p + 30736, beta: s.p + 30976, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 18090432 &* s.n, savedMean: s.f + 8480, savedInvStd: s.f + 8720, runningMean: s.p + 31216,
-            runningVar: s.p + 31456, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 14971392 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 30736, beta: s.p + 30976, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 18090432 &* s.n, savedMean: s.f + 8480, savedInvStd: s.f + 8720,
+                runningMean: s.p + 31216, runningVar: s.p + 31456, pool: pool)
+        }
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 14971392 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 30736, beta: s.p + 30976, runningMean: s.p + 31216, runningVar: s.p + 31456, eps: 0.001,
+                activation: .silu, output: s.t + 18090432 &* s.n, scratch: s.f + 8480, pool: pool)
+        }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][240]
         WeightPrep.depthwiseWeights(s.p + 31696, channels: 240, kernel: 3, into: s.f + 9440)
         // features.2.1.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
@@ -2384,10 +2480,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 9440, bias: s.f,
             activation: .identity, output: s.t + 21209472 &* s.n, pool: pool)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 21209472 &* s.n, pixels: 12996 &* s.n, channels: 240,
-            gamma: s.p + 33856, beta: s.p + 34096, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 24328512 &* s.n, savedMean: s.f + 8960, savedInvStd: s.f + 9200, runningMean: s.p + 34336,
-            runningVar: s.p + 34576, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 21209472 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 33856, beta: s.p + 34096, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 24328512 &* s.n, savedMean: s.f + 8960, savedInvStd: s.f + 9200,
+                runningMean: s.p + 34336, runningVar: s.p + 34576, pool: pool)
+        }
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 21209472 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 33856, beta: s.p + 34096, runningMean: s.p + 34336, runningVar: s.p + 34576, eps: 0.001,
+                activation: .silu, output: s.t + 24328512 &* s.n, scratch: s.f + 8960, pool: pool)
+        }
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 24328512 &* s.n, output: s.t + 27447552 &* s.n,
             batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 34816,
@@ -2399,19 +2503,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 39872, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 206927664 &* s.n, pool: pool)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 206927664 &* s.n, pixels: 12996 &* s.n, channels: 40,
-            gamma: s.p + 49472, beta: s.p + 49520, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 30566592 &* s.n, savedMean: s.f + 13760, savedInvStd: s.f + 13800, runningMean: s.p + 49568,
-            runningVar: s.p + 49616, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 206927664 &* s.n, pixels: 12996 &* s.n, channels: 40,
+                gamma: s.p + 49472, beta: s.p + 49520, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 30566592 &* s.n, savedMean: s.f + 13760, savedInvStd: s.f + 13800,
+                runningMean: s.p + 49568, runningVar: s.p + 49616, pool: pool)
+        }
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 206927664 &* s.n, pixels: 12996 &* s.n, channels: 40,
+                gamma: s.p + 49472, beta: s.p + 49520, runningMean: s.p + 49568, runningVar: s.p + 49616, eps: 0.001,
+                activation: .identity, output: s.t + 30566592 &* s.n, scratch: s.f + 13760, pool: pool)
+        }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9794871794871794
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.020512820512820513,
                 into: s.t + 238312032 &* s.n, random: &random)
         }
         // features.2.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 206407824 &* s.n, branch: s.t + 30566592 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312032 &* s.n : nil, batch: s.n, perImage: 519840,
-            output: s.t + 207447504 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 238312032 &* s.n : nil, batch: s.n,
+            perImage: 519840, output: s.t + 207447504 &* s.n, pool: pool)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -2421,10 +2533,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 49664, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 30566592 &* s.n, pool: pool)
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 30566592 &* s.n, pixels: 12996 &* s.n, channels: 240,
-            gamma: s.p + 59264, beta: s.p + 59504, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 33685632 &* s.n, savedMean: s.f + 13840, savedInvStd: s.f + 14080, runningMean: s.p + 59744,
-            runningVar: s.p + 59984, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 30566592 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 59264, beta: s.p + 59504, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 33685632 &* s.n, savedMean: s.f + 13840, savedInvStd: s.f + 14080,
+                runningMean: s.p + 59744, runningVar: s.p + 59984, pool: pool)
+        }
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 30566592 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 59264, beta: s.p + 59504, runningMean: s.p + 59744, runningVar: s.p + 59984, eps: 0.001,
+                activation: .silu, output: s.t + 33685632 &* s.n, scratch: s.f + 13840, pool: pool)
+        }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][240]
         WeightPrep.depthwiseWeights(s.p + 60224, channels: 240, kernel: 3, into: s.f + 14800)
         // features.2.2.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
@@ -2432,10 +2552,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 14800,
             bias: s.f, activation: .identity, output: s.t + 36804672 &* s.n, pool: pool)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 36804672 &* s.n, pixels: 12996 &* s.n, channels: 240,
-            gamma: s.p + 62384, beta: s.p + 62624, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 39923712 &* s.n, savedMean: s.f + 14320, savedInvStd: s.f + 14560, runningMean: s.p + 62864,
-            runningVar: s.p + 63104, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 36804672 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 62384, beta: s.p + 62624, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 39923712 &* s.n, savedMean: s.f + 14320, savedInvStd: s.f + 14560,
+                runningMean: s.p + 62864, runningVar: s.p + 63104, pool: pool)
+        }
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 36804672 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 62384, beta: s.p + 62624, runningMean: s.p + 62864, runningVar: s.p + 63104, eps: 0.001,
+                activation: .silu, output: s.t + 39923712 &* s.n, scratch: s.f + 14320, pool: pool)
+        }
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 39923712 &* s.n, output: s.t + 43042752 &* s.n,
             batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 63344,
@@ -2447,19 +2575,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 68400, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 207967344 &* s.n, pool: pool)
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 207967344 &* s.n, pixels: 12996 &* s.n, channels: 40,
-            gamma: s.p + 78000, beta: s.p + 78048, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 46161792 &* s.n, savedMean: s.f + 19120, savedInvStd: s.f + 19160, runningMean: s.p + 78096,
-            runningVar: s.p + 78144, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 207967344 &* s.n, pixels: 12996 &* s.n, channels: 40,
+                gamma: s.p + 78000, beta: s.p + 78048, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 46161792 &* s.n, savedMean: s.f + 19120, savedInvStd: s.f + 19160,
+                runningMean: s.p + 78096, runningVar: s.p + 78144, pool: pool)
+        }
+        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 207967344 &* s.n, pixels: 12996 &* s.n, channels: 40,
+                gamma: s.p + 78000, beta: s.p + 78048, runningMean: s.p + 78096, runningVar: s.p + 78144, eps: 0.001,
+                activation: .identity, output: s.t + 46161792 &* s.n, scratch: s.f + 19120, pool: pool)
+        }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9743589743589743
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02564102564102564,
                 into: s.t + 238312064 &* s.n, random: &random)
         }
         // features.2.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 207447504 &* s.n, branch: s.t + 46161792 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312064 &* s.n : nil, batch: s.n, perImage: 519840,
-            output: s.t + 208487184 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 238312064 &* s.n : nil, batch: s.n,
+            perImage: 519840, output: s.t + 208487184 &* s.n, pool: pool)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -2469,10 +2605,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 78192, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 46161792 &* s.n, pool: pool)
         // features.2.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 46161792 &* s.n, pixels: 12996 &* s.n, channels: 240,
-            gamma: s.p + 87792, beta: s.p + 88032, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 49280832 &* s.n, savedMean: s.f + 19200, savedInvStd: s.f + 19440, runningMean: s.p + 88272,
-            runningVar: s.p + 88512, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 46161792 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 87792, beta: s.p + 88032, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 49280832 &* s.n, savedMean: s.f + 19200, savedInvStd: s.f + 19440,
+                runningMean: s.p + 88272, runningVar: s.p + 88512, pool: pool)
+        }
+        // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 46161792 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 87792, beta: s.p + 88032, runningMean: s.p + 88272, runningVar: s.p + 88512, eps: 0.001,
+                activation: .silu, output: s.t + 49280832 &* s.n, scratch: s.f + 19200, pool: pool)
+        }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][240]
         WeightPrep.depthwiseWeights(s.p + 88752, channels: 240, kernel: 3, into: s.f + 20160)
         // features.2.3.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
@@ -2480,10 +2624,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 20160,
             bias: s.f, activation: .identity, output: s.t + 52399872 &* s.n, pool: pool)
         // features.2.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 52399872 &* s.n, pixels: 12996 &* s.n, channels: 240,
-            gamma: s.p + 90912, beta: s.p + 91152, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 55518912 &* s.n, savedMean: s.f + 19680, savedInvStd: s.f + 19920, runningMean: s.p + 91392,
-            runningVar: s.p + 91632, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 52399872 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 90912, beta: s.p + 91152, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 55518912 &* s.n, savedMean: s.f + 19680, savedInvStd: s.f + 19920,
+                runningMean: s.p + 91392, runningVar: s.p + 91632, pool: pool)
+        }
+        // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 52399872 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 90912, beta: s.p + 91152, runningMean: s.p + 91392, runningVar: s.p + 91632, eps: 0.001,
+                activation: .silu, output: s.t + 55518912 &* s.n, scratch: s.f + 19680, pool: pool)
+        }
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 55518912 &* s.n, output: s.t + 58637952 &* s.n,
             batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 91872,
@@ -2495,19 +2647,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 96928, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 209007024 &* s.n, pool: pool)
         // features.2.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 209007024 &* s.n, pixels: 12996 &* s.n, channels: 40,
-            gamma: s.p + 106528, beta: s.p + 106576, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 61756992 &* s.n, savedMean: s.f + 24480, savedInvStd: s.f + 24520, runningMean: s.p + 106624,
-            runningVar: s.p + 106672, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 209007024 &* s.n, pixels: 12996 &* s.n, channels: 40,
+                gamma: s.p + 106528, beta: s.p + 106576, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 61756992 &* s.n, savedMean: s.f + 24480, savedInvStd: s.f + 24520,
+                runningMean: s.p + 106624, runningVar: s.p + 106672, pool: pool)
+        }
+        // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 209007024 &* s.n, pixels: 12996 &* s.n, channels: 40,
+                gamma: s.p + 106528, beta: s.p + 106576, runningMean: s.p + 106624, runningVar: s.p + 106672,
+                eps: 0.001, activation: .identity, output: s.t + 61756992 &* s.n, scratch: s.f + 24480, pool: pool)
+        }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9692307692307692
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.030769230769230774,
                 into: s.t + 238312096 &* s.n, random: &random)
         }
         // features.2.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 208487184 &* s.n, branch: s.t + 61756992 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312096 &* s.n : nil, batch: s.n, perImage: 519840,
-            output: s.t + 209526864 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 238312096 &* s.n : nil, batch: s.n,
+            perImage: 519840, output: s.t + 209526864 &* s.n, pool: pool)
     }
 
     /// features.2.4 forward: MBConv6 k3 s1: 114x114x40 -> 114x114x40, SE 240 -> 10 -> 240, identity shortcut
@@ -2517,10 +2677,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 106720, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 61756992 &* s.n, pool: pool)
         // features.2.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 61756992 &* s.n, pixels: 12996 &* s.n, channels: 240,
-            gamma: s.p + 116320, beta: s.p + 116560, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 64876032 &* s.n, savedMean: s.f + 24560, savedInvStd: s.f + 24800, runningMean: s.p + 116800,
-            runningVar: s.p + 117040, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 61756992 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 116320, beta: s.p + 116560, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 64876032 &* s.n, savedMean: s.f + 24560, savedInvStd: s.f + 24800,
+                runningMean: s.p + 116800, runningVar: s.p + 117040, pool: pool)
+        }
+        // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 61756992 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 116320, beta: s.p + 116560, runningMean: s.p + 116800, runningVar: s.p + 117040,
+                eps: 0.001, activation: .silu, output: s.t + 64876032 &* s.n, scratch: s.f + 24560, pool: pool)
+        }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][240]
         WeightPrep.depthwiseWeights(s.p + 117280, channels: 240, kernel: 3, into: s.f + 25520)
         // features.2.4.block.1 depthwise 3x3/1, [n, 114, 114, 240] -> [n, 114, 114, 240]
@@ -2528,10 +2696,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 114, outWidth: 114, weights: s.f + 25520,
             bias: s.f, activation: .identity, output: s.t + 67995072 &* s.n, pool: pool)
         // features.2.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 67995072 &* s.n, pixels: 12996 &* s.n, channels: 240,
-            gamma: s.p + 119440, beta: s.p + 119680, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 71114112 &* s.n, savedMean: s.f + 25040, savedInvStd: s.f + 25280, runningMean: s.p + 119920,
-            runningVar: s.p + 120160, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 67995072 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 119440, beta: s.p + 119680, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 71114112 &* s.n, savedMean: s.f + 25040, savedInvStd: s.f + 25280,
+                runningMean: s.p + 119920, runningVar: s.p + 120160, pool: pool)
+        }
+        // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 67995072 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 119440, beta: s.p + 119680, runningMean: s.p + 119920, runningVar: s.p + 120160,
+                eps: 0.001, activation: .silu, output: s.t + 71114112 &* s.n, scratch: s.f + 25040, pool: pool)
+        }
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 114, 114, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 71114112 &* s.n, output: s.t + 74233152 &* s.n,
             batch: s.n, pixels: 12996, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 120400,
@@ -2543,19 +2719,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 125456, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 210046704 &* s.n, pool: pool)
         // features.2.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 210046704 &* s.n, pixels: 12996 &* s.n, channels: 40,
-            gamma: s.p + 135056, beta: s.p + 135104, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 77352192 &* s.n, savedMean: s.f + 29840, savedInvStd: s.f + 29880, runningMean: s.p + 135152,
-            runningVar: s.p + 135200, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 210046704 &* s.n, pixels: 12996 &* s.n, channels: 40,
+                gamma: s.p + 135056, beta: s.p + 135104, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 77352192 &* s.n, savedMean: s.f + 29840, savedInvStd: s.f + 29880,
+                runningMean: s.p + 135152, runningVar: s.p + 135200, pool: pool)
+        }
+        // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 210046704 &* s.n, pixels: 12996 &* s.n, channels: 40,
+                gamma: s.p + 135056, beta: s.p + 135104, runningMean: s.p + 135152, runningVar: s.p + 135200,
+                eps: 0.001, activation: .identity, output: s.t + 77352192 &* s.n, scratch: s.f + 29840, pool: pool)
+        }
         // features.2.4 stochastic depth: keep each image's branch with probability 0.9641025641025641
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0358974358974359,
                 into: s.t + 238312128 &* s.n, random: &random)
         }
         // features.2.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 209526864 &* s.n, branch: s.t + 77352192 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312128 &* s.n : nil, batch: s.n, perImage: 519840,
-            output: s.t + 210566544 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 238312128 &* s.n : nil, batch: s.n,
+            perImage: 519840, output: s.t + 210566544 &* s.n, pool: pool)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 114x114x40 -> 57x57x64, SE 240 -> 10 -> 240
@@ -2565,10 +2749,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 135248, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 77352192 &* s.n, pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 77352192 &* s.n, pixels: 12996 &* s.n, channels: 240,
-            gamma: s.p + 144848, beta: s.p + 145088, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 80471232 &* s.n, savedMean: s.f + 29920, savedInvStd: s.f + 30160, runningMean: s.p + 145328,
-            runningVar: s.p + 145568, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 77352192 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 144848, beta: s.p + 145088, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 80471232 &* s.n, savedMean: s.f + 29920, savedInvStd: s.f + 30160,
+                runningMean: s.p + 145328, runningVar: s.p + 145568, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 77352192 &* s.n, pixels: 12996 &* s.n, channels: 240,
+                gamma: s.p + 144848, beta: s.p + 145088, runningMean: s.p + 145328, runningVar: s.p + 145568,
+                eps: 0.001, activation: .silu, output: s.t + 80471232 &* s.n, scratch: s.f + 29920, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][240]
         WeightPrep.depthwiseWeights(s.p + 145808, channels: 240, kernel: 5, into: s.f + 30880)
         // features.3.0.block.1 depthwise 5x5/2, [n, 114, 114, 240] -> [n, 57, 57, 240]
@@ -2576,10 +2768,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 30880, bias: s.f,
             activation: .identity, output: s.t + 174030624 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 174030624 &* s.n, pixels: 3249 &* s.n, channels: 240,
-            gamma: s.p + 151808, beta: s.p + 152048, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 174810384 &* s.n, savedMean: s.f + 30400, savedInvStd: s.f + 30640,
-            runningMean: s.p + 152288, runningVar: s.p + 152528, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 174030624 &* s.n, pixels: 3249 &* s.n, channels: 240,
+                gamma: s.p + 151808, beta: s.p + 152048, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 174810384 &* s.n, savedMean: s.f + 30400, savedInvStd: s.f + 30640,
+                runningMean: s.p + 152288, runningVar: s.p + 152528, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 174030624 &* s.n, pixels: 3249 &* s.n, channels: 240,
+                gamma: s.p + 151808, beta: s.p + 152048, runningMean: s.p + 152288, runningVar: s.p + 152528,
+                eps: 0.001, activation: .silu, output: s.t + 174810384 &* s.n, scratch: s.f + 30400, pool: pool)
+        }
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 57, 57, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 174810384 &* s.n, output: s.t + 175590144 &* s.n,
             batch: s.n, pixels: 3249, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 152768,
@@ -2591,10 +2791,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 157824, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
             output: s.t + 231236016 &* s.n, pool: pool)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 231236016 &* s.n, pixels: 3249 &* s.n, channels: 64,
-            gamma: s.p + 173184, beta: s.p + 173248, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 231443952 &* s.n, savedMean: s.f + 42880, savedInvStd: s.f + 42944,
-            runningMean: s.p + 173312, runningVar: s.p + 173376, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 231236016 &* s.n, pixels: 3249 &* s.n, channels: 64,
+                gamma: s.p + 173184, beta: s.p + 173248, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 231443952 &* s.n, savedMean: s.f + 42880, savedInvStd: s.f + 42944,
+                runningMean: s.p + 173312, runningVar: s.p + 173376, pool: pool)
+        }
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 231236016 &* s.n, pixels: 3249 &* s.n, channels: 64,
+                gamma: s.p + 173184, beta: s.p + 173248, runningMean: s.p + 173312, runningVar: s.p + 173376,
+                eps: 0.001, activation: .identity, output: s.t + 231443952 &* s.n, scratch: s.f + 42880, pool: pool)
+        }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -2604,10 +2812,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 173440, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 83590272 &* s.n, pool: pool)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 83590272 &* s.n, pixels: 3249 &* s.n, channels: 384,
-            gamma: s.p + 198016, beta: s.p + 198400, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 84837888 &* s.n, savedMean: s.f + 43008, savedInvStd: s.f + 43392, runningMean: s.p + 198784,
-            runningVar: s.p + 199168, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 83590272 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 198016, beta: s.p + 198400, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 84837888 &* s.n, savedMean: s.f + 43008, savedInvStd: s.f + 43392,
+                runningMean: s.p + 198784, runningVar: s.p + 199168, pool: pool)
+        }
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 83590272 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 198016, beta: s.p + 198400, runningMean: s.p + 198784, runningVar: s.p + 199168,
+                eps: 0.001, activation: .silu, output: s.t + 84837888 &* s.n, scratch: s.f + 43008, pool: pool)
+        }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][384]
         WeightPrep.depthwiseWeights(s.p + 199552, channels: 384, kernel: 5, into: s.f + 44544)
         // features.3.1.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
@@ -2615,10 +2831,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 44544, bias: s.f,
             activation: .identity, output: s.t + 119771136 &* s.n, pool: pool)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 119771136 &* s.n, pixels: 3249 &* s.n, channels: 384,
-            gamma: s.p + 209152, beta: s.p + 209536, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 121018752 &* s.n, savedMean: s.f + 43776, savedInvStd: s.f + 44160,
-            runningMean: s.p + 209920, runningVar: s.p + 210304, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 119771136 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 209152, beta: s.p + 209536, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 121018752 &* s.n, savedMean: s.f + 43776, savedInvStd: s.f + 44160,
+                runningMean: s.p + 209920, runningVar: s.p + 210304, pool: pool)
+        }
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 119771136 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 209152, beta: s.p + 209536, runningMean: s.p + 209920, runningVar: s.p + 210304,
+                eps: 0.001, activation: .silu, output: s.t + 121018752 &* s.n, scratch: s.f + 43776, pool: pool)
+        }
         // features.3.1.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 121018752 &* s.n, output: s.t + 122266368 &* s.n,
             batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 210688,
@@ -2630,19 +2854,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 223376, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
             output: s.t + 231651888 &* s.n, pool: pool)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 231651888 &* s.n, pixels: 3249 &* s.n, channels: 64,
-            gamma: s.p + 247952, beta: s.p + 248016, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 63744, savedInvStd: s.f + 63808, runningMean: s.p + 248080,
-            runningVar: s.p + 248144, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 231651888 &* s.n, pixels: 3249 &* s.n, channels: 64,
+                gamma: s.p + 247952, beta: s.p + 248016, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 63744, savedInvStd: s.f + 63808,
+                runningMean: s.p + 248080, runningVar: s.p + 248144, pool: pool)
+        }
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 231651888 &* s.n, pixels: 3249 &* s.n, channels: 64,
+                gamma: s.p + 247952, beta: s.p + 248016, runningMean: s.p + 248080, runningVar: s.p + 248144,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 63744, pool: pool)
+        }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9538461538461538
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.046153846153846156,
                 into: s.t + 238312176 &* s.n, random: &random)
         }
         // features.3.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 231443952 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312176 &* s.n : nil, batch: s.n, perImage: 207936,
-            output: s.t + 231859824 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 238312176 &* s.n : nil, batch: s.n,
+            perImage: 207936, output: s.t + 231859824 &* s.n, pool: pool)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -2652,10 +2884,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 248208, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 123513984 &* s.n, pool: pool)
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 123513984 &* s.n, pixels: 3249 &* s.n, channels: 384,
-            gamma: s.p + 272784, beta: s.p + 273168, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 124761600 &* s.n, savedMean: s.f + 63872, savedInvStd: s.f + 64256,
-            runningMean: s.p + 273552, runningVar: s.p + 273936, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 123513984 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 272784, beta: s.p + 273168, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 124761600 &* s.n, savedMean: s.f + 63872, savedInvStd: s.f + 64256,
+                runningMean: s.p + 273552, runningVar: s.p + 273936, pool: pool)
+        }
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 123513984 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 272784, beta: s.p + 273168, runningMean: s.p + 273552, runningVar: s.p + 273936,
+                eps: 0.001, activation: .silu, output: s.t + 124761600 &* s.n, scratch: s.f + 63872, pool: pool)
+        }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][384]
         WeightPrep.depthwiseWeights(s.p + 274320, channels: 384, kernel: 5, into: s.f + 65408)
         // features.3.2.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
@@ -2663,10 +2903,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 65408, bias: s.f,
             activation: .identity, output: s.t + 126009216 &* s.n, pool: pool)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 126009216 &* s.n, pixels: 3249 &* s.n, channels: 384,
-            gamma: s.p + 283920, beta: s.p + 284304, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 127256832 &* s.n, savedMean: s.f + 64640, savedInvStd: s.f + 65024,
-            runningMean: s.p + 284688, runningVar: s.p + 285072, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 126009216 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 283920, beta: s.p + 284304, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 127256832 &* s.n, savedMean: s.f + 64640, savedInvStd: s.f + 65024,
+                runningMean: s.p + 284688, runningVar: s.p + 285072, pool: pool)
+        }
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 126009216 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 283920, beta: s.p + 284304, runningMean: s.p + 284688, runningVar: s.p + 285072,
+                eps: 0.001, activation: .silu, output: s.t + 127256832 &* s.n, scratch: s.f + 64640, pool: pool)
+        }
         // features.3.2.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 127256832 &* s.n, output: s.t + 128504448 &* s.n,
             batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 285456,
@@ -2678,19 +2926,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 298144, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
             output: s.t + 232067760 &* s.n, pool: pool)
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 232067760 &* s.n, pixels: 3249 &* s.n, channels: 64,
-            gamma: s.p + 322720, beta: s.p + 322784, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 84608, savedInvStd: s.f + 84672, runningMean: s.p + 322848,
-            runningVar: s.p + 322912, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 232067760 &* s.n, pixels: 3249 &* s.n, channels: 64,
+                gamma: s.p + 322720, beta: s.p + 322784, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 84608, savedInvStd: s.f + 84672,
+                runningMean: s.p + 322848, runningVar: s.p + 322912, pool: pool)
+        }
+        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 232067760 &* s.n, pixels: 3249 &* s.n, channels: 64,
+                gamma: s.p + 322720, beta: s.p + 322784, runningMean: s.p + 322848, runningVar: s.p + 322912,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 84608, pool: pool)
+        }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9487179487179487
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05128205128205128,
                 into: s.t + 238312208 &* s.n, random: &random)
         }
         // features.3.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 231859824 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312208 &* s.n : nil, batch: s.n, perImage: 207936,
-            output: s.t + 232275696 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 238312208 &* s.n : nil, batch: s.n,
+            perImage: 207936, output: s.t + 232275696 &* s.n, pool: pool)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -2700,10 +2956,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 322976, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 129752064 &* s.n, pool: pool)
         // features.3.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 129752064 &* s.n, pixels: 3249 &* s.n, channels: 384,
-            gamma: s.p + 347552, beta: s.p + 347936, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 130999680 &* s.n, savedMean: s.f + 84736, savedInvStd: s.f + 85120,
-            runningMean: s.p + 348320, runningVar: s.p + 348704, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 129752064 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 347552, beta: s.p + 347936, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 130999680 &* s.n, savedMean: s.f + 84736, savedInvStd: s.f + 85120,
+                runningMean: s.p + 348320, runningVar: s.p + 348704, pool: pool)
+        }
+        // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 129752064 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 347552, beta: s.p + 347936, runningMean: s.p + 348320, runningVar: s.p + 348704,
+                eps: 0.001, activation: .silu, output: s.t + 130999680 &* s.n, scratch: s.f + 84736, pool: pool)
+        }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][384]
         WeightPrep.depthwiseWeights(s.p + 349088, channels: 384, kernel: 5, into: s.f + 86272)
         // features.3.3.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
@@ -2711,10 +2975,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 86272, bias: s.f,
             activation: .identity, output: s.t + 132247296 &* s.n, pool: pool)
         // features.3.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 132247296 &* s.n, pixels: 3249 &* s.n, channels: 384,
-            gamma: s.p + 358688, beta: s.p + 359072, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 133494912 &* s.n, savedMean: s.f + 85504, savedInvStd: s.f + 85888,
-            runningMean: s.p + 359456, runningVar: s.p + 359840, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 132247296 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 358688, beta: s.p + 359072, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 133494912 &* s.n, savedMean: s.f + 85504, savedInvStd: s.f + 85888,
+                runningMean: s.p + 359456, runningVar: s.p + 359840, pool: pool)
+        }
+        // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 132247296 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 358688, beta: s.p + 359072, runningMean: s.p + 359456, runningVar: s.p + 359840,
+                eps: 0.001, activation: .silu, output: s.t + 133494912 &* s.n, scratch: s.f + 85504, pool: pool)
+        }
         // features.3.3.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 133494912 &* s.n, output: s.t + 134742528 &* s.n,
             batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 360224,
@@ -2726,19 +2998,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 372912, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
             output: s.t + 232483632 &* s.n, pool: pool)
         // features.3.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 232483632 &* s.n, pixels: 3249 &* s.n, channels: 64,
-            gamma: s.p + 397488, beta: s.p + 397552, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 105472, savedInvStd: s.f + 105536,
-            runningMean: s.p + 397616, runningVar: s.p + 397680, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 232483632 &* s.n, pixels: 3249 &* s.n, channels: 64,
+                gamma: s.p + 397488, beta: s.p + 397552, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 105472, savedInvStd: s.f + 105536,
+                runningMean: s.p + 397616, runningVar: s.p + 397680, pool: pool)
+        }
+        // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 232483632 &* s.n, pixels: 3249 &* s.n, channels: 64,
+                gamma: s.p + 397488, beta: s.p + 397552, runningMean: s.p + 397616, runningVar: s.p + 397680,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 105472, pool: pool)
+        }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9435897435897436
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05641025641025642,
                 into: s.t + 238312240 &* s.n, random: &random)
         }
         // features.3.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 232275696 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312240 &* s.n : nil, batch: s.n, perImage: 207936,
-            output: s.t + 232691568 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 238312240 &* s.n : nil, batch: s.n,
+            perImage: 207936, output: s.t + 232691568 &* s.n, pool: pool)
     }
 
     /// features.3.4 forward: MBConv6 k5 s1: 57x57x64 -> 57x57x64, SE 384 -> 16 -> 384, identity shortcut
@@ -2748,10 +3028,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 397744, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 135990144 &* s.n, pool: pool)
         // features.3.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 135990144 &* s.n, pixels: 3249 &* s.n, channels: 384,
-            gamma: s.p + 422320, beta: s.p + 422704, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 137237760 &* s.n, savedMean: s.f + 105600, savedInvStd: s.f + 105984,
-            runningMean: s.p + 423088, runningVar: s.p + 423472, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 135990144 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 422320, beta: s.p + 422704, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 137237760 &* s.n, savedMean: s.f + 105600, savedInvStd: s.f + 105984,
+                runningMean: s.p + 423088, runningVar: s.p + 423472, pool: pool)
+        }
+        // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 135990144 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 422320, beta: s.p + 422704, runningMean: s.p + 423088, runningVar: s.p + 423472,
+                eps: 0.001, activation: .silu, output: s.t + 137237760 &* s.n, scratch: s.f + 105600, pool: pool)
+        }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][384]
         WeightPrep.depthwiseWeights(s.p + 423856, channels: 384, kernel: 5, into: s.f + 107136)
         // features.3.4.block.1 depthwise 5x5/1, [n, 57, 57, 384] -> [n, 57, 57, 384]
@@ -2759,10 +3047,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 57, outWidth: 57, weights: s.f + 107136, bias: s.f,
             activation: .identity, output: s.t + 138485376 &* s.n, pool: pool)
         // features.3.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 138485376 &* s.n, pixels: 3249 &* s.n, channels: 384,
-            gamma: s.p + 433456, beta: s.p + 433840, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 139732992 &* s.n, savedMean: s.f + 106368, savedInvStd: s.f + 106752,
-            runningMean: s.p + 434224, runningVar: s.p + 434608, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 138485376 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 433456, beta: s.p + 433840, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 139732992 &* s.n, savedMean: s.f + 106368, savedInvStd: s.f + 106752,
+                runningMean: s.p + 434224, runningVar: s.p + 434608, pool: pool)
+        }
+        // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 138485376 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 433456, beta: s.p + 433840, runningMean: s.p + 434224, runningVar: s.p + 434608,
+                eps: 0.001, activation: .silu, output: s.t + 139732992 &* s.n, scratch: s.f + 106368, pool: pool)
+        }
         // features.3.4.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 57, 57, 384]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 139732992 &* s.n, output: s.t + 140980608 &* s.n,
             batch: s.n, pixels: 3249, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 434992,
@@ -2774,19 +3070,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 447680, bias: s.f, outChannels: 64, activation: .identity, residual: nil,
             output: s.t + 232899504 &* s.n, pool: pool)
         // features.3.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 232899504 &* s.n, pixels: 3249 &* s.n, channels: 64,
-            gamma: s.p + 472256, beta: s.p + 472320, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 126336, savedInvStd: s.f + 126400,
-            runningMean: s.p + 472384, runningVar: s.p + 472448, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 232899504 &* s.n, pixels: 3249 &* s.n, channels: 64,
+                gamma: s.p + 472256, beta: s.p + 472320, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 126336, savedInvStd: s.f + 126400,
+                runningMean: s.p + 472384, runningVar: s.p + 472448, pool: pool)
+        }
+        // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 232899504 &* s.n, pixels: 3249 &* s.n, channels: 64,
+                gamma: s.p + 472256, beta: s.p + 472320, runningMean: s.p + 472384, runningVar: s.p + 472448,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 126336, pool: pool)
+        }
         // features.3.4 stochastic depth: keep each image's branch with probability 0.9384615384615385
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06153846153846155,
                 into: s.t + 238312272 &* s.n, random: &random)
         }
         // features.3.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 232691568 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312272 &* s.n : nil, batch: s.n, perImage: 207936,
-            output: s.t + 233107440 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 238312272 &* s.n : nil, batch: s.n,
+            perImage: 207936, output: s.t + 233107440 &* s.n, pool: pool)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 57x57x64 -> 29x29x128, SE 384 -> 16 -> 384
@@ -2796,10 +3100,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 472512, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 142228224 &* s.n, pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 142228224 &* s.n, pixels: 3249 &* s.n, channels: 384,
-            gamma: s.p + 497088, beta: s.p + 497472, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 143475840 &* s.n, savedMean: s.f + 126464, savedInvStd: s.f + 126848,
-            runningMean: s.p + 497856, runningVar: s.p + 498240, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 142228224 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 497088, beta: s.p + 497472, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 143475840 &* s.n, savedMean: s.f + 126464, savedInvStd: s.f + 126848,
+                runningMean: s.p + 497856, runningVar: s.p + 498240, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 142228224 &* s.n, pixels: 3249 &* s.n, channels: 384,
+                gamma: s.p + 497088, beta: s.p + 497472, runningMean: s.p + 497856, runningVar: s.p + 498240,
+                eps: 0.001, activation: .silu, output: s.t + 143475840 &* s.n, scratch: s.f + 126464, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][384]
         WeightPrep.depthwiseWeights(s.p + 498624, channels: 384, kernel: 3, into: s.f + 128000)
         // features.4.0.block.1 depthwise 3x3/2, [n, 57, 57, 384] -> [n, 29, 29, 384]
@@ -2807,10 +3119,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 128000, bias: s.f,
             activation: .identity, output: s.t + 229554384 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 229554384 &* s.n, pixels: 841 &* s.n, channels: 384,
-            gamma: s.p + 502080, beta: s.p + 502464, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 229877328 &* s.n, savedMean: s.f + 127232, savedInvStd: s.f + 127616,
-            runningMean: s.p + 502848, runningVar: s.p + 503232, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 229554384 &* s.n, pixels: 841 &* s.n, channels: 384,
+                gamma: s.p + 502080, beta: s.p + 502464, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 229877328 &* s.n, savedMean: s.f + 127232, savedInvStd: s.f + 127616,
+                runningMean: s.p + 502848, runningVar: s.p + 503232, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 229554384 &* s.n, pixels: 841 &* s.n, channels: 384,
+                gamma: s.p + 502080, beta: s.p + 502464, runningMean: s.p + 502848, runningVar: s.p + 503232,
+                eps: 0.001, activation: .silu, output: s.t + 229877328 &* s.n, scratch: s.f + 127232, pool: pool)
+        }
         // features.4.0.block.2 squeeze-excitation 384 -> 16 -> 384 on [n, 29, 29, 384]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 229877328 &* s.n, output: s.t + 230200272 &* s.n,
             batch: s.n, pixels: 841, channels: 384, squeezeChannels: 16, reduceWeights: s.p + 503616,
@@ -2822,10 +3142,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 516304, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
             output: s.t + 235585184 &* s.n, pool: pool)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 235585184 &* s.n, pixels: 841 &* s.n, channels: 128,
-            gamma: s.p + 565456, beta: s.p + 565584, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 235692832 &* s.n, savedMean: s.f + 134912, savedInvStd: s.f + 135040,
-            runningMean: s.p + 565712, runningVar: s.p + 565840, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 235585184 &* s.n, pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 565456, beta: s.p + 565584, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 235692832 &* s.n, savedMean: s.f + 134912, savedInvStd: s.f + 135040,
+                runningMean: s.p + 565712, runningVar: s.p + 565840, pool: pool)
+        }
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 235585184 &* s.n, pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 565456, beta: s.p + 565584, runningMean: s.p + 565712, runningVar: s.p + 565840,
+                eps: 0.001, activation: .identity, output: s.t + 235692832 &* s.n, scratch: s.f + 134912, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -2835,10 +3163,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 565968, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
             output: s.t + 183281904 &* s.n, pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 183281904 &* s.n, pixels: 841 &* s.n, channels: 768,
-            gamma: s.p + 664272, beta: s.p + 665040, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 183927792 &* s.n, savedMean: s.f + 135168, savedInvStd: s.f + 135936,
-            runningMean: s.p + 665808, runningVar: s.p + 666576, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 183281904 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 664272, beta: s.p + 665040, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 183927792 &* s.n, savedMean: s.f + 135168, savedInvStd: s.f + 135936,
+                runningMean: s.p + 665808, runningVar: s.p + 666576, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 183281904 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 664272, beta: s.p + 665040, runningMean: s.p + 665808, runningVar: s.p + 666576,
+                eps: 0.001, activation: .silu, output: s.t + 183927792 &* s.n, scratch: s.f + 135168, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][768]
         WeightPrep.depthwiseWeights(s.p + 667344, channels: 768, kernel: 3, into: s.f + 138240)
         // features.4.1.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -2846,10 +3182,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 138240, bias: s.f,
             activation: .identity, output: s.t + 184573680 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 184573680 &* s.n, pixels: 841 &* s.n, channels: 768,
-            gamma: s.p + 674256, beta: s.p + 675024, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 185219568 &* s.n, savedMean: s.f + 136704, savedInvStd: s.f + 137472,
-            runningMean: s.p + 675792, runningVar: s.p + 676560, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 184573680 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 674256, beta: s.p + 675024, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 185219568 &* s.n, savedMean: s.f + 136704, savedInvStd: s.f + 137472,
+                runningMean: s.p + 675792, runningVar: s.p + 676560, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 184573680 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 674256, beta: s.p + 675024, runningMean: s.p + 675792, runningVar: s.p + 676560,
+                eps: 0.001, activation: .silu, output: s.t + 185219568 &* s.n, scratch: s.f + 136704, pool: pool)
+        }
         // features.4.1.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 185219568 &* s.n, output: s.t + 185865456 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 677328,
@@ -2861,19 +3205,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 727280, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
             output: s.t + 235800480 &* s.n, pool: pool)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 235800480 &* s.n, pixels: 841 &* s.n, channels: 128,
-            gamma: s.p + 825584, beta: s.p + 825712, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 152064, savedInvStd: s.f + 152192,
-            runningMean: s.p + 825840, runningVar: s.p + 825968, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 235800480 &* s.n, pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 825584, beta: s.p + 825712, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 152064, savedInvStd: s.f + 152192,
+                runningMean: s.p + 825840, runningVar: s.p + 825968, pool: pool)
+        }
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 235800480 &* s.n, pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 825584, beta: s.p + 825712, runningMean: s.p + 825840, runningVar: s.p + 825968,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 152064, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9282051282051282
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0717948717948718,
                 into: s.t + 238312304 &* s.n, random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 235692832 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312304 &* s.n : nil, batch: s.n, perImage: 107648,
-            output: s.t + 235908128 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 238312304 &* s.n : nil, batch: s.n,
+            perImage: 107648, output: s.t + 235908128 &* s.n, pool: pool)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -2883,10 +3235,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 826096, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
             output: s.t + 186511344 &* s.n, pool: pool)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 186511344 &* s.n, pixels: 841 &* s.n, channels: 768,
-            gamma: s.p + 924400, beta: s.p + 925168, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 187157232 &* s.n, savedMean: s.f + 152320, savedInvStd: s.f + 153088,
-            runningMean: s.p + 925936, runningVar: s.p + 926704, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 186511344 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 924400, beta: s.p + 925168, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 187157232 &* s.n, savedMean: s.f + 152320, savedInvStd: s.f + 153088,
+                runningMean: s.p + 925936, runningVar: s.p + 926704, pool: pool)
+        }
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 186511344 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 924400, beta: s.p + 925168, runningMean: s.p + 925936, runningVar: s.p + 926704,
+                eps: 0.001, activation: .silu, output: s.t + 187157232 &* s.n, scratch: s.f + 152320, pool: pool)
+        }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][768]
         WeightPrep.depthwiseWeights(s.p + 927472, channels: 768, kernel: 3, into: s.f + 155392)
         // features.4.2.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -2894,10 +3254,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 155392, bias: s.f,
             activation: .identity, output: s.t + 187803120 &* s.n, pool: pool)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 187803120 &* s.n, pixels: 841 &* s.n, channels: 768,
-            gamma: s.p + 934384, beta: s.p + 935152, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 188449008 &* s.n, savedMean: s.f + 153856, savedInvStd: s.f + 154624,
-            runningMean: s.p + 935920, runningVar: s.p + 936688, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 187803120 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 934384, beta: s.p + 935152, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 188449008 &* s.n, savedMean: s.f + 153856, savedInvStd: s.f + 154624,
+                runningMean: s.p + 935920, runningVar: s.p + 936688, pool: pool)
+        }
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 187803120 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 934384, beta: s.p + 935152, runningMean: s.p + 935920, runningVar: s.p + 936688,
+                eps: 0.001, activation: .silu, output: s.t + 188449008 &* s.n, scratch: s.f + 153856, pool: pool)
+        }
         // features.4.2.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 188449008 &* s.n, output: s.t + 189094896 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 937456,
@@ -2909,19 +3277,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 987408, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
             output: s.t + 236015776 &* s.n, pool: pool)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 236015776 &* s.n, pixels: 841 &* s.n, channels: 128,
-            gamma: s.p + 1085712, beta: s.p + 1085840, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 169216, savedInvStd: s.f + 169344,
-            runningMean: s.p + 1085968, runningVar: s.p + 1086096, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 236015776 &* s.n, pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 1085712, beta: s.p + 1085840, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 169216, savedInvStd: s.f + 169344,
+                runningMean: s.p + 1085968, runningVar: s.p + 1086096, pool: pool)
+        }
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 236015776 &* s.n, pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 1085712, beta: s.p + 1085840, runningMean: s.p + 1085968, runningVar: s.p + 1086096,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 169216, pool: pool)
+        }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9230769230769231
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07692307692307693,
                 into: s.t + 238312320 &* s.n, random: &random)
         }
         // features.4.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 235908128 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312320 &* s.n : nil, batch: s.n, perImage: 107648,
-            output: s.t + 236123424 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 238312320 &* s.n : nil, batch: s.n,
+            perImage: 107648, output: s.t + 236123424 &* s.n, pool: pool)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -2931,10 +3307,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 1086224, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
             output: s.t + 189740784 &* s.n, pool: pool)
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 189740784 &* s.n, pixels: 841 &* s.n, channels: 768,
-            gamma: s.p + 1184528, beta: s.p + 1185296, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 190386672 &* s.n, savedMean: s.f + 169472, savedInvStd: s.f + 170240,
-            runningMean: s.p + 1186064, runningVar: s.p + 1186832, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 189740784 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1184528, beta: s.p + 1185296, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 190386672 &* s.n, savedMean: s.f + 169472, savedInvStd: s.f + 170240,
+                runningMean: s.p + 1186064, runningVar: s.p + 1186832, pool: pool)
+        }
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 189740784 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1184528, beta: s.p + 1185296, runningMean: s.p + 1186064, runningVar: s.p + 1186832,
+                eps: 0.001, activation: .silu, output: s.t + 190386672 &* s.n, scratch: s.f + 169472, pool: pool)
+        }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][768]
         WeightPrep.depthwiseWeights(s.p + 1187600, channels: 768, kernel: 3, into: s.f + 172544)
         // features.4.3.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -2942,10 +3326,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 172544, bias: s.f,
             activation: .identity, output: s.t + 191032560 &* s.n, pool: pool)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 191032560 &* s.n, pixels: 841 &* s.n, channels: 768,
-            gamma: s.p + 1194512, beta: s.p + 1195280, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 191678448 &* s.n, savedMean: s.f + 171008, savedInvStd: s.f + 171776,
-            runningMean: s.p + 1196048, runningVar: s.p + 1196816, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 191032560 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1194512, beta: s.p + 1195280, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 191678448 &* s.n, savedMean: s.f + 171008, savedInvStd: s.f + 171776,
+                runningMean: s.p + 1196048, runningVar: s.p + 1196816, pool: pool)
+        }
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 191032560 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1194512, beta: s.p + 1195280, runningMean: s.p + 1196048, runningVar: s.p + 1196816,
+                eps: 0.001, activation: .silu, output: s.t + 191678448 &* s.n, scratch: s.f + 171008, pool: pool)
+        }
         // features.4.3.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 191678448 &* s.n, output: s.t + 192324336 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1197584,
@@ -2957,19 +3349,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 1247536, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
             output: s.t + 236231072 &* s.n, pool: pool)
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 236231072 &* s.n, pixels: 841 &* s.n, channels: 128,
-            gamma: s.p + 1345840, beta: s.p + 1345968, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 186368, savedInvStd: s.f + 186496,
-            runningMean: s.p + 1346096, runningVar: s.p + 1346224, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 236231072 &* s.n, pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 1345840, beta: s.p + 1345968, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 186368, savedInvStd: s.f + 186496,
+                runningMean: s.p + 1346096, runningVar: s.p + 1346224, pool: pool)
+        }
+        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 236231072 &* s.n, pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 1345840, beta: s.p + 1345968, runningMean: s.p + 1346096, runningVar: s.p + 1346224,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 186368, pool: pool)
+        }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9179487179487179
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08205128205128205,
                 into: s.t + 238312336 &* s.n, random: &random)
         }
         // features.4.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 236123424 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312336 &* s.n : nil, batch: s.n, perImage: 107648,
-            output: s.t + 236338720 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 238312336 &* s.n : nil, batch: s.n,
+            perImage: 107648, output: s.t + 236338720 &* s.n, pool: pool)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -2979,10 +3379,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 1346352, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
             output: s.t + 192970224 &* s.n, pool: pool)
         // features.4.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 192970224 &* s.n, pixels: 841 &* s.n, channels: 768,
-            gamma: s.p + 1444656, beta: s.p + 1445424, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 193616112 &* s.n, savedMean: s.f + 186624, savedInvStd: s.f + 187392,
-            runningMean: s.p + 1446192, runningVar: s.p + 1446960, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 192970224 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1444656, beta: s.p + 1445424, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 193616112 &* s.n, savedMean: s.f + 186624, savedInvStd: s.f + 187392,
+                runningMean: s.p + 1446192, runningVar: s.p + 1446960, pool: pool)
+        }
+        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 192970224 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1444656, beta: s.p + 1445424, runningMean: s.p + 1446192, runningVar: s.p + 1446960,
+                eps: 0.001, activation: .silu, output: s.t + 193616112 &* s.n, scratch: s.f + 186624, pool: pool)
+        }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][768]
         WeightPrep.depthwiseWeights(s.p + 1447728, channels: 768, kernel: 3, into: s.f + 189696)
         // features.4.4.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -2990,10 +3398,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 189696, bias: s.f,
             activation: .identity, output: s.t + 194262000 &* s.n, pool: pool)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 194262000 &* s.n, pixels: 841 &* s.n, channels: 768,
-            gamma: s.p + 1454640, beta: s.p + 1455408, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 194907888 &* s.n, savedMean: s.f + 188160, savedInvStd: s.f + 188928,
-            runningMean: s.p + 1456176, runningVar: s.p + 1456944, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 194262000 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1454640, beta: s.p + 1455408, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 194907888 &* s.n, savedMean: s.f + 188160, savedInvStd: s.f + 188928,
+                runningMean: s.p + 1456176, runningVar: s.p + 1456944, pool: pool)
+        }
+        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 194262000 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1454640, beta: s.p + 1455408, runningMean: s.p + 1456176, runningVar: s.p + 1456944,
+                eps: 0.001, activation: .silu, output: s.t + 194907888 &* s.n, scratch: s.f + 188160, pool: pool)
+        }
         // features.4.4.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 194907888 &* s.n, output: s.t + 195553776 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1457712,
@@ -3005,19 +3421,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 1507664, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
             output: s.t + 236446368 &* s.n, pool: pool)
         // features.4.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 236446368 &* s.n, pixels: 841 &* s.n, channels: 128,
-            gamma: s.p + 1605968, beta: s.p + 1606096, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 203520, savedInvStd: s.f + 203648,
-            runningMean: s.p + 1606224, runningVar: s.p + 1606352, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 236446368 &* s.n, pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 1605968, beta: s.p + 1606096, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 203520, savedInvStd: s.f + 203648,
+                runningMean: s.p + 1606224, runningVar: s.p + 1606352, pool: pool)
+        }
+        // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 236446368 &* s.n, pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 1605968, beta: s.p + 1606096, runningMean: s.p + 1606224, runningVar: s.p + 1606352,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 203520, pool: pool)
+        }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9128205128205128
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08717948717948719,
                 into: s.t + 238312352 &* s.n, random: &random)
         }
         // features.4.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 236338720 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312352 &* s.n : nil, batch: s.n, perImage: 107648,
-            output: s.t + 236554016 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 238312352 &* s.n : nil, batch: s.n,
+            perImage: 107648, output: s.t + 236554016 &* s.n, pool: pool)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -3027,10 +3451,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 1606480, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
             output: s.t + 196199664 &* s.n, pool: pool)
         // features.4.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 196199664 &* s.n, pixels: 841 &* s.n, channels: 768,
-            gamma: s.p + 1704784, beta: s.p + 1705552, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 196845552 &* s.n, savedMean: s.f + 203776, savedInvStd: s.f + 204544,
-            runningMean: s.p + 1706320, runningVar: s.p + 1707088, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 196199664 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1704784, beta: s.p + 1705552, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 196845552 &* s.n, savedMean: s.f + 203776, savedInvStd: s.f + 204544,
+                runningMean: s.p + 1706320, runningVar: s.p + 1707088, pool: pool)
+        }
+        // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 196199664 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1704784, beta: s.p + 1705552, runningMean: s.p + 1706320, runningVar: s.p + 1707088,
+                eps: 0.001, activation: .silu, output: s.t + 196845552 &* s.n, scratch: s.f + 203776, pool: pool)
+        }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][768]
         WeightPrep.depthwiseWeights(s.p + 1707856, channels: 768, kernel: 3, into: s.f + 206848)
         // features.4.5.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -3038,10 +3470,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 206848, bias: s.f,
             activation: .identity, output: s.t + 197491440 &* s.n, pool: pool)
         // features.4.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 197491440 &* s.n, pixels: 841 &* s.n, channels: 768,
-            gamma: s.p + 1714768, beta: s.p + 1715536, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 198137328 &* s.n, savedMean: s.f + 205312, savedInvStd: s.f + 206080,
-            runningMean: s.p + 1716304, runningVar: s.p + 1717072, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 197491440 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1714768, beta: s.p + 1715536, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 198137328 &* s.n, savedMean: s.f + 205312, savedInvStd: s.f + 206080,
+                runningMean: s.p + 1716304, runningVar: s.p + 1717072, pool: pool)
+        }
+        // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 197491440 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1714768, beta: s.p + 1715536, runningMean: s.p + 1716304, runningVar: s.p + 1717072,
+                eps: 0.001, activation: .silu, output: s.t + 198137328 &* s.n, scratch: s.f + 205312, pool: pool)
+        }
         // features.4.5.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 198137328 &* s.n, output: s.t + 198783216 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1717840,
@@ -3053,19 +3493,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 1767792, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
             output: s.t + 236661664 &* s.n, pool: pool)
         // features.4.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 236661664 &* s.n, pixels: 841 &* s.n, channels: 128,
-            gamma: s.p + 1866096, beta: s.p + 1866224, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 220672, savedInvStd: s.f + 220800,
-            runningMean: s.p + 1866352, runningVar: s.p + 1866480, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 236661664 &* s.n, pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 1866096, beta: s.p + 1866224, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 220672, savedInvStd: s.f + 220800,
+                runningMean: s.p + 1866352, runningVar: s.p + 1866480, pool: pool)
+        }
+        // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 236661664 &* s.n, pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 1866096, beta: s.p + 1866224, runningMean: s.p + 1866352, runningVar: s.p + 1866480,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 220672, pool: pool)
+        }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9076923076923077
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09230769230769231,
                 into: s.t + 238312368 &* s.n, random: &random)
         }
         // features.4.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 236554016 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312368 &* s.n : nil, batch: s.n, perImage: 107648,
-            output: s.t + 236769312 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 238312368 &* s.n : nil, batch: s.n,
+            perImage: 107648, output: s.t + 236769312 &* s.n, pool: pool)
     }
 
     /// features.4.6 forward: MBConv6 k3 s1: 29x29x128 -> 29x29x128, SE 768 -> 32 -> 768, identity shortcut
@@ -3075,10 +3523,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 1866608, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
             output: s.t + 199429104 &* s.n, pool: pool)
         // features.4.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 199429104 &* s.n, pixels: 841 &* s.n, channels: 768,
-            gamma: s.p + 1964912, beta: s.p + 1965680, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 200074992 &* s.n, savedMean: s.f + 220928, savedInvStd: s.f + 221696,
-            runningMean: s.p + 1966448, runningVar: s.p + 1967216, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 199429104 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1964912, beta: s.p + 1965680, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 200074992 &* s.n, savedMean: s.f + 220928, savedInvStd: s.f + 221696,
+                runningMean: s.p + 1966448, runningVar: s.p + 1967216, pool: pool)
+        }
+        // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 199429104 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1964912, beta: s.p + 1965680, runningMean: s.p + 1966448, runningVar: s.p + 1967216,
+                eps: 0.001, activation: .silu, output: s.t + 200074992 &* s.n, scratch: s.f + 220928, pool: pool)
+        }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][768]
         WeightPrep.depthwiseWeights(s.p + 1967984, channels: 768, kernel: 3, into: s.f + 224000)
         // features.4.6.block.1 depthwise 3x3/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -3086,10 +3542,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 29, outWidth: 29, weights: s.f + 224000, bias: s.f,
             activation: .identity, output: s.t + 200720880 &* s.n, pool: pool)
         // features.4.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 200720880 &* s.n, pixels: 841 &* s.n, channels: 768,
-            gamma: s.p + 1974896, beta: s.p + 1975664, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 201366768 &* s.n, savedMean: s.f + 222464, savedInvStd: s.f + 223232,
-            runningMean: s.p + 1976432, runningVar: s.p + 1977200, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 200720880 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1974896, beta: s.p + 1975664, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 201366768 &* s.n, savedMean: s.f + 222464, savedInvStd: s.f + 223232,
+                runningMean: s.p + 1976432, runningVar: s.p + 1977200, pool: pool)
+        }
+        // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 200720880 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 1974896, beta: s.p + 1975664, runningMean: s.p + 1976432, runningVar: s.p + 1977200,
+                eps: 0.001, activation: .silu, output: s.t + 201366768 &* s.n, scratch: s.f + 222464, pool: pool)
+        }
         // features.4.6.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 201366768 &* s.n, output: s.t + 202012656 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 1977968,
@@ -3101,19 +3565,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 2027920, bias: s.f, outChannels: 128, activation: .identity, residual: nil,
             output: s.t + 236876960 &* s.n, pool: pool)
         // features.4.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 236876960 &* s.n, pixels: 841 &* s.n, channels: 128,
-            gamma: s.p + 2126224, beta: s.p + 2126352, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 237824, savedInvStd: s.f + 237952,
-            runningMean: s.p + 2126480, runningVar: s.p + 2126608, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 236876960 &* s.n, pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 2126224, beta: s.p + 2126352, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 237824, savedInvStd: s.f + 237952,
+                runningMean: s.p + 2126480, runningVar: s.p + 2126608, pool: pool)
+        }
+        // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 236876960 &* s.n, pixels: 841 &* s.n, channels: 128,
+                gamma: s.p + 2126224, beta: s.p + 2126352, runningMean: s.p + 2126480, runningVar: s.p + 2126608,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 237824, pool: pool)
+        }
         // features.4.6 stochastic depth: keep each image's branch with probability 0.9025641025641026
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09743589743589744,
                 into: s.t + 238312384 &* s.n, random: &random)
         }
         // features.4.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 236769312 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312384 &* s.n : nil, batch: s.n, perImage: 107648,
-            output: s.t + 236984608 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 238312384 &* s.n : nil, batch: s.n,
+            perImage: 107648, output: s.t + 236984608 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 29x29x128 -> 29x29x176, SE 768 -> 32 -> 768
@@ -3123,10 +3595,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 2126736, bias: s.f, outChannels: 768, activation: .identity, residual: nil,
             output: s.t + 202658544 &* s.n, pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 202658544 &* s.n, pixels: 841 &* s.n, channels: 768,
-            gamma: s.p + 2225040, beta: s.p + 2225808, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 203304432 &* s.n, savedMean: s.f + 238080, savedInvStd: s.f + 238848,
-            runningMean: s.p + 2226576, runningVar: s.p + 2227344, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 202658544 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 2225040, beta: s.p + 2225808, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 203304432 &* s.n, savedMean: s.f + 238080, savedInvStd: s.f + 238848,
+                runningMean: s.p + 2226576, runningVar: s.p + 2227344, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 202658544 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 2225040, beta: s.p + 2225808, runningMean: s.p + 2226576, runningVar: s.p + 2227344,
+                eps: 0.001, activation: .silu, output: s.t + 203304432 &* s.n, scratch: s.f + 238080, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][768]
         WeightPrep.depthwiseWeights(s.p + 2228112, channels: 768, kernel: 5, into: s.f + 241152)
         // features.5.0.block.1 depthwise 5x5/1, [n, 29, 29, 768] -> [n, 29, 29, 768]
@@ -3134,10 +3614,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 241152, bias: s.f,
             activation: .identity, output: s.t + 203950320 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 203950320 &* s.n, pixels: 841 &* s.n, channels: 768,
-            gamma: s.p + 2247312, beta: s.p + 2248080, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 204596208 &* s.n, savedMean: s.f + 239616, savedInvStd: s.f + 240384,
-            runningMean: s.p + 2248848, runningVar: s.p + 2249616, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 203950320 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 2247312, beta: s.p + 2248080, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 204596208 &* s.n, savedMean: s.f + 239616, savedInvStd: s.f + 240384,
+                runningMean: s.p + 2248848, runningVar: s.p + 2249616, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 203950320 &* s.n, pixels: 841 &* s.n, channels: 768,
+                gamma: s.p + 2247312, beta: s.p + 2248080, runningMean: s.p + 2248848, runningVar: s.p + 2249616,
+                eps: 0.001, activation: .silu, output: s.t + 204596208 &* s.n, scratch: s.f + 239616, pool: pool)
+        }
         // features.5.0.block.2 squeeze-excitation 768 -> 32 -> 768 on [n, 29, 29, 768]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 204596208 &* s.n, output: s.t + 205242096 &* s.n,
             batch: s.n, pixels: 841, channels: 768, squeezeChannels: 32, reduceWeights: s.p + 2250384,
@@ -3149,10 +3637,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 2300336, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 86560704 &* s.n, pool: pool)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 86560704 &* s.n, pixels: 841 &* s.n, channels: 176,
-            gamma: s.p + 2435504, beta: s.p + 2435680, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 233315376 &* s.n, savedMean: s.f + 279552, savedInvStd: s.f + 279728,
-            runningMean: s.p + 2435856, runningVar: s.p + 2436032, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 86560704 &* s.n, pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 2435504, beta: s.p + 2435680, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 233315376 &* s.n, savedMean: s.f + 279552, savedInvStd: s.f + 279728,
+                runningMean: s.p + 2435856, runningVar: s.p + 2436032, pool: pool)
+        }
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 86560704 &* s.n, pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 2435504, beta: s.p + 2435680, runningMean: s.p + 2435856, runningVar: s.p + 2436032,
+                eps: 0.001, activation: .identity, output: s.t + 233315376 &* s.n, scratch: s.f + 279552, pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -3162,10 +3658,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 2436208, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 144723456 &* s.n, pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 144723456 &* s.n, pixels: 841 &* s.n, channels: 1056,
-            gamma: s.p + 2622064, beta: s.p + 2623120, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 145611552 &* s.n, savedMean: s.f + 279904, savedInvStd: s.f + 280960,
-            runningMean: s.p + 2624176, runningVar: s.p + 2625232, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 144723456 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 2622064, beta: s.p + 2623120, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 145611552 &* s.n, savedMean: s.f + 279904, savedInvStd: s.f + 280960,
+                runningMean: s.p + 2624176, runningVar: s.p + 2625232, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 144723456 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 2622064, beta: s.p + 2623120, runningMean: s.p + 2624176, runningVar: s.p + 2625232,
+                eps: 0.001, activation: .silu, output: s.t + 145611552 &* s.n, scratch: s.f + 279904, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 2626288, channels: 1056, kernel: 5, into: s.f + 284128)
         // features.5.1.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -3173,10 +3677,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 284128, bias: s.f,
             activation: .identity, output: s.t + 146499648 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 146499648 &* s.n, pixels: 841 &* s.n, channels: 1056,
-            gamma: s.p + 2652688, beta: s.p + 2653744, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 147387744 &* s.n, savedMean: s.f + 282016, savedInvStd: s.f + 283072,
-            runningMean: s.p + 2654800, runningVar: s.p + 2655856, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 146499648 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 2652688, beta: s.p + 2653744, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 147387744 &* s.n, savedMean: s.f + 282016, savedInvStd: s.f + 283072,
+                runningMean: s.p + 2654800, runningVar: s.p + 2655856, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 146499648 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 2652688, beta: s.p + 2653744, runningMean: s.p + 2654800, runningVar: s.p + 2655856,
+                eps: 0.001, activation: .silu, output: s.t + 147387744 &* s.n, scratch: s.f + 282016, pool: pool)
+        }
         // features.5.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 147387744 &* s.n, output: s.t + 148275840 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2656912,
@@ -3188,19 +3700,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 2750944, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 233463392 &* s.n, pool: pool)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 233463392 &* s.n, pixels: 841 &* s.n, channels: 176,
-            gamma: s.p + 2936800, beta: s.p + 2936976, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 336928, savedInvStd: s.f + 337104,
-            runningMean: s.p + 2937152, runningVar: s.p + 2937328, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 233463392 &* s.n, pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 2936800, beta: s.p + 2936976, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 336928, savedInvStd: s.f + 337104,
+                runningMean: s.p + 2937152, runningVar: s.p + 2937328, pool: pool)
+        }
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 233463392 &* s.n, pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 2936800, beta: s.p + 2936976, runningMean: s.p + 2937152, runningVar: s.p + 2937328,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 336928, pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8923076923076922
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1076923076923077,
                 into: s.t + 238312400 &* s.n, random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 233315376 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312400 &* s.n : nil, batch: s.n, perImage: 148016,
-            output: s.t + 233611408 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 238312400 &* s.n : nil, batch: s.n,
+            perImage: 148016, output: s.t + 233611408 &* s.n, pool: pool)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -3210,10 +3730,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 2937504, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 149163936 &* s.n, pool: pool)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 149163936 &* s.n, pixels: 841 &* s.n, channels: 1056,
-            gamma: s.p + 3123360, beta: s.p + 3124416, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 150052032 &* s.n, savedMean: s.f + 337280, savedInvStd: s.f + 338336,
-            runningMean: s.p + 3125472, runningVar: s.p + 3126528, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 149163936 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3123360, beta: s.p + 3124416, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 150052032 &* s.n, savedMean: s.f + 337280, savedInvStd: s.f + 338336,
+                runningMean: s.p + 3125472, runningVar: s.p + 3126528, pool: pool)
+        }
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 149163936 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3123360, beta: s.p + 3124416, runningMean: s.p + 3125472, runningVar: s.p + 3126528,
+                eps: 0.001, activation: .silu, output: s.t + 150052032 &* s.n, scratch: s.f + 337280, pool: pool)
+        }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 3127584, channels: 1056, kernel: 5, into: s.f + 341504)
         // features.5.2.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -3221,10 +3749,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 341504, bias: s.f,
             activation: .identity, output: s.t + 150940128 &* s.n, pool: pool)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 150940128 &* s.n, pixels: 841 &* s.n, channels: 1056,
-            gamma: s.p + 3153984, beta: s.p + 3155040, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 151828224 &* s.n, savedMean: s.f + 339392, savedInvStd: s.f + 340448,
-            runningMean: s.p + 3156096, runningVar: s.p + 3157152, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 150940128 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3153984, beta: s.p + 3155040, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 151828224 &* s.n, savedMean: s.f + 339392, savedInvStd: s.f + 340448,
+                runningMean: s.p + 3156096, runningVar: s.p + 3157152, pool: pool)
+        }
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 150940128 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3153984, beta: s.p + 3155040, runningMean: s.p + 3156096, runningVar: s.p + 3157152,
+                eps: 0.001, activation: .silu, output: s.t + 151828224 &* s.n, scratch: s.f + 339392, pool: pool)
+        }
         // features.5.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 151828224 &* s.n, output: s.t + 152716320 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3158208,
@@ -3236,19 +3772,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 3252240, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 233759424 &* s.n, pool: pool)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 233759424 &* s.n, pixels: 841 &* s.n, channels: 176,
-            gamma: s.p + 3438096, beta: s.p + 3438272, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 394304, savedInvStd: s.f + 394480,
-            runningMean: s.p + 3438448, runningVar: s.p + 3438624, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 233759424 &* s.n, pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 3438096, beta: s.p + 3438272, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 394304, savedInvStd: s.f + 394480,
+                runningMean: s.p + 3438448, runningVar: s.p + 3438624, pool: pool)
+        }
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 233759424 &* s.n, pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 3438096, beta: s.p + 3438272, runningMean: s.p + 3438448, runningVar: s.p + 3438624,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 394304, pool: pool)
+        }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8871794871794871
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11282051282051284,
                 into: s.t + 238312416 &* s.n, random: &random)
         }
         // features.5.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 233611408 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312416 &* s.n : nil, batch: s.n, perImage: 148016,
-            output: s.t + 233907440 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 238312416 &* s.n : nil, batch: s.n,
+            perImage: 148016, output: s.t + 233907440 &* s.n, pool: pool)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -3258,10 +3802,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 3438800, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 153604416 &* s.n, pool: pool)
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 153604416 &* s.n, pixels: 841 &* s.n, channels: 1056,
-            gamma: s.p + 3624656, beta: s.p + 3625712, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 154492512 &* s.n, savedMean: s.f + 394656, savedInvStd: s.f + 395712,
-            runningMean: s.p + 3626768, runningVar: s.p + 3627824, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 153604416 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3624656, beta: s.p + 3625712, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 154492512 &* s.n, savedMean: s.f + 394656, savedInvStd: s.f + 395712,
+                runningMean: s.p + 3626768, runningVar: s.p + 3627824, pool: pool)
+        }
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 153604416 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3624656, beta: s.p + 3625712, runningMean: s.p + 3626768, runningVar: s.p + 3627824,
+                eps: 0.001, activation: .silu, output: s.t + 154492512 &* s.n, scratch: s.f + 394656, pool: pool)
+        }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 3628880, channels: 1056, kernel: 5, into: s.f + 398880)
         // features.5.3.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -3269,10 +3821,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 398880, bias: s.f,
             activation: .identity, output: s.t + 155380608 &* s.n, pool: pool)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 155380608 &* s.n, pixels: 841 &* s.n, channels: 1056,
-            gamma: s.p + 3655280, beta: s.p + 3656336, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 156268704 &* s.n, savedMean: s.f + 396768, savedInvStd: s.f + 397824,
-            runningMean: s.p + 3657392, runningVar: s.p + 3658448, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 155380608 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3655280, beta: s.p + 3656336, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 156268704 &* s.n, savedMean: s.f + 396768, savedInvStd: s.f + 397824,
+                runningMean: s.p + 3657392, runningVar: s.p + 3658448, pool: pool)
+        }
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 155380608 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 3655280, beta: s.p + 3656336, runningMean: s.p + 3657392, runningVar: s.p + 3658448,
+                eps: 0.001, activation: .silu, output: s.t + 156268704 &* s.n, scratch: s.f + 396768, pool: pool)
+        }
         // features.5.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 156268704 &* s.n, output: s.t + 157156800 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3659504,
@@ -3284,19 +3844,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 3753536, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 234055456 &* s.n, pool: pool)
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 234055456 &* s.n, pixels: 841 &* s.n, channels: 176,
-            gamma: s.p + 3939392, beta: s.p + 3939568, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 451680, savedInvStd: s.f + 451856,
-            runningMean: s.p + 3939744, runningVar: s.p + 3939920, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 234055456 &* s.n, pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 3939392, beta: s.p + 3939568, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 451680, savedInvStd: s.f + 451856,
+                runningMean: s.p + 3939744, runningVar: s.p + 3939920, pool: pool)
+        }
+        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 234055456 &* s.n, pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 3939392, beta: s.p + 3939568, runningMean: s.p + 3939744, runningVar: s.p + 3939920,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 451680, pool: pool)
+        }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.882051282051282
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11794871794871796,
                 into: s.t + 238312432 &* s.n, random: &random)
         }
         // features.5.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 233907440 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312432 &* s.n : nil, batch: s.n, perImage: 148016,
-            output: s.t + 234203472 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 238312432 &* s.n : nil, batch: s.n,
+            perImage: 148016, output: s.t + 234203472 &* s.n, pool: pool)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -3306,10 +3874,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 3940096, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 158044896 &* s.n, pool: pool)
         // features.5.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 158044896 &* s.n, pixels: 841 &* s.n, channels: 1056,
-            gamma: s.p + 4125952, beta: s.p + 4127008, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 158932992 &* s.n, savedMean: s.f + 452032, savedInvStd: s.f + 453088,
-            runningMean: s.p + 4128064, runningVar: s.p + 4129120, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 158044896 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4125952, beta: s.p + 4127008, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 158932992 &* s.n, savedMean: s.f + 452032, savedInvStd: s.f + 453088,
+                runningMean: s.p + 4128064, runningVar: s.p + 4129120, pool: pool)
+        }
+        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 158044896 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4125952, beta: s.p + 4127008, runningMean: s.p + 4128064, runningVar: s.p + 4129120,
+                eps: 0.001, activation: .silu, output: s.t + 158932992 &* s.n, scratch: s.f + 452032, pool: pool)
+        }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 4130176, channels: 1056, kernel: 5, into: s.f + 456256)
         // features.5.4.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -3317,10 +3893,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 456256, bias: s.f,
             activation: .identity, output: s.t + 159821088 &* s.n, pool: pool)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 159821088 &* s.n, pixels: 841 &* s.n, channels: 1056,
-            gamma: s.p + 4156576, beta: s.p + 4157632, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 160709184 &* s.n, savedMean: s.f + 454144, savedInvStd: s.f + 455200,
-            runningMean: s.p + 4158688, runningVar: s.p + 4159744, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 159821088 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4156576, beta: s.p + 4157632, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 160709184 &* s.n, savedMean: s.f + 454144, savedInvStd: s.f + 455200,
+                runningMean: s.p + 4158688, runningVar: s.p + 4159744, pool: pool)
+        }
+        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 159821088 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4156576, beta: s.p + 4157632, runningMean: s.p + 4158688, runningVar: s.p + 4159744,
+                eps: 0.001, activation: .silu, output: s.t + 160709184 &* s.n, scratch: s.f + 454144, pool: pool)
+        }
         // features.5.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 160709184 &* s.n, output: s.t + 161597280 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4160800,
@@ -3332,19 +3916,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 4254832, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 234351488 &* s.n, pool: pool)
         // features.5.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 234351488 &* s.n, pixels: 841 &* s.n, channels: 176,
-            gamma: s.p + 4440688, beta: s.p + 4440864, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 509056, savedInvStd: s.f + 509232,
-            runningMean: s.p + 4441040, runningVar: s.p + 4441216, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 234351488 &* s.n, pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 4440688, beta: s.p + 4440864, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 509056, savedInvStd: s.f + 509232,
+                runningMean: s.p + 4441040, runningVar: s.p + 4441216, pool: pool)
+        }
+        // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 234351488 &* s.n, pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 4440688, beta: s.p + 4440864, runningMean: s.p + 4441040, runningVar: s.p + 4441216,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 509056, pool: pool)
+        }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8769230769230769
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1230769230769231,
                 into: s.t + 238312448 &* s.n, random: &random)
         }
         // features.5.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 234203472 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312448 &* s.n : nil, batch: s.n, perImage: 148016,
-            output: s.t + 234499504 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 238312448 &* s.n : nil, batch: s.n,
+            perImage: 148016, output: s.t + 234499504 &* s.n, pool: pool)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -3354,10 +3946,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 4441392, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 162485376 &* s.n, pool: pool)
         // features.5.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 162485376 &* s.n, pixels: 841 &* s.n, channels: 1056,
-            gamma: s.p + 4627248, beta: s.p + 4628304, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 163373472 &* s.n, savedMean: s.f + 509408, savedInvStd: s.f + 510464,
-            runningMean: s.p + 4629360, runningVar: s.p + 4630416, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 162485376 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4627248, beta: s.p + 4628304, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 163373472 &* s.n, savedMean: s.f + 509408, savedInvStd: s.f + 510464,
+                runningMean: s.p + 4629360, runningVar: s.p + 4630416, pool: pool)
+        }
+        // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 162485376 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4627248, beta: s.p + 4628304, runningMean: s.p + 4629360, runningVar: s.p + 4630416,
+                eps: 0.001, activation: .silu, output: s.t + 163373472 &* s.n, scratch: s.f + 509408, pool: pool)
+        }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 4631472, channels: 1056, kernel: 5, into: s.f + 513632)
         // features.5.5.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -3365,10 +3965,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 513632, bias: s.f,
             activation: .identity, output: s.t + 164261568 &* s.n, pool: pool)
         // features.5.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 164261568 &* s.n, pixels: 841 &* s.n, channels: 1056,
-            gamma: s.p + 4657872, beta: s.p + 4658928, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 165149664 &* s.n, savedMean: s.f + 511520, savedInvStd: s.f + 512576,
-            runningMean: s.p + 4659984, runningVar: s.p + 4661040, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 164261568 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4657872, beta: s.p + 4658928, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 165149664 &* s.n, savedMean: s.f + 511520, savedInvStd: s.f + 512576,
+                runningMean: s.p + 4659984, runningVar: s.p + 4661040, pool: pool)
+        }
+        // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 164261568 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 4657872, beta: s.p + 4658928, runningMean: s.p + 4659984, runningVar: s.p + 4661040,
+                eps: 0.001, activation: .silu, output: s.t + 165149664 &* s.n, scratch: s.f + 511520, pool: pool)
+        }
         // features.5.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 165149664 &* s.n, output: s.t + 166037760 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4662096,
@@ -3380,19 +3988,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 4756128, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 234647520 &* s.n, pool: pool)
         // features.5.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 234647520 &* s.n, pixels: 841 &* s.n, channels: 176,
-            gamma: s.p + 4941984, beta: s.p + 4942160, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 566432, savedInvStd: s.f + 566608,
-            runningMean: s.p + 4942336, runningVar: s.p + 4942512, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 234647520 &* s.n, pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 4941984, beta: s.p + 4942160, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 566432, savedInvStd: s.f + 566608,
+                runningMean: s.p + 4942336, runningVar: s.p + 4942512, pool: pool)
+        }
+        // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 234647520 &* s.n, pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 4941984, beta: s.p + 4942160, runningMean: s.p + 4942336, runningVar: s.p + 4942512,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 566432, pool: pool)
+        }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8717948717948718
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1282051282051282,
                 into: s.t + 238312464 &* s.n, random: &random)
         }
         // features.5.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 234499504 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312464 &* s.n : nil, batch: s.n, perImage: 148016,
-            output: s.t + 234795536 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 238312464 &* s.n : nil, batch: s.n,
+            perImage: 148016, output: s.t + 234795536 &* s.n, pool: pool)
     }
 
     /// features.5.6 forward: MBConv6 k5 s1: 29x29x176 -> 29x29x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -3402,10 +4018,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 4942688, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 166925856 &* s.n, pool: pool)
         // features.5.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 166925856 &* s.n, pixels: 841 &* s.n, channels: 1056,
-            gamma: s.p + 5128544, beta: s.p + 5129600, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 167813952 &* s.n, savedMean: s.f + 566784, savedInvStd: s.f + 567840,
-            runningMean: s.p + 5130656, runningVar: s.p + 5131712, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 166925856 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 5128544, beta: s.p + 5129600, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 167813952 &* s.n, savedMean: s.f + 566784, savedInvStd: s.f + 567840,
+                runningMean: s.p + 5130656, runningVar: s.p + 5131712, pool: pool)
+        }
+        // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 166925856 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 5128544, beta: s.p + 5129600, runningMean: s.p + 5130656, runningVar: s.p + 5131712,
+                eps: 0.001, activation: .silu, output: s.t + 167813952 &* s.n, scratch: s.f + 566784, pool: pool)
+        }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 5132768, channels: 1056, kernel: 5, into: s.f + 571008)
         // features.5.6.block.1 depthwise 5x5/1, [n, 29, 29, 1056] -> [n, 29, 29, 1056]
@@ -3413,10 +4037,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 29, outWidth: 29, weights: s.f + 571008, bias: s.f,
             activation: .identity, output: s.t + 168702048 &* s.n, pool: pool)
         // features.5.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 168702048 &* s.n, pixels: 841 &* s.n, channels: 1056,
-            gamma: s.p + 5159168, beta: s.p + 5160224, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 169590144 &* s.n, savedMean: s.f + 568896, savedInvStd: s.f + 569952,
-            runningMean: s.p + 5161280, runningVar: s.p + 5162336, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 168702048 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 5159168, beta: s.p + 5160224, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 169590144 &* s.n, savedMean: s.f + 568896, savedInvStd: s.f + 569952,
+                runningMean: s.p + 5161280, runningVar: s.p + 5162336, pool: pool)
+        }
+        // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 168702048 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 5159168, beta: s.p + 5160224, runningMean: s.p + 5161280, runningVar: s.p + 5162336,
+                eps: 0.001, activation: .silu, output: s.t + 169590144 &* s.n, scratch: s.f + 568896, pool: pool)
+        }
         // features.5.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 29, 29, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 169590144 &* s.n, output: s.t + 170478240 &* s.n,
             batch: s.n, pixels: 841, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5163392,
@@ -3428,19 +4060,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 5257424, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 234943552 &* s.n, pool: pool)
         // features.5.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 234943552 &* s.n, pixels: 841 &* s.n, channels: 176,
-            gamma: s.p + 5443280, beta: s.p + 5443456, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 623808, savedInvStd: s.f + 623984,
-            runningMean: s.p + 5443632, runningVar: s.p + 5443808, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 234943552 &* s.n, pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 5443280, beta: s.p + 5443456, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 623808, savedInvStd: s.f + 623984,
+                runningMean: s.p + 5443632, runningVar: s.p + 5443808, pool: pool)
+        }
+        // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 234943552 &* s.n, pixels: 841 &* s.n, channels: 176,
+                gamma: s.p + 5443280, beta: s.p + 5443456, runningMean: s.p + 5443632, runningVar: s.p + 5443808,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 623808, pool: pool)
+        }
         // features.5.6 stochastic depth: keep each image's branch with probability 0.8666666666666667
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333,
                 into: s.t + 238312480 &* s.n, random: &random)
         }
         // features.5.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 234795536 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312480 &* s.n : nil, batch: s.n, perImage: 148016,
-            output: s.t + 235091568 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 238312480 &* s.n : nil, batch: s.n,
+            perImage: 148016, output: s.t + 235091568 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 29x29x176 -> 15x15x304, SE 1056 -> 44 -> 1056
@@ -3450,10 +4090,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 5443984, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 171366336 &* s.n, pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 171366336 &* s.n, pixels: 841 &* s.n, channels: 1056,
-            gamma: s.p + 5629840, beta: s.p + 5630896, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 172254432 &* s.n, savedMean: s.f + 624160, savedInvStd: s.f + 625216,
-            runningMean: s.p + 5631952, runningVar: s.p + 5633008, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 171366336 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 5629840, beta: s.p + 5630896, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 172254432 &* s.n, savedMean: s.f + 624160, savedInvStd: s.f + 625216,
+                runningMean: s.p + 5631952, runningVar: s.p + 5633008, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 171366336 &* s.n, pixels: 841 &* s.n, channels: 1056,
+                gamma: s.p + 5629840, beta: s.p + 5630896, runningMean: s.p + 5631952, runningVar: s.p + 5633008,
+                eps: 0.001, activation: .silu, output: s.t + 172254432 &* s.n, scratch: s.f + 624160, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 5634064, channels: 1056, kernel: 5, into: s.f + 628384)
         // features.6.0.block.1 depthwise 5x5/2, [n, 29, 29, 1056] -> [n, 15, 15, 1056]
@@ -3461,10 +4109,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 628384, bias: s.f,
             activation: .identity, output: s.t + 230523216 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 230523216 &* s.n, pixels: 225 &* s.n, channels: 1056,
-            gamma: s.p + 5660464, beta: s.p + 5661520, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 230760816 &* s.n, savedMean: s.f + 626272, savedInvStd: s.f + 627328,
-            runningMean: s.p + 5662576, runningVar: s.p + 5663632, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 230523216 &* s.n, pixels: 225 &* s.n, channels: 1056,
+                gamma: s.p + 5660464, beta: s.p + 5661520, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 230760816 &* s.n, savedMean: s.f + 626272, savedInvStd: s.f + 627328,
+                runningMean: s.p + 5662576, runningVar: s.p + 5663632, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 230523216 &* s.n, pixels: 225 &* s.n, channels: 1056,
+                gamma: s.p + 5660464, beta: s.p + 5661520, runningMean: s.p + 5662576, runningVar: s.p + 5663632,
+                eps: 0.001, activation: .silu, output: s.t + 230760816 &* s.n, scratch: s.f + 626272, pool: pool)
+        }
         // features.6.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 15, 15, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 230760816 &* s.n, output: s.t + 230998416 &* s.n,
             batch: s.n, pixels: 225, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5664688,
@@ -3476,10 +4132,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 5758720, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 173948928 &* s.n, pool: pool)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 173948928 &* s.n, pixels: 225 &* s.n, channels: 304,
-            gamma: s.p + 6079744, beta: s.p + 6080048, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 237092256 &* s.n, savedMean: s.f + 681184, savedInvStd: s.f + 681488,
-            runningMean: s.p + 6080352, runningVar: s.p + 6080656, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 173948928 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 6079744, beta: s.p + 6080048, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 237092256 &* s.n, savedMean: s.f + 681184, savedInvStd: s.f + 681488,
+                runningMean: s.p + 6080352, runningVar: s.p + 6080656, pool: pool)
+        }
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 173948928 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 6079744, beta: s.p + 6080048, runningMean: s.p + 6080352, runningVar: s.p + 6080656,
+                eps: 0.001, activation: .identity, output: s.t + 237092256 &* s.n, scratch: s.f + 681184, pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -3489,10 +4153,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 6080960, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 211086384 &* s.n, pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 211086384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 6635456, beta: s.p + 6637280, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 211496784 &* s.n, savedMean: s.f + 681792, savedInvStd: s.f + 683616,
-            runningMean: s.p + 6639104, runningVar: s.p + 6640928, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 211086384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 6635456, beta: s.p + 6637280, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 211496784 &* s.n, savedMean: s.f + 681792, savedInvStd: s.f + 683616,
+                runningMean: s.p + 6639104, runningVar: s.p + 6640928, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 211086384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 6635456, beta: s.p + 6637280, runningMean: s.p + 6639104, runningVar: s.p + 6640928,
+                eps: 0.001, activation: .silu, output: s.t + 211496784 &* s.n, scratch: s.f + 681792, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1824]
         WeightPrep.depthwiseWeights(s.p + 6642752, channels: 1824, kernel: 5, into: s.f + 689088)
         // features.6.1.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -3500,10 +4172,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 689088, bias: s.f,
             activation: .identity, output: s.t + 211907184 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 211907184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 6688352, beta: s.p + 6690176, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 212317584 &* s.n, savedMean: s.f + 685440, savedInvStd: s.f + 687264,
-            runningMean: s.p + 6692000, runningVar: s.p + 6693824, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 211907184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 6688352, beta: s.p + 6690176, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 212317584 &* s.n, savedMean: s.f + 685440, savedInvStd: s.f + 687264,
+                runningMean: s.p + 6692000, runningVar: s.p + 6693824, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 211907184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 6688352, beta: s.p + 6690176, runningMean: s.p + 6692000, runningVar: s.p + 6693824,
+                eps: 0.001, activation: .silu, output: s.t + 212317584 &* s.n, scratch: s.f + 685440, pool: pool)
+        }
         // features.6.1.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 212317584 &* s.n, output: s.t + 212727984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 6695648,
@@ -3515,19 +4195,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 6974800, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 237160656 &* s.n, pool: pool)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 237160656 &* s.n, pixels: 225 &* s.n, channels: 304,
-            gamma: s.p + 7529296, beta: s.p + 7529600, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 780288, savedInvStd: s.f + 780592,
-            runningMean: s.p + 7529904, runningVar: s.p + 7530208, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 237160656 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 7529296, beta: s.p + 7529600, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 780288, savedInvStd: s.f + 780592,
+                runningMean: s.p + 7529904, runningVar: s.p + 7530208, pool: pool)
+        }
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 237160656 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 7529296, beta: s.p + 7529600, runningMean: s.p + 7529904, runningVar: s.p + 7530208,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 780288, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8564102564102564
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1435897435897436,
                 into: s.t + 86560640 &* s.n, random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 237092256 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 86560640 &* s.n : nil, batch: s.n, perImage: 68400,
-            output: s.t + 237229056 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 86560640 &* s.n : nil, batch: s.n,
+            perImage: 68400, output: s.t + 237229056 &* s.n, pool: pool)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -3537,10 +4225,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 7530512, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 213138384 &* s.n, pool: pool)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 213138384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 8085008, beta: s.p + 8086832, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 213548784 &* s.n, savedMean: s.f + 780896, savedInvStd: s.f + 782720,
-            runningMean: s.p + 8088656, runningVar: s.p + 8090480, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 213138384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 8085008, beta: s.p + 8086832, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 213548784 &* s.n, savedMean: s.f + 780896, savedInvStd: s.f + 782720,
+                runningMean: s.p + 8088656, runningVar: s.p + 8090480, pool: pool)
+        }
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 213138384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 8085008, beta: s.p + 8086832, runningMean: s.p + 8088656, runningVar: s.p + 8090480,
+                eps: 0.001, activation: .silu, output: s.t + 213548784 &* s.n, scratch: s.f + 780896, pool: pool)
+        }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1824]
         WeightPrep.depthwiseWeights(s.p + 8092304, channels: 1824, kernel: 5, into: s.f + 788192)
         // features.6.2.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -3548,10 +4244,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 788192, bias: s.f,
             activation: .identity, output: s.t + 213959184 &* s.n, pool: pool)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 213959184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 8137904, beta: s.p + 8139728, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 214369584 &* s.n, savedMean: s.f + 784544, savedInvStd: s.f + 786368,
-            runningMean: s.p + 8141552, runningVar: s.p + 8143376, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 213959184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 8137904, beta: s.p + 8139728, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 214369584 &* s.n, savedMean: s.f + 784544, savedInvStd: s.f + 786368,
+                runningMean: s.p + 8141552, runningVar: s.p + 8143376, pool: pool)
+        }
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 213959184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 8137904, beta: s.p + 8139728, runningMean: s.p + 8141552, runningVar: s.p + 8143376,
+                eps: 0.001, activation: .silu, output: s.t + 214369584 &* s.n, scratch: s.f + 784544, pool: pool)
+        }
         // features.6.2.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 214369584 &* s.n, output: s.t + 214779984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 8145200,
@@ -3563,19 +4267,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 8424352, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 237297456 &* s.n, pool: pool)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 237297456 &* s.n, pixels: 225 &* s.n, channels: 304,
-            gamma: s.p + 8978848, beta: s.p + 8979152, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 879392, savedInvStd: s.f + 879696,
-            runningMean: s.p + 8979456, runningVar: s.p + 8979760, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 237297456 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 8978848, beta: s.p + 8979152, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 879392, savedInvStd: s.f + 879696,
+                runningMean: s.p + 8979456, runningVar: s.p + 8979760, pool: pool)
+        }
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 237297456 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 8978848, beta: s.p + 8979152, runningMean: s.p + 8979456, runningVar: s.p + 8979760,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 879392, pool: pool)
+        }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8512820512820513
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14871794871794874,
                 into: s.t + 86560656 &* s.n, random: &random)
         }
         // features.6.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 237229056 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 86560656 &* s.n : nil, batch: s.n, perImage: 68400,
-            output: s.t + 237365856 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 86560656 &* s.n : nil, batch: s.n,
+            perImage: 68400, output: s.t + 237365856 &* s.n, pool: pool)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -3585,10 +4297,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 8980064, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 215190384 &* s.n, pool: pool)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 215190384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 9534560, beta: s.p + 9536384, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 215600784 &* s.n, savedMean: s.f + 880000, savedInvStd: s.f + 881824,
-            runningMean: s.p + 9538208, runningVar: s.p + 9540032, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 215190384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 9534560, beta: s.p + 9536384, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 215600784 &* s.n, savedMean: s.f + 880000, savedInvStd: s.f + 881824,
+                runningMean: s.p + 9538208, runningVar: s.p + 9540032, pool: pool)
+        }
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 215190384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 9534560, beta: s.p + 9536384, runningMean: s.p + 9538208, runningVar: s.p + 9540032,
+                eps: 0.001, activation: .silu, output: s.t + 215600784 &* s.n, scratch: s.f + 880000, pool: pool)
+        }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1824]
         WeightPrep.depthwiseWeights(s.p + 9541856, channels: 1824, kernel: 5, into: s.f + 887296)
         // features.6.3.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -3596,10 +4316,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 887296, bias: s.f,
             activation: .identity, output: s.t + 216011184 &* s.n, pool: pool)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 216011184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 9587456, beta: s.p + 9589280, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 216421584 &* s.n, savedMean: s.f + 883648, savedInvStd: s.f + 885472,
-            runningMean: s.p + 9591104, runningVar: s.p + 9592928, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 216011184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 9587456, beta: s.p + 9589280, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 216421584 &* s.n, savedMean: s.f + 883648, savedInvStd: s.f + 885472,
+                runningMean: s.p + 9591104, runningVar: s.p + 9592928, pool: pool)
+        }
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 216011184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 9587456, beta: s.p + 9589280, runningMean: s.p + 9591104, runningVar: s.p + 9592928,
+                eps: 0.001, activation: .silu, output: s.t + 216421584 &* s.n, scratch: s.f + 883648, pool: pool)
+        }
         // features.6.3.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 216421584 &* s.n, output: s.t + 216831984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 9594752,
@@ -3611,19 +4339,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 9873904, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 237434256 &* s.n, pool: pool)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 237434256 &* s.n, pixels: 225 &* s.n, channels: 304,
-            gamma: s.p + 10428400, beta: s.p + 10428704, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 978496, savedInvStd: s.f + 978800,
-            runningMean: s.p + 10429008, runningVar: s.p + 10429312, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 237434256 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 10428400, beta: s.p + 10428704, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 978496, savedInvStd: s.f + 978800,
+                runningMean: s.p + 10429008, runningVar: s.p + 10429312, pool: pool)
+        }
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 237434256 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 10428400, beta: s.p + 10428704, runningMean: s.p + 10429008, runningVar: s.p + 10429312,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 978496, pool: pool)
+        }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8461538461538461
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 31 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15384615384615385,
                 into: s.t + 86560672 &* s.n, random: &random)
         }
         // features.6.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 237365856 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 86560672 &* s.n : nil, batch: s.n, perImage: 68400,
-            output: s.t + 237502656 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.t + 86560672 &* s.n : nil, batch: s.n,
+            perImage: 68400, output: s.t + 237502656 &* s.n, pool: pool)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -3633,10 +4369,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 10429616, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 217242384 &* s.n, pool: pool)
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 217242384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 10984112, beta: s.p + 10985936, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 217652784 &* s.n, savedMean: s.f + 979104, savedInvStd: s.f + 980928,
-            runningMean: s.p + 10987760, runningVar: s.p + 10989584, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 217242384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 10984112, beta: s.p + 10985936, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 217652784 &* s.n, savedMean: s.f + 979104, savedInvStd: s.f + 980928,
+                runningMean: s.p + 10987760, runningVar: s.p + 10989584, pool: pool)
+        }
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 217242384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 10984112, beta: s.p + 10985936, runningMean: s.p + 10987760, runningVar: s.p + 10989584,
+                eps: 0.001, activation: .silu, output: s.t + 217652784 &* s.n, scratch: s.f + 979104, pool: pool)
+        }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1824]
         WeightPrep.depthwiseWeights(s.p + 10991408, channels: 1824, kernel: 5, into: s.f + 986400)
         // features.6.4.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -3644,10 +4388,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 986400, bias: s.f,
             activation: .identity, output: s.t + 218063184 &* s.n, pool: pool)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 218063184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 11037008, beta: s.p + 11038832, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 218473584 &* s.n, savedMean: s.f + 982752, savedInvStd: s.f + 984576,
-            runningMean: s.p + 11040656, runningVar: s.p + 11042480, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 218063184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 11037008, beta: s.p + 11038832, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 218473584 &* s.n, savedMean: s.f + 982752, savedInvStd: s.f + 984576,
+                runningMean: s.p + 11040656, runningVar: s.p + 11042480, pool: pool)
+        }
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 218063184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 11037008, beta: s.p + 11038832, runningMean: s.p + 11040656, runningVar: s.p + 11042480,
+                eps: 0.001, activation: .silu, output: s.t + 218473584 &* s.n, scratch: s.f + 982752, pool: pool)
+        }
         // features.6.4.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 218473584 &* s.n, output: s.t + 218883984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 11044304,
@@ -3659,19 +4411,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 11323456, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 237571056 &* s.n, pool: pool)
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 237571056 &* s.n, pixels: 225 &* s.n, channels: 304,
-            gamma: s.p + 11877952, beta: s.p + 11878256, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 1077600, savedInvStd: s.f + 1077904,
-            runningMean: s.p + 11878560, runningVar: s.p + 11878864, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 237571056 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 11877952, beta: s.p + 11878256, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 1077600, savedInvStd: s.f + 1077904,
+                runningMean: s.p + 11878560, runningVar: s.p + 11878864, pool: pool)
+        }
+        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 237571056 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 11877952, beta: s.p + 11878256, runningMean: s.p + 11878560, runningVar: s.p + 11878864,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1077600, pool: pool)
+        }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.841025641025641
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 32 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.158974358974359,
                 into: s.t + 86560688 &* s.n, random: &random)
         }
         // features.6.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 237502656 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 86560688 &* s.n : nil, batch: s.n, perImage: 68400,
-            output: s.t + 237639456 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.t + 86560688 &* s.n : nil, batch: s.n,
+            perImage: 68400, output: s.t + 237639456 &* s.n, pool: pool)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -3681,10 +4441,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 11879168, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 219294384 &* s.n, pool: pool)
         // features.6.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 219294384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 12433664, beta: s.p + 12435488, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 219704784 &* s.n, savedMean: s.f + 1078208, savedInvStd: s.f + 1080032,
-            runningMean: s.p + 12437312, runningVar: s.p + 12439136, pool: pool)
+        if s.options.frozenBlocks <= 33 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 219294384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 12433664, beta: s.p + 12435488, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 219704784 &* s.n, savedMean: s.f + 1078208, savedInvStd: s.f + 1080032,
+                runningMean: s.p + 12437312, runningVar: s.p + 12439136, pool: pool)
+        }
+        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 33 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 219294384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 12433664, beta: s.p + 12435488, runningMean: s.p + 12437312, runningVar: s.p + 12439136,
+                eps: 0.001, activation: .silu, output: s.t + 219704784 &* s.n, scratch: s.f + 1078208, pool: pool)
+        }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1824]
         WeightPrep.depthwiseWeights(s.p + 12440960, channels: 1824, kernel: 5, into: s.f + 1085504)
         // features.6.5.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -3692,10 +4460,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1085504,
             bias: s.f, activation: .identity, output: s.t + 220115184 &* s.n, pool: pool)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 220115184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 12486560, beta: s.p + 12488384, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 220525584 &* s.n, savedMean: s.f + 1081856, savedInvStd: s.f + 1083680,
-            runningMean: s.p + 12490208, runningVar: s.p + 12492032, pool: pool)
+        if s.options.frozenBlocks <= 33 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 220115184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 12486560, beta: s.p + 12488384, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 220525584 &* s.n, savedMean: s.f + 1081856, savedInvStd: s.f + 1083680,
+                runningMean: s.p + 12490208, runningVar: s.p + 12492032, pool: pool)
+        }
+        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 33 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 220115184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 12486560, beta: s.p + 12488384, runningMean: s.p + 12490208, runningVar: s.p + 12492032,
+                eps: 0.001, activation: .silu, output: s.t + 220525584 &* s.n, scratch: s.f + 1081856, pool: pool)
+        }
         // features.6.5.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 220525584 &* s.n, output: s.t + 220935984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 12493856,
@@ -3707,19 +4483,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 12773008, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 237707856 &* s.n, pool: pool)
         // features.6.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 237707856 &* s.n, pixels: 225 &* s.n, channels: 304,
-            gamma: s.p + 13327504, beta: s.p + 13327808, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 1176704, savedInvStd: s.f + 1177008,
-            runningMean: s.p + 13328112, runningVar: s.p + 13328416, pool: pool)
+        if s.options.frozenBlocks <= 33 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 237707856 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 13327504, beta: s.p + 13327808, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 1176704, savedInvStd: s.f + 1177008,
+                runningMean: s.p + 13328112, runningVar: s.p + 13328416, pool: pool)
+        }
+        // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 33 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 237707856 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 13327504, beta: s.p + 13327808, runningMean: s.p + 13328112, runningVar: s.p + 13328416,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1176704, pool: pool)
+        }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8358974358974359
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 33 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1641025641025641,
                 into: s.t + 238312496 &* s.n, random: &random)
         }
         // features.6.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 237639456 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312496 &* s.n : nil, batch: s.n, perImage: 68400,
-            output: s.t + 237776256 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.t + 238312496 &* s.n : nil, batch: s.n,
+            perImage: 68400, output: s.t + 237776256 &* s.n, pool: pool)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -3729,10 +4513,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 13328720, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 221346384 &* s.n, pool: pool)
         // features.6.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 221346384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 13883216, beta: s.p + 13885040, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 221756784 &* s.n, savedMean: s.f + 1177312, savedInvStd: s.f + 1179136,
-            runningMean: s.p + 13886864, runningVar: s.p + 13888688, pool: pool)
+        if s.options.frozenBlocks <= 34 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 221346384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 13883216, beta: s.p + 13885040, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 221756784 &* s.n, savedMean: s.f + 1177312, savedInvStd: s.f + 1179136,
+                runningMean: s.p + 13886864, runningVar: s.p + 13888688, pool: pool)
+        }
+        // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 34 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 221346384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 13883216, beta: s.p + 13885040, runningMean: s.p + 13886864, runningVar: s.p + 13888688,
+                eps: 0.001, activation: .silu, output: s.t + 221756784 &* s.n, scratch: s.f + 1177312, pool: pool)
+        }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1824]
         WeightPrep.depthwiseWeights(s.p + 13890512, channels: 1824, kernel: 5, into: s.f + 1184608)
         // features.6.6.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -3740,10 +4532,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1184608,
             bias: s.f, activation: .identity, output: s.t + 222167184 &* s.n, pool: pool)
         // features.6.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 222167184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 13936112, beta: s.p + 13937936, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 222577584 &* s.n, savedMean: s.f + 1180960, savedInvStd: s.f + 1182784,
-            runningMean: s.p + 13939760, runningVar: s.p + 13941584, pool: pool)
+        if s.options.frozenBlocks <= 34 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 222167184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 13936112, beta: s.p + 13937936, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 222577584 &* s.n, savedMean: s.f + 1180960, savedInvStd: s.f + 1182784,
+                runningMean: s.p + 13939760, runningVar: s.p + 13941584, pool: pool)
+        }
+        // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 34 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 222167184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 13936112, beta: s.p + 13937936, runningMean: s.p + 13939760, runningVar: s.p + 13941584,
+                eps: 0.001, activation: .silu, output: s.t + 222577584 &* s.n, scratch: s.f + 1180960, pool: pool)
+        }
         // features.6.6.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 222577584 &* s.n, output: s.t + 222987984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 13943408,
@@ -3755,19 +4555,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 14222560, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 237844656 &* s.n, pool: pool)
         // features.6.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 237844656 &* s.n, pixels: 225 &* s.n, channels: 304,
-            gamma: s.p + 14777056, beta: s.p + 14777360, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 1275808, savedInvStd: s.f + 1276112,
-            runningMean: s.p + 14777664, runningVar: s.p + 14777968, pool: pool)
+        if s.options.frozenBlocks <= 34 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 237844656 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 14777056, beta: s.p + 14777360, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 1275808, savedInvStd: s.f + 1276112,
+                runningMean: s.p + 14777664, runningVar: s.p + 14777968, pool: pool)
+        }
+        // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 34 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 237844656 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 14777056, beta: s.p + 14777360, runningMean: s.p + 14777664, runningVar: s.p + 14777968,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1275808, pool: pool)
+        }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.8307692307692307
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 34 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16923076923076924,
                 into: s.t + 238312512 &* s.n, random: &random)
         }
         // features.6.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 237776256 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312512 &* s.n : nil, batch: s.n, perImage: 68400,
-            output: s.t + 237913056 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.t + 238312512 &* s.n : nil, batch: s.n,
+            perImage: 68400, output: s.t + 237913056 &* s.n, pool: pool)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -3777,10 +4585,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 14778272, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 223398384 &* s.n, pool: pool)
         // features.6.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 223398384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 15332768, beta: s.p + 15334592, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 223808784 &* s.n, savedMean: s.f + 1276416, savedInvStd: s.f + 1278240,
-            runningMean: s.p + 15336416, runningVar: s.p + 15338240, pool: pool)
+        if s.options.frozenBlocks <= 35 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 223398384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 15332768, beta: s.p + 15334592, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 223808784 &* s.n, savedMean: s.f + 1276416, savedInvStd: s.f + 1278240,
+                runningMean: s.p + 15336416, runningVar: s.p + 15338240, pool: pool)
+        }
+        // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 35 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 223398384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 15332768, beta: s.p + 15334592, runningMean: s.p + 15336416, runningVar: s.p + 15338240,
+                eps: 0.001, activation: .silu, output: s.t + 223808784 &* s.n, scratch: s.f + 1276416, pool: pool)
+        }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1824]
         WeightPrep.depthwiseWeights(s.p + 15340064, channels: 1824, kernel: 5, into: s.f + 1283712)
         // features.6.7.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -3788,10 +4604,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1283712,
             bias: s.f, activation: .identity, output: s.t + 224219184 &* s.n, pool: pool)
         // features.6.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 224219184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 15385664, beta: s.p + 15387488, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 224629584 &* s.n, savedMean: s.f + 1280064, savedInvStd: s.f + 1281888,
-            runningMean: s.p + 15389312, runningVar: s.p + 15391136, pool: pool)
+        if s.options.frozenBlocks <= 35 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 224219184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 15385664, beta: s.p + 15387488, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 224629584 &* s.n, savedMean: s.f + 1280064, savedInvStd: s.f + 1281888,
+                runningMean: s.p + 15389312, runningVar: s.p + 15391136, pool: pool)
+        }
+        // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 35 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 224219184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 15385664, beta: s.p + 15387488, runningMean: s.p + 15389312, runningVar: s.p + 15391136,
+                eps: 0.001, activation: .silu, output: s.t + 224629584 &* s.n, scratch: s.f + 1280064, pool: pool)
+        }
         // features.6.7.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 224629584 &* s.n, output: s.t + 225039984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 15392960,
@@ -3803,19 +4627,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 15672112, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 237981456 &* s.n, pool: pool)
         // features.6.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 237981456 &* s.n, pixels: 225 &* s.n, channels: 304,
-            gamma: s.p + 16226608, beta: s.p + 16226912, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 1374912, savedInvStd: s.f + 1375216,
-            runningMean: s.p + 16227216, runningVar: s.p + 16227520, pool: pool)
+        if s.options.frozenBlocks <= 35 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 237981456 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 16226608, beta: s.p + 16226912, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 1374912, savedInvStd: s.f + 1375216,
+                runningMean: s.p + 16227216, runningVar: s.p + 16227520, pool: pool)
+        }
+        // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 35 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 237981456 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 16226608, beta: s.p + 16226912, runningMean: s.p + 16227216, runningVar: s.p + 16227520,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1374912, pool: pool)
+        }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8256410256410256
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 35 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17435897435897438,
                 into: s.t + 238312528 &* s.n, random: &random)
         }
         // features.6.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 237913056 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312528 &* s.n : nil, batch: s.n, perImage: 68400,
-            output: s.t + 238049856 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.t + 238312528 &* s.n : nil, batch: s.n,
+            perImage: 68400, output: s.t + 238049856 &* s.n, pool: pool)
     }
 
     /// features.6.8 forward: MBConv6 k5 s1: 15x15x304 -> 15x15x304, SE 1824 -> 76 -> 1824, identity shortcut
@@ -3825,10 +4657,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 16227824, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 225450384 &* s.n, pool: pool)
         // features.6.8.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 225450384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 16782320, beta: s.p + 16784144, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 225860784 &* s.n, savedMean: s.f + 1375520, savedInvStd: s.f + 1377344,
-            runningMean: s.p + 16785968, runningVar: s.p + 16787792, pool: pool)
+        if s.options.frozenBlocks <= 36 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 225450384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 16782320, beta: s.p + 16784144, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 225860784 &* s.n, savedMean: s.f + 1375520, savedInvStd: s.f + 1377344,
+                runningMean: s.p + 16785968, runningVar: s.p + 16787792, pool: pool)
+        }
+        // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 36 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 225450384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 16782320, beta: s.p + 16784144, runningMean: s.p + 16785968, runningVar: s.p + 16787792,
+                eps: 0.001, activation: .silu, output: s.t + 225860784 &* s.n, scratch: s.f + 1375520, pool: pool)
+        }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][1824]
         WeightPrep.depthwiseWeights(s.p + 16789616, channels: 1824, kernel: 5, into: s.f + 1382816)
         // features.6.8.block.1 depthwise 5x5/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -3836,10 +4676,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 1382816,
             bias: s.f, activation: .identity, output: s.t + 226271184 &* s.n, pool: pool)
         // features.6.8.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 226271184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 16835216, beta: s.p + 16837040, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 226681584 &* s.n, savedMean: s.f + 1379168, savedInvStd: s.f + 1380992,
-            runningMean: s.p + 16838864, runningVar: s.p + 16840688, pool: pool)
+        if s.options.frozenBlocks <= 36 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 226271184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 16835216, beta: s.p + 16837040, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 226681584 &* s.n, savedMean: s.f + 1379168, savedInvStd: s.f + 1380992,
+                runningMean: s.p + 16838864, runningVar: s.p + 16840688, pool: pool)
+        }
+        // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 36 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 226271184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 16835216, beta: s.p + 16837040, runningMean: s.p + 16838864, runningVar: s.p + 16840688,
+                eps: 0.001, activation: .silu, output: s.t + 226681584 &* s.n, scratch: s.f + 1379168, pool: pool)
+        }
         // features.6.8.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 226681584 &* s.n, output: s.t + 227091984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 16842512,
@@ -3851,19 +4699,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 17121664, bias: s.f, outChannels: 304, activation: .identity, residual: nil,
             output: s.t + 238118256 &* s.n, pool: pool)
         // features.6.8.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 238118256 &* s.n, pixels: 225 &* s.n, channels: 304,
-            gamma: s.p + 17676160, beta: s.p + 17676464, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 1474016, savedInvStd: s.f + 1474320,
-            runningMean: s.p + 17676768, runningVar: s.p + 17677072, pool: pool)
+        if s.options.frozenBlocks <= 36 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 238118256 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 17676160, beta: s.p + 17676464, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 1474016, savedInvStd: s.f + 1474320,
+                runningMean: s.p + 17676768, runningVar: s.p + 17677072, pool: pool)
+        }
+        // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 36 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 238118256 &* s.n, pixels: 225 &* s.n, channels: 304,
+                gamma: s.p + 17676160, beta: s.p + 17676464, runningMean: s.p + 17676768, runningVar: s.p + 17677072,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1474016, pool: pool)
+        }
         // features.6.8 stochastic depth: keep each image's branch with probability 0.8205128205128205
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 36 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1794871794871795,
                 into: s.t + 238312544 &* s.n, random: &random)
         }
         // features.6.8 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 238049856 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312544 &* s.n : nil, batch: s.n, perImage: 68400,
-            output: s.t + 238186656 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.t + 238312544 &* s.n : nil, batch: s.n,
+            perImage: 68400, output: s.t + 238186656 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 15x15x304 -> 15x15x512, SE 1824 -> 76 -> 1824
@@ -3873,10 +4729,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 17677376, bias: s.f, outChannels: 1824, activation: .identity, residual: nil,
             output: s.t + 227502384 &* s.n, pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 227502384 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 18231872, beta: s.p + 18233696, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 227912784 &* s.n, savedMean: s.f + 1474624, savedInvStd: s.f + 1476448,
-            runningMean: s.p + 18235520, runningVar: s.p + 18237344, pool: pool)
+        if s.options.frozenBlocks <= 37 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 227502384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 18231872, beta: s.p + 18233696, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 227912784 &* s.n, savedMean: s.f + 1474624, savedInvStd: s.f + 1476448,
+                runningMean: s.p + 18235520, runningVar: s.p + 18237344, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 37 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 227502384 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 18231872, beta: s.p + 18233696, runningMean: s.p + 18235520, runningVar: s.p + 18237344,
+                eps: 0.001, activation: .silu, output: s.t + 227912784 &* s.n, scratch: s.f + 1474624, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1824]
         WeightPrep.depthwiseWeights(s.p + 18239168, channels: 1824, kernel: 3, into: s.f + 1481920)
         // features.7.0.block.1 depthwise 3x3/1, [n, 15, 15, 1824] -> [n, 15, 15, 1824]
@@ -3884,10 +4748,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 1481920,
             bias: s.f, activation: .identity, output: s.t + 228323184 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 228323184 &* s.n, pixels: 225 &* s.n, channels: 1824,
-            gamma: s.p + 18255584, beta: s.p + 18257408, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 228733584 &* s.n, savedMean: s.f + 1478272, savedInvStd: s.f + 1480096,
-            runningMean: s.p + 18259232, runningVar: s.p + 18261056, pool: pool)
+        if s.options.frozenBlocks <= 37 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 228323184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 18255584, beta: s.p + 18257408, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 228733584 &* s.n, savedMean: s.f + 1478272, savedInvStd: s.f + 1480096,
+                runningMean: s.p + 18259232, runningVar: s.p + 18261056, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 37 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 228323184 &* s.n, pixels: 225 &* s.n, channels: 1824,
+                gamma: s.p + 18255584, beta: s.p + 18257408, runningMean: s.p + 18259232, runningVar: s.p + 18261056,
+                eps: 0.001, activation: .silu, output: s.t + 228733584 &* s.n, scratch: s.f + 1478272, pool: pool)
+        }
         // features.7.0.block.2 squeeze-excitation 1824 -> 76 -> 1824 on [n, 15, 15, 1824]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 228733584 &* s.n, output: s.t + 229143984 &* s.n,
             batch: s.n, pixels: 225, channels: 1824, squeezeChannels: 76, reduceWeights: s.p + 18262880,
@@ -3899,10 +4771,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 18542032, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
             output: s.t + 173833728 &* s.n, pool: pool)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 173833728 &* s.n, pixels: 225 &* s.n, channels: 512,
-            gamma: s.p + 19475920, beta: s.p + 19476432, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 235239584 &* s.n, savedMean: s.f + 1514752, savedInvStd: s.f + 1515264,
-            runningMean: s.p + 19476944, runningVar: s.p + 19477456, pool: pool)
+        if s.options.frozenBlocks <= 37 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 173833728 &* s.n, pixels: 225 &* s.n, channels: 512,
+                gamma: s.p + 19475920, beta: s.p + 19476432, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 235239584 &* s.n, savedMean: s.f + 1514752, savedInvStd: s.f + 1515264,
+                runningMean: s.p + 19476944, runningVar: s.p + 19477456, pool: pool)
+        }
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 37 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 173833728 &* s.n, pixels: 225 &* s.n, channels: 512,
+                gamma: s.p + 19475920, beta: s.p + 19476432, runningMean: s.p + 19476944, runningVar: s.p + 19477456,
+                eps: 0.001, activation: .identity, output: s.t + 235239584 &* s.n, scratch: s.f + 1514752, pool: pool)
+        }
     }
 
     /// features.7.1 forward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
@@ -3912,10 +4792,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 19477968, bias: s.f, outChannels: 3072, activation: .identity, residual: nil,
             output: s.t + 173142528 &* s.n, pool: pool)
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 173142528 &* s.n, pixels: 225 &* s.n, channels: 3072,
-            gamma: s.p + 21050832, beta: s.p + 21053904, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 176369904 &* s.n, savedMean: s.f + 1515776, savedInvStd: s.f + 1518848,
-            runningMean: s.p + 21056976, runningVar: s.p + 21060048, pool: pool)
+        if s.options.frozenBlocks <= 38 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 173142528 &* s.n, pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 21050832, beta: s.p + 21053904, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 176369904 &* s.n, savedMean: s.f + 1515776, savedInvStd: s.f + 1518848,
+                runningMean: s.p + 21056976, runningVar: s.p + 21060048, pool: pool)
+        }
+        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 38 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 173142528 &* s.n, pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 21050832, beta: s.p + 21053904, runningMean: s.p + 21056976, runningVar: s.p + 21060048,
+                eps: 0.001, activation: .silu, output: s.t + 176369904 &* s.n, scratch: s.f + 1515776, pool: pool)
+        }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3072]
         WeightPrep.depthwiseWeights(s.p + 21063120, channels: 3072, kernel: 3, into: s.f + 1528064)
         // features.7.1.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
@@ -3923,10 +4811,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 1528064,
             bias: s.f, activation: .identity, output: s.t + 177061104 &* s.n, pool: pool)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 177061104 &* s.n, pixels: 225 &* s.n, channels: 3072,
-            gamma: s.p + 21090768, beta: s.p + 21093840, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 177752304 &* s.n, savedMean: s.f + 1521920, savedInvStd: s.f + 1524992,
-            runningMean: s.p + 21096912, runningVar: s.p + 21099984, pool: pool)
+        if s.options.frozenBlocks <= 38 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 177061104 &* s.n, pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 21090768, beta: s.p + 21093840, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 177752304 &* s.n, savedMean: s.f + 1521920, savedInvStd: s.f + 1524992,
+                runningMean: s.p + 21096912, runningVar: s.p + 21099984, pool: pool)
+        }
+        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 38 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 177061104 &* s.n, pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 21090768, beta: s.p + 21093840, runningMean: s.p + 21096912, runningVar: s.p + 21099984,
+                eps: 0.001, activation: .silu, output: s.t + 177752304 &* s.n, scratch: s.f + 1521920, pool: pool)
+        }
         // features.7.1.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 177752304 &* s.n, output: s.t + 178443504 &* s.n,
             batch: s.n, pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 21103056,
@@ -3938,19 +4834,27 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 21892688, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
             output: s.t + 235354784 &* s.n, pool: pool)
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 235354784 &* s.n, pixels: 225 &* s.n, channels: 512,
-            gamma: s.p + 23465552, beta: s.p + 23466064, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 1583360, savedInvStd: s.f + 1583872,
-            runningMean: s.p + 23466576, runningVar: s.p + 23467088, pool: pool)
+        if s.options.frozenBlocks <= 38 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 235354784 &* s.n, pixels: 225 &* s.n, channels: 512,
+                gamma: s.p + 23465552, beta: s.p + 23466064, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 1583360, savedInvStd: s.f + 1583872,
+                runningMean: s.p + 23466576, runningVar: s.p + 23467088, pool: pool)
+        }
+        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 38 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 235354784 &* s.n, pixels: 225 &* s.n, channels: 512,
+                gamma: s.p + 23465552, beta: s.p + 23466064, runningMean: s.p + 23466576, runningVar: s.p + 23467088,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1583360, pool: pool)
+        }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8102564102564103
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 38 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18974358974358976,
                 into: s.t + 238312560 &* s.n, random: &random)
         }
         // features.7.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 235239584 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312560 &* s.n : nil, batch: s.n, perImage: 115200,
-            output: s.t + 235469984 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.t + 238312560 &* s.n : nil, batch: s.n,
+            perImage: 115200, output: s.t + 235469984 &* s.n, pool: pool)
     }
 
     /// features.7.2 forward: MBConv6 k3 s1: 15x15x512 -> 15x15x512, SE 3072 -> 128 -> 3072, identity shortcut
@@ -3960,10 +4864,18 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 23467600, bias: s.f, outChannels: 3072, activation: .identity, residual: nil,
             output: s.t + 179134704 &* s.n, pool: pool)
         // features.7.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 179134704 &* s.n, pixels: 225 &* s.n, channels: 3072,
-            gamma: s.p + 25040464, beta: s.p + 25043536, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 179825904 &* s.n, savedMean: s.f + 1584384, savedInvStd: s.f + 1587456,
-            runningMean: s.p + 25046608, runningVar: s.p + 25049680, pool: pool)
+        if s.options.frozenBlocks <= 39 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 179134704 &* s.n, pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 25040464, beta: s.p + 25043536, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 179825904 &* s.n, savedMean: s.f + 1584384, savedInvStd: s.f + 1587456,
+                runningMean: s.p + 25046608, runningVar: s.p + 25049680, pool: pool)
+        }
+        // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 39 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 179134704 &* s.n, pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 25040464, beta: s.p + 25043536, runningMean: s.p + 25046608, runningVar: s.p + 25049680,
+                eps: 0.001, activation: .silu, output: s.t + 179825904 &* s.n, scratch: s.f + 1584384, pool: pool)
+        }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3072]
         WeightPrep.depthwiseWeights(s.p + 25052752, channels: 3072, kernel: 3, into: s.f + 1596672)
         // features.7.2.block.1 depthwise 3x3/1, [n, 15, 15, 3072] -> [n, 15, 15, 3072]
@@ -3971,10 +4883,18 @@ public final class EfficientNetB5Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 1596672,
             bias: s.f, activation: .identity, output: s.t + 180517104 &* s.n, pool: pool)
         // features.7.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 180517104 &* s.n, pixels: 225 &* s.n, channels: 3072,
-            gamma: s.p + 25080400, beta: s.p + 25083472, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 181208304 &* s.n, savedMean: s.f + 1590528, savedInvStd: s.f + 1593600,
-            runningMean: s.p + 25086544, runningVar: s.p + 25089616, pool: pool)
+        if s.options.frozenBlocks <= 39 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 180517104 &* s.n, pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 25080400, beta: s.p + 25083472, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 181208304 &* s.n, savedMean: s.f + 1590528, savedInvStd: s.f + 1593600,
+                runningMean: s.p + 25086544, runningVar: s.p + 25089616, pool: pool)
+        }
+        // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 39 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 180517104 &* s.n, pixels: 225 &* s.n, channels: 3072,
+                gamma: s.p + 25080400, beta: s.p + 25083472, runningMean: s.p + 25086544, runningVar: s.p + 25089616,
+                eps: 0.001, activation: .silu, output: s.t + 181208304 &* s.n, scratch: s.f + 1590528, pool: pool)
+        }
         // features.7.2.block.2 squeeze-excitation 3072 -> 128 -> 3072 on [n, 15, 15, 3072]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 181208304 &* s.n, output: s.t + 181899504 &* s.n,
             batch: s.n, pixels: 225, channels: 3072, squeezeChannels: 128, reduceWeights: s.p + 25092688,
@@ -3986,32 +4906,52 @@ public final class EfficientNetB5Training: TrainableModel {
             weights: s.p + 25882320, bias: s.f, outChannels: 512, activation: .identity, residual: nil,
             output: s.t + 183051504 &* s.n, pool: pool)
         // features.7.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 183051504 &* s.n, pixels: 225 &* s.n, channels: 512,
-            gamma: s.p + 27455184, beta: s.p + 27455696, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 86085504 &* s.n, savedMean: s.f + 1651968, savedInvStd: s.f + 1652480,
-            runningMean: s.p + 27456208, runningVar: s.p + 27456720, pool: pool)
+        if s.options.frozenBlocks <= 39 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 183051504 &* s.n, pixels: 225 &* s.n, channels: 512,
+                gamma: s.p + 27455184, beta: s.p + 27455696, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 86085504 &* s.n, savedMean: s.f + 1651968, savedInvStd: s.f + 1652480,
+                runningMean: s.p + 27456208, runningVar: s.p + 27456720, pool: pool)
+        }
+        // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 39 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 183051504 &* s.n, pixels: 225 &* s.n, channels: 512,
+                gamma: s.p + 27455184, beta: s.p + 27455696, runningMean: s.p + 27456208, runningVar: s.p + 27456720,
+                eps: 0.001, activation: .identity, output: s.t + 86085504 &* s.n, scratch: s.f + 1651968, pool: pool)
+        }
         // features.7.2 stochastic depth: keep each image's branch with probability 0.8051282051282052
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 39 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19487179487179487,
                 into: s.t + 238312576 &* s.n, random: &random)
         }
         // features.7.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 235469984 &* s.n, branch: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312576 &* s.n : nil, batch: s.n, perImage: 115200,
-            output: s.t + 183166704 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.t + 238312576 &* s.n : nil, batch: s.n,
+            perImage: 115200, output: s.t + 183166704 &* s.n, pool: pool)
     }
 
-    /// features.8 forward: head: conv 1x1 512 -> 2048, global average pool, dropout 0.4, linear -> 1000 classes
+    /// features.8 forward: head: conv 1x1 512 -> 2048
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 15, 15, 512] -> [n, 15, 15, 2048]
         Kernels.pointwiseConv(input: s.t + 183166704 &* s.n, pixels: 225 &* s.n, inChannels: 512,
             weights: s.p + 27457232, bias: s.f, outChannels: 2048, activation: .identity, residual: nil,
             output: s.t + 86085504 &* s.n, pool: pool)
         // features.8 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 86085504 &* s.n, pixels: 225 &* s.n, channels: 2048,
-            gamma: s.p + 28505808, beta: s.p + 28507856, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 182590704 &* s.n, savedMean: s.f + 1652992, savedInvStd: s.f + 1655040,
-            runningMean: s.p + 28509904, runningVar: s.p + 28511952, pool: pool)
+        if s.options.frozenBlocks <= 40 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 86085504 &* s.n, pixels: 225 &* s.n, channels: 2048,
+                gamma: s.p + 28505808, beta: s.p + 28507856, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 182590704 &* s.n, savedMean: s.f + 1652992, savedInvStd: s.f + 1655040,
+                runningMean: s.p + 28509904, runningVar: s.p + 28511952, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 40 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 86085504 &* s.n, pixels: 225 &* s.n, channels: 2048,
+                gamma: s.p + 28505808, beta: s.p + 28507856, runningMean: s.p + 28509904, runningVar: s.p + 28511952,
+                eps: 0.001, activation: .silu, output: s.t + 182590704 &* s.n, scratch: s.f + 1652992, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.4, linear 2048 -> 1000 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 15, 15, 2048] -> [n, 2048]
         Kernels.globalAveragePool(input: s.t + 182590704 &* s.n, batch: s.n, pixels: 225, channels: 2048,
             output: s.t + 86558592 &* s.n, pool: pool)
@@ -4029,8 +4969,8 @@ public final class EfficientNetB5Training: TrainableModel {
         s.logits.update(from: s.t + 86558592 &* s.n, count: 1000 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 512 -> 2048, global average pool, dropout 0.4, linear -> 1000 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.4, linear 2048 -> 1000 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 182590704 &* s.n, input: s.t + 174019376 &* s.n,
             weights: s.p + 28514000, batch: s.n, inFeatures: 2048, outFeatures: 1000, gradInput: s.t + 86558592 &* s.n,
@@ -4041,6 +4981,10 @@ public final class EfficientNetB5Training: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 225 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 174019376 &* s.n, batch: s.n, pixels: 225,
             channels: 2048, gradInput: s.t + 182590704 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 512 -> 2048
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 182590704 &* s.n, input: s.t + 86085504 &* s.n,
             pixels: 225 &* s.n, channels: 2048, gamma: s.p + 28505808, beta: s.p + 28507856, savedMean: s.f + 1652992,
@@ -4056,8 +5000,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_7_2_backward(_ s: TrainingStepContext) {
         // features.7.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312576 &* s.n : nil, batch: s.n, perImage: 115200,
-            gradBranch: s.t + 86200704 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.t + 238312576 &* s.n : nil, batch: s.n,
+            perImage: 115200, gradBranch: s.t + 86200704 &* s.n, pool: pool)
         // features.7.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86200704 &* s.n, input: s.t + 183051504 &* s.n,
             pixels: 225 &* s.n, channels: 512, gamma: s.p + 27455184, beta: s.p + 27455696, savedMean: s.f + 1651968,
@@ -4105,8 +5049,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86200704 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312560 &* s.n : nil, batch: s.n, perImage: 115200,
-            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.t + 238312560 &* s.n : nil, batch: s.n,
+            perImage: 115200, gradBranch: s.t + 86085504 &* s.n, pool: pool)
         // features.7.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 235354784 &* s.n,
             pixels: 225 &* s.n, channels: 512, gamma: s.p + 23465552, beta: s.p + 23466064, savedMean: s.f + 1583360,
@@ -4197,8 +5141,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_8_backward(_ s: TrainingStepContext) {
         // features.6.8 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 173552928 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312544 &* s.n : nil, batch: s.n, perImage: 68400,
-            gradBranch: s.t + 173142528 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.t + 238312544 &* s.n : nil, batch: s.n,
+            perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
         // features.6.8.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 238118256 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 17676160, beta: s.p + 17676464, savedMean: s.f + 1474016,
@@ -4246,8 +5190,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 173621328 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312528 &* s.n : nil, batch: s.n, perImage: 68400,
-            gradBranch: s.t + 173142528 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.t + 238312528 &* s.n : nil, batch: s.n,
+            perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
         // features.6.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237981456 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 16226608, beta: s.p + 16226912, savedMean: s.f + 1374912,
@@ -4295,8 +5239,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 173552928 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312512 &* s.n : nil, batch: s.n, perImage: 68400,
-            gradBranch: s.t + 173142528 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.t + 238312512 &* s.n : nil, batch: s.n,
+            perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
         // features.6.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237844656 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 14777056, beta: s.p + 14777360, savedMean: s.f + 1275808,
@@ -4344,8 +5288,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 173621328 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312496 &* s.n : nil, batch: s.n, perImage: 68400,
-            gradBranch: s.t + 173142528 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.t + 238312496 &* s.n : nil, batch: s.n,
+            perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
         // features.6.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237707856 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 13327504, beta: s.p + 13327808, savedMean: s.f + 1176704,
@@ -4393,8 +5337,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 173552928 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 86560688 &* s.n : nil, batch: s.n, perImage: 68400,
-            gradBranch: s.t + 173142528 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.t + 86560688 &* s.n : nil, batch: s.n,
+            perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
         // features.6.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237571056 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 11877952, beta: s.p + 11878256, savedMean: s.f + 1077600,
@@ -4442,8 +5386,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 173621328 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 86560672 &* s.n : nil, batch: s.n, perImage: 68400,
-            gradBranch: s.t + 173142528 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.t + 86560672 &* s.n : nil, batch: s.n,
+            perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
         // features.6.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237434256 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 10428400, beta: s.p + 10428704, savedMean: s.f + 978496,
@@ -4491,8 +5435,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 173552928 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 86560656 &* s.n : nil, batch: s.n, perImage: 68400,
-            gradBranch: s.t + 173142528 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 86560656 &* s.n : nil, batch: s.n,
+            perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
         // features.6.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237297456 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 8978848, beta: s.p + 8979152, savedMean: s.f + 879392,
@@ -4540,8 +5484,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 173621328 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 86560640 &* s.n : nil, batch: s.n, perImage: 68400,
-            gradBranch: s.t + 173142528 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 86560640 &* s.n : nil, batch: s.n,
+            perImage: 68400, gradBranch: s.t + 173142528 &* s.n, pool: pool)
         // features.6.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 173142528 &* s.n, input: s.t + 237160656 &* s.n,
             pixels: 225 &* s.n, channels: 304, gamma: s.p + 7529296, beta: s.p + 7529600, savedMean: s.f + 780288,
@@ -4632,8 +5576,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_5_6_backward(_ s: TrainingStepContext) {
         // features.5.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312480 &* s.n : nil, batch: s.n, perImage: 148016,
-            gradBranch: s.t + 86233520 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 238312480 &* s.n : nil, batch: s.n,
+            perImage: 148016, gradBranch: s.t + 86233520 &* s.n, pool: pool)
         // features.5.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 234943552 &* s.n,
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 5443280, beta: s.p + 5443456, savedMean: s.f + 623808,
@@ -4681,8 +5625,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86233520 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312464 &* s.n : nil, batch: s.n, perImage: 148016,
-            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 238312464 &* s.n : nil, batch: s.n,
+            perImage: 148016, gradBranch: s.t + 86085504 &* s.n, pool: pool)
         // features.5.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 234647520 &* s.n,
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 4941984, beta: s.p + 4942160, savedMean: s.f + 566432,
@@ -4730,8 +5674,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312448 &* s.n : nil, batch: s.n, perImage: 148016,
-            gradBranch: s.t + 86233520 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 238312448 &* s.n : nil, batch: s.n,
+            perImage: 148016, gradBranch: s.t + 86233520 &* s.n, pool: pool)
         // features.5.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 234351488 &* s.n,
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 4440688, beta: s.p + 4440864, savedMean: s.f + 509056,
@@ -4779,8 +5723,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86233520 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312432 &* s.n : nil, batch: s.n, perImage: 148016,
-            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 238312432 &* s.n : nil, batch: s.n,
+            perImage: 148016, gradBranch: s.t + 86085504 &* s.n, pool: pool)
         // features.5.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 234055456 &* s.n,
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 3939392, beta: s.p + 3939568, savedMean: s.f + 451680,
@@ -4828,8 +5772,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312416 &* s.n : nil, batch: s.n, perImage: 148016,
-            gradBranch: s.t + 86233520 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 238312416 &* s.n : nil, batch: s.n,
+            perImage: 148016, gradBranch: s.t + 86233520 &* s.n, pool: pool)
         // features.5.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86233520 &* s.n, input: s.t + 233759424 &* s.n,
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 3438096, beta: s.p + 3438272, savedMean: s.f + 394304,
@@ -4877,8 +5821,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86233520 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312400 &* s.n : nil, batch: s.n, perImage: 148016,
-            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 238312400 &* s.n : nil, batch: s.n,
+            perImage: 148016, gradBranch: s.t + 86085504 &* s.n, pool: pool)
         // features.5.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 233463392 &* s.n,
             pixels: 841 &* s.n, channels: 176, gamma: s.p + 2936800, beta: s.p + 2936976, savedMean: s.f + 336928,
@@ -4969,8 +5913,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_4_6_backward(_ s: TrainingStepContext) {
         // features.4.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312384 &* s.n : nil, batch: s.n, perImage: 107648,
-            gradBranch: s.t + 86193152 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 238312384 &* s.n : nil, batch: s.n,
+            perImage: 107648, gradBranch: s.t + 86193152 &* s.n, pool: pool)
         // features.4.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 236876960 &* s.n,
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 2126224, beta: s.p + 2126352, savedMean: s.f + 237824,
@@ -5018,8 +5962,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86193152 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312368 &* s.n : nil, batch: s.n, perImage: 107648,
-            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 238312368 &* s.n : nil, batch: s.n,
+            perImage: 107648, gradBranch: s.t + 86085504 &* s.n, pool: pool)
         // features.4.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 236661664 &* s.n,
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 1866096, beta: s.p + 1866224, savedMean: s.f + 220672,
@@ -5067,8 +6011,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312352 &* s.n : nil, batch: s.n, perImage: 107648,
-            gradBranch: s.t + 86193152 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 238312352 &* s.n : nil, batch: s.n,
+            perImage: 107648, gradBranch: s.t + 86193152 &* s.n, pool: pool)
         // features.4.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 236446368 &* s.n,
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 1605968, beta: s.p + 1606096, savedMean: s.f + 203520,
@@ -5116,8 +6060,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86193152 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312336 &* s.n : nil, batch: s.n, perImage: 107648,
-            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 238312336 &* s.n : nil, batch: s.n,
+            perImage: 107648, gradBranch: s.t + 86085504 &* s.n, pool: pool)
         // features.4.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 236231072 &* s.n,
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 1345840, beta: s.p + 1345968, savedMean: s.f + 186368,
@@ -5165,8 +6109,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312320 &* s.n : nil, batch: s.n, perImage: 107648,
-            gradBranch: s.t + 86193152 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 238312320 &* s.n : nil, batch: s.n,
+            perImage: 107648, gradBranch: s.t + 86193152 &* s.n, pool: pool)
         // features.4.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86193152 &* s.n, input: s.t + 236015776 &* s.n,
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 1085712, beta: s.p + 1085840, savedMean: s.f + 169216,
@@ -5214,8 +6158,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86193152 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312304 &* s.n : nil, batch: s.n, perImage: 107648,
-            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 238312304 &* s.n : nil, batch: s.n,
+            perImage: 107648, gradBranch: s.t + 86085504 &* s.n, pool: pool)
         // features.4.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 235800480 &* s.n,
             pixels: 841 &* s.n, channels: 128, gamma: s.p + 825584, beta: s.p + 825712, savedMean: s.f + 152064,
@@ -5306,8 +6250,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_3_4_backward(_ s: TrainingStepContext) {
         // features.3.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312272 &* s.n : nil, batch: s.n, perImage: 207936,
-            gradBranch: s.t + 86293440 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 238312272 &* s.n : nil, batch: s.n,
+            perImage: 207936, gradBranch: s.t + 86293440 &* s.n, pool: pool)
         // features.3.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86293440 &* s.n, input: s.t + 232899504 &* s.n,
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 472256, beta: s.p + 472320, savedMean: s.f + 126336,
@@ -5355,8 +6299,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86293440 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312240 &* s.n : nil, batch: s.n, perImage: 207936,
-            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 238312240 &* s.n : nil, batch: s.n,
+            perImage: 207936, gradBranch: s.t + 86085504 &* s.n, pool: pool)
         // features.3.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 232483632 &* s.n,
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 397488, beta: s.p + 397552, savedMean: s.f + 105472,
@@ -5404,8 +6348,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86085504 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312208 &* s.n : nil, batch: s.n, perImage: 207936,
-            gradBranch: s.t + 86293440 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 238312208 &* s.n : nil, batch: s.n,
+            perImage: 207936, gradBranch: s.t + 86293440 &* s.n, pool: pool)
         // features.3.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86293440 &* s.n, input: s.t + 232067760 &* s.n,
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 322720, beta: s.p + 322784, savedMean: s.f + 84608,
@@ -5453,8 +6397,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 86293440 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312176 &* s.n : nil, batch: s.n, perImage: 207936,
-            gradBranch: s.t + 86085504 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 238312176 &* s.n : nil, batch: s.n,
+            perImage: 207936, gradBranch: s.t + 86085504 &* s.n, pool: pool)
         // features.3.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 86085504 &* s.n, input: s.t + 231651888 &* s.n,
             pixels: 3249 &* s.n, channels: 64, gamma: s.p + 247952, beta: s.p + 248016, savedMean: s.f + 63744,
@@ -5545,8 +6489,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_2_4_backward(_ s: TrainingStepContext) {
         // features.2.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 80471232 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312128 &* s.n : nil, batch: s.n, perImage: 519840,
-            gradBranch: s.t + 80991072 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 238312128 &* s.n : nil, batch: s.n,
+            perImage: 519840, gradBranch: s.t + 80991072 &* s.n, pool: pool)
         // features.2.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 80991072 &* s.n, input: s.t + 210046704 &* s.n,
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 135056, beta: s.p + 135104, savedMean: s.f + 29840,
@@ -5594,8 +6538,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 64876032 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312096 &* s.n : nil, batch: s.n, perImage: 519840,
-            gradBranch: s.t + 65395872 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 238312096 &* s.n : nil, batch: s.n,
+            perImage: 519840, gradBranch: s.t + 65395872 &* s.n, pool: pool)
         // features.2.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 65395872 &* s.n, input: s.t + 209007024 &* s.n,
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 106528, beta: s.p + 106576, savedMean: s.f + 24480,
@@ -5643,8 +6587,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 49280832 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312064 &* s.n : nil, batch: s.n, perImage: 519840,
-            gradBranch: s.t + 49800672 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 238312064 &* s.n : nil, batch: s.n,
+            perImage: 519840, gradBranch: s.t + 49800672 &* s.n, pool: pool)
         // features.2.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 49800672 &* s.n, input: s.t + 207967344 &* s.n,
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 78000, beta: s.p + 78048, savedMean: s.f + 19120,
@@ -5692,8 +6636,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 33685632 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238312032 &* s.n : nil, batch: s.n, perImage: 519840,
-            gradBranch: s.t + 34205472 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 238312032 &* s.n : nil, batch: s.n,
+            perImage: 519840, gradBranch: s.t + 34205472 &* s.n, pool: pool)
         // features.2.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 34205472 &* s.n, input: s.t + 206927664 &* s.n,
             pixels: 12996 &* s.n, channels: 40, gamma: s.p + 49472, beta: s.p + 49520, savedMean: s.f + 13760,
@@ -5784,8 +6728,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_1_2_backward(_ s: TrainingStepContext) {
         // features.1.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t,
-            keep: s.options.stochasticDepth ? s.t + 238311984 &* s.n : nil, batch: s.n, perImage: 1247616,
-            gradBranch: s.t + 1247616 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 238311984 &* s.n : nil, batch: s.n,
+            perImage: 1247616, gradBranch: s.t + 1247616 &* s.n, pool: pool)
         // features.1.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1247616 &* s.n, input: s.t + 117275904 &* s.n,
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 7264, beta: s.p + 7296, savedMean: s.f + 5184,
@@ -5824,8 +6768,8 @@ public final class EfficientNetB5Training: TrainableModel {
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 2495232 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 238311952 &* s.n : nil, batch: s.n, perImage: 1247616,
-            gradBranch: s.t, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 238311952 &* s.n : nil, batch: s.n,
+            perImage: 1247616, gradBranch: s.t, pool: pool)
         // features.1.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 111037824 &* s.n,
             pixels: 51984 &* s.n, channels: 24, gamma: s.p + 5872, beta: s.p + 5904, savedMean: s.f + 4656,
@@ -6414,6 +7358,9 @@ public final class EfficientNetB5Training: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 28514000, count: 2048000, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 30562000, count: 1000, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 40, 40, 40, 41, 41]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

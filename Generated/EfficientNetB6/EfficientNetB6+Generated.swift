@@ -79,7 +79,8 @@ public final class EfficientNetB6: GeneratedModel {
         features_7_0(n, a, w, ws)
         features_7_1(n, a, w, ws)
         features_7_2(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 56 channels
@@ -1157,13 +1158,17 @@ public final class EfficientNetB6: GeneratedModel {
             activation: .identity, residual: a + 2164032 &* n, output: a + 665856 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 576 -> 2304, global average pool, dropout 0.5, linear -> 1000 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 576 -> 2304
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + silu, [n, 17, 17, 576] -> [n, 17, 17, 2304]
         Kernels.pointwiseConv(
             input: a + 665856 &* n, pixels: 289 &* n, inChannels: 576,
             weights: w + 39294832, bias: w + 40621936, outChannels: 2304,
             activation: .silu, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.5, linear 2304 -> 1000 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 17, 17, 2304] -> [n, 2304]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 289, channels: 2304, output: a + 665856 &* n, pool: pool)
@@ -2399,7 +2404,8 @@ public final class EfficientNetB6Training: TrainableModel {
     public static let descriptor = EfficientNetB6.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 43266688,
-        arenaFloatsPerImage: 404118736, fixedFloats: 2208512)
+        arenaFloatsPerImage: 404118736, fixedFloats: 2208512,
+        blockNames: ["features.0", "features.1.0", "features.1.1", "features.1.2", "features.2.0", "features.2.1", "features.2.2", "features.2.3", "features.2.4", "features.2.5", "features.3.0", "features.3.1", "features.3.2", "features.3.3", "features.3.4", "features.3.5", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.4.5", "features.4.6", "features.4.7", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.5.5", "features.5.6", "features.5.7", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.6.6", "features.6.7", "features.6.8", "features.6.9", "features.6.10", "features.7.0", "features.7.1", "features.7.2", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -2475,53 +2481,55 @@ public final class EfficientNetB6Training: TrainableModel {
         try features_7_1_forward(s)
         try features_7_2_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_2_backward(s)
-        features_7_1_backward(s)
-        features_7_0_backward(s)
-        features_6_10_backward(s)
-        features_6_9_backward(s)
-        features_6_8_backward(s)
-        features_6_7_backward(s)
-        features_6_6_backward(s)
-        features_6_5_backward(s)
-        features_6_4_backward(s)
-        features_6_3_backward(s)
-        features_6_2_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_7_backward(s)
-        features_5_6_backward(s)
-        features_5_5_backward(s)
-        features_5_4_backward(s)
-        features_5_3_backward(s)
-        features_5_2_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_7_backward(s)
-        features_4_6_backward(s)
-        features_4_5_backward(s)
-        features_4_4_backward(s)
-        features_4_3_backward(s)
-        features_4_2_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_5_backward(s)
-        features_3_4_backward(s)
-        features_3_3_backward(s)
-        features_3_2_backward(s)
-        features_3_1_backward(s)
-        features_3_0_backward(s)
-        features_2_5_backward(s)
-        features_2_4_backward(s)
-        features_2_3_backward(s)
-        features_2_2_backward(s)
-        features_2_1_backward(s)
-        features_2_0_backward(s)
-        features_1_2_backward(s)
-        features_1_1_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 47 { classifier_backward(s) }
+        if options.frozenBlocks <= 46 { features_8_backward(s) }
+        if options.frozenBlocks <= 45 { features_7_2_backward(s) }
+        if options.frozenBlocks <= 44 { features_7_1_backward(s) }
+        if options.frozenBlocks <= 43 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 42 { features_6_10_backward(s) }
+        if options.frozenBlocks <= 41 { features_6_9_backward(s) }
+        if options.frozenBlocks <= 40 { features_6_8_backward(s) }
+        if options.frozenBlocks <= 39 { features_6_7_backward(s) }
+        if options.frozenBlocks <= 38 { features_6_6_backward(s) }
+        if options.frozenBlocks <= 37 { features_6_5_backward(s) }
+        if options.frozenBlocks <= 36 { features_6_4_backward(s) }
+        if options.frozenBlocks <= 35 { features_6_3_backward(s) }
+        if options.frozenBlocks <= 34 { features_6_2_backward(s) }
+        if options.frozenBlocks <= 33 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 32 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 31 { features_5_7_backward(s) }
+        if options.frozenBlocks <= 30 { features_5_6_backward(s) }
+        if options.frozenBlocks <= 29 { features_5_5_backward(s) }
+        if options.frozenBlocks <= 28 { features_5_4_backward(s) }
+        if options.frozenBlocks <= 27 { features_5_3_backward(s) }
+        if options.frozenBlocks <= 26 { features_5_2_backward(s) }
+        if options.frozenBlocks <= 25 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 24 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 23 { features_4_7_backward(s) }
+        if options.frozenBlocks <= 22 { features_4_6_backward(s) }
+        if options.frozenBlocks <= 21 { features_4_5_backward(s) }
+        if options.frozenBlocks <= 20 { features_4_4_backward(s) }
+        if options.frozenBlocks <= 19 { features_4_3_backward(s) }
+        if options.frozenBlocks <= 18 { features_4_2_backward(s) }
+        if options.frozenBlocks <= 17 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 16 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 15 { features_3_5_backward(s) }
+        if options.frozenBlocks <= 14 { features_3_4_backward(s) }
+        if options.frozenBlocks <= 13 { features_3_3_backward(s) }
+        if options.frozenBlocks <= 12 { features_3_2_backward(s) }
+        if options.frozenBlocks <= 11 { features_3_1_backward(s) }
+        if options.frozenBlocks <= 10 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 9 { features_2_5_backward(s) }
+        if options.frozenBlocks <= 8 { features_2_4_backward(s) }
+        if options.frozenBlocks <= 7 { features_2_3_backward(s) }
+        if options.frozenBlocks <= 6 { features_2_2_backward(s) }
+        if options.frozenBlocks <= 5 { features_2_1_backward(s) }
+        if options.frozenBlocks <= 4 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 3 { features_1_2_backward(s) }
+        if options.frozenBlocks <= 2 { features_1_1_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -2532,10 +2540,18 @@ public final class EfficientNetB6Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.p, bias: s.f, outChannels: 56,
             activation: .identity, output: s.t + 143852544 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 143852544 &* s.n, pixels: 69696 &* s.n, channels: 56,
-            gamma: s.p + 1520, beta: s.p + 1584, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 147755520 &* s.n, savedMean: s.f + 3456, savedInvStd: s.f + 3512, runningMean: s.p + 1648,
-            runningVar: s.p + 1712, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 143852544 &* s.n, pixels: 69696 &* s.n, channels: 56,
+                gamma: s.p + 1520, beta: s.p + 1584, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 147755520 &* s.n, savedMean: s.f + 3456, savedInvStd: s.f + 3512,
+                runningMean: s.p + 1648, runningVar: s.p + 1712, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 143852544 &* s.n, pixels: 69696 &* s.n, channels: 56,
+                gamma: s.p + 1520, beta: s.p + 1584, runningMean: s.p + 1648, runningVar: s.p + 1712, eps: 0.001,
+                activation: .silu, output: s.t + 147755520 &* s.n, scratch: s.f + 3456, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 264x264x56 -> 264x264x32, SE 56 -> 14 -> 56
@@ -2547,10 +2563,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 3680, bias: s.f,
             activation: .identity, output: s.t + 151658496 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 151658496 &* s.n, pixels: 69696 &* s.n, channels: 56,
-            gamma: s.p + 2288, beta: s.p + 2352, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 155561472 &* s.n, savedMean: s.f + 3568, savedInvStd: s.f + 3624, runningMean: s.p + 2416,
-            runningVar: s.p + 2480, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 151658496 &* s.n, pixels: 69696 &* s.n, channels: 56,
+                gamma: s.p + 2288, beta: s.p + 2352, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 155561472 &* s.n, savedMean: s.f + 3568, savedInvStd: s.f + 3624,
+                runningMean: s.p + 2416, runningVar: s.p + 2480, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 151658496 &* s.n, pixels: 69696 &* s.n, channels: 56,
+                gamma: s.p + 2288, beta: s.p + 2352, runningMean: s.p + 2416, runningVar: s.p + 2480, eps: 0.001,
+                activation: .silu, output: s.t + 155561472 &* s.n, scratch: s.f + 3568, pool: pool)
+        }
         // features.1.0.block.1 squeeze-excitation 56 -> 14 -> 56 on [n, 264, 264, 56]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 155561472 &* s.n, output: s.t + 159464448 &* s.n,
             batch: s.n, pixels: 69696, channels: 56, squeezeChannels: 14, reduceWeights: s.p + 2544,
@@ -2562,10 +2586,18 @@ public final class EfficientNetB6Training: TrainableModel {
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 173403648 &* s.n,
             pool: pool)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 173403648 &* s.n, pixels: 69696 &* s.n, channels: 32,
-            gamma: s.p + 5984, beta: s.p + 6016, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 175633920 &* s.n, savedMean: s.f + 4688, savedInvStd: s.f + 4720, runningMean: s.p + 6048,
-            runningVar: s.p + 6080, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 173403648 &* s.n, pixels: 69696 &* s.n, channels: 32,
+                gamma: s.p + 5984, beta: s.p + 6016, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 175633920 &* s.n, savedMean: s.f + 4688, savedInvStd: s.f + 4720,
+                runningMean: s.p + 6048, runningVar: s.p + 6080, pool: pool)
+        }
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 173403648 &* s.n, pixels: 69696 &* s.n, channels: 32,
+                gamma: s.p + 5984, beta: s.p + 6016, runningMean: s.p + 6048, runningVar: s.p + 6080, eps: 0.001,
+                activation: .identity, output: s.t + 175633920 &* s.n, scratch: s.f + 4688, pool: pool)
+        }
     }
 
     /// features.1.1 forward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
@@ -2577,10 +2609,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 4816, bias: s.f,
             activation: .identity, output: s.t + 177864192 &* s.n, pool: pool)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 177864192 &* s.n, pixels: 69696 &* s.n, channels: 32,
-            gamma: s.p + 6400, beta: s.p + 6432, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 180094464 &* s.n, savedMean: s.f + 4752, savedInvStd: s.f + 4784, runningMean: s.p + 6464,
-            runningVar: s.p + 6496, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 177864192 &* s.n, pixels: 69696 &* s.n, channels: 32,
+                gamma: s.p + 6400, beta: s.p + 6432, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 180094464 &* s.n, savedMean: s.f + 4752, savedInvStd: s.f + 4784,
+                runningMean: s.p + 6464, runningVar: s.p + 6496, pool: pool)
+        }
+        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 177864192 &* s.n, pixels: 69696 &* s.n, channels: 32,
+                gamma: s.p + 6400, beta: s.p + 6432, runningMean: s.p + 6464, runningVar: s.p + 6496, eps: 0.001,
+                activation: .silu, output: s.t + 180094464 &* s.n, scratch: s.f + 4752, pool: pool)
+        }
         // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 180094464 &* s.n, output: s.t + 182324736 &* s.n,
             batch: s.n, pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 6528,
@@ -2592,19 +2632,27 @@ public final class EfficientNetB6Training: TrainableModel {
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 184555008 &* s.n,
             pool: pool)
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 184555008 &* s.n, pixels: 69696 &* s.n, channels: 32,
-            gamma: s.p + 8112, beta: s.p + 8144, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-            savedMean: s.f + 5392, savedInvStd: s.f + 5424, runningMean: s.p + 8176, runningVar: s.p + 8208,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 184555008 &* s.n, pixels: 69696 &* s.n, channels: 32,
+                gamma: s.p + 8112, beta: s.p + 8144, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+                savedMean: s.f + 5392, savedInvStd: s.f + 5424, runningMean: s.p + 8176, runningVar: s.p + 8208,
+                pool: pool)
+        }
+        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 184555008 &* s.n, pixels: 69696 &* s.n, channels: 32,
+                gamma: s.p + 8112, beta: s.p + 8144, runningMean: s.p + 8176, runningVar: s.p + 8208, eps: 0.001,
+                activation: .identity, output: s.t, scratch: s.f + 5392, pool: pool)
+        }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9955555555555555
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0044444444444444444,
                 into: s.t + 404118192 &* s.n, random: &random)
         }
         // features.1.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 175633920 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 404118192 &* s.n : nil, batch: s.n, perImage: 2230272,
-            output: s.t + 186785280 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 404118192 &* s.n : nil, batch: s.n,
+            perImage: 2230272, output: s.t + 186785280 &* s.n, pool: pool)
     }
 
     /// features.1.2 forward: MBConv1 k3 s1: 264x264x32 -> 264x264x32, SE 32 -> 8 -> 32, identity shortcut
@@ -2616,10 +2664,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 264, outWidth: 264, weights: s.f + 5520, bias: s.f,
             activation: .identity, output: s.t + 189015552 &* s.n, pool: pool)
         // features.1.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 189015552 &* s.n, pixels: 69696 &* s.n, channels: 32,
-            gamma: s.p + 8528, beta: s.p + 8560, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 191245824 &* s.n, savedMean: s.f + 5456, savedInvStd: s.f + 5488, runningMean: s.p + 8592,
-            runningVar: s.p + 8624, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 189015552 &* s.n, pixels: 69696 &* s.n, channels: 32,
+                gamma: s.p + 8528, beta: s.p + 8560, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 191245824 &* s.n, savedMean: s.f + 5456, savedInvStd: s.f + 5488,
+                runningMean: s.p + 8592, runningVar: s.p + 8624, pool: pool)
+        }
+        // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 189015552 &* s.n, pixels: 69696 &* s.n, channels: 32,
+                gamma: s.p + 8528, beta: s.p + 8560, runningMean: s.p + 8592, runningVar: s.p + 8624, eps: 0.001,
+                activation: .silu, output: s.t + 191245824 &* s.n, scratch: s.f + 5456, pool: pool)
+        }
         // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 264, 264, 32]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 191245824 &* s.n, output: s.t + 193476096 &* s.n,
             batch: s.n, pixels: 69696, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8656,
@@ -2631,19 +2687,27 @@ public final class EfficientNetB6Training: TrainableModel {
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 195706368 &* s.n,
             pool: pool)
         // features.1.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 195706368 &* s.n, pixels: 69696 &* s.n, channels: 32,
-            gamma: s.p + 10240, beta: s.p + 10272, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-            savedMean: s.f + 6096, savedInvStd: s.f + 6128, runningMean: s.p + 10304, runningVar: s.p + 10336,
-            pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 195706368 &* s.n, pixels: 69696 &* s.n, channels: 32,
+                gamma: s.p + 10240, beta: s.p + 10272, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+                savedMean: s.f + 6096, savedInvStd: s.f + 6128, runningMean: s.p + 10304, runningVar: s.p + 10336,
+                pool: pool)
+        }
+        // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 195706368 &* s.n, pixels: 69696 &* s.n, channels: 32,
+                gamma: s.p + 10240, beta: s.p + 10272, runningMean: s.p + 10304, runningVar: s.p + 10336, eps: 0.001,
+                activation: .identity, output: s.t, scratch: s.f + 6096, pool: pool)
+        }
         // features.1.2 stochastic depth: keep each image's branch with probability 0.9911111111111112
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.008888888888888889,
                 into: s.t + 404118224 &* s.n, random: &random)
         }
         // features.1.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 186785280 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 404118224 &* s.n : nil, batch: s.n, perImage: 2230272,
-            output: s.t + 197936640 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 404118224 &* s.n : nil, batch: s.n,
+            perImage: 2230272, output: s.t + 197936640 &* s.n, pool: pool)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 264x264x32 -> 132x132x40, SE 192 -> 8 -> 192
@@ -2653,10 +2717,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 10368, bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t,
             pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 69696 &* s.n, channels: 192, gamma: s.p + 16512,
-            beta: s.p + 16704, eps: 0.001, momentum: 0.01, activation: .silu, output: s.t + 13381632 &* s.n,
-            savedMean: s.f + 6160, savedInvStd: s.f + 6352, runningMean: s.p + 16896, runningVar: s.p + 17088,
-            pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 69696 &* s.n, channels: 192,
+                gamma: s.p + 16512, beta: s.p + 16704, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 13381632 &* s.n, savedMean: s.f + 6160, savedInvStd: s.f + 6352,
+                runningMean: s.p + 16896, runningVar: s.p + 17088, pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 69696 &* s.n, channels: 192, gamma: s.p + 16512,
+                beta: s.p + 16704, runningMean: s.p + 16896, runningVar: s.p + 17088, eps: 0.001, activation: .silu,
+                output: s.t + 13381632 &* s.n, scratch: s.f + 6160, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][192]
         WeightPrep.depthwiseWeights(s.p + 17280, channels: 192, kernel: 3, into: s.f + 6928)
         // features.2.0.block.1 depthwise 3x3/2, [n, 264, 264, 192] -> [n, 132, 132, 192]
@@ -2664,10 +2736,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 6928, bias: s.f,
             activation: .identity, output: s.t + 163367424 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 163367424 &* s.n, pixels: 17424 &* s.n, channels: 192,
-            gamma: s.p + 19008, beta: s.p + 19200, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 166712832 &* s.n, savedMean: s.f + 6544, savedInvStd: s.f + 6736, runningMean: s.p + 19392,
-            runningVar: s.p + 19584, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 163367424 &* s.n, pixels: 17424 &* s.n,
+                channels: 192, gamma: s.p + 19008, beta: s.p + 19200, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 166712832 &* s.n, savedMean: s.f + 6544, savedInvStd: s.f + 6736,
+                runningMean: s.p + 19392, runningVar: s.p + 19584, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 163367424 &* s.n, pixels: 17424 &* s.n, channels: 192,
+                gamma: s.p + 19008, beta: s.p + 19200, runningMean: s.p + 19392, runningVar: s.p + 19584, eps: 0.001,
+                activation: .silu, output: s.t + 166712832 &* s.n, scratch: s.f + 6544, pool: pool)
+        }
         // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 132, 132, 192]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 166712832 &* s.n, output: s.t + 170058240 &* s.n,
             batch: s.n, pixels: 17424, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 19776,
@@ -2679,10 +2759,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 23056, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 347630112 &* s.n, pool: pool)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 347630112 &* s.n, pixels: 17424 &* s.n, channels: 40,
-            gamma: s.p + 30736, beta: s.p + 30784, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 348327072 &* s.n, savedMean: s.f + 10384, savedInvStd: s.f + 10424, runningMean: s.p + 30832,
-            runningVar: s.p + 30880, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 347630112 &* s.n, pixels: 17424 &* s.n, channels: 40,
+                gamma: s.p + 30736, beta: s.p + 30784, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 348327072 &* s.n, savedMean: s.f + 10384, savedInvStd: s.f + 10424,
+                runningMean: s.p + 30832, runningVar: s.p + 30880, pool: pool)
+        }
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 347630112 &* s.n, pixels: 17424 &* s.n, channels: 40,
+                gamma: s.p + 30736, beta: s.p + 30784, runningMean: s.p + 30832, runningVar: s.p + 30880, eps: 0.001,
+                activation: .identity, output: s.t + 348327072 &* s.n, scratch: s.f + 10384, pool: pool)
+        }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -2692,10 +2780,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 30928, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 26763264 &* s.n, pool: pool)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 26763264 &* s.n, pixels: 17424 &* s.n, channels: 240,
-            gamma: s.p + 40528, beta: s.p + 40768, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 30945024 &* s.n, savedMean: s.f + 10464, savedInvStd: s.f + 10704, runningMean: s.p + 41008,
-            runningVar: s.p + 41248, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 26763264 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 40528, beta: s.p + 40768, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 30945024 &* s.n, savedMean: s.f + 10464, savedInvStd: s.f + 10704,
+                runningMean: s.p + 41008, runningVar: s.p + 41248, pool: pool)
+        }
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 26763264 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 40528, beta: s.p + 40768, runningMean: s.p + 41008, runningVar: s.p + 41248, eps: 0.001,
+                activation: .silu, output: s.t + 30945024 &* s.n, scratch: s.f + 10464, pool: pool)
+        }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][240]
         WeightPrep.depthwiseWeights(s.p + 41488, channels: 240, kernel: 3, into: s.f + 11424)
         // features.2.1.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
@@ -2703,10 +2799,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 11424,
             bias: s.f, activation: .identity, output: s.t + 35126784 &* s.n, pool: pool)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 35126784 &* s.n, pixels: 17424 &* s.n, channels: 240,
-            gamma: s.p + 43648, beta: s.p + 43888, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 39308544 &* s.n, savedMean: s.f + 10944, savedInvStd: s.f + 11184, runningMean: s.p + 44128,
-            runningVar: s.p + 44368, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 35126784 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 43648, beta: s.p + 43888, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 39308544 &* s.n, savedMean: s.f + 10944, savedInvStd: s.f + 11184,
+                runningMean: s.p + 44128, runningVar: s.p + 44368, pool: pool)
+        }
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 35126784 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 43648, beta: s.p + 43888, runningMean: s.p + 44128, runningVar: s.p + 44368, eps: 0.001,
+                activation: .silu, output: s.t + 39308544 &* s.n, scratch: s.f + 10944, pool: pool)
+        }
         // features.2.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 39308544 &* s.n, output: s.t + 43490304 &* s.n,
             batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 44608,
@@ -2718,19 +2822,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 49664, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 349024032 &* s.n, pool: pool)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 349024032 &* s.n, pixels: 17424 &* s.n, channels: 40,
-            gamma: s.p + 59264, beta: s.p + 59312, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 47672064 &* s.n, savedMean: s.f + 15744, savedInvStd: s.f + 15784, runningMean: s.p + 59360,
-            runningVar: s.p + 59408, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 349024032 &* s.n, pixels: 17424 &* s.n, channels: 40,
+                gamma: s.p + 59264, beta: s.p + 59312, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 47672064 &* s.n, savedMean: s.f + 15744, savedInvStd: s.f + 15784,
+                runningMean: s.p + 59360, runningVar: s.p + 59408, pool: pool)
+        }
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 349024032 &* s.n, pixels: 17424 &* s.n, channels: 40,
+                gamma: s.p + 59264, beta: s.p + 59312, runningMean: s.p + 59360, runningVar: s.p + 59408, eps: 0.001,
+                activation: .identity, output: s.t + 47672064 &* s.n, scratch: s.f + 15744, pool: pool)
+        }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9822222222222222
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.017777777777777778,
                 into: s.t + 404118272 &* s.n, random: &random)
         }
         // features.2.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 348327072 &* s.n, branch: s.t + 47672064 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118272 &* s.n : nil, batch: s.n, perImage: 696960,
-            output: s.t + 349720992 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 404118272 &* s.n : nil, batch: s.n,
+            perImage: 696960, output: s.t + 349720992 &* s.n, pool: pool)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -2740,10 +2852,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 59456, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 47672064 &* s.n, pool: pool)
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 47672064 &* s.n, pixels: 17424 &* s.n, channels: 240,
-            gamma: s.p + 69056, beta: s.p + 69296, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 51853824 &* s.n, savedMean: s.f + 15824, savedInvStd: s.f + 16064, runningMean: s.p + 69536,
-            runningVar: s.p + 69776, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 47672064 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 69056, beta: s.p + 69296, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 51853824 &* s.n, savedMean: s.f + 15824, savedInvStd: s.f + 16064,
+                runningMean: s.p + 69536, runningVar: s.p + 69776, pool: pool)
+        }
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 47672064 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 69056, beta: s.p + 69296, runningMean: s.p + 69536, runningVar: s.p + 69776, eps: 0.001,
+                activation: .silu, output: s.t + 51853824 &* s.n, scratch: s.f + 15824, pool: pool)
+        }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][240]
         WeightPrep.depthwiseWeights(s.p + 70016, channels: 240, kernel: 3, into: s.f + 16784)
         // features.2.2.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
@@ -2751,10 +2871,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 16784,
             bias: s.f, activation: .identity, output: s.t + 56035584 &* s.n, pool: pool)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56035584 &* s.n, pixels: 17424 &* s.n, channels: 240,
-            gamma: s.p + 72176, beta: s.p + 72416, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 60217344 &* s.n, savedMean: s.f + 16304, savedInvStd: s.f + 16544, runningMean: s.p + 72656,
-            runningVar: s.p + 72896, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56035584 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 72176, beta: s.p + 72416, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 60217344 &* s.n, savedMean: s.f + 16304, savedInvStd: s.f + 16544,
+                runningMean: s.p + 72656, runningVar: s.p + 72896, pool: pool)
+        }
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56035584 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 72176, beta: s.p + 72416, runningMean: s.p + 72656, runningVar: s.p + 72896, eps: 0.001,
+                activation: .silu, output: s.t + 60217344 &* s.n, scratch: s.f + 16304, pool: pool)
+        }
         // features.2.2.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 60217344 &* s.n, output: s.t + 64399104 &* s.n,
             batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 73136,
@@ -2766,19 +2894,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 78192, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 350417952 &* s.n, pool: pool)
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 350417952 &* s.n, pixels: 17424 &* s.n, channels: 40,
-            gamma: s.p + 87792, beta: s.p + 87840, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 68580864 &* s.n, savedMean: s.f + 21104, savedInvStd: s.f + 21144, runningMean: s.p + 87888,
-            runningVar: s.p + 87936, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 350417952 &* s.n, pixels: 17424 &* s.n, channels: 40,
+                gamma: s.p + 87792, beta: s.p + 87840, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 68580864 &* s.n, savedMean: s.f + 21104, savedInvStd: s.f + 21144,
+                runningMean: s.p + 87888, runningVar: s.p + 87936, pool: pool)
+        }
+        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 350417952 &* s.n, pixels: 17424 &* s.n, channels: 40,
+                gamma: s.p + 87792, beta: s.p + 87840, runningMean: s.p + 87888, runningVar: s.p + 87936, eps: 0.001,
+                activation: .identity, output: s.t + 68580864 &* s.n, scratch: s.f + 21104, pool: pool)
+        }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9777777777777777
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.022222222222222223,
                 into: s.t + 404118304 &* s.n, random: &random)
         }
         // features.2.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 349720992 &* s.n, branch: s.t + 68580864 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118304 &* s.n : nil, batch: s.n, perImage: 696960,
-            output: s.t + 351114912 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 404118304 &* s.n : nil, batch: s.n,
+            perImage: 696960, output: s.t + 351114912 &* s.n, pool: pool)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -2788,10 +2924,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 87984, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 68580864 &* s.n, pool: pool)
         // features.2.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 68580864 &* s.n, pixels: 17424 &* s.n, channels: 240,
-            gamma: s.p + 97584, beta: s.p + 97824, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 72762624 &* s.n, savedMean: s.f + 21184, savedInvStd: s.f + 21424, runningMean: s.p + 98064,
-            runningVar: s.p + 98304, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 68580864 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 97584, beta: s.p + 97824, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 72762624 &* s.n, savedMean: s.f + 21184, savedInvStd: s.f + 21424,
+                runningMean: s.p + 98064, runningVar: s.p + 98304, pool: pool)
+        }
+        // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 68580864 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 97584, beta: s.p + 97824, runningMean: s.p + 98064, runningVar: s.p + 98304, eps: 0.001,
+                activation: .silu, output: s.t + 72762624 &* s.n, scratch: s.f + 21184, pool: pool)
+        }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][240]
         WeightPrep.depthwiseWeights(s.p + 98544, channels: 240, kernel: 3, into: s.f + 22144)
         // features.2.3.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
@@ -2799,10 +2943,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 22144,
             bias: s.f, activation: .identity, output: s.t + 76944384 &* s.n, pool: pool)
         // features.2.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 76944384 &* s.n, pixels: 17424 &* s.n, channels: 240,
-            gamma: s.p + 100704, beta: s.p + 100944, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 81126144 &* s.n, savedMean: s.f + 21664, savedInvStd: s.f + 21904, runningMean: s.p + 101184,
-            runningVar: s.p + 101424, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 76944384 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 100704, beta: s.p + 100944, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 81126144 &* s.n, savedMean: s.f + 21664, savedInvStd: s.f + 21904,
+                runningMean: s.p + 101184, runningVar: s.p + 101424, pool: pool)
+        }
+        // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 76944384 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 100704, beta: s.p + 100944, runningMean: s.p + 101184, runningVar: s.p + 101424,
+                eps: 0.001, activation: .silu, output: s.t + 81126144 &* s.n, scratch: s.f + 21664, pool: pool)
+        }
         // features.2.3.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 81126144 &* s.n, output: s.t + 85307904 &* s.n,
             batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 101664,
@@ -2814,19 +2966,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 106720, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 351811872 &* s.n, pool: pool)
         // features.2.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 351811872 &* s.n, pixels: 17424 &* s.n, channels: 40,
-            gamma: s.p + 116320, beta: s.p + 116368, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 89489664 &* s.n, savedMean: s.f + 26464, savedInvStd: s.f + 26504, runningMean: s.p + 116416,
-            runningVar: s.p + 116464, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 351811872 &* s.n, pixels: 17424 &* s.n, channels: 40,
+                gamma: s.p + 116320, beta: s.p + 116368, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 89489664 &* s.n, savedMean: s.f + 26464, savedInvStd: s.f + 26504,
+                runningMean: s.p + 116416, runningVar: s.p + 116464, pool: pool)
+        }
+        // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 351811872 &* s.n, pixels: 17424 &* s.n, channels: 40,
+                gamma: s.p + 116320, beta: s.p + 116368, runningMean: s.p + 116416, runningVar: s.p + 116464,
+                eps: 0.001, activation: .identity, output: s.t + 89489664 &* s.n, scratch: s.f + 26464, pool: pool)
+        }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9733333333333334
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.026666666666666672,
                 into: s.t + 404118336 &* s.n, random: &random)
         }
         // features.2.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 351114912 &* s.n, branch: s.t + 89489664 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118336 &* s.n : nil, batch: s.n, perImage: 696960,
-            output: s.t + 352508832 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 404118336 &* s.n : nil, batch: s.n,
+            perImage: 696960, output: s.t + 352508832 &* s.n, pool: pool)
     }
 
     /// features.2.4 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -2836,10 +2996,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 116512, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 89489664 &* s.n, pool: pool)
         // features.2.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 89489664 &* s.n, pixels: 17424 &* s.n, channels: 240,
-            gamma: s.p + 126112, beta: s.p + 126352, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 93671424 &* s.n, savedMean: s.f + 26544, savedInvStd: s.f + 26784, runningMean: s.p + 126592,
-            runningVar: s.p + 126832, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 89489664 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 126112, beta: s.p + 126352, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 93671424 &* s.n, savedMean: s.f + 26544, savedInvStd: s.f + 26784,
+                runningMean: s.p + 126592, runningVar: s.p + 126832, pool: pool)
+        }
+        // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 89489664 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 126112, beta: s.p + 126352, runningMean: s.p + 126592, runningVar: s.p + 126832,
+                eps: 0.001, activation: .silu, output: s.t + 93671424 &* s.n, scratch: s.f + 26544, pool: pool)
+        }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][240]
         WeightPrep.depthwiseWeights(s.p + 127072, channels: 240, kernel: 3, into: s.f + 27504)
         // features.2.4.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
@@ -2847,10 +3015,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 27504,
             bias: s.f, activation: .identity, output: s.t + 97853184 &* s.n, pool: pool)
         // features.2.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 97853184 &* s.n, pixels: 17424 &* s.n, channels: 240,
-            gamma: s.p + 129232, beta: s.p + 129472, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 102034944 &* s.n, savedMean: s.f + 27024, savedInvStd: s.f + 27264,
-            runningMean: s.p + 129712, runningVar: s.p + 129952, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 97853184 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 129232, beta: s.p + 129472, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 102034944 &* s.n, savedMean: s.f + 27024, savedInvStd: s.f + 27264,
+                runningMean: s.p + 129712, runningVar: s.p + 129952, pool: pool)
+        }
+        // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 97853184 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 129232, beta: s.p + 129472, runningMean: s.p + 129712, runningVar: s.p + 129952,
+                eps: 0.001, activation: .silu, output: s.t + 102034944 &* s.n, scratch: s.f + 27024, pool: pool)
+        }
         // features.2.4.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 102034944 &* s.n, output: s.t + 106216704 &* s.n,
             batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 130192,
@@ -2862,19 +3038,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 135248, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 353205792 &* s.n, pool: pool)
         // features.2.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 353205792 &* s.n, pixels: 17424 &* s.n, channels: 40,
-            gamma: s.p + 144848, beta: s.p + 144896, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 110398464 &* s.n, savedMean: s.f + 31824, savedInvStd: s.f + 31864,
-            runningMean: s.p + 144944, runningVar: s.p + 144992, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 353205792 &* s.n, pixels: 17424 &* s.n, channels: 40,
+                gamma: s.p + 144848, beta: s.p + 144896, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 110398464 &* s.n, savedMean: s.f + 31824, savedInvStd: s.f + 31864,
+                runningMean: s.p + 144944, runningVar: s.p + 144992, pool: pool)
+        }
+        // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 353205792 &* s.n, pixels: 17424 &* s.n, channels: 40,
+                gamma: s.p + 144848, beta: s.p + 144896, runningMean: s.p + 144944, runningVar: s.p + 144992,
+                eps: 0.001, activation: .identity, output: s.t + 110398464 &* s.n, scratch: s.f + 31824, pool: pool)
+        }
         // features.2.4 stochastic depth: keep each image's branch with probability 0.9688888888888889
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.031111111111111114,
                 into: s.t + 404118368 &* s.n, random: &random)
         }
         // features.2.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 352508832 &* s.n, branch: s.t + 110398464 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118368 &* s.n : nil, batch: s.n, perImage: 696960,
-            output: s.t + 353902752 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 404118368 &* s.n : nil, batch: s.n,
+            perImage: 696960, output: s.t + 353902752 &* s.n, pool: pool)
     }
 
     /// features.2.5 forward: MBConv6 k3 s1: 132x132x40 -> 132x132x40, SE 240 -> 10 -> 240, identity shortcut
@@ -2884,10 +3068,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 145040, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 110398464 &* s.n, pool: pool)
         // features.2.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 110398464 &* s.n, pixels: 17424 &* s.n, channels: 240,
-            gamma: s.p + 154640, beta: s.p + 154880, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 114580224 &* s.n, savedMean: s.f + 31904, savedInvStd: s.f + 32144,
-            runningMean: s.p + 155120, runningVar: s.p + 155360, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 110398464 &* s.n, pixels: 17424 &* s.n,
+                channels: 240, gamma: s.p + 154640, beta: s.p + 154880, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 114580224 &* s.n, savedMean: s.f + 31904, savedInvStd: s.f + 32144,
+                runningMean: s.p + 155120, runningVar: s.p + 155360, pool: pool)
+        }
+        // features.2.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 110398464 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 154640, beta: s.p + 154880, runningMean: s.p + 155120, runningVar: s.p + 155360,
+                eps: 0.001, activation: .silu, output: s.t + 114580224 &* s.n, scratch: s.f + 31904, pool: pool)
+        }
         // features.2.5.block.1 depthwise weights to the kernel layout [3][3][240]
         WeightPrep.depthwiseWeights(s.p + 155600, channels: 240, kernel: 3, into: s.f + 32864)
         // features.2.5.block.1 depthwise 3x3/1, [n, 132, 132, 240] -> [n, 132, 132, 240]
@@ -2895,10 +3087,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 132, outWidth: 132, weights: s.f + 32864,
             bias: s.f, activation: .identity, output: s.t + 118761984 &* s.n, pool: pool)
         // features.2.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 118761984 &* s.n, pixels: 17424 &* s.n, channels: 240,
-            gamma: s.p + 157760, beta: s.p + 158000, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 122943744 &* s.n, savedMean: s.f + 32384, savedInvStd: s.f + 32624,
-            runningMean: s.p + 158240, runningVar: s.p + 158480, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 118761984 &* s.n, pixels: 17424 &* s.n,
+                channels: 240, gamma: s.p + 157760, beta: s.p + 158000, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 122943744 &* s.n, savedMean: s.f + 32384, savedInvStd: s.f + 32624,
+                runningMean: s.p + 158240, runningVar: s.p + 158480, pool: pool)
+        }
+        // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 118761984 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 157760, beta: s.p + 158000, runningMean: s.p + 158240, runningVar: s.p + 158480,
+                eps: 0.001, activation: .silu, output: s.t + 122943744 &* s.n, scratch: s.f + 32384, pool: pool)
+        }
         // features.2.5.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 132, 132, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 122943744 &* s.n, output: s.t + 127125504 &* s.n,
             batch: s.n, pixels: 17424, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 158720,
@@ -2910,19 +3110,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 163776, bias: s.f, outChannels: 40, activation: .identity, residual: nil,
             output: s.t + 354599712 &* s.n, pool: pool)
         // features.2.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 354599712 &* s.n, pixels: 17424 &* s.n, channels: 40,
-            gamma: s.p + 173376, beta: s.p + 173424, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 131307264 &* s.n, savedMean: s.f + 37184, savedInvStd: s.f + 37224,
-            runningMean: s.p + 173472, runningVar: s.p + 173520, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 354599712 &* s.n, pixels: 17424 &* s.n, channels: 40,
+                gamma: s.p + 173376, beta: s.p + 173424, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 131307264 &* s.n, savedMean: s.f + 37184, savedInvStd: s.f + 37224,
+                runningMean: s.p + 173472, runningVar: s.p + 173520, pool: pool)
+        }
+        // features.2.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 354599712 &* s.n, pixels: 17424 &* s.n, channels: 40,
+                gamma: s.p + 173376, beta: s.p + 173424, runningMean: s.p + 173472, runningVar: s.p + 173520,
+                eps: 0.001, activation: .identity, output: s.t + 131307264 &* s.n, scratch: s.f + 37184, pool: pool)
+        }
         // features.2.5 stochastic depth: keep each image's branch with probability 0.9644444444444444
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.035555555555555556,
                 into: s.t + 404118400 &* s.n, random: &random)
         }
         // features.2.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 353902752 &* s.n, branch: s.t + 131307264 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118400 &* s.n : nil, batch: s.n, perImage: 696960,
-            output: s.t + 355296672 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 404118400 &* s.n : nil, batch: s.n,
+            perImage: 696960, output: s.t + 355296672 &* s.n, pool: pool)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 132x132x40 -> 66x66x72, SE 240 -> 10 -> 240
@@ -2932,10 +3140,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 173568, bias: s.f, outChannels: 240, activation: .identity, residual: nil,
             output: s.t + 131307264 &* s.n, pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 131307264 &* s.n, pixels: 17424 &* s.n, channels: 240,
-            gamma: s.p + 183168, beta: s.p + 183408, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 135489024 &* s.n, savedMean: s.f + 37264, savedInvStd: s.f + 37504,
-            runningMean: s.p + 183648, runningVar: s.p + 183888, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 131307264 &* s.n, pixels: 17424 &* s.n,
+                channels: 240, gamma: s.p + 183168, beta: s.p + 183408, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 135489024 &* s.n, savedMean: s.f + 37264, savedInvStd: s.f + 37504,
+                runningMean: s.p + 183648, runningVar: s.p + 183888, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 131307264 &* s.n, pixels: 17424 &* s.n, channels: 240,
+                gamma: s.p + 183168, beta: s.p + 183408, runningMean: s.p + 183648, runningVar: s.p + 183888,
+                eps: 0.001, activation: .silu, output: s.t + 135489024 &* s.n, scratch: s.f + 37264, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][240]
         WeightPrep.depthwiseWeights(s.p + 184128, channels: 240, kernel: 5, into: s.f + 38224)
         // features.3.0.block.1 depthwise 5x5/2, [n, 132, 132, 240] -> [n, 66, 66, 240]
@@ -2943,10 +3159,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 38224, bias: s.f,
             activation: .identity, output: s.t + 296870112 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 296870112 &* s.n, pixels: 4356 &* s.n, channels: 240,
-            gamma: s.p + 190128, beta: s.p + 190368, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 297915552 &* s.n, savedMean: s.f + 37744, savedInvStd: s.f + 37984,
-            runningMean: s.p + 190608, runningVar: s.p + 190848, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 296870112 &* s.n, pixels: 4356 &* s.n, channels: 240,
+                gamma: s.p + 190128, beta: s.p + 190368, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 297915552 &* s.n, savedMean: s.f + 37744, savedInvStd: s.f + 37984,
+                runningMean: s.p + 190608, runningVar: s.p + 190848, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 296870112 &* s.n, pixels: 4356 &* s.n, channels: 240,
+                gamma: s.p + 190128, beta: s.p + 190368, runningMean: s.p + 190608, runningVar: s.p + 190848,
+                eps: 0.001, activation: .silu, output: s.t + 297915552 &* s.n, scratch: s.f + 37744, pool: pool)
+        }
         // features.3.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 66, 66, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 297915552 &* s.n, output: s.t + 298960992 &* s.n,
             batch: s.n, pixels: 4356, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 191088,
@@ -2958,10 +3182,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 196144, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 391571712 &* s.n, pool: pool)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 391571712 &* s.n, pixels: 4356 &* s.n, channels: 72,
-            gamma: s.p + 213424, beta: s.p + 213504, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 391885344 &* s.n, savedMean: s.f + 50224, savedInvStd: s.f + 50296,
-            runningMean: s.p + 213584, runningVar: s.p + 213664, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 391571712 &* s.n, pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 213424, beta: s.p + 213504, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 391885344 &* s.n, savedMean: s.f + 50224, savedInvStd: s.f + 50296,
+                runningMean: s.p + 213584, runningVar: s.p + 213664, pool: pool)
+        }
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 391571712 &* s.n, pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 213424, beta: s.p + 213504, runningMean: s.p + 213584, runningVar: s.p + 213664,
+                eps: 0.001, activation: .identity, output: s.t + 391885344 &* s.n, scratch: s.f + 50224, pool: pool)
+        }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -2971,10 +3203,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 213744, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
             output: s.t + 139670784 &* s.n, pool: pool)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 139670784 &* s.n, pixels: 4356 &* s.n, channels: 432,
-            gamma: s.p + 244848, beta: s.p + 245280, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 141552576 &* s.n, savedMean: s.f + 50368, savedInvStd: s.f + 50800,
-            runningMean: s.p + 245712, runningVar: s.p + 246144, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 139670784 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 244848, beta: s.p + 245280, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 141552576 &* s.n, savedMean: s.f + 50368, savedInvStd: s.f + 50800,
+                runningMean: s.p + 245712, runningVar: s.p + 246144, pool: pool)
+        }
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 139670784 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 244848, beta: s.p + 245280, runningMean: s.p + 245712, runningVar: s.p + 246144,
+                eps: 0.001, activation: .silu, output: s.t + 141552576 &* s.n, scratch: s.f + 50368, pool: pool)
+        }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][432]
         WeightPrep.depthwiseWeights(s.p + 246576, channels: 432, kernel: 5, into: s.f + 52096)
         // features.3.1.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
@@ -2982,10 +3222,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 52096, bias: s.f,
             activation: .identity, output: s.t + 200166912 &* s.n, pool: pool)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 200166912 &* s.n, pixels: 4356 &* s.n, channels: 432,
-            gamma: s.p + 257376, beta: s.p + 257808, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 202048704 &* s.n, savedMean: s.f + 51232, savedInvStd: s.f + 51664,
-            runningMean: s.p + 258240, runningVar: s.p + 258672, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 200166912 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 257376, beta: s.p + 257808, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 202048704 &* s.n, savedMean: s.f + 51232, savedInvStd: s.f + 51664,
+                runningMean: s.p + 258240, runningVar: s.p + 258672, pool: pool)
+        }
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 200166912 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 257376, beta: s.p + 257808, runningMean: s.p + 258240, runningVar: s.p + 258672,
+                eps: 0.001, activation: .silu, output: s.t + 202048704 &* s.n, scratch: s.f + 51232, pool: pool)
+        }
         // features.3.1.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 202048704 &* s.n, output: s.t + 203930496 &* s.n,
             batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 259104,
@@ -2997,19 +3245,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 275120, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 392198976 &* s.n, pool: pool)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 392198976 &* s.n, pixels: 4356 &* s.n, channels: 72,
-            gamma: s.p + 306224, beta: s.p + 306304, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 73696, savedInvStd: s.f + 73768,
-            runningMean: s.p + 306384, runningVar: s.p + 306464, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 392198976 &* s.n, pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 306224, beta: s.p + 306304, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 73696, savedInvStd: s.f + 73768,
+                runningMean: s.p + 306384, runningVar: s.p + 306464, pool: pool)
+        }
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 392198976 &* s.n, pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 306224, beta: s.p + 306304, runningMean: s.p + 306384, runningVar: s.p + 306464,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 73696, pool: pool)
+        }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9555555555555556
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.044444444444444446,
                 into: s.t + 404118432 &* s.n, random: &random)
         }
         // features.3.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 391885344 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118432 &* s.n : nil, batch: s.n, perImage: 313632,
-            output: s.t + 392512608 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 404118432 &* s.n : nil, batch: s.n,
+            perImage: 313632, output: s.t + 392512608 &* s.n, pool: pool)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -3019,10 +3275,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 306544, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
             output: s.t + 205812288 &* s.n, pool: pool)
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 205812288 &* s.n, pixels: 4356 &* s.n, channels: 432,
-            gamma: s.p + 337648, beta: s.p + 338080, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 207694080 &* s.n, savedMean: s.f + 73840, savedInvStd: s.f + 74272,
-            runningMean: s.p + 338512, runningVar: s.p + 338944, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 205812288 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 337648, beta: s.p + 338080, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 207694080 &* s.n, savedMean: s.f + 73840, savedInvStd: s.f + 74272,
+                runningMean: s.p + 338512, runningVar: s.p + 338944, pool: pool)
+        }
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 205812288 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 337648, beta: s.p + 338080, runningMean: s.p + 338512, runningVar: s.p + 338944,
+                eps: 0.001, activation: .silu, output: s.t + 207694080 &* s.n, scratch: s.f + 73840, pool: pool)
+        }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][432]
         WeightPrep.depthwiseWeights(s.p + 339376, channels: 432, kernel: 5, into: s.f + 75568)
         // features.3.2.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
@@ -3030,10 +3294,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 75568, bias: s.f,
             activation: .identity, output: s.t + 209575872 &* s.n, pool: pool)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 209575872 &* s.n, pixels: 4356 &* s.n, channels: 432,
-            gamma: s.p + 350176, beta: s.p + 350608, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 211457664 &* s.n, savedMean: s.f + 74704, savedInvStd: s.f + 75136,
-            runningMean: s.p + 351040, runningVar: s.p + 351472, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 209575872 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 350176, beta: s.p + 350608, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 211457664 &* s.n, savedMean: s.f + 74704, savedInvStd: s.f + 75136,
+                runningMean: s.p + 351040, runningVar: s.p + 351472, pool: pool)
+        }
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 209575872 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 350176, beta: s.p + 350608, runningMean: s.p + 351040, runningVar: s.p + 351472,
+                eps: 0.001, activation: .silu, output: s.t + 211457664 &* s.n, scratch: s.f + 74704, pool: pool)
+        }
         // features.3.2.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 211457664 &* s.n, output: s.t + 213339456 &* s.n,
             batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 351904,
@@ -3045,19 +3317,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 367920, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 392826240 &* s.n, pool: pool)
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 392826240 &* s.n, pixels: 4356 &* s.n, channels: 72,
-            gamma: s.p + 399024, beta: s.p + 399104, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 97168, savedInvStd: s.f + 97240,
-            runningMean: s.p + 399184, runningVar: s.p + 399264, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 392826240 &* s.n, pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 399024, beta: s.p + 399104, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 97168, savedInvStd: s.f + 97240,
+                runningMean: s.p + 399184, runningVar: s.p + 399264, pool: pool)
+        }
+        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 392826240 &* s.n, pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 399024, beta: s.p + 399104, runningMean: s.p + 399184, runningVar: s.p + 399264,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 97168, pool: pool)
+        }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9511111111111111
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04888888888888889,
                 into: s.t + 404118448 &* s.n, random: &random)
         }
         // features.3.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 392512608 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118448 &* s.n : nil, batch: s.n, perImage: 313632,
-            output: s.t + 393139872 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 404118448 &* s.n : nil, batch: s.n,
+            perImage: 313632, output: s.t + 393139872 &* s.n, pool: pool)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -3067,10 +3347,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 399344, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
             output: s.t + 215221248 &* s.n, pool: pool)
         // features.3.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 215221248 &* s.n, pixels: 4356 &* s.n, channels: 432,
-            gamma: s.p + 430448, beta: s.p + 430880, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 217103040 &* s.n, savedMean: s.f + 97312, savedInvStd: s.f + 97744,
-            runningMean: s.p + 431312, runningVar: s.p + 431744, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 215221248 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 430448, beta: s.p + 430880, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 217103040 &* s.n, savedMean: s.f + 97312, savedInvStd: s.f + 97744,
+                runningMean: s.p + 431312, runningVar: s.p + 431744, pool: pool)
+        }
+        // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 215221248 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 430448, beta: s.p + 430880, runningMean: s.p + 431312, runningVar: s.p + 431744,
+                eps: 0.001, activation: .silu, output: s.t + 217103040 &* s.n, scratch: s.f + 97312, pool: pool)
+        }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][432]
         WeightPrep.depthwiseWeights(s.p + 432176, channels: 432, kernel: 5, into: s.f + 99040)
         // features.3.3.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
@@ -3078,10 +3366,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 99040, bias: s.f,
             activation: .identity, output: s.t + 218984832 &* s.n, pool: pool)
         // features.3.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 218984832 &* s.n, pixels: 4356 &* s.n, channels: 432,
-            gamma: s.p + 442976, beta: s.p + 443408, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 220866624 &* s.n, savedMean: s.f + 98176, savedInvStd: s.f + 98608,
-            runningMean: s.p + 443840, runningVar: s.p + 444272, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 218984832 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 442976, beta: s.p + 443408, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 220866624 &* s.n, savedMean: s.f + 98176, savedInvStd: s.f + 98608,
+                runningMean: s.p + 443840, runningVar: s.p + 444272, pool: pool)
+        }
+        // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 218984832 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 442976, beta: s.p + 443408, runningMean: s.p + 443840, runningVar: s.p + 444272,
+                eps: 0.001, activation: .silu, output: s.t + 220866624 &* s.n, scratch: s.f + 98176, pool: pool)
+        }
         // features.3.3.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 220866624 &* s.n, output: s.t + 222748416 &* s.n,
             batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 444704,
@@ -3093,19 +3389,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 460720, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 393453504 &* s.n, pool: pool)
         // features.3.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 393453504 &* s.n, pixels: 4356 &* s.n, channels: 72,
-            gamma: s.p + 491824, beta: s.p + 491904, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 120640, savedInvStd: s.f + 120712,
-            runningMean: s.p + 491984, runningVar: s.p + 492064, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 393453504 &* s.n, pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 491824, beta: s.p + 491904, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 120640, savedInvStd: s.f + 120712,
+                runningMean: s.p + 491984, runningVar: s.p + 492064, pool: pool)
+        }
+        // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 393453504 &* s.n, pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 491824, beta: s.p + 491904, runningMean: s.p + 491984, runningVar: s.p + 492064,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 120640, pool: pool)
+        }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9466666666666667
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.053333333333333344,
                 into: s.t + 404118464 &* s.n, random: &random)
         }
         // features.3.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 393139872 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118464 &* s.n : nil, batch: s.n, perImage: 313632,
-            output: s.t + 393767136 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 404118464 &* s.n : nil, batch: s.n,
+            perImage: 313632, output: s.t + 393767136 &* s.n, pool: pool)
     }
 
     /// features.3.4 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -3115,10 +3419,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 492144, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
             output: s.t + 224630208 &* s.n, pool: pool)
         // features.3.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 224630208 &* s.n, pixels: 4356 &* s.n, channels: 432,
-            gamma: s.p + 523248, beta: s.p + 523680, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 226512000 &* s.n, savedMean: s.f + 120784, savedInvStd: s.f + 121216,
-            runningMean: s.p + 524112, runningVar: s.p + 524544, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 224630208 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 523248, beta: s.p + 523680, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 226512000 &* s.n, savedMean: s.f + 120784, savedInvStd: s.f + 121216,
+                runningMean: s.p + 524112, runningVar: s.p + 524544, pool: pool)
+        }
+        // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 224630208 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 523248, beta: s.p + 523680, runningMean: s.p + 524112, runningVar: s.p + 524544,
+                eps: 0.001, activation: .silu, output: s.t + 226512000 &* s.n, scratch: s.f + 120784, pool: pool)
+        }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][432]
         WeightPrep.depthwiseWeights(s.p + 524976, channels: 432, kernel: 5, into: s.f + 122512)
         // features.3.4.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
@@ -3126,10 +3438,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 122512, bias: s.f,
             activation: .identity, output: s.t + 228393792 &* s.n, pool: pool)
         // features.3.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 228393792 &* s.n, pixels: 4356 &* s.n, channels: 432,
-            gamma: s.p + 535776, beta: s.p + 536208, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 230275584 &* s.n, savedMean: s.f + 121648, savedInvStd: s.f + 122080,
-            runningMean: s.p + 536640, runningVar: s.p + 537072, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 228393792 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 535776, beta: s.p + 536208, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 230275584 &* s.n, savedMean: s.f + 121648, savedInvStd: s.f + 122080,
+                runningMean: s.p + 536640, runningVar: s.p + 537072, pool: pool)
+        }
+        // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 228393792 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 535776, beta: s.p + 536208, runningMean: s.p + 536640, runningVar: s.p + 537072,
+                eps: 0.001, activation: .silu, output: s.t + 230275584 &* s.n, scratch: s.f + 121648, pool: pool)
+        }
         // features.3.4.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 230275584 &* s.n, output: s.t + 232157376 &* s.n,
             batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 537504,
@@ -3141,19 +3461,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 553520, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 394080768 &* s.n, pool: pool)
         // features.3.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 394080768 &* s.n, pixels: 4356 &* s.n, channels: 72,
-            gamma: s.p + 584624, beta: s.p + 584704, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 144112, savedInvStd: s.f + 144184,
-            runningMean: s.p + 584784, runningVar: s.p + 584864, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 394080768 &* s.n, pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 584624, beta: s.p + 584704, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 144112, savedInvStd: s.f + 144184,
+                runningMean: s.p + 584784, runningVar: s.p + 584864, pool: pool)
+        }
+        // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 394080768 &* s.n, pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 584624, beta: s.p + 584704, runningMean: s.p + 584784, runningVar: s.p + 584864,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 144112, pool: pool)
+        }
         // features.3.4 stochastic depth: keep each image's branch with probability 0.9422222222222222
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05777777777777778,
                 into: s.t + 404118480 &* s.n, random: &random)
         }
         // features.3.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 393767136 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118480 &* s.n : nil, batch: s.n, perImage: 313632,
-            output: s.t + 394394400 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 404118480 &* s.n : nil, batch: s.n,
+            perImage: 313632, output: s.t + 394394400 &* s.n, pool: pool)
     }
 
     /// features.3.5 forward: MBConv6 k5 s1: 66x66x72 -> 66x66x72, SE 432 -> 18 -> 432, identity shortcut
@@ -3163,10 +3491,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 584944, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
             output: s.t + 234039168 &* s.n, pool: pool)
         // features.3.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 234039168 &* s.n, pixels: 4356 &* s.n, channels: 432,
-            gamma: s.p + 616048, beta: s.p + 616480, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 235920960 &* s.n, savedMean: s.f + 144256, savedInvStd: s.f + 144688,
-            runningMean: s.p + 616912, runningVar: s.p + 617344, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 234039168 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 616048, beta: s.p + 616480, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 235920960 &* s.n, savedMean: s.f + 144256, savedInvStd: s.f + 144688,
+                runningMean: s.p + 616912, runningVar: s.p + 617344, pool: pool)
+        }
+        // features.3.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 234039168 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 616048, beta: s.p + 616480, runningMean: s.p + 616912, runningVar: s.p + 617344,
+                eps: 0.001, activation: .silu, output: s.t + 235920960 &* s.n, scratch: s.f + 144256, pool: pool)
+        }
         // features.3.5.block.1 depthwise weights to the kernel layout [5][5][432]
         WeightPrep.depthwiseWeights(s.p + 617776, channels: 432, kernel: 5, into: s.f + 145984)
         // features.3.5.block.1 depthwise 5x5/1, [n, 66, 66, 432] -> [n, 66, 66, 432]
@@ -3174,10 +3510,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 66, outWidth: 66, weights: s.f + 145984, bias: s.f,
             activation: .identity, output: s.t + 237802752 &* s.n, pool: pool)
         // features.3.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 237802752 &* s.n, pixels: 4356 &* s.n, channels: 432,
-            gamma: s.p + 628576, beta: s.p + 629008, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 239684544 &* s.n, savedMean: s.f + 145120, savedInvStd: s.f + 145552,
-            runningMean: s.p + 629440, runningVar: s.p + 629872, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 237802752 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 628576, beta: s.p + 629008, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 239684544 &* s.n, savedMean: s.f + 145120, savedInvStd: s.f + 145552,
+                runningMean: s.p + 629440, runningVar: s.p + 629872, pool: pool)
+        }
+        // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 237802752 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 628576, beta: s.p + 629008, runningMean: s.p + 629440, runningVar: s.p + 629872,
+                eps: 0.001, activation: .silu, output: s.t + 239684544 &* s.n, scratch: s.f + 145120, pool: pool)
+        }
         // features.3.5.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 66, 66, 432]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 239684544 &* s.n, output: s.t + 241566336 &* s.n,
             batch: s.n, pixels: 4356, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 630304,
@@ -3189,19 +3533,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 646320, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 394708032 &* s.n, pool: pool)
         // features.3.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 394708032 &* s.n, pixels: 4356 &* s.n, channels: 72,
-            gamma: s.p + 677424, beta: s.p + 677504, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 167584, savedInvStd: s.f + 167656,
-            runningMean: s.p + 677584, runningVar: s.p + 677664, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 394708032 &* s.n, pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 677424, beta: s.p + 677504, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 167584, savedInvStd: s.f + 167656,
+                runningMean: s.p + 677584, runningVar: s.p + 677664, pool: pool)
+        }
+        // features.3.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 394708032 &* s.n, pixels: 4356 &* s.n, channels: 72,
+                gamma: s.p + 677424, beta: s.p + 677504, runningMean: s.p + 677584, runningVar: s.p + 677664,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 167584, pool: pool)
+        }
         // features.3.5 stochastic depth: keep each image's branch with probability 0.9377777777777778
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06222222222222223,
                 into: s.t + 404118496 &* s.n, random: &random)
         }
         // features.3.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 394394400 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118496 &* s.n : nil, batch: s.n, perImage: 313632,
-            output: s.t + 395021664 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 404118496 &* s.n : nil, batch: s.n,
+            perImage: 313632, output: s.t + 395021664 &* s.n, pool: pool)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 66x66x72 -> 33x33x144, SE 432 -> 18 -> 432
@@ -3211,10 +3563,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 677744, bias: s.f, outChannels: 432, activation: .identity, residual: nil,
             output: s.t + 243448128 &* s.n, pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 243448128 &* s.n, pixels: 4356 &* s.n, channels: 432,
-            gamma: s.p + 708848, beta: s.p + 709280, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 245329920 &* s.n, savedMean: s.f + 167728, savedInvStd: s.f + 168160,
-            runningMean: s.p + 709712, runningVar: s.p + 710144, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 243448128 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 708848, beta: s.p + 709280, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 245329920 &* s.n, savedMean: s.f + 167728, savedInvStd: s.f + 168160,
+                runningMean: s.p + 709712, runningVar: s.p + 710144, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 243448128 &* s.n, pixels: 4356 &* s.n, channels: 432,
+                gamma: s.p + 708848, beta: s.p + 709280, runningMean: s.p + 709712, runningVar: s.p + 710144,
+                eps: 0.001, activation: .silu, output: s.t + 245329920 &* s.n, scratch: s.f + 167728, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][432]
         WeightPrep.depthwiseWeights(s.p + 710576, channels: 432, kernel: 3, into: s.f + 169456)
         // features.4.0.block.1 depthwise 3x3/2, [n, 66, 66, 432] -> [n, 33, 33, 432]
@@ -3222,10 +3582,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 169456, bias: s.f,
             activation: .identity, output: s.t + 389466768 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 389466768 &* s.n, pixels: 1089 &* s.n, channels: 432,
-            gamma: s.p + 714464, beta: s.p + 714896, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 389937216 &* s.n, savedMean: s.f + 168592, savedInvStd: s.f + 169024,
-            runningMean: s.p + 715328, runningVar: s.p + 715760, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 389466768 &* s.n, pixels: 1089 &* s.n, channels: 432,
+                gamma: s.p + 714464, beta: s.p + 714896, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 389937216 &* s.n, savedMean: s.f + 168592, savedInvStd: s.f + 169024,
+                runningMean: s.p + 715328, runningVar: s.p + 715760, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 389466768 &* s.n, pixels: 1089 &* s.n, channels: 432,
+                gamma: s.p + 714464, beta: s.p + 714896, runningMean: s.p + 715328, runningVar: s.p + 715760,
+                eps: 0.001, activation: .silu, output: s.t + 389937216 &* s.n, scratch: s.f + 168592, pool: pool)
+        }
         // features.4.0.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 33, 33, 432]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 389937216 &* s.n, output: s.t + 390407664 &* s.n,
             batch: s.n, pixels: 1089, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 716192,
@@ -3237,10 +3605,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 732208, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
             output: s.t + 399486080 &* s.n, pool: pool)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 399486080 &* s.n, pixels: 1089 &* s.n, channels: 144,
-            gamma: s.p + 794416, beta: s.p + 794560, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 399642896 &* s.n, savedMean: s.f + 177232, savedInvStd: s.f + 177376,
-            runningMean: s.p + 794704, runningVar: s.p + 794848, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 399486080 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 794416, beta: s.p + 794560, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 399642896 &* s.n, savedMean: s.f + 177232, savedInvStd: s.f + 177376,
+                runningMean: s.p + 794704, runningVar: s.p + 794848, pool: pool)
+        }
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 399486080 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 794416, beta: s.p + 794560, runningMean: s.p + 794704, runningVar: s.p + 794848,
+                eps: 0.001, activation: .identity, output: s.t + 399642896 &* s.n, scratch: s.f + 177232, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -3250,10 +3626,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 794992, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
             output: s.t + 309994272 &* s.n, pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 309994272 &* s.n, pixels: 1089 &* s.n, channels: 864,
-            gamma: s.p + 919408, beta: s.p + 920272, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 310935168 &* s.n, savedMean: s.f + 177520, savedInvStd: s.f + 178384,
-            runningMean: s.p + 921136, runningVar: s.p + 922000, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 309994272 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 919408, beta: s.p + 920272, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 310935168 &* s.n, savedMean: s.f + 177520, savedInvStd: s.f + 178384,
+                runningMean: s.p + 921136, runningVar: s.p + 922000, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 309994272 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 919408, beta: s.p + 920272, runningMean: s.p + 921136, runningVar: s.p + 922000,
+                eps: 0.001, activation: .silu, output: s.t + 310935168 &* s.n, scratch: s.f + 177520, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][864]
         WeightPrep.depthwiseWeights(s.p + 922864, channels: 864, kernel: 3, into: s.f + 180976)
         // features.4.1.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -3261,10 +3645,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 180976, bias: s.f,
             activation: .identity, output: s.t + 311876064 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 311876064 &* s.n, pixels: 1089 &* s.n, channels: 864,
-            gamma: s.p + 930640, beta: s.p + 931504, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 312816960 &* s.n, savedMean: s.f + 179248, savedInvStd: s.f + 180112,
-            runningMean: s.p + 932368, runningVar: s.p + 933232, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 311876064 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 930640, beta: s.p + 931504, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 312816960 &* s.n, savedMean: s.f + 179248, savedInvStd: s.f + 180112,
+                runningMean: s.p + 932368, runningVar: s.p + 933232, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 311876064 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 930640, beta: s.p + 931504, runningMean: s.p + 932368, runningVar: s.p + 933232,
+                eps: 0.001, activation: .silu, output: s.t + 312816960 &* s.n, scratch: s.f + 179248, pool: pool)
+        }
         // features.4.1.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 312816960 &* s.n, output: s.t + 313757856 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 934096,
@@ -3276,19 +3668,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 997216, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
             output: s.t + 399799712 &* s.n, pool: pool)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 399799712 &* s.n, pixels: 1089 &* s.n, channels: 144,
-            gamma: s.p + 1121632, beta: s.p + 1121776, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 196528, savedInvStd: s.f + 196672,
-            runningMean: s.p + 1121920, runningVar: s.p + 1122064, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 399799712 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 1121632, beta: s.p + 1121776, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 196528, savedInvStd: s.f + 196672,
+                runningMean: s.p + 1121920, runningVar: s.p + 1122064, pool: pool)
+        }
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 399799712 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 1121632, beta: s.p + 1121776, runningMean: s.p + 1121920, runningVar: s.p + 1122064,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 196528, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9288888888888889
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07111111111111111,
                 into: s.t + 404118512 &* s.n, random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 399642896 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118512 &* s.n : nil, batch: s.n, perImage: 156816,
-            output: s.t + 399956528 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 404118512 &* s.n : nil, batch: s.n,
+            perImage: 156816, output: s.t + 399956528 &* s.n, pool: pool)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -3298,10 +3698,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 1122208, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
             output: s.t + 314698752 &* s.n, pool: pool)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 314698752 &* s.n, pixels: 1089 &* s.n, channels: 864,
-            gamma: s.p + 1246624, beta: s.p + 1247488, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 315639648 &* s.n, savedMean: s.f + 196816, savedInvStd: s.f + 197680,
-            runningMean: s.p + 1248352, runningVar: s.p + 1249216, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 314698752 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1246624, beta: s.p + 1247488, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 315639648 &* s.n, savedMean: s.f + 196816, savedInvStd: s.f + 197680,
+                runningMean: s.p + 1248352, runningVar: s.p + 1249216, pool: pool)
+        }
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 314698752 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1246624, beta: s.p + 1247488, runningMean: s.p + 1248352, runningVar: s.p + 1249216,
+                eps: 0.001, activation: .silu, output: s.t + 315639648 &* s.n, scratch: s.f + 196816, pool: pool)
+        }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][864]
         WeightPrep.depthwiseWeights(s.p + 1250080, channels: 864, kernel: 3, into: s.f + 200272)
         // features.4.2.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -3309,10 +3717,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 200272, bias: s.f,
             activation: .identity, output: s.t + 316580544 &* s.n, pool: pool)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 316580544 &* s.n, pixels: 1089 &* s.n, channels: 864,
-            gamma: s.p + 1257856, beta: s.p + 1258720, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 317521440 &* s.n, savedMean: s.f + 198544, savedInvStd: s.f + 199408,
-            runningMean: s.p + 1259584, runningVar: s.p + 1260448, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 316580544 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1257856, beta: s.p + 1258720, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 317521440 &* s.n, savedMean: s.f + 198544, savedInvStd: s.f + 199408,
+                runningMean: s.p + 1259584, runningVar: s.p + 1260448, pool: pool)
+        }
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 316580544 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1257856, beta: s.p + 1258720, runningMean: s.p + 1259584, runningVar: s.p + 1260448,
+                eps: 0.001, activation: .silu, output: s.t + 317521440 &* s.n, scratch: s.f + 198544, pool: pool)
+        }
         // features.4.2.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 317521440 &* s.n, output: s.t + 318462336 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1261312,
@@ -3324,19 +3740,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 1324432, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
             output: s.t + 400113344 &* s.n, pool: pool)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 400113344 &* s.n, pixels: 1089 &* s.n, channels: 144,
-            gamma: s.p + 1448848, beta: s.p + 1448992, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 215824, savedInvStd: s.f + 215968,
-            runningMean: s.p + 1449136, runningVar: s.p + 1449280, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 400113344 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 1448848, beta: s.p + 1448992, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 215824, savedInvStd: s.f + 215968,
+                runningMean: s.p + 1449136, runningVar: s.p + 1449280, pool: pool)
+        }
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 400113344 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 1448848, beta: s.p + 1448992, runningMean: s.p + 1449136, runningVar: s.p + 1449280,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 215824, pool: pool)
+        }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9244444444444444
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07555555555555557,
                 into: s.t + 404118528 &* s.n, random: &random)
         }
         // features.4.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 399956528 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118528 &* s.n : nil, batch: s.n, perImage: 156816,
-            output: s.t + 400270160 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 404118528 &* s.n : nil, batch: s.n,
+            perImage: 156816, output: s.t + 400270160 &* s.n, pool: pool)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -3346,10 +3770,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 1449424, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
             output: s.t + 319403232 &* s.n, pool: pool)
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 319403232 &* s.n, pixels: 1089 &* s.n, channels: 864,
-            gamma: s.p + 1573840, beta: s.p + 1574704, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 320344128 &* s.n, savedMean: s.f + 216112, savedInvStd: s.f + 216976,
-            runningMean: s.p + 1575568, runningVar: s.p + 1576432, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 319403232 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1573840, beta: s.p + 1574704, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 320344128 &* s.n, savedMean: s.f + 216112, savedInvStd: s.f + 216976,
+                runningMean: s.p + 1575568, runningVar: s.p + 1576432, pool: pool)
+        }
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 319403232 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1573840, beta: s.p + 1574704, runningMean: s.p + 1575568, runningVar: s.p + 1576432,
+                eps: 0.001, activation: .silu, output: s.t + 320344128 &* s.n, scratch: s.f + 216112, pool: pool)
+        }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][864]
         WeightPrep.depthwiseWeights(s.p + 1577296, channels: 864, kernel: 3, into: s.f + 219568)
         // features.4.3.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -3357,10 +3789,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 219568, bias: s.f,
             activation: .identity, output: s.t + 321285024 &* s.n, pool: pool)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 321285024 &* s.n, pixels: 1089 &* s.n, channels: 864,
-            gamma: s.p + 1585072, beta: s.p + 1585936, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 322225920 &* s.n, savedMean: s.f + 217840, savedInvStd: s.f + 218704,
-            runningMean: s.p + 1586800, runningVar: s.p + 1587664, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 321285024 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1585072, beta: s.p + 1585936, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 322225920 &* s.n, savedMean: s.f + 217840, savedInvStd: s.f + 218704,
+                runningMean: s.p + 1586800, runningVar: s.p + 1587664, pool: pool)
+        }
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 321285024 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1585072, beta: s.p + 1585936, runningMean: s.p + 1586800, runningVar: s.p + 1587664,
+                eps: 0.001, activation: .silu, output: s.t + 322225920 &* s.n, scratch: s.f + 217840, pool: pool)
+        }
         // features.4.3.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 322225920 &* s.n, output: s.t + 323166816 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1588528,
@@ -3372,19 +3812,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 1651648, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
             output: s.t + 400426976 &* s.n, pool: pool)
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 400426976 &* s.n, pixels: 1089 &* s.n, channels: 144,
-            gamma: s.p + 1776064, beta: s.p + 1776208, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 235120, savedInvStd: s.f + 235264,
-            runningMean: s.p + 1776352, runningVar: s.p + 1776496, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 400426976 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 1776064, beta: s.p + 1776208, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 235120, savedInvStd: s.f + 235264,
+                runningMean: s.p + 1776352, runningVar: s.p + 1776496, pool: pool)
+        }
+        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 400426976 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 1776064, beta: s.p + 1776208, runningMean: s.p + 1776352, runningVar: s.p + 1776496,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 235120, pool: pool)
+        }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.92
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.t + 404118544 &* s.n,
                 random: &random)
         }
         // features.4.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 400270160 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118544 &* s.n : nil, batch: s.n, perImage: 156816,
-            output: s.t + 400583792 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 404118544 &* s.n : nil, batch: s.n,
+            perImage: 156816, output: s.t + 400583792 &* s.n, pool: pool)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -3394,10 +3842,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 1776640, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
             output: s.t + 324107712 &* s.n, pool: pool)
         // features.4.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 324107712 &* s.n, pixels: 1089 &* s.n, channels: 864,
-            gamma: s.p + 1901056, beta: s.p + 1901920, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 325048608 &* s.n, savedMean: s.f + 235408, savedInvStd: s.f + 236272,
-            runningMean: s.p + 1902784, runningVar: s.p + 1903648, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 324107712 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1901056, beta: s.p + 1901920, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 325048608 &* s.n, savedMean: s.f + 235408, savedInvStd: s.f + 236272,
+                runningMean: s.p + 1902784, runningVar: s.p + 1903648, pool: pool)
+        }
+        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 324107712 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1901056, beta: s.p + 1901920, runningMean: s.p + 1902784, runningVar: s.p + 1903648,
+                eps: 0.001, activation: .silu, output: s.t + 325048608 &* s.n, scratch: s.f + 235408, pool: pool)
+        }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][864]
         WeightPrep.depthwiseWeights(s.p + 1904512, channels: 864, kernel: 3, into: s.f + 238864)
         // features.4.4.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -3405,10 +3861,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 238864, bias: s.f,
             activation: .identity, output: s.t + 325989504 &* s.n, pool: pool)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 325989504 &* s.n, pixels: 1089 &* s.n, channels: 864,
-            gamma: s.p + 1912288, beta: s.p + 1913152, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 326930400 &* s.n, savedMean: s.f + 237136, savedInvStd: s.f + 238000,
-            runningMean: s.p + 1914016, runningVar: s.p + 1914880, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 325989504 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1912288, beta: s.p + 1913152, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 326930400 &* s.n, savedMean: s.f + 237136, savedInvStd: s.f + 238000,
+                runningMean: s.p + 1914016, runningVar: s.p + 1914880, pool: pool)
+        }
+        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 325989504 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 1912288, beta: s.p + 1913152, runningMean: s.p + 1914016, runningVar: s.p + 1914880,
+                eps: 0.001, activation: .silu, output: s.t + 326930400 &* s.n, scratch: s.f + 237136, pool: pool)
+        }
         // features.4.4.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 326930400 &* s.n, output: s.t + 327871296 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 1915744,
@@ -3420,19 +3884,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 1978864, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
             output: s.t + 400740608 &* s.n, pool: pool)
         // features.4.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 400740608 &* s.n, pixels: 1089 &* s.n, channels: 144,
-            gamma: s.p + 2103280, beta: s.p + 2103424, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 254416, savedInvStd: s.f + 254560,
-            runningMean: s.p + 2103568, runningVar: s.p + 2103712, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 400740608 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 2103280, beta: s.p + 2103424, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 254416, savedInvStd: s.f + 254560,
+                runningMean: s.p + 2103568, runningVar: s.p + 2103712, pool: pool)
+        }
+        // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 400740608 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 2103280, beta: s.p + 2103424, runningMean: s.p + 2103568, runningVar: s.p + 2103712,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 254416, pool: pool)
+        }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9155555555555556
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08444444444444445,
                 into: s.t + 404118560 &* s.n, random: &random)
         }
         // features.4.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 400583792 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118560 &* s.n : nil, batch: s.n, perImage: 156816,
-            output: s.t + 400897424 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 404118560 &* s.n : nil, batch: s.n,
+            perImage: 156816, output: s.t + 400897424 &* s.n, pool: pool)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -3442,10 +3914,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 2103856, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
             output: s.t + 328812192 &* s.n, pool: pool)
         // features.4.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 328812192 &* s.n, pixels: 1089 &* s.n, channels: 864,
-            gamma: s.p + 2228272, beta: s.p + 2229136, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 329753088 &* s.n, savedMean: s.f + 254704, savedInvStd: s.f + 255568,
-            runningMean: s.p + 2230000, runningVar: s.p + 2230864, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 328812192 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2228272, beta: s.p + 2229136, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 329753088 &* s.n, savedMean: s.f + 254704, savedInvStd: s.f + 255568,
+                runningMean: s.p + 2230000, runningVar: s.p + 2230864, pool: pool)
+        }
+        // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 328812192 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2228272, beta: s.p + 2229136, runningMean: s.p + 2230000, runningVar: s.p + 2230864,
+                eps: 0.001, activation: .silu, output: s.t + 329753088 &* s.n, scratch: s.f + 254704, pool: pool)
+        }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][864]
         WeightPrep.depthwiseWeights(s.p + 2231728, channels: 864, kernel: 3, into: s.f + 258160)
         // features.4.5.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -3453,10 +3933,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 258160, bias: s.f,
             activation: .identity, output: s.t + 330693984 &* s.n, pool: pool)
         // features.4.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 330693984 &* s.n, pixels: 1089 &* s.n, channels: 864,
-            gamma: s.p + 2239504, beta: s.p + 2240368, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 331634880 &* s.n, savedMean: s.f + 256432, savedInvStd: s.f + 257296,
-            runningMean: s.p + 2241232, runningVar: s.p + 2242096, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 330693984 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2239504, beta: s.p + 2240368, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 331634880 &* s.n, savedMean: s.f + 256432, savedInvStd: s.f + 257296,
+                runningMean: s.p + 2241232, runningVar: s.p + 2242096, pool: pool)
+        }
+        // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 330693984 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2239504, beta: s.p + 2240368, runningMean: s.p + 2241232, runningVar: s.p + 2242096,
+                eps: 0.001, activation: .silu, output: s.t + 331634880 &* s.n, scratch: s.f + 256432, pool: pool)
+        }
         // features.4.5.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 331634880 &* s.n, output: s.t + 332575776 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2242960,
@@ -3468,19 +3956,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 2306080, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
             output: s.t + 401054240 &* s.n, pool: pool)
         // features.4.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 401054240 &* s.n, pixels: 1089 &* s.n, channels: 144,
-            gamma: s.p + 2430496, beta: s.p + 2430640, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 273712, savedInvStd: s.f + 273856,
-            runningMean: s.p + 2430784, runningVar: s.p + 2430928, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 401054240 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 2430496, beta: s.p + 2430640, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 273712, savedInvStd: s.f + 273856,
+                runningMean: s.p + 2430784, runningVar: s.p + 2430928, pool: pool)
+        }
+        // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 401054240 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 2430496, beta: s.p + 2430640, runningMean: s.p + 2430784, runningVar: s.p + 2430928,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 273712, pool: pool)
+        }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9111111111111111
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08888888888888889,
                 into: s.t + 404118576 &* s.n, random: &random)
         }
         // features.4.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 400897424 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118576 &* s.n : nil, batch: s.n, perImage: 156816,
-            output: s.t + 401211056 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 404118576 &* s.n : nil, batch: s.n,
+            perImage: 156816, output: s.t + 401211056 &* s.n, pool: pool)
     }
 
     /// features.4.6 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -3490,10 +3986,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 2431072, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
             output: s.t + 333516672 &* s.n, pool: pool)
         // features.4.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 333516672 &* s.n, pixels: 1089 &* s.n, channels: 864,
-            gamma: s.p + 2555488, beta: s.p + 2556352, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 334457568 &* s.n, savedMean: s.f + 274000, savedInvStd: s.f + 274864,
-            runningMean: s.p + 2557216, runningVar: s.p + 2558080, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 333516672 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2555488, beta: s.p + 2556352, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 334457568 &* s.n, savedMean: s.f + 274000, savedInvStd: s.f + 274864,
+                runningMean: s.p + 2557216, runningVar: s.p + 2558080, pool: pool)
+        }
+        // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 333516672 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2555488, beta: s.p + 2556352, runningMean: s.p + 2557216, runningVar: s.p + 2558080,
+                eps: 0.001, activation: .silu, output: s.t + 334457568 &* s.n, scratch: s.f + 274000, pool: pool)
+        }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][864]
         WeightPrep.depthwiseWeights(s.p + 2558944, channels: 864, kernel: 3, into: s.f + 277456)
         // features.4.6.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -3501,10 +4005,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 277456, bias: s.f,
             activation: .identity, output: s.t + 335398464 &* s.n, pool: pool)
         // features.4.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 335398464 &* s.n, pixels: 1089 &* s.n, channels: 864,
-            gamma: s.p + 2566720, beta: s.p + 2567584, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 336339360 &* s.n, savedMean: s.f + 275728, savedInvStd: s.f + 276592,
-            runningMean: s.p + 2568448, runningVar: s.p + 2569312, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 335398464 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2566720, beta: s.p + 2567584, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 336339360 &* s.n, savedMean: s.f + 275728, savedInvStd: s.f + 276592,
+                runningMean: s.p + 2568448, runningVar: s.p + 2569312, pool: pool)
+        }
+        // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 335398464 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2566720, beta: s.p + 2567584, runningMean: s.p + 2568448, runningVar: s.p + 2569312,
+                eps: 0.001, activation: .silu, output: s.t + 336339360 &* s.n, scratch: s.f + 275728, pool: pool)
+        }
         // features.4.6.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 336339360 &* s.n, output: s.t + 337280256 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2570176,
@@ -3516,19 +4028,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 2633296, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
             output: s.t + 401367872 &* s.n, pool: pool)
         // features.4.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 401367872 &* s.n, pixels: 1089 &* s.n, channels: 144,
-            gamma: s.p + 2757712, beta: s.p + 2757856, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 293008, savedInvStd: s.f + 293152,
-            runningMean: s.p + 2758000, runningVar: s.p + 2758144, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 401367872 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 2757712, beta: s.p + 2757856, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 293008, savedInvStd: s.f + 293152,
+                runningMean: s.p + 2758000, runningVar: s.p + 2758144, pool: pool)
+        }
+        // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 401367872 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 2757712, beta: s.p + 2757856, runningMean: s.p + 2758000, runningVar: s.p + 2758144,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 293008, pool: pool)
+        }
         // features.4.6 stochastic depth: keep each image's branch with probability 0.9066666666666666
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09333333333333334,
                 into: s.t + 404118592 &* s.n, random: &random)
         }
         // features.4.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 401211056 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118592 &* s.n : nil, batch: s.n, perImage: 156816,
-            output: s.t + 401524688 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 404118592 &* s.n : nil, batch: s.n,
+            perImage: 156816, output: s.t + 401524688 &* s.n, pool: pool)
     }
 
     /// features.4.7 forward: MBConv6 k3 s1: 33x33x144 -> 33x33x144, SE 864 -> 36 -> 864, identity shortcut
@@ -3538,10 +4058,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 2758288, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
             output: s.t + 338221152 &* s.n, pool: pool)
         // features.4.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 338221152 &* s.n, pixels: 1089 &* s.n, channels: 864,
-            gamma: s.p + 2882704, beta: s.p + 2883568, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 339162048 &* s.n, savedMean: s.f + 293296, savedInvStd: s.f + 294160,
-            runningMean: s.p + 2884432, runningVar: s.p + 2885296, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 338221152 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2882704, beta: s.p + 2883568, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 339162048 &* s.n, savedMean: s.f + 293296, savedInvStd: s.f + 294160,
+                runningMean: s.p + 2884432, runningVar: s.p + 2885296, pool: pool)
+        }
+        // features.4.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 338221152 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2882704, beta: s.p + 2883568, runningMean: s.p + 2884432, runningVar: s.p + 2885296,
+                eps: 0.001, activation: .silu, output: s.t + 339162048 &* s.n, scratch: s.f + 293296, pool: pool)
+        }
         // features.4.7.block.1 depthwise weights to the kernel layout [3][3][864]
         WeightPrep.depthwiseWeights(s.p + 2886160, channels: 864, kernel: 3, into: s.f + 296752)
         // features.4.7.block.1 depthwise 3x3/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -3549,10 +4077,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 33, outWidth: 33, weights: s.f + 296752, bias: s.f,
             activation: .identity, output: s.t + 340102944 &* s.n, pool: pool)
         // features.4.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 340102944 &* s.n, pixels: 1089 &* s.n, channels: 864,
-            gamma: s.p + 2893936, beta: s.p + 2894800, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 341043840 &* s.n, savedMean: s.f + 295024, savedInvStd: s.f + 295888,
-            runningMean: s.p + 2895664, runningVar: s.p + 2896528, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 340102944 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2893936, beta: s.p + 2894800, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 341043840 &* s.n, savedMean: s.f + 295024, savedInvStd: s.f + 295888,
+                runningMean: s.p + 2895664, runningVar: s.p + 2896528, pool: pool)
+        }
+        // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 340102944 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 2893936, beta: s.p + 2894800, runningMean: s.p + 2895664, runningVar: s.p + 2896528,
+                eps: 0.001, activation: .silu, output: s.t + 341043840 &* s.n, scratch: s.f + 295024, pool: pool)
+        }
         // features.4.7.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 341043840 &* s.n, output: s.t + 341984736 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 2897392,
@@ -3564,19 +4100,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 2960512, bias: s.f, outChannels: 144, activation: .identity, residual: nil,
             output: s.t + 401681504 &* s.n, pool: pool)
         // features.4.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 401681504 &* s.n, pixels: 1089 &* s.n, channels: 144,
-            gamma: s.p + 3084928, beta: s.p + 3085072, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 312304, savedInvStd: s.f + 312448,
-            runningMean: s.p + 3085216, runningVar: s.p + 3085360, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 401681504 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 3084928, beta: s.p + 3085072, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 312304, savedInvStd: s.f + 312448,
+                runningMean: s.p + 3085216, runningVar: s.p + 3085360, pool: pool)
+        }
+        // features.4.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 401681504 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 3084928, beta: s.p + 3085072, runningMean: s.p + 3085216, runningVar: s.p + 3085360,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 312304, pool: pool)
+        }
         // features.4.7 stochastic depth: keep each image's branch with probability 0.9022222222222223
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09777777777777778,
                 into: s.t + 404118608 &* s.n, random: &random)
         }
         // features.4.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 401524688 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118608 &* s.n : nil, batch: s.n, perImage: 156816,
-            output: s.t + 401838320 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 404118608 &* s.n : nil, batch: s.n,
+            perImage: 156816, output: s.t + 401838320 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 33x33x144 -> 33x33x200, SE 864 -> 36 -> 864
@@ -3586,10 +4130,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 3085504, bias: s.f, outChannels: 864, activation: .identity, residual: nil,
             output: s.t + 342925632 &* s.n, pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 342925632 &* s.n, pixels: 1089 &* s.n, channels: 864,
-            gamma: s.p + 3209920, beta: s.p + 3210784, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 343866528 &* s.n, savedMean: s.f + 312592, savedInvStd: s.f + 313456,
-            runningMean: s.p + 3211648, runningVar: s.p + 3212512, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 342925632 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 3209920, beta: s.p + 3210784, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 343866528 &* s.n, savedMean: s.f + 312592, savedInvStd: s.f + 313456,
+                runningMean: s.p + 3211648, runningVar: s.p + 3212512, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 342925632 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 3209920, beta: s.p + 3210784, runningMean: s.p + 3211648, runningVar: s.p + 3212512,
+                eps: 0.001, activation: .silu, output: s.t + 343866528 &* s.n, scratch: s.f + 312592, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][864]
         WeightPrep.depthwiseWeights(s.p + 3213376, channels: 864, kernel: 5, into: s.f + 316048)
         // features.5.0.block.1 depthwise 5x5/1, [n, 33, 33, 864] -> [n, 33, 33, 864]
@@ -3597,10 +4149,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 316048, bias: s.f,
             activation: .identity, output: s.t + 344807424 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 344807424 &* s.n, pixels: 1089 &* s.n, channels: 864,
-            gamma: s.p + 3234976, beta: s.p + 3235840, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 345748320 &* s.n, savedMean: s.f + 314320, savedInvStd: s.f + 315184,
-            runningMean: s.p + 3236704, runningVar: s.p + 3237568, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 344807424 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 3234976, beta: s.p + 3235840, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 345748320 &* s.n, savedMean: s.f + 314320, savedInvStd: s.f + 315184,
+                runningMean: s.p + 3236704, runningVar: s.p + 3237568, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 344807424 &* s.n, pixels: 1089 &* s.n, channels: 864,
+                gamma: s.p + 3234976, beta: s.p + 3235840, runningMean: s.p + 3236704, runningVar: s.p + 3237568,
+                eps: 0.001, activation: .silu, output: s.t + 345748320 &* s.n, scratch: s.f + 314320, pool: pool)
+        }
         // features.5.0.block.2 squeeze-excitation 864 -> 36 -> 864 on [n, 33, 33, 864]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 345748320 &* s.n, output: s.t + 346689216 &* s.n,
             batch: s.n, pixels: 1089, channels: 864, squeezeChannels: 36, reduceWeights: s.p + 3238432,
@@ -3612,10 +4172,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 3301552, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
             output: s.t + 395335296 &* s.n, pool: pool)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 395335296 &* s.n, pixels: 1089 &* s.n, channels: 200,
-            gamma: s.p + 3474352, beta: s.p + 3474560, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 395553104 &* s.n, savedMean: s.f + 359248, savedInvStd: s.f + 359448,
-            runningMean: s.p + 3474768, runningVar: s.p + 3474976, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 395335296 &* s.n, pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 3474352, beta: s.p + 3474560, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 395553104 &* s.n, savedMean: s.f + 359248, savedInvStd: s.f + 359448,
+                runningMean: s.p + 3474768, runningVar: s.p + 3474976, pool: pool)
+        }
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 395335296 &* s.n, pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 3474352, beta: s.p + 3474560, runningMean: s.p + 3474768, runningVar: s.p + 3474976,
+                eps: 0.001, activation: .identity, output: s.t + 395553104 &* s.n, scratch: s.f + 359248, pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -3625,10 +4193,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 3475184, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
             output: s.t + 247211712 &* s.n, pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 247211712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
-            gamma: s.p + 3715184, beta: s.p + 3716384, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 248518512 &* s.n, savedMean: s.f + 359648, savedInvStd: s.f + 360848,
-            runningMean: s.p + 3717584, runningVar: s.p + 3718784, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 247211712 &* s.n, pixels: 1089 &* s.n,
+                channels: 1200, gamma: s.p + 3715184, beta: s.p + 3716384, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 248518512 &* s.n, savedMean: s.f + 359648, savedInvStd: s.f + 360848,
+                runningMean: s.p + 3717584, runningVar: s.p + 3718784, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 247211712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 3715184, beta: s.p + 3716384, runningMean: s.p + 3717584, runningVar: s.p + 3718784,
+                eps: 0.001, activation: .silu, output: s.t + 248518512 &* s.n, scratch: s.f + 359648, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1200]
         WeightPrep.depthwiseWeights(s.p + 3719984, channels: 1200, kernel: 5, into: s.f + 364448)
         // features.5.1.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -3636,10 +4212,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 364448, bias: s.f,
             activation: .identity, output: s.t + 249825312 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 249825312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
-            gamma: s.p + 3749984, beta: s.p + 3751184, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 251132112 &* s.n, savedMean: s.f + 362048, savedInvStd: s.f + 363248,
-            runningMean: s.p + 3752384, runningVar: s.p + 3753584, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 249825312 &* s.n, pixels: 1089 &* s.n,
+                channels: 1200, gamma: s.p + 3749984, beta: s.p + 3751184, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 251132112 &* s.n, savedMean: s.f + 362048, savedInvStd: s.f + 363248,
+                runningMean: s.p + 3752384, runningVar: s.p + 3753584, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 249825312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 3749984, beta: s.p + 3751184, runningMean: s.p + 3752384, runningVar: s.p + 3753584,
+                eps: 0.001, activation: .silu, output: s.t + 251132112 &* s.n, scratch: s.f + 362048, pool: pool)
+        }
         // features.5.1.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 251132112 &* s.n, output: s.t + 252438912 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 3754784,
@@ -3651,19 +4235,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 3876048, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
             output: s.t + 395770912 &* s.n, pool: pool)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 395770912 &* s.n, pixels: 1089 &* s.n, channels: 200,
-            gamma: s.p + 4116048, beta: s.p + 4116256, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 424448, savedInvStd: s.f + 424648,
-            runningMean: s.p + 4116464, runningVar: s.p + 4116672, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 395770912 &* s.n, pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 4116048, beta: s.p + 4116256, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 424448, savedInvStd: s.f + 424648,
+                runningMean: s.p + 4116464, runningVar: s.p + 4116672, pool: pool)
+        }
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 395770912 &* s.n, pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 4116048, beta: s.p + 4116256, runningMean: s.p + 4116464, runningVar: s.p + 4116672,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 424448, pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8933333333333333
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10666666666666669,
                 into: s.t + 404118624 &* s.n, random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 395553104 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118624 &* s.n : nil, batch: s.n, perImage: 217800,
-            output: s.t + 395988720 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 404118624 &* s.n : nil, batch: s.n,
+            perImage: 217800, output: s.t + 395988720 &* s.n, pool: pool)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -3673,10 +4265,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 4116880, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
             output: s.t + 253745712 &* s.n, pool: pool)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 253745712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
-            gamma: s.p + 4356880, beta: s.p + 4358080, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 255052512 &* s.n, savedMean: s.f + 424848, savedInvStd: s.f + 426048,
-            runningMean: s.p + 4359280, runningVar: s.p + 4360480, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 253745712 &* s.n, pixels: 1089 &* s.n,
+                channels: 1200, gamma: s.p + 4356880, beta: s.p + 4358080, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 255052512 &* s.n, savedMean: s.f + 424848, savedInvStd: s.f + 426048,
+                runningMean: s.p + 4359280, runningVar: s.p + 4360480, pool: pool)
+        }
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 253745712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 4356880, beta: s.p + 4358080, runningMean: s.p + 4359280, runningVar: s.p + 4360480,
+                eps: 0.001, activation: .silu, output: s.t + 255052512 &* s.n, scratch: s.f + 424848, pool: pool)
+        }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1200]
         WeightPrep.depthwiseWeights(s.p + 4361680, channels: 1200, kernel: 5, into: s.f + 429648)
         // features.5.2.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -3684,10 +4284,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 429648, bias: s.f,
             activation: .identity, output: s.t + 256359312 &* s.n, pool: pool)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 256359312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
-            gamma: s.p + 4391680, beta: s.p + 4392880, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 257666112 &* s.n, savedMean: s.f + 427248, savedInvStd: s.f + 428448,
-            runningMean: s.p + 4394080, runningVar: s.p + 4395280, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 256359312 &* s.n, pixels: 1089 &* s.n,
+                channels: 1200, gamma: s.p + 4391680, beta: s.p + 4392880, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 257666112 &* s.n, savedMean: s.f + 427248, savedInvStd: s.f + 428448,
+                runningMean: s.p + 4394080, runningVar: s.p + 4395280, pool: pool)
+        }
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 256359312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 4391680, beta: s.p + 4392880, runningMean: s.p + 4394080, runningVar: s.p + 4395280,
+                eps: 0.001, activation: .silu, output: s.t + 257666112 &* s.n, scratch: s.f + 427248, pool: pool)
+        }
         // features.5.2.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 257666112 &* s.n, output: s.t + 258972912 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 4396480,
@@ -3699,19 +4307,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 4517744, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
             output: s.t + 396206528 &* s.n, pool: pool)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 396206528 &* s.n, pixels: 1089 &* s.n, channels: 200,
-            gamma: s.p + 4757744, beta: s.p + 4757952, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 489648, savedInvStd: s.f + 489848,
-            runningMean: s.p + 4758160, runningVar: s.p + 4758368, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 396206528 &* s.n, pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 4757744, beta: s.p + 4757952, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 489648, savedInvStd: s.f + 489848,
+                runningMean: s.p + 4758160, runningVar: s.p + 4758368, pool: pool)
+        }
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 396206528 &* s.n, pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 4757744, beta: s.p + 4757952, runningMean: s.p + 4758160, runningVar: s.p + 4758368,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 489648, pool: pool)
+        }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8888888888888888
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1111111111111111,
                 into: s.t + 404118640 &* s.n, random: &random)
         }
         // features.5.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 395988720 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118640 &* s.n : nil, batch: s.n, perImage: 217800,
-            output: s.t + 396424336 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 404118640 &* s.n : nil, batch: s.n,
+            perImage: 217800, output: s.t + 396424336 &* s.n, pool: pool)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -3721,10 +4337,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 4758576, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
             output: s.t + 260279712 &* s.n, pool: pool)
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 260279712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
-            gamma: s.p + 4998576, beta: s.p + 4999776, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 261586512 &* s.n, savedMean: s.f + 490048, savedInvStd: s.f + 491248,
-            runningMean: s.p + 5000976, runningVar: s.p + 5002176, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 260279712 &* s.n, pixels: 1089 &* s.n,
+                channels: 1200, gamma: s.p + 4998576, beta: s.p + 4999776, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 261586512 &* s.n, savedMean: s.f + 490048, savedInvStd: s.f + 491248,
+                runningMean: s.p + 5000976, runningVar: s.p + 5002176, pool: pool)
+        }
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 260279712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 4998576, beta: s.p + 4999776, runningMean: s.p + 5000976, runningVar: s.p + 5002176,
+                eps: 0.001, activation: .silu, output: s.t + 261586512 &* s.n, scratch: s.f + 490048, pool: pool)
+        }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1200]
         WeightPrep.depthwiseWeights(s.p + 5003376, channels: 1200, kernel: 5, into: s.f + 494848)
         // features.5.3.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -3732,10 +4356,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 494848, bias: s.f,
             activation: .identity, output: s.t + 262893312 &* s.n, pool: pool)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 262893312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
-            gamma: s.p + 5033376, beta: s.p + 5034576, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 264200112 &* s.n, savedMean: s.f + 492448, savedInvStd: s.f + 493648,
-            runningMean: s.p + 5035776, runningVar: s.p + 5036976, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 262893312 &* s.n, pixels: 1089 &* s.n,
+                channels: 1200, gamma: s.p + 5033376, beta: s.p + 5034576, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 264200112 &* s.n, savedMean: s.f + 492448, savedInvStd: s.f + 493648,
+                runningMean: s.p + 5035776, runningVar: s.p + 5036976, pool: pool)
+        }
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 262893312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 5033376, beta: s.p + 5034576, runningMean: s.p + 5035776, runningVar: s.p + 5036976,
+                eps: 0.001, activation: .silu, output: s.t + 264200112 &* s.n, scratch: s.f + 492448, pool: pool)
+        }
         // features.5.3.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 264200112 &* s.n, output: s.t + 265506912 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5038176,
@@ -3747,19 +4379,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 5159440, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
             output: s.t + 396642144 &* s.n, pool: pool)
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 396642144 &* s.n, pixels: 1089 &* s.n, channels: 200,
-            gamma: s.p + 5399440, beta: s.p + 5399648, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 554848, savedInvStd: s.f + 555048,
-            runningMean: s.p + 5399856, runningVar: s.p + 5400064, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 396642144 &* s.n, pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 5399440, beta: s.p + 5399648, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 554848, savedInvStd: s.f + 555048,
+                runningMean: s.p + 5399856, runningVar: s.p + 5400064, pool: pool)
+        }
+        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 396642144 &* s.n, pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 5399440, beta: s.p + 5399648, runningMean: s.p + 5399856, runningVar: s.p + 5400064,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 554848, pool: pool)
+        }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8844444444444445
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11555555555555556,
                 into: s.t + 404118656 &* s.n, random: &random)
         }
         // features.5.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 396424336 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118656 &* s.n : nil, batch: s.n, perImage: 217800,
-            output: s.t + 396859952 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 404118656 &* s.n : nil, batch: s.n,
+            perImage: 217800, output: s.t + 396859952 &* s.n, pool: pool)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -3769,10 +4409,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 5400272, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
             output: s.t + 266813712 &* s.n, pool: pool)
         // features.5.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 266813712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
-            gamma: s.p + 5640272, beta: s.p + 5641472, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 268120512 &* s.n, savedMean: s.f + 555248, savedInvStd: s.f + 556448,
-            runningMean: s.p + 5642672, runningVar: s.p + 5643872, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 266813712 &* s.n, pixels: 1089 &* s.n,
+                channels: 1200, gamma: s.p + 5640272, beta: s.p + 5641472, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 268120512 &* s.n, savedMean: s.f + 555248, savedInvStd: s.f + 556448,
+                runningMean: s.p + 5642672, runningVar: s.p + 5643872, pool: pool)
+        }
+        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 266813712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 5640272, beta: s.p + 5641472, runningMean: s.p + 5642672, runningVar: s.p + 5643872,
+                eps: 0.001, activation: .silu, output: s.t + 268120512 &* s.n, scratch: s.f + 555248, pool: pool)
+        }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1200]
         WeightPrep.depthwiseWeights(s.p + 5645072, channels: 1200, kernel: 5, into: s.f + 560048)
         // features.5.4.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -3780,10 +4428,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 560048, bias: s.f,
             activation: .identity, output: s.t + 269427312 &* s.n, pool: pool)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 269427312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
-            gamma: s.p + 5675072, beta: s.p + 5676272, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 270734112 &* s.n, savedMean: s.f + 557648, savedInvStd: s.f + 558848,
-            runningMean: s.p + 5677472, runningVar: s.p + 5678672, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 269427312 &* s.n, pixels: 1089 &* s.n,
+                channels: 1200, gamma: s.p + 5675072, beta: s.p + 5676272, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 270734112 &* s.n, savedMean: s.f + 557648, savedInvStd: s.f + 558848,
+                runningMean: s.p + 5677472, runningVar: s.p + 5678672, pool: pool)
+        }
+        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 269427312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 5675072, beta: s.p + 5676272, runningMean: s.p + 5677472, runningVar: s.p + 5678672,
+                eps: 0.001, activation: .silu, output: s.t + 270734112 &* s.n, scratch: s.f + 557648, pool: pool)
+        }
         // features.5.4.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 270734112 &* s.n, output: s.t + 272040912 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 5679872,
@@ -3795,19 +4451,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 5801136, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
             output: s.t + 397077760 &* s.n, pool: pool)
         // features.5.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 397077760 &* s.n, pixels: 1089 &* s.n, channels: 200,
-            gamma: s.p + 6041136, beta: s.p + 6041344, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 620048, savedInvStd: s.f + 620248,
-            runningMean: s.p + 6041552, runningVar: s.p + 6041760, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 397077760 &* s.n, pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 6041136, beta: s.p + 6041344, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 620048, savedInvStd: s.f + 620248,
+                runningMean: s.p + 6041552, runningVar: s.p + 6041760, pool: pool)
+        }
+        // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 397077760 &* s.n, pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 6041136, beta: s.p + 6041344, runningMean: s.p + 6041552, runningVar: s.p + 6041760,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 620048, pool: pool)
+        }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.88
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000001,
                 into: s.t + 404118672 &* s.n, random: &random)
         }
         // features.5.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 396859952 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118672 &* s.n : nil, batch: s.n, perImage: 217800,
-            output: s.t + 397295568 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 404118672 &* s.n : nil, batch: s.n,
+            perImage: 217800, output: s.t + 397295568 &* s.n, pool: pool)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -3817,10 +4481,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 6041968, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
             output: s.t + 273347712 &* s.n, pool: pool)
         // features.5.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 273347712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
-            gamma: s.p + 6281968, beta: s.p + 6283168, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 274654512 &* s.n, savedMean: s.f + 620448, savedInvStd: s.f + 621648,
-            runningMean: s.p + 6284368, runningVar: s.p + 6285568, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 273347712 &* s.n, pixels: 1089 &* s.n,
+                channels: 1200, gamma: s.p + 6281968, beta: s.p + 6283168, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 274654512 &* s.n, savedMean: s.f + 620448, savedInvStd: s.f + 621648,
+                runningMean: s.p + 6284368, runningVar: s.p + 6285568, pool: pool)
+        }
+        // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 273347712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 6281968, beta: s.p + 6283168, runningMean: s.p + 6284368, runningVar: s.p + 6285568,
+                eps: 0.001, activation: .silu, output: s.t + 274654512 &* s.n, scratch: s.f + 620448, pool: pool)
+        }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1200]
         WeightPrep.depthwiseWeights(s.p + 6286768, channels: 1200, kernel: 5, into: s.f + 625248)
         // features.5.5.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -3828,10 +4500,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 625248, bias: s.f,
             activation: .identity, output: s.t + 275961312 &* s.n, pool: pool)
         // features.5.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 275961312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
-            gamma: s.p + 6316768, beta: s.p + 6317968, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 277268112 &* s.n, savedMean: s.f + 622848, savedInvStd: s.f + 624048,
-            runningMean: s.p + 6319168, runningVar: s.p + 6320368, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 275961312 &* s.n, pixels: 1089 &* s.n,
+                channels: 1200, gamma: s.p + 6316768, beta: s.p + 6317968, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 277268112 &* s.n, savedMean: s.f + 622848, savedInvStd: s.f + 624048,
+                runningMean: s.p + 6319168, runningVar: s.p + 6320368, pool: pool)
+        }
+        // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 275961312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 6316768, beta: s.p + 6317968, runningMean: s.p + 6319168, runningVar: s.p + 6320368,
+                eps: 0.001, activation: .silu, output: s.t + 277268112 &* s.n, scratch: s.f + 622848, pool: pool)
+        }
         // features.5.5.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 277268112 &* s.n, output: s.t + 278574912 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6321568,
@@ -3843,19 +4523,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 6442832, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
             output: s.t + 397513376 &* s.n, pool: pool)
         // features.5.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 397513376 &* s.n, pixels: 1089 &* s.n, channels: 200,
-            gamma: s.p + 6682832, beta: s.p + 6683040, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 685248, savedInvStd: s.f + 685448,
-            runningMean: s.p + 6683248, runningVar: s.p + 6683456, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 397513376 &* s.n, pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 6682832, beta: s.p + 6683040, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 685248, savedInvStd: s.f + 685448,
+                runningMean: s.p + 6683248, runningVar: s.p + 6683456, pool: pool)
+        }
+        // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 397513376 &* s.n, pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 6682832, beta: s.p + 6683040, runningMean: s.p + 6683248, runningVar: s.p + 6683456,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 685248, pool: pool)
+        }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8755555555555555
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12444444444444445,
                 into: s.t + 404118688 &* s.n, random: &random)
         }
         // features.5.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 397295568 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118688 &* s.n : nil, batch: s.n, perImage: 217800,
-            output: s.t + 397731184 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 404118688 &* s.n : nil, batch: s.n,
+            perImage: 217800, output: s.t + 397731184 &* s.n, pool: pool)
     }
 
     /// features.5.6 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -3865,10 +4553,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 6683664, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
             output: s.t + 279881712 &* s.n, pool: pool)
         // features.5.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 279881712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
-            gamma: s.p + 6923664, beta: s.p + 6924864, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 281188512 &* s.n, savedMean: s.f + 685648, savedInvStd: s.f + 686848,
-            runningMean: s.p + 6926064, runningVar: s.p + 6927264, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 279881712 &* s.n, pixels: 1089 &* s.n,
+                channels: 1200, gamma: s.p + 6923664, beta: s.p + 6924864, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 281188512 &* s.n, savedMean: s.f + 685648, savedInvStd: s.f + 686848,
+                runningMean: s.p + 6926064, runningVar: s.p + 6927264, pool: pool)
+        }
+        // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 279881712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 6923664, beta: s.p + 6924864, runningMean: s.p + 6926064, runningVar: s.p + 6927264,
+                eps: 0.001, activation: .silu, output: s.t + 281188512 &* s.n, scratch: s.f + 685648, pool: pool)
+        }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1200]
         WeightPrep.depthwiseWeights(s.p + 6928464, channels: 1200, kernel: 5, into: s.f + 690448)
         // features.5.6.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -3876,10 +4572,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 690448, bias: s.f,
             activation: .identity, output: s.t + 282495312 &* s.n, pool: pool)
         // features.5.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 282495312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
-            gamma: s.p + 6958464, beta: s.p + 6959664, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 283802112 &* s.n, savedMean: s.f + 688048, savedInvStd: s.f + 689248,
-            runningMean: s.p + 6960864, runningVar: s.p + 6962064, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 282495312 &* s.n, pixels: 1089 &* s.n,
+                channels: 1200, gamma: s.p + 6958464, beta: s.p + 6959664, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 283802112 &* s.n, savedMean: s.f + 688048, savedInvStd: s.f + 689248,
+                runningMean: s.p + 6960864, runningVar: s.p + 6962064, pool: pool)
+        }
+        // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 282495312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 6958464, beta: s.p + 6959664, runningMean: s.p + 6960864, runningVar: s.p + 6962064,
+                eps: 0.001, activation: .silu, output: s.t + 283802112 &* s.n, scratch: s.f + 688048, pool: pool)
+        }
         // features.5.6.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 283802112 &* s.n, output: s.t + 285108912 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 6963264,
@@ -3891,19 +4595,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 7084528, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
             output: s.t + 397948992 &* s.n, pool: pool)
         // features.5.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 397948992 &* s.n, pixels: 1089 &* s.n, channels: 200,
-            gamma: s.p + 7324528, beta: s.p + 7324736, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 750448, savedInvStd: s.f + 750648,
-            runningMean: s.p + 7324944, runningVar: s.p + 7325152, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 397948992 &* s.n, pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 7324528, beta: s.p + 7324736, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 750448, savedInvStd: s.f + 750648,
+                runningMean: s.p + 7324944, runningVar: s.p + 7325152, pool: pool)
+        }
+        // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 397948992 &* s.n, pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 7324528, beta: s.p + 7324736, runningMean: s.p + 7324944, runningVar: s.p + 7325152,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 750448, pool: pool)
+        }
         // features.5.6 stochastic depth: keep each image's branch with probability 0.8711111111111111
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12888888888888891,
                 into: s.t + 404118704 &* s.n, random: &random)
         }
         // features.5.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 397731184 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118704 &* s.n : nil, batch: s.n, perImage: 217800,
-            output: s.t + 398166800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 404118704 &* s.n : nil, batch: s.n,
+            perImage: 217800, output: s.t + 398166800 &* s.n, pool: pool)
     }
 
     /// features.5.7 forward: MBConv6 k5 s1: 33x33x200 -> 33x33x200, SE 1200 -> 50 -> 1200, identity shortcut
@@ -3913,10 +4625,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 7325360, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
             output: s.t + 286415712 &* s.n, pool: pool)
         // features.5.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 286415712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
-            gamma: s.p + 7565360, beta: s.p + 7566560, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 287722512 &* s.n, savedMean: s.f + 750848, savedInvStd: s.f + 752048,
-            runningMean: s.p + 7567760, runningVar: s.p + 7568960, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 286415712 &* s.n, pixels: 1089 &* s.n,
+                channels: 1200, gamma: s.p + 7565360, beta: s.p + 7566560, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 287722512 &* s.n, savedMean: s.f + 750848, savedInvStd: s.f + 752048,
+                runningMean: s.p + 7567760, runningVar: s.p + 7568960, pool: pool)
+        }
+        // features.5.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 286415712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 7565360, beta: s.p + 7566560, runningMean: s.p + 7567760, runningVar: s.p + 7568960,
+                eps: 0.001, activation: .silu, output: s.t + 287722512 &* s.n, scratch: s.f + 750848, pool: pool)
+        }
         // features.5.7.block.1 depthwise weights to the kernel layout [5][5][1200]
         WeightPrep.depthwiseWeights(s.p + 7570160, channels: 1200, kernel: 5, into: s.f + 755648)
         // features.5.7.block.1 depthwise 5x5/1, [n, 33, 33, 1200] -> [n, 33, 33, 1200]
@@ -3924,10 +4644,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 755648, bias: s.f,
             activation: .identity, output: s.t + 289029312 &* s.n, pool: pool)
         // features.5.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 289029312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
-            gamma: s.p + 7600160, beta: s.p + 7601360, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 290336112 &* s.n, savedMean: s.f + 753248, savedInvStd: s.f + 754448,
-            runningMean: s.p + 7602560, runningVar: s.p + 7603760, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 289029312 &* s.n, pixels: 1089 &* s.n,
+                channels: 1200, gamma: s.p + 7600160, beta: s.p + 7601360, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 290336112 &* s.n, savedMean: s.f + 753248, savedInvStd: s.f + 754448,
+                runningMean: s.p + 7602560, runningVar: s.p + 7603760, pool: pool)
+        }
+        // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 289029312 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 7600160, beta: s.p + 7601360, runningMean: s.p + 7602560, runningVar: s.p + 7603760,
+                eps: 0.001, activation: .silu, output: s.t + 290336112 &* s.n, scratch: s.f + 753248, pool: pool)
+        }
         // features.5.7.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 33, 33, 1200]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 290336112 &* s.n, output: s.t + 291642912 &* s.n,
             batch: s.n, pixels: 1089, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 7604960,
@@ -3939,19 +4667,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 7726224, bias: s.f, outChannels: 200, activation: .identity, residual: nil,
             output: s.t + 398384608 &* s.n, pool: pool)
         // features.5.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 398384608 &* s.n, pixels: 1089 &* s.n, channels: 200,
-            gamma: s.p + 7966224, beta: s.p + 7966432, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 143434368 &* s.n, savedMean: s.f + 815648, savedInvStd: s.f + 815848,
-            runningMean: s.p + 7966640, runningVar: s.p + 7966848, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 398384608 &* s.n, pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 7966224, beta: s.p + 7966432, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 143434368 &* s.n, savedMean: s.f + 815648, savedInvStd: s.f + 815848,
+                runningMean: s.p + 7966640, runningVar: s.p + 7966848, pool: pool)
+        }
+        // features.5.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 398384608 &* s.n, pixels: 1089 &* s.n, channels: 200,
+                gamma: s.p + 7966224, beta: s.p + 7966432, runningMean: s.p + 7966640, runningVar: s.p + 7966848,
+                eps: 0.001, activation: .identity, output: s.t + 143434368 &* s.n, scratch: s.f + 815648, pool: pool)
+        }
         // features.5.7 stochastic depth: keep each image's branch with probability 0.8666666666666667
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 31 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333,
                 into: s.t + 404118720 &* s.n, random: &random)
         }
         // features.5.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 398166800 &* s.n, branch: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118720 &* s.n : nil, batch: s.n, perImage: 217800,
-            output: s.t + 398602416 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.t + 404118720 &* s.n : nil, batch: s.n,
+            perImage: 217800, output: s.t + 398602416 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 33x33x200 -> 17x17x344, SE 1200 -> 50 -> 1200
@@ -3961,10 +4697,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 7967056, bias: s.f, outChannels: 1200, activation: .identity, residual: nil,
             output: s.t + 292949712 &* s.n, pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 292949712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
-            gamma: s.p + 8207056, beta: s.p + 8208256, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 294256512 &* s.n, savedMean: s.f + 816048, savedInvStd: s.f + 817248,
-            runningMean: s.p + 8209456, runningVar: s.p + 8210656, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 292949712 &* s.n, pixels: 1089 &* s.n,
+                channels: 1200, gamma: s.p + 8207056, beta: s.p + 8208256, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 294256512 &* s.n, savedMean: s.f + 816048, savedInvStd: s.f + 817248,
+                runningMean: s.p + 8209456, runningVar: s.p + 8210656, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 292949712 &* s.n, pixels: 1089 &* s.n, channels: 1200,
+                gamma: s.p + 8207056, beta: s.p + 8208256, runningMean: s.p + 8209456, runningVar: s.p + 8210656,
+                eps: 0.001, activation: .silu, output: s.t + 294256512 &* s.n, scratch: s.f + 816048, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1200]
         WeightPrep.depthwiseWeights(s.p + 8211856, channels: 1200, kernel: 5, into: s.f + 820848)
         // features.6.0.block.1 depthwise 5x5/2, [n, 33, 33, 1200] -> [n, 17, 17, 1200]
@@ -3972,10 +4716,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 820848, bias: s.f,
             activation: .identity, output: s.t + 143434368 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 143434368 &* s.n, pixels: 289 &* s.n, channels: 1200,
-            gamma: s.p + 8241856, beta: s.p + 8243056, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 390878112 &* s.n, savedMean: s.f + 818448, savedInvStd: s.f + 819648,
-            runningMean: s.p + 8244256, runningVar: s.p + 8245456, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 143434368 &* s.n, pixels: 289 &* s.n, channels: 1200,
+                gamma: s.p + 8241856, beta: s.p + 8243056, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 390878112 &* s.n, savedMean: s.f + 818448, savedInvStd: s.f + 819648,
+                runningMean: s.p + 8244256, runningVar: s.p + 8245456, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 143434368 &* s.n, pixels: 289 &* s.n, channels: 1200,
+                gamma: s.p + 8241856, beta: s.p + 8243056, runningMean: s.p + 8244256, runningVar: s.p + 8245456,
+                eps: 0.001, activation: .silu, output: s.t + 390878112 &* s.n, scratch: s.f + 818448, pool: pool)
+        }
         // features.6.0.block.2 squeeze-excitation 1200 -> 50 -> 1200 on [n, 17, 17, 1200]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 390878112 &* s.n, output: s.t + 391224912 &* s.n,
             batch: s.n, pixels: 289, channels: 1200, squeezeChannels: 50, reduceWeights: s.p + 8246656,
@@ -3987,10 +4739,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 8367920, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 296756304 &* s.n, pool: pool)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 296756304 &* s.n, pixels: 289 &* s.n, channels: 344,
-            gamma: s.p + 8780720, beta: s.p + 8781072, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 401995136 &* s.n, savedMean: s.f + 880848, savedInvStd: s.f + 881192,
-            runningMean: s.p + 8781424, runningVar: s.p + 8781776, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 296756304 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 8780720, beta: s.p + 8781072, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 401995136 &* s.n, savedMean: s.f + 880848, savedInvStd: s.f + 881192,
+                runningMean: s.p + 8781424, runningVar: s.p + 8781776, pool: pool)
+        }
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 296756304 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 8780720, beta: s.p + 8781072, runningMean: s.p + 8781424, runningVar: s.p + 8781776,
+                eps: 0.001, activation: .identity, output: s.t + 401995136 &* s.n, scratch: s.f + 880848, pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -4000,10 +4760,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 8782128, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 356659488 &* s.n, pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 356659488 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 9492144, beta: s.p + 9494208, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 357255984 &* s.n, savedMean: s.f + 881536, savedInvStd: s.f + 883600,
-            runningMean: s.p + 9496272, runningVar: s.p + 9498336, pool: pool)
+        if s.options.frozenBlocks <= 33 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 356659488 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 9492144, beta: s.p + 9494208, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 357255984 &* s.n, savedMean: s.f + 881536, savedInvStd: s.f + 883600,
+                runningMean: s.p + 9496272, runningVar: s.p + 9498336, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 33 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 356659488 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 9492144, beta: s.p + 9494208, runningMean: s.p + 9496272, runningVar: s.p + 9498336,
+                eps: 0.001, activation: .silu, output: s.t + 357255984 &* s.n, scratch: s.f + 881536, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][2064]
         WeightPrep.depthwiseWeights(s.p + 9500400, channels: 2064, kernel: 5, into: s.f + 889792)
         // features.6.1.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -4011,10 +4779,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 889792, bias: s.f,
             activation: .identity, output: s.t + 357852480 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 357852480 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 9552000, beta: s.p + 9554064, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 358448976 &* s.n, savedMean: s.f + 885664, savedInvStd: s.f + 887728,
-            runningMean: s.p + 9556128, runningVar: s.p + 9558192, pool: pool)
+        if s.options.frozenBlocks <= 33 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 357852480 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 9552000, beta: s.p + 9554064, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 358448976 &* s.n, savedMean: s.f + 885664, savedInvStd: s.f + 887728,
+                runningMean: s.p + 9556128, runningVar: s.p + 9558192, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 33 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 357852480 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 9552000, beta: s.p + 9554064, runningMean: s.p + 9556128, runningVar: s.p + 9558192,
+                eps: 0.001, activation: .silu, output: s.t + 358448976 &* s.n, scratch: s.f + 885664, pool: pool)
+        }
         // features.6.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 358448976 &* s.n, output: s.t + 359045472 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 9560256,
@@ -4026,19 +4802,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 9917424, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 402094560 &* s.n, pool: pool)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 402094560 &* s.n, pixels: 289 &* s.n, channels: 344,
-            gamma: s.p + 10627440, beta: s.p + 10627792, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 295563312 &* s.n, savedMean: s.f + 992992, savedInvStd: s.f + 993336,
-            runningMean: s.p + 10628144, runningVar: s.p + 10628496, pool: pool)
+        if s.options.frozenBlocks <= 33 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 402094560 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 10627440, beta: s.p + 10627792, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 295563312 &* s.n, savedMean: s.f + 992992, savedInvStd: s.f + 993336,
+                runningMean: s.p + 10628144, runningVar: s.p + 10628496, pool: pool)
+        }
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 33 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 402094560 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 10627440, beta: s.p + 10627792, runningMean: s.p + 10628144, runningVar: s.p + 10628496,
+                eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 992992, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8577777777777778
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 33 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14222222222222222,
                 into: s.t + 296859248 &* s.n, random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 401995136 &* s.n, branch: s.t + 295563312 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859248 &* s.n : nil, batch: s.n, perImage: 99416,
-            output: s.t + 402193984 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.t + 296859248 &* s.n : nil, batch: s.n,
+            perImage: 99416, output: s.t + 402193984 &* s.n, pool: pool)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -4048,10 +4832,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 10628848, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 359641968 &* s.n, pool: pool)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 359641968 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 11338864, beta: s.p + 11340928, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 360238464 &* s.n, savedMean: s.f + 993680, savedInvStd: s.f + 995744,
-            runningMean: s.p + 11342992, runningVar: s.p + 11345056, pool: pool)
+        if s.options.frozenBlocks <= 34 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 359641968 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 11338864, beta: s.p + 11340928, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 360238464 &* s.n, savedMean: s.f + 993680, savedInvStd: s.f + 995744,
+                runningMean: s.p + 11342992, runningVar: s.p + 11345056, pool: pool)
+        }
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 34 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 359641968 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 11338864, beta: s.p + 11340928, runningMean: s.p + 11342992, runningVar: s.p + 11345056,
+                eps: 0.001, activation: .silu, output: s.t + 360238464 &* s.n, scratch: s.f + 993680, pool: pool)
+        }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][2064]
         WeightPrep.depthwiseWeights(s.p + 11347120, channels: 2064, kernel: 5, into: s.f + 1001936)
         // features.6.2.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -4059,10 +4851,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1001936,
             bias: s.f, activation: .identity, output: s.t + 360834960 &* s.n, pool: pool)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 360834960 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 11398720, beta: s.p + 11400784, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 361431456 &* s.n, savedMean: s.f + 997808, savedInvStd: s.f + 999872,
-            runningMean: s.p + 11402848, runningVar: s.p + 11404912, pool: pool)
+        if s.options.frozenBlocks <= 34 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 360834960 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 11398720, beta: s.p + 11400784, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 361431456 &* s.n, savedMean: s.f + 997808, savedInvStd: s.f + 999872,
+                runningMean: s.p + 11402848, runningVar: s.p + 11404912, pool: pool)
+        }
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 34 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 360834960 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 11398720, beta: s.p + 11400784, runningMean: s.p + 11402848, runningVar: s.p + 11404912,
+                eps: 0.001, activation: .silu, output: s.t + 361431456 &* s.n, scratch: s.f + 997808, pool: pool)
+        }
         // features.6.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 361431456 &* s.n, output: s.t + 362027952 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 11406976,
@@ -4074,19 +4874,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 11764144, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 402293408 &* s.n, pool: pool)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 402293408 &* s.n, pixels: 289 &* s.n, channels: 344,
-            gamma: s.p + 12474160, beta: s.p + 12474512, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 295563312 &* s.n, savedMean: s.f + 1105136, savedInvStd: s.f + 1105480,
-            runningMean: s.p + 12474864, runningVar: s.p + 12475216, pool: pool)
+        if s.options.frozenBlocks <= 34 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 402293408 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 12474160, beta: s.p + 12474512, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 295563312 &* s.n, savedMean: s.f + 1105136, savedInvStd: s.f + 1105480,
+                runningMean: s.p + 12474864, runningVar: s.p + 12475216, pool: pool)
+        }
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 34 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 402293408 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 12474160, beta: s.p + 12474512, runningMean: s.p + 12474864, runningVar: s.p + 12475216,
+                eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 1105136, pool: pool)
+        }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8533333333333333
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 34 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14666666666666667,
                 into: s.t + 296859264 &* s.n, random: &random)
         }
         // features.6.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 402193984 &* s.n, branch: s.t + 295563312 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859264 &* s.n : nil, batch: s.n, perImage: 99416,
-            output: s.t + 402392832 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.t + 296859264 &* s.n : nil, batch: s.n,
+            perImage: 99416, output: s.t + 402392832 &* s.n, pool: pool)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -4096,10 +4904,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 12475568, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 362624448 &* s.n, pool: pool)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 362624448 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 13185584, beta: s.p + 13187648, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 363220944 &* s.n, savedMean: s.f + 1105824, savedInvStd: s.f + 1107888,
-            runningMean: s.p + 13189712, runningVar: s.p + 13191776, pool: pool)
+        if s.options.frozenBlocks <= 35 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 362624448 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 13185584, beta: s.p + 13187648, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 363220944 &* s.n, savedMean: s.f + 1105824, savedInvStd: s.f + 1107888,
+                runningMean: s.p + 13189712, runningVar: s.p + 13191776, pool: pool)
+        }
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 35 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 362624448 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 13185584, beta: s.p + 13187648, runningMean: s.p + 13189712, runningVar: s.p + 13191776,
+                eps: 0.001, activation: .silu, output: s.t + 363220944 &* s.n, scratch: s.f + 1105824, pool: pool)
+        }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][2064]
         WeightPrep.depthwiseWeights(s.p + 13193840, channels: 2064, kernel: 5, into: s.f + 1114080)
         // features.6.3.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -4107,10 +4923,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1114080,
             bias: s.f, activation: .identity, output: s.t + 363817440 &* s.n, pool: pool)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 363817440 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 13245440, beta: s.p + 13247504, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 364413936 &* s.n, savedMean: s.f + 1109952, savedInvStd: s.f + 1112016,
-            runningMean: s.p + 13249568, runningVar: s.p + 13251632, pool: pool)
+        if s.options.frozenBlocks <= 35 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 363817440 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 13245440, beta: s.p + 13247504, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 364413936 &* s.n, savedMean: s.f + 1109952, savedInvStd: s.f + 1112016,
+                runningMean: s.p + 13249568, runningVar: s.p + 13251632, pool: pool)
+        }
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 35 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 363817440 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 13245440, beta: s.p + 13247504, runningMean: s.p + 13249568, runningVar: s.p + 13251632,
+                eps: 0.001, activation: .silu, output: s.t + 364413936 &* s.n, scratch: s.f + 1109952, pool: pool)
+        }
         // features.6.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 364413936 &* s.n, output: s.t + 365010432 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 13253696,
@@ -4122,19 +4946,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 13610864, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 402492256 &* s.n, pool: pool)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 402492256 &* s.n, pixels: 289 &* s.n, channels: 344,
-            gamma: s.p + 14320880, beta: s.p + 14321232, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 295563312 &* s.n, savedMean: s.f + 1217280, savedInvStd: s.f + 1217624,
-            runningMean: s.p + 14321584, runningVar: s.p + 14321936, pool: pool)
+        if s.options.frozenBlocks <= 35 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 402492256 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 14320880, beta: s.p + 14321232, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 295563312 &* s.n, savedMean: s.f + 1217280, savedInvStd: s.f + 1217624,
+                runningMean: s.p + 14321584, runningVar: s.p + 14321936, pool: pool)
+        }
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 35 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 402492256 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 14320880, beta: s.p + 14321232, runningMean: s.p + 14321584, runningVar: s.p + 14321936,
+                eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 1217280, pool: pool)
+        }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8488888888888888
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 35 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15111111111111114,
                 into: s.t + 296859280 &* s.n, random: &random)
         }
         // features.6.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 402392832 &* s.n, branch: s.t + 295563312 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859280 &* s.n : nil, batch: s.n, perImage: 99416,
-            output: s.t + 402591680 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.t + 296859280 &* s.n : nil, batch: s.n,
+            perImage: 99416, output: s.t + 402591680 &* s.n, pool: pool)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -4144,10 +4976,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 14322288, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 365606928 &* s.n, pool: pool)
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 365606928 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 15032304, beta: s.p + 15034368, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 366203424 &* s.n, savedMean: s.f + 1217968, savedInvStd: s.f + 1220032,
-            runningMean: s.p + 15036432, runningVar: s.p + 15038496, pool: pool)
+        if s.options.frozenBlocks <= 36 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 365606928 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 15032304, beta: s.p + 15034368, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 366203424 &* s.n, savedMean: s.f + 1217968, savedInvStd: s.f + 1220032,
+                runningMean: s.p + 15036432, runningVar: s.p + 15038496, pool: pool)
+        }
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 36 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 365606928 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 15032304, beta: s.p + 15034368, runningMean: s.p + 15036432, runningVar: s.p + 15038496,
+                eps: 0.001, activation: .silu, output: s.t + 366203424 &* s.n, scratch: s.f + 1217968, pool: pool)
+        }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][2064]
         WeightPrep.depthwiseWeights(s.p + 15040560, channels: 2064, kernel: 5, into: s.f + 1226224)
         // features.6.4.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -4155,10 +4995,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1226224,
             bias: s.f, activation: .identity, output: s.t + 366799920 &* s.n, pool: pool)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 366799920 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 15092160, beta: s.p + 15094224, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 367396416 &* s.n, savedMean: s.f + 1222096, savedInvStd: s.f + 1224160,
-            runningMean: s.p + 15096288, runningVar: s.p + 15098352, pool: pool)
+        if s.options.frozenBlocks <= 36 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 366799920 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 15092160, beta: s.p + 15094224, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 367396416 &* s.n, savedMean: s.f + 1222096, savedInvStd: s.f + 1224160,
+                runningMean: s.p + 15096288, runningVar: s.p + 15098352, pool: pool)
+        }
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 36 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 366799920 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 15092160, beta: s.p + 15094224, runningMean: s.p + 15096288, runningVar: s.p + 15098352,
+                eps: 0.001, activation: .silu, output: s.t + 367396416 &* s.n, scratch: s.f + 1222096, pool: pool)
+        }
         // features.6.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 367396416 &* s.n, output: s.t + 367992912 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15100416,
@@ -4170,19 +5018,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 15457584, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 402691104 &* s.n, pool: pool)
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 402691104 &* s.n, pixels: 289 &* s.n, channels: 344,
-            gamma: s.p + 16167600, beta: s.p + 16167952, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 295563312 &* s.n, savedMean: s.f + 1329424, savedInvStd: s.f + 1329768,
-            runningMean: s.p + 16168304, runningVar: s.p + 16168656, pool: pool)
+        if s.options.frozenBlocks <= 36 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 402691104 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 16167600, beta: s.p + 16167952, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 295563312 &* s.n, savedMean: s.f + 1329424, savedInvStd: s.f + 1329768,
+                runningMean: s.p + 16168304, runningVar: s.p + 16168656, pool: pool)
+        }
+        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 36 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 402691104 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 16167600, beta: s.p + 16167952, runningMean: s.p + 16168304, runningVar: s.p + 16168656,
+                eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 1329424, pool: pool)
+        }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8444444444444444
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 36 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15555555555555556,
                 into: s.t + 296859296 &* s.n, random: &random)
         }
         // features.6.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 402591680 &* s.n, branch: s.t + 295563312 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859296 &* s.n : nil, batch: s.n, perImage: 99416,
-            output: s.t + 402790528 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.t + 296859296 &* s.n : nil, batch: s.n,
+            perImage: 99416, output: s.t + 402790528 &* s.n, pool: pool)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -4192,10 +5048,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 16169008, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 368589408 &* s.n, pool: pool)
         // features.6.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 368589408 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 16879024, beta: s.p + 16881088, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 369185904 &* s.n, savedMean: s.f + 1330112, savedInvStd: s.f + 1332176,
-            runningMean: s.p + 16883152, runningVar: s.p + 16885216, pool: pool)
+        if s.options.frozenBlocks <= 37 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 368589408 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 16879024, beta: s.p + 16881088, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 369185904 &* s.n, savedMean: s.f + 1330112, savedInvStd: s.f + 1332176,
+                runningMean: s.p + 16883152, runningVar: s.p + 16885216, pool: pool)
+        }
+        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 37 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 368589408 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 16879024, beta: s.p + 16881088, runningMean: s.p + 16883152, runningVar: s.p + 16885216,
+                eps: 0.001, activation: .silu, output: s.t + 369185904 &* s.n, scratch: s.f + 1330112, pool: pool)
+        }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][2064]
         WeightPrep.depthwiseWeights(s.p + 16887280, channels: 2064, kernel: 5, into: s.f + 1338368)
         // features.6.5.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -4203,10 +5067,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1338368,
             bias: s.f, activation: .identity, output: s.t + 369782400 &* s.n, pool: pool)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 369782400 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 16938880, beta: s.p + 16940944, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 370378896 &* s.n, savedMean: s.f + 1334240, savedInvStd: s.f + 1336304,
-            runningMean: s.p + 16943008, runningVar: s.p + 16945072, pool: pool)
+        if s.options.frozenBlocks <= 37 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 369782400 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 16938880, beta: s.p + 16940944, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 370378896 &* s.n, savedMean: s.f + 1334240, savedInvStd: s.f + 1336304,
+                runningMean: s.p + 16943008, runningVar: s.p + 16945072, pool: pool)
+        }
+        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 37 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 369782400 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 16938880, beta: s.p + 16940944, runningMean: s.p + 16943008, runningVar: s.p + 16945072,
+                eps: 0.001, activation: .silu, output: s.t + 370378896 &* s.n, scratch: s.f + 1334240, pool: pool)
+        }
         // features.6.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 370378896 &* s.n, output: s.t + 370975392 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 16947136,
@@ -4218,19 +5090,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 17304304, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 402889952 &* s.n, pool: pool)
         // features.6.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 402889952 &* s.n, pixels: 289 &* s.n, channels: 344,
-            gamma: s.p + 18014320, beta: s.p + 18014672, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 295563312 &* s.n, savedMean: s.f + 1441568, savedInvStd: s.f + 1441912,
-            runningMean: s.p + 18015024, runningVar: s.p + 18015376, pool: pool)
+        if s.options.frozenBlocks <= 37 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 402889952 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 18014320, beta: s.p + 18014672, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 295563312 &* s.n, savedMean: s.f + 1441568, savedInvStd: s.f + 1441912,
+                runningMean: s.p + 18015024, runningVar: s.p + 18015376, pool: pool)
+        }
+        // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 37 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 402889952 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 18014320, beta: s.p + 18014672, runningMean: s.p + 18015024, runningVar: s.p + 18015376,
+                eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 1441568, pool: pool)
+        }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.84
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 37 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.t + 296859312 &* s.n,
                 random: &random)
         }
         // features.6.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 402790528 &* s.n, branch: s.t + 295563312 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859312 &* s.n : nil, batch: s.n, perImage: 99416,
-            output: s.t + 402989376 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.t + 296859312 &* s.n : nil, batch: s.n,
+            perImage: 99416, output: s.t + 402989376 &* s.n, pool: pool)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -4240,10 +5120,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 18015728, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 371571888 &* s.n, pool: pool)
         // features.6.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 371571888 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 18725744, beta: s.p + 18727808, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 372168384 &* s.n, savedMean: s.f + 1442256, savedInvStd: s.f + 1444320,
-            runningMean: s.p + 18729872, runningVar: s.p + 18731936, pool: pool)
+        if s.options.frozenBlocks <= 38 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 371571888 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 18725744, beta: s.p + 18727808, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 372168384 &* s.n, savedMean: s.f + 1442256, savedInvStd: s.f + 1444320,
+                runningMean: s.p + 18729872, runningVar: s.p + 18731936, pool: pool)
+        }
+        // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 38 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 371571888 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 18725744, beta: s.p + 18727808, runningMean: s.p + 18729872, runningVar: s.p + 18731936,
+                eps: 0.001, activation: .silu, output: s.t + 372168384 &* s.n, scratch: s.f + 1442256, pool: pool)
+        }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][2064]
         WeightPrep.depthwiseWeights(s.p + 18734000, channels: 2064, kernel: 5, into: s.f + 1450512)
         // features.6.6.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -4251,10 +5139,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1450512,
             bias: s.f, activation: .identity, output: s.t + 372764880 &* s.n, pool: pool)
         // features.6.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 372764880 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 18785600, beta: s.p + 18787664, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 373361376 &* s.n, savedMean: s.f + 1446384, savedInvStd: s.f + 1448448,
-            runningMean: s.p + 18789728, runningVar: s.p + 18791792, pool: pool)
+        if s.options.frozenBlocks <= 38 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 372764880 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 18785600, beta: s.p + 18787664, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 373361376 &* s.n, savedMean: s.f + 1446384, savedInvStd: s.f + 1448448,
+                runningMean: s.p + 18789728, runningVar: s.p + 18791792, pool: pool)
+        }
+        // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 38 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 372764880 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 18785600, beta: s.p + 18787664, runningMean: s.p + 18789728, runningVar: s.p + 18791792,
+                eps: 0.001, activation: .silu, output: s.t + 373361376 &* s.n, scratch: s.f + 1446384, pool: pool)
+        }
         // features.6.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 373361376 &* s.n, output: s.t + 373957872 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 18793856,
@@ -4266,19 +5162,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 19151024, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 403088800 &* s.n, pool: pool)
         // features.6.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 403088800 &* s.n, pixels: 289 &* s.n, channels: 344,
-            gamma: s.p + 19861040, beta: s.p + 19861392, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 295563312 &* s.n, savedMean: s.f + 1553712, savedInvStd: s.f + 1554056,
-            runningMean: s.p + 19861744, runningVar: s.p + 19862096, pool: pool)
+        if s.options.frozenBlocks <= 38 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 403088800 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 19861040, beta: s.p + 19861392, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 295563312 &* s.n, savedMean: s.f + 1553712, savedInvStd: s.f + 1554056,
+                runningMean: s.p + 19861744, runningVar: s.p + 19862096, pool: pool)
+        }
+        // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 38 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 403088800 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 19861040, beta: s.p + 19861392, runningMean: s.p + 19861744, runningVar: s.p + 19862096,
+                eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 1553712, pool: pool)
+        }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.8355555555555556
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 38 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16444444444444445,
                 into: s.t + 296859328 &* s.n, random: &random)
         }
         // features.6.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 402989376 &* s.n, branch: s.t + 295563312 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859328 &* s.n : nil, batch: s.n, perImage: 99416,
-            output: s.t + 403188224 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.t + 296859328 &* s.n : nil, batch: s.n,
+            perImage: 99416, output: s.t + 403188224 &* s.n, pool: pool)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -4288,10 +5192,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 19862448, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 374554368 &* s.n, pool: pool)
         // features.6.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 374554368 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 20572464, beta: s.p + 20574528, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 375150864 &* s.n, savedMean: s.f + 1554400, savedInvStd: s.f + 1556464,
-            runningMean: s.p + 20576592, runningVar: s.p + 20578656, pool: pool)
+        if s.options.frozenBlocks <= 39 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 374554368 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 20572464, beta: s.p + 20574528, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 375150864 &* s.n, savedMean: s.f + 1554400, savedInvStd: s.f + 1556464,
+                runningMean: s.p + 20576592, runningVar: s.p + 20578656, pool: pool)
+        }
+        // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 39 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 374554368 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 20572464, beta: s.p + 20574528, runningMean: s.p + 20576592, runningVar: s.p + 20578656,
+                eps: 0.001, activation: .silu, output: s.t + 375150864 &* s.n, scratch: s.f + 1554400, pool: pool)
+        }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][2064]
         WeightPrep.depthwiseWeights(s.p + 20580720, channels: 2064, kernel: 5, into: s.f + 1562656)
         // features.6.7.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -4299,10 +5211,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1562656,
             bias: s.f, activation: .identity, output: s.t + 375747360 &* s.n, pool: pool)
         // features.6.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 375747360 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 20632320, beta: s.p + 20634384, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 376343856 &* s.n, savedMean: s.f + 1558528, savedInvStd: s.f + 1560592,
-            runningMean: s.p + 20636448, runningVar: s.p + 20638512, pool: pool)
+        if s.options.frozenBlocks <= 39 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 375747360 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 20632320, beta: s.p + 20634384, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 376343856 &* s.n, savedMean: s.f + 1558528, savedInvStd: s.f + 1560592,
+                runningMean: s.p + 20636448, runningVar: s.p + 20638512, pool: pool)
+        }
+        // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 39 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 375747360 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 20632320, beta: s.p + 20634384, runningMean: s.p + 20636448, runningVar: s.p + 20638512,
+                eps: 0.001, activation: .silu, output: s.t + 376343856 &* s.n, scratch: s.f + 1558528, pool: pool)
+        }
         // features.6.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 376343856 &* s.n, output: s.t + 376940352 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 20640576,
@@ -4314,19 +5234,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 20997744, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 403287648 &* s.n, pool: pool)
         // features.6.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 403287648 &* s.n, pixels: 289 &* s.n, channels: 344,
-            gamma: s.p + 21707760, beta: s.p + 21708112, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 295563312 &* s.n, savedMean: s.f + 1665856, savedInvStd: s.f + 1666200,
-            runningMean: s.p + 21708464, runningVar: s.p + 21708816, pool: pool)
+        if s.options.frozenBlocks <= 39 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 403287648 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 21707760, beta: s.p + 21708112, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 295563312 &* s.n, savedMean: s.f + 1665856, savedInvStd: s.f + 1666200,
+                runningMean: s.p + 21708464, runningVar: s.p + 21708816, pool: pool)
+        }
+        // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 39 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 403287648 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 21707760, beta: s.p + 21708112, runningMean: s.p + 21708464, runningVar: s.p + 21708816,
+                eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 1665856, pool: pool)
+        }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8311111111111111
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 39 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1688888888888889,
                 into: s.t + 296859344 &* s.n, random: &random)
         }
         // features.6.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 403188224 &* s.n, branch: s.t + 295563312 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859344 &* s.n : nil, batch: s.n, perImage: 99416,
-            output: s.t + 403387072 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.t + 296859344 &* s.n : nil, batch: s.n,
+            perImage: 99416, output: s.t + 403387072 &* s.n, pool: pool)
     }
 
     /// features.6.8 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -4336,10 +5264,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 21709168, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 377536848 &* s.n, pool: pool)
         // features.6.8.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 377536848 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 22419184, beta: s.p + 22421248, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 378133344 &* s.n, savedMean: s.f + 1666544, savedInvStd: s.f + 1668608,
-            runningMean: s.p + 22423312, runningVar: s.p + 22425376, pool: pool)
+        if s.options.frozenBlocks <= 40 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 377536848 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 22419184, beta: s.p + 22421248, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 378133344 &* s.n, savedMean: s.f + 1666544, savedInvStd: s.f + 1668608,
+                runningMean: s.p + 22423312, runningVar: s.p + 22425376, pool: pool)
+        }
+        // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 40 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 377536848 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 22419184, beta: s.p + 22421248, runningMean: s.p + 22423312, runningVar: s.p + 22425376,
+                eps: 0.001, activation: .silu, output: s.t + 378133344 &* s.n, scratch: s.f + 1666544, pool: pool)
+        }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][2064]
         WeightPrep.depthwiseWeights(s.p + 22427440, channels: 2064, kernel: 5, into: s.f + 1674800)
         // features.6.8.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -4347,10 +5283,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1674800,
             bias: s.f, activation: .identity, output: s.t + 378729840 &* s.n, pool: pool)
         // features.6.8.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 378729840 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 22479040, beta: s.p + 22481104, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 379326336 &* s.n, savedMean: s.f + 1670672, savedInvStd: s.f + 1672736,
-            runningMean: s.p + 22483168, runningVar: s.p + 22485232, pool: pool)
+        if s.options.frozenBlocks <= 40 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 378729840 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 22479040, beta: s.p + 22481104, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 379326336 &* s.n, savedMean: s.f + 1670672, savedInvStd: s.f + 1672736,
+                runningMean: s.p + 22483168, runningVar: s.p + 22485232, pool: pool)
+        }
+        // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 40 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 378729840 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 22479040, beta: s.p + 22481104, runningMean: s.p + 22483168, runningVar: s.p + 22485232,
+                eps: 0.001, activation: .silu, output: s.t + 379326336 &* s.n, scratch: s.f + 1670672, pool: pool)
+        }
         // features.6.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 379326336 &* s.n, output: s.t + 379922832 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 22487296,
@@ -4362,19 +5306,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 22844464, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 403486496 &* s.n, pool: pool)
         // features.6.8.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 403486496 &* s.n, pixels: 289 &* s.n, channels: 344,
-            gamma: s.p + 23554480, beta: s.p + 23554832, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 295563312 &* s.n, savedMean: s.f + 1778000, savedInvStd: s.f + 1778344,
-            runningMean: s.p + 23555184, runningVar: s.p + 23555536, pool: pool)
+        if s.options.frozenBlocks <= 40 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 403486496 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 23554480, beta: s.p + 23554832, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 295563312 &* s.n, savedMean: s.f + 1778000, savedInvStd: s.f + 1778344,
+                runningMean: s.p + 23555184, runningVar: s.p + 23555536, pool: pool)
+        }
+        // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 40 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 403486496 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 23554480, beta: s.p + 23554832, runningMean: s.p + 23555184, runningVar: s.p + 23555536,
+                eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 1778000, pool: pool)
+        }
         // features.6.8 stochastic depth: keep each image's branch with probability 0.8266666666666667
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 40 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17333333333333334,
                 into: s.t + 296859360 &* s.n, random: &random)
         }
         // features.6.8 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 403387072 &* s.n, branch: s.t + 295563312 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859360 &* s.n : nil, batch: s.n, perImage: 99416,
-            output: s.t + 403585920 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.t + 296859360 &* s.n : nil, batch: s.n,
+            perImage: 99416, output: s.t + 403585920 &* s.n, pool: pool)
     }
 
     /// features.6.9 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -4384,10 +5336,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 23555888, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 380519328 &* s.n, pool: pool)
         // features.6.9.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 380519328 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 24265904, beta: s.p + 24267968, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 381115824 &* s.n, savedMean: s.f + 1778688, savedInvStd: s.f + 1780752,
-            runningMean: s.p + 24270032, runningVar: s.p + 24272096, pool: pool)
+        if s.options.frozenBlocks <= 41 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 380519328 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 24265904, beta: s.p + 24267968, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 381115824 &* s.n, savedMean: s.f + 1778688, savedInvStd: s.f + 1780752,
+                runningMean: s.p + 24270032, runningVar: s.p + 24272096, pool: pool)
+        }
+        // features.6.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 41 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 380519328 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 24265904, beta: s.p + 24267968, runningMean: s.p + 24270032, runningVar: s.p + 24272096,
+                eps: 0.001, activation: .silu, output: s.t + 381115824 &* s.n, scratch: s.f + 1778688, pool: pool)
+        }
         // features.6.9.block.1 depthwise weights to the kernel layout [5][5][2064]
         WeightPrep.depthwiseWeights(s.p + 24274160, channels: 2064, kernel: 5, into: s.f + 1786944)
         // features.6.9.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -4395,10 +5355,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1786944,
             bias: s.f, activation: .identity, output: s.t + 381712320 &* s.n, pool: pool)
         // features.6.9.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 381712320 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 24325760, beta: s.p + 24327824, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 382308816 &* s.n, savedMean: s.f + 1782816, savedInvStd: s.f + 1784880,
-            runningMean: s.p + 24329888, runningVar: s.p + 24331952, pool: pool)
+        if s.options.frozenBlocks <= 41 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 381712320 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 24325760, beta: s.p + 24327824, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 382308816 &* s.n, savedMean: s.f + 1782816, savedInvStd: s.f + 1784880,
+                runningMean: s.p + 24329888, runningVar: s.p + 24331952, pool: pool)
+        }
+        // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 41 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 381712320 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 24325760, beta: s.p + 24327824, runningMean: s.p + 24329888, runningVar: s.p + 24331952,
+                eps: 0.001, activation: .silu, output: s.t + 382308816 &* s.n, scratch: s.f + 1782816, pool: pool)
+        }
         // features.6.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 382308816 &* s.n, output: s.t + 382905312 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24334016,
@@ -4410,19 +5378,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 24691184, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 403685344 &* s.n, pool: pool)
         // features.6.9.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 403685344 &* s.n, pixels: 289 &* s.n, channels: 344,
-            gamma: s.p + 25401200, beta: s.p + 25401552, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 295563312 &* s.n, savedMean: s.f + 1890144, savedInvStd: s.f + 1890488,
-            runningMean: s.p + 25401904, runningVar: s.p + 25402256, pool: pool)
+        if s.options.frozenBlocks <= 41 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 403685344 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 25401200, beta: s.p + 25401552, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 295563312 &* s.n, savedMean: s.f + 1890144, savedInvStd: s.f + 1890488,
+                runningMean: s.p + 25401904, runningVar: s.p + 25402256, pool: pool)
+        }
+        // features.6.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 41 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 403685344 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 25401200, beta: s.p + 25401552, runningMean: s.p + 25401904, runningVar: s.p + 25402256,
+                eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 1890144, pool: pool)
+        }
         // features.6.9 stochastic depth: keep each image's branch with probability 0.8222222222222222
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 41 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17777777777777778,
                 into: s.t + 296859376 &* s.n, random: &random)
         }
         // features.6.9 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 403585920 &* s.n, branch: s.t + 295563312 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859376 &* s.n : nil, batch: s.n, perImage: 99416,
-            output: s.t + 403784768 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.t + 296859376 &* s.n : nil, batch: s.n,
+            perImage: 99416, output: s.t + 403784768 &* s.n, pool: pool)
     }
 
     /// features.6.10 forward: MBConv6 k5 s1: 17x17x344 -> 17x17x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -4432,10 +5408,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 25402608, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 383501808 &* s.n, pool: pool)
         // features.6.10.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 383501808 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 26112624, beta: s.p + 26114688, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 384098304 &* s.n, savedMean: s.f + 1890832, savedInvStd: s.f + 1892896,
-            runningMean: s.p + 26116752, runningVar: s.p + 26118816, pool: pool)
+        if s.options.frozenBlocks <= 42 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 383501808 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 26112624, beta: s.p + 26114688, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 384098304 &* s.n, savedMean: s.f + 1890832, savedInvStd: s.f + 1892896,
+                runningMean: s.p + 26116752, runningVar: s.p + 26118816, pool: pool)
+        }
+        // features.6.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 42 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 383501808 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 26112624, beta: s.p + 26114688, runningMean: s.p + 26116752, runningVar: s.p + 26118816,
+                eps: 0.001, activation: .silu, output: s.t + 384098304 &* s.n, scratch: s.f + 1890832, pool: pool)
+        }
         // features.6.10.block.1 depthwise weights to the kernel layout [5][5][2064]
         WeightPrep.depthwiseWeights(s.p + 26120880, channels: 2064, kernel: 5, into: s.f + 1899088)
         // features.6.10.block.1 depthwise 5x5/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -4443,10 +5427,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 1899088,
             bias: s.f, activation: .identity, output: s.t + 384694800 &* s.n, pool: pool)
         // features.6.10.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 384694800 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 26172480, beta: s.p + 26174544, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 385291296 &* s.n, savedMean: s.f + 1894960, savedInvStd: s.f + 1897024,
-            runningMean: s.p + 26176608, runningVar: s.p + 26178672, pool: pool)
+        if s.options.frozenBlocks <= 42 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 384694800 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 26172480, beta: s.p + 26174544, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 385291296 &* s.n, savedMean: s.f + 1894960, savedInvStd: s.f + 1897024,
+                runningMean: s.p + 26176608, runningVar: s.p + 26178672, pool: pool)
+        }
+        // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 42 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 384694800 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 26172480, beta: s.p + 26174544, runningMean: s.p + 26176608, runningVar: s.p + 26178672,
+                eps: 0.001, activation: .silu, output: s.t + 385291296 &* s.n, scratch: s.f + 1894960, pool: pool)
+        }
         // features.6.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 385291296 &* s.n, output: s.t + 385887792 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26180736,
@@ -4458,19 +5450,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 26537904, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 403884192 &* s.n, pool: pool)
         // features.6.10.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 403884192 &* s.n, pixels: 289 &* s.n, channels: 344,
-            gamma: s.p + 27247920, beta: s.p + 27248272, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 295563312 &* s.n, savedMean: s.f + 2002288, savedInvStd: s.f + 2002632,
-            runningMean: s.p + 27248624, runningVar: s.p + 27248976, pool: pool)
+        if s.options.frozenBlocks <= 42 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 403884192 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 27247920, beta: s.p + 27248272, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 295563312 &* s.n, savedMean: s.f + 2002288, savedInvStd: s.f + 2002632,
+                runningMean: s.p + 27248624, runningVar: s.p + 27248976, pool: pool)
+        }
+        // features.6.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 42 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 403884192 &* s.n, pixels: 289 &* s.n, channels: 344,
+                gamma: s.p + 27247920, beta: s.p + 27248272, runningMean: s.p + 27248624, runningVar: s.p + 27248976,
+                eps: 0.001, activation: .identity, output: s.t + 295563312 &* s.n, scratch: s.f + 2002288, pool: pool)
+        }
         // features.6.10 stochastic depth: keep each image's branch with probability 0.8177777777777777
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 42 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18222222222222226,
                 into: s.t + 296859392 &* s.n, random: &random)
         }
         // features.6.10 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 403784768 &* s.n, branch: s.t + 295563312 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859392 &* s.n : nil, batch: s.n, perImage: 99416,
-            output: s.t + 403983616 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.t + 296859392 &* s.n : nil, batch: s.n,
+            perImage: 99416, output: s.t + 403983616 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 17x17x344 -> 17x17x576, SE 2064 -> 86 -> 2064
@@ -4480,10 +5480,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 27249328, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 386484288 &* s.n, pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 386484288 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 27959344, beta: s.p + 27961408, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 387080784 &* s.n, savedMean: s.f + 2002976, savedInvStd: s.f + 2005040,
-            runningMean: s.p + 27963472, runningVar: s.p + 27965536, pool: pool)
+        if s.options.frozenBlocks <= 43 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 386484288 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 27959344, beta: s.p + 27961408, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 387080784 &* s.n, savedMean: s.f + 2002976, savedInvStd: s.f + 2005040,
+                runningMean: s.p + 27963472, runningVar: s.p + 27965536, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 43 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 386484288 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 27959344, beta: s.p + 27961408, runningMean: s.p + 27963472, runningVar: s.p + 27965536,
+                eps: 0.001, activation: .silu, output: s.t + 387080784 &* s.n, scratch: s.f + 2002976, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][2064]
         WeightPrep.depthwiseWeights(s.p + 27967600, channels: 2064, kernel: 3, into: s.f + 2011232)
         // features.7.0.block.1 depthwise 3x3/1, [n, 17, 17, 2064] -> [n, 17, 17, 2064]
@@ -4491,10 +5499,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 2011232,
             bias: s.f, activation: .identity, output: s.t + 387677280 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 387677280 &* s.n, pixels: 289 &* s.n, channels: 2064,
-            gamma: s.p + 27986176, beta: s.p + 27988240, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 388273776 &* s.n, savedMean: s.f + 2007104, savedInvStd: s.f + 2009168,
-            runningMean: s.p + 27990304, runningVar: s.p + 27992368, pool: pool)
+        if s.options.frozenBlocks <= 43 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 387677280 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 27986176, beta: s.p + 27988240, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 388273776 &* s.n, savedMean: s.f + 2007104, savedInvStd: s.f + 2009168,
+                runningMean: s.p + 27990304, runningVar: s.p + 27992368, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 43 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 387677280 &* s.n, pixels: 289 &* s.n, channels: 2064,
+                gamma: s.p + 27986176, beta: s.p + 27988240, runningMean: s.p + 27990304, runningVar: s.p + 27992368,
+                eps: 0.001, activation: .silu, output: s.t + 388273776 &* s.n, scratch: s.f + 2007104, pool: pool)
+        }
         // features.7.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 17, 17, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 388273776 &* s.n, output: s.t + 388870272 &* s.n,
             batch: s.n, pixels: 289, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 27994432,
@@ -4506,10 +5522,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 28351600, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
             output: s.t + 296562096 &* s.n, pool: pool)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 296562096 &* s.n, pixels: 289 &* s.n, channels: 576,
-            gamma: s.p + 29540464, beta: s.p + 29541040, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 398820224 &* s.n, savedMean: s.f + 2048384, savedInvStd: s.f + 2048960,
-            runningMean: s.p + 29541616, runningVar: s.p + 29542192, pool: pool)
+        if s.options.frozenBlocks <= 43 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 296562096 &* s.n, pixels: 289 &* s.n, channels: 576,
+                gamma: s.p + 29540464, beta: s.p + 29541040, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 398820224 &* s.n, savedMean: s.f + 2048384, savedInvStd: s.f + 2048960,
+                runningMean: s.p + 29541616, runningVar: s.p + 29542192, pool: pool)
+        }
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 43 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 296562096 &* s.n, pixels: 289 &* s.n, channels: 576,
+                gamma: s.p + 29540464, beta: s.p + 29541040, runningMean: s.p + 29541616, runningVar: s.p + 29542192,
+                eps: 0.001, activation: .identity, output: s.t + 398820224 &* s.n, scratch: s.f + 2048384, pool: pool)
+        }
     }
 
     /// features.7.1 forward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
@@ -4519,10 +5543,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 29542768, bias: s.f, outChannels: 3456, activation: .identity, residual: nil,
             output: s.t + 295563312 &* s.n, pool: pool)
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 295563312 &* s.n, pixels: 289 &* s.n, channels: 3456,
-            gamma: s.p + 31533424, beta: s.p + 31536880, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 300006432 &* s.n, savedMean: s.f + 2049536, savedInvStd: s.f + 2052992,
-            runningMean: s.p + 31540336, runningVar: s.p + 31543792, pool: pool)
+        if s.options.frozenBlocks <= 44 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 295563312 &* s.n, pixels: 289 &* s.n, channels: 3456,
+                gamma: s.p + 31533424, beta: s.p + 31536880, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 300006432 &* s.n, savedMean: s.f + 2049536, savedInvStd: s.f + 2052992,
+                runningMean: s.p + 31540336, runningVar: s.p + 31543792, pool: pool)
+        }
+        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 44 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 295563312 &* s.n, pixels: 289 &* s.n, channels: 3456,
+                gamma: s.p + 31533424, beta: s.p + 31536880, runningMean: s.p + 31540336, runningVar: s.p + 31543792,
+                eps: 0.001, activation: .silu, output: s.t + 300006432 &* s.n, scratch: s.f + 2049536, pool: pool)
+        }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3456]
         WeightPrep.depthwiseWeights(s.p + 31547248, channels: 3456, kernel: 3, into: s.f + 2063360)
         // features.7.1.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
@@ -4530,10 +5562,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 2063360,
             bias: s.f, activation: .identity, output: s.t + 301005216 &* s.n, pool: pool)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 301005216 &* s.n, pixels: 289 &* s.n, channels: 3456,
-            gamma: s.p + 31578352, beta: s.p + 31581808, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 302004000 &* s.n, savedMean: s.f + 2056448, savedInvStd: s.f + 2059904,
-            runningMean: s.p + 31585264, runningVar: s.p + 31588720, pool: pool)
+        if s.options.frozenBlocks <= 44 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 301005216 &* s.n, pixels: 289 &* s.n, channels: 3456,
+                gamma: s.p + 31578352, beta: s.p + 31581808, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 302004000 &* s.n, savedMean: s.f + 2056448, savedInvStd: s.f + 2059904,
+                runningMean: s.p + 31585264, runningVar: s.p + 31588720, pool: pool)
+        }
+        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 44 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 301005216 &* s.n, pixels: 289 &* s.n, channels: 3456,
+                gamma: s.p + 31578352, beta: s.p + 31581808, runningMean: s.p + 31585264, runningVar: s.p + 31588720,
+                eps: 0.001, activation: .silu, output: s.t + 302004000 &* s.n, scratch: s.f + 2056448, pool: pool)
+        }
         // features.7.1.block.2 squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 302004000 &* s.n, output: s.t + 303002784 &* s.n,
             batch: s.n, pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 31592176,
@@ -4545,19 +5585,27 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 32591104, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
             output: s.t + 398986688 &* s.n, pool: pool)
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 398986688 &* s.n, pixels: 289 &* s.n, channels: 576,
-            gamma: s.p + 34581760, beta: s.p + 34582336, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 304001568 &* s.n, savedMean: s.f + 2125568, savedInvStd: s.f + 2126144,
-            runningMean: s.p + 34582912, runningVar: s.p + 34583488, pool: pool)
+        if s.options.frozenBlocks <= 44 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 398986688 &* s.n, pixels: 289 &* s.n, channels: 576,
+                gamma: s.p + 34581760, beta: s.p + 34582336, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 304001568 &* s.n, savedMean: s.f + 2125568, savedInvStd: s.f + 2126144,
+                runningMean: s.p + 34582912, runningVar: s.p + 34583488, pool: pool)
+        }
+        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 44 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 398986688 &* s.n, pixels: 289 &* s.n, channels: 576,
+                gamma: s.p + 34581760, beta: s.p + 34582336, runningMean: s.p + 34582912, runningVar: s.p + 34583488,
+                eps: 0.001, activation: .identity, output: s.t + 304001568 &* s.n, scratch: s.f + 2125568, pool: pool)
+        }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8088888888888889
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 44 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1911111111111111,
                 into: s.t + 296729856 &* s.n, random: &random)
         }
         // features.7.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 398820224 &* s.n, branch: s.t + 304001568 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296729856 &* s.n : nil, batch: s.n, perImage: 166464,
-            output: s.t + 399153152 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.t + 296729856 &* s.n : nil, batch: s.n,
+            perImage: 166464, output: s.t + 399153152 &* s.n, pool: pool)
     }
 
     /// features.7.2 forward: MBConv6 k3 s1: 17x17x576 -> 17x17x576, SE 3456 -> 144 -> 3456, identity shortcut
@@ -4567,10 +5615,18 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 34584064, bias: s.f, outChannels: 3456, activation: .identity, residual: nil,
             output: s.t + 304001568 &* s.n, pool: pool)
         // features.7.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 304001568 &* s.n, pixels: 289 &* s.n, channels: 3456,
-            gamma: s.p + 36574720, beta: s.p + 36578176, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 305000352 &* s.n, savedMean: s.f + 2126720, savedInvStd: s.f + 2130176,
-            runningMean: s.p + 36581632, runningVar: s.p + 36585088, pool: pool)
+        if s.options.frozenBlocks <= 45 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 304001568 &* s.n, pixels: 289 &* s.n, channels: 3456,
+                gamma: s.p + 36574720, beta: s.p + 36578176, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 305000352 &* s.n, savedMean: s.f + 2126720, savedInvStd: s.f + 2130176,
+                runningMean: s.p + 36581632, runningVar: s.p + 36585088, pool: pool)
+        }
+        // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 45 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 304001568 &* s.n, pixels: 289 &* s.n, channels: 3456,
+                gamma: s.p + 36574720, beta: s.p + 36578176, runningMean: s.p + 36581632, runningVar: s.p + 36585088,
+                eps: 0.001, activation: .silu, output: s.t + 305000352 &* s.n, scratch: s.f + 2126720, pool: pool)
+        }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3456]
         WeightPrep.depthwiseWeights(s.p + 36588544, channels: 3456, kernel: 3, into: s.f + 2140544)
         // features.7.2.block.1 depthwise 3x3/1, [n, 17, 17, 3456] -> [n, 17, 17, 3456]
@@ -4578,10 +5634,18 @@ public final class EfficientNetB6Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 2140544,
             bias: s.f, activation: .identity, output: s.t + 305999136 &* s.n, pool: pool)
         // features.7.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 305999136 &* s.n, pixels: 289 &* s.n, channels: 3456,
-            gamma: s.p + 36619648, beta: s.p + 36623104, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 306997920 &* s.n, savedMean: s.f + 2133632, savedInvStd: s.f + 2137088,
-            runningMean: s.p + 36626560, runningVar: s.p + 36630016, pool: pool)
+        if s.options.frozenBlocks <= 45 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 305999136 &* s.n, pixels: 289 &* s.n, channels: 3456,
+                gamma: s.p + 36619648, beta: s.p + 36623104, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 306997920 &* s.n, savedMean: s.f + 2133632, savedInvStd: s.f + 2137088,
+                runningMean: s.p + 36626560, runningVar: s.p + 36630016, pool: pool)
+        }
+        // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 45 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 305999136 &* s.n, pixels: 289 &* s.n, channels: 3456,
+                gamma: s.p + 36619648, beta: s.p + 36623104, runningMean: s.p + 36626560, runningVar: s.p + 36630016,
+                eps: 0.001, activation: .silu, output: s.t + 306997920 &* s.n, scratch: s.f + 2133632, pool: pool)
+        }
         // features.7.2.block.2 squeeze-excitation 3456 -> 144 -> 3456 on [n, 17, 17, 3456]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 306997920 &* s.n, output: s.t + 307996704 &* s.n,
             batch: s.n, pixels: 289, channels: 3456, squeezeChannels: 144, reduceWeights: s.p + 36633472,
@@ -4593,32 +5657,52 @@ public final class EfficientNetB6Training: TrainableModel {
             weights: s.p + 37632400, bias: s.f, outChannels: 576, activation: .identity, residual: nil,
             output: s.t + 309661344 &* s.n, pool: pool)
         // features.7.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 309661344 &* s.n, pixels: 289 &* s.n, channels: 576,
-            gamma: s.p + 39623056, beta: s.p + 39623632, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 308995488 &* s.n, savedMean: s.f + 2202752, savedInvStd: s.f + 2203328,
-            runningMean: s.p + 39624208, runningVar: s.p + 39624784, pool: pool)
+        if s.options.frozenBlocks <= 45 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 309661344 &* s.n, pixels: 289 &* s.n, channels: 576,
+                gamma: s.p + 39623056, beta: s.p + 39623632, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 308995488 &* s.n, savedMean: s.f + 2202752, savedInvStd: s.f + 2203328,
+                runningMean: s.p + 39624208, runningVar: s.p + 39624784, pool: pool)
+        }
+        // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 45 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 309661344 &* s.n, pixels: 289 &* s.n, channels: 576,
+                gamma: s.p + 39623056, beta: s.p + 39623632, runningMean: s.p + 39624208, runningVar: s.p + 39624784,
+                eps: 0.001, activation: .identity, output: s.t + 308995488 &* s.n, scratch: s.f + 2202752, pool: pool)
+        }
         // features.7.2 stochastic depth: keep each image's branch with probability 0.8044444444444444
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 45 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19555555555555557,
                 into: s.t + 296729872 &* s.n, random: &random)
         }
         // features.7.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 399153152 &* s.n, branch: s.t + 308995488 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296729872 &* s.n : nil, batch: s.n, perImage: 166464,
-            output: s.t + 309827808 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 45 ? s.t + 296729872 &* s.n : nil, batch: s.n,
+            perImage: 166464, output: s.t + 309827808 &* s.n, pool: pool)
     }
 
-    /// features.8 forward: head: conv 1x1 576 -> 2304, global average pool, dropout 0.5, linear -> 1000 classes
+    /// features.8 forward: head: conv 1x1 576 -> 2304
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 17, 17, 576] -> [n, 17, 17, 2304]
         Kernels.pointwiseConv(input: s.t + 309827808 &* s.n, pixels: 289 &* s.n, inChannels: 576,
             weights: s.p + 39625360, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 308995488 &* s.n, pool: pool)
         // features.8 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 308995488 &* s.n, pixels: 289 &* s.n, channels: 2304,
-            gamma: s.p + 40952464, beta: s.p + 40954768, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 355993632 &* s.n, savedMean: s.f + 2203904, savedInvStd: s.f + 2206208,
-            runningMean: s.p + 40957072, runningVar: s.p + 40959376, pool: pool)
+        if s.options.frozenBlocks <= 46 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 308995488 &* s.n, pixels: 289 &* s.n, channels: 2304,
+                gamma: s.p + 40952464, beta: s.p + 40954768, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 355993632 &* s.n, savedMean: s.f + 2203904, savedInvStd: s.f + 2206208,
+                runningMean: s.p + 40957072, runningVar: s.p + 40959376, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 46 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 308995488 &* s.n, pixels: 289 &* s.n, channels: 2304,
+                gamma: s.p + 40952464, beta: s.p + 40954768, runningMean: s.p + 40957072, runningVar: s.p + 40959376,
+                eps: 0.001, activation: .silu, output: s.t + 355993632 &* s.n, scratch: s.f + 2203904, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.5, linear 2304 -> 1000 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 17, 17, 2304] -> [n, 2304]
         Kernels.globalAveragePool(input: s.t + 355993632 &* s.n, batch: s.n, pixels: 289, channels: 2304,
             output: s.t + 143794992 &* s.n, pool: pool)
@@ -4636,8 +5720,8 @@ public final class EfficientNetB6Training: TrainableModel {
         s.logits.update(from: s.t + 143794992 &* s.n, count: 1000 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 576 -> 2304, global average pool, dropout 0.5, linear -> 1000 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.5, linear 2304 -> 1000 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 296728560 &* s.n, input: s.t + 143799600 &* s.n,
             weights: s.p + 40961680, batch: s.n, inFeatures: 2304, outFeatures: 1000,
@@ -4648,6 +5732,10 @@ public final class EfficientNetB6Training: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 289 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 143799600 &* s.n, batch: s.n, pixels: 289,
             channels: 2304, gradInput: s.t + 355993632 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 576 -> 2304
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 355993632 &* s.n, input: s.t + 308995488 &* s.n,
             pixels: 289 &* s.n, channels: 2304, gamma: s.p + 40952464, beta: s.p + 40954768, savedMean: s.f + 2203904,
@@ -4663,8 +5751,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_7_2_backward(_ s: TrainingStepContext) {
         // features.7.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 399319616 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296729872 &* s.n : nil, batch: s.n, perImage: 166464,
-            gradBranch: s.t + 355993632 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 45 ? s.t + 296729872 &* s.n : nil, batch: s.n,
+            perImage: 166464, gradBranch: s.t + 355993632 &* s.n, pool: pool)
         // features.7.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 355993632 &* s.n, input: s.t + 309661344 &* s.n,
             pixels: 289 &* s.n, channels: 576, gamma: s.p + 39623056, beta: s.p + 39623632, savedMean: s.f + 2202752,
@@ -4712,8 +5800,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 305000352 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296729856 &* s.n : nil, batch: s.n, perImage: 166464,
-            gradBranch: s.t + 305166816 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.t + 296729856 &* s.n : nil, batch: s.n,
+            perImage: 166464, gradBranch: s.t + 305166816 &* s.n, pool: pool)
         // features.7.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 305166816 &* s.n, input: s.t + 398986688 &* s.n,
             pixels: 289 &* s.n, channels: 576, gamma: s.p + 34581760, beta: s.p + 34582336, savedMean: s.f + 2125568,
@@ -4804,8 +5892,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_6_10_backward(_ s: TrainingStepContext) {
         // features.6.10 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300006432 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859392 &* s.n : nil, batch: s.n, perImage: 99416,
-            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.t + 296859392 &* s.n : nil, batch: s.n,
+            perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
         // features.6.10.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 403884192 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 27247920, beta: s.p + 27248272, savedMean: s.f + 2002288,
@@ -4853,8 +5941,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_6_9_backward(_ s: TrainingStepContext) {
         // features.6.9 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300105856 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859376 &* s.n : nil, batch: s.n, perImage: 99416,
-            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.t + 296859376 &* s.n : nil, batch: s.n,
+            perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
         // features.6.9.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 403685344 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 25401200, beta: s.p + 25401552, savedMean: s.f + 1890144,
@@ -4902,8 +5990,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_6_8_backward(_ s: TrainingStepContext) {
         // features.6.8 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300006432 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859360 &* s.n : nil, batch: s.n, perImage: 99416,
-            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.t + 296859360 &* s.n : nil, batch: s.n,
+            perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
         // features.6.8.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 403486496 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 23554480, beta: s.p + 23554832, savedMean: s.f + 1778000,
@@ -4951,8 +6039,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300105856 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859344 &* s.n : nil, batch: s.n, perImage: 99416,
-            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.t + 296859344 &* s.n : nil, batch: s.n,
+            perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
         // features.6.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 403287648 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 21707760, beta: s.p + 21708112, savedMean: s.f + 1665856,
@@ -5000,8 +6088,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300006432 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859328 &* s.n : nil, batch: s.n, perImage: 99416,
-            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.t + 296859328 &* s.n : nil, batch: s.n,
+            perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
         // features.6.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 403088800 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 19861040, beta: s.p + 19861392, savedMean: s.f + 1553712,
@@ -5049,8 +6137,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300105856 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859312 &* s.n : nil, batch: s.n, perImage: 99416,
-            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.t + 296859312 &* s.n : nil, batch: s.n,
+            perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
         // features.6.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 402889952 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 18014320, beta: s.p + 18014672, savedMean: s.f + 1441568,
@@ -5098,8 +6186,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300006432 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859296 &* s.n : nil, batch: s.n, perImage: 99416,
-            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.t + 296859296 &* s.n : nil, batch: s.n,
+            perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
         // features.6.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 402691104 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 16167600, beta: s.p + 16167952, savedMean: s.f + 1329424,
@@ -5147,8 +6235,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300105856 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859280 &* s.n : nil, batch: s.n, perImage: 99416,
-            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.t + 296859280 &* s.n : nil, batch: s.n,
+            perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
         // features.6.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 402492256 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 14320880, beta: s.p + 14321232, savedMean: s.f + 1217280,
@@ -5196,8 +6284,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300006432 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859264 &* s.n : nil, batch: s.n, perImage: 99416,
-            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.t + 296859264 &* s.n : nil, batch: s.n,
+            perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
         // features.6.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 402293408 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 12474160, beta: s.p + 12474512, savedMean: s.f + 1105136,
@@ -5245,8 +6333,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 300105856 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 296859248 &* s.n : nil, batch: s.n, perImage: 99416,
-            gradBranch: s.t + 296159808 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.t + 296859248 &* s.n : nil, batch: s.n,
+            perImage: 99416, gradBranch: s.t + 296159808 &* s.n, pool: pool)
         // features.6.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 296159808 &* s.n, input: s.t + 402094560 &* s.n,
             pixels: 289 &* s.n, channels: 344, gamma: s.p + 10627440, beta: s.p + 10627792, savedMean: s.f + 992992,
@@ -5337,8 +6425,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_5_7_backward(_ s: TrainingStepContext) {
         // features.5.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118720 &* s.n : nil, batch: s.n, perImage: 217800,
-            gradBranch: s.t + 294256512 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.t + 404118720 &* s.n : nil, batch: s.n,
+            perImage: 217800, gradBranch: s.t + 294256512 &* s.n, pool: pool)
         // features.5.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 294256512 &* s.n, input: s.t + 398384608 &* s.n,
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 7966224, beta: s.p + 7966432, savedMean: s.f + 815648,
@@ -5386,8 +6474,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_5_6_backward(_ s: TrainingStepContext) {
         // features.5.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 287722512 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118704 &* s.n : nil, batch: s.n, perImage: 217800,
-            gradBranch: s.t + 143434368 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 404118704 &* s.n : nil, batch: s.n,
+            perImage: 217800, gradBranch: s.t + 143434368 &* s.n, pool: pool)
         // features.5.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 397948992 &* s.n,
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 7324528, beta: s.p + 7324736, savedMean: s.f + 750448,
@@ -5435,8 +6523,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118688 &* s.n : nil, batch: s.n, perImage: 217800,
-            gradBranch: s.t + 281188512 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 404118688 &* s.n : nil, batch: s.n,
+            perImage: 217800, gradBranch: s.t + 281188512 &* s.n, pool: pool)
         // features.5.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 281188512 &* s.n, input: s.t + 397513376 &* s.n,
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 6682832, beta: s.p + 6683040, savedMean: s.f + 685248,
@@ -5484,8 +6572,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 274654512 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118672 &* s.n : nil, batch: s.n, perImage: 217800,
-            gradBranch: s.t + 143434368 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 404118672 &* s.n : nil, batch: s.n,
+            perImage: 217800, gradBranch: s.t + 143434368 &* s.n, pool: pool)
         // features.5.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 397077760 &* s.n,
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 6041136, beta: s.p + 6041344, savedMean: s.f + 620048,
@@ -5533,8 +6621,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118656 &* s.n : nil, batch: s.n, perImage: 217800,
-            gradBranch: s.t + 268120512 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 404118656 &* s.n : nil, batch: s.n,
+            perImage: 217800, gradBranch: s.t + 268120512 &* s.n, pool: pool)
         // features.5.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 268120512 &* s.n, input: s.t + 396642144 &* s.n,
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 5399440, beta: s.p + 5399648, savedMean: s.f + 554848,
@@ -5582,8 +6670,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 261586512 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118640 &* s.n : nil, batch: s.n, perImage: 217800,
-            gradBranch: s.t + 143434368 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 404118640 &* s.n : nil, batch: s.n,
+            perImage: 217800, gradBranch: s.t + 143434368 &* s.n, pool: pool)
         // features.5.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 396206528 &* s.n,
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 4757744, beta: s.p + 4757952, savedMean: s.f + 489648,
@@ -5631,8 +6719,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118624 &* s.n : nil, batch: s.n, perImage: 217800,
-            gradBranch: s.t + 255052512 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 404118624 &* s.n : nil, batch: s.n,
+            perImage: 217800, gradBranch: s.t + 255052512 &* s.n, pool: pool)
         // features.5.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 255052512 &* s.n, input: s.t + 395770912 &* s.n,
             pixels: 1089 &* s.n, channels: 200, gamma: s.p + 4116048, beta: s.p + 4116256, savedMean: s.f + 424448,
@@ -5723,8 +6811,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_4_7_backward(_ s: TrainingStepContext) {
         // features.4.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118608 &* s.n : nil, batch: s.n, perImage: 156816,
-            gradBranch: s.t + 143591184 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 404118608 &* s.n : nil, batch: s.n,
+            perImage: 156816, gradBranch: s.t + 143591184 &* s.n, pool: pool)
         // features.4.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 401681504 &* s.n,
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 3084928, beta: s.p + 3085072, savedMean: s.f + 312304,
@@ -5772,8 +6860,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_4_6_backward(_ s: TrainingStepContext) {
         // features.4.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143591184 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118592 &* s.n : nil, batch: s.n, perImage: 156816,
-            gradBranch: s.t + 143434368 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 404118592 &* s.n : nil, batch: s.n,
+            perImage: 156816, gradBranch: s.t + 143434368 &* s.n, pool: pool)
         // features.4.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 401367872 &* s.n,
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 2757712, beta: s.p + 2757856, savedMean: s.f + 293008,
@@ -5821,8 +6909,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118576 &* s.n : nil, batch: s.n, perImage: 156816,
-            gradBranch: s.t + 143591184 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 404118576 &* s.n : nil, batch: s.n,
+            perImage: 156816, gradBranch: s.t + 143591184 &* s.n, pool: pool)
         // features.4.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 401054240 &* s.n,
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 2430496, beta: s.p + 2430640, savedMean: s.f + 273712,
@@ -5870,8 +6958,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143591184 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118560 &* s.n : nil, batch: s.n, perImage: 156816,
-            gradBranch: s.t + 143434368 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 404118560 &* s.n : nil, batch: s.n,
+            perImage: 156816, gradBranch: s.t + 143434368 &* s.n, pool: pool)
         // features.4.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 400740608 &* s.n,
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 2103280, beta: s.p + 2103424, savedMean: s.f + 254416,
@@ -5919,8 +7007,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118544 &* s.n : nil, batch: s.n, perImage: 156816,
-            gradBranch: s.t + 143591184 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 404118544 &* s.n : nil, batch: s.n,
+            perImage: 156816, gradBranch: s.t + 143591184 &* s.n, pool: pool)
         // features.4.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 400426976 &* s.n,
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 1776064, beta: s.p + 1776208, savedMean: s.f + 235120,
@@ -5968,8 +7056,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143591184 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118528 &* s.n : nil, batch: s.n, perImage: 156816,
-            gradBranch: s.t + 143434368 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 404118528 &* s.n : nil, batch: s.n,
+            perImage: 156816, gradBranch: s.t + 143434368 &* s.n, pool: pool)
         // features.4.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 400113344 &* s.n,
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 1448848, beta: s.p + 1448992, savedMean: s.f + 215824,
@@ -6017,8 +7105,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118512 &* s.n : nil, batch: s.n, perImage: 156816,
-            gradBranch: s.t + 143591184 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 404118512 &* s.n : nil, batch: s.n,
+            perImage: 156816, gradBranch: s.t + 143591184 &* s.n, pool: pool)
         // features.4.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143591184 &* s.n, input: s.t + 399799712 &* s.n,
             pixels: 1089 &* s.n, channels: 144, gamma: s.p + 1121632, beta: s.p + 1121776, savedMean: s.f + 196528,
@@ -6109,8 +7197,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_3_5_backward(_ s: TrainingStepContext) {
         // features.3.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118496 &* s.n : nil, batch: s.n, perImage: 313632,
-            gradBranch: s.t + 245329920 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 404118496 &* s.n : nil, batch: s.n,
+            perImage: 313632, gradBranch: s.t + 245329920 &* s.n, pool: pool)
         // features.3.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 245329920 &* s.n, input: s.t + 394708032 &* s.n,
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 677424, beta: s.p + 677504, savedMean: s.f + 167584,
@@ -6158,8 +7246,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_3_4_backward(_ s: TrainingStepContext) {
         // features.3.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 235920960 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118480 &* s.n : nil, batch: s.n, perImage: 313632,
-            gradBranch: s.t + 143434368 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 404118480 &* s.n : nil, batch: s.n,
+            perImage: 313632, gradBranch: s.t + 143434368 &* s.n, pool: pool)
         // features.3.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 394080768 &* s.n,
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 584624, beta: s.p + 584704, savedMean: s.f + 144112,
@@ -6207,8 +7295,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118464 &* s.n : nil, batch: s.n, perImage: 313632,
-            gradBranch: s.t + 226512000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 404118464 &* s.n : nil, batch: s.n,
+            perImage: 313632, gradBranch: s.t + 226512000 &* s.n, pool: pool)
         // features.3.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 226512000 &* s.n, input: s.t + 393453504 &* s.n,
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 491824, beta: s.p + 491904, savedMean: s.f + 120640,
@@ -6256,8 +7344,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 217103040 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118448 &* s.n : nil, batch: s.n, perImage: 313632,
-            gradBranch: s.t + 143434368 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 404118448 &* s.n : nil, batch: s.n,
+            perImage: 313632, gradBranch: s.t + 143434368 &* s.n, pool: pool)
         // features.3.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 143434368 &* s.n, input: s.t + 392826240 &* s.n,
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 399024, beta: s.p + 399104, savedMean: s.f + 97168,
@@ -6305,8 +7393,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 143434368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118432 &* s.n : nil, batch: s.n, perImage: 313632,
-            gradBranch: s.t + 207694080 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 404118432 &* s.n : nil, batch: s.n,
+            perImage: 313632, gradBranch: s.t + 207694080 &* s.n, pool: pool)
         // features.3.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 207694080 &* s.n, input: s.t + 392198976 &* s.n,
             pixels: 4356 &* s.n, channels: 72, gamma: s.p + 306224, beta: s.p + 306304, savedMean: s.f + 73696,
@@ -6397,8 +7485,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_2_5_backward(_ s: TrainingStepContext) {
         // features.2.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 135489024 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118400 &* s.n : nil, batch: s.n, perImage: 696960,
-            gradBranch: s.t + 136185984 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 404118400 &* s.n : nil, batch: s.n,
+            perImage: 696960, gradBranch: s.t + 136185984 &* s.n, pool: pool)
         // features.2.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 136185984 &* s.n, input: s.t + 354599712 &* s.n,
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 173376, beta: s.p + 173424, savedMean: s.f + 37184,
@@ -6446,8 +7534,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_2_4_backward(_ s: TrainingStepContext) {
         // features.2.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 114580224 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118368 &* s.n : nil, batch: s.n, perImage: 696960,
-            gradBranch: s.t + 115277184 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 404118368 &* s.n : nil, batch: s.n,
+            perImage: 696960, gradBranch: s.t + 115277184 &* s.n, pool: pool)
         // features.2.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 115277184 &* s.n, input: s.t + 353205792 &* s.n,
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 144848, beta: s.p + 144896, savedMean: s.f + 31824,
@@ -6495,8 +7583,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 93671424 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118336 &* s.n : nil, batch: s.n, perImage: 696960,
-            gradBranch: s.t + 94368384 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 404118336 &* s.n : nil, batch: s.n,
+            perImage: 696960, gradBranch: s.t + 94368384 &* s.n, pool: pool)
         // features.2.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 94368384 &* s.n, input: s.t + 351811872 &* s.n,
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 116320, beta: s.p + 116368, savedMean: s.f + 26464,
@@ -6544,8 +7632,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 72762624 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118304 &* s.n : nil, batch: s.n, perImage: 696960,
-            gradBranch: s.t + 73459584 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 404118304 &* s.n : nil, batch: s.n,
+            perImage: 696960, gradBranch: s.t + 73459584 &* s.n, pool: pool)
         // features.2.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 73459584 &* s.n, input: s.t + 350417952 &* s.n,
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 87792, beta: s.p + 87840, savedMean: s.f + 21104,
@@ -6593,8 +7681,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 51853824 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118272 &* s.n : nil, batch: s.n, perImage: 696960,
-            gradBranch: s.t + 52550784 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 404118272 &* s.n : nil, batch: s.n,
+            perImage: 696960, gradBranch: s.t + 52550784 &* s.n, pool: pool)
         // features.2.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52550784 &* s.n, input: s.t + 349024032 &* s.n,
             pixels: 17424 &* s.n, channels: 40, gamma: s.p + 59264, beta: s.p + 59312, savedMean: s.f + 15744,
@@ -6685,8 +7773,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_1_2_backward(_ s: TrainingStepContext) {
         // features.1.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t,
-            keep: s.options.stochasticDepth ? s.t + 404118224 &* s.n : nil, batch: s.n, perImage: 2230272,
-            gradBranch: s.t + 2230272 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 404118224 &* s.n : nil, batch: s.n,
+            perImage: 2230272, gradBranch: s.t + 2230272 &* s.n, pool: pool)
         // features.1.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2230272 &* s.n, input: s.t + 195706368 &* s.n,
             pixels: 69696 &* s.n, channels: 32, gamma: s.p + 10240, beta: s.p + 10272, savedMean: s.f + 6096,
@@ -6725,8 +7813,8 @@ public final class EfficientNetB6Training: TrainableModel {
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 4460544 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 404118192 &* s.n : nil, batch: s.n, perImage: 2230272,
-            gradBranch: s.t, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 404118192 &* s.n : nil, batch: s.n,
+            perImage: 2230272, gradBranch: s.t, pool: pool)
         // features.1.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 184555008 &* s.n,
             pixels: 69696 &* s.n, channels: 32, gamma: s.p + 8112, beta: s.p + 8144, savedMean: s.f + 5392,
@@ -7393,6 +8481,9 @@ public final class EfficientNetB6Training: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 40961680, count: 2304000, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 43265680, count: 1000, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 45, 45, 45, 45, 45, 45, 45, 45, 45, 45, 45, 45, 45, 46, 46, 46, 47, 47]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

@@ -89,7 +89,8 @@ public final class EfficientNetB7: GeneratedModel {
         features_7_1(n, a, w, ws)
         features_7_2(n, a, w, ws)
         features_7_3(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 64 channels
@@ -1402,13 +1403,17 @@ public final class EfficientNetB7: GeneratedModel {
             activation: .identity, residual: a + 2772480 &* n, output: a + 924160 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 640 -> 2560, global average pool, dropout 0.5, linear -> 1000 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 640 -> 2560
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + silu, [n, 19, 19, 640] -> [n, 19, 19, 2560]
         Kernels.pointwiseConv(
             input: a + 924160 &* n, pixels: 361 &* n, inChannels: 640,
             weights: w + 61990944, bias: w + 63629344, outChannels: 2560,
             activation: .silu, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.5, linear 2560 -> 1000 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 19, 19, 2560] -> [n, 2560]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 361, channels: 2560, output: a + 924160 &* n, pool: pool)
@@ -2898,7 +2903,8 @@ public final class EfficientNetB7Training: TrainableModel {
     public static let descriptor = EfficientNetB7.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 66658992,
-        arenaFloatsPerImage: 702910256, fixedFloats: 3025792)
+        arenaFloatsPerImage: 702910256, fixedFloats: 3025792,
+        blockNames: ["features.0", "features.1.0", "features.1.1", "features.1.2", "features.1.3", "features.2.0", "features.2.1", "features.2.2", "features.2.3", "features.2.4", "features.2.5", "features.2.6", "features.3.0", "features.3.1", "features.3.2", "features.3.3", "features.3.4", "features.3.5", "features.3.6", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.4.5", "features.4.6", "features.4.7", "features.4.8", "features.4.9", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.5.5", "features.5.6", "features.5.7", "features.5.8", "features.5.9", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.6.6", "features.6.7", "features.6.8", "features.6.9", "features.6.10", "features.6.11", "features.6.12", "features.7.0", "features.7.1", "features.7.2", "features.7.3", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -2984,63 +2990,65 @@ public final class EfficientNetB7Training: TrainableModel {
         try features_7_2_forward(s)
         try features_7_3_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_3_backward(s)
-        features_7_2_backward(s)
-        features_7_1_backward(s)
-        features_7_0_backward(s)
-        features_6_12_backward(s)
-        features_6_11_backward(s)
-        features_6_10_backward(s)
-        features_6_9_backward(s)
-        features_6_8_backward(s)
-        features_6_7_backward(s)
-        features_6_6_backward(s)
-        features_6_5_backward(s)
-        features_6_4_backward(s)
-        features_6_3_backward(s)
-        features_6_2_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_9_backward(s)
-        features_5_8_backward(s)
-        features_5_7_backward(s)
-        features_5_6_backward(s)
-        features_5_5_backward(s)
-        features_5_4_backward(s)
-        features_5_3_backward(s)
-        features_5_2_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_9_backward(s)
-        features_4_8_backward(s)
-        features_4_7_backward(s)
-        features_4_6_backward(s)
-        features_4_5_backward(s)
-        features_4_4_backward(s)
-        features_4_3_backward(s)
-        features_4_2_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_6_backward(s)
-        features_3_5_backward(s)
-        features_3_4_backward(s)
-        features_3_3_backward(s)
-        features_3_2_backward(s)
-        features_3_1_backward(s)
-        features_3_0_backward(s)
-        features_2_6_backward(s)
-        features_2_5_backward(s)
-        features_2_4_backward(s)
-        features_2_3_backward(s)
-        features_2_2_backward(s)
-        features_2_1_backward(s)
-        features_2_0_backward(s)
-        features_1_3_backward(s)
-        features_1_2_backward(s)
-        features_1_1_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 57 { classifier_backward(s) }
+        if options.frozenBlocks <= 56 { features_8_backward(s) }
+        if options.frozenBlocks <= 55 { features_7_3_backward(s) }
+        if options.frozenBlocks <= 54 { features_7_2_backward(s) }
+        if options.frozenBlocks <= 53 { features_7_1_backward(s) }
+        if options.frozenBlocks <= 52 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 51 { features_6_12_backward(s) }
+        if options.frozenBlocks <= 50 { features_6_11_backward(s) }
+        if options.frozenBlocks <= 49 { features_6_10_backward(s) }
+        if options.frozenBlocks <= 48 { features_6_9_backward(s) }
+        if options.frozenBlocks <= 47 { features_6_8_backward(s) }
+        if options.frozenBlocks <= 46 { features_6_7_backward(s) }
+        if options.frozenBlocks <= 45 { features_6_6_backward(s) }
+        if options.frozenBlocks <= 44 { features_6_5_backward(s) }
+        if options.frozenBlocks <= 43 { features_6_4_backward(s) }
+        if options.frozenBlocks <= 42 { features_6_3_backward(s) }
+        if options.frozenBlocks <= 41 { features_6_2_backward(s) }
+        if options.frozenBlocks <= 40 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 39 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 38 { features_5_9_backward(s) }
+        if options.frozenBlocks <= 37 { features_5_8_backward(s) }
+        if options.frozenBlocks <= 36 { features_5_7_backward(s) }
+        if options.frozenBlocks <= 35 { features_5_6_backward(s) }
+        if options.frozenBlocks <= 34 { features_5_5_backward(s) }
+        if options.frozenBlocks <= 33 { features_5_4_backward(s) }
+        if options.frozenBlocks <= 32 { features_5_3_backward(s) }
+        if options.frozenBlocks <= 31 { features_5_2_backward(s) }
+        if options.frozenBlocks <= 30 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 29 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 28 { features_4_9_backward(s) }
+        if options.frozenBlocks <= 27 { features_4_8_backward(s) }
+        if options.frozenBlocks <= 26 { features_4_7_backward(s) }
+        if options.frozenBlocks <= 25 { features_4_6_backward(s) }
+        if options.frozenBlocks <= 24 { features_4_5_backward(s) }
+        if options.frozenBlocks <= 23 { features_4_4_backward(s) }
+        if options.frozenBlocks <= 22 { features_4_3_backward(s) }
+        if options.frozenBlocks <= 21 { features_4_2_backward(s) }
+        if options.frozenBlocks <= 20 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 19 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 18 { features_3_6_backward(s) }
+        if options.frozenBlocks <= 17 { features_3_5_backward(s) }
+        if options.frozenBlocks <= 16 { features_3_4_backward(s) }
+        if options.frozenBlocks <= 15 { features_3_3_backward(s) }
+        if options.frozenBlocks <= 14 { features_3_2_backward(s) }
+        if options.frozenBlocks <= 13 { features_3_1_backward(s) }
+        if options.frozenBlocks <= 12 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 11 { features_2_6_backward(s) }
+        if options.frozenBlocks <= 10 { features_2_5_backward(s) }
+        if options.frozenBlocks <= 9 { features_2_4_backward(s) }
+        if options.frozenBlocks <= 8 { features_2_3_backward(s) }
+        if options.frozenBlocks <= 7 { features_2_2_backward(s) }
+        if options.frozenBlocks <= 6 { features_2_1_backward(s) }
+        if options.frozenBlocks <= 5 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 4 { features_1_3_backward(s) }
+        if options.frozenBlocks <= 3 { features_1_2_backward(s) }
+        if options.frozenBlocks <= 2 { features_1_1_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -3051,10 +3059,18 @@ public final class EfficientNetB7Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300, weights: s.p, bias: s.f, outChannels: 64,
             activation: .identity, output: s.t + 248400000 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 248400000 &* s.n, pixels: 90000 &* s.n, channels: 64,
-            gamma: s.p + 1728, beta: s.p + 1792, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 254160000 &* s.n, savedMean: s.f + 3840, savedInvStd: s.f + 3904, runningMean: s.p + 1856,
-            runningVar: s.p + 1920, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 248400000 &* s.n, pixels: 90000 &* s.n, channels: 64,
+                gamma: s.p + 1728, beta: s.p + 1792, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 254160000 &* s.n, savedMean: s.f + 3840, savedInvStd: s.f + 3904,
+                runningMean: s.p + 1856, runningVar: s.p + 1920, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 248400000 &* s.n, pixels: 90000 &* s.n, channels: 64,
+                gamma: s.p + 1728, beta: s.p + 1792, runningMean: s.p + 1856, runningVar: s.p + 1920, eps: 0.001,
+                activation: .silu, output: s.t + 254160000 &* s.n, scratch: s.f + 3840, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 300x300x64 -> 300x300x32, SE 64 -> 16 -> 64
@@ -3066,10 +3082,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300, weights: s.f + 4096, bias: s.f,
             activation: .identity, output: s.t + 259920000 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 259920000 &* s.n, pixels: 90000 &* s.n, channels: 64,
-            gamma: s.p + 2560, beta: s.p + 2624, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 265680000 &* s.n, savedMean: s.f + 3968, savedInvStd: s.f + 4032, runningMean: s.p + 2688,
-            runningVar: s.p + 2752, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 259920000 &* s.n, pixels: 90000 &* s.n, channels: 64,
+                gamma: s.p + 2560, beta: s.p + 2624, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 265680000 &* s.n, savedMean: s.f + 3968, savedInvStd: s.f + 4032,
+                runningMean: s.p + 2688, runningVar: s.p + 2752, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 259920000 &* s.n, pixels: 90000 &* s.n, channels: 64,
+                gamma: s.p + 2560, beta: s.p + 2624, runningMean: s.p + 2688, runningVar: s.p + 2752, eps: 0.001,
+                activation: .silu, output: s.t + 265680000 &* s.n, scratch: s.f + 3968, pool: pool)
+        }
         // features.1.0.block.1 squeeze-excitation 64 -> 16 -> 64 on [n, 300, 300, 64]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 265680000 &* s.n, output: s.t + 271440000 &* s.n,
             batch: s.n, pixels: 90000, channels: 64, squeezeChannels: 16, reduceWeights: s.p + 2816,
@@ -3081,10 +3105,18 @@ public final class EfficientNetB7Training: TrainableModel {
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 290160000 &* s.n,
             pool: pool)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 290160000 &* s.n, pixels: 90000 &* s.n, channels: 32,
-            gamma: s.p + 6992, beta: s.p + 7024, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 293040000 &* s.n, savedMean: s.f + 5248, savedInvStd: s.f + 5280, runningMean: s.p + 7056,
-            runningVar: s.p + 7088, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 290160000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+                gamma: s.p + 6992, beta: s.p + 7024, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 293040000 &* s.n, savedMean: s.f + 5248, savedInvStd: s.f + 5280,
+                runningMean: s.p + 7056, runningVar: s.p + 7088, pool: pool)
+        }
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 290160000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+                gamma: s.p + 6992, beta: s.p + 7024, runningMean: s.p + 7056, runningVar: s.p + 7088, eps: 0.001,
+                activation: .identity, output: s.t + 293040000 &* s.n, scratch: s.f + 5248, pool: pool)
+        }
     }
 
     /// features.1.1 forward: MBConv1 k3 s1: 300x300x32 -> 300x300x32, SE 32 -> 8 -> 32, identity shortcut
@@ -3096,10 +3128,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300, weights: s.f + 5376, bias: s.f,
             activation: .identity, output: s.t + 295920000 &* s.n, pool: pool)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 295920000 &* s.n, pixels: 90000 &* s.n, channels: 32,
-            gamma: s.p + 7408, beta: s.p + 7440, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 298800000 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5344, runningMean: s.p + 7472,
-            runningVar: s.p + 7504, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 295920000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+                gamma: s.p + 7408, beta: s.p + 7440, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 298800000 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5344,
+                runningMean: s.p + 7472, runningVar: s.p + 7504, pool: pool)
+        }
+        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 295920000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+                gamma: s.p + 7408, beta: s.p + 7440, runningMean: s.p + 7472, runningVar: s.p + 7504, eps: 0.001,
+                activation: .silu, output: s.t + 298800000 &* s.n, scratch: s.f + 5312, pool: pool)
+        }
         // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 300, 300, 32]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 298800000 &* s.n, output: s.t + 301680000 &* s.n,
             batch: s.n, pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 7536,
@@ -3111,19 +3151,27 @@ public final class EfficientNetB7Training: TrainableModel {
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 304560000 &* s.n,
             pool: pool)
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 304560000 &* s.n, pixels: 90000 &* s.n, channels: 32,
-            gamma: s.p + 9120, beta: s.p + 9152, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-            savedMean: s.f + 5952, savedInvStd: s.f + 5984, runningMean: s.p + 9184, runningVar: s.p + 9216,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 304560000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+                gamma: s.p + 9120, beta: s.p + 9152, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+                savedMean: s.f + 5952, savedInvStd: s.f + 5984, runningMean: s.p + 9184, runningVar: s.p + 9216,
+                pool: pool)
+        }
+        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 304560000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+                gamma: s.p + 9120, beta: s.p + 9152, runningMean: s.p + 9184, runningVar: s.p + 9216, eps: 0.001,
+                activation: .identity, output: s.t, scratch: s.f + 5952, pool: pool)
+        }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9963636363636363
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0036363636363636364,
                 into: s.t + 702909568 &* s.n, random: &random)
         }
         // features.1.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 293040000 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 702909568 &* s.n : nil, batch: s.n, perImage: 2880000,
-            output: s.t + 307440000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 702909568 &* s.n : nil, batch: s.n,
+            perImage: 2880000, output: s.t + 307440000 &* s.n, pool: pool)
     }
 
     /// features.1.2 forward: MBConv1 k3 s1: 300x300x32 -> 300x300x32, SE 32 -> 8 -> 32, identity shortcut
@@ -3135,10 +3183,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300, weights: s.f + 6080, bias: s.f,
             activation: .identity, output: s.t + 310320000 &* s.n, pool: pool)
         // features.1.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 310320000 &* s.n, pixels: 90000 &* s.n, channels: 32,
-            gamma: s.p + 9536, beta: s.p + 9568, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 313200000 &* s.n, savedMean: s.f + 6016, savedInvStd: s.f + 6048, runningMean: s.p + 9600,
-            runningVar: s.p + 9632, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 310320000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+                gamma: s.p + 9536, beta: s.p + 9568, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 313200000 &* s.n, savedMean: s.f + 6016, savedInvStd: s.f + 6048,
+                runningMean: s.p + 9600, runningVar: s.p + 9632, pool: pool)
+        }
+        // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 310320000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+                gamma: s.p + 9536, beta: s.p + 9568, runningMean: s.p + 9600, runningVar: s.p + 9632, eps: 0.001,
+                activation: .silu, output: s.t + 313200000 &* s.n, scratch: s.f + 6016, pool: pool)
+        }
         // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 300, 300, 32]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 313200000 &* s.n, output: s.t + 316080000 &* s.n,
             batch: s.n, pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 9664,
@@ -3150,19 +3206,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 10224, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
             output: s.t + 318960000 &* s.n, pool: pool)
         // features.1.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 318960000 &* s.n, pixels: 90000 &* s.n, channels: 32,
-            gamma: s.p + 11248, beta: s.p + 11280, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-            savedMean: s.f + 6656, savedInvStd: s.f + 6688, runningMean: s.p + 11312, runningVar: s.p + 11344,
-            pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 318960000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+                gamma: s.p + 11248, beta: s.p + 11280, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+                savedMean: s.f + 6656, savedInvStd: s.f + 6688, runningMean: s.p + 11312, runningVar: s.p + 11344,
+                pool: pool)
+        }
+        // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 318960000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+                gamma: s.p + 11248, beta: s.p + 11280, runningMean: s.p + 11312, runningVar: s.p + 11344, eps: 0.001,
+                activation: .identity, output: s.t, scratch: s.f + 6656, pool: pool)
+        }
         // features.1.2 stochastic depth: keep each image's branch with probability 0.9927272727272727
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.007272727272727273,
                 into: s.t + 702909600 &* s.n, random: &random)
         }
         // features.1.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 307440000 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 702909600 &* s.n : nil, batch: s.n, perImage: 2880000,
-            output: s.t + 321840000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 702909600 &* s.n : nil, batch: s.n,
+            perImage: 2880000, output: s.t + 321840000 &* s.n, pool: pool)
     }
 
     /// features.1.3 forward: MBConv1 k3 s1: 300x300x32 -> 300x300x32, SE 32 -> 8 -> 32, identity shortcut
@@ -3174,10 +3238,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 300, outWidth: 300, weights: s.f + 6784, bias: s.f,
             activation: .identity, output: s.t + 324720000 &* s.n, pool: pool)
         // features.1.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 324720000 &* s.n, pixels: 90000 &* s.n, channels: 32,
-            gamma: s.p + 11664, beta: s.p + 11696, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 327600000 &* s.n, savedMean: s.f + 6720, savedInvStd: s.f + 6752, runningMean: s.p + 11728,
-            runningVar: s.p + 11760, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 324720000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+                gamma: s.p + 11664, beta: s.p + 11696, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 327600000 &* s.n, savedMean: s.f + 6720, savedInvStd: s.f + 6752,
+                runningMean: s.p + 11728, runningVar: s.p + 11760, pool: pool)
+        }
+        // features.1.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 324720000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+                gamma: s.p + 11664, beta: s.p + 11696, runningMean: s.p + 11728, runningVar: s.p + 11760, eps: 0.001,
+                activation: .silu, output: s.t + 327600000 &* s.n, scratch: s.f + 6720, pool: pool)
+        }
         // features.1.3.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 300, 300, 32]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 327600000 &* s.n, output: s.t + 330480000 &* s.n,
             batch: s.n, pixels: 90000, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 11792,
@@ -3189,19 +3261,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 12352, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
             output: s.t + 333360000 &* s.n, pool: pool)
         // features.1.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 333360000 &* s.n, pixels: 90000 &* s.n, channels: 32,
-            gamma: s.p + 13376, beta: s.p + 13408, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-            savedMean: s.f + 7360, savedInvStd: s.f + 7392, runningMean: s.p + 13440, runningVar: s.p + 13472,
-            pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 333360000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+                gamma: s.p + 13376, beta: s.p + 13408, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
+                savedMean: s.f + 7360, savedInvStd: s.f + 7392, runningMean: s.p + 13440, runningVar: s.p + 13472,
+                pool: pool)
+        }
+        // features.1.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 333360000 &* s.n, pixels: 90000 &* s.n, channels: 32,
+                gamma: s.p + 13376, beta: s.p + 13408, runningMean: s.p + 13440, runningVar: s.p + 13472, eps: 0.001,
+                activation: .identity, output: s.t, scratch: s.f + 7360, pool: pool)
+        }
         // features.1.3 stochastic depth: keep each image's branch with probability 0.9890909090909091
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01090909090909091,
                 into: s.t + 702909632 &* s.n, random: &random)
         }
         // features.1.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 321840000 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 702909632 &* s.n : nil, batch: s.n, perImage: 2880000,
-            output: s.t + 336240000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 702909632 &* s.n : nil, batch: s.n,
+            perImage: 2880000, output: s.t + 336240000 &* s.n, pool: pool)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 300x300x32 -> 150x150x48, SE 192 -> 8 -> 192
@@ -3211,10 +3291,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 13504, bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t,
             pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 90000 &* s.n, channels: 192, gamma: s.p + 19648,
-            beta: s.p + 19840, eps: 0.001, momentum: 0.01, activation: .silu, output: s.t + 17280000 &* s.n,
-            savedMean: s.f + 7424, savedInvStd: s.f + 7616, runningMean: s.p + 20032, runningVar: s.p + 20224,
-            pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 90000 &* s.n, channels: 192,
+                gamma: s.p + 19648, beta: s.p + 19840, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 17280000 &* s.n, savedMean: s.f + 7424, savedInvStd: s.f + 7616,
+                runningMean: s.p + 20032, runningVar: s.p + 20224, pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 90000 &* s.n, channels: 192, gamma: s.p + 19648,
+                beta: s.p + 19840, runningMean: s.p + 20032, runningVar: s.p + 20224, eps: 0.001, activation: .silu,
+                output: s.t + 17280000 &* s.n, scratch: s.f + 7424, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][192]
         WeightPrep.depthwiseWeights(s.p + 20416, channels: 192, kernel: 3, into: s.f + 8192)
         // features.2.0.block.1 depthwise 3x3/2, [n, 300, 300, 192] -> [n, 150, 150, 192]
@@ -3222,10 +3310,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 8192, bias: s.f,
             activation: .identity, output: s.t + 277200000 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 277200000 &* s.n, pixels: 22500 &* s.n, channels: 192,
-            gamma: s.p + 22144, beta: s.p + 22336, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 281520000 &* s.n, savedMean: s.f + 7808, savedInvStd: s.f + 8000, runningMean: s.p + 22528,
-            runningVar: s.p + 22720, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 277200000 &* s.n, pixels: 22500 &* s.n,
+                channels: 192, gamma: s.p + 22144, beta: s.p + 22336, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 281520000 &* s.n, savedMean: s.f + 7808, savedInvStd: s.f + 8000,
+                runningMean: s.p + 22528, runningVar: s.p + 22720, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 277200000 &* s.n, pixels: 22500 &* s.n, channels: 192,
+                gamma: s.p + 22144, beta: s.p + 22336, runningMean: s.p + 22528, runningVar: s.p + 22720, eps: 0.001,
+                activation: .silu, output: s.t + 281520000 &* s.n, scratch: s.f + 7808, pool: pool)
+        }
         // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 150, 150, 192]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 281520000 &* s.n, output: s.t + 285840000 &* s.n,
             batch: s.n, pixels: 22500, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 22912,
@@ -3237,10 +3333,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 26192, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 608240928 &* s.n, pool: pool)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 608240928 &* s.n, pixels: 22500 &* s.n, channels: 48,
-            gamma: s.p + 35408, beta: s.p + 35456, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 609320928 &* s.n, savedMean: s.f + 11648, savedInvStd: s.f + 11696, runningMean: s.p + 35504,
-            runningVar: s.p + 35552, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 608240928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+                gamma: s.p + 35408, beta: s.p + 35456, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 609320928 &* s.n, savedMean: s.f + 11648, savedInvStd: s.f + 11696,
+                runningMean: s.p + 35504, runningVar: s.p + 35552, pool: pool)
+        }
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 608240928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+                gamma: s.p + 35408, beta: s.p + 35456, runningMean: s.p + 35504, runningVar: s.p + 35552, eps: 0.001,
+                activation: .identity, output: s.t + 609320928 &* s.n, scratch: s.f + 11648, pool: pool)
+        }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
@@ -3250,10 +3354,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 35600, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
             output: s.t + 34560000 &* s.n, pool: pool)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 34560000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-            gamma: s.p + 49424, beta: s.p + 49712, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 41040000 &* s.n, savedMean: s.f + 11744, savedInvStd: s.f + 12032, runningMean: s.p + 50000,
-            runningVar: s.p + 50288, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 34560000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 49424, beta: s.p + 49712, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 41040000 &* s.n, savedMean: s.f + 11744, savedInvStd: s.f + 12032,
+                runningMean: s.p + 50000, runningVar: s.p + 50288, pool: pool)
+        }
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 34560000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 49424, beta: s.p + 49712, runningMean: s.p + 50000, runningVar: s.p + 50288, eps: 0.001,
+                activation: .silu, output: s.t + 41040000 &* s.n, scratch: s.f + 11744, pool: pool)
+        }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][288]
         WeightPrep.depthwiseWeights(s.p + 50576, channels: 288, kernel: 3, into: s.f + 12896)
         // features.2.1.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -3261,10 +3373,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 12896,
             bias: s.f, activation: .identity, output: s.t + 47520000 &* s.n, pool: pool)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 47520000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-            gamma: s.p + 53168, beta: s.p + 53456, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 54000000 &* s.n, savedMean: s.f + 12320, savedInvStd: s.f + 12608, runningMean: s.p + 53744,
-            runningVar: s.p + 54032, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 47520000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 53168, beta: s.p + 53456, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 54000000 &* s.n, savedMean: s.f + 12320, savedInvStd: s.f + 12608,
+                runningMean: s.p + 53744, runningVar: s.p + 54032, pool: pool)
+        }
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 47520000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 53168, beta: s.p + 53456, runningMean: s.p + 53744, runningVar: s.p + 54032, eps: 0.001,
+                activation: .silu, output: s.t + 54000000 &* s.n, scratch: s.f + 12320, pool: pool)
+        }
         // features.2.1.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 54000000 &* s.n, output: s.t + 60480000 &* s.n,
             batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 54320,
@@ -3276,19 +3396,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 61536, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 610400928 &* s.n, pool: pool)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 610400928 &* s.n, pixels: 22500 &* s.n, channels: 48,
-            gamma: s.p + 75360, beta: s.p + 75408, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 66960000 &* s.n, savedMean: s.f + 18080, savedInvStd: s.f + 18128, runningMean: s.p + 75456,
-            runningVar: s.p + 75504, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 610400928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+                gamma: s.p + 75360, beta: s.p + 75408, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 66960000 &* s.n, savedMean: s.f + 18080, savedInvStd: s.f + 18128,
+                runningMean: s.p + 75456, runningVar: s.p + 75504, pool: pool)
+        }
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 610400928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+                gamma: s.p + 75360, beta: s.p + 75408, runningMean: s.p + 75456, runningVar: s.p + 75504, eps: 0.001,
+                activation: .identity, output: s.t + 66960000 &* s.n, scratch: s.f + 18080, pool: pool)
+        }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9818181818181818
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01818181818181818,
                 into: s.t + 702909680 &* s.n, random: &random)
         }
         // features.2.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 609320928 &* s.n, branch: s.t + 66960000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909680 &* s.n : nil, batch: s.n, perImage: 1080000,
-            output: s.t + 611480928 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 702909680 &* s.n : nil, batch: s.n,
+            perImage: 1080000, output: s.t + 611480928 &* s.n, pool: pool)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
@@ -3298,10 +3426,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 75552, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
             output: s.t + 66960000 &* s.n, pool: pool)
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 66960000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-            gamma: s.p + 89376, beta: s.p + 89664, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 73440000 &* s.n, savedMean: s.f + 18176, savedInvStd: s.f + 18464, runningMean: s.p + 89952,
-            runningVar: s.p + 90240, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 66960000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 89376, beta: s.p + 89664, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 73440000 &* s.n, savedMean: s.f + 18176, savedInvStd: s.f + 18464,
+                runningMean: s.p + 89952, runningVar: s.p + 90240, pool: pool)
+        }
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 66960000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 89376, beta: s.p + 89664, runningMean: s.p + 89952, runningVar: s.p + 90240, eps: 0.001,
+                activation: .silu, output: s.t + 73440000 &* s.n, scratch: s.f + 18176, pool: pool)
+        }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][288]
         WeightPrep.depthwiseWeights(s.p + 90528, channels: 288, kernel: 3, into: s.f + 19328)
         // features.2.2.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -3309,10 +3445,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 19328,
             bias: s.f, activation: .identity, output: s.t + 79920000 &* s.n, pool: pool)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 79920000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-            gamma: s.p + 93120, beta: s.p + 93408, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 86400000 &* s.n, savedMean: s.f + 18752, savedInvStd: s.f + 19040, runningMean: s.p + 93696,
-            runningVar: s.p + 93984, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 79920000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 93120, beta: s.p + 93408, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 86400000 &* s.n, savedMean: s.f + 18752, savedInvStd: s.f + 19040,
+                runningMean: s.p + 93696, runningVar: s.p + 93984, pool: pool)
+        }
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 79920000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 93120, beta: s.p + 93408, runningMean: s.p + 93696, runningVar: s.p + 93984, eps: 0.001,
+                activation: .silu, output: s.t + 86400000 &* s.n, scratch: s.f + 18752, pool: pool)
+        }
         // features.2.2.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 86400000 &* s.n, output: s.t + 92880000 &* s.n,
             batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 94272,
@@ -3324,19 +3468,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 101488, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 612560928 &* s.n, pool: pool)
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 612560928 &* s.n, pixels: 22500 &* s.n, channels: 48,
-            gamma: s.p + 115312, beta: s.p + 115360, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 99360000 &* s.n, savedMean: s.f + 24512, savedInvStd: s.f + 24560, runningMean: s.p + 115408,
-            runningVar: s.p + 115456, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 612560928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+                gamma: s.p + 115312, beta: s.p + 115360, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 99360000 &* s.n, savedMean: s.f + 24512, savedInvStd: s.f + 24560,
+                runningMean: s.p + 115408, runningVar: s.p + 115456, pool: pool)
+        }
+        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 612560928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+                gamma: s.p + 115312, beta: s.p + 115360, runningMean: s.p + 115408, runningVar: s.p + 115456,
+                eps: 0.001, activation: .identity, output: s.t + 99360000 &* s.n, scratch: s.f + 24512, pool: pool)
+        }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9781818181818182
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02181818181818182,
                 into: s.t + 702909712 &* s.n, random: &random)
         }
         // features.2.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 611480928 &* s.n, branch: s.t + 99360000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909712 &* s.n : nil, batch: s.n, perImage: 1080000,
-            output: s.t + 613640928 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 702909712 &* s.n : nil, batch: s.n,
+            perImage: 1080000, output: s.t + 613640928 &* s.n, pool: pool)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
@@ -3346,10 +3498,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 115504, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
             output: s.t + 99360000 &* s.n, pool: pool)
         // features.2.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 99360000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-            gamma: s.p + 129328, beta: s.p + 129616, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 105840000 &* s.n, savedMean: s.f + 24608, savedInvStd: s.f + 24896,
-            runningMean: s.p + 129904, runningVar: s.p + 130192, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 99360000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 129328, beta: s.p + 129616, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 105840000 &* s.n, savedMean: s.f + 24608, savedInvStd: s.f + 24896,
+                runningMean: s.p + 129904, runningVar: s.p + 130192, pool: pool)
+        }
+        // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 99360000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 129328, beta: s.p + 129616, runningMean: s.p + 129904, runningVar: s.p + 130192,
+                eps: 0.001, activation: .silu, output: s.t + 105840000 &* s.n, scratch: s.f + 24608, pool: pool)
+        }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][288]
         WeightPrep.depthwiseWeights(s.p + 130480, channels: 288, kernel: 3, into: s.f + 25760)
         // features.2.3.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -3357,10 +3517,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 25760,
             bias: s.f, activation: .identity, output: s.t + 112320000 &* s.n, pool: pool)
         // features.2.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 112320000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-            gamma: s.p + 133072, beta: s.p + 133360, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 118800000 &* s.n, savedMean: s.f + 25184, savedInvStd: s.f + 25472,
-            runningMean: s.p + 133648, runningVar: s.p + 133936, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 112320000 &* s.n, pixels: 22500 &* s.n,
+                channels: 288, gamma: s.p + 133072, beta: s.p + 133360, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 118800000 &* s.n, savedMean: s.f + 25184, savedInvStd: s.f + 25472,
+                runningMean: s.p + 133648, runningVar: s.p + 133936, pool: pool)
+        }
+        // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 112320000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 133072, beta: s.p + 133360, runningMean: s.p + 133648, runningVar: s.p + 133936,
+                eps: 0.001, activation: .silu, output: s.t + 118800000 &* s.n, scratch: s.f + 25184, pool: pool)
+        }
         // features.2.3.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 118800000 &* s.n, output: s.t + 125280000 &* s.n,
             batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 134224,
@@ -3372,19 +3540,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 141440, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 614720928 &* s.n, pool: pool)
         // features.2.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 614720928 &* s.n, pixels: 22500 &* s.n, channels: 48,
-            gamma: s.p + 155264, beta: s.p + 155312, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 131760000 &* s.n, savedMean: s.f + 30944, savedInvStd: s.f + 30992,
-            runningMean: s.p + 155360, runningVar: s.p + 155408, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 614720928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+                gamma: s.p + 155264, beta: s.p + 155312, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 131760000 &* s.n, savedMean: s.f + 30944, savedInvStd: s.f + 30992,
+                runningMean: s.p + 155360, runningVar: s.p + 155408, pool: pool)
+        }
+        // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 614720928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+                gamma: s.p + 155264, beta: s.p + 155312, runningMean: s.p + 155360, runningVar: s.p + 155408,
+                eps: 0.001, activation: .identity, output: s.t + 131760000 &* s.n, scratch: s.f + 30944, pool: pool)
+        }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9745454545454545
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025454545454545455,
                 into: s.t + 702909744 &* s.n, random: &random)
         }
         // features.2.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 613640928 &* s.n, branch: s.t + 131760000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909744 &* s.n : nil, batch: s.n, perImage: 1080000,
-            output: s.t + 615800928 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 702909744 &* s.n : nil, batch: s.n,
+            perImage: 1080000, output: s.t + 615800928 &* s.n, pool: pool)
     }
 
     /// features.2.4 forward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
@@ -3394,10 +3570,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 155456, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
             output: s.t + 131760000 &* s.n, pool: pool)
         // features.2.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 131760000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-            gamma: s.p + 169280, beta: s.p + 169568, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 138240000 &* s.n, savedMean: s.f + 31040, savedInvStd: s.f + 31328,
-            runningMean: s.p + 169856, runningVar: s.p + 170144, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 131760000 &* s.n, pixels: 22500 &* s.n,
+                channels: 288, gamma: s.p + 169280, beta: s.p + 169568, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 138240000 &* s.n, savedMean: s.f + 31040, savedInvStd: s.f + 31328,
+                runningMean: s.p + 169856, runningVar: s.p + 170144, pool: pool)
+        }
+        // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 131760000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 169280, beta: s.p + 169568, runningMean: s.p + 169856, runningVar: s.p + 170144,
+                eps: 0.001, activation: .silu, output: s.t + 138240000 &* s.n, scratch: s.f + 31040, pool: pool)
+        }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][288]
         WeightPrep.depthwiseWeights(s.p + 170432, channels: 288, kernel: 3, into: s.f + 32192)
         // features.2.4.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -3405,10 +3589,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 32192,
             bias: s.f, activation: .identity, output: s.t + 144720000 &* s.n, pool: pool)
         // features.2.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 144720000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-            gamma: s.p + 173024, beta: s.p + 173312, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 151200000 &* s.n, savedMean: s.f + 31616, savedInvStd: s.f + 31904,
-            runningMean: s.p + 173600, runningVar: s.p + 173888, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 144720000 &* s.n, pixels: 22500 &* s.n,
+                channels: 288, gamma: s.p + 173024, beta: s.p + 173312, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 151200000 &* s.n, savedMean: s.f + 31616, savedInvStd: s.f + 31904,
+                runningMean: s.p + 173600, runningVar: s.p + 173888, pool: pool)
+        }
+        // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 144720000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 173024, beta: s.p + 173312, runningMean: s.p + 173600, runningVar: s.p + 173888,
+                eps: 0.001, activation: .silu, output: s.t + 151200000 &* s.n, scratch: s.f + 31616, pool: pool)
+        }
         // features.2.4.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 151200000 &* s.n, output: s.t + 157680000 &* s.n,
             batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 174176,
@@ -3420,19 +3612,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 181392, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 616880928 &* s.n, pool: pool)
         // features.2.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 616880928 &* s.n, pixels: 22500 &* s.n, channels: 48,
-            gamma: s.p + 195216, beta: s.p + 195264, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 164160000 &* s.n, savedMean: s.f + 37376, savedInvStd: s.f + 37424,
-            runningMean: s.p + 195312, runningVar: s.p + 195360, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 616880928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+                gamma: s.p + 195216, beta: s.p + 195264, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 164160000 &* s.n, savedMean: s.f + 37376, savedInvStd: s.f + 37424,
+                runningMean: s.p + 195312, runningVar: s.p + 195360, pool: pool)
+        }
+        // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 616880928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+                gamma: s.p + 195216, beta: s.p + 195264, runningMean: s.p + 195312, runningVar: s.p + 195360,
+                eps: 0.001, activation: .identity, output: s.t + 164160000 &* s.n, scratch: s.f + 37376, pool: pool)
+        }
         // features.2.4 stochastic depth: keep each image's branch with probability 0.9709090909090909
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02909090909090909,
                 into: s.t + 702909776 &* s.n, random: &random)
         }
         // features.2.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 615800928 &* s.n, branch: s.t + 164160000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909776 &* s.n : nil, batch: s.n, perImage: 1080000,
-            output: s.t + 617960928 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 702909776 &* s.n : nil, batch: s.n,
+            perImage: 1080000, output: s.t + 617960928 &* s.n, pool: pool)
     }
 
     /// features.2.5 forward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
@@ -3442,10 +3642,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 195408, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
             output: s.t + 164160000 &* s.n, pool: pool)
         // features.2.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 164160000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-            gamma: s.p + 209232, beta: s.p + 209520, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 170640000 &* s.n, savedMean: s.f + 37472, savedInvStd: s.f + 37760,
-            runningMean: s.p + 209808, runningVar: s.p + 210096, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 164160000 &* s.n, pixels: 22500 &* s.n,
+                channels: 288, gamma: s.p + 209232, beta: s.p + 209520, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 170640000 &* s.n, savedMean: s.f + 37472, savedInvStd: s.f + 37760,
+                runningMean: s.p + 209808, runningVar: s.p + 210096, pool: pool)
+        }
+        // features.2.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 164160000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 209232, beta: s.p + 209520, runningMean: s.p + 209808, runningVar: s.p + 210096,
+                eps: 0.001, activation: .silu, output: s.t + 170640000 &* s.n, scratch: s.f + 37472, pool: pool)
+        }
         // features.2.5.block.1 depthwise weights to the kernel layout [3][3][288]
         WeightPrep.depthwiseWeights(s.p + 210384, channels: 288, kernel: 3, into: s.f + 38624)
         // features.2.5.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -3453,10 +3661,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 38624,
             bias: s.f, activation: .identity, output: s.t + 177120000 &* s.n, pool: pool)
         // features.2.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 177120000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-            gamma: s.p + 212976, beta: s.p + 213264, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 183600000 &* s.n, savedMean: s.f + 38048, savedInvStd: s.f + 38336,
-            runningMean: s.p + 213552, runningVar: s.p + 213840, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 177120000 &* s.n, pixels: 22500 &* s.n,
+                channels: 288, gamma: s.p + 212976, beta: s.p + 213264, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 183600000 &* s.n, savedMean: s.f + 38048, savedInvStd: s.f + 38336,
+                runningMean: s.p + 213552, runningVar: s.p + 213840, pool: pool)
+        }
+        // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 177120000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 212976, beta: s.p + 213264, runningMean: s.p + 213552, runningVar: s.p + 213840,
+                eps: 0.001, activation: .silu, output: s.t + 183600000 &* s.n, scratch: s.f + 38048, pool: pool)
+        }
         // features.2.5.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 183600000 &* s.n, output: s.t + 190080000 &* s.n,
             batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 214128,
@@ -3468,19 +3684,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 221344, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 619040928 &* s.n, pool: pool)
         // features.2.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 619040928 &* s.n, pixels: 22500 &* s.n, channels: 48,
-            gamma: s.p + 235168, beta: s.p + 235216, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 196560000 &* s.n, savedMean: s.f + 43808, savedInvStd: s.f + 43856,
-            runningMean: s.p + 235264, runningVar: s.p + 235312, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 619040928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+                gamma: s.p + 235168, beta: s.p + 235216, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 196560000 &* s.n, savedMean: s.f + 43808, savedInvStd: s.f + 43856,
+                runningMean: s.p + 235264, runningVar: s.p + 235312, pool: pool)
+        }
+        // features.2.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 619040928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+                gamma: s.p + 235168, beta: s.p + 235216, runningMean: s.p + 235264, runningVar: s.p + 235312,
+                eps: 0.001, activation: .identity, output: s.t + 196560000 &* s.n, scratch: s.f + 43808, pool: pool)
+        }
         // features.2.5 stochastic depth: keep each image's branch with probability 0.9672727272727273
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03272727272727273,
                 into: s.t + 702909808 &* s.n, random: &random)
         }
         // features.2.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 617960928 &* s.n, branch: s.t + 196560000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909808 &* s.n : nil, batch: s.n, perImage: 1080000,
-            output: s.t + 620120928 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 702909808 &* s.n : nil, batch: s.n,
+            perImage: 1080000, output: s.t + 620120928 &* s.n, pool: pool)
     }
 
     /// features.2.6 forward: MBConv6 k3 s1: 150x150x48 -> 150x150x48, SE 288 -> 12 -> 288, identity shortcut
@@ -3490,10 +3714,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 235360, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
             output: s.t + 196560000 &* s.n, pool: pool)
         // features.2.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 196560000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-            gamma: s.p + 249184, beta: s.p + 249472, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 203040000 &* s.n, savedMean: s.f + 43904, savedInvStd: s.f + 44192,
-            runningMean: s.p + 249760, runningVar: s.p + 250048, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 196560000 &* s.n, pixels: 22500 &* s.n,
+                channels: 288, gamma: s.p + 249184, beta: s.p + 249472, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 203040000 &* s.n, savedMean: s.f + 43904, savedInvStd: s.f + 44192,
+                runningMean: s.p + 249760, runningVar: s.p + 250048, pool: pool)
+        }
+        // features.2.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 196560000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 249184, beta: s.p + 249472, runningMean: s.p + 249760, runningVar: s.p + 250048,
+                eps: 0.001, activation: .silu, output: s.t + 203040000 &* s.n, scratch: s.f + 43904, pool: pool)
+        }
         // features.2.6.block.1 depthwise weights to the kernel layout [3][3][288]
         WeightPrep.depthwiseWeights(s.p + 250336, channels: 288, kernel: 3, into: s.f + 45056)
         // features.2.6.block.1 depthwise 3x3/1, [n, 150, 150, 288] -> [n, 150, 150, 288]
@@ -3501,10 +3733,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 45056,
             bias: s.f, activation: .identity, output: s.t + 209520000 &* s.n, pool: pool)
         // features.2.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 209520000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-            gamma: s.p + 252928, beta: s.p + 253216, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 216000000 &* s.n, savedMean: s.f + 44480, savedInvStd: s.f + 44768,
-            runningMean: s.p + 253504, runningVar: s.p + 253792, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 209520000 &* s.n, pixels: 22500 &* s.n,
+                channels: 288, gamma: s.p + 252928, beta: s.p + 253216, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 216000000 &* s.n, savedMean: s.f + 44480, savedInvStd: s.f + 44768,
+                runningMean: s.p + 253504, runningVar: s.p + 253792, pool: pool)
+        }
+        // features.2.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 209520000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 252928, beta: s.p + 253216, runningMean: s.p + 253504, runningVar: s.p + 253792,
+                eps: 0.001, activation: .silu, output: s.t + 216000000 &* s.n, scratch: s.f + 44480, pool: pool)
+        }
         // features.2.6.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 150, 150, 288]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 216000000 &* s.n, output: s.t + 222480000 &* s.n,
             batch: s.n, pixels: 22500, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 254080,
@@ -3516,19 +3756,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 261296, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 621200928 &* s.n, pool: pool)
         // features.2.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 621200928 &* s.n, pixels: 22500 &* s.n, channels: 48,
-            gamma: s.p + 275120, beta: s.p + 275168, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 228960000 &* s.n, savedMean: s.f + 50240, savedInvStd: s.f + 50288,
-            runningMean: s.p + 275216, runningVar: s.p + 275264, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 621200928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+                gamma: s.p + 275120, beta: s.p + 275168, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 228960000 &* s.n, savedMean: s.f + 50240, savedInvStd: s.f + 50288,
+                runningMean: s.p + 275216, runningVar: s.p + 275264, pool: pool)
+        }
+        // features.2.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 621200928 &* s.n, pixels: 22500 &* s.n, channels: 48,
+                gamma: s.p + 275120, beta: s.p + 275168, runningMean: s.p + 275216, runningVar: s.p + 275264,
+                eps: 0.001, activation: .identity, output: s.t + 228960000 &* s.n, scratch: s.f + 50240, pool: pool)
+        }
         // features.2.6 stochastic depth: keep each image's branch with probability 0.9636363636363636
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03636363636363636,
                 into: s.t + 702909840 &* s.n, random: &random)
         }
         // features.2.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 620120928 &* s.n, branch: s.t + 228960000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909840 &* s.n : nil, batch: s.n, perImage: 1080000,
-            output: s.t + 622280928 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 702909840 &* s.n : nil, batch: s.n,
+            perImage: 1080000, output: s.t + 622280928 &* s.n, pool: pool)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 150x150x48 -> 75x75x80, SE 288 -> 12 -> 288
@@ -3538,10 +3786,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 275312, bias: s.f, outChannels: 288, activation: .identity, residual: nil,
             output: s.t + 228960000 &* s.n, pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 228960000 &* s.n, pixels: 22500 &* s.n, channels: 288,
-            gamma: s.p + 289136, beta: s.p + 289424, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 235440000 &* s.n, savedMean: s.f + 50336, savedInvStd: s.f + 50624,
-            runningMean: s.p + 289712, runningVar: s.p + 290000, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 228960000 &* s.n, pixels: 22500 &* s.n,
+                channels: 288, gamma: s.p + 289136, beta: s.p + 289424, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 235440000 &* s.n, savedMean: s.f + 50336, savedInvStd: s.f + 50624,
+                runningMean: s.p + 289712, runningVar: s.p + 290000, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 228960000 &* s.n, pixels: 22500 &* s.n, channels: 288,
+                gamma: s.p + 289136, beta: s.p + 289424, runningMean: s.p + 289712, runningVar: s.p + 290000,
+                eps: 0.001, activation: .silu, output: s.t + 235440000 &* s.n, scratch: s.f + 50336, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][288]
         WeightPrep.depthwiseWeights(s.p + 290288, channels: 288, kernel: 5, into: s.f + 51488)
         // features.3.0.block.1 depthwise 5x5/2, [n, 150, 150, 288] -> [n, 75, 75, 288]
@@ -3549,10 +3805,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 51488, bias: s.f,
             activation: .identity, output: s.t + 513275328 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 513275328 &* s.n, pixels: 5625 &* s.n, channels: 288,
-            gamma: s.p + 297488, beta: s.p + 297776, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 514895328 &* s.n, savedMean: s.f + 50912, savedInvStd: s.f + 51200,
-            runningMean: s.p + 298064, runningVar: s.p + 298352, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 513275328 &* s.n, pixels: 5625 &* s.n, channels: 288,
+                gamma: s.p + 297488, beta: s.p + 297776, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 514895328 &* s.n, savedMean: s.f + 50912, savedInvStd: s.f + 51200,
+                runningMean: s.p + 298064, runningVar: s.p + 298352, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 513275328 &* s.n, pixels: 5625 &* s.n, channels: 288,
+                gamma: s.p + 297488, beta: s.p + 297776, runningMean: s.p + 298064, runningVar: s.p + 298352,
+                eps: 0.001, activation: .silu, output: s.t + 514895328 &* s.n, scratch: s.f + 50912, pool: pool)
+        }
         // features.3.0.block.2 squeeze-excitation 288 -> 12 -> 288 on [n, 75, 75, 288]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 514895328 &* s.n, output: s.t + 516515328 &* s.n,
             batch: s.n, pixels: 5625, channels: 288, squeezeChannels: 12, reduceWeights: s.p + 298640,
@@ -3564,10 +3828,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 305856, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
             output: s.t + 680474016 &* s.n, pool: pool)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 680474016 &* s.n, pixels: 5625 &* s.n, channels: 80,
-            gamma: s.p + 328896, beta: s.p + 328976, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 680924016 &* s.n, savedMean: s.f + 65888, savedInvStd: s.f + 65968,
-            runningMean: s.p + 329056, runningVar: s.p + 329136, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 680474016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+                gamma: s.p + 328896, beta: s.p + 328976, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 680924016 &* s.n, savedMean: s.f + 65888, savedInvStd: s.f + 65968,
+                runningMean: s.p + 329056, runningVar: s.p + 329136, pool: pool)
+        }
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 680474016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+                gamma: s.p + 328896, beta: s.p + 328976, runningMean: s.p + 329056, runningVar: s.p + 329136,
+                eps: 0.001, activation: .identity, output: s.t + 680924016 &* s.n, scratch: s.f + 65888, pool: pool)
+        }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
@@ -3577,10 +3849,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 329216, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 241920000 &* s.n, pool: pool)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 241920000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-            gamma: s.p + 367616, beta: s.p + 368096, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 244620000 &* s.n, savedMean: s.f + 66048, savedInvStd: s.f + 66528,
-            runningMean: s.p + 368576, runningVar: s.p + 369056, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 241920000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 367616, beta: s.p + 368096, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 244620000 &* s.n, savedMean: s.f + 66048, savedInvStd: s.f + 66528,
+                runningMean: s.p + 368576, runningVar: s.p + 369056, pool: pool)
+        }
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 241920000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 367616, beta: s.p + 368096, runningMean: s.p + 368576, runningVar: s.p + 369056,
+                eps: 0.001, activation: .silu, output: s.t + 244620000 &* s.n, scratch: s.f + 66048, pool: pool)
+        }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][480]
         WeightPrep.depthwiseWeights(s.p + 369536, channels: 480, kernel: 5, into: s.f + 67968)
         // features.3.1.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -3588,10 +3868,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 67968, bias: s.f,
             activation: .identity, output: s.t + 339120000 &* s.n, pool: pool)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 339120000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-            gamma: s.p + 381536, beta: s.p + 382016, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 341820000 &* s.n, savedMean: s.f + 67008, savedInvStd: s.f + 67488,
-            runningMean: s.p + 382496, runningVar: s.p + 382976, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 339120000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 381536, beta: s.p + 382016, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 341820000 &* s.n, savedMean: s.f + 67008, savedInvStd: s.f + 67488,
+                runningMean: s.p + 382496, runningVar: s.p + 382976, pool: pool)
+        }
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 339120000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 381536, beta: s.p + 382016, runningMean: s.p + 382496, runningVar: s.p + 382976,
+                eps: 0.001, activation: .silu, output: s.t + 341820000 &* s.n, scratch: s.f + 67008, pool: pool)
+        }
         // features.3.1.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 341820000 &* s.n, output: s.t + 344520000 &* s.n,
             batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 383456,
@@ -3603,19 +3891,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 403168, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
             output: s.t + 681374016 &* s.n, pool: pool)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 681374016 &* s.n, pixels: 5625 &* s.n, channels: 80,
-            gamma: s.p + 441568, beta: s.p + 441648, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 91968, savedInvStd: s.f + 92048,
-            runningMean: s.p + 441728, runningVar: s.p + 441808, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 681374016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+                gamma: s.p + 441568, beta: s.p + 441648, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 91968, savedInvStd: s.f + 92048,
+                runningMean: s.p + 441728, runningVar: s.p + 441808, pool: pool)
+        }
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 681374016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+                gamma: s.p + 441568, beta: s.p + 441648, runningMean: s.p + 441728, runningVar: s.p + 441808,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 91968, pool: pool)
+        }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9563636363636363
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04363636363636364,
                 into: s.t + 702909872 &* s.n, random: &random)
         }
         // features.3.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 680924016 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909872 &* s.n : nil, batch: s.n, perImage: 450000,
-            output: s.t + 681824016 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 702909872 &* s.n : nil, batch: s.n,
+            perImage: 450000, output: s.t + 681824016 &* s.n, pool: pool)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
@@ -3625,10 +3921,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 441888, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 347220000 &* s.n, pool: pool)
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 347220000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-            gamma: s.p + 480288, beta: s.p + 480768, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 349920000 &* s.n, savedMean: s.f + 92128, savedInvStd: s.f + 92608,
-            runningMean: s.p + 481248, runningVar: s.p + 481728, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 347220000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 480288, beta: s.p + 480768, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 349920000 &* s.n, savedMean: s.f + 92128, savedInvStd: s.f + 92608,
+                runningMean: s.p + 481248, runningVar: s.p + 481728, pool: pool)
+        }
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 347220000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 480288, beta: s.p + 480768, runningMean: s.p + 481248, runningVar: s.p + 481728,
+                eps: 0.001, activation: .silu, output: s.t + 349920000 &* s.n, scratch: s.f + 92128, pool: pool)
+        }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][480]
         WeightPrep.depthwiseWeights(s.p + 482208, channels: 480, kernel: 5, into: s.f + 94048)
         // features.3.2.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -3636,10 +3940,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 94048, bias: s.f,
             activation: .identity, output: s.t + 352620000 &* s.n, pool: pool)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 352620000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-            gamma: s.p + 494208, beta: s.p + 494688, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 355320000 &* s.n, savedMean: s.f + 93088, savedInvStd: s.f + 93568,
-            runningMean: s.p + 495168, runningVar: s.p + 495648, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 352620000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 494208, beta: s.p + 494688, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 355320000 &* s.n, savedMean: s.f + 93088, savedInvStd: s.f + 93568,
+                runningMean: s.p + 495168, runningVar: s.p + 495648, pool: pool)
+        }
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 352620000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 494208, beta: s.p + 494688, runningMean: s.p + 495168, runningVar: s.p + 495648,
+                eps: 0.001, activation: .silu, output: s.t + 355320000 &* s.n, scratch: s.f + 93088, pool: pool)
+        }
         // features.3.2.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 355320000 &* s.n, output: s.t + 358020000 &* s.n,
             batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 496128,
@@ -3651,19 +3963,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 515840, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
             output: s.t + 682274016 &* s.n, pool: pool)
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 682274016 &* s.n, pixels: 5625 &* s.n, channels: 80,
-            gamma: s.p + 554240, beta: s.p + 554320, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 118048, savedInvStd: s.f + 118128,
-            runningMean: s.p + 554400, runningVar: s.p + 554480, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 682274016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+                gamma: s.p + 554240, beta: s.p + 554320, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 118048, savedInvStd: s.f + 118128,
+                runningMean: s.p + 554400, runningVar: s.p + 554480, pool: pool)
+        }
+        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 682274016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+                gamma: s.p + 554240, beta: s.p + 554320, runningMean: s.p + 554400, runningVar: s.p + 554480,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 118048, pool: pool)
+        }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9527272727272728
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04727272727272727,
                 into: s.t + 702909888 &* s.n, random: &random)
         }
         // features.3.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 681824016 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909888 &* s.n : nil, batch: s.n, perImage: 450000,
-            output: s.t + 682724016 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 702909888 &* s.n : nil, batch: s.n,
+            perImage: 450000, output: s.t + 682724016 &* s.n, pool: pool)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
@@ -3673,10 +3993,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 554560, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 360720000 &* s.n, pool: pool)
         // features.3.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 360720000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-            gamma: s.p + 592960, beta: s.p + 593440, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 363420000 &* s.n, savedMean: s.f + 118208, savedInvStd: s.f + 118688,
-            runningMean: s.p + 593920, runningVar: s.p + 594400, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 360720000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 592960, beta: s.p + 593440, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 363420000 &* s.n, savedMean: s.f + 118208, savedInvStd: s.f + 118688,
+                runningMean: s.p + 593920, runningVar: s.p + 594400, pool: pool)
+        }
+        // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 360720000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 592960, beta: s.p + 593440, runningMean: s.p + 593920, runningVar: s.p + 594400,
+                eps: 0.001, activation: .silu, output: s.t + 363420000 &* s.n, scratch: s.f + 118208, pool: pool)
+        }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][480]
         WeightPrep.depthwiseWeights(s.p + 594880, channels: 480, kernel: 5, into: s.f + 120128)
         // features.3.3.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -3684,10 +4012,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 120128, bias: s.f,
             activation: .identity, output: s.t + 366120000 &* s.n, pool: pool)
         // features.3.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 366120000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-            gamma: s.p + 606880, beta: s.p + 607360, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 368820000 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119648,
-            runningMean: s.p + 607840, runningVar: s.p + 608320, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 366120000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 606880, beta: s.p + 607360, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 368820000 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119648,
+                runningMean: s.p + 607840, runningVar: s.p + 608320, pool: pool)
+        }
+        // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 366120000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 606880, beta: s.p + 607360, runningMean: s.p + 607840, runningVar: s.p + 608320,
+                eps: 0.001, activation: .silu, output: s.t + 368820000 &* s.n, scratch: s.f + 119168, pool: pool)
+        }
         // features.3.3.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 368820000 &* s.n, output: s.t + 371520000 &* s.n,
             batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 608800,
@@ -3699,19 +4035,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 628512, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
             output: s.t + 683174016 &* s.n, pool: pool)
         // features.3.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 683174016 &* s.n, pixels: 5625 &* s.n, channels: 80,
-            gamma: s.p + 666912, beta: s.p + 666992, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 144128, savedInvStd: s.f + 144208,
-            runningMean: s.p + 667072, runningVar: s.p + 667152, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 683174016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+                gamma: s.p + 666912, beta: s.p + 666992, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 144128, savedInvStd: s.f + 144208,
+                runningMean: s.p + 667072, runningVar: s.p + 667152, pool: pool)
+        }
+        // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 683174016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+                gamma: s.p + 666912, beta: s.p + 666992, runningMean: s.p + 667072, runningVar: s.p + 667152,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 144128, pool: pool)
+        }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9490909090909091
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05090909090909091,
                 into: s.t + 702909904 &* s.n, random: &random)
         }
         // features.3.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 682724016 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909904 &* s.n : nil, batch: s.n, perImage: 450000,
-            output: s.t + 683624016 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 702909904 &* s.n : nil, batch: s.n,
+            perImage: 450000, output: s.t + 683624016 &* s.n, pool: pool)
     }
 
     /// features.3.4 forward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
@@ -3721,10 +4065,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 667232, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 374220000 &* s.n, pool: pool)
         // features.3.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 374220000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-            gamma: s.p + 705632, beta: s.p + 706112, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 376920000 &* s.n, savedMean: s.f + 144288, savedInvStd: s.f + 144768,
-            runningMean: s.p + 706592, runningVar: s.p + 707072, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 374220000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 705632, beta: s.p + 706112, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 376920000 &* s.n, savedMean: s.f + 144288, savedInvStd: s.f + 144768,
+                runningMean: s.p + 706592, runningVar: s.p + 707072, pool: pool)
+        }
+        // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 374220000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 705632, beta: s.p + 706112, runningMean: s.p + 706592, runningVar: s.p + 707072,
+                eps: 0.001, activation: .silu, output: s.t + 376920000 &* s.n, scratch: s.f + 144288, pool: pool)
+        }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][480]
         WeightPrep.depthwiseWeights(s.p + 707552, channels: 480, kernel: 5, into: s.f + 146208)
         // features.3.4.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -3732,10 +4084,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 146208, bias: s.f,
             activation: .identity, output: s.t + 379620000 &* s.n, pool: pool)
         // features.3.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 379620000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-            gamma: s.p + 719552, beta: s.p + 720032, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 382320000 &* s.n, savedMean: s.f + 145248, savedInvStd: s.f + 145728,
-            runningMean: s.p + 720512, runningVar: s.p + 720992, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 379620000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 719552, beta: s.p + 720032, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 382320000 &* s.n, savedMean: s.f + 145248, savedInvStd: s.f + 145728,
+                runningMean: s.p + 720512, runningVar: s.p + 720992, pool: pool)
+        }
+        // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 379620000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 719552, beta: s.p + 720032, runningMean: s.p + 720512, runningVar: s.p + 720992,
+                eps: 0.001, activation: .silu, output: s.t + 382320000 &* s.n, scratch: s.f + 145248, pool: pool)
+        }
         // features.3.4.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 382320000 &* s.n, output: s.t + 385020000 &* s.n,
             batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 721472,
@@ -3747,19 +4107,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 741184, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
             output: s.t + 684074016 &* s.n, pool: pool)
         // features.3.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 684074016 &* s.n, pixels: 5625 &* s.n, channels: 80,
-            gamma: s.p + 779584, beta: s.p + 779664, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 170208, savedInvStd: s.f + 170288,
-            runningMean: s.p + 779744, runningVar: s.p + 779824, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 684074016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+                gamma: s.p + 779584, beta: s.p + 779664, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 170208, savedInvStd: s.f + 170288,
+                runningMean: s.p + 779744, runningVar: s.p + 779824, pool: pool)
+        }
+        // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 684074016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+                gamma: s.p + 779584, beta: s.p + 779664, runningMean: s.p + 779744, runningVar: s.p + 779824,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 170208, pool: pool)
+        }
         // features.3.4 stochastic depth: keep each image's branch with probability 0.9454545454545454
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05454545454545454,
                 into: s.t + 702909920 &* s.n, random: &random)
         }
         // features.3.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 683624016 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909920 &* s.n : nil, batch: s.n, perImage: 450000,
-            output: s.t + 684524016 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 702909920 &* s.n : nil, batch: s.n,
+            perImage: 450000, output: s.t + 684524016 &* s.n, pool: pool)
     }
 
     /// features.3.5 forward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
@@ -3769,10 +4137,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 779904, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 387720000 &* s.n, pool: pool)
         // features.3.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 387720000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-            gamma: s.p + 818304, beta: s.p + 818784, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 390420000 &* s.n, savedMean: s.f + 170368, savedInvStd: s.f + 170848,
-            runningMean: s.p + 819264, runningVar: s.p + 819744, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 387720000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 818304, beta: s.p + 818784, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 390420000 &* s.n, savedMean: s.f + 170368, savedInvStd: s.f + 170848,
+                runningMean: s.p + 819264, runningVar: s.p + 819744, pool: pool)
+        }
+        // features.3.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 387720000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 818304, beta: s.p + 818784, runningMean: s.p + 819264, runningVar: s.p + 819744,
+                eps: 0.001, activation: .silu, output: s.t + 390420000 &* s.n, scratch: s.f + 170368, pool: pool)
+        }
         // features.3.5.block.1 depthwise weights to the kernel layout [5][5][480]
         WeightPrep.depthwiseWeights(s.p + 820224, channels: 480, kernel: 5, into: s.f + 172288)
         // features.3.5.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -3780,10 +4156,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 172288, bias: s.f,
             activation: .identity, output: s.t + 393120000 &* s.n, pool: pool)
         // features.3.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 393120000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-            gamma: s.p + 832224, beta: s.p + 832704, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 395820000 &* s.n, savedMean: s.f + 171328, savedInvStd: s.f + 171808,
-            runningMean: s.p + 833184, runningVar: s.p + 833664, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 393120000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 832224, beta: s.p + 832704, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 395820000 &* s.n, savedMean: s.f + 171328, savedInvStd: s.f + 171808,
+                runningMean: s.p + 833184, runningVar: s.p + 833664, pool: pool)
+        }
+        // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 393120000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 832224, beta: s.p + 832704, runningMean: s.p + 833184, runningVar: s.p + 833664,
+                eps: 0.001, activation: .silu, output: s.t + 395820000 &* s.n, scratch: s.f + 171328, pool: pool)
+        }
         // features.3.5.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 395820000 &* s.n, output: s.t + 398520000 &* s.n,
             batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 834144,
@@ -3795,19 +4179,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 853856, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
             output: s.t + 684974016 &* s.n, pool: pool)
         // features.3.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 684974016 &* s.n, pixels: 5625 &* s.n, channels: 80,
-            gamma: s.p + 892256, beta: s.p + 892336, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 196288, savedInvStd: s.f + 196368,
-            runningMean: s.p + 892416, runningVar: s.p + 892496, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 684974016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+                gamma: s.p + 892256, beta: s.p + 892336, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 196288, savedInvStd: s.f + 196368,
+                runningMean: s.p + 892416, runningVar: s.p + 892496, pool: pool)
+        }
+        // features.3.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 684974016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+                gamma: s.p + 892256, beta: s.p + 892336, runningMean: s.p + 892416, runningVar: s.p + 892496,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 196288, pool: pool)
+        }
         // features.3.5 stochastic depth: keep each image's branch with probability 0.9418181818181818
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05818181818181818,
                 into: s.t + 702909936 &* s.n, random: &random)
         }
         // features.3.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 684524016 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909936 &* s.n : nil, batch: s.n, perImage: 450000,
-            output: s.t + 685424016 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 702909936 &* s.n : nil, batch: s.n,
+            perImage: 450000, output: s.t + 685424016 &* s.n, pool: pool)
     }
 
     /// features.3.6 forward: MBConv6 k5 s1: 75x75x80 -> 75x75x80, SE 480 -> 20 -> 480, identity shortcut
@@ -3817,10 +4209,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 892576, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 401220000 &* s.n, pool: pool)
         // features.3.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 401220000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-            gamma: s.p + 930976, beta: s.p + 931456, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 403920000 &* s.n, savedMean: s.f + 196448, savedInvStd: s.f + 196928,
-            runningMean: s.p + 931936, runningVar: s.p + 932416, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 401220000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 930976, beta: s.p + 931456, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 403920000 &* s.n, savedMean: s.f + 196448, savedInvStd: s.f + 196928,
+                runningMean: s.p + 931936, runningVar: s.p + 932416, pool: pool)
+        }
+        // features.3.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 401220000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 930976, beta: s.p + 931456, runningMean: s.p + 931936, runningVar: s.p + 932416,
+                eps: 0.001, activation: .silu, output: s.t + 403920000 &* s.n, scratch: s.f + 196448, pool: pool)
+        }
         // features.3.6.block.1 depthwise weights to the kernel layout [5][5][480]
         WeightPrep.depthwiseWeights(s.p + 932896, channels: 480, kernel: 5, into: s.f + 198368)
         // features.3.6.block.1 depthwise 5x5/1, [n, 75, 75, 480] -> [n, 75, 75, 480]
@@ -3828,10 +4228,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 75, outWidth: 75, weights: s.f + 198368, bias: s.f,
             activation: .identity, output: s.t + 406620000 &* s.n, pool: pool)
         // features.3.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 406620000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-            gamma: s.p + 944896, beta: s.p + 945376, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 409320000 &* s.n, savedMean: s.f + 197408, savedInvStd: s.f + 197888,
-            runningMean: s.p + 945856, runningVar: s.p + 946336, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 406620000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 944896, beta: s.p + 945376, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 409320000 &* s.n, savedMean: s.f + 197408, savedInvStd: s.f + 197888,
+                runningMean: s.p + 945856, runningVar: s.p + 946336, pool: pool)
+        }
+        // features.3.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 406620000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 944896, beta: s.p + 945376, runningMean: s.p + 945856, runningVar: s.p + 946336,
+                eps: 0.001, activation: .silu, output: s.t + 409320000 &* s.n, scratch: s.f + 197408, pool: pool)
+        }
         // features.3.6.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 75, 75, 480]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 409320000 &* s.n, output: s.t + 412020000 &* s.n,
             batch: s.n, pixels: 5625, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 946816,
@@ -3843,19 +4251,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 966528, bias: s.f, outChannels: 80, activation: .identity, residual: nil,
             output: s.t + 685874016 &* s.n, pool: pool)
         // features.3.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 685874016 &* s.n, pixels: 5625 &* s.n, channels: 80,
-            gamma: s.p + 1004928, beta: s.p + 1005008, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 222368, savedInvStd: s.f + 222448,
-            runningMean: s.p + 1005088, runningVar: s.p + 1005168, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 685874016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+                gamma: s.p + 1004928, beta: s.p + 1005008, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 222368, savedInvStd: s.f + 222448,
+                runningMean: s.p + 1005088, runningVar: s.p + 1005168, pool: pool)
+        }
+        // features.3.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 685874016 &* s.n, pixels: 5625 &* s.n, channels: 80,
+                gamma: s.p + 1004928, beta: s.p + 1005008, runningMean: s.p + 1005088, runningVar: s.p + 1005168,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 222368, pool: pool)
+        }
         // features.3.6 stochastic depth: keep each image's branch with probability 0.9381818181818182
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06181818181818183,
                 into: s.t + 702909952 &* s.n, random: &random)
         }
         // features.3.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 685424016 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909952 &* s.n : nil, batch: s.n, perImage: 450000,
-            output: s.t + 686324016 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 702909952 &* s.n : nil, batch: s.n,
+            perImage: 450000, output: s.t + 686324016 &* s.n, pool: pool)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 75x75x80 -> 38x38x160, SE 480 -> 20 -> 480
@@ -3865,10 +4281,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 1005248, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 414720000 &* s.n, pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 414720000 &* s.n, pixels: 5625 &* s.n, channels: 480,
-            gamma: s.p + 1043648, beta: s.p + 1044128, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 417420000 &* s.n, savedMean: s.f + 222528, savedInvStd: s.f + 223008,
-            runningMean: s.p + 1044608, runningVar: s.p + 1045088, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 414720000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 1043648, beta: s.p + 1044128, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 417420000 &* s.n, savedMean: s.f + 222528, savedInvStd: s.f + 223008,
+                runningMean: s.p + 1044608, runningVar: s.p + 1045088, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 414720000 &* s.n, pixels: 5625 &* s.n, channels: 480,
+                gamma: s.p + 1043648, beta: s.p + 1044128, runningMean: s.p + 1044608, runningVar: s.p + 1045088,
+                eps: 0.001, activation: .silu, output: s.t + 417420000 &* s.n, scratch: s.f + 222528, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][480]
         WeightPrep.depthwiseWeights(s.p + 1045568, channels: 480, kernel: 3, into: s.f + 224448)
         // features.4.0.block.1 depthwise 3x3/2, [n, 75, 75, 480] -> [n, 38, 38, 480]
@@ -3876,10 +4300,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 224448, bias: s.f,
             activation: .identity, output: s.t + 677424288 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 677424288 &* s.n, pixels: 1444 &* s.n, channels: 480,
-            gamma: s.p + 1049888, beta: s.p + 1050368, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 678117408 &* s.n, savedMean: s.f + 223488, savedInvStd: s.f + 223968,
-            runningMean: s.p + 1050848, runningVar: s.p + 1051328, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 677424288 &* s.n, pixels: 1444 &* s.n, channels: 480,
+                gamma: s.p + 1049888, beta: s.p + 1050368, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 678117408 &* s.n, savedMean: s.f + 223488, savedInvStd: s.f + 223968,
+                runningMean: s.p + 1050848, runningVar: s.p + 1051328, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 677424288 &* s.n, pixels: 1444 &* s.n, channels: 480,
+                gamma: s.p + 1049888, beta: s.p + 1050368, runningMean: s.p + 1050848, runningVar: s.p + 1051328,
+                eps: 0.001, activation: .silu, output: s.t + 678117408 &* s.n, scratch: s.f + 223488, pool: pool)
+        }
         // features.4.0.block.2 squeeze-excitation 480 -> 20 -> 480 on [n, 38, 38, 480]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 678117408 &* s.n, output: s.t + 678810528 &* s.n,
             batch: s.n, pixels: 1444, channels: 480, squeezeChannels: 20, reduceWeights: s.p + 1051808,
@@ -3891,10 +4323,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 1071520, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 693243136 &* s.n, pool: pool)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 693243136 &* s.n, pixels: 1444 &* s.n, channels: 160,
-            gamma: s.p + 1148320, beta: s.p + 1148480, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 693474176 &* s.n, savedMean: s.f + 233088, savedInvStd: s.f + 233248,
-            runningMean: s.p + 1148640, runningVar: s.p + 1148800, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 693243136 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 1148320, beta: s.p + 1148480, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 693474176 &* s.n, savedMean: s.f + 233088, savedInvStd: s.f + 233248,
+                runningMean: s.p + 1148640, runningVar: s.p + 1148800, pool: pool)
+        }
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 693243136 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 1148320, beta: s.p + 1148480, runningMean: s.p + 1148640, runningVar: s.p + 1148800,
+                eps: 0.001, activation: .identity, output: s.t + 693474176 &* s.n, scratch: s.f + 233088, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
@@ -3904,10 +4344,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 1148960, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 518135328 &* s.n, pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 518135328 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 1302560, beta: s.p + 1303520, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 519521568 &* s.n, savedMean: s.f + 233408, savedInvStd: s.f + 234368,
-            runningMean: s.p + 1304480, runningVar: s.p + 1305440, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 518135328 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 1302560, beta: s.p + 1303520, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 519521568 &* s.n, savedMean: s.f + 233408, savedInvStd: s.f + 234368,
+                runningMean: s.p + 1304480, runningVar: s.p + 1305440, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 518135328 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 1302560, beta: s.p + 1303520, runningMean: s.p + 1304480, runningVar: s.p + 1305440,
+                eps: 0.001, activation: .silu, output: s.t + 519521568 &* s.n, scratch: s.f + 233408, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][960]
         WeightPrep.depthwiseWeights(s.p + 1306400, channels: 960, kernel: 3, into: s.f + 237248)
         // features.4.1.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -3915,10 +4363,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 237248, bias: s.f,
             activation: .identity, output: s.t + 520907808 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 520907808 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 1315040, beta: s.p + 1316000, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 522294048 &* s.n, savedMean: s.f + 235328, savedInvStd: s.f + 236288,
-            runningMean: s.p + 1316960, runningVar: s.p + 1317920, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 520907808 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 1315040, beta: s.p + 1316000, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 522294048 &* s.n, savedMean: s.f + 235328, savedInvStd: s.f + 236288,
+                runningMean: s.p + 1316960, runningVar: s.p + 1317920, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 520907808 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 1315040, beta: s.p + 1316000, runningMean: s.p + 1316960, runningVar: s.p + 1317920,
+                eps: 0.001, activation: .silu, output: s.t + 522294048 &* s.n, scratch: s.f + 235328, pool: pool)
+        }
         // features.4.1.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 522294048 &* s.n, output: s.t + 523680288 &* s.n,
             batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1318880,
@@ -3930,19 +4386,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 1396688, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 693705216 &* s.n, pool: pool)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 693705216 &* s.n, pixels: 1444 &* s.n, channels: 160,
-            gamma: s.p + 1550288, beta: s.p + 1550448, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 254528, savedInvStd: s.f + 254688,
-            runningMean: s.p + 1550608, runningVar: s.p + 1550768, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 693705216 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 1550288, beta: s.p + 1550448, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 254528, savedInvStd: s.f + 254688,
+                runningMean: s.p + 1550608, runningVar: s.p + 1550768, pool: pool)
+        }
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 693705216 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 1550288, beta: s.p + 1550448, runningMean: s.p + 1550608, runningVar: s.p + 1550768,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 254528, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9309090909090909
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06909090909090909,
                 into: s.t + 702909968 &* s.n, random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 693474176 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909968 &* s.n : nil, batch: s.n, perImage: 231040,
-            output: s.t + 693936256 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 702909968 &* s.n : nil, batch: s.n,
+            perImage: 231040, output: s.t + 693936256 &* s.n, pool: pool)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
@@ -3952,10 +4416,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 1550928, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 525066528 &* s.n, pool: pool)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 525066528 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 1704528, beta: s.p + 1705488, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 526452768 &* s.n, savedMean: s.f + 254848, savedInvStd: s.f + 255808,
-            runningMean: s.p + 1706448, runningVar: s.p + 1707408, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 525066528 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 1704528, beta: s.p + 1705488, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 526452768 &* s.n, savedMean: s.f + 254848, savedInvStd: s.f + 255808,
+                runningMean: s.p + 1706448, runningVar: s.p + 1707408, pool: pool)
+        }
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 525066528 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 1704528, beta: s.p + 1705488, runningMean: s.p + 1706448, runningVar: s.p + 1707408,
+                eps: 0.001, activation: .silu, output: s.t + 526452768 &* s.n, scratch: s.f + 254848, pool: pool)
+        }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][960]
         WeightPrep.depthwiseWeights(s.p + 1708368, channels: 960, kernel: 3, into: s.f + 258688)
         // features.4.2.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -3963,10 +4435,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 258688, bias: s.f,
             activation: .identity, output: s.t + 527839008 &* s.n, pool: pool)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 527839008 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 1717008, beta: s.p + 1717968, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 529225248 &* s.n, savedMean: s.f + 256768, savedInvStd: s.f + 257728,
-            runningMean: s.p + 1718928, runningVar: s.p + 1719888, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 527839008 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 1717008, beta: s.p + 1717968, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 529225248 &* s.n, savedMean: s.f + 256768, savedInvStd: s.f + 257728,
+                runningMean: s.p + 1718928, runningVar: s.p + 1719888, pool: pool)
+        }
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 527839008 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 1717008, beta: s.p + 1717968, runningMean: s.p + 1718928, runningVar: s.p + 1719888,
+                eps: 0.001, activation: .silu, output: s.t + 529225248 &* s.n, scratch: s.f + 256768, pool: pool)
+        }
         // features.4.2.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 529225248 &* s.n, output: s.t + 530611488 &* s.n,
             batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 1720848,
@@ -3978,19 +4458,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 1798656, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 694167296 &* s.n, pool: pool)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 694167296 &* s.n, pixels: 1444 &* s.n, channels: 160,
-            gamma: s.p + 1952256, beta: s.p + 1952416, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 275968, savedInvStd: s.f + 276128,
-            runningMean: s.p + 1952576, runningVar: s.p + 1952736, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 694167296 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 1952256, beta: s.p + 1952416, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 275968, savedInvStd: s.f + 276128,
+                runningMean: s.p + 1952576, runningVar: s.p + 1952736, pool: pool)
+        }
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 694167296 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 1952256, beta: s.p + 1952416, runningMean: s.p + 1952576, runningVar: s.p + 1952736,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 275968, pool: pool)
+        }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9272727272727272
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07272727272727272,
                 into: s.t + 702909984 &* s.n, random: &random)
         }
         // features.4.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 693936256 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909984 &* s.n : nil, batch: s.n, perImage: 231040,
-            output: s.t + 694398336 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 702909984 &* s.n : nil, batch: s.n,
+            perImage: 231040, output: s.t + 694398336 &* s.n, pool: pool)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
@@ -4000,10 +4488,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 1952896, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 531997728 &* s.n, pool: pool)
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 531997728 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 2106496, beta: s.p + 2107456, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 533383968 &* s.n, savedMean: s.f + 276288, savedInvStd: s.f + 277248,
-            runningMean: s.p + 2108416, runningVar: s.p + 2109376, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 531997728 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 2106496, beta: s.p + 2107456, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 533383968 &* s.n, savedMean: s.f + 276288, savedInvStd: s.f + 277248,
+                runningMean: s.p + 2108416, runningVar: s.p + 2109376, pool: pool)
+        }
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 531997728 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 2106496, beta: s.p + 2107456, runningMean: s.p + 2108416, runningVar: s.p + 2109376,
+                eps: 0.001, activation: .silu, output: s.t + 533383968 &* s.n, scratch: s.f + 276288, pool: pool)
+        }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][960]
         WeightPrep.depthwiseWeights(s.p + 2110336, channels: 960, kernel: 3, into: s.f + 280128)
         // features.4.3.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -4011,10 +4507,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 280128, bias: s.f,
             activation: .identity, output: s.t + 534770208 &* s.n, pool: pool)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 534770208 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 2118976, beta: s.p + 2119936, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 536156448 &* s.n, savedMean: s.f + 278208, savedInvStd: s.f + 279168,
-            runningMean: s.p + 2120896, runningVar: s.p + 2121856, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 534770208 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 2118976, beta: s.p + 2119936, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 536156448 &* s.n, savedMean: s.f + 278208, savedInvStd: s.f + 279168,
+                runningMean: s.p + 2120896, runningVar: s.p + 2121856, pool: pool)
+        }
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 534770208 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 2118976, beta: s.p + 2119936, runningMean: s.p + 2120896, runningVar: s.p + 2121856,
+                eps: 0.001, activation: .silu, output: s.t + 536156448 &* s.n, scratch: s.f + 278208, pool: pool)
+        }
         // features.4.3.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 536156448 &* s.n, output: s.t + 537542688 &* s.n,
             batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2122816,
@@ -4026,19 +4530,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 2200624, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 694629376 &* s.n, pool: pool)
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 694629376 &* s.n, pixels: 1444 &* s.n, channels: 160,
-            gamma: s.p + 2354224, beta: s.p + 2354384, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 297408, savedInvStd: s.f + 297568,
-            runningMean: s.p + 2354544, runningVar: s.p + 2354704, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 694629376 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 2354224, beta: s.p + 2354384, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 297408, savedInvStd: s.f + 297568,
+                runningMean: s.p + 2354544, runningVar: s.p + 2354704, pool: pool)
+        }
+        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 694629376 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 2354224, beta: s.p + 2354384, runningMean: s.p + 2354544, runningVar: s.p + 2354704,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 297408, pool: pool)
+        }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9236363636363636
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07636363636363637,
                 into: s.t + 702910000 &* s.n, random: &random)
         }
         // features.4.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 694398336 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910000 &* s.n : nil, batch: s.n, perImage: 231040,
-            output: s.t + 694860416 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 702910000 &* s.n : nil, batch: s.n,
+            perImage: 231040, output: s.t + 694860416 &* s.n, pool: pool)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
@@ -4048,10 +4560,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 2354864, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 538928928 &* s.n, pool: pool)
         // features.4.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 538928928 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 2508464, beta: s.p + 2509424, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 540315168 &* s.n, savedMean: s.f + 297728, savedInvStd: s.f + 298688,
-            runningMean: s.p + 2510384, runningVar: s.p + 2511344, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 538928928 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 2508464, beta: s.p + 2509424, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 540315168 &* s.n, savedMean: s.f + 297728, savedInvStd: s.f + 298688,
+                runningMean: s.p + 2510384, runningVar: s.p + 2511344, pool: pool)
+        }
+        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 538928928 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 2508464, beta: s.p + 2509424, runningMean: s.p + 2510384, runningVar: s.p + 2511344,
+                eps: 0.001, activation: .silu, output: s.t + 540315168 &* s.n, scratch: s.f + 297728, pool: pool)
+        }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][960]
         WeightPrep.depthwiseWeights(s.p + 2512304, channels: 960, kernel: 3, into: s.f + 301568)
         // features.4.4.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -4059,10 +4579,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 301568, bias: s.f,
             activation: .identity, output: s.t + 541701408 &* s.n, pool: pool)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 541701408 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 2520944, beta: s.p + 2521904, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 543087648 &* s.n, savedMean: s.f + 299648, savedInvStd: s.f + 300608,
-            runningMean: s.p + 2522864, runningVar: s.p + 2523824, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 541701408 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 2520944, beta: s.p + 2521904, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 543087648 &* s.n, savedMean: s.f + 299648, savedInvStd: s.f + 300608,
+                runningMean: s.p + 2522864, runningVar: s.p + 2523824, pool: pool)
+        }
+        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 541701408 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 2520944, beta: s.p + 2521904, runningMean: s.p + 2522864, runningVar: s.p + 2523824,
+                eps: 0.001, activation: .silu, output: s.t + 543087648 &* s.n, scratch: s.f + 299648, pool: pool)
+        }
         // features.4.4.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 543087648 &* s.n, output: s.t + 544473888 &* s.n,
             batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2524784,
@@ -4074,19 +4602,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 2602592, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 695091456 &* s.n, pool: pool)
         // features.4.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 695091456 &* s.n, pixels: 1444 &* s.n, channels: 160,
-            gamma: s.p + 2756192, beta: s.p + 2756352, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 318848, savedInvStd: s.f + 319008,
-            runningMean: s.p + 2756512, runningVar: s.p + 2756672, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 695091456 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 2756192, beta: s.p + 2756352, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 318848, savedInvStd: s.f + 319008,
+                runningMean: s.p + 2756512, runningVar: s.p + 2756672, pool: pool)
+        }
+        // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 695091456 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 2756192, beta: s.p + 2756352, runningMean: s.p + 2756512, runningVar: s.p + 2756672,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 318848, pool: pool)
+        }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.92
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.t + 702910016 &* s.n,
                 random: &random)
         }
         // features.4.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 694860416 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910016 &* s.n : nil, batch: s.n, perImage: 231040,
-            output: s.t + 695322496 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 702910016 &* s.n : nil, batch: s.n,
+            perImage: 231040, output: s.t + 695322496 &* s.n, pool: pool)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
@@ -4096,10 +4632,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 2756832, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 545860128 &* s.n, pool: pool)
         // features.4.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 545860128 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 2910432, beta: s.p + 2911392, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 547246368 &* s.n, savedMean: s.f + 319168, savedInvStd: s.f + 320128,
-            runningMean: s.p + 2912352, runningVar: s.p + 2913312, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 545860128 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 2910432, beta: s.p + 2911392, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 547246368 &* s.n, savedMean: s.f + 319168, savedInvStd: s.f + 320128,
+                runningMean: s.p + 2912352, runningVar: s.p + 2913312, pool: pool)
+        }
+        // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 545860128 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 2910432, beta: s.p + 2911392, runningMean: s.p + 2912352, runningVar: s.p + 2913312,
+                eps: 0.001, activation: .silu, output: s.t + 547246368 &* s.n, scratch: s.f + 319168, pool: pool)
+        }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][960]
         WeightPrep.depthwiseWeights(s.p + 2914272, channels: 960, kernel: 3, into: s.f + 323008)
         // features.4.5.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -4107,10 +4651,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 323008, bias: s.f,
             activation: .identity, output: s.t + 548632608 &* s.n, pool: pool)
         // features.4.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 548632608 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 2922912, beta: s.p + 2923872, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 550018848 &* s.n, savedMean: s.f + 321088, savedInvStd: s.f + 322048,
-            runningMean: s.p + 2924832, runningVar: s.p + 2925792, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 548632608 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 2922912, beta: s.p + 2923872, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 550018848 &* s.n, savedMean: s.f + 321088, savedInvStd: s.f + 322048,
+                runningMean: s.p + 2924832, runningVar: s.p + 2925792, pool: pool)
+        }
+        // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 548632608 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 2922912, beta: s.p + 2923872, runningMean: s.p + 2924832, runningVar: s.p + 2925792,
+                eps: 0.001, activation: .silu, output: s.t + 550018848 &* s.n, scratch: s.f + 321088, pool: pool)
+        }
         // features.4.5.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 550018848 &* s.n, output: s.t + 551405088 &* s.n,
             batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 2926752,
@@ -4122,19 +4674,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 3004560, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 695553536 &* s.n, pool: pool)
         // features.4.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 695553536 &* s.n, pixels: 1444 &* s.n, channels: 160,
-            gamma: s.p + 3158160, beta: s.p + 3158320, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 340288, savedInvStd: s.f + 340448,
-            runningMean: s.p + 3158480, runningVar: s.p + 3158640, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 695553536 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 3158160, beta: s.p + 3158320, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 340288, savedInvStd: s.f + 340448,
+                runningMean: s.p + 3158480, runningVar: s.p + 3158640, pool: pool)
+        }
+        // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 695553536 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 3158160, beta: s.p + 3158320, runningMean: s.p + 3158480, runningVar: s.p + 3158640,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 340288, pool: pool)
+        }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9163636363636364
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08363636363636365,
                 into: s.t + 702910032 &* s.n, random: &random)
         }
         // features.4.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 695322496 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910032 &* s.n : nil, batch: s.n, perImage: 231040,
-            output: s.t + 695784576 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 702910032 &* s.n : nil, batch: s.n,
+            perImage: 231040, output: s.t + 695784576 &* s.n, pool: pool)
     }
 
     /// features.4.6 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
@@ -4144,10 +4704,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 3158800, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 552791328 &* s.n, pool: pool)
         // features.4.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 552791328 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 3312400, beta: s.p + 3313360, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 554177568 &* s.n, savedMean: s.f + 340608, savedInvStd: s.f + 341568,
-            runningMean: s.p + 3314320, runningVar: s.p + 3315280, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 552791328 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 3312400, beta: s.p + 3313360, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 554177568 &* s.n, savedMean: s.f + 340608, savedInvStd: s.f + 341568,
+                runningMean: s.p + 3314320, runningVar: s.p + 3315280, pool: pool)
+        }
+        // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 552791328 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 3312400, beta: s.p + 3313360, runningMean: s.p + 3314320, runningVar: s.p + 3315280,
+                eps: 0.001, activation: .silu, output: s.t + 554177568 &* s.n, scratch: s.f + 340608, pool: pool)
+        }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][960]
         WeightPrep.depthwiseWeights(s.p + 3316240, channels: 960, kernel: 3, into: s.f + 344448)
         // features.4.6.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -4155,10 +4723,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 344448, bias: s.f,
             activation: .identity, output: s.t + 555563808 &* s.n, pool: pool)
         // features.4.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 555563808 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 3324880, beta: s.p + 3325840, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 556950048 &* s.n, savedMean: s.f + 342528, savedInvStd: s.f + 343488,
-            runningMean: s.p + 3326800, runningVar: s.p + 3327760, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 555563808 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 3324880, beta: s.p + 3325840, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 556950048 &* s.n, savedMean: s.f + 342528, savedInvStd: s.f + 343488,
+                runningMean: s.p + 3326800, runningVar: s.p + 3327760, pool: pool)
+        }
+        // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 555563808 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 3324880, beta: s.p + 3325840, runningMean: s.p + 3326800, runningVar: s.p + 3327760,
+                eps: 0.001, activation: .silu, output: s.t + 556950048 &* s.n, scratch: s.f + 342528, pool: pool)
+        }
         // features.4.6.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 556950048 &* s.n, output: s.t + 558336288 &* s.n,
             batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3328720,
@@ -4170,19 +4746,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 3406528, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 696015616 &* s.n, pool: pool)
         // features.4.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 696015616 &* s.n, pixels: 1444 &* s.n, channels: 160,
-            gamma: s.p + 3560128, beta: s.p + 3560288, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 361728, savedInvStd: s.f + 361888,
-            runningMean: s.p + 3560448, runningVar: s.p + 3560608, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 696015616 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 3560128, beta: s.p + 3560288, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 361728, savedInvStd: s.f + 361888,
+                runningMean: s.p + 3560448, runningVar: s.p + 3560608, pool: pool)
+        }
+        // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 696015616 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 3560128, beta: s.p + 3560288, runningMean: s.p + 3560448, runningVar: s.p + 3560608,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 361728, pool: pool)
+        }
         // features.4.6 stochastic depth: keep each image's branch with probability 0.9127272727272727
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08727272727272728,
                 into: s.t + 702910048 &* s.n, random: &random)
         }
         // features.4.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 695784576 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910048 &* s.n : nil, batch: s.n, perImage: 231040,
-            output: s.t + 696246656 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 702910048 &* s.n : nil, batch: s.n,
+            perImage: 231040, output: s.t + 696246656 &* s.n, pool: pool)
     }
 
     /// features.4.7 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
@@ -4192,10 +4776,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 3560768, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 559722528 &* s.n, pool: pool)
         // features.4.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 559722528 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 3714368, beta: s.p + 3715328, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 561108768 &* s.n, savedMean: s.f + 362048, savedInvStd: s.f + 363008,
-            runningMean: s.p + 3716288, runningVar: s.p + 3717248, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 559722528 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 3714368, beta: s.p + 3715328, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 561108768 &* s.n, savedMean: s.f + 362048, savedInvStd: s.f + 363008,
+                runningMean: s.p + 3716288, runningVar: s.p + 3717248, pool: pool)
+        }
+        // features.4.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 559722528 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 3714368, beta: s.p + 3715328, runningMean: s.p + 3716288, runningVar: s.p + 3717248,
+                eps: 0.001, activation: .silu, output: s.t + 561108768 &* s.n, scratch: s.f + 362048, pool: pool)
+        }
         // features.4.7.block.1 depthwise weights to the kernel layout [3][3][960]
         WeightPrep.depthwiseWeights(s.p + 3718208, channels: 960, kernel: 3, into: s.f + 365888)
         // features.4.7.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -4203,10 +4795,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 365888, bias: s.f,
             activation: .identity, output: s.t + 562495008 &* s.n, pool: pool)
         // features.4.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 562495008 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 3726848, beta: s.p + 3727808, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 563881248 &* s.n, savedMean: s.f + 363968, savedInvStd: s.f + 364928,
-            runningMean: s.p + 3728768, runningVar: s.p + 3729728, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 562495008 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 3726848, beta: s.p + 3727808, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 563881248 &* s.n, savedMean: s.f + 363968, savedInvStd: s.f + 364928,
+                runningMean: s.p + 3728768, runningVar: s.p + 3729728, pool: pool)
+        }
+        // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 562495008 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 3726848, beta: s.p + 3727808, runningMean: s.p + 3728768, runningVar: s.p + 3729728,
+                eps: 0.001, activation: .silu, output: s.t + 563881248 &* s.n, scratch: s.f + 363968, pool: pool)
+        }
         // features.4.7.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 563881248 &* s.n, output: s.t + 565267488 &* s.n,
             batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 3730688,
@@ -4218,19 +4818,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 3808496, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 696477696 &* s.n, pool: pool)
         // features.4.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 696477696 &* s.n, pixels: 1444 &* s.n, channels: 160,
-            gamma: s.p + 3962096, beta: s.p + 3962256, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 383168, savedInvStd: s.f + 383328,
-            runningMean: s.p + 3962416, runningVar: s.p + 3962576, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 696477696 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 3962096, beta: s.p + 3962256, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 383168, savedInvStd: s.f + 383328,
+                runningMean: s.p + 3962416, runningVar: s.p + 3962576, pool: pool)
+        }
+        // features.4.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 696477696 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 3962096, beta: s.p + 3962256, runningMean: s.p + 3962416, runningVar: s.p + 3962576,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 383168, pool: pool)
+        }
         // features.4.7 stochastic depth: keep each image's branch with probability 0.9090909090909091
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09090909090909091,
                 into: s.t + 702910064 &* s.n, random: &random)
         }
         // features.4.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 696246656 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910064 &* s.n : nil, batch: s.n, perImage: 231040,
-            output: s.t + 696708736 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 702910064 &* s.n : nil, batch: s.n,
+            perImage: 231040, output: s.t + 696708736 &* s.n, pool: pool)
     }
 
     /// features.4.8 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
@@ -4240,10 +4848,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 3962736, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 566653728 &* s.n, pool: pool)
         // features.4.8.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 566653728 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 4116336, beta: s.p + 4117296, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 568039968 &* s.n, savedMean: s.f + 383488, savedInvStd: s.f + 384448,
-            runningMean: s.p + 4118256, runningVar: s.p + 4119216, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 566653728 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 4116336, beta: s.p + 4117296, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 568039968 &* s.n, savedMean: s.f + 383488, savedInvStd: s.f + 384448,
+                runningMean: s.p + 4118256, runningVar: s.p + 4119216, pool: pool)
+        }
+        // features.4.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 566653728 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 4116336, beta: s.p + 4117296, runningMean: s.p + 4118256, runningVar: s.p + 4119216,
+                eps: 0.001, activation: .silu, output: s.t + 568039968 &* s.n, scratch: s.f + 383488, pool: pool)
+        }
         // features.4.8.block.1 depthwise weights to the kernel layout [3][3][960]
         WeightPrep.depthwiseWeights(s.p + 4120176, channels: 960, kernel: 3, into: s.f + 387328)
         // features.4.8.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -4251,10 +4867,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 387328, bias: s.f,
             activation: .identity, output: s.t + 569426208 &* s.n, pool: pool)
         // features.4.8.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 569426208 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 4128816, beta: s.p + 4129776, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 570812448 &* s.n, savedMean: s.f + 385408, savedInvStd: s.f + 386368,
-            runningMean: s.p + 4130736, runningVar: s.p + 4131696, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 569426208 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 4128816, beta: s.p + 4129776, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 570812448 &* s.n, savedMean: s.f + 385408, savedInvStd: s.f + 386368,
+                runningMean: s.p + 4130736, runningVar: s.p + 4131696, pool: pool)
+        }
+        // features.4.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 569426208 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 4128816, beta: s.p + 4129776, runningMean: s.p + 4130736, runningVar: s.p + 4131696,
+                eps: 0.001, activation: .silu, output: s.t + 570812448 &* s.n, scratch: s.f + 385408, pool: pool)
+        }
         // features.4.8.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 570812448 &* s.n, output: s.t + 572198688 &* s.n,
             batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4132656,
@@ -4266,19 +4890,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 4210464, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 696939776 &* s.n, pool: pool)
         // features.4.8.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 696939776 &* s.n, pixels: 1444 &* s.n, channels: 160,
-            gamma: s.p + 4364064, beta: s.p + 4364224, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 404608, savedInvStd: s.f + 404768,
-            runningMean: s.p + 4364384, runningVar: s.p + 4364544, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 696939776 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 4364064, beta: s.p + 4364224, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 404608, savedInvStd: s.f + 404768,
+                runningMean: s.p + 4364384, runningVar: s.p + 4364544, pool: pool)
+        }
+        // features.4.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 696939776 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 4364064, beta: s.p + 4364224, runningMean: s.p + 4364384, runningVar: s.p + 4364544,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 404608, pool: pool)
+        }
         // features.4.8 stochastic depth: keep each image's branch with probability 0.9054545454545455
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09454545454545454,
                 into: s.t + 702910080 &* s.n, random: &random)
         }
         // features.4.8 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 696708736 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910080 &* s.n : nil, batch: s.n, perImage: 231040,
-            output: s.t + 697170816 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 702910080 &* s.n : nil, batch: s.n,
+            perImage: 231040, output: s.t + 697170816 &* s.n, pool: pool)
     }
 
     /// features.4.9 forward: MBConv6 k3 s1: 38x38x160 -> 38x38x160, SE 960 -> 40 -> 960, identity shortcut
@@ -4288,10 +4920,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 4364704, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 573584928 &* s.n, pool: pool)
         // features.4.9.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 573584928 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 4518304, beta: s.p + 4519264, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 574971168 &* s.n, savedMean: s.f + 404928, savedInvStd: s.f + 405888,
-            runningMean: s.p + 4520224, runningVar: s.p + 4521184, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 573584928 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 4518304, beta: s.p + 4519264, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 574971168 &* s.n, savedMean: s.f + 404928, savedInvStd: s.f + 405888,
+                runningMean: s.p + 4520224, runningVar: s.p + 4521184, pool: pool)
+        }
+        // features.4.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 573584928 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 4518304, beta: s.p + 4519264, runningMean: s.p + 4520224, runningVar: s.p + 4521184,
+                eps: 0.001, activation: .silu, output: s.t + 574971168 &* s.n, scratch: s.f + 404928, pool: pool)
+        }
         // features.4.9.block.1 depthwise weights to the kernel layout [3][3][960]
         WeightPrep.depthwiseWeights(s.p + 4522144, channels: 960, kernel: 3, into: s.f + 408768)
         // features.4.9.block.1 depthwise 3x3/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -4299,10 +4939,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 38, outWidth: 38, weights: s.f + 408768, bias: s.f,
             activation: .identity, output: s.t + 576357408 &* s.n, pool: pool)
         // features.4.9.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 576357408 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 4530784, beta: s.p + 4531744, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 577743648 &* s.n, savedMean: s.f + 406848, savedInvStd: s.f + 407808,
-            runningMean: s.p + 4532704, runningVar: s.p + 4533664, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 576357408 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 4530784, beta: s.p + 4531744, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 577743648 &* s.n, savedMean: s.f + 406848, savedInvStd: s.f + 407808,
+                runningMean: s.p + 4532704, runningVar: s.p + 4533664, pool: pool)
+        }
+        // features.4.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 576357408 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 4530784, beta: s.p + 4531744, runningMean: s.p + 4532704, runningVar: s.p + 4533664,
+                eps: 0.001, activation: .silu, output: s.t + 577743648 &* s.n, scratch: s.f + 406848, pool: pool)
+        }
         // features.4.9.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 577743648 &* s.n, output: s.t + 579129888 &* s.n,
             batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4534624,
@@ -4314,19 +4962,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 4612432, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 697401856 &* s.n, pool: pool)
         // features.4.9.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 697401856 &* s.n, pixels: 1444 &* s.n, channels: 160,
-            gamma: s.p + 4766032, beta: s.p + 4766192, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 426048, savedInvStd: s.f + 426208,
-            runningMean: s.p + 4766352, runningVar: s.p + 4766512, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 697401856 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 4766032, beta: s.p + 4766192, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 426048, savedInvStd: s.f + 426208,
+                runningMean: s.p + 4766352, runningVar: s.p + 4766512, pool: pool)
+        }
+        // features.4.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 697401856 &* s.n, pixels: 1444 &* s.n, channels: 160,
+                gamma: s.p + 4766032, beta: s.p + 4766192, runningMean: s.p + 4766352, runningVar: s.p + 4766512,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 426048, pool: pool)
+        }
         // features.4.9 stochastic depth: keep each image's branch with probability 0.9018181818181819
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09818181818181819,
                 into: s.t + 702910096 &* s.n, random: &random)
         }
         // features.4.9 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 697170816 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910096 &* s.n : nil, batch: s.n, perImage: 231040,
-            output: s.t + 697632896 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 702910096 &* s.n : nil, batch: s.n,
+            perImage: 231040, output: s.t + 697632896 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 38x38x160 -> 38x38x224, SE 960 -> 40 -> 960
@@ -4336,10 +4992,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 4766672, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 580516128 &* s.n, pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 580516128 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 4920272, beta: s.p + 4921232, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 581902368 &* s.n, savedMean: s.f + 426368, savedInvStd: s.f + 427328,
-            runningMean: s.p + 4922192, runningVar: s.p + 4923152, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 580516128 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 4920272, beta: s.p + 4921232, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 581902368 &* s.n, savedMean: s.f + 426368, savedInvStd: s.f + 427328,
+                runningMean: s.p + 4922192, runningVar: s.p + 4923152, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 580516128 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 4920272, beta: s.p + 4921232, runningMean: s.p + 4922192, runningVar: s.p + 4923152,
+                eps: 0.001, activation: .silu, output: s.t + 581902368 &* s.n, scratch: s.f + 426368, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][960]
         WeightPrep.depthwiseWeights(s.p + 4924112, channels: 960, kernel: 5, into: s.f + 430208)
         // features.5.0.block.1 depthwise 5x5/1, [n, 38, 38, 960] -> [n, 38, 38, 960]
@@ -4347,10 +5011,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 430208, bias: s.f,
             activation: .identity, output: s.t + 583288608 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 583288608 &* s.n, pixels: 1444 &* s.n, channels: 960,
-            gamma: s.p + 4948112, beta: s.p + 4949072, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 584674848 &* s.n, savedMean: s.f + 428288, savedInvStd: s.f + 429248,
-            runningMean: s.p + 4950032, runningVar: s.p + 4950992, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 583288608 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 4948112, beta: s.p + 4949072, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 584674848 &* s.n, savedMean: s.f + 428288, savedInvStd: s.f + 429248,
+                runningMean: s.p + 4950032, runningVar: s.p + 4950992, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 583288608 &* s.n, pixels: 1444 &* s.n, channels: 960,
+                gamma: s.p + 4948112, beta: s.p + 4949072, runningMean: s.p + 4950032, runningVar: s.p + 4950992,
+                eps: 0.001, activation: .silu, output: s.t + 584674848 &* s.n, scratch: s.f + 428288, pool: pool)
+        }
         // features.5.0.block.2 squeeze-excitation 960 -> 40 -> 960 on [n, 38, 38, 960]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 584674848 &* s.n, output: s.t + 586061088 &* s.n,
             batch: s.n, pixels: 1444, channels: 960, squeezeChannels: 40, reduceWeights: s.p + 4951952,
@@ -4362,10 +5034,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 5029760, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
             output: s.t + 686774016 &* s.n, pool: pool)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 686774016 &* s.n, pixels: 1444 &* s.n, channels: 224,
-            gamma: s.p + 5244800, beta: s.p + 5245024, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 687097472 &* s.n, savedMean: s.f + 478208, savedInvStd: s.f + 478432,
-            runningMean: s.p + 5245248, runningVar: s.p + 5245472, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 686774016 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 5244800, beta: s.p + 5245024, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 687097472 &* s.n, savedMean: s.f + 478208, savedInvStd: s.f + 478432,
+                runningMean: s.p + 5245248, runningVar: s.p + 5245472, pool: pool)
+        }
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 686774016 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 5244800, beta: s.p + 5245024, runningMean: s.p + 5245248, runningVar: s.p + 5245472,
+                eps: 0.001, activation: .identity, output: s.t + 687097472 &* s.n, scratch: s.f + 478208, pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
@@ -4375,10 +5055,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 5245696, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
             output: s.t + 420120000 &* s.n, pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 420120000 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 5546752, beta: s.p + 5548096, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 422060736 &* s.n, savedMean: s.f + 478656, savedInvStd: s.f + 480000,
-            runningMean: s.p + 5549440, runningVar: s.p + 5550784, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 420120000 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 5546752, beta: s.p + 5548096, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 422060736 &* s.n, savedMean: s.f + 478656, savedInvStd: s.f + 480000,
+                runningMean: s.p + 5549440, runningVar: s.p + 5550784, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 420120000 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 5546752, beta: s.p + 5548096, runningMean: s.p + 5549440, runningVar: s.p + 5550784,
+                eps: 0.001, activation: .silu, output: s.t + 422060736 &* s.n, scratch: s.f + 478656, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1344]
         WeightPrep.depthwiseWeights(s.p + 5552128, channels: 1344, kernel: 5, into: s.f + 484032)
         // features.5.1.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -4386,10 +5074,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 484032, bias: s.f,
             activation: .identity, output: s.t + 424001472 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 424001472 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 5585728, beta: s.p + 5587072, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 425942208 &* s.n, savedMean: s.f + 481344, savedInvStd: s.f + 482688,
-            runningMean: s.p + 5588416, runningVar: s.p + 5589760, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 424001472 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 5585728, beta: s.p + 5587072, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 425942208 &* s.n, savedMean: s.f + 481344, savedInvStd: s.f + 482688,
+                runningMean: s.p + 5588416, runningVar: s.p + 5589760, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 424001472 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 5585728, beta: s.p + 5587072, runningMean: s.p + 5588416, runningVar: s.p + 5589760,
+                eps: 0.001, activation: .silu, output: s.t + 425942208 &* s.n, scratch: s.f + 481344, pool: pool)
+        }
         // features.5.1.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 425942208 &* s.n, output: s.t + 427882944 &* s.n,
             batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 5591104,
@@ -4401,19 +5097,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 5743040, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
             output: s.t + 687420928 &* s.n, pool: pool)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 687420928 &* s.n, pixels: 1444 &* s.n, channels: 224,
-            gamma: s.p + 6044096, beta: s.p + 6044320, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 551232, savedInvStd: s.f + 551456,
-            runningMean: s.p + 6044544, runningVar: s.p + 6044768, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 687420928 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 6044096, beta: s.p + 6044320, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 551232, savedInvStd: s.f + 551456,
+                runningMean: s.p + 6044544, runningVar: s.p + 6044768, pool: pool)
+        }
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 687420928 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 6044096, beta: s.p + 6044320, runningMean: s.p + 6044544, runningVar: s.p + 6044768,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 551232, pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8945454545454545
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10545454545454547,
                 into: s.t + 702910112 &* s.n, random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 687097472 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910112 &* s.n : nil, batch: s.n, perImage: 323456,
-            output: s.t + 687744384 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 702910112 &* s.n : nil, batch: s.n,
+            perImage: 323456, output: s.t + 687744384 &* s.n, pool: pool)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
@@ -4423,10 +5127,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 6044992, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
             output: s.t + 429823680 &* s.n, pool: pool)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 429823680 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 6346048, beta: s.p + 6347392, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 431764416 &* s.n, savedMean: s.f + 551680, savedInvStd: s.f + 553024,
-            runningMean: s.p + 6348736, runningVar: s.p + 6350080, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 429823680 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 6346048, beta: s.p + 6347392, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 431764416 &* s.n, savedMean: s.f + 551680, savedInvStd: s.f + 553024,
+                runningMean: s.p + 6348736, runningVar: s.p + 6350080, pool: pool)
+        }
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 429823680 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 6346048, beta: s.p + 6347392, runningMean: s.p + 6348736, runningVar: s.p + 6350080,
+                eps: 0.001, activation: .silu, output: s.t + 431764416 &* s.n, scratch: s.f + 551680, pool: pool)
+        }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1344]
         WeightPrep.depthwiseWeights(s.p + 6351424, channels: 1344, kernel: 5, into: s.f + 557056)
         // features.5.2.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -4434,10 +5146,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 557056, bias: s.f,
             activation: .identity, output: s.t + 433705152 &* s.n, pool: pool)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 433705152 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 6385024, beta: s.p + 6386368, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 435645888 &* s.n, savedMean: s.f + 554368, savedInvStd: s.f + 555712,
-            runningMean: s.p + 6387712, runningVar: s.p + 6389056, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 433705152 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 6385024, beta: s.p + 6386368, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 435645888 &* s.n, savedMean: s.f + 554368, savedInvStd: s.f + 555712,
+                runningMean: s.p + 6387712, runningVar: s.p + 6389056, pool: pool)
+        }
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 433705152 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 6385024, beta: s.p + 6386368, runningMean: s.p + 6387712, runningVar: s.p + 6389056,
+                eps: 0.001, activation: .silu, output: s.t + 435645888 &* s.n, scratch: s.f + 554368, pool: pool)
+        }
         // features.5.2.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 435645888 &* s.n, output: s.t + 437586624 &* s.n,
             batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 6390400,
@@ -4449,19 +5169,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 6542336, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
             output: s.t + 688067840 &* s.n, pool: pool)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 688067840 &* s.n, pixels: 1444 &* s.n, channels: 224,
-            gamma: s.p + 6843392, beta: s.p + 6843616, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 624256, savedInvStd: s.f + 624480,
-            runningMean: s.p + 6843840, runningVar: s.p + 6844064, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 688067840 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 6843392, beta: s.p + 6843616, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 624256, savedInvStd: s.f + 624480,
+                runningMean: s.p + 6843840, runningVar: s.p + 6844064, pool: pool)
+        }
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 688067840 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 6843392, beta: s.p + 6843616, runningMean: s.p + 6843840, runningVar: s.p + 6844064,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 624256, pool: pool)
+        }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8909090909090909
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 31 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10909090909090909,
                 into: s.t + 702910128 &* s.n, random: &random)
         }
         // features.5.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 687744384 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910128 &* s.n : nil, batch: s.n, perImage: 323456,
-            output: s.t + 688391296 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.t + 702910128 &* s.n : nil, batch: s.n,
+            perImage: 323456, output: s.t + 688391296 &* s.n, pool: pool)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
@@ -4471,10 +5199,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 6844288, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
             output: s.t + 439527360 &* s.n, pool: pool)
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 439527360 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 7145344, beta: s.p + 7146688, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 441468096 &* s.n, savedMean: s.f + 624704, savedInvStd: s.f + 626048,
-            runningMean: s.p + 7148032, runningVar: s.p + 7149376, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 439527360 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 7145344, beta: s.p + 7146688, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 441468096 &* s.n, savedMean: s.f + 624704, savedInvStd: s.f + 626048,
+                runningMean: s.p + 7148032, runningVar: s.p + 7149376, pool: pool)
+        }
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 439527360 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 7145344, beta: s.p + 7146688, runningMean: s.p + 7148032, runningVar: s.p + 7149376,
+                eps: 0.001, activation: .silu, output: s.t + 441468096 &* s.n, scratch: s.f + 624704, pool: pool)
+        }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1344]
         WeightPrep.depthwiseWeights(s.p + 7150720, channels: 1344, kernel: 5, into: s.f + 630080)
         // features.5.3.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -4482,10 +5218,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 630080, bias: s.f,
             activation: .identity, output: s.t + 443408832 &* s.n, pool: pool)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 443408832 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 7184320, beta: s.p + 7185664, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 445349568 &* s.n, savedMean: s.f + 627392, savedInvStd: s.f + 628736,
-            runningMean: s.p + 7187008, runningVar: s.p + 7188352, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 443408832 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 7184320, beta: s.p + 7185664, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 445349568 &* s.n, savedMean: s.f + 627392, savedInvStd: s.f + 628736,
+                runningMean: s.p + 7187008, runningVar: s.p + 7188352, pool: pool)
+        }
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 443408832 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 7184320, beta: s.p + 7185664, runningMean: s.p + 7187008, runningVar: s.p + 7188352,
+                eps: 0.001, activation: .silu, output: s.t + 445349568 &* s.n, scratch: s.f + 627392, pool: pool)
+        }
         // features.5.3.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 445349568 &* s.n, output: s.t + 447290304 &* s.n,
             batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 7189696,
@@ -4497,19 +5241,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 7341632, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
             output: s.t + 688714752 &* s.n, pool: pool)
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 688714752 &* s.n, pixels: 1444 &* s.n, channels: 224,
-            gamma: s.p + 7642688, beta: s.p + 7642912, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 697280, savedInvStd: s.f + 697504,
-            runningMean: s.p + 7643136, runningVar: s.p + 7643360, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 688714752 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 7642688, beta: s.p + 7642912, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 697280, savedInvStd: s.f + 697504,
+                runningMean: s.p + 7643136, runningVar: s.p + 7643360, pool: pool)
+        }
+        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 688714752 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 7642688, beta: s.p + 7642912, runningMean: s.p + 7643136, runningVar: s.p + 7643360,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 697280, pool: pool)
+        }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8872727272727272
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 32 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11272727272727273,
                 into: s.t + 702910144 &* s.n, random: &random)
         }
         // features.5.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 688391296 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910144 &* s.n : nil, batch: s.n, perImage: 323456,
-            output: s.t + 689038208 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.t + 702910144 &* s.n : nil, batch: s.n,
+            perImage: 323456, output: s.t + 689038208 &* s.n, pool: pool)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
@@ -4519,10 +5271,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 7643584, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
             output: s.t + 449231040 &* s.n, pool: pool)
         // features.5.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 449231040 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 7944640, beta: s.p + 7945984, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 451171776 &* s.n, savedMean: s.f + 697728, savedInvStd: s.f + 699072,
-            runningMean: s.p + 7947328, runningVar: s.p + 7948672, pool: pool)
+        if s.options.frozenBlocks <= 33 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 449231040 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 7944640, beta: s.p + 7945984, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 451171776 &* s.n, savedMean: s.f + 697728, savedInvStd: s.f + 699072,
+                runningMean: s.p + 7947328, runningVar: s.p + 7948672, pool: pool)
+        }
+        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 33 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 449231040 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 7944640, beta: s.p + 7945984, runningMean: s.p + 7947328, runningVar: s.p + 7948672,
+                eps: 0.001, activation: .silu, output: s.t + 451171776 &* s.n, scratch: s.f + 697728, pool: pool)
+        }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1344]
         WeightPrep.depthwiseWeights(s.p + 7950016, channels: 1344, kernel: 5, into: s.f + 703104)
         // features.5.4.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -4530,10 +5290,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 703104, bias: s.f,
             activation: .identity, output: s.t + 453112512 &* s.n, pool: pool)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 453112512 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 7983616, beta: s.p + 7984960, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 455053248 &* s.n, savedMean: s.f + 700416, savedInvStd: s.f + 701760,
-            runningMean: s.p + 7986304, runningVar: s.p + 7987648, pool: pool)
+        if s.options.frozenBlocks <= 33 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 453112512 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 7983616, beta: s.p + 7984960, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 455053248 &* s.n, savedMean: s.f + 700416, savedInvStd: s.f + 701760,
+                runningMean: s.p + 7986304, runningVar: s.p + 7987648, pool: pool)
+        }
+        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 33 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 453112512 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 7983616, beta: s.p + 7984960, runningMean: s.p + 7986304, runningVar: s.p + 7987648,
+                eps: 0.001, activation: .silu, output: s.t + 455053248 &* s.n, scratch: s.f + 700416, pool: pool)
+        }
         // features.5.4.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 455053248 &* s.n, output: s.t + 456993984 &* s.n,
             batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 7988992,
@@ -4545,19 +5313,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 8140928, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
             output: s.t + 689361664 &* s.n, pool: pool)
         // features.5.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 689361664 &* s.n, pixels: 1444 &* s.n, channels: 224,
-            gamma: s.p + 8441984, beta: s.p + 8442208, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 770304, savedInvStd: s.f + 770528,
-            runningMean: s.p + 8442432, runningVar: s.p + 8442656, pool: pool)
+        if s.options.frozenBlocks <= 33 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 689361664 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 8441984, beta: s.p + 8442208, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 770304, savedInvStd: s.f + 770528,
+                runningMean: s.p + 8442432, runningVar: s.p + 8442656, pool: pool)
+        }
+        // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 33 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 689361664 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 8441984, beta: s.p + 8442208, runningMean: s.p + 8442432, runningVar: s.p + 8442656,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 770304, pool: pool)
+        }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8836363636363637
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 33 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11636363636363636,
                 into: s.t + 702910160 &* s.n, random: &random)
         }
         // features.5.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 689038208 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910160 &* s.n : nil, batch: s.n, perImage: 323456,
-            output: s.t + 689685120 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.t + 702910160 &* s.n : nil, batch: s.n,
+            perImage: 323456, output: s.t + 689685120 &* s.n, pool: pool)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
@@ -4567,10 +5343,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 8442880, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
             output: s.t + 458934720 &* s.n, pool: pool)
         // features.5.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 458934720 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 8743936, beta: s.p + 8745280, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 460875456 &* s.n, savedMean: s.f + 770752, savedInvStd: s.f + 772096,
-            runningMean: s.p + 8746624, runningVar: s.p + 8747968, pool: pool)
+        if s.options.frozenBlocks <= 34 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 458934720 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 8743936, beta: s.p + 8745280, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 460875456 &* s.n, savedMean: s.f + 770752, savedInvStd: s.f + 772096,
+                runningMean: s.p + 8746624, runningVar: s.p + 8747968, pool: pool)
+        }
+        // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 34 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 458934720 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 8743936, beta: s.p + 8745280, runningMean: s.p + 8746624, runningVar: s.p + 8747968,
+                eps: 0.001, activation: .silu, output: s.t + 460875456 &* s.n, scratch: s.f + 770752, pool: pool)
+        }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1344]
         WeightPrep.depthwiseWeights(s.p + 8749312, channels: 1344, kernel: 5, into: s.f + 776128)
         // features.5.5.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -4578,10 +5362,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 776128, bias: s.f,
             activation: .identity, output: s.t + 462816192 &* s.n, pool: pool)
         // features.5.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 462816192 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 8782912, beta: s.p + 8784256, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 464756928 &* s.n, savedMean: s.f + 773440, savedInvStd: s.f + 774784,
-            runningMean: s.p + 8785600, runningVar: s.p + 8786944, pool: pool)
+        if s.options.frozenBlocks <= 34 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 462816192 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 8782912, beta: s.p + 8784256, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 464756928 &* s.n, savedMean: s.f + 773440, savedInvStd: s.f + 774784,
+                runningMean: s.p + 8785600, runningVar: s.p + 8786944, pool: pool)
+        }
+        // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 34 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 462816192 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 8782912, beta: s.p + 8784256, runningMean: s.p + 8785600, runningVar: s.p + 8786944,
+                eps: 0.001, activation: .silu, output: s.t + 464756928 &* s.n, scratch: s.f + 773440, pool: pool)
+        }
         // features.5.5.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 464756928 &* s.n, output: s.t + 466697664 &* s.n,
             batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 8788288,
@@ -4593,19 +5385,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 8940224, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
             output: s.t + 690008576 &* s.n, pool: pool)
         // features.5.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 690008576 &* s.n, pixels: 1444 &* s.n, channels: 224,
-            gamma: s.p + 9241280, beta: s.p + 9241504, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 843328, savedInvStd: s.f + 843552,
-            runningMean: s.p + 9241728, runningVar: s.p + 9241952, pool: pool)
+        if s.options.frozenBlocks <= 34 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 690008576 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 9241280, beta: s.p + 9241504, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 843328, savedInvStd: s.f + 843552,
+                runningMean: s.p + 9241728, runningVar: s.p + 9241952, pool: pool)
+        }
+        // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 34 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 690008576 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 9241280, beta: s.p + 9241504, runningMean: s.p + 9241728, runningVar: s.p + 9241952,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 843328, pool: pool)
+        }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.88
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 34 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000001,
                 into: s.t + 702910176 &* s.n, random: &random)
         }
         // features.5.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 689685120 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910176 &* s.n : nil, batch: s.n, perImage: 323456,
-            output: s.t + 690332032 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.t + 702910176 &* s.n : nil, batch: s.n,
+            perImage: 323456, output: s.t + 690332032 &* s.n, pool: pool)
     }
 
     /// features.5.6 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
@@ -4615,10 +5415,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 9242176, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
             output: s.t + 468638400 &* s.n, pool: pool)
         // features.5.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 468638400 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 9543232, beta: s.p + 9544576, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 470579136 &* s.n, savedMean: s.f + 843776, savedInvStd: s.f + 845120,
-            runningMean: s.p + 9545920, runningVar: s.p + 9547264, pool: pool)
+        if s.options.frozenBlocks <= 35 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 468638400 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 9543232, beta: s.p + 9544576, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 470579136 &* s.n, savedMean: s.f + 843776, savedInvStd: s.f + 845120,
+                runningMean: s.p + 9545920, runningVar: s.p + 9547264, pool: pool)
+        }
+        // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 35 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 468638400 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 9543232, beta: s.p + 9544576, runningMean: s.p + 9545920, runningVar: s.p + 9547264,
+                eps: 0.001, activation: .silu, output: s.t + 470579136 &* s.n, scratch: s.f + 843776, pool: pool)
+        }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1344]
         WeightPrep.depthwiseWeights(s.p + 9548608, channels: 1344, kernel: 5, into: s.f + 849152)
         // features.5.6.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -4626,10 +5434,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 849152, bias: s.f,
             activation: .identity, output: s.t + 472519872 &* s.n, pool: pool)
         // features.5.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 472519872 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 9582208, beta: s.p + 9583552, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 474460608 &* s.n, savedMean: s.f + 846464, savedInvStd: s.f + 847808,
-            runningMean: s.p + 9584896, runningVar: s.p + 9586240, pool: pool)
+        if s.options.frozenBlocks <= 35 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 472519872 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 9582208, beta: s.p + 9583552, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 474460608 &* s.n, savedMean: s.f + 846464, savedInvStd: s.f + 847808,
+                runningMean: s.p + 9584896, runningVar: s.p + 9586240, pool: pool)
+        }
+        // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 35 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 472519872 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 9582208, beta: s.p + 9583552, runningMean: s.p + 9584896, runningVar: s.p + 9586240,
+                eps: 0.001, activation: .silu, output: s.t + 474460608 &* s.n, scratch: s.f + 846464, pool: pool)
+        }
         // features.5.6.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 474460608 &* s.n, output: s.t + 476401344 &* s.n,
             batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 9587584,
@@ -4641,19 +5457,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 9739520, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
             output: s.t + 690655488 &* s.n, pool: pool)
         // features.5.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 690655488 &* s.n, pixels: 1444 &* s.n, channels: 224,
-            gamma: s.p + 10040576, beta: s.p + 10040800, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 916352, savedInvStd: s.f + 916576,
-            runningMean: s.p + 10041024, runningVar: s.p + 10041248, pool: pool)
+        if s.options.frozenBlocks <= 35 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 690655488 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 10040576, beta: s.p + 10040800, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 916352, savedInvStd: s.f + 916576,
+                runningMean: s.p + 10041024, runningVar: s.p + 10041248, pool: pool)
+        }
+        // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 35 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 690655488 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 10040576, beta: s.p + 10040800, runningMean: s.p + 10041024, runningVar: s.p + 10041248,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 916352, pool: pool)
+        }
         // features.5.6 stochastic depth: keep each image's branch with probability 0.8763636363636363
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 35 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12363636363636366,
                 into: s.t + 702910192 &* s.n, random: &random)
         }
         // features.5.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 690332032 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910192 &* s.n : nil, batch: s.n, perImage: 323456,
-            output: s.t + 690978944 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.t + 702910192 &* s.n : nil, batch: s.n,
+            perImage: 323456, output: s.t + 690978944 &* s.n, pool: pool)
     }
 
     /// features.5.7 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
@@ -4663,10 +5487,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 10041472, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
             output: s.t + 478342080 &* s.n, pool: pool)
         // features.5.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 478342080 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 10342528, beta: s.p + 10343872, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 480282816 &* s.n, savedMean: s.f + 916800, savedInvStd: s.f + 918144,
-            runningMean: s.p + 10345216, runningVar: s.p + 10346560, pool: pool)
+        if s.options.frozenBlocks <= 36 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 478342080 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 10342528, beta: s.p + 10343872, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 480282816 &* s.n, savedMean: s.f + 916800, savedInvStd: s.f + 918144,
+                runningMean: s.p + 10345216, runningVar: s.p + 10346560, pool: pool)
+        }
+        // features.5.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 36 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 478342080 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 10342528, beta: s.p + 10343872, runningMean: s.p + 10345216, runningVar: s.p + 10346560,
+                eps: 0.001, activation: .silu, output: s.t + 480282816 &* s.n, scratch: s.f + 916800, pool: pool)
+        }
         // features.5.7.block.1 depthwise weights to the kernel layout [5][5][1344]
         WeightPrep.depthwiseWeights(s.p + 10347904, channels: 1344, kernel: 5, into: s.f + 922176)
         // features.5.7.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -4674,10 +5506,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 922176, bias: s.f,
             activation: .identity, output: s.t + 482223552 &* s.n, pool: pool)
         // features.5.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 482223552 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 10381504, beta: s.p + 10382848, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 484164288 &* s.n, savedMean: s.f + 919488, savedInvStd: s.f + 920832,
-            runningMean: s.p + 10384192, runningVar: s.p + 10385536, pool: pool)
+        if s.options.frozenBlocks <= 36 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 482223552 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 10381504, beta: s.p + 10382848, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 484164288 &* s.n, savedMean: s.f + 919488, savedInvStd: s.f + 920832,
+                runningMean: s.p + 10384192, runningVar: s.p + 10385536, pool: pool)
+        }
+        // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 36 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 482223552 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 10381504, beta: s.p + 10382848, runningMean: s.p + 10384192, runningVar: s.p + 10385536,
+                eps: 0.001, activation: .silu, output: s.t + 484164288 &* s.n, scratch: s.f + 919488, pool: pool)
+        }
         // features.5.7.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 484164288 &* s.n, output: s.t + 486105024 &* s.n,
             batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 10386880,
@@ -4689,19 +5529,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 10538816, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
             output: s.t + 691302400 &* s.n, pool: pool)
         // features.5.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 691302400 &* s.n, pixels: 1444 &* s.n, channels: 224,
-            gamma: s.p + 10839872, beta: s.p + 10840096, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 989376, savedInvStd: s.f + 989600,
-            runningMean: s.p + 10840320, runningVar: s.p + 10840544, pool: pool)
+        if s.options.frozenBlocks <= 36 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 691302400 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 10839872, beta: s.p + 10840096, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 989376, savedInvStd: s.f + 989600,
+                runningMean: s.p + 10840320, runningVar: s.p + 10840544, pool: pool)
+        }
+        // features.5.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 36 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 691302400 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 10839872, beta: s.p + 10840096, runningMean: s.p + 10840320, runningVar: s.p + 10840544,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 989376, pool: pool)
+        }
         // features.5.7 stochastic depth: keep each image's branch with probability 0.8727272727272728
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 36 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12727272727272726,
                 into: s.t + 702910208 &* s.n, random: &random)
         }
         // features.5.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 690978944 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910208 &* s.n : nil, batch: s.n, perImage: 323456,
-            output: s.t + 691625856 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.t + 702910208 &* s.n : nil, batch: s.n,
+            perImage: 323456, output: s.t + 691625856 &* s.n, pool: pool)
     }
 
     /// features.5.8 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
@@ -4711,10 +5559,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 10840768, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
             output: s.t + 488045760 &* s.n, pool: pool)
         // features.5.8.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 488045760 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 11141824, beta: s.p + 11143168, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 489986496 &* s.n, savedMean: s.f + 989824, savedInvStd: s.f + 991168,
-            runningMean: s.p + 11144512, runningVar: s.p + 11145856, pool: pool)
+        if s.options.frozenBlocks <= 37 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 488045760 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 11141824, beta: s.p + 11143168, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 489986496 &* s.n, savedMean: s.f + 989824, savedInvStd: s.f + 991168,
+                runningMean: s.p + 11144512, runningVar: s.p + 11145856, pool: pool)
+        }
+        // features.5.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 37 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 488045760 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 11141824, beta: s.p + 11143168, runningMean: s.p + 11144512, runningVar: s.p + 11145856,
+                eps: 0.001, activation: .silu, output: s.t + 489986496 &* s.n, scratch: s.f + 989824, pool: pool)
+        }
         // features.5.8.block.1 depthwise weights to the kernel layout [5][5][1344]
         WeightPrep.depthwiseWeights(s.p + 11147200, channels: 1344, kernel: 5, into: s.f + 995200)
         // features.5.8.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -4722,10 +5578,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 995200, bias: s.f,
             activation: .identity, output: s.t + 491927232 &* s.n, pool: pool)
         // features.5.8.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 491927232 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 11180800, beta: s.p + 11182144, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 493867968 &* s.n, savedMean: s.f + 992512, savedInvStd: s.f + 993856,
-            runningMean: s.p + 11183488, runningVar: s.p + 11184832, pool: pool)
+        if s.options.frozenBlocks <= 37 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 491927232 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 11180800, beta: s.p + 11182144, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 493867968 &* s.n, savedMean: s.f + 992512, savedInvStd: s.f + 993856,
+                runningMean: s.p + 11183488, runningVar: s.p + 11184832, pool: pool)
+        }
+        // features.5.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 37 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 491927232 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 11180800, beta: s.p + 11182144, runningMean: s.p + 11183488, runningVar: s.p + 11184832,
+                eps: 0.001, activation: .silu, output: s.t + 493867968 &* s.n, scratch: s.f + 992512, pool: pool)
+        }
         // features.5.8.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 493867968 &* s.n, output: s.t + 495808704 &* s.n,
             batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 11186176,
@@ -4737,19 +5601,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 11338112, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
             output: s.t + 691949312 &* s.n, pool: pool)
         // features.5.8.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 691949312 &* s.n, pixels: 1444 &* s.n, channels: 224,
-            gamma: s.p + 11639168, beta: s.p + 11639392, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 1062400, savedInvStd: s.f + 1062624,
-            runningMean: s.p + 11639616, runningVar: s.p + 11639840, pool: pool)
+        if s.options.frozenBlocks <= 37 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 691949312 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 11639168, beta: s.p + 11639392, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 1062400, savedInvStd: s.f + 1062624,
+                runningMean: s.p + 11639616, runningVar: s.p + 11639840, pool: pool)
+        }
+        // features.5.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 37 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 691949312 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 11639168, beta: s.p + 11639392, runningMean: s.p + 11639616, runningVar: s.p + 11639840,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 1062400, pool: pool)
+        }
         // features.5.8 stochastic depth: keep each image's branch with probability 0.8690909090909091
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 37 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13090909090909092,
                 into: s.t + 702910224 &* s.n, random: &random)
         }
         // features.5.8 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 691625856 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910224 &* s.n : nil, batch: s.n, perImage: 323456,
-            output: s.t + 692272768 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.t + 702910224 &* s.n : nil, batch: s.n,
+            perImage: 323456, output: s.t + 692272768 &* s.n, pool: pool)
     }
 
     /// features.5.9 forward: MBConv6 k5 s1: 38x38x224 -> 38x38x224, SE 1344 -> 56 -> 1344, identity shortcut
@@ -4759,10 +5631,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 11640064, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
             output: s.t + 497749440 &* s.n, pool: pool)
         // features.5.9.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 497749440 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 11941120, beta: s.p + 11942464, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 499690176 &* s.n, savedMean: s.f + 1062848, savedInvStd: s.f + 1064192,
-            runningMean: s.p + 11943808, runningVar: s.p + 11945152, pool: pool)
+        if s.options.frozenBlocks <= 38 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 497749440 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 11941120, beta: s.p + 11942464, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 499690176 &* s.n, savedMean: s.f + 1062848,
+                savedInvStd: s.f + 1064192, runningMean: s.p + 11943808, runningVar: s.p + 11945152, pool: pool)
+        }
+        // features.5.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 38 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 497749440 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 11941120, beta: s.p + 11942464, runningMean: s.p + 11943808, runningVar: s.p + 11945152,
+                eps: 0.001, activation: .silu, output: s.t + 499690176 &* s.n, scratch: s.f + 1062848, pool: pool)
+        }
         // features.5.9.block.1 depthwise weights to the kernel layout [5][5][1344]
         WeightPrep.depthwiseWeights(s.p + 11946496, channels: 1344, kernel: 5, into: s.f + 1068224)
         // features.5.9.block.1 depthwise 5x5/1, [n, 38, 38, 1344] -> [n, 38, 38, 1344]
@@ -4770,10 +5650,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 1068224,
             bias: s.f, activation: .identity, output: s.t + 501630912 &* s.n, pool: pool)
         // features.5.9.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 501630912 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 11980096, beta: s.p + 11981440, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 503571648 &* s.n, savedMean: s.f + 1065536, savedInvStd: s.f + 1066880,
-            runningMean: s.p + 11982784, runningVar: s.p + 11984128, pool: pool)
+        if s.options.frozenBlocks <= 38 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 501630912 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 11980096, beta: s.p + 11981440, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 503571648 &* s.n, savedMean: s.f + 1065536,
+                savedInvStd: s.f + 1066880, runningMean: s.p + 11982784, runningVar: s.p + 11984128, pool: pool)
+        }
+        // features.5.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 38 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 501630912 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 11980096, beta: s.p + 11981440, runningMean: s.p + 11982784, runningVar: s.p + 11984128,
+                eps: 0.001, activation: .silu, output: s.t + 503571648 &* s.n, scratch: s.f + 1065536, pool: pool)
+        }
         // features.5.9.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 38, 38, 1344]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 503571648 &* s.n, output: s.t + 505512384 &* s.n,
             batch: s.n, pixels: 1444, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 11985472,
@@ -4785,19 +5673,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 12137408, bias: s.f, outChannels: 224, activation: .identity, residual: nil,
             output: s.t + 692596224 &* s.n, pool: pool)
         // features.5.9.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 692596224 &* s.n, pixels: 1444 &* s.n, channels: 224,
-            gamma: s.p + 12438464, beta: s.p + 12438688, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 1135424, savedInvStd: s.f + 1135648,
-            runningMean: s.p + 12438912, runningVar: s.p + 12439136, pool: pool)
+        if s.options.frozenBlocks <= 38 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 692596224 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 12438464, beta: s.p + 12438688, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 1135424, savedInvStd: s.f + 1135648,
+                runningMean: s.p + 12438912, runningVar: s.p + 12439136, pool: pool)
+        }
+        // features.5.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 38 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 692596224 &* s.n, pixels: 1444 &* s.n, channels: 224,
+                gamma: s.p + 12438464, beta: s.p + 12438688, runningMean: s.p + 12438912, runningVar: s.p + 12439136,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 1135424, pool: pool)
+        }
         // features.5.9 stochastic depth: keep each image's branch with probability 0.8654545454545455
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 38 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13454545454545455,
                 into: s.t + 702910240 &* s.n, random: &random)
         }
         // features.5.9 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 692272768 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910240 &* s.n : nil, batch: s.n, perImage: 323456,
-            output: s.t + 692919680 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.t + 702910240 &* s.n : nil, batch: s.n,
+            perImage: 323456, output: s.t + 692919680 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 38x38x224 -> 19x19x384, SE 1344 -> 56 -> 1344
@@ -4807,10 +5703,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 12439360, bias: s.f, outChannels: 1344, activation: .identity, residual: nil,
             output: s.t + 507453120 &* s.n, pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 507453120 &* s.n, pixels: 1444 &* s.n, channels: 1344,
-            gamma: s.p + 12740416, beta: s.p + 12741760, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 509393856 &* s.n, savedMean: s.f + 1135872, savedInvStd: s.f + 1137216,
-            runningMean: s.p + 12743104, runningVar: s.p + 12744448, pool: pool)
+        if s.options.frozenBlocks <= 39 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 507453120 &* s.n, pixels: 1444 &* s.n,
+                channels: 1344, gamma: s.p + 12740416, beta: s.p + 12741760, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 509393856 &* s.n, savedMean: s.f + 1135872,
+                savedInvStd: s.f + 1137216, runningMean: s.p + 12743104, runningVar: s.p + 12744448, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 39 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 507453120 &* s.n, pixels: 1444 &* s.n, channels: 1344,
+                gamma: s.p + 12740416, beta: s.p + 12741760, runningMean: s.p + 12743104, runningVar: s.p + 12744448,
+                eps: 0.001, activation: .silu, output: s.t + 509393856 &* s.n, scratch: s.f + 1135872, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1344]
         WeightPrep.depthwiseWeights(s.p + 12745792, channels: 1344, kernel: 5, into: s.f + 1141248)
         // features.6.0.block.1 depthwise 5x5/2, [n, 38, 38, 1344] -> [n, 19, 19, 1344]
@@ -4818,10 +5722,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1141248,
             bias: s.f, activation: .identity, output: s.t + 512720832 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 512720832 &* s.n, pixels: 361 &* s.n, channels: 1344,
-            gamma: s.p + 12779392, beta: s.p + 12780736, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 679503648 &* s.n, savedMean: s.f + 1138560, savedInvStd: s.f + 1139904,
-            runningMean: s.p + 12782080, runningVar: s.p + 12783424, pool: pool)
+        if s.options.frozenBlocks <= 39 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 512720832 &* s.n, pixels: 361 &* s.n, channels: 1344,
+                gamma: s.p + 12779392, beta: s.p + 12780736, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 679503648 &* s.n, savedMean: s.f + 1138560, savedInvStd: s.f + 1139904,
+                runningMean: s.p + 12782080, runningVar: s.p + 12783424, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 39 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 512720832 &* s.n, pixels: 361 &* s.n, channels: 1344,
+                gamma: s.p + 12779392, beta: s.p + 12780736, runningMean: s.p + 12782080, runningVar: s.p + 12783424,
+                eps: 0.001, activation: .silu, output: s.t + 679503648 &* s.n, scratch: s.f + 1138560, pool: pool)
+        }
         // features.6.0.block.2 squeeze-excitation 1344 -> 56 -> 1344 on [n, 19, 19, 1344]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 679503648 &* s.n, output: s.t + 679988832 &* s.n,
             batch: s.n, pixels: 361, channels: 1344, squeezeChannels: 56, reduceWeights: s.p + 12784768,
@@ -4833,10 +5745,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 12936704, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 699250176 &* s.n, pool: pool)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 699250176 &* s.n, pixels: 361 &* s.n, channels: 384,
-            gamma: s.p + 13452800, beta: s.p + 13453184, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 699388800 &* s.n, savedMean: s.f + 1208448, savedInvStd: s.f + 1208832,
-            runningMean: s.p + 13453568, runningVar: s.p + 13453952, pool: pool)
+        if s.options.frozenBlocks <= 39 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 699250176 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 13452800, beta: s.p + 13453184, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 699388800 &* s.n, savedMean: s.f + 1208448, savedInvStd: s.f + 1208832,
+                runningMean: s.p + 13453568, runningVar: s.p + 13453952, pool: pool)
+        }
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 39 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 699250176 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 13452800, beta: s.p + 13453184, runningMean: s.p + 13453568, runningVar: s.p + 13453952,
+                eps: 0.001, activation: .identity, output: s.t + 699388800 &* s.n, scratch: s.f + 1208448, pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
@@ -4846,10 +5766,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 13454336, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 623360928 &* s.n, pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 623360928 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 14339072, beta: s.p + 14341376, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 624192672 &* s.n, savedMean: s.f + 1209216, savedInvStd: s.f + 1211520,
-            runningMean: s.p + 14343680, runningVar: s.p + 14345984, pool: pool)
+        if s.options.frozenBlocks <= 40 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 623360928 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 14339072, beta: s.p + 14341376, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 624192672 &* s.n, savedMean: s.f + 1209216, savedInvStd: s.f + 1211520,
+                runningMean: s.p + 14343680, runningVar: s.p + 14345984, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 40 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 623360928 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 14339072, beta: s.p + 14341376, runningMean: s.p + 14343680, runningVar: s.p + 14345984,
+                eps: 0.001, activation: .silu, output: s.t + 624192672 &* s.n, scratch: s.f + 1209216, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][2304]
         WeightPrep.depthwiseWeights(s.p + 14348288, channels: 2304, kernel: 5, into: s.f + 1218432)
         // features.6.1.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -4857,10 +5785,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1218432,
             bias: s.f, activation: .identity, output: s.t + 625024416 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 625024416 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 14405888, beta: s.p + 14408192, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 625856160 &* s.n, savedMean: s.f + 1213824, savedInvStd: s.f + 1216128,
-            runningMean: s.p + 14410496, runningVar: s.p + 14412800, pool: pool)
+        if s.options.frozenBlocks <= 40 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 625024416 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 14405888, beta: s.p + 14408192, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 625856160 &* s.n, savedMean: s.f + 1213824, savedInvStd: s.f + 1216128,
+                runningMean: s.p + 14410496, runningVar: s.p + 14412800, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 40 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 625024416 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 14405888, beta: s.p + 14408192, runningMean: s.p + 14410496, runningVar: s.p + 14412800,
+                eps: 0.001, activation: .silu, output: s.t + 625856160 &* s.n, scratch: s.f + 1213824, pool: pool)
+        }
         // features.6.1.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 625856160 &* s.n, output: s.t + 626687904 &* s.n,
             batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 14415104,
@@ -4872,19 +5808,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 14859872, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 699527424 &* s.n, pool: pool)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 699527424 &* s.n, pixels: 361 &* s.n, channels: 384,
-            gamma: s.p + 15744608, beta: s.p + 15744992, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 1333632, savedInvStd: s.f + 1334016,
-            runningMean: s.p + 15745376, runningVar: s.p + 15745760, pool: pool)
+        if s.options.frozenBlocks <= 40 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 699527424 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 15744608, beta: s.p + 15744992, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 1333632, savedInvStd: s.f + 1334016,
+                runningMean: s.p + 15745376, runningVar: s.p + 15745760, pool: pool)
+        }
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 40 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 699527424 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 15744608, beta: s.p + 15744992, runningMean: s.p + 15745376, runningVar: s.p + 15745760,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 1333632, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8581818181818182
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 40 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14181818181818184,
                 into: s.t + 513253696 &* s.n, random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 699388800 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253696 &* s.n : nil, batch: s.n, perImage: 138624,
-            output: s.t + 699666048 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.t + 513253696 &* s.n : nil, batch: s.n,
+            perImage: 138624, output: s.t + 699666048 &* s.n, pool: pool)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
@@ -4894,10 +5838,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 15746144, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 627519648 &* s.n, pool: pool)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 627519648 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 16630880, beta: s.p + 16633184, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 628351392 &* s.n, savedMean: s.f + 1334400, savedInvStd: s.f + 1336704,
-            runningMean: s.p + 16635488, runningVar: s.p + 16637792, pool: pool)
+        if s.options.frozenBlocks <= 41 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 627519648 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 16630880, beta: s.p + 16633184, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 628351392 &* s.n, savedMean: s.f + 1334400, savedInvStd: s.f + 1336704,
+                runningMean: s.p + 16635488, runningVar: s.p + 16637792, pool: pool)
+        }
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 41 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 627519648 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 16630880, beta: s.p + 16633184, runningMean: s.p + 16635488, runningVar: s.p + 16637792,
+                eps: 0.001, activation: .silu, output: s.t + 628351392 &* s.n, scratch: s.f + 1334400, pool: pool)
+        }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][2304]
         WeightPrep.depthwiseWeights(s.p + 16640096, channels: 2304, kernel: 5, into: s.f + 1343616)
         // features.6.2.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -4905,10 +5857,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1343616,
             bias: s.f, activation: .identity, output: s.t + 629183136 &* s.n, pool: pool)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 629183136 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 16697696, beta: s.p + 16700000, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 630014880 &* s.n, savedMean: s.f + 1339008, savedInvStd: s.f + 1341312,
-            runningMean: s.p + 16702304, runningVar: s.p + 16704608, pool: pool)
+        if s.options.frozenBlocks <= 41 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 629183136 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 16697696, beta: s.p + 16700000, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 630014880 &* s.n, savedMean: s.f + 1339008, savedInvStd: s.f + 1341312,
+                runningMean: s.p + 16702304, runningVar: s.p + 16704608, pool: pool)
+        }
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 41 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 629183136 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 16697696, beta: s.p + 16700000, runningMean: s.p + 16702304, runningVar: s.p + 16704608,
+                eps: 0.001, activation: .silu, output: s.t + 630014880 &* s.n, scratch: s.f + 1339008, pool: pool)
+        }
         // features.6.2.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 630014880 &* s.n, output: s.t + 630846624 &* s.n,
             batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 16706912,
@@ -4920,19 +5880,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 17151680, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 699804672 &* s.n, pool: pool)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 699804672 &* s.n, pixels: 361 &* s.n, channels: 384,
-            gamma: s.p + 18036416, beta: s.p + 18036800, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 1458816, savedInvStd: s.f + 1459200,
-            runningMean: s.p + 18037184, runningVar: s.p + 18037568, pool: pool)
+        if s.options.frozenBlocks <= 41 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 699804672 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 18036416, beta: s.p + 18036800, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 1458816, savedInvStd: s.f + 1459200,
+                runningMean: s.p + 18037184, runningVar: s.p + 18037568, pool: pool)
+        }
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 41 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 699804672 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 18036416, beta: s.p + 18036800, runningMean: s.p + 18037184, runningVar: s.p + 18037568,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 1458816, pool: pool)
+        }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8545454545454545
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 41 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14545454545454545,
                 into: s.t + 513253712 &* s.n, random: &random)
         }
         // features.6.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 699666048 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253712 &* s.n : nil, batch: s.n, perImage: 138624,
-            output: s.t + 699943296 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.t + 513253712 &* s.n : nil, batch: s.n,
+            perImage: 138624, output: s.t + 699943296 &* s.n, pool: pool)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
@@ -4942,10 +5910,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 18037952, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 631678368 &* s.n, pool: pool)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 631678368 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 18922688, beta: s.p + 18924992, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 632510112 &* s.n, savedMean: s.f + 1459584, savedInvStd: s.f + 1461888,
-            runningMean: s.p + 18927296, runningVar: s.p + 18929600, pool: pool)
+        if s.options.frozenBlocks <= 42 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 631678368 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 18922688, beta: s.p + 18924992, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 632510112 &* s.n, savedMean: s.f + 1459584, savedInvStd: s.f + 1461888,
+                runningMean: s.p + 18927296, runningVar: s.p + 18929600, pool: pool)
+        }
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 42 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 631678368 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 18922688, beta: s.p + 18924992, runningMean: s.p + 18927296, runningVar: s.p + 18929600,
+                eps: 0.001, activation: .silu, output: s.t + 632510112 &* s.n, scratch: s.f + 1459584, pool: pool)
+        }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][2304]
         WeightPrep.depthwiseWeights(s.p + 18931904, channels: 2304, kernel: 5, into: s.f + 1468800)
         // features.6.3.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -4953,10 +5929,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1468800,
             bias: s.f, activation: .identity, output: s.t + 633341856 &* s.n, pool: pool)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 633341856 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 18989504, beta: s.p + 18991808, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 634173600 &* s.n, savedMean: s.f + 1464192, savedInvStd: s.f + 1466496,
-            runningMean: s.p + 18994112, runningVar: s.p + 18996416, pool: pool)
+        if s.options.frozenBlocks <= 42 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 633341856 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 18989504, beta: s.p + 18991808, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 634173600 &* s.n, savedMean: s.f + 1464192, savedInvStd: s.f + 1466496,
+                runningMean: s.p + 18994112, runningVar: s.p + 18996416, pool: pool)
+        }
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 42 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 633341856 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 18989504, beta: s.p + 18991808, runningMean: s.p + 18994112, runningVar: s.p + 18996416,
+                eps: 0.001, activation: .silu, output: s.t + 634173600 &* s.n, scratch: s.f + 1464192, pool: pool)
+        }
         // features.6.3.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 634173600 &* s.n, output: s.t + 635005344 &* s.n,
             batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 18998720,
@@ -4968,19 +5952,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 19443488, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 700081920 &* s.n, pool: pool)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 700081920 &* s.n, pixels: 361 &* s.n, channels: 384,
-            gamma: s.p + 20328224, beta: s.p + 20328608, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 1584000, savedInvStd: s.f + 1584384,
-            runningMean: s.p + 20328992, runningVar: s.p + 20329376, pool: pool)
+        if s.options.frozenBlocks <= 42 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 700081920 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 20328224, beta: s.p + 20328608, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 1584000, savedInvStd: s.f + 1584384,
+                runningMean: s.p + 20328992, runningVar: s.p + 20329376, pool: pool)
+        }
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 42 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 700081920 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 20328224, beta: s.p + 20328608, runningMean: s.p + 20328992, runningVar: s.p + 20329376,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 1584000, pool: pool)
+        }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8509090909090908
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 42 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1490909090909091,
                 into: s.t + 513253728 &* s.n, random: &random)
         }
         // features.6.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 699943296 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253728 &* s.n : nil, batch: s.n, perImage: 138624,
-            output: s.t + 700220544 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.t + 513253728 &* s.n : nil, batch: s.n,
+            perImage: 138624, output: s.t + 700220544 &* s.n, pool: pool)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
@@ -4990,10 +5982,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 20329760, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 635837088 &* s.n, pool: pool)
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 635837088 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 21214496, beta: s.p + 21216800, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 636668832 &* s.n, savedMean: s.f + 1584768, savedInvStd: s.f + 1587072,
-            runningMean: s.p + 21219104, runningVar: s.p + 21221408, pool: pool)
+        if s.options.frozenBlocks <= 43 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 635837088 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 21214496, beta: s.p + 21216800, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 636668832 &* s.n, savedMean: s.f + 1584768, savedInvStd: s.f + 1587072,
+                runningMean: s.p + 21219104, runningVar: s.p + 21221408, pool: pool)
+        }
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 43 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 635837088 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 21214496, beta: s.p + 21216800, runningMean: s.p + 21219104, runningVar: s.p + 21221408,
+                eps: 0.001, activation: .silu, output: s.t + 636668832 &* s.n, scratch: s.f + 1584768, pool: pool)
+        }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][2304]
         WeightPrep.depthwiseWeights(s.p + 21223712, channels: 2304, kernel: 5, into: s.f + 1593984)
         // features.6.4.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -5001,10 +6001,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1593984,
             bias: s.f, activation: .identity, output: s.t + 637500576 &* s.n, pool: pool)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 637500576 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 21281312, beta: s.p + 21283616, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 638332320 &* s.n, savedMean: s.f + 1589376, savedInvStd: s.f + 1591680,
-            runningMean: s.p + 21285920, runningVar: s.p + 21288224, pool: pool)
+        if s.options.frozenBlocks <= 43 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 637500576 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 21281312, beta: s.p + 21283616, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 638332320 &* s.n, savedMean: s.f + 1589376, savedInvStd: s.f + 1591680,
+                runningMean: s.p + 21285920, runningVar: s.p + 21288224, pool: pool)
+        }
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 43 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 637500576 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 21281312, beta: s.p + 21283616, runningMean: s.p + 21285920, runningVar: s.p + 21288224,
+                eps: 0.001, activation: .silu, output: s.t + 638332320 &* s.n, scratch: s.f + 1589376, pool: pool)
+        }
         // features.6.4.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 638332320 &* s.n, output: s.t + 639164064 &* s.n,
             batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 21290528,
@@ -5016,19 +6024,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 21735296, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 700359168 &* s.n, pool: pool)
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 700359168 &* s.n, pixels: 361 &* s.n, channels: 384,
-            gamma: s.p + 22620032, beta: s.p + 22620416, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 1709184, savedInvStd: s.f + 1709568,
-            runningMean: s.p + 22620800, runningVar: s.p + 22621184, pool: pool)
+        if s.options.frozenBlocks <= 43 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 700359168 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 22620032, beta: s.p + 22620416, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 1709184, savedInvStd: s.f + 1709568,
+                runningMean: s.p + 22620800, runningVar: s.p + 22621184, pool: pool)
+        }
+        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 43 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 700359168 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 22620032, beta: s.p + 22620416, runningMean: s.p + 22620800, runningVar: s.p + 22621184,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 1709184, pool: pool)
+        }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8472727272727273
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 43 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15272727272727274,
                 into: s.t + 513253744 &* s.n, random: &random)
         }
         // features.6.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 700220544 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253744 &* s.n : nil, batch: s.n, perImage: 138624,
-            output: s.t + 700497792 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 43 ? s.t + 513253744 &* s.n : nil, batch: s.n,
+            perImage: 138624, output: s.t + 700497792 &* s.n, pool: pool)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
@@ -5038,10 +6054,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 22621568, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 639995808 &* s.n, pool: pool)
         // features.6.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 639995808 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 23506304, beta: s.p + 23508608, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 640827552 &* s.n, savedMean: s.f + 1709952, savedInvStd: s.f + 1712256,
-            runningMean: s.p + 23510912, runningVar: s.p + 23513216, pool: pool)
+        if s.options.frozenBlocks <= 44 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 639995808 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 23506304, beta: s.p + 23508608, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 640827552 &* s.n, savedMean: s.f + 1709952, savedInvStd: s.f + 1712256,
+                runningMean: s.p + 23510912, runningVar: s.p + 23513216, pool: pool)
+        }
+        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 44 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 639995808 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 23506304, beta: s.p + 23508608, runningMean: s.p + 23510912, runningVar: s.p + 23513216,
+                eps: 0.001, activation: .silu, output: s.t + 640827552 &* s.n, scratch: s.f + 1709952, pool: pool)
+        }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][2304]
         WeightPrep.depthwiseWeights(s.p + 23515520, channels: 2304, kernel: 5, into: s.f + 1719168)
         // features.6.5.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -5049,10 +6073,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1719168,
             bias: s.f, activation: .identity, output: s.t + 641659296 &* s.n, pool: pool)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 641659296 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 23573120, beta: s.p + 23575424, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 642491040 &* s.n, savedMean: s.f + 1714560, savedInvStd: s.f + 1716864,
-            runningMean: s.p + 23577728, runningVar: s.p + 23580032, pool: pool)
+        if s.options.frozenBlocks <= 44 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 641659296 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 23573120, beta: s.p + 23575424, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 642491040 &* s.n, savedMean: s.f + 1714560, savedInvStd: s.f + 1716864,
+                runningMean: s.p + 23577728, runningVar: s.p + 23580032, pool: pool)
+        }
+        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 44 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 641659296 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 23573120, beta: s.p + 23575424, runningMean: s.p + 23577728, runningVar: s.p + 23580032,
+                eps: 0.001, activation: .silu, output: s.t + 642491040 &* s.n, scratch: s.f + 1714560, pool: pool)
+        }
         // features.6.5.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 642491040 &* s.n, output: s.t + 643322784 &* s.n,
             batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 23582336,
@@ -5064,19 +6096,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 24027104, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 700636416 &* s.n, pool: pool)
         // features.6.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 700636416 &* s.n, pixels: 361 &* s.n, channels: 384,
-            gamma: s.p + 24911840, beta: s.p + 24912224, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 1834368, savedInvStd: s.f + 1834752,
-            runningMean: s.p + 24912608, runningVar: s.p + 24912992, pool: pool)
+        if s.options.frozenBlocks <= 44 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 700636416 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 24911840, beta: s.p + 24912224, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 1834368, savedInvStd: s.f + 1834752,
+                runningMean: s.p + 24912608, runningVar: s.p + 24912992, pool: pool)
+        }
+        // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 44 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 700636416 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 24911840, beta: s.p + 24912224, runningMean: s.p + 24912608, runningVar: s.p + 24912992,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 1834368, pool: pool)
+        }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8436363636363636
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 44 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15636363636363634,
                 into: s.t + 513253760 &* s.n, random: &random)
         }
         // features.6.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 700497792 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253760 &* s.n : nil, batch: s.n, perImage: 138624,
-            output: s.t + 700775040 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.t + 513253760 &* s.n : nil, batch: s.n,
+            perImage: 138624, output: s.t + 700775040 &* s.n, pool: pool)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
@@ -5086,10 +6126,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 24913376, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 644154528 &* s.n, pool: pool)
         // features.6.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 644154528 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 25798112, beta: s.p + 25800416, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 644986272 &* s.n, savedMean: s.f + 1835136, savedInvStd: s.f + 1837440,
-            runningMean: s.p + 25802720, runningVar: s.p + 25805024, pool: pool)
+        if s.options.frozenBlocks <= 45 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 644154528 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 25798112, beta: s.p + 25800416, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 644986272 &* s.n, savedMean: s.f + 1835136, savedInvStd: s.f + 1837440,
+                runningMean: s.p + 25802720, runningVar: s.p + 25805024, pool: pool)
+        }
+        // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 45 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 644154528 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 25798112, beta: s.p + 25800416, runningMean: s.p + 25802720, runningVar: s.p + 25805024,
+                eps: 0.001, activation: .silu, output: s.t + 644986272 &* s.n, scratch: s.f + 1835136, pool: pool)
+        }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][2304]
         WeightPrep.depthwiseWeights(s.p + 25807328, channels: 2304, kernel: 5, into: s.f + 1844352)
         // features.6.6.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -5097,10 +6145,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1844352,
             bias: s.f, activation: .identity, output: s.t + 645818016 &* s.n, pool: pool)
         // features.6.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 645818016 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 25864928, beta: s.p + 25867232, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 646649760 &* s.n, savedMean: s.f + 1839744, savedInvStd: s.f + 1842048,
-            runningMean: s.p + 25869536, runningVar: s.p + 25871840, pool: pool)
+        if s.options.frozenBlocks <= 45 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 645818016 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 25864928, beta: s.p + 25867232, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 646649760 &* s.n, savedMean: s.f + 1839744, savedInvStd: s.f + 1842048,
+                runningMean: s.p + 25869536, runningVar: s.p + 25871840, pool: pool)
+        }
+        // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 45 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 645818016 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 25864928, beta: s.p + 25867232, runningMean: s.p + 25869536, runningVar: s.p + 25871840,
+                eps: 0.001, activation: .silu, output: s.t + 646649760 &* s.n, scratch: s.f + 1839744, pool: pool)
+        }
         // features.6.6.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 646649760 &* s.n, output: s.t + 647481504 &* s.n,
             batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 25874144,
@@ -5112,19 +6168,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 26318912, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 700913664 &* s.n, pool: pool)
         // features.6.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 700913664 &* s.n, pixels: 361 &* s.n, channels: 384,
-            gamma: s.p + 27203648, beta: s.p + 27204032, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 1959552, savedInvStd: s.f + 1959936,
-            runningMean: s.p + 27204416, runningVar: s.p + 27204800, pool: pool)
+        if s.options.frozenBlocks <= 45 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 700913664 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 27203648, beta: s.p + 27204032, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 1959552, savedInvStd: s.f + 1959936,
+                runningMean: s.p + 27204416, runningVar: s.p + 27204800, pool: pool)
+        }
+        // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 45 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 700913664 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 27203648, beta: s.p + 27204032, runningMean: s.p + 27204416, runningVar: s.p + 27204800,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 1959552, pool: pool)
+        }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.84
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 45 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.t + 513253776 &* s.n,
                 random: &random)
         }
         // features.6.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 700775040 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253776 &* s.n : nil, batch: s.n, perImage: 138624,
-            output: s.t + 701052288 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 45 ? s.t + 513253776 &* s.n : nil, batch: s.n,
+            perImage: 138624, output: s.t + 701052288 &* s.n, pool: pool)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
@@ -5134,10 +6198,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 27205184, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 648313248 &* s.n, pool: pool)
         // features.6.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 648313248 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 28089920, beta: s.p + 28092224, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 649144992 &* s.n, savedMean: s.f + 1960320, savedInvStd: s.f + 1962624,
-            runningMean: s.p + 28094528, runningVar: s.p + 28096832, pool: pool)
+        if s.options.frozenBlocks <= 46 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 648313248 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 28089920, beta: s.p + 28092224, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 649144992 &* s.n, savedMean: s.f + 1960320, savedInvStd: s.f + 1962624,
+                runningMean: s.p + 28094528, runningVar: s.p + 28096832, pool: pool)
+        }
+        // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 46 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 648313248 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 28089920, beta: s.p + 28092224, runningMean: s.p + 28094528, runningVar: s.p + 28096832,
+                eps: 0.001, activation: .silu, output: s.t + 649144992 &* s.n, scratch: s.f + 1960320, pool: pool)
+        }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][2304]
         WeightPrep.depthwiseWeights(s.p + 28099136, channels: 2304, kernel: 5, into: s.f + 1969536)
         // features.6.7.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -5145,10 +6217,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 1969536,
             bias: s.f, activation: .identity, output: s.t + 649976736 &* s.n, pool: pool)
         // features.6.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 649976736 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 28156736, beta: s.p + 28159040, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 650808480 &* s.n, savedMean: s.f + 1964928, savedInvStd: s.f + 1967232,
-            runningMean: s.p + 28161344, runningVar: s.p + 28163648, pool: pool)
+        if s.options.frozenBlocks <= 46 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 649976736 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 28156736, beta: s.p + 28159040, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 650808480 &* s.n, savedMean: s.f + 1964928, savedInvStd: s.f + 1967232,
+                runningMean: s.p + 28161344, runningVar: s.p + 28163648, pool: pool)
+        }
+        // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 46 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 649976736 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 28156736, beta: s.p + 28159040, runningMean: s.p + 28161344, runningVar: s.p + 28163648,
+                eps: 0.001, activation: .silu, output: s.t + 650808480 &* s.n, scratch: s.f + 1964928, pool: pool)
+        }
         // features.6.7.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 650808480 &* s.n, output: s.t + 651640224 &* s.n,
             batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 28165952,
@@ -5160,19 +6240,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 28610720, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 701190912 &* s.n, pool: pool)
         // features.6.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 701190912 &* s.n, pixels: 361 &* s.n, channels: 384,
-            gamma: s.p + 29495456, beta: s.p + 29495840, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 2084736, savedInvStd: s.f + 2085120,
-            runningMean: s.p + 29496224, runningVar: s.p + 29496608, pool: pool)
+        if s.options.frozenBlocks <= 46 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 701190912 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 29495456, beta: s.p + 29495840, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 2084736, savedInvStd: s.f + 2085120,
+                runningMean: s.p + 29496224, runningVar: s.p + 29496608, pool: pool)
+        }
+        // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 46 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 701190912 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 29495456, beta: s.p + 29495840, runningMean: s.p + 29496224, runningVar: s.p + 29496608,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 2084736, pool: pool)
+        }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8363636363636364
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 46 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16363636363636364,
                 into: s.t + 513253792 &* s.n, random: &random)
         }
         // features.6.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 701052288 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253792 &* s.n : nil, batch: s.n, perImage: 138624,
-            output: s.t + 701329536 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 46 ? s.t + 513253792 &* s.n : nil, batch: s.n,
+            perImage: 138624, output: s.t + 701329536 &* s.n, pool: pool)
     }
 
     /// features.6.8 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
@@ -5182,10 +6270,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 29496992, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 652471968 &* s.n, pool: pool)
         // features.6.8.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 652471968 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 30381728, beta: s.p + 30384032, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 653303712 &* s.n, savedMean: s.f + 2085504, savedInvStd: s.f + 2087808,
-            runningMean: s.p + 30386336, runningVar: s.p + 30388640, pool: pool)
+        if s.options.frozenBlocks <= 47 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 652471968 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 30381728, beta: s.p + 30384032, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 653303712 &* s.n, savedMean: s.f + 2085504, savedInvStd: s.f + 2087808,
+                runningMean: s.p + 30386336, runningVar: s.p + 30388640, pool: pool)
+        }
+        // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 47 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 652471968 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 30381728, beta: s.p + 30384032, runningMean: s.p + 30386336, runningVar: s.p + 30388640,
+                eps: 0.001, activation: .silu, output: s.t + 653303712 &* s.n, scratch: s.f + 2085504, pool: pool)
+        }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][2304]
         WeightPrep.depthwiseWeights(s.p + 30390944, channels: 2304, kernel: 5, into: s.f + 2094720)
         // features.6.8.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -5193,10 +6289,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 2094720,
             bias: s.f, activation: .identity, output: s.t + 654135456 &* s.n, pool: pool)
         // features.6.8.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 654135456 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 30448544, beta: s.p + 30450848, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 654967200 &* s.n, savedMean: s.f + 2090112, savedInvStd: s.f + 2092416,
-            runningMean: s.p + 30453152, runningVar: s.p + 30455456, pool: pool)
+        if s.options.frozenBlocks <= 47 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 654135456 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 30448544, beta: s.p + 30450848, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 654967200 &* s.n, savedMean: s.f + 2090112, savedInvStd: s.f + 2092416,
+                runningMean: s.p + 30453152, runningVar: s.p + 30455456, pool: pool)
+        }
+        // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 47 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 654135456 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 30448544, beta: s.p + 30450848, runningMean: s.p + 30453152, runningVar: s.p + 30455456,
+                eps: 0.001, activation: .silu, output: s.t + 654967200 &* s.n, scratch: s.f + 2090112, pool: pool)
+        }
         // features.6.8.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 654967200 &* s.n, output: s.t + 655798944 &* s.n,
             batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 30457760,
@@ -5208,19 +6312,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 30902528, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 701468160 &* s.n, pool: pool)
         // features.6.8.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 701468160 &* s.n, pixels: 361 &* s.n, channels: 384,
-            gamma: s.p + 31787264, beta: s.p + 31787648, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 2209920, savedInvStd: s.f + 2210304,
-            runningMean: s.p + 31788032, runningVar: s.p + 31788416, pool: pool)
+        if s.options.frozenBlocks <= 47 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 701468160 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 31787264, beta: s.p + 31787648, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 2209920, savedInvStd: s.f + 2210304,
+                runningMean: s.p + 31788032, runningVar: s.p + 31788416, pool: pool)
+        }
+        // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 47 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 701468160 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 31787264, beta: s.p + 31787648, runningMean: s.p + 31788032, runningVar: s.p + 31788416,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 2209920, pool: pool)
+        }
         // features.6.8 stochastic depth: keep each image's branch with probability 0.8327272727272728
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 47 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1672727272727273,
                 into: s.t + 513253808 &* s.n, random: &random)
         }
         // features.6.8 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 701329536 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253808 &* s.n : nil, batch: s.n, perImage: 138624,
-            output: s.t + 701606784 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 47 ? s.t + 513253808 &* s.n : nil, batch: s.n,
+            perImage: 138624, output: s.t + 701606784 &* s.n, pool: pool)
     }
 
     /// features.6.9 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
@@ -5230,10 +6342,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 31788800, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 656630688 &* s.n, pool: pool)
         // features.6.9.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 656630688 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 32673536, beta: s.p + 32675840, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 657462432 &* s.n, savedMean: s.f + 2210688, savedInvStd: s.f + 2212992,
-            runningMean: s.p + 32678144, runningVar: s.p + 32680448, pool: pool)
+        if s.options.frozenBlocks <= 48 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 656630688 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 32673536, beta: s.p + 32675840, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 657462432 &* s.n, savedMean: s.f + 2210688, savedInvStd: s.f + 2212992,
+                runningMean: s.p + 32678144, runningVar: s.p + 32680448, pool: pool)
+        }
+        // features.6.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 48 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 656630688 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 32673536, beta: s.p + 32675840, runningMean: s.p + 32678144, runningVar: s.p + 32680448,
+                eps: 0.001, activation: .silu, output: s.t + 657462432 &* s.n, scratch: s.f + 2210688, pool: pool)
+        }
         // features.6.9.block.1 depthwise weights to the kernel layout [5][5][2304]
         WeightPrep.depthwiseWeights(s.p + 32682752, channels: 2304, kernel: 5, into: s.f + 2219904)
         // features.6.9.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -5241,10 +6361,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 2219904,
             bias: s.f, activation: .identity, output: s.t + 658294176 &* s.n, pool: pool)
         // features.6.9.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 658294176 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 32740352, beta: s.p + 32742656, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 659125920 &* s.n, savedMean: s.f + 2215296, savedInvStd: s.f + 2217600,
-            runningMean: s.p + 32744960, runningVar: s.p + 32747264, pool: pool)
+        if s.options.frozenBlocks <= 48 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 658294176 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 32740352, beta: s.p + 32742656, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 659125920 &* s.n, savedMean: s.f + 2215296, savedInvStd: s.f + 2217600,
+                runningMean: s.p + 32744960, runningVar: s.p + 32747264, pool: pool)
+        }
+        // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 48 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 658294176 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 32740352, beta: s.p + 32742656, runningMean: s.p + 32744960, runningVar: s.p + 32747264,
+                eps: 0.001, activation: .silu, output: s.t + 659125920 &* s.n, scratch: s.f + 2215296, pool: pool)
+        }
         // features.6.9.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 659125920 &* s.n, output: s.t + 659957664 &* s.n,
             batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 32749568,
@@ -5256,19 +6384,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 33194336, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 701745408 &* s.n, pool: pool)
         // features.6.9.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 701745408 &* s.n, pixels: 361 &* s.n, channels: 384,
-            gamma: s.p + 34079072, beta: s.p + 34079456, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 2335104, savedInvStd: s.f + 2335488,
-            runningMean: s.p + 34079840, runningVar: s.p + 34080224, pool: pool)
+        if s.options.frozenBlocks <= 48 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 701745408 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 34079072, beta: s.p + 34079456, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 2335104, savedInvStd: s.f + 2335488,
+                runningMean: s.p + 34079840, runningVar: s.p + 34080224, pool: pool)
+        }
+        // features.6.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 48 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 701745408 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 34079072, beta: s.p + 34079456, runningMean: s.p + 34079840, runningVar: s.p + 34080224,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 2335104, pool: pool)
+        }
         // features.6.9 stochastic depth: keep each image's branch with probability 0.8290909090909091
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 48 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17090909090909093,
                 into: s.t + 513253824 &* s.n, random: &random)
         }
         // features.6.9 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 701606784 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253824 &* s.n : nil, batch: s.n, perImage: 138624,
-            output: s.t + 701884032 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 48 ? s.t + 513253824 &* s.n : nil, batch: s.n,
+            perImage: 138624, output: s.t + 701884032 &* s.n, pool: pool)
     }
 
     /// features.6.10 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
@@ -5278,10 +6414,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 34080608, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 660789408 &* s.n, pool: pool)
         // features.6.10.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 660789408 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 34965344, beta: s.p + 34967648, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 661621152 &* s.n, savedMean: s.f + 2335872, savedInvStd: s.f + 2338176,
-            runningMean: s.p + 34969952, runningVar: s.p + 34972256, pool: pool)
+        if s.options.frozenBlocks <= 49 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 660789408 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 34965344, beta: s.p + 34967648, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 661621152 &* s.n, savedMean: s.f + 2335872, savedInvStd: s.f + 2338176,
+                runningMean: s.p + 34969952, runningVar: s.p + 34972256, pool: pool)
+        }
+        // features.6.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 49 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 660789408 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 34965344, beta: s.p + 34967648, runningMean: s.p + 34969952, runningVar: s.p + 34972256,
+                eps: 0.001, activation: .silu, output: s.t + 661621152 &* s.n, scratch: s.f + 2335872, pool: pool)
+        }
         // features.6.10.block.1 depthwise weights to the kernel layout [5][5][2304]
         WeightPrep.depthwiseWeights(s.p + 34974560, channels: 2304, kernel: 5, into: s.f + 2345088)
         // features.6.10.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -5289,10 +6433,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 2345088,
             bias: s.f, activation: .identity, output: s.t + 662452896 &* s.n, pool: pool)
         // features.6.10.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 662452896 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 35032160, beta: s.p + 35034464, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 663284640 &* s.n, savedMean: s.f + 2340480, savedInvStd: s.f + 2342784,
-            runningMean: s.p + 35036768, runningVar: s.p + 35039072, pool: pool)
+        if s.options.frozenBlocks <= 49 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 662452896 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 35032160, beta: s.p + 35034464, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 663284640 &* s.n, savedMean: s.f + 2340480, savedInvStd: s.f + 2342784,
+                runningMean: s.p + 35036768, runningVar: s.p + 35039072, pool: pool)
+        }
+        // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 49 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 662452896 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 35032160, beta: s.p + 35034464, runningMean: s.p + 35036768, runningVar: s.p + 35039072,
+                eps: 0.001, activation: .silu, output: s.t + 663284640 &* s.n, scratch: s.f + 2340480, pool: pool)
+        }
         // features.6.10.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 663284640 &* s.n, output: s.t + 664116384 &* s.n,
             batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 35041376,
@@ -5304,19 +6456,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 35486144, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 702022656 &* s.n, pool: pool)
         // features.6.10.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 702022656 &* s.n, pixels: 361 &* s.n, channels: 384,
-            gamma: s.p + 36370880, beta: s.p + 36371264, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 2460288, savedInvStd: s.f + 2460672,
-            runningMean: s.p + 36371648, runningVar: s.p + 36372032, pool: pool)
+        if s.options.frozenBlocks <= 49 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 702022656 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 36370880, beta: s.p + 36371264, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 2460288, savedInvStd: s.f + 2460672,
+                runningMean: s.p + 36371648, runningVar: s.p + 36372032, pool: pool)
+        }
+        // features.6.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 49 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 702022656 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 36370880, beta: s.p + 36371264, runningMean: s.p + 36371648, runningVar: s.p + 36372032,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 2460288, pool: pool)
+        }
         // features.6.10 stochastic depth: keep each image's branch with probability 0.8254545454545454
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 49 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17454545454545456,
                 into: s.t + 513253840 &* s.n, random: &random)
         }
         // features.6.10 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 701884032 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253840 &* s.n : nil, batch: s.n, perImage: 138624,
-            output: s.t + 702161280 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 49 ? s.t + 513253840 &* s.n : nil, batch: s.n,
+            perImage: 138624, output: s.t + 702161280 &* s.n, pool: pool)
     }
 
     /// features.6.11 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
@@ -5326,10 +6486,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 36372416, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 664948128 &* s.n, pool: pool)
         // features.6.11.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 664948128 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 37257152, beta: s.p + 37259456, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 665779872 &* s.n, savedMean: s.f + 2461056, savedInvStd: s.f + 2463360,
-            runningMean: s.p + 37261760, runningVar: s.p + 37264064, pool: pool)
+        if s.options.frozenBlocks <= 50 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 664948128 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 37257152, beta: s.p + 37259456, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 665779872 &* s.n, savedMean: s.f + 2461056, savedInvStd: s.f + 2463360,
+                runningMean: s.p + 37261760, runningVar: s.p + 37264064, pool: pool)
+        }
+        // features.6.11.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 50 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 664948128 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 37257152, beta: s.p + 37259456, runningMean: s.p + 37261760, runningVar: s.p + 37264064,
+                eps: 0.001, activation: .silu, output: s.t + 665779872 &* s.n, scratch: s.f + 2461056, pool: pool)
+        }
         // features.6.11.block.1 depthwise weights to the kernel layout [5][5][2304]
         WeightPrep.depthwiseWeights(s.p + 37266368, channels: 2304, kernel: 5, into: s.f + 2470272)
         // features.6.11.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -5337,10 +6505,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 2470272,
             bias: s.f, activation: .identity, output: s.t + 666611616 &* s.n, pool: pool)
         // features.6.11.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 666611616 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 37323968, beta: s.p + 37326272, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 667443360 &* s.n, savedMean: s.f + 2465664, savedInvStd: s.f + 2467968,
-            runningMean: s.p + 37328576, runningVar: s.p + 37330880, pool: pool)
+        if s.options.frozenBlocks <= 50 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 666611616 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 37323968, beta: s.p + 37326272, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 667443360 &* s.n, savedMean: s.f + 2465664, savedInvStd: s.f + 2467968,
+                runningMean: s.p + 37328576, runningVar: s.p + 37330880, pool: pool)
+        }
+        // features.6.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 50 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 666611616 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 37323968, beta: s.p + 37326272, runningMean: s.p + 37328576, runningVar: s.p + 37330880,
+                eps: 0.001, activation: .silu, output: s.t + 667443360 &* s.n, scratch: s.f + 2465664, pool: pool)
+        }
         // features.6.11.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 667443360 &* s.n, output: s.t + 668275104 &* s.n,
             batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 37333184,
@@ -5352,19 +6528,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 37777952, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 702299904 &* s.n, pool: pool)
         // features.6.11.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 702299904 &* s.n, pixels: 361 &* s.n, channels: 384,
-            gamma: s.p + 38662688, beta: s.p + 38663072, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 2585472, savedInvStd: s.f + 2585856,
-            runningMean: s.p + 38663456, runningVar: s.p + 38663840, pool: pool)
+        if s.options.frozenBlocks <= 50 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 702299904 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 38662688, beta: s.p + 38663072, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 2585472, savedInvStd: s.f + 2585856,
+                runningMean: s.p + 38663456, runningVar: s.p + 38663840, pool: pool)
+        }
+        // features.6.11.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 50 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 702299904 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 38662688, beta: s.p + 38663072, runningMean: s.p + 38663456, runningVar: s.p + 38663840,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 2585472, pool: pool)
+        }
         // features.6.11 stochastic depth: keep each image's branch with probability 0.8218181818181818
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 50 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1781818181818182,
                 into: s.t + 513253856 &* s.n, random: &random)
         }
         // features.6.11 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 702161280 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253856 &* s.n : nil, batch: s.n, perImage: 138624,
-            output: s.t + 702438528 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 50 ? s.t + 513253856 &* s.n : nil, batch: s.n,
+            perImage: 138624, output: s.t + 702438528 &* s.n, pool: pool)
     }
 
     /// features.6.12 forward: MBConv6 k5 s1: 19x19x384 -> 19x19x384, SE 2304 -> 96 -> 2304, identity shortcut
@@ -5374,10 +6558,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 38664224, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 669106848 &* s.n, pool: pool)
         // features.6.12.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 669106848 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 39548960, beta: s.p + 39551264, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 669938592 &* s.n, savedMean: s.f + 2586240, savedInvStd: s.f + 2588544,
-            runningMean: s.p + 39553568, runningVar: s.p + 39555872, pool: pool)
+        if s.options.frozenBlocks <= 51 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 669106848 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 39548960, beta: s.p + 39551264, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 669938592 &* s.n, savedMean: s.f + 2586240, savedInvStd: s.f + 2588544,
+                runningMean: s.p + 39553568, runningVar: s.p + 39555872, pool: pool)
+        }
+        // features.6.12.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 51 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 669106848 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 39548960, beta: s.p + 39551264, runningMean: s.p + 39553568, runningVar: s.p + 39555872,
+                eps: 0.001, activation: .silu, output: s.t + 669938592 &* s.n, scratch: s.f + 2586240, pool: pool)
+        }
         // features.6.12.block.1 depthwise weights to the kernel layout [5][5][2304]
         WeightPrep.depthwiseWeights(s.p + 39558176, channels: 2304, kernel: 5, into: s.f + 2595456)
         // features.6.12.block.1 depthwise 5x5/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -5385,10 +6577,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 2595456,
             bias: s.f, activation: .identity, output: s.t + 670770336 &* s.n, pool: pool)
         // features.6.12.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 670770336 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 39615776, beta: s.p + 39618080, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 671602080 &* s.n, savedMean: s.f + 2590848, savedInvStd: s.f + 2593152,
-            runningMean: s.p + 39620384, runningVar: s.p + 39622688, pool: pool)
+        if s.options.frozenBlocks <= 51 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 670770336 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 39615776, beta: s.p + 39618080, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 671602080 &* s.n, savedMean: s.f + 2590848, savedInvStd: s.f + 2593152,
+                runningMean: s.p + 39620384, runningVar: s.p + 39622688, pool: pool)
+        }
+        // features.6.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 51 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 670770336 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 39615776, beta: s.p + 39618080, runningMean: s.p + 39620384, runningVar: s.p + 39622688,
+                eps: 0.001, activation: .silu, output: s.t + 671602080 &* s.n, scratch: s.f + 2590848, pool: pool)
+        }
         // features.6.12.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 671602080 &* s.n, output: s.t + 672433824 &* s.n,
             batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 39624992,
@@ -5400,19 +6600,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 40069760, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 702577152 &* s.n, pool: pool)
         // features.6.12.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 702577152 &* s.n, pixels: 361 &* s.n, channels: 384,
-            gamma: s.p + 40954496, beta: s.p + 40954880, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 2710656, savedInvStd: s.f + 2711040,
-            runningMean: s.p + 40955264, runningVar: s.p + 40955648, pool: pool)
+        if s.options.frozenBlocks <= 51 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 702577152 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 40954496, beta: s.p + 40954880, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 2710656, savedInvStd: s.f + 2711040,
+                runningMean: s.p + 40955264, runningVar: s.p + 40955648, pool: pool)
+        }
+        // features.6.12.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 51 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 702577152 &* s.n, pixels: 361 &* s.n, channels: 384,
+                gamma: s.p + 40954496, beta: s.p + 40954880, runningMean: s.p + 40955264, runningVar: s.p + 40955648,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 2710656, pool: pool)
+        }
         // features.6.12 stochastic depth: keep each image's branch with probability 0.8181818181818181
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 51 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18181818181818182,
                 into: s.t + 513253872 &* s.n, random: &random)
         }
         // features.6.12 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 702438528 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253872 &* s.n : nil, batch: s.n, perImage: 138624,
-            output: s.t + 702715776 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 51 ? s.t + 513253872 &* s.n : nil, batch: s.n,
+            perImage: 138624, output: s.t + 702715776 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 19x19x384 -> 19x19x640, SE 2304 -> 96 -> 2304
@@ -5422,10 +6630,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 40956032, bias: s.f, outChannels: 2304, activation: .identity, residual: nil,
             output: s.t + 673265568 &* s.n, pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 673265568 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 41840768, beta: s.p + 41843072, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 674097312 &* s.n, savedMean: s.f + 2711424, savedInvStd: s.f + 2713728,
-            runningMean: s.p + 41845376, runningVar: s.p + 41847680, pool: pool)
+        if s.options.frozenBlocks <= 52 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 673265568 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 41840768, beta: s.p + 41843072, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 674097312 &* s.n, savedMean: s.f + 2711424, savedInvStd: s.f + 2713728,
+                runningMean: s.p + 41845376, runningVar: s.p + 41847680, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 52 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 673265568 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 41840768, beta: s.p + 41843072, runningMean: s.p + 41845376, runningVar: s.p + 41847680,
+                eps: 0.001, activation: .silu, output: s.t + 674097312 &* s.n, scratch: s.f + 2711424, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][2304]
         WeightPrep.depthwiseWeights(s.p + 41849984, channels: 2304, kernel: 3, into: s.f + 2720640)
         // features.7.0.block.1 depthwise 3x3/1, [n, 19, 19, 2304] -> [n, 19, 19, 2304]
@@ -5433,10 +6649,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 2720640,
             bias: s.f, activation: .identity, output: s.t + 674929056 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 674929056 &* s.n, pixels: 361 &* s.n, channels: 2304,
-            gamma: s.p + 41870720, beta: s.p + 41873024, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 675760800 &* s.n, savedMean: s.f + 2716032, savedInvStd: s.f + 2718336,
-            runningMean: s.p + 41875328, runningVar: s.p + 41877632, pool: pool)
+        if s.options.frozenBlocks <= 52 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 674929056 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 41870720, beta: s.p + 41873024, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 675760800 &* s.n, savedMean: s.f + 2716032, savedInvStd: s.f + 2718336,
+                runningMean: s.p + 41875328, runningVar: s.p + 41877632, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 52 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 674929056 &* s.n, pixels: 361 &* s.n, channels: 2304,
+                gamma: s.p + 41870720, beta: s.p + 41873024, runningMean: s.p + 41875328, runningVar: s.p + 41877632,
+                eps: 0.001, activation: .silu, output: s.t + 675760800 &* s.n, scratch: s.f + 2716032, pool: pool)
+        }
         // features.7.0.block.2 squeeze-excitation 2304 -> 96 -> 2304 on [n, 19, 19, 2304]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 675760800 &* s.n, output: s.t + 676592544 &* s.n,
             batch: s.n, pixels: 361, channels: 2304, squeezeChannels: 96, reduceWeights: s.p + 41879936,
@@ -5448,10 +6672,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 42324704, bias: s.f, outChannels: 640, activation: .identity, residual: nil,
             output: s.t + 697863936 &* s.n, pool: pool)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 697863936 &* s.n, pixels: 361 &* s.n, channels: 640,
-            gamma: s.p + 43799264, beta: s.p + 43799904, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 698094976 &* s.n, savedMean: s.f + 2762112, savedInvStd: s.f + 2762752,
-            runningMean: s.p + 43800544, runningVar: s.p + 43801184, pool: pool)
+        if s.options.frozenBlocks <= 52 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 697863936 &* s.n, pixels: 361 &* s.n, channels: 640,
+                gamma: s.p + 43799264, beta: s.p + 43799904, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 698094976 &* s.n, savedMean: s.f + 2762112, savedInvStd: s.f + 2762752,
+                runningMean: s.p + 43800544, runningVar: s.p + 43801184, pool: pool)
+        }
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 52 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 697863936 &* s.n, pixels: 361 &* s.n, channels: 640,
+                gamma: s.p + 43799264, beta: s.p + 43799904, runningMean: s.p + 43800544, runningVar: s.p + 43801184,
+                eps: 0.001, activation: .identity, output: s.t + 698094976 &* s.n, scratch: s.f + 2762112, pool: pool)
+        }
     }
 
     /// features.7.1 forward: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
@@ -5461,10 +6693,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 43801824, bias: s.f, outChannels: 3840, activation: .identity, residual: nil,
             output: s.t + 511334592 &* s.n, pool: pool)
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 511334592 &* s.n, pixels: 361 &* s.n, channels: 3840,
-            gamma: s.p + 46259424, beta: s.p + 46263264, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 587447328 &* s.n, savedMean: s.f + 2763392, savedInvStd: s.f + 2767232,
-            runningMean: s.p + 46267104, runningVar: s.p + 46270944, pool: pool)
+        if s.options.frozenBlocks <= 53 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 511334592 &* s.n, pixels: 361 &* s.n, channels: 3840,
+                gamma: s.p + 46259424, beta: s.p + 46263264, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 587447328 &* s.n, savedMean: s.f + 2763392, savedInvStd: s.f + 2767232,
+                runningMean: s.p + 46267104, runningVar: s.p + 46270944, pool: pool)
+        }
+        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 53 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 511334592 &* s.n, pixels: 361 &* s.n, channels: 3840,
+                gamma: s.p + 46259424, beta: s.p + 46263264, runningMean: s.p + 46267104, runningVar: s.p + 46270944,
+                eps: 0.001, activation: .silu, output: s.t + 587447328 &* s.n, scratch: s.f + 2763392, pool: pool)
+        }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][3840]
         WeightPrep.depthwiseWeights(s.p + 46274784, channels: 3840, kernel: 3, into: s.f + 2778752)
         // features.7.1.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
@@ -5472,10 +6712,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 2778752,
             bias: s.f, activation: .identity, output: s.t + 588833568 &* s.n, pool: pool)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 588833568 &* s.n, pixels: 361 &* s.n, channels: 3840,
-            gamma: s.p + 46309344, beta: s.p + 46313184, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 590219808 &* s.n, savedMean: s.f + 2771072, savedInvStd: s.f + 2774912,
-            runningMean: s.p + 46317024, runningVar: s.p + 46320864, pool: pool)
+        if s.options.frozenBlocks <= 53 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 588833568 &* s.n, pixels: 361 &* s.n, channels: 3840,
+                gamma: s.p + 46309344, beta: s.p + 46313184, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 590219808 &* s.n, savedMean: s.f + 2771072, savedInvStd: s.f + 2774912,
+                runningMean: s.p + 46317024, runningVar: s.p + 46320864, pool: pool)
+        }
+        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 53 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 588833568 &* s.n, pixels: 361 &* s.n, channels: 3840,
+                gamma: s.p + 46309344, beta: s.p + 46313184, runningMean: s.p + 46317024, runningVar: s.p + 46320864,
+                eps: 0.001, activation: .silu, output: s.t + 590219808 &* s.n, scratch: s.f + 2771072, pool: pool)
+        }
         // features.7.1.block.2 squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 590219808 &* s.n, output: s.t + 591606048 &* s.n,
             batch: s.n, pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 46324704,
@@ -5487,19 +6735,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 47557504, bias: s.f, outChannels: 640, activation: .identity, residual: nil,
             output: s.t + 698326016 &* s.n, pool: pool)
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 698326016 &* s.n, pixels: 361 &* s.n, channels: 640,
-            gamma: s.p + 50015104, beta: s.p + 50015744, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 2847872, savedInvStd: s.f + 2848512,
-            runningMean: s.p + 50016384, runningVar: s.p + 50017024, pool: pool)
+        if s.options.frozenBlocks <= 53 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 698326016 &* s.n, pixels: 361 &* s.n, channels: 640,
+                gamma: s.p + 50015104, beta: s.p + 50015744, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 2847872, savedInvStd: s.f + 2848512,
+                runningMean: s.p + 50016384, runningVar: s.p + 50017024, pool: pool)
+        }
+        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 53 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 698326016 &* s.n, pixels: 361 &* s.n, channels: 640,
+                gamma: s.p + 50015104, beta: s.p + 50015744, runningMean: s.p + 50016384, runningVar: s.p + 50017024,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 2847872, pool: pool)
+        }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8109090909090909
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 53 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1890909090909091,
                 into: s.t + 248276368 &* s.n, random: &random)
         }
         // features.7.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 698094976 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 248276368 &* s.n : nil, batch: s.n, perImage: 231040,
-            output: s.t + 698557056 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 53 ? s.t + 248276368 &* s.n : nil, batch: s.n,
+            perImage: 231040, output: s.t + 698557056 &* s.n, pool: pool)
     }
 
     /// features.7.2 forward: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
@@ -5509,10 +6765,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 50017664, bias: s.f, outChannels: 3840, activation: .identity, residual: nil,
             output: s.t + 592992288 &* s.n, pool: pool)
         // features.7.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 592992288 &* s.n, pixels: 361 &* s.n, channels: 3840,
-            gamma: s.p + 52475264, beta: s.p + 52479104, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 594378528 &* s.n, savedMean: s.f + 2849152, savedInvStd: s.f + 2852992,
-            runningMean: s.p + 52482944, runningVar: s.p + 52486784, pool: pool)
+        if s.options.frozenBlocks <= 54 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 592992288 &* s.n, pixels: 361 &* s.n, channels: 3840,
+                gamma: s.p + 52475264, beta: s.p + 52479104, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 594378528 &* s.n, savedMean: s.f + 2849152, savedInvStd: s.f + 2852992,
+                runningMean: s.p + 52482944, runningVar: s.p + 52486784, pool: pool)
+        }
+        // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 54 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 592992288 &* s.n, pixels: 361 &* s.n, channels: 3840,
+                gamma: s.p + 52475264, beta: s.p + 52479104, runningMean: s.p + 52482944, runningVar: s.p + 52486784,
+                eps: 0.001, activation: .silu, output: s.t + 594378528 &* s.n, scratch: s.f + 2849152, pool: pool)
+        }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][3840]
         WeightPrep.depthwiseWeights(s.p + 52490624, channels: 3840, kernel: 3, into: s.f + 2864512)
         // features.7.2.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
@@ -5520,10 +6784,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 2864512,
             bias: s.f, activation: .identity, output: s.t + 595764768 &* s.n, pool: pool)
         // features.7.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 595764768 &* s.n, pixels: 361 &* s.n, channels: 3840,
-            gamma: s.p + 52525184, beta: s.p + 52529024, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 597151008 &* s.n, savedMean: s.f + 2856832, savedInvStd: s.f + 2860672,
-            runningMean: s.p + 52532864, runningVar: s.p + 52536704, pool: pool)
+        if s.options.frozenBlocks <= 54 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 595764768 &* s.n, pixels: 361 &* s.n, channels: 3840,
+                gamma: s.p + 52525184, beta: s.p + 52529024, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 597151008 &* s.n, savedMean: s.f + 2856832, savedInvStd: s.f + 2860672,
+                runningMean: s.p + 52532864, runningVar: s.p + 52536704, pool: pool)
+        }
+        // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 54 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 595764768 &* s.n, pixels: 361 &* s.n, channels: 3840,
+                gamma: s.p + 52525184, beta: s.p + 52529024, runningMean: s.p + 52532864, runningVar: s.p + 52536704,
+                eps: 0.001, activation: .silu, output: s.t + 597151008 &* s.n, scratch: s.f + 2856832, pool: pool)
+        }
         // features.7.2.block.2 squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 597151008 &* s.n, output: s.t + 598537248 &* s.n,
             batch: s.n, pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 52540544,
@@ -5535,19 +6807,27 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 53773344, bias: s.f, outChannels: 640, activation: .identity, residual: nil,
             output: s.t + 698788096 &* s.n, pool: pool)
         // features.7.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 698788096 &* s.n, pixels: 361 &* s.n, channels: 640,
-            gamma: s.p + 56230944, beta: s.p + 56231584, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 2933632, savedInvStd: s.f + 2934272,
-            runningMean: s.p + 56232224, runningVar: s.p + 56232864, pool: pool)
+        if s.options.frozenBlocks <= 54 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 698788096 &* s.n, pixels: 361 &* s.n, channels: 640,
+                gamma: s.p + 56230944, beta: s.p + 56231584, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 2933632, savedInvStd: s.f + 2934272,
+                runningMean: s.p + 56232224, runningVar: s.p + 56232864, pool: pool)
+        }
+        // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 54 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 698788096 &* s.n, pixels: 361 &* s.n, channels: 640,
+                gamma: s.p + 56230944, beta: s.p + 56231584, runningMean: s.p + 56232224, runningVar: s.p + 56232864,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 2933632, pool: pool)
+        }
         // features.7.2 stochastic depth: keep each image's branch with probability 0.8072727272727273
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 54 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19272727272727275,
                 into: s.t + 248276384 &* s.n, random: &random)
         }
         // features.7.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 698557056 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 248276384 &* s.n : nil, batch: s.n, perImage: 231040,
-            output: s.t + 699019136 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 54 ? s.t + 248276384 &* s.n : nil, batch: s.n,
+            perImage: 231040, output: s.t + 699019136 &* s.n, pool: pool)
     }
 
     /// features.7.3 forward: MBConv6 k3 s1: 19x19x640 -> 19x19x640, SE 3840 -> 160 -> 3840, identity shortcut
@@ -5557,10 +6837,18 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 56233504, bias: s.f, outChannels: 3840, activation: .identity, residual: nil,
             output: s.t + 599923488 &* s.n, pool: pool)
         // features.7.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 599923488 &* s.n, pixels: 361 &* s.n, channels: 3840,
-            gamma: s.p + 58691104, beta: s.p + 58694944, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 601309728 &* s.n, savedMean: s.f + 2934912, savedInvStd: s.f + 2938752,
-            runningMean: s.p + 58698784, runningVar: s.p + 58702624, pool: pool)
+        if s.options.frozenBlocks <= 55 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 599923488 &* s.n, pixels: 361 &* s.n, channels: 3840,
+                gamma: s.p + 58691104, beta: s.p + 58694944, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 601309728 &* s.n, savedMean: s.f + 2934912, savedInvStd: s.f + 2938752,
+                runningMean: s.p + 58698784, runningVar: s.p + 58702624, pool: pool)
+        }
+        // features.7.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 55 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 599923488 &* s.n, pixels: 361 &* s.n, channels: 3840,
+                gamma: s.p + 58691104, beta: s.p + 58694944, runningMean: s.p + 58698784, runningVar: s.p + 58702624,
+                eps: 0.001, activation: .silu, output: s.t + 601309728 &* s.n, scratch: s.f + 2934912, pool: pool)
+        }
         // features.7.3.block.1 depthwise weights to the kernel layout [3][3][3840]
         WeightPrep.depthwiseWeights(s.p + 58706464, channels: 3840, kernel: 3, into: s.f + 2950272)
         // features.7.3.block.1 depthwise 3x3/1, [n, 19, 19, 3840] -> [n, 19, 19, 3840]
@@ -5568,10 +6856,18 @@ public final class EfficientNetB7Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 2950272,
             bias: s.f, activation: .identity, output: s.t + 602695968 &* s.n, pool: pool)
         // features.7.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 602695968 &* s.n, pixels: 361 &* s.n, channels: 3840,
-            gamma: s.p + 58741024, beta: s.p + 58744864, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 604082208 &* s.n, savedMean: s.f + 2942592, savedInvStd: s.f + 2946432,
-            runningMean: s.p + 58748704, runningVar: s.p + 58752544, pool: pool)
+        if s.options.frozenBlocks <= 55 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 602695968 &* s.n, pixels: 361 &* s.n, channels: 3840,
+                gamma: s.p + 58741024, beta: s.p + 58744864, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 604082208 &* s.n, savedMean: s.f + 2942592, savedInvStd: s.f + 2946432,
+                runningMean: s.p + 58748704, runningVar: s.p + 58752544, pool: pool)
+        }
+        // features.7.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 55 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 602695968 &* s.n, pixels: 361 &* s.n, channels: 3840,
+                gamma: s.p + 58741024, beta: s.p + 58744864, runningMean: s.p + 58748704, runningVar: s.p + 58752544,
+                eps: 0.001, activation: .silu, output: s.t + 604082208 &* s.n, scratch: s.f + 2942592, pool: pool)
+        }
         // features.7.3.block.2 squeeze-excitation 3840 -> 160 -> 3840 on [n, 19, 19, 3840]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 604082208 &* s.n, output: s.t + 605468448 &* s.n,
             batch: s.n, pixels: 361, channels: 3840, squeezeChannels: 160, reduceWeights: s.p + 58756384,
@@ -5583,32 +6879,52 @@ public final class EfficientNetB7Training: TrainableModel {
             weights: s.p + 59989184, bias: s.f, outChannels: 640, activation: .identity, residual: nil,
             output: s.t + 607778848 &* s.n, pool: pool)
         // features.7.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 607778848 &* s.n, pixels: 361 &* s.n, channels: 640,
-            gamma: s.p + 62446784, beta: s.p + 62447424, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 247320000 &* s.n, savedMean: s.f + 3019392, savedInvStd: s.f + 3020032,
-            runningMean: s.p + 62448064, runningVar: s.p + 62448704, pool: pool)
+        if s.options.frozenBlocks <= 55 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 607778848 &* s.n, pixels: 361 &* s.n, channels: 640,
+                gamma: s.p + 62446784, beta: s.p + 62447424, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 247320000 &* s.n, savedMean: s.f + 3019392, savedInvStd: s.f + 3020032,
+                runningMean: s.p + 62448064, runningVar: s.p + 62448704, pool: pool)
+        }
+        // features.7.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 55 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 607778848 &* s.n, pixels: 361 &* s.n, channels: 640,
+                gamma: s.p + 62446784, beta: s.p + 62447424, runningMean: s.p + 62448064, runningVar: s.p + 62448704,
+                eps: 0.001, activation: .identity, output: s.t + 247320000 &* s.n, scratch: s.f + 3019392, pool: pool)
+        }
         // features.7.3 stochastic depth: keep each image's branch with probability 0.8036363636363636
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 55 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19636363636363638,
                 into: s.t + 248276400 &* s.n, random: &random)
         }
         // features.7.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 699019136 &* s.n, branch: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 248276400 &* s.n : nil, batch: s.n, perImage: 231040,
-            output: s.t + 608009888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 55 ? s.t + 248276400 &* s.n : nil, batch: s.n,
+            perImage: 231040, output: s.t + 608009888 &* s.n, pool: pool)
     }
 
-    /// features.8 forward: head: conv 1x1 640 -> 2560, global average pool, dropout 0.5, linear -> 1000 classes
+    /// features.8 forward: head: conv 1x1 640 -> 2560
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 19, 19, 640] -> [n, 19, 19, 2560]
         Kernels.pointwiseConv(input: s.t + 608009888 &* s.n, pixels: 361 &* s.n, inChannels: 640,
             weights: s.p + 62449344, bias: s.f, outChannels: 2560, activation: .identity, residual: nil,
             output: s.t + 247320000 &* s.n, pool: pool)
         // features.8 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 247320000 &* s.n, pixels: 361 &* s.n, channels: 2560,
-            gamma: s.p + 64087744, beta: s.p + 64090304, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 606854688 &* s.n, savedMean: s.f + 3020672, savedInvStd: s.f + 3023232,
-            runningMean: s.p + 64092864, runningVar: s.p + 64095424, pool: pool)
+        if s.options.frozenBlocks <= 56 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 247320000 &* s.n, pixels: 361 &* s.n, channels: 2560,
+                gamma: s.p + 64087744, beta: s.p + 64090304, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 606854688 &* s.n, savedMean: s.f + 3020672, savedInvStd: s.f + 3023232,
+                runningMean: s.p + 64092864, runningVar: s.p + 64095424, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 56 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 247320000 &* s.n, pixels: 361 &* s.n, channels: 2560,
+                gamma: s.p + 64087744, beta: s.p + 64090304, runningMean: s.p + 64092864, runningVar: s.p + 64095424,
+                eps: 0.001, activation: .silu, output: s.t + 606854688 &* s.n, scratch: s.f + 3020672, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.5, linear 2560 -> 1000 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 19, 19, 2560] -> [n, 2560]
         Kernels.globalAveragePool(input: s.t + 606854688 &* s.n, batch: s.n, pixels: 361, channels: 2560,
             output: s.t + 248267200 &* s.n, pool: pool)
@@ -5626,8 +6942,8 @@ public final class EfficientNetB7Training: TrainableModel {
         s.logits.update(from: s.t + 248267200 &* s.n, count: 1000 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 640 -> 2560, global average pool, dropout 0.5, linear -> 1000 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.5, linear 2560 -> 1000 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 248274880 &* s.n, input: s.t + 248272320 &* s.n,
             weights: s.p + 64097984, batch: s.n, inFeatures: 2560, outFeatures: 1000,
@@ -5638,6 +6954,10 @@ public final class EfficientNetB7Training: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 361 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 248272320 &* s.n, batch: s.n, pixels: 361,
             channels: 2560, gradInput: s.t + 606854688 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 640 -> 2560
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 606854688 &* s.n, input: s.t + 247320000 &* s.n,
             pixels: 361 &* s.n, channels: 2560, gamma: s.p + 64087744, beta: s.p + 64090304, savedMean: s.f + 3020672,
@@ -5653,8 +6973,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_7_3_backward(_ s: TrainingStepContext) {
         // features.7.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 248276400 &* s.n : nil, batch: s.n, perImage: 231040,
-            gradBranch: s.t + 247551040 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 55 ? s.t + 248276400 &* s.n : nil, batch: s.n,
+            perImage: 231040, gradBranch: s.t + 247551040 &* s.n, pool: pool)
         // features.7.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 607778848 &* s.n,
             pixels: 361 &* s.n, channels: 640, gamma: s.p + 62446784, beta: s.p + 62447424, savedMean: s.f + 3019392,
@@ -5702,8 +7022,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_7_2_backward(_ s: TrainingStepContext) {
         // features.7.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247551040 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 248276384 &* s.n : nil, batch: s.n, perImage: 231040,
-            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 54 ? s.t + 248276384 &* s.n : nil, batch: s.n,
+            perImage: 231040, gradBranch: s.t + 247320000 &* s.n, pool: pool)
         // features.7.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 698788096 &* s.n,
             pixels: 361 &* s.n, channels: 640, gamma: s.p + 56230944, beta: s.p + 56231584, savedMean: s.f + 2933632,
@@ -5751,8 +7071,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 248276368 &* s.n : nil, batch: s.n, perImage: 231040,
-            gradBranch: s.t + 247551040 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 53 ? s.t + 248276368 &* s.n : nil, batch: s.n,
+            perImage: 231040, gradBranch: s.t + 247551040 &* s.n, pool: pool)
         // features.7.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 698326016 &* s.n,
             pixels: 361 &* s.n, channels: 640, gamma: s.p + 50015104, beta: s.p + 50015744, savedMean: s.f + 2847872,
@@ -5843,8 +7163,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_6_12_backward(_ s: TrainingStepContext) {
         // features.6.12 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 248151744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253872 &* s.n : nil, batch: s.n, perImage: 138624,
-            gradBranch: s.t + 511334592 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 51 ? s.t + 513253872 &* s.n : nil, batch: s.n,
+            perImage: 138624, gradBranch: s.t + 511334592 &* s.n, pool: pool)
         // features.6.12.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 702577152 &* s.n,
             pixels: 361 &* s.n, channels: 384, gamma: s.p + 40954496, beta: s.p + 40954880, savedMean: s.f + 2710656,
@@ -5892,8 +7212,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_6_11_backward(_ s: TrainingStepContext) {
         // features.6.11 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 512166336 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253856 &* s.n : nil, batch: s.n, perImage: 138624,
-            gradBranch: s.t + 248151744 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 50 ? s.t + 513253856 &* s.n : nil, batch: s.n,
+            perImage: 138624, gradBranch: s.t + 248151744 &* s.n, pool: pool)
         // features.6.11.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 702299904 &* s.n,
             pixels: 361 &* s.n, channels: 384, gamma: s.p + 38662688, beta: s.p + 38663072, savedMean: s.f + 2585472,
@@ -5941,8 +7261,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_6_10_backward(_ s: TrainingStepContext) {
         // features.6.10 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 248151744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253840 &* s.n : nil, batch: s.n, perImage: 138624,
-            gradBranch: s.t + 511334592 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 49 ? s.t + 513253840 &* s.n : nil, batch: s.n,
+            perImage: 138624, gradBranch: s.t + 511334592 &* s.n, pool: pool)
         // features.6.10.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 702022656 &* s.n,
             pixels: 361 &* s.n, channels: 384, gamma: s.p + 36370880, beta: s.p + 36371264, savedMean: s.f + 2460288,
@@ -5990,8 +7310,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_6_9_backward(_ s: TrainingStepContext) {
         // features.6.9 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 512166336 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253824 &* s.n : nil, batch: s.n, perImage: 138624,
-            gradBranch: s.t + 248151744 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 48 ? s.t + 513253824 &* s.n : nil, batch: s.n,
+            perImage: 138624, gradBranch: s.t + 248151744 &* s.n, pool: pool)
         // features.6.9.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 701745408 &* s.n,
             pixels: 361 &* s.n, channels: 384, gamma: s.p + 34079072, beta: s.p + 34079456, savedMean: s.f + 2335104,
@@ -6039,8 +7359,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_6_8_backward(_ s: TrainingStepContext) {
         // features.6.8 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 248151744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253808 &* s.n : nil, batch: s.n, perImage: 138624,
-            gradBranch: s.t + 511334592 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 47 ? s.t + 513253808 &* s.n : nil, batch: s.n,
+            perImage: 138624, gradBranch: s.t + 511334592 &* s.n, pool: pool)
         // features.6.8.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 701468160 &* s.n,
             pixels: 361 &* s.n, channels: 384, gamma: s.p + 31787264, beta: s.p + 31787648, savedMean: s.f + 2209920,
@@ -6088,8 +7408,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 512166336 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253792 &* s.n : nil, batch: s.n, perImage: 138624,
-            gradBranch: s.t + 248151744 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 46 ? s.t + 513253792 &* s.n : nil, batch: s.n,
+            perImage: 138624, gradBranch: s.t + 248151744 &* s.n, pool: pool)
         // features.6.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 701190912 &* s.n,
             pixels: 361 &* s.n, channels: 384, gamma: s.p + 29495456, beta: s.p + 29495840, savedMean: s.f + 2084736,
@@ -6137,8 +7457,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 248151744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253776 &* s.n : nil, batch: s.n, perImage: 138624,
-            gradBranch: s.t + 511334592 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 45 ? s.t + 513253776 &* s.n : nil, batch: s.n,
+            perImage: 138624, gradBranch: s.t + 511334592 &* s.n, pool: pool)
         // features.6.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 700913664 &* s.n,
             pixels: 361 &* s.n, channels: 384, gamma: s.p + 27203648, beta: s.p + 27204032, savedMean: s.f + 1959552,
@@ -6186,8 +7506,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 512166336 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253760 &* s.n : nil, batch: s.n, perImage: 138624,
-            gradBranch: s.t + 248151744 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.t + 513253760 &* s.n : nil, batch: s.n,
+            perImage: 138624, gradBranch: s.t + 248151744 &* s.n, pool: pool)
         // features.6.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 700636416 &* s.n,
             pixels: 361 &* s.n, channels: 384, gamma: s.p + 24911840, beta: s.p + 24912224, savedMean: s.f + 1834368,
@@ -6235,8 +7555,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 248151744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253744 &* s.n : nil, batch: s.n, perImage: 138624,
-            gradBranch: s.t + 511334592 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 43 ? s.t + 513253744 &* s.n : nil, batch: s.n,
+            perImage: 138624, gradBranch: s.t + 511334592 &* s.n, pool: pool)
         // features.6.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 700359168 &* s.n,
             pixels: 361 &* s.n, channels: 384, gamma: s.p + 22620032, beta: s.p + 22620416, savedMean: s.f + 1709184,
@@ -6284,8 +7604,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 512166336 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253728 &* s.n : nil, batch: s.n, perImage: 138624,
-            gradBranch: s.t + 248151744 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.t + 513253728 &* s.n : nil, batch: s.n,
+            perImage: 138624, gradBranch: s.t + 248151744 &* s.n, pool: pool)
         // features.6.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 700081920 &* s.n,
             pixels: 361 &* s.n, channels: 384, gamma: s.p + 20328224, beta: s.p + 20328608, savedMean: s.f + 1584000,
@@ -6333,8 +7653,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 248151744 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253712 &* s.n : nil, batch: s.n, perImage: 138624,
-            gradBranch: s.t + 511334592 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.t + 513253712 &* s.n : nil, batch: s.n,
+            perImage: 138624, gradBranch: s.t + 511334592 &* s.n, pool: pool)
         // features.6.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 511334592 &* s.n, input: s.t + 699804672 &* s.n,
             pixels: 361 &* s.n, channels: 384, gamma: s.p + 18036416, beta: s.p + 18036800, savedMean: s.f + 1458816,
@@ -6382,8 +7702,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 512166336 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 513253696 &* s.n : nil, batch: s.n, perImage: 138624,
-            gradBranch: s.t + 248151744 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.t + 513253696 &* s.n : nil, batch: s.n,
+            perImage: 138624, gradBranch: s.t + 248151744 &* s.n, pool: pool)
         // features.6.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 248151744 &* s.n, input: s.t + 699527424 &* s.n,
             pixels: 361 &* s.n, channels: 384, gamma: s.p + 15744608, beta: s.p + 15744992, savedMean: s.f + 1333632,
@@ -6474,8 +7794,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_5_9_backward(_ s: TrainingStepContext) {
         // features.5.9 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910240 &* s.n : nil, batch: s.n, perImage: 323456,
-            gradBranch: s.t + 247643456 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.t + 702910240 &* s.n : nil, batch: s.n,
+            perImage: 323456, gradBranch: s.t + 247643456 &* s.n, pool: pool)
         // features.5.9.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 692596224 &* s.n,
             pixels: 1444 &* s.n, channels: 224, gamma: s.p + 12438464, beta: s.p + 12438688, savedMean: s.f + 1135424,
@@ -6523,8 +7843,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_5_8_backward(_ s: TrainingStepContext) {
         // features.5.8 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247643456 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910224 &* s.n : nil, batch: s.n, perImage: 323456,
-            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.t + 702910224 &* s.n : nil, batch: s.n,
+            perImage: 323456, gradBranch: s.t + 247320000 &* s.n, pool: pool)
         // features.5.8.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 691949312 &* s.n,
             pixels: 1444 &* s.n, channels: 224, gamma: s.p + 11639168, beta: s.p + 11639392, savedMean: s.f + 1062400,
@@ -6572,8 +7892,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_5_7_backward(_ s: TrainingStepContext) {
         // features.5.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910208 &* s.n : nil, batch: s.n, perImage: 323456,
-            gradBranch: s.t + 247643456 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.t + 702910208 &* s.n : nil, batch: s.n,
+            perImage: 323456, gradBranch: s.t + 247643456 &* s.n, pool: pool)
         // features.5.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 691302400 &* s.n,
             pixels: 1444 &* s.n, channels: 224, gamma: s.p + 10839872, beta: s.p + 10840096, savedMean: s.f + 989376,
@@ -6621,8 +7941,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_5_6_backward(_ s: TrainingStepContext) {
         // features.5.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247643456 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910192 &* s.n : nil, batch: s.n, perImage: 323456,
-            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.t + 702910192 &* s.n : nil, batch: s.n,
+            perImage: 323456, gradBranch: s.t + 247320000 &* s.n, pool: pool)
         // features.5.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 690655488 &* s.n,
             pixels: 1444 &* s.n, channels: 224, gamma: s.p + 10040576, beta: s.p + 10040800, savedMean: s.f + 916352,
@@ -6670,8 +7990,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910176 &* s.n : nil, batch: s.n, perImage: 323456,
-            gradBranch: s.t + 247643456 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.t + 702910176 &* s.n : nil, batch: s.n,
+            perImage: 323456, gradBranch: s.t + 247643456 &* s.n, pool: pool)
         // features.5.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 690008576 &* s.n,
             pixels: 1444 &* s.n, channels: 224, gamma: s.p + 9241280, beta: s.p + 9241504, savedMean: s.f + 843328,
@@ -6719,8 +8039,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247643456 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910160 &* s.n : nil, batch: s.n, perImage: 323456,
-            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.t + 702910160 &* s.n : nil, batch: s.n,
+            perImage: 323456, gradBranch: s.t + 247320000 &* s.n, pool: pool)
         // features.5.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 689361664 &* s.n,
             pixels: 1444 &* s.n, channels: 224, gamma: s.p + 8441984, beta: s.p + 8442208, savedMean: s.f + 770304,
@@ -6768,8 +8088,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910144 &* s.n : nil, batch: s.n, perImage: 323456,
-            gradBranch: s.t + 247643456 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.t + 702910144 &* s.n : nil, batch: s.n,
+            perImage: 323456, gradBranch: s.t + 247643456 &* s.n, pool: pool)
         // features.5.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 688714752 &* s.n,
             pixels: 1444 &* s.n, channels: 224, gamma: s.p + 7642688, beta: s.p + 7642912, savedMean: s.f + 697280,
@@ -6817,8 +8137,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247643456 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910128 &* s.n : nil, batch: s.n, perImage: 323456,
-            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.t + 702910128 &* s.n : nil, batch: s.n,
+            perImage: 323456, gradBranch: s.t + 247320000 &* s.n, pool: pool)
         // features.5.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 688067840 &* s.n,
             pixels: 1444 &* s.n, channels: 224, gamma: s.p + 6843392, beta: s.p + 6843616, savedMean: s.f + 624256,
@@ -6866,8 +8186,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910112 &* s.n : nil, batch: s.n, perImage: 323456,
-            gradBranch: s.t + 247643456 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 702910112 &* s.n : nil, batch: s.n,
+            perImage: 323456, gradBranch: s.t + 247643456 &* s.n, pool: pool)
         // features.5.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247643456 &* s.n, input: s.t + 687420928 &* s.n,
             pixels: 1444 &* s.n, channels: 224, gamma: s.p + 6044096, beta: s.p + 6044320, savedMean: s.f + 551232,
@@ -6958,8 +8278,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_4_9_backward(_ s: TrainingStepContext) {
         // features.4.9 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910096 &* s.n : nil, batch: s.n, perImage: 231040,
-            gradBranch: s.t + 247551040 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 702910096 &* s.n : nil, batch: s.n,
+            perImage: 231040, gradBranch: s.t + 247551040 &* s.n, pool: pool)
         // features.4.9.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 697401856 &* s.n,
             pixels: 1444 &* s.n, channels: 160, gamma: s.p + 4766032, beta: s.p + 4766192, savedMean: s.f + 426048,
@@ -7007,8 +8327,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_4_8_backward(_ s: TrainingStepContext) {
         // features.4.8 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247551040 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910080 &* s.n : nil, batch: s.n, perImage: 231040,
-            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 702910080 &* s.n : nil, batch: s.n,
+            perImage: 231040, gradBranch: s.t + 247320000 &* s.n, pool: pool)
         // features.4.8.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 696939776 &* s.n,
             pixels: 1444 &* s.n, channels: 160, gamma: s.p + 4364064, beta: s.p + 4364224, savedMean: s.f + 404608,
@@ -7056,8 +8376,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_4_7_backward(_ s: TrainingStepContext) {
         // features.4.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910064 &* s.n : nil, batch: s.n, perImage: 231040,
-            gradBranch: s.t + 247551040 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 702910064 &* s.n : nil, batch: s.n,
+            perImage: 231040, gradBranch: s.t + 247551040 &* s.n, pool: pool)
         // features.4.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 696477696 &* s.n,
             pixels: 1444 &* s.n, channels: 160, gamma: s.p + 3962096, beta: s.p + 3962256, savedMean: s.f + 383168,
@@ -7105,8 +8425,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_4_6_backward(_ s: TrainingStepContext) {
         // features.4.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247551040 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910048 &* s.n : nil, batch: s.n, perImage: 231040,
-            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 702910048 &* s.n : nil, batch: s.n,
+            perImage: 231040, gradBranch: s.t + 247320000 &* s.n, pool: pool)
         // features.4.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 696015616 &* s.n,
             pixels: 1444 &* s.n, channels: 160, gamma: s.p + 3560128, beta: s.p + 3560288, savedMean: s.f + 361728,
@@ -7154,8 +8474,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910032 &* s.n : nil, batch: s.n, perImage: 231040,
-            gradBranch: s.t + 247551040 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 702910032 &* s.n : nil, batch: s.n,
+            perImage: 231040, gradBranch: s.t + 247551040 &* s.n, pool: pool)
         // features.4.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 695553536 &* s.n,
             pixels: 1444 &* s.n, channels: 160, gamma: s.p + 3158160, beta: s.p + 3158320, savedMean: s.f + 340288,
@@ -7203,8 +8523,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247551040 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910016 &* s.n : nil, batch: s.n, perImage: 231040,
-            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 702910016 &* s.n : nil, batch: s.n,
+            perImage: 231040, gradBranch: s.t + 247320000 &* s.n, pool: pool)
         // features.4.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 695091456 &* s.n,
             pixels: 1444 &* s.n, channels: 160, gamma: s.p + 2756192, beta: s.p + 2756352, savedMean: s.f + 318848,
@@ -7252,8 +8572,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702910000 &* s.n : nil, batch: s.n, perImage: 231040,
-            gradBranch: s.t + 247551040 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 702910000 &* s.n : nil, batch: s.n,
+            perImage: 231040, gradBranch: s.t + 247551040 &* s.n, pool: pool)
         // features.4.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 694629376 &* s.n,
             pixels: 1444 &* s.n, channels: 160, gamma: s.p + 2354224, beta: s.p + 2354384, savedMean: s.f + 297408,
@@ -7301,8 +8621,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247551040 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909984 &* s.n : nil, batch: s.n, perImage: 231040,
-            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 702909984 &* s.n : nil, batch: s.n,
+            perImage: 231040, gradBranch: s.t + 247320000 &* s.n, pool: pool)
         // features.4.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 694167296 &* s.n,
             pixels: 1444 &* s.n, channels: 160, gamma: s.p + 1952256, beta: s.p + 1952416, savedMean: s.f + 275968,
@@ -7350,8 +8670,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909968 &* s.n : nil, batch: s.n, perImage: 231040,
-            gradBranch: s.t + 247551040 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 702909968 &* s.n : nil, batch: s.n,
+            perImage: 231040, gradBranch: s.t + 247551040 &* s.n, pool: pool)
         // features.4.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247551040 &* s.n, input: s.t + 693705216 &* s.n,
             pixels: 1444 &* s.n, channels: 160, gamma: s.p + 1550288, beta: s.p + 1550448, savedMean: s.f + 254528,
@@ -7442,8 +8762,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_3_6_backward(_ s: TrainingStepContext) {
         // features.3.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909952 &* s.n : nil, batch: s.n, perImage: 450000,
-            gradBranch: s.t + 247770000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 702909952 &* s.n : nil, batch: s.n,
+            perImage: 450000, gradBranch: s.t + 247770000 &* s.n, pool: pool)
         // features.3.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247770000 &* s.n, input: s.t + 685874016 &* s.n,
             pixels: 5625 &* s.n, channels: 80, gamma: s.p + 1004928, beta: s.p + 1005008, savedMean: s.f + 222368,
@@ -7491,8 +8811,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_3_5_backward(_ s: TrainingStepContext) {
         // features.3.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247770000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909936 &* s.n : nil, batch: s.n, perImage: 450000,
-            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 702909936 &* s.n : nil, batch: s.n,
+            perImage: 450000, gradBranch: s.t + 247320000 &* s.n, pool: pool)
         // features.3.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 684974016 &* s.n,
             pixels: 5625 &* s.n, channels: 80, gamma: s.p + 892256, beta: s.p + 892336, savedMean: s.f + 196288,
@@ -7540,8 +8860,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_3_4_backward(_ s: TrainingStepContext) {
         // features.3.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909920 &* s.n : nil, batch: s.n, perImage: 450000,
-            gradBranch: s.t + 247770000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 702909920 &* s.n : nil, batch: s.n,
+            perImage: 450000, gradBranch: s.t + 247770000 &* s.n, pool: pool)
         // features.3.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247770000 &* s.n, input: s.t + 684074016 &* s.n,
             pixels: 5625 &* s.n, channels: 80, gamma: s.p + 779584, beta: s.p + 779664, savedMean: s.f + 170208,
@@ -7589,8 +8909,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247770000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909904 &* s.n : nil, batch: s.n, perImage: 450000,
-            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 702909904 &* s.n : nil, batch: s.n,
+            perImage: 450000, gradBranch: s.t + 247320000 &* s.n, pool: pool)
         // features.3.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 683174016 &* s.n,
             pixels: 5625 &* s.n, channels: 80, gamma: s.p + 666912, beta: s.p + 666992, savedMean: s.f + 144128,
@@ -7638,8 +8958,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247320000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909888 &* s.n : nil, batch: s.n, perImage: 450000,
-            gradBranch: s.t + 247770000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 702909888 &* s.n : nil, batch: s.n,
+            perImage: 450000, gradBranch: s.t + 247770000 &* s.n, pool: pool)
         // features.3.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247770000 &* s.n, input: s.t + 682274016 &* s.n,
             pixels: 5625 &* s.n, channels: 80, gamma: s.p + 554240, beta: s.p + 554320, savedMean: s.f + 118048,
@@ -7687,8 +9007,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 247770000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909872 &* s.n : nil, batch: s.n, perImage: 450000,
-            gradBranch: s.t + 247320000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 702909872 &* s.n : nil, batch: s.n,
+            perImage: 450000, gradBranch: s.t + 247320000 &* s.n, pool: pool)
         // features.3.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 247320000 &* s.n, input: s.t + 681374016 &* s.n,
             pixels: 5625 &* s.n, channels: 80, gamma: s.p + 441568, beta: s.p + 441648, savedMean: s.f + 91968,
@@ -7779,8 +9099,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_2_6_backward(_ s: TrainingStepContext) {
         // features.2.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 235440000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909840 &* s.n : nil, batch: s.n, perImage: 1080000,
-            gradBranch: s.t + 236520000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 702909840 &* s.n : nil, batch: s.n,
+            perImage: 1080000, gradBranch: s.t + 236520000 &* s.n, pool: pool)
         // features.2.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 236520000 &* s.n, input: s.t + 621200928 &* s.n,
             pixels: 22500 &* s.n, channels: 48, gamma: s.p + 275120, beta: s.p + 275168, savedMean: s.f + 50240,
@@ -7828,8 +9148,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_2_5_backward(_ s: TrainingStepContext) {
         // features.2.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 203040000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909808 &* s.n : nil, batch: s.n, perImage: 1080000,
-            gradBranch: s.t + 204120000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 702909808 &* s.n : nil, batch: s.n,
+            perImage: 1080000, gradBranch: s.t + 204120000 &* s.n, pool: pool)
         // features.2.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 204120000 &* s.n, input: s.t + 619040928 &* s.n,
             pixels: 22500 &* s.n, channels: 48, gamma: s.p + 235168, beta: s.p + 235216, savedMean: s.f + 43808,
@@ -7877,8 +9197,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_2_4_backward(_ s: TrainingStepContext) {
         // features.2.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 170640000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909776 &* s.n : nil, batch: s.n, perImage: 1080000,
-            gradBranch: s.t + 171720000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 702909776 &* s.n : nil, batch: s.n,
+            perImage: 1080000, gradBranch: s.t + 171720000 &* s.n, pool: pool)
         // features.2.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 171720000 &* s.n, input: s.t + 616880928 &* s.n,
             pixels: 22500 &* s.n, channels: 48, gamma: s.p + 195216, beta: s.p + 195264, savedMean: s.f + 37376,
@@ -7926,8 +9246,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 138240000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909744 &* s.n : nil, batch: s.n, perImage: 1080000,
-            gradBranch: s.t + 139320000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 702909744 &* s.n : nil, batch: s.n,
+            perImage: 1080000, gradBranch: s.t + 139320000 &* s.n, pool: pool)
         // features.2.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 139320000 &* s.n, input: s.t + 614720928 &* s.n,
             pixels: 22500 &* s.n, channels: 48, gamma: s.p + 155264, beta: s.p + 155312, savedMean: s.f + 30944,
@@ -7975,8 +9295,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 105840000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909712 &* s.n : nil, batch: s.n, perImage: 1080000,
-            gradBranch: s.t + 106920000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 702909712 &* s.n : nil, batch: s.n,
+            perImage: 1080000, gradBranch: s.t + 106920000 &* s.n, pool: pool)
         // features.2.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 106920000 &* s.n, input: s.t + 612560928 &* s.n,
             pixels: 22500 &* s.n, channels: 48, gamma: s.p + 115312, beta: s.p + 115360, savedMean: s.f + 24512,
@@ -8024,8 +9344,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 73440000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909680 &* s.n : nil, batch: s.n, perImage: 1080000,
-            gradBranch: s.t + 74520000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 702909680 &* s.n : nil, batch: s.n,
+            perImage: 1080000, gradBranch: s.t + 74520000 &* s.n, pool: pool)
         // features.2.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 74520000 &* s.n, input: s.t + 610400928 &* s.n,
             pixels: 22500 &* s.n, channels: 48, gamma: s.p + 75360, beta: s.p + 75408, savedMean: s.f + 18080,
@@ -8116,8 +9436,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_1_3_backward(_ s: TrainingStepContext) {
         // features.1.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t,
-            keep: s.options.stochasticDepth ? s.t + 702909632 &* s.n : nil, batch: s.n, perImage: 2880000,
-            gradBranch: s.t + 2880000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 702909632 &* s.n : nil, batch: s.n,
+            perImage: 2880000, gradBranch: s.t + 2880000 &* s.n, pool: pool)
         // features.1.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 2880000 &* s.n, input: s.t + 333360000 &* s.n,
             pixels: 90000 &* s.n, channels: 32, gamma: s.p + 13376, beta: s.p + 13408, savedMean: s.f + 7360,
@@ -8156,8 +9476,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_1_2_backward(_ s: TrainingStepContext) {
         // features.1.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5760000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909600 &* s.n : nil, batch: s.n, perImage: 2880000,
-            gradBranch: s.t, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 702909600 &* s.n : nil, batch: s.n,
+            perImage: 2880000, gradBranch: s.t, pool: pool)
         // features.1.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 318960000 &* s.n,
             pixels: 90000 &* s.n, channels: 32, gamma: s.p + 11248, beta: s.p + 11280, savedMean: s.f + 6656,
@@ -8195,8 +9515,8 @@ public final class EfficientNetB7Training: TrainableModel {
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 2880000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 702909568 &* s.n : nil, batch: s.n, perImage: 2880000,
-            gradBranch: s.t, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 702909568 &* s.n : nil, batch: s.n,
+            perImage: 2880000, gradBranch: s.t, pool: pool)
         // features.1.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 304560000 &* s.n,
             pixels: 90000 &* s.n, channels: 32, gamma: s.p + 9120, beta: s.p + 9152, savedMean: s.f + 5952,
@@ -8990,6 +10310,9 @@ public final class EfficientNetB7Training: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 64097984, count: 2560000, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 66657984, count: 1000, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 45, 45, 45, 45, 45, 45, 45, 45, 45, 45, 45, 45, 45, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 56, 56, 56, 57, 57]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

@@ -95,7 +95,8 @@ public final class EfficientNetB8: GeneratedModel {
         features_7_1(n, a, w, ws)
         features_7_2(n, a, w, ws)
         features_7_3(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 72 channels
@@ -1552,13 +1553,17 @@ public final class EfficientNetB8: GeneratedModel {
             activation: .identity, residual: a + 3725568 &* n, output: a + 1241856 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 704 -> 2816, global average pool, dropout 0.5, linear -> 1000 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 704 -> 2816
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + silu, [n, 21, 21, 704] -> [n, 21, 21, 2816]
         Kernels.pointwiseConv(
             input: a + 1241856 &* n, pixels: 441 &* n, inChannels: 704,
             weights: w + 82421520, bias: w + 84403984, outChannels: 2816,
             activation: .silu, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.5, linear 2816 -> 1000 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 21, 21, 2816] -> [n, 2816]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 441, channels: 2816, output: a + 1241856 &* n, pool: pool)
@@ -3204,7 +3209,8 @@ public final class EfficientNetB8Training: TrainableModel {
     public static let descriptor = EfficientNetB8.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 87794912,
-        arenaFloatsPerImage: 1076195216, fixedFloats: 3760144)
+        arenaFloatsPerImage: 1076195216, fixedFloats: 3760144,
+        blockNames: ["features.0", "features.1.0", "features.1.1", "features.1.2", "features.1.3", "features.2.0", "features.2.1", "features.2.2", "features.2.3", "features.2.4", "features.2.5", "features.2.6", "features.2.7", "features.3.0", "features.3.1", "features.3.2", "features.3.3", "features.3.4", "features.3.5", "features.3.6", "features.3.7", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.4.5", "features.4.6", "features.4.7", "features.4.8", "features.4.9", "features.4.10", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.5.5", "features.5.6", "features.5.7", "features.5.8", "features.5.9", "features.5.10", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.6.6", "features.6.7", "features.6.8", "features.6.9", "features.6.10", "features.6.11", "features.6.12", "features.6.13", "features.6.14", "features.7.0", "features.7.1", "features.7.2", "features.7.3", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -3296,69 +3302,71 @@ public final class EfficientNetB8Training: TrainableModel {
         try features_7_2_forward(s)
         try features_7_3_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_3_backward(s)
-        features_7_2_backward(s)
-        features_7_1_backward(s)
-        features_7_0_backward(s)
-        features_6_14_backward(s)
-        features_6_13_backward(s)
-        features_6_12_backward(s)
-        features_6_11_backward(s)
-        features_6_10_backward(s)
-        features_6_9_backward(s)
-        features_6_8_backward(s)
-        features_6_7_backward(s)
-        features_6_6_backward(s)
-        features_6_5_backward(s)
-        features_6_4_backward(s)
-        features_6_3_backward(s)
-        features_6_2_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_10_backward(s)
-        features_5_9_backward(s)
-        features_5_8_backward(s)
-        features_5_7_backward(s)
-        features_5_6_backward(s)
-        features_5_5_backward(s)
-        features_5_4_backward(s)
-        features_5_3_backward(s)
-        features_5_2_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_10_backward(s)
-        features_4_9_backward(s)
-        features_4_8_backward(s)
-        features_4_7_backward(s)
-        features_4_6_backward(s)
-        features_4_5_backward(s)
-        features_4_4_backward(s)
-        features_4_3_backward(s)
-        features_4_2_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_7_backward(s)
-        features_3_6_backward(s)
-        features_3_5_backward(s)
-        features_3_4_backward(s)
-        features_3_3_backward(s)
-        features_3_2_backward(s)
-        features_3_1_backward(s)
-        features_3_0_backward(s)
-        features_2_7_backward(s)
-        features_2_6_backward(s)
-        features_2_5_backward(s)
-        features_2_4_backward(s)
-        features_2_3_backward(s)
-        features_2_2_backward(s)
-        features_2_1_backward(s)
-        features_2_0_backward(s)
-        features_1_3_backward(s)
-        features_1_2_backward(s)
-        features_1_1_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 63 { classifier_backward(s) }
+        if options.frozenBlocks <= 62 { features_8_backward(s) }
+        if options.frozenBlocks <= 61 { features_7_3_backward(s) }
+        if options.frozenBlocks <= 60 { features_7_2_backward(s) }
+        if options.frozenBlocks <= 59 { features_7_1_backward(s) }
+        if options.frozenBlocks <= 58 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 57 { features_6_14_backward(s) }
+        if options.frozenBlocks <= 56 { features_6_13_backward(s) }
+        if options.frozenBlocks <= 55 { features_6_12_backward(s) }
+        if options.frozenBlocks <= 54 { features_6_11_backward(s) }
+        if options.frozenBlocks <= 53 { features_6_10_backward(s) }
+        if options.frozenBlocks <= 52 { features_6_9_backward(s) }
+        if options.frozenBlocks <= 51 { features_6_8_backward(s) }
+        if options.frozenBlocks <= 50 { features_6_7_backward(s) }
+        if options.frozenBlocks <= 49 { features_6_6_backward(s) }
+        if options.frozenBlocks <= 48 { features_6_5_backward(s) }
+        if options.frozenBlocks <= 47 { features_6_4_backward(s) }
+        if options.frozenBlocks <= 46 { features_6_3_backward(s) }
+        if options.frozenBlocks <= 45 { features_6_2_backward(s) }
+        if options.frozenBlocks <= 44 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 43 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 42 { features_5_10_backward(s) }
+        if options.frozenBlocks <= 41 { features_5_9_backward(s) }
+        if options.frozenBlocks <= 40 { features_5_8_backward(s) }
+        if options.frozenBlocks <= 39 { features_5_7_backward(s) }
+        if options.frozenBlocks <= 38 { features_5_6_backward(s) }
+        if options.frozenBlocks <= 37 { features_5_5_backward(s) }
+        if options.frozenBlocks <= 36 { features_5_4_backward(s) }
+        if options.frozenBlocks <= 35 { features_5_3_backward(s) }
+        if options.frozenBlocks <= 34 { features_5_2_backward(s) }
+        if options.frozenBlocks <= 33 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 32 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 31 { features_4_10_backward(s) }
+        if options.frozenBlocks <= 30 { features_4_9_backward(s) }
+        if options.frozenBlocks <= 29 { features_4_8_backward(s) }
+        if options.frozenBlocks <= 28 { features_4_7_backward(s) }
+        if options.frozenBlocks <= 27 { features_4_6_backward(s) }
+        if options.frozenBlocks <= 26 { features_4_5_backward(s) }
+        if options.frozenBlocks <= 25 { features_4_4_backward(s) }
+        if options.frozenBlocks <= 24 { features_4_3_backward(s) }
+        if options.frozenBlocks <= 23 { features_4_2_backward(s) }
+        if options.frozenBlocks <= 22 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 21 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 20 { features_3_7_backward(s) }
+        if options.frozenBlocks <= 19 { features_3_6_backward(s) }
+        if options.frozenBlocks <= 18 { features_3_5_backward(s) }
+        if options.frozenBlocks <= 17 { features_3_4_backward(s) }
+        if options.frozenBlocks <= 16 { features_3_3_backward(s) }
+        if options.frozenBlocks <= 15 { features_3_2_backward(s) }
+        if options.frozenBlocks <= 14 { features_3_1_backward(s) }
+        if options.frozenBlocks <= 13 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 12 { features_2_7_backward(s) }
+        if options.frozenBlocks <= 11 { features_2_6_backward(s) }
+        if options.frozenBlocks <= 10 { features_2_5_backward(s) }
+        if options.frozenBlocks <= 9 { features_2_4_backward(s) }
+        if options.frozenBlocks <= 8 { features_2_3_backward(s) }
+        if options.frozenBlocks <= 7 { features_2_2_backward(s) }
+        if options.frozenBlocks <= 6 { features_2_1_backward(s) }
+        if options.frozenBlocks <= 5 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 4 { features_1_3_backward(s) }
+        if options.frozenBlocks <= 3 { features_1_2_backward(s) }
+        if options.frozenBlocks <= 2 { features_1_1_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -3369,10 +3377,18 @@ public final class EfficientNetB8Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336, weights: s.p, bias: s.f, outChannels: 72,
             activation: .identity, output: s.t + 403716096 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 403716096 &* s.n, pixels: 112896 &* s.n, channels: 72,
-            gamma: s.p + 1952, beta: s.p + 2032, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 411844608 &* s.n, savedMean: s.f + 4224, savedInvStd: s.f + 4296, runningMean: s.p + 2112,
-            runningVar: s.p + 2192, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 403716096 &* s.n, pixels: 112896 &* s.n,
+                channels: 72, gamma: s.p + 1952, beta: s.p + 2032, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 411844608 &* s.n, savedMean: s.f + 4224, savedInvStd: s.f + 4296,
+                runningMean: s.p + 2112, runningVar: s.p + 2192, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 403716096 &* s.n, pixels: 112896 &* s.n, channels: 72,
+                gamma: s.p + 1952, beta: s.p + 2032, runningMean: s.p + 2112, runningVar: s.p + 2192, eps: 0.001,
+                activation: .silu, output: s.t + 411844608 &* s.n, scratch: s.f + 4224, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 336x336x72 -> 336x336x32, SE 72 -> 18 -> 72
@@ -3384,10 +3400,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336, weights: s.f + 4512, bias: s.f,
             activation: .identity, output: s.t + 419973120 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 419973120 &* s.n, pixels: 112896 &* s.n, channels: 72,
-            gamma: s.p + 2928, beta: s.p + 3008, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 428101632 &* s.n, savedMean: s.f + 4368, savedInvStd: s.f + 4440, runningMean: s.p + 3088,
-            runningVar: s.p + 3168, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 419973120 &* s.n, pixels: 112896 &* s.n,
+                channels: 72, gamma: s.p + 2928, beta: s.p + 3008, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 428101632 &* s.n, savedMean: s.f + 4368, savedInvStd: s.f + 4440,
+                runningMean: s.p + 3088, runningVar: s.p + 3168, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 419973120 &* s.n, pixels: 112896 &* s.n, channels: 72,
+                gamma: s.p + 2928, beta: s.p + 3008, runningMean: s.p + 3088, runningVar: s.p + 3168, eps: 0.001,
+                activation: .silu, output: s.t + 428101632 &* s.n, scratch: s.f + 4368, pool: pool)
+        }
         // features.1.0.block.1 squeeze-excitation 72 -> 18 -> 72 on [n, 336, 336, 72]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 428101632 &* s.n, output: s.t + 436230144 &* s.n,
             batch: s.n, pixels: 112896, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 3248,
@@ -3399,10 +3423,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 5952, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
             output: s.t + 594736128 &* s.n, pool: pool)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 594736128 &* s.n, pixels: 112896 &* s.n, channels: 32,
-            gamma: s.p + 8256, beta: s.p + 8288, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 598348800 &* s.n, savedMean: s.f + 5808, savedInvStd: s.f + 5840, runningMean: s.p + 8320,
-            runningVar: s.p + 8352, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 594736128 &* s.n, pixels: 112896 &* s.n,
+                channels: 32, gamma: s.p + 8256, beta: s.p + 8288, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 598348800 &* s.n, savedMean: s.f + 5808, savedInvStd: s.f + 5840,
+                runningMean: s.p + 8320, runningVar: s.p + 8352, pool: pool)
+        }
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 594736128 &* s.n, pixels: 112896 &* s.n, channels: 32,
+                gamma: s.p + 8256, beta: s.p + 8288, runningMean: s.p + 8320, runningVar: s.p + 8352, eps: 0.001,
+                activation: .identity, output: s.t + 598348800 &* s.n, scratch: s.f + 5808, pool: pool)
+        }
     }
 
     /// features.1.1 forward: MBConv1 k3 s1: 336x336x32 -> 336x336x32, SE 32 -> 8 -> 32, identity shortcut
@@ -3414,10 +3446,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336, weights: s.f + 5936, bias: s.f,
             activation: .identity, output: s.t + 601961472 &* s.n, pool: pool)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 601961472 &* s.n, pixels: 112896 &* s.n, channels: 32,
-            gamma: s.p + 8672, beta: s.p + 8704, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 605574144 &* s.n, savedMean: s.f + 5872, savedInvStd: s.f + 5904, runningMean: s.p + 8736,
-            runningVar: s.p + 8768, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 601961472 &* s.n, pixels: 112896 &* s.n,
+                channels: 32, gamma: s.p + 8672, beta: s.p + 8704, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 605574144 &* s.n, savedMean: s.f + 5872, savedInvStd: s.f + 5904,
+                runningMean: s.p + 8736, runningVar: s.p + 8768, pool: pool)
+        }
+        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 601961472 &* s.n, pixels: 112896 &* s.n, channels: 32,
+                gamma: s.p + 8672, beta: s.p + 8704, runningMean: s.p + 8736, runningVar: s.p + 8768, eps: 0.001,
+                activation: .silu, output: s.t + 605574144 &* s.n, scratch: s.f + 5872, pool: pool)
+        }
         // features.1.1.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 336, 336, 32]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 605574144 &* s.n, output: s.t + 609186816 &* s.n,
             batch: s.n, pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 8800,
@@ -3429,19 +3469,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 9360, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
             output: s.t + 612799488 &* s.n, pool: pool)
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 612799488 &* s.n, pixels: 112896 &* s.n, channels: 32,
-            gamma: s.p + 10384, beta: s.p + 10416, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-            savedMean: s.f + 6512, savedInvStd: s.f + 6544, runningMean: s.p + 10448, runningVar: s.p + 10480,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 612799488 &* s.n, pixels: 112896 &* s.n,
+                channels: 32, gamma: s.p + 10384, beta: s.p + 10416, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t, savedMean: s.f + 6512, savedInvStd: s.f + 6544, runningMean: s.p + 10448,
+                runningVar: s.p + 10480, pool: pool)
+        }
+        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 612799488 &* s.n, pixels: 112896 &* s.n, channels: 32,
+                gamma: s.p + 10384, beta: s.p + 10416, runningMean: s.p + 10448, runningVar: s.p + 10480, eps: 0.001,
+                activation: .identity, output: s.t, scratch: s.f + 6512, pool: pool)
+        }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9967213114754099
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.003278688524590164,
                 into: s.t + 1076194608 &* s.n, random: &random)
         }
         // features.1.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 598348800 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 1076194608 &* s.n : nil, batch: s.n, perImage: 3612672,
-            output: s.t + 616412160 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 1076194608 &* s.n : nil, batch: s.n,
+            perImage: 3612672, output: s.t + 616412160 &* s.n, pool: pool)
     }
 
     /// features.1.2 forward: MBConv1 k3 s1: 336x336x32 -> 336x336x32, SE 32 -> 8 -> 32, identity shortcut
@@ -3453,10 +3501,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336, weights: s.f + 6640, bias: s.f,
             activation: .identity, output: s.t + 620024832 &* s.n, pool: pool)
         // features.1.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 620024832 &* s.n, pixels: 112896 &* s.n, channels: 32,
-            gamma: s.p + 10800, beta: s.p + 10832, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 623637504 &* s.n, savedMean: s.f + 6576, savedInvStd: s.f + 6608, runningMean: s.p + 10864,
-            runningVar: s.p + 10896, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 620024832 &* s.n, pixels: 112896 &* s.n,
+                channels: 32, gamma: s.p + 10800, beta: s.p + 10832, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 623637504 &* s.n, savedMean: s.f + 6576, savedInvStd: s.f + 6608,
+                runningMean: s.p + 10864, runningVar: s.p + 10896, pool: pool)
+        }
+        // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 620024832 &* s.n, pixels: 112896 &* s.n, channels: 32,
+                gamma: s.p + 10800, beta: s.p + 10832, runningMean: s.p + 10864, runningVar: s.p + 10896, eps: 0.001,
+                activation: .silu, output: s.t + 623637504 &* s.n, scratch: s.f + 6576, pool: pool)
+        }
         // features.1.2.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 336, 336, 32]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 623637504 &* s.n, output: s.t + 627250176 &* s.n,
             batch: s.n, pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 10928,
@@ -3468,19 +3524,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 11488, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
             output: s.t + 630862848 &* s.n, pool: pool)
         // features.1.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 630862848 &* s.n, pixels: 112896 &* s.n, channels: 32,
-            gamma: s.p + 12512, beta: s.p + 12544, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-            savedMean: s.f + 7216, savedInvStd: s.f + 7248, runningMean: s.p + 12576, runningVar: s.p + 12608,
-            pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 630862848 &* s.n, pixels: 112896 &* s.n,
+                channels: 32, gamma: s.p + 12512, beta: s.p + 12544, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t, savedMean: s.f + 7216, savedInvStd: s.f + 7248, runningMean: s.p + 12576,
+                runningVar: s.p + 12608, pool: pool)
+        }
+        // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 630862848 &* s.n, pixels: 112896 &* s.n, channels: 32,
+                gamma: s.p + 12512, beta: s.p + 12544, runningMean: s.p + 12576, runningVar: s.p + 12608, eps: 0.001,
+                activation: .identity, output: s.t, scratch: s.f + 7216, pool: pool)
+        }
         // features.1.2 stochastic depth: keep each image's branch with probability 0.9934426229508196
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.006557377049180328,
                 into: s.t + 1076194640 &* s.n, random: &random)
         }
         // features.1.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 616412160 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 1076194640 &* s.n : nil, batch: s.n, perImage: 3612672,
-            output: s.t + 634475520 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 1076194640 &* s.n : nil, batch: s.n,
+            perImage: 3612672, output: s.t + 634475520 &* s.n, pool: pool)
     }
 
     /// features.1.3 forward: MBConv1 k3 s1: 336x336x32 -> 336x336x32, SE 32 -> 8 -> 32, identity shortcut
@@ -3492,10 +3556,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 336, outWidth: 336, weights: s.f + 7344, bias: s.f,
             activation: .identity, output: s.t + 638088192 &* s.n, pool: pool)
         // features.1.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 638088192 &* s.n, pixels: 112896 &* s.n, channels: 32,
-            gamma: s.p + 12928, beta: s.p + 12960, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 641700864 &* s.n, savedMean: s.f + 7280, savedInvStd: s.f + 7312, runningMean: s.p + 12992,
-            runningVar: s.p + 13024, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 638088192 &* s.n, pixels: 112896 &* s.n,
+                channels: 32, gamma: s.p + 12928, beta: s.p + 12960, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 641700864 &* s.n, savedMean: s.f + 7280, savedInvStd: s.f + 7312,
+                runningMean: s.p + 12992, runningVar: s.p + 13024, pool: pool)
+        }
+        // features.1.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 638088192 &* s.n, pixels: 112896 &* s.n, channels: 32,
+                gamma: s.p + 12928, beta: s.p + 12960, runningMean: s.p + 12992, runningVar: s.p + 13024, eps: 0.001,
+                activation: .silu, output: s.t + 641700864 &* s.n, scratch: s.f + 7280, pool: pool)
+        }
         // features.1.3.block.1 squeeze-excitation 32 -> 8 -> 32 on [n, 336, 336, 32]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 641700864 &* s.n, output: s.t + 645313536 &* s.n,
             batch: s.n, pixels: 112896, channels: 32, squeezeChannels: 8, reduceWeights: s.p + 13056,
@@ -3507,19 +3579,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 13616, bias: s.f, outChannels: 32, activation: .identity, residual: nil,
             output: s.t + 648926208 &* s.n, pool: pool)
         // features.1.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 648926208 &* s.n, pixels: 112896 &* s.n, channels: 32,
-            gamma: s.p + 14640, beta: s.p + 14672, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-            savedMean: s.f + 7920, savedInvStd: s.f + 7952, runningMean: s.p + 14704, runningVar: s.p + 14736,
-            pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 648926208 &* s.n, pixels: 112896 &* s.n,
+                channels: 32, gamma: s.p + 14640, beta: s.p + 14672, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t, savedMean: s.f + 7920, savedInvStd: s.f + 7952, runningMean: s.p + 14704,
+                runningVar: s.p + 14736, pool: pool)
+        }
+        // features.1.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 648926208 &* s.n, pixels: 112896 &* s.n, channels: 32,
+                gamma: s.p + 14640, beta: s.p + 14672, runningMean: s.p + 14704, runningVar: s.p + 14736, eps: 0.001,
+                activation: .identity, output: s.t, scratch: s.f + 7920, pool: pool)
+        }
         // features.1.3 stochastic depth: keep each image's branch with probability 0.9901639344262295
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.009836065573770493,
                 into: s.t + 1076194672 &* s.n, random: &random)
         }
         // features.1.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 634475520 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 1076194672 &* s.n : nil, batch: s.n, perImage: 3612672,
-            output: s.t + 652538880 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 1076194672 &* s.n : nil, batch: s.n,
+            perImage: 3612672, output: s.t + 652538880 &* s.n, pool: pool)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 336x336x32 -> 168x168x56, SE 192 -> 8 -> 192
@@ -3529,10 +3609,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 14768, bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t,
             pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 112896 &* s.n, channels: 192, gamma: s.p + 20912,
-            beta: s.p + 21104, eps: 0.001, momentum: 0.01, activation: .silu, output: s.t + 21676032 &* s.n,
-            savedMean: s.f + 7984, savedInvStd: s.f + 8176, runningMean: s.p + 21296, runningVar: s.p + 21488,
-            pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 112896 &* s.n, channels: 192,
+                gamma: s.p + 20912, beta: s.p + 21104, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 21676032 &* s.n, savedMean: s.f + 7984, savedInvStd: s.f + 8176,
+                runningMean: s.p + 21296, runningVar: s.p + 21488, pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 112896 &* s.n, channels: 192, gamma: s.p + 20912,
+                beta: s.p + 21104, runningMean: s.p + 21296, runningVar: s.p + 21488, eps: 0.001, activation: .silu,
+                output: s.t + 21676032 &* s.n, scratch: s.f + 7984, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][192]
         WeightPrep.depthwiseWeights(s.p + 21680, channels: 192, kernel: 3, into: s.f + 8752)
         // features.2.0.block.1 depthwise 3x3/2, [n, 336, 336, 192] -> [n, 168, 168, 192]
@@ -3540,10 +3628,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 8752, bias: s.f,
             activation: .identity, output: s.t + 444358656 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 444358656 &* s.n, pixels: 28224 &* s.n, channels: 192,
-            gamma: s.p + 23408, beta: s.p + 23600, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 449777664 &* s.n, savedMean: s.f + 8368, savedInvStd: s.f + 8560, runningMean: s.p + 23792,
-            runningVar: s.p + 23984, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 444358656 &* s.n, pixels: 28224 &* s.n,
+                channels: 192, gamma: s.p + 23408, beta: s.p + 23600, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 449777664 &* s.n, savedMean: s.f + 8368, savedInvStd: s.f + 8560,
+                runningMean: s.p + 23792, runningVar: s.p + 23984, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 444358656 &* s.n, pixels: 28224 &* s.n, channels: 192,
+                gamma: s.p + 23408, beta: s.p + 23600, runningMean: s.p + 23792, runningVar: s.p + 23984, eps: 0.001,
+                activation: .silu, output: s.t + 449777664 &* s.n, scratch: s.f + 8368, pool: pool)
+        }
         // features.2.0.block.2 squeeze-excitation 192 -> 8 -> 192 on [n, 168, 168, 192]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 449777664 &* s.n, output: s.t + 455196672 &* s.n,
             batch: s.n, pixels: 28224, channels: 192, squeezeChannels: 8, reduceWeights: s.p + 24176,
@@ -3555,10 +3651,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 27456, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 928287360 &* s.n, pool: pool)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 928287360 &* s.n, pixels: 28224 &* s.n, channels: 56,
-            gamma: s.p + 38208, beta: s.p + 38272, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 929867904 &* s.n, savedMean: s.f + 12208, savedInvStd: s.f + 12264, runningMean: s.p + 38336,
-            runningVar: s.p + 38400, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 928287360 &* s.n, pixels: 28224 &* s.n, channels: 56,
+                gamma: s.p + 38208, beta: s.p + 38272, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 929867904 &* s.n, savedMean: s.f + 12208, savedInvStd: s.f + 12264,
+                runningMean: s.p + 38336, runningVar: s.p + 38400, pool: pool)
+        }
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 928287360 &* s.n, pixels: 28224 &* s.n, channels: 56,
+                gamma: s.p + 38208, beta: s.p + 38272, runningMean: s.p + 38336, runningVar: s.p + 38400, eps: 0.001,
+                activation: .identity, output: s.t + 929867904 &* s.n, scratch: s.f + 12208, pool: pool)
+        }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
@@ -3568,10 +3672,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 38464, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
             output: s.t + 43352064 &* s.n, pool: pool)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 43352064 &* s.n, pixels: 28224 &* s.n, channels: 336,
-            gamma: s.p + 57280, beta: s.p + 57616, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 52835328 &* s.n, savedMean: s.f + 12320, savedInvStd: s.f + 12656, runningMean: s.p + 57952,
-            runningVar: s.p + 58288, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 43352064 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 57280, beta: s.p + 57616, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 52835328 &* s.n, savedMean: s.f + 12320, savedInvStd: s.f + 12656,
+                runningMean: s.p + 57952, runningVar: s.p + 58288, pool: pool)
+        }
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 43352064 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 57280, beta: s.p + 57616, runningMean: s.p + 57952, runningVar: s.p + 58288, eps: 0.001,
+                activation: .silu, output: s.t + 52835328 &* s.n, scratch: s.f + 12320, pool: pool)
+        }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][336]
         WeightPrep.depthwiseWeights(s.p + 58624, channels: 336, kernel: 3, into: s.f + 13664)
         // features.2.1.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -3579,10 +3691,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 13664,
             bias: s.f, activation: .identity, output: s.t + 62318592 &* s.n, pool: pool)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 62318592 &* s.n, pixels: 28224 &* s.n, channels: 336,
-            gamma: s.p + 61648, beta: s.p + 61984, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 71801856 &* s.n, savedMean: s.f + 12992, savedInvStd: s.f + 13328, runningMean: s.p + 62320,
-            runningVar: s.p + 62656, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 62318592 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 61648, beta: s.p + 61984, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 71801856 &* s.n, savedMean: s.f + 12992, savedInvStd: s.f + 13328,
+                runningMean: s.p + 62320, runningVar: s.p + 62656, pool: pool)
+        }
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 62318592 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 61648, beta: s.p + 61984, runningMean: s.p + 62320, runningVar: s.p + 62656, eps: 0.001,
+                activation: .silu, output: s.t + 71801856 &* s.n, scratch: s.f + 12992, pool: pool)
+        }
         // features.2.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 71801856 &* s.n, output: s.t + 81285120 &* s.n,
             batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 62992,
@@ -3594,19 +3714,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 72752, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 931448448 &* s.n, pool: pool)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 931448448 &* s.n, pixels: 28224 &* s.n, channels: 56,
-            gamma: s.p + 91568, beta: s.p + 91632, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 90768384 &* s.n, savedMean: s.f + 19712, savedInvStd: s.f + 19768, runningMean: s.p + 91696,
-            runningVar: s.p + 91760, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 931448448 &* s.n, pixels: 28224 &* s.n, channels: 56,
+                gamma: s.p + 91568, beta: s.p + 91632, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 90768384 &* s.n, savedMean: s.f + 19712, savedInvStd: s.f + 19768,
+                runningMean: s.p + 91696, runningVar: s.p + 91760, pool: pool)
+        }
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 931448448 &* s.n, pixels: 28224 &* s.n, channels: 56,
+                gamma: s.p + 91568, beta: s.p + 91632, runningMean: s.p + 91696, runningVar: s.p + 91760, eps: 0.001,
+                activation: .identity, output: s.t + 90768384 &* s.n, scratch: s.f + 19712, pool: pool)
+        }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9836065573770492
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01639344262295082,
                 into: s.t + 1076194720 &* s.n, random: &random)
         }
         // features.2.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 929867904 &* s.n, branch: s.t + 90768384 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194720 &* s.n : nil, batch: s.n, perImage: 1580544,
-            output: s.t + 933028992 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 1076194720 &* s.n : nil, batch: s.n,
+            perImage: 1580544, output: s.t + 933028992 &* s.n, pool: pool)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
@@ -3616,10 +3744,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 91824, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
             output: s.t + 90768384 &* s.n, pool: pool)
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 90768384 &* s.n, pixels: 28224 &* s.n, channels: 336,
-            gamma: s.p + 110640, beta: s.p + 110976, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 100251648 &* s.n, savedMean: s.f + 19824, savedInvStd: s.f + 20160,
-            runningMean: s.p + 111312, runningVar: s.p + 111648, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 90768384 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 110640, beta: s.p + 110976, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 100251648 &* s.n, savedMean: s.f + 19824, savedInvStd: s.f + 20160,
+                runningMean: s.p + 111312, runningVar: s.p + 111648, pool: pool)
+        }
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 90768384 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 110640, beta: s.p + 110976, runningMean: s.p + 111312, runningVar: s.p + 111648,
+                eps: 0.001, activation: .silu, output: s.t + 100251648 &* s.n, scratch: s.f + 19824, pool: pool)
+        }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][336]
         WeightPrep.depthwiseWeights(s.p + 111984, channels: 336, kernel: 3, into: s.f + 21168)
         // features.2.2.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -3627,10 +3763,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 21168,
             bias: s.f, activation: .identity, output: s.t + 109734912 &* s.n, pool: pool)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 109734912 &* s.n, pixels: 28224 &* s.n, channels: 336,
-            gamma: s.p + 115008, beta: s.p + 115344, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 119218176 &* s.n, savedMean: s.f + 20496, savedInvStd: s.f + 20832,
-            runningMean: s.p + 115680, runningVar: s.p + 116016, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 109734912 &* s.n, pixels: 28224 &* s.n,
+                channels: 336, gamma: s.p + 115008, beta: s.p + 115344, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 119218176 &* s.n, savedMean: s.f + 20496, savedInvStd: s.f + 20832,
+                runningMean: s.p + 115680, runningVar: s.p + 116016, pool: pool)
+        }
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 109734912 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 115008, beta: s.p + 115344, runningMean: s.p + 115680, runningVar: s.p + 116016,
+                eps: 0.001, activation: .silu, output: s.t + 119218176 &* s.n, scratch: s.f + 20496, pool: pool)
+        }
         // features.2.2.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 119218176 &* s.n, output: s.t + 128701440 &* s.n,
             batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 116352,
@@ -3642,19 +3786,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 126112, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 934609536 &* s.n, pool: pool)
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 934609536 &* s.n, pixels: 28224 &* s.n, channels: 56,
-            gamma: s.p + 144928, beta: s.p + 144992, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 138184704 &* s.n, savedMean: s.f + 27216, savedInvStd: s.f + 27272,
-            runningMean: s.p + 145056, runningVar: s.p + 145120, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 934609536 &* s.n, pixels: 28224 &* s.n, channels: 56,
+                gamma: s.p + 144928, beta: s.p + 144992, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 138184704 &* s.n, savedMean: s.f + 27216, savedInvStd: s.f + 27272,
+                runningMean: s.p + 145056, runningVar: s.p + 145120, pool: pool)
+        }
+        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 934609536 &* s.n, pixels: 28224 &* s.n, channels: 56,
+                gamma: s.p + 144928, beta: s.p + 144992, runningMean: s.p + 145056, runningVar: s.p + 145120,
+                eps: 0.001, activation: .identity, output: s.t + 138184704 &* s.n, scratch: s.f + 27216, pool: pool)
+        }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.980327868852459
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.019672131147540985,
                 into: s.t + 1076194752 &* s.n, random: &random)
         }
         // features.2.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 933028992 &* s.n, branch: s.t + 138184704 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194752 &* s.n : nil, batch: s.n, perImage: 1580544,
-            output: s.t + 936190080 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 1076194752 &* s.n : nil, batch: s.n,
+            perImage: 1580544, output: s.t + 936190080 &* s.n, pool: pool)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
@@ -3664,10 +3816,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 145184, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
             output: s.t + 138184704 &* s.n, pool: pool)
         // features.2.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 138184704 &* s.n, pixels: 28224 &* s.n, channels: 336,
-            gamma: s.p + 164000, beta: s.p + 164336, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 147667968 &* s.n, savedMean: s.f + 27328, savedInvStd: s.f + 27664,
-            runningMean: s.p + 164672, runningVar: s.p + 165008, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 138184704 &* s.n, pixels: 28224 &* s.n,
+                channels: 336, gamma: s.p + 164000, beta: s.p + 164336, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 147667968 &* s.n, savedMean: s.f + 27328, savedInvStd: s.f + 27664,
+                runningMean: s.p + 164672, runningVar: s.p + 165008, pool: pool)
+        }
+        // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 138184704 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 164000, beta: s.p + 164336, runningMean: s.p + 164672, runningVar: s.p + 165008,
+                eps: 0.001, activation: .silu, output: s.t + 147667968 &* s.n, scratch: s.f + 27328, pool: pool)
+        }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][336]
         WeightPrep.depthwiseWeights(s.p + 165344, channels: 336, kernel: 3, into: s.f + 28672)
         // features.2.3.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -3675,10 +3835,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 28672,
             bias: s.f, activation: .identity, output: s.t + 157151232 &* s.n, pool: pool)
         // features.2.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 157151232 &* s.n, pixels: 28224 &* s.n, channels: 336,
-            gamma: s.p + 168368, beta: s.p + 168704, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 166634496 &* s.n, savedMean: s.f + 28000, savedInvStd: s.f + 28336,
-            runningMean: s.p + 169040, runningVar: s.p + 169376, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 157151232 &* s.n, pixels: 28224 &* s.n,
+                channels: 336, gamma: s.p + 168368, beta: s.p + 168704, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 166634496 &* s.n, savedMean: s.f + 28000, savedInvStd: s.f + 28336,
+                runningMean: s.p + 169040, runningVar: s.p + 169376, pool: pool)
+        }
+        // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 157151232 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 168368, beta: s.p + 168704, runningMean: s.p + 169040, runningVar: s.p + 169376,
+                eps: 0.001, activation: .silu, output: s.t + 166634496 &* s.n, scratch: s.f + 28000, pool: pool)
+        }
         // features.2.3.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 166634496 &* s.n, output: s.t + 176117760 &* s.n,
             batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 169712,
@@ -3690,19 +3858,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 179472, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 937770624 &* s.n, pool: pool)
         // features.2.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 937770624 &* s.n, pixels: 28224 &* s.n, channels: 56,
-            gamma: s.p + 198288, beta: s.p + 198352, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 185601024 &* s.n, savedMean: s.f + 34720, savedInvStd: s.f + 34776,
-            runningMean: s.p + 198416, runningVar: s.p + 198480, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 937770624 &* s.n, pixels: 28224 &* s.n, channels: 56,
+                gamma: s.p + 198288, beta: s.p + 198352, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 185601024 &* s.n, savedMean: s.f + 34720, savedInvStd: s.f + 34776,
+                runningMean: s.p + 198416, runningVar: s.p + 198480, pool: pool)
+        }
+        // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 937770624 &* s.n, pixels: 28224 &* s.n, channels: 56,
+                gamma: s.p + 198288, beta: s.p + 198352, runningMean: s.p + 198416, runningVar: s.p + 198480,
+                eps: 0.001, activation: .identity, output: s.t + 185601024 &* s.n, scratch: s.f + 34720, pool: pool)
+        }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9770491803278688
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02295081967213115,
                 into: s.t + 1076194784 &* s.n, random: &random)
         }
         // features.2.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 936190080 &* s.n, branch: s.t + 185601024 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194784 &* s.n : nil, batch: s.n, perImage: 1580544,
-            output: s.t + 939351168 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 1076194784 &* s.n : nil, batch: s.n,
+            perImage: 1580544, output: s.t + 939351168 &* s.n, pool: pool)
     }
 
     /// features.2.4 forward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
@@ -3712,10 +3888,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 198544, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
             output: s.t + 185601024 &* s.n, pool: pool)
         // features.2.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 185601024 &* s.n, pixels: 28224 &* s.n, channels: 336,
-            gamma: s.p + 217360, beta: s.p + 217696, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 195084288 &* s.n, savedMean: s.f + 34832, savedInvStd: s.f + 35168,
-            runningMean: s.p + 218032, runningVar: s.p + 218368, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 185601024 &* s.n, pixels: 28224 &* s.n,
+                channels: 336, gamma: s.p + 217360, beta: s.p + 217696, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 195084288 &* s.n, savedMean: s.f + 34832, savedInvStd: s.f + 35168,
+                runningMean: s.p + 218032, runningVar: s.p + 218368, pool: pool)
+        }
+        // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 185601024 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 217360, beta: s.p + 217696, runningMean: s.p + 218032, runningVar: s.p + 218368,
+                eps: 0.001, activation: .silu, output: s.t + 195084288 &* s.n, scratch: s.f + 34832, pool: pool)
+        }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][336]
         WeightPrep.depthwiseWeights(s.p + 218704, channels: 336, kernel: 3, into: s.f + 36176)
         // features.2.4.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -3723,10 +3907,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 36176,
             bias: s.f, activation: .identity, output: s.t + 204567552 &* s.n, pool: pool)
         // features.2.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 204567552 &* s.n, pixels: 28224 &* s.n, channels: 336,
-            gamma: s.p + 221728, beta: s.p + 222064, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 214050816 &* s.n, savedMean: s.f + 35504, savedInvStd: s.f + 35840,
-            runningMean: s.p + 222400, runningVar: s.p + 222736, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 204567552 &* s.n, pixels: 28224 &* s.n,
+                channels: 336, gamma: s.p + 221728, beta: s.p + 222064, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 214050816 &* s.n, savedMean: s.f + 35504, savedInvStd: s.f + 35840,
+                runningMean: s.p + 222400, runningVar: s.p + 222736, pool: pool)
+        }
+        // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 204567552 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 221728, beta: s.p + 222064, runningMean: s.p + 222400, runningVar: s.p + 222736,
+                eps: 0.001, activation: .silu, output: s.t + 214050816 &* s.n, scratch: s.f + 35504, pool: pool)
+        }
         // features.2.4.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 214050816 &* s.n, output: s.t + 223534080 &* s.n,
             batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 223072,
@@ -3738,19 +3930,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 232832, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 940931712 &* s.n, pool: pool)
         // features.2.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 940931712 &* s.n, pixels: 28224 &* s.n, channels: 56,
-            gamma: s.p + 251648, beta: s.p + 251712, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 233017344 &* s.n, savedMean: s.f + 42224, savedInvStd: s.f + 42280,
-            runningMean: s.p + 251776, runningVar: s.p + 251840, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 940931712 &* s.n, pixels: 28224 &* s.n, channels: 56,
+                gamma: s.p + 251648, beta: s.p + 251712, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 233017344 &* s.n, savedMean: s.f + 42224, savedInvStd: s.f + 42280,
+                runningMean: s.p + 251776, runningVar: s.p + 251840, pool: pool)
+        }
+        // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 940931712 &* s.n, pixels: 28224 &* s.n, channels: 56,
+                gamma: s.p + 251648, beta: s.p + 251712, runningMean: s.p + 251776, runningVar: s.p + 251840,
+                eps: 0.001, activation: .identity, output: s.t + 233017344 &* s.n, scratch: s.f + 42224, pool: pool)
+        }
         // features.2.4 stochastic depth: keep each image's branch with probability 0.9737704918032787
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02622950819672131,
                 into: s.t + 1076194816 &* s.n, random: &random)
         }
         // features.2.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 939351168 &* s.n, branch: s.t + 233017344 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194816 &* s.n : nil, batch: s.n, perImage: 1580544,
-            output: s.t + 942512256 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 1076194816 &* s.n : nil, batch: s.n,
+            perImage: 1580544, output: s.t + 942512256 &* s.n, pool: pool)
     }
 
     /// features.2.5 forward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
@@ -3760,10 +3960,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 251904, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
             output: s.t + 233017344 &* s.n, pool: pool)
         // features.2.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 233017344 &* s.n, pixels: 28224 &* s.n, channels: 336,
-            gamma: s.p + 270720, beta: s.p + 271056, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 242500608 &* s.n, savedMean: s.f + 42336, savedInvStd: s.f + 42672,
-            runningMean: s.p + 271392, runningVar: s.p + 271728, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 233017344 &* s.n, pixels: 28224 &* s.n,
+                channels: 336, gamma: s.p + 270720, beta: s.p + 271056, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 242500608 &* s.n, savedMean: s.f + 42336, savedInvStd: s.f + 42672,
+                runningMean: s.p + 271392, runningVar: s.p + 271728, pool: pool)
+        }
+        // features.2.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 233017344 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 270720, beta: s.p + 271056, runningMean: s.p + 271392, runningVar: s.p + 271728,
+                eps: 0.001, activation: .silu, output: s.t + 242500608 &* s.n, scratch: s.f + 42336, pool: pool)
+        }
         // features.2.5.block.1 depthwise weights to the kernel layout [3][3][336]
         WeightPrep.depthwiseWeights(s.p + 272064, channels: 336, kernel: 3, into: s.f + 43680)
         // features.2.5.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -3771,10 +3979,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 43680,
             bias: s.f, activation: .identity, output: s.t + 251983872 &* s.n, pool: pool)
         // features.2.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 251983872 &* s.n, pixels: 28224 &* s.n, channels: 336,
-            gamma: s.p + 275088, beta: s.p + 275424, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 261467136 &* s.n, savedMean: s.f + 43008, savedInvStd: s.f + 43344,
-            runningMean: s.p + 275760, runningVar: s.p + 276096, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 251983872 &* s.n, pixels: 28224 &* s.n,
+                channels: 336, gamma: s.p + 275088, beta: s.p + 275424, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 261467136 &* s.n, savedMean: s.f + 43008, savedInvStd: s.f + 43344,
+                runningMean: s.p + 275760, runningVar: s.p + 276096, pool: pool)
+        }
+        // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 251983872 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 275088, beta: s.p + 275424, runningMean: s.p + 275760, runningVar: s.p + 276096,
+                eps: 0.001, activation: .silu, output: s.t + 261467136 &* s.n, scratch: s.f + 43008, pool: pool)
+        }
         // features.2.5.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 261467136 &* s.n, output: s.t + 270950400 &* s.n,
             batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 276432,
@@ -3786,19 +4002,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 286192, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 944092800 &* s.n, pool: pool)
         // features.2.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 944092800 &* s.n, pixels: 28224 &* s.n, channels: 56,
-            gamma: s.p + 305008, beta: s.p + 305072, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 280433664 &* s.n, savedMean: s.f + 49728, savedInvStd: s.f + 49784,
-            runningMean: s.p + 305136, runningVar: s.p + 305200, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 944092800 &* s.n, pixels: 28224 &* s.n, channels: 56,
+                gamma: s.p + 305008, beta: s.p + 305072, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 280433664 &* s.n, savedMean: s.f + 49728, savedInvStd: s.f + 49784,
+                runningMean: s.p + 305136, runningVar: s.p + 305200, pool: pool)
+        }
+        // features.2.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 944092800 &* s.n, pixels: 28224 &* s.n, channels: 56,
+                gamma: s.p + 305008, beta: s.p + 305072, runningMean: s.p + 305136, runningVar: s.p + 305200,
+                eps: 0.001, activation: .identity, output: s.t + 280433664 &* s.n, scratch: s.f + 49728, pool: pool)
+        }
         // features.2.5 stochastic depth: keep each image's branch with probability 0.9704918032786886
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.029508196721311476,
                 into: s.t + 1076194848 &* s.n, random: &random)
         }
         // features.2.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 942512256 &* s.n, branch: s.t + 280433664 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194848 &* s.n : nil, batch: s.n, perImage: 1580544,
-            output: s.t + 945673344 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 1076194848 &* s.n : nil,
+            batch: s.n, perImage: 1580544, output: s.t + 945673344 &* s.n, pool: pool)
     }
 
     /// features.2.6 forward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
@@ -3808,10 +4032,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 305264, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
             output: s.t + 280433664 &* s.n, pool: pool)
         // features.2.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 280433664 &* s.n, pixels: 28224 &* s.n, channels: 336,
-            gamma: s.p + 324080, beta: s.p + 324416, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 289916928 &* s.n, savedMean: s.f + 49840, savedInvStd: s.f + 50176,
-            runningMean: s.p + 324752, runningVar: s.p + 325088, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 280433664 &* s.n, pixels: 28224 &* s.n,
+                channels: 336, gamma: s.p + 324080, beta: s.p + 324416, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 289916928 &* s.n, savedMean: s.f + 49840, savedInvStd: s.f + 50176,
+                runningMean: s.p + 324752, runningVar: s.p + 325088, pool: pool)
+        }
+        // features.2.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 280433664 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 324080, beta: s.p + 324416, runningMean: s.p + 324752, runningVar: s.p + 325088,
+                eps: 0.001, activation: .silu, output: s.t + 289916928 &* s.n, scratch: s.f + 49840, pool: pool)
+        }
         // features.2.6.block.1 depthwise weights to the kernel layout [3][3][336]
         WeightPrep.depthwiseWeights(s.p + 325424, channels: 336, kernel: 3, into: s.f + 51184)
         // features.2.6.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -3819,10 +4051,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 51184,
             bias: s.f, activation: .identity, output: s.t + 299400192 &* s.n, pool: pool)
         // features.2.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 299400192 &* s.n, pixels: 28224 &* s.n, channels: 336,
-            gamma: s.p + 328448, beta: s.p + 328784, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 308883456 &* s.n, savedMean: s.f + 50512, savedInvStd: s.f + 50848,
-            runningMean: s.p + 329120, runningVar: s.p + 329456, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 299400192 &* s.n, pixels: 28224 &* s.n,
+                channels: 336, gamma: s.p + 328448, beta: s.p + 328784, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 308883456 &* s.n, savedMean: s.f + 50512, savedInvStd: s.f + 50848,
+                runningMean: s.p + 329120, runningVar: s.p + 329456, pool: pool)
+        }
+        // features.2.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 299400192 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 328448, beta: s.p + 328784, runningMean: s.p + 329120, runningVar: s.p + 329456,
+                eps: 0.001, activation: .silu, output: s.t + 308883456 &* s.n, scratch: s.f + 50512, pool: pool)
+        }
         // features.2.6.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 308883456 &* s.n, output: s.t + 318366720 &* s.n,
             batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 329792,
@@ -3834,19 +4074,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 339552, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 947253888 &* s.n, pool: pool)
         // features.2.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 947253888 &* s.n, pixels: 28224 &* s.n, channels: 56,
-            gamma: s.p + 358368, beta: s.p + 358432, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 327849984 &* s.n, savedMean: s.f + 57232, savedInvStd: s.f + 57288,
-            runningMean: s.p + 358496, runningVar: s.p + 358560, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 947253888 &* s.n, pixels: 28224 &* s.n, channels: 56,
+                gamma: s.p + 358368, beta: s.p + 358432, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 327849984 &* s.n, savedMean: s.f + 57232, savedInvStd: s.f + 57288,
+                runningMean: s.p + 358496, runningVar: s.p + 358560, pool: pool)
+        }
+        // features.2.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 947253888 &* s.n, pixels: 28224 &* s.n, channels: 56,
+                gamma: s.p + 358368, beta: s.p + 358432, runningMean: s.p + 358496, runningVar: s.p + 358560,
+                eps: 0.001, activation: .identity, output: s.t + 327849984 &* s.n, scratch: s.f + 57232, pool: pool)
+        }
         // features.2.6 stochastic depth: keep each image's branch with probability 0.9672131147540983
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03278688524590164,
                 into: s.t + 1076194880 &* s.n, random: &random)
         }
         // features.2.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 945673344 &* s.n, branch: s.t + 327849984 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194880 &* s.n : nil, batch: s.n, perImage: 1580544,
-            output: s.t + 948834432 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 1076194880 &* s.n : nil,
+            batch: s.n, perImage: 1580544, output: s.t + 948834432 &* s.n, pool: pool)
     }
 
     /// features.2.7 forward: MBConv6 k3 s1: 168x168x56 -> 168x168x56, SE 336 -> 14 -> 336, identity shortcut
@@ -3856,10 +4104,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 358624, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
             output: s.t + 327849984 &* s.n, pool: pool)
         // features.2.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 327849984 &* s.n, pixels: 28224 &* s.n, channels: 336,
-            gamma: s.p + 377440, beta: s.p + 377776, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 337333248 &* s.n, savedMean: s.f + 57344, savedInvStd: s.f + 57680,
-            runningMean: s.p + 378112, runningVar: s.p + 378448, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 327849984 &* s.n, pixels: 28224 &* s.n,
+                channels: 336, gamma: s.p + 377440, beta: s.p + 377776, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 337333248 &* s.n, savedMean: s.f + 57344, savedInvStd: s.f + 57680,
+                runningMean: s.p + 378112, runningVar: s.p + 378448, pool: pool)
+        }
+        // features.2.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 327849984 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 377440, beta: s.p + 377776, runningMean: s.p + 378112, runningVar: s.p + 378448,
+                eps: 0.001, activation: .silu, output: s.t + 337333248 &* s.n, scratch: s.f + 57344, pool: pool)
+        }
         // features.2.7.block.1 depthwise weights to the kernel layout [3][3][336]
         WeightPrep.depthwiseWeights(s.p + 378784, channels: 336, kernel: 3, into: s.f + 58688)
         // features.2.7.block.1 depthwise 3x3/1, [n, 168, 168, 336] -> [n, 168, 168, 336]
@@ -3867,10 +4123,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 168, outWidth: 168, weights: s.f + 58688,
             bias: s.f, activation: .identity, output: s.t + 346816512 &* s.n, pool: pool)
         // features.2.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 346816512 &* s.n, pixels: 28224 &* s.n, channels: 336,
-            gamma: s.p + 381808, beta: s.p + 382144, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 356299776 &* s.n, savedMean: s.f + 58016, savedInvStd: s.f + 58352,
-            runningMean: s.p + 382480, runningVar: s.p + 382816, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 346816512 &* s.n, pixels: 28224 &* s.n,
+                channels: 336, gamma: s.p + 381808, beta: s.p + 382144, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 356299776 &* s.n, savedMean: s.f + 58016, savedInvStd: s.f + 58352,
+                runningMean: s.p + 382480, runningVar: s.p + 382816, pool: pool)
+        }
+        // features.2.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 346816512 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 381808, beta: s.p + 382144, runningMean: s.p + 382480, runningVar: s.p + 382816,
+                eps: 0.001, activation: .silu, output: s.t + 356299776 &* s.n, scratch: s.f + 58016, pool: pool)
+        }
         // features.2.7.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 168, 168, 336]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 356299776 &* s.n, output: s.t + 365783040 &* s.n,
             batch: s.n, pixels: 28224, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 383152,
@@ -3882,19 +4146,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 392912, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 950414976 &* s.n, pool: pool)
         // features.2.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 950414976 &* s.n, pixels: 28224 &* s.n, channels: 56,
-            gamma: s.p + 411728, beta: s.p + 411792, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 375266304 &* s.n, savedMean: s.f + 64736, savedInvStd: s.f + 64792,
-            runningMean: s.p + 411856, runningVar: s.p + 411920, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 950414976 &* s.n, pixels: 28224 &* s.n, channels: 56,
+                gamma: s.p + 411728, beta: s.p + 411792, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 375266304 &* s.n, savedMean: s.f + 64736, savedInvStd: s.f + 64792,
+                runningMean: s.p + 411856, runningVar: s.p + 411920, pool: pool)
+        }
+        // features.2.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 950414976 &* s.n, pixels: 28224 &* s.n, channels: 56,
+                gamma: s.p + 411728, beta: s.p + 411792, runningMean: s.p + 411856, runningVar: s.p + 411920,
+                eps: 0.001, activation: .identity, output: s.t + 375266304 &* s.n, scratch: s.f + 64736, pool: pool)
+        }
         // features.2.7 stochastic depth: keep each image's branch with probability 0.9639344262295082
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.036065573770491806,
                 into: s.t + 1076194912 &* s.n, random: &random)
         }
         // features.2.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 948834432 &* s.n, branch: s.t + 375266304 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194912 &* s.n : nil, batch: s.n, perImage: 1580544,
-            output: s.t + 951995520 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 1076194912 &* s.n : nil,
+            batch: s.n, perImage: 1580544, output: s.t + 951995520 &* s.n, pool: pool)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 168x168x56 -> 84x84x88, SE 336 -> 14 -> 336
@@ -3904,10 +4176,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 411984, bias: s.f, outChannels: 336, activation: .identity, residual: nil,
             output: s.t + 375266304 &* s.n, pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 375266304 &* s.n, pixels: 28224 &* s.n, channels: 336,
-            gamma: s.p + 430800, beta: s.p + 431136, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 384749568 &* s.n, savedMean: s.f + 64848, savedInvStd: s.f + 65184,
-            runningMean: s.p + 431472, runningVar: s.p + 431808, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 375266304 &* s.n, pixels: 28224 &* s.n,
+                channels: 336, gamma: s.p + 430800, beta: s.p + 431136, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 384749568 &* s.n, savedMean: s.f + 64848, savedInvStd: s.f + 65184,
+                runningMean: s.p + 431472, runningVar: s.p + 431808, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 375266304 &* s.n, pixels: 28224 &* s.n, channels: 336,
+                gamma: s.p + 430800, beta: s.p + 431136, runningMean: s.p + 431472, runningVar: s.p + 431808,
+                eps: 0.001, activation: .silu, output: s.t + 384749568 &* s.n, scratch: s.f + 64848, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][336]
         WeightPrep.depthwiseWeights(s.p + 432144, channels: 336, kernel: 5, into: s.f + 66192)
         // features.3.0.block.1 depthwise 5x5/2, [n, 168, 168, 336] -> [n, 84, 84, 336]
@@ -3915,10 +4195,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 66192, bias: s.f,
             activation: .identity, output: s.t + 792642816 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 792642816 &* s.n, pixels: 7056 &* s.n, channels: 336,
-            gamma: s.p + 440544, beta: s.p + 440880, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 795013632 &* s.n, savedMean: s.f + 65520, savedInvStd: s.f + 65856,
-            runningMean: s.p + 441216, runningVar: s.p + 441552, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 792642816 &* s.n, pixels: 7056 &* s.n, channels: 336,
+                gamma: s.p + 440544, beta: s.p + 440880, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 795013632 &* s.n, savedMean: s.f + 65520, savedInvStd: s.f + 65856,
+                runningMean: s.p + 441216, runningVar: s.p + 441552, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 792642816 &* s.n, pixels: 7056 &* s.n, channels: 336,
+                gamma: s.p + 440544, beta: s.p + 440880, runningMean: s.p + 441216, runningVar: s.p + 441552,
+                eps: 0.001, activation: .silu, output: s.t + 795013632 &* s.n, scratch: s.f + 65520, pool: pool)
+        }
         // features.3.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 84, 84, 336]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 795013632 &* s.n, output: s.t + 797384448 &* s.n,
             batch: s.n, pixels: 7056, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 441888,
@@ -3930,10 +4218,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 451648, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
             output: s.t + 1043067312 &* s.n, pool: pool)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1043067312 &* s.n, pixels: 7056 &* s.n, channels: 88,
-            gamma: s.p + 481216, beta: s.p + 481312, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1043688240 &* s.n, savedMean: s.f + 82992, savedInvStd: s.f + 83080,
-            runningMean: s.p + 481408, runningVar: s.p + 481504, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1043067312 &* s.n, pixels: 7056 &* s.n, channels: 88,
+                gamma: s.p + 481216, beta: s.p + 481312, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1043688240 &* s.n, savedMean: s.f + 82992, savedInvStd: s.f + 83080,
+                runningMean: s.p + 481408, runningVar: s.p + 481504, pool: pool)
+        }
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1043067312 &* s.n, pixels: 7056 &* s.n, channels: 88,
+                gamma: s.p + 481216, beta: s.p + 481312, runningMean: s.p + 481408, runningVar: s.p + 481504,
+                eps: 0.001, activation: .identity, output: s.t + 1043688240 &* s.n, scratch: s.f + 82992, pool: pool)
+        }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
@@ -3943,10 +4239,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 481600, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
             output: s.t + 394232832 &* s.n, pool: pool)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 394232832 &* s.n, pixels: 7056 &* s.n, channels: 528,
-            gamma: s.p + 528064, beta: s.p + 528592, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 397958400 &* s.n, savedMean: s.f + 83168, savedInvStd: s.f + 83696,
-            runningMean: s.p + 529120, runningVar: s.p + 529648, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 394232832 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 528064, beta: s.p + 528592, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 397958400 &* s.n, savedMean: s.f + 83168, savedInvStd: s.f + 83696,
+                runningMean: s.p + 529120, runningVar: s.p + 529648, pool: pool)
+        }
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 394232832 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 528064, beta: s.p + 528592, runningMean: s.p + 529120, runningVar: s.p + 529648,
+                eps: 0.001, activation: .silu, output: s.t + 397958400 &* s.n, scratch: s.f + 83168, pool: pool)
+        }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][528]
         WeightPrep.depthwiseWeights(s.p + 530176, channels: 528, kernel: 5, into: s.f + 85280)
         // features.3.1.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -3954,10 +4258,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 85280, bias: s.f,
             activation: .identity, output: s.t + 460615680 &* s.n, pool: pool)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 460615680 &* s.n, pixels: 7056 &* s.n, channels: 528,
-            gamma: s.p + 543376, beta: s.p + 543904, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 464341248 &* s.n, savedMean: s.f + 84224, savedInvStd: s.f + 84752,
-            runningMean: s.p + 544432, runningVar: s.p + 544960, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 460615680 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 543376, beta: s.p + 543904, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 464341248 &* s.n, savedMean: s.f + 84224, savedInvStd: s.f + 84752,
+                runningMean: s.p + 544432, runningVar: s.p + 544960, pool: pool)
+        }
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 460615680 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 543376, beta: s.p + 543904, runningMean: s.p + 544432, runningVar: s.p + 544960,
+                eps: 0.001, activation: .silu, output: s.t + 464341248 &* s.n, scratch: s.f + 84224, pool: pool)
+        }
         // features.3.1.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 464341248 &* s.n, output: s.t + 468066816 &* s.n,
             batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 545488,
@@ -3969,19 +4281,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 569280, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
             output: s.t + 1044309168 &* s.n, pool: pool)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1044309168 &* s.n, pixels: 7056 &* s.n, channels: 88,
-            gamma: s.p + 615744, beta: s.p + 615840, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 401683968 &* s.n, savedMean: s.f + 111680, savedInvStd: s.f + 111768,
-            runningMean: s.p + 615936, runningVar: s.p + 616032, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1044309168 &* s.n, pixels: 7056 &* s.n, channels: 88,
+                gamma: s.p + 615744, beta: s.p + 615840, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 401683968 &* s.n, savedMean: s.f + 111680, savedInvStd: s.f + 111768,
+                runningMean: s.p + 615936, runningVar: s.p + 616032, pool: pool)
+        }
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1044309168 &* s.n, pixels: 7056 &* s.n, channels: 88,
+                gamma: s.p + 615744, beta: s.p + 615840, runningMean: s.p + 615936, runningVar: s.p + 616032,
+                eps: 0.001, activation: .identity, output: s.t + 401683968 &* s.n, scratch: s.f + 111680, pool: pool)
+        }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9573770491803278
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.042622950819672135,
                 into: s.t + 1076194944 &* s.n, random: &random)
         }
         // features.3.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1043688240 &* s.n, branch: s.t + 401683968 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194944 &* s.n : nil, batch: s.n, perImage: 620928,
-            output: s.t + 1044930096 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 1076194944 &* s.n : nil,
+            batch: s.n, perImage: 620928, output: s.t + 1044930096 &* s.n, pool: pool)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
@@ -3991,10 +4311,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 616128, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
             output: s.t + 471792384 &* s.n, pool: pool)
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 471792384 &* s.n, pixels: 7056 &* s.n, channels: 528,
-            gamma: s.p + 662592, beta: s.p + 663120, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 475517952 &* s.n, savedMean: s.f + 111856, savedInvStd: s.f + 112384,
-            runningMean: s.p + 663648, runningVar: s.p + 664176, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 471792384 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 662592, beta: s.p + 663120, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 475517952 &* s.n, savedMean: s.f + 111856, savedInvStd: s.f + 112384,
+                runningMean: s.p + 663648, runningVar: s.p + 664176, pool: pool)
+        }
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 471792384 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 662592, beta: s.p + 663120, runningMean: s.p + 663648, runningVar: s.p + 664176,
+                eps: 0.001, activation: .silu, output: s.t + 475517952 &* s.n, scratch: s.f + 111856, pool: pool)
+        }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][528]
         WeightPrep.depthwiseWeights(s.p + 664704, channels: 528, kernel: 5, into: s.f + 113968)
         // features.3.2.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -4002,10 +4330,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 113968, bias: s.f,
             activation: .identity, output: s.t + 479243520 &* s.n, pool: pool)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 479243520 &* s.n, pixels: 7056 &* s.n, channels: 528,
-            gamma: s.p + 677904, beta: s.p + 678432, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 482969088 &* s.n, savedMean: s.f + 112912, savedInvStd: s.f + 113440,
-            runningMean: s.p + 678960, runningVar: s.p + 679488, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 479243520 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 677904, beta: s.p + 678432, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 482969088 &* s.n, savedMean: s.f + 112912, savedInvStd: s.f + 113440,
+                runningMean: s.p + 678960, runningVar: s.p + 679488, pool: pool)
+        }
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 479243520 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 677904, beta: s.p + 678432, runningMean: s.p + 678960, runningVar: s.p + 679488,
+                eps: 0.001, activation: .silu, output: s.t + 482969088 &* s.n, scratch: s.f + 112912, pool: pool)
+        }
         // features.3.2.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 482969088 &* s.n, output: s.t + 486694656 &* s.n,
             batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 680016,
@@ -4017,19 +4353,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 703808, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
             output: s.t + 1045551024 &* s.n, pool: pool)
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1045551024 &* s.n, pixels: 7056 &* s.n, channels: 88,
-            gamma: s.p + 750272, beta: s.p + 750368, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 401683968 &* s.n, savedMean: s.f + 140368, savedInvStd: s.f + 140456,
-            runningMean: s.p + 750464, runningVar: s.p + 750560, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1045551024 &* s.n, pixels: 7056 &* s.n, channels: 88,
+                gamma: s.p + 750272, beta: s.p + 750368, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 401683968 &* s.n, savedMean: s.f + 140368, savedInvStd: s.f + 140456,
+                runningMean: s.p + 750464, runningVar: s.p + 750560, pool: pool)
+        }
+        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1045551024 &* s.n, pixels: 7056 &* s.n, channels: 88,
+                gamma: s.p + 750272, beta: s.p + 750368, runningMean: s.p + 750464, runningVar: s.p + 750560,
+                eps: 0.001, activation: .identity, output: s.t + 401683968 &* s.n, scratch: s.f + 140368, pool: pool)
+        }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9540983606557377
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0459016393442623,
                 into: s.t + 1076194960 &* s.n, random: &random)
         }
         // features.3.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1044930096 &* s.n, branch: s.t + 401683968 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194960 &* s.n : nil, batch: s.n, perImage: 620928,
-            output: s.t + 1046171952 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 1076194960 &* s.n : nil,
+            batch: s.n, perImage: 620928, output: s.t + 1046171952 &* s.n, pool: pool)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
@@ -4039,10 +4383,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 750656, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
             output: s.t + 490420224 &* s.n, pool: pool)
         // features.3.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 490420224 &* s.n, pixels: 7056 &* s.n, channels: 528,
-            gamma: s.p + 797120, beta: s.p + 797648, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 494145792 &* s.n, savedMean: s.f + 140544, savedInvStd: s.f + 141072,
-            runningMean: s.p + 798176, runningVar: s.p + 798704, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 490420224 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 797120, beta: s.p + 797648, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 494145792 &* s.n, savedMean: s.f + 140544, savedInvStd: s.f + 141072,
+                runningMean: s.p + 798176, runningVar: s.p + 798704, pool: pool)
+        }
+        // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 490420224 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 797120, beta: s.p + 797648, runningMean: s.p + 798176, runningVar: s.p + 798704,
+                eps: 0.001, activation: .silu, output: s.t + 494145792 &* s.n, scratch: s.f + 140544, pool: pool)
+        }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][528]
         WeightPrep.depthwiseWeights(s.p + 799232, channels: 528, kernel: 5, into: s.f + 142656)
         // features.3.3.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -4050,10 +4402,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 142656, bias: s.f,
             activation: .identity, output: s.t + 497871360 &* s.n, pool: pool)
         // features.3.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 497871360 &* s.n, pixels: 7056 &* s.n, channels: 528,
-            gamma: s.p + 812432, beta: s.p + 812960, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 501596928 &* s.n, savedMean: s.f + 141600, savedInvStd: s.f + 142128,
-            runningMean: s.p + 813488, runningVar: s.p + 814016, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 497871360 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 812432, beta: s.p + 812960, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 501596928 &* s.n, savedMean: s.f + 141600, savedInvStd: s.f + 142128,
+                runningMean: s.p + 813488, runningVar: s.p + 814016, pool: pool)
+        }
+        // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 497871360 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 812432, beta: s.p + 812960, runningMean: s.p + 813488, runningVar: s.p + 814016,
+                eps: 0.001, activation: .silu, output: s.t + 501596928 &* s.n, scratch: s.f + 141600, pool: pool)
+        }
         // features.3.3.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 501596928 &* s.n, output: s.t + 505322496 &* s.n,
             batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 814544,
@@ -4065,19 +4425,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 838336, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
             output: s.t + 1046792880 &* s.n, pool: pool)
         // features.3.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1046792880 &* s.n, pixels: 7056 &* s.n, channels: 88,
-            gamma: s.p + 884800, beta: s.p + 884896, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 401683968 &* s.n, savedMean: s.f + 169056, savedInvStd: s.f + 169144,
-            runningMean: s.p + 884992, runningVar: s.p + 885088, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1046792880 &* s.n, pixels: 7056 &* s.n, channels: 88,
+                gamma: s.p + 884800, beta: s.p + 884896, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 401683968 &* s.n, savedMean: s.f + 169056, savedInvStd: s.f + 169144,
+                runningMean: s.p + 884992, runningVar: s.p + 885088, pool: pool)
+        }
+        // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1046792880 &* s.n, pixels: 7056 &* s.n, channels: 88,
+                gamma: s.p + 884800, beta: s.p + 884896, runningMean: s.p + 884992, runningVar: s.p + 885088,
+                eps: 0.001, activation: .identity, output: s.t + 401683968 &* s.n, scratch: s.f + 169056, pool: pool)
+        }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9508196721311475
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04918032786885246,
                 into: s.t + 1076194976 &* s.n, random: &random)
         }
         // features.3.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1046171952 &* s.n, branch: s.t + 401683968 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194976 &* s.n : nil, batch: s.n, perImage: 620928,
-            output: s.t + 1047413808 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 1076194976 &* s.n : nil,
+            batch: s.n, perImage: 620928, output: s.t + 1047413808 &* s.n, pool: pool)
     }
 
     /// features.3.4 forward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
@@ -4087,10 +4455,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 885184, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
             output: s.t + 509048064 &* s.n, pool: pool)
         // features.3.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 509048064 &* s.n, pixels: 7056 &* s.n, channels: 528,
-            gamma: s.p + 931648, beta: s.p + 932176, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 512773632 &* s.n, savedMean: s.f + 169232, savedInvStd: s.f + 169760,
-            runningMean: s.p + 932704, runningVar: s.p + 933232, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 509048064 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 931648, beta: s.p + 932176, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 512773632 &* s.n, savedMean: s.f + 169232, savedInvStd: s.f + 169760,
+                runningMean: s.p + 932704, runningVar: s.p + 933232, pool: pool)
+        }
+        // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 509048064 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 931648, beta: s.p + 932176, runningMean: s.p + 932704, runningVar: s.p + 933232,
+                eps: 0.001, activation: .silu, output: s.t + 512773632 &* s.n, scratch: s.f + 169232, pool: pool)
+        }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][528]
         WeightPrep.depthwiseWeights(s.p + 933760, channels: 528, kernel: 5, into: s.f + 171344)
         // features.3.4.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -4098,10 +4474,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 171344, bias: s.f,
             activation: .identity, output: s.t + 516499200 &* s.n, pool: pool)
         // features.3.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 516499200 &* s.n, pixels: 7056 &* s.n, channels: 528,
-            gamma: s.p + 946960, beta: s.p + 947488, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 520224768 &* s.n, savedMean: s.f + 170288, savedInvStd: s.f + 170816,
-            runningMean: s.p + 948016, runningVar: s.p + 948544, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 516499200 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 946960, beta: s.p + 947488, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 520224768 &* s.n, savedMean: s.f + 170288, savedInvStd: s.f + 170816,
+                runningMean: s.p + 948016, runningVar: s.p + 948544, pool: pool)
+        }
+        // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 516499200 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 946960, beta: s.p + 947488, runningMean: s.p + 948016, runningVar: s.p + 948544,
+                eps: 0.001, activation: .silu, output: s.t + 520224768 &* s.n, scratch: s.f + 170288, pool: pool)
+        }
         // features.3.4.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 520224768 &* s.n, output: s.t + 523950336 &* s.n,
             batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 949072,
@@ -4113,19 +4497,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 972864, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
             output: s.t + 1048034736 &* s.n, pool: pool)
         // features.3.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1048034736 &* s.n, pixels: 7056 &* s.n, channels: 88,
-            gamma: s.p + 1019328, beta: s.p + 1019424, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 401683968 &* s.n, savedMean: s.f + 197744, savedInvStd: s.f + 197832,
-            runningMean: s.p + 1019520, runningVar: s.p + 1019616, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1048034736 &* s.n, pixels: 7056 &* s.n, channels: 88,
+                gamma: s.p + 1019328, beta: s.p + 1019424, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 401683968 &* s.n, savedMean: s.f + 197744, savedInvStd: s.f + 197832,
+                runningMean: s.p + 1019520, runningVar: s.p + 1019616, pool: pool)
+        }
+        // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1048034736 &* s.n, pixels: 7056 &* s.n, channels: 88,
+                gamma: s.p + 1019328, beta: s.p + 1019424, runningMean: s.p + 1019520, runningVar: s.p + 1019616,
+                eps: 0.001, activation: .identity, output: s.t + 401683968 &* s.n, scratch: s.f + 197744, pool: pool)
+        }
         // features.3.4 stochastic depth: keep each image's branch with probability 0.9475409836065574
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05245901639344262,
                 into: s.t + 1076194992 &* s.n, random: &random)
         }
         // features.3.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1047413808 &* s.n, branch: s.t + 401683968 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194992 &* s.n : nil, batch: s.n, perImage: 620928,
-            output: s.t + 1048655664 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 1076194992 &* s.n : nil,
+            batch: s.n, perImage: 620928, output: s.t + 1048655664 &* s.n, pool: pool)
     }
 
     /// features.3.5 forward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
@@ -4135,10 +4527,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 1019712, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
             output: s.t + 527675904 &* s.n, pool: pool)
         // features.3.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 527675904 &* s.n, pixels: 7056 &* s.n, channels: 528,
-            gamma: s.p + 1066176, beta: s.p + 1066704, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 531401472 &* s.n, savedMean: s.f + 197920, savedInvStd: s.f + 198448,
-            runningMean: s.p + 1067232, runningVar: s.p + 1067760, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 527675904 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1066176, beta: s.p + 1066704, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 531401472 &* s.n, savedMean: s.f + 197920, savedInvStd: s.f + 198448,
+                runningMean: s.p + 1067232, runningVar: s.p + 1067760, pool: pool)
+        }
+        // features.3.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 527675904 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1066176, beta: s.p + 1066704, runningMean: s.p + 1067232, runningVar: s.p + 1067760,
+                eps: 0.001, activation: .silu, output: s.t + 531401472 &* s.n, scratch: s.f + 197920, pool: pool)
+        }
         // features.3.5.block.1 depthwise weights to the kernel layout [5][5][528]
         WeightPrep.depthwiseWeights(s.p + 1068288, channels: 528, kernel: 5, into: s.f + 200032)
         // features.3.5.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -4146,10 +4546,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 200032, bias: s.f,
             activation: .identity, output: s.t + 535127040 &* s.n, pool: pool)
         // features.3.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 535127040 &* s.n, pixels: 7056 &* s.n, channels: 528,
-            gamma: s.p + 1081488, beta: s.p + 1082016, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 538852608 &* s.n, savedMean: s.f + 198976, savedInvStd: s.f + 199504,
-            runningMean: s.p + 1082544, runningVar: s.p + 1083072, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 535127040 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1081488, beta: s.p + 1082016, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 538852608 &* s.n, savedMean: s.f + 198976, savedInvStd: s.f + 199504,
+                runningMean: s.p + 1082544, runningVar: s.p + 1083072, pool: pool)
+        }
+        // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 535127040 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1081488, beta: s.p + 1082016, runningMean: s.p + 1082544, runningVar: s.p + 1083072,
+                eps: 0.001, activation: .silu, output: s.t + 538852608 &* s.n, scratch: s.f + 198976, pool: pool)
+        }
         // features.3.5.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 538852608 &* s.n, output: s.t + 542578176 &* s.n,
             batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1083600,
@@ -4161,19 +4569,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 1107392, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
             output: s.t + 1049276592 &* s.n, pool: pool)
         // features.3.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1049276592 &* s.n, pixels: 7056 &* s.n, channels: 88,
-            gamma: s.p + 1153856, beta: s.p + 1153952, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 401683968 &* s.n, savedMean: s.f + 226432, savedInvStd: s.f + 226520,
-            runningMean: s.p + 1154048, runningVar: s.p + 1154144, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1049276592 &* s.n, pixels: 7056 &* s.n, channels: 88,
+                gamma: s.p + 1153856, beta: s.p + 1153952, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 401683968 &* s.n, savedMean: s.f + 226432, savedInvStd: s.f + 226520,
+                runningMean: s.p + 1154048, runningVar: s.p + 1154144, pool: pool)
+        }
+        // features.3.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1049276592 &* s.n, pixels: 7056 &* s.n, channels: 88,
+                gamma: s.p + 1153856, beta: s.p + 1153952, runningMean: s.p + 1154048, runningVar: s.p + 1154144,
+                eps: 0.001, activation: .identity, output: s.t + 401683968 &* s.n, scratch: s.f + 226432, pool: pool)
+        }
         // features.3.5 stochastic depth: keep each image's branch with probability 0.9442622950819672
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.055737704918032795,
                 into: s.t + 1076195008 &* s.n, random: &random)
         }
         // features.3.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1048655664 &* s.n, branch: s.t + 401683968 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195008 &* s.n : nil, batch: s.n, perImage: 620928,
-            output: s.t + 1049897520 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 1076195008 &* s.n : nil,
+            batch: s.n, perImage: 620928, output: s.t + 1049897520 &* s.n, pool: pool)
     }
 
     /// features.3.6 forward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
@@ -4183,10 +4599,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 1154240, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
             output: s.t + 546303744 &* s.n, pool: pool)
         // features.3.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 546303744 &* s.n, pixels: 7056 &* s.n, channels: 528,
-            gamma: s.p + 1200704, beta: s.p + 1201232, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 550029312 &* s.n, savedMean: s.f + 226608, savedInvStd: s.f + 227136,
-            runningMean: s.p + 1201760, runningVar: s.p + 1202288, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 546303744 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1200704, beta: s.p + 1201232, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 550029312 &* s.n, savedMean: s.f + 226608, savedInvStd: s.f + 227136,
+                runningMean: s.p + 1201760, runningVar: s.p + 1202288, pool: pool)
+        }
+        // features.3.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 546303744 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1200704, beta: s.p + 1201232, runningMean: s.p + 1201760, runningVar: s.p + 1202288,
+                eps: 0.001, activation: .silu, output: s.t + 550029312 &* s.n, scratch: s.f + 226608, pool: pool)
+        }
         // features.3.6.block.1 depthwise weights to the kernel layout [5][5][528]
         WeightPrep.depthwiseWeights(s.p + 1202816, channels: 528, kernel: 5, into: s.f + 228720)
         // features.3.6.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -4194,10 +4618,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 228720, bias: s.f,
             activation: .identity, output: s.t + 553754880 &* s.n, pool: pool)
         // features.3.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 553754880 &* s.n, pixels: 7056 &* s.n, channels: 528,
-            gamma: s.p + 1216016, beta: s.p + 1216544, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 557480448 &* s.n, savedMean: s.f + 227664, savedInvStd: s.f + 228192,
-            runningMean: s.p + 1217072, runningVar: s.p + 1217600, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 553754880 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1216016, beta: s.p + 1216544, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 557480448 &* s.n, savedMean: s.f + 227664, savedInvStd: s.f + 228192,
+                runningMean: s.p + 1217072, runningVar: s.p + 1217600, pool: pool)
+        }
+        // features.3.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 553754880 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1216016, beta: s.p + 1216544, runningMean: s.p + 1217072, runningVar: s.p + 1217600,
+                eps: 0.001, activation: .silu, output: s.t + 557480448 &* s.n, scratch: s.f + 227664, pool: pool)
+        }
         // features.3.6.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 557480448 &* s.n, output: s.t + 561206016 &* s.n,
             batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1218128,
@@ -4209,19 +4641,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 1241920, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
             output: s.t + 1050518448 &* s.n, pool: pool)
         // features.3.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1050518448 &* s.n, pixels: 7056 &* s.n, channels: 88,
-            gamma: s.p + 1288384, beta: s.p + 1288480, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 401683968 &* s.n, savedMean: s.f + 255120, savedInvStd: s.f + 255208,
-            runningMean: s.p + 1288576, runningVar: s.p + 1288672, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1050518448 &* s.n, pixels: 7056 &* s.n, channels: 88,
+                gamma: s.p + 1288384, beta: s.p + 1288480, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 401683968 &* s.n, savedMean: s.f + 255120, savedInvStd: s.f + 255208,
+                runningMean: s.p + 1288576, runningVar: s.p + 1288672, pool: pool)
+        }
+        // features.3.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1050518448 &* s.n, pixels: 7056 &* s.n, channels: 88,
+                gamma: s.p + 1288384, beta: s.p + 1288480, runningMean: s.p + 1288576, runningVar: s.p + 1288672,
+                eps: 0.001, activation: .identity, output: s.t + 401683968 &* s.n, scratch: s.f + 255120, pool: pool)
+        }
         // features.3.6 stochastic depth: keep each image's branch with probability 0.940983606557377
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05901639344262295,
                 into: s.t + 1076195024 &* s.n, random: &random)
         }
         // features.3.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1049897520 &* s.n, branch: s.t + 401683968 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195024 &* s.n : nil, batch: s.n, perImage: 620928,
-            output: s.t + 1051139376 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 1076195024 &* s.n : nil,
+            batch: s.n, perImage: 620928, output: s.t + 1051139376 &* s.n, pool: pool)
     }
 
     /// features.3.7 forward: MBConv6 k5 s1: 84x84x88 -> 84x84x88, SE 528 -> 22 -> 528, identity shortcut
@@ -4231,10 +4671,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 1288768, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
             output: s.t + 564931584 &* s.n, pool: pool)
         // features.3.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 564931584 &* s.n, pixels: 7056 &* s.n, channels: 528,
-            gamma: s.p + 1335232, beta: s.p + 1335760, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 568657152 &* s.n, savedMean: s.f + 255296, savedInvStd: s.f + 255824,
-            runningMean: s.p + 1336288, runningVar: s.p + 1336816, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 564931584 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1335232, beta: s.p + 1335760, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 568657152 &* s.n, savedMean: s.f + 255296, savedInvStd: s.f + 255824,
+                runningMean: s.p + 1336288, runningVar: s.p + 1336816, pool: pool)
+        }
+        // features.3.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 564931584 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1335232, beta: s.p + 1335760, runningMean: s.p + 1336288, runningVar: s.p + 1336816,
+                eps: 0.001, activation: .silu, output: s.t + 568657152 &* s.n, scratch: s.f + 255296, pool: pool)
+        }
         // features.3.7.block.1 depthwise weights to the kernel layout [5][5][528]
         WeightPrep.depthwiseWeights(s.p + 1337344, channels: 528, kernel: 5, into: s.f + 257408)
         // features.3.7.block.1 depthwise 5x5/1, [n, 84, 84, 528] -> [n, 84, 84, 528]
@@ -4242,10 +4690,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 84, outWidth: 84, weights: s.f + 257408, bias: s.f,
             activation: .identity, output: s.t + 572382720 &* s.n, pool: pool)
         // features.3.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 572382720 &* s.n, pixels: 7056 &* s.n, channels: 528,
-            gamma: s.p + 1350544, beta: s.p + 1351072, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 576108288 &* s.n, savedMean: s.f + 256352, savedInvStd: s.f + 256880,
-            runningMean: s.p + 1351600, runningVar: s.p + 1352128, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 572382720 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1350544, beta: s.p + 1351072, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 576108288 &* s.n, savedMean: s.f + 256352, savedInvStd: s.f + 256880,
+                runningMean: s.p + 1351600, runningVar: s.p + 1352128, pool: pool)
+        }
+        // features.3.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 572382720 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1350544, beta: s.p + 1351072, runningMean: s.p + 1351600, runningVar: s.p + 1352128,
+                eps: 0.001, activation: .silu, output: s.t + 576108288 &* s.n, scratch: s.f + 256352, pool: pool)
+        }
         // features.3.7.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 84, 84, 528]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 576108288 &* s.n, output: s.t + 579833856 &* s.n,
             batch: s.n, pixels: 7056, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1352656,
@@ -4257,19 +4713,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 1376448, bias: s.f, outChannels: 88, activation: .identity, residual: nil,
             output: s.t + 1051760304 &* s.n, pool: pool)
         // features.3.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1051760304 &* s.n, pixels: 7056 &* s.n, channels: 88,
-            gamma: s.p + 1422912, beta: s.p + 1423008, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 401683968 &* s.n, savedMean: s.f + 283808, savedInvStd: s.f + 283896,
-            runningMean: s.p + 1423104, runningVar: s.p + 1423200, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1051760304 &* s.n, pixels: 7056 &* s.n, channels: 88,
+                gamma: s.p + 1422912, beta: s.p + 1423008, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 401683968 &* s.n, savedMean: s.f + 283808, savedInvStd: s.f + 283896,
+                runningMean: s.p + 1423104, runningVar: s.p + 1423200, pool: pool)
+        }
+        // features.3.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1051760304 &* s.n, pixels: 7056 &* s.n, channels: 88,
+                gamma: s.p + 1422912, beta: s.p + 1423008, runningMean: s.p + 1423104, runningVar: s.p + 1423200,
+                eps: 0.001, activation: .identity, output: s.t + 401683968 &* s.n, scratch: s.f + 283808, pool: pool)
+        }
         // features.3.7 stochastic depth: keep each image's branch with probability 0.9377049180327869
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06229508196721312,
                 into: s.t + 1076195040 &* s.n, random: &random)
         }
         // features.3.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1051139376 &* s.n, branch: s.t + 401683968 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195040 &* s.n : nil, batch: s.n, perImage: 620928,
-            output: s.t + 1052381232 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 1076195040 &* s.n : nil,
+            batch: s.n, perImage: 620928, output: s.t + 1052381232 &* s.n, pool: pool)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 84x84x88 -> 42x42x176, SE 528 -> 22 -> 528
@@ -4279,10 +4743,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 1423296, bias: s.f, outChannels: 528, activation: .identity, residual: nil,
             output: s.t + 583559424 &* s.n, pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 583559424 &* s.n, pixels: 7056 &* s.n, channels: 528,
-            gamma: s.p + 1469760, beta: s.p + 1470288, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 587284992 &* s.n, savedMean: s.f + 283984, savedInvStd: s.f + 284512,
-            runningMean: s.p + 1470816, runningVar: s.p + 1471344, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 583559424 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1469760, beta: s.p + 1470288, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 587284992 &* s.n, savedMean: s.f + 283984, savedInvStd: s.f + 284512,
+                runningMean: s.p + 1470816, runningVar: s.p + 1471344, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 583559424 &* s.n, pixels: 7056 &* s.n, channels: 528,
+                gamma: s.p + 1469760, beta: s.p + 1470288, runningMean: s.p + 1470816, runningVar: s.p + 1471344,
+                eps: 0.001, activation: .silu, output: s.t + 587284992 &* s.n, scratch: s.f + 283984, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][528]
         WeightPrep.depthwiseWeights(s.p + 1471872, channels: 528, kernel: 3, into: s.f + 286096)
         // features.4.0.block.1 depthwise 3x3/2, [n, 84, 84, 528] -> [n, 42, 42, 528]
@@ -4290,10 +4762,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 286096, bias: s.f,
             activation: .identity, output: s.t + 1038960720 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1038960720 &* s.n, pixels: 1764 &* s.n, channels: 528,
-            gamma: s.p + 1476624, beta: s.p + 1477152, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1039892112 &* s.n, savedMean: s.f + 285040, savedInvStd: s.f + 285568,
-            runningMean: s.p + 1477680, runningVar: s.p + 1478208, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1038960720 &* s.n, pixels: 1764 &* s.n,
+                channels: 528, gamma: s.p + 1476624, beta: s.p + 1477152, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1039892112 &* s.n, savedMean: s.f + 285040, savedInvStd: s.f + 285568,
+                runningMean: s.p + 1477680, runningVar: s.p + 1478208, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1038960720 &* s.n, pixels: 1764 &* s.n, channels: 528,
+                gamma: s.p + 1476624, beta: s.p + 1477152, runningMean: s.p + 1477680, runningVar: s.p + 1478208,
+                eps: 0.001, activation: .silu, output: s.t + 1039892112 &* s.n, scratch: s.f + 285040, pool: pool)
+        }
         // features.4.0.block.2 squeeze-excitation 528 -> 22 -> 528 on [n, 42, 42, 528]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1039892112 &* s.n, output: s.t + 1040823504 &* s.n,
             batch: s.n, pixels: 1764, channels: 528, squeezeChannels: 22, reduceWeights: s.p + 1478736,
@@ -4305,10 +4785,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 1502528, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 1062189072 &* s.n, pool: pool)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1062189072 &* s.n, pixels: 1764 &* s.n, channels: 176,
-            gamma: s.p + 1595456, beta: s.p + 1595632, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1062499536 &* s.n, savedMean: s.f + 295600, savedInvStd: s.f + 295776,
-            runningMean: s.p + 1595808, runningVar: s.p + 1595984, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1062189072 &* s.n, pixels: 1764 &* s.n,
+                channels: 176, gamma: s.p + 1595456, beta: s.p + 1595632, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1062499536 &* s.n, savedMean: s.f + 295600,
+                savedInvStd: s.f + 295776, runningMean: s.p + 1595808, runningVar: s.p + 1595984, pool: pool)
+        }
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1062189072 &* s.n, pixels: 1764 &* s.n, channels: 176,
+                gamma: s.p + 1595456, beta: s.p + 1595632, runningMean: s.p + 1595808, runningVar: s.p + 1595984,
+                eps: 0.001, activation: .identity, output: s.t + 1062499536 &* s.n, scratch: s.f + 295600, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -4318,10 +4806,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 1596160, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 401683968 &* s.n, pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 401683968 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 1782016, beta: s.p + 1783072, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 799755264 &* s.n, savedMean: s.f + 295952, savedInvStd: s.f + 297008,
-            runningMean: s.p + 1784128, runningVar: s.p + 1785184, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 401683968 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 1782016, beta: s.p + 1783072, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 799755264 &* s.n, savedMean: s.f + 295952, savedInvStd: s.f + 297008,
+                runningMean: s.p + 1784128, runningVar: s.p + 1785184, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 401683968 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 1782016, beta: s.p + 1783072, runningMean: s.p + 1784128, runningVar: s.p + 1785184,
+                eps: 0.001, activation: .silu, output: s.t + 799755264 &* s.n, scratch: s.f + 295952, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][1056]
         WeightPrep.depthwiseWeights(s.p + 1786240, channels: 1056, kernel: 3, into: s.f + 300176)
         // features.4.1.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -4329,10 +4825,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 300176, bias: s.f,
             activation: .identity, output: s.t + 801618048 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 801618048 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 1795744, beta: s.p + 1796800, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 803480832 &* s.n, savedMean: s.f + 298064, savedInvStd: s.f + 299120,
-            runningMean: s.p + 1797856, runningVar: s.p + 1798912, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 801618048 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 1795744, beta: s.p + 1796800, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 803480832 &* s.n, savedMean: s.f + 298064, savedInvStd: s.f + 299120,
+                runningMean: s.p + 1797856, runningVar: s.p + 1798912, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 801618048 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 1795744, beta: s.p + 1796800, runningMean: s.p + 1797856, runningVar: s.p + 1798912,
+                eps: 0.001, activation: .silu, output: s.t + 803480832 &* s.n, scratch: s.f + 298064, pool: pool)
+        }
         // features.4.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 803480832 &* s.n, output: s.t + 805343616 &* s.n,
             batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 1799968,
@@ -4344,19 +4848,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 1894000, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 1062810000 &* s.n, pool: pool)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1062810000 &* s.n, pixels: 1764 &* s.n, channels: 176,
-            gamma: s.p + 2079856, beta: s.p + 2080032, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 591010560 &* s.n, savedMean: s.f + 319184, savedInvStd: s.f + 319360,
-            runningMean: s.p + 2080208, runningVar: s.p + 2080384, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1062810000 &* s.n, pixels: 1764 &* s.n,
+                channels: 176, gamma: s.p + 2079856, beta: s.p + 2080032, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 319184,
+                savedInvStd: s.f + 319360, runningMean: s.p + 2080208, runningVar: s.p + 2080384, pool: pool)
+        }
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1062810000 &* s.n, pixels: 1764 &* s.n, channels: 176,
+                gamma: s.p + 2079856, beta: s.p + 2080032, runningMean: s.p + 2080208, runningVar: s.p + 2080384,
+                eps: 0.001, activation: .identity, output: s.t + 591010560 &* s.n, scratch: s.f + 319184, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9311475409836065
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06885245901639345,
                 into: s.t + 1076195056 &* s.n, random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1062499536 &* s.n, branch: s.t + 591010560 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195056 &* s.n : nil, batch: s.n, perImage: 310464,
-            output: s.t + 1063120464 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 1076195056 &* s.n : nil,
+            batch: s.n, perImage: 310464, output: s.t + 1063120464 &* s.n, pool: pool)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -4366,10 +4878,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 2080560, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 807206400 &* s.n, pool: pool)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 807206400 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 2266416, beta: s.p + 2267472, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 809069184 &* s.n, savedMean: s.f + 319536, savedInvStd: s.f + 320592,
-            runningMean: s.p + 2268528, runningVar: s.p + 2269584, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 807206400 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 2266416, beta: s.p + 2267472, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 809069184 &* s.n, savedMean: s.f + 319536, savedInvStd: s.f + 320592,
+                runningMean: s.p + 2268528, runningVar: s.p + 2269584, pool: pool)
+        }
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 807206400 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 2266416, beta: s.p + 2267472, runningMean: s.p + 2268528, runningVar: s.p + 2269584,
+                eps: 0.001, activation: .silu, output: s.t + 809069184 &* s.n, scratch: s.f + 319536, pool: pool)
+        }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][1056]
         WeightPrep.depthwiseWeights(s.p + 2270640, channels: 1056, kernel: 3, into: s.f + 323760)
         // features.4.2.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -4377,10 +4897,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 323760, bias: s.f,
             activation: .identity, output: s.t + 810931968 &* s.n, pool: pool)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 810931968 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 2280144, beta: s.p + 2281200, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 812794752 &* s.n, savedMean: s.f + 321648, savedInvStd: s.f + 322704,
-            runningMean: s.p + 2282256, runningVar: s.p + 2283312, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 810931968 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 2280144, beta: s.p + 2281200, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 812794752 &* s.n, savedMean: s.f + 321648, savedInvStd: s.f + 322704,
+                runningMean: s.p + 2282256, runningVar: s.p + 2283312, pool: pool)
+        }
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 810931968 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 2280144, beta: s.p + 2281200, runningMean: s.p + 2282256, runningVar: s.p + 2283312,
+                eps: 0.001, activation: .silu, output: s.t + 812794752 &* s.n, scratch: s.f + 321648, pool: pool)
+        }
         // features.4.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 812794752 &* s.n, output: s.t + 814657536 &* s.n,
             batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2284368,
@@ -4392,19 +4920,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 2378400, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 1063430928 &* s.n, pool: pool)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1063430928 &* s.n, pixels: 1764 &* s.n, channels: 176,
-            gamma: s.p + 2564256, beta: s.p + 2564432, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 591010560 &* s.n, savedMean: s.f + 342768, savedInvStd: s.f + 342944,
-            runningMean: s.p + 2564608, runningVar: s.p + 2564784, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1063430928 &* s.n, pixels: 1764 &* s.n,
+                channels: 176, gamma: s.p + 2564256, beta: s.p + 2564432, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 342768,
+                savedInvStd: s.f + 342944, runningMean: s.p + 2564608, runningVar: s.p + 2564784, pool: pool)
+        }
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1063430928 &* s.n, pixels: 1764 &* s.n, channels: 176,
+                gamma: s.p + 2564256, beta: s.p + 2564432, runningMean: s.p + 2564608, runningVar: s.p + 2564784,
+                eps: 0.001, activation: .identity, output: s.t + 591010560 &* s.n, scratch: s.f + 342768, pool: pool)
+        }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9278688524590164
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07213114754098361,
                 into: s.t + 1076195072 &* s.n, random: &random)
         }
         // features.4.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1063120464 &* s.n, branch: s.t + 591010560 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195072 &* s.n : nil, batch: s.n, perImage: 310464,
-            output: s.t + 1063741392 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 1076195072 &* s.n : nil,
+            batch: s.n, perImage: 310464, output: s.t + 1063741392 &* s.n, pool: pool)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -4414,10 +4950,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 2564960, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 816520320 &* s.n, pool: pool)
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 816520320 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 2750816, beta: s.p + 2751872, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 818383104 &* s.n, savedMean: s.f + 343120, savedInvStd: s.f + 344176,
-            runningMean: s.p + 2752928, runningVar: s.p + 2753984, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 816520320 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 2750816, beta: s.p + 2751872, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 818383104 &* s.n, savedMean: s.f + 343120, savedInvStd: s.f + 344176,
+                runningMean: s.p + 2752928, runningVar: s.p + 2753984, pool: pool)
+        }
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 816520320 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 2750816, beta: s.p + 2751872, runningMean: s.p + 2752928, runningVar: s.p + 2753984,
+                eps: 0.001, activation: .silu, output: s.t + 818383104 &* s.n, scratch: s.f + 343120, pool: pool)
+        }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][1056]
         WeightPrep.depthwiseWeights(s.p + 2755040, channels: 1056, kernel: 3, into: s.f + 347344)
         // features.4.3.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -4425,10 +4969,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 347344, bias: s.f,
             activation: .identity, output: s.t + 820245888 &* s.n, pool: pool)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 820245888 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 2764544, beta: s.p + 2765600, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 822108672 &* s.n, savedMean: s.f + 345232, savedInvStd: s.f + 346288,
-            runningMean: s.p + 2766656, runningVar: s.p + 2767712, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 820245888 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 2764544, beta: s.p + 2765600, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 822108672 &* s.n, savedMean: s.f + 345232, savedInvStd: s.f + 346288,
+                runningMean: s.p + 2766656, runningVar: s.p + 2767712, pool: pool)
+        }
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 820245888 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 2764544, beta: s.p + 2765600, runningMean: s.p + 2766656, runningVar: s.p + 2767712,
+                eps: 0.001, activation: .silu, output: s.t + 822108672 &* s.n, scratch: s.f + 345232, pool: pool)
+        }
         // features.4.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 822108672 &* s.n, output: s.t + 823971456 &* s.n,
             batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2768768,
@@ -4440,19 +4992,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 2862800, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 1064051856 &* s.n, pool: pool)
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1064051856 &* s.n, pixels: 1764 &* s.n, channels: 176,
-            gamma: s.p + 3048656, beta: s.p + 3048832, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 591010560 &* s.n, savedMean: s.f + 366352, savedInvStd: s.f + 366528,
-            runningMean: s.p + 3049008, runningVar: s.p + 3049184, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1064051856 &* s.n, pixels: 1764 &* s.n,
+                channels: 176, gamma: s.p + 3048656, beta: s.p + 3048832, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 366352,
+                savedInvStd: s.f + 366528, runningMean: s.p + 3049008, runningVar: s.p + 3049184, pool: pool)
+        }
+        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1064051856 &* s.n, pixels: 1764 &* s.n, channels: 176,
+                gamma: s.p + 3048656, beta: s.p + 3048832, runningMean: s.p + 3049008, runningVar: s.p + 3049184,
+                eps: 0.001, activation: .identity, output: s.t + 591010560 &* s.n, scratch: s.f + 366352, pool: pool)
+        }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9245901639344263
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07540983606557378,
                 into: s.t + 1076195088 &* s.n, random: &random)
         }
         // features.4.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1063741392 &* s.n, branch: s.t + 591010560 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195088 &* s.n : nil, batch: s.n, perImage: 310464,
-            output: s.t + 1064362320 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 1076195088 &* s.n : nil,
+            batch: s.n, perImage: 310464, output: s.t + 1064362320 &* s.n, pool: pool)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -4462,10 +5022,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 3049360, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 825834240 &* s.n, pool: pool)
         // features.4.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 825834240 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 3235216, beta: s.p + 3236272, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 827697024 &* s.n, savedMean: s.f + 366704, savedInvStd: s.f + 367760,
-            runningMean: s.p + 3237328, runningVar: s.p + 3238384, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 825834240 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 3235216, beta: s.p + 3236272, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 827697024 &* s.n, savedMean: s.f + 366704, savedInvStd: s.f + 367760,
+                runningMean: s.p + 3237328, runningVar: s.p + 3238384, pool: pool)
+        }
+        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 825834240 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 3235216, beta: s.p + 3236272, runningMean: s.p + 3237328, runningVar: s.p + 3238384,
+                eps: 0.001, activation: .silu, output: s.t + 827697024 &* s.n, scratch: s.f + 366704, pool: pool)
+        }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][1056]
         WeightPrep.depthwiseWeights(s.p + 3239440, channels: 1056, kernel: 3, into: s.f + 370928)
         // features.4.4.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -4473,10 +5041,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 370928, bias: s.f,
             activation: .identity, output: s.t + 829559808 &* s.n, pool: pool)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 829559808 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 3248944, beta: s.p + 3250000, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 831422592 &* s.n, savedMean: s.f + 368816, savedInvStd: s.f + 369872,
-            runningMean: s.p + 3251056, runningVar: s.p + 3252112, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 829559808 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 3248944, beta: s.p + 3250000, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 831422592 &* s.n, savedMean: s.f + 368816, savedInvStd: s.f + 369872,
+                runningMean: s.p + 3251056, runningVar: s.p + 3252112, pool: pool)
+        }
+        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 829559808 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 3248944, beta: s.p + 3250000, runningMean: s.p + 3251056, runningVar: s.p + 3252112,
+                eps: 0.001, activation: .silu, output: s.t + 831422592 &* s.n, scratch: s.f + 368816, pool: pool)
+        }
         // features.4.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 831422592 &* s.n, output: s.t + 833285376 &* s.n,
             batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3253168,
@@ -4488,19 +5064,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 3347200, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 1064672784 &* s.n, pool: pool)
         // features.4.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1064672784 &* s.n, pixels: 1764 &* s.n, channels: 176,
-            gamma: s.p + 3533056, beta: s.p + 3533232, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 591010560 &* s.n, savedMean: s.f + 389936, savedInvStd: s.f + 390112,
-            runningMean: s.p + 3533408, runningVar: s.p + 3533584, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1064672784 &* s.n, pixels: 1764 &* s.n,
+                channels: 176, gamma: s.p + 3533056, beta: s.p + 3533232, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 389936,
+                savedInvStd: s.f + 390112, runningMean: s.p + 3533408, runningVar: s.p + 3533584, pool: pool)
+        }
+        // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1064672784 &* s.n, pixels: 1764 &* s.n, channels: 176,
+                gamma: s.p + 3533056, beta: s.p + 3533232, runningMean: s.p + 3533408, runningVar: s.p + 3533584,
+                eps: 0.001, activation: .identity, output: s.t + 591010560 &* s.n, scratch: s.f + 389936, pool: pool)
+        }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.921311475409836
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07868852459016394,
                 into: s.t + 1076195104 &* s.n, random: &random)
         }
         // features.4.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1064362320 &* s.n, branch: s.t + 591010560 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195104 &* s.n : nil, batch: s.n, perImage: 310464,
-            output: s.t + 1064983248 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 1076195104 &* s.n : nil,
+            batch: s.n, perImage: 310464, output: s.t + 1064983248 &* s.n, pool: pool)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -4510,10 +5094,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 3533760, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 835148160 &* s.n, pool: pool)
         // features.4.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 835148160 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 3719616, beta: s.p + 3720672, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 837010944 &* s.n, savedMean: s.f + 390288, savedInvStd: s.f + 391344,
-            runningMean: s.p + 3721728, runningVar: s.p + 3722784, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 835148160 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 3719616, beta: s.p + 3720672, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 837010944 &* s.n, savedMean: s.f + 390288, savedInvStd: s.f + 391344,
+                runningMean: s.p + 3721728, runningVar: s.p + 3722784, pool: pool)
+        }
+        // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 835148160 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 3719616, beta: s.p + 3720672, runningMean: s.p + 3721728, runningVar: s.p + 3722784,
+                eps: 0.001, activation: .silu, output: s.t + 837010944 &* s.n, scratch: s.f + 390288, pool: pool)
+        }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][1056]
         WeightPrep.depthwiseWeights(s.p + 3723840, channels: 1056, kernel: 3, into: s.f + 394512)
         // features.4.5.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -4521,10 +5113,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 394512, bias: s.f,
             activation: .identity, output: s.t + 838873728 &* s.n, pool: pool)
         // features.4.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 838873728 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 3733344, beta: s.p + 3734400, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 840736512 &* s.n, savedMean: s.f + 392400, savedInvStd: s.f + 393456,
-            runningMean: s.p + 3735456, runningVar: s.p + 3736512, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 838873728 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 3733344, beta: s.p + 3734400, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 840736512 &* s.n, savedMean: s.f + 392400, savedInvStd: s.f + 393456,
+                runningMean: s.p + 3735456, runningVar: s.p + 3736512, pool: pool)
+        }
+        // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 838873728 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 3733344, beta: s.p + 3734400, runningMean: s.p + 3735456, runningVar: s.p + 3736512,
+                eps: 0.001, activation: .silu, output: s.t + 840736512 &* s.n, scratch: s.f + 392400, pool: pool)
+        }
         // features.4.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 840736512 &* s.n, output: s.t + 842599296 &* s.n,
             batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3737568,
@@ -4536,19 +5136,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 3831600, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 1065293712 &* s.n, pool: pool)
         // features.4.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1065293712 &* s.n, pixels: 1764 &* s.n, channels: 176,
-            gamma: s.p + 4017456, beta: s.p + 4017632, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 591010560 &* s.n, savedMean: s.f + 413520, savedInvStd: s.f + 413696,
-            runningMean: s.p + 4017808, runningVar: s.p + 4017984, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1065293712 &* s.n, pixels: 1764 &* s.n,
+                channels: 176, gamma: s.p + 4017456, beta: s.p + 4017632, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 413520,
+                savedInvStd: s.f + 413696, runningMean: s.p + 4017808, runningVar: s.p + 4017984, pool: pool)
+        }
+        // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1065293712 &* s.n, pixels: 1764 &* s.n, channels: 176,
+                gamma: s.p + 4017456, beta: s.p + 4017632, runningMean: s.p + 4017808, runningVar: s.p + 4017984,
+                eps: 0.001, activation: .identity, output: s.t + 591010560 &* s.n, scratch: s.f + 413520, pool: pool)
+        }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9180327868852459
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08196721311475409,
                 into: s.t + 1076195120 &* s.n, random: &random)
         }
         // features.4.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1064983248 &* s.n, branch: s.t + 591010560 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195120 &* s.n : nil, batch: s.n, perImage: 310464,
-            output: s.t + 1065604176 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 1076195120 &* s.n : nil,
+            batch: s.n, perImage: 310464, output: s.t + 1065604176 &* s.n, pool: pool)
     }
 
     /// features.4.6 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -4558,10 +5166,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 4018160, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 844462080 &* s.n, pool: pool)
         // features.4.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 844462080 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 4204016, beta: s.p + 4205072, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 846324864 &* s.n, savedMean: s.f + 413872, savedInvStd: s.f + 414928,
-            runningMean: s.p + 4206128, runningVar: s.p + 4207184, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 844462080 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 4204016, beta: s.p + 4205072, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 846324864 &* s.n, savedMean: s.f + 413872, savedInvStd: s.f + 414928,
+                runningMean: s.p + 4206128, runningVar: s.p + 4207184, pool: pool)
+        }
+        // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 844462080 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 4204016, beta: s.p + 4205072, runningMean: s.p + 4206128, runningVar: s.p + 4207184,
+                eps: 0.001, activation: .silu, output: s.t + 846324864 &* s.n, scratch: s.f + 413872, pool: pool)
+        }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][1056]
         WeightPrep.depthwiseWeights(s.p + 4208240, channels: 1056, kernel: 3, into: s.f + 418096)
         // features.4.6.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -4569,10 +5185,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 418096, bias: s.f,
             activation: .identity, output: s.t + 848187648 &* s.n, pool: pool)
         // features.4.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 848187648 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 4217744, beta: s.p + 4218800, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 850050432 &* s.n, savedMean: s.f + 415984, savedInvStd: s.f + 417040,
-            runningMean: s.p + 4219856, runningVar: s.p + 4220912, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 848187648 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 4217744, beta: s.p + 4218800, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 850050432 &* s.n, savedMean: s.f + 415984, savedInvStd: s.f + 417040,
+                runningMean: s.p + 4219856, runningVar: s.p + 4220912, pool: pool)
+        }
+        // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 848187648 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 4217744, beta: s.p + 4218800, runningMean: s.p + 4219856, runningVar: s.p + 4220912,
+                eps: 0.001, activation: .silu, output: s.t + 850050432 &* s.n, scratch: s.f + 415984, pool: pool)
+        }
         // features.4.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 850050432 &* s.n, output: s.t + 851913216 &* s.n,
             batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4221968,
@@ -4584,19 +5208,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 4316000, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 1065914640 &* s.n, pool: pool)
         // features.4.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1065914640 &* s.n, pixels: 1764 &* s.n, channels: 176,
-            gamma: s.p + 4501856, beta: s.p + 4502032, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 591010560 &* s.n, savedMean: s.f + 437104, savedInvStd: s.f + 437280,
-            runningMean: s.p + 4502208, runningVar: s.p + 4502384, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1065914640 &* s.n, pixels: 1764 &* s.n,
+                channels: 176, gamma: s.p + 4501856, beta: s.p + 4502032, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 437104,
+                savedInvStd: s.f + 437280, runningMean: s.p + 4502208, runningVar: s.p + 4502384, pool: pool)
+        }
+        // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1065914640 &* s.n, pixels: 1764 &* s.n, channels: 176,
+                gamma: s.p + 4501856, beta: s.p + 4502032, runningMean: s.p + 4502208, runningVar: s.p + 4502384,
+                eps: 0.001, activation: .identity, output: s.t + 591010560 &* s.n, scratch: s.f + 437104, pool: pool)
+        }
         // features.4.6 stochastic depth: keep each image's branch with probability 0.9147540983606557
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08524590163934427,
                 into: s.t + 1076195136 &* s.n, random: &random)
         }
         // features.4.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1065604176 &* s.n, branch: s.t + 591010560 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195136 &* s.n : nil, batch: s.n, perImage: 310464,
-            output: s.t + 1066225104 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 1076195136 &* s.n : nil,
+            batch: s.n, perImage: 310464, output: s.t + 1066225104 &* s.n, pool: pool)
     }
 
     /// features.4.7 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -4606,10 +5238,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 4502560, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 853776000 &* s.n, pool: pool)
         // features.4.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 853776000 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 4688416, beta: s.p + 4689472, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 855638784 &* s.n, savedMean: s.f + 437456, savedInvStd: s.f + 438512,
-            runningMean: s.p + 4690528, runningVar: s.p + 4691584, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 853776000 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 4688416, beta: s.p + 4689472, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 855638784 &* s.n, savedMean: s.f + 437456, savedInvStd: s.f + 438512,
+                runningMean: s.p + 4690528, runningVar: s.p + 4691584, pool: pool)
+        }
+        // features.4.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 853776000 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 4688416, beta: s.p + 4689472, runningMean: s.p + 4690528, runningVar: s.p + 4691584,
+                eps: 0.001, activation: .silu, output: s.t + 855638784 &* s.n, scratch: s.f + 437456, pool: pool)
+        }
         // features.4.7.block.1 depthwise weights to the kernel layout [3][3][1056]
         WeightPrep.depthwiseWeights(s.p + 4692640, channels: 1056, kernel: 3, into: s.f + 441680)
         // features.4.7.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -4617,10 +5257,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 441680, bias: s.f,
             activation: .identity, output: s.t + 857501568 &* s.n, pool: pool)
         // features.4.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 857501568 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 4702144, beta: s.p + 4703200, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 859364352 &* s.n, savedMean: s.f + 439568, savedInvStd: s.f + 440624,
-            runningMean: s.p + 4704256, runningVar: s.p + 4705312, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 857501568 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 4702144, beta: s.p + 4703200, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 859364352 &* s.n, savedMean: s.f + 439568, savedInvStd: s.f + 440624,
+                runningMean: s.p + 4704256, runningVar: s.p + 4705312, pool: pool)
+        }
+        // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 857501568 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 4702144, beta: s.p + 4703200, runningMean: s.p + 4704256, runningVar: s.p + 4705312,
+                eps: 0.001, activation: .silu, output: s.t + 859364352 &* s.n, scratch: s.f + 439568, pool: pool)
+        }
         // features.4.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 859364352 &* s.n, output: s.t + 861227136 &* s.n,
             batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4706368,
@@ -4632,19 +5280,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 4800400, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 1066535568 &* s.n, pool: pool)
         // features.4.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1066535568 &* s.n, pixels: 1764 &* s.n, channels: 176,
-            gamma: s.p + 4986256, beta: s.p + 4986432, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 591010560 &* s.n, savedMean: s.f + 460688, savedInvStd: s.f + 460864,
-            runningMean: s.p + 4986608, runningVar: s.p + 4986784, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1066535568 &* s.n, pixels: 1764 &* s.n,
+                channels: 176, gamma: s.p + 4986256, beta: s.p + 4986432, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 460688,
+                savedInvStd: s.f + 460864, runningMean: s.p + 4986608, runningVar: s.p + 4986784, pool: pool)
+        }
+        // features.4.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1066535568 &* s.n, pixels: 1764 &* s.n, channels: 176,
+                gamma: s.p + 4986256, beta: s.p + 4986432, runningMean: s.p + 4986608, runningVar: s.p + 4986784,
+                eps: 0.001, activation: .identity, output: s.t + 591010560 &* s.n, scratch: s.f + 460688, pool: pool)
+        }
         // features.4.7 stochastic depth: keep each image's branch with probability 0.9114754098360656
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08852459016393444,
                 into: s.t + 1076195152 &* s.n, random: &random)
         }
         // features.4.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1066225104 &* s.n, branch: s.t + 591010560 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195152 &* s.n : nil, batch: s.n, perImage: 310464,
-            output: s.t + 1066846032 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 1076195152 &* s.n : nil,
+            batch: s.n, perImage: 310464, output: s.t + 1066846032 &* s.n, pool: pool)
     }
 
     /// features.4.8 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -4654,10 +5310,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 4986960, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 863089920 &* s.n, pool: pool)
         // features.4.8.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 863089920 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 5172816, beta: s.p + 5173872, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 864952704 &* s.n, savedMean: s.f + 461040, savedInvStd: s.f + 462096,
-            runningMean: s.p + 5174928, runningVar: s.p + 5175984, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 863089920 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 5172816, beta: s.p + 5173872, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 864952704 &* s.n, savedMean: s.f + 461040, savedInvStd: s.f + 462096,
+                runningMean: s.p + 5174928, runningVar: s.p + 5175984, pool: pool)
+        }
+        // features.4.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 863089920 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 5172816, beta: s.p + 5173872, runningMean: s.p + 5174928, runningVar: s.p + 5175984,
+                eps: 0.001, activation: .silu, output: s.t + 864952704 &* s.n, scratch: s.f + 461040, pool: pool)
+        }
         // features.4.8.block.1 depthwise weights to the kernel layout [3][3][1056]
         WeightPrep.depthwiseWeights(s.p + 5177040, channels: 1056, kernel: 3, into: s.f + 465264)
         // features.4.8.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -4665,10 +5329,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 465264, bias: s.f,
             activation: .identity, output: s.t + 866815488 &* s.n, pool: pool)
         // features.4.8.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 866815488 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 5186544, beta: s.p + 5187600, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 868678272 &* s.n, savedMean: s.f + 463152, savedInvStd: s.f + 464208,
-            runningMean: s.p + 5188656, runningVar: s.p + 5189712, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 866815488 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 5186544, beta: s.p + 5187600, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 868678272 &* s.n, savedMean: s.f + 463152, savedInvStd: s.f + 464208,
+                runningMean: s.p + 5188656, runningVar: s.p + 5189712, pool: pool)
+        }
+        // features.4.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 866815488 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 5186544, beta: s.p + 5187600, runningMean: s.p + 5188656, runningVar: s.p + 5189712,
+                eps: 0.001, activation: .silu, output: s.t + 868678272 &* s.n, scratch: s.f + 463152, pool: pool)
+        }
         // features.4.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 868678272 &* s.n, output: s.t + 870541056 &* s.n,
             batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5190768,
@@ -4680,19 +5352,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 5284800, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 1067156496 &* s.n, pool: pool)
         // features.4.8.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1067156496 &* s.n, pixels: 1764 &* s.n, channels: 176,
-            gamma: s.p + 5470656, beta: s.p + 5470832, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 591010560 &* s.n, savedMean: s.f + 484272, savedInvStd: s.f + 484448,
-            runningMean: s.p + 5471008, runningVar: s.p + 5471184, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1067156496 &* s.n, pixels: 1764 &* s.n,
+                channels: 176, gamma: s.p + 5470656, beta: s.p + 5470832, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 484272,
+                savedInvStd: s.f + 484448, runningMean: s.p + 5471008, runningVar: s.p + 5471184, pool: pool)
+        }
+        // features.4.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1067156496 &* s.n, pixels: 1764 &* s.n, channels: 176,
+                gamma: s.p + 5470656, beta: s.p + 5470832, runningMean: s.p + 5471008, runningVar: s.p + 5471184,
+                eps: 0.001, activation: .identity, output: s.t + 591010560 &* s.n, scratch: s.f + 484272, pool: pool)
+        }
         // features.4.8 stochastic depth: keep each image's branch with probability 0.9081967213114754
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0918032786885246,
                 into: s.t + 1076195168 &* s.n, random: &random)
         }
         // features.4.8 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1066846032 &* s.n, branch: s.t + 591010560 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195168 &* s.n : nil, batch: s.n, perImage: 310464,
-            output: s.t + 1067466960 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 1076195168 &* s.n : nil,
+            batch: s.n, perImage: 310464, output: s.t + 1067466960 &* s.n, pool: pool)
     }
 
     /// features.4.9 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -4702,10 +5382,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 5471360, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 872403840 &* s.n, pool: pool)
         // features.4.9.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 872403840 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 5657216, beta: s.p + 5658272, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 874266624 &* s.n, savedMean: s.f + 484624, savedInvStd: s.f + 485680,
-            runningMean: s.p + 5659328, runningVar: s.p + 5660384, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 872403840 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 5657216, beta: s.p + 5658272, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 874266624 &* s.n, savedMean: s.f + 484624, savedInvStd: s.f + 485680,
+                runningMean: s.p + 5659328, runningVar: s.p + 5660384, pool: pool)
+        }
+        // features.4.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 872403840 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 5657216, beta: s.p + 5658272, runningMean: s.p + 5659328, runningVar: s.p + 5660384,
+                eps: 0.001, activation: .silu, output: s.t + 874266624 &* s.n, scratch: s.f + 484624, pool: pool)
+        }
         // features.4.9.block.1 depthwise weights to the kernel layout [3][3][1056]
         WeightPrep.depthwiseWeights(s.p + 5661440, channels: 1056, kernel: 3, into: s.f + 488848)
         // features.4.9.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -4713,10 +5401,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 488848, bias: s.f,
             activation: .identity, output: s.t + 876129408 &* s.n, pool: pool)
         // features.4.9.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 876129408 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 5670944, beta: s.p + 5672000, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 877992192 &* s.n, savedMean: s.f + 486736, savedInvStd: s.f + 487792,
-            runningMean: s.p + 5673056, runningVar: s.p + 5674112, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 876129408 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 5670944, beta: s.p + 5672000, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 877992192 &* s.n, savedMean: s.f + 486736, savedInvStd: s.f + 487792,
+                runningMean: s.p + 5673056, runningVar: s.p + 5674112, pool: pool)
+        }
+        // features.4.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 876129408 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 5670944, beta: s.p + 5672000, runningMean: s.p + 5673056, runningVar: s.p + 5674112,
+                eps: 0.001, activation: .silu, output: s.t + 877992192 &* s.n, scratch: s.f + 486736, pool: pool)
+        }
         // features.4.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 877992192 &* s.n, output: s.t + 879854976 &* s.n,
             batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5675168,
@@ -4728,19 +5424,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 5769200, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 1067777424 &* s.n, pool: pool)
         // features.4.9.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1067777424 &* s.n, pixels: 1764 &* s.n, channels: 176,
-            gamma: s.p + 5955056, beta: s.p + 5955232, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 591010560 &* s.n, savedMean: s.f + 507856, savedInvStd: s.f + 508032,
-            runningMean: s.p + 5955408, runningVar: s.p + 5955584, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1067777424 &* s.n, pixels: 1764 &* s.n,
+                channels: 176, gamma: s.p + 5955056, beta: s.p + 5955232, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 507856,
+                savedInvStd: s.f + 508032, runningMean: s.p + 5955408, runningVar: s.p + 5955584, pool: pool)
+        }
+        // features.4.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1067777424 &* s.n, pixels: 1764 &* s.n, channels: 176,
+                gamma: s.p + 5955056, beta: s.p + 5955232, runningMean: s.p + 5955408, runningVar: s.p + 5955584,
+                eps: 0.001, activation: .identity, output: s.t + 591010560 &* s.n, scratch: s.f + 507856, pool: pool)
+        }
         // features.4.9 stochastic depth: keep each image's branch with probability 0.9049180327868852
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09508196721311477,
                 into: s.t + 1076195184 &* s.n, random: &random)
         }
         // features.4.9 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1067466960 &* s.n, branch: s.t + 591010560 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195184 &* s.n : nil, batch: s.n, perImage: 310464,
-            output: s.t + 1068087888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 1076195184 &* s.n : nil,
+            batch: s.n, perImage: 310464, output: s.t + 1068087888 &* s.n, pool: pool)
     }
 
     /// features.4.10 forward: MBConv6 k3 s1: 42x42x176 -> 42x42x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -4750,10 +5454,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 5955760, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 881717760 &* s.n, pool: pool)
         // features.4.10.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 881717760 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 6141616, beta: s.p + 6142672, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 883580544 &* s.n, savedMean: s.f + 508208, savedInvStd: s.f + 509264,
-            runningMean: s.p + 6143728, runningVar: s.p + 6144784, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 881717760 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 6141616, beta: s.p + 6142672, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 883580544 &* s.n, savedMean: s.f + 508208, savedInvStd: s.f + 509264,
+                runningMean: s.p + 6143728, runningVar: s.p + 6144784, pool: pool)
+        }
+        // features.4.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 881717760 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 6141616, beta: s.p + 6142672, runningMean: s.p + 6143728, runningVar: s.p + 6144784,
+                eps: 0.001, activation: .silu, output: s.t + 883580544 &* s.n, scratch: s.f + 508208, pool: pool)
+        }
         // features.4.10.block.1 depthwise weights to the kernel layout [3][3][1056]
         WeightPrep.depthwiseWeights(s.p + 6145840, channels: 1056, kernel: 3, into: s.f + 512432)
         // features.4.10.block.1 depthwise 3x3/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -4761,10 +5473,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 42, outWidth: 42, weights: s.f + 512432, bias: s.f,
             activation: .identity, output: s.t + 885443328 &* s.n, pool: pool)
         // features.4.10.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 885443328 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 6155344, beta: s.p + 6156400, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 887306112 &* s.n, savedMean: s.f + 510320, savedInvStd: s.f + 511376,
-            runningMean: s.p + 6157456, runningVar: s.p + 6158512, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 885443328 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 6155344, beta: s.p + 6156400, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 887306112 &* s.n, savedMean: s.f + 510320, savedInvStd: s.f + 511376,
+                runningMean: s.p + 6157456, runningVar: s.p + 6158512, pool: pool)
+        }
+        // features.4.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 885443328 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 6155344, beta: s.p + 6156400, runningMean: s.p + 6157456, runningVar: s.p + 6158512,
+                eps: 0.001, activation: .silu, output: s.t + 887306112 &* s.n, scratch: s.f + 510320, pool: pool)
+        }
         // features.4.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 887306112 &* s.n, output: s.t + 889168896 &* s.n,
             batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6159568,
@@ -4776,19 +5496,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 6253600, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 1068398352 &* s.n, pool: pool)
         // features.4.10.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1068398352 &* s.n, pixels: 1764 &* s.n, channels: 176,
-            gamma: s.p + 6439456, beta: s.p + 6439632, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 591010560 &* s.n, savedMean: s.f + 531440, savedInvStd: s.f + 531616,
-            runningMean: s.p + 6439808, runningVar: s.p + 6439984, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1068398352 &* s.n, pixels: 1764 &* s.n,
+                channels: 176, gamma: s.p + 6439456, beta: s.p + 6439632, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 591010560 &* s.n, savedMean: s.f + 531440,
+                savedInvStd: s.f + 531616, runningMean: s.p + 6439808, runningVar: s.p + 6439984, pool: pool)
+        }
+        // features.4.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1068398352 &* s.n, pixels: 1764 &* s.n, channels: 176,
+                gamma: s.p + 6439456, beta: s.p + 6439632, runningMean: s.p + 6439808, runningVar: s.p + 6439984,
+                eps: 0.001, activation: .identity, output: s.t + 591010560 &* s.n, scratch: s.f + 531440, pool: pool)
+        }
         // features.4.10 stochastic depth: keep each image's branch with probability 0.9016393442622951
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 31 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09836065573770492,
                 into: s.t + 1076195200 &* s.n, random: &random)
         }
         // features.4.10 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1068087888 &* s.n, branch: s.t + 591010560 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195200 &* s.n : nil, batch: s.n, perImage: 310464,
-            output: s.t + 1068708816 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.t + 1076195200 &* s.n : nil,
+            batch: s.n, perImage: 310464, output: s.t + 1068708816 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 42x42x176 -> 42x42x248, SE 1056 -> 44 -> 1056
@@ -4798,10 +5526,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 6440160, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 891031680 &* s.n, pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 891031680 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 6626016, beta: s.p + 6627072, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 892894464 &* s.n, savedMean: s.f + 531792, savedInvStd: s.f + 532848,
-            runningMean: s.p + 6628128, runningVar: s.p + 6629184, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 891031680 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 6626016, beta: s.p + 6627072, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 892894464 &* s.n, savedMean: s.f + 531792, savedInvStd: s.f + 532848,
+                runningMean: s.p + 6628128, runningVar: s.p + 6629184, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 891031680 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 6626016, beta: s.p + 6627072, runningMean: s.p + 6628128, runningVar: s.p + 6629184,
+                eps: 0.001, activation: .silu, output: s.t + 892894464 &* s.n, scratch: s.f + 531792, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 6630240, channels: 1056, kernel: 5, into: s.f + 536016)
         // features.5.0.block.1 depthwise 5x5/1, [n, 42, 42, 1056] -> [n, 42, 42, 1056]
@@ -4809,10 +5545,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 536016, bias: s.f,
             activation: .identity, output: s.t + 894757248 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 894757248 &* s.n, pixels: 1764 &* s.n, channels: 1056,
-            gamma: s.p + 6656640, beta: s.p + 6657696, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 896620032 &* s.n, savedMean: s.f + 533904, savedInvStd: s.f + 534960,
-            runningMean: s.p + 6658752, runningVar: s.p + 6659808, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 894757248 &* s.n, pixels: 1764 &* s.n,
+                channels: 1056, gamma: s.p + 6656640, beta: s.p + 6657696, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 896620032 &* s.n, savedMean: s.f + 533904, savedInvStd: s.f + 534960,
+                runningMean: s.p + 6658752, runningVar: s.p + 6659808, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 894757248 &* s.n, pixels: 1764 &* s.n, channels: 1056,
+                gamma: s.p + 6656640, beta: s.p + 6657696, runningMean: s.p + 6658752, runningVar: s.p + 6659808,
+                eps: 0.001, activation: .silu, output: s.t + 896620032 &* s.n, scratch: s.f + 533904, pool: pool)
+        }
         // features.5.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 42, 42, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 896620032 &* s.n, output: s.t + 898482816 &* s.n,
             batch: s.n, pixels: 1764, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6660864,
@@ -4824,10 +5568,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 6754896, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
             output: s.t + 594291600 &* s.n, pool: pool)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 594291600 &* s.n, pixels: 1764 &* s.n, channels: 248,
-            gamma: s.p + 7016784, beta: s.p + 7017040, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1053002160 &* s.n, savedMean: s.f + 588816, savedInvStd: s.f + 589064,
-            runningMean: s.p + 7017296, runningVar: s.p + 7017552, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 594291600 &* s.n, pixels: 1764 &* s.n, channels: 248,
+                gamma: s.p + 7016784, beta: s.p + 7017040, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1053002160 &* s.n, savedMean: s.f + 588816, savedInvStd: s.f + 589064,
+                runningMean: s.p + 7017296, runningVar: s.p + 7017552, pool: pool)
+        }
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 594291600 &* s.n, pixels: 1764 &* s.n, channels: 248,
+                gamma: s.p + 7016784, beta: s.p + 7017040, runningMean: s.p + 7017296, runningVar: s.p + 7017552,
+                eps: 0.001, activation: .identity, output: s.t + 1053002160 &* s.n, scratch: s.f + 588816, pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
@@ -4837,10 +5589,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 7017808, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
             output: s.t + 591010560 &* s.n, pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 591010560 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 7386832, beta: s.p + 7388320, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 656151552 &* s.n, savedMean: s.f + 589312, savedInvStd: s.f + 590800,
-            runningMean: s.p + 7389808, runningVar: s.p + 7391296, pool: pool)
+        if s.options.frozenBlocks <= 33 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 591010560 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 7386832, beta: s.p + 7388320, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 656151552 &* s.n, savedMean: s.f + 589312, savedInvStd: s.f + 590800,
+                runningMean: s.p + 7389808, runningVar: s.p + 7391296, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 33 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 591010560 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 7386832, beta: s.p + 7388320, runningMean: s.p + 7389808, runningVar: s.p + 7391296,
+                eps: 0.001, activation: .silu, output: s.t + 656151552 &* s.n, scratch: s.f + 589312, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][1488]
         WeightPrep.depthwiseWeights(s.p + 7392784, channels: 1488, kernel: 5, into: s.f + 595264)
         // features.5.1.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -4848,10 +5608,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 595264, bias: s.f,
             activation: .identity, output: s.t + 658776384 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 658776384 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 7429984, beta: s.p + 7431472, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 661401216 &* s.n, savedMean: s.f + 592288, savedInvStd: s.f + 593776,
-            runningMean: s.p + 7432960, runningVar: s.p + 7434448, pool: pool)
+        if s.options.frozenBlocks <= 33 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 658776384 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 7429984, beta: s.p + 7431472, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 661401216 &* s.n, savedMean: s.f + 592288, savedInvStd: s.f + 593776,
+                runningMean: s.p + 7432960, runningVar: s.p + 7434448, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 33 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 658776384 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 7429984, beta: s.p + 7431472, runningMean: s.p + 7432960, runningVar: s.p + 7434448,
+                eps: 0.001, activation: .silu, output: s.t + 661401216 &* s.n, scratch: s.f + 592288, pool: pool)
+        }
         // features.5.1.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 661401216 &* s.n, output: s.t + 664026048 &* s.n,
             batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 7435936,
@@ -4863,19 +5631,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 7622000, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
             output: s.t + 1053439632 &* s.n, pool: pool)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1053439632 &* s.n, pixels: 1764 &* s.n, channels: 248,
-            gamma: s.p + 7991024, beta: s.p + 7991280, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 593635392 &* s.n, savedMean: s.f + 669664, savedInvStd: s.f + 669912,
-            runningMean: s.p + 7991536, runningVar: s.p + 7991792, pool: pool)
+        if s.options.frozenBlocks <= 33 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1053439632 &* s.n, pixels: 1764 &* s.n,
+                channels: 248, gamma: s.p + 7991024, beta: s.p + 7991280, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 669664,
+                savedInvStd: s.f + 669912, runningMean: s.p + 7991536, runningVar: s.p + 7991792, pool: pool)
+        }
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 33 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1053439632 &* s.n, pixels: 1764 &* s.n, channels: 248,
+                gamma: s.p + 7991024, beta: s.p + 7991280, runningMean: s.p + 7991536, runningVar: s.p + 7991792,
+                eps: 0.001, activation: .identity, output: s.t + 593635392 &* s.n, scratch: s.f + 669664, pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8950819672131147
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 33 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10491803278688525,
                 into: s.t + 594731872 &* s.n, random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1053002160 &* s.n, branch: s.t + 593635392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594731872 &* s.n : nil, batch: s.n, perImage: 437472,
-            output: s.t + 1053877104 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.t + 594731872 &* s.n : nil, batch: s.n,
+            perImage: 437472, output: s.t + 1053877104 &* s.n, pool: pool)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
@@ -4885,10 +5661,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 7992048, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
             output: s.t + 666650880 &* s.n, pool: pool)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 666650880 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 8361072, beta: s.p + 8362560, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 669275712 &* s.n, savedMean: s.f + 670160, savedInvStd: s.f + 671648,
-            runningMean: s.p + 8364048, runningVar: s.p + 8365536, pool: pool)
+        if s.options.frozenBlocks <= 34 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 666650880 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 8361072, beta: s.p + 8362560, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 669275712 &* s.n, savedMean: s.f + 670160, savedInvStd: s.f + 671648,
+                runningMean: s.p + 8364048, runningVar: s.p + 8365536, pool: pool)
+        }
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 34 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 666650880 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 8361072, beta: s.p + 8362560, runningMean: s.p + 8364048, runningVar: s.p + 8365536,
+                eps: 0.001, activation: .silu, output: s.t + 669275712 &* s.n, scratch: s.f + 670160, pool: pool)
+        }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][1488]
         WeightPrep.depthwiseWeights(s.p + 8367024, channels: 1488, kernel: 5, into: s.f + 676112)
         // features.5.2.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -4896,10 +5680,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 676112, bias: s.f,
             activation: .identity, output: s.t + 671900544 &* s.n, pool: pool)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 671900544 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 8404224, beta: s.p + 8405712, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 674525376 &* s.n, savedMean: s.f + 673136, savedInvStd: s.f + 674624,
-            runningMean: s.p + 8407200, runningVar: s.p + 8408688, pool: pool)
+        if s.options.frozenBlocks <= 34 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 671900544 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 8404224, beta: s.p + 8405712, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 674525376 &* s.n, savedMean: s.f + 673136, savedInvStd: s.f + 674624,
+                runningMean: s.p + 8407200, runningVar: s.p + 8408688, pool: pool)
+        }
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 34 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 671900544 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 8404224, beta: s.p + 8405712, runningMean: s.p + 8407200, runningVar: s.p + 8408688,
+                eps: 0.001, activation: .silu, output: s.t + 674525376 &* s.n, scratch: s.f + 673136, pool: pool)
+        }
         // features.5.2.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 674525376 &* s.n, output: s.t + 677150208 &* s.n,
             batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 8410176,
@@ -4911,19 +5703,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 8596240, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
             output: s.t + 1054314576 &* s.n, pool: pool)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1054314576 &* s.n, pixels: 1764 &* s.n, channels: 248,
-            gamma: s.p + 8965264, beta: s.p + 8965520, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 593635392 &* s.n, savedMean: s.f + 750512, savedInvStd: s.f + 750760,
-            runningMean: s.p + 8965776, runningVar: s.p + 8966032, pool: pool)
+        if s.options.frozenBlocks <= 34 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1054314576 &* s.n, pixels: 1764 &* s.n,
+                channels: 248, gamma: s.p + 8965264, beta: s.p + 8965520, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 750512,
+                savedInvStd: s.f + 750760, runningMean: s.p + 8965776, runningVar: s.p + 8966032, pool: pool)
+        }
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 34 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1054314576 &* s.n, pixels: 1764 &* s.n, channels: 248,
+                gamma: s.p + 8965264, beta: s.p + 8965520, runningMean: s.p + 8965776, runningVar: s.p + 8966032,
+                eps: 0.001, activation: .identity, output: s.t + 593635392 &* s.n, scratch: s.f + 750512, pool: pool)
+        }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8918032786885246
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 34 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10819672131147542,
                 into: s.t + 594731888 &* s.n, random: &random)
         }
         // features.5.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1053877104 &* s.n, branch: s.t + 593635392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594731888 &* s.n : nil, batch: s.n, perImage: 437472,
-            output: s.t + 1054752048 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.t + 594731888 &* s.n : nil, batch: s.n,
+            perImage: 437472, output: s.t + 1054752048 &* s.n, pool: pool)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
@@ -4933,10 +5733,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 8966288, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
             output: s.t + 679775040 &* s.n, pool: pool)
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 679775040 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 9335312, beta: s.p + 9336800, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 682399872 &* s.n, savedMean: s.f + 751008, savedInvStd: s.f + 752496,
-            runningMean: s.p + 9338288, runningVar: s.p + 9339776, pool: pool)
+        if s.options.frozenBlocks <= 35 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 679775040 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 9335312, beta: s.p + 9336800, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 682399872 &* s.n, savedMean: s.f + 751008, savedInvStd: s.f + 752496,
+                runningMean: s.p + 9338288, runningVar: s.p + 9339776, pool: pool)
+        }
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 35 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 679775040 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 9335312, beta: s.p + 9336800, runningMean: s.p + 9338288, runningVar: s.p + 9339776,
+                eps: 0.001, activation: .silu, output: s.t + 682399872 &* s.n, scratch: s.f + 751008, pool: pool)
+        }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][1488]
         WeightPrep.depthwiseWeights(s.p + 9341264, channels: 1488, kernel: 5, into: s.f + 756960)
         // features.5.3.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -4944,10 +5752,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 756960, bias: s.f,
             activation: .identity, output: s.t + 685024704 &* s.n, pool: pool)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 685024704 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 9378464, beta: s.p + 9379952, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 687649536 &* s.n, savedMean: s.f + 753984, savedInvStd: s.f + 755472,
-            runningMean: s.p + 9381440, runningVar: s.p + 9382928, pool: pool)
+        if s.options.frozenBlocks <= 35 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 685024704 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 9378464, beta: s.p + 9379952, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 687649536 &* s.n, savedMean: s.f + 753984, savedInvStd: s.f + 755472,
+                runningMean: s.p + 9381440, runningVar: s.p + 9382928, pool: pool)
+        }
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 35 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 685024704 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 9378464, beta: s.p + 9379952, runningMean: s.p + 9381440, runningVar: s.p + 9382928,
+                eps: 0.001, activation: .silu, output: s.t + 687649536 &* s.n, scratch: s.f + 753984, pool: pool)
+        }
         // features.5.3.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 687649536 &* s.n, output: s.t + 690274368 &* s.n,
             batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 9384416,
@@ -4959,19 +5775,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 9570480, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
             output: s.t + 1055189520 &* s.n, pool: pool)
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1055189520 &* s.n, pixels: 1764 &* s.n, channels: 248,
-            gamma: s.p + 9939504, beta: s.p + 9939760, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 593635392 &* s.n, savedMean: s.f + 831360, savedInvStd: s.f + 831608,
-            runningMean: s.p + 9940016, runningVar: s.p + 9940272, pool: pool)
+        if s.options.frozenBlocks <= 35 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1055189520 &* s.n, pixels: 1764 &* s.n,
+                channels: 248, gamma: s.p + 9939504, beta: s.p + 9939760, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 831360,
+                savedInvStd: s.f + 831608, runningMean: s.p + 9940016, runningVar: s.p + 9940272, pool: pool)
+        }
+        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 35 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1055189520 &* s.n, pixels: 1764 &* s.n, channels: 248,
+                gamma: s.p + 9939504, beta: s.p + 9939760, runningMean: s.p + 9940016, runningVar: s.p + 9940272,
+                eps: 0.001, activation: .identity, output: s.t + 593635392 &* s.n, scratch: s.f + 831360, pool: pool)
+        }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8885245901639344
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 35 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11147540983606559,
                 into: s.t + 594731904 &* s.n, random: &random)
         }
         // features.5.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1054752048 &* s.n, branch: s.t + 593635392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594731904 &* s.n : nil, batch: s.n, perImage: 437472,
-            output: s.t + 1055626992 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.t + 594731904 &* s.n : nil, batch: s.n,
+            perImage: 437472, output: s.t + 1055626992 &* s.n, pool: pool)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
@@ -4981,10 +5805,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 9940528, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
             output: s.t + 692899200 &* s.n, pool: pool)
         // features.5.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 692899200 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 10309552, beta: s.p + 10311040, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 695524032 &* s.n, savedMean: s.f + 831856, savedInvStd: s.f + 833344,
-            runningMean: s.p + 10312528, runningVar: s.p + 10314016, pool: pool)
+        if s.options.frozenBlocks <= 36 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 692899200 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 10309552, beta: s.p + 10311040, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 695524032 &* s.n, savedMean: s.f + 831856, savedInvStd: s.f + 833344,
+                runningMean: s.p + 10312528, runningVar: s.p + 10314016, pool: pool)
+        }
+        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 36 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 692899200 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 10309552, beta: s.p + 10311040, runningMean: s.p + 10312528, runningVar: s.p + 10314016,
+                eps: 0.001, activation: .silu, output: s.t + 695524032 &* s.n, scratch: s.f + 831856, pool: pool)
+        }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][1488]
         WeightPrep.depthwiseWeights(s.p + 10315504, channels: 1488, kernel: 5, into: s.f + 837808)
         // features.5.4.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -4992,10 +5824,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 837808, bias: s.f,
             activation: .identity, output: s.t + 698148864 &* s.n, pool: pool)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 698148864 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 10352704, beta: s.p + 10354192, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 700773696 &* s.n, savedMean: s.f + 834832, savedInvStd: s.f + 836320,
-            runningMean: s.p + 10355680, runningVar: s.p + 10357168, pool: pool)
+        if s.options.frozenBlocks <= 36 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 698148864 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 10352704, beta: s.p + 10354192, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 700773696 &* s.n, savedMean: s.f + 834832, savedInvStd: s.f + 836320,
+                runningMean: s.p + 10355680, runningVar: s.p + 10357168, pool: pool)
+        }
+        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 36 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 698148864 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 10352704, beta: s.p + 10354192, runningMean: s.p + 10355680, runningVar: s.p + 10357168,
+                eps: 0.001, activation: .silu, output: s.t + 700773696 &* s.n, scratch: s.f + 834832, pool: pool)
+        }
         // features.5.4.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 700773696 &* s.n, output: s.t + 703398528 &* s.n,
             batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 10358656,
@@ -5007,19 +5847,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 10544720, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
             output: s.t + 1056064464 &* s.n, pool: pool)
         // features.5.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1056064464 &* s.n, pixels: 1764 &* s.n, channels: 248,
-            gamma: s.p + 10913744, beta: s.p + 10914000, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 593635392 &* s.n, savedMean: s.f + 912208, savedInvStd: s.f + 912456,
-            runningMean: s.p + 10914256, runningVar: s.p + 10914512, pool: pool)
+        if s.options.frozenBlocks <= 36 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1056064464 &* s.n, pixels: 1764 &* s.n,
+                channels: 248, gamma: s.p + 10913744, beta: s.p + 10914000, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 912208,
+                savedInvStd: s.f + 912456, runningMean: s.p + 10914256, runningVar: s.p + 10914512, pool: pool)
+        }
+        // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 36 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1056064464 &* s.n, pixels: 1764 &* s.n, channels: 248,
+                gamma: s.p + 10913744, beta: s.p + 10914000, runningMean: s.p + 10914256, runningVar: s.p + 10914512,
+                eps: 0.001, activation: .identity, output: s.t + 593635392 &* s.n, scratch: s.f + 912208, pool: pool)
+        }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8852459016393442
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 36 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11475409836065574,
                 into: s.t + 594731920 &* s.n, random: &random)
         }
         // features.5.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1055626992 &* s.n, branch: s.t + 593635392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594731920 &* s.n : nil, batch: s.n, perImage: 437472,
-            output: s.t + 1056501936 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.t + 594731920 &* s.n : nil, batch: s.n,
+            perImage: 437472, output: s.t + 1056501936 &* s.n, pool: pool)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
@@ -5029,10 +5877,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 10914768, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
             output: s.t + 706023360 &* s.n, pool: pool)
         // features.5.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 706023360 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 11283792, beta: s.p + 11285280, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 708648192 &* s.n, savedMean: s.f + 912704, savedInvStd: s.f + 914192,
-            runningMean: s.p + 11286768, runningVar: s.p + 11288256, pool: pool)
+        if s.options.frozenBlocks <= 37 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 706023360 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 11283792, beta: s.p + 11285280, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 708648192 &* s.n, savedMean: s.f + 912704, savedInvStd: s.f + 914192,
+                runningMean: s.p + 11286768, runningVar: s.p + 11288256, pool: pool)
+        }
+        // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 37 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 706023360 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 11283792, beta: s.p + 11285280, runningMean: s.p + 11286768, runningVar: s.p + 11288256,
+                eps: 0.001, activation: .silu, output: s.t + 708648192 &* s.n, scratch: s.f + 912704, pool: pool)
+        }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][1488]
         WeightPrep.depthwiseWeights(s.p + 11289744, channels: 1488, kernel: 5, into: s.f + 918656)
         // features.5.5.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -5040,10 +5896,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 918656, bias: s.f,
             activation: .identity, output: s.t + 711273024 &* s.n, pool: pool)
         // features.5.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 711273024 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 11326944, beta: s.p + 11328432, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 713897856 &* s.n, savedMean: s.f + 915680, savedInvStd: s.f + 917168,
-            runningMean: s.p + 11329920, runningVar: s.p + 11331408, pool: pool)
+        if s.options.frozenBlocks <= 37 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 711273024 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 11326944, beta: s.p + 11328432, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 713897856 &* s.n, savedMean: s.f + 915680, savedInvStd: s.f + 917168,
+                runningMean: s.p + 11329920, runningVar: s.p + 11331408, pool: pool)
+        }
+        // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 37 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 711273024 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 11326944, beta: s.p + 11328432, runningMean: s.p + 11329920, runningVar: s.p + 11331408,
+                eps: 0.001, activation: .silu, output: s.t + 713897856 &* s.n, scratch: s.f + 915680, pool: pool)
+        }
         // features.5.5.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 713897856 &* s.n, output: s.t + 716522688 &* s.n,
             batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 11332896,
@@ -5055,19 +5919,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 11518960, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
             output: s.t + 1056939408 &* s.n, pool: pool)
         // features.5.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1056939408 &* s.n, pixels: 1764 &* s.n, channels: 248,
-            gamma: s.p + 11887984, beta: s.p + 11888240, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 593635392 &* s.n, savedMean: s.f + 993056, savedInvStd: s.f + 993304,
-            runningMean: s.p + 11888496, runningVar: s.p + 11888752, pool: pool)
+        if s.options.frozenBlocks <= 37 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1056939408 &* s.n, pixels: 1764 &* s.n,
+                channels: 248, gamma: s.p + 11887984, beta: s.p + 11888240, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 993056,
+                savedInvStd: s.f + 993304, runningMean: s.p + 11888496, runningVar: s.p + 11888752, pool: pool)
+        }
+        // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 37 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1056939408 &* s.n, pixels: 1764 &* s.n, channels: 248,
+                gamma: s.p + 11887984, beta: s.p + 11888240, runningMean: s.p + 11888496, runningVar: s.p + 11888752,
+                eps: 0.001, activation: .identity, output: s.t + 593635392 &* s.n, scratch: s.f + 993056, pool: pool)
+        }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8819672131147541
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 37 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1180327868852459,
                 into: s.t + 594731936 &* s.n, random: &random)
         }
         // features.5.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1056501936 &* s.n, branch: s.t + 593635392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594731936 &* s.n : nil, batch: s.n, perImage: 437472,
-            output: s.t + 1057376880 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.t + 594731936 &* s.n : nil, batch: s.n,
+            perImage: 437472, output: s.t + 1057376880 &* s.n, pool: pool)
     }
 
     /// features.5.6 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
@@ -5077,10 +5949,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 11889008, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
             output: s.t + 719147520 &* s.n, pool: pool)
         // features.5.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 719147520 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 12258032, beta: s.p + 12259520, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 721772352 &* s.n, savedMean: s.f + 993552, savedInvStd: s.f + 995040,
-            runningMean: s.p + 12261008, runningVar: s.p + 12262496, pool: pool)
+        if s.options.frozenBlocks <= 38 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 719147520 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 12258032, beta: s.p + 12259520, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 721772352 &* s.n, savedMean: s.f + 993552, savedInvStd: s.f + 995040,
+                runningMean: s.p + 12261008, runningVar: s.p + 12262496, pool: pool)
+        }
+        // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 38 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 719147520 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 12258032, beta: s.p + 12259520, runningMean: s.p + 12261008, runningVar: s.p + 12262496,
+                eps: 0.001, activation: .silu, output: s.t + 721772352 &* s.n, scratch: s.f + 993552, pool: pool)
+        }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][1488]
         WeightPrep.depthwiseWeights(s.p + 12263984, channels: 1488, kernel: 5, into: s.f + 999504)
         // features.5.6.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -5088,10 +5968,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 999504, bias: s.f,
             activation: .identity, output: s.t + 724397184 &* s.n, pool: pool)
         // features.5.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 724397184 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 12301184, beta: s.p + 12302672, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 727022016 &* s.n, savedMean: s.f + 996528, savedInvStd: s.f + 998016,
-            runningMean: s.p + 12304160, runningVar: s.p + 12305648, pool: pool)
+        if s.options.frozenBlocks <= 38 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 724397184 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 12301184, beta: s.p + 12302672, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 727022016 &* s.n, savedMean: s.f + 996528, savedInvStd: s.f + 998016,
+                runningMean: s.p + 12304160, runningVar: s.p + 12305648, pool: pool)
+        }
+        // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 38 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 724397184 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 12301184, beta: s.p + 12302672, runningMean: s.p + 12304160, runningVar: s.p + 12305648,
+                eps: 0.001, activation: .silu, output: s.t + 727022016 &* s.n, scratch: s.f + 996528, pool: pool)
+        }
         // features.5.6.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 727022016 &* s.n, output: s.t + 729646848 &* s.n,
             batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 12307136,
@@ -5103,19 +5991,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 12493200, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
             output: s.t + 1057814352 &* s.n, pool: pool)
         // features.5.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1057814352 &* s.n, pixels: 1764 &* s.n, channels: 248,
-            gamma: s.p + 12862224, beta: s.p + 12862480, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 593635392 &* s.n, savedMean: s.f + 1073904, savedInvStd: s.f + 1074152,
-            runningMean: s.p + 12862736, runningVar: s.p + 12862992, pool: pool)
+        if s.options.frozenBlocks <= 38 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1057814352 &* s.n, pixels: 1764 &* s.n,
+                channels: 248, gamma: s.p + 12862224, beta: s.p + 12862480, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 1073904,
+                savedInvStd: s.f + 1074152, runningMean: s.p + 12862736, runningVar: s.p + 12862992, pool: pool)
+        }
+        // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 38 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1057814352 &* s.n, pixels: 1764 &* s.n, channels: 248,
+                gamma: s.p + 12862224, beta: s.p + 12862480, runningMean: s.p + 12862736, runningVar: s.p + 12862992,
+                eps: 0.001, activation: .identity, output: s.t + 593635392 &* s.n, scratch: s.f + 1073904, pool: pool)
+        }
         // features.5.6 stochastic depth: keep each image's branch with probability 0.8786885245901639
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 38 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12131147540983607,
                 into: s.t + 594731952 &* s.n, random: &random)
         }
         // features.5.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1057376880 &* s.n, branch: s.t + 593635392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594731952 &* s.n : nil, batch: s.n, perImage: 437472,
-            output: s.t + 1058251824 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.t + 594731952 &* s.n : nil, batch: s.n,
+            perImage: 437472, output: s.t + 1058251824 &* s.n, pool: pool)
     }
 
     /// features.5.7 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
@@ -5125,10 +6021,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 12863248, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
             output: s.t + 732271680 &* s.n, pool: pool)
         // features.5.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 732271680 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 13232272, beta: s.p + 13233760, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 734896512 &* s.n, savedMean: s.f + 1074400, savedInvStd: s.f + 1075888,
-            runningMean: s.p + 13235248, runningVar: s.p + 13236736, pool: pool)
+        if s.options.frozenBlocks <= 39 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 732271680 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 13232272, beta: s.p + 13233760, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 734896512 &* s.n, savedMean: s.f + 1074400,
+                savedInvStd: s.f + 1075888, runningMean: s.p + 13235248, runningVar: s.p + 13236736, pool: pool)
+        }
+        // features.5.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 39 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 732271680 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 13232272, beta: s.p + 13233760, runningMean: s.p + 13235248, runningVar: s.p + 13236736,
+                eps: 0.001, activation: .silu, output: s.t + 734896512 &* s.n, scratch: s.f + 1074400, pool: pool)
+        }
         // features.5.7.block.1 depthwise weights to the kernel layout [5][5][1488]
         WeightPrep.depthwiseWeights(s.p + 13238224, channels: 1488, kernel: 5, into: s.f + 1080352)
         // features.5.7.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -5136,10 +6040,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 1080352,
             bias: s.f, activation: .identity, output: s.t + 737521344 &* s.n, pool: pool)
         // features.5.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 737521344 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 13275424, beta: s.p + 13276912, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 740146176 &* s.n, savedMean: s.f + 1077376, savedInvStd: s.f + 1078864,
-            runningMean: s.p + 13278400, runningVar: s.p + 13279888, pool: pool)
+        if s.options.frozenBlocks <= 39 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 737521344 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 13275424, beta: s.p + 13276912, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 740146176 &* s.n, savedMean: s.f + 1077376,
+                savedInvStd: s.f + 1078864, runningMean: s.p + 13278400, runningVar: s.p + 13279888, pool: pool)
+        }
+        // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 39 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 737521344 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 13275424, beta: s.p + 13276912, runningMean: s.p + 13278400, runningVar: s.p + 13279888,
+                eps: 0.001, activation: .silu, output: s.t + 740146176 &* s.n, scratch: s.f + 1077376, pool: pool)
+        }
         // features.5.7.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 740146176 &* s.n, output: s.t + 742771008 &* s.n,
             batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 13281376,
@@ -5151,19 +6063,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 13467440, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
             output: s.t + 1058689296 &* s.n, pool: pool)
         // features.5.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1058689296 &* s.n, pixels: 1764 &* s.n, channels: 248,
-            gamma: s.p + 13836464, beta: s.p + 13836720, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 593635392 &* s.n, savedMean: s.f + 1154752, savedInvStd: s.f + 1155000,
-            runningMean: s.p + 13836976, runningVar: s.p + 13837232, pool: pool)
+        if s.options.frozenBlocks <= 39 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1058689296 &* s.n, pixels: 1764 &* s.n,
+                channels: 248, gamma: s.p + 13836464, beta: s.p + 13836720, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 1154752,
+                savedInvStd: s.f + 1155000, runningMean: s.p + 13836976, runningVar: s.p + 13837232, pool: pool)
+        }
+        // features.5.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 39 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1058689296 &* s.n, pixels: 1764 &* s.n, channels: 248,
+                gamma: s.p + 13836464, beta: s.p + 13836720, runningMean: s.p + 13836976, runningVar: s.p + 13837232,
+                eps: 0.001, activation: .identity, output: s.t + 593635392 &* s.n, scratch: s.f + 1154752, pool: pool)
+        }
         // features.5.7 stochastic depth: keep each image's branch with probability 0.8754098360655738
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 39 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12459016393442623,
                 into: s.t + 594731968 &* s.n, random: &random)
         }
         // features.5.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1058251824 &* s.n, branch: s.t + 593635392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594731968 &* s.n : nil, batch: s.n, perImage: 437472,
-            output: s.t + 1059126768 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.t + 594731968 &* s.n : nil, batch: s.n,
+            perImage: 437472, output: s.t + 1059126768 &* s.n, pool: pool)
     }
 
     /// features.5.8 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
@@ -5173,10 +6093,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 13837488, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
             output: s.t + 745395840 &* s.n, pool: pool)
         // features.5.8.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 745395840 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 14206512, beta: s.p + 14208000, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 748020672 &* s.n, savedMean: s.f + 1155248, savedInvStd: s.f + 1156736,
-            runningMean: s.p + 14209488, runningVar: s.p + 14210976, pool: pool)
+        if s.options.frozenBlocks <= 40 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 745395840 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 14206512, beta: s.p + 14208000, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 748020672 &* s.n, savedMean: s.f + 1155248,
+                savedInvStd: s.f + 1156736, runningMean: s.p + 14209488, runningVar: s.p + 14210976, pool: pool)
+        }
+        // features.5.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 40 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 745395840 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 14206512, beta: s.p + 14208000, runningMean: s.p + 14209488, runningVar: s.p + 14210976,
+                eps: 0.001, activation: .silu, output: s.t + 748020672 &* s.n, scratch: s.f + 1155248, pool: pool)
+        }
         // features.5.8.block.1 depthwise weights to the kernel layout [5][5][1488]
         WeightPrep.depthwiseWeights(s.p + 14212464, channels: 1488, kernel: 5, into: s.f + 1161200)
         // features.5.8.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -5184,10 +6112,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 1161200,
             bias: s.f, activation: .identity, output: s.t + 750645504 &* s.n, pool: pool)
         // features.5.8.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 750645504 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 14249664, beta: s.p + 14251152, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 753270336 &* s.n, savedMean: s.f + 1158224, savedInvStd: s.f + 1159712,
-            runningMean: s.p + 14252640, runningVar: s.p + 14254128, pool: pool)
+        if s.options.frozenBlocks <= 40 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 750645504 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 14249664, beta: s.p + 14251152, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 753270336 &* s.n, savedMean: s.f + 1158224,
+                savedInvStd: s.f + 1159712, runningMean: s.p + 14252640, runningVar: s.p + 14254128, pool: pool)
+        }
+        // features.5.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 40 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 750645504 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 14249664, beta: s.p + 14251152, runningMean: s.p + 14252640, runningVar: s.p + 14254128,
+                eps: 0.001, activation: .silu, output: s.t + 753270336 &* s.n, scratch: s.f + 1158224, pool: pool)
+        }
         // features.5.8.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 753270336 &* s.n, output: s.t + 755895168 &* s.n,
             batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 14255616,
@@ -5199,19 +6135,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 14441680, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
             output: s.t + 1059564240 &* s.n, pool: pool)
         // features.5.8.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1059564240 &* s.n, pixels: 1764 &* s.n, channels: 248,
-            gamma: s.p + 14810704, beta: s.p + 14810960, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 593635392 &* s.n, savedMean: s.f + 1235600, savedInvStd: s.f + 1235848,
-            runningMean: s.p + 14811216, runningVar: s.p + 14811472, pool: pool)
+        if s.options.frozenBlocks <= 40 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1059564240 &* s.n, pixels: 1764 &* s.n,
+                channels: 248, gamma: s.p + 14810704, beta: s.p + 14810960, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 1235600,
+                savedInvStd: s.f + 1235848, runningMean: s.p + 14811216, runningVar: s.p + 14811472, pool: pool)
+        }
+        // features.5.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 40 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1059564240 &* s.n, pixels: 1764 &* s.n, channels: 248,
+                gamma: s.p + 14810704, beta: s.p + 14810960, runningMean: s.p + 14811216, runningVar: s.p + 14811472,
+                eps: 0.001, activation: .identity, output: s.t + 593635392 &* s.n, scratch: s.f + 1235600, pool: pool)
+        }
         // features.5.8 stochastic depth: keep each image's branch with probability 0.8721311475409836
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 40 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1278688524590164,
                 into: s.t + 594731984 &* s.n, random: &random)
         }
         // features.5.8 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1059126768 &* s.n, branch: s.t + 593635392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594731984 &* s.n : nil, batch: s.n, perImage: 437472,
-            output: s.t + 1060001712 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.t + 594731984 &* s.n : nil, batch: s.n,
+            perImage: 437472, output: s.t + 1060001712 &* s.n, pool: pool)
     }
 
     /// features.5.9 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
@@ -5221,10 +6165,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 14811728, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
             output: s.t + 758520000 &* s.n, pool: pool)
         // features.5.9.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 758520000 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 15180752, beta: s.p + 15182240, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 761144832 &* s.n, savedMean: s.f + 1236096, savedInvStd: s.f + 1237584,
-            runningMean: s.p + 15183728, runningVar: s.p + 15185216, pool: pool)
+        if s.options.frozenBlocks <= 41 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 758520000 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 15180752, beta: s.p + 15182240, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 761144832 &* s.n, savedMean: s.f + 1236096,
+                savedInvStd: s.f + 1237584, runningMean: s.p + 15183728, runningVar: s.p + 15185216, pool: pool)
+        }
+        // features.5.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 41 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 758520000 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 15180752, beta: s.p + 15182240, runningMean: s.p + 15183728, runningVar: s.p + 15185216,
+                eps: 0.001, activation: .silu, output: s.t + 761144832 &* s.n, scratch: s.f + 1236096, pool: pool)
+        }
         // features.5.9.block.1 depthwise weights to the kernel layout [5][5][1488]
         WeightPrep.depthwiseWeights(s.p + 15186704, channels: 1488, kernel: 5, into: s.f + 1242048)
         // features.5.9.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -5232,10 +6184,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 1242048,
             bias: s.f, activation: .identity, output: s.t + 763769664 &* s.n, pool: pool)
         // features.5.9.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 763769664 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 15223904, beta: s.p + 15225392, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 766394496 &* s.n, savedMean: s.f + 1239072, savedInvStd: s.f + 1240560,
-            runningMean: s.p + 15226880, runningVar: s.p + 15228368, pool: pool)
+        if s.options.frozenBlocks <= 41 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 763769664 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 15223904, beta: s.p + 15225392, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 766394496 &* s.n, savedMean: s.f + 1239072,
+                savedInvStd: s.f + 1240560, runningMean: s.p + 15226880, runningVar: s.p + 15228368, pool: pool)
+        }
+        // features.5.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 41 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 763769664 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 15223904, beta: s.p + 15225392, runningMean: s.p + 15226880, runningVar: s.p + 15228368,
+                eps: 0.001, activation: .silu, output: s.t + 766394496 &* s.n, scratch: s.f + 1239072, pool: pool)
+        }
         // features.5.9.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 766394496 &* s.n, output: s.t + 769019328 &* s.n,
             batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 15229856,
@@ -5247,19 +6207,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 15415920, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
             output: s.t + 1060439184 &* s.n, pool: pool)
         // features.5.9.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1060439184 &* s.n, pixels: 1764 &* s.n, channels: 248,
-            gamma: s.p + 15784944, beta: s.p + 15785200, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 593635392 &* s.n, savedMean: s.f + 1316448, savedInvStd: s.f + 1316696,
-            runningMean: s.p + 15785456, runningVar: s.p + 15785712, pool: pool)
+        if s.options.frozenBlocks <= 41 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1060439184 &* s.n, pixels: 1764 &* s.n,
+                channels: 248, gamma: s.p + 15784944, beta: s.p + 15785200, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 1316448,
+                savedInvStd: s.f + 1316696, runningMean: s.p + 15785456, runningVar: s.p + 15785712, pool: pool)
+        }
+        // features.5.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 41 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1060439184 &* s.n, pixels: 1764 &* s.n, channels: 248,
+                gamma: s.p + 15784944, beta: s.p + 15785200, runningMean: s.p + 15785456, runningVar: s.p + 15785712,
+                eps: 0.001, activation: .identity, output: s.t + 593635392 &* s.n, scratch: s.f + 1316448, pool: pool)
+        }
         // features.5.9 stochastic depth: keep each image's branch with probability 0.8688524590163934
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 41 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13114754098360656,
                 into: s.t + 594732000 &* s.n, random: &random)
         }
         // features.5.9 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1060001712 &* s.n, branch: s.t + 593635392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732000 &* s.n : nil, batch: s.n, perImage: 437472,
-            output: s.t + 1060876656 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.t + 594732000 &* s.n : nil, batch: s.n,
+            perImage: 437472, output: s.t + 1060876656 &* s.n, pool: pool)
     }
 
     /// features.5.10 forward: MBConv6 k5 s1: 42x42x248 -> 42x42x248, SE 1488 -> 62 -> 1488, identity shortcut
@@ -5269,10 +6237,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 15785968, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
             output: s.t + 771644160 &* s.n, pool: pool)
         // features.5.10.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 771644160 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 16154992, beta: s.p + 16156480, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 774268992 &* s.n, savedMean: s.f + 1316944, savedInvStd: s.f + 1318432,
-            runningMean: s.p + 16157968, runningVar: s.p + 16159456, pool: pool)
+        if s.options.frozenBlocks <= 42 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 771644160 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 16154992, beta: s.p + 16156480, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 774268992 &* s.n, savedMean: s.f + 1316944,
+                savedInvStd: s.f + 1318432, runningMean: s.p + 16157968, runningVar: s.p + 16159456, pool: pool)
+        }
+        // features.5.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 42 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 771644160 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 16154992, beta: s.p + 16156480, runningMean: s.p + 16157968, runningVar: s.p + 16159456,
+                eps: 0.001, activation: .silu, output: s.t + 774268992 &* s.n, scratch: s.f + 1316944, pool: pool)
+        }
         // features.5.10.block.1 depthwise weights to the kernel layout [5][5][1488]
         WeightPrep.depthwiseWeights(s.p + 16160944, channels: 1488, kernel: 5, into: s.f + 1322896)
         // features.5.10.block.1 depthwise 5x5/1, [n, 42, 42, 1488] -> [n, 42, 42, 1488]
@@ -5280,10 +6256,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 42, outWidth: 42, weights: s.f + 1322896,
             bias: s.f, activation: .identity, output: s.t + 776893824 &* s.n, pool: pool)
         // features.5.10.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 776893824 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 16198144, beta: s.p + 16199632, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 779518656 &* s.n, savedMean: s.f + 1319920, savedInvStd: s.f + 1321408,
-            runningMean: s.p + 16201120, runningVar: s.p + 16202608, pool: pool)
+        if s.options.frozenBlocks <= 42 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 776893824 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 16198144, beta: s.p + 16199632, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 779518656 &* s.n, savedMean: s.f + 1319920,
+                savedInvStd: s.f + 1321408, runningMean: s.p + 16201120, runningVar: s.p + 16202608, pool: pool)
+        }
+        // features.5.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 42 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 776893824 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 16198144, beta: s.p + 16199632, runningMean: s.p + 16201120, runningVar: s.p + 16202608,
+                eps: 0.001, activation: .silu, output: s.t + 779518656 &* s.n, scratch: s.f + 1319920, pool: pool)
+        }
         // features.5.10.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 42, 42, 1488]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 779518656 &* s.n, output: s.t + 782143488 &* s.n,
             batch: s.n, pixels: 1764, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 16204096,
@@ -5295,19 +6279,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 16390160, bias: s.f, outChannels: 248, activation: .identity, residual: nil,
             output: s.t + 1061314128 &* s.n, pool: pool)
         // features.5.10.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1061314128 &* s.n, pixels: 1764 &* s.n, channels: 248,
-            gamma: s.p + 16759184, beta: s.p + 16759440, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 593635392 &* s.n, savedMean: s.f + 1397296, savedInvStd: s.f + 1397544,
-            runningMean: s.p + 16759696, runningVar: s.p + 16759952, pool: pool)
+        if s.options.frozenBlocks <= 42 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1061314128 &* s.n, pixels: 1764 &* s.n,
+                channels: 248, gamma: s.p + 16759184, beta: s.p + 16759440, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 593635392 &* s.n, savedMean: s.f + 1397296,
+                savedInvStd: s.f + 1397544, runningMean: s.p + 16759696, runningVar: s.p + 16759952, pool: pool)
+        }
+        // features.5.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 42 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1061314128 &* s.n, pixels: 1764 &* s.n, channels: 248,
+                gamma: s.p + 16759184, beta: s.p + 16759440, runningMean: s.p + 16759696, runningVar: s.p + 16759952,
+                eps: 0.001, activation: .identity, output: s.t + 593635392 &* s.n, scratch: s.f + 1397296, pool: pool)
+        }
         // features.5.10 stochastic depth: keep each image's branch with probability 0.8655737704918033
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 42 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13442622950819674,
                 into: s.t + 594732016 &* s.n, random: &random)
         }
         // features.5.10 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1060876656 &* s.n, branch: s.t + 593635392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732016 &* s.n : nil, batch: s.n, perImage: 437472,
-            output: s.t + 1061751600 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.t + 594732016 &* s.n : nil, batch: s.n,
+            perImage: 437472, output: s.t + 1061751600 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 42x42x248 -> 21x21x424, SE 1488 -> 62 -> 1488
@@ -5317,10 +6309,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 16760208, bias: s.f, outChannels: 1488, activation: .identity, residual: nil,
             output: s.t + 784768320 &* s.n, pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 784768320 &* s.n, pixels: 1764 &* s.n, channels: 1488,
-            gamma: s.p + 17129232, beta: s.p + 17130720, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 787393152 &* s.n, savedMean: s.f + 1397792, savedInvStd: s.f + 1399280,
-            runningMean: s.p + 17132208, runningVar: s.p + 17133696, pool: pool)
+        if s.options.frozenBlocks <= 43 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 784768320 &* s.n, pixels: 1764 &* s.n,
+                channels: 1488, gamma: s.p + 17129232, beta: s.p + 17130720, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 787393152 &* s.n, savedMean: s.f + 1397792,
+                savedInvStd: s.f + 1399280, runningMean: s.p + 17132208, runningVar: s.p + 17133696, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 43 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 784768320 &* s.n, pixels: 1764 &* s.n, channels: 1488,
+                gamma: s.p + 17129232, beta: s.p + 17130720, runningMean: s.p + 17132208, runningVar: s.p + 17133696,
+                eps: 0.001, activation: .silu, output: s.t + 787393152 &* s.n, scratch: s.f + 1397792, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][1488]
         WeightPrep.depthwiseWeights(s.p + 17135184, channels: 1488, kernel: 5, into: s.f + 1403744)
         // features.6.0.block.1 depthwise 5x5/2, [n, 42, 42, 1488] -> [n, 21, 21, 1488]
@@ -5328,10 +6328,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 1403744,
             bias: s.f, activation: .identity, output: s.t + 593635392 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 593635392 &* s.n, pixels: 441 &* s.n, channels: 1488,
-            gamma: s.p + 17172384, beta: s.p + 17173872, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1041754896 &* s.n, savedMean: s.f + 1400768, savedInvStd: s.f + 1402256,
-            runningMean: s.p + 17175360, runningVar: s.p + 17176848, pool: pool)
+        if s.options.frozenBlocks <= 43 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 593635392 &* s.n, pixels: 441 &* s.n, channels: 1488,
+                gamma: s.p + 17172384, beta: s.p + 17173872, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 1041754896 &* s.n, savedMean: s.f + 1400768, savedInvStd: s.f + 1402256,
+                runningMean: s.p + 17175360, runningVar: s.p + 17176848, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 43 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 593635392 &* s.n, pixels: 441 &* s.n, channels: 1488,
+                gamma: s.p + 17172384, beta: s.p + 17173872, runningMean: s.p + 17175360, runningVar: s.p + 17176848,
+                eps: 0.001, activation: .silu, output: s.t + 1041754896 &* s.n, scratch: s.f + 1400768, pool: pool)
+        }
         // features.6.0.block.2 squeeze-excitation 1488 -> 62 -> 1488 on [n, 21, 21, 1488]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1041754896 &* s.n, output: s.t + 1042411104 &* s.n,
             batch: s.n, pixels: 441, channels: 1488, squeezeChannels: 62, reduceWeights: s.p + 17178336,
@@ -5343,10 +6351,19 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 17364400, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
             output: s.t + 1070571600 &* s.n, pool: pool)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1070571600 &* s.n, pixels: 441 &* s.n, channels: 424,
-            gamma: s.p + 17995312, beta: s.p + 17995744, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1070758592 &* s.n, savedMean: s.f + 1478144, savedInvStd: s.f + 1478568,
-            runningMean: s.p + 17996176, runningVar: s.p + 17996608, pool: pool)
+        if s.options.frozenBlocks <= 43 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1070571600 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 17995312, beta: s.p + 17995744, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1070758592 &* s.n, savedMean: s.f + 1478144, savedInvStd: s.f + 1478568,
+                runningMean: s.p + 17996176, runningVar: s.p + 17996608, pool: pool)
+        }
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 43 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1070571600 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 17995312, beta: s.p + 17995744, runningMean: s.p + 17996176, runningVar: s.p + 17996608,
+                eps: 0.001, activation: .identity, output: s.t + 1070758592 &* s.n, scratch: s.f + 1478144,
+                pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
@@ -5356,10 +6373,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 17997040, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
             output: s.t + 954817920 &* s.n, pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 954817920 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 19075696, beta: s.p + 19078240, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 955939824 &* s.n, savedMean: s.f + 1478992, savedInvStd: s.f + 1481536,
-            runningMean: s.p + 19080784, runningVar: s.p + 19083328, pool: pool)
+        if s.options.frozenBlocks <= 44 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 954817920 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 19075696, beta: s.p + 19078240, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 955939824 &* s.n, savedMean: s.f + 1478992, savedInvStd: s.f + 1481536,
+                runningMean: s.p + 19080784, runningVar: s.p + 19083328, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 44 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 954817920 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 19075696, beta: s.p + 19078240, runningMean: s.p + 19080784, runningVar: s.p + 19083328,
+                eps: 0.001, activation: .silu, output: s.t + 955939824 &* s.n, scratch: s.f + 1478992, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][2544]
         WeightPrep.depthwiseWeights(s.p + 19085872, channels: 2544, kernel: 5, into: s.f + 1489168)
         // features.6.1.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -5367,10 +6392,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 1489168,
             bias: s.f, activation: .identity, output: s.t + 957061728 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 957061728 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 19149472, beta: s.p + 19152016, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 958183632 &* s.n, savedMean: s.f + 1484080, savedInvStd: s.f + 1486624,
-            runningMean: s.p + 19154560, runningVar: s.p + 19157104, pool: pool)
+        if s.options.frozenBlocks <= 44 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 957061728 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 19149472, beta: s.p + 19152016, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 958183632 &* s.n, savedMean: s.f + 1484080, savedInvStd: s.f + 1486624,
+                runningMean: s.p + 19154560, runningVar: s.p + 19157104, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 44 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 957061728 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 19149472, beta: s.p + 19152016, runningMean: s.p + 19154560, runningVar: s.p + 19157104,
+                eps: 0.001, activation: .silu, output: s.t + 958183632 &* s.n, scratch: s.f + 1484080, pool: pool)
+        }
         // features.6.1.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 958183632 &* s.n, output: s.t + 959305536 &* s.n,
             batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 19159648,
@@ -5382,19 +6415,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 19701632, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
             output: s.t + 1070945584 &* s.n, pool: pool)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1070945584 &* s.n, pixels: 441 &* s.n, channels: 424,
-            gamma: s.p + 20780288, beta: s.p + 20780720, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 790017984 &* s.n, savedMean: s.f + 1616368, savedInvStd: s.f + 1616792,
-            runningMean: s.p + 20781152, runningVar: s.p + 20781584, pool: pool)
+        if s.options.frozenBlocks <= 44 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1070945584 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 20780288, beta: s.p + 20780720, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 790017984 &* s.n, savedMean: s.f + 1616368, savedInvStd: s.f + 1616792,
+                runningMean: s.p + 20781152, runningVar: s.p + 20781584, pool: pool)
+        }
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 44 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1070945584 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 20780288, beta: s.p + 20780720, runningMean: s.p + 20781152, runningVar: s.p + 20781584,
+                eps: 0.001, activation: .identity, output: s.t + 790017984 &* s.n, scratch: s.f + 1616368, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8590163934426229
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 44 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14098360655737704,
                 into: s.t + 594732032 &* s.n, random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1070758592 &* s.n, branch: s.t + 790017984 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732032 &* s.n : nil, batch: s.n, perImage: 186984,
-            output: s.t + 1071132576 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.t + 594732032 &* s.n : nil, batch: s.n,
+            perImage: 186984, output: s.t + 1071132576 &* s.n, pool: pool)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
@@ -5404,10 +6445,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 20782016, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
             output: s.t + 960427440 &* s.n, pool: pool)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 960427440 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 21860672, beta: s.p + 21863216, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 961549344 &* s.n, savedMean: s.f + 1617216, savedInvStd: s.f + 1619760,
-            runningMean: s.p + 21865760, runningVar: s.p + 21868304, pool: pool)
+        if s.options.frozenBlocks <= 45 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 960427440 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 21860672, beta: s.p + 21863216, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 961549344 &* s.n, savedMean: s.f + 1617216, savedInvStd: s.f + 1619760,
+                runningMean: s.p + 21865760, runningVar: s.p + 21868304, pool: pool)
+        }
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 45 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 960427440 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 21860672, beta: s.p + 21863216, runningMean: s.p + 21865760, runningVar: s.p + 21868304,
+                eps: 0.001, activation: .silu, output: s.t + 961549344 &* s.n, scratch: s.f + 1617216, pool: pool)
+        }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][2544]
         WeightPrep.depthwiseWeights(s.p + 21870848, channels: 2544, kernel: 5, into: s.f + 1627392)
         // features.6.2.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -5415,10 +6464,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 1627392,
             bias: s.f, activation: .identity, output: s.t + 962671248 &* s.n, pool: pool)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 962671248 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 21934448, beta: s.p + 21936992, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 963793152 &* s.n, savedMean: s.f + 1622304, savedInvStd: s.f + 1624848,
-            runningMean: s.p + 21939536, runningVar: s.p + 21942080, pool: pool)
+        if s.options.frozenBlocks <= 45 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 962671248 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 21934448, beta: s.p + 21936992, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 963793152 &* s.n, savedMean: s.f + 1622304, savedInvStd: s.f + 1624848,
+                runningMean: s.p + 21939536, runningVar: s.p + 21942080, pool: pool)
+        }
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 45 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 962671248 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 21934448, beta: s.p + 21936992, runningMean: s.p + 21939536, runningVar: s.p + 21942080,
+                eps: 0.001, activation: .silu, output: s.t + 963793152 &* s.n, scratch: s.f + 1622304, pool: pool)
+        }
         // features.6.2.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 963793152 &* s.n, output: s.t + 964915056 &* s.n,
             batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 21944624,
@@ -5430,19 +6487,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 22486608, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
             output: s.t + 1071319568 &* s.n, pool: pool)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1071319568 &* s.n, pixels: 441 &* s.n, channels: 424,
-            gamma: s.p + 23565264, beta: s.p + 23565696, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 790017984 &* s.n, savedMean: s.f + 1754592, savedInvStd: s.f + 1755016,
-            runningMean: s.p + 23566128, runningVar: s.p + 23566560, pool: pool)
+        if s.options.frozenBlocks <= 45 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1071319568 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 23565264, beta: s.p + 23565696, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 790017984 &* s.n, savedMean: s.f + 1754592, savedInvStd: s.f + 1755016,
+                runningMean: s.p + 23566128, runningVar: s.p + 23566560, pool: pool)
+        }
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 45 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1071319568 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 23565264, beta: s.p + 23565696, runningMean: s.p + 23566128, runningVar: s.p + 23566560,
+                eps: 0.001, activation: .identity, output: s.t + 790017984 &* s.n, scratch: s.f + 1754592, pool: pool)
+        }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8557377049180328
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 45 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14426229508196722,
                 into: s.t + 594732048 &* s.n, random: &random)
         }
         // features.6.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1071132576 &* s.n, branch: s.t + 790017984 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732048 &* s.n : nil, batch: s.n, perImage: 186984,
-            output: s.t + 1071506560 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 45 ? s.t + 594732048 &* s.n : nil, batch: s.n,
+            perImage: 186984, output: s.t + 1071506560 &* s.n, pool: pool)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
@@ -5452,10 +6517,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 23566992, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
             output: s.t + 966036960 &* s.n, pool: pool)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 966036960 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 24645648, beta: s.p + 24648192, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 967158864 &* s.n, savedMean: s.f + 1755440, savedInvStd: s.f + 1757984,
-            runningMean: s.p + 24650736, runningVar: s.p + 24653280, pool: pool)
+        if s.options.frozenBlocks <= 46 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 966036960 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 24645648, beta: s.p + 24648192, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 967158864 &* s.n, savedMean: s.f + 1755440, savedInvStd: s.f + 1757984,
+                runningMean: s.p + 24650736, runningVar: s.p + 24653280, pool: pool)
+        }
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 46 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 966036960 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 24645648, beta: s.p + 24648192, runningMean: s.p + 24650736, runningVar: s.p + 24653280,
+                eps: 0.001, activation: .silu, output: s.t + 967158864 &* s.n, scratch: s.f + 1755440, pool: pool)
+        }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][2544]
         WeightPrep.depthwiseWeights(s.p + 24655824, channels: 2544, kernel: 5, into: s.f + 1765616)
         // features.6.3.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -5463,10 +6536,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 1765616,
             bias: s.f, activation: .identity, output: s.t + 968280768 &* s.n, pool: pool)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 968280768 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 24719424, beta: s.p + 24721968, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 969402672 &* s.n, savedMean: s.f + 1760528, savedInvStd: s.f + 1763072,
-            runningMean: s.p + 24724512, runningVar: s.p + 24727056, pool: pool)
+        if s.options.frozenBlocks <= 46 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 968280768 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 24719424, beta: s.p + 24721968, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 969402672 &* s.n, savedMean: s.f + 1760528, savedInvStd: s.f + 1763072,
+                runningMean: s.p + 24724512, runningVar: s.p + 24727056, pool: pool)
+        }
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 46 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 968280768 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 24719424, beta: s.p + 24721968, runningMean: s.p + 24724512, runningVar: s.p + 24727056,
+                eps: 0.001, activation: .silu, output: s.t + 969402672 &* s.n, scratch: s.f + 1760528, pool: pool)
+        }
         // features.6.3.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 969402672 &* s.n, output: s.t + 970524576 &* s.n,
             batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 24729600,
@@ -5478,19 +6559,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 25271584, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
             output: s.t + 1071693552 &* s.n, pool: pool)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1071693552 &* s.n, pixels: 441 &* s.n, channels: 424,
-            gamma: s.p + 26350240, beta: s.p + 26350672, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 790017984 &* s.n, savedMean: s.f + 1892816, savedInvStd: s.f + 1893240,
-            runningMean: s.p + 26351104, runningVar: s.p + 26351536, pool: pool)
+        if s.options.frozenBlocks <= 46 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1071693552 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 26350240, beta: s.p + 26350672, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 790017984 &* s.n, savedMean: s.f + 1892816, savedInvStd: s.f + 1893240,
+                runningMean: s.p + 26351104, runningVar: s.p + 26351536, pool: pool)
+        }
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 46 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1071693552 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 26350240, beta: s.p + 26350672, runningMean: s.p + 26351104, runningVar: s.p + 26351536,
+                eps: 0.001, activation: .identity, output: s.t + 790017984 &* s.n, scratch: s.f + 1892816, pool: pool)
+        }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8524590163934427
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 46 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14754098360655737,
                 into: s.t + 594732064 &* s.n, random: &random)
         }
         // features.6.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1071506560 &* s.n, branch: s.t + 790017984 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732064 &* s.n : nil, batch: s.n, perImage: 186984,
-            output: s.t + 1071880544 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 46 ? s.t + 594732064 &* s.n : nil, batch: s.n,
+            perImage: 186984, output: s.t + 1071880544 &* s.n, pool: pool)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
@@ -5500,10 +6589,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 26351968, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
             output: s.t + 971646480 &* s.n, pool: pool)
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 971646480 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 27430624, beta: s.p + 27433168, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 972768384 &* s.n, savedMean: s.f + 1893664, savedInvStd: s.f + 1896208,
-            runningMean: s.p + 27435712, runningVar: s.p + 27438256, pool: pool)
+        if s.options.frozenBlocks <= 47 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 971646480 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 27430624, beta: s.p + 27433168, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 972768384 &* s.n, savedMean: s.f + 1893664, savedInvStd: s.f + 1896208,
+                runningMean: s.p + 27435712, runningVar: s.p + 27438256, pool: pool)
+        }
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 47 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 971646480 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 27430624, beta: s.p + 27433168, runningMean: s.p + 27435712, runningVar: s.p + 27438256,
+                eps: 0.001, activation: .silu, output: s.t + 972768384 &* s.n, scratch: s.f + 1893664, pool: pool)
+        }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][2544]
         WeightPrep.depthwiseWeights(s.p + 27440800, channels: 2544, kernel: 5, into: s.f + 1903840)
         // features.6.4.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -5511,10 +6608,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 1903840,
             bias: s.f, activation: .identity, output: s.t + 973890288 &* s.n, pool: pool)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 973890288 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 27504400, beta: s.p + 27506944, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 975012192 &* s.n, savedMean: s.f + 1898752, savedInvStd: s.f + 1901296,
-            runningMean: s.p + 27509488, runningVar: s.p + 27512032, pool: pool)
+        if s.options.frozenBlocks <= 47 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 973890288 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 27504400, beta: s.p + 27506944, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 975012192 &* s.n, savedMean: s.f + 1898752, savedInvStd: s.f + 1901296,
+                runningMean: s.p + 27509488, runningVar: s.p + 27512032, pool: pool)
+        }
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 47 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 973890288 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 27504400, beta: s.p + 27506944, runningMean: s.p + 27509488, runningVar: s.p + 27512032,
+                eps: 0.001, activation: .silu, output: s.t + 975012192 &* s.n, scratch: s.f + 1898752, pool: pool)
+        }
         // features.6.4.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 975012192 &* s.n, output: s.t + 976134096 &* s.n,
             batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 27514576,
@@ -5526,19 +6631,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 28056560, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
             output: s.t + 1072067536 &* s.n, pool: pool)
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1072067536 &* s.n, pixels: 441 &* s.n, channels: 424,
-            gamma: s.p + 29135216, beta: s.p + 29135648, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 790017984 &* s.n, savedMean: s.f + 2031040, savedInvStd: s.f + 2031464,
-            runningMean: s.p + 29136080, runningVar: s.p + 29136512, pool: pool)
+        if s.options.frozenBlocks <= 47 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1072067536 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 29135216, beta: s.p + 29135648, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 790017984 &* s.n, savedMean: s.f + 2031040, savedInvStd: s.f + 2031464,
+                runningMean: s.p + 29136080, runningVar: s.p + 29136512, pool: pool)
+        }
+        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 47 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1072067536 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 29135216, beta: s.p + 29135648, runningMean: s.p + 29136080, runningVar: s.p + 29136512,
+                eps: 0.001, activation: .identity, output: s.t + 790017984 &* s.n, scratch: s.f + 2031040, pool: pool)
+        }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8491803278688524
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 47 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15081967213114755,
                 into: s.t + 594732080 &* s.n, random: &random)
         }
         // features.6.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1071880544 &* s.n, branch: s.t + 790017984 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732080 &* s.n : nil, batch: s.n, perImage: 186984,
-            output: s.t + 1072254528 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 47 ? s.t + 594732080 &* s.n : nil, batch: s.n,
+            perImage: 186984, output: s.t + 1072254528 &* s.n, pool: pool)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
@@ -5548,10 +6661,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 29136944, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
             output: s.t + 977256000 &* s.n, pool: pool)
         // features.6.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 977256000 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 30215600, beta: s.p + 30218144, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 978377904 &* s.n, savedMean: s.f + 2031888, savedInvStd: s.f + 2034432,
-            runningMean: s.p + 30220688, runningVar: s.p + 30223232, pool: pool)
+        if s.options.frozenBlocks <= 48 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 977256000 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 30215600, beta: s.p + 30218144, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 978377904 &* s.n, savedMean: s.f + 2031888, savedInvStd: s.f + 2034432,
+                runningMean: s.p + 30220688, runningVar: s.p + 30223232, pool: pool)
+        }
+        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 48 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 977256000 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 30215600, beta: s.p + 30218144, runningMean: s.p + 30220688, runningVar: s.p + 30223232,
+                eps: 0.001, activation: .silu, output: s.t + 978377904 &* s.n, scratch: s.f + 2031888, pool: pool)
+        }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][2544]
         WeightPrep.depthwiseWeights(s.p + 30225776, channels: 2544, kernel: 5, into: s.f + 2042064)
         // features.6.5.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -5559,10 +6680,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 2042064,
             bias: s.f, activation: .identity, output: s.t + 979499808 &* s.n, pool: pool)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 979499808 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 30289376, beta: s.p + 30291920, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 980621712 &* s.n, savedMean: s.f + 2036976, savedInvStd: s.f + 2039520,
-            runningMean: s.p + 30294464, runningVar: s.p + 30297008, pool: pool)
+        if s.options.frozenBlocks <= 48 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 979499808 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 30289376, beta: s.p + 30291920, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 980621712 &* s.n, savedMean: s.f + 2036976, savedInvStd: s.f + 2039520,
+                runningMean: s.p + 30294464, runningVar: s.p + 30297008, pool: pool)
+        }
+        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 48 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 979499808 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 30289376, beta: s.p + 30291920, runningMean: s.p + 30294464, runningVar: s.p + 30297008,
+                eps: 0.001, activation: .silu, output: s.t + 980621712 &* s.n, scratch: s.f + 2036976, pool: pool)
+        }
         // features.6.5.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 980621712 &* s.n, output: s.t + 981743616 &* s.n,
             batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 30299552,
@@ -5574,19 +6703,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 30841536, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
             output: s.t + 1072441520 &* s.n, pool: pool)
         // features.6.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1072441520 &* s.n, pixels: 441 &* s.n, channels: 424,
-            gamma: s.p + 31920192, beta: s.p + 31920624, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 790017984 &* s.n, savedMean: s.f + 2169264, savedInvStd: s.f + 2169688,
-            runningMean: s.p + 31921056, runningVar: s.p + 31921488, pool: pool)
+        if s.options.frozenBlocks <= 48 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1072441520 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 31920192, beta: s.p + 31920624, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 790017984 &* s.n, savedMean: s.f + 2169264, savedInvStd: s.f + 2169688,
+                runningMean: s.p + 31921056, runningVar: s.p + 31921488, pool: pool)
+        }
+        // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 48 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1072441520 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 31920192, beta: s.p + 31920624, runningMean: s.p + 31921056, runningVar: s.p + 31921488,
+                eps: 0.001, activation: .identity, output: s.t + 790017984 &* s.n, scratch: s.f + 2169264, pool: pool)
+        }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8459016393442623
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 48 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1540983606557377,
                 into: s.t + 594732096 &* s.n, random: &random)
         }
         // features.6.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1072254528 &* s.n, branch: s.t + 790017984 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732096 &* s.n : nil, batch: s.n, perImage: 186984,
-            output: s.t + 1072628512 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 48 ? s.t + 594732096 &* s.n : nil, batch: s.n,
+            perImage: 186984, output: s.t + 1072628512 &* s.n, pool: pool)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
@@ -5596,10 +6733,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 31921920, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
             output: s.t + 982865520 &* s.n, pool: pool)
         // features.6.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 982865520 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 33000576, beta: s.p + 33003120, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 983987424 &* s.n, savedMean: s.f + 2170112, savedInvStd: s.f + 2172656,
-            runningMean: s.p + 33005664, runningVar: s.p + 33008208, pool: pool)
+        if s.options.frozenBlocks <= 49 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 982865520 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 33000576, beta: s.p + 33003120, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 983987424 &* s.n, savedMean: s.f + 2170112, savedInvStd: s.f + 2172656,
+                runningMean: s.p + 33005664, runningVar: s.p + 33008208, pool: pool)
+        }
+        // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 49 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 982865520 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 33000576, beta: s.p + 33003120, runningMean: s.p + 33005664, runningVar: s.p + 33008208,
+                eps: 0.001, activation: .silu, output: s.t + 983987424 &* s.n, scratch: s.f + 2170112, pool: pool)
+        }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][2544]
         WeightPrep.depthwiseWeights(s.p + 33010752, channels: 2544, kernel: 5, into: s.f + 2180288)
         // features.6.6.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -5607,10 +6752,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 2180288,
             bias: s.f, activation: .identity, output: s.t + 985109328 &* s.n, pool: pool)
         // features.6.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 985109328 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 33074352, beta: s.p + 33076896, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 986231232 &* s.n, savedMean: s.f + 2175200, savedInvStd: s.f + 2177744,
-            runningMean: s.p + 33079440, runningVar: s.p + 33081984, pool: pool)
+        if s.options.frozenBlocks <= 49 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 985109328 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 33074352, beta: s.p + 33076896, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 986231232 &* s.n, savedMean: s.f + 2175200, savedInvStd: s.f + 2177744,
+                runningMean: s.p + 33079440, runningVar: s.p + 33081984, pool: pool)
+        }
+        // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 49 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 985109328 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 33074352, beta: s.p + 33076896, runningMean: s.p + 33079440, runningVar: s.p + 33081984,
+                eps: 0.001, activation: .silu, output: s.t + 986231232 &* s.n, scratch: s.f + 2175200, pool: pool)
+        }
         // features.6.6.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 986231232 &* s.n, output: s.t + 987353136 &* s.n,
             batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 33084528,
@@ -5622,19 +6775,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 33626512, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
             output: s.t + 1072815504 &* s.n, pool: pool)
         // features.6.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1072815504 &* s.n, pixels: 441 &* s.n, channels: 424,
-            gamma: s.p + 34705168, beta: s.p + 34705600, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 790017984 &* s.n, savedMean: s.f + 2307488, savedInvStd: s.f + 2307912,
-            runningMean: s.p + 34706032, runningVar: s.p + 34706464, pool: pool)
+        if s.options.frozenBlocks <= 49 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1072815504 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 34705168, beta: s.p + 34705600, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 790017984 &* s.n, savedMean: s.f + 2307488, savedInvStd: s.f + 2307912,
+                runningMean: s.p + 34706032, runningVar: s.p + 34706464, pool: pool)
+        }
+        // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 49 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1072815504 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 34705168, beta: s.p + 34705600, runningMean: s.p + 34706032, runningVar: s.p + 34706464,
+                eps: 0.001, activation: .identity, output: s.t + 790017984 &* s.n, scratch: s.f + 2307488, pool: pool)
+        }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.8426229508196721
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 49 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15737704918032788,
                 into: s.t + 594732112 &* s.n, random: &random)
         }
         // features.6.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1072628512 &* s.n, branch: s.t + 790017984 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732112 &* s.n : nil, batch: s.n, perImage: 186984,
-            output: s.t + 1073002496 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 49 ? s.t + 594732112 &* s.n : nil, batch: s.n,
+            perImage: 186984, output: s.t + 1073002496 &* s.n, pool: pool)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
@@ -5644,10 +6805,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 34706896, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
             output: s.t + 988475040 &* s.n, pool: pool)
         // features.6.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 988475040 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 35785552, beta: s.p + 35788096, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 989596944 &* s.n, savedMean: s.f + 2308336, savedInvStd: s.f + 2310880,
-            runningMean: s.p + 35790640, runningVar: s.p + 35793184, pool: pool)
+        if s.options.frozenBlocks <= 50 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 988475040 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 35785552, beta: s.p + 35788096, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 989596944 &* s.n, savedMean: s.f + 2308336, savedInvStd: s.f + 2310880,
+                runningMean: s.p + 35790640, runningVar: s.p + 35793184, pool: pool)
+        }
+        // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 50 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 988475040 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 35785552, beta: s.p + 35788096, runningMean: s.p + 35790640, runningVar: s.p + 35793184,
+                eps: 0.001, activation: .silu, output: s.t + 989596944 &* s.n, scratch: s.f + 2308336, pool: pool)
+        }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][2544]
         WeightPrep.depthwiseWeights(s.p + 35795728, channels: 2544, kernel: 5, into: s.f + 2318512)
         // features.6.7.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -5655,10 +6824,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 2318512,
             bias: s.f, activation: .identity, output: s.t + 990718848 &* s.n, pool: pool)
         // features.6.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 990718848 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 35859328, beta: s.p + 35861872, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 991840752 &* s.n, savedMean: s.f + 2313424, savedInvStd: s.f + 2315968,
-            runningMean: s.p + 35864416, runningVar: s.p + 35866960, pool: pool)
+        if s.options.frozenBlocks <= 50 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 990718848 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 35859328, beta: s.p + 35861872, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 991840752 &* s.n, savedMean: s.f + 2313424, savedInvStd: s.f + 2315968,
+                runningMean: s.p + 35864416, runningVar: s.p + 35866960, pool: pool)
+        }
+        // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 50 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 990718848 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 35859328, beta: s.p + 35861872, runningMean: s.p + 35864416, runningVar: s.p + 35866960,
+                eps: 0.001, activation: .silu, output: s.t + 991840752 &* s.n, scratch: s.f + 2313424, pool: pool)
+        }
         // features.6.7.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 991840752 &* s.n, output: s.t + 992962656 &* s.n,
             batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 35869504,
@@ -5670,19 +6847,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 36411488, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
             output: s.t + 1073189488 &* s.n, pool: pool)
         // features.6.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1073189488 &* s.n, pixels: 441 &* s.n, channels: 424,
-            gamma: s.p + 37490144, beta: s.p + 37490576, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 790017984 &* s.n, savedMean: s.f + 2445712, savedInvStd: s.f + 2446136,
-            runningMean: s.p + 37491008, runningVar: s.p + 37491440, pool: pool)
+        if s.options.frozenBlocks <= 50 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1073189488 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 37490144, beta: s.p + 37490576, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 790017984 &* s.n, savedMean: s.f + 2445712, savedInvStd: s.f + 2446136,
+                runningMean: s.p + 37491008, runningVar: s.p + 37491440, pool: pool)
+        }
+        // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 50 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1073189488 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 37490144, beta: s.p + 37490576, runningMean: s.p + 37491008, runningVar: s.p + 37491440,
+                eps: 0.001, activation: .identity, output: s.t + 790017984 &* s.n, scratch: s.f + 2445712, pool: pool)
+        }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.839344262295082
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 50 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16065573770491803,
                 into: s.t + 594732128 &* s.n, random: &random)
         }
         // features.6.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1073002496 &* s.n, branch: s.t + 790017984 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732128 &* s.n : nil, batch: s.n, perImage: 186984,
-            output: s.t + 1073376480 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 50 ? s.t + 594732128 &* s.n : nil, batch: s.n,
+            perImage: 186984, output: s.t + 1073376480 &* s.n, pool: pool)
     }
 
     /// features.6.8 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
@@ -5692,10 +6877,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 37491872, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
             output: s.t + 994084560 &* s.n, pool: pool)
         // features.6.8.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 994084560 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 38570528, beta: s.p + 38573072, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 995206464 &* s.n, savedMean: s.f + 2446560, savedInvStd: s.f + 2449104,
-            runningMean: s.p + 38575616, runningVar: s.p + 38578160, pool: pool)
+        if s.options.frozenBlocks <= 51 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 994084560 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 38570528, beta: s.p + 38573072, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 995206464 &* s.n, savedMean: s.f + 2446560, savedInvStd: s.f + 2449104,
+                runningMean: s.p + 38575616, runningVar: s.p + 38578160, pool: pool)
+        }
+        // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 51 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 994084560 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 38570528, beta: s.p + 38573072, runningMean: s.p + 38575616, runningVar: s.p + 38578160,
+                eps: 0.001, activation: .silu, output: s.t + 995206464 &* s.n, scratch: s.f + 2446560, pool: pool)
+        }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][2544]
         WeightPrep.depthwiseWeights(s.p + 38580704, channels: 2544, kernel: 5, into: s.f + 2456736)
         // features.6.8.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -5703,10 +6896,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 2456736,
             bias: s.f, activation: .identity, output: s.t + 996328368 &* s.n, pool: pool)
         // features.6.8.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 996328368 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 38644304, beta: s.p + 38646848, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 997450272 &* s.n, savedMean: s.f + 2451648, savedInvStd: s.f + 2454192,
-            runningMean: s.p + 38649392, runningVar: s.p + 38651936, pool: pool)
+        if s.options.frozenBlocks <= 51 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 996328368 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 38644304, beta: s.p + 38646848, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 997450272 &* s.n, savedMean: s.f + 2451648, savedInvStd: s.f + 2454192,
+                runningMean: s.p + 38649392, runningVar: s.p + 38651936, pool: pool)
+        }
+        // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 51 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 996328368 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 38644304, beta: s.p + 38646848, runningMean: s.p + 38649392, runningVar: s.p + 38651936,
+                eps: 0.001, activation: .silu, output: s.t + 997450272 &* s.n, scratch: s.f + 2451648, pool: pool)
+        }
         // features.6.8.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 997450272 &* s.n, output: s.t + 998572176 &* s.n,
             batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 38654480,
@@ -5718,19 +6919,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 39196464, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
             output: s.t + 1073563472 &* s.n, pool: pool)
         // features.6.8.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1073563472 &* s.n, pixels: 441 &* s.n, channels: 424,
-            gamma: s.p + 40275120, beta: s.p + 40275552, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 790017984 &* s.n, savedMean: s.f + 2583936, savedInvStd: s.f + 2584360,
-            runningMean: s.p + 40275984, runningVar: s.p + 40276416, pool: pool)
+        if s.options.frozenBlocks <= 51 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1073563472 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 40275120, beta: s.p + 40275552, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 790017984 &* s.n, savedMean: s.f + 2583936, savedInvStd: s.f + 2584360,
+                runningMean: s.p + 40275984, runningVar: s.p + 40276416, pool: pool)
+        }
+        // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 51 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1073563472 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 40275120, beta: s.p + 40275552, runningMean: s.p + 40275984, runningVar: s.p + 40276416,
+                eps: 0.001, activation: .identity, output: s.t + 790017984 &* s.n, scratch: s.f + 2583936, pool: pool)
+        }
         // features.6.8 stochastic depth: keep each image's branch with probability 0.8360655737704918
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 51 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16393442622950818,
                 into: s.t + 594732144 &* s.n, random: &random)
         }
         // features.6.8 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1073376480 &* s.n, branch: s.t + 790017984 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732144 &* s.n : nil, batch: s.n, perImage: 186984,
-            output: s.t + 1073750464 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 51 ? s.t + 594732144 &* s.n : nil, batch: s.n,
+            perImage: 186984, output: s.t + 1073750464 &* s.n, pool: pool)
     }
 
     /// features.6.9 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
@@ -5740,10 +6949,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 40276848, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
             output: s.t + 999694080 &* s.n, pool: pool)
         // features.6.9.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 999694080 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 41355504, beta: s.p + 41358048, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1000815984 &* s.n, savedMean: s.f + 2584784, savedInvStd: s.f + 2587328,
-            runningMean: s.p + 41360592, runningVar: s.p + 41363136, pool: pool)
+        if s.options.frozenBlocks <= 52 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 999694080 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 41355504, beta: s.p + 41358048, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 1000815984 &* s.n, savedMean: s.f + 2584784, savedInvStd: s.f + 2587328,
+                runningMean: s.p + 41360592, runningVar: s.p + 41363136, pool: pool)
+        }
+        // features.6.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 52 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 999694080 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 41355504, beta: s.p + 41358048, runningMean: s.p + 41360592, runningVar: s.p + 41363136,
+                eps: 0.001, activation: .silu, output: s.t + 1000815984 &* s.n, scratch: s.f + 2584784, pool: pool)
+        }
         // features.6.9.block.1 depthwise weights to the kernel layout [5][5][2544]
         WeightPrep.depthwiseWeights(s.p + 41365680, channels: 2544, kernel: 5, into: s.f + 2594960)
         // features.6.9.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -5751,10 +6968,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 2594960,
             bias: s.f, activation: .identity, output: s.t + 1001937888 &* s.n, pool: pool)
         // features.6.9.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1001937888 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 41429280, beta: s.p + 41431824, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1003059792 &* s.n, savedMean: s.f + 2589872, savedInvStd: s.f + 2592416,
-            runningMean: s.p + 41434368, runningVar: s.p + 41436912, pool: pool)
+        if s.options.frozenBlocks <= 52 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1001937888 &* s.n, pixels: 441 &* s.n,
+                channels: 2544, gamma: s.p + 41429280, beta: s.p + 41431824, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1003059792 &* s.n, savedMean: s.f + 2589872,
+                savedInvStd: s.f + 2592416, runningMean: s.p + 41434368, runningVar: s.p + 41436912, pool: pool)
+        }
+        // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 52 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1001937888 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 41429280, beta: s.p + 41431824, runningMean: s.p + 41434368, runningVar: s.p + 41436912,
+                eps: 0.001, activation: .silu, output: s.t + 1003059792 &* s.n, scratch: s.f + 2589872, pool: pool)
+        }
         // features.6.9.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1003059792 &* s.n, output: s.t + 1004181696 &* s.n,
             batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 41439456,
@@ -5766,19 +6991,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 41981440, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
             output: s.t + 1073937456 &* s.n, pool: pool)
         // features.6.9.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1073937456 &* s.n, pixels: 441 &* s.n, channels: 424,
-            gamma: s.p + 43060096, beta: s.p + 43060528, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 790017984 &* s.n, savedMean: s.f + 2722160, savedInvStd: s.f + 2722584,
-            runningMean: s.p + 43060960, runningVar: s.p + 43061392, pool: pool)
+        if s.options.frozenBlocks <= 52 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1073937456 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 43060096, beta: s.p + 43060528, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 790017984 &* s.n, savedMean: s.f + 2722160, savedInvStd: s.f + 2722584,
+                runningMean: s.p + 43060960, runningVar: s.p + 43061392, pool: pool)
+        }
+        // features.6.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 52 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1073937456 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 43060096, beta: s.p + 43060528, runningMean: s.p + 43060960, runningVar: s.p + 43061392,
+                eps: 0.001, activation: .identity, output: s.t + 790017984 &* s.n, scratch: s.f + 2722160, pool: pool)
+        }
         // features.6.9 stochastic depth: keep each image's branch with probability 0.8327868852459016
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 52 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1672131147540984,
                 into: s.t + 594732160 &* s.n, random: &random)
         }
         // features.6.9 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1073750464 &* s.n, branch: s.t + 790017984 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732160 &* s.n : nil, batch: s.n, perImage: 186984,
-            output: s.t + 1074124448 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 52 ? s.t + 594732160 &* s.n : nil, batch: s.n,
+            perImage: 186984, output: s.t + 1074124448 &* s.n, pool: pool)
     }
 
     /// features.6.10 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
@@ -5788,10 +7021,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 43061824, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
             output: s.t + 1005303600 &* s.n, pool: pool)
         // features.6.10.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1005303600 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 44140480, beta: s.p + 44143024, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1006425504 &* s.n, savedMean: s.f + 2723008, savedInvStd: s.f + 2725552,
-            runningMean: s.p + 44145568, runningVar: s.p + 44148112, pool: pool)
+        if s.options.frozenBlocks <= 53 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1005303600 &* s.n, pixels: 441 &* s.n,
+                channels: 2544, gamma: s.p + 44140480, beta: s.p + 44143024, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1006425504 &* s.n, savedMean: s.f + 2723008,
+                savedInvStd: s.f + 2725552, runningMean: s.p + 44145568, runningVar: s.p + 44148112, pool: pool)
+        }
+        // features.6.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 53 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1005303600 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 44140480, beta: s.p + 44143024, runningMean: s.p + 44145568, runningVar: s.p + 44148112,
+                eps: 0.001, activation: .silu, output: s.t + 1006425504 &* s.n, scratch: s.f + 2723008, pool: pool)
+        }
         // features.6.10.block.1 depthwise weights to the kernel layout [5][5][2544]
         WeightPrep.depthwiseWeights(s.p + 44150656, channels: 2544, kernel: 5, into: s.f + 2733184)
         // features.6.10.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -5799,10 +7040,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 2733184,
             bias: s.f, activation: .identity, output: s.t + 1007547408 &* s.n, pool: pool)
         // features.6.10.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1007547408 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 44214256, beta: s.p + 44216800, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1008669312 &* s.n, savedMean: s.f + 2728096, savedInvStd: s.f + 2730640,
-            runningMean: s.p + 44219344, runningVar: s.p + 44221888, pool: pool)
+        if s.options.frozenBlocks <= 53 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1007547408 &* s.n, pixels: 441 &* s.n,
+                channels: 2544, gamma: s.p + 44214256, beta: s.p + 44216800, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1008669312 &* s.n, savedMean: s.f + 2728096,
+                savedInvStd: s.f + 2730640, runningMean: s.p + 44219344, runningVar: s.p + 44221888, pool: pool)
+        }
+        // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 53 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1007547408 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 44214256, beta: s.p + 44216800, runningMean: s.p + 44219344, runningVar: s.p + 44221888,
+                eps: 0.001, activation: .silu, output: s.t + 1008669312 &* s.n, scratch: s.f + 2728096, pool: pool)
+        }
         // features.6.10.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1008669312 &* s.n, output: s.t + 1009791216 &* s.n,
             batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 44224432,
@@ -5814,19 +7063,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 44766416, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
             output: s.t + 1074311440 &* s.n, pool: pool)
         // features.6.10.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1074311440 &* s.n, pixels: 441 &* s.n, channels: 424,
-            gamma: s.p + 45845072, beta: s.p + 45845504, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 790017984 &* s.n, savedMean: s.f + 2860384, savedInvStd: s.f + 2860808,
-            runningMean: s.p + 45845936, runningVar: s.p + 45846368, pool: pool)
+        if s.options.frozenBlocks <= 53 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1074311440 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 45845072, beta: s.p + 45845504, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 790017984 &* s.n, savedMean: s.f + 2860384, savedInvStd: s.f + 2860808,
+                runningMean: s.p + 45845936, runningVar: s.p + 45846368, pool: pool)
+        }
+        // features.6.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 53 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1074311440 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 45845072, beta: s.p + 45845504, runningMean: s.p + 45845936, runningVar: s.p + 45846368,
+                eps: 0.001, activation: .identity, output: s.t + 790017984 &* s.n, scratch: s.f + 2860384, pool: pool)
+        }
         // features.6.10 stochastic depth: keep each image's branch with probability 0.8295081967213115
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 53 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17049180327868854,
                 into: s.t + 594732176 &* s.n, random: &random)
         }
         // features.6.10 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1074124448 &* s.n, branch: s.t + 790017984 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732176 &* s.n : nil, batch: s.n, perImage: 186984,
-            output: s.t + 1074498432 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 53 ? s.t + 594732176 &* s.n : nil, batch: s.n,
+            perImage: 186984, output: s.t + 1074498432 &* s.n, pool: pool)
     }
 
     /// features.6.11 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
@@ -5836,10 +7093,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 45846800, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
             output: s.t + 1010913120 &* s.n, pool: pool)
         // features.6.11.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1010913120 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 46925456, beta: s.p + 46928000, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1012035024 &* s.n, savedMean: s.f + 2861232, savedInvStd: s.f + 2863776,
-            runningMean: s.p + 46930544, runningVar: s.p + 46933088, pool: pool)
+        if s.options.frozenBlocks <= 54 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1010913120 &* s.n, pixels: 441 &* s.n,
+                channels: 2544, gamma: s.p + 46925456, beta: s.p + 46928000, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1012035024 &* s.n, savedMean: s.f + 2861232,
+                savedInvStd: s.f + 2863776, runningMean: s.p + 46930544, runningVar: s.p + 46933088, pool: pool)
+        }
+        // features.6.11.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 54 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1010913120 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 46925456, beta: s.p + 46928000, runningMean: s.p + 46930544, runningVar: s.p + 46933088,
+                eps: 0.001, activation: .silu, output: s.t + 1012035024 &* s.n, scratch: s.f + 2861232, pool: pool)
+        }
         // features.6.11.block.1 depthwise weights to the kernel layout [5][5][2544]
         WeightPrep.depthwiseWeights(s.p + 46935632, channels: 2544, kernel: 5, into: s.f + 2871408)
         // features.6.11.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -5847,10 +7112,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 2871408,
             bias: s.f, activation: .identity, output: s.t + 1013156928 &* s.n, pool: pool)
         // features.6.11.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1013156928 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 46999232, beta: s.p + 47001776, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1014278832 &* s.n, savedMean: s.f + 2866320, savedInvStd: s.f + 2868864,
-            runningMean: s.p + 47004320, runningVar: s.p + 47006864, pool: pool)
+        if s.options.frozenBlocks <= 54 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1013156928 &* s.n, pixels: 441 &* s.n,
+                channels: 2544, gamma: s.p + 46999232, beta: s.p + 47001776, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1014278832 &* s.n, savedMean: s.f + 2866320,
+                savedInvStd: s.f + 2868864, runningMean: s.p + 47004320, runningVar: s.p + 47006864, pool: pool)
+        }
+        // features.6.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 54 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1013156928 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 46999232, beta: s.p + 47001776, runningMean: s.p + 47004320, runningVar: s.p + 47006864,
+                eps: 0.001, activation: .silu, output: s.t + 1014278832 &* s.n, scratch: s.f + 2866320, pool: pool)
+        }
         // features.6.11.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1014278832 &* s.n, output: s.t + 1015400736 &* s.n,
             batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 47009408,
@@ -5862,19 +7135,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 47551392, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
             output: s.t + 1074685424 &* s.n, pool: pool)
         // features.6.11.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1074685424 &* s.n, pixels: 441 &* s.n, channels: 424,
-            gamma: s.p + 48630048, beta: s.p + 48630480, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 790017984 &* s.n, savedMean: s.f + 2998608, savedInvStd: s.f + 2999032,
-            runningMean: s.p + 48630912, runningVar: s.p + 48631344, pool: pool)
+        if s.options.frozenBlocks <= 54 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1074685424 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 48630048, beta: s.p + 48630480, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 790017984 &* s.n, savedMean: s.f + 2998608, savedInvStd: s.f + 2999032,
+                runningMean: s.p + 48630912, runningVar: s.p + 48631344, pool: pool)
+        }
+        // features.6.11.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 54 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1074685424 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 48630048, beta: s.p + 48630480, runningMean: s.p + 48630912, runningVar: s.p + 48631344,
+                eps: 0.001, activation: .identity, output: s.t + 790017984 &* s.n, scratch: s.f + 2998608, pool: pool)
+        }
         // features.6.11 stochastic depth: keep each image's branch with probability 0.8262295081967213
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 54 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17377049180327872,
                 into: s.t + 594732192 &* s.n, random: &random)
         }
         // features.6.11 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1074498432 &* s.n, branch: s.t + 790017984 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732192 &* s.n : nil, batch: s.n, perImage: 186984,
-            output: s.t + 1074872416 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 54 ? s.t + 594732192 &* s.n : nil, batch: s.n,
+            perImage: 186984, output: s.t + 1074872416 &* s.n, pool: pool)
     }
 
     /// features.6.12 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
@@ -5884,10 +7165,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 48631776, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
             output: s.t + 1016522640 &* s.n, pool: pool)
         // features.6.12.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1016522640 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 49710432, beta: s.p + 49712976, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1017644544 &* s.n, savedMean: s.f + 2999456, savedInvStd: s.f + 3002000,
-            runningMean: s.p + 49715520, runningVar: s.p + 49718064, pool: pool)
+        if s.options.frozenBlocks <= 55 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1016522640 &* s.n, pixels: 441 &* s.n,
+                channels: 2544, gamma: s.p + 49710432, beta: s.p + 49712976, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1017644544 &* s.n, savedMean: s.f + 2999456,
+                savedInvStd: s.f + 3002000, runningMean: s.p + 49715520, runningVar: s.p + 49718064, pool: pool)
+        }
+        // features.6.12.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 55 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1016522640 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 49710432, beta: s.p + 49712976, runningMean: s.p + 49715520, runningVar: s.p + 49718064,
+                eps: 0.001, activation: .silu, output: s.t + 1017644544 &* s.n, scratch: s.f + 2999456, pool: pool)
+        }
         // features.6.12.block.1 depthwise weights to the kernel layout [5][5][2544]
         WeightPrep.depthwiseWeights(s.p + 49720608, channels: 2544, kernel: 5, into: s.f + 3009632)
         // features.6.12.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -5895,10 +7184,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 3009632,
             bias: s.f, activation: .identity, output: s.t + 1018766448 &* s.n, pool: pool)
         // features.6.12.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1018766448 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 49784208, beta: s.p + 49786752, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1019888352 &* s.n, savedMean: s.f + 3004544, savedInvStd: s.f + 3007088,
-            runningMean: s.p + 49789296, runningVar: s.p + 49791840, pool: pool)
+        if s.options.frozenBlocks <= 55 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1018766448 &* s.n, pixels: 441 &* s.n,
+                channels: 2544, gamma: s.p + 49784208, beta: s.p + 49786752, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1019888352 &* s.n, savedMean: s.f + 3004544,
+                savedInvStd: s.f + 3007088, runningMean: s.p + 49789296, runningVar: s.p + 49791840, pool: pool)
+        }
+        // features.6.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 55 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1018766448 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 49784208, beta: s.p + 49786752, runningMean: s.p + 49789296, runningVar: s.p + 49791840,
+                eps: 0.001, activation: .silu, output: s.t + 1019888352 &* s.n, scratch: s.f + 3004544, pool: pool)
+        }
         // features.6.12.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1019888352 &* s.n, output: s.t + 1021010256 &* s.n,
             batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 49794384,
@@ -5910,19 +7207,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 50336368, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
             output: s.t + 1075059408 &* s.n, pool: pool)
         // features.6.12.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1075059408 &* s.n, pixels: 441 &* s.n, channels: 424,
-            gamma: s.p + 51415024, beta: s.p + 51415456, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 790017984 &* s.n, savedMean: s.f + 3136832, savedInvStd: s.f + 3137256,
-            runningMean: s.p + 51415888, runningVar: s.p + 51416320, pool: pool)
+        if s.options.frozenBlocks <= 55 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1075059408 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 51415024, beta: s.p + 51415456, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 790017984 &* s.n, savedMean: s.f + 3136832, savedInvStd: s.f + 3137256,
+                runningMean: s.p + 51415888, runningVar: s.p + 51416320, pool: pool)
+        }
+        // features.6.12.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 55 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1075059408 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 51415024, beta: s.p + 51415456, runningMean: s.p + 51415888, runningVar: s.p + 51416320,
+                eps: 0.001, activation: .identity, output: s.t + 790017984 &* s.n, scratch: s.f + 3136832, pool: pool)
+        }
         // features.6.12 stochastic depth: keep each image's branch with probability 0.8229508196721311
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 55 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17704918032786887,
                 into: s.t + 594732208 &* s.n, random: &random)
         }
         // features.6.12 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1074872416 &* s.n, branch: s.t + 790017984 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732208 &* s.n : nil, batch: s.n, perImage: 186984,
-            output: s.t + 1075246400 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 55 ? s.t + 594732208 &* s.n : nil, batch: s.n,
+            perImage: 186984, output: s.t + 1075246400 &* s.n, pool: pool)
     }
 
     /// features.6.13 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
@@ -5932,10 +7237,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 51416752, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
             output: s.t + 1022132160 &* s.n, pool: pool)
         // features.6.13.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1022132160 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 52495408, beta: s.p + 52497952, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1023254064 &* s.n, savedMean: s.f + 3137680, savedInvStd: s.f + 3140224,
-            runningMean: s.p + 52500496, runningVar: s.p + 52503040, pool: pool)
+        if s.options.frozenBlocks <= 56 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1022132160 &* s.n, pixels: 441 &* s.n,
+                channels: 2544, gamma: s.p + 52495408, beta: s.p + 52497952, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1023254064 &* s.n, savedMean: s.f + 3137680,
+                savedInvStd: s.f + 3140224, runningMean: s.p + 52500496, runningVar: s.p + 52503040, pool: pool)
+        }
+        // features.6.13.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 56 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1022132160 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 52495408, beta: s.p + 52497952, runningMean: s.p + 52500496, runningVar: s.p + 52503040,
+                eps: 0.001, activation: .silu, output: s.t + 1023254064 &* s.n, scratch: s.f + 3137680, pool: pool)
+        }
         // features.6.13.block.1 depthwise weights to the kernel layout [5][5][2544]
         WeightPrep.depthwiseWeights(s.p + 52505584, channels: 2544, kernel: 5, into: s.f + 3147856)
         // features.6.13.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -5943,10 +7256,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 3147856,
             bias: s.f, activation: .identity, output: s.t + 1024375968 &* s.n, pool: pool)
         // features.6.13.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1024375968 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 52569184, beta: s.p + 52571728, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1025497872 &* s.n, savedMean: s.f + 3142768, savedInvStd: s.f + 3145312,
-            runningMean: s.p + 52574272, runningVar: s.p + 52576816, pool: pool)
+        if s.options.frozenBlocks <= 56 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1024375968 &* s.n, pixels: 441 &* s.n,
+                channels: 2544, gamma: s.p + 52569184, beta: s.p + 52571728, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1025497872 &* s.n, savedMean: s.f + 3142768,
+                savedInvStd: s.f + 3145312, runningMean: s.p + 52574272, runningVar: s.p + 52576816, pool: pool)
+        }
+        // features.6.13.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 56 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1024375968 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 52569184, beta: s.p + 52571728, runningMean: s.p + 52574272, runningVar: s.p + 52576816,
+                eps: 0.001, activation: .silu, output: s.t + 1025497872 &* s.n, scratch: s.f + 3142768, pool: pool)
+        }
         // features.6.13.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1025497872 &* s.n, output: s.t + 1026619776 &* s.n,
             batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 52579360,
@@ -5958,19 +7279,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 53121344, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
             output: s.t + 1075433392 &* s.n, pool: pool)
         // features.6.13.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1075433392 &* s.n, pixels: 441 &* s.n, channels: 424,
-            gamma: s.p + 54200000, beta: s.p + 54200432, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 790017984 &* s.n, savedMean: s.f + 3275056, savedInvStd: s.f + 3275480,
-            runningMean: s.p + 54200864, runningVar: s.p + 54201296, pool: pool)
+        if s.options.frozenBlocks <= 56 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1075433392 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 54200000, beta: s.p + 54200432, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 790017984 &* s.n, savedMean: s.f + 3275056, savedInvStd: s.f + 3275480,
+                runningMean: s.p + 54200864, runningVar: s.p + 54201296, pool: pool)
+        }
+        // features.6.13.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 56 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1075433392 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 54200000, beta: s.p + 54200432, runningMean: s.p + 54200864, runningVar: s.p + 54201296,
+                eps: 0.001, activation: .identity, output: s.t + 790017984 &* s.n, scratch: s.f + 3275056, pool: pool)
+        }
         // features.6.13 stochastic depth: keep each image's branch with probability 0.819672131147541
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 56 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18032786885245902,
                 into: s.t + 594732224 &* s.n, random: &random)
         }
         // features.6.13 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1075246400 &* s.n, branch: s.t + 790017984 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732224 &* s.n : nil, batch: s.n, perImage: 186984,
-            output: s.t + 1075620384 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 56 ? s.t + 594732224 &* s.n : nil, batch: s.n,
+            perImage: 186984, output: s.t + 1075620384 &* s.n, pool: pool)
     }
 
     /// features.6.14 forward: MBConv6 k5 s1: 21x21x424 -> 21x21x424, SE 2544 -> 106 -> 2544, identity shortcut
@@ -5980,10 +7309,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 54201728, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
             output: s.t + 1027741680 &* s.n, pool: pool)
         // features.6.14.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1027741680 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 55280384, beta: s.p + 55282928, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1028863584 &* s.n, savedMean: s.f + 3275904, savedInvStd: s.f + 3278448,
-            runningMean: s.p + 55285472, runningVar: s.p + 55288016, pool: pool)
+        if s.options.frozenBlocks <= 57 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1027741680 &* s.n, pixels: 441 &* s.n,
+                channels: 2544, gamma: s.p + 55280384, beta: s.p + 55282928, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1028863584 &* s.n, savedMean: s.f + 3275904,
+                savedInvStd: s.f + 3278448, runningMean: s.p + 55285472, runningVar: s.p + 55288016, pool: pool)
+        }
+        // features.6.14.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 57 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1027741680 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 55280384, beta: s.p + 55282928, runningMean: s.p + 55285472, runningVar: s.p + 55288016,
+                eps: 0.001, activation: .silu, output: s.t + 1028863584 &* s.n, scratch: s.f + 3275904, pool: pool)
+        }
         // features.6.14.block.1 depthwise weights to the kernel layout [5][5][2544]
         WeightPrep.depthwiseWeights(s.p + 55290560, channels: 2544, kernel: 5, into: s.f + 3286080)
         // features.6.14.block.1 depthwise 5x5/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -5991,10 +7328,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 21, outWidth: 21, weights: s.f + 3286080,
             bias: s.f, activation: .identity, output: s.t + 1029985488 &* s.n, pool: pool)
         // features.6.14.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1029985488 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 55354160, beta: s.p + 55356704, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1031107392 &* s.n, savedMean: s.f + 3280992, savedInvStd: s.f + 3283536,
-            runningMean: s.p + 55359248, runningVar: s.p + 55361792, pool: pool)
+        if s.options.frozenBlocks <= 57 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1029985488 &* s.n, pixels: 441 &* s.n,
+                channels: 2544, gamma: s.p + 55354160, beta: s.p + 55356704, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1031107392 &* s.n, savedMean: s.f + 3280992,
+                savedInvStd: s.f + 3283536, runningMean: s.p + 55359248, runningVar: s.p + 55361792, pool: pool)
+        }
+        // features.6.14.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 57 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1029985488 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 55354160, beta: s.p + 55356704, runningMean: s.p + 55359248, runningVar: s.p + 55361792,
+                eps: 0.001, activation: .silu, output: s.t + 1031107392 &* s.n, scratch: s.f + 3280992, pool: pool)
+        }
         // features.6.14.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1031107392 &* s.n, output: s.t + 1032229296 &* s.n,
             batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 55364336,
@@ -6006,19 +7351,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 55906320, bias: s.f, outChannels: 424, activation: .identity, residual: nil,
             output: s.t + 1075807376 &* s.n, pool: pool)
         // features.6.14.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1075807376 &* s.n, pixels: 441 &* s.n, channels: 424,
-            gamma: s.p + 56984976, beta: s.p + 56985408, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 790017984 &* s.n, savedMean: s.f + 3413280, savedInvStd: s.f + 3413704,
-            runningMean: s.p + 56985840, runningVar: s.p + 56986272, pool: pool)
+        if s.options.frozenBlocks <= 57 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1075807376 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 56984976, beta: s.p + 56985408, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 790017984 &* s.n, savedMean: s.f + 3413280, savedInvStd: s.f + 3413704,
+                runningMean: s.p + 56985840, runningVar: s.p + 56986272, pool: pool)
+        }
+        // features.6.14.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 57 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1075807376 &* s.n, pixels: 441 &* s.n, channels: 424,
+                gamma: s.p + 56984976, beta: s.p + 56985408, runningMean: s.p + 56985840, runningVar: s.p + 56986272,
+                eps: 0.001, activation: .identity, output: s.t + 790017984 &* s.n, scratch: s.f + 3413280, pool: pool)
+        }
         // features.6.14 stochastic depth: keep each image's branch with probability 0.8163934426229508
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 57 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1836065573770492,
                 into: s.t + 594732240 &* s.n, random: &random)
         }
         // features.6.14 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1075620384 &* s.n, branch: s.t + 790017984 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732240 &* s.n : nil, batch: s.n, perImage: 186984,
-            output: s.t + 1075994368 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 57 ? s.t + 594732240 &* s.n : nil, batch: s.n,
+            perImage: 186984, output: s.t + 1075994368 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 21x21x424 -> 21x21x704, SE 2544 -> 106 -> 2544
@@ -6028,10 +7381,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 56986704, bias: s.f, outChannels: 2544, activation: .identity, residual: nil,
             output: s.t + 1033351200 &* s.n, pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1033351200 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 58065360, beta: s.p + 58067904, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1034473104 &* s.n, savedMean: s.f + 3414128, savedInvStd: s.f + 3416672,
-            runningMean: s.p + 58070448, runningVar: s.p + 58072992, pool: pool)
+        if s.options.frozenBlocks <= 58 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1033351200 &* s.n, pixels: 441 &* s.n,
+                channels: 2544, gamma: s.p + 58065360, beta: s.p + 58067904, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1034473104 &* s.n, savedMean: s.f + 3414128,
+                savedInvStd: s.f + 3416672, runningMean: s.p + 58070448, runningVar: s.p + 58072992, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 58 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1033351200 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 58065360, beta: s.p + 58067904, runningMean: s.p + 58070448, runningVar: s.p + 58072992,
+                eps: 0.001, activation: .silu, output: s.t + 1034473104 &* s.n, scratch: s.f + 3414128, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][2544]
         WeightPrep.depthwiseWeights(s.p + 58075536, channels: 2544, kernel: 3, into: s.f + 3424304)
         // features.7.0.block.1 depthwise 3x3/1, [n, 21, 21, 2544] -> [n, 21, 21, 2544]
@@ -6039,10 +7400,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 3424304,
             bias: s.f, activation: .identity, output: s.t + 1035595008 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1035595008 &* s.n, pixels: 441 &* s.n, channels: 2544,
-            gamma: s.p + 58098432, beta: s.p + 58100976, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1036716912 &* s.n, savedMean: s.f + 3419216, savedInvStd: s.f + 3421760,
-            runningMean: s.p + 58103520, runningVar: s.p + 58106064, pool: pool)
+        if s.options.frozenBlocks <= 58 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1035595008 &* s.n, pixels: 441 &* s.n,
+                channels: 2544, gamma: s.p + 58098432, beta: s.p + 58100976, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1036716912 &* s.n, savedMean: s.f + 3419216,
+                savedInvStd: s.f + 3421760, runningMean: s.p + 58103520, runningVar: s.p + 58106064, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 58 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1035595008 &* s.n, pixels: 441 &* s.n, channels: 2544,
+                gamma: s.p + 58098432, beta: s.p + 58100976, runningMean: s.p + 58103520, runningVar: s.p + 58106064,
+                eps: 0.001, activation: .silu, output: s.t + 1036716912 &* s.n, scratch: s.f + 3419216, pool: pool)
+        }
         // features.7.0.block.2 squeeze-excitation 2544 -> 106 -> 2544 on [n, 21, 21, 2544]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1036716912 &* s.n, output: s.t + 1037838816 &* s.n,
             batch: s.n, pixels: 441, channels: 2544, squeezeChannels: 106, reduceWeights: s.p + 58108608,
@@ -6054,10 +7423,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 58650592, bias: s.f, outChannels: 704, activation: .identity, residual: nil,
             output: s.t + 791880768 &* s.n, pool: pool)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 791880768 &* s.n, pixels: 441 &* s.n, channels: 704,
-            gamma: s.p + 60441568, beta: s.p + 60442272, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 792191232 &* s.n, savedMean: s.f + 3470096, savedInvStd: s.f + 3470800,
-            runningMean: s.p + 60442976, runningVar: s.p + 60443680, pool: pool)
+        if s.options.frozenBlocks <= 58 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 791880768 &* s.n, pixels: 441 &* s.n, channels: 704,
+                gamma: s.p + 60441568, beta: s.p + 60442272, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 792191232 &* s.n, savedMean: s.f + 3470096, savedInvStd: s.f + 3470800,
+                runningMean: s.p + 60442976, runningVar: s.p + 60443680, pool: pool)
+        }
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 58 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 791880768 &* s.n, pixels: 441 &* s.n, channels: 704,
+                gamma: s.p + 60441568, beta: s.p + 60442272, runningMean: s.p + 60442976, runningVar: s.p + 60443680,
+                eps: 0.001, activation: .identity, output: s.t + 792191232 &* s.n, scratch: s.f + 3470096, pool: pool)
+        }
     }
 
     /// features.7.1 forward: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
@@ -6067,10 +7444,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 60444384, bias: s.f, outChannels: 4224, activation: .identity, residual: nil,
             output: s.t + 790017984 &* s.n, pool: pool)
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 790017984 &* s.n, pixels: 441 &* s.n, channels: 4224,
-            gamma: s.p + 63418080, beta: s.p + 63422304, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 900345600 &* s.n, savedMean: s.f + 3471504, savedInvStd: s.f + 3475728,
-            runningMean: s.p + 63426528, runningVar: s.p + 63430752, pool: pool)
+        if s.options.frozenBlocks <= 59 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 790017984 &* s.n, pixels: 441 &* s.n, channels: 4224,
+                gamma: s.p + 63418080, beta: s.p + 63422304, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 900345600 &* s.n, savedMean: s.f + 3471504, savedInvStd: s.f + 3475728,
+                runningMean: s.p + 63426528, runningVar: s.p + 63430752, pool: pool)
+        }
+        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 59 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 790017984 &* s.n, pixels: 441 &* s.n, channels: 4224,
+                gamma: s.p + 63418080, beta: s.p + 63422304, runningMean: s.p + 63426528, runningVar: s.p + 63430752,
+                eps: 0.001, activation: .silu, output: s.t + 900345600 &* s.n, scratch: s.f + 3471504, pool: pool)
+        }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][4224]
         WeightPrep.depthwiseWeights(s.p + 63434976, channels: 4224, kernel: 3, into: s.f + 3488400)
         // features.7.1.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
@@ -6078,10 +7463,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 3488400,
             bias: s.f, activation: .identity, output: s.t + 902208384 &* s.n, pool: pool)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 902208384 &* s.n, pixels: 441 &* s.n, channels: 4224,
-            gamma: s.p + 63472992, beta: s.p + 63477216, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 904071168 &* s.n, savedMean: s.f + 3479952, savedInvStd: s.f + 3484176,
-            runningMean: s.p + 63481440, runningVar: s.p + 63485664, pool: pool)
+        if s.options.frozenBlocks <= 59 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 902208384 &* s.n, pixels: 441 &* s.n, channels: 4224,
+                gamma: s.p + 63472992, beta: s.p + 63477216, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 904071168 &* s.n, savedMean: s.f + 3479952, savedInvStd: s.f + 3484176,
+                runningMean: s.p + 63481440, runningVar: s.p + 63485664, pool: pool)
+        }
+        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 59 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 902208384 &* s.n, pixels: 441 &* s.n, channels: 4224,
+                gamma: s.p + 63472992, beta: s.p + 63477216, runningMean: s.p + 63481440, runningVar: s.p + 63485664,
+                eps: 0.001, activation: .silu, output: s.t + 904071168 &* s.n, scratch: s.f + 3479952, pool: pool)
+        }
         // features.7.1.block.2 squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 904071168 &* s.n, output: s.t + 905933952 &* s.n,
             batch: s.n, pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 63489888,
@@ -6093,19 +7486,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 64981136, bias: s.f, outChannels: 704, activation: .identity, residual: nil,
             output: s.t + 1069019280 &* s.n, pool: pool)
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1069019280 &* s.n, pixels: 441 &* s.n, channels: 704,
-            gamma: s.p + 67954832, beta: s.p + 67955536, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 907796736 &* s.n, savedMean: s.f + 3564432, savedInvStd: s.f + 3565136,
-            runningMean: s.p + 67956240, runningVar: s.p + 67956944, pool: pool)
+        if s.options.frozenBlocks <= 59 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1069019280 &* s.n, pixels: 441 &* s.n, channels: 704,
+                gamma: s.p + 67954832, beta: s.p + 67955536, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 907796736 &* s.n, savedMean: s.f + 3564432, savedInvStd: s.f + 3565136,
+                runningMean: s.p + 67956240, runningVar: s.p + 67956944, pool: pool)
+        }
+        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 59 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1069019280 &* s.n, pixels: 441 &* s.n, channels: 704,
+                gamma: s.p + 67954832, beta: s.p + 67955536, runningMean: s.p + 67956240, runningVar: s.p + 67956944,
+                eps: 0.001, activation: .identity, output: s.t + 907796736 &* s.n, scratch: s.f + 3564432, pool: pool)
+        }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8098360655737704
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 59 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19016393442622953,
                 into: s.t + 594732256 &* s.n, random: &random)
         }
         // features.7.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 792191232 &* s.n, branch: s.t + 907796736 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732256 &* s.n : nil, batch: s.n, perImage: 310464,
-            output: s.t + 1069329744 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 59 ? s.t + 594732256 &* s.n : nil, batch: s.n,
+            perImage: 310464, output: s.t + 1069329744 &* s.n, pool: pool)
     }
 
     /// features.7.2 forward: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
@@ -6115,10 +7516,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 67957648, bias: s.f, outChannels: 4224, activation: .identity, residual: nil,
             output: s.t + 907796736 &* s.n, pool: pool)
         // features.7.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 907796736 &* s.n, pixels: 441 &* s.n, channels: 4224,
-            gamma: s.p + 70931344, beta: s.p + 70935568, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 909659520 &* s.n, savedMean: s.f + 3565840, savedInvStd: s.f + 3570064,
-            runningMean: s.p + 70939792, runningVar: s.p + 70944016, pool: pool)
+        if s.options.frozenBlocks <= 60 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 907796736 &* s.n, pixels: 441 &* s.n, channels: 4224,
+                gamma: s.p + 70931344, beta: s.p + 70935568, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 909659520 &* s.n, savedMean: s.f + 3565840, savedInvStd: s.f + 3570064,
+                runningMean: s.p + 70939792, runningVar: s.p + 70944016, pool: pool)
+        }
+        // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 60 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 907796736 &* s.n, pixels: 441 &* s.n, channels: 4224,
+                gamma: s.p + 70931344, beta: s.p + 70935568, runningMean: s.p + 70939792, runningVar: s.p + 70944016,
+                eps: 0.001, activation: .silu, output: s.t + 909659520 &* s.n, scratch: s.f + 3565840, pool: pool)
+        }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][4224]
         WeightPrep.depthwiseWeights(s.p + 70948240, channels: 4224, kernel: 3, into: s.f + 3582736)
         // features.7.2.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
@@ -6126,10 +7535,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 3582736,
             bias: s.f, activation: .identity, output: s.t + 911522304 &* s.n, pool: pool)
         // features.7.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 911522304 &* s.n, pixels: 441 &* s.n, channels: 4224,
-            gamma: s.p + 70986256, beta: s.p + 70990480, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 913385088 &* s.n, savedMean: s.f + 3574288, savedInvStd: s.f + 3578512,
-            runningMean: s.p + 70994704, runningVar: s.p + 70998928, pool: pool)
+        if s.options.frozenBlocks <= 60 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 911522304 &* s.n, pixels: 441 &* s.n, channels: 4224,
+                gamma: s.p + 70986256, beta: s.p + 70990480, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 913385088 &* s.n, savedMean: s.f + 3574288, savedInvStd: s.f + 3578512,
+                runningMean: s.p + 70994704, runningVar: s.p + 70998928, pool: pool)
+        }
+        // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 60 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 911522304 &* s.n, pixels: 441 &* s.n, channels: 4224,
+                gamma: s.p + 70986256, beta: s.p + 70990480, runningMean: s.p + 70994704, runningVar: s.p + 70998928,
+                eps: 0.001, activation: .silu, output: s.t + 913385088 &* s.n, scratch: s.f + 3574288, pool: pool)
+        }
         // features.7.2.block.2 squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 913385088 &* s.n, output: s.t + 915247872 &* s.n,
             batch: s.n, pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 71003152,
@@ -6141,19 +7558,27 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 72494400, bias: s.f, outChannels: 704, activation: .identity, residual: nil,
             output: s.t + 1069640208 &* s.n, pool: pool)
         // features.7.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1069640208 &* s.n, pixels: 441 &* s.n, channels: 704,
-            gamma: s.p + 75468096, beta: s.p + 75468800, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 917110656 &* s.n, savedMean: s.f + 3658768, savedInvStd: s.f + 3659472,
-            runningMean: s.p + 75469504, runningVar: s.p + 75470208, pool: pool)
+        if s.options.frozenBlocks <= 60 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1069640208 &* s.n, pixels: 441 &* s.n, channels: 704,
+                gamma: s.p + 75468096, beta: s.p + 75468800, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 917110656 &* s.n, savedMean: s.f + 3658768, savedInvStd: s.f + 3659472,
+                runningMean: s.p + 75469504, runningVar: s.p + 75470208, pool: pool)
+        }
+        // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 60 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1069640208 &* s.n, pixels: 441 &* s.n, channels: 704,
+                gamma: s.p + 75468096, beta: s.p + 75468800, runningMean: s.p + 75469504, runningVar: s.p + 75470208,
+                eps: 0.001, activation: .identity, output: s.t + 917110656 &* s.n, scratch: s.f + 3658768, pool: pool)
+        }
         // features.7.2 stochastic depth: keep each image's branch with probability 0.8065573770491803
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 60 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19344262295081968,
                 into: s.t + 594732272 &* s.n, random: &random)
         }
         // features.7.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1069329744 &* s.n, branch: s.t + 917110656 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732272 &* s.n : nil, batch: s.n, perImage: 310464,
-            output: s.t + 1069950672 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 60 ? s.t + 594732272 &* s.n : nil, batch: s.n,
+            perImage: 310464, output: s.t + 1069950672 &* s.n, pool: pool)
     }
 
     /// features.7.3 forward: MBConv6 k3 s1: 21x21x704 -> 21x21x704, SE 4224 -> 176 -> 4224, identity shortcut
@@ -6163,10 +7588,18 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 75470912, bias: s.f, outChannels: 4224, activation: .identity, residual: nil,
             output: s.t + 917110656 &* s.n, pool: pool)
         // features.7.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 917110656 &* s.n, pixels: 441 &* s.n, channels: 4224,
-            gamma: s.p + 78444608, beta: s.p + 78448832, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 918973440 &* s.n, savedMean: s.f + 3660176, savedInvStd: s.f + 3664400,
-            runningMean: s.p + 78453056, runningVar: s.p + 78457280, pool: pool)
+        if s.options.frozenBlocks <= 61 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 917110656 &* s.n, pixels: 441 &* s.n, channels: 4224,
+                gamma: s.p + 78444608, beta: s.p + 78448832, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 918973440 &* s.n, savedMean: s.f + 3660176, savedInvStd: s.f + 3664400,
+                runningMean: s.p + 78453056, runningVar: s.p + 78457280, pool: pool)
+        }
+        // features.7.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 61 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 917110656 &* s.n, pixels: 441 &* s.n, channels: 4224,
+                gamma: s.p + 78444608, beta: s.p + 78448832, runningMean: s.p + 78453056, runningVar: s.p + 78457280,
+                eps: 0.001, activation: .silu, output: s.t + 918973440 &* s.n, scratch: s.f + 3660176, pool: pool)
+        }
         // features.7.3.block.1 depthwise weights to the kernel layout [3][3][4224]
         WeightPrep.depthwiseWeights(s.p + 78461504, channels: 4224, kernel: 3, into: s.f + 3677072)
         // features.7.3.block.1 depthwise 3x3/1, [n, 21, 21, 4224] -> [n, 21, 21, 4224]
@@ -6174,10 +7607,18 @@ public final class EfficientNetB8Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 21, outWidth: 21, weights: s.f + 3677072,
             bias: s.f, activation: .identity, output: s.t + 920836224 &* s.n, pool: pool)
         // features.7.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 920836224 &* s.n, pixels: 441 &* s.n, channels: 4224,
-            gamma: s.p + 78499520, beta: s.p + 78503744, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 922699008 &* s.n, savedMean: s.f + 3668624, savedInvStd: s.f + 3672848,
-            runningMean: s.p + 78507968, runningVar: s.p + 78512192, pool: pool)
+        if s.options.frozenBlocks <= 61 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 920836224 &* s.n, pixels: 441 &* s.n, channels: 4224,
+                gamma: s.p + 78499520, beta: s.p + 78503744, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 922699008 &* s.n, savedMean: s.f + 3668624, savedInvStd: s.f + 3672848,
+                runningMean: s.p + 78507968, runningVar: s.p + 78512192, pool: pool)
+        }
+        // features.7.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 61 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 920836224 &* s.n, pixels: 441 &* s.n, channels: 4224,
+                gamma: s.p + 78499520, beta: s.p + 78503744, runningMean: s.p + 78507968, runningVar: s.p + 78512192,
+                eps: 0.001, activation: .silu, output: s.t + 922699008 &* s.n, scratch: s.f + 3668624, pool: pool)
+        }
         // features.7.3.block.2 squeeze-excitation 4224 -> 176 -> 4224 on [n, 21, 21, 4224]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 922699008 &* s.n, output: s.t + 924561792 &* s.n,
             batch: s.n, pixels: 441, channels: 4224, squeezeChannels: 176, reduceWeights: s.p + 78516416,
@@ -6189,32 +7630,52 @@ public final class EfficientNetB8Training: TrainableModel {
             weights: s.p + 80007664, bias: s.f, outChannels: 704, activation: .identity, residual: nil,
             output: s.t + 927666432 &* s.n, pool: pool)
         // features.7.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 927666432 &* s.n, pixels: 441 &* s.n, channels: 704,
-            gamma: s.p + 82981360, beta: s.p + 82982064, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 926424576 &* s.n, savedMean: s.f + 3753104, savedInvStd: s.f + 3753808,
-            runningMean: s.p + 82982768, runningVar: s.p + 82983472, pool: pool)
+        if s.options.frozenBlocks <= 61 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 927666432 &* s.n, pixels: 441 &* s.n, channels: 704,
+                gamma: s.p + 82981360, beta: s.p + 82982064, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 926424576 &* s.n, savedMean: s.f + 3753104, savedInvStd: s.f + 3753808,
+                runningMean: s.p + 82982768, runningVar: s.p + 82983472, pool: pool)
+        }
+        // features.7.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 61 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 927666432 &* s.n, pixels: 441 &* s.n, channels: 704,
+                gamma: s.p + 82981360, beta: s.p + 82982064, runningMean: s.p + 82982768, runningVar: s.p + 82983472,
+                eps: 0.001, activation: .identity, output: s.t + 926424576 &* s.n, scratch: s.f + 3753104, pool: pool)
+        }
         // features.7.3 stochastic depth: keep each image's branch with probability 0.8032786885245902
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 61 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19672131147540983,
                 into: s.t + 594732288 &* s.n, random: &random)
         }
         // features.7.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1069950672 &* s.n, branch: s.t + 926424576 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732288 &* s.n : nil, batch: s.n, perImage: 310464,
-            output: s.t + 927976896 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 61 ? s.t + 594732288 &* s.n : nil, batch: s.n,
+            perImage: 310464, output: s.t + 927976896 &* s.n, pool: pool)
     }
 
-    /// features.8 forward: head: conv 1x1 704 -> 2816, global average pool, dropout 0.5, linear -> 1000 classes
+    /// features.8 forward: head: conv 1x1 704 -> 2816
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 21, 21, 704] -> [n, 21, 21, 2816]
         Kernels.pointwiseConv(input: s.t + 927976896 &* s.n, pixels: 441 &* s.n, inChannels: 704,
             weights: s.p + 82984176, bias: s.f, outChannels: 2816, activation: .identity, residual: nil,
             output: s.t + 926424576 &* s.n, pool: pool)
         // features.8 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 926424576 &* s.n, pixels: 441 &* s.n, channels: 2816,
-            gamma: s.p + 84966640, beta: s.p + 84969456, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 953576064 &* s.n, savedMean: s.f + 3754512, savedInvStd: s.f + 3757328,
-            runningMean: s.p + 84972272, runningVar: s.p + 84975088, pool: pool)
+        if s.options.frozenBlocks <= 62 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 926424576 &* s.n, pixels: 441 &* s.n, channels: 2816,
+                gamma: s.p + 84966640, beta: s.p + 84969456, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 953576064 &* s.n, savedMean: s.f + 3754512, savedInvStd: s.f + 3757328,
+                runningMean: s.p + 84972272, runningVar: s.p + 84975088, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 62 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 926424576 &* s.n, pixels: 441 &* s.n, channels: 2816,
+                gamma: s.p + 84966640, beta: s.p + 84969456, runningMean: s.p + 84972272, runningVar: s.p + 84975088,
+                eps: 0.001, activation: .silu, output: s.t + 953576064 &* s.n, scratch: s.f + 3754512, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.5, linear 2816 -> 1000 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 21, 21, 2816] -> [n, 2816]
         Kernels.globalAveragePool(input: s.t + 953576064 &* s.n, batch: s.n, pixels: 441, channels: 2816,
             output: s.t + 403572096 &* s.n, pool: pool)
@@ -6232,8 +7693,8 @@ public final class EfficientNetB8Training: TrainableModel {
         s.logits.update(from: s.t + 403572096 &* s.n, count: 1000 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 704 -> 2816, global average pool, dropout 0.5, linear -> 1000 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.5, linear 2816 -> 1000 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 403712832 &* s.n, input: s.t + 403577728 &* s.n,
             weights: s.p + 84977904, batch: s.n, inFeatures: 2816, outFeatures: 1000,
@@ -6244,6 +7705,10 @@ public final class EfficientNetB8Training: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 441 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 403577728 &* s.n, batch: s.n, pixels: 441,
             channels: 2816, gradInput: s.t + 953576064 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 704 -> 2816
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 953576064 &* s.n, input: s.t + 926424576 &* s.n,
             pixels: 441 &* s.n, channels: 2816, gamma: s.p + 84966640, beta: s.p + 84969456, savedMean: s.f + 3754512,
@@ -6259,8 +7724,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_7_3_backward(_ s: TrainingStepContext) {
         // features.7.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1070261136 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732288 &* s.n : nil, batch: s.n, perImage: 310464,
-            gradBranch: s.t + 953576064 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 61 ? s.t + 594732288 &* s.n : nil, batch: s.n,
+            perImage: 310464, gradBranch: s.t + 953576064 &* s.n, pool: pool)
         // features.7.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 953576064 &* s.n, input: s.t + 927666432 &* s.n,
             pixels: 441 &* s.n, channels: 704, gamma: s.p + 82981360, beta: s.p + 82982064, savedMean: s.f + 3753104,
@@ -6308,8 +7773,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_7_2_backward(_ s: TrainingStepContext) {
         // features.7.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 918973440 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732272 &* s.n : nil, batch: s.n, perImage: 310464,
-            gradBranch: s.t + 919283904 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 60 ? s.t + 594732272 &* s.n : nil, batch: s.n,
+            perImage: 310464, gradBranch: s.t + 919283904 &* s.n, pool: pool)
         // features.7.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 919283904 &* s.n, input: s.t + 1069640208 &* s.n,
             pixels: 441 &* s.n, channels: 704, gamma: s.p + 75468096, beta: s.p + 75468800, savedMean: s.f + 3658768,
@@ -6357,8 +7822,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 909659520 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732256 &* s.n : nil, batch: s.n, perImage: 310464,
-            gradBranch: s.t + 909969984 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 59 ? s.t + 594732256 &* s.n : nil, batch: s.n,
+            perImage: 310464, gradBranch: s.t + 909969984 &* s.n, pool: pool)
         // features.7.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 909969984 &* s.n, input: s.t + 1069019280 &* s.n,
             pixels: 441 &* s.n, channels: 704, gamma: s.p + 67954832, beta: s.p + 67955536, savedMean: s.f + 3564432,
@@ -6449,8 +7914,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_6_14_backward(_ s: TrainingStepContext) {
         // features.6.14 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 792261792 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732240 &* s.n : nil, batch: s.n, perImage: 186984,
-            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 57 ? s.t + 594732240 &* s.n : nil, batch: s.n,
+            perImage: 186984, gradBranch: s.t + 791139888 &* s.n, pool: pool)
         // features.6.14.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1075807376 &* s.n,
             pixels: 441 &* s.n, channels: 424, gamma: s.p + 56984976, beta: s.p + 56985408, savedMean: s.f + 3413280,
@@ -6498,8 +7963,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_6_13_backward(_ s: TrainingStepContext) {
         // features.6.13 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 792448784 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732224 &* s.n : nil, batch: s.n, perImage: 186984,
-            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 56 ? s.t + 594732224 &* s.n : nil, batch: s.n,
+            perImage: 186984, gradBranch: s.t + 791139888 &* s.n, pool: pool)
         // features.6.13.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1075433392 &* s.n,
             pixels: 441 &* s.n, channels: 424, gamma: s.p + 54200000, beta: s.p + 54200432, savedMean: s.f + 3275056,
@@ -6547,8 +8012,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_6_12_backward(_ s: TrainingStepContext) {
         // features.6.12 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 792261792 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732208 &* s.n : nil, batch: s.n, perImage: 186984,
-            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 55 ? s.t + 594732208 &* s.n : nil, batch: s.n,
+            perImage: 186984, gradBranch: s.t + 791139888 &* s.n, pool: pool)
         // features.6.12.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1075059408 &* s.n,
             pixels: 441 &* s.n, channels: 424, gamma: s.p + 51415024, beta: s.p + 51415456, savedMean: s.f + 3136832,
@@ -6596,8 +8061,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_6_11_backward(_ s: TrainingStepContext) {
         // features.6.11 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 792448784 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732192 &* s.n : nil, batch: s.n, perImage: 186984,
-            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 54 ? s.t + 594732192 &* s.n : nil, batch: s.n,
+            perImage: 186984, gradBranch: s.t + 791139888 &* s.n, pool: pool)
         // features.6.11.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1074685424 &* s.n,
             pixels: 441 &* s.n, channels: 424, gamma: s.p + 48630048, beta: s.p + 48630480, savedMean: s.f + 2998608,
@@ -6645,8 +8110,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_6_10_backward(_ s: TrainingStepContext) {
         // features.6.10 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 792261792 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732176 &* s.n : nil, batch: s.n, perImage: 186984,
-            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 53 ? s.t + 594732176 &* s.n : nil, batch: s.n,
+            perImage: 186984, gradBranch: s.t + 791139888 &* s.n, pool: pool)
         // features.6.10.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1074311440 &* s.n,
             pixels: 441 &* s.n, channels: 424, gamma: s.p + 45845072, beta: s.p + 45845504, savedMean: s.f + 2860384,
@@ -6694,8 +8159,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_6_9_backward(_ s: TrainingStepContext) {
         // features.6.9 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 792448784 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732160 &* s.n : nil, batch: s.n, perImage: 186984,
-            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 52 ? s.t + 594732160 &* s.n : nil, batch: s.n,
+            perImage: 186984, gradBranch: s.t + 791139888 &* s.n, pool: pool)
         // features.6.9.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1073937456 &* s.n,
             pixels: 441 &* s.n, channels: 424, gamma: s.p + 43060096, beta: s.p + 43060528, savedMean: s.f + 2722160,
@@ -6743,8 +8208,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_6_8_backward(_ s: TrainingStepContext) {
         // features.6.8 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 792261792 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732144 &* s.n : nil, batch: s.n, perImage: 186984,
-            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 51 ? s.t + 594732144 &* s.n : nil, batch: s.n,
+            perImage: 186984, gradBranch: s.t + 791139888 &* s.n, pool: pool)
         // features.6.8.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1073563472 &* s.n,
             pixels: 441 &* s.n, channels: 424, gamma: s.p + 40275120, beta: s.p + 40275552, savedMean: s.f + 2583936,
@@ -6792,8 +8257,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 792448784 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732128 &* s.n : nil, batch: s.n, perImage: 186984,
-            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 50 ? s.t + 594732128 &* s.n : nil, batch: s.n,
+            perImage: 186984, gradBranch: s.t + 791139888 &* s.n, pool: pool)
         // features.6.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1073189488 &* s.n,
             pixels: 441 &* s.n, channels: 424, gamma: s.p + 37490144, beta: s.p + 37490576, savedMean: s.f + 2445712,
@@ -6841,8 +8306,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 792261792 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732112 &* s.n : nil, batch: s.n, perImage: 186984,
-            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 49 ? s.t + 594732112 &* s.n : nil, batch: s.n,
+            perImage: 186984, gradBranch: s.t + 791139888 &* s.n, pool: pool)
         // features.6.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1072815504 &* s.n,
             pixels: 441 &* s.n, channels: 424, gamma: s.p + 34705168, beta: s.p + 34705600, savedMean: s.f + 2307488,
@@ -6890,8 +8355,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 792448784 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732096 &* s.n : nil, batch: s.n, perImage: 186984,
-            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 48 ? s.t + 594732096 &* s.n : nil, batch: s.n,
+            perImage: 186984, gradBranch: s.t + 791139888 &* s.n, pool: pool)
         // features.6.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1072441520 &* s.n,
             pixels: 441 &* s.n, channels: 424, gamma: s.p + 31920192, beta: s.p + 31920624, savedMean: s.f + 2169264,
@@ -6939,8 +8404,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 792261792 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732080 &* s.n : nil, batch: s.n, perImage: 186984,
-            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 47 ? s.t + 594732080 &* s.n : nil, batch: s.n,
+            perImage: 186984, gradBranch: s.t + 791139888 &* s.n, pool: pool)
         // features.6.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1072067536 &* s.n,
             pixels: 441 &* s.n, channels: 424, gamma: s.p + 29135216, beta: s.p + 29135648, savedMean: s.f + 2031040,
@@ -6988,8 +8453,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 792448784 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732064 &* s.n : nil, batch: s.n, perImage: 186984,
-            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 46 ? s.t + 594732064 &* s.n : nil, batch: s.n,
+            perImage: 186984, gradBranch: s.t + 791139888 &* s.n, pool: pool)
         // features.6.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1071693552 &* s.n,
             pixels: 441 &* s.n, channels: 424, gamma: s.p + 26350240, beta: s.p + 26350672, savedMean: s.f + 1892816,
@@ -7037,8 +8502,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 792261792 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732048 &* s.n : nil, batch: s.n, perImage: 186984,
-            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 45 ? s.t + 594732048 &* s.n : nil, batch: s.n,
+            perImage: 186984, gradBranch: s.t + 791139888 &* s.n, pool: pool)
         // features.6.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1071319568 &* s.n,
             pixels: 441 &* s.n, channels: 424, gamma: s.p + 23565264, beta: s.p + 23565696, savedMean: s.f + 1754592,
@@ -7086,8 +8551,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 792448784 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732032 &* s.n : nil, batch: s.n, perImage: 186984,
-            gradBranch: s.t + 791139888 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.t + 594732032 &* s.n : nil, batch: s.n,
+            perImage: 186984, gradBranch: s.t + 791139888 &* s.n, pool: pool)
         // features.6.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791139888 &* s.n, input: s.t + 1070945584 &* s.n,
             pixels: 441 &* s.n, channels: 424, gamma: s.p + 20780288, beta: s.p + 20780720, savedMean: s.f + 1616368,
@@ -7178,8 +8643,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_5_10_backward(_ s: TrainingStepContext) {
         // features.5.10 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 593635392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732016 &* s.n : nil, batch: s.n, perImage: 437472,
-            gradBranch: s.t + 787393152 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.t + 594732016 &* s.n : nil, batch: s.n,
+            perImage: 437472, gradBranch: s.t + 787393152 &* s.n, pool: pool)
         // features.5.10.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 787393152 &* s.n, input: s.t + 1061314128 &* s.n,
             pixels: 1764 &* s.n, channels: 248, gamma: s.p + 16759184, beta: s.p + 16759440, savedMean: s.f + 1397296,
@@ -7227,8 +8692,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_5_9_backward(_ s: TrainingStepContext) {
         // features.5.9 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 774268992 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594732000 &* s.n : nil, batch: s.n, perImage: 437472,
-            gradBranch: s.t + 593635392 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.t + 594732000 &* s.n : nil, batch: s.n,
+            perImage: 437472, gradBranch: s.t + 593635392 &* s.n, pool: pool)
         // features.5.9.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 593635392 &* s.n, input: s.t + 1060439184 &* s.n,
             pixels: 1764 &* s.n, channels: 248, gamma: s.p + 15784944, beta: s.p + 15785200, savedMean: s.f + 1316448,
@@ -7276,8 +8741,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_5_8_backward(_ s: TrainingStepContext) {
         // features.5.8 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 593635392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594731984 &* s.n : nil, batch: s.n, perImage: 437472,
-            gradBranch: s.t + 761144832 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.t + 594731984 &* s.n : nil, batch: s.n,
+            perImage: 437472, gradBranch: s.t + 761144832 &* s.n, pool: pool)
         // features.5.8.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 761144832 &* s.n, input: s.t + 1059564240 &* s.n,
             pixels: 1764 &* s.n, channels: 248, gamma: s.p + 14810704, beta: s.p + 14810960, savedMean: s.f + 1235600,
@@ -7325,8 +8790,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_5_7_backward(_ s: TrainingStepContext) {
         // features.5.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 748020672 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594731968 &* s.n : nil, batch: s.n, perImage: 437472,
-            gradBranch: s.t + 593635392 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.t + 594731968 &* s.n : nil, batch: s.n,
+            perImage: 437472, gradBranch: s.t + 593635392 &* s.n, pool: pool)
         // features.5.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 593635392 &* s.n, input: s.t + 1058689296 &* s.n,
             pixels: 1764 &* s.n, channels: 248, gamma: s.p + 13836464, beta: s.p + 13836720, savedMean: s.f + 1154752,
@@ -7374,8 +8839,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_5_6_backward(_ s: TrainingStepContext) {
         // features.5.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 593635392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594731952 &* s.n : nil, batch: s.n, perImage: 437472,
-            gradBranch: s.t + 734896512 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.t + 594731952 &* s.n : nil, batch: s.n,
+            perImage: 437472, gradBranch: s.t + 734896512 &* s.n, pool: pool)
         // features.5.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 734896512 &* s.n, input: s.t + 1057814352 &* s.n,
             pixels: 1764 &* s.n, channels: 248, gamma: s.p + 12862224, beta: s.p + 12862480, savedMean: s.f + 1073904,
@@ -7423,8 +8888,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 721772352 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594731936 &* s.n : nil, batch: s.n, perImage: 437472,
-            gradBranch: s.t + 593635392 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.t + 594731936 &* s.n : nil, batch: s.n,
+            perImage: 437472, gradBranch: s.t + 593635392 &* s.n, pool: pool)
         // features.5.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 593635392 &* s.n, input: s.t + 1056939408 &* s.n,
             pixels: 1764 &* s.n, channels: 248, gamma: s.p + 11887984, beta: s.p + 11888240, savedMean: s.f + 993056,
@@ -7472,8 +8937,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 593635392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594731920 &* s.n : nil, batch: s.n, perImage: 437472,
-            gradBranch: s.t + 708648192 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.t + 594731920 &* s.n : nil, batch: s.n,
+            perImage: 437472, gradBranch: s.t + 708648192 &* s.n, pool: pool)
         // features.5.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 708648192 &* s.n, input: s.t + 1056064464 &* s.n,
             pixels: 1764 &* s.n, channels: 248, gamma: s.p + 10913744, beta: s.p + 10914000, savedMean: s.f + 912208,
@@ -7521,8 +8986,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 695524032 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594731904 &* s.n : nil, batch: s.n, perImage: 437472,
-            gradBranch: s.t + 593635392 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.t + 594731904 &* s.n : nil, batch: s.n,
+            perImage: 437472, gradBranch: s.t + 593635392 &* s.n, pool: pool)
         // features.5.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 593635392 &* s.n, input: s.t + 1055189520 &* s.n,
             pixels: 1764 &* s.n, channels: 248, gamma: s.p + 9939504, beta: s.p + 9939760, savedMean: s.f + 831360,
@@ -7570,8 +9035,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 593635392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594731888 &* s.n : nil, batch: s.n, perImage: 437472,
-            gradBranch: s.t + 682399872 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.t + 594731888 &* s.n : nil, batch: s.n,
+            perImage: 437472, gradBranch: s.t + 682399872 &* s.n, pool: pool)
         // features.5.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 682399872 &* s.n, input: s.t + 1054314576 &* s.n,
             pixels: 1764 &* s.n, channels: 248, gamma: s.p + 8965264, beta: s.p + 8965520, savedMean: s.f + 750512,
@@ -7619,8 +9084,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 669275712 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 594731872 &* s.n : nil, batch: s.n, perImage: 437472,
-            gradBranch: s.t + 593635392 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.t + 594731872 &* s.n : nil, batch: s.n,
+            perImage: 437472, gradBranch: s.t + 593635392 &* s.n, pool: pool)
         // features.5.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 593635392 &* s.n, input: s.t + 1053439632 &* s.n,
             pixels: 1764 &* s.n, channels: 248, gamma: s.p + 7991024, beta: s.p + 7991280, savedMean: s.f + 669664,
@@ -7711,8 +9176,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_4_10_backward(_ s: TrainingStepContext) {
         // features.4.10 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 656151552 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195200 &* s.n : nil, batch: s.n, perImage: 310464,
-            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.t + 1076195200 &* s.n : nil,
+            batch: s.n, perImage: 310464, gradBranch: s.t + 592873344 &* s.n, pool: pool)
         // features.4.10.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1068398352 &* s.n,
             pixels: 1764 &* s.n, channels: 176, gamma: s.p + 6439456, beta: s.p + 6439632, savedMean: s.f + 531440,
@@ -7760,8 +9225,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_4_9_backward(_ s: TrainingStepContext) {
         // features.4.9 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 656462016 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195184 &* s.n : nil, batch: s.n, perImage: 310464,
-            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 1076195184 &* s.n : nil,
+            batch: s.n, perImage: 310464, gradBranch: s.t + 592873344 &* s.n, pool: pool)
         // features.4.9.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1067777424 &* s.n,
             pixels: 1764 &* s.n, channels: 176, gamma: s.p + 5955056, beta: s.p + 5955232, savedMean: s.f + 507856,
@@ -7809,8 +9274,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_4_8_backward(_ s: TrainingStepContext) {
         // features.4.8 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 656151552 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195168 &* s.n : nil, batch: s.n, perImage: 310464,
-            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 1076195168 &* s.n : nil,
+            batch: s.n, perImage: 310464, gradBranch: s.t + 592873344 &* s.n, pool: pool)
         // features.4.8.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1067156496 &* s.n,
             pixels: 1764 &* s.n, channels: 176, gamma: s.p + 5470656, beta: s.p + 5470832, savedMean: s.f + 484272,
@@ -7858,8 +9323,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_4_7_backward(_ s: TrainingStepContext) {
         // features.4.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 656462016 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195152 &* s.n : nil, batch: s.n, perImage: 310464,
-            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 1076195152 &* s.n : nil,
+            batch: s.n, perImage: 310464, gradBranch: s.t + 592873344 &* s.n, pool: pool)
         // features.4.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1066535568 &* s.n,
             pixels: 1764 &* s.n, channels: 176, gamma: s.p + 4986256, beta: s.p + 4986432, savedMean: s.f + 460688,
@@ -7907,8 +9372,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_4_6_backward(_ s: TrainingStepContext) {
         // features.4.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 656151552 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195136 &* s.n : nil, batch: s.n, perImage: 310464,
-            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 1076195136 &* s.n : nil,
+            batch: s.n, perImage: 310464, gradBranch: s.t + 592873344 &* s.n, pool: pool)
         // features.4.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1065914640 &* s.n,
             pixels: 1764 &* s.n, channels: 176, gamma: s.p + 4501856, beta: s.p + 4502032, savedMean: s.f + 437104,
@@ -7956,8 +9421,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 656462016 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195120 &* s.n : nil, batch: s.n, perImage: 310464,
-            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 1076195120 &* s.n : nil,
+            batch: s.n, perImage: 310464, gradBranch: s.t + 592873344 &* s.n, pool: pool)
         // features.4.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1065293712 &* s.n,
             pixels: 1764 &* s.n, channels: 176, gamma: s.p + 4017456, beta: s.p + 4017632, savedMean: s.f + 413520,
@@ -8005,8 +9470,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 656151552 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195104 &* s.n : nil, batch: s.n, perImage: 310464,
-            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 1076195104 &* s.n : nil,
+            batch: s.n, perImage: 310464, gradBranch: s.t + 592873344 &* s.n, pool: pool)
         // features.4.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1064672784 &* s.n,
             pixels: 1764 &* s.n, channels: 176, gamma: s.p + 3533056, beta: s.p + 3533232, savedMean: s.f + 389936,
@@ -8054,8 +9519,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 656462016 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195088 &* s.n : nil, batch: s.n, perImage: 310464,
-            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 1076195088 &* s.n : nil,
+            batch: s.n, perImage: 310464, gradBranch: s.t + 592873344 &* s.n, pool: pool)
         // features.4.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1064051856 &* s.n,
             pixels: 1764 &* s.n, channels: 176, gamma: s.p + 3048656, beta: s.p + 3048832, savedMean: s.f + 366352,
@@ -8103,8 +9568,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 656151552 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195072 &* s.n : nil, batch: s.n, perImage: 310464,
-            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 1076195072 &* s.n : nil,
+            batch: s.n, perImage: 310464, gradBranch: s.t + 592873344 &* s.n, pool: pool)
         // features.4.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1063430928 &* s.n,
             pixels: 1764 &* s.n, channels: 176, gamma: s.p + 2564256, beta: s.p + 2564432, savedMean: s.f + 342768,
@@ -8152,8 +9617,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 656462016 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195056 &* s.n : nil, batch: s.n, perImage: 310464,
-            gradBranch: s.t + 592873344 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 1076195056 &* s.n : nil,
+            batch: s.n, perImage: 310464, gradBranch: s.t + 592873344 &* s.n, pool: pool)
         // features.4.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 592873344 &* s.n, input: s.t + 1062810000 &* s.n,
             pixels: 1764 &* s.n, channels: 176, gamma: s.p + 2079856, beta: s.p + 2080032, savedMean: s.f + 319184,
@@ -8244,8 +9709,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_3_7_backward(_ s: TrainingStepContext) {
         // features.3.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 401683968 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195040 &* s.n : nil, batch: s.n, perImage: 620928,
-            gradBranch: s.t + 402304896 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 1076195040 &* s.n : nil,
+            batch: s.n, perImage: 620928, gradBranch: s.t + 402304896 &* s.n, pool: pool)
         // features.3.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 402304896 &* s.n, input: s.t + 1051760304 &* s.n,
             pixels: 7056 &* s.n, channels: 88, gamma: s.p + 1422912, beta: s.p + 1423008, savedMean: s.f + 283808,
@@ -8293,8 +9758,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_3_6_backward(_ s: TrainingStepContext) {
         // features.3.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 402304896 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195024 &* s.n : nil, batch: s.n, perImage: 620928,
-            gradBranch: s.t + 401683968 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 1076195024 &* s.n : nil,
+            batch: s.n, perImage: 620928, gradBranch: s.t + 401683968 &* s.n, pool: pool)
         // features.3.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401683968 &* s.n, input: s.t + 1050518448 &* s.n,
             pixels: 7056 &* s.n, channels: 88, gamma: s.p + 1288384, beta: s.p + 1288480, savedMean: s.f + 255120,
@@ -8342,8 +9807,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_3_5_backward(_ s: TrainingStepContext) {
         // features.3.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 401683968 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076195008 &* s.n : nil, batch: s.n, perImage: 620928,
-            gradBranch: s.t + 402304896 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 1076195008 &* s.n : nil,
+            batch: s.n, perImage: 620928, gradBranch: s.t + 402304896 &* s.n, pool: pool)
         // features.3.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 402304896 &* s.n, input: s.t + 1049276592 &* s.n,
             pixels: 7056 &* s.n, channels: 88, gamma: s.p + 1153856, beta: s.p + 1153952, savedMean: s.f + 226432,
@@ -8391,8 +9856,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_3_4_backward(_ s: TrainingStepContext) {
         // features.3.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 402304896 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194992 &* s.n : nil, batch: s.n, perImage: 620928,
-            gradBranch: s.t + 401683968 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 1076194992 &* s.n : nil,
+            batch: s.n, perImage: 620928, gradBranch: s.t + 401683968 &* s.n, pool: pool)
         // features.3.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401683968 &* s.n, input: s.t + 1048034736 &* s.n,
             pixels: 7056 &* s.n, channels: 88, gamma: s.p + 1019328, beta: s.p + 1019424, savedMean: s.f + 197744,
@@ -8440,8 +9905,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 401683968 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194976 &* s.n : nil, batch: s.n, perImage: 620928,
-            gradBranch: s.t + 402304896 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 1076194976 &* s.n : nil,
+            batch: s.n, perImage: 620928, gradBranch: s.t + 402304896 &* s.n, pool: pool)
         // features.3.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 402304896 &* s.n, input: s.t + 1046792880 &* s.n,
             pixels: 7056 &* s.n, channels: 88, gamma: s.p + 884800, beta: s.p + 884896, savedMean: s.f + 169056,
@@ -8489,8 +9954,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 402304896 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194960 &* s.n : nil, batch: s.n, perImage: 620928,
-            gradBranch: s.t + 401683968 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 1076194960 &* s.n : nil,
+            batch: s.n, perImage: 620928, gradBranch: s.t + 401683968 &* s.n, pool: pool)
         // features.3.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 401683968 &* s.n, input: s.t + 1045551024 &* s.n,
             pixels: 7056 &* s.n, channels: 88, gamma: s.p + 750272, beta: s.p + 750368, savedMean: s.f + 140368,
@@ -8538,8 +10003,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 401683968 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194944 &* s.n : nil, batch: s.n, perImage: 620928,
-            gradBranch: s.t + 402304896 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 1076194944 &* s.n : nil,
+            batch: s.n, perImage: 620928, gradBranch: s.t + 402304896 &* s.n, pool: pool)
         // features.3.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 402304896 &* s.n, input: s.t + 1044309168 &* s.n,
             pixels: 7056 &* s.n, channels: 88, gamma: s.p + 615744, beta: s.p + 615840, savedMean: s.f + 111680,
@@ -8630,8 +10095,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_2_7_backward(_ s: TrainingStepContext) {
         // features.2.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 384749568 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194912 &* s.n : nil, batch: s.n, perImage: 1580544,
-            gradBranch: s.t + 386330112 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 1076194912 &* s.n : nil,
+            batch: s.n, perImage: 1580544, gradBranch: s.t + 386330112 &* s.n, pool: pool)
         // features.2.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 386330112 &* s.n, input: s.t + 950414976 &* s.n,
             pixels: 28224 &* s.n, channels: 56, gamma: s.p + 411728, beta: s.p + 411792, savedMean: s.f + 64736,
@@ -8679,8 +10144,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_2_6_backward(_ s: TrainingStepContext) {
         // features.2.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 337333248 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194880 &* s.n : nil, batch: s.n, perImage: 1580544,
-            gradBranch: s.t + 338913792 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 1076194880 &* s.n : nil,
+            batch: s.n, perImage: 1580544, gradBranch: s.t + 338913792 &* s.n, pool: pool)
         // features.2.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 338913792 &* s.n, input: s.t + 947253888 &* s.n,
             pixels: 28224 &* s.n, channels: 56, gamma: s.p + 358368, beta: s.p + 358432, savedMean: s.f + 57232,
@@ -8728,8 +10193,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_2_5_backward(_ s: TrainingStepContext) {
         // features.2.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 289916928 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194848 &* s.n : nil, batch: s.n, perImage: 1580544,
-            gradBranch: s.t + 291497472 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 1076194848 &* s.n : nil,
+            batch: s.n, perImage: 1580544, gradBranch: s.t + 291497472 &* s.n, pool: pool)
         // features.2.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 291497472 &* s.n, input: s.t + 944092800 &* s.n,
             pixels: 28224 &* s.n, channels: 56, gamma: s.p + 305008, beta: s.p + 305072, savedMean: s.f + 49728,
@@ -8777,8 +10242,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_2_4_backward(_ s: TrainingStepContext) {
         // features.2.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 242500608 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194816 &* s.n : nil, batch: s.n, perImage: 1580544,
-            gradBranch: s.t + 244081152 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 1076194816 &* s.n : nil, batch: s.n,
+            perImage: 1580544, gradBranch: s.t + 244081152 &* s.n, pool: pool)
         // features.2.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 244081152 &* s.n, input: s.t + 940931712 &* s.n,
             pixels: 28224 &* s.n, channels: 56, gamma: s.p + 251648, beta: s.p + 251712, savedMean: s.f + 42224,
@@ -8826,8 +10291,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 195084288 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194784 &* s.n : nil, batch: s.n, perImage: 1580544,
-            gradBranch: s.t + 196664832 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 1076194784 &* s.n : nil, batch: s.n,
+            perImage: 1580544, gradBranch: s.t + 196664832 &* s.n, pool: pool)
         // features.2.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 196664832 &* s.n, input: s.t + 937770624 &* s.n,
             pixels: 28224 &* s.n, channels: 56, gamma: s.p + 198288, beta: s.p + 198352, savedMean: s.f + 34720,
@@ -8875,8 +10340,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 147667968 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194752 &* s.n : nil, batch: s.n, perImage: 1580544,
-            gradBranch: s.t + 149248512 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 1076194752 &* s.n : nil, batch: s.n,
+            perImage: 1580544, gradBranch: s.t + 149248512 &* s.n, pool: pool)
         // features.2.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 149248512 &* s.n, input: s.t + 934609536 &* s.n,
             pixels: 28224 &* s.n, channels: 56, gamma: s.p + 144928, beta: s.p + 144992, savedMean: s.f + 27216,
@@ -8924,8 +10389,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 100251648 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194720 &* s.n : nil, batch: s.n, perImage: 1580544,
-            gradBranch: s.t + 101832192 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 1076194720 &* s.n : nil, batch: s.n,
+            perImage: 1580544, gradBranch: s.t + 101832192 &* s.n, pool: pool)
         // features.2.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 101832192 &* s.n, input: s.t + 931448448 &* s.n,
             pixels: 28224 &* s.n, channels: 56, gamma: s.p + 91568, beta: s.p + 91632, savedMean: s.f + 19712,
@@ -9016,8 +10481,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_1_3_backward(_ s: TrainingStepContext) {
         // features.1.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t,
-            keep: s.options.stochasticDepth ? s.t + 1076194672 &* s.n : nil, batch: s.n, perImage: 3612672,
-            gradBranch: s.t + 3612672 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 1076194672 &* s.n : nil, batch: s.n,
+            perImage: 3612672, gradBranch: s.t + 3612672 &* s.n, pool: pool)
         // features.1.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3612672 &* s.n, input: s.t + 648926208 &* s.n,
             pixels: 112896 &* s.n, channels: 32, gamma: s.p + 14640, beta: s.p + 14672, savedMean: s.f + 7920,
@@ -9056,8 +10521,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_1_2_backward(_ s: TrainingStepContext) {
         // features.1.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 7225344 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194640 &* s.n : nil, batch: s.n, perImage: 3612672,
-            gradBranch: s.t, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 1076194640 &* s.n : nil, batch: s.n,
+            perImage: 3612672, gradBranch: s.t, pool: pool)
         // features.1.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 630862848 &* s.n,
             pixels: 112896 &* s.n, channels: 32, gamma: s.p + 12512, beta: s.p + 12544, savedMean: s.f + 7216,
@@ -9095,8 +10560,8 @@ public final class EfficientNetB8Training: TrainableModel {
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 3612672 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1076194608 &* s.n : nil, batch: s.n, perImage: 3612672,
-            gradBranch: s.t, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 1076194608 &* s.n : nil, batch: s.n,
+            perImage: 3612672, gradBranch: s.t, pool: pool)
         // features.1.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 612799488 &* s.n,
             pixels: 112896 &* s.n, channels: 32, gamma: s.p + 10384, beta: s.p + 10416, savedMean: s.f + 6512,
@@ -9968,6 +11433,9 @@ public final class EfficientNetB8Training: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 84977904, count: 2816000, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 87793904, count: 1000, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 45, 45, 45, 45, 45, 45, 45, 45, 45, 45, 45, 45, 45, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 58, 58, 58, 58, 58, 58, 58, 58, 58, 58, 58, 58, 58, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 62, 62, 62, 63, 63]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

@@ -122,7 +122,8 @@ public final class EfficientNetL2: GeneratedModel {
         features_7_3(n, a, w, ws)
         features_7_4(n, a, w, ws)
         features_7_5(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 136 channels
@@ -2217,13 +2218,17 @@ public final class EfficientNetL2: GeneratedModel {
             activation: .identity, residual: a + 10320000 &* n, output: a + 3440000 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 1376 -> 5504, global average pool, dropout 0.5, linear -> 1000 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 1376 -> 5504
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + silu, [n, 25, 25, 1376] -> [n, 25, 25, 5504]
         Kernels.pointwiseConv(
             input: a + 3440000 &* n, pixels: 625 &* n, inChannels: 1376,
             weights: w + 466681136, bias: w + 474254640, outChannels: 5504,
             activation: .silu, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.5, linear 5504 -> 1000 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 25, 25, 5504] -> [n, 5504]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 625, channels: 5504, output: a + 3440000 &* n, pool: pool)
@@ -4559,7 +4564,8 @@ public final class EfficientNetL2Training: TrainableModel {
     public static let descriptor = EfficientNetL2.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 481402672,
-        arenaFloatsPerImage: 4161930032, fixedFloats: 10793888)
+        arenaFloatsPerImage: 4161930032, fixedFloats: 10793888,
+        blockNames: ["features.0", "features.1.0", "features.1.1", "features.1.2", "features.1.3", "features.1.4", "features.1.5", "features.2.0", "features.2.1", "features.2.2", "features.2.3", "features.2.4", "features.2.5", "features.2.6", "features.2.7", "features.2.8", "features.2.9", "features.2.10", "features.3.0", "features.3.1", "features.3.2", "features.3.3", "features.3.4", "features.3.5", "features.3.6", "features.3.7", "features.3.8", "features.3.9", "features.3.10", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.4.5", "features.4.6", "features.4.7", "features.4.8", "features.4.9", "features.4.10", "features.4.11", "features.4.12", "features.4.13", "features.4.14", "features.4.15", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.5.5", "features.5.6", "features.5.7", "features.5.8", "features.5.9", "features.5.10", "features.5.11", "features.5.12", "features.5.13", "features.5.14", "features.5.15", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.6.6", "features.6.7", "features.6.8", "features.6.9", "features.6.10", "features.6.11", "features.6.12", "features.6.13", "features.6.14", "features.6.15", "features.6.16", "features.6.17", "features.6.18", "features.6.19", "features.6.20", "features.6.21", "features.7.0", "features.7.1", "features.7.2", "features.7.3", "features.7.4", "features.7.5", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -4678,96 +4684,98 @@ public final class EfficientNetL2Training: TrainableModel {
         try features_7_4_forward(s)
         try features_7_5_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_5_backward(s)
-        features_7_4_backward(s)
-        features_7_3_backward(s)
-        features_7_2_backward(s)
-        features_7_1_backward(s)
-        features_7_0_backward(s)
-        features_6_21_backward(s)
-        features_6_20_backward(s)
-        features_6_19_backward(s)
-        features_6_18_backward(s)
-        features_6_17_backward(s)
-        features_6_16_backward(s)
-        features_6_15_backward(s)
-        features_6_14_backward(s)
-        features_6_13_backward(s)
-        features_6_12_backward(s)
-        features_6_11_backward(s)
-        features_6_10_backward(s)
-        features_6_9_backward(s)
-        features_6_8_backward(s)
-        features_6_7_backward(s)
-        features_6_6_backward(s)
-        features_6_5_backward(s)
-        features_6_4_backward(s)
-        features_6_3_backward(s)
-        features_6_2_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_15_backward(s)
-        features_5_14_backward(s)
-        features_5_13_backward(s)
-        features_5_12_backward(s)
-        features_5_11_backward(s)
-        features_5_10_backward(s)
-        features_5_9_backward(s)
-        features_5_8_backward(s)
-        features_5_7_backward(s)
-        features_5_6_backward(s)
-        features_5_5_backward(s)
-        features_5_4_backward(s)
-        features_5_3_backward(s)
-        features_5_2_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_15_backward(s)
-        features_4_14_backward(s)
-        features_4_13_backward(s)
-        features_4_12_backward(s)
-        features_4_11_backward(s)
-        features_4_10_backward(s)
-        features_4_9_backward(s)
-        features_4_8_backward(s)
-        features_4_7_backward(s)
-        features_4_6_backward(s)
-        features_4_5_backward(s)
-        features_4_4_backward(s)
-        features_4_3_backward(s)
-        features_4_2_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_10_backward(s)
-        features_3_9_backward(s)
-        features_3_8_backward(s)
-        features_3_7_backward(s)
-        features_3_6_backward(s)
-        features_3_5_backward(s)
-        features_3_4_backward(s)
-        features_3_3_backward(s)
-        features_3_2_backward(s)
-        features_3_1_backward(s)
-        features_3_0_backward(s)
-        features_2_10_backward(s)
-        features_2_9_backward(s)
-        features_2_8_backward(s)
-        features_2_7_backward(s)
-        features_2_6_backward(s)
-        features_2_5_backward(s)
-        features_2_4_backward(s)
-        features_2_3_backward(s)
-        features_2_2_backward(s)
-        features_2_1_backward(s)
-        features_2_0_backward(s)
-        features_1_5_backward(s)
-        features_1_4_backward(s)
-        features_1_3_backward(s)
-        features_1_2_backward(s)
-        features_1_1_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 90 { classifier_backward(s) }
+        if options.frozenBlocks <= 89 { features_8_backward(s) }
+        if options.frozenBlocks <= 88 { features_7_5_backward(s) }
+        if options.frozenBlocks <= 87 { features_7_4_backward(s) }
+        if options.frozenBlocks <= 86 { features_7_3_backward(s) }
+        if options.frozenBlocks <= 85 { features_7_2_backward(s) }
+        if options.frozenBlocks <= 84 { features_7_1_backward(s) }
+        if options.frozenBlocks <= 83 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 82 { features_6_21_backward(s) }
+        if options.frozenBlocks <= 81 { features_6_20_backward(s) }
+        if options.frozenBlocks <= 80 { features_6_19_backward(s) }
+        if options.frozenBlocks <= 79 { features_6_18_backward(s) }
+        if options.frozenBlocks <= 78 { features_6_17_backward(s) }
+        if options.frozenBlocks <= 77 { features_6_16_backward(s) }
+        if options.frozenBlocks <= 76 { features_6_15_backward(s) }
+        if options.frozenBlocks <= 75 { features_6_14_backward(s) }
+        if options.frozenBlocks <= 74 { features_6_13_backward(s) }
+        if options.frozenBlocks <= 73 { features_6_12_backward(s) }
+        if options.frozenBlocks <= 72 { features_6_11_backward(s) }
+        if options.frozenBlocks <= 71 { features_6_10_backward(s) }
+        if options.frozenBlocks <= 70 { features_6_9_backward(s) }
+        if options.frozenBlocks <= 69 { features_6_8_backward(s) }
+        if options.frozenBlocks <= 68 { features_6_7_backward(s) }
+        if options.frozenBlocks <= 67 { features_6_6_backward(s) }
+        if options.frozenBlocks <= 66 { features_6_5_backward(s) }
+        if options.frozenBlocks <= 65 { features_6_4_backward(s) }
+        if options.frozenBlocks <= 64 { features_6_3_backward(s) }
+        if options.frozenBlocks <= 63 { features_6_2_backward(s) }
+        if options.frozenBlocks <= 62 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 61 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 60 { features_5_15_backward(s) }
+        if options.frozenBlocks <= 59 { features_5_14_backward(s) }
+        if options.frozenBlocks <= 58 { features_5_13_backward(s) }
+        if options.frozenBlocks <= 57 { features_5_12_backward(s) }
+        if options.frozenBlocks <= 56 { features_5_11_backward(s) }
+        if options.frozenBlocks <= 55 { features_5_10_backward(s) }
+        if options.frozenBlocks <= 54 { features_5_9_backward(s) }
+        if options.frozenBlocks <= 53 { features_5_8_backward(s) }
+        if options.frozenBlocks <= 52 { features_5_7_backward(s) }
+        if options.frozenBlocks <= 51 { features_5_6_backward(s) }
+        if options.frozenBlocks <= 50 { features_5_5_backward(s) }
+        if options.frozenBlocks <= 49 { features_5_4_backward(s) }
+        if options.frozenBlocks <= 48 { features_5_3_backward(s) }
+        if options.frozenBlocks <= 47 { features_5_2_backward(s) }
+        if options.frozenBlocks <= 46 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 45 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 44 { features_4_15_backward(s) }
+        if options.frozenBlocks <= 43 { features_4_14_backward(s) }
+        if options.frozenBlocks <= 42 { features_4_13_backward(s) }
+        if options.frozenBlocks <= 41 { features_4_12_backward(s) }
+        if options.frozenBlocks <= 40 { features_4_11_backward(s) }
+        if options.frozenBlocks <= 39 { features_4_10_backward(s) }
+        if options.frozenBlocks <= 38 { features_4_9_backward(s) }
+        if options.frozenBlocks <= 37 { features_4_8_backward(s) }
+        if options.frozenBlocks <= 36 { features_4_7_backward(s) }
+        if options.frozenBlocks <= 35 { features_4_6_backward(s) }
+        if options.frozenBlocks <= 34 { features_4_5_backward(s) }
+        if options.frozenBlocks <= 33 { features_4_4_backward(s) }
+        if options.frozenBlocks <= 32 { features_4_3_backward(s) }
+        if options.frozenBlocks <= 31 { features_4_2_backward(s) }
+        if options.frozenBlocks <= 30 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 29 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 28 { features_3_10_backward(s) }
+        if options.frozenBlocks <= 27 { features_3_9_backward(s) }
+        if options.frozenBlocks <= 26 { features_3_8_backward(s) }
+        if options.frozenBlocks <= 25 { features_3_7_backward(s) }
+        if options.frozenBlocks <= 24 { features_3_6_backward(s) }
+        if options.frozenBlocks <= 23 { features_3_5_backward(s) }
+        if options.frozenBlocks <= 22 { features_3_4_backward(s) }
+        if options.frozenBlocks <= 21 { features_3_3_backward(s) }
+        if options.frozenBlocks <= 20 { features_3_2_backward(s) }
+        if options.frozenBlocks <= 19 { features_3_1_backward(s) }
+        if options.frozenBlocks <= 18 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 17 { features_2_10_backward(s) }
+        if options.frozenBlocks <= 16 { features_2_9_backward(s) }
+        if options.frozenBlocks <= 15 { features_2_8_backward(s) }
+        if options.frozenBlocks <= 14 { features_2_7_backward(s) }
+        if options.frozenBlocks <= 13 { features_2_6_backward(s) }
+        if options.frozenBlocks <= 12 { features_2_5_backward(s) }
+        if options.frozenBlocks <= 11 { features_2_4_backward(s) }
+        if options.frozenBlocks <= 10 { features_2_3_backward(s) }
+        if options.frozenBlocks <= 9 { features_2_2_backward(s) }
+        if options.frozenBlocks <= 8 { features_2_1_backward(s) }
+        if options.frozenBlocks <= 7 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 6 { features_1_5_backward(s) }
+        if options.frozenBlocks <= 5 { features_1_4_backward(s) }
+        if options.frozenBlocks <= 4 { features_1_3_backward(s) }
+        if options.frozenBlocks <= 3 { features_1_2_backward(s) }
+        if options.frozenBlocks <= 2 { features_1_1_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -4778,10 +4786,18 @@ public final class EfficientNetL2Training: TrainableModel {
             padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, weights: s.p, bias: s.f, outChannels: 136,
             activation: .identity, output: s.t + 1461120000 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1461120000 &* s.n, pixels: 160000 &* s.n, channels: 136,
-            gamma: s.p + 3680, beta: s.p + 3824, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1482880000 &* s.n, savedMean: s.f + 8256, savedInvStd: s.f + 8392, runningMean: s.p + 3968,
-            runningVar: s.p + 4112, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1461120000 &* s.n, pixels: 160000 &* s.n,
+                channels: 136, gamma: s.p + 3680, beta: s.p + 3824, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 1482880000 &* s.n, savedMean: s.f + 8256, savedInvStd: s.f + 8392,
+                runningMean: s.p + 3968, runningVar: s.p + 4112, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1461120000 &* s.n, pixels: 160000 &* s.n, channels: 136,
+                gamma: s.p + 3680, beta: s.p + 3824, runningMean: s.p + 3968, runningVar: s.p + 4112, eps: 0.001,
+                activation: .silu, output: s.t + 1482880000 &* s.n, scratch: s.f + 8256, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 400x400x136 -> 400x400x72, SE 136 -> 34 -> 136
@@ -4793,10 +4809,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, weights: s.f + 8800, bias: s.f,
             activation: .identity, output: s.t + 1504640000 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1504640000 &* s.n, pixels: 160000 &* s.n, channels: 136,
-            gamma: s.p + 5488, beta: s.p + 5632, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1526400000 &* s.n, savedMean: s.f + 8528, savedInvStd: s.f + 8664, runningMean: s.p + 5776,
-            runningVar: s.p + 5920, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1504640000 &* s.n, pixels: 160000 &* s.n,
+                channels: 136, gamma: s.p + 5488, beta: s.p + 5632, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 1526400000 &* s.n, savedMean: s.f + 8528, savedInvStd: s.f + 8664,
+                runningMean: s.p + 5776, runningVar: s.p + 5920, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1504640000 &* s.n, pixels: 160000 &* s.n, channels: 136,
+                gamma: s.p + 5488, beta: s.p + 5632, runningMean: s.p + 5776, runningVar: s.p + 5920, eps: 0.001,
+                activation: .silu, output: s.t + 1526400000 &* s.n, scratch: s.f + 8528, pool: pool)
+        }
         // features.1.0.block.1 squeeze-excitation 136 -> 34 -> 136 on [n, 400, 400, 136]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1526400000 &* s.n, output: s.t + 1548160000 &* s.n,
             batch: s.n, pixels: 160000, channels: 136, squeezeChannels: 34, reduceWeights: s.p + 6064,
@@ -4808,10 +4832,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 15504, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 1621760000 &* s.n, pool: pool)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1621760000 &* s.n, pixels: 160000 &* s.n, channels: 72,
-            gamma: s.p + 25296, beta: s.p + 25376, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1633280000 &* s.n, savedMean: s.f + 11248, savedInvStd: s.f + 11320,
-            runningMean: s.p + 25456, runningVar: s.p + 25536, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1621760000 &* s.n, pixels: 160000 &* s.n,
+                channels: 72, gamma: s.p + 25296, beta: s.p + 25376, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1633280000 &* s.n, savedMean: s.f + 11248, savedInvStd: s.f + 11320,
+                runningMean: s.p + 25456, runningVar: s.p + 25536, pool: pool)
+        }
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1621760000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+                gamma: s.p + 25296, beta: s.p + 25376, runningMean: s.p + 25456, runningVar: s.p + 25536, eps: 0.001,
+                activation: .identity, output: s.t + 1633280000 &* s.n, scratch: s.f + 11248, pool: pool)
+        }
     }
 
     /// features.1.1 forward: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
@@ -4823,10 +4855,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, weights: s.f + 11536,
             bias: s.f, activation: .identity, output: s.t + 1644800000 &* s.n, pool: pool)
         // features.1.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1644800000 &* s.n, pixels: 160000 &* s.n, channels: 72,
-            gamma: s.p + 26272, beta: s.p + 26352, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1656320000 &* s.n, savedMean: s.f + 11392, savedInvStd: s.f + 11464,
-            runningMean: s.p + 26432, runningVar: s.p + 26512, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1644800000 &* s.n, pixels: 160000 &* s.n,
+                channels: 72, gamma: s.p + 26272, beta: s.p + 26352, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 1656320000 &* s.n, savedMean: s.f + 11392, savedInvStd: s.f + 11464,
+                runningMean: s.p + 26432, runningVar: s.p + 26512, pool: pool)
+        }
+        // features.1.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1644800000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+                gamma: s.p + 26272, beta: s.p + 26352, runningMean: s.p + 26432, runningVar: s.p + 26512, eps: 0.001,
+                activation: .silu, output: s.t + 1656320000 &* s.n, scratch: s.f + 11392, pool: pool)
+        }
         // features.1.1.block.1 squeeze-excitation 72 -> 18 -> 72 on [n, 400, 400, 72]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1656320000 &* s.n, output: s.t + 1667840000 &* s.n,
             batch: s.n, pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 26592,
@@ -4838,19 +4878,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 29296, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 1679360000 &* s.n, pool: pool)
         // features.1.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1679360000 &* s.n, pixels: 160000 &* s.n, channels: 72,
-            gamma: s.p + 34480, beta: s.p + 34560, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-            savedMean: s.f + 12832, savedInvStd: s.f + 12904, runningMean: s.p + 34640, runningVar: s.p + 34720,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1679360000 &* s.n, pixels: 160000 &* s.n,
+                channels: 72, gamma: s.p + 34480, beta: s.p + 34560, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t, savedMean: s.f + 12832, savedInvStd: s.f + 12904, runningMean: s.p + 34640,
+                runningVar: s.p + 34720, pool: pool)
+        }
+        // features.1.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1679360000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+                gamma: s.p + 34480, beta: s.p + 34560, runningMean: s.p + 34640, runningVar: s.p + 34720, eps: 0.001,
+                activation: .identity, output: s.t, scratch: s.f + 12832, pool: pool)
+        }
         // features.1.1 stochastic depth: keep each image's branch with probability 0.9977272727272727
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 2 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.002272727272727273,
                 into: s.t + 4161929152 &* s.n, random: &random)
         }
         // features.1.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1633280000 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 4161929152 &* s.n : nil, batch: s.n, perImage: 11520000,
-            output: s.t + 1690880000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 4161929152 &* s.n : nil, batch: s.n,
+            perImage: 11520000, output: s.t + 1690880000 &* s.n, pool: pool)
     }
 
     /// features.1.2 forward: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
@@ -4862,10 +4910,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, weights: s.f + 13120,
             bias: s.f, activation: .identity, output: s.t + 1702400000 &* s.n, pool: pool)
         // features.1.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1702400000 &* s.n, pixels: 160000 &* s.n, channels: 72,
-            gamma: s.p + 35456, beta: s.p + 35536, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1713920000 &* s.n, savedMean: s.f + 12976, savedInvStd: s.f + 13048,
-            runningMean: s.p + 35616, runningVar: s.p + 35696, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1702400000 &* s.n, pixels: 160000 &* s.n,
+                channels: 72, gamma: s.p + 35456, beta: s.p + 35536, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 1713920000 &* s.n, savedMean: s.f + 12976, savedInvStd: s.f + 13048,
+                runningMean: s.p + 35616, runningVar: s.p + 35696, pool: pool)
+        }
+        // features.1.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1702400000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+                gamma: s.p + 35456, beta: s.p + 35536, runningMean: s.p + 35616, runningVar: s.p + 35696, eps: 0.001,
+                activation: .silu, output: s.t + 1713920000 &* s.n, scratch: s.f + 12976, pool: pool)
+        }
         // features.1.2.block.1 squeeze-excitation 72 -> 18 -> 72 on [n, 400, 400, 72]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1713920000 &* s.n, output: s.t + 1725440000 &* s.n,
             batch: s.n, pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 35776,
@@ -4877,19 +4933,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 38480, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 1736960000 &* s.n, pool: pool)
         // features.1.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1736960000 &* s.n, pixels: 160000 &* s.n, channels: 72,
-            gamma: s.p + 43664, beta: s.p + 43744, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-            savedMean: s.f + 14416, savedInvStd: s.f + 14488, runningMean: s.p + 43824, runningVar: s.p + 43904,
-            pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1736960000 &* s.n, pixels: 160000 &* s.n,
+                channels: 72, gamma: s.p + 43664, beta: s.p + 43744, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t, savedMean: s.f + 14416, savedInvStd: s.f + 14488, runningMean: s.p + 43824,
+                runningVar: s.p + 43904, pool: pool)
+        }
+        // features.1.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1736960000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+                gamma: s.p + 43664, beta: s.p + 43744, runningMean: s.p + 43824, runningVar: s.p + 43904, eps: 0.001,
+                activation: .identity, output: s.t, scratch: s.f + 14416, pool: pool)
+        }
         // features.1.2 stochastic depth: keep each image's branch with probability 0.9954545454545455
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.004545454545454546,
                 into: s.t + 4161929168 &* s.n, random: &random)
         }
         // features.1.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1690880000 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 4161929168 &* s.n : nil, batch: s.n, perImage: 11520000,
-            output: s.t + 1748480000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 4161929168 &* s.n : nil, batch: s.n,
+            perImage: 11520000, output: s.t + 1748480000 &* s.n, pool: pool)
     }
 
     /// features.1.3 forward: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
@@ -4901,10 +4965,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, weights: s.f + 14704,
             bias: s.f, activation: .identity, output: s.t + 1760000000 &* s.n, pool: pool)
         // features.1.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1760000000 &* s.n, pixels: 160000 &* s.n, channels: 72,
-            gamma: s.p + 44640, beta: s.p + 44720, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1771520000 &* s.n, savedMean: s.f + 14560, savedInvStd: s.f + 14632,
-            runningMean: s.p + 44800, runningVar: s.p + 44880, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1760000000 &* s.n, pixels: 160000 &* s.n,
+                channels: 72, gamma: s.p + 44640, beta: s.p + 44720, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 1771520000 &* s.n, savedMean: s.f + 14560, savedInvStd: s.f + 14632,
+                runningMean: s.p + 44800, runningVar: s.p + 44880, pool: pool)
+        }
+        // features.1.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1760000000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+                gamma: s.p + 44640, beta: s.p + 44720, runningMean: s.p + 44800, runningVar: s.p + 44880, eps: 0.001,
+                activation: .silu, output: s.t + 1771520000 &* s.n, scratch: s.f + 14560, pool: pool)
+        }
         // features.1.3.block.1 squeeze-excitation 72 -> 18 -> 72 on [n, 400, 400, 72]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1771520000 &* s.n, output: s.t + 1783040000 &* s.n,
             batch: s.n, pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 44960,
@@ -4916,19 +4988,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 47664, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 1794560000 &* s.n, pool: pool)
         // features.1.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1794560000 &* s.n, pixels: 160000 &* s.n, channels: 72,
-            gamma: s.p + 52848, beta: s.p + 52928, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-            savedMean: s.f + 16000, savedInvStd: s.f + 16072, runningMean: s.p + 53008, runningVar: s.p + 53088,
-            pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1794560000 &* s.n, pixels: 160000 &* s.n,
+                channels: 72, gamma: s.p + 52848, beta: s.p + 52928, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t, savedMean: s.f + 16000, savedInvStd: s.f + 16072, runningMean: s.p + 53008,
+                runningVar: s.p + 53088, pool: pool)
+        }
+        // features.1.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1794560000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+                gamma: s.p + 52848, beta: s.p + 52928, runningMean: s.p + 53008, runningVar: s.p + 53088, eps: 0.001,
+                activation: .identity, output: s.t, scratch: s.f + 16000, pool: pool)
+        }
         // features.1.3 stochastic depth: keep each image's branch with probability 0.9931818181818182
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.00681818181818182,
                 into: s.t + 4161929184 &* s.n, random: &random)
         }
         // features.1.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1748480000 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 4161929184 &* s.n : nil, batch: s.n, perImage: 11520000,
-            output: s.t + 1806080000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 4161929184 &* s.n : nil, batch: s.n,
+            perImage: 11520000, output: s.t + 1806080000 &* s.n, pool: pool)
     }
 
     /// features.1.4 forward: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
@@ -4940,10 +5020,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, weights: s.f + 16288,
             bias: s.f, activation: .identity, output: s.t + 1817600000 &* s.n, pool: pool)
         // features.1.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1817600000 &* s.n, pixels: 160000 &* s.n, channels: 72,
-            gamma: s.p + 53824, beta: s.p + 53904, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1829120000 &* s.n, savedMean: s.f + 16144, savedInvStd: s.f + 16216,
-            runningMean: s.p + 53984, runningVar: s.p + 54064, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1817600000 &* s.n, pixels: 160000 &* s.n,
+                channels: 72, gamma: s.p + 53824, beta: s.p + 53904, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 1829120000 &* s.n, savedMean: s.f + 16144, savedInvStd: s.f + 16216,
+                runningMean: s.p + 53984, runningVar: s.p + 54064, pool: pool)
+        }
+        // features.1.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1817600000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+                gamma: s.p + 53824, beta: s.p + 53904, runningMean: s.p + 53984, runningVar: s.p + 54064, eps: 0.001,
+                activation: .silu, output: s.t + 1829120000 &* s.n, scratch: s.f + 16144, pool: pool)
+        }
         // features.1.4.block.1 squeeze-excitation 72 -> 18 -> 72 on [n, 400, 400, 72]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1829120000 &* s.n, output: s.t + 1840640000 &* s.n,
             batch: s.n, pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 54144,
@@ -4955,19 +5043,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 56848, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 1852160000 &* s.n, pool: pool)
         // features.1.4.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1852160000 &* s.n, pixels: 160000 &* s.n, channels: 72,
-            gamma: s.p + 62032, beta: s.p + 62112, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-            savedMean: s.f + 17584, savedInvStd: s.f + 17656, runningMean: s.p + 62192, runningVar: s.p + 62272,
-            pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1852160000 &* s.n, pixels: 160000 &* s.n,
+                channels: 72, gamma: s.p + 62032, beta: s.p + 62112, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t, savedMean: s.f + 17584, savedInvStd: s.f + 17656, runningMean: s.p + 62192,
+                runningVar: s.p + 62272, pool: pool)
+        }
+        // features.1.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1852160000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+                gamma: s.p + 62032, beta: s.p + 62112, runningMean: s.p + 62192, runningVar: s.p + 62272, eps: 0.001,
+                activation: .identity, output: s.t, scratch: s.f + 17584, pool: pool)
+        }
         // features.1.4 stochastic depth: keep each image's branch with probability 0.990909090909091
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.009090909090909092,
                 into: s.t + 4161929200 &* s.n, random: &random)
         }
         // features.1.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1806080000 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 4161929200 &* s.n : nil, batch: s.n, perImage: 11520000,
-            output: s.t + 1863680000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 4161929200 &* s.n : nil, batch: s.n,
+            perImage: 11520000, output: s.t + 1863680000 &* s.n, pool: pool)
     }
 
     /// features.1.5 forward: MBConv1 k3 s1: 400x400x72 -> 400x400x72, SE 72 -> 18 -> 72, identity shortcut
@@ -4979,10 +5075,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 400, outWidth: 400, weights: s.f + 17872,
             bias: s.f, activation: .identity, output: s.t + 1875200000 &* s.n, pool: pool)
         // features.1.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1875200000 &* s.n, pixels: 160000 &* s.n, channels: 72,
-            gamma: s.p + 63008, beta: s.p + 63088, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1886720000 &* s.n, savedMean: s.f + 17728, savedInvStd: s.f + 17800,
-            runningMean: s.p + 63168, runningVar: s.p + 63248, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1875200000 &* s.n, pixels: 160000 &* s.n,
+                channels: 72, gamma: s.p + 63008, beta: s.p + 63088, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 1886720000 &* s.n, savedMean: s.f + 17728, savedInvStd: s.f + 17800,
+                runningMean: s.p + 63168, runningVar: s.p + 63248, pool: pool)
+        }
+        // features.1.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1875200000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+                gamma: s.p + 63008, beta: s.p + 63088, runningMean: s.p + 63168, runningVar: s.p + 63248, eps: 0.001,
+                activation: .silu, output: s.t + 1886720000 &* s.n, scratch: s.f + 17728, pool: pool)
+        }
         // features.1.5.block.1 squeeze-excitation 72 -> 18 -> 72 on [n, 400, 400, 72]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1886720000 &* s.n, output: s.t + 1898240000 &* s.n,
             batch: s.n, pixels: 160000, channels: 72, squeezeChannels: 18, reduceWeights: s.p + 63328,
@@ -4994,19 +5098,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 66032, bias: s.f, outChannels: 72, activation: .identity, residual: nil,
             output: s.t + 1909760000 &* s.n, pool: pool)
         // features.1.5.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1909760000 &* s.n, pixels: 160000 &* s.n, channels: 72,
-            gamma: s.p + 71216, beta: s.p + 71296, eps: 0.001, momentum: 0.01, activation: .identity, output: s.t,
-            savedMean: s.f + 19168, savedInvStd: s.f + 19240, runningMean: s.p + 71376, runningVar: s.p + 71456,
-            pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1909760000 &* s.n, pixels: 160000 &* s.n,
+                channels: 72, gamma: s.p + 71216, beta: s.p + 71296, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t, savedMean: s.f + 19168, savedInvStd: s.f + 19240, runningMean: s.p + 71376,
+                runningVar: s.p + 71456, pool: pool)
+        }
+        // features.1.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1909760000 &* s.n, pixels: 160000 &* s.n, channels: 72,
+                gamma: s.p + 71216, beta: s.p + 71296, runningMean: s.p + 71376, runningVar: s.p + 71456, eps: 0.001,
+                activation: .identity, output: s.t, scratch: s.f + 19168, pool: pool)
+        }
         // features.1.5 stochastic depth: keep each image's branch with probability 0.9886363636363636
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.011363636363636364,
                 into: s.t + 4161929216 &* s.n, random: &random)
         }
         // features.1.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 1863680000 &* s.n, branch: s.t,
-            keep: s.options.stochasticDepth ? s.t + 4161929216 &* s.n : nil, batch: s.n, perImage: 11520000,
-            output: s.t + 1921280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 4161929216 &* s.n : nil, batch: s.n,
+            perImage: 11520000, output: s.t + 1921280000 &* s.n, pool: pool)
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 400x400x72 -> 200x200x104, SE 432 -> 18 -> 432
@@ -5016,10 +5128,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 71536, bias: s.f, outChannels: 432, activation: .identity, residual: nil, output: s.t,
             pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 160000 &* s.n, channels: 432, gamma: s.p + 102640,
-            beta: s.p + 103072, eps: 0.001, momentum: 0.01, activation: .silu, output: s.t + 69120000 &* s.n,
-            savedMean: s.f + 19312, savedInvStd: s.f + 19744, runningMean: s.p + 103504, runningVar: s.p + 103936,
-            pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 160000 &* s.n, channels: 432,
+                gamma: s.p + 102640, beta: s.p + 103072, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 69120000 &* s.n, savedMean: s.f + 19312, savedInvStd: s.f + 19744,
+                runningMean: s.p + 103504, runningVar: s.p + 103936, pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 160000 &* s.n, channels: 432, gamma: s.p + 102640,
+                beta: s.p + 103072, runningMean: s.p + 103504, runningVar: s.p + 103936, eps: 0.001, activation: .silu,
+                output: s.t + 69120000 &* s.n, scratch: s.f + 19312, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][432]
         WeightPrep.depthwiseWeights(s.p + 104368, channels: 432, kernel: 3, into: s.f + 21040)
         // features.2.0.block.1 depthwise 3x3/2, [n, 400, 400, 432] -> [n, 200, 200, 432]
@@ -5027,10 +5147,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 21040,
             bias: s.f, activation: .identity, output: s.t + 1569920000 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1569920000 &* s.n, pixels: 40000 &* s.n, channels: 432,
-            gamma: s.p + 108256, beta: s.p + 108688, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1587200000 &* s.n, savedMean: s.f + 20176, savedInvStd: s.f + 20608,
-            runningMean: s.p + 109120, runningVar: s.p + 109552, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1569920000 &* s.n, pixels: 40000 &* s.n,
+                channels: 432, gamma: s.p + 108256, beta: s.p + 108688, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 1587200000 &* s.n, savedMean: s.f + 20176, savedInvStd: s.f + 20608,
+                runningMean: s.p + 109120, runningVar: s.p + 109552, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1569920000 &* s.n, pixels: 40000 &* s.n, channels: 432,
+                gamma: s.p + 108256, beta: s.p + 108688, runningMean: s.p + 109120, runningVar: s.p + 109552,
+                eps: 0.001, activation: .silu, output: s.t + 1587200000 &* s.n, scratch: s.f + 20176, pool: pool)
+        }
         // features.2.0.block.2 squeeze-excitation 432 -> 18 -> 432 on [n, 200, 200, 432]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1587200000 &* s.n, output: s.t + 1604480000 &* s.n,
             batch: s.n, pixels: 40000, channels: 432, squeezeChannels: 18, reduceWeights: s.p + 109984,
@@ -5042,10 +5170,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 126000, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
             output: s.t + 3582920000 &* s.n, pool: pool)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3582920000 &* s.n, pixels: 40000 &* s.n, channels: 104,
-            gamma: s.p + 170928, beta: s.p + 171040, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 3587080000 &* s.n, savedMean: s.f + 28816, savedInvStd: s.f + 28920,
-            runningMean: s.p + 171152, runningVar: s.p + 171264, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3582920000 &* s.n, pixels: 40000 &* s.n,
+                channels: 104, gamma: s.p + 170928, beta: s.p + 171040, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 3587080000 &* s.n, savedMean: s.f + 28816,
+                savedInvStd: s.f + 28920, runningMean: s.p + 171152, runningVar: s.p + 171264, pool: pool)
+        }
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3582920000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+                gamma: s.p + 170928, beta: s.p + 171040, runningMean: s.p + 171152, runningVar: s.p + 171264,
+                eps: 0.001, activation: .identity, output: s.t + 3587080000 &* s.n, scratch: s.f + 28816, pool: pool)
+        }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
@@ -5055,10 +5191,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 171376, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
             output: s.t + 138240000 &* s.n, pool: pool)
         // features.2.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 138240000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 236272, beta: s.p + 236896, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 163200000 &* s.n, savedMean: s.f + 29024, savedInvStd: s.f + 29648,
-            runningMean: s.p + 237520, runningVar: s.p + 238144, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 138240000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 236272, beta: s.p + 236896, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 163200000 &* s.n, savedMean: s.f + 29024, savedInvStd: s.f + 29648,
+                runningMean: s.p + 237520, runningVar: s.p + 238144, pool: pool)
+        }
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 138240000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 236272, beta: s.p + 236896, runningMean: s.p + 237520, runningVar: s.p + 238144,
+                eps: 0.001, activation: .silu, output: s.t + 163200000 &* s.n, scratch: s.f + 29024, pool: pool)
+        }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][624]
         WeightPrep.depthwiseWeights(s.p + 238768, channels: 624, kernel: 3, into: s.f + 31520)
         // features.2.1.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -5066,10 +5210,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 31520,
             bias: s.f, activation: .identity, output: s.t + 188160000 &* s.n, pool: pool)
         // features.2.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 188160000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 244384, beta: s.p + 245008, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 213120000 &* s.n, savedMean: s.f + 30272, savedInvStd: s.f + 30896,
-            runningMean: s.p + 245632, runningVar: s.p + 246256, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 188160000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 244384, beta: s.p + 245008, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 213120000 &* s.n, savedMean: s.f + 30272, savedInvStd: s.f + 30896,
+                runningMean: s.p + 245632, runningVar: s.p + 246256, pool: pool)
+        }
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 188160000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 244384, beta: s.p + 245008, runningMean: s.p + 245632, runningVar: s.p + 246256,
+                eps: 0.001, activation: .silu, output: s.t + 213120000 &* s.n, scratch: s.f + 30272, pool: pool)
+        }
         // features.2.1.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 213120000 &* s.n, output: s.t + 238080000 &* s.n,
             batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 246880,
@@ -5081,19 +5233,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 279984, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
             output: s.t + 3591240000 &* s.n, pool: pool)
         // features.2.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3591240000 &* s.n, pixels: 40000 &* s.n, channels: 104,
-            gamma: s.p + 344880, beta: s.p + 344992, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 263040000 &* s.n, savedMean: s.f + 42752, savedInvStd: s.f + 42856,
-            runningMean: s.p + 345104, runningVar: s.p + 345216, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3591240000 &* s.n, pixels: 40000 &* s.n,
+                channels: 104, gamma: s.p + 344880, beta: s.p + 344992, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 263040000 &* s.n, savedMean: s.f + 42752,
+                savedInvStd: s.f + 42856, runningMean: s.p + 345104, runningVar: s.p + 345216, pool: pool)
+        }
+        // features.2.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3591240000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+                gamma: s.p + 344880, beta: s.p + 344992, runningMean: s.p + 345104, runningVar: s.p + 345216,
+                eps: 0.001, activation: .identity, output: s.t + 263040000 &* s.n, scratch: s.f + 42752, pool: pool)
+        }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9840909090909091
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01590909090909091,
                 into: s.t + 4161929232 &* s.n, random: &random)
         }
         // features.2.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 3587080000 &* s.n, branch: s.t + 263040000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929232 &* s.n : nil, batch: s.n, perImage: 4160000,
-            output: s.t + 3595400000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 4161929232 &* s.n : nil, batch: s.n,
+            perImage: 4160000, output: s.t + 3595400000 &* s.n, pool: pool)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
@@ -5103,10 +5263,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 345328, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
             output: s.t + 263040000 &* s.n, pool: pool)
         // features.2.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 263040000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 410224, beta: s.p + 410848, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 288000000 &* s.n, savedMean: s.f + 42960, savedInvStd: s.f + 43584,
-            runningMean: s.p + 411472, runningVar: s.p + 412096, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 263040000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 410224, beta: s.p + 410848, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 288000000 &* s.n, savedMean: s.f + 42960, savedInvStd: s.f + 43584,
+                runningMean: s.p + 411472, runningVar: s.p + 412096, pool: pool)
+        }
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 263040000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 410224, beta: s.p + 410848, runningMean: s.p + 411472, runningVar: s.p + 412096,
+                eps: 0.001, activation: .silu, output: s.t + 288000000 &* s.n, scratch: s.f + 42960, pool: pool)
+        }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][624]
         WeightPrep.depthwiseWeights(s.p + 412720, channels: 624, kernel: 3, into: s.f + 45456)
         // features.2.2.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -5114,10 +5282,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 45456,
             bias: s.f, activation: .identity, output: s.t + 312960000 &* s.n, pool: pool)
         // features.2.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 312960000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 418336, beta: s.p + 418960, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 337920000 &* s.n, savedMean: s.f + 44208, savedInvStd: s.f + 44832,
-            runningMean: s.p + 419584, runningVar: s.p + 420208, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 312960000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 418336, beta: s.p + 418960, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 337920000 &* s.n, savedMean: s.f + 44208, savedInvStd: s.f + 44832,
+                runningMean: s.p + 419584, runningVar: s.p + 420208, pool: pool)
+        }
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 312960000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 418336, beta: s.p + 418960, runningMean: s.p + 419584, runningVar: s.p + 420208,
+                eps: 0.001, activation: .silu, output: s.t + 337920000 &* s.n, scratch: s.f + 44208, pool: pool)
+        }
         // features.2.2.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 337920000 &* s.n, output: s.t + 362880000 &* s.n,
             batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 420832,
@@ -5129,19 +5305,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 453936, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
             output: s.t + 3599560000 &* s.n, pool: pool)
         // features.2.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3599560000 &* s.n, pixels: 40000 &* s.n, channels: 104,
-            gamma: s.p + 518832, beta: s.p + 518944, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 387840000 &* s.n, savedMean: s.f + 56688, savedInvStd: s.f + 56792,
-            runningMean: s.p + 519056, runningVar: s.p + 519168, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3599560000 &* s.n, pixels: 40000 &* s.n,
+                channels: 104, gamma: s.p + 518832, beta: s.p + 518944, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 387840000 &* s.n, savedMean: s.f + 56688,
+                savedInvStd: s.f + 56792, runningMean: s.p + 519056, runningVar: s.p + 519168, pool: pool)
+        }
+        // features.2.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3599560000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+                gamma: s.p + 518832, beta: s.p + 518944, runningMean: s.p + 519056, runningVar: s.p + 519168,
+                eps: 0.001, activation: .identity, output: s.t + 387840000 &* s.n, scratch: s.f + 56688, pool: pool)
+        }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9818181818181818
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.018181818181818184,
                 into: s.t + 4161929248 &* s.n, random: &random)
         }
         // features.2.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 3595400000 &* s.n, branch: s.t + 387840000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929248 &* s.n : nil, batch: s.n, perImage: 4160000,
-            output: s.t + 3603720000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 4161929248 &* s.n : nil, batch: s.n,
+            perImage: 4160000, output: s.t + 3603720000 &* s.n, pool: pool)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
@@ -5151,10 +5335,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 519280, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
             output: s.t + 387840000 &* s.n, pool: pool)
         // features.2.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 387840000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 584176, beta: s.p + 584800, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 412800000 &* s.n, savedMean: s.f + 56896, savedInvStd: s.f + 57520,
-            runningMean: s.p + 585424, runningVar: s.p + 586048, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 387840000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 584176, beta: s.p + 584800, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 412800000 &* s.n, savedMean: s.f + 56896, savedInvStd: s.f + 57520,
+                runningMean: s.p + 585424, runningVar: s.p + 586048, pool: pool)
+        }
+        // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 387840000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 584176, beta: s.p + 584800, runningMean: s.p + 585424, runningVar: s.p + 586048,
+                eps: 0.001, activation: .silu, output: s.t + 412800000 &* s.n, scratch: s.f + 56896, pool: pool)
+        }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][624]
         WeightPrep.depthwiseWeights(s.p + 586672, channels: 624, kernel: 3, into: s.f + 59392)
         // features.2.3.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -5162,10 +5354,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 59392,
             bias: s.f, activation: .identity, output: s.t + 437760000 &* s.n, pool: pool)
         // features.2.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 437760000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 592288, beta: s.p + 592912, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 462720000 &* s.n, savedMean: s.f + 58144, savedInvStd: s.f + 58768,
-            runningMean: s.p + 593536, runningVar: s.p + 594160, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 437760000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 592288, beta: s.p + 592912, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 462720000 &* s.n, savedMean: s.f + 58144, savedInvStd: s.f + 58768,
+                runningMean: s.p + 593536, runningVar: s.p + 594160, pool: pool)
+        }
+        // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 437760000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 592288, beta: s.p + 592912, runningMean: s.p + 593536, runningVar: s.p + 594160,
+                eps: 0.001, activation: .silu, output: s.t + 462720000 &* s.n, scratch: s.f + 58144, pool: pool)
+        }
         // features.2.3.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 462720000 &* s.n, output: s.t + 487680000 &* s.n,
             batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 594784,
@@ -5177,19 +5377,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 627888, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
             output: s.t + 3607880000 &* s.n, pool: pool)
         // features.2.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3607880000 &* s.n, pixels: 40000 &* s.n, channels: 104,
-            gamma: s.p + 692784, beta: s.p + 692896, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 512640000 &* s.n, savedMean: s.f + 70624, savedInvStd: s.f + 70728,
-            runningMean: s.p + 693008, runningVar: s.p + 693120, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3607880000 &* s.n, pixels: 40000 &* s.n,
+                channels: 104, gamma: s.p + 692784, beta: s.p + 692896, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 512640000 &* s.n, savedMean: s.f + 70624,
+                savedInvStd: s.f + 70728, runningMean: s.p + 693008, runningVar: s.p + 693120, pool: pool)
+        }
+        // features.2.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3607880000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+                gamma: s.p + 692784, beta: s.p + 692896, runningMean: s.p + 693008, runningVar: s.p + 693120,
+                eps: 0.001, activation: .identity, output: s.t + 512640000 &* s.n, scratch: s.f + 70624, pool: pool)
+        }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9795454545454545
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.020454545454545454,
                 into: s.t + 4161929264 &* s.n, random: &random)
         }
         // features.2.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 3603720000 &* s.n, branch: s.t + 512640000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929264 &* s.n : nil, batch: s.n, perImage: 4160000,
-            output: s.t + 3612040000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 4161929264 &* s.n : nil,
+            batch: s.n, perImage: 4160000, output: s.t + 3612040000 &* s.n, pool: pool)
     }
 
     /// features.2.4 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
@@ -5199,10 +5407,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 693232, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
             output: s.t + 512640000 &* s.n, pool: pool)
         // features.2.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 512640000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 758128, beta: s.p + 758752, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 537600000 &* s.n, savedMean: s.f + 70832, savedInvStd: s.f + 71456,
-            runningMean: s.p + 759376, runningVar: s.p + 760000, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 512640000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 758128, beta: s.p + 758752, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 537600000 &* s.n, savedMean: s.f + 70832, savedInvStd: s.f + 71456,
+                runningMean: s.p + 759376, runningVar: s.p + 760000, pool: pool)
+        }
+        // features.2.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 512640000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 758128, beta: s.p + 758752, runningMean: s.p + 759376, runningVar: s.p + 760000,
+                eps: 0.001, activation: .silu, output: s.t + 537600000 &* s.n, scratch: s.f + 70832, pool: pool)
+        }
         // features.2.4.block.1 depthwise weights to the kernel layout [3][3][624]
         WeightPrep.depthwiseWeights(s.p + 760624, channels: 624, kernel: 3, into: s.f + 73328)
         // features.2.4.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -5210,10 +5426,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 73328,
             bias: s.f, activation: .identity, output: s.t + 562560000 &* s.n, pool: pool)
         // features.2.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 562560000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 766240, beta: s.p + 766864, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 587520000 &* s.n, savedMean: s.f + 72080, savedInvStd: s.f + 72704,
-            runningMean: s.p + 767488, runningVar: s.p + 768112, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 562560000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 766240, beta: s.p + 766864, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 587520000 &* s.n, savedMean: s.f + 72080, savedInvStd: s.f + 72704,
+                runningMean: s.p + 767488, runningVar: s.p + 768112, pool: pool)
+        }
+        // features.2.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 562560000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 766240, beta: s.p + 766864, runningMean: s.p + 767488, runningVar: s.p + 768112,
+                eps: 0.001, activation: .silu, output: s.t + 587520000 &* s.n, scratch: s.f + 72080, pool: pool)
+        }
         // features.2.4.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 587520000 &* s.n, output: s.t + 612480000 &* s.n,
             batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 768736,
@@ -5225,19 +5449,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 801840, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
             output: s.t + 3616200000 &* s.n, pool: pool)
         // features.2.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3616200000 &* s.n, pixels: 40000 &* s.n, channels: 104,
-            gamma: s.p + 866736, beta: s.p + 866848, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 637440000 &* s.n, savedMean: s.f + 84560, savedInvStd: s.f + 84664,
-            runningMean: s.p + 866960, runningVar: s.p + 867072, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3616200000 &* s.n, pixels: 40000 &* s.n,
+                channels: 104, gamma: s.p + 866736, beta: s.p + 866848, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 637440000 &* s.n, savedMean: s.f + 84560,
+                savedInvStd: s.f + 84664, runningMean: s.p + 866960, runningVar: s.p + 867072, pool: pool)
+        }
+        // features.2.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3616200000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+                gamma: s.p + 866736, beta: s.p + 866848, runningMean: s.p + 866960, runningVar: s.p + 867072,
+                eps: 0.001, activation: .identity, output: s.t + 637440000 &* s.n, scratch: s.f + 84560, pool: pool)
+        }
         // features.2.4 stochastic depth: keep each image's branch with probability 0.9772727272727273
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.022727272727272728,
                 into: s.t + 4161929280 &* s.n, random: &random)
         }
         // features.2.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 3612040000 &* s.n, branch: s.t + 637440000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929280 &* s.n : nil, batch: s.n, perImage: 4160000,
-            output: s.t + 3620360000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 4161929280 &* s.n : nil,
+            batch: s.n, perImage: 4160000, output: s.t + 3620360000 &* s.n, pool: pool)
     }
 
     /// features.2.5 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
@@ -5247,10 +5479,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 867184, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
             output: s.t + 637440000 &* s.n, pool: pool)
         // features.2.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 637440000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 932080, beta: s.p + 932704, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 662400000 &* s.n, savedMean: s.f + 84768, savedInvStd: s.f + 85392,
-            runningMean: s.p + 933328, runningVar: s.p + 933952, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 637440000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 932080, beta: s.p + 932704, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 662400000 &* s.n, savedMean: s.f + 84768, savedInvStd: s.f + 85392,
+                runningMean: s.p + 933328, runningVar: s.p + 933952, pool: pool)
+        }
+        // features.2.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 637440000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 932080, beta: s.p + 932704, runningMean: s.p + 933328, runningVar: s.p + 933952,
+                eps: 0.001, activation: .silu, output: s.t + 662400000 &* s.n, scratch: s.f + 84768, pool: pool)
+        }
         // features.2.5.block.1 depthwise weights to the kernel layout [3][3][624]
         WeightPrep.depthwiseWeights(s.p + 934576, channels: 624, kernel: 3, into: s.f + 87264)
         // features.2.5.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -5258,10 +5498,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 87264,
             bias: s.f, activation: .identity, output: s.t + 687360000 &* s.n, pool: pool)
         // features.2.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 687360000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 940192, beta: s.p + 940816, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 712320000 &* s.n, savedMean: s.f + 86016, savedInvStd: s.f + 86640,
-            runningMean: s.p + 941440, runningVar: s.p + 942064, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 687360000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 940192, beta: s.p + 940816, eps: 0.001, momentum: 0.01, activation: .silu,
+                output: s.t + 712320000 &* s.n, savedMean: s.f + 86016, savedInvStd: s.f + 86640,
+                runningMean: s.p + 941440, runningVar: s.p + 942064, pool: pool)
+        }
+        // features.2.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 687360000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 940192, beta: s.p + 940816, runningMean: s.p + 941440, runningVar: s.p + 942064,
+                eps: 0.001, activation: .silu, output: s.t + 712320000 &* s.n, scratch: s.f + 86016, pool: pool)
+        }
         // features.2.5.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 712320000 &* s.n, output: s.t + 737280000 &* s.n,
             batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 942688,
@@ -5273,19 +5521,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 975792, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
             output: s.t + 3624520000 &* s.n, pool: pool)
         // features.2.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3624520000 &* s.n, pixels: 40000 &* s.n, channels: 104,
-            gamma: s.p + 1040688, beta: s.p + 1040800, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 762240000 &* s.n, savedMean: s.f + 98496, savedInvStd: s.f + 98600,
-            runningMean: s.p + 1040912, runningVar: s.p + 1041024, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3624520000 &* s.n, pixels: 40000 &* s.n,
+                channels: 104, gamma: s.p + 1040688, beta: s.p + 1040800, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 762240000 &* s.n, savedMean: s.f + 98496,
+                savedInvStd: s.f + 98600, runningMean: s.p + 1040912, runningVar: s.p + 1041024, pool: pool)
+        }
+        // features.2.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3624520000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+                gamma: s.p + 1040688, beta: s.p + 1040800, runningMean: s.p + 1040912, runningVar: s.p + 1041024,
+                eps: 0.001, activation: .identity, output: s.t + 762240000 &* s.n, scratch: s.f + 98496, pool: pool)
+        }
         // features.2.5 stochastic depth: keep each image's branch with probability 0.975
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.t + 4161929296 &* s.n,
                 random: &random)
         }
         // features.2.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 3620360000 &* s.n, branch: s.t + 762240000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929296 &* s.n : nil, batch: s.n, perImage: 4160000,
-            output: s.t + 3628680000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 4161929296 &* s.n : nil,
+            batch: s.n, perImage: 4160000, output: s.t + 3628680000 &* s.n, pool: pool)
     }
 
     /// features.2.6 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
@@ -5295,10 +5551,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 1041136, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
             output: s.t + 762240000 &* s.n, pool: pool)
         // features.2.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 762240000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 1106032, beta: s.p + 1106656, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 787200000 &* s.n, savedMean: s.f + 98704, savedInvStd: s.f + 99328,
-            runningMean: s.p + 1107280, runningVar: s.p + 1107904, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 762240000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 1106032, beta: s.p + 1106656, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 787200000 &* s.n, savedMean: s.f + 98704, savedInvStd: s.f + 99328,
+                runningMean: s.p + 1107280, runningVar: s.p + 1107904, pool: pool)
+        }
+        // features.2.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 762240000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 1106032, beta: s.p + 1106656, runningMean: s.p + 1107280, runningVar: s.p + 1107904,
+                eps: 0.001, activation: .silu, output: s.t + 787200000 &* s.n, scratch: s.f + 98704, pool: pool)
+        }
         // features.2.6.block.1 depthwise weights to the kernel layout [3][3][624]
         WeightPrep.depthwiseWeights(s.p + 1108528, channels: 624, kernel: 3, into: s.f + 101200)
         // features.2.6.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -5306,10 +5570,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 101200,
             bias: s.f, activation: .identity, output: s.t + 812160000 &* s.n, pool: pool)
         // features.2.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 812160000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 1114144, beta: s.p + 1114768, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 837120000 &* s.n, savedMean: s.f + 99952, savedInvStd: s.f + 100576,
-            runningMean: s.p + 1115392, runningVar: s.p + 1116016, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 812160000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 1114144, beta: s.p + 1114768, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 837120000 &* s.n, savedMean: s.f + 99952, savedInvStd: s.f + 100576,
+                runningMean: s.p + 1115392, runningVar: s.p + 1116016, pool: pool)
+        }
+        // features.2.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 812160000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 1114144, beta: s.p + 1114768, runningMean: s.p + 1115392, runningVar: s.p + 1116016,
+                eps: 0.001, activation: .silu, output: s.t + 837120000 &* s.n, scratch: s.f + 99952, pool: pool)
+        }
         // features.2.6.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 837120000 &* s.n, output: s.t + 862080000 &* s.n,
             batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1116640,
@@ -5321,19 +5593,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 1149744, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
             output: s.t + 3632840000 &* s.n, pool: pool)
         // features.2.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3632840000 &* s.n, pixels: 40000 &* s.n, channels: 104,
-            gamma: s.p + 1214640, beta: s.p + 1214752, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 887040000 &* s.n, savedMean: s.f + 112432, savedInvStd: s.f + 112536,
-            runningMean: s.p + 1214864, runningVar: s.p + 1214976, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3632840000 &* s.n, pixels: 40000 &* s.n,
+                channels: 104, gamma: s.p + 1214640, beta: s.p + 1214752, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 887040000 &* s.n, savedMean: s.f + 112432,
+                savedInvStd: s.f + 112536, runningMean: s.p + 1214864, runningVar: s.p + 1214976, pool: pool)
+        }
+        // features.2.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3632840000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+                gamma: s.p + 1214640, beta: s.p + 1214752, runningMean: s.p + 1214864, runningVar: s.p + 1214976,
+                eps: 0.001, activation: .identity, output: s.t + 887040000 &* s.n, scratch: s.f + 112432, pool: pool)
+        }
         // features.2.6 stochastic depth: keep each image's branch with probability 0.9727272727272728
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02727272727272728,
                 into: s.t + 4161929312 &* s.n, random: &random)
         }
         // features.2.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 3628680000 &* s.n, branch: s.t + 887040000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929312 &* s.n : nil, batch: s.n, perImage: 4160000,
-            output: s.t + 3637000000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 4161929312 &* s.n : nil,
+            batch: s.n, perImage: 4160000, output: s.t + 3637000000 &* s.n, pool: pool)
     }
 
     /// features.2.7 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
@@ -5343,10 +5623,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 1215088, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
             output: s.t + 887040000 &* s.n, pool: pool)
         // features.2.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 887040000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 1279984, beta: s.p + 1280608, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 912000000 &* s.n, savedMean: s.f + 112640, savedInvStd: s.f + 113264,
-            runningMean: s.p + 1281232, runningVar: s.p + 1281856, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 887040000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 1279984, beta: s.p + 1280608, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 912000000 &* s.n, savedMean: s.f + 112640, savedInvStd: s.f + 113264,
+                runningMean: s.p + 1281232, runningVar: s.p + 1281856, pool: pool)
+        }
+        // features.2.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 887040000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 1279984, beta: s.p + 1280608, runningMean: s.p + 1281232, runningVar: s.p + 1281856,
+                eps: 0.001, activation: .silu, output: s.t + 912000000 &* s.n, scratch: s.f + 112640, pool: pool)
+        }
         // features.2.7.block.1 depthwise weights to the kernel layout [3][3][624]
         WeightPrep.depthwiseWeights(s.p + 1282480, channels: 624, kernel: 3, into: s.f + 115136)
         // features.2.7.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -5354,10 +5642,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 115136,
             bias: s.f, activation: .identity, output: s.t + 936960000 &* s.n, pool: pool)
         // features.2.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 936960000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 1288096, beta: s.p + 1288720, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 961920000 &* s.n, savedMean: s.f + 113888, savedInvStd: s.f + 114512,
-            runningMean: s.p + 1289344, runningVar: s.p + 1289968, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 936960000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 1288096, beta: s.p + 1288720, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 961920000 &* s.n, savedMean: s.f + 113888, savedInvStd: s.f + 114512,
+                runningMean: s.p + 1289344, runningVar: s.p + 1289968, pool: pool)
+        }
+        // features.2.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 936960000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 1288096, beta: s.p + 1288720, runningMean: s.p + 1289344, runningVar: s.p + 1289968,
+                eps: 0.001, activation: .silu, output: s.t + 961920000 &* s.n, scratch: s.f + 113888, pool: pool)
+        }
         // features.2.7.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 961920000 &* s.n, output: s.t + 986880000 &* s.n,
             batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1290592,
@@ -5369,19 +5665,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 1323696, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
             output: s.t + 3641160000 &* s.n, pool: pool)
         // features.2.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3641160000 &* s.n, pixels: 40000 &* s.n, channels: 104,
-            gamma: s.p + 1388592, beta: s.p + 1388704, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1011840000 &* s.n, savedMean: s.f + 126368, savedInvStd: s.f + 126472,
-            runningMean: s.p + 1388816, runningVar: s.p + 1388928, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3641160000 &* s.n, pixels: 40000 &* s.n,
+                channels: 104, gamma: s.p + 1388592, beta: s.p + 1388704, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1011840000 &* s.n, savedMean: s.f + 126368,
+                savedInvStd: s.f + 126472, runningMean: s.p + 1388816, runningVar: s.p + 1388928, pool: pool)
+        }
+        // features.2.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3641160000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+                gamma: s.p + 1388592, beta: s.p + 1388704, runningMean: s.p + 1388816, runningVar: s.p + 1388928,
+                eps: 0.001, activation: .identity, output: s.t + 1011840000 &* s.n, scratch: s.f + 126368, pool: pool)
+        }
         // features.2.7 stochastic depth: keep each image's branch with probability 0.9704545454545455
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.029545454545454545,
                 into: s.t + 4161929328 &* s.n, random: &random)
         }
         // features.2.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 3637000000 &* s.n, branch: s.t + 1011840000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929328 &* s.n : nil, batch: s.n, perImage: 4160000,
-            output: s.t + 3645320000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 4161929328 &* s.n : nil,
+            batch: s.n, perImage: 4160000, output: s.t + 3645320000 &* s.n, pool: pool)
     }
 
     /// features.2.8 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
@@ -5391,10 +5695,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 1389040, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
             output: s.t + 1011840000 &* s.n, pool: pool)
         // features.2.8.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1011840000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 1453936, beta: s.p + 1454560, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1036800000 &* s.n, savedMean: s.f + 126576, savedInvStd: s.f + 127200,
-            runningMean: s.p + 1455184, runningVar: s.p + 1455808, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1011840000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 1453936, beta: s.p + 1454560, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1036800000 &* s.n, savedMean: s.f + 126576, savedInvStd: s.f + 127200,
+                runningMean: s.p + 1455184, runningVar: s.p + 1455808, pool: pool)
+        }
+        // features.2.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1011840000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 1453936, beta: s.p + 1454560, runningMean: s.p + 1455184, runningVar: s.p + 1455808,
+                eps: 0.001, activation: .silu, output: s.t + 1036800000 &* s.n, scratch: s.f + 126576, pool: pool)
+        }
         // features.2.8.block.1 depthwise weights to the kernel layout [3][3][624]
         WeightPrep.depthwiseWeights(s.p + 1456432, channels: 624, kernel: 3, into: s.f + 129072)
         // features.2.8.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -5402,10 +5714,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 129072,
             bias: s.f, activation: .identity, output: s.t + 1061760000 &* s.n, pool: pool)
         // features.2.8.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1061760000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 1462048, beta: s.p + 1462672, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1086720000 &* s.n, savedMean: s.f + 127824, savedInvStd: s.f + 128448,
-            runningMean: s.p + 1463296, runningVar: s.p + 1463920, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1061760000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 1462048, beta: s.p + 1462672, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1086720000 &* s.n, savedMean: s.f + 127824, savedInvStd: s.f + 128448,
+                runningMean: s.p + 1463296, runningVar: s.p + 1463920, pool: pool)
+        }
+        // features.2.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1061760000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 1462048, beta: s.p + 1462672, runningMean: s.p + 1463296, runningVar: s.p + 1463920,
+                eps: 0.001, activation: .silu, output: s.t + 1086720000 &* s.n, scratch: s.f + 127824, pool: pool)
+        }
         // features.2.8.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1086720000 &* s.n, output: s.t + 1111680000 &* s.n,
             batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1464544,
@@ -5417,19 +5737,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 1497648, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
             output: s.t + 3649480000 &* s.n, pool: pool)
         // features.2.8.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3649480000 &* s.n, pixels: 40000 &* s.n, channels: 104,
-            gamma: s.p + 1562544, beta: s.p + 1562656, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1136640000 &* s.n, savedMean: s.f + 140304, savedInvStd: s.f + 140408,
-            runningMean: s.p + 1562768, runningVar: s.p + 1562880, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3649480000 &* s.n, pixels: 40000 &* s.n,
+                channels: 104, gamma: s.p + 1562544, beta: s.p + 1562656, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1136640000 &* s.n, savedMean: s.f + 140304,
+                savedInvStd: s.f + 140408, runningMean: s.p + 1562768, runningVar: s.p + 1562880, pool: pool)
+        }
+        // features.2.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3649480000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+                gamma: s.p + 1562544, beta: s.p + 1562656, runningMean: s.p + 1562768, runningVar: s.p + 1562880,
+                eps: 0.001, activation: .identity, output: s.t + 1136640000 &* s.n, scratch: s.f + 140304, pool: pool)
+        }
         // features.2.8 stochastic depth: keep each image's branch with probability 0.9681818181818181
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03181818181818182,
                 into: s.t + 4161929344 &* s.n, random: &random)
         }
         // features.2.8 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 3645320000 &* s.n, branch: s.t + 1136640000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929344 &* s.n : nil, batch: s.n, perImage: 4160000,
-            output: s.t + 3653640000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 4161929344 &* s.n : nil,
+            batch: s.n, perImage: 4160000, output: s.t + 3653640000 &* s.n, pool: pool)
     }
 
     /// features.2.9 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
@@ -5439,10 +5767,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 1562992, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
             output: s.t + 1136640000 &* s.n, pool: pool)
         // features.2.9.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1136640000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 1627888, beta: s.p + 1628512, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1161600000 &* s.n, savedMean: s.f + 140512, savedInvStd: s.f + 141136,
-            runningMean: s.p + 1629136, runningVar: s.p + 1629760, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1136640000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 1627888, beta: s.p + 1628512, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1161600000 &* s.n, savedMean: s.f + 140512, savedInvStd: s.f + 141136,
+                runningMean: s.p + 1629136, runningVar: s.p + 1629760, pool: pool)
+        }
+        // features.2.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1136640000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 1627888, beta: s.p + 1628512, runningMean: s.p + 1629136, runningVar: s.p + 1629760,
+                eps: 0.001, activation: .silu, output: s.t + 1161600000 &* s.n, scratch: s.f + 140512, pool: pool)
+        }
         // features.2.9.block.1 depthwise weights to the kernel layout [3][3][624]
         WeightPrep.depthwiseWeights(s.p + 1630384, channels: 624, kernel: 3, into: s.f + 143008)
         // features.2.9.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -5450,10 +5786,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 143008,
             bias: s.f, activation: .identity, output: s.t + 1186560000 &* s.n, pool: pool)
         // features.2.9.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1186560000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 1636000, beta: s.p + 1636624, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1211520000 &* s.n, savedMean: s.f + 141760, savedInvStd: s.f + 142384,
-            runningMean: s.p + 1637248, runningVar: s.p + 1637872, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1186560000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 1636000, beta: s.p + 1636624, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1211520000 &* s.n, savedMean: s.f + 141760, savedInvStd: s.f + 142384,
+                runningMean: s.p + 1637248, runningVar: s.p + 1637872, pool: pool)
+        }
+        // features.2.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1186560000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 1636000, beta: s.p + 1636624, runningMean: s.p + 1637248, runningVar: s.p + 1637872,
+                eps: 0.001, activation: .silu, output: s.t + 1211520000 &* s.n, scratch: s.f + 141760, pool: pool)
+        }
         // features.2.9.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1211520000 &* s.n, output: s.t + 1236480000 &* s.n,
             batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1638496,
@@ -5465,19 +5809,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 1671600, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
             output: s.t + 3657800000 &* s.n, pool: pool)
         // features.2.9.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3657800000 &* s.n, pixels: 40000 &* s.n, channels: 104,
-            gamma: s.p + 1736496, beta: s.p + 1736608, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1261440000 &* s.n, savedMean: s.f + 154240, savedInvStd: s.f + 154344,
-            runningMean: s.p + 1736720, runningVar: s.p + 1736832, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3657800000 &* s.n, pixels: 40000 &* s.n,
+                channels: 104, gamma: s.p + 1736496, beta: s.p + 1736608, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1261440000 &* s.n, savedMean: s.f + 154240,
+                savedInvStd: s.f + 154344, runningMean: s.p + 1736720, runningVar: s.p + 1736832, pool: pool)
+        }
+        // features.2.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3657800000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+                gamma: s.p + 1736496, beta: s.p + 1736608, runningMean: s.p + 1736720, runningVar: s.p + 1736832,
+                eps: 0.001, activation: .identity, output: s.t + 1261440000 &* s.n, scratch: s.f + 154240, pool: pool)
+        }
         // features.2.9 stochastic depth: keep each image's branch with probability 0.9659090909090909
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03409090909090909,
                 into: s.t + 4161929360 &* s.n, random: &random)
         }
         // features.2.9 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 3653640000 &* s.n, branch: s.t + 1261440000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929360 &* s.n : nil, batch: s.n, perImage: 4160000,
-            output: s.t + 3661960000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 4161929360 &* s.n : nil,
+            batch: s.n, perImage: 4160000, output: s.t + 3661960000 &* s.n, pool: pool)
     }
 
     /// features.2.10 forward: MBConv6 k3 s1: 200x200x104 -> 200x200x104, SE 624 -> 26 -> 624, identity shortcut
@@ -5487,10 +5839,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 1736944, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
             output: s.t + 1261440000 &* s.n, pool: pool)
         // features.2.10.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1261440000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 1801840, beta: s.p + 1802464, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1286400000 &* s.n, savedMean: s.f + 154448, savedInvStd: s.f + 155072,
-            runningMean: s.p + 1803088, runningVar: s.p + 1803712, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1261440000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 1801840, beta: s.p + 1802464, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1286400000 &* s.n, savedMean: s.f + 154448, savedInvStd: s.f + 155072,
+                runningMean: s.p + 1803088, runningVar: s.p + 1803712, pool: pool)
+        }
+        // features.2.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1261440000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 1801840, beta: s.p + 1802464, runningMean: s.p + 1803088, runningVar: s.p + 1803712,
+                eps: 0.001, activation: .silu, output: s.t + 1286400000 &* s.n, scratch: s.f + 154448, pool: pool)
+        }
         // features.2.10.block.1 depthwise weights to the kernel layout [3][3][624]
         WeightPrep.depthwiseWeights(s.p + 1804336, channels: 624, kernel: 3, into: s.f + 156944)
         // features.2.10.block.1 depthwise 3x3/1, [n, 200, 200, 624] -> [n, 200, 200, 624]
@@ -5498,10 +5858,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 200, outWidth: 200, weights: s.f + 156944,
             bias: s.f, activation: .identity, output: s.t + 1311360000 &* s.n, pool: pool)
         // features.2.10.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1311360000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 1809952, beta: s.p + 1810576, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1336320000 &* s.n, savedMean: s.f + 155696, savedInvStd: s.f + 156320,
-            runningMean: s.p + 1811200, runningVar: s.p + 1811824, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1311360000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 1809952, beta: s.p + 1810576, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1336320000 &* s.n, savedMean: s.f + 155696, savedInvStd: s.f + 156320,
+                runningMean: s.p + 1811200, runningVar: s.p + 1811824, pool: pool)
+        }
+        // features.2.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1311360000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 1809952, beta: s.p + 1810576, runningMean: s.p + 1811200, runningVar: s.p + 1811824,
+                eps: 0.001, activation: .silu, output: s.t + 1336320000 &* s.n, scratch: s.f + 155696, pool: pool)
+        }
         // features.2.10.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 200, 200, 624]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1336320000 &* s.n, output: s.t + 1361280000 &* s.n,
             batch: s.n, pixels: 40000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1812448,
@@ -5513,19 +5881,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 1845552, bias: s.f, outChannels: 104, activation: .identity, residual: nil,
             output: s.t + 3666120000 &* s.n, pool: pool)
         // features.2.10.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3666120000 &* s.n, pixels: 40000 &* s.n, channels: 104,
-            gamma: s.p + 1910448, beta: s.p + 1910560, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1386240000 &* s.n, savedMean: s.f + 168176, savedInvStd: s.f + 168280,
-            runningMean: s.p + 1910672, runningVar: s.p + 1910784, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3666120000 &* s.n, pixels: 40000 &* s.n,
+                channels: 104, gamma: s.p + 1910448, beta: s.p + 1910560, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1386240000 &* s.n, savedMean: s.f + 168176,
+                savedInvStd: s.f + 168280, runningMean: s.p + 1910672, runningVar: s.p + 1910784, pool: pool)
+        }
+        // features.2.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3666120000 &* s.n, pixels: 40000 &* s.n, channels: 104,
+                gamma: s.p + 1910448, beta: s.p + 1910560, runningMean: s.p + 1910672, runningVar: s.p + 1910784,
+                eps: 0.001, activation: .identity, output: s.t + 1386240000 &* s.n, scratch: s.f + 168176, pool: pool)
+        }
         // features.2.10 stochastic depth: keep each image's branch with probability 0.9636363636363636
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.03636363636363637,
                 into: s.t + 4161929376 &* s.n, random: &random)
         }
         // features.2.10 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 3661960000 &* s.n, branch: s.t + 1386240000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929376 &* s.n : nil, batch: s.n, perImage: 4160000,
-            output: s.t + 3670280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 4161929376 &* s.n : nil,
+            batch: s.n, perImage: 4160000, output: s.t + 3670280000 &* s.n, pool: pool)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 200x200x104 -> 100x100x176, SE 624 -> 26 -> 624
@@ -5535,10 +5911,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 1910896, bias: s.f, outChannels: 624, activation: .identity, residual: nil,
             output: s.t + 1386240000 &* s.n, pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1386240000 &* s.n, pixels: 40000 &* s.n, channels: 624,
-            gamma: s.p + 1975792, beta: s.p + 1976416, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1411200000 &* s.n, savedMean: s.f + 168384, savedInvStd: s.f + 169008,
-            runningMean: s.p + 1977040, runningVar: s.p + 1977664, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1386240000 &* s.n, pixels: 40000 &* s.n,
+                channels: 624, gamma: s.p + 1975792, beta: s.p + 1976416, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1411200000 &* s.n, savedMean: s.f + 168384, savedInvStd: s.f + 169008,
+                runningMean: s.p + 1977040, runningVar: s.p + 1977664, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1386240000 &* s.n, pixels: 40000 &* s.n, channels: 624,
+                gamma: s.p + 1975792, beta: s.p + 1976416, runningMean: s.p + 1977040, runningVar: s.p + 1977664,
+                eps: 0.001, activation: .silu, output: s.t + 1411200000 &* s.n, scratch: s.f + 168384, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][624]
         WeightPrep.depthwiseWeights(s.p + 1978288, channels: 624, kernel: 5, into: s.f + 170880)
         // features.3.0.block.1 depthwise 5x5/2, [n, 200, 200, 624] -> [n, 100, 100, 624]
@@ -5546,10 +5930,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 170880,
             bias: s.f, activation: .identity, output: s.t + 3022400000 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3022400000 &* s.n, pixels: 10000 &* s.n, channels: 624,
-            gamma: s.p + 1993888, beta: s.p + 1994512, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3028640000 &* s.n, savedMean: s.f + 169632, savedInvStd: s.f + 170256,
-            runningMean: s.p + 1995136, runningVar: s.p + 1995760, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3022400000 &* s.n, pixels: 10000 &* s.n,
+                channels: 624, gamma: s.p + 1993888, beta: s.p + 1994512, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3028640000 &* s.n, savedMean: s.f + 169632, savedInvStd: s.f + 170256,
+                runningMean: s.p + 1995136, runningVar: s.p + 1995760, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3022400000 &* s.n, pixels: 10000 &* s.n, channels: 624,
+                gamma: s.p + 1993888, beta: s.p + 1994512, runningMean: s.p + 1995136, runningVar: s.p + 1995760,
+                eps: 0.001, activation: .silu, output: s.t + 3028640000 &* s.n, scratch: s.f + 169632, pool: pool)
+        }
         // features.3.0.block.2 squeeze-excitation 624 -> 26 -> 624 on [n, 100, 100, 624]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3028640000 &* s.n, output: s.t + 3034880000 &* s.n,
             batch: s.n, pixels: 10000, channels: 624, squeezeChannels: 26, reduceWeights: s.p + 1996384,
@@ -5561,10 +5953,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 2029488, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 4025860000 &* s.n, pool: pool)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4025860000 &* s.n, pixels: 10000 &* s.n, channels: 176,
-            gamma: s.p + 2139312, beta: s.p + 2139488, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 4027620000 &* s.n, savedMean: s.f + 202080, savedInvStd: s.f + 202256,
-            runningMean: s.p + 2139664, runningVar: s.p + 2139840, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4025860000 &* s.n, pixels: 10000 &* s.n,
+                channels: 176, gamma: s.p + 2139312, beta: s.p + 2139488, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 4027620000 &* s.n, savedMean: s.f + 202080,
+                savedInvStd: s.f + 202256, runningMean: s.p + 2139664, runningVar: s.p + 2139840, pool: pool)
+        }
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4025860000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+                gamma: s.p + 2139312, beta: s.p + 2139488, runningMean: s.p + 2139664, runningVar: s.p + 2139840,
+                eps: 0.001, activation: .identity, output: s.t + 4027620000 &* s.n, scratch: s.f + 202080, pool: pool)
+        }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -5574,10 +5974,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 2140016, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 1436160000 &* s.n, pool: pool)
         // features.3.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1436160000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 2325872, beta: s.p + 2326928, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1446720000 &* s.n, savedMean: s.f + 202432, savedInvStd: s.f + 203488,
-            runningMean: s.p + 2327984, runningVar: s.p + 2329040, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1436160000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 2325872, beta: s.p + 2326928, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1446720000 &* s.n, savedMean: s.f + 202432, savedInvStd: s.f + 203488,
+                runningMean: s.p + 2327984, runningVar: s.p + 2329040, pool: pool)
+        }
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1436160000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 2325872, beta: s.p + 2326928, runningMean: s.p + 2327984, runningVar: s.p + 2329040,
+                eps: 0.001, activation: .silu, output: s.t + 1446720000 &* s.n, scratch: s.f + 202432, pool: pool)
+        }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 2330096, channels: 1056, kernel: 5, into: s.f + 206656)
         // features.3.1.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -5585,10 +5993,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 206656,
             bias: s.f, activation: .identity, output: s.t + 1932800000 &* s.n, pool: pool)
         // features.3.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1932800000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 2356496, beta: s.p + 2357552, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1943360000 &* s.n, savedMean: s.f + 204544, savedInvStd: s.f + 205600,
-            runningMean: s.p + 2358608, runningVar: s.p + 2359664, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1932800000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 2356496, beta: s.p + 2357552, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1943360000 &* s.n, savedMean: s.f + 204544, savedInvStd: s.f + 205600,
+                runningMean: s.p + 2358608, runningVar: s.p + 2359664, pool: pool)
+        }
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1932800000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 2356496, beta: s.p + 2357552, runningMean: s.p + 2358608, runningVar: s.p + 2359664,
+                eps: 0.001, activation: .silu, output: s.t + 1943360000 &* s.n, scratch: s.f + 204544, pool: pool)
+        }
         // features.3.1.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1943360000 &* s.n, output: s.t + 1953920000 &* s.n,
             batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2360720,
@@ -5600,19 +6016,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 2454752, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 4029380000 &* s.n, pool: pool)
         // features.3.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4029380000 &* s.n, pixels: 10000 &* s.n, channels: 176,
-            gamma: s.p + 2640608, beta: s.p + 2640784, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 259456, savedInvStd: s.f + 259632,
-            runningMean: s.p + 2640960, runningVar: s.p + 2641136, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4029380000 &* s.n, pixels: 10000 &* s.n,
+                channels: 176, gamma: s.p + 2640608, beta: s.p + 2640784, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 259456,
+                savedInvStd: s.f + 259632, runningMean: s.p + 2640960, runningVar: s.p + 2641136, pool: pool)
+        }
+        // features.3.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4029380000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+                gamma: s.p + 2640608, beta: s.p + 2640784, runningMean: s.p + 2640960, runningVar: s.p + 2641136,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 259456, pool: pool)
+        }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9590909090909091
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04090909090909091,
                 into: s.t + 4161929392 &* s.n, random: &random)
         }
         // features.3.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4027620000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929392 &* s.n : nil, batch: s.n, perImage: 1760000,
-            output: s.t + 4031140000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 4161929392 &* s.n : nil,
+            batch: s.n, perImage: 1760000, output: s.t + 4031140000 &* s.n, pool: pool)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -5622,10 +6046,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 2641312, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 1964480000 &* s.n, pool: pool)
         // features.3.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1964480000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 2827168, beta: s.p + 2828224, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1975040000 &* s.n, savedMean: s.f + 259808, savedInvStd: s.f + 260864,
-            runningMean: s.p + 2829280, runningVar: s.p + 2830336, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1964480000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 2827168, beta: s.p + 2828224, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1975040000 &* s.n, savedMean: s.f + 259808, savedInvStd: s.f + 260864,
+                runningMean: s.p + 2829280, runningVar: s.p + 2830336, pool: pool)
+        }
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1964480000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 2827168, beta: s.p + 2828224, runningMean: s.p + 2829280, runningVar: s.p + 2830336,
+                eps: 0.001, activation: .silu, output: s.t + 1975040000 &* s.n, scratch: s.f + 259808, pool: pool)
+        }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 2831392, channels: 1056, kernel: 5, into: s.f + 264032)
         // features.3.2.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -5633,10 +6065,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 264032,
             bias: s.f, activation: .identity, output: s.t + 1985600000 &* s.n, pool: pool)
         // features.3.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1985600000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 2857792, beta: s.p + 2858848, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 1996160000 &* s.n, savedMean: s.f + 261920, savedInvStd: s.f + 262976,
-            runningMean: s.p + 2859904, runningVar: s.p + 2860960, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1985600000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 2857792, beta: s.p + 2858848, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 1996160000 &* s.n, savedMean: s.f + 261920, savedInvStd: s.f + 262976,
+                runningMean: s.p + 2859904, runningVar: s.p + 2860960, pool: pool)
+        }
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1985600000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 2857792, beta: s.p + 2858848, runningMean: s.p + 2859904, runningVar: s.p + 2860960,
+                eps: 0.001, activation: .silu, output: s.t + 1996160000 &* s.n, scratch: s.f + 261920, pool: pool)
+        }
         // features.3.2.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 1996160000 &* s.n, output: s.t + 2006720000 &* s.n,
             batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 2862016,
@@ -5648,19 +6088,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 2956048, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 4032900000 &* s.n, pool: pool)
         // features.3.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4032900000 &* s.n, pixels: 10000 &* s.n, channels: 176,
-            gamma: s.p + 3141904, beta: s.p + 3142080, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 316832, savedInvStd: s.f + 317008,
-            runningMean: s.p + 3142256, runningVar: s.p + 3142432, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4032900000 &* s.n, pixels: 10000 &* s.n,
+                channels: 176, gamma: s.p + 3141904, beta: s.p + 3142080, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 316832,
+                savedInvStd: s.f + 317008, runningMean: s.p + 3142256, runningVar: s.p + 3142432, pool: pool)
+        }
+        // features.3.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4032900000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+                gamma: s.p + 3141904, beta: s.p + 3142080, runningMean: s.p + 3142256, runningVar: s.p + 3142432,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 316832, pool: pool)
+        }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9568181818181818
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04318181818181818,
                 into: s.t + 4161929408 &* s.n, random: &random)
         }
         // features.3.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4031140000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929408 &* s.n : nil, batch: s.n, perImage: 1760000,
-            output: s.t + 4034660000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 4161929408 &* s.n : nil,
+            batch: s.n, perImage: 1760000, output: s.t + 4034660000 &* s.n, pool: pool)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -5670,10 +6118,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 3142608, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 2017280000 &* s.n, pool: pool)
         // features.3.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2017280000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 3328464, beta: s.p + 3329520, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2027840000 &* s.n, savedMean: s.f + 317184, savedInvStd: s.f + 318240,
-            runningMean: s.p + 3330576, runningVar: s.p + 3331632, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2017280000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 3328464, beta: s.p + 3329520, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2027840000 &* s.n, savedMean: s.f + 317184, savedInvStd: s.f + 318240,
+                runningMean: s.p + 3330576, runningVar: s.p + 3331632, pool: pool)
+        }
+        // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2017280000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 3328464, beta: s.p + 3329520, runningMean: s.p + 3330576, runningVar: s.p + 3331632,
+                eps: 0.001, activation: .silu, output: s.t + 2027840000 &* s.n, scratch: s.f + 317184, pool: pool)
+        }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 3332688, channels: 1056, kernel: 5, into: s.f + 321408)
         // features.3.3.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -5681,10 +6137,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 321408,
             bias: s.f, activation: .identity, output: s.t + 2038400000 &* s.n, pool: pool)
         // features.3.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2038400000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 3359088, beta: s.p + 3360144, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2048960000 &* s.n, savedMean: s.f + 319296, savedInvStd: s.f + 320352,
-            runningMean: s.p + 3361200, runningVar: s.p + 3362256, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2038400000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 3359088, beta: s.p + 3360144, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2048960000 &* s.n, savedMean: s.f + 319296, savedInvStd: s.f + 320352,
+                runningMean: s.p + 3361200, runningVar: s.p + 3362256, pool: pool)
+        }
+        // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2038400000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 3359088, beta: s.p + 3360144, runningMean: s.p + 3361200, runningVar: s.p + 3362256,
+                eps: 0.001, activation: .silu, output: s.t + 2048960000 &* s.n, scratch: s.f + 319296, pool: pool)
+        }
         // features.3.3.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2048960000 &* s.n, output: s.t + 2059520000 &* s.n,
             batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3363312,
@@ -5696,19 +6160,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 3457344, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 4036420000 &* s.n, pool: pool)
         // features.3.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4036420000 &* s.n, pixels: 10000 &* s.n, channels: 176,
-            gamma: s.p + 3643200, beta: s.p + 3643376, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 374208, savedInvStd: s.f + 374384,
-            runningMean: s.p + 3643552, runningVar: s.p + 3643728, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4036420000 &* s.n, pixels: 10000 &* s.n,
+                channels: 176, gamma: s.p + 3643200, beta: s.p + 3643376, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 374208,
+                savedInvStd: s.f + 374384, runningMean: s.p + 3643552, runningVar: s.p + 3643728, pool: pool)
+        }
+        // features.3.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4036420000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+                gamma: s.p + 3643200, beta: s.p + 3643376, runningMean: s.p + 3643552, runningVar: s.p + 3643728,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 374208, pool: pool)
+        }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9545454545454546
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.045454545454545456,
                 into: s.t + 4161929424 &* s.n, random: &random)
         }
         // features.3.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4034660000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929424 &* s.n : nil, batch: s.n, perImage: 1760000,
-            output: s.t + 4038180000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 4161929424 &* s.n : nil,
+            batch: s.n, perImage: 1760000, output: s.t + 4038180000 &* s.n, pool: pool)
     }
 
     /// features.3.4 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -5718,10 +6190,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 3643904, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 2070080000 &* s.n, pool: pool)
         // features.3.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2070080000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 3829760, beta: s.p + 3830816, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2080640000 &* s.n, savedMean: s.f + 374560, savedInvStd: s.f + 375616,
-            runningMean: s.p + 3831872, runningVar: s.p + 3832928, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2070080000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 3829760, beta: s.p + 3830816, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2080640000 &* s.n, savedMean: s.f + 374560, savedInvStd: s.f + 375616,
+                runningMean: s.p + 3831872, runningVar: s.p + 3832928, pool: pool)
+        }
+        // features.3.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2070080000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 3829760, beta: s.p + 3830816, runningMean: s.p + 3831872, runningVar: s.p + 3832928,
+                eps: 0.001, activation: .silu, output: s.t + 2080640000 &* s.n, scratch: s.f + 374560, pool: pool)
+        }
         // features.3.4.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 3833984, channels: 1056, kernel: 5, into: s.f + 378784)
         // features.3.4.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -5729,10 +6209,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 378784,
             bias: s.f, activation: .identity, output: s.t + 2091200000 &* s.n, pool: pool)
         // features.3.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2091200000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 3860384, beta: s.p + 3861440, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2101760000 &* s.n, savedMean: s.f + 376672, savedInvStd: s.f + 377728,
-            runningMean: s.p + 3862496, runningVar: s.p + 3863552, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2091200000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 3860384, beta: s.p + 3861440, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2101760000 &* s.n, savedMean: s.f + 376672, savedInvStd: s.f + 377728,
+                runningMean: s.p + 3862496, runningVar: s.p + 3863552, pool: pool)
+        }
+        // features.3.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2091200000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 3860384, beta: s.p + 3861440, runningMean: s.p + 3862496, runningVar: s.p + 3863552,
+                eps: 0.001, activation: .silu, output: s.t + 2101760000 &* s.n, scratch: s.f + 376672, pool: pool)
+        }
         // features.3.4.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2101760000 &* s.n, output: s.t + 2112320000 &* s.n,
             batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 3864608,
@@ -5744,19 +6232,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 3958640, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 4039940000 &* s.n, pool: pool)
         // features.3.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4039940000 &* s.n, pixels: 10000 &* s.n, channels: 176,
-            gamma: s.p + 4144496, beta: s.p + 4144672, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 431584, savedInvStd: s.f + 431760,
-            runningMean: s.p + 4144848, runningVar: s.p + 4145024, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4039940000 &* s.n, pixels: 10000 &* s.n,
+                channels: 176, gamma: s.p + 4144496, beta: s.p + 4144672, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 431584,
+                savedInvStd: s.f + 431760, runningMean: s.p + 4144848, runningVar: s.p + 4145024, pool: pool)
+        }
+        // features.3.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4039940000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+                gamma: s.p + 4144496, beta: s.p + 4144672, runningMean: s.p + 4144848, runningVar: s.p + 4145024,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 431584, pool: pool)
+        }
         // features.3.4 stochastic depth: keep each image's branch with probability 0.9522727272727273
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04772727272727273,
                 into: s.t + 4161929440 &* s.n, random: &random)
         }
         // features.3.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4038180000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929440 &* s.n : nil, batch: s.n, perImage: 1760000,
-            output: s.t + 4041700000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 4161929440 &* s.n : nil,
+            batch: s.n, perImage: 1760000, output: s.t + 4041700000 &* s.n, pool: pool)
     }
 
     /// features.3.5 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -5766,10 +6262,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 4145200, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 2122880000 &* s.n, pool: pool)
         // features.3.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2122880000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 4331056, beta: s.p + 4332112, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2133440000 &* s.n, savedMean: s.f + 431936, savedInvStd: s.f + 432992,
-            runningMean: s.p + 4333168, runningVar: s.p + 4334224, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2122880000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 4331056, beta: s.p + 4332112, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2133440000 &* s.n, savedMean: s.f + 431936, savedInvStd: s.f + 432992,
+                runningMean: s.p + 4333168, runningVar: s.p + 4334224, pool: pool)
+        }
+        // features.3.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2122880000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 4331056, beta: s.p + 4332112, runningMean: s.p + 4333168, runningVar: s.p + 4334224,
+                eps: 0.001, activation: .silu, output: s.t + 2133440000 &* s.n, scratch: s.f + 431936, pool: pool)
+        }
         // features.3.5.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 4335280, channels: 1056, kernel: 5, into: s.f + 436160)
         // features.3.5.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -5777,10 +6281,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 436160,
             bias: s.f, activation: .identity, output: s.t + 2144000000 &* s.n, pool: pool)
         // features.3.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2144000000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 4361680, beta: s.p + 4362736, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2154560000 &* s.n, savedMean: s.f + 434048, savedInvStd: s.f + 435104,
-            runningMean: s.p + 4363792, runningVar: s.p + 4364848, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2144000000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 4361680, beta: s.p + 4362736, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2154560000 &* s.n, savedMean: s.f + 434048, savedInvStd: s.f + 435104,
+                runningMean: s.p + 4363792, runningVar: s.p + 4364848, pool: pool)
+        }
+        // features.3.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2144000000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 4361680, beta: s.p + 4362736, runningMean: s.p + 4363792, runningVar: s.p + 4364848,
+                eps: 0.001, activation: .silu, output: s.t + 2154560000 &* s.n, scratch: s.f + 434048, pool: pool)
+        }
         // features.3.5.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2154560000 &* s.n, output: s.t + 2165120000 &* s.n,
             batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4365904,
@@ -5792,19 +6304,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 4459936, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 4043460000 &* s.n, pool: pool)
         // features.3.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4043460000 &* s.n, pixels: 10000 &* s.n, channels: 176,
-            gamma: s.p + 4645792, beta: s.p + 4645968, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 488960, savedInvStd: s.f + 489136,
-            runningMean: s.p + 4646144, runningVar: s.p + 4646320, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4043460000 &* s.n, pixels: 10000 &* s.n,
+                channels: 176, gamma: s.p + 4645792, beta: s.p + 4645968, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 488960,
+                savedInvStd: s.f + 489136, runningMean: s.p + 4646144, runningVar: s.p + 4646320, pool: pool)
+        }
+        // features.3.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4043460000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+                gamma: s.p + 4645792, beta: s.p + 4645968, runningMean: s.p + 4646144, runningVar: s.p + 4646320,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 488960, pool: pool)
+        }
         // features.3.5 stochastic depth: keep each image's branch with probability 0.95
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.t + 4161929456 &* s.n,
                 random: &random)
         }
         // features.3.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4041700000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929456 &* s.n : nil, batch: s.n, perImage: 1760000,
-            output: s.t + 4045220000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 4161929456 &* s.n : nil,
+            batch: s.n, perImage: 1760000, output: s.t + 4045220000 &* s.n, pool: pool)
     }
 
     /// features.3.6 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -5814,10 +6334,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 4646496, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 2175680000 &* s.n, pool: pool)
         // features.3.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2175680000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 4832352, beta: s.p + 4833408, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2186240000 &* s.n, savedMean: s.f + 489312, savedInvStd: s.f + 490368,
-            runningMean: s.p + 4834464, runningVar: s.p + 4835520, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2175680000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 4832352, beta: s.p + 4833408, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2186240000 &* s.n, savedMean: s.f + 489312, savedInvStd: s.f + 490368,
+                runningMean: s.p + 4834464, runningVar: s.p + 4835520, pool: pool)
+        }
+        // features.3.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2175680000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 4832352, beta: s.p + 4833408, runningMean: s.p + 4834464, runningVar: s.p + 4835520,
+                eps: 0.001, activation: .silu, output: s.t + 2186240000 &* s.n, scratch: s.f + 489312, pool: pool)
+        }
         // features.3.6.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 4836576, channels: 1056, kernel: 5, into: s.f + 493536)
         // features.3.6.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -5825,10 +6353,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 493536,
             bias: s.f, activation: .identity, output: s.t + 2196800000 &* s.n, pool: pool)
         // features.3.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2196800000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 4862976, beta: s.p + 4864032, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2207360000 &* s.n, savedMean: s.f + 491424, savedInvStd: s.f + 492480,
-            runningMean: s.p + 4865088, runningVar: s.p + 4866144, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2196800000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 4862976, beta: s.p + 4864032, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2207360000 &* s.n, savedMean: s.f + 491424, savedInvStd: s.f + 492480,
+                runningMean: s.p + 4865088, runningVar: s.p + 4866144, pool: pool)
+        }
+        // features.3.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2196800000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 4862976, beta: s.p + 4864032, runningMean: s.p + 4865088, runningVar: s.p + 4866144,
+                eps: 0.001, activation: .silu, output: s.t + 2207360000 &* s.n, scratch: s.f + 491424, pool: pool)
+        }
         // features.3.6.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2207360000 &* s.n, output: s.t + 2217920000 &* s.n,
             batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 4867200,
@@ -5840,19 +6376,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 4961232, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 4046980000 &* s.n, pool: pool)
         // features.3.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4046980000 &* s.n, pixels: 10000 &* s.n, channels: 176,
-            gamma: s.p + 5147088, beta: s.p + 5147264, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 546336, savedInvStd: s.f + 546512,
-            runningMean: s.p + 5147440, runningVar: s.p + 5147616, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4046980000 &* s.n, pixels: 10000 &* s.n,
+                channels: 176, gamma: s.p + 5147088, beta: s.p + 5147264, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 546336,
+                savedInvStd: s.f + 546512, runningMean: s.p + 5147440, runningVar: s.p + 5147616, pool: pool)
+        }
+        // features.3.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4046980000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+                gamma: s.p + 5147088, beta: s.p + 5147264, runningMean: s.p + 5147440, runningVar: s.p + 5147616,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 546336, pool: pool)
+        }
         // features.3.6 stochastic depth: keep each image's branch with probability 0.9477272727272728
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.052272727272727276,
                 into: s.t + 4161929472 &* s.n, random: &random)
         }
         // features.3.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4045220000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929472 &* s.n : nil, batch: s.n, perImage: 1760000,
-            output: s.t + 4048740000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 4161929472 &* s.n : nil,
+            batch: s.n, perImage: 1760000, output: s.t + 4048740000 &* s.n, pool: pool)
     }
 
     /// features.3.7 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -5862,10 +6406,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 5147792, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 2228480000 &* s.n, pool: pool)
         // features.3.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2228480000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 5333648, beta: s.p + 5334704, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2239040000 &* s.n, savedMean: s.f + 546688, savedInvStd: s.f + 547744,
-            runningMean: s.p + 5335760, runningVar: s.p + 5336816, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2228480000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 5333648, beta: s.p + 5334704, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2239040000 &* s.n, savedMean: s.f + 546688, savedInvStd: s.f + 547744,
+                runningMean: s.p + 5335760, runningVar: s.p + 5336816, pool: pool)
+        }
+        // features.3.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2228480000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 5333648, beta: s.p + 5334704, runningMean: s.p + 5335760, runningVar: s.p + 5336816,
+                eps: 0.001, activation: .silu, output: s.t + 2239040000 &* s.n, scratch: s.f + 546688, pool: pool)
+        }
         // features.3.7.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 5337872, channels: 1056, kernel: 5, into: s.f + 550912)
         // features.3.7.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -5873,10 +6425,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 550912,
             bias: s.f, activation: .identity, output: s.t + 2249600000 &* s.n, pool: pool)
         // features.3.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2249600000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 5364272, beta: s.p + 5365328, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2260160000 &* s.n, savedMean: s.f + 548800, savedInvStd: s.f + 549856,
-            runningMean: s.p + 5366384, runningVar: s.p + 5367440, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2249600000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 5364272, beta: s.p + 5365328, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2260160000 &* s.n, savedMean: s.f + 548800, savedInvStd: s.f + 549856,
+                runningMean: s.p + 5366384, runningVar: s.p + 5367440, pool: pool)
+        }
+        // features.3.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2249600000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 5364272, beta: s.p + 5365328, runningMean: s.p + 5366384, runningVar: s.p + 5367440,
+                eps: 0.001, activation: .silu, output: s.t + 2260160000 &* s.n, scratch: s.f + 548800, pool: pool)
+        }
         // features.3.7.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2260160000 &* s.n, output: s.t + 2270720000 &* s.n,
             batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5368496,
@@ -5888,19 +6448,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 5462528, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 4050500000 &* s.n, pool: pool)
         // features.3.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4050500000 &* s.n, pixels: 10000 &* s.n, channels: 176,
-            gamma: s.p + 5648384, beta: s.p + 5648560, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 603712, savedInvStd: s.f + 603888,
-            runningMean: s.p + 5648736, runningVar: s.p + 5648912, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4050500000 &* s.n, pixels: 10000 &* s.n,
+                channels: 176, gamma: s.p + 5648384, beta: s.p + 5648560, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 603712,
+                savedInvStd: s.f + 603888, runningMean: s.p + 5648736, runningVar: s.p + 5648912, pool: pool)
+        }
+        // features.3.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4050500000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+                gamma: s.p + 5648384, beta: s.p + 5648560, runningMean: s.p + 5648736, runningVar: s.p + 5648912,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 603712, pool: pool)
+        }
         // features.3.7 stochastic depth: keep each image's branch with probability 0.9454545454545454
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05454545454545456,
                 into: s.t + 4161929488 &* s.n, random: &random)
         }
         // features.3.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4048740000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929488 &* s.n : nil, batch: s.n, perImage: 1760000,
-            output: s.t + 4052260000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 4161929488 &* s.n : nil,
+            batch: s.n, perImage: 1760000, output: s.t + 4052260000 &* s.n, pool: pool)
     }
 
     /// features.3.8 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -5910,10 +6478,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 5649088, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 2281280000 &* s.n, pool: pool)
         // features.3.8.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2281280000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 5834944, beta: s.p + 5836000, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2291840000 &* s.n, savedMean: s.f + 604064, savedInvStd: s.f + 605120,
-            runningMean: s.p + 5837056, runningVar: s.p + 5838112, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2281280000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 5834944, beta: s.p + 5836000, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2291840000 &* s.n, savedMean: s.f + 604064, savedInvStd: s.f + 605120,
+                runningMean: s.p + 5837056, runningVar: s.p + 5838112, pool: pool)
+        }
+        // features.3.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2281280000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 5834944, beta: s.p + 5836000, runningMean: s.p + 5837056, runningVar: s.p + 5838112,
+                eps: 0.001, activation: .silu, output: s.t + 2291840000 &* s.n, scratch: s.f + 604064, pool: pool)
+        }
         // features.3.8.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 5839168, channels: 1056, kernel: 5, into: s.f + 608288)
         // features.3.8.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -5921,10 +6497,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 608288,
             bias: s.f, activation: .identity, output: s.t + 2302400000 &* s.n, pool: pool)
         // features.3.8.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2302400000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 5865568, beta: s.p + 5866624, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2312960000 &* s.n, savedMean: s.f + 606176, savedInvStd: s.f + 607232,
-            runningMean: s.p + 5867680, runningVar: s.p + 5868736, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2302400000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 5865568, beta: s.p + 5866624, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2312960000 &* s.n, savedMean: s.f + 606176, savedInvStd: s.f + 607232,
+                runningMean: s.p + 5867680, runningVar: s.p + 5868736, pool: pool)
+        }
+        // features.3.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2302400000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 5865568, beta: s.p + 5866624, runningMean: s.p + 5867680, runningVar: s.p + 5868736,
+                eps: 0.001, activation: .silu, output: s.t + 2312960000 &* s.n, scratch: s.f + 606176, pool: pool)
+        }
         // features.3.8.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2312960000 &* s.n, output: s.t + 2323520000 &* s.n,
             batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 5869792,
@@ -5936,19 +6520,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 5963824, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 4054020000 &* s.n, pool: pool)
         // features.3.8.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4054020000 &* s.n, pixels: 10000 &* s.n, channels: 176,
-            gamma: s.p + 6149680, beta: s.p + 6149856, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 661088, savedInvStd: s.f + 661264,
-            runningMean: s.p + 6150032, runningVar: s.p + 6150208, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4054020000 &* s.n, pixels: 10000 &* s.n,
+                channels: 176, gamma: s.p + 6149680, beta: s.p + 6149856, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 661088,
+                savedInvStd: s.f + 661264, runningMean: s.p + 6150032, runningVar: s.p + 6150208, pool: pool)
+        }
+        // features.3.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4054020000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+                gamma: s.p + 6149680, beta: s.p + 6149856, runningMean: s.p + 6150032, runningVar: s.p + 6150208,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 661088, pool: pool)
+        }
         // features.3.8 stochastic depth: keep each image's branch with probability 0.9431818181818182
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.056818181818181816,
                 into: s.t + 4161929504 &* s.n, random: &random)
         }
         // features.3.8 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4052260000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929504 &* s.n : nil, batch: s.n, perImage: 1760000,
-            output: s.t + 4055780000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 4161929504 &* s.n : nil,
+            batch: s.n, perImage: 1760000, output: s.t + 4055780000 &* s.n, pool: pool)
     }
 
     /// features.3.9 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -5958,10 +6550,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 6150384, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 2334080000 &* s.n, pool: pool)
         // features.3.9.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2334080000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 6336240, beta: s.p + 6337296, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2344640000 &* s.n, savedMean: s.f + 661440, savedInvStd: s.f + 662496,
-            runningMean: s.p + 6338352, runningVar: s.p + 6339408, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2334080000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 6336240, beta: s.p + 6337296, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2344640000 &* s.n, savedMean: s.f + 661440, savedInvStd: s.f + 662496,
+                runningMean: s.p + 6338352, runningVar: s.p + 6339408, pool: pool)
+        }
+        // features.3.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2334080000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 6336240, beta: s.p + 6337296, runningMean: s.p + 6338352, runningVar: s.p + 6339408,
+                eps: 0.001, activation: .silu, output: s.t + 2344640000 &* s.n, scratch: s.f + 661440, pool: pool)
+        }
         // features.3.9.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 6340464, channels: 1056, kernel: 5, into: s.f + 665664)
         // features.3.9.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -5969,10 +6569,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 665664,
             bias: s.f, activation: .identity, output: s.t + 2355200000 &* s.n, pool: pool)
         // features.3.9.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2355200000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 6366864, beta: s.p + 6367920, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2365760000 &* s.n, savedMean: s.f + 663552, savedInvStd: s.f + 664608,
-            runningMean: s.p + 6368976, runningVar: s.p + 6370032, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2355200000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 6366864, beta: s.p + 6367920, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2365760000 &* s.n, savedMean: s.f + 663552, savedInvStd: s.f + 664608,
+                runningMean: s.p + 6368976, runningVar: s.p + 6370032, pool: pool)
+        }
+        // features.3.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2355200000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 6366864, beta: s.p + 6367920, runningMean: s.p + 6368976, runningVar: s.p + 6370032,
+                eps: 0.001, activation: .silu, output: s.t + 2365760000 &* s.n, scratch: s.f + 663552, pool: pool)
+        }
         // features.3.9.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2365760000 &* s.n, output: s.t + 2376320000 &* s.n,
             batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6371088,
@@ -5984,19 +6592,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 6465120, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 4057540000 &* s.n, pool: pool)
         // features.3.9.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4057540000 &* s.n, pixels: 10000 &* s.n, channels: 176,
-            gamma: s.p + 6650976, beta: s.p + 6651152, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 718464, savedInvStd: s.f + 718640,
-            runningMean: s.p + 6651328, runningVar: s.p + 6651504, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4057540000 &* s.n, pixels: 10000 &* s.n,
+                channels: 176, gamma: s.p + 6650976, beta: s.p + 6651152, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 718464,
+                savedInvStd: s.f + 718640, runningMean: s.p + 6651328, runningVar: s.p + 6651504, pool: pool)
+        }
+        // features.3.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4057540000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+                gamma: s.p + 6650976, beta: s.p + 6651152, runningMean: s.p + 6651328, runningVar: s.p + 6651504,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 718464, pool: pool)
+        }
         // features.3.9 stochastic depth: keep each image's branch with probability 0.9409090909090909
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05909090909090909,
                 into: s.t + 4161929520 &* s.n, random: &random)
         }
         // features.3.9 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4055780000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929520 &* s.n : nil, batch: s.n, perImage: 1760000,
-            output: s.t + 4059300000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 4161929520 &* s.n : nil,
+            batch: s.n, perImage: 1760000, output: s.t + 4059300000 &* s.n, pool: pool)
     }
 
     /// features.3.10 forward: MBConv6 k5 s1: 100x100x176 -> 100x100x176, SE 1056 -> 44 -> 1056, identity shortcut
@@ -6006,10 +6622,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 6651680, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 2386880000 &* s.n, pool: pool)
         // features.3.10.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2386880000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 6837536, beta: s.p + 6838592, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2397440000 &* s.n, savedMean: s.f + 718816, savedInvStd: s.f + 719872,
-            runningMean: s.p + 6839648, runningVar: s.p + 6840704, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2386880000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 6837536, beta: s.p + 6838592, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2397440000 &* s.n, savedMean: s.f + 718816, savedInvStd: s.f + 719872,
+                runningMean: s.p + 6839648, runningVar: s.p + 6840704, pool: pool)
+        }
+        // features.3.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2386880000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 6837536, beta: s.p + 6838592, runningMean: s.p + 6839648, runningVar: s.p + 6840704,
+                eps: 0.001, activation: .silu, output: s.t + 2397440000 &* s.n, scratch: s.f + 718816, pool: pool)
+        }
         // features.3.10.block.1 depthwise weights to the kernel layout [5][5][1056]
         WeightPrep.depthwiseWeights(s.p + 6841760, channels: 1056, kernel: 5, into: s.f + 723040)
         // features.3.10.block.1 depthwise 5x5/1, [n, 100, 100, 1056] -> [n, 100, 100, 1056]
@@ -6017,10 +6641,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 100, outWidth: 100, weights: s.f + 723040,
             bias: s.f, activation: .identity, output: s.t + 2408000000 &* s.n, pool: pool)
         // features.3.10.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2408000000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 6868160, beta: s.p + 6869216, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2418560000 &* s.n, savedMean: s.f + 720928, savedInvStd: s.f + 721984,
-            runningMean: s.p + 6870272, runningVar: s.p + 6871328, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2408000000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 6868160, beta: s.p + 6869216, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2418560000 &* s.n, savedMean: s.f + 720928, savedInvStd: s.f + 721984,
+                runningMean: s.p + 6870272, runningVar: s.p + 6871328, pool: pool)
+        }
+        // features.3.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2408000000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 6868160, beta: s.p + 6869216, runningMean: s.p + 6870272, runningVar: s.p + 6871328,
+                eps: 0.001, activation: .silu, output: s.t + 2418560000 &* s.n, scratch: s.f + 720928, pool: pool)
+        }
         // features.3.10.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 100, 100, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2418560000 &* s.n, output: s.t + 2429120000 &* s.n,
             batch: s.n, pixels: 10000, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 6872384,
@@ -6032,19 +6664,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 6966416, bias: s.f, outChannels: 176, activation: .identity, residual: nil,
             output: s.t + 4061060000 &* s.n, pool: pool)
         // features.3.10.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4061060000 &* s.n, pixels: 10000 &* s.n, channels: 176,
-            gamma: s.p + 7152272, beta: s.p + 7152448, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 775840, savedInvStd: s.f + 776016,
-            runningMean: s.p + 7152624, runningVar: s.p + 7152800, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4061060000 &* s.n, pixels: 10000 &* s.n,
+                channels: 176, gamma: s.p + 7152272, beta: s.p + 7152448, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 775840,
+                savedInvStd: s.f + 776016, runningMean: s.p + 7152624, runningVar: s.p + 7152800, pool: pool)
+        }
+        // features.3.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4061060000 &* s.n, pixels: 10000 &* s.n, channels: 176,
+                gamma: s.p + 7152272, beta: s.p + 7152448, runningMean: s.p + 7152624, runningVar: s.p + 7152800,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 775840, pool: pool)
+        }
         // features.3.10 stochastic depth: keep each image's branch with probability 0.9386363636363636
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06136363636363637,
                 into: s.t + 4161929536 &* s.n, random: &random)
         }
         // features.3.10 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4059300000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929536 &* s.n : nil, batch: s.n, perImage: 1760000,
-            output: s.t + 4062820000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 4161929536 &* s.n : nil,
+            batch: s.n, perImage: 1760000, output: s.t + 4062820000 &* s.n, pool: pool)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 100x100x176 -> 50x50x344, SE 1056 -> 44 -> 1056
@@ -6054,10 +6694,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 7152976, bias: s.f, outChannels: 1056, activation: .identity, residual: nil,
             output: s.t + 2439680000 &* s.n, pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2439680000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
-            gamma: s.p + 7338832, beta: s.p + 7339888, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2450240000 &* s.n, savedMean: s.f + 776192, savedInvStd: s.f + 777248,
-            runningMean: s.p + 7340944, runningVar: s.p + 7342000, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2439680000 &* s.n, pixels: 10000 &* s.n,
+                channels: 1056, gamma: s.p + 7338832, beta: s.p + 7339888, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2450240000 &* s.n, savedMean: s.f + 776192, savedInvStd: s.f + 777248,
+                runningMean: s.p + 7340944, runningVar: s.p + 7342000, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2439680000 &* s.n, pixels: 10000 &* s.n, channels: 1056,
+                gamma: s.p + 7338832, beta: s.p + 7339888, runningMean: s.p + 7340944, runningVar: s.p + 7342000,
+                eps: 0.001, activation: .silu, output: s.t + 2450240000 &* s.n, scratch: s.f + 776192, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][1056]
         WeightPrep.depthwiseWeights(s.p + 7343056, channels: 1056, kernel: 3, into: s.f + 780416)
         // features.4.0.block.1 depthwise 3x3/2, [n, 100, 100, 1056] -> [n, 50, 50, 1056]
@@ -6065,10 +6713,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 780416, bias: s.f,
             activation: .identity, output: s.t + 4014340000 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4014340000 &* s.n, pixels: 2500 &* s.n, channels: 1056,
-            gamma: s.p + 7352560, beta: s.p + 7353616, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 4016980000 &* s.n, savedMean: s.f + 778304, savedInvStd: s.f + 779360,
-            runningMean: s.p + 7354672, runningVar: s.p + 7355728, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4014340000 &* s.n, pixels: 2500 &* s.n,
+                channels: 1056, gamma: s.p + 7352560, beta: s.p + 7353616, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 4016980000 &* s.n, savedMean: s.f + 778304, savedInvStd: s.f + 779360,
+                runningMean: s.p + 7354672, runningVar: s.p + 7355728, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4014340000 &* s.n, pixels: 2500 &* s.n, channels: 1056,
+                gamma: s.p + 7352560, beta: s.p + 7353616, runningMean: s.p + 7354672, runningVar: s.p + 7355728,
+                eps: 0.001, activation: .silu, output: s.t + 4016980000 &* s.n, scratch: s.f + 778304, pool: pool)
+        }
         // features.4.0.block.2 squeeze-excitation 1056 -> 44 -> 1056 on [n, 50, 50, 1056]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 4016980000 &* s.n, output: s.t + 4019620000 &* s.n,
             batch: s.n, pixels: 2500, channels: 1056, squeezeChannels: 44, reduceWeights: s.p + 7356784,
@@ -6080,10 +6736,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 7450816, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 4102980000 &* s.n, pool: pool)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4102980000 &* s.n, pixels: 2500 &* s.n, channels: 344,
-            gamma: s.p + 7814080, beta: s.p + 7814432, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 4103840000 &* s.n, savedMean: s.f + 799424, savedInvStd: s.f + 799768,
-            runningMean: s.p + 7814784, runningVar: s.p + 7815136, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4102980000 &* s.n, pixels: 2500 &* s.n,
+                channels: 344, gamma: s.p + 7814080, beta: s.p + 7814432, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 4103840000 &* s.n, savedMean: s.f + 799424,
+                savedInvStd: s.f + 799768, runningMean: s.p + 7814784, runningVar: s.p + 7815136, pool: pool)
+        }
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4102980000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+                gamma: s.p + 7814080, beta: s.p + 7814432, runningMean: s.p + 7814784, runningVar: s.p + 7815136,
+                eps: 0.001, activation: .identity, output: s.t + 4103840000 &* s.n, scratch: s.f + 799424, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -6093,10 +6757,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 7815488, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 3041120000 &* s.n, pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3041120000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 8525504, beta: s.p + 8527568, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3046280000 &* s.n, savedMean: s.f + 800112, savedInvStd: s.f + 802176,
-            runningMean: s.p + 8529632, runningVar: s.p + 8531696, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3041120000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 8525504, beta: s.p + 8527568, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3046280000 &* s.n, savedMean: s.f + 800112, savedInvStd: s.f + 802176,
+                runningMean: s.p + 8529632, runningVar: s.p + 8531696, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3041120000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 8525504, beta: s.p + 8527568, runningMean: s.p + 8529632, runningVar: s.p + 8531696,
+                eps: 0.001, activation: .silu, output: s.t + 3046280000 &* s.n, scratch: s.f + 800112, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][2064]
         WeightPrep.depthwiseWeights(s.p + 8533760, channels: 2064, kernel: 3, into: s.f + 808368)
         // features.4.1.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -6104,10 +6776,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 808368, bias: s.f,
             activation: .identity, output: s.t + 3051440000 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3051440000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 8552336, beta: s.p + 8554400, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3056600000 &* s.n, savedMean: s.f + 804240, savedInvStd: s.f + 806304,
-            runningMean: s.p + 8556464, runningVar: s.p + 8558528, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3051440000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 8552336, beta: s.p + 8554400, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3056600000 &* s.n, savedMean: s.f + 804240, savedInvStd: s.f + 806304,
+                runningMean: s.p + 8556464, runningVar: s.p + 8558528, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3051440000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 8552336, beta: s.p + 8554400, runningMean: s.p + 8556464, runningVar: s.p + 8558528,
+                eps: 0.001, activation: .silu, output: s.t + 3056600000 &* s.n, scratch: s.f + 804240, pool: pool)
+        }
         // features.4.1.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3056600000 &* s.n, output: s.t + 3061760000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 8560592,
@@ -6119,19 +6799,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 8917760, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 4104700000 &* s.n, pool: pool)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4104700000 &* s.n, pixels: 2500 &* s.n, channels: 344,
-            gamma: s.p + 9627776, beta: s.p + 9628128, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 845520, savedInvStd: s.f + 845864,
-            runningMean: s.p + 9628480, runningVar: s.p + 9628832, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4104700000 &* s.n, pixels: 2500 &* s.n,
+                channels: 344, gamma: s.p + 9627776, beta: s.p + 9628128, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 845520,
+                savedInvStd: s.f + 845864, runningMean: s.p + 9628480, runningVar: s.p + 9628832, pool: pool)
+        }
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4104700000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+                gamma: s.p + 9627776, beta: s.p + 9628128, runningMean: s.p + 9628480, runningVar: s.p + 9628832,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 845520, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9340909090909091
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 30 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06590909090909092,
                 into: s.t + 4161929552 &* s.n, random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4103840000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929552 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4105560000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 4161929552 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4105560000 &* s.n, pool: pool)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -6141,10 +6829,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 9629184, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 3066920000 &* s.n, pool: pool)
         // features.4.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3066920000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 10339200, beta: s.p + 10341264, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3072080000 &* s.n, savedMean: s.f + 846208, savedInvStd: s.f + 848272,
-            runningMean: s.p + 10343328, runningVar: s.p + 10345392, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3066920000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 10339200, beta: s.p + 10341264, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3072080000 &* s.n, savedMean: s.f + 846208, savedInvStd: s.f + 848272,
+                runningMean: s.p + 10343328, runningVar: s.p + 10345392, pool: pool)
+        }
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3066920000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 10339200, beta: s.p + 10341264, runningMean: s.p + 10343328, runningVar: s.p + 10345392,
+                eps: 0.001, activation: .silu, output: s.t + 3072080000 &* s.n, scratch: s.f + 846208, pool: pool)
+        }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][2064]
         WeightPrep.depthwiseWeights(s.p + 10347456, channels: 2064, kernel: 3, into: s.f + 854464)
         // features.4.2.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -6152,10 +6848,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 854464, bias: s.f,
             activation: .identity, output: s.t + 3077240000 &* s.n, pool: pool)
         // features.4.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3077240000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 10366032, beta: s.p + 10368096, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3082400000 &* s.n, savedMean: s.f + 850336, savedInvStd: s.f + 852400,
-            runningMean: s.p + 10370160, runningVar: s.p + 10372224, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3077240000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 10366032, beta: s.p + 10368096, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3082400000 &* s.n, savedMean: s.f + 850336, savedInvStd: s.f + 852400,
+                runningMean: s.p + 10370160, runningVar: s.p + 10372224, pool: pool)
+        }
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3077240000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 10366032, beta: s.p + 10368096, runningMean: s.p + 10370160, runningVar: s.p + 10372224,
+                eps: 0.001, activation: .silu, output: s.t + 3082400000 &* s.n, scratch: s.f + 850336, pool: pool)
+        }
         // features.4.2.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3082400000 &* s.n, output: s.t + 3087560000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 10374288,
@@ -6167,19 +6871,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 10731456, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 4106420000 &* s.n, pool: pool)
         // features.4.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4106420000 &* s.n, pixels: 2500 &* s.n, channels: 344,
-            gamma: s.p + 11441472, beta: s.p + 11441824, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 891616, savedInvStd: s.f + 891960,
-            runningMean: s.p + 11442176, runningVar: s.p + 11442528, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4106420000 &* s.n, pixels: 2500 &* s.n,
+                channels: 344, gamma: s.p + 11441472, beta: s.p + 11441824, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 891616,
+                savedInvStd: s.f + 891960, runningMean: s.p + 11442176, runningVar: s.p + 11442528, pool: pool)
+        }
+        // features.4.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4106420000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+                gamma: s.p + 11441472, beta: s.p + 11441824, runningMean: s.p + 11442176, runningVar: s.p + 11442528,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 891616, pool: pool)
+        }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9318181818181819
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 31 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06818181818181818,
                 into: s.t + 4161929568 &* s.n, random: &random)
         }
         // features.4.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4105560000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929568 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4107280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.t + 4161929568 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4107280000 &* s.n, pool: pool)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -6189,10 +6901,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 11442880, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 3092720000 &* s.n, pool: pool)
         // features.4.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3092720000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 12152896, beta: s.p + 12154960, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3097880000 &* s.n, savedMean: s.f + 892304, savedInvStd: s.f + 894368,
-            runningMean: s.p + 12157024, runningVar: s.p + 12159088, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3092720000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 12152896, beta: s.p + 12154960, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3097880000 &* s.n, savedMean: s.f + 892304, savedInvStd: s.f + 894368,
+                runningMean: s.p + 12157024, runningVar: s.p + 12159088, pool: pool)
+        }
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3092720000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 12152896, beta: s.p + 12154960, runningMean: s.p + 12157024, runningVar: s.p + 12159088,
+                eps: 0.001, activation: .silu, output: s.t + 3097880000 &* s.n, scratch: s.f + 892304, pool: pool)
+        }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][2064]
         WeightPrep.depthwiseWeights(s.p + 12161152, channels: 2064, kernel: 3, into: s.f + 900560)
         // features.4.3.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -6200,10 +6920,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 900560, bias: s.f,
             activation: .identity, output: s.t + 3103040000 &* s.n, pool: pool)
         // features.4.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3103040000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 12179728, beta: s.p + 12181792, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3108200000 &* s.n, savedMean: s.f + 896432, savedInvStd: s.f + 898496,
-            runningMean: s.p + 12183856, runningVar: s.p + 12185920, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3103040000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 12179728, beta: s.p + 12181792, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3108200000 &* s.n, savedMean: s.f + 896432, savedInvStd: s.f + 898496,
+                runningMean: s.p + 12183856, runningVar: s.p + 12185920, pool: pool)
+        }
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3103040000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 12179728, beta: s.p + 12181792, runningMean: s.p + 12183856, runningVar: s.p + 12185920,
+                eps: 0.001, activation: .silu, output: s.t + 3108200000 &* s.n, scratch: s.f + 896432, pool: pool)
+        }
         // features.4.3.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3108200000 &* s.n, output: s.t + 3113360000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 12187984,
@@ -6215,19 +6943,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 12545152, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 4108140000 &* s.n, pool: pool)
         // features.4.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4108140000 &* s.n, pixels: 2500 &* s.n, channels: 344,
-            gamma: s.p + 13255168, beta: s.p + 13255520, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 937712, savedInvStd: s.f + 938056,
-            runningMean: s.p + 13255872, runningVar: s.p + 13256224, pool: pool)
+        if s.options.frozenBlocks <= 32 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4108140000 &* s.n, pixels: 2500 &* s.n,
+                channels: 344, gamma: s.p + 13255168, beta: s.p + 13255520, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 937712,
+                savedInvStd: s.f + 938056, runningMean: s.p + 13255872, runningVar: s.p + 13256224, pool: pool)
+        }
+        // features.4.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 32 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4108140000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+                gamma: s.p + 13255168, beta: s.p + 13255520, runningMean: s.p + 13255872, runningVar: s.p + 13256224,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 937712, pool: pool)
+        }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9295454545454546
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 32 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07045454545454545,
                 into: s.t + 4161929584 &* s.n, random: &random)
         }
         // features.4.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4107280000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929584 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4109000000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.t + 4161929584 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4109000000 &* s.n, pool: pool)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -6237,10 +6973,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 13256576, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 3118520000 &* s.n, pool: pool)
         // features.4.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3118520000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 13966592, beta: s.p + 13968656, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3123680000 &* s.n, savedMean: s.f + 938400, savedInvStd: s.f + 940464,
-            runningMean: s.p + 13970720, runningVar: s.p + 13972784, pool: pool)
+        if s.options.frozenBlocks <= 33 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3118520000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 13966592, beta: s.p + 13968656, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3123680000 &* s.n, savedMean: s.f + 938400, savedInvStd: s.f + 940464,
+                runningMean: s.p + 13970720, runningVar: s.p + 13972784, pool: pool)
+        }
+        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 33 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3118520000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 13966592, beta: s.p + 13968656, runningMean: s.p + 13970720, runningVar: s.p + 13972784,
+                eps: 0.001, activation: .silu, output: s.t + 3123680000 &* s.n, scratch: s.f + 938400, pool: pool)
+        }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][2064]
         WeightPrep.depthwiseWeights(s.p + 13974848, channels: 2064, kernel: 3, into: s.f + 946656)
         // features.4.4.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -6248,10 +6992,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 946656, bias: s.f,
             activation: .identity, output: s.t + 3128840000 &* s.n, pool: pool)
         // features.4.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3128840000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 13993424, beta: s.p + 13995488, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3134000000 &* s.n, savedMean: s.f + 942528, savedInvStd: s.f + 944592,
-            runningMean: s.p + 13997552, runningVar: s.p + 13999616, pool: pool)
+        if s.options.frozenBlocks <= 33 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3128840000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 13993424, beta: s.p + 13995488, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3134000000 &* s.n, savedMean: s.f + 942528, savedInvStd: s.f + 944592,
+                runningMean: s.p + 13997552, runningVar: s.p + 13999616, pool: pool)
+        }
+        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 33 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3128840000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 13993424, beta: s.p + 13995488, runningMean: s.p + 13997552, runningVar: s.p + 13999616,
+                eps: 0.001, activation: .silu, output: s.t + 3134000000 &* s.n, scratch: s.f + 942528, pool: pool)
+        }
         // features.4.4.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3134000000 &* s.n, output: s.t + 3139160000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 14001680,
@@ -6263,19 +7015,27 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 14358848, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 4109860000 &* s.n, pool: pool)
         // features.4.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4109860000 &* s.n, pixels: 2500 &* s.n, channels: 344,
-            gamma: s.p + 15068864, beta: s.p + 15069216, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 983808, savedInvStd: s.f + 984152,
-            runningMean: s.p + 15069568, runningVar: s.p + 15069920, pool: pool)
+        if s.options.frozenBlocks <= 33 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4109860000 &* s.n, pixels: 2500 &* s.n,
+                channels: 344, gamma: s.p + 15068864, beta: s.p + 15069216, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 983808,
+                savedInvStd: s.f + 984152, runningMean: s.p + 15069568, runningVar: s.p + 15069920, pool: pool)
+        }
+        // features.4.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 33 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4109860000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+                gamma: s.p + 15068864, beta: s.p + 15069216, runningMean: s.p + 15069568, runningVar: s.p + 15069920,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 983808, pool: pool)
+        }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9272727272727272
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 33 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07272727272727274,
                 into: s.t + 4161929600 &* s.n, random: &random)
         }
         // features.4.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4109000000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929600 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4110720000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.t + 4161929600 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4110720000 &* s.n, pool: pool)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -6285,10 +7045,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 15070272, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 3144320000 &* s.n, pool: pool)
         // features.4.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3144320000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 15780288, beta: s.p + 15782352, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3149480000 &* s.n, savedMean: s.f + 984496, savedInvStd: s.f + 986560,
-            runningMean: s.p + 15784416, runningVar: s.p + 15786480, pool: pool)
+        if s.options.frozenBlocks <= 34 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3144320000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 15780288, beta: s.p + 15782352, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3149480000 &* s.n, savedMean: s.f + 984496, savedInvStd: s.f + 986560,
+                runningMean: s.p + 15784416, runningVar: s.p + 15786480, pool: pool)
+        }
+        // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 34 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3144320000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 15780288, beta: s.p + 15782352, runningMean: s.p + 15784416, runningVar: s.p + 15786480,
+                eps: 0.001, activation: .silu, output: s.t + 3149480000 &* s.n, scratch: s.f + 984496, pool: pool)
+        }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][2064]
         WeightPrep.depthwiseWeights(s.p + 15788544, channels: 2064, kernel: 3, into: s.f + 992752)
         // features.4.5.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -6296,10 +7064,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 992752, bias: s.f,
             activation: .identity, output: s.t + 3154640000 &* s.n, pool: pool)
         // features.4.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3154640000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 15807120, beta: s.p + 15809184, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3159800000 &* s.n, savedMean: s.f + 988624, savedInvStd: s.f + 990688,
-            runningMean: s.p + 15811248, runningVar: s.p + 15813312, pool: pool)
+        if s.options.frozenBlocks <= 34 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3154640000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 15807120, beta: s.p + 15809184, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3159800000 &* s.n, savedMean: s.f + 988624, savedInvStd: s.f + 990688,
+                runningMean: s.p + 15811248, runningVar: s.p + 15813312, pool: pool)
+        }
+        // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 34 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3154640000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 15807120, beta: s.p + 15809184, runningMean: s.p + 15811248, runningVar: s.p + 15813312,
+                eps: 0.001, activation: .silu, output: s.t + 3159800000 &* s.n, scratch: s.f + 988624, pool: pool)
+        }
         // features.4.5.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3159800000 &* s.n, output: s.t + 3164960000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 15815376,
@@ -6311,19 +7087,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 16172544, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 4111580000 &* s.n, pool: pool)
         // features.4.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4111580000 &* s.n, pixels: 2500 &* s.n, channels: 344,
-            gamma: s.p + 16882560, beta: s.p + 16882912, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1029904, savedInvStd: s.f + 1030248,
-            runningMean: s.p + 16883264, runningVar: s.p + 16883616, pool: pool)
+        if s.options.frozenBlocks <= 34 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4111580000 &* s.n, pixels: 2500 &* s.n,
+                channels: 344, gamma: s.p + 16882560, beta: s.p + 16882912, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1029904,
+                savedInvStd: s.f + 1030248, runningMean: s.p + 16883264, runningVar: s.p + 16883616, pool: pool)
+        }
+        // features.4.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 34 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4111580000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+                gamma: s.p + 16882560, beta: s.p + 16882912, runningMean: s.p + 16883264, runningVar: s.p + 16883616,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 1029904,
+                pool: pool)
+        }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.925
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 34 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001,
                 into: s.t + 4161929616 &* s.n, random: &random)
         }
         // features.4.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4110720000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929616 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4112440000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.t + 4161929616 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4112440000 &* s.n, pool: pool)
     }
 
     /// features.4.6 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -6333,10 +7118,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 16883968, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 3170120000 &* s.n, pool: pool)
         // features.4.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3170120000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 17593984, beta: s.p + 17596048, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3175280000 &* s.n, savedMean: s.f + 1030592, savedInvStd: s.f + 1032656,
-            runningMean: s.p + 17598112, runningVar: s.p + 17600176, pool: pool)
+        if s.options.frozenBlocks <= 35 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3170120000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 17593984, beta: s.p + 17596048, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3175280000 &* s.n, savedMean: s.f + 1030592,
+                savedInvStd: s.f + 1032656, runningMean: s.p + 17598112, runningVar: s.p + 17600176, pool: pool)
+        }
+        // features.4.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 35 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3170120000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 17593984, beta: s.p + 17596048, runningMean: s.p + 17598112, runningVar: s.p + 17600176,
+                eps: 0.001, activation: .silu, output: s.t + 3175280000 &* s.n, scratch: s.f + 1030592, pool: pool)
+        }
         // features.4.6.block.1 depthwise weights to the kernel layout [3][3][2064]
         WeightPrep.depthwiseWeights(s.p + 17602240, channels: 2064, kernel: 3, into: s.f + 1038848)
         // features.4.6.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -6344,10 +7137,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1038848,
             bias: s.f, activation: .identity, output: s.t + 3180440000 &* s.n, pool: pool)
         // features.4.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3180440000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 17620816, beta: s.p + 17622880, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3185600000 &* s.n, savedMean: s.f + 1034720, savedInvStd: s.f + 1036784,
-            runningMean: s.p + 17624944, runningVar: s.p + 17627008, pool: pool)
+        if s.options.frozenBlocks <= 35 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3180440000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 17620816, beta: s.p + 17622880, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3185600000 &* s.n, savedMean: s.f + 1034720,
+                savedInvStd: s.f + 1036784, runningMean: s.p + 17624944, runningVar: s.p + 17627008, pool: pool)
+        }
+        // features.4.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 35 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3180440000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 17620816, beta: s.p + 17622880, runningMean: s.p + 17624944, runningVar: s.p + 17627008,
+                eps: 0.001, activation: .silu, output: s.t + 3185600000 &* s.n, scratch: s.f + 1034720, pool: pool)
+        }
         // features.4.6.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3185600000 &* s.n, output: s.t + 3190760000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 17629072,
@@ -6359,19 +7160,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 17986240, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 4113300000 &* s.n, pool: pool)
         // features.4.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4113300000 &* s.n, pixels: 2500 &* s.n, channels: 344,
-            gamma: s.p + 18696256, beta: s.p + 18696608, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1076000, savedInvStd: s.f + 1076344,
-            runningMean: s.p + 18696960, runningVar: s.p + 18697312, pool: pool)
+        if s.options.frozenBlocks <= 35 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4113300000 &* s.n, pixels: 2500 &* s.n,
+                channels: 344, gamma: s.p + 18696256, beta: s.p + 18696608, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1076000,
+                savedInvStd: s.f + 1076344, runningMean: s.p + 18696960, runningVar: s.p + 18697312, pool: pool)
+        }
+        // features.4.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 35 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4113300000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+                gamma: s.p + 18696256, beta: s.p + 18696608, runningMean: s.p + 18696960, runningVar: s.p + 18697312,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 1076000,
+                pool: pool)
+        }
         // features.4.6 stochastic depth: keep each image's branch with probability 0.9227272727272727
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 35 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07727272727272728,
                 into: s.t + 4161929632 &* s.n, random: &random)
         }
         // features.4.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4112440000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929632 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4114160000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.t + 4161929632 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4114160000 &* s.n, pool: pool)
     }
 
     /// features.4.7 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -6381,10 +7191,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 18697664, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 3195920000 &* s.n, pool: pool)
         // features.4.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3195920000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 19407680, beta: s.p + 19409744, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3201080000 &* s.n, savedMean: s.f + 1076688, savedInvStd: s.f + 1078752,
-            runningMean: s.p + 19411808, runningVar: s.p + 19413872, pool: pool)
+        if s.options.frozenBlocks <= 36 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3195920000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 19407680, beta: s.p + 19409744, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3201080000 &* s.n, savedMean: s.f + 1076688,
+                savedInvStd: s.f + 1078752, runningMean: s.p + 19411808, runningVar: s.p + 19413872, pool: pool)
+        }
+        // features.4.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 36 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3195920000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 19407680, beta: s.p + 19409744, runningMean: s.p + 19411808, runningVar: s.p + 19413872,
+                eps: 0.001, activation: .silu, output: s.t + 3201080000 &* s.n, scratch: s.f + 1076688, pool: pool)
+        }
         // features.4.7.block.1 depthwise weights to the kernel layout [3][3][2064]
         WeightPrep.depthwiseWeights(s.p + 19415936, channels: 2064, kernel: 3, into: s.f + 1084944)
         // features.4.7.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -6392,10 +7210,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1084944,
             bias: s.f, activation: .identity, output: s.t + 3206240000 &* s.n, pool: pool)
         // features.4.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3206240000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 19434512, beta: s.p + 19436576, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3211400000 &* s.n, savedMean: s.f + 1080816, savedInvStd: s.f + 1082880,
-            runningMean: s.p + 19438640, runningVar: s.p + 19440704, pool: pool)
+        if s.options.frozenBlocks <= 36 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3206240000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 19434512, beta: s.p + 19436576, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3211400000 &* s.n, savedMean: s.f + 1080816,
+                savedInvStd: s.f + 1082880, runningMean: s.p + 19438640, runningVar: s.p + 19440704, pool: pool)
+        }
+        // features.4.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 36 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3206240000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 19434512, beta: s.p + 19436576, runningMean: s.p + 19438640, runningVar: s.p + 19440704,
+                eps: 0.001, activation: .silu, output: s.t + 3211400000 &* s.n, scratch: s.f + 1080816, pool: pool)
+        }
         // features.4.7.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3211400000 &* s.n, output: s.t + 3216560000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 19442768,
@@ -6407,19 +7233,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 19799936, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 4115020000 &* s.n, pool: pool)
         // features.4.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4115020000 &* s.n, pixels: 2500 &* s.n, channels: 344,
-            gamma: s.p + 20509952, beta: s.p + 20510304, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1122096, savedInvStd: s.f + 1122440,
-            runningMean: s.p + 20510656, runningVar: s.p + 20511008, pool: pool)
+        if s.options.frozenBlocks <= 36 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4115020000 &* s.n, pixels: 2500 &* s.n,
+                channels: 344, gamma: s.p + 20509952, beta: s.p + 20510304, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1122096,
+                savedInvStd: s.f + 1122440, runningMean: s.p + 20510656, runningVar: s.p + 20511008, pool: pool)
+        }
+        // features.4.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 36 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4115020000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+                gamma: s.p + 20509952, beta: s.p + 20510304, runningMean: s.p + 20510656, runningVar: s.p + 20511008,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 1122096,
+                pool: pool)
+        }
         // features.4.7 stochastic depth: keep each image's branch with probability 0.9204545454545454
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 36 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07954545454545454,
                 into: s.t + 4161929648 &* s.n, random: &random)
         }
         // features.4.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4114160000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929648 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4115880000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.t + 4161929648 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4115880000 &* s.n, pool: pool)
     }
 
     /// features.4.8 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -6429,10 +7264,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 20511360, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 3221720000 &* s.n, pool: pool)
         // features.4.8.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3221720000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 21221376, beta: s.p + 21223440, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3226880000 &* s.n, savedMean: s.f + 1122784, savedInvStd: s.f + 1124848,
-            runningMean: s.p + 21225504, runningVar: s.p + 21227568, pool: pool)
+        if s.options.frozenBlocks <= 37 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3221720000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 21221376, beta: s.p + 21223440, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3226880000 &* s.n, savedMean: s.f + 1122784,
+                savedInvStd: s.f + 1124848, runningMean: s.p + 21225504, runningVar: s.p + 21227568, pool: pool)
+        }
+        // features.4.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 37 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3221720000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 21221376, beta: s.p + 21223440, runningMean: s.p + 21225504, runningVar: s.p + 21227568,
+                eps: 0.001, activation: .silu, output: s.t + 3226880000 &* s.n, scratch: s.f + 1122784, pool: pool)
+        }
         // features.4.8.block.1 depthwise weights to the kernel layout [3][3][2064]
         WeightPrep.depthwiseWeights(s.p + 21229632, channels: 2064, kernel: 3, into: s.f + 1131040)
         // features.4.8.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -6440,10 +7283,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1131040,
             bias: s.f, activation: .identity, output: s.t + 3232040000 &* s.n, pool: pool)
         // features.4.8.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3232040000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 21248208, beta: s.p + 21250272, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3237200000 &* s.n, savedMean: s.f + 1126912, savedInvStd: s.f + 1128976,
-            runningMean: s.p + 21252336, runningVar: s.p + 21254400, pool: pool)
+        if s.options.frozenBlocks <= 37 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3232040000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 21248208, beta: s.p + 21250272, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3237200000 &* s.n, savedMean: s.f + 1126912,
+                savedInvStd: s.f + 1128976, runningMean: s.p + 21252336, runningVar: s.p + 21254400, pool: pool)
+        }
+        // features.4.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 37 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3232040000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 21248208, beta: s.p + 21250272, runningMean: s.p + 21252336, runningVar: s.p + 21254400,
+                eps: 0.001, activation: .silu, output: s.t + 3237200000 &* s.n, scratch: s.f + 1126912, pool: pool)
+        }
         // features.4.8.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3237200000 &* s.n, output: s.t + 3242360000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 21256464,
@@ -6455,19 +7306,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 21613632, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 4116740000 &* s.n, pool: pool)
         // features.4.8.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4116740000 &* s.n, pixels: 2500 &* s.n, channels: 344,
-            gamma: s.p + 22323648, beta: s.p + 22324000, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1168192, savedInvStd: s.f + 1168536,
-            runningMean: s.p + 22324352, runningVar: s.p + 22324704, pool: pool)
+        if s.options.frozenBlocks <= 37 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4116740000 &* s.n, pixels: 2500 &* s.n,
+                channels: 344, gamma: s.p + 22323648, beta: s.p + 22324000, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1168192,
+                savedInvStd: s.f + 1168536, runningMean: s.p + 22324352, runningVar: s.p + 22324704, pool: pool)
+        }
+        // features.4.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 37 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4116740000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+                gamma: s.p + 22323648, beta: s.p + 22324000, runningMean: s.p + 22324352, runningVar: s.p + 22324704,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 1168192,
+                pool: pool)
+        }
         // features.4.8 stochastic depth: keep each image's branch with probability 0.9181818181818182
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 37 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08181818181818182,
                 into: s.t + 4161929664 &* s.n, random: &random)
         }
         // features.4.8 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4115880000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929664 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4117600000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.t + 4161929664 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4117600000 &* s.n, pool: pool)
     }
 
     /// features.4.9 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -6477,10 +7337,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 22325056, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 3247520000 &* s.n, pool: pool)
         // features.4.9.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3247520000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 23035072, beta: s.p + 23037136, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3252680000 &* s.n, savedMean: s.f + 1168880, savedInvStd: s.f + 1170944,
-            runningMean: s.p + 23039200, runningVar: s.p + 23041264, pool: pool)
+        if s.options.frozenBlocks <= 38 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3247520000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 23035072, beta: s.p + 23037136, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3252680000 &* s.n, savedMean: s.f + 1168880,
+                savedInvStd: s.f + 1170944, runningMean: s.p + 23039200, runningVar: s.p + 23041264, pool: pool)
+        }
+        // features.4.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 38 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3247520000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 23035072, beta: s.p + 23037136, runningMean: s.p + 23039200, runningVar: s.p + 23041264,
+                eps: 0.001, activation: .silu, output: s.t + 3252680000 &* s.n, scratch: s.f + 1168880, pool: pool)
+        }
         // features.4.9.block.1 depthwise weights to the kernel layout [3][3][2064]
         WeightPrep.depthwiseWeights(s.p + 23043328, channels: 2064, kernel: 3, into: s.f + 1177136)
         // features.4.9.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -6488,10 +7356,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1177136,
             bias: s.f, activation: .identity, output: s.t + 3257840000 &* s.n, pool: pool)
         // features.4.9.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3257840000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 23061904, beta: s.p + 23063968, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3263000000 &* s.n, savedMean: s.f + 1173008, savedInvStd: s.f + 1175072,
-            runningMean: s.p + 23066032, runningVar: s.p + 23068096, pool: pool)
+        if s.options.frozenBlocks <= 38 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3257840000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 23061904, beta: s.p + 23063968, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3263000000 &* s.n, savedMean: s.f + 1173008,
+                savedInvStd: s.f + 1175072, runningMean: s.p + 23066032, runningVar: s.p + 23068096, pool: pool)
+        }
+        // features.4.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 38 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3257840000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 23061904, beta: s.p + 23063968, runningMean: s.p + 23066032, runningVar: s.p + 23068096,
+                eps: 0.001, activation: .silu, output: s.t + 3263000000 &* s.n, scratch: s.f + 1173008, pool: pool)
+        }
         // features.4.9.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3263000000 &* s.n, output: s.t + 3268160000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 23070160,
@@ -6503,19 +7379,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 23427328, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 4118460000 &* s.n, pool: pool)
         // features.4.9.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4118460000 &* s.n, pixels: 2500 &* s.n, channels: 344,
-            gamma: s.p + 24137344, beta: s.p + 24137696, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1214288, savedInvStd: s.f + 1214632,
-            runningMean: s.p + 24138048, runningVar: s.p + 24138400, pool: pool)
+        if s.options.frozenBlocks <= 38 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4118460000 &* s.n, pixels: 2500 &* s.n,
+                channels: 344, gamma: s.p + 24137344, beta: s.p + 24137696, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1214288,
+                savedInvStd: s.f + 1214632, runningMean: s.p + 24138048, runningVar: s.p + 24138400, pool: pool)
+        }
+        // features.4.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 38 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4118460000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+                gamma: s.p + 24137344, beta: s.p + 24137696, runningMean: s.p + 24138048, runningVar: s.p + 24138400,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 1214288,
+                pool: pool)
+        }
         // features.4.9 stochastic depth: keep each image's branch with probability 0.9159090909090909
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 38 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08409090909090909,
                 into: s.t + 4161929680 &* s.n, random: &random)
         }
         // features.4.9 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4117600000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929680 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4119320000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.t + 4161929680 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4119320000 &* s.n, pool: pool)
     }
 
     /// features.4.10 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -6525,10 +7410,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 24138752, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 3273320000 &* s.n, pool: pool)
         // features.4.10.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3273320000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 24848768, beta: s.p + 24850832, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3278480000 &* s.n, savedMean: s.f + 1214976, savedInvStd: s.f + 1217040,
-            runningMean: s.p + 24852896, runningVar: s.p + 24854960, pool: pool)
+        if s.options.frozenBlocks <= 39 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3273320000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 24848768, beta: s.p + 24850832, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3278480000 &* s.n, savedMean: s.f + 1214976,
+                savedInvStd: s.f + 1217040, runningMean: s.p + 24852896, runningVar: s.p + 24854960, pool: pool)
+        }
+        // features.4.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 39 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3273320000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 24848768, beta: s.p + 24850832, runningMean: s.p + 24852896, runningVar: s.p + 24854960,
+                eps: 0.001, activation: .silu, output: s.t + 3278480000 &* s.n, scratch: s.f + 1214976, pool: pool)
+        }
         // features.4.10.block.1 depthwise weights to the kernel layout [3][3][2064]
         WeightPrep.depthwiseWeights(s.p + 24857024, channels: 2064, kernel: 3, into: s.f + 1223232)
         // features.4.10.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -6536,10 +7429,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1223232,
             bias: s.f, activation: .identity, output: s.t + 3283640000 &* s.n, pool: pool)
         // features.4.10.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3283640000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 24875600, beta: s.p + 24877664, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3288800000 &* s.n, savedMean: s.f + 1219104, savedInvStd: s.f + 1221168,
-            runningMean: s.p + 24879728, runningVar: s.p + 24881792, pool: pool)
+        if s.options.frozenBlocks <= 39 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3283640000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 24875600, beta: s.p + 24877664, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3288800000 &* s.n, savedMean: s.f + 1219104,
+                savedInvStd: s.f + 1221168, runningMean: s.p + 24879728, runningVar: s.p + 24881792, pool: pool)
+        }
+        // features.4.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 39 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3283640000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 24875600, beta: s.p + 24877664, runningMean: s.p + 24879728, runningVar: s.p + 24881792,
+                eps: 0.001, activation: .silu, output: s.t + 3288800000 &* s.n, scratch: s.f + 1219104, pool: pool)
+        }
         // features.4.10.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3288800000 &* s.n, output: s.t + 3293960000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 24883856,
@@ -6551,19 +7452,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 25241024, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 4120180000 &* s.n, pool: pool)
         // features.4.10.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4120180000 &* s.n, pixels: 2500 &* s.n, channels: 344,
-            gamma: s.p + 25951040, beta: s.p + 25951392, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1260384, savedInvStd: s.f + 1260728,
-            runningMean: s.p + 25951744, runningVar: s.p + 25952096, pool: pool)
+        if s.options.frozenBlocks <= 39 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4120180000 &* s.n, pixels: 2500 &* s.n,
+                channels: 344, gamma: s.p + 25951040, beta: s.p + 25951392, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1260384,
+                savedInvStd: s.f + 1260728, runningMean: s.p + 25951744, runningVar: s.p + 25952096, pool: pool)
+        }
+        // features.4.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 39 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4120180000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+                gamma: s.p + 25951040, beta: s.p + 25951392, runningMean: s.p + 25951744, runningVar: s.p + 25952096,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 1260384,
+                pool: pool)
+        }
         // features.4.10 stochastic depth: keep each image's branch with probability 0.9136363636363636
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 39 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08636363636363636,
                 into: s.t + 4161929696 &* s.n, random: &random)
         }
         // features.4.10 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4119320000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929696 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4121040000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.t + 4161929696 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4121040000 &* s.n, pool: pool)
     }
 
     /// features.4.11 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -6573,10 +7483,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 25952448, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 3299120000 &* s.n, pool: pool)
         // features.4.11.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3299120000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 26662464, beta: s.p + 26664528, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3304280000 &* s.n, savedMean: s.f + 1261072, savedInvStd: s.f + 1263136,
-            runningMean: s.p + 26666592, runningVar: s.p + 26668656, pool: pool)
+        if s.options.frozenBlocks <= 40 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3299120000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 26662464, beta: s.p + 26664528, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3304280000 &* s.n, savedMean: s.f + 1261072,
+                savedInvStd: s.f + 1263136, runningMean: s.p + 26666592, runningVar: s.p + 26668656, pool: pool)
+        }
+        // features.4.11.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 40 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3299120000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 26662464, beta: s.p + 26664528, runningMean: s.p + 26666592, runningVar: s.p + 26668656,
+                eps: 0.001, activation: .silu, output: s.t + 3304280000 &* s.n, scratch: s.f + 1261072, pool: pool)
+        }
         // features.4.11.block.1 depthwise weights to the kernel layout [3][3][2064]
         WeightPrep.depthwiseWeights(s.p + 26670720, channels: 2064, kernel: 3, into: s.f + 1269328)
         // features.4.11.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -6584,10 +7502,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1269328,
             bias: s.f, activation: .identity, output: s.t + 3309440000 &* s.n, pool: pool)
         // features.4.11.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3309440000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 26689296, beta: s.p + 26691360, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3314600000 &* s.n, savedMean: s.f + 1265200, savedInvStd: s.f + 1267264,
-            runningMean: s.p + 26693424, runningVar: s.p + 26695488, pool: pool)
+        if s.options.frozenBlocks <= 40 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3309440000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 26689296, beta: s.p + 26691360, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3314600000 &* s.n, savedMean: s.f + 1265200,
+                savedInvStd: s.f + 1267264, runningMean: s.p + 26693424, runningVar: s.p + 26695488, pool: pool)
+        }
+        // features.4.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 40 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3309440000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 26689296, beta: s.p + 26691360, runningMean: s.p + 26693424, runningVar: s.p + 26695488,
+                eps: 0.001, activation: .silu, output: s.t + 3314600000 &* s.n, scratch: s.f + 1265200, pool: pool)
+        }
         // features.4.11.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3314600000 &* s.n, output: s.t + 3319760000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 26697552,
@@ -6599,19 +7525,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 27054720, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 4121900000 &* s.n, pool: pool)
         // features.4.11.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4121900000 &* s.n, pixels: 2500 &* s.n, channels: 344,
-            gamma: s.p + 27764736, beta: s.p + 27765088, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1306480, savedInvStd: s.f + 1306824,
-            runningMean: s.p + 27765440, runningVar: s.p + 27765792, pool: pool)
+        if s.options.frozenBlocks <= 40 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4121900000 &* s.n, pixels: 2500 &* s.n,
+                channels: 344, gamma: s.p + 27764736, beta: s.p + 27765088, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1306480,
+                savedInvStd: s.f + 1306824, runningMean: s.p + 27765440, runningVar: s.p + 27765792, pool: pool)
+        }
+        // features.4.11.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 40 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4121900000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+                gamma: s.p + 27764736, beta: s.p + 27765088, runningMean: s.p + 27765440, runningVar: s.p + 27765792,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 1306480,
+                pool: pool)
+        }
         // features.4.11 stochastic depth: keep each image's branch with probability 0.9113636363636364
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 40 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08863636363636364,
                 into: s.t + 4161929712 &* s.n, random: &random)
         }
         // features.4.11 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4121040000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929712 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4122760000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.t + 4161929712 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4122760000 &* s.n, pool: pool)
     }
 
     /// features.4.12 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -6621,10 +7556,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 27766144, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 3324920000 &* s.n, pool: pool)
         // features.4.12.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3324920000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 28476160, beta: s.p + 28478224, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3330080000 &* s.n, savedMean: s.f + 1307168, savedInvStd: s.f + 1309232,
-            runningMean: s.p + 28480288, runningVar: s.p + 28482352, pool: pool)
+        if s.options.frozenBlocks <= 41 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3324920000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 28476160, beta: s.p + 28478224, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3330080000 &* s.n, savedMean: s.f + 1307168,
+                savedInvStd: s.f + 1309232, runningMean: s.p + 28480288, runningVar: s.p + 28482352, pool: pool)
+        }
+        // features.4.12.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 41 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3324920000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 28476160, beta: s.p + 28478224, runningMean: s.p + 28480288, runningVar: s.p + 28482352,
+                eps: 0.001, activation: .silu, output: s.t + 3330080000 &* s.n, scratch: s.f + 1307168, pool: pool)
+        }
         // features.4.12.block.1 depthwise weights to the kernel layout [3][3][2064]
         WeightPrep.depthwiseWeights(s.p + 28484416, channels: 2064, kernel: 3, into: s.f + 1315424)
         // features.4.12.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -6632,10 +7575,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1315424,
             bias: s.f, activation: .identity, output: s.t + 3335240000 &* s.n, pool: pool)
         // features.4.12.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3335240000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 28502992, beta: s.p + 28505056, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3340400000 &* s.n, savedMean: s.f + 1311296, savedInvStd: s.f + 1313360,
-            runningMean: s.p + 28507120, runningVar: s.p + 28509184, pool: pool)
+        if s.options.frozenBlocks <= 41 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3335240000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 28502992, beta: s.p + 28505056, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3340400000 &* s.n, savedMean: s.f + 1311296,
+                savedInvStd: s.f + 1313360, runningMean: s.p + 28507120, runningVar: s.p + 28509184, pool: pool)
+        }
+        // features.4.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 41 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3335240000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 28502992, beta: s.p + 28505056, runningMean: s.p + 28507120, runningVar: s.p + 28509184,
+                eps: 0.001, activation: .silu, output: s.t + 3340400000 &* s.n, scratch: s.f + 1311296, pool: pool)
+        }
         // features.4.12.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3340400000 &* s.n, output: s.t + 3345560000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 28511248,
@@ -6647,19 +7598,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 28868416, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 4123620000 &* s.n, pool: pool)
         // features.4.12.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4123620000 &* s.n, pixels: 2500 &* s.n, channels: 344,
-            gamma: s.p + 29578432, beta: s.p + 29578784, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1352576, savedInvStd: s.f + 1352920,
-            runningMean: s.p + 29579136, runningVar: s.p + 29579488, pool: pool)
+        if s.options.frozenBlocks <= 41 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4123620000 &* s.n, pixels: 2500 &* s.n,
+                channels: 344, gamma: s.p + 29578432, beta: s.p + 29578784, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1352576,
+                savedInvStd: s.f + 1352920, runningMean: s.p + 29579136, runningVar: s.p + 29579488, pool: pool)
+        }
+        // features.4.12.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 41 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4123620000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+                gamma: s.p + 29578432, beta: s.p + 29578784, runningMean: s.p + 29579136, runningVar: s.p + 29579488,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 1352576,
+                pool: pool)
+        }
         // features.4.12 stochastic depth: keep each image's branch with probability 0.9090909090909091
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 41 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09090909090909091,
                 into: s.t + 4161929728 &* s.n, random: &random)
         }
         // features.4.12 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4122760000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929728 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4124480000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.t + 4161929728 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4124480000 &* s.n, pool: pool)
     }
 
     /// features.4.13 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -6669,10 +7629,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 29579840, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 3350720000 &* s.n, pool: pool)
         // features.4.13.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3350720000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 30289856, beta: s.p + 30291920, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3355880000 &* s.n, savedMean: s.f + 1353264, savedInvStd: s.f + 1355328,
-            runningMean: s.p + 30293984, runningVar: s.p + 30296048, pool: pool)
+        if s.options.frozenBlocks <= 42 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3350720000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 30289856, beta: s.p + 30291920, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3355880000 &* s.n, savedMean: s.f + 1353264,
+                savedInvStd: s.f + 1355328, runningMean: s.p + 30293984, runningVar: s.p + 30296048, pool: pool)
+        }
+        // features.4.13.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 42 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3350720000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 30289856, beta: s.p + 30291920, runningMean: s.p + 30293984, runningVar: s.p + 30296048,
+                eps: 0.001, activation: .silu, output: s.t + 3355880000 &* s.n, scratch: s.f + 1353264, pool: pool)
+        }
         // features.4.13.block.1 depthwise weights to the kernel layout [3][3][2064]
         WeightPrep.depthwiseWeights(s.p + 30298112, channels: 2064, kernel: 3, into: s.f + 1361520)
         // features.4.13.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -6680,10 +7648,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1361520,
             bias: s.f, activation: .identity, output: s.t + 3361040000 &* s.n, pool: pool)
         // features.4.13.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3361040000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 30316688, beta: s.p + 30318752, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3366200000 &* s.n, savedMean: s.f + 1357392, savedInvStd: s.f + 1359456,
-            runningMean: s.p + 30320816, runningVar: s.p + 30322880, pool: pool)
+        if s.options.frozenBlocks <= 42 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3361040000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 30316688, beta: s.p + 30318752, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3366200000 &* s.n, savedMean: s.f + 1357392,
+                savedInvStd: s.f + 1359456, runningMean: s.p + 30320816, runningVar: s.p + 30322880, pool: pool)
+        }
+        // features.4.13.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 42 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3361040000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 30316688, beta: s.p + 30318752, runningMean: s.p + 30320816, runningVar: s.p + 30322880,
+                eps: 0.001, activation: .silu, output: s.t + 3366200000 &* s.n, scratch: s.f + 1357392, pool: pool)
+        }
         // features.4.13.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3366200000 &* s.n, output: s.t + 3371360000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 30324944,
@@ -6695,19 +7671,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 30682112, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 4125340000 &* s.n, pool: pool)
         // features.4.13.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4125340000 &* s.n, pixels: 2500 &* s.n, channels: 344,
-            gamma: s.p + 31392128, beta: s.p + 31392480, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1398672, savedInvStd: s.f + 1399016,
-            runningMean: s.p + 31392832, runningVar: s.p + 31393184, pool: pool)
+        if s.options.frozenBlocks <= 42 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4125340000 &* s.n, pixels: 2500 &* s.n,
+                channels: 344, gamma: s.p + 31392128, beta: s.p + 31392480, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1398672,
+                savedInvStd: s.f + 1399016, runningMean: s.p + 31392832, runningVar: s.p + 31393184, pool: pool)
+        }
+        // features.4.13.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 42 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4125340000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+                gamma: s.p + 31392128, beta: s.p + 31392480, runningMean: s.p + 31392832, runningVar: s.p + 31393184,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 1398672,
+                pool: pool)
+        }
         // features.4.13 stochastic depth: keep each image's branch with probability 0.9068181818181817
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 42 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0931818181818182,
                 into: s.t + 4161929744 &* s.n, random: &random)
         }
         // features.4.13 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4124480000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929744 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4126200000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.t + 4161929744 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4126200000 &* s.n, pool: pool)
     }
 
     /// features.4.14 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -6717,10 +7702,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 31393536, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 3376520000 &* s.n, pool: pool)
         // features.4.14.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3376520000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 32103552, beta: s.p + 32105616, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3381680000 &* s.n, savedMean: s.f + 1399360, savedInvStd: s.f + 1401424,
-            runningMean: s.p + 32107680, runningVar: s.p + 32109744, pool: pool)
+        if s.options.frozenBlocks <= 43 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3376520000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 32103552, beta: s.p + 32105616, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3381680000 &* s.n, savedMean: s.f + 1399360,
+                savedInvStd: s.f + 1401424, runningMean: s.p + 32107680, runningVar: s.p + 32109744, pool: pool)
+        }
+        // features.4.14.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 43 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3376520000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 32103552, beta: s.p + 32105616, runningMean: s.p + 32107680, runningVar: s.p + 32109744,
+                eps: 0.001, activation: .silu, output: s.t + 3381680000 &* s.n, scratch: s.f + 1399360, pool: pool)
+        }
         // features.4.14.block.1 depthwise weights to the kernel layout [3][3][2064]
         WeightPrep.depthwiseWeights(s.p + 32111808, channels: 2064, kernel: 3, into: s.f + 1407616)
         // features.4.14.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -6728,10 +7721,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1407616,
             bias: s.f, activation: .identity, output: s.t + 3386840000 &* s.n, pool: pool)
         // features.4.14.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3386840000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 32130384, beta: s.p + 32132448, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3392000000 &* s.n, savedMean: s.f + 1403488, savedInvStd: s.f + 1405552,
-            runningMean: s.p + 32134512, runningVar: s.p + 32136576, pool: pool)
+        if s.options.frozenBlocks <= 43 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3386840000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 32130384, beta: s.p + 32132448, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3392000000 &* s.n, savedMean: s.f + 1403488,
+                savedInvStd: s.f + 1405552, runningMean: s.p + 32134512, runningVar: s.p + 32136576, pool: pool)
+        }
+        // features.4.14.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 43 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3386840000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 32130384, beta: s.p + 32132448, runningMean: s.p + 32134512, runningVar: s.p + 32136576,
+                eps: 0.001, activation: .silu, output: s.t + 3392000000 &* s.n, scratch: s.f + 1403488, pool: pool)
+        }
         // features.4.14.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3392000000 &* s.n, output: s.t + 3397160000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 32138640,
@@ -6743,19 +7744,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 32495808, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 4127060000 &* s.n, pool: pool)
         // features.4.14.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4127060000 &* s.n, pixels: 2500 &* s.n, channels: 344,
-            gamma: s.p + 33205824, beta: s.p + 33206176, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1444768, savedInvStd: s.f + 1445112,
-            runningMean: s.p + 33206528, runningVar: s.p + 33206880, pool: pool)
+        if s.options.frozenBlocks <= 43 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4127060000 &* s.n, pixels: 2500 &* s.n,
+                channels: 344, gamma: s.p + 33205824, beta: s.p + 33206176, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1444768,
+                savedInvStd: s.f + 1445112, runningMean: s.p + 33206528, runningVar: s.p + 33206880, pool: pool)
+        }
+        // features.4.14.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 43 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4127060000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+                gamma: s.p + 33205824, beta: s.p + 33206176, runningMean: s.p + 33206528, runningVar: s.p + 33206880,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 1444768,
+                pool: pool)
+        }
         // features.4.14 stochastic depth: keep each image's branch with probability 0.9045454545454545
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 43 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09545454545454546,
                 into: s.t + 4161929760 &* s.n, random: &random)
         }
         // features.4.14 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4126200000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929760 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4127920000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 43 ? s.t + 4161929760 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4127920000 &* s.n, pool: pool)
     }
 
     /// features.4.15 forward: MBConv6 k3 s1: 50x50x344 -> 50x50x344, SE 2064 -> 86 -> 2064, identity shortcut
@@ -6765,10 +7775,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 33207232, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 3402320000 &* s.n, pool: pool)
         // features.4.15.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3402320000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 33917248, beta: s.p + 33919312, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3407480000 &* s.n, savedMean: s.f + 1445456, savedInvStd: s.f + 1447520,
-            runningMean: s.p + 33921376, runningVar: s.p + 33923440, pool: pool)
+        if s.options.frozenBlocks <= 44 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3402320000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 33917248, beta: s.p + 33919312, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3407480000 &* s.n, savedMean: s.f + 1445456,
+                savedInvStd: s.f + 1447520, runningMean: s.p + 33921376, runningVar: s.p + 33923440, pool: pool)
+        }
+        // features.4.15.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 44 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3402320000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 33917248, beta: s.p + 33919312, runningMean: s.p + 33921376, runningVar: s.p + 33923440,
+                eps: 0.001, activation: .silu, output: s.t + 3407480000 &* s.n, scratch: s.f + 1445456, pool: pool)
+        }
         // features.4.15.block.1 depthwise weights to the kernel layout [3][3][2064]
         WeightPrep.depthwiseWeights(s.p + 33925504, channels: 2064, kernel: 3, into: s.f + 1453712)
         // features.4.15.block.1 depthwise 3x3/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -6776,10 +7794,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 50, outWidth: 50, weights: s.f + 1453712,
             bias: s.f, activation: .identity, output: s.t + 3412640000 &* s.n, pool: pool)
         // features.4.15.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3412640000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 33944080, beta: s.p + 33946144, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3417800000 &* s.n, savedMean: s.f + 1449584, savedInvStd: s.f + 1451648,
-            runningMean: s.p + 33948208, runningVar: s.p + 33950272, pool: pool)
+        if s.options.frozenBlocks <= 44 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3412640000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 33944080, beta: s.p + 33946144, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3417800000 &* s.n, savedMean: s.f + 1449584,
+                savedInvStd: s.f + 1451648, runningMean: s.p + 33948208, runningVar: s.p + 33950272, pool: pool)
+        }
+        // features.4.15.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 44 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3412640000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 33944080, beta: s.p + 33946144, runningMean: s.p + 33948208, runningVar: s.p + 33950272,
+                eps: 0.001, activation: .silu, output: s.t + 3417800000 &* s.n, scratch: s.f + 1449584, pool: pool)
+        }
         // features.4.15.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3417800000 &* s.n, output: s.t + 3422960000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 33952336,
@@ -6791,19 +7817,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 34309504, bias: s.f, outChannels: 344, activation: .identity, residual: nil,
             output: s.t + 4128780000 &* s.n, pool: pool)
         // features.4.15.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4128780000 &* s.n, pixels: 2500 &* s.n, channels: 344,
-            gamma: s.p + 35019520, beta: s.p + 35019872, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1490864, savedInvStd: s.f + 1491208,
-            runningMean: s.p + 35020224, runningVar: s.p + 35020576, pool: pool)
+        if s.options.frozenBlocks <= 44 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4128780000 &* s.n, pixels: 2500 &* s.n,
+                channels: 344, gamma: s.p + 35019520, beta: s.p + 35019872, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1490864,
+                savedInvStd: s.f + 1491208, runningMean: s.p + 35020224, runningVar: s.p + 35020576, pool: pool)
+        }
+        // features.4.15.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 44 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4128780000 &* s.n, pixels: 2500 &* s.n, channels: 344,
+                gamma: s.p + 35019520, beta: s.p + 35019872, runningMean: s.p + 35020224, runningVar: s.p + 35020576,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 1490864,
+                pool: pool)
+        }
         // features.4.15 stochastic depth: keep each image's branch with probability 0.9022727272727273
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 44 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09772727272727272,
                 into: s.t + 4161929776 &* s.n, random: &random)
         }
         // features.4.15 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4127920000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929776 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4129640000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.t + 4161929776 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4129640000 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 50x50x344 -> 50x50x480, SE 2064 -> 86 -> 2064
@@ -6813,10 +7848,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 35020928, bias: s.f, outChannels: 2064, activation: .identity, residual: nil,
             output: s.t + 3428120000 &* s.n, pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3428120000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 35730944, beta: s.p + 35733008, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3433280000 &* s.n, savedMean: s.f + 1491552, savedInvStd: s.f + 1493616,
-            runningMean: s.p + 35735072, runningVar: s.p + 35737136, pool: pool)
+        if s.options.frozenBlocks <= 45 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3428120000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 35730944, beta: s.p + 35733008, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3433280000 &* s.n, savedMean: s.f + 1491552,
+                savedInvStd: s.f + 1493616, runningMean: s.p + 35735072, runningVar: s.p + 35737136, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 45 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3428120000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 35730944, beta: s.p + 35733008, runningMean: s.p + 35735072, runningVar: s.p + 35737136,
+                eps: 0.001, activation: .silu, output: s.t + 3433280000 &* s.n, scratch: s.f + 1491552, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][2064]
         WeightPrep.depthwiseWeights(s.p + 35739200, channels: 2064, kernel: 5, into: s.f + 1499808)
         // features.5.0.block.1 depthwise 5x5/1, [n, 50, 50, 2064] -> [n, 50, 50, 2064]
@@ -6824,10 +7867,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 1499808,
             bias: s.f, activation: .identity, output: s.t + 3438440000 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3438440000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
-            gamma: s.p + 35790800, beta: s.p + 35792864, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3443600000 &* s.n, savedMean: s.f + 1495680, savedInvStd: s.f + 1497744,
-            runningMean: s.p + 35794928, runningVar: s.p + 35796992, pool: pool)
+        if s.options.frozenBlocks <= 45 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3438440000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2064, gamma: s.p + 35790800, beta: s.p + 35792864, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3443600000 &* s.n, savedMean: s.f + 1495680,
+                savedInvStd: s.f + 1497744, runningMean: s.p + 35794928, runningVar: s.p + 35796992, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 45 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3438440000 &* s.n, pixels: 2500 &* s.n, channels: 2064,
+                gamma: s.p + 35790800, beta: s.p + 35792864, runningMean: s.p + 35794928, runningVar: s.p + 35796992,
+                eps: 0.001, activation: .silu, output: s.t + 3443600000 &* s.n, scratch: s.f + 1495680, pool: pool)
+        }
         // features.5.0.block.2 squeeze-excitation 2064 -> 86 -> 2064 on [n, 50, 50, 2064]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3443600000 &* s.n, output: s.t + 3448760000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2064, squeezeChannels: 86, reduceWeights: s.p + 35799056,
@@ -6839,10 +7890,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 36156224, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 4064580000 &* s.n, pool: pool)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4064580000 &* s.n, pixels: 2500 &* s.n, channels: 480,
-            gamma: s.p + 37146944, beta: s.p + 37147424, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 4065780000 &* s.n, savedMean: s.f + 1603008, savedInvStd: s.f + 1603488,
-            runningMean: s.p + 37147904, runningVar: s.p + 37148384, pool: pool)
+        if s.options.frozenBlocks <= 45 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4064580000 &* s.n, pixels: 2500 &* s.n,
+                channels: 480, gamma: s.p + 37146944, beta: s.p + 37147424, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 4065780000 &* s.n, savedMean: s.f + 1603008,
+                savedInvStd: s.f + 1603488, runningMean: s.p + 37147904, runningVar: s.p + 37148384, pool: pool)
+        }
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 45 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4064580000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+                gamma: s.p + 37146944, beta: s.p + 37147424, runningMean: s.p + 37147904, runningVar: s.p + 37148384,
+                eps: 0.001, activation: .identity, output: s.t + 4065780000 &* s.n, scratch: s.f + 1603008,
+                pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
@@ -6852,10 +7912,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 37148864, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
             output: s.t + 2460800000 &* s.n, pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2460800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 38531264, beta: s.p + 38534144, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2468000000 &* s.n, savedMean: s.f + 1603968, savedInvStd: s.f + 1606848,
-            runningMean: s.p + 38537024, runningVar: s.p + 38539904, pool: pool)
+        if s.options.frozenBlocks <= 46 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2460800000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 38531264, beta: s.p + 38534144, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2468000000 &* s.n, savedMean: s.f + 1603968,
+                savedInvStd: s.f + 1606848, runningMean: s.p + 38537024, runningVar: s.p + 38539904, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 46 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2460800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 38531264, beta: s.p + 38534144, runningMean: s.p + 38537024, runningVar: s.p + 38539904,
+                eps: 0.001, activation: .silu, output: s.t + 2468000000 &* s.n, scratch: s.f + 1603968, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][2880]
         WeightPrep.depthwiseWeights(s.p + 38542784, channels: 2880, kernel: 5, into: s.f + 1615488)
         // features.5.1.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -6863,10 +7931,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 1615488,
             bias: s.f, activation: .identity, output: s.t + 2475200000 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2475200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 38614784, beta: s.p + 38617664, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2482400000 &* s.n, savedMean: s.f + 1609728, savedInvStd: s.f + 1612608,
-            runningMean: s.p + 38620544, runningVar: s.p + 38623424, pool: pool)
+        if s.options.frozenBlocks <= 46 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2475200000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 38614784, beta: s.p + 38617664, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2482400000 &* s.n, savedMean: s.f + 1609728,
+                savedInvStd: s.f + 1612608, runningMean: s.p + 38620544, runningVar: s.p + 38623424, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 46 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2475200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 38614784, beta: s.p + 38617664, runningMean: s.p + 38620544, runningVar: s.p + 38623424,
+                eps: 0.001, activation: .silu, output: s.t + 2482400000 &* s.n, scratch: s.f + 1609728, pool: pool)
+        }
         // features.5.1.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2482400000 &* s.n, output: s.t + 2489600000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 38626304,
@@ -6878,19 +7954,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 39320512, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 4066980000 &* s.n, pool: pool)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4066980000 &* s.n, pixels: 2500 &* s.n, channels: 480,
-            gamma: s.p + 40702912, beta: s.p + 40703392, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1759488, savedInvStd: s.f + 1759968,
-            runningMean: s.p + 40703872, runningVar: s.p + 40704352, pool: pool)
+        if s.options.frozenBlocks <= 46 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4066980000 &* s.n, pixels: 2500 &* s.n,
+                channels: 480, gamma: s.p + 40702912, beta: s.p + 40703392, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1759488,
+                savedInvStd: s.f + 1759968, runningMean: s.p + 40703872, runningVar: s.p + 40704352, pool: pool)
+        }
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 46 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4066980000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+                gamma: s.p + 40702912, beta: s.p + 40703392, runningMean: s.p + 40703872, runningVar: s.p + 40704352,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 1759488,
+                pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8977272727272727
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 46 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10227272727272728,
                 into: s.t + 4161929792 &* s.n, random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4065780000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929792 &* s.n : nil, batch: s.n, perImage: 1200000,
-            output: s.t + 4068180000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 46 ? s.t + 4161929792 &* s.n : nil,
+            batch: s.n, perImage: 1200000, output: s.t + 4068180000 &* s.n, pool: pool)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
@@ -6900,10 +7985,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 40704832, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
             output: s.t + 2496800000 &* s.n, pool: pool)
         // features.5.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2496800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 42087232, beta: s.p + 42090112, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2504000000 &* s.n, savedMean: s.f + 1760448, savedInvStd: s.f + 1763328,
-            runningMean: s.p + 42092992, runningVar: s.p + 42095872, pool: pool)
+        if s.options.frozenBlocks <= 47 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2496800000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 42087232, beta: s.p + 42090112, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2504000000 &* s.n, savedMean: s.f + 1760448,
+                savedInvStd: s.f + 1763328, runningMean: s.p + 42092992, runningVar: s.p + 42095872, pool: pool)
+        }
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 47 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2496800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 42087232, beta: s.p + 42090112, runningMean: s.p + 42092992, runningVar: s.p + 42095872,
+                eps: 0.001, activation: .silu, output: s.t + 2504000000 &* s.n, scratch: s.f + 1760448, pool: pool)
+        }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][2880]
         WeightPrep.depthwiseWeights(s.p + 42098752, channels: 2880, kernel: 5, into: s.f + 1771968)
         // features.5.2.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -6911,10 +8004,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 1771968,
             bias: s.f, activation: .identity, output: s.t + 2511200000 &* s.n, pool: pool)
         // features.5.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2511200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 42170752, beta: s.p + 42173632, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2518400000 &* s.n, savedMean: s.f + 1766208, savedInvStd: s.f + 1769088,
-            runningMean: s.p + 42176512, runningVar: s.p + 42179392, pool: pool)
+        if s.options.frozenBlocks <= 47 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2511200000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 42170752, beta: s.p + 42173632, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2518400000 &* s.n, savedMean: s.f + 1766208,
+                savedInvStd: s.f + 1769088, runningMean: s.p + 42176512, runningVar: s.p + 42179392, pool: pool)
+        }
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 47 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2511200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 42170752, beta: s.p + 42173632, runningMean: s.p + 42176512, runningVar: s.p + 42179392,
+                eps: 0.001, activation: .silu, output: s.t + 2518400000 &* s.n, scratch: s.f + 1766208, pool: pool)
+        }
         // features.5.2.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2518400000 &* s.n, output: s.t + 2525600000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 42182272,
@@ -6926,19 +8027,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 42876480, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 4069380000 &* s.n, pool: pool)
         // features.5.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4069380000 &* s.n, pixels: 2500 &* s.n, channels: 480,
-            gamma: s.p + 44258880, beta: s.p + 44259360, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 1915968, savedInvStd: s.f + 1916448,
-            runningMean: s.p + 44259840, runningVar: s.p + 44260320, pool: pool)
+        if s.options.frozenBlocks <= 47 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4069380000 &* s.n, pixels: 2500 &* s.n,
+                channels: 480, gamma: s.p + 44258880, beta: s.p + 44259360, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 1915968,
+                savedInvStd: s.f + 1916448, runningMean: s.p + 44259840, runningVar: s.p + 44260320, pool: pool)
+        }
+        // features.5.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 47 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4069380000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+                gamma: s.p + 44258880, beta: s.p + 44259360, runningMean: s.p + 44259840, runningVar: s.p + 44260320,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 1915968,
+                pool: pool)
+        }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8954545454545455
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 47 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10454545454545455,
                 into: s.t + 4161929808 &* s.n, random: &random)
         }
         // features.5.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4068180000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929808 &* s.n : nil, batch: s.n, perImage: 1200000,
-            output: s.t + 4070580000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 47 ? s.t + 4161929808 &* s.n : nil,
+            batch: s.n, perImage: 1200000, output: s.t + 4070580000 &* s.n, pool: pool)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
@@ -6948,10 +8058,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 44260800, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
             output: s.t + 2532800000 &* s.n, pool: pool)
         // features.5.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2532800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 45643200, beta: s.p + 45646080, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2540000000 &* s.n, savedMean: s.f + 1916928, savedInvStd: s.f + 1919808,
-            runningMean: s.p + 45648960, runningVar: s.p + 45651840, pool: pool)
+        if s.options.frozenBlocks <= 48 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2532800000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 45643200, beta: s.p + 45646080, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2540000000 &* s.n, savedMean: s.f + 1916928,
+                savedInvStd: s.f + 1919808, runningMean: s.p + 45648960, runningVar: s.p + 45651840, pool: pool)
+        }
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 48 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2532800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 45643200, beta: s.p + 45646080, runningMean: s.p + 45648960, runningVar: s.p + 45651840,
+                eps: 0.001, activation: .silu, output: s.t + 2540000000 &* s.n, scratch: s.f + 1916928, pool: pool)
+        }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][2880]
         WeightPrep.depthwiseWeights(s.p + 45654720, channels: 2880, kernel: 5, into: s.f + 1928448)
         // features.5.3.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -6959,10 +8077,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 1928448,
             bias: s.f, activation: .identity, output: s.t + 2547200000 &* s.n, pool: pool)
         // features.5.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2547200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 45726720, beta: s.p + 45729600, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2554400000 &* s.n, savedMean: s.f + 1922688, savedInvStd: s.f + 1925568,
-            runningMean: s.p + 45732480, runningVar: s.p + 45735360, pool: pool)
+        if s.options.frozenBlocks <= 48 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2547200000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 45726720, beta: s.p + 45729600, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2554400000 &* s.n, savedMean: s.f + 1922688,
+                savedInvStd: s.f + 1925568, runningMean: s.p + 45732480, runningVar: s.p + 45735360, pool: pool)
+        }
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 48 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2547200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 45726720, beta: s.p + 45729600, runningMean: s.p + 45732480, runningVar: s.p + 45735360,
+                eps: 0.001, activation: .silu, output: s.t + 2554400000 &* s.n, scratch: s.f + 1922688, pool: pool)
+        }
         // features.5.3.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2554400000 &* s.n, output: s.t + 2561600000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 45738240,
@@ -6974,19 +8100,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 46432448, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 4071780000 &* s.n, pool: pool)
         // features.5.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4071780000 &* s.n, pixels: 2500 &* s.n, channels: 480,
-            gamma: s.p + 47814848, beta: s.p + 47815328, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 2072448, savedInvStd: s.f + 2072928,
-            runningMean: s.p + 47815808, runningVar: s.p + 47816288, pool: pool)
+        if s.options.frozenBlocks <= 48 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4071780000 &* s.n, pixels: 2500 &* s.n,
+                channels: 480, gamma: s.p + 47814848, beta: s.p + 47815328, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 2072448,
+                savedInvStd: s.f + 2072928, runningMean: s.p + 47815808, runningVar: s.p + 47816288, pool: pool)
+        }
+        // features.5.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 48 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4071780000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+                gamma: s.p + 47814848, beta: s.p + 47815328, runningMean: s.p + 47815808, runningVar: s.p + 47816288,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 2072448,
+                pool: pool)
+        }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8931818181818182
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 48 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10681818181818183,
                 into: s.t + 4161929824 &* s.n, random: &random)
         }
         // features.5.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4070580000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929824 &* s.n : nil, batch: s.n, perImage: 1200000,
-            output: s.t + 4072980000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 48 ? s.t + 4161929824 &* s.n : nil,
+            batch: s.n, perImage: 1200000, output: s.t + 4072980000 &* s.n, pool: pool)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
@@ -6996,10 +8131,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 47816768, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
             output: s.t + 2568800000 &* s.n, pool: pool)
         // features.5.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2568800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 49199168, beta: s.p + 49202048, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2576000000 &* s.n, savedMean: s.f + 2073408, savedInvStd: s.f + 2076288,
-            runningMean: s.p + 49204928, runningVar: s.p + 49207808, pool: pool)
+        if s.options.frozenBlocks <= 49 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2568800000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 49199168, beta: s.p + 49202048, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2576000000 &* s.n, savedMean: s.f + 2073408,
+                savedInvStd: s.f + 2076288, runningMean: s.p + 49204928, runningVar: s.p + 49207808, pool: pool)
+        }
+        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 49 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2568800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 49199168, beta: s.p + 49202048, runningMean: s.p + 49204928, runningVar: s.p + 49207808,
+                eps: 0.001, activation: .silu, output: s.t + 2576000000 &* s.n, scratch: s.f + 2073408, pool: pool)
+        }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][2880]
         WeightPrep.depthwiseWeights(s.p + 49210688, channels: 2880, kernel: 5, into: s.f + 2084928)
         // features.5.4.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -7007,10 +8150,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 2084928,
             bias: s.f, activation: .identity, output: s.t + 2583200000 &* s.n, pool: pool)
         // features.5.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2583200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 49282688, beta: s.p + 49285568, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2590400000 &* s.n, savedMean: s.f + 2079168, savedInvStd: s.f + 2082048,
-            runningMean: s.p + 49288448, runningVar: s.p + 49291328, pool: pool)
+        if s.options.frozenBlocks <= 49 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2583200000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 49282688, beta: s.p + 49285568, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2590400000 &* s.n, savedMean: s.f + 2079168,
+                savedInvStd: s.f + 2082048, runningMean: s.p + 49288448, runningVar: s.p + 49291328, pool: pool)
+        }
+        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 49 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2583200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 49282688, beta: s.p + 49285568, runningMean: s.p + 49288448, runningVar: s.p + 49291328,
+                eps: 0.001, activation: .silu, output: s.t + 2590400000 &* s.n, scratch: s.f + 2079168, pool: pool)
+        }
         // features.5.4.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2590400000 &* s.n, output: s.t + 2597600000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 49294208,
@@ -7022,19 +8173,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 49988416, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 4074180000 &* s.n, pool: pool)
         // features.5.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4074180000 &* s.n, pixels: 2500 &* s.n, channels: 480,
-            gamma: s.p + 51370816, beta: s.p + 51371296, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 2228928, savedInvStd: s.f + 2229408,
-            runningMean: s.p + 51371776, runningVar: s.p + 51372256, pool: pool)
+        if s.options.frozenBlocks <= 49 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4074180000 &* s.n, pixels: 2500 &* s.n,
+                channels: 480, gamma: s.p + 51370816, beta: s.p + 51371296, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 2228928,
+                savedInvStd: s.f + 2229408, runningMean: s.p + 51371776, runningVar: s.p + 51372256, pool: pool)
+        }
+        // features.5.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 49 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4074180000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+                gamma: s.p + 51370816, beta: s.p + 51371296, runningMean: s.p + 51371776, runningVar: s.p + 51372256,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 2228928,
+                pool: pool)
+        }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8909090909090909
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 49 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10909090909090911,
                 into: s.t + 4161929840 &* s.n, random: &random)
         }
         // features.5.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4072980000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929840 &* s.n : nil, batch: s.n, perImage: 1200000,
-            output: s.t + 4075380000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 49 ? s.t + 4161929840 &* s.n : nil,
+            batch: s.n, perImage: 1200000, output: s.t + 4075380000 &* s.n, pool: pool)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
@@ -7044,10 +8204,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 51372736, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
             output: s.t + 2604800000 &* s.n, pool: pool)
         // features.5.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2604800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 52755136, beta: s.p + 52758016, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2612000000 &* s.n, savedMean: s.f + 2229888, savedInvStd: s.f + 2232768,
-            runningMean: s.p + 52760896, runningVar: s.p + 52763776, pool: pool)
+        if s.options.frozenBlocks <= 50 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2604800000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 52755136, beta: s.p + 52758016, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2612000000 &* s.n, savedMean: s.f + 2229888,
+                savedInvStd: s.f + 2232768, runningMean: s.p + 52760896, runningVar: s.p + 52763776, pool: pool)
+        }
+        // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 50 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2604800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 52755136, beta: s.p + 52758016, runningMean: s.p + 52760896, runningVar: s.p + 52763776,
+                eps: 0.001, activation: .silu, output: s.t + 2612000000 &* s.n, scratch: s.f + 2229888, pool: pool)
+        }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][2880]
         WeightPrep.depthwiseWeights(s.p + 52766656, channels: 2880, kernel: 5, into: s.f + 2241408)
         // features.5.5.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -7055,10 +8223,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 2241408,
             bias: s.f, activation: .identity, output: s.t + 2619200000 &* s.n, pool: pool)
         // features.5.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2619200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 52838656, beta: s.p + 52841536, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2626400000 &* s.n, savedMean: s.f + 2235648, savedInvStd: s.f + 2238528,
-            runningMean: s.p + 52844416, runningVar: s.p + 52847296, pool: pool)
+        if s.options.frozenBlocks <= 50 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2619200000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 52838656, beta: s.p + 52841536, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2626400000 &* s.n, savedMean: s.f + 2235648,
+                savedInvStd: s.f + 2238528, runningMean: s.p + 52844416, runningVar: s.p + 52847296, pool: pool)
+        }
+        // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 50 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2619200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 52838656, beta: s.p + 52841536, runningMean: s.p + 52844416, runningVar: s.p + 52847296,
+                eps: 0.001, activation: .silu, output: s.t + 2626400000 &* s.n, scratch: s.f + 2235648, pool: pool)
+        }
         // features.5.5.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2626400000 &* s.n, output: s.t + 2633600000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 52850176,
@@ -7070,19 +8246,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 53544384, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 4076580000 &* s.n, pool: pool)
         // features.5.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4076580000 &* s.n, pixels: 2500 &* s.n, channels: 480,
-            gamma: s.p + 54926784, beta: s.p + 54927264, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 2385408, savedInvStd: s.f + 2385888,
-            runningMean: s.p + 54927744, runningVar: s.p + 54928224, pool: pool)
+        if s.options.frozenBlocks <= 50 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4076580000 &* s.n, pixels: 2500 &* s.n,
+                channels: 480, gamma: s.p + 54926784, beta: s.p + 54927264, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 2385408,
+                savedInvStd: s.f + 2385888, runningMean: s.p + 54927744, runningVar: s.p + 54928224, pool: pool)
+        }
+        // features.5.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 50 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4076580000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+                gamma: s.p + 54926784, beta: s.p + 54927264, runningMean: s.p + 54927744, runningVar: s.p + 54928224,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 2385408,
+                pool: pool)
+        }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8886363636363637
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 50 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11136363636363637,
                 into: s.t + 4161929856 &* s.n, random: &random)
         }
         // features.5.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4075380000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929856 &* s.n : nil, batch: s.n, perImage: 1200000,
-            output: s.t + 4077780000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 50 ? s.t + 4161929856 &* s.n : nil,
+            batch: s.n, perImage: 1200000, output: s.t + 4077780000 &* s.n, pool: pool)
     }
 
     /// features.5.6 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
@@ -7092,10 +8277,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 54928704, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
             output: s.t + 2640800000 &* s.n, pool: pool)
         // features.5.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2640800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 56311104, beta: s.p + 56313984, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2648000000 &* s.n, savedMean: s.f + 2386368, savedInvStd: s.f + 2389248,
-            runningMean: s.p + 56316864, runningVar: s.p + 56319744, pool: pool)
+        if s.options.frozenBlocks <= 51 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2640800000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 56311104, beta: s.p + 56313984, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2648000000 &* s.n, savedMean: s.f + 2386368,
+                savedInvStd: s.f + 2389248, runningMean: s.p + 56316864, runningVar: s.p + 56319744, pool: pool)
+        }
+        // features.5.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 51 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2640800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 56311104, beta: s.p + 56313984, runningMean: s.p + 56316864, runningVar: s.p + 56319744,
+                eps: 0.001, activation: .silu, output: s.t + 2648000000 &* s.n, scratch: s.f + 2386368, pool: pool)
+        }
         // features.5.6.block.1 depthwise weights to the kernel layout [5][5][2880]
         WeightPrep.depthwiseWeights(s.p + 56322624, channels: 2880, kernel: 5, into: s.f + 2397888)
         // features.5.6.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -7103,10 +8296,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 2397888,
             bias: s.f, activation: .identity, output: s.t + 2655200000 &* s.n, pool: pool)
         // features.5.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2655200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 56394624, beta: s.p + 56397504, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2662400000 &* s.n, savedMean: s.f + 2392128, savedInvStd: s.f + 2395008,
-            runningMean: s.p + 56400384, runningVar: s.p + 56403264, pool: pool)
+        if s.options.frozenBlocks <= 51 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2655200000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 56394624, beta: s.p + 56397504, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2662400000 &* s.n, savedMean: s.f + 2392128,
+                savedInvStd: s.f + 2395008, runningMean: s.p + 56400384, runningVar: s.p + 56403264, pool: pool)
+        }
+        // features.5.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 51 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2655200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 56394624, beta: s.p + 56397504, runningMean: s.p + 56400384, runningVar: s.p + 56403264,
+                eps: 0.001, activation: .silu, output: s.t + 2662400000 &* s.n, scratch: s.f + 2392128, pool: pool)
+        }
         // features.5.6.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2662400000 &* s.n, output: s.t + 2669600000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 56406144,
@@ -7118,19 +8319,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 57100352, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 4078980000 &* s.n, pool: pool)
         // features.5.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4078980000 &* s.n, pixels: 2500 &* s.n, channels: 480,
-            gamma: s.p + 58482752, beta: s.p + 58483232, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 2541888, savedInvStd: s.f + 2542368,
-            runningMean: s.p + 58483712, runningVar: s.p + 58484192, pool: pool)
+        if s.options.frozenBlocks <= 51 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4078980000 &* s.n, pixels: 2500 &* s.n,
+                channels: 480, gamma: s.p + 58482752, beta: s.p + 58483232, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 2541888,
+                savedInvStd: s.f + 2542368, runningMean: s.p + 58483712, runningVar: s.p + 58484192, pool: pool)
+        }
+        // features.5.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 51 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4078980000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+                gamma: s.p + 58482752, beta: s.p + 58483232, runningMean: s.p + 58483712, runningVar: s.p + 58484192,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 2541888,
+                pool: pool)
+        }
         // features.5.6 stochastic depth: keep each image's branch with probability 0.8863636363636364
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 51 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11363636363636363,
                 into: s.t + 4161929872 &* s.n, random: &random)
         }
         // features.5.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4077780000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929872 &* s.n : nil, batch: s.n, perImage: 1200000,
-            output: s.t + 4080180000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 51 ? s.t + 4161929872 &* s.n : nil,
+            batch: s.n, perImage: 1200000, output: s.t + 4080180000 &* s.n, pool: pool)
     }
 
     /// features.5.7 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
@@ -7140,10 +8350,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 58484672, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
             output: s.t + 2676800000 &* s.n, pool: pool)
         // features.5.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2676800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 59867072, beta: s.p + 59869952, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2684000000 &* s.n, savedMean: s.f + 2542848, savedInvStd: s.f + 2545728,
-            runningMean: s.p + 59872832, runningVar: s.p + 59875712, pool: pool)
+        if s.options.frozenBlocks <= 52 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2676800000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 59867072, beta: s.p + 59869952, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2684000000 &* s.n, savedMean: s.f + 2542848,
+                savedInvStd: s.f + 2545728, runningMean: s.p + 59872832, runningVar: s.p + 59875712, pool: pool)
+        }
+        // features.5.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 52 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2676800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 59867072, beta: s.p + 59869952, runningMean: s.p + 59872832, runningVar: s.p + 59875712,
+                eps: 0.001, activation: .silu, output: s.t + 2684000000 &* s.n, scratch: s.f + 2542848, pool: pool)
+        }
         // features.5.7.block.1 depthwise weights to the kernel layout [5][5][2880]
         WeightPrep.depthwiseWeights(s.p + 59878592, channels: 2880, kernel: 5, into: s.f + 2554368)
         // features.5.7.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -7151,10 +8369,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 2554368,
             bias: s.f, activation: .identity, output: s.t + 2691200000 &* s.n, pool: pool)
         // features.5.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2691200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 59950592, beta: s.p + 59953472, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2698400000 &* s.n, savedMean: s.f + 2548608, savedInvStd: s.f + 2551488,
-            runningMean: s.p + 59956352, runningVar: s.p + 59959232, pool: pool)
+        if s.options.frozenBlocks <= 52 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2691200000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 59950592, beta: s.p + 59953472, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2698400000 &* s.n, savedMean: s.f + 2548608,
+                savedInvStd: s.f + 2551488, runningMean: s.p + 59956352, runningVar: s.p + 59959232, pool: pool)
+        }
+        // features.5.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 52 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2691200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 59950592, beta: s.p + 59953472, runningMean: s.p + 59956352, runningVar: s.p + 59959232,
+                eps: 0.001, activation: .silu, output: s.t + 2698400000 &* s.n, scratch: s.f + 2548608, pool: pool)
+        }
         // features.5.7.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2698400000 &* s.n, output: s.t + 2705600000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 59962112,
@@ -7166,19 +8392,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 60656320, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 4081380000 &* s.n, pool: pool)
         // features.5.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4081380000 &* s.n, pixels: 2500 &* s.n, channels: 480,
-            gamma: s.p + 62038720, beta: s.p + 62039200, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 2698368, savedInvStd: s.f + 2698848,
-            runningMean: s.p + 62039680, runningVar: s.p + 62040160, pool: pool)
+        if s.options.frozenBlocks <= 52 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4081380000 &* s.n, pixels: 2500 &* s.n,
+                channels: 480, gamma: s.p + 62038720, beta: s.p + 62039200, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 2698368,
+                savedInvStd: s.f + 2698848, runningMean: s.p + 62039680, runningVar: s.p + 62040160, pool: pool)
+        }
+        // features.5.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 52 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4081380000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+                gamma: s.p + 62038720, beta: s.p + 62039200, runningMean: s.p + 62039680, runningVar: s.p + 62040160,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 2698368,
+                pool: pool)
+        }
         // features.5.7 stochastic depth: keep each image's branch with probability 0.884090909090909
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 52 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11590909090909092,
                 into: s.t + 4161929888 &* s.n, random: &random)
         }
         // features.5.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4080180000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929888 &* s.n : nil, batch: s.n, perImage: 1200000,
-            output: s.t + 4082580000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 52 ? s.t + 4161929888 &* s.n : nil,
+            batch: s.n, perImage: 1200000, output: s.t + 4082580000 &* s.n, pool: pool)
     }
 
     /// features.5.8 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
@@ -7188,10 +8423,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 62040640, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
             output: s.t + 2712800000 &* s.n, pool: pool)
         // features.5.8.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2712800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 63423040, beta: s.p + 63425920, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2720000000 &* s.n, savedMean: s.f + 2699328, savedInvStd: s.f + 2702208,
-            runningMean: s.p + 63428800, runningVar: s.p + 63431680, pool: pool)
+        if s.options.frozenBlocks <= 53 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2712800000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 63423040, beta: s.p + 63425920, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2720000000 &* s.n, savedMean: s.f + 2699328,
+                savedInvStd: s.f + 2702208, runningMean: s.p + 63428800, runningVar: s.p + 63431680, pool: pool)
+        }
+        // features.5.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 53 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2712800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 63423040, beta: s.p + 63425920, runningMean: s.p + 63428800, runningVar: s.p + 63431680,
+                eps: 0.001, activation: .silu, output: s.t + 2720000000 &* s.n, scratch: s.f + 2699328, pool: pool)
+        }
         // features.5.8.block.1 depthwise weights to the kernel layout [5][5][2880]
         WeightPrep.depthwiseWeights(s.p + 63434560, channels: 2880, kernel: 5, into: s.f + 2710848)
         // features.5.8.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -7199,10 +8442,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 2710848,
             bias: s.f, activation: .identity, output: s.t + 2727200000 &* s.n, pool: pool)
         // features.5.8.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2727200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 63506560, beta: s.p + 63509440, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2734400000 &* s.n, savedMean: s.f + 2705088, savedInvStd: s.f + 2707968,
-            runningMean: s.p + 63512320, runningVar: s.p + 63515200, pool: pool)
+        if s.options.frozenBlocks <= 53 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2727200000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 63506560, beta: s.p + 63509440, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2734400000 &* s.n, savedMean: s.f + 2705088,
+                savedInvStd: s.f + 2707968, runningMean: s.p + 63512320, runningVar: s.p + 63515200, pool: pool)
+        }
+        // features.5.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 53 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2727200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 63506560, beta: s.p + 63509440, runningMean: s.p + 63512320, runningVar: s.p + 63515200,
+                eps: 0.001, activation: .silu, output: s.t + 2734400000 &* s.n, scratch: s.f + 2705088, pool: pool)
+        }
         // features.5.8.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2734400000 &* s.n, output: s.t + 2741600000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 63518080,
@@ -7214,19 +8465,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 64212288, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 4083780000 &* s.n, pool: pool)
         // features.5.8.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4083780000 &* s.n, pixels: 2500 &* s.n, channels: 480,
-            gamma: s.p + 65594688, beta: s.p + 65595168, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 2854848, savedInvStd: s.f + 2855328,
-            runningMean: s.p + 65595648, runningVar: s.p + 65596128, pool: pool)
+        if s.options.frozenBlocks <= 53 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4083780000 &* s.n, pixels: 2500 &* s.n,
+                channels: 480, gamma: s.p + 65594688, beta: s.p + 65595168, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 2854848,
+                savedInvStd: s.f + 2855328, runningMean: s.p + 65595648, runningVar: s.p + 65596128, pool: pool)
+        }
+        // features.5.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 53 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4083780000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+                gamma: s.p + 65594688, beta: s.p + 65595168, runningMean: s.p + 65595648, runningVar: s.p + 65596128,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 2854848,
+                pool: pool)
+        }
         // features.5.8 stochastic depth: keep each image's branch with probability 0.8818181818181818
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 53 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11818181818181818,
                 into: s.t + 4161929904 &* s.n, random: &random)
         }
         // features.5.8 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4082580000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929904 &* s.n : nil, batch: s.n, perImage: 1200000,
-            output: s.t + 4084980000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 53 ? s.t + 4161929904 &* s.n : nil,
+            batch: s.n, perImage: 1200000, output: s.t + 4084980000 &* s.n, pool: pool)
     }
 
     /// features.5.9 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
@@ -7236,10 +8496,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 65596608, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
             output: s.t + 2748800000 &* s.n, pool: pool)
         // features.5.9.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2748800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 66979008, beta: s.p + 66981888, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2756000000 &* s.n, savedMean: s.f + 2855808, savedInvStd: s.f + 2858688,
-            runningMean: s.p + 66984768, runningVar: s.p + 66987648, pool: pool)
+        if s.options.frozenBlocks <= 54 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2748800000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 66979008, beta: s.p + 66981888, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2756000000 &* s.n, savedMean: s.f + 2855808,
+                savedInvStd: s.f + 2858688, runningMean: s.p + 66984768, runningVar: s.p + 66987648, pool: pool)
+        }
+        // features.5.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 54 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2748800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 66979008, beta: s.p + 66981888, runningMean: s.p + 66984768, runningVar: s.p + 66987648,
+                eps: 0.001, activation: .silu, output: s.t + 2756000000 &* s.n, scratch: s.f + 2855808, pool: pool)
+        }
         // features.5.9.block.1 depthwise weights to the kernel layout [5][5][2880]
         WeightPrep.depthwiseWeights(s.p + 66990528, channels: 2880, kernel: 5, into: s.f + 2867328)
         // features.5.9.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -7247,10 +8515,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 2867328,
             bias: s.f, activation: .identity, output: s.t + 2763200000 &* s.n, pool: pool)
         // features.5.9.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2763200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 67062528, beta: s.p + 67065408, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2770400000 &* s.n, savedMean: s.f + 2861568, savedInvStd: s.f + 2864448,
-            runningMean: s.p + 67068288, runningVar: s.p + 67071168, pool: pool)
+        if s.options.frozenBlocks <= 54 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2763200000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 67062528, beta: s.p + 67065408, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2770400000 &* s.n, savedMean: s.f + 2861568,
+                savedInvStd: s.f + 2864448, runningMean: s.p + 67068288, runningVar: s.p + 67071168, pool: pool)
+        }
+        // features.5.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 54 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2763200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 67062528, beta: s.p + 67065408, runningMean: s.p + 67068288, runningVar: s.p + 67071168,
+                eps: 0.001, activation: .silu, output: s.t + 2770400000 &* s.n, scratch: s.f + 2861568, pool: pool)
+        }
         // features.5.9.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2770400000 &* s.n, output: s.t + 2777600000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 67074048,
@@ -7262,19 +8538,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 67768256, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 4086180000 &* s.n, pool: pool)
         // features.5.9.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4086180000 &* s.n, pixels: 2500 &* s.n, channels: 480,
-            gamma: s.p + 69150656, beta: s.p + 69151136, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 3011328, savedInvStd: s.f + 3011808,
-            runningMean: s.p + 69151616, runningVar: s.p + 69152096, pool: pool)
+        if s.options.frozenBlocks <= 54 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4086180000 &* s.n, pixels: 2500 &* s.n,
+                channels: 480, gamma: s.p + 69150656, beta: s.p + 69151136, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 3011328,
+                savedInvStd: s.f + 3011808, runningMean: s.p + 69151616, runningVar: s.p + 69152096, pool: pool)
+        }
+        // features.5.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 54 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4086180000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+                gamma: s.p + 69150656, beta: s.p + 69151136, runningMean: s.p + 69151616, runningVar: s.p + 69152096,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 3011328,
+                pool: pool)
+        }
         // features.5.9 stochastic depth: keep each image's branch with probability 0.8795454545454545
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 54 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12045454545454547,
                 into: s.t + 4161929920 &* s.n, random: &random)
         }
         // features.5.9 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4084980000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929920 &* s.n : nil, batch: s.n, perImage: 1200000,
-            output: s.t + 4087380000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 54 ? s.t + 4161929920 &* s.n : nil,
+            batch: s.n, perImage: 1200000, output: s.t + 4087380000 &* s.n, pool: pool)
     }
 
     /// features.5.10 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
@@ -7284,10 +8569,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 69152576, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
             output: s.t + 2784800000 &* s.n, pool: pool)
         // features.5.10.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2784800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 70534976, beta: s.p + 70537856, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2792000000 &* s.n, savedMean: s.f + 3012288, savedInvStd: s.f + 3015168,
-            runningMean: s.p + 70540736, runningVar: s.p + 70543616, pool: pool)
+        if s.options.frozenBlocks <= 55 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2784800000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 70534976, beta: s.p + 70537856, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2792000000 &* s.n, savedMean: s.f + 3012288,
+                savedInvStd: s.f + 3015168, runningMean: s.p + 70540736, runningVar: s.p + 70543616, pool: pool)
+        }
+        // features.5.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 55 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2784800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 70534976, beta: s.p + 70537856, runningMean: s.p + 70540736, runningVar: s.p + 70543616,
+                eps: 0.001, activation: .silu, output: s.t + 2792000000 &* s.n, scratch: s.f + 3012288, pool: pool)
+        }
         // features.5.10.block.1 depthwise weights to the kernel layout [5][5][2880]
         WeightPrep.depthwiseWeights(s.p + 70546496, channels: 2880, kernel: 5, into: s.f + 3023808)
         // features.5.10.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -7295,10 +8588,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 3023808,
             bias: s.f, activation: .identity, output: s.t + 2799200000 &* s.n, pool: pool)
         // features.5.10.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2799200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 70618496, beta: s.p + 70621376, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2806400000 &* s.n, savedMean: s.f + 3018048, savedInvStd: s.f + 3020928,
-            runningMean: s.p + 70624256, runningVar: s.p + 70627136, pool: pool)
+        if s.options.frozenBlocks <= 55 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2799200000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 70618496, beta: s.p + 70621376, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2806400000 &* s.n, savedMean: s.f + 3018048,
+                savedInvStd: s.f + 3020928, runningMean: s.p + 70624256, runningVar: s.p + 70627136, pool: pool)
+        }
+        // features.5.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 55 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2799200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 70618496, beta: s.p + 70621376, runningMean: s.p + 70624256, runningVar: s.p + 70627136,
+                eps: 0.001, activation: .silu, output: s.t + 2806400000 &* s.n, scratch: s.f + 3018048, pool: pool)
+        }
         // features.5.10.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2806400000 &* s.n, output: s.t + 2813600000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 70630016,
@@ -7310,19 +8611,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 71324224, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 4088580000 &* s.n, pool: pool)
         // features.5.10.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4088580000 &* s.n, pixels: 2500 &* s.n, channels: 480,
-            gamma: s.p + 72706624, beta: s.p + 72707104, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 3167808, savedInvStd: s.f + 3168288,
-            runningMean: s.p + 72707584, runningVar: s.p + 72708064, pool: pool)
+        if s.options.frozenBlocks <= 55 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4088580000 &* s.n, pixels: 2500 &* s.n,
+                channels: 480, gamma: s.p + 72706624, beta: s.p + 72707104, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 3167808,
+                savedInvStd: s.f + 3168288, runningMean: s.p + 72707584, runningVar: s.p + 72708064, pool: pool)
+        }
+        // features.5.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 55 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4088580000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+                gamma: s.p + 72706624, beta: s.p + 72707104, runningMean: s.p + 72707584, runningVar: s.p + 72708064,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 3167808,
+                pool: pool)
+        }
         // features.5.10 stochastic depth: keep each image's branch with probability 0.8772727272727272
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 55 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12272727272727274,
                 into: s.t + 4161929936 &* s.n, random: &random)
         }
         // features.5.10 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4087380000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929936 &* s.n : nil, batch: s.n, perImage: 1200000,
-            output: s.t + 4089780000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 55 ? s.t + 4161929936 &* s.n : nil,
+            batch: s.n, perImage: 1200000, output: s.t + 4089780000 &* s.n, pool: pool)
     }
 
     /// features.5.11 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
@@ -7332,10 +8642,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 72708544, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
             output: s.t + 2820800000 &* s.n, pool: pool)
         // features.5.11.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2820800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 74090944, beta: s.p + 74093824, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2828000000 &* s.n, savedMean: s.f + 3168768, savedInvStd: s.f + 3171648,
-            runningMean: s.p + 74096704, runningVar: s.p + 74099584, pool: pool)
+        if s.options.frozenBlocks <= 56 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2820800000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 74090944, beta: s.p + 74093824, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2828000000 &* s.n, savedMean: s.f + 3168768,
+                savedInvStd: s.f + 3171648, runningMean: s.p + 74096704, runningVar: s.p + 74099584, pool: pool)
+        }
+        // features.5.11.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 56 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2820800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 74090944, beta: s.p + 74093824, runningMean: s.p + 74096704, runningVar: s.p + 74099584,
+                eps: 0.001, activation: .silu, output: s.t + 2828000000 &* s.n, scratch: s.f + 3168768, pool: pool)
+        }
         // features.5.11.block.1 depthwise weights to the kernel layout [5][5][2880]
         WeightPrep.depthwiseWeights(s.p + 74102464, channels: 2880, kernel: 5, into: s.f + 3180288)
         // features.5.11.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -7343,10 +8661,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 3180288,
             bias: s.f, activation: .identity, output: s.t + 2835200000 &* s.n, pool: pool)
         // features.5.11.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2835200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 74174464, beta: s.p + 74177344, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2842400000 &* s.n, savedMean: s.f + 3174528, savedInvStd: s.f + 3177408,
-            runningMean: s.p + 74180224, runningVar: s.p + 74183104, pool: pool)
+        if s.options.frozenBlocks <= 56 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2835200000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 74174464, beta: s.p + 74177344, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2842400000 &* s.n, savedMean: s.f + 3174528,
+                savedInvStd: s.f + 3177408, runningMean: s.p + 74180224, runningVar: s.p + 74183104, pool: pool)
+        }
+        // features.5.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 56 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2835200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 74174464, beta: s.p + 74177344, runningMean: s.p + 74180224, runningVar: s.p + 74183104,
+                eps: 0.001, activation: .silu, output: s.t + 2842400000 &* s.n, scratch: s.f + 3174528, pool: pool)
+        }
         // features.5.11.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2842400000 &* s.n, output: s.t + 2849600000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 74185984,
@@ -7358,19 +8684,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 74880192, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 4090980000 &* s.n, pool: pool)
         // features.5.11.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4090980000 &* s.n, pixels: 2500 &* s.n, channels: 480,
-            gamma: s.p + 76262592, beta: s.p + 76263072, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 3324288, savedInvStd: s.f + 3324768,
-            runningMean: s.p + 76263552, runningVar: s.p + 76264032, pool: pool)
+        if s.options.frozenBlocks <= 56 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4090980000 &* s.n, pixels: 2500 &* s.n,
+                channels: 480, gamma: s.p + 76262592, beta: s.p + 76263072, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 3324288,
+                savedInvStd: s.f + 3324768, runningMean: s.p + 76263552, runningVar: s.p + 76264032, pool: pool)
+        }
+        // features.5.11.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 56 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4090980000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+                gamma: s.p + 76262592, beta: s.p + 76263072, runningMean: s.p + 76263552, runningVar: s.p + 76264032,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 3324288,
+                pool: pool)
+        }
         // features.5.11 stochastic depth: keep each image's branch with probability 0.875
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 56 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 4161929952 &* s.n,
                 random: &random)
         }
         // features.5.11 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4089780000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929952 &* s.n : nil, batch: s.n, perImage: 1200000,
-            output: s.t + 4092180000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 56 ? s.t + 4161929952 &* s.n : nil,
+            batch: s.n, perImage: 1200000, output: s.t + 4092180000 &* s.n, pool: pool)
     }
 
     /// features.5.12 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
@@ -7380,10 +8715,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 76264512, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
             output: s.t + 2856800000 &* s.n, pool: pool)
         // features.5.12.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2856800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 77646912, beta: s.p + 77649792, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2864000000 &* s.n, savedMean: s.f + 3325248, savedInvStd: s.f + 3328128,
-            runningMean: s.p + 77652672, runningVar: s.p + 77655552, pool: pool)
+        if s.options.frozenBlocks <= 57 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2856800000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 77646912, beta: s.p + 77649792, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2864000000 &* s.n, savedMean: s.f + 3325248,
+                savedInvStd: s.f + 3328128, runningMean: s.p + 77652672, runningVar: s.p + 77655552, pool: pool)
+        }
+        // features.5.12.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 57 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2856800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 77646912, beta: s.p + 77649792, runningMean: s.p + 77652672, runningVar: s.p + 77655552,
+                eps: 0.001, activation: .silu, output: s.t + 2864000000 &* s.n, scratch: s.f + 3325248, pool: pool)
+        }
         // features.5.12.block.1 depthwise weights to the kernel layout [5][5][2880]
         WeightPrep.depthwiseWeights(s.p + 77658432, channels: 2880, kernel: 5, into: s.f + 3336768)
         // features.5.12.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -7391,10 +8734,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 3336768,
             bias: s.f, activation: .identity, output: s.t + 2871200000 &* s.n, pool: pool)
         // features.5.12.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2871200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 77730432, beta: s.p + 77733312, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2878400000 &* s.n, savedMean: s.f + 3331008, savedInvStd: s.f + 3333888,
-            runningMean: s.p + 77736192, runningVar: s.p + 77739072, pool: pool)
+        if s.options.frozenBlocks <= 57 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2871200000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 77730432, beta: s.p + 77733312, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2878400000 &* s.n, savedMean: s.f + 3331008,
+                savedInvStd: s.f + 3333888, runningMean: s.p + 77736192, runningVar: s.p + 77739072, pool: pool)
+        }
+        // features.5.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 57 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2871200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 77730432, beta: s.p + 77733312, runningMean: s.p + 77736192, runningVar: s.p + 77739072,
+                eps: 0.001, activation: .silu, output: s.t + 2878400000 &* s.n, scratch: s.f + 3331008, pool: pool)
+        }
         // features.5.12.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2878400000 &* s.n, output: s.t + 2885600000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 77741952,
@@ -7406,19 +8757,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 78436160, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 4093380000 &* s.n, pool: pool)
         // features.5.12.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4093380000 &* s.n, pixels: 2500 &* s.n, channels: 480,
-            gamma: s.p + 79818560, beta: s.p + 79819040, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 3480768, savedInvStd: s.f + 3481248,
-            runningMean: s.p + 79819520, runningVar: s.p + 79820000, pool: pool)
+        if s.options.frozenBlocks <= 57 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4093380000 &* s.n, pixels: 2500 &* s.n,
+                channels: 480, gamma: s.p + 79818560, beta: s.p + 79819040, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 3480768,
+                savedInvStd: s.f + 3481248, runningMean: s.p + 79819520, runningVar: s.p + 79820000, pool: pool)
+        }
+        // features.5.12.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 57 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4093380000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+                gamma: s.p + 79818560, beta: s.p + 79819040, runningMean: s.p + 79819520, runningVar: s.p + 79820000,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 3480768,
+                pool: pool)
+        }
         // features.5.12 stochastic depth: keep each image's branch with probability 0.8727272727272727
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 57 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1272727272727273,
                 into: s.t + 4161929968 &* s.n, random: &random)
         }
         // features.5.12 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4092180000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929968 &* s.n : nil, batch: s.n, perImage: 1200000,
-            output: s.t + 4094580000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 57 ? s.t + 4161929968 &* s.n : nil,
+            batch: s.n, perImage: 1200000, output: s.t + 4094580000 &* s.n, pool: pool)
     }
 
     /// features.5.13 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
@@ -7428,10 +8788,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 79820480, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
             output: s.t + 2892800000 &* s.n, pool: pool)
         // features.5.13.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2892800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 81202880, beta: s.p + 81205760, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2900000000 &* s.n, savedMean: s.f + 3481728, savedInvStd: s.f + 3484608,
-            runningMean: s.p + 81208640, runningVar: s.p + 81211520, pool: pool)
+        if s.options.frozenBlocks <= 58 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2892800000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 81202880, beta: s.p + 81205760, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2900000000 &* s.n, savedMean: s.f + 3481728,
+                savedInvStd: s.f + 3484608, runningMean: s.p + 81208640, runningVar: s.p + 81211520, pool: pool)
+        }
+        // features.5.13.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 58 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2892800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 81202880, beta: s.p + 81205760, runningMean: s.p + 81208640, runningVar: s.p + 81211520,
+                eps: 0.001, activation: .silu, output: s.t + 2900000000 &* s.n, scratch: s.f + 3481728, pool: pool)
+        }
         // features.5.13.block.1 depthwise weights to the kernel layout [5][5][2880]
         WeightPrep.depthwiseWeights(s.p + 81214400, channels: 2880, kernel: 5, into: s.f + 3493248)
         // features.5.13.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -7439,10 +8807,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 3493248,
             bias: s.f, activation: .identity, output: s.t + 2907200000 &* s.n, pool: pool)
         // features.5.13.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2907200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 81286400, beta: s.p + 81289280, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2914400000 &* s.n, savedMean: s.f + 3487488, savedInvStd: s.f + 3490368,
-            runningMean: s.p + 81292160, runningVar: s.p + 81295040, pool: pool)
+        if s.options.frozenBlocks <= 58 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2907200000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 81286400, beta: s.p + 81289280, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2914400000 &* s.n, savedMean: s.f + 3487488,
+                savedInvStd: s.f + 3490368, runningMean: s.p + 81292160, runningVar: s.p + 81295040, pool: pool)
+        }
+        // features.5.13.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 58 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2907200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 81286400, beta: s.p + 81289280, runningMean: s.p + 81292160, runningVar: s.p + 81295040,
+                eps: 0.001, activation: .silu, output: s.t + 2914400000 &* s.n, scratch: s.f + 3487488, pool: pool)
+        }
         // features.5.13.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2914400000 &* s.n, output: s.t + 2921600000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 81297920,
@@ -7454,19 +8830,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 81992128, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 4095780000 &* s.n, pool: pool)
         // features.5.13.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4095780000 &* s.n, pixels: 2500 &* s.n, channels: 480,
-            gamma: s.p + 83374528, beta: s.p + 83375008, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 3637248, savedInvStd: s.f + 3637728,
-            runningMean: s.p + 83375488, runningVar: s.p + 83375968, pool: pool)
+        if s.options.frozenBlocks <= 58 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4095780000 &* s.n, pixels: 2500 &* s.n,
+                channels: 480, gamma: s.p + 83374528, beta: s.p + 83375008, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 3637248,
+                savedInvStd: s.f + 3637728, runningMean: s.p + 83375488, runningVar: s.p + 83375968, pool: pool)
+        }
+        // features.5.13.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 58 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4095780000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+                gamma: s.p + 83374528, beta: s.p + 83375008, runningMean: s.p + 83375488, runningVar: s.p + 83375968,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 3637248,
+                pool: pool)
+        }
         // features.5.13 stochastic depth: keep each image's branch with probability 0.8704545454545455
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 58 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12954545454545455,
                 into: s.t + 4161929984 &* s.n, random: &random)
         }
         // features.5.13 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4094580000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929984 &* s.n : nil, batch: s.n, perImage: 1200000,
-            output: s.t + 4096980000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 58 ? s.t + 4161929984 &* s.n : nil,
+            batch: s.n, perImage: 1200000, output: s.t + 4096980000 &* s.n, pool: pool)
     }
 
     /// features.5.14 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
@@ -7476,10 +8861,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 83376448, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
             output: s.t + 2928800000 &* s.n, pool: pool)
         // features.5.14.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2928800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 84758848, beta: s.p + 84761728, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2936000000 &* s.n, savedMean: s.f + 3638208, savedInvStd: s.f + 3641088,
-            runningMean: s.p + 84764608, runningVar: s.p + 84767488, pool: pool)
+        if s.options.frozenBlocks <= 59 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2928800000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 84758848, beta: s.p + 84761728, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2936000000 &* s.n, savedMean: s.f + 3638208,
+                savedInvStd: s.f + 3641088, runningMean: s.p + 84764608, runningVar: s.p + 84767488, pool: pool)
+        }
+        // features.5.14.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 59 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2928800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 84758848, beta: s.p + 84761728, runningMean: s.p + 84764608, runningVar: s.p + 84767488,
+                eps: 0.001, activation: .silu, output: s.t + 2936000000 &* s.n, scratch: s.f + 3638208, pool: pool)
+        }
         // features.5.14.block.1 depthwise weights to the kernel layout [5][5][2880]
         WeightPrep.depthwiseWeights(s.p + 84770368, channels: 2880, kernel: 5, into: s.f + 3649728)
         // features.5.14.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -7487,10 +8880,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 3649728,
             bias: s.f, activation: .identity, output: s.t + 2943200000 &* s.n, pool: pool)
         // features.5.14.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2943200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 84842368, beta: s.p + 84845248, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2950400000 &* s.n, savedMean: s.f + 3643968, savedInvStd: s.f + 3646848,
-            runningMean: s.p + 84848128, runningVar: s.p + 84851008, pool: pool)
+        if s.options.frozenBlocks <= 59 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2943200000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 84842368, beta: s.p + 84845248, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2950400000 &* s.n, savedMean: s.f + 3643968,
+                savedInvStd: s.f + 3646848, runningMean: s.p + 84848128, runningVar: s.p + 84851008, pool: pool)
+        }
+        // features.5.14.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 59 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2943200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 84842368, beta: s.p + 84845248, runningMean: s.p + 84848128, runningVar: s.p + 84851008,
+                eps: 0.001, activation: .silu, output: s.t + 2950400000 &* s.n, scratch: s.f + 3643968, pool: pool)
+        }
         // features.5.14.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2950400000 &* s.n, output: s.t + 2957600000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 84853888,
@@ -7502,19 +8903,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 85548096, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 4098180000 &* s.n, pool: pool)
         // features.5.14.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4098180000 &* s.n, pixels: 2500 &* s.n, channels: 480,
-            gamma: s.p + 86930496, beta: s.p + 86930976, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 3793728, savedInvStd: s.f + 3794208,
-            runningMean: s.p + 86931456, runningVar: s.p + 86931936, pool: pool)
+        if s.options.frozenBlocks <= 59 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4098180000 &* s.n, pixels: 2500 &* s.n,
+                channels: 480, gamma: s.p + 86930496, beta: s.p + 86930976, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 3793728,
+                savedInvStd: s.f + 3794208, runningMean: s.p + 86931456, runningVar: s.p + 86931936, pool: pool)
+        }
+        // features.5.14.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 59 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4098180000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+                gamma: s.p + 86930496, beta: s.p + 86930976, runningMean: s.p + 86931456, runningVar: s.p + 86931936,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 3793728,
+                pool: pool)
+        }
         // features.5.14 stochastic depth: keep each image's branch with probability 0.8681818181818182
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 59 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13181818181818183,
                 into: s.t + 4161930000 &* s.n, random: &random)
         }
         // features.5.14 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4096980000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161930000 &* s.n : nil, batch: s.n, perImage: 1200000,
-            output: s.t + 4099380000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 59 ? s.t + 4161930000 &* s.n : nil,
+            batch: s.n, perImage: 1200000, output: s.t + 4099380000 &* s.n, pool: pool)
     }
 
     /// features.5.15 forward: MBConv6 k5 s1: 50x50x480 -> 50x50x480, SE 2880 -> 120 -> 2880, identity shortcut
@@ -7524,10 +8934,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 86932416, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
             output: s.t + 2964800000 &* s.n, pool: pool)
         // features.5.15.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2964800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 88314816, beta: s.p + 88317696, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2972000000 &* s.n, savedMean: s.f + 3794688, savedInvStd: s.f + 3797568,
-            runningMean: s.p + 88320576, runningVar: s.p + 88323456, pool: pool)
+        if s.options.frozenBlocks <= 60 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2964800000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 88314816, beta: s.p + 88317696, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2972000000 &* s.n, savedMean: s.f + 3794688,
+                savedInvStd: s.f + 3797568, runningMean: s.p + 88320576, runningVar: s.p + 88323456, pool: pool)
+        }
+        // features.5.15.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 60 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2964800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 88314816, beta: s.p + 88317696, runningMean: s.p + 88320576, runningVar: s.p + 88323456,
+                eps: 0.001, activation: .silu, output: s.t + 2972000000 &* s.n, scratch: s.f + 3794688, pool: pool)
+        }
         // features.5.15.block.1 depthwise weights to the kernel layout [5][5][2880]
         WeightPrep.depthwiseWeights(s.p + 88326336, channels: 2880, kernel: 5, into: s.f + 3806208)
         // features.5.15.block.1 depthwise 5x5/1, [n, 50, 50, 2880] -> [n, 50, 50, 2880]
@@ -7535,10 +8953,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 50, outWidth: 50, weights: s.f + 3806208,
             bias: s.f, activation: .identity, output: s.t + 2979200000 &* s.n, pool: pool)
         // features.5.15.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2979200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 88398336, beta: s.p + 88401216, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 2986400000 &* s.n, savedMean: s.f + 3800448, savedInvStd: s.f + 3803328,
-            runningMean: s.p + 88404096, runningVar: s.p + 88406976, pool: pool)
+        if s.options.frozenBlocks <= 60 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2979200000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 88398336, beta: s.p + 88401216, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 2986400000 &* s.n, savedMean: s.f + 3800448,
+                savedInvStd: s.f + 3803328, runningMean: s.p + 88404096, runningVar: s.p + 88406976, pool: pool)
+        }
+        // features.5.15.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 60 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2979200000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 88398336, beta: s.p + 88401216, runningMean: s.p + 88404096, runningVar: s.p + 88406976,
+                eps: 0.001, activation: .silu, output: s.t + 2986400000 &* s.n, scratch: s.f + 3800448, pool: pool)
+        }
         // features.5.15.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 50, 50, 2880]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 2986400000 &* s.n, output: s.t + 2993600000 &* s.n,
             batch: s.n, pixels: 2500, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 88409856,
@@ -7550,19 +8976,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 89104064, bias: s.f, outChannels: 480, activation: .identity, residual: nil,
             output: s.t + 4100580000 &* s.n, pool: pool)
         // features.5.15.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4100580000 &* s.n, pixels: 2500 &* s.n, channels: 480,
-            gamma: s.p + 90486464, beta: s.p + 90486944, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 3950208, savedInvStd: s.f + 3950688,
-            runningMean: s.p + 90487424, runningVar: s.p + 90487904, pool: pool)
+        if s.options.frozenBlocks <= 60 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4100580000 &* s.n, pixels: 2500 &* s.n,
+                channels: 480, gamma: s.p + 90486464, beta: s.p + 90486944, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 3950208,
+                savedInvStd: s.f + 3950688, runningMean: s.p + 90487424, runningVar: s.p + 90487904, pool: pool)
+        }
+        // features.5.15.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 60 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4100580000 &* s.n, pixels: 2500 &* s.n, channels: 480,
+                gamma: s.p + 90486464, beta: s.p + 90486944, runningMean: s.p + 90487424, runningVar: s.p + 90487904,
+                eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n, scratch: s.f + 3950208,
+                pool: pool)
+        }
         // features.5.15 stochastic depth: keep each image's branch with probability 0.865909090909091
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 60 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1340909090909091,
                 into: s.t + 4161930016 &* s.n, random: &random)
         }
         // features.5.15 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4099380000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161930016 &* s.n : nil, batch: s.n, perImage: 1200000,
-            output: s.t + 4101780000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 60 ? s.t + 4161930016 &* s.n : nil,
+            batch: s.n, perImage: 1200000, output: s.t + 4101780000 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 50x50x480 -> 25x25x824, SE 2880 -> 120 -> 2880
@@ -7572,10 +9007,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 90488384, bias: s.f, outChannels: 2880, activation: .identity, residual: nil,
             output: s.t + 3000800000 &* s.n, pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3000800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
-            gamma: s.p + 91870784, beta: s.p + 91873664, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3008000000 &* s.n, savedMean: s.f + 3951168, savedInvStd: s.f + 3954048,
-            runningMean: s.p + 91876544, runningVar: s.p + 91879424, pool: pool)
+        if s.options.frozenBlocks <= 61 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3000800000 &* s.n, pixels: 2500 &* s.n,
+                channels: 2880, gamma: s.p + 91870784, beta: s.p + 91873664, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3008000000 &* s.n, savedMean: s.f + 3951168,
+                savedInvStd: s.f + 3954048, runningMean: s.p + 91876544, runningVar: s.p + 91879424, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 61 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3000800000 &* s.n, pixels: 2500 &* s.n, channels: 2880,
+                gamma: s.p + 91870784, beta: s.p + 91873664, runningMean: s.p + 91876544, runningVar: s.p + 91879424,
+                eps: 0.001, activation: .silu, output: s.t + 3008000000 &* s.n, scratch: s.f + 3951168, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][2880]
         WeightPrep.depthwiseWeights(s.p + 91882304, channels: 2880, kernel: 5, into: s.f + 3962688)
         // features.6.0.block.1 depthwise 5x5/2, [n, 50, 50, 2880] -> [n, 25, 25, 2880]
@@ -7583,10 +9026,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 3962688,
             bias: s.f, activation: .identity, output: s.t + 3020360000 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3020360000 &* s.n, pixels: 625 &* s.n, channels: 2880,
-            gamma: s.p + 91954304, beta: s.p + 91957184, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 4022260000 &* s.n, savedMean: s.f + 3956928, savedInvStd: s.f + 3959808,
-            runningMean: s.p + 91960064, runningVar: s.p + 91962944, pool: pool)
+        if s.options.frozenBlocks <= 61 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3020360000 &* s.n, pixels: 625 &* s.n,
+                channels: 2880, gamma: s.p + 91954304, beta: s.p + 91957184, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 4022260000 &* s.n, savedMean: s.f + 3956928,
+                savedInvStd: s.f + 3959808, runningMean: s.p + 91960064, runningVar: s.p + 91962944, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 61 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3020360000 &* s.n, pixels: 625 &* s.n, channels: 2880,
+                gamma: s.p + 91954304, beta: s.p + 91957184, runningMean: s.p + 91960064, runningVar: s.p + 91962944,
+                eps: 0.001, activation: .silu, output: s.t + 4022260000 &* s.n, scratch: s.f + 3956928, pool: pool)
+        }
         // features.6.0.block.2 squeeze-excitation 2880 -> 120 -> 2880 on [n, 25, 25, 2880]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 4022260000 &* s.n, output: s.t + 4024060000 &* s.n,
             batch: s.n, pixels: 625, channels: 2880, squeezeChannels: 120, reduceWeights: s.p + 91965824,
@@ -7598,10 +9049,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 92660032, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4139100000 &* s.n, pool: pool)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4139100000 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 95033152, beta: s.p + 95033984, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 4139615008 &* s.n, savedMean: s.f + 4106688, savedInvStd: s.f + 4107512,
-            runningMean: s.p + 95034816, runningVar: s.p + 95035648, pool: pool)
+        if s.options.frozenBlocks <= 61 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4139100000 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 95033152, beta: s.p + 95033984, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 4139615008 &* s.n, savedMean: s.f + 4106688, savedInvStd: s.f + 4107512,
+                runningMean: s.p + 95034816, runningVar: s.p + 95035648, pool: pool)
+        }
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 61 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4139100000 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 95033152, beta: s.p + 95033984, runningMean: s.p + 95034816, runningVar: s.p + 95035648,
+                eps: 0.001, activation: .identity, output: s.t + 4139615008 &* s.n, scratch: s.f + 4106688,
+                pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -7611,10 +9071,18 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 95036480, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3674440000 &* s.n, pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3674440000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 99110336, beta: s.p + 99115280, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3677530000 &* s.n, savedMean: s.f + 4108336, savedInvStd: s.f + 4113280,
-            runningMean: s.p + 99120224, runningVar: s.p + 99125168, pool: pool)
+        if s.options.frozenBlocks <= 62 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3674440000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 99110336, beta: s.p + 99115280, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3677530000 &* s.n, savedMean: s.f + 4108336,
+                savedInvStd: s.f + 4113280, runningMean: s.p + 99120224, runningVar: s.p + 99125168, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 62 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3674440000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 99110336, beta: s.p + 99115280, runningMean: s.p + 99120224, runningVar: s.p + 99125168,
+                eps: 0.001, activation: .silu, output: s.t + 3677530000 &* s.n, scratch: s.f + 4108336, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 99130112, channels: 4944, kernel: 5, into: s.f + 4128112)
         // features.6.1.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -7622,10 +9090,18 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 4128112,
             bias: s.f, activation: .identity, output: s.t + 3680620000 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3680620000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 99253712, beta: s.p + 99258656, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3683710000 &* s.n, savedMean: s.f + 4118224, savedInvStd: s.f + 4123168,
-            runningMean: s.p + 99263600, runningVar: s.p + 99268544, pool: pool)
+        if s.options.frozenBlocks <= 62 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3680620000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 99253712, beta: s.p + 99258656, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3683710000 &* s.n, savedMean: s.f + 4118224,
+                savedInvStd: s.f + 4123168, runningMean: s.p + 99263600, runningVar: s.p + 99268544, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 62 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3680620000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 99253712, beta: s.p + 99258656, runningMean: s.p + 99263600, runningVar: s.p + 99268544,
+                eps: 0.001, activation: .silu, output: s.t + 3683710000 &* s.n, scratch: s.f + 4118224, pool: pool)
+        }
         // features.6.1.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3683710000 &* s.n, output: s.t + 3686800000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 99273488,
@@ -7637,19 +9113,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 101315568, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4140130016 &* s.n, pool: pool)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4140130016 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 105389424, beta: s.p + 105390256, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 4375312, savedInvStd: s.f + 4376136,
-            runningMean: s.p + 105391088, runningVar: s.p + 105391920, pool: pool)
+        if s.options.frozenBlocks <= 62 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4140130016 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 105389424, beta: s.p + 105390256, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 4375312, savedInvStd: s.f + 4376136,
+                runningMean: s.p + 105391088, runningVar: s.p + 105391920, pool: pool)
+        }
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 62 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4140130016 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 105389424, beta: s.p + 105390256, runningMean: s.p + 105391088,
+                runningVar: s.p + 105391920, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 4375312, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8613636363636363
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 62 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13863636363636364,
                 into: s.t + 3022170048 &* s.n, random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4139615008 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170048 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4140645024 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 62 ? s.t + 3022170048 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4140645024 &* s.n, pool: pool)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -7659,10 +9144,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 105392752, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3689890000 &* s.n, pool: pool)
         // features.6.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3689890000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 109466608, beta: s.p + 109471552, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3692980000 &* s.n, savedMean: s.f + 4376960, savedInvStd: s.f + 4381904,
-            runningMean: s.p + 109476496, runningVar: s.p + 109481440, pool: pool)
+        if s.options.frozenBlocks <= 63 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3689890000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 109466608, beta: s.p + 109471552, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3692980000 &* s.n, savedMean: s.f + 4376960,
+                savedInvStd: s.f + 4381904, runningMean: s.p + 109476496, runningVar: s.p + 109481440, pool: pool)
+        }
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 63 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3689890000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 109466608, beta: s.p + 109471552, runningMean: s.p + 109476496,
+                runningVar: s.p + 109481440, eps: 0.001, activation: .silu, output: s.t + 3692980000 &* s.n,
+                scratch: s.f + 4376960, pool: pool)
+        }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 109486384, channels: 4944, kernel: 5, into: s.f + 4396736)
         // features.6.2.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -7670,10 +9164,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 4396736,
             bias: s.f, activation: .identity, output: s.t + 3696070000 &* s.n, pool: pool)
         // features.6.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3696070000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 109609984, beta: s.p + 109614928, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3699160000 &* s.n, savedMean: s.f + 4386848, savedInvStd: s.f + 4391792,
-            runningMean: s.p + 109619872, runningVar: s.p + 109624816, pool: pool)
+        if s.options.frozenBlocks <= 63 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3696070000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 109609984, beta: s.p + 109614928, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3699160000 &* s.n, savedMean: s.f + 4386848,
+                savedInvStd: s.f + 4391792, runningMean: s.p + 109619872, runningVar: s.p + 109624816, pool: pool)
+        }
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 63 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3696070000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 109609984, beta: s.p + 109614928, runningMean: s.p + 109619872,
+                runningVar: s.p + 109624816, eps: 0.001, activation: .silu, output: s.t + 3699160000 &* s.n,
+                scratch: s.f + 4386848, pool: pool)
+        }
         // features.6.2.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3699160000 &* s.n, output: s.t + 3702250000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 109629760,
@@ -7685,19 +9188,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 111671840, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4141160032 &* s.n, pool: pool)
         // features.6.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4141160032 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 115745696, beta: s.p + 115746528, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 4643936, savedInvStd: s.f + 4644760,
-            runningMean: s.p + 115747360, runningVar: s.p + 115748192, pool: pool)
+        if s.options.frozenBlocks <= 63 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4141160032 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 115745696, beta: s.p + 115746528, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 4643936, savedInvStd: s.f + 4644760,
+                runningMean: s.p + 115747360, runningVar: s.p + 115748192, pool: pool)
+        }
+        // features.6.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 63 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4141160032 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 115745696, beta: s.p + 115746528, runningMean: s.p + 115747360,
+                runningVar: s.p + 115748192, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 4643936, pool: pool)
+        }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8590909090909091
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 63 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1409090909090909,
                 into: s.t + 3022170064 &* s.n, random: &random)
         }
         // features.6.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4140645024 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170064 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4141675040 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 63 ? s.t + 3022170064 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4141675040 &* s.n, pool: pool)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -7707,10 +9219,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 115749024, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3705340000 &* s.n, pool: pool)
         // features.6.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3705340000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 119822880, beta: s.p + 119827824, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3708430000 &* s.n, savedMean: s.f + 4645584, savedInvStd: s.f + 4650528,
-            runningMean: s.p + 119832768, runningVar: s.p + 119837712, pool: pool)
+        if s.options.frozenBlocks <= 64 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3705340000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 119822880, beta: s.p + 119827824, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3708430000 &* s.n, savedMean: s.f + 4645584,
+                savedInvStd: s.f + 4650528, runningMean: s.p + 119832768, runningVar: s.p + 119837712, pool: pool)
+        }
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 64 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3705340000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 119822880, beta: s.p + 119827824, runningMean: s.p + 119832768,
+                runningVar: s.p + 119837712, eps: 0.001, activation: .silu, output: s.t + 3708430000 &* s.n,
+                scratch: s.f + 4645584, pool: pool)
+        }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 119842656, channels: 4944, kernel: 5, into: s.f + 4665360)
         // features.6.3.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -7718,10 +9239,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 4665360,
             bias: s.f, activation: .identity, output: s.t + 3711520000 &* s.n, pool: pool)
         // features.6.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3711520000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 119966256, beta: s.p + 119971200, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3714610000 &* s.n, savedMean: s.f + 4655472, savedInvStd: s.f + 4660416,
-            runningMean: s.p + 119976144, runningVar: s.p + 119981088, pool: pool)
+        if s.options.frozenBlocks <= 64 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3711520000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 119966256, beta: s.p + 119971200, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3714610000 &* s.n, savedMean: s.f + 4655472,
+                savedInvStd: s.f + 4660416, runningMean: s.p + 119976144, runningVar: s.p + 119981088, pool: pool)
+        }
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 64 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3711520000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 119966256, beta: s.p + 119971200, runningMean: s.p + 119976144,
+                runningVar: s.p + 119981088, eps: 0.001, activation: .silu, output: s.t + 3714610000 &* s.n,
+                scratch: s.f + 4655472, pool: pool)
+        }
         // features.6.3.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3714610000 &* s.n, output: s.t + 3717700000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 119986032,
@@ -7733,19 +9263,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 122028112, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4142190048 &* s.n, pool: pool)
         // features.6.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4142190048 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 126101968, beta: s.p + 126102800, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 4912560, savedInvStd: s.f + 4913384,
-            runningMean: s.p + 126103632, runningVar: s.p + 126104464, pool: pool)
+        if s.options.frozenBlocks <= 64 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4142190048 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 126101968, beta: s.p + 126102800, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 4912560, savedInvStd: s.f + 4913384,
+                runningMean: s.p + 126103632, runningVar: s.p + 126104464, pool: pool)
+        }
+        // features.6.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 64 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4142190048 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 126101968, beta: s.p + 126102800, runningMean: s.p + 126103632,
+                runningVar: s.p + 126104464, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 4912560, pool: pool)
+        }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8568181818181818
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 64 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1431818181818182,
                 into: s.t + 3022170080 &* s.n, random: &random)
         }
         // features.6.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4141675040 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170080 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4142705056 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 64 ? s.t + 3022170080 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4142705056 &* s.n, pool: pool)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -7755,10 +9294,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 126105296, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3720790000 &* s.n, pool: pool)
         // features.6.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3720790000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 130179152, beta: s.p + 130184096, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3723880000 &* s.n, savedMean: s.f + 4914208, savedInvStd: s.f + 4919152,
-            runningMean: s.p + 130189040, runningVar: s.p + 130193984, pool: pool)
+        if s.options.frozenBlocks <= 65 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3720790000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 130179152, beta: s.p + 130184096, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3723880000 &* s.n, savedMean: s.f + 4914208,
+                savedInvStd: s.f + 4919152, runningMean: s.p + 130189040, runningVar: s.p + 130193984, pool: pool)
+        }
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 65 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3720790000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 130179152, beta: s.p + 130184096, runningMean: s.p + 130189040,
+                runningVar: s.p + 130193984, eps: 0.001, activation: .silu, output: s.t + 3723880000 &* s.n,
+                scratch: s.f + 4914208, pool: pool)
+        }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 130198928, channels: 4944, kernel: 5, into: s.f + 4933984)
         // features.6.4.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -7766,10 +9314,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 4933984,
             bias: s.f, activation: .identity, output: s.t + 3726970000 &* s.n, pool: pool)
         // features.6.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3726970000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 130322528, beta: s.p + 130327472, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3730060000 &* s.n, savedMean: s.f + 4924096, savedInvStd: s.f + 4929040,
-            runningMean: s.p + 130332416, runningVar: s.p + 130337360, pool: pool)
+        if s.options.frozenBlocks <= 65 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3726970000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 130322528, beta: s.p + 130327472, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3730060000 &* s.n, savedMean: s.f + 4924096,
+                savedInvStd: s.f + 4929040, runningMean: s.p + 130332416, runningVar: s.p + 130337360, pool: pool)
+        }
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 65 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3726970000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 130322528, beta: s.p + 130327472, runningMean: s.p + 130332416,
+                runningVar: s.p + 130337360, eps: 0.001, activation: .silu, output: s.t + 3730060000 &* s.n,
+                scratch: s.f + 4924096, pool: pool)
+        }
         // features.6.4.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3730060000 &* s.n, output: s.t + 3733150000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 130342304,
@@ -7781,19 +9338,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 132384384, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4143220064 &* s.n, pool: pool)
         // features.6.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4143220064 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 136458240, beta: s.p + 136459072, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 5181184, savedInvStd: s.f + 5182008,
-            runningMean: s.p + 136459904, runningVar: s.p + 136460736, pool: pool)
+        if s.options.frozenBlocks <= 65 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4143220064 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 136458240, beta: s.p + 136459072, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 5181184, savedInvStd: s.f + 5182008,
+                runningMean: s.p + 136459904, runningVar: s.p + 136460736, pool: pool)
+        }
+        // features.6.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 65 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4143220064 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 136458240, beta: s.p + 136459072, runningMean: s.p + 136459904,
+                runningVar: s.p + 136460736, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 5181184, pool: pool)
+        }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8545454545454545
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 65 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14545454545454548,
                 into: s.t + 3022170096 &* s.n, random: &random)
         }
         // features.6.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4142705056 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170096 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4143735072 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 65 ? s.t + 3022170096 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4143735072 &* s.n, pool: pool)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -7803,10 +9369,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 136461568, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3736240000 &* s.n, pool: pool)
         // features.6.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3736240000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 140535424, beta: s.p + 140540368, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3739330000 &* s.n, savedMean: s.f + 5182832, savedInvStd: s.f + 5187776,
-            runningMean: s.p + 140545312, runningVar: s.p + 140550256, pool: pool)
+        if s.options.frozenBlocks <= 66 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3736240000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 140535424, beta: s.p + 140540368, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3739330000 &* s.n, savedMean: s.f + 5182832,
+                savedInvStd: s.f + 5187776, runningMean: s.p + 140545312, runningVar: s.p + 140550256, pool: pool)
+        }
+        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 66 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3736240000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 140535424, beta: s.p + 140540368, runningMean: s.p + 140545312,
+                runningVar: s.p + 140550256, eps: 0.001, activation: .silu, output: s.t + 3739330000 &* s.n,
+                scratch: s.f + 5182832, pool: pool)
+        }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 140555200, channels: 4944, kernel: 5, into: s.f + 5202608)
         // features.6.5.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -7814,10 +9389,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 5202608,
             bias: s.f, activation: .identity, output: s.t + 3742420000 &* s.n, pool: pool)
         // features.6.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3742420000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 140678800, beta: s.p + 140683744, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3745510000 &* s.n, savedMean: s.f + 5192720, savedInvStd: s.f + 5197664,
-            runningMean: s.p + 140688688, runningVar: s.p + 140693632, pool: pool)
+        if s.options.frozenBlocks <= 66 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3742420000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 140678800, beta: s.p + 140683744, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3745510000 &* s.n, savedMean: s.f + 5192720,
+                savedInvStd: s.f + 5197664, runningMean: s.p + 140688688, runningVar: s.p + 140693632, pool: pool)
+        }
+        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 66 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3742420000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 140678800, beta: s.p + 140683744, runningMean: s.p + 140688688,
+                runningVar: s.p + 140693632, eps: 0.001, activation: .silu, output: s.t + 3745510000 &* s.n,
+                scratch: s.f + 5192720, pool: pool)
+        }
         // features.6.5.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3745510000 &* s.n, output: s.t + 3748600000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 140698576,
@@ -7829,19 +9413,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 142740656, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4144250080 &* s.n, pool: pool)
         // features.6.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4144250080 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 146814512, beta: s.p + 146815344, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 5449808, savedInvStd: s.f + 5450632,
-            runningMean: s.p + 146816176, runningVar: s.p + 146817008, pool: pool)
+        if s.options.frozenBlocks <= 66 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4144250080 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 146814512, beta: s.p + 146815344, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 5449808, savedInvStd: s.f + 5450632,
+                runningMean: s.p + 146816176, runningVar: s.p + 146817008, pool: pool)
+        }
+        // features.6.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 66 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4144250080 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 146814512, beta: s.p + 146815344, runningMean: s.p + 146816176,
+                runningVar: s.p + 146817008, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 5449808, pool: pool)
+        }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8522727272727273
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 66 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14772727272727273,
                 into: s.t + 3022170112 &* s.n, random: &random)
         }
         // features.6.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4143735072 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170112 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4144765088 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 66 ? s.t + 3022170112 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4144765088 &* s.n, pool: pool)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -7851,10 +9444,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 146817840, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3751690000 &* s.n, pool: pool)
         // features.6.6.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3751690000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 150891696, beta: s.p + 150896640, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3754780000 &* s.n, savedMean: s.f + 5451456, savedInvStd: s.f + 5456400,
-            runningMean: s.p + 150901584, runningVar: s.p + 150906528, pool: pool)
+        if s.options.frozenBlocks <= 67 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3751690000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 150891696, beta: s.p + 150896640, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3754780000 &* s.n, savedMean: s.f + 5451456,
+                savedInvStd: s.f + 5456400, runningMean: s.p + 150901584, runningVar: s.p + 150906528, pool: pool)
+        }
+        // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 67 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3751690000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 150891696, beta: s.p + 150896640, runningMean: s.p + 150901584,
+                runningVar: s.p + 150906528, eps: 0.001, activation: .silu, output: s.t + 3754780000 &* s.n,
+                scratch: s.f + 5451456, pool: pool)
+        }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 150911472, channels: 4944, kernel: 5, into: s.f + 5471232)
         // features.6.6.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -7862,10 +9464,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 5471232,
             bias: s.f, activation: .identity, output: s.t + 3757870000 &* s.n, pool: pool)
         // features.6.6.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3757870000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 151035072, beta: s.p + 151040016, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3760960000 &* s.n, savedMean: s.f + 5461344, savedInvStd: s.f + 5466288,
-            runningMean: s.p + 151044960, runningVar: s.p + 151049904, pool: pool)
+        if s.options.frozenBlocks <= 67 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3757870000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 151035072, beta: s.p + 151040016, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3760960000 &* s.n, savedMean: s.f + 5461344,
+                savedInvStd: s.f + 5466288, runningMean: s.p + 151044960, runningVar: s.p + 151049904, pool: pool)
+        }
+        // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 67 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3757870000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 151035072, beta: s.p + 151040016, runningMean: s.p + 151044960,
+                runningVar: s.p + 151049904, eps: 0.001, activation: .silu, output: s.t + 3760960000 &* s.n,
+                scratch: s.f + 5461344, pool: pool)
+        }
         // features.6.6.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3760960000 &* s.n, output: s.t + 3764050000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 151054848,
@@ -7877,19 +9488,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 153096928, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4145280096 &* s.n, pool: pool)
         // features.6.6.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4145280096 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 157170784, beta: s.p + 157171616, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 5718432, savedInvStd: s.f + 5719256,
-            runningMean: s.p + 157172448, runningVar: s.p + 157173280, pool: pool)
+        if s.options.frozenBlocks <= 67 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4145280096 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 157170784, beta: s.p + 157171616, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 5718432, savedInvStd: s.f + 5719256,
+                runningMean: s.p + 157172448, runningVar: s.p + 157173280, pool: pool)
+        }
+        // features.6.6.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 67 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4145280096 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 157170784, beta: s.p + 157171616, runningMean: s.p + 157172448,
+                runningVar: s.p + 157173280, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 5718432, pool: pool)
+        }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.85
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 67 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002,
                 into: s.t + 3022170128 &* s.n, random: &random)
         }
         // features.6.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4144765088 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170128 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4145795104 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 67 ? s.t + 3022170128 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4145795104 &* s.n, pool: pool)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -7899,10 +9519,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 157174112, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3767140000 &* s.n, pool: pool)
         // features.6.7.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3767140000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 161247968, beta: s.p + 161252912, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3770230000 &* s.n, savedMean: s.f + 5720080, savedInvStd: s.f + 5725024,
-            runningMean: s.p + 161257856, runningVar: s.p + 161262800, pool: pool)
+        if s.options.frozenBlocks <= 68 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3767140000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 161247968, beta: s.p + 161252912, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3770230000 &* s.n, savedMean: s.f + 5720080,
+                savedInvStd: s.f + 5725024, runningMean: s.p + 161257856, runningVar: s.p + 161262800, pool: pool)
+        }
+        // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 68 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3767140000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 161247968, beta: s.p + 161252912, runningMean: s.p + 161257856,
+                runningVar: s.p + 161262800, eps: 0.001, activation: .silu, output: s.t + 3770230000 &* s.n,
+                scratch: s.f + 5720080, pool: pool)
+        }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 161267744, channels: 4944, kernel: 5, into: s.f + 5739856)
         // features.6.7.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -7910,10 +9539,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 5739856,
             bias: s.f, activation: .identity, output: s.t + 3773320000 &* s.n, pool: pool)
         // features.6.7.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3773320000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 161391344, beta: s.p + 161396288, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3776410000 &* s.n, savedMean: s.f + 5729968, savedInvStd: s.f + 5734912,
-            runningMean: s.p + 161401232, runningVar: s.p + 161406176, pool: pool)
+        if s.options.frozenBlocks <= 68 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3773320000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 161391344, beta: s.p + 161396288, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3776410000 &* s.n, savedMean: s.f + 5729968,
+                savedInvStd: s.f + 5734912, runningMean: s.p + 161401232, runningVar: s.p + 161406176, pool: pool)
+        }
+        // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 68 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3773320000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 161391344, beta: s.p + 161396288, runningMean: s.p + 161401232,
+                runningVar: s.p + 161406176, eps: 0.001, activation: .silu, output: s.t + 3776410000 &* s.n,
+                scratch: s.f + 5729968, pool: pool)
+        }
         // features.6.7.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3776410000 &* s.n, output: s.t + 3779500000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 161411120,
@@ -7925,19 +9563,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 163453200, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4146310112 &* s.n, pool: pool)
         // features.6.7.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4146310112 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 167527056, beta: s.p + 167527888, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 5987056, savedInvStd: s.f + 5987880,
-            runningMean: s.p + 167528720, runningVar: s.p + 167529552, pool: pool)
+        if s.options.frozenBlocks <= 68 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4146310112 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 167527056, beta: s.p + 167527888, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 5987056, savedInvStd: s.f + 5987880,
+                runningMean: s.p + 167528720, runningVar: s.p + 167529552, pool: pool)
+        }
+        // features.6.7.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 68 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4146310112 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 167527056, beta: s.p + 167527888, runningMean: s.p + 167528720,
+                runningVar: s.p + 167529552, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 5987056, pool: pool)
+        }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8477272727272727
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 68 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15227272727272728,
                 into: s.t + 3022170144 &* s.n, random: &random)
         }
         // features.6.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4145795104 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170144 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4146825120 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 68 ? s.t + 3022170144 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4146825120 &* s.n, pool: pool)
     }
 
     /// features.6.8 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -7947,10 +9594,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 167530384, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3782590000 &* s.n, pool: pool)
         // features.6.8.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3782590000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 171604240, beta: s.p + 171609184, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3785680000 &* s.n, savedMean: s.f + 5988704, savedInvStd: s.f + 5993648,
-            runningMean: s.p + 171614128, runningVar: s.p + 171619072, pool: pool)
+        if s.options.frozenBlocks <= 69 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3782590000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 171604240, beta: s.p + 171609184, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3785680000 &* s.n, savedMean: s.f + 5988704,
+                savedInvStd: s.f + 5993648, runningMean: s.p + 171614128, runningVar: s.p + 171619072, pool: pool)
+        }
+        // features.6.8.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 69 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3782590000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 171604240, beta: s.p + 171609184, runningMean: s.p + 171614128,
+                runningVar: s.p + 171619072, eps: 0.001, activation: .silu, output: s.t + 3785680000 &* s.n,
+                scratch: s.f + 5988704, pool: pool)
+        }
         // features.6.8.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 171624016, channels: 4944, kernel: 5, into: s.f + 6008480)
         // features.6.8.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -7958,10 +9614,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 6008480,
             bias: s.f, activation: .identity, output: s.t + 3788770000 &* s.n, pool: pool)
         // features.6.8.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3788770000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 171747616, beta: s.p + 171752560, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3791860000 &* s.n, savedMean: s.f + 5998592, savedInvStd: s.f + 6003536,
-            runningMean: s.p + 171757504, runningVar: s.p + 171762448, pool: pool)
+        if s.options.frozenBlocks <= 69 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3788770000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 171747616, beta: s.p + 171752560, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3791860000 &* s.n, savedMean: s.f + 5998592,
+                savedInvStd: s.f + 6003536, runningMean: s.p + 171757504, runningVar: s.p + 171762448, pool: pool)
+        }
+        // features.6.8.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 69 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3788770000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 171747616, beta: s.p + 171752560, runningMean: s.p + 171757504,
+                runningVar: s.p + 171762448, eps: 0.001, activation: .silu, output: s.t + 3791860000 &* s.n,
+                scratch: s.f + 5998592, pool: pool)
+        }
         // features.6.8.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3791860000 &* s.n, output: s.t + 3794950000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 171767392,
@@ -7973,19 +9638,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 173809472, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4147340128 &* s.n, pool: pool)
         // features.6.8.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4147340128 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 177883328, beta: s.p + 177884160, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 6255680, savedInvStd: s.f + 6256504,
-            runningMean: s.p + 177884992, runningVar: s.p + 177885824, pool: pool)
+        if s.options.frozenBlocks <= 69 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4147340128 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 177883328, beta: s.p + 177884160, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 6255680, savedInvStd: s.f + 6256504,
+                runningMean: s.p + 177884992, runningVar: s.p + 177885824, pool: pool)
+        }
+        // features.6.8.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 69 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4147340128 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 177883328, beta: s.p + 177884160, runningMean: s.p + 177884992,
+                runningVar: s.p + 177885824, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 6255680, pool: pool)
+        }
         // features.6.8 stochastic depth: keep each image's branch with probability 0.8454545454545455
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 69 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15454545454545457,
                 into: s.t + 3022170160 &* s.n, random: &random)
         }
         // features.6.8 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4146825120 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170160 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4147855136 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 69 ? s.t + 3022170160 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4147855136 &* s.n, pool: pool)
     }
 
     /// features.6.9 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -7995,10 +9669,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 177886656, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3798040000 &* s.n, pool: pool)
         // features.6.9.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3798040000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 181960512, beta: s.p + 181965456, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3801130000 &* s.n, savedMean: s.f + 6257328, savedInvStd: s.f + 6262272,
-            runningMean: s.p + 181970400, runningVar: s.p + 181975344, pool: pool)
+        if s.options.frozenBlocks <= 70 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3798040000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 181960512, beta: s.p + 181965456, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3801130000 &* s.n, savedMean: s.f + 6257328,
+                savedInvStd: s.f + 6262272, runningMean: s.p + 181970400, runningVar: s.p + 181975344, pool: pool)
+        }
+        // features.6.9.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 70 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3798040000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 181960512, beta: s.p + 181965456, runningMean: s.p + 181970400,
+                runningVar: s.p + 181975344, eps: 0.001, activation: .silu, output: s.t + 3801130000 &* s.n,
+                scratch: s.f + 6257328, pool: pool)
+        }
         // features.6.9.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 181980288, channels: 4944, kernel: 5, into: s.f + 6277104)
         // features.6.9.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -8006,10 +9689,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 6277104,
             bias: s.f, activation: .identity, output: s.t + 3804220000 &* s.n, pool: pool)
         // features.6.9.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3804220000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 182103888, beta: s.p + 182108832, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3807310000 &* s.n, savedMean: s.f + 6267216, savedInvStd: s.f + 6272160,
-            runningMean: s.p + 182113776, runningVar: s.p + 182118720, pool: pool)
+        if s.options.frozenBlocks <= 70 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3804220000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 182103888, beta: s.p + 182108832, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3807310000 &* s.n, savedMean: s.f + 6267216,
+                savedInvStd: s.f + 6272160, runningMean: s.p + 182113776, runningVar: s.p + 182118720, pool: pool)
+        }
+        // features.6.9.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 70 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3804220000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 182103888, beta: s.p + 182108832, runningMean: s.p + 182113776,
+                runningVar: s.p + 182118720, eps: 0.001, activation: .silu, output: s.t + 3807310000 &* s.n,
+                scratch: s.f + 6267216, pool: pool)
+        }
         // features.6.9.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3807310000 &* s.n, output: s.t + 3810400000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 182123664,
@@ -8021,19 +9713,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 184165744, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4148370144 &* s.n, pool: pool)
         // features.6.9.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4148370144 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 188239600, beta: s.p + 188240432, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 6524304, savedInvStd: s.f + 6525128,
-            runningMean: s.p + 188241264, runningVar: s.p + 188242096, pool: pool)
+        if s.options.frozenBlocks <= 70 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4148370144 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 188239600, beta: s.p + 188240432, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 6524304, savedInvStd: s.f + 6525128,
+                runningMean: s.p + 188241264, runningVar: s.p + 188242096, pool: pool)
+        }
+        // features.6.9.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 70 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4148370144 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 188239600, beta: s.p + 188240432, runningMean: s.p + 188241264,
+                runningVar: s.p + 188242096, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 6524304, pool: pool)
+        }
         // features.6.9 stochastic depth: keep each image's branch with probability 0.8431818181818181
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 70 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15681818181818183,
                 into: s.t + 3022170176 &* s.n, random: &random)
         }
         // features.6.9 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4147855136 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170176 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4148885152 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 70 ? s.t + 3022170176 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4148885152 &* s.n, pool: pool)
     }
 
     /// features.6.10 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -8043,10 +9744,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 188242928, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3813490000 &* s.n, pool: pool)
         // features.6.10.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3813490000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 192316784, beta: s.p + 192321728, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3816580000 &* s.n, savedMean: s.f + 6525952, savedInvStd: s.f + 6530896,
-            runningMean: s.p + 192326672, runningVar: s.p + 192331616, pool: pool)
+        if s.options.frozenBlocks <= 71 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3813490000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 192316784, beta: s.p + 192321728, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3816580000 &* s.n, savedMean: s.f + 6525952,
+                savedInvStd: s.f + 6530896, runningMean: s.p + 192326672, runningVar: s.p + 192331616, pool: pool)
+        }
+        // features.6.10.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 71 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3813490000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 192316784, beta: s.p + 192321728, runningMean: s.p + 192326672,
+                runningVar: s.p + 192331616, eps: 0.001, activation: .silu, output: s.t + 3816580000 &* s.n,
+                scratch: s.f + 6525952, pool: pool)
+        }
         // features.6.10.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 192336560, channels: 4944, kernel: 5, into: s.f + 6545728)
         // features.6.10.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -8054,10 +9764,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 6545728,
             bias: s.f, activation: .identity, output: s.t + 3819670000 &* s.n, pool: pool)
         // features.6.10.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3819670000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 192460160, beta: s.p + 192465104, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3822760000 &* s.n, savedMean: s.f + 6535840, savedInvStd: s.f + 6540784,
-            runningMean: s.p + 192470048, runningVar: s.p + 192474992, pool: pool)
+        if s.options.frozenBlocks <= 71 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3819670000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 192460160, beta: s.p + 192465104, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3822760000 &* s.n, savedMean: s.f + 6535840,
+                savedInvStd: s.f + 6540784, runningMean: s.p + 192470048, runningVar: s.p + 192474992, pool: pool)
+        }
+        // features.6.10.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 71 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3819670000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 192460160, beta: s.p + 192465104, runningMean: s.p + 192470048,
+                runningVar: s.p + 192474992, eps: 0.001, activation: .silu, output: s.t + 3822760000 &* s.n,
+                scratch: s.f + 6535840, pool: pool)
+        }
         // features.6.10.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3822760000 &* s.n, output: s.t + 3825850000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 192479936,
@@ -8069,19 +9788,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 194522016, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4149400160 &* s.n, pool: pool)
         // features.6.10.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4149400160 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 198595872, beta: s.p + 198596704, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 6792928, savedInvStd: s.f + 6793752,
-            runningMean: s.p + 198597536, runningVar: s.p + 198598368, pool: pool)
+        if s.options.frozenBlocks <= 71 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4149400160 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 198595872, beta: s.p + 198596704, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 6792928, savedInvStd: s.f + 6793752,
+                runningMean: s.p + 198597536, runningVar: s.p + 198598368, pool: pool)
+        }
+        // features.6.10.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 71 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4149400160 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 198595872, beta: s.p + 198596704, runningMean: s.p + 198597536,
+                runningVar: s.p + 198598368, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 6792928, pool: pool)
+        }
         // features.6.10 stochastic depth: keep each image's branch with probability 0.8409090909090909
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 71 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1590909090909091,
                 into: s.t + 3022170192 &* s.n, random: &random)
         }
         // features.6.10 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4148885152 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170192 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4149915168 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 71 ? s.t + 3022170192 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4149915168 &* s.n, pool: pool)
     }
 
     /// features.6.11 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -8091,10 +9819,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 198599200, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3828940000 &* s.n, pool: pool)
         // features.6.11.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3828940000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 202673056, beta: s.p + 202678000, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3832030000 &* s.n, savedMean: s.f + 6794576, savedInvStd: s.f + 6799520,
-            runningMean: s.p + 202682944, runningVar: s.p + 202687888, pool: pool)
+        if s.options.frozenBlocks <= 72 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3828940000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 202673056, beta: s.p + 202678000, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3832030000 &* s.n, savedMean: s.f + 6794576,
+                savedInvStd: s.f + 6799520, runningMean: s.p + 202682944, runningVar: s.p + 202687888, pool: pool)
+        }
+        // features.6.11.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 72 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3828940000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 202673056, beta: s.p + 202678000, runningMean: s.p + 202682944,
+                runningVar: s.p + 202687888, eps: 0.001, activation: .silu, output: s.t + 3832030000 &* s.n,
+                scratch: s.f + 6794576, pool: pool)
+        }
         // features.6.11.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 202692832, channels: 4944, kernel: 5, into: s.f + 6814352)
         // features.6.11.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -8102,10 +9839,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 6814352,
             bias: s.f, activation: .identity, output: s.t + 3835120000 &* s.n, pool: pool)
         // features.6.11.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3835120000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 202816432, beta: s.p + 202821376, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3838210000 &* s.n, savedMean: s.f + 6804464, savedInvStd: s.f + 6809408,
-            runningMean: s.p + 202826320, runningVar: s.p + 202831264, pool: pool)
+        if s.options.frozenBlocks <= 72 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3835120000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 202816432, beta: s.p + 202821376, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3838210000 &* s.n, savedMean: s.f + 6804464,
+                savedInvStd: s.f + 6809408, runningMean: s.p + 202826320, runningVar: s.p + 202831264, pool: pool)
+        }
+        // features.6.11.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 72 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3835120000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 202816432, beta: s.p + 202821376, runningMean: s.p + 202826320,
+                runningVar: s.p + 202831264, eps: 0.001, activation: .silu, output: s.t + 3838210000 &* s.n,
+                scratch: s.f + 6804464, pool: pool)
+        }
         // features.6.11.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3838210000 &* s.n, output: s.t + 3841300000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 202836208,
@@ -8117,19 +9863,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 204878288, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4150430176 &* s.n, pool: pool)
         // features.6.11.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4150430176 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 208952144, beta: s.p + 208952976, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 7061552, savedInvStd: s.f + 7062376,
-            runningMean: s.p + 208953808, runningVar: s.p + 208954640, pool: pool)
+        if s.options.frozenBlocks <= 72 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4150430176 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 208952144, beta: s.p + 208952976, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 7061552, savedInvStd: s.f + 7062376,
+                runningMean: s.p + 208953808, runningVar: s.p + 208954640, pool: pool)
+        }
+        // features.6.11.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 72 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4150430176 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 208952144, beta: s.p + 208952976, runningMean: s.p + 208953808,
+                runningVar: s.p + 208954640, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 7061552, pool: pool)
+        }
         // features.6.11 stochastic depth: keep each image's branch with probability 0.8386363636363636
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 72 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16136363636363638,
                 into: s.t + 3022170208 &* s.n, random: &random)
         }
         // features.6.11 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4149915168 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170208 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4150945184 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 72 ? s.t + 3022170208 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4150945184 &* s.n, pool: pool)
     }
 
     /// features.6.12 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -8139,10 +9894,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 208955472, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3844390000 &* s.n, pool: pool)
         // features.6.12.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3844390000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 213029328, beta: s.p + 213034272, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3847480000 &* s.n, savedMean: s.f + 7063200, savedInvStd: s.f + 7068144,
-            runningMean: s.p + 213039216, runningVar: s.p + 213044160, pool: pool)
+        if s.options.frozenBlocks <= 73 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3844390000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 213029328, beta: s.p + 213034272, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3847480000 &* s.n, savedMean: s.f + 7063200,
+                savedInvStd: s.f + 7068144, runningMean: s.p + 213039216, runningVar: s.p + 213044160, pool: pool)
+        }
+        // features.6.12.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 73 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3844390000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 213029328, beta: s.p + 213034272, runningMean: s.p + 213039216,
+                runningVar: s.p + 213044160, eps: 0.001, activation: .silu, output: s.t + 3847480000 &* s.n,
+                scratch: s.f + 7063200, pool: pool)
+        }
         // features.6.12.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 213049104, channels: 4944, kernel: 5, into: s.f + 7082976)
         // features.6.12.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -8150,10 +9914,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 7082976,
             bias: s.f, activation: .identity, output: s.t + 3850570000 &* s.n, pool: pool)
         // features.6.12.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3850570000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 213172704, beta: s.p + 213177648, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3853660000 &* s.n, savedMean: s.f + 7073088, savedInvStd: s.f + 7078032,
-            runningMean: s.p + 213182592, runningVar: s.p + 213187536, pool: pool)
+        if s.options.frozenBlocks <= 73 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3850570000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 213172704, beta: s.p + 213177648, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3853660000 &* s.n, savedMean: s.f + 7073088,
+                savedInvStd: s.f + 7078032, runningMean: s.p + 213182592, runningVar: s.p + 213187536, pool: pool)
+        }
+        // features.6.12.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 73 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3850570000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 213172704, beta: s.p + 213177648, runningMean: s.p + 213182592,
+                runningVar: s.p + 213187536, eps: 0.001, activation: .silu, output: s.t + 3853660000 &* s.n,
+                scratch: s.f + 7073088, pool: pool)
+        }
         // features.6.12.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3853660000 &* s.n, output: s.t + 3856750000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 213192480,
@@ -8165,19 +9938,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 215234560, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4151460192 &* s.n, pool: pool)
         // features.6.12.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4151460192 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 219308416, beta: s.p + 219309248, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 7330176, savedInvStd: s.f + 7331000,
-            runningMean: s.p + 219310080, runningVar: s.p + 219310912, pool: pool)
+        if s.options.frozenBlocks <= 73 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4151460192 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 219308416, beta: s.p + 219309248, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 7330176, savedInvStd: s.f + 7331000,
+                runningMean: s.p + 219310080, runningVar: s.p + 219310912, pool: pool)
+        }
+        // features.6.12.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 73 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4151460192 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 219308416, beta: s.p + 219309248, runningMean: s.p + 219310080,
+                runningVar: s.p + 219310912, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 7330176, pool: pool)
+        }
         // features.6.12 stochastic depth: keep each image's branch with probability 0.8363636363636364
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 73 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16363636363636364,
                 into: s.t + 3022170224 &* s.n, random: &random)
         }
         // features.6.12 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4150945184 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170224 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4151975200 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 73 ? s.t + 3022170224 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4151975200 &* s.n, pool: pool)
     }
 
     /// features.6.13 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -8187,10 +9969,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 219311744, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3859840000 &* s.n, pool: pool)
         // features.6.13.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3859840000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 223385600, beta: s.p + 223390544, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3862930000 &* s.n, savedMean: s.f + 7331824, savedInvStd: s.f + 7336768,
-            runningMean: s.p + 223395488, runningVar: s.p + 223400432, pool: pool)
+        if s.options.frozenBlocks <= 74 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3859840000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 223385600, beta: s.p + 223390544, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3862930000 &* s.n, savedMean: s.f + 7331824,
+                savedInvStd: s.f + 7336768, runningMean: s.p + 223395488, runningVar: s.p + 223400432, pool: pool)
+        }
+        // features.6.13.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 74 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3859840000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 223385600, beta: s.p + 223390544, runningMean: s.p + 223395488,
+                runningVar: s.p + 223400432, eps: 0.001, activation: .silu, output: s.t + 3862930000 &* s.n,
+                scratch: s.f + 7331824, pool: pool)
+        }
         // features.6.13.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 223405376, channels: 4944, kernel: 5, into: s.f + 7351600)
         // features.6.13.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -8198,10 +9989,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 7351600,
             bias: s.f, activation: .identity, output: s.t + 3866020000 &* s.n, pool: pool)
         // features.6.13.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3866020000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 223528976, beta: s.p + 223533920, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3869110000 &* s.n, savedMean: s.f + 7341712, savedInvStd: s.f + 7346656,
-            runningMean: s.p + 223538864, runningVar: s.p + 223543808, pool: pool)
+        if s.options.frozenBlocks <= 74 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3866020000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 223528976, beta: s.p + 223533920, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3869110000 &* s.n, savedMean: s.f + 7341712,
+                savedInvStd: s.f + 7346656, runningMean: s.p + 223538864, runningVar: s.p + 223543808, pool: pool)
+        }
+        // features.6.13.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 74 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3866020000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 223528976, beta: s.p + 223533920, runningMean: s.p + 223538864,
+                runningVar: s.p + 223543808, eps: 0.001, activation: .silu, output: s.t + 3869110000 &* s.n,
+                scratch: s.f + 7341712, pool: pool)
+        }
         // features.6.13.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3869110000 &* s.n, output: s.t + 3872200000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 223548752,
@@ -8213,19 +10013,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 225590832, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4152490208 &* s.n, pool: pool)
         // features.6.13.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4152490208 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 229664688, beta: s.p + 229665520, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 7598800, savedInvStd: s.f + 7599624,
-            runningMean: s.p + 229666352, runningVar: s.p + 229667184, pool: pool)
+        if s.options.frozenBlocks <= 74 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4152490208 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 229664688, beta: s.p + 229665520, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 7598800, savedInvStd: s.f + 7599624,
+                runningMean: s.p + 229666352, runningVar: s.p + 229667184, pool: pool)
+        }
+        // features.6.13.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 74 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4152490208 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 229664688, beta: s.p + 229665520, runningMean: s.p + 229666352,
+                runningVar: s.p + 229667184, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 7598800, pool: pool)
+        }
         // features.6.13 stochastic depth: keep each image's branch with probability 0.8340909090909091
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 74 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16590909090909092,
                 into: s.t + 3022170240 &* s.n, random: &random)
         }
         // features.6.13 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4151975200 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170240 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4153005216 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 74 ? s.t + 3022170240 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4153005216 &* s.n, pool: pool)
     }
 
     /// features.6.14 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -8235,10 +10044,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 229668016, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3875290000 &* s.n, pool: pool)
         // features.6.14.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3875290000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 233741872, beta: s.p + 233746816, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3878380000 &* s.n, savedMean: s.f + 7600448, savedInvStd: s.f + 7605392,
-            runningMean: s.p + 233751760, runningVar: s.p + 233756704, pool: pool)
+        if s.options.frozenBlocks <= 75 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3875290000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 233741872, beta: s.p + 233746816, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3878380000 &* s.n, savedMean: s.f + 7600448,
+                savedInvStd: s.f + 7605392, runningMean: s.p + 233751760, runningVar: s.p + 233756704, pool: pool)
+        }
+        // features.6.14.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 75 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3875290000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 233741872, beta: s.p + 233746816, runningMean: s.p + 233751760,
+                runningVar: s.p + 233756704, eps: 0.001, activation: .silu, output: s.t + 3878380000 &* s.n,
+                scratch: s.f + 7600448, pool: pool)
+        }
         // features.6.14.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 233761648, channels: 4944, kernel: 5, into: s.f + 7620224)
         // features.6.14.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -8246,10 +10064,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 7620224,
             bias: s.f, activation: .identity, output: s.t + 3881470000 &* s.n, pool: pool)
         // features.6.14.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3881470000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 233885248, beta: s.p + 233890192, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3884560000 &* s.n, savedMean: s.f + 7610336, savedInvStd: s.f + 7615280,
-            runningMean: s.p + 233895136, runningVar: s.p + 233900080, pool: pool)
+        if s.options.frozenBlocks <= 75 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3881470000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 233885248, beta: s.p + 233890192, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3884560000 &* s.n, savedMean: s.f + 7610336,
+                savedInvStd: s.f + 7615280, runningMean: s.p + 233895136, runningVar: s.p + 233900080, pool: pool)
+        }
+        // features.6.14.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 75 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3881470000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 233885248, beta: s.p + 233890192, runningMean: s.p + 233895136,
+                runningVar: s.p + 233900080, eps: 0.001, activation: .silu, output: s.t + 3884560000 &* s.n,
+                scratch: s.f + 7610336, pool: pool)
+        }
         // features.6.14.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3884560000 &* s.n, output: s.t + 3887650000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 233905024,
@@ -8261,19 +10088,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 235947104, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4153520224 &* s.n, pool: pool)
         // features.6.14.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4153520224 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 240020960, beta: s.p + 240021792, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 7867424, savedInvStd: s.f + 7868248,
-            runningMean: s.p + 240022624, runningVar: s.p + 240023456, pool: pool)
+        if s.options.frozenBlocks <= 75 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4153520224 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 240020960, beta: s.p + 240021792, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 7867424, savedInvStd: s.f + 7868248,
+                runningMean: s.p + 240022624, runningVar: s.p + 240023456, pool: pool)
+        }
+        // features.6.14.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 75 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4153520224 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 240020960, beta: s.p + 240021792, runningMean: s.p + 240022624,
+                runningVar: s.p + 240023456, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 7867424, pool: pool)
+        }
         // features.6.14 stochastic depth: keep each image's branch with probability 0.8318181818181818
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 75 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16818181818181818,
                 into: s.t + 3022170256 &* s.n, random: &random)
         }
         // features.6.14 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4153005216 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170256 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4154035232 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 75 ? s.t + 3022170256 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4154035232 &* s.n, pool: pool)
     }
 
     /// features.6.15 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -8283,10 +10119,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 240024288, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3890740000 &* s.n, pool: pool)
         // features.6.15.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3890740000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 244098144, beta: s.p + 244103088, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3893830000 &* s.n, savedMean: s.f + 7869072, savedInvStd: s.f + 7874016,
-            runningMean: s.p + 244108032, runningVar: s.p + 244112976, pool: pool)
+        if s.options.frozenBlocks <= 76 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3890740000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 244098144, beta: s.p + 244103088, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3893830000 &* s.n, savedMean: s.f + 7869072,
+                savedInvStd: s.f + 7874016, runningMean: s.p + 244108032, runningVar: s.p + 244112976, pool: pool)
+        }
+        // features.6.15.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 76 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3890740000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 244098144, beta: s.p + 244103088, runningMean: s.p + 244108032,
+                runningVar: s.p + 244112976, eps: 0.001, activation: .silu, output: s.t + 3893830000 &* s.n,
+                scratch: s.f + 7869072, pool: pool)
+        }
         // features.6.15.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 244117920, channels: 4944, kernel: 5, into: s.f + 7888848)
         // features.6.15.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -8294,10 +10139,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 7888848,
             bias: s.f, activation: .identity, output: s.t + 3896920000 &* s.n, pool: pool)
         // features.6.15.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3896920000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 244241520, beta: s.p + 244246464, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3900010000 &* s.n, savedMean: s.f + 7878960, savedInvStd: s.f + 7883904,
-            runningMean: s.p + 244251408, runningVar: s.p + 244256352, pool: pool)
+        if s.options.frozenBlocks <= 76 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3896920000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 244241520, beta: s.p + 244246464, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3900010000 &* s.n, savedMean: s.f + 7878960,
+                savedInvStd: s.f + 7883904, runningMean: s.p + 244251408, runningVar: s.p + 244256352, pool: pool)
+        }
+        // features.6.15.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 76 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3896920000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 244241520, beta: s.p + 244246464, runningMean: s.p + 244251408,
+                runningVar: s.p + 244256352, eps: 0.001, activation: .silu, output: s.t + 3900010000 &* s.n,
+                scratch: s.f + 7878960, pool: pool)
+        }
         // features.6.15.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3900010000 &* s.n, output: s.t + 3903100000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 244261296,
@@ -8309,19 +10163,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 246303376, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4154550240 &* s.n, pool: pool)
         // features.6.15.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4154550240 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 250377232, beta: s.p + 250378064, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 8136048, savedInvStd: s.f + 8136872,
-            runningMean: s.p + 250378896, runningVar: s.p + 250379728, pool: pool)
+        if s.options.frozenBlocks <= 76 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4154550240 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 250377232, beta: s.p + 250378064, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 8136048, savedInvStd: s.f + 8136872,
+                runningMean: s.p + 250378896, runningVar: s.p + 250379728, pool: pool)
+        }
+        // features.6.15.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 76 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4154550240 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 250377232, beta: s.p + 250378064, runningMean: s.p + 250378896,
+                runningVar: s.p + 250379728, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 8136048, pool: pool)
+        }
         // features.6.15 stochastic depth: keep each image's branch with probability 0.8295454545454546
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 76 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17045454545454544,
                 into: s.t + 3022170272 &* s.n, random: &random)
         }
         // features.6.15 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4154035232 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170272 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4155065248 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 76 ? s.t + 3022170272 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4155065248 &* s.n, pool: pool)
     }
 
     /// features.6.16 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -8331,10 +10194,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 250380560, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3906190000 &* s.n, pool: pool)
         // features.6.16.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3906190000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 254454416, beta: s.p + 254459360, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3909280000 &* s.n, savedMean: s.f + 8137696, savedInvStd: s.f + 8142640,
-            runningMean: s.p + 254464304, runningVar: s.p + 254469248, pool: pool)
+        if s.options.frozenBlocks <= 77 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3906190000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 254454416, beta: s.p + 254459360, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3909280000 &* s.n, savedMean: s.f + 8137696,
+                savedInvStd: s.f + 8142640, runningMean: s.p + 254464304, runningVar: s.p + 254469248, pool: pool)
+        }
+        // features.6.16.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 77 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3906190000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 254454416, beta: s.p + 254459360, runningMean: s.p + 254464304,
+                runningVar: s.p + 254469248, eps: 0.001, activation: .silu, output: s.t + 3909280000 &* s.n,
+                scratch: s.f + 8137696, pool: pool)
+        }
         // features.6.16.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 254474192, channels: 4944, kernel: 5, into: s.f + 8157472)
         // features.6.16.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -8342,10 +10214,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 8157472,
             bias: s.f, activation: .identity, output: s.t + 3912370000 &* s.n, pool: pool)
         // features.6.16.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3912370000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 254597792, beta: s.p + 254602736, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3915460000 &* s.n, savedMean: s.f + 8147584, savedInvStd: s.f + 8152528,
-            runningMean: s.p + 254607680, runningVar: s.p + 254612624, pool: pool)
+        if s.options.frozenBlocks <= 77 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3912370000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 254597792, beta: s.p + 254602736, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3915460000 &* s.n, savedMean: s.f + 8147584,
+                savedInvStd: s.f + 8152528, runningMean: s.p + 254607680, runningVar: s.p + 254612624, pool: pool)
+        }
+        // features.6.16.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 77 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3912370000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 254597792, beta: s.p + 254602736, runningMean: s.p + 254607680,
+                runningVar: s.p + 254612624, eps: 0.001, activation: .silu, output: s.t + 3915460000 &* s.n,
+                scratch: s.f + 8147584, pool: pool)
+        }
         // features.6.16.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3915460000 &* s.n, output: s.t + 3918550000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 254617568,
@@ -8357,19 +10238,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 256659648, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4155580256 &* s.n, pool: pool)
         // features.6.16.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4155580256 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 260733504, beta: s.p + 260734336, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 8404672, savedInvStd: s.f + 8405496,
-            runningMean: s.p + 260735168, runningVar: s.p + 260736000, pool: pool)
+        if s.options.frozenBlocks <= 77 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4155580256 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 260733504, beta: s.p + 260734336, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 8404672, savedInvStd: s.f + 8405496,
+                runningMean: s.p + 260735168, runningVar: s.p + 260736000, pool: pool)
+        }
+        // features.6.16.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 77 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4155580256 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 260733504, beta: s.p + 260734336, runningMean: s.p + 260735168,
+                runningVar: s.p + 260736000, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 8404672, pool: pool)
+        }
         // features.6.16 stochastic depth: keep each image's branch with probability 0.8272727272727273
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 77 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17272727272727273,
                 into: s.t + 3022170288 &* s.n, random: &random)
         }
         // features.6.16 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4155065248 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170288 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4156095264 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 77 ? s.t + 3022170288 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4156095264 &* s.n, pool: pool)
     }
 
     /// features.6.17 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -8379,10 +10269,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 260736832, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3921640000 &* s.n, pool: pool)
         // features.6.17.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3921640000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 264810688, beta: s.p + 264815632, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3924730000 &* s.n, savedMean: s.f + 8406320, savedInvStd: s.f + 8411264,
-            runningMean: s.p + 264820576, runningVar: s.p + 264825520, pool: pool)
+        if s.options.frozenBlocks <= 78 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3921640000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 264810688, beta: s.p + 264815632, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3924730000 &* s.n, savedMean: s.f + 8406320,
+                savedInvStd: s.f + 8411264, runningMean: s.p + 264820576, runningVar: s.p + 264825520, pool: pool)
+        }
+        // features.6.17.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 78 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3921640000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 264810688, beta: s.p + 264815632, runningMean: s.p + 264820576,
+                runningVar: s.p + 264825520, eps: 0.001, activation: .silu, output: s.t + 3924730000 &* s.n,
+                scratch: s.f + 8406320, pool: pool)
+        }
         // features.6.17.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 264830464, channels: 4944, kernel: 5, into: s.f + 8426096)
         // features.6.17.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -8390,10 +10289,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 8426096,
             bias: s.f, activation: .identity, output: s.t + 3927820000 &* s.n, pool: pool)
         // features.6.17.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3927820000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 264954064, beta: s.p + 264959008, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3930910000 &* s.n, savedMean: s.f + 8416208, savedInvStd: s.f + 8421152,
-            runningMean: s.p + 264963952, runningVar: s.p + 264968896, pool: pool)
+        if s.options.frozenBlocks <= 78 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3927820000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 264954064, beta: s.p + 264959008, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3930910000 &* s.n, savedMean: s.f + 8416208,
+                savedInvStd: s.f + 8421152, runningMean: s.p + 264963952, runningVar: s.p + 264968896, pool: pool)
+        }
+        // features.6.17.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 78 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3927820000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 264954064, beta: s.p + 264959008, runningMean: s.p + 264963952,
+                runningVar: s.p + 264968896, eps: 0.001, activation: .silu, output: s.t + 3930910000 &* s.n,
+                scratch: s.f + 8416208, pool: pool)
+        }
         // features.6.17.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3930910000 &* s.n, output: s.t + 3934000000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 264973840,
@@ -8405,19 +10313,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 267015920, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4156610272 &* s.n, pool: pool)
         // features.6.17.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4156610272 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 271089776, beta: s.p + 271090608, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 8673296, savedInvStd: s.f + 8674120,
-            runningMean: s.p + 271091440, runningVar: s.p + 271092272, pool: pool)
+        if s.options.frozenBlocks <= 78 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4156610272 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 271089776, beta: s.p + 271090608, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 8673296, savedInvStd: s.f + 8674120,
+                runningMean: s.p + 271091440, runningVar: s.p + 271092272, pool: pool)
+        }
+        // features.6.17.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 78 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4156610272 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 271089776, beta: s.p + 271090608, runningMean: s.p + 271091440,
+                runningVar: s.p + 271092272, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 8673296, pool: pool)
+        }
         // features.6.17 stochastic depth: keep each image's branch with probability 0.825
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 78 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
                 into: s.t + 3022170304 &* s.n, random: &random)
         }
         // features.6.17 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4156095264 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170304 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4157125280 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 78 ? s.t + 3022170304 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4157125280 &* s.n, pool: pool)
     }
 
     /// features.6.18 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -8427,10 +10344,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 271093104, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3937090000 &* s.n, pool: pool)
         // features.6.18.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3937090000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 275166960, beta: s.p + 275171904, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3940180000 &* s.n, savedMean: s.f + 8674944, savedInvStd: s.f + 8679888,
-            runningMean: s.p + 275176848, runningVar: s.p + 275181792, pool: pool)
+        if s.options.frozenBlocks <= 79 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3937090000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 275166960, beta: s.p + 275171904, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3940180000 &* s.n, savedMean: s.f + 8674944,
+                savedInvStd: s.f + 8679888, runningMean: s.p + 275176848, runningVar: s.p + 275181792, pool: pool)
+        }
+        // features.6.18.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 79 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3937090000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 275166960, beta: s.p + 275171904, runningMean: s.p + 275176848,
+                runningVar: s.p + 275181792, eps: 0.001, activation: .silu, output: s.t + 3940180000 &* s.n,
+                scratch: s.f + 8674944, pool: pool)
+        }
         // features.6.18.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 275186736, channels: 4944, kernel: 5, into: s.f + 8694720)
         // features.6.18.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -8438,10 +10364,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 8694720,
             bias: s.f, activation: .identity, output: s.t + 3943270000 &* s.n, pool: pool)
         // features.6.18.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3943270000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 275310336, beta: s.p + 275315280, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3946360000 &* s.n, savedMean: s.f + 8684832, savedInvStd: s.f + 8689776,
-            runningMean: s.p + 275320224, runningVar: s.p + 275325168, pool: pool)
+        if s.options.frozenBlocks <= 79 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3943270000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 275310336, beta: s.p + 275315280, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3946360000 &* s.n, savedMean: s.f + 8684832,
+                savedInvStd: s.f + 8689776, runningMean: s.p + 275320224, runningVar: s.p + 275325168, pool: pool)
+        }
+        // features.6.18.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 79 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3943270000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 275310336, beta: s.p + 275315280, runningMean: s.p + 275320224,
+                runningVar: s.p + 275325168, eps: 0.001, activation: .silu, output: s.t + 3946360000 &* s.n,
+                scratch: s.f + 8684832, pool: pool)
+        }
         // features.6.18.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3946360000 &* s.n, output: s.t + 3949450000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 275330112,
@@ -8453,19 +10388,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 277372192, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4157640288 &* s.n, pool: pool)
         // features.6.18.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4157640288 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 281446048, beta: s.p + 281446880, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 8941920, savedInvStd: s.f + 8942744,
-            runningMean: s.p + 281447712, runningVar: s.p + 281448544, pool: pool)
+        if s.options.frozenBlocks <= 79 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4157640288 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 281446048, beta: s.p + 281446880, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 8941920, savedInvStd: s.f + 8942744,
+                runningMean: s.p + 281447712, runningVar: s.p + 281448544, pool: pool)
+        }
+        // features.6.18.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 79 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4157640288 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 281446048, beta: s.p + 281446880, runningMean: s.p + 281447712,
+                runningVar: s.p + 281448544, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 8941920, pool: pool)
+        }
         // features.6.18 stochastic depth: keep each image's branch with probability 0.8227272727272728
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 79 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17727272727272728,
                 into: s.t + 3022170320 &* s.n, random: &random)
         }
         // features.6.18 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4157125280 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170320 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4158155296 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 79 ? s.t + 3022170320 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4158155296 &* s.n, pool: pool)
     }
 
     /// features.6.19 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -8475,10 +10419,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 281449376, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3952540000 &* s.n, pool: pool)
         // features.6.19.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3952540000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 285523232, beta: s.p + 285528176, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3955630000 &* s.n, savedMean: s.f + 8943568, savedInvStd: s.f + 8948512,
-            runningMean: s.p + 285533120, runningVar: s.p + 285538064, pool: pool)
+        if s.options.frozenBlocks <= 80 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3952540000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 285523232, beta: s.p + 285528176, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3955630000 &* s.n, savedMean: s.f + 8943568,
+                savedInvStd: s.f + 8948512, runningMean: s.p + 285533120, runningVar: s.p + 285538064, pool: pool)
+        }
+        // features.6.19.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 80 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3952540000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 285523232, beta: s.p + 285528176, runningMean: s.p + 285533120,
+                runningVar: s.p + 285538064, eps: 0.001, activation: .silu, output: s.t + 3955630000 &* s.n,
+                scratch: s.f + 8943568, pool: pool)
+        }
         // features.6.19.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 285543008, channels: 4944, kernel: 5, into: s.f + 8963344)
         // features.6.19.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -8486,10 +10439,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 8963344,
             bias: s.f, activation: .identity, output: s.t + 3958720000 &* s.n, pool: pool)
         // features.6.19.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3958720000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 285666608, beta: s.p + 285671552, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3961810000 &* s.n, savedMean: s.f + 8953456, savedInvStd: s.f + 8958400,
-            runningMean: s.p + 285676496, runningVar: s.p + 285681440, pool: pool)
+        if s.options.frozenBlocks <= 80 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3958720000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 285666608, beta: s.p + 285671552, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3961810000 &* s.n, savedMean: s.f + 8953456,
+                savedInvStd: s.f + 8958400, runningMean: s.p + 285676496, runningVar: s.p + 285681440, pool: pool)
+        }
+        // features.6.19.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 80 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3958720000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 285666608, beta: s.p + 285671552, runningMean: s.p + 285676496,
+                runningVar: s.p + 285681440, eps: 0.001, activation: .silu, output: s.t + 3961810000 &* s.n,
+                scratch: s.f + 8953456, pool: pool)
+        }
         // features.6.19.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3961810000 &* s.n, output: s.t + 3964900000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 285686384,
@@ -8501,19 +10463,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 287728464, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4158670304 &* s.n, pool: pool)
         // features.6.19.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4158670304 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 291802320, beta: s.p + 291803152, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 9210544, savedInvStd: s.f + 9211368,
-            runningMean: s.p + 291803984, runningVar: s.p + 291804816, pool: pool)
+        if s.options.frozenBlocks <= 80 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4158670304 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 291802320, beta: s.p + 291803152, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 9210544, savedInvStd: s.f + 9211368,
+                runningMean: s.p + 291803984, runningVar: s.p + 291804816, pool: pool)
+        }
+        // features.6.19.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 80 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4158670304 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 291802320, beta: s.p + 291803152, runningMean: s.p + 291803984,
+                runningVar: s.p + 291804816, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 9210544, pool: pool)
+        }
         // features.6.19 stochastic depth: keep each image's branch with probability 0.8204545454545454
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 80 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17954545454545456,
                 into: s.t + 3022170336 &* s.n, random: &random)
         }
         // features.6.19 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4158155296 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170336 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4159185312 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 80 ? s.t + 3022170336 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4159185312 &* s.n, pool: pool)
     }
 
     /// features.6.20 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -8523,10 +10494,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 291805648, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3967990000 &* s.n, pool: pool)
         // features.6.20.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3967990000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 295879504, beta: s.p + 295884448, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3971080000 &* s.n, savedMean: s.f + 9212192, savedInvStd: s.f + 9217136,
-            runningMean: s.p + 295889392, runningVar: s.p + 295894336, pool: pool)
+        if s.options.frozenBlocks <= 81 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3967990000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 295879504, beta: s.p + 295884448, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3971080000 &* s.n, savedMean: s.f + 9212192,
+                savedInvStd: s.f + 9217136, runningMean: s.p + 295889392, runningVar: s.p + 295894336, pool: pool)
+        }
+        // features.6.20.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 81 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3967990000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 295879504, beta: s.p + 295884448, runningMean: s.p + 295889392,
+                runningVar: s.p + 295894336, eps: 0.001, activation: .silu, output: s.t + 3971080000 &* s.n,
+                scratch: s.f + 9212192, pool: pool)
+        }
         // features.6.20.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 295899280, channels: 4944, kernel: 5, into: s.f + 9231968)
         // features.6.20.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -8534,10 +10514,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 9231968,
             bias: s.f, activation: .identity, output: s.t + 3974170000 &* s.n, pool: pool)
         // features.6.20.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3974170000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 296022880, beta: s.p + 296027824, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3977260000 &* s.n, savedMean: s.f + 9222080, savedInvStd: s.f + 9227024,
-            runningMean: s.p + 296032768, runningVar: s.p + 296037712, pool: pool)
+        if s.options.frozenBlocks <= 81 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3974170000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 296022880, beta: s.p + 296027824, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3977260000 &* s.n, savedMean: s.f + 9222080,
+                savedInvStd: s.f + 9227024, runningMean: s.p + 296032768, runningVar: s.p + 296037712, pool: pool)
+        }
+        // features.6.20.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 81 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3974170000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 296022880, beta: s.p + 296027824, runningMean: s.p + 296032768,
+                runningVar: s.p + 296037712, eps: 0.001, activation: .silu, output: s.t + 3977260000 &* s.n,
+                scratch: s.f + 9222080, pool: pool)
+        }
         // features.6.20.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3977260000 &* s.n, output: s.t + 3980350000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 296042656,
@@ -8549,19 +10538,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 298084736, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4159700320 &* s.n, pool: pool)
         // features.6.20.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4159700320 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 302158592, beta: s.p + 302159424, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 9479168, savedInvStd: s.f + 9479992,
-            runningMean: s.p + 302160256, runningVar: s.p + 302161088, pool: pool)
+        if s.options.frozenBlocks <= 81 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4159700320 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 302158592, beta: s.p + 302159424, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 9479168, savedInvStd: s.f + 9479992,
+                runningMean: s.p + 302160256, runningVar: s.p + 302161088, pool: pool)
+        }
+        // features.6.20.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 81 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4159700320 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 302158592, beta: s.p + 302159424, runningMean: s.p + 302160256,
+                runningVar: s.p + 302161088, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 9479168, pool: pool)
+        }
         // features.6.20 stochastic depth: keep each image's branch with probability 0.8181818181818181
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 81 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18181818181818182,
                 into: s.t + 3022170352 &* s.n, random: &random)
         }
         // features.6.20 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4159185312 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170352 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4160215328 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 81 ? s.t + 3022170352 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4160215328 &* s.n, pool: pool)
     }
 
     /// features.6.21 forward: MBConv6 k5 s1: 25x25x824 -> 25x25x824, SE 4944 -> 206 -> 4944, identity shortcut
@@ -8571,10 +10569,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 302161920, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3983440000 &* s.n, pool: pool)
         // features.6.21.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3983440000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 306235776, beta: s.p + 306240720, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3986530000 &* s.n, savedMean: s.f + 9480816, savedInvStd: s.f + 9485760,
-            runningMean: s.p + 306245664, runningVar: s.p + 306250608, pool: pool)
+        if s.options.frozenBlocks <= 82 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3983440000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 306235776, beta: s.p + 306240720, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3986530000 &* s.n, savedMean: s.f + 9480816,
+                savedInvStd: s.f + 9485760, runningMean: s.p + 306245664, runningVar: s.p + 306250608, pool: pool)
+        }
+        // features.6.21.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 82 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3983440000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 306235776, beta: s.p + 306240720, runningMean: s.p + 306245664,
+                runningVar: s.p + 306250608, eps: 0.001, activation: .silu, output: s.t + 3986530000 &* s.n,
+                scratch: s.f + 9480816, pool: pool)
+        }
         // features.6.21.block.1 depthwise weights to the kernel layout [5][5][4944]
         WeightPrep.depthwiseWeights(s.p + 306255552, channels: 4944, kernel: 5, into: s.f + 9500592)
         // features.6.21.block.1 depthwise 5x5/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -8582,10 +10589,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 25, outWidth: 25, weights: s.f + 9500592,
             bias: s.f, activation: .identity, output: s.t + 3989620000 &* s.n, pool: pool)
         // features.6.21.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3989620000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 306379152, beta: s.p + 306384096, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3992710000 &* s.n, savedMean: s.f + 9490704, savedInvStd: s.f + 9495648,
-            runningMean: s.p + 306389040, runningVar: s.p + 306393984, pool: pool)
+        if s.options.frozenBlocks <= 82 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3989620000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 306379152, beta: s.p + 306384096, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3992710000 &* s.n, savedMean: s.f + 9490704,
+                savedInvStd: s.f + 9495648, runningMean: s.p + 306389040, runningVar: s.p + 306393984, pool: pool)
+        }
+        // features.6.21.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 82 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3989620000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 306379152, beta: s.p + 306384096, runningMean: s.p + 306389040,
+                runningVar: s.p + 306393984, eps: 0.001, activation: .silu, output: s.t + 3992710000 &* s.n,
+                scratch: s.f + 9490704, pool: pool)
+        }
         // features.6.21.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3992710000 &* s.n, output: s.t + 3995800000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 306398928,
@@ -8597,19 +10613,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 308441008, bias: s.f, outChannels: 824, activation: .identity, residual: nil,
             output: s.t + 4160730336 &* s.n, pool: pool)
         // features.6.21.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4160730336 &* s.n, pixels: 625 &* s.n, channels: 824,
-            gamma: s.p + 312514864, beta: s.p + 312515696, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 9747792, savedInvStd: s.f + 9748616,
-            runningMean: s.p + 312516528, runningVar: s.p + 312517360, pool: pool)
+        if s.options.frozenBlocks <= 82 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4160730336 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 312514864, beta: s.p + 312515696, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 1457280000 &* s.n, savedMean: s.f + 9747792, savedInvStd: s.f + 9748616,
+                runningMean: s.p + 312516528, runningVar: s.p + 312517360, pool: pool)
+        }
+        // features.6.21.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 82 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4160730336 &* s.n, pixels: 625 &* s.n, channels: 824,
+                gamma: s.p + 312514864, beta: s.p + 312515696, runningMean: s.p + 312516528,
+                runningVar: s.p + 312517360, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 9747792, pool: pool)
+        }
         // features.6.21 stochastic depth: keep each image's branch with probability 0.8159090909090909
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 82 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18409090909090908,
                 into: s.t + 3022170368 &* s.n, random: &random)
         }
         // features.6.21 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4160215328 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170368 &* s.n : nil, batch: s.n, perImage: 515000,
-            output: s.t + 4161245344 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 82 ? s.t + 3022170368 &* s.n : nil,
+            batch: s.n, perImage: 515000, output: s.t + 4161245344 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 25x25x824 -> 25x25x1376, SE 4944 -> 206 -> 4944
@@ -8619,10 +10644,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 312518192, bias: s.f, outChannels: 4944, activation: .identity, residual: nil,
             output: s.t + 3998890000 &* s.n, pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3998890000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 316592048, beta: s.p + 316596992, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 4001980000 &* s.n, savedMean: s.f + 9749440, savedInvStd: s.f + 9754384,
-            runningMean: s.p + 316601936, runningVar: s.p + 316606880, pool: pool)
+        if s.options.frozenBlocks <= 83 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3998890000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 316592048, beta: s.p + 316596992, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 4001980000 &* s.n, savedMean: s.f + 9749440,
+                savedInvStd: s.f + 9754384, runningMean: s.p + 316601936, runningVar: s.p + 316606880, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 83 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3998890000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 316592048, beta: s.p + 316596992, runningMean: s.p + 316601936,
+                runningVar: s.p + 316606880, eps: 0.001, activation: .silu, output: s.t + 4001980000 &* s.n,
+                scratch: s.f + 9749440, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][4944]
         WeightPrep.depthwiseWeights(s.p + 316611824, channels: 4944, kernel: 3, into: s.f + 9769216)
         // features.7.0.block.1 depthwise 3x3/1, [n, 25, 25, 4944] -> [n, 25, 25, 4944]
@@ -8630,10 +10664,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 9769216,
             bias: s.f, activation: .identity, output: s.t + 4005070000 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4005070000 &* s.n, pixels: 625 &* s.n, channels: 4944,
-            gamma: s.p + 316656320, beta: s.p + 316661264, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 4008160000 &* s.n, savedMean: s.f + 9759328, savedInvStd: s.f + 9764272,
-            runningMean: s.p + 316666208, runningVar: s.p + 316671152, pool: pool)
+        if s.options.frozenBlocks <= 83 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4005070000 &* s.n, pixels: 625 &* s.n,
+                channels: 4944, gamma: s.p + 316656320, beta: s.p + 316661264, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 4008160000 &* s.n, savedMean: s.f + 9759328,
+                savedInvStd: s.f + 9764272, runningMean: s.p + 316666208, runningVar: s.p + 316671152, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 83 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4005070000 &* s.n, pixels: 625 &* s.n, channels: 4944,
+                gamma: s.p + 316656320, beta: s.p + 316661264, runningMean: s.p + 316666208,
+                runningVar: s.p + 316671152, eps: 0.001, activation: .silu, output: s.t + 4008160000 &* s.n,
+                scratch: s.f + 9759328, pool: pool)
+        }
         // features.7.0.block.2 squeeze-excitation 4944 -> 206 -> 4944 on [n, 25, 25, 4944]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 4008160000 &* s.n, output: s.t + 4011250000 &* s.n,
             batch: s.n, pixels: 625, channels: 4944, squeezeChannels: 206, reduceWeights: s.p + 316676096,
@@ -8645,10 +10688,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 318718176, bias: s.f, outChannels: 1376, activation: .identity, residual: nil,
             output: s.t + 4130500000 &* s.n, pool: pool)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4130500000 &* s.n, pixels: 625 &* s.n, channels: 1376,
-            gamma: s.p + 325521120, beta: s.p + 325522496, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 4131360000 &* s.n, savedMean: s.f + 9858208, savedInvStd: s.f + 9859584,
-            runningMean: s.p + 325523872, runningVar: s.p + 325525248, pool: pool)
+        if s.options.frozenBlocks <= 83 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4130500000 &* s.n, pixels: 625 &* s.n,
+                channels: 1376, gamma: s.p + 325521120, beta: s.p + 325522496, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 4131360000 &* s.n, savedMean: s.f + 9858208,
+                savedInvStd: s.f + 9859584, runningMean: s.p + 325523872, runningVar: s.p + 325525248, pool: pool)
+        }
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 83 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4130500000 &* s.n, pixels: 625 &* s.n, channels: 1376,
+                gamma: s.p + 325521120, beta: s.p + 325522496, runningMean: s.p + 325523872,
+                runningVar: s.p + 325525248, eps: 0.001, activation: .identity, output: s.t + 4131360000 &* s.n,
+                scratch: s.f + 9858208, pool: pool)
+        }
     }
 
     /// features.7.1 forward: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
@@ -8658,10 +10710,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 325526624, bias: s.f, outChannels: 8256, activation: .identity, residual: nil,
             output: s.t + 3015200000 &* s.n, pool: pool)
         // features.7.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3015200000 &* s.n, pixels: 625 &* s.n, channels: 8256,
-            gamma: s.p + 336886880, beta: s.p + 336895136, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3453920000 &* s.n, savedMean: s.f + 9860960, savedInvStd: s.f + 9869216,
-            runningMean: s.p + 336903392, runningVar: s.p + 336911648, pool: pool)
+        if s.options.frozenBlocks <= 84 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3015200000 &* s.n, pixels: 625 &* s.n,
+                channels: 8256, gamma: s.p + 336886880, beta: s.p + 336895136, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3453920000 &* s.n, savedMean: s.f + 9860960,
+                savedInvStd: s.f + 9869216, runningMean: s.p + 336903392, runningVar: s.p + 336911648, pool: pool)
+        }
+        // features.7.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 84 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3015200000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+                gamma: s.p + 336886880, beta: s.p + 336895136, runningMean: s.p + 336903392,
+                runningVar: s.p + 336911648, eps: 0.001, activation: .silu, output: s.t + 3453920000 &* s.n,
+                scratch: s.f + 9860960, pool: pool)
+        }
         // features.7.1.block.1 depthwise weights to the kernel layout [3][3][8256]
         WeightPrep.depthwiseWeights(s.p + 336919904, channels: 8256, kernel: 3, into: s.f + 9893984)
         // features.7.1.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
@@ -8669,10 +10730,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 9893984,
             bias: s.f, activation: .identity, output: s.t + 3459080000 &* s.n, pool: pool)
         // features.7.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3459080000 &* s.n, pixels: 625 &* s.n, channels: 8256,
-            gamma: s.p + 336994208, beta: s.p + 337002464, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3464240000 &* s.n, savedMean: s.f + 9877472, savedInvStd: s.f + 9885728,
-            runningMean: s.p + 337010720, runningVar: s.p + 337018976, pool: pool)
+        if s.options.frozenBlocks <= 84 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3459080000 &* s.n, pixels: 625 &* s.n,
+                channels: 8256, gamma: s.p + 336994208, beta: s.p + 337002464, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3464240000 &* s.n, savedMean: s.f + 9877472,
+                savedInvStd: s.f + 9885728, runningMean: s.p + 337010720, runningVar: s.p + 337018976, pool: pool)
+        }
+        // features.7.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 84 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3459080000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+                gamma: s.p + 336994208, beta: s.p + 337002464, runningMean: s.p + 337010720,
+                runningVar: s.p + 337018976, eps: 0.001, activation: .silu, output: s.t + 3464240000 &* s.n,
+                scratch: s.f + 9877472, pool: pool)
+        }
         // features.7.1.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3464240000 &* s.n, output: s.t + 3469400000 &* s.n,
             batch: s.n, pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 337027232,
@@ -8684,19 +10754,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 342715968, bias: s.f, outChannels: 1376, activation: .identity, residual: nil,
             output: s.t + 4132220000 &* s.n, pool: pool)
         // features.7.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4132220000 &* s.n, pixels: 625 &* s.n, channels: 1376,
-            gamma: s.p + 354076224, beta: s.p + 354077600, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 10042592, savedInvStd: s.f + 10043968,
-            runningMean: s.p + 354078976, runningVar: s.p + 354080352, pool: pool)
+        if s.options.frozenBlocks <= 84 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4132220000 &* s.n, pixels: 625 &* s.n,
+                channels: 1376, gamma: s.p + 354076224, beta: s.p + 354077600, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 10042592,
+                savedInvStd: s.f + 10043968, runningMean: s.p + 354078976, runningVar: s.p + 354080352, pool: pool)
+        }
+        // features.7.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 84 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4132220000 &* s.n, pixels: 625 &* s.n, channels: 1376,
+                gamma: s.p + 354076224, beta: s.p + 354077600, runningMean: s.p + 354078976,
+                runningVar: s.p + 354080352, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 10042592, pool: pool)
+        }
         // features.7.1 stochastic depth: keep each image's branch with probability 0.8113636363636363
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 84 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18863636363636366,
                 into: s.t + 1460831936 &* s.n, random: &random)
         }
         // features.7.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4131360000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1460831936 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4133080000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 84 ? s.t + 1460831936 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4133080000 &* s.n, pool: pool)
     }
 
     /// features.7.2 forward: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
@@ -8706,10 +10785,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 354081728, bias: s.f, outChannels: 8256, activation: .identity, residual: nil,
             output: s.t + 3474560000 &* s.n, pool: pool)
         // features.7.2.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3474560000 &* s.n, pixels: 625 &* s.n, channels: 8256,
-            gamma: s.p + 365441984, beta: s.p + 365450240, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3479720000 &* s.n, savedMean: s.f + 10045344, savedInvStd: s.f + 10053600,
-            runningMean: s.p + 365458496, runningVar: s.p + 365466752, pool: pool)
+        if s.options.frozenBlocks <= 85 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3474560000 &* s.n, pixels: 625 &* s.n,
+                channels: 8256, gamma: s.p + 365441984, beta: s.p + 365450240, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3479720000 &* s.n, savedMean: s.f + 10045344,
+                savedInvStd: s.f + 10053600, runningMean: s.p + 365458496, runningVar: s.p + 365466752, pool: pool)
+        }
+        // features.7.2.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 85 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3474560000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+                gamma: s.p + 365441984, beta: s.p + 365450240, runningMean: s.p + 365458496,
+                runningVar: s.p + 365466752, eps: 0.001, activation: .silu, output: s.t + 3479720000 &* s.n,
+                scratch: s.f + 10045344, pool: pool)
+        }
         // features.7.2.block.1 depthwise weights to the kernel layout [3][3][8256]
         WeightPrep.depthwiseWeights(s.p + 365475008, channels: 8256, kernel: 3, into: s.f + 10078368)
         // features.7.2.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
@@ -8717,10 +10805,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 10078368,
             bias: s.f, activation: .identity, output: s.t + 3484880000 &* s.n, pool: pool)
         // features.7.2.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3484880000 &* s.n, pixels: 625 &* s.n, channels: 8256,
-            gamma: s.p + 365549312, beta: s.p + 365557568, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3490040000 &* s.n, savedMean: s.f + 10061856, savedInvStd: s.f + 10070112,
-            runningMean: s.p + 365565824, runningVar: s.p + 365574080, pool: pool)
+        if s.options.frozenBlocks <= 85 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3484880000 &* s.n, pixels: 625 &* s.n,
+                channels: 8256, gamma: s.p + 365549312, beta: s.p + 365557568, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3490040000 &* s.n, savedMean: s.f + 10061856,
+                savedInvStd: s.f + 10070112, runningMean: s.p + 365565824, runningVar: s.p + 365574080, pool: pool)
+        }
+        // features.7.2.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 85 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3484880000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+                gamma: s.p + 365549312, beta: s.p + 365557568, runningMean: s.p + 365565824,
+                runningVar: s.p + 365574080, eps: 0.001, activation: .silu, output: s.t + 3490040000 &* s.n,
+                scratch: s.f + 10061856, pool: pool)
+        }
         // features.7.2.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3490040000 &* s.n, output: s.t + 3495200000 &* s.n,
             batch: s.n, pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 365582336,
@@ -8732,19 +10829,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 371271072, bias: s.f, outChannels: 1376, activation: .identity, residual: nil,
             output: s.t + 4133940000 &* s.n, pool: pool)
         // features.7.2.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4133940000 &* s.n, pixels: 625 &* s.n, channels: 1376,
-            gamma: s.p + 382631328, beta: s.p + 382632704, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 10226976, savedInvStd: s.f + 10228352,
-            runningMean: s.p + 382634080, runningVar: s.p + 382635456, pool: pool)
+        if s.options.frozenBlocks <= 85 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4133940000 &* s.n, pixels: 625 &* s.n,
+                channels: 1376, gamma: s.p + 382631328, beta: s.p + 382632704, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 10226976,
+                savedInvStd: s.f + 10228352, runningMean: s.p + 382634080, runningVar: s.p + 382635456, pool: pool)
+        }
+        // features.7.2.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 85 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4133940000 &* s.n, pixels: 625 &* s.n, channels: 1376,
+                gamma: s.p + 382631328, beta: s.p + 382632704, runningMean: s.p + 382634080,
+                runningVar: s.p + 382635456, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 10226976, pool: pool)
+        }
         // features.7.2 stochastic depth: keep each image's branch with probability 0.8090909090909091
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 85 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19090909090909092,
                 into: s.t + 1460831952 &* s.n, random: &random)
         }
         // features.7.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4133080000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1460831952 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4134800000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 85 ? s.t + 1460831952 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4134800000 &* s.n, pool: pool)
     }
 
     /// features.7.3 forward: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
@@ -8754,10 +10860,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 382636832, bias: s.f, outChannels: 8256, activation: .identity, residual: nil,
             output: s.t + 3500360000 &* s.n, pool: pool)
         // features.7.3.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3500360000 &* s.n, pixels: 625 &* s.n, channels: 8256,
-            gamma: s.p + 393997088, beta: s.p + 394005344, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3505520000 &* s.n, savedMean: s.f + 10229728, savedInvStd: s.f + 10237984,
-            runningMean: s.p + 394013600, runningVar: s.p + 394021856, pool: pool)
+        if s.options.frozenBlocks <= 86 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3500360000 &* s.n, pixels: 625 &* s.n,
+                channels: 8256, gamma: s.p + 393997088, beta: s.p + 394005344, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3505520000 &* s.n, savedMean: s.f + 10229728,
+                savedInvStd: s.f + 10237984, runningMean: s.p + 394013600, runningVar: s.p + 394021856, pool: pool)
+        }
+        // features.7.3.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 86 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3500360000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+                gamma: s.p + 393997088, beta: s.p + 394005344, runningMean: s.p + 394013600,
+                runningVar: s.p + 394021856, eps: 0.001, activation: .silu, output: s.t + 3505520000 &* s.n,
+                scratch: s.f + 10229728, pool: pool)
+        }
         // features.7.3.block.1 depthwise weights to the kernel layout [3][3][8256]
         WeightPrep.depthwiseWeights(s.p + 394030112, channels: 8256, kernel: 3, into: s.f + 10262752)
         // features.7.3.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
@@ -8765,10 +10880,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 10262752,
             bias: s.f, activation: .identity, output: s.t + 3510680000 &* s.n, pool: pool)
         // features.7.3.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3510680000 &* s.n, pixels: 625 &* s.n, channels: 8256,
-            gamma: s.p + 394104416, beta: s.p + 394112672, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3515840000 &* s.n, savedMean: s.f + 10246240, savedInvStd: s.f + 10254496,
-            runningMean: s.p + 394120928, runningVar: s.p + 394129184, pool: pool)
+        if s.options.frozenBlocks <= 86 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3510680000 &* s.n, pixels: 625 &* s.n,
+                channels: 8256, gamma: s.p + 394104416, beta: s.p + 394112672, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3515840000 &* s.n, savedMean: s.f + 10246240,
+                savedInvStd: s.f + 10254496, runningMean: s.p + 394120928, runningVar: s.p + 394129184, pool: pool)
+        }
+        // features.7.3.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 86 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3510680000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+                gamma: s.p + 394104416, beta: s.p + 394112672, runningMean: s.p + 394120928,
+                runningVar: s.p + 394129184, eps: 0.001, activation: .silu, output: s.t + 3515840000 &* s.n,
+                scratch: s.f + 10246240, pool: pool)
+        }
         // features.7.3.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3515840000 &* s.n, output: s.t + 3521000000 &* s.n,
             batch: s.n, pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 394137440,
@@ -8780,19 +10904,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 399826176, bias: s.f, outChannels: 1376, activation: .identity, residual: nil,
             output: s.t + 4135660000 &* s.n, pool: pool)
         // features.7.3.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4135660000 &* s.n, pixels: 625 &* s.n, channels: 1376,
-            gamma: s.p + 411186432, beta: s.p + 411187808, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 10411360, savedInvStd: s.f + 10412736,
-            runningMean: s.p + 411189184, runningVar: s.p + 411190560, pool: pool)
+        if s.options.frozenBlocks <= 86 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4135660000 &* s.n, pixels: 625 &* s.n,
+                channels: 1376, gamma: s.p + 411186432, beta: s.p + 411187808, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 10411360,
+                savedInvStd: s.f + 10412736, runningMean: s.p + 411189184, runningVar: s.p + 411190560, pool: pool)
+        }
+        // features.7.3.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 86 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4135660000 &* s.n, pixels: 625 &* s.n, channels: 1376,
+                gamma: s.p + 411186432, beta: s.p + 411187808, runningMean: s.p + 411189184,
+                runningVar: s.p + 411190560, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 10411360, pool: pool)
+        }
         // features.7.3 stochastic depth: keep each image's branch with probability 0.8068181818181819
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 86 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19318181818181818,
                 into: s.t + 1460831968 &* s.n, random: &random)
         }
         // features.7.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4134800000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1460831968 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4136520000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 86 ? s.t + 1460831968 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4136520000 &* s.n, pool: pool)
     }
 
     /// features.7.4 forward: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
@@ -8802,10 +10935,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 411191936, bias: s.f, outChannels: 8256, activation: .identity, residual: nil,
             output: s.t + 3526160000 &* s.n, pool: pool)
         // features.7.4.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3526160000 &* s.n, pixels: 625 &* s.n, channels: 8256,
-            gamma: s.p + 422552192, beta: s.p + 422560448, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3531320000 &* s.n, savedMean: s.f + 10414112, savedInvStd: s.f + 10422368,
-            runningMean: s.p + 422568704, runningVar: s.p + 422576960, pool: pool)
+        if s.options.frozenBlocks <= 87 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3526160000 &* s.n, pixels: 625 &* s.n,
+                channels: 8256, gamma: s.p + 422552192, beta: s.p + 422560448, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3531320000 &* s.n, savedMean: s.f + 10414112,
+                savedInvStd: s.f + 10422368, runningMean: s.p + 422568704, runningVar: s.p + 422576960, pool: pool)
+        }
+        // features.7.4.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 87 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3526160000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+                gamma: s.p + 422552192, beta: s.p + 422560448, runningMean: s.p + 422568704,
+                runningVar: s.p + 422576960, eps: 0.001, activation: .silu, output: s.t + 3531320000 &* s.n,
+                scratch: s.f + 10414112, pool: pool)
+        }
         // features.7.4.block.1 depthwise weights to the kernel layout [3][3][8256]
         WeightPrep.depthwiseWeights(s.p + 422585216, channels: 8256, kernel: 3, into: s.f + 10447136)
         // features.7.4.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
@@ -8813,10 +10955,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 10447136,
             bias: s.f, activation: .identity, output: s.t + 3536480000 &* s.n, pool: pool)
         // features.7.4.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3536480000 &* s.n, pixels: 625 &* s.n, channels: 8256,
-            gamma: s.p + 422659520, beta: s.p + 422667776, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3541640000 &* s.n, savedMean: s.f + 10430624, savedInvStd: s.f + 10438880,
-            runningMean: s.p + 422676032, runningVar: s.p + 422684288, pool: pool)
+        if s.options.frozenBlocks <= 87 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3536480000 &* s.n, pixels: 625 &* s.n,
+                channels: 8256, gamma: s.p + 422659520, beta: s.p + 422667776, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3541640000 &* s.n, savedMean: s.f + 10430624,
+                savedInvStd: s.f + 10438880, runningMean: s.p + 422676032, runningVar: s.p + 422684288, pool: pool)
+        }
+        // features.7.4.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 87 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3536480000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+                gamma: s.p + 422659520, beta: s.p + 422667776, runningMean: s.p + 422676032,
+                runningVar: s.p + 422684288, eps: 0.001, activation: .silu, output: s.t + 3541640000 &* s.n,
+                scratch: s.f + 10430624, pool: pool)
+        }
         // features.7.4.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3541640000 &* s.n, output: s.t + 3546800000 &* s.n,
             batch: s.n, pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 422692544,
@@ -8828,19 +10979,28 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 428381280, bias: s.f, outChannels: 1376, activation: .identity, residual: nil,
             output: s.t + 4137380000 &* s.n, pool: pool)
         // features.7.4.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4137380000 &* s.n, pixels: 625 &* s.n, channels: 1376,
-            gamma: s.p + 439741536, beta: s.p + 439742912, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 10595744, savedInvStd: s.f + 10597120,
-            runningMean: s.p + 439744288, runningVar: s.p + 439745664, pool: pool)
+        if s.options.frozenBlocks <= 87 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4137380000 &* s.n, pixels: 625 &* s.n,
+                channels: 1376, gamma: s.p + 439741536, beta: s.p + 439742912, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 10595744,
+                savedInvStd: s.f + 10597120, runningMean: s.p + 439744288, runningVar: s.p + 439745664, pool: pool)
+        }
+        // features.7.4.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 87 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4137380000 &* s.n, pixels: 625 &* s.n, channels: 1376,
+                gamma: s.p + 439741536, beta: s.p + 439742912, runningMean: s.p + 439744288,
+                runningVar: s.p + 439745664, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 10595744, pool: pool)
+        }
         // features.7.4 stochastic depth: keep each image's branch with probability 0.8045454545454546
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 87 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19545454545454544,
                 into: s.t + 1460831984 &* s.n, random: &random)
         }
         // features.7.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4136520000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1460831984 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 4138240000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 87 ? s.t + 1460831984 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 4138240000 &* s.n, pool: pool)
     }
 
     /// features.7.5 forward: MBConv6 k3 s1: 25x25x1376 -> 25x25x1376, SE 8256 -> 344 -> 8256, identity shortcut
@@ -8850,10 +11010,19 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 439747040, bias: s.f, outChannels: 8256, activation: .identity, residual: nil,
             output: s.t + 3551960000 &* s.n, pool: pool)
         // features.7.5.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3551960000 &* s.n, pixels: 625 &* s.n, channels: 8256,
-            gamma: s.p + 451107296, beta: s.p + 451115552, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3557120000 &* s.n, savedMean: s.f + 10598496, savedInvStd: s.f + 10606752,
-            runningMean: s.p + 451123808, runningVar: s.p + 451132064, pool: pool)
+        if s.options.frozenBlocks <= 88 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3551960000 &* s.n, pixels: 625 &* s.n,
+                channels: 8256, gamma: s.p + 451107296, beta: s.p + 451115552, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3557120000 &* s.n, savedMean: s.f + 10598496,
+                savedInvStd: s.f + 10606752, runningMean: s.p + 451123808, runningVar: s.p + 451132064, pool: pool)
+        }
+        // features.7.5.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 88 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3551960000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+                gamma: s.p + 451107296, beta: s.p + 451115552, runningMean: s.p + 451123808,
+                runningVar: s.p + 451132064, eps: 0.001, activation: .silu, output: s.t + 3557120000 &* s.n,
+                scratch: s.f + 10598496, pool: pool)
+        }
         // features.7.5.block.1 depthwise weights to the kernel layout [3][3][8256]
         WeightPrep.depthwiseWeights(s.p + 451140320, channels: 8256, kernel: 3, into: s.f + 10631520)
         // features.7.5.block.1 depthwise 3x3/1, [n, 25, 25, 8256] -> [n, 25, 25, 8256]
@@ -8861,10 +11030,19 @@ public final class EfficientNetL2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 25, outWidth: 25, weights: s.f + 10631520,
             bias: s.f, activation: .identity, output: s.t + 3562280000 &* s.n, pool: pool)
         // features.7.5.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3562280000 &* s.n, pixels: 625 &* s.n, channels: 8256,
-            gamma: s.p + 451214624, beta: s.p + 451222880, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3567440000 &* s.n, savedMean: s.f + 10615008, savedInvStd: s.f + 10623264,
-            runningMean: s.p + 451231136, runningVar: s.p + 451239392, pool: pool)
+        if s.options.frozenBlocks <= 88 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3562280000 &* s.n, pixels: 625 &* s.n,
+                channels: 8256, gamma: s.p + 451214624, beta: s.p + 451222880, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3567440000 &* s.n, savedMean: s.f + 10615008,
+                savedInvStd: s.f + 10623264, runningMean: s.p + 451231136, runningVar: s.p + 451239392, pool: pool)
+        }
+        // features.7.5.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 88 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3562280000 &* s.n, pixels: 625 &* s.n, channels: 8256,
+                gamma: s.p + 451214624, beta: s.p + 451222880, runningMean: s.p + 451231136,
+                runningVar: s.p + 451239392, eps: 0.001, activation: .silu, output: s.t + 3567440000 &* s.n,
+                scratch: s.f + 10615008, pool: pool)
+        }
         // features.7.5.block.2 squeeze-excitation 8256 -> 344 -> 8256 on [n, 25, 25, 8256]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 3567440000 &* s.n, output: s.t + 3572600000 &* s.n,
             batch: s.n, pixels: 625, channels: 8256, squeezeChannels: 344, reduceWeights: s.p + 451247648,
@@ -8876,32 +11054,54 @@ public final class EfficientNetL2Training: TrainableModel {
             weights: s.p + 456936384, bias: s.f, outChannels: 1376, activation: .identity, residual: nil,
             output: s.t + 3581200000 &* s.n, pool: pool)
         // features.7.5.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3581200000 &* s.n, pixels: 625 &* s.n, channels: 1376,
-            gamma: s.p + 468296640, beta: s.p + 468298016, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 1457280000 &* s.n, savedMean: s.f + 10780128, savedInvStd: s.f + 10781504,
-            runningMean: s.p + 468299392, runningVar: s.p + 468300768, pool: pool)
+        if s.options.frozenBlocks <= 88 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3581200000 &* s.n, pixels: 625 &* s.n,
+                channels: 1376, gamma: s.p + 468296640, beta: s.p + 468298016, eps: 0.001, momentum: 0.01,
+                activation: .identity, output: s.t + 1457280000 &* s.n, savedMean: s.f + 10780128,
+                savedInvStd: s.f + 10781504, runningMean: s.p + 468299392, runningVar: s.p + 468300768, pool: pool)
+        }
+        // features.7.5.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 88 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3581200000 &* s.n, pixels: 625 &* s.n, channels: 1376,
+                gamma: s.p + 468296640, beta: s.p + 468298016, runningMean: s.p + 468299392,
+                runningVar: s.p + 468300768, eps: 0.001, activation: .identity, output: s.t + 1457280000 &* s.n,
+                scratch: s.f + 10780128, pool: pool)
+        }
         // features.7.5 stochastic depth: keep each image's branch with probability 0.8022727272727272
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 88 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.19772727272727275,
                 into: s.t + 1460832000 &* s.n, random: &random)
         }
         // features.7.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 4138240000 &* s.n, branch: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1460832000 &* s.n : nil, batch: s.n, perImage: 860000,
-            output: s.t + 3582060000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 88 ? s.t + 1460832000 &* s.n : nil,
+            batch: s.n, perImage: 860000, output: s.t + 3582060000 &* s.n, pool: pool)
     }
 
-    /// features.8 forward: head: conv 1x1 1376 -> 5504, global average pool, dropout 0.5, linear -> 1000 classes
+    /// features.8 forward: head: conv 1x1 1376 -> 5504
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 25, 25, 1376] -> [n, 25, 25, 5504]
         Kernels.pointwiseConv(input: s.t + 3582060000 &* s.n, pixels: 625 &* s.n, inChannels: 1376,
             weights: s.p + 468302144, bias: s.f, outChannels: 5504, activation: .identity, residual: nil,
             output: s.t + 1457280000 &* s.n, pool: pool)
         // features.8 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 1457280000 &* s.n, pixels: 625 &* s.n, channels: 5504,
-            gamma: s.p + 475875648, beta: s.p + 475881152, eps: 0.001, momentum: 0.01, activation: .silu,
-            output: s.t + 3577760000 &* s.n, savedMean: s.f + 10782880, savedInvStd: s.f + 10788384,
-            runningMean: s.p + 475886656, runningVar: s.p + 475892160, pool: pool)
+        if s.options.frozenBlocks <= 89 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 1457280000 &* s.n, pixels: 625 &* s.n,
+                channels: 5504, gamma: s.p + 475875648, beta: s.p + 475881152, eps: 0.001, momentum: 0.01,
+                activation: .silu, output: s.t + 3577760000 &* s.n, savedMean: s.f + 10782880,
+                savedInvStd: s.f + 10788384, runningMean: s.p + 475886656, runningVar: s.p + 475892160, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 89 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 1457280000 &* s.n, pixels: 625 &* s.n, channels: 5504,
+                gamma: s.p + 475875648, beta: s.p + 475881152, runningMean: s.p + 475886656,
+                runningVar: s.p + 475892160, eps: 0.001, activation: .silu, output: s.t + 3577760000 &* s.n,
+                scratch: s.f + 10782880, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.5, linear 5504 -> 1000 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 25, 25, 5504] -> [n, 5504]
         Kernels.globalAveragePool(input: s.t + 3577760000 &* s.n, batch: s.n, pixels: 625, channels: 5504,
             output: s.t + 1460802560 &* s.n, pool: pool)
@@ -8919,8 +11119,8 @@ public final class EfficientNetL2Training: TrainableModel {
         s.logits.update(from: s.t + 1460802560 &* s.n, count: 1000 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 1376 -> 5504, global average pool, dropout 0.5, linear -> 1000 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.5, linear 5504 -> 1000 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 1460828960 &* s.n, input: s.t + 1460813568 &* s.n,
             weights: s.p + 475897664, batch: s.n, inFeatures: 5504, outFeatures: 1000,
@@ -8931,6 +11131,10 @@ public final class EfficientNetL2Training: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 625 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 1460813568 &* s.n, batch: s.n, pixels: 625,
             channels: 5504, gradInput: s.t + 3577760000 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 1376 -> 5504
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3577760000 &* s.n,
             input: s.t + 1457280000 &* s.n, pixels: 625 &* s.n, channels: 5504, gamma: s.p + 475875648,
@@ -8946,8 +11150,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_7_5_backward(_ s: TrainingStepContext) {
         // features.7.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1460832000 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 88 ? s.t + 1460832000 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1458140000 &* s.n, pool: pool)
         // features.7.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
             input: s.t + 3581200000 &* s.n, pixels: 625 &* s.n, channels: 1376, gamma: s.p + 468296640,
@@ -8995,8 +11199,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_7_4_backward(_ s: TrainingStepContext) {
         // features.7.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1460831984 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 87 ? s.t + 1460831984 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.7.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4137380000 &* s.n, pixels: 625 &* s.n, channels: 1376, gamma: s.p + 439741536,
@@ -9044,8 +11248,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_7_3_backward(_ s: TrainingStepContext) {
         // features.7.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1460831968 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 86 ? s.t + 1460831968 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1458140000 &* s.n, pool: pool)
         // features.7.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
             input: s.t + 4135660000 &* s.n, pixels: 625 &* s.n, channels: 1376, gamma: s.p + 411186432,
@@ -9093,8 +11297,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_7_2_backward(_ s: TrainingStepContext) {
         // features.7.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1460831952 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 85 ? s.t + 1460831952 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.7.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4133940000 &* s.n, pixels: 625 &* s.n, channels: 1376, gamma: s.p + 382631328,
@@ -9142,8 +11346,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_7_1_backward(_ s: TrainingStepContext) {
         // features.7.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 1460831936 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 84 ? s.t + 1460831936 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1458140000 &* s.n, pool: pool)
         // features.7.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
             input: s.t + 4132220000 &* s.n, pixels: 625 &* s.n, channels: 1376, gamma: s.p + 354076224,
@@ -9234,8 +11438,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_21_backward(_ s: TrainingStepContext) {
         // features.6.21 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170368 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 82 ? s.t + 3022170368 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 3015200000 &* s.n, pool: pool)
         // features.6.21.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
             input: s.t + 4160730336 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 312514864,
@@ -9283,8 +11487,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_20_backward(_ s: TrainingStepContext) {
         // features.6.20 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170352 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 81 ? s.t + 3022170352 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 1460370000 &* s.n, pool: pool)
         // features.6.20.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
             input: s.t + 4159700320 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 302158592,
@@ -9332,8 +11536,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_19_backward(_ s: TrainingStepContext) {
         // features.6.19 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170336 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 80 ? s.t + 3022170336 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 3015200000 &* s.n, pool: pool)
         // features.6.19.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
             input: s.t + 4158670304 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 291802320,
@@ -9381,8 +11585,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_18_backward(_ s: TrainingStepContext) {
         // features.6.18 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170320 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 79 ? s.t + 3022170320 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 1460370000 &* s.n, pool: pool)
         // features.6.18.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
             input: s.t + 4157640288 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 281446048,
@@ -9430,8 +11634,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_17_backward(_ s: TrainingStepContext) {
         // features.6.17 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170304 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 78 ? s.t + 3022170304 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 3015200000 &* s.n, pool: pool)
         // features.6.17.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
             input: s.t + 4156610272 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 271089776,
@@ -9479,8 +11683,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_16_backward(_ s: TrainingStepContext) {
         // features.6.16 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170288 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 77 ? s.t + 3022170288 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 1460370000 &* s.n, pool: pool)
         // features.6.16.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
             input: s.t + 4155580256 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 260733504,
@@ -9528,8 +11732,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_15_backward(_ s: TrainingStepContext) {
         // features.6.15 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170272 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 76 ? s.t + 3022170272 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 3015200000 &* s.n, pool: pool)
         // features.6.15.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
             input: s.t + 4154550240 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 250377232,
@@ -9577,8 +11781,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_14_backward(_ s: TrainingStepContext) {
         // features.6.14 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170256 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 75 ? s.t + 3022170256 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 1460370000 &* s.n, pool: pool)
         // features.6.14.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
             input: s.t + 4153520224 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 240020960,
@@ -9626,8 +11830,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_13_backward(_ s: TrainingStepContext) {
         // features.6.13 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170240 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 74 ? s.t + 3022170240 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 3015200000 &* s.n, pool: pool)
         // features.6.13.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
             input: s.t + 4152490208 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 229664688,
@@ -9675,8 +11879,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_12_backward(_ s: TrainingStepContext) {
         // features.6.12 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170224 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 73 ? s.t + 3022170224 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 1460370000 &* s.n, pool: pool)
         // features.6.12.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
             input: s.t + 4151460192 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 219308416,
@@ -9724,8 +11928,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_11_backward(_ s: TrainingStepContext) {
         // features.6.11 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170208 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 72 ? s.t + 3022170208 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 3015200000 &* s.n, pool: pool)
         // features.6.11.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
             input: s.t + 4150430176 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 208952144,
@@ -9773,8 +11977,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_10_backward(_ s: TrainingStepContext) {
         // features.6.10 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170192 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 71 ? s.t + 3022170192 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 1460370000 &* s.n, pool: pool)
         // features.6.10.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
             input: s.t + 4149400160 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 198595872,
@@ -9822,8 +12026,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_9_backward(_ s: TrainingStepContext) {
         // features.6.9 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170176 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 70 ? s.t + 3022170176 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 3015200000 &* s.n, pool: pool)
         // features.6.9.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
             input: s.t + 4148370144 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 188239600,
@@ -9871,8 +12075,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_8_backward(_ s: TrainingStepContext) {
         // features.6.8 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170160 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 69 ? s.t + 3022170160 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 1460370000 &* s.n, pool: pool)
         // features.6.8.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
             input: s.t + 4147340128 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 177883328,
@@ -9920,8 +12124,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170144 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 68 ? s.t + 3022170144 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 3015200000 &* s.n, pool: pool)
         // features.6.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
             input: s.t + 4146310112 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 167527056,
@@ -9969,8 +12173,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170128 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 67 ? s.t + 3022170128 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 1460370000 &* s.n, pool: pool)
         // features.6.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
             input: s.t + 4145280096 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 157170784,
@@ -10018,8 +12222,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170112 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 66 ? s.t + 3022170112 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 3015200000 &* s.n, pool: pool)
         // features.6.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
             input: s.t + 4144250080 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 146814512,
@@ -10067,8 +12271,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170096 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 65 ? s.t + 3022170096 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 1460370000 &* s.n, pool: pool)
         // features.6.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
             input: s.t + 4143220064 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 136458240,
@@ -10116,8 +12320,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170080 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 64 ? s.t + 3022170080 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 3015200000 &* s.n, pool: pool)
         // features.6.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
             input: s.t + 4142190048 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 126101968,
@@ -10165,8 +12369,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 3018290000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170064 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 1460370000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 63 ? s.t + 3022170064 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 1460370000 &* s.n, pool: pool)
         // features.6.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1460370000 &* s.n,
             input: s.t + 4141160032 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 115745696,
@@ -10214,8 +12418,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1460370000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 3022170048 &* s.n : nil, batch: s.n, perImage: 515000,
-            gradBranch: s.t + 3015200000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 62 ? s.t + 3022170048 &* s.n : nil,
+            batch: s.n, perImage: 515000, gradBranch: s.t + 3015200000 &* s.n, pool: pool)
         // features.6.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 3015200000 &* s.n,
             input: s.t + 4140130016 &* s.n, pixels: 625 &* s.n, channels: 824, gamma: s.p + 105389424,
@@ -10306,8 +12510,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_5_15_backward(_ s: TrainingStepContext) {
         // features.5.15 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161930016 &* s.n : nil, batch: s.n, perImage: 1200000,
-            gradBranch: s.t + 1458480000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 60 ? s.t + 4161930016 &* s.n : nil,
+            batch: s.n, perImage: 1200000, gradBranch: s.t + 1458480000 &* s.n, pool: pool)
         // features.5.15.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
             input: s.t + 4100580000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 90486464,
@@ -10356,8 +12560,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_5_14_backward(_ s: TrainingStepContext) {
         // features.5.14 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1458480000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161930000 &* s.n : nil, batch: s.n, perImage: 1200000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 59 ? s.t + 4161930000 &* s.n : nil,
+            batch: s.n, perImage: 1200000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.5.14.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4098180000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 86930496,
@@ -10406,8 +12610,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_5_13_backward(_ s: TrainingStepContext) {
         // features.5.13 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929984 &* s.n : nil, batch: s.n, perImage: 1200000,
-            gradBranch: s.t + 1458480000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 58 ? s.t + 4161929984 &* s.n : nil,
+            batch: s.n, perImage: 1200000, gradBranch: s.t + 1458480000 &* s.n, pool: pool)
         // features.5.13.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
             input: s.t + 4095780000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 83374528,
@@ -10456,8 +12660,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_5_12_backward(_ s: TrainingStepContext) {
         // features.5.12 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1458480000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929968 &* s.n : nil, batch: s.n, perImage: 1200000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 57 ? s.t + 4161929968 &* s.n : nil,
+            batch: s.n, perImage: 1200000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.5.12.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4093380000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 79818560,
@@ -10506,8 +12710,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_5_11_backward(_ s: TrainingStepContext) {
         // features.5.11 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929952 &* s.n : nil, batch: s.n, perImage: 1200000,
-            gradBranch: s.t + 1458480000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 56 ? s.t + 4161929952 &* s.n : nil,
+            batch: s.n, perImage: 1200000, gradBranch: s.t + 1458480000 &* s.n, pool: pool)
         // features.5.11.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
             input: s.t + 4090980000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 76262592,
@@ -10556,8 +12760,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_5_10_backward(_ s: TrainingStepContext) {
         // features.5.10 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1458480000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929936 &* s.n : nil, batch: s.n, perImage: 1200000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 55 ? s.t + 4161929936 &* s.n : nil,
+            batch: s.n, perImage: 1200000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.5.10.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4088580000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 72706624,
@@ -10606,8 +12810,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_5_9_backward(_ s: TrainingStepContext) {
         // features.5.9 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929920 &* s.n : nil, batch: s.n, perImage: 1200000,
-            gradBranch: s.t + 1458480000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 54 ? s.t + 4161929920 &* s.n : nil,
+            batch: s.n, perImage: 1200000, gradBranch: s.t + 1458480000 &* s.n, pool: pool)
         // features.5.9.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
             input: s.t + 4086180000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 69150656,
@@ -10656,8 +12860,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_5_8_backward(_ s: TrainingStepContext) {
         // features.5.8 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1458480000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929904 &* s.n : nil, batch: s.n, perImage: 1200000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 53 ? s.t + 4161929904 &* s.n : nil,
+            batch: s.n, perImage: 1200000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.5.8.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4083780000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 65594688,
@@ -10706,8 +12910,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_5_7_backward(_ s: TrainingStepContext) {
         // features.5.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929888 &* s.n : nil, batch: s.n, perImage: 1200000,
-            gradBranch: s.t + 1458480000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 52 ? s.t + 4161929888 &* s.n : nil,
+            batch: s.n, perImage: 1200000, gradBranch: s.t + 1458480000 &* s.n, pool: pool)
         // features.5.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
             input: s.t + 4081380000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 62038720,
@@ -10756,8 +12960,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_5_6_backward(_ s: TrainingStepContext) {
         // features.5.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1458480000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929872 &* s.n : nil, batch: s.n, perImage: 1200000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 51 ? s.t + 4161929872 &* s.n : nil,
+            batch: s.n, perImage: 1200000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.5.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4078980000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 58482752,
@@ -10806,8 +13010,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929856 &* s.n : nil, batch: s.n, perImage: 1200000,
-            gradBranch: s.t + 1458480000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 50 ? s.t + 4161929856 &* s.n : nil,
+            batch: s.n, perImage: 1200000, gradBranch: s.t + 1458480000 &* s.n, pool: pool)
         // features.5.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
             input: s.t + 4076580000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 54926784,
@@ -10856,8 +13060,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1458480000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929840 &* s.n : nil, batch: s.n, perImage: 1200000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 49 ? s.t + 4161929840 &* s.n : nil,
+            batch: s.n, perImage: 1200000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.5.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4074180000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 51370816,
@@ -10906,8 +13110,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929824 &* s.n : nil, batch: s.n, perImage: 1200000,
-            gradBranch: s.t + 1458480000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 48 ? s.t + 4161929824 &* s.n : nil,
+            batch: s.n, perImage: 1200000, gradBranch: s.t + 1458480000 &* s.n, pool: pool)
         // features.5.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
             input: s.t + 4071780000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 47814848,
@@ -10956,8 +13160,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1458480000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929808 &* s.n : nil, batch: s.n, perImage: 1200000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 47 ? s.t + 4161929808 &* s.n : nil,
+            batch: s.n, perImage: 1200000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.5.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4069380000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 44258880,
@@ -11006,8 +13210,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929792 &* s.n : nil, batch: s.n, perImage: 1200000,
-            gradBranch: s.t + 1458480000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 46 ? s.t + 4161929792 &* s.n : nil,
+            batch: s.n, perImage: 1200000, gradBranch: s.t + 1458480000 &* s.n, pool: pool)
         // features.5.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458480000 &* s.n,
             input: s.t + 4066980000 &* s.n, pixels: 2500 &* s.n, channels: 480, gamma: s.p + 40702912,
@@ -11099,8 +13303,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_4_15_backward(_ s: TrainingStepContext) {
         // features.4.15 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929776 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 44 ? s.t + 4161929776 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1458140000 &* s.n, pool: pool)
         // features.4.15.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
             input: s.t + 4128780000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 35019520,
@@ -11148,8 +13352,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_4_14_backward(_ s: TrainingStepContext) {
         // features.4.14 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929760 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 43 ? s.t + 4161929760 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.4.14.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4127060000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 33205824,
@@ -11197,8 +13401,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_4_13_backward(_ s: TrainingStepContext) {
         // features.4.13 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929744 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 42 ? s.t + 4161929744 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1458140000 &* s.n, pool: pool)
         // features.4.13.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
             input: s.t + 4125340000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 31392128,
@@ -11246,8 +13450,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_4_12_backward(_ s: TrainingStepContext) {
         // features.4.12 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929728 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 41 ? s.t + 4161929728 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.4.12.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4123620000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 29578432,
@@ -11295,8 +13499,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_4_11_backward(_ s: TrainingStepContext) {
         // features.4.11 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929712 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 40 ? s.t + 4161929712 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1458140000 &* s.n, pool: pool)
         // features.4.11.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
             input: s.t + 4121900000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 27764736,
@@ -11344,8 +13548,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_4_10_backward(_ s: TrainingStepContext) {
         // features.4.10 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929696 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 39 ? s.t + 4161929696 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.4.10.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4120180000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 25951040,
@@ -11393,8 +13597,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_4_9_backward(_ s: TrainingStepContext) {
         // features.4.9 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929680 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 38 ? s.t + 4161929680 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1458140000 &* s.n, pool: pool)
         // features.4.9.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
             input: s.t + 4118460000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 24137344,
@@ -11442,8 +13646,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_4_8_backward(_ s: TrainingStepContext) {
         // features.4.8 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929664 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 37 ? s.t + 4161929664 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.4.8.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4116740000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 22323648,
@@ -11491,8 +13695,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_4_7_backward(_ s: TrainingStepContext) {
         // features.4.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929648 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 36 ? s.t + 4161929648 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1458140000 &* s.n, pool: pool)
         // features.4.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
             input: s.t + 4115020000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 20509952,
@@ -11540,8 +13744,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_4_6_backward(_ s: TrainingStepContext) {
         // features.4.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929632 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 35 ? s.t + 4161929632 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.4.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4113300000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 18696256,
@@ -11589,8 +13793,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929616 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 34 ? s.t + 4161929616 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1458140000 &* s.n, pool: pool)
         // features.4.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
             input: s.t + 4111580000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 16882560,
@@ -11638,8 +13842,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929600 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 33 ? s.t + 4161929600 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.4.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4109860000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 15068864,
@@ -11687,8 +13891,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929584 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 32 ? s.t + 4161929584 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1458140000 &* s.n, pool: pool)
         // features.4.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
             input: s.t + 4108140000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 13255168,
@@ -11736,8 +13940,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1458140000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929568 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 31 ? s.t + 4161929568 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.4.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4106420000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 11441472,
@@ -11785,8 +13989,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929552 &* s.n : nil, batch: s.n, perImage: 860000,
-            gradBranch: s.t + 1458140000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 30 ? s.t + 4161929552 &* s.n : nil,
+            batch: s.n, perImage: 860000, gradBranch: s.t + 1458140000 &* s.n, pool: pool)
         // features.4.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1458140000 &* s.n,
             input: s.t + 4104700000 &* s.n, pixels: 2500 &* s.n, channels: 344, gamma: s.p + 9627776,
@@ -11877,8 +14081,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_3_10_backward(_ s: TrainingStepContext) {
         // features.3.10 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929536 &* s.n : nil, batch: s.n, perImage: 1760000,
-            gradBranch: s.t + 1459040000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 4161929536 &* s.n : nil,
+            batch: s.n, perImage: 1760000, gradBranch: s.t + 1459040000 &* s.n, pool: pool)
         // features.3.10.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1459040000 &* s.n,
             input: s.t + 4061060000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 7152272,
@@ -11927,8 +14131,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_3_9_backward(_ s: TrainingStepContext) {
         // features.3.9 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1459040000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929520 &* s.n : nil, batch: s.n, perImage: 1760000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 4161929520 &* s.n : nil,
+            batch: s.n, perImage: 1760000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.3.9.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4057540000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 6650976,
@@ -11977,8 +14181,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_3_8_backward(_ s: TrainingStepContext) {
         // features.3.8 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929504 &* s.n : nil, batch: s.n, perImage: 1760000,
-            gradBranch: s.t + 1459040000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 4161929504 &* s.n : nil,
+            batch: s.n, perImage: 1760000, gradBranch: s.t + 1459040000 &* s.n, pool: pool)
         // features.3.8.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1459040000 &* s.n,
             input: s.t + 4054020000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 6149680,
@@ -12027,8 +14231,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_3_7_backward(_ s: TrainingStepContext) {
         // features.3.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1459040000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929488 &* s.n : nil, batch: s.n, perImage: 1760000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 4161929488 &* s.n : nil,
+            batch: s.n, perImage: 1760000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.3.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4050500000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 5648384,
@@ -12077,8 +14281,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_3_6_backward(_ s: TrainingStepContext) {
         // features.3.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929472 &* s.n : nil, batch: s.n, perImage: 1760000,
-            gradBranch: s.t + 1459040000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 4161929472 &* s.n : nil,
+            batch: s.n, perImage: 1760000, gradBranch: s.t + 1459040000 &* s.n, pool: pool)
         // features.3.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1459040000 &* s.n,
             input: s.t + 4046980000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 5147088,
@@ -12127,8 +14331,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_3_5_backward(_ s: TrainingStepContext) {
         // features.3.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1459040000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929456 &* s.n : nil, batch: s.n, perImage: 1760000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 4161929456 &* s.n : nil,
+            batch: s.n, perImage: 1760000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.3.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4043460000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 4645792,
@@ -12177,8 +14381,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_3_4_backward(_ s: TrainingStepContext) {
         // features.3.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929440 &* s.n : nil, batch: s.n, perImage: 1760000,
-            gradBranch: s.t + 1459040000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 4161929440 &* s.n : nil,
+            batch: s.n, perImage: 1760000, gradBranch: s.t + 1459040000 &* s.n, pool: pool)
         // features.3.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1459040000 &* s.n,
             input: s.t + 4039940000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 4144496,
@@ -12227,8 +14431,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1459040000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929424 &* s.n : nil, batch: s.n, perImage: 1760000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 4161929424 &* s.n : nil,
+            batch: s.n, perImage: 1760000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.3.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4036420000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 3643200,
@@ -12277,8 +14481,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1457280000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929408 &* s.n : nil, batch: s.n, perImage: 1760000,
-            gradBranch: s.t + 1459040000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 4161929408 &* s.n : nil,
+            batch: s.n, perImage: 1760000, gradBranch: s.t + 1459040000 &* s.n, pool: pool)
         // features.3.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1459040000 &* s.n,
             input: s.t + 4032900000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 3141904,
@@ -12327,8 +14531,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1459040000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929392 &* s.n : nil, batch: s.n, perImage: 1760000,
-            gradBranch: s.t + 1457280000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 4161929392 &* s.n : nil,
+            batch: s.n, perImage: 1760000, gradBranch: s.t + 1457280000 &* s.n, pool: pool)
         // features.3.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1457280000 &* s.n,
             input: s.t + 4029380000 &* s.n, pixels: 10000 &* s.n, channels: 176, gamma: s.p + 2640608,
@@ -12420,8 +14624,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_2_10_backward(_ s: TrainingStepContext) {
         // features.2.10 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1411200000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929376 &* s.n : nil, batch: s.n, perImage: 4160000,
-            gradBranch: s.t + 1415360000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 4161929376 &* s.n : nil,
+            batch: s.n, perImage: 4160000, gradBranch: s.t + 1415360000 &* s.n, pool: pool)
         // features.2.10.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1415360000 &* s.n,
             input: s.t + 3666120000 &* s.n, pixels: 40000 &* s.n, channels: 104, gamma: s.p + 1910448,
@@ -12470,8 +14674,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_2_9_backward(_ s: TrainingStepContext) {
         // features.2.9 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1286400000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929360 &* s.n : nil, batch: s.n, perImage: 4160000,
-            gradBranch: s.t + 1290560000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 4161929360 &* s.n : nil,
+            batch: s.n, perImage: 4160000, gradBranch: s.t + 1290560000 &* s.n, pool: pool)
         // features.2.9.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1290560000 &* s.n,
             input: s.t + 3657800000 &* s.n, pixels: 40000 &* s.n, channels: 104, gamma: s.p + 1736496,
@@ -12520,8 +14724,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_2_8_backward(_ s: TrainingStepContext) {
         // features.2.8 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1161600000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929344 &* s.n : nil, batch: s.n, perImage: 4160000,
-            gradBranch: s.t + 1165760000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 4161929344 &* s.n : nil,
+            batch: s.n, perImage: 4160000, gradBranch: s.t + 1165760000 &* s.n, pool: pool)
         // features.2.8.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1165760000 &* s.n,
             input: s.t + 3649480000 &* s.n, pixels: 40000 &* s.n, channels: 104, gamma: s.p + 1562544,
@@ -12570,8 +14774,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_2_7_backward(_ s: TrainingStepContext) {
         // features.2.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 1036800000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929328 &* s.n : nil, batch: s.n, perImage: 4160000,
-            gradBranch: s.t + 1040960000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 4161929328 &* s.n : nil,
+            batch: s.n, perImage: 4160000, gradBranch: s.t + 1040960000 &* s.n, pool: pool)
         // features.2.7.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 1040960000 &* s.n,
             input: s.t + 3641160000 &* s.n, pixels: 40000 &* s.n, channels: 104, gamma: s.p + 1388592,
@@ -12619,8 +14823,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_2_6_backward(_ s: TrainingStepContext) {
         // features.2.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 912000000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929312 &* s.n : nil, batch: s.n, perImage: 4160000,
-            gradBranch: s.t + 916160000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 4161929312 &* s.n : nil,
+            batch: s.n, perImage: 4160000, gradBranch: s.t + 916160000 &* s.n, pool: pool)
         // features.2.6.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 916160000 &* s.n, input: s.t + 3632840000 &* s.n,
             pixels: 40000 &* s.n, channels: 104, gamma: s.p + 1214640, beta: s.p + 1214752, savedMean: s.f + 112432,
@@ -12668,8 +14872,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_2_5_backward(_ s: TrainingStepContext) {
         // features.2.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 787200000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929296 &* s.n : nil, batch: s.n, perImage: 4160000,
-            gradBranch: s.t + 791360000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 4161929296 &* s.n : nil,
+            batch: s.n, perImage: 4160000, gradBranch: s.t + 791360000 &* s.n, pool: pool)
         // features.2.5.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 791360000 &* s.n, input: s.t + 3624520000 &* s.n,
             pixels: 40000 &* s.n, channels: 104, gamma: s.p + 1040688, beta: s.p + 1040800, savedMean: s.f + 98496,
@@ -12717,8 +14921,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_2_4_backward(_ s: TrainingStepContext) {
         // features.2.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 662400000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929280 &* s.n : nil, batch: s.n, perImage: 4160000,
-            gradBranch: s.t + 666560000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 4161929280 &* s.n : nil,
+            batch: s.n, perImage: 4160000, gradBranch: s.t + 666560000 &* s.n, pool: pool)
         // features.2.4.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 666560000 &* s.n, input: s.t + 3616200000 &* s.n,
             pixels: 40000 &* s.n, channels: 104, gamma: s.p + 866736, beta: s.p + 866848, savedMean: s.f + 84560,
@@ -12766,8 +14970,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 537600000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929264 &* s.n : nil, batch: s.n, perImage: 4160000,
-            gradBranch: s.t + 541760000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 4161929264 &* s.n : nil,
+            batch: s.n, perImage: 4160000, gradBranch: s.t + 541760000 &* s.n, pool: pool)
         // features.2.3.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 541760000 &* s.n, input: s.t + 3607880000 &* s.n,
             pixels: 40000 &* s.n, channels: 104, gamma: s.p + 692784, beta: s.p + 692896, savedMean: s.f + 70624,
@@ -12815,8 +15019,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 412800000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929248 &* s.n : nil, batch: s.n, perImage: 4160000,
-            gradBranch: s.t + 416960000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 4161929248 &* s.n : nil, batch: s.n,
+            perImage: 4160000, gradBranch: s.t + 416960000 &* s.n, pool: pool)
         // features.2.2.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 416960000 &* s.n, input: s.t + 3599560000 &* s.n,
             pixels: 40000 &* s.n, channels: 104, gamma: s.p + 518832, beta: s.p + 518944, savedMean: s.f + 56688,
@@ -12864,8 +15068,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 288000000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929232 &* s.n : nil, batch: s.n, perImage: 4160000,
-            gradBranch: s.t + 292160000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 4161929232 &* s.n : nil, batch: s.n,
+            perImage: 4160000, gradBranch: s.t + 292160000 &* s.n, pool: pool)
         // features.2.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 292160000 &* s.n, input: s.t + 3591240000 &* s.n,
             pixels: 40000 &* s.n, channels: 104, gamma: s.p + 344880, beta: s.p + 344992, savedMean: s.f + 42752,
@@ -12956,8 +15160,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_1_5_backward(_ s: TrainingStepContext) {
         // features.1.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t,
-            keep: s.options.stochasticDepth ? s.t + 4161929216 &* s.n : nil, batch: s.n, perImage: 11520000,
-            gradBranch: s.t + 11520000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 4161929216 &* s.n : nil, batch: s.n,
+            perImage: 11520000, gradBranch: s.t + 11520000 &* s.n, pool: pool)
         // features.1.5.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 11520000 &* s.n, input: s.t + 1909760000 &* s.n,
             pixels: 160000 &* s.n, channels: 72, gamma: s.p + 71216, beta: s.p + 71296, savedMean: s.f + 19168,
@@ -12996,8 +15200,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_1_4_backward(_ s: TrainingStepContext) {
         // features.1.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 23040000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929200 &* s.n : nil, batch: s.n, perImage: 11520000,
-            gradBranch: s.t, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 4161929200 &* s.n : nil, batch: s.n,
+            perImage: 11520000, gradBranch: s.t, pool: pool)
         // features.1.4.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 1852160000 &* s.n,
             pixels: 160000 &* s.n, channels: 72, gamma: s.p + 62032, beta: s.p + 62112, savedMean: s.f + 17584,
@@ -13035,8 +15239,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_1_3_backward(_ s: TrainingStepContext) {
         // features.1.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 11520000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929184 &* s.n : nil, batch: s.n, perImage: 11520000,
-            gradBranch: s.t, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 4161929184 &* s.n : nil, batch: s.n,
+            perImage: 11520000, gradBranch: s.t, pool: pool)
         // features.1.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 1794560000 &* s.n,
             pixels: 160000 &* s.n, channels: 72, gamma: s.p + 52848, beta: s.p + 52928, savedMean: s.f + 16000,
@@ -13074,8 +15278,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_1_2_backward(_ s: TrainingStepContext) {
         // features.1.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 23040000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929168 &* s.n : nil, batch: s.n, perImage: 11520000,
-            gradBranch: s.t, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 4161929168 &* s.n : nil, batch: s.n,
+            perImage: 11520000, gradBranch: s.t, pool: pool)
         // features.1.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 1736960000 &* s.n,
             pixels: 160000 &* s.n, channels: 72, gamma: s.p + 43664, beta: s.p + 43744, savedMean: s.f + 14416,
@@ -13113,8 +15317,8 @@ public final class EfficientNetL2Training: TrainableModel {
     private func features_1_1_backward(_ s: TrainingStepContext) {
         // features.1.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 11520000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 4161929152 &* s.n : nil, batch: s.n, perImage: 11520000,
-            gradBranch: s.t, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 2 ? s.t + 4161929152 &* s.n : nil, batch: s.n,
+            perImage: 11520000, gradBranch: s.t, pool: pool)
         // features.1.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t, input: s.t + 1679360000 &* s.n,
             pixels: 160000 &* s.n, channels: 72, gamma: s.p + 34480, beta: s.p + 34560, savedMean: s.f + 12832,
@@ -14331,6 +16535,9 @@ public final class EfficientNetL2Training: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 475897664, count: 5504000, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 481401664, count: 1000, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 23, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 25, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 26, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 27, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 31, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 34, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 35, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 36, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 37, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 38, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 39, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 41, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 43, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 44, 45, 45, 45, 45, 45, 45, 45, 45, 45, 45, 45, 45, 45, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 46, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 47, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 48, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 49, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 51, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 52, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 53, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 54, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 55, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 56, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 57, 58, 58, 58, 58, 58, 58, 58, 58, 58, 58, 58, 58, 58, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 59, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 61, 62, 62, 62, 62, 62, 62, 62, 62, 62, 62, 62, 62, 62, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 65, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 66, 67, 67, 67, 67, 67, 67, 67, 67, 67, 67, 67, 67, 67, 68, 68, 68, 68, 68, 68, 68, 68, 68, 68, 68, 68, 68, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 69, 70, 70, 70, 70, 70, 70, 70, 70, 70, 70, 70, 70, 70, 71, 71, 71, 71, 71, 71, 71, 71, 71, 71, 71, 71, 71, 72, 72, 72, 72, 72, 72, 72, 72, 72, 72, 72, 72, 72, 73, 73, 73, 73, 73, 73, 73, 73, 73, 73, 73, 73, 73, 74, 74, 74, 74, 74, 74, 74, 74, 74, 74, 74, 74, 74, 75, 75, 75, 75, 75, 75, 75, 75, 75, 75, 75, 75, 75, 76, 76, 76, 76, 76, 76, 76, 76, 76, 76, 76, 76, 76, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 77, 78, 78, 78, 78, 78, 78, 78, 78, 78, 78, 78, 78, 78, 79, 79, 79, 79, 79, 79, 79, 79, 79, 79, 79, 79, 79, 80, 80, 80, 80, 80, 80, 80, 80, 80, 80, 80, 80, 80, 81, 81, 81, 81, 81, 81, 81, 81, 81, 81, 81, 81, 81, 82, 82, 82, 82, 82, 82, 82, 82, 82, 82, 82, 82, 82, 83, 83, 83, 83, 83, 83, 83, 83, 83, 83, 83, 83, 83, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 84, 85, 85, 85, 85, 85, 85, 85, 85, 85, 85, 85, 85, 85, 86, 86, 86, 86, 86, 86, 86, 86, 86, 86, 86, 86, 86, 87, 87, 87, 87, 87, 87, 87, 87, 87, 87, 87, 87, 87, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 88, 89, 89, 89, 90, 90]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

@@ -49,7 +49,8 @@ public final class EfficientNetLite0: GeneratedModel {
         features_6_2(n, a, w, ws)
         features_6_3(n, a, w, ws)
         features_7_0(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -361,13 +362,17 @@ public final class EfficientNetLite0: GeneratedModel {
             activation: .identity, residual: nil, output: a + 112896 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 320 -> 1280
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         Kernels.pointwiseConv(
             input: a + 112896 &* n, pixels: 49 &* n, inChannels: 320,
             weights: w + 2939152, bias: w + 3348752, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.2, linear 1280 -> 1000 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 7, 7, 1280] -> [n, 1280]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 49, channels: 1280, output: a + 62720 &* n, pool: pool)
@@ -723,7 +728,8 @@ public final class EfficientNetLite0Training: TrainableModel {
     public static let descriptor = EfficientNetLite0.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 4694160,
-        arenaFloatsPerImage: 13491168, fixedFloats: 407328)
+        arenaFloatsPerImage: 13491168, fixedFloats: 407328,
+        blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.3.0", "features.3.1", "features.4.0", "features.4.1", "features.4.2", "features.5.0", "features.5.1", "features.5.2", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -769,24 +775,26 @@ public final class EfficientNetLite0Training: TrainableModel {
         try features_6_3_forward(s)
         try features_7_0_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_0_backward(s)
-        features_6_3_backward(s)
-        features_6_2_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_2_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_2_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_1_backward(s)
-        features_3_0_backward(s)
-        features_2_1_backward(s)
-        features_2_0_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 18 { classifier_backward(s) }
+        if options.frozenBlocks <= 17 { features_8_backward(s) }
+        if options.frozenBlocks <= 16 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 15 { features_6_3_backward(s) }
+        if options.frozenBlocks <= 14 { features_6_2_backward(s) }
+        if options.frozenBlocks <= 13 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 12 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 11 { features_5_2_backward(s) }
+        if options.frozenBlocks <= 10 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 9 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 8 { features_4_2_backward(s) }
+        if options.frozenBlocks <= 7 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 6 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 5 { features_3_1_backward(s) }
+        if options.frozenBlocks <= 4 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 3 { features_2_1_backward(s) }
+        if options.frozenBlocks <= 2 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -797,10 +805,18 @@ public final class EfficientNetLite0Training: TrainableModel {
             padTop: 0, padLeft: 0, outHeight: 112, outWidth: 112, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.t + 5569536 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 5569536 &* s.n, pixels: 12544 &* s.n, channels: 32,
-            gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 5970944 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312, runningMean: s.p + 928,
-            runningVar: s.p + 960, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 5569536 &* s.n, pixels: 12544 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 5970944 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312, runningMean: s.p + 928,
+                runningVar: s.p + 960, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 5569536 &* s.n, pixels: 12544 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
+                activation: .relu6, output: s.t + 5970944 &* s.n, scratch: s.f + 1280, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 112x112x32 -> 112x112x16
@@ -812,19 +828,35 @@ public final class EfficientNetLite0Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 112, outWidth: 112, weights: s.f + 1408, bias: s.f,
             activation: .identity, output: s.t + 6372352 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 6372352 &* s.n, pixels: 12544 &* s.n, channels: 32,
-            gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 6773760 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376, runningMean: s.p + 1344,
-            runningVar: s.p + 1376, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 6372352 &* s.n, pixels: 12544 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 6773760 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376, runningMean: s.p + 1344,
+                runningVar: s.p + 1376, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 6372352 &* s.n, pixels: 12544 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
+                activation: .relu6, output: s.t + 6773760 &* s.n, scratch: s.f + 1344, pool: pool)
+        }
         // features.1.0.block.1 project conv 1x1, [n, 112, 112, 32] -> [n, 112, 112, 16]
         Kernels.pointwiseConv(input: s.t + 6773760 &* s.n, pixels: 12544 &* s.n, inChannels: 32, weights: s.p + 1408,
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 7777280 &* s.n,
             pool: pool)
         // features.1.0.block.1 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 7777280 &* s.n, pixels: 12544 &* s.n, channels: 16,
-            gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 7977984 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000, runningMean: s.p + 1952,
-            runningVar: s.p + 1968, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 7777280 &* s.n, pixels: 12544 &* s.n, channels: 16,
+                gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 7977984 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000, runningMean: s.p + 1952,
+                runningVar: s.p + 1968, pool: pool)
+        }
+        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 7777280 &* s.n, pixels: 12544 &* s.n, channels: 16,
+                gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
+                activation: .identity, output: s.t + 7977984 &* s.n, scratch: s.f + 1984, pool: pool)
+        }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 112x112x16 -> 56x56x24
@@ -833,10 +865,18 @@ public final class EfficientNetLite0Training: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 7977984 &* s.n, pixels: 12544 &* s.n, inChannels: 16, weights: s.p + 1984,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 3520,
-            beta: s.p + 3616, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 1204224 &* s.n,
-            savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712, runningVar: s.p + 3808,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 3520,
+                beta: s.p + 3616, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 1204224 &* s.n,
+                savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712, runningVar: s.p + 3808,
+                pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 12544 &* s.n, channels: 96, gamma: s.p + 3520,
+                beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001, activation: .relu6,
+                output: s.t + 1204224 &* s.n, scratch: s.f + 2016, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 2400)
         // features.2.0.block.1 depthwise 3x3/2, [n, 112, 112, 96] -> [n, 56, 56, 96]
@@ -844,19 +884,35 @@ public final class EfficientNetLite0Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 56, outWidth: 56, weights: s.f + 2400, bias: s.f,
             activation: .identity, output: s.t + 7175168 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 7175168 &* s.n, pixels: 3136 &* s.n, channels: 96,
-            gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 7476224 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304, runningMean: s.p + 4960,
-            runningVar: s.p + 5056, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 7175168 &* s.n, pixels: 3136 &* s.n, channels: 96,
+                gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 7476224 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304, runningMean: s.p + 4960,
+                runningVar: s.p + 5056, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 7175168 &* s.n, pixels: 3136 &* s.n, channels: 96,
+                gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
+                activation: .relu6, output: s.t + 7476224 &* s.n, scratch: s.f + 2208, pool: pool)
+        }
         // features.2.0.block.2 project conv 1x1, [n, 56, 56, 96] -> [n, 56, 56, 24]
         Kernels.pointwiseConv(input: s.t + 7476224 &* s.n, pixels: 3136 &* s.n, inChannels: 96, weights: s.p + 5152,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 11734912 &* s.n,
             pool: pool)
         // features.2.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11734912 &* s.n, pixels: 3136 &* s.n, channels: 24,
-            gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 11810176 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 7520,
-            runningVar: s.p + 7552, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11734912 &* s.n, pixels: 3136 &* s.n, channels: 24,
+                gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 11810176 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 7520,
+                runningVar: s.p + 7552, pool: pool)
+        }
+        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11734912 &* s.n, pixels: 3136 &* s.n, channels: 24,
+                gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
+                activation: .identity, output: s.t + 11810176 &* s.n, scratch: s.f + 4128, pool: pool)
+        }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 56x56x24 -> 56x56x24, identity shortcut
@@ -866,10 +922,18 @@ public final class EfficientNetLite0Training: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 2408448 &* s.n,
             pool: pool)
         // features.2.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
-            gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 2860032 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320, runningMean: s.p + 11328,
-            runningVar: s.p + 11472, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 2860032 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320, runningMean: s.p + 11328,
+                runningVar: s.p + 11472, pool: pool)
+        }
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2408448 &* s.n, pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
+                activation: .relu6, output: s.t + 2860032 &* s.n, scratch: s.f + 4176, pool: pool)
+        }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 4752)
         // features.2.1.block.1 depthwise 3x3/1, [n, 56, 56, 144] -> [n, 56, 56, 144]
@@ -877,28 +941,44 @@ public final class EfficientNetLite0Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 56, outWidth: 56, weights: s.f + 4752, bias: s.f,
             activation: .identity, output: s.t + 3311616 &* s.n, pool: pool)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
-            gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 3763200 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608, runningMean: s.p + 13200,
-            runningVar: s.p + 13344, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 3763200 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608, runningMean: s.p + 13200,
+                runningVar: s.p + 13344, pool: pool)
+        }
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3311616 &* s.n, pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
+                activation: .relu6, output: s.t + 3763200 &* s.n, scratch: s.f + 4464, pool: pool)
+        }
         // features.2.1.block.2 project conv 1x1, [n, 56, 56, 144] -> [n, 56, 56, 24]
         Kernels.pointwiseConv(input: s.t + 3763200 &* s.n, pixels: 3136 &* s.n, inChannels: 144, weights: s.p + 13488,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 11885440 &* s.n,
             pool: pool)
         // features.2.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11885440 &* s.n, pixels: 3136 &* s.n, channels: 24,
-            gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 4214784 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368, runningMean: s.p + 17008,
-            runningVar: s.p + 17040, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11885440 &* s.n, pixels: 3136 &* s.n, channels: 24,
+                gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 4214784 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368, runningMean: s.p + 17008,
+                runningVar: s.p + 17040, pool: pool)
+        }
+        // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11885440 &* s.n, pixels: 3136 &* s.n, channels: 24,
+                gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
+                activation: .identity, output: s.t + 4214784 &* s.n, scratch: s.f + 7344, pool: pool)
+        }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.975
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025, into: s.t + 13491072 &* s.n,
                 random: &random)
         }
         // features.2.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 11810176 &* s.n, branch: s.t + 4214784 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 13491072 &* s.n : nil, batch: s.n, perImage: 75264,
-            output: s.t + 11960704 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 13491072 &* s.n : nil, batch: s.n,
+            perImage: 75264, output: s.t + 11960704 &* s.n, pool: pool)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 56x56x24 -> 28x28x40
@@ -908,10 +988,18 @@ public final class EfficientNetLite0Training: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 4214784 &* s.n,
             pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4214784 &* s.n, pixels: 3136 &* s.n, channels: 144,
-            gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 4666368 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536, runningMean: s.p + 20816,
-            runningVar: s.p + 20960, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4214784 &* s.n, pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 4666368 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536, runningMean: s.p + 20816,
+                runningVar: s.p + 20960, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4214784 &* s.n, pixels: 3136 &* s.n, channels: 144,
+                gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
+                activation: .relu6, output: s.t + 4666368 &* s.n, scratch: s.f + 7392, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 5, into: s.f + 7968)
         // features.3.0.block.1 depthwise 5x5/2, [n, 56, 56, 144] -> [n, 28, 28, 144]
@@ -919,19 +1007,35 @@ public final class EfficientNetLite0Training: TrainableModel {
             stride: 2, padTop: 1, padLeft: 1, outHeight: 28, outWidth: 28, weights: s.f + 7968, bias: s.f,
             activation: .identity, output: s.t + 10380160 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 10380160 &* s.n, pixels: 784 &* s.n, channels: 144,
-            gamma: s.p + 24704, beta: s.p + 24848, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 10493056 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824, runningMean: s.p + 24992,
-            runningVar: s.p + 25136, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 10380160 &* s.n, pixels: 784 &* s.n, channels: 144,
+                gamma: s.p + 24704, beta: s.p + 24848, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 10493056 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824,
+                runningMean: s.p + 24992, runningVar: s.p + 25136, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 10380160 &* s.n, pixels: 784 &* s.n, channels: 144,
+                gamma: s.p + 24704, beta: s.p + 24848, runningMean: s.p + 24992, runningVar: s.p + 25136, eps: 0.001,
+                activation: .relu6, output: s.t + 10493056 &* s.n, scratch: s.f + 7680, pool: pool)
+        }
         // features.3.0.block.2 project conv 1x1, [n, 28, 28, 144] -> [n, 28, 28, 40]
         Kernels.pointwiseConv(input: s.t + 10493056 &* s.n, pixels: 784 &* s.n, inChannels: 144, weights: s.p + 25280,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 13042624 &* s.n,
             pool: pool)
         // features.3.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13042624 &* s.n, pixels: 784 &* s.n, channels: 40,
-            gamma: s.p + 31040, beta: s.p + 31088, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 13073984 &* s.n, savedMean: s.f + 15168, savedInvStd: s.f + 15208, runningMean: s.p + 31136,
-            runningVar: s.p + 31184, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13042624 &* s.n, pixels: 784 &* s.n, channels: 40,
+                gamma: s.p + 31040, beta: s.p + 31088, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 13073984 &* s.n, savedMean: s.f + 15168, savedInvStd: s.f + 15208,
+                runningMean: s.p + 31136, runningVar: s.p + 31184, pool: pool)
+        }
+        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13042624 &* s.n, pixels: 784 &* s.n, channels: 40,
+                gamma: s.p + 31040, beta: s.p + 31088, runningMean: s.p + 31136, runningVar: s.p + 31184, eps: 0.001,
+                activation: .identity, output: s.t + 13073984 &* s.n, scratch: s.f + 15168, pool: pool)
+        }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 28x28x40 -> 28x28x40, identity shortcut
@@ -941,10 +1045,18 @@ public final class EfficientNetLite0Training: TrainableModel {
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 5117952 &* s.n,
             pool: pool)
         // features.3.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 5117952 &* s.n, pixels: 784 &* s.n, channels: 240,
-            gamma: s.p + 40832, beta: s.p + 41072, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 5306112 &* s.n, savedMean: s.f + 15248, savedInvStd: s.f + 15488, runningMean: s.p + 41312,
-            runningVar: s.p + 41552, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 5117952 &* s.n, pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 40832, beta: s.p + 41072, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 5306112 &* s.n, savedMean: s.f + 15248, savedInvStd: s.f + 15488,
+                runningMean: s.p + 41312, runningVar: s.p + 41552, pool: pool)
+        }
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 5117952 &* s.n, pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 40832, beta: s.p + 41072, runningMean: s.p + 41312, runningVar: s.p + 41552, eps: 0.001,
+                activation: .relu6, output: s.t + 5306112 &* s.n, scratch: s.f + 15248, pool: pool)
+        }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         WeightPrep.depthwiseWeights(s.p + 41792, channels: 240, kernel: 5, into: s.f + 16208)
         // features.3.1.block.1 depthwise 5x5/1, [n, 28, 28, 240] -> [n, 28, 28, 240]
@@ -952,28 +1064,44 @@ public final class EfficientNetLite0Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 28, outWidth: 28, weights: s.f + 16208, bias: s.f,
             activation: .identity, output: s.t + 8178688 &* s.n, pool: pool)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 8178688 &* s.n, pixels: 784 &* s.n, channels: 240,
-            gamma: s.p + 47792, beta: s.p + 48032, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 8366848 &* s.n, savedMean: s.f + 15728, savedInvStd: s.f + 15968, runningMean: s.p + 48272,
-            runningVar: s.p + 48512, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 8178688 &* s.n, pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 47792, beta: s.p + 48032, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 8366848 &* s.n, savedMean: s.f + 15728, savedInvStd: s.f + 15968,
+                runningMean: s.p + 48272, runningVar: s.p + 48512, pool: pool)
+        }
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 8178688 &* s.n, pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 47792, beta: s.p + 48032, runningMean: s.p + 48272, runningVar: s.p + 48512, eps: 0.001,
+                activation: .relu6, output: s.t + 8366848 &* s.n, scratch: s.f + 15728, pool: pool)
+        }
         // features.3.1.block.2 project conv 1x1, [n, 28, 28, 240] -> [n, 28, 28, 40]
         Kernels.pointwiseConv(input: s.t + 8366848 &* s.n, pixels: 784 &* s.n, inChannels: 240, weights: s.p + 48752,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 13105344 &* s.n,
             pool: pool)
         // features.3.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13105344 &* s.n, pixels: 784 &* s.n, channels: 40,
-            gamma: s.p + 58352, beta: s.p + 58400, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 5494272 &* s.n, savedMean: s.f + 28208, savedInvStd: s.f + 28248, runningMean: s.p + 58448,
-            runningVar: s.p + 58496, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13105344 &* s.n, pixels: 784 &* s.n, channels: 40,
+                gamma: s.p + 58352, beta: s.p + 58400, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 5494272 &* s.n, savedMean: s.f + 28208, savedInvStd: s.f + 28248,
+                runningMean: s.p + 58448, runningVar: s.p + 58496, pool: pool)
+        }
+        // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13105344 &* s.n, pixels: 784 &* s.n, channels: 40,
+                gamma: s.p + 58352, beta: s.p + 58400, runningMean: s.p + 58448, runningVar: s.p + 58496, eps: 0.001,
+                activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 28208, pool: pool)
+        }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.95
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05, into: s.t + 13491088 &* s.n,
                 random: &random)
         }
         // features.3.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 13073984 &* s.n, branch: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 13491088 &* s.n : nil, batch: s.n, perImage: 31360,
-            output: s.t + 13136704 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 13491088 &* s.n : nil, batch: s.n,
+            perImage: 31360, output: s.t + 13136704 &* s.n, pool: pool)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 28x28x40 -> 14x14x80
@@ -983,10 +1111,18 @@ public final class EfficientNetLite0Training: TrainableModel {
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 8555008 &* s.n,
             pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 8555008 &* s.n, pixels: 784 &* s.n, channels: 240,
-            gamma: s.p + 68144, beta: s.p + 68384, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 8743168 &* s.n, savedMean: s.f + 28288, savedInvStd: s.f + 28528, runningMean: s.p + 68624,
-            runningVar: s.p + 68864, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 8555008 &* s.n, pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 68144, beta: s.p + 68384, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 8743168 &* s.n, savedMean: s.f + 28288, savedInvStd: s.f + 28528,
+                runningMean: s.p + 68624, runningVar: s.p + 68864, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 8555008 &* s.n, pixels: 784 &* s.n, channels: 240,
+                gamma: s.p + 68144, beta: s.p + 68384, runningMean: s.p + 68624, runningVar: s.p + 68864, eps: 0.001,
+                activation: .relu6, output: s.t + 8743168 &* s.n, scratch: s.f + 28288, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         WeightPrep.depthwiseWeights(s.p + 69104, channels: 240, kernel: 3, into: s.f + 29248)
         // features.4.0.block.1 depthwise 3x3/2, [n, 28, 28, 240] -> [n, 14, 14, 240]
@@ -994,19 +1130,35 @@ public final class EfficientNetLite0Training: TrainableModel {
             stride: 2, padTop: 0, padLeft: 0, outHeight: 14, outWidth: 14, weights: s.f + 29248, bias: s.f,
             activation: .identity, output: s.t + 12882688 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12882688 &* s.n, pixels: 196 &* s.n, channels: 240,
-            gamma: s.p + 71264, beta: s.p + 71504, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 12929728 &* s.n, savedMean: s.f + 28768, savedInvStd: s.f + 29008, runningMean: s.p + 71744,
-            runningVar: s.p + 71984, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12882688 &* s.n, pixels: 196 &* s.n, channels: 240,
+                gamma: s.p + 71264, beta: s.p + 71504, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 12929728 &* s.n, savedMean: s.f + 28768, savedInvStd: s.f + 29008,
+                runningMean: s.p + 71744, runningVar: s.p + 71984, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12882688 &* s.n, pixels: 196 &* s.n, channels: 240,
+                gamma: s.p + 71264, beta: s.p + 71504, runningMean: s.p + 71744, runningVar: s.p + 71984, eps: 0.001,
+                activation: .relu6, output: s.t + 12929728 &* s.n, scratch: s.f + 28768, pool: pool)
+        }
         // features.4.0.block.2 project conv 1x1, [n, 14, 14, 240] -> [n, 14, 14, 80]
         Kernels.pointwiseConv(input: s.t + 12929728 &* s.n, pixels: 196 &* s.n, inChannels: 240, weights: s.p + 72224,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 13299776 &* s.n,
             pool: pool)
         // features.4.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13299776 &* s.n, pixels: 196 &* s.n, channels: 80,
-            gamma: s.p + 91424, beta: s.p + 91504, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 13315456 &* s.n, savedMean: s.f + 33568, savedInvStd: s.f + 33648, runningMean: s.p + 91584,
-            runningVar: s.p + 91664, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13299776 &* s.n, pixels: 196 &* s.n, channels: 80,
+                gamma: s.p + 91424, beta: s.p + 91504, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 13315456 &* s.n, savedMean: s.f + 33568, savedInvStd: s.f + 33648,
+                runningMean: s.p + 91584, runningVar: s.p + 91664, pool: pool)
+        }
+        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13299776 &* s.n, pixels: 196 &* s.n, channels: 80,
+                gamma: s.p + 91424, beta: s.p + 91504, runningMean: s.p + 91584, runningVar: s.p + 91664, eps: 0.001,
+                activation: .identity, output: s.t + 13315456 &* s.n, scratch: s.f + 33568, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
@@ -1016,10 +1168,18 @@ public final class EfficientNetLite0Training: TrainableModel {
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 10605952 &* s.n,
             pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 10605952 &* s.n, pixels: 196 &* s.n, channels: 480,
-            gamma: s.p + 130144, beta: s.p + 130624, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 10700032 &* s.n, savedMean: s.f + 33728, savedInvStd: s.f + 34208, runningMean: s.p + 131104,
-            runningVar: s.p + 131584, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 10605952 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 130144, beta: s.p + 130624, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 10700032 &* s.n, savedMean: s.f + 33728, savedInvStd: s.f + 34208,
+                runningMean: s.p + 131104, runningVar: s.p + 131584, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 10605952 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 130144, beta: s.p + 130624, runningMean: s.p + 131104, runningVar: s.p + 131584,
+                eps: 0.001, activation: .relu6, output: s.t + 10700032 &* s.n, scratch: s.f + 33728, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         WeightPrep.depthwiseWeights(s.p + 132064, channels: 480, kernel: 3, into: s.f + 35648)
         // features.4.1.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -1027,28 +1187,44 @@ public final class EfficientNetLite0Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 35648, bias: s.f,
             activation: .identity, output: s.t + 10794112 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 10794112 &* s.n, pixels: 196 &* s.n, channels: 480,
-            gamma: s.p + 136384, beta: s.p + 136864, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 10888192 &* s.n, savedMean: s.f + 34688, savedInvStd: s.f + 35168, runningMean: s.p + 137344,
-            runningVar: s.p + 137824, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 10794112 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 136384, beta: s.p + 136864, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 10888192 &* s.n, savedMean: s.f + 34688, savedInvStd: s.f + 35168,
+                runningMean: s.p + 137344, runningVar: s.p + 137824, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 10794112 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 136384, beta: s.p + 136864, runningMean: s.p + 137344, runningVar: s.p + 137824,
+                eps: 0.001, activation: .relu6, output: s.t + 10888192 &* s.n, scratch: s.f + 34688, pool: pool)
+        }
         // features.4.1.block.2 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
         Kernels.pointwiseConv(input: s.t + 10888192 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 138304,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 13331136 &* s.n,
             pool: pool)
         // features.4.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13331136 &* s.n, pixels: 196 &* s.n, channels: 80,
-            gamma: s.p + 176704, beta: s.p + 176784, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 5494272 &* s.n, savedMean: s.f + 44288, savedInvStd: s.f + 44368, runningMean: s.p + 176864,
-            runningVar: s.p + 176944, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13331136 &* s.n, pixels: 196 &* s.n, channels: 80,
+                gamma: s.p + 176704, beta: s.p + 176784, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 5494272 &* s.n, savedMean: s.f + 44288, savedInvStd: s.f + 44368,
+                runningMean: s.p + 176864, runningVar: s.p + 176944, pool: pool)
+        }
+        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13331136 &* s.n, pixels: 196 &* s.n, channels: 80,
+                gamma: s.p + 176704, beta: s.p + 176784, runningMean: s.p + 176864, runningVar: s.p + 176944,
+                eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 44288, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.925
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07500000000000001,
                 into: s.t + 13491104 &* s.n, random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 13315456 &* s.n, branch: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 13491104 &* s.n : nil, batch: s.n, perImage: 15680,
-            output: s.t + 13346816 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 13491104 &* s.n : nil, batch: s.n,
+            perImage: 15680, output: s.t + 13346816 &* s.n, pool: pool)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 14x14x80 -> 14x14x80, identity shortcut
@@ -1058,10 +1234,18 @@ public final class EfficientNetLite0Training: TrainableModel {
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 10982272 &* s.n,
             pool: pool)
         // features.4.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 10982272 &* s.n, pixels: 196 &* s.n, channels: 480,
-            gamma: s.p + 215424, beta: s.p + 215904, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 11076352 &* s.n, savedMean: s.f + 44448, savedInvStd: s.f + 44928, runningMean: s.p + 216384,
-            runningVar: s.p + 216864, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 10982272 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 215424, beta: s.p + 215904, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 11076352 &* s.n, savedMean: s.f + 44448, savedInvStd: s.f + 44928,
+                runningMean: s.p + 216384, runningVar: s.p + 216864, pool: pool)
+        }
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 10982272 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 215424, beta: s.p + 215904, runningMean: s.p + 216384, runningVar: s.p + 216864,
+                eps: 0.001, activation: .relu6, output: s.t + 11076352 &* s.n, scratch: s.f + 44448, pool: pool)
+        }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         WeightPrep.depthwiseWeights(s.p + 217344, channels: 480, kernel: 3, into: s.f + 46368)
         // features.4.2.block.1 depthwise 3x3/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -1069,28 +1253,44 @@ public final class EfficientNetLite0Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 14, outWidth: 14, weights: s.f + 46368, bias: s.f,
             activation: .identity, output: s.t + 11170432 &* s.n, pool: pool)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11170432 &* s.n, pixels: 196 &* s.n, channels: 480,
-            gamma: s.p + 221664, beta: s.p + 222144, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 11264512 &* s.n, savedMean: s.f + 45408, savedInvStd: s.f + 45888, runningMean: s.p + 222624,
-            runningVar: s.p + 223104, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11170432 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 221664, beta: s.p + 222144, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 11264512 &* s.n, savedMean: s.f + 45408, savedInvStd: s.f + 45888,
+                runningMean: s.p + 222624, runningVar: s.p + 223104, pool: pool)
+        }
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11170432 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 221664, beta: s.p + 222144, runningMean: s.p + 222624, runningVar: s.p + 223104,
+                eps: 0.001, activation: .relu6, output: s.t + 11264512 &* s.n, scratch: s.f + 45408, pool: pool)
+        }
         // features.4.2.block.2 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 80]
         Kernels.pointwiseConv(input: s.t + 11264512 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 223584,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 13362496 &* s.n,
             pool: pool)
         // features.4.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13362496 &* s.n, pixels: 196 &* s.n, channels: 80,
-            gamma: s.p + 261984, beta: s.p + 262064, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 5494272 &* s.n, savedMean: s.f + 55008, savedInvStd: s.f + 55088, runningMean: s.p + 262144,
-            runningVar: s.p + 262224, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13362496 &* s.n, pixels: 196 &* s.n, channels: 80,
+                gamma: s.p + 261984, beta: s.p + 262064, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 5494272 &* s.n, savedMean: s.f + 55008, savedInvStd: s.f + 55088,
+                runningMean: s.p + 262144, runningVar: s.p + 262224, pool: pool)
+        }
+        // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13362496 &* s.n, pixels: 196 &* s.n, channels: 80,
+                gamma: s.p + 261984, beta: s.p + 262064, runningMean: s.p + 262144, runningVar: s.p + 262224,
+                eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 55008, pool: pool)
+        }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9125
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08750000000000001,
                 into: s.t + 13491120 &* s.n, random: &random)
         }
         // features.4.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 13346816 &* s.n, branch: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 13491120 &* s.n : nil, batch: s.n, perImage: 15680,
-            output: s.t + 13378176 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 13491120 &* s.n : nil, batch: s.n,
+            perImage: 15680, output: s.t + 13378176 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 14x14x80 -> 14x14x112
@@ -1100,10 +1300,18 @@ public final class EfficientNetLite0Training: TrainableModel {
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 11358592 &* s.n,
             pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11358592 &* s.n, pixels: 196 &* s.n, channels: 480,
-            gamma: s.p + 300704, beta: s.p + 301184, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 11452672 &* s.n, savedMean: s.f + 55168, savedInvStd: s.f + 55648, runningMean: s.p + 301664,
-            runningVar: s.p + 302144, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11358592 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 300704, beta: s.p + 301184, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 11452672 &* s.n, savedMean: s.f + 55168, savedInvStd: s.f + 55648,
+                runningMean: s.p + 301664, runningVar: s.p + 302144, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11358592 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 300704, beta: s.p + 301184, runningMean: s.p + 301664, runningVar: s.p + 302144,
+                eps: 0.001, activation: .relu6, output: s.t + 11452672 &* s.n, scratch: s.f + 55168, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         WeightPrep.depthwiseWeights(s.p + 302624, channels: 480, kernel: 5, into: s.f + 57088)
         // features.5.0.block.1 depthwise 5x5/1, [n, 14, 14, 480] -> [n, 14, 14, 480]
@@ -1111,19 +1319,35 @@ public final class EfficientNetLite0Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 57088, bias: s.f,
             activation: .identity, output: s.t + 11546752 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11546752 &* s.n, pixels: 196 &* s.n, channels: 480,
-            gamma: s.p + 314624, beta: s.p + 315104, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 11640832 &* s.n, savedMean: s.f + 56128, savedInvStd: s.f + 56608, runningMean: s.p + 315584,
-            runningVar: s.p + 316064, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11546752 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 314624, beta: s.p + 315104, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 11640832 &* s.n, savedMean: s.f + 56128, savedInvStd: s.f + 56608,
+                runningMean: s.p + 315584, runningVar: s.p + 316064, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11546752 &* s.n, pixels: 196 &* s.n, channels: 480,
+                gamma: s.p + 314624, beta: s.p + 315104, runningMean: s.p + 315584, runningVar: s.p + 316064,
+                eps: 0.001, activation: .relu6, output: s.t + 11640832 &* s.n, scratch: s.f + 56128, pool: pool)
+        }
         // features.5.0.block.2 project conv 1x1, [n, 14, 14, 480] -> [n, 14, 14, 112]
         Kernels.pointwiseConv(input: s.t + 11640832 &* s.n, pixels: 196 &* s.n, inChannels: 480, weights: s.p + 316544,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 13168064 &* s.n,
             pool: pool)
         // features.5.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13168064 &* s.n, pixels: 196 &* s.n, channels: 112,
-            gamma: s.p + 370304, beta: s.p + 370416, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 13190016 &* s.n, savedMean: s.f + 81088, savedInvStd: s.f + 81200, runningMean: s.p + 370528,
-            runningVar: s.p + 370640, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13168064 &* s.n, pixels: 196 &* s.n, channels: 112,
+                gamma: s.p + 370304, beta: s.p + 370416, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 13190016 &* s.n, savedMean: s.f + 81088, savedInvStd: s.f + 81200,
+                runningMean: s.p + 370528, runningVar: s.p + 370640, pool: pool)
+        }
+        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13168064 &* s.n, pixels: 196 &* s.n, channels: 112,
+                gamma: s.p + 370304, beta: s.p + 370416, runningMean: s.p + 370528, runningVar: s.p + 370640,
+                eps: 0.001, activation: .identity, output: s.t + 13190016 &* s.n, scratch: s.f + 81088, pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
@@ -1133,10 +1357,18 @@ public final class EfficientNetLite0Training: TrainableModel {
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 8931328 &* s.n,
             pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 8931328 &* s.n, pixels: 196 &* s.n, channels: 672,
-            gamma: s.p + 446016, beta: s.p + 446688, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 9063040 &* s.n, savedMean: s.f + 81312, savedInvStd: s.f + 81984, runningMean: s.p + 447360,
-            runningVar: s.p + 448032, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 8931328 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 446016, beta: s.p + 446688, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 9063040 &* s.n, savedMean: s.f + 81312, savedInvStd: s.f + 81984,
+                runningMean: s.p + 447360, runningVar: s.p + 448032, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 8931328 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 446016, beta: s.p + 446688, runningMean: s.p + 447360, runningVar: s.p + 448032,
+                eps: 0.001, activation: .relu6, output: s.t + 9063040 &* s.n, scratch: s.f + 81312, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         WeightPrep.depthwiseWeights(s.p + 448704, channels: 672, kernel: 5, into: s.f + 84000)
         // features.5.1.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
@@ -1144,28 +1376,44 @@ public final class EfficientNetLite0Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 84000, bias: s.f,
             activation: .identity, output: s.t + 9194752 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 9194752 &* s.n, pixels: 196 &* s.n, channels: 672,
-            gamma: s.p + 465504, beta: s.p + 466176, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 9326464 &* s.n, savedMean: s.f + 82656, savedInvStd: s.f + 83328, runningMean: s.p + 466848,
-            runningVar: s.p + 467520, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 9194752 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 465504, beta: s.p + 466176, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 9326464 &* s.n, savedMean: s.f + 82656, savedInvStd: s.f + 83328,
+                runningMean: s.p + 466848, runningVar: s.p + 467520, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 9194752 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 465504, beta: s.p + 466176, runningMean: s.p + 466848, runningVar: s.p + 467520,
+                eps: 0.001, activation: .relu6, output: s.t + 9326464 &* s.n, scratch: s.f + 82656, pool: pool)
+        }
         // features.5.1.block.2 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
         Kernels.pointwiseConv(input: s.t + 9326464 &* s.n, pixels: 196 &* s.n, inChannels: 672, weights: s.p + 468192,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 13211968 &* s.n,
             pool: pool)
         // features.5.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13211968 &* s.n, pixels: 196 &* s.n, channels: 112,
-            gamma: s.p + 543456, beta: s.p + 543568, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 5494272 &* s.n, savedMean: s.f + 117600, savedInvStd: s.f + 117712,
-            runningMean: s.p + 543680, runningVar: s.p + 543792, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13211968 &* s.n, pixels: 196 &* s.n, channels: 112,
+                gamma: s.p + 543456, beta: s.p + 543568, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 5494272 &* s.n, savedMean: s.f + 117600, savedInvStd: s.f + 117712,
+                runningMean: s.p + 543680, runningVar: s.p + 543792, pool: pool)
+        }
+        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13211968 &* s.n, pixels: 196 &* s.n, channels: 112,
+                gamma: s.p + 543456, beta: s.p + 543568, runningMean: s.p + 543680, runningVar: s.p + 543792,
+                eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 117600, pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8875
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1125, into: s.t + 13491136 &* s.n,
                 random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 13190016 &* s.n, branch: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 13491136 &* s.n : nil, batch: s.n, perImage: 21952,
-            output: s.t + 13233920 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 13491136 &* s.n : nil, batch: s.n,
+            perImage: 21952, output: s.t + 13233920 &* s.n, pool: pool)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 14x14x112 -> 14x14x112, identity shortcut
@@ -1175,10 +1423,18 @@ public final class EfficientNetLite0Training: TrainableModel {
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 9458176 &* s.n,
             pool: pool)
         // features.5.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 9458176 &* s.n, pixels: 196 &* s.n, channels: 672,
-            gamma: s.p + 619168, beta: s.p + 619840, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 9589888 &* s.n, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
-            runningMean: s.p + 620512, runningVar: s.p + 621184, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 9458176 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 619168, beta: s.p + 619840, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 9589888 &* s.n, savedMean: s.f + 117824, savedInvStd: s.f + 118496,
+                runningMean: s.p + 620512, runningVar: s.p + 621184, pool: pool)
+        }
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 9458176 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 619168, beta: s.p + 619840, runningMean: s.p + 620512, runningVar: s.p + 621184,
+                eps: 0.001, activation: .relu6, output: s.t + 9589888 &* s.n, scratch: s.f + 117824, pool: pool)
+        }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         WeightPrep.depthwiseWeights(s.p + 621856, channels: 672, kernel: 5, into: s.f + 120512)
         // features.5.2.block.1 depthwise 5x5/1, [n, 14, 14, 672] -> [n, 14, 14, 672]
@@ -1186,28 +1442,44 @@ public final class EfficientNetLite0Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 14, outWidth: 14, weights: s.f + 120512, bias: s.f,
             activation: .identity, output: s.t + 9721600 &* s.n, pool: pool)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 9721600 &* s.n, pixels: 196 &* s.n, channels: 672,
-            gamma: s.p + 638656, beta: s.p + 639328, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 9853312 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
-            runningMean: s.p + 640000, runningVar: s.p + 640672, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 9721600 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 638656, beta: s.p + 639328, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 9853312 &* s.n, savedMean: s.f + 119168, savedInvStd: s.f + 119840,
+                runningMean: s.p + 640000, runningVar: s.p + 640672, pool: pool)
+        }
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 9721600 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 638656, beta: s.p + 639328, runningMean: s.p + 640000, runningVar: s.p + 640672,
+                eps: 0.001, activation: .relu6, output: s.t + 9853312 &* s.n, scratch: s.f + 119168, pool: pool)
+        }
         // features.5.2.block.2 project conv 1x1, [n, 14, 14, 672] -> [n, 14, 14, 112]
         Kernels.pointwiseConv(input: s.t + 9853312 &* s.n, pixels: 196 &* s.n, inChannels: 672, weights: s.p + 641344,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 13255872 &* s.n,
             pool: pool)
         // features.5.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13255872 &* s.n, pixels: 196 &* s.n, channels: 112,
-            gamma: s.p + 716608, beta: s.p + 716720, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 5494272 &* s.n, savedMean: s.f + 154112, savedInvStd: s.f + 154224,
-            runningMean: s.p + 716832, runningVar: s.p + 716944, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13255872 &* s.n, pixels: 196 &* s.n, channels: 112,
+                gamma: s.p + 716608, beta: s.p + 716720, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 5494272 &* s.n, savedMean: s.f + 154112, savedInvStd: s.f + 154224,
+                runningMean: s.p + 716832, runningVar: s.p + 716944, pool: pool)
+        }
+        // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13255872 &* s.n, pixels: 196 &* s.n, channels: 112,
+                gamma: s.p + 716608, beta: s.p + 716720, runningMean: s.p + 716832, runningVar: s.p + 716944,
+                eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 154112, pool: pool)
+        }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.875
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 13491152 &* s.n,
                 random: &random)
         }
         // features.5.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 13233920 &* s.n, branch: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 13491152 &* s.n : nil, batch: s.n, perImage: 21952,
-            output: s.t + 13277824 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 13491152 &* s.n : nil, batch: s.n,
+            perImage: 21952, output: s.t + 13277824 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 14x14x112 -> 7x7x192
@@ -1217,10 +1489,18 @@ public final class EfficientNetLite0Training: TrainableModel {
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 9985024 &* s.n,
             pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 9985024 &* s.n, pixels: 196 &* s.n, channels: 672,
-            gamma: s.p + 792320, beta: s.p + 792992, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 10116736 &* s.n, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
-            runningMean: s.p + 793664, runningVar: s.p + 794336, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 9985024 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 792320, beta: s.p + 792992, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 10116736 &* s.n, savedMean: s.f + 154336, savedInvStd: s.f + 155008,
+                runningMean: s.p + 793664, runningVar: s.p + 794336, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 9985024 &* s.n, pixels: 196 &* s.n, channels: 672,
+                gamma: s.p + 792320, beta: s.p + 792992, runningMean: s.p + 793664, runningVar: s.p + 794336,
+                eps: 0.001, activation: .relu6, output: s.t + 10116736 &* s.n, scratch: s.f + 154336, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         WeightPrep.depthwiseWeights(s.p + 795008, channels: 672, kernel: 5, into: s.f + 157024)
         // features.6.0.block.1 depthwise 5x5/2, [n, 14, 14, 672] -> [n, 7, 7, 672]
@@ -1228,19 +1508,35 @@ public final class EfficientNetLite0Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 157024, bias: s.f,
             activation: .identity, output: s.t + 12976768 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12976768 &* s.n, pixels: 49 &* s.n, channels: 672,
-            gamma: s.p + 811808, beta: s.p + 812480, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 13009696 &* s.n, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
-            runningMean: s.p + 813152, runningVar: s.p + 813824, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12976768 &* s.n, pixels: 49 &* s.n, channels: 672,
+                gamma: s.p + 811808, beta: s.p + 812480, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 13009696 &* s.n, savedMean: s.f + 155680, savedInvStd: s.f + 156352,
+                runningMean: s.p + 813152, runningVar: s.p + 813824, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12976768 &* s.n, pixels: 49 &* s.n, channels: 672,
+                gamma: s.p + 811808, beta: s.p + 812480, runningMean: s.p + 813152, runningVar: s.p + 813824,
+                eps: 0.001, activation: .relu6, output: s.t + 13009696 &* s.n, scratch: s.f + 155680, pool: pool)
+        }
         // features.6.0.block.2 project conv 1x1, [n, 7, 7, 672] -> [n, 7, 7, 192]
         Kernels.pointwiseConv(input: s.t + 13009696 &* s.n, pixels: 49 &* s.n, inChannels: 672, weights: s.p + 814496,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 10367616 &* s.n,
             pool: pool)
         // features.6.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 10367616 &* s.n, pixels: 49 &* s.n, channels: 192,
-            gamma: s.p + 943520, beta: s.p + 943712, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 13425216 &* s.n, savedMean: s.f + 190624, savedInvStd: s.f + 190816,
-            runningMean: s.p + 943904, runningVar: s.p + 944096, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 10367616 &* s.n, pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 943520, beta: s.p + 943712, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 13425216 &* s.n, savedMean: s.f + 190624, savedInvStd: s.f + 190816,
+                runningMean: s.p + 943904, runningVar: s.p + 944096, pool: pool)
+        }
+        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 10367616 &* s.n, pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 943520, beta: s.p + 943712, runningMean: s.p + 943904, runningVar: s.p + 944096,
+                eps: 0.001, activation: .identity, output: s.t + 13425216 &* s.n, scratch: s.f + 190624, pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
@@ -1250,10 +1546,18 @@ public final class EfficientNetLite0Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 10311168 &* s.n,
             pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 10311168 &* s.n, pixels: 49 &* s.n, channels: 1152,
-            gamma: s.p + 1165472, beta: s.p + 1166624, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 12035968 &* s.n, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
-            runningMean: s.p + 1167776, runningVar: s.p + 1168928, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 10311168 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1165472, beta: s.p + 1166624, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 12035968 &* s.n, savedMean: s.f + 191008, savedInvStd: s.f + 192160,
+                runningMean: s.p + 1167776, runningVar: s.p + 1168928, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 10311168 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1165472, beta: s.p + 1166624, runningMean: s.p + 1167776, runningVar: s.p + 1168928,
+                eps: 0.001, activation: .relu6, output: s.t + 12035968 &* s.n, scratch: s.f + 191008, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         WeightPrep.depthwiseWeights(s.p + 1170080, channels: 1152, kernel: 5, into: s.f + 195616)
         // features.6.1.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -1261,28 +1565,44 @@ public final class EfficientNetLite0Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 195616, bias: s.f,
             activation: .identity, output: s.t + 12092416 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12092416 &* s.n, pixels: 49 &* s.n, channels: 1152,
-            gamma: s.p + 1198880, beta: s.p + 1200032, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 12148864 &* s.n, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
-            runningMean: s.p + 1201184, runningVar: s.p + 1202336, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12092416 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1198880, beta: s.p + 1200032, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 12148864 &* s.n, savedMean: s.f + 193312, savedInvStd: s.f + 194464,
+                runningMean: s.p + 1201184, runningVar: s.p + 1202336, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12092416 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1198880, beta: s.p + 1200032, runningMean: s.p + 1201184, runningVar: s.p + 1202336,
+                eps: 0.001, activation: .relu6, output: s.t + 12148864 &* s.n, scratch: s.f + 193312, pool: pool)
+        }
         // features.6.1.block.2 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         Kernels.pointwiseConv(input: s.t + 12148864 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
             weights: s.p + 1203488, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 13434624 &* s.n, pool: pool)
         // features.6.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13434624 &* s.n, pixels: 49 &* s.n, channels: 192,
-            gamma: s.p + 1424672, beta: s.p + 1424864, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 5494272 &* s.n, savedMean: s.f + 253216, savedInvStd: s.f + 253408,
-            runningMean: s.p + 1425056, runningVar: s.p + 1425248, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13434624 &* s.n, pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 1424672, beta: s.p + 1424864, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 5494272 &* s.n, savedMean: s.f + 253216, savedInvStd: s.f + 253408,
+                runningMean: s.p + 1425056, runningVar: s.p + 1425248, pool: pool)
+        }
+        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13434624 &* s.n, pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 1424672, beta: s.p + 1424864, runningMean: s.p + 1425056, runningVar: s.p + 1425248,
+                eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 253216, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15000000000000002,
                 into: s.t + 10377024 &* s.n, random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 13425216 &* s.n, branch: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 10377024 &* s.n : nil, batch: s.n, perImage: 9408,
-            output: s.t + 13444032 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 10377024 &* s.n : nil, batch: s.n,
+            perImage: 9408, output: s.t + 13444032 &* s.n, pool: pool)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
@@ -1292,10 +1612,18 @@ public final class EfficientNetLite0Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 12205312 &* s.n,
             pool: pool)
         // features.6.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12205312 &* s.n, pixels: 49 &* s.n, channels: 1152,
-            gamma: s.p + 1646624, beta: s.p + 1647776, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 12261760 &* s.n, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
-            runningMean: s.p + 1648928, runningVar: s.p + 1650080, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12205312 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1646624, beta: s.p + 1647776, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 12261760 &* s.n, savedMean: s.f + 253600, savedInvStd: s.f + 254752,
+                runningMean: s.p + 1648928, runningVar: s.p + 1650080, pool: pool)
+        }
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12205312 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1646624, beta: s.p + 1647776, runningMean: s.p + 1648928, runningVar: s.p + 1650080,
+                eps: 0.001, activation: .relu6, output: s.t + 12261760 &* s.n, scratch: s.f + 253600, pool: pool)
+        }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         WeightPrep.depthwiseWeights(s.p + 1651232, channels: 1152, kernel: 5, into: s.f + 258208)
         // features.6.2.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -1303,28 +1631,44 @@ public final class EfficientNetLite0Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 258208, bias: s.f,
             activation: .identity, output: s.t + 12318208 &* s.n, pool: pool)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12318208 &* s.n, pixels: 49 &* s.n, channels: 1152,
-            gamma: s.p + 1680032, beta: s.p + 1681184, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 12374656 &* s.n, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
-            runningMean: s.p + 1682336, runningVar: s.p + 1683488, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12318208 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1680032, beta: s.p + 1681184, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 12374656 &* s.n, savedMean: s.f + 255904, savedInvStd: s.f + 257056,
+                runningMean: s.p + 1682336, runningVar: s.p + 1683488, pool: pool)
+        }
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12318208 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 1680032, beta: s.p + 1681184, runningMean: s.p + 1682336, runningVar: s.p + 1683488,
+                eps: 0.001, activation: .relu6, output: s.t + 12374656 &* s.n, scratch: s.f + 255904, pool: pool)
+        }
         // features.6.2.block.2 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         Kernels.pointwiseConv(input: s.t + 12374656 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
             weights: s.p + 1684640, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 13453440 &* s.n, pool: pool)
         // features.6.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13453440 &* s.n, pixels: 49 &* s.n, channels: 192,
-            gamma: s.p + 1905824, beta: s.p + 1906016, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 5494272 &* s.n, savedMean: s.f + 315808, savedInvStd: s.f + 316000,
-            runningMean: s.p + 1906208, runningVar: s.p + 1906400, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13453440 &* s.n, pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 1905824, beta: s.p + 1906016, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 5494272 &* s.n, savedMean: s.f + 315808, savedInvStd: s.f + 316000,
+                runningMean: s.p + 1906208, runningVar: s.p + 1906400, pool: pool)
+        }
+        // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13453440 &* s.n, pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 1905824, beta: s.p + 1906016, runningMean: s.p + 1906208, runningVar: s.p + 1906400,
+                eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 315808, pool: pool)
+        }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8375
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1625, into: s.t + 10377040 &* s.n,
                 random: &random)
         }
         // features.6.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 13444032 &* s.n, branch: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 10377040 &* s.n : nil, batch: s.n, perImage: 9408,
-            output: s.t + 13462848 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 10377040 &* s.n : nil, batch: s.n,
+            perImage: 9408, output: s.t + 13462848 &* s.n, pool: pool)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 7x7x192 -> 7x7x192, identity shortcut
@@ -1334,10 +1678,18 @@ public final class EfficientNetLite0Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 12431104 &* s.n,
             pool: pool)
         // features.6.3.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12431104 &* s.n, pixels: 49 &* s.n, channels: 1152,
-            gamma: s.p + 2127776, beta: s.p + 2128928, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 12487552 &* s.n, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
-            runningMean: s.p + 2130080, runningVar: s.p + 2131232, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12431104 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2127776, beta: s.p + 2128928, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 12487552 &* s.n, savedMean: s.f + 316192, savedInvStd: s.f + 317344,
+                runningMean: s.p + 2130080, runningVar: s.p + 2131232, pool: pool)
+        }
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12431104 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2127776, beta: s.p + 2128928, runningMean: s.p + 2130080, runningVar: s.p + 2131232,
+                eps: 0.001, activation: .relu6, output: s.t + 12487552 &* s.n, scratch: s.f + 316192, pool: pool)
+        }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         WeightPrep.depthwiseWeights(s.p + 2132384, channels: 1152, kernel: 5, into: s.f + 320800)
         // features.6.3.block.1 depthwise 5x5/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -1345,28 +1697,44 @@ public final class EfficientNetLite0Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 7, outWidth: 7, weights: s.f + 320800, bias: s.f,
             activation: .identity, output: s.t + 12544000 &* s.n, pool: pool)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12544000 &* s.n, pixels: 49 &* s.n, channels: 1152,
-            gamma: s.p + 2161184, beta: s.p + 2162336, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 12600448 &* s.n, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
-            runningMean: s.p + 2163488, runningVar: s.p + 2164640, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12544000 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2161184, beta: s.p + 2162336, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 12600448 &* s.n, savedMean: s.f + 318496, savedInvStd: s.f + 319648,
+                runningMean: s.p + 2163488, runningVar: s.p + 2164640, pool: pool)
+        }
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12544000 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2161184, beta: s.p + 2162336, runningMean: s.p + 2163488, runningVar: s.p + 2164640,
+                eps: 0.001, activation: .relu6, output: s.t + 12600448 &* s.n, scratch: s.f + 318496, pool: pool)
+        }
         // features.6.3.block.2 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 192]
         Kernels.pointwiseConv(input: s.t + 12600448 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
             weights: s.p + 2165792, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 13472256 &* s.n, pool: pool)
         // features.6.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13472256 &* s.n, pixels: 49 &* s.n, channels: 192,
-            gamma: s.p + 2386976, beta: s.p + 2387168, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 5494272 &* s.n, savedMean: s.f + 378400, savedInvStd: s.f + 378592,
-            runningMean: s.p + 2387360, runningVar: s.p + 2387552, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13472256 &* s.n, pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 2386976, beta: s.p + 2387168, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 5494272 &* s.n, savedMean: s.f + 378400, savedInvStd: s.f + 378592,
+                runningMean: s.p + 2387360, runningVar: s.p + 2387552, pool: pool)
+        }
+        // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13472256 &* s.n, pixels: 49 &* s.n, channels: 192,
+                gamma: s.p + 2386976, beta: s.p + 2387168, runningMean: s.p + 2387360, runningVar: s.p + 2387552,
+                eps: 0.001, activation: .identity, output: s.t + 5494272 &* s.n, scratch: s.f + 378400, pool: pool)
+        }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.825
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
                 into: s.t + 10377056 &* s.n, random: &random)
         }
         // features.6.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 13462848 &* s.n, branch: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 10377056 &* s.n : nil, batch: s.n, perImage: 9408,
-            output: s.t + 13481664 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 10377056 &* s.n : nil, batch: s.n,
+            perImage: 9408, output: s.t + 13481664 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 7x7x192 -> 7x7x320
@@ -1376,10 +1744,18 @@ public final class EfficientNetLite0Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 12656896 &* s.n,
             pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12656896 &* s.n, pixels: 49 &* s.n, channels: 1152,
-            gamma: s.p + 2608928, beta: s.p + 2610080, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 12713344 &* s.n, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
-            runningMean: s.p + 2611232, runningVar: s.p + 2612384, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12656896 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2608928, beta: s.p + 2610080, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 12713344 &* s.n, savedMean: s.f + 378784, savedInvStd: s.f + 379936,
+                runningMean: s.p + 2611232, runningVar: s.p + 2612384, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12656896 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2608928, beta: s.p + 2610080, runningMean: s.p + 2611232, runningVar: s.p + 2612384,
+                eps: 0.001, activation: .relu6, output: s.t + 12713344 &* s.n, scratch: s.f + 378784, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         WeightPrep.depthwiseWeights(s.p + 2613536, channels: 1152, kernel: 3, into: s.f + 383392)
         // features.7.0.block.1 depthwise 3x3/1, [n, 7, 7, 1152] -> [n, 7, 7, 1152]
@@ -1387,32 +1763,60 @@ public final class EfficientNetLite0Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 7, outWidth: 7, weights: s.f + 383392, bias: s.f,
             activation: .identity, output: s.t + 12769792 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12769792 &* s.n, pixels: 49 &* s.n, channels: 1152,
-            gamma: s.p + 2623904, beta: s.p + 2625056, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 12826240 &* s.n, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
-            runningMean: s.p + 2626208, runningVar: s.p + 2627360, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12769792 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2623904, beta: s.p + 2625056, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 12826240 &* s.n, savedMean: s.f + 381088, savedInvStd: s.f + 382240,
+                runningMean: s.p + 2626208, runningVar: s.p + 2627360, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12769792 &* s.n, pixels: 49 &* s.n, channels: 1152,
+                gamma: s.p + 2623904, beta: s.p + 2625056, runningMean: s.p + 2626208, runningVar: s.p + 2627360,
+                eps: 0.001, activation: .relu6, output: s.t + 12826240 &* s.n, scratch: s.f + 381088, pool: pool)
+        }
         // features.7.0.block.2 project conv 1x1, [n, 7, 7, 1152] -> [n, 7, 7, 320]
         Kernels.pointwiseConv(input: s.t + 12826240 &* s.n, pixels: 49 &* s.n, inChannels: 1152,
             weights: s.p + 2628512, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
             output: s.t + 13393856 &* s.n, pool: pool)
         // features.7.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13393856 &* s.n, pixels: 49 &* s.n, channels: 320,
-            gamma: s.p + 2997152, beta: s.p + 2997472, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 13409536 &* s.n, savedMean: s.f + 404128, savedInvStd: s.f + 404448,
-            runningMean: s.p + 2997792, runningVar: s.p + 2998112, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13393856 &* s.n, pixels: 49 &* s.n, channels: 320,
+                gamma: s.p + 2997152, beta: s.p + 2997472, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 13409536 &* s.n, savedMean: s.f + 404128, savedInvStd: s.f + 404448,
+                runningMean: s.p + 2997792, runningVar: s.p + 2998112, pool: pool)
+        }
+        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13393856 &* s.n, pixels: 49 &* s.n, channels: 320,
+                gamma: s.p + 2997152, beta: s.p + 2997472, runningMean: s.p + 2997792, runningVar: s.p + 2998112,
+                eps: 0.001, activation: .identity, output: s.t + 13409536 &* s.n, scratch: s.f + 404128, pool: pool)
+        }
     }
 
-    /// features.8 forward: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
+    /// features.8 forward: head: conv 1x1 320 -> 1280
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 7, 7, 320] -> [n, 7, 7, 1280]
         Kernels.pointwiseConv(input: s.t + 13409536 &* s.n, pixels: 49 &* s.n, inChannels: 320, weights: s.p + 2998432,
             bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 5494272 &* s.n,
             pool: pool)
         // features.8 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 5494272 &* s.n, pixels: 49 &* s.n, channels: 1280,
-            gamma: s.p + 3408032, beta: s.p + 3409312, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 10248448 &* s.n, savedMean: s.f + 404768, savedInvStd: s.f + 406048,
-            runningMean: s.p + 3410592, runningVar: s.p + 3411872, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 5494272 &* s.n, pixels: 49 &* s.n, channels: 1280,
+                gamma: s.p + 3408032, beta: s.p + 3409312, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 10248448 &* s.n, savedMean: s.f + 404768, savedInvStd: s.f + 406048,
+                runningMean: s.p + 3410592, runningVar: s.p + 3411872, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 5494272 &* s.n, pixels: 49 &* s.n, channels: 1280,
+                gamma: s.p + 3408032, beta: s.p + 3409312, runningMean: s.p + 3410592, runningVar: s.p + 3411872,
+                eps: 0.001, activation: .relu6, output: s.t + 10248448 &* s.n, scratch: s.f + 404768, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 7, 7, 1280] -> [n, 1280]
         Kernels.globalAveragePool(input: s.t + 10248448 &* s.n, batch: s.n, pixels: 49, channels: 1280,
             output: s.t + 5556992 &* s.n, pool: pool)
@@ -1429,8 +1833,8 @@ public final class EfficientNetLite0Training: TrainableModel {
         s.logits.update(from: s.t + 5556992 &* s.n, count: 1000 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 5560832 &* s.n, input: s.t + 5559552 &* s.n,
             weights: s.p + 3413152, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 5556992 &* s.n,
@@ -1441,6 +1845,10 @@ public final class EfficientNetLite0Training: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 49 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 5559552 &* s.n, batch: s.n, pixels: 49,
             channels: 1280, gradInput: s.t + 10248448 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 320 -> 1280
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through relu6 and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10248448 &* s.n, input: s.t + 5494272 &* s.n,
             pixels: 49 &* s.n, channels: 1280, gamma: s.p + 3408032, beta: s.p + 3409312, savedMean: s.f + 404768,
@@ -1492,8 +1900,8 @@ public final class EfficientNetLite0Training: TrainableModel {
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5550720 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 10377056 &* s.n : nil, batch: s.n, perImage: 9408,
-            gradBranch: s.t + 5560128 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 10377056 &* s.n : nil, batch: s.n,
+            perImage: 9408, gradBranch: s.t + 5560128 &* s.n, pool: pool)
         // features.6.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5560128 &* s.n, input: s.t + 13472256 &* s.n,
             pixels: 49 &* s.n, channels: 192, gamma: s.p + 2386976, beta: s.p + 2387168, savedMean: s.f + 378400,
@@ -1534,8 +1942,8 @@ public final class EfficientNetLite0Training: TrainableModel {
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5560128 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 10377040 &* s.n : nil, batch: s.n, perImage: 9408,
-            gradBranch: s.t + 5550720 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 10377040 &* s.n : nil, batch: s.n,
+            perImage: 9408, gradBranch: s.t + 5550720 &* s.n, pool: pool)
         // features.6.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5550720 &* s.n, input: s.t + 13453440 &* s.n,
             pixels: 49 &* s.n, channels: 192, gamma: s.p + 1905824, beta: s.p + 1906016, savedMean: s.f + 315808,
@@ -1576,8 +1984,8 @@ public final class EfficientNetLite0Training: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5550720 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 10377024 &* s.n : nil, batch: s.n, perImage: 9408,
-            gradBranch: s.t + 5560128 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 10377024 &* s.n : nil, batch: s.n,
+            perImage: 9408, gradBranch: s.t + 5560128 &* s.n, pool: pool)
         // features.6.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5560128 &* s.n, input: s.t + 13434624 &* s.n,
             pixels: 49 &* s.n, channels: 192, gamma: s.p + 1424672, beta: s.p + 1424864, savedMean: s.f + 253216,
@@ -1654,8 +2062,8 @@ public final class EfficientNetLite0Training: TrainableModel {
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 13491152 &* s.n : nil, batch: s.n, perImage: 21952,
-            gradBranch: s.t + 5516224 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 13491152 &* s.n : nil, batch: s.n,
+            perImage: 21952, gradBranch: s.t + 5516224 &* s.n, pool: pool)
         // features.5.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5516224 &* s.n, input: s.t + 13255872 &* s.n,
             pixels: 196 &* s.n, channels: 112, gamma: s.p + 716608, beta: s.p + 716720, savedMean: s.f + 154112,
@@ -1696,8 +2104,8 @@ public final class EfficientNetLite0Training: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5516224 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 13491136 &* s.n : nil, batch: s.n, perImage: 21952,
-            gradBranch: s.t + 5494272 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 13491136 &* s.n : nil, batch: s.n,
+            perImage: 21952, gradBranch: s.t + 5494272 &* s.n, pool: pool)
         // features.5.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 13211968 &* s.n,
             pixels: 196 &* s.n, channels: 112, gamma: s.p + 543456, beta: s.p + 543568, savedMean: s.f + 117600,
@@ -1774,8 +2182,8 @@ public final class EfficientNetLite0Training: TrainableModel {
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 13491120 &* s.n : nil, batch: s.n, perImage: 15680,
-            gradBranch: s.t + 5509952 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 13491120 &* s.n : nil, batch: s.n,
+            perImage: 15680, gradBranch: s.t + 5509952 &* s.n, pool: pool)
         // features.4.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5509952 &* s.n, input: s.t + 13362496 &* s.n,
             pixels: 196 &* s.n, channels: 80, gamma: s.p + 261984, beta: s.p + 262064, savedMean: s.f + 55008,
@@ -1816,8 +2224,8 @@ public final class EfficientNetLite0Training: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5509952 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 13491104 &* s.n : nil, batch: s.n, perImage: 15680,
-            gradBranch: s.t + 5494272 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 13491104 &* s.n : nil, batch: s.n,
+            perImage: 15680, gradBranch: s.t + 5494272 &* s.n, pool: pool)
         // features.4.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5494272 &* s.n, input: s.t + 13331136 &* s.n,
             pixels: 196 &* s.n, channels: 80, gamma: s.p + 176704, beta: s.p + 176784, savedMean: s.f + 44288,
@@ -1894,8 +2302,8 @@ public final class EfficientNetLite0Training: TrainableModel {
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5494272 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 13491088 &* s.n : nil, batch: s.n, perImage: 31360,
-            gradBranch: s.t + 5525632 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 13491088 &* s.n : nil, batch: s.n,
+            perImage: 31360, gradBranch: s.t + 5525632 &* s.n, pool: pool)
         // features.3.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5525632 &* s.n, input: s.t + 13105344 &* s.n,
             pixels: 784 &* s.n, channels: 40, gamma: s.p + 58352, beta: s.p + 58400, savedMean: s.f + 28208,
@@ -1972,8 +2380,8 @@ public final class EfficientNetLite0Training: TrainableModel {
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 4666368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 13491072 &* s.n : nil, batch: s.n, perImage: 75264,
-            gradBranch: s.t + 4741632 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 13491072 &* s.n : nil, batch: s.n,
+            perImage: 75264, gradBranch: s.t + 4741632 &* s.n, pool: pool)
         // features.2.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 4741632 &* s.n, input: s.t + 11885440 &* s.n,
             pixels: 3136 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 7344,
@@ -2236,6 +2644,9 @@ public final class EfficientNetLite0Training: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 3413152, count: 1280000, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 4693152, count: 1000, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 18, 18]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

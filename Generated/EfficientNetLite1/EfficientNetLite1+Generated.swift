@@ -54,7 +54,8 @@ public final class EfficientNetLite1: GeneratedModel {
         features_6_3(n, a, w, ws)
         features_6_4(n, a, w, ws)
         features_7_0(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -461,13 +462,17 @@ public final class EfficientNetLite1: GeneratedModel {
             activation: .identity, residual: nil, output: a + 147456 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 320 -> 1280
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 8, 8, 320] -> [n, 8, 8, 1280]
         Kernels.pointwiseConv(
             input: a + 147456 &* n, pixels: 64 &* n, inChannels: 320,
             weights: w + 3698016, bias: w + 4107616, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.2, linear 1280 -> 1000 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 8, 8, 1280] -> [n, 1280]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 64, channels: 1280, output: a + 81920 &* n, pool: pool)
@@ -922,7 +927,8 @@ public final class EfficientNetLite1Training: TrainableModel {
     public static let descriptor = EfficientNetLite1.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 5470544,
-        arenaFloatsPerImage: 20315040, fixedFloats: 533408)
+        arenaFloatsPerImage: 20315040, fixedFloats: 533408,
+        blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -973,29 +979,31 @@ public final class EfficientNetLite1Training: TrainableModel {
         try features_6_4_forward(s)
         try features_7_0_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_0_backward(s)
-        features_6_4_backward(s)
-        features_6_3_backward(s)
-        features_6_2_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_3_backward(s)
-        features_5_2_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_3_backward(s)
-        features_4_2_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_2_backward(s)
-        features_3_1_backward(s)
-        features_3_0_backward(s)
-        features_2_2_backward(s)
-        features_2_1_backward(s)
-        features_2_0_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 23 { classifier_backward(s) }
+        if options.frozenBlocks <= 22 { features_8_backward(s) }
+        if options.frozenBlocks <= 21 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 20 { features_6_4_backward(s) }
+        if options.frozenBlocks <= 19 { features_6_3_backward(s) }
+        if options.frozenBlocks <= 18 { features_6_2_backward(s) }
+        if options.frozenBlocks <= 17 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 16 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 15 { features_5_3_backward(s) }
+        if options.frozenBlocks <= 14 { features_5_2_backward(s) }
+        if options.frozenBlocks <= 13 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 12 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 11 { features_4_3_backward(s) }
+        if options.frozenBlocks <= 10 { features_4_2_backward(s) }
+        if options.frozenBlocks <= 9 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 8 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 7 { features_3_2_backward(s) }
+        if options.frozenBlocks <= 6 { features_3_1_backward(s) }
+        if options.frozenBlocks <= 5 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 4 { features_2_2_backward(s) }
+        if options.frozenBlocks <= 3 { features_2_1_backward(s) }
+        if options.frozenBlocks <= 2 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -1006,10 +1014,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             padTop: 0, padLeft: 0, outHeight: 120, outWidth: 120, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.t + 8467200 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 8467200 &* s.n, pixels: 14400 &* s.n, channels: 32,
-            gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 8928000 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312, runningMean: s.p + 928,
-            runningVar: s.p + 960, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 8467200 &* s.n, pixels: 14400 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 8928000 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312, runningMean: s.p + 928,
+                runningVar: s.p + 960, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 8467200 &* s.n, pixels: 14400 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
+                activation: .relu6, output: s.t + 8928000 &* s.n, scratch: s.f + 1280, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 120x120x32 -> 120x120x16
@@ -1021,19 +1037,35 @@ public final class EfficientNetLite1Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 120, outWidth: 120, weights: s.f + 1408, bias: s.f,
             activation: .identity, output: s.t + 9388800 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 9388800 &* s.n, pixels: 14400 &* s.n, channels: 32,
-            gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 9849600 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376, runningMean: s.p + 1344,
-            runningVar: s.p + 1376, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 9388800 &* s.n, pixels: 14400 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 9849600 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376, runningMean: s.p + 1344,
+                runningVar: s.p + 1376, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 9388800 &* s.n, pixels: 14400 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
+                activation: .relu6, output: s.t + 9849600 &* s.n, scratch: s.f + 1344, pool: pool)
+        }
         // features.1.0.block.1 project conv 1x1, [n, 120, 120, 32] -> [n, 120, 120, 16]
         Kernels.pointwiseConv(input: s.t + 9849600 &* s.n, pixels: 14400 &* s.n, inChannels: 32, weights: s.p + 1408,
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 11001600 &* s.n,
             pool: pool)
         // features.1.0.block.1 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11001600 &* s.n, pixels: 14400 &* s.n, channels: 16,
-            gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 11232000 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000, runningMean: s.p + 1952,
-            runningVar: s.p + 1968, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11001600 &* s.n, pixels: 14400 &* s.n, channels: 16,
+                gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 11232000 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000, runningMean: s.p + 1952,
+                runningVar: s.p + 1968, pool: pool)
+        }
+        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11001600 &* s.n, pixels: 14400 &* s.n, channels: 16,
+                gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
+                activation: .identity, output: s.t + 11232000 &* s.n, scratch: s.f + 1984, pool: pool)
+        }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 120x120x16 -> 60x60x24
@@ -1042,10 +1074,18 @@ public final class EfficientNetLite1Training: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 11232000 &* s.n, pixels: 14400 &* s.n, inChannels: 16, weights: s.p + 1984,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520,
-            beta: s.p + 3616, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 1382400 &* s.n,
-            savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712, runningVar: s.p + 3808,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520,
+                beta: s.p + 3616, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 1382400 &* s.n,
+                savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712, runningVar: s.p + 3808,
+                pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 14400 &* s.n, channels: 96, gamma: s.p + 3520,
+                beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001, activation: .relu6,
+                output: s.t + 1382400 &* s.n, scratch: s.f + 2016, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 2400)
         // features.2.0.block.1 depthwise 3x3/2, [n, 120, 120, 96] -> [n, 60, 60, 96]
@@ -1053,19 +1093,35 @@ public final class EfficientNetLite1Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 60, outWidth: 60, weights: s.f + 2400, bias: s.f,
             activation: .identity, output: s.t + 10310400 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 10310400 &* s.n, pixels: 3600 &* s.n, channels: 96,
-            gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 10656000 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304, runningMean: s.p + 4960,
-            runningVar: s.p + 5056, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 10310400 &* s.n, pixels: 3600 &* s.n, channels: 96,
+                gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 10656000 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304, runningMean: s.p + 4960,
+                runningVar: s.p + 5056, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 10310400 &* s.n, pixels: 3600 &* s.n, channels: 96,
+                gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
+                activation: .relu6, output: s.t + 10656000 &* s.n, scratch: s.f + 2208, pool: pool)
+        }
         // features.2.0.block.2 project conv 1x1, [n, 60, 60, 96] -> [n, 60, 60, 24]
         Kernels.pointwiseConv(input: s.t + 10656000 &* s.n, pixels: 3600 &* s.n, inChannels: 96, weights: s.p + 5152,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 17445600 &* s.n,
             pool: pool)
         // features.2.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 17445600 &* s.n, pixels: 3600 &* s.n, channels: 24,
-            gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 17532000 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 7520,
-            runningVar: s.p + 7552, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 17445600 &* s.n, pixels: 3600 &* s.n, channels: 24,
+                gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 17532000 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 7520,
+                runningVar: s.p + 7552, pool: pool)
+        }
+        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 17445600 &* s.n, pixels: 3600 &* s.n, channels: 24,
+                gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
+                activation: .identity, output: s.t + 17532000 &* s.n, scratch: s.f + 4128, pool: pool)
+        }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
@@ -1075,10 +1131,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 2764800 &* s.n,
             pool: pool)
         // features.2.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
-            gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 3283200 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320, runningMean: s.p + 11328,
-            runningVar: s.p + 11472, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 3283200 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320, runningMean: s.p + 11328,
+                runningVar: s.p + 11472, pool: pool)
+        }
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 2764800 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
+                activation: .relu6, output: s.t + 3283200 &* s.n, scratch: s.f + 4176, pool: pool)
+        }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 4752)
         // features.2.1.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
@@ -1086,28 +1150,44 @@ public final class EfficientNetLite1Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 4752, bias: s.f,
             activation: .identity, output: s.t + 3801600 &* s.n, pool: pool)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
-            gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 4320000 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608, runningMean: s.p + 13200,
-            runningVar: s.p + 13344, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 4320000 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608, runningMean: s.p + 13200,
+                runningVar: s.p + 13344, pool: pool)
+        }
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3801600 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
+                activation: .relu6, output: s.t + 4320000 &* s.n, scratch: s.f + 4464, pool: pool)
+        }
         // features.2.1.block.2 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
         Kernels.pointwiseConv(input: s.t + 4320000 &* s.n, pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 13488,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 17618400 &* s.n,
             pool: pool)
         // features.2.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 17618400 &* s.n, pixels: 3600 &* s.n, channels: 24,
-            gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 4838400 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368, runningMean: s.p + 17008,
-            runningVar: s.p + 17040, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 17618400 &* s.n, pixels: 3600 &* s.n, channels: 24,
+                gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 4838400 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368, runningMean: s.p + 17008,
+                runningVar: s.p + 17040, pool: pool)
+        }
+        // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 17618400 &* s.n, pixels: 3600 &* s.n, channels: 24,
+                gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
+                activation: .identity, output: s.t + 4838400 &* s.n, scratch: s.f + 7344, pool: pool)
+        }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9809523809523809
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01904761904761905,
                 into: s.t + 20315008 &* s.n, random: &random)
         }
         // features.2.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 17532000 &* s.n, branch: s.t + 4838400 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 20315008 &* s.n : nil, batch: s.n, perImage: 86400,
-            output: s.t + 17704800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 20315008 &* s.n : nil, batch: s.n,
+            perImage: 86400, output: s.t + 17704800 &* s.n, pool: pool)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 60x60x24 -> 60x60x24, identity shortcut
@@ -1117,10 +1197,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 4838400 &* s.n,
             pool: pool)
         // features.2.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4838400 &* s.n, pixels: 3600 &* s.n, channels: 144,
-            gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 5356800 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536, runningMean: s.p + 20816,
-            runningVar: s.p + 20960, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4838400 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 5356800 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536, runningMean: s.p + 20816,
+                runningVar: s.p + 20960, pool: pool)
+        }
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4838400 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
+                activation: .relu6, output: s.t + 5356800 &* s.n, scratch: s.f + 7392, pool: pool)
+        }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 7968)
         // features.2.2.block.1 depthwise 3x3/1, [n, 60, 60, 144] -> [n, 60, 60, 144]
@@ -1128,28 +1216,44 @@ public final class EfficientNetLite1Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 60, outWidth: 60, weights: s.f + 7968, bias: s.f,
             activation: .identity, output: s.t + 5875200 &* s.n, pool: pool)
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 5875200 &* s.n, pixels: 3600 &* s.n, channels: 144,
-            gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 6393600 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824, runningMean: s.p + 22688,
-            runningVar: s.p + 22832, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 5875200 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 6393600 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824, runningMean: s.p + 22688,
+                runningVar: s.p + 22832, pool: pool)
+        }
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 5875200 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
+                activation: .relu6, output: s.t + 6393600 &* s.n, scratch: s.f + 7680, pool: pool)
+        }
         // features.2.2.block.2 project conv 1x1, [n, 60, 60, 144] -> [n, 60, 60, 24]
         Kernels.pointwiseConv(input: s.t + 6393600 &* s.n, pixels: 3600 &* s.n, inChannels: 144, weights: s.p + 22976,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 17791200 &* s.n,
             pool: pool)
         // features.2.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 17791200 &* s.n, pixels: 3600 &* s.n, channels: 24,
-            gamma: s.p + 26432, beta: s.p + 26464, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 6912000 &* s.n, savedMean: s.f + 10560, savedInvStd: s.f + 10584, runningMean: s.p + 26496,
-            runningVar: s.p + 26528, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 17791200 &* s.n, pixels: 3600 &* s.n, channels: 24,
+                gamma: s.p + 26432, beta: s.p + 26464, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 6912000 &* s.n, savedMean: s.f + 10560, savedInvStd: s.f + 10584,
+                runningMean: s.p + 26496, runningVar: s.p + 26528, pool: pool)
+        }
+        // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 17791200 &* s.n, pixels: 3600 &* s.n, channels: 24,
+                gamma: s.p + 26432, beta: s.p + 26464, runningMean: s.p + 26496, runningVar: s.p + 26528, eps: 0.001,
+                activation: .identity, output: s.t + 6912000 &* s.n, scratch: s.f + 10560, pool: pool)
+        }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9714285714285714
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.028571428571428574,
                 into: s.t + 20315024 &* s.n, random: &random)
         }
         // features.2.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 17704800 &* s.n, branch: s.t + 6912000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 20315024 &* s.n : nil, batch: s.n, perImage: 86400,
-            output: s.t + 17877600 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 20315024 &* s.n : nil, batch: s.n,
+            perImage: 86400, output: s.t + 17877600 &* s.n, pool: pool)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 60x60x24 -> 30x30x40
@@ -1159,10 +1263,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 6912000 &* s.n,
             pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 6912000 &* s.n, pixels: 3600 &* s.n, channels: 144,
-            gamma: s.p + 30016, beta: s.p + 30160, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 7430400 &* s.n, savedMean: s.f + 10608, savedInvStd: s.f + 10752, runningMean: s.p + 30304,
-            runningVar: s.p + 30448, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 6912000 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 30016, beta: s.p + 30160, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 7430400 &* s.n, savedMean: s.f + 10608, savedInvStd: s.f + 10752,
+                runningMean: s.p + 30304, runningVar: s.p + 30448, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 6912000 &* s.n, pixels: 3600 &* s.n, channels: 144,
+                gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
+                activation: .relu6, output: s.t + 7430400 &* s.n, scratch: s.f + 10608, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 11184)
         // features.3.0.block.1 depthwise 5x5/2, [n, 60, 60, 144] -> [n, 30, 30, 144]
@@ -1170,19 +1282,35 @@ public final class EfficientNetLite1Training: TrainableModel {
             stride: 2, padTop: 1, padLeft: 1, outHeight: 30, outWidth: 30, weights: s.f + 11184, bias: s.f,
             activation: .identity, output: s.t + 15458400 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15458400 &* s.n, pixels: 900 &* s.n, channels: 144,
-            gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 15588000 &* s.n, savedMean: s.f + 10896, savedInvStd: s.f + 11040, runningMean: s.p + 34480,
-            runningVar: s.p + 34624, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15458400 &* s.n, pixels: 900 &* s.n, channels: 144,
+                gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 15588000 &* s.n, savedMean: s.f + 10896, savedInvStd: s.f + 11040,
+                runningMean: s.p + 34480, runningVar: s.p + 34624, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15458400 &* s.n, pixels: 900 &* s.n, channels: 144,
+                gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
+                activation: .relu6, output: s.t + 15588000 &* s.n, scratch: s.f + 10896, pool: pool)
+        }
         // features.3.0.block.2 project conv 1x1, [n, 30, 30, 144] -> [n, 30, 30, 40]
         Kernels.pointwiseConv(input: s.t + 15588000 &* s.n, pixels: 900 &* s.n, inChannels: 144, weights: s.p + 34768,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 19589568 &* s.n,
             pool: pool)
         // features.3.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19589568 &* s.n, pixels: 900 &* s.n, channels: 40,
-            gamma: s.p + 40528, beta: s.p + 40576, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 19625568 &* s.n, savedMean: s.f + 18384, savedInvStd: s.f + 18424, runningMean: s.p + 40624,
-            runningVar: s.p + 40672, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19589568 &* s.n, pixels: 900 &* s.n, channels: 40,
+                gamma: s.p + 40528, beta: s.p + 40576, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 19625568 &* s.n, savedMean: s.f + 18384, savedInvStd: s.f + 18424,
+                runningMean: s.p + 40624, runningVar: s.p + 40672, pool: pool)
+        }
+        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19589568 &* s.n, pixels: 900 &* s.n, channels: 40,
+                gamma: s.p + 40528, beta: s.p + 40576, runningMean: s.p + 40624, runningVar: s.p + 40672, eps: 0.001,
+                activation: .identity, output: s.t + 19625568 &* s.n, scratch: s.f + 18384, pool: pool)
+        }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
@@ -1192,10 +1320,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 7948800 &* s.n,
             pool: pool)
         // features.3.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 7948800 &* s.n, pixels: 900 &* s.n, channels: 240,
-            gamma: s.p + 50320, beta: s.p + 50560, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 8164800 &* s.n, savedMean: s.f + 18464, savedInvStd: s.f + 18704, runningMean: s.p + 50800,
-            runningVar: s.p + 51040, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 7948800 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 50320, beta: s.p + 50560, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 8164800 &* s.n, savedMean: s.f + 18464, savedInvStd: s.f + 18704,
+                runningMean: s.p + 50800, runningVar: s.p + 51040, pool: pool)
+        }
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 7948800 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 50320, beta: s.p + 50560, runningMean: s.p + 50800, runningVar: s.p + 51040, eps: 0.001,
+                activation: .relu6, output: s.t + 8164800 &* s.n, scratch: s.f + 18464, pool: pool)
+        }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][240]
         WeightPrep.depthwiseWeights(s.p + 51280, channels: 240, kernel: 5, into: s.f + 19424)
         // features.3.1.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
@@ -1203,28 +1339,44 @@ public final class EfficientNetLite1Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 19424, bias: s.f,
             activation: .identity, output: s.t + 11462400 &* s.n, pool: pool)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11462400 &* s.n, pixels: 900 &* s.n, channels: 240,
-            gamma: s.p + 57280, beta: s.p + 57520, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 11678400 &* s.n, savedMean: s.f + 18944, savedInvStd: s.f + 19184, runningMean: s.p + 57760,
-            runningVar: s.p + 58000, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11462400 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 57280, beta: s.p + 57520, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 11678400 &* s.n, savedMean: s.f + 18944, savedInvStd: s.f + 19184,
+                runningMean: s.p + 57760, runningVar: s.p + 58000, pool: pool)
+        }
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11462400 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 57280, beta: s.p + 57520, runningMean: s.p + 57760, runningVar: s.p + 58000, eps: 0.001,
+                activation: .relu6, output: s.t + 11678400 &* s.n, scratch: s.f + 18944, pool: pool)
+        }
         // features.3.1.block.2 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
         Kernels.pointwiseConv(input: s.t + 11678400 &* s.n, pixels: 900 &* s.n, inChannels: 240, weights: s.p + 58240,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 19661568 &* s.n,
             pool: pool)
         // features.3.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19661568 &* s.n, pixels: 900 &* s.n, channels: 40,
-            gamma: s.p + 67840, beta: s.p + 67888, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 8380800 &* s.n, savedMean: s.f + 31424, savedInvStd: s.f + 31464, runningMean: s.p + 67936,
-            runningVar: s.p + 67984, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19661568 &* s.n, pixels: 900 &* s.n, channels: 40,
+                gamma: s.p + 67840, beta: s.p + 67888, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 8380800 &* s.n, savedMean: s.f + 31424, savedInvStd: s.f + 31464,
+                runningMean: s.p + 67936, runningVar: s.p + 67984, pool: pool)
+        }
+        // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19661568 &* s.n, pixels: 900 &* s.n, channels: 40,
+                gamma: s.p + 67840, beta: s.p + 67888, runningMean: s.p + 67936, runningVar: s.p + 67984, eps: 0.001,
+                activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 31424, pool: pool)
+        }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9523809523809523
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.047619047619047616,
                 into: s.t + 8466816 &* s.n, random: &random)
         }
         // features.3.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 19625568 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466816 &* s.n : nil, batch: s.n, perImage: 36000,
-            output: s.t + 19697568 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 8466816 &* s.n : nil, batch: s.n,
+            perImage: 36000, output: s.t + 19697568 &* s.n, pool: pool)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 30x30x40 -> 30x30x40, identity shortcut
@@ -1234,10 +1386,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 11894400 &* s.n,
             pool: pool)
         // features.3.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11894400 &* s.n, pixels: 900 &* s.n, channels: 240,
-            gamma: s.p + 77632, beta: s.p + 77872, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 12110400 &* s.n, savedMean: s.f + 31504, savedInvStd: s.f + 31744, runningMean: s.p + 78112,
-            runningVar: s.p + 78352, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11894400 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 77632, beta: s.p + 77872, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 12110400 &* s.n, savedMean: s.f + 31504, savedInvStd: s.f + 31744,
+                runningMean: s.p + 78112, runningVar: s.p + 78352, pool: pool)
+        }
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11894400 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 77632, beta: s.p + 77872, runningMean: s.p + 78112, runningVar: s.p + 78352, eps: 0.001,
+                activation: .relu6, output: s.t + 12110400 &* s.n, scratch: s.f + 31504, pool: pool)
+        }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][240]
         WeightPrep.depthwiseWeights(s.p + 78592, channels: 240, kernel: 5, into: s.f + 32464)
         // features.3.2.block.1 depthwise 5x5/1, [n, 30, 30, 240] -> [n, 30, 30, 240]
@@ -1245,28 +1405,44 @@ public final class EfficientNetLite1Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 30, outWidth: 30, weights: s.f + 32464, bias: s.f,
             activation: .identity, output: s.t + 12326400 &* s.n, pool: pool)
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12326400 &* s.n, pixels: 900 &* s.n, channels: 240,
-            gamma: s.p + 84592, beta: s.p + 84832, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 12542400 &* s.n, savedMean: s.f + 31984, savedInvStd: s.f + 32224, runningMean: s.p + 85072,
-            runningVar: s.p + 85312, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12326400 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 84592, beta: s.p + 84832, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 12542400 &* s.n, savedMean: s.f + 31984, savedInvStd: s.f + 32224,
+                runningMean: s.p + 85072, runningVar: s.p + 85312, pool: pool)
+        }
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12326400 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 84592, beta: s.p + 84832, runningMean: s.p + 85072, runningVar: s.p + 85312, eps: 0.001,
+                activation: .relu6, output: s.t + 12542400 &* s.n, scratch: s.f + 31984, pool: pool)
+        }
         // features.3.2.block.2 project conv 1x1, [n, 30, 30, 240] -> [n, 30, 30, 40]
         Kernels.pointwiseConv(input: s.t + 12542400 &* s.n, pixels: 900 &* s.n, inChannels: 240, weights: s.p + 85552,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 19733568 &* s.n,
             pool: pool)
         // features.3.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19733568 &* s.n, pixels: 900 &* s.n, channels: 40,
-            gamma: s.p + 95152, beta: s.p + 95200, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 8380800 &* s.n, savedMean: s.f + 44464, savedInvStd: s.f + 44504, runningMean: s.p + 95248,
-            runningVar: s.p + 95296, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19733568 &* s.n, pixels: 900 &* s.n, channels: 40,
+                gamma: s.p + 95152, beta: s.p + 95200, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 8380800 &* s.n, savedMean: s.f + 44464, savedInvStd: s.f + 44504,
+                runningMean: s.p + 95248, runningVar: s.p + 95296, pool: pool)
+        }
+        // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19733568 &* s.n, pixels: 900 &* s.n, channels: 40,
+                gamma: s.p + 95152, beta: s.p + 95200, runningMean: s.p + 95248, runningVar: s.p + 95296, eps: 0.001,
+                activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 44464, pool: pool)
+        }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9428571428571428
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05714285714285715,
                 into: s.t + 8466832 &* s.n, random: &random)
         }
         // features.3.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 19697568 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466832 &* s.n : nil, batch: s.n, perImage: 36000,
-            output: s.t + 19769568 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 8466832 &* s.n : nil, batch: s.n,
+            perImage: 36000, output: s.t + 19769568 &* s.n, pool: pool)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 30x30x40 -> 15x15x80
@@ -1276,10 +1452,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 12758400 &* s.n,
             pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12758400 &* s.n, pixels: 900 &* s.n, channels: 240,
-            gamma: s.p + 104944, beta: s.p + 105184, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 12974400 &* s.n, savedMean: s.f + 44544, savedInvStd: s.f + 44784, runningMean: s.p + 105424,
-            runningVar: s.p + 105664, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12758400 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 104944, beta: s.p + 105184, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 12974400 &* s.n, savedMean: s.f + 44544, savedInvStd: s.f + 44784,
+                runningMean: s.p + 105424, runningVar: s.p + 105664, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12758400 &* s.n, pixels: 900 &* s.n, channels: 240,
+                gamma: s.p + 104944, beta: s.p + 105184, runningMean: s.p + 105424, runningVar: s.p + 105664,
+                eps: 0.001, activation: .relu6, output: s.t + 12974400 &* s.n, scratch: s.f + 44544, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][240]
         WeightPrep.depthwiseWeights(s.p + 105904, channels: 240, kernel: 3, into: s.f + 45504)
         // features.4.0.block.1 depthwise 3x3/2, [n, 30, 30, 240] -> [n, 15, 15, 240]
@@ -1287,19 +1471,35 @@ public final class EfficientNetLite1Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 15, outWidth: 15, weights: s.f + 45504, bias: s.f,
             activation: .identity, output: s.t + 19438560 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19438560 &* s.n, pixels: 225 &* s.n, channels: 240,
-            gamma: s.p + 108064, beta: s.p + 108304, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 19492560 &* s.n, savedMean: s.f + 45024, savedInvStd: s.f + 45264, runningMean: s.p + 108544,
-            runningVar: s.p + 108784, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19438560 &* s.n, pixels: 225 &* s.n, channels: 240,
+                gamma: s.p + 108064, beta: s.p + 108304, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 19492560 &* s.n, savedMean: s.f + 45024, savedInvStd: s.f + 45264,
+                runningMean: s.p + 108544, runningVar: s.p + 108784, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19438560 &* s.n, pixels: 225 &* s.n, channels: 240,
+                gamma: s.p + 108064, beta: s.p + 108304, runningMean: s.p + 108544, runningVar: s.p + 108784,
+                eps: 0.001, activation: .relu6, output: s.t + 19492560 &* s.n, scratch: s.f + 45024, pool: pool)
+        }
         // features.4.0.block.2 project conv 1x1, [n, 15, 15, 240] -> [n, 15, 15, 80]
         Kernels.pointwiseConv(input: s.t + 19492560 &* s.n, pixels: 225 &* s.n, inChannels: 240, weights: s.p + 109024,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 20048128 &* s.n,
             pool: pool)
         // features.4.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20048128 &* s.n, pixels: 225 &* s.n, channels: 80,
-            gamma: s.p + 128224, beta: s.p + 128304, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 20066128 &* s.n, savedMean: s.f + 49824, savedInvStd: s.f + 49904, runningMean: s.p + 128384,
-            runningVar: s.p + 128464, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20048128 &* s.n, pixels: 225 &* s.n, channels: 80,
+                gamma: s.p + 128224, beta: s.p + 128304, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 20066128 &* s.n, savedMean: s.f + 49824, savedInvStd: s.f + 49904,
+                runningMean: s.p + 128384, runningVar: s.p + 128464, pool: pool)
+        }
+        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20048128 &* s.n, pixels: 225 &* s.n, channels: 80,
+                gamma: s.p + 128224, beta: s.p + 128304, runningMean: s.p + 128384, runningVar: s.p + 128464,
+                eps: 0.001, activation: .identity, output: s.t + 20066128 &* s.n, scratch: s.f + 49824, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
@@ -1309,10 +1509,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 15717600 &* s.n,
             pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15717600 &* s.n, pixels: 225 &* s.n, channels: 480,
-            gamma: s.p + 166944, beta: s.p + 167424, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 15825600 &* s.n, savedMean: s.f + 49984, savedInvStd: s.f + 50464, runningMean: s.p + 167904,
-            runningVar: s.p + 168384, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15717600 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 166944, beta: s.p + 167424, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 15825600 &* s.n, savedMean: s.f + 49984, savedInvStd: s.f + 50464,
+                runningMean: s.p + 167904, runningVar: s.p + 168384, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15717600 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 166944, beta: s.p + 167424, runningMean: s.p + 167904, runningVar: s.p + 168384,
+                eps: 0.001, activation: .relu6, output: s.t + 15825600 &* s.n, scratch: s.f + 49984, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][480]
         WeightPrep.depthwiseWeights(s.p + 168864, channels: 480, kernel: 3, into: s.f + 51904)
         // features.4.1.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -1320,28 +1528,44 @@ public final class EfficientNetLite1Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 51904, bias: s.f,
             activation: .identity, output: s.t + 15933600 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15933600 &* s.n, pixels: 225 &* s.n, channels: 480,
-            gamma: s.p + 173184, beta: s.p + 173664, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 16041600 &* s.n, savedMean: s.f + 50944, savedInvStd: s.f + 51424, runningMean: s.p + 174144,
-            runningVar: s.p + 174624, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15933600 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 173184, beta: s.p + 173664, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 16041600 &* s.n, savedMean: s.f + 50944, savedInvStd: s.f + 51424,
+                runningMean: s.p + 174144, runningVar: s.p + 174624, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15933600 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 173184, beta: s.p + 173664, runningMean: s.p + 174144, runningVar: s.p + 174624,
+                eps: 0.001, activation: .relu6, output: s.t + 16041600 &* s.n, scratch: s.f + 50944, pool: pool)
+        }
         // features.4.1.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         Kernels.pointwiseConv(input: s.t + 16041600 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 175104,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 20084128 &* s.n,
             pool: pool)
         // features.4.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20084128 &* s.n, pixels: 225 &* s.n, channels: 80,
-            gamma: s.p + 213504, beta: s.p + 213584, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 8380800 &* s.n, savedMean: s.f + 60544, savedInvStd: s.f + 60624, runningMean: s.p + 213664,
-            runningVar: s.p + 213744, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20084128 &* s.n, pixels: 225 &* s.n, channels: 80,
+                gamma: s.p + 213504, beta: s.p + 213584, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 8380800 &* s.n, savedMean: s.f + 60544, savedInvStd: s.f + 60624,
+                runningMean: s.p + 213664, runningVar: s.p + 213744, pool: pool)
+        }
+        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20084128 &* s.n, pixels: 225 &* s.n, channels: 80,
+                gamma: s.p + 213504, beta: s.p + 213584, runningMean: s.p + 213664, runningVar: s.p + 213744,
+                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 60544, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9238095238095239
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0761904761904762,
                 into: s.t + 8466848 &* s.n, random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 20066128 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466848 &* s.n : nil, batch: s.n, perImage: 18000,
-            output: s.t + 20102128 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 8466848 &* s.n : nil, batch: s.n,
+            perImage: 18000, output: s.t + 20102128 &* s.n, pool: pool)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
@@ -1351,10 +1575,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 16149600 &* s.n,
             pool: pool)
         // features.4.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 16149600 &* s.n, pixels: 225 &* s.n, channels: 480,
-            gamma: s.p + 252224, beta: s.p + 252704, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 16257600 &* s.n, savedMean: s.f + 60704, savedInvStd: s.f + 61184, runningMean: s.p + 253184,
-            runningVar: s.p + 253664, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 16149600 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 252224, beta: s.p + 252704, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 16257600 &* s.n, savedMean: s.f + 60704, savedInvStd: s.f + 61184,
+                runningMean: s.p + 253184, runningVar: s.p + 253664, pool: pool)
+        }
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 16149600 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 252224, beta: s.p + 252704, runningMean: s.p + 253184, runningVar: s.p + 253664,
+                eps: 0.001, activation: .relu6, output: s.t + 16257600 &* s.n, scratch: s.f + 60704, pool: pool)
+        }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][480]
         WeightPrep.depthwiseWeights(s.p + 254144, channels: 480, kernel: 3, into: s.f + 62624)
         // features.4.2.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -1362,28 +1594,44 @@ public final class EfficientNetLite1Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 62624, bias: s.f,
             activation: .identity, output: s.t + 16365600 &* s.n, pool: pool)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 16365600 &* s.n, pixels: 225 &* s.n, channels: 480,
-            gamma: s.p + 258464, beta: s.p + 258944, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 16473600 &* s.n, savedMean: s.f + 61664, savedInvStd: s.f + 62144, runningMean: s.p + 259424,
-            runningVar: s.p + 259904, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 16365600 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 258464, beta: s.p + 258944, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 16473600 &* s.n, savedMean: s.f + 61664, savedInvStd: s.f + 62144,
+                runningMean: s.p + 259424, runningVar: s.p + 259904, pool: pool)
+        }
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 16365600 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 258464, beta: s.p + 258944, runningMean: s.p + 259424, runningVar: s.p + 259904,
+                eps: 0.001, activation: .relu6, output: s.t + 16473600 &* s.n, scratch: s.f + 61664, pool: pool)
+        }
         // features.4.2.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         Kernels.pointwiseConv(input: s.t + 16473600 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 260384,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 20120128 &* s.n,
             pool: pool)
         // features.4.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20120128 &* s.n, pixels: 225 &* s.n, channels: 80,
-            gamma: s.p + 298784, beta: s.p + 298864, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 8380800 &* s.n, savedMean: s.f + 71264, savedInvStd: s.f + 71344, runningMean: s.p + 298944,
-            runningVar: s.p + 299024, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20120128 &* s.n, pixels: 225 &* s.n, channels: 80,
+                gamma: s.p + 298784, beta: s.p + 298864, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 8380800 &* s.n, savedMean: s.f + 71264, savedInvStd: s.f + 71344,
+                runningMean: s.p + 298944, runningVar: s.p + 299024, pool: pool)
+        }
+        // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20120128 &* s.n, pixels: 225 &* s.n, channels: 80,
+                gamma: s.p + 298784, beta: s.p + 298864, runningMean: s.p + 298944, runningVar: s.p + 299024,
+                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 71264, pool: pool)
+        }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9142857142857143
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08571428571428572,
                 into: s.t + 8466864 &* s.n, random: &random)
         }
         // features.4.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 20102128 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466864 &* s.n : nil, batch: s.n, perImage: 18000,
-            output: s.t + 20138128 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 8466864 &* s.n : nil, batch: s.n,
+            perImage: 18000, output: s.t + 20138128 &* s.n, pool: pool)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 15x15x80 -> 15x15x80, identity shortcut
@@ -1393,10 +1641,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 16581600 &* s.n,
             pool: pool)
         // features.4.3.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 16581600 &* s.n, pixels: 225 &* s.n, channels: 480,
-            gamma: s.p + 337504, beta: s.p + 337984, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 16689600 &* s.n, savedMean: s.f + 71424, savedInvStd: s.f + 71904, runningMean: s.p + 338464,
-            runningVar: s.p + 338944, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 16581600 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 337504, beta: s.p + 337984, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 16689600 &* s.n, savedMean: s.f + 71424, savedInvStd: s.f + 71904,
+                runningMean: s.p + 338464, runningVar: s.p + 338944, pool: pool)
+        }
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 16581600 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 337504, beta: s.p + 337984, runningMean: s.p + 338464, runningVar: s.p + 338944,
+                eps: 0.001, activation: .relu6, output: s.t + 16689600 &* s.n, scratch: s.f + 71424, pool: pool)
+        }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][480]
         WeightPrep.depthwiseWeights(s.p + 339424, channels: 480, kernel: 3, into: s.f + 73344)
         // features.4.3.block.1 depthwise 3x3/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -1404,28 +1660,44 @@ public final class EfficientNetLite1Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 15, outWidth: 15, weights: s.f + 73344, bias: s.f,
             activation: .identity, output: s.t + 16797600 &* s.n, pool: pool)
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 16797600 &* s.n, pixels: 225 &* s.n, channels: 480,
-            gamma: s.p + 343744, beta: s.p + 344224, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 16905600 &* s.n, savedMean: s.f + 72384, savedInvStd: s.f + 72864, runningMean: s.p + 344704,
-            runningVar: s.p + 345184, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 16797600 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 343744, beta: s.p + 344224, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 16905600 &* s.n, savedMean: s.f + 72384, savedInvStd: s.f + 72864,
+                runningMean: s.p + 344704, runningVar: s.p + 345184, pool: pool)
+        }
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 16797600 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 343744, beta: s.p + 344224, runningMean: s.p + 344704, runningVar: s.p + 345184,
+                eps: 0.001, activation: .relu6, output: s.t + 16905600 &* s.n, scratch: s.f + 72384, pool: pool)
+        }
         // features.4.3.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 80]
         Kernels.pointwiseConv(input: s.t + 16905600 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 345664,
             bias: s.f, outChannels: 80, activation: .identity, residual: nil, output: s.t + 20156128 &* s.n,
             pool: pool)
         // features.4.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20156128 &* s.n, pixels: 225 &* s.n, channels: 80,
-            gamma: s.p + 384064, beta: s.p + 384144, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 8380800 &* s.n, savedMean: s.f + 81984, savedInvStd: s.f + 82064, runningMean: s.p + 384224,
-            runningVar: s.p + 384304, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20156128 &* s.n, pixels: 225 &* s.n, channels: 80,
+                gamma: s.p + 384064, beta: s.p + 384144, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 8380800 &* s.n, savedMean: s.f + 81984, savedInvStd: s.f + 82064,
+                runningMean: s.p + 384224, runningVar: s.p + 384304, pool: pool)
+        }
+        // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20156128 &* s.n, pixels: 225 &* s.n, channels: 80,
+                gamma: s.p + 384064, beta: s.p + 384144, runningMean: s.p + 384224, runningVar: s.p + 384304,
+                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 81984, pool: pool)
+        }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9047619047619048
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09523809523809523,
                 into: s.t + 8466880 &* s.n, random: &random)
         }
         // features.4.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 20138128 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466880 &* s.n : nil, batch: s.n, perImage: 18000,
-            output: s.t + 20174128 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 8466880 &* s.n : nil, batch: s.n,
+            perImage: 18000, output: s.t + 20174128 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 15x15x80 -> 15x15x112
@@ -1435,10 +1707,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 480, activation: .identity, residual: nil, output: s.t + 17013600 &* s.n,
             pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 17013600 &* s.n, pixels: 225 &* s.n, channels: 480,
-            gamma: s.p + 422784, beta: s.p + 423264, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 17121600 &* s.n, savedMean: s.f + 82144, savedInvStd: s.f + 82624, runningMean: s.p + 423744,
-            runningVar: s.p + 424224, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 17013600 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 422784, beta: s.p + 423264, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 17121600 &* s.n, savedMean: s.f + 82144, savedInvStd: s.f + 82624,
+                runningMean: s.p + 423744, runningVar: s.p + 424224, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 17013600 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 422784, beta: s.p + 423264, runningMean: s.p + 423744, runningVar: s.p + 424224,
+                eps: 0.001, activation: .relu6, output: s.t + 17121600 &* s.n, scratch: s.f + 82144, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][480]
         WeightPrep.depthwiseWeights(s.p + 424704, channels: 480, kernel: 5, into: s.f + 84064)
         // features.5.0.block.1 depthwise 5x5/1, [n, 15, 15, 480] -> [n, 15, 15, 480]
@@ -1446,19 +1726,35 @@ public final class EfficientNetLite1Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 84064, bias: s.f,
             activation: .identity, output: s.t + 17229600 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 17229600 &* s.n, pixels: 225 &* s.n, channels: 480,
-            gamma: s.p + 436704, beta: s.p + 437184, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 17337600 &* s.n, savedMean: s.f + 83104, savedInvStd: s.f + 83584, runningMean: s.p + 437664,
-            runningVar: s.p + 438144, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 17229600 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 436704, beta: s.p + 437184, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 17337600 &* s.n, savedMean: s.f + 83104, savedInvStd: s.f + 83584,
+                runningMean: s.p + 437664, runningVar: s.p + 438144, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 17229600 &* s.n, pixels: 225 &* s.n, channels: 480,
+                gamma: s.p + 436704, beta: s.p + 437184, runningMean: s.p + 437664, runningVar: s.p + 438144,
+                eps: 0.001, activation: .relu6, output: s.t + 17337600 &* s.n, scratch: s.f + 83104, pool: pool)
+        }
         // features.5.0.block.2 project conv 1x1, [n, 15, 15, 480] -> [n, 15, 15, 112]
         Kernels.pointwiseConv(input: s.t + 17337600 &* s.n, pixels: 225 &* s.n, inChannels: 480, weights: s.p + 438624,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 19805568 &* s.n,
             pool: pool)
         // features.5.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19805568 &* s.n, pixels: 225 &* s.n, channels: 112,
-            gamma: s.p + 492384, beta: s.p + 492496, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 19830768 &* s.n, savedMean: s.f + 108064, savedInvStd: s.f + 108176,
-            runningMean: s.p + 492608, runningVar: s.p + 492720, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19805568 &* s.n, pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 492384, beta: s.p + 492496, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 19830768 &* s.n, savedMean: s.f + 108064, savedInvStd: s.f + 108176,
+                runningMean: s.p + 492608, runningVar: s.p + 492720, pool: pool)
+        }
+        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19805568 &* s.n, pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 492384, beta: s.p + 492496, runningMean: s.p + 492608, runningVar: s.p + 492720,
+                eps: 0.001, activation: .identity, output: s.t + 19830768 &* s.n, scratch: s.f + 108064, pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
@@ -1468,10 +1764,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 13190400 &* s.n,
             pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13190400 &* s.n, pixels: 225 &* s.n, channels: 672,
-            gamma: s.p + 568096, beta: s.p + 568768, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 13341600 &* s.n, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
-            runningMean: s.p + 569440, runningVar: s.p + 570112, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13190400 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 568096, beta: s.p + 568768, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 13341600 &* s.n, savedMean: s.f + 108288, savedInvStd: s.f + 108960,
+                runningMean: s.p + 569440, runningVar: s.p + 570112, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13190400 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 568096, beta: s.p + 568768, runningMean: s.p + 569440, runningVar: s.p + 570112,
+                eps: 0.001, activation: .relu6, output: s.t + 13341600 &* s.n, scratch: s.f + 108288, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][672]
         WeightPrep.depthwiseWeights(s.p + 570784, channels: 672, kernel: 5, into: s.f + 110976)
         // features.5.1.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -1479,28 +1783,44 @@ public final class EfficientNetLite1Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 110976, bias: s.f,
             activation: .identity, output: s.t + 13492800 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13492800 &* s.n, pixels: 225 &* s.n, channels: 672,
-            gamma: s.p + 587584, beta: s.p + 588256, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 13644000 &* s.n, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
-            runningMean: s.p + 588928, runningVar: s.p + 589600, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13492800 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 587584, beta: s.p + 588256, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 13644000 &* s.n, savedMean: s.f + 109632, savedInvStd: s.f + 110304,
+                runningMean: s.p + 588928, runningVar: s.p + 589600, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13492800 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 587584, beta: s.p + 588256, runningMean: s.p + 588928, runningVar: s.p + 589600,
+                eps: 0.001, activation: .relu6, output: s.t + 13644000 &* s.n, scratch: s.f + 109632, pool: pool)
+        }
         // features.5.1.block.2 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         Kernels.pointwiseConv(input: s.t + 13644000 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 590272,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 19855968 &* s.n,
             pool: pool)
         // features.5.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19855968 &* s.n, pixels: 225 &* s.n, channels: 112,
-            gamma: s.p + 665536, beta: s.p + 665648, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 8380800 &* s.n, savedMean: s.f + 144576, savedInvStd: s.f + 144688,
-            runningMean: s.p + 665760, runningVar: s.p + 665872, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19855968 &* s.n, pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 665536, beta: s.p + 665648, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 8380800 &* s.n, savedMean: s.f + 144576, savedInvStd: s.f + 144688,
+                runningMean: s.p + 665760, runningVar: s.p + 665872, pool: pool)
+        }
+        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19855968 &* s.n, pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 665536, beta: s.p + 665648, runningMean: s.p + 665760, runningVar: s.p + 665872,
+                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 144576, pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8857142857142857
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1142857142857143,
                 into: s.t + 8466896 &* s.n, random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 19830768 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466896 &* s.n : nil, batch: s.n, perImage: 25200,
-            output: s.t + 19881168 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 8466896 &* s.n : nil, batch: s.n,
+            perImage: 25200, output: s.t + 19881168 &* s.n, pool: pool)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
@@ -1510,10 +1830,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 13795200 &* s.n,
             pool: pool)
         // features.5.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13795200 &* s.n, pixels: 225 &* s.n, channels: 672,
-            gamma: s.p + 741248, beta: s.p + 741920, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 13946400 &* s.n, savedMean: s.f + 144800, savedInvStd: s.f + 145472,
-            runningMean: s.p + 742592, runningVar: s.p + 743264, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13795200 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 741248, beta: s.p + 741920, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 13946400 &* s.n, savedMean: s.f + 144800, savedInvStd: s.f + 145472,
+                runningMean: s.p + 742592, runningVar: s.p + 743264, pool: pool)
+        }
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13795200 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 741248, beta: s.p + 741920, runningMean: s.p + 742592, runningVar: s.p + 743264,
+                eps: 0.001, activation: .relu6, output: s.t + 13946400 &* s.n, scratch: s.f + 144800, pool: pool)
+        }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][672]
         WeightPrep.depthwiseWeights(s.p + 743936, channels: 672, kernel: 5, into: s.f + 147488)
         // features.5.2.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -1521,28 +1849,44 @@ public final class EfficientNetLite1Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 147488, bias: s.f,
             activation: .identity, output: s.t + 14097600 &* s.n, pool: pool)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 14097600 &* s.n, pixels: 225 &* s.n, channels: 672,
-            gamma: s.p + 760736, beta: s.p + 761408, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 14248800 &* s.n, savedMean: s.f + 146144, savedInvStd: s.f + 146816,
-            runningMean: s.p + 762080, runningVar: s.p + 762752, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 14097600 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 760736, beta: s.p + 761408, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 14248800 &* s.n, savedMean: s.f + 146144, savedInvStd: s.f + 146816,
+                runningMean: s.p + 762080, runningVar: s.p + 762752, pool: pool)
+        }
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 14097600 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 760736, beta: s.p + 761408, runningMean: s.p + 762080, runningVar: s.p + 762752,
+                eps: 0.001, activation: .relu6, output: s.t + 14248800 &* s.n, scratch: s.f + 146144, pool: pool)
+        }
         // features.5.2.block.2 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         Kernels.pointwiseConv(input: s.t + 14248800 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 763424,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 19906368 &* s.n,
             pool: pool)
         // features.5.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19906368 &* s.n, pixels: 225 &* s.n, channels: 112,
-            gamma: s.p + 838688, beta: s.p + 838800, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 8380800 &* s.n, savedMean: s.f + 181088, savedInvStd: s.f + 181200,
-            runningMean: s.p + 838912, runningVar: s.p + 839024, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19906368 &* s.n, pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 838688, beta: s.p + 838800, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 8380800 &* s.n, savedMean: s.f + 181088, savedInvStd: s.f + 181200,
+                runningMean: s.p + 838912, runningVar: s.p + 839024, pool: pool)
+        }
+        // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19906368 &* s.n, pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 838688, beta: s.p + 838800, runningMean: s.p + 838912, runningVar: s.p + 839024,
+                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 181088, pool: pool)
+        }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8761904761904762
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12380952380952381,
                 into: s.t + 8466912 &* s.n, random: &random)
         }
         // features.5.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 19881168 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466912 &* s.n : nil, batch: s.n, perImage: 25200,
-            output: s.t + 19931568 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 8466912 &* s.n : nil, batch: s.n,
+            perImage: 25200, output: s.t + 19931568 &* s.n, pool: pool)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 15x15x112 -> 15x15x112, identity shortcut
@@ -1552,10 +1896,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 14400000 &* s.n,
             pool: pool)
         // features.5.3.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 14400000 &* s.n, pixels: 225 &* s.n, channels: 672,
-            gamma: s.p + 914400, beta: s.p + 915072, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 14551200 &* s.n, savedMean: s.f + 181312, savedInvStd: s.f + 181984,
-            runningMean: s.p + 915744, runningVar: s.p + 916416, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 14400000 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 914400, beta: s.p + 915072, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 14551200 &* s.n, savedMean: s.f + 181312, savedInvStd: s.f + 181984,
+                runningMean: s.p + 915744, runningVar: s.p + 916416, pool: pool)
+        }
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 14400000 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 914400, beta: s.p + 915072, runningMean: s.p + 915744, runningVar: s.p + 916416,
+                eps: 0.001, activation: .relu6, output: s.t + 14551200 &* s.n, scratch: s.f + 181312, pool: pool)
+        }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][672]
         WeightPrep.depthwiseWeights(s.p + 917088, channels: 672, kernel: 5, into: s.f + 184000)
         // features.5.3.block.1 depthwise 5x5/1, [n, 15, 15, 672] -> [n, 15, 15, 672]
@@ -1563,28 +1915,44 @@ public final class EfficientNetLite1Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 15, outWidth: 15, weights: s.f + 184000, bias: s.f,
             activation: .identity, output: s.t + 14702400 &* s.n, pool: pool)
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 14702400 &* s.n, pixels: 225 &* s.n, channels: 672,
-            gamma: s.p + 933888, beta: s.p + 934560, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 14853600 &* s.n, savedMean: s.f + 182656, savedInvStd: s.f + 183328,
-            runningMean: s.p + 935232, runningVar: s.p + 935904, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 14702400 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 933888, beta: s.p + 934560, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 14853600 &* s.n, savedMean: s.f + 182656, savedInvStd: s.f + 183328,
+                runningMean: s.p + 935232, runningVar: s.p + 935904, pool: pool)
+        }
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 14702400 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 933888, beta: s.p + 934560, runningMean: s.p + 935232, runningVar: s.p + 935904,
+                eps: 0.001, activation: .relu6, output: s.t + 14853600 &* s.n, scratch: s.f + 182656, pool: pool)
+        }
         // features.5.3.block.2 project conv 1x1, [n, 15, 15, 672] -> [n, 15, 15, 112]
         Kernels.pointwiseConv(input: s.t + 14853600 &* s.n, pixels: 225 &* s.n, inChannels: 672, weights: s.p + 936576,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 19956768 &* s.n,
             pool: pool)
         // features.5.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19956768 &* s.n, pixels: 225 &* s.n, channels: 112,
-            gamma: s.p + 1011840, beta: s.p + 1011952, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 8380800 &* s.n, savedMean: s.f + 217600, savedInvStd: s.f + 217712,
-            runningMean: s.p + 1012064, runningVar: s.p + 1012176, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19956768 &* s.n, pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 1011840, beta: s.p + 1011952, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 8380800 &* s.n, savedMean: s.f + 217600, savedInvStd: s.f + 217712,
+                runningMean: s.p + 1012064, runningVar: s.p + 1012176, pool: pool)
+        }
+        // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19956768 &* s.n, pixels: 225 &* s.n, channels: 112,
+                gamma: s.p + 1011840, beta: s.p + 1011952, runningMean: s.p + 1012064, runningVar: s.p + 1012176,
+                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 217600, pool: pool)
+        }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8666666666666667
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333336,
                 into: s.t + 8466928 &* s.n, random: &random)
         }
         // features.5.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 19931568 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466928 &* s.n : nil, batch: s.n, perImage: 25200,
-            output: s.t + 19981968 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 8466928 &* s.n : nil, batch: s.n,
+            perImage: 25200, output: s.t + 19981968 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 15x15x112 -> 8x8x192
@@ -1594,10 +1962,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             weights: s.p + 1012288, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 15004800 &* s.n, pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15004800 &* s.n, pixels: 225 &* s.n, channels: 672,
-            gamma: s.p + 1087552, beta: s.p + 1088224, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 15156000 &* s.n, savedMean: s.f + 217824, savedInvStd: s.f + 218496,
-            runningMean: s.p + 1088896, runningVar: s.p + 1089568, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15004800 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1087552, beta: s.p + 1088224, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 15156000 &* s.n, savedMean: s.f + 217824, savedInvStd: s.f + 218496,
+                runningMean: s.p + 1088896, runningVar: s.p + 1089568, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15004800 &* s.n, pixels: 225 &* s.n, channels: 672,
+                gamma: s.p + 1087552, beta: s.p + 1088224, runningMean: s.p + 1088896, runningVar: s.p + 1089568,
+                eps: 0.001, activation: .relu6, output: s.t + 15156000 &* s.n, scratch: s.f + 217824, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][672]
         WeightPrep.depthwiseWeights(s.p + 1090240, channels: 672, kernel: 5, into: s.f + 220512)
         // features.6.0.block.1 depthwise 5x5/2, [n, 15, 15, 672] -> [n, 8, 8, 672]
@@ -1605,19 +1981,35 @@ public final class EfficientNetLite1Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 220512, bias: s.f,
             activation: .identity, output: s.t + 15389120 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15389120 &* s.n, pixels: 64 &* s.n, channels: 672,
-            gamma: s.p + 1107040, beta: s.p + 1107712, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 19546560 &* s.n, savedMean: s.f + 219168, savedInvStd: s.f + 219840,
-            runningMean: s.p + 1108384, runningVar: s.p + 1109056, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15389120 &* s.n, pixels: 64 &* s.n, channels: 672,
+                gamma: s.p + 1107040, beta: s.p + 1107712, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 19546560 &* s.n, savedMean: s.f + 219168, savedInvStd: s.f + 219840,
+                runningMean: s.p + 1108384, runningVar: s.p + 1109056, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15389120 &* s.n, pixels: 64 &* s.n, channels: 672,
+                gamma: s.p + 1107040, beta: s.p + 1107712, runningMean: s.p + 1108384, runningVar: s.p + 1109056,
+                eps: 0.001, activation: .relu6, output: s.t + 19546560 &* s.n, scratch: s.f + 219168, pool: pool)
+        }
         // features.6.0.block.2 project conv 1x1, [n, 8, 8, 672] -> [n, 8, 8, 192]
         Kernels.pointwiseConv(input: s.t + 19546560 &* s.n, pixels: 64 &* s.n, inChannels: 672, weights: s.p + 1109728,
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 20192128 &* s.n,
             pool: pool)
         // features.6.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20192128 &* s.n, pixels: 64 &* s.n, channels: 192,
-            gamma: s.p + 1238752, beta: s.p + 1238944, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 20204416 &* s.n, savedMean: s.f + 254112, savedInvStd: s.f + 254304,
-            runningMean: s.p + 1239136, runningVar: s.p + 1239328, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20192128 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 1238752, beta: s.p + 1238944, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 20204416 &* s.n, savedMean: s.f + 254112, savedInvStd: s.f + 254304,
+                runningMean: s.p + 1239136, runningVar: s.p + 1239328, pool: pool)
+        }
+        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20192128 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 1238752, beta: s.p + 1238944, runningMean: s.p + 1239136, runningVar: s.p + 1239328,
+                eps: 0.001, activation: .identity, output: s.t + 20204416 &* s.n, scratch: s.f + 254112, pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
@@ -1627,10 +2019,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 17964000 &* s.n,
             pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 17964000 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 1460704, beta: s.p + 1461856, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 18037728 &* s.n, savedMean: s.f + 254496, savedInvStd: s.f + 255648,
-            runningMean: s.p + 1463008, runningVar: s.p + 1464160, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 17964000 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1460704, beta: s.p + 1461856, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 18037728 &* s.n, savedMean: s.f + 254496, savedInvStd: s.f + 255648,
+                runningMean: s.p + 1463008, runningVar: s.p + 1464160, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 17964000 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1460704, beta: s.p + 1461856, runningMean: s.p + 1463008, runningVar: s.p + 1464160,
+                eps: 0.001, activation: .relu6, output: s.t + 18037728 &* s.n, scratch: s.f + 254496, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1152]
         WeightPrep.depthwiseWeights(s.p + 1465312, channels: 1152, kernel: 5, into: s.f + 259104)
         // features.6.1.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -1638,28 +2038,44 @@ public final class EfficientNetLite1Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 259104, bias: s.f,
             activation: .identity, output: s.t + 18111456 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 18111456 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 1494112, beta: s.p + 1495264, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 18185184 &* s.n, savedMean: s.f + 256800, savedInvStd: s.f + 257952,
-            runningMean: s.p + 1496416, runningVar: s.p + 1497568, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 18111456 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1494112, beta: s.p + 1495264, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 18185184 &* s.n, savedMean: s.f + 256800, savedInvStd: s.f + 257952,
+                runningMean: s.p + 1496416, runningVar: s.p + 1497568, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 18111456 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1494112, beta: s.p + 1495264, runningMean: s.p + 1496416, runningVar: s.p + 1497568,
+                eps: 0.001, activation: .relu6, output: s.t + 18185184 &* s.n, scratch: s.f + 256800, pool: pool)
+        }
         // features.6.1.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         Kernels.pointwiseConv(input: s.t + 18185184 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
             weights: s.p + 1498720, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 20216704 &* s.n, pool: pool)
         // features.6.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20216704 &* s.n, pixels: 64 &* s.n, channels: 192,
-            gamma: s.p + 1719904, beta: s.p + 1720096, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 8380800 &* s.n, savedMean: s.f + 316704, savedInvStd: s.f + 316896,
-            runningMean: s.p + 1720288, runningVar: s.p + 1720480, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20216704 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 1719904, beta: s.p + 1720096, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 8380800 &* s.n, savedMean: s.f + 316704, savedInvStd: s.f + 316896,
+                runningMean: s.p + 1720288, runningVar: s.p + 1720480, pool: pool)
+        }
+        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20216704 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 1719904, beta: s.p + 1720096, runningMean: s.p + 1720288, runningVar: s.p + 1720480,
+                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 316704, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8476190476190476
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1523809523809524,
                 into: s.t + 8466944 &* s.n, random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 20204416 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466944 &* s.n : nil, batch: s.n, perImage: 12288,
-            output: s.t + 20228992 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 8466944 &* s.n : nil, batch: s.n,
+            perImage: 12288, output: s.t + 20228992 &* s.n, pool: pool)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
@@ -1669,10 +2085,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 18258912 &* s.n,
             pool: pool)
         // features.6.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 18258912 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 1941856, beta: s.p + 1943008, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 18332640 &* s.n, savedMean: s.f + 317088, savedInvStd: s.f + 318240,
-            runningMean: s.p + 1944160, runningVar: s.p + 1945312, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 18258912 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1941856, beta: s.p + 1943008, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 18332640 &* s.n, savedMean: s.f + 317088, savedInvStd: s.f + 318240,
+                runningMean: s.p + 1944160, runningVar: s.p + 1945312, pool: pool)
+        }
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 18258912 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1941856, beta: s.p + 1943008, runningMean: s.p + 1944160, runningVar: s.p + 1945312,
+                eps: 0.001, activation: .relu6, output: s.t + 18332640 &* s.n, scratch: s.f + 317088, pool: pool)
+        }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1152]
         WeightPrep.depthwiseWeights(s.p + 1946464, channels: 1152, kernel: 5, into: s.f + 321696)
         // features.6.2.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -1680,28 +2104,44 @@ public final class EfficientNetLite1Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 321696, bias: s.f,
             activation: .identity, output: s.t + 18406368 &* s.n, pool: pool)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 18406368 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 1975264, beta: s.p + 1976416, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 18480096 &* s.n, savedMean: s.f + 319392, savedInvStd: s.f + 320544,
-            runningMean: s.p + 1977568, runningVar: s.p + 1978720, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 18406368 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1975264, beta: s.p + 1976416, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 18480096 &* s.n, savedMean: s.f + 319392, savedInvStd: s.f + 320544,
+                runningMean: s.p + 1977568, runningVar: s.p + 1978720, pool: pool)
+        }
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 18406368 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 1975264, beta: s.p + 1976416, runningMean: s.p + 1977568, runningVar: s.p + 1978720,
+                eps: 0.001, activation: .relu6, output: s.t + 18480096 &* s.n, scratch: s.f + 319392, pool: pool)
+        }
         // features.6.2.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         Kernels.pointwiseConv(input: s.t + 18480096 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
             weights: s.p + 1979872, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 20241280 &* s.n, pool: pool)
         // features.6.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20241280 &* s.n, pixels: 64 &* s.n, channels: 192,
-            gamma: s.p + 2201056, beta: s.p + 2201248, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 8380800 &* s.n, savedMean: s.f + 379296, savedInvStd: s.f + 379488,
-            runningMean: s.p + 2201440, runningVar: s.p + 2201632, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20241280 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 2201056, beta: s.p + 2201248, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 8380800 &* s.n, savedMean: s.f + 379296, savedInvStd: s.f + 379488,
+                runningMean: s.p + 2201440, runningVar: s.p + 2201632, pool: pool)
+        }
+        // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20241280 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 2201056, beta: s.p + 2201248, runningMean: s.p + 2201440, runningVar: s.p + 2201632,
+                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 379296, pool: pool)
+        }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8380952380952381
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1619047619047619,
                 into: s.t + 8466960 &* s.n, random: &random)
         }
         // features.6.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 20228992 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466960 &* s.n : nil, batch: s.n, perImage: 12288,
-            output: s.t + 20253568 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 8466960 &* s.n : nil, batch: s.n,
+            perImage: 12288, output: s.t + 20253568 &* s.n, pool: pool)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
@@ -1711,10 +2151,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 18553824 &* s.n,
             pool: pool)
         // features.6.3.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 18553824 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 2423008, beta: s.p + 2424160, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 18627552 &* s.n, savedMean: s.f + 379680, savedInvStd: s.f + 380832,
-            runningMean: s.p + 2425312, runningVar: s.p + 2426464, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 18553824 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2423008, beta: s.p + 2424160, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 18627552 &* s.n, savedMean: s.f + 379680, savedInvStd: s.f + 380832,
+                runningMean: s.p + 2425312, runningVar: s.p + 2426464, pool: pool)
+        }
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 18553824 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2423008, beta: s.p + 2424160, runningMean: s.p + 2425312, runningVar: s.p + 2426464,
+                eps: 0.001, activation: .relu6, output: s.t + 18627552 &* s.n, scratch: s.f + 379680, pool: pool)
+        }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1152]
         WeightPrep.depthwiseWeights(s.p + 2427616, channels: 1152, kernel: 5, into: s.f + 384288)
         // features.6.3.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -1722,28 +2170,44 @@ public final class EfficientNetLite1Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 384288, bias: s.f,
             activation: .identity, output: s.t + 18701280 &* s.n, pool: pool)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 18701280 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 2456416, beta: s.p + 2457568, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 18775008 &* s.n, savedMean: s.f + 381984, savedInvStd: s.f + 383136,
-            runningMean: s.p + 2458720, runningVar: s.p + 2459872, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 18701280 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2456416, beta: s.p + 2457568, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 18775008 &* s.n, savedMean: s.f + 381984, savedInvStd: s.f + 383136,
+                runningMean: s.p + 2458720, runningVar: s.p + 2459872, pool: pool)
+        }
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 18701280 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2456416, beta: s.p + 2457568, runningMean: s.p + 2458720, runningVar: s.p + 2459872,
+                eps: 0.001, activation: .relu6, output: s.t + 18775008 &* s.n, scratch: s.f + 381984, pool: pool)
+        }
         // features.6.3.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         Kernels.pointwiseConv(input: s.t + 18775008 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
             weights: s.p + 2461024, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 20265856 &* s.n, pool: pool)
         // features.6.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20265856 &* s.n, pixels: 64 &* s.n, channels: 192,
-            gamma: s.p + 2682208, beta: s.p + 2682400, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 8380800 &* s.n, savedMean: s.f + 441888, savedInvStd: s.f + 442080,
-            runningMean: s.p + 2682592, runningVar: s.p + 2682784, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20265856 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 2682208, beta: s.p + 2682400, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 8380800 &* s.n, savedMean: s.f + 441888, savedInvStd: s.f + 442080,
+                runningMean: s.p + 2682592, runningVar: s.p + 2682784, pool: pool)
+        }
+        // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20265856 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 2682208, beta: s.p + 2682400, runningMean: s.p + 2682592, runningVar: s.p + 2682784,
+                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 441888, pool: pool)
+        }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8285714285714285
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17142857142857143,
                 into: s.t + 8466976 &* s.n, random: &random)
         }
         // features.6.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 20253568 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466976 &* s.n : nil, batch: s.n, perImage: 12288,
-            output: s.t + 20278144 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 8466976 &* s.n : nil, batch: s.n,
+            perImage: 12288, output: s.t + 20278144 &* s.n, pool: pool)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 8x8x192 -> 8x8x192, identity shortcut
@@ -1753,10 +2217,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 18848736 &* s.n,
             pool: pool)
         // features.6.4.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 18848736 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 2904160, beta: s.p + 2905312, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 18922464 &* s.n, savedMean: s.f + 442272, savedInvStd: s.f + 443424,
-            runningMean: s.p + 2906464, runningVar: s.p + 2907616, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 18848736 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2904160, beta: s.p + 2905312, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 18922464 &* s.n, savedMean: s.f + 442272, savedInvStd: s.f + 443424,
+                runningMean: s.p + 2906464, runningVar: s.p + 2907616, pool: pool)
+        }
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 18848736 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2904160, beta: s.p + 2905312, runningMean: s.p + 2906464, runningVar: s.p + 2907616,
+                eps: 0.001, activation: .relu6, output: s.t + 18922464 &* s.n, scratch: s.f + 442272, pool: pool)
+        }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1152]
         WeightPrep.depthwiseWeights(s.p + 2908768, channels: 1152, kernel: 5, into: s.f + 446880)
         // features.6.4.block.1 depthwise 5x5/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -1764,28 +2236,44 @@ public final class EfficientNetLite1Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 8, outWidth: 8, weights: s.f + 446880, bias: s.f,
             activation: .identity, output: s.t + 18996192 &* s.n, pool: pool)
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 18996192 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 2937568, beta: s.p + 2938720, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 19069920 &* s.n, savedMean: s.f + 444576, savedInvStd: s.f + 445728,
-            runningMean: s.p + 2939872, runningVar: s.p + 2941024, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 18996192 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2937568, beta: s.p + 2938720, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 19069920 &* s.n, savedMean: s.f + 444576, savedInvStd: s.f + 445728,
+                runningMean: s.p + 2939872, runningVar: s.p + 2941024, pool: pool)
+        }
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 18996192 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 2937568, beta: s.p + 2938720, runningMean: s.p + 2939872, runningVar: s.p + 2941024,
+                eps: 0.001, activation: .relu6, output: s.t + 19069920 &* s.n, scratch: s.f + 444576, pool: pool)
+        }
         // features.6.4.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 192]
         Kernels.pointwiseConv(input: s.t + 19069920 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
             weights: s.p + 2942176, bias: s.f, outChannels: 192, activation: .identity, residual: nil,
             output: s.t + 20290432 &* s.n, pool: pool)
         // features.6.4.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20290432 &* s.n, pixels: 64 &* s.n, channels: 192,
-            gamma: s.p + 3163360, beta: s.p + 3163552, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 8380800 &* s.n, savedMean: s.f + 504480, savedInvStd: s.f + 504672,
-            runningMean: s.p + 3163744, runningVar: s.p + 3163936, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20290432 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 3163360, beta: s.p + 3163552, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 8380800 &* s.n, savedMean: s.f + 504480, savedInvStd: s.f + 504672,
+                runningMean: s.p + 3163744, runningVar: s.p + 3163936, pool: pool)
+        }
+        // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20290432 &* s.n, pixels: 64 &* s.n, channels: 192,
+                gamma: s.p + 3163360, beta: s.p + 3163552, runningMean: s.p + 3163744, runningVar: s.p + 3163936,
+                eps: 0.001, activation: .identity, output: s.t + 8380800 &* s.n, scratch: s.f + 504480, pool: pool)
+        }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.819047619047619
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18095238095238098,
                 into: s.t + 8466992 &* s.n, random: &random)
         }
         // features.6.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 20278144 &* s.n, branch: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466992 &* s.n : nil, batch: s.n, perImage: 12288,
-            output: s.t + 20302720 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 8466992 &* s.n : nil, batch: s.n,
+            perImage: 12288, output: s.t + 20302720 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 8x8x192 -> 8x8x320
@@ -1795,10 +2283,18 @@ public final class EfficientNetLite1Training: TrainableModel {
             bias: s.f, outChannels: 1152, activation: .identity, residual: nil, output: s.t + 19143648 &* s.n,
             pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19143648 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 3385312, beta: s.p + 3386464, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 19217376 &* s.n, savedMean: s.f + 504864, savedInvStd: s.f + 506016,
-            runningMean: s.p + 3387616, runningVar: s.p + 3388768, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19143648 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3385312, beta: s.p + 3386464, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 19217376 &* s.n, savedMean: s.f + 504864, savedInvStd: s.f + 506016,
+                runningMean: s.p + 3387616, runningVar: s.p + 3388768, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19143648 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3385312, beta: s.p + 3386464, runningMean: s.p + 3387616, runningVar: s.p + 3388768,
+                eps: 0.001, activation: .relu6, output: s.t + 19217376 &* s.n, scratch: s.f + 504864, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1152]
         WeightPrep.depthwiseWeights(s.p + 3389920, channels: 1152, kernel: 3, into: s.f + 509472)
         // features.7.0.block.1 depthwise 3x3/1, [n, 8, 8, 1152] -> [n, 8, 8, 1152]
@@ -1806,32 +2302,60 @@ public final class EfficientNetLite1Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 8, outWidth: 8, weights: s.f + 509472, bias: s.f,
             activation: .identity, output: s.t + 19291104 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19291104 &* s.n, pixels: 64 &* s.n, channels: 1152,
-            gamma: s.p + 3400288, beta: s.p + 3401440, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 19364832 &* s.n, savedMean: s.f + 507168, savedInvStd: s.f + 508320,
-            runningMean: s.p + 3402592, runningVar: s.p + 3403744, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19291104 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3400288, beta: s.p + 3401440, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 19364832 &* s.n, savedMean: s.f + 507168, savedInvStd: s.f + 508320,
+                runningMean: s.p + 3402592, runningVar: s.p + 3403744, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19291104 &* s.n, pixels: 64 &* s.n, channels: 1152,
+                gamma: s.p + 3400288, beta: s.p + 3401440, runningMean: s.p + 3402592, runningVar: s.p + 3403744,
+                eps: 0.001, activation: .relu6, output: s.t + 19364832 &* s.n, scratch: s.f + 507168, pool: pool)
+        }
         // features.7.0.block.2 project conv 1x1, [n, 8, 8, 1152] -> [n, 8, 8, 320]
         Kernels.pointwiseConv(input: s.t + 19364832 &* s.n, pixels: 64 &* s.n, inChannels: 1152,
             weights: s.p + 3404896, bias: s.f, outChannels: 320, activation: .identity, residual: nil,
             output: s.t + 15432128 &* s.n, pool: pool)
         // features.7.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15432128 &* s.n, pixels: 64 &* s.n, channels: 320,
-            gamma: s.p + 3773536, beta: s.p + 3773856, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 20007168 &* s.n, savedMean: s.f + 530208, savedInvStd: s.f + 530528,
-            runningMean: s.p + 3774176, runningVar: s.p + 3774496, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15432128 &* s.n, pixels: 64 &* s.n, channels: 320,
+                gamma: s.p + 3773536, beta: s.p + 3773856, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 20007168 &* s.n, savedMean: s.f + 530208, savedInvStd: s.f + 530528,
+                runningMean: s.p + 3774176, runningVar: s.p + 3774496, pool: pool)
+        }
+        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15432128 &* s.n, pixels: 64 &* s.n, channels: 320,
+                gamma: s.p + 3773536, beta: s.p + 3773856, runningMean: s.p + 3774176, runningVar: s.p + 3774496,
+                eps: 0.001, activation: .identity, output: s.t + 20007168 &* s.n, scratch: s.f + 530208, pool: pool)
+        }
     }
 
-    /// features.8 forward: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
+    /// features.8 forward: head: conv 1x1 320 -> 1280
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 8, 8, 320] -> [n, 8, 8, 1280]
         Kernels.pointwiseConv(input: s.t + 20007168 &* s.n, pixels: 64 &* s.n, inChannels: 320, weights: s.p + 3774816,
             bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 8380800 &* s.n,
             pool: pool)
         // features.8 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 8380800 &* s.n, pixels: 64 &* s.n, channels: 1280,
-            gamma: s.p + 4184416, beta: s.p + 4185696, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 15307200 &* s.n, savedMean: s.f + 530848, savedInvStd: s.f + 532128,
-            runningMean: s.p + 4186976, runningVar: s.p + 4188256, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 8380800 &* s.n, pixels: 64 &* s.n, channels: 1280,
+                gamma: s.p + 4184416, beta: s.p + 4185696, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 15307200 &* s.n, savedMean: s.f + 530848, savedInvStd: s.f + 532128,
+                runningMean: s.p + 4186976, runningVar: s.p + 4188256, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 8380800 &* s.n, pixels: 64 &* s.n, channels: 1280,
+                gamma: s.p + 4184416, beta: s.p + 4185696, runningMean: s.p + 4186976, runningVar: s.p + 4188256,
+                eps: 0.001, activation: .relu6, output: s.t + 15307200 &* s.n, scratch: s.f + 530848, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 8, 8, 1280] -> [n, 1280]
         Kernels.globalAveragePool(input: s.t + 15307200 &* s.n, batch: s.n, pixels: 64, channels: 1280,
             output: s.t + 8462720 &* s.n, pool: pool)
@@ -1848,8 +2372,8 @@ public final class EfficientNetLite1Training: TrainableModel {
         s.logits.update(from: s.t + 8462720 &* s.n, count: 1000 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 320 -> 1280, global average pool, dropout 0.2, linear -> 1000 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.2, linear 1280 -> 1000 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 8465280 &* s.n,
             weights: s.p + 4189536, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 8462720 &* s.n,
@@ -1860,6 +2384,10 @@ public final class EfficientNetLite1Training: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 64 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 8465280 &* s.n, batch: s.n, pixels: 64,
             channels: 1280, gradInput: s.t + 15307200 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 320 -> 1280
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through relu6 and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 8380800 &* s.n,
             pixels: 64 &* s.n, channels: 1280, gamma: s.p + 4184416, beta: s.p + 4185696, savedMean: s.f + 530848,
@@ -1911,8 +2439,8 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8454528 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466992 &* s.n : nil, batch: s.n, perImage: 12288,
-            gradBranch: s.t + 15307200 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 8466992 &* s.n : nil, batch: s.n,
+            perImage: 12288, gradBranch: s.t + 15307200 &* s.n, pool: pool)
         // features.6.4.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20290432 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 3163360, beta: s.p + 3163552, savedMean: s.f + 504480,
@@ -1953,8 +2481,8 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 15432128 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466976 &* s.n : nil, batch: s.n, perImage: 12288,
-            gradBranch: s.t + 8454528 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 8466976 &* s.n : nil, batch: s.n,
+            perImage: 12288, gradBranch: s.t + 8454528 &* s.n, pool: pool)
         // features.6.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8454528 &* s.n, input: s.t + 20265856 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 2682208, beta: s.p + 2682400, savedMean: s.f + 441888,
@@ -1995,8 +2523,8 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8454528 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466960 &* s.n : nil, batch: s.n, perImage: 12288,
-            gradBranch: s.t + 15307200 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 8466960 &* s.n : nil, batch: s.n,
+            perImage: 12288, gradBranch: s.t + 15307200 &* s.n, pool: pool)
         // features.6.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15307200 &* s.n, input: s.t + 20241280 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 2201056, beta: s.p + 2201248, savedMean: s.f + 379296,
@@ -2037,8 +2565,8 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 15432128 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466944 &* s.n : nil, batch: s.n, perImage: 12288,
-            gradBranch: s.t + 8454528 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 8466944 &* s.n : nil, batch: s.n,
+            perImage: 12288, gradBranch: s.t + 8454528 &* s.n, pool: pool)
         // features.6.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8454528 &* s.n, input: s.t + 20216704 &* s.n,
             pixels: 64 &* s.n, channels: 192, gamma: s.p + 1719904, beta: s.p + 1720096, savedMean: s.f + 316704,
@@ -2115,8 +2643,8 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466928 &* s.n : nil, batch: s.n, perImage: 25200,
-            gradBranch: s.t + 8406000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 8466928 &* s.n : nil, batch: s.n,
+            perImage: 25200, gradBranch: s.t + 8406000 &* s.n, pool: pool)
         // features.5.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 19956768 &* s.n,
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 1011840, beta: s.p + 1011952, savedMean: s.f + 217600,
@@ -2157,8 +2685,8 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8406000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466912 &* s.n : nil, batch: s.n, perImage: 25200,
-            gradBranch: s.t + 8380800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 8466912 &* s.n : nil, batch: s.n,
+            perImage: 25200, gradBranch: s.t + 8380800 &* s.n, pool: pool)
         // features.5.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19906368 &* s.n,
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 838688, beta: s.p + 838800, savedMean: s.f + 181088,
@@ -2199,8 +2727,8 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466896 &* s.n : nil, batch: s.n, perImage: 25200,
-            gradBranch: s.t + 8406000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 8466896 &* s.n : nil, batch: s.n,
+            perImage: 25200, gradBranch: s.t + 8406000 &* s.n, pool: pool)
         // features.5.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8406000 &* s.n, input: s.t + 19855968 &* s.n,
             pixels: 225 &* s.n, channels: 112, gamma: s.p + 665536, beta: s.p + 665648, savedMean: s.f + 144576,
@@ -2277,8 +2805,8 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466880 &* s.n : nil, batch: s.n, perImage: 18000,
-            gradBranch: s.t + 8398800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 8466880 &* s.n : nil, batch: s.n,
+            perImage: 18000, gradBranch: s.t + 8398800 &* s.n, pool: pool)
         // features.4.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8398800 &* s.n, input: s.t + 20156128 &* s.n,
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 384064, beta: s.p + 384144, savedMean: s.f + 81984,
@@ -2319,8 +2847,8 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8398800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466864 &* s.n : nil, batch: s.n, perImage: 18000,
-            gradBranch: s.t + 8380800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 8466864 &* s.n : nil, batch: s.n,
+            perImage: 18000, gradBranch: s.t + 8380800 &* s.n, pool: pool)
         // features.4.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 20120128 &* s.n,
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 298784, beta: s.p + 298864, savedMean: s.f + 71264,
@@ -2361,8 +2889,8 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466848 &* s.n : nil, batch: s.n, perImage: 18000,
-            gradBranch: s.t + 8398800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 8466848 &* s.n : nil, batch: s.n,
+            perImage: 18000, gradBranch: s.t + 8398800 &* s.n, pool: pool)
         // features.4.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8398800 &* s.n, input: s.t + 20084128 &* s.n,
             pixels: 225 &* s.n, channels: 80, gamma: s.p + 213504, beta: s.p + 213584, savedMean: s.f + 60544,
@@ -2439,8 +2967,8 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8380800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466832 &* s.n : nil, batch: s.n, perImage: 36000,
-            gradBranch: s.t + 8416800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 8466832 &* s.n : nil, batch: s.n,
+            perImage: 36000, gradBranch: s.t + 8416800 &* s.n, pool: pool)
         // features.3.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8416800 &* s.n, input: s.t + 19733568 &* s.n,
             pixels: 900 &* s.n, channels: 40, gamma: s.p + 95152, beta: s.p + 95200, savedMean: s.f + 44464,
@@ -2481,8 +3009,8 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8416800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 8466816 &* s.n : nil, batch: s.n, perImage: 36000,
-            gradBranch: s.t + 8380800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 8466816 &* s.n : nil, batch: s.n,
+            perImage: 36000, gradBranch: s.t + 8380800 &* s.n, pool: pool)
         // features.3.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8380800 &* s.n, input: s.t + 19661568 &* s.n,
             pixels: 900 &* s.n, channels: 40, gamma: s.p + 67840, beta: s.p + 67888, savedMean: s.f + 31424,
@@ -2559,8 +3087,8 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 7430400 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 20315024 &* s.n : nil, batch: s.n, perImage: 86400,
-            gradBranch: s.t + 7516800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 20315024 &* s.n : nil, batch: s.n,
+            perImage: 86400, gradBranch: s.t + 7516800 &* s.n, pool: pool)
         // features.2.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 7516800 &* s.n, input: s.t + 17791200 &* s.n,
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 10560,
@@ -2601,8 +3129,8 @@ public final class EfficientNetLite1Training: TrainableModel {
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 5356800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 20315008 &* s.n : nil, batch: s.n, perImage: 86400,
-            gradBranch: s.t + 5443200 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 20315008 &* s.n : nil, batch: s.n,
+            perImage: 86400, gradBranch: s.t + 5443200 &* s.n, pool: pool)
         // features.2.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 5443200 &* s.n, input: s.t + 17618400 &* s.n,
             pixels: 3600 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 7344,
@@ -2910,6 +3438,9 @@ public final class EfficientNetLite1Training: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 4189536, count: 1280000, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 5469536, count: 1000, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 22, 22, 22, 23, 23]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

@@ -54,7 +54,8 @@ public final class EfficientNetLite2: GeneratedModel {
         features_6_3(n, a, w, ws)
         features_6_4(n, a, w, ws)
         features_7_0(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -461,13 +462,17 @@ public final class EfficientNetLite2: GeneratedModel {
             activation: .identity, residual: nil, output: a + 202176 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 352 -> 1280, global average pool, dropout 0.3, linear -> 1000 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 352 -> 1280
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 9, 9, 352] -> [n, 9, 9, 1280]
         Kernels.pointwiseConv(
             input: a + 202176 &* n, pixels: 81 &* n, inChannels: 352,
             weights: w + 4330272, bias: w + 4780832, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.3, linear 1280 -> 1000 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 9, 9, 1280] -> [n, 1280]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 81, channels: 1280, output: a + 103680 &* n, pool: pool)
@@ -922,7 +927,8 @@ public final class EfficientNetLite2Training: TrainableModel {
     public static let descriptor = EfficientNetLite2.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 6150528,
-        arenaFloatsPerImage: 25826560, fixedFloats: 579024)
+        arenaFloatsPerImage: 25826560, fixedFloats: 579024,
+        blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -973,29 +979,31 @@ public final class EfficientNetLite2Training: TrainableModel {
         try features_6_4_forward(s)
         try features_7_0_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_0_backward(s)
-        features_6_4_backward(s)
-        features_6_3_backward(s)
-        features_6_2_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_3_backward(s)
-        features_5_2_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_3_backward(s)
-        features_4_2_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_2_backward(s)
-        features_3_1_backward(s)
-        features_3_0_backward(s)
-        features_2_2_backward(s)
-        features_2_1_backward(s)
-        features_2_0_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 23 { classifier_backward(s) }
+        if options.frozenBlocks <= 22 { features_8_backward(s) }
+        if options.frozenBlocks <= 21 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 20 { features_6_4_backward(s) }
+        if options.frozenBlocks <= 19 { features_6_3_backward(s) }
+        if options.frozenBlocks <= 18 { features_6_2_backward(s) }
+        if options.frozenBlocks <= 17 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 16 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 15 { features_5_3_backward(s) }
+        if options.frozenBlocks <= 14 { features_5_2_backward(s) }
+        if options.frozenBlocks <= 13 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 12 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 11 { features_4_3_backward(s) }
+        if options.frozenBlocks <= 10 { features_4_2_backward(s) }
+        if options.frozenBlocks <= 9 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 8 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 7 { features_3_2_backward(s) }
+        if options.frozenBlocks <= 6 { features_3_1_backward(s) }
+        if options.frozenBlocks <= 5 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 4 { features_2_2_backward(s) }
+        if options.frozenBlocks <= 3 { features_2_1_backward(s) }
+        if options.frozenBlocks <= 2 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -1006,10 +1014,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             padTop: 0, padLeft: 0, outHeight: 130, outWidth: 130, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.t + 9937200 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 9937200 &* s.n, pixels: 16900 &* s.n, channels: 32,
-            gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 10478000 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312, runningMean: s.p + 928,
-            runningVar: s.p + 960, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 9937200 &* s.n, pixels: 16900 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 10478000 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1312, runningMean: s.p + 928,
+                runningVar: s.p + 960, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 9937200 &* s.n, pixels: 16900 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
+                activation: .relu6, output: s.t + 10478000 &* s.n, scratch: s.f + 1280, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 130x130x32 -> 130x130x16
@@ -1021,19 +1037,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 130, outWidth: 130, weights: s.f + 1408, bias: s.f,
             activation: .identity, output: s.t + 11018800 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11018800 &* s.n, pixels: 16900 &* s.n, channels: 32,
-            gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 11559600 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376, runningMean: s.p + 1344,
-            runningVar: s.p + 1376, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11018800 &* s.n, pixels: 16900 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 11559600 &* s.n, savedMean: s.f + 1344, savedInvStd: s.f + 1376, runningMean: s.p + 1344,
+                runningVar: s.p + 1376, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11018800 &* s.n, pixels: 16900 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
+                activation: .relu6, output: s.t + 11559600 &* s.n, scratch: s.f + 1344, pool: pool)
+        }
         // features.1.0.block.1 project conv 1x1, [n, 130, 130, 32] -> [n, 130, 130, 16]
         Kernels.pointwiseConv(input: s.t + 11559600 &* s.n, pixels: 16900 &* s.n, inChannels: 32, weights: s.p + 1408,
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 16047920 &* s.n,
             pool: pool)
         // features.1.0.block.1 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 16047920 &* s.n, pixels: 16900 &* s.n, channels: 16,
-            gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 16318320 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000, runningMean: s.p + 1952,
-            runningVar: s.p + 1968, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 16047920 &* s.n, pixels: 16900 &* s.n, channels: 16,
+                gamma: s.p + 1920, beta: s.p + 1936, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 16318320 &* s.n, savedMean: s.f + 1984, savedInvStd: s.f + 2000, runningMean: s.p + 1952,
+                runningVar: s.p + 1968, pool: pool)
+        }
+        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 16047920 &* s.n, pixels: 16900 &* s.n, channels: 16,
+                gamma: s.p + 1920, beta: s.p + 1936, runningMean: s.p + 1952, runningVar: s.p + 1968, eps: 0.001,
+                activation: .identity, output: s.t + 16318320 &* s.n, scratch: s.f + 1984, pool: pool)
+        }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 130x130x16 -> 65x65x24
@@ -1042,10 +1074,18 @@ public final class EfficientNetLite2Training: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 16318320 &* s.n, pixels: 16900 &* s.n, inChannels: 16, weights: s.p + 1984,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t, pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520,
-            beta: s.p + 3616, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 1622400 &* s.n,
-            savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712, runningVar: s.p + 3808,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520,
+                beta: s.p + 3616, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 1622400 &* s.n,
+                savedMean: s.f + 2016, savedInvStd: s.f + 2112, runningMean: s.p + 3712, runningVar: s.p + 3808,
+                pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 16900 &* s.n, channels: 96, gamma: s.p + 3520,
+                beta: s.p + 3616, runningMean: s.p + 3712, runningVar: s.p + 3808, eps: 0.001, activation: .relu6,
+                output: s.t + 1622400 &* s.n, scratch: s.f + 2016, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][96]
         WeightPrep.depthwiseWeights(s.p + 3904, channels: 96, kernel: 3, into: s.f + 2400)
         // features.2.0.block.1 depthwise 3x3/2, [n, 130, 130, 96] -> [n, 65, 65, 96]
@@ -1053,19 +1093,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 65, outWidth: 65, weights: s.f + 2400, bias: s.f,
             activation: .identity, output: s.t + 12100400 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12100400 &* s.n, pixels: 4225 &* s.n, channels: 96,
-            gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 12506000 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304, runningMean: s.p + 4960,
-            runningVar: s.p + 5056, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12100400 &* s.n, pixels: 4225 &* s.n, channels: 96,
+                gamma: s.p + 4768, beta: s.p + 4864, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 12506000 &* s.n, savedMean: s.f + 2208, savedInvStd: s.f + 2304, runningMean: s.p + 4960,
+                runningVar: s.p + 5056, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12100400 &* s.n, pixels: 4225 &* s.n, channels: 96,
+                gamma: s.p + 4768, beta: s.p + 4864, runningMean: s.p + 4960, runningVar: s.p + 5056, eps: 0.001,
+                activation: .relu6, output: s.t + 12506000 &* s.n, scratch: s.f + 2208, pool: pool)
+        }
         // features.2.0.block.2 project conv 1x1, [n, 65, 65, 96] -> [n, 65, 65, 24]
         Kernels.pointwiseConv(input: s.t + 12506000 &* s.n, pixels: 4225 &* s.n, inChannels: 96, weights: s.p + 5152,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22048864 &* s.n,
             pool: pool)
         // features.2.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22048864 &* s.n, pixels: 4225 &* s.n, channels: 24,
-            gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 22150272 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 7520,
-            runningVar: s.p + 7552, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22048864 &* s.n, pixels: 4225 &* s.n, channels: 24,
+                gamma: s.p + 7456, beta: s.p + 7488, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 22150272 &* s.n, savedMean: s.f + 4128, savedInvStd: s.f + 4152, runningMean: s.p + 7520,
+                runningVar: s.p + 7552, pool: pool)
+        }
+        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22048864 &* s.n, pixels: 4225 &* s.n, channels: 24,
+                gamma: s.p + 7456, beta: s.p + 7488, runningMean: s.p + 7520, runningVar: s.p + 7552, eps: 0.001,
+                activation: .identity, output: s.t + 22150272 &* s.n, scratch: s.f + 4128, pool: pool)
+        }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
@@ -1075,10 +1131,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 3244800 &* s.n,
             pool: pool)
         // features.2.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 3244800 &* s.n, pixels: 4225 &* s.n, channels: 144,
-            gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 3853200 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320, runningMean: s.p + 11328,
-            runningVar: s.p + 11472, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 3244800 &* s.n, pixels: 4225 &* s.n, channels: 144,
+                gamma: s.p + 11040, beta: s.p + 11184, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 3853200 &* s.n, savedMean: s.f + 4176, savedInvStd: s.f + 4320, runningMean: s.p + 11328,
+                runningVar: s.p + 11472, pool: pool)
+        }
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 3244800 &* s.n, pixels: 4225 &* s.n, channels: 144,
+                gamma: s.p + 11040, beta: s.p + 11184, runningMean: s.p + 11328, runningVar: s.p + 11472, eps: 0.001,
+                activation: .relu6, output: s.t + 3853200 &* s.n, scratch: s.f + 4176, pool: pool)
+        }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 11616, channels: 144, kernel: 3, into: s.f + 4752)
         // features.2.1.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
@@ -1086,28 +1150,44 @@ public final class EfficientNetLite2Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 4752, bias: s.f,
             activation: .identity, output: s.t + 4461600 &* s.n, pool: pool)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 4461600 &* s.n, pixels: 4225 &* s.n, channels: 144,
-            gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 5070000 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608, runningMean: s.p + 13200,
-            runningVar: s.p + 13344, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 4461600 &* s.n, pixels: 4225 &* s.n, channels: 144,
+                gamma: s.p + 12912, beta: s.p + 13056, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 5070000 &* s.n, savedMean: s.f + 4464, savedInvStd: s.f + 4608, runningMean: s.p + 13200,
+                runningVar: s.p + 13344, pool: pool)
+        }
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 4461600 &* s.n, pixels: 4225 &* s.n, channels: 144,
+                gamma: s.p + 12912, beta: s.p + 13056, runningMean: s.p + 13200, runningVar: s.p + 13344, eps: 0.001,
+                activation: .relu6, output: s.t + 5070000 &* s.n, scratch: s.f + 4464, pool: pool)
+        }
         // features.2.1.block.2 project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]
         Kernels.pointwiseConv(input: s.t + 5070000 &* s.n, pixels: 4225 &* s.n, inChannels: 144, weights: s.p + 13488,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22251680 &* s.n,
             pool: pool)
         // features.2.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22251680 &* s.n, pixels: 4225 &* s.n, channels: 24,
-            gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 5678400 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368, runningMean: s.p + 17008,
-            runningVar: s.p + 17040, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22251680 &* s.n, pixels: 4225 &* s.n, channels: 24,
+                gamma: s.p + 16944, beta: s.p + 16976, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 5678400 &* s.n, savedMean: s.f + 7344, savedInvStd: s.f + 7368, runningMean: s.p + 17008,
+                runningVar: s.p + 17040, pool: pool)
+        }
+        // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22251680 &* s.n, pixels: 4225 &* s.n, channels: 24,
+                gamma: s.p + 16944, beta: s.p + 16976, runningMean: s.p + 17008, runningVar: s.p + 17040, eps: 0.001,
+                activation: .identity, output: s.t + 5678400 &* s.n, scratch: s.f + 7344, pool: pool)
+        }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9809523809523809
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.01904761904761905,
                 into: s.t + 25826528 &* s.n, random: &random)
         }
         // features.2.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 22150272 &* s.n, branch: s.t + 5678400 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25826528 &* s.n : nil, batch: s.n, perImage: 101400,
-            output: s.t + 22353088 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 25826528 &* s.n : nil, batch: s.n,
+            perImage: 101400, output: s.t + 22353088 &* s.n, pool: pool)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 65x65x24 -> 65x65x24, identity shortcut
@@ -1117,10 +1197,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 5678400 &* s.n,
             pool: pool)
         // features.2.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 5678400 &* s.n, pixels: 4225 &* s.n, channels: 144,
-            gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 6286800 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536, runningMean: s.p + 20816,
-            runningVar: s.p + 20960, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 5678400 &* s.n, pixels: 4225 &* s.n, channels: 144,
+                gamma: s.p + 20528, beta: s.p + 20672, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 6286800 &* s.n, savedMean: s.f + 7392, savedInvStd: s.f + 7536, runningMean: s.p + 20816,
+                runningVar: s.p + 20960, pool: pool)
+        }
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 5678400 &* s.n, pixels: 4225 &* s.n, channels: 144,
+                gamma: s.p + 20528, beta: s.p + 20672, runningMean: s.p + 20816, runningVar: s.p + 20960, eps: 0.001,
+                activation: .relu6, output: s.t + 6286800 &* s.n, scratch: s.f + 7392, pool: pool)
+        }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 21104, channels: 144, kernel: 3, into: s.f + 7968)
         // features.2.2.block.1 depthwise 3x3/1, [n, 65, 65, 144] -> [n, 65, 65, 144]
@@ -1128,28 +1216,44 @@ public final class EfficientNetLite2Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 65, outWidth: 65, weights: s.f + 7968, bias: s.f,
             activation: .identity, output: s.t + 6895200 &* s.n, pool: pool)
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 6895200 &* s.n, pixels: 4225 &* s.n, channels: 144,
-            gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 7503600 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824, runningMean: s.p + 22688,
-            runningVar: s.p + 22832, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 6895200 &* s.n, pixels: 4225 &* s.n, channels: 144,
+                gamma: s.p + 22400, beta: s.p + 22544, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 7503600 &* s.n, savedMean: s.f + 7680, savedInvStd: s.f + 7824, runningMean: s.p + 22688,
+                runningVar: s.p + 22832, pool: pool)
+        }
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 6895200 &* s.n, pixels: 4225 &* s.n, channels: 144,
+                gamma: s.p + 22400, beta: s.p + 22544, runningMean: s.p + 22688, runningVar: s.p + 22832, eps: 0.001,
+                activation: .relu6, output: s.t + 7503600 &* s.n, scratch: s.f + 7680, pool: pool)
+        }
         // features.2.2.block.2 project conv 1x1, [n, 65, 65, 144] -> [n, 65, 65, 24]
         Kernels.pointwiseConv(input: s.t + 7503600 &* s.n, pixels: 4225 &* s.n, inChannels: 144, weights: s.p + 22976,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 22454496 &* s.n,
             pool: pool)
         // features.2.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22454496 &* s.n, pixels: 4225 &* s.n, channels: 24,
-            gamma: s.p + 26432, beta: s.p + 26464, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 8112000 &* s.n, savedMean: s.f + 10560, savedInvStd: s.f + 10584, runningMean: s.p + 26496,
-            runningVar: s.p + 26528, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22454496 &* s.n, pixels: 4225 &* s.n, channels: 24,
+                gamma: s.p + 26432, beta: s.p + 26464, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 8112000 &* s.n, savedMean: s.f + 10560, savedInvStd: s.f + 10584,
+                runningMean: s.p + 26496, runningVar: s.p + 26528, pool: pool)
+        }
+        // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22454496 &* s.n, pixels: 4225 &* s.n, channels: 24,
+                gamma: s.p + 26432, beta: s.p + 26464, runningMean: s.p + 26496, runningVar: s.p + 26528, eps: 0.001,
+                activation: .identity, output: s.t + 8112000 &* s.n, scratch: s.f + 10560, pool: pool)
+        }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.9714285714285714
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.028571428571428574,
                 into: s.t + 25826544 &* s.n, random: &random)
         }
         // features.2.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 22353088 &* s.n, branch: s.t + 8112000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25826544 &* s.n : nil, batch: s.n, perImage: 101400,
-            output: s.t + 22555904 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 25826544 &* s.n : nil, batch: s.n,
+            perImage: 101400, output: s.t + 22555904 &* s.n, pool: pool)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 65x65x24 -> 33x33x48
@@ -1159,10 +1263,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 8112000 &* s.n,
             pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 8112000 &* s.n, pixels: 4225 &* s.n, channels: 144,
-            gamma: s.p + 30016, beta: s.p + 30160, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 8720400 &* s.n, savedMean: s.f + 10608, savedInvStd: s.f + 10752, runningMean: s.p + 30304,
-            runningVar: s.p + 30448, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 8112000 &* s.n, pixels: 4225 &* s.n, channels: 144,
+                gamma: s.p + 30016, beta: s.p + 30160, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 8720400 &* s.n, savedMean: s.f + 10608, savedInvStd: s.f + 10752,
+                runningMean: s.p + 30304, runningVar: s.p + 30448, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 8112000 &* s.n, pixels: 4225 &* s.n, channels: 144,
+                gamma: s.p + 30016, beta: s.p + 30160, runningMean: s.p + 30304, runningVar: s.p + 30448, eps: 0.001,
+                activation: .relu6, output: s.t + 8720400 &* s.n, scratch: s.f + 10608, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][144]
         WeightPrep.depthwiseWeights(s.p + 30592, channels: 144, kernel: 5, into: s.f + 11184)
         // features.3.0.block.1 depthwise 5x5/2, [n, 65, 65, 144] -> [n, 33, 33, 144]
@@ -1170,19 +1282,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             stride: 2, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 11184, bias: s.f,
             activation: .identity, output: s.t + 19293760 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19293760 &* s.n, pixels: 1089 &* s.n, channels: 144,
-            gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 19450576 &* s.n, savedMean: s.f + 10896, savedInvStd: s.f + 11040, runningMean: s.p + 34480,
-            runningVar: s.p + 34624, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19293760 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 34192, beta: s.p + 34336, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 19450576 &* s.n, savedMean: s.f + 10896, savedInvStd: s.f + 11040,
+                runningMean: s.p + 34480, runningVar: s.p + 34624, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19293760 &* s.n, pixels: 1089 &* s.n, channels: 144,
+                gamma: s.p + 34192, beta: s.p + 34336, runningMean: s.p + 34480, runningVar: s.p + 34624, eps: 0.001,
+                activation: .relu6, output: s.t + 19450576 &* s.n, scratch: s.f + 10896, pool: pool)
+        }
         // features.3.0.block.2 project conv 1x1, [n, 33, 33, 144] -> [n, 33, 33, 48]
         Kernels.pointwiseConv(input: s.t + 19450576 &* s.n, pixels: 1089 &* s.n, inChannels: 144, weights: s.p + 34768,
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 24777856 &* s.n,
             pool: pool)
         // features.3.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 24777856 &* s.n, pixels: 1089 &* s.n, channels: 48,
-            gamma: s.p + 41680, beta: s.p + 41728, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 24830128 &* s.n, savedMean: s.f + 18384, savedInvStd: s.f + 18432, runningMean: s.p + 41776,
-            runningVar: s.p + 41824, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 24777856 &* s.n, pixels: 1089 &* s.n, channels: 48,
+                gamma: s.p + 41680, beta: s.p + 41728, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 24830128 &* s.n, savedMean: s.f + 18384, savedInvStd: s.f + 18432,
+                runningMean: s.p + 41776, runningVar: s.p + 41824, pool: pool)
+        }
+        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 24777856 &* s.n, pixels: 1089 &* s.n, channels: 48,
+                gamma: s.p + 41680, beta: s.p + 41728, runningMean: s.p + 41776, runningVar: s.p + 41824, eps: 0.001,
+                activation: .identity, output: s.t + 24830128 &* s.n, scratch: s.f + 18384, pool: pool)
+        }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
@@ -1192,10 +1320,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 9328800 &* s.n,
             pool: pool)
         // features.3.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 9328800 &* s.n, pixels: 1089 &* s.n, channels: 288,
-            gamma: s.p + 55696, beta: s.p + 55984, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 12911600 &* s.n, savedMean: s.f + 18480, savedInvStd: s.f + 18768, runningMean: s.p + 56272,
-            runningVar: s.p + 56560, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 9328800 &* s.n, pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 55696, beta: s.p + 55984, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 12911600 &* s.n, savedMean: s.f + 18480, savedInvStd: s.f + 18768,
+                runningMean: s.p + 56272, runningVar: s.p + 56560, pool: pool)
+        }
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 9328800 &* s.n, pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 55696, beta: s.p + 55984, runningMean: s.p + 56272, runningVar: s.p + 56560, eps: 0.001,
+                activation: .relu6, output: s.t + 12911600 &* s.n, scratch: s.f + 18480, pool: pool)
+        }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         WeightPrep.depthwiseWeights(s.p + 56848, channels: 288, kernel: 5, into: s.f + 19632)
         // features.3.1.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
@@ -1203,28 +1339,44 @@ public final class EfficientNetLite2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 19632, bias: s.f,
             activation: .identity, output: s.t + 13225232 &* s.n, pool: pool)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13225232 &* s.n, pixels: 1089 &* s.n, channels: 288,
-            gamma: s.p + 64048, beta: s.p + 64336, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 13538864 &* s.n, savedMean: s.f + 19056, savedInvStd: s.f + 19344, runningMean: s.p + 64624,
-            runningVar: s.p + 64912, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13225232 &* s.n, pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 64048, beta: s.p + 64336, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 13538864 &* s.n, savedMean: s.f + 19056, savedInvStd: s.f + 19344,
+                runningMean: s.p + 64624, runningVar: s.p + 64912, pool: pool)
+        }
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13225232 &* s.n, pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 64048, beta: s.p + 64336, runningMean: s.p + 64624, runningVar: s.p + 64912, eps: 0.001,
+                activation: .relu6, output: s.t + 13538864 &* s.n, scratch: s.f + 19056, pool: pool)
+        }
         // features.3.1.block.2 project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]
         Kernels.pointwiseConv(input: s.t + 13538864 &* s.n, pixels: 1089 &* s.n, inChannels: 288, weights: s.p + 65200,
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 24882400 &* s.n,
             pool: pool)
         // features.3.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 24882400 &* s.n, pixels: 1089 &* s.n, channels: 48,
-            gamma: s.p + 79024, beta: s.p + 79072, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 9642432 &* s.n, savedMean: s.f + 34032, savedInvStd: s.f + 34080, runningMean: s.p + 79120,
-            runningVar: s.p + 79168, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 24882400 &* s.n, pixels: 1089 &* s.n, channels: 48,
+                gamma: s.p + 79024, beta: s.p + 79072, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 9642432 &* s.n, savedMean: s.f + 34032, savedInvStd: s.f + 34080,
+                runningMean: s.p + 79120, runningVar: s.p + 79168, pool: pool)
+        }
+        // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 24882400 &* s.n, pixels: 1089 &* s.n, channels: 48,
+                gamma: s.p + 79024, beta: s.p + 79072, runningMean: s.p + 79120, runningVar: s.p + 79168, eps: 0.001,
+                activation: .identity, output: s.t + 9642432 &* s.n, scratch: s.f + 34032, pool: pool)
+        }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9523809523809523
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.047619047619047616,
                 into: s.t + 9936304 &* s.n, random: &random)
         }
         // features.3.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 24830128 &* s.n, branch: s.t + 9642432 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936304 &* s.n : nil, batch: s.n, perImage: 52272,
-            output: s.t + 24934672 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 9936304 &* s.n : nil, batch: s.n,
+            perImage: 52272, output: s.t + 24934672 &* s.n, pool: pool)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 33x33x48 -> 33x33x48, identity shortcut
@@ -1234,10 +1386,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 13852496 &* s.n,
             pool: pool)
         // features.3.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13852496 &* s.n, pixels: 1089 &* s.n, channels: 288,
-            gamma: s.p + 93040, beta: s.p + 93328, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 14166128 &* s.n, savedMean: s.f + 34128, savedInvStd: s.f + 34416, runningMean: s.p + 93616,
-            runningVar: s.p + 93904, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13852496 &* s.n, pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 93040, beta: s.p + 93328, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 14166128 &* s.n, savedMean: s.f + 34128, savedInvStd: s.f + 34416,
+                runningMean: s.p + 93616, runningVar: s.p + 93904, pool: pool)
+        }
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13852496 &* s.n, pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 93040, beta: s.p + 93328, runningMean: s.p + 93616, runningVar: s.p + 93904, eps: 0.001,
+                activation: .relu6, output: s.t + 14166128 &* s.n, scratch: s.f + 34128, pool: pool)
+        }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         WeightPrep.depthwiseWeights(s.p + 94192, channels: 288, kernel: 5, into: s.f + 35280)
         // features.3.2.block.1 depthwise 5x5/1, [n, 33, 33, 288] -> [n, 33, 33, 288]
@@ -1245,28 +1405,44 @@ public final class EfficientNetLite2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 33, outWidth: 33, weights: s.f + 35280, bias: s.f,
             activation: .identity, output: s.t + 14479760 &* s.n, pool: pool)
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 14479760 &* s.n, pixels: 1089 &* s.n, channels: 288,
-            gamma: s.p + 101392, beta: s.p + 101680, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 14793392 &* s.n, savedMean: s.f + 34704, savedInvStd: s.f + 34992, runningMean: s.p + 101968,
-            runningVar: s.p + 102256, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 14479760 &* s.n, pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 101392, beta: s.p + 101680, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 14793392 &* s.n, savedMean: s.f + 34704, savedInvStd: s.f + 34992,
+                runningMean: s.p + 101968, runningVar: s.p + 102256, pool: pool)
+        }
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 14479760 &* s.n, pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 101392, beta: s.p + 101680, runningMean: s.p + 101968, runningVar: s.p + 102256,
+                eps: 0.001, activation: .relu6, output: s.t + 14793392 &* s.n, scratch: s.f + 34704, pool: pool)
+        }
         // features.3.2.block.2 project conv 1x1, [n, 33, 33, 288] -> [n, 33, 33, 48]
         Kernels.pointwiseConv(input: s.t + 14793392 &* s.n, pixels: 1089 &* s.n, inChannels: 288,
             weights: s.p + 102544, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 24986944 &* s.n, pool: pool)
         // features.3.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 24986944 &* s.n, pixels: 1089 &* s.n, channels: 48,
-            gamma: s.p + 116368, beta: s.p + 116416, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 9642432 &* s.n, savedMean: s.f + 49680, savedInvStd: s.f + 49728, runningMean: s.p + 116464,
-            runningVar: s.p + 116512, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 24986944 &* s.n, pixels: 1089 &* s.n, channels: 48,
+                gamma: s.p + 116368, beta: s.p + 116416, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 9642432 &* s.n, savedMean: s.f + 49680, savedInvStd: s.f + 49728,
+                runningMean: s.p + 116464, runningVar: s.p + 116512, pool: pool)
+        }
+        // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 24986944 &* s.n, pixels: 1089 &* s.n, channels: 48,
+                gamma: s.p + 116368, beta: s.p + 116416, runningMean: s.p + 116464, runningVar: s.p + 116512,
+                eps: 0.001, activation: .identity, output: s.t + 9642432 &* s.n, scratch: s.f + 49680, pool: pool)
+        }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9428571428571428
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05714285714285715,
                 into: s.t + 9936320 &* s.n, random: &random)
         }
         // features.3.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 24934672 &* s.n, branch: s.t + 9642432 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936320 &* s.n : nil, batch: s.n, perImage: 52272,
-            output: s.t + 25039216 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 9936320 &* s.n : nil, batch: s.n,
+            perImage: 52272, output: s.t + 25039216 &* s.n, pool: pool)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 33x33x48 -> 17x17x88
@@ -1276,10 +1452,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 15107024 &* s.n,
             pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15107024 &* s.n, pixels: 1089 &* s.n, channels: 288,
-            gamma: s.p + 130384, beta: s.p + 130672, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 15420656 &* s.n, savedMean: s.f + 49776, savedInvStd: s.f + 50064, runningMean: s.p + 130960,
-            runningVar: s.p + 131248, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15107024 &* s.n, pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 130384, beta: s.p + 130672, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 15420656 &* s.n, savedMean: s.f + 49776, savedInvStd: s.f + 50064,
+                runningMean: s.p + 130960, runningVar: s.p + 131248, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15107024 &* s.n, pixels: 1089 &* s.n, channels: 288,
+                gamma: s.p + 130384, beta: s.p + 130672, runningMean: s.p + 130960, runningVar: s.p + 131248,
+                eps: 0.001, activation: .relu6, output: s.t + 15420656 &* s.n, scratch: s.f + 49776, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         WeightPrep.depthwiseWeights(s.p + 131536, channels: 288, kernel: 3, into: s.f + 50928)
         // features.4.0.block.1 depthwise 3x3/2, [n, 33, 33, 288] -> [n, 17, 17, 288]
@@ -1287,19 +1471,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 50928, bias: s.f,
             activation: .identity, output: s.t + 9850512 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 9850512 &* s.n, pixels: 289 &* s.n, channels: 288,
-            gamma: s.p + 134128, beta: s.p + 134416, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 24577984 &* s.n, savedMean: s.f + 50352, savedInvStd: s.f + 50640, runningMean: s.p + 134704,
-            runningVar: s.p + 134992, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 9850512 &* s.n, pixels: 289 &* s.n, channels: 288,
+                gamma: s.p + 134128, beta: s.p + 134416, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 24577984 &* s.n, savedMean: s.f + 50352, savedInvStd: s.f + 50640,
+                runningMean: s.p + 134704, runningVar: s.p + 134992, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 9850512 &* s.n, pixels: 289 &* s.n, channels: 288,
+                gamma: s.p + 134128, beta: s.p + 134416, runningMean: s.p + 134704, runningVar: s.p + 134992,
+                eps: 0.001, activation: .relu6, output: s.t + 24577984 &* s.n, scratch: s.f + 50352, pool: pool)
+        }
         // features.4.0.block.2 project conv 1x1, [n, 17, 17, 288] -> [n, 17, 17, 88]
         Kernels.pointwiseConv(input: s.t + 24577984 &* s.n, pixels: 289 &* s.n, inChannels: 288, weights: s.p + 135280,
             bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 25454528 &* s.n,
             pool: pool)
         // features.4.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25454528 &* s.n, pixels: 289 &* s.n, channels: 88,
-            gamma: s.p + 160624, beta: s.p + 160720, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 25479968 &* s.n, savedMean: s.f + 56112, savedInvStd: s.f + 56200, runningMean: s.p + 160816,
-            runningVar: s.p + 160912, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25454528 &* s.n, pixels: 289 &* s.n, channels: 88,
+                gamma: s.p + 160624, beta: s.p + 160720, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 25479968 &* s.n, savedMean: s.f + 56112, savedInvStd: s.f + 56200,
+                runningMean: s.p + 160816, runningVar: s.p + 160912, pool: pool)
+        }
+        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25454528 &* s.n, pixels: 289 &* s.n, channels: 88,
+                gamma: s.p + 160624, beta: s.p + 160720, runningMean: s.p + 160816, runningVar: s.p + 160912,
+                eps: 0.001, activation: .identity, output: s.t + 25479968 &* s.n, scratch: s.f + 56112, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
@@ -1309,10 +1509,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 19607392 &* s.n,
             pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19607392 &* s.n, pixels: 289 &* s.n, channels: 528,
-            gamma: s.p + 207472, beta: s.p + 208000, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 19759984 &* s.n, savedMean: s.f + 56288, savedInvStd: s.f + 56816, runningMean: s.p + 208528,
-            runningVar: s.p + 209056, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19607392 &* s.n, pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 207472, beta: s.p + 208000, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 19759984 &* s.n, savedMean: s.f + 56288, savedInvStd: s.f + 56816,
+                runningMean: s.p + 208528, runningVar: s.p + 209056, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19607392 &* s.n, pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 207472, beta: s.p + 208000, runningMean: s.p + 208528, runningVar: s.p + 209056,
+                eps: 0.001, activation: .relu6, output: s.t + 19759984 &* s.n, scratch: s.f + 56288, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][528]
         WeightPrep.depthwiseWeights(s.p + 209584, channels: 528, kernel: 3, into: s.f + 58400)
         // features.4.1.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
@@ -1320,28 +1528,44 @@ public final class EfficientNetLite2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 58400, bias: s.f,
             activation: .identity, output: s.t + 19912576 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19912576 &* s.n, pixels: 289 &* s.n, channels: 528,
-            gamma: s.p + 214336, beta: s.p + 214864, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 20065168 &* s.n, savedMean: s.f + 57344, savedInvStd: s.f + 57872, runningMean: s.p + 215392,
-            runningVar: s.p + 215920, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19912576 &* s.n, pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 214336, beta: s.p + 214864, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 20065168 &* s.n, savedMean: s.f + 57344, savedInvStd: s.f + 57872,
+                runningMean: s.p + 215392, runningVar: s.p + 215920, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19912576 &* s.n, pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 214336, beta: s.p + 214864, runningMean: s.p + 215392, runningVar: s.p + 215920,
+                eps: 0.001, activation: .relu6, output: s.t + 20065168 &* s.n, scratch: s.f + 57344, pool: pool)
+        }
         // features.4.1.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
         Kernels.pointwiseConv(input: s.t + 20065168 &* s.n, pixels: 289 &* s.n, inChannels: 528, weights: s.p + 216448,
             bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 25505408 &* s.n,
             pool: pool)
         // features.4.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25505408 &* s.n, pixels: 289 &* s.n, channels: 88,
-            gamma: s.p + 262912, beta: s.p + 263008, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 9642432 &* s.n, savedMean: s.f + 67904, savedInvStd: s.f + 67992, runningMean: s.p + 263104,
-            runningVar: s.p + 263200, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25505408 &* s.n, pixels: 289 &* s.n, channels: 88,
+                gamma: s.p + 262912, beta: s.p + 263008, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 9642432 &* s.n, savedMean: s.f + 67904, savedInvStd: s.f + 67992,
+                runningMean: s.p + 263104, runningVar: s.p + 263200, pool: pool)
+        }
+        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25505408 &* s.n, pixels: 289 &* s.n, channels: 88,
+                gamma: s.p + 262912, beta: s.p + 263008, runningMean: s.p + 263104, runningVar: s.p + 263200,
+                eps: 0.001, activation: .identity, output: s.t + 9642432 &* s.n, scratch: s.f + 67904, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9238095238095239
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.0761904761904762,
                 into: s.t + 9936336 &* s.n, random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25479968 &* s.n, branch: s.t + 9642432 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936336 &* s.n : nil, batch: s.n, perImage: 25432,
-            output: s.t + 25530848 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 9936336 &* s.n : nil, batch: s.n,
+            perImage: 25432, output: s.t + 25530848 &* s.n, pool: pool)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
@@ -1351,10 +1575,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 20217760 &* s.n,
             pool: pool)
         // features.4.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20217760 &* s.n, pixels: 289 &* s.n, channels: 528,
-            gamma: s.p + 309760, beta: s.p + 310288, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 20370352 &* s.n, savedMean: s.f + 68080, savedInvStd: s.f + 68608, runningMean: s.p + 310816,
-            runningVar: s.p + 311344, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20217760 &* s.n, pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 309760, beta: s.p + 310288, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 20370352 &* s.n, savedMean: s.f + 68080, savedInvStd: s.f + 68608,
+                runningMean: s.p + 310816, runningVar: s.p + 311344, pool: pool)
+        }
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20217760 &* s.n, pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 309760, beta: s.p + 310288, runningMean: s.p + 310816, runningVar: s.p + 311344,
+                eps: 0.001, activation: .relu6, output: s.t + 20370352 &* s.n, scratch: s.f + 68080, pool: pool)
+        }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][528]
         WeightPrep.depthwiseWeights(s.p + 311872, channels: 528, kernel: 3, into: s.f + 70192)
         // features.4.2.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
@@ -1362,28 +1594,44 @@ public final class EfficientNetLite2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 70192, bias: s.f,
             activation: .identity, output: s.t + 20522944 &* s.n, pool: pool)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20522944 &* s.n, pixels: 289 &* s.n, channels: 528,
-            gamma: s.p + 316624, beta: s.p + 317152, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 20675536 &* s.n, savedMean: s.f + 69136, savedInvStd: s.f + 69664, runningMean: s.p + 317680,
-            runningVar: s.p + 318208, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20522944 &* s.n, pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 316624, beta: s.p + 317152, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 20675536 &* s.n, savedMean: s.f + 69136, savedInvStd: s.f + 69664,
+                runningMean: s.p + 317680, runningVar: s.p + 318208, pool: pool)
+        }
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20522944 &* s.n, pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 316624, beta: s.p + 317152, runningMean: s.p + 317680, runningVar: s.p + 318208,
+                eps: 0.001, activation: .relu6, output: s.t + 20675536 &* s.n, scratch: s.f + 69136, pool: pool)
+        }
         // features.4.2.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
         Kernels.pointwiseConv(input: s.t + 20675536 &* s.n, pixels: 289 &* s.n, inChannels: 528, weights: s.p + 318736,
             bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 25556288 &* s.n,
             pool: pool)
         // features.4.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25556288 &* s.n, pixels: 289 &* s.n, channels: 88,
-            gamma: s.p + 365200, beta: s.p + 365296, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 9642432 &* s.n, savedMean: s.f + 79696, savedInvStd: s.f + 79784, runningMean: s.p + 365392,
-            runningVar: s.p + 365488, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25556288 &* s.n, pixels: 289 &* s.n, channels: 88,
+                gamma: s.p + 365200, beta: s.p + 365296, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 9642432 &* s.n, savedMean: s.f + 79696, savedInvStd: s.f + 79784,
+                runningMean: s.p + 365392, runningVar: s.p + 365488, pool: pool)
+        }
+        // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25556288 &* s.n, pixels: 289 &* s.n, channels: 88,
+                gamma: s.p + 365200, beta: s.p + 365296, runningMean: s.p + 365392, runningVar: s.p + 365488,
+                eps: 0.001, activation: .identity, output: s.t + 9642432 &* s.n, scratch: s.f + 79696, pool: pool)
+        }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9142857142857143
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08571428571428572,
                 into: s.t + 9936352 &* s.n, random: &random)
         }
         // features.4.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25530848 &* s.n, branch: s.t + 9642432 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936352 &* s.n : nil, batch: s.n, perImage: 25432,
-            output: s.t + 25581728 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 9936352 &* s.n : nil, batch: s.n,
+            perImage: 25432, output: s.t + 25581728 &* s.n, pool: pool)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 17x17x88 -> 17x17x88, identity shortcut
@@ -1393,10 +1641,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 20828128 &* s.n,
             pool: pool)
         // features.4.3.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20828128 &* s.n, pixels: 289 &* s.n, channels: 528,
-            gamma: s.p + 412048, beta: s.p + 412576, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 20980720 &* s.n, savedMean: s.f + 79872, savedInvStd: s.f + 80400, runningMean: s.p + 413104,
-            runningVar: s.p + 413632, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20828128 &* s.n, pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 412048, beta: s.p + 412576, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 20980720 &* s.n, savedMean: s.f + 79872, savedInvStd: s.f + 80400,
+                runningMean: s.p + 413104, runningVar: s.p + 413632, pool: pool)
+        }
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20828128 &* s.n, pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 412048, beta: s.p + 412576, runningMean: s.p + 413104, runningVar: s.p + 413632,
+                eps: 0.001, activation: .relu6, output: s.t + 20980720 &* s.n, scratch: s.f + 79872, pool: pool)
+        }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][528]
         WeightPrep.depthwiseWeights(s.p + 414160, channels: 528, kernel: 3, into: s.f + 81984)
         // features.4.3.block.1 depthwise 3x3/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
@@ -1404,28 +1660,44 @@ public final class EfficientNetLite2Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 17, outWidth: 17, weights: s.f + 81984, bias: s.f,
             activation: .identity, output: s.t + 21133312 &* s.n, pool: pool)
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 21133312 &* s.n, pixels: 289 &* s.n, channels: 528,
-            gamma: s.p + 418912, beta: s.p + 419440, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 21285904 &* s.n, savedMean: s.f + 80928, savedInvStd: s.f + 81456, runningMean: s.p + 419968,
-            runningVar: s.p + 420496, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 21133312 &* s.n, pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 418912, beta: s.p + 419440, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 21285904 &* s.n, savedMean: s.f + 80928, savedInvStd: s.f + 81456,
+                runningMean: s.p + 419968, runningVar: s.p + 420496, pool: pool)
+        }
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 21133312 &* s.n, pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 418912, beta: s.p + 419440, runningMean: s.p + 419968, runningVar: s.p + 420496,
+                eps: 0.001, activation: .relu6, output: s.t + 21285904 &* s.n, scratch: s.f + 80928, pool: pool)
+        }
         // features.4.3.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 88]
         Kernels.pointwiseConv(input: s.t + 21285904 &* s.n, pixels: 289 &* s.n, inChannels: 528, weights: s.p + 421024,
             bias: s.f, outChannels: 88, activation: .identity, residual: nil, output: s.t + 25607168 &* s.n,
             pool: pool)
         // features.4.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25607168 &* s.n, pixels: 289 &* s.n, channels: 88,
-            gamma: s.p + 467488, beta: s.p + 467584, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 9642432 &* s.n, savedMean: s.f + 91488, savedInvStd: s.f + 91576, runningMean: s.p + 467680,
-            runningVar: s.p + 467776, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25607168 &* s.n, pixels: 289 &* s.n, channels: 88,
+                gamma: s.p + 467488, beta: s.p + 467584, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 9642432 &* s.n, savedMean: s.f + 91488, savedInvStd: s.f + 91576,
+                runningMean: s.p + 467680, runningVar: s.p + 467776, pool: pool)
+        }
+        // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25607168 &* s.n, pixels: 289 &* s.n, channels: 88,
+                gamma: s.p + 467488, beta: s.p + 467584, runningMean: s.p + 467680, runningVar: s.p + 467776,
+                eps: 0.001, activation: .identity, output: s.t + 9642432 &* s.n, scratch: s.f + 91488, pool: pool)
+        }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9047619047619048
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09523809523809523,
                 into: s.t + 9936368 &* s.n, random: &random)
         }
         // features.4.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25581728 &* s.n, branch: s.t + 9642432 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936368 &* s.n : nil, batch: s.n, perImage: 25432,
-            output: s.t + 25632608 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 9936368 &* s.n : nil, batch: s.n,
+            perImage: 25432, output: s.t + 25632608 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 17x17x88 -> 17x17x120
@@ -1435,10 +1707,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 528, activation: .identity, residual: nil, output: s.t + 21438496 &* s.n,
             pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 21438496 &* s.n, pixels: 289 &* s.n, channels: 528,
-            gamma: s.p + 514336, beta: s.p + 514864, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 21591088 &* s.n, savedMean: s.f + 91664, savedInvStd: s.f + 92192, runningMean: s.p + 515392,
-            runningVar: s.p + 515920, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 21438496 &* s.n, pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 514336, beta: s.p + 514864, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 21591088 &* s.n, savedMean: s.f + 91664, savedInvStd: s.f + 92192,
+                runningMean: s.p + 515392, runningVar: s.p + 515920, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 21438496 &* s.n, pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 514336, beta: s.p + 514864, runningMean: s.p + 515392, runningVar: s.p + 515920,
+                eps: 0.001, activation: .relu6, output: s.t + 21591088 &* s.n, scratch: s.f + 91664, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][528]
         WeightPrep.depthwiseWeights(s.p + 516448, channels: 528, kernel: 5, into: s.f + 93776)
         // features.5.0.block.1 depthwise 5x5/1, [n, 17, 17, 528] -> [n, 17, 17, 528]
@@ -1446,19 +1726,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 93776, bias: s.f,
             activation: .identity, output: s.t + 21743680 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 21743680 &* s.n, pixels: 289 &* s.n, channels: 528,
-            gamma: s.p + 529648, beta: s.p + 530176, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 21896272 &* s.n, savedMean: s.f + 92720, savedInvStd: s.f + 93248, runningMean: s.p + 530704,
-            runningVar: s.p + 531232, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 21743680 &* s.n, pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 529648, beta: s.p + 530176, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 21896272 &* s.n, savedMean: s.f + 92720, savedInvStd: s.f + 93248,
+                runningMean: s.p + 530704, runningVar: s.p + 531232, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 21743680 &* s.n, pixels: 289 &* s.n, channels: 528,
+                gamma: s.p + 529648, beta: s.p + 530176, runningMean: s.p + 530704, runningVar: s.p + 531232,
+                eps: 0.001, activation: .relu6, output: s.t + 21896272 &* s.n, scratch: s.f + 92720, pool: pool)
+        }
         // features.5.0.block.2 project conv 1x1, [n, 17, 17, 528] -> [n, 17, 17, 120]
         Kernels.pointwiseConv(input: s.t + 21896272 &* s.n, pixels: 289 &* s.n, inChannels: 528, weights: s.p + 531760,
             bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 25091488 &* s.n,
             pool: pool)
         // features.5.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25091488 &* s.n, pixels: 289 &* s.n, channels: 120,
-            gamma: s.p + 595120, beta: s.p + 595248, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 25126176 &* s.n, savedMean: s.f + 120176, savedInvStd: s.f + 120296,
-            runningMean: s.p + 595376, runningVar: s.p + 595504, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25091488 &* s.n, pixels: 289 &* s.n, channels: 120,
+                gamma: s.p + 595120, beta: s.p + 595248, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 25126176 &* s.n, savedMean: s.f + 120176, savedInvStd: s.f + 120296,
+                runningMean: s.p + 595376, runningVar: s.p + 595504, pool: pool)
+        }
+        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25091488 &* s.n, pixels: 289 &* s.n, channels: 120,
+                gamma: s.p + 595120, beta: s.p + 595248, runningMean: s.p + 595376, runningVar: s.p + 595504,
+                eps: 0.001, activation: .identity, output: s.t + 25126176 &* s.n, scratch: s.f + 120176, pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
@@ -1468,10 +1764,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 9642432 &* s.n,
             pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 9642432 &* s.n, pixels: 289 &* s.n, channels: 720,
-            gamma: s.p + 682032, beta: s.p + 682752, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 15734288 &* s.n, savedMean: s.f + 120416, savedInvStd: s.f + 121136,
-            runningMean: s.p + 683472, runningVar: s.p + 684192, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 9642432 &* s.n, pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 682032, beta: s.p + 682752, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 15734288 &* s.n, savedMean: s.f + 120416, savedInvStd: s.f + 121136,
+                runningMean: s.p + 683472, runningVar: s.p + 684192, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 9642432 &* s.n, pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 682032, beta: s.p + 682752, runningMean: s.p + 683472, runningVar: s.p + 684192,
+                eps: 0.001, activation: .relu6, output: s.t + 15734288 &* s.n, scratch: s.f + 120416, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][720]
         WeightPrep.depthwiseWeights(s.p + 684912, channels: 720, kernel: 5, into: s.f + 123296)
         // features.5.1.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
@@ -1479,28 +1783,44 @@ public final class EfficientNetLite2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 123296, bias: s.f,
             activation: .identity, output: s.t + 16588720 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 16588720 &* s.n, pixels: 289 &* s.n, channels: 720,
-            gamma: s.p + 702912, beta: s.p + 703632, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 16796800 &* s.n, savedMean: s.f + 121856, savedInvStd: s.f + 122576,
-            runningMean: s.p + 704352, runningVar: s.p + 705072, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 16588720 &* s.n, pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 702912, beta: s.p + 703632, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 16796800 &* s.n, savedMean: s.f + 121856, savedInvStd: s.f + 122576,
+                runningMean: s.p + 704352, runningVar: s.p + 705072, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 16588720 &* s.n, pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 702912, beta: s.p + 703632, runningMean: s.p + 704352, runningVar: s.p + 705072,
+                eps: 0.001, activation: .relu6, output: s.t + 16796800 &* s.n, scratch: s.f + 121856, pool: pool)
+        }
         // features.5.1.block.2 project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
         Kernels.pointwiseConv(input: s.t + 16796800 &* s.n, pixels: 289 &* s.n, inChannels: 720, weights: s.p + 705792,
             bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 25160864 &* s.n,
             pool: pool)
         // features.5.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25160864 &* s.n, pixels: 289 &* s.n, channels: 120,
-            gamma: s.p + 792192, beta: s.p + 792320, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 15942368 &* s.n, savedMean: s.f + 159296, savedInvStd: s.f + 159416,
-            runningMean: s.p + 792448, runningVar: s.p + 792576, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25160864 &* s.n, pixels: 289 &* s.n, channels: 120,
+                gamma: s.p + 792192, beta: s.p + 792320, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 15942368 &* s.n, savedMean: s.f + 159296, savedInvStd: s.f + 159416,
+                runningMean: s.p + 792448, runningVar: s.p + 792576, pool: pool)
+        }
+        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25160864 &* s.n, pixels: 289 &* s.n, channels: 120,
+                gamma: s.p + 792192, beta: s.p + 792320, runningMean: s.p + 792448, runningVar: s.p + 792576,
+                eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 159296, pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8857142857142857
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1142857142857143,
                 into: s.t + 9936384 &* s.n, random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25126176 &* s.n, branch: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936384 &* s.n : nil, batch: s.n, perImage: 34680,
-            output: s.t + 25195552 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 9936384 &* s.n : nil, batch: s.n,
+            perImage: 34680, output: s.t + 25195552 &* s.n, pool: pool)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
@@ -1510,10 +1830,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 17004880 &* s.n,
             pool: pool)
         // features.5.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 17004880 &* s.n, pixels: 289 &* s.n, channels: 720,
-            gamma: s.p + 879104, beta: s.p + 879824, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 17212960 &* s.n, savedMean: s.f + 159536, savedInvStd: s.f + 160256,
-            runningMean: s.p + 880544, runningVar: s.p + 881264, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 17004880 &* s.n, pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 879104, beta: s.p + 879824, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 17212960 &* s.n, savedMean: s.f + 159536, savedInvStd: s.f + 160256,
+                runningMean: s.p + 880544, runningVar: s.p + 881264, pool: pool)
+        }
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 17004880 &* s.n, pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 879104, beta: s.p + 879824, runningMean: s.p + 880544, runningVar: s.p + 881264,
+                eps: 0.001, activation: .relu6, output: s.t + 17212960 &* s.n, scratch: s.f + 159536, pool: pool)
+        }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][720]
         WeightPrep.depthwiseWeights(s.p + 881984, channels: 720, kernel: 5, into: s.f + 162416)
         // features.5.2.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
@@ -1521,28 +1849,44 @@ public final class EfficientNetLite2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 162416, bias: s.f,
             activation: .identity, output: s.t + 17421040 &* s.n, pool: pool)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 17421040 &* s.n, pixels: 289 &* s.n, channels: 720,
-            gamma: s.p + 899984, beta: s.p + 900704, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 17629120 &* s.n, savedMean: s.f + 160976, savedInvStd: s.f + 161696,
-            runningMean: s.p + 901424, runningVar: s.p + 902144, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 17421040 &* s.n, pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 899984, beta: s.p + 900704, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 17629120 &* s.n, savedMean: s.f + 160976, savedInvStd: s.f + 161696,
+                runningMean: s.p + 901424, runningVar: s.p + 902144, pool: pool)
+        }
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 17421040 &* s.n, pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 899984, beta: s.p + 900704, runningMean: s.p + 901424, runningVar: s.p + 902144,
+                eps: 0.001, activation: .relu6, output: s.t + 17629120 &* s.n, scratch: s.f + 160976, pool: pool)
+        }
         // features.5.2.block.2 project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
         Kernels.pointwiseConv(input: s.t + 17629120 &* s.n, pixels: 289 &* s.n, inChannels: 720, weights: s.p + 902864,
             bias: s.f, outChannels: 120, activation: .identity, residual: nil, output: s.t + 25230240 &* s.n,
             pool: pool)
         // features.5.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25230240 &* s.n, pixels: 289 &* s.n, channels: 120,
-            gamma: s.p + 989264, beta: s.p + 989392, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 15942368 &* s.n, savedMean: s.f + 198416, savedInvStd: s.f + 198536,
-            runningMean: s.p + 989520, runningVar: s.p + 989648, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25230240 &* s.n, pixels: 289 &* s.n, channels: 120,
+                gamma: s.p + 989264, beta: s.p + 989392, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 15942368 &* s.n, savedMean: s.f + 198416, savedInvStd: s.f + 198536,
+                runningMean: s.p + 989520, runningVar: s.p + 989648, pool: pool)
+        }
+        // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25230240 &* s.n, pixels: 289 &* s.n, channels: 120,
+                gamma: s.p + 989264, beta: s.p + 989392, runningMean: s.p + 989520, runningVar: s.p + 989648,
+                eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 198416, pool: pool)
+        }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8761904761904762
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12380952380952381,
                 into: s.t + 9936400 &* s.n, random: &random)
         }
         // features.5.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25195552 &* s.n, branch: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936400 &* s.n : nil, batch: s.n, perImage: 34680,
-            output: s.t + 25264928 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 9936400 &* s.n : nil, batch: s.n,
+            perImage: 34680, output: s.t + 25264928 &* s.n, pool: pool)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 17x17x120 -> 17x17x120, identity shortcut
@@ -1552,10 +1896,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 720, activation: .identity, residual: nil, output: s.t + 17837200 &* s.n,
             pool: pool)
         // features.5.3.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 17837200 &* s.n, pixels: 289 &* s.n, channels: 720,
-            gamma: s.p + 1076176, beta: s.p + 1076896, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 18045280 &* s.n, savedMean: s.f + 198656, savedInvStd: s.f + 199376,
-            runningMean: s.p + 1077616, runningVar: s.p + 1078336, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 17837200 &* s.n, pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 1076176, beta: s.p + 1076896, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 18045280 &* s.n, savedMean: s.f + 198656, savedInvStd: s.f + 199376,
+                runningMean: s.p + 1077616, runningVar: s.p + 1078336, pool: pool)
+        }
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 17837200 &* s.n, pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 1076176, beta: s.p + 1076896, runningMean: s.p + 1077616, runningVar: s.p + 1078336,
+                eps: 0.001, activation: .relu6, output: s.t + 18045280 &* s.n, scratch: s.f + 198656, pool: pool)
+        }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][720]
         WeightPrep.depthwiseWeights(s.p + 1079056, channels: 720, kernel: 5, into: s.f + 201536)
         // features.5.3.block.1 depthwise 5x5/1, [n, 17, 17, 720] -> [n, 17, 17, 720]
@@ -1563,28 +1915,44 @@ public final class EfficientNetLite2Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 17, outWidth: 17, weights: s.f + 201536, bias: s.f,
             activation: .identity, output: s.t + 18253360 &* s.n, pool: pool)
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 18253360 &* s.n, pixels: 289 &* s.n, channels: 720,
-            gamma: s.p + 1097056, beta: s.p + 1097776, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 18461440 &* s.n, savedMean: s.f + 200096, savedInvStd: s.f + 200816,
-            runningMean: s.p + 1098496, runningVar: s.p + 1099216, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 18253360 &* s.n, pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 1097056, beta: s.p + 1097776, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 18461440 &* s.n, savedMean: s.f + 200096, savedInvStd: s.f + 200816,
+                runningMean: s.p + 1098496, runningVar: s.p + 1099216, pool: pool)
+        }
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 18253360 &* s.n, pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 1097056, beta: s.p + 1097776, runningMean: s.p + 1098496, runningVar: s.p + 1099216,
+                eps: 0.001, activation: .relu6, output: s.t + 18461440 &* s.n, scratch: s.f + 200096, pool: pool)
+        }
         // features.5.3.block.2 project conv 1x1, [n, 17, 17, 720] -> [n, 17, 17, 120]
         Kernels.pointwiseConv(input: s.t + 18461440 &* s.n, pixels: 289 &* s.n, inChannels: 720,
             weights: s.p + 1099936, bias: s.f, outChannels: 120, activation: .identity, residual: nil,
             output: s.t + 25299616 &* s.n, pool: pool)
         // features.5.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25299616 &* s.n, pixels: 289 &* s.n, channels: 120,
-            gamma: s.p + 1186336, beta: s.p + 1186464, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 15942368 &* s.n, savedMean: s.f + 237536, savedInvStd: s.f + 237656,
-            runningMean: s.p + 1186592, runningVar: s.p + 1186720, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25299616 &* s.n, pixels: 289 &* s.n, channels: 120,
+                gamma: s.p + 1186336, beta: s.p + 1186464, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 15942368 &* s.n, savedMean: s.f + 237536, savedInvStd: s.f + 237656,
+                runningMean: s.p + 1186592, runningVar: s.p + 1186720, pool: pool)
+        }
+        // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25299616 &* s.n, pixels: 289 &* s.n, channels: 120,
+                gamma: s.p + 1186336, beta: s.p + 1186464, runningMean: s.p + 1186592, runningVar: s.p + 1186720,
+                eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 237536, pool: pool)
+        }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.8666666666666667
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333336,
                 into: s.t + 9936416 &* s.n, random: &random)
         }
         // features.5.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25264928 &* s.n, branch: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936416 &* s.n : nil, batch: s.n, perImage: 34680,
-            output: s.t + 25334304 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 9936416 &* s.n : nil, batch: s.n,
+            perImage: 34680, output: s.t + 25334304 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 17x17x120 -> 9x9x208
@@ -1594,10 +1962,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             weights: s.p + 1186848, bias: s.f, outChannels: 720, activation: .identity, residual: nil,
             output: s.t + 18669520 &* s.n, pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 18669520 &* s.n, pixels: 289 &* s.n, channels: 720,
-            gamma: s.p + 1273248, beta: s.p + 1273968, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 18877600 &* s.n, savedMean: s.f + 237776, savedInvStd: s.f + 238496,
-            runningMean: s.p + 1274688, runningVar: s.p + 1275408, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 18669520 &* s.n, pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 1273248, beta: s.p + 1273968, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 18877600 &* s.n, savedMean: s.f + 237776, savedInvStd: s.f + 238496,
+                runningMean: s.p + 1274688, runningVar: s.p + 1275408, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 18669520 &* s.n, pixels: 289 &* s.n, channels: 720,
+                gamma: s.p + 1273248, beta: s.p + 1273968, runningMean: s.p + 1274688, runningVar: s.p + 1275408,
+                eps: 0.001, activation: .relu6, output: s.t + 18877600 &* s.n, scratch: s.f + 237776, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][720]
         WeightPrep.depthwiseWeights(s.p + 1276128, channels: 720, kernel: 5, into: s.f + 240656)
         // features.6.0.block.1 depthwise 5x5/2, [n, 17, 17, 720] -> [n, 9, 9, 720]
@@ -1605,19 +1981,35 @@ public final class EfficientNetLite2Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 240656, bias: s.f,
             activation: .identity, output: s.t + 24661216 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 24661216 &* s.n, pixels: 81 &* s.n, channels: 720,
-            gamma: s.p + 1294128, beta: s.p + 1294848, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 24719536 &* s.n, savedMean: s.f + 239216, savedInvStd: s.f + 239936,
-            runningMean: s.p + 1295568, runningVar: s.p + 1296288, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 24661216 &* s.n, pixels: 81 &* s.n, channels: 720,
+                gamma: s.p + 1294128, beta: s.p + 1294848, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 24719536 &* s.n, savedMean: s.f + 239216, savedInvStd: s.f + 239936,
+                runningMean: s.p + 1295568, runningVar: s.p + 1296288, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 24661216 &* s.n, pixels: 81 &* s.n, channels: 720,
+                gamma: s.p + 1294128, beta: s.p + 1294848, runningMean: s.p + 1295568, runningVar: s.p + 1296288,
+                eps: 0.001, activation: .relu6, output: s.t + 24719536 &* s.n, scratch: s.f + 239216, pool: pool)
+        }
         // features.6.0.block.2 project conv 1x1, [n, 9, 9, 720] -> [n, 9, 9, 208]
         Kernels.pointwiseConv(input: s.t + 24719536 &* s.n, pixels: 81 &* s.n, inChannels: 720, weights: s.p + 1297008,
             bias: s.f, outChannels: 208, activation: .identity, residual: nil, output: s.t + 25658048 &* s.n,
             pool: pool)
         // features.6.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25658048 &* s.n, pixels: 81 &* s.n, channels: 208,
-            gamma: s.p + 1446768, beta: s.p + 1446976, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 25674896 &* s.n, savedMean: s.f + 276656, savedInvStd: s.f + 276864,
-            runningMean: s.p + 1447184, runningVar: s.p + 1447392, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25658048 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 1446768, beta: s.p + 1446976, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 25674896 &* s.n, savedMean: s.f + 276656, savedInvStd: s.f + 276864,
+                runningMean: s.p + 1447184, runningVar: s.p + 1447392, pool: pool)
+        }
+        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25658048 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 1446768, beta: s.p + 1446976, runningMean: s.p + 1447184, runningVar: s.p + 1447392,
+                eps: 0.001, activation: .identity, output: s.t + 25674896 &* s.n, scratch: s.f + 276656, pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -1627,10 +2019,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 19189360 &* s.n,
             pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19189360 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 1707184, beta: s.p + 1708432, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 22657312 &* s.n, savedMean: s.f + 277072, savedInvStd: s.f + 278320,
-            runningMean: s.p + 1709680, runningVar: s.p + 1710928, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19189360 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 1707184, beta: s.p + 1708432, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 22657312 &* s.n, savedMean: s.f + 277072, savedInvStd: s.f + 278320,
+                runningMean: s.p + 1709680, runningVar: s.p + 1710928, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19189360 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 1707184, beta: s.p + 1708432, runningMean: s.p + 1709680, runningVar: s.p + 1710928,
+                eps: 0.001, activation: .relu6, output: s.t + 22657312 &* s.n, scratch: s.f + 277072, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1248]
         WeightPrep.depthwiseWeights(s.p + 1712176, channels: 1248, kernel: 5, into: s.f + 282064)
         // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -1638,28 +2038,44 @@ public final class EfficientNetLite2Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 282064, bias: s.f,
             activation: .identity, output: s.t + 22758400 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22758400 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 1743376, beta: s.p + 1744624, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 22859488 &* s.n, savedMean: s.f + 279568, savedInvStd: s.f + 280816,
-            runningMean: s.p + 1745872, runningVar: s.p + 1747120, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22758400 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 1743376, beta: s.p + 1744624, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 22859488 &* s.n, savedMean: s.f + 279568, savedInvStd: s.f + 280816,
+                runningMean: s.p + 1745872, runningVar: s.p + 1747120, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22758400 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 1743376, beta: s.p + 1744624, runningMean: s.p + 1745872, runningVar: s.p + 1747120,
+                eps: 0.001, activation: .relu6, output: s.t + 22859488 &* s.n, scratch: s.f + 279568, pool: pool)
+        }
         // features.6.1.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         Kernels.pointwiseConv(input: s.t + 22859488 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
             weights: s.p + 1748368, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
             output: s.t + 25691744 &* s.n, pool: pool)
         // features.6.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25691744 &* s.n, pixels: 81 &* s.n, channels: 208,
-            gamma: s.p + 2007952, beta: s.p + 2008160, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 15942368 &* s.n, savedMean: s.f + 344464, savedInvStd: s.f + 344672,
-            runningMean: s.p + 2008368, runningVar: s.p + 2008576, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25691744 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 2007952, beta: s.p + 2008160, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 15942368 &* s.n, savedMean: s.f + 344464, savedInvStd: s.f + 344672,
+                runningMean: s.p + 2008368, runningVar: s.p + 2008576, pool: pool)
+        }
+        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25691744 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 2007952, beta: s.p + 2008160, runningMean: s.p + 2008368, runningVar: s.p + 2008576,
+                eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 344464, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8476190476190476
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1523809523809524,
                 into: s.t + 9936432 &* s.n, random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25674896 &* s.n, branch: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936432 &* s.n : nil, batch: s.n, perImage: 16848,
-            output: s.t + 25708592 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 9936432 &* s.n : nil, batch: s.n,
+            perImage: 16848, output: s.t + 25708592 &* s.n, pool: pool)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -1669,10 +2085,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 22960576 &* s.n,
             pool: pool)
         // features.6.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22960576 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 2268368, beta: s.p + 2269616, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 23061664 &* s.n, savedMean: s.f + 344880, savedInvStd: s.f + 346128,
-            runningMean: s.p + 2270864, runningVar: s.p + 2272112, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22960576 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2268368, beta: s.p + 2269616, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 23061664 &* s.n, savedMean: s.f + 344880, savedInvStd: s.f + 346128,
+                runningMean: s.p + 2270864, runningVar: s.p + 2272112, pool: pool)
+        }
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22960576 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2268368, beta: s.p + 2269616, runningMean: s.p + 2270864, runningVar: s.p + 2272112,
+                eps: 0.001, activation: .relu6, output: s.t + 23061664 &* s.n, scratch: s.f + 344880, pool: pool)
+        }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1248]
         WeightPrep.depthwiseWeights(s.p + 2273360, channels: 1248, kernel: 5, into: s.f + 349872)
         // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -1680,28 +2104,44 @@ public final class EfficientNetLite2Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 349872, bias: s.f,
             activation: .identity, output: s.t + 23162752 &* s.n, pool: pool)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 23162752 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 2304560, beta: s.p + 2305808, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 23263840 &* s.n, savedMean: s.f + 347376, savedInvStd: s.f + 348624,
-            runningMean: s.p + 2307056, runningVar: s.p + 2308304, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 23162752 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2304560, beta: s.p + 2305808, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 23263840 &* s.n, savedMean: s.f + 347376, savedInvStd: s.f + 348624,
+                runningMean: s.p + 2307056, runningVar: s.p + 2308304, pool: pool)
+        }
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 23162752 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2304560, beta: s.p + 2305808, runningMean: s.p + 2307056, runningVar: s.p + 2308304,
+                eps: 0.001, activation: .relu6, output: s.t + 23263840 &* s.n, scratch: s.f + 347376, pool: pool)
+        }
         // features.6.2.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         Kernels.pointwiseConv(input: s.t + 23263840 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
             weights: s.p + 2309552, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
             output: s.t + 25725440 &* s.n, pool: pool)
         // features.6.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25725440 &* s.n, pixels: 81 &* s.n, channels: 208,
-            gamma: s.p + 2569136, beta: s.p + 2569344, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 15942368 &* s.n, savedMean: s.f + 412272, savedInvStd: s.f + 412480,
-            runningMean: s.p + 2569552, runningVar: s.p + 2569760, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25725440 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 2569136, beta: s.p + 2569344, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 15942368 &* s.n, savedMean: s.f + 412272, savedInvStd: s.f + 412480,
+                runningMean: s.p + 2569552, runningVar: s.p + 2569760, pool: pool)
+        }
+        // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25725440 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 2569136, beta: s.p + 2569344, runningMean: s.p + 2569552, runningVar: s.p + 2569760,
+                eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 412272, pool: pool)
+        }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8380952380952381
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.1619047619047619,
                 into: s.t + 9936448 &* s.n, random: &random)
         }
         // features.6.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25708592 &* s.n, branch: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936448 &* s.n : nil, batch: s.n, perImage: 16848,
-            output: s.t + 25742288 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 9936448 &* s.n : nil, batch: s.n,
+            perImage: 16848, output: s.t + 25742288 &* s.n, pool: pool)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -1711,10 +2151,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 23364928 &* s.n,
             pool: pool)
         // features.6.3.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 23364928 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 2829552, beta: s.p + 2830800, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 23466016 &* s.n, savedMean: s.f + 412688, savedInvStd: s.f + 413936,
-            runningMean: s.p + 2832048, runningVar: s.p + 2833296, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 23364928 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2829552, beta: s.p + 2830800, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 23466016 &* s.n, savedMean: s.f + 412688, savedInvStd: s.f + 413936,
+                runningMean: s.p + 2832048, runningVar: s.p + 2833296, pool: pool)
+        }
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 23364928 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2829552, beta: s.p + 2830800, runningMean: s.p + 2832048, runningVar: s.p + 2833296,
+                eps: 0.001, activation: .relu6, output: s.t + 23466016 &* s.n, scratch: s.f + 412688, pool: pool)
+        }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1248]
         WeightPrep.depthwiseWeights(s.p + 2834544, channels: 1248, kernel: 5, into: s.f + 417680)
         // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -1722,28 +2170,44 @@ public final class EfficientNetLite2Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 417680, bias: s.f,
             activation: .identity, output: s.t + 23567104 &* s.n, pool: pool)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 23567104 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 2865744, beta: s.p + 2866992, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 23668192 &* s.n, savedMean: s.f + 415184, savedInvStd: s.f + 416432,
-            runningMean: s.p + 2868240, runningVar: s.p + 2869488, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 23567104 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2865744, beta: s.p + 2866992, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 23668192 &* s.n, savedMean: s.f + 415184, savedInvStd: s.f + 416432,
+                runningMean: s.p + 2868240, runningVar: s.p + 2869488, pool: pool)
+        }
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 23567104 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 2865744, beta: s.p + 2866992, runningMean: s.p + 2868240, runningVar: s.p + 2869488,
+                eps: 0.001, activation: .relu6, output: s.t + 23668192 &* s.n, scratch: s.f + 415184, pool: pool)
+        }
         // features.6.3.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         Kernels.pointwiseConv(input: s.t + 23668192 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
             weights: s.p + 2870736, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
             output: s.t + 25759136 &* s.n, pool: pool)
         // features.6.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25759136 &* s.n, pixels: 81 &* s.n, channels: 208,
-            gamma: s.p + 3130320, beta: s.p + 3130528, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 15942368 &* s.n, savedMean: s.f + 480080, savedInvStd: s.f + 480288,
-            runningMean: s.p + 3130736, runningVar: s.p + 3130944, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25759136 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 3130320, beta: s.p + 3130528, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 15942368 &* s.n, savedMean: s.f + 480080, savedInvStd: s.f + 480288,
+                runningMean: s.p + 3130736, runningVar: s.p + 3130944, pool: pool)
+        }
+        // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25759136 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 3130320, beta: s.p + 3130528, runningMean: s.p + 3130736, runningVar: s.p + 3130944,
+                eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 480080, pool: pool)
+        }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8285714285714285
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17142857142857143,
                 into: s.t + 9936464 &* s.n, random: &random)
         }
         // features.6.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25742288 &* s.n, branch: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936464 &* s.n : nil, batch: s.n, perImage: 16848,
-            output: s.t + 25775984 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 9936464 &* s.n : nil, batch: s.n,
+            perImage: 16848, output: s.t + 25775984 &* s.n, pool: pool)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 9x9x208 -> 9x9x208, identity shortcut
@@ -1753,10 +2217,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 23769280 &* s.n,
             pool: pool)
         // features.6.4.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 23769280 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 3390736, beta: s.p + 3391984, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 23870368 &* s.n, savedMean: s.f + 480496, savedInvStd: s.f + 481744,
-            runningMean: s.p + 3393232, runningVar: s.p + 3394480, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 23769280 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3390736, beta: s.p + 3391984, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 23870368 &* s.n, savedMean: s.f + 480496, savedInvStd: s.f + 481744,
+                runningMean: s.p + 3393232, runningVar: s.p + 3394480, pool: pool)
+        }
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 23769280 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3390736, beta: s.p + 3391984, runningMean: s.p + 3393232, runningVar: s.p + 3394480,
+                eps: 0.001, activation: .relu6, output: s.t + 23870368 &* s.n, scratch: s.f + 480496, pool: pool)
+        }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1248]
         WeightPrep.depthwiseWeights(s.p + 3395728, channels: 1248, kernel: 5, into: s.f + 485488)
         // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -1764,28 +2236,44 @@ public final class EfficientNetLite2Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 485488, bias: s.f,
             activation: .identity, output: s.t + 23971456 &* s.n, pool: pool)
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 23971456 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 3426928, beta: s.p + 3428176, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 24072544 &* s.n, savedMean: s.f + 482992, savedInvStd: s.f + 484240,
-            runningMean: s.p + 3429424, runningVar: s.p + 3430672, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 23971456 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3426928, beta: s.p + 3428176, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 24072544 &* s.n, savedMean: s.f + 482992, savedInvStd: s.f + 484240,
+                runningMean: s.p + 3429424, runningVar: s.p + 3430672, pool: pool)
+        }
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 23971456 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3426928, beta: s.p + 3428176, runningMean: s.p + 3429424, runningVar: s.p + 3430672,
+                eps: 0.001, activation: .relu6, output: s.t + 24072544 &* s.n, scratch: s.f + 482992, pool: pool)
+        }
         // features.6.4.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 208]
         Kernels.pointwiseConv(input: s.t + 24072544 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
             weights: s.p + 3431920, bias: s.f, outChannels: 208, activation: .identity, residual: nil,
             output: s.t + 25792832 &* s.n, pool: pool)
         // features.6.4.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25792832 &* s.n, pixels: 81 &* s.n, channels: 208,
-            gamma: s.p + 3691504, beta: s.p + 3691712, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 15942368 &* s.n, savedMean: s.f + 547888, savedInvStd: s.f + 548096,
-            runningMean: s.p + 3691920, runningVar: s.p + 3692128, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25792832 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 3691504, beta: s.p + 3691712, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 15942368 &* s.n, savedMean: s.f + 547888, savedInvStd: s.f + 548096,
+                runningMean: s.p + 3691920, runningVar: s.p + 3692128, pool: pool)
+        }
+        // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25792832 &* s.n, pixels: 81 &* s.n, channels: 208,
+                gamma: s.p + 3691504, beta: s.p + 3691712, runningMean: s.p + 3691920, runningVar: s.p + 3692128,
+                eps: 0.001, activation: .identity, output: s.t + 15942368 &* s.n, scratch: s.f + 547888, pool: pool)
+        }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.819047619047619
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18095238095238098,
                 into: s.t + 9936480 &* s.n, random: &random)
         }
         // features.6.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 25775984 &* s.n, branch: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936480 &* s.n : nil, batch: s.n, perImage: 16848,
-            output: s.t + 25809680 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 9936480 &* s.n : nil, batch: s.n,
+            perImage: 16848, output: s.t + 25809680 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 9x9x208 -> 9x9x352
@@ -1795,10 +2283,18 @@ public final class EfficientNetLite2Training: TrainableModel {
             bias: s.f, outChannels: 1248, activation: .identity, residual: nil, output: s.t + 24173632 &* s.n,
             pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 24173632 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 3951920, beta: s.p + 3953168, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 24274720 &* s.n, savedMean: s.f + 548304, savedInvStd: s.f + 549552,
-            runningMean: s.p + 3954416, runningVar: s.p + 3955664, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 24173632 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3951920, beta: s.p + 3953168, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 24274720 &* s.n, savedMean: s.f + 548304, savedInvStd: s.f + 549552,
+                runningMean: s.p + 3954416, runningVar: s.p + 3955664, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 24173632 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3951920, beta: s.p + 3953168, runningMean: s.p + 3954416, runningVar: s.p + 3955664,
+                eps: 0.001, activation: .relu6, output: s.t + 24274720 &* s.n, scratch: s.f + 548304, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1248]
         WeightPrep.depthwiseWeights(s.p + 3956912, channels: 1248, kernel: 3, into: s.f + 553296)
         // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1248] -> [n, 9, 9, 1248]
@@ -1806,32 +2302,60 @@ public final class EfficientNetLite2Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 553296, bias: s.f,
             activation: .identity, output: s.t + 24375808 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 24375808 &* s.n, pixels: 81 &* s.n, channels: 1248,
-            gamma: s.p + 3968144, beta: s.p + 3969392, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 24476896 &* s.n, savedMean: s.f + 550800, savedInvStd: s.f + 552048,
-            runningMean: s.p + 3970640, runningVar: s.p + 3971888, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 24375808 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3968144, beta: s.p + 3969392, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 24476896 &* s.n, savedMean: s.f + 550800, savedInvStd: s.f + 552048,
+                runningMean: s.p + 3970640, runningVar: s.p + 3971888, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 24375808 &* s.n, pixels: 81 &* s.n, channels: 1248,
+                gamma: s.p + 3968144, beta: s.p + 3969392, runningMean: s.p + 3970640, runningVar: s.p + 3971888,
+                eps: 0.001, activation: .relu6, output: s.t + 24476896 &* s.n, scratch: s.f + 550800, pool: pool)
+        }
         // features.7.0.block.2 project conv 1x1, [n, 9, 9, 1248] -> [n, 9, 9, 352]
         Kernels.pointwiseConv(input: s.t + 24476896 &* s.n, pixels: 81 &* s.n, inChannels: 1248,
             weights: s.p + 3973136, bias: s.f, outChannels: 352, activation: .identity, residual: nil,
             output: s.t + 25368992 &* s.n, pool: pool)
         // features.7.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25368992 &* s.n, pixels: 81 &* s.n, channels: 352,
-            gamma: s.p + 4412432, beta: s.p + 4412784, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 25397504 &* s.n, savedMean: s.f + 575760, savedInvStd: s.f + 576112,
-            runningMean: s.p + 4413136, runningVar: s.p + 4413488, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25368992 &* s.n, pixels: 81 &* s.n, channels: 352,
+                gamma: s.p + 4412432, beta: s.p + 4412784, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 25397504 &* s.n, savedMean: s.f + 575760, savedInvStd: s.f + 576112,
+                runningMean: s.p + 4413136, runningVar: s.p + 4413488, pool: pool)
+        }
+        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25368992 &* s.n, pixels: 81 &* s.n, channels: 352,
+                gamma: s.p + 4412432, beta: s.p + 4412784, runningMean: s.p + 4413136, runningVar: s.p + 4413488,
+                eps: 0.001, activation: .identity, output: s.t + 25397504 &* s.n, scratch: s.f + 575760, pool: pool)
+        }
     }
 
-    /// features.8 forward: head: conv 1x1 352 -> 1280, global average pool, dropout 0.3, linear -> 1000 classes
+    /// features.8 forward: head: conv 1x1 352 -> 1280
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 9, 9, 352] -> [n, 9, 9, 1280]
         Kernels.pointwiseConv(input: s.t + 25397504 &* s.n, pixels: 81 &* s.n, inChannels: 352, weights: s.p + 4413840,
             bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 15942368 &* s.n,
             pool: pool)
         // features.8 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15942368 &* s.n, pixels: 81 &* s.n, channels: 1280,
-            gamma: s.p + 4864400, beta: s.p + 4865680, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 19085680 &* s.n, savedMean: s.f + 576464, savedInvStd: s.f + 577744,
-            runningMean: s.p + 4866960, runningVar: s.p + 4868240, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15942368 &* s.n, pixels: 81 &* s.n, channels: 1280,
+                gamma: s.p + 4864400, beta: s.p + 4865680, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 19085680 &* s.n, savedMean: s.f + 576464, savedInvStd: s.f + 577744,
+                runningMean: s.p + 4866960, runningVar: s.p + 4868240, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15942368 &* s.n, pixels: 81 &* s.n, channels: 1280,
+                gamma: s.p + 4864400, beta: s.p + 4865680, runningMean: s.p + 4866960, runningVar: s.p + 4868240,
+                eps: 0.001, activation: .relu6, output: s.t + 19085680 &* s.n, scratch: s.f + 576464, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 9, 9, 1280] -> [n, 1280]
         Kernels.globalAveragePool(input: s.t + 19085680 &* s.n, batch: s.n, pixels: 81, channels: 1280,
             output: s.t + 9933744 &* s.n, pool: pool)
@@ -1848,8 +2372,8 @@ public final class EfficientNetLite2Training: TrainableModel {
         s.logits.update(from: s.t + 9933744 &* s.n, count: 1000 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 352 -> 1280, global average pool, dropout 0.3, linear -> 1000 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 16046048 &* s.n,
             weights: s.p + 4869520, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 9933744 &* s.n,
@@ -1860,6 +2384,10 @@ public final class EfficientNetLite2Training: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 81 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 16046048 &* s.n, batch: s.n, pixels: 81,
             channels: 1280, gradInput: s.t + 19085680 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 352 -> 1280
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through relu6 and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 15942368 &* s.n,
             pixels: 81 &* s.n, channels: 1280, gamma: s.p + 4864400, beta: s.p + 4865680, savedMean: s.f + 576464,
@@ -1911,8 +2439,8 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 24173632 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936480 &* s.n : nil, batch: s.n, perImage: 16848,
-            gradBranch: s.t + 19085680 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 9936480 &* s.n : nil, batch: s.n,
+            perImage: 16848, gradBranch: s.t + 19085680 &* s.n, pool: pool)
         // features.6.4.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25792832 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 3691504, beta: s.p + 3691712, savedMean: s.f + 547888,
@@ -1953,8 +2481,8 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 23769280 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936464 &* s.n : nil, batch: s.n, perImage: 16848,
-            gradBranch: s.t + 19085680 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 9936464 &* s.n : nil, batch: s.n,
+            perImage: 16848, gradBranch: s.t + 19085680 &* s.n, pool: pool)
         // features.6.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25759136 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 3130320, beta: s.p + 3130528, savedMean: s.f + 480080,
@@ -1995,8 +2523,8 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 23364928 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936448 &* s.n : nil, batch: s.n, perImage: 16848,
-            gradBranch: s.t + 19085680 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 9936448 &* s.n : nil, batch: s.n,
+            perImage: 16848, gradBranch: s.t + 19085680 &* s.n, pool: pool)
         // features.6.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25725440 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 2569136, beta: s.p + 2569344, savedMean: s.f + 412272,
@@ -2037,8 +2565,8 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22960576 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936432 &* s.n : nil, batch: s.n, perImage: 16848,
-            gradBranch: s.t + 19085680 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 9936432 &* s.n : nil, batch: s.n,
+            perImage: 16848, gradBranch: s.t + 19085680 &* s.n, pool: pool)
         // features.6.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 19085680 &* s.n, input: s.t + 25691744 &* s.n,
             pixels: 81 &* s.n, channels: 208, gamma: s.p + 2007952, beta: s.p + 2008160, savedMean: s.f + 344464,
@@ -2115,8 +2643,8 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936416 &* s.n : nil, batch: s.n, perImage: 34680,
-            gradBranch: s.t + 15977056 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 9936416 &* s.n : nil, batch: s.n,
+            perImage: 34680, gradBranch: s.t + 15977056 &* s.n, pool: pool)
         // features.5.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15977056 &* s.n, input: s.t + 25299616 &* s.n,
             pixels: 289 &* s.n, channels: 120, gamma: s.p + 1186336, beta: s.p + 1186464, savedMean: s.f + 237536,
@@ -2157,8 +2685,8 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 15977056 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936400 &* s.n : nil, batch: s.n, perImage: 34680,
-            gradBranch: s.t + 15942368 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 9936400 &* s.n : nil, batch: s.n,
+            perImage: 34680, gradBranch: s.t + 15942368 &* s.n, pool: pool)
         // features.5.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15942368 &* s.n, input: s.t + 25230240 &* s.n,
             pixels: 289 &* s.n, channels: 120, gamma: s.p + 989264, beta: s.p + 989392, savedMean: s.f + 198416,
@@ -2199,8 +2727,8 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 15942368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936384 &* s.n : nil, batch: s.n, perImage: 34680,
-            gradBranch: s.t + 15977056 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 9936384 &* s.n : nil, batch: s.n,
+            perImage: 34680, gradBranch: s.t + 15977056 &* s.n, pool: pool)
         // features.5.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 15977056 &* s.n, input: s.t + 25160864 &* s.n,
             pixels: 289 &* s.n, channels: 120, gamma: s.p + 792192, beta: s.p + 792320, savedMean: s.f + 159296,
@@ -2277,8 +2805,8 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9795024 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936368 &* s.n : nil, batch: s.n, perImage: 25432,
-            gradBranch: s.t + 9820464 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 9936368 &* s.n : nil, batch: s.n,
+            perImage: 25432, gradBranch: s.t + 9820464 &* s.n, pool: pool)
         // features.4.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9820464 &* s.n, input: s.t + 25607168 &* s.n,
             pixels: 289 &* s.n, channels: 88, gamma: s.p + 467488, beta: s.p + 467584, savedMean: s.f + 91488,
@@ -2319,8 +2847,8 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9820464 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936352 &* s.n : nil, batch: s.n, perImage: 25432,
-            gradBranch: s.t + 9795024 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 9936352 &* s.n : nil, batch: s.n,
+            perImage: 25432, gradBranch: s.t + 9795024 &* s.n, pool: pool)
         // features.4.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9795024 &* s.n, input: s.t + 25556288 &* s.n,
             pixels: 289 &* s.n, channels: 88, gamma: s.p + 365200, beta: s.p + 365296, savedMean: s.f + 79696,
@@ -2361,8 +2889,8 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9795024 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936336 &* s.n : nil, batch: s.n, perImage: 25432,
-            gradBranch: s.t + 9820464 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 9936336 &* s.n : nil, batch: s.n,
+            perImage: 25432, gradBranch: s.t + 9820464 &* s.n, pool: pool)
         // features.4.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9820464 &* s.n, input: s.t + 25505408 &* s.n,
             pixels: 289 &* s.n, channels: 88, gamma: s.p + 262912, beta: s.p + 263008, savedMean: s.f + 67904,
@@ -2439,8 +2967,8 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9642432 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936320 &* s.n : nil, batch: s.n, perImage: 52272,
-            gradBranch: s.t + 9694704 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 9936320 &* s.n : nil, batch: s.n,
+            perImage: 52272, gradBranch: s.t + 9694704 &* s.n, pool: pool)
         // features.3.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9694704 &* s.n, input: s.t + 24986944 &* s.n,
             pixels: 1089 &* s.n, channels: 48, gamma: s.p + 116368, beta: s.p + 116416, savedMean: s.f + 49680,
@@ -2481,8 +3009,8 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 9694704 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 9936304 &* s.n : nil, batch: s.n, perImage: 52272,
-            gradBranch: s.t + 9642432 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 9936304 &* s.n : nil, batch: s.n,
+            perImage: 52272, gradBranch: s.t + 9642432 &* s.n, pool: pool)
         // features.3.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 9642432 &* s.n, input: s.t + 24882400 &* s.n,
             pixels: 1089 &* s.n, channels: 48, gamma: s.p + 79024, beta: s.p + 79072, savedMean: s.f + 34032,
@@ -2559,8 +3087,8 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 8720400 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25826544 &* s.n : nil, batch: s.n, perImage: 101400,
-            gradBranch: s.t + 8821808 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 25826544 &* s.n : nil, batch: s.n,
+            perImage: 101400, gradBranch: s.t + 8821808 &* s.n, pool: pool)
         // features.2.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 8821808 &* s.n, input: s.t + 22454496 &* s.n,
             pixels: 4225 &* s.n, channels: 24, gamma: s.p + 26432, beta: s.p + 26464, savedMean: s.f + 10560,
@@ -2601,8 +3129,8 @@ public final class EfficientNetLite2Training: TrainableModel {
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 6286800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 25826528 &* s.n : nil, batch: s.n, perImage: 101400,
-            gradBranch: s.t + 6388208 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 25826528 &* s.n : nil, batch: s.n,
+            perImage: 101400, gradBranch: s.t + 6388208 &* s.n, pool: pool)
         // features.2.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 6388208 &* s.n, input: s.t + 22251680 &* s.n,
             pixels: 4225 &* s.n, channels: 24, gamma: s.p + 16944, beta: s.p + 16976, savedMean: s.f + 7344,
@@ -2911,6 +3439,9 @@ public final class EfficientNetLite2Training: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 4869520, count: 1280000, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 6149520, count: 1000, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 22, 22, 22, 23, 23]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

@@ -57,7 +57,8 @@ public final class EfficientNetLite3: GeneratedModel {
         features_6_4(n, a, w, ws)
         features_6_5(n, a, w, ws)
         features_7_0(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -521,13 +522,17 @@ public final class EfficientNetLite3: GeneratedModel {
             activation: .identity, residual: nil, output: a + 225504 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 384 -> 1280, global average pool, dropout 0.3, linear -> 1000 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 384 -> 1280
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 9, 9, 384] -> [n, 9, 9, 1280]
         Kernels.pointwiseConv(
             input: a + 225504 &* n, pixels: 81 &* n, inChannels: 384,
             weights: w + 6385056, bias: w + 6876576, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.3, linear 1280 -> 1000 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 9, 9, 1280] -> [n, 1280]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 81, channels: 1280, output: a + 103680 &* n, pool: pool)
@@ -1036,7 +1041,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     public static let descriptor = EfficientNetLite3.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 8274160,
-        arenaFloatsPerImage: 38007776, fixedFloats: 779056)
+        arenaFloatsPerImage: 38007776, fixedFloats: 779056,
+        blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.3.0", "features.3.1", "features.3.2", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -1090,32 +1096,34 @@ public final class EfficientNetLite3Training: TrainableModel {
         try features_6_5_forward(s)
         try features_7_0_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_0_backward(s)
-        features_6_5_backward(s)
-        features_6_4_backward(s)
-        features_6_3_backward(s)
-        features_6_2_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_4_backward(s)
-        features_5_3_backward(s)
-        features_5_2_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_4_backward(s)
-        features_4_3_backward(s)
-        features_4_2_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_2_backward(s)
-        features_3_1_backward(s)
-        features_3_0_backward(s)
-        features_2_2_backward(s)
-        features_2_1_backward(s)
-        features_2_0_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 26 { classifier_backward(s) }
+        if options.frozenBlocks <= 25 { features_8_backward(s) }
+        if options.frozenBlocks <= 24 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 23 { features_6_5_backward(s) }
+        if options.frozenBlocks <= 22 { features_6_4_backward(s) }
+        if options.frozenBlocks <= 21 { features_6_3_backward(s) }
+        if options.frozenBlocks <= 20 { features_6_2_backward(s) }
+        if options.frozenBlocks <= 19 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 18 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 17 { features_5_4_backward(s) }
+        if options.frozenBlocks <= 16 { features_5_3_backward(s) }
+        if options.frozenBlocks <= 15 { features_5_2_backward(s) }
+        if options.frozenBlocks <= 14 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 13 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 12 { features_4_4_backward(s) }
+        if options.frozenBlocks <= 11 { features_4_3_backward(s) }
+        if options.frozenBlocks <= 10 { features_4_2_backward(s) }
+        if options.frozenBlocks <= 9 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 8 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 7 { features_3_2_backward(s) }
+        if options.frozenBlocks <= 6 { features_3_1_backward(s) }
+        if options.frozenBlocks <= 5 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 4 { features_2_2_backward(s) }
+        if options.frozenBlocks <= 3 { features_2_1_backward(s) }
+        if options.frozenBlocks <= 2 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -1126,10 +1134,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             padTop: 0, padLeft: 0, outHeight: 140, outWidth: 140, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.t + 17404800 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 17404800 &* s.n, pixels: 19600 &* s.n, channels: 32,
-            gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 18032000 &* s.n, savedMean: s.f + 1392, savedInvStd: s.f + 1424, runningMean: s.p + 928,
-            runningVar: s.p + 960, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 17404800 &* s.n, pixels: 19600 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 18032000 &* s.n, savedMean: s.f + 1392, savedInvStd: s.f + 1424, runningMean: s.p + 928,
+                runningVar: s.p + 960, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 17404800 &* s.n, pixels: 19600 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
+                activation: .relu6, output: s.t + 18032000 &* s.n, scratch: s.f + 1392, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 140x140x32 -> 140x140x24
@@ -1141,19 +1157,35 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 140, outWidth: 140, weights: s.f + 1520, bias: s.f,
             activation: .identity, output: s.t + 18659200 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 18659200 &* s.n, pixels: 19600 &* s.n, channels: 32,
-            gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 19286400 &* s.n, savedMean: s.f + 1456, savedInvStd: s.f + 1488, runningMean: s.p + 1344,
-            runningVar: s.p + 1376, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 18659200 &* s.n, pixels: 19600 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 19286400 &* s.n, savedMean: s.f + 1456, savedInvStd: s.f + 1488, runningMean: s.p + 1344,
+                runningVar: s.p + 1376, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 18659200 &* s.n, pixels: 19600 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
+                activation: .relu6, output: s.t + 19286400 &* s.n, scratch: s.f + 1456, pool: pool)
+        }
         // features.1.0.block.1 project conv 1x1, [n, 140, 140, 32] -> [n, 140, 140, 24]
         Kernels.pointwiseConv(input: s.t + 19286400 &* s.n, pixels: 19600 &* s.n, inChannels: 32, weights: s.p + 1408,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 19913600 &* s.n,
             pool: pool)
         // features.1.0.block.1 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19913600 &* s.n, pixels: 19600 &* s.n, channels: 24,
-            gamma: s.p + 2176, beta: s.p + 2208, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 20384000 &* s.n, savedMean: s.f + 2096, savedInvStd: s.f + 2120, runningMean: s.p + 2240,
-            runningVar: s.p + 2272, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19913600 &* s.n, pixels: 19600 &* s.n, channels: 24,
+                gamma: s.p + 2176, beta: s.p + 2208, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 20384000 &* s.n, savedMean: s.f + 2096, savedInvStd: s.f + 2120, runningMean: s.p + 2240,
+                runningVar: s.p + 2272, pool: pool)
+        }
+        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19913600 &* s.n, pixels: 19600 &* s.n, channels: 24,
+                gamma: s.p + 2176, beta: s.p + 2208, runningMean: s.p + 2240, runningVar: s.p + 2272, eps: 0.001,
+                activation: .identity, output: s.t + 20384000 &* s.n, scratch: s.f + 2096, pool: pool)
+        }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 140x140x24 -> 70x70x32
@@ -1162,10 +1194,18 @@ public final class EfficientNetLite3Training: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 20384000 &* s.n, pixels: 19600 &* s.n, inChannels: 24, weights: s.p + 2304,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 19600 &* s.n, channels: 144, gamma: s.p + 5760,
-            beta: s.p + 5904, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 2822400 &* s.n,
-            savedMean: s.f + 2144, savedInvStd: s.f + 2288, runningMean: s.p + 6048, runningVar: s.p + 6192,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 19600 &* s.n, channels: 144,
+                gamma: s.p + 5760, beta: s.p + 5904, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 2822400 &* s.n, savedMean: s.f + 2144, savedInvStd: s.f + 2288, runningMean: s.p + 6048,
+                runningVar: s.p + 6192, pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 19600 &* s.n, channels: 144, gamma: s.p + 5760,
+                beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001, activation: .relu6,
+                output: s.t + 2822400 &* s.n, scratch: s.f + 2144, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 2720)
         // features.2.0.block.1 depthwise 3x3/2, [n, 140, 140, 144] -> [n, 70, 70, 144]
@@ -1173,19 +1213,35 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 70, outWidth: 70, weights: s.f + 2720, bias: s.f,
             activation: .identity, output: s.t + 15993600 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15993600 &* s.n, pixels: 4900 &* s.n, channels: 144,
-            gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 16699200 &* s.n, savedMean: s.f + 2432, savedInvStd: s.f + 2576, runningMean: s.p + 7920,
-            runningVar: s.p + 8064, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15993600 &* s.n, pixels: 4900 &* s.n, channels: 144,
+                gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 16699200 &* s.n, savedMean: s.f + 2432, savedInvStd: s.f + 2576, runningMean: s.p + 7920,
+                runningVar: s.p + 8064, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15993600 &* s.n, pixels: 4900 &* s.n, channels: 144,
+                gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
+                activation: .relu6, output: s.t + 16699200 &* s.n, scratch: s.f + 2432, pool: pool)
+        }
         // features.2.0.block.2 project conv 1x1, [n, 70, 70, 144] -> [n, 70, 70, 32]
         Kernels.pointwiseConv(input: s.t + 16699200 &* s.n, pixels: 4900 &* s.n, inChannels: 144, weights: s.p + 8208,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 32667776 &* s.n,
             pool: pool)
         // features.2.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 32667776 &* s.n, pixels: 4900 &* s.n, channels: 32,
-            gamma: s.p + 12816, beta: s.p + 12848, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 32824576 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5344, runningMean: s.p + 12880,
-            runningVar: s.p + 12912, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 32667776 &* s.n, pixels: 4900 &* s.n, channels: 32,
+                gamma: s.p + 12816, beta: s.p + 12848, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 32824576 &* s.n, savedMean: s.f + 5312, savedInvStd: s.f + 5344,
+                runningMean: s.p + 12880, runningVar: s.p + 12912, pool: pool)
+        }
+        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 32667776 &* s.n, pixels: 4900 &* s.n, channels: 32,
+                gamma: s.p + 12816, beta: s.p + 12848, runningMean: s.p + 12880, runningVar: s.p + 12912, eps: 0.001,
+                activation: .identity, output: s.t + 32824576 &* s.n, scratch: s.f + 5312, pool: pool)
+        }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
@@ -1195,10 +1251,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 5644800 &* s.n,
             pool: pool)
         // features.2.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 5644800 &* s.n, pixels: 4900 &* s.n, channels: 192,
-            gamma: s.p + 19088, beta: s.p + 19280, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 6585600 &* s.n, savedMean: s.f + 5376, savedInvStd: s.f + 5568, runningMean: s.p + 19472,
-            runningVar: s.p + 19664, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 5644800 &* s.n, pixels: 4900 &* s.n, channels: 192,
+                gamma: s.p + 19088, beta: s.p + 19280, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 6585600 &* s.n, savedMean: s.f + 5376, savedInvStd: s.f + 5568, runningMean: s.p + 19472,
+                runningVar: s.p + 19664, pool: pool)
+        }
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 5644800 &* s.n, pixels: 4900 &* s.n, channels: 192,
+                gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
+                activation: .relu6, output: s.t + 6585600 &* s.n, scratch: s.f + 5376, pool: pool)
+        }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 6144)
         // features.2.1.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
@@ -1206,28 +1270,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 6144, bias: s.f,
             activation: .identity, output: s.t + 7526400 &* s.n, pool: pool)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 7526400 &* s.n, pixels: 4900 &* s.n, channels: 192,
-            gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 8467200 &* s.n, savedMean: s.f + 5760, savedInvStd: s.f + 5952, runningMean: s.p + 21968,
-            runningVar: s.p + 22160, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 7526400 &* s.n, pixels: 4900 &* s.n, channels: 192,
+                gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 8467200 &* s.n, savedMean: s.f + 5760, savedInvStd: s.f + 5952, runningMean: s.p + 21968,
+                runningVar: s.p + 22160, pool: pool)
+        }
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 7526400 &* s.n, pixels: 4900 &* s.n, channels: 192,
+                gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
+                activation: .relu6, output: s.t + 8467200 &* s.n, scratch: s.f + 5760, pool: pool)
+        }
         // features.2.1.block.2 project conv 1x1, [n, 70, 70, 192] -> [n, 70, 70, 32]
         Kernels.pointwiseConv(input: s.t + 8467200 &* s.n, pixels: 4900 &* s.n, inChannels: 192, weights: s.p + 22352,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 32981376 &* s.n,
             pool: pool)
         // features.2.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 32981376 &* s.n, pixels: 4900 &* s.n, channels: 32,
-            gamma: s.p + 28496, beta: s.p + 28528, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 9408000 &* s.n, savedMean: s.f + 9600, savedInvStd: s.f + 9632, runningMean: s.p + 28560,
-            runningVar: s.p + 28592, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 32981376 &* s.n, pixels: 4900 &* s.n, channels: 32,
+                gamma: s.p + 28496, beta: s.p + 28528, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 9408000 &* s.n, savedMean: s.f + 9600, savedInvStd: s.f + 9632, runningMean: s.p + 28560,
+                runningVar: s.p + 28592, pool: pool)
+        }
+        // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 32981376 &* s.n, pixels: 4900 &* s.n, channels: 32,
+                gamma: s.p + 28496, beta: s.p + 28528, runningMean: s.p + 28560, runningVar: s.p + 28592, eps: 0.001,
+                activation: .identity, output: s.t + 9408000 &* s.n, scratch: s.f + 9600, pool: pool)
+        }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9833333333333333
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.016666666666666666,
                 into: s.t + 38007584 &* s.n, random: &random)
         }
         // features.2.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 32824576 &* s.n, branch: s.t + 9408000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007584 &* s.n : nil, batch: s.n, perImage: 156800,
-            output: s.t + 33138176 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 38007584 &* s.n : nil, batch: s.n,
+            perImage: 156800, output: s.t + 33138176 &* s.n, pool: pool)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 70x70x32 -> 70x70x32, identity shortcut
@@ -1237,10 +1317,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 9408000 &* s.n,
             pool: pool)
         // features.2.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 9408000 &* s.n, pixels: 4900 &* s.n, channels: 192,
-            gamma: s.p + 34768, beta: s.p + 34960, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 10348800 &* s.n, savedMean: s.f + 9664, savedInvStd: s.f + 9856, runningMean: s.p + 35152,
-            runningVar: s.p + 35344, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 9408000 &* s.n, pixels: 4900 &* s.n, channels: 192,
+                gamma: s.p + 34768, beta: s.p + 34960, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 10348800 &* s.n, savedMean: s.f + 9664, savedInvStd: s.f + 9856,
+                runningMean: s.p + 35152, runningVar: s.p + 35344, pool: pool)
+        }
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 9408000 &* s.n, pixels: 4900 &* s.n, channels: 192,
+                gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
+                activation: .relu6, output: s.t + 10348800 &* s.n, scratch: s.f + 9664, pool: pool)
+        }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 10432)
         // features.2.2.block.1 depthwise 3x3/1, [n, 70, 70, 192] -> [n, 70, 70, 192]
@@ -1248,28 +1336,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 70, outWidth: 70, weights: s.f + 10432, bias: s.f,
             activation: .identity, output: s.t + 11289600 &* s.n, pool: pool)
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 11289600 &* s.n, pixels: 4900 &* s.n, channels: 192,
-            gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 12230400 &* s.n, savedMean: s.f + 10048, savedInvStd: s.f + 10240, runningMean: s.p + 37648,
-            runningVar: s.p + 37840, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 11289600 &* s.n, pixels: 4900 &* s.n, channels: 192,
+                gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 12230400 &* s.n, savedMean: s.f + 10048, savedInvStd: s.f + 10240,
+                runningMean: s.p + 37648, runningVar: s.p + 37840, pool: pool)
+        }
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 11289600 &* s.n, pixels: 4900 &* s.n, channels: 192,
+                gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
+                activation: .relu6, output: s.t + 12230400 &* s.n, scratch: s.f + 10048, pool: pool)
+        }
         // features.2.2.block.2 project conv 1x1, [n, 70, 70, 192] -> [n, 70, 70, 32]
         Kernels.pointwiseConv(input: s.t + 12230400 &* s.n, pixels: 4900 &* s.n, inChannels: 192, weights: s.p + 38032,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 33294976 &* s.n,
             pool: pool)
         // features.2.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 33294976 &* s.n, pixels: 4900 &* s.n, channels: 32,
-            gamma: s.p + 44176, beta: s.p + 44208, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 13171200 &* s.n, savedMean: s.f + 13888, savedInvStd: s.f + 13920, runningMean: s.p + 44240,
-            runningVar: s.p + 44272, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 33294976 &* s.n, pixels: 4900 &* s.n, channels: 32,
+                gamma: s.p + 44176, beta: s.p + 44208, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 13171200 &* s.n, savedMean: s.f + 13888, savedInvStd: s.f + 13920,
+                runningMean: s.p + 44240, runningVar: s.p + 44272, pool: pool)
+        }
+        // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 33294976 &* s.n, pixels: 4900 &* s.n, channels: 32,
+                gamma: s.p + 44176, beta: s.p + 44208, runningMean: s.p + 44240, runningVar: s.p + 44272, eps: 0.001,
+                activation: .identity, output: s.t + 13171200 &* s.n, scratch: s.f + 13888, pool: pool)
+        }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.975
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.025000000000000005,
                 into: s.t + 38007600 &* s.n, random: &random)
         }
         // features.2.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 33138176 &* s.n, branch: s.t + 13171200 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007600 &* s.n : nil, batch: s.n, perImage: 156800,
-            output: s.t + 33451776 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 38007600 &* s.n : nil, batch: s.n,
+            perImage: 156800, output: s.t + 33451776 &* s.n, pool: pool)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 70x70x32 -> 35x35x48
@@ -1279,10 +1383,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 13171200 &* s.n,
             pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 13171200 &* s.n, pixels: 4900 &* s.n, channels: 192,
-            gamma: s.p + 50448, beta: s.p + 50640, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 14112000 &* s.n, savedMean: s.f + 13952, savedInvStd: s.f + 14144, runningMean: s.p + 50832,
-            runningVar: s.p + 51024, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 13171200 &* s.n, pixels: 4900 &* s.n, channels: 192,
+                gamma: s.p + 50448, beta: s.p + 50640, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 14112000 &* s.n, savedMean: s.f + 13952, savedInvStd: s.f + 14144,
+                runningMean: s.p + 50832, runningVar: s.p + 51024, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 13171200 &* s.n, pixels: 4900 &* s.n, channels: 192,
+                gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
+                activation: .relu6, output: s.t + 14112000 &* s.n, scratch: s.f + 13952, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 5, into: s.f + 14720)
         // features.3.0.block.1 depthwise 5x5/2, [n, 70, 70, 192] -> [n, 35, 35, 192]
@@ -1290,19 +1402,35 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 35, outWidth: 35, weights: s.f + 14720, bias: s.f,
             activation: .identity, output: s.t + 15758400 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15758400 &* s.n, pixels: 1225 &* s.n, channels: 192,
-            gamma: s.p + 56016, beta: s.p + 56208, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 28700096 &* s.n, savedMean: s.f + 14336, savedInvStd: s.f + 14528, runningMean: s.p + 56400,
-            runningVar: s.p + 56592, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15758400 &* s.n, pixels: 1225 &* s.n, channels: 192,
+                gamma: s.p + 56016, beta: s.p + 56208, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 28700096 &* s.n, savedMean: s.f + 14336, savedInvStd: s.f + 14528,
+                runningMean: s.p + 56400, runningVar: s.p + 56592, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15758400 &* s.n, pixels: 1225 &* s.n, channels: 192,
+                gamma: s.p + 56016, beta: s.p + 56208, runningMean: s.p + 56400, runningVar: s.p + 56592, eps: 0.001,
+                activation: .relu6, output: s.t + 28700096 &* s.n, scratch: s.f + 14336, pool: pool)
+        }
         // features.3.0.block.2 project conv 1x1, [n, 35, 35, 192] -> [n, 35, 35, 48]
         Kernels.pointwiseConv(input: s.t + 28700096 &* s.n, pixels: 1225 &* s.n, inChannels: 192, weights: s.p + 56784,
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 36615296 &* s.n,
             pool: pool)
         // features.3.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 36615296 &* s.n, pixels: 1225 &* s.n, channels: 48,
-            gamma: s.p + 66000, beta: s.p + 66048, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 36674096 &* s.n, savedMean: s.f + 24320, savedInvStd: s.f + 24368, runningMean: s.p + 66096,
-            runningVar: s.p + 66144, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 36615296 &* s.n, pixels: 1225 &* s.n, channels: 48,
+                gamma: s.p + 66000, beta: s.p + 66048, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 36674096 &* s.n, savedMean: s.f + 24320, savedInvStd: s.f + 24368,
+                runningMean: s.p + 66096, runningVar: s.p + 66144, pool: pool)
+        }
+        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 36615296 &* s.n, pixels: 1225 &* s.n, channels: 48,
+                gamma: s.p + 66000, beta: s.p + 66048, runningMean: s.p + 66096, runningVar: s.p + 66144, eps: 0.001,
+                activation: .identity, output: s.t + 36674096 &* s.n, scratch: s.f + 24320, pool: pool)
+        }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
@@ -1312,10 +1440,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 15052800 &* s.n,
             pool: pool)
         // features.3.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15052800 &* s.n, pixels: 1225 &* s.n, channels: 288,
-            gamma: s.p + 80016, beta: s.p + 80304, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 15405600 &* s.n, savedMean: s.f + 24416, savedInvStd: s.f + 24704, runningMean: s.p + 80592,
-            runningVar: s.p + 80880, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15052800 &* s.n, pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 80016, beta: s.p + 80304, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 15405600 &* s.n, savedMean: s.f + 24416, savedInvStd: s.f + 24704,
+                runningMean: s.p + 80592, runningVar: s.p + 80880, pool: pool)
+        }
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15052800 &* s.n, pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 80016, beta: s.p + 80304, runningMean: s.p + 80592, runningVar: s.p + 80880, eps: 0.001,
+                activation: .relu6, output: s.t + 15405600 &* s.n, scratch: s.f + 24416, pool: pool)
+        }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][288]
         WeightPrep.depthwiseWeights(s.p + 81168, channels: 288, kernel: 5, into: s.f + 25568)
         // features.3.1.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
@@ -1323,28 +1459,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 25568, bias: s.f,
             activation: .identity, output: s.t + 20854400 &* s.n, pool: pool)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 20854400 &* s.n, pixels: 1225 &* s.n, channels: 288,
-            gamma: s.p + 88368, beta: s.p + 88656, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 21207200 &* s.n, savedMean: s.f + 24992, savedInvStd: s.f + 25280, runningMean: s.p + 88944,
-            runningVar: s.p + 89232, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 20854400 &* s.n, pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 88368, beta: s.p + 88656, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 21207200 &* s.n, savedMean: s.f + 24992, savedInvStd: s.f + 25280,
+                runningMean: s.p + 88944, runningVar: s.p + 89232, pool: pool)
+        }
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 20854400 &* s.n, pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 88368, beta: s.p + 88656, runningMean: s.p + 88944, runningVar: s.p + 89232, eps: 0.001,
+                activation: .relu6, output: s.t + 21207200 &* s.n, scratch: s.f + 24992, pool: pool)
+        }
         // features.3.1.block.2 project conv 1x1, [n, 35, 35, 288] -> [n, 35, 35, 48]
         Kernels.pointwiseConv(input: s.t + 21207200 &* s.n, pixels: 1225 &* s.n, inChannels: 288, weights: s.p + 89520,
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t + 36732896 &* s.n,
             pool: pool)
         // features.3.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 36732896 &* s.n, pixels: 1225 &* s.n, channels: 48,
-            gamma: s.p + 103344, beta: s.p + 103392, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 21560000 &* s.n, savedMean: s.f + 39968, savedInvStd: s.f + 40016, runningMean: s.p + 103440,
-            runningVar: s.p + 103488, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 36732896 &* s.n, pixels: 1225 &* s.n, channels: 48,
+                gamma: s.p + 103344, beta: s.p + 103392, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 21560000 &* s.n, savedMean: s.f + 39968, savedInvStd: s.f + 40016,
+                runningMean: s.p + 103440, runningVar: s.p + 103488, pool: pool)
+        }
+        // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 36732896 &* s.n, pixels: 1225 &* s.n, channels: 48,
+                gamma: s.p + 103344, beta: s.p + 103392, runningMean: s.p + 103440, runningVar: s.p + 103488,
+                eps: 0.001, activation: .identity, output: s.t + 21560000 &* s.n, scratch: s.f + 39968, pool: pool)
+        }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.9583333333333334
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 6 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.041666666666666664,
                 into: s.t + 38007616 &* s.n, random: &random)
         }
         // features.3.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 36674096 &* s.n, branch: s.t + 21560000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007616 &* s.n : nil, batch: s.n, perImage: 58800,
-            output: s.t + 36791696 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 38007616 &* s.n : nil, batch: s.n,
+            perImage: 58800, output: s.t + 36791696 &* s.n, pool: pool)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 35x35x48 -> 35x35x48, identity shortcut
@@ -1354,10 +1506,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 21560000 &* s.n,
             pool: pool)
         // features.3.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 21560000 &* s.n, pixels: 1225 &* s.n, channels: 288,
-            gamma: s.p + 117360, beta: s.p + 117648, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 21912800 &* s.n, savedMean: s.f + 40064, savedInvStd: s.f + 40352, runningMean: s.p + 117936,
-            runningVar: s.p + 118224, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 21560000 &* s.n, pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 117360, beta: s.p + 117648, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 21912800 &* s.n, savedMean: s.f + 40064, savedInvStd: s.f + 40352,
+                runningMean: s.p + 117936, runningVar: s.p + 118224, pool: pool)
+        }
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 21560000 &* s.n, pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 117360, beta: s.p + 117648, runningMean: s.p + 117936, runningVar: s.p + 118224,
+                eps: 0.001, activation: .relu6, output: s.t + 21912800 &* s.n, scratch: s.f + 40064, pool: pool)
+        }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][288]
         WeightPrep.depthwiseWeights(s.p + 118512, channels: 288, kernel: 5, into: s.f + 41216)
         // features.3.2.block.1 depthwise 5x5/1, [n, 35, 35, 288] -> [n, 35, 35, 288]
@@ -1365,28 +1525,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 35, outWidth: 35, weights: s.f + 41216, bias: s.f,
             activation: .identity, output: s.t + 22265600 &* s.n, pool: pool)
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22265600 &* s.n, pixels: 1225 &* s.n, channels: 288,
-            gamma: s.p + 125712, beta: s.p + 126000, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 22618400 &* s.n, savedMean: s.f + 40640, savedInvStd: s.f + 40928, runningMean: s.p + 126288,
-            runningVar: s.p + 126576, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22265600 &* s.n, pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 125712, beta: s.p + 126000, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 22618400 &* s.n, savedMean: s.f + 40640, savedInvStd: s.f + 40928,
+                runningMean: s.p + 126288, runningVar: s.p + 126576, pool: pool)
+        }
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22265600 &* s.n, pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 125712, beta: s.p + 126000, runningMean: s.p + 126288, runningVar: s.p + 126576,
+                eps: 0.001, activation: .relu6, output: s.t + 22618400 &* s.n, scratch: s.f + 40640, pool: pool)
+        }
         // features.3.2.block.2 project conv 1x1, [n, 35, 35, 288] -> [n, 35, 35, 48]
         Kernels.pointwiseConv(input: s.t + 22618400 &* s.n, pixels: 1225 &* s.n, inChannels: 288,
             weights: s.p + 126864, bias: s.f, outChannels: 48, activation: .identity, residual: nil,
             output: s.t + 36850496 &* s.n, pool: pool)
         // features.3.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 36850496 &* s.n, pixels: 1225 &* s.n, channels: 48,
-            gamma: s.p + 140688, beta: s.p + 140736, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 22971200 &* s.n, savedMean: s.f + 55616, savedInvStd: s.f + 55664, runningMean: s.p + 140784,
-            runningVar: s.p + 140832, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 36850496 &* s.n, pixels: 1225 &* s.n, channels: 48,
+                gamma: s.p + 140688, beta: s.p + 140736, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 22971200 &* s.n, savedMean: s.f + 55616, savedInvStd: s.f + 55664,
+                runningMean: s.p + 140784, runningVar: s.p + 140832, pool: pool)
+        }
+        // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 36850496 &* s.n, pixels: 1225 &* s.n, channels: 48,
+                gamma: s.p + 140688, beta: s.p + 140736, runningMean: s.p + 140784, runningVar: s.p + 140832,
+                eps: 0.001, activation: .identity, output: s.t + 22971200 &* s.n, scratch: s.f + 55616, pool: pool)
+        }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.95
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05000000000000001,
                 into: s.t + 38007632 &* s.n, random: &random)
         }
         // features.3.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 36791696 &* s.n, branch: s.t + 22971200 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007632 &* s.n : nil, batch: s.n, perImage: 58800,
-            output: s.t + 36909296 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 38007632 &* s.n : nil, batch: s.n,
+            perImage: 58800, output: s.t + 36909296 &* s.n, pool: pool)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 35x35x48 -> 18x18x96
@@ -1396,10 +1572,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 288, activation: .identity, residual: nil, output: s.t + 22971200 &* s.n,
             pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22971200 &* s.n, pixels: 1225 &* s.n, channels: 288,
-            gamma: s.p + 154704, beta: s.p + 154992, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 23324000 &* s.n, savedMean: s.f + 55712, savedInvStd: s.f + 56000, runningMean: s.p + 155280,
-            runningVar: s.p + 155568, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22971200 &* s.n, pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 154704, beta: s.p + 154992, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 23324000 &* s.n, savedMean: s.f + 55712, savedInvStd: s.f + 56000,
+                runningMean: s.p + 155280, runningVar: s.p + 155568, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22971200 &* s.n, pixels: 1225 &* s.n, channels: 288,
+                gamma: s.p + 154704, beta: s.p + 154992, runningMean: s.p + 155280, runningVar: s.p + 155568,
+                eps: 0.001, activation: .relu6, output: s.t + 23324000 &* s.n, scratch: s.f + 55712, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][288]
         WeightPrep.depthwiseWeights(s.p + 155856, channels: 288, kernel: 3, into: s.f + 56864)
         // features.4.0.block.1 depthwise 3x3/2, [n, 35, 35, 288] -> [n, 18, 18, 288]
@@ -1407,19 +1591,35 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 56864, bias: s.f,
             activation: .identity, output: s.t + 36296480 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 36296480 &* s.n, pixels: 324 &* s.n, channels: 288,
-            gamma: s.p + 158448, beta: s.p + 158736, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 36389792 &* s.n, savedMean: s.f + 56288, savedInvStd: s.f + 56576, runningMean: s.p + 159024,
-            runningVar: s.p + 159312, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 36296480 &* s.n, pixels: 324 &* s.n, channels: 288,
+                gamma: s.p + 158448, beta: s.p + 158736, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 36389792 &* s.n, savedMean: s.f + 56288, savedInvStd: s.f + 56576,
+                runningMean: s.p + 159024, runningVar: s.p + 159312, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 36296480 &* s.n, pixels: 324 &* s.n, channels: 288,
+                gamma: s.p + 158448, beta: s.p + 158736, runningMean: s.p + 159024, runningVar: s.p + 159312,
+                eps: 0.001, activation: .relu6, output: s.t + 36389792 &* s.n, scratch: s.f + 56288, pool: pool)
+        }
         // features.4.0.block.2 project conv 1x1, [n, 18, 18, 288] -> [n, 18, 18, 96]
         Kernels.pointwiseConv(input: s.t + 36389792 &* s.n, pixels: 324 &* s.n, inChannels: 288, weights: s.p + 159600,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37408736 &* s.n,
             pool: pool)
         // features.4.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37408736 &* s.n, pixels: 324 &* s.n, channels: 96,
-            gamma: s.p + 187248, beta: s.p + 187344, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 37439840 &* s.n, savedMean: s.f + 62048, savedInvStd: s.f + 62144, runningMean: s.p + 187440,
-            runningVar: s.p + 187536, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37408736 &* s.n, pixels: 324 &* s.n, channels: 96,
+                gamma: s.p + 187248, beta: s.p + 187344, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 37439840 &* s.n, savedMean: s.f + 62048, savedInvStd: s.f + 62144,
+                runningMean: s.p + 187440, runningVar: s.p + 187536, pool: pool)
+        }
+        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37408736 &* s.n, pixels: 324 &* s.n, channels: 96,
+                gamma: s.p + 187248, beta: s.p + 187344, runningMean: s.p + 187440, runningVar: s.p + 187536,
+                eps: 0.001, activation: .identity, output: s.t + 37439840 &* s.n, scratch: s.f + 62048, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
@@ -1429,10 +1629,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 28935296 &* s.n,
             pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 28935296 &* s.n, pixels: 324 &* s.n, channels: 576,
-            gamma: s.p + 242928, beta: s.p + 243504, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 29121920 &* s.n, savedMean: s.f + 62240, savedInvStd: s.f + 62816, runningMean: s.p + 244080,
-            runningVar: s.p + 244656, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 28935296 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 242928, beta: s.p + 243504, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 29121920 &* s.n, savedMean: s.f + 62240, savedInvStd: s.f + 62816,
+                runningMean: s.p + 244080, runningVar: s.p + 244656, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 28935296 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 242928, beta: s.p + 243504, runningMean: s.p + 244080, runningVar: s.p + 244656,
+                eps: 0.001, activation: .relu6, output: s.t + 29121920 &* s.n, scratch: s.f + 62240, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][576]
         WeightPrep.depthwiseWeights(s.p + 245232, channels: 576, kernel: 3, into: s.f + 64544)
         // features.4.1.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
@@ -1440,28 +1648,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 64544, bias: s.f,
             activation: .identity, output: s.t + 29308544 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 29308544 &* s.n, pixels: 324 &* s.n, channels: 576,
-            gamma: s.p + 250416, beta: s.p + 250992, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 29495168 &* s.n, savedMean: s.f + 63392, savedInvStd: s.f + 63968, runningMean: s.p + 251568,
-            runningVar: s.p + 252144, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 29308544 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 250416, beta: s.p + 250992, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 29495168 &* s.n, savedMean: s.f + 63392, savedInvStd: s.f + 63968,
+                runningMean: s.p + 251568, runningVar: s.p + 252144, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 29308544 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 250416, beta: s.p + 250992, runningMean: s.p + 251568, runningVar: s.p + 252144,
+                eps: 0.001, activation: .relu6, output: s.t + 29495168 &* s.n, scratch: s.f + 63392, pool: pool)
+        }
         // features.4.1.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
         Kernels.pointwiseConv(input: s.t + 29495168 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 252720,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37470944 &* s.n,
             pool: pool)
         // features.4.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37470944 &* s.n, pixels: 324 &* s.n, channels: 96,
-            gamma: s.p + 308016, beta: s.p + 308112, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 23676800 &* s.n, savedMean: s.f + 74912, savedInvStd: s.f + 75008, runningMean: s.p + 308208,
-            runningVar: s.p + 308304, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37470944 &* s.n, pixels: 324 &* s.n, channels: 96,
+                gamma: s.p + 308016, beta: s.p + 308112, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 23676800 &* s.n, savedMean: s.f + 74912, savedInvStd: s.f + 75008,
+                runningMean: s.p + 308208, runningVar: s.p + 308304, pool: pool)
+        }
+        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37470944 &* s.n, pixels: 324 &* s.n, channels: 96,
+                gamma: s.p + 308016, beta: s.p + 308112, runningMean: s.p + 308208, runningVar: s.p + 308304,
+                eps: 0.001, activation: .identity, output: s.t + 23676800 &* s.n, scratch: s.f + 74912, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9333333333333333
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06666666666666667,
                 into: s.t + 38007648 &* s.n, random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37439840 &* s.n, branch: s.t + 23676800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007648 &* s.n : nil, batch: s.n, perImage: 31104,
-            output: s.t + 37502048 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 38007648 &* s.n : nil, batch: s.n,
+            perImage: 31104, output: s.t + 37502048 &* s.n, pool: pool)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
@@ -1471,10 +1695,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 29681792 &* s.n,
             pool: pool)
         // features.4.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 29681792 &* s.n, pixels: 324 &* s.n, channels: 576,
-            gamma: s.p + 363696, beta: s.p + 364272, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 29868416 &* s.n, savedMean: s.f + 75104, savedInvStd: s.f + 75680, runningMean: s.p + 364848,
-            runningVar: s.p + 365424, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 29681792 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 363696, beta: s.p + 364272, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 29868416 &* s.n, savedMean: s.f + 75104, savedInvStd: s.f + 75680,
+                runningMean: s.p + 364848, runningVar: s.p + 365424, pool: pool)
+        }
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 29681792 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 363696, beta: s.p + 364272, runningMean: s.p + 364848, runningVar: s.p + 365424,
+                eps: 0.001, activation: .relu6, output: s.t + 29868416 &* s.n, scratch: s.f + 75104, pool: pool)
+        }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][576]
         WeightPrep.depthwiseWeights(s.p + 366000, channels: 576, kernel: 3, into: s.f + 77408)
         // features.4.2.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
@@ -1482,28 +1714,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 77408, bias: s.f,
             activation: .identity, output: s.t + 30055040 &* s.n, pool: pool)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 30055040 &* s.n, pixels: 324 &* s.n, channels: 576,
-            gamma: s.p + 371184, beta: s.p + 371760, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 30241664 &* s.n, savedMean: s.f + 76256, savedInvStd: s.f + 76832, runningMean: s.p + 372336,
-            runningVar: s.p + 372912, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 30055040 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 371184, beta: s.p + 371760, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 30241664 &* s.n, savedMean: s.f + 76256, savedInvStd: s.f + 76832,
+                runningMean: s.p + 372336, runningVar: s.p + 372912, pool: pool)
+        }
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 30055040 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 371184, beta: s.p + 371760, runningMean: s.p + 372336, runningVar: s.p + 372912,
+                eps: 0.001, activation: .relu6, output: s.t + 30241664 &* s.n, scratch: s.f + 76256, pool: pool)
+        }
         // features.4.2.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
         Kernels.pointwiseConv(input: s.t + 30241664 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 373488,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37533152 &* s.n,
             pool: pool)
         // features.4.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37533152 &* s.n, pixels: 324 &* s.n, channels: 96,
-            gamma: s.p + 428784, beta: s.p + 428880, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 23676800 &* s.n, savedMean: s.f + 87776, savedInvStd: s.f + 87872, runningMean: s.p + 428976,
-            runningVar: s.p + 429072, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37533152 &* s.n, pixels: 324 &* s.n, channels: 96,
+                gamma: s.p + 428784, beta: s.p + 428880, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 23676800 &* s.n, savedMean: s.f + 87776, savedInvStd: s.f + 87872,
+                runningMean: s.p + 428976, runningVar: s.p + 429072, pool: pool)
+        }
+        // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37533152 &* s.n, pixels: 324 &* s.n, channels: 96,
+                gamma: s.p + 428784, beta: s.p + 428880, runningMean: s.p + 428976, runningVar: s.p + 429072,
+                eps: 0.001, activation: .identity, output: s.t + 23676800 &* s.n, scratch: s.f + 87776, pool: pool)
+        }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.925
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 10 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.075, into: s.t + 38007664 &* s.n,
                 random: &random)
         }
         // features.4.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37502048 &* s.n, branch: s.t + 23676800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007664 &* s.n : nil, batch: s.n, perImage: 31104,
-            output: s.t + 37564256 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 38007664 &* s.n : nil, batch: s.n,
+            perImage: 31104, output: s.t + 37564256 &* s.n, pool: pool)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
@@ -1513,10 +1761,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 30428288 &* s.n,
             pool: pool)
         // features.4.3.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 30428288 &* s.n, pixels: 324 &* s.n, channels: 576,
-            gamma: s.p + 484464, beta: s.p + 485040, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 30614912 &* s.n, savedMean: s.f + 87968, savedInvStd: s.f + 88544, runningMean: s.p + 485616,
-            runningVar: s.p + 486192, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 30428288 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 484464, beta: s.p + 485040, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 30614912 &* s.n, savedMean: s.f + 87968, savedInvStd: s.f + 88544,
+                runningMean: s.p + 485616, runningVar: s.p + 486192, pool: pool)
+        }
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 30428288 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 484464, beta: s.p + 485040, runningMean: s.p + 485616, runningVar: s.p + 486192,
+                eps: 0.001, activation: .relu6, output: s.t + 30614912 &* s.n, scratch: s.f + 87968, pool: pool)
+        }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][576]
         WeightPrep.depthwiseWeights(s.p + 486768, channels: 576, kernel: 3, into: s.f + 90272)
         // features.4.3.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
@@ -1524,28 +1780,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 90272, bias: s.f,
             activation: .identity, output: s.t + 30801536 &* s.n, pool: pool)
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 30801536 &* s.n, pixels: 324 &* s.n, channels: 576,
-            gamma: s.p + 491952, beta: s.p + 492528, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 30988160 &* s.n, savedMean: s.f + 89120, savedInvStd: s.f + 89696, runningMean: s.p + 493104,
-            runningVar: s.p + 493680, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 30801536 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 491952, beta: s.p + 492528, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 30988160 &* s.n, savedMean: s.f + 89120, savedInvStd: s.f + 89696,
+                runningMean: s.p + 493104, runningVar: s.p + 493680, pool: pool)
+        }
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 30801536 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 491952, beta: s.p + 492528, runningMean: s.p + 493104, runningVar: s.p + 493680,
+                eps: 0.001, activation: .relu6, output: s.t + 30988160 &* s.n, scratch: s.f + 89120, pool: pool)
+        }
         // features.4.3.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
         Kernels.pointwiseConv(input: s.t + 30988160 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 494256,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37595360 &* s.n,
             pool: pool)
         // features.4.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37595360 &* s.n, pixels: 324 &* s.n, channels: 96,
-            gamma: s.p + 549552, beta: s.p + 549648, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 23676800 &* s.n, savedMean: s.f + 100640, savedInvStd: s.f + 100736,
-            runningMean: s.p + 549744, runningVar: s.p + 549840, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37595360 &* s.n, pixels: 324 &* s.n, channels: 96,
+                gamma: s.p + 549552, beta: s.p + 549648, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 23676800 &* s.n, savedMean: s.f + 100640, savedInvStd: s.f + 100736,
+                runningMean: s.p + 549744, runningVar: s.p + 549840, pool: pool)
+        }
+        // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37595360 &* s.n, pixels: 324 &* s.n, channels: 96,
+                gamma: s.p + 549552, beta: s.p + 549648, runningMean: s.p + 549744, runningVar: s.p + 549840,
+                eps: 0.001, activation: .identity, output: s.t + 23676800 &* s.n, scratch: s.f + 100640, pool: pool)
+        }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9166666666666666
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08333333333333333,
                 into: s.t + 38007680 &* s.n, random: &random)
         }
         // features.4.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37564256 &* s.n, branch: s.t + 23676800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007680 &* s.n : nil, batch: s.n, perImage: 31104,
-            output: s.t + 37626464 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 38007680 &* s.n : nil, batch: s.n,
+            perImage: 31104, output: s.t + 37626464 &* s.n, pool: pool)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 18x18x96 -> 18x18x96, identity shortcut
@@ -1555,10 +1827,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 31174784 &* s.n,
             pool: pool)
         // features.4.4.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 31174784 &* s.n, pixels: 324 &* s.n, channels: 576,
-            gamma: s.p + 605232, beta: s.p + 605808, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 31361408 &* s.n, savedMean: s.f + 100832, savedInvStd: s.f + 101408,
-            runningMean: s.p + 606384, runningVar: s.p + 606960, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 31174784 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 605232, beta: s.p + 605808, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 31361408 &* s.n, savedMean: s.f + 100832, savedInvStd: s.f + 101408,
+                runningMean: s.p + 606384, runningVar: s.p + 606960, pool: pool)
+        }
+        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 31174784 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 605232, beta: s.p + 605808, runningMean: s.p + 606384, runningVar: s.p + 606960,
+                eps: 0.001, activation: .relu6, output: s.t + 31361408 &* s.n, scratch: s.f + 100832, pool: pool)
+        }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][576]
         WeightPrep.depthwiseWeights(s.p + 607536, channels: 576, kernel: 3, into: s.f + 103136)
         // features.4.4.block.1 depthwise 3x3/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
@@ -1566,28 +1846,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 103136, bias: s.f,
             activation: .identity, output: s.t + 31548032 &* s.n, pool: pool)
         // features.4.4.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 31548032 &* s.n, pixels: 324 &* s.n, channels: 576,
-            gamma: s.p + 612720, beta: s.p + 613296, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 31734656 &* s.n, savedMean: s.f + 101984, savedInvStd: s.f + 102560,
-            runningMean: s.p + 613872, runningVar: s.p + 614448, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 31548032 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 612720, beta: s.p + 613296, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 31734656 &* s.n, savedMean: s.f + 101984, savedInvStd: s.f + 102560,
+                runningMean: s.p + 613872, runningVar: s.p + 614448, pool: pool)
+        }
+        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 31548032 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 612720, beta: s.p + 613296, runningMean: s.p + 613872, runningVar: s.p + 614448,
+                eps: 0.001, activation: .relu6, output: s.t + 31734656 &* s.n, scratch: s.f + 101984, pool: pool)
+        }
         // features.4.4.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 96]
         Kernels.pointwiseConv(input: s.t + 31734656 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 615024,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 37657568 &* s.n,
             pool: pool)
         // features.4.4.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37657568 &* s.n, pixels: 324 &* s.n, channels: 96,
-            gamma: s.p + 670320, beta: s.p + 670416, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 23676800 &* s.n, savedMean: s.f + 113504, savedInvStd: s.f + 113600,
-            runningMean: s.p + 670512, runningVar: s.p + 670608, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37657568 &* s.n, pixels: 324 &* s.n, channels: 96,
+                gamma: s.p + 670320, beta: s.p + 670416, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 23676800 &* s.n, savedMean: s.f + 113504, savedInvStd: s.f + 113600,
+                runningMean: s.p + 670512, runningVar: s.p + 670608, pool: pool)
+        }
+        // features.4.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37657568 &* s.n, pixels: 324 &* s.n, channels: 96,
+                gamma: s.p + 670320, beta: s.p + 670416, runningMean: s.p + 670512, runningVar: s.p + 670608,
+                eps: 0.001, activation: .identity, output: s.t + 23676800 &* s.n, scratch: s.f + 113504, pool: pool)
+        }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9083333333333333
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09166666666666667,
                 into: s.t + 38007696 &* s.n, random: &random)
         }
         // features.4.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37626464 &* s.n, branch: s.t + 23676800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007696 &* s.n : nil, batch: s.n, perImage: 31104,
-            output: s.t + 37688672 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 38007696 &* s.n : nil, batch: s.n,
+            perImage: 31104, output: s.t + 37688672 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 18x18x96 -> 18x18x136
@@ -1597,10 +1893,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 31921280 &* s.n,
             pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 31921280 &* s.n, pixels: 324 &* s.n, channels: 576,
-            gamma: s.p + 726000, beta: s.p + 726576, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 32107904 &* s.n, savedMean: s.f + 113696, savedInvStd: s.f + 114272,
-            runningMean: s.p + 727152, runningVar: s.p + 727728, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 31921280 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 726000, beta: s.p + 726576, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 32107904 &* s.n, savedMean: s.f + 113696, savedInvStd: s.f + 114272,
+                runningMean: s.p + 727152, runningVar: s.p + 727728, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 31921280 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 726000, beta: s.p + 726576, runningMean: s.p + 727152, runningVar: s.p + 727728,
+                eps: 0.001, activation: .relu6, output: s.t + 32107904 &* s.n, scratch: s.f + 113696, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][576]
         WeightPrep.depthwiseWeights(s.p + 728304, channels: 576, kernel: 5, into: s.f + 116000)
         // features.5.0.block.1 depthwise 5x5/1, [n, 18, 18, 576] -> [n, 18, 18, 576]
@@ -1608,19 +1912,35 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 116000, bias: s.f,
             activation: .identity, output: s.t + 32294528 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 32294528 &* s.n, pixels: 324 &* s.n, channels: 576,
-            gamma: s.p + 742704, beta: s.p + 743280, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 32481152 &* s.n, savedMean: s.f + 114848, savedInvStd: s.f + 115424,
-            runningMean: s.p + 743856, runningVar: s.p + 744432, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 32294528 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 742704, beta: s.p + 743280, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 32481152 &* s.n, savedMean: s.f + 114848, savedInvStd: s.f + 115424,
+                runningMean: s.p + 743856, runningVar: s.p + 744432, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 32294528 &* s.n, pixels: 324 &* s.n, channels: 576,
+                gamma: s.p + 742704, beta: s.p + 743280, runningMean: s.p + 743856, runningVar: s.p + 744432,
+                eps: 0.001, activation: .relu6, output: s.t + 32481152 &* s.n, scratch: s.f + 114848, pool: pool)
+        }
         // features.5.0.block.2 project conv 1x1, [n, 18, 18, 576] -> [n, 18, 18, 136]
         Kernels.pointwiseConv(input: s.t + 32481152 &* s.n, pixels: 324 &* s.n, inChannels: 576, weights: s.p + 745008,
             bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.t + 36968096 &* s.n,
             pool: pool)
         // features.5.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 36968096 &* s.n, pixels: 324 &* s.n, channels: 136,
-            gamma: s.p + 823344, beta: s.p + 823488, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 37012160 &* s.n, savedMean: s.f + 144800, savedInvStd: s.f + 144936,
-            runningMean: s.p + 823632, runningVar: s.p + 823776, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 36968096 &* s.n, pixels: 324 &* s.n, channels: 136,
+                gamma: s.p + 823344, beta: s.p + 823488, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 37012160 &* s.n, savedMean: s.f + 144800, savedInvStd: s.f + 144936,
+                runningMean: s.p + 823632, runningVar: s.p + 823776, pool: pool)
+        }
+        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 36968096 &* s.n, pixels: 324 &* s.n, channels: 136,
+                gamma: s.p + 823344, beta: s.p + 823488, runningMean: s.p + 823632, runningVar: s.p + 823776,
+                eps: 0.001, activation: .identity, output: s.t + 37012160 &* s.n, scratch: s.f + 144800, pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
@@ -1630,10 +1950,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 816, activation: .identity, residual: nil, output: s.t + 23676800 &* s.n,
             pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 23676800 &* s.n, pixels: 324 &* s.n, channels: 816,
-            gamma: s.p + 934896, beta: s.p + 935712, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 23941184 &* s.n, savedMean: s.f + 145072, savedInvStd: s.f + 145888,
-            runningMean: s.p + 936528, runningVar: s.p + 937344, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 23676800 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 934896, beta: s.p + 935712, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 23941184 &* s.n, savedMean: s.f + 145072, savedInvStd: s.f + 145888,
+                runningMean: s.p + 936528, runningVar: s.p + 937344, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 23676800 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 934896, beta: s.p + 935712, runningMean: s.p + 936528, runningVar: s.p + 937344,
+                eps: 0.001, activation: .relu6, output: s.t + 23941184 &* s.n, scratch: s.f + 145072, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][816]
         WeightPrep.depthwiseWeights(s.p + 938160, channels: 816, kernel: 5, into: s.f + 148336)
         // features.5.1.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
@@ -1641,28 +1969,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 148336, bias: s.f,
             activation: .identity, output: s.t + 24205568 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 24205568 &* s.n, pixels: 324 &* s.n, channels: 816,
-            gamma: s.p + 958560, beta: s.p + 959376, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 24469952 &* s.n, savedMean: s.f + 146704, savedInvStd: s.f + 147520,
-            runningMean: s.p + 960192, runningVar: s.p + 961008, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 24205568 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 958560, beta: s.p + 959376, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 24469952 &* s.n, savedMean: s.f + 146704, savedInvStd: s.f + 147520,
+                runningMean: s.p + 960192, runningVar: s.p + 961008, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 24205568 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 958560, beta: s.p + 959376, runningMean: s.p + 960192, runningVar: s.p + 961008,
+                eps: 0.001, activation: .relu6, output: s.t + 24469952 &* s.n, scratch: s.f + 146704, pool: pool)
+        }
         // features.5.1.block.2 project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
         Kernels.pointwiseConv(input: s.t + 24469952 &* s.n, pixels: 324 &* s.n, inChannels: 816, weights: s.p + 961824,
             bias: s.f, outChannels: 136, activation: .identity, residual: nil, output: s.t + 37056224 &* s.n,
             pool: pool)
         // features.5.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37056224 &* s.n, pixels: 324 &* s.n, channels: 136,
-            gamma: s.p + 1072800, beta: s.p + 1072944, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 24734336 &* s.n, savedMean: s.f + 189136, savedInvStd: s.f + 189272,
-            runningMean: s.p + 1073088, runningVar: s.p + 1073232, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37056224 &* s.n, pixels: 324 &* s.n, channels: 136,
+                gamma: s.p + 1072800, beta: s.p + 1072944, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 24734336 &* s.n, savedMean: s.f + 189136, savedInvStd: s.f + 189272,
+                runningMean: s.p + 1073088, runningVar: s.p + 1073232, pool: pool)
+        }
+        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37056224 &* s.n, pixels: 324 &* s.n, channels: 136,
+                gamma: s.p + 1072800, beta: s.p + 1072944, runningMean: s.p + 1073088, runningVar: s.p + 1073232,
+                eps: 0.001, activation: .identity, output: s.t + 24734336 &* s.n, scratch: s.f + 189136, pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8916666666666666
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10833333333333334,
                 into: s.t + 38007712 &* s.n, random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37012160 &* s.n, branch: s.t + 24734336 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007712 &* s.n : nil, batch: s.n, perImage: 44064,
-            output: s.t + 37100288 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 38007712 &* s.n : nil, batch: s.n,
+            perImage: 44064, output: s.t + 37100288 &* s.n, pool: pool)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
@@ -1672,10 +2016,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             weights: s.p + 1073376, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 24734336 &* s.n, pool: pool)
         // features.5.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 24734336 &* s.n, pixels: 324 &* s.n, channels: 816,
-            gamma: s.p + 1184352, beta: s.p + 1185168, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 24998720 &* s.n, savedMean: s.f + 189408, savedInvStd: s.f + 190224,
-            runningMean: s.p + 1185984, runningVar: s.p + 1186800, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 24734336 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1184352, beta: s.p + 1185168, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 24998720 &* s.n, savedMean: s.f + 189408, savedInvStd: s.f + 190224,
+                runningMean: s.p + 1185984, runningVar: s.p + 1186800, pool: pool)
+        }
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 24734336 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1184352, beta: s.p + 1185168, runningMean: s.p + 1185984, runningVar: s.p + 1186800,
+                eps: 0.001, activation: .relu6, output: s.t + 24998720 &* s.n, scratch: s.f + 189408, pool: pool)
+        }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][816]
         WeightPrep.depthwiseWeights(s.p + 1187616, channels: 816, kernel: 5, into: s.f + 192672)
         // features.5.2.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
@@ -1683,28 +2035,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 192672, bias: s.f,
             activation: .identity, output: s.t + 25263104 &* s.n, pool: pool)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25263104 &* s.n, pixels: 324 &* s.n, channels: 816,
-            gamma: s.p + 1208016, beta: s.p + 1208832, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 25527488 &* s.n, savedMean: s.f + 191040, savedInvStd: s.f + 191856,
-            runningMean: s.p + 1209648, runningVar: s.p + 1210464, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25263104 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1208016, beta: s.p + 1208832, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 25527488 &* s.n, savedMean: s.f + 191040, savedInvStd: s.f + 191856,
+                runningMean: s.p + 1209648, runningVar: s.p + 1210464, pool: pool)
+        }
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25263104 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1208016, beta: s.p + 1208832, runningMean: s.p + 1209648, runningVar: s.p + 1210464,
+                eps: 0.001, activation: .relu6, output: s.t + 25527488 &* s.n, scratch: s.f + 191040, pool: pool)
+        }
         // features.5.2.block.2 project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
         Kernels.pointwiseConv(input: s.t + 25527488 &* s.n, pixels: 324 &* s.n, inChannels: 816,
             weights: s.p + 1211280, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
             output: s.t + 37144352 &* s.n, pool: pool)
         // features.5.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37144352 &* s.n, pixels: 324 &* s.n, channels: 136,
-            gamma: s.p + 1322256, beta: s.p + 1322400, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 25791872 &* s.n, savedMean: s.f + 233472, savedInvStd: s.f + 233608,
-            runningMean: s.p + 1322544, runningVar: s.p + 1322688, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37144352 &* s.n, pixels: 324 &* s.n, channels: 136,
+                gamma: s.p + 1322256, beta: s.p + 1322400, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 25791872 &* s.n, savedMean: s.f + 233472, savedInvStd: s.f + 233608,
+                runningMean: s.p + 1322544, runningVar: s.p + 1322688, pool: pool)
+        }
+        // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37144352 &* s.n, pixels: 324 &* s.n, channels: 136,
+                gamma: s.p + 1322256, beta: s.p + 1322400, runningMean: s.p + 1322544, runningVar: s.p + 1322688,
+                eps: 0.001, activation: .identity, output: s.t + 25791872 &* s.n, scratch: s.f + 233472, pool: pool)
+        }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8833333333333333
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11666666666666668,
                 into: s.t + 38007728 &* s.n, random: &random)
         }
         // features.5.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37100288 &* s.n, branch: s.t + 25791872 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007728 &* s.n : nil, batch: s.n, perImage: 44064,
-            output: s.t + 37188416 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 38007728 &* s.n : nil, batch: s.n,
+            perImage: 44064, output: s.t + 37188416 &* s.n, pool: pool)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
@@ -1714,10 +2082,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             weights: s.p + 1322832, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 25791872 &* s.n, pool: pool)
         // features.5.3.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25791872 &* s.n, pixels: 324 &* s.n, channels: 816,
-            gamma: s.p + 1433808, beta: s.p + 1434624, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 26056256 &* s.n, savedMean: s.f + 233744, savedInvStd: s.f + 234560,
-            runningMean: s.p + 1435440, runningVar: s.p + 1436256, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25791872 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1433808, beta: s.p + 1434624, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 26056256 &* s.n, savedMean: s.f + 233744, savedInvStd: s.f + 234560,
+                runningMean: s.p + 1435440, runningVar: s.p + 1436256, pool: pool)
+        }
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25791872 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1433808, beta: s.p + 1434624, runningMean: s.p + 1435440, runningVar: s.p + 1436256,
+                eps: 0.001, activation: .relu6, output: s.t + 26056256 &* s.n, scratch: s.f + 233744, pool: pool)
+        }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][816]
         WeightPrep.depthwiseWeights(s.p + 1437072, channels: 816, kernel: 5, into: s.f + 237008)
         // features.5.3.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
@@ -1725,28 +2101,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 237008, bias: s.f,
             activation: .identity, output: s.t + 26320640 &* s.n, pool: pool)
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 26320640 &* s.n, pixels: 324 &* s.n, channels: 816,
-            gamma: s.p + 1457472, beta: s.p + 1458288, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 26585024 &* s.n, savedMean: s.f + 235376, savedInvStd: s.f + 236192,
-            runningMean: s.p + 1459104, runningVar: s.p + 1459920, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 26320640 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1457472, beta: s.p + 1458288, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 26585024 &* s.n, savedMean: s.f + 235376, savedInvStd: s.f + 236192,
+                runningMean: s.p + 1459104, runningVar: s.p + 1459920, pool: pool)
+        }
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 26320640 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1457472, beta: s.p + 1458288, runningMean: s.p + 1459104, runningVar: s.p + 1459920,
+                eps: 0.001, activation: .relu6, output: s.t + 26585024 &* s.n, scratch: s.f + 235376, pool: pool)
+        }
         // features.5.3.block.2 project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
         Kernels.pointwiseConv(input: s.t + 26585024 &* s.n, pixels: 324 &* s.n, inChannels: 816,
             weights: s.p + 1460736, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
             output: s.t + 37232480 &* s.n, pool: pool)
         // features.5.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37232480 &* s.n, pixels: 324 &* s.n, channels: 136,
-            gamma: s.p + 1571712, beta: s.p + 1571856, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 26849408 &* s.n, savedMean: s.f + 277808, savedInvStd: s.f + 277944,
-            runningMean: s.p + 1572000, runningVar: s.p + 1572144, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37232480 &* s.n, pixels: 324 &* s.n, channels: 136,
+                gamma: s.p + 1571712, beta: s.p + 1571856, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 26849408 &* s.n, savedMean: s.f + 277808, savedInvStd: s.f + 277944,
+                runningMean: s.p + 1572000, runningVar: s.p + 1572144, pool: pool)
+        }
+        // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37232480 &* s.n, pixels: 324 &* s.n, channels: 136,
+                gamma: s.p + 1571712, beta: s.p + 1571856, runningMean: s.p + 1572000, runningVar: s.p + 1572144,
+                eps: 0.001, activation: .identity, output: s.t + 26849408 &* s.n, scratch: s.f + 277808, pool: pool)
+        }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.875
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 16 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.125, into: s.t + 38007744 &* s.n,
                 random: &random)
         }
         // features.5.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37188416 &* s.n, branch: s.t + 26849408 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007744 &* s.n : nil, batch: s.n, perImage: 44064,
-            output: s.t + 37276544 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 38007744 &* s.n : nil, batch: s.n,
+            perImage: 44064, output: s.t + 37276544 &* s.n, pool: pool)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 18x18x136 -> 18x18x136, identity shortcut
@@ -1756,10 +2148,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             weights: s.p + 1572288, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 26849408 &* s.n, pool: pool)
         // features.5.4.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 26849408 &* s.n, pixels: 324 &* s.n, channels: 816,
-            gamma: s.p + 1683264, beta: s.p + 1684080, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 27113792 &* s.n, savedMean: s.f + 278080, savedInvStd: s.f + 278896,
-            runningMean: s.p + 1684896, runningVar: s.p + 1685712, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 26849408 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1683264, beta: s.p + 1684080, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 27113792 &* s.n, savedMean: s.f + 278080, savedInvStd: s.f + 278896,
+                runningMean: s.p + 1684896, runningVar: s.p + 1685712, pool: pool)
+        }
+        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 26849408 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1683264, beta: s.p + 1684080, runningMean: s.p + 1684896, runningVar: s.p + 1685712,
+                eps: 0.001, activation: .relu6, output: s.t + 27113792 &* s.n, scratch: s.f + 278080, pool: pool)
+        }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][816]
         WeightPrep.depthwiseWeights(s.p + 1686528, channels: 816, kernel: 5, into: s.f + 281344)
         // features.5.4.block.1 depthwise 5x5/1, [n, 18, 18, 816] -> [n, 18, 18, 816]
@@ -1767,28 +2167,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 18, outWidth: 18, weights: s.f + 281344, bias: s.f,
             activation: .identity, output: s.t + 27378176 &* s.n, pool: pool)
         // features.5.4.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 27378176 &* s.n, pixels: 324 &* s.n, channels: 816,
-            gamma: s.p + 1706928, beta: s.p + 1707744, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 27642560 &* s.n, savedMean: s.f + 279712, savedInvStd: s.f + 280528,
-            runningMean: s.p + 1708560, runningVar: s.p + 1709376, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 27378176 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1706928, beta: s.p + 1707744, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 27642560 &* s.n, savedMean: s.f + 279712, savedInvStd: s.f + 280528,
+                runningMean: s.p + 1708560, runningVar: s.p + 1709376, pool: pool)
+        }
+        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 27378176 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1706928, beta: s.p + 1707744, runningMean: s.p + 1708560, runningVar: s.p + 1709376,
+                eps: 0.001, activation: .relu6, output: s.t + 27642560 &* s.n, scratch: s.f + 279712, pool: pool)
+        }
         // features.5.4.block.2 project conv 1x1, [n, 18, 18, 816] -> [n, 18, 18, 136]
         Kernels.pointwiseConv(input: s.t + 27642560 &* s.n, pixels: 324 &* s.n, inChannels: 816,
             weights: s.p + 1710192, bias: s.f, outChannels: 136, activation: .identity, residual: nil,
             output: s.t + 37320608 &* s.n, pool: pool)
         // features.5.4.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37320608 &* s.n, pixels: 324 &* s.n, channels: 136,
-            gamma: s.p + 1821168, beta: s.p + 1821312, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 27906944 &* s.n, savedMean: s.f + 322144, savedInvStd: s.f + 322280,
-            runningMean: s.p + 1821456, runningVar: s.p + 1821600, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37320608 &* s.n, pixels: 324 &* s.n, channels: 136,
+                gamma: s.p + 1821168, beta: s.p + 1821312, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 27906944 &* s.n, savedMean: s.f + 322144, savedInvStd: s.f + 322280,
+                runningMean: s.p + 1821456, runningVar: s.p + 1821600, pool: pool)
+        }
+        // features.5.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37320608 &* s.n, pixels: 324 &* s.n, channels: 136,
+                gamma: s.p + 1821168, beta: s.p + 1821312, runningMean: s.p + 1821456, runningVar: s.p + 1821600,
+                eps: 0.001, activation: .identity, output: s.t + 27906944 &* s.n, scratch: s.f + 322144, pool: pool)
+        }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8666666666666667
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333,
                 into: s.t + 38007760 &* s.n, random: &random)
         }
         // features.5.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37276544 &* s.n, branch: s.t + 27906944 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007760 &* s.n : nil, batch: s.n, perImage: 44064,
-            output: s.t + 37364672 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 38007760 &* s.n : nil, batch: s.n,
+            perImage: 44064, output: s.t + 37364672 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 18x18x136 -> 9x9x232
@@ -1798,10 +2214,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             weights: s.p + 1821744, bias: s.f, outChannels: 816, activation: .identity, residual: nil,
             output: s.t + 27906944 &* s.n, pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 27906944 &* s.n, pixels: 324 &* s.n, channels: 816,
-            gamma: s.p + 1932720, beta: s.p + 1933536, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 28171328 &* s.n, savedMean: s.f + 322416, savedInvStd: s.f + 323232,
-            runningMean: s.p + 1934352, runningVar: s.p + 1935168, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 27906944 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1932720, beta: s.p + 1933536, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 28171328 &* s.n, savedMean: s.f + 322416, savedInvStd: s.f + 323232,
+                runningMean: s.p + 1934352, runningVar: s.p + 1935168, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 27906944 &* s.n, pixels: 324 &* s.n, channels: 816,
+                gamma: s.p + 1932720, beta: s.p + 1933536, runningMean: s.p + 1934352, runningVar: s.p + 1935168,
+                eps: 0.001, activation: .relu6, output: s.t + 28171328 &* s.n, scratch: s.f + 322416, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][816]
         WeightPrep.depthwiseWeights(s.p + 1935984, channels: 816, kernel: 5, into: s.f + 325680)
         // features.6.0.block.1 depthwise 5x5/2, [n, 18, 18, 816] -> [n, 9, 9, 816]
@@ -1809,19 +2233,35 @@ public final class EfficientNetLite3Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 325680, bias: s.f,
             activation: .identity, output: s.t + 36483104 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 36483104 &* s.n, pixels: 81 &* s.n, channels: 816,
-            gamma: s.p + 1956384, beta: s.p + 1957200, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 36549200 &* s.n, savedMean: s.f + 324048, savedInvStd: s.f + 324864,
-            runningMean: s.p + 1958016, runningVar: s.p + 1958832, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 36483104 &* s.n, pixels: 81 &* s.n, channels: 816,
+                gamma: s.p + 1956384, beta: s.p + 1957200, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 36549200 &* s.n, savedMean: s.f + 324048, savedInvStd: s.f + 324864,
+                runningMean: s.p + 1958016, runningVar: s.p + 1958832, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 36483104 &* s.n, pixels: 81 &* s.n, channels: 816,
+                gamma: s.p + 1956384, beta: s.p + 1957200, runningMean: s.p + 1958016, runningVar: s.p + 1958832,
+                eps: 0.001, activation: .relu6, output: s.t + 36549200 &* s.n, scratch: s.f + 324048, pool: pool)
+        }
         // features.6.0.block.2 project conv 1x1, [n, 9, 9, 816] -> [n, 9, 9, 232]
         Kernels.pointwiseConv(input: s.t + 36549200 &* s.n, pixels: 81 &* s.n, inChannels: 816, weights: s.p + 1959648,
             bias: s.f, outChannels: 232, activation: .identity, residual: nil, output: s.t + 37781984 &* s.n,
             pool: pool)
         // features.6.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37781984 &* s.n, pixels: 81 &* s.n, channels: 232,
-            gamma: s.p + 2148960, beta: s.p + 2149200, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 37800784 &* s.n, savedMean: s.f + 366480, savedInvStd: s.f + 366712,
-            runningMean: s.p + 2149440, runningVar: s.p + 2149680, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37781984 &* s.n, pixels: 81 &* s.n, channels: 232,
+                gamma: s.p + 2148960, beta: s.p + 2149200, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 37800784 &* s.n, savedMean: s.f + 366480, savedInvStd: s.f + 366712,
+                runningMean: s.p + 2149440, runningVar: s.p + 2149680, pool: pool)
+        }
+        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37781984 &* s.n, pixels: 81 &* s.n, channels: 232,
+                gamma: s.p + 2148960, beta: s.p + 2149200, runningMean: s.p + 2149440, runningVar: s.p + 2149680,
+                eps: 0.001, activation: .identity, output: s.t + 37800784 &* s.n, scratch: s.f + 366480, pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
@@ -1831,10 +2271,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 28435712 &* s.n,
             pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 28435712 &* s.n, pixels: 81 &* s.n, channels: 1392,
-            gamma: s.p + 2472864, beta: s.p + 2474256, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 28548464 &* s.n, savedMean: s.f + 366944, savedInvStd: s.f + 368336,
-            runningMean: s.p + 2475648, runningVar: s.p + 2477040, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 28435712 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 2472864, beta: s.p + 2474256, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 28548464 &* s.n, savedMean: s.f + 366944, savedInvStd: s.f + 368336,
+                runningMean: s.p + 2475648, runningVar: s.p + 2477040, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 28435712 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 2472864, beta: s.p + 2474256, runningMean: s.p + 2475648, runningVar: s.p + 2477040,
+                eps: 0.001, activation: .relu6, output: s.t + 28548464 &* s.n, scratch: s.f + 366944, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1392]
         WeightPrep.depthwiseWeights(s.p + 2478432, channels: 1392, kernel: 5, into: s.f + 372512)
         // features.6.1.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -1842,28 +2290,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 372512, bias: s.f,
             activation: .identity, output: s.t + 33608576 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 33608576 &* s.n, pixels: 81 &* s.n, channels: 1392,
-            gamma: s.p + 2513232, beta: s.p + 2514624, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 33721328 &* s.n, savedMean: s.f + 369728, savedInvStd: s.f + 371120,
-            runningMean: s.p + 2516016, runningVar: s.p + 2517408, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 33608576 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 2513232, beta: s.p + 2514624, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 33721328 &* s.n, savedMean: s.f + 369728, savedInvStd: s.f + 371120,
+                runningMean: s.p + 2516016, runningVar: s.p + 2517408, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 33608576 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 2513232, beta: s.p + 2514624, runningMean: s.p + 2516016, runningVar: s.p + 2517408,
+                eps: 0.001, activation: .relu6, output: s.t + 33721328 &* s.n, scratch: s.f + 369728, pool: pool)
+        }
         // features.6.1.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         Kernels.pointwiseConv(input: s.t + 33721328 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
             weights: s.p + 2518800, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 37819584 &* s.n, pool: pool)
         // features.6.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37819584 &* s.n, pixels: 81 &* s.n, channels: 232,
-            gamma: s.p + 2841744, beta: s.p + 2841984, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 28661216 &* s.n, savedMean: s.f + 442112, savedInvStd: s.f + 442344,
-            runningMean: s.p + 2842224, runningVar: s.p + 2842464, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37819584 &* s.n, pixels: 81 &* s.n, channels: 232,
+                gamma: s.p + 2841744, beta: s.p + 2841984, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 28661216 &* s.n, savedMean: s.f + 442112, savedInvStd: s.f + 442344,
+                runningMean: s.p + 2842224, runningVar: s.p + 2842464, pool: pool)
+        }
+        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37819584 &* s.n, pixels: 81 &* s.n, channels: 232,
+                gamma: s.p + 2841744, beta: s.p + 2841984, runningMean: s.p + 2842224, runningVar: s.p + 2842464,
+                eps: 0.001, activation: .identity, output: s.t + 28661216 &* s.n, scratch: s.f + 442112, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.85
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15, into: s.t + 28698816 &* s.n,
                 random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37800784 &* s.n, branch: s.t + 28661216 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 28698816 &* s.n : nil, batch: s.n, perImage: 18792,
-            output: s.t + 37838384 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 28698816 &* s.n : nil, batch: s.n,
+            perImage: 18792, output: s.t + 37838384 &* s.n, pool: pool)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
@@ -1873,10 +2337,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 33834080 &* s.n,
             pool: pool)
         // features.6.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 33834080 &* s.n, pixels: 81 &* s.n, channels: 1392,
-            gamma: s.p + 3165648, beta: s.p + 3167040, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 33946832 &* s.n, savedMean: s.f + 442576, savedInvStd: s.f + 443968,
-            runningMean: s.p + 3168432, runningVar: s.p + 3169824, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 33834080 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3165648, beta: s.p + 3167040, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 33946832 &* s.n, savedMean: s.f + 442576, savedInvStd: s.f + 443968,
+                runningMean: s.p + 3168432, runningVar: s.p + 3169824, pool: pool)
+        }
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 33834080 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3165648, beta: s.p + 3167040, runningMean: s.p + 3168432, runningVar: s.p + 3169824,
+                eps: 0.001, activation: .relu6, output: s.t + 33946832 &* s.n, scratch: s.f + 442576, pool: pool)
+        }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1392]
         WeightPrep.depthwiseWeights(s.p + 3171216, channels: 1392, kernel: 5, into: s.f + 448144)
         // features.6.2.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -1884,28 +2356,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 448144, bias: s.f,
             activation: .identity, output: s.t + 34059584 &* s.n, pool: pool)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 34059584 &* s.n, pixels: 81 &* s.n, channels: 1392,
-            gamma: s.p + 3206016, beta: s.p + 3207408, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 34172336 &* s.n, savedMean: s.f + 445360, savedInvStd: s.f + 446752,
-            runningMean: s.p + 3208800, runningVar: s.p + 3210192, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 34059584 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3206016, beta: s.p + 3207408, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 34172336 &* s.n, savedMean: s.f + 445360, savedInvStd: s.f + 446752,
+                runningMean: s.p + 3208800, runningVar: s.p + 3210192, pool: pool)
+        }
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 34059584 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3206016, beta: s.p + 3207408, runningMean: s.p + 3208800, runningVar: s.p + 3210192,
+                eps: 0.001, activation: .relu6, output: s.t + 34172336 &* s.n, scratch: s.f + 445360, pool: pool)
+        }
         // features.6.2.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         Kernels.pointwiseConv(input: s.t + 34172336 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
             weights: s.p + 3211584, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 37857184 &* s.n, pool: pool)
         // features.6.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37857184 &* s.n, pixels: 81 &* s.n, channels: 232,
-            gamma: s.p + 3534528, beta: s.p + 3534768, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 28661216 &* s.n, savedMean: s.f + 517744, savedInvStd: s.f + 517976,
-            runningMean: s.p + 3535008, runningVar: s.p + 3535248, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37857184 &* s.n, pixels: 81 &* s.n, channels: 232,
+                gamma: s.p + 3534528, beta: s.p + 3534768, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 28661216 &* s.n, savedMean: s.f + 517744, savedInvStd: s.f + 517976,
+                runningMean: s.p + 3535008, runningVar: s.p + 3535248, pool: pool)
+        }
+        // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37857184 &* s.n, pixels: 81 &* s.n, channels: 232,
+                gamma: s.p + 3534528, beta: s.p + 3534768, runningMean: s.p + 3535008, runningVar: s.p + 3535248,
+                eps: 0.001, activation: .identity, output: s.t + 28661216 &* s.n, scratch: s.f + 517744, pool: pool)
+        }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8416666666666667
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15833333333333335,
                 into: s.t + 28698832 &* s.n, random: &random)
         }
         // features.6.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37838384 &* s.n, branch: s.t + 28661216 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 28698832 &* s.n : nil, batch: s.n, perImage: 18792,
-            output: s.t + 37875984 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 28698832 &* s.n : nil, batch: s.n,
+            perImage: 18792, output: s.t + 37875984 &* s.n, pool: pool)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
@@ -1915,10 +2403,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 34285088 &* s.n,
             pool: pool)
         // features.6.3.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 34285088 &* s.n, pixels: 81 &* s.n, channels: 1392,
-            gamma: s.p + 3858432, beta: s.p + 3859824, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 34397840 &* s.n, savedMean: s.f + 518208, savedInvStd: s.f + 519600,
-            runningMean: s.p + 3861216, runningVar: s.p + 3862608, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 34285088 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3858432, beta: s.p + 3859824, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 34397840 &* s.n, savedMean: s.f + 518208, savedInvStd: s.f + 519600,
+                runningMean: s.p + 3861216, runningVar: s.p + 3862608, pool: pool)
+        }
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 34285088 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3858432, beta: s.p + 3859824, runningMean: s.p + 3861216, runningVar: s.p + 3862608,
+                eps: 0.001, activation: .relu6, output: s.t + 34397840 &* s.n, scratch: s.f + 518208, pool: pool)
+        }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1392]
         WeightPrep.depthwiseWeights(s.p + 3864000, channels: 1392, kernel: 5, into: s.f + 523776)
         // features.6.3.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -1926,28 +2422,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 523776, bias: s.f,
             activation: .identity, output: s.t + 34510592 &* s.n, pool: pool)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 34510592 &* s.n, pixels: 81 &* s.n, channels: 1392,
-            gamma: s.p + 3898800, beta: s.p + 3900192, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 34623344 &* s.n, savedMean: s.f + 520992, savedInvStd: s.f + 522384,
-            runningMean: s.p + 3901584, runningVar: s.p + 3902976, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 34510592 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3898800, beta: s.p + 3900192, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 34623344 &* s.n, savedMean: s.f + 520992, savedInvStd: s.f + 522384,
+                runningMean: s.p + 3901584, runningVar: s.p + 3902976, pool: pool)
+        }
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 34510592 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 3898800, beta: s.p + 3900192, runningMean: s.p + 3901584, runningVar: s.p + 3902976,
+                eps: 0.001, activation: .relu6, output: s.t + 34623344 &* s.n, scratch: s.f + 520992, pool: pool)
+        }
         // features.6.3.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         Kernels.pointwiseConv(input: s.t + 34623344 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
             weights: s.p + 3904368, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 37894784 &* s.n, pool: pool)
         // features.6.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37894784 &* s.n, pixels: 81 &* s.n, channels: 232,
-            gamma: s.p + 4227312, beta: s.p + 4227552, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 28661216 &* s.n, savedMean: s.f + 593376, savedInvStd: s.f + 593608,
-            runningMean: s.p + 4227792, runningVar: s.p + 4228032, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37894784 &* s.n, pixels: 81 &* s.n, channels: 232,
+                gamma: s.p + 4227312, beta: s.p + 4227552, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 28661216 &* s.n, savedMean: s.f + 593376, savedInvStd: s.f + 593608,
+                runningMean: s.p + 4227792, runningVar: s.p + 4228032, pool: pool)
+        }
+        // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37894784 &* s.n, pixels: 81 &* s.n, channels: 232,
+                gamma: s.p + 4227312, beta: s.p + 4227552, runningMean: s.p + 4227792, runningVar: s.p + 4228032,
+                eps: 0.001, activation: .identity, output: s.t + 28661216 &* s.n, scratch: s.f + 593376, pool: pool)
+        }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.8333333333333334
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16666666666666666,
                 into: s.t + 28698848 &* s.n, random: &random)
         }
         // features.6.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37875984 &* s.n, branch: s.t + 28661216 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 28698848 &* s.n : nil, batch: s.n, perImage: 18792,
-            output: s.t + 37913584 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 28698848 &* s.n : nil, batch: s.n,
+            perImage: 18792, output: s.t + 37913584 &* s.n, pool: pool)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
@@ -1957,10 +2469,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 34736096 &* s.n,
             pool: pool)
         // features.6.4.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 34736096 &* s.n, pixels: 81 &* s.n, channels: 1392,
-            gamma: s.p + 4551216, beta: s.p + 4552608, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 34848848 &* s.n, savedMean: s.f + 593840, savedInvStd: s.f + 595232,
-            runningMean: s.p + 4554000, runningVar: s.p + 4555392, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 34736096 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 4551216, beta: s.p + 4552608, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 34848848 &* s.n, savedMean: s.f + 593840, savedInvStd: s.f + 595232,
+                runningMean: s.p + 4554000, runningVar: s.p + 4555392, pool: pool)
+        }
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 34736096 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 4551216, beta: s.p + 4552608, runningMean: s.p + 4554000, runningVar: s.p + 4555392,
+                eps: 0.001, activation: .relu6, output: s.t + 34848848 &* s.n, scratch: s.f + 593840, pool: pool)
+        }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1392]
         WeightPrep.depthwiseWeights(s.p + 4556784, channels: 1392, kernel: 5, into: s.f + 599408)
         // features.6.4.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -1968,28 +2488,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 599408, bias: s.f,
             activation: .identity, output: s.t + 34961600 &* s.n, pool: pool)
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 34961600 &* s.n, pixels: 81 &* s.n, channels: 1392,
-            gamma: s.p + 4591584, beta: s.p + 4592976, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 35074352 &* s.n, savedMean: s.f + 596624, savedInvStd: s.f + 598016,
-            runningMean: s.p + 4594368, runningVar: s.p + 4595760, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 34961600 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 4591584, beta: s.p + 4592976, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 35074352 &* s.n, savedMean: s.f + 596624, savedInvStd: s.f + 598016,
+                runningMean: s.p + 4594368, runningVar: s.p + 4595760, pool: pool)
+        }
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 34961600 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 4591584, beta: s.p + 4592976, runningMean: s.p + 4594368, runningVar: s.p + 4595760,
+                eps: 0.001, activation: .relu6, output: s.t + 35074352 &* s.n, scratch: s.f + 596624, pool: pool)
+        }
         // features.6.4.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         Kernels.pointwiseConv(input: s.t + 35074352 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
             weights: s.p + 4597152, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 37932384 &* s.n, pool: pool)
         // features.6.4.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37932384 &* s.n, pixels: 81 &* s.n, channels: 232,
-            gamma: s.p + 4920096, beta: s.p + 4920336, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 28661216 &* s.n, savedMean: s.f + 669008, savedInvStd: s.f + 669240,
-            runningMean: s.p + 4920576, runningVar: s.p + 4920816, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37932384 &* s.n, pixels: 81 &* s.n, channels: 232,
+                gamma: s.p + 4920096, beta: s.p + 4920336, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 28661216 &* s.n, savedMean: s.f + 669008, savedInvStd: s.f + 669240,
+                runningMean: s.p + 4920576, runningVar: s.p + 4920816, pool: pool)
+        }
+        // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37932384 &* s.n, pixels: 81 &* s.n, channels: 232,
+                gamma: s.p + 4920096, beta: s.p + 4920336, runningMean: s.p + 4920576, runningVar: s.p + 4920816,
+                eps: 0.001, activation: .identity, output: s.t + 28661216 &* s.n, scratch: s.f + 669008, pool: pool)
+        }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.825
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 22 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17500000000000002,
                 into: s.t + 28698864 &* s.n, random: &random)
         }
         // features.6.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37913584 &* s.n, branch: s.t + 28661216 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 28698864 &* s.n : nil, batch: s.n, perImage: 18792,
-            output: s.t + 37951184 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 28698864 &* s.n : nil, batch: s.n,
+            perImage: 18792, output: s.t + 37951184 &* s.n, pool: pool)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 9x9x232 -> 9x9x232, identity shortcut
@@ -1999,10 +2535,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 35187104 &* s.n,
             pool: pool)
         // features.6.5.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 35187104 &* s.n, pixels: 81 &* s.n, channels: 1392,
-            gamma: s.p + 5244000, beta: s.p + 5245392, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 35299856 &* s.n, savedMean: s.f + 669472, savedInvStd: s.f + 670864,
-            runningMean: s.p + 5246784, runningVar: s.p + 5248176, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 35187104 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5244000, beta: s.p + 5245392, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 35299856 &* s.n, savedMean: s.f + 669472, savedInvStd: s.f + 670864,
+                runningMean: s.p + 5246784, runningVar: s.p + 5248176, pool: pool)
+        }
+        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 35187104 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5244000, beta: s.p + 5245392, runningMean: s.p + 5246784, runningVar: s.p + 5248176,
+                eps: 0.001, activation: .relu6, output: s.t + 35299856 &* s.n, scratch: s.f + 669472, pool: pool)
+        }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1392]
         WeightPrep.depthwiseWeights(s.p + 5249568, channels: 1392, kernel: 5, into: s.f + 675040)
         // features.6.5.block.1 depthwise 5x5/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -2010,28 +2554,44 @@ public final class EfficientNetLite3Training: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 675040, bias: s.f,
             activation: .identity, output: s.t + 35412608 &* s.n, pool: pool)
         // features.6.5.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 35412608 &* s.n, pixels: 81 &* s.n, channels: 1392,
-            gamma: s.p + 5284368, beta: s.p + 5285760, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 35525360 &* s.n, savedMean: s.f + 672256, savedInvStd: s.f + 673648,
-            runningMean: s.p + 5287152, runningVar: s.p + 5288544, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 35412608 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5284368, beta: s.p + 5285760, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 35525360 &* s.n, savedMean: s.f + 672256, savedInvStd: s.f + 673648,
+                runningMean: s.p + 5287152, runningVar: s.p + 5288544, pool: pool)
+        }
+        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 35412608 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5284368, beta: s.p + 5285760, runningMean: s.p + 5287152, runningVar: s.p + 5288544,
+                eps: 0.001, activation: .relu6, output: s.t + 35525360 &* s.n, scratch: s.f + 672256, pool: pool)
+        }
         // features.6.5.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 232]
         Kernels.pointwiseConv(input: s.t + 35525360 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
             weights: s.p + 5289936, bias: s.f, outChannels: 232, activation: .identity, residual: nil,
             output: s.t + 37969984 &* s.n, pool: pool)
         // features.6.5.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37969984 &* s.n, pixels: 81 &* s.n, channels: 232,
-            gamma: s.p + 5612880, beta: s.p + 5613120, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 28661216 &* s.n, savedMean: s.f + 744640, savedInvStd: s.f + 744872,
-            runningMean: s.p + 5613360, runningVar: s.p + 5613600, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37969984 &* s.n, pixels: 81 &* s.n, channels: 232,
+                gamma: s.p + 5612880, beta: s.p + 5613120, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 28661216 &* s.n, savedMean: s.f + 744640, savedInvStd: s.f + 744872,
+                runningMean: s.p + 5613360, runningVar: s.p + 5613600, pool: pool)
+        }
+        // features.6.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37969984 &* s.n, pixels: 81 &* s.n, channels: 232,
+                gamma: s.p + 5612880, beta: s.p + 5613120, runningMean: s.p + 5613360, runningVar: s.p + 5613600,
+                eps: 0.001, activation: .identity, output: s.t + 28661216 &* s.n, scratch: s.f + 744640, pool: pool)
+        }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8166666666666667
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18333333333333335,
                 into: s.t + 28698880 &* s.n, random: &random)
         }
         // features.6.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 37951184 &* s.n, branch: s.t + 28661216 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 28698880 &* s.n : nil, batch: s.n, perImage: 18792,
-            output: s.t + 37988784 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 28698880 &* s.n : nil, batch: s.n,
+            perImage: 18792, output: s.t + 37988784 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 9x9x232 -> 9x9x384
@@ -2041,10 +2601,18 @@ public final class EfficientNetLite3Training: TrainableModel {
             bias: s.f, outChannels: 1392, activation: .identity, residual: nil, output: s.t + 35638112 &* s.n,
             pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 35638112 &* s.n, pixels: 81 &* s.n, channels: 1392,
-            gamma: s.p + 5936784, beta: s.p + 5938176, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 35750864 &* s.n, savedMean: s.f + 745104, savedInvStd: s.f + 746496,
-            runningMean: s.p + 5939568, runningVar: s.p + 5940960, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 35638112 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5936784, beta: s.p + 5938176, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 35750864 &* s.n, savedMean: s.f + 745104, savedInvStd: s.f + 746496,
+                runningMean: s.p + 5939568, runningVar: s.p + 5940960, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 35638112 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5936784, beta: s.p + 5938176, runningMean: s.p + 5939568, runningVar: s.p + 5940960,
+                eps: 0.001, activation: .relu6, output: s.t + 35750864 &* s.n, scratch: s.f + 745104, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1392]
         WeightPrep.depthwiseWeights(s.p + 5942352, channels: 1392, kernel: 3, into: s.f + 750672)
         // features.7.0.block.1 depthwise 3x3/1, [n, 9, 9, 1392] -> [n, 9, 9, 1392]
@@ -2052,32 +2620,60 @@ public final class EfficientNetLite3Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 750672, bias: s.f,
             activation: .identity, output: s.t + 35863616 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 35863616 &* s.n, pixels: 81 &* s.n, channels: 1392,
-            gamma: s.p + 5954880, beta: s.p + 5956272, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 35976368 &* s.n, savedMean: s.f + 747888, savedInvStd: s.f + 749280,
-            runningMean: s.p + 5957664, runningVar: s.p + 5959056, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 35863616 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5954880, beta: s.p + 5956272, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 35976368 &* s.n, savedMean: s.f + 747888, savedInvStd: s.f + 749280,
+                runningMean: s.p + 5957664, runningVar: s.p + 5959056, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 35863616 &* s.n, pixels: 81 &* s.n, channels: 1392,
+                gamma: s.p + 5954880, beta: s.p + 5956272, runningMean: s.p + 5957664, runningVar: s.p + 5959056,
+                eps: 0.001, activation: .relu6, output: s.t + 35976368 &* s.n, scratch: s.f + 747888, pool: pool)
+        }
         // features.7.0.block.2 project conv 1x1, [n, 9, 9, 1392] -> [n, 9, 9, 384]
         Kernels.pointwiseConv(input: s.t + 35976368 &* s.n, pixels: 81 &* s.n, inChannels: 1392,
             weights: s.p + 5960448, bias: s.f, outChannels: 384, activation: .identity, residual: nil,
             output: s.t + 28661216 &* s.n, pool: pool)
         // features.7.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 28661216 &* s.n, pixels: 81 &* s.n, channels: 384,
-            gamma: s.p + 6494976, beta: s.p + 6495360, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 37719776 &* s.n, savedMean: s.f + 775728, savedInvStd: s.f + 776112,
-            runningMean: s.p + 6495744, runningVar: s.p + 6496128, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 28661216 &* s.n, pixels: 81 &* s.n, channels: 384,
+                gamma: s.p + 6494976, beta: s.p + 6495360, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 37719776 &* s.n, savedMean: s.f + 775728, savedInvStd: s.f + 776112,
+                runningMean: s.p + 6495744, runningVar: s.p + 6496128, pool: pool)
+        }
+        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 28661216 &* s.n, pixels: 81 &* s.n, channels: 384,
+                gamma: s.p + 6494976, beta: s.p + 6495360, runningMean: s.p + 6495744, runningVar: s.p + 6496128,
+                eps: 0.001, activation: .identity, output: s.t + 37719776 &* s.n, scratch: s.f + 775728, pool: pool)
+        }
     }
 
-    /// features.8 forward: head: conv 1x1 384 -> 1280, global average pool, dropout 0.3, linear -> 1000 classes
+    /// features.8 forward: head: conv 1x1 384 -> 1280
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 9, 9, 384] -> [n, 9, 9, 1280]
         Kernels.pointwiseConv(input: s.t + 37719776 &* s.n, pixels: 81 &* s.n, inChannels: 384, weights: s.p + 6496512,
             bias: s.f, outChannels: 1280, activation: .identity, residual: nil, output: s.t + 36089120 &* s.n,
             pool: pool)
         // features.8 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 36089120 &* s.n, pixels: 81 &* s.n, channels: 1280,
-            gamma: s.p + 6988032, beta: s.p + 6989312, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 36192800 &* s.n, savedMean: s.f + 776496, savedInvStd: s.f + 777776,
-            runningMean: s.p + 6990592, runningVar: s.p + 6991872, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 36089120 &* s.n, pixels: 81 &* s.n, channels: 1280,
+                gamma: s.p + 6988032, beta: s.p + 6989312, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 36192800 &* s.n, savedMean: s.f + 776496, savedInvStd: s.f + 777776,
+                runningMean: s.p + 6990592, runningVar: s.p + 6991872, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 36089120 &* s.n, pixels: 81 &* s.n, channels: 1280,
+                gamma: s.p + 6988032, beta: s.p + 6989312, runningMean: s.p + 6990592, runningVar: s.p + 6991872,
+                eps: 0.001, activation: .relu6, output: s.t + 36192800 &* s.n, scratch: s.f + 776496, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 9, 9, 1280] -> [n, 1280]
         Kernels.globalAveragePool(input: s.t + 36192800 &* s.n, batch: s.n, pixels: 81, channels: 1280,
             output: s.t + 28692320 &* s.n, pool: pool)
@@ -2094,8 +2690,8 @@ public final class EfficientNetLite3Training: TrainableModel {
         s.logits.update(from: s.t + 28692320 &* s.n, count: 1000 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 384 -> 1280, global average pool, dropout 0.3, linear -> 1000 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 28696160 &* s.n, input: s.t + 28694880 &* s.n,
             weights: s.p + 6993152, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 28692320 &* s.n,
@@ -2106,6 +2702,10 @@ public final class EfficientNetLite3Training: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 81 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 28694880 &* s.n, batch: s.n, pixels: 81,
             channels: 1280, gradInput: s.t + 36192800 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 384 -> 1280
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through relu6 and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 36192800 &* s.n, input: s.t + 36089120 &* s.n,
             pixels: 81 &* s.n, channels: 1280, gamma: s.p + 6988032, beta: s.p + 6989312, savedMean: s.f + 776496,
@@ -2157,8 +2757,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 28661216 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 28698880 &* s.n : nil, batch: s.n, perImage: 18792,
-            gradBranch: s.t + 28680016 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 28698880 &* s.n : nil, batch: s.n,
+            perImage: 18792, gradBranch: s.t + 28680016 &* s.n, pool: pool)
         // features.6.5.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 37969984 &* s.n,
             pixels: 81 &* s.n, channels: 232, gamma: s.p + 5612880, beta: s.p + 5613120, savedMean: s.f + 744640,
@@ -2199,8 +2799,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 28680016 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 28698864 &* s.n : nil, batch: s.n, perImage: 18792,
-            gradBranch: s.t + 28661216 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 22 ? s.t + 28698864 &* s.n : nil, batch: s.n,
+            perImage: 18792, gradBranch: s.t + 28661216 &* s.n, pool: pool)
         // features.6.4.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28661216 &* s.n, input: s.t + 37932384 &* s.n,
             pixels: 81 &* s.n, channels: 232, gamma: s.p + 4920096, beta: s.p + 4920336, savedMean: s.f + 669008,
@@ -2241,8 +2841,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 28661216 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 28698848 &* s.n : nil, batch: s.n, perImage: 18792,
-            gradBranch: s.t + 28680016 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 28698848 &* s.n : nil, batch: s.n,
+            perImage: 18792, gradBranch: s.t + 28680016 &* s.n, pool: pool)
         // features.6.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 37894784 &* s.n,
             pixels: 81 &* s.n, channels: 232, gamma: s.p + 4227312, beta: s.p + 4227552, savedMean: s.f + 593376,
@@ -2283,8 +2883,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 28680016 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 28698832 &* s.n : nil, batch: s.n, perImage: 18792,
-            gradBranch: s.t + 28661216 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 28698832 &* s.n : nil, batch: s.n,
+            perImage: 18792, gradBranch: s.t + 28661216 &* s.n, pool: pool)
         // features.6.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28661216 &* s.n, input: s.t + 37857184 &* s.n,
             pixels: 81 &* s.n, channels: 232, gamma: s.p + 3534528, beta: s.p + 3534768, savedMean: s.f + 517744,
@@ -2325,8 +2925,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 28661216 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 28698816 &* s.n : nil, batch: s.n, perImage: 18792,
-            gradBranch: s.t + 28680016 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 28698816 &* s.n : nil, batch: s.n,
+            perImage: 18792, gradBranch: s.t + 28680016 &* s.n, pool: pool)
         // features.6.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28680016 &* s.n, input: s.t + 37819584 &* s.n,
             pixels: 81 &* s.n, channels: 232, gamma: s.p + 2841744, beta: s.p + 2841984, savedMean: s.f + 442112,
@@ -2403,8 +3003,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 28171328 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007760 &* s.n : nil, batch: s.n, perImage: 44064,
-            gradBranch: s.t + 28215392 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 38007760 &* s.n : nil, batch: s.n,
+            perImage: 44064, gradBranch: s.t + 28215392 &* s.n, pool: pool)
         // features.5.4.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 28215392 &* s.n, input: s.t + 37320608 &* s.n,
             pixels: 324 &* s.n, channels: 136, gamma: s.p + 1821168, beta: s.p + 1821312, savedMean: s.f + 322144,
@@ -2445,8 +3045,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 27113792 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007744 &* s.n : nil, batch: s.n, perImage: 44064,
-            gradBranch: s.t + 27157856 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 16 ? s.t + 38007744 &* s.n : nil, batch: s.n,
+            perImage: 44064, gradBranch: s.t + 27157856 &* s.n, pool: pool)
         // features.5.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 27157856 &* s.n, input: s.t + 37232480 &* s.n,
             pixels: 324 &* s.n, channels: 136, gamma: s.p + 1571712, beta: s.p + 1571856, savedMean: s.f + 277808,
@@ -2487,8 +3087,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 26056256 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007728 &* s.n : nil, batch: s.n, perImage: 44064,
-            gradBranch: s.t + 26100320 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 38007728 &* s.n : nil, batch: s.n,
+            perImage: 44064, gradBranch: s.t + 26100320 &* s.n, pool: pool)
         // features.5.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 26100320 &* s.n, input: s.t + 37144352 &* s.n,
             pixels: 324 &* s.n, channels: 136, gamma: s.p + 1322256, beta: s.p + 1322400, savedMean: s.f + 233472,
@@ -2529,8 +3129,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 24998720 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007712 &* s.n : nil, batch: s.n, perImage: 44064,
-            gradBranch: s.t + 25042784 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 38007712 &* s.n : nil, batch: s.n,
+            perImage: 44064, gradBranch: s.t + 25042784 &* s.n, pool: pool)
         // features.5.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 25042784 &* s.n, input: s.t + 37056224 &* s.n,
             pixels: 324 &* s.n, channels: 136, gamma: s.p + 1072800, beta: s.p + 1072944, savedMean: s.f + 189136,
@@ -2607,8 +3207,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 24050048 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007696 &* s.n : nil, batch: s.n, perImage: 31104,
-            gradBranch: s.t + 23863424 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 38007696 &* s.n : nil, batch: s.n,
+            perImage: 31104, gradBranch: s.t + 23863424 &* s.n, pool: pool)
         // features.4.4.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37657568 &* s.n,
             pixels: 324 &* s.n, channels: 96, gamma: s.p + 670320, beta: s.p + 670416, savedMean: s.f + 113504,
@@ -2649,8 +3249,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 24081152 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007680 &* s.n : nil, batch: s.n, perImage: 31104,
-            gradBranch: s.t + 23863424 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 38007680 &* s.n : nil, batch: s.n,
+            perImage: 31104, gradBranch: s.t + 23863424 &* s.n, pool: pool)
         // features.4.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37595360 &* s.n,
             pixels: 324 &* s.n, channels: 96, gamma: s.p + 549552, beta: s.p + 549648, savedMean: s.f + 100640,
@@ -2691,8 +3291,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 24050048 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007664 &* s.n : nil, batch: s.n, perImage: 31104,
-            gradBranch: s.t + 23863424 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 10 ? s.t + 38007664 &* s.n : nil, batch: s.n,
+            perImage: 31104, gradBranch: s.t + 23863424 &* s.n, pool: pool)
         // features.4.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37533152 &* s.n,
             pixels: 324 &* s.n, channels: 96, gamma: s.p + 428784, beta: s.p + 428880, savedMean: s.f + 87776,
@@ -2733,8 +3333,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 24081152 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007648 &* s.n : nil, batch: s.n, perImage: 31104,
-            gradBranch: s.t + 23863424 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 38007648 &* s.n : nil, batch: s.n,
+            perImage: 31104, gradBranch: s.t + 23863424 &* s.n, pool: pool)
         // features.4.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23863424 &* s.n, input: s.t + 37470944 &* s.n,
             pixels: 324 &* s.n, channels: 96, gamma: s.p + 308016, beta: s.p + 308112, savedMean: s.f + 74912,
@@ -2811,8 +3411,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 23324000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007632 &* s.n : nil, batch: s.n, perImage: 58800,
-            gradBranch: s.t + 23382800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 38007632 &* s.n : nil, batch: s.n,
+            perImage: 58800, gradBranch: s.t + 23382800 &* s.n, pool: pool)
         // features.3.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 23382800 &* s.n, input: s.t + 36850496 &* s.n,
             pixels: 1225 &* s.n, channels: 48, gamma: s.p + 140688, beta: s.p + 140736, savedMean: s.f + 55616,
@@ -2853,8 +3453,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 21912800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007616 &* s.n : nil, batch: s.n, perImage: 58800,
-            gradBranch: s.t + 21971600 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 6 ? s.t + 38007616 &* s.n : nil, batch: s.n,
+            perImage: 58800, gradBranch: s.t + 21971600 &* s.n, pool: pool)
         // features.3.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 21971600 &* s.n, input: s.t + 36732896 &* s.n,
             pixels: 1225 &* s.n, channels: 48, gamma: s.p + 103344, beta: s.p + 103392, savedMean: s.f + 39968,
@@ -2931,8 +3531,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 14112000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007600 &* s.n : nil, batch: s.n, perImage: 156800,
-            gradBranch: s.t + 14268800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 38007600 &* s.n : nil, batch: s.n,
+            perImage: 156800, gradBranch: s.t + 14268800 &* s.n, pool: pool)
         // features.2.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 14268800 &* s.n, input: s.t + 33294976 &* s.n,
             pixels: 4900 &* s.n, channels: 32, gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 13888,
@@ -2973,8 +3573,8 @@ public final class EfficientNetLite3Training: TrainableModel {
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 10348800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 38007584 &* s.n : nil, batch: s.n, perImage: 156800,
-            gradBranch: s.t + 10505600 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 38007584 &* s.n : nil, batch: s.n,
+            perImage: 156800, gradBranch: s.t + 10505600 &* s.n, pool: pool)
         // features.2.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 10505600 &* s.n, input: s.t + 32981376 &* s.n,
             pixels: 4900 &* s.n, channels: 32, gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 9600,
@@ -3310,6 +3910,9 @@ public final class EfficientNetLite3Training: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 6993152, count: 1280000, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 8273152, count: 1000, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 22, 22, 22, 22, 22, 22, 22, 22, 22, 23, 23, 23, 23, 23, 23, 23, 23, 23, 24, 24, 24, 24, 24, 24, 24, 24, 24, 25, 25, 25, 26, 26]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

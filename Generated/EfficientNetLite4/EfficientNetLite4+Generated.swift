@@ -63,7 +63,8 @@ public final class EfficientNetLite4: GeneratedModel {
         features_6_6(n, a, w, ws)
         features_6_7(n, a, w, ws)
         features_7_0(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -641,13 +642,17 @@ public final class EfficientNetLite4: GeneratedModel {
             activation: .identity, residual: nil, output: a + 326400 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 448 -> 1280, global average pool, dropout 0.3, linear -> 1000 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 448 -> 1280
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 10, 10, 448] -> [n, 10, 10, 1280]
         Kernels.pointwiseConv(
             input: a + 326400 &* n, pixels: 100 &* n, inChannels: 448,
             weights: w + 11094704, bias: w + 11668144, outChannels: 1280,
             activation: .relu6, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.3, linear 1280 -> 1000 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 10, 10, 1280] -> [n, 1280]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 100, channels: 1280, output: a + 128000 &* n, pool: pool)
@@ -1264,7 +1269,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     public static let descriptor = EfficientNetLite4.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 13119104,
-        arenaFloatsPerImage: 57755248, fixedFloats: 1176240)
+        arenaFloatsPerImage: 57755248, fixedFloats: 1176240,
+        blockNames: ["features.0", "features.1.0", "features.2.0", "features.2.1", "features.2.2", "features.2.3", "features.3.0", "features.3.1", "features.3.2", "features.3.3", "features.4.0", "features.4.1", "features.4.2", "features.4.3", "features.4.4", "features.4.5", "features.5.0", "features.5.1", "features.5.2", "features.5.3", "features.5.4", "features.5.5", "features.6.0", "features.6.1", "features.6.2", "features.6.3", "features.6.4", "features.6.5", "features.6.6", "features.6.7", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -1324,38 +1330,40 @@ public final class EfficientNetLite4Training: TrainableModel {
         try features_6_7_forward(s)
         try features_7_0_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_0_backward(s)
-        features_6_7_backward(s)
-        features_6_6_backward(s)
-        features_6_5_backward(s)
-        features_6_4_backward(s)
-        features_6_3_backward(s)
-        features_6_2_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_5_backward(s)
-        features_5_4_backward(s)
-        features_5_3_backward(s)
-        features_5_2_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_5_backward(s)
-        features_4_4_backward(s)
-        features_4_3_backward(s)
-        features_4_2_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_3_backward(s)
-        features_3_2_backward(s)
-        features_3_1_backward(s)
-        features_3_0_backward(s)
-        features_2_3_backward(s)
-        features_2_2_backward(s)
-        features_2_1_backward(s)
-        features_2_0_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 32 { classifier_backward(s) }
+        if options.frozenBlocks <= 31 { features_8_backward(s) }
+        if options.frozenBlocks <= 30 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 29 { features_6_7_backward(s) }
+        if options.frozenBlocks <= 28 { features_6_6_backward(s) }
+        if options.frozenBlocks <= 27 { features_6_5_backward(s) }
+        if options.frozenBlocks <= 26 { features_6_4_backward(s) }
+        if options.frozenBlocks <= 25 { features_6_3_backward(s) }
+        if options.frozenBlocks <= 24 { features_6_2_backward(s) }
+        if options.frozenBlocks <= 23 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 22 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 21 { features_5_5_backward(s) }
+        if options.frozenBlocks <= 20 { features_5_4_backward(s) }
+        if options.frozenBlocks <= 19 { features_5_3_backward(s) }
+        if options.frozenBlocks <= 18 { features_5_2_backward(s) }
+        if options.frozenBlocks <= 17 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 16 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 15 { features_4_5_backward(s) }
+        if options.frozenBlocks <= 14 { features_4_4_backward(s) }
+        if options.frozenBlocks <= 13 { features_4_3_backward(s) }
+        if options.frozenBlocks <= 12 { features_4_2_backward(s) }
+        if options.frozenBlocks <= 11 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 10 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 9 { features_3_3_backward(s) }
+        if options.frozenBlocks <= 8 { features_3_2_backward(s) }
+        if options.frozenBlocks <= 7 { features_3_1_backward(s) }
+        if options.frozenBlocks <= 6 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 5 { features_2_3_backward(s) }
+        if options.frozenBlocks <= 4 { features_2_2_backward(s) }
+        if options.frozenBlocks <= 3 { features_2_1_backward(s) }
+        if options.frozenBlocks <= 2 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -1366,10 +1374,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             padTop: 0, padLeft: 0, outHeight: 150, outWidth: 150, weights: s.p, bias: s.f, outChannels: 32,
             activation: .identity, output: s.t + 24300000 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 24300000 &* s.n, pixels: 22500 &* s.n, channels: 32,
-            gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 25020000 &* s.n, savedMean: s.f + 1632, savedInvStd: s.f + 1664, runningMean: s.p + 928,
-            runningVar: s.p + 960, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 24300000 &* s.n, pixels: 22500 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 25020000 &* s.n, savedMean: s.f + 1632, savedInvStd: s.f + 1664, runningMean: s.p + 928,
+                runningVar: s.p + 960, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 24300000 &* s.n, pixels: 22500 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
+                activation: .relu6, output: s.t + 25020000 &* s.n, scratch: s.f + 1632, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 150x150x32 -> 150x150x24
@@ -1381,19 +1397,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 150, outWidth: 150, weights: s.f + 1760, bias: s.f,
             activation: .identity, output: s.t + 25740000 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 25740000 &* s.n, pixels: 22500 &* s.n, channels: 32,
-            gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 26460000 &* s.n, savedMean: s.f + 1696, savedInvStd: s.f + 1728, runningMean: s.p + 1344,
-            runningVar: s.p + 1376, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 25740000 &* s.n, pixels: 22500 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 26460000 &* s.n, savedMean: s.f + 1696, savedInvStd: s.f + 1728, runningMean: s.p + 1344,
+                runningVar: s.p + 1376, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 25740000 &* s.n, pixels: 22500 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
+                activation: .relu6, output: s.t + 26460000 &* s.n, scratch: s.f + 1696, pool: pool)
+        }
         // features.1.0.block.1 project conv 1x1, [n, 150, 150, 32] -> [n, 150, 150, 24]
         Kernels.pointwiseConv(input: s.t + 26460000 &* s.n, pixels: 22500 &* s.n, inChannels: 32, weights: s.p + 1408,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 27180000 &* s.n,
             pool: pool)
         // features.1.0.block.1 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 27180000 &* s.n, pixels: 22500 &* s.n, channels: 24,
-            gamma: s.p + 2176, beta: s.p + 2208, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 27720000 &* s.n, savedMean: s.f + 2336, savedInvStd: s.f + 2360, runningMean: s.p + 2240,
-            runningVar: s.p + 2272, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 27180000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+                gamma: s.p + 2176, beta: s.p + 2208, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 27720000 &* s.n, savedMean: s.f + 2336, savedInvStd: s.f + 2360, runningMean: s.p + 2240,
+                runningVar: s.p + 2272, pool: pool)
+        }
+        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 27180000 &* s.n, pixels: 22500 &* s.n, channels: 24,
+                gamma: s.p + 2176, beta: s.p + 2208, runningMean: s.p + 2240, runningVar: s.p + 2272, eps: 0.001,
+                activation: .identity, output: s.t + 27720000 &* s.n, scratch: s.f + 2336, pool: pool)
+        }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 150x150x24 -> 75x75x32
@@ -1402,10 +1434,18 @@ public final class EfficientNetLite4Training: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 27720000 &* s.n, pixels: 22500 &* s.n, inChannels: 24, weights: s.p + 2304,
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t, pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 22500 &* s.n, channels: 144, gamma: s.p + 5760,
-            beta: s.p + 5904, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 3240000 &* s.n,
-            savedMean: s.f + 2384, savedInvStd: s.f + 2528, runningMean: s.p + 6048, runningVar: s.p + 6192,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 22500 &* s.n, channels: 144,
+                gamma: s.p + 5760, beta: s.p + 5904, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 3240000 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2528, runningMean: s.p + 6048,
+                runningVar: s.p + 6192, pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 22500 &* s.n, channels: 144, gamma: s.p + 5760,
+                beta: s.p + 5904, runningMean: s.p + 6048, runningVar: s.p + 6192, eps: 0.001, activation: .relu6,
+                output: s.t + 3240000 &* s.n, scratch: s.f + 2384, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 6336, channels: 144, kernel: 3, into: s.f + 2960)
         // features.2.0.block.1 depthwise 3x3/2, [n, 150, 150, 144] -> [n, 75, 75, 144]
@@ -1413,19 +1453,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 75, outWidth: 75, weights: s.f + 2960, bias: s.f,
             activation: .identity, output: s.t + 22680000 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22680000 &* s.n, pixels: 5625 &* s.n, channels: 144,
-            gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 23490000 &* s.n, savedMean: s.f + 2672, savedInvStd: s.f + 2816, runningMean: s.p + 7920,
-            runningVar: s.p + 8064, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22680000 &* s.n, pixels: 5625 &* s.n, channels: 144,
+                gamma: s.p + 7632, beta: s.p + 7776, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 23490000 &* s.n, savedMean: s.f + 2672, savedInvStd: s.f + 2816, runningMean: s.p + 7920,
+                runningVar: s.p + 8064, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22680000 &* s.n, pixels: 5625 &* s.n, channels: 144,
+                gamma: s.p + 7632, beta: s.p + 7776, runningMean: s.p + 7920, runningVar: s.p + 8064, eps: 0.001,
+                activation: .relu6, output: s.t + 23490000 &* s.n, scratch: s.f + 2672, pool: pool)
+        }
         // features.2.0.block.2 project conv 1x1, [n, 75, 75, 144] -> [n, 75, 75, 32]
         Kernels.pointwiseConv(input: s.t + 23490000 &* s.n, pixels: 5625 &* s.n, inChannels: 144, weights: s.p + 8208,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 48429792 &* s.n,
             pool: pool)
         // features.2.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 48429792 &* s.n, pixels: 5625 &* s.n, channels: 32,
-            gamma: s.p + 12816, beta: s.p + 12848, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 48609792 &* s.n, savedMean: s.f + 5552, savedInvStd: s.f + 5584, runningMean: s.p + 12880,
-            runningVar: s.p + 12912, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 48429792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+                gamma: s.p + 12816, beta: s.p + 12848, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 48609792 &* s.n, savedMean: s.f + 5552, savedInvStd: s.f + 5584,
+                runningMean: s.p + 12880, runningVar: s.p + 12912, pool: pool)
+        }
+        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 48429792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+                gamma: s.p + 12816, beta: s.p + 12848, runningMean: s.p + 12880, runningVar: s.p + 12912, eps: 0.001,
+                activation: .identity, output: s.t + 48609792 &* s.n, scratch: s.f + 5552, pool: pool)
+        }
     }
 
     /// features.2.1 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
@@ -1435,10 +1491,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 6480000 &* s.n,
             pool: pool)
         // features.2.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-            gamma: s.p + 19088, beta: s.p + 19280, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 7560000 &* s.n, savedMean: s.f + 5616, savedInvStd: s.f + 5808, runningMean: s.p + 19472,
-            runningVar: s.p + 19664, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 19088, beta: s.p + 19280, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 7560000 &* s.n, savedMean: s.f + 5616, savedInvStd: s.f + 5808, runningMean: s.p + 19472,
+                runningVar: s.p + 19664, pool: pool)
+        }
+        // features.2.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 6480000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 19088, beta: s.p + 19280, runningMean: s.p + 19472, runningVar: s.p + 19664, eps: 0.001,
+                activation: .relu6, output: s.t + 7560000 &* s.n, scratch: s.f + 5616, pool: pool)
+        }
         // features.2.1.block.1 depthwise weights to the kernel layout [3][3][192]
         WeightPrep.depthwiseWeights(s.p + 19856, channels: 192, kernel: 3, into: s.f + 6384)
         // features.2.1.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
@@ -1446,28 +1510,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 6384, bias: s.f,
             activation: .identity, output: s.t + 8640000 &* s.n, pool: pool)
         // features.2.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-            gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 9720000 &* s.n, savedMean: s.f + 6000, savedInvStd: s.f + 6192, runningMean: s.p + 21968,
-            runningVar: s.p + 22160, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 21584, beta: s.p + 21776, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 9720000 &* s.n, savedMean: s.f + 6000, savedInvStd: s.f + 6192, runningMean: s.p + 21968,
+                runningVar: s.p + 22160, pool: pool)
+        }
+        // features.2.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 8640000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 21584, beta: s.p + 21776, runningMean: s.p + 21968, runningVar: s.p + 22160, eps: 0.001,
+                activation: .relu6, output: s.t + 9720000 &* s.n, scratch: s.f + 6000, pool: pool)
+        }
         // features.2.1.block.2 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
         Kernels.pointwiseConv(input: s.t + 9720000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 22352,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 48789792 &* s.n,
             pool: pool)
         // features.2.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 48789792 &* s.n, pixels: 5625 &* s.n, channels: 32,
-            gamma: s.p + 28496, beta: s.p + 28528, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 10800000 &* s.n, savedMean: s.f + 9840, savedInvStd: s.f + 9872, runningMean: s.p + 28560,
-            runningVar: s.p + 28592, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 48789792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+                gamma: s.p + 28496, beta: s.p + 28528, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 10800000 &* s.n, savedMean: s.f + 9840, savedInvStd: s.f + 9872,
+                runningMean: s.p + 28560, runningVar: s.p + 28592, pool: pool)
+        }
+        // features.2.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 48789792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+                gamma: s.p + 28496, beta: s.p + 28528, runningMean: s.p + 28560, runningVar: s.p + 28592, eps: 0.001,
+                activation: .identity, output: s.t + 10800000 &* s.n, scratch: s.f + 9840, pool: pool)
+        }
         // features.2.1 stochastic depth: keep each image's branch with probability 0.9866666666666667
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 3 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.013333333333333334,
                 into: s.t + 57755200 &* s.n, random: &random)
         }
         // features.2.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 48609792 &* s.n, branch: s.t + 10800000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 57755200 &* s.n : nil, batch: s.n, perImage: 180000,
-            output: s.t + 48969792 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 57755200 &* s.n : nil, batch: s.n,
+            perImage: 180000, output: s.t + 48969792 &* s.n, pool: pool)
     }
 
     /// features.2.2 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
@@ -1477,10 +1557,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 10800000 &* s.n,
             pool: pool)
         // features.2.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 10800000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-            gamma: s.p + 34768, beta: s.p + 34960, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 11880000 &* s.n, savedMean: s.f + 9904, savedInvStd: s.f + 10096, runningMean: s.p + 35152,
-            runningVar: s.p + 35344, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 10800000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 34768, beta: s.p + 34960, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 11880000 &* s.n, savedMean: s.f + 9904, savedInvStd: s.f + 10096,
+                runningMean: s.p + 35152, runningVar: s.p + 35344, pool: pool)
+        }
+        // features.2.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 10800000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 34768, beta: s.p + 34960, runningMean: s.p + 35152, runningVar: s.p + 35344, eps: 0.001,
+                activation: .relu6, output: s.t + 11880000 &* s.n, scratch: s.f + 9904, pool: pool)
+        }
         // features.2.2.block.1 depthwise weights to the kernel layout [3][3][192]
         WeightPrep.depthwiseWeights(s.p + 35536, channels: 192, kernel: 3, into: s.f + 10672)
         // features.2.2.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
@@ -1488,28 +1576,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 10672, bias: s.f,
             activation: .identity, output: s.t + 12960000 &* s.n, pool: pool)
         // features.2.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 12960000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-            gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 14040000 &* s.n, savedMean: s.f + 10288, savedInvStd: s.f + 10480, runningMean: s.p + 37648,
-            runningVar: s.p + 37840, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 12960000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 37264, beta: s.p + 37456, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 14040000 &* s.n, savedMean: s.f + 10288, savedInvStd: s.f + 10480,
+                runningMean: s.p + 37648, runningVar: s.p + 37840, pool: pool)
+        }
+        // features.2.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 12960000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 37264, beta: s.p + 37456, runningMean: s.p + 37648, runningVar: s.p + 37840, eps: 0.001,
+                activation: .relu6, output: s.t + 14040000 &* s.n, scratch: s.f + 10288, pool: pool)
+        }
         // features.2.2.block.2 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
         Kernels.pointwiseConv(input: s.t + 14040000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 38032,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49149792 &* s.n,
             pool: pool)
         // features.2.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 49149792 &* s.n, pixels: 5625 &* s.n, channels: 32,
-            gamma: s.p + 44176, beta: s.p + 44208, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 15120000 &* s.n, savedMean: s.f + 14128, savedInvStd: s.f + 14160, runningMean: s.p + 44240,
-            runningVar: s.p + 44272, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 49149792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+                gamma: s.p + 44176, beta: s.p + 44208, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 15120000 &* s.n, savedMean: s.f + 14128, savedInvStd: s.f + 14160,
+                runningMean: s.p + 44240, runningVar: s.p + 44272, pool: pool)
+        }
+        // features.2.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 49149792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+                gamma: s.p + 44176, beta: s.p + 44208, runningMean: s.p + 44240, runningVar: s.p + 44272, eps: 0.001,
+                activation: .identity, output: s.t + 15120000 &* s.n, scratch: s.f + 14128, pool: pool)
+        }
         // features.2.2 stochastic depth: keep each image's branch with probability 0.98
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 4 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.020000000000000004,
                 into: s.t + 57755216 &* s.n, random: &random)
         }
         // features.2.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 48969792 &* s.n, branch: s.t + 15120000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 57755216 &* s.n : nil, batch: s.n, perImage: 180000,
-            output: s.t + 49329792 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 57755216 &* s.n : nil, batch: s.n,
+            perImage: 180000, output: s.t + 49329792 &* s.n, pool: pool)
     }
 
     /// features.2.3 forward: MBConv6 k3 s1: 75x75x32 -> 75x75x32, identity shortcut
@@ -1519,10 +1623,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 15120000 &* s.n,
             pool: pool)
         // features.2.3.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 15120000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-            gamma: s.p + 50448, beta: s.p + 50640, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 16200000 &* s.n, savedMean: s.f + 14192, savedInvStd: s.f + 14384, runningMean: s.p + 50832,
-            runningVar: s.p + 51024, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 15120000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 50448, beta: s.p + 50640, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 16200000 &* s.n, savedMean: s.f + 14192, savedInvStd: s.f + 14384,
+                runningMean: s.p + 50832, runningVar: s.p + 51024, pool: pool)
+        }
+        // features.2.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 15120000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 50448, beta: s.p + 50640, runningMean: s.p + 50832, runningVar: s.p + 51024, eps: 0.001,
+                activation: .relu6, output: s.t + 16200000 &* s.n, scratch: s.f + 14192, pool: pool)
+        }
         // features.2.3.block.1 depthwise weights to the kernel layout [3][3][192]
         WeightPrep.depthwiseWeights(s.p + 51216, channels: 192, kernel: 3, into: s.f + 14960)
         // features.2.3.block.1 depthwise 3x3/1, [n, 75, 75, 192] -> [n, 75, 75, 192]
@@ -1530,28 +1642,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 75, outWidth: 75, weights: s.f + 14960, bias: s.f,
             activation: .identity, output: s.t + 17280000 &* s.n, pool: pool)
         // features.2.3.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-            gamma: s.p + 52944, beta: s.p + 53136, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 18360000 &* s.n, savedMean: s.f + 14576, savedInvStd: s.f + 14768, runningMean: s.p + 53328,
-            runningVar: s.p + 53520, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 52944, beta: s.p + 53136, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 18360000 &* s.n, savedMean: s.f + 14576, savedInvStd: s.f + 14768,
+                runningMean: s.p + 53328, runningVar: s.p + 53520, pool: pool)
+        }
+        // features.2.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 17280000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 52944, beta: s.p + 53136, runningMean: s.p + 53328, runningVar: s.p + 53520, eps: 0.001,
+                activation: .relu6, output: s.t + 18360000 &* s.n, scratch: s.f + 14576, pool: pool)
+        }
         // features.2.3.block.2 project conv 1x1, [n, 75, 75, 192] -> [n, 75, 75, 32]
         Kernels.pointwiseConv(input: s.t + 18360000 &* s.n, pixels: 5625 &* s.n, inChannels: 192, weights: s.p + 53712,
             bias: s.f, outChannels: 32, activation: .identity, residual: nil, output: s.t + 49509792 &* s.n,
             pool: pool)
         // features.2.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 49509792 &* s.n, pixels: 5625 &* s.n, channels: 32,
-            gamma: s.p + 59856, beta: s.p + 59888, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 19440000 &* s.n, savedMean: s.f + 18416, savedInvStd: s.f + 18448, runningMean: s.p + 59920,
-            runningVar: s.p + 59952, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 49509792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+                gamma: s.p + 59856, beta: s.p + 59888, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 19440000 &* s.n, savedMean: s.f + 18416, savedInvStd: s.f + 18448,
+                runningMean: s.p + 59920, runningVar: s.p + 59952, pool: pool)
+        }
+        // features.2.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 49509792 &* s.n, pixels: 5625 &* s.n, channels: 32,
+                gamma: s.p + 59856, beta: s.p + 59888, runningMean: s.p + 59920, runningVar: s.p + 59952, eps: 0.001,
+                activation: .identity, output: s.t + 19440000 &* s.n, scratch: s.f + 18416, pool: pool)
+        }
         // features.2.3 stochastic depth: keep each image's branch with probability 0.9733333333333334
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.02666666666666667,
                 into: s.t + 57755232 &* s.n, random: &random)
         }
         // features.2.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 49329792 &* s.n, branch: s.t + 19440000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 57755232 &* s.n : nil, batch: s.n, perImage: 180000,
-            output: s.t + 49689792 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 57755232 &* s.n : nil, batch: s.n,
+            perImage: 180000, output: s.t + 49689792 &* s.n, pool: pool)
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 75x75x32 -> 38x38x56
@@ -1561,10 +1689,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             bias: s.f, outChannels: 192, activation: .identity, residual: nil, output: s.t + 19440000 &* s.n,
             pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 19440000 &* s.n, pixels: 5625 &* s.n, channels: 192,
-            gamma: s.p + 66128, beta: s.p + 66320, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 20520000 &* s.n, savedMean: s.f + 18480, savedInvStd: s.f + 18672, runningMean: s.p + 66512,
-            runningVar: s.p + 66704, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 19440000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 66128, beta: s.p + 66320, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 20520000 &* s.n, savedMean: s.f + 18480, savedInvStd: s.f + 18672,
+                runningMean: s.p + 66512, runningVar: s.p + 66704, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 19440000 &* s.n, pixels: 5625 &* s.n, channels: 192,
+                gamma: s.p + 66128, beta: s.p + 66320, runningMean: s.p + 66512, runningVar: s.p + 66704, eps: 0.001,
+                activation: .relu6, output: s.t + 20520000 &* s.n, scratch: s.f + 18480, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][192]
         WeightPrep.depthwiseWeights(s.p + 66896, channels: 192, kernel: 5, into: s.f + 19248)
         // features.3.0.block.1 depthwise 5x5/2, [n, 75, 75, 192] -> [n, 38, 38, 192]
@@ -1572,19 +1708,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 19248, bias: s.f,
             activation: .identity, output: s.t + 42053088 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 42053088 &* s.n, pixels: 1444 &* s.n, channels: 192,
-            gamma: s.p + 71696, beta: s.p + 71888, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 42330336 &* s.n, savedMean: s.f + 18864, savedInvStd: s.f + 19056, runningMean: s.p + 72080,
-            runningVar: s.p + 72272, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 42053088 &* s.n, pixels: 1444 &* s.n, channels: 192,
+                gamma: s.p + 71696, beta: s.p + 71888, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 42330336 &* s.n, savedMean: s.f + 18864, savedInvStd: s.f + 19056,
+                runningMean: s.p + 72080, runningVar: s.p + 72272, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 42053088 &* s.n, pixels: 1444 &* s.n, channels: 192,
+                gamma: s.p + 71696, beta: s.p + 71888, runningMean: s.p + 72080, runningVar: s.p + 72272, eps: 0.001,
+                activation: .relu6, output: s.t + 42330336 &* s.n, scratch: s.f + 18864, pool: pool)
+        }
         // features.3.0.block.2 project conv 1x1, [n, 38, 38, 192] -> [n, 38, 38, 56]
         Kernels.pointwiseConv(input: s.t + 42330336 &* s.n, pixels: 1444 &* s.n, inChannels: 192, weights: s.p + 72464,
             bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 55360384 &* s.n,
             pool: pool)
         // features.3.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 55360384 &* s.n, pixels: 1444 &* s.n, channels: 56,
-            gamma: s.p + 83216, beta: s.p + 83280, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 55441248 &* s.n, savedMean: s.f + 28848, savedInvStd: s.f + 28904, runningMean: s.p + 83344,
-            runningVar: s.p + 83408, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 55360384 &* s.n, pixels: 1444 &* s.n, channels: 56,
+                gamma: s.p + 83216, beta: s.p + 83280, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 55441248 &* s.n, savedMean: s.f + 28848, savedInvStd: s.f + 28904,
+                runningMean: s.p + 83344, runningVar: s.p + 83408, pool: pool)
+        }
+        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 55360384 &* s.n, pixels: 1444 &* s.n, channels: 56,
+                gamma: s.p + 83216, beta: s.p + 83280, runningMean: s.p + 83344, runningVar: s.p + 83408, eps: 0.001,
+                activation: .identity, output: s.t + 55441248 &* s.n, scratch: s.f + 28848, pool: pool)
+        }
     }
 
     /// features.3.1 forward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
@@ -1594,10 +1746,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 21600000 &* s.n,
             pool: pool)
         // features.3.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 21600000 &* s.n, pixels: 1444 &* s.n, channels: 336,
-            gamma: s.p + 102288, beta: s.p + 102624, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 22085184 &* s.n, savedMean: s.f + 28960, savedInvStd: s.f + 29296, runningMean: s.p + 102960,
-            runningVar: s.p + 103296, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 21600000 &* s.n, pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 102288, beta: s.p + 102624, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 22085184 &* s.n, savedMean: s.f + 28960, savedInvStd: s.f + 29296,
+                runningMean: s.p + 102960, runningVar: s.p + 103296, pool: pool)
+        }
+        // features.3.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 21600000 &* s.n, pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 102288, beta: s.p + 102624, runningMean: s.p + 102960, runningVar: s.p + 103296,
+                eps: 0.001, activation: .relu6, output: s.t + 22085184 &* s.n, scratch: s.f + 28960, pool: pool)
+        }
         // features.3.1.block.1 depthwise weights to the kernel layout [5][5][336]
         WeightPrep.depthwiseWeights(s.p + 103632, channels: 336, kernel: 5, into: s.f + 30304)
         // features.3.1.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
@@ -1605,28 +1765,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 30304, bias: s.f,
             activation: .identity, output: s.t + 28260000 &* s.n, pool: pool)
         // features.3.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 28260000 &* s.n, pixels: 1444 &* s.n, channels: 336,
-            gamma: s.p + 112032, beta: s.p + 112368, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 28745184 &* s.n, savedMean: s.f + 29632, savedInvStd: s.f + 29968, runningMean: s.p + 112704,
-            runningVar: s.p + 113040, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 28260000 &* s.n, pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 112032, beta: s.p + 112368, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 28745184 &* s.n, savedMean: s.f + 29632, savedInvStd: s.f + 29968,
+                runningMean: s.p + 112704, runningVar: s.p + 113040, pool: pool)
+        }
+        // features.3.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 28260000 &* s.n, pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 112032, beta: s.p + 112368, runningMean: s.p + 112704, runningVar: s.p + 113040,
+                eps: 0.001, activation: .relu6, output: s.t + 28745184 &* s.n, scratch: s.f + 29632, pool: pool)
+        }
         // features.3.1.block.2 project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
         Kernels.pointwiseConv(input: s.t + 28745184 &* s.n, pixels: 1444 &* s.n, inChannels: 336,
             weights: s.p + 113376, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 55522112 &* s.n, pool: pool)
         // features.3.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 55522112 &* s.n, pixels: 1444 &* s.n, channels: 56,
-            gamma: s.p + 132192, beta: s.p + 132256, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 22570368 &* s.n, savedMean: s.f + 47104, savedInvStd: s.f + 47160, runningMean: s.p + 132320,
-            runningVar: s.p + 132384, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 55522112 &* s.n, pixels: 1444 &* s.n, channels: 56,
+                gamma: s.p + 132192, beta: s.p + 132256, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 22570368 &* s.n, savedMean: s.f + 47104, savedInvStd: s.f + 47160,
+                runningMean: s.p + 132320, runningVar: s.p + 132384, pool: pool)
+        }
+        // features.3.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 55522112 &* s.n, pixels: 1444 &* s.n, channels: 56,
+                gamma: s.p + 132192, beta: s.p + 132256, runningMean: s.p + 132320, runningVar: s.p + 132384,
+                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 47104, pool: pool)
+        }
         // features.3.1 stochastic depth: keep each image's branch with probability 0.96
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04000000000000001,
                 into: s.t + 22671216 &* s.n, random: &random)
         }
         // features.3.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 55441248 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671216 &* s.n : nil, batch: s.n, perImage: 80864,
-            output: s.t + 55602976 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 22671216 &* s.n : nil, batch: s.n,
+            perImage: 80864, output: s.t + 55602976 &* s.n, pool: pool)
     }
 
     /// features.3.2 forward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
@@ -1636,10 +1812,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 29230368 &* s.n,
             pool: pool)
         // features.3.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 29230368 &* s.n, pixels: 1444 &* s.n, channels: 336,
-            gamma: s.p + 151264, beta: s.p + 151600, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 29715552 &* s.n, savedMean: s.f + 47216, savedInvStd: s.f + 47552, runningMean: s.p + 151936,
-            runningVar: s.p + 152272, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 29230368 &* s.n, pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 151264, beta: s.p + 151600, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 29715552 &* s.n, savedMean: s.f + 47216, savedInvStd: s.f + 47552,
+                runningMean: s.p + 151936, runningVar: s.p + 152272, pool: pool)
+        }
+        // features.3.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 29230368 &* s.n, pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 151264, beta: s.p + 151600, runningMean: s.p + 151936, runningVar: s.p + 152272,
+                eps: 0.001, activation: .relu6, output: s.t + 29715552 &* s.n, scratch: s.f + 47216, pool: pool)
+        }
         // features.3.2.block.1 depthwise weights to the kernel layout [5][5][336]
         WeightPrep.depthwiseWeights(s.p + 152608, channels: 336, kernel: 5, into: s.f + 48560)
         // features.3.2.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
@@ -1647,28 +1831,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 48560, bias: s.f,
             activation: .identity, output: s.t + 30200736 &* s.n, pool: pool)
         // features.3.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 30200736 &* s.n, pixels: 1444 &* s.n, channels: 336,
-            gamma: s.p + 161008, beta: s.p + 161344, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 30685920 &* s.n, savedMean: s.f + 47888, savedInvStd: s.f + 48224, runningMean: s.p + 161680,
-            runningVar: s.p + 162016, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 30200736 &* s.n, pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 161008, beta: s.p + 161344, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 30685920 &* s.n, savedMean: s.f + 47888, savedInvStd: s.f + 48224,
+                runningMean: s.p + 161680, runningVar: s.p + 162016, pool: pool)
+        }
+        // features.3.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 30200736 &* s.n, pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 161008, beta: s.p + 161344, runningMean: s.p + 161680, runningVar: s.p + 162016,
+                eps: 0.001, activation: .relu6, output: s.t + 30685920 &* s.n, scratch: s.f + 47888, pool: pool)
+        }
         // features.3.2.block.2 project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
         Kernels.pointwiseConv(input: s.t + 30685920 &* s.n, pixels: 1444 &* s.n, inChannels: 336,
             weights: s.p + 162352, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 55683840 &* s.n, pool: pool)
         // features.3.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 55683840 &* s.n, pixels: 1444 &* s.n, channels: 56,
-            gamma: s.p + 181168, beta: s.p + 181232, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 22570368 &* s.n, savedMean: s.f + 65360, savedInvStd: s.f + 65416, runningMean: s.p + 181296,
-            runningVar: s.p + 181360, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 55683840 &* s.n, pixels: 1444 &* s.n, channels: 56,
+                gamma: s.p + 181168, beta: s.p + 181232, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 22570368 &* s.n, savedMean: s.f + 65360, savedInvStd: s.f + 65416,
+                runningMean: s.p + 181296, runningVar: s.p + 181360, pool: pool)
+        }
+        // features.3.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 55683840 &* s.n, pixels: 1444 &* s.n, channels: 56,
+                gamma: s.p + 181168, beta: s.p + 181232, runningMean: s.p + 181296, runningVar: s.p + 181360,
+                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 65360, pool: pool)
+        }
         // features.3.2 stochastic depth: keep each image's branch with probability 0.9533333333333334
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 8 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.04666666666666667,
                 into: s.t + 22671232 &* s.n, random: &random)
         }
         // features.3.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 55602976 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671232 &* s.n : nil, batch: s.n, perImage: 80864,
-            output: s.t + 55764704 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 22671232 &* s.n : nil, batch: s.n,
+            perImage: 80864, output: s.t + 55764704 &* s.n, pool: pool)
     }
 
     /// features.3.3 forward: MBConv6 k5 s1: 38x38x56 -> 38x38x56, identity shortcut
@@ -1678,10 +1878,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 31171104 &* s.n,
             pool: pool)
         // features.3.3.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 31171104 &* s.n, pixels: 1444 &* s.n, channels: 336,
-            gamma: s.p + 200240, beta: s.p + 200576, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 31656288 &* s.n, savedMean: s.f + 65472, savedInvStd: s.f + 65808, runningMean: s.p + 200912,
-            runningVar: s.p + 201248, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 31171104 &* s.n, pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 200240, beta: s.p + 200576, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 31656288 &* s.n, savedMean: s.f + 65472, savedInvStd: s.f + 65808,
+                runningMean: s.p + 200912, runningVar: s.p + 201248, pool: pool)
+        }
+        // features.3.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 31171104 &* s.n, pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 200240, beta: s.p + 200576, runningMean: s.p + 200912, runningVar: s.p + 201248,
+                eps: 0.001, activation: .relu6, output: s.t + 31656288 &* s.n, scratch: s.f + 65472, pool: pool)
+        }
         // features.3.3.block.1 depthwise weights to the kernel layout [5][5][336]
         WeightPrep.depthwiseWeights(s.p + 201584, channels: 336, kernel: 5, into: s.f + 66816)
         // features.3.3.block.1 depthwise 5x5/1, [n, 38, 38, 336] -> [n, 38, 38, 336]
@@ -1689,28 +1897,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 38, outWidth: 38, weights: s.f + 66816, bias: s.f,
             activation: .identity, output: s.t + 32141472 &* s.n, pool: pool)
         // features.3.3.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 32141472 &* s.n, pixels: 1444 &* s.n, channels: 336,
-            gamma: s.p + 209984, beta: s.p + 210320, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 32626656 &* s.n, savedMean: s.f + 66144, savedInvStd: s.f + 66480, runningMean: s.p + 210656,
-            runningVar: s.p + 210992, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 32141472 &* s.n, pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 209984, beta: s.p + 210320, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 32626656 &* s.n, savedMean: s.f + 66144, savedInvStd: s.f + 66480,
+                runningMean: s.p + 210656, runningVar: s.p + 210992, pool: pool)
+        }
+        // features.3.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 32141472 &* s.n, pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 209984, beta: s.p + 210320, runningMean: s.p + 210656, runningVar: s.p + 210992,
+                eps: 0.001, activation: .relu6, output: s.t + 32626656 &* s.n, scratch: s.f + 66144, pool: pool)
+        }
         // features.3.3.block.2 project conv 1x1, [n, 38, 38, 336] -> [n, 38, 38, 56]
         Kernels.pointwiseConv(input: s.t + 32626656 &* s.n, pixels: 1444 &* s.n, inChannels: 336,
             weights: s.p + 211328, bias: s.f, outChannels: 56, activation: .identity, residual: nil,
             output: s.t + 55845568 &* s.n, pool: pool)
         // features.3.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 55845568 &* s.n, pixels: 1444 &* s.n, channels: 56,
-            gamma: s.p + 230144, beta: s.p + 230208, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 22570368 &* s.n, savedMean: s.f + 83616, savedInvStd: s.f + 83672, runningMean: s.p + 230272,
-            runningVar: s.p + 230336, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 55845568 &* s.n, pixels: 1444 &* s.n, channels: 56,
+                gamma: s.p + 230144, beta: s.p + 230208, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 22570368 &* s.n, savedMean: s.f + 83616, savedInvStd: s.f + 83672,
+                runningMean: s.p + 230272, runningVar: s.p + 230336, pool: pool)
+        }
+        // features.3.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 55845568 &* s.n, pixels: 1444 &* s.n, channels: 56,
+                gamma: s.p + 230144, beta: s.p + 230208, runningMean: s.p + 230272, runningVar: s.p + 230336,
+                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 83616, pool: pool)
+        }
         // features.3.3 stochastic depth: keep each image's branch with probability 0.9466666666666667
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.05333333333333334,
                 into: s.t + 22671248 &* s.n, random: &random)
         }
         // features.3.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 55764704 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671248 &* s.n : nil, batch: s.n, perImage: 80864,
-            output: s.t + 55926432 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 22671248 &* s.n : nil, batch: s.n,
+            perImage: 80864, output: s.t + 55926432 &* s.n, pool: pool)
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 38x38x56 -> 19x19x112
@@ -1720,10 +1944,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 33111840 &* s.n,
             pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 33111840 &* s.n, pixels: 1444 &* s.n, channels: 336,
-            gamma: s.p + 249216, beta: s.p + 249552, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 33597024 &* s.n, savedMean: s.f + 83728, savedInvStd: s.f + 84064, runningMean: s.p + 249888,
-            runningVar: s.p + 250224, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 33111840 &* s.n, pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 249216, beta: s.p + 249552, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 33597024 &* s.n, savedMean: s.f + 83728, savedInvStd: s.f + 84064,
+                runningMean: s.p + 249888, runningVar: s.p + 250224, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 33111840 &* s.n, pixels: 1444 &* s.n, channels: 336,
+                gamma: s.p + 249216, beta: s.p + 249552, runningMean: s.p + 249888, runningVar: s.p + 250224,
+                eps: 0.001, activation: .relu6, output: s.t + 33597024 &* s.n, scratch: s.f + 83728, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][336]
         WeightPrep.depthwiseWeights(s.p + 250560, channels: 336, kernel: 3, into: s.f + 85072)
         // features.4.0.block.1 depthwise 3x3/2, [n, 38, 38, 336] -> [n, 19, 19, 336]
@@ -1731,19 +1963,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 3, stride: 2, padTop: 0, padLeft: 0, outHeight: 19, outWidth: 19, weights: s.f + 85072, bias: s.f,
             activation: .identity, output: s.t + 55021792 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 55021792 &* s.n, pixels: 361 &* s.n, channels: 336,
-            gamma: s.p + 253584, beta: s.p + 253920, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 55143088 &* s.n, savedMean: s.f + 84400, savedInvStd: s.f + 84736, runningMean: s.p + 254256,
-            runningVar: s.p + 254592, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 55021792 &* s.n, pixels: 361 &* s.n, channels: 336,
+                gamma: s.p + 253584, beta: s.p + 253920, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 55143088 &* s.n, savedMean: s.f + 84400, savedInvStd: s.f + 84736,
+                runningMean: s.p + 254256, runningVar: s.p + 254592, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 55021792 &* s.n, pixels: 361 &* s.n, channels: 336,
+                gamma: s.p + 253584, beta: s.p + 253920, runningMean: s.p + 254256, runningVar: s.p + 254592,
+                eps: 0.001, activation: .relu6, output: s.t + 55143088 &* s.n, scratch: s.f + 84400, pool: pool)
+        }
         // features.4.0.block.2 project conv 1x1, [n, 19, 19, 336] -> [n, 19, 19, 112]
         Kernels.pointwiseConv(input: s.t + 55143088 &* s.n, pixels: 361 &* s.n, inChannels: 336, weights: s.p + 254928,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 56834816 &* s.n,
             pool: pool)
         // features.4.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56834816 &* s.n, pixels: 361 &* s.n, channels: 112,
-            gamma: s.p + 292560, beta: s.p + 292672, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 56875248 &* s.n, savedMean: s.f + 91120, savedInvStd: s.f + 91232, runningMean: s.p + 292784,
-            runningVar: s.p + 292896, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56834816 &* s.n, pixels: 361 &* s.n, channels: 112,
+                gamma: s.p + 292560, beta: s.p + 292672, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 56875248 &* s.n, savedMean: s.f + 91120, savedInvStd: s.f + 91232,
+                runningMean: s.p + 292784, runningVar: s.p + 292896, pool: pool)
+        }
+        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56834816 &* s.n, pixels: 361 &* s.n, channels: 112,
+                gamma: s.p + 292560, beta: s.p + 292672, runningMean: s.p + 292784, runningVar: s.p + 292896,
+                eps: 0.001, activation: .identity, output: s.t + 56875248 &* s.n, scratch: s.f + 91120, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -1753,10 +2001,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 42607584 &* s.n,
             pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 42607584 &* s.n, pixels: 361 &* s.n, channels: 672,
-            gamma: s.p + 368272, beta: s.p + 368944, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 42850176 &* s.n, savedMean: s.f + 91344, savedInvStd: s.f + 92016, runningMean: s.p + 369616,
-            runningVar: s.p + 370288, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 42607584 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 368272, beta: s.p + 368944, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 42850176 &* s.n, savedMean: s.f + 91344, savedInvStd: s.f + 92016,
+                runningMean: s.p + 369616, runningVar: s.p + 370288, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 42607584 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 368272, beta: s.p + 368944, runningMean: s.p + 369616, runningVar: s.p + 370288,
+                eps: 0.001, activation: .relu6, output: s.t + 42850176 &* s.n, scratch: s.f + 91344, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][672]
         WeightPrep.depthwiseWeights(s.p + 370960, channels: 672, kernel: 3, into: s.f + 94032)
         // features.4.1.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -1764,28 +2020,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 94032, bias: s.f,
             activation: .identity, output: s.t + 43092768 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 43092768 &* s.n, pixels: 361 &* s.n, channels: 672,
-            gamma: s.p + 377008, beta: s.p + 377680, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 43335360 &* s.n, savedMean: s.f + 92688, savedInvStd: s.f + 93360, runningMean: s.p + 378352,
-            runningVar: s.p + 379024, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 43092768 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 377008, beta: s.p + 377680, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 43335360 &* s.n, savedMean: s.f + 92688, savedInvStd: s.f + 93360,
+                runningMean: s.p + 378352, runningVar: s.p + 379024, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 43092768 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 377008, beta: s.p + 377680, runningMean: s.p + 378352, runningVar: s.p + 379024,
+                eps: 0.001, activation: .relu6, output: s.t + 43335360 &* s.n, scratch: s.f + 92688, pool: pool)
+        }
         // features.4.1.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
         Kernels.pointwiseConv(input: s.t + 43335360 &* s.n, pixels: 361 &* s.n, inChannels: 672, weights: s.p + 379696,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 56915680 &* s.n,
             pool: pool)
         // features.4.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56915680 &* s.n, pixels: 361 &* s.n, channels: 112,
-            gamma: s.p + 454960, beta: s.p + 455072, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 22570368 &* s.n, savedMean: s.f + 106128, savedInvStd: s.f + 106240,
-            runningMean: s.p + 455184, runningVar: s.p + 455296, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56915680 &* s.n, pixels: 361 &* s.n, channels: 112,
+                gamma: s.p + 454960, beta: s.p + 455072, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 22570368 &* s.n, savedMean: s.f + 106128, savedInvStd: s.f + 106240,
+                runningMean: s.p + 455184, runningVar: s.p + 455296, pool: pool)
+        }
+        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56915680 &* s.n, pixels: 361 &* s.n, channels: 112,
+                gamma: s.p + 454960, beta: s.p + 455072, runningMean: s.p + 455184, runningVar: s.p + 455296,
+                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 106128, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.9333333333333333
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 11 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.06666666666666667,
                 into: s.t + 22671264 &* s.n, random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 56875248 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671264 &* s.n : nil, batch: s.n, perImage: 40432,
-            output: s.t + 56956112 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 22671264 &* s.n : nil, batch: s.n,
+            perImage: 40432, output: s.t + 56956112 &* s.n, pool: pool)
     }
 
     /// features.4.2 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -1795,10 +2067,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 43577952 &* s.n,
             pool: pool)
         // features.4.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 43577952 &* s.n, pixels: 361 &* s.n, channels: 672,
-            gamma: s.p + 530672, beta: s.p + 531344, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 43820544 &* s.n, savedMean: s.f + 106352, savedInvStd: s.f + 107024,
-            runningMean: s.p + 532016, runningVar: s.p + 532688, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 43577952 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 530672, beta: s.p + 531344, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 43820544 &* s.n, savedMean: s.f + 106352, savedInvStd: s.f + 107024,
+                runningMean: s.p + 532016, runningVar: s.p + 532688, pool: pool)
+        }
+        // features.4.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 43577952 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 530672, beta: s.p + 531344, runningMean: s.p + 532016, runningVar: s.p + 532688,
+                eps: 0.001, activation: .relu6, output: s.t + 43820544 &* s.n, scratch: s.f + 106352, pool: pool)
+        }
         // features.4.2.block.1 depthwise weights to the kernel layout [3][3][672]
         WeightPrep.depthwiseWeights(s.p + 533360, channels: 672, kernel: 3, into: s.f + 109040)
         // features.4.2.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -1806,28 +2086,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 109040, bias: s.f,
             activation: .identity, output: s.t + 44063136 &* s.n, pool: pool)
         // features.4.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 44063136 &* s.n, pixels: 361 &* s.n, channels: 672,
-            gamma: s.p + 539408, beta: s.p + 540080, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 44305728 &* s.n, savedMean: s.f + 107696, savedInvStd: s.f + 108368,
-            runningMean: s.p + 540752, runningVar: s.p + 541424, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 44063136 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 539408, beta: s.p + 540080, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 44305728 &* s.n, savedMean: s.f + 107696, savedInvStd: s.f + 108368,
+                runningMean: s.p + 540752, runningVar: s.p + 541424, pool: pool)
+        }
+        // features.4.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 44063136 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 539408, beta: s.p + 540080, runningMean: s.p + 540752, runningVar: s.p + 541424,
+                eps: 0.001, activation: .relu6, output: s.t + 44305728 &* s.n, scratch: s.f + 107696, pool: pool)
+        }
         // features.4.2.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
         Kernels.pointwiseConv(input: s.t + 44305728 &* s.n, pixels: 361 &* s.n, inChannels: 672, weights: s.p + 542096,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 56996544 &* s.n,
             pool: pool)
         // features.4.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56996544 &* s.n, pixels: 361 &* s.n, channels: 112,
-            gamma: s.p + 617360, beta: s.p + 617472, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 22570368 &* s.n, savedMean: s.f + 121136, savedInvStd: s.f + 121248,
-            runningMean: s.p + 617584, runningVar: s.p + 617696, pool: pool)
+        if s.options.frozenBlocks <= 12 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56996544 &* s.n, pixels: 361 &* s.n, channels: 112,
+                gamma: s.p + 617360, beta: s.p + 617472, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 22570368 &* s.n, savedMean: s.f + 121136, savedInvStd: s.f + 121248,
+                runningMean: s.p + 617584, runningVar: s.p + 617696, pool: pool)
+        }
+        // features.4.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 12 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56996544 &* s.n, pixels: 361 &* s.n, channels: 112,
+                gamma: s.p + 617360, beta: s.p + 617472, runningMean: s.p + 617584, runningVar: s.p + 617696,
+                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 121136, pool: pool)
+        }
         // features.4.2 stochastic depth: keep each image's branch with probability 0.9266666666666666
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 12 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.07333333333333333,
                 into: s.t + 22671280 &* s.n, random: &random)
         }
         // features.4.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 56956112 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671280 &* s.n : nil, batch: s.n, perImage: 40432,
-            output: s.t + 57036976 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 22671280 &* s.n : nil, batch: s.n,
+            perImage: 40432, output: s.t + 57036976 &* s.n, pool: pool)
     }
 
     /// features.4.3 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -1837,10 +2133,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 44548320 &* s.n,
             pool: pool)
         // features.4.3.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 44548320 &* s.n, pixels: 361 &* s.n, channels: 672,
-            gamma: s.p + 693072, beta: s.p + 693744, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 44790912 &* s.n, savedMean: s.f + 121360, savedInvStd: s.f + 122032,
-            runningMean: s.p + 694416, runningVar: s.p + 695088, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 44548320 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 693072, beta: s.p + 693744, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 44790912 &* s.n, savedMean: s.f + 121360, savedInvStd: s.f + 122032,
+                runningMean: s.p + 694416, runningVar: s.p + 695088, pool: pool)
+        }
+        // features.4.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 44548320 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 693072, beta: s.p + 693744, runningMean: s.p + 694416, runningVar: s.p + 695088,
+                eps: 0.001, activation: .relu6, output: s.t + 44790912 &* s.n, scratch: s.f + 121360, pool: pool)
+        }
         // features.4.3.block.1 depthwise weights to the kernel layout [3][3][672]
         WeightPrep.depthwiseWeights(s.p + 695760, channels: 672, kernel: 3, into: s.f + 124048)
         // features.4.3.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -1848,28 +2152,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 124048, bias: s.f,
             activation: .identity, output: s.t + 45033504 &* s.n, pool: pool)
         // features.4.3.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 45033504 &* s.n, pixels: 361 &* s.n, channels: 672,
-            gamma: s.p + 701808, beta: s.p + 702480, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 45276096 &* s.n, savedMean: s.f + 122704, savedInvStd: s.f + 123376,
-            runningMean: s.p + 703152, runningVar: s.p + 703824, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 45033504 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 701808, beta: s.p + 702480, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 45276096 &* s.n, savedMean: s.f + 122704, savedInvStd: s.f + 123376,
+                runningMean: s.p + 703152, runningVar: s.p + 703824, pool: pool)
+        }
+        // features.4.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 45033504 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 701808, beta: s.p + 702480, runningMean: s.p + 703152, runningVar: s.p + 703824,
+                eps: 0.001, activation: .relu6, output: s.t + 45276096 &* s.n, scratch: s.f + 122704, pool: pool)
+        }
         // features.4.3.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
         Kernels.pointwiseConv(input: s.t + 45276096 &* s.n, pixels: 361 &* s.n, inChannels: 672, weights: s.p + 704496,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 57077408 &* s.n,
             pool: pool)
         // features.4.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 57077408 &* s.n, pixels: 361 &* s.n, channels: 112,
-            gamma: s.p + 779760, beta: s.p + 779872, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 22570368 &* s.n, savedMean: s.f + 136144, savedInvStd: s.f + 136256,
-            runningMean: s.p + 779984, runningVar: s.p + 780096, pool: pool)
+        if s.options.frozenBlocks <= 13 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 57077408 &* s.n, pixels: 361 &* s.n, channels: 112,
+                gamma: s.p + 779760, beta: s.p + 779872, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 22570368 &* s.n, savedMean: s.f + 136144, savedInvStd: s.f + 136256,
+                runningMean: s.p + 779984, runningVar: s.p + 780096, pool: pool)
+        }
+        // features.4.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 13 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 57077408 &* s.n, pixels: 361 &* s.n, channels: 112,
+                gamma: s.p + 779760, beta: s.p + 779872, runningMean: s.p + 779984, runningVar: s.p + 780096,
+                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 136144, pool: pool)
+        }
         // features.4.3 stochastic depth: keep each image's branch with probability 0.9199999999999999
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 13 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08000000000000002,
                 into: s.t + 22671296 &* s.n, random: &random)
         }
         // features.4.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 57036976 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671296 &* s.n : nil, batch: s.n, perImage: 40432,
-            output: s.t + 57117840 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 22671296 &* s.n : nil, batch: s.n,
+            perImage: 40432, output: s.t + 57117840 &* s.n, pool: pool)
     }
 
     /// features.4.4 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -1879,10 +2199,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 45518688 &* s.n,
             pool: pool)
         // features.4.4.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 45518688 &* s.n, pixels: 361 &* s.n, channels: 672,
-            gamma: s.p + 855472, beta: s.p + 856144, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 45761280 &* s.n, savedMean: s.f + 136368, savedInvStd: s.f + 137040,
-            runningMean: s.p + 856816, runningVar: s.p + 857488, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 45518688 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 855472, beta: s.p + 856144, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 45761280 &* s.n, savedMean: s.f + 136368, savedInvStd: s.f + 137040,
+                runningMean: s.p + 856816, runningVar: s.p + 857488, pool: pool)
+        }
+        // features.4.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 45518688 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 855472, beta: s.p + 856144, runningMean: s.p + 856816, runningVar: s.p + 857488,
+                eps: 0.001, activation: .relu6, output: s.t + 45761280 &* s.n, scratch: s.f + 136368, pool: pool)
+        }
         // features.4.4.block.1 depthwise weights to the kernel layout [3][3][672]
         WeightPrep.depthwiseWeights(s.p + 858160, channels: 672, kernel: 3, into: s.f + 139056)
         // features.4.4.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -1890,28 +2218,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 139056, bias: s.f,
             activation: .identity, output: s.t + 46003872 &* s.n, pool: pool)
         // features.4.4.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 46003872 &* s.n, pixels: 361 &* s.n, channels: 672,
-            gamma: s.p + 864208, beta: s.p + 864880, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 46246464 &* s.n, savedMean: s.f + 137712, savedInvStd: s.f + 138384,
-            runningMean: s.p + 865552, runningVar: s.p + 866224, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 46003872 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 864208, beta: s.p + 864880, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 46246464 &* s.n, savedMean: s.f + 137712, savedInvStd: s.f + 138384,
+                runningMean: s.p + 865552, runningVar: s.p + 866224, pool: pool)
+        }
+        // features.4.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 46003872 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 864208, beta: s.p + 864880, runningMean: s.p + 865552, runningVar: s.p + 866224,
+                eps: 0.001, activation: .relu6, output: s.t + 46246464 &* s.n, scratch: s.f + 137712, pool: pool)
+        }
         // features.4.4.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
         Kernels.pointwiseConv(input: s.t + 46246464 &* s.n, pixels: 361 &* s.n, inChannels: 672, weights: s.p + 866896,
             bias: s.f, outChannels: 112, activation: .identity, residual: nil, output: s.t + 57158272 &* s.n,
             pool: pool)
         // features.4.4.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 57158272 &* s.n, pixels: 361 &* s.n, channels: 112,
-            gamma: s.p + 942160, beta: s.p + 942272, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 22570368 &* s.n, savedMean: s.f + 151152, savedInvStd: s.f + 151264,
-            runningMean: s.p + 942384, runningVar: s.p + 942496, pool: pool)
+        if s.options.frozenBlocks <= 14 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 57158272 &* s.n, pixels: 361 &* s.n, channels: 112,
+                gamma: s.p + 942160, beta: s.p + 942272, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 22570368 &* s.n, savedMean: s.f + 151152, savedInvStd: s.f + 151264,
+                runningMean: s.p + 942384, runningVar: s.p + 942496, pool: pool)
+        }
+        // features.4.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 14 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 57158272 &* s.n, pixels: 361 &* s.n, channels: 112,
+                gamma: s.p + 942160, beta: s.p + 942272, runningMean: s.p + 942384, runningVar: s.p + 942496,
+                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 151152, pool: pool)
+        }
         // features.4.4 stochastic depth: keep each image's branch with probability 0.9133333333333333
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 14 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08666666666666667,
                 into: s.t + 22671312 &* s.n, random: &random)
         }
         // features.4.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 57117840 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671312 &* s.n : nil, batch: s.n, perImage: 40432,
-            output: s.t + 57198704 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 22671312 &* s.n : nil, batch: s.n,
+            perImage: 40432, output: s.t + 57198704 &* s.n, pool: pool)
     }
 
     /// features.4.5 forward: MBConv6 k3 s1: 19x19x112 -> 19x19x112, identity shortcut
@@ -1921,10 +2265,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             bias: s.f, outChannels: 672, activation: .identity, residual: nil, output: s.t + 46489056 &* s.n,
             pool: pool)
         // features.4.5.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 46489056 &* s.n, pixels: 361 &* s.n, channels: 672,
-            gamma: s.p + 1017872, beta: s.p + 1018544, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 46731648 &* s.n, savedMean: s.f + 151376, savedInvStd: s.f + 152048,
-            runningMean: s.p + 1019216, runningVar: s.p + 1019888, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 46489056 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1017872, beta: s.p + 1018544, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 46731648 &* s.n, savedMean: s.f + 151376, savedInvStd: s.f + 152048,
+                runningMean: s.p + 1019216, runningVar: s.p + 1019888, pool: pool)
+        }
+        // features.4.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 46489056 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1017872, beta: s.p + 1018544, runningMean: s.p + 1019216, runningVar: s.p + 1019888,
+                eps: 0.001, activation: .relu6, output: s.t + 46731648 &* s.n, scratch: s.f + 151376, pool: pool)
+        }
         // features.4.5.block.1 depthwise weights to the kernel layout [3][3][672]
         WeightPrep.depthwiseWeights(s.p + 1020560, channels: 672, kernel: 3, into: s.f + 154064)
         // features.4.5.block.1 depthwise 3x3/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -1932,28 +2284,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 19, outWidth: 19, weights: s.f + 154064, bias: s.f,
             activation: .identity, output: s.t + 46974240 &* s.n, pool: pool)
         // features.4.5.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 46974240 &* s.n, pixels: 361 &* s.n, channels: 672,
-            gamma: s.p + 1026608, beta: s.p + 1027280, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 47216832 &* s.n, savedMean: s.f + 152720, savedInvStd: s.f + 153392,
-            runningMean: s.p + 1027952, runningVar: s.p + 1028624, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 46974240 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1026608, beta: s.p + 1027280, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 47216832 &* s.n, savedMean: s.f + 152720, savedInvStd: s.f + 153392,
+                runningMean: s.p + 1027952, runningVar: s.p + 1028624, pool: pool)
+        }
+        // features.4.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 46974240 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1026608, beta: s.p + 1027280, runningMean: s.p + 1027952, runningVar: s.p + 1028624,
+                eps: 0.001, activation: .relu6, output: s.t + 47216832 &* s.n, scratch: s.f + 152720, pool: pool)
+        }
         // features.4.5.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 112]
         Kernels.pointwiseConv(input: s.t + 47216832 &* s.n, pixels: 361 &* s.n, inChannels: 672,
             weights: s.p + 1029296, bias: s.f, outChannels: 112, activation: .identity, residual: nil,
             output: s.t + 57239136 &* s.n, pool: pool)
         // features.4.5.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 57239136 &* s.n, pixels: 361 &* s.n, channels: 112,
-            gamma: s.p + 1104560, beta: s.p + 1104672, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 22570368 &* s.n, savedMean: s.f + 166160, savedInvStd: s.f + 166272,
-            runningMean: s.p + 1104784, runningVar: s.p + 1104896, pool: pool)
+        if s.options.frozenBlocks <= 15 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 57239136 &* s.n, pixels: 361 &* s.n, channels: 112,
+                gamma: s.p + 1104560, beta: s.p + 1104672, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 22570368 &* s.n, savedMean: s.f + 166160, savedInvStd: s.f + 166272,
+                runningMean: s.p + 1104784, runningVar: s.p + 1104896, pool: pool)
+        }
+        // features.4.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 15 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 57239136 &* s.n, pixels: 361 &* s.n, channels: 112,
+                gamma: s.p + 1104560, beta: s.p + 1104672, runningMean: s.p + 1104784, runningVar: s.p + 1104896,
+                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 166160, pool: pool)
+        }
         // features.4.5 stochastic depth: keep each image's branch with probability 0.9066666666666666
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 15 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.09333333333333334,
                 into: s.t + 22671328 &* s.n, random: &random)
         }
         // features.4.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 57198704 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671328 &* s.n : nil, batch: s.n, perImage: 40432,
-            output: s.t + 57279568 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 22671328 &* s.n : nil, batch: s.n,
+            perImage: 40432, output: s.t + 57279568 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 19x19x112 -> 19x19x160
@@ -1963,10 +2331,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             weights: s.p + 1105008, bias: s.f, outChannels: 672, activation: .identity, residual: nil,
             output: s.t + 47459424 &* s.n, pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 47459424 &* s.n, pixels: 361 &* s.n, channels: 672,
-            gamma: s.p + 1180272, beta: s.p + 1180944, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 47702016 &* s.n, savedMean: s.f + 166384, savedInvStd: s.f + 167056,
-            runningMean: s.p + 1181616, runningVar: s.p + 1182288, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 47459424 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1180272, beta: s.p + 1180944, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 47702016 &* s.n, savedMean: s.f + 166384, savedInvStd: s.f + 167056,
+                runningMean: s.p + 1181616, runningVar: s.p + 1182288, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 47459424 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1180272, beta: s.p + 1180944, runningMean: s.p + 1181616, runningVar: s.p + 1182288,
+                eps: 0.001, activation: .relu6, output: s.t + 47702016 &* s.n, scratch: s.f + 166384, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][672]
         WeightPrep.depthwiseWeights(s.p + 1182960, channels: 672, kernel: 5, into: s.f + 169072)
         // features.5.0.block.1 depthwise 5x5/1, [n, 19, 19, 672] -> [n, 19, 19, 672]
@@ -1974,19 +2350,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 169072, bias: s.f,
             activation: .identity, output: s.t + 47944608 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 47944608 &* s.n, pixels: 361 &* s.n, channels: 672,
-            gamma: s.p + 1199760, beta: s.p + 1200432, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 48187200 &* s.n, savedMean: s.f + 167728, savedInvStd: s.f + 168400,
-            runningMean: s.p + 1201104, runningVar: s.p + 1201776, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 47944608 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1199760, beta: s.p + 1200432, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 48187200 &* s.n, savedMean: s.f + 167728, savedInvStd: s.f + 168400,
+                runningMean: s.p + 1201104, runningVar: s.p + 1201776, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 47944608 &* s.n, pixels: 361 &* s.n, channels: 672,
+                gamma: s.p + 1199760, beta: s.p + 1200432, runningMean: s.p + 1201104, runningVar: s.p + 1201776,
+                eps: 0.001, activation: .relu6, output: s.t + 48187200 &* s.n, scratch: s.f + 167728, pool: pool)
+        }
         // features.5.0.block.2 project conv 1x1, [n, 19, 19, 672] -> [n, 19, 19, 160]
         Kernels.pointwiseConv(input: s.t + 48187200 &* s.n, pixels: 361 &* s.n, inChannels: 672,
             weights: s.p + 1202448, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 56007296 &* s.n, pool: pool)
         // features.5.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56007296 &* s.n, pixels: 361 &* s.n, channels: 160,
-            gamma: s.p + 1309968, beta: s.p + 1310128, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 56065056 &* s.n, savedMean: s.f + 202672, savedInvStd: s.f + 202832,
-            runningMean: s.p + 1310288, runningVar: s.p + 1310448, pool: pool)
+        if s.options.frozenBlocks <= 16 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56007296 &* s.n, pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 1309968, beta: s.p + 1310128, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 56065056 &* s.n, savedMean: s.f + 202672, savedInvStd: s.f + 202832,
+                runningMean: s.p + 1310288, runningVar: s.p + 1310448, pool: pool)
+        }
+        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 16 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56007296 &* s.n, pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 1309968, beta: s.p + 1310128, runningMean: s.p + 1310288, runningVar: s.p + 1310448,
+                eps: 0.001, activation: .identity, output: s.t + 56065056 &* s.n, scratch: s.f + 202672, pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -1996,10 +2388,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             weights: s.p + 1310608, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 34082208 &* s.n, pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 34082208 &* s.n, pixels: 361 &* s.n, channels: 960,
-            gamma: s.p + 1464208, beta: s.p + 1465168, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 34428768 &* s.n, savedMean: s.f + 202992, savedInvStd: s.f + 203952,
-            runningMean: s.p + 1466128, runningVar: s.p + 1467088, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 34082208 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1464208, beta: s.p + 1465168, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 34428768 &* s.n, savedMean: s.f + 202992, savedInvStd: s.f + 203952,
+                runningMean: s.p + 1466128, runningVar: s.p + 1467088, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 34082208 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1464208, beta: s.p + 1465168, runningMean: s.p + 1466128, runningVar: s.p + 1467088,
+                eps: 0.001, activation: .relu6, output: s.t + 34428768 &* s.n, scratch: s.f + 202992, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][960]
         WeightPrep.depthwiseWeights(s.p + 1468048, channels: 960, kernel: 5, into: s.f + 206832)
         // features.5.1.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
@@ -2007,28 +2407,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 206832, bias: s.f,
             activation: .identity, output: s.t + 34775328 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 34775328 &* s.n, pixels: 361 &* s.n, channels: 960,
-            gamma: s.p + 1492048, beta: s.p + 1493008, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 35121888 &* s.n, savedMean: s.f + 204912, savedInvStd: s.f + 205872,
-            runningMean: s.p + 1493968, runningVar: s.p + 1494928, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 34775328 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1492048, beta: s.p + 1493008, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 35121888 &* s.n, savedMean: s.f + 204912, savedInvStd: s.f + 205872,
+                runningMean: s.p + 1493968, runningVar: s.p + 1494928, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 34775328 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1492048, beta: s.p + 1493008, runningMean: s.p + 1493968, runningVar: s.p + 1494928,
+                eps: 0.001, activation: .relu6, output: s.t + 35121888 &* s.n, scratch: s.f + 204912, pool: pool)
+        }
         // features.5.1.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
         Kernels.pointwiseConv(input: s.t + 35121888 &* s.n, pixels: 361 &* s.n, inChannels: 960,
             weights: s.p + 1495888, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 56122816 &* s.n, pool: pool)
         // features.5.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56122816 &* s.n, pixels: 361 &* s.n, channels: 160,
-            gamma: s.p + 1649488, beta: s.p + 1649648, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 22570368 &* s.n, savedMean: s.f + 254832, savedInvStd: s.f + 254992,
-            runningMean: s.p + 1649808, runningVar: s.p + 1649968, pool: pool)
+        if s.options.frozenBlocks <= 17 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56122816 &* s.n, pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 1649488, beta: s.p + 1649648, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 22570368 &* s.n, savedMean: s.f + 254832, savedInvStd: s.f + 254992,
+                runningMean: s.p + 1649808, runningVar: s.p + 1649968, pool: pool)
+        }
+        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 17 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56122816 &* s.n, pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 1649488, beta: s.p + 1649648, runningMean: s.p + 1649808, runningVar: s.p + 1649968,
+                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 254832, pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.8933333333333333
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 17 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.10666666666666667,
                 into: s.t + 22671344 &* s.n, random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 56065056 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671344 &* s.n : nil, batch: s.n, perImage: 57760,
-            output: s.t + 56180576 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 22671344 &* s.n : nil, batch: s.n,
+            perImage: 57760, output: s.t + 56180576 &* s.n, pool: pool)
     }
 
     /// features.5.2 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -2038,10 +2454,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             weights: s.p + 1650128, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 35468448 &* s.n, pool: pool)
         // features.5.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 35468448 &* s.n, pixels: 361 &* s.n, channels: 960,
-            gamma: s.p + 1803728, beta: s.p + 1804688, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 35815008 &* s.n, savedMean: s.f + 255152, savedInvStd: s.f + 256112,
-            runningMean: s.p + 1805648, runningVar: s.p + 1806608, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 35468448 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1803728, beta: s.p + 1804688, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 35815008 &* s.n, savedMean: s.f + 255152, savedInvStd: s.f + 256112,
+                runningMean: s.p + 1805648, runningVar: s.p + 1806608, pool: pool)
+        }
+        // features.5.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 35468448 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1803728, beta: s.p + 1804688, runningMean: s.p + 1805648, runningVar: s.p + 1806608,
+                eps: 0.001, activation: .relu6, output: s.t + 35815008 &* s.n, scratch: s.f + 255152, pool: pool)
+        }
         // features.5.2.block.1 depthwise weights to the kernel layout [5][5][960]
         WeightPrep.depthwiseWeights(s.p + 1807568, channels: 960, kernel: 5, into: s.f + 258992)
         // features.5.2.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
@@ -2049,28 +2473,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 258992, bias: s.f,
             activation: .identity, output: s.t + 36161568 &* s.n, pool: pool)
         // features.5.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 36161568 &* s.n, pixels: 361 &* s.n, channels: 960,
-            gamma: s.p + 1831568, beta: s.p + 1832528, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 36508128 &* s.n, savedMean: s.f + 257072, savedInvStd: s.f + 258032,
-            runningMean: s.p + 1833488, runningVar: s.p + 1834448, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 36161568 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1831568, beta: s.p + 1832528, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 36508128 &* s.n, savedMean: s.f + 257072, savedInvStd: s.f + 258032,
+                runningMean: s.p + 1833488, runningVar: s.p + 1834448, pool: pool)
+        }
+        // features.5.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 36161568 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 1831568, beta: s.p + 1832528, runningMean: s.p + 1833488, runningVar: s.p + 1834448,
+                eps: 0.001, activation: .relu6, output: s.t + 36508128 &* s.n, scratch: s.f + 257072, pool: pool)
+        }
         // features.5.2.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
         Kernels.pointwiseConv(input: s.t + 36508128 &* s.n, pixels: 361 &* s.n, inChannels: 960,
             weights: s.p + 1835408, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 56238336 &* s.n, pool: pool)
         // features.5.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56238336 &* s.n, pixels: 361 &* s.n, channels: 160,
-            gamma: s.p + 1989008, beta: s.p + 1989168, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 22570368 &* s.n, savedMean: s.f + 306992, savedInvStd: s.f + 307152,
-            runningMean: s.p + 1989328, runningVar: s.p + 1989488, pool: pool)
+        if s.options.frozenBlocks <= 18 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56238336 &* s.n, pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 1989008, beta: s.p + 1989168, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 22570368 &* s.n, savedMean: s.f + 306992, savedInvStd: s.f + 307152,
+                runningMean: s.p + 1989328, runningVar: s.p + 1989488, pool: pool)
+        }
+        // features.5.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 18 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56238336 &* s.n, pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 1989008, beta: s.p + 1989168, runningMean: s.p + 1989328, runningVar: s.p + 1989488,
+                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 306992, pool: pool)
+        }
         // features.5.2 stochastic depth: keep each image's branch with probability 0.8866666666666667
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 18 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.11333333333333334,
                 into: s.t + 22671360 &* s.n, random: &random)
         }
         // features.5.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 56180576 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671360 &* s.n : nil, batch: s.n, perImage: 57760,
-            output: s.t + 56296096 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 22671360 &* s.n : nil, batch: s.n,
+            perImage: 57760, output: s.t + 56296096 &* s.n, pool: pool)
     }
 
     /// features.5.3 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -2080,10 +2520,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             weights: s.p + 1989648, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 36854688 &* s.n, pool: pool)
         // features.5.3.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 36854688 &* s.n, pixels: 361 &* s.n, channels: 960,
-            gamma: s.p + 2143248, beta: s.p + 2144208, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 37201248 &* s.n, savedMean: s.f + 307312, savedInvStd: s.f + 308272,
-            runningMean: s.p + 2145168, runningVar: s.p + 2146128, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 36854688 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2143248, beta: s.p + 2144208, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 37201248 &* s.n, savedMean: s.f + 307312, savedInvStd: s.f + 308272,
+                runningMean: s.p + 2145168, runningVar: s.p + 2146128, pool: pool)
+        }
+        // features.5.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 36854688 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2143248, beta: s.p + 2144208, runningMean: s.p + 2145168, runningVar: s.p + 2146128,
+                eps: 0.001, activation: .relu6, output: s.t + 37201248 &* s.n, scratch: s.f + 307312, pool: pool)
+        }
         // features.5.3.block.1 depthwise weights to the kernel layout [5][5][960]
         WeightPrep.depthwiseWeights(s.p + 2147088, channels: 960, kernel: 5, into: s.f + 311152)
         // features.5.3.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
@@ -2091,28 +2539,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 311152, bias: s.f,
             activation: .identity, output: s.t + 37547808 &* s.n, pool: pool)
         // features.5.3.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 37547808 &* s.n, pixels: 361 &* s.n, channels: 960,
-            gamma: s.p + 2171088, beta: s.p + 2172048, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 37894368 &* s.n, savedMean: s.f + 309232, savedInvStd: s.f + 310192,
-            runningMean: s.p + 2173008, runningVar: s.p + 2173968, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 37547808 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2171088, beta: s.p + 2172048, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 37894368 &* s.n, savedMean: s.f + 309232, savedInvStd: s.f + 310192,
+                runningMean: s.p + 2173008, runningVar: s.p + 2173968, pool: pool)
+        }
+        // features.5.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 37547808 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2171088, beta: s.p + 2172048, runningMean: s.p + 2173008, runningVar: s.p + 2173968,
+                eps: 0.001, activation: .relu6, output: s.t + 37894368 &* s.n, scratch: s.f + 309232, pool: pool)
+        }
         // features.5.3.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
         Kernels.pointwiseConv(input: s.t + 37894368 &* s.n, pixels: 361 &* s.n, inChannels: 960,
             weights: s.p + 2174928, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 56353856 &* s.n, pool: pool)
         // features.5.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56353856 &* s.n, pixels: 361 &* s.n, channels: 160,
-            gamma: s.p + 2328528, beta: s.p + 2328688, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 22570368 &* s.n, savedMean: s.f + 359152, savedInvStd: s.f + 359312,
-            runningMean: s.p + 2328848, runningVar: s.p + 2329008, pool: pool)
+        if s.options.frozenBlocks <= 19 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56353856 &* s.n, pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 2328528, beta: s.p + 2328688, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 22570368 &* s.n, savedMean: s.f + 359152, savedInvStd: s.f + 359312,
+                runningMean: s.p + 2328848, runningVar: s.p + 2329008, pool: pool)
+        }
+        // features.5.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 19 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56353856 &* s.n, pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 2328528, beta: s.p + 2328688, runningMean: s.p + 2328848, runningVar: s.p + 2329008,
+                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 359152, pool: pool)
+        }
         // features.5.3 stochastic depth: keep each image's branch with probability 0.88
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 19 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000001,
                 into: s.t + 22671376 &* s.n, random: &random)
         }
         // features.5.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 56296096 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671376 &* s.n : nil, batch: s.n, perImage: 57760,
-            output: s.t + 56411616 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 22671376 &* s.n : nil, batch: s.n,
+            perImage: 57760, output: s.t + 56411616 &* s.n, pool: pool)
     }
 
     /// features.5.4 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -2122,10 +2586,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             weights: s.p + 2329168, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 38240928 &* s.n, pool: pool)
         // features.5.4.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 38240928 &* s.n, pixels: 361 &* s.n, channels: 960,
-            gamma: s.p + 2482768, beta: s.p + 2483728, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 38587488 &* s.n, savedMean: s.f + 359472, savedInvStd: s.f + 360432,
-            runningMean: s.p + 2484688, runningVar: s.p + 2485648, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 38240928 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2482768, beta: s.p + 2483728, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 38587488 &* s.n, savedMean: s.f + 359472, savedInvStd: s.f + 360432,
+                runningMean: s.p + 2484688, runningVar: s.p + 2485648, pool: pool)
+        }
+        // features.5.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 38240928 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2482768, beta: s.p + 2483728, runningMean: s.p + 2484688, runningVar: s.p + 2485648,
+                eps: 0.001, activation: .relu6, output: s.t + 38587488 &* s.n, scratch: s.f + 359472, pool: pool)
+        }
         // features.5.4.block.1 depthwise weights to the kernel layout [5][5][960]
         WeightPrep.depthwiseWeights(s.p + 2486608, channels: 960, kernel: 5, into: s.f + 363312)
         // features.5.4.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
@@ -2133,28 +2605,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 363312, bias: s.f,
             activation: .identity, output: s.t + 38934048 &* s.n, pool: pool)
         // features.5.4.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 38934048 &* s.n, pixels: 361 &* s.n, channels: 960,
-            gamma: s.p + 2510608, beta: s.p + 2511568, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 39280608 &* s.n, savedMean: s.f + 361392, savedInvStd: s.f + 362352,
-            runningMean: s.p + 2512528, runningVar: s.p + 2513488, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 38934048 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2510608, beta: s.p + 2511568, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 39280608 &* s.n, savedMean: s.f + 361392, savedInvStd: s.f + 362352,
+                runningMean: s.p + 2512528, runningVar: s.p + 2513488, pool: pool)
+        }
+        // features.5.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 38934048 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2510608, beta: s.p + 2511568, runningMean: s.p + 2512528, runningVar: s.p + 2513488,
+                eps: 0.001, activation: .relu6, output: s.t + 39280608 &* s.n, scratch: s.f + 361392, pool: pool)
+        }
         // features.5.4.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
         Kernels.pointwiseConv(input: s.t + 39280608 &* s.n, pixels: 361 &* s.n, inChannels: 960,
             weights: s.p + 2514448, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 56469376 &* s.n, pool: pool)
         // features.5.4.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56469376 &* s.n, pixels: 361 &* s.n, channels: 160,
-            gamma: s.p + 2668048, beta: s.p + 2668208, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 22570368 &* s.n, savedMean: s.f + 411312, savedInvStd: s.f + 411472,
-            runningMean: s.p + 2668368, runningVar: s.p + 2668528, pool: pool)
+        if s.options.frozenBlocks <= 20 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56469376 &* s.n, pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 2668048, beta: s.p + 2668208, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 22570368 &* s.n, savedMean: s.f + 411312, savedInvStd: s.f + 411472,
+                runningMean: s.p + 2668368, runningVar: s.p + 2668528, pool: pool)
+        }
+        // features.5.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 20 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56469376 &* s.n, pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 2668048, beta: s.p + 2668208, runningMean: s.p + 2668368, runningVar: s.p + 2668528,
+                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 411312, pool: pool)
+        }
         // features.5.4 stochastic depth: keep each image's branch with probability 0.8733333333333333
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 20 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12666666666666668,
                 into: s.t + 22671392 &* s.n, random: &random)
         }
         // features.5.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 56411616 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671392 &* s.n : nil, batch: s.n, perImage: 57760,
-            output: s.t + 56527136 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 22671392 &* s.n : nil, batch: s.n,
+            perImage: 57760, output: s.t + 56527136 &* s.n, pool: pool)
     }
 
     /// features.5.5 forward: MBConv6 k5 s1: 19x19x160 -> 19x19x160, identity shortcut
@@ -2164,10 +2652,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             weights: s.p + 2668688, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 39627168 &* s.n, pool: pool)
         // features.5.5.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 39627168 &* s.n, pixels: 361 &* s.n, channels: 960,
-            gamma: s.p + 2822288, beta: s.p + 2823248, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 39973728 &* s.n, savedMean: s.f + 411632, savedInvStd: s.f + 412592,
-            runningMean: s.p + 2824208, runningVar: s.p + 2825168, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 39627168 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2822288, beta: s.p + 2823248, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 39973728 &* s.n, savedMean: s.f + 411632, savedInvStd: s.f + 412592,
+                runningMean: s.p + 2824208, runningVar: s.p + 2825168, pool: pool)
+        }
+        // features.5.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 39627168 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2822288, beta: s.p + 2823248, runningMean: s.p + 2824208, runningVar: s.p + 2825168,
+                eps: 0.001, activation: .relu6, output: s.t + 39973728 &* s.n, scratch: s.f + 411632, pool: pool)
+        }
         // features.5.5.block.1 depthwise weights to the kernel layout [5][5][960]
         WeightPrep.depthwiseWeights(s.p + 2826128, channels: 960, kernel: 5, into: s.f + 415472)
         // features.5.5.block.1 depthwise 5x5/1, [n, 19, 19, 960] -> [n, 19, 19, 960]
@@ -2175,28 +2671,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 19, outWidth: 19, weights: s.f + 415472, bias: s.f,
             activation: .identity, output: s.t + 40320288 &* s.n, pool: pool)
         // features.5.5.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 40320288 &* s.n, pixels: 361 &* s.n, channels: 960,
-            gamma: s.p + 2850128, beta: s.p + 2851088, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 40666848 &* s.n, savedMean: s.f + 413552, savedInvStd: s.f + 414512,
-            runningMean: s.p + 2852048, runningVar: s.p + 2853008, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 40320288 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2850128, beta: s.p + 2851088, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 40666848 &* s.n, savedMean: s.f + 413552, savedInvStd: s.f + 414512,
+                runningMean: s.p + 2852048, runningVar: s.p + 2853008, pool: pool)
+        }
+        // features.5.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 40320288 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 2850128, beta: s.p + 2851088, runningMean: s.p + 2852048, runningVar: s.p + 2853008,
+                eps: 0.001, activation: .relu6, output: s.t + 40666848 &* s.n, scratch: s.f + 413552, pool: pool)
+        }
         // features.5.5.block.2 project conv 1x1, [n, 19, 19, 960] -> [n, 19, 19, 160]
         Kernels.pointwiseConv(input: s.t + 40666848 &* s.n, pixels: 361 &* s.n, inChannels: 960,
             weights: s.p + 2853968, bias: s.f, outChannels: 160, activation: .identity, residual: nil,
             output: s.t + 56584896 &* s.n, pool: pool)
         // features.5.5.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56584896 &* s.n, pixels: 361 &* s.n, channels: 160,
-            gamma: s.p + 3007568, beta: s.p + 3007728, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 22570368 &* s.n, savedMean: s.f + 463472, savedInvStd: s.f + 463632,
-            runningMean: s.p + 3007888, runningVar: s.p + 3008048, pool: pool)
+        if s.options.frozenBlocks <= 21 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56584896 &* s.n, pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 3007568, beta: s.p + 3007728, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 22570368 &* s.n, savedMean: s.f + 463472, savedInvStd: s.f + 463632,
+                runningMean: s.p + 3007888, runningVar: s.p + 3008048, pool: pool)
+        }
+        // features.5.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 21 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56584896 &* s.n, pixels: 361 &* s.n, channels: 160,
+                gamma: s.p + 3007568, beta: s.p + 3007728, runningMean: s.p + 3007888, runningVar: s.p + 3008048,
+                eps: 0.001, activation: .identity, output: s.t + 22570368 &* s.n, scratch: s.f + 463472, pool: pool)
+        }
         // features.5.5 stochastic depth: keep each image's branch with probability 0.8666666666666667
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 21 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.13333333333333333,
                 into: s.t + 22671408 &* s.n, random: &random)
         }
         // features.5.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 56527136 &* s.n, branch: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671408 &* s.n : nil, batch: s.n, perImage: 57760,
-            output: s.t + 56642656 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 22671408 &* s.n : nil, batch: s.n,
+            perImage: 57760, output: s.t + 56642656 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 19x19x160 -> 10x10x272
@@ -2206,10 +2718,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             weights: s.p + 3008208, bias: s.f, outChannels: 960, activation: .identity, residual: nil,
             output: s.t + 41013408 &* s.n, pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 41013408 &* s.n, pixels: 361 &* s.n, channels: 960,
-            gamma: s.p + 3161808, beta: s.p + 3162768, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 41359968 &* s.n, savedMean: s.f + 463792, savedInvStd: s.f + 464752,
-            runningMean: s.p + 3163728, runningVar: s.p + 3164688, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 41013408 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 3161808, beta: s.p + 3162768, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 41359968 &* s.n, savedMean: s.f + 463792, savedInvStd: s.f + 464752,
+                runningMean: s.p + 3163728, runningVar: s.p + 3164688, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 41013408 &* s.n, pixels: 361 &* s.n, channels: 960,
+                gamma: s.p + 3161808, beta: s.p + 3162768, runningMean: s.p + 3163728, runningVar: s.p + 3164688,
+                eps: 0.001, activation: .relu6, output: s.t + 41359968 &* s.n, scratch: s.f + 463792, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][960]
         WeightPrep.depthwiseWeights(s.p + 3165648, channels: 960, kernel: 5, into: s.f + 467632)
         // features.6.0.block.1 depthwise 5x5/2, [n, 19, 19, 960] -> [n, 10, 10, 960]
@@ -2217,19 +2737,35 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 2, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 467632, bias: s.f,
             activation: .identity, output: s.t + 22570368 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 22570368 &* s.n, pixels: 100 &* s.n, channels: 960,
-            gamma: s.p + 3189648, beta: s.p + 3190608, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 55264384 &* s.n, savedMean: s.f + 465712, savedInvStd: s.f + 466672,
-            runningMean: s.p + 3191568, runningVar: s.p + 3192528, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 22570368 &* s.n, pixels: 100 &* s.n, channels: 960,
+                gamma: s.p + 3189648, beta: s.p + 3190608, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 55264384 &* s.n, savedMean: s.f + 465712, savedInvStd: s.f + 466672,
+                runningMean: s.p + 3191568, runningVar: s.p + 3192528, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 22570368 &* s.n, pixels: 100 &* s.n, channels: 960,
+                gamma: s.p + 3189648, beta: s.p + 3190608, runningMean: s.p + 3191568, runningVar: s.p + 3192528,
+                eps: 0.001, activation: .relu6, output: s.t + 55264384 &* s.n, scratch: s.f + 465712, pool: pool)
+        }
         // features.6.0.block.2 project conv 1x1, [n, 10, 10, 960] -> [n, 10, 10, 272]
         Kernels.pointwiseConv(input: s.t + 55264384 &* s.n, pixels: 100 &* s.n, inChannels: 960,
             weights: s.p + 3193488, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 57320000 &* s.n, pool: pool)
         // features.6.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 57320000 &* s.n, pixels: 100 &* s.n, channels: 272,
-            gamma: s.p + 3454608, beta: s.p + 3454880, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 57347200 &* s.n, savedMean: s.f + 515632, savedInvStd: s.f + 515904,
-            runningMean: s.p + 3455152, runningVar: s.p + 3455424, pool: pool)
+        if s.options.frozenBlocks <= 22 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 57320000 &* s.n, pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 3454608, beta: s.p + 3454880, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 57347200 &* s.n, savedMean: s.f + 515632, savedInvStd: s.f + 515904,
+                runningMean: s.p + 3455152, runningVar: s.p + 3455424, pool: pool)
+        }
+        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 22 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 57320000 &* s.n, pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 3454608, beta: s.p + 3454880, runningMean: s.p + 3455152, runningVar: s.p + 3455424,
+                eps: 0.001, activation: .identity, output: s.t + 57347200 &* s.n, scratch: s.f + 515632, pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -2239,10 +2775,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             weights: s.p + 3455696, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 41706528 &* s.n, pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 41706528 &* s.n, pixels: 100 &* s.n, channels: 1632,
-            gamma: s.p + 3899600, beta: s.p + 3901232, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 41869728 &* s.n, savedMean: s.f + 516176, savedInvStd: s.f + 517808,
-            runningMean: s.p + 3902864, runningVar: s.p + 3904496, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 41706528 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 3899600, beta: s.p + 3901232, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 41869728 &* s.n, savedMean: s.f + 516176, savedInvStd: s.f + 517808,
+                runningMean: s.p + 3902864, runningVar: s.p + 3904496, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 41706528 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 3899600, beta: s.p + 3901232, runningMean: s.p + 3902864, runningVar: s.p + 3904496,
+                eps: 0.001, activation: .relu6, output: s.t + 41869728 &* s.n, scratch: s.f + 516176, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][1632]
         WeightPrep.depthwiseWeights(s.p + 3906128, channels: 1632, kernel: 5, into: s.f + 522704)
         // features.6.1.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -2250,28 +2794,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 522704, bias: s.f,
             activation: .identity, output: s.t + 49869792 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 49869792 &* s.n, pixels: 100 &* s.n, channels: 1632,
-            gamma: s.p + 3946928, beta: s.p + 3948560, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 50032992 &* s.n, savedMean: s.f + 519440, savedInvStd: s.f + 521072,
-            runningMean: s.p + 3950192, runningVar: s.p + 3951824, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 49869792 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 3946928, beta: s.p + 3948560, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 50032992 &* s.n, savedMean: s.f + 519440, savedInvStd: s.f + 521072,
+                runningMean: s.p + 3950192, runningVar: s.p + 3951824, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 49869792 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 3946928, beta: s.p + 3948560, runningMean: s.p + 3950192, runningVar: s.p + 3951824,
+                eps: 0.001, activation: .relu6, output: s.t + 50032992 &* s.n, scratch: s.f + 519440, pool: pool)
+        }
         // features.6.1.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         Kernels.pointwiseConv(input: s.t + 50032992 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
             weights: s.p + 3953456, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 57374400 &* s.n, pool: pool)
         // features.6.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 57374400 &* s.n, pixels: 100 &* s.n, channels: 272,
-            gamma: s.p + 4397360, beta: s.p + 4397632, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 50196192 &* s.n, savedMean: s.f + 604304, savedInvStd: s.f + 604576,
-            runningMean: s.p + 4397904, runningVar: s.p + 4398176, pool: pool)
+        if s.options.frozenBlocks <= 23 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 57374400 &* s.n, pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 4397360, beta: s.p + 4397632, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 50196192 &* s.n, savedMean: s.f + 604304, savedInvStd: s.f + 604576,
+                runningMean: s.p + 4397904, runningVar: s.p + 4398176, pool: pool)
+        }
+        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 23 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 57374400 &* s.n, pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 4397360, beta: s.p + 4397632, runningMean: s.p + 4397904, runningVar: s.p + 4398176,
+                eps: 0.001, activation: .identity, output: s.t + 50196192 &* s.n, scratch: s.f + 604304, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.8533333333333333
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 23 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.14666666666666667,
                 into: s.t + 22671424 &* s.n, random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 57347200 &* s.n, branch: s.t + 50196192 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671424 &* s.n : nil, batch: s.n, perImage: 27200,
-            output: s.t + 57401600 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 22671424 &* s.n : nil, batch: s.n,
+            perImage: 27200, output: s.t + 57401600 &* s.n, pool: pool)
     }
 
     /// features.6.2 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -2281,10 +2841,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             weights: s.p + 4398448, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 50196192 &* s.n, pool: pool)
         // features.6.2.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 50196192 &* s.n, pixels: 100 &* s.n, channels: 1632,
-            gamma: s.p + 4842352, beta: s.p + 4843984, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 50359392 &* s.n, savedMean: s.f + 604848, savedInvStd: s.f + 606480,
-            runningMean: s.p + 4845616, runningVar: s.p + 4847248, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 50196192 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 4842352, beta: s.p + 4843984, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 50359392 &* s.n, savedMean: s.f + 604848, savedInvStd: s.f + 606480,
+                runningMean: s.p + 4845616, runningVar: s.p + 4847248, pool: pool)
+        }
+        // features.6.2.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 50196192 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 4842352, beta: s.p + 4843984, runningMean: s.p + 4845616, runningVar: s.p + 4847248,
+                eps: 0.001, activation: .relu6, output: s.t + 50359392 &* s.n, scratch: s.f + 604848, pool: pool)
+        }
         // features.6.2.block.1 depthwise weights to the kernel layout [5][5][1632]
         WeightPrep.depthwiseWeights(s.p + 4848880, channels: 1632, kernel: 5, into: s.f + 611376)
         // features.6.2.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -2292,28 +2860,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 611376, bias: s.f,
             activation: .identity, output: s.t + 50522592 &* s.n, pool: pool)
         // features.6.2.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 50522592 &* s.n, pixels: 100 &* s.n, channels: 1632,
-            gamma: s.p + 4889680, beta: s.p + 4891312, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 50685792 &* s.n, savedMean: s.f + 608112, savedInvStd: s.f + 609744,
-            runningMean: s.p + 4892944, runningVar: s.p + 4894576, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 50522592 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 4889680, beta: s.p + 4891312, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 50685792 &* s.n, savedMean: s.f + 608112, savedInvStd: s.f + 609744,
+                runningMean: s.p + 4892944, runningVar: s.p + 4894576, pool: pool)
+        }
+        // features.6.2.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 50522592 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 4889680, beta: s.p + 4891312, runningMean: s.p + 4892944, runningVar: s.p + 4894576,
+                eps: 0.001, activation: .relu6, output: s.t + 50685792 &* s.n, scratch: s.f + 608112, pool: pool)
+        }
         // features.6.2.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         Kernels.pointwiseConv(input: s.t + 50685792 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
             weights: s.p + 4896208, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 57428800 &* s.n, pool: pool)
         // features.6.2.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 57428800 &* s.n, pixels: 100 &* s.n, channels: 272,
-            gamma: s.p + 5340112, beta: s.p + 5340384, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 50848992 &* s.n, savedMean: s.f + 692976, savedInvStd: s.f + 693248,
-            runningMean: s.p + 5340656, runningVar: s.p + 5340928, pool: pool)
+        if s.options.frozenBlocks <= 24 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 57428800 &* s.n, pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 5340112, beta: s.p + 5340384, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 50848992 &* s.n, savedMean: s.f + 692976, savedInvStd: s.f + 693248,
+                runningMean: s.p + 5340656, runningVar: s.p + 5340928, pool: pool)
+        }
+        // features.6.2.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 24 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 57428800 &* s.n, pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 5340112, beta: s.p + 5340384, runningMean: s.p + 5340656, runningVar: s.p + 5340928,
+                eps: 0.001, activation: .identity, output: s.t + 50848992 &* s.n, scratch: s.f + 692976, pool: pool)
+        }
         // features.6.2 stochastic depth: keep each image's branch with probability 0.8466666666666667
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 24 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.15333333333333335,
                 into: s.t + 22671440 &* s.n, random: &random)
         }
         // features.6.2 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 57401600 &* s.n, branch: s.t + 50848992 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671440 &* s.n : nil, batch: s.n, perImage: 27200,
-            output: s.t + 57456000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 22671440 &* s.n : nil, batch: s.n,
+            perImage: 27200, output: s.t + 57456000 &* s.n, pool: pool)
     }
 
     /// features.6.3 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -2323,10 +2907,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             weights: s.p + 5341200, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 50848992 &* s.n, pool: pool)
         // features.6.3.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 50848992 &* s.n, pixels: 100 &* s.n, channels: 1632,
-            gamma: s.p + 5785104, beta: s.p + 5786736, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 51012192 &* s.n, savedMean: s.f + 693520, savedInvStd: s.f + 695152,
-            runningMean: s.p + 5788368, runningVar: s.p + 5790000, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 50848992 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 5785104, beta: s.p + 5786736, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 51012192 &* s.n, savedMean: s.f + 693520, savedInvStd: s.f + 695152,
+                runningMean: s.p + 5788368, runningVar: s.p + 5790000, pool: pool)
+        }
+        // features.6.3.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 50848992 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 5785104, beta: s.p + 5786736, runningMean: s.p + 5788368, runningVar: s.p + 5790000,
+                eps: 0.001, activation: .relu6, output: s.t + 51012192 &* s.n, scratch: s.f + 693520, pool: pool)
+        }
         // features.6.3.block.1 depthwise weights to the kernel layout [5][5][1632]
         WeightPrep.depthwiseWeights(s.p + 5791632, channels: 1632, kernel: 5, into: s.f + 700048)
         // features.6.3.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -2334,28 +2926,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 700048, bias: s.f,
             activation: .identity, output: s.t + 51175392 &* s.n, pool: pool)
         // features.6.3.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 51175392 &* s.n, pixels: 100 &* s.n, channels: 1632,
-            gamma: s.p + 5832432, beta: s.p + 5834064, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 51338592 &* s.n, savedMean: s.f + 696784, savedInvStd: s.f + 698416,
-            runningMean: s.p + 5835696, runningVar: s.p + 5837328, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 51175392 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 5832432, beta: s.p + 5834064, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 51338592 &* s.n, savedMean: s.f + 696784, savedInvStd: s.f + 698416,
+                runningMean: s.p + 5835696, runningVar: s.p + 5837328, pool: pool)
+        }
+        // features.6.3.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 51175392 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 5832432, beta: s.p + 5834064, runningMean: s.p + 5835696, runningVar: s.p + 5837328,
+                eps: 0.001, activation: .relu6, output: s.t + 51338592 &* s.n, scratch: s.f + 696784, pool: pool)
+        }
         // features.6.3.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         Kernels.pointwiseConv(input: s.t + 51338592 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
             weights: s.p + 5838960, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 57483200 &* s.n, pool: pool)
         // features.6.3.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 57483200 &* s.n, pixels: 100 &* s.n, channels: 272,
-            gamma: s.p + 6282864, beta: s.p + 6283136, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 51501792 &* s.n, savedMean: s.f + 781648, savedInvStd: s.f + 781920,
-            runningMean: s.p + 6283408, runningVar: s.p + 6283680, pool: pool)
+        if s.options.frozenBlocks <= 25 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 57483200 &* s.n, pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 6282864, beta: s.p + 6283136, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 51501792 &* s.n, savedMean: s.f + 781648, savedInvStd: s.f + 781920,
+                runningMean: s.p + 6283408, runningVar: s.p + 6283680, pool: pool)
+        }
+        // features.6.3.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 25 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 57483200 &* s.n, pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 6282864, beta: s.p + 6283136, runningMean: s.p + 6283408, runningVar: s.p + 6283680,
+                eps: 0.001, activation: .identity, output: s.t + 51501792 &* s.n, scratch: s.f + 781648, pool: pool)
+        }
         // features.6.3 stochastic depth: keep each image's branch with probability 0.84
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 25 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16000000000000003,
                 into: s.t + 22671456 &* s.n, random: &random)
         }
         // features.6.3 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 57456000 &* s.n, branch: s.t + 51501792 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671456 &* s.n : nil, batch: s.n, perImage: 27200,
-            output: s.t + 57510400 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 22671456 &* s.n : nil, batch: s.n,
+            perImage: 27200, output: s.t + 57510400 &* s.n, pool: pool)
     }
 
     /// features.6.4 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -2365,10 +2973,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             weights: s.p + 6283952, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 51501792 &* s.n, pool: pool)
         // features.6.4.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 51501792 &* s.n, pixels: 100 &* s.n, channels: 1632,
-            gamma: s.p + 6727856, beta: s.p + 6729488, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 51664992 &* s.n, savedMean: s.f + 782192, savedInvStd: s.f + 783824,
-            runningMean: s.p + 6731120, runningVar: s.p + 6732752, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 51501792 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 6727856, beta: s.p + 6729488, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 51664992 &* s.n, savedMean: s.f + 782192, savedInvStd: s.f + 783824,
+                runningMean: s.p + 6731120, runningVar: s.p + 6732752, pool: pool)
+        }
+        // features.6.4.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 51501792 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 6727856, beta: s.p + 6729488, runningMean: s.p + 6731120, runningVar: s.p + 6732752,
+                eps: 0.001, activation: .relu6, output: s.t + 51664992 &* s.n, scratch: s.f + 782192, pool: pool)
+        }
         // features.6.4.block.1 depthwise weights to the kernel layout [5][5][1632]
         WeightPrep.depthwiseWeights(s.p + 6734384, channels: 1632, kernel: 5, into: s.f + 788720)
         // features.6.4.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -2376,28 +2992,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 788720, bias: s.f,
             activation: .identity, output: s.t + 51828192 &* s.n, pool: pool)
         // features.6.4.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 51828192 &* s.n, pixels: 100 &* s.n, channels: 1632,
-            gamma: s.p + 6775184, beta: s.p + 6776816, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 51991392 &* s.n, savedMean: s.f + 785456, savedInvStd: s.f + 787088,
-            runningMean: s.p + 6778448, runningVar: s.p + 6780080, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 51828192 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 6775184, beta: s.p + 6776816, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 51991392 &* s.n, savedMean: s.f + 785456, savedInvStd: s.f + 787088,
+                runningMean: s.p + 6778448, runningVar: s.p + 6780080, pool: pool)
+        }
+        // features.6.4.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 51828192 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 6775184, beta: s.p + 6776816, runningMean: s.p + 6778448, runningVar: s.p + 6780080,
+                eps: 0.001, activation: .relu6, output: s.t + 51991392 &* s.n, scratch: s.f + 785456, pool: pool)
+        }
         // features.6.4.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         Kernels.pointwiseConv(input: s.t + 51991392 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
             weights: s.p + 6781712, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 57537600 &* s.n, pool: pool)
         // features.6.4.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 57537600 &* s.n, pixels: 100 &* s.n, channels: 272,
-            gamma: s.p + 7225616, beta: s.p + 7225888, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 52154592 &* s.n, savedMean: s.f + 870320, savedInvStd: s.f + 870592,
-            runningMean: s.p + 7226160, runningVar: s.p + 7226432, pool: pool)
+        if s.options.frozenBlocks <= 26 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 57537600 &* s.n, pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 7225616, beta: s.p + 7225888, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 52154592 &* s.n, savedMean: s.f + 870320, savedInvStd: s.f + 870592,
+                runningMean: s.p + 7226160, runningVar: s.p + 7226432, pool: pool)
+        }
+        // features.6.4.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 26 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 57537600 &* s.n, pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 7225616, beta: s.p + 7225888, runningMean: s.p + 7226160, runningVar: s.p + 7226432,
+                eps: 0.001, activation: .identity, output: s.t + 52154592 &* s.n, scratch: s.f + 870320, pool: pool)
+        }
         // features.6.4 stochastic depth: keep each image's branch with probability 0.8333333333333334
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 26 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16666666666666666,
                 into: s.t + 22671472 &* s.n, random: &random)
         }
         // features.6.4 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 57510400 &* s.n, branch: s.t + 52154592 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671472 &* s.n : nil, batch: s.n, perImage: 27200,
-            output: s.t + 57564800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 22671472 &* s.n : nil, batch: s.n,
+            perImage: 27200, output: s.t + 57564800 &* s.n, pool: pool)
     }
 
     /// features.6.5 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -2407,10 +3039,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             weights: s.p + 7226704, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 52154592 &* s.n, pool: pool)
         // features.6.5.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 52154592 &* s.n, pixels: 100 &* s.n, channels: 1632,
-            gamma: s.p + 7670608, beta: s.p + 7672240, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 52317792 &* s.n, savedMean: s.f + 870864, savedInvStd: s.f + 872496,
-            runningMean: s.p + 7673872, runningVar: s.p + 7675504, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 52154592 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 7670608, beta: s.p + 7672240, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 52317792 &* s.n, savedMean: s.f + 870864, savedInvStd: s.f + 872496,
+                runningMean: s.p + 7673872, runningVar: s.p + 7675504, pool: pool)
+        }
+        // features.6.5.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 52154592 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 7670608, beta: s.p + 7672240, runningMean: s.p + 7673872, runningVar: s.p + 7675504,
+                eps: 0.001, activation: .relu6, output: s.t + 52317792 &* s.n, scratch: s.f + 870864, pool: pool)
+        }
         // features.6.5.block.1 depthwise weights to the kernel layout [5][5][1632]
         WeightPrep.depthwiseWeights(s.p + 7677136, channels: 1632, kernel: 5, into: s.f + 877392)
         // features.6.5.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -2418,28 +3058,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 877392, bias: s.f,
             activation: .identity, output: s.t + 52480992 &* s.n, pool: pool)
         // features.6.5.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 52480992 &* s.n, pixels: 100 &* s.n, channels: 1632,
-            gamma: s.p + 7717936, beta: s.p + 7719568, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 52644192 &* s.n, savedMean: s.f + 874128, savedInvStd: s.f + 875760,
-            runningMean: s.p + 7721200, runningVar: s.p + 7722832, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 52480992 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 7717936, beta: s.p + 7719568, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 52644192 &* s.n, savedMean: s.f + 874128, savedInvStd: s.f + 875760,
+                runningMean: s.p + 7721200, runningVar: s.p + 7722832, pool: pool)
+        }
+        // features.6.5.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 52480992 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 7717936, beta: s.p + 7719568, runningMean: s.p + 7721200, runningVar: s.p + 7722832,
+                eps: 0.001, activation: .relu6, output: s.t + 52644192 &* s.n, scratch: s.f + 874128, pool: pool)
+        }
         // features.6.5.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         Kernels.pointwiseConv(input: s.t + 52644192 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
             weights: s.p + 7724464, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 57592000 &* s.n, pool: pool)
         // features.6.5.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 57592000 &* s.n, pixels: 100 &* s.n, channels: 272,
-            gamma: s.p + 8168368, beta: s.p + 8168640, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 52807392 &* s.n, savedMean: s.f + 958992, savedInvStd: s.f + 959264,
-            runningMean: s.p + 8168912, runningVar: s.p + 8169184, pool: pool)
+        if s.options.frozenBlocks <= 27 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 57592000 &* s.n, pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 8168368, beta: s.p + 8168640, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 52807392 &* s.n, savedMean: s.f + 958992, savedInvStd: s.f + 959264,
+                runningMean: s.p + 8168912, runningVar: s.p + 8169184, pool: pool)
+        }
+        // features.6.5.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 27 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 57592000 &* s.n, pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 8168368, beta: s.p + 8168640, runningMean: s.p + 8168912, runningVar: s.p + 8169184,
+                eps: 0.001, activation: .identity, output: s.t + 52807392 &* s.n, scratch: s.f + 958992, pool: pool)
+        }
         // features.6.5 stochastic depth: keep each image's branch with probability 0.8266666666666667
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 27 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.17333333333333334,
                 into: s.t + 22671488 &* s.n, random: &random)
         }
         // features.6.5 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 57564800 &* s.n, branch: s.t + 52807392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671488 &* s.n : nil, batch: s.n, perImage: 27200,
-            output: s.t + 57619200 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 22671488 &* s.n : nil, batch: s.n,
+            perImage: 27200, output: s.t + 57619200 &* s.n, pool: pool)
     }
 
     /// features.6.6 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -2449,10 +3105,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             weights: s.p + 8169456, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 52807392 &* s.n, pool: pool)
         // features.6.6.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 52807392 &* s.n, pixels: 100 &* s.n, channels: 1632,
-            gamma: s.p + 8613360, beta: s.p + 8614992, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 52970592 &* s.n, savedMean: s.f + 959536, savedInvStd: s.f + 961168,
-            runningMean: s.p + 8616624, runningVar: s.p + 8618256, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 52807392 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 8613360, beta: s.p + 8614992, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 52970592 &* s.n, savedMean: s.f + 959536, savedInvStd: s.f + 961168,
+                runningMean: s.p + 8616624, runningVar: s.p + 8618256, pool: pool)
+        }
+        // features.6.6.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 52807392 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 8613360, beta: s.p + 8614992, runningMean: s.p + 8616624, runningVar: s.p + 8618256,
+                eps: 0.001, activation: .relu6, output: s.t + 52970592 &* s.n, scratch: s.f + 959536, pool: pool)
+        }
         // features.6.6.block.1 depthwise weights to the kernel layout [5][5][1632]
         WeightPrep.depthwiseWeights(s.p + 8619888, channels: 1632, kernel: 5, into: s.f + 966064)
         // features.6.6.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -2460,28 +3124,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 966064, bias: s.f,
             activation: .identity, output: s.t + 53133792 &* s.n, pool: pool)
         // features.6.6.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 53133792 &* s.n, pixels: 100 &* s.n, channels: 1632,
-            gamma: s.p + 8660688, beta: s.p + 8662320, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 53296992 &* s.n, savedMean: s.f + 962800, savedInvStd: s.f + 964432,
-            runningMean: s.p + 8663952, runningVar: s.p + 8665584, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 53133792 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 8660688, beta: s.p + 8662320, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 53296992 &* s.n, savedMean: s.f + 962800, savedInvStd: s.f + 964432,
+                runningMean: s.p + 8663952, runningVar: s.p + 8665584, pool: pool)
+        }
+        // features.6.6.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 53133792 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 8660688, beta: s.p + 8662320, runningMean: s.p + 8663952, runningVar: s.p + 8665584,
+                eps: 0.001, activation: .relu6, output: s.t + 53296992 &* s.n, scratch: s.f + 962800, pool: pool)
+        }
         // features.6.6.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         Kernels.pointwiseConv(input: s.t + 53296992 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
             weights: s.p + 8667216, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 57646400 &* s.n, pool: pool)
         // features.6.6.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 57646400 &* s.n, pixels: 100 &* s.n, channels: 272,
-            gamma: s.p + 9111120, beta: s.p + 9111392, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 53460192 &* s.n, savedMean: s.f + 1047664, savedInvStd: s.f + 1047936,
-            runningMean: s.p + 9111664, runningVar: s.p + 9111936, pool: pool)
+        if s.options.frozenBlocks <= 28 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 57646400 &* s.n, pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 9111120, beta: s.p + 9111392, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 53460192 &* s.n, savedMean: s.f + 1047664, savedInvStd: s.f + 1047936,
+                runningMean: s.p + 9111664, runningVar: s.p + 9111936, pool: pool)
+        }
+        // features.6.6.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 28 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 57646400 &* s.n, pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 9111120, beta: s.p + 9111392, runningMean: s.p + 9111664, runningVar: s.p + 9111936,
+                eps: 0.001, activation: .identity, output: s.t + 53460192 &* s.n, scratch: s.f + 1047664, pool: pool)
+        }
         // features.6.6 stochastic depth: keep each image's branch with probability 0.82
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 28 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18000000000000002,
                 into: s.t + 22671504 &* s.n, random: &random)
         }
         // features.6.6 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 57619200 &* s.n, branch: s.t + 53460192 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671504 &* s.n : nil, batch: s.n, perImage: 27200,
-            output: s.t + 57673600 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 22671504 &* s.n : nil, batch: s.n,
+            perImage: 27200, output: s.t + 57673600 &* s.n, pool: pool)
     }
 
     /// features.6.7 forward: MBConv6 k5 s1: 10x10x272 -> 10x10x272, identity shortcut
@@ -2491,10 +3171,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             weights: s.p + 9112208, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 53460192 &* s.n, pool: pool)
         // features.6.7.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 53460192 &* s.n, pixels: 100 &* s.n, channels: 1632,
-            gamma: s.p + 9556112, beta: s.p + 9557744, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 53623392 &* s.n, savedMean: s.f + 1048208, savedInvStd: s.f + 1049840,
-            runningMean: s.p + 9559376, runningVar: s.p + 9561008, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 53460192 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 9556112, beta: s.p + 9557744, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 53623392 &* s.n, savedMean: s.f + 1048208, savedInvStd: s.f + 1049840,
+                runningMean: s.p + 9559376, runningVar: s.p + 9561008, pool: pool)
+        }
+        // features.6.7.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 53460192 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 9556112, beta: s.p + 9557744, runningMean: s.p + 9559376, runningVar: s.p + 9561008,
+                eps: 0.001, activation: .relu6, output: s.t + 53623392 &* s.n, scratch: s.f + 1048208, pool: pool)
+        }
         // features.6.7.block.1 depthwise weights to the kernel layout [5][5][1632]
         WeightPrep.depthwiseWeights(s.p + 9562640, channels: 1632, kernel: 5, into: s.f + 1054736)
         // features.6.7.block.1 depthwise 5x5/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -2502,28 +3190,44 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 5, stride: 1, padTop: 2, padLeft: 2, outHeight: 10, outWidth: 10, weights: s.f + 1054736,
             bias: s.f, activation: .identity, output: s.t + 53786592 &* s.n, pool: pool)
         // features.6.7.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 53786592 &* s.n, pixels: 100 &* s.n, channels: 1632,
-            gamma: s.p + 9603440, beta: s.p + 9605072, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 53949792 &* s.n, savedMean: s.f + 1051472, savedInvStd: s.f + 1053104,
-            runningMean: s.p + 9606704, runningVar: s.p + 9608336, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 53786592 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 9603440, beta: s.p + 9605072, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 53949792 &* s.n, savedMean: s.f + 1051472, savedInvStd: s.f + 1053104,
+                runningMean: s.p + 9606704, runningVar: s.p + 9608336, pool: pool)
+        }
+        // features.6.7.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 53786592 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 9603440, beta: s.p + 9605072, runningMean: s.p + 9606704, runningVar: s.p + 9608336,
+                eps: 0.001, activation: .relu6, output: s.t + 53949792 &* s.n, scratch: s.f + 1051472, pool: pool)
+        }
         // features.6.7.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 272]
         Kernels.pointwiseConv(input: s.t + 53949792 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
             weights: s.p + 9609968, bias: s.f, outChannels: 272, activation: .identity, residual: nil,
             output: s.t + 57700800 &* s.n, pool: pool)
         // features.6.7.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 57700800 &* s.n, pixels: 100 &* s.n, channels: 272,
-            gamma: s.p + 10053872, beta: s.p + 10054144, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 54112992 &* s.n, savedMean: s.f + 1136336, savedInvStd: s.f + 1136608,
-            runningMean: s.p + 10054416, runningVar: s.p + 10054688, pool: pool)
+        if s.options.frozenBlocks <= 29 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 57700800 &* s.n, pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 10053872, beta: s.p + 10054144, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 54112992 &* s.n, savedMean: s.f + 1136336, savedInvStd: s.f + 1136608,
+                runningMean: s.p + 10054416, runningVar: s.p + 10054688, pool: pool)
+        }
+        // features.6.7.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 29 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 57700800 &* s.n, pixels: 100 &* s.n, channels: 272,
+                gamma: s.p + 10053872, beta: s.p + 10054144, runningMean: s.p + 10054416, runningVar: s.p + 10054688,
+                eps: 0.001, activation: .identity, output: s.t + 54112992 &* s.n, scratch: s.f + 1136336, pool: pool)
+        }
         // features.6.7 stochastic depth: keep each image's branch with probability 0.8133333333333334
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 29 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.18666666666666668,
                 into: s.t + 22671520 &* s.n, random: &random)
         }
         // features.6.7 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 57673600 &* s.n, branch: s.t + 54112992 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671520 &* s.n : nil, batch: s.n, perImage: 27200,
-            output: s.t + 57728000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 22671520 &* s.n : nil, batch: s.n,
+            perImage: 27200, output: s.t + 57728000 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 10x10x272 -> 10x10x448
@@ -2533,10 +3237,18 @@ public final class EfficientNetLite4Training: TrainableModel {
             weights: s.p + 10054960, bias: s.f, outChannels: 1632, activation: .identity, residual: nil,
             output: s.t + 54112992 &* s.n, pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 54112992 &* s.n, pixels: 100 &* s.n, channels: 1632,
-            gamma: s.p + 10498864, beta: s.p + 10500496, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 54276192 &* s.n, savedMean: s.f + 1136880, savedInvStd: s.f + 1138512,
-            runningMean: s.p + 10502128, runningVar: s.p + 10503760, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 54112992 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 10498864, beta: s.p + 10500496, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 54276192 &* s.n, savedMean: s.f + 1136880, savedInvStd: s.f + 1138512,
+                runningMean: s.p + 10502128, runningVar: s.p + 10503760, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 54112992 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 10498864, beta: s.p + 10500496, runningMean: s.p + 10502128, runningVar: s.p + 10503760,
+                eps: 0.001, activation: .relu6, output: s.t + 54276192 &* s.n, scratch: s.f + 1136880, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][1632]
         WeightPrep.depthwiseWeights(s.p + 10505392, channels: 1632, kernel: 3, into: s.f + 1143408)
         // features.7.0.block.1 depthwise 3x3/1, [n, 10, 10, 1632] -> [n, 10, 10, 1632]
@@ -2544,32 +3256,60 @@ public final class EfficientNetLite4Training: TrainableModel {
             kernel: 3, stride: 1, padTop: 1, padLeft: 1, outHeight: 10, outWidth: 10, weights: s.f + 1143408,
             bias: s.f, activation: .identity, output: s.t + 54439392 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 54439392 &* s.n, pixels: 100 &* s.n, channels: 1632,
-            gamma: s.p + 10520080, beta: s.p + 10521712, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 54602592 &* s.n, savedMean: s.f + 1140144, savedInvStd: s.f + 1141776,
-            runningMean: s.p + 10523344, runningVar: s.p + 10524976, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 54439392 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 10520080, beta: s.p + 10521712, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 54602592 &* s.n, savedMean: s.f + 1140144, savedInvStd: s.f + 1141776,
+                runningMean: s.p + 10523344, runningVar: s.p + 10524976, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 54439392 &* s.n, pixels: 100 &* s.n, channels: 1632,
+                gamma: s.p + 10520080, beta: s.p + 10521712, runningMean: s.p + 10523344, runningVar: s.p + 10524976,
+                eps: 0.001, activation: .relu6, output: s.t + 54602592 &* s.n, scratch: s.f + 1140144, pool: pool)
+        }
         // features.7.0.block.2 project conv 1x1, [n, 10, 10, 1632] -> [n, 10, 10, 448]
         Kernels.pointwiseConv(input: s.t + 54602592 &* s.n, pixels: 100 &* s.n, inChannels: 1632,
             weights: s.p + 10526608, bias: s.f, outChannels: 448, activation: .identity, residual: nil,
             output: s.t + 56700416 &* s.n, pool: pool)
         // features.7.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 56700416 &* s.n, pixels: 100 &* s.n, channels: 448,
-            gamma: s.p + 11257744, beta: s.p + 11258192, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 56745216 &* s.n, savedMean: s.f + 1172784, savedInvStd: s.f + 1173232,
-            runningMean: s.p + 11258640, runningVar: s.p + 11259088, pool: pool)
+        if s.options.frozenBlocks <= 30 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 56700416 &* s.n, pixels: 100 &* s.n, channels: 448,
+                gamma: s.p + 11257744, beta: s.p + 11258192, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 56745216 &* s.n, savedMean: s.f + 1172784, savedInvStd: s.f + 1173232,
+                runningMean: s.p + 11258640, runningVar: s.p + 11259088, pool: pool)
+        }
+        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 30 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 56700416 &* s.n, pixels: 100 &* s.n, channels: 448,
+                gamma: s.p + 11257744, beta: s.p + 11258192, runningMean: s.p + 11258640, runningVar: s.p + 11259088,
+                eps: 0.001, activation: .identity, output: s.t + 56745216 &* s.n, scratch: s.f + 1172784, pool: pool)
+        }
     }
 
-    /// features.8 forward: head: conv 1x1 448 -> 1280, global average pool, dropout 0.3, linear -> 1000 classes
+    /// features.8 forward: head: conv 1x1 448 -> 1280
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 10, 10, 448] -> [n, 10, 10, 1280]
         Kernels.pointwiseConv(input: s.t + 56745216 &* s.n, pixels: 100 &* s.n, inChannels: 448,
             weights: s.p + 11259536, bias: s.f, outChannels: 1280, activation: .identity, residual: nil,
             output: s.t + 54765792 &* s.n, pool: pool)
         // features.8 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 54765792 &* s.n, pixels: 100 &* s.n, channels: 1280,
-            gamma: s.p + 11832976, beta: s.p + 11834256, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 54893792 &* s.n, savedMean: s.f + 1173680, savedInvStd: s.f + 1174960,
-            runningMean: s.p + 11835536, runningVar: s.p + 11836816, pool: pool)
+        if s.options.frozenBlocks <= 31 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 54765792 &* s.n, pixels: 100 &* s.n, channels: 1280,
+                gamma: s.p + 11832976, beta: s.p + 11834256, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 54893792 &* s.n, savedMean: s.f + 1173680, savedInvStd: s.f + 1174960,
+                runningMean: s.p + 11835536, runningVar: s.p + 11836816, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 31 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 54765792 &* s.n, pixels: 100 &* s.n, channels: 1280,
+                gamma: s.p + 11832976, beta: s.p + 11834256, runningMean: s.p + 11835536, runningVar: s.p + 11836816,
+                eps: 0.001, activation: .relu6, output: s.t + 54893792 &* s.n, scratch: s.f + 1173680, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 10, 10, 1280] -> [n, 1280]
         Kernels.globalAveragePool(input: s.t + 54893792 &* s.n, batch: s.n, pixels: 100, channels: 1280,
             output: s.t + 22666368 &* s.n, pool: pool)
@@ -2586,8 +3326,8 @@ public final class EfficientNetLite4Training: TrainableModel {
         s.logits.update(from: s.t + 22666368 &* s.n, count: 1000 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 448 -> 1280, global average pool, dropout 0.3, linear -> 1000 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.3, linear 1280 -> 1000 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 22670208 &* s.n, input: s.t + 22668928 &* s.n,
             weights: s.p + 11838096, batch: s.n, inFeatures: 1280, outFeatures: 1000, gradInput: s.t + 22666368 &* s.n,
@@ -2598,6 +3338,10 @@ public final class EfficientNetLite4Training: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 100 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 22668928 &* s.n, batch: s.n, pixels: 100,
             channels: 1280, gradInput: s.t + 54893792 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 448 -> 1280
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through relu6 and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54893792 &* s.n, input: s.t + 54765792 &* s.n,
             pixels: 100 &* s.n, channels: 1280, gamma: s.p + 11832976, beta: s.p + 11834256, savedMean: s.f + 1173680,
@@ -2649,8 +3393,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_6_7_backward(_ s: TrainingStepContext) {
         // features.6.7 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 54276192 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671520 &* s.n : nil, batch: s.n, perImage: 27200,
-            gradBranch: s.t + 54303392 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 29 ? s.t + 22671520 &* s.n : nil, batch: s.n,
+            perImage: 27200, gradBranch: s.t + 54303392 &* s.n, pool: pool)
         // features.6.7.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 54303392 &* s.n, input: s.t + 57700800 &* s.n,
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 10053872, beta: s.p + 10054144, savedMean: s.f + 1136336,
@@ -2691,8 +3435,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_6_6_backward(_ s: TrainingStepContext) {
         // features.6.6 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 53623392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671504 &* s.n : nil, batch: s.n, perImage: 27200,
-            gradBranch: s.t + 53650592 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 28 ? s.t + 22671504 &* s.n : nil, batch: s.n,
+            perImage: 27200, gradBranch: s.t + 53650592 &* s.n, pool: pool)
         // features.6.6.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 53650592 &* s.n, input: s.t + 57646400 &* s.n,
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 9111120, beta: s.p + 9111392, savedMean: s.f + 1047664,
@@ -2733,8 +3477,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_6_5_backward(_ s: TrainingStepContext) {
         // features.6.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 52970592 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671488 &* s.n : nil, batch: s.n, perImage: 27200,
-            gradBranch: s.t + 52997792 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 27 ? s.t + 22671488 &* s.n : nil, batch: s.n,
+            perImage: 27200, gradBranch: s.t + 52997792 &* s.n, pool: pool)
         // features.6.5.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52997792 &* s.n, input: s.t + 57592000 &* s.n,
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 8168368, beta: s.p + 8168640, savedMean: s.f + 958992,
@@ -2775,8 +3519,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_6_4_backward(_ s: TrainingStepContext) {
         // features.6.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 52317792 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671472 &* s.n : nil, batch: s.n, perImage: 27200,
-            gradBranch: s.t + 52344992 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 26 ? s.t + 22671472 &* s.n : nil, batch: s.n,
+            perImage: 27200, gradBranch: s.t + 52344992 &* s.n, pool: pool)
         // features.6.4.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 52344992 &* s.n, input: s.t + 57537600 &* s.n,
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 7225616, beta: s.p + 7225888, savedMean: s.f + 870320,
@@ -2817,8 +3561,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_6_3_backward(_ s: TrainingStepContext) {
         // features.6.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 51664992 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671456 &* s.n : nil, batch: s.n, perImage: 27200,
-            gradBranch: s.t + 51692192 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 25 ? s.t + 22671456 &* s.n : nil, batch: s.n,
+            perImage: 27200, gradBranch: s.t + 51692192 &* s.n, pool: pool)
         // features.6.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51692192 &* s.n, input: s.t + 57483200 &* s.n,
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 6282864, beta: s.p + 6283136, savedMean: s.f + 781648,
@@ -2859,8 +3603,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_6_2_backward(_ s: TrainingStepContext) {
         // features.6.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 51012192 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671440 &* s.n : nil, batch: s.n, perImage: 27200,
-            gradBranch: s.t + 51039392 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 24 ? s.t + 22671440 &* s.n : nil, batch: s.n,
+            perImage: 27200, gradBranch: s.t + 51039392 &* s.n, pool: pool)
         // features.6.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 51039392 &* s.n, input: s.t + 57428800 &* s.n,
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 5340112, beta: s.p + 5340384, savedMean: s.f + 692976,
@@ -2901,8 +3645,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 50359392 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671424 &* s.n : nil, batch: s.n, perImage: 27200,
-            gradBranch: s.t + 50386592 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 23 ? s.t + 22671424 &* s.n : nil, batch: s.n,
+            perImage: 27200, gradBranch: s.t + 50386592 &* s.n, pool: pool)
         // features.6.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 50386592 &* s.n, input: s.t + 57374400 &* s.n,
             pixels: 100 &* s.n, channels: 272, gamma: s.p + 4397360, beta: s.p + 4397632, savedMean: s.f + 604304,
@@ -2979,8 +3723,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_5_5_backward(_ s: TrainingStepContext) {
         // features.5.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671408 &* s.n : nil, batch: s.n, perImage: 57760,
-            gradBranch: s.t + 41359968 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 21 ? s.t + 22671408 &* s.n : nil, batch: s.n,
+            perImage: 57760, gradBranch: s.t + 41359968 &* s.n, pool: pool)
         // features.5.5.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 41359968 &* s.n, input: s.t + 56584896 &* s.n,
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 3007568, beta: s.p + 3007728, savedMean: s.f + 463472,
@@ -3021,8 +3765,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_5_4_backward(_ s: TrainingStepContext) {
         // features.5.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 39973728 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671392 &* s.n : nil, batch: s.n, perImage: 57760,
-            gradBranch: s.t + 22570368 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 20 ? s.t + 22671392 &* s.n : nil, batch: s.n,
+            perImage: 57760, gradBranch: s.t + 22570368 &* s.n, pool: pool)
         // features.5.4.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 56469376 &* s.n,
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 2668048, beta: s.p + 2668208, savedMean: s.f + 411312,
@@ -3063,8 +3807,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_5_3_backward(_ s: TrainingStepContext) {
         // features.5.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671376 &* s.n : nil, batch: s.n, perImage: 57760,
-            gradBranch: s.t + 38587488 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 19 ? s.t + 22671376 &* s.n : nil, batch: s.n,
+            perImage: 57760, gradBranch: s.t + 38587488 &* s.n, pool: pool)
         // features.5.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 38587488 &* s.n, input: s.t + 56353856 &* s.n,
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 2328528, beta: s.p + 2328688, savedMean: s.f + 359152,
@@ -3105,8 +3849,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_5_2_backward(_ s: TrainingStepContext) {
         // features.5.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 37201248 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671360 &* s.n : nil, batch: s.n, perImage: 57760,
-            gradBranch: s.t + 22570368 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 18 ? s.t + 22671360 &* s.n : nil, batch: s.n,
+            perImage: 57760, gradBranch: s.t + 22570368 &* s.n, pool: pool)
         // features.5.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 56238336 &* s.n,
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 1989008, beta: s.p + 1989168, savedMean: s.f + 306992,
@@ -3147,8 +3891,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671344 &* s.n : nil, batch: s.n, perImage: 57760,
-            gradBranch: s.t + 35815008 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 17 ? s.t + 22671344 &* s.n : nil, batch: s.n,
+            perImage: 57760, gradBranch: s.t + 35815008 &* s.n, pool: pool)
         // features.5.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 35815008 &* s.n, input: s.t + 56122816 &* s.n,
             pixels: 361 &* s.n, channels: 160, gamma: s.p + 1649488, beta: s.p + 1649648, savedMean: s.f + 254832,
@@ -3225,8 +3969,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_4_5_backward(_ s: TrainingStepContext) {
         // features.4.5 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671328 &* s.n : nil, batch: s.n, perImage: 40432,
-            gradBranch: s.t + 22610800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 15 ? s.t + 22671328 &* s.n : nil, batch: s.n,
+            perImage: 40432, gradBranch: s.t + 22610800 &* s.n, pool: pool)
         // features.4.5.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 57239136 &* s.n,
             pixels: 361 &* s.n, channels: 112, gamma: s.p + 1104560, beta: s.p + 1104672, savedMean: s.f + 166160,
@@ -3267,8 +4011,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_4_4_backward(_ s: TrainingStepContext) {
         // features.4.4 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22610800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671312 &* s.n : nil, batch: s.n, perImage: 40432,
-            gradBranch: s.t + 22570368 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 14 ? s.t + 22671312 &* s.n : nil, batch: s.n,
+            perImage: 40432, gradBranch: s.t + 22570368 &* s.n, pool: pool)
         // features.4.4.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 57158272 &* s.n,
             pixels: 361 &* s.n, channels: 112, gamma: s.p + 942160, beta: s.p + 942272, savedMean: s.f + 151152,
@@ -3309,8 +4053,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_4_3_backward(_ s: TrainingStepContext) {
         // features.4.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671296 &* s.n : nil, batch: s.n, perImage: 40432,
-            gradBranch: s.t + 22610800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 13 ? s.t + 22671296 &* s.n : nil, batch: s.n,
+            perImage: 40432, gradBranch: s.t + 22610800 &* s.n, pool: pool)
         // features.4.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 57077408 &* s.n,
             pixels: 361 &* s.n, channels: 112, gamma: s.p + 779760, beta: s.p + 779872, savedMean: s.f + 136144,
@@ -3351,8 +4095,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_4_2_backward(_ s: TrainingStepContext) {
         // features.4.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22610800 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671280 &* s.n : nil, batch: s.n, perImage: 40432,
-            gradBranch: s.t + 22570368 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 12 ? s.t + 22671280 &* s.n : nil, batch: s.n,
+            perImage: 40432, gradBranch: s.t + 22570368 &* s.n, pool: pool)
         // features.4.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 56996544 &* s.n,
             pixels: 361 &* s.n, channels: 112, gamma: s.p + 617360, beta: s.p + 617472, savedMean: s.f + 121136,
@@ -3393,8 +4137,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671264 &* s.n : nil, batch: s.n, perImage: 40432,
-            gradBranch: s.t + 22610800 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 11 ? s.t + 22671264 &* s.n : nil, batch: s.n,
+            perImage: 40432, gradBranch: s.t + 22610800 &* s.n, pool: pool)
         // features.4.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22610800 &* s.n, input: s.t + 56915680 &* s.n,
             pixels: 361 &* s.n, channels: 112, gamma: s.p + 454960, beta: s.p + 455072, savedMean: s.f + 106128,
@@ -3471,8 +4215,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_3_3_backward(_ s: TrainingStepContext) {
         // features.3.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671248 &* s.n : nil, batch: s.n, perImage: 80864,
-            gradBranch: s.t + 33597024 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 22671248 &* s.n : nil, batch: s.n,
+            perImage: 80864, gradBranch: s.t + 33597024 &* s.n, pool: pool)
         // features.3.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 33597024 &* s.n, input: s.t + 55845568 &* s.n,
             pixels: 1444 &* s.n, channels: 56, gamma: s.p + 230144, beta: s.p + 230208, savedMean: s.f + 83616,
@@ -3513,8 +4257,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_3_2_backward(_ s: TrainingStepContext) {
         // features.3.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 31656288 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671232 &* s.n : nil, batch: s.n, perImage: 80864,
-            gradBranch: s.t + 22570368 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 8 ? s.t + 22671232 &* s.n : nil, batch: s.n,
+            perImage: 80864, gradBranch: s.t + 22570368 &* s.n, pool: pool)
         // features.3.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 22570368 &* s.n, input: s.t + 55683840 &* s.n,
             pixels: 1444 &* s.n, channels: 56, gamma: s.p + 181168, beta: s.p + 181232, savedMean: s.f + 65360,
@@ -3555,8 +4299,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_3_1_backward(_ s: TrainingStepContext) {
         // features.3.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 22570368 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 22671216 &* s.n : nil, batch: s.n, perImage: 80864,
-            gradBranch: s.t + 29715552 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 22671216 &* s.n : nil, batch: s.n,
+            perImage: 80864, gradBranch: s.t + 29715552 &* s.n, pool: pool)
         // features.3.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 29715552 &* s.n, input: s.t + 55522112 &* s.n,
             pixels: 1444 &* s.n, channels: 56, gamma: s.p + 132192, beta: s.p + 132256, savedMean: s.f + 47104,
@@ -3633,8 +4377,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_2_3_backward(_ s: TrainingStepContext) {
         // features.2.3 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 20520000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 57755232 &* s.n : nil, batch: s.n, perImage: 180000,
-            gradBranch: s.t + 20700000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 57755232 &* s.n : nil, batch: s.n,
+            perImage: 180000, gradBranch: s.t + 20700000 &* s.n, pool: pool)
         // features.2.3.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 20700000 &* s.n, input: s.t + 49509792 &* s.n,
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 59856, beta: s.p + 59888, savedMean: s.f + 18416,
@@ -3675,8 +4419,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_2_2_backward(_ s: TrainingStepContext) {
         // features.2.2 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 16200000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 57755216 &* s.n : nil, batch: s.n, perImage: 180000,
-            gradBranch: s.t + 16380000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 4 ? s.t + 57755216 &* s.n : nil, batch: s.n,
+            perImage: 180000, gradBranch: s.t + 16380000 &* s.n, pool: pool)
         // features.2.2.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 16380000 &* s.n, input: s.t + 49149792 &* s.n,
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 44176, beta: s.p + 44208, savedMean: s.f + 14128,
@@ -3717,8 +4461,8 @@ public final class EfficientNetLite4Training: TrainableModel {
     private func features_2_1_backward(_ s: TrainingStepContext) {
         // features.2.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 11880000 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 57755200 &* s.n : nil, batch: s.n, perImage: 180000,
-            gradBranch: s.t + 12060000 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 3 ? s.t + 57755200 &* s.n : nil, batch: s.n,
+            perImage: 180000, gradBranch: s.t + 12060000 &* s.n, pool: pool)
         // features.2.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 12060000 &* s.n, input: s.t + 48789792 &* s.n,
             pixels: 5625 &* s.n, channels: 32, gamma: s.p + 28496, beta: s.p + 28528, savedMean: s.f + 9840,
@@ -4108,6 +4852,9 @@ public final class EfficientNetLite4Training: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 11838096, count: 1280000, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 13118096, count: 1000, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 22, 22, 22, 22, 22, 22, 22, 22, 22, 23, 23, 23, 23, 23, 23, 23, 23, 23, 24, 24, 24, 24, 24, 24, 24, 24, 24, 25, 25, 25, 25, 25, 25, 25, 25, 25, 26, 26, 26, 26, 26, 26, 26, 26, 26, 27, 27, 27, 27, 27, 27, 27, 27, 27, 28, 28, 28, 28, 28, 28, 28, 28, 28, 29, 29, 29, 29, 29, 29, 29, 29, 29, 30, 30, 30, 30, 30, 30, 30, 30, 30, 31, 31, 31, 32, 32]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

@@ -44,7 +44,8 @@ public final class EfficientNetTiny: GeneratedModel {
         features_6_0(n, a, w, ws)
         features_6_1(n, a, w, ws)
         features_7_0(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 16 channels
@@ -292,13 +293,17 @@ public final class EfficientNetTiny: GeneratedModel {
             activation: .identity, residual: nil, output: a + 10368 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 160 -> 640, global average pool, dropout 0.1, linear -> 10 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 160 -> 640
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + silu, [n, 3, 3, 160] -> [n, 3, 3, 640]
         Kernels.pointwiseConv(
             input: a + 10368 &* n, pixels: 9 &* n, inChannels: 160,
             weights: w + 547760, bias: w + 650160, outChannels: 640,
             activation: .silu, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.1, linear 640 -> 10 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 3, 3, 640] -> [n, 640]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 9, channels: 640, output: a + 5760 &* n, pool: pool)
@@ -637,7 +642,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
     public static let descriptor = EfficientNetTiny.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 676704,
-        arenaFloatsPerImage: 643552, fixedFloats: 111168)
+        arenaFloatsPerImage: 643552, fixedFloats: 111168,
+        blockNames: ["features.0", "features.1.0", "features.2.0", "features.3.0", "features.4.0", "features.4.1", "features.5.0", "features.5.1", "features.6.0", "features.6.1", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -678,18 +684,20 @@ public final class EfficientNetTinyTraining: TrainableModel {
         try features_6_1_forward(s)
         try features_7_0_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_0_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_0_backward(s)
-        features_2_0_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 12 { classifier_backward(s) }
+        if options.frozenBlocks <= 11 { features_8_backward(s) }
+        if options.frozenBlocks <= 10 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 9 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 8 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 7 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 6 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 5 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 4 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 3 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 2 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -700,10 +708,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             padLeft: 1, outHeight: 36, outWidth: 36, weights: s.p, bias: s.f, outChannels: 16, activation: .identity,
             output: s.t + 217728 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 217728 &* s.n, pixels: 1296 &* s.n, channels: 16,
-            gamma: s.p + 432, beta: s.p + 448, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 238464 &* s.n, savedMean: s.f + 640, savedInvStd: s.f + 656, runningMean: s.p + 464,
-            runningVar: s.p + 480, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 217728 &* s.n, pixels: 1296 &* s.n, channels: 16,
+                gamma: s.p + 432, beta: s.p + 448, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 238464 &* s.n, savedMean: s.f + 640, savedInvStd: s.f + 656, runningMean: s.p + 464,
+                runningVar: s.p + 480, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 217728 &* s.n, pixels: 1296 &* s.n, channels: 16,
+                gamma: s.p + 432, beta: s.p + 448, runningMean: s.p + 464, runningVar: s.p + 480, eps: 1e-05,
+                activation: .silu, output: s.t + 238464 &* s.n, scratch: s.f + 640, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 36x36x16 -> 36x36x8, SE 16 -> 4 -> 16
@@ -715,10 +731,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 704, bias: s.f,
             activation: .identity, output: s.t + 259200 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 259200 &* s.n, pixels: 1296 &* s.n, channels: 16,
-            gamma: s.p + 640, beta: s.p + 656, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 279936 &* s.n, savedMean: s.f + 672, savedInvStd: s.f + 688, runningMean: s.p + 672,
-            runningVar: s.p + 688, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 259200 &* s.n, pixels: 1296 &* s.n, channels: 16,
+                gamma: s.p + 640, beta: s.p + 656, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 279936 &* s.n, savedMean: s.f + 672, savedInvStd: s.f + 688, runningMean: s.p + 672,
+                runningVar: s.p + 688, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 259200 &* s.n, pixels: 1296 &* s.n, channels: 16,
+                gamma: s.p + 640, beta: s.p + 656, runningMean: s.p + 672, runningVar: s.p + 688, eps: 1e-05,
+                activation: .silu, output: s.t + 279936 &* s.n, scratch: s.f + 672, pool: pool)
+        }
         // features.1.0.block.1 squeeze-excitation 16 -> 4 -> 16 on [n, 36, 36, 16]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 279936 &* s.n, output: s.t + 300672 &* s.n,
             batch: s.n, pixels: 1296, channels: 16, squeezeChannels: 4, reduceWeights: s.p + 704,
@@ -729,10 +753,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 300672 &* s.n, pixels: 1296 &* s.n, inChannels: 16, weights: s.p + 864,
             bias: s.f, outChannels: 8, activation: .identity, residual: nil, output: s.t + 379728 &* s.n, pool: pool)
         // features.1.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 379728 &* s.n, pixels: 1296 &* s.n, channels: 8,
-            gamma: s.p + 992, beta: s.p + 1008, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 390096 &* s.n, savedMean: s.f + 992, savedInvStd: s.f + 1000, runningMean: s.p + 1024,
-            runningVar: s.p + 1040, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 379728 &* s.n, pixels: 1296 &* s.n, channels: 8,
+                gamma: s.p + 992, beta: s.p + 1008, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 390096 &* s.n, savedMean: s.f + 992, savedInvStd: s.f + 1000, runningMean: s.p + 1024,
+                runningVar: s.p + 1040, pool: pool)
+        }
+        // features.1.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 379728 &* s.n, pixels: 1296 &* s.n, channels: 8,
+                gamma: s.p + 992, beta: s.p + 1008, runningMean: s.p + 1024, runningVar: s.p + 1040, eps: 1e-05,
+                activation: .identity, output: s.t + 390096 &* s.n, scratch: s.f + 992, pool: pool)
+        }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 36x36x8 -> 18x18x16, SE 48 -> 2 -> 48
@@ -741,10 +773,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 390096 &* s.n, pixels: 1296 &* s.n, inChannels: 8, weights: s.p + 1056,
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t, pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
-            beta: s.p + 1488, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 62208 &* s.n,
-            savedMean: s.f + 1008, savedInvStd: s.f + 1056, runningMean: s.p + 1536, runningVar: s.p + 1584,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
+                beta: s.p + 1488, eps: 1e-05, momentum: 0.1, activation: .silu, output: s.t + 62208 &* s.n,
+                savedMean: s.f + 1008, savedInvStd: s.f + 1056, runningMean: s.p + 1536, runningVar: s.p + 1584,
+                pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 1440,
+                beta: s.p + 1488, runningMean: s.p + 1536, runningVar: s.p + 1584, eps: 1e-05, activation: .silu,
+                output: s.t + 62208 &* s.n, scratch: s.f + 1008, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][48]
         WeightPrep.depthwiseWeights(s.p + 1632, channels: 48, kernel: 3, into: s.f + 1200)
         // features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
@@ -752,10 +792,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             stride: 2, padTop: 1, padLeft: 1, outHeight: 18, outWidth: 18, weights: s.f + 1200, bias: s.f,
             activation: .identity, output: s.t + 321408 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 321408 &* s.n, pixels: 324 &* s.n, channels: 48,
-            gamma: s.p + 2064, beta: s.p + 2112, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 336960 &* s.n, savedMean: s.f + 1104, savedInvStd: s.f + 1152, runningMean: s.p + 2160,
-            runningVar: s.p + 2208, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 321408 &* s.n, pixels: 324 &* s.n, channels: 48,
+                gamma: s.p + 2064, beta: s.p + 2112, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 336960 &* s.n, savedMean: s.f + 1104, savedInvStd: s.f + 1152, runningMean: s.p + 2160,
+                runningVar: s.p + 2208, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 321408 &* s.n, pixels: 324 &* s.n, channels: 48,
+                gamma: s.p + 2064, beta: s.p + 2112, runningMean: s.p + 2160, runningVar: s.p + 2208, eps: 1e-05,
+                activation: .silu, output: s.t + 336960 &* s.n, scratch: s.f + 1104, pool: pool)
+        }
         // features.2.0.block.2 squeeze-excitation 48 -> 2 -> 48 on [n, 18, 18, 48]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 336960 &* s.n, output: s.t + 352512 &* s.n,
             batch: s.n, pixels: 324, channels: 48, squeezeChannels: 2, reduceWeights: s.p + 2256,
@@ -766,10 +814,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 352512 &* s.n, pixels: 324 &* s.n, inChannels: 48, weights: s.p + 2512,
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 540576 &* s.n, pool: pool)
         // features.2.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 540576 &* s.n, pixels: 324 &* s.n, channels: 16,
-            gamma: s.p + 3280, beta: s.p + 3296, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 545760 &* s.n, savedMean: s.f + 2064, savedInvStd: s.f + 2080, runningMean: s.p + 3312,
-            runningVar: s.p + 3328, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 540576 &* s.n, pixels: 324 &* s.n, channels: 16,
+                gamma: s.p + 3280, beta: s.p + 3296, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 545760 &* s.n, savedMean: s.f + 2064, savedInvStd: s.f + 2080, runningMean: s.p + 3312,
+                runningVar: s.p + 3328, pool: pool)
+        }
+        // features.2.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 540576 &* s.n, pixels: 324 &* s.n, channels: 16,
+                gamma: s.p + 3280, beta: s.p + 3296, runningMean: s.p + 3312, runningVar: s.p + 3328, eps: 1e-05,
+                activation: .identity, output: s.t + 545760 &* s.n, scratch: s.f + 2064, pool: pool)
+        }
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 18x18x16 -> 9x9x24, SE 96 -> 4 -> 96
@@ -778,10 +834,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 545760 &* s.n, pixels: 324 &* s.n, inChannels: 16, weights: s.p + 3344,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 124416 &* s.n, pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
-            gamma: s.p + 4880, beta: s.p + 4976, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 155520 &* s.n, savedMean: s.f + 2096, savedInvStd: s.f + 2192, runningMean: s.p + 5072,
-            runningVar: s.p + 5168, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
+                gamma: s.p + 4880, beta: s.p + 4976, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 155520 &* s.n, savedMean: s.f + 2096, savedInvStd: s.f + 2192, runningMean: s.p + 5072,
+                runningVar: s.p + 5168, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
+                gamma: s.p + 4880, beta: s.p + 4976, runningMean: s.p + 5072, runningVar: s.p + 5168, eps: 1e-05,
+                activation: .silu, output: s.t + 155520 &* s.n, scratch: s.f + 2096, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][96]
         WeightPrep.depthwiseWeights(s.p + 5264, channels: 96, kernel: 5, into: s.f + 2480)
         // features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
@@ -789,10 +853,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             stride: 2, padTop: 2, padLeft: 2, outHeight: 9, outWidth: 9, weights: s.f + 2480, bias: s.f,
             activation: .identity, output: s.t + 209952 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 209952 &* s.n, pixels: 81 &* s.n, channels: 96,
-            gamma: s.p + 7664, beta: s.p + 7760, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 459264 &* s.n, savedMean: s.f + 2288, savedInvStd: s.f + 2384, runningMean: s.p + 7856,
-            runningVar: s.p + 7952, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 209952 &* s.n, pixels: 81 &* s.n, channels: 96,
+                gamma: s.p + 7664, beta: s.p + 7760, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 459264 &* s.n, savedMean: s.f + 2288, savedInvStd: s.f + 2384, runningMean: s.p + 7856,
+                runningVar: s.p + 7952, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 209952 &* s.n, pixels: 81 &* s.n, channels: 96,
+                gamma: s.p + 7664, beta: s.p + 7760, runningMean: s.p + 7856, runningVar: s.p + 7952, eps: 1e-05,
+                activation: .silu, output: s.t + 459264 &* s.n, scratch: s.f + 2288, pool: pool)
+        }
         // features.3.0.block.2 squeeze-excitation 96 -> 4 -> 96 on [n, 9, 9, 96]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 459264 &* s.n, output: s.t + 467040 &* s.n,
             batch: s.n, pixels: 81, channels: 96, squeezeChannels: 4, reduceWeights: s.p + 8048,
@@ -803,10 +875,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 467040 &* s.n, pixels: 81 &* s.n, inChannels: 96, weights: s.p + 8928,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 619632 &* s.n, pool: pool)
         // features.3.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 619632 &* s.n, pixels: 81 &* s.n, channels: 24,
-            gamma: s.p + 11232, beta: s.p + 11264, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 621584 &* s.n, savedMean: s.f + 7280, savedInvStd: s.f + 7304, runningMean: s.p + 11296,
-            runningVar: s.p + 11328, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 619632 &* s.n, pixels: 81 &* s.n, channels: 24,
+                gamma: s.p + 11232, beta: s.p + 11264, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 621584 &* s.n, savedMean: s.f + 7280, savedInvStd: s.f + 7304, runningMean: s.p + 11296,
+                runningVar: s.p + 11328, pool: pool)
+        }
+        // features.3.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 619632 &* s.n, pixels: 81 &* s.n, channels: 24,
+                gamma: s.p + 11232, beta: s.p + 11264, runningMean: s.p + 11296, runningVar: s.p + 11328, eps: 1e-05,
+                activation: .identity, output: s.t + 621584 &* s.n, scratch: s.f + 7280, pool: pool)
+        }
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 9x9x24 -> 5x5x40, SE 144 -> 6 -> 144
@@ -816,10 +896,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 186624 &* s.n,
             pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 186624 &* s.n, pixels: 81 &* s.n, channels: 144,
-            gamma: s.p + 14816, beta: s.p + 14960, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 198288 &* s.n, savedMean: s.f + 7328, savedInvStd: s.f + 7472, runningMean: s.p + 15104,
-            runningVar: s.p + 15248, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 186624 &* s.n, pixels: 81 &* s.n, channels: 144,
+                gamma: s.p + 14816, beta: s.p + 14960, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 198288 &* s.n, savedMean: s.f + 7328, savedInvStd: s.f + 7472, runningMean: s.p + 15104,
+                runningVar: s.p + 15248, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 186624 &* s.n, pixels: 81 &* s.n, channels: 144,
+                gamma: s.p + 14816, beta: s.p + 14960, runningMean: s.p + 15104, runningVar: s.p + 15248, eps: 1e-05,
+                activation: .silu, output: s.t + 198288 &* s.n, scratch: s.f + 7328, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 15392, channels: 144, kernel: 3, into: s.f + 7904)
         // features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
@@ -827,10 +915,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 7904, bias: s.f,
             activation: .identity, output: s.t + 602784 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 602784 &* s.n, pixels: 25 &* s.n, channels: 144,
-            gamma: s.p + 16688, beta: s.p + 16832, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 606384 &* s.n, savedMean: s.f + 7616, savedInvStd: s.f + 7760, runningMean: s.p + 16976,
-            runningVar: s.p + 17120, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 602784 &* s.n, pixels: 25 &* s.n, channels: 144,
+                gamma: s.p + 16688, beta: s.p + 16832, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 606384 &* s.n, savedMean: s.f + 7616, savedInvStd: s.f + 7760, runningMean: s.p + 16976,
+                runningVar: s.p + 17120, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 602784 &* s.n, pixels: 25 &* s.n, channels: 144,
+                gamma: s.p + 16688, beta: s.p + 16832, runningMean: s.p + 16976, runningVar: s.p + 17120, eps: 1e-05,
+                activation: .silu, output: s.t + 606384 &* s.n, scratch: s.f + 7616, pool: pool)
+        }
         // features.4.0.block.2 squeeze-excitation 144 -> 6 -> 144 on [n, 5, 5, 144]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 606384 &* s.n, output: s.t + 609984 &* s.n,
             batch: s.n, pixels: 25, channels: 144, squeezeChannels: 6, reduceWeights: s.p + 17264,
@@ -841,10 +937,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 609984 &* s.n, pixels: 25 &* s.n, inChannels: 144, weights: s.p + 19152,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 632048 &* s.n, pool: pool)
         // features.4.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 632048 &* s.n, pixels: 25 &* s.n, channels: 40,
-            gamma: s.p + 24912, beta: s.p + 24960, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 633056 &* s.n, savedMean: s.f + 10496, savedInvStd: s.f + 10536, runningMean: s.p + 25008,
-            runningVar: s.p + 25056, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 632048 &* s.n, pixels: 25 &* s.n, channels: 40,
+                gamma: s.p + 24912, beta: s.p + 24960, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 633056 &* s.n, savedMean: s.f + 10496, savedInvStd: s.f + 10536,
+                runningMean: s.p + 25008, runningVar: s.p + 25056, pool: pool)
+        }
+        // features.4.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 632048 &* s.n, pixels: 25 &* s.n, channels: 40,
+                gamma: s.p + 24912, beta: s.p + 24960, runningMean: s.p + 25008, runningVar: s.p + 25056, eps: 1e-05,
+                activation: .identity, output: s.t + 633056 &* s.n, scratch: s.f + 10496, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, SE 240 -> 10 -> 240, identity shortcut
@@ -854,10 +958,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 474816 &* s.n,
             pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 474816 &* s.n, pixels: 25 &* s.n, channels: 240,
-            gamma: s.p + 34704, beta: s.p + 34944, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 480816 &* s.n, savedMean: s.f + 10576, savedInvStd: s.f + 10816, runningMean: s.p + 35184,
-            runningVar: s.p + 35424, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 474816 &* s.n, pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 34704, beta: s.p + 34944, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 480816 &* s.n, savedMean: s.f + 10576, savedInvStd: s.f + 10816,
+                runningMean: s.p + 35184, runningVar: s.p + 35424, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 474816 &* s.n, pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 34704, beta: s.p + 34944, runningMean: s.p + 35184, runningVar: s.p + 35424, eps: 1e-05,
+                activation: .silu, output: s.t + 480816 &* s.n, scratch: s.f + 10576, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][240]
         WeightPrep.depthwiseWeights(s.p + 35664, channels: 240, kernel: 3, into: s.f + 11536)
         // features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
@@ -865,10 +977,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 11536, bias: s.f,
             activation: .identity, output: s.t + 486816 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 486816 &* s.n, pixels: 25 &* s.n, channels: 240,
-            gamma: s.p + 37824, beta: s.p + 38064, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 492816 &* s.n, savedMean: s.f + 11056, savedInvStd: s.f + 11296, runningMean: s.p + 38304,
-            runningVar: s.p + 38544, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 486816 &* s.n, pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 37824, beta: s.p + 38064, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 492816 &* s.n, savedMean: s.f + 11056, savedInvStd: s.f + 11296,
+                runningMean: s.p + 38304, runningVar: s.p + 38544, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 486816 &* s.n, pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 37824, beta: s.p + 38064, runningMean: s.p + 38304, runningVar: s.p + 38544, eps: 1e-05,
+                activation: .silu, output: s.t + 492816 &* s.n, scratch: s.f + 11056, pool: pool)
+        }
         // features.4.1.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 492816 &* s.n, output: s.t + 498816 &* s.n,
             batch: s.n, pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 38784,
@@ -879,19 +999,27 @@ public final class EfficientNetTinyTraining: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 498816 &* s.n, pixels: 25 &* s.n, inChannels: 240, weights: s.p + 43840,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 634064 &* s.n, pool: pool)
         // features.4.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 634064 &* s.n, pixels: 25 &* s.n, channels: 40,
-            gamma: s.p + 53440, beta: s.p + 53488, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 368064 &* s.n, savedMean: s.f + 15856, savedInvStd: s.f + 15896, runningMean: s.p + 53536,
-            runningVar: s.p + 53584, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 634064 &* s.n, pixels: 25 &* s.n, channels: 40,
+                gamma: s.p + 53440, beta: s.p + 53488, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 368064 &* s.n, savedMean: s.f + 15856, savedInvStd: s.f + 15896,
+                runningMean: s.p + 53536, runningVar: s.p + 53584, pool: pool)
+        }
+        // features.4.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 634064 &* s.n, pixels: 25 &* s.n, channels: 40,
+                gamma: s.p + 53440, beta: s.p + 53488, runningMean: s.p + 53536, runningVar: s.p + 53584, eps: 1e-05,
+                activation: .identity, output: s.t + 368064 &* s.n, scratch: s.f + 15856, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.92
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.t + 643456 &* s.n,
                 random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 633056 &* s.n, branch: s.t + 368064 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 643456 &* s.n : nil, batch: s.n, perImage: 1000,
-            output: s.t + 635072 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 643456 &* s.n : nil, batch: s.n,
+            perImage: 1000, output: s.t + 635072 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 5x5x40 -> 5x5x56, SE 240 -> 10 -> 240
@@ -901,10 +1029,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 504816 &* s.n,
             pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 504816 &* s.n, pixels: 25 &* s.n, channels: 240,
-            gamma: s.p + 63232, beta: s.p + 63472, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 510816 &* s.n, savedMean: s.f + 15936, savedInvStd: s.f + 16176, runningMean: s.p + 63712,
-            runningVar: s.p + 63952, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 504816 &* s.n, pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 63232, beta: s.p + 63472, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 510816 &* s.n, savedMean: s.f + 15936, savedInvStd: s.f + 16176,
+                runningMean: s.p + 63712, runningVar: s.p + 63952, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 504816 &* s.n, pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 63232, beta: s.p + 63472, runningMean: s.p + 63712, runningVar: s.p + 63952, eps: 1e-05,
+                activation: .silu, output: s.t + 510816 &* s.n, scratch: s.f + 15936, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][240]
         WeightPrep.depthwiseWeights(s.p + 64192, channels: 240, kernel: 5, into: s.f + 16896)
         // features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
@@ -912,10 +1048,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 16896, bias: s.f,
             activation: .identity, output: s.t + 516816 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 516816 &* s.n, pixels: 25 &* s.n, channels: 240,
-            gamma: s.p + 70192, beta: s.p + 70432, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 522816 &* s.n, savedMean: s.f + 16416, savedInvStd: s.f + 16656, runningMean: s.p + 70672,
-            runningVar: s.p + 70912, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 516816 &* s.n, pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 70192, beta: s.p + 70432, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 522816 &* s.n, savedMean: s.f + 16416, savedInvStd: s.f + 16656,
+                runningMean: s.p + 70672, runningVar: s.p + 70912, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 516816 &* s.n, pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 70192, beta: s.p + 70432, runningMean: s.p + 70672, runningVar: s.p + 70912, eps: 1e-05,
+                activation: .silu, output: s.t + 522816 &* s.n, scratch: s.f + 16416, pool: pool)
+        }
         // features.5.0.block.2 squeeze-excitation 240 -> 10 -> 240 on [n, 5, 5, 240]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 522816 &* s.n, output: s.t + 528816 &* s.n,
             batch: s.n, pixels: 25, channels: 240, squeezeChannels: 10, reduceWeights: s.p + 71152,
@@ -926,10 +1070,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 528816 &* s.n, pixels: 25 &* s.n, inChannels: 240, weights: s.p + 76208,
             bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 626416 &* s.n, pool: pool)
         // features.5.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 626416 &* s.n, pixels: 25 &* s.n, channels: 56,
-            gamma: s.p + 89648, beta: s.p + 89712, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 627824 &* s.n, savedMean: s.f + 28896, savedInvStd: s.f + 28952, runningMean: s.p + 89776,
-            runningVar: s.p + 89840, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 626416 &* s.n, pixels: 25 &* s.n, channels: 56,
+                gamma: s.p + 89648, beta: s.p + 89712, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 627824 &* s.n, savedMean: s.f + 28896, savedInvStd: s.f + 28952,
+                runningMean: s.p + 89776, runningVar: s.p + 89840, pool: pool)
+        }
+        // features.5.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 626416 &* s.n, pixels: 25 &* s.n, channels: 56,
+                gamma: s.p + 89648, beta: s.p + 89712, runningMean: s.p + 89776, runningVar: s.p + 89840, eps: 1e-05,
+                activation: .identity, output: s.t + 627824 &* s.n, scratch: s.f + 28896, pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, SE 336 -> 14 -> 336, identity shortcut
@@ -939,10 +1091,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 368064 &* s.n,
             pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 368064 &* s.n, pixels: 25 &* s.n, channels: 336,
-            gamma: s.p + 108720, beta: s.p + 109056, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 400464 &* s.n, savedMean: s.f + 29008, savedInvStd: s.f + 29344, runningMean: s.p + 109392,
-            runningVar: s.p + 109728, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 368064 &* s.n, pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 108720, beta: s.p + 109056, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 400464 &* s.n, savedMean: s.f + 29008, savedInvStd: s.f + 29344,
+                runningMean: s.p + 109392, runningVar: s.p + 109728, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 368064 &* s.n, pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 108720, beta: s.p + 109056, runningMean: s.p + 109392, runningVar: s.p + 109728,
+                eps: 1e-05, activation: .silu, output: s.t + 400464 &* s.n, scratch: s.f + 29008, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][336]
         WeightPrep.depthwiseWeights(s.p + 110064, channels: 336, kernel: 5, into: s.f + 30352)
         // features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
@@ -950,10 +1110,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 30352, bias: s.f,
             activation: .identity, output: s.t + 408864 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 408864 &* s.n, pixels: 25 &* s.n, channels: 336,
-            gamma: s.p + 118464, beta: s.p + 118800, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 417264 &* s.n, savedMean: s.f + 29680, savedInvStd: s.f + 30016, runningMean: s.p + 119136,
-            runningVar: s.p + 119472, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 408864 &* s.n, pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 118464, beta: s.p + 118800, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 417264 &* s.n, savedMean: s.f + 29680, savedInvStd: s.f + 30016,
+                runningMean: s.p + 119136, runningVar: s.p + 119472, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 408864 &* s.n, pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 118464, beta: s.p + 118800, runningMean: s.p + 119136, runningVar: s.p + 119472,
+                eps: 1e-05, activation: .silu, output: s.t + 417264 &* s.n, scratch: s.f + 29680, pool: pool)
+        }
         // features.5.1.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 5, 5, 336]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 417264 &* s.n, output: s.t + 425664 &* s.n,
             batch: s.n, pixels: 25, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 119808,
@@ -964,19 +1132,27 @@ public final class EfficientNetTinyTraining: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 425664 &* s.n, pixels: 25 &* s.n, inChannels: 336, weights: s.p + 129568,
             bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 629232 &* s.n, pool: pool)
         // features.5.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 629232 &* s.n, pixels: 25 &* s.n, channels: 56,
-            gamma: s.p + 148384, beta: s.p + 148448, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 376464 &* s.n, savedMean: s.f + 47152, savedInvStd: s.f + 47208, runningMean: s.p + 148512,
-            runningVar: s.p + 148576, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 629232 &* s.n, pixels: 25 &* s.n, channels: 56,
+                gamma: s.p + 148384, beta: s.p + 148448, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 376464 &* s.n, savedMean: s.f + 47152, savedInvStd: s.f + 47208,
+                runningMean: s.p + 148512, runningVar: s.p + 148576, pool: pool)
+        }
+        // features.5.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 629232 &* s.n, pixels: 25 &* s.n, channels: 56,
+                gamma: s.p + 148384, beta: s.p + 148448, runningMean: s.p + 148512, runningVar: s.p + 148576,
+                eps: 1e-05, activation: .identity, output: s.t + 376464 &* s.n, scratch: s.f + 47152, pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.88
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000002,
                 into: s.t + 643504 &* s.n, random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 627824 &* s.n, branch: s.t + 376464 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 643504 &* s.n : nil, batch: s.n, perImage: 1400,
-            output: s.t + 630640 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 643504 &* s.n : nil, batch: s.n,
+            perImage: 1400, output: s.t + 630640 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 5x5x56 -> 3x3x96, SE 336 -> 14 -> 336
@@ -986,10 +1162,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 434064 &* s.n,
             pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 434064 &* s.n, pixels: 25 &* s.n, channels: 336,
-            gamma: s.p + 167456, beta: s.p + 167792, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 442464 &* s.n, savedMean: s.f + 47264, savedInvStd: s.f + 47600, runningMean: s.p + 168128,
-            runningVar: s.p + 168464, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 434064 &* s.n, pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 167456, beta: s.p + 167792, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 442464 &* s.n, savedMean: s.f + 47264, savedInvStd: s.f + 47600,
+                runningMean: s.p + 168128, runningVar: s.p + 168464, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 434064 &* s.n, pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 167456, beta: s.p + 167792, runningMean: s.p + 168128, runningVar: s.p + 168464,
+                eps: 1e-05, activation: .silu, output: s.t + 442464 &* s.n, scratch: s.f + 47264, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][336]
         WeightPrep.depthwiseWeights(s.p + 168800, channels: 336, kernel: 5, into: s.f + 48608)
         // features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
@@ -997,10 +1181,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 48608, bias: s.f,
             activation: .identity, output: s.t + 376464 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 376464 &* s.n, pixels: 9 &* s.n, channels: 336,
-            gamma: s.p + 177200, beta: s.p + 177536, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 613584 &* s.n, savedMean: s.f + 47936, savedInvStd: s.f + 48272, runningMean: s.p + 177872,
-            runningVar: s.p + 178208, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 376464 &* s.n, pixels: 9 &* s.n, channels: 336,
+                gamma: s.p + 177200, beta: s.p + 177536, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 613584 &* s.n, savedMean: s.f + 47936, savedInvStd: s.f + 48272,
+                runningMean: s.p + 177872, runningVar: s.p + 178208, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 376464 &* s.n, pixels: 9 &* s.n, channels: 336,
+                gamma: s.p + 177200, beta: s.p + 177536, runningMean: s.p + 177872, runningVar: s.p + 178208,
+                eps: 1e-05, activation: .silu, output: s.t + 613584 &* s.n, scratch: s.f + 47936, pool: pool)
+        }
         // features.6.0.block.2 squeeze-excitation 336 -> 14 -> 336 on [n, 3, 3, 336]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 613584 &* s.n, output: s.t + 616608 &* s.n,
             batch: s.n, pixels: 9, channels: 336, squeezeChannels: 14, reduceWeights: s.p + 178544,
@@ -1011,10 +1203,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 616608 &* s.n, pixels: 9 &* s.n, inChannels: 336, weights: s.p + 188304,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 458064 &* s.n, pool: pool)
         // features.6.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 458064 &* s.n, pixels: 9 &* s.n, channels: 96,
-            gamma: s.p + 220560, beta: s.p + 220656, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 636080 &* s.n, savedMean: s.f + 65408, savedInvStd: s.f + 65504, runningMean: s.p + 220752,
-            runningVar: s.p + 220848, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 458064 &* s.n, pixels: 9 &* s.n, channels: 96,
+                gamma: s.p + 220560, beta: s.p + 220656, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 636080 &* s.n, savedMean: s.f + 65408, savedInvStd: s.f + 65504,
+                runningMean: s.p + 220752, runningVar: s.p + 220848, pool: pool)
+        }
+        // features.6.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 458064 &* s.n, pixels: 9 &* s.n, channels: 96,
+                gamma: s.p + 220560, beta: s.p + 220656, runningMean: s.p + 220752, runningVar: s.p + 220848,
+                eps: 1e-05, activation: .identity, output: s.t + 636080 &* s.n, scratch: s.f + 65408, pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, SE 576 -> 24 -> 576, identity shortcut
@@ -1024,10 +1224,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 550944 &* s.n,
             pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 550944 &* s.n, pixels: 9 &* s.n, channels: 576,
-            gamma: s.p + 276240, beta: s.p + 276816, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 556128 &* s.n, savedMean: s.f + 65600, savedInvStd: s.f + 66176, runningMean: s.p + 277392,
-            runningVar: s.p + 277968, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 550944 &* s.n, pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 276240, beta: s.p + 276816, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 556128 &* s.n, savedMean: s.f + 65600, savedInvStd: s.f + 66176,
+                runningMean: s.p + 277392, runningVar: s.p + 277968, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 550944 &* s.n, pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 276240, beta: s.p + 276816, runningMean: s.p + 277392, runningVar: s.p + 277968,
+                eps: 1e-05, activation: .silu, output: s.t + 556128 &* s.n, scratch: s.f + 65600, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][576]
         WeightPrep.depthwiseWeights(s.p + 278544, channels: 576, kernel: 5, into: s.f + 67904)
         // features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
@@ -1035,10 +1243,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 67904, bias: s.f,
             activation: .identity, output: s.t + 561312 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 561312 &* s.n, pixels: 9 &* s.n, channels: 576,
-            gamma: s.p + 292944, beta: s.p + 293520, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 566496 &* s.n, savedMean: s.f + 66752, savedInvStd: s.f + 67328, runningMean: s.p + 294096,
-            runningVar: s.p + 294672, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 561312 &* s.n, pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 292944, beta: s.p + 293520, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 566496 &* s.n, savedMean: s.f + 66752, savedInvStd: s.f + 67328,
+                runningMean: s.p + 294096, runningVar: s.p + 294672, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 561312 &* s.n, pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 292944, beta: s.p + 293520, runningMean: s.p + 294096, runningVar: s.p + 294672,
+                eps: 1e-05, activation: .silu, output: s.t + 566496 &* s.n, scratch: s.f + 66752, pool: pool)
+        }
         // features.6.1.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 566496 &* s.n, output: s.t + 571680 &* s.n,
             batch: s.n, pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 295248,
@@ -1049,19 +1265,27 @@ public final class EfficientNetTinyTraining: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 571680 &* s.n, pixels: 9 &* s.n, inChannels: 576, weights: s.p + 323504,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 636944 &* s.n, pool: pool)
         // features.6.1.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 636944 &* s.n, pixels: 9 &* s.n, channels: 96,
-            gamma: s.p + 378800, beta: s.p + 378896, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 450864 &* s.n, savedMean: s.f + 96704, savedInvStd: s.f + 96800, runningMean: s.p + 378992,
-            runningVar: s.p + 379088, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 636944 &* s.n, pixels: 9 &* s.n, channels: 96,
+                gamma: s.p + 378800, beta: s.p + 378896, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 450864 &* s.n, savedMean: s.f + 96704, savedInvStd: s.f + 96800,
+                runningMean: s.p + 378992, runningVar: s.p + 379088, pool: pool)
+        }
+        // features.6.1.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 636944 &* s.n, pixels: 9 &* s.n, channels: 96,
+                gamma: s.p + 378800, beta: s.p + 378896, runningMean: s.p + 378992, runningVar: s.p + 379088,
+                eps: 1e-05, activation: .identity, output: s.t + 450864 &* s.n, scratch: s.f + 96704, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.84
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.t + 643536 &* s.n,
                 random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 636080 &* s.n, branch: s.t + 450864 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 643536 &* s.n : nil, batch: s.n, perImage: 864,
-            output: s.t + 637808 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 643536 &* s.n : nil, batch: s.n,
+            perImage: 864, output: s.t + 637808 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 3x3x96 -> 3x3x160, SE 576 -> 24 -> 576
@@ -1071,10 +1295,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 576864 &* s.n,
             pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 576864 &* s.n, pixels: 9 &* s.n, channels: 576,
-            gamma: s.p + 434480, beta: s.p + 435056, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 582048 &* s.n, savedMean: s.f + 96896, savedInvStd: s.f + 97472, runningMean: s.p + 435632,
-            runningVar: s.p + 436208, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 576864 &* s.n, pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 434480, beta: s.p + 435056, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 582048 &* s.n, savedMean: s.f + 96896, savedInvStd: s.f + 97472,
+                runningMean: s.p + 435632, runningVar: s.p + 436208, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 576864 &* s.n, pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 434480, beta: s.p + 435056, runningMean: s.p + 435632, runningVar: s.p + 436208,
+                eps: 1e-05, activation: .silu, output: s.t + 582048 &* s.n, scratch: s.f + 96896, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][576]
         WeightPrep.depthwiseWeights(s.p + 436784, channels: 576, kernel: 3, into: s.f + 99200)
         // features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
@@ -1082,10 +1314,18 @@ public final class EfficientNetTinyTraining: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 99200, bias: s.f,
             activation: .identity, output: s.t + 587232 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 587232 &* s.n, pixels: 9 &* s.n, channels: 576,
-            gamma: s.p + 441968, beta: s.p + 442544, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 592416 &* s.n, savedMean: s.f + 98048, savedInvStd: s.f + 98624, runningMean: s.p + 443120,
-            runningVar: s.p + 443696, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 587232 &* s.n, pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 441968, beta: s.p + 442544, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 592416 &* s.n, savedMean: s.f + 98048, savedInvStd: s.f + 98624,
+                runningMean: s.p + 443120, runningVar: s.p + 443696, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 587232 &* s.n, pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 441968, beta: s.p + 442544, runningMean: s.p + 443120, runningVar: s.p + 443696,
+                eps: 1e-05, activation: .silu, output: s.t + 592416 &* s.n, scratch: s.f + 98048, pool: pool)
+        }
         // features.7.0.block.2 squeeze-excitation 576 -> 24 -> 576 on [n, 3, 3, 576]
         TrainingKernels.squeezeExciteForwardTraining(input: s.t + 592416 &* s.n, output: s.t + 597600 &* s.n,
             batch: s.n, pixels: 9, channels: 576, squeezeChannels: 24, reduceWeights: s.p + 444272,
@@ -1097,23 +1337,43 @@ public final class EfficientNetTinyTraining: TrainableModel {
             bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.t + 456624 &* s.n,
             pool: pool)
         // features.7.0.block.3 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 456624 &* s.n, pixels: 9 &* s.n, channels: 160,
-            gamma: s.p + 564688, beta: s.p + 564848, eps: 1e-05, momentum: 0.1, activation: .identity,
-            output: s.t + 623536 &* s.n, savedMean: s.f + 109568, savedInvStd: s.f + 109728, runningMean: s.p + 565008,
-            runningVar: s.p + 565168, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 456624 &* s.n, pixels: 9 &* s.n, channels: 160,
+                gamma: s.p + 564688, beta: s.p + 564848, eps: 1e-05, momentum: 0.1, activation: .identity,
+                output: s.t + 623536 &* s.n, savedMean: s.f + 109568, savedInvStd: s.f + 109728,
+                runningMean: s.p + 565008, runningVar: s.p + 565168, pool: pool)
+        }
+        // features.7.0.block.3 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 456624 &* s.n, pixels: 9 &* s.n, channels: 160,
+                gamma: s.p + 564688, beta: s.p + 564848, runningMean: s.p + 565008, runningVar: s.p + 565168,
+                eps: 1e-05, activation: .identity, output: s.t + 623536 &* s.n, scratch: s.f + 109568, pool: pool)
+        }
     }
 
-    /// features.8 forward: head: conv 1x1 160 -> 640, global average pool, dropout 0.1, linear -> 10 classes
+    /// features.8 forward: head: conv 1x1 160 -> 640
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 640]
         Kernels.pointwiseConv(input: s.t + 623536 &* s.n, pixels: 9 &* s.n, inChannels: 160, weights: s.p + 565328,
             bias: s.f, outChannels: 640, activation: .identity, residual: nil, output: s.t + 450864 &* s.n,
             pool: pool)
         // features.8 BatchNorm (batch statistics) + silu
-        TrainingKernels.batchNormForwardTraining(input: s.t + 450864 &* s.n, pixels: 9 &* s.n, channels: 640,
-            gamma: s.p + 667728, beta: s.p + 668368, eps: 1e-05, momentum: 0.1, activation: .silu,
-            output: s.t + 534816 &* s.n, savedMean: s.f + 109888, savedInvStd: s.f + 110528, runningMean: s.p + 669008,
-            runningVar: s.p + 669648, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 450864 &* s.n, pixels: 9 &* s.n, channels: 640,
+                gamma: s.p + 667728, beta: s.p + 668368, eps: 1e-05, momentum: 0.1, activation: .silu,
+                output: s.t + 534816 &* s.n, savedMean: s.f + 109888, savedInvStd: s.f + 110528,
+                runningMean: s.p + 669008, runningVar: s.p + 669648, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + silu
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 450864 &* s.n, pixels: 9 &* s.n, channels: 640,
+                gamma: s.p + 667728, beta: s.p + 668368, runningMean: s.p + 669008, runningVar: s.p + 669648,
+                eps: 1e-05, activation: .silu, output: s.t + 534816 &* s.n, scratch: s.f + 109888, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.1, linear 640 -> 10 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 3, 3, 640] -> [n, 640]
         Kernels.globalAveragePool(input: s.t + 534816 &* s.n, batch: s.n, pixels: 9, channels: 640,
             output: s.t + 624976 &* s.n, pool: pool)
@@ -1130,8 +1390,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
         s.logits.update(from: s.t + 536096 &* s.n, count: 10 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 160 -> 640, global average pool, dropout 0.1, linear -> 10 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.1, linear 640 -> 10 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 536736 &* s.n, input: s.t + 535456 &* s.n,
             weights: s.p + 670288, batch: s.n, inFeatures: 640, outFeatures: 10, gradInput: s.t + 536096 &* s.n,
@@ -1142,6 +1402,10 @@ public final class EfficientNetTinyTraining: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 9 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 624976 &* s.n, batch: s.n, pixels: 9,
             channels: 640, gradInput: s.t + 534816 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 160 -> 640
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through silu and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 534816 &* s.n, input: s.t + 450864 &* s.n,
             pixels: 9 &* s.n, channels: 640, gamma: s.p + 667728, beta: s.p + 668368, savedMean: s.f + 109888,
@@ -1199,8 +1463,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 456048 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 643536 &* s.n : nil, batch: s.n, perImage: 864,
-            gradBranch: s.t + 456912 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 643536 &* s.n : nil, batch: s.n,
+            perImage: 864, gradBranch: s.t + 456912 &* s.n, pool: pool)
         // features.6.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 456912 &* s.n, input: s.t + 636944 &* s.n,
             pixels: 9 &* s.n, channels: 96, gamma: s.p + 378800, beta: s.p + 378896, savedMean: s.f + 96704,
@@ -1289,8 +1553,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 376464 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 643504 &* s.n : nil, batch: s.n, perImage: 1400,
-            gradBranch: s.t + 377872 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 643504 &* s.n : nil, batch: s.n,
+            perImage: 1400, gradBranch: s.t + 377872 &* s.n, pool: pool)
         // features.5.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 377872 &* s.n, input: s.t + 629232 &* s.n,
             pixels: 25 &* s.n, channels: 56, gamma: s.p + 148384, beta: s.p + 148448, savedMean: s.f + 47152,
@@ -1379,8 +1643,8 @@ public final class EfficientNetTinyTraining: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 374064 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 643456 &* s.n : nil, batch: s.n, perImage: 1000,
-            gradBranch: s.t + 375072 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 643456 &* s.n : nil, batch: s.n,
+            perImage: 1000, gradBranch: s.t + 375072 &* s.n, pool: pool)
         // features.4.1.block.3 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 375072 &* s.n, input: s.t + 634064 &* s.n,
             pixels: 25 &* s.n, channels: 40, gamma: s.p + 53440, beta: s.p + 53488, savedMean: s.f + 15856,
@@ -1731,6 +1995,9 @@ public final class EfficientNetTinyTraining: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 670288, count: 6400, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 676688, count: 10, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 12, 12]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

@@ -43,7 +43,8 @@ public final class EfficientNetTinyLite: GeneratedModel {
         features_6_0(n, a, w, ws)
         features_6_1(n, a, w, ws)
         features_7_0(n, a, w, ws)
-        features_8(n, a, w, ws, logits)
+        features_8(n, a, w, ws)
+        classifier(n, a, w, ws, logits)
     }
 
     /// features.0: stem: conv 3x3 stride 2, 3 -> 32 channels
@@ -241,13 +242,17 @@ public final class EfficientNetTinyLite: GeneratedModel {
             activation: .identity, residual: nil, output: a + 2880 &* n, pool: pool)
     }
 
-    /// features.8: head: conv 1x1 160 -> 320, global average pool, dropout 0.1, linear -> 10 classes
-    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
+    /// features.8: head: conv 1x1 160 -> 320
+    private func features_8(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>) {
         // features.8 head: conv 1x1 + BN + relu6, [n, 3, 3, 160] -> [n, 3, 3, 320]
         Kernels.pointwiseConv(
             input: a + 2880 &* n, pixels: 9 &* n, inChannels: 160,
             weights: w + 459168, bias: w + 510368, outChannels: 320,
             activation: .relu6, residual: nil, output: a, pool: pool)
+    }
+
+    /// classifier: global average pool, dropout 0.1, linear 320 -> 10 classes
+    private func classifier(_ n: Int, _ a: UnsafeMutablePointer<Float>, _ w: UnsafePointer<Float>, _ ws: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>) {
         // avgpool: global average pool, [n, 3, 3, 320] -> [n, 320]
         Kernels.globalAveragePool(
             input: a, batch: n, pixels: 9, channels: 320, output: a + 2880 &* n, pool: pool)
@@ -508,7 +513,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     public static let descriptor = EfficientNetTinyLite.descriptor
     public static let trainingDescriptor = TrainingDescriptor(
         parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: 532528,
-        arenaFloatsPerImage: 635120, fixedFloats: 110816)
+        arenaFloatsPerImage: 635120, fixedFloats: 110816,
+        blockNames: ["features.0", "features.1.0", "features.2.0", "features.3.0", "features.4.0", "features.4.1", "features.5.0", "features.5.1", "features.6.0", "features.6.1", "features.7.0", "features.8", "classifier"], parameterBlocks: parameterBlocks)
 
     private let buffers: TrainingBuffers
     private let pool: WorkerPool
@@ -548,18 +554,20 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         try features_6_1_forward(s)
         try features_7_0_forward(s)
         try features_8_forward(s)
-        features_8_backward(s)
-        features_7_0_backward(s)
-        features_6_1_backward(s)
-        features_6_0_backward(s)
-        features_5_1_backward(s)
-        features_5_0_backward(s)
-        features_4_1_backward(s)
-        features_4_0_backward(s)
-        features_3_0_backward(s)
-        features_2_0_backward(s)
-        features_1_0_backward(s)
-        features_0_backward(s)
+        try classifier_forward(s)
+        if options.frozenBlocks <= 12 { classifier_backward(s) }
+        if options.frozenBlocks <= 11 { features_8_backward(s) }
+        if options.frozenBlocks <= 10 { features_7_0_backward(s) }
+        if options.frozenBlocks <= 9 { features_6_1_backward(s) }
+        if options.frozenBlocks <= 8 { features_6_0_backward(s) }
+        if options.frozenBlocks <= 7 { features_5_1_backward(s) }
+        if options.frozenBlocks <= 6 { features_5_0_backward(s) }
+        if options.frozenBlocks <= 5 { features_4_1_backward(s) }
+        if options.frozenBlocks <= 4 { features_4_0_backward(s) }
+        if options.frozenBlocks <= 3 { features_3_0_backward(s) }
+        if options.frozenBlocks <= 2 { features_2_0_backward(s) }
+        if options.frozenBlocks <= 1 { features_1_0_backward(s) }
+        if options.frozenBlocks <= 0 { features_0_backward(s) }
         return loss
     }
 
@@ -570,10 +578,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             padLeft: 0, outHeight: 36, outWidth: 36, weights: s.p, bias: s.f, outChannels: 32, activation: .identity,
             output: s.t + 186624 &* s.n, workspace: s.ws, pool: pool)
         // features.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 186624 &* s.n, pixels: 1296 &* s.n, channels: 32,
-            gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 228096 &* s.n, savedMean: s.f + 576, savedInvStd: s.f + 608, runningMean: s.p + 928,
-            runningVar: s.p + 960, pool: pool)
+        if s.options.frozenBlocks <= 0 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 186624 &* s.n, pixels: 1296 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 228096 &* s.n, savedMean: s.f + 576, savedInvStd: s.f + 608, runningMean: s.p + 928,
+                runningVar: s.p + 960, pool: pool)
+        }
+        // features.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 0 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 186624 &* s.n, pixels: 1296 &* s.n, channels: 32,
+                gamma: s.p + 864, beta: s.p + 896, runningMean: s.p + 928, runningVar: s.p + 960, eps: 0.001,
+                activation: .relu6, output: s.t + 228096 &* s.n, scratch: s.f + 576, pool: pool)
+        }
     }
 
     /// features.1.0 forward: MBConv1 k3 s1: 36x36x32 -> 36x36x8
@@ -585,18 +601,34 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 36, outWidth: 36, weights: s.f + 704, bias: s.f,
             activation: .identity, output: s.t + 269568 &* s.n, pool: pool)
         // features.1.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 269568 &* s.n, pixels: 1296 &* s.n, channels: 32,
-            gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 311040 &* s.n, savedMean: s.f + 640, savedInvStd: s.f + 672, runningMean: s.p + 1344,
-            runningVar: s.p + 1376, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 269568 &* s.n, pixels: 1296 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 311040 &* s.n, savedMean: s.f + 640, savedInvStd: s.f + 672, runningMean: s.p + 1344,
+                runningVar: s.p + 1376, pool: pool)
+        }
+        // features.1.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 269568 &* s.n, pixels: 1296 &* s.n, channels: 32,
+                gamma: s.p + 1280, beta: s.p + 1312, runningMean: s.p + 1344, runningVar: s.p + 1376, eps: 0.001,
+                activation: .relu6, output: s.t + 311040 &* s.n, scratch: s.f + 640, pool: pool)
+        }
         // features.1.0.block.1 project conv 1x1, [n, 36, 36, 32] -> [n, 36, 36, 8]
         Kernels.pointwiseConv(input: s.t + 311040 &* s.n, pixels: 1296 &* s.n, inChannels: 32, weights: s.p + 1408,
             bias: s.f, outChannels: 8, activation: .identity, residual: nil, output: s.t + 426384 &* s.n, pool: pool)
         // features.1.0.block.1 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 426384 &* s.n, pixels: 1296 &* s.n, channels: 8,
-            gamma: s.p + 1664, beta: s.p + 1680, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 436752 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1288, runningMean: s.p + 1696,
-            runningVar: s.p + 1712, pool: pool)
+        if s.options.frozenBlocks <= 1 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 426384 &* s.n, pixels: 1296 &* s.n, channels: 8,
+                gamma: s.p + 1664, beta: s.p + 1680, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 436752 &* s.n, savedMean: s.f + 1280, savedInvStd: s.f + 1288, runningMean: s.p + 1696,
+                runningVar: s.p + 1712, pool: pool)
+        }
+        // features.1.0.block.1 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 1 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 426384 &* s.n, pixels: 1296 &* s.n, channels: 8,
+                gamma: s.p + 1664, beta: s.p + 1680, runningMean: s.p + 1696, runningVar: s.p + 1712, eps: 0.001,
+                activation: .identity, output: s.t + 436752 &* s.n, scratch: s.f + 1280, pool: pool)
+        }
     }
 
     /// features.2.0 forward: MBConv6 k3 s2: 36x36x8 -> 18x18x16
@@ -605,10 +637,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 436752 &* s.n, pixels: 1296 &* s.n, inChannels: 8, weights: s.p + 1728,
             bias: s.f, outChannels: 48, activation: .identity, residual: nil, output: s.t, pool: pool)
         // features.2.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 2112,
-            beta: s.p + 2160, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 62208 &* s.n,
-            savedMean: s.f + 1296, savedInvStd: s.f + 1344, runningMean: s.p + 2208, runningVar: s.p + 2256,
-            pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 2112,
+                beta: s.p + 2160, eps: 0.001, momentum: 0.01, activation: .relu6, output: s.t + 62208 &* s.n,
+                savedMean: s.f + 1296, savedInvStd: s.f + 1344, runningMean: s.p + 2208, runningVar: s.p + 2256,
+                pool: pool)
+        }
+        // features.2.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t, pixels: 1296 &* s.n, channels: 48, gamma: s.p + 2112,
+                beta: s.p + 2160, runningMean: s.p + 2208, runningVar: s.p + 2256, eps: 0.001, activation: .relu6,
+                output: s.t + 62208 &* s.n, scratch: s.f + 1296, pool: pool)
+        }
         // features.2.0.block.1 depthwise weights to the kernel layout [3][3][48]
         WeightPrep.depthwiseWeights(s.p + 2304, channels: 48, kernel: 3, into: s.f + 1488)
         // features.2.0.block.1 depthwise 3x3/2, [n, 36, 36, 48] -> [n, 18, 18, 48]
@@ -616,18 +656,34 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             stride: 2, padTop: 0, padLeft: 0, outHeight: 18, outWidth: 18, weights: s.f + 1488, bias: s.f,
             activation: .identity, output: s.t + 383616 &* s.n, pool: pool)
         // features.2.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 383616 &* s.n, pixels: 324 &* s.n, channels: 48,
-            gamma: s.p + 2736, beta: s.p + 2784, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 399168 &* s.n, savedMean: s.f + 1392, savedInvStd: s.f + 1440, runningMean: s.p + 2832,
-            runningVar: s.p + 2880, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 383616 &* s.n, pixels: 324 &* s.n, channels: 48,
+                gamma: s.p + 2736, beta: s.p + 2784, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 399168 &* s.n, savedMean: s.f + 1392, savedInvStd: s.f + 1440, runningMean: s.p + 2832,
+                runningVar: s.p + 2880, pool: pool)
+        }
+        // features.2.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 383616 &* s.n, pixels: 324 &* s.n, channels: 48,
+                gamma: s.p + 2736, beta: s.p + 2784, runningMean: s.p + 2832, runningVar: s.p + 2880, eps: 0.001,
+                activation: .relu6, output: s.t + 399168 &* s.n, scratch: s.f + 1392, pool: pool)
+        }
         // features.2.0.block.2 project conv 1x1, [n, 18, 18, 48] -> [n, 18, 18, 16]
         Kernels.pointwiseConv(input: s.t + 399168 &* s.n, pixels: 324 &* s.n, inChannels: 48, weights: s.p + 2928,
             bias: s.f, outChannels: 16, activation: .identity, residual: nil, output: s.t + 553296 &* s.n, pool: pool)
         // features.2.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 553296 &* s.n, pixels: 324 &* s.n, channels: 16,
-            gamma: s.p + 3696, beta: s.p + 3712, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 558480 &* s.n, savedMean: s.f + 2352, savedInvStd: s.f + 2368, runningMean: s.p + 3728,
-            runningVar: s.p + 3744, pool: pool)
+        if s.options.frozenBlocks <= 2 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 553296 &* s.n, pixels: 324 &* s.n, channels: 16,
+                gamma: s.p + 3696, beta: s.p + 3712, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 558480 &* s.n, savedMean: s.f + 2352, savedInvStd: s.f + 2368, runningMean: s.p + 3728,
+                runningVar: s.p + 3744, pool: pool)
+        }
+        // features.2.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 2 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 553296 &* s.n, pixels: 324 &* s.n, channels: 16,
+                gamma: s.p + 3696, beta: s.p + 3712, runningMean: s.p + 3728, runningVar: s.p + 3744, eps: 0.001,
+                activation: .identity, output: s.t + 558480 &* s.n, scratch: s.f + 2352, pool: pool)
+        }
     }
 
     /// features.3.0 forward: MBConv6 k5 s2: 18x18x16 -> 9x9x24
@@ -636,10 +692,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         Kernels.pointwiseConv(input: s.t + 558480 &* s.n, pixels: 324 &* s.n, inChannels: 16, weights: s.p + 3760,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 124416 &* s.n, pool: pool)
         // features.3.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
-            gamma: s.p + 5296, beta: s.p + 5392, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 155520 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2480, runningMean: s.p + 5488,
-            runningVar: s.p + 5584, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
+                gamma: s.p + 5296, beta: s.p + 5392, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 155520 &* s.n, savedMean: s.f + 2384, savedInvStd: s.f + 2480, runningMean: s.p + 5488,
+                runningVar: s.p + 5584, pool: pool)
+        }
+        // features.3.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 124416 &* s.n, pixels: 324 &* s.n, channels: 96,
+                gamma: s.p + 5296, beta: s.p + 5392, runningMean: s.p + 5488, runningVar: s.p + 5584, eps: 0.001,
+                activation: .relu6, output: s.t + 155520 &* s.n, scratch: s.f + 2384, pool: pool)
+        }
         // features.3.0.block.1 depthwise weights to the kernel layout [5][5][96]
         WeightPrep.depthwiseWeights(s.p + 5680, channels: 96, kernel: 5, into: s.f + 2768)
         // features.3.0.block.1 depthwise 5x5/2, [n, 18, 18, 96] -> [n, 9, 9, 96]
@@ -647,18 +711,34 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             stride: 2, padTop: 1, padLeft: 1, outHeight: 9, outWidth: 9, weights: s.f + 2768, bias: s.f,
             activation: .identity, output: s.t + 375840 &* s.n, pool: pool)
         // features.3.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 375840 &* s.n, pixels: 81 &* s.n, channels: 96,
-            gamma: s.p + 8080, beta: s.p + 8176, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 497520 &* s.n, savedMean: s.f + 2576, savedInvStd: s.f + 2672, runningMean: s.p + 8272,
-            runningVar: s.p + 8368, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 375840 &* s.n, pixels: 81 &* s.n, channels: 96,
+                gamma: s.p + 8080, beta: s.p + 8176, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 497520 &* s.n, savedMean: s.f + 2576, savedInvStd: s.f + 2672, runningMean: s.p + 8272,
+                runningVar: s.p + 8368, pool: pool)
+        }
+        // features.3.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 375840 &* s.n, pixels: 81 &* s.n, channels: 96,
+                gamma: s.p + 8080, beta: s.p + 8176, runningMean: s.p + 8272, runningVar: s.p + 8368, eps: 0.001,
+                activation: .relu6, output: s.t + 497520 &* s.n, scratch: s.f + 2576, pool: pool)
+        }
         // features.3.0.block.2 project conv 1x1, [n, 9, 9, 96] -> [n, 9, 9, 24]
         Kernels.pointwiseConv(input: s.t + 497520 &* s.n, pixels: 81 &* s.n, inChannels: 96, weights: s.p + 8464,
             bias: s.f, outChannels: 24, activation: .identity, residual: nil, output: s.t + 615216 &* s.n, pool: pool)
         // features.3.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 615216 &* s.n, pixels: 81 &* s.n, channels: 24,
-            gamma: s.p + 10768, beta: s.p + 10800, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 617168 &* s.n, savedMean: s.f + 7568, savedInvStd: s.f + 7592, runningMean: s.p + 10832,
-            runningVar: s.p + 10864, pool: pool)
+        if s.options.frozenBlocks <= 3 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 615216 &* s.n, pixels: 81 &* s.n, channels: 24,
+                gamma: s.p + 10768, beta: s.p + 10800, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 617168 &* s.n, savedMean: s.f + 7568, savedInvStd: s.f + 7592, runningMean: s.p + 10832,
+                runningVar: s.p + 10864, pool: pool)
+        }
+        // features.3.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 3 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 615216 &* s.n, pixels: 81 &* s.n, channels: 24,
+                gamma: s.p + 10768, beta: s.p + 10800, runningMean: s.p + 10832, runningVar: s.p + 10864, eps: 0.001,
+                activation: .identity, output: s.t + 617168 &* s.n, scratch: s.f + 7568, pool: pool)
+        }
     }
 
     /// features.4.0 forward: MBConv6 k3 s2: 9x9x24 -> 5x5x40
@@ -668,10 +748,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             bias: s.f, outChannels: 144, activation: .identity, residual: nil, output: s.t + 352512 &* s.n,
             pool: pool)
         // features.4.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 352512 &* s.n, pixels: 81 &* s.n, channels: 144,
-            gamma: s.p + 14352, beta: s.p + 14496, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 364176 &* s.n, savedMean: s.f + 7616, savedInvStd: s.f + 7760, runningMean: s.p + 14640,
-            runningVar: s.p + 14784, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 352512 &* s.n, pixels: 81 &* s.n, channels: 144,
+                gamma: s.p + 14352, beta: s.p + 14496, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 364176 &* s.n, savedMean: s.f + 7616, savedInvStd: s.f + 7760, runningMean: s.p + 14640,
+                runningVar: s.p + 14784, pool: pool)
+        }
+        // features.4.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 352512 &* s.n, pixels: 81 &* s.n, channels: 144,
+                gamma: s.p + 14352, beta: s.p + 14496, runningMean: s.p + 14640, runningVar: s.p + 14784, eps: 0.001,
+                activation: .relu6, output: s.t + 364176 &* s.n, scratch: s.f + 7616, pool: pool)
+        }
         // features.4.0.block.1 depthwise weights to the kernel layout [3][3][144]
         WeightPrep.depthwiseWeights(s.p + 14928, channels: 144, kernel: 3, into: s.f + 8192)
         // features.4.0.block.1 depthwise 3x3/2, [n, 9, 9, 144] -> [n, 5, 5, 144]
@@ -679,18 +767,34 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             stride: 2, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 8192, bias: s.f,
             activation: .identity, output: s.t + 605136 &* s.n, pool: pool)
         // features.4.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 605136 &* s.n, pixels: 25 &* s.n, channels: 144,
-            gamma: s.p + 16224, beta: s.p + 16368, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 608736 &* s.n, savedMean: s.f + 7904, savedInvStd: s.f + 8048, runningMean: s.p + 16512,
-            runningVar: s.p + 16656, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 605136 &* s.n, pixels: 25 &* s.n, channels: 144,
+                gamma: s.p + 16224, beta: s.p + 16368, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 608736 &* s.n, savedMean: s.f + 7904, savedInvStd: s.f + 8048, runningMean: s.p + 16512,
+                runningVar: s.p + 16656, pool: pool)
+        }
+        // features.4.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 605136 &* s.n, pixels: 25 &* s.n, channels: 144,
+                gamma: s.p + 16224, beta: s.p + 16368, runningMean: s.p + 16512, runningVar: s.p + 16656, eps: 0.001,
+                activation: .relu6, output: s.t + 608736 &* s.n, scratch: s.f + 7904, pool: pool)
+        }
         // features.4.0.block.2 project conv 1x1, [n, 5, 5, 144] -> [n, 5, 5, 40]
         Kernels.pointwiseConv(input: s.t + 608736 &* s.n, pixels: 25 &* s.n, inChannels: 144, weights: s.p + 16800,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 627632 &* s.n, pool: pool)
         // features.4.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 627632 &* s.n, pixels: 25 &* s.n, channels: 40,
-            gamma: s.p + 22560, beta: s.p + 22608, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 628640 &* s.n, savedMean: s.f + 10784, savedInvStd: s.f + 10824, runningMean: s.p + 22656,
-            runningVar: s.p + 22704, pool: pool)
+        if s.options.frozenBlocks <= 4 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 627632 &* s.n, pixels: 25 &* s.n, channels: 40,
+                gamma: s.p + 22560, beta: s.p + 22608, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 628640 &* s.n, savedMean: s.f + 10784, savedInvStd: s.f + 10824,
+                runningMean: s.p + 22656, runningVar: s.p + 22704, pool: pool)
+        }
+        // features.4.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 4 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 627632 &* s.n, pixels: 25 &* s.n, channels: 40,
+                gamma: s.p + 22560, beta: s.p + 22608, runningMean: s.p + 22656, runningVar: s.p + 22704, eps: 0.001,
+                activation: .identity, output: s.t + 628640 &* s.n, scratch: s.f + 10784, pool: pool)
+        }
     }
 
     /// features.4.1 forward: MBConv6 k3 s1: 5x5x40 -> 5x5x40, identity shortcut
@@ -700,10 +804,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 505296 &* s.n,
             pool: pool)
         // features.4.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 505296 &* s.n, pixels: 25 &* s.n, channels: 240,
-            gamma: s.p + 32352, beta: s.p + 32592, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 511296 &* s.n, savedMean: s.f + 10864, savedInvStd: s.f + 11104, runningMean: s.p + 32832,
-            runningVar: s.p + 33072, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 505296 &* s.n, pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 32352, beta: s.p + 32592, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 511296 &* s.n, savedMean: s.f + 10864, savedInvStd: s.f + 11104,
+                runningMean: s.p + 32832, runningVar: s.p + 33072, pool: pool)
+        }
+        // features.4.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 505296 &* s.n, pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 32352, beta: s.p + 32592, runningMean: s.p + 32832, runningVar: s.p + 33072, eps: 0.001,
+                activation: .relu6, output: s.t + 511296 &* s.n, scratch: s.f + 10864, pool: pool)
+        }
         // features.4.1.block.1 depthwise weights to the kernel layout [3][3][240]
         WeightPrep.depthwiseWeights(s.p + 33312, channels: 240, kernel: 3, into: s.f + 11824)
         // features.4.1.block.1 depthwise 3x3/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
@@ -711,27 +823,43 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 5, weights: s.f + 11824, bias: s.f,
             activation: .identity, output: s.t + 517296 &* s.n, pool: pool)
         // features.4.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 517296 &* s.n, pixels: 25 &* s.n, channels: 240,
-            gamma: s.p + 35472, beta: s.p + 35712, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 523296 &* s.n, savedMean: s.f + 11344, savedInvStd: s.f + 11584, runningMean: s.p + 35952,
-            runningVar: s.p + 36192, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 517296 &* s.n, pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 35472, beta: s.p + 35712, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 523296 &* s.n, savedMean: s.f + 11344, savedInvStd: s.f + 11584,
+                runningMean: s.p + 35952, runningVar: s.p + 36192, pool: pool)
+        }
+        // features.4.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 517296 &* s.n, pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 35472, beta: s.p + 35712, runningMean: s.p + 35952, runningVar: s.p + 36192, eps: 0.001,
+                activation: .relu6, output: s.t + 523296 &* s.n, scratch: s.f + 11344, pool: pool)
+        }
         // features.4.1.block.2 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 40]
         Kernels.pointwiseConv(input: s.t + 523296 &* s.n, pixels: 25 &* s.n, inChannels: 240, weights: s.p + 36432,
             bias: s.f, outChannels: 40, activation: .identity, residual: nil, output: s.t + 629648 &* s.n, pool: pool)
         // features.4.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 629648 &* s.n, pixels: 25 &* s.n, channels: 40,
-            gamma: s.p + 46032, beta: s.p + 46080, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 414720 &* s.n, savedMean: s.f + 16144, savedInvStd: s.f + 16184, runningMean: s.p + 46128,
-            runningVar: s.p + 46176, pool: pool)
+        if s.options.frozenBlocks <= 5 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 629648 &* s.n, pixels: 25 &* s.n, channels: 40,
+                gamma: s.p + 46032, beta: s.p + 46080, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 414720 &* s.n, savedMean: s.f + 16144, savedInvStd: s.f + 16184,
+                runningMean: s.p + 46128, runningVar: s.p + 46176, pool: pool)
+        }
+        // features.4.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 5 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 629648 &* s.n, pixels: 25 &* s.n, channels: 40,
+                gamma: s.p + 46032, beta: s.p + 46080, runningMean: s.p + 46128, runningVar: s.p + 46176, eps: 0.001,
+                activation: .identity, output: s.t + 414720 &* s.n, scratch: s.f + 16144, pool: pool)
+        }
         // features.4.1 stochastic depth: keep each image's branch with probability 0.92
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 5 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.08, into: s.t + 426144 &* s.n,
                 random: &random)
         }
         // features.4.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 628640 &* s.n, branch: s.t + 414720 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 426144 &* s.n : nil, batch: s.n, perImage: 1000,
-            output: s.t + 630656 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 426144 &* s.n : nil, batch: s.n,
+            perImage: 1000, output: s.t + 630656 &* s.n, pool: pool)
     }
 
     /// features.5.0 forward: MBConv6 k5 s1: 5x5x40 -> 5x5x56
@@ -741,10 +869,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             bias: s.f, outChannels: 240, activation: .identity, residual: nil, output: s.t + 529296 &* s.n,
             pool: pool)
         // features.5.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 529296 &* s.n, pixels: 25 &* s.n, channels: 240,
-            gamma: s.p + 55824, beta: s.p + 56064, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 535296 &* s.n, savedMean: s.f + 16224, savedInvStd: s.f + 16464, runningMean: s.p + 56304,
-            runningVar: s.p + 56544, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 529296 &* s.n, pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 55824, beta: s.p + 56064, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 535296 &* s.n, savedMean: s.f + 16224, savedInvStd: s.f + 16464,
+                runningMean: s.p + 56304, runningVar: s.p + 56544, pool: pool)
+        }
+        // features.5.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 529296 &* s.n, pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 55824, beta: s.p + 56064, runningMean: s.p + 56304, runningVar: s.p + 56544, eps: 0.001,
+                activation: .relu6, output: s.t + 535296 &* s.n, scratch: s.f + 16224, pool: pool)
+        }
         // features.5.0.block.1 depthwise weights to the kernel layout [5][5][240]
         WeightPrep.depthwiseWeights(s.p + 56784, channels: 240, kernel: 5, into: s.f + 17184)
         // features.5.0.block.1 depthwise 5x5/1, [n, 5, 5, 240] -> [n, 5, 5, 240]
@@ -752,18 +888,34 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 17184, bias: s.f,
             activation: .identity, output: s.t + 541296 &* s.n, pool: pool)
         // features.5.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 541296 &* s.n, pixels: 25 &* s.n, channels: 240,
-            gamma: s.p + 62784, beta: s.p + 63024, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 547296 &* s.n, savedMean: s.f + 16704, savedInvStd: s.f + 16944, runningMean: s.p + 63264,
-            runningVar: s.p + 63504, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 541296 &* s.n, pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 62784, beta: s.p + 63024, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 547296 &* s.n, savedMean: s.f + 16704, savedInvStd: s.f + 16944,
+                runningMean: s.p + 63264, runningVar: s.p + 63504, pool: pool)
+        }
+        // features.5.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 541296 &* s.n, pixels: 25 &* s.n, channels: 240,
+                gamma: s.p + 62784, beta: s.p + 63024, runningMean: s.p + 63264, runningVar: s.p + 63504, eps: 0.001,
+                activation: .relu6, output: s.t + 547296 &* s.n, scratch: s.f + 16704, pool: pool)
+        }
         // features.5.0.block.2 project conv 1x1, [n, 5, 5, 240] -> [n, 5, 5, 56]
         Kernels.pointwiseConv(input: s.t + 547296 &* s.n, pixels: 25 &* s.n, inChannels: 240, weights: s.p + 63744,
             bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 622000 &* s.n, pool: pool)
         // features.5.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 622000 &* s.n, pixels: 25 &* s.n, channels: 56,
-            gamma: s.p + 77184, beta: s.p + 77248, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 623408 &* s.n, savedMean: s.f + 29184, savedInvStd: s.f + 29240, runningMean: s.p + 77312,
-            runningVar: s.p + 77376, pool: pool)
+        if s.options.frozenBlocks <= 6 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 622000 &* s.n, pixels: 25 &* s.n, channels: 56,
+                gamma: s.p + 77184, beta: s.p + 77248, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 623408 &* s.n, savedMean: s.f + 29184, savedInvStd: s.f + 29240,
+                runningMean: s.p + 77312, runningVar: s.p + 77376, pool: pool)
+        }
+        // features.5.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 6 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 622000 &* s.n, pixels: 25 &* s.n, channels: 56,
+                gamma: s.p + 77184, beta: s.p + 77248, runningMean: s.p + 77312, runningVar: s.p + 77376, eps: 0.001,
+                activation: .identity, output: s.t + 623408 &* s.n, scratch: s.f + 29184, pool: pool)
+        }
     }
 
     /// features.5.1 forward: MBConv6 k5 s1: 5x5x56 -> 5x5x56, identity shortcut
@@ -773,10 +925,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 414720 &* s.n,
             pool: pool)
         // features.5.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 414720 &* s.n, pixels: 25 &* s.n, channels: 336,
-            gamma: s.p + 96256, beta: s.p + 96592, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 447120 &* s.n, savedMean: s.f + 29296, savedInvStd: s.f + 29632, runningMean: s.p + 96928,
-            runningVar: s.p + 97264, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 414720 &* s.n, pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 96256, beta: s.p + 96592, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 447120 &* s.n, savedMean: s.f + 29296, savedInvStd: s.f + 29632,
+                runningMean: s.p + 96928, runningVar: s.p + 97264, pool: pool)
+        }
+        // features.5.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 414720 &* s.n, pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 96256, beta: s.p + 96592, runningMean: s.p + 96928, runningVar: s.p + 97264, eps: 0.001,
+                activation: .relu6, output: s.t + 447120 &* s.n, scratch: s.f + 29296, pool: pool)
+        }
         // features.5.1.block.1 depthwise weights to the kernel layout [5][5][336]
         WeightPrep.depthwiseWeights(s.p + 97600, channels: 336, kernel: 5, into: s.f + 30640)
         // features.5.1.block.1 depthwise 5x5/1, [n, 5, 5, 336] -> [n, 5, 5, 336]
@@ -784,27 +944,43 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 5, outWidth: 5, weights: s.f + 30640, bias: s.f,
             activation: .identity, output: s.t + 455520 &* s.n, pool: pool)
         // features.5.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 455520 &* s.n, pixels: 25 &* s.n, channels: 336,
-            gamma: s.p + 106000, beta: s.p + 106336, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 463920 &* s.n, savedMean: s.f + 29968, savedInvStd: s.f + 30304, runningMean: s.p + 106672,
-            runningVar: s.p + 107008, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 455520 &* s.n, pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 106000, beta: s.p + 106336, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 463920 &* s.n, savedMean: s.f + 29968, savedInvStd: s.f + 30304,
+                runningMean: s.p + 106672, runningVar: s.p + 107008, pool: pool)
+        }
+        // features.5.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 455520 &* s.n, pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 106000, beta: s.p + 106336, runningMean: s.p + 106672, runningVar: s.p + 107008,
+                eps: 0.001, activation: .relu6, output: s.t + 463920 &* s.n, scratch: s.f + 29968, pool: pool)
+        }
         // features.5.1.block.2 project conv 1x1, [n, 5, 5, 336] -> [n, 5, 5, 56]
         Kernels.pointwiseConv(input: s.t + 463920 &* s.n, pixels: 25 &* s.n, inChannels: 336, weights: s.p + 107344,
             bias: s.f, outChannels: 56, activation: .identity, residual: nil, output: s.t + 624816 &* s.n, pool: pool)
         // features.5.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 624816 &* s.n, pixels: 25 &* s.n, channels: 56,
-            gamma: s.p + 126160, beta: s.p + 126224, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 423120 &* s.n, savedMean: s.f + 47440, savedInvStd: s.f + 47496, runningMean: s.p + 126288,
-            runningVar: s.p + 126352, pool: pool)
+        if s.options.frozenBlocks <= 7 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 624816 &* s.n, pixels: 25 &* s.n, channels: 56,
+                gamma: s.p + 126160, beta: s.p + 126224, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 423120 &* s.n, savedMean: s.f + 47440, savedInvStd: s.f + 47496,
+                runningMean: s.p + 126288, runningVar: s.p + 126352, pool: pool)
+        }
+        // features.5.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 7 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 624816 &* s.n, pixels: 25 &* s.n, channels: 56,
+                gamma: s.p + 126160, beta: s.p + 126224, runningMean: s.p + 126288, runningVar: s.p + 126352,
+                eps: 0.001, activation: .identity, output: s.t + 423120 &* s.n, scratch: s.f + 47440, pool: pool)
+        }
         // features.5.1 stochastic depth: keep each image's branch with probability 0.88
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 7 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.12000000000000002,
                 into: s.t + 426160 &* s.n, random: &random)
         }
         // features.5.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 623408 &* s.n, branch: s.t + 423120 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 426160 &* s.n : nil, batch: s.n, perImage: 1400,
-            output: s.t + 626224 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 426160 &* s.n : nil, batch: s.n,
+            perImage: 1400, output: s.t + 626224 &* s.n, pool: pool)
     }
 
     /// features.6.0 forward: MBConv6 k5 s2: 5x5x56 -> 3x3x96
@@ -814,10 +990,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             bias: s.f, outChannels: 336, activation: .identity, residual: nil, output: s.t + 472320 &* s.n,
             pool: pool)
         // features.6.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 472320 &* s.n, pixels: 25 &* s.n, channels: 336,
-            gamma: s.p + 145232, beta: s.p + 145568, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 480720 &* s.n, savedMean: s.f + 47552, savedInvStd: s.f + 47888, runningMean: s.p + 145904,
-            runningVar: s.p + 146240, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 472320 &* s.n, pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 145232, beta: s.p + 145568, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 480720 &* s.n, savedMean: s.f + 47552, savedInvStd: s.f + 47888,
+                runningMean: s.p + 145904, runningVar: s.p + 146240, pool: pool)
+        }
+        // features.6.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 472320 &* s.n, pixels: 25 &* s.n, channels: 336,
+                gamma: s.p + 145232, beta: s.p + 145568, runningMean: s.p + 145904, runningVar: s.p + 146240,
+                eps: 0.001, activation: .relu6, output: s.t + 480720 &* s.n, scratch: s.f + 47552, pool: pool)
+        }
         // features.6.0.block.1 depthwise weights to the kernel layout [5][5][336]
         WeightPrep.depthwiseWeights(s.p + 146576, channels: 336, kernel: 5, into: s.f + 48896)
         // features.6.0.block.1 depthwise 5x5/2, [n, 5, 5, 336] -> [n, 3, 3, 336]
@@ -825,18 +1009,34 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             stride: 2, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 48896, bias: s.f,
             activation: .identity, output: s.t + 423120 &* s.n, pool: pool)
         // features.6.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 423120 &* s.n, pixels: 9 &* s.n, channels: 336,
-            gamma: s.p + 154976, beta: s.p + 155312, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 494304 &* s.n, savedMean: s.f + 48224, savedInvStd: s.f + 48560, runningMean: s.p + 155648,
-            runningVar: s.p + 155984, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 423120 &* s.n, pixels: 9 &* s.n, channels: 336,
+                gamma: s.p + 154976, beta: s.p + 155312, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 494304 &* s.n, savedMean: s.f + 48224, savedInvStd: s.f + 48560,
+                runningMean: s.p + 155648, runningVar: s.p + 155984, pool: pool)
+        }
+        // features.6.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 423120 &* s.n, pixels: 9 &* s.n, channels: 336,
+                gamma: s.p + 154976, beta: s.p + 155312, runningMean: s.p + 155648, runningVar: s.p + 155984,
+                eps: 0.001, activation: .relu6, output: s.t + 494304 &* s.n, scratch: s.f + 48224, pool: pool)
+        }
         // features.6.0.block.2 project conv 1x1, [n, 3, 3, 336] -> [n, 3, 3, 96]
         Kernels.pointwiseConv(input: s.t + 494304 &* s.n, pixels: 9 &* s.n, inChannels: 336, weights: s.p + 156320,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 631664 &* s.n, pool: pool)
         // features.6.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 631664 &* s.n, pixels: 9 &* s.n, channels: 96,
-            gamma: s.p + 188576, beta: s.p + 188672, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 632528 &* s.n, savedMean: s.f + 65696, savedInvStd: s.f + 65792, runningMean: s.p + 188768,
-            runningVar: s.p + 188864, pool: pool)
+        if s.options.frozenBlocks <= 8 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 631664 &* s.n, pixels: 9 &* s.n, channels: 96,
+                gamma: s.p + 188576, beta: s.p + 188672, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 632528 &* s.n, savedMean: s.f + 65696, savedInvStd: s.f + 65792,
+                runningMean: s.p + 188768, runningVar: s.p + 188864, pool: pool)
+        }
+        // features.6.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 8 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 631664 &* s.n, pixels: 9 &* s.n, channels: 96,
+                gamma: s.p + 188576, beta: s.p + 188672, runningMean: s.p + 188768, runningVar: s.p + 188864,
+                eps: 0.001, activation: .identity, output: s.t + 632528 &* s.n, scratch: s.f + 65696, pool: pool)
+        }
     }
 
     /// features.6.1 forward: MBConv6 k5 s1: 3x3x96 -> 3x3x96, identity shortcut
@@ -846,10 +1046,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 489120 &* s.n,
             pool: pool)
         // features.6.1.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 489120 &* s.n, pixels: 9 &* s.n, channels: 576,
-            gamma: s.p + 244256, beta: s.p + 244832, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 563664 &* s.n, savedMean: s.f + 65888, savedInvStd: s.f + 66464, runningMean: s.p + 245408,
-            runningVar: s.p + 245984, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 489120 &* s.n, pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 244256, beta: s.p + 244832, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 563664 &* s.n, savedMean: s.f + 65888, savedInvStd: s.f + 66464,
+                runningMean: s.p + 245408, runningVar: s.p + 245984, pool: pool)
+        }
+        // features.6.1.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 489120 &* s.n, pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 244256, beta: s.p + 244832, runningMean: s.p + 245408, runningVar: s.p + 245984,
+                eps: 0.001, activation: .relu6, output: s.t + 563664 &* s.n, scratch: s.f + 65888, pool: pool)
+        }
         // features.6.1.block.1 depthwise weights to the kernel layout [5][5][576]
         WeightPrep.depthwiseWeights(s.p + 246560, channels: 576, kernel: 5, into: s.f + 68192)
         // features.6.1.block.1 depthwise 5x5/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
@@ -857,27 +1065,43 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             stride: 1, padTop: 2, padLeft: 2, outHeight: 3, outWidth: 3, weights: s.f + 68192, bias: s.f,
             activation: .identity, output: s.t + 568848 &* s.n, pool: pool)
         // features.6.1.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 568848 &* s.n, pixels: 9 &* s.n, channels: 576,
-            gamma: s.p + 260960, beta: s.p + 261536, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 574032 &* s.n, savedMean: s.f + 67040, savedInvStd: s.f + 67616, runningMean: s.p + 262112,
-            runningVar: s.p + 262688, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 568848 &* s.n, pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 260960, beta: s.p + 261536, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 574032 &* s.n, savedMean: s.f + 67040, savedInvStd: s.f + 67616,
+                runningMean: s.p + 262112, runningVar: s.p + 262688, pool: pool)
+        }
+        // features.6.1.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 568848 &* s.n, pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 260960, beta: s.p + 261536, runningMean: s.p + 262112, runningVar: s.p + 262688,
+                eps: 0.001, activation: .relu6, output: s.t + 574032 &* s.n, scratch: s.f + 67040, pool: pool)
+        }
         // features.6.1.block.2 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 96]
         Kernels.pointwiseConv(input: s.t + 574032 &* s.n, pixels: 9 &* s.n, inChannels: 576, weights: s.p + 263264,
             bias: s.f, outChannels: 96, activation: .identity, residual: nil, output: s.t + 633392 &* s.n, pool: pool)
         // features.6.1.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 633392 &* s.n, pixels: 9 &* s.n, channels: 96,
-            gamma: s.p + 318560, beta: s.p + 318656, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 579216 &* s.n, savedMean: s.f + 96992, savedInvStd: s.f + 97088, runningMean: s.p + 318752,
-            runningVar: s.p + 318848, pool: pool)
+        if s.options.frozenBlocks <= 9 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 633392 &* s.n, pixels: 9 &* s.n, channels: 96,
+                gamma: s.p + 318560, beta: s.p + 318656, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 579216 &* s.n, savedMean: s.f + 96992, savedInvStd: s.f + 97088,
+                runningMean: s.p + 318752, runningVar: s.p + 318848, pool: pool)
+        }
+        // features.6.1.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 9 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 633392 &* s.n, pixels: 9 &* s.n, channels: 96,
+                gamma: s.p + 318560, beta: s.p + 318656, runningMean: s.p + 318752, runningVar: s.p + 318848,
+                eps: 0.001, activation: .identity, output: s.t + 579216 &* s.n, scratch: s.f + 96992, pool: pool)
+        }
         // features.6.1 stochastic depth: keep each image's branch with probability 0.84
-        if s.options.stochasticDepth {
+        if s.options.stochasticDepth && s.options.frozenBlocks <= 9 {
             TrainingKernels.stochasticDepthMask(batch: s.n, probability: 0.16, into: s.t + 426176 &* s.n,
                 random: &random)
         }
         // features.6.1 identity shortcut with stochastic depth
         TrainingKernels.residualAdd(shortcut: s.t + 632528 &* s.n, branch: s.t + 579216 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 426176 &* s.n : nil, batch: s.n, perImage: 864,
-            output: s.t + 634256 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 426176 &* s.n : nil, batch: s.n,
+            perImage: 864, output: s.t + 634256 &* s.n, pool: pool)
     }
 
     /// features.7.0 forward: MBConv6 k3 s1: 3x3x96 -> 3x3x160
@@ -887,10 +1111,18 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             bias: s.f, outChannels: 576, activation: .identity, residual: nil, output: s.t + 579216 &* s.n,
             pool: pool)
         // features.7.0.block.0 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 579216 &* s.n, pixels: 9 &* s.n, channels: 576,
-            gamma: s.p + 374240, beta: s.p + 374816, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 584400 &* s.n, savedMean: s.f + 97184, savedInvStd: s.f + 97760, runningMean: s.p + 375392,
-            runningVar: s.p + 375968, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 579216 &* s.n, pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 374240, beta: s.p + 374816, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 584400 &* s.n, savedMean: s.f + 97184, savedInvStd: s.f + 97760,
+                runningMean: s.p + 375392, runningVar: s.p + 375968, pool: pool)
+        }
+        // features.7.0.block.0 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 579216 &* s.n, pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 374240, beta: s.p + 374816, runningMean: s.p + 375392, runningVar: s.p + 375968,
+                eps: 0.001, activation: .relu6, output: s.t + 584400 &* s.n, scratch: s.f + 97184, pool: pool)
+        }
         // features.7.0.block.1 depthwise weights to the kernel layout [3][3][576]
         WeightPrep.depthwiseWeights(s.p + 376544, channels: 576, kernel: 3, into: s.f + 99488)
         // features.7.0.block.1 depthwise 3x3/1, [n, 3, 3, 576] -> [n, 3, 3, 576]
@@ -898,32 +1130,60 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
             stride: 1, padTop: 1, padLeft: 1, outHeight: 3, outWidth: 3, weights: s.f + 99488, bias: s.f,
             activation: .identity, output: s.t + 589584 &* s.n, pool: pool)
         // features.7.0.block.1 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 589584 &* s.n, pixels: 9 &* s.n, channels: 576,
-            gamma: s.p + 381728, beta: s.p + 382304, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 594768 &* s.n, savedMean: s.f + 98336, savedInvStd: s.f + 98912, runningMean: s.p + 382880,
-            runningVar: s.p + 383456, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 589584 &* s.n, pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 381728, beta: s.p + 382304, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 594768 &* s.n, savedMean: s.f + 98336, savedInvStd: s.f + 98912,
+                runningMean: s.p + 382880, runningVar: s.p + 383456, pool: pool)
+        }
+        // features.7.0.block.1 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 589584 &* s.n, pixels: 9 &* s.n, channels: 576,
+                gamma: s.p + 381728, beta: s.p + 382304, runningMean: s.p + 382880, runningVar: s.p + 383456,
+                eps: 0.001, activation: .relu6, output: s.t + 594768 &* s.n, scratch: s.f + 98336, pool: pool)
+        }
         // features.7.0.block.2 project conv 1x1, [n, 3, 3, 576] -> [n, 3, 3, 160]
         Kernels.pointwiseConv(input: s.t + 594768 &* s.n, pixels: 9 &* s.n, inChannels: 576, weights: s.p + 384032,
             bias: s.f, outChannels: 160, activation: .identity, residual: nil, output: s.t + 602832 &* s.n,
             pool: pool)
         // features.7.0.block.2 BatchNorm (batch statistics) + identity
-        TrainingKernels.batchNormForwardTraining(input: s.t + 602832 &* s.n, pixels: 9 &* s.n, channels: 160,
-            gamma: s.p + 476192, beta: s.p + 476352, eps: 0.001, momentum: 0.01, activation: .identity,
-            output: s.t + 619120 &* s.n, savedMean: s.f + 109856, savedInvStd: s.f + 110016, runningMean: s.p + 476512,
-            runningVar: s.p + 476672, pool: pool)
+        if s.options.frozenBlocks <= 10 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 602832 &* s.n, pixels: 9 &* s.n, channels: 160,
+                gamma: s.p + 476192, beta: s.p + 476352, eps: 0.001, momentum: 0.01, activation: .identity,
+                output: s.t + 619120 &* s.n, savedMean: s.f + 109856, savedInvStd: s.f + 110016,
+                runningMean: s.p + 476512, runningVar: s.p + 476672, pool: pool)
+        }
+        // features.7.0.block.2 frozen: BatchNorm in eval mode (running statistics) + identity
+        if s.options.frozenBlocks > 10 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 602832 &* s.n, pixels: 9 &* s.n, channels: 160,
+                gamma: s.p + 476192, beta: s.p + 476352, runningMean: s.p + 476512, runningVar: s.p + 476672,
+                eps: 0.001, activation: .identity, output: s.t + 619120 &* s.n, scratch: s.f + 109856, pool: pool)
+        }
     }
 
-    /// features.8 forward: head: conv 1x1 160 -> 320, global average pool, dropout 0.1, linear -> 10 classes
+    /// features.8 forward: head: conv 1x1 160 -> 320
     private func features_8_forward(_ s: TrainingStepContext) throws {
         // features.8 head conv 1x1, [n, 3, 3, 160] -> [n, 3, 3, 320]
         Kernels.pointwiseConv(input: s.t + 619120 &* s.n, pixels: 9 &* s.n, inChannels: 160, weights: s.p + 476832,
             bias: s.f, outChannels: 320, activation: .identity, residual: nil, output: s.t + 599952 &* s.n,
             pool: pool)
         // features.8 BatchNorm (batch statistics) + relu6
-        TrainingKernels.batchNormForwardTraining(input: s.t + 599952 &* s.n, pixels: 9 &* s.n, channels: 320,
-            gamma: s.p + 528032, beta: s.p + 528352, eps: 0.001, momentum: 0.01, activation: .relu6,
-            output: s.t + 612336 &* s.n, savedMean: s.f + 110176, savedInvStd: s.f + 110496, runningMean: s.p + 528672,
-            runningVar: s.p + 528992, pool: pool)
+        if s.options.frozenBlocks <= 11 {
+            TrainingKernels.batchNormForwardTraining(input: s.t + 599952 &* s.n, pixels: 9 &* s.n, channels: 320,
+                gamma: s.p + 528032, beta: s.p + 528352, eps: 0.001, momentum: 0.01, activation: .relu6,
+                output: s.t + 612336 &* s.n, savedMean: s.f + 110176, savedInvStd: s.f + 110496,
+                runningMean: s.p + 528672, runningVar: s.p + 528992, pool: pool)
+        }
+        // features.8 frozen: BatchNorm in eval mode (running statistics) + relu6
+        if s.options.frozenBlocks > 11 {
+            TrainingSupport.batchNormForwardEval(input: s.t + 599952 &* s.n, pixels: 9 &* s.n, channels: 320,
+                gamma: s.p + 528032, beta: s.p + 528352, runningMean: s.p + 528672, runningVar: s.p + 528992,
+                eps: 0.001, activation: .relu6, output: s.t + 612336 &* s.n, scratch: s.f + 110176, pool: pool)
+        }
+    }
+
+    /// classifier forward: global average pool, dropout 0.1, linear 320 -> 10 classes
+    private func classifier_forward(_ s: TrainingStepContext) throws {
         // avgpool global average pool, [n, 3, 3, 320] -> [n, 320]
         Kernels.globalAveragePool(input: s.t + 612336 &* s.n, batch: s.n, pixels: 9, channels: 320,
             output: s.t + 604272 &* s.n, pool: pool)
@@ -940,8 +1200,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         s.logits.update(from: s.t + 426192 &* s.n, count: 10 &* s.n)
     }
 
-    /// features.8 backward: head: conv 1x1 160 -> 320, global average pool, dropout 0.1, linear -> 10 classes
-    private func features_8_backward(_ s: TrainingStepContext) {
+    /// classifier backward: global average pool, dropout 0.1, linear 320 -> 10 classes
+    private func classifier_backward(_ s: TrainingStepContext) {
         // classifier.1 linear backward
         TrainingKernels.linearBackward(gradOutput: s.t + 426208 &* s.n, input: s.t + 612336 &* s.n,
             weights: s.p + 529312, batch: s.n, inFeatures: 320, outFeatures: 10, gradInput: s.t + 604272 &* s.n,
@@ -952,6 +1212,10 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         // avgpool backward: spread each channel's gradient over the 9 pixels
         TrainingKernels.globalAveragePoolBackward(gradOutput: s.t + 620560 &* s.n, batch: s.n, pixels: 9,
             channels: 320, gradInput: s.t + 612336 &* s.n, pool: pool)
+    }
+
+    /// features.8 backward: head: conv 1x1 160 -> 320
+    private func features_8_backward(_ s: TrainingStepContext) {
         // features.8 backward through relu6 and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 612336 &* s.n, input: s.t + 599952 &* s.n,
             pixels: 9 &* s.n, channels: 320, gamma: s.p + 528032, beta: s.p + 528352, savedMean: s.f + 110176,
@@ -1002,8 +1266,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func features_6_1_backward(_ s: TrainingStepContext) {
         // features.6.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 584400 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 426176 &* s.n : nil, batch: s.n, perImage: 864,
-            gradBranch: s.t + 585264 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 9 ? s.t + 426176 &* s.n : nil, batch: s.n,
+            perImage: 864, gradBranch: s.t + 585264 &* s.n, pool: pool)
         // features.6.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 585264 &* s.n, input: s.t + 633392 &* s.n,
             pixels: 9 &* s.n, channels: 96, gamma: s.p + 318560, beta: s.p + 318656, savedMean: s.f + 96992,
@@ -1078,8 +1342,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func features_5_1_backward(_ s: TrainingStepContext) {
         // features.5.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 423120 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 426160 &* s.n : nil, batch: s.n, perImage: 1400,
-            gradBranch: s.t + 424528 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 7 ? s.t + 426160 &* s.n : nil, batch: s.n,
+            perImage: 1400, gradBranch: s.t + 424528 &* s.n, pool: pool)
         // features.5.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 424528 &* s.n, input: s.t + 624816 &* s.n,
             pixels: 25 &* s.n, channels: 56, gamma: s.p + 126160, beta: s.p + 126224, savedMean: s.f + 47440,
@@ -1154,8 +1418,8 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
     private func features_4_1_backward(_ s: TrainingStepContext) {
         // features.4.1 shortcut backward: the branch's gradient
         TrainingKernels.residualAddBackward(gradOutput: s.t + 420720 &* s.n,
-            keep: s.options.stochasticDepth ? s.t + 426144 &* s.n : nil, batch: s.n, perImage: 1000,
-            gradBranch: s.t + 421728 &* s.n, pool: pool)
+            keep: s.options.stochasticDepth && s.options.frozenBlocks <= 5 ? s.t + 426144 &* s.n : nil, batch: s.n,
+            perImage: 1000, gradBranch: s.t + 421728 &* s.n, pool: pool)
         // features.4.1.block.2 backward through identity and BatchNorm (in place)
         TrainingKernels.batchNormActivationBackward(gradOutput: s.t + 421728 &* s.n, input: s.t + 629648 &* s.n,
             pixels: 25 &* s.n, channels: 40, gamma: s.p + 46032, beta: s.p + 46080, savedMean: s.f + 16144,
@@ -1432,6 +1696,9 @@ public final class EfficientNetTinyLiteTraining: TrainableModel {
         ParameterSlot(name: "classifier.1.weight", offset: 529312, count: 3200, kind: .linearWeight),
         ParameterSlot(name: "classifier.1.bias", offset: 532512, count: 10, kind: .bias),
     ]
+
+    /// The block of each trainable slot (for freezing).
+    static let parameterBlocks: [Int] = [0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9, 9, 10, 10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 12, 12]
 
     /// BatchNorm running statistics in the parameter buffer.
     static let statisticsSlots: [ParameterSlot] = [

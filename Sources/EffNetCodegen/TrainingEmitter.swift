@@ -21,7 +21,8 @@ enum TrainingEmitter {
         line("    public static let descriptor = \(plan.model).descriptor")
         line("    public static let trainingDescriptor = TrainingDescriptor(")
         line("        parameterSlots: trainableSlots, stateSlots: statisticsSlots, parameterFloats: \(layout.totalFloats),")
-        line("        arenaFloatsPerImage: \(arena.floatsPerImage), fixedFloats: \(program.fixedFloats))")
+        line("        arenaFloatsPerImage: \(arena.floatsPerImage), fixedFloats: \(program.fixedFloats),")
+        line("        blockNames: [\(plan.blocks.map { literal($0.name) }.joined(separator: ", "))], parameterBlocks: parameterBlocks)")
         line()
         line("    private let buffers: TrainingBuffers")
         line("    private let pool: WorkerPool")
@@ -60,8 +61,9 @@ enum TrainingEmitter {
         for function in program.forward {
             line("        try \(function.name)(s)")
         }
-        for function in program.backward {
-            line("        \(function.name)(s)")
+        // The backward stops before the frozen blocks (options.frozenBlocks).
+        for (index, function) in program.backward.enumerated() {
+            line("        if options.frozenBlocks <= \(plan.blocks.count - 1 - index) { \(function.name)(s) }")
         }
         line("        return loss")
         line("    }")
@@ -96,6 +98,11 @@ enum TrainingEmitter {
             line("        ParameterSlot(name: \(literal(slot.name)), offset: \(slot.offset), count: \(slot.count), kind: .\(slot.kind)),")
         }
         line("    ]")
+        line()
+        let blockOf = Dictionary(plan.blocks.enumerated().flatMap { index, block in
+            block.layers.flatMap(\.parameters).map { ($0, index) } }, uniquingKeysWith: { first, _ in first })
+        line("    /// The block of each trainable slot (for freezing).")
+        line("    static let parameterBlocks: [Int] = \(layout.slots.filter(\.trainable).map { blockOf[$0.name]! })")
         line()
         line("    /// BatchNorm running statistics in the parameter buffer.")
         line("    static let statisticsSlots: [ParameterSlot] = [")

@@ -111,8 +111,14 @@ struct TrainingProgramBuilder {
 
     // MARK: forward
 
+    /// Index of the block being built: blocks before `s.options.frozenBlocks` run frozen.
+    var blockIndex = 0
+    var frozen: String { "s.options.frozenBlocks > \(blockIndex)" }
+    var trained: String { "s.options.frozenBlocks <= \(blockIndex)" }
+
     mutating func buildForward() {
-        for block in plan.blocks {
+        for (index, block) in plan.blocks.enumerated() {
+            blockIndex = index
             var calls: [TrainingProgram.Call] = []
             for layer in block.layers { forward(layer, block: block, into: &calls) }
             program.forward.append(.init(name: functionName(block) + "_forward", block: block.name, summary: block.summary, calls: calls))
@@ -175,17 +181,30 @@ struct TrainingProgramBuilder {
         convStates[l.name] = state
         let out = program.buffer("\(l.name) output", l.outputShape.elements)
         let bnName = bn(l)
+        let c = l.outputShape.channels
         calls.append(.init(
             comment: "\(l.name) BatchNorm (batch statistics) + \(l.activation?.rawValue ?? "identity")",
             function: "TrainingKernels.batchNormForwardTraining",
             arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
-                        ("channels", .code("\(l.outputShape.channels)")),
+                        ("channels", .code("\(c)")),
                         ("gamma", .parameter("\(bnName).weight")), ("beta", .parameter("\(bnName).bias")),
                         ("eps", .code("\(plan.batchNorm.eps)")), ("momentum", .code("\(plan.batchNorm.momentum)")),
                         ("activation", .code(act(l.activation))), ("output", .tensor(out)),
-                        ("savedMean", .fixed(statistics)), ("savedInvStd", .fixed(statistics + l.outputShape.channels)),
+                        ("savedMean", .fixed(statistics)), ("savedInvStd", .fixed(statistics + c)),
                         ("runningMean", .parameter("\(bnName).running_mean")),
-                        ("runningVar", .parameter("\(bnName).running_var")), ("pool", .code("pool"))]))
+                        ("runningVar", .parameter("\(bnName).running_var")), ("pool", .code("pool"))],
+            condition: trained))
+        calls.append(.init(
+            comment: "\(l.name) frozen: BatchNorm in eval mode (running statistics) + \(l.activation?.rawValue ?? "identity")",
+            function: "TrainingSupport.batchNormForwardEval",
+            arguments: [("input", .tensor(z)), ("pixels", .code("\(l.outputShape.pixels) &* s.n")),
+                        ("channels", .code("\(c)")),
+                        ("gamma", .parameter("\(bnName).weight")), ("beta", .parameter("\(bnName).bias")),
+                        ("runningMean", .parameter("\(bnName).running_mean")),
+                        ("runningVar", .parameter("\(bnName).running_var")), ("eps", .code("\(plan.batchNorm.eps)")),
+                        ("activation", .code(act(l.activation))), ("output", .tensor(out)),
+                        ("scratch", .fixed(statistics)), ("pool", .code("pool"))],
+            condition: frozen))
         return out
     }
 
@@ -212,13 +231,13 @@ struct TrainingProgramBuilder {
                     function: "TrainingKernels.stochasticDepthMask",
                     arguments: [("batch", .code("s.n")), ("probability", .code("\(probability)")), ("into", .tensor(k)),
                                 ("random", .code("&random"))],
-                    condition: "s.options.stochasticDepth"))
+                    condition: "s.options.stochasticDepth && \(trained)"))
             }
             calls.append(.init(
                 comment: "\(block.name) identity shortcut" + (keep != nil ? " with stochastic depth" : ""),
                 function: "TrainingKernels.residualAdd",
                 arguments: [("shortcut", .tensor(valueOf[residual]!)), ("branch", .tensor(out)),
-                            ("keep", keep.map { .optionalTensor($0, condition: "s.options.stochasticDepth") } ?? .code("nil")), ("batch", .code("s.n")),
+                            ("keep", keep.map { .optionalTensor($0, condition: "s.options.stochasticDepth && \(trained)") } ?? .code("nil")), ("batch", .code("s.n")),
                             ("perImage", .code("\(l.outputShape.elements)")), ("output", .tensor(sum)),
                             ("pool", .code("pool"))]))
             blockShortcut[block.name] = (valueOf[residual]!, keep, out)
@@ -295,7 +314,8 @@ struct TrainingProgramBuilder {
     // MARK: backward
 
     mutating func buildBackward() {
-        for block in plan.blocks.reversed() {
+        for (index, block) in plan.blocks.enumerated().reversed() {
+            blockIndex = index
             var calls: [TrainingProgram.Call] = []
             for layer in block.layers.reversed() { backward(layer, block: block, into: &calls) }
             program.backward.append(.init(name: functionName(block) + "_backward", block: block.name, summary: block.summary, calls: calls))
@@ -434,7 +454,7 @@ struct TrainingProgramBuilder {
                     comment: "\(block.name) shortcut backward: the branch's gradient",
                     function: "TrainingKernels.residualAddBackward",
                     arguments: [("gradOutput", .tensor(gradOut)),
-                                ("keep", shortcut.keep.map { .optionalTensor($0, condition: "s.options.stochasticDepth") } ?? .code("nil")),
+                                ("keep", shortcut.keep.map { .optionalTensor($0, condition: "s.options.stochasticDepth && \(trained)") } ?? .code("nil")),
                                 ("batch", .code("s.n")), ("perImage", .code("\(l.outputShape.elements)")),
                                 ("gradBranch", .tensor(gradBranch)), ("pool", .code("pool"))]))
                 pendingShortcutGradient = (block.name, gradOut, l.residual!)

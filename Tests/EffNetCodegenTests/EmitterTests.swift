@@ -20,7 +20,7 @@ final class EmitterTests: XCTestCase {
 
     func testOneFunctionPerBlockNamedAfterTheTorchvisionModule() throws {
         let code = ModelEmitter.emit(try tinyPlan(), specSources: [])
-        for function in ["features_0", "features_1_0", "features_2_0", "features_2_1", "features_3"] {
+        for function in ["features_0", "features_1_0", "features_2_0", "features_2_1", "features_3", "classifier"] {
             XCTAssertTrue(code.contains("private func \(function)("), "missing \(function)")
         }
     }
@@ -57,9 +57,13 @@ final class EmitterTests: XCTestCase {
     func testTrainingStepRunsTheBackwardInReverseBlockOrder() throws {
         let code = ModelEmitter.emit(try tinyPlan(), specSources: [])
         let calls = code.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { $0.hasSuffix("_backward(s)") }
-        XCTAssertEqual(calls, ["features_3_backward(s)", "features_2_1_backward(s)", "features_2_0_backward(s)",
-                               "features_1_0_backward(s)", "features_0_backward(s)"])
+            .filter { $0.hasPrefix("if options.frozenBlocks <=") }
+        XCTAssertEqual(calls, ["if options.frozenBlocks <= 5 { classifier_backward(s) }",
+                               "if options.frozenBlocks <= 4 { features_3_backward(s) }",
+                               "if options.frozenBlocks <= 3 { features_2_1_backward(s) }",
+                               "if options.frozenBlocks <= 2 { features_2_0_backward(s) }",
+                               "if options.frozenBlocks <= 1 { features_1_0_backward(s) }",
+                               "if options.frozenBlocks <= 0 { features_0_backward(s) }"])
         XCTAssertTrue(code.contains("loss = try CrossEntropy.forwardBackward("))
         XCTAssertTrue(code.contains("TrainingKernels.batchNormForwardTraining("), "train-mode BatchNorm, not folded")
     }

@@ -13,14 +13,42 @@ public struct TrainingDescriptor: Sendable {
     public let arenaFloatsPerImage: Int
     /// Floats of batch-independent scratch: BatchNorm batch statistics, re-laid depthwise weights.
     public let fixedFloats: Int
+    /// The generated blocks in forward order (`features.0` the stem, ..., the head, `classifier`).
+    public let blockNames: [String]
+    /// For each parameter slot, the index of the block it belongs to.
+    public let parameterBlocks: [Int]
 
     public init(parameterSlots: [ParameterSlot], stateSlots: [ParameterSlot], parameterFloats: Int,
-                arenaFloatsPerImage: Int, fixedFloats: Int) {
+                arenaFloatsPerImage: Int, fixedFloats: Int, blockNames: [String], parameterBlocks: [Int]) {
         self.parameterSlots = parameterSlots
         self.stateSlots = stateSlots
         self.parameterFloats = parameterFloats
         self.arenaFloatsPerImage = arenaFloatsPerImage
         self.fixedFloats = fixedFloats
+        self.blockNames = blockNames
+        self.parameterBlocks = parameterBlocks
+    }
+
+    /// The slots an optimizer should update when the first `frozenBlocks` blocks are frozen.
+    public func trainableSlots(frozenBlocks: Int) -> [ParameterSlot] {
+        zip(parameterSlots, parameterBlocks).filter { $0.1 >= frozenBlocks }.map(\.0)
+    }
+
+    /// Frozen-block count that trains only the classifier (a frozen backbone, head included).
+    public var backboneBlocks: Int { blockNames.count - 1 }
+
+    /// Frozen-block count that trains the last `stages` MBConv stages, the head and the
+    /// classifier (blocks are named `features.<stage>.<repeat>`).
+    public func frozenBlocks(trainingLastStages stages: Int) -> Int {
+        let stageOf = blockNames.map { name -> Int? in
+            let parts = name.split(separator: ".")
+            return parts.count == 3 ? Int(parts[1]) : nil
+        }
+        let stageNumbers = Array(Set(stageOf.compactMap { $0 })).sorted()
+        guard stages > 0 else { return blockNames.count - 2 }  // head and classifier train
+        guard stages < stageNumbers.count else { return 1 }   // everything but the stem
+        let firstTrained = stageNumbers[stageNumbers.count - stages]
+        return stageOf.firstIndex { $0 == firstTrained } ?? 0
     }
 
     public var allSlots: [ParameterSlot] { parameterSlots + stateSlots }
@@ -37,11 +65,17 @@ public struct TrainingOptions: Sendable {
     public var stochasticDepth: Bool
     /// Cross-entropy label smoothing.
     public var labelSmoothing: Double
+    /// The first `frozenBlocks` generated blocks are frozen: their BatchNorm layers run in eval
+    /// mode (running statistics, not updated), stochastic depth is off in them, and the backward
+    /// pass stops before them, so their gradients stay zero. See `TrainingDescriptor.backboneBlocks`
+    /// and `frozenBlocks(trainingLastStages:)`.
+    public var frozenBlocks: Int
 
-    public init(dropout: Bool = true, stochasticDepth: Bool = true, labelSmoothing: Double = 0) {
+    public init(dropout: Bool = true, stochasticDepth: Bool = true, labelSmoothing: Double = 0, frozenBlocks: Int = 0) {
         self.dropout = dropout
         self.stochasticDepth = stochasticDepth
         self.labelSmoothing = labelSmoothing
+        self.frozenBlocks = frozenBlocks
     }
 
     /// Deterministic: train-mode BatchNorm only (the gradient-parity setting).
@@ -178,6 +212,30 @@ public final class TrainingBuffers: @unchecked Sendable {
 
 /// Small helpers the generated training code calls between kernels.
 public enum TrainingSupport {
+    /// Eval-mode BatchNorm (running statistics, nothing updated) and activation, for frozen
+    /// layers: output = act(gamma * (z - mean) / sqrt(var + eps) + beta). NHWC, `pixels` = N*H*W.
+    public static func batchNormForwardEval(input: UnsafePointer<Float>, pixels: Int, channels: Int,
+                                            gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                                            runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>,
+                                            eps: Double, activation: Activation, output: UnsafeMutablePointer<Float>,
+                                            scratch: UnsafeMutablePointer<Float>, pool: WorkerPool) {
+        // scratch: 2 * channels floats for the per-channel scale and shift.
+        for c in 0..<channels {
+            let scale = Double(gamma[c]) / (Double(runningVar[c]) + eps).squareRoot()
+            scratch[c] = Float(scale)
+            scratch[channels + c] = Float(Double(beta[c]) - Double(runningMean[c]) * scale)
+        }
+        let rows = 64
+        pool.parallelFor((pixels + rows - 1) / rows) { chunk in
+            let start = chunk * rows, end = min(pixels, start + rows)
+            for p in start..<end {
+                let z = input + p * channels, y = output + p * channels
+                for c in 0..<channels { y[c] = z[c] * scratch[c] + scratch[channels + c] }
+            }
+        }
+        Kernels.applyActivation(output, count: pixels * channels, activation: activation, pool: pool)
+    }
+
     /// Adds a depthwise weight gradient in the kernel layout [k][k][C] into PyTorch's [C][1][k][k].
     public static func accumulateDepthwiseGradient(_ kernelLayout: UnsafePointer<Float>, channels: Int, kernel: Int,
                                                    into torchLayout: UnsafeMutablePointer<Float>) {

@@ -125,9 +125,13 @@ private struct PlanBuilder {
             parameterCount: spec.classes * (scaled.headChannels + 1), macs: spec.classes * scaled.headChannels)
         blocks.append(PlannedBlock(
             name: headName,
-            summary: "head: conv 1x1 \(tensors[current].shape.channels) -> \(scaled.headChannels), "
-                + "global average pool, dropout \(spec.dropout), linear -> \(spec.classes) classes",
-            stochasticDepth: nil, layers: [head, pool, classifier]))
+            summary: "head: conv 1x1 \(tensors[current].shape.channels) -> \(scaled.headChannels)",
+            stochasticDepth: nil, layers: [head]))
+        // The classifier is its own block so that fine-tuning can freeze everything before it.
+        blocks.append(PlannedBlock(
+            name: "classifier",
+            summary: "global average pool, dropout \(spec.dropout), linear \(scaled.headChannels) -> \(spec.classes) classes",
+            stochasticDepth: nil, layers: [pool, classifier]))
     }
 
     /// torchvision `MBConv`: [expand 1x1] -> depthwise kxk -> [squeeze-excitation] -> project 1x1 (+ identity).

@@ -1,0 +1,57 @@
+import EffNetRuntime
+import EfficientNetTiny
+import XCTest
+
+/// Freezing the first blocks: their BatchNorm runs in eval mode with running statistics left
+/// alone, their gradients stay zero, and the backward pass stops before them.
+final class FreezingTests: XCTestCase {
+    func testFrozenBackboneForwardIsTheEvalModelAndOnlyTheClassifierLearns() throws {
+        let weights = try fixtureWeights("EfficientNetTiny")
+        let training = try EfficientNetTinyTraining(weights: weights)
+        let descriptor = EfficientNetTinyTraining.trainingDescriptor
+        let input = try Fixtures.npy("EfficientNetTiny/input.npy")
+        let before = descriptor.stateSlots.map { training.parameter($0.name)! }
+        let options = TrainingOptions(dropout: false, stochasticDepth: false, frozenBlocks: descriptor.backboneBlocks)
+        let step = try training.trainStep(images: input, labels: [3, 8], options: options)
+
+        // With every BatchNorm in eval mode the training forward is the inference forward.
+        let eval = try EfficientNetTiny(weights: weights).logits(for: input)
+        assertClose(step.logits, eval, relative: 1e-5, "frozen-backbone logits vs eval model")
+
+        XCTAssertEqual(descriptor.stateSlots.map { training.parameter($0.name)! }, before, "running statistics untouched")
+        let trainable = Set(descriptor.trainableSlots(frozenBlocks: descriptor.backboneBlocks).map(\.name))
+        XCTAssertEqual(trainable, ["classifier.1.weight", "classifier.1.bias"])
+        for slot in descriptor.parameterSlots {
+            let gradient = training.gradient(slot.name)!.values
+            if trainable.contains(slot.name) {
+                XCTAssertTrue(gradient.contains { $0 != 0 }, "\(slot.name) should learn")
+            } else {
+                XCTAssertTrue(gradient.allSatisfy { $0 == 0 }, "\(slot.name) is frozen")
+            }
+        }
+    }
+
+    func testFreezingAllButTheLastStagesKeepsEarlierGradientsZero() throws {
+        let training = try EfficientNetTinyTraining(weights: try fixtureWeights("EfficientNetTiny"))
+        let descriptor = EfficientNetTinyTraining.trainingDescriptor
+        let frozen = descriptor.frozenBlocks(trainingLastStages: 2)
+        XCTAssertEqual(descriptor.blockNames[frozen], "features.6.0", "Tiny's last two stages are features.6 and .7")
+        _ = try training.trainStep(images: try Fixtures.npy("EfficientNetTiny/input.npy"), labels: [1, 2],
+                                   options: TrainingOptions(dropout: false, stochasticDepth: false, frozenBlocks: frozen))
+        for (slot, block) in zip(descriptor.parameterSlots, descriptor.parameterBlocks) {
+            let nonZero = training.gradient(slot.name)!.values.contains { $0 != 0 }
+            if block < frozen { XCTAssertFalse(nonZero, "\(slot.name) is frozen") }
+        }
+        XCTAssertTrue(training.gradient("features.6.0.block.0.0.weight")!.values.contains { $0 != 0 })
+    }
+
+    func testNewClassifierIsInitialisedLikeTorchvision() throws {
+        let store = NewClassifierWeights(pretrained: SyntheticWeights(seed: 1), seed: 7)
+        let weight = try store.tensor("classifier.1.weight", shape: [10, 640])
+        XCTAssertTrue(weight.values.allSatisfy { abs($0) <= 1 / Float(10).squareRoot() })
+        XCTAssertGreaterThan(weight.values.map { abs($0) }.max()!, 0.3, "spans the torchvision range ±1/sqrt(10)")
+        XCTAssertEqual(try store.tensor("classifier.1.bias", shape: [10]).values, [Float](repeating: 0, count: 10))
+        XCTAssertEqual(try store.tensor("features.0.0.weight", shape: [16, 3, 3, 3]),
+                       SyntheticWeights(seed: 1).tensor("features.0.0.weight", shape: [16, 3, 3, 3]))
+    }
+}
