@@ -29,6 +29,7 @@ let variants = [
     "EfficientNetLite4",
     "EfficientNetTiny",
     "EfficientNetTinyLite",
+    "EfficientNetLite0Digits",
 ]
 
 // SwiftPM refuses a target without at least one Swift file of its own, and the model code is
@@ -56,6 +57,7 @@ let package = Package(
         .library(name: "EffNetRuntime", targets: ["EffNetRuntime"]),
         .library(name: "EffNetSpec", targets: ["EffNetSpec"]),
         .library(name: "EffNetData", targets: ["EffNetData"]),
+        .library(name: "EffNetTraining", targets: ["EffNetTraining"]),
         .plugin(name: "EffNetGeneratorPlugin", targets: ["EffNetGeneratorPlugin"]),
     ] + variants.map { .library(name: $0, targets: [$0]) },
     dependencies: [
@@ -100,11 +102,13 @@ let package = Package(
         .target(name: "EffNetRuntime", dependencies: ["COpenBLAS"]),
         // Data pipeline: decoding, transforms (incl. AutoAugment), image-folder datasets, loaders.
         .target(name: "EffNetData", dependencies: ["EffNetRuntime", "CTurboJPEG", "CPNG"]),
+        // Training loop with events and callbacks (progress, metrics, checkpoints, early stop).
+        .target(name: "EffNetTraining", dependencies: ["EffNetRuntime", "EffNetData"]),
         // The command-line tool links every shipped variant; the plugin generates its registry.
         .executableTarget(
             name: "effnet",
             dependencies: [
-                "EffNetRuntime", "EffNetSpec",
+                "EffNetRuntime", "EffNetSpec", "EffNetData", "EffNetTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + variants.map { .target(name: $0) },
             plugins: ["EffNetGeneratorPlugin"]
@@ -122,6 +126,7 @@ let package = Package(
         ),
         .testTarget(name: "EffNetRuntimeTests", dependencies: ["EffNetRuntime"]),
         .testTarget(name: "EffNetDataTests", dependencies: ["EffNetData"]),
+        .testTarget(name: "EffNetTrainingTests", dependencies: ["EffNetTraining", "EfficientNetTiny"]),
         .testTarget(
             name: "EffNetModelTests",
             dependencies: [

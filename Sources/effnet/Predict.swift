@@ -1,20 +1,21 @@
 import ArgumentParser
+import EffNetData
 import EffNetRuntime
 import Foundation
 
-/// Top-k classes for preprocessed image batches. (Decoding JPEG/PNG files directly comes with
-/// the data pipeline; today inputs are NCHW float32 .npy files as `infer` takes them.)
+/// Top-k classes for images: JPEG/PNG files (decoded and preprocessed with the variant's eval
+/// preset) or preprocessed NCHW float32 .npy batches.
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the top-k classes for preprocessed images (.npy, NCHW float32).")
+        abstract: "Print the top-k classes for images (.jpg/.png, or preprocessed .npy batches).")
 
     @Option(help: "The variant, e.g. EfficientNetLite0.") var variant: String
     @Option(help: "Weights (.safetensors).") var weights: String
-    @Option(help: "Class names, one per line (default: Weights/imagenet-classes.txt for 1000 classes).")
+    @Option(help: "Class names, one per line (default: classes.txt beside the weights, or Weights/imagenet-classes.txt for 1000 classes).")
     var labels: String?
     @Option(name: .customLong("top-k"), help: "How many classes to show per image.") var topK: Int = 5
     @Flag(help: "Print JSON instead of text.") var json = false
-    @Argument(help: "Input batches: .npy files of shape [N, C, R, R].") var inputs: [String]
+    @Argument(help: "Images (.jpg, .jpeg, .png) or batches (.npy, [N, C, R, R]).") var inputs: [String]
     @OptionGroup var threading: ThreadOptions
 
     func run() throws {
@@ -26,8 +27,17 @@ struct Predict: ParsableCommand {
         let network = try model.init(weights: try SafeTensorsFile(contentsOf: URL(fileURLWithPath: weights)),
                                      pool: try threading.pool())
         var results: [[String: Any]] = []
+        let plan = try VariantLookup.plan(of: model)
+        let preset = EvalPreset(resize: plan.preprocess.resize, crop: plan.preprocess.crop,
+                                normalization: plan.preprocess.normalization == .lite ? .lite : .imagenet)
         for path in inputs {
-            let batch = try NPY.readFloat32(URL(fileURLWithPath: path))
+            let url = URL(fileURLWithPath: path)
+            let batch: HostTensor
+            if url.pathExtension.lowercased() == "npy" {
+                batch = try NPY.readFloat32(url)
+            } else {
+                batch = try preset.preprocess(contentsOf: url).batchTensor
+            }
             let logits = try network.logits(for: batch)
             for image in 0..<logits.shape[0] {
                 let row = Array(logits.values[(image * classes)..<((image + 1) * classes)])
@@ -53,7 +63,9 @@ struct Predict: ParsableCommand {
     }
 
     func classNames(count: Int) throws -> [String] {
-        let path = labels ?? (count == 1000 ? "Weights/imagenet-classes.txt" : nil)
+        let beside = URL(fileURLWithPath: weights).deletingLastPathComponent().appendingPathComponent("classes.txt").path
+        let path = labels ?? (FileManager.default.fileExists(atPath: beside) ? beside
+                              : (count == 1000 ? "Weights/imagenet-classes.txt" : nil))
         guard let path, FileManager.default.fileExists(atPath: path) else {
             if let labels { throw ValidationError("cannot read class names from \(labels)") }
             return (0..<count).map { "class \($0)" }
