@@ -107,7 +107,8 @@ struct TrainingProgramBuilder {
     var convStates: [String: ConvState] = [:]
     var seStates: [String: (input: Int, pooled: Int, hidden: Int, scale: Int)] = [:]
     var blockShortcut: [String: (shortcut: Int, keep: Int?, branch: Int)] = [:]
-    var classifier: (pooled: Int, mask: Int, dropped: Int, logits: Int, headOutput: Int)?
+    /// Buffers of the classifier block: pooled features, dropout mask and output, logits.
+    var classifier: (pooled: Int, mask: Int, dropped: Int, logits: Int)?
 
     // MARK: forward
 
@@ -275,7 +276,7 @@ struct TrainingProgramBuilder {
                             ("pixels", .code("\(l.inputShape.pixels)")), ("channels", .code("\(l.inputShape.channels)")),
                             ("output", .tensor(pooled)), ("pool", .code("pool"))]))
             valueOf[l.output] = pooled
-            classifier = (pooled, -1, -1, -1, valueOf[l.input]!)
+            classifier = (pooled, -1, -1, -1)
         case .linear:
             let features = l.inputShape.channels, classes = l.outputShape.channels
             let mask = program.buffer("dropout mask", features)
@@ -307,7 +308,7 @@ struct TrainingProgramBuilder {
                 arguments: [("from", .tensor(logits)), ("count", .code("\(classes) &* s.n"))]))
             valueOf[l.output] = logits
             gradientOf[l.output] = gradLogits
-            classifier = (classifier!.pooled, mask, dropped, logits, classifier!.headOutput)
+            classifier = (classifier!.pooled, mask, dropped, logits)
         }
     }
 
@@ -457,7 +458,7 @@ struct TrainingProgramBuilder {
                                 ("keep", shortcut.keep.map { .optionalTensor($0, condition: "s.options.stochasticDepth && \(trained)") } ?? .code("nil")),
                                 ("batch", .code("s.n")), ("perImage", .code("\(l.outputShape.elements)")),
                                 ("gradBranch", .tensor(gradBranch)), ("pool", .code("pool"))]))
-                pendingShortcutGradient = (block.name, gradOut, l.residual!)
+                pendingShortcutGradient = (block.name, gradOut)
                 gradOut = gradBranch
             }
             let isFirstOfBlock = block.layers.first?.name == l.name
@@ -474,5 +475,7 @@ struct TrainingProgramBuilder {
         }
     }
 
-    var pendingShortcutGradient: (block: String, gradient: Int, tensor: Int)?
+    /// A block's output gradient, to be added to its input's gradient once the block's first
+    /// layer has written it (the identity shortcut).
+    var pendingShortcutGradient: (block: String, gradient: Int)?
 }

@@ -25,8 +25,7 @@ public enum MemoryPlanner {
         var placed = tensors
         for (index, id) in live.enumerated() { placed[id].arenaOffset = packed.offsets[index] }
         let arena = packed.total
-        let order = live
-        let unshared = order.reduce(0) { $0 + size($1) }
+        let unshared = live.reduce(0) { $0 + size($1) }
         let seWorkspace = layers
             .filter { $0.operation == .squeezeExcitation }
             .map { 2 * $0.inputShape.channels + ($0.squeezeChannels ?? 0) }
