@@ -23,19 +23,9 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures import calibrate_batchnorm, clear_relu6_kinks, make_input, synthetic_model  # noqa: E402
-from make_grad_fixtures import labels_for  # noqa: E402
+from make_grad_fixtures import disable_randomness, labels_for  # noqa: E402
 from parity_check import plan_from_cli  # noqa: E402
 from synthetic_weights import synthetic_state  # noqa: E402
-
-
-def disable_randomness(model: torch.nn.Module) -> None:
-    for module in model.modules():
-        if isinstance(module, torch.nn.Dropout):
-            module.p = 0.0
-        if type(module).__name__ == "StochasticDepth":
-            module.p = 0.0
-        if hasattr(module, "sd_prob"):
-            module.sd_prob = 0.0
 
 
 def check(args, variant: str, tmp: str) -> bool:

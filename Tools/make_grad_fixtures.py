@@ -45,6 +45,12 @@ def deterministic_training_model(plan: dict, seed: int, bn_stats_path: str) -> t
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
     assert not missing and not unexpected, (missing, unexpected)
     model = model.double().train()
+    disable_randomness(model)
+    return model
+
+
+def disable_randomness(model: torch.nn.Module) -> None:
+    """Dropout and stochastic depth off (torchvision's StochasticDepth and our reference's sd_prob)."""
     for module in model.modules():
         if isinstance(module, torch.nn.Dropout):
             module.p = 0.0
@@ -52,7 +58,6 @@ def deterministic_training_model(plan: dict, seed: int, bn_stats_path: str) -> t
             module.p = 0.0
         if hasattr(module, "sd_prob"):
             module.sd_prob = 0.0
-    return model
 
 
 def labels_for(plan: dict, seed: int, batch: int) -> np.ndarray:

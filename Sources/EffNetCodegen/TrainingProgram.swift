@@ -128,16 +128,20 @@ struct TrainingProgramBuilder {
 
     func functionName(_ block: PlannedBlock) -> String { block.name.replacingOccurrences(of: ".", with: "_") }
 
+    /// The kernel arguments that place a convolution's window: size, stride, top/left padding
+    /// (bottom/right follow from the output size), output size.
+    func convolutionGeometry(_ l: PlannedLayer) -> [(String, TrainingProgram.Arg)] {
+        [("kernel", .code("\(l.kernel)")), ("stride", .code("\(l.stride)")),
+         ("padTop", .code("\(l.padding.top)")), ("padLeft", .code("\(l.padding.left)")),
+         ("outHeight", .code("\(l.outputShape.height)")), ("outWidth", .code("\(l.outputShape.width)"))]
+    }
+
     mutating func convolutionForward(_ l: PlannedLayer, input: Int, into calls: inout [TrainingProgram.Call]) -> Int {
         let z = program.buffer("\(l.name) conv output", l.outputShape.elements)
         let statistics = program.fixedScratch(2 * l.outputShape.channels)
         var state = ConvState(preActivation: z, input: input, statistics: statistics, depthwiseWeights: nil)
         let weight = l.parameters[0]
-        let geometry: [(String, TrainingProgram.Arg)] = [
-            ("kernel", .code("\(l.kernel)")), ("stride", .code("\(l.stride)")),
-            ("padTop", .code("\(l.padding.top)")), ("padLeft", .code("\(l.padding.left)")),
-            ("outHeight", .code("\(l.outputShape.height)")), ("outWidth", .code("\(l.outputShape.width)")),
-        ]
+        let geometry = convolutionGeometry(l)
         switch l.operation {
         case .stemConvolution:
             calls.append(.init(
@@ -348,11 +352,7 @@ struct TrainingProgramBuilder {
                         ("gradGamma", .gradient("\(bnName).weight")), ("gradBeta", .gradient("\(bnName).bias")),
                         ("pool", .code("pool"))]))
         let weight = l.parameters[0]
-        let geometry: [(String, TrainingProgram.Arg)] = [
-            ("kernel", .code("\(l.kernel)")), ("stride", .code("\(l.stride)")),
-            ("padTop", .code("\(l.padding.top)")), ("padLeft", .code("\(l.padding.left)")),
-            ("outHeight", .code("\(l.outputShape.height)")), ("outWidth", .code("\(l.outputShape.width)")),
-        ]
+        let geometry = convolutionGeometry(l)
         switch l.operation {
         case .stemConvolution:
             calls.append(.init(

@@ -23,8 +23,7 @@ struct Bench: ParsableCommand {
         if train { return try runTraining() }
         let model = try VariantLookup.find(variant)
         let d = model.descriptor
-        let store: any WeightStore = try weights.map { try SafeTensorsFile(contentsOf: URL(fileURLWithPath: $0)) }
-            ?? SyntheticWeights(seed: 1)
+        let store = try weightStore()
         let pool = try threading.pool()
         let network = try model.init(weights: store, pool: pool)
         let macs = try VariantLookup.plan(of: model).macs
@@ -62,13 +61,17 @@ struct Bench: ParsableCommand {
         }
     }
 
+    /// --weights, or synthetic weights: speed does not depend on the values.
+    func weightStore() throws -> any WeightStore {
+        try weights.map { try SafeTensorsFile(contentsOf: URL(fileURLWithPath: $0)) } ?? SyntheticWeights(seed: 1)
+    }
+
     /// Training throughput: each timed run is one full step (forward, loss, backward, SGD with
     /// momentum) at the batch size, with dropout and stochastic depth on.
     func runTraining() throws {
         let model = try VariantLookup.training(variant)
         let d = model.descriptor
-        let store: any WeightStore = try weights.map { try SafeTensorsFile(contentsOf: URL(fileURLWithPath: $0)) }
-            ?? SyntheticWeights(seed: 1)
+        let store = try weightStore()
         let pool = try threading.pool()
         let network = try model.init(weights: store, pool: pool)
         let sgd = SGD(momentum: 0.9)

@@ -28,8 +28,7 @@ struct Evaluate: ParsableCommand {
         }
         let network = try model.init(weights: try SafeTensorsFile(contentsOf: URL(fileURLWithPath: weights)),
                                      pool: try threading.pool())
-        let preset = EvalPreset(resize: plan.preprocess.resize, crop: plan.preprocess.crop,
-                                normalization: plan.preprocess.normalization == .lite ? .lite : .imagenet)
+        let preset = plan.evalPreset
         let loader = BatchLoader(samples: folder.samples, transform: preset, batchSize: batchSize)
         var metrics = ClassificationMetrics(classes: descriptor.classes, trackConfusion: true)
         for batch in loader.epoch(0) where batch.count > 0 {

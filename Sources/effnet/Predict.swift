@@ -28,8 +28,7 @@ struct Predict: ParsableCommand {
                                      pool: try threading.pool())
         var results: [[String: Any]] = []
         let plan = try VariantLookup.plan(of: model)
-        let preset = EvalPreset(resize: plan.preprocess.resize, crop: plan.preprocess.crop,
-                                normalization: plan.preprocess.normalization == .lite ? .lite : .imagenet)
+        let preset = plan.evalPreset
         for path in inputs {
             let url = URL(fileURLWithPath: path)
             let batch: HostTensor

@@ -84,13 +84,12 @@ struct Train: ParsableCommand {
         let options = TrainingOptions(labelSmoothing: labelSmoothing, frozenBlocks: frozen)
 
         // Data: training augmentation at the compiled resolution; the variant's eval preset for validation.
-        let normalization: Normalization = plan.preprocess.normalization == .lite ? .lite : .imagenet
         guard minCropScale > 0, minCropScale <= 1 else { throw ValidationError("--min-crop-scale must be in (0, 1]") }
         var augment: [any ImageTransform] = [RandomResizedCrop(plan.resolution, scale: minCropScale...1.0),
                                              RandomHorizontalFlip()]
         if autoaugment { augment.append(AutoAugment(policy: .imagenet)) }
-        let trainTransform = Compose(augment).then(ToTensor(normalization: normalization))
-        let evalTransform = EvalPreset(resize: plan.preprocess.resize, crop: plan.preprocess.crop, normalization: normalization)
+        let trainTransform = Compose(augment).then(ToTensor(normalization: plan.inputNormalization))
+        let evalTransform = plan.evalPreset
         let trainSource = LoaderBatchSource(BatchLoader(samples: folders.train.samples, transform: trainTransform,
                                                         batchSize: batchSize, shuffle: true, seed: seed))
         let validationSource: LoaderBatchSource? = folders.validation.count == 0 ? nil

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EffNetData
 import EffNetRuntime
 import EffNetSpec
 
@@ -28,6 +29,16 @@ enum VariantLookup {
         let descriptor = model.descriptor
         let documents = try descriptor.specSources.map { try SpecParser.parse($0.text, file: $0.file) }
         return Planner.plan(try SpecLibrary(documents: documents).resolve(descriptor.name))
+    }
+}
+
+extension ModelPlan {
+    /// The input normalisation of the variant's eval preset, as the data pipeline names it.
+    var inputNormalization: Normalization { preprocess.normalization == .lite ? .lite : .imagenet }
+
+    /// The variant's eval preprocessing: bicubic resize, center crop, normalisation.
+    var evalPreset: EvalPreset {
+        EvalPreset(resize: preprocess.resize, crop: preprocess.crop, normalization: inputNormalization)
     }
 }
 

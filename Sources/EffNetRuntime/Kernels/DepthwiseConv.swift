@@ -30,11 +30,7 @@ extension Kernels {
         _ bias: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ pool: WorkerPool
     ) {
         let rows = s.batch &* s.outHeight
-        // Split channels too when there are too few rows to keep every worker busy.
-        let wantTasks = 4 &* pool.threadCount
-        let parts = rows >= wantTasks ? 1 : min((wantTasks + rows - 1) / rows, (s.channels + 15) / 16)
-        let chunk = alignedChunk(s.channels, parts: parts, align: 16)
-        let groups = (s.channels + chunk - 1) / chunk
+        let (chunk, groups) = rowTasks(rows: rows, channels: s.channels, pool: pool)
         pool.parallelFor(rows &* groups) { t in
             let row = t / groups
             let c0 = (t &- row &* groups) &* chunk
@@ -120,6 +116,18 @@ extension Kernels {
                 storePartialVec(A.apply(acc), out + c, tail)
             }
         }
+    }
+}
+
+extension Kernels {
+    /// How the row-parallel depthwise kernels split work: each output (or input) row is a task,
+    /// and when rows are too few to keep every worker busy, channels are split too, in chunks of
+    /// a multiple of 16. Returns the chunk size and the number of chunks per row.
+    static func rowTasks(rows: Int, channels: Int, pool: WorkerPool) -> (chunk: Int, groups: Int) {
+        let wantTasks = 4 &* pool.threadCount
+        let parts = rows >= wantTasks ? 1 : min((wantTasks + rows - 1) / rows, (channels + 15) / 16)
+        let chunk = alignedChunk(channels, parts: parts, align: 16)
+        return (chunk, (channels + chunk - 1) / chunk)
     }
 }
 

@@ -53,44 +53,8 @@ extension Kernels {
             while tile < tiles {
                 let p0 = tile &* tileP
                 let count = min(tileP, totalPixels &- p0)
-                // im2col: row r = output pixel p0 + r, column (ci, ky, kx).
-                var n = p0 / imagePixels
-                var rem = p0 &- n &* imagePixels
-                var oy = rem / outWidth
-                var ox = rem &- oy &* outWidth
-                for r in 0..<count {
-                    let dst = col + r &* depth
-                    let iy0 = oy &* stride &- padTop
-                    let ix0 = ox &* stride &- padLeft
-                    let image = input + n &* inChannels &* height &* width
-                    let inside = iy0 >= 0 && ix0 >= 0 && iy0 &+ k <= height && ix0 &+ k <= width
-                    var j = 0
-                    for ci in 0..<inChannels {
-                        let plane = image + ci &* height &* width
-                        for ky in 0..<k {
-                            let iy = iy0 &+ ky
-                            if inside {
-                                let src = plane + (iy &* width &+ ix0)
-                                for kx in 0..<k { dst[j &+ kx] = src[kx] }
-                            } else if iy < 0 || iy >= height {
-                                for kx in 0..<k { dst[j &+ kx] = 0 }
-                            } else {
-                                let src = plane + iy &* width
-                                for kx in 0..<k {
-                                    let ix = ix0 &+ kx
-                                    dst[j &+ kx] = (ix >= 0 && ix < width) ? src[ix] : 0
-                                }
-                            }
-                            j &+= k
-                        }
-                    }
-                    ox &+= 1
-                    if ox == outWidth {
-                        ox = 0; oy &+= 1
-                        if oy == outHeight { oy = 0; n &+= 1 }
-                    }
-                }
-                rem = 0
+                stemIm2col(input, inChannels, height, width, k, stride, padTop, padLeft, outHeight, outWidth,
+                           p0, count, col)
                 let out = output + p0 &* outChannels
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
                             Int32(count), Int32(outChannels), Int32(depth), 1,
@@ -99,6 +63,52 @@ extension Kernels {
                 biasActivationEpilogue(A.self, out: out, ldo: outChannels, rows: count, cols: outChannels,
                                        bias: bias, residual: nil)
                 tile &+= workers
+            }
+        }
+    }
+
+    /// im2col rows for output pixels p0..<p0+count (row r = pixel p0 + r, columns (ci, ky, kx)).
+    @inline(__always) static func stemIm2col(
+        _ input: UnsafePointer<Float>, _ inChannels: Int, _ height: Int, _ width: Int, _ k: Int, _ stride: Int,
+        _ padTop: Int, _ padLeft: Int, _ outHeight: Int, _ outWidth: Int, _ p0: Int, _ count: Int,
+        _ col: UnsafeMutablePointer<Float>
+    ) {
+        let depth = inChannels &* k &* k
+        let imagePixels = outHeight &* outWidth
+        var n = p0 / imagePixels
+        let rem = p0 &- n &* imagePixels
+        var oy = rem / outWidth
+        var ox = rem &- oy &* outWidth
+        for r in 0..<count {
+            let dst = col + r &* depth
+            let iy0 = oy &* stride &- padTop
+            let ix0 = ox &* stride &- padLeft
+            let image = input + n &* inChannels &* height &* width
+            let inside = iy0 >= 0 && ix0 >= 0 && iy0 &+ k <= height && ix0 &+ k <= width
+            var j = 0
+            for ci in 0..<inChannels {
+                let plane = image + ci &* height &* width
+                for ky in 0..<k {
+                    let iy = iy0 &+ ky
+                    if inside {
+                        let src = plane + (iy &* width &+ ix0)
+                        for kx in 0..<k { dst[j &+ kx] = src[kx] }
+                    } else if iy < 0 || iy >= height {
+                        for kx in 0..<k { dst[j &+ kx] = 0 }
+                    } else {
+                        let src = plane + iy &* width
+                        for kx in 0..<k {
+                            let ix = ix0 &+ kx
+                            dst[j &+ kx] = (ix >= 0 && ix < width) ? src[ix] : 0
+                        }
+                    }
+                    j &+= k
+                }
+            }
+            ox &+= 1
+            if ox == outWidth {
+                ox = 0; oy &+= 1
+                if oy == outHeight { oy = 0; n &+= 1 }
             }
         }
     }

@@ -30,10 +30,7 @@ extension TrainingKernels {
     static func depthwiseGradInput(_ s: DepthwiseShape, _ dZ: UnsafePointer<Float>, _ weights: UnsafePointer<Float>,
                                    _ gradInput: UnsafeMutablePointer<Float>, _ pool: WorkerPool) {
         let rows = s.batch &* s.height
-        let wantTasks = 4 &* pool.threadCount
-        let parts = rows >= wantTasks ? 1 : min((wantTasks + rows - 1) / rows, (s.channels + 15) / 16)
-        let chunk = alignedChunk(s.channels, parts: parts, align: 16)
-        let groups = (s.channels + chunk - 1) / chunk
+        let (chunk, groups) = Kernels.rowTasks(rows: rows, channels: s.channels, pool: pool)
         pool.parallelFor(rows &* groups) { t in
             let row = t / groups
             let c0 = (t &- row &* groups) &* chunk
