@@ -127,6 +127,9 @@ let package = Package(
         .testTarget(name: "EffNetRuntimeTests", dependencies: ["EffNetRuntime"]),
         .testTarget(name: "EffNetDataTests", dependencies: ["EffNetData"]),
         .testTarget(name: "EffNetTrainingTests", dependencies: ["EffNetTraining", "EfficientNetTiny"]),
+        // Runs the built `effnet` tool as a user would (needs the package's products built, which
+        // `swift test` does).
+        .testTarget(name: "EffNetCLITests", dependencies: ["EffNetRuntime", "EffNetTraining", "EfficientNetTiny"]),
         .testTarget(
             name: "EffNetModelTests",
             dependencies: [

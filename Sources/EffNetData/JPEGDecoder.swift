@@ -28,6 +28,10 @@ public enum JPEGDecoder {
         let header = tjDecompressHeader3(handle, base, UInt(bytes.count), &width, &height, &subsampling, &colorspace)
         try check(header, handle: handle, message: message, name: name)
         let w = Int(width), h = Int(height)
+        if w == 0 && h == 0 {
+            // TurboJPEG reports success with no size when the data stops before the frame header.
+            throw ImageDecodingError(file: name, reason: .truncated(format: .jpeg, message: "the data ends before the frame header"))
+        }
         guard w > 0, h > 0, w * h <= maximumImagePixels else {
             throw ImageDecodingError(file: name, reason: .badDimensions(width: w, height: h))
         }

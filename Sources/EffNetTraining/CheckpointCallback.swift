@@ -1,5 +1,6 @@
 // Saves last.safetensors every epoch and best.safetensors when a monitored metric improves.
 
+import EffNetRuntime
 import Foundation
 
 /// After each epoch (in the `checkpoint` phase, once every callback's `epochEnd` has run):
@@ -32,6 +33,10 @@ public final class CheckpointCallback: TrainingCallback {
     public func fitStart(_ loop: any TrainingLoopControl) {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            // A run killed while writing a checkpoint leaves the previous file intact and a
+            // temporary file beside it; this run owns the directory, so tidy those up.
+            AtomicFile.removeStaleTemporaries(of: lastURL)
+            AtomicFile.removeStaleTemporaries(of: bestURL)
         } catch {
             fail(error, loop: loop)
         }

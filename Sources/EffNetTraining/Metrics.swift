@@ -81,6 +81,8 @@ public struct EpochMetrics: Sendable, Equatable {
     public var imagesPerSecond: Double
     /// Wall time of the epoch including validation.
     public var seconds: Double
+    /// Time the training steps waited for the loader's next batch (0 when the loader keeps ahead).
+    public var dataWaitSeconds: Double = 0
     /// Training images used (skipped batches excluded).
     public var trainImages: Int
     /// Batches skipped (size 1, or non-finite loss).
@@ -90,6 +92,7 @@ public struct EpochMetrics: Sendable, Equatable {
     /// Metric names accepted by `value(named:)`, and the metrics log columns after `epoch`, `step`.
     public static let metricNames = [
         "train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr", "images_per_second", "seconds",
+        "data_wait_seconds",
     ]
 
     public func value(named name: String) -> Double? {
@@ -102,6 +105,7 @@ public struct EpochMetrics: Sendable, Equatable {
         case "lr": return learningRate
         case "images_per_second": return imagesPerSecond
         case "seconds": return seconds
+        case "data_wait_seconds": return dataWaitSeconds
         default: return nil
         }
     }

@@ -26,6 +26,7 @@ public final class MetricsLogger: TrainingCallback {
     }
 
     public func fitStart(_ loop: any TrainingLoopControl) {
+        for url in [csvURL, jsonLinesURL].compactMap({ $0 }) { AtomicFile.removeStaleTemporaries(of: url) }
         let keepBelow = loop.state.epoch
         csvRows = keepBelow > 0 ? Self.existingRows(csvURL, keepBelow: keepBelow, epochOf: Self.csvEpoch) : []
         jsonRows = keepBelow > 0 ? Self.existingRows(jsonLinesURL, keepBelow: keepBelow, epochOf: Self.jsonEpoch) : []

@@ -68,7 +68,9 @@ public final class ProgressCallback: TrainingCallback {
         if let loss = metrics.validationLoss, let top1 = metrics.validationTop1, let top5 = metrics.validationTop5 {
             line += " | val loss \(Self.fixed(loss, 4)) top-1 \(Self.fixed(top1 * 100, 2))% top-5 \(Self.fixed(top5 * 100, 2))%"
         }
-        line += " | \(Self.fixed(metrics.imagesPerSecond, 1)) img/s, lr \(String(format: "%.4g", metrics.learningRate)), \(Self.clock(metrics.seconds))"
+        line += " | \(Self.fixed(metrics.imagesPerSecond, 1)) img/s"
+        if metrics.seconds > 0 { line += " (\(Self.fixed(100 * metrics.dataWaitSeconds / metrics.seconds, 1))% waiting for data)" }
+        line += ", lr \(String(format: "%.4g", metrics.learningRate)), \(Self.clock(metrics.seconds))"
         if metrics.skippedBatches > 0 { line += ", \(metrics.skippedBatches) batches skipped" }
         write(line + "\n")
     }

@@ -137,7 +137,12 @@ public final class TrainingLoop<Model: TrainableModel>: TrainingLoopControl {
         var learningRate = schedule.learningRate(step: state.globalStep, stepsPerEpoch: max(perEpoch, 1))
 
         var index = -1
-        for (images, labels) in train.batches(epoch: epoch) {
+        var dataWait = 0.0
+        let batches = train.batches(epoch: epoch).makeIterator()
+        while true {
+            let waitStart = Date()
+            guard let (images, labels) = batches.next() else { break }
+            dataWait += Date().timeIntervalSince(waitStart)
             index += 1
             let n = images.shape.first ?? 0
             guard n >= 2 else {
@@ -200,8 +205,8 @@ public final class TrainingLoop<Model: TrainableModel>: TrainingLoopControl {
             epoch: epoch, globalStep: state.globalStep, trainLoss: metrics.meanLoss, trainTop1: metrics.top1,
             validationLoss: evaluation?.loss, validationTop1: evaluation?.top1, validationTop5: evaluation?.top5,
             learningRate: learningRate, imagesPerSecond: trainSeconds > 0 ? Double(metrics.count) / trainSeconds : 0,
-            seconds: Date().timeIntervalSince(epochStart), trainImages: metrics.count, skippedBatches: skipped,
-            validation: evaluation)
+            seconds: Date().timeIntervalSince(epochStart), dataWaitSeconds: dataWait, trainImages: metrics.count,
+            skippedBatches: skipped, validation: evaluation)
         history.append(result)
         for callback in callbacks { callback.epochEnd(result, loop: self) }
         for callback in callbacks { callback.checkpoint(result, loop: self) }

@@ -84,6 +84,18 @@ final class DecodingTests: XCTestCase {
         }
     }
 
+    /// A JPEG cut before its frame header (SOF) has no size: TurboJPEG reports 0x0 without an error,
+    /// which must read as truncated, not as an odd image size.
+    func testJPEGCutBeforeTheFrameHeaderIsTruncated() throws {
+        let bytes = try [UInt8](Data(contentsOf: Fixtures.image("photo.jpg")))
+        let sof = try XCTUnwrap((2..<(bytes.count - 1)).first { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xC0 })
+        XCTAssertThrowsError(try ImageDecoder.decode(Array(bytes[0..<sof]), name: "cut.jpg")) { error in
+            guard case .truncated(.jpeg, _)? = (error as? ImageDecodingError)?.reason else {
+                return XCTFail("expected truncated JPEG, got \(error)")
+            }
+        }
+    }
+
     /// libjpeg warnings other than a premature end (here: junk bytes before a marker) are
     /// tolerated, as PIL tolerates them.
     func testHarmlessJPEGWarningIsTolerated() throws {

@@ -23,6 +23,29 @@ final class TrainingLoopTests: XCTestCase {
         XCTAssertTrue(last.validationTop5! >= last.validationTop1!)
     }
 
+    /// A loader slower than training shows up as time waiting for data (and not as slow steps).
+    func testTimeWaitingForTheLoaderIsMeasured() throws {
+        struct SlowSource: BatchSource {
+            let base: ArrayBatchSource
+            var batchesPerEpoch: Int { base.batchesPerEpoch }
+            func batches(epoch: Int) -> AnySequence<(images: HostTensor, labels: [Int])> {
+                AnySequence(base.batches(epoch: epoch).lazy.map { batch in
+                    usleep(50_000)
+                    return batch
+                })
+            }
+        }
+        let (images, labels) = noiseImages(count: 8, seed: 2)
+        let fast = ArrayBatchSource(images: images, labels: labels, batchSize: 4)
+        func wait(_ source: any BatchSource) throws -> Double {
+            let loop = TrainingLoop(model: try makeModel(), optimizer: SGD(), schedule: ConstantSchedule(0.01),
+                                    epochs: 1, train: source)
+            return try XCTUnwrap(loop.fit().history.first).dataWaitSeconds
+        }
+        XCTAssertGreaterThanOrEqual(try wait(SlowSource(base: fast)), 0.1)  // 2 batches x 50 ms
+        XCTAssertLessThan(try wait(fast), 0.05)
+    }
+
     func testEventsInOrder() throws {
         let (images, labels) = noiseImages(count: 9, seed: 1)  // 4 + 4 + 1: the single is skipped
         let source = ArrayBatchSource(images: images, labels: labels, batchSize: 4)

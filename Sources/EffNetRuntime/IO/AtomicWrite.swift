@@ -57,6 +57,21 @@ public enum AtomicFile {
         }
     }
 
+    /// Removes temporary files that a killed writer of `url` left behind (`.<name>.tmp-*` beside it)
+    /// and returns how many. Only call it when no other process is writing `url`: it cannot tell a
+    /// stale temporary file from one being written right now.
+    @discardableResult
+    public static func removeStaleTemporaries(of url: URL) -> Int {
+        let directory = url.deletingLastPathComponent()
+        let prefix = ".\(url.lastPathComponent).tmp-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return 0 }
+        var removed = 0
+        for name in names where name.hasPrefix(prefix) {
+            if (try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))) != nil { removed += 1 }
+        }
+        return removed
+    }
+
     /// How files are named in error messages: the path as the user gave it.
     static func displayName(of url: URL) -> String {
         url.isFileURL ? url.relativePath : url.absoluteString

@@ -43,6 +43,21 @@ final class AtomicWriteTests: XCTestCase {
         }
     }
 
+    /// A writer killed with SIGKILL cannot clean up; its temporary file is found and removed on the
+    /// next run, and nothing else is touched (the destination, other files' temporaries).
+    func testStaleTemporariesOfAKilledWriterAreRemoved() throws {
+        try IOTestSupport.withTemporaryDirectory { directory in
+            let url = directory.appendingPathComponent("last.safetensors")
+            try SafeTensors.write(["a": HostTensor(shape: [1], values: [1])], to: url)
+            for name in [".last.safetensors.tmp-1234", ".last.safetensors.tmp-5678", ".best.safetensors.tmp-1", "notes.txt"] {
+                _ = FileManager.default.createFile(atPath: directory.appendingPathComponent(name).path, contents: Data([1, 2, 3]))
+            }
+            XCTAssertEqual(AtomicFile.removeStaleTemporaries(of: url), 2)
+            XCTAssertEqual(try contents(of: directory), [".best.safetensors.tmp-1", "last.safetensors", "notes.txt"])
+            XCTAssertEqual(try SafeTensorsFile(contentsOf: url).names, ["a"])
+        }
+    }
+
     func testWriteIntoMissingDirectoryFailsWithClearError() {
         let url = URL(fileURLWithPath: "/nonexistent-effnet-dir/w.safetensors")
         let error = IOTestSupport.error { try SafeTensors.write(["a": HostTensor(shape: [1], values: [1])], to: url) }
